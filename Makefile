@@ -1,0 +1,30 @@
+# pg_streaming: PGXS build
+MODULE_big = pg_streaming
+OBJS = \
+	src/pg_streaming.o \
+	src/stream_am.o \
+	src/stream_table.o \
+	src/offsets.o \
+	src/query_analyze.o \
+	src/batch.o \
+	src/queries.o \
+	src/catalog.o
+
+EXTENSION = pg_streaming
+DATA = pg_streaming--0.1.sql
+PGFILEDESC = "pg_streaming - structured streaming in PostgreSQL"
+
+PG_CPPFLAGS = -I$(srcdir)/src -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+
+REGRESS = stream_tables queries refusals identifiers
+REGRESS_OPTS = --inputdir=$(srcdir) --load-extension=pg_streaming
+
+ISOLATION = late_commit concurrent_writers concurrent_processing
+ISOLATION_OPTS = --inputdir=$(srcdir)/test --load-extension=pg_streaming
+
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
+
+PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

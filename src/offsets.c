@@ -1,0 +1,293 @@
+/*-------------------------------------------------------------------------
+ *
+ * offsets.c
+ *	  Batch boundaries: transaction snapshots, and the predicate parameters
+ *	  that select the rows between two of them.
+ *
+ * Batch N holds the stream rows whose writing transaction is visible in its
+ * end snapshot "hi" and not in its start snapshot "lo" (the previous batch's
+ * end).  As PgQ does, those rows are found as the union of two disjoint
+ * parts: (a) xid >= xmax(lo) and visible in hi; (b) xid in xip(lo) minus
+ * xip(hi), the transactions that were open at lo and have finished by hi.
+ * A long-open writer never stalls a batch: its rows arrive in the first
+ * batch after it commits.  A snapshot must never be taken by a transaction
+ * that may still write stream rows under an xid the snapshot calls visible;
+ * pgs_take_snapshot() therefore lists the caller's own xid as running.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/transam.h"
+#include "access/xact.h"
+#include "catalog/pg_type_d.h"
+#include "lib/stringinfo.h"
+#include "storage/itemptr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/snapmgr.h"
+#include "utils/xid8.h"
+
+#include "pg_streaming.h"
+
+Oid			pgs_batch_param_types[PGS_BATCH_NPARAMS] = {
+	XID8OID,					/* $1 xmax(lo) */
+	XID8OID,					/* $2 xmax(hi) */
+	PG_SNAPSHOTOID,				/* $3 hi */
+	XID8OID,					/* $4 least xid of part (b) */
+	XID8OID,					/* $5 greatest xid of part (b) */
+	XID8ARRAYOID,				/* $6 the xids of part (b) */
+	TIDOID						/* $7 the first tid that can hold a row */
+};
+
+/* a snapshot taken apart: full xids, xip ascending */
+typedef struct OffSnapshot
+{
+	uint64		xmin;
+	uint64		xmax;
+	int			nxip;
+	uint64	   *xip;
+} OffSnapshot;
+
+static int
+off_cmp_u64(const void *a, const void *b)
+{
+	uint64		x = *(const uint64 *) a;
+	uint64		y = *(const uint64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* widen a 32-bit xid that is known to be recent to a full one */
+static uint64
+off_widen(FullTransactionId next, TransactionId xid)
+{
+	TransactionId next_xid = XidFromFullTransactionId(next);
+	uint64		next_u64 = U64FromFullTransactionId(next);
+
+	if (!TransactionIdIsNormal(xid))
+		return (uint64) xid;
+	return next_u64 + (int64) (int32) (xid - next_xid);
+}
+
+static Datum
+off_make_snapshot(OffSnapshot *s)
+{
+	StringInfoData buf;
+	int			i;
+
+	qsort(s->xip, s->nxip, sizeof(uint64), off_cmp_u64);
+	initStringInfo(&buf);
+	appendStringInfo(&buf, UINT64_FORMAT ":" UINT64_FORMAT ":", s->xmin, s->xmax);
+	for (i = 0; i < s->nxip; i++)
+	{
+		if (i > 0 && s->xip[i] == s->xip[i - 1])
+			continue;
+		appendStringInfo(&buf, "%s" UINT64_FORMAT,
+						 (i > 0) ? "," : "", s->xip[i]);
+	}
+	return DirectFunctionCall1(pg_snapshot_in, CStringGetDatum(buf.data));
+}
+
+static void
+off_parse_snapshot(Datum snap, OffSnapshot *s)
+{
+	char	   *text = DatumGetCString(DirectFunctionCall1(pg_snapshot_out, snap));
+	char	   *p = text;
+	int			cap = 8;
+
+	s->xmin = strtou64(p, &p, 10);
+	Assert(*p == ':');
+	s->xmax = strtou64(p + 1, &p, 10);
+	Assert(*p == ':');
+	p++;
+	s->nxip = 0;
+	s->xip = palloc(sizeof(uint64) * cap);
+	while (*p != '\0')
+	{
+		if (s->nxip == cap)
+		{
+			cap *= 2;
+			s->xip = repalloc(s->xip, sizeof(uint64) * cap);
+		}
+		s->xip[s->nxip++] = strtou64(p, &p, 10);
+		if (*p == ',')
+			p++;
+	}
+}
+
+static bool
+off_in_xip(const OffSnapshot *s, uint64 xid)
+{
+	return bsearch(&xid, s->xip, s->nxip, sizeof(uint64), off_cmp_u64) != NULL;
+}
+
+/*
+ * Take a batch-end snapshot now, whatever the isolation level: a fresh one,
+ * never the transaction snapshot.  The caller holds the query's lock, so the
+ * snapshot is later than the end of every batch already planned.
+ */
+Datum
+pgs_take_snapshot(void)
+{
+	Snapshot	snap = GetLatestSnapshot();
+	FullTransactionId next = ReadNextFullTransactionId();
+	TransactionId own = GetTopTransactionIdIfAny();
+	OffSnapshot s;
+	int			i;
+
+	s.xmin = off_widen(next, snap->xmin);
+	s.xmax = off_widen(next, snap->xmax);
+	s.nxip = 0;
+	s.xip = palloc(sizeof(uint64) * (snap->xcnt + 1));
+	for (i = 0; i < snap->xcnt; i++)
+		s.xip[s.nxip++] = off_widen(next, snap->xip[i]);
+
+	/*
+	 * Our own transaction may have written stream rows, or may still write
+	 * some; either way they are not part of this batch.
+	 */
+	if (TransactionIdIsValid(own))
+	{
+		uint64		own_full = off_widen(next, own);
+
+		if (own_full < s.xmax)
+		{
+			s.xip[s.nxip++] = own_full;
+			if (own_full < s.xmin)
+				s.xmin = own_full;
+		}
+	}
+	return off_make_snapshot(&s);
+}
+
+FullTransactionId
+pgs_snapshot_xmax(Datum snap)
+{
+	OffSnapshot s;
+
+	off_parse_snapshot(snap, &s);
+	return FullTransactionIdFromU64(s.xmax);
+}
+
+/*
+ * Fill the seven parameters of the batch predicate for the batch (lo, hi].
+ */
+void
+pgs_batch_params(const PgsBoundary *lo, Datum hi_snapshot,
+				 int64 scan_from_block, PgsBatchParams *params)
+{
+	OffSnapshot hi;
+	OffSnapshot los;
+	Datum	   *elems;
+	int			nelems = 0;
+	uint64		bmin = 1,
+				bmax = 0;
+	ItemPointer tid;
+	int			i;
+
+	off_parse_snapshot(hi_snapshot, &hi);
+	if (lo->is_start)
+	{
+		los.xmin = los.xmax = 0;
+		los.nxip = 0;
+		los.xip = NULL;
+	}
+	else
+		off_parse_snapshot(lo->snapshot, &los);
+
+	elems = palloc(sizeof(Datum) * (los.nxip + 1));
+	for (i = 0; i < los.nxip; i++)
+	{
+		uint64		x = los.xip[i];
+
+		if (off_in_xip(&hi, x))
+			continue;
+		elems[nelems++] = FullTransactionIdGetDatum(FullTransactionIdFromU64(x));
+		if (nelems == 1 || x < bmin)
+			bmin = x;
+		if (nelems == 1 || x > bmax)
+			bmax = x;
+	}
+
+	tid = palloc(sizeof(ItemPointerData));
+	ItemPointerSet(tid, (BlockNumber) Max(scan_from_block, 0), 0);
+
+	params->values[0] = FullTransactionIdGetDatum(FullTransactionIdFromU64(los.xmax));
+	params->values[1] = FullTransactionIdGetDatum(FullTransactionIdFromU64(hi.xmax));
+	params->values[2] = hi_snapshot;
+	params->values[3] = FullTransactionIdGetDatum(FullTransactionIdFromU64(bmin));
+	params->values[4] = FullTransactionIdGetDatum(FullTransactionIdFromU64(bmax));
+	params->values[5] = PointerGetDatum(construct_array(elems, nelems, XID8OID,
+														sizeof(FullTransactionId),
+														FLOAT8PASSBYVAL,
+														TYPALIGN_DOUBLE));
+	params->values[6] = PointerGetDatum(tid);
+	memset(params->nulls, ' ', sizeof(params->nulls));
+}
+
+/*
+ * The least xid of part (b) of the batch (lo, hi], or 0 when part (b) is
+ * empty.  The rows of those transactions may lie before lo's from_block.
+ */
+uint64
+pgs_oldest_finished_xid(const PgsBoundary *lo, Datum hi_snapshot)
+{
+	OffSnapshot hi;
+	OffSnapshot los;
+	uint64		result = 0;
+	int			i;
+
+	if (lo->is_start)
+		return 0;
+	off_parse_snapshot(hi_snapshot, &hi);
+	off_parse_snapshot(lo->snapshot, &los);
+	for (i = 0; i < los.nxip; i++)
+	{
+		if (!off_in_xip(&hi, los.xip[i]))
+		{
+			result = los.xip[i];
+			break;				/* xip is ascending */
+		}
+	}
+	return result;
+}
+
+/*
+ * A snapshot between lo and hi that makes visible only the transactions of
+ * the batch whose xid is below "cut": the end of a batch capped by
+ * max_rows_per_batch.  "excluded" lists the batch's xids at or above the cut
+ * that are below xmax(lo) (part (b) transactions left for later).
+ */
+Datum
+pgs_cut_snapshot(const PgsBoundary *lo, Datum hi_snapshot,
+				 FullTransactionId cut, FullTransactionId *excluded,
+				 int nexcluded)
+{
+	OffSnapshot hi;
+	OffSnapshot out;
+	uint64		cut_u64 = U64FromFullTransactionId(cut);
+	uint64		lo_xmax = lo->is_start ? 0 : U64FromFullTransactionId(lo->xmax);
+	int			i;
+
+	off_parse_snapshot(hi_snapshot, &hi);
+	out.xmax = Max(cut_u64, lo_xmax);
+	out.nxip = 0;
+	out.xip = palloc(sizeof(uint64) * (hi.nxip + nexcluded + 1));
+	for (i = 0; i < hi.nxip; i++)
+		if (hi.xip[i] < out.xmax)
+			out.xip[out.nxip++] = hi.xip[i];
+	for (i = 0; i < nexcluded; i++)
+	{
+		uint64		x = U64FromFullTransactionId(excluded[i]);
+
+		if (x < out.xmax)
+			out.xip[out.nxip++] = x;
+	}
+	out.xmin = out.xmax;
+	for (i = 0; i < out.nxip; i++)
+		if (out.xip[i] < out.xmin)
+			out.xmin = out.xip[i];
+	return off_make_snapshot(&out);
+}

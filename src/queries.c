@@ -1,0 +1,372 @@
+/*-------------------------------------------------------------------------
+ *
+ * queries.c
+ *	  stream.start_query and stream.drop_query.
+ *
+ * Starting a query checks everything that can be checked once: the
+ * arguments, the query's shape (query_analyze.c), the target's columns, and
+ * the caller's right to read every table the query names and to insert into
+ * the target.  The query then belongs to the caller, and its batches run
+ * with the caller's rights.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_collation_d.h"
+#include "catalog/pg_type_d.h"
+#include "executor/executor.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
+#include "parser/parse_coerce.h"
+#include "parser/parser.h"
+#include "tcop/tcopprot.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/regproc.h"
+#include "utils/ruleutils.h"
+#include "utils/timestamp.h"
+
+#include "pg_streaming.h"
+
+PG_FUNCTION_INFO_V1(stream_start_query);
+PG_FUNCTION_INFO_V1(stream_drop_query);
+
+static void
+qd_error_context(void *arg)
+{
+	errcontext("trigger \"%s\"", (const char *) arg);
+}
+
+/*
+ * Validate a trigger and return its canonical text: once, available_now,
+ * continuous, or a positive interval.
+ */
+static char *
+qd_check_trigger(const char *trigger)
+{
+	ErrorContextCallback cb;
+	Interval   *iv;
+
+	if (strcmp(trigger, "once") == 0 || strcmp(trigger, "available_now") == 0 ||
+		strcmp(trigger, "continuous") == 0)
+		return pstrdup(trigger);
+
+	cb.callback = qd_error_context;
+	cb.arg = (void *) trigger;
+	cb.previous = error_context_stack;
+	error_context_stack = &cb;
+	iv = DatumGetIntervalP(DirectFunctionCall3(interval_in,
+											   CStringGetDatum(trigger),
+											   ObjectIdGetDatum(InvalidOid),
+											   Int32GetDatum(-1)));
+	error_context_stack = cb.previous;
+
+	if (iv->month != 0 ||
+		iv->day * USECS_PER_DAY + iv->time <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid trigger \"%s\"", trigger),
+				 errdetail("An interval trigger must be positive and must not count months."),
+				 errhint("Use an interval such as '500 ms' or '10 seconds', or 'once', 'available_now' or 'continuous'.")));
+	return pstrdup(trigger);
+}
+
+/* collect every range table entry of a query tree, for the privilege check */
+static bool
+qd_collect_rtes(Node *node, void *arg)
+{
+	List	  **rtes = (List **) arg;
+
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		Query	   *q = (Query *) node;
+
+		*rtes = list_concat(*rtes, q->rtable);
+		return query_tree_walker(q, qd_collect_rtes, arg, 0);
+	}
+	return expression_tree_walker(node, qd_collect_rtes, arg);
+}
+
+/*
+ * Create the target table with the query's output columns, as the caller.
+ */
+static Oid
+qd_create_target(RangeVar *rv, const char *target, PgsAnalyzedQuery *aq)
+{
+	StringInfoData buf;
+	ListCell   *n,
+			   *t,
+			   *m,
+			   *c;
+	bool		first = true;
+	int			rc;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "CREATE TABLE %s (",
+					 rv->schemaname ?
+					 quote_qualified_identifier(rv->schemaname, rv->relname) :
+					 quote_identifier(rv->relname));
+	forfour(n, aq->column_names, t, aq->column_types, m, aq->column_typmods,
+			c, aq->column_collations)
+	{
+		appendStringInfo(&buf, "%s%s %s", first ? "" : ", ",
+						 quote_identifier(lfirst(n)),
+						 format_type_with_typemod(lfirst_oid(t), lfirst_int(m)));
+		if (OidIsValid(lfirst_oid(c)) && lfirst_oid(c) != DEFAULT_COLLATION_OID &&
+			lfirst_oid(c) != get_typcollation(lfirst_oid(t)))
+			appendStringInfo(&buf, " COLLATE %s",
+							 generate_collation_name(lfirst_oid(c)));
+		first = false;
+	}
+	appendStringInfoChar(&buf, ')');
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute(buf.data, false, 0);
+	if (rc != SPI_OK_UTILITY)
+		elog(ERROR, "could not create target table %s: %s", target,
+			 SPI_result_code_string(rc));
+	SPI_finish();
+	CommandCounterIncrement();
+	return RangeVarGetRelid(rv, NoLock, false);
+}
+
+/*
+ * An existing target must have a column of every output column's name, of
+ * a type the output can be assigned to.
+ */
+static void
+qd_check_target(Oid target_relid, Oid stream_relid, PgsAnalyzedQuery *aq)
+{
+	char		relkind = get_rel_relkind(target_relid);
+	char	   *relname = get_rel_name(target_relid);
+	ListCell   *n,
+			   *t;
+
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("target \"%s\" is not a table", relname),
+				 errhint("Name an ordinary or partitioned table, or a table that does not exist yet.")));
+	if (target_relid == stream_relid)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("target \"%s\" is the query's own stream table", relname),
+				 errdetail("Each batch would read the rows the previous batch wrote, without end.")));
+
+	forboth(n, aq->column_names, t, aq->column_types)
+	{
+		const char *col = lfirst(n);
+		Oid			src = lfirst_oid(t);
+		AttrNumber	attnum = get_attnum(target_relid, col);
+		Oid			dst;
+
+		if (attnum == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("target table \"%s\" has no column \"%s\"", relname, col),
+					 errdetail("Every output column of the streaming query is written to the target column of the same name."),
+					 errhint("Add the column to the target, or rename the output column with AS.")));
+		dst = get_atttype(target_relid, attnum);
+		if (src != dst && !can_coerce_type(1, &src, &dst, COERCION_ASSIGNMENT))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column \"%s\" of target table \"%s\" is of type %s, but the streaming query's output is of type %s",
+							col, relname, format_type_be(dst), format_type_be(src)),
+					 errhint("Cast the output column in the query, or change the target column's type.")));
+	}
+}
+
+Datum
+stream_start_query(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	char	   *query_text;
+	char	   *target;
+	char	   *output_mode;
+	char	   *trigger;
+	int32		max_rows = 0;
+	PgsAnalyzedQuery aq;
+	RangeVar   *rv;
+	Oid			target_relid;
+	char	   *insert_sql;
+	List	   *stmts;
+	List	   *rtes = NIL;
+	ListCell   *lc;
+	PgsCatalogAccess acc = {0};
+	char	   *search_path;
+	Datum	   *colnames;
+	int			i;
+	int64		query_id;
+
+	for (i = 0; i < 5; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("argument \"%s\" of stream.start_query must not be null",
+							(const char *[]) {"name", "query", "target", "output_mode", "trigger"}[i])));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	query_text = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	target = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	output_mode = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	trigger = text_to_cstring(PG_GETARG_TEXT_PP(4));
+
+	if (name[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("query name must not be empty")));
+	if (!PG_ARGISNULL(5))
+	{
+		max_rows = PG_GETARG_INT32(5);
+		if (max_rows <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("max_rows_per_batch must be positive, not %d", max_rows),
+					 errhint("Leave it NULL for batches of any size.")));
+	}
+	if (strcmp(output_mode, "append") != 0 && strcmp(output_mode, "update") != 0 &&
+		strcmp(output_mode, "complete") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid output_mode \"%s\"", output_mode),
+				 errhint("Use 'append', 'update' or 'complete'.")));
+	trigger = qd_check_trigger(trigger);
+
+	/* the query's shape, as the caller with the caller's search_path */
+	pgs_analyze_user_query(query_text, &aq);
+	if (strcmp(output_mode, "complete") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("output mode \"complete\" needs an aggregation"),
+				 errdetail("Without aggregation the result over all rows is the union of all batches, which append mode writes."),
+				 errhint("Use output_mode => 'append'.")));
+
+	/* the target: created when missing, else checked */
+	rv = makeRangeVarFromNameList(stringToQualifiedNameList(target));
+	target_relid = RangeVarGetRelid(rv, NoLock, true);
+	if (OidIsValid(target_relid))
+		qd_check_target(target_relid, aq.stream_relid, &aq);
+	else
+		target_relid = qd_create_target(rv, target, &aq);
+
+	/*
+	 * Analyze the batch statement as a batch will, and check the caller's
+	 * right to every table it reads and to the target.
+	 */
+	insert_sql = pgs_compose_insert(query_text, target_relid, aq.column_names);
+	pgs_rewrite_begin(insert_sql, aq.stream_relid);
+	PG_TRY();
+	{
+		stmts = pg_analyze_and_rewrite_fixedparams(linitial_node(RawStmt,
+																 raw_parser(insert_sql, RAW_PARSE_DEFAULT)),
+												   insert_sql, pgs_batch_param_types,
+												   PGS_BATCH_NPARAMS, NULL);
+	}
+	PG_FINALLY();
+	{
+		pgs_rewrite_end();
+	}
+	PG_END_TRY();
+	foreach(lc, stmts)
+		(void) qd_collect_rtes(lfirst(lc), &rtes);
+	(void) ExecCheckRTPerms(rtes, true);
+
+	colnames = palloc(sizeof(Datum) * list_length(aq.column_names));
+	i = 0;
+	foreach(lc, aq.column_names)
+		colnames[i++] = CStringGetTextDatum(lfirst(lc));
+
+	search_path = pstrdup(GetConfigOption("search_path", false, false));
+	pgs_catalog_begin(&acc);
+	{
+		Oid			argtypes[10] = {TEXTOID, OIDOID, TEXTOID, TEXTOID, OIDOID, OIDOID,
+		TEXTARRAYOID, TEXTOID, TEXTOID, INT4OID};
+		Datum		values[10];
+		char		nulls[10];
+		Datum		argv1[1] = {CStringGetTextDatum(name)};
+		Oid			argt1[1] = {TEXTOID};
+		bool		isnull;
+
+		if (pgs_catalog_exec("SELECT 1 FROM stream.query_defs WHERE name = $1",
+							 1, argt1, argv1, NULL, false, 0) > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("streaming query \"%s\" already exists", name),
+					 errhint("Drop it with stream.drop_query(), or choose another name.")));
+
+		memset(nulls, ' ', sizeof(nulls));
+		values[0] = CStringGetTextDatum(name);
+		values[1] = ObjectIdGetDatum(acc.saved_userid);
+		values[2] = CStringGetTextDatum(query_text);
+		values[3] = CStringGetTextDatum(search_path);
+		values[4] = ObjectIdGetDatum(aq.stream_relid);
+		values[5] = ObjectIdGetDatum(target_relid);
+		values[6] = PointerGetDatum(construct_array(colnames, list_length(aq.column_names),
+													TEXTOID, -1, false, TYPALIGN_INT));
+		values[7] = CStringGetTextDatum(output_mode);
+		values[8] = CStringGetTextDatum(trigger);
+		values[9] = Int32GetDatum(max_rows);
+		nulls[9] = max_rows > 0 ? ' ' : 'n';
+		pgs_catalog_exec("INSERT INTO stream.query_defs (name, owner, query_text,"
+						 " search_path, stream_relid, target_relid, target_columns,"
+						 " output_mode, trigger, max_rows_per_batch)"
+						 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+						 " RETURNING query_id",
+						 10, argtypes, values, nulls, false, 0);
+		query_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	pgs_catalog_end(&acc);
+
+	PG_RETURN_INT64(query_id);
+}
+
+Datum
+stream_drop_query(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	bool		if_exists = PG_GETARG_BOOL(1);
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(name)};
+	Oid			owner;
+	bool		isnull;
+
+	pgs_catalog_begin(&acc);
+
+	/* the row lock waits for a batch in flight to finish */
+	if (pgs_catalog_exec("SELECT owner::oid FROM stream.query_defs WHERE name = $1 FOR UPDATE",
+						 1, argtypes, values, NULL, false, 0) == 0)
+	{
+		pgs_catalog_end(&acc);
+		if (if_exists)
+		{
+			ereport(NOTICE,
+					(errmsg("streaming query \"%s\" does not exist, skipping", name)));
+			PG_RETURN_BOOL(false);
+		}
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("streaming query \"%s\" does not exist", name),
+				 errhint("See stream.queries for the queries you can see.")));
+	}
+	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+										   SPI_tuptable->tupdesc, 1, &isnull));
+	pgs_catalog_end(&acc);
+	pgs_check_query_access(name, owner);
+
+	pgs_catalog_begin(&acc);
+	pgs_catalog_exec("DELETE FROM stream.query_defs WHERE name = $1",
+					 1, argtypes, values, NULL, false, 0);
+	pgs_catalog_end(&acc);
+	PG_RETURN_BOOL(true);
+}

@@ -1,0 +1,188 @@
+/*-------------------------------------------------------------------------
+ *
+ * stream_am.c
+ *	  The stream_heap table access method: heap storage that is append-only
+ *	  and that places a transaction's rows at or after the end of the table.
+ *
+ * Batches find their rows without a per-row index.  That works because of
+ * one placement rule: every row a transaction inserts lands in a block at or
+ * after the last block the table had when that transaction first inserted
+ * into it.  Heap would break the rule in two ways, both closed here: it
+ * reuses free space anywhere in the table (the free space map), and it keeps
+ * inserting into the block a backend used last, however old.  So inserts skip
+ * the free space map, and the cached target block is forgotten when a new
+ * transaction starts inserting.  VACUUM never truncates a stream table, so
+ * the table never shrinks under a recorded block number; rewrites (VACUUM
+ * FULL, CLUSTER) give the table a new relfilenode, which batches notice.
+ *
+ * Everything else is heap's, unchanged.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_am_d.h"
+#include "commands/vacuum.h"
+#include "fmgr.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "pg_streaming.h"
+
+PG_FUNCTION_INFO_V1(stream_heap_handler);
+
+/* what a stream table's relcache entry remembers between inserts */
+typedef struct SamRelState
+{
+	FullTransactionId last_insert_fxid;
+} SamRelState;
+
+static TableAmRoutine sam_routine;
+static bool sam_routine_ready = false;
+static const TableAmRoutine *heap_routine;
+
+static void
+sam_refuse(Relation rel, const char *action)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("cannot %s stream table \"%s\"", action,
+					RelationGetRelationName(rel)),
+			 errdetail("Stream tables are append-only: rows can be inserted, never changed or removed."),
+			 errhint("Insert corrections as new rows, or turn the table back into an ordinary table with stream.drop_stream().")));
+}
+
+/*
+ * Called before every insert: when this is the first insert of the current
+ * top-level transaction into the table, forget the cached target block so
+ * that heap starts from the last block of the table.
+ */
+static void
+sam_before_insert(Relation rel)
+{
+	FullTransactionId fxid = GetTopFullTransactionId();
+	SamRelState *state = (SamRelState *) rel->rd_amcache;
+
+	if (state == NULL)
+	{
+		state = MemoryContextAllocZero(CacheMemoryContext, sizeof(SamRelState));
+		rel->rd_amcache = state;
+	}
+	if (!FullTransactionIdEquals(state->last_insert_fxid, fxid))
+	{
+		RelationSetTargetBlock(rel, InvalidBlockNumber);
+		state->last_insert_fxid = fxid;
+	}
+}
+
+static void
+sam_tuple_insert(Relation rel, TupleTableSlot *slot, CommandId cid,
+				 int options, struct BulkInsertStateData *bistate)
+{
+	sam_before_insert(rel);
+	heap_routine->tuple_insert(rel, slot, cid, options | TABLE_INSERT_SKIP_FSM,
+							   bistate);
+}
+
+static void
+sam_tuple_insert_speculative(Relation rel, TupleTableSlot *slot,
+							 CommandId cid, int options,
+							 struct BulkInsertStateData *bistate,
+							 uint32 specToken)
+{
+	sam_before_insert(rel);
+	heap_routine->tuple_insert_speculative(rel, slot, cid,
+										   options | TABLE_INSERT_SKIP_FSM,
+										   bistate, specToken);
+}
+
+static void
+sam_multi_insert(Relation rel, TupleTableSlot **slots, int nslots,
+				 CommandId cid, int options, struct BulkInsertStateData *bistate)
+{
+	sam_before_insert(rel);
+	heap_routine->multi_insert(rel, slots, nslots, cid,
+							   options | TABLE_INSERT_SKIP_FSM, bistate);
+}
+
+static TM_Result
+sam_tuple_delete(Relation rel, ItemPointer tid, CommandId cid,
+				 Snapshot snapshot, Snapshot crosscheck, bool wait,
+				 TM_FailureData *tmfd, bool changingPart)
+{
+	sam_refuse(rel, "delete rows of");
+	return TM_Invisible;		/* keep compiler quiet */
+}
+
+static TM_Result
+sam_tuple_update(Relation rel, ItemPointer otid, TupleTableSlot *slot,
+				 CommandId cid, Snapshot snapshot, Snapshot crosscheck,
+				 bool wait, TM_FailureData *tmfd, LockTupleMode *lockmode,
+				 bool *update_indexes)
+{
+	sam_refuse(rel, "update rows of");
+	return TM_Invisible;		/* keep compiler quiet */
+}
+
+/*
+ * A new relfilenode for a relation that already existed before this
+ * subtransaction is TRUNCATE; new relations (CREATE TABLE, and the transient
+ * table of a rewrite) are created here too and are allowed.
+ */
+static void
+sam_relation_set_new_filenode(Relation rel, const RelFileNode *newrnode,
+							  char persistence, TransactionId *freezeXid,
+							  MultiXactId *minmulti)
+{
+	if (rel->rd_createSubid == InvalidSubTransactionId)
+		sam_refuse(rel, "truncate");
+	heap_routine->relation_set_new_filenode(rel, newrnode, persistence,
+											freezeXid, minmulti);
+}
+
+static void
+sam_relation_nontransactional_truncate(Relation rel)
+{
+	sam_refuse(rel, "truncate");
+}
+
+/* VACUUM may not shrink the table: batches keep block numbers */
+static void
+sam_relation_vacuum(Relation rel, struct VacuumParams *params,
+					BufferAccessStrategy bstrategy)
+{
+	params->truncate = VACOPTVALUE_DISABLED;
+	heap_routine->relation_vacuum(rel, params, bstrategy);
+}
+
+/* TOAST tables of stream tables are ordinary heap tables */
+static Oid
+sam_relation_toast_am(Relation rel)
+{
+	return HEAP_TABLE_AM_OID;
+}
+
+Datum
+stream_heap_handler(PG_FUNCTION_ARGS)
+{
+	if (!sam_routine_ready)
+	{
+		heap_routine = GetHeapamTableAmRoutine();
+		sam_routine = *heap_routine;
+		sam_routine.tuple_insert = sam_tuple_insert;
+		sam_routine.tuple_insert_speculative = sam_tuple_insert_speculative;
+		sam_routine.multi_insert = sam_multi_insert;
+		sam_routine.tuple_delete = sam_tuple_delete;
+		sam_routine.tuple_update = sam_tuple_update;
+		sam_routine.relation_set_new_filenode = sam_relation_set_new_filenode;
+		sam_routine.relation_nontransactional_truncate =
+			sam_relation_nontransactional_truncate;
+		sam_routine.relation_vacuum = sam_relation_vacuum;
+		sam_routine.relation_toast_am = sam_relation_toast_am;
+		sam_routine_ready = true;
+	}
+	PG_RETURN_POINTER(&sam_routine);
+}

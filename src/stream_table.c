@@ -1,0 +1,179 @@
+/*-------------------------------------------------------------------------
+ *
+ * stream_table.c
+ *	  stream.create_stream and stream.drop_stream.
+ *
+ * A table becomes a stream by one ALTER TABLE, run as the caller (who must
+ * own it): it gets the column _stream_xid, the id of the top-level
+ * transaction that inserted the row, and the stream_heap access method.
+ * The rewrite gives the rows already present the xid of the creating
+ * transaction, so they form the first batch of every query.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/relation.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_type_d.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "pg_streaming.h"
+
+PG_FUNCTION_INFO_V1(stream_create_stream);
+PG_FUNCTION_INFO_V1(stream_drop_stream);
+
+static char *
+st_qualified_name(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
+/* run a utility statement as the current user */
+static void
+st_exec_as_caller(const char *sql)
+{
+	int			rc;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute(sql, false, 0);
+	if (rc < 0)
+		elog(ERROR, "statement failed (%s): %s", SPI_result_code_string(rc), sql);
+	SPI_finish();
+}
+
+Datum
+stream_create_stream(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	char	   *relname;
+	Relation	rel;
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	bool		registered;
+
+	rel = relation_open(relid, AccessExclusiveLock);
+	relname = st_qualified_name(relid);
+
+	if (!pg_class_ownercheck(relid, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, RelationGetRelationName(rel));
+
+	pgs_catalog_begin(&acc);
+	registered = pgs_is_stream(relid);
+	pgs_catalog_end(&acc);
+	if (registered)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("table %s is already a stream", relname)));
+
+	if (rel->rd_rel->relkind != RELKIND_RELATION)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s cannot be a stream table", relname),
+				 errdetail("Only ordinary tables can be streams; partitioned tables, views and foreign tables cannot."),
+				 errhint("Create an ordinary table for the stream.")));
+	if (rel->rd_rel->relpersistence != RELPERSISTENCE_PERMANENT)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s cannot be a stream table", relname),
+				 errdetail("Temporary and unlogged tables lose rows that streaming queries may not have processed yet."),
+				 errhint("Use a permanent, logged table.")));
+	if (has_subclass(relid) || has_superclass(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s cannot be a stream table", relname),
+				 errdetail("The table takes part in table inheritance."),
+				 errhint("Use a table that neither inherits nor is inherited from.")));
+	if (get_attnum(relid, PGS_XID_COLUMN) != InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_COLUMN),
+				 errmsg("table %s already has a column named \"%s\"", relname,
+						PGS_XID_COLUMN),
+				 errdetail("Stream tables keep the inserting transaction's id in that column."),
+				 errhint("Rename the column first.")));
+	relation_close(rel, NoLock);
+
+	st_exec_as_caller(psprintf("ALTER TABLE %s"
+							   " ADD COLUMN " PGS_XID_COLUMN " pg_catalog.xid8 NOT NULL"
+							   " DEFAULT pg_catalog.pg_current_xact_id(),"
+							   " SET ACCESS METHOD stream_heap,"
+							   " SET (vacuum_truncate = false)",
+							   relname));
+	st_exec_as_caller(psprintf("COMMENT ON COLUMN %s." PGS_XID_COLUMN " IS"
+							   " 'id of the top-level transaction that inserted the row (pg_streaming)'",
+							   relname));
+
+	pgs_catalog_begin(&acc);
+	pgs_catalog_exec("INSERT INTO stream.streams (relid) VALUES ($1)",
+					 1, argtypes, values, NULL, false, 0);
+	pgs_catalog_end(&acc);
+	PG_RETURN_VOID();
+}
+
+Datum
+stream_drop_stream(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	bool		if_exists = PG_GETARG_BOOL(1);
+	char	   *relname;
+	Relation	rel;
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	bool		registered;
+	char	   *users = NULL;
+
+	rel = relation_open(relid, AccessExclusiveLock);
+	relname = st_qualified_name(relid);
+	relation_close(rel, NoLock);
+
+	if (!pg_class_ownercheck(relid, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(relid));
+
+	pgs_catalog_begin(&acc);
+	registered = pgs_is_stream(relid);
+	if (registered &&
+		pgs_catalog_exec("SELECT pg_catalog.string_agg(pg_catalog.quote_ident(name), ', ' ORDER BY name)"
+						 " FROM stream.query_defs WHERE stream_relid::oid = $1 HAVING count(*) > 0",
+						 1, argtypes, values, NULL, true, 0) > 0)
+		users = pstrdup(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+	pgs_catalog_end(&acc);
+
+	if (!registered)
+	{
+		if (if_exists)
+		{
+			ereport(NOTICE,
+					(errmsg("table %s is not a stream, skipping", relname)));
+			PG_RETURN_VOID();
+		}
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("table %s is not a stream", relname)));
+	}
+	if (users != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot drop stream %s because streaming queries read it", relname),
+				 errdetail("Queries reading the stream: %s.", users),
+				 errhint("Drop the queries first with stream.drop_query().")));
+
+	st_exec_as_caller(psprintf("ALTER TABLE %s DROP COLUMN " PGS_XID_COLUMN ","
+							   " SET ACCESS METHOD heap, RESET (vacuum_truncate)",
+							   relname));
+
+	pgs_catalog_begin(&acc);
+	pgs_catalog_exec("DELETE FROM stream.streams WHERE relid::oid = $1",
+					 1, argtypes, values, NULL, false, 0);
+	pgs_catalog_end(&acc);
+	PG_RETURN_VOID();
+}
