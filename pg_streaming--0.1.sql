@@ -58,15 +58,14 @@ CREATE TABLE stream.checkpoint_offsets (
     batch_id        bigint NOT NULL,
     start_snapshot  pg_snapshot,
     end_snapshot    pg_snapshot NOT NULL,
-    end_xmax        xid8 NOT NULL,
     scan_from_block bigint NOT NULL,
-    end_from_block  bigint NOT NULL,
+    end_floor_block bigint NOT NULL,
+    end_tail_block  bigint NOT NULL,
     relfilenode     oid NOT NULL,
     watermark       timestamptz,
     planned_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
     PRIMARY KEY (query_id, batch_id)
 );
-CREATE INDEX ON stream.checkpoint_offsets (query_id, end_xmax);
 COMMENT ON TABLE stream.checkpoint_offsets IS
 'write-ahead offsets: one row per planned batch, committed before the batch runs';
 
@@ -165,12 +164,12 @@ GRANT SELECT ON stream.queries, stream.progress TO PUBLIC;
 -- Functions and procedures
 -- ---------------------------------------------------------------------------
 
-CREATE FUNCTION stream._batch_row()
+CREATE FUNCTION stream._batch_member(xid8, xid8, xid8, pg_snapshot, xid8[])
 RETURNS boolean
-AS 'MODULE_PATHNAME', 'stream_batch_row'
-LANGUAGE C VOLATILE PARALLEL UNSAFE COST 10000;
-COMMENT ON FUNCTION stream._batch_row() IS
-'internal: counts the rows of the batch being run';
+AS 'MODULE_PATHNAME', 'stream_batch_member'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE COST 0.0001;
+COMMENT ON FUNCTION stream._batch_member(xid8, xid8, xid8, pg_snapshot, xid8[]) IS
+'internal: is a row of this transaction in the batch being run (and count it)';
 
 CREATE FUNCTION stream.create_stream(relation regclass)
 RETURNS void
@@ -242,7 +241,7 @@ BEGIN
             OR target_relid::oid = dropped.objid
          LIMIT 1;
         IF FOUND THEN
-            RAISE EXCEPTION 'cannot drop table %, streaming query "%" uses it',
+            RAISE EXCEPTION 'cannot drop table % because streaming query "%" uses it',
                     dropped.object_identity, q.name
                 USING ERRCODE = 'dependent_objects_still_exist',
                       DETAIL = CASE WHEN q.is_stream

@@ -41,7 +41,6 @@
 
 PG_FUNCTION_INFO_V1(stream_process_all_available);
 PG_FUNCTION_INFO_V1(stream_process_batch);
-PG_FUNCTION_INFO_V1(stream_batch_row);
 
 /* a query's prepared batch statement, kept for the life of the backend */
 typedef struct BatchPlanEntry
@@ -53,8 +52,6 @@ typedef struct BatchPlanEntry
 
 static HTAB *batch_plans = NULL;
 
-/* rows of the current batch seen by the batch predicate */
-static int64 batch_input_rows = 0;
 
 /* the definition of a query, as the batch needs it */
 typedef struct BatchQuery
@@ -69,17 +66,6 @@ typedef struct BatchQuery
 	List	   *target_columns;
 	int32		max_rows;		/* 0: no cap */
 } BatchQuery;
-
-/*
- * Counts the rows that pass the batch predicate.  It stands last in the
- * predicate of the subquery that replaces the stream table.
- */
-Datum
-stream_batch_row(PG_FUNCTION_ARGS)
-{
-	batch_input_rows++;
-	PG_RETURN_BOOL(true);
-}
 
 static char *
 batch_text_copy(int row, int col)
@@ -180,8 +166,9 @@ batch_read_offsets(int64 query_id, int64 batch_id, int64 *found_id,
 	bool		isnull;
 	MemoryContext old;
 
-	if (pgs_catalog_exec("SELECT batch_id, start_snapshot, end_snapshot, end_xmax,"
-						 " scan_from_block, end_from_block, relfilenode"
+	if (pgs_catalog_exec("SELECT batch_id, start_snapshot, end_snapshot,"
+						 " scan_from_block, end_floor_block, relfilenode,"
+						 " end_tail_block"
 						 " FROM stream.checkpoint_offsets"
 						 " WHERE query_id = $1 AND ($2 = 0 OR batch_id = $2)"
 						 " ORDER BY batch_id DESC LIMIT 1",
@@ -197,47 +184,12 @@ batch_read_offsets(int64 query_id, int64 batch_id, int64 *found_id,
 	end->xmax = pgs_snapshot_xmax(end->snapshot);
 	if (!start->is_start)
 		start->xmax = pgs_snapshot_xmax(start->snapshot);
-	*scan_from = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull));
-	end->from_block = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6, &isnull));
-	end->relfilenode = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7, &isnull));
+	*scan_from = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
+	end->from_block = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull));
+	end->relfilenode = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6, &isnull));
+	end->tail_block = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7, &isnull));
 	MemoryContextSwitchTo(old);
 	return true;
-}
-
-/*
- * The first block a batch after "lo" must scan.  Rows of transactions that
- * started after lo was taken lie at or after lo's from_block.  Transactions
- * that were open at lo may have started earlier: for the oldest of them,
- * the latest boundary taken before it got its xid bounds its rows.  A
- * rewrite of the table (new relfilenode) voids every recorded block.
- */
-static int64
-batch_scan_from(const BatchQuery *bq, const PgsBoundary *lo, Datum hi,
-				Oid relfilenode)
-{
-	uint64		oldest;
-	Oid			argtypes[2] = {INT8OID, XID8OID};
-	Datum		values[2];
-	bool		isnull;
-	int64		from;
-
-	if (lo->is_start || lo->relfilenode != relfilenode)
-		return 0;
-	from = lo->from_block;
-	oldest = pgs_oldest_finished_xid(lo, hi);
-	if (oldest == 0)
-		return from;
-
-	values[0] = Int64GetDatum(bq->query_id);
-	values[1] = FullTransactionIdGetDatum(FullTransactionIdFromU64(oldest));
-	if (pgs_catalog_exec("SELECT end_from_block, relfilenode FROM stream.checkpoint_offsets"
-						 " WHERE query_id = $1 AND end_xmax OPERATOR(pg_catalog.<=) $2"
-						 " ORDER BY end_xmax DESC LIMIT 1",
-						 2, argtypes, values, NULL, false, 0) == 0)
-		return 0;
-	if (DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull)) != relfilenode)
-		return 0;
-	return Min(from, DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)));
 }
 
 /*
@@ -348,7 +300,7 @@ batch_execute(const BatchQuery *bq, PgsBatchParams *params, int64 *input_rows)
 	Oid			saved_userid;
 	int			saved_sec;
 	int			nest;
-	SPIPlanPtr	plan;
+	SPIPlanPtr	volatile plan;
 	char	   *sql;
 	volatile int rc = 0;
 	uint64		written;
@@ -361,7 +313,7 @@ batch_execute(const BatchQuery *bq, PgsBatchParams *params, int64 *input_rows)
 		elog(ERROR, "SPI_connect failed");
 
 	plan = batch_get_plan(bq, &sql);
-	batch_input_rows = 0;
+	pgs_batch_input_rows = 0;
 	pgs_rewrite_begin(sql, bq->stream_relid);
 	PG_TRY();
 	{
@@ -375,7 +327,7 @@ batch_execute(const BatchQuery *bq, PgsBatchParams *params, int64 *input_rows)
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "batch statement failed: %s", SPI_result_code_string(rc));
 	written = SPI_processed;
-	*input_rows = batch_input_rows;
+	*input_rows = pgs_batch_input_rows;
 
 	SPI_finish();
 	AtEOXact_GUC(true, nest);
@@ -432,9 +384,11 @@ pgs_run_batch(int64 query_id, bool nonatomic, FullTransactionId *hi_xmax)
 		Datum		hi_snap;
 		bool		empty;
 		Oid			argtypes[9] = {INT8OID, INT8OID, PG_SNAPSHOTOID, PG_SNAPSHOTOID,
-		XID8OID, INT8OID, INT8OID, OIDOID, TIMESTAMPTZOID};
+		INT8OID, INT8OID, INT8OID, OIDOID, TIMESTAMPTZOID};
 		Datum		values[9];
 		char		nulls[9];
+		bool		lo_usable;
+		int64		tail_block;
 
 		/* lo is the end of the latest batch, or the start of the stream */
 		if (last_offsets > 0)
@@ -448,7 +402,14 @@ pgs_run_batch(int64 query_id, bool nonatomic, FullTransactionId *hi_xmax)
 		relation_close(rel, NoLock);
 
 		hi_snap = pgs_take_snapshot();
-		scan_from = batch_scan_from(&bq, &lo, hi_snap, relfilenode);
+
+		/*
+		 * The batch's rows belong to transactions not visible in lo, so they
+		 * lie at or after lo's floor, unless the table was rewritten since.
+		 */
+		lo_usable = !lo.is_start && lo.relfilenode == relfilenode;
+		scan_from = lo_usable ? lo.from_block : 0;
+		tail_block = nblocks > 0 ? (int64) nblocks - 1 : 0;
 		pgs_batch_params(&lo, hi_snap, scan_from, &params);
 		hi_snap = batch_choose_end(&bq, &lo, hi_snap, &params, &empty, &capped);
 		if (empty)
@@ -462,8 +423,18 @@ pgs_run_batch(int64 query_id, bool nonatomic, FullTransactionId *hi_xmax)
 		hi.is_start = false;
 		hi.snapshot = hi_snap;
 		hi.xmax = pgs_snapshot_xmax(hi_snap);
-		/* a capped end leaves later transactions behind: keep the floor */
-		hi.from_block = capped ? scan_from : (nblocks > 0 ? nblocks - 1 : 0);
+		hi.from_block = pgs_boundary_floor(&lo, lo_usable, hi_snap, tail_block);
+		hi.tail_block = tail_block;
+		if (capped)
+		{
+			/*
+			 * A cut end leaves transactions of this batch for later, and its
+			 * xmax is no longer the next xid at snapshot time: fall back to
+			 * this batch's own floor for both.
+			 */
+			hi.from_block = Min(hi.from_block, scan_from);
+			hi.tail_block = hi.from_block;
+		}
 		hi.relfilenode = relfilenode;
 		batch_id = last_commit + 1;
 
@@ -473,14 +444,14 @@ pgs_run_batch(int64 query_id, bool nonatomic, FullTransactionId *hi_xmax)
 		values[2] = lo.is_start ? (Datum) 0 : lo.snapshot;
 		nulls[2] = lo.is_start ? 'n' : ' ';
 		values[3] = hi.snapshot;
-		values[4] = FullTransactionIdGetDatum(hi.xmax);
+		values[4] = Int64GetDatum(hi.tail_block);
 		values[5] = Int64GetDatum(scan_from);
 		values[6] = Int64GetDatum(hi.from_block);
 		values[7] = ObjectIdGetDatum(relfilenode);
 		values[8] = TimestampTzGetDatum(started);
 		pgs_catalog_exec("INSERT INTO stream.checkpoint_offsets (query_id, batch_id,"
-						 " start_snapshot, end_snapshot, end_xmax, scan_from_block,"
-						 " end_from_block, relfilenode, planned_at)"
+						 " start_snapshot, end_snapshot, end_tail_block, scan_from_block,"
+						 " end_floor_block, relfilenode, planned_at)"
 						 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
 						 9, argtypes, values, nulls, false, 0);
 	}

@@ -31,12 +31,17 @@
 
 #include "pg_streaming.h"
 
+PG_FUNCTION_INFO_V1(stream_batch_member);
+
+/* rows of the current batch seen by the batch predicate */
+int64		pgs_batch_input_rows = 0;
+
 Oid			pgs_batch_param_types[PGS_BATCH_NPARAMS] = {
 	XID8OID,					/* $1 xmax(lo) */
 	XID8OID,					/* $2 xmax(hi) */
 	PG_SNAPSHOTOID,				/* $3 hi */
-	XID8OID,					/* $4 least xid of part (b) */
-	XID8OID,					/* $5 greatest xid of part (b) */
+	XID8OID,					/* $4 (unused) */
+	XID8OID,					/* $5 (unused) */
 	XID8ARRAYOID,				/* $6 the xids of part (b) */
 	TIDOID						/* $7 the first tid that can hold a row */
 };
@@ -135,14 +140,30 @@ pgs_take_snapshot(void)
 	FullTransactionId next = ReadNextFullTransactionId();
 	TransactionId own = GetTopTransactionIdIfAny();
 	OffSnapshot s;
+	uint64		x;
 	int			i;
 
 	s.xmin = off_widen(next, snap->xmin);
 	s.xmax = off_widen(next, snap->xmax);
 	s.nxip = 0;
-	s.xip = palloc(sizeof(uint64) * (snap->xcnt + 1));
+	s.xip = palloc(sizeof(uint64) *
+				   (snap->xcnt + 1 + (U64FromFullTransactionId(next) - s.xmax)));
 	for (i = 0; i < snap->xcnt; i++)
 		s.xip[s.nxip++] = off_widen(next, snap->xip[i]);
+
+	/*
+	 * The snapshot's xmax is the latest completed xid plus one, and xids at
+	 * or above it may belong to transactions that were already writing when
+	 * the snapshot was taken.  Listing them as running, and moving xmax up
+	 * to the next xid to be assigned, changes no visibility but makes xmax
+	 * mean "every xid from here on was assigned after this snapshot", which
+	 * the block floors rely on (see pgs_boundary_floor).
+	 */
+	for (x = s.xmax; x < U64FromFullTransactionId(next); x++)
+		s.xip[s.nxip++] = x;
+	s.xmax = U64FromFullTransactionId(next);
+	if (s.nxip > 0 && s.xip[0] < s.xmin)
+		s.xmin = s.xip[0];
 
 	/*
 	 * Our own transaction may have written stream rows, or may still write
@@ -228,30 +249,36 @@ pgs_batch_params(const PgsBoundary *lo, Datum hi_snapshot,
 }
 
 /*
- * The least xid of part (b) of the batch (lo, hi], or 0 when part (b) is
- * empty.  The rows of those transactions may lie before lo's from_block.
+ * The block floor of a new end snapshot hi: the lowest block that can hold
+ * a row of a transaction not visible in hi.  A transaction that gets its
+ * xid after a snapshot was taken inserts at or after the block that was
+ * last when the snapshot was taken (stream_am.c), so:
+ *   - xids at or above xmax(hi) lie at or after tail_block (read before hi);
+ *   - xids running at hi and at or above xmax(lo) lie after lo's tail_block;
+ *   - xids running at hi and below xmax(lo) were running at lo, so they lie
+ *     at or after lo's floor.
+ * Without a usable lo (the start, or a rewritten table), a running xid may
+ * lie anywhere.
  */
-uint64
-pgs_oldest_finished_xid(const PgsBoundary *lo, Datum hi_snapshot)
+int64
+pgs_boundary_floor(const PgsBoundary *lo, bool lo_usable, Datum hi_snapshot,
+				   int64 tail_block)
 {
 	OffSnapshot hi;
-	OffSnapshot los;
-	uint64		result = 0;
+	int64		floor = tail_block;
 	int			i;
 
-	if (lo->is_start)
-		return 0;
 	off_parse_snapshot(hi_snapshot, &hi);
-	off_parse_snapshot(lo->snapshot, &los);
-	for (i = 0; i < los.nxip; i++)
+	for (i = 0; i < hi.nxip; i++)
 	{
-		if (!off_in_xip(&hi, los.xip[i]))
-		{
-			result = los.xip[i];
-			break;				/* xip is ascending */
-		}
+		if (!lo_usable)
+			return 0;
+		if (hi.xip[i] < U64FromFullTransactionId(lo->xmax))
+			floor = Min(floor, lo->from_block);
+		else
+			floor = Min(floor, lo->tail_block);
 	}
-	return result;
+	return Max(floor, 0);
 }
 
 /*
@@ -290,4 +317,58 @@ pgs_cut_snapshot(const PgsBoundary *lo, Datum hi_snapshot,
 		if (out.xip[i] < out.xmin)
 			out.xmin = out.xip[i];
 	return off_make_snapshot(&out);
+}
+
+/* the batch predicate's view of one batch, parsed once per execution */
+typedef struct MemberState
+{
+	uint64		lo_xmax;
+	uint64		hi_xmax;
+	OffSnapshot hi;
+	int			nb;
+	uint64	   *b;
+} MemberState;
+
+/*
+ * stream._batch_member(xid, xmax(lo), xmax(hi), hi, part (b) xids): is a row
+ * written by transaction xid part of the batch?  Counts the rows it accepts.
+ * It is the cheapest qual of the batch's subquery, so it runs before any of
+ * the query's own conditions and the count is the batch's input rows.
+ */
+Datum
+stream_batch_member(PG_FUNCTION_ARGS)
+{
+	uint64		x = U64FromFullTransactionId(PG_GETARG_FULLTRANSACTIONID(0));
+	MemberState *st = (MemberState *) fcinfo->flinfo->fn_extra;
+	bool		member;
+
+	if (st == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(4);
+		Datum	   *elems;
+		int			i;
+
+		st = palloc0(sizeof(MemberState));
+		st->lo_xmax = U64FromFullTransactionId(PG_GETARG_FULLTRANSACTIONID(1));
+		st->hi_xmax = U64FromFullTransactionId(PG_GETARG_FULLTRANSACTIONID(2));
+		off_parse_snapshot(PG_GETARG_DATUM(3), &st->hi);
+		deconstruct_array(arr, XID8OID, sizeof(FullTransactionId),
+						  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, NULL, &st->nb);
+		st->b = palloc(sizeof(uint64) * (st->nb + 1));
+		for (i = 0; i < st->nb; i++)
+			st->b[i] = U64FromFullTransactionId(DatumGetFullTransactionId(elems[i]));
+		qsort(st->b, st->nb, sizeof(uint64), off_cmp_u64);
+		fcinfo->flinfo->fn_extra = st;
+		MemoryContextSwitchTo(old);
+	}
+
+	if (x >= st->lo_xmax)
+		member = x < st->hi_xmax && !off_in_xip(&st->hi, x);
+	else
+		member = st->nb > 0 &&
+			bsearch(&x, st->b, st->nb, sizeof(uint64), off_cmp_u64) != NULL;
+	if (member)
+		pgs_batch_input_rows++;
+	PG_RETURN_BOOL(member);
 }

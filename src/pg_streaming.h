@@ -51,14 +51,15 @@ extern void pgs_check_query_access(const char *name, Oid owner);
  * One batch boundary as kept in stream.checkpoint_offsets.  "snapshot" is a
  * pg_snapshot datum (NULL for the start of the stream); from_block is the
  * lowest heap block that can hold a row of a transaction that is not yet
- * visible in this snapshot (valid while the stream keeps relfilenode).
+ * visible in this snapshot (valid while the stream keeps its relfilenode).
  */
 typedef struct PgsBoundary
 {
 	bool		is_start;		/* the beginning of the stream */
 	Datum		snapshot;		/* pg_snapshot, when !is_start */
 	FullTransactionId xmax;
-	int64		from_block;
+	int64		from_block;		/* block floor, see pgs_boundary_floor */
+	int64		tail_block;		/* last block before the snapshot was taken */
 	Oid			relfilenode;
 } PgsBoundary;
 
@@ -71,13 +72,15 @@ typedef struct PgsBatchParams
 
 extern Datum pgs_take_snapshot(void);
 extern FullTransactionId pgs_snapshot_xmax(Datum snap);
-extern uint64 pgs_oldest_finished_xid(const PgsBoundary *lo, Datum hi_snapshot);
+extern int64 pgs_boundary_floor(const PgsBoundary *lo, bool lo_usable,
+								 Datum hi_snapshot, int64 tail_block);
 extern void pgs_batch_params(const PgsBoundary *lo, Datum hi_snapshot,
 							 int64 scan_from_block, PgsBatchParams *params);
 extern Datum pgs_cut_snapshot(const PgsBoundary *lo, Datum hi_snapshot,
 							  FullTransactionId cut,
 							  FullTransactionId *excluded, int nexcluded);
 extern Oid	pgs_batch_param_types[PGS_BATCH_NPARAMS];
+extern int64 pgs_batch_input_rows;
 
 /* ---- query_analyze.c: checks at start and the per-batch rewrite ---- */
 

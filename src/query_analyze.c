@@ -338,6 +338,23 @@ qa_count_walker(Node *node, void *arg)
 	return expression_tree_walker(node, qa_count_walker, arg);
 }
 
+/* report positions of errors in the user's query against its own text */
+static void
+qa_error_callback(void *arg)
+{
+	const char *query = (const char *) arg;
+	int			pos = geterrposition();
+
+	if (pos > 0)
+	{
+		errposition(0);
+		internalerrposition(pos);
+		internalerrquery(query);
+	}
+	else
+		errcontext("streaming query: %s", query);
+}
+
 /*
  * Parse, analyze and check the text of a streaming query as the current
  * user, with the current search_path.  Reports the stream table and the
@@ -354,6 +371,12 @@ pgs_analyze_user_query(const char *query_text, PgsAnalyzedQuery *result)
 	QaContext	cx = {0};
 	int			after_rewrite = 0;
 	ListCell   *lc;
+	ErrorContextCallback cb;
+
+	cb.callback = qa_error_callback;
+	cb.arg = (void *) query_text;
+	cb.previous = error_context_stack;
+	error_context_stack = &cb;
 
 	raw = raw_parser(query_text, RAW_PARSE_DEFAULT);
 	if (list_length(raw) != 1)
@@ -375,6 +398,7 @@ pgs_analyze_user_query(const char *query_text, PgsAnalyzedQuery *result)
 				 errhint("Name the table in the \"target\" argument instead.")));
 
 	query = parse_analyze_fixedparams(rawstmt, query_text, NULL, 0, NULL);
+	error_context_stack = cb.previous;
 
 	(void) qa_check_query(query, &cx, false);
 
@@ -490,21 +514,17 @@ pgs_compose_insert(const char *query_text, Oid target_relid, List *target_column
 /*
  * FROM and WHERE clauses that select one batch's rows of the stream, with
  * the parameters filled by pgs_batch_params().  The rows come from the part
- * of the table at or after $7, and are those of part (a) or (b) of the
- * batch (see offsets.c).
+ * of the table at or after $7 (a TID range scan), and are those of part (a)
+ * or (b) of the batch (see offsets.c).
  */
 static void
 qa_append_batch_from_where(StringInfo buf, Oid stream_relid)
 {
-	const char *x = "s." PGS_XID_COLUMN;
-
-	appendStringInfo(buf, " FROM ONLY %s.%s AS s WHERE s.ctid OPERATOR(pg_catalog.>=) $7 AND ((",
+	appendStringInfo(buf, " FROM ONLY %s.%s AS s"
+					 " WHERE s.ctid OPERATOR(pg_catalog.>=) $7"
+					 " AND stream._batch_member(s." PGS_XID_COLUMN ", $1, $2, $3, $6)",
 					 quote_identifier(get_namespace_name(get_rel_namespace(stream_relid))),
 					 quote_identifier(get_rel_name(stream_relid)));
-	appendStringInfo(buf, "%s OPERATOR(pg_catalog.>=) $1 AND %s OPERATOR(pg_catalog.<) $2 AND pg_catalog.pg_visible_in_snapshot(%s, $3)",
-					 x, x, x);
-	appendStringInfo(buf, ") OR (%s OPERATOR(pg_catalog.>=) $4 AND %s OPERATOR(pg_catalog.<=) $5 AND %s OPERATOR(pg_catalog.=) ANY ($6)))",
-					 x, x, x);
 }
 
 /*
@@ -528,8 +548,7 @@ pgs_batch_select_sql(Oid stream_relid, const char *select_list,
 /*
  * The subquery that stands for the stream table: one output column per
  * attribute number, so that the outer query's Vars keep their meaning.
- * The last condition counts the batch's rows; its high cost keeps it after
- * the batch predicate.
+ * The batch predicate also counts the batch's rows.
  */
 char *
 pgs_stream_subquery_sql(Oid stream_relid)
@@ -556,7 +575,6 @@ pgs_stream_subquery_sql(Oid stream_relid)
 	}
 	relation_close(rel, NoLock);
 	qa_append_batch_from_where(&buf, stream_relid);
-	appendStringInfoString(&buf, " AND stream._batch_row()");
 	return buf.data;
 }
 

@@ -73,30 +73,30 @@ stream_create_stream(PG_FUNCTION_ARGS)
 	if (registered)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("table %s is already a stream", relname)));
+				 errmsg("table \"%s\" is already a stream", get_rel_name(relid))));
 
 	if (rel->rd_rel->relkind != RELKIND_RELATION)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("%s cannot be a stream table", relname),
+				 errmsg("relation \"%s\" cannot be a stream", get_rel_name(relid)),
 				 errdetail("Only ordinary tables can be streams; partitioned tables, views and foreign tables cannot."),
 				 errhint("Create an ordinary table for the stream.")));
 	if (rel->rd_rel->relpersistence != RELPERSISTENCE_PERMANENT)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("%s cannot be a stream table", relname),
+				 errmsg("table \"%s\" cannot be a stream", get_rel_name(relid)),
 				 errdetail("Temporary and unlogged tables lose rows that streaming queries may not have processed yet."),
 				 errhint("Use a permanent, logged table.")));
 	if (has_subclass(relid) || has_superclass(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("%s cannot be a stream table", relname),
+				 errmsg("table \"%s\" cannot be a stream", get_rel_name(relid)),
 				 errdetail("The table takes part in table inheritance."),
 				 errhint("Use a table that neither inherits nor is inherited from.")));
 	if (get_attnum(relid, PGS_XID_COLUMN) != InvalidAttrNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_COLUMN),
-				 errmsg("table %s already has a column named \"%s\"", relname,
+				 errmsg("table \"%s\" already has a column named \"%s\"", get_rel_name(relid),
 						PGS_XID_COLUMN),
 				 errdetail("Stream tables keep the inserting transaction's id in that column."),
 				 errhint("Rename the column first.")));
@@ -153,17 +153,17 @@ stream_drop_stream(PG_FUNCTION_ARGS)
 		if (if_exists)
 		{
 			ereport(NOTICE,
-					(errmsg("table %s is not a stream, skipping", relname)));
+					(errmsg("table \"%s\" is not a stream, skipping", get_rel_name(relid))));
 			PG_RETURN_VOID();
 		}
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("table %s is not a stream", relname)));
+				 errmsg("table \"%s\" is not a stream", get_rel_name(relid))));
 	}
 	if (users != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
-				 errmsg("cannot drop stream %s because streaming queries read it", relname),
+				 errmsg("cannot drop stream \"%s\" because streaming queries read it", get_rel_name(relid)),
 				 errdetail("Queries reading the stream: %s.", users),
 				 errhint("Drop the queries first with stream.drop_query().")));
 

@@ -1,0 +1,155 @@
+-- Streaming queries: batches, exactly-once results, caps, ownership.
+CREATE EXTENSION IF NOT EXISTS pg_streaming;
+SET client_min_messages = warning;
+
+CREATE TABLE clicks (id int, user_id int, url text, ms int);
+SELECT stream.create_stream('clicks');
+CREATE TABLE users (user_id int PRIMARY KEY, name text);
+INSERT INTO users VALUES (1, 'ann'), (2, 'bob');
+INSERT INTO clicks SELECT g, g % 3, '/p/' || g, g * 10 FROM generate_series(1, 10) g;
+
+-- a projection, a filter and a join with an ordinary table
+SELECT stream.start_query(
+    name => 'enriched',
+    query => $$SELECT c.id, u.name, c.url, c.ms / 1000.0 AS seconds
+               FROM clicks c LEFT JOIN users u USING (user_id)
+               WHERE c.ms >= 20$$,
+    target => 'enriched_clicks') > 0 AS started;
+\d enriched_clicks
+SELECT name, status, output_mode, trigger, stream, target, last_batch_id FROM stream.queries;
+
+CALL stream.process_all_available('enriched');
+SELECT count(*) FROM enriched_clicks;
+-- nothing new: no batch
+CALL stream.process_all_available('enriched');
+CALL stream.process_batch('enriched');
+
+-- three writers' transactions, then one batch takes them all
+INSERT INTO clicks VALUES (11, 1, '/a', 500);
+INSERT INTO clicks VALUES (12, 2, '/b', 600), (13, 5, '/c', 700);
+INSERT INTO clicks VALUES (14, 1, '/d', 5);
+CALL stream.process_batch('enriched');
+SELECT batch_id, input_rows, output_rows, replayed FROM stream.progress
+ WHERE query = 'enriched' ORDER BY batch_id;
+
+-- the target equals the query run once over all rows
+SELECT count(*) AS missing_or_extra FROM (
+    (SELECT c.id, u.name, c.url, c.ms / 1000.0 AS seconds
+       FROM clicks c LEFT JOIN users u USING (user_id) WHERE c.ms >= 20
+     EXCEPT ALL SELECT * FROM enriched_clicks)
+    UNION ALL
+    (SELECT * FROM enriched_clicks
+     EXCEPT ALL SELECT c.id, u.name, c.url, c.ms / 1000.0 AS seconds
+       FROM clicks c LEFT JOIN users u USING (user_id) WHERE c.ms >= 20)) d;
+
+-- offsets: each batch starts where the previous one ended
+SELECT o.batch_id, o.start_snapshot IS NULL AS from_start,
+       o.start_snapshot::text = lag(o.end_snapshot::text) OVER (ORDER BY o.batch_id) AS contiguous,
+       k.batch_id IS NOT NULL AS committed
+  FROM stream.checkpoint_offsets o
+  LEFT JOIN stream.checkpoint_commits k USING (query_id, batch_id)
+ ORDER BY o.batch_id;
+
+-- a batch in the caller's transaction: rows of that transaction wait for
+-- its commit, and arrive once after it
+BEGIN;
+INSERT INTO clicks VALUES (15, 1, '/own', 900);
+CALL stream.process_all_available('enriched');
+SELECT count(*) FROM enriched_clicks WHERE id = 15;
+COMMIT;
+CALL stream.process_all_available('enriched');
+SELECT count(*) FROM enriched_clicks WHERE id = 15;
+-- not under a transaction snapshot
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+CALL stream.process_batch('enriched');
+ROLLBACK;
+
+-- max_rows_per_batch caps batches without splitting a transaction
+CREATE TABLE events (id int, kind text);
+SELECT stream.create_stream('events');
+SELECT stream.start_query('capped', 'SELECT id, kind FROM events', 'capped_out',
+                          max_rows_per_batch => 5) > 0 AS started;
+INSERT INTO events SELECT g, 'a' FROM generate_series(1, 4) g;
+INSERT INTO events SELECT g, 'b' FROM generate_series(5, 8) g;
+INSERT INTO events SELECT g, 'c' FROM generate_series(9, 20) g;
+INSERT INTO events SELECT g, 'd' FROM generate_series(21, 22) g;
+CALL stream.process_all_available('capped');
+SELECT batch_id, input_rows FROM stream.progress WHERE query = 'capped' ORDER BY batch_id;
+SELECT kind, count(*), count(DISTINCT id) FROM capped_out GROUP BY kind ORDER BY kind;
+
+-- SELECT * does not carry the stream's own column into the target
+SELECT stream.start_query('star', 'SELECT * FROM events WHERE kind = ''a''', 'star_out') > 0 AS started;
+CALL stream.process_all_available('star');
+\d star_out
+SELECT * FROM star_out ORDER BY id;
+
+-- an existing target: columns by name, assignment casts, defaults for the rest
+CREATE TABLE typed_out (kind varchar(10), id bigint, seen timestamptz DEFAULT now(), note text DEFAULT 'x');
+SELECT stream.start_query('typed', 'SELECT id, kind FROM events WHERE id <= 2', 'typed_out') > 0 AS started;
+CALL stream.process_all_available('typed');
+SELECT id, kind, seen IS NOT NULL AS seen, note FROM typed_out ORDER BY id;
+
+-- subqueries and CTEs in FROM; the stream may change shape
+SELECT stream.start_query('nested',
+    $$WITH recent AS (SELECT id, kind FROM events WHERE id > 18)
+      SELECT s.id * 10 AS id10, s.kind FROM (SELECT * FROM recent) s$$,
+    'nested_out') > 0 AS started;
+ALTER TABLE events ADD COLUMN extra int DEFAULT 7;
+INSERT INTO events (id, kind) VALUES (30, 'e');
+CALL stream.process_all_available('nested');
+CALL stream.process_all_available('star');
+SELECT * FROM nested_out ORDER BY id10;
+SELECT count(*) FROM star_out;
+
+-- ownership: a role's query runs with that role's rights
+CREATE ROLE regress_stream_alice;
+CREATE ROLE regress_stream_bob;
+GRANT SELECT ON events TO regress_stream_alice;
+GRANT CREATE ON SCHEMA public TO regress_stream_alice;
+SET ROLE regress_stream_alice;
+SELECT stream.start_query('alice_q', 'SELECT id, kind FROM events', 'alice_out') > 0 AS started;
+CALL stream.process_all_available('alice_q');
+SELECT count(*) FROM alice_out;
+SELECT name, owner FROM stream.queries ORDER BY name;
+SET ROLE regress_stream_bob;
+SELECT name FROM stream.queries ORDER BY name;
+SELECT count(*) FROM stream.progress;
+CALL stream.process_all_available('alice_q');
+SELECT stream.drop_query('alice_q');
+SELECT stream.start_query('bob_q', 'SELECT id, kind FROM events', 'bob_out');
+RESET ROLE;
+-- a revoked privilege fails the next batch, which then writes nothing
+REVOKE SELECT ON events FROM regress_stream_alice;
+INSERT INTO events (id, kind) VALUES (31, 'f');
+CALL stream.process_all_available('alice_q');
+SELECT count(*) FROM alice_out;
+SELECT count(*) AS pending FROM stream.checkpoint_offsets o
+ JOIN stream.query_defs q USING (query_id)
+ WHERE q.name = 'alice_q'
+   AND NOT EXISTS (SELECT 1 FROM stream.checkpoint_commits k
+                    WHERE k.query_id = o.query_id AND k.batch_id = o.batch_id);
+GRANT SELECT ON events TO regress_stream_alice;
+CALL stream.process_all_available('alice_q');
+SELECT count(*) FROM alice_out;
+
+-- drop_query removes the query and its checkpoint, not the target
+SELECT stream.drop_query('alice_q');
+SELECT count(*) FROM stream.checkpoint_offsets o JOIN stream.query_defs q USING (query_id)
+ WHERE q.name = 'alice_q';
+SELECT count(*) FROM alice_out;
+SELECT stream.drop_query('alice_q');
+SELECT stream.drop_query('alice_q', if_exists => true);
+CALL stream.process_batch('alice_q');
+
+-- tables in use by queries cannot be dropped or unmade
+DROP TABLE events;
+DROP TABLE capped_out;
+SELECT stream.drop_stream('events');
+
+SELECT stream.drop_query(name) FROM stream.queries ORDER BY name;
+SELECT count(*) FROM stream.checkpoint_offsets;
+SELECT count(*) FROM stream.progress_log;
+DROP TABLE clicks, users, enriched_clicks, events, capped_out, star_out, typed_out,
+    nested_out, alice_out;
+REVOKE CREATE ON SCHEMA public FROM regress_stream_alice;
+DROP ROLE regress_stream_alice, regress_stream_bob;

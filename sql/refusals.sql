@@ -1,0 +1,115 @@
+-- Refusals: every bad argument and unsupported query shape gets a clear
+-- error, and a refused call leaves nothing behind.
+CREATE EXTENSION IF NOT EXISTS pg_streaming;
+SET client_min_messages = warning;
+\set VERBOSITY default
+
+CREATE TABLE src (id int, grp int, ts timestamptz, payload text);
+SELECT stream.create_stream('src');
+CREATE TABLE src2 (id int);
+SELECT stream.create_stream('src2');
+CREATE TABLE dim (grp int PRIMARY KEY, label text);
+CREATE VIEW src_view AS SELECT id, grp FROM src;
+
+-- query shapes
+SELECT stream.start_query('r', 'SELECT grp FROM dim', 'r_out');
+SELECT stream.start_query('r', 'SELECT 1 AS one', 'r_out');
+SELECT stream.start_query('r', 'SELECT a.id FROM src a JOIN src2 b ON a.id = b.id', 'r_out');
+SELECT stream.start_query('r', 'SELECT a.id FROM src a JOIN src b USING (id)', 'r_out');
+SELECT stream.start_query('r', 'SELECT grp, count(*) AS n FROM src GROUP BY grp', 'r_out');
+SELECT stream.start_query('r', 'SELECT count(*) AS n FROM src', 'r_out');
+SELECT stream.start_query('r', 'SELECT id, row_number() OVER (ORDER BY id) AS rn FROM src', 'r_out');
+SELECT stream.start_query('r', 'SELECT id FROM src ORDER BY id', 'r_out');
+SELECT stream.start_query('r', 'SELECT id FROM src LIMIT 10', 'r_out');
+SELECT stream.start_query('r', 'SELECT id FROM (SELECT id FROM src OFFSET 1) s', 'r_out');
+SELECT stream.start_query('r', 'SELECT DISTINCT grp FROM src', 'r_out');
+SELECT stream.start_query('r', 'SELECT id FROM src UNION SELECT grp FROM dim', 'r_out');
+SELECT stream.start_query('r', 'SELECT d.label FROM dim d LEFT JOIN src s USING (grp)', 'r_out');
+SELECT stream.start_query('r', 'SELECT d.label FROM src s RIGHT JOIN dim d USING (grp)', 'r_out');
+SELECT stream.start_query('r', 'SELECT d.label FROM src s FULL JOIN dim d USING (grp)', 'r_out');
+SELECT stream.start_query('r', 'SELECT label FROM dim WHERE grp IN (SELECT grp FROM src)', 'r_out');
+SELECT stream.start_query('r', 'SELECT id, random() AS r FROM src', 'r_out');
+SELECT stream.start_query('r', 'SELECT id, clock_timestamp() AS t FROM src', 'r_out');
+SELECT stream.start_query('r', 'SELECT id FROM src_view', 'r_out');
+SELECT stream.start_query('r', 'SELECT ctid AS where_is FROM src', 'r_out');
+SELECT stream.start_query('r', 'SELECT id FROM src TABLESAMPLE SYSTEM (10)', 'r_out');
+SELECT stream.start_query('r', 'SELECT id FROM src FOR UPDATE', 'r_out');
+SELECT stream.start_query('r', 'WITH RECURSIVE t(n) AS (SELECT id FROM src UNION ALL SELECT n + 1 FROM t WHERE n < 3) SELECT n FROM t', 'r_out');
+SELECT stream.start_query('r', 'SELECT id FROM src WHERE id = $1', 'r_out');
+SELECT stream.start_query('r', 'SELECT id FROM no_such_table', 'r_out');
+SELECT stream.start_query('r', 'SELECT no_such_column FROM src', 'r_out');
+SELECT stream.start_query('r', 'SELECT id FROM src; SELECT id FROM src', 'r_out');
+SELECT stream.start_query('r', 'INSERT INTO dim VALUES (1, ''x'')', 'r_out');
+SELECT stream.start_query('r', 'SELECT id INTO other_table FROM src', 'r_out');
+SELECT stream.start_query('r', 'SELECT id + 1, id FROM src', 'r_out');
+SELECT stream.start_query('r', 'SELECT id, grp AS id FROM src', 'r_out');
+SELECT stream.start_query('r', 'SELEKT id FROM src', 'r_out');
+-- stream-static joins the other way round, and stable functions, are fine
+SELECT stream.start_query('ok1', 'SELECT s.id, d.label FROM dim d RIGHT JOIN src s USING (grp)', 'ok1_out') > 0 AS started;
+SELECT stream.start_query('ok2', 'SELECT id, date_trunc(''hour'', ts) AS hour FROM src WHERE EXISTS (SELECT 1 FROM dim WHERE dim.grp = src.grp)', 'ok2_out') > 0 AS started;
+
+-- arguments
+SELECT stream.start_query('r', 'SELECT id FROM src', 'r_out', output_mode => 'upsert');
+SELECT stream.start_query('r', 'SELECT id FROM src', 'r_out', output_mode => 'complete');
+SELECT stream.start_query('r', 'SELECT id FROM src', 'r_out', trigger => 'sometimes');
+SELECT stream.start_query('r', 'SELECT id FROM src', 'r_out', trigger => '-5 seconds');
+SELECT stream.start_query('r', 'SELECT id FROM src', 'r_out', trigger => '0 ms');
+SELECT stream.start_query('r', 'SELECT id FROM src', 'r_out', trigger => '1 month');
+SELECT stream.start_query('r', 'SELECT id FROM src', 'r_out', max_rows_per_batch => 0);
+SELECT stream.start_query('r', 'SELECT id FROM src', 'r_out', max_rows_per_batch => -3);
+SELECT stream.start_query('', 'SELECT id FROM src', 'r_out');
+SELECT stream.start_query(NULL, 'SELECT id FROM src', 'r_out');
+SELECT stream.start_query('r', NULL, 'r_out');
+SELECT stream.start_query('r', 'SELECT id FROM src', NULL);
+SELECT stream.start_query('r', 'SELECT id FROM src', 'no_such_schema.r_out');
+SELECT stream.start_query('r', 'SELECT id FROM src', 'a.b.c.d');
+SELECT stream.start_query('ok1', 'SELECT id FROM src', 'r_out');
+-- triggers that are accepted
+SELECT stream.start_query('t1', 'SELECT id FROM src', 't_out', trigger => 'once') > 0 AS started;
+SELECT stream.start_query('t2', 'SELECT id FROM src', 't_out', trigger => 'available_now') > 0 AS started;
+SELECT stream.start_query('t3', 'SELECT id FROM src', 't_out', trigger => 'continuous') > 0 AS started;
+SELECT stream.start_query('t4', 'SELECT id FROM src', 't_out', trigger => '2 minutes') > 0 AS started;
+SELECT name, trigger FROM stream.queries WHERE name LIKE 't_' ORDER BY name;
+
+-- targets
+CREATE TABLE bad_target (id text, other int NOT NULL);
+CREATE TABLE narrow_target (other int);
+CREATE TABLE point_target (id point);
+SELECT stream.start_query('r', 'SELECT id FROM src', 'narrow_target');
+SELECT stream.start_query('r', 'SELECT id FROM src', 'point_target');
+SELECT stream.start_query('r', 'SELECT id FROM src', 'src');
+SELECT stream.start_query('r', 'SELECT id FROM src', 'src_view');
+CREATE SEQUENCE a_seq;
+SELECT stream.start_query('r', 'SELECT id FROM src', 'a_seq');
+-- an int output fits a text column by assignment; a NOT NULL column without
+-- a default is the target's own business and fails the batch, not the start
+SELECT stream.start_query('r_ok', 'SELECT id FROM src', 'bad_target') > 0 AS started;
+INSERT INTO src (id) VALUES (1);
+CALL stream.process_all_available('r_ok');
+SELECT count(*) FROM bad_target;
+
+-- privileges: reading every table the query names, inserting into the target
+CREATE ROLE regress_stream_carol;
+GRANT CREATE ON SCHEMA public TO regress_stream_carol;
+GRANT SELECT ON dim TO regress_stream_carol;
+CREATE TABLE carol_target (id int);
+SET ROLE regress_stream_carol;
+SELECT stream.start_query('carol', 'SELECT id FROM src', 'carol_new');
+SELECT stream.start_query('carol', 'SELECT grp FROM dim', 'carol_new');
+SELECT stream.start_query('carol', 'SELECT id FROM src', 'carol_target');
+RESET ROLE;
+GRANT SELECT ON src TO regress_stream_carol;
+SET ROLE regress_stream_carol;
+SELECT stream.start_query('carol', 'SELECT id FROM src', 'carol_target');
+RESET ROLE;
+
+-- nothing was left behind by the refused calls
+SELECT name FROM stream.queries ORDER BY name;
+SELECT relname FROM pg_class WHERE relname IN ('r_out', 'carol_new', 'other_table') ;
+
+SELECT stream.drop_query(name) FROM stream.queries ORDER BY name;
+DROP TABLE src, src2, dim, bad_target, narrow_target, point_target, carol_target,
+    ok1_out, ok2_out, t_out CASCADE;
+DROP SEQUENCE a_seq;
+REVOKE CREATE ON SCHEMA public FROM regress_stream_carol;
+DROP ROLE regress_stream_carol;
