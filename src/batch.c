@@ -305,8 +305,14 @@ batch_execute(const BatchQuery *bq, PgsBatchParams *params, int64 *input_rows)
 	volatile int rc = 0;
 	uint64		written;
 
+	/*
+	 * The owner's query must not change this session's state (no SET ROLE,
+	 * no temporary objects), as for code that maintenance runs as a table's
+	 * owner.
+	 */
 	GetUserIdAndSecContext(&saved_userid, &saved_sec);
-	SetUserIdAndSecContext(bq->owner, saved_sec | SECURITY_LOCAL_USERID_CHANGE);
+	SetUserIdAndSecContext(bq->owner, saved_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
 	nest = NewGUCNestLevel();
 	pgs_set_search_path(bq->search_path);
 	if (SPI_connect() != SPI_OK_CONNECT)

@@ -186,6 +186,28 @@ qd_check_target(Oid target_relid, Oid stream_relid, PgsAnalyzedQuery *aq)
 	}
 }
 
+/* analyze and rewrite the batch statement as a batch's plan will be made */
+static List *
+qd_analyze_batch_statement(const char *sql, Oid stream_relid)
+{
+	List	   *volatile stmts = NIL;
+
+	pgs_rewrite_begin(sql, stream_relid);
+	PG_TRY();
+	{
+		stmts = pg_analyze_and_rewrite_fixedparams(linitial_node(RawStmt,
+																 raw_parser(sql, RAW_PARSE_DEFAULT)),
+												   sql, pgs_batch_param_types,
+												   PGS_BATCH_NPARAMS, NULL);
+	}
+	PG_FINALLY();
+	{
+		pgs_rewrite_end();
+	}
+	PG_END_TRY();
+	return stmts;
+}
+
 Datum
 stream_start_query(PG_FUNCTION_ARGS)
 {
@@ -263,19 +285,7 @@ stream_start_query(PG_FUNCTION_ARGS)
 	 * right to every table it reads and to the target.
 	 */
 	insert_sql = pgs_compose_insert(query_text, target_relid, aq.column_names);
-	pgs_rewrite_begin(insert_sql, aq.stream_relid);
-	PG_TRY();
-	{
-		stmts = pg_analyze_and_rewrite_fixedparams(linitial_node(RawStmt,
-																 raw_parser(insert_sql, RAW_PARSE_DEFAULT)),
-												   insert_sql, pgs_batch_param_types,
-												   PGS_BATCH_NPARAMS, NULL);
-	}
-	PG_FINALLY();
-	{
-		pgs_rewrite_end();
-	}
-	PG_END_TRY();
+	stmts = qd_analyze_batch_statement(insert_sql, aq.stream_relid);
 	foreach(lc, stmts)
 		(void) qd_collect_rtes(lfirst(lc), &rtes);
 	(void) ExecCheckRTPerms(rtes, true);
