@@ -8,7 +8,12 @@ OBJS = \
 	src/query_analyze.o \
 	src/batch.o \
 	src/queries.o \
-	src/catalog.o
+	src/catalog.o \
+	src/management.o \
+	src/shared.o \
+	src/launcher.o \
+	src/scheduler.o \
+	src/worker.o
 
 EXTENSION = pg_streaming
 DATA = pg_streaming--0.1.sql

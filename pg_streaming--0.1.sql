@@ -108,6 +108,13 @@ SELECT pg_catalog.pg_extension_config_dump('stream.progress_log', '');
 -- Views for people (each shows only the queries the current role may see)
 -- ---------------------------------------------------------------------------
 
+CREATE FUNCTION stream._pending_rows(query_id bigint)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'stream_pending_rows'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream._pending_rows(bigint) IS
+'internal: rows of the query''s stream that no committed batch has processed';
+
 CREATE VIEW stream.queries AS
 SELECT q.name,
        q.owner,
@@ -119,6 +126,7 @@ SELECT q.name,
        q.target_relid AS target,
        c.batch_id AS last_batch_id,
        c.committed_at AS last_batch_at,
+       stream._pending_rows(q.query_id) AS pending_rows,
        (SELECT count(*) FROM stream.checkpoint_offsets o
          WHERE o.query_id = q.query_id
            AND NOT EXISTS (SELECT 1 FROM stream.checkpoint_commits k
@@ -205,6 +213,34 @@ LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stream.drop_query(text, boolean) IS
 'remove a streaming query and its checkpoint (the target table is kept)';
 
+CREATE FUNCTION stream.stop_query(name text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stream_stop_query'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream.stop_query(text) IS
+'stop a query after the batch in flight; false when it was not active';
+
+CREATE FUNCTION stream.resume_query(name text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stream_resume_query'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream.resume_query(text) IS
+'make a stopped, finished or failed query active again, from its checkpoint; false when it was active';
+
+CREATE FUNCTION stream.await_termination(name text, timeout interval DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stream_await_termination'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stream.await_termination(text, interval) IS
+'wait until a query is stopped or finished (true) or the timeout passes (false); raises the error of a failed query';
+
+CREATE FUNCTION stream._extension_created()
+RETURNS void
+AS 'MODULE_PATHNAME', 'stream_extension_created'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stream._extension_created() IS
+'internal: tells the launcher that this database has the extension';
+
 CREATE PROCEDURE stream.process_all_available(name text, INOUT batches bigint DEFAULT NULL)
 AS 'MODULE_PATHNAME', 'stream_process_all_available'
 LANGUAGE C;
@@ -260,3 +296,6 @@ CREATE EVENT TRIGGER stream_on_sql_drop ON sql_drop
     EXECUTE FUNCTION stream.on_sql_drop();
 
 REVOKE ALL ON FUNCTION stream.stream_heap_handler(internal) FROM PUBLIC;
+REVOKE ALL ON FUNCTION stream._extension_created() FROM PUBLIC;
+
+SELECT stream._extension_created();

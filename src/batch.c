@@ -65,6 +65,7 @@ typedef struct BatchQuery
 	char	   *search_path;
 	List	   *target_columns;
 	int32		max_rows;		/* 0: no cap */
+	bool		active;
 } BatchQuery;
 
 static char *
@@ -95,7 +96,7 @@ batch_lock_query(int64 query_id, BatchQuery *bq)
 
 	if (pgs_catalog_exec("SELECT name, owner::oid, stream_relid::oid, target_relid::oid,"
 						 " query_text, search_path, target_columns,"
-						 " coalesce(max_rows_per_batch, 0)"
+						 " coalesce(max_rows_per_batch, 0), status = 'active'"
 						 " FROM stream.query_defs WHERE query_id = $1 FOR UPDATE",
 						 1, argtypes, values, NULL, false, 0) != 1)
 		ereport(ERROR,
@@ -120,6 +121,7 @@ batch_lock_query(int64 query_id, BatchQuery *bq)
 		bq->target_columns = lappend(bq->target_columns, TextDatumGetCString(elems[i]));
 	MemoryContextSwitchTo(old);
 	bq->max_rows = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 8, &isnull));
+	bq->active = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 9, &isnull));
 }
 
 /* the latest committed batch id, or 0 */
@@ -216,7 +218,7 @@ batch_choose_end(const BatchQuery *bq, const PgsBoundary *lo, Datum hi,
 	{
 		sql = pgs_batch_select_sql(bq->stream_relid, "1", "LIMIT 1");
 		n = pgs_catalog_exec(sql, PGS_BATCH_NPARAMS, pgs_batch_param_types,
-							 params->values, params->nulls, true, 1);
+							 params->values, params->nulls, false, 1);
 		*empty = (n == 0);
 		return hi;
 	}
@@ -225,7 +227,7 @@ batch_choose_end(const BatchQuery *bq, const PgsBoundary *lo, Datum hi,
 							   "s." PGS_XID_COLUMN ", pg_catalog.count(*)",
 							   "GROUP BY 1 ORDER BY 1");
 	n = pgs_catalog_exec(sql, PGS_BATCH_NPARAMS, pgs_batch_param_types,
-						 params->values, params->nulls, true, 0);
+						 params->values, params->nulls, false, 0);
 	*empty = (n == 0);
 	if (n == 0)
 		return hi;
@@ -323,7 +325,11 @@ batch_execute(const BatchQuery *bq, PgsBatchParams *params, int64 *input_rows)
 	pgs_rewrite_begin(sql, bq->stream_relid);
 	PG_TRY();
 	{
+		bool		pushed = pgs_ensure_snapshot();
+
 		rc = SPI_execute_plan(plan, params->values, params->nulls, false, 0);
+		if (pushed)
+			PopActiveSnapshot();
 	}
 	PG_FINALLY();
 	{
@@ -347,7 +353,7 @@ batch_execute(const BatchQuery *bq, PgsBatchParams *params, int64 *input_rows)
  * in the caller's transaction.
  */
 PgsBatchResult
-pgs_run_batch(int64 query_id, bool nonatomic, FullTransactionId *hi_xmax)
+pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 {
 	PgsCatalogAccess acc = {0};
 	BatchQuery	bq;
@@ -374,6 +380,13 @@ pgs_run_batch(int64 query_id, bool nonatomic, FullTransactionId *hi_xmax)
 	/* step 1: plan, or find the pending batch */
 	pgs_catalog_begin(&acc);
 	batch_lock_query(query_id, &bq);
+	if ((flags & PGS_BATCH_REQUIRE_ACTIVE) && !bq.active)
+	{
+		pgs_catalog_end(&acc);
+		return PGS_BATCH_INACTIVE;
+	}
+	if (flags & PGS_BATCH_NO_CAP)
+		bq.max_rows = 0;
 	last_commit = batch_last_commit(query_id);
 	replay = batch_read_offsets(query_id, 0, &last_offsets, &lo, &hi, &scan_from) &&
 		last_offsets > last_commit;
@@ -421,8 +434,6 @@ pgs_run_batch(int64 query_id, bool nonatomic, FullTransactionId *hi_xmax)
 		if (empty)
 		{
 			pgs_catalog_end(&acc);
-			if (hi_xmax)
-				*hi_xmax = pgs_snapshot_xmax(hi_snap);
 			return PGS_BATCH_NONE;
 		}
 
@@ -472,6 +483,11 @@ pgs_run_batch(int64 query_id, bool nonatomic, FullTransactionId *hi_xmax)
 	/* step 2: run the batch, unless someone else committed it meanwhile */
 	pgs_catalog_begin(&acc);
 	batch_lock_query(query_id, &bq);
+	if ((flags & PGS_BATCH_REQUIRE_ACTIVE) && !bq.active)
+	{
+		pgs_catalog_end(&acc);
+		return PGS_BATCH_INACTIVE;
+	}
 	if (batch_last_commit(query_id) >= batch_id ||
 		!batch_read_offsets(query_id, batch_id, &last_offsets, &lo, &hi, &scan_from))
 	{
@@ -509,9 +525,66 @@ pgs_run_batch(int64 query_id, bool nonatomic, FullTransactionId *hi_xmax)
 	if (nonatomic)
 		SPI_commit();
 
-	if (hi_xmax)
-		*hi_xmax = hi.xmax;
 	return capped ? PGS_BATCH_PARTIAL : PGS_BATCH_DONE;
+}
+
+/*
+ * Rows committed into the query's stream that no committed batch has
+ * processed yet (including those of a planned, uncommitted batch).  Costs a
+ * scan of the blocks a next batch would read.
+ */
+int64
+pgs_pending_rows(int64 query_id)
+{
+	PgsCatalogAccess acc = {0};
+	BatchQuery	bq;
+	PgsBoundary lo = {0};
+	PgsBoundary unused = {0};
+	PgsBatchParams params;
+	int64		last_commit;
+	int64		found;
+	int64		scan_from;
+	Relation	rel;
+	Oid			relfilenode;
+	Datum		hi;
+	bool		isnull;
+	int64		result;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(query_id)};
+
+	pgs_catalog_begin(&acc);
+	if (pgs_catalog_exec("SELECT stream_relid::oid, owner::oid, name FROM stream.query_defs"
+						 " WHERE query_id = $1",
+						 1, argtypes, values, NULL, false, 0) == 0)
+	{
+		pgs_catalog_end(&acc);
+		return 0;
+	}
+	bq.stream_relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	bq.owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	bq.name = batch_text_copy(0, 3);
+
+	last_commit = batch_last_commit(query_id);
+	if (last_commit > 0 &&
+		batch_read_offsets(query_id, last_commit, &found, &unused, &lo, &scan_from))
+		lo.is_start = false;
+	else
+		lo.is_start = true;
+
+	rel = relation_open(bq.stream_relid, AccessShareLock);
+	relfilenode = rel->rd_node.relNode;
+	relation_close(rel, NoLock);
+	hi = pgs_take_snapshot();
+	scan_from = (!lo.is_start && lo.relfilenode == relfilenode) ? lo.from_block : 0;
+	pgs_batch_params(&lo, hi, scan_from, &params);
+	pgs_catalog_exec(pgs_batch_select_sql(bq.stream_relid, "pg_catalog.count(*)", NULL),
+					 PGS_BATCH_NPARAMS, pgs_batch_param_types,
+					 params.values, params.nulls, false, 0);
+	result = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	pgs_catalog_end(&acc);
+
+	pgs_check_query_access(bq.name, bq.owner);
+	return result;
 }
 
 /*
@@ -530,7 +603,7 @@ batch_lookup_query(const char *name)
 
 	pgs_catalog_begin(&acc);
 	if (pgs_catalog_exec("SELECT query_id, owner::oid FROM stream.query_defs WHERE name = $1",
-						 1, argtypes, values, NULL, true, 0) == 0)
+						 1, argtypes, values, NULL, false, 0) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("streaming query \"%s\" does not exist", name),
@@ -584,7 +657,7 @@ batch_process(FunctionCallInfo fcinfo, bool all)
 		CHECK_FOR_INTERRUPTS();
 		MemoryContextSwitchTo(batch_cxt);
 		MemoryContextReset(batch_cxt);
-		r = pgs_run_batch(query_id, nonatomic, NULL);
+		r = pgs_run_batch(query_id, nonatomic, 0);
 		if (r == PGS_BATCH_NONE)
 			break;
 		batches++;

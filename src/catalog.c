@@ -19,6 +19,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
 
 #include "pg_streaming.h"
 
@@ -62,6 +63,20 @@ pgs_catalog_end(PgsCatalogAccess *acc)
 }
 
 /*
+ * SPI needs an active snapshot to run a statement, which a background
+ * worker, or a procedure after it committed, does not have.  Returns
+ * whether one was pushed (the caller pops it).
+ */
+bool
+pgs_ensure_snapshot(void)
+{
+	if (ActiveSnapshotSet())
+		return false;
+	PushActiveSnapshot(GetTransactionSnapshot());
+	return true;
+}
+
+/*
  * Run one catalog statement; returns SPI_processed.  Errors in the SQL are
  * bugs, so they are reported as such.
  */
@@ -70,9 +85,12 @@ pgs_catalog_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
 				 const char *nulls, bool read_only, long count)
 {
 	int			rc;
+	bool		pushed = pgs_ensure_snapshot();
 
 	rc = SPI_execute_with_args(sql, nargs, argtypes, values, nulls,
 							   read_only, count);
+	if (pushed)
+		PopActiveSnapshot();
 	if (rc < 0)
 		elog(ERROR, "catalog statement failed (%s): %s",
 			 SPI_result_code_string(rc), sql);
@@ -89,7 +107,7 @@ pgs_is_stream(Oid relid)
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
 
 	return pgs_catalog_exec("SELECT 1 FROM stream.streams WHERE relid::oid = $1",
-							1, argtypes, values, NULL, true, 1) > 0;
+							1, argtypes, values, NULL, false, 1) > 0;
 }
 
 /*

@@ -42,6 +42,7 @@ extern int	pgs_catalog_exec(const char *sql, int nargs, Oid *argtypes,
 							 Datum *values, const char *nulls, bool read_only,
 							 long count);
 extern void pgs_set_search_path(const char *path);
+extern bool pgs_ensure_snapshot(void);
 extern bool pgs_is_stream(Oid relid);
 extern void pgs_check_query_access(const char *name, Oid owner);
 
@@ -110,10 +111,15 @@ typedef enum PgsBatchResult
 {
 	PGS_BATCH_NONE,				/* no new rows: nothing was planned */
 	PGS_BATCH_DONE,				/* a batch was planned and committed */
-	PGS_BATCH_PARTIAL			/* committed, but capped: more is available */
+	PGS_BATCH_PARTIAL,			/* committed, but capped: more is available */
+	PGS_BATCH_INACTIVE			/* the query is not active: nothing ran */
 } PgsBatchResult;
 
-extern PgsBatchResult pgs_run_batch(int64 query_id, bool nonatomic,
-									FullTransactionId *hi_xmax);
+/* flags of pgs_run_batch */
+#define PGS_BATCH_REQUIRE_ACTIVE	0x01	/* run only an active query */
+#define PGS_BATCH_NO_CAP			0x02	/* ignore max_rows_per_batch */
+
+extern PgsBatchResult pgs_run_batch(int64 query_id, bool nonatomic, int flags);
+extern int64 pgs_pending_rows(int64 query_id);
 
 #endif							/* PG_STREAMING_H */

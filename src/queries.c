@@ -34,6 +34,7 @@
 #include "utils/timestamp.h"
 
 #include "pg_streaming.h"
+#include "shared.h"
 
 PG_FUNCTION_INFO_V1(stream_start_query);
 PG_FUNCTION_INFO_V1(stream_drop_query);
@@ -337,6 +338,11 @@ stream_start_query(PG_FUNCTION_ARGS)
 	}
 	pgs_catalog_end(&acc);
 
+	pgs_notify_scheduler_at_commit();
+	if (pgs_shared == NULL)
+		ereport(NOTICE,
+				(errmsg("pg_streaming is not in shared_preload_libraries, so nothing will run query \"%s\" on its own", name),
+				 errhint("Run its batches with CALL stream.process_all_available(), or add pg_streaming to shared_preload_libraries and restart the server.")));
 	PG_RETURN_INT64(query_id);
 }
 
@@ -378,5 +384,6 @@ stream_drop_query(PG_FUNCTION_ARGS)
 	pgs_catalog_exec("DELETE FROM stream.query_defs WHERE name = $1",
 					 1, argtypes, values, NULL, false, 0);
 	pgs_catalog_end(&acc);
+	pgs_notify_scheduler_at_commit();
 	PG_RETURN_BOOL(true);
 }

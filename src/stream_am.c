@@ -31,6 +31,7 @@
 #include "utils/rel.h"
 
 #include "pg_streaming.h"
+#include "shared.h"
 
 PG_FUNCTION_INFO_V1(stream_heap_handler);
 
@@ -75,6 +76,8 @@ sam_before_insert(Relation rel)
 	{
 		RelationSetTargetBlock(rel, InvalidBlockNumber);
 		state->last_insert_fxid = fxid;
+		/* at commit, wake the queries that read this stream */
+		pgs_note_stream_insert(RelationGetRelid(rel));
 	}
 }
 

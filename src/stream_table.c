@@ -144,7 +144,7 @@ stream_drop_stream(PG_FUNCTION_ARGS)
 	if (registered &&
 		pgs_catalog_exec("SELECT pg_catalog.string_agg(pg_catalog.quote_ident(name), ', ' ORDER BY name)"
 						 " FROM stream.query_defs WHERE stream_relid::oid = $1 HAVING count(*) > 0",
-						 1, argtypes, values, NULL, true, 0) > 0)
+						 1, argtypes, values, NULL, false, 0) > 0)
 		users = pstrdup(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
 	pgs_catalog_end(&acc);
 

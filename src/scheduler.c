@@ -1,0 +1,595 @@
+/*-------------------------------------------------------------------------
+ *
+ * scheduler.c
+ *	  The scheduler of one database: decides when each active query runs a
+ *	  batch, and hands the batch to a query worker.
+ *
+ * Workers are a pool shared by all databases, at most
+ * pg_streaming.max_workers processes; a worker serves one database and
+ * runs whatever query its scheduler hands it, oldest due first, so that
+ * many more queries than workers are all served.  Triggers follow Spark:
+ * an interval trigger fires on a grid aligned to the epoch, and a batch
+ * that overruns its interval is followed at once by the next; 'once' and
+ * 'available_now' run and then mark the query finished; 'continuous'
+ * queries run when a transaction that inserted into their stream commits
+ * (the committing backend sets this process's latch).
+ *
+ * A query whose stream has had no committed insert since its last batch
+ * found nothing is not dispatched at all, so idle queries cost nothing;
+ * every few seconds it is dispatched anyway, to cover writers that cannot
+ * tell us (prepared transactions).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type_d.h"
+#include "commands/extension.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "pg_streaming.h"
+#include "shared.h"
+
+#define SCHED_RELOAD_MS			5000	/* re-read the catalog at least this often */
+#define SCHED_IDLE_RECHECK_MS	5000	/* dispatch an idle query at least this often */
+
+typedef enum SchedTrigger
+{
+	TRIGGER_INTERVAL,
+	TRIGGER_ONCE,
+	TRIGGER_AVAILABLE_NOW,
+	TRIGGER_CONTINUOUS
+} SchedTrigger;
+
+typedef struct SchedQuery
+{
+	int64		query_id;
+	Oid			stream_relid;
+	SchedTrigger trigger;
+	int64		interval_ms;
+	bool		seen;			/* still in the catalog at the last reload */
+	bool		dispatched_once;	/* once/available_now: handed out */
+	int			slot;			/* worker running it, or -1 */
+	TimestampTz next_fire;
+	TimestampTz last_dispatch;
+	uint64		dispatch_commits;
+	uint64		idle_commits;	/* stream commits when it last found nothing */
+	bool		idle_known;
+	int			retries;
+	TimestampTz retry_at;
+} SchedQuery;
+
+static Oid	sched_dboid;
+static PgsDatabase *sched_db;
+static SchedQuery *queries = NULL;
+static int	nqueries = 0;
+static int	queries_cap = 0;
+static MemoryContext sched_cxt;
+
+static void
+sched_detach(int code, Datum arg)
+{
+	int			i;
+
+	LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
+	if (sched_db != NULL && sched_db->dboid == sched_dboid &&
+		sched_db->sched_pid == MyProcPid)
+	{
+		sched_db->sched_pid = 0;
+		sched_db->sched_latch = NULL;
+	}
+	/* workers of this database leave with their scheduler */
+	for (i = 0; i < PGS_MAX_WORKERS; i++)
+	{
+		PgsWorkerSlot *w = &pgs_shared->workers[i];
+
+		if (w->in_use && w->dboid == sched_dboid && w->pid != 0)
+			kill(w->pid, SIGTERM);
+	}
+	LWLockRelease(pgs_shared->lock);
+}
+
+/* the trigger text as kept in the catalog, parsed */
+static void
+sched_parse_trigger(const char *text, SchedQuery *q)
+{
+	q->interval_ms = 0;
+	if (strcmp(text, "once") == 0)
+		q->trigger = TRIGGER_ONCE;
+	else if (strcmp(text, "available_now") == 0)
+		q->trigger = TRIGGER_AVAILABLE_NOW;
+	else if (strcmp(text, "continuous") == 0)
+		q->trigger = TRIGGER_CONTINUOUS;
+	else
+	{
+		Interval   *iv = DatumGetIntervalP(DirectFunctionCall3(interval_in,
+															   CStringGetDatum(text),
+															   ObjectIdGetDatum(InvalidOid),
+															   Int32GetDatum(-1)));
+
+		q->trigger = TRIGGER_INTERVAL;
+		q->interval_ms = (iv->day * USECS_PER_DAY + iv->time) / 1000;
+		if (q->interval_ms < 1)
+			q->interval_ms = 1;
+	}
+}
+
+static SchedQuery *
+sched_lookup(int64 query_id)
+{
+	int			i;
+
+	for (i = 0; i < nqueries; i++)
+		if (queries[i].query_id == query_id)
+			return &queries[i];
+	return NULL;
+}
+
+/*
+ * Re-read the active queries.  Returns false when the extension is gone
+ * from this database.
+ */
+static bool
+sched_reload(void)
+{
+	PgsCatalogAccess acc = {0};
+	int			n;
+	int			i;
+	bool		present;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	present = OidIsValid(get_extension_oid("pg_streaming", true));
+	if (present)
+	{
+		pgs_catalog_begin(&acc);
+		n = pgs_catalog_exec("SELECT query_id, stream_relid::oid, trigger FROM stream.query_defs"
+							 " WHERE status = 'active' ORDER BY query_id",
+							 0, NULL, NULL, NULL, false, 0);
+		for (i = 0; i < nqueries; i++)
+			queries[i].seen = false;
+		for (i = 0; i < n; i++)
+		{
+			bool		isnull;
+			int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+			SchedQuery *q = sched_lookup(id);
+
+			if (q == NULL)
+			{
+				MemoryContext old = MemoryContextSwitchTo(sched_cxt);
+
+				if (nqueries == queries_cap)
+				{
+					queries_cap = Max(16, queries_cap * 2);
+					queries = queries ? repalloc(queries, sizeof(SchedQuery) * queries_cap)
+						: palloc(sizeof(SchedQuery) * queries_cap);
+				}
+				MemoryContextSwitchTo(old);
+				q = &queries[nqueries++];
+				memset(q, 0, sizeof(SchedQuery));
+				q->query_id = id;
+				q->slot = -1;
+				q->next_fire = GetCurrentTimestamp();
+			}
+			q->stream_relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+			sched_parse_trigger(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3), q);
+			q->seen = true;
+		}
+		pgs_catalog_end(&acc);
+	}
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+
+	if (!present)
+		return false;
+
+	/* forget queries that are no longer active, unless a worker has them */
+	for (i = 0; i < nqueries;)
+	{
+		if (!queries[i].seen && queries[i].slot < 0)
+		{
+			queries[i] = queries[nqueries - 1];
+			nqueries--;
+		}
+		else
+			i++;
+	}
+	return true;
+}
+
+/* mark a query failed after its retries ran out */
+static void
+sched_mark_failed(int64 query_id, const char *sqlstate, const char *message)
+{
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		values[3];
+
+	values[0] = Int64GetDatum(query_id);
+	values[1] = CStringGetTextDatum(sqlstate);
+	values[2] = CStringGetTextDatum(message);
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	pgs_catalog_begin(&acc);
+	pgs_catalog_exec("UPDATE stream.query_defs SET status = 'failed', last_error = $3,"
+					 " last_error_sqlstate = $2, last_error_at = pg_catalog.now()"
+					 " WHERE query_id = $1 AND status = 'active'",
+					 3, argtypes, values, NULL, false, 0);
+	pgs_catalog_end(&acc);
+	CommitTransactionCommand();
+}
+
+/* the next time on the interval grid after a trigger at "start" */
+static TimestampTz
+sched_next_fire(TimestampTz start, int64 interval_ms)
+{
+	int64		i = interval_ms * 1000;
+
+	return (start / i) * i + i;
+}
+
+/* collect what the workers of this database finished */
+static void
+sched_collect(void)
+{
+	int			i;
+
+	for (i = 0; i < nqueries; i++)
+	{
+		SchedQuery *q = &queries[i];
+		PgsWorkerSlot *w;
+		bool		finished = false;
+		bool		lost = false;
+		PgsRunResult result = PGS_RESULT_NONE;
+		int			batches = 0;
+		char		sqlstate[6];
+		char		message[PGS_ERRMSG_LEN];
+
+		if (q->slot < 0)
+			continue;
+		w = &pgs_shared->workers[q->slot];
+		LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
+		if (!w->in_use || w->dboid != sched_dboid || w->query_id != q->query_id)
+			lost = true;
+		else if (w->done)
+		{
+			finished = true;
+			result = w->result;
+			batches = w->batches;
+			memcpy(sqlstate, w->sqlstate, sizeof(sqlstate));
+			strlcpy(message, w->errmsg, sizeof(message));
+			w->query_id = 0;
+			w->done = false;
+		}
+		LWLockRelease(pgs_shared->lock);
+
+		if (!finished && !lost)
+			continue;
+		q->slot = -1;
+		if (lost)
+		{
+			/* the worker died under it: try again soon */
+			q->retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 100);
+			continue;
+		}
+		switch (result)
+		{
+			case PGS_RESULT_OK:
+				q->retries = 0;
+				if (batches == 0)
+				{
+					q->idle_known = true;
+					q->idle_commits = q->dispatch_commits;
+				}
+				else
+					q->idle_known = false;
+				break;
+			case PGS_RESULT_TRANSIENT:
+				q->retries++;
+				if (q->retries > pgs_max_retries)
+				{
+					sched_mark_failed(q->query_id, sqlstate, message);
+					q->seen = false;
+				}
+				else
+					q->retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+															  Min(100L << Min(q->retries, 10), 10000L));
+				break;
+			case PGS_RESULT_INACTIVE:
+			case PGS_RESULT_FAILED:
+			case PGS_RESULT_NONE:
+				q->seen = false;
+				break;
+		}
+	}
+}
+
+/* find an idle worker of this database, or start one; -1 when none */
+static int
+sched_get_worker(void)
+{
+	int			i;
+	int			in_use = 0;
+	int			free_slot = -1;
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+
+	LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < PGS_MAX_WORKERS; i++)
+	{
+		PgsWorkerSlot *w = &pgs_shared->workers[i];
+
+		if (w->in_use)
+		{
+			in_use++;
+			if (w->dboid == sched_dboid && w->ready && w->query_id == 0 && !w->done)
+			{
+				LWLockRelease(pgs_shared->lock);
+				return i;
+			}
+		}
+		else if (free_slot < 0)
+			free_slot = i;
+	}
+	/* workers of this database still starting up count as coming */
+	for (i = 0; i < PGS_MAX_WORKERS; i++)
+	{
+		PgsWorkerSlot *w = &pgs_shared->workers[i];
+
+		if (w->in_use && w->dboid == sched_dboid && !w->ready)
+		{
+			LWLockRelease(pgs_shared->lock);
+			return -1;
+		}
+	}
+	if (in_use >= pgs_max_workers || free_slot < 0)
+	{
+		LWLockRelease(pgs_shared->lock);
+		return -1;
+	}
+	memset(&pgs_shared->workers[free_slot], 0, sizeof(PgsWorkerSlot));
+	pgs_shared->workers[free_slot].in_use = true;
+	pgs_shared->workers[free_slot].dboid = sched_dboid;
+	LWLockRelease(pgs_shared->lock);
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	worker.bgw_notify_pid = MyProcPid;
+	worker.bgw_main_arg = Int32GetDatum(free_slot);
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_streaming");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "pgs_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_streaming worker %d", free_slot);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "pg_streaming worker");
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	{
+		LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
+		pgs_shared->workers[free_slot].in_use = false;
+		LWLockRelease(pgs_shared->lock);
+	}
+	return -1;
+}
+
+/* is the query due now, and in which mode? */
+static bool
+sched_due(SchedQuery *q, TimestampTz now, PgsRunMode *mode, uint64 *commits)
+{
+	if (q->slot >= 0 || !q->seen)
+		return false;
+	if (q->retry_at != 0 && now < q->retry_at)
+		return false;
+	*commits = pgs_stream_commits(sched_dboid, q->stream_relid);
+
+	switch (q->trigger)
+	{
+		case TRIGGER_ONCE:
+			*mode = PGS_RUN_ONCE;
+			return !q->dispatched_once;
+		case TRIGGER_AVAILABLE_NOW:
+			*mode = PGS_RUN_AVAILABLE_NOW;
+			return !q->dispatched_once;
+		case TRIGGER_CONTINUOUS:
+			*mode = PGS_RUN_UNTIL_EMPTY;
+			break;
+		case TRIGGER_INTERVAL:
+			*mode = PGS_RUN_ONE;
+			if (now < q->next_fire)
+				return false;
+			break;
+	}
+	/* nothing committed into the stream since it last found nothing */
+	if (q->retry_at == 0 && q->idle_known && *commits == q->idle_commits &&
+		now < TimestampTzPlusMilliseconds(q->last_dispatch, SCHED_IDLE_RECHECK_MS))
+	{
+		if (q->trigger == TRIGGER_INTERVAL)
+			q->next_fire = sched_next_fire(now, q->interval_ms);
+		return false;
+	}
+	return true;
+}
+
+static int
+sched_cmp_due(const void *a, const void *b)
+{
+	const SchedQuery *x = *(SchedQuery *const *) a;
+	const SchedQuery *y = *(SchedQuery *const *) b;
+	TimestampTz tx = x->trigger == TRIGGER_INTERVAL ? x->next_fire : x->last_dispatch;
+	TimestampTz ty = y->trigger == TRIGGER_INTERVAL ? y->next_fire : y->last_dispatch;
+
+	return (tx > ty) - (tx < ty);
+}
+
+/* hand due queries to workers, oldest due first */
+static void
+sched_dispatch(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	SchedQuery **due = palloc(sizeof(SchedQuery *) * (nqueries + 1));
+	PgsRunMode *modes = palloc(sizeof(PgsRunMode) * (nqueries + 1));
+	uint64	   *commits = palloc(sizeof(uint64) * (nqueries + 1));
+	int			ndue = 0;
+	int			i;
+
+	for (i = 0; i < nqueries; i++)
+	{
+		PgsRunMode mode;
+		uint64		c;
+
+		if (sched_due(&queries[i], now, &mode, &c))
+		{
+			queries[i].dispatch_commits = c;
+			due[ndue++] = &queries[i];
+		}
+	}
+	qsort(due, ndue, sizeof(SchedQuery *), sched_cmp_due);
+
+	for (i = 0; i < ndue; i++)
+	{
+		SchedQuery *q = due[i];
+		int			slot = sched_get_worker();
+		PgsRunMode mode;
+		uint64		c;
+		Latch	   *latch;
+
+		if (slot < 0)
+			break;
+		(void) sched_due(q, now, &mode, &c);
+		LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
+		pgs_shared->workers[slot].query_id = q->query_id;
+		pgs_shared->workers[slot].mode = mode;
+		pgs_shared->workers[slot].done = false;
+		latch = pgs_shared->workers[slot].latch;
+		LWLockRelease(pgs_shared->lock);
+		if (latch)
+			SetLatch(latch);
+
+		q->slot = slot;
+		q->retry_at = 0;
+		q->last_dispatch = now;
+		q->dispatched_once = true;
+		if (q->trigger == TRIGGER_INTERVAL)
+			q->next_fire = sched_next_fire(now, q->interval_ms);
+	}
+	pfree(due);
+	pfree(modes);
+	pfree(commits);
+}
+
+/* how long to sleep: until the next interval fire or retry, at most 1 s */
+static long
+sched_timeout(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz wake = TimestampTzPlusMilliseconds(now, 1000);
+	int			i;
+
+	for (i = 0; i < nqueries; i++)
+	{
+		SchedQuery *q = &queries[i];
+
+		if (q->slot >= 0 || !q->seen)
+			continue;
+		if (q->retry_at != 0 && q->retry_at < wake)
+			wake = q->retry_at;
+		else if (q->trigger == TRIGGER_INTERVAL && q->next_fire < wake)
+			wake = q->next_fire;
+	}
+	if (wake <= now)
+		return 0;
+	return (long) ((wake - now + 999) / 1000);
+}
+
+void
+pgs_scheduler_main(Datum arg)
+{
+	TimestampTz last_reload = 0;
+
+	sched_dboid = DatumGetObjectId(arg);
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(sched_dboid, InvalidOid, 0);
+
+	sched_cxt = AllocSetContextCreate(TopMemoryContext, "pg_streaming scheduler",
+									  ALLOCSET_DEFAULT_SIZES);
+
+	LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
+	sched_db = pgs_find_database(sched_dboid, true);
+	if (sched_db == NULL || sched_db->state == PGS_DB_PAUSED ||
+		(sched_db->sched_pid != 0 && sched_db->sched_pid != MyProcPid))
+	{
+		LWLockRelease(pgs_shared->lock);
+		proc_exit(0);
+	}
+	sched_db->sched_pid = MyProcPid;
+	sched_db->sched_latch = MyLatch;
+	sched_db->reload = false;
+	LWLockRelease(pgs_shared->lock);
+	before_shmem_exit(sched_detach, (Datum) 0);
+
+	if (!sched_reload())
+	{
+		LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
+		sched_db->state = PGS_DB_NO_EXTENSION;
+		LWLockRelease(pgs_shared->lock);
+		proc_exit(0);
+	}
+	last_reload = GetCurrentTimestamp();
+	LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
+	sched_db->state = PGS_DB_RUNNING;
+	LWLockRelease(pgs_shared->lock);
+
+	while (!ShutdownRequestPending)
+	{
+		bool		reload;
+		TimestampTz now;
+
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
+		reload = sched_db->reload;
+		sched_db->reload = false;
+		LWLockRelease(pgs_shared->lock);
+		now = GetCurrentTimestamp();
+		if (reload || now >= TimestampTzPlusMilliseconds(last_reload, SCHED_RELOAD_MS))
+		{
+			pgstat_report_activity(STATE_RUNNING, "reading streaming queries");
+			if (!sched_reload())
+			{
+				LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
+				sched_db->state = PGS_DB_NO_EXTENSION;
+				LWLockRelease(pgs_shared->lock);
+				break;
+			}
+			last_reload = now;
+		}
+
+		sched_collect();
+		sched_dispatch();
+		pgstat_report_activity(STATE_IDLE, NULL);
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 sched_timeout(), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	proc_exit(0);
+}

@@ -1,0 +1,357 @@
+/*-------------------------------------------------------------------------
+ *
+ * shared.c
+ *	  Shared memory of the background machinery, and the messages ordinary
+ *	  backends send it: "rows were committed into this stream", "the query
+ *	  catalog changed", "the extension was created here", "keep away from
+ *	  this database".
+ *
+ * Messages about a transaction's work are sent when it commits, never
+ * before, so that whoever is woken sees the committed state.  Without
+ * shared_preload_libraries there is no shared memory and every message is
+ * dropped: nothing would be listening.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "commands/dbcommands.h"
+#include "commands/defrem.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+#include "tcop/utility.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "shared.h"
+
+PgsShared  *pgs_shared = NULL;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static ProcessUtility_hook_type prev_process_utility_hook = NULL;
+
+/* what this backend's transaction will announce at commit */
+static List *pending_stream_relids = NIL;	/* in TopTransactionContext */
+static bool pending_notify_scheduler = false;
+static bool pending_notify_launcher = false;
+static bool xact_callback_registered = false;
+
+static void
+shm_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(PgsShared)));
+	RequestNamedLWLockTranche("pg_streaming", 1);
+}
+
+static void
+shm_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	pgs_shared = ShmemInitStruct("pg_streaming", sizeof(PgsShared), &found);
+	if (!found)
+	{
+		memset(pgs_shared, 0, sizeof(PgsShared));
+		pgs_shared->lock = &(GetNamedLWLockTranche("pg_streaming"))->lock;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * The database's entry, created in state PROBE when asked.  Caller holds
+ * the lock exclusively when create is true.
+ */
+PgsDatabase *
+pgs_find_database(Oid dboid, bool create)
+{
+	PgsDatabase *free_slot = NULL;
+	int			i;
+
+	for (i = 0; i < PGS_MAX_DATABASES; i++)
+	{
+		PgsDatabase *db = &pgs_shared->dbs[i];
+
+		if (db->state != PGS_DB_FREE && db->dboid == dboid)
+			return db;
+		if (db->state == PGS_DB_FREE && free_slot == NULL)
+			free_slot = db;
+	}
+	if (!create || free_slot == NULL)
+		return NULL;
+	memset(free_slot, 0, sizeof(PgsDatabase));
+	free_slot->dboid = dboid;
+	free_slot->state = PGS_DB_PROBE;
+	return free_slot;
+}
+
+static PgsStreamCounter *
+shm_counter(Oid dboid, Oid relid, bool create)
+{
+	uint32		h = (uint32) (dboid * 2654435761u) ^ (uint32) relid;
+	int			i;
+
+	for (i = 0; i < PGS_STREAM_COUNTERS; i++)
+	{
+		PgsStreamCounter *c = &pgs_shared->counters[(h + i) % PGS_STREAM_COUNTERS];
+
+		if (c->relid == relid && c->dboid == dboid)
+			return c;
+		if (c->relid == InvalidOid)
+		{
+			if (!create)
+				return NULL;
+			c->dboid = dboid;
+			c->relid = relid;
+			c->commits = 0;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * How many transactions that inserted into the stream have committed since
+ * the server started (UINT64_MAX when nobody counts it).
+ */
+uint64
+pgs_stream_commits(Oid dboid, Oid relid)
+{
+	PgsStreamCounter *c;
+	uint64		result = PG_UINT64_MAX;
+
+	if (pgs_shared == NULL)
+		return result;
+	LWLockAcquire(pgs_shared->lock, LW_SHARED);
+	c = shm_counter(dboid, relid, false);
+	if (c != NULL)
+		result = c->commits;
+	else
+		result = 0;
+	LWLockRelease(pgs_shared->lock);
+	return result;
+}
+
+static void
+shm_xact_callback(XactEvent event, void *arg)
+{
+	ListCell   *lc;
+	PgsDatabase *db;
+	Latch	   *sched = NULL;
+	Latch	   *launcher = NULL;
+
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PREPARE)
+	{
+		pending_stream_relids = NIL;
+		pending_notify_scheduler = false;
+		pending_notify_launcher = false;
+		return;
+	}
+	if (event != XACT_EVENT_COMMIT)
+		return;
+	if (pending_stream_relids == NIL && !pending_notify_scheduler &&
+		!pending_notify_launcher)
+		return;
+
+	LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
+	foreach(lc, pending_stream_relids)
+	{
+		PgsStreamCounter *c = shm_counter(MyDatabaseId, lfirst_oid(lc), true);
+
+		if (c != NULL)
+			c->commits++;
+	}
+	db = pgs_find_database(MyDatabaseId, pending_notify_launcher);
+	if (db != NULL)
+	{
+		if (pending_notify_scheduler)
+			db->reload = true;
+		if (pending_notify_launcher && db->state == PGS_DB_NO_EXTENSION)
+			db->state = PGS_DB_PROBE;
+		if (db->state == PGS_DB_RUNNING)
+			sched = db->sched_latch;
+	}
+	if (pending_notify_launcher)
+		launcher = pgs_shared->launcher_latch;
+	LWLockRelease(pgs_shared->lock);
+
+	if (sched)
+		SetLatch(sched);
+	if (launcher)
+		SetLatch(launcher);
+
+	/* the list lived in TopTransactionContext, which is going away */
+	pending_stream_relids = NIL;
+	pending_notify_scheduler = false;
+	pending_notify_launcher = false;
+}
+
+static void
+shm_register_xact_callback(void)
+{
+	if (!xact_callback_registered)
+	{
+		RegisterXactCallback(shm_xact_callback, NULL);
+		xact_callback_registered = true;
+	}
+}
+
+/*
+ * Called for every insert into a stream table (stream_am.c); remembers the
+ * stream so that the commit can wake the queries that read it.
+ */
+void
+pgs_note_stream_insert(Oid relid)
+{
+	MemoryContext old;
+
+	if (pgs_shared == NULL || list_member_oid(pending_stream_relids, relid))
+		return;
+	shm_register_xact_callback();
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	pending_stream_relids = lappend_oid(pending_stream_relids, relid);
+	MemoryContextSwitchTo(old);
+}
+
+void
+pgs_notify_scheduler_at_commit(void)
+{
+	if (pgs_shared == NULL)
+		return;
+	shm_register_xact_callback();
+	pending_notify_scheduler = true;
+}
+
+void
+pgs_notify_launcher_at_commit(void)
+{
+	if (pgs_shared == NULL)
+		return;
+	shm_register_xact_callback();
+	pending_notify_launcher = true;
+	pending_notify_scheduler = true;
+}
+
+/*
+ * Keep the background processes away from a database for a while and stop
+ * those that are in it, so that commands needing it to themselves (DROP
+ * DATABASE, CREATE DATABASE ... TEMPLATE, ALTER DATABASE ... RENAME) can
+ * proceed.  Waits up to five seconds for them to leave.
+ */
+void
+pgs_pause_database(Oid dboid, int seconds)
+{
+	PgsDatabase *db;
+	int			waited;
+	int			i;
+
+	if (pgs_shared == NULL || !OidIsValid(dboid))
+		return;
+	for (waited = 0; waited < 500; waited++)
+	{
+		int			remaining = 0;
+
+		LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
+		db = pgs_find_database(dboid, true);
+		if (db != NULL)
+		{
+			db->state = PGS_DB_PAUSED;
+			db->paused_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+														   seconds * 1000);
+			if (db->sched_pid != 0)
+			{
+				kill(db->sched_pid, SIGTERM);
+				remaining++;
+			}
+		}
+		for (i = 0; i < PGS_MAX_WORKERS; i++)
+		{
+			PgsWorkerSlot *w = &pgs_shared->workers[i];
+
+			if (w->in_use && w->dboid == dboid && w->pid != 0)
+			{
+				kill(w->pid, SIGTERM);
+				remaining++;
+			}
+		}
+		LWLockRelease(pgs_shared->lock);
+		if (remaining == 0)
+			break;
+		pg_usleep(10000L);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+static Oid
+shm_database_named(const char *name)
+{
+	return name ? get_database_oid(name, true) : InvalidOid;
+}
+
+/*
+ * Commands that need a database free of other sessions clear it of
+ * pg_streaming's processes first.
+ */
+static void
+shm_process_utility(PlannedStmt *pstmt, const char *queryString,
+					bool readOnlyTree, ProcessUtilityContext context,
+					ParamListInfo params, QueryEnvironment *queryEnv,
+					DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+
+	if (pgs_shared != NULL)
+	{
+		if (IsA(parsetree, DropdbStmt))
+			pgs_pause_database(shm_database_named(((DropdbStmt *) parsetree)->dbname), 10);
+		else if (IsA(parsetree, CreatedbStmt))
+		{
+			ListCell   *lc;
+
+			foreach(lc, ((CreatedbStmt *) parsetree)->options)
+			{
+				DefElem    *opt = lfirst_node(DefElem, lc);
+
+				if (strcmp(opt->defname, "template") == 0 && opt->arg)
+					pgs_pause_database(shm_database_named(defGetString(opt)), 10);
+			}
+		}
+		else if (IsA(parsetree, DropStmt) &&
+				 ((DropStmt *) parsetree)->removeType == OBJECT_EXTENSION)
+		{
+			/* the scheduler rereads the catalog after the drop and leaves */
+			pgs_notify_scheduler_at_commit();
+		}
+		else if (IsA(parsetree, RenameStmt) &&
+				 ((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
+			pgs_pause_database(shm_database_named(((RenameStmt *) parsetree)->subname), 10);
+	}
+
+	if (prev_process_utility_hook)
+		prev_process_utility_hook(pstmt, queryString, readOnlyTree, context,
+								  params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+}
+
+void
+pgs_shmem_init_hooks(void)
+{
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = shm_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = shm_startup;
+	prev_process_utility_hook = ProcessUtility_hook;
+	ProcessUtility_hook = shm_process_utility;
+}

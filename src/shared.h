@@ -1,0 +1,120 @@
+/*-------------------------------------------------------------------------
+ *
+ * shared.h
+ *	  State in shared memory for the launcher, the schedulers and the query
+ *	  workers; exists only when pg_streaming is in shared_preload_libraries.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGS_SHARED_H
+#define PGS_SHARED_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+
+#define PGS_MAX_DATABASES		64
+#define PGS_MAX_WORKERS			64
+#define PGS_STREAM_COUNTERS		1024
+#define PGS_ERRMSG_LEN			512
+
+/* what the launcher knows of a database */
+typedef enum PgsDbState
+{
+	PGS_DB_FREE = 0,
+	PGS_DB_PROBE,				/* start a scheduler to look for the extension */
+	PGS_DB_NO_EXTENSION,		/* the extension is not installed there */
+	PGS_DB_RUNNING,				/* a scheduler serves it */
+	PGS_DB_PAUSED				/* workers kept away (DROP DATABASE and such) */
+} PgsDbState;
+
+typedef struct PgsDatabase
+{
+	Oid			dboid;
+	PgsDbState	state;
+	TimestampTz paused_until;
+	pid_t		sched_pid;
+	Latch	   *sched_latch;
+	bool		reload;			/* the query catalog changed */
+} PgsDatabase;
+
+/* commits of transactions that inserted into a stream, per stream */
+typedef struct PgsStreamCounter
+{
+	Oid			dboid;
+	Oid			relid;
+	uint64		commits;
+} PgsStreamCounter;
+
+/* what a worker was asked to do */
+typedef enum PgsRunMode
+{
+	PGS_RUN_ONE = 1,			/* one batch (interval trigger) */
+	PGS_RUN_UNTIL_EMPTY,		/* batches until none is left (continuous) */
+	PGS_RUN_ONCE,				/* one uncapped batch, then finished */
+	PGS_RUN_AVAILABLE_NOW		/* batches until none is left, then finished */
+} PgsRunMode;
+
+typedef enum PgsRunResult
+{
+	PGS_RESULT_NONE = 0,
+	PGS_RESULT_OK,				/* ran (or had nothing to do) */
+	PGS_RESULT_INACTIVE,		/* the query is no longer active */
+	PGS_RESULT_TRANSIENT,		/* retryable error; see errmsg */
+	PGS_RESULT_FAILED			/* the query was marked failed */
+} PgsRunResult;
+
+typedef struct PgsWorkerSlot
+{
+	bool		in_use;			/* a worker process owns it */
+	bool		ready;			/* the worker is up and waiting */
+	Oid			dboid;
+	pid_t		pid;
+	Latch	   *latch;
+	/* assignment, written by the scheduler */
+	int64		query_id;		/* 0 = idle */
+	PgsRunMode	mode;
+	/* outcome, written by the worker */
+	bool		done;
+	PgsRunResult result;
+	int			batches;
+	char		sqlstate[6];
+	char		errmsg[PGS_ERRMSG_LEN];
+} PgsWorkerSlot;
+
+typedef struct PgsShared
+{
+	LWLock	   *lock;
+	pid_t		launcher_pid;
+	Latch	   *launcher_latch;
+	PgsDatabase dbs[PGS_MAX_DATABASES];
+	PgsStreamCounter counters[PGS_STREAM_COUNTERS];
+	PgsWorkerSlot workers[PGS_MAX_WORKERS];
+} PgsShared;
+
+extern PgsShared *pgs_shared;
+
+/* settings */
+extern int	pgs_max_workers;
+extern int	pgs_launcher_naptime_ms;
+extern int	pgs_worker_idle_timeout_ms;
+extern int	pgs_max_retries;
+
+/* shared.c */
+extern void pgs_shmem_init_hooks(void);
+extern PgsDatabase *pgs_find_database(Oid dboid, bool create);
+extern uint64 pgs_stream_commits(Oid dboid, Oid relid);
+extern void pgs_note_stream_insert(Oid relid);
+extern void pgs_notify_scheduler_at_commit(void);
+extern void pgs_notify_launcher_at_commit(void);
+extern void pgs_pause_database(Oid dboid, int seconds);
+
+/* launcher.c, scheduler.c, worker.c */
+extern void pgs_register_launcher(void);
+PGDLLEXPORT void pgs_launcher_main(Datum arg);
+PGDLLEXPORT void pgs_scheduler_main(Datum arg);
+PGDLLEXPORT void pgs_worker_main(Datum arg);
+
+#endif							/* PGS_SHARED_H */
