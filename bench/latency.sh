@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Insert-to-visible latency of the background worker: a client inserts one
+# row per transaction at a fixed rate (pgbench -R), and the latency of a row
+# is the commit time of the batch that wrote it into the target minus the
+# commit time of the transaction that inserted it (track_commit_timestamp).
+# Reports p50, p90 and p99 for a 'continuous' trigger and a '500 ms' trigger.
+#
+#   bash bench/latency.sh            # as root; RATE=50 SECONDS_PER_RUN=20
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/common.sh
+need_packages
+build_and_install
+
+rate=${RATE:-50}
+secs=${SECONDS_PER_RUN:-20}
+dir=$(mktemp -d /tmp/pg_streaming_latency.XXXXXX)
+chmod 755 "$dir"
+port=54351
+trap 'stop_server "$dir"; rm -rf "$dir"' EXIT
+start_server "$dir" "$port" "shared_preload_libraries=pg_streaming" \
+    "track_commit_timestamp=on" "max_worker_processes=16" "pg_streaming.max_workers=4"
+psql=(runuser -u postgres -- "$PG_BIN/psql" -h "$dir" -p "$port" -U postgres -X -q -A -t -v ON_ERROR_STOP=1)
+pgbench=(runuser -u postgres -- "$PG_BIN/pgbench" -h "$dir" -p "$port" -U postgres -n)
+
+"${psql[@]}" -c "CREATE EXTENSION pg_streaming"
+echo "INSERT INTO ev (id, payload) VALUES (nextval('ev_ids'), 'x');" > "$dir/insert.sql"
+chmod 644 "$dir/insert.sql"
+
+echo "trigger rows p50_ms p90_ms p99_ms  (rate ${rate} rows/s, ${secs} s)"
+for trig in continuous '500 ms'; do
+    "${psql[@]}" >/dev/null 2>&1 <<SQL
+DROP TABLE IF EXISTS ev, ev_out CASCADE;
+DROP SEQUENCE IF EXISTS ev_ids;
+SELECT stream.drop_query('lat', if_exists => true);
+CREATE SEQUENCE ev_ids;
+CREATE TABLE ev (id bigint, payload text);
+SELECT stream.create_stream('ev');
+SELECT stream.start_query('lat', 'SELECT id FROM ev', 'ev_out', trigger => '$trig');
+SQL
+    sleep 1
+    "${pgbench[@]}" -c 1 -R "$rate" -T "$secs" -f "$dir/insert.sql" postgres >/dev/null
+    sleep 2
+    "${psql[@]}" -F ' ' <<SQL
+SELECT replace('$trig', ' ', ''), count(*) AS rows,
+       round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2) AS p50_ms,
+       round(percentile_cont(0.9) WITHIN GROUP (ORDER BY ms)::numeric, 2) AS p90_ms,
+       round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2) AS p99_ms
+  FROM (SELECT extract(epoch FROM pg_xact_commit_timestamp(o.xmin)
+                                  - pg_xact_commit_timestamp(e.xmin)) * 1000 AS ms
+          FROM ev e JOIN ev_out o USING (id)) d;
+SQL
+    "${psql[@]}" -c "SELECT stream.drop_query('lat')" >/dev/null
+done
