@@ -141,6 +141,17 @@ SELECT stream.drop_query('alice_q');
 SELECT stream.drop_query('alice_q', if_exists => true);
 CALL stream.process_batch('alice_q');
 
+-- only the latest batches' offsets and progress are kept
+SET pg_streaming.retained_batches = 2;
+INSERT INTO events (id, kind) VALUES (40, 'r');
+CALL stream.process_all_available('capped');
+INSERT INTO events (id, kind) VALUES (41, 'r');
+CALL stream.process_all_available('capped');
+SELECT batch_id, input_rows FROM stream.progress WHERE query = 'capped' ORDER BY batch_id;
+SELECT count(*) FROM stream.checkpoint_offsets o JOIN stream.query_defs q USING (query_id)
+ WHERE q.name = 'capped';
+RESET pg_streaming.retained_batches;
+
 -- tables in use by queries cannot be dropped or unmade
 DROP TABLE events;
 DROP TABLE capped_out;

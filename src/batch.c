@@ -38,6 +38,7 @@
 #include "utils/xid8.h"
 
 #include "pg_streaming.h"
+#include "shared.h"
 
 PG_FUNCTION_INFO_V1(stream_process_all_available);
 PG_FUNCTION_INFO_V1(stream_process_batch);
@@ -519,6 +520,18 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 						 " finished_at, input_rows, output_rows, replayed)"
 						 " VALUES ($1, $2, $3, $7, $4, $5, $6)",
 						 7, argtypes, values, NULL, false, 0);
+
+		/*
+		 * Only the latest batch's offsets are needed to go on; keep the
+		 * last pg_streaming.retained_batches of them for people to read.
+		 */
+		if (batch_id > pgs_retained_batches)
+		{
+			values[1] = Int64GetDatum(batch_id - pgs_retained_batches);
+			pgs_catalog_exec("DELETE FROM stream.checkpoint_offsets"
+							 " WHERE query_id = $1 AND batch_id <= $2",
+							 2, argtypes, values, NULL, false, 0);
+		}
 	}
 	pgs_catalog_end(&acc);
 

@@ -26,6 +26,7 @@ int			pgs_max_workers = 4;
 int			pgs_launcher_naptime_ms = 10000;
 int			pgs_worker_idle_timeout_ms = 10000;
 int			pgs_max_retries = 5;
+int			pgs_retained_batches = 100;
 
 void		_PG_init(void);
 
@@ -59,6 +60,13 @@ _PG_init(void)
 							&pgs_max_retries,
 							5, 0, 100,
 							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_streaming.retained_batches",
+							"Number of a query's latest batches whose offsets and progress are kept.",
+							NULL,
+							&pgs_retained_batches,
+							100, 1, INT_MAX,
+							PGC_USERSET, 0,
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("pg_streaming");
 

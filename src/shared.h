@@ -101,6 +101,7 @@ extern int	pgs_max_workers;
 extern int	pgs_launcher_naptime_ms;
 extern int	pgs_worker_idle_timeout_ms;
 extern int	pgs_max_retries;
+extern int	pgs_retained_batches;
 
 /* shared.c */
 extern void pgs_shmem_init_hooks(void);
