@@ -103,19 +103,8 @@ launcher_databases(void)
 static bool
 launcher_start_scheduler(int index, Oid dboid)
 {
-	BackgroundWorker worker;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	worker.bgw_notify_pid = MyProcPid;
-	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_streaming");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "pgs_scheduler_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_streaming scheduler for database %u", dboid);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "pg_streaming scheduler");
-	if (!RegisterDynamicBackgroundWorker(&worker, &sched_handles[index]))
+	if (!pgs_start_worker("pgs_scheduler_main", "pg_streaming scheduler",
+						  ObjectIdGetDatum(dboid), &sched_handles[index]))
 	{
 		sched_handles[index] = NULL;
 		return false;

@@ -125,10 +125,7 @@ stream_resume_query(PG_FUNCTION_ARGS)
 	if (strcmp(q.status, "active") == 0)
 		PG_RETURN_BOOL(false);
 	mg_set_status(q.query_id, "active");
-	if (pgs_shared == NULL)
-		ereport(NOTICE,
-				(errmsg("pg_streaming is not in shared_preload_libraries, so nothing will run query \"%s\" on its own", name),
-				 errhint("Run its batches with CALL stream.process_all_available(), or add pg_streaming to shared_preload_libraries and restart the server.")));
+	pgs_notice_if_unscheduled(name);
 	PG_RETURN_BOOL(true);
 }
 
@@ -194,6 +191,19 @@ Datum
 stream_pending_rows(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_INT64(pgs_pending_rows(PG_GETARG_INT64(0)));
+}
+
+/*
+ * Without shared_preload_libraries no worker will run the query: say so
+ * where it is started or resumed.
+ */
+void
+pgs_notice_if_unscheduled(const char *name)
+{
+	if (pgs_shared == NULL)
+		ereport(NOTICE,
+				(errmsg("pg_streaming is not in shared_preload_libraries, so nothing will run query \"%s\" on its own", name),
+				 errhint("Run its batches with CALL stream.process_all_available(), or add pg_streaming to shared_preload_libraries and restart the server.")));
 }
 
 /* run by the install script: the launcher should look at this database */

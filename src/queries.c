@@ -339,10 +339,7 @@ stream_start_query(PG_FUNCTION_ARGS)
 	pgs_catalog_end(&acc);
 
 	pgs_notify_scheduler_at_commit();
-	if (pgs_shared == NULL)
-		ereport(NOTICE,
-				(errmsg("pg_streaming is not in shared_preload_libraries, so nothing will run query \"%s\" on its own", name),
-				 errhint("Run its batches with CALL stream.process_all_available(), or add pg_streaming to shared_preload_libraries and restart the server.")));
+	pgs_notice_if_unscheduled(name);
 	PG_RETURN_INT64(query_id);
 }
 

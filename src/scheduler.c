@@ -324,7 +324,6 @@ sched_get_worker(void)
 	int			i;
 	int			in_use = 0;
 	int			free_slot = -1;
-	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
 
 	LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
@@ -365,17 +364,8 @@ sched_get_worker(void)
 	pgs_shared->workers[free_slot].dboid = sched_dboid;
 	LWLockRelease(pgs_shared->lock);
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	worker.bgw_notify_pid = MyProcPid;
-	worker.bgw_main_arg = Int32GetDatum(free_slot);
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_streaming");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "pgs_worker_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "pg_streaming worker %d", free_slot);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "pg_streaming worker");
-	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+	if (!pgs_start_worker("pgs_worker_main", "pg_streaming worker",
+						  Int32GetDatum(free_slot), &handle))
 	{
 		LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
 		pgs_shared->workers[free_slot].in_use = false;

@@ -111,6 +111,10 @@ extern void pgs_note_stream_insert(Oid relid);
 extern void pgs_notify_scheduler_at_commit(void);
 extern void pgs_notify_launcher_at_commit(void);
 extern void pgs_pause_database(Oid dboid, int seconds);
+struct BackgroundWorkerHandle;
+extern bool pgs_start_worker(const char *function, const char *type, Datum arg,
+							 struct BackgroundWorkerHandle **handle);
+extern void pgs_notice_if_unscheduled(const char *name);
 
 /* launcher.c, scheduler.c, worker.c */
 extern void pgs_register_launcher(void);
