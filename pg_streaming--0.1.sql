@@ -241,16 +241,16 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION stream._extension_created() IS
 'internal: tells the launcher that this database has the extension';
 
-CREATE PROCEDURE stream.process_all_available(name text, INOUT batches bigint DEFAULT NULL)
+CREATE PROCEDURE stream.process_all_available(name text)
 AS 'MODULE_PATHNAME', 'stream_process_all_available'
 LANGUAGE C;
-COMMENT ON PROCEDURE stream.process_all_available(text, bigint) IS
+COMMENT ON PROCEDURE stream.process_all_available(text) IS
 'run batches of a query now, in this session, until every row committed before the call is processed';
 
-CREATE PROCEDURE stream.process_batch(name text, INOUT batches bigint DEFAULT NULL)
+CREATE PROCEDURE stream.process_batch(name text)
 AS 'MODULE_PATHNAME', 'stream_process_batch'
 LANGUAGE C;
-COMMENT ON PROCEDURE stream.process_batch(text, bigint) IS
+COMMENT ON PROCEDURE stream.process_batch(text) IS
 'run at most one batch of a query now, in this session (a pending batch is replayed first)';
 
 CREATE FUNCTION stream.on_sql_drop()

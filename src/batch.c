@@ -683,28 +683,16 @@ batch_process(FunctionCallInfo fcinfo, bool all)
 	return batches;
 }
 
-/* a procedure's output parameters come back as one record */
-static Datum
-batch_result(FunctionCallInfo fcinfo, int64 batches)
-{
-	TupleDesc	tupdesc;
-	Datum		values[1] = {Int64GetDatum(batches)};
-	bool		nulls[1] = {false};
-
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	tupdesc = BlessTupleDesc(tupdesc);
-	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
-}
-
 Datum
 stream_process_all_available(PG_FUNCTION_ARGS)
 {
-	return batch_result(fcinfo, batch_process(fcinfo, true));
+	(void) batch_process(fcinfo, true);
+	PG_RETURN_VOID();
 }
 
 Datum
 stream_process_batch(PG_FUNCTION_ARGS)
 {
-	return batch_result(fcinfo, batch_process(fcinfo, false));
+	(void) batch_process(fcinfo, false);
+	PG_RETURN_VOID();
 }

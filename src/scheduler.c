@@ -76,7 +76,8 @@ static PgsDatabase *sched_db;
 static SchedQuery *queries = NULL;
 static int	nqueries = 0;
 static int	queries_cap = 0;
-static MemoryContext sched_cxt;
+static MemoryContext sched_cxt;		/* the query table */
+static MemoryContext loop_cxt;		/* reset at every turn of the loop */
 
 static void
 sched_detach(int code, Datum arg)
@@ -192,6 +193,7 @@ sched_reload(void)
 	}
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(loop_cxt);
 
 	if (!present)
 		return false;
@@ -230,6 +232,7 @@ sched_mark_failed(int64 query_id, const char *sqlstate, const char *message)
 					 3, argtypes, values, NULL, false, 0);
 	pgs_catalog_end(&acc);
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(loop_cxt);
 }
 
 /* the next time on the interval grid after a trigger at "start" */
@@ -516,6 +519,9 @@ pgs_scheduler_main(Datum arg)
 
 	sched_cxt = AllocSetContextCreate(TopMemoryContext, "pg_streaming scheduler",
 									  ALLOCSET_DEFAULT_SIZES);
+	loop_cxt = AllocSetContextCreate(TopMemoryContext, "pg_streaming scheduler loop",
+									 ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(loop_cxt);
 
 	LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
 	sched_db = pgs_find_database(sched_dboid, true);
@@ -548,6 +554,8 @@ pgs_scheduler_main(Datum arg)
 		bool		reload;
 		TimestampTz now;
 
+		MemoryContextSwitchTo(loop_cxt);
+		MemoryContextReset(loop_cxt);
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;

@@ -72,6 +72,8 @@ worker_record(int64 query_id, const char *sql, const char *sqlstate,
 	Oid			argtypes[3] = {INT8OID, TEXTOID, TEXTOID};
 	Datum		values[3];
 
+	MemoryContext cxt = CurrentMemoryContext;
+
 	values[0] = Int64GetDatum(query_id);
 	values[1] = CStringGetTextDatum(sqlstate ? sqlstate : "");
 	values[2] = CStringGetTextDatum(message ? message : "");
@@ -84,6 +86,7 @@ worker_record(int64 query_id, const char *sql, const char *sqlstate,
 		pgs_catalog_end(&acc);
 	}
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(cxt);
 }
 
 /*
@@ -169,6 +172,8 @@ worker_run(int64 query_id, PgsRunMode mode, int *batches, char *sqlstate,
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
+	/* transaction ends leave TopMemoryContext current */
+	MemoryContextSwitchTo(cxt);
 
 	if (result == PGS_RESULT_OK &&
 		(mode == PGS_RUN_ONCE || mode == PGS_RUN_AVAILABLE_NOW))

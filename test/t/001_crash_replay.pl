@@ -75,7 +75,8 @@ is($node->safe_psql('postgres', q{
 # rows committed after the crash belong to a later batch
 $node->safe_psql('postgres', q{INSERT INTO ev SELECT g, 'row ' || g FROM generate_series(1001, 1200) g});
 
-is($node->safe_psql('postgres', "CALL stream.process_all_available('q')"), '2',
+$node->safe_psql('postgres', "CALL stream.process_all_available('q')");
+is($node->safe_psql('postgres', 'SELECT count(*) FROM stream.checkpoint_commits'), '2',
 	'the next call runs the pending batch and one more');
 is($node->safe_psql('postgres', q{
 	SELECT o.batch_id, o.start_snapshot, o.end_snapshot, o.scan_from_block, o.end_floor_block, o.relfilenode
