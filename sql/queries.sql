@@ -141,6 +141,25 @@ SELECT stream.drop_query('alice_q');
 SELECT stream.drop_query('alice_q', if_exists => true);
 CALL stream.process_batch('alice_q');
 
+-- management without the background worker: start and resume say that
+-- nothing will run the query on its own; stop, resume and await work
+SET client_min_messages = notice;
+SELECT stream.start_query('managed', 'SELECT id FROM events', 'managed_out') > 0 AS started;
+SELECT stream.stop_query('managed');
+SELECT stream.stop_query('managed');
+SELECT name, status FROM stream.queries WHERE name = 'managed';
+SELECT stream.await_termination('managed');
+SELECT stream.resume_query('managed');
+SELECT stream.resume_query('managed');
+SELECT stream.await_termination('managed', timeout => '10 ms');
+SELECT stream.await_termination('managed', timeout => '-1 s');
+SELECT stream.stop_query('no such query');
+SELECT pending_rows FROM stream.queries WHERE name = 'managed';
+CALL stream.process_all_available('managed');
+SELECT pending_rows FROM stream.queries WHERE name = 'managed';
+SELECT stream.drop_query('managed');
+SET client_min_messages = warning;
+
 -- only the latest batches' offsets and progress are kept
 SET pg_streaming.retained_batches = 2;
 INSERT INTO events (id, kind) VALUES (40, 'r');
@@ -161,6 +180,6 @@ SELECT stream.drop_query(name) FROM stream.queries ORDER BY name;
 SELECT count(*) FROM stream.checkpoint_offsets;
 SELECT count(*) FROM stream.progress_log;
 DROP TABLE clicks, users, enriched_clicks, events, capped_out, star_out, typed_out,
-    nested_out, alice_out;
+    nested_out, alice_out, managed_out;
 REVOKE CREATE ON SCHEMA public FROM regress_stream_alice;
 DROP ROLE regress_stream_alice, regress_stream_bob;
