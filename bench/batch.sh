@@ -10,20 +10,11 @@
 #   bash bench/batch.sh         # as root; ROUNDS=7 NEW_ROWS=200000
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. scripts/common.sh
-need_packages
-build_and_install
+. bench/common.sh
 
 rounds=${ROUNDS:-7}
 new_rows=${NEW_ROWS:-200000}
-dir=$(mktemp -d /tmp/pg_streaming_batch.XXXXXX)
-chmod 755 "$dir"
-port=54354
-trap 'stop_server "$dir"; rm -rf "$dir"' EXIT
-start_server "$dir" "$port" "shared_buffers=512MB" "max_wal_size=4GB"
-psql=(runuser -u postgres -- "$PG_BIN/psql" -h "$dir" -p "$port" -U postgres -X -q -A -t -v ON_ERROR_STOP=1)
-
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+bench_server batch 54354 "shared_buffers=512MB" "max_wal_size=4GB"
 
 "${psql[@]}" >/dev/null <<SQL
 SET client_min_messages = warning;

@@ -8,22 +8,12 @@
 #   bash bench/ingest.sh        # as root; ROUNDS=5 PGBENCH_ROUNDS=3 SECONDS_PER_RUN=10
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. scripts/common.sh
-need_packages
-build_and_install
+. bench/common.sh
 
 rounds=${ROUNDS:-5}
 pgbench_rounds=${PGBENCH_ROUNDS:-3}
 secs=${SECONDS_PER_RUN:-10}
-dir=$(mktemp -d /tmp/pg_streaming_ingest.XXXXXX)
-chmod 755 "$dir"
-port=54353
-trap 'stop_server "$dir"; rm -rf "$dir"' EXIT
-start_server "$dir" "$port" "shared_buffers=512MB" "max_wal_size=4GB"
-psql=(runuser -u postgres -- "$PG_BIN/psql" -h "$dir" -p "$port" -U postgres -X -q -A -t -v ON_ERROR_STOP=1)
-pgbench=(runuser -u postgres -- "$PG_BIN/pgbench" -h "$dir" -p "$port" -U postgres -n)
-
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+bench_server ingest 54353 "shared_buffers=512MB" "max_wal_size=4GB"
 
 "${psql[@]}" <<SQL
 CREATE EXTENSION pg_streaming;

@@ -8,20 +8,12 @@
 #   bash bench/latency.sh            # as root; RATE=50 SECONDS_PER_RUN=20
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. scripts/common.sh
-need_packages
-build_and_install
+. bench/common.sh
 
 rate=${RATE:-50}
 secs=${SECONDS_PER_RUN:-20}
-dir=$(mktemp -d /tmp/pg_streaming_latency.XXXXXX)
-chmod 755 "$dir"
-port=54351
-trap 'stop_server "$dir"; rm -rf "$dir"' EXIT
-start_server "$dir" "$port" "shared_preload_libraries=pg_streaming" \
+bench_server latency 54351 "shared_preload_libraries=pg_streaming" \
     "track_commit_timestamp=on" "max_worker_processes=16" "pg_streaming.max_workers=4"
-psql=(runuser -u postgres -- "$PG_BIN/psql" -h "$dir" -p "$port" -U postgres -X -q -A -t -v ON_ERROR_STOP=1)
-pgbench=(runuser -u postgres -- "$PG_BIN/pgbench" -h "$dir" -p "$port" -U postgres -n)
 
 "${psql[@]}" -c "CREATE EXTENSION pg_streaming"
 echo "INSERT INTO ev (id, payload) VALUES (nextval('ev_ids'), 'x');" > "$dir/insert.sql"

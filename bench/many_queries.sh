@@ -8,22 +8,14 @@
 #   bash bench/many_queries.sh       # as root; QUERIES=100 STREAMS=10
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. scripts/common.sh
-need_packages
-build_and_install
+. bench/common.sh
 
 queries=${QUERIES:-100}
 streams=${STREAMS:-10}
 secs=${SECONDS_PER_RUN:-30}
 idle=${IDLE_SECONDS:-30}
-dir=$(mktemp -d /tmp/pg_streaming_many.XXXXXX)
-chmod 755 "$dir"
-port=54352
-trap 'stop_server "$dir"; rm -rf "$dir"' EXIT
-start_server "$dir" "$port" "shared_preload_libraries=pg_streaming" \
+bench_server many 54352 "shared_preload_libraries=pg_streaming" \
     "max_worker_processes=24" "pg_streaming.max_workers=8"
-psql=(runuser -u postgres -- "$PG_BIN/psql" -h "$dir" -p "$port" -U postgres -X -q -A -t -v ON_ERROR_STOP=1)
-pgbench=(runuser -u postgres -- "$PG_BIN/pgbench" -h "$dir" -p "$port" -U postgres -n)
 
 "${psql[@]}" >/dev/null <<SQL
 CREATE EXTENSION pg_streaming;
