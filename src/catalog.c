@@ -19,6 +19,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
 #include "pg_streaming.h"
@@ -76,19 +77,57 @@ pgs_ensure_snapshot(void)
 	return true;
 }
 
+/* catalog statements, each prepared once per backend */
+typedef struct CatalogPlan
+{
+	char	   *sql;
+	int			nargs;
+	SPIPlanPtr	plan;
+	struct CatalogPlan *next;
+} CatalogPlan;
+
+static CatalogPlan *catalog_plans = NULL;
+
+static SPIPlanPtr
+cat_plan(const char *sql, int nargs, Oid *argtypes)
+{
+	CatalogPlan *p;
+	SPIPlanPtr	plan;
+
+	for (p = catalog_plans; p != NULL; p = p->next)
+		if (p->nargs == nargs && strcmp(p->sql, sql) == 0)
+			return p->plan;
+
+	plan = SPI_prepare(sql, nargs, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare catalog statement (%s): %s",
+			 SPI_result_code_string(SPI_result), sql);
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	p = MemoryContextAlloc(TopMemoryContext, sizeof(CatalogPlan));
+	p->sql = MemoryContextStrdup(TopMemoryContext, sql);
+	p->nargs = nargs;
+	p->plan = plan;
+	p->next = catalog_plans;
+	catalog_plans = p;
+	return plan;
+}
+
 /*
- * Run one catalog statement; returns SPI_processed.  Errors in the SQL are
- * bugs, so they are reported as such.
+ * Run one catalog statement; returns SPI_processed.  The statement is
+ * prepared on first use and kept (it always runs as the same user with the
+ * same search_path).  Errors in the SQL are bugs, so they are reported as
+ * such.
  */
 int
 pgs_catalog_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
 				 const char *nulls, bool read_only, long count)
 {
 	int			rc;
+	SPIPlanPtr	plan = cat_plan(sql, nargs, argtypes);
 	bool		pushed = pgs_ensure_snapshot();
 
-	rc = SPI_execute_with_args(sql, nargs, argtypes, values, nulls,
-							   read_only, count);
+	rc = SPI_execute_plan(plan, values, nulls, read_only, count);
 	if (pushed)
 		PopActiveSnapshot();
 	if (rc < 0)
