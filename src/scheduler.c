@@ -64,6 +64,7 @@ typedef struct SchedQuery
 	int			slot;			/* worker running it, or -1 */
 	TimestampTz next_fire;
 	TimestampTz last_dispatch;
+	PgsRunMode	dispatch_mode;
 	uint64		dispatch_commits;
 	uint64		idle_commits;	/* stream commits when it last found nothing */
 	bool		idle_known;
@@ -78,6 +79,7 @@ static int	nqueries = 0;
 static int	queries_cap = 0;
 static MemoryContext sched_cxt;		/* the query table */
 static MemoryContext loop_cxt;		/* reset at every turn of the loop */
+static BackgroundWorkerHandle *worker_handles[PGS_MAX_WORKERS];
 
 static void
 sched_detach(int code, Datum arg)
@@ -328,6 +330,26 @@ sched_get_worker(void)
 	int			in_use = 0;
 	int			free_slot = -1;
 	BackgroundWorkerHandle *handle;
+	MemoryContext old;
+	bool		started;
+
+	/* a worker we started that stopped before taking its slot frees it */
+	for (i = 0; i < PGS_MAX_WORKERS; i++)
+	{
+		pid_t		pid;
+
+		if (worker_handles[i] != NULL &&
+			GetBackgroundWorkerPid(worker_handles[i], &pid) == BGWH_STOPPED)
+		{
+			LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
+			if (pgs_shared->workers[i].in_use && pgs_shared->workers[i].pid == 0 &&
+				pgs_shared->workers[i].dboid == sched_dboid)
+				pgs_shared->workers[i].in_use = false;
+			LWLockRelease(pgs_shared->lock);
+			pfree(worker_handles[i]);
+			worker_handles[i] = NULL;
+		}
+	}
 
 	LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
 	for (i = 0; i < PGS_MAX_WORKERS; i++)
@@ -367,8 +389,19 @@ sched_get_worker(void)
 	pgs_shared->workers[free_slot].dboid = sched_dboid;
 	LWLockRelease(pgs_shared->lock);
 
-	if (!pgs_start_worker("pgs_worker_main", "pg_streaming worker",
-						  Int32GetDatum(free_slot), &handle))
+	if (worker_handles[free_slot] != NULL)
+	{
+		pfree(worker_handles[free_slot]);
+		worker_handles[free_slot] = NULL;
+	}
+	/* the handle outlives this turn of the loop */
+	old = MemoryContextSwitchTo(sched_cxt);
+	started = pgs_start_worker("pgs_worker_main", "pg_streaming worker",
+							   Int32GetDatum(free_slot), &handle);
+	MemoryContextSwitchTo(old);
+	if (started)
+		worker_handles[free_slot] = handle;
+	else
 	{
 		LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
 		pgs_shared->workers[free_slot].in_use = false;
@@ -432,19 +465,18 @@ sched_dispatch(void)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	SchedQuery **due = palloc(sizeof(SchedQuery *) * (nqueries + 1));
-	PgsRunMode *modes = palloc(sizeof(PgsRunMode) * (nqueries + 1));
-	uint64	   *commits = palloc(sizeof(uint64) * (nqueries + 1));
 	int			ndue = 0;
 	int			i;
 
 	for (i = 0; i < nqueries; i++)
 	{
-		PgsRunMode mode;
+		PgsRunMode mode = PGS_RUN_ONE;
 		uint64		c;
 
 		if (sched_due(&queries[i], now, &mode, &c))
 		{
 			queries[i].dispatch_commits = c;
+			queries[i].dispatch_mode = mode;
 			due[ndue++] = &queries[i];
 		}
 	}
@@ -454,16 +486,13 @@ sched_dispatch(void)
 	{
 		SchedQuery *q = due[i];
 		int			slot = sched_get_worker();
-		PgsRunMode mode;
-		uint64		c;
 		Latch	   *latch;
 
 		if (slot < 0)
 			break;
-		(void) sched_due(q, now, &mode, &c);
 		LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
 		pgs_shared->workers[slot].query_id = q->query_id;
-		pgs_shared->workers[slot].mode = mode;
+		pgs_shared->workers[slot].mode = q->dispatch_mode;
 		pgs_shared->workers[slot].done = false;
 		latch = pgs_shared->workers[slot].latch;
 		LWLockRelease(pgs_shared->lock);
@@ -478,8 +507,6 @@ sched_dispatch(void)
 			q->next_fire = sched_next_fire(now, q->interval_ms);
 	}
 	pfree(due);
-	pfree(modes);
-	pfree(commits);
 }
 
 /* how long to sleep: until the next interval fire or retry, at most 1 s */
