@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and installs pg_streaming, starts a private PostgreSQL 15 server on
-# 127.0.0.1, and runs a short demo: a stream of sensor readings, a streaming
-# query that enriches them, writers inserting while batches run, and live
+# 127.0.0.1 with the background worker, and runs a short demo: a stream of
+# sensor readings, two streaming queries (one 'continuous', one on a '1 s'
+# trigger) that run by themselves while two writers insert, and their live
 # progress.  Run as root on Debian 12: installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +15,8 @@ dir=${PGS_DEMO_DIR:-/tmp/pg_streaming_demo}
 port=${PGS_DEMO_PORT:-54330}
 if [ -f "$dir/data/postmaster.pid" ]; then stop_server "$dir"; fi
 rm -rf "$dir"
-start_server "$dir" "$port"
+start_server "$dir" "$port" "shared_preload_libraries=pg_streaming" \
+    "max_worker_processes=16" "pg_streaming.launcher_naptime=1s"
 psql=(runuser -u postgres -- "$PG_BIN/psql" -h "$dir" -p "$port" -U postgres -X -q -v ON_ERROR_STOP=1)
 
 "${psql[@]}" -c "CREATE DATABASE demo"
@@ -25,44 +27,54 @@ INSERT INTO sensors SELECT g, 'room ' || (g % 4) FROM generate_series(1, 20) g;
 CREATE TABLE readings (sensor_id int, event_time timestamptz, temperature float8);
 SELECT stream.create_stream('readings');
 SELECT stream.start_query(
-    name   => 'hot_readings',
-    query  => $$SELECT r.sensor_id, s.room, r.event_time, r.temperature
-                FROM readings r JOIN sensors s USING (sensor_id)
-                WHERE r.temperature > 25$$,
-    target => 'hot_readings');
+    name    => 'hot_readings',
+    query   => $$SELECT r.sensor_id, s.room, r.event_time, r.temperature
+                 FROM readings r JOIN sensors s USING (sensor_id)
+                 WHERE r.temperature > 25$$,
+    target  => 'hot_readings',
+    trigger => 'continuous');
+SELECT stream.start_query(
+    name    => 'all_readings',
+    query   => 'SELECT sensor_id, event_time, temperature FROM readings',
+    target  => 'all_readings',
+    trigger => '1 s');
 SQL
 
-echo "== two writers insert readings while batches run"
+echo "== two writers insert readings; the background worker runs both queries"
 for w in 1 2; do
-    (for i in $(seq 1 20); do
+    (for i in $(seq 1 25); do
         "${psql[@]}" -d demo -c "INSERT INTO readings
             SELECT 1 + (random() * 19)::int, now(), 15 + random() * 20
-            FROM generate_series(1, 500)" >/dev/null
+            FROM generate_series(1, 200)" >/dev/null
         sleep 0.2
      done) &
 done
 for i in $(seq 1 6); do
     sleep 1
-    "${psql[@]}" -d demo -c "CALL stream.process_all_available('hot_readings')" >/dev/null
-    "${psql[@]}" -d demo -P footer=off -c "SELECT query, batch_id, input_rows, output_rows,
-        processed_rows_per_second AS rows_per_s, duration_ms
-        FROM stream.progress ORDER BY batch_id DESC LIMIT 1"
+    "${psql[@]}" -d demo -P footer=off -c "SELECT q.name, q.trigger, q.last_batch_id AS batches,
+        q.pending_rows, p.input_rows AS last_input_rows, p.duration_ms AS last_ms
+        FROM stream.queries q
+        LEFT JOIN stream.progress p ON p.query = q.name AND p.batch_id = q.last_batch_id
+        ORDER BY q.name"
 done
 wait
-"${psql[@]}" -d demo -c "CALL stream.process_all_available('hot_readings')" >/dev/null
+sleep 2
 
 echo "== the target equals the query run over all rows, each row once"
 "${psql[@]}" -d demo -P footer=off <<'SQL'
 SELECT (SELECT count(*) FROM readings) AS stream_rows,
-       (SELECT count(*) FROM hot_readings) AS target_rows,
+       (SELECT count(*) FROM all_readings) AS all_readings,
+       (SELECT count(*) FROM hot_readings) AS hot_readings,
        (SELECT count(*) FROM (
             SELECT r.sensor_id, s.room, r.event_time, r.temperature
               FROM readings r JOIN sensors s USING (sensor_id) WHERE r.temperature > 25
-            EXCEPT ALL SELECT * FROM hot_readings) d) AS missing;
-SELECT name, status, last_batch_id, last_batch_at FROM stream.queries;
+            EXCEPT ALL SELECT * FROM hot_readings) d) AS hot_missing,
+       (SELECT count(*) FROM (SELECT * FROM all_readings EXCEPT ALL
+                              SELECT sensor_id, event_time, temperature FROM readings) d) AS all_extra;
+SELECT name, status, last_batch_id, last_batch_at FROM stream.queries ORDER BY name;
 SQL
 echo
-echo "The server keeps running. Connect with:"
+echo "The server keeps running, and so do the queries. Connect with:"
 echo "  runuser -u postgres -- $PG_BIN/psql -h $dir -p $port demo"
 echo "Stop it with:"
 echo "  runuser -u postgres -- $PG_BIN/pg_ctl -D $dir/data stop"
