@@ -141,6 +141,34 @@ SELECT stream.drop_query('alice_q');
 SELECT stream.drop_query('alice_q', if_exists => true);
 CALL stream.process_batch('alice_q');
 
+-- a rewrite of the stream moves its rows: the next batch reads the whole
+-- table once, and still takes only rows no batch has taken
+CREATE TABLE moved (id int, pad text);
+SELECT stream.create_stream('moved');
+SELECT stream.start_query('moved_q', 'SELECT id FROM moved', 'moved_out') > 0 AS started;
+INSERT INTO moved SELECT g, repeat('x', 200) FROM generate_series(1, 2000) g;
+CALL stream.process_all_available('moved_q');
+SELECT pg_relation_size('moved') > 0 AS has_blocks;
+VACUUM FULL moved;
+INSERT INTO moved SELECT g, repeat('x', 200) FROM generate_series(2001, 2100) g;
+CALL stream.process_all_available('moved_q');
+SELECT batch_id, input_rows, scan_from_block FROM stream.progress p
+  JOIN stream.checkpoint_offsets o USING (batch_id)
+  JOIN stream.query_defs q ON q.query_id = o.query_id AND q.name = p.query
+ WHERE p.query = 'moved_q' ORDER BY batch_id;
+SELECT count(*), count(DISTINCT id) FROM moved_out;
+-- and a batch after it reads only the new blocks again
+INSERT INTO moved SELECT g, repeat('x', 200) FROM generate_series(2101, 2110) g;
+CALL stream.process_all_available('moved_q');
+SELECT input_rows, scan_from_block > 0 AS from_the_end FROM stream.progress p
+  JOIN stream.checkpoint_offsets o USING (batch_id)
+  JOIN stream.query_defs q ON q.query_id = o.query_id AND q.name = p.query
+ WHERE p.query = 'moved_q' ORDER BY batch_id DESC LIMIT 1;
+-- VACUUM does not shrink a stream, whatever it is asked
+DELETE FROM moved WHERE false;
+VACUUM (TRUNCATE true) moved;
+SELECT stream.drop_query('moved_q');
+
 -- management without the background worker: start and resume say that
 -- nothing will run the query on its own; stop, resume and await work
 SET client_min_messages = notice;
@@ -180,6 +208,6 @@ SELECT stream.drop_query(name) FROM stream.queries ORDER BY name;
 SELECT count(*) FROM stream.checkpoint_offsets;
 SELECT count(*) FROM stream.progress_log;
 DROP TABLE clicks, users, enriched_clicks, events, capped_out, star_out, typed_out,
-    nested_out, alice_out, managed_out;
+    nested_out, alice_out, managed_out, moved, moved_out;
 REVOKE CREATE ON SCHEMA public FROM regress_stream_alice;
 DROP ROLE regress_stream_alice, regress_stream_bob;

@@ -421,7 +421,7 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 		relfilenode = rel->rd_node.relNode;
 		relation_close(rel, NoLock);
 
-		hi_snap = pgs_take_snapshot();
+		hi_snap = pgs_take_snapshot(!nonatomic);
 
 		/*
 		 * The batch's rows belong to transactions not visible in lo, so they
@@ -587,7 +587,7 @@ pgs_pending_rows(int64 query_id)
 	rel = relation_open(bq.stream_relid, AccessShareLock);
 	relfilenode = rel->rd_node.relNode;
 	relation_close(rel, NoLock);
-	hi = pgs_take_snapshot();
+	hi = pgs_take_snapshot(true);
 	scan_from = (!lo.is_start && lo.relfilenode == relfilenode) ? lo.from_block : 0;
 	pgs_batch_params(&lo, hi, scan_from, &params);
 	pgs_catalog_exec(pgs_batch_select_sql(bq.stream_relid, "pg_catalog.count(*)", NULL),

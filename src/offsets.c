@@ -131,16 +131,20 @@ off_in_xip(const OffSnapshot *s, uint64 xid)
 /*
  * Take a batch-end snapshot now, whatever the isolation level: a fresh one,
  * never the transaction snapshot.  The caller holds the query's lock, so the
- * snapshot is later than the end of every batch already planned.
+ * snapshot is later than the end of every batch already planned.  With
+ * own_running, the caller's own transaction counts as running; without it,
+ * the caller promises that its transaction writes no stream rows, and its
+ * xid is left out so that it holds back no block floor.
  */
 Datum
-pgs_take_snapshot(void)
+pgs_take_snapshot(bool own_running)
 {
 	Snapshot	snap = GetLatestSnapshot();
 	FullTransactionId next = ReadNextFullTransactionId();
 	TransactionId own = GetTopTransactionIdIfAny();
 	OffSnapshot s;
 	uint64		x;
+	uint64		own_full;
 	int			i;
 
 	s.xmin = off_widen(next, snap->xmin);
@@ -159,27 +163,23 @@ pgs_take_snapshot(void)
 	 * mean "every xid from here on was assigned after this snapshot", which
 	 * the block floors rely on (see pgs_boundary_floor).
 	 */
+	own_full = TransactionIdIsValid(own) ? off_widen(next, own) : 0;
 	for (x = s.xmax; x < U64FromFullTransactionId(next); x++)
-		s.xip[s.nxip++] = x;
+		if (x != own_full)
+			s.xip[s.nxip++] = x;
 	s.xmax = U64FromFullTransactionId(next);
-	if (s.nxip > 0 && s.xip[0] < s.xmin)
-		s.xmin = s.xip[0];
 
 	/*
 	 * Our own transaction may have written stream rows, or may still write
 	 * some; either way they are not part of this batch.
 	 */
-	if (TransactionIdIsValid(own))
-	{
-		uint64		own_full = off_widen(next, own);
+	if (own_running && own_full != 0)
+		s.xip[s.nxip++] = own_full;
 
-		if (own_full < s.xmax)
-		{
-			s.xip[s.nxip++] = own_full;
-			if (own_full < s.xmin)
-				s.xmin = own_full;
-		}
-	}
+	s.xmin = s.xmax;
+	for (i = 0; i < s.nxip; i++)
+		if (s.xip[i] < s.xmin)
+			s.xmin = s.xip[i];
 	return off_make_snapshot(&s);
 }
 

@@ -71,7 +71,7 @@ typedef struct PgsBatchParams
 	char		nulls[PGS_BATCH_NPARAMS];
 } PgsBatchParams;
 
-extern Datum pgs_take_snapshot(void);
+extern Datum pgs_take_snapshot(bool own_running);
 extern FullTransactionId pgs_snapshot_xmax(Datum snap);
 extern int64 pgs_boundary_floor(const PgsBoundary *lo, bool lo_usable,
 								 Datum hi_snapshot, int64 tail_block);
