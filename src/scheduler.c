@@ -57,6 +57,8 @@ typedef struct SchedQuery
 {
 	int64		query_id;
 	Oid			stream_relid;
+	Oid			owner;
+	bool		owner_can_login;
 	SchedTrigger trigger;
 	int64		interval_ms;
 	bool		seen;			/* still in the catalog at the last reload */
@@ -80,6 +82,9 @@ static int	queries_cap = 0;
 static MemoryContext sched_cxt;		/* the query table */
 static MemoryContext loop_cxt;		/* reset at every turn of the loop */
 static BackgroundWorkerHandle *worker_handles[PGS_MAX_WORKERS];
+static Oid	worker_roles[PGS_MAX_WORKERS];	/* role of the worker we started */
+static bool worker_came_up[PGS_MAX_WORKERS];
+static List *unusable_roles = NIL;	/* roles a worker could not connect as */
 
 static void
 sched_detach(int code, Datum arg)
@@ -159,8 +164,10 @@ sched_reload(void)
 	if (present)
 	{
 		pgs_catalog_begin(&acc);
-		n = pgs_catalog_exec("SELECT query_id, stream_relid::oid, trigger FROM stream.query_defs"
-							 " WHERE status = 'active' ORDER BY query_id",
+		n = pgs_catalog_exec("SELECT q.query_id, q.stream_relid::oid, q.trigger, q.owner::oid,"
+							 " r.rolcanlogin"
+							 " FROM stream.query_defs q JOIN pg_catalog.pg_roles r ON r.oid = q.owner::oid"
+							 " WHERE q.status = 'active' ORDER BY q.query_id",
 							 0, NULL, NULL, NULL, false, 0);
 		for (i = 0; i < nqueries; i++)
 			queries[i].seen = false;
@@ -188,6 +195,8 @@ sched_reload(void)
 				q->next_fire = GetCurrentTimestamp();
 			}
 			q->stream_relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+			q->owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 4, &isnull));
+			q->owner_can_login = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 5, &isnull));
 			sched_parse_trigger(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3), q);
 			q->seen = true;
 		}
@@ -322,34 +331,80 @@ sched_collect(void)
 	}
 }
 
-/* find an idle worker of this database, or start one; -1 when none */
+/*
+ * The role a query's worker connects as: its owner, when the owner may log
+ * in and a worker could connect as it; else the bootstrap superuser.  The
+ * batch runs as the owner either way (batch.c).
+ */
+static Oid
+sched_worker_role(SchedQuery *q)
+{
+	if (q->owner_can_login && !list_member_oid(unusable_roles, q->owner))
+		return q->owner;
+	return InvalidOid;
+}
+
+/*
+ * Look after the workers this scheduler started: one that stopped before
+ * it came up frees its slot, and if it was to connect as a role, that role
+ * is not tried again.
+ */
+static void
+sched_check_started_workers(void)
+{
+	int			i;
+
+	for (i = 0; i < PGS_MAX_WORKERS; i++)
+	{
+		pid_t		pid;
+		BgwHandleStatus status;
+
+		if (worker_handles[i] == NULL)
+			continue;
+		status = GetBackgroundWorkerPid(worker_handles[i], &pid);
+		LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
+		if (pgs_shared->workers[i].ready && pgs_shared->workers[i].dboid == sched_dboid)
+			worker_came_up[i] = true;
+		if (status == BGWH_STOPPED &&
+			pgs_shared->workers[i].in_use && pgs_shared->workers[i].pid == 0 &&
+			pgs_shared->workers[i].dboid == sched_dboid)
+			pgs_shared->workers[i].in_use = false;
+		LWLockRelease(pgs_shared->lock);
+
+		if (status != BGWH_STOPPED)
+			continue;
+		if (!worker_came_up[i] && OidIsValid(worker_roles[i]) &&
+			!list_member_oid(unusable_roles, worker_roles[i]))
+		{
+			MemoryContext old = MemoryContextSwitchTo(sched_cxt);
+
+			unusable_roles = lappend_oid(unusable_roles, worker_roles[i]);
+			MemoryContextSwitchTo(old);
+			ereport(LOG,
+					(errmsg("pg_streaming: a worker could not connect as role %u; its queries run in workers connected as the bootstrap superuser",
+							worker_roles[i])));
+		}
+		pfree(worker_handles[i]);
+		worker_handles[i] = NULL;
+	}
+}
+
+/*
+ * Find an idle worker of this database connected as "role", or start one
+ * (asking an idle worker of another kind to make room when all slots are
+ * taken); -1 when none is free now.
+ */
 static int
-sched_get_worker(void)
+sched_get_worker(Oid role)
 {
 	int			i;
 	int			in_use = 0;
 	int			free_slot = -1;
+	int			idle_other = -1;
 	BackgroundWorkerHandle *handle;
 	MemoryContext old;
 	bool		started;
-
-	/* a worker we started that stopped before taking its slot frees it */
-	for (i = 0; i < PGS_MAX_WORKERS; i++)
-	{
-		pid_t		pid;
-
-		if (worker_handles[i] != NULL &&
-			GetBackgroundWorkerPid(worker_handles[i], &pid) == BGWH_STOPPED)
-		{
-			LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
-			if (pgs_shared->workers[i].in_use && pgs_shared->workers[i].pid == 0 &&
-				pgs_shared->workers[i].dboid == sched_dboid)
-				pgs_shared->workers[i].in_use = false;
-			LWLockRelease(pgs_shared->lock);
-			pfree(worker_handles[i]);
-			worker_handles[i] = NULL;
-		}
-	}
+	Latch	   *retire_latch = NULL;
 
 	LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
 	for (i = 0; i < PGS_MAX_WORKERS; i++)
@@ -358,35 +413,47 @@ sched_get_worker(void)
 
 		if (w->in_use)
 		{
+			bool		idle = w->ready && w->query_id == 0 && !w->done && !w->retire;
+
 			in_use++;
-			if (w->dboid == sched_dboid && w->ready && w->query_id == 0 && !w->done)
+			if (w->dboid == sched_dboid && w->ready)
+				worker_came_up[i] = true;
+			if (w->dboid == sched_dboid && w->roleid == role)
 			{
-				LWLockRelease(pgs_shared->lock);
-				return i;
+				if (idle)
+				{
+					LWLockRelease(pgs_shared->lock);
+					return i;
+				}
+				if (!w->ready)
+				{
+					/* one is starting up for us */
+					LWLockRelease(pgs_shared->lock);
+					return -1;
+				}
 			}
+			else if (idle && idle_other < 0)
+				idle_other = i;
 		}
 		else if (free_slot < 0)
 			free_slot = i;
 	}
-	/* workers of this database still starting up count as coming */
-	for (i = 0; i < PGS_MAX_WORKERS; i++)
-	{
-		PgsWorkerSlot *w = &pgs_shared->workers[i];
-
-		if (w->in_use && w->dboid == sched_dboid && !w->ready)
-		{
-			LWLockRelease(pgs_shared->lock);
-			return -1;
-		}
-	}
 	if (in_use >= pgs_max_workers || free_slot < 0)
 	{
+		if (idle_other >= 0)
+		{
+			pgs_shared->workers[idle_other].retire = true;
+			retire_latch = pgs_shared->workers[idle_other].latch;
+		}
 		LWLockRelease(pgs_shared->lock);
+		if (retire_latch)
+			SetLatch(retire_latch);
 		return -1;
 	}
 	memset(&pgs_shared->workers[free_slot], 0, sizeof(PgsWorkerSlot));
 	pgs_shared->workers[free_slot].in_use = true;
 	pgs_shared->workers[free_slot].dboid = sched_dboid;
+	pgs_shared->workers[free_slot].roleid = role;
 	LWLockRelease(pgs_shared->lock);
 
 	if (worker_handles[free_slot] != NULL)
@@ -400,7 +467,11 @@ sched_get_worker(void)
 							   Int32GetDatum(free_slot), &handle);
 	MemoryContextSwitchTo(old);
 	if (started)
+	{
 		worker_handles[free_slot] = handle;
+		worker_roles[free_slot] = role;
+		worker_came_up[free_slot] = false;
+	}
 	else
 	{
 		LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
@@ -482,14 +553,15 @@ sched_dispatch(void)
 	}
 	qsort(due, ndue, sizeof(SchedQuery *), sched_cmp_due);
 
+	sched_check_started_workers();
 	for (i = 0; i < ndue; i++)
 	{
 		SchedQuery *q = due[i];
-		int			slot = sched_get_worker();
+		int			slot = sched_get_worker(sched_worker_role(q));
 		Latch	   *latch;
 
 		if (slot < 0)
-			break;
+			continue;
 		LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
 		pgs_shared->workers[slot].query_id = q->query_id;
 		pgs_shared->workers[slot].mode = q->dispatch_mode;

@@ -70,7 +70,9 @@ typedef struct PgsWorkerSlot
 {
 	bool		in_use;			/* a worker process owns it */
 	bool		ready;			/* the worker is up and waiting */
+	bool		retire;			/* asked to exit when idle, to free the slot */
 	Oid			dboid;
+	Oid			roleid;			/* connected as; InvalidOid: bootstrap superuser */
 	pid_t		pid;
 	Latch	   *latch;
 	/* assignment, written by the scheduler */

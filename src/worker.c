@@ -4,10 +4,11 @@
  *	  A query worker: runs the batches its database's scheduler hands it,
  *	  through the same code as stream.process_batch.
  *
- * A worker serves many queries of many owners, so it connects as the
- * bootstrap superuser and runs every batch under the query owner's
- * identity, with the restrictions PostgreSQL applies to code it runs on a
- * table owner's behalf (batch.c).  An error in a batch rolls the batch back;
+ * A worker is connected as one role: the owner of the queries it runs, when
+ * that role may log in, or else the bootstrap superuser (PostgreSQL 15
+ * cannot start a worker as a role without LOGIN).  Either way every batch
+ * runs under the query owner's identity, with the restrictions PostgreSQL
+ * applies to code it runs on a table owner's behalf (batch.c).  An error in a batch rolls the batch back;
  * serialization failures, deadlocks and lost connections are handed back
  * to the scheduler to retry, anything else marks the query failed with its
  * message and SQLSTATE.  SIGTERM cancels a batch in flight (it rolls back
@@ -189,6 +190,7 @@ pgs_worker_main(Datum arg)
 {
 	PgsWorkerSlot *w;
 	Oid			dboid;
+	Oid			roleid;
 	TimestampTz idle_since = GetCurrentTimestamp();
 	MemoryContext run_cxt;
 	bool		announce = true;
@@ -209,10 +211,11 @@ pgs_worker_main(Datum arg)
 	}
 	w->pid = MyProcPid;
 	dboid = w->dboid;
+	roleid = w->roleid;
 	LWLockRelease(pgs_shared->lock);
 	before_shmem_exit(worker_detach, (Datum) 0);
 
-	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	BackgroundWorkerInitializeConnectionByOid(dboid, roleid, 0);
 	run_cxt = AllocSetContextCreate(TopMemoryContext, "pg_streaming worker",
 									ALLOCSET_DEFAULT_SIZES);
 
@@ -242,9 +245,10 @@ pgs_worker_main(Datum arg)
 		if (db != NULL)
 			sched_latch = db->sched_latch;
 		if (query_id == 0 && !w->done &&
-			GetCurrentTimestamp() >= TimestampTzPlusMilliseconds(idle_since, pgs_worker_idle_timeout_ms))
+			(w->retire ||
+			 GetCurrentTimestamp() >= TimestampTzPlusMilliseconds(idle_since, pgs_worker_idle_timeout_ms)))
 		{
-			/* idle too long: give the slot back */
+			/* idle too long, or the slot is wanted: give it back */
 			w->ready = false;
 			LWLockRelease(pgs_shared->lock);
 			proc_exit(0);

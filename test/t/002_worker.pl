@@ -117,6 +117,10 @@ ok($node->poll_query_until('postgres', 'SELECT count(*) > 0 FROM alice_out'),
 	"the role's query runs");
 is($node->safe_psql('postgres', 'SELECT DISTINCT who FROM alice_out'), 'alice',
 	'as that role');
+ok($node->poll_query_until('postgres', q{
+	SELECT count(*) > 0 FROM pg_stat_activity
+	 WHERE backend_type = 'pg_streaming worker' AND usename = 'alice'}),
+	'in a worker connected as that role');
 ($ret, $out, $err) = $node->psql('postgres', "SET ROLE bob; SELECT stream.stop_query('alice_q')");
 like($err, qr/permission denied for streaming query "alice_q"/, 'another role cannot stop it');
 $node->safe_psql('postgres', 'REVOKE SELECT ON ev FROM alice');
@@ -126,10 +130,23 @@ ok($node->poll_query_until('postgres', "SELECT status = 'failed' FROM stream.que
 like($node->safe_psql('postgres', "SELECT last_error FROM stream.queries WHERE name = 'alice_q'"),
 	qr/permission denied for table ev/, 'with the permission error');
 
+# an owner without LOGIN: its query still runs, as that role
+$node->safe_psql('postgres', q{
+	CREATE ROLE carol NOLOGIN;
+	GRANT SELECT ON ev TO carol;
+	GRANT CREATE ON SCHEMA public TO carol;
+	SET ROLE carol;
+	SELECT stream.start_query('carol_q', 'SELECT id, current_user::text AS who FROM ev', 'carol_out', trigger => '100 ms');
+});
+ok($node->poll_query_until('postgres', 'SELECT count(*) > 0 FROM carol_out'),
+	'the query of a role without LOGIN runs');
+is($node->safe_psql('postgres', 'SELECT DISTINCT who FROM carol_out'), 'carol',
+	'as that role too');
+
 # DROP EXTENSION while queries run leaves no worker behind
 $node->safe_psql('postgres', q{
 	SELECT stream.drop_query(name) FROM stream.queries WHERE name <> 'cont';
-	DROP TABLE every_out, one_out, avail_out, bad_out, alice_out;
+	DROP TABLE every_out, one_out, avail_out, bad_out, alice_out, carol_out;
 });
 $node->safe_psql('postgres', 'INSERT INTO ev SELECT g, g FROM generate_series(1000, 1100) g');
 $node->safe_psql('postgres', q{
