@@ -16,13 +16,17 @@ OBJS = \
 	src/worker.o
 
 EXTENSION = pg_streaming
-DATA = pg_streaming--0.1.sql
+EXTVERSION = 0.2
+# the install script of the newest version is built from sql/install/;
+# older versions' scripts and the upgrade chain are kept as written
+DATA_built = pg_streaming--$(EXTVERSION).sql
+DATA = sql/pg_streaming--0.1.sql sql/pg_streaming--0.1--0.2.sql
 PGFILEDESC = "pg_streaming - structured streaming in PostgreSQL"
 
 PG_CPPFLAGS = -I$(srcdir)/src -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
 REGRESS = stream_tables queries refusals identifiers
-REGRESS_OPTS = --inputdir=$(srcdir) --load-extension=pg_streaming
+REGRESS_OPTS = --inputdir=$(srcdir)/test --load-extension=pg_streaming
 
 ISOLATION = late_commit concurrent_writers concurrent_processing
 ISOLATION_OPTS = --inputdir=$(srcdir)/test --load-extension=pg_streaming
@@ -33,3 +37,6 @@ PROVE_TESTS = test/t/*.pl
 PG_CONFIG ?= /usr/lib/postgresql/15/bin/pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+pg_streaming--$(EXTVERSION).sql: $(sort $(wildcard $(srcdir)/sql/install/*.sql))
+	cat $^ > $@

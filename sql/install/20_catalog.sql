@@ -1,0 +1,85 @@
+-- ---------------------------------------------------------------------------
+-- Catalog tables (written by the extension's functions only)
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE stream.streams (
+    relid       regclass PRIMARY KEY,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE stream.streams IS 'stream tables registered by stream.create_stream';
+
+CREATE TABLE stream.query_defs (
+    query_id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name                text NOT NULL UNIQUE,
+    owner               regrole NOT NULL,
+    query_text          text NOT NULL,
+    search_path         text NOT NULL,
+    stream_relid        regclass NOT NULL REFERENCES stream.streams (relid),
+    target_relid        regclass NOT NULL,
+    target_columns      text[] NOT NULL,
+    output_mode         text NOT NULL
+        CHECK (output_mode IN ('append', 'update', 'complete')),
+    trigger             text NOT NULL,
+    max_rows_per_batch  integer CHECK (max_rows_per_batch > 0),
+    status              text NOT NULL DEFAULT 'active'
+        CHECK (status IN ('active', 'stopped', 'finished', 'failed')),
+    created_at          timestamptz NOT NULL DEFAULT now(),
+    last_error          text,
+    last_error_sqlstate text,
+    last_error_at       timestamptz,
+    last_error_detail   text,
+    last_error_hint     text
+);
+COMMENT ON TABLE stream.query_defs IS 'streaming queries started by stream.start_query';
+
+CREATE TABLE stream.checkpoint_offsets (
+    query_id        bigint NOT NULL REFERENCES stream.query_defs ON DELETE CASCADE,
+    batch_id        bigint NOT NULL,
+    start_snapshot  pg_snapshot,
+    end_snapshot    pg_snapshot NOT NULL,
+    scan_from_block bigint NOT NULL,
+    end_floor_block bigint NOT NULL,
+    end_tail_block  bigint NOT NULL,
+    relfilenode     oid NOT NULL,
+    watermark       timestamptz,
+    planned_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (query_id, batch_id)
+);
+COMMENT ON TABLE stream.checkpoint_offsets IS
+'write-ahead offsets: one row per planned batch, committed before the batch runs';
+
+CREATE TABLE stream.checkpoint_commits (
+    query_id        bigint NOT NULL,
+    batch_id        bigint NOT NULL,
+    committed_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (query_id, batch_id),
+    FOREIGN KEY (query_id, batch_id)
+        REFERENCES stream.checkpoint_offsets ON DELETE CASCADE
+);
+COMMENT ON TABLE stream.checkpoint_commits IS
+'commit log: one row per batch, written in the batch''s own transaction';
+
+CREATE TABLE stream.progress_log (
+    query_id        bigint NOT NULL,
+    batch_id        bigint NOT NULL,
+    started_at      timestamptz NOT NULL,
+    finished_at     timestamptz NOT NULL,
+    input_rows      bigint NOT NULL,
+    output_rows     bigint NOT NULL,
+    replayed        boolean NOT NULL,
+    PRIMARY KEY (query_id, batch_id),
+    FOREIGN KEY (query_id, batch_id)
+        REFERENCES stream.checkpoint_offsets ON DELETE CASCADE
+);
+COMMENT ON TABLE stream.progress_log IS 'one row per committed batch, written in the batch''s transaction';
+
+REVOKE ALL ON stream.streams, stream.query_defs, stream.checkpoint_offsets,
+    stream.checkpoint_commits, stream.progress_log FROM PUBLIC;
+
+SELECT pg_catalog.pg_extension_config_dump('stream.streams', '');
+SELECT pg_catalog.pg_extension_config_dump('stream.query_defs', '');
+SELECT pg_catalog.pg_extension_config_dump('stream.query_defs_query_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('stream.checkpoint_offsets', '');
+SELECT pg_catalog.pg_extension_config_dump('stream.checkpoint_commits', '');
+SELECT pg_catalog.pg_extension_config_dump('stream.progress_log', '');
+

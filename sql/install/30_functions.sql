@@ -1,0 +1,99 @@
+-- ---------------------------------------------------------------------------
+-- Functions and procedures
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION stream._batch_member(xid8, xid8, xid8, pg_snapshot, xid8[])
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stream_batch_member'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE COST 0.0001;
+COMMENT ON FUNCTION stream._batch_member(xid8, xid8, xid8, pg_snapshot, xid8[]) IS
+'internal: is a row of this transaction in the batch being run (and count it)';
+
+CREATE FUNCTION stream.create_stream(relation regclass)
+RETURNS void
+AS 'MODULE_PATHNAME', 'stream_create_stream'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream.create_stream(regclass) IS
+'make an ordinary table an append-only stream table; its present rows form the first offsets';
+
+CREATE FUNCTION stream.drop_stream(
+    relation    regclass,
+    if_exists   boolean DEFAULT false,
+    cascade     boolean DEFAULT false)
+RETURNS void
+AS 'MODULE_PATHNAME', 'stream_drop_stream'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream.drop_stream(regclass, boolean, boolean) IS
+'turn a stream table back into an ordinary table; with cascade, drop the streaming queries that read it, whoever owns them';
+
+CREATE FUNCTION stream.start_query(
+    name                text,
+    query               text,
+    target              text,
+    output_mode         text DEFAULT 'append',
+    trigger             text DEFAULT '500 ms',
+    max_rows_per_batch  integer DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'stream_start_query'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stream.start_query(text, text, text, text, text, integer) IS
+'register a streaming query over one stream table, writing into target; returns the query id';
+
+CREATE FUNCTION stream.drop_query(name text, if_exists boolean DEFAULT false)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stream_drop_query'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream.drop_query(text, boolean) IS
+'remove a streaming query and its checkpoint (the target table is kept)';
+
+CREATE FUNCTION stream.stop_query(name text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stream_stop_query'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream.stop_query(text) IS
+'stop a query after the batch in flight; false when it was not active';
+
+CREATE FUNCTION stream.resume_query(name text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stream_resume_query'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream.resume_query(text) IS
+'make a stopped, finished or failed query active again, from its checkpoint; false when it was active';
+
+CREATE FUNCTION stream.await_termination(name text, timeout interval DEFAULT NULL)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stream_await_termination'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stream.await_termination(text, interval) IS
+'wait until a query is stopped or finished (true) or the timeout passes (false); raises the error of a failed query';
+
+CREATE FUNCTION stream._extension_created()
+RETURNS void
+AS 'MODULE_PATHNAME', 'stream_extension_created'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stream._extension_created() IS
+'internal: tells the launcher that this database has the extension';
+
+CREATE PROCEDURE stream.process_all_available(name text)
+AS 'MODULE_PATHNAME', 'stream_process_all_available'
+LANGUAGE C;
+COMMENT ON PROCEDURE stream.process_all_available(text) IS
+'run batches of a query now, in this session, until every row committed before the call is processed';
+
+CREATE PROCEDURE stream.process_batch(name text)
+AS 'MODULE_PATHNAME', 'stream_process_batch'
+LANGUAGE C;
+COMMENT ON PROCEDURE stream.process_batch(text) IS
+'run at most one batch of a query now, in this session (a pending batch is replayed first)';
+
+-- ---------------------------------------------------------------------------
+-- Views for people (each shows only the queries the current role may see)
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION stream._pending_rows(query_id bigint)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'stream_pending_rows'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream._pending_rows(bigint) IS
+'internal: rows of the query''s stream that no committed batch has processed (NULL where its owner may not read the stream)';
+

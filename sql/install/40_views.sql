@@ -1,0 +1,61 @@
+-- ---------------------------------------------------------------------------
+-- Views for people: each shows only the queries of roles the current role
+-- belongs to.  They are security barriers, so that no function in a caller's
+-- WHERE clause sees a row before that filter has run.
+-- ---------------------------------------------------------------------------
+
+CREATE VIEW stream.queries WITH (security_barrier) AS
+SELECT q.name,
+       q.owner,
+       q.status,
+       q.output_mode,
+       q.trigger,
+       q.max_rows_per_batch,
+       q.stream_relid AS stream,
+       q.target_relid AS target,
+       c.batch_id AS last_batch_id,
+       c.committed_at AS last_batch_at,
+       stream._pending_rows(q.query_id) AS pending_rows,
+       (SELECT count(*) FROM stream.checkpoint_offsets o
+         WHERE o.query_id = q.query_id
+           AND NOT EXISTS (SELECT 1 FROM stream.checkpoint_commits k
+                            WHERE k.query_id = o.query_id
+                              AND k.batch_id = o.batch_id)) AS pending_batches,
+       q.last_error,
+       q.last_error_sqlstate,
+       q.last_error_at,
+       q.last_error_detail,
+       q.last_error_hint,
+       q.query_text AS query,
+       q.created_at
+  FROM stream.query_defs q
+  LEFT JOIN LATERAL (SELECT k.batch_id, k.committed_at
+                       FROM stream.checkpoint_commits k
+                      WHERE k.query_id = q.query_id
+                      ORDER BY k.batch_id DESC LIMIT 1) c ON true
+ WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
+COMMENT ON VIEW stream.queries IS 'streaming queries: status, trigger, last committed batch, last error';
+
+CREATE VIEW stream.progress WITH (security_barrier) AS
+SELECT q.name AS query,
+       p.batch_id,
+       p.started_at,
+       p.finished_at,
+       p.input_rows,
+       p.output_rows,
+       round(p.input_rows
+             / greatest(extract(epoch FROM p.finished_at - p.started_at), 0.001),
+             1) AS processed_rows_per_second,
+       round(extract(epoch FROM p.finished_at - p.started_at) * 1000, 3) AS duration_ms,
+       p.replayed,
+       o.start_snapshot AS start_offset,
+       o.end_snapshot AS end_offset
+  FROM stream.progress_log p
+  JOIN stream.query_defs q USING (query_id)
+  JOIN stream.checkpoint_offsets o USING (query_id, batch_id)
+ WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
+COMMENT ON VIEW stream.progress IS 'one row per committed batch: input rows, rows per second, duration, offsets';
+
+GRANT USAGE ON SCHEMA stream TO PUBLIC;
+GRANT SELECT ON stream.queries, stream.progress TO PUBLIC;
+

@@ -1,0 +1,15 @@
+
+-- ---------------------------------------------------------------------------
+-- Privileges: the catalog tables are the extension owner's alone (above);
+-- every role may call the SQL surface, whose functions check what the caller
+-- may see or change.  Internal functions that only the server calls are
+-- closed to PUBLIC.
+-- ---------------------------------------------------------------------------
+REVOKE ALL ON FUNCTION stream.stream_heap_handler(internal) FROM PUBLIC;
+REVOKE ALL ON FUNCTION stream._extension_created() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION stream.on_sql_drop() FROM PUBLIC;
+REVOKE ALL ON FUNCTION stream.on_ddl_command_end() FROM PUBLIC;
+
+-- the launcher should look at this database
+SELECT stream._extension_created();
