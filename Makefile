@@ -2,18 +2,22 @@
 MODULE_big = pg_streaming
 OBJS = \
 	src/pg_streaming.o \
-	src/stream_am.o \
-	src/stream_table.o \
-	src/offsets.o \
-	src/query_analyze.o \
-	src/batch.o \
-	src/queries.o \
-	src/catalog.o \
-	src/management.o \
-	src/shared.o \
-	src/launcher.o \
-	src/scheduler.o \
-	src/worker.o
+	src/storage/stream_am.o \
+	src/storage/stream_table.o \
+	src/storage/guard.o \
+	src/source/offsets.o \
+	src/source/predicate.o \
+	src/analyze/query_analyze.o \
+	src/exec/batch.o \
+	src/catalog/catalog.o \
+	src/catalog/query_catalog.o \
+	src/catalog/checkpoint.o \
+	src/api/queries.o \
+	src/api/management.o \
+	src/bgw/shared.o \
+	src/bgw/launcher.o \
+	src/bgw/scheduler.o \
+	src/bgw/worker.o
 
 EXTENSION = pg_streaming
 EXTVERSION = 0.2

@@ -13,12 +13,19 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+
+#include "common/int.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/timestamp.h"
 
+#include "analyze/pgs_analyze.h"
+#include "bgw/bgw_internal.h"
 #include "pg_streaming.h"
-#include "shared.h"
+#include "storage/pgs_guard.h"
 
 PG_MODULE_MAGIC;
 
@@ -71,10 +78,58 @@ _PG_init(void)
 	MarkGUCPrefixReserved("pg_streaming");
 
 	pgs_install_hooks();
+	pgs_install_guards();
 
 	if (process_shared_preload_libraries_in_progress)
 	{
 		pgs_shmem_init_hooks();
 		pgs_register_launcher();
 	}
+}
+
+/* a bound in microseconds as words, whatever the session's IntervalStyle */
+static char *
+pgs_usecs_text(int64 usecs)
+{
+	if (usecs == 0)
+		return pstrdup("0");
+	if (usecs % USECS_PER_DAY == 0)
+		return psprintf(INT64_FORMAT " days", usecs / USECS_PER_DAY);
+	if (usecs % USECS_PER_SEC == 0)
+		return psprintf(INT64_FORMAT " seconds", usecs / USECS_PER_SEC);
+	if (usecs % 1000 == 0)
+		return psprintf(INT64_FORMAT " ms", usecs / 1000);
+	return psprintf(INT64_FORMAT " microseconds", usecs);
+}
+
+/*
+ * An interval argument (a trigger, a timeout) as microseconds, with a month
+ * counted as 30 days as interval comparison counts it.  Anything outside
+ * [min_usecs, max_usecs], including what would not fit in 64 bits, is
+ * refused with the bounds: every interval argument goes through here, so
+ * they all mean the same thing by the same text.  "given" is the text the
+ * user wrote, for the message (NULL to print the interval).
+ */
+int64
+pgs_interval_usecs(Datum interval, const char *what, const char *given,
+				   int64 min_usecs, int64 max_usecs)
+{
+	Interval   *iv = DatumGetIntervalP(interval);
+	int64		days;
+	int64		usecs;
+	bool		overflow;
+
+	overflow = pg_mul_s64_overflow((int64) iv->month, DAYS_PER_MONTH, &days) ||
+		pg_add_s64_overflow(days, (int64) iv->day, &days) ||
+		pg_mul_s64_overflow(days, USECS_PER_DAY, &usecs) ||
+		pg_add_s64_overflow(usecs, iv->time, &usecs);
+	if (overflow || usecs < min_usecs || usecs > max_usecs)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s \"%s\" is out of range", what,
+						given ? given :
+						DatumGetCString(DirectFunctionCall1(interval_out, interval))),
+				 errdetail("A %s must be at least %s and at most %s.", what,
+						   pgs_usecs_text(min_usecs), pgs_usecs_text(max_usecs))));
+	return usecs;
 }

@@ -86,10 +86,6 @@ LANGUAGE C;
 COMMENT ON PROCEDURE stream.process_batch(text) IS
 'run at most one batch of a query now, in this session (a pending batch is replayed first)';
 
--- ---------------------------------------------------------------------------
--- Views for people (each shows only the queries the current role may see)
--- ---------------------------------------------------------------------------
-
 CREATE FUNCTION stream._pending_rows(query_id bigint)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'stream_pending_rows'

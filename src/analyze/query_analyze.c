@@ -34,23 +34,47 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
+#include "access/xact.h"
+#include "analyze/pgs_analyze.h"
 #include "pg_streaming.h"
+#include "source/pgs_offsets.h"
 
 /* what the analysis found; filled by qa_check_query */
 typedef struct QaContext
 {
-	int			nstreams;
+	int			nstreams;		/* range table entries naming a stream */
+	int			nreads;			/* reads of a stream, a CTE's per reference */
 	Oid			stream_relid;
 } QaContext;
+
+/*
+ * One query level being checked, with the levels around it: a CTE reference
+ * names its CTE by name and by how many levels up it is defined.
+ */
+typedef struct QaLevel
+{
+	Query	   *query;
+	int		   *cte_reads;		/* per entry of query->cteList */
+	struct QaLevel *parent;
+} QaLevel;
+
+/* what the expression walker needs */
+typedef struct QaWalk
+{
+	QaContext  *cx;
+	QaLevel    *level;
+} QaWalk;
 
 /* the statement whose analysis must substitute the stream, if any */
 typedef struct QaRewrite
 {
-	const char *sql;
+	const char *token;			/* the address of the statement's text */
 	Oid			stream_relid;
 } QaRewrite;
 
+static QaRewrite qa_rewrite;
 static QaRewrite *qa_active_rewrite = NULL;
+static bool qa_callbacks_registered = false;
 static post_parse_analyze_hook_type prev_post_parse_analyze_hook = NULL;
 static Oid	qa_stream_am_oid = InvalidOid;
 
@@ -92,27 +116,46 @@ qa_is_stream(Oid relid)
 
 /* ---- checks at start ---- */
 
-typedef struct QaLevelVars
-{
-	Bitmapset  *stream_rtis;
-} QaLevelVars;
+static int	qa_check_query(Query *q, QaContext *cx, bool in_sublink,
+						   QaLevel *parent);
 
-static bool qa_check_query(Query *q, QaContext *cx, bool in_sublink);
-
-/* walks one level's expressions: sublinks, and system columns of the stream */
+/* walks one level's expressions: subquery expressions must not read it */
 static bool
 qa_expr_walker(Node *node, void *arg)
 {
-	QaContext  *cx = (QaContext *) arg;
+	QaWalk	   *w = (QaWalk *) arg;
 
 	if (node == NULL)
 		return false;
 	if (IsA(node, Query))
 	{
-		(void) qa_check_query((Query *) node, cx, true);
+		(void) qa_check_query((Query *) node, w->cx, true, w->level);
 		return false;
 	}
 	return expression_tree_walker(node, qa_expr_walker, arg);
+}
+
+/* how many reads of a stream a CTE reference stands for */
+static int
+qa_cte_reads(QaLevel *level, RangeTblEntry *rte)
+{
+	Index		up;
+	int			i = 0;
+	ListCell   *lc;
+
+	for (up = 0; up < rte->ctelevelsup && level != NULL; up++)
+		level = level->parent;
+	if (level == NULL || level->cte_reads == NULL)
+		return 0;
+	foreach(lc, level->query->cteList)
+	{
+		CommonTableExpr *cte = lfirst_node(CommonTableExpr, lc);
+
+		if (strcmp(cte->ctename, rte->ctename) == 0)
+			return level->cte_reads[i];
+		i++;
+	}
+	return 0;
 }
 
 typedef struct QaSysColContext
@@ -199,41 +242,54 @@ qa_check_joins(Node *jt, Bitmapset *rtis)
 }
 
 /*
- * Check one query level and everything below it; returns whether the level
- * reads the stream table.
+ * Check one query level and everything below it; returns how many times
+ * the level reads a stream table.  A CTE is checked where it is defined,
+ * and each reference to it counts as many reads as the CTE makes, so that
+ * an operation written over a CTE, or a CTE joined with itself, is refused
+ * like its plain form.
  */
-static bool
-qa_check_query(Query *q, QaContext *cx, bool in_sublink)
+static int
+qa_check_query(Query *q, QaContext *cx, bool in_sublink, QaLevel *parent)
 {
-	bool		contains = false;
+	int			reads = 0;
+	bool		contains;
 	Bitmapset  *stream_rtis = NULL;
 	Bitmapset  *direct_rtis = NULL;
 	ListCell   *lc;
 	int			rti = 0;
+	int			i = 0;
+	QaLevel		level;
+	QaWalk		walk;
 
+	level.query = q;
+	level.parent = parent;
+	level.cte_reads = q->cteList ? palloc0(sizeof(int) * list_length(q->cteList)) : NULL;
 	foreach(lc, q->cteList)
 	{
 		CommonTableExpr *cte = lfirst_node(CommonTableExpr, lc);
+		Query	   *ctequery = castNode(Query, cte->ctequery);
 
-		if (qa_check_query(castNode(Query, cte->ctequery), cx, in_sublink))
-		{
-			contains = true;
-			if (q->hasRecursive)
-				qa_refuse("a recursive query over the stream table", NULL, NULL);
-		}
+		if (ctequery->commandType != CMD_SELECT)
+			qa_refuse("a data-modifying statement in WITH",
+					  "Each batch would run it again.",
+					  "Write to other tables from a trigger on the target, or from a procedure run after the batch.");
+		level.cte_reads[i] = qa_check_query(ctequery, cx, in_sublink, &level);
+		if (level.cte_reads[i] > 0 && q->hasRecursive)
+			qa_refuse("a recursive query over the stream table", NULL, NULL);
+		i++;
 	}
 
 	foreach(lc, q->rtable)
 	{
 		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+		int			n = 0;
 
 		rti++;
 		if (rte->rtekind == RTE_RELATION && qa_is_stream(rte->relid))
 		{
 			cx->nstreams++;
 			cx->stream_relid = rte->relid;
-			contains = true;
-			stream_rtis = bms_add_member(stream_rtis, rti);
+			n = 1;
 			direct_rtis = bms_add_member(direct_rtis, rti);
 			if (in_sublink)
 				qa_refuse("reading the stream table inside a subquery expression",
@@ -242,37 +298,30 @@ qa_check_query(Query *q, QaContext *cx, bool in_sublink)
 			if (rte->tablesample)
 				qa_refuse("TABLESAMPLE on the stream table", NULL, NULL);
 		}
-		else if (rte->rtekind == RTE_SUBQUERY && rte->subquery &&
-				 qa_check_query(rte->subquery, cx, in_sublink))
+		else if (rte->rtekind == RTE_SUBQUERY && rte->subquery)
+			n = qa_check_query(rte->subquery, cx, in_sublink, &level);
+		else if (rte->rtekind == RTE_CTE)
 		{
-			contains = true;
+			n = qa_cte_reads(&level, rte);
+			if (n > 0 && in_sublink)
+				qa_refuse("reading the stream table inside a subquery expression",
+						  "A stream table can appear in FROM clauses only, not in IN, EXISTS or scalar subqueries.",
+						  "Join the stream with the other tables instead.");
+		}
+		if (n > 0)
 			stream_rtis = bms_add_member(stream_rtis, rti);
-		}
-		else if (rte->rtekind == RTE_CTE && rte->ctelevelsup == 0)
-		{
-			/* a CTE that reads the stream counts as reading it */
-			ListCell   *lc2;
-
-			foreach(lc2, q->cteList)
-			{
-				CommonTableExpr *cte = lfirst_node(CommonTableExpr, lc2);
-				QaContext	probe = {0};
-
-				if (strcmp(cte->ctename, rte->ctename) != 0)
-					continue;
-				(void) qa_check_query(castNode(Query, cte->ctequery), &probe, in_sublink);
-				if (probe.nstreams > 0)
-					stream_rtis = bms_add_member(stream_rtis, rti);
-			}
-		}
+		reads += n;
 	}
 
 	/* expressions of this level: subquery expressions must not read it */
-	(void) query_tree_walker(q, qa_expr_walker, cx,
+	walk.cx = cx;
+	walk.level = &level;
+	(void) query_tree_walker(q, qa_expr_walker, &walk,
 							 QTW_IGNORE_RT_SUBQUERIES | QTW_IGNORE_CTE_SUBQUERIES);
 
+	contains = reads > 0;
 	if (!contains)
-		return false;
+		return 0;
 
 	if (q->hasAggs || q->groupClause != NIL || q->groupingSets != NIL ||
 		q->havingQual != NULL)
@@ -310,7 +359,7 @@ qa_check_query(Query *q, QaContext *cx, bool in_sublink)
 		(void) query_tree_walker(q, qa_syscol_walker, &sc,
 								 QTW_IGNORE_RT_SUBQUERIES | QTW_IGNORE_CTE_SUBQUERIES);
 	}
-	return true;
+	return reads;
 }
 
 /* counts stream references in a rewritten query tree */
@@ -400,7 +449,7 @@ pgs_analyze_user_query(const char *query_text, PgsAnalyzedQuery *result)
 	query = parse_analyze_fixedparams(rawstmt, query_text, NULL, 0, NULL);
 	error_context_stack = cb.previous;
 
-	(void) qa_check_query(query, &cx, false);
+	cx.nreads = qa_check_query(query, &cx, false, NULL);
 
 	rewritten = QueryRewrite(copyObject(query));
 	foreach(lc, rewritten)
@@ -416,7 +465,7 @@ pgs_analyze_user_query(const char *query_text, PgsAnalyzedQuery *result)
 				 errmsg("a streaming query must read a stream table"),
 				 errdetail("The query names no table registered with stream.create_stream()."),
 				 errhint("Make the source table a stream with stream.create_stream(), or run the query once as an ordinary INSERT ... SELECT.")));
-	if (cx.nstreams > 1)
+	if (cx.nstreams > 1 || cx.nreads > 1)
 		qa_refuse("reading more than one stream table, or one twice,",
 				  "Joins between streams need state on both sides, which this version does not keep.",
 				  "Join the stream with ordinary tables only.");
@@ -511,73 +560,6 @@ pgs_compose_insert(const char *query_text, Oid target_relid, List *target_column
 	return buf.data;
 }
 
-/*
- * FROM and WHERE clauses that select one batch's rows of the stream, with
- * the parameters filled by pgs_batch_params().  The rows come from the part
- * of the table at or after $7 (a TID range scan), and are those of part (a)
- * or (b) of the batch (see offsets.c).
- */
-static void
-qa_append_batch_from_where(StringInfo buf, Oid stream_relid)
-{
-	appendStringInfo(buf, " FROM ONLY %s.%s AS s"
-					 " WHERE s.ctid OPERATOR(pg_catalog.>=) $7"
-					 " AND stream._batch_member(s." PGS_XID_COLUMN ", $1, $2, $3, $6)",
-					 quote_identifier(get_namespace_name(get_rel_namespace(stream_relid))),
-					 quote_identifier(get_rel_name(stream_relid)));
-}
-
-/*
- * A SELECT of the batch's rows with the given select list, for the planning
- * step (existence and per-transaction counts).
- */
-char *
-pgs_batch_select_sql(Oid stream_relid, const char *select_list,
-					 const char *tail)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	appendStringInfo(&buf, "SELECT %s", select_list);
-	qa_append_batch_from_where(&buf, stream_relid);
-	if (tail)
-		appendStringInfo(&buf, " %s", tail);
-	return buf.data;
-}
-
-/*
- * The subquery that stands for the stream table: one output column per
- * attribute number, so that the outer query's Vars keep their meaning.
- * The batch predicate also counts the batch's rows.
- */
-char *
-pgs_stream_subquery_sql(Oid stream_relid)
-{
-	StringInfoData buf;
-	Relation	rel;
-	TupleDesc	desc;
-	int			i;
-
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "SELECT ");
-	rel = relation_open(stream_relid, AccessShareLock);
-	desc = RelationGetDescr(rel);
-	for (i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-
-		if (i > 0)
-			appendStringInfoString(&buf, ", ");
-		if (att->attisdropped)
-			appendStringInfoString(&buf, "NULL::pg_catalog.int4");
-		else
-			appendStringInfo(&buf, "s.%s", quote_identifier(NameStr(att->attname)));
-	}
-	relation_close(rel, NoLock);
-	qa_append_batch_from_where(&buf, stream_relid);
-	return buf.data;
-}
-
 /* ---- the substitution, during analysis ---- */
 
 static void
@@ -638,8 +620,8 @@ qa_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 	if (prev_post_parse_analyze_hook)
 		prev_post_parse_analyze_hook(pstate, query, jstate);
 
-	if (qa_active_rewrite != NULL && pstate->p_sourcetext != NULL &&
-		strcmp(pstate->p_sourcetext, qa_active_rewrite->sql) == 0)
+	if (qa_active_rewrite != NULL &&
+		pstate->p_sourcetext == qa_active_rewrite->token)
 	{
 		QaRewrite  *rw = qa_active_rewrite;
 
@@ -657,23 +639,46 @@ qa_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 	}
 }
 
+/* an aborted (sub)transaction leaves no substitution armed */
+static void
+qa_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		qa_active_rewrite = NULL;
+}
+
+static void
+qa_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		qa_active_rewrite = NULL;
+}
+
 /*
- * Between these two calls, analysis of the statement "sql" substitutes the
- * stream table.  pgs_rewrite_end() must be called on every path; errors
- * reset the state too (see pgs_rewrite_reset in batch.c's callers).
+ * Between these two calls, analysis of the statement whose source text is
+ * at "token" substitutes the stream table.  The token is an address the
+ * caller owns (the text it prepares, or the text the plan cache keeps for
+ * it), so that no other statement analyzed meanwhile, a trigger's or a SQL
+ * function's, can match it however its text reads.  pgs_rewrite_disarm()
+ * must be called on every path; an abort disarms too.
  */
 void
-pgs_rewrite_begin(const char *sql, Oid stream_relid)
+pgs_rewrite_arm(const char *token, Oid stream_relid)
 {
-	static QaRewrite rw;
-
-	rw.sql = sql;
-	rw.stream_relid = stream_relid;
-	qa_active_rewrite = &rw;
+	if (!qa_callbacks_registered)
+	{
+		RegisterXactCallback(qa_xact_callback, NULL);
+		RegisterSubXactCallback(qa_subxact_callback, NULL);
+		qa_callbacks_registered = true;
+	}
+	qa_rewrite.token = token;
+	qa_rewrite.stream_relid = stream_relid;
+	qa_active_rewrite = &qa_rewrite;
 }
 
 void
-pgs_rewrite_end(void)
+pgs_rewrite_disarm(void)
 {
 	qa_active_rewrite = NULL;
 }

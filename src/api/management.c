@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * management.c
- *	  stream.stop_query, stream.resume_query, stream.await_termination, and
- *	  the small functions behind the views and the install script.
+ *	  stream.process_batch, stream.process_all_available, stop_query,
+ *	  resume_query, await_termination, and the small functions behind the
+ *	  views and the install script.
  *
  * Status changes take the query's row lock, which every batch step holds
  * while it runs, so a stop takes effect at the latest after the batch in
@@ -12,44 +13,42 @@
  */
 #include "postgres.h"
 
-#include "catalog/pg_type_d.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
 #include "pgstat.h"
 #include "storage/latch.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/elog.h"
 #include "utils/timestamp.h"
 
+#include "bgw/pgs_bgw.h"
+#include "catalog/pgs_catalog.h"
+#include "catalog/pgs_query.h"
+#include "exec/pgs_batch.h"
 #include "pg_streaming.h"
-#include "shared.h"
 
+PG_FUNCTION_INFO_V1(stream_process_all_available);
+PG_FUNCTION_INFO_V1(stream_process_batch);
 PG_FUNCTION_INFO_V1(stream_stop_query);
 PG_FUNCTION_INFO_V1(stream_resume_query);
 PG_FUNCTION_INFO_V1(stream_await_termination);
 PG_FUNCTION_INFO_V1(stream_pending_rows);
 PG_FUNCTION_INFO_V1(stream_extension_created);
 
-typedef struct MgQuery
-{
-	int64		query_id;
-	Oid			owner;
-	char	   *status;
-	char	   *last_error;
-	char	   *last_sqlstate;
-} MgQuery;
+/* the longest await_termination waits in one call */
+#define MG_MAX_TIMEOUT_USECS	((int64) 366 * USECS_PER_DAY)
 
-/* a copy that outlives the catalog stretch's SPI connection */
+/* a query's name from argument 0, which must not be NULL */
 static char *
-mg_strdup(const char *v)
+mg_name_arg(FunctionCallInfo fcinfo)
 {
-	char	   *copy;
-
-	if (v == NULL)
-		return NULL;
-	copy = SPI_palloc(strlen(v) + 1);
-	strcpy(copy, v);
-	return copy;
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("query name must not be null")));
+	return text_to_cstring(PG_GETARG_TEXT_PP(0));
 }
 
 /*
@@ -57,76 +56,106 @@ mg_strdup(const char *v)
  * to manage it.
  */
 static void
-mg_read(const char *name, bool lock, MgQuery *q)
+mg_read(const char *name, PgsQueryLock lock, PgsQuery *q)
 {
-	PgsCatalogAccess acc = {0};
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(name)};
-	bool		isnull;
-	char	   *v;
-
-	pgs_catalog_begin(&acc);
-	if (pgs_catalog_exec(lock ?
-						 "SELECT query_id, owner::oid, status, last_error, last_error_sqlstate"
-						 " FROM stream.query_defs WHERE name = $1 FOR UPDATE" :
-						 "SELECT query_id, owner::oid, status, last_error, last_error_sqlstate"
-						 " FROM stream.query_defs WHERE name = $1",
-						 1, argtypes, values, NULL, false, 0) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("streaming query \"%s\" does not exist", name),
-				 errhint("See stream.queries for the queries you can see.")));
-	q->query_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	q->owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3);
-	q->status = mg_strdup(v);
-	v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
-	q->last_error = mg_strdup(v);
-	v = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5);
-	q->last_sqlstate = mg_strdup(v);
-	pgs_catalog_end(&acc);
-	pgs_check_query_access(name, q->owner);
+	if (!pgs_query_read(name, 0, lock, q))
+		pgs_query_report_missing(name);
+	pgs_query_check_access(q);
 }
 
-static void
-mg_set_status(int64 query_id, const char *status)
+static bool
+mg_call_is_nonatomic(FunctionCallInfo fcinfo)
 {
-	PgsCatalogAccess acc = {0};
-	Oid			argtypes[2] = {INT8OID, TEXTOID};
-	Datum		values[2] = {Int64GetDatum(query_id), CStringGetTextDatum(status)};
+	return fcinfo->context && IsA(fcinfo->context, CallContext) &&
+		!castNode(CallContext, fcinfo->context)->atomic;
+}
 
-	pgs_catalog_begin(&acc);
-	pgs_catalog_exec("UPDATE stream.query_defs SET status = $2 WHERE query_id = $1",
-					 2, argtypes, values, NULL, false, 0);
-	pgs_catalog_end(&acc);
-	pgs_notify_scheduler_at_commit();
+/*
+ * Shared by both procedures: run batches until one reports that nothing
+ * more was available when it was planned (or, for a single batch, once).
+ * Each batch frees what it allocated (pgs_run_batch).
+ */
+static void
+mg_process(FunctionCallInfo fcinfo, bool all)
+{
+	char	   *name = mg_name_arg(fcinfo);
+	bool		nonatomic = mg_call_is_nonatomic(fcinfo);
+	PgsQuery	q;
+
+	mg_read(name, PGS_QUERY_NO_LOCK, &q);
+	if (SPI_connect_ext(nonatomic ? SPI_OPT_NONATOMIC : 0) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	for (;;)
+	{
+		PgsBatchResult r;
+
+		CHECK_FOR_INTERRUPTS();
+		r = pgs_run_batch(q.query_id, nonatomic, 0);
+		if (r == PGS_BATCH_NONE || !all || r == PGS_BATCH_DONE)
+			break;
+	}
+	SPI_finish();
+}
+
+Datum
+stream_process_all_available(PG_FUNCTION_ARGS)
+{
+	mg_process(fcinfo, true);
+	PG_RETURN_VOID();
+}
+
+Datum
+stream_process_batch(PG_FUNCTION_ARGS)
+{
+	mg_process(fcinfo, false);
+	PG_RETURN_VOID();
 }
 
 Datum
 stream_stop_query(PG_FUNCTION_ARGS)
 {
-	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	MgQuery		q;
+	PgsQuery	q;
 
-	mg_read(name, true, &q);
-	if (strcmp(q.status, "active") != 0)
+	mg_read(mg_name_arg(fcinfo), PGS_QUERY_LOCK, &q);
+	if (!q.active)
 		PG_RETURN_BOOL(false);
-	mg_set_status(q.query_id, "stopped");
+	pgs_query_set_status(q.query_id, "stopped", false);
+	pgs_notify_scheduler_at_commit();
 	PG_RETURN_BOOL(true);
 }
 
+/* a resumed query starts with no error: the last one belonged to its last run */
 Datum
 stream_resume_query(PG_FUNCTION_ARGS)
 {
-	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	MgQuery		q;
+	PgsQuery	q;
 
-	mg_read(name, true, &q);
-	if (strcmp(q.status, "active") == 0)
+	mg_read(mg_name_arg(fcinfo), PGS_QUERY_LOCK, &q);
+	if (q.active)
 		PG_RETURN_BOOL(false);
-	mg_set_status(q.query_id, "active");
-	pgs_notice_if_unscheduled(name);
+	pgs_query_set_status(q.query_id, "active", false);
+	pgs_notify_scheduler_at_commit();
+	pgs_notice_if_unscheduled(q.name);
 	PG_RETURN_BOOL(true);
+}
+
+/* raise the error a failed query recorded, with its detail and hint */
+static void
+mg_raise_failure(const PgsQuery *q)
+{
+	int			code = ERRCODE_INTERNAL_ERROR;
+	const char *s = q->last_error_sqlstate;
+
+	if (s && strlen(s) == 5)
+		code = MAKE_SQLSTATE(s[0], s[1], s[2], s[3], s[4]);
+	ereport(ERROR,
+			(errcode(code),
+			 errmsg("streaming query \"%s\" failed: %s", q->name,
+					q->last_error ? q->last_error : "unknown error"),
+			 q->last_error_detail ? errdetail_internal("%s", q->last_error_detail) : 0,
+			 errhint("%s%sFix the cause, then start the query again with stream.resume_query().",
+					 q->last_error_hint ? q->last_error_hint : "",
+					 q->last_error_hint ? " " : "")));
 }
 
 /*
@@ -137,46 +166,21 @@ stream_resume_query(PG_FUNCTION_ARGS)
 Datum
 stream_await_termination(PG_FUNCTION_ARGS)
 {
-	char	   *name;
+	char	   *name = mg_name_arg(fcinfo);
 	TimestampTz deadline = 0;
-	MgQuery		q;
+	PgsQuery	q;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("query name must not be null")));
-	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	if (!PG_ARGISNULL(1))
-	{
-		Interval   *iv = PG_GETARG_INTERVAL_P(1);
-		int64		usecs = iv->time + iv->day * USECS_PER_DAY +
-			(int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY;
-
-		if (usecs < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("timeout must not be negative")));
-		deadline = GetCurrentTimestamp() + usecs;
-	}
+		deadline = GetCurrentTimestamp() +
+			pgs_interval_usecs(PG_GETARG_DATUM(1), "timeout", NULL, 0,
+							   MG_MAX_TIMEOUT_USECS);
 
 	for (;;)
 	{
-		mg_read(name, false, &q);
+		mg_read(name, PGS_QUERY_NO_LOCK, &q);
 		if (strcmp(q.status, "failed") == 0)
-		{
-			int			code = ERRCODE_INTERNAL_ERROR;
-
-			if (q.last_sqlstate && strlen(q.last_sqlstate) == 5)
-				code = MAKE_SQLSTATE(q.last_sqlstate[0], q.last_sqlstate[1],
-									 q.last_sqlstate[2], q.last_sqlstate[3],
-									 q.last_sqlstate[4]);
-			ereport(ERROR,
-					(errcode(code),
-					 errmsg("streaming query \"%s\" failed: %s", name,
-							q.last_error ? q.last_error : "unknown error"),
-					 errhint("Fix the cause, then start it again with stream.resume_query().")));
-		}
-		if (strcmp(q.status, "active") != 0)
+			mg_raise_failure(&q);
+		if (!q.active)
 			PG_RETURN_BOOL(true);
 		if (deadline != 0 && GetCurrentTimestamp() >= deadline)
 			PG_RETURN_BOOL(false);
@@ -187,23 +191,25 @@ stream_await_termination(PG_FUNCTION_ARGS)
 	}
 }
 
+/*
+ * Rows of the query's stream that no committed batch has processed, for
+ * the view stream.queries: NULL for a query the caller may not see (the
+ * view shows none of those anyway) or whose owner may not read the stream.
+ * The stream is read as the query's owner.
+ */
 Datum
 stream_pending_rows(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT64(pgs_pending_rows(PG_GETARG_INT64(0)));
-}
+	PgsQuery	q;
+	int64		n;
 
-/*
- * Without shared_preload_libraries no worker will run the query: say so
- * where it is started or resumed.
- */
-void
-pgs_notice_if_unscheduled(const char *name)
-{
-	if (pgs_shared == NULL)
-		ereport(NOTICE,
-				(errmsg("pg_streaming is not in shared_preload_libraries, so nothing will run query \"%s\" on its own", name),
-				 errhint("Run its batches with CALL stream.process_all_available(), or add pg_streaming to shared_preload_libraries and restart the server.")));
+	if (!pgs_query_read(NULL, PG_GETARG_INT64(0), PGS_QUERY_NO_LOCK, &q) ||
+		!has_privs_of_role(GetUserId(), q.owner))
+		PG_RETURN_NULL();
+	n = pgs_pending_rows(&q);
+	if (n < 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(n);
 }
 
 /* run by the install script: the launcher should look at this database */

@@ -17,7 +17,9 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_collation_d.h"
 #include "catalog/pg_type_d.h"
+#include "access/xact.h"
 #include "executor/executor.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
@@ -33,49 +35,36 @@
 #include "utils/ruleutils.h"
 #include "utils/timestamp.h"
 
+#include "analyze/pgs_analyze.h"
+#include "bgw/pgs_bgw.h"
+#include "catalog/pgs_query.h"
+#include "exec/pgs_batch.h"
 #include "pg_streaming.h"
-#include "shared.h"
+#include "source/pgs_offsets.h"
 
 PG_FUNCTION_INFO_V1(stream_start_query);
 PG_FUNCTION_INFO_V1(stream_drop_query);
 
-static void
-qd_error_context(void *arg)
-{
-	errcontext("trigger \"%s\"", (const char *) arg);
-}
+/* the bounds of an interval trigger */
+#define QD_MIN_TRIGGER_USECS	((int64) 1000)
+#define QD_MAX_TRIGGER_USECS	((int64) 366 * USECS_PER_DAY)
 
 /*
  * Validate a trigger and return its canonical text: once, available_now,
- * continuous, or a positive interval.
+ * continuous, or an interval from 1 ms to 366 days.
  */
-static char *
-qd_check_trigger(const char *trigger)
+char *
+pgs_check_trigger(const char *trigger)
 {
-	ErrorContextCallback cb;
-	Interval   *iv;
+	Datum		iv;
 
 	if (strcmp(trigger, "once") == 0 || strcmp(trigger, "available_now") == 0 ||
 		strcmp(trigger, "continuous") == 0)
 		return pstrdup(trigger);
-
-	cb.callback = qd_error_context;
-	cb.arg = (void *) trigger;
-	cb.previous = error_context_stack;
-	error_context_stack = &cb;
-	iv = DatumGetIntervalP(DirectFunctionCall3(interval_in,
-											   CStringGetDatum(trigger),
-											   ObjectIdGetDatum(InvalidOid),
-											   Int32GetDatum(-1)));
-	error_context_stack = cb.previous;
-
-	if (iv->month != 0 ||
-		iv->day * USECS_PER_DAY + iv->time <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid trigger \"%s\"", trigger),
-				 errdetail("An interval trigger must be positive and must not count months."),
-				 errhint("Use an interval such as '500 ms' or '10 seconds', or 'once', 'available_now' or 'continuous'.")));
+	iv = DirectFunctionCall3(interval_in, CStringGetDatum(trigger),
+							 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	(void) pgs_interval_usecs(iv, "trigger", trigger, QD_MIN_TRIGGER_USECS,
+							  QD_MAX_TRIGGER_USECS);
 	return pstrdup(trigger);
 }
 
@@ -193,7 +182,7 @@ qd_analyze_batch_statement(const char *sql, Oid stream_relid)
 {
 	List	   *volatile stmts = NIL;
 
-	pgs_rewrite_begin(sql, stream_relid);
+	pgs_rewrite_arm(sql, stream_relid);
 	PG_TRY();
 	{
 		stmts = pg_analyze_and_rewrite_fixedparams(linitial_node(RawStmt,
@@ -203,7 +192,7 @@ qd_analyze_batch_statement(const char *sql, Oid stream_relid)
 	}
 	PG_FINALLY();
 	{
-		pgs_rewrite_end();
+		pgs_rewrite_disarm();
 	}
 	PG_END_TRY();
 	return stmts;
@@ -225,9 +214,7 @@ stream_start_query(PG_FUNCTION_ARGS)
 	List	   *stmts;
 	List	   *rtes = NIL;
 	ListCell   *lc;
-	PgsCatalogAccess acc = {0};
-	char	   *search_path;
-	Datum	   *colnames;
+	PgsQuery	q;
 	int			i;
 	int64		query_id;
 
@@ -262,7 +249,7 @@ stream_start_query(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid output_mode \"%s\"", output_mode),
 				 errhint("Use 'append', 'update' or 'complete'.")));
-	trigger = qd_check_trigger(trigger);
+	trigger = pgs_check_trigger(trigger);
 
 	/* the query's shape, as the caller with the caller's search_path */
 	pgs_analyze_user_query(query_text, &aq);
@@ -291,96 +278,45 @@ stream_start_query(PG_FUNCTION_ARGS)
 		(void) qd_collect_rtes(lfirst(lc), &rtes);
 	(void) ExecCheckRTPerms(rtes, true);
 
-	colnames = palloc(sizeof(Datum) * list_length(aq.column_names));
-	i = 0;
-	foreach(lc, aq.column_names)
-		colnames[i++] = CStringGetTextDatum(lfirst(lc));
-
-	search_path = pstrdup(GetConfigOption("search_path", false, false));
-	pgs_catalog_begin(&acc);
-	{
-		Oid			argtypes[10] = {TEXTOID, OIDOID, TEXTOID, TEXTOID, OIDOID, OIDOID,
-		TEXTARRAYOID, TEXTOID, TEXTOID, INT4OID};
-		Datum		values[10];
-		char		nulls[10];
-		Datum		argv1[1] = {CStringGetTextDatum(name)};
-		Oid			argt1[1] = {TEXTOID};
-		bool		isnull;
-
-		if (pgs_catalog_exec("SELECT 1 FROM stream.query_defs WHERE name = $1",
-							 1, argt1, argv1, NULL, false, 0) > 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_DUPLICATE_OBJECT),
-					 errmsg("streaming query \"%s\" already exists", name),
-					 errhint("Drop it with stream.drop_query(), or choose another name.")));
-
-		memset(nulls, ' ', sizeof(nulls));
-		values[0] = CStringGetTextDatum(name);
-		values[1] = ObjectIdGetDatum(acc.saved_userid);
-		values[2] = CStringGetTextDatum(query_text);
-		values[3] = CStringGetTextDatum(search_path);
-		values[4] = ObjectIdGetDatum(aq.stream_relid);
-		values[5] = ObjectIdGetDatum(target_relid);
-		values[6] = PointerGetDatum(construct_array(colnames, list_length(aq.column_names),
-													TEXTOID, -1, false, TYPALIGN_INT));
-		values[7] = CStringGetTextDatum(output_mode);
-		values[8] = CStringGetTextDatum(trigger);
-		values[9] = Int32GetDatum(max_rows);
-		nulls[9] = max_rows > 0 ? ' ' : 'n';
-		pgs_catalog_exec("INSERT INTO stream.query_defs (name, owner, query_text,"
-						 " search_path, stream_relid, target_relid, target_columns,"
-						 " output_mode, trigger, max_rows_per_batch)"
-						 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-						 " RETURNING query_id",
-						 10, argtypes, values, nulls, false, 0);
-		query_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-											   SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	pgs_catalog_end(&acc);
+	memset(&q, 0, sizeof(q));
+	q.name = name;
+	q.owner = GetUserId();
+	q.query_text = query_text;
+	q.search_path = pstrdup(GetConfigOption("search_path", false, false));
+	q.stream_relid = aq.stream_relid;
+	q.target_relid = target_relid;
+	q.target_columns = aq.column_names;
+	q.output_mode = output_mode;
+	q.trigger = trigger;
+	q.max_rows = max_rows;
+	query_id = pgs_query_insert(&q);
 
 	pgs_notify_scheduler_at_commit();
 	pgs_notice_if_unscheduled(name);
 	PG_RETURN_INT64(query_id);
 }
 
+/*
+ * Remove a query and its checkpoint.  The row lock waits for a batch in
+ * flight to finish.
+ */
 Datum
 stream_drop_query(PG_FUNCTION_ARGS)
 {
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	bool		if_exists = PG_GETARG_BOOL(1);
-	PgsCatalogAccess acc = {0};
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(name)};
-	Oid			owner;
-	bool		isnull;
+	PgsQuery	q;
 
-	pgs_catalog_begin(&acc);
-
-	/* the row lock waits for a batch in flight to finish */
-	if (pgs_catalog_exec("SELECT owner::oid FROM stream.query_defs WHERE name = $1 FOR UPDATE",
-						 1, argtypes, values, NULL, false, 0) == 0)
+	if (!pgs_query_read(name, 0, PGS_QUERY_LOCK, &q))
 	{
-		pgs_catalog_end(&acc);
-		if (if_exists)
-		{
-			ereport(NOTICE,
-					(errmsg("streaming query \"%s\" does not exist, skipping", name)));
-			PG_RETURN_BOOL(false);
-		}
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("streaming query \"%s\" does not exist", name),
-				 errhint("See stream.queries for the queries you can see.")));
+		if (!if_exists)
+			pgs_query_report_missing(name);
+		ereport(NOTICE,
+				(errmsg("streaming query \"%s\" does not exist, skipping", name)));
+		PG_RETURN_BOOL(false);
 	}
-	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 1, &isnull));
-	pgs_catalog_end(&acc);
-	pgs_check_query_access(name, owner);
-
-	pgs_catalog_begin(&acc);
-	pgs_catalog_exec("DELETE FROM stream.query_defs WHERE name = $1",
-					 1, argtypes, values, NULL, false, 0);
-	pgs_catalog_end(&acc);
+	pgs_query_check_access(&q);
+	pgs_query_delete(q.query_id);
 	pgs_notify_scheduler_at_commit();
 	PG_RETURN_BOOL(true);
 }

@@ -33,7 +33,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "shared.h"
+#include "bgw/bgw_internal.h"
 
 typedef struct LauncherDb
 {

@@ -39,8 +39,10 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "bgw/bgw_internal.h"
+#include "catalog/pgs_catalog.h"
+#include "catalog/pgs_query.h"
 #include "pg_streaming.h"
-#include "shared.h"
 
 #define SCHED_RELOAD_MS			5000	/* re-read the catalog at least this often */
 #define SCHED_IDLE_RECHECK_MS	5000	/* dispatch an idle query at least this often */
@@ -122,13 +124,13 @@ sched_parse_trigger(const char *text, SchedQuery *q)
 		q->trigger = TRIGGER_CONTINUOUS;
 	else
 	{
-		Interval   *iv = DatumGetIntervalP(DirectFunctionCall3(interval_in,
-															   CStringGetDatum(text),
-															   ObjectIdGetDatum(InvalidOid),
-															   Int32GetDatum(-1)));
+		Datum		iv = DirectFunctionCall3(interval_in,
+											 CStringGetDatum(text),
+											 ObjectIdGetDatum(InvalidOid),
+											 Int32GetDatum(-1));
 
 		q->trigger = TRIGGER_INTERVAL;
-		q->interval_ms = (iv->day * USECS_PER_DAY + iv->time) / 1000;
+		q->interval_ms = pgs_interval_usecs(iv, "trigger", text, 0, PG_INT64_MAX) / 1000;
 		if (q->interval_ms < 1)
 			q->interval_ms = 1;
 	}
@@ -227,21 +229,9 @@ sched_reload(void)
 static void
 sched_mark_failed(int64 query_id, const char *sqlstate, const char *message)
 {
-	PgsCatalogAccess acc = {0};
-	Oid			argtypes[3] = {INT8OID, TEXTOID, TEXTOID};
-	Datum		values[3];
-
-	values[0] = Int64GetDatum(query_id);
-	values[1] = CStringGetTextDatum(sqlstate);
-	values[2] = CStringGetTextDatum(message);
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	pgs_catalog_begin(&acc);
-	pgs_catalog_exec("UPDATE stream.query_defs SET status = 'failed', last_error = $3,"
-					 " last_error_sqlstate = $2, last_error_at = pg_catalog.now()"
-					 " WHERE query_id = $1 AND status = 'active'",
-					 3, argtypes, values, NULL, false, 0);
-	pgs_catalog_end(&acc);
+	pgs_query_set_error(query_id, true, sqlstate, message, NULL, NULL);
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(loop_cxt);
 }

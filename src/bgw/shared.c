@@ -27,7 +27,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "shared.h"
+#include "bgw/bgw_internal.h"
 
 PgsShared  *pgs_shared = NULL;
 
@@ -378,4 +378,17 @@ pgs_shmem_init_hooks(void)
 	shmem_startup_hook = shm_startup;
 	prev_process_utility_hook = ProcessUtility_hook;
 	ProcessUtility_hook = shm_process_utility;
+}
+
+/*
+ * Without shared_preload_libraries no worker will run the query: say so
+ * where it is started or resumed.
+ */
+void
+pgs_notice_if_unscheduled(const char *name)
+{
+	if (pgs_shared == NULL)
+		ereport(NOTICE,
+				(errmsg("pg_streaming is not in shared_preload_libraries, so nothing will run query \"%s\" on its own", name),
+				 errhint("Run its batches with CALL stream.process_all_available(), or add pg_streaming to shared_preload_libraries and restart the server.")));
 }

@@ -21,6 +21,7 @@
 #include "access/xact.h"
 #include "catalog/pg_type_d.h"
 #include "commands/extension.h"
+#include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -34,8 +35,10 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "bgw/bgw_internal.h"
+#include "catalog/pgs_query.h"
+#include "exec/pgs_batch.h"
 #include "pg_streaming.h"
-#include "shared.h"
 
 static int	worker_slot = -1;
 
@@ -65,29 +68,37 @@ worker_error_is_transient(int sqlerrcode)
 		ERRCODE_TO_CATEGORY(sqlerrcode) == ERRCODE_CONNECTION_EXCEPTION;
 }
 
+/*
+ * Record what a batch of the query left in the catalog, in a transaction of
+ * its own: its error (failing the query unless the error is worth another
+ * try), or, with edata NULL, that a once or available-now run finished.
+ */
 static void
-worker_record(int64 query_id, const char *sql, const char *sqlstate,
-			  const char *message)
+worker_record(int64 query_id, ErrorData *edata, bool fail)
 {
-	PgsCatalogAccess acc = {0};
-	Oid			argtypes[3] = {INT8OID, TEXTOID, TEXTOID};
-	Datum		values[3];
-
 	MemoryContext cxt = CurrentMemoryContext;
 
-	values[0] = Int64GetDatum(query_id);
-	values[1] = CStringGetTextDatum(sqlstate ? sqlstate : "");
-	values[2] = CStringGetTextDatum(message ? message : "");
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	if (OidIsValid(get_extension_oid("pg_streaming", true)))
 	{
-		pgs_catalog_begin(&acc);
-		pgs_catalog_exec(sql, 3, argtypes, values, NULL, false, 0);
-		pgs_catalog_end(&acc);
+		if (edata == NULL)
+			pgs_query_set_status(query_id, "finished", true);
+		else
+			pgs_query_set_error(query_id, fail,
+								unpack_sql_state(edata->sqlerrcode),
+								edata->message, edata->detail, edata->hint);
 	}
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(cxt);
+}
+
+/* name the query in what a failed batch writes to the server log */
+static void
+worker_error_context(void *arg)
+{
+	errcontext("background worker batch of streaming query with id " INT64_FORMAT,
+			   *(int64 *) arg);
 }
 
 /*
@@ -101,6 +112,7 @@ worker_run(int64 query_id, PgsRunMode mode, int *batches, char *sqlstate,
 	MemoryContext cxt = CurrentMemoryContext;
 	volatile PgsRunResult result = PGS_RESULT_OK;
 	volatile int flags = PGS_BATCH_REQUIRE_ACTIVE;
+	ErrorContextCallback errcb;
 
 	*batches = 0;
 	sqlstate[0] = '\0';
@@ -108,8 +120,12 @@ worker_run(int64 query_id, PgsRunMode mode, int *batches, char *sqlstate,
 	if (mode == PGS_RUN_ONCE)
 		flags |= PGS_BATCH_NO_CAP;
 
+	errcb.callback = worker_error_context;
+	errcb.arg = &query_id;
+	errcb.previous = error_context_stack;
 	PG_TRY();
 	{
+		error_context_stack = &errcb;
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
 		if (!OidIsValid(get_extension_oid("pg_streaming", true)))
@@ -140,36 +156,28 @@ worker_run(int64 query_id, PgsRunMode mode, int *batches, char *sqlstate,
 			SPI_finish();
 		}
 		CommitTransactionCommand();
+		error_context_stack = errcb.previous;
 	}
 	PG_CATCH();
 	{
 		ErrorData  *edata;
 
+		/*
+		 * The server log gets the error as any backend's would, with the
+		 * query named in its context; the catalog gets it for the views.
+		 */
 		MemoryContextSwitchTo(cxt);
+		EmitErrorReport();
+		error_context_stack = errcb.previous;
 		edata = CopyErrorData();
 		FlushErrorState();
 		AbortCurrentTransaction();
 
 		strlcpy(sqlstate, unpack_sql_state(edata->sqlerrcode), 6);
 		strlcpy(message, edata->message ? edata->message : "", PGS_ERRMSG_LEN);
-		if (worker_error_is_transient(edata->sqlerrcode))
-		{
-			result = PGS_RESULT_TRANSIENT;
-			worker_record(query_id,
-						  "UPDATE stream.query_defs SET last_error = $3,"
-						  " last_error_sqlstate = $2, last_error_at = pg_catalog.now()"
-						  " WHERE query_id = $1",
-						  sqlstate, message);
-		}
-		else
-		{
-			result = PGS_RESULT_FAILED;
-			worker_record(query_id,
-						  "UPDATE stream.query_defs SET status = 'failed', last_error = $3,"
-						  " last_error_sqlstate = $2, last_error_at = pg_catalog.now()"
-						  " WHERE query_id = $1 AND status = 'active'",
-						  sqlstate, message);
-		}
+		result = worker_error_is_transient(edata->sqlerrcode) ?
+			PGS_RESULT_TRANSIENT : PGS_RESULT_FAILED;
+		worker_record(query_id, edata, result == PGS_RESULT_FAILED);
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
@@ -178,10 +186,7 @@ worker_run(int64 query_id, PgsRunMode mode, int *batches, char *sqlstate,
 
 	if (result == PGS_RESULT_OK &&
 		(mode == PGS_RUN_ONCE || mode == PGS_RUN_AVAILABLE_NOW))
-		worker_record(query_id,
-					  "UPDATE stream.query_defs SET status = 'finished'"
-					  " WHERE query_id = $1 AND status = 'active'",
-					  "", "");
+		worker_record(query_id, NULL, false);
 	return result;
 }
 

@@ -1,19 +1,25 @@
 /*-------------------------------------------------------------------------
  *
  * catalog.c
- *	  Access to pg_streaming's catalog tables.
+ *	  Catalog stretches and owner stretches: the two identities SQL runs
+ *	  under in pg_streaming.
  *
  * The catalog tables are readable and writable only by the extension's
  * owner; every role reaches them through the extension's functions.  SQL
  * against them therefore runs as the bootstrap superuser, with a search_path
  * of pg_catalog only so that no object a user created can stand in for a
- * built-in one.  The caller's identity is checked before that switch.
+ * built-in one, and it never reads a user's table: a user's column types,
+ * casts and functions would run with the superuser's rights.  Whatever reads
+ * a user's stream runs in an owner stretch instead.  Both stretches roll
+ * back every setting changed inside them when they end.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_authid_d.h"
+#include "utils/datum.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -21,7 +27,9 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
+#include "catalog/pgs_catalog.h"
 #include "pg_streaming.h"
 
 /*
@@ -59,8 +67,42 @@ pgs_catalog_end(PgsCatalogAccess *acc)
 	if (acc->spi_connected)
 		SPI_finish();
 	acc->spi_connected = false;
+	AtEOXact_GUC(false, acc->guc_nest_level);
 	SetUserIdAndSecContext(acc->saved_userid, acc->saved_sec_context);
-	AtEOXact_GUC(true, acc->guc_nest_level);
+}
+
+/*
+ * Start a stretch that runs as a query's owner, as PostgreSQL runs code on
+ * a table owner's behalf in maintenance commands: a security-restricted
+ * operation (no SET ROLE, no temporary objects, no cursors left behind)
+ * with its own GUC nest level, so that whatever the owner's code sets, with
+ * set_config(), SET or a function's SET clause, is undone by
+ * pgs_owner_end() and reaches neither the caller's session nor the next
+ * query a worker runs.  An error in between is cleaned up by transaction
+ * abort, which pops the nest level too.
+ */
+void
+pgs_owner_begin(PgsCatalogAccess *acc, Oid owner, const char *search_path)
+{
+	GetUserIdAndSecContext(&acc->saved_userid, &acc->saved_sec_context);
+	SetUserIdAndSecContext(owner, acc->saved_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	acc->guc_nest_level = NewGUCNestLevel();
+	pgs_set_search_path(search_path);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	acc->spi_connected = true;
+}
+
+void
+pgs_owner_end(PgsCatalogAccess *acc)
+{
+	if (acc->spi_connected)
+		SPI_finish();
+	acc->spi_connected = false;
+	AtEOXact_GUC(false, acc->guc_nest_level);
+	SetUserIdAndSecContext(acc->saved_userid, acc->saved_sec_context);
 }
 
 /*
@@ -136,6 +178,50 @@ pgs_catalog_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
 	return (int) SPI_processed;
 }
 
+/* a column of the last statement's row as text, copied into cxt */
+char *
+pgs_result_text(int row, int col, MemoryContext cxt)
+{
+	char	   *v = SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
+
+	return v ? MemoryContextStrdup(cxt, v) : NULL;
+}
+
+/* a pass-by-value column of the last statement's row */
+Datum
+pgs_result_datum(int row, int col, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col,
+						 isnull);
+}
+
+/* any column of the last statement's row, copied into cxt */
+Datum
+pgs_result_copy(int row, int col, bool *isnull, MemoryContext cxt)
+{
+	Datum		d = pgs_result_datum(row, col, isnull);
+	Form_pg_attribute att = TupleDescAttr(SPI_tuptable->tupdesc, col - 1);
+	MemoryContext old;
+
+	if (*isnull || att->attbyval)
+		return d;
+	old = MemoryContextSwitchTo(cxt);
+	d = datumCopy(d, att->attbyval, att->attlen);
+	MemoryContextSwitchTo(old);
+	return d;
+}
+
+/* the OID of stream.query_defs, looked up once per backend */
+Oid
+pgs_query_defs_relid(void)
+{
+	static Oid	relid = InvalidOid;
+
+	if (!OidIsValid(relid) || !SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+		relid = get_relname_relid("query_defs", get_namespace_oid("stream", false));
+	return relid;
+}
+
 /*
  * Is the relation a registered stream table?  Runs inside a catalog stretch.
  */
@@ -147,22 +233,4 @@ pgs_is_stream(Oid relid)
 
 	return pgs_catalog_exec("SELECT 1 FROM stream.streams WHERE relid::oid = $1",
 							1, argtypes, values, NULL, false, 1) > 0;
-}
-
-/*
- * Only the owner of a query, a member of the owning role, or a superuser
- * may see or change it.  Called with the caller's identity in place.
- */
-void
-pgs_check_query_access(const char *name, Oid owner)
-{
-	Oid			caller = GetUserId();
-
-	if (!has_privs_of_role(caller, owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for streaming query \"%s\"", name),
-				 errdetail("The query is owned by role \"%s\".",
-						   GetUserNameFromId(owner, false)),
-				 errhint("Only the owner of a query, a member of the owning role or a superuser can manage it.")));
 }

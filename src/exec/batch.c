@@ -5,15 +5,21 @@
  *	  stream.process_batch, stream.process_all_available and the background
  *	  worker share.
  *
- * A batch has two steps.  Planning takes the query's lock, replays the
- * pending batch if the offsets log has one without a commit, or else takes
- * a new end snapshot and writes the offsets row.  When the caller can
- * commit (a CALL outside a transaction block, or a worker), the offsets row
- * is committed before the batch runs: write-ahead.  Running takes the lock
- * again, checks that nobody committed the batch meanwhile, evaluates the
- * query as its owner and writes the target, the commit row and the progress
- * row in one transaction.  A crash or error between the steps leaves the
- * offsets row, and the next attempt replays exactly those offsets.
+ * A batch goes through four steps.  Plan: lock the query, and either find
+ * the pending batch (an offsets row without a commit row) or take a new end
+ * snapshot.  Write-ahead: write the new offsets row and, when the caller
+ * can commit (a CALL outside a transaction block, or a worker), commit it
+ * before anything else happens.  Run: lock the query again, check that
+ * nobody committed the batch meanwhile, and evaluate the query as its owner
+ * over exactly the rows of those offsets, writing the target.  Record:
+ * write the commit row and the progress row in the run's transaction, and
+ * commit.  A crash or error after the write-ahead leaves the offsets row,
+ * and the next attempt replays exactly those offsets, whatever happened to
+ * the table's storage in between.
+ *
+ * Everything that reads the stream or evaluates what a user defined runs in
+ * an owner stretch (catalog.c); the catalog is read and written in catalog
+ * stretches, which touch the extension's tables only.
  *
  *-------------------------------------------------------------------------
  */
@@ -21,29 +27,36 @@
 
 #include "access/relation.h"
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_type_d.h"
-#include "funcapi.h"
+#include "fmgr.h"
 #include "miscadmin.h"
-#include "nodes/parsenodes.h"
 #include "storage/bufmgr.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/plancache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
-#include "utils/datum.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/xid8.h"
 
+#include "analyze/pgs_analyze.h"
+#include "catalog/pgs_catalog.h"
+#include "catalog/pgs_checkpoint.h"
+#include "catalog/pgs_query.h"
+#include "exec/pgs_batch.h"
 #include "pg_streaming.h"
-#include "shared.h"
+#include "source/pgs_offsets.h"
 
-PG_FUNCTION_INFO_V1(stream_process_all_available);
-PG_FUNCTION_INFO_V1(stream_process_batch);
+/* what reads of the stream outside the batch statement run with */
+#define BATCH_SCAN_SEARCH_PATH	"pg_catalog, pg_temp"
 
-/* a query's prepared batch statement, kept for the life of the backend */
+/* a query's prepared batch statement, kept until the query changes */
 typedef struct BatchPlanEntry
 {
 	int64		query_id;		/* hash key */
@@ -52,211 +65,71 @@ typedef struct BatchPlanEntry
 } BatchPlanEntry;
 
 static HTAB *batch_plans = NULL;
+static bool batch_plans_stale = false;
+static bool batch_callback_registered = false;
 
-
-/* the definition of a query, as the batch needs it */
-typedef struct BatchQuery
+/* a planned batch, as the run step needs it */
+typedef struct BatchPlan
 {
-	int64		query_id;
-	char	   *name;
-	Oid			owner;
-	Oid			stream_relid;
-	Oid			target_relid;
-	char	   *query_text;
-	char	   *search_path;
-	List	   *target_columns;
-	int32		max_rows;		/* 0: no cap */
-	bool		active;
-} BatchQuery;
-
-static char *
-batch_text_copy(int row, int col)
-{
-	char	   *v = SPI_getvalue(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col);
-
-	return v ? MemoryContextStrdup(TopTransactionContext, v) : NULL;
-}
+	int64		batch_id;
+	bool		replay;			/* its offsets were written by an earlier try */
+	bool		capped;			/* more rows may be available after it */
+} BatchPlan;
 
 /*
- * Lock the query's catalog row and read its definition.  Runs inside a
- * catalog stretch; the lock lasts until the end of the transaction and
- * serializes every batch step of the query.
+ * stream.query_defs changed in some transaction (a query dropped, or moved
+ * to another owner): the statements prepared here may belong to queries
+ * that are gone, so they are all prepared again on next use.
  */
 static void
-batch_lock_query(int64 query_id, BatchQuery *bq)
+batch_relcache_callback(Datum arg, Oid relid)
 {
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(query_id)};
-	bool		isnull;
-	Datum		d;
-	ArrayType  *arr;
-	Datum	   *elems;
-	int			nelems;
-	int			i;
-	MemoryContext old;
-
-	if (pgs_catalog_exec("SELECT name, owner::oid, stream_relid::oid, target_relid::oid,"
-						 " query_text, search_path, target_columns,"
-						 " coalesce(max_rows_per_batch, 0), status = 'active'"
-						 " FROM stream.query_defs WHERE query_id = $1 FOR UPDATE",
-						 1, argtypes, values, NULL, false, 0) != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("streaming query with id " INT64_FORMAT " does not exist",
-						query_id),
-				 errdetail("The query was dropped while its batch was running.")));
-
-	bq->query_id = query_id;
-	bq->name = batch_text_copy(0, 1);
-	bq->owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	bq->stream_relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
-	bq->target_relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
-	bq->query_text = batch_text_copy(0, 5);
-	bq->search_path = batch_text_copy(0, 6);
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7, &isnull);
-	arr = DatumGetArrayTypeP(d);
-	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, NULL, &nelems);
-	old = MemoryContextSwitchTo(TopTransactionContext);
-	bq->target_columns = NIL;
-	for (i = 0; i < nelems; i++)
-		bq->target_columns = lappend(bq->target_columns, TextDatumGetCString(elems[i]));
-	MemoryContextSwitchTo(old);
-	bq->max_rows = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 8, &isnull));
-	bq->active = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 9, &isnull));
+	if (batch_plans != NULL &&
+		(!OidIsValid(relid) || relid == DatumGetObjectId(arg)))
+		batch_plans_stale = true;
 }
 
-/* the latest committed batch id, or 0 */
-static int64
-batch_last_commit(int64 query_id)
+/* free every prepared batch statement of this backend */
+void
+pgs_forget_batch_plans(void)
 {
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(query_id)};
-	bool		isnull;
-	Datum		d;
+	HASH_SEQ_STATUS seq;
+	BatchPlanEntry *entry;
 
-	pgs_catalog_exec("SELECT coalesce(max(batch_id), 0) FROM stream.checkpoint_commits"
-					 " WHERE query_id = $1",
-					 1, argtypes, values, NULL, false, 0);
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return DatumGetInt64(d);
-}
-
-/* a datum from the current SPI result, copied out of SPI's memory */
-static Datum
-batch_copy_datum(int row, int col, bool *isnull, Oid typid)
-{
-	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
-								  col, isnull);
-	int16		typlen;
-	bool		typbyval;
-
-	if (*isnull)
-		return (Datum) 0;
-	get_typlenbyval(typid, &typlen, &typbyval);
-	return datumTransfer(d, typbyval, typlen);
+	if (batch_plans == NULL)
+		return;
+	hash_seq_init(&seq, batch_plans);
+	while ((entry = hash_seq_search(&seq)) != NULL)
+	{
+		if (entry->plan)
+			SPI_freeplan(entry->plan);
+		if (entry->sql)
+			pfree(entry->sql);
+	}
+	hash_destroy(batch_plans);
+	batch_plans = NULL;
+	batch_plans_stale = false;
 }
 
 /*
- * Read offsets row "batch_id" (or the latest one when batch_id is 0).
- * Returns false when there is none.
+ * The prepared statement of a query, prepared on first use.  The stream is
+ * substituted while the statement is analyzed, here and whenever the plan
+ * cache analyzes it again (batch_execute arms the substitution for that).
  */
-static bool
-batch_read_offsets(int64 query_id, int64 batch_id, int64 *found_id,
-				   PgsBoundary *start, PgsBoundary *end, int64 *scan_from)
-{
-	Oid			argtypes[2] = {INT8OID, INT8OID};
-	Datum		values[2] = {Int64GetDatum(query_id), Int64GetDatum(batch_id)};
-	bool		isnull;
-	MemoryContext old;
-
-	if (pgs_catalog_exec("SELECT batch_id, start_snapshot, end_snapshot,"
-						 " scan_from_block, end_floor_block, relfilenode,"
-						 " end_tail_block"
-						 " FROM stream.checkpoint_offsets"
-						 " WHERE query_id = $1 AND ($2 = 0 OR batch_id = $2)"
-						 " ORDER BY batch_id DESC LIMIT 1",
-						 2, argtypes, values, NULL, false, 0) == 0)
-		return false;
-
-	old = MemoryContextSwitchTo(TopTransactionContext);
-	*found_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	start->snapshot = batch_copy_datum(0, 2, &isnull, PG_SNAPSHOTOID);
-	start->is_start = isnull;
-	end->is_start = false;
-	end->snapshot = batch_copy_datum(0, 3, &isnull, PG_SNAPSHOTOID);
-	end->xmax = pgs_snapshot_xmax(end->snapshot);
-	if (!start->is_start)
-		start->xmax = pgs_snapshot_xmax(start->snapshot);
-	*scan_from = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull));
-	end->from_block = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 5, &isnull));
-	end->relfilenode = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 6, &isnull));
-	end->tail_block = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 7, &isnull));
-	MemoryContextSwitchTo(old);
-	return true;
-}
-
-/*
- * With max_rows_per_batch, end the batch before the first transaction that
- * would take it over the cap (but take at least one whole transaction).
- * Returns the end snapshot to use, which is hi itself when no cut is needed;
- * *empty is set when the batch has no rows at all.
- */
-static Datum
-batch_choose_end(const BatchQuery *bq, const PgsBoundary *lo, Datum hi,
-				 PgsBatchParams *params, bool *empty, bool *capped)
-{
-	char	   *sql;
-	int			n;
-	int			i;
-	int64		total = 0;
-	int			keep;
-	FullTransactionId *excluded;
-	int			nexcluded = 0;
-	bool		isnull;
-
-	*capped = false;
-	if (bq->max_rows <= 0)
-	{
-		sql = pgs_batch_select_sql(bq->stream_relid, "1", "LIMIT 1");
-		n = pgs_catalog_exec(sql, PGS_BATCH_NPARAMS, pgs_batch_param_types,
-							 params->values, params->nulls, false, 1);
-		*empty = (n == 0);
-		return hi;
-	}
-
-	sql = pgs_batch_select_sql(bq->stream_relid,
-							   "s." PGS_XID_COLUMN ", pg_catalog.count(*)",
-							   "GROUP BY 1 ORDER BY 1");
-	n = pgs_catalog_exec(sql, PGS_BATCH_NPARAMS, pgs_batch_param_types,
-						 params->values, params->nulls, false, 0);
-	*empty = (n == 0);
-	if (n == 0)
-		return hi;
-	for (keep = 0; keep < n; keep++)
-	{
-		int64		rows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[keep], SPI_tuptable->tupdesc, 2, &isnull));
-
-		if (keep > 0 && total + rows > bq->max_rows)
-			break;
-		total += rows;
-	}
-	if (keep == n)
-		return hi;
-
-	*capped = true;
-	excluded = palloc(sizeof(FullTransactionId) * n);
-	for (i = keep; i < n; i++)
-		excluded[nexcluded++] = DatumGetFullTransactionId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-	return pgs_cut_snapshot(lo, hi, excluded[0], excluded, nexcluded);
-}
-
-/* the prepared statement of a query, prepared on first use */
-static SPIPlanPtr
-batch_get_plan(const BatchQuery *bq, char **sql_out)
+static BatchPlanEntry *
+batch_get_plan(const PgsQuery *q)
 {
 	BatchPlanEntry *entry;
 	bool		found;
 
+	if (!batch_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(batch_relcache_callback,
+									  ObjectIdGetDatum(pgs_query_defs_relid()));
+		batch_callback_registered = true;
+	}
+	if (batch_plans_stale)
+		pgs_forget_batch_plans();
 	if (batch_plans == NULL)
 	{
 		HASHCTL		ctl;
@@ -266,7 +139,7 @@ batch_get_plan(const BatchQuery *bq, char **sql_out)
 		batch_plans = hash_create("pg_streaming batch plans", 16, &ctl,
 								  HASH_ELEM | HASH_BLOBS);
 	}
-	entry = hash_search(batch_plans, &bq->query_id, HASH_ENTER, &found);
+	entry = hash_search(batch_plans, &q->query_id, HASH_ENTER, &found);
 	if (!found)
 	{
 		entry->sql = NULL;
@@ -274,13 +147,20 @@ batch_get_plan(const BatchQuery *bq, char **sql_out)
 	}
 	if (entry->plan == NULL)
 	{
-		char	   *sql = pgs_compose_insert(bq->query_text, bq->target_relid,
-											 bq->target_columns);
-		SPIPlanPtr	plan;
+		char	   *sql = pgs_compose_insert(q->query_text, q->target_relid,
+											 q->target_columns);
+		SPIPlanPtr	volatile plan = NULL;
 
-		pgs_rewrite_begin(sql, bq->stream_relid);
-		plan = SPI_prepare(sql, PGS_BATCH_NPARAMS, pgs_batch_param_types);
-		pgs_rewrite_end();
+		pgs_rewrite_arm(sql, q->stream_relid);
+		PG_TRY();
+		{
+			plan = SPI_prepare(sql, PGS_BATCH_NPARAMS, pgs_batch_param_types);
+		}
+		PG_FINALLY();
+		{
+			pgs_rewrite_disarm();
+		}
+		PG_END_TRY();
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 		if (SPI_keepplan(plan) != 0)
@@ -288,88 +168,272 @@ batch_get_plan(const BatchQuery *bq, char **sql_out)
 		entry->sql = MemoryContextStrdup(TopMemoryContext, sql);
 		entry->plan = plan;
 	}
-	*sql_out = entry->sql;
-	return entry->plan;
+	return entry;
 }
 
 /*
  * Evaluate the query over one batch as the query's owner, writing the
  * target.  Returns the number of rows written; *input_rows gets the rows
- * read from the stream.
+ * read from the stream.  Settings the owner's code changes are rolled back
+ * by the owner stretch.
  */
 static uint64
-batch_execute(const BatchQuery *bq, PgsBatchParams *params, int64 *input_rows)
+batch_execute(const PgsQuery *q, PgsBatchParams *params, int64 *input_rows)
 {
-	Oid			saved_userid;
-	int			saved_sec;
-	int			nest;
-	SPIPlanPtr	volatile plan;
-	char	   *sql;
+	PgsCatalogAccess acc = {0};
+	BatchPlanEntry *entry;
+	CachedPlanSource *source;
 	volatile int rc = 0;
 	uint64		written;
 
-	/*
-	 * The owner's query must not change this session's state (no SET ROLE,
-	 * no temporary objects), as for code that maintenance runs as a table's
-	 * owner.
-	 */
-	GetUserIdAndSecContext(&saved_userid, &saved_sec);
-	SetUserIdAndSecContext(bq->owner, saved_sec | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	nest = NewGUCNestLevel();
-	pgs_set_search_path(bq->search_path);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	pgs_owner_begin(&acc, q->owner, q->search_path);
+	entry = batch_get_plan(q);
 
-	plan = batch_get_plan(bq, &sql);
+	/*
+	 * The plan cache analyzes the statement again from the text it keeps
+	 * when a table it reads changed; that text's address is the token.
+	 */
+	source = linitial(SPI_plan_get_plan_sources(entry->plan));
 	pgs_batch_input_rows = 0;
-	pgs_rewrite_begin(sql, bq->stream_relid);
+	pgs_rewrite_arm(source->query_string, q->stream_relid);
 	PG_TRY();
 	{
 		bool		pushed = pgs_ensure_snapshot();
 
-		rc = SPI_execute_plan(plan, params->values, params->nulls, false, 0);
+		rc = SPI_execute_plan(entry->plan, params->values, params->nulls,
+							  false, 0);
 		if (pushed)
 			PopActiveSnapshot();
 	}
 	PG_FINALLY();
 	{
-		pgs_rewrite_end();
+		pgs_rewrite_disarm();
 	}
 	PG_END_TRY();
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "batch statement failed: %s", SPI_result_code_string(rc));
 	written = SPI_processed;
 	*input_rows = pgs_batch_input_rows;
-
-	SPI_finish();
-	AtEOXact_GUC(true, nest);
-	SetUserIdAndSecContext(saved_userid, saved_sec);
+	pgs_owner_end(&acc);
 	return written;
 }
 
 /*
+ * Lock the query's catalog row and read its definition; the lock lasts
+ * until the end of the transaction and serializes every batch step of the
+ * query.  A query whose owner is gone never runs.
+ */
+static void
+batch_lock_query(int64 query_id, PgsQuery *q)
+{
+	if (!pgs_query_read(NULL, query_id, PGS_QUERY_LOCK, q))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("streaming query with id " INT64_FORMAT " does not exist",
+						query_id),
+				 errdetail("The query was dropped while its batch was running.")));
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(q->owner)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the owner of streaming query \"%s\" no longer exists",
+						q->name),
+				 errhint("Drop the query, or start it again as an existing role.")));
+}
+
+/* the stream's present storage: its relfilenode and its last block */
+static void
+batch_stream_storage(Oid relid, Oid *relfilenode, int64 *tail_block)
+{
+	Relation	rel = relation_open(relid, AccessShareLock);
+	BlockNumber nblocks = RelationGetNumberOfBlocks(rel);
+
+	*relfilenode = rel->rd_node.relNode;
+	if (tail_block)
+		*tail_block = nblocks > 0 ? (int64) nblocks - 1 : 0;
+	relation_close(rel, NoLock);
+}
+
+/*
+ * Read the batch's rows outside the batch statement (existence, counts per
+ * transaction), as the query's owner: the stream's column types, casts and
+ * operators are the owner's to define.  Returns SPI_processed; the rows
+ * stay in SPI_tuptable until pgs_owner_end().
+ */
+static int
+batch_scan(PgsCatalogAccess *acc, const PgsQuery *q, const char *select_list,
+		   const char *tail, PgsBatchParams *params)
+{
+	char	   *sql = pgs_batch_select_sql(q->stream_relid, select_list, tail);
+
+	pgs_owner_begin(acc, q->owner, BATCH_SCAN_SEARCH_PATH);
+	return pgs_catalog_exec(sql, PGS_BATCH_NPARAMS, pgs_batch_param_types,
+							params->values, params->nulls, true, 0);
+}
+
+/*
+ * With max_rows_per_batch, end the batch before the first transaction that
+ * would take it over the cap (but take at least one whole transaction).
+ * Returns the end snapshot to use, which is hi itself when no cut is needed;
+ * *empty is set when the batch has no rows at all.
+ */
+static Datum
+batch_choose_end(const PgsQuery *q, const PgsBoundary *lo, Datum hi,
+				 PgsBatchParams *params, bool *empty, bool *capped)
+{
+	PgsCatalogAccess acc = {0};
+	MemoryContext cxt = CurrentMemoryContext;
+	int			n;
+	int			i;
+	int64		total = 0;
+	int			keep;
+	FullTransactionId *excluded;
+	int			nexcluded = 0;
+	bool		isnull;
+	Datum		end = hi;
+
+	*capped = false;
+	if (q->max_rows <= 0)
+	{
+		n = batch_scan(&acc, q, "1", "LIMIT 1", params);
+		pgs_owner_end(&acc);
+		*empty = (n == 0);
+		return hi;
+	}
+
+	n = batch_scan(&acc, q, "s." PGS_XID_COLUMN ", pg_catalog.count(*)",
+				   "GROUP BY 1 ORDER BY 1", params);
+	*empty = (n == 0);
+	for (keep = 0; keep < n; keep++)
+	{
+		int64		rows = DatumGetInt64(pgs_result_datum(keep, 2, &isnull));
+
+		if (keep > 0 && total + rows > q->max_rows)
+			break;
+		total += rows;
+	}
+	if (keep < n)
+	{
+		*capped = true;
+		excluded = MemoryContextAlloc(cxt, sizeof(FullTransactionId) * n);
+		for (i = keep; i < n; i++)
+			excluded[nexcluded++] =
+				DatumGetFullTransactionId(pgs_result_datum(i, 1, &isnull));
+	}
+	pgs_owner_end(&acc);
+	if (*capped)
+		end = pgs_cut_snapshot(lo, hi, excluded[0], excluded, nexcluded);
+	return end;
+}
+
+/*
+ * Step 1, plan: find the pending batch, or choose the offsets of a new
+ * one.  Returns false when there is nothing to run.  Called with the
+ * query's row locked.
+ */
+static bool
+batch_plan(const PgsQuery *q, PgsOffsets *o, BatchPlan *bp, bool own_running)
+{
+	int64		last_commit = pgs_checkpoint_last_commit(q->query_id);
+	PgsOffsets	latest;
+	bool		have_latest;
+	PgsBoundary *lo = &o->start;
+	PgsBoundary *hi = &o->end;
+	PgsBatchParams params;
+	Oid			relfilenode;
+	int64		tail_block;
+	Datum		hi_snap;
+	bool		lo_usable;
+	bool		empty;
+
+	have_latest = pgs_checkpoint_read(q->query_id, 0, &latest);
+	if (have_latest && latest.batch_id > last_commit)
+	{
+		*o = latest;
+		bp->batch_id = latest.batch_id;
+		bp->replay = true;
+		bp->capped = true;		/* more may be available after it */
+		return true;
+	}
+
+	/* the new batch starts where the latest one ended */
+	memset(o, 0, sizeof(PgsOffsets));
+	if (have_latest)
+		*lo = latest.end;
+	else
+		lo->is_start = true;
+
+	batch_stream_storage(q->stream_relid, &relfilenode, &tail_block);	/* before the snapshot */
+	hi_snap = pgs_take_snapshot(own_running);
+
+	/*
+	 * The batch's rows belong to transactions not visible in lo, so they lie
+	 * at or after lo's floor, unless the table was rewritten since.
+	 */
+	lo_usable = !lo->is_start && lo->relfilenode == relfilenode;
+	o->scan_from = lo_usable ? lo->from_block : 0;
+	pgs_batch_params(lo, hi_snap, o->scan_from, &params);
+	hi_snap = batch_choose_end(q, lo, hi_snap, &params, &empty, &bp->capped);
+	if (empty)
+		return false;
+
+	hi->is_start = false;
+	hi->snapshot = hi_snap;
+	hi->xmax = pgs_snapshot_xmax(hi_snap);
+	hi->from_block = pgs_boundary_floor(lo, lo_usable, hi_snap, tail_block);
+	hi->tail_block = tail_block;
+	if (bp->capped)
+	{
+		/*
+		 * A cut end leaves transactions of this batch for later, and its xmax
+		 * is no longer the next xid at snapshot time: fall back to this
+		 * batch's own floor for both.
+		 */
+		hi->from_block = Min(hi->from_block, o->scan_from);
+		hi->tail_block = hi->from_block;
+	}
+	hi->relfilenode = relfilenode;
+	o->batch_id = last_commit + 1;
+	bp->batch_id = o->batch_id;
+	bp->replay = false;
+	return true;
+}
+
+/*
+ * Step 3, run: evaluate the query over the batch's rows.  A batch planned
+ * before its stream was rewritten (VACUUM FULL, CLUSTER, a rewriting ALTER
+ * TABLE) has block numbers of storage that is gone; its rows are then found
+ * by their transactions alone, reading the table from its first block.
+ */
+static uint64
+batch_run(const PgsQuery *q, const PgsOffsets *o, int64 *input_rows)
+{
+	PgsBatchParams params;
+	Oid			relfilenode;
+	int64		scan_from = o->scan_from;
+
+	batch_stream_storage(q->stream_relid, &relfilenode, NULL);
+	if (relfilenode != o->end.relfilenode)
+		scan_from = 0;
+	pgs_batch_params(&o->start, o->end.snapshot, scan_from, &params);
+	return batch_execute(q, &params, input_rows);
+}
+
+/*
  * Plan or replay, then run, one batch of the query.  With nonatomic, the
- * offsets row is committed before the batch runs; otherwise both steps run
- * in the caller's transaction.
+ * offsets row is committed before the batch runs; otherwise every step runs
+ * in the caller's transaction.  Allocates nothing that outlives the call.
  */
 PgsBatchResult
 pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 {
-	PgsCatalogAccess acc = {0};
-	BatchQuery	bq;
-	PgsBoundary lo = {0};
-	PgsBoundary hi = {0};
-	PgsBatchParams params;
-	int64		last_commit;
-	int64		last_offsets = 0;
-	int64		batch_id;
-	int64		scan_from = 0;
-	bool		replay;
-	bool		capped = false;
-	TimestampTz started = GetCurrentTimestamp();
-	int64		input_rows;
-	uint64		output_rows;
+	MemoryContext caller_cxt = CurrentMemoryContext;
+	MemoryContext cxt;
+	PgsQuery	q;
+	PgsOffsets	o;
+	PgsOffsets	check;
+	BatchPlan	bp;
+	PgsProgress progress = {0};
+	PgsBatchResult result;
 
 	if (!nonatomic && IsolationUsesXactSnapshot())
 		ereport(ERROR,
@@ -378,321 +442,101 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 				 errdetail("The batch must read every row committed before its end snapshot, which a transaction snapshot taken earlier cannot see."),
 				 errhint("Run the batch at READ COMMITTED, or CALL it outside a transaction block.")));
 
-	/* step 1: plan, or find the pending batch */
-	pgs_catalog_begin(&acc);
-	batch_lock_query(query_id, &bq);
-	if ((flags & PGS_BATCH_REQUIRE_ACTIVE) && !bq.active)
+	/* survives the commits below: a child of the caller's context */
+	cxt = AllocSetContextCreate(caller_cxt, "pg_streaming batch",
+								ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(cxt);
+	progress.started_at = GetCurrentTimestamp();
+
+	/* step 1: plan */
+	batch_lock_query(query_id, &q);
+	if ((flags & PGS_BATCH_REQUIRE_ACTIVE) && !q.active)
 	{
-		pgs_catalog_end(&acc);
-		return PGS_BATCH_INACTIVE;
+		result = PGS_BATCH_INACTIVE;
+		goto done;
 	}
 	if (flags & PGS_BATCH_NO_CAP)
-		bq.max_rows = 0;
-	last_commit = batch_last_commit(query_id);
-	replay = batch_read_offsets(query_id, 0, &last_offsets, &lo, &hi, &scan_from) &&
-		last_offsets > last_commit;
-	if (replay)
+		q.max_rows = 0;
+	if (!batch_plan(&q, &o, &bp, !nonatomic))
 	{
-		batch_id = last_offsets;
-		capped = true;			/* more may be available after it */
+		result = PGS_BATCH_NONE;
+		goto done;
 	}
-	else
-	{
-		Relation	rel;
-		BlockNumber nblocks;
-		Oid			relfilenode;
-		Datum		hi_snap;
-		bool		empty;
-		Oid			argtypes[9] = {INT8OID, INT8OID, PG_SNAPSHOTOID, PG_SNAPSHOTOID,
-		INT8OID, INT8OID, INT8OID, OIDOID, TIMESTAMPTZOID};
-		Datum		values[9];
-		char		nulls[9];
-		bool		lo_usable;
-		int64		tail_block;
 
-		/* lo is the end of the latest batch, or the start of the stream */
-		if (last_offsets > 0)
-			lo = hi;
-		else
-			lo.is_start = true;
-
-		rel = relation_open(bq.stream_relid, AccessShareLock);
-		nblocks = RelationGetNumberOfBlocks(rel);	/* before the snapshot */
-		relfilenode = rel->rd_node.relNode;
-		relation_close(rel, NoLock);
-
-		hi_snap = pgs_take_snapshot(!nonatomic);
-
-		/*
-		 * The batch's rows belong to transactions not visible in lo, so they
-		 * lie at or after lo's floor, unless the table was rewritten since.
-		 */
-		lo_usable = !lo.is_start && lo.relfilenode == relfilenode;
-		scan_from = lo_usable ? lo.from_block : 0;
-		tail_block = nblocks > 0 ? (int64) nblocks - 1 : 0;
-		pgs_batch_params(&lo, hi_snap, scan_from, &params);
-		hi_snap = batch_choose_end(&bq, &lo, hi_snap, &params, &empty, &capped);
-		if (empty)
-		{
-			pgs_catalog_end(&acc);
-			return PGS_BATCH_NONE;
-		}
-
-		hi.is_start = false;
-		hi.snapshot = hi_snap;
-		hi.xmax = pgs_snapshot_xmax(hi_snap);
-		hi.from_block = pgs_boundary_floor(&lo, lo_usable, hi_snap, tail_block);
-		hi.tail_block = tail_block;
-		if (capped)
-		{
-			/*
-			 * A cut end leaves transactions of this batch for later, and its
-			 * xmax is no longer the next xid at snapshot time: fall back to
-			 * this batch's own floor for both.
-			 */
-			hi.from_block = Min(hi.from_block, scan_from);
-			hi.tail_block = hi.from_block;
-		}
-		hi.relfilenode = relfilenode;
-		batch_id = last_commit + 1;
-
-		memset(nulls, ' ', sizeof(nulls));
-		values[0] = Int64GetDatum(query_id);
-		values[1] = Int64GetDatum(batch_id);
-		values[2] = lo.is_start ? (Datum) 0 : lo.snapshot;
-		nulls[2] = lo.is_start ? 'n' : ' ';
-		values[3] = hi.snapshot;
-		values[4] = Int64GetDatum(hi.tail_block);
-		values[5] = Int64GetDatum(scan_from);
-		values[6] = Int64GetDatum(hi.from_block);
-		values[7] = ObjectIdGetDatum(relfilenode);
-		values[8] = TimestampTzGetDatum(started);
-		pgs_catalog_exec("INSERT INTO stream.checkpoint_offsets (query_id, batch_id,"
-						 " start_snapshot, end_snapshot, end_tail_block, scan_from_block,"
-						 " end_floor_block, relfilenode, planned_at)"
-						 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-						 9, argtypes, values, nulls, false, 0);
-	}
-	pgs_catalog_end(&acc);
-
+	/* step 2: write-ahead */
+	if (!bp.replay)
+		pgs_checkpoint_write(query_id, &o, progress.started_at);
 	if (nonatomic)
 	{
 		SPI_commit();
-		started = GetCurrentTimestamp();
+		MemoryContextSwitchTo(cxt);
+		progress.started_at = GetCurrentTimestamp();
 	}
 
-	/* step 2: run the batch, unless someone else committed it meanwhile */
-	pgs_catalog_begin(&acc);
-	batch_lock_query(query_id, &bq);
-	if ((flags & PGS_BATCH_REQUIRE_ACTIVE) && !bq.active)
+	/* step 3: run, unless someone else committed the batch meanwhile */
+	batch_lock_query(query_id, &q);
+	if ((flags & PGS_BATCH_REQUIRE_ACTIVE) && !q.active)
 	{
-		pgs_catalog_end(&acc);
-		return PGS_BATCH_INACTIVE;
+		result = PGS_BATCH_INACTIVE;
+		goto done;
 	}
-	if (batch_last_commit(query_id) >= batch_id ||
-		!batch_read_offsets(query_id, batch_id, &last_offsets, &lo, &hi, &scan_from))
+	if (pgs_checkpoint_last_commit(query_id) >= bp.batch_id ||
+		!pgs_checkpoint_read(query_id, bp.batch_id, &check))
 	{
-		pgs_catalog_end(&acc);
-		return PGS_BATCH_PARTIAL;
+		result = PGS_BATCH_PARTIAL;
+		goto done;
 	}
-	pgs_catalog_end(&acc);
-	pgs_batch_params(&lo, hi.snapshot, scan_from, &params);
+	progress.output_rows = (int64) batch_run(&q, &check, &progress.input_rows);
 
-	output_rows = batch_execute(&bq, &params, &input_rows);
-
-	pgs_catalog_begin(&acc);
-	{
-		Oid			argtypes[7] = {INT8OID, INT8OID, TIMESTAMPTZOID, INT8OID,
-		INT8OID, BOOLOID, TIMESTAMPTZOID};
-		Datum		values[7];
-
-		values[0] = Int64GetDatum(query_id);
-		values[1] = Int64GetDatum(batch_id);
-		values[2] = TimestampTzGetDatum(started);
-		values[3] = Int64GetDatum(input_rows);
-		values[4] = Int64GetDatum((int64) output_rows);
-		values[5] = BoolGetDatum(replay);
-		values[6] = TimestampTzGetDatum(GetCurrentTimestamp());
-		pgs_catalog_exec("INSERT INTO stream.checkpoint_commits (query_id, batch_id, committed_at)"
-						 " VALUES ($1, $2, $7)",
-						 7, argtypes, values, NULL, false, 0);
-		pgs_catalog_exec("INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
-						 " finished_at, input_rows, output_rows, replayed)"
-						 " VALUES ($1, $2, $3, $7, $4, $5, $6)",
-						 7, argtypes, values, NULL, false, 0);
-
-		/*
-		 * Only the latest batch's offsets are needed to go on; keep the
-		 * last pg_streaming.retained_batches of them for people to read.
-		 */
-		if (batch_id > pgs_retained_batches)
-		{
-			values[1] = Int64GetDatum(batch_id - pgs_retained_batches);
-			pgs_catalog_exec("DELETE FROM stream.checkpoint_offsets"
-							 " WHERE query_id = $1 AND batch_id <= $2",
-							 2, argtypes, values, NULL, false, 0);
-		}
-	}
-	pgs_catalog_end(&acc);
-
+	/* step 4: record, in the run's transaction */
+	progress.replayed = bp.replay;
+	progress.finished_at = GetCurrentTimestamp();
+	pgs_checkpoint_commit(query_id, bp.batch_id, &progress);
 	if (nonatomic)
 		SPI_commit();
+	result = bp.capped ? PGS_BATCH_PARTIAL : PGS_BATCH_DONE;
 
-	return capped ? PGS_BATCH_PARTIAL : PGS_BATCH_DONE;
-}
-
-/*
- * Rows committed into the query's stream that no committed batch has
- * processed yet (including those of a planned, uncommitted batch).  Costs a
- * scan of the blocks a next batch would read.
- */
-int64
-pgs_pending_rows(int64 query_id)
-{
-	PgsCatalogAccess acc = {0};
-	BatchQuery	bq;
-	PgsBoundary lo = {0};
-	PgsBoundary unused = {0};
-	PgsBatchParams params;
-	int64		last_commit;
-	int64		found;
-	int64		scan_from;
-	Relation	rel;
-	Oid			relfilenode;
-	Datum		hi;
-	bool		isnull;
-	int64		result;
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(query_id)};
-
-	pgs_catalog_begin(&acc);
-	if (pgs_catalog_exec("SELECT stream_relid::oid, owner::oid, name FROM stream.query_defs"
-						 " WHERE query_id = $1",
-						 1, argtypes, values, NULL, false, 0) == 0)
-	{
-		pgs_catalog_end(&acc);
-		return 0;
-	}
-	bq.stream_relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	bq.owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	bq.name = batch_text_copy(0, 3);
-
-	last_commit = batch_last_commit(query_id);
-	if (last_commit > 0 &&
-		batch_read_offsets(query_id, last_commit, &found, &unused, &lo, &scan_from))
-		lo.is_start = false;
-	else
-		lo.is_start = true;
-
-	rel = relation_open(bq.stream_relid, AccessShareLock);
-	relfilenode = rel->rd_node.relNode;
-	relation_close(rel, NoLock);
-	hi = pgs_take_snapshot(true);
-	scan_from = (!lo.is_start && lo.relfilenode == relfilenode) ? lo.from_block : 0;
-	pgs_batch_params(&lo, hi, scan_from, &params);
-	pgs_catalog_exec(pgs_batch_select_sql(bq.stream_relid, "pg_catalog.count(*)", NULL),
-					 PGS_BATCH_NPARAMS, pgs_batch_param_types,
-					 params.values, params.nulls, false, 0);
-	result = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	pgs_catalog_end(&acc);
-
-	pgs_check_query_access(bq.name, bq.owner);
+done:
+	MemoryContextSwitchTo(caller_cxt);
+	MemoryContextDelete(cxt);
 	return result;
 }
 
 /*
- * Find a query by name for a manual batch, checking that the caller may
- * run it.
+ * Rows committed into the query's stream that no committed batch has
+ * processed yet (including those of a planned, uncommitted batch), or -1
+ * when the query's owner may not read the stream.  Costs a scan of the
+ * blocks a next batch would read, as the query's owner.  The caller has
+ * checked that it may see the query.
  */
-static int64
-batch_lookup_query(const char *name)
+int64
+pgs_pending_rows(const PgsQuery *q)
 {
 	PgsCatalogAccess acc = {0};
-	Oid			argtypes[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(name)};
-	int64		query_id;
-	Oid			owner;
+	PgsOffsets	last;
+	PgsBoundary lo = {0};
+	PgsBatchParams params;
+	int64		last_commit;
+	int64		scan_from;
+	Oid			relfilenode;
+	Datum		hi;
 	bool		isnull;
+	int64		result;
 
-	pgs_catalog_begin(&acc);
-	if (pgs_catalog_exec("SELECT query_id, owner::oid FROM stream.query_defs WHERE name = $1",
-						 1, argtypes, values, NULL, false, 0) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("streaming query \"%s\" does not exist", name),
-				 errhint("See stream.queries for the queries you can see.")));
-	query_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	pgs_catalog_end(&acc);
-	pgs_check_query_access(name, owner);
-	return query_id;
-}
+	if (pg_class_aclcheck(q->stream_relid, q->owner, ACL_SELECT) != ACLCHECK_OK)
+		return -1;
+	last_commit = pgs_checkpoint_last_commit(q->query_id);
+	if (last_commit > 0 && pgs_checkpoint_read(q->query_id, last_commit, &last))
+		lo = last.end;
+	else
+		lo.is_start = true;
 
-static bool
-batch_call_is_nonatomic(FunctionCallInfo fcinfo)
-{
-	return fcinfo->context && IsA(fcinfo->context, CallContext) &&
-		!castNode(CallContext, fcinfo->context)->atomic;
-}
-
-/*
- * Shared by both procedures: run batches until one reports that nothing
- * more was available when it was planned (or, for a single batch, once).
- */
-static int64
-batch_process(FunctionCallInfo fcinfo, bool all)
-{
-	char	   *name;
-	int64		query_id;
-	bool		nonatomic = batch_call_is_nonatomic(fcinfo);
-	int64		batches = 0;
-	MemoryContext batch_cxt;
-	MemoryContext old;
-
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("query name must not be null")));
-	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	query_id = batch_lookup_query(name);
-
-	if (SPI_connect_ext(nonatomic ? SPI_OPT_NONATOMIC : 0) != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-
-	/* what one batch allocates here is released before the next */
-	batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "pg_streaming batch",
-									  ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(batch_cxt);
-	for (;;)
-	{
-		PgsBatchResult r;
-
-		CHECK_FOR_INTERRUPTS();
-		MemoryContextSwitchTo(batch_cxt);
-		MemoryContextReset(batch_cxt);
-		r = pgs_run_batch(query_id, nonatomic, 0);
-		if (r == PGS_BATCH_NONE)
-			break;
-		batches++;
-		if (!all || r == PGS_BATCH_DONE)
-			break;
-	}
-	MemoryContextSwitchTo(old);
-	MemoryContextDelete(batch_cxt);
-	SPI_finish();
-	return batches;
-}
-
-Datum
-stream_process_all_available(PG_FUNCTION_ARGS)
-{
-	(void) batch_process(fcinfo, true);
-	PG_RETURN_VOID();
-}
-
-Datum
-stream_process_batch(PG_FUNCTION_ARGS)
-{
-	(void) batch_process(fcinfo, false);
-	PG_RETURN_VOID();
+	batch_stream_storage(q->stream_relid, &relfilenode, NULL);
+	hi = pgs_take_snapshot(true);
+	scan_from = (!lo.is_start && lo.relfilenode == relfilenode) ? lo.from_block : 0;
+	pgs_batch_params(&lo, hi, scan_from, &params);
+	(void) batch_scan(&acc, q, "pg_catalog.count(*)", NULL, &params);
+	result = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
+	pgs_owner_end(&acc);
+	return result;
 }

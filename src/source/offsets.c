@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * offsets.c
- *	  Batch boundaries: transaction snapshots, and the predicate parameters
- *	  that select the rows between two of them.
+ *	  Batch boundaries: transaction snapshots and the block floors recorded
+ *	  with them.
  *
  * Batch N holds the stream rows whose writing transaction is visible in its
  * end snapshot "hi" and not in its start snapshot "lo" (the previous batch's
@@ -29,34 +29,10 @@
 #include "utils/snapmgr.h"
 #include "utils/xid8.h"
 
-#include "pg_streaming.h"
+#include "source/pgs_offsets.h"
 
-PG_FUNCTION_INFO_V1(stream_batch_member);
-
-/* rows of the current batch seen by the batch predicate */
-int64		pgs_batch_input_rows = 0;
-
-Oid			pgs_batch_param_types[PGS_BATCH_NPARAMS] = {
-	XID8OID,					/* $1 xmax(lo) */
-	XID8OID,					/* $2 xmax(hi) */
-	PG_SNAPSHOTOID,				/* $3 hi */
-	XID8OID,					/* $4 (unused) */
-	XID8OID,					/* $5 (unused) */
-	XID8ARRAYOID,				/* $6 the xids of part (b) */
-	TIDOID						/* $7 the first tid that can hold a row */
-};
-
-/* a snapshot taken apart: full xids, xip ascending */
-typedef struct OffSnapshot
-{
-	uint64		xmin;
-	uint64		xmax;
-	int			nxip;
-	uint64	   *xip;
-} OffSnapshot;
-
-static int
-off_cmp_u64(const void *a, const void *b)
+int
+pgs_cmp_u64(const void *a, const void *b)
 {
 	uint64		x = *(const uint64 *) a;
 	uint64		y = *(const uint64 *) b;
@@ -77,12 +53,12 @@ off_widen(FullTransactionId next, TransactionId xid)
 }
 
 static Datum
-off_make_snapshot(OffSnapshot *s)
+off_make_snapshot(PgsXidSnapshot *s)
 {
 	StringInfoData buf;
 	int			i;
 
-	qsort(s->xip, s->nxip, sizeof(uint64), off_cmp_u64);
+	qsort(s->xip, s->nxip, sizeof(uint64), pgs_cmp_u64);
 	initStringInfo(&buf);
 	appendStringInfo(&buf, UINT64_FORMAT ":" UINT64_FORMAT ":", s->xmin, s->xmax);
 	for (i = 0; i < s->nxip; i++)
@@ -95,8 +71,8 @@ off_make_snapshot(OffSnapshot *s)
 	return DirectFunctionCall1(pg_snapshot_in, CStringGetDatum(buf.data));
 }
 
-static void
-off_parse_snapshot(Datum snap, OffSnapshot *s)
+void
+pgs_snapshot_parse(Datum snap, PgsXidSnapshot *s)
 {
 	char	   *text = DatumGetCString(DirectFunctionCall1(pg_snapshot_out, snap));
 	char	   *p = text;
@@ -122,10 +98,10 @@ off_parse_snapshot(Datum snap, OffSnapshot *s)
 	}
 }
 
-static bool
-off_in_xip(const OffSnapshot *s, uint64 xid)
+bool
+pgs_snapshot_running(const PgsXidSnapshot *s, uint64 xid)
 {
-	return bsearch(&xid, s->xip, s->nxip, sizeof(uint64), off_cmp_u64) != NULL;
+	return bsearch(&xid, s->xip, s->nxip, sizeof(uint64), pgs_cmp_u64) != NULL;
 }
 
 /*
@@ -142,7 +118,7 @@ pgs_take_snapshot(bool own_running)
 	Snapshot	snap = GetLatestSnapshot();
 	FullTransactionId next = ReadNextFullTransactionId();
 	TransactionId own = GetTopTransactionIdIfAny();
-	OffSnapshot s;
+	PgsXidSnapshot s;
 	uint64		x;
 	uint64		own_full;
 	int			i;
@@ -186,66 +162,10 @@ pgs_take_snapshot(bool own_running)
 FullTransactionId
 pgs_snapshot_xmax(Datum snap)
 {
-	OffSnapshot s;
+	PgsXidSnapshot s;
 
-	off_parse_snapshot(snap, &s);
+	pgs_snapshot_parse(snap, &s);
 	return FullTransactionIdFromU64(s.xmax);
-}
-
-/*
- * Fill the seven parameters of the batch predicate for the batch (lo, hi].
- */
-void
-pgs_batch_params(const PgsBoundary *lo, Datum hi_snapshot,
-				 int64 scan_from_block, PgsBatchParams *params)
-{
-	OffSnapshot hi;
-	OffSnapshot los;
-	Datum	   *elems;
-	int			nelems = 0;
-	uint64		bmin = 1,
-				bmax = 0;
-	ItemPointer tid;
-	int			i;
-
-	off_parse_snapshot(hi_snapshot, &hi);
-	if (lo->is_start)
-	{
-		los.xmin = los.xmax = 0;
-		los.nxip = 0;
-		los.xip = NULL;
-	}
-	else
-		off_parse_snapshot(lo->snapshot, &los);
-
-	elems = palloc(sizeof(Datum) * (los.nxip + 1));
-	for (i = 0; i < los.nxip; i++)
-	{
-		uint64		x = los.xip[i];
-
-		if (off_in_xip(&hi, x))
-			continue;
-		elems[nelems++] = FullTransactionIdGetDatum(FullTransactionIdFromU64(x));
-		if (nelems == 1 || x < bmin)
-			bmin = x;
-		if (nelems == 1 || x > bmax)
-			bmax = x;
-	}
-
-	tid = palloc(sizeof(ItemPointerData));
-	ItemPointerSet(tid, (BlockNumber) Max(scan_from_block, 0), 0);
-
-	params->values[0] = FullTransactionIdGetDatum(FullTransactionIdFromU64(los.xmax));
-	params->values[1] = FullTransactionIdGetDatum(FullTransactionIdFromU64(hi.xmax));
-	params->values[2] = hi_snapshot;
-	params->values[3] = FullTransactionIdGetDatum(FullTransactionIdFromU64(bmin));
-	params->values[4] = FullTransactionIdGetDatum(FullTransactionIdFromU64(bmax));
-	params->values[5] = PointerGetDatum(construct_array(elems, nelems, XID8OID,
-														sizeof(FullTransactionId),
-														FLOAT8PASSBYVAL,
-														TYPALIGN_DOUBLE));
-	params->values[6] = PointerGetDatum(tid);
-	memset(params->nulls, ' ', sizeof(params->nulls));
 }
 
 /*
@@ -264,11 +184,11 @@ int64
 pgs_boundary_floor(const PgsBoundary *lo, bool lo_usable, Datum hi_snapshot,
 				   int64 tail_block)
 {
-	OffSnapshot hi;
+	PgsXidSnapshot hi;
 	int64		floor = tail_block;
 	int			i;
 
-	off_parse_snapshot(hi_snapshot, &hi);
+	pgs_snapshot_parse(hi_snapshot, &hi);
 	for (i = 0; i < hi.nxip; i++)
 	{
 		if (!lo_usable)
@@ -292,13 +212,13 @@ pgs_cut_snapshot(const PgsBoundary *lo, Datum hi_snapshot,
 				 FullTransactionId cut, FullTransactionId *excluded,
 				 int nexcluded)
 {
-	OffSnapshot hi;
-	OffSnapshot out;
+	PgsXidSnapshot hi;
+	PgsXidSnapshot out;
 	uint64		cut_u64 = U64FromFullTransactionId(cut);
 	uint64		lo_xmax = lo->is_start ? 0 : U64FromFullTransactionId(lo->xmax);
 	int			i;
 
-	off_parse_snapshot(hi_snapshot, &hi);
+	pgs_snapshot_parse(hi_snapshot, &hi);
 	out.xmax = Max(cut_u64, lo_xmax);
 	out.nxip = 0;
 	out.xip = palloc(sizeof(uint64) * (hi.nxip + nexcluded + 1));
@@ -317,58 +237,4 @@ pgs_cut_snapshot(const PgsBoundary *lo, Datum hi_snapshot,
 		if (out.xip[i] < out.xmin)
 			out.xmin = out.xip[i];
 	return off_make_snapshot(&out);
-}
-
-/* the batch predicate's view of one batch, parsed once per execution */
-typedef struct MemberState
-{
-	uint64		lo_xmax;
-	uint64		hi_xmax;
-	OffSnapshot hi;
-	int			nb;
-	uint64	   *b;
-} MemberState;
-
-/*
- * stream._batch_member(xid, xmax(lo), xmax(hi), hi, part (b) xids): is a row
- * written by transaction xid part of the batch?  Counts the rows it accepts.
- * It is the cheapest qual of the batch's subquery, so it runs before any of
- * the query's own conditions and the count is the batch's input rows.
- */
-Datum
-stream_batch_member(PG_FUNCTION_ARGS)
-{
-	uint64		x = U64FromFullTransactionId(PG_GETARG_FULLTRANSACTIONID(0));
-	MemberState *st = (MemberState *) fcinfo->flinfo->fn_extra;
-	bool		member;
-
-	if (st == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-		ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(4);
-		Datum	   *elems;
-		int			i;
-
-		st = palloc0(sizeof(MemberState));
-		st->lo_xmax = U64FromFullTransactionId(PG_GETARG_FULLTRANSACTIONID(1));
-		st->hi_xmax = U64FromFullTransactionId(PG_GETARG_FULLTRANSACTIONID(2));
-		off_parse_snapshot(PG_GETARG_DATUM(3), &st->hi);
-		deconstruct_array(arr, XID8OID, sizeof(FullTransactionId),
-						  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, NULL, &st->nb);
-		st->b = palloc(sizeof(uint64) * (st->nb + 1));
-		for (i = 0; i < st->nb; i++)
-			st->b[i] = U64FromFullTransactionId(DatumGetFullTransactionId(elems[i]));
-		qsort(st->b, st->nb, sizeof(uint64), off_cmp_u64);
-		fcinfo->flinfo->fn_extra = st;
-		MemoryContextSwitchTo(old);
-	}
-
-	if (x >= st->lo_xmax)
-		member = x < st->hi_xmax && !off_in_xip(&st->hi, x);
-	else
-		member = st->nb > 0 &&
-			bsearch(&x, st->b, st->nb, sizeof(uint64), off_cmp_u64) != NULL;
-	if (member)
-		pgs_batch_input_rows++;
-	PG_RETURN_BOOL(member);
 }

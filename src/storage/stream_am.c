@@ -31,7 +31,7 @@
 #include "utils/rel.h"
 
 #include "pg_streaming.h"
-#include "shared.h"
+#include "bgw/pgs_bgw.h"
 
 PG_FUNCTION_INFO_V1(stream_heap_handler);
 

@@ -23,7 +23,11 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
+#include "bgw/pgs_bgw.h"
+#include "catalog/pgs_catalog.h"
+#include "catalog/pgs_query.h"
 #include "pg_streaming.h"
 
 PG_FUNCTION_INFO_V1(stream_create_stream);
@@ -34,6 +38,29 @@ st_qualified_name(Oid relid)
 {
 	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 									  get_rel_name(relid));
+}
+
+/*
+ * Lock a table the caller must own.  Ownership is checked before the lock
+ * is requested, so that a stranger cannot queue an exclusive lock on
+ * somebody else's table, and again once it is held, in case the table
+ * changed hands meanwhile.
+ */
+static Relation
+st_open_owned(Oid relid)
+{
+	Relation	rel;
+
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	if (!pg_class_ownercheck(relid, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(relid));
+	rel = relation_open(relid, AccessExclusiveLock);
+	if (!pg_class_ownercheck(relid, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, RelationGetRelationName(rel));
+	return rel;
 }
 
 /* run a utility statement as the current user */
@@ -61,11 +88,8 @@ stream_create_stream(PG_FUNCTION_ARGS)
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
 	bool		registered;
 
-	rel = relation_open(relid, AccessExclusiveLock);
+	rel = st_open_owned(relid);
 	relname = st_qualified_name(relid);
-
-	if (!pg_class_ownercheck(relid, GetUserId()))
-		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, RelationGetRelationName(rel));
 
 	pgs_catalog_begin(&acc);
 	registered = pgs_is_stream(relid);
@@ -119,35 +143,34 @@ stream_create_stream(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/*
+ * Turn a stream back into an ordinary table.  Queries that read it keep it
+ * a stream, unless cascade drops them, whoever owns them: the stream's
+ * owner decides what becomes of the table, as with a view on it.  The
+ * stream leaves the catalog before its table is changed, so the DDL guard
+ * lets the change through.
+ */
 Datum
 stream_drop_stream(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
 	bool		if_exists = PG_GETARG_BOOL(1);
+	bool		cascade = PG_NARGS() > 2 && PG_GETARG_BOOL(2);
 	char	   *relname;
 	Relation	rel;
 	PgsCatalogAccess acc = {0};
 	Oid			argtypes[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
 	bool		registered;
-	char	   *users = NULL;
+	char	   *users;
 
-	rel = relation_open(relid, AccessExclusiveLock);
+	rel = st_open_owned(relid);
 	relname = st_qualified_name(relid);
 	relation_close(rel, NoLock);
 
-	if (!pg_class_ownercheck(relid, GetUserId()))
-		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(relid));
-
 	pgs_catalog_begin(&acc);
 	registered = pgs_is_stream(relid);
-	if (registered &&
-		pgs_catalog_exec("SELECT pg_catalog.string_agg(pg_catalog.quote_ident(name), ', ' ORDER BY name)"
-						 " FROM stream.query_defs WHERE stream_relid::oid = $1 HAVING count(*) > 0",
-						 1, argtypes, values, NULL, false, 0) > 0)
-		users = pstrdup(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
 	pgs_catalog_end(&acc);
-
 	if (!registered)
 	{
 		if (if_exists)
@@ -160,20 +183,32 @@ stream_drop_stream(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("table \"%s\" is not a stream", get_rel_name(relid))));
 	}
-	if (users != NULL)
+
+	users = pgs_query_names_reading(relid);
+	if (users != NULL && !cascade)
 		ereport(ERROR,
 				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
 				 errmsg("cannot drop stream \"%s\" because streaming queries read it", get_rel_name(relid)),
 				 errdetail("Queries reading the stream: %s.", users),
-				 errhint("Drop the queries first with stream.drop_query().")));
+				 errhint("Drop the queries first with stream.drop_query(), or use stream.drop_stream(..., cascade => true) to drop them too.")));
+	if (users != NULL)
+	{
+		int			n = pgs_query_delete_reading(relid);
 
-	st_exec_as_caller(psprintf("ALTER TABLE %s DROP COLUMN " PGS_XID_COLUMN ","
-							   " SET ACCESS METHOD heap, RESET (vacuum_truncate)",
-							   relname));
+		ereport(NOTICE,
+				(errmsg_plural("drop cascades to %d streaming query",
+							   "drop cascades to %d streaming queries", n, n),
+				 errdetail("Dropped: %s.", users)));
+		pgs_notify_scheduler_at_commit();
+	}
 
 	pgs_catalog_begin(&acc);
 	pgs_catalog_exec("DELETE FROM stream.streams WHERE relid::oid = $1",
 					 1, argtypes, values, NULL, false, 0);
 	pgs_catalog_end(&acc);
+
+	st_exec_as_caller(psprintf("ALTER TABLE %s DROP COLUMN " PGS_XID_COLUMN ","
+							   " SET ACCESS METHOD heap, RESET (vacuum_truncate)",
+							   relname));
 	PG_RETURN_VOID();
 }

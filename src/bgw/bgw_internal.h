@@ -1,19 +1,23 @@
 /*-------------------------------------------------------------------------
  *
- * shared.h
+ * bgw_internal.h
  *	  State in shared memory for the launcher, the schedulers and the query
  *	  workers; exists only when pg_streaming is in shared_preload_libraries.
+ *	  Only the files of bgw/ include this; everybody else uses pgs_bgw.h.
  *
  *-------------------------------------------------------------------------
  */
-#ifndef PGS_SHARED_H
-#define PGS_SHARED_H
+#ifndef PGS_BGW_INTERNAL_H
+#define PGS_BGW_INTERNAL_H
 
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
+
+#include "bgw/pgs_bgw.h"
+#include "pg_streaming.h"
 
 #define PGS_MAX_DATABASES		64
 #define PGS_MAX_WORKERS			64
@@ -98,30 +102,17 @@ typedef struct PgsShared
 
 extern PgsShared *pgs_shared;
 
-/* settings */
-extern int	pgs_max_workers;
-extern int	pgs_launcher_naptime_ms;
-extern int	pgs_worker_idle_timeout_ms;
-extern int	pgs_max_retries;
-extern int	pgs_retained_batches;
-
 /* shared.c */
-extern void pgs_shmem_init_hooks(void);
 extern PgsDatabase *pgs_find_database(Oid dboid, bool create);
 extern uint64 pgs_stream_commits(Oid dboid, Oid relid);
-extern void pgs_note_stream_insert(Oid relid);
-extern void pgs_notify_scheduler_at_commit(void);
-extern void pgs_notify_launcher_at_commit(void);
 extern void pgs_pause_database(Oid dboid, int seconds);
 struct BackgroundWorkerHandle;
 extern bool pgs_start_worker(const char *function, const char *type, Datum arg,
 							 struct BackgroundWorkerHandle **handle);
-extern void pgs_notice_if_unscheduled(const char *name);
 
 /* launcher.c, scheduler.c, worker.c */
-extern void pgs_register_launcher(void);
 PGDLLEXPORT void pgs_launcher_main(Datum arg);
 PGDLLEXPORT void pgs_scheduler_main(Datum arg);
 PGDLLEXPORT void pgs_worker_main(Datum arg);
 
-#endif							/* PGS_SHARED_H */
+#endif							/* PGS_BGW_INTERNAL_H */

@@ -1,0 +1,194 @@
+/*
+ * pg_streaming 0.1 -> 0.2
+ *
+ * Errors keep their detail and hint; drop_stream can cascade to the queries
+ * that read the stream; the views are security barriers; an event trigger
+ * refuses DDL that would change what batches rely on in a stream table.
+ */
+
+\echo Use "ALTER EXTENSION pg_streaming UPDATE TO '0.2'" to load this file. \quit
+
+ALTER TABLE stream.query_defs
+    ADD COLUMN last_error_detail text,
+    ADD COLUMN last_error_hint text;
+
+DROP FUNCTION stream.drop_stream(regclass, boolean);
+CREATE FUNCTION stream.drop_stream(
+    relation    regclass,
+    if_exists   boolean DEFAULT false,
+    cascade     boolean DEFAULT false)
+RETURNS void
+AS 'MODULE_PATHNAME', 'stream_drop_stream'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream.drop_stream(regclass, boolean, boolean) IS
+'turn a stream table back into an ordinary table; with cascade, drop the streaming queries that read it, whoever owns them';
+
+COMMENT ON FUNCTION stream._pending_rows(bigint) IS
+'internal: rows of the query''s stream that no committed batch has processed (NULL where its owner may not read the stream)';
+
+-- the views gain columns in the middle: made anew
+DROP VIEW stream.queries;
+DROP VIEW stream.progress;
+CREATE VIEW stream.queries WITH (security_barrier) AS
+SELECT q.name,
+       q.owner,
+       q.status,
+       q.output_mode,
+       q.trigger,
+       q.max_rows_per_batch,
+       q.stream_relid AS stream,
+       q.target_relid AS target,
+       c.batch_id AS last_batch_id,
+       c.committed_at AS last_batch_at,
+       stream._pending_rows(q.query_id) AS pending_rows,
+       (SELECT count(*) FROM stream.checkpoint_offsets o
+         WHERE o.query_id = q.query_id
+           AND NOT EXISTS (SELECT 1 FROM stream.checkpoint_commits k
+                            WHERE k.query_id = o.query_id
+                              AND k.batch_id = o.batch_id)) AS pending_batches,
+       q.last_error,
+       q.last_error_sqlstate,
+       q.last_error_at,
+       q.last_error_detail,
+       q.last_error_hint,
+       q.query_text AS query,
+       q.created_at
+  FROM stream.query_defs q
+  LEFT JOIN LATERAL (SELECT k.batch_id, k.committed_at
+                       FROM stream.checkpoint_commits k
+                      WHERE k.query_id = q.query_id
+                      ORDER BY k.batch_id DESC LIMIT 1) c ON true
+ WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
+COMMENT ON VIEW stream.queries IS 'streaming queries: status, trigger, last committed batch, last error';
+
+CREATE VIEW stream.progress WITH (security_barrier) AS
+SELECT q.name AS query,
+       p.batch_id,
+       p.started_at,
+       p.finished_at,
+       p.input_rows,
+       p.output_rows,
+       round(p.input_rows
+             / greatest(extract(epoch FROM p.finished_at - p.started_at), 0.001),
+             1) AS processed_rows_per_second,
+       round(extract(epoch FROM p.finished_at - p.started_at) * 1000, 3) AS duration_ms,
+       p.replayed,
+       o.start_snapshot AS start_offset,
+       o.end_snapshot AS end_offset
+  FROM stream.progress_log p
+  JOIN stream.query_defs q USING (query_id)
+  JOIN stream.checkpoint_offsets o USING (query_id, batch_id)
+ WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
+COMMENT ON VIEW stream.progress IS 'one row per committed batch: input rows, rows per second, duration, offsets';
+
+GRANT SELECT ON stream.queries, stream.progress TO PUBLIC;
+
+CREATE OR REPLACE FUNCTION stream.on_sql_drop()
+RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    dropped record;
+    q record;
+BEGIN
+    FOR dropped IN
+        SELECT objid, object_identity FROM pg_event_trigger_dropped_objects()
+         WHERE classid = 'pg_class'::regclass AND objsubid = 0
+           AND object_type = 'table'
+    LOOP
+        IF to_regclass('stream.query_defs') IS NULL THEN
+            RETURN;         -- the extension itself is being dropped
+        END IF;
+        SELECT name, (stream_relid::oid = dropped.objid) AS is_stream
+          INTO q
+          FROM stream.query_defs
+         WHERE stream_relid::oid = dropped.objid
+            OR target_relid::oid = dropped.objid
+         LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'cannot drop table % because streaming query "%" uses it',
+                    dropped.object_identity, q.name
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      DETAIL = CASE WHEN q.is_stream
+                                    THEN 'The table is the query''s stream.'
+                                    ELSE 'The table is the query''s target.' END,
+                      HINT = CASE WHEN q.is_stream
+                                  THEN 'Drop the queries first with stream.drop_query(), or with the stream through stream.drop_stream(..., cascade => true).'
+                                  ELSE 'Drop the query first with stream.drop_query().' END;
+        END IF;
+        DELETE FROM stream.streams WHERE relid::oid = dropped.objid;
+    END LOOP;
+END
+$$;
+/*
+ * Batches find a stream's rows by the _stream_xid column and by where the
+ * stream_heap access method places them; a command that changes either would
+ * make offsets already written select the wrong rows.  Rather than list the
+ * commands that could do so, the state every stream must keep is checked
+ * after each command that can change a table, and the command fails (and
+ * rolls back) when a stream no longer has it.  stream.drop_stream() leaves
+ * the catalog before it changes the table, so it passes.
+ */
+CREATE FUNCTION stream.on_ddl_command_end()
+RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s record;
+    problem text;
+BEGIN
+    IF to_regclass('stream.streams') IS NULL THEN
+        RETURN;
+    END IF;
+    FOR s IN
+        SELECT c.oid, c.relname, n.nspname, c.relkind, c.relpersistence,
+               c.relispartition, am.amname,
+               a.atttypid, a.attnotnull,
+               pg_get_expr(d.adbin, d.adrelid) AS xid_default,
+               EXISTS (SELECT 1 FROM pg_inherits i
+                        WHERE i.inhrelid = c.oid OR i.inhparent = c.oid) AS inherits
+          FROM stream.streams st
+          JOIN pg_class c ON c.oid = st.relid
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+          LEFT JOIN pg_am am ON am.oid = c.relam
+          LEFT JOIN pg_attribute a
+                 ON a.attrelid = c.oid AND a.attname = '_stream_xid'
+                AND NOT a.attisdropped
+          LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+    LOOP
+        problem := CASE
+            WHEN s.amname IS DISTINCT FROM 'stream_heap'
+                THEN 'its access method would no longer be stream_heap'
+            WHEN s.relpersistence <> 'p'
+                THEN 'it would no longer be a logged, permanent table'
+            WHEN s.relispartition OR s.inherits OR s.relkind <> 'r'
+                THEN 'it would take part in inheritance or partitioning'
+            WHEN s.atttypid IS NULL
+                THEN 'it would lose its column _stream_xid'
+            WHEN s.atttypid <> 'pg_catalog.xid8'::pg_catalog.regtype
+                 OR NOT s.attnotnull
+                 OR s.xid_default IS DISTINCT FROM 'pg_current_xact_id()'
+                THEN 'its column _stream_xid would no longer be a NOT NULL xid8 filled by pg_current_xact_id()'
+            END;
+        IF problem IS NOT NULL THEN
+            RAISE EXCEPTION 'cannot change stream table %.% this way',
+                    quote_ident(s.nspname), quote_ident(s.relname)
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      DETAIL = 'After this command ' || problem
+                               || ', and batches find a stream''s rows through those.',
+                      HINT = 'Turn the table back into an ordinary table with stream.drop_stream() first.';
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION stream.on_ddl_command_end() IS
+'refuses DDL that would change what batches rely on in a stream table';
+
+CREATE EVENT TRIGGER stream_on_ddl_command_end ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO')
+    EXECUTE FUNCTION stream.on_ddl_command_end();
+
+REVOKE ALL ON FUNCTION stream.on_sql_drop() FROM PUBLIC;
+REVOKE ALL ON FUNCTION stream.on_ddl_command_end() FROM PUBLIC;

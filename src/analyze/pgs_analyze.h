@@ -1,0 +1,40 @@
+/*-------------------------------------------------------------------------
+ *
+ * pgs_analyze.h
+ *	  Checking a streaming query at start, and substituting its stream by
+ *	  one batch's rows while the batch statement is analyzed.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGS_ANALYZE_H
+#define PGS_ANALYZE_H
+
+#include "postgres.h"
+
+#include "nodes/pg_list.h"
+
+typedef struct PgsAnalyzedQuery
+{
+	Oid			stream_relid;
+	List	   *column_names;	/* output columns written to the target */
+	List	   *column_types;	/* Oid */
+	List	   *column_typmods; /* int32 */
+	List	   *column_collations;	/* Oid */
+} PgsAnalyzedQuery;
+
+extern void pgs_analyze_user_query(const char *query_text,
+								   PgsAnalyzedQuery *result);
+extern char *pgs_compose_insert(const char *query_text, Oid target_relid,
+								List *target_columns);
+
+/*
+ * Arm the substitution for the analysis of one statement: the one whose
+ * source text is at "token" (the very pointer, not a string equal to it).
+ * Disarmed by pgs_rewrite_disarm() and by any transaction or
+ * subtransaction abort.
+ */
+extern void pgs_rewrite_arm(const char *token, Oid stream_relid);
+extern void pgs_rewrite_disarm(void);
+extern void pgs_install_hooks(void);
+
+#endif							/* PGS_ANALYZE_H */

@@ -1,0 +1,31 @@
+/*-------------------------------------------------------------------------
+ *
+ * pgs_bgw.h
+ *	  The worker stack as the rest of pg_streaming sees it: set-up from
+ *	  _PG_init, and notes that wake schedulers when a transaction commits.
+ *
+ * Storage and SQL-facing code include this header only; the shared memory
+ * layout stays behind bgw_internal.h.  Every function here is safe to call
+ * when pg_streaming is not in shared_preload_libraries (it does nothing).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGS_BGW_H
+#define PGS_BGW_H
+
+#include "postgres.h"
+
+/* _PG_init, while shared_preload_libraries is processed */
+extern void pgs_shmem_init_hooks(void);
+extern void pgs_register_launcher(void);
+
+/* a transaction inserted into a stream: wake its queries at commit */
+extern void pgs_note_stream_insert(Oid relid);
+/* the query catalog changed: the scheduler re-reads it at commit */
+extern void pgs_notify_scheduler_at_commit(void);
+/* the extension was created here: the launcher looks at commit */
+extern void pgs_notify_launcher_at_commit(void);
+/* a NOTICE where no worker will run a query on its own */
+extern void pgs_notice_if_unscheduled(const char *name);
+
+#endif							/* PGS_BGW_H */

@@ -1,0 +1,65 @@
+/*-------------------------------------------------------------------------
+ *
+ * pgs_query.h
+ *	  Streaming queries as stream.query_defs keeps them.
+ *
+ * query_catalog.c is the only code that reads or writes stream.query_defs;
+ * everybody else gets a PgsQuery.  Each function runs its own catalog
+ * stretch, and copies what it returns into the caller's memory context.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGS_QUERY_H
+#define PGS_QUERY_H
+
+#include "postgres.h"
+
+#include "nodes/pg_list.h"
+
+typedef struct PgsQuery
+{
+	int64		query_id;
+	char	   *name;
+	Oid			owner;
+	Oid			stream_relid;
+	Oid			target_relid;
+	char	   *query_text;
+	char	   *search_path;	/* in force when the query was started */
+	List	   *target_columns; /* char *, the columns the batch writes */
+	char	   *output_mode;
+	char	   *trigger;
+	int32		max_rows;		/* max_rows_per_batch; 0 for none */
+	char	   *status;			/* active, stopped, finished or failed */
+	bool		active;
+	char	   *last_error;
+	char	   *last_error_sqlstate;
+	char	   *last_error_detail;
+	char	   *last_error_hint;
+} PgsQuery;
+
+/* how pgs_query_read locks the row */
+typedef enum PgsQueryLock
+{
+	PGS_QUERY_NO_LOCK,
+	PGS_QUERY_LOCK				/* FOR UPDATE: serializes the query's batch
+								 * steps and status changes */
+} PgsQueryLock;
+
+extern bool pgs_query_read(const char *name, int64 query_id, PgsQueryLock lock,
+						   PgsQuery *q);
+extern void pgs_query_check_access(const PgsQuery *q);
+extern void pgs_query_report_missing(const char *name) pg_attribute_noreturn();
+extern int64 pgs_query_insert(const PgsQuery *q);
+extern void pgs_query_delete(int64 query_id);
+extern void pgs_query_set_status(int64 query_id, const char *status,
+								 bool only_if_active);
+extern void pgs_query_set_error(int64 query_id, bool fail,
+								const char *sqlstate, const char *message,
+								const char *detail, const char *hint);
+extern char *pgs_query_names_reading(Oid stream_relid);
+extern int	pgs_query_delete_reading(Oid stream_relid);
+extern int	pgs_query_count_owned(Oid roleid);
+extern int	pgs_query_delete_owned(Oid roleid);
+extern int	pgs_query_reassign_owned(Oid old_roleid, Oid new_roleid);
+
+#endif							/* PGS_QUERY_H */

@@ -1,0 +1,358 @@
+/*-------------------------------------------------------------------------
+ *
+ * query_catalog.c
+ *	  The one owner of stream.query_defs: read, lock, insert, delete and
+ *	  change streaming queries.
+ *
+ * Every statement here runs in a catalog stretch (catalog.c).  A change
+ * that other backends must hear of, a query dropped or moved to another
+ * owner, also sends a relcache invalidation for stream.query_defs at
+ * commit, which drops the batch statements those backends prepared for it
+ * (batch.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type_d.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+
+#include "catalog/pgs_catalog.h"
+#include "catalog/pgs_query.h"
+#include "pg_streaming.h"
+
+/* the columns pgs_query_read reads, in the order qc_fill expects them */
+#define QC_COLUMNS \
+	"query_id, name, owner::oid, stream_relid::oid, target_relid::oid," \
+	" query_text, search_path, target_columns, output_mode, trigger," \
+	" coalesce(max_rows_per_batch, 0), status, last_error," \
+	" last_error_sqlstate, last_error_detail, last_error_hint"
+
+static void
+qc_fill(PgsQuery *q, MemoryContext cxt)
+{
+	bool		isnull;
+	Datum		d;
+	Datum	   *elems;
+	int			nelems;
+	int			i;
+	MemoryContext old;
+
+	q->query_id = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
+	q->name = pgs_result_text(0, 2, cxt);
+	q->owner = DatumGetObjectId(pgs_result_datum(0, 3, &isnull));
+	q->stream_relid = DatumGetObjectId(pgs_result_datum(0, 4, &isnull));
+	q->target_relid = DatumGetObjectId(pgs_result_datum(0, 5, &isnull));
+	q->query_text = pgs_result_text(0, 6, cxt);
+	q->search_path = pgs_result_text(0, 7, cxt);
+	d = pgs_result_datum(0, 8, &isnull);
+	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, NULL, &nelems);
+	old = MemoryContextSwitchTo(cxt);
+	q->target_columns = NIL;
+	for (i = 0; i < nelems; i++)
+		q->target_columns = lappend(q->target_columns,
+									TextDatumGetCString(elems[i]));
+	MemoryContextSwitchTo(old);
+	q->output_mode = pgs_result_text(0, 9, cxt);
+	q->trigger = pgs_result_text(0, 10, cxt);
+	q->max_rows = DatumGetInt32(pgs_result_datum(0, 11, &isnull));
+	q->status = pgs_result_text(0, 12, cxt);
+	q->active = strcmp(q->status, "active") == 0;
+	q->last_error = pgs_result_text(0, 13, cxt);
+	q->last_error_sqlstate = pgs_result_text(0, 14, cxt);
+	q->last_error_detail = pgs_result_text(0, 15, cxt);
+	q->last_error_hint = pgs_result_text(0, 16, cxt);
+}
+
+/*
+ * Read a query by name (when name is not NULL) or by id, locking its row
+ * when asked; false when there is none.  The lock lasts until the end of
+ * the transaction.
+ */
+bool
+pgs_query_read(const char *name, int64 query_id, PgsQueryLock lock, PgsQuery *q)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[1];
+	Datum		values[1];
+	const char *sql;
+	bool		found;
+
+	if (name != NULL)
+	{
+		argtypes[0] = TEXTOID;
+		values[0] = CStringGetTextDatum(name);
+		sql = lock == PGS_QUERY_LOCK ?
+			"SELECT " QC_COLUMNS " FROM stream.query_defs WHERE name = $1 FOR UPDATE" :
+			"SELECT " QC_COLUMNS " FROM stream.query_defs WHERE name = $1";
+	}
+	else
+	{
+		argtypes[0] = INT8OID;
+		values[0] = Int64GetDatum(query_id);
+		sql = lock == PGS_QUERY_LOCK ?
+			"SELECT " QC_COLUMNS " FROM stream.query_defs WHERE query_id = $1 FOR UPDATE" :
+			"SELECT " QC_COLUMNS " FROM stream.query_defs WHERE query_id = $1";
+	}
+	pgs_catalog_begin(&acc);
+	found = pgs_catalog_exec(sql, 1, argtypes, values, NULL, false, 0) > 0;
+	if (found)
+		qc_fill(q, cxt);
+	pgs_catalog_end(&acc);
+	return found;
+}
+
+void
+pgs_query_report_missing(const char *name)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_OBJECT),
+			 errmsg("streaming query \"%s\" does not exist", name),
+			 errhint("See stream.queries for the queries you can see.")));
+}
+
+/*
+ * Only the owner of a query, a member of the owning role, or a superuser
+ * may see or change it.  Called with the caller's identity in place.
+ */
+void
+pgs_query_check_access(const PgsQuery *q)
+{
+	if (!has_privs_of_role(GetUserId(), q->owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for streaming query \"%s\"", q->name),
+				 errdetail("The query is owned by role \"%s\".",
+						   GetUserNameFromId(q->owner, false)),
+				 errhint("Only the owner of a query, a member of the owning role or a superuser can manage it.")));
+}
+
+/* a new query; returns its id */
+int64
+pgs_query_insert(const PgsQuery *q)
+{
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[10] = {TEXTOID, OIDOID, TEXTOID, TEXTOID, OIDOID, OIDOID,
+	TEXTARRAYOID, TEXTOID, TEXTOID, INT4OID};
+	Datum		values[10];
+	char		nulls[10];
+	Datum	   *colnames;
+	int			ncols = list_length(q->target_columns);
+	int			i = 0;
+	ListCell   *lc;
+	bool		isnull;
+	int64		query_id;
+
+	colnames = palloc(sizeof(Datum) * ncols);
+	foreach(lc, q->target_columns)
+		colnames[i++] = CStringGetTextDatum(lfirst(lc));
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = CStringGetTextDatum(q->name);
+	values[1] = ObjectIdGetDatum(q->owner);
+	values[2] = CStringGetTextDatum(q->query_text);
+	values[3] = CStringGetTextDatum(q->search_path);
+	values[4] = ObjectIdGetDatum(q->stream_relid);
+	values[5] = ObjectIdGetDatum(q->target_relid);
+	values[6] = PointerGetDatum(construct_array(colnames, ncols, TEXTOID, -1,
+												false, TYPALIGN_INT));
+	values[7] = CStringGetTextDatum(q->output_mode);
+	values[8] = CStringGetTextDatum(q->trigger);
+	values[9] = Int32GetDatum(q->max_rows);
+	nulls[9] = q->max_rows > 0 ? ' ' : 'n';
+
+	pgs_catalog_begin(&acc);
+	{
+		Oid			argt1[1] = {TEXTOID};
+
+		if (pgs_catalog_exec("SELECT 1 FROM stream.query_defs WHERE name = $1",
+							 1, argt1, values, NULL, false, 0) > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("streaming query \"%s\" already exists", q->name),
+					 errhint("Drop it with stream.drop_query(), or choose another name.")));
+	}
+	pgs_catalog_exec("INSERT INTO stream.query_defs (name, owner, query_text,"
+					 " search_path, stream_relid, target_relid, target_columns,"
+					 " output_mode, trigger, max_rows_per_batch)"
+					 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+					 " RETURNING query_id",
+					 10, argtypes, values, nulls, false, 0);
+	query_id = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
+	pgs_catalog_end(&acc);
+	return query_id;
+}
+
+/* other backends drop what they prepared for changed queries at commit */
+static void
+qc_invalidate(void)
+{
+	CacheInvalidateRelcacheByRelid(pgs_query_defs_relid());
+}
+
+/* run one statement with one argument in a catalog stretch */
+static int
+qc_exec1(const char *sql, Oid argtype, Datum value)
+{
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[1] = {argtype};
+	Datum		values[1] = {value};
+	int			n;
+
+	pgs_catalog_begin(&acc);
+	n = pgs_catalog_exec(sql, 1, argtypes, values, NULL, false, 0);
+	pgs_catalog_end(&acc);
+	return n;
+}
+
+/* remove a query with its checkpoint */
+void
+pgs_query_delete(int64 query_id)
+{
+	(void) qc_exec1("DELETE FROM stream.query_defs WHERE query_id = $1",
+					INT8OID, Int64GetDatum(query_id));
+	qc_invalidate();
+}
+
+/*
+ * Change a query's status.  Making it active again clears the last error,
+ * which belonged to the run that ended.
+ */
+void
+pgs_query_set_status(int64 query_id, const char *status, bool only_if_active)
+{
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[3] = {INT8OID, TEXTOID, BOOLOID};
+	Datum		values[3] = {Int64GetDatum(query_id), CStringGetTextDatum(status),
+	BoolGetDatum(only_if_active)};
+
+	pgs_catalog_begin(&acc);
+	pgs_catalog_exec("UPDATE stream.query_defs SET status = $2,"
+					 " last_error = CASE WHEN $2 = 'active' THEN NULL ELSE last_error END,"
+					 " last_error_sqlstate = CASE WHEN $2 = 'active' THEN NULL ELSE last_error_sqlstate END,"
+					 " last_error_detail = CASE WHEN $2 = 'active' THEN NULL ELSE last_error_detail END,"
+					 " last_error_hint = CASE WHEN $2 = 'active' THEN NULL ELSE last_error_hint END,"
+					 " last_error_at = CASE WHEN $2 = 'active' THEN NULL ELSE last_error_at END"
+					 " WHERE query_id = $1 AND (NOT $3 OR status = 'active')",
+					 3, argtypes, values, NULL, false, 0);
+	pgs_catalog_end(&acc);
+}
+
+/*
+ * Record a batch's error; with fail, an active query is also marked
+ * failed.  Runs in a transaction of its own (the batch's has rolled back).
+ */
+void
+pgs_query_set_error(int64 query_id, bool fail, const char *sqlstate,
+					const char *message, const char *detail, const char *hint)
+{
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[6] = {INT8OID, BOOLOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+
+	values[0] = Int64GetDatum(query_id);
+	values[1] = BoolGetDatum(fail);
+	values[2] = CStringGetTextDatum(sqlstate ? sqlstate : "");
+	values[3] = CStringGetTextDatum(message ? message : "");
+	values[4] = detail ? CStringGetTextDatum(detail) : (Datum) 0;
+	nulls[4] = detail ? ' ' : 'n';
+	values[5] = hint ? CStringGetTextDatum(hint) : (Datum) 0;
+	nulls[5] = hint ? ' ' : 'n';
+	pgs_catalog_begin(&acc);
+	pgs_catalog_exec("UPDATE stream.query_defs SET"
+					 " status = CASE WHEN $2 THEN 'failed' ELSE status END,"
+					 " last_error = $4, last_error_sqlstate = $3,"
+					 " last_error_detail = $5, last_error_hint = $6,"
+					 " last_error_at = pg_catalog.now()"
+					 " WHERE query_id = $1 AND status = 'active'",
+					 6, argtypes, values, nulls, false, 0);
+	pgs_catalog_end(&acc);
+}
+
+/* the names of the queries that read a stream, quoted, or NULL for none */
+char *
+pgs_query_names_reading(Oid stream_relid)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(stream_relid)};
+	char	   *names = NULL;
+
+	pgs_catalog_begin(&acc);
+	if (pgs_catalog_exec("SELECT pg_catalog.string_agg(pg_catalog.quote_ident(name), ', ' ORDER BY name)"
+						 " FROM stream.query_defs WHERE stream_relid::oid = $1"
+						 " HAVING count(*) > 0",
+						 1, argtypes, values, NULL, false, 0) > 0)
+		names = pgs_result_text(0, 1, cxt);
+	pgs_catalog_end(&acc);
+	return names;
+}
+
+/* drop every query that reads a stream; returns how many */
+int
+pgs_query_delete_reading(Oid stream_relid)
+{
+	int			n = qc_exec1("DELETE FROM stream.query_defs WHERE stream_relid::oid = $1",
+							 OIDOID, ObjectIdGetDatum(stream_relid));
+
+	if (n > 0)
+		qc_invalidate();
+	return n;
+}
+
+int
+pgs_query_count_owned(Oid roleid)
+{
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(roleid)};
+	bool		isnull;
+	int			n;
+
+	pgs_catalog_begin(&acc);
+	pgs_catalog_exec("SELECT count(*)::int4 FROM stream.query_defs WHERE owner::oid = $1",
+					 1, argtypes, values, NULL, false, 0);
+	n = DatumGetInt32(pgs_result_datum(0, 1, &isnull));
+	pgs_catalog_end(&acc);
+	return n;
+}
+
+/* DROP OWNED BY: the role's queries go with its other objects */
+int
+pgs_query_delete_owned(Oid roleid)
+{
+	int			n = qc_exec1("DELETE FROM stream.query_defs WHERE owner::oid = $1",
+							 OIDOID, ObjectIdGetDatum(roleid));
+
+	if (n > 0)
+		qc_invalidate();
+	return n;
+}
+
+/* REASSIGN OWNED BY: the queries run as their new owner from now on */
+int
+pgs_query_reassign_owned(Oid old_roleid, Oid new_roleid)
+{
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[2] = {OIDOID, OIDOID};
+	Datum		values[2] = {ObjectIdGetDatum(old_roleid), ObjectIdGetDatum(new_roleid)};
+	int			n;
+
+	pgs_catalog_begin(&acc);
+	n = pgs_catalog_exec("UPDATE stream.query_defs SET owner = $2::pg_catalog.regrole"
+						 " WHERE owner::oid = $1",
+						 2, argtypes, values, NULL, false, 0);
+	pgs_catalog_end(&acc);
+	if (n > 0)
+		qc_invalidate();
+	return n;
+}

@@ -1,0 +1,32 @@
+/*-------------------------------------------------------------------------
+ *
+ * pgs_batch.h
+ *	  The one batch protocol, shared by stream.process_batch,
+ *	  stream.process_all_available and the background worker.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGS_BATCH_H
+#define PGS_BATCH_H
+
+#include "postgres.h"
+
+#include "catalog/pgs_query.h"
+
+typedef enum PgsBatchResult
+{
+	PGS_BATCH_NONE,				/* no new rows: nothing was planned */
+	PGS_BATCH_DONE,				/* a batch was planned and committed */
+	PGS_BATCH_PARTIAL,			/* committed, but capped: more is available */
+	PGS_BATCH_INACTIVE			/* the query is not active: nothing ran */
+} PgsBatchResult;
+
+/* flags of pgs_run_batch */
+#define PGS_BATCH_REQUIRE_ACTIVE	0x01	/* run only an active query */
+#define PGS_BATCH_NO_CAP			0x02	/* ignore max_rows_per_batch */
+
+extern PgsBatchResult pgs_run_batch(int64 query_id, bool nonatomic, int flags);
+extern void pgs_forget_batch_plans(void);
+extern int64 pgs_pending_rows(const PgsQuery *q);
+
+#endif							/* PGS_BATCH_H */

@@ -1,0 +1,129 @@
+/*-------------------------------------------------------------------------
+ *
+ * guard.c
+ *	  What roles' DDL means for streaming queries: DROP OWNED BY drops a
+ *	  role's queries, REASSIGN OWNED BY moves them, and DROP ROLE refuses a
+ *	  role that still owns some, so that no query ever runs as a role that
+ *	  no longer exists.
+ *
+ * Queries are rows of the extension's catalog, not objects PostgreSQL
+ * records dependencies for, so a utility hook does for them what
+ * pg_shdepend does for tables.  It sees the current database only; a batch
+ * whose owner is gone fails before it runs (batch.c) wherever the role was
+ * dropped from.  DDL on stream tables themselves is checked by an event
+ * trigger of the install script, which works without this library loaded.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "commands/extension.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "tcop/utility.h"
+#include "utils/acl.h"
+
+#include "bgw/pgs_bgw.h"
+#include "catalog/pgs_query.h"
+#include "storage/pgs_guard.h"
+
+static ProcessUtility_hook_type prev_process_utility = NULL;
+
+/* does this database have the extension, with its catalog usable? */
+static bool
+guard_extension_present(void)
+{
+	return IsTransactionState() && !creating_extension &&
+		OidIsValid(get_extension_oid("pg_streaming", true));
+}
+
+/* the OIDs of a statement's roles that exist */
+static List *
+guard_role_oids(List *rolespecs)
+{
+	List	   *oids = NIL;
+	ListCell   *lc;
+
+	foreach(lc, rolespecs)
+	{
+		RoleSpec   *rs = lfirst_node(RoleSpec, lc);
+		Oid			roleid = get_rolespec_oid(rs, true);
+
+		if (OidIsValid(roleid))
+			oids = lappend_oid(oids, roleid);
+	}
+	return oids;
+}
+
+static void
+guard_check_drop_role(DropRoleStmt *stmt)
+{
+	ListCell   *lc;
+
+	foreach(lc, guard_role_oids(stmt->roles))
+	{
+		Oid			roleid = lfirst_oid(lc);
+		int			n = pgs_query_count_owned(roleid);
+
+		if (n > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+					 errmsg("role \"%s\" cannot be dropped because it owns streaming queries",
+							GetUserNameFromId(roleid, false)),
+					 errdetail_plural("The role owns %d streaming query in this database.",
+									  "The role owns %d streaming queries in this database.",
+									  n, n),
+					 errhint("Drop them with DROP OWNED BY or stream.drop_query(), or give them to another role with REASSIGN OWNED BY.")));
+	}
+}
+
+static void
+guard_process_utility(PlannedStmt *pstmt, const char *queryString,
+					  bool readOnlyTree, ProcessUtilityContext context,
+					  ParamListInfo params, QueryEnvironment *queryEnv,
+					  DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *stmt = pstmt->utilityStmt;
+	List	   *roles = NIL;
+	bool		present;
+
+	present = (IsA(stmt, DropRoleStmt) || IsA(stmt, DropOwnedStmt) ||
+			   IsA(stmt, ReassignOwnedStmt)) && guard_extension_present();
+	if (present && IsA(stmt, DropRoleStmt))
+		guard_check_drop_role((DropRoleStmt *) stmt);
+	if (present && IsA(stmt, DropOwnedStmt))
+		roles = guard_role_oids(((DropOwnedStmt *) stmt)->roles);
+	if (present && IsA(stmt, ReassignOwnedStmt))
+		roles = guard_role_oids(((ReassignOwnedStmt *) stmt)->roles);
+
+	if (prev_process_utility)
+		prev_process_utility(pstmt, queryString, readOnlyTree, context,
+							 params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+
+	/* the command checked the caller's rights over every role */
+	if (roles != NIL)
+	{
+		ListCell   *lc;
+
+		foreach(lc, roles)
+		{
+			if (IsA(stmt, DropOwnedStmt))
+				(void) pgs_query_delete_owned(lfirst_oid(lc));
+			else
+				(void) pgs_query_reassign_owned(lfirst_oid(lc),
+												get_rolespec_oid(((ReassignOwnedStmt *) stmt)->newrole, false));
+		}
+		pgs_notify_scheduler_at_commit();
+	}
+}
+
+void
+pgs_install_guards(void)
+{
+	prev_process_utility = ProcessUtility_hook;
+	ProcessUtility_hook = guard_process_utility;
+}
