@@ -11,7 +11,7 @@ build_and_install
 work=$(mktemp -d /tmp/pg_streaming_test.XXXXXX)
 chmod 755 "$work"
 port=${PGS_TEST_PORT:-54329}
-trap 'stop_server "$work"; rm -rf "$work"' EXIT
+trap 'stop_server "$work"; [ -n "${PGS_KEEP_TEST_DIR:-}" ] || rm -rf "$work"' EXIT
 
 # installcheck writes results into the tree: run a copy owned by postgres
 cp -r . "$work/src"

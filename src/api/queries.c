@@ -49,6 +49,14 @@ PG_FUNCTION_INFO_V1(stream_drop_query);
 #define QD_MIN_TRIGGER_USECS	((int64) 1000)
 #define QD_MAX_TRIGGER_USECS	((int64) 366 * USECS_PER_DAY)
 
+/* what a trigger may be, under any error about one */
+static void
+qd_trigger_context(void *arg)
+{
+	errcontext("trigger \"%s\": use an interval such as '500 ms' or '10 seconds', or 'once', 'available_now' or 'continuous'",
+			   (const char *) arg);
+}
+
 /*
  * Validate a trigger and return its canonical text: once, available_now,
  * continuous, or an interval from 1 ms to 366 days.
@@ -56,15 +64,22 @@ PG_FUNCTION_INFO_V1(stream_drop_query);
 char *
 pgs_check_trigger(const char *trigger)
 {
+	ErrorContextCallback cb;
 	Datum		iv;
 
 	if (strcmp(trigger, "once") == 0 || strcmp(trigger, "available_now") == 0 ||
 		strcmp(trigger, "continuous") == 0)
 		return pstrdup(trigger);
+
+	cb.callback = qd_trigger_context;
+	cb.arg = (void *) trigger;
+	cb.previous = error_context_stack;
+	error_context_stack = &cb;
 	iv = DirectFunctionCall3(interval_in, CStringGetDatum(trigger),
 							 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
 	(void) pgs_interval_usecs(iv, "trigger", trigger, QD_MIN_TRIGGER_USECS,
 							  QD_MAX_TRIGGER_USECS);
+	error_context_stack = cb.previous;
 	return pstrdup(trigger);
 }
 

@@ -27,11 +27,25 @@
 #include "pg_streaming.h"
 
 /* the columns pgs_query_read reads, in the order qc_fill expects them */
-#define QC_COLUMNS \
+#define QC_COLUMNS_COMMON \
 	"query_id, name, owner::oid, stream_relid::oid, target_relid::oid," \
 	" query_text, search_path, target_columns, output_mode, trigger," \
 	" coalesce(max_rows_per_batch, 0), status, last_error," \
-	" last_error_sqlstate, last_error_detail, last_error_hint"
+	" last_error_sqlstate, "
+#define QC_COLUMNS QC_COLUMNS_COMMON "last_error_detail, last_error_hint"
+/* the same from the catalog of version 0.1, before its update */
+#define QC_COLUMNS_01 QC_COLUMNS_COMMON "NULL::text, NULL::text"
+
+/*
+ * Does the catalog have the columns of version 0.2?  A server runs the
+ * newest library from the moment it is installed, and the catalog of an
+ * older version until ALTER EXTENSION UPDATE: queries go on meanwhile.
+ */
+static bool
+qc_catalog_has_detail(void)
+{
+	return get_attnum(pgs_query_defs_relid(), "last_error_detail") != InvalidAttrNumber;
+}
 
 static void
 qc_fill(PgsQuery *q, MemoryContext cxt)
@@ -85,22 +99,28 @@ pgs_query_read(const char *name, int64 query_id, PgsQueryLock lock, PgsQuery *q)
 	const char *sql;
 	bool		found;
 
+	static const char *const statements[2][2][2] = {
+		{{"SELECT " QC_COLUMNS_01 " FROM stream.query_defs WHERE query_id = $1",
+		  "SELECT " QC_COLUMNS_01 " FROM stream.query_defs WHERE query_id = $1 FOR UPDATE"},
+		 {"SELECT " QC_COLUMNS_01 " FROM stream.query_defs WHERE name = $1",
+		  "SELECT " QC_COLUMNS_01 " FROM stream.query_defs WHERE name = $1 FOR UPDATE"}},
+		{{"SELECT " QC_COLUMNS " FROM stream.query_defs WHERE query_id = $1",
+		  "SELECT " QC_COLUMNS " FROM stream.query_defs WHERE query_id = $1 FOR UPDATE"},
+		 {"SELECT " QC_COLUMNS " FROM stream.query_defs WHERE name = $1",
+		  "SELECT " QC_COLUMNS " FROM stream.query_defs WHERE name = $1 FOR UPDATE"}}
+	};
+
 	if (name != NULL)
 	{
 		argtypes[0] = TEXTOID;
 		values[0] = CStringGetTextDatum(name);
-		sql = lock == PGS_QUERY_LOCK ?
-			"SELECT " QC_COLUMNS " FROM stream.query_defs WHERE name = $1 FOR UPDATE" :
-			"SELECT " QC_COLUMNS " FROM stream.query_defs WHERE name = $1";
 	}
 	else
 	{
 		argtypes[0] = INT8OID;
 		values[0] = Int64GetDatum(query_id);
-		sql = lock == PGS_QUERY_LOCK ?
-			"SELECT " QC_COLUMNS " FROM stream.query_defs WHERE query_id = $1 FOR UPDATE" :
-			"SELECT " QC_COLUMNS " FROM stream.query_defs WHERE query_id = $1";
 	}
+	sql = statements[qc_catalog_has_detail()][name != NULL][lock == PGS_QUERY_LOCK];
 	pgs_catalog_begin(&acc);
 	found = pgs_catalog_exec(sql, 1, argtypes, values, NULL, false, 0) > 0;
 	if (found)
@@ -233,12 +253,20 @@ pgs_query_set_status(int64 query_id, const char *status, bool only_if_active)
 	Datum		values[3] = {Int64GetDatum(query_id), CStringGetTextDatum(status),
 	BoolGetDatum(only_if_active)};
 
+	bool		detail = qc_catalog_has_detail();
+
 	pgs_catalog_begin(&acc);
-	pgs_catalog_exec("UPDATE stream.query_defs SET status = $2,"
+	pgs_catalog_exec(detail ?
+					 "UPDATE stream.query_defs SET status = $2,"
 					 " last_error = CASE WHEN $2 = 'active' THEN NULL ELSE last_error END,"
 					 " last_error_sqlstate = CASE WHEN $2 = 'active' THEN NULL ELSE last_error_sqlstate END,"
 					 " last_error_detail = CASE WHEN $2 = 'active' THEN NULL ELSE last_error_detail END,"
 					 " last_error_hint = CASE WHEN $2 = 'active' THEN NULL ELSE last_error_hint END,"
+					 " last_error_at = CASE WHEN $2 = 'active' THEN NULL ELSE last_error_at END"
+					 " WHERE query_id = $1 AND (NOT $3 OR status = 'active')" :
+					 "UPDATE stream.query_defs SET status = $2,"
+					 " last_error = CASE WHEN $2 = 'active' THEN NULL ELSE last_error END,"
+					 " last_error_sqlstate = CASE WHEN $2 = 'active' THEN NULL ELSE last_error_sqlstate END,"
 					 " last_error_at = CASE WHEN $2 = 'active' THEN NULL ELSE last_error_at END"
 					 " WHERE query_id = $1 AND (NOT $3 OR status = 'active')",
 					 3, argtypes, values, NULL, false, 0);
@@ -257,6 +285,7 @@ pgs_query_set_error(int64 query_id, bool fail, const char *sqlstate,
 	Oid			argtypes[6] = {INT8OID, BOOLOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[6];
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	bool		has_detail = qc_catalog_has_detail();
 
 	values[0] = Int64GetDatum(query_id);
 	values[1] = BoolGetDatum(fail);
@@ -267,10 +296,16 @@ pgs_query_set_error(int64 query_id, bool fail, const char *sqlstate,
 	values[5] = hint ? CStringGetTextDatum(hint) : (Datum) 0;
 	nulls[5] = hint ? ' ' : 'n';
 	pgs_catalog_begin(&acc);
-	pgs_catalog_exec("UPDATE stream.query_defs SET"
+	pgs_catalog_exec(has_detail ?
+					 "UPDATE stream.query_defs SET"
 					 " status = CASE WHEN $2 THEN 'failed' ELSE status END,"
 					 " last_error = $4, last_error_sqlstate = $3,"
 					 " last_error_detail = $5, last_error_hint = $6,"
+					 " last_error_at = pg_catalog.now()"
+					 " WHERE query_id = $1 AND status = 'active'" :
+					 "UPDATE stream.query_defs SET"
+					 " status = CASE WHEN $2 THEN 'failed' ELSE status END,"
+					 " last_error = $4, last_error_sqlstate = $3,"
 					 " last_error_at = pg_catalog.now()"
 					 " WHERE query_id = $1 AND status = 'active'",
 					 6, argtypes, values, nulls, false, 0);

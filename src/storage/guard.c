@@ -97,14 +97,11 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString,
 	if (present && IsA(stmt, ReassignOwnedStmt))
 		roles = guard_role_oids(((ReassignOwnedStmt *) stmt)->roles);
 
-	if (prev_process_utility)
-		prev_process_utility(pstmt, queryString, readOnlyTree, context,
-							 params, queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
-
-	/* the command checked the caller's rights over every role */
+	/*
+	 * Queries go first, so that the tables DROP OWNED drops have no queries
+	 * left on them; the command itself checks the caller's rights over
+	 * every role, and its error would roll this back.
+	 */
 	if (roles != NIL)
 	{
 		ListCell   *lc;
@@ -119,6 +116,13 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString,
 		}
 		pgs_notify_scheduler_at_commit();
 	}
+
+	if (prev_process_utility)
+		prev_process_utility(pstmt, queryString, readOnlyTree, context,
+							 params, queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
 }
 
 void

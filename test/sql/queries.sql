@@ -181,6 +181,7 @@ SELECT stream.resume_query('managed');
 SELECT stream.resume_query('managed');
 SELECT stream.await_termination('managed', timeout => '10 ms');
 SELECT stream.await_termination('managed', timeout => '-1 s');
+SELECT stream.await_termination('managed', timeout => '300000000 days');
 SELECT stream.stop_query('no such query');
 SELECT pending_rows FROM stream.queries WHERE name = 'managed';
 CALL stream.process_all_available('managed');

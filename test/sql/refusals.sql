@@ -36,6 +36,23 @@ SELECT stream.start_query('r', 'SELECT id FROM src TABLESAMPLE SYSTEM (10)', 'r_
 SELECT stream.start_query('r', 'SELECT id FROM src FOR UPDATE', 'r_out');
 SELECT stream.start_query('r', 'WITH RECURSIVE t(n) AS (SELECT id FROM src UNION ALL SELECT n + 1 FROM t WHERE n < 3) SELECT n FROM t', 'r_out');
 SELECT stream.start_query('r', 'SELECT id FROM src WHERE id = $1', 'r_out');
+-- the same shapes written through CTEs and nested subqueries
+SELECT stream.start_query('r', 'WITH c AS (SELECT id FROM src) SELECT a.id FROM c a JOIN c b USING (id)', 'r_out');
+SELECT stream.start_query('r', 'WITH c AS (SELECT id FROM src) SELECT count(*) AS n FROM c', 'r_out');
+SELECT stream.start_query('r', 'WITH c AS (SELECT id, grp FROM src) SELECT grp, max(id) AS m FROM c GROUP BY grp', 'r_out');
+SELECT stream.start_query('r', 'WITH c AS (SELECT id FROM src) SELECT id FROM c LIMIT 5', 'r_out');
+SELECT stream.start_query('r', 'WITH c AS (SELECT id FROM src) SELECT id FROM c ORDER BY id', 'r_out');
+SELECT stream.start_query('r', 'WITH c AS (SELECT id FROM src) SELECT DISTINCT id FROM c', 'r_out');
+SELECT stream.start_query('r', 'WITH c AS (SELECT id FROM src) SELECT id, sum(id) OVER () AS s FROM c', 'r_out');
+SELECT stream.start_query('r', 'WITH c AS MATERIALIZED (SELECT id FROM src) SELECT x.id FROM c x, LATERAL (SELECT id FROM c) y', 'r_out');
+SELECT stream.start_query('r', 'WITH c AS (SELECT id FROM src) SELECT id FROM (SELECT id FROM (SELECT id FROM c) i1 LIMIT 3) i2', 'r_out');
+SELECT stream.start_query('r', 'WITH c AS (SELECT id FROM src) SELECT id FROM (WITH d AS (SELECT id FROM c) SELECT count(*) AS id FROM d) i', 'r_out');
+SELECT stream.start_query('r', 'WITH c AS (SELECT id FROM src) SELECT id FROM c UNION ALL SELECT id FROM c', 'r_out');
+SELECT stream.start_query('r', 'WITH c AS (SELECT id FROM src) SELECT label FROM dim WHERE grp IN (SELECT id FROM c)', 'r_out');
+SELECT stream.start_query('r', 'WITH c AS (SELECT id, grp FROM src) SELECT d.label FROM dim d LEFT JOIN c USING (grp)', 'r_out');
+SELECT stream.start_query('r', 'SELECT id FROM (SELECT id FROM (SELECT id FROM src) a GROUP BY id) b', 'r_out');
+SELECT stream.start_query('r', 'WITH d AS (DELETE FROM dim RETURNING grp) SELECT id FROM src', 'r_out');
+SELECT stream.start_query('r', 'WITH d AS (INSERT INTO dim VALUES (9, ''x'') RETURNING grp) SELECT s.id FROM src s JOIN d USING (grp)', 'r_out');
 SELECT stream.start_query('r', 'SELECT id FROM no_such_table', 'r_out');
 SELECT stream.start_query('r', 'SELECT no_such_column FROM src', 'r_out');
 SELECT stream.start_query('r', 'SELECT id FROM src; SELECT id FROM src', 'r_out');
@@ -46,6 +63,7 @@ SELECT stream.start_query('r', 'SELECT id, grp AS id FROM src', 'r_out');
 SELECT stream.start_query('r', 'SELEKT id FROM src', 'r_out');
 -- stream-static joins the other way round, and stable functions, are fine
 SELECT stream.start_query('ok1', 'SELECT s.id, d.label FROM dim d RIGHT JOIN src s USING (grp)', 'ok1_out') > 0 AS started;
+SELECT stream.start_query('ok3', 'WITH c AS (SELECT id, grp FROM src WHERE id > 0) SELECT c.id, d.label FROM c JOIN dim d USING (grp)', 'ok3_out') > 0 AS started;
 SELECT stream.start_query('ok2', 'SELECT id, date_trunc(''hour'', ts) AS hour FROM src WHERE EXISTS (SELECT 1 FROM dim WHERE dim.grp = src.grp)', 'ok2_out') > 0 AS started;
 
 -- arguments
@@ -54,7 +72,11 @@ SELECT stream.start_query('r', 'SELECT id FROM src', 'r_out', output_mode => 'co
 SELECT stream.start_query('r', 'SELECT id FROM src', 'r_out', trigger => 'sometimes');
 SELECT stream.start_query('r', 'SELECT id FROM src', 'r_out', trigger => '-5 seconds');
 SELECT stream.start_query('r', 'SELECT id FROM src', 'r_out', trigger => '0 ms');
-SELECT stream.start_query('r', 'SELECT id FROM src', 'r_out', trigger => '1 month');
+SELECT stream.start_query('r', 'SELECT id FROM src', 'r_out', trigger => '367 days');
+SELECT stream.start_query('r', 'SELECT id FROM src', 'r_out', trigger => '0.5 ms');
+SELECT stream.start_query('r', 'SELECT id FROM src', 'r_out', trigger => '300000000 days');
+SELECT stream.start_query('r', 'SELECT id FROM src', 'r_out', trigger => '213503982 days 1 hour');
+SELECT stream.start_query('r', 'SELECT id FROM src', 'r_out', trigger => '-178000000 years');
 SELECT stream.start_query('r', 'SELECT id FROM src', 'r_out', max_rows_per_batch => 0);
 SELECT stream.start_query('r', 'SELECT id FROM src', 'r_out', max_rows_per_batch => -3);
 SELECT stream.start_query('', 'SELECT id FROM src', 'r_out');
@@ -106,10 +128,11 @@ RESET ROLE;
 -- nothing was left behind by the refused calls
 SELECT name FROM stream.queries ORDER BY name;
 SELECT relname FROM pg_class WHERE relname IN ('r_out', 'carol_new', 'other_table') ;
+SELECT count(*) AS inserted_by_a_refused_cte FROM dim WHERE grp = 9;
 
 SELECT stream.drop_query(name) FROM stream.queries ORDER BY name;
 DROP TABLE src, src2, dim, bad_target, narrow_target, point_target, carol_target,
-    ok1_out, ok2_out, t_out CASCADE;
+    ok1_out, ok2_out, ok3_out, t_out CASCADE;
 DROP SEQUENCE a_seq;
 REVOKE CREATE ON SCHEMA public FROM regress_stream_carol;
 DROP ROLE regress_stream_carol;

@@ -1,0 +1,66 @@
+-- DDL cannot turn a live stream into something its offsets do not cover:
+-- every such command is refused, and the table is left as it was.
+CREATE EXTENSION IF NOT EXISTS pg_streaming;
+SET client_min_messages = warning;
+\set VERBOSITY default
+
+CREATE TABLE g_events (id int, note text);
+SELECT stream.create_stream('g_events');
+INSERT INTO g_events VALUES (1, 'a'), (2, 'b');
+SELECT stream.start_query('g_q', 'SELECT id, note FROM g_events', 'g_out') > 0 AS started;
+
+-- what a stream is, before and after each refused command
+CREATE VIEW g_shape AS
+SELECT am.amname, c.relpersistence, c.relispartition,
+       (SELECT count(*) FROM pg_inherits i
+         WHERE i.inhrelid = c.oid OR i.inhparent = c.oid) AS inherits,
+       format_type(a.atttypid, a.atttypmod) AS xid_type, a.attnotnull,
+       pg_get_expr(d.adbin, d.adrelid) AS xid_default
+  FROM pg_class c
+  JOIN pg_am am ON am.oid = c.relam
+  LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = '_stream_xid'
+  LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+ WHERE c.oid = 'g_events'::regclass;
+SELECT * FROM g_shape;
+
+-- the access method, persistence, inheritance and partitioning
+ALTER TABLE g_events SET ACCESS METHOD heap;
+ALTER TABLE g_events SET UNLOGGED;
+CREATE TABLE g_parent (id int, note text, _stream_xid xid8);
+ALTER TABLE g_events INHERIT g_parent;
+CREATE TABLE g_child () INHERITS (g_events);
+CREATE TABLE g_parted (id int, note text, _stream_xid xid8 NOT NULL) PARTITION BY RANGE (id);
+ALTER TABLE g_parted ATTACH PARTITION g_events FOR VALUES FROM (0) TO (1000);
+-- the column the offsets are made of
+ALTER TABLE g_events DROP COLUMN _stream_xid;
+ALTER TABLE g_events RENAME COLUMN _stream_xid TO xid;
+ALTER TABLE g_events ALTER COLUMN _stream_xid DROP DEFAULT;
+ALTER TABLE g_events ALTER COLUMN _stream_xid SET DEFAULT '5'::xid8;
+ALTER TABLE g_events ALTER COLUMN _stream_xid DROP NOT NULL;
+ALTER TABLE g_events ALTER COLUMN _stream_xid TYPE text;
+ALTER TABLE g_events ALTER COLUMN _stream_xid DROP DEFAULT,
+    ALTER COLUMN _stream_xid TYPE bigint USING _stream_xid::text::bigint;
+-- several subcommands at once roll back whole
+ALTER TABLE g_events ADD COLUMN extra int, SET ACCESS METHOD heap;
+SELECT * FROM g_shape;
+SELECT count(*) AS extra_columns FROM pg_attribute
+ WHERE attrelid = 'g_events'::regclass AND attname = 'extra';
+SELECT count(*) AS children FROM pg_class WHERE relname = 'g_child';
+
+-- what leaves the stream as it was is allowed, and batches go on
+ALTER TABLE g_events ADD COLUMN source text DEFAULT 'web';
+ALTER TABLE g_events ALTER COLUMN _stream_xid SET DEFAULT pg_current_xact_id();
+ALTER TABLE g_events SET (fillfactor = 90);
+COMMENT ON TABLE g_events IS 'a guarded stream';
+SELECT * FROM g_shape;
+INSERT INTO g_events (id, note) VALUES (3, 'c');
+CALL stream.process_all_available('g_q');
+SELECT id, note FROM g_out ORDER BY id;
+
+-- drop_stream changes the table on purpose, and the guard lets it
+SELECT stream.drop_query('g_q');
+SELECT stream.drop_stream('g_events');
+ALTER TABLE g_events SET UNLOGGED;
+SELECT amname FROM pg_am WHERE oid = (SELECT relam FROM pg_class WHERE oid = 'g_events'::regclass);
+DROP VIEW g_shape;
+DROP TABLE g_events, g_out, g_parent, g_parted;

@@ -1,0 +1,103 @@
+-- The upgrade chain: a database created at 0.1, with a live stream and
+-- query, is updated with ALTER EXTENSION and keeps processing, exactly once;
+-- what the update leaves equals a fresh install of the newest version.
+SET client_min_messages = warning;
+CREATE DATABASE regress_upgrade_old;
+CREATE DATABASE regress_upgrade_new;
+
+-- what a fresh install of the newest version holds
+\c regress_upgrade_new
+SET client_min_messages = warning;
+CREATE EXTENSION pg_streaming;
+CREATE FUNCTION pg_temp.extension_shape() RETURNS TABLE (object text, definition text)
+LANGUAGE sql AS $$
+SELECT pg_describe_object(d.classid, d.objid, 0),
+       CASE d.classid
+           WHEN 'pg_proc'::regclass THEN pg_get_functiondef(d.objid)
+           WHEN 'pg_class'::regclass THEN
+               coalesce(pg_get_viewdef(d.objid),
+                        (SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod)
+                                           || CASE WHEN attnotnull THEN ' not null' ELSE '' END,
+                                           ', ' ORDER BY attnum)
+                           FROM pg_attribute
+                          WHERE attrelid = d.objid AND attnum > 0 AND NOT attisdropped))
+               || coalesce(' ' || (SELECT array_agg(opt ORDER BY opt)::text
+                                     FROM unnest((SELECT reloptions FROM pg_class
+                                                   WHERE oid = d.objid)) opt), '')
+           WHEN 'pg_event_trigger'::regclass THEN
+               (SELECT evtevent || ' ' || evtfoid::regproc::text || ' ' || coalesce(evttags::text, '')
+                  FROM pg_event_trigger WHERE oid = d.objid)
+       END
+       || coalesce(' -- ' || obj_description(d.objid, d.classid::regclass::name), '')
+       || coalesce(' acl ' || (SELECT proacl::text FROM pg_proc WHERE oid = d.objid AND d.classid = 'pg_proc'::regclass), '')
+       || coalesce(' acl ' || (SELECT relacl::text FROM pg_class WHERE oid = d.objid AND d.classid = 'pg_class'::regclass), '')
+  FROM pg_depend d
+ WHERE d.refclassid = 'pg_extension'::regclass
+   AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pg_streaming')
+   AND d.deptype = 'e'
+$$;
+SELECT count(*) > 20 AS has_objects FROM pg_temp.extension_shape();
+SELECT md5(string_agg(object || ': ' || coalesce(definition, ''), E'\n' ORDER BY object)) AS fresh
+  FROM pg_temp.extension_shape() \gset
+
+\c regress_upgrade_old
+SET client_min_messages = warning;
+CREATE EXTENSION pg_streaming VERSION '0.1';
+SELECT extversion FROM pg_extension WHERE extname = 'pg_streaming';
+CREATE TABLE u_events (id int, v text);
+SELECT stream.create_stream('u_events');
+INSERT INTO u_events SELECT g, 'before' FROM generate_series(1, 10) g;
+SELECT stream.start_query('u_q', 'SELECT id, v FROM u_events WHERE id % 2 = 0', 'u_out') > 0 AS started;
+-- the newest library runs the old catalog until the update
+CALL stream.process_all_available('u_q');
+INSERT INTO u_events SELECT g, 'pending' FROM generate_series(11, 20) g;
+SELECT name, status, last_batch_id, pending_rows FROM stream.queries;
+
+ALTER EXTENSION pg_streaming UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'pg_streaming';
+INSERT INTO u_events SELECT g, 'after' FROM generate_series(21, 30) g;
+CALL stream.process_all_available('u_q');
+SELECT name, status, last_batch_id, pending_rows, last_error_detail FROM stream.queries;
+SELECT batch_id, input_rows, output_rows FROM stream.progress ORDER BY batch_id;
+SELECT count(*) AS rows, count(DISTINCT id) AS ids,
+       bool_and(id % 2 = 0) AS only_even FROM u_out;
+
+-- the same objects, with the same definitions, as the fresh install
+CREATE FUNCTION pg_temp.extension_shape() RETURNS TABLE (object text, definition text)
+LANGUAGE sql AS $$
+SELECT pg_describe_object(d.classid, d.objid, 0),
+       CASE d.classid
+           WHEN 'pg_proc'::regclass THEN pg_get_functiondef(d.objid)
+           WHEN 'pg_class'::regclass THEN
+               coalesce(pg_get_viewdef(d.objid),
+                        (SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod)
+                                           || CASE WHEN attnotnull THEN ' not null' ELSE '' END,
+                                           ', ' ORDER BY attnum)
+                           FROM pg_attribute
+                          WHERE attrelid = d.objid AND attnum > 0 AND NOT attisdropped))
+               || coalesce(' ' || (SELECT array_agg(opt ORDER BY opt)::text
+                                     FROM unnest((SELECT reloptions FROM pg_class
+                                                   WHERE oid = d.objid)) opt), '')
+           WHEN 'pg_event_trigger'::regclass THEN
+               (SELECT evtevent || ' ' || evtfoid::regproc::text || ' ' || coalesce(evttags::text, '')
+                  FROM pg_event_trigger WHERE oid = d.objid)
+       END
+       || coalesce(' -- ' || obj_description(d.objid, d.classid::regclass::name), '')
+       || coalesce(' acl ' || (SELECT proacl::text FROM pg_proc WHERE oid = d.objid AND d.classid = 'pg_proc'::regclass), '')
+       || coalesce(' acl ' || (SELECT relacl::text FROM pg_class WHERE oid = d.objid AND d.classid = 'pg_class'::regclass), '')
+  FROM pg_depend d
+ WHERE d.refclassid = 'pg_extension'::regclass
+   AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pg_streaming')
+   AND d.deptype = 'e'
+$$;
+SELECT md5(string_agg(object || ': ' || coalesce(definition, ''), E'\n' ORDER BY object)) = :'fresh' AS same_as_fresh
+  FROM pg_temp.extension_shape();
+
+-- what 0.2 brings works on the updated catalog
+ALTER TABLE u_events SET ACCESS METHOD heap;
+SELECT stream.drop_stream('u_events', cascade => true);
+SELECT count(*) AS queries_left FROM stream.query_defs;
+
+\c contrib_regression
+DROP DATABASE regress_upgrade_old;
+DROP DATABASE regress_upgrade_new;
