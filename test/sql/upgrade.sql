@@ -5,12 +5,10 @@ SET client_min_messages = warning;
 CREATE DATABASE regress_upgrade_old;
 CREATE DATABASE regress_upgrade_new;
 
--- what a fresh install of the newest version holds
-\c regress_upgrade_new
-SET client_min_messages = warning;
-CREATE EXTENSION pg_streaming;
+-- the same shape, the same way, in both databases: kept in a psql variable
+SELECT $shape$
 CREATE FUNCTION pg_temp.extension_shape() RETURNS TABLE (object text, definition text)
-LANGUAGE sql AS $$
+LANGUAGE sql AS $body$
 SELECT pg_describe_object(d.classid, d.objid, 0),
        CASE d.classid
            WHEN 'pg_proc'::regclass THEN pg_get_functiondef(d.objid)
@@ -35,7 +33,14 @@ SELECT pg_describe_object(d.classid, d.objid, 0),
  WHERE d.refclassid = 'pg_extension'::regclass
    AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pg_streaming')
    AND d.deptype = 'e'
-$$;
+$body$;
+$shape$ AS shape_function \gset
+
+-- what a fresh install of the newest version holds
+\c regress_upgrade_new
+SET client_min_messages = warning;
+CREATE EXTENSION pg_streaming;
+:shape_function
 SELECT count(*) > 20 AS has_objects FROM pg_temp.extension_shape();
 SELECT md5(string_agg(object || ': ' || coalesce(definition, ''), E'\n' ORDER BY object)) AS fresh
   FROM pg_temp.extension_shape() \gset
@@ -63,33 +68,7 @@ SELECT count(*) AS rows, count(DISTINCT id) AS ids,
        bool_and(id % 2 = 0) AS only_even FROM u_out;
 
 -- the same objects, with the same definitions, as the fresh install
-CREATE FUNCTION pg_temp.extension_shape() RETURNS TABLE (object text, definition text)
-LANGUAGE sql AS $$
-SELECT pg_describe_object(d.classid, d.objid, 0),
-       CASE d.classid
-           WHEN 'pg_proc'::regclass THEN pg_get_functiondef(d.objid)
-           WHEN 'pg_class'::regclass THEN
-               coalesce(pg_get_viewdef(d.objid),
-                        (SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod)
-                                           || CASE WHEN attnotnull THEN ' not null' ELSE '' END,
-                                           ', ' ORDER BY attnum)
-                           FROM pg_attribute
-                          WHERE attrelid = d.objid AND attnum > 0 AND NOT attisdropped))
-               || coalesce(' ' || (SELECT array_agg(opt ORDER BY opt)::text
-                                     FROM unnest((SELECT reloptions FROM pg_class
-                                                   WHERE oid = d.objid)) opt), '')
-           WHEN 'pg_event_trigger'::regclass THEN
-               (SELECT evtevent || ' ' || evtfoid::regproc::text || ' ' || coalesce(evttags::text, '')
-                  FROM pg_event_trigger WHERE oid = d.objid)
-       END
-       || coalesce(' -- ' || obj_description(d.objid, d.classid::regclass::name), '')
-       || coalesce(' acl ' || (SELECT proacl::text FROM pg_proc WHERE oid = d.objid AND d.classid = 'pg_proc'::regclass), '')
-       || coalesce(' acl ' || (SELECT relacl::text FROM pg_class WHERE oid = d.objid AND d.classid = 'pg_class'::regclass), '')
-  FROM pg_depend d
- WHERE d.refclassid = 'pg_extension'::regclass
-   AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pg_streaming')
-   AND d.deptype = 'e'
-$$;
+:shape_function
 SELECT md5(string_agg(object || ': ' || coalesce(definition, ''), E'\n' ORDER BY object)) = :'fresh' AS same_as_fresh
   FROM pg_temp.extension_shape();
 

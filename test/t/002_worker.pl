@@ -99,6 +99,43 @@ is($node->safe_psql('postgres',
 is($node->safe_psql('postgres', 'SELECT count(*) FROM bad_out'), '0', 'and wrote nothing');
 my ($ret, $out, $err) = $node->psql('postgres', "SELECT stream.await_termination('bad')");
 like($err, qr/streaming query "bad" failed: division by zero/, 'await_termination raises its error');
+like(slurp_file($node->logfile),
+	qr/ERROR:  division by zero\n.*CONTEXT:.*background worker batch of streaming query with id \d+/s,
+	'the worker also reports the error to the server log, naming the query');
+
+# resuming clears the last error, which belonged to the run that ended
+is($node->safe_psql('postgres', q{
+	BEGIN;
+	SELECT stream.resume_query('bad');
+	SELECT last_error IS NULL AND last_error_sqlstate IS NULL AND last_error_at IS NULL
+	  FROM stream.queries WHERE name = 'bad';
+	SELECT stream.stop_query('bad');
+	COMMIT;
+}), "t\nt\nt", 'resume_query clears last_error');
+
+# an error's detail and hint are kept, and await_termination raises them
+$node->safe_psql('postgres', q{
+	CREATE TABLE closed_out (id int);
+	CREATE FUNCTION closed_gate() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+	    RAISE EXCEPTION 'target is closed'
+	        USING DETAIL = 'The gate is shut for maintenance.',
+	              HINT = 'Open the gate.', ERRCODE = 'P0001';
+	END $$;
+	CREATE TRIGGER closed_gate BEFORE INSERT ON closed_out
+	    FOR EACH ROW EXECUTE FUNCTION closed_gate();
+	SELECT stream.start_query('closed', 'SELECT id FROM ev', 'closed_out', trigger => '100 ms');
+});
+ok($node->poll_query_until('postgres', "SELECT status = 'failed' FROM stream.queries WHERE name = 'closed'"),
+	'a query whose target refuses rows fails');
+is($node->safe_psql('postgres',
+		"SELECT last_error, last_error_sqlstate, last_error_detail, last_error_hint FROM stream.queries WHERE name = 'closed'"),
+	'target is closed|P0001|The gate is shut for maintenance.|Open the gate.',
+	'with its detail and hint');
+($ret, $out, $err) = $node->psql('postgres', "SELECT stream.await_termination('closed')");
+like($err, qr/failed: target is closed\nDETAIL:  The gate is shut for maintenance\.\nHINT:  Open the gate\. Fix the cause/,
+	'await_termination raises them');
+$node->safe_psql('postgres', "SELECT stream.drop_query('closed')");
 
 # a role's query runs with that role's rights; another role cannot touch it
 $node->safe_psql('postgres', q{
