@@ -40,7 +40,6 @@
 #include "utils/timestamp.h"
 
 #include "bgw/bgw_internal.h"
-#include "catalog/pgs_catalog.h"
 #include "catalog/pgs_query.h"
 #include "pg_streaming.h"
 
@@ -154,8 +153,6 @@ sched_lookup(int64 query_id)
 static bool
 sched_reload(void)
 {
-	PgsCatalogAccess acc = {0};
-	int			n;
 	int			i;
 	bool		present;
 
@@ -165,19 +162,15 @@ sched_reload(void)
 	present = OidIsValid(get_extension_oid("pg_streaming", true));
 	if (present)
 	{
-		pgs_catalog_begin(&acc);
-		n = pgs_catalog_exec("SELECT q.query_id, q.stream_relid::oid, q.trigger, q.owner::oid,"
-							 " r.rolcanlogin"
-							 " FROM stream.query_defs q JOIN pg_catalog.pg_roles r ON r.oid = q.owner::oid"
-							 " WHERE q.status = 'active' ORDER BY q.query_id",
-							 0, NULL, NULL, NULL, false, 0);
+		List	   *active = pgs_query_list_active();
+		ListCell   *lc;
+
 		for (i = 0; i < nqueries; i++)
 			queries[i].seen = false;
-		for (i = 0; i < n; i++)
+		foreach(lc, active)
 		{
-			bool		isnull;
-			int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-			SchedQuery *q = sched_lookup(id);
+			PgsActiveQuery *a = lfirst(lc);
+			SchedQuery *q = sched_lookup(a->query_id);
 
 			if (q == NULL)
 			{
@@ -192,17 +185,16 @@ sched_reload(void)
 				MemoryContextSwitchTo(old);
 				q = &queries[nqueries++];
 				memset(q, 0, sizeof(SchedQuery));
-				q->query_id = id;
+				q->query_id = a->query_id;
 				q->slot = -1;
 				q->next_fire = GetCurrentTimestamp();
 			}
-			q->stream_relid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
-			q->owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 4, &isnull));
-			q->owner_can_login = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 5, &isnull));
-			sched_parse_trigger(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3), q);
+			q->stream_relid = a->stream_relid;
+			q->owner = a->owner;
+			q->owner_can_login = a->owner_can_login;
+			sched_parse_trigger(a->trigger, q);
 			q->seen = true;
 		}
-		pgs_catalog_end(&acc);
 	}
 	PopActiveSnapshot();
 	CommitTransactionCommand();

@@ -222,15 +222,34 @@ pgs_query_defs_relid(void)
 	return relid;
 }
 
-/*
- * Is the relation a registered stream table?  Runs inside a catalog stretch.
- */
+/* Is the relation a registered stream table? */
 bool
 pgs_is_stream(Oid relid)
 {
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	bool		found;
+
+	pgs_catalog_begin(&acc);
+	found = pgs_catalog_exec("SELECT 1 FROM stream.streams WHERE relid::oid = $1",
+							 1, argtypes, values, NULL, false, 1) > 0;
+	pgs_catalog_end(&acc);
+	return found;
+}
+
+/* add a stream table to stream.streams, or remove it */
+void
+pgs_stream_register(Oid relid, bool add)
+{
+	PgsCatalogAccess acc = {0};
 	Oid			argtypes[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
 
-	return pgs_catalog_exec("SELECT 1 FROM stream.streams WHERE relid::oid = $1",
-							1, argtypes, values, NULL, false, 1) > 0;
+	pgs_catalog_begin(&acc);
+	pgs_catalog_exec(add ?
+					 "INSERT INTO stream.streams (relid) VALUES ($1)" :
+					 "DELETE FROM stream.streams WHERE relid::oid = $1",
+					 1, argtypes, values, NULL, false, 0);
+	pgs_catalog_end(&acc);
 }

@@ -37,6 +37,16 @@ typedef struct PgsQuery
 	char	   *last_error_hint;
 } PgsQuery;
 
+/* what the scheduler needs of an active query */
+typedef struct PgsActiveQuery
+{
+	int64		query_id;
+	Oid			stream_relid;
+	Oid			owner;
+	bool		owner_can_login;
+	char	   *trigger;
+} PgsActiveQuery;
+
 /* how pgs_query_read locks the row */
 typedef enum PgsQueryLock
 {
@@ -47,6 +57,7 @@ typedef enum PgsQueryLock
 
 extern bool pgs_query_read(const char *name, int64 query_id, PgsQueryLock lock,
 						   PgsQuery *q);
+extern List *pgs_query_list_active(void);
 extern void pgs_query_check_access(const PgsQuery *q);
 extern void pgs_query_report_missing(const char *name) pg_attribute_noreturn();
 extern int64 pgs_query_insert(const PgsQuery *q);

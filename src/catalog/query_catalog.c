@@ -129,6 +129,44 @@ pgs_query_read(const char *name, int64 query_id, PgsQueryLock lock, PgsQuery *q)
 	return found;
 }
 
+/*
+ * The active queries whose owner exists, in id order, for the scheduler:
+ * a list of PgsActiveQuery in the caller's memory context.
+ */
+List *
+pgs_query_list_active(void)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	PgsCatalogAccess acc = {0};
+	List	   *result = NIL;
+	int			n;
+	int			i;
+
+	pgs_catalog_begin(&acc);
+	n = pgs_catalog_exec("SELECT q.query_id, q.stream_relid::oid, q.trigger, q.owner::oid,"
+						 " r.rolcanlogin"
+						 " FROM stream.query_defs q JOIN pg_catalog.pg_roles r ON r.oid = q.owner::oid"
+						 " WHERE q.status = 'active' ORDER BY q.query_id",
+						 0, NULL, NULL, NULL, false, 0);
+	for (i = 0; i < n; i++)
+	{
+		PgsActiveQuery *a = MemoryContextAllocZero(cxt, sizeof(PgsActiveQuery));
+		MemoryContext old;
+		bool		isnull;
+
+		a->query_id = DatumGetInt64(pgs_result_datum(i, 1, &isnull));
+		a->stream_relid = DatumGetObjectId(pgs_result_datum(i, 2, &isnull));
+		a->trigger = pgs_result_text(i, 3, cxt);
+		a->owner = DatumGetObjectId(pgs_result_datum(i, 4, &isnull));
+		a->owner_can_login = DatumGetBool(pgs_result_datum(i, 5, &isnull));
+		old = MemoryContextSwitchTo(cxt);
+		result = lappend(result, a);
+		MemoryContextSwitchTo(old);
+	}
+	pgs_catalog_end(&acc);
+	return result;
+}
+
 void
 pgs_query_report_missing(const char *name)
 {

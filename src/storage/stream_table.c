@@ -83,17 +83,12 @@ stream_create_stream(PG_FUNCTION_ARGS)
 	Oid			relid = PG_GETARG_OID(0);
 	char	   *relname;
 	Relation	rel;
-	PgsCatalogAccess acc = {0};
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(relid)};
 	bool		registered;
 
 	rel = st_open_owned(relid);
 	relname = st_qualified_name(relid);
 
-	pgs_catalog_begin(&acc);
 	registered = pgs_is_stream(relid);
-	pgs_catalog_end(&acc);
 	if (registered)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -136,10 +131,7 @@ stream_create_stream(PG_FUNCTION_ARGS)
 							   " 'id of the top-level transaction that inserted the row (pg_streaming)'",
 							   relname));
 
-	pgs_catalog_begin(&acc);
-	pgs_catalog_exec("INSERT INTO stream.streams (relid) VALUES ($1)",
-					 1, argtypes, values, NULL, false, 0);
-	pgs_catalog_end(&acc);
+	pgs_stream_register(relid, true);
 	PG_RETURN_VOID();
 }
 
@@ -158,9 +150,6 @@ stream_drop_stream(PG_FUNCTION_ARGS)
 	bool		cascade = PG_NARGS() > 2 && PG_GETARG_BOOL(2);
 	char	   *relname;
 	Relation	rel;
-	PgsCatalogAccess acc = {0};
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(relid)};
 	bool		registered;
 	char	   *users;
 
@@ -168,9 +157,7 @@ stream_drop_stream(PG_FUNCTION_ARGS)
 	relname = st_qualified_name(relid);
 	relation_close(rel, NoLock);
 
-	pgs_catalog_begin(&acc);
 	registered = pgs_is_stream(relid);
-	pgs_catalog_end(&acc);
 	if (!registered)
 	{
 		if (if_exists)
@@ -202,10 +189,7 @@ stream_drop_stream(PG_FUNCTION_ARGS)
 		pgs_notify_scheduler_at_commit();
 	}
 
-	pgs_catalog_begin(&acc);
-	pgs_catalog_exec("DELETE FROM stream.streams WHERE relid::oid = $1",
-					 1, argtypes, values, NULL, false, 0);
-	pgs_catalog_end(&acc);
+	pgs_stream_register(relid, false);
 
 	st_exec_as_caller(psprintf("ALTER TABLE %s DROP COLUMN " PGS_XID_COLUMN ","
 							   " SET ACCESS METHOD heap, RESET (vacuum_truncate)",
