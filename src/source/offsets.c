@@ -21,11 +21,9 @@
 #include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/pg_type_d.h"
-#include "lib/stringinfo.h"
 #include "storage/itemptr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/fmgrprotos.h"
 #include "utils/snapmgr.h"
 #include "utils/xid8.h"
 
@@ -52,50 +50,61 @@ off_widen(FullTransactionId next, TransactionId xid)
 	return next_u64 + (int64) (int32) (xid - next_xid);
 }
 
+/*
+ * pg_snapshot as the server stores it (xid8funcs.c): a varlena of the count
+ * of running xids, xmin, xmax, then the running xids in ascending order.
+ * This is the type's on-disk format, which pg_upgrade carries over
+ * unchanged, so it is as stable as the catalog rows that hold it; reading
+ * it directly spares a round trip through the type's text form.
+ */
+typedef struct OffStoredSnapshot
+{
+	int32		vl_len_;
+	uint32		nxip;
+	FullTransactionId xmin;
+	FullTransactionId xmax;
+	FullTransactionId xip[FLEXIBLE_ARRAY_MEMBER];
+} OffStoredSnapshot;
+
+/* a pg_snapshot datum of s, its running xids sorted and without repeats */
 static Datum
 off_make_snapshot(PgsXidSnapshot *s)
 {
-	StringInfoData buf;
+	OffStoredSnapshot *snap;
+	Size		size;
+	int			n = 0;
 	int			i;
 
 	qsort(s->xip, s->nxip, sizeof(uint64), pgs_cmp_u64);
-	initStringInfo(&buf);
-	appendStringInfo(&buf, UINT64_FORMAT ":" UINT64_FORMAT ":", s->xmin, s->xmax);
+	size = offsetof(OffStoredSnapshot, xip) + sizeof(FullTransactionId) * s->nxip;
+	snap = palloc0(size);
+	snap->xmin = FullTransactionIdFromU64(s->xmin);
+	snap->xmax = FullTransactionIdFromU64(s->xmax);
 	for (i = 0; i < s->nxip; i++)
 	{
 		if (i > 0 && s->xip[i] == s->xip[i - 1])
 			continue;
-		appendStringInfo(&buf, "%s" UINT64_FORMAT,
-						 (i > 0) ? "," : "", s->xip[i]);
+		Assert(s->xip[i] >= s->xmin && s->xip[i] < s->xmax);
+		snap->xip[n++] = FullTransactionIdFromU64(s->xip[i]);
 	}
-	return DirectFunctionCall1(pg_snapshot_in, CStringGetDatum(buf.data));
+	snap->nxip = n;
+	SET_VARSIZE(snap, offsetof(OffStoredSnapshot, xip) + sizeof(FullTransactionId) * n);
+	return PointerGetDatum(snap);
 }
 
+/* take a pg_snapshot datum apart; s->xip comes out ascending */
 void
 pgs_snapshot_parse(Datum snap, PgsXidSnapshot *s)
 {
-	char	   *text = DatumGetCString(DirectFunctionCall1(pg_snapshot_out, snap));
-	char	   *p = text;
-	int			cap = 8;
+	OffStoredSnapshot *stored = (OffStoredSnapshot *) PG_DETOAST_DATUM(snap);
+	uint32		i;
 
-	s->xmin = strtou64(p, &p, 10);
-	Assert(*p == ':');
-	s->xmax = strtou64(p + 1, &p, 10);
-	Assert(*p == ':');
-	p++;
-	s->nxip = 0;
-	s->xip = palloc(sizeof(uint64) * cap);
-	while (*p != '\0')
-	{
-		if (s->nxip == cap)
-		{
-			cap *= 2;
-			s->xip = repalloc(s->xip, sizeof(uint64) * cap);
-		}
-		s->xip[s->nxip++] = strtou64(p, &p, 10);
-		if (*p == ',')
-			p++;
-	}
+	s->xmin = U64FromFullTransactionId(stored->xmin);
+	s->xmax = U64FromFullTransactionId(stored->xmax);
+	s->nxip = (int) stored->nxip;
+	s->xip = palloc(sizeof(uint64) * (stored->nxip + 1));
+	for (i = 0; i < stored->nxip; i++)
+		s->xip[i] = U64FromFullTransactionId(stored->xip[i]);
 }
 
 bool

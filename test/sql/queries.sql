@@ -49,6 +49,14 @@ SELECT o.batch_id, o.start_snapshot IS NULL AS from_start,
   FROM stream.checkpoint_offsets o
   LEFT JOIN stream.checkpoint_commits k USING (query_id, batch_id)
  ORDER BY o.batch_id;
+-- the snapshots the extension builds are valid values of the type: their
+-- text form reads back the same, and xmin <= every running xid < xmax
+SELECT bool_and(end_snapshot::text::pg_snapshot::text = end_snapshot::text) AS round_trip,
+       bool_and(pg_snapshot_xmin(end_snapshot) <= pg_snapshot_xmax(end_snapshot)) AS ordered,
+       bool_and(NOT EXISTS (SELECT 1 FROM pg_snapshot_xip(end_snapshot) x
+                             WHERE x < pg_snapshot_xmin(end_snapshot)
+                                OR x >= pg_snapshot_xmax(end_snapshot))) AS running_within
+  FROM stream.checkpoint_offsets;
 
 -- a batch in the caller's transaction: rows of that transaction wait for
 -- its commit, and arrive once after it
