@@ -221,10 +221,11 @@ batch_execute(const PgsQuery *q, PgsBatchParams *params, int64 *input_rows)
 /*
  * Lock the query's catalog row and read its definition; the lock lasts
  * until the end of the transaction and serializes every batch step of the
- * query.  A query whose owner is gone never runs.
+ * query.  A query whose owner is gone never runs.  Returns false when the
+ * flags ask for an active query and it is not.
  */
-static void
-batch_lock_query(int64 query_id, PgsQuery *q)
+static bool
+batch_lock_query(int64 query_id, int flags, PgsQuery *q)
 {
 	if (!pgs_query_read(NULL, query_id, PGS_QUERY_LOCK, q))
 		ereport(ERROR,
@@ -238,6 +239,7 @@ batch_lock_query(int64 query_id, PgsQuery *q)
 				 errmsg("the owner of streaming query \"%s\" no longer exists",
 						q->name),
 				 errhint("Drop the query, or start it again as an existing role.")));
+	return q->active || !(flags & PGS_BATCH_REQUIRE_ACTIVE);
 }
 
 /* the stream's present storage: its relfilenode and its last block */
@@ -449,8 +451,7 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 	progress.started_at = GetCurrentTimestamp();
 
 	/* step 1: plan */
-	batch_lock_query(query_id, &q);
-	if ((flags & PGS_BATCH_REQUIRE_ACTIVE) && !q.active)
+	if (!batch_lock_query(query_id, flags, &q))
 	{
 		result = PGS_BATCH_INACTIVE;
 		goto done;
@@ -474,8 +475,7 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 	}
 
 	/* step 3: run, unless someone else committed the batch meanwhile */
-	batch_lock_query(query_id, &q);
-	if ((flags & PGS_BATCH_REQUIRE_ACTIVE) && !q.active)
+	if (!batch_lock_query(query_id, flags, &q))
 	{
 		result = PGS_BATCH_INACTIVE;
 		goto done;
