@@ -189,6 +189,8 @@ COMMENT ON FUNCTION stream.on_ddl_command_end() IS
 CREATE EVENT TRIGGER stream_on_ddl_command_end ON ddl_command_end
     WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO')
     EXECUTE FUNCTION stream.on_ddl_command_end();
+-- whatever session_replication_role says
+ALTER EVENT TRIGGER stream_on_ddl_command_end ENABLE ALWAYS;
 
 REVOKE ALL ON FUNCTION stream.on_sql_drop() FROM PUBLIC;
 REVOKE ALL ON FUNCTION stream.on_ddl_command_end() FROM PUBLIC;

@@ -40,6 +40,10 @@ ALTER TABLE g_events ALTER COLUMN _stream_xid DROP NOT NULL;
 ALTER TABLE g_events ALTER COLUMN _stream_xid TYPE text;
 ALTER TABLE g_events ALTER COLUMN _stream_xid DROP DEFAULT,
     ALTER COLUMN _stream_xid TYPE bigint USING _stream_xid::text::bigint;
+-- whatever session_replication_role says
+SET session_replication_role = replica;
+ALTER TABLE g_events SET ACCESS METHOD heap;
+RESET session_replication_role;
 -- several subcommands at once roll back whole
 ALTER TABLE g_events ADD COLUMN extra int, SET ACCESS METHOD heap;
 SELECT * FROM g_shape;

@@ -39,7 +39,7 @@ SET ROLE regress_sec_mallory;
 ALTER TABLE m_events ALTER COLUMN _stream_xid DROP DEFAULT,
     ALTER COLUMN _stream_xid TYPE m_xid USING ROW(_stream_xid)::m_xid;
 RESET ROLE;
-ALTER EVENT TRIGGER stream_on_ddl_command_end ENABLE;
+ALTER EVENT TRIGGER stream_on_ddl_command_end ENABLE ALWAYS;
 SELECT name, pending_rows FROM stream.queries WHERE name = 'm_q';
 CALL stream.process_all_available('m_q');
 SELECT DISTINCT who, superuser FROM m_seen;

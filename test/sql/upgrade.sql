@@ -23,7 +23,7 @@ SELECT pg_describe_object(d.classid, d.objid, 0),
                                      FROM unnest((SELECT reloptions FROM pg_class
                                                    WHERE oid = d.objid)) opt), '')
            WHEN 'pg_event_trigger'::regclass THEN
-               (SELECT evtevent || ' ' || evtfoid::regproc::text || ' ' || coalesce(evttags::text, '')
+               (SELECT evtevent || ' ' || evtenabled::text || ' ' || evtfoid::regproc::text || ' ' || coalesce(evttags::text, '')
                   FROM pg_event_trigger WHERE oid = d.objid)
        END
        || coalesce(' -- ' || obj_description(d.objid, d.classid::regclass::name), '')
