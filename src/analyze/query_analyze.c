@@ -76,7 +76,6 @@ static QaRewrite qa_rewrite;
 static QaRewrite *qa_active_rewrite = NULL;
 static bool qa_callbacks_registered = false;
 static post_parse_analyze_hook_type prev_post_parse_analyze_hook = NULL;
-static Oid	qa_stream_am_oid = InvalidOid;
 
 static void qa_refuse(const char *what, const char *detail, const char *hint)
 			pg_attribute_noreturn();
@@ -100,15 +99,16 @@ qa_is_stream(Oid relid)
 	HeapTuple	tup;
 	bool		result = false;
 
-	if (!OidIsValid(qa_stream_am_oid))
-		qa_stream_am_oid = get_table_am_oid("stream_heap", false);
+	/* looked up each time: the extension may have been created anew */
+	Oid			stream_am_oid = get_table_am_oid("stream_heap", false);
+
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	if (HeapTupleIsValid(tup))
 	{
 		Form_pg_class form = (Form_pg_class) GETSTRUCT(tup);
 
 		result = (form->relkind == RELKIND_RELATION &&
-				  form->relam == qa_stream_am_oid);
+				  form->relam == stream_am_oid);
 		ReleaseSysCache(tup);
 	}
 	return result;

@@ -67,6 +67,7 @@ typedef struct BatchPlanEntry
 static HTAB *batch_plans = NULL;
 static bool batch_plans_stale = false;
 static bool batch_callback_registered = false;
+static Oid	batch_query_defs_relid = InvalidOid;	/* as of the last batch */
 
 /* a planned batch, as the run step needs it */
 typedef struct BatchPlan
@@ -85,7 +86,7 @@ static void
 batch_relcache_callback(Datum arg, Oid relid)
 {
 	if (batch_plans != NULL &&
-		(!OidIsValid(relid) || relid == DatumGetObjectId(arg)))
+		(!OidIsValid(relid) || relid == batch_query_defs_relid))
 		batch_plans_stale = true;
 }
 
@@ -121,13 +122,14 @@ batch_get_plan(const PgsQuery *q)
 {
 	BatchPlanEntry *entry;
 	bool		found;
+	char	   *sql;
 
 	if (!batch_callback_registered)
 	{
-		CacheRegisterRelcacheCallback(batch_relcache_callback,
-									  ObjectIdGetDatum(pgs_query_defs_relid()));
+		CacheRegisterRelcacheCallback(batch_relcache_callback, (Datum) 0);
 		batch_callback_registered = true;
 	}
+	batch_query_defs_relid = pgs_query_defs_relid();
 	if (batch_plans_stale)
 		pgs_forget_batch_plans();
 	if (batch_plans == NULL)
@@ -139,16 +141,26 @@ batch_get_plan(const PgsQuery *q)
 		batch_plans = hash_create("pg_streaming batch plans", 16, &ctl,
 								  HASH_ELEM | HASH_BLOBS);
 	}
+	/*
+	 * The statement is checked against the query's definition too: query ids
+	 * start again at 1 when the extension is created anew.
+	 */
+	sql = pgs_compose_insert(q->query_text, q->target_relid, q->target_columns);
 	entry = hash_search(batch_plans, &q->query_id, HASH_ENTER, &found);
 	if (!found)
 	{
 		entry->sql = NULL;
 		entry->plan = NULL;
 	}
+	if (entry->plan != NULL && strcmp(entry->sql, sql) != 0)
+	{
+		SPI_freeplan(entry->plan);
+		pfree(entry->sql);
+		entry->sql = NULL;
+		entry->plan = NULL;
+	}
 	if (entry->plan == NULL)
 	{
-		char	   *sql = pgs_compose_insert(q->query_text, q->target_relid,
-											 q->target_columns);
 		SPIPlanPtr	volatile plan = NULL;
 
 		pgs_rewrite_arm(sql, q->stream_relid);

@@ -45,6 +45,23 @@ SELECT count(*) > 20 AS has_objects FROM pg_temp.extension_shape();
 SELECT md5(string_agg(object || ': ' || coalesce(definition, ''), E'\n' ORDER BY object)) AS fresh
   FROM pg_temp.extension_shape() \gset
 
+-- an extension created anew numbers its queries from 1 again: a statement
+-- this session prepared for the old query 1 is not the new query 1's
+CREATE TABLE first_s (id int);
+SELECT stream.create_stream('first_s');
+INSERT INTO first_s VALUES (1);
+SELECT stream.start_query('first', 'SELECT id FROM first_s', 'first_out');
+CALL stream.process_all_available('first');
+SELECT stream.drop_stream('first_s', cascade => true);
+DROP EXTENSION pg_streaming;
+CREATE EXTENSION pg_streaming;
+CREATE TABLE second_s (id int, note text);
+SELECT stream.create_stream('second_s');
+INSERT INTO second_s VALUES (2, 'second');
+SELECT stream.start_query('second', 'SELECT id, note FROM second_s', 'second_out');
+CALL stream.process_all_available('second');
+SELECT (SELECT count(*) FROM first_out) AS first_rows, id, note FROM second_out;
+
 \c regress_upgrade_old
 SET client_min_messages = warning;
 CREATE EXTENSION pg_streaming VERSION '0.1';
