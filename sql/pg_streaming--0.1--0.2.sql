@@ -121,14 +121,24 @@ BEGIN
     END LOOP;
 END
 $$;
+CREATE FUNCTION stream._ddl_rewrites_xid(command pg_ddl_command)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stream_ddl_rewrites_xid'
+LANGUAGE C STRICT STABLE;
+COMMENT ON FUNCTION stream._ddl_rewrites_xid(pg_ddl_command) IS
+'internal: does an ALTER TABLE change the type of _stream_xid or drop it';
+
 /*
  * Batches find a stream's rows by the _stream_xid column and by where the
  * stream_heap access method places them; a command that changes either would
- * make offsets already written select the wrong rows.  Rather than list the
- * commands that could do so, the state every stream must keep is checked
- * after each command that can change a table, and the command fails (and
- * rolls back) when a stream no longer has it.  stream.drop_stream() leaves
- * the catalog before it changes the table, so it passes.
+ * make offsets already written select the wrong rows.  After each command
+ * that can change a table, the streams it touched (named by it, or linked to
+ * a table it names by inheritance or a rule) are checked: the command fails,
+ * and rolls back, when one no longer has the state batches rely on, or when
+ * it retyped or dropped _stream_xid on the way (which rewrites the stamps of
+ * rows already processed, whatever the column looks like afterwards).
+ * stream.drop_stream() leaves the catalog before it changes the table, so it
+ * passes.
  */
 CREATE FUNCTION stream.on_ddl_command_end()
 RETURNS event_trigger
@@ -138,8 +148,22 @@ AS $$
 DECLARE
     s record;
     problem text;
+    touched oid[];
+    rewriting oid[];
 BEGIN
     IF to_regclass('stream.streams') IS NULL THEN
+        RETURN;
+    END IF;
+    SELECT array_agg(CASE WHEN c.classid = 'pg_rewrite'::regclass
+                          THEN (SELECT r.ev_class FROM pg_rewrite r WHERE r.oid = c.objid)
+                          ELSE c.objid END),
+           array_agg(c.objid) FILTER (WHERE c.classid = 'pg_class'::regclass
+                                        AND c.objid IN (SELECT relid FROM stream.streams)
+                                        AND stream._ddl_rewrites_xid(c.command))
+      INTO touched, rewriting
+      FROM pg_event_trigger_ddl_commands() c
+     WHERE c.classid IN ('pg_class'::regclass, 'pg_rewrite'::regclass);
+    IF touched IS NULL THEN
         RETURN;
     END IF;
     FOR s IN
@@ -157,13 +181,21 @@ BEGIN
                  ON a.attrelid = c.oid AND a.attname = '_stream_xid'
                 AND NOT a.attisdropped
           LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+         WHERE c.oid = ANY (touched)
+            OR EXISTS (SELECT 1 FROM pg_inherits i
+                        WHERE (i.inhrelid = c.oid AND i.inhparent = ANY (touched))
+                           OR (i.inhparent = c.oid AND i.inhrelid = ANY (touched)))
     LOOP
         problem := CASE
+            WHEN s.oid = ANY (coalesce(rewriting, '{}'))
+                THEN 'the stamps in its column _stream_xid would be rewritten'
+            WHEN s.relkind <> 'r'
+                THEN 'it would no longer be an ordinary table'
             WHEN s.amname IS DISTINCT FROM 'stream_heap'
                 THEN 'its access method would no longer be stream_heap'
             WHEN s.relpersistence <> 'p'
                 THEN 'it would no longer be a logged, permanent table'
-            WHEN s.relispartition OR s.inherits OR s.relkind <> 'r'
+            WHEN s.relispartition OR s.inherits
                 THEN 'it would take part in inheritance or partitioning'
             WHEN s.atttypid IS NULL
                 THEN 'it would lose its column _stream_xid'
@@ -187,10 +219,12 @@ COMMENT ON FUNCTION stream.on_ddl_command_end() IS
 'refuses DDL that would change what batches rely on in a stream table';
 
 CREATE EVENT TRIGGER stream_on_ddl_command_end ON ddl_command_end
-    WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO')
+    WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO',
+                 'CREATE FOREIGN TABLE', 'ALTER FOREIGN TABLE', 'CREATE RULE')
     EXECUTE FUNCTION stream.on_ddl_command_end();
 -- whatever session_replication_role says
 ALTER EVENT TRIGGER stream_on_ddl_command_end ENABLE ALWAYS;
 
 REVOKE ALL ON FUNCTION stream.on_sql_drop() FROM PUBLIC;
 REVOKE ALL ON FUNCTION stream.on_ddl_command_end() FROM PUBLIC;
+REVOKE ALL ON FUNCTION stream._ddl_rewrites_xid(pg_ddl_command) FROM PUBLIC;

@@ -69,6 +69,7 @@ extern void pgs_query_set_error(int64 query_id, bool fail,
 								const char *detail, const char *hint);
 extern char *pgs_query_names_reading(Oid stream_relid);
 extern int	pgs_query_delete_reading(Oid stream_relid);
+extern char *pgs_query_delete_using(Oid relid);
 extern int	pgs_query_count_owned(Oid roleid);
 extern int	pgs_query_delete_owned(Oid roleid);
 extern int	pgs_query_reassign_owned(Oid old_roleid, Oid new_roleid);

@@ -370,6 +370,33 @@ pgs_query_names_reading(Oid stream_relid)
 	return names;
 }
 
+/*
+ * Drop every query that reads the table as its stream or writes it as its
+ * target; returns their names, quoted, or NULL when there were none.
+ */
+char *
+pgs_query_delete_using(Oid relid)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	char	   *names = NULL;
+
+	pgs_catalog_begin(&acc);
+	if (pgs_catalog_exec("WITH d AS (DELETE FROM stream.query_defs"
+						 " WHERE stream_relid::oid = $1 OR target_relid::oid = $1"
+						 " RETURNING name)"
+						 " SELECT pg_catalog.string_agg(pg_catalog.quote_ident(name), ', ' ORDER BY name)"
+						 " FROM d HAVING count(*) > 0",
+						 1, argtypes, values, NULL, false, 0) > 0)
+		names = pgs_result_text(0, 1, cxt);
+	pgs_catalog_end(&acc);
+	if (names != NULL)
+		qc_invalidate();
+	return names;
+}
+
 /* drop every query that reads a stream; returns how many */
 int
 pgs_query_delete_reading(Oid stream_relid)

@@ -18,15 +18,21 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "commands/extension.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
+#include "tcop/deparse_utility.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
+#include "utils/lsyscache.h"
 
 #include "bgw/pgs_bgw.h"
 #include "catalog/pgs_query.h"
+#include "pg_streaming.h"
 #include "storage/pgs_guard.h"
+
+PG_FUNCTION_INFO_V1(stream_ddl_rewrites_xid);
 
 static ProcessUtility_hook_type prev_process_utility = NULL;
 
@@ -78,6 +84,36 @@ guard_check_drop_role(DropRoleStmt *stmt)
 	}
 }
 
+/*
+ * DROP TABLE ... CASCADE: the queries that use a table its owner drops go
+ * with it.  Tables the caller does not own are left to DROP TABLE's own
+ * error, and say nothing here about the queries on them.
+ */
+static void
+guard_drop_table_cascade(DropStmt *stmt)
+{
+	ListCell   *lc;
+
+	foreach(lc, stmt->objects)
+	{
+		RangeVar   *rv = makeRangeVarFromNameList((List *) lfirst(lc));
+		Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+		char	   *names;
+
+		if (!OidIsValid(relid) || !pg_class_ownercheck(relid, GetUserId()))
+			continue;
+		names = pgs_query_delete_using(relid);
+		if (names != NULL)
+		{
+			ereport(NOTICE,
+					(errmsg("drop cascades to the streaming queries that use table \"%s\"",
+							get_rel_name(relid)),
+					 errdetail("Dropped: %s.", names)));
+			pgs_notify_scheduler_at_commit();
+		}
+	}
+}
+
 static void
 guard_process_utility(PlannedStmt *pstmt, const char *queryString,
 					  bool readOnlyTree, ProcessUtilityContext context,
@@ -89,7 +125,13 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString,
 	bool		present;
 
 	present = (IsA(stmt, DropRoleStmt) || IsA(stmt, DropOwnedStmt) ||
-			   IsA(stmt, ReassignOwnedStmt)) && guard_extension_present();
+			   IsA(stmt, ReassignOwnedStmt) ||
+			   (IsA(stmt, DropStmt) &&
+				((DropStmt *) stmt)->removeType == OBJECT_TABLE &&
+				((DropStmt *) stmt)->behavior == DROP_CASCADE)) &&
+		guard_extension_present();
+	if (present && IsA(stmt, DropStmt))
+		guard_drop_table_cascade((DropStmt *) stmt);
 	if (present && IsA(stmt, DropRoleStmt))
 		guard_check_drop_role((DropRoleStmt *) stmt);
 	if (present && IsA(stmt, DropOwnedStmt))
@@ -123,6 +165,41 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString,
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
+}
+
+/*
+ * stream._ddl_rewrites_xid(command pg_ddl_command): does an ALTER TABLE, as
+ * the event trigger sees it, change the type of _stream_xid, drop it or add
+ * it?  Each rewrites the stamps of rows already processed (ALTER COLUMN ...
+ * TYPE xid8 USING pg_current_xact_id() keeps the column as it was, and a
+ * column dropped and added again looks the same afterwards), so the event
+ * trigger refuses them, whatever the table looks like after the command.
+ */
+Datum
+stream_ddl_rewrites_xid(PG_FUNCTION_ARGS)
+{
+	CollectedCommand *cmd = (CollectedCommand *) PG_GETARG_POINTER(0);
+	ListCell   *lc;
+
+	if (cmd->type != SCT_AlterTable)
+		PG_RETURN_BOOL(false);
+	foreach(lc, cmd->d.alterTable.subcmds)
+	{
+		CollectedATSubcmd *sub = (CollectedATSubcmd *) lfirst(lc);
+		AlterTableCmd *atc;
+
+		if (sub->parsetree == NULL || !IsA(sub->parsetree, AlterTableCmd))
+			continue;
+		atc = (AlterTableCmd *) sub->parsetree;
+		if (atc->name != NULL && strcmp(atc->name, PGS_XID_COLUMN) == 0 &&
+			(atc->subtype == AT_AlterColumnType || atc->subtype == AT_DropColumn))
+			PG_RETURN_BOOL(true);
+		if (atc->subtype == AT_AddColumn && atc->def != NULL &&
+			IsA(atc->def, ColumnDef) &&
+			strcmp(((ColumnDef *) atc->def)->colname, PGS_XID_COLUMN) == 0)
+			PG_RETURN_BOOL(true);
+	}
+	PG_RETURN_BOOL(false);
 }
 
 void

@@ -44,12 +44,40 @@ ALTER TABLE g_events ALTER COLUMN _stream_xid DROP DEFAULT,
 SET session_replication_role = replica;
 ALTER TABLE g_events SET ACCESS METHOD heap;
 RESET session_replication_role;
+-- keeping the column's shape while rewriting its stamps
+ALTER TABLE g_events ALTER COLUMN _stream_xid TYPE xid8 USING pg_current_xact_id();
+ALTER TABLE g_events DROP COLUMN _stream_xid,
+    ADD COLUMN _stream_xid xid8 NOT NULL DEFAULT pg_current_xact_id();
+-- turning a stream into a view
+CREATE TABLE g_empty (id int);
+SELECT stream.create_stream('g_empty');
+CREATE RULE "_RETURN" AS ON SELECT TO g_empty DO INSTEAD
+    SELECT 1::int AS id, '1'::xid8 AS _stream_xid;
+SELECT relkind FROM pg_class WHERE oid = 'g_empty'::regclass;
+SELECT stream.drop_stream('g_empty');
+DROP TABLE g_empty;
 -- several subcommands at once roll back whole
 ALTER TABLE g_events ADD COLUMN extra int, SET ACCESS METHOD heap;
 SELECT * FROM g_shape;
 SELECT count(*) AS extra_columns FROM pg_attribute
  WHERE attrelid = 'g_events'::regclass AND attname = 'extra';
 SELECT count(*) AS children FROM pg_class WHERE relname = 'g_child';
+
+-- the guard looks at the streams a command touches only: a stream broken
+-- while the guard was off does not block other tables' DDL
+ALTER EVENT TRIGGER stream_on_ddl_command_end DISABLE;
+CREATE TABLE g_broken (id int);
+SELECT stream.create_stream('g_broken');
+ALTER TABLE g_broken SET UNLOGGED;
+ALTER EVENT TRIGGER stream_on_ddl_command_end ENABLE ALWAYS;
+CREATE TABLE g_unrelated (id int);
+ALTER TABLE g_unrelated ADD COLUMN note text;
+ALTER TABLE g_broken ADD COLUMN note text;
+ALTER EVENT TRIGGER stream_on_ddl_command_end DISABLE;
+ALTER TABLE g_broken SET LOGGED;
+ALTER EVENT TRIGGER stream_on_ddl_command_end ENABLE ALWAYS;
+SELECT stream.drop_stream('g_broken');
+DROP TABLE g_broken, g_unrelated;
 
 -- what leaves the stream as it was is allowed, and batches go on
 ALTER TABLE g_events ADD COLUMN source text DEFAULT 'web';
