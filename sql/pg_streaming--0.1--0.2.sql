@@ -113,9 +113,7 @@ BEGIN
                       DETAIL = CASE WHEN q.is_stream
                                     THEN 'The table is the query''s stream.'
                                     ELSE 'The table is the query''s target.' END,
-                      HINT = CASE WHEN q.is_stream
-                                  THEN 'Drop the queries first with stream.drop_query(), or with the stream through stream.drop_stream(..., cascade => true).'
-                                  ELSE 'Drop the query first with stream.drop_query().' END;
+                      HINT = 'Drop the queries that use it with stream.drop_query(), or drop the table with DROP TABLE ... CASCADE, which drops them too.';
         END IF;
         DELETE FROM stream.streams WHERE relid::oid = dropped.objid;
     END LOOP;
@@ -225,6 +223,19 @@ CREATE EVENT TRIGGER stream_on_ddl_command_end ON ddl_command_end
 -- whatever session_replication_role says
 ALTER EVENT TRIGGER stream_on_ddl_command_end ENABLE ALWAYS;
 
+CREATE FUNCTION stream.on_ddl_command_start()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'stream_on_ddl_command_start'
+LANGUAGE C;
+COMMENT ON FUNCTION stream.on_ddl_command_start() IS
+'drops the streaming queries that DROP TABLE ... CASCADE and DROP OWNED take with them';
+
+CREATE EVENT TRIGGER stream_on_ddl_command_start ON ddl_command_start
+    WHEN TAG IN ('DROP TABLE', 'DROP OWNED')
+    EXECUTE FUNCTION stream.on_ddl_command_start();
+ALTER EVENT TRIGGER stream_on_ddl_command_start ENABLE ALWAYS;
+
 REVOKE ALL ON FUNCTION stream.on_sql_drop() FROM PUBLIC;
 REVOKE ALL ON FUNCTION stream.on_ddl_command_end() FROM PUBLIC;
 REVOKE ALL ON FUNCTION stream._ddl_rewrites_xid(pg_ddl_command) FROM PUBLIC;
+REVOKE ALL ON FUNCTION stream.on_ddl_command_start() FROM PUBLIC;

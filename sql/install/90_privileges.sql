@@ -11,6 +11,7 @@ REVOKE ALL ON FUNCTION stream._extension_created() FROM PUBLIC;
 REVOKE ALL ON FUNCTION stream.on_sql_drop() FROM PUBLIC;
 REVOKE ALL ON FUNCTION stream.on_ddl_command_end() FROM PUBLIC;
 REVOKE ALL ON FUNCTION stream._ddl_rewrites_xid(pg_ddl_command) FROM PUBLIC;
+REVOKE ALL ON FUNCTION stream.on_ddl_command_start() FROM PUBLIC;
 
 -- the launcher should look at this database
 SELECT stream._extension_created();

@@ -28,6 +28,7 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lock.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
@@ -183,6 +184,13 @@ worker_run(int64 query_id, PgsRunMode mode, int *batches, char *sqlstate,
 	PG_END_TRY();
 	/* transaction ends leave TopMemoryContext current */
 	MemoryContextSwitchTo(cxt);
+
+	/*
+	 * Session-level advisory locks a batch's code took would outlive it in
+	 * this worker, held for whatever query it runs next: the worker takes
+	 * none of its own, so it lets them all go.
+	 */
+	LockReleaseSession(USER_LOCKMETHOD);
 
 	if (result == PGS_RESULT_OK &&
 		(mode == PGS_RUN_ONCE || mode == PGS_RUN_AVAILABLE_NOW))

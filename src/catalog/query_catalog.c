@@ -178,7 +178,9 @@ pgs_query_report_missing(const char *name)
 
 /*
  * Only the owner of a query, a member of the owning role, or a superuser
- * may see or change it.  Called with the caller's identity in place.
+ * may see or change it.  Called with the caller's identity in place.  The
+ * message names the query the caller named, as PostgreSQL's do for tables,
+ * and nothing else about it.
  */
 void
 pgs_query_check_access(const PgsQuery *q)
@@ -187,8 +189,6 @@ pgs_query_check_access(const PgsQuery *q)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for streaming query \"%s\"", q->name),
-				 errdetail("The query is owned by role \"%s\".",
-						   GetUserNameFromId(q->owner, false)),
 				 errhint("Only the owner of a query, a member of the owning role or a superuser can manage it.")));
 }
 

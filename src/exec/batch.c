@@ -69,6 +69,15 @@ static bool batch_plans_stale = false;
 static bool batch_callback_registered = false;
 static Oid	batch_query_defs_relid = InvalidOid;	/* as of the last batch */
 
+/*
+ * A batch is running in this backend, started in subtransaction
+ * batch_subid; an abort of the transaction or of that subtransaction ends
+ * it.
+ */
+static bool batch_running = false;
+static SubTransactionId batch_subid = InvalidSubTransactionId;
+static bool batch_xact_callback_registered = false;
+
 /* a planned batch, as the run step needs it */
 typedef struct BatchPlan
 {
@@ -432,6 +441,21 @@ batch_run(const PgsQuery *q, const PgsOffsets *o, int64 *input_rows)
 	return batch_execute(q, &params, input_rows);
 }
 
+static void
+batch_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		batch_running = false;
+}
+
+static void
+batch_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					   SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB && mySubid == batch_subid)
+		batch_running = false;
+}
+
 /*
  * Plan or replay, then run, one batch of the query.  With nonatomic, the
  * offsets row is committed before the batch runs; otherwise every step runs
@@ -455,6 +479,25 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 				 errmsg("a streaming batch cannot run in a REPEATABLE READ or SERIALIZABLE transaction"),
 				 errdetail("The batch must read every row committed before its end snapshot, which a transaction snapshot taken earlier cannot see."),
 				 errhint("Run the batch at READ COMMITTED, or CALL it outside a transaction block.")));
+
+	/*
+	 * A batch's own code (a trigger on its target) cannot run another batch:
+	 * the outer one's prepared statement, input count and snapshot would be
+	 * the inner one's to change.
+	 */
+	if (batch_running)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a streaming batch cannot run inside another batch"),
+				 errhint("Run the other query's batches from the session or leave them to the background worker.")));
+	if (!batch_xact_callback_registered)
+	{
+		RegisterXactCallback(batch_xact_callback, NULL);
+		RegisterSubXactCallback(batch_subxact_callback, NULL);
+		batch_xact_callback_registered = true;
+	}
+	batch_running = true;
+	batch_subid = GetCurrentSubTransactionId();
 
 	/* survives the commits below: a child of the caller's context */
 	cxt = AllocSetContextCreate(caller_cxt, "pg_streaming batch",
@@ -509,6 +552,7 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 	result = bp.capped ? PGS_BATCH_PARTIAL : PGS_BATCH_DONE;
 
 done:
+	batch_running = false;
 	MemoryContextSwitchTo(caller_cxt);
 	MemoryContextDelete(cxt);
 	return result;

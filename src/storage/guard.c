@@ -7,11 +7,14 @@
  *	  no longer exists.
  *
  * Queries are rows of the extension's catalog, not objects PostgreSQL
- * records dependencies for, so a utility hook does for them what
- * pg_shdepend does for tables.  It sees the current database only; a batch
- * whose owner is gone fails before it runs (batch.c) wherever the role was
- * dropped from.  DDL on stream tables themselves is checked by an event
- * trigger of the install script, which works without this library loaded.
+ * records dependencies for, so an event trigger before DROP TABLE and DROP
+ * OWNED, and a utility hook for REASSIGN OWNED and DROP ROLE (which fire no
+ * event triggers), do for them what pg_depend and pg_shdepend do for
+ * tables.  They see the current database only; a batch whose owner is gone
+ * fails before it runs (batch.c) wherever the role was dropped from.  DDL
+ * on stream tables themselves is checked by the event trigger of the
+ * install script (stream.on_ddl_command_end), with the help of
+ * stream._ddl_rewrites_xid below.
  *
  *-------------------------------------------------------------------------
  */
@@ -19,6 +22,7 @@
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "commands/event_trigger.h"
 #include "commands/extension.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
@@ -33,6 +37,7 @@
 #include "storage/pgs_guard.h"
 
 PG_FUNCTION_INFO_V1(stream_ddl_rewrites_xid);
+PG_FUNCTION_INFO_V1(stream_on_ddl_command_start);
 
 static ProcessUtility_hook_type prev_process_utility = NULL;
 
@@ -124,38 +129,21 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString,
 	List	   *roles = NIL;
 	bool		present;
 
-	present = (IsA(stmt, DropRoleStmt) || IsA(stmt, DropOwnedStmt) ||
-			   IsA(stmt, ReassignOwnedStmt) ||
-			   (IsA(stmt, DropStmt) &&
-				((DropStmt *) stmt)->removeType == OBJECT_TABLE &&
-				((DropStmt *) stmt)->behavior == DROP_CASCADE)) &&
+	present = (IsA(stmt, DropRoleStmt) || IsA(stmt, ReassignOwnedStmt)) &&
 		guard_extension_present();
-	if (present && IsA(stmt, DropStmt))
-		guard_drop_table_cascade((DropStmt *) stmt);
 	if (present && IsA(stmt, DropRoleStmt))
 		guard_check_drop_role((DropRoleStmt *) stmt);
-	if (present && IsA(stmt, DropOwnedStmt))
-		roles = guard_role_oids(((DropOwnedStmt *) stmt)->roles);
 	if (present && IsA(stmt, ReassignOwnedStmt))
 		roles = guard_role_oids(((ReassignOwnedStmt *) stmt)->roles);
 
-	/*
-	 * Queries go first, so that the tables DROP OWNED drops have no queries
-	 * left on them; the command itself checks the caller's rights over
-	 * every role, and its error would roll this back.
-	 */
+	/* the command itself checks the caller's rights over every role */
 	if (roles != NIL)
 	{
+		Oid			newrole = get_rolespec_oid(((ReassignOwnedStmt *) stmt)->newrole, false);
 		ListCell   *lc;
 
 		foreach(lc, roles)
-		{
-			if (IsA(stmt, DropOwnedStmt))
-				(void) pgs_query_delete_owned(lfirst_oid(lc));
-			else
-				(void) pgs_query_reassign_owned(lfirst_oid(lc),
-												get_rolespec_oid(((ReassignOwnedStmt *) stmt)->newrole, false));
-		}
+			(void) pgs_query_reassign_owned(lfirst_oid(lc), newrole);
 		pgs_notify_scheduler_at_commit();
 	}
 
@@ -165,6 +153,67 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString,
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
+}
+
+/*
+ * stream.on_ddl_command_start(): the event trigger that runs before DROP
+ * TABLE and DROP OWNED, in every session (an event trigger loads this
+ * library where the utility hook may not be installed yet).  DROP TABLE
+ * ... CASCADE by a table's owner drops the queries that use the table, and
+ * DROP OWNED BY drops the roles' queries, before the command drops their
+ * tables, which the sql_drop trigger would otherwise refuse.  The command
+ * checks the caller's rights itself, and its error rolls this back.
+ */
+Datum
+stream_on_ddl_command_start(PG_FUNCTION_ARGS)
+{
+	EventTriggerData *trigdata;
+	Node	   *stmt;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function stream.on_ddl_command_start() must be called as an event trigger")));
+	trigdata = (EventTriggerData *) fcinfo->context;
+	stmt = trigdata->parsetree;
+	if (!guard_extension_present())
+		PG_RETURN_VOID();
+	if (IsA(stmt, DropStmt) &&
+		((DropStmt *) stmt)->removeType == OBJECT_TABLE &&
+		((DropStmt *) stmt)->behavior == DROP_CASCADE)
+		guard_drop_table_cascade((DropStmt *) stmt);
+	else if (IsA(stmt, DropOwnedStmt))
+	{
+		ListCell   *lc;
+		int			n = 0;
+
+		foreach(lc, guard_role_oids(((DropOwnedStmt *) stmt)->roles))
+			n += pgs_query_delete_owned(lfirst_oid(lc));
+		if (n > 0)
+			pgs_notify_scheduler_at_commit();
+	}
+	PG_RETURN_VOID();
+}
+
+/* PostgreSQL 15 reports a command that recurses to children as its own kind */
+static bool
+guard_is_drop_column(AlterTableCmd *atc)
+{
+#if PG_VERSION_NUM < 160000
+	if (atc->subtype == AT_DropColumnRecurse)
+		return true;
+#endif
+	return atc->subtype == AT_DropColumn;
+}
+
+static bool
+guard_is_add_column(AlterTableCmd *atc)
+{
+#if PG_VERSION_NUM < 160000
+	if (atc->subtype == AT_AddColumnRecurse)
+		return true;
+#endif
+	return atc->subtype == AT_AddColumn;
 }
 
 /*
@@ -192,9 +241,9 @@ stream_ddl_rewrites_xid(PG_FUNCTION_ARGS)
 			continue;
 		atc = (AlterTableCmd *) sub->parsetree;
 		if (atc->name != NULL && strcmp(atc->name, PGS_XID_COLUMN) == 0 &&
-			(atc->subtype == AT_AlterColumnType || atc->subtype == AT_DropColumn))
+			(atc->subtype == AT_AlterColumnType || guard_is_drop_column(atc)))
 			PG_RETURN_BOOL(true);
-		if (atc->subtype == AT_AddColumn && atc->def != NULL &&
+		if (guard_is_add_column(atc) && atc->def != NULL &&
 			IsA(atc->def, ColumnDef) &&
 			strcmp(((ColumnDef *) atc->def)->colname, PGS_XID_COLUMN) == 0)
 			PG_RETURN_BOOL(true);

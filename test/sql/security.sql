@@ -88,6 +88,38 @@ RESET ROLE;
 RESET work_mem;
 RESET application_name;
 
+-- a batch's code cannot run another batch; a batch that failed inside an
+-- exception block leaves the next one free to run
+SET ROLE regress_sec_mallory;
+CREATE TABLE s_nested_out (id int);
+CREATE FUNCTION s_nest() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    CALL stream.process_batch('s_q');
+    RETURN NEW;
+END $$;
+CREATE TRIGGER s_nest BEFORE INSERT ON s_nested_out
+    FOR EACH ROW EXECUTE FUNCTION s_nest();
+SELECT stream.start_query('s_nested', 'SELECT id FROM s_events', 's_nested_out') > 0 AS started;
+CALL stream.process_batch('s_nested');
+DROP TRIGGER s_nest ON s_nested_out;
+INSERT INTO s_events VALUES (10);
+BEGIN;
+DO $$
+BEGIN
+    BEGIN
+        PERFORM 1 / 0;
+    EXCEPTION WHEN division_by_zero THEN NULL;
+    END;
+    CALL stream.process_batch('s_nested');
+END $$;
+COMMIT;
+CALL stream.process_all_available('s_nested');
+SELECT count(*) AS nested_rows FROM s_nested_out;
+SELECT stream.drop_query('s_nested');
+DROP TABLE s_nested_out;
+DROP FUNCTION s_nest();
+RESET ROLE;
+
 -- ---------------------------------------------------------------------------
 -- The views show other roles nothing, whatever their WHERE clause runs
 -- ---------------------------------------------------------------------------
@@ -145,6 +177,20 @@ SELECT stream.drop_stream('v_events');
 SELECT stream.drop_stream('v_events', cascade => true);
 SELECT name FROM stream.queries;
 RESET ROLE;
+-- nor a table another role's query writes into: DROP TABLE ... CASCADE
+-- drops the queries that use it, as it drops views; a stranger's CASCADE
+-- drops nothing
+SET ROLE regress_sec_victim;
+CREATE TABLE victim_target (id int);
+GRANT INSERT ON victim_target TO regress_sec_mallory;
+SET ROLE regress_sec_mallory;
+SELECT stream.start_query('pin_target', 'SELECT id FROM s_events', 'victim_target') > 0 AS started;
+DROP TABLE victim_target CASCADE;
+SET ROLE regress_sec_victim;
+DROP TABLE victim_target;
+DROP TABLE victim_target CASCADE;
+RESET ROLE;
+SELECT name FROM stream.query_defs WHERE name = 'pin_target';
 SELECT name, owner FROM stream.query_defs ORDER BY name;
 SELECT count(*) FROM stream.streams WHERE relid = 'v_events'::regclass;
 DROP TABLE v_events, v_out, pin_out;

@@ -1,7 +1,8 @@
 # A worker runs the batches of many queries one after the other; whatever
 # the code of one batch sets in the session (a target trigger's
 # set_config(..., false)) is rolled back with that batch and never reaches
-# the next batch the same worker runs.
+# the next batch the same worker runs, and session-level advisory locks it
+# took are let go.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -31,6 +32,7 @@ $node->safe_psql('postgres', q{
 	BEGIN
 	    PERFORM set_config('work_mem', '1234kB', false);
 	    PERFORM set_config('search_path', 'nowhere', false);
+	    PERFORM pg_advisory_lock(4242);
 	    RETURN NEW;
 	END $$;
 	CREATE TRIGGER meddle BEFORE INSERT ON a_out FOR EACH ROW EXECUTE FUNCTION meddle();
@@ -59,6 +61,11 @@ is($node->safe_psql('postgres',
 		'SELECT DISTINCT work_mem || \' \' || search_path FROM b_out'),
 	'4MB "$user", public',
 	'no batch saw the settings that another batch set');
+
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+	 WHERE l.locktype = 'advisory' AND a.backend_type = 'pg_streaming worker'}),
+	'0', 'the worker holds no advisory lock a batch took');
 
 $node->stop;
 done_testing();
