@@ -44,6 +44,7 @@ COMMENT ON FUNCTION stream.on_sql_drop() IS
 
 CREATE EVENT TRIGGER stream_on_sql_drop ON sql_drop
     EXECUTE FUNCTION stream.on_sql_drop();
+ALTER EVENT TRIGGER stream_on_sql_drop ENABLE ALWAYS;
 
 
 CREATE FUNCTION stream._ddl_rewrites_xid(command pg_ddl_command)
@@ -92,7 +93,7 @@ BEGIN
         RETURN;
     END IF;
     FOR s IN
-        SELECT c.oid, c.relname, n.nspname, c.relkind, c.relpersistence,
+        SELECT c.oid, c.relname, n.nspname, c.relkind, c.reloftype, c.relpersistence,
                c.relispartition, am.amname,
                a.atttypid, a.attnotnull,
                pg_get_expr(d.adbin, d.adrelid) AS xid_default,
@@ -114,8 +115,8 @@ BEGIN
         problem := CASE
             WHEN s.oid = ANY (coalesce(rewriting, '{}'))
                 THEN 'the stamps in its column _stream_xid would be rewritten'
-            WHEN s.relkind <> 'r'
-                THEN 'it would no longer be an ordinary table'
+            WHEN s.relkind <> 'r' OR s.reloftype <> 0
+                THEN 'it would no longer be an ordinary table (not a view, not typed)'
             WHEN s.amname IS DISTINCT FROM 'stream_heap'
                 THEN 'its access method would no longer be stream_heap'
             WHEN s.relpersistence <> 'p'

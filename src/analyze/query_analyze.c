@@ -70,6 +70,8 @@ typedef struct QaRewrite
 {
 	const char *token;			/* the address of the statement's text */
 	Oid			stream_relid;
+	int			substituted;	/* range table entries replaced */
+	SubTransactionId subid;		/* armed in this subtransaction */
 } QaRewrite;
 
 static QaRewrite qa_rewrite;
@@ -607,7 +609,10 @@ qa_substitute_walker(Node *node, void *arg)
 			RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
 
 			if (rte->rtekind == RTE_RELATION && rte->relid == rw->stream_relid)
+			{
 				qa_substitute_rte(rte);
+				rw->substituted++;
+			}
 		}
 		return false;
 	}
@@ -627,6 +632,7 @@ qa_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 
 		/* the subquery's own analysis must not come back here */
 		qa_active_rewrite = NULL;
+		rw->substituted = 0;
 		PG_TRY();
 		{
 			(void) qa_substitute_walker((Node *) query, rw);
@@ -636,6 +642,21 @@ qa_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 			qa_active_rewrite = rw;
 		}
 		PG_END_TRY();
+
+		/*
+		 * The statement is analyzed again from its text whenever a table it
+		 * reads changed.  Should the text's name for the stream now lead to
+		 * another table (the stream renamed or moved, another table put
+		 * where the name points), the statement would read that table whole:
+		 * it must fail instead.
+		 */
+		if (rw->substituted == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the text of the streaming query no longer names its stream table \"%s\"",
+							get_rel_name(rw->stream_relid) ? get_rel_name(rw->stream_relid) : "(dropped)"),
+					 errdetail("The query's text is analyzed again when a table it reads changes, and its name for the stream now leads elsewhere."),
+					 errhint("Give the stream table back the name the query uses, or drop the query and start it again.")));
 	}
 }
 
@@ -651,7 +672,8 @@ static void
 qa_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 					SubTransactionId parentSubid, void *arg)
 {
-	if (event == SUBXACT_EVENT_ABORT_SUB)
+	if (event == SUBXACT_EVENT_ABORT_SUB && qa_active_rewrite != NULL &&
+		mySubid == qa_active_rewrite->subid)
 		qa_active_rewrite = NULL;
 }
 
@@ -674,6 +696,8 @@ pgs_rewrite_arm(const char *token, Oid stream_relid)
 	}
 	qa_rewrite.token = token;
 	qa_rewrite.stream_relid = stream_relid;
+	qa_rewrite.substituted = 0;
+	qa_rewrite.subid = GetCurrentSubTransactionId();
 	qa_active_rewrite = &qa_rewrite;
 }
 

@@ -121,6 +121,14 @@ worker_run(int64 query_id, PgsRunMode mode, int *batches, char *sqlstate,
 	if (mode == PGS_RUN_ONCE)
 		flags |= PGS_BATCH_NO_CAP;
 
+	/*
+	 * A non-atomic SPI connection keeps its memory under PortalContext,
+	 * which a background worker does not have: give it one that the run's
+	 * context takes with it, so that what an aborted batch leaves there is
+	 * freed with everything else the run allocated.
+	 */
+	PortalContext = AllocSetContextCreate(cxt, "pg_streaming worker portal",
+										  ALLOCSET_DEFAULT_SIZES);
 	errcb.callback = worker_error_context;
 	errcb.arg = &query_id;
 	errcb.previous = error_context_stack;
@@ -129,6 +137,8 @@ worker_run(int64 query_id, PgsRunMode mode, int *batches, char *sqlstate,
 		error_context_stack = &errcb;
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
+		/* batches plan at READ COMMITTED, whatever the default says */
+		XactIsoLevel = XACT_READ_COMMITTED;
 		if (!OidIsValid(get_extension_oid("pg_streaming", true)))
 			result = PGS_RESULT_INACTIVE;
 		else
@@ -184,6 +194,7 @@ worker_run(int64 query_id, PgsRunMode mode, int *batches, char *sqlstate,
 	PG_END_TRY();
 	/* transaction ends leave TopMemoryContext current */
 	MemoryContextSwitchTo(cxt);
+	PortalContext = NULL;
 
 	/*
 	 * Session-level advisory locks a batch's code took would outlive it in

@@ -503,6 +503,18 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 	cxt = AllocSetContextCreate(caller_cxt, "pg_streaming batch",
 								ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(cxt);
+
+	/*
+	 * The steps read the checkpoint after taking the query's lock, so they
+	 * need a snapshot taken after it: at READ COMMITTED.  A caller that can
+	 * commit and runs at a higher level starts a transaction of its own.
+	 */
+	if (nonatomic && IsolationUsesXactSnapshot())
+	{
+		SPI_commit();
+		XactIsoLevel = XACT_READ_COMMITTED;
+		MemoryContextSwitchTo(cxt);
+	}
 	progress.started_at = GetCurrentTimestamp();
 
 	/* step 1: plan */
@@ -525,6 +537,7 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 	if (nonatomic)
 	{
 		SPI_commit();
+		XactIsoLevel = XACT_READ_COMMITTED;
 		MemoryContextSwitchTo(cxt);
 		progress.started_at = GetCurrentTimestamp();
 	}

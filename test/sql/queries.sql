@@ -71,6 +71,14 @@ SELECT count(*) FROM enriched_clicks WHERE id = 15;
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 CALL stream.process_batch('enriched');
 ROLLBACK;
+-- outside a transaction block a higher default level is no obstacle: the
+-- batch plans and runs in READ COMMITTED transactions of its own
+SET default_transaction_isolation = 'repeatable read';
+INSERT INTO clicks VALUES (16, 2, '/rr', 900);
+CALL stream.process_all_available('enriched');
+SELECT count(*) FROM enriched_clicks WHERE id = 16;
+SHOW transaction_isolation;
+RESET default_transaction_isolation;
 
 -- max_rows_per_batch caps batches without splitting a transaction
 CREATE TABLE events (id int, kind text);

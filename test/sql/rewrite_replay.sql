@@ -72,6 +72,26 @@ SELECT (SELECT count(*) FROM w_out) AS target_rows,
        (SELECT count(*) FROM (SELECT id, pad FROM w_out EXCEPT ALL SELECT id, pad FROM w_events) d) AS extra;
 SELECT count(*) AS replayed_batches FROM stream.progress WHERE query = 'w_q' AND replayed;
 SELECT batch_id, input_rows, output_rows, replayed FROM stream.progress WHERE query = 'w_q' ORDER BY batch_id;
+-- the query's text names its stream: when that name leads to another table
+-- (the stream renamed, a new table in its place), the batch fails rather
+-- than read that table, and goes on once the name is given back
+INSERT INTO w_events SELECT g, 'renamed' FROM generate_series(7001, 7003) g;
+ALTER TABLE w_events RENAME TO w_events_moved;
+CREATE TABLE w_events (id int, pad text);
+INSERT INTO w_events SELECT g, 'impostor' FROM generate_series(1, 5) g;
+CALL stream.process_all_available('w_q');
+SELECT count(*) AS impostor_rows FROM w_out WHERE pad = 'impostor';
+DROP TABLE w_events;
+ALTER TABLE w_events_moved RENAME TO w_events;
+CALL stream.process_all_available('w_q');
+SELECT count(*) AS renamed_rows, count(DISTINCT id) AS ids FROM w_out WHERE pad = 'renamed';
+
+-- a stream can be neither a typed table nor made one
+ALTER TABLE w_events DROP COLUMN pad;
+CREATE TYPE w_row AS (id bigint, _stream_xid xid8);
+ALTER TABLE w_events OF w_row;
+DROP TYPE w_row;
+
 SELECT stream.drop_query('w_q');
 DROP TABLE w_events, w_out, w_block;
 DROP FUNCTION w_gate(), w_round(text, int);
