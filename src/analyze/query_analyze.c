@@ -701,12 +701,14 @@ pgs_rewrite_arm(const char *token, Oid stream_relid)
 	qa_active_rewrite = &qa_rewrite;
 }
 
+/* the statement analyzed next is left as written */
 void
 pgs_rewrite_disarm(void)
 {
 	qa_active_rewrite = NULL;
 }
 
+/* from _PG_init: chain the analysis hook */
 void
 pgs_install_hooks(void)
 {

@@ -97,6 +97,7 @@ mg_process(FunctionCallInfo fcinfo, bool all)
 	SPI_finish();
 }
 
+/* CALL stream.process_all_available(name): batches until caught up */
 Datum
 stream_process_all_available(PG_FUNCTION_ARGS)
 {
@@ -104,6 +105,7 @@ stream_process_all_available(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/* CALL stream.process_batch(name): at most one batch, a pending one first */
 Datum
 stream_process_batch(PG_FUNCTION_ARGS)
 {
@@ -111,6 +113,7 @@ stream_process_batch(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/* stop a query; the batch in flight, holding the row lock, finishes first */
 Datum
 stream_stop_query(PG_FUNCTION_ARGS)
 {

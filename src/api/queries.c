@@ -213,6 +213,11 @@ qd_analyze_batch_statement(const char *sql, Oid stream_relid)
 	return stmts;
 }
 
+/*
+ * stream.start_query: check the arguments and the query, create or check
+ * the target, check the caller's rights to every table the batch statement
+ * reads or writes, and register the query as the caller's.
+ */
 Datum
 stream_start_query(PG_FUNCTION_ARGS)
 {

@@ -61,6 +61,7 @@ pgs_catalog_begin(PgsCatalogAccess *acc)
 	acc->spi_connected = true;
 }
 
+/* end a catalog stretch: its settings go, the caller's identity comes back */
 void
 pgs_catalog_end(PgsCatalogAccess *acc)
 {
@@ -95,6 +96,7 @@ pgs_owner_begin(PgsCatalogAccess *acc, Oid owner, const char *search_path)
 	acc->spi_connected = true;
 }
 
+/* end an owner stretch: whatever the owner's code set is rolled back */
 void
 pgs_owner_end(PgsCatalogAccess *acc)
 {

@@ -167,6 +167,7 @@ pgs_query_list_active(void)
 	return result;
 }
 
+/* the error for a query name that names no query */
 void
 pgs_query_report_missing(const char *name)
 {
@@ -409,6 +410,7 @@ pgs_query_delete_reading(Oid stream_relid)
 	return n;
 }
 
+/* how many queries a role owns in this database, for DROP ROLE */
 int
 pgs_query_count_owned(Oid roleid)
 {

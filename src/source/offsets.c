@@ -107,6 +107,7 @@ pgs_snapshot_parse(Datum snap, PgsXidSnapshot *s)
 		s->xip[i] = U64FromFullTransactionId(stored->xip[i]);
 }
 
+/* is xid listed as running in s (s->xip ascending)? */
 bool
 pgs_snapshot_running(const PgsXidSnapshot *s, uint64 xid)
 {
@@ -168,6 +169,7 @@ pgs_take_snapshot(bool own_running)
 	return off_make_snapshot(&s);
 }
 
+/* the xmax of a pg_snapshot datum: every xid from it on is not yet visible */
 FullTransactionId
 pgs_snapshot_xmax(Datum snap)
 {

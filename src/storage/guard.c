@@ -251,6 +251,7 @@ stream_ddl_rewrites_xid(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(false);
 }
 
+/* from _PG_init: chain the utility hook */
 void
 pgs_install_guards(void)
 {

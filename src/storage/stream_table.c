@@ -77,6 +77,11 @@ st_exec_as_caller(const char *sql)
 	SPI_finish();
 }
 
+/*
+ * stream.create_stream: the owner's ordinary, permanent table gets
+ * _stream_xid and the stream_heap access method in one ALTER TABLE run as
+ * the caller, and is registered afterwards (so the DDL guard lets it pass).
+ */
 Datum
 stream_create_stream(PG_FUNCTION_ARGS)
 {
