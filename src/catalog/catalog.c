@@ -224,20 +224,37 @@ pgs_query_defs_relid(void)
 	return relid;
 }
 
+/*
+ * Run, in a catalog stretch of its own, a statement of one argument that
+ * returns one bigint (or no row, for 0).
+ */
+int64
+pgs_catalog_int8(const char *sql, Oid argtype, Datum arg)
+{
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[1] = {argtype};
+	Datum		values[1] = {arg};
+	bool		isnull = true;
+	int64		result = 0;
+
+	pgs_catalog_begin(&acc);
+	if (pgs_catalog_exec(sql, 1, argtypes, values, NULL, false, 1) > 0)
+	{
+		Datum		d = pgs_result_datum(0, 1, &isnull);
+
+		if (!isnull)
+			result = DatumGetInt64(d);
+	}
+	pgs_catalog_end(&acc);
+	return result;
+}
+
 /* Is the relation a registered stream table? */
 bool
 pgs_is_stream(Oid relid)
 {
-	PgsCatalogAccess acc = {0};
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(relid)};
-	bool		found;
-
-	pgs_catalog_begin(&acc);
-	found = pgs_catalog_exec("SELECT 1 FROM stream.streams WHERE relid::oid = $1",
-							 1, argtypes, values, NULL, false, 1) > 0;
-	pgs_catalog_end(&acc);
-	return found;
+	return pgs_catalog_int8("SELECT 1::int8 FROM stream.streams WHERE relid::oid = $1",
+							OIDOID, ObjectIdGetDatum(relid)) > 0;
 }
 
 /* add a stream table to stream.streams, or remove it */

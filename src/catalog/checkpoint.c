@@ -24,19 +24,9 @@
 int64
 pgs_checkpoint_last_commit(int64 query_id)
 {
-	PgsCatalogAccess acc = {0};
-	Oid			argtypes[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(query_id)};
-	bool		isnull;
-	int64		batch_id;
-
-	pgs_catalog_begin(&acc);
-	pgs_catalog_exec("SELECT coalesce(max(batch_id), 0) FROM stream.checkpoint_commits"
-					 " WHERE query_id = $1",
-					 1, argtypes, values, NULL, false, 0);
-	batch_id = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
-	pgs_catalog_end(&acc);
-	return batch_id;
+	return pgs_catalog_int8("SELECT max(batch_id) FROM stream.checkpoint_commits"
+							" WHERE query_id = $1",
+							INT8OID, Int64GetDatum(query_id));
 }
 
 /*

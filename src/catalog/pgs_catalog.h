@@ -50,6 +50,7 @@ extern Datum pgs_result_copy(int row, int col, bool *isnull,
 
 extern void pgs_set_search_path(const char *path);
 extern bool pgs_ensure_snapshot(void);
+extern int64 pgs_catalog_int8(const char *sql, Oid argtype, Datum arg);
 extern bool pgs_is_stream(Oid relid);
 extern void pgs_stream_register(Oid relid, bool add);
 extern Oid	pgs_query_defs_relid(void);

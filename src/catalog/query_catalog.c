@@ -414,18 +414,8 @@ pgs_query_delete_reading(Oid stream_relid)
 int
 pgs_query_count_owned(Oid roleid)
 {
-	PgsCatalogAccess acc = {0};
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(roleid)};
-	bool		isnull;
-	int			n;
-
-	pgs_catalog_begin(&acc);
-	pgs_catalog_exec("SELECT count(*)::int4 FROM stream.query_defs WHERE owner::oid = $1",
-					 1, argtypes, values, NULL, false, 0);
-	n = DatumGetInt32(pgs_result_datum(0, 1, &isnull));
-	pgs_catalog_end(&acc);
-	return n;
+	return (int) pgs_catalog_int8("SELECT count(*) FROM stream.query_defs WHERE owner::oid = $1",
+								  OIDOID, ObjectIdGetDatum(roleid));
 }
 
 /* DROP OWNED BY: the role's queries go with its other objects */

@@ -441,6 +441,18 @@ batch_run(const PgsQuery *q, const PgsOffsets *o, int64 *input_rows)
 	return batch_execute(q, &params, input_rows);
 }
 
+/*
+ * Commit, and go on in a new READ COMMITTED transaction (no snapshot is
+ * taken before the level is set) with the batch's memory context current.
+ */
+static void
+batch_commit(MemoryContext cxt)
+{
+	SPI_commit();
+	XactIsoLevel = XACT_READ_COMMITTED;
+	MemoryContextSwitchTo(cxt);
+}
+
 static void
 batch_xact_callback(XactEvent event, void *arg)
 {
@@ -510,11 +522,7 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 	 * commit and runs at a higher level starts a transaction of its own.
 	 */
 	if (nonatomic && IsolationUsesXactSnapshot())
-	{
-		SPI_commit();
-		XactIsoLevel = XACT_READ_COMMITTED;
-		MemoryContextSwitchTo(cxt);
-	}
+		batch_commit(cxt);
 	progress.started_at = GetCurrentTimestamp();
 
 	/* step 1: plan */
@@ -536,9 +544,7 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 		pgs_checkpoint_write(query_id, &o, progress.started_at);
 	if (nonatomic)
 	{
-		SPI_commit();
-		XactIsoLevel = XACT_READ_COMMITTED;
-		MemoryContextSwitchTo(cxt);
+		batch_commit(cxt);
 		progress.started_at = GetCurrentTimestamp();
 	}
 
