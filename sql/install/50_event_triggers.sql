@@ -156,9 +156,9 @@ RETURNS event_trigger
 AS 'MODULE_PATHNAME', 'stream_on_ddl_command_start'
 LANGUAGE C;
 COMMENT ON FUNCTION stream.on_ddl_command_start() IS
-'drops the streaming queries that DROP TABLE ... CASCADE and DROP OWNED take with them';
+'drops the streaming queries that DROP TABLE ... CASCADE, DROP SCHEMA ... CASCADE and DROP OWNED take with them';
 
 CREATE EVENT TRIGGER stream_on_ddl_command_start ON ddl_command_start
-    WHEN TAG IN ('DROP TABLE', 'DROP OWNED')
+    WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED')
     EXECUTE FUNCTION stream.on_ddl_command_start();
 ALTER EVENT TRIGGER stream_on_ddl_command_start ENABLE ALWAYS;

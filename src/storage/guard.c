@@ -119,6 +119,32 @@ guard_drop_table_cascade(DropStmt *stmt)
 	}
 }
 
+/* DROP SCHEMA ... CASCADE by the schema's owner: likewise for its tables */
+static void
+guard_drop_schema_cascade(DropStmt *stmt)
+{
+	ListCell   *lc;
+
+	foreach(lc, stmt->objects)
+	{
+		const char *nspname = strVal(lfirst(lc));
+		Oid			nspid = get_namespace_oid(nspname, true);
+		char	   *names;
+
+		if (!OidIsValid(nspid) || !pg_namespace_ownercheck(nspid, GetUserId()))
+			continue;
+		names = pgs_query_delete_in_schema(nspid);
+		if (names != NULL)
+		{
+			ereport(NOTICE,
+					(errmsg("drop cascades to the streaming queries that use tables of schema \"%s\"",
+							nspname),
+					 errdetail("Dropped: %s.", names)));
+			pgs_notify_scheduler_at_commit();
+		}
+	}
+}
+
 static void
 guard_process_utility(PlannedStmt *pstmt, const char *queryString,
 					  bool readOnlyTree, ProcessUtilityContext context,
@@ -157,9 +183,10 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString,
 
 /*
  * stream.on_ddl_command_start(): the event trigger that runs before DROP
- * TABLE and DROP OWNED, in every session (an event trigger loads this
+ * TABLE, DROP SCHEMA and DROP OWNED, in every session (an event trigger loads this
  * library where the utility hook may not be installed yet).  DROP TABLE
- * ... CASCADE by a table's owner drops the queries that use the table, and
+ * ... CASCADE by a table's owner drops the queries that use the table (DROP
+ * SCHEMA ... CASCADE those that use its tables), and
  * DROP OWNED BY drops the roles' queries, before the command drops their
  * tables, which the sql_drop trigger would otherwise refuse.  The command
  * checks the caller's rights itself, and its error rolls this back.
@@ -182,6 +209,10 @@ stream_on_ddl_command_start(PG_FUNCTION_ARGS)
 		((DropStmt *) stmt)->removeType == OBJECT_TABLE &&
 		((DropStmt *) stmt)->behavior == DROP_CASCADE)
 		guard_drop_table_cascade((DropStmt *) stmt);
+	else if (IsA(stmt, DropStmt) &&
+			 ((DropStmt *) stmt)->removeType == OBJECT_SCHEMA &&
+			 ((DropStmt *) stmt)->behavior == DROP_CASCADE)
+		guard_drop_schema_cascade((DropStmt *) stmt);
 	else if (IsA(stmt, DropOwnedStmt))
 	{
 		ListCell   *lc;

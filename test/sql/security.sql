@@ -191,6 +191,23 @@ DROP TABLE victim_target;
 DROP TABLE victim_target CASCADE;
 RESET ROLE;
 SELECT name FROM stream.query_defs WHERE name = 'pin_target';
+-- and DROP SCHEMA ... CASCADE by the schema's owner takes the queries on
+-- its tables with them
+CREATE SCHEMA victim_schema AUTHORIZATION regress_sec_victim;
+SET ROLE regress_sec_victim;
+CREATE TABLE victim_schema.ev (id int);
+SELECT stream.create_stream('victim_schema.ev');
+GRANT USAGE ON SCHEMA victim_schema TO regress_sec_mallory;
+GRANT SELECT ON victim_schema.ev TO regress_sec_mallory;
+SET ROLE regress_sec_mallory;
+SELECT stream.start_query('pin_schema', 'SELECT id FROM victim_schema.ev', 'pin_schema_out') > 0 AS started;
+DROP SCHEMA victim_schema CASCADE;
+SET ROLE regress_sec_victim;
+DROP SCHEMA victim_schema;
+DROP SCHEMA victim_schema CASCADE;
+RESET ROLE;
+SELECT name FROM stream.query_defs WHERE name = 'pin_schema';
+DROP TABLE pin_schema_out;
 SELECT name, owner FROM stream.query_defs ORDER BY name;
 SELECT count(*) FROM stream.streams WHERE relid = 'v_events'::regclass;
 DROP TABLE v_events, v_out, pin_out;
