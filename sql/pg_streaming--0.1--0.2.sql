@@ -83,6 +83,25 @@ COMMENT ON VIEW stream.progress IS 'one row per committed batch: input rows, row
 
 GRANT SELECT ON stream.queries, stream.progress TO PUBLIC;
 
+CREATE FUNCTION stream._dropping_with_cascade()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stream_dropping_with_cascade'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream._dropping_with_cascade() IS
+'internal: does the DDL command running now drop with CASCADE';
+
+CREATE FUNCTION stream._forget_queries_using(relid oid)
+RETURNS text
+AS 'MODULE_PATHNAME', 'stream_forget_queries_using'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream._forget_queries_using(oid) IS
+'internal: drop the streaming queries that read or write a table being dropped; their names';
+
+/*
+ * A table that a query reads or writes can be dropped only with CASCADE
+ * (which drops the queries too, as it drops views), whoever owns the
+ * queries: the command has already checked that the caller may drop it.
+ */
 CREATE OR REPLACE FUNCTION stream.on_sql_drop()
 RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER
@@ -91,29 +110,37 @@ AS $$
 DECLARE
     dropped record;
     q record;
+    names text;
 BEGIN
     FOR dropped IN
-        SELECT objid, object_identity FROM pg_event_trigger_dropped_objects()
+        SELECT objid, object_type, object_identity FROM pg_event_trigger_dropped_objects()
          WHERE classid = 'pg_class'::regclass AND objsubid = 0
-           AND object_type = 'table'
     LOOP
         IF to_regclass('stream.query_defs') IS NULL THEN
             RETURN;         -- the extension itself is being dropped
         END IF;
-        SELECT name, (stream_relid::oid = dropped.objid) AS is_stream
-          INTO q
-          FROM stream.query_defs
-         WHERE stream_relid::oid = dropped.objid
-            OR target_relid::oid = dropped.objid
-         LIMIT 1;
-        IF FOUND THEN
-            RAISE EXCEPTION 'cannot drop table % because streaming query "%" uses it',
-                    dropped.object_identity, q.name
-                USING ERRCODE = 'dependent_objects_still_exist',
-                      DETAIL = CASE WHEN q.is_stream
-                                    THEN 'The table is the query''s stream.'
-                                    ELSE 'The table is the query''s target.' END,
-                      HINT = 'Drop the queries that use it with stream.drop_query(), or drop the table with DROP TABLE ... CASCADE, which drops them too.';
+        IF stream._dropping_with_cascade() THEN
+            names := stream._forget_queries_using(dropped.objid);
+            IF names IS NOT NULL THEN
+                RAISE NOTICE 'drop cascades to streaming queries that use %', dropped.object_identity
+                    USING DETAIL = 'Dropped: ' || names || '.';
+            END IF;
+        ELSE
+            SELECT name, (stream_relid::oid = dropped.objid) AS is_stream
+              INTO q
+              FROM stream.query_defs
+             WHERE stream_relid::oid = dropped.objid
+                OR target_relid::oid = dropped.objid
+             LIMIT 1;
+            IF FOUND THEN
+                RAISE EXCEPTION 'cannot drop % % because streaming query "%" uses it',
+                        dropped.object_type, dropped.object_identity, q.name
+                    USING ERRCODE = 'dependent_objects_still_exist',
+                          DETAIL = CASE WHEN q.is_stream
+                                        THEN 'It is the query''s stream.'
+                                        ELSE 'It is the query''s target.' END,
+                          HINT = 'Drop the queries that use it with stream.drop_query(), or drop with CASCADE, which drops them too.';
+            END IF;
         END IF;
         DELETE FROM stream.streams WHERE relid::oid = dropped.objid;
     END LOOP;
@@ -219,7 +246,8 @@ COMMENT ON FUNCTION stream.on_ddl_command_end() IS
 
 CREATE EVENT TRIGGER stream_on_ddl_command_end ON ddl_command_end
     WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO',
-                 'CREATE FOREIGN TABLE', 'ALTER FOREIGN TABLE', 'CREATE RULE')
+                 'CREATE FOREIGN TABLE', 'ALTER FOREIGN TABLE', 'CREATE RULE',
+                 'CREATE SCHEMA')
     EXECUTE FUNCTION stream.on_ddl_command_end();
 -- whatever session_replication_role says
 ALTER EVENT TRIGGER stream_on_ddl_command_end ENABLE ALWAYS;
@@ -229,10 +257,9 @@ RETURNS event_trigger
 AS 'MODULE_PATHNAME', 'stream_on_ddl_command_start'
 LANGUAGE C;
 COMMENT ON FUNCTION stream.on_ddl_command_start() IS
-'drops the streaming queries that DROP TABLE ... CASCADE, DROP SCHEMA ... CASCADE and DROP OWNED take with them';
+'notes whether a DDL command drops with CASCADE, and drops the queries of the roles DROP OWNED names';
 
 CREATE EVENT TRIGGER stream_on_ddl_command_start ON ddl_command_start
-    WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED')
     EXECUTE FUNCTION stream.on_ddl_command_start();
 ALTER EVENT TRIGGER stream_on_ddl_command_start ENABLE ALWAYS;
 
@@ -240,3 +267,5 @@ REVOKE ALL ON FUNCTION stream.on_sql_drop() FROM PUBLIC;
 REVOKE ALL ON FUNCTION stream.on_ddl_command_end() FROM PUBLIC;
 REVOKE ALL ON FUNCTION stream._ddl_rewrites_xid(pg_ddl_command) FROM PUBLIC;
 REVOKE ALL ON FUNCTION stream.on_ddl_command_start() FROM PUBLIC;
+REVOKE ALL ON FUNCTION stream._dropping_with_cascade() FROM PUBLIC;
+REVOKE ALL ON FUNCTION stream._forget_queries_using(oid) FROM PUBLIC;

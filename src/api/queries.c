@@ -288,6 +288,14 @@ stream_start_query(PG_FUNCTION_ARGS)
 	else
 		target_relid = qd_create_target(rv, target, &aq);
 
+	/* a temporary target would vanish with a session, under the query */
+	if (get_rel_persistence(target_relid) == RELPERSISTENCE_TEMP)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("target \"%s\" is a temporary table", target),
+				 errdetail("A temporary table goes with its session, while the query goes on."),
+				 errhint("Name a permanent or unlogged table.")));
+
 	/*
 	 * Analyze the batch statement as a batch will, and check the caller's
 	 * right to every table it reads and to the target.

@@ -70,7 +70,6 @@ extern void pgs_query_set_error(int64 query_id, bool fail,
 extern char *pgs_query_names_reading(Oid stream_relid);
 extern int	pgs_query_delete_reading(Oid stream_relid);
 extern char *pgs_query_delete_using(Oid relid);
-extern char *pgs_query_delete_in_schema(Oid nspid);
 extern int	pgs_query_count_owned(Oid roleid);
 extern int	pgs_query_delete_owned(Oid roleid);
 extern int	pgs_query_reassign_owned(Oid old_roleid, Oid new_roleid);

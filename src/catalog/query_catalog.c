@@ -398,35 +398,6 @@ pgs_query_delete_using(Oid relid)
 	return names;
 }
 
-/*
- * Drop every query that reads or writes a table of the schema; returns
- * their names, quoted, or NULL when there were none.
- */
-char *
-pgs_query_delete_in_schema(Oid nspid)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	PgsCatalogAccess acc = {0};
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(nspid)};
-	char	   *names = NULL;
-
-	pgs_catalog_begin(&acc);
-	if (pgs_catalog_exec("WITH d AS (DELETE FROM stream.query_defs q"
-						 " WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_class c"
-						 " WHERE c.relnamespace = $1"
-						 " AND c.oid IN (q.stream_relid::oid, q.target_relid::oid))"
-						 " RETURNING name)"
-						 " SELECT pg_catalog.string_agg(pg_catalog.quote_ident(name), ', ' ORDER BY name)"
-						 " FROM d HAVING count(*) > 0",
-						 1, argtypes, values, NULL, false, 0) > 0)
-		names = pgs_result_text(0, 1, cxt);
-	pgs_catalog_end(&acc);
-	if (names != NULL)
-		qc_invalidate();
-	return names;
-}
-
 /* drop every query that reads a stream; returns how many */
 int
 pgs_query_delete_reading(Oid stream_relid)

@@ -28,6 +28,7 @@
 #include "access/relation.h"
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type_d.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -132,6 +133,7 @@ batch_get_plan(const PgsQuery *q)
 	BatchPlanEntry *entry;
 	bool		found;
 	char	   *sql;
+	char		relkind;
 
 	if (!batch_callback_registered)
 	{
@@ -150,6 +152,17 @@ batch_get_plan(const PgsQuery *q)
 		batch_plans = hash_create("pg_streaming batch plans", 16, &ctl,
 								  HASH_ELEM | HASH_BLOBS);
 	}
+	/*
+	 * A target can go without the catalog hearing of it (a rule made it a
+	 * view, which was then dropped): say so rather than write nowhere.
+	 */
+	relkind = get_rel_relkind(q->target_relid);
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("the target of streaming query \"%s\" is no longer a table", q->name),
+				 errhint("Drop the query and start it again with a target table.")));
+
 	/*
 	 * The statement is checked against the query's definition too: query ids
 	 * start again at 1 when the extension is created anew.
@@ -207,7 +220,15 @@ batch_execute(const PgsQuery *q, PgsBatchParams *params, int64 *input_rows)
 	volatile int rc = 0;
 	uint64		written;
 
-	pgs_owner_begin(&acc, q->owner, q->search_path);
+	/*
+	 * The query's search_path, with temporary tables last: a session that
+	 * runs the batch must not stand a table of its own in for one the query
+	 * reads.
+	 */
+	pgs_owner_begin(&acc, q->owner,
+					strstr(q->search_path, "pg_temp") ? q->search_path :
+					q->search_path[0] == '\0' ? "pg_temp" :
+					psprintf("%s, pg_temp", q->search_path));
 	entry = batch_get_plan(q);
 
 	/*

@@ -7,10 +7,9 @@
  *	  no longer exists.
  *
  * Queries are rows of the extension's catalog, not objects PostgreSQL
- * records dependencies for, so an event trigger before DROP TABLE and DROP
- * OWNED, and a utility hook for REASSIGN OWNED and DROP ROLE (which fire no
- * event triggers), do for them what pg_depend and pg_shdepend do for
- * tables.  They see the current database only; a batch whose owner is gone
+ * records dependencies for, so event triggers around drops, and a utility
+ * hook for REASSIGN OWNED and DROP ROLE (which fire no event triggers), do
+ * for them what pg_depend and pg_shdepend do for tables.  They see the current database only; a batch whose owner is gone
  * fails before it runs (batch.c) wherever the role was dropped from.  DDL
  * on stream tables themselves is checked by the event trigger of the
  * install script (stream.on_ddl_command_end), with the help of
@@ -29,6 +28,7 @@
 #include "tcop/deparse_utility.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
+#include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
 #include "bgw/pgs_bgw.h"
@@ -38,6 +38,8 @@
 
 PG_FUNCTION_INFO_V1(stream_ddl_rewrites_xid);
 PG_FUNCTION_INFO_V1(stream_on_ddl_command_start);
+PG_FUNCTION_INFO_V1(stream_dropping_with_cascade);
+PG_FUNCTION_INFO_V1(stream_forget_queries_using);
 
 static ProcessUtility_hook_type prev_process_utility = NULL;
 
@@ -90,60 +92,11 @@ guard_check_drop_role(DropRoleStmt *stmt)
 }
 
 /*
- * DROP TABLE ... CASCADE: the queries that use a table its owner drops go
- * with it.  Tables the caller does not own are left to DROP TABLE's own
- * error, and say nothing here about the queries on them.
+ * Whether the DDL command running now drops with CASCADE: set by the
+ * ddl_command_start trigger for every command, read by the sql_drop trigger
+ * of the same command through stream._dropping_with_cascade().
  */
-static void
-guard_drop_table_cascade(DropStmt *stmt)
-{
-	ListCell   *lc;
-
-	foreach(lc, stmt->objects)
-	{
-		RangeVar   *rv = makeRangeVarFromNameList((List *) lfirst(lc));
-		Oid			relid = RangeVarGetRelid(rv, NoLock, true);
-		char	   *names;
-
-		if (!OidIsValid(relid) || !pg_class_ownercheck(relid, GetUserId()))
-			continue;
-		names = pgs_query_delete_using(relid);
-		if (names != NULL)
-		{
-			ereport(NOTICE,
-					(errmsg("drop cascades to the streaming queries that use table \"%s\"",
-							get_rel_name(relid)),
-					 errdetail("Dropped: %s.", names)));
-			pgs_notify_scheduler_at_commit();
-		}
-	}
-}
-
-/* DROP SCHEMA ... CASCADE by the schema's owner: likewise for its tables */
-static void
-guard_drop_schema_cascade(DropStmt *stmt)
-{
-	ListCell   *lc;
-
-	foreach(lc, stmt->objects)
-	{
-		const char *nspname = strVal(lfirst(lc));
-		Oid			nspid = get_namespace_oid(nspname, true);
-		char	   *names;
-
-		if (!OidIsValid(nspid) || !pg_namespace_ownercheck(nspid, GetUserId()))
-			continue;
-		names = pgs_query_delete_in_schema(nspid);
-		if (names != NULL)
-		{
-			ereport(NOTICE,
-					(errmsg("drop cascades to the streaming queries that use tables of schema \"%s\"",
-							nspname),
-					 errdetail("Dropped: %s.", names)));
-			pgs_notify_scheduler_at_commit();
-		}
-	}
-}
+static bool guard_cascading = false;
 
 static void
 guard_process_utility(PlannedStmt *pstmt, const char *queryString,
@@ -182,14 +135,14 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString,
 }
 
 /*
- * stream.on_ddl_command_start(): the event trigger that runs before DROP
- * TABLE, DROP SCHEMA and DROP OWNED, in every session (an event trigger loads this
- * library where the utility hook may not be installed yet).  DROP TABLE
- * ... CASCADE by a table's owner drops the queries that use the table (DROP
- * SCHEMA ... CASCADE those that use its tables), and
- * DROP OWNED BY drops the roles' queries, before the command drops their
- * tables, which the sql_drop trigger would otherwise refuse.  The command
- * checks the caller's rights itself, and its error rolls this back.
+ * stream.on_ddl_command_start(): the event trigger that runs before every
+ * DDL command, in every session (an event trigger loads this library where
+ * the utility hook may not be installed yet).  It notes whether the command
+ * drops with CASCADE: then the sql_drop trigger drops the streaming queries
+ * that use any table the command drops, as CASCADE drops dependent views,
+ * instead of refusing.  DROP OWNED BY drops the roles' own queries first
+ * either way.  The command checks the caller's rights itself, and its error
+ * rolls all of this back.
  */
 Datum
 stream_on_ddl_command_start(PG_FUNCTION_ARGS)
@@ -203,17 +156,10 @@ stream_on_ddl_command_start(PG_FUNCTION_ARGS)
 				 errmsg("function stream.on_ddl_command_start() must be called as an event trigger")));
 	trigdata = (EventTriggerData *) fcinfo->context;
 	stmt = trigdata->parsetree;
-	if (!guard_extension_present())
-		PG_RETURN_VOID();
-	if (IsA(stmt, DropStmt) &&
-		((DropStmt *) stmt)->removeType == OBJECT_TABLE &&
-		((DropStmt *) stmt)->behavior == DROP_CASCADE)
-		guard_drop_table_cascade((DropStmt *) stmt);
-	else if (IsA(stmt, DropStmt) &&
-			 ((DropStmt *) stmt)->removeType == OBJECT_SCHEMA &&
-			 ((DropStmt *) stmt)->behavior == DROP_CASCADE)
-		guard_drop_schema_cascade((DropStmt *) stmt);
-	else if (IsA(stmt, DropOwnedStmt))
+	guard_cascading =
+		(IsA(stmt, DropStmt) && ((DropStmt *) stmt)->behavior == DROP_CASCADE) ||
+		(IsA(stmt, DropOwnedStmt) && ((DropOwnedStmt *) stmt)->behavior == DROP_CASCADE);
+	if (IsA(stmt, DropOwnedStmt) && guard_extension_present())
 	{
 		ListCell   *lc;
 		int			n = 0;
@@ -224,6 +170,29 @@ stream_on_ddl_command_start(PG_FUNCTION_ARGS)
 			pgs_notify_scheduler_at_commit();
 	}
 	PG_RETURN_VOID();
+}
+
+/* stream._dropping_with_cascade(): see guard_cascading */
+Datum
+stream_dropping_with_cascade(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(guard_cascading);
+}
+
+/*
+ * stream._forget_queries_using(relid oid): drop the queries that read or
+ * write a table being dropped; their names, or NULL.  Called by the
+ * sql_drop trigger only.
+ */
+Datum
+stream_forget_queries_using(PG_FUNCTION_ARGS)
+{
+	char	   *names = pgs_query_delete_using(PG_GETARG_OID(0));
+
+	if (names == NULL)
+		PG_RETURN_NULL();
+	pgs_notify_scheduler_at_commit();
+	PG_RETURN_TEXT_P(cstring_to_text(names));
 }
 
 /* PostgreSQL 15 reports a command that recurses to children as its own kind */
@@ -274,7 +243,8 @@ stream_ddl_rewrites_xid(PG_FUNCTION_ARGS)
 		if (atc->name != NULL && strcmp(atc->name, PGS_XID_COLUMN) == 0 &&
 			(atc->subtype == AT_AlterColumnType || guard_is_drop_column(atc)))
 			PG_RETURN_BOOL(true);
-		if (guard_is_add_column(atc) && atc->def != NULL &&
+		if (guard_is_add_column(atc) && OidIsValid(sub->address.objectId) &&
+			atc->def != NULL &&
 			IsA(atc->def, ColumnDef) &&
 			strcmp(((ColumnDef *) atc->def)->colname, PGS_XID_COLUMN) == 0)
 			PG_RETURN_BOOL(true);

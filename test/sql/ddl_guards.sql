@@ -96,3 +96,40 @@ ALTER TABLE g_events SET UNLOGGED;
 SELECT amname FROM pg_am WHERE oid = (SELECT relam FROM pg_class WHERE oid = 'g_events'::regclass);
 DROP VIEW g_shape;
 DROP TABLE g_events, g_out, g_parent, g_parted;
+
+-- CREATE SCHEMA with a table inside that inherits from a stream
+CREATE TABLE g2_events (id int);
+SELECT stream.create_stream('g2_events');
+CREATE SCHEMA g2_schema CREATE TABLE g2_child (extra int) INHERITS (public.g2_events);
+SELECT count(*) AS children FROM pg_inherits WHERE inhparent = 'g2_events'::regclass;
+-- ADD COLUMN IF NOT EXISTS that changes nothing is no rewrite
+ALTER TABLE g2_events ADD COLUMN IF NOT EXISTS _stream_xid xid8;
+
+-- drops with CASCADE drop the queries on every table they drop, also
+-- tables reached through inheritance; without CASCADE they are refused
+CREATE TABLE g2_parent (id int);
+CREATE TABLE g2_target () INHERITS (g2_parent);
+SELECT stream.start_query('g2_q', 'SELECT id FROM g2_events', 'g2_target') > 0 AS started;
+DROP TABLE g2_parent;
+DROP TABLE g2_parent CASCADE;
+SELECT count(*) AS queries_left FROM stream.query_defs WHERE name = 'g2_q';
+CREATE SCHEMA g2_s;
+CREATE TABLE g2_s.t (id int);
+SELECT stream.start_query('g2_q2', 'SELECT id FROM g2_events', 'g2_s.t') > 0 AS started;
+DROP SCHEMA g2_s CASCADE;
+SELECT count(*) AS queries_left FROM stream.query_defs WHERE name = 'g2_q2';
+
+-- a temporary target is refused; a target that stops being a table fails
+-- the batch with a clear error
+SELECT stream.start_query('g2_tmp', 'SELECT id FROM g2_events', 'pg_temp.g2_tmp_out');
+SELECT count(*) FROM pg_class WHERE relname = 'g2_tmp_out';
+CREATE TABLE g2_view_target (id int);
+SELECT stream.start_query('g2_v', 'SELECT id FROM g2_events', 'g2_view_target') > 0 AS started;
+CREATE RULE "_RETURN" AS ON SELECT TO g2_view_target DO INSTEAD SELECT 1::int AS id;
+INSERT INTO g2_events VALUES (1);
+CALL stream.process_batch('g2_v');
+DROP VIEW g2_view_target;
+DROP VIEW g2_view_target CASCADE;
+SELECT count(*) AS queries_left FROM stream.query_defs WHERE name = 'g2_v';
+SELECT stream.drop_stream('g2_events');
+DROP TABLE g2_events;
