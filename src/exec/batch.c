@@ -31,6 +31,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_type_d.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "utils/acl.h"
@@ -44,6 +45,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/varlena.h"
 #include "utils/xid8.h"
 
 #include "analyze/pgs_analyze.h"
@@ -206,6 +208,37 @@ batch_get_plan(const PgsQuery *q)
 }
 
 /*
+ * The query's search_path with pg_temp moved to its end: the temporary
+ * schema is the session's that runs the batch, never the query's.
+ */
+static char *
+batch_search_path(const char *stored)
+{
+	char	   *copy = pstrdup(stored);
+	List	   *names;
+	ListCell   *lc;
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	if (SplitIdentifierString(copy, ',', &names))
+	{
+		foreach(lc, names)
+		{
+			const char *name = lfirst(lc);
+
+			if (strcmp(name, "pg_temp") == 0)
+				continue;
+			/* "$user" is kept as written: it is no identifier to quote */
+			appendStringInfo(&buf, "%s, ",
+							 strcmp(name, "$user") == 0 ? "\"$user\"" :
+							 quote_identifier(name));
+		}
+	}
+	appendStringInfoString(&buf, "pg_temp");
+	return buf.data;
+}
+
+/*
  * Evaluate the query over one batch as the query's owner, writing the
  * target.  Returns the number of rows written; *input_rows gets the rows
  * read from the stream.  Settings the owner's code changes are rolled back
@@ -225,10 +258,7 @@ batch_execute(const PgsQuery *q, PgsBatchParams *params, int64 *input_rows)
 	 * runs the batch must not stand a table of its own in for one the query
 	 * reads.
 	 */
-	pgs_owner_begin(&acc, q->owner,
-					strstr(q->search_path, "pg_temp") ? q->search_path :
-					q->search_path[0] == '\0' ? "pg_temp" :
-					psprintf("%s, pg_temp", q->search_path));
+	pgs_owner_begin(&acc, q->owner, batch_search_path(q->search_path));
 	entry = batch_get_plan(q);
 
 	/*

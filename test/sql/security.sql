@@ -120,6 +120,27 @@ DROP TABLE s_nested_out;
 DROP FUNCTION s_nest();
 RESET ROLE;
 
+-- a session's temporary tables never stand in for tables a batch reads,
+-- whatever the query's search_path says
+SET ROLE regress_sec_mallory;
+CREATE TABLE s_dim (id int, label text);
+INSERT INTO s_dim SELECT g, 'real' FROM generate_series(1, 20) g;
+SET search_path = public, xpg_temp;
+SELECT stream.start_query('s_join', 'SELECT e.id, d.label FROM s_events e JOIN s_dim d USING (id)', 's_join_out') > 0 AS started;
+SET search_path = pg_temp, public;
+SELECT stream.start_query('s_join2', 'SELECT e.id, d.label FROM s_events e JOIN s_dim d USING (id)', 's_join_out') > 0 AS started;
+RESET search_path;
+CREATE TEMP TABLE s_dim (id int, label text);
+INSERT INTO s_dim SELECT g, 'shadow' FROM generate_series(1, 20) g;
+CALL stream.process_all_available('s_join');
+CALL stream.process_all_available('s_join2');
+SELECT label, count(*) FROM s_join_out GROUP BY label;
+DROP TABLE pg_temp.s_dim;
+SELECT stream.drop_query('s_join');
+SELECT stream.drop_query('s_join2');
+DROP TABLE s_join_out, s_dim;
+RESET ROLE;
+
 -- ---------------------------------------------------------------------------
 -- The views show other roles nothing, whatever their WHERE clause runs
 -- ---------------------------------------------------------------------------
