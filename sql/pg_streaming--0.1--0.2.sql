@@ -1,9 +1,11 @@
 /*
  * pg_streaming 0.1 -> 0.2
  *
- * Errors keep their detail and hint; drop_stream can cascade to the queries
- * that read the stream; the views are security barriers; an event trigger
- * refuses DDL that would change what batches rely on in a stream table.
+ * Errors keep their detail and hint; start_query takes starting_from;
+ * drop_stream can cascade to the queries that read the stream; the views
+ * are security barriers; event triggers refuse DDL that would change what
+ * batches rely on in a stream table, and let drops with CASCADE take the
+ * queries on the tables they drop.
  */
 
 \echo Use "ALTER EXTENSION pg_streaming UPDATE TO '0.2'" to load this file. \quit
@@ -13,6 +15,21 @@ ALTER TABLE stream.query_defs
     ADD COLUMN last_error_hint text;
 
 DROP FUNCTION stream.drop_stream(regclass, boolean);
+DROP FUNCTION stream.start_query(text, text, text, text, text, integer);
+CREATE FUNCTION stream.start_query(
+    name                text,
+    query               text,
+    target              text,
+    output_mode         text DEFAULT 'append',
+    trigger             text DEFAULT '500 ms',
+    max_rows_per_batch  integer DEFAULT NULL,
+    starting_from       text DEFAULT 'earliest')
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'stream_start_query'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stream.start_query(text, text, text, text, text, integer, text) IS
+'register a streaming query over one stream table, writing into target, from the earliest rows or the latest; returns the query id';
+
 CREATE FUNCTION stream.drop_stream(
     relation    regclass,
     if_exists   boolean DEFAULT false,

@@ -32,12 +32,13 @@ CREATE FUNCTION stream.start_query(
     target              text,
     output_mode         text DEFAULT 'append',
     trigger             text DEFAULT '500 ms',
-    max_rows_per_batch  integer DEFAULT NULL)
+    max_rows_per_batch  integer DEFAULT NULL,
+    starting_from       text DEFAULT 'earliest')
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'stream_start_query'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION stream.start_query(text, text, text, text, text, integer) IS
-'register a streaming query over one stream table, writing into target; returns the query id';
+COMMENT ON FUNCTION stream.start_query(text, text, text, text, text, integer, text) IS
+'register a streaming query over one stream table, writing into target, from the earliest rows or the latest; returns the query id';
 
 CREATE FUNCTION stream.drop_query(name text, if_exists boolean DEFAULT false)
 RETURNS boolean

@@ -237,6 +237,7 @@ stream_start_query(PG_FUNCTION_ARGS)
 	PgsQuery	q;
 	int			i;
 	int64		query_id;
+	const char *starting_from = "earliest";
 
 	for (i = 0; i < 5; i++)
 		if (PG_ARGISNULL(i))
@@ -254,6 +255,21 @@ stream_start_query(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("query name must not be empty")));
+	/* an older catalog's start_query has no starting_from */
+	if (PG_NARGS() > 6)
+	{
+		if (PG_ARGISNULL(6))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("argument \"starting_from\" of stream.start_query must not be null")));
+		starting_from = text_to_cstring(PG_GETARG_TEXT_PP(6));
+		if (strcmp(starting_from, "earliest") != 0 &&
+			strcmp(starting_from, "latest") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid starting_from \"%s\"", starting_from),
+					 errhint("Use 'earliest' for every row the stream holds, or 'latest' for the rows committed after the query starts.")));
+	}
 	if (!PG_ARGISNULL(5))
 	{
 		max_rows = PG_GETARG_INT32(5);
@@ -318,6 +334,11 @@ stream_start_query(PG_FUNCTION_ARGS)
 	q.trigger = trigger;
 	q.max_rows = max_rows;
 	query_id = pgs_query_insert(&q);
+	if (strcmp(starting_from, "latest") == 0)
+	{
+		q.query_id = query_id;
+		pgs_start_at_latest(&q);
+	}
 
 	pgs_notify_scheduler_at_commit();
 	pgs_notice_if_unscheduled(name);

@@ -140,3 +140,21 @@ pgs_checkpoint_commit(int64 query_id, int64 batch_id, const PgsProgress *p)
 	}
 	pgs_catalog_end(&acc);
 }
+
+/*
+ * Record a batch as committed without a progress row: the empty batch 0
+ * that makes a query start from the rows committed after it started.
+ */
+void
+pgs_checkpoint_mark_committed(int64 query_id, int64 batch_id)
+{
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		values[2] = {Int64GetDatum(query_id), Int64GetDatum(batch_id)};
+
+	pgs_catalog_begin(&acc);
+	pgs_catalog_exec("INSERT INTO stream.checkpoint_commits (query_id, batch_id)"
+					 " VALUES ($1, $2)",
+					 2, argtypes, values, NULL, false, 0);
+	pgs_catalog_end(&acc);
+}

@@ -44,5 +44,6 @@ extern void pgs_checkpoint_write(int64 query_id, const PgsOffsets *o,
 								 TimestampTz planned_at);
 extern void pgs_checkpoint_commit(int64 query_id, int64 batch_id,
 								  const PgsProgress *p);
+extern void pgs_checkpoint_mark_committed(int64 query_id, int64 batch_id);
 
 #endif							/* PGS_CHECKPOINT_H */

@@ -629,6 +629,36 @@ done:
 }
 
 /*
+ * Make a new query start from the rows committed after now: an empty batch
+ * 0, committed with the query, whose end is a snapshot taken now (the
+ * caller's own transaction counts as running, so rows it wrote arrive in
+ * the first batch).  Runs in the transaction that starts the query.
+ */
+void
+pgs_start_at_latest(const PgsQuery *q)
+{
+	PgsOffsets	o;
+	Oid			relfilenode;
+	int64		tail_block;
+	Datum		hi;
+
+	memset(&o, 0, sizeof(o));
+	o.batch_id = 0;
+	o.start.is_start = true;
+	batch_stream_storage(q->stream_relid, &relfilenode, &tail_block);
+	hi = pgs_take_snapshot(true);
+	o.end.is_start = false;
+	o.end.snapshot = hi;
+	o.end.xmax = pgs_snapshot_xmax(hi);
+	o.end.from_block = pgs_boundary_floor(&o.start, false, hi, tail_block);
+	o.end.tail_block = tail_block;
+	o.end.relfilenode = relfilenode;
+	o.scan_from = 0;
+	pgs_checkpoint_write(q->query_id, &o, GetCurrentTimestamp());
+	pgs_checkpoint_mark_committed(q->query_id, 0);
+}
+
+/*
  * Rows committed into the query's stream that no committed batch has
  * processed yet (including those of a planned, uncommitted batch), or -1
  * when the query's owner may not read the stream.  Costs a scan of the
@@ -651,9 +681,14 @@ pgs_pending_rows(const PgsQuery *q)
 
 	if (pg_class_aclcheck(q->stream_relid, q->owner, ACL_SELECT) != ACLCHECK_OK)
 		return -1;
+	/*
+	 * Rows after the latest committed batch (batch 0 of a query started
+	 * from the latest rows counts too); a planned, uncommitted batch starts
+	 * there as well.
+	 */
 	last_commit = pgs_checkpoint_last_commit(q->query_id);
-	if (last_commit > 0 && pgs_checkpoint_read(q->query_id, last_commit, &last))
-		lo = last.end;
+	if (pgs_checkpoint_read(q->query_id, 0, &last))
+		lo = last.batch_id <= last_commit ? last.end : last.start;
 	else
 		lo.is_start = true;
 

@@ -80,6 +80,31 @@ SELECT count(*) FROM enriched_clicks WHERE id = 16;
 SHOW transaction_isolation;
 RESET default_transaction_isolation;
 
+-- starting_from: 'latest' takes only the rows committed after the start
+CREATE TABLE late_src (id int);
+SELECT stream.create_stream('late_src');
+INSERT INTO late_src SELECT g FROM generate_series(1, 5) g;
+SELECT stream.start_query('from_latest', 'SELECT id FROM late_src', 'from_latest_out',
+                          starting_from => 'latest') > 0 AS started;
+SELECT stream.start_query('from_earliest', 'SELECT id FROM late_src', 'from_earliest_out',
+                          starting_from => 'earliest') > 0 AS started;
+SELECT name, last_batch_id, pending_rows FROM stream.queries
+ WHERE name LIKE 'from_%' ORDER BY name;
+INSERT INTO late_src SELECT g FROM generate_series(6, 8) g;
+CALL stream.process_all_available('from_latest');
+CALL stream.process_all_available('from_earliest');
+SELECT array_agg(id ORDER BY id) AS latest FROM from_latest_out;
+SELECT array_agg(id ORDER BY id) AS earliest FROM from_earliest_out;
+SELECT query, batch_id, input_rows FROM stream.progress
+ WHERE query LIKE 'from_%' ORDER BY query, batch_id;
+SELECT stream.start_query('bad_start', 'SELECT id FROM late_src', 'bad_start_out',
+                          starting_from => 'middle');
+SELECT stream.start_query('bad_start', 'SELECT id FROM late_src', 'bad_start_out',
+                          starting_from => NULL);
+SELECT count(*) FROM pg_class WHERE relname = 'bad_start_out';
+SELECT stream.drop_query('from_latest'), stream.drop_query('from_earliest');
+DROP TABLE late_src, from_latest_out, from_earliest_out;
+
 -- max_rows_per_batch caps batches without splitting a transaction
 CREATE TABLE events (id int, kind text);
 SELECT stream.create_stream('events');
