@@ -161,6 +161,65 @@ sam_relation_vacuum(Relation rel, struct VacuumParams *params,
 	heap_routine->relation_vacuum(rel, params, bstrategy);
 }
 
+/*
+ * Index builds and the validation pass of CREATE INDEX CONCURRENTLY are
+ * heap's own, which read the table with heap_getnext(); that function
+ * accepts only relations whose access method is heap's very routine.  The
+ * storage is heap's, so heap's scans are run with the relation presenting
+ * heap's routine for their length, and given ours back however they end.
+ * (Should the relation's cache entry be rebuilt in the middle, the scan
+ * fails with heap_getnext's error, and the index build with it: nothing is
+ * left half-done.)
+ */
+static double
+sam_index_build_range_scan(Relation table_rel, Relation index_rel,
+						   struct IndexInfo *index_info, bool allow_sync,
+						   bool anyvisible, bool progress,
+						   BlockNumber start_blockno, BlockNumber numblocks,
+						   IndexBuildCallback callback, void *callback_state,
+						   TableScanDesc scan)
+{
+	const TableAmRoutine *own = table_rel->rd_tableam;
+	volatile double tuples = 0;
+
+	table_rel->rd_tableam = heap_routine;
+	PG_TRY();
+	{
+		tuples = heap_routine->index_build_range_scan(table_rel, index_rel,
+													  index_info, allow_sync,
+													  anyvisible, progress,
+													  start_blockno, numblocks,
+													  callback, callback_state,
+													  scan);
+	}
+	PG_FINALLY();
+	{
+		table_rel->rd_tableam = own;
+	}
+	PG_END_TRY();
+	return tuples;
+}
+
+static void
+sam_index_validate_scan(Relation table_rel, Relation index_rel,
+						struct IndexInfo *index_info, Snapshot snapshot,
+						struct ValidateIndexState *state)
+{
+	const TableAmRoutine *own = table_rel->rd_tableam;
+
+	table_rel->rd_tableam = heap_routine;
+	PG_TRY();
+	{
+		heap_routine->index_validate_scan(table_rel, index_rel, index_info,
+										  snapshot, state);
+	}
+	PG_FINALLY();
+	{
+		table_rel->rd_tableam = own;
+	}
+	PG_END_TRY();
+}
+
 /* TOAST tables of stream tables are ordinary heap tables */
 static Oid
 sam_relation_toast_am(Relation rel)
@@ -185,6 +244,8 @@ stream_heap_handler(PG_FUNCTION_ARGS)
 			sam_relation_nontransactional_truncate;
 		sam_routine.relation_vacuum = sam_relation_vacuum;
 		sam_routine.relation_toast_am = sam_relation_toast_am;
+		sam_routine.index_build_range_scan = sam_index_build_range_scan;
+		sam_routine.index_validate_scan = sam_index_validate_scan;
 		sam_routine_ready = true;
 	}
 	PG_RETURN_POINTER(&sam_routine);
