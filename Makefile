@@ -32,7 +32,7 @@ PG_CPPFLAGS = -I$(srcdir)/src -Wall -Wextra -Wno-unused-parameter -Wno-missing-f
 REGRESS = stream_tables queries refusals identifiers security ddl_guards rewrite_replay indexes memory upgrade
 REGRESS_OPTS = --inputdir=$(srcdir)/test --load-extension=pg_streaming
 
-ISOLATION = late_commit concurrent_writers concurrent_processing ownership_locks starting_latest
+ISOLATION = late_commit concurrent_writers concurrent_processing ownership_locks starting_latest index_build_inval
 ISOLATION_OPTS = --inputdir=$(srcdir)/test --load-extension=pg_streaming
 
 TAP_TESTS = 1

@@ -27,6 +27,7 @@
 #include "catalog/pg_am_d.h"
 #include "commands/vacuum.h"
 #include "fmgr.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
@@ -167,10 +168,49 @@ sam_relation_vacuum(Relation rel, struct VacuumParams *params,
  * accepts only relations whose access method is heap's very routine.  The
  * storage is heap's, so heap's scans are run with the relation presenting
  * heap's routine for their length, and given ours back however they end.
- * (Should the relation's cache entry be rebuilt in the middle, the scan
- * fails with heap_getnext's error, and the index build with it: nothing is
- * left half-done.)
+ * A rebuild of the relation's cache entry in the middle (an invalidation
+ * processed while the index's expressions or TOAST access take a lock)
+ * would set our routine again: a relcache callback puts heap's back.
  */
+#define SAM_MAX_BUILDS	8
+
+static Relation sam_building[SAM_MAX_BUILDS];
+static int	sam_nbuilding = 0;
+static bool sam_callback_registered = false;
+
+static void
+sam_relcache_callback(Datum arg, Oid relid)
+{
+	int			i;
+
+	for (i = 0; i < sam_nbuilding; i++)
+		if (!OidIsValid(relid) || RelationGetRelid(sam_building[i]) == relid)
+			sam_building[i]->rd_tableam = heap_routine;
+}
+
+/* present heap's routine on rel until sam_end_heap_scan() */
+static void
+sam_begin_heap_scan(Relation rel)
+{
+	if (!sam_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(sam_relcache_callback, (Datum) 0);
+		sam_callback_registered = true;
+	}
+	if (sam_nbuilding >= SAM_MAX_BUILDS)
+		elog(ERROR, "too many index builds at once on stream tables");
+	sam_building[sam_nbuilding++] = rel;
+	rel->rd_tableam = heap_routine;
+}
+
+static void
+sam_end_heap_scan(Relation rel)
+{
+	rel->rd_tableam = &sam_routine;
+	if (sam_nbuilding > 0)
+		sam_nbuilding--;
+}
+
 static double
 sam_index_build_range_scan(Relation table_rel, Relation index_rel,
 						   struct IndexInfo *index_info, bool allow_sync,
@@ -179,10 +219,9 @@ sam_index_build_range_scan(Relation table_rel, Relation index_rel,
 						   IndexBuildCallback callback, void *callback_state,
 						   TableScanDesc scan)
 {
-	const TableAmRoutine *own = table_rel->rd_tableam;
 	volatile double tuples = 0;
 
-	table_rel->rd_tableam = heap_routine;
+	sam_begin_heap_scan(table_rel);
 	PG_TRY();
 	{
 		tuples = heap_routine->index_build_range_scan(table_rel, index_rel,
@@ -194,7 +233,7 @@ sam_index_build_range_scan(Relation table_rel, Relation index_rel,
 	}
 	PG_FINALLY();
 	{
-		table_rel->rd_tableam = own;
+		sam_end_heap_scan(table_rel);
 	}
 	PG_END_TRY();
 	return tuples;
@@ -205,9 +244,7 @@ sam_index_validate_scan(Relation table_rel, Relation index_rel,
 						struct IndexInfo *index_info, Snapshot snapshot,
 						struct ValidateIndexState *state)
 {
-	const TableAmRoutine *own = table_rel->rd_tableam;
-
-	table_rel->rd_tableam = heap_routine;
+	sam_begin_heap_scan(table_rel);
 	PG_TRY();
 	{
 		heap_routine->index_validate_scan(table_rel, index_rel, index_info,
@@ -215,7 +252,7 @@ sam_index_validate_scan(Relation table_rel, Relation index_rel,
 	}
 	PG_FINALLY();
 	{
-		table_rel->rd_tableam = own;
+		sam_end_heap_scan(table_rel);
 	}
 	PG_END_TRY();
 }
