@@ -25,11 +25,16 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_am_d.h"
+#include "catalog/pg_type_d.h"
+#include "commands/trigger.h"
+#include "executor/tuptable.h"
 #include "commands/vacuum.h"
 #include "fmgr.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
+#include "replication/logicalworker.h"
 #include "utils/rel.h"
+#include "utils/xid8.h"
 
 #include "pg_streaming.h"
 #include "bgw/pgs_bgw.h"
@@ -40,6 +45,7 @@ PG_FUNCTION_INFO_V1(stream_heap_handler);
 typedef struct SamRelState
 {
 	FullTransactionId last_insert_fxid;
+	AttrNumber	xid_attno;		/* _stream_xid, or 0 where there is none */
 } SamRelState;
 
 static TableAmRoutine sam_routine;
@@ -62,7 +68,7 @@ sam_refuse(Relation rel, const char *action)
  * top-level transaction into the table, forget the cached target block so
  * that heap starts from the last block of the table.
  */
-static void
+static SamRelState *
 sam_before_insert(Relation rel)
 {
 	FullTransactionId fxid = GetTopFullTransactionId();
@@ -70,7 +76,18 @@ sam_before_insert(Relation rel)
 
 	if (state == NULL)
 	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		int			i;
+
 		state = MemoryContextAllocZero(CacheMemoryContext, sizeof(SamRelState));
+		for (i = 0; i < desc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, i);
+
+			if (!att->attisdropped && att->atttypid == XID8OID &&
+				strcmp(NameStr(att->attname), PGS_XID_COLUMN) == 0)
+				state->xid_attno = att->attnum;
+		}
 		rel->rd_amcache = state;
 	}
 	if (!FullTransactionIdEquals(state->last_insert_fxid, fxid))
@@ -80,13 +97,60 @@ sam_before_insert(Relation rel)
 		/* at commit, wake the queries that read this stream */
 		pgs_note_stream_insert(RelationGetRelid(rel));
 	}
+	return state;
+}
+
+/*
+ * Every row carries its inserting transaction's top-level id, whatever the
+ * writer supplied (an explicit value, INSERT ... SELECT from another stream,
+ * COPY with the column, a BEFORE trigger, logical replication): a row
+ * stamped with another id would belong to a batch already run, or to none,
+ * and never be delivered.  Two writers keep what they supply:
+ *   - a relation created in this transaction: the new storage that a
+ *     rewriting ALTER TABLE fills with the rows' existing stamps;
+ *   - a session in session_replication_role "replica" that is not a logical
+ *     replication worker: a restore (pg_restore --disable-triggers) into the
+ *     cluster the stamps come from, whose restored checkpoints already
+ *     account for them.
+ */
+static void
+sam_stamp(Relation rel, SamRelState *state, TupleTableSlot *slot)
+{
+	FullTransactionId top;
+	TupleDesc	desc;
+	Datum	   *values;
+	bool	   *nulls;
+	bool		isnull;
+	Datum		d;
+
+	if (state->xid_attno == 0 || rel->rd_createSubid != InvalidSubTransactionId)
+		return;
+	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA &&
+		!IsLogicalWorker())
+		return;
+	top = GetTopFullTransactionId();
+	d = slot_getattr(slot, state->xid_attno, &isnull);
+	if (!isnull && FullTransactionIdEquals(DatumGetFullTransactionId(d), top))
+		return;
+
+	desc = slot->tts_tupleDescriptor;
+	slot_getallattrs(slot);
+	values = palloc(sizeof(Datum) * desc->natts);
+	nulls = palloc(sizeof(bool) * desc->natts);
+	memcpy(values, slot->tts_values, sizeof(Datum) * desc->natts);
+	memcpy(nulls, slot->tts_isnull, sizeof(bool) * desc->natts);
+	values[state->xid_attno - 1] = FullTransactionIdGetDatum(top);
+	nulls[state->xid_attno - 1] = false;
+	ExecForceStoreHeapTuple(heap_form_tuple(desc, values, nulls), slot, true);
+	pfree(values);
+	pfree(nulls);
 }
 
 static void
 sam_tuple_insert(Relation rel, TupleTableSlot *slot, CommandId cid,
 				 int options, struct BulkInsertStateData *bistate)
 {
-	sam_before_insert(rel);
+	sam_stamp(rel, sam_before_insert(rel), slot);
 	heap_routine->tuple_insert(rel, slot, cid, options | TABLE_INSERT_SKIP_FSM,
 							   bistate);
 }
@@ -97,7 +161,7 @@ sam_tuple_insert_speculative(Relation rel, TupleTableSlot *slot,
 							 struct BulkInsertStateData *bistate,
 							 uint32 specToken)
 {
-	sam_before_insert(rel);
+	sam_stamp(rel, sam_before_insert(rel), slot);
 	heap_routine->tuple_insert_speculative(rel, slot, cid,
 										   options | TABLE_INSERT_SKIP_FSM,
 										   bistate, specToken);
@@ -107,7 +171,11 @@ static void
 sam_multi_insert(Relation rel, TupleTableSlot **slots, int nslots,
 				 CommandId cid, int options, struct BulkInsertStateData *bistate)
 {
-	sam_before_insert(rel);
+	SamRelState *state = sam_before_insert(rel);
+	int			i;
+
+	for (i = 0; i < nslots; i++)
+		sam_stamp(rel, state, slots[i]);
 	heap_routine->multi_insert(rel, slots, nslots, cid,
 							   options | TABLE_INSERT_SKIP_FSM, bistate);
 }

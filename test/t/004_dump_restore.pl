@@ -1,6 +1,7 @@
 # pg_dump and pg_restore keep stream tables, query definitions and
-# checkpoints: after a restore the query goes on from its checkpoint, and
-# no row reaches the target twice.
+# checkpoints: after a restore in session_replication_role "replica", which
+# keeps the rows' stamps, the query goes on from its checkpoint, and no row
+# reaches the target twice.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -29,8 +30,11 @@ $node->safe_psql('source', q{
 my $dump = $node->basedir . '/source.dump';
 $node->command_ok([ 'pg_dump', '-Fc', '-d', $node->connstr('source'), '-f', $dump ],
 	'pg_dump of a database with a stream and a query');
-$node->command_ok([ 'pg_restore', '-d', $node->connstr('copy'), $dump ],
-	'pg_restore into another database');
+{
+	local $ENV{PGOPTIONS} = '-c session_replication_role=replica';
+	$node->command_ok([ 'pg_restore', '-d', $node->connstr('copy'), $dump ],
+		'pg_restore into another database, keeping the stamps');
+}
 
 is($node->safe_psql('copy',
 		"SELECT name, status, trigger, max_rows_per_batch, last_batch_id FROM stream.queries"),
@@ -44,6 +48,10 @@ like($err, qr/cannot delete rows of stream table "ev"/, 'and still append-only')
 $node->safe_psql('copy', "CALL stream.process_all_available('dq')");
 is($node->safe_psql('copy', 'SELECT string_agg(id::text, \',\' ORDER BY id) FROM dq_out'),
 	'1,2,3', 'the restored query goes on from its checkpoint, each row once');
+is($node->safe_psql('copy', q{
+	SELECT count(*) FROM ev e
+	 WHERE e._stream_xid::text = (SELECT s._stream_xid::text FROM ev s WHERE s.id = 1)}),
+	'2', 'the rows kept the stamps they were dumped with');
 
 $node->stop;
 done_testing();
