@@ -128,7 +128,7 @@ sam_stamp(Relation rel, SamRelState *state, TupleTableSlot *slot)
 	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA &&
 		!IsLogicalWorker())
 		return;
-	top = GetTopFullTransactionId();
+	top = state->last_insert_fxid;	/* this transaction's, sam_before_insert */
 	d = slot_getattr(slot, state->xid_attno, &isnull);
 	if (!isnull && FullTransactionIdEquals(DatumGetFullTransactionId(d), top))
 		return;
