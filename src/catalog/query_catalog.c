@@ -256,9 +256,12 @@ qc_invalidate(void)
 	CacheInvalidateRelcacheByRelid(pgs_query_defs_relid());
 }
 
-/* run one statement with one argument in a catalog stretch */
+/*
+ * Run a DELETE of queries with one argument in a catalog stretch; other
+ * backends hear of it when something was deleted.  Returns how many.
+ */
 static int
-qc_exec1(const char *sql, Oid argtype, Datum value)
+qc_delete(const char *sql, Oid argtype, Datum value)
 {
 	PgsCatalogAccess acc = {0};
 	Oid			argtypes[1] = {argtype};
@@ -268,6 +271,8 @@ qc_exec1(const char *sql, Oid argtype, Datum value)
 	pgs_catalog_begin(&acc);
 	n = pgs_catalog_exec(sql, 1, argtypes, values, NULL, false, 0);
 	pgs_catalog_end(&acc);
+	if (n > 0)
+		qc_invalidate();
 	return n;
 }
 
@@ -275,9 +280,8 @@ qc_exec1(const char *sql, Oid argtype, Datum value)
 void
 pgs_query_delete(int64 query_id)
 {
-	(void) qc_exec1("DELETE FROM stream.query_defs WHERE query_id = $1",
-					INT8OID, Int64GetDatum(query_id));
-	qc_invalidate();
+	(void) qc_delete("DELETE FROM stream.query_defs WHERE query_id = $1",
+					 INT8OID, Int64GetDatum(query_id));
 }
 
 /*
@@ -402,12 +406,8 @@ pgs_query_delete_using(Oid relid)
 int
 pgs_query_delete_reading(Oid stream_relid)
 {
-	int			n = qc_exec1("DELETE FROM stream.query_defs WHERE stream_relid::oid = $1",
-							 OIDOID, ObjectIdGetDatum(stream_relid));
-
-	if (n > 0)
-		qc_invalidate();
-	return n;
+	return qc_delete("DELETE FROM stream.query_defs WHERE stream_relid::oid = $1",
+					 OIDOID, ObjectIdGetDatum(stream_relid));
 }
 
 /* how many queries a role owns in this database, for DROP ROLE */
@@ -422,12 +422,8 @@ pgs_query_count_owned(Oid roleid)
 int
 pgs_query_delete_owned(Oid roleid)
 {
-	int			n = qc_exec1("DELETE FROM stream.query_defs WHERE owner::oid = $1",
-							 OIDOID, ObjectIdGetDatum(roleid));
-
-	if (n > 0)
-		qc_invalidate();
-	return n;
+	return qc_delete("DELETE FROM stream.query_defs WHERE owner::oid = $1",
+					 OIDOID, ObjectIdGetDatum(roleid));
 }
 
 /* REASSIGN OWNED BY: the queries run as their new owner from now on */
