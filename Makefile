@@ -20,16 +20,17 @@ OBJS = \
 	src/bgw/worker.o
 
 EXTENSION = pg_streaming
-EXTVERSION = 0.2
+EXTVERSION = 0.3
 # the install script of the newest version is built from sql/install/;
 # older versions' scripts and the upgrade chain are kept as written
 DATA_built = pg_streaming--$(EXTVERSION).sql
-DATA = sql/pg_streaming--0.1.sql sql/pg_streaming--0.1--0.2.sql
+DATA = sql/pg_streaming--0.1.sql sql/pg_streaming--0.1--0.2.sql \
+	sql/pg_streaming--0.2--0.3.sql
 PGFILEDESC = "pg_streaming - structured streaming in PostgreSQL"
 
 PG_CPPFLAGS = -I$(srcdir)/src -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
-REGRESS = stream_tables queries refusals identifiers security ddl_guards rewrite_replay indexes stamps memory upgrade
+REGRESS = stream_tables queries refusals identifiers security ddl_guards rewrite_replay indexes stamps backfill memory upgrade
 REGRESS_OPTS = --inputdir=$(srcdir)/test --load-extension=pg_streaming
 
 ISOLATION = late_commit concurrent_writers concurrent_processing ownership_locks starting_latest index_build_inval

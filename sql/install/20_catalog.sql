@@ -43,6 +43,13 @@ CREATE TABLE stream.checkpoint_offsets (
     relfilenode     oid NOT NULL,
     watermark       timestamptz,
     planned_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    start_split_xid     xid8,
+    start_split_block   bigint,
+    end_split_xid       xid8,
+    end_split_block     bigint,
+    end_split_stop      bigint,
+    end_rest_floor      bigint,
+    scan_to_block       bigint,
     PRIMARY KEY (query_id, batch_id)
 );
 COMMENT ON TABLE stream.checkpoint_offsets IS

@@ -2,12 +2,13 @@
 -- Functions and procedures
 -- ---------------------------------------------------------------------------
 
-CREATE FUNCTION stream._batch_member(xid8, xid8, xid8, pg_snapshot, xid8[])
+CREATE FUNCTION stream._batch_member(xid8, tid, xid8, xid8, pg_snapshot, xid8[],
+                                     xid8, bigint, xid8, bigint)
 RETURNS boolean
-AS 'MODULE_PATHNAME', 'stream_batch_member'
+AS 'MODULE_PATHNAME', 'stream_batch_member_split'
 LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE COST 0.0001;
-COMMENT ON FUNCTION stream._batch_member(xid8, xid8, xid8, pg_snapshot, xid8[]) IS
-'internal: is a row of this transaction in the batch being run (and count it)';
+COMMENT ON FUNCTION stream._batch_member(xid8, tid, xid8, xid8, pg_snapshot, xid8[], xid8, bigint, xid8, bigint) IS
+'internal: is this row, of this transaction, in the batch being run (and count it)';
 
 CREATE FUNCTION stream.create_stream(relation regclass)
 RETURNS void

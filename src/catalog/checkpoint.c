@@ -12,8 +12,11 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type_d.h"
+#include "utils/lsyscache.h"
 #include "utils/timestamp.h"
+#include "utils/xid8.h"
 
 #include "bgw/pgs_bgw.h"
 #include "catalog/pgs_catalog.h"
@@ -30,8 +33,53 @@ pgs_checkpoint_last_commit(int64 query_id)
 }
 
 /*
+ * Does the catalog keep boundaries that split a transaction?  Not before
+ * the extension is updated to 0.3; the library runs such a catalog without
+ * splitting.
+ */
+bool
+pgs_catalog_splits(void)
+{
+	Oid			relid = get_relname_relid("checkpoint_offsets",
+										  get_namespace_oid("stream", false));
+
+	return OidIsValid(relid) &&
+		get_attnum(relid, "end_split_xid") != InvalidAttrNumber;
+}
+
+static void
+cp_no_split(PgsBoundary *b)
+{
+	b->split_xid = InvalidFullTransactionId;
+	b->split_block = 0;
+	b->split_stop = 0;
+	b->rest_floor = b->from_block;
+}
+
+/* column "col" of the result's first row as a split xid, or invalid */
+static FullTransactionId
+cp_split_xid(int col)
+{
+	bool		isnull;
+	Datum		d = pgs_result_datum(0, col, &isnull);
+
+	return isnull ? InvalidFullTransactionId : DatumGetFullTransactionId(d);
+}
+
+static int64
+cp_int8(int col, int64 if_null)
+{
+	bool		isnull;
+	Datum		d = pgs_result_datum(0, col, &isnull);
+
+	return isnull ? if_null : DatumGetInt64(d);
+}
+
+/*
  * Read offsets row "batch_id", or the latest one when batch_id is 0, into
- * the caller's memory context.  Returns false when there is none.
+ * the caller's memory context.  Returns false when there is none.  The
+ * start boundary comes with what the batch needs of it (its snapshot and
+ * split); its floors are the previous row's.
  */
 bool
 pgs_checkpoint_read(int64 query_id, int64 batch_id, PgsOffsets *o)
@@ -40,16 +88,20 @@ pgs_checkpoint_read(int64 query_id, int64 batch_id, PgsOffsets *o)
 	PgsCatalogAccess acc = {0};
 	Oid			argtypes[2] = {INT8OID, INT8OID};
 	Datum		values[2] = {Int64GetDatum(query_id), Int64GetDatum(batch_id)};
+	bool		splits = pgs_catalog_splits();
 	bool		isnull;
 	bool		found;
 
 	pgs_catalog_begin(&acc);
-	found = pgs_catalog_exec("SELECT batch_id, start_snapshot, end_snapshot,"
-							 " scan_from_block, end_floor_block, relfilenode,"
-							 " end_tail_block"
-							 " FROM stream.checkpoint_offsets"
-							 " WHERE query_id = $1 AND ($2 = 0 OR batch_id = $2)"
-							 " ORDER BY batch_id DESC LIMIT 1",
+	found = pgs_catalog_exec(psprintf("SELECT batch_id, start_snapshot, end_snapshot,"
+									  " scan_from_block, end_floor_block, relfilenode,"
+									  " end_tail_block%s"
+									  " FROM stream.checkpoint_offsets"
+									  " WHERE query_id = $1 AND ($2 = 0 OR batch_id = $2)"
+									  " ORDER BY batch_id DESC LIMIT 1",
+									  splits ? ", start_split_xid, start_split_block,"
+									  " end_split_xid, end_split_block, end_split_stop,"
+									  " end_rest_floor, scan_to_block" : ""),
 							 2, argtypes, values, NULL, false, 0) > 0;
 	if (found)
 	{
@@ -64,6 +116,19 @@ pgs_checkpoint_read(int64 query_id, int64 batch_id, PgsOffsets *o)
 		o->end.from_block = DatumGetInt64(pgs_result_datum(0, 5, &isnull));
 		o->end.relfilenode = DatumGetObjectId(pgs_result_datum(0, 6, &isnull));
 		o->end.tail_block = DatumGetInt64(pgs_result_datum(0, 7, &isnull));
+		cp_no_split(&o->start);
+		cp_no_split(&o->end);
+		o->scan_to = PGS_NO_BLOCK;
+		if (splits)
+		{
+			o->start.split_xid = cp_split_xid(8);
+			o->start.split_block = cp_int8(9, 0);
+			o->end.split_xid = cp_split_xid(10);
+			o->end.split_block = cp_int8(11, 0);
+			o->end.split_stop = cp_int8(12, 0);
+			o->end.rest_floor = cp_int8(13, o->end.from_block);
+			o->scan_to = cp_int8(14, PGS_NO_BLOCK);
+		}
 		old = MemoryContextSwitchTo(cxt);
 		o->end.xmax = pgs_snapshot_xmax(o->end.snapshot);
 		if (!o->start.is_start)
@@ -79,11 +144,18 @@ void
 pgs_checkpoint_write(int64 query_id, const PgsOffsets *o, TimestampTz planned_at)
 {
 	PgsCatalogAccess acc = {0};
-	Oid			argtypes[9] = {INT8OID, INT8OID, PG_SNAPSHOTOID, PG_SNAPSHOTOID,
-	INT8OID, INT8OID, INT8OID, OIDOID, TIMESTAMPTZOID};
-	Datum		values[9];
-	char		nulls[9];
+	Oid			argtypes[16] = {INT8OID, INT8OID, PG_SNAPSHOTOID, PG_SNAPSHOTOID,
+		INT8OID, INT8OID, INT8OID, OIDOID, TIMESTAMPTZOID,
+		XID8OID, INT8OID, XID8OID, INT8OID, INT8OID, INT8OID, INT8OID};
+	Datum		values[16];
+	char		nulls[16];
+	bool		start_split = !o->start.is_start &&
+		FullTransactionIdIsValid(o->start.split_xid);
+	bool		end_split = FullTransactionIdIsValid(o->end.split_xid);
+	bool		splits = pgs_catalog_splits();
 
+	if (!splits && (start_split || end_split || o->scan_to != PGS_NO_BLOCK))
+		elog(ERROR, "the catalog cannot keep a boundary that splits a transaction");
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = Int64GetDatum(query_id);
 	values[1] = Int64GetDatum(o->batch_id);
@@ -95,12 +167,32 @@ pgs_checkpoint_write(int64 query_id, const PgsOffsets *o, TimestampTz planned_at
 	values[6] = Int64GetDatum(o->end.from_block);
 	values[7] = ObjectIdGetDatum(o->end.relfilenode);
 	values[8] = TimestampTzGetDatum(planned_at);
+	values[9] = FullTransactionIdGetDatum(o->start.split_xid);
+	values[10] = Int64GetDatum(o->start.split_block);
+	nulls[9] = nulls[10] = start_split ? ' ' : 'n';
+	values[11] = FullTransactionIdGetDatum(o->end.split_xid);
+	values[12] = Int64GetDatum(o->end.split_block);
+	values[13] = Int64GetDatum(o->end.split_stop);
+	nulls[11] = nulls[12] = nulls[13] = end_split ? ' ' : 'n';
+	values[14] = Int64GetDatum(o->end.rest_floor);
+	values[15] = Int64GetDatum(o->scan_to);
+	nulls[15] = o->scan_to == PGS_NO_BLOCK ? 'n' : ' ';
 	pgs_catalog_begin(&acc);
-	pgs_catalog_exec("INSERT INTO stream.checkpoint_offsets (query_id, batch_id,"
-					 " start_snapshot, end_snapshot, end_tail_block, scan_from_block,"
-					 " end_floor_block, relfilenode, planned_at)"
-					 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-					 9, argtypes, values, nulls, false, 0);
+	if (splits)
+		pgs_catalog_exec("INSERT INTO stream.checkpoint_offsets (query_id, batch_id,"
+						 " start_snapshot, end_snapshot, end_tail_block, scan_from_block,"
+						 " end_floor_block, relfilenode, planned_at,"
+						 " start_split_xid, start_split_block, end_split_xid,"
+						 " end_split_block, end_split_stop, end_rest_floor, scan_to_block)"
+						 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,"
+						 " $10, $11, $12, $13, $14, $15, $16)",
+						 16, argtypes, values, nulls, false, 0);
+	else
+		pgs_catalog_exec("INSERT INTO stream.checkpoint_offsets (query_id, batch_id,"
+						 " start_snapshot, end_snapshot, end_tail_block, scan_from_block,"
+						 " end_floor_block, relfilenode, planned_at)"
+						 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+						 9, argtypes, values, nulls, false, 0);
 	pgs_catalog_end(&acc);
 }
 

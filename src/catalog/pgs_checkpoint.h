@@ -25,6 +25,7 @@ typedef struct PgsOffsets
 	PgsBoundary start;			/* is_start for the stream's beginning */
 	PgsBoundary end;
 	int64		scan_from;		/* first block the batch reads, as planned */
+	int64		scan_to;		/* the block it stops before, or PGS_NO_BLOCK */
 } PgsOffsets;
 
 /* what the progress row of a committed batch says */
@@ -37,6 +38,7 @@ typedef struct PgsProgress
 	bool		replayed;
 } PgsProgress;
 
+extern bool pgs_catalog_splits(void);
 extern int64 pgs_checkpoint_last_commit(int64 query_id);
 extern bool pgs_checkpoint_read(int64 query_id, int64 batch_id,
 								PgsOffsets *o);

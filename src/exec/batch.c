@@ -34,6 +34,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "access/htup_details.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
@@ -344,59 +345,247 @@ batch_scan(PgsCatalogAccess *acc, const PgsQuery *q, const char *select_list,
 							params->values, params->nulls, true, 0);
 }
 
+/* the block of a tid datum */
+static int64
+batch_tid_block(Datum tid)
+{
+	return (int64) ItemPointerGetBlockNumber((ItemPointer) DatumGetPointer(tid));
+}
+
+/*
+ * Rows of committed transaction x in blocks [from, to), as the query's
+ * owner; *first and *last get the blocks of the first and the last of them.
+ */
+static int64
+batch_count_split(const PgsQuery *q, FullTransactionId x, int64 from,
+				  int64 to, int64 *first, int64 *last)
+{
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[3] = {XID8OID, TIDOID, TIDOID};
+	Datum		values[3];
+	ItemPointerData lo_tid;
+	ItemPointerData hi_tid;
+	bool		isnull;
+	int64		n;
+	Datum		d;
+
+	ItemPointerSet(&lo_tid, (BlockNumber) from, 0);
+	if (to < 0 || to >= (int64) MaxBlockNumber)
+		ItemPointerSet(&hi_tid, MaxBlockNumber, 0);
+	else
+		ItemPointerSet(&hi_tid, (BlockNumber) to, 0);
+	values[0] = FullTransactionIdGetDatum(x);
+	values[1] = PointerGetDatum(&lo_tid);
+	values[2] = PointerGetDatum(&hi_tid);
+	pgs_owner_begin(&acc, q->owner, BATCH_SCAN_SEARCH_PATH);
+	pgs_catalog_exec(pgs_split_count_sql(q->stream_relid), 3, argtypes,
+					 values, NULL, true, 0);
+	n = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
+	if (first)
+	{
+		d = pgs_result_datum(0, 2, &isnull);
+		*first = isnull ? from : batch_tid_block(d);
+	}
+	if (last)
+	{
+		d = pgs_result_datum(0, 3, &isnull);
+		*last = isnull ? from : batch_tid_block(d);
+	}
+	pgs_owner_end(&acc);
+	return n;
+}
+
+/*
+ * Where a batch of at most "cap" rows of committed transaction x, starting
+ * at block "from", ends: a block boundary before "stop" (past x's last
+ * row), or stop itself when the rest fits.  At least one block is taken.
+ * The rows are counted over ranges of blocks sized from the rows seen so
+ * far, so a batch reads about its own rows, never the rest of x.
+ */
+static int64
+batch_split_end(const PgsQuery *q, FullTransactionId x, int64 from,
+				int64 stop, int64 cap)
+{
+	int64		b = from;
+	int64		total = 0;
+	int64		step = Max(1, cap / MaxHeapTuplesPerPage);
+
+	if (cap <= 0)
+		return stop;
+	while (b < stop)
+	{
+		int64		e = Min(b + step, stop);
+		int64		n = batch_count_split(q, x, b, e, NULL, NULL);
+		double		density;
+
+		if (total > 0 && total + n > cap)
+			break;
+		total += n;
+		b = e;
+		if (total >= cap)
+			break;
+		density = (double) total / (double) (b - from);
+		step = density > 0 ? (int64) ((cap - total) / density) : stop - b;
+		step = Max(step, 1);
+	}
+	return b;
+}
+
+/* how a new batch ends, as batch_choose_end chose it */
+typedef struct BatchEnd
+{
+	Datum		snapshot;
+	bool		empty;			/* no rows at all */
+	bool		capped;			/* rows left for later batches */
+	int64		left_floor;		/* lowest block of a committed row left out */
+	FullTransactionId split_xid;	/* a transaction split, or invalid */
+	int64		split_block;
+	int64		split_stop;
+} BatchEnd;
+
 /*
  * With max_rows_per_batch, end the batch before the first transaction that
- * would take it over the cap (but take at least one whole transaction).
- * Returns the end snapshot to use, which is hi itself when no cut is needed;
- * *empty is set when the batch has no rows at all.
+ * would take it over the cap.  A first transaction that alone is over the
+ * cap is split by block: the batch takes its rows up to a block boundary,
+ * and the following batches take the rest (batch_plan_split).
  */
-static Datum
+static void
 batch_choose_end(const PgsQuery *q, const PgsBoundary *lo, Datum hi,
-				 PgsBatchParams *params, bool *empty, bool *capped)
+				 PgsBatchParams *params, int64 scan_from, BatchEnd *be)
 {
 	PgsCatalogAccess acc = {0};
 	MemoryContext cxt = CurrentMemoryContext;
 	int			n;
 	int			i;
 	int64		total = 0;
+	int64		first_rows = 0;
 	int			keep;
 	FullTransactionId *excluded;
 	int			nexcluded = 0;
 	bool		isnull;
-	Datum		end = hi;
 
-	*capped = false;
+	memset(be, 0, sizeof(BatchEnd));
+	be->snapshot = hi;
+	be->left_floor = PGS_NO_BLOCK;
 	if (q->max_rows <= 0)
 	{
 		n = batch_scan(&acc, q, "1", "LIMIT 1", params);
 		pgs_owner_end(&acc);
-		*empty = (n == 0);
-		return hi;
+		be->empty = (n == 0);
+		return;
 	}
 
-	n = batch_scan(&acc, q, "s." PGS_XID_COLUMN ", pg_catalog.count(*)",
+	n = batch_scan(&acc, q, "s." PGS_XID_COLUMN ", pg_catalog.count(*),"
+				   " pg_catalog.min(s.ctid)",
 				   "GROUP BY 1 ORDER BY 1", params);
-	*empty = (n == 0);
+	be->empty = (n == 0);
 	for (keep = 0; keep < n; keep++)
 	{
 		int64		rows = DatumGetInt64(pgs_result_datum(keep, 2, &isnull));
 
+		if (keep == 0)
+			first_rows = rows;
 		if (keep > 0 && total + rows > q->max_rows)
 			break;
 		total += rows;
 	}
-	if (keep < n)
+	excluded = MemoryContextAlloc(cxt, sizeof(FullTransactionId) * (n + 1));
+	for (i = 0; i < n; i++)
 	{
-		*capped = true;
-		excluded = MemoryContextAlloc(cxt, sizeof(FullTransactionId) * n);
-		for (i = keep; i < n; i++)
-			excluded[nexcluded++] =
-				DatumGetFullTransactionId(pgs_result_datum(i, 1, &isnull));
+		FullTransactionId x = DatumGetFullTransactionId(pgs_result_datum(i, 1, &isnull));
+		int64		blk = batch_tid_block(pgs_result_datum(i, 3, &isnull));
+
+		if (i == 0 && first_rows > q->max_rows && pgs_catalog_splits())
+			be->split_xid = x;
+		else if (i < keep)
+			continue;
+		else if (be->left_floor == PGS_NO_BLOCK || blk < be->left_floor)
+			be->left_floor = blk;
+		excluded[nexcluded++] = x;
 	}
 	pgs_owner_end(&acc);
-	if (*capped)
-		end = pgs_cut_snapshot(lo, hi, excluded[0], excluded, nexcluded);
-	return end;
+
+	if (FullTransactionIdIsValid(be->split_xid))
+	{
+		int64		first;
+		int64		last;
+
+		(void) batch_count_split(q, be->split_xid, scan_from, PGS_NO_BLOCK,
+								 &first, &last);
+		be->split_stop = last + 1;
+		be->split_block = batch_split_end(q, be->split_xid, first,
+										  be->split_stop, q->max_rows);
+		if (be->split_block >= be->split_stop)
+		{
+			/* it fits after all (one block): taken whole, like any other */
+			be->split_xid = InvalidFullTransactionId;
+			nexcluded--;
+			memmove(excluded, excluded + 1, sizeof(FullTransactionId) * nexcluded);
+		}
+	}
+	if (nexcluded > 0)
+	{
+		be->capped = true;
+		be->snapshot = pgs_cut_snapshot(lo, hi, excluded[0], excluded, nexcluded);
+	}
+}
+
+/* the offsets of a new batch without rows, to be filled in */
+static void
+batch_offsets_init(PgsOffsets *o)
+{
+	memset(o, 0, sizeof(PgsOffsets));
+	o->scan_to = PGS_NO_BLOCK;
+}
+
+static void
+batch_split_lost(const PgsQuery *q, FullTransactionId x)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("stream table \"%s\" was rewritten while streaming query \"%s\" was part-way through the rows of one transaction",
+					get_rel_name(q->stream_relid), q->name),
+			 errdetail("The rows of one large transaction are split between batches by their place in the table, which the rewrite (VACUUM FULL, CLUSTER, a rewriting ALTER TABLE, a restore) changed."),
+			 errhint("Drop the query and start it again.")));
+}
+
+/*
+ * The next batch of a transaction that the latest boundary split: its rows
+ * from the split block on, at most max_rows_per_batch of them.  The
+ * boundary's snapshot stays the same until the last of those rows, when
+ * the transaction becomes visible in it.
+ */
+static void
+batch_plan_split(const PgsQuery *q, PgsOffsets *o, BatchPlan *bp,
+				 Oid relfilenode)
+{
+	PgsBoundary *lo = &o->start;
+	PgsBoundary *hi = &o->end;
+	int64		b;
+
+	if (lo->relfilenode != relfilenode)
+		batch_split_lost(q, lo->split_xid);
+	b = batch_split_end(q, lo->split_xid, lo->split_block, lo->split_stop,
+						q->max_rows);
+	*hi = *lo;
+	hi->split_xid = InvalidFullTransactionId;
+	if (b < lo->split_stop)
+	{
+		hi->split_xid = lo->split_xid;
+		hi->split_block = b;
+		hi->from_block = Min(lo->rest_floor, b);
+	}
+	else
+	{
+		hi->snapshot = pgs_snapshot_without(lo->snapshot, lo->split_xid);
+		hi->split_block = hi->split_stop = 0;
+		hi->from_block = lo->rest_floor;
+	}
+	/* the transactions past the cut's xmax lie at or after its floor */
+	hi->tail_block = hi->from_block;
+	o->scan_from = lo->split_block;
+	o->scan_to = b;
+	bp->capped = true;			/* more may be available after it */
 }
 
 /*
@@ -412,12 +601,13 @@ batch_plan(const PgsQuery *q, PgsOffsets *o, BatchPlan *bp, bool own_running)
 	bool		have_latest;
 	PgsBoundary *lo = &o->start;
 	PgsBoundary *hi = &o->end;
+	PgsBoundary candidate = {0};
 	PgsBatchParams params;
+	BatchEnd	be;
 	Oid			relfilenode;
 	int64		tail_block;
-	Datum		hi_snap;
+	int64		floor;
 	bool		lo_usable;
-	bool		empty;
 
 	have_latest = pgs_checkpoint_read(q->query_id, 0, &latest);
 	if (have_latest && latest.batch_id > last_commit)
@@ -430,14 +620,22 @@ batch_plan(const PgsQuery *q, PgsOffsets *o, BatchPlan *bp, bool own_running)
 	}
 
 	/* the new batch starts where the latest one ended */
-	memset(o, 0, sizeof(PgsOffsets));
+	batch_offsets_init(o);
 	if (have_latest)
 		*lo = latest.end;
 	else
 		lo->is_start = true;
+	o->batch_id = last_commit + 1;
+	bp->batch_id = o->batch_id;
+	bp->replay = false;
 
 	batch_stream_storage(q->stream_relid, &relfilenode, &tail_block);	/* before the snapshot */
-	hi_snap = pgs_take_snapshot(own_running);
+	if (!lo->is_start && FullTransactionIdIsValid(lo->split_xid))
+	{
+		batch_plan_split(q, o, bp, relfilenode);
+		return true;
+	}
+	candidate.snapshot = pgs_take_snapshot(own_running);
 
 	/*
 	 * The batch's rows belong to transactions not visible in lo, so they lie
@@ -445,30 +643,46 @@ batch_plan(const PgsQuery *q, PgsOffsets *o, BatchPlan *bp, bool own_running)
 	 */
 	lo_usable = !lo->is_start && lo->relfilenode == relfilenode;
 	o->scan_from = lo_usable ? lo->from_block : 0;
-	pgs_batch_params(lo, hi_snap, o->scan_from, &params);
-	hi_snap = batch_choose_end(q, lo, hi_snap, &params, &empty, &bp->capped);
-	if (empty)
+	pgs_batch_params(lo, &candidate, o->scan_from, PGS_NO_BLOCK, &params);
+	batch_choose_end(q, lo, candidate.snapshot, &params, o->scan_from, &be);
+	if (be.empty)
 		return false;
+	bp->capped = be.capped;
 
+	floor = pgs_boundary_floor(lo, lo_usable, candidate.snapshot, tail_block);
 	hi->is_start = false;
-	hi->snapshot = hi_snap;
-	hi->xmax = pgs_snapshot_xmax(hi_snap);
-	hi->from_block = pgs_boundary_floor(lo, lo_usable, hi_snap, tail_block);
-	hi->tail_block = tail_block;
-	if (bp->capped)
+	hi->snapshot = be.snapshot;
+	hi->xmax = pgs_snapshot_xmax(be.snapshot);
+	hi->relfilenode = relfilenode;
+	if (!be.capped)
+	{
+		hi->from_block = floor;
+		hi->tail_block = tail_block;
+	}
+	else
 	{
 		/*
-		 * A cut end leaves transactions of this batch for later, and its xmax
-		 * is no longer the next xid at snapshot time: fall back to this
-		 * batch's own floor for both.
+		 * A cut end leaves committed transactions of this batch for later,
+		 * whose rows start at left_floor, and its xmax is no longer the next
+		 * xid at snapshot time, so its tail is its floor.
 		 */
-		hi->from_block = Min(hi->from_block, o->scan_from);
-		hi->tail_block = hi->from_block;
+		if (be.left_floor != PGS_NO_BLOCK)
+			floor = Min(floor, be.left_floor);
+		hi->from_block = floor;
+		hi->tail_block = floor;
 	}
-	hi->relfilenode = relfilenode;
-	o->batch_id = last_commit + 1;
-	bp->batch_id = o->batch_id;
-	bp->replay = false;
+	hi->rest_floor = hi->from_block;
+	if (FullTransactionIdIsValid(be.split_xid))
+	{
+		hi->split_xid = be.split_xid;
+		hi->split_block = be.split_block;
+		hi->split_stop = be.split_stop;
+		hi->from_block = Min(hi->from_block, be.split_block);
+		hi->tail_block = hi->from_block;
+
+		/* the batch holds that transaction's first rows and nothing else */
+		o->scan_to = be.split_block;
+	}
 	return true;
 }
 
@@ -476,7 +690,8 @@ batch_plan(const PgsQuery *q, PgsOffsets *o, BatchPlan *bp, bool own_running)
  * Step 3, run: evaluate the query over the batch's rows.  A batch planned
  * before its stream was rewritten (VACUUM FULL, CLUSTER, a rewriting ALTER
  * TABLE) has block numbers of storage that is gone; its rows are then found
- * by their transactions alone, reading the table from its first block.
+ * by their transactions alone, reading the table from its first block,
+ * unless the batch splits a transaction by block.
  */
 static uint64
 batch_run(const PgsQuery *q, const PgsOffsets *o, int64 *input_rows)
@@ -487,8 +702,14 @@ batch_run(const PgsQuery *q, const PgsOffsets *o, int64 *input_rows)
 
 	batch_stream_storage(q->stream_relid, &relfilenode, NULL);
 	if (relfilenode != o->end.relfilenode)
+	{
+		if (FullTransactionIdIsValid(o->end.split_xid))
+			batch_split_lost(q, o->end.split_xid);
+		if (!o->start.is_start && FullTransactionIdIsValid(o->start.split_xid))
+			batch_split_lost(q, o->start.split_xid);
 		scan_from = 0;
-	pgs_batch_params(&o->start, o->end.snapshot, scan_from, &params);
+	}
+	pgs_batch_params(&o->start, &o->end, scan_from, o->scan_to, &params);
 	return batch_execute(q, &params, input_rows);
 }
 
@@ -642,7 +863,7 @@ pgs_start_at_latest(const PgsQuery *q)
 	int64		tail_block;
 	Datum		hi;
 
-	memset(&o, 0, sizeof(o));
+	batch_offsets_init(&o);
 	o.batch_id = 0;
 	o.start.is_start = true;
 	batch_stream_storage(q->stream_relid, &relfilenode, &tail_block);
@@ -652,6 +873,7 @@ pgs_start_at_latest(const PgsQuery *q)
 	o.end.xmax = pgs_snapshot_xmax(hi);
 	o.end.from_block = pgs_boundary_floor(&o.start, false, hi, tail_block);
 	o.end.tail_block = tail_block;
+	o.end.rest_floor = o.end.from_block;
 	o.end.relfilenode = relfilenode;
 	o.scan_from = 0;
 	pgs_checkpoint_write(q->query_id, &o, GetCurrentTimestamp());
@@ -671,11 +893,11 @@ pgs_pending_rows(const PgsQuery *q)
 	PgsCatalogAccess acc = {0};
 	PgsOffsets	last;
 	PgsBoundary lo = {0};
+	PgsBoundary hi = {0};
 	PgsBatchParams params;
 	int64		last_commit;
 	int64		scan_from;
 	Oid			relfilenode;
-	Datum		hi;
 	bool		isnull;
 	int64		result;
 
@@ -693,9 +915,9 @@ pgs_pending_rows(const PgsQuery *q)
 		lo.is_start = true;
 
 	batch_stream_storage(q->stream_relid, &relfilenode, NULL);
-	hi = pgs_take_snapshot(true);
+	hi.snapshot = pgs_take_snapshot(true);
 	scan_from = (!lo.is_start && lo.relfilenode == relfilenode) ? lo.from_block : 0;
-	pgs_batch_params(&lo, hi, scan_from, &params);
+	pgs_batch_params(&lo, &hi, scan_from, PGS_NO_BLOCK, &params);
 	(void) batch_scan(&acc, q, "pg_catalog.count(*)", NULL, &params);
 	result = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
 	pgs_owner_end(&acc);

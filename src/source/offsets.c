@@ -213,6 +213,40 @@ pgs_boundary_floor(const PgsBoundary *lo, bool lo_usable, Datum hi_snapshot,
 }
 
 /*
+ * snap with committed transaction xid, which it does not see (listed as
+ * running, or at its xmax), made visible and nothing else changed.
+ */
+Datum
+pgs_snapshot_without(Datum snap, FullTransactionId xid)
+{
+	PgsXidSnapshot s;
+	uint64		x = U64FromFullTransactionId(xid);
+	int			n = 0;
+	int			i;
+
+	pgs_snapshot_parse(snap, &s);
+	if (x >= s.xmax)
+	{
+		/* the xids from xmax up to xid stay unseen: listed as running */
+		if (x - s.xmax > (uint64) 1000000)
+			elog(ERROR, "transaction " UINT64_FORMAT " is too far past the snapshot's xmax", x);
+		s.xip = repalloc(s.xip, sizeof(uint64) * (s.nxip + (x - s.xmax) + 1));
+		while (s.xmax < x)
+			s.xip[s.nxip++] = s.xmax++;
+		s.xmax = x + 1;
+	}
+	for (i = 0; i < s.nxip; i++)
+		if (s.xip[i] != x)
+			s.xip[n++] = s.xip[i];
+	s.nxip = n;
+	s.xmin = s.xmax;
+	for (i = 0; i < s.nxip; i++)
+		if (s.xip[i] < s.xmin)
+			s.xmin = s.xip[i];
+	return off_make_snapshot(&s);
+}
+
+/*
  * A snapshot between lo and hi that makes visible only the transactions of
  * the batch whose xid is below "cut": the end of a batch capped by
  * max_rows_per_batch.  "excluded" lists the batch's xids at or above the cut

@@ -19,13 +19,23 @@
 #include "access/transam.h"
 
 /* number of parameters of the batch predicate (see predicate.c) */
-#define PGS_BATCH_NPARAMS	7
+#define PGS_BATCH_NPARAMS	10
+
+/* a block number meaning "to the end of the table" */
+#define PGS_NO_BLOCK		((int64) -1)
 
 /*
  * One batch boundary as kept in stream.checkpoint_offsets.  "snapshot" is a
  * pg_snapshot datum (NULL for the start of the stream); from_block is the
  * lowest heap block that can hold a row of a transaction that is not yet
  * visible in this snapshot (valid while the stream keeps its relfilenode).
+ *
+ * A boundary can also lie inside one committed transaction whose rows are
+ * more than a batch may hold (the rows a table had when it became a
+ * stream, a large COPY): split_xid is then listed as running in the
+ * snapshot, its rows in blocks before split_block are on this side of the
+ * boundary and the rest, up to split_stop, on the other.  rest_floor is the
+ * floor of every other transaction the snapshot does not see.
  */
 typedef struct PgsBoundary
 {
@@ -35,6 +45,10 @@ typedef struct PgsBoundary
 	int64		from_block;		/* block floor, see pgs_boundary_floor */
 	int64		tail_block;		/* last block before the snapshot was taken */
 	Oid			relfilenode;
+	FullTransactionId split_xid;	/* invalid: the boundary splits nothing */
+	int64		split_block;
+	int64		split_stop;		/* past the last block of split_xid's rows */
+	int64		rest_floor;
 } PgsBoundary;
 
 /* a snapshot taken apart: full xids, xip ascending */
@@ -61,6 +75,7 @@ extern Datum pgs_take_snapshot(bool own_running);
 extern FullTransactionId pgs_snapshot_xmax(Datum snap);
 extern int64 pgs_boundary_floor(const PgsBoundary *lo, bool lo_usable,
 								 Datum hi_snapshot, int64 tail_block);
+extern Datum pgs_snapshot_without(Datum snap, FullTransactionId xid);
 extern Datum pgs_cut_snapshot(const PgsBoundary *lo, Datum hi_snapshot,
 							  FullTransactionId cut,
 							  FullTransactionId *excluded, int nexcluded);
@@ -68,10 +83,12 @@ extern Datum pgs_cut_snapshot(const PgsBoundary *lo, Datum hi_snapshot,
 /* predicate.c */
 extern Oid	pgs_batch_param_types[PGS_BATCH_NPARAMS];
 extern int64 pgs_batch_input_rows;
-extern void pgs_batch_params(const PgsBoundary *lo, Datum hi_snapshot,
-							 int64 scan_from_block, PgsBatchParams *params);
+extern void pgs_batch_params(const PgsBoundary *lo, const PgsBoundary *hi,
+							 int64 scan_from_block, int64 scan_to_block,
+							 PgsBatchParams *params);
 extern char *pgs_stream_subquery_sql(Oid stream_relid);
 extern char *pgs_batch_select_sql(Oid stream_relid, const char *select_list,
 								  const char *tail);
+extern char *pgs_split_count_sql(Oid stream_relid);
 
 #endif							/* PGS_OFFSETS_H */

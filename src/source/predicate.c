@@ -23,10 +23,12 @@
 #include "utils/rel.h"
 #include "utils/xid8.h"
 
+#include "catalog/pgs_checkpoint.h"
 #include "pg_streaming.h"
 #include "source/pgs_offsets.h"
 
 PG_FUNCTION_INFO_V1(stream_batch_member);
+PG_FUNCTION_INFO_V1(stream_batch_member_split);
 
 /* rows of the current batch seen by the batch predicate */
 int64		pgs_batch_input_rows = 0;
@@ -35,29 +37,47 @@ Oid			pgs_batch_param_types[PGS_BATCH_NPARAMS] = {
 	XID8OID,					/* $1 xmax(lo) */
 	XID8OID,					/* $2 xmax(hi) */
 	PG_SNAPSHOTOID,				/* $3 hi */
-	XID8OID,					/* $4 (unused) */
-	XID8OID,					/* $5 (unused) */
+	XID8OID,					/* $4 the transaction lo splits, or 0 */
+	XID8OID,					/* $5 the transaction hi splits, or 0 */
 	XID8ARRAYOID,				/* $6 the xids of part (b) */
-	TIDOID						/* $7 the first tid that can hold a row */
+	TIDOID,						/* $7 the first tid that can hold a row */
+	INT8OID,					/* $8 where lo splits $4 */
+	INT8OID,					/* $9 where hi splits $5 */
+	TIDOID						/* $10 the first tid past the batch's rows */
 };
 
+static Datum
+pred_tid(int64 block)
+{
+	ItemPointer tid = palloc(sizeof(ItemPointerData));
+
+	if (block < 0 || block >= (int64) MaxBlockNumber)
+		ItemPointerSet(tid, MaxBlockNumber, 0);
+	else
+		ItemPointerSet(tid, (BlockNumber) block, 0);
+	return PointerGetDatum(tid);
+}
+
 /*
- * Fill the seven parameters of the batch predicate for the batch (lo, hi].
+ * Fill the parameters of the batch predicate for the batch (lo, hi]: rows
+ * in the blocks from scan_from_block up to scan_to_block (PGS_NO_BLOCK: to
+ * the end of the table).
  */
 void
-pgs_batch_params(const PgsBoundary *lo, Datum hi_snapshot,
-				 int64 scan_from_block, PgsBatchParams *params)
+pgs_batch_params(const PgsBoundary *lo, const PgsBoundary *hi_boundary,
+				 int64 scan_from_block, int64 scan_to_block,
+				 PgsBatchParams *params)
 {
 	PgsXidSnapshot hi;
 	PgsXidSnapshot los;
 	Datum	   *elems;
 	int			nelems = 0;
-	uint64		bmin = 1,
-				bmax = 0;
-	ItemPointer tid;
+	bool		lo_split = !lo->is_start &&
+		FullTransactionIdIsValid(lo->split_xid);
+	bool		hi_split = FullTransactionIdIsValid(hi_boundary->split_xid);
 	int			i;
 
-	pgs_snapshot_parse(hi_snapshot, &hi);
+	pgs_snapshot_parse(hi_boundary->snapshot, &hi);
 	if (lo->is_start)
 	{
 		los.xmin = los.xmax = 0;
@@ -75,42 +95,69 @@ pgs_batch_params(const PgsBoundary *lo, Datum hi_snapshot,
 		if (pgs_snapshot_running(&hi, x))
 			continue;
 		elems[nelems++] = FullTransactionIdGetDatum(FullTransactionIdFromU64(x));
-		if (nelems == 1 || x < bmin)
-			bmin = x;
-		if (nelems == 1 || x > bmax)
-			bmax = x;
 	}
-
-	tid = palloc(sizeof(ItemPointerData));
-	ItemPointerSet(tid, (BlockNumber) Max(scan_from_block, 0), 0);
 
 	params->values[0] = FullTransactionIdGetDatum(FullTransactionIdFromU64(los.xmax));
 	params->values[1] = FullTransactionIdGetDatum(FullTransactionIdFromU64(hi.xmax));
-	params->values[2] = hi_snapshot;
-	params->values[3] = FullTransactionIdGetDatum(FullTransactionIdFromU64(bmin));
-	params->values[4] = FullTransactionIdGetDatum(FullTransactionIdFromU64(bmax));
+	params->values[2] = hi_boundary->snapshot;
+	params->values[3] = FullTransactionIdGetDatum(lo_split ? lo->split_xid :
+												  InvalidFullTransactionId);
+	params->values[4] = FullTransactionIdGetDatum(hi_split ? hi_boundary->split_xid :
+												  InvalidFullTransactionId);
 	params->values[5] = PointerGetDatum(construct_array(elems, nelems, XID8OID,
 														sizeof(FullTransactionId),
 														FLOAT8PASSBYVAL,
 														TYPALIGN_DOUBLE));
-	params->values[6] = PointerGetDatum(tid);
+	params->values[6] = pred_tid(Max(scan_from_block, 0));
+	params->values[7] = Int64GetDatum(lo_split ? lo->split_block : 0);
+	params->values[8] = Int64GetDatum(hi_split ? hi_boundary->split_block : 0);
+	params->values[9] = pred_tid(scan_to_block);
 	memset(params->nulls, ' ', sizeof(params->nulls));
+}
+
+static const char *
+pred_stream_name(Oid stream_relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(stream_relid)),
+									  get_rel_name(stream_relid));
 }
 
 /*
  * FROM and WHERE clauses that select one batch's rows of the stream, with
  * the parameters filled by pgs_batch_params().  The rows come from the part
- * of the table at or after $7 (a TID range scan), and are those of part (a)
- * or (b) of the batch (see offsets.c).
+ * of the table from $7 up to $10 (a TID range scan), and are those of part
+ * (a) or (b) of the batch (see offsets.c), with the rows of a split
+ * transaction on the batch's side of each boundary.  A catalog not yet
+ * updated to splitting boundaries has the member function without them.
  */
 static void
 pred_append_from_where(StringInfo buf, Oid stream_relid)
 {
-	appendStringInfo(buf, " FROM ONLY %s.%s AS s"
+	appendStringInfo(buf, " FROM ONLY %s AS s"
 					 " WHERE s.ctid OPERATOR(pg_catalog.>=) $7"
-					 " AND stream._batch_member(s." PGS_XID_COLUMN ", $1, $2, $3, $6)",
-					 quote_identifier(get_namespace_name(get_rel_namespace(stream_relid))),
-					 quote_identifier(get_rel_name(stream_relid)));
+					 " AND s.ctid OPERATOR(pg_catalog.<) $10",
+					 pred_stream_name(stream_relid));
+	if (pgs_catalog_splits())
+		appendStringInfoString(buf, " AND stream._batch_member(s." PGS_XID_COLUMN
+							   ", s.ctid, $1, $2, $3, $6, $4, $8, $5, $9)");
+	else
+		appendStringInfoString(buf, " AND stream._batch_member(s." PGS_XID_COLUMN
+							   ", $1, $2, $3, $6)");
+}
+
+/*
+ * A count of one committed transaction's rows in a range of blocks: $1 the
+ * transaction, $2 and $3 the first tid in and the first tid past the range.
+ */
+char *
+pgs_split_count_sql(Oid stream_relid)
+{
+	return psprintf("SELECT pg_catalog.count(*), pg_catalog.min(s.ctid),"
+					" pg_catalog.max(s.ctid) FROM ONLY %s AS s"
+					" WHERE s.ctid OPERATOR(pg_catalog.>=) $2"
+					" AND s.ctid OPERATOR(pg_catalog.<) $3"
+					" AND s." PGS_XID_COLUMN " OPERATOR(pg_catalog.=) $1",
+					pred_stream_name(stream_relid));
 }
 
 /*
@@ -172,47 +219,99 @@ typedef struct MemberState
 	PgsXidSnapshot hi;
 	int			nb;
 	uint64	   *b;
+	uint64		lo_split;		/* 0, or the transaction lo splits */
+	BlockNumber lo_split_block;
+	uint64		hi_split;
+	BlockNumber hi_split_block;
 } MemberState;
 
+static MemberState *
+member_state(FunctionCallInfo fcinfo, int argoff)
+{
+	MemberState *st = (MemberState *) fcinfo->flinfo->fn_extra;
+	MemoryContext old;
+	ArrayType  *arr;
+	Datum	   *elems;
+	int			i;
+
+	if (st != NULL)
+		return st;
+	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	arr = PG_GETARG_ARRAYTYPE_P(argoff + 3);
+	st = palloc0(sizeof(MemberState));
+	st->lo_xmax = U64FromFullTransactionId(PG_GETARG_FULLTRANSACTIONID(argoff));
+	st->hi_xmax = U64FromFullTransactionId(PG_GETARG_FULLTRANSACTIONID(argoff + 1));
+	pgs_snapshot_parse(PG_GETARG_DATUM(argoff + 2), &st->hi);
+	deconstruct_array(arr, XID8OID, sizeof(FullTransactionId),
+					  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, NULL, &st->nb);
+	st->b = palloc(sizeof(uint64) * (st->nb + 1));
+	for (i = 0; i < st->nb; i++)
+		st->b[i] = U64FromFullTransactionId(DatumGetFullTransactionId(elems[i]));
+	qsort(st->b, st->nb, sizeof(uint64), pgs_cmp_u64);
+	fcinfo->flinfo->fn_extra = st;
+	MemoryContextSwitchTo(old);
+	return st;
+}
+
+/* is transaction x visible in hi and not in lo? */
+static bool
+member_of(const MemberState *st, uint64 x)
+{
+	if (x >= st->lo_xmax)
+		return x < st->hi_xmax && !pgs_snapshot_running(&st->hi, x);
+	return st->nb > 0 &&
+		bsearch(&x, st->b, st->nb, sizeof(uint64), pgs_cmp_u64) != NULL;
+}
+
 /*
- * stream._batch_member(xid, xmax(lo), xmax(hi), hi, part (b) xids): is a row
- * written by transaction xid part of the batch?  Counts the rows it accepts.
- * It is the cheapest qual of the batch's subquery, so it runs before any of
- * the query's own conditions and the count is the batch's input rows.
+ * stream._batch_member(xid, xmax(lo), xmax(hi), hi, part (b) xids), as a
+ * catalog not yet updated calls it: is a row written by transaction xid part
+ * of the batch?  Counts the rows it accepts.
  */
 Datum
 stream_batch_member(PG_FUNCTION_ARGS)
 {
 	uint64		x = U64FromFullTransactionId(PG_GETARG_FULLTRANSACTIONID(0));
+	MemberState *st = member_state(fcinfo, 1);
+	bool		member = member_of(st, x);
+
+	if (member)
+		pgs_batch_input_rows++;
+	PG_RETURN_BOOL(member);
+}
+
+/*
+ * stream._batch_member(xid, tid, xmax(lo), xmax(hi), hi, part (b) xids,
+ * lo's split xid, its block, hi's split xid, its block): is the row at tid,
+ * written by transaction xid, part of the batch?  A split transaction is
+ * listed as running in the snapshot that splits it; its rows before the
+ * split block are on the earlier side.  It is the cheapest qual of the
+ * batch's subquery, so it runs before any of the query's own conditions
+ * and the count of rows it accepts is the batch's input rows.
+ */
+Datum
+stream_batch_member_split(PG_FUNCTION_ARGS)
+{
+	uint64		x = U64FromFullTransactionId(PG_GETARG_FULLTRANSACTIONID(0));
+	BlockNumber blk = ItemPointerGetBlockNumber((ItemPointer) PG_GETARG_POINTER(1));
 	MemberState *st = (MemberState *) fcinfo->flinfo->fn_extra;
 	bool		member;
 
 	if (st == NULL)
 	{
-		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-		ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(4);
-		Datum	   *elems;
-		int			i;
-
-		st = palloc0(sizeof(MemberState));
-		st->lo_xmax = U64FromFullTransactionId(PG_GETARG_FULLTRANSACTIONID(1));
-		st->hi_xmax = U64FromFullTransactionId(PG_GETARG_FULLTRANSACTIONID(2));
-		pgs_snapshot_parse(PG_GETARG_DATUM(3), &st->hi);
-		deconstruct_array(arr, XID8OID, sizeof(FullTransactionId),
-						  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, NULL, &st->nb);
-		st->b = palloc(sizeof(uint64) * (st->nb + 1));
-		for (i = 0; i < st->nb; i++)
-			st->b[i] = U64FromFullTransactionId(DatumGetFullTransactionId(elems[i]));
-		qsort(st->b, st->nb, sizeof(uint64), pgs_cmp_u64);
-		fcinfo->flinfo->fn_extra = st;
-		MemoryContextSwitchTo(old);
+		st = member_state(fcinfo, 2);
+		st->lo_split = U64FromFullTransactionId(PG_GETARG_FULLTRANSACTIONID(6));
+		st->lo_split_block = (BlockNumber) Min(PG_GETARG_INT64(7), MaxBlockNumber);
+		st->hi_split = U64FromFullTransactionId(PG_GETARG_FULLTRANSACTIONID(8));
+		st->hi_split_block = (BlockNumber) Min(PG_GETARG_INT64(9), MaxBlockNumber);
 	}
 
-	if (x >= st->lo_xmax)
-		member = x < st->hi_xmax && !pgs_snapshot_running(&st->hi, x);
+	if (st->hi_split != 0 && x == st->hi_split)
+		member = blk < st->hi_split_block &&
+			(x != st->lo_split || blk >= st->lo_split_block);
 	else
-		member = st->nb > 0 &&
-			bsearch(&x, st->b, st->nb, sizeof(uint64), pgs_cmp_u64) != NULL;
+		member = member_of(st, x) &&
+			(st->lo_split == 0 || x != st->lo_split || blk >= st->lo_split_block);
 	if (member)
 		pgs_batch_input_rows++;
 	PG_RETURN_BOOL(member);

@@ -91,6 +91,19 @@ SELECT md5(string_agg(object || ': ' || coalesce(definition, ''), E'\n' ORDER BY
 
 -- what 0.2 brings works on the updated catalog
 ALTER TABLE u_events SET ACCESS METHOD heap;
+-- what 0.3 brings too: the rows a table had when it became a stream arrive
+-- in batches of at most max_rows_per_batch
+CREATE TABLE u_history (id int);
+INSERT INTO u_history SELECT generate_series(1, 1000);
+SELECT stream.create_stream('u_history');
+SELECT stream.start_query('u_h', 'SELECT id FROM u_history', 'u_h_out',
+                          max_rows_per_batch => 300) > 0 AS started;
+CALL stream.process_all_available('u_h');
+SELECT count(*) > 3 AS batches, max(input_rows) <= 300 AS within_cap,
+       sum(input_rows) AS rows
+  FROM stream.progress WHERE query = 'u_h';
+SELECT count(*) AS rows, count(DISTINCT id) AS ids FROM u_h_out;
+SELECT stream.drop_stream('u_history', cascade => true);
 SELECT stream.drop_stream('u_events', cascade => true);
 SELECT count(*) AS queries_left FROM stream.query_defs;
 
