@@ -5,6 +5,9 @@ OBJS = \
 	src/storage/stream_am.o \
 	src/storage/stream_table.o \
 	src/storage/guard.o \
+	src/storage/placement.o \
+	src/storage/runs.o \
+	src/storage/retention.o \
 	src/source/offsets.o \
 	src/source/predicate.o \
 	src/analyze/query_analyze.o \

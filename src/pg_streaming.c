@@ -34,6 +34,7 @@ int			pgs_launcher_naptime_ms = 10000;
 int			pgs_worker_idle_timeout_ms = 10000;
 int			pgs_max_retries = 5;
 int			pgs_retained_batches = 100;
+int			pgs_retention_naptime_ms = 10000;
 
 void		_PG_init(void);
 
@@ -74,6 +75,13 @@ _PG_init(void)
 							&pgs_retained_batches,
 							100, 1, INT_MAX,
 							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_streaming.retention_naptime",
+							"Time between the background retention passes over the streams of a database.",
+							NULL,
+							&pgs_retention_naptime_ms,
+							10000, 100, 24 * 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("pg_streaming");
 

@@ -28,7 +28,8 @@ CREATE TABLE stream.query_defs (
     last_error_sqlstate text,
     last_error_at       timestamptz,
     last_error_detail   text,
-    last_error_hint     text
+    last_error_hint     text,
+    missed_rows_at      timestamptz
 );
 COMMENT ON TABLE stream.query_defs IS 'streaming queries started by stream.start_query';
 
@@ -80,8 +81,51 @@ CREATE TABLE stream.progress_log (
 );
 COMMENT ON TABLE stream.progress_log IS 'one row per committed batch, written in the batch''s transaction';
 
+-- ---------------------------------------------------------------------------
+-- Retention (stream.set_retention): what a stream keeps, how far removal has
+-- come, and the runs of blocks its rows were written in
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE stream.retention (
+    relid                   regclass PRIMARY KEY REFERENCES stream.streams ON DELETE CASCADE,
+    keep                    interval NOT NULL CHECK (keep >= '0'),
+    past_inactive_queries   boolean NOT NULL DEFAULT false,
+    walk_position           bigint NOT NULL DEFAULT 0,
+    recycled_position       bigint NOT NULL DEFAULT 0,
+    horizon                 xid8,
+    held_by                 bigint,
+    rows_removed            bigint NOT NULL DEFAULT 0,
+    blocks_recycled         bigint NOT NULL DEFAULT 0,
+    last_pass_at            timestamptz,
+    relfilenode             oid
+);
+COMMENT ON TABLE stream.retention IS
+'retention of stream tables: how long rows are kept, and how far removal has come';
+
+CREATE TABLE stream.retention_marks (
+    relid       regclass NOT NULL REFERENCES stream.streams ON DELETE CASCADE,
+    taken_at    timestamptz NOT NULL,
+    horizon     xid8 NOT NULL,
+    PRIMARY KEY (relid, taken_at)
+);
+COMMENT ON TABLE stream.retention_marks IS
+'which transactions had ended by when: rows of transactions below horizon are older than taken_at';
+
+CREATE TABLE stream.stream_runs (
+    relid       regclass NOT NULL REFERENCES stream.streams ON DELETE CASCADE,
+    run         bigint NOT NULL,
+    first_block bigint NOT NULL,
+    end_block   bigint,
+    recycled    boolean NOT NULL,
+    relfilenode oid NOT NULL,
+    PRIMARY KEY (relid, run)
+);
+COMMENT ON TABLE stream.stream_runs IS
+'the runs of blocks a stream''s rows were written in, in order: appended at the end, or in recycled blocks';
+
 REVOKE ALL ON stream.streams, stream.query_defs, stream.checkpoint_offsets,
-    stream.checkpoint_commits, stream.progress_log FROM PUBLIC;
+    stream.checkpoint_commits, stream.progress_log, stream.retention,
+    stream.retention_marks, stream.stream_runs FROM PUBLIC;
 
 SELECT pg_catalog.pg_extension_config_dump('stream.streams', '');
 SELECT pg_catalog.pg_extension_config_dump('stream.query_defs', '');
@@ -89,4 +133,7 @@ SELECT pg_catalog.pg_extension_config_dump('stream.query_defs_query_id_seq', '')
 SELECT pg_catalog.pg_extension_config_dump('stream.checkpoint_offsets', '');
 SELECT pg_catalog.pg_extension_config_dump('stream.checkpoint_commits', '');
 SELECT pg_catalog.pg_extension_config_dump('stream.progress_log', '');
+SELECT pg_catalog.pg_extension_config_dump('stream.retention', '');
+SELECT pg_catalog.pg_extension_config_dump('stream.retention_marks', '');
+SELECT pg_catalog.pg_extension_config_dump('stream.stream_runs', '');
 

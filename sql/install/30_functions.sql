@@ -27,6 +27,23 @@ LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stream.drop_stream(regclass, boolean, boolean) IS
 'turn a stream table back into an ordinary table; with cascade, drop the streaming queries that read it, whoever owns them';
 
+CREATE FUNCTION stream.set_retention(
+    stream                  regclass,
+    keep                    interval,
+    past_inactive_queries   boolean DEFAULT false)
+RETURNS void
+AS 'MODULE_PATHNAME', 'stream_set_retention'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stream.set_retention(regclass, interval, boolean) IS
+'keep a stream''s rows for "keep" and until every query has processed them, then remove them in the background and reuse their space; keep => NULL keeps everything; with past_inactive_queries, stopped and failed queries do not hold removal back and are marked as having missed rows';
+
+CREATE FUNCTION stream.run_retention(stream regclass)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'stream_run_retention'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream.run_retention(regclass) IS
+'one retention pass now, in this transaction: reuse the blocks a VACUUM has emptied since the last pass, then remove the rows that may go; returns the rows removed';
+
 CREATE FUNCTION stream.start_query(
     name                text,
     query               text,

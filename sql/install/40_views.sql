@@ -27,14 +27,17 @@ SELECT q.name,
        q.last_error_detail,
        q.last_error_hint,
        q.query_text AS query,
-       q.created_at
+       q.created_at,
+       coalesce(r.held_by = q.query_id, false) AS holds_retention,
+       q.missed_rows_at
   FROM stream.query_defs q
+  LEFT JOIN stream.retention r ON r.relid = q.stream_relid
   LEFT JOIN LATERAL (SELECT k.batch_id, k.committed_at
                        FROM stream.checkpoint_commits k
                       WHERE k.query_id = q.query_id
                       ORDER BY k.batch_id DESC LIMIT 1) c ON true
  WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
-COMMENT ON VIEW stream.queries IS 'streaming queries: status, trigger, last committed batch, last error';
+COMMENT ON VIEW stream.queries IS 'streaming queries: status, trigger, last committed batch, last error, whether the query holds retention back or missed rows retention removed';
 
 CREATE VIEW stream.progress WITH (security_barrier) AS
 SELECT q.name AS query,
@@ -56,6 +59,21 @@ SELECT q.name AS query,
  WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
 COMMENT ON VIEW stream.progress IS 'one row per committed batch: input rows, rows per second, duration, offsets';
 
+CREATE VIEW stream.stream_retention WITH (security_barrier) AS
+SELECT r.relid AS stream,
+       r.keep,
+       r.past_inactive_queries,
+       r.rows_removed,
+       r.blocks_recycled,
+       r.last_pass_at,
+       q.name AS held_by_query,
+       pg_catalog.pg_relation_size(r.relid) AS table_bytes
+  FROM stream.retention r
+  JOIN pg_catalog.pg_class c ON c.oid = r.relid
+  LEFT JOIN stream.query_defs q ON q.query_id = r.held_by
+ WHERE pg_catalog.pg_has_role(current_user, c.relowner, 'MEMBER');
+COMMENT ON VIEW stream.stream_retention IS 'retention of the stream tables the current role owns: what is kept, what was removed, which query holds removal back';
+
 GRANT USAGE ON SCHEMA stream TO PUBLIC;
-GRANT SELECT ON stream.queries, stream.progress TO PUBLIC;
+GRANT SELECT ON stream.queries, stream.progress, stream.stream_retention TO PUBLIC;
 

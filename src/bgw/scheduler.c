@@ -26,7 +26,9 @@
 #include "access/xact.h"
 #include "catalog/pg_type_d.h"
 #include "commands/extension.h"
+#include "commands/vacuum.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
@@ -40,6 +42,7 @@
 #include "utils/timestamp.h"
 
 #include "bgw/bgw_internal.h"
+#include "storage/pgs_retention.h"
 #include "catalog/pgs_query.h"
 #include "pg_streaming.h"
 
@@ -587,10 +590,98 @@ sched_timeout(void)
 	return (long) ((wake - now + 999) / 1000);
 }
 
+/*
+ * Retention passes over every stream of the database that has retention,
+ * each followed by a VACUUM of the stream when it removed rows, and by a
+ * pass that recycles the blocks the VACUUM emptied.  A stream whose pass
+ * fails is reported and tried again next time.
+ */
+static void
+sched_retention(void)
+{
+	List	   *relids = NIL;
+	ListCell   *lc;
+
+	/* VACUUM keeps its memory under the portal's, as in autovacuum */
+	if (PortalContext == NULL)
+		PortalContext = AllocSetContextCreate(TopMemoryContext,
+											  "pg_streaming retention",
+											  ALLOCSET_DEFAULT_SIZES);
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	relids = pgs_retention_streams(loop_cxt);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(loop_cxt);
+
+	foreach(lc, relids)
+	{
+		Oid			relid = lfirst_oid(lc);
+		MemoryContext cxt = CurrentMemoryContext;
+
+		pgstat_report_activity(STATE_RUNNING, "retention");
+		PG_TRY();
+		{
+			int64		removed = 0;
+			bool		more = true;
+			bool		recycle = true;
+
+			while (more && !ShutdownRequestPending)
+			{
+				SetCurrentStatementStartTimestamp();
+				StartTransactionCommand();
+				PushActiveSnapshot(GetTransactionSnapshot());
+				removed += pgs_retention_pass(relid, recycle, &more);
+				PopActiveSnapshot();
+				CommitTransactionCommand();
+				recycle = false;
+			}
+			if (removed > 0 && !ShutdownRequestPending)
+			{
+				VacuumParams params = {0};
+
+				params.options = VACOPT_VACUUM | VACOPT_PROCESS_TOAST;
+				params.freeze_min_age = -1;
+				params.freeze_table_age = -1;
+				params.multixact_freeze_min_age = -1;
+				params.multixact_freeze_table_age = -1;
+				params.log_min_duration = -1;
+				params.index_cleanup = VACOPTVALUE_UNSPECIFIED;
+				params.truncate = VACOPTVALUE_DISABLED;
+				params.nworkers = -1;
+				SetCurrentStatementStartTimestamp();
+				StartTransactionCommand();
+				vacuum(list_make1(makeVacuumRelation(NULL, relid, NIL)), &params,
+					   NULL, true);
+				CommitTransactionCommand();
+
+				/* what VACUUM emptied can be filled again */
+				SetCurrentStatementStartTimestamp();
+				StartTransactionCommand();
+				PushActiveSnapshot(GetTransactionSnapshot());
+				(void) pgs_retention_pass(relid, true, &more);
+				PopActiveSnapshot();
+				CommitTransactionCommand();
+			}
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(cxt);
+			EmitErrorReport();
+			FlushErrorState();
+			AbortOutOfAnyTransaction();
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(cxt);
+	}
+}
+
 void
 pgs_scheduler_main(Datum arg)
 {
 	TimestampTz last_reload = 0;
+	TimestampTz last_retention = 0;
 
 	sched_dboid = DatumGetObjectId(arg);
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
@@ -663,6 +754,11 @@ pgs_scheduler_main(Datum arg)
 
 		sched_collect();
 		sched_dispatch();
+		if (now >= TimestampTzPlusMilliseconds(last_retention, pgs_retention_naptime_ms))
+		{
+			sched_retention();
+			last_retention = GetCurrentTimestamp();
+		}
 		pgstat_report_activity(STATE_IDLE, NULL);
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

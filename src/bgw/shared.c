@@ -28,6 +28,7 @@
 #include "utils/timestamp.h"
 
 #include "bgw/bgw_internal.h"
+#include "storage/pgs_placement.h"
 
 PgsShared  *pgs_shared = NULL;
 
@@ -48,6 +49,7 @@ shm_request(void)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(PgsShared)));
 	RequestNamedLWLockTranche("pg_streaming", 1);
+	pgs_placement_shmem_request();
 }
 
 static void
@@ -65,6 +67,7 @@ shm_startup(void)
 		memset(pgs_shared, 0, sizeof(PgsShared));
 		pgs_shared->lock = &(GetNamedLWLockTranche("pg_streaming"))->lock;
 	}
+	pgs_placement_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -56,6 +56,7 @@
 #include "exec/pgs_batch.h"
 #include "pg_streaming.h"
 #include "source/pgs_offsets.h"
+#include "storage/pgs_placement.h"
 
 /* what reads of the stream outside the batch statement run with */
 #define BATCH_SCAN_SEARCH_PATH	"pg_catalog, pg_temp"
@@ -315,17 +316,37 @@ batch_lock_query(int64 query_id, int flags, PgsQuery *q)
 	return q->active || !(flags & PGS_BATCH_REQUIRE_ACTIVE);
 }
 
-/* the stream's present storage: its relfilenode and its last block */
+/*
+ * The stream's present storage: its relfilenode and, with tail, the
+ * position new transactions start writing at (pgs_placement.h).
+ */
 static void
-batch_stream_storage(Oid relid, Oid *relfilenode, int64 *tail_block)
+batch_stream_storage(Oid relid, Oid *relfilenode, int64 *tail)
 {
 	Relation	rel = relation_open(relid, AccessShareLock);
-	BlockNumber nblocks = RelationGetNumberOfBlocks(rel);
 
 	*relfilenode = rel->rd_node.relNode;
-	if (tail_block)
-		*tail_block = nblocks > 0 ? (int64) nblocks - 1 : 0;
+	if (tail)
+		*tail = pgs_stream_tail(relid, *relfilenode, RelationGetNumberOfBlocks(rel));
 	relation_close(rel, NoLock);
+}
+
+/*
+ * The blocks that hold the rows of a batch that reads from position "from",
+ * or, when the batch is a stretch of one split transaction (to is not
+ * PGS_NO_BLOCK), the blocks from..to themselves.
+ */
+static int
+batch_ranges(Oid relid, Oid relfilenode, int64 from, int64 to,
+			 PgsBlockRange *ranges)
+{
+	if (to != PGS_NO_BLOCK)
+	{
+		ranges[0].first = from;
+		ranges[0].end = to;
+		return 1;
+	}
+	return pgs_scan_ranges(relid, relfilenode, from, ranges);
 }
 
 /*
@@ -439,6 +460,7 @@ typedef struct BatchEnd
 	bool		capped;			/* rows left for later batches */
 	int64		left_floor;		/* lowest block of a committed row left out */
 	FullTransactionId split_xid;	/* a transaction split, or invalid */
+	int64		split_first;	/* the block of its first row */
 	int64		split_block;
 	int64		split_stop;
 } BatchEnd;
@@ -451,7 +473,8 @@ typedef struct BatchEnd
  */
 static void
 batch_choose_end(const PgsQuery *q, const PgsBoundary *lo, Datum hi,
-				 PgsBatchParams *params, int64 scan_from, BatchEnd *be)
+				 PgsBatchParams *params, const PgsBlockRange *ranges,
+				 int nranges, BatchEnd *be)
 {
 	PgsCatalogAccess acc = {0};
 	MemoryContext cxt = CurrentMemoryContext;
@@ -507,11 +530,24 @@ batch_choose_end(const PgsQuery *q, const PgsBoundary *lo, Datum hi,
 
 	if (FullTransactionIdIsValid(be->split_xid))
 	{
-		int64		first;
-		int64		last;
+		int64		first = -1;
+		int64		last = -1;
 
-		(void) batch_count_split(q, be->split_xid, scan_from, PGS_NO_BLOCK,
-								 &first, &last);
+		/* where its rows lie: the split is by block, whatever the runs */
+		for (i = 0; i < nranges; i++)
+		{
+			int64		f;
+			int64		l;
+
+			if (batch_count_split(q, be->split_xid, ranges[i].first,
+								  ranges[i].end, &f, &l) == 0)
+				continue;
+			if (first < 0 || f < first)
+				first = f;
+			if (l > last)
+				last = l;
+		}
+		be->split_first = first;
 		be->split_stop = last + 1;
 		be->split_block = batch_split_end(q, be->split_xid, first,
 										  be->split_stop, q->max_rows);
@@ -573,7 +609,11 @@ batch_plan_split(const PgsQuery *q, PgsOffsets *o, BatchPlan *bp,
 	{
 		hi->split_xid = lo->split_xid;
 		hi->split_block = b;
-		hi->from_block = Min(lo->rest_floor, b);
+		/* a block is a position only while nothing was recycled */
+		if (PGS_POSITION_RUN(lo->rest_floor) == 0)
+			hi->from_block = Min(lo->rest_floor, b);
+		else
+			hi->from_block = lo->from_block;
 	}
 	else
 	{
@@ -603,6 +643,8 @@ batch_plan(const PgsQuery *q, PgsOffsets *o, BatchPlan *bp, bool own_running)
 	PgsBoundary *hi = &o->end;
 	PgsBoundary candidate = {0};
 	PgsBatchParams params;
+	PgsBlockRange ranges[2];
+	int			nranges;
 	BatchEnd	be;
 	Oid			relfilenode;
 	int64		tail_block;
@@ -643,8 +685,10 @@ batch_plan(const PgsQuery *q, PgsOffsets *o, BatchPlan *bp, bool own_running)
 	 */
 	lo_usable = !lo->is_start && lo->relfilenode == relfilenode;
 	o->scan_from = lo_usable ? lo->from_block : 0;
-	pgs_batch_params(lo, &candidate, o->scan_from, PGS_NO_BLOCK, &params);
-	batch_choose_end(q, lo, candidate.snapshot, &params, o->scan_from, &be);
+	nranges = batch_ranges(q->stream_relid, relfilenode, o->scan_from,
+						   PGS_NO_BLOCK, ranges);
+	pgs_batch_params(lo, &candidate, ranges, nranges, &params);
+	batch_choose_end(q, lo, candidate.snapshot, &params, ranges, nranges, &be);
 	if (be.empty)
 		return false;
 	bp->capped = be.capped;
@@ -677,10 +721,15 @@ batch_plan(const PgsQuery *q, PgsOffsets *o, BatchPlan *bp, bool own_running)
 		hi->split_xid = be.split_xid;
 		hi->split_block = be.split_block;
 		hi->split_stop = be.split_stop;
-		hi->from_block = Min(hi->from_block, be.split_block);
+		/* a block is a position only while nothing was recycled */
+		if (PGS_POSITION_RUN(tail_block) == 0)
+			hi->from_block = Min(hi->from_block, be.split_block);
+		else
+			hi->from_block = Min(hi->from_block, o->scan_from);
 		hi->tail_block = hi->from_block;
 
 		/* the batch holds that transaction's first rows and nothing else */
+		o->scan_from = be.split_first;
 		o->scan_to = be.split_block;
 	}
 	return true;
@@ -697,6 +746,8 @@ static uint64
 batch_run(const PgsQuery *q, const PgsOffsets *o, int64 *input_rows)
 {
 	PgsBatchParams params;
+	PgsBlockRange ranges[2];
+	int			nranges;
 	Oid			relfilenode;
 	int64		scan_from = o->scan_from;
 
@@ -709,7 +760,9 @@ batch_run(const PgsQuery *q, const PgsOffsets *o, int64 *input_rows)
 			batch_split_lost(q, o->start.split_xid);
 		scan_from = 0;
 	}
-	pgs_batch_params(&o->start, &o->end, scan_from, o->scan_to, &params);
+	nranges = batch_ranges(q->stream_relid, relfilenode, scan_from, o->scan_to,
+						   ranges);
+	pgs_batch_params(&o->start, &o->end, ranges, nranges, &params);
 	return batch_execute(q, &params, input_rows);
 }
 
@@ -895,6 +948,8 @@ pgs_pending_rows(const PgsQuery *q)
 	PgsBoundary lo = {0};
 	PgsBoundary hi = {0};
 	PgsBatchParams params;
+	PgsBlockRange ranges[2];
+	int			nranges;
 	int64		last_commit;
 	int64		scan_from;
 	Oid			relfilenode;
@@ -917,7 +972,9 @@ pgs_pending_rows(const PgsQuery *q)
 	batch_stream_storage(q->stream_relid, &relfilenode, NULL);
 	hi.snapshot = pgs_take_snapshot(true);
 	scan_from = (!lo.is_start && lo.relfilenode == relfilenode) ? lo.from_block : 0;
-	pgs_batch_params(&lo, &hi, scan_from, PGS_NO_BLOCK, &params);
+	nranges = batch_ranges(q->stream_relid, relfilenode, scan_from, PGS_NO_BLOCK,
+						   ranges);
+	pgs_batch_params(&lo, &hi, ranges, nranges, &params);
 	(void) batch_scan(&acc, q, "pg_catalog.count(*)", NULL, &params);
 	result = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
 	pgs_owner_end(&acc);

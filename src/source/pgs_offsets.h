@@ -19,7 +19,7 @@
 #include "access/transam.h"
 
 /* number of parameters of the batch predicate (see predicate.c) */
-#define PGS_BATCH_NPARAMS	10
+#define PGS_BATCH_NPARAMS	12
 
 /* a block number meaning "to the end of the table" */
 #define PGS_NO_BLOCK		((int64) -1)
@@ -42,8 +42,8 @@ typedef struct PgsBoundary
 	bool		is_start;		/* the beginning of the stream */
 	Datum		snapshot;		/* pg_snapshot, when !is_start */
 	FullTransactionId xmax;
-	int64		from_block;		/* block floor, see pgs_boundary_floor */
-	int64		tail_block;		/* last block before the snapshot was taken */
+	int64		from_block;		/* floor position, see pgs_boundary_floor */
+	int64		tail_block;		/* the position current before the snapshot */
 	Oid			relfilenode;
 	FullTransactionId split_xid;	/* invalid: the boundary splits nothing */
 	int64		split_block;
@@ -83,8 +83,9 @@ extern Datum pgs_cut_snapshot(const PgsBoundary *lo, Datum hi_snapshot,
 /* predicate.c */
 extern Oid	pgs_batch_param_types[PGS_BATCH_NPARAMS];
 extern int64 pgs_batch_input_rows;
+struct PgsBlockRange;
 extern void pgs_batch_params(const PgsBoundary *lo, const PgsBoundary *hi,
-							 int64 scan_from_block, int64 scan_to_block,
+							 const struct PgsBlockRange *ranges, int nranges,
 							 PgsBatchParams *params);
 extern char *pgs_stream_subquery_sql(Oid stream_relid);
 extern char *pgs_batch_select_sql(Oid stream_relid, const char *select_list,

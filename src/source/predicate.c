@@ -26,6 +26,7 @@
 #include "catalog/pgs_checkpoint.h"
 #include "pg_streaming.h"
 #include "source/pgs_offsets.h"
+#include "storage/pgs_placement.h"
 
 PG_FUNCTION_INFO_V1(stream_batch_member);
 PG_FUNCTION_INFO_V1(stream_batch_member_split);
@@ -43,7 +44,9 @@ Oid			pgs_batch_param_types[PGS_BATCH_NPARAMS] = {
 	TIDOID,						/* $7 the first tid that can hold a row */
 	INT8OID,					/* $8 where lo splits $4 */
 	INT8OID,					/* $9 where hi splits $5 */
-	TIDOID						/* $10 the first tid past the batch's rows */
+	TIDOID,						/* $10 the first tid past them */
+	TIDOID,						/* $11 the first tid of a second range of blocks */
+	TIDOID						/* $12 the first tid past it */
 };
 
 static Datum
@@ -60,12 +63,11 @@ pred_tid(int64 block)
 
 /*
  * Fill the parameters of the batch predicate for the batch (lo, hi]: rows
- * in the blocks from scan_from_block up to scan_to_block (PGS_NO_BLOCK: to
- * the end of the table).
+ * in one or two ranges of blocks (an end of -1: to the end of the table).
  */
 void
 pgs_batch_params(const PgsBoundary *lo, const PgsBoundary *hi_boundary,
-				 int64 scan_from_block, int64 scan_to_block,
+				 const PgsBlockRange *ranges, int nranges,
 				 PgsBatchParams *params)
 {
 	PgsXidSnapshot hi;
@@ -108,10 +110,13 @@ pgs_batch_params(const PgsBoundary *lo, const PgsBoundary *hi_boundary,
 														sizeof(FullTransactionId),
 														FLOAT8PASSBYVAL,
 														TYPALIGN_DOUBLE));
-	params->values[6] = pred_tid(Max(scan_from_block, 0));
+	Assert(nranges >= 1 && nranges <= 2);
+	params->values[6] = pred_tid(Max(ranges[0].first, 0));
 	params->values[7] = Int64GetDatum(lo_split ? lo->split_block : 0);
 	params->values[8] = Int64GetDatum(hi_split ? hi_boundary->split_block : 0);
-	params->values[9] = pred_tid(scan_to_block);
+	params->values[9] = pred_tid(ranges[0].end);
+	params->values[10] = pred_tid(nranges > 1 ? ranges[1].first : 0);
+	params->values[11] = pred_tid(nranges > 1 ? ranges[1].end : 0);
 	memset(params->nulls, ' ', sizeof(params->nulls));
 }
 
@@ -123,26 +128,39 @@ pred_stream_name(Oid stream_relid)
 }
 
 /*
- * FROM and WHERE clauses that select one batch's rows of the stream, with
- * the parameters filled by pgs_batch_params().  The rows come from the part
- * of the table from $7 up to $10 (a TID range scan), and are those of part
- * (a) or (b) of the batch (see offsets.c), with the rows of a split
- * transaction on the batch's side of each boundary.  A catalog not yet
- * updated to splitting boundaries has the member function without them.
+ * WHERE clause of one branch of the batch's rows: the blocks of one range,
+ * and the batch predicate, with the rows of a split transaction on the
+ * batch's side of each boundary.  A catalog not yet updated to splitting
+ * boundaries has the member function without them.
  */
 static void
-pred_append_from_where(StringInfo buf, Oid stream_relid)
+pred_append_branch(StringInfo buf, const char *select_list, Oid stream_relid,
+				   int from_param, int to_param)
 {
-	appendStringInfo(buf, " FROM ONLY %s AS s"
-					 " WHERE s.ctid OPERATOR(pg_catalog.>=) $7"
-					 " AND s.ctid OPERATOR(pg_catalog.<) $10",
-					 pred_stream_name(stream_relid));
+	appendStringInfo(buf, "SELECT %s FROM ONLY %s AS s"
+					 " WHERE s.ctid OPERATOR(pg_catalog.>=) $%d"
+					 " AND s.ctid OPERATOR(pg_catalog.<) $%d",
+					 select_list, pred_stream_name(stream_relid),
+					 from_param, to_param);
 	if (pgs_catalog_splits())
 		appendStringInfoString(buf, " AND stream._batch_member(s." PGS_XID_COLUMN
 							   ", s.ctid, $1, $2, $3, $6, $4, $8, $5, $9)");
 	else
 		appendStringInfoString(buf, " AND stream._batch_member(s." PGS_XID_COLUMN
 							   ", $1, $2, $3, $6)");
+}
+
+/*
+ * The batch's rows with the given select list: the rows of two ranges of
+ * blocks ($7 to $10 and $11 to $12, each a TID range scan), which are those
+ * of part (a) or (b) of the batch (see offsets.c).
+ */
+static void
+pred_append_rows(StringInfo buf, const char *select_list, Oid stream_relid)
+{
+	pred_append_branch(buf, select_list, stream_relid, 7, 10);
+	appendStringInfoString(buf, " UNION ALL ");
+	pred_append_branch(buf, select_list, stream_relid, 11, 12);
 }
 
 /*
@@ -171,8 +189,9 @@ pgs_batch_select_sql(Oid stream_relid, const char *select_list,
 	StringInfoData buf;
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "SELECT %s", select_list);
-	pred_append_from_where(&buf, stream_relid);
+	appendStringInfo(&buf, "SELECT %s FROM (", select_list);
+	pred_append_rows(&buf, "s.ctid, s." PGS_XID_COLUMN, stream_relid);
+	appendStringInfoString(&buf, ") AS s");
 	if (tail)
 		appendStringInfo(&buf, " %s", tail);
 	return buf.data;
@@ -192,7 +211,6 @@ pgs_stream_subquery_sql(Oid stream_relid)
 	int			i;
 
 	initStringInfo(&buf);
-	appendStringInfoString(&buf, "SELECT ");
 	rel = relation_open(stream_relid, AccessShareLock);
 	desc = RelationGetDescr(rel);
 	for (i = 0; i < desc->natts; i++)
@@ -207,7 +225,12 @@ pgs_stream_subquery_sql(Oid stream_relid)
 			appendStringInfo(&buf, "s.%s", quote_identifier(NameStr(att->attname)));
 	}
 	relation_close(rel, NoLock);
-	pred_append_from_where(&buf, stream_relid);
+	{
+		char	   *select_list = buf.data;
+
+		initStringInfo(&buf);
+		pred_append_rows(&buf, select_list, stream_relid);
+	}
 	return buf.data;
 }
 

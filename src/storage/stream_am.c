@@ -22,6 +22,8 @@
 #include "postgres.h"
 
 #include "access/heapam.h"
+#include "access/heaptoast.h"
+#include "access/hio.h"
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_am_d.h"
@@ -38,6 +40,7 @@
 
 #include "pg_streaming.h"
 #include "bgw/pgs_bgw.h"
+#include "storage/pgs_placement.h"
 
 PG_FUNCTION_INFO_V1(stream_heap_handler);
 
@@ -66,10 +69,11 @@ sam_refuse(Relation rel, const char *action)
 /*
  * Called before every insert: when this is the first insert of the current
  * top-level transaction into the table, forget the cached target block so
- * that heap starts from the last block of the table.
+ * that heap starts from the last block of the table.  *first tells whether
+ * it was.
  */
 static SamRelState *
-sam_before_insert(Relation rel)
+sam_before_insert(Relation rel, bool *first)
 {
 	FullTransactionId fxid = GetTopFullTransactionId();
 	SamRelState *state = (SamRelState *) rel->rd_amcache;
@@ -90,7 +94,8 @@ sam_before_insert(Relation rel)
 		}
 		rel->rd_amcache = state;
 	}
-	if (!FullTransactionIdEquals(state->last_insert_fxid, fxid))
+	*first = !FullTransactionIdEquals(state->last_insert_fxid, fxid);
+	if (*first)
 	{
 		RelationSetTargetBlock(rel, InvalidBlockNumber);
 		state->last_insert_fxid = fxid;
@@ -146,11 +151,37 @@ sam_stamp(Relation rel, SamRelState *state, TupleTableSlot *slot)
 	pfree(nulls);
 }
 
+/* the room a row takes in a block, as heap will reckon it */
+static Size
+sam_row_size(TupleTableSlot *slot)
+{
+	HeapTuple	tuple = ExecFetchSlotHeapTuple(slot, true, NULL);
+
+	/* a larger row is moved to TOAST storage down to about this */
+	return MAXALIGN(Min(tuple->t_len, TOAST_TUPLE_THRESHOLD));
+}
+
+/*
+ * Point heap at the block where the row belongs (placement.c): the end of
+ * the table, or a block of the recycled run the stream is filling.
+ */
+static void
+sam_place(Relation rel, TupleTableSlot *slot, bool first,
+		  struct BulkInsertStateData *bistate)
+{
+	pgs_placement_before_insert(rel, sam_row_size(slot), first);
+	if (bistate != NULL && pgs_placement_recycling(rel))
+		ReleaseBulkInsertStatePin(bistate);
+}
+
 static void
 sam_tuple_insert(Relation rel, TupleTableSlot *slot, CommandId cid,
 				 int options, struct BulkInsertStateData *bistate)
 {
-	sam_stamp(rel, sam_before_insert(rel), slot);
+	bool		first;
+
+	sam_stamp(rel, sam_before_insert(rel, &first), slot);
+	sam_place(rel, slot, first, bistate);
 	heap_routine->tuple_insert(rel, slot, cid, options | TABLE_INSERT_SKIP_FSM,
 							   bistate);
 }
@@ -161,23 +192,55 @@ sam_tuple_insert_speculative(Relation rel, TupleTableSlot *slot,
 							 struct BulkInsertStateData *bistate,
 							 uint32 specToken)
 {
-	sam_stamp(rel, sam_before_insert(rel), slot);
+	bool		first;
+
+	sam_stamp(rel, sam_before_insert(rel, &first), slot);
+	sam_place(rel, slot, first, bistate);
 	heap_routine->tuple_insert_speculative(rel, slot, cid,
 										   options | TABLE_INSERT_SKIP_FSM,
 										   bistate, specToken);
 }
 
+/*
+ * COPY's inserts.  While the stream fills a recycled run, heap is given as
+ * many rows at a time as fit in the block chosen for the first of them:
+ * heap would put the rest in new blocks at the end of the table.
+ */
 static void
 sam_multi_insert(Relation rel, TupleTableSlot **slots, int nslots,
 				 CommandId cid, int options, struct BulkInsertStateData *bistate)
 {
-	SamRelState *state = sam_before_insert(rel);
+	bool		first;
+	SamRelState *state = sam_before_insert(rel, &first);
+	Size		reserve = RelationGetTargetPageFreeSpace(rel, HEAP_DEFAULT_FILLFACTOR);
 	int			i;
+	int			done = 0;
 
 	for (i = 0; i < nslots; i++)
 		sam_stamp(rel, state, slots[i]);
-	heap_routine->multi_insert(rel, slots, nslots, cid,
-							   options | TABLE_INSERT_SKIP_FSM, bistate);
+	while (done < nslots)
+	{
+		int			n = nslots - done;
+
+		sam_place(rel, slots[done], first && done == 0, bistate);
+		if (pgs_placement_recycling(rel))
+		{
+			Size		room = pgs_placement_room(rel) + sizeof(ItemIdData);
+			Size		used = 0;
+
+			for (n = 0; done + n < nslots; n++)
+			{
+				Size		size = sam_row_size(slots[done + n]) + sizeof(ItemIdData);
+
+				if (n > 0 && used + size + reserve > room)
+					break;
+				used += size;
+			}
+		}
+		heap_routine->multi_insert(rel, slots + done, n, cid,
+								   options | TABLE_INSERT_SKIP_FSM, bistate);
+		done += n;
+	}
 }
 
 static TM_Result

@@ -29,6 +29,7 @@
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_query.h"
 #include "pg_streaming.h"
+#include "storage/pgs_retention.h"
 
 PG_FUNCTION_INFO_V1(stream_create_stream);
 PG_FUNCTION_INFO_V1(stream_drop_stream);
@@ -38,6 +39,18 @@ st_qualified_name(Oid relid)
 {
 	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 									  get_rel_name(relid));
+}
+
+/* the caller owns the table, or an error says what is wrong */
+void
+pgs_check_table_owner(Oid relid)
+{
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	if (!pg_class_ownercheck(relid, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(relid));
 }
 
 /*
@@ -51,12 +64,7 @@ st_open_owned(Oid relid)
 {
 	Relation	rel;
 
-	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", relid)));
-	if (!pg_class_ownercheck(relid, GetUserId()))
-		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, get_rel_name(relid));
+	pgs_check_table_owner(relid);
 	rel = relation_open(relid, AccessExclusiveLock);
 	if (!pg_class_ownercheck(relid, GetUserId()))
 		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_TABLE, RelationGetRelationName(rel));

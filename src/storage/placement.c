@@ -1,0 +1,338 @@
+/*-------------------------------------------------------------------------
+ *
+ * placement.c
+ *	  Where the writers of a stream put its new rows: at the end of the
+ *	  table, or in a run of blocks that retention has emptied.
+ *
+ * The state lives in shared memory, one entry per stream, so that every
+ * writer follows the same run.  In a recycled run, a transaction's first
+ * row goes to the run's cursor (the lowest block with room, as far as
+ * anybody knows) and its later rows to blocks after it; the cursor only
+ * moves forward, and a full run hands over to the append run after it.
+ * That keeps the placement rule of stream_am.c in positions: every row a
+ * transaction writes is at or after the position current when it began.
+ *
+ * A row that heap puts elsewhere after all (another writer filled the block
+ * between the check here and the insert) goes to a new block at the end of
+ * the table, inside the append run that follows every recycled run: later
+ * than any position, so still found.
+ *
+ * An entry is claimed once and never given to another stream while the
+ * server runs, so writers find theirs without a lock.  After a restart the
+ * state starts again from the catalog, in the append run that is last there.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/hio.h"
+#include "miscadmin.h"
+#include "port/atomics.h"
+#include "storage/bufmgr.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "utils/rel.h"
+
+#include "storage/pgs_placement.h"
+
+#define PGS_MAX_PLACEMENTS	256
+
+typedef struct PgsPlacement
+{
+	Oid			dboid;			/* set once, when claimed */
+	Oid			relid;
+	slock_t		mutex;
+	PgsPlacementState state;
+} PgsPlacement;
+
+typedef struct PgsPlacementShared
+{
+	slock_t		claim_mutex;
+	pg_atomic_uint32 nclaimed;
+	PgsPlacement entries[PGS_MAX_PLACEMENTS];
+} PgsPlacementShared;
+
+static PgsPlacementShared *plc_shared = NULL;
+
+void
+pgs_placement_shmem_request(void)
+{
+	RequestAddinShmemSpace(MAXALIGN(sizeof(PgsPlacementShared)));
+}
+
+void
+pgs_placement_shmem_startup(void)
+{
+	bool		found;
+
+	plc_shared = ShmemInitStruct("pg_streaming placement",
+								 sizeof(PgsPlacementShared), &found);
+	if (!found)
+	{
+		int			i;
+
+		memset(plc_shared, 0, sizeof(PgsPlacementShared));
+		SpinLockInit(&plc_shared->claim_mutex);
+		pg_atomic_init_u32(&plc_shared->nclaimed, 0);
+		for (i = 0; i < PGS_MAX_PLACEMENTS; i++)
+			SpinLockInit(&plc_shared->entries[i].mutex);
+	}
+}
+
+bool
+pgs_placement_available(void)
+{
+	return plc_shared != NULL;
+}
+
+static PgsPlacement *
+plc_find(Oid relid)
+{
+	uint32		n;
+	uint32		i;
+
+	if (plc_shared == NULL)
+		return NULL;
+	n = pg_atomic_read_u32(&plc_shared->nclaimed);
+	pg_read_barrier();
+	for (i = 0; i < n; i++)
+	{
+		PgsPlacement *p = &plc_shared->entries[i];
+
+		if (p->relid == relid && p->dboid == MyDatabaseId)
+			return p;
+	}
+	return NULL;
+}
+
+/* the stream's entry, claimed when it has none; NULL when all are taken */
+static PgsPlacement *
+plc_claim(Oid relid, const PgsPlacementState *initial)
+{
+	PgsPlacement *p;
+	uint32		n;
+
+	if ((p = plc_find(relid)) != NULL)
+		return p;
+	SpinLockAcquire(&plc_shared->claim_mutex);
+	p = plc_find(relid);
+	n = pg_atomic_read_u32(&plc_shared->nclaimed);
+	if (p == NULL && n < PGS_MAX_PLACEMENTS)
+	{
+		p = &plc_shared->entries[n];
+		p->dboid = MyDatabaseId;
+		p->relid = relid;
+		p->state = *initial;
+		pg_write_barrier();
+		pg_atomic_write_u32(&plc_shared->nclaimed, n + 1);
+	}
+	SpinLockRelease(&plc_shared->claim_mutex);
+	return p;
+}
+
+/* the stream's placement; false when nobody has set it since the start */
+bool
+pgs_placement_read(Oid relid, PgsPlacementState *state)
+{
+	PgsPlacement *p = plc_find(relid);
+
+	if (p == NULL)
+		return false;
+	SpinLockAcquire(&p->mutex);
+	*state = p->state;
+	SpinLockRelease(&p->mutex);
+	return true;
+}
+
+/*
+ * Set the stream's placement.  With only_forward, a state whose run is not
+ * after the present one (of the same storage) is ignored: writers never go
+ * back to an earlier run.
+ */
+void
+pgs_placement_set(Oid relid, const PgsPlacementState *state, bool only_forward)
+{
+	PgsPlacement *p;
+
+	if (plc_shared == NULL)
+		return;
+	p = plc_claim(relid, state);
+	if (p == NULL)
+		return;
+	SpinLockAcquire(&p->mutex);
+	if (!only_forward || p->state.relfilenode != state->relfilenode ||
+		p->state.run < state->run)
+		p->state = *state;
+	SpinLockRelease(&p->mutex);
+}
+
+/* leave a full recycled run for the next queued one, or the append run */
+static void
+plc_next_run(PgsPlacementState *st)
+{
+	if (st->nqueued > 0)
+	{
+		st->run = st->queued[0].run;
+		st->cursor = st->queued[0].first_block;
+		st->end = st->queued[0].end_block;
+		st->nqueued--;
+		memmove(&st->queued[0], &st->queued[1], sizeof(PgsRun) * st->nqueued);
+	}
+	else
+	{
+		st->recycled = false;
+		st->run = st->fallback_run;
+		st->first = st->fallback_first;
+	}
+}
+
+/*
+ * Recycled runs made by a retention pass that committed: writers fill them
+ * in order after the run they are filling now (whose rest a later pass
+ * finds empty again), then append from fallback_first in fallback_run.
+ */
+void
+pgs_placement_add_runs(Oid relid, Oid relfilenode, const PgsRun *runs,
+					   int nruns, int64 fallback_run, int64 fallback_first)
+{
+	PgsPlacementState init = {0};
+	PgsPlacementState *st;
+	PgsPlacement *p;
+	int			i;
+
+	if (plc_shared == NULL || nruns <= 0)
+		return;
+	init.relfilenode = relfilenode;
+	init.run = -1;
+	p = plc_claim(relid, &init);
+	if (p == NULL)
+		return;
+	SpinLockAcquire(&p->mutex);
+	st = &p->state;
+	if (st->relfilenode != relfilenode)
+		*st = init;
+	/* writers never go back: if they are past these runs already, skip them */
+	if (st->run < runs[0].run)
+	{
+		for (i = 0; i < nruns; i++)
+		{
+			if (!st->recycled)
+			{
+				st->recycled = true;
+				st->run = runs[i].run;
+				st->cursor = runs[i].first_block;
+				st->end = runs[i].end_block;
+				st->nqueued = 0;
+			}
+			else if (st->nqueued < PGS_MAX_QUEUED_RUNS)
+				st->queued[st->nqueued++] = runs[i];
+		}
+		st->fallback_run = fallback_run;
+		st->fallback_first = fallback_first;
+	}
+	SpinLockRelease(&p->mutex);
+}
+
+/* room for a new row in block blk, as heap reckons it */
+static Size
+plc_block_room(Relation rel, BlockNumber blk)
+{
+	Buffer		buf;
+	Page		page;
+	Size		room;
+
+	if (blk >= RelationGetNumberOfBlocks(rel))
+		return 0;
+	buf = ReadBuffer(rel, blk);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	if (PageIsNew(page))
+		room = BLCKSZ - SizeOfPageHeaderData;
+	else
+		room = PageGetHeapFreeSpace(page);
+	UnlockReleaseBuffer(buf);
+	return room;
+}
+
+/*
+ * Before a row of "len" bytes (aligned, with its line pointer) is inserted
+ * into rel: point heap at the block where it belongs.  In an append run,
+ * only a target left in an earlier run is forgotten, so that heap goes to
+ * the end of the table; in a recycled run, the target is the first block
+ * with room at or after the cursor (after this transaction's own block).
+ */
+void
+pgs_placement_before_insert(Relation rel, Size len, bool first_of_xact)
+{
+	PgsPlacement *p = plc_find(RelationGetRelid(rel));
+	PgsPlacementState st;
+	BlockNumber target;
+	int64		blk;
+	Size		need;
+
+	if (p == NULL)
+		return;
+	SpinLockAcquire(&p->mutex);
+	st = p->state;
+	SpinLockRelease(&p->mutex);
+	if (st.relfilenode != rel->rd_node.relNode)
+		return;
+
+	target = RelationGetTargetBlock(rel);
+	if (!st.recycled)
+	{
+		if (target != InvalidBlockNumber && (int64) target < st.first)
+			RelationSetTargetBlock(rel, InvalidBlockNumber);
+		return;
+	}
+
+	need = len + RelationGetTargetPageFreeSpace(rel, HEAP_DEFAULT_FILLFACTOR);
+	blk = (first_of_xact || target == InvalidBlockNumber ||
+		   (int64) target < st.cursor || (int64) target >= st.end) ?
+		st.cursor : (int64) target;
+	for (; blk < st.end; blk++)
+	{
+		if (plc_block_room(rel, (BlockNumber) blk) >= need)
+		{
+			RelationSetTargetBlock(rel, (BlockNumber) blk);
+			return;
+		}
+		/* nobody new starts before a block this full */
+		SpinLockAcquire(&p->mutex);
+		if (p->state.recycled && p->state.run == st.run && p->state.cursor <= blk)
+			p->state.cursor = blk + 1;
+		SpinLockRelease(&p->mutex);
+	}
+
+	/* the run is full: on to the next one, recycled or appended */
+	SpinLockAcquire(&p->mutex);
+	if (p->state.recycled && p->state.run == st.run)
+		plc_next_run(&p->state);
+	SpinLockRelease(&p->mutex);
+	RelationSetTargetBlock(rel, InvalidBlockNumber);
+	if (st.nqueued > 0)
+		pgs_placement_before_insert(rel, len, true);
+}
+
+/* is rel's storage being written in a recycled run? */
+bool
+pgs_placement_recycling(Relation rel)
+{
+	PgsPlacementState st;
+
+	return pgs_placement_read(RelationGetRelid(rel), &st) && st.recycled &&
+		st.relfilenode == rel->rd_node.relNode;
+}
+
+/* the room in the block heap will try first, after before_insert */
+Size
+pgs_placement_room(Relation rel)
+{
+	BlockNumber target = RelationGetTargetBlock(rel);
+
+	if (target == InvalidBlockNumber)
+		return 0;
+	return plc_block_room(rel, target);
+}

@@ -1,0 +1,798 @@
+/*-------------------------------------------------------------------------
+ *
+ * retention.c
+ *	  Removing what a stream no longer needs, and reusing its space.
+ *
+ * A row may go when every query that holds retention back has committed a
+ * batch past it, and it is older than the stream's "keep".  Both are
+ * decided by transaction id: a query's horizon is the xmin of its latest
+ * committed end snapshot (every transaction below it is visible there, so
+ * processed), and the age horizon is the xmin of a snapshot taken at least
+ * "keep" ago (stream.retention_marks).  Rows of transactions below both
+ * horizons are deleted; no row a query has yet to read is ever touched.
+ *
+ * A pass walks the stream in the order its blocks were written (positions,
+ * see pgs_placement.h), from where the last pass stopped, deleting the rows
+ * that may go, and stops at the first row that must stay: what lies behind
+ * the walk is then empty once VACUUM has removed the dead rows.  The next
+ * pass looks at those blocks again; the first stretch of them that is
+ * empty becomes a recycled run, which the writers fill before they append
+ * to the table again, so that under a steady ingest the table stops
+ * growing.  Each step is transactional: a crash in the middle loses the
+ * step's deletions and leaves the runs as they were.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type_d.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/procarray.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+#include "utils/xid8.h"
+
+#include "catalog/pgs_catalog.h"
+#include "pg_streaming.h"
+#include "storage/pgs_placement.h"
+#include "storage/pgs_retention.h"
+
+PG_FUNCTION_INFO_V1(stream_set_retention);
+PG_FUNCTION_INFO_V1(stream_run_retention);
+
+/* blocks one pass walks at the most */
+#define RETENTION_PASS_BLOCKS	4096
+
+/* recycled runs made by this transaction, for the writers at commit */
+static bool publish_pending = false;
+static Oid	publish_relid = InvalidOid;
+static Oid	publish_relfilenode = InvalidOid;
+static PgsRun publish_runs[PGS_MAX_QUEUED_RUNS];
+static int	publish_nruns = 0;
+static int64 publish_fallback_run;
+static int64 publish_fallback_first;
+static bool publish_callback_registered = false;
+
+static void
+ret_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT && publish_pending)
+		pgs_placement_add_runs(publish_relid, publish_relfilenode, publish_runs,
+							   publish_nruns, publish_fallback_run,
+							   publish_fallback_first);
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_ABORT || event == XACT_EVENT_PREPARE)
+		publish_pending = false;
+}
+
+/* what the pass reads of stream.retention */
+typedef struct RetSettings
+{
+	Interval   *keep;
+	bool		past_inactive;
+	int64		walk;			/* position */
+	int64		recycled;		/* position */
+	Oid			relfilenode;
+} RetSettings;
+
+/* lock the stream's retention row; false when it has no retention */
+static bool
+ret_read_settings(Oid relid, RetSettings *s)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	bool		isnull;
+	bool		found;
+
+	pgs_catalog_begin(&acc);
+	found = pgs_catalog_exec("SELECT keep, past_inactive_queries, walk_position,"
+							 " recycled_position, coalesce(relfilenode, 0)"
+							 " FROM stream.retention WHERE relid::oid = $1 FOR UPDATE",
+							 1, argtypes, values, NULL, false, 0) > 0;
+	if (found)
+	{
+		s->keep = DatumGetIntervalP(pgs_result_copy(0, 1, &isnull, cxt));
+		s->past_inactive = DatumGetBool(pgs_result_datum(0, 2, &isnull));
+		s->walk = DatumGetInt64(pgs_result_datum(0, 3, &isnull));
+		s->recycled = DatumGetInt64(pgs_result_datum(0, 4, &isnull));
+		s->relfilenode = DatumGetObjectId(pgs_result_datum(0, 5, &isnull));
+	}
+	pgs_catalog_end(&acc);
+	return found;
+}
+
+/*
+ * The age horizon: the xmin of the latest mark at least "keep" old, or 0.
+ * A new mark is taken when the latest is older than a hundredth of keep,
+ * and marks older than the one used are forgotten.
+ */
+static uint64
+ret_age_horizon(Oid relid, Interval *keep)
+{
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[2] = {OIDOID, INTERVALOID};
+	Datum		values[2] = {ObjectIdGetDatum(relid), IntervalPGetDatum(keep)};
+	uint64		horizon = 0;
+	bool		isnull;
+
+	pgs_catalog_begin(&acc);
+	pgs_catalog_exec("INSERT INTO stream.retention_marks (relid, taken_at, horizon)"
+					 " SELECT $1, now(), pg_snapshot_xmin(pg_current_snapshot())"
+					 " WHERE NOT EXISTS (SELECT 1 FROM stream.retention_marks"
+					 "  WHERE relid::oid = $1 AND taken_at > now() - $2 / 100)",
+					 2, argtypes, values, NULL, false, 0);
+	if (pgs_catalog_exec("SELECT horizon, taken_at FROM stream.retention_marks"
+						 " WHERE relid::oid = $1 AND taken_at <= now() - $2"
+						 " ORDER BY taken_at DESC LIMIT 1",
+						 2, argtypes, values, NULL, false, 0) > 0)
+	{
+		Datum		taken_at = pgs_result_datum(0, 2, &isnull);
+		Oid			t2[2] = {OIDOID, TIMESTAMPTZOID};
+		Datum		v2[2];
+
+		horizon = U64FromFullTransactionId(DatumGetFullTransactionId(pgs_result_datum(0, 1, &isnull)));
+		v2[0] = ObjectIdGetDatum(relid);
+		v2[1] = taken_at;
+		pgs_catalog_exec("DELETE FROM stream.retention_marks"
+						 " WHERE relid::oid = $1 AND taken_at < $2",
+						 2, t2, v2, NULL, false, 0);
+	}
+	pgs_catalog_end(&acc);
+	return horizon;
+}
+
+/*
+ * The queries' horizon: the lowest among the queries that hold retention
+ * back (every query, or the active ones with past_inactive).  *held_by gets
+ * that query; *behind lists the other queries whose horizon is lower.
+ */
+typedef struct RetBehind
+{
+	int64		query_id;
+	uint64		horizon;
+} RetBehind;
+
+static uint64
+ret_query_horizon(Oid relid, bool past_inactive, int64 *held_by,
+				  RetBehind **behind, int *nbehind)
+{
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	uint64		horizon = PG_UINT64_MAX;
+	MemoryContext cxt = CurrentMemoryContext;
+	int			n;
+	int			i;
+
+	*held_by = 0;
+	*nbehind = 0;
+	pgs_catalog_begin(&acc);
+	n = pgs_catalog_exec("SELECT d.query_id, d.status = 'active',"
+						 " pg_snapshot_xmin(o.end_snapshot)"
+						 " FROM stream.query_defs d"
+						 " LEFT JOIN LATERAL (SELECT o.end_snapshot"
+						 "   FROM stream.checkpoint_commits k"
+						 "   JOIN stream.checkpoint_offsets o USING (query_id, batch_id)"
+						 "  WHERE k.query_id = d.query_id"
+						 "  ORDER BY k.batch_id DESC LIMIT 1) o ON true"
+						 " WHERE d.stream_relid::oid = $1",
+						 1, argtypes, values, NULL, true, 0);
+	*behind = MemoryContextAlloc(cxt, sizeof(RetBehind) * (n + 1));
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		int64		query_id = DatumGetInt64(pgs_result_datum(i, 1, &isnull));
+		bool		active = DatumGetBool(pgs_result_datum(i, 2, &isnull));
+		Datum		d = pgs_result_datum(i, 3, &isnull);
+		uint64		h = isnull ? 0 : U64FromFullTransactionId(DatumGetFullTransactionId(d));
+
+		if (active || !past_inactive)
+		{
+			if (h < horizon)
+			{
+				horizon = h;
+				*held_by = query_id;
+			}
+		}
+		else
+		{
+			(*behind)[*nbehind].query_id = query_id;
+			(*behind)[*nbehind].horizon = h;
+			(*nbehind)++;
+		}
+	}
+	pgs_catalog_end(&acc);
+	return horizon;
+}
+
+/* the attribute number of _stream_xid */
+static AttrNumber
+ret_xid_attno(Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && att->atttypid == XID8OID &&
+			strcmp(NameStr(att->attname), PGS_XID_COLUMN) == 0)
+			return att->attnum;
+	}
+	elog(ERROR, "stream table \"%s\" has no column %s",
+		 RelationGetRelationName(rel), PGS_XID_COLUMN);
+	return InvalidAttrNumber;	/* keep compiler quiet */
+}
+
+/*
+ * Delete the rows of block blk that may go (written by a transaction below
+ * horizon).  Returns false when the block holds a row that must stay.
+ */
+static bool
+ret_clear_block(Relation rel, BlockNumber blk, AttrNumber xid_attno,
+				uint64 horizon, TransactionId oldest_xmin, int64 *removed)
+{
+	Buffer		buf;
+	Page		page;
+	OffsetNumber off;
+	OffsetNumber maxoff;
+	ItemPointerData doomed[MaxHeapTuplesPerPage];
+	int			ndoomed = 0;
+	bool		clear = true;
+	int			i;
+
+	buf = ReadBuffer(rel, blk);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	maxoff = PageIsNew(page) ? InvalidOffsetNumber : PageGetMaxOffsetNumber(page);
+	for (off = FirstOffsetNumber; off <= maxoff && clear; off = OffsetNumberNext(off))
+	{
+		ItemId		itemid = PageGetItemId(page, off);
+		HeapTupleData tuple;
+		bool		isnull;
+		Datum		d;
+
+		if (!ItemIdIsNormal(itemid))
+			continue;
+		tuple.t_data = (HeapTupleHeader) PageGetItem(page, itemid);
+		tuple.t_len = ItemIdGetLength(itemid);
+		tuple.t_tableOid = RelationGetRelid(rel);
+		ItemPointerSet(&tuple.t_self, blk, off);
+		switch (HeapTupleSatisfiesVacuum(&tuple, oldest_xmin, buf))
+		{
+			case HEAPTUPLE_DEAD:
+			case HEAPTUPLE_RECENTLY_DEAD:
+			case HEAPTUPLE_DELETE_IN_PROGRESS:
+				continue;		/* gone, or going */
+			case HEAPTUPLE_INSERT_IN_PROGRESS:
+				clear = false;	/* a writer's row */
+				continue;
+			case HEAPTUPLE_LIVE:
+				break;
+		}
+		d = heap_getattr(&tuple, xid_attno, RelationGetDescr(rel), &isnull);
+		if (isnull || U64FromFullTransactionId(DatumGetFullTransactionId(d)) >= horizon)
+			clear = false;
+		else
+			doomed[ndoomed++] = tuple.t_self;
+	}
+	UnlockReleaseBuffer(buf);
+	for (i = 0; i < ndoomed; i++)
+		simple_heap_delete(rel, &doomed[i]);
+	*removed += ndoomed;
+	return clear;
+}
+
+/* one stretch of blocks to walk or to look at, at positions of one run */
+typedef struct RetStretch
+{
+	int64		run;
+	int64		first;
+	int64		end;
+} RetStretch;
+
+/*
+ * The stretches of blocks from position "from" up to the frontier that
+ * writers may be using (the current recycled run's cursor, or the table's
+ * last block), in the order of positions.
+ */
+static List *
+ret_stretches(Oid relid, Relation rel, int64 from, int64 upto)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(rel);
+	int64		last = nblocks > 0 ? (int64) nblocks - 1 : 0;
+	PgsPlacementState st;
+	int64		frontier;
+	PgsRun	   *runs;
+	List	   *result = NIL;
+	int			n;
+	int			i;
+
+	n = pgs_runs_load(relid, rel->rd_node.relNode, &runs);
+	if (n < 0)
+		return NIL;
+	if (pgs_placement_read(relid, &st) && st.relfilenode == rel->rd_node.relNode &&
+		st.recycled)
+		frontier = PGS_POSITION(st.run, st.cursor);
+	else
+		frontier = PGS_POSITION(n > 0 ? runs[n - 1].run : 0, last);
+	upto = Min(upto, frontier);
+
+	if (n == 0)
+	{
+		RetStretch *s = palloc(sizeof(RetStretch));
+
+		s->run = 0;
+		s->first = PGS_POSITION_BLOCK(from);
+		s->end = Min(PGS_POSITION_BLOCK(upto), last);
+		if (PGS_POSITION_RUN(upto) > 0)
+			s->end = last;
+		if (s->first < s->end)
+			result = lappend(result, s);
+		return result;
+	}
+	for (i = 0; i < n; i++)
+	{
+		PgsRun	   *r = &runs[i];
+		RetStretch *s;
+		int64		first = r->first_block;
+		int64		end = r->end_block >= 0 ? r->end_block : last;
+
+		if (r->run < PGS_POSITION_RUN(from) || r->run > PGS_POSITION_RUN(upto))
+			continue;
+		if (r->run == PGS_POSITION_RUN(from))
+			first = Max(first, PGS_POSITION_BLOCK(from));
+		if (r->run == PGS_POSITION_RUN(upto))
+			end = Min(end, PGS_POSITION_BLOCK(upto));
+		end = Min(end, last);
+		if (first >= end)
+			continue;
+		s = palloc(sizeof(RetStretch));
+		s->run = r->run;
+		s->first = first;
+		s->end = end;
+		result = lappend(result, s);
+	}
+	return result;
+}
+
+/* does block blk hold nothing at all (after VACUUM)? */
+static bool
+ret_block_empty(Relation rel, BlockNumber blk)
+{
+	Buffer		buf = ReadBuffer(rel, blk);
+	Page		page;
+	bool		empty = true;
+	OffsetNumber off;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	if (!PageIsNew(page))
+		for (off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+			if (ItemIdIsUsed(PageGetItemId(page, off)))
+			{
+				empty = false;
+				break;
+			}
+	UnlockReleaseBuffer(buf);
+	return empty;
+}
+
+/* is blk in a recycled run the writers have yet to fill? */
+static bool
+ret_block_queued(const PgsPlacementState *st, int64 blk)
+{
+	int			i;
+
+	if (!st->recycled)
+		return false;
+	if (blk >= st->cursor && blk < st->end)
+		return true;
+	for (i = 0; i < st->nqueued; i++)
+		if (blk >= st->queued[i].first_block && blk < st->queued[i].end_block)
+			return true;
+	return false;
+}
+
+/*
+ * Make the stretches of empty blocks behind the walk recycled runs,
+ * followed by an append run from the table's last block; the writers turn
+ * to them when this transaction commits.  Returns the blocks recycled.
+ */
+static int64
+ret_recycle(Oid relid, Relation rel, RetSettings *s)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(rel);
+	PgsPlacementState st;
+	PgsRun		found[PGS_MAX_QUEUED_RUNS];
+	int			nfound = 0;
+	List	   *stretches;
+	ListCell   *lc;
+	int64		next_recycled = s->walk;
+	bool		have_next = false;
+	bool		have_current;
+	int64		total = 0;
+	int			i;
+
+	if (!pgs_placement_available() || nblocks < 2)
+		return 0;
+	have_current = pgs_placement_read(relid, &st) &&
+		st.relfilenode == rel->rd_node.relNode;
+	stretches = ret_stretches(relid, rel, s->recycled, s->walk);
+	foreach(lc, stretches)
+	{
+		RetStretch *r = lfirst(lc);
+		int64		blk;
+
+		for (blk = r->first; blk < r->end && !have_next; blk++)
+		{
+			bool		usable = blk < (int64) nblocks - 1 &&
+				!(have_current && ret_block_queued(&st, blk)) &&
+				ret_block_empty(rel, (BlockNumber) blk);
+			PgsRun	   *cur = nfound > 0 ? &found[nfound - 1] : NULL;
+
+			if (usable && cur != NULL && cur->end_block == blk)
+				cur->end_block = blk + 1;
+			else if (usable && nfound < PGS_MAX_QUEUED_RUNS)
+			{
+				found[nfound].first_block = blk;
+				found[nfound].end_block = blk + 1;
+				nfound++;
+			}
+			else if (usable || !ret_block_empty(rel, (BlockNumber) blk))
+			{
+				/*
+				 * The next pass looks again from here: a block that VACUUM
+				 * has not emptied yet, or the first one past the runs made.
+				 */
+				next_recycled = PGS_POSITION(r->run, blk);
+				have_next = true;
+			}
+		}
+		if (have_next)
+			break;
+	}
+	s->recycled = next_recycled;
+	if (nfound == 0)
+		return 0;
+
+	{
+		PgsCatalogAccess acc = {0};
+		Oid			argtypes[5] = {OIDOID, OIDOID, INT8OID, INT8OID, INT8OID};
+		Datum		values[5];
+		bool		isnull;
+		int64		run;
+
+		values[0] = ObjectIdGetDatum(relid);
+		values[1] = ObjectIdGetDatum(rel->rd_node.relNode);
+		values[2] = Int64GetDatum((int64) nblocks);
+		pgs_catalog_begin(&acc);
+		/* the rows so far form run 0, appended from block 0 */
+		pgs_catalog_exec("INSERT INTO stream.stream_runs"
+						 " (relid, run, first_block, end_block, recycled, relfilenode)"
+						 " SELECT $1, 0, 0, NULL, false, $2 WHERE NOT EXISTS"
+						 " (SELECT 1 FROM stream.stream_runs WHERE relid::oid = $1)",
+						 3, argtypes, values, NULL, false, 0);
+		pgs_catalog_exec("UPDATE stream.stream_runs SET end_block = $3"
+						 " WHERE relid::oid = $1 AND end_block IS NULL",
+						 3, argtypes, values, NULL, false, 0);
+		pgs_catalog_exec("SELECT max(run) + 1 FROM stream.stream_runs WHERE relid::oid = $1",
+						 1, argtypes, values, NULL, false, 0);
+		run = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
+		for (i = 0; i < nfound; i++)
+		{
+			found[i].run = run++;
+			found[i].recycled = true;
+			total += found[i].end_block - found[i].first_block;
+			values[2] = Int64GetDatum(found[i].run);
+			values[3] = Int64GetDatum(found[i].first_block);
+			values[4] = Int64GetDatum(found[i].end_block);
+			pgs_catalog_exec("INSERT INTO stream.stream_runs"
+							 " (relid, run, first_block, end_block, recycled, relfilenode)"
+							 " VALUES ($1, $3, $4, $5, true, $2)",
+							 5, argtypes, values, NULL, false, 0);
+		}
+		values[2] = Int64GetDatum(run);
+		values[3] = Int64GetDatum((int64) nblocks - 1);
+		pgs_catalog_exec("INSERT INTO stream.stream_runs"
+						 " (relid, run, first_block, end_block, recycled, relfilenode)"
+						 " VALUES ($1, $3, $4, NULL, false, $2)",
+						 4, argtypes, values, NULL, false, 0);
+		pgs_catalog_end(&acc);
+
+		publish_relid = relid;
+		publish_relfilenode = rel->rd_node.relNode;
+		memcpy(publish_runs, found, sizeof(PgsRun) * nfound);
+		publish_nruns = nfound;
+		publish_fallback_run = run;
+		publish_fallback_first = (int64) nblocks - 1;
+		publish_pending = true;
+		if (!publish_callback_registered)
+		{
+			RegisterXactCallback(ret_xact_callback, NULL);
+			publish_callback_registered = true;
+		}
+	}
+	return total;
+}
+
+/*
+ * One retention pass over a stream, in the current transaction: recycle
+ * the blocks that the last pass emptied (once VACUUM has cleared them),
+ * then remove the rows that may go.  Returns the rows removed; *more is
+ * set when the pass stopped at its limit rather than at a row that stays.
+ * Recycling is asked for once per transaction: the writers hear of it at
+ * commit.
+ */
+int64
+pgs_retention_pass(Oid relid, bool recycle, bool *more)
+{
+	RetSettings s;
+	Relation	rel;
+	uint64		age_horizon;
+	uint64		query_horizon;
+	uint64		horizon;
+	int64		held_by;
+	RetBehind  *behind;
+	int			nbehind;
+	int			i;
+	List	   *stretches;
+	ListCell   *lc;
+	int64		removed = 0;
+	int64		recycled = 0;
+	int64		walked = 0;
+	bool		stopped = false;
+
+	*more = false;
+	if (!ret_read_settings(relid, &s))
+		return 0;
+	rel = table_open(relid, RowExclusiveLock);
+
+	/* positions of a storage that is gone start again */
+	if (s.relfilenode != rel->rd_node.relNode)
+	{
+		PgsRun	   *runs;
+		int			n;
+
+		(void) pgs_stream_tail(relid, rel->rd_node.relNode,
+							   RelationGetNumberOfBlocks(rel));
+		n = pgs_runs_load(relid, rel->rd_node.relNode, &runs);
+		s.walk = s.recycled = PGS_POSITION(n > 0 ? runs[0].run : 0, 0);
+		s.relfilenode = rel->rd_node.relNode;
+	}
+
+	if (recycle)
+		recycled = ret_recycle(relid, rel, &s);
+
+	age_horizon = ret_age_horizon(relid, s.keep);
+	query_horizon = ret_query_horizon(relid, s.past_inactive, &held_by,
+									  &behind, &nbehind);
+	horizon = Min(age_horizon, query_horizon);
+	if (query_horizon >= age_horizon)
+		held_by = 0;
+
+	if (horizon > 0)
+	{
+		AttrNumber	xid_attno = ret_xid_attno(rel);
+		TransactionId oldest_xmin = GetOldestNonRemovableTransactionId(rel);
+
+		stretches = ret_stretches(relid, rel, s.walk, PG_INT64_MAX);
+		foreach(lc, stretches)
+		{
+			RetStretch *r = lfirst(lc);
+			int64		blk;
+
+			for (blk = r->first; blk < r->end; blk++)
+			{
+				if (walked >= RETENTION_PASS_BLOCKS)
+				{
+					*more = true;
+					break;
+				}
+				CHECK_FOR_INTERRUPTS();
+				walked++;
+				if (!ret_clear_block(rel, (BlockNumber) blk, xid_attno, horizon,
+									 oldest_xmin, &removed))
+				{
+					stopped = true;
+					break;
+				}
+			}
+			s.walk = PGS_POSITION(r->run, blk);
+			if (stopped || *more)
+				break;
+		}
+	}
+
+	/* queries left behind by a removal that went past them */
+	if (removed > 0)
+	{
+		for (i = 0; i < nbehind; i++)
+		{
+			if (behind[i].horizon < horizon)
+			{
+				PgsCatalogAccess acc = {0};
+				Oid			t[1] = {INT8OID};
+				Datum		v[1] = {Int64GetDatum(behind[i].query_id)};
+
+				pgs_catalog_begin(&acc);
+				pgs_catalog_exec("UPDATE stream.query_defs SET missed_rows_at = now()"
+								 " WHERE query_id = $1 AND missed_rows_at IS NULL",
+								 1, t, v, NULL, false, 0);
+				pgs_catalog_end(&acc);
+			}
+		}
+	}
+
+	{
+		PgsCatalogAccess acc = {0};
+		Oid			argtypes[8] = {OIDOID, INT8OID, INT8OID, XID8OID, INT8OID,
+		INT8OID, INT8OID, OIDOID};
+		Datum		values[8];
+		char		nulls[8];
+
+		memset(nulls, ' ', sizeof(nulls));
+		values[0] = ObjectIdGetDatum(relid);
+		values[1] = Int64GetDatum(s.walk);
+		values[2] = Int64GetDatum(s.recycled);
+		values[3] = FullTransactionIdGetDatum(FullTransactionIdFromU64(horizon));
+		values[4] = Int64GetDatum(held_by);
+		nulls[4] = held_by != 0 ? ' ' : 'n';
+		values[5] = Int64GetDatum(removed);
+		values[6] = Int64GetDatum(recycled);
+		values[7] = ObjectIdGetDatum(s.relfilenode);
+		pgs_catalog_begin(&acc);
+		pgs_catalog_exec("UPDATE stream.retention SET walk_position = $2,"
+						 " recycled_position = $3, horizon = $4, held_by = $5,"
+						 " rows_removed = rows_removed + $6,"
+						 " blocks_recycled = blocks_recycled + $7,"
+						 " relfilenode = $8, last_pass_at = now()"
+						 " WHERE relid::oid = $1",
+						 8, argtypes, values, nulls, false, 0);
+
+		/*
+		 * Runs before every position still in use (the walk's, and those
+		 * each query's latest offsets start from) are of no more use.
+		 */
+		pgs_catalog_exec("DELETE FROM stream.stream_runs"
+						 " WHERE relid::oid = $1 AND run < least($2 >> 32, $3 >> 32,"
+						 "  (SELECT min(least(CASE WHEN o.scan_to_block IS NULL"
+						 "                    THEN o.scan_from_block END,"
+						 "                    o.end_floor_block, o.end_tail_block,"
+						 "                    o.end_rest_floor) >> 32)"
+						 "     FROM stream.query_defs d"
+						 "     JOIN LATERAL (SELECT * FROM stream.checkpoint_offsets o"
+						 "                    WHERE o.query_id = d.query_id"
+						 "                    ORDER BY o.batch_id DESC LIMIT 1) o ON true"
+						 "    WHERE d.stream_relid::oid = $1))",
+						 3, argtypes, values, nulls, false, 0);
+		pgs_catalog_end(&acc);
+	}
+	table_close(rel, NoLock);
+	return removed;
+}
+
+/* the streams with retention, as a list of oids in cxt */
+List *
+pgs_retention_streams(MemoryContext cxt)
+{
+	PgsCatalogAccess acc = {0};
+	List	   *result = NIL;
+	int			n;
+	int			i;
+
+	if (!OidIsValid(get_relname_relid("retention", get_namespace_oid("stream", true))))
+		return NIL;
+	pgs_catalog_begin(&acc);
+	n = pgs_catalog_exec("SELECT relid::oid FROM stream.retention ORDER BY 1",
+						 0, NULL, NULL, NULL, true, 0);
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		result = lappend_oid(result, DatumGetObjectId(pgs_result_datum(i, 1, &isnull)));
+		MemoryContextSwitchTo(old);
+	}
+	pgs_catalog_end(&acc);
+	return result;
+}
+
+/* the stream's owner, or an error naming what is wrong */
+static void
+ret_check_owned_stream(Oid relid)
+{
+	pgs_check_table_owner(relid);
+	if (!pgs_is_stream(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a stream table", get_rel_name(relid)),
+				 errhint("Make it a stream with stream.create_stream() first.")));
+}
+
+/*
+ * stream.set_retention(stream, keep, past_inactive_queries): keep a
+ * stream's rows for "keep" and until every query has processed them (with
+ * past_inactive_queries, until every active query has); keep NULL keeps
+ * every row.  Owner only.
+ */
+Datum
+stream_set_retention(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[3] = {OIDOID, INTERVALOID, BOOLOID};
+	Datum		values[3];
+	bool		past_inactive = PG_ARGISNULL(2) ? false : PG_GETARG_BOOL(2);
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("stream must not be NULL")));
+	relid = PG_GETARG_OID(0);
+	ret_check_owned_stream(relid);
+	values[0] = ObjectIdGetDatum(relid);
+	if (PG_ARGISNULL(1))
+	{
+		pgs_catalog_begin(&acc);
+		pgs_catalog_exec("DELETE FROM stream.retention WHERE relid::oid = $1",
+						 1, argtypes, values, NULL, false, 0);
+		pgs_catalog_end(&acc);
+		PG_RETURN_VOID();
+	}
+	{
+		Interval   *keep = PG_GETARG_INTERVAL_P(1);
+		Interval	zero = {0};
+
+		if (DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(keep),
+											  IntervalPGetDatum(&zero))) < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("retention must not be negative"),
+					 errhint("Give how long rows are kept, such as '7 days', or NULL to keep every row.")));
+		values[1] = IntervalPGetDatum(keep);
+	}
+	values[2] = BoolGetDatum(past_inactive);
+	pgs_catalog_begin(&acc);
+	pgs_catalog_exec("INSERT INTO stream.retention (relid, keep, past_inactive_queries)"
+					 " VALUES ($1, $2, $3) ON CONFLICT (relid) DO UPDATE"
+					 " SET keep = excluded.keep,"
+					 " past_inactive_queries = excluded.past_inactive_queries",
+					 3, argtypes, values, NULL, false, 0);
+	pgs_catalog_end(&acc);
+	PG_RETURN_VOID();
+}
+
+/*
+ * stream.run_retention(stream): one pass now, in the caller's transaction.
+ * Owner only.  Without a retention setting it removes nothing.
+ */
+Datum
+stream_run_retention(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	int64		total = 0;
+	bool		more = true;
+
+	ret_check_owned_stream(relid);
+	total = pgs_retention_pass(relid, true, &more);
+	while (more)
+		total += pgs_retention_pass(relid, false, &more);
+	PG_RETURN_INT64(total);
+}
