@@ -33,10 +33,11 @@ PGFILEDESC = "pg_streaming - structured streaming in PostgreSQL"
 
 PG_CPPFLAGS = -I$(srcdir)/src -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
-REGRESS = stream_tables queries refusals identifiers security ddl_guards rewrite_replay indexes stamps backfill memory upgrade
+REGRESS = stream_tables queries refusals identifiers security ddl_guards rewrite_replay indexes stamps backfill retention memory upgrade
 REGRESS_OPTS = --inputdir=$(srcdir)/test --load-extension=pg_streaming
 
-ISOLATION = late_commit concurrent_writers concurrent_processing ownership_locks starting_latest index_build_inval
+ISOLATION = late_commit concurrent_writers concurrent_processing ownership_locks starting_latest index_build_inval \
+	retention_plan_run retention_open_writer retention_stopped_query
 ISOLATION_OPTS = --inputdir=$(srcdir)/test --load-extension=pg_streaming
 
 TAP_TESTS = 1

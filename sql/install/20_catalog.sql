@@ -105,11 +105,11 @@ COMMENT ON TABLE stream.retention IS
 CREATE TABLE stream.retention_marks (
     relid       regclass NOT NULL REFERENCES stream.streams ON DELETE CASCADE,
     taken_at    timestamptz NOT NULL,
-    horizon     xid8 NOT NULL,
+    snapshot    pg_snapshot NOT NULL,
     PRIMARY KEY (relid, taken_at)
 );
 COMMENT ON TABLE stream.retention_marks IS
-'which transactions had ended by when: rows of transactions below horizon are older than taken_at';
+'which transactions had ended by when: rows of the transactions visible in snapshot are older than taken_at';
 
 CREATE TABLE stream.stream_runs (
     relid       regclass NOT NULL REFERENCES stream.streams ON DELETE CASCADE,

@@ -5,11 +5,10 @@
  *
  * A row may go when every query that holds retention back has committed a
  * batch past it, and it is older than the stream's "keep".  Both are
- * decided by transaction id: a query's horizon is the xmin of its latest
- * committed end snapshot (every transaction below it is visible there, so
- * processed), and the age horizon is the xmin of a snapshot taken at least
- * "keep" ago (stream.retention_marks).  Rows of transactions below both
- * horizons are deleted; no row a query has yet to read is ever touched.
+ * decided by the row's transaction: it must be visible in the latest
+ * committed end snapshot of each such query (so processed), and in a
+ * snapshot taken at least "keep" ago (stream.retention_marks).  No row a
+ * query has yet to read is ever touched.
  *
  * A pass walks the stream in the order its blocks were written (positions,
  * see pgs_placement.h), from where the last pass stopped, deleting the rows
@@ -49,6 +48,7 @@
 #include "pg_streaming.h"
 #include "storage/pgs_placement.h"
 #include "storage/pgs_retention.h"
+#include "source/pgs_offsets.h"
 
 PG_FUNCTION_INFO_V1(stream_set_retention);
 PG_FUNCTION_INFO_V1(stream_run_retention);
@@ -116,108 +116,161 @@ ret_read_settings(Oid relid, RetSettings *s)
 	return found;
 }
 
-/*
- * The age horizon: the xmin of the latest mark at least "keep" old, or 0.
- * A new mark is taken when the latest is older than a hundredth of keep,
- * and marks older than the one used are forgotten.
- */
-static uint64
-ret_age_horizon(Oid relid, Interval *keep)
+/* may a row of transaction x go, as far as snapshot s says? */
+static bool
+ret_visible(const PgsXidSnapshot *s, uint64 x)
 {
+	if (x < s->xmin)
+		return true;
+	if (x >= s->xmax)
+		return false;
+	return !pgs_snapshot_running(s, x);
+}
+
+#define RET_MAX_CUTS	64
+
+/*
+ * What a pass may remove: the rows visible in every one of "snaps"; and
+ * the queries that do not hold removal back, each told whether a removed
+ * row was one it had not read.
+ */
+typedef struct RetCut
+{
+	int			nsnaps;
+	PgsXidSnapshot snaps[RET_MAX_CUTS];
+	int64		snap_query[RET_MAX_CUTS];	/* the query of each, 0 for the age */
+	int64		held_by;		/* the query that kept a row the age let go */
+	uint64		min_xmin;
+	int			nbehind;
+	int64	   *behind_ids;
+	PgsXidSnapshot *behind;
+	bool	   *missed;
+} RetCut;
+
+static void
+ret_cut_add(RetCut *cut, Datum snapshot, int64 query_id)
+{
+	PgsXidSnapshot *s = &cut->snaps[cut->nsnaps];
+
+	cut->snap_query[cut->nsnaps++] = query_id;
+	pgs_snapshot_parse(snapshot, s);
+	if (cut->nsnaps == 1 || s->xmin < cut->min_xmin)
+		cut->min_xmin = s->xmin;
+}
+
+/*
+ * The age cut: the snapshot of the latest mark at least "keep" old (false
+ * when there is none yet).  A new mark is taken when the latest is older
+ * than a hundredth of keep, and marks older than the one used are
+ * forgotten.
+ */
+static bool
+ret_age_cut(Oid relid, Interval *keep, RetCut *cut)
+{
+	MemoryContext cxt = CurrentMemoryContext;
 	PgsCatalogAccess acc = {0};
 	Oid			argtypes[2] = {OIDOID, INTERVALOID};
 	Datum		values[2] = {ObjectIdGetDatum(relid), IntervalPGetDatum(keep)};
-	uint64		horizon = 0;
+	Datum		snapshot = (Datum) 0;
+	bool		found = false;
 	bool		isnull;
 
 	pgs_catalog_begin(&acc);
-	pgs_catalog_exec("INSERT INTO stream.retention_marks (relid, taken_at, horizon)"
-					 " SELECT $1, now(), pg_snapshot_xmin(pg_current_snapshot())"
+	pgs_catalog_exec("INSERT INTO stream.retention_marks (relid, taken_at, snapshot)"
+					 " SELECT $1, now(), pg_current_snapshot()"
 					 " WHERE NOT EXISTS (SELECT 1 FROM stream.retention_marks"
 					 "  WHERE relid::oid = $1 AND taken_at > now() - $2 / 100)",
 					 2, argtypes, values, NULL, false, 0);
-	if (pgs_catalog_exec("SELECT horizon, taken_at FROM stream.retention_marks"
+	if (pgs_catalog_exec("SELECT snapshot, taken_at FROM stream.retention_marks"
 						 " WHERE relid::oid = $1 AND taken_at <= now() - $2"
 						 " ORDER BY taken_at DESC LIMIT 1",
 						 2, argtypes, values, NULL, false, 0) > 0)
 	{
-		Datum		taken_at = pgs_result_datum(0, 2, &isnull);
 		Oid			t2[2] = {OIDOID, TIMESTAMPTZOID};
 		Datum		v2[2];
 
-		horizon = U64FromFullTransactionId(DatumGetFullTransactionId(pgs_result_datum(0, 1, &isnull)));
+		snapshot = pgs_result_copy(0, 1, &isnull, cxt);
 		v2[0] = ObjectIdGetDatum(relid);
-		v2[1] = taken_at;
+		v2[1] = pgs_result_datum(0, 2, &isnull);
 		pgs_catalog_exec("DELETE FROM stream.retention_marks"
 						 " WHERE relid::oid = $1 AND taken_at < $2",
 						 2, t2, v2, NULL, false, 0);
+		found = true;
 	}
 	pgs_catalog_end(&acc);
-	return horizon;
+	if (found)
+	{
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		ret_cut_add(cut, snapshot, 0);
+		MemoryContextSwitchTo(old);
+	}
+	return found;
 }
 
 /*
- * The queries' horizon: the lowest among the queries that hold retention
- * back (every query, or the active ones with past_inactive).  *held_by gets
- * that query; *behind lists the other queries whose horizon is lower.
+ * The queries' cut: the latest committed end snapshot of each query that
+ * holds removal back (every query, or the active ones with past_inactive).
+ * Returns false when one of them has committed no batch (nothing may go;
+ * *held_by gets it).
  */
-typedef struct RetBehind
+static bool
+ret_query_cut(Oid relid, bool past_inactive, RetCut *cut, int64 *held_by)
 {
-	int64		query_id;
-	uint64		horizon;
-} RetBehind;
-
-static uint64
-ret_query_horizon(Oid relid, bool past_inactive, int64 *held_by,
-				  RetBehind **behind, int *nbehind)
-{
+	MemoryContext cxt = CurrentMemoryContext;
 	PgsCatalogAccess acc = {0};
 	Oid			argtypes[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
-	uint64		horizon = PG_UINT64_MAX;
-	MemoryContext cxt = CurrentMemoryContext;
+	bool		ok = true;
 	int			n;
 	int			i;
 
 	*held_by = 0;
-	*nbehind = 0;
 	pgs_catalog_begin(&acc);
-	n = pgs_catalog_exec("SELECT d.query_id, d.status = 'active',"
-						 " pg_snapshot_xmin(o.end_snapshot)"
+	n = pgs_catalog_exec("SELECT d.query_id, d.status = 'active', o.end_snapshot"
 						 " FROM stream.query_defs d"
 						 " LEFT JOIN LATERAL (SELECT o.end_snapshot"
 						 "   FROM stream.checkpoint_commits k"
 						 "   JOIN stream.checkpoint_offsets o USING (query_id, batch_id)"
 						 "  WHERE k.query_id = d.query_id"
 						 "  ORDER BY k.batch_id DESC LIMIT 1) o ON true"
-						 " WHERE d.stream_relid::oid = $1",
+						 " WHERE d.stream_relid::oid = $1 ORDER BY d.query_id",
 						 1, argtypes, values, NULL, true, 0);
-	*behind = MemoryContextAlloc(cxt, sizeof(RetBehind) * (n + 1));
+	cut->behind_ids = MemoryContextAllocZero(cxt, sizeof(int64) * (n + 1));
+	cut->behind = MemoryContextAllocZero(cxt, sizeof(PgsXidSnapshot) * (n + 1));
+	cut->missed = MemoryContextAllocZero(cxt, sizeof(bool) * (n + 1));
 	for (i = 0; i < n; i++)
 	{
 		bool		isnull;
 		int64		query_id = DatumGetInt64(pgs_result_datum(i, 1, &isnull));
 		bool		active = DatumGetBool(pgs_result_datum(i, 2, &isnull));
-		Datum		d = pgs_result_datum(i, 3, &isnull);
-		uint64		h = isnull ? 0 : U64FromFullTransactionId(DatumGetFullTransactionId(d));
+		Datum		snapshot = pgs_result_copy(i, 3, &isnull, cxt);
+		MemoryContext old = MemoryContextSwitchTo(cxt);
 
 		if (active || !past_inactive)
 		{
-			if (h < horizon)
+			if (isnull || cut->nsnaps >= RET_MAX_CUTS)
 			{
-				horizon = h;
-				*held_by = query_id;
+				/* it has read nothing yet */
+				if (ok)
+					*held_by = query_id;
+				ok = false;
 			}
+			else
+				ret_cut_add(cut, snapshot, query_id);
 		}
 		else
 		{
-			(*behind)[*nbehind].query_id = query_id;
-			(*behind)[*nbehind].horizon = h;
-			(*nbehind)++;
+			/* one that has committed nothing has read nothing */
+			cut->behind_ids[cut->nbehind] = query_id;
+			if (!isnull)
+				pgs_snapshot_parse(snapshot, &cut->behind[cut->nbehind]);
+			cut->nbehind++;
 		}
+		MemoryContextSwitchTo(old);
 	}
 	pgs_catalog_end(&acc);
-	return horizon;
+	return ok;
 }
 
 /* the attribute number of _stream_xid */
@@ -241,12 +294,12 @@ ret_xid_attno(Relation rel)
 }
 
 /*
- * Delete the rows of block blk that may go (written by a transaction below
- * horizon).  Returns false when the block holds a row that must stay.
+ * Delete the rows of block blk that may go (see RetCut).  Returns false
+ * when the block holds a row that must stay.
  */
 static bool
 ret_clear_block(Relation rel, BlockNumber blk, AttrNumber xid_attno,
-				uint64 horizon, TransactionId oldest_xmin, int64 *removed)
+				RetCut *cut, TransactionId oldest_xmin, int64 *removed)
 {
 	Buffer		buf;
 	Page		page;
@@ -261,7 +314,7 @@ ret_clear_block(Relation rel, BlockNumber blk, AttrNumber xid_attno,
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
 	maxoff = PageIsNew(page) ? InvalidOffsetNumber : PageGetMaxOffsetNumber(page);
-	for (off = FirstOffsetNumber; off <= maxoff && clear; off = OffsetNumberNext(off))
+	for (off = FirstOffsetNumber; off <= maxoff; off = OffsetNumberNext(off))
 	{
 		ItemId		itemid = PageGetItemId(page, off);
 		HeapTupleData tuple;
@@ -287,10 +340,28 @@ ret_clear_block(Relation rel, BlockNumber blk, AttrNumber xid_attno,
 				break;
 		}
 		d = heap_getattr(&tuple, xid_attno, RelationGetDescr(rel), &isnull);
-		if (isnull || U64FromFullTransactionId(DatumGetFullTransactionId(d)) >= horizon)
+		if (isnull)
 			clear = false;
 		else
+		{
+			uint64		x = U64FromFullTransactionId(DatumGetFullTransactionId(d));
+			bool		go = true;
+
+			for (i = 0; i < cut->nsnaps && go; i++)
+				go = ret_visible(&cut->snaps[i], x);
+			if (!go)
+			{
+				/* old enough, but a query has not read it: that one holds it */
+				if (cut->held_by == 0 && cut->snap_query[i - 1] != 0)
+					cut->held_by = cut->snap_query[i - 1];
+				clear = false;
+				continue;
+			}
+			for (i = 0; i < cut->nbehind; i++)
+				if (cut->behind[i].xmax == 0 || !ret_visible(&cut->behind[i], x))
+					cut->missed[i] = true;
 			doomed[ndoomed++] = tuple.t_self;
+		}
 	}
 	UnlockReleaseBuffer(buf);
 	for (i = 0; i < ndoomed; i++)
@@ -308,18 +379,20 @@ typedef struct RetStretch
 } RetStretch;
 
 /*
- * The stretches of blocks from position "from" up to the frontier that
- * writers may be using (the current recycled run's cursor, or the table's
- * last block), in the order of positions.
+ * The stretches of blocks from position "from" up to "upto" and no further
+ * than the frontier that writers may be using (the current recycled run's
+ * cursor, or the table's last block), in the order of positions; with
+ * through_frontier, the frontier's block too.  *frontier gets its position.
  */
 static List *
-ret_stretches(Oid relid, Relation rel, int64 from, int64 upto)
+ret_stretches(Oid relid, Relation rel, int64 from, int64 upto,
+			  bool through_frontier, int64 *frontier)
 {
 	BlockNumber nblocks = RelationGetNumberOfBlocks(rel);
 	int64		last = nblocks > 0 ? (int64) nblocks - 1 : 0;
 	PgsPlacementState st;
-	int64		frontier;
 	PgsRun	   *runs;
+	PgsRun		only = {0, 0, -1, false};
 	List	   *result = NIL;
 	int			n;
 	int			i;
@@ -327,32 +400,25 @@ ret_stretches(Oid relid, Relation rel, int64 from, int64 upto)
 	n = pgs_runs_load(relid, rel->rd_node.relNode, &runs);
 	if (n < 0)
 		return NIL;
-	if (pgs_placement_read(relid, &st) && st.relfilenode == rel->rd_node.relNode &&
-		st.recycled)
-		frontier = PGS_POSITION(st.run, st.cursor);
-	else
-		frontier = PGS_POSITION(n > 0 ? runs[n - 1].run : 0, last);
-	upto = Min(upto, frontier);
-
 	if (n == 0)
 	{
-		RetStretch *s = palloc(sizeof(RetStretch));
-
-		s->run = 0;
-		s->first = PGS_POSITION_BLOCK(from);
-		s->end = Min(PGS_POSITION_BLOCK(upto), last);
-		if (PGS_POSITION_RUN(upto) > 0)
-			s->end = last;
-		if (s->first < s->end)
-			result = lappend(result, s);
-		return result;
+		runs = &only;			/* nothing recycled yet: run 0 from block 0 */
+		n = 1;
 	}
+	if (pgs_placement_read(relid, &st) && st.relfilenode == rel->rd_node.relNode &&
+		st.recycled)
+		*frontier = PGS_POSITION(st.run, st.cursor);
+	else
+		*frontier = PGS_POSITION(runs[n - 1].run, last);
+	if (upto >= *frontier)
+		upto = through_frontier ? *frontier + 1 : *frontier;
+
 	for (i = 0; i < n; i++)
 	{
 		PgsRun	   *r = &runs[i];
 		RetStretch *s;
 		int64		first = r->first_block;
-		int64		end = r->end_block >= 0 ? r->end_block : last;
+		int64		end = r->end_block >= 0 ? r->end_block : last + 1;
 
 		if (r->run < PGS_POSITION_RUN(from) || r->run > PGS_POSITION_RUN(upto))
 			continue;
@@ -360,7 +426,7 @@ ret_stretches(Oid relid, Relation rel, int64 from, int64 upto)
 			first = Max(first, PGS_POSITION_BLOCK(from));
 		if (r->run == PGS_POSITION_RUN(upto))
 			end = Min(end, PGS_POSITION_BLOCK(upto));
-		end = Min(end, last);
+		end = Min(end, last + 1);
 		if (first >= end)
 			continue;
 		s = palloc(sizeof(RetStretch));
@@ -427,6 +493,7 @@ ret_recycle(Oid relid, Relation rel, RetSettings *s)
 	int64		next_recycled = s->walk;
 	bool		have_next = false;
 	bool		have_current;
+	int64		frontier;
 	int64		total = 0;
 	int			i;
 
@@ -434,7 +501,7 @@ ret_recycle(Oid relid, Relation rel, RetSettings *s)
 		return 0;
 	have_current = pgs_placement_read(relid, &st) &&
 		st.relfilenode == rel->rd_node.relNode;
-	stretches = ret_stretches(relid, rel, s->recycled, s->walk);
+	stretches = ret_stretches(relid, rel, s->recycled, s->walk, false, &frontier);
 	foreach(lc, stretches)
 	{
 		RetStretch *r = lfirst(lc);
@@ -545,12 +612,10 @@ pgs_retention_pass(Oid relid, bool recycle, bool *more)
 {
 	RetSettings s;
 	Relation	rel;
-	uint64		age_horizon;
-	uint64		query_horizon;
-	uint64		horizon;
+	RetCut		cut;
+	bool		age_old_enough;
+	bool		may_remove;
 	int64		held_by;
-	RetBehind  *behind;
-	int			nbehind;
 	int			i;
 	List	   *stretches;
 	ListCell   *lc;
@@ -580,19 +645,26 @@ pgs_retention_pass(Oid relid, bool recycle, bool *more)
 	if (recycle)
 		recycled = ret_recycle(relid, rel, &s);
 
-	age_horizon = ret_age_horizon(relid, s.keep);
-	query_horizon = ret_query_horizon(relid, s.past_inactive, &held_by,
-									  &behind, &nbehind);
-	horizon = Min(age_horizon, query_horizon);
-	if (query_horizon >= age_horizon)
-		held_by = 0;
+	memset(&cut, 0, sizeof(cut));
+	age_old_enough = ret_age_cut(relid, s.keep, &cut);
+	may_remove = age_old_enough;
+	if (!ret_query_cut(relid, s.past_inactive, &cut, &held_by))
+		may_remove = false;
+	if (!age_old_enough)
+		held_by = 0;			/* nothing is old enough: no query holds it back */
 
-	if (horizon > 0)
+	if (may_remove)
 	{
 		AttrNumber	xid_attno = ret_xid_attno(rel);
 		TransactionId oldest_xmin = GetOldestNonRemovableTransactionId(rel);
 
-		stretches = ret_stretches(relid, rel, s.walk, PG_INT64_MAX);
+		int64		frontier;
+
+		/*
+		 * The rows at the writers' frontier may go too, but the walk stays
+		 * there: rows written after it would be behind it.
+		 */
+		stretches = ret_stretches(relid, rel, s.walk, PG_INT64_MAX, true, &frontier);
 		foreach(lc, stretches)
 		{
 			RetStretch *r = lfirst(lc);
@@ -607,29 +679,31 @@ pgs_retention_pass(Oid relid, bool recycle, bool *more)
 				}
 				CHECK_FOR_INTERRUPTS();
 				walked++;
-				if (!ret_clear_block(rel, (BlockNumber) blk, xid_attno, horizon,
+				if (!ret_clear_block(rel, (BlockNumber) blk, xid_attno, &cut,
 									 oldest_xmin, &removed))
 				{
 					stopped = true;
 					break;
 				}
 			}
-			s.walk = PGS_POSITION(r->run, blk);
+			s.walk = Min(PGS_POSITION(r->run, blk), frontier);
 			if (stopped || *more)
 				break;
 		}
 	}
 
 	/* queries left behind by a removal that went past them */
-	if (removed > 0)
+	if (held_by == 0)
+		held_by = cut.held_by;
+
+	for (i = 0; i < cut.nbehind; i++)
 	{
-		for (i = 0; i < nbehind; i++)
+		if (cut.missed[i])
 		{
-			if (behind[i].horizon < horizon)
 			{
 				PgsCatalogAccess acc = {0};
 				Oid			t[1] = {INT8OID};
-				Datum		v[1] = {Int64GetDatum(behind[i].query_id)};
+				Datum		v[1] = {Int64GetDatum(cut.behind_ids[i])};
 
 				pgs_catalog_begin(&acc);
 				pgs_catalog_exec("UPDATE stream.query_defs SET missed_rows_at = now()"
@@ -651,7 +725,7 @@ pgs_retention_pass(Oid relid, bool recycle, bool *more)
 		values[0] = ObjectIdGetDatum(relid);
 		values[1] = Int64GetDatum(s.walk);
 		values[2] = Int64GetDatum(s.recycled);
-		values[3] = FullTransactionIdGetDatum(FullTransactionIdFromU64(horizon));
+		values[3] = FullTransactionIdGetDatum(FullTransactionIdFromU64(may_remove ? cut.min_xmin : 0));
 		values[4] = Int64GetDatum(held_by);
 		nulls[4] = held_by != 0 ? ' ' : 'n';
 		values[5] = Int64GetDatum(removed);
