@@ -1,0 +1,145 @@
+# Retention under a steady ingest, with the background worker running the
+# query and the retention passes: the stream's size stops growing while
+# every committed row still reaches the target exactly once, through an
+# immediate shutdown while writers fill recycled blocks; and a crash in
+# the middle of a retention pass loses no row a query has not processed.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run;
+
+my $node = PostgreSQL::Test::Cluster->new('retention');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'pg_streaming'
+pg_streaming.launcher_naptime = '500ms'
+pg_streaming.retention_naptime = '300ms'
+max_worker_processes = 16
+restart_after_crash = on
+autovacuum = off
+});
+$node->start;
+
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION pg_streaming;
+	CREATE TABLE ev (id bigint PRIMARY KEY, pad text);
+	CREATE INDEX ON ev USING brin (id);
+	SELECT stream.create_stream('ev');
+	SELECT stream.start_query('keep_up', 'SELECT id FROM ev', 'ev_out', trigger => '100 ms');
+	SELECT stream.set_retention('ev', '500 ms');
+	CREATE SEQUENCE ids;
+	CREATE TABLE written (id bigint);
+});
+
+# a writer committing small transactions for a while
+sub start_writer
+{
+	my ($iterations) = @_;
+	my ($stdout, $stderr) = ('', '');
+	my $sql = qq{
+		DO \$\$
+		BEGIN
+			FOR i IN 1..$iterations LOOP
+				WITH n AS (SELECT nextval('ids') AS id FROM generate_series(1, 40)),
+				     s AS (INSERT INTO ev SELECT id, repeat('p', 200) FROM n RETURNING id)
+				INSERT INTO written SELECT id FROM s;
+				COMMIT;
+				PERFORM pg_sleep(0.01);
+			END LOOP;
+		END \$\$;
+	};
+	return IPC::Run::start(
+		[ 'psql', '-X', '-q', '-d', $node->connstr('postgres'), '-c', $sql ],
+		'>', \$stdout, '2>', \$stderr);
+}
+
+sub size_of_ev
+{
+	return $node->safe_psql('postgres', q{SELECT pg_relation_size('ev')});
+}
+
+# warm up: the size the retained rows need
+my @writers = map { start_writer(400) } (1, 2);
+$_->finish for @writers;
+$node->poll_query_until('postgres',
+	q{SELECT pending_rows = 0 FROM stream.queries WHERE name = 'keep_up'})
+  or die 'the query does not catch up';
+$node->poll_query_until('postgres',
+	q{SELECT blocks_recycled > 0 FROM stream.stream_retention})
+  or die 'nothing is recycled';
+my $warm = size_of_ev();
+
+# as much again, with an immediate shutdown in the middle
+@writers = map { start_writer(400) } (1, 2);
+$node->poll_query_until('postgres',
+	q{SELECT (SELECT count(*) FROM ev_out) > 40000})
+  or die 'rows do not arrive';
+$node->stop('immediate');
+$_->finish for @writers;
+$node->start;
+@writers = map { start_writer(400) } (1, 2);
+$_->finish for @writers;
+$node->poll_query_until('postgres',
+	q{SELECT pending_rows = 0 FROM stream.queries WHERE name = 'keep_up'})
+  or die 'the query does not catch up after the restart';
+my $after = size_of_ev();
+
+my ($rows, $ids) = split /\|/, $node->safe_psql('postgres',
+	'SELECT count(*), count(DISTINCT id) FROM ev_out');
+my $written = $node->safe_psql('postgres', 'SELECT count(*) FROM written');
+is($rows, $ids, 'no row reached the target twice');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM written w FULL JOIN ev_out o USING (id)
+	 WHERE w.id IS NULL OR o.id IS NULL}), '0',
+	"the target holds exactly the $written committed rows");
+cmp_ok($node->safe_psql('postgres', 'SELECT rows_removed FROM stream.stream_retention'),
+	'>', $rows / 2, 'retention removed most rows');
+$node->safe_psql('postgres',
+	q{CREATE TABLE plain AS SELECT id, repeat('p', 200) AS pad, '0'::xid8 AS x FROM written});
+my $plain = $node->safe_psql('postgres', q{SELECT pg_relation_size('plain')});
+cmp_ok($after, '<', $plain / 2,
+	"the stream keeps its size: $after bytes, where its rows would take $plain");
+note "rows $rows; stream size after the first third $warm, at the end $after; the same rows in a plain table $plain";
+
+# a crash in the middle of a retention pass: its deletions are undone, and
+# rows the query has not processed are all still there
+$node->safe_psql('postgres', q{
+	CREATE TABLE ev2 (id int, pad text);
+	SELECT stream.create_stream('ev2');
+	SELECT stream.start_query('held', 'SELECT id FROM ev2', 'ev2_out', trigger => '1 hour');
+	INSERT INTO ev2 SELECT g, 'read' FROM generate_series(1, 3000) g;
+	CALL stream.process_all_available('held');
+	INSERT INTO ev2 SELECT g, 'unread' FROM generate_series(3001, 4000) g;
+	SELECT stream.stop_query('held');
+});
+my ($stdout, $stderr) = ('', '');
+my $pass = IPC::Run::start(
+	[ 'psql', '-X', '-q', '-d', $node->connstr('postgres'), '-c',
+	  q{BEGIN; SELECT stream.set_retention('ev2', '0 seconds'); SELECT stream.run_retention('ev2'); SELECT pg_sleep(600);} ],
+	'>', \$stdout, '2>', \$stderr);
+$node->poll_query_until('postgres',
+	q{SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE query LIKE '%run_retention(''ev2'')%' AND wait_event = 'PgSleep')})
+  or die 'the pass does not run';
+$node->stop('immediate');
+$pass->finish;
+$node->start;
+is($node->safe_psql('postgres', 'SELECT count(*) FROM ev2'), '4000',
+	'the crashed pass removed nothing');
+
+$node->safe_psql('postgres', q{
+	SELECT stream.set_retention('ev2', '0 seconds');
+	SELECT stream.run_retention('ev2');
+});
+is($node->safe_psql('postgres', q{SELECT count(*) FROM ev2 WHERE pad = 'unread'}), '1000',
+	'a pass after the restart keeps every unread row');
+$node->safe_psql('postgres', q{
+	SELECT stream.resume_query('held');
+	CALL stream.process_all_available('held');
+});
+is($node->safe_psql('postgres', 'SELECT count(*), count(DISTINCT id) FROM ev2_out'), '4000|4000',
+	'the query read every row once');
+
+$node->stop;
+done_testing();
