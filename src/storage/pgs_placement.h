@@ -41,7 +41,7 @@ typedef struct PgsRun
 	bool		recycled;
 } PgsRun;
 
-#define PGS_MAX_QUEUED_RUNS	8
+#define PGS_MAX_QUEUED_RUNS	32
 
 /* the current placement of a stream's rows, as writers follow it */
 typedef struct PgsPlacementState

@@ -168,6 +168,21 @@ pgs_placement_set(Oid relid, const PgsPlacementState *state, bool only_forward)
 	SpinLockRelease(&p->mutex);
 }
 
+/* the state without its queue: what a writer needs before an insert */
+static void
+plc_copy_head(const PgsPlacementState *from, PgsPlacementState *to)
+{
+	to->relfilenode = from->relfilenode;
+	to->recycled = from->recycled;
+	to->run = from->run;
+	to->first = from->first;
+	to->cursor = from->cursor;
+	to->end = from->end;
+	to->nqueued = from->nqueued;
+	to->fallback_run = from->fallback_run;
+	to->fallback_first = from->fallback_first;
+}
+
 /* leave a full recycled run for the next queued one, or the append run */
 static void
 plc_next_run(PgsPlacementState *st)
@@ -275,7 +290,7 @@ pgs_placement_before_insert(Relation rel, Size len, bool first_of_xact)
 	if (p == NULL)
 		return;
 	SpinLockAcquire(&p->mutex);
-	st = p->state;
+	plc_copy_head(&p->state, &st);
 	SpinLockRelease(&p->mutex);
 	if (st.relfilenode != rel->rd_node.relNode)
 		return;
@@ -320,10 +335,15 @@ pgs_placement_before_insert(Relation rel, Size len, bool first_of_xact)
 bool
 pgs_placement_recycling(Relation rel)
 {
-	PgsPlacementState st;
+	PgsPlacement *p = plc_find(RelationGetRelid(rel));
+	bool		recycling;
 
-	return pgs_placement_read(RelationGetRelid(rel), &st) && st.recycled &&
-		st.relfilenode == rel->rd_node.relNode;
+	if (p == NULL)
+		return false;
+	SpinLockAcquire(&p->mutex);
+	recycling = p->state.recycled && p->state.relfilenode == rel->rd_node.relNode;
+	SpinLockRelease(&p->mutex);
+	return recycling;
 }
 
 /* the room in the block heap will try first, after before_insert */

@@ -460,6 +460,28 @@ ret_block_empty(Relation rel, BlockNumber blk)
 	return empty;
 }
 
+#define RET_MAX_FOUND	PGS_MAX_QUEUED_RUNS
+
+static bool
+ret_block_found(const PgsRun *found, int nfound, int64 blk)
+{
+	int			i;
+
+	for (i = 0; i < nfound; i++)
+		if (blk >= found[i].first_block && blk < found[i].end_block)
+			return true;
+	return false;
+}
+
+static int
+ret_run_cmp(const void *a, const void *b)
+{
+	const PgsRun *x = a;
+	const PgsRun *y = b;
+
+	return (x->first_block > y->first_block) - (x->first_block < y->first_block);
+}
+
 /* is blk in a recycled run the writers have yet to fill? */
 static bool
 ret_block_queued(const PgsPlacementState *st, int64 blk)
@@ -486,7 +508,7 @@ ret_recycle(Oid relid, Relation rel, RetSettings *s)
 {
 	BlockNumber nblocks = RelationGetNumberOfBlocks(rel);
 	PgsPlacementState st;
-	PgsRun		found[PGS_MAX_QUEUED_RUNS];
+	PgsRun		found[RET_MAX_FOUND];
 	int			nfound = 0;
 	List	   *stretches;
 	ListCell   *lc;
@@ -496,6 +518,7 @@ ret_recycle(Oid relid, Relation rel, RetSettings *s)
 	int64		frontier;
 	int64		total = 0;
 	int			i;
+	int			j;
 
 	if (!pgs_placement_available() || nblocks < 2)
 		return 0;
@@ -509,14 +532,18 @@ ret_recycle(Oid relid, Relation rel, RetSettings *s)
 
 		for (blk = r->first; blk < r->end && !have_next; blk++)
 		{
-			bool		usable = blk < (int64) nblocks - 1 &&
-				!(have_current && ret_block_queued(&st, blk)) &&
-				ret_block_empty(rel, (BlockNumber) blk);
+			bool		usable;
 			PgsRun	   *cur = nfound > 0 ? &found[nfound - 1] : NULL;
 
+			/* a block can be in several runs: look at it once */
+			if (ret_block_found(found, nfound, blk))
+				continue;
+			usable = blk < (int64) nblocks - 1 &&
+				!(have_current && ret_block_queued(&st, blk)) &&
+				ret_block_empty(rel, (BlockNumber) blk);
 			if (usable && cur != NULL && cur->end_block == blk)
 				cur->end_block = blk + 1;
-			else if (usable && nfound < PGS_MAX_QUEUED_RUNS)
+			else if (usable && nfound < RET_MAX_FOUND)
 			{
 				found[nfound].first_block = blk;
 				found[nfound].end_block = blk + 1;
@@ -538,6 +565,17 @@ ret_recycle(Oid relid, Relation rel, RetSettings *s)
 	s->recycled = next_recycled;
 	if (nfound == 0)
 		return 0;
+
+	/* in block order, neighbours joined: fewer, longer runs */
+	qsort(found, nfound, sizeof(PgsRun), ret_run_cmp);
+	for (i = 1, j = 0; i < nfound; i++)
+	{
+		if (found[i].first_block <= found[j].end_block)
+			found[j].end_block = Max(found[j].end_block, found[i].end_block);
+		else
+			found[++j] = found[i];
+	}
+	nfound = Min(j + 1, PGS_MAX_QUEUED_RUNS);
 
 	{
 		PgsCatalogAccess acc = {0};
