@@ -6,9 +6,11 @@
 #     seconds each, alternating, PGBENCH_ROUNDS times; tps ratios and median.
 #
 # With INDEXES=1 both tables have a primary key on id and a BRIN index on ts,
-# as an event table in production would.
+# as an event table in production would.  With PRELOAD=1 the server loads
+# pg_streaming at start (shared_preload_libraries), as production does: the
+# writers then consult the shared placement (retention's recycled runs).
 #
-#   bash bench/ingest.sh        # as root; ROUNDS=5 PGBENCH_ROUNDS=3 SECONDS_PER_RUN=10 INDEXES=0
+#   bash bench/ingest.sh        # as root; ROUNDS=5 PGBENCH_ROUNDS=3 SECONDS_PER_RUN=10 INDEXES=0 PRELOAD=0
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/common.sh
@@ -26,7 +28,12 @@ else
 fi
 # the BRIN index, where asked for, on table $1
 brin() { [ "$indexes" = 1 ] && echo "CREATE INDEX ON $1 USING brin (ts);"; true; }
-bench_server ingest 54353 "shared_buffers=512MB" "max_wal_size=4GB"
+if [ "${PRELOAD:-0}" = 1 ]; then
+    bench_server ingest 54353 "shared_buffers=512MB" "max_wal_size=4GB" \
+        "shared_preload_libraries=pg_streaming"
+else
+    bench_server ingest 54353 "shared_buffers=512MB" "max_wal_size=4GB"
+fi
 
 "${psql[@]}" <<SQL
 CREATE EXTENSION pg_streaming;
