@@ -647,7 +647,7 @@ sched_retention(void)
 				params.multixact_freeze_min_age = -1;
 				params.multixact_freeze_table_age = -1;
 				params.log_min_duration = -1;
-				params.index_cleanup = VACOPTVALUE_ENABLED;
+				params.index_cleanup = VACOPTVALUE_UNSPECIFIED;
 				params.truncate = VACOPTVALUE_DISABLED;
 				params.nworkers = -1;
 				SetCurrentStatementStartTimestamp();
