@@ -146,3 +146,15 @@ SELECT r.relid AS stream,
 COMMENT ON VIEW stream.stream_retention IS 'retention of the stream tables the current role owns: what is kept, what was removed, which query holds removal back';
 
 GRANT SELECT ON stream.stream_retention TO PUBLIC;
+
+CREATE FUNCTION stream.on_table_rewrite()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'stream_on_table_rewrite'
+LANGUAGE C;
+COMMENT ON FUNCTION stream.on_table_rewrite() IS
+'refuses to rewrite a stream table while a query is part-way through the rows of one transaction it splits by block';
+
+CREATE EVENT TRIGGER stream_on_table_rewrite ON table_rewrite
+    EXECUTE FUNCTION stream.on_table_rewrite();
+ALTER EVENT TRIGGER stream_on_table_rewrite ENABLE ALWAYS;
+REVOKE ALL ON FUNCTION stream.on_table_rewrite() FROM PUBLIC;

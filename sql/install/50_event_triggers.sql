@@ -189,3 +189,14 @@ COMMENT ON FUNCTION stream.on_ddl_command_start() IS
 CREATE EVENT TRIGGER stream_on_ddl_command_start ON ddl_command_start
     EXECUTE FUNCTION stream.on_ddl_command_start();
 ALTER EVENT TRIGGER stream_on_ddl_command_start ENABLE ALWAYS;
+
+CREATE FUNCTION stream.on_table_rewrite()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'stream_on_table_rewrite'
+LANGUAGE C;
+COMMENT ON FUNCTION stream.on_table_rewrite() IS
+'refuses to rewrite a stream table while a query is part-way through the rows of one transaction it splits by block';
+
+CREATE EVENT TRIGGER stream_on_table_rewrite ON table_rewrite
+    EXECUTE FUNCTION stream.on_table_rewrite();
+ALTER EVENT TRIGGER stream_on_table_rewrite ENABLE ALWAYS;

@@ -12,6 +12,7 @@ REVOKE ALL ON FUNCTION stream.on_sql_drop() FROM PUBLIC;
 REVOKE ALL ON FUNCTION stream.on_ddl_command_end() FROM PUBLIC;
 REVOKE ALL ON FUNCTION stream._ddl_rewrites_xid(pg_ddl_command) FROM PUBLIC;
 REVOKE ALL ON FUNCTION stream.on_ddl_command_start() FROM PUBLIC;
+REVOKE ALL ON FUNCTION stream.on_table_rewrite() FROM PUBLIC;
 REVOKE ALL ON FUNCTION stream._dropping_with_cascade() FROM PUBLIC;
 REVOKE ALL ON FUNCTION stream._forget_queries_using(oid) FROM PUBLIC;
 

@@ -21,6 +21,8 @@
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_type_d.h"
+#include "commands/defrem.h"
 #include "commands/event_trigger.h"
 #include "commands/extension.h"
 #include "miscadmin.h"
@@ -32,11 +34,13 @@
 #include "utils/lsyscache.h"
 
 #include "bgw/pgs_bgw.h"
+#include "catalog/pgs_catalog.h"
 #include "catalog/pgs_query.h"
 #include "pg_streaming.h"
 #include "storage/pgs_guard.h"
 
 PG_FUNCTION_INFO_V1(stream_ddl_rewrites_xid);
+PG_FUNCTION_INFO_V1(stream_on_table_rewrite);
 PG_FUNCTION_INFO_V1(stream_on_ddl_command_start);
 PG_FUNCTION_INFO_V1(stream_dropping_with_cascade);
 PG_FUNCTION_INFO_V1(stream_forget_queries_using);
@@ -98,6 +102,82 @@ guard_check_drop_role(DropRoleStmt *stmt)
  */
 static bool guard_cascading = false;
 
+/*
+ * A rewrite of a stream (VACUUM FULL, CLUSTER, a rewriting ALTER TABLE)
+ * while one of its queries is part-way through the rows of one large
+ * transaction is refused: those rows are split between batches by block,
+ * which a rewrite changes.
+ */
+static void
+guard_check_rewrite(Oid relid, const char *command)
+{
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	char	   *query = NULL;
+
+	if (!OidIsValid(get_relname_relid("stream_runs", get_namespace_oid("stream", true))))
+		return;					/* a catalog that cannot split */
+	pgs_catalog_begin(&acc);
+	if (pgs_catalog_exec("SELECT d.name FROM stream.query_defs d"
+						 " JOIN LATERAL (SELECT o.* FROM stream.checkpoint_offsets o"
+						 "  WHERE o.query_id = d.query_id"
+						 "  ORDER BY o.batch_id DESC LIMIT 1) o ON true"
+						 " WHERE d.stream_relid::oid = $1"
+						 "   AND (o.end_split_xid IS NOT NULL"
+						 "        OR (o.start_split_xid IS NOT NULL AND NOT EXISTS"
+						 "            (SELECT 1 FROM stream.checkpoint_commits k"
+						 "              WHERE k.query_id = o.query_id AND k.batch_id = o.batch_id)))"
+						 " ORDER BY d.name LIMIT 1",
+						 1, argtypes, values, NULL, true, 0) > 0)
+		query = pgs_result_text(0, 1, CurrentMemoryContext);
+	pgs_catalog_end(&acc);
+	if (query != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot %s stream table \"%s\" while streaming query \"%s\" is part-way through the rows of one transaction",
+						command, get_rel_name(relid), query),
+				 errdetail("The query splits that transaction's rows between batches by their place in the table, which the rewrite would change."),
+				 errhint("Let the query process them first, with CALL stream.process_all_available('%s').",
+						 query)));
+}
+
+/* the streams a VACUUM FULL or CLUSTER names, checked before it runs */
+static void
+guard_check_rewriting_utility(Node *stmt)
+{
+	List	   *rels = NIL;
+	const char *command = NULL;
+	ListCell   *lc;
+
+	if (IsA(stmt, VacuumStmt) && ((VacuumStmt *) stmt)->is_vacuumcmd)
+	{
+		foreach(lc, ((VacuumStmt *) stmt)->options)
+		{
+			DefElem    *opt = lfirst(lc);
+
+			if (strcmp(opt->defname, "full") == 0 && defGetBoolean(opt))
+				command = "VACUUM FULL";
+		}
+		if (command != NULL)
+			foreach(lc, ((VacuumStmt *) stmt)->rels)
+				if (((VacuumRelation *) lfirst(lc))->relation != NULL)
+					rels = lappend(rels, ((VacuumRelation *) lfirst(lc))->relation);
+	}
+	else if (IsA(stmt, ClusterStmt) && ((ClusterStmt *) stmt)->relation != NULL)
+	{
+		command = "CLUSTER";
+		rels = list_make1(((ClusterStmt *) stmt)->relation);
+	}
+	foreach(lc, rels)
+	{
+		Oid			relid = RangeVarGetRelid(lfirst(lc), NoLock, true);
+
+		if (OidIsValid(relid) && pgs_is_stream(relid))
+			guard_check_rewrite(relid, command);
+	}
+}
+
 static void
 guard_process_utility(PlannedStmt *pstmt, const char *queryString,
 					  bool readOnlyTree, ProcessUtilityContext context,
@@ -108,8 +188,11 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString,
 	List	   *roles = NIL;
 	bool		present;
 
-	present = (IsA(stmt, DropRoleStmt) || IsA(stmt, ReassignOwnedStmt)) &&
+	present = (IsA(stmt, DropRoleStmt) || IsA(stmt, ReassignOwnedStmt) ||
+			   IsA(stmt, VacuumStmt) || IsA(stmt, ClusterStmt)) &&
 		guard_extension_present();
+	if (present && (IsA(stmt, VacuumStmt) || IsA(stmt, ClusterStmt)))
+		guard_check_rewriting_utility(stmt);
 	if (present && IsA(stmt, DropRoleStmt))
 		guard_check_drop_role((DropRoleStmt *) stmt);
 	if (present && IsA(stmt, ReassignOwnedStmt))
@@ -132,6 +215,24 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString,
 	else
 		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);
+}
+
+/*
+ * stream.on_table_rewrite(): the table_rewrite event trigger, which runs
+ * in every session before an ALTER TABLE rewrites a table.
+ */
+Datum
+stream_on_table_rewrite(PG_FUNCTION_ARGS)
+{
+	Oid			relid;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		elog(ERROR, "not fired by event trigger manager");
+	relid = DatumGetObjectId(DirectFunctionCall1(pg_event_trigger_table_rewrite_oid,
+												 (Datum) 0));
+	if (pgs_is_stream(relid))
+		guard_check_rewrite(relid, "rewrite");
+	PG_RETURN_VOID();
 }
 
 /*

@@ -77,8 +77,8 @@ SELECT stream.start_query('b_all_q', 'SELECT id FROM b_events', 'b_all') > 0 AS 
 CALL stream.process_all_available('b_all_q');
 SELECT count(*) AS batches, sum(input_rows) AS rows FROM stream.progress WHERE query = 'b_all_q';
 
--- a rewrite in the middle of a split cannot be replayed exactly: the query
--- fails with the reason instead of losing or repeating rows
+-- a rewrite in the middle of a split is refused: the split is by block,
+-- which the rewrite would change
 CREATE TABLE b2_events (id int, pad text);
 INSERT INTO b2_events SELECT g, repeat('q', 40) FROM generate_series(1, 2000) g;
 SELECT stream.create_stream('b2_events');
@@ -86,12 +86,17 @@ CREATE TABLE b2_out (id int);
 SELECT stream.start_query('b2_q', 'SELECT id FROM b2_events', 'b2_out',
                           max_rows_per_batch => 400, trigger => '1 hour') > 0 AS started;
 CALL stream.process_batch('b2_q');
-SELECT count(*) AS delivered FROM b2_out \gset
-VACUUM FULL b2_events;
 \set VERBOSITY default
-CALL stream.process_batch('b2_q');
+VACUUM FULL b2_events;
+ALTER TABLE b2_events ALTER COLUMN pad TYPE varchar(100);
 \set VERBOSITY terse
-SELECT count(*) = :delivered AS nothing_more FROM b2_out;
+-- once the query has read them, the rewrites go through
+CALL stream.process_all_available('b2_q');
+VACUUM FULL b2_events;
+ALTER TABLE b2_events ALTER COLUMN pad TYPE varchar(100);
+INSERT INTO b2_events VALUES (2001, 'after');
+CALL stream.process_all_available('b2_q');
+SELECT count(*) AS rows, count(DISTINCT id) AS ids, max(id) FROM b2_out;
 
 SELECT stream.drop_stream('b_events', cascade => true);
 SELECT stream.drop_stream('b2_events', cascade => true);
