@@ -13,6 +13,7 @@
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
+#include "port/atomics.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 
@@ -44,12 +45,17 @@ typedef struct PgsDatabase
 	bool		reload;			/* the query catalog changed */
 } PgsDatabase;
 
-/* commits of transactions that inserted into a stream, per stream */
+/*
+ * Commits of transactions that inserted into a stream, per stream.  A slot
+ * is claimed under the lock and never given back; its count is an atomic,
+ * so that a commit bumps it without any lock.
+ */
 typedef struct PgsStreamCounter
 {
 	Oid			dboid;
-	Oid			relid;
-	uint64		commits;
+	Oid			relid;			/* set last: InvalidOid while the slot is free */
+	pg_atomic_uint64 commits;
+	bool		wake;			/* a continuous query reads it: wake the scheduler */
 } PgsStreamCounter;
 
 /* what a worker was asked to do */
@@ -114,5 +120,7 @@ extern bool pgs_start_worker(const char *function, const char *type, Datum arg,
 PGDLLEXPORT void pgs_launcher_main(Datum arg);
 PGDLLEXPORT void pgs_scheduler_main(Datum arg);
 PGDLLEXPORT void pgs_worker_main(Datum arg);
+
+extern void pgs_stream_set_wakes(Oid dboid, const Oid *relids, int nrelids);
 
 #endif							/* PGS_BGW_INTERNAL_H */

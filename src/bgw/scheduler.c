@@ -217,6 +217,18 @@ sched_reload(void)
 		else
 			i++;
 	}
+
+	/* commits into the streams of continuous queries wake this process */
+	{
+		Oid		   *relids = palloc(sizeof(Oid) * (nqueries + 1));
+		int			n = 0;
+
+		for (i = 0; i < nqueries; i++)
+			if (queries[i].seen && queries[i].trigger == TRIGGER_CONTINUOUS)
+				relids[n++] = queries[i].stream_relid;
+		pgs_stream_set_wakes(sched_dboid, relids, n);
+		pfree(relids);
+	}
 	return true;
 }
 

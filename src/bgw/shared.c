@@ -64,8 +64,12 @@ shm_startup(void)
 	pgs_shared = ShmemInitStruct("pg_streaming", sizeof(PgsShared), &found);
 	if (!found)
 	{
+		int			i;
+
 		memset(pgs_shared, 0, sizeof(PgsShared));
 		pgs_shared->lock = &(GetNamedLWLockTranche("pg_streaming"))->lock;
+		for (i = 0; i < PGS_STREAM_COUNTERS; i++)
+			pg_atomic_init_u64(&pgs_shared->counters[i].commits, 0);
 	}
 	pgs_placement_shmem_startup();
 	LWLockRelease(AddinShmemInitLock);
@@ -98,6 +102,11 @@ pgs_find_database(Oid dboid, bool create)
 	return free_slot;
 }
 
+/*
+ * The stream's counter.  Found without the lock (a slot's relid is written
+ * last, after a barrier); created only by a caller holding the lock
+ * exclusively.
+ */
 static PgsStreamCounter *
 shm_counter(Oid dboid, Oid relid, bool create)
 {
@@ -107,16 +116,19 @@ shm_counter(Oid dboid, Oid relid, bool create)
 	for (i = 0; i < PGS_STREAM_COUNTERS; i++)
 	{
 		PgsStreamCounter *c = &pgs_shared->counters[(h + i) % PGS_STREAM_COUNTERS];
+		Oid			slot_relid = c->relid;
 
-		if (c->relid == relid && c->dboid == dboid)
+		pg_read_barrier();
+		if (slot_relid == relid && c->dboid == dboid)
 			return c;
-		if (c->relid == InvalidOid)
+		if (slot_relid == InvalidOid)
 		{
 			if (!create)
 				return NULL;
 			c->dboid = dboid;
+			pg_atomic_write_u64(&c->commits, 0);
+			pg_write_barrier();
 			c->relid = relid;
-			c->commits = 0;
 			return c;
 		}
 	}
@@ -135,14 +147,57 @@ pgs_stream_commits(Oid dboid, Oid relid)
 
 	if (pgs_shared == NULL)
 		return result;
-	LWLockAcquire(pgs_shared->lock, LW_SHARED);
 	c = shm_counter(dboid, relid, false);
-	if (c != NULL)
-		result = c->commits;
-	else
-		result = 0;
+	return c != NULL ? pg_atomic_read_u64(&c->commits) : 0;
+}
+
+/*
+ * Bump the counters of the streams this transaction inserted into, when
+ * every one of them has its slot already.  Returns false, having bumped
+ * nothing, when one needs a slot: the caller then does it under the lock.
+ */
+static bool
+shm_count_commits_unlocked(bool *wake)
+{
+	ListCell   *lc;
+
+	*wake = false;
+	foreach(lc, pending_stream_relids)
+		if (shm_counter(MyDatabaseId, lfirst_oid(lc), false) == NULL)
+			return false;
+	foreach(lc, pending_stream_relids)
+	{
+		PgsStreamCounter *c = shm_counter(MyDatabaseId, lfirst_oid(lc), false);
+
+		pg_atomic_fetch_add_u64(&c->commits, 1);
+		if (c->wake)
+			*wake = true;
+	}
+	return true;
+}
+
+/*
+ * The streams of database dboid that continuous queries read: a commit
+ * into one of them wakes the scheduler, a commit into another only counts
+ * (interval triggers look at the counts when they fire).
+ */
+void
+pgs_stream_set_wakes(Oid dboid, const Oid *relids, int nrelids)
+{
+	int			i;
+
+	LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < PGS_STREAM_COUNTERS; i++)
+		if (pgs_shared->counters[i].dboid == dboid)
+			pgs_shared->counters[i].wake = false;
+	for (i = 0; i < nrelids; i++)
+	{
+		PgsStreamCounter *c = shm_counter(dboid, relids[i], true);
+
+		if (c != NULL)
+			c->wake = true;
+	}
 	LWLockRelease(pgs_shared->lock);
-	return result;
 }
 
 static void
@@ -152,6 +207,7 @@ shm_xact_callback(XactEvent event, void *arg)
 	PgsDatabase *db;
 	Latch	   *sched = NULL;
 	Latch	   *launcher = NULL;
+	bool		wake;
 
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
 		event == XACT_EVENT_PREPARE)
@@ -167,13 +223,35 @@ shm_xact_callback(XactEvent event, void *arg)
 		!pending_notify_launcher)
 		return;
 
+	/*
+	 * The common case, a commit that inserted into streams and changed no
+	 * query: the counters are bumped and the scheduler woken without the
+	 * lock, so that concurrent writers do not queue on it.  Reading the
+	 * database's slot unlocked may see it mid-change: that costs at most a
+	 * spurious or a missed wake-up, which the scheduler's own timeout makes
+	 * good.
+	 */
+	if (!pending_notify_scheduler && !pending_notify_launcher &&
+		shm_count_commits_unlocked(&wake))
+	{
+		db = wake ? pgs_find_database(MyDatabaseId, false) : NULL;
+		if (db != NULL && db->state == PGS_DB_RUNNING)
+			sched = db->sched_latch;
+		if (sched)
+			SetLatch(sched);
+		pending_stream_relids = NIL;
+		return;
+	}
+
 	LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
 	foreach(lc, pending_stream_relids)
 	{
-		PgsStreamCounter *c = shm_counter(MyDatabaseId, lfirst_oid(lc), true);
+		PgsStreamCounter *c = shm_counter(MyDatabaseId, lfirst_oid(lc), false);
 
+		if (c == NULL)
+			c = shm_counter(MyDatabaseId, lfirst_oid(lc), true);
 		if (c != NULL)
-			c->commits++;
+			pg_atomic_fetch_add_u64(&c->commits, 1);
 	}
 	db = pgs_find_database(MyDatabaseId, pending_notify_launcher);
 	if (db != NULL)
