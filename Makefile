@@ -31,7 +31,7 @@ DATA = sql/pg_streaming--0.1.sql sql/pg_streaming--0.1--0.2.sql \
 	sql/pg_streaming--0.2--0.3.sql
 PGFILEDESC = "pg_streaming - structured streaming in PostgreSQL"
 
-PG_CPPFLAGS = -I$(srcdir)/src -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+PG_CPPFLAGS = -I$(srcdir)/src -Werror=implicit-function-declaration -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
 REGRESS = stream_tables queries refusals identifiers security ddl_guards rewrite_replay indexes stamps backfill retention memory upgrade
 REGRESS_OPTS = --inputdir=$(srcdir)/test --load-extension=pg_streaming

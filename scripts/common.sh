@@ -21,6 +21,12 @@ need_packages() {
 
 build_and_install() {
     make -s PG_CONFIG="$PG_CONFIG" with_llvm=no >/dev/null
+    # a function of ours declared but never defined would only fail at load
+    if nm -D pg_streaming.so | grep -q ' U pgs_'; then
+        echo "pg_streaming.so uses functions that are not defined:" >&2
+        nm -D pg_streaming.so | grep ' U pgs_' >&2
+        exit 1
+    fi
     make -s PG_CONFIG="$PG_CONFIG" with_llvm=no install >/dev/null
 }
 

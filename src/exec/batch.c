@@ -332,6 +332,42 @@ batch_stream_storage(Oid relid, Oid *relfilenode, int64 *tail)
 }
 
 /*
+ * The stream's writers as the registry of placement.c knows them, read
+ * after the tail position and before the end snapshot: a transaction the
+ * snapshot sees running either was registered here already, or writes its
+ * first row later, at or after the tail.  (Read after the snapshot, the
+ * registry could have lost a writer that committed in between.)
+ */
+typedef struct BatchWriters
+{
+	bool		known;
+	uint64		since;
+	int			n;
+	PgsWriter	writers[PGS_MAX_WRITERS];
+} BatchWriters;
+
+static void
+batch_read_writers(Oid relid, BatchWriters *w)
+{
+	w->known = pgs_writers_read(relid, &w->since, w->writers, &w->n);
+}
+
+/*
+ * The floor of a new end snapshot: from the registry of the stream's
+ * writers where there is one (so that only transactions writing the stream
+ * hold it back), else from the snapshots alone.
+ */
+static int64
+batch_floor(const BatchWriters *w, Oid relfilenode, const PgsBoundary *lo,
+			bool lo_usable, Datum hi, int64 tail)
+{
+	if (w->known)
+		return pgs_boundary_floor_known(lo, lo_usable, hi, tail, relfilenode,
+										w->since, w->writers, w->n);
+	return pgs_boundary_floor(lo, lo_usable, hi, tail);
+}
+
+/*
  * The blocks that hold the rows of a batch that reads from position "from",
  * or, when the batch is a stretch of one split transaction (to is not
  * PGS_NO_BLOCK), the blocks from..to themselves.
@@ -645,6 +681,7 @@ batch_plan(const PgsQuery *q, PgsOffsets *o, BatchPlan *bp, bool own_running)
 	PgsBatchParams params;
 	PgsBlockRange ranges[2];
 	int			nranges;
+	BatchWriters writers;
 	BatchEnd	be;
 	Oid			relfilenode;
 	int64		tail_block;
@@ -677,6 +714,7 @@ batch_plan(const PgsQuery *q, PgsOffsets *o, BatchPlan *bp, bool own_running)
 		batch_plan_split(q, o, bp, relfilenode);
 		return true;
 	}
+	batch_read_writers(q->stream_relid, &writers);
 	candidate.snapshot = pgs_take_snapshot(own_running);
 
 	/*
@@ -693,7 +731,8 @@ batch_plan(const PgsQuery *q, PgsOffsets *o, BatchPlan *bp, bool own_running)
 		return false;
 	bp->capped = be.capped;
 
-	floor = pgs_boundary_floor(lo, lo_usable, candidate.snapshot, tail_block);
+	floor = batch_floor(&writers, relfilenode, lo, lo_usable,
+						candidate.snapshot, tail_block);
 	hi->is_start = false;
 	hi->snapshot = be.snapshot;
 	hi->xmax = pgs_snapshot_xmax(be.snapshot);
@@ -914,17 +953,20 @@ pgs_start_at_latest(const PgsQuery *q)
 	PgsOffsets	o;
 	Oid			relfilenode;
 	int64		tail_block;
+	BatchWriters writers;
 	Datum		hi;
 
 	batch_offsets_init(&o);
 	o.batch_id = 0;
 	o.start.is_start = true;
 	batch_stream_storage(q->stream_relid, &relfilenode, &tail_block);
+	batch_read_writers(q->stream_relid, &writers);
 	hi = pgs_take_snapshot(true);
 	o.end.is_start = false;
 	o.end.snapshot = hi;
 	o.end.xmax = pgs_snapshot_xmax(hi);
-	o.end.from_block = pgs_boundary_floor(&o.start, false, hi, tail_block);
+	o.end.from_block = batch_floor(&writers, relfilenode, &o.start, false,
+								   hi, tail_block);
 	o.end.tail_block = tail_block;
 	o.end.rest_floor = o.end.from_block;
 	o.end.relfilenode = relfilenode;

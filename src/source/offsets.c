@@ -28,6 +28,7 @@
 #include "utils/xid8.h"
 
 #include "source/pgs_offsets.h"
+#include "storage/pgs_placement.h"
 
 int
 pgs_cmp_u64(const void *a, const void *b)
@@ -205,6 +206,51 @@ pgs_boundary_floor(const PgsBoundary *lo, bool lo_usable, Datum hi_snapshot,
 		if (!lo_usable)
 			return 0;
 		if (hi.xip[i] < U64FromFullTransactionId(lo->xmax))
+			floor = Min(floor, lo->from_block);
+		else
+			floor = Min(floor, lo->tail_block);
+	}
+	return Max(floor, 0);
+}
+
+/*
+ * The floor of hi knowing which transactions write the stream (the registry
+ * of placement.c): a running transaction at or above "since" that is not
+ * registered has written nothing, so whatever it writes later lies at or
+ * after tail_block; a registered one lies at or after the position it
+ * registered.  Transactions below "since" are taken as pgs_boundary_floor
+ * takes them.  So a transaction that never writes the stream, however long
+ * it stays open, holds no floor back.
+ */
+int64
+pgs_boundary_floor_known(const PgsBoundary *lo, bool lo_usable,
+						 Datum hi_snapshot, int64 tail_block, Oid relfilenode,
+						 uint64 since, const PgsWriter *writers, int nwriters)
+{
+	PgsXidSnapshot hi;
+	int64		floor = tail_block;
+	int			i;
+	int			j;
+
+	pgs_snapshot_parse(hi_snapshot, &hi);
+	for (i = 0; i < hi.nxip; i++)
+	{
+		uint64		x = hi.xip[i];
+
+		if (x >= since)
+		{
+			for (j = 0; j < nwriters; j++)
+				if (writers[j].xid == x)
+				{
+					if (writers[j].relfilenode != relfilenode)
+						return 0;
+					floor = Min(floor, writers[j].first);
+				}
+			continue;
+		}
+		if (!lo_usable)
+			return 0;
+		if (x < U64FromFullTransactionId(lo->xmax))
 			floor = Min(floor, lo->from_block);
 		else
 			floor = Min(floor, lo->tail_block);

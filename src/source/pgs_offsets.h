@@ -75,6 +75,12 @@ extern Datum pgs_take_snapshot(bool own_running);
 extern FullTransactionId pgs_snapshot_xmax(Datum snap);
 extern int64 pgs_boundary_floor(const PgsBoundary *lo, bool lo_usable,
 								 Datum hi_snapshot, int64 tail_block);
+struct PgsWriter;
+extern int64 pgs_boundary_floor_known(const PgsBoundary *lo, bool lo_usable,
+									  Datum hi_snapshot, int64 tail_block,
+									  Oid relfilenode, uint64 since,
+									  const struct PgsWriter *writers,
+									  int nwriters);
 extern Datum pgs_snapshot_without(Datum snap, FullTransactionId xid);
 extern Datum pgs_cut_snapshot(const PgsBoundary *lo, Datum hi_snapshot,
 							  FullTransactionId cut,

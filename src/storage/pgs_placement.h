@@ -58,6 +58,16 @@ typedef struct PgsPlacementState
 	int64		fallback_first;
 } PgsPlacementState;
 
+/* a transaction writing a stream, and the position of its first row */
+typedef struct PgsWriter
+{
+	uint64		xid;
+	int64		first;
+	Oid			relfilenode;
+} PgsWriter;
+
+#define PGS_MAX_WRITERS		64
+
 /* placement.c: shared memory, present with shared_preload_libraries */
 extern void pgs_placement_shmem_request(void);
 extern void pgs_placement_shmem_startup(void);
@@ -72,6 +82,9 @@ extern void pgs_placement_before_insert(Relation rel, Size len,
 										bool first_of_xact);
 extern bool pgs_placement_recycling(Relation rel);
 extern Size pgs_placement_room(Relation rel);
+extern void pgs_writer_register(Relation rel);
+extern bool pgs_writers_read(Oid relid, uint64 *since, PgsWriter *writers,
+							 int *nwriters);
 
 /* runs.c: the runs catalog */
 extern int	pgs_runs_load(Oid relid, Oid relfilenode, PgsRun **runs);

@@ -27,6 +27,9 @@
 
 #include "access/heapam.h"
 #include "access/hio.h"
+#include "access/transam.h"
+#include "access/xact.h"
+#include "storage/procarray.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
 #include "storage/bufmgr.h"
@@ -45,6 +48,15 @@ typedef struct PgsPlacement
 	Oid			relid;
 	slock_t		mutex;
 	PgsPlacementState state;
+
+	/*
+	 * The transactions writing the stream: every transaction whose xid is
+	 * at least registry_since registers here before its first row, with the
+	 * position that row and all its later rows are at or after.
+	 */
+	uint64		registry_since;
+	int			nwriters;
+	PgsWriter	writers[PGS_MAX_WRITERS];
 } PgsPlacement;
 
 typedef struct PgsPlacementShared
@@ -125,8 +137,18 @@ plc_claim(Oid relid, const PgsPlacementState *initial)
 		p->dboid = MyDatabaseId;
 		p->relid = relid;
 		p->state = *initial;
+		p->registry_since = PG_UINT64_MAX;
+		p->nwriters = 0;
 		pg_write_barrier();
 		pg_atomic_write_u32(&plc_shared->nclaimed, n + 1);
+
+		/*
+		 * Every xid from now on is assigned after the entry could be seen,
+		 * so its transaction finds the entry before its first row.
+		 */
+		SpinLockAcquire(&p->mutex);
+		p->registry_since = U64FromFullTransactionId(ReadNextFullTransactionId());
+		SpinLockRelease(&p->mutex);
 	}
 	SpinLockRelease(&plc_shared->claim_mutex);
 	return p;
@@ -355,4 +377,135 @@ pgs_placement_room(Relation rel)
 	if (target == InvalidBlockNumber)
 		return 0;
 	return plc_block_room(rel, target);
+}
+
+/* ---- the registry of the transactions writing each stream ---- */
+
+/* what this backend registered, to take back when its transaction ends */
+#define PLC_MAX_LOCAL	32
+
+static struct
+{
+	PgsPlacement *entry;
+	uint64		xid;
+}			plc_local[PLC_MAX_LOCAL];
+static int	plc_nlocal = 0;
+static bool plc_callback_registered = false;
+
+/* take a registration back */
+static void
+plc_forget_writer(PgsPlacement *p, uint64 xid)
+{
+	int			j;
+
+	SpinLockAcquire(&p->mutex);
+	for (j = 0; j < p->nwriters; j++)
+		if (p->writers[j].xid == xid)
+		{
+			p->writers[j] = p->writers[--p->nwriters];
+			break;
+		}
+	SpinLockRelease(&p->mutex);
+}
+
+static void
+plc_xact_callback(XactEvent event, void *arg)
+{
+	int			i;
+
+	if (event == XACT_EVENT_PREPARE)
+	{
+		/* a prepared transaction still writes: planners forget it later */
+		plc_nlocal = 0;
+		return;
+	}
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
+		event != XACT_EVENT_PARALLEL_COMMIT && event != XACT_EVENT_PARALLEL_ABORT)
+		return;
+	for (i = 0; i < plc_nlocal; i++)
+		plc_forget_writer(plc_local[i].entry, plc_local[i].xid);
+	plc_nlocal = 0;
+}
+
+/*
+ * Before the first row of the current transaction into rel: register the
+ * transaction with the position where its rows start.  When it cannot be
+ * registered (no room), the registry stops vouching for xids up to its
+ * own, and planners treat those as they would without a registry.
+ */
+void
+pgs_writer_register(Relation rel)
+{
+	PgsPlacement *p = plc_find(RelationGetRelid(rel));
+	uint64		xid = U64FromFullTransactionId(GetTopFullTransactionId());
+	BlockNumber nblocks;
+	int64		first;
+
+	if (p == NULL)
+		return;
+	if (!plc_callback_registered)
+	{
+		RegisterXactCallback(plc_xact_callback, NULL);
+		plc_callback_registered = true;
+	}
+	nblocks = RelationGetNumberOfBlocks(rel);
+	SpinLockAcquire(&p->mutex);
+	if (p->state.relfilenode == rel->rd_node.relNode && p->state.recycled)
+		first = PGS_POSITION(p->state.run, p->state.cursor);
+	else if (p->state.relfilenode == rel->rd_node.relNode)
+		first = PGS_POSITION(p->state.run, nblocks > 0 ? nblocks - 1 : 0);
+	else
+		first = 0;
+	if (p->nwriters < PGS_MAX_WRITERS && plc_nlocal < PLC_MAX_LOCAL)
+	{
+		p->writers[p->nwriters].xid = xid;
+		p->writers[p->nwriters].first = first;
+		p->writers[p->nwriters].relfilenode = rel->rd_node.relNode;
+		p->nwriters++;
+		plc_local[plc_nlocal].entry = p;
+		plc_local[plc_nlocal].xid = xid;
+		plc_nlocal++;
+	}
+	else if (p->registry_since <= xid)
+		p->registry_since = xid + 1;
+	SpinLockRelease(&p->mutex);
+}
+
+/*
+ * The stream's registry: *since, below which xids are not vouched for,
+ * and the writers registered.  A registration whose transaction has ended
+ * without taking it back (a prepared transaction, finished elsewhere) is
+ * dropped.  False when the stream has no entry.
+ */
+bool
+pgs_writers_read(Oid relid, uint64 *since, PgsWriter *writers, int *nwriters)
+{
+	PgsPlacement *p = plc_find(relid);
+	FullTransactionId next = ReadNextFullTransactionId();
+	int			i;
+
+	*nwriters = 0;
+	if (p == NULL)
+		return false;
+	SpinLockAcquire(&p->mutex);
+	for (i = 0; i < p->nwriters; i++)
+		writers[(*nwriters)++] = p->writers[i];
+	*since = p->registry_since;
+	SpinLockRelease(&p->mutex);
+
+	/* outside the spinlock: asking the proc array takes locks */
+	for (i = 0; i < *nwriters;)
+	{
+		FullTransactionId fx = FullTransactionIdFromU64(writers[i].xid);
+
+		if (FullTransactionIdPrecedes(fx, next) &&
+			!TransactionIdIsInProgress(XidFromFullTransactionId(fx)))
+		{
+			plc_forget_writer(p, writers[i].xid);
+			writers[i] = writers[--(*nwriters)];
+		}
+		else
+			i++;
+	}
+	return true;
 }

@@ -98,6 +98,8 @@ sam_before_insert(Relation rel, bool *first)
 	if (*first)
 	{
 		RelationSetTargetBlock(rel, InvalidBlockNumber);
+		/* planners learn where this transaction's rows start */
+		pgs_writer_register(rel);
 		state->last_insert_fxid = fxid;
 		/* at commit, wake the queries that read this stream */
 		pgs_note_stream_insert(RelationGetRelid(rel));

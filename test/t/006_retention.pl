@@ -89,6 +89,10 @@ my $after = size_of_ev();
 my ($rows, $ids) = split /\|/, $node->safe_psql('postgres',
 	'SELECT count(*), count(DISTINCT id) FROM ev_out');
 my $written = $node->safe_psql('postgres', 'SELECT count(*) FROM written');
+note 'missing from the target, extra in it: ' . $node->safe_psql('postgres', q{
+	SELECT count(*) FILTER (WHERE o.id IS NULL), count(*) FILTER (WHERE w.id IS NULL),
+	       min(w.id) FILTER (WHERE o.id IS NULL), max(w.id) FILTER (WHERE o.id IS NULL)
+	  FROM written w FULL JOIN ev_out o USING (id)});
 is($rows, $ids, 'no row reached the target twice');
 is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM written w FULL JOIN ev_out o USING (id)
