@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# A batch's cost with a transaction open elsewhere: 10,000 new rows over a
+# 2,000,000-row history, processed by CALL stream.process_batch, ROUNDS
+# times while a transaction that never touches the stream has been open
+# since before the history was written, then ROUNDS times after it ended.
+# Reports each batch's server time and the stream blocks it read, their
+# medians, and the ratio of the medians.
+#
+#   bash bench/floors.sh   # as root; ROUNDS=5 HISTORY=2000000 NEW_ROWS=10000
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/common.sh
+
+rounds=${ROUNDS:-5}
+history=${HISTORY:-2000000}
+new_rows=${NEW_ROWS:-10000}
+bench_server floors 54357 "shared_preload_libraries=pg_streaming" \
+    "shared_buffers=512MB" "max_wal_size=4GB" "track_io_timing=off"
+
+"${psql[@]}" >/dev/null <<SQL
+CREATE EXTENSION pg_streaming;
+CREATE TABLE h (id bigint, ts timestamptz, payload text);
+SELECT stream.create_stream('h');
+SELECT stream.start_query('q', 'SELECT id, ts FROM h', 'h_out', trigger => '1 hour');
+CREATE TABLE elsewhere (id int);
+CREATE SEQUENCE ids;
+SQL
+sleep 1
+
+# a transaction with an xid, open until the end of the first half
+runuser -u postgres -- "$PG_BIN/psql" -h "$dir" -p 54357 -U postgres -X -q \
+    -c "BEGIN; INSERT INTO elsewhere VALUES (1); SELECT pg_sleep(3600);" >/dev/null 2>&1 &
+sleep 1
+
+"${psql[@]}" >/dev/null <<SQL
+INSERT INTO h SELECT nextval('ids'), now(), repeat('p', 60) FROM generate_series(1, $history);
+CALL stream.process_all_available('q');
+SQL
+
+# one batch of new rows: server milliseconds and stream blocks read
+batch() {
+    "${psql[@]}" -F ' ' <<SQL | tail -1
+INSERT INTO h SELECT nextval('ids'), now(), repeat('p', 60) FROM generate_series(1, $new_rows);
+SELECT pg_stat_force_next_flush();
+SELECT heap_blks_read + heap_blks_hit AS b0 FROM pg_statio_user_tables WHERE relname = 'h' \gset
+SELECT clock_timestamp() AS t0 \gset
+CALL stream.process_batch('q');
+SELECT round(extract(epoch FROM clock_timestamp() - :'t0') * 1000, 1) AS ms \gset
+SELECT pg_stat_force_next_flush();
+SELECT pg_sleep(0.1);
+SELECT :ms, (SELECT heap_blks_read + heap_blks_hit FROM pg_statio_user_tables WHERE relname = 'h') - :b0;
+SQL
+}
+
+echo "round open_ms open_blocks"
+open_ms=(); open_blocks=()
+for r in $(seq 1 "$rounds"); do
+    read -r ms blocks <<<"$(batch)"
+    open_ms+=("$ms"); open_blocks+=("$blocks")
+    echo "$r $ms $blocks"
+done
+
+"${psql[@]}" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event = 'PgSleep'" >/dev/null
+sleep 1
+echo "round closed_ms closed_blocks"
+closed_ms=(); closed_blocks=()
+for r in $(seq 1 "$rounds"); do
+    read -r ms blocks <<<"$(batch)"
+    closed_ms+=("$ms"); closed_blocks+=("$blocks")
+    echo "$r $ms $blocks"
+done
+
+om=$(printf '%s\n' "${open_ms[@]}" | median); cm=$(printf '%s\n' "${closed_ms[@]}" | median)
+ob=$(printf '%s\n' "${open_blocks[@]}" | median); cb=$(printf '%s\n' "${closed_blocks[@]}" | median)
+echo "median with the transaction open: $om ms, $ob blocks; after it ended: $cm ms, $cb blocks"
+echo "ratio open/closed: $(echo "scale=2; $om / $cm" | bc)"
+"${psql[@]}" -F ' ' -c "SELECT 'exactly once:', count(*) = count(DISTINCT id) AND count(*) = (SELECT count(*) FROM h) FROM h_out"
