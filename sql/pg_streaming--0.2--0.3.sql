@@ -18,7 +18,9 @@ ALTER TABLE stream.checkpoint_offsets
     ADD COLUMN end_split_block bigint,
     ADD COLUMN end_split_stop bigint,
     ADD COLUMN end_rest_floor bigint,
-    ADD COLUMN scan_to_block bigint;
+    ADD COLUMN scan_to_block bigint,
+    ADD COLUMN end_writer_xids xid8[],
+    ADD COLUMN end_writer_firsts bigint[];
 
 DROP FUNCTION stream._batch_member(xid8, xid8, xid8, pg_snapshot, xid8[]);
 CREATE FUNCTION stream._batch_member(xid8, tid, xid8, xid8, pg_snapshot, xid8[],

@@ -51,6 +51,8 @@ CREATE TABLE stream.checkpoint_offsets (
     end_split_stop      bigint,
     end_rest_floor      bigint,
     scan_to_block       bigint,
+    end_writer_xids     xid8[],
+    end_writer_firsts   bigint[],
     PRIMARY KEY (query_id, batch_id)
 );
 COMMENT ON TABLE stream.checkpoint_offsets IS

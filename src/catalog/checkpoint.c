@@ -16,6 +16,7 @@
 #include "catalog/pg_type_d.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
+#include "utils/array.h"
 #include "utils/xid8.h"
 
 #include "bgw/pgs_bgw.h"
@@ -47,6 +48,38 @@ pgs_catalog_splits(void)
 		get_attnum(relid, "end_split_xid") != InvalidAttrNumber;
 }
 
+/* a boundary's open writers, from two parallel arrays */
+static void
+cp_read_writers(PgsBoundary *b, int xids_col, int firsts_col, MemoryContext cxt)
+{
+	bool		isnull;
+	Datum		d = pgs_result_datum(0, xids_col, &isnull);
+	Datum	   *xids;
+	Datum	   *firsts;
+	int			n;
+	int			nf;
+	int			i;
+	MemoryContext old;
+
+	b->nwriters = 0;
+	if (isnull)
+		return;
+	old = MemoryContextSwitchTo(cxt);
+	deconstruct_array(DatumGetArrayTypeP(d), XID8OID, sizeof(FullTransactionId),
+					  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &xids, NULL, &n);
+	deconstruct_array(DatumGetArrayTypeP(pgs_result_datum(0, firsts_col, &isnull)),
+					  INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &firsts, NULL, &nf);
+	b->writer_xids = palloc(sizeof(uint64) * (n + 1));
+	b->writer_firsts = palloc(sizeof(int64) * (n + 1));
+	for (i = 0; i < n && i < nf; i++)
+	{
+		b->writer_xids[i] = U64FromFullTransactionId(DatumGetFullTransactionId(xids[i]));
+		b->writer_firsts[i] = DatumGetInt64(firsts[i]);
+	}
+	b->nwriters = Min(n, nf);
+	MemoryContextSwitchTo(old);
+}
+
 static void
 cp_no_split(PgsBoundary *b)
 {
@@ -54,6 +87,7 @@ cp_no_split(PgsBoundary *b)
 	b->split_block = 0;
 	b->split_stop = 0;
 	b->rest_floor = b->from_block;
+	b->nwriters = 0;
 }
 
 /* column "col" of the result's first row as a split xid, or invalid */
@@ -101,7 +135,8 @@ pgs_checkpoint_read(int64 query_id, int64 batch_id, PgsOffsets *o)
 									  " ORDER BY batch_id DESC LIMIT 1",
 									  splits ? ", start_split_xid, start_split_block,"
 									  " end_split_xid, end_split_block, end_split_stop,"
-									  " end_rest_floor, scan_to_block" : ""),
+									  " end_rest_floor, scan_to_block,"
+									  " end_writer_xids, end_writer_firsts" : ""),
 							 2, argtypes, values, NULL, false, 0) > 0;
 	if (found)
 	{
@@ -128,6 +163,7 @@ pgs_checkpoint_read(int64 query_id, int64 batch_id, PgsOffsets *o)
 			o->end.split_stop = cp_int8(12, 0);
 			o->end.rest_floor = cp_int8(13, o->end.from_block);
 			o->scan_to = cp_int8(14, PGS_NO_BLOCK);
+			cp_read_writers(&o->end, 15, 16, cxt);
 		}
 		old = MemoryContextSwitchTo(cxt);
 		o->end.xmax = pgs_snapshot_xmax(o->end.snapshot);
@@ -144,11 +180,12 @@ void
 pgs_checkpoint_write(int64 query_id, const PgsOffsets *o, TimestampTz planned_at)
 {
 	PgsCatalogAccess acc = {0};
-	Oid			argtypes[16] = {INT8OID, INT8OID, PG_SNAPSHOTOID, PG_SNAPSHOTOID,
+	Oid			argtypes[18] = {INT8OID, INT8OID, PG_SNAPSHOTOID, PG_SNAPSHOTOID,
 		INT8OID, INT8OID, INT8OID, OIDOID, TIMESTAMPTZOID,
-		XID8OID, INT8OID, XID8OID, INT8OID, INT8OID, INT8OID, INT8OID};
-	Datum		values[16];
-	char		nulls[16];
+		XID8OID, INT8OID, XID8OID, INT8OID, INT8OID, INT8OID, INT8OID,
+	XID8ARRAYOID, INT8ARRAYOID};
+	Datum		values[18];
+	char		nulls[18];
 	bool		start_split = !o->start.is_start &&
 		FullTransactionIdIsValid(o->start.split_xid);
 	bool		end_split = FullTransactionIdIsValid(o->end.split_xid);
@@ -177,16 +214,35 @@ pgs_checkpoint_write(int64 query_id, const PgsOffsets *o, TimestampTz planned_at
 	values[14] = Int64GetDatum(o->end.rest_floor);
 	values[15] = Int64GetDatum(o->scan_to);
 	nulls[15] = o->scan_to == PGS_NO_BLOCK ? 'n' : ' ';
+	nulls[16] = nulls[17] = o->end.nwriters > 0 ? ' ' : 'n';
+	if (o->end.nwriters > 0)
+	{
+		Datum	   *xids = palloc(sizeof(Datum) * o->end.nwriters);
+		Datum	   *firsts = palloc(sizeof(Datum) * o->end.nwriters);
+		int			i;
+
+		for (i = 0; i < o->end.nwriters; i++)
+		{
+			xids[i] = FullTransactionIdGetDatum(FullTransactionIdFromU64(o->end.writer_xids[i]));
+			firsts[i] = Int64GetDatum(o->end.writer_firsts[i]);
+		}
+		values[16] = PointerGetDatum(construct_array(xids, o->end.nwriters, XID8OID,
+													 sizeof(FullTransactionId),
+													 FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		values[17] = PointerGetDatum(construct_array(firsts, o->end.nwriters, INT8OID,
+													 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	}
 	pgs_catalog_begin(&acc);
 	if (splits)
 		pgs_catalog_exec("INSERT INTO stream.checkpoint_offsets (query_id, batch_id,"
 						 " start_snapshot, end_snapshot, end_tail_block, scan_from_block,"
 						 " end_floor_block, relfilenode, planned_at,"
 						 " start_split_xid, start_split_block, end_split_xid,"
-						 " end_split_block, end_split_stop, end_rest_floor, scan_to_block)"
+						 " end_split_block, end_split_stop, end_rest_floor, scan_to_block,"
+						 " end_writer_xids, end_writer_firsts)"
 						 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,"
-						 " $10, $11, $12, $13, $14, $15, $16)",
-						 16, argtypes, values, nulls, false, 0);
+						 " $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+						 18, argtypes, values, nulls, false, 0);
 	else
 		pgs_catalog_exec("INSERT INTO stream.checkpoint_offsets (query_id, batch_id,"
 						 " start_snapshot, end_snapshot, end_tail_block, scan_from_block,"

@@ -359,11 +359,12 @@ batch_read_writers(Oid relid, BatchWriters *w)
  */
 static int64
 batch_floor(const BatchWriters *w, Oid relfilenode, const PgsBoundary *lo,
-			bool lo_usable, Datum hi, int64 tail)
+			bool lo_usable, Datum hi, int64 tail, PgsBoundary *hi_boundary)
 {
+	hi_boundary->nwriters = 0;
 	if (w->known)
 		return pgs_boundary_floor_known(lo, lo_usable, hi, tail, relfilenode,
-										w->since, w->writers, w->n);
+										w->since, w->writers, w->n, hi_boundary);
 	return pgs_boundary_floor(lo, lo_usable, hi, tail);
 }
 
@@ -722,7 +723,7 @@ batch_plan(const PgsQuery *q, PgsOffsets *o, BatchPlan *bp, bool own_running)
 	 * at or after lo's floor, unless the table was rewritten since.
 	 */
 	lo_usable = !lo->is_start && lo->relfilenode == relfilenode;
-	o->scan_from = lo_usable ? lo->from_block : 0;
+	o->scan_from = lo_usable ? pgs_boundary_scan_from(lo, candidate.snapshot) : 0;
 	nranges = batch_ranges(q->stream_relid, relfilenode, o->scan_from,
 						   PGS_NO_BLOCK, ranges);
 	pgs_batch_params(lo, &candidate, ranges, nranges, &params);
@@ -732,7 +733,7 @@ batch_plan(const PgsQuery *q, PgsOffsets *o, BatchPlan *bp, bool own_running)
 	bp->capped = be.capped;
 
 	floor = batch_floor(&writers, relfilenode, lo, lo_usable,
-						candidate.snapshot, tail_block);
+						candidate.snapshot, tail_block, hi);
 	hi->is_start = false;
 	hi->snapshot = be.snapshot;
 	hi->xmax = pgs_snapshot_xmax(be.snapshot);
@@ -966,7 +967,7 @@ pgs_start_at_latest(const PgsQuery *q)
 	o.end.snapshot = hi;
 	o.end.xmax = pgs_snapshot_xmax(hi);
 	o.end.from_block = batch_floor(&writers, relfilenode, &o.start, false,
-								   hi, tail_block);
+								   hi, tail_block, &o.end);
 	o.end.tail_block = tail_block;
 	o.end.rest_floor = o.end.from_block;
 	o.end.relfilenode = relfilenode;
@@ -1006,14 +1007,27 @@ pgs_pending_rows(const PgsQuery *q)
 	 * there as well.
 	 */
 	last_commit = pgs_checkpoint_last_commit(q->query_id);
-	if (pgs_checkpoint_read(q->query_id, 0, &last))
-		lo = last.batch_id <= last_commit ? last.end : last.start;
-	else
-		lo.is_start = true;
-
 	batch_stream_storage(q->stream_relid, &relfilenode, NULL);
 	hi.snapshot = pgs_take_snapshot(true);
-	scan_from = (!lo.is_start && lo.relfilenode == relfilenode) ? lo.from_block : 0;
+	scan_from = 0;
+	if (pgs_checkpoint_read(q->query_id, 0, &last))
+	{
+		bool		usable = last.end.relfilenode == relfilenode;
+
+		if (last.batch_id <= last_commit)
+		{
+			lo = last.end;
+			scan_from = usable ? pgs_boundary_scan_from(&lo, hi.snapshot) : 0;
+		}
+		else
+		{
+			/* where the planned batch starts reading */
+			lo = last.start;
+			scan_from = usable && last.scan_to == PGS_NO_BLOCK ? last.scan_from : 0;
+		}
+	}
+	else
+		lo.is_start = true;
 	nranges = batch_ranges(q->stream_relid, relfilenode, scan_from, PGS_NO_BLOCK,
 						   ranges);
 	pgs_batch_params(&lo, &hi, ranges, nranges, &params);

@@ -215,39 +215,59 @@ pgs_boundary_floor(const PgsBoundary *lo, bool lo_usable, Datum hi_snapshot,
 
 /*
  * The floor of hi knowing which transactions write the stream (the registry
- * of placement.c): a running transaction at or above "since" that is not
- * registered has written nothing, so whatever it writes later lies at or
- * after tail_block; a registered one lies at or after the position it
- * registered.  Transactions below "since" are taken as pgs_boundary_floor
- * takes them.  So a transaction that never writes the stream, however long
- * it stays open, holds no floor back.
+ * of placement.c).  A running transaction that is registered is listed in
+ * hi's writers with the position it registered, and left out of the floor:
+ * a batch reads its blocks once it has committed (pgs_boundary_scan_from).
+ * One at or above "since" that is not registered has written nothing, so
+ * whatever it writes later lies at or after tail_block.  Others are taken
+ * as pgs_boundary_floor takes them.  So a transaction that never writes the
+ * stream holds no floor back, and one that does holds back only its own
+ * rows.  hi->writer_* are allocated in the current memory context.
  */
 int64
 pgs_boundary_floor_known(const PgsBoundary *lo, bool lo_usable,
 						 Datum hi_snapshot, int64 tail_block, Oid relfilenode,
-						 uint64 since, const PgsWriter *writers, int nwriters)
+						 uint64 since, const PgsWriter *writers, int nwriters,
+						 PgsBoundary *hi)
 {
-	PgsXidSnapshot hi;
+	PgsXidSnapshot s;
 	int64		floor = tail_block;
 	int			i;
 	int			j;
 
-	pgs_snapshot_parse(hi_snapshot, &hi);
-	for (i = 0; i < hi.nxip; i++)
+	pgs_snapshot_parse(hi_snapshot, &s);
+	hi->nwriters = 0;
+	hi->writer_xids = palloc(sizeof(uint64) * (s.nxip + 1));
+	hi->writer_firsts = palloc(sizeof(int64) * (s.nxip + 1));
+	for (i = 0; i < s.nxip; i++)
 	{
-		uint64		x = hi.xip[i];
+		uint64		x = s.xip[i];
+		bool		registered = false;
 
-		if (x >= since)
-		{
-			for (j = 0; j < nwriters; j++)
-				if (writers[j].xid == x)
+		for (j = 0; j < nwriters && !registered; j++)
+			if (writers[j].xid == x)
+			{
+				registered = true;
+				if (writers[j].relfilenode != relfilenode)
+					floor = 0;	/* registered on storage since rewritten */
+				else
 				{
-					if (writers[j].relfilenode != relfilenode)
-						return 0;
-					floor = Min(floor, writers[j].first);
+					hi->writer_xids[hi->nwriters] = x;
+					hi->writer_firsts[hi->nwriters] = writers[j].first;
+					hi->nwriters++;
 				}
+			}
+		if (registered || x >= since)
 			continue;
-		}
+		/* a writer lo listed that the registry no longer knows: its place */
+		for (j = 0; j < lo->nwriters && !registered; j++)
+			if (lo->writer_xids[j] == x)
+			{
+				registered = true;
+				floor = Min(floor, lo_usable ? lo->writer_firsts[j] : 0);
+			}
+		if (registered)
+			continue;
 		if (!lo_usable)
 			return 0;
 		if (x < U64FromFullTransactionId(lo->xmax))
@@ -256,6 +276,32 @@ pgs_boundary_floor_known(const PgsBoundary *lo, bool lo_usable,
 			floor = Min(floor, lo->tail_block);
 	}
 	return Max(floor, 0);
+}
+
+/*
+ * Where a batch from lo to hi starts reading: lo's floor, or earlier for
+ * the writers lo listed that hi sees committed (their rows are this
+ * batch's).  Writers still running at hi are left for a later batch.
+ */
+int64
+pgs_boundary_scan_from(const PgsBoundary *lo, Datum hi_snapshot)
+{
+	PgsXidSnapshot s;
+	int64		from = lo->from_block;
+	int			i;
+
+	if (lo->nwriters == 0)
+		return from;
+	pgs_snapshot_parse(hi_snapshot, &s);
+	for (i = 0; i < lo->nwriters; i++)
+	{
+		uint64		x = lo->writer_xids[i];
+
+		if (x < s.xmax && pgs_snapshot_running(&s, x))
+			continue;
+		from = Min(from, lo->writer_firsts[i]);
+	}
+	return Max(from, 0);
 }
 
 /*

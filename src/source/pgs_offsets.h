@@ -49,6 +49,15 @@ typedef struct PgsBoundary
 	int64		split_block;
 	int64		split_stop;		/* past the last block of split_xid's rows */
 	int64		rest_floor;
+
+	/*
+	 * Writers of the stream running at the boundary, each with the position
+	 * its rows start at; from_block leaves them out, so that batches read
+	 * their blocks only once they have committed.
+	 */
+	int			nwriters;
+	uint64	   *writer_xids;
+	int64	   *writer_firsts;
 } PgsBoundary;
 
 /* a snapshot taken apart: full xids, xip ascending */
@@ -80,7 +89,8 @@ extern int64 pgs_boundary_floor_known(const PgsBoundary *lo, bool lo_usable,
 									  Datum hi_snapshot, int64 tail_block,
 									  Oid relfilenode, uint64 since,
 									  const struct PgsWriter *writers,
-									  int nwriters);
+									  int nwriters, PgsBoundary *hi);
+extern int64 pgs_boundary_scan_from(const PgsBoundary *lo, Datum hi_snapshot);
 extern Datum pgs_snapshot_without(Datum snap, FullTransactionId xid);
 extern Datum pgs_cut_snapshot(const PgsBoundary *lo, Datum hi_snapshot,
 							  FullTransactionId cut,
