@@ -16,6 +16,8 @@ $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'pg_streaming'
 pg_streaming.launcher_naptime = '500ms'
 max_worker_processes = 16
+max_prepared_transactions = 5
+restart_after_crash = on
 });
 $node->start;
 
@@ -104,6 +106,32 @@ end_open($rolled);
 round();
 is($node->safe_psql('postgres', q{SELECT count(*) FROM ev_out o JOIN ev USING (id) WHERE ev.pad = 'rolled back'}),
 	'0', 'nothing of a writer that rolled back arrives');
+# a prepared transaction that wrote the stream: batches go on past it, and
+# after COMMIT PREPARED (from another session) its rows arrive once
+$node->safe_psql('postgres', q{
+	BEGIN;
+	INSERT INTO ev SELECT nextval('ids'), 'prepared' FROM generate_series(1, 50);
+	PREPARE TRANSACTION 'ev_writer';
+});
+my $blocks_at_prepared = $node->safe_psql('postgres', q{SELECT pg_relation_size('ev') / 8192});
+my @past = map { round() } 1 .. 2;
+cmp_ok($past[1], '>', $blocks_at_prepared, 'batches go on past a prepared writer');
+$node->safe_psql('postgres', q{COMMIT PREPARED 'ev_writer'});
+round();
+is($node->safe_psql('postgres', q{SELECT count(*) FROM ev_out o JOIN ev USING (id) WHERE ev.pad = 'prepared'}),
+	'50', 'the prepared writer\'s rows arrived once after COMMIT PREPARED');
+
+# a crash while a writer is open: its rows never arrive, the others once
+my $open_at_crash = hold_open(q{INSERT INTO ev SELECT nextval('ids'), 'lost in the crash' FROM generate_series(1, 100)});
+round();
+$node->stop('immediate');
+$open_at_crash->finish;
+$node->start;
+round();
+round();
+is($node->safe_psql('postgres', q{SELECT count(*) FROM ev_out o JOIN ev USING (id) WHERE ev.pad = 'lost in the crash'}),
+	'0', 'nothing of a writer open at a crash arrives');
+
 my ($rows, $ids) = split /\|/, $node->safe_psql('postgres',
 	'SELECT count(*), count(DISTINCT id) FROM ev_out');
 is($rows, $ids, 'no row twice');
