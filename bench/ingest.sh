@@ -10,7 +10,9 @@
 # pg_streaming at start (shared_preload_libraries), as production does: the
 # writers then consult the shared placement (retention's recycled runs).
 #
-#   bash bench/ingest.sh        # as root; ROUNDS=5 PGBENCH_ROUNDS=3 SECONDS_PER_RUN=10 INDEXES=0 PRELOAD=0
+# CLIENTS sets pgbench's clients, FSYNC=off turns fsync off.
+#
+#   bash bench/ingest.sh        # as root; ROUNDS=5 PGBENCH_ROUNDS=3 SECONDS_PER_RUN=10 INDEXES=0 PRELOAD=0 CLIENTS=4 FSYNC=on
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/common.sh
@@ -28,12 +30,10 @@ else
 fi
 # the BRIN index, where asked for, on table $1
 brin() { [ "$indexes" = 1 ] && echo "CREATE INDEX ON $1 USING brin (ts);"; true; }
-if [ "${PRELOAD:-0}" = 1 ]; then
-    bench_server ingest 54353 "shared_buffers=512MB" "max_wal_size=4GB" \
-        "shared_preload_libraries=pg_streaming"
-else
-    bench_server ingest 54353 "shared_buffers=512MB" "max_wal_size=4GB"
-fi
+clients=${CLIENTS:-4}
+settings=("shared_buffers=512MB" "max_wal_size=4GB" "fsync=${FSYNC:-on}")
+[ "${PRELOAD:-0}" = 1 ] && settings+=("shared_preload_libraries=pg_streaming")
+bench_server ingest 54353 "${settings[@]}"
 
 "${psql[@]}" <<SQL
 CREATE EXTENSION pg_streaming;
@@ -84,11 +84,11 @@ $(brin t_ins)
 $( [ "$kind" = stream ] && echo "SELECT stream.create_stream('t_ins');" )
 CHECKPOINT;
 SQL
-    "${pgbench[@]}" -c 4 -j 2 -T "$secs" -f "$dir/insert.sql" postgres 2>/dev/null |
+    "${pgbench[@]}" -c "$clients" -j 2 -T "$secs" -f "$dir/insert.sql" postgres 2>/dev/null |
         awk '/^tps = / { print $3; exit }'
 }
 
-echo "== pgbench, 4 clients of single-row INSERTs, ${secs} s each (tps)"
+echo "== pgbench, $clients clients of single-row INSERTs, ${secs} s each, fsync ${FSYNC:-on} (tps)"
 echo "round plain stream cost_ratio"
 ratios=()
 for r in $(seq 1 "$pgbench_rounds"); do

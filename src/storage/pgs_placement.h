@@ -83,6 +83,7 @@ extern void pgs_placement_before_insert(Relation rel, Size len,
 extern bool pgs_placement_recycling(Relation rel);
 extern Size pgs_placement_room(Relation rel);
 extern void pgs_writer_register(Relation rel);
+extern void pgs_placement_note_tail(Oid relid, Oid relfilenode, int64 tail);
 extern bool pgs_writers_read(Oid relid, uint64 *since, PgsWriter *writers,
 							 int *nwriters);
 

@@ -57,6 +57,8 @@ typedef struct PgsPlacement
 	uint64		registry_since;
 	int			nwriters;
 	PgsWriter	writers[PGS_MAX_WRITERS];
+	int64		last_tail;		/* the latest tail a planner read: a position
+								 * every new row is at or after */
 } PgsPlacement;
 
 typedef struct PgsPlacementShared
@@ -139,6 +141,7 @@ plc_claim(Oid relid, const PgsPlacementState *initial)
 		p->state = *initial;
 		p->registry_since = PG_UINT64_MAX;
 		p->nwriters = 0;
+		p->last_tail = 0;
 		pg_write_barrier();
 		pg_atomic_write_u32(&plc_shared->nclaimed, n + 1);
 
@@ -392,6 +395,22 @@ static struct
 static int	plc_nlocal = 0;
 static bool plc_callback_registered = false;
 
+/* a tail position a planner read (pgs_stream_tail) */
+void
+pgs_placement_note_tail(Oid relid, Oid relfilenode, int64 tail)
+{
+	PgsPlacement *p = plc_find(relid);
+
+	if (p == NULL)
+		return;
+	SpinLockAcquire(&p->mutex);
+	if (p->state.relfilenode == relfilenode && tail > p->last_tail)
+		p->last_tail = tail;
+	else if (p->state.relfilenode != relfilenode)
+		p->last_tail = 0;
+	SpinLockRelease(&p->mutex);
+}
+
 /* take a registration back */
 static void
 plc_forget_writer(PgsPlacement *p, uint64 xid)
@@ -438,7 +457,6 @@ pgs_writer_register(Relation rel)
 {
 	PgsPlacement *p = plc_find(RelationGetRelid(rel));
 	uint64		xid = U64FromFullTransactionId(GetTopFullTransactionId());
-	BlockNumber nblocks;
 	int64		first;
 
 	if (p == NULL)
@@ -448,12 +466,11 @@ pgs_writer_register(Relation rel)
 		RegisterXactCallback(plc_xact_callback, NULL);
 		plc_callback_registered = true;
 	}
-	nblocks = RelationGetNumberOfBlocks(rel);
 	SpinLockAcquire(&p->mutex);
 	if (p->state.relfilenode == rel->rd_node.relNode && p->state.recycled)
 		first = PGS_POSITION(p->state.run, p->state.cursor);
 	else if (p->state.relfilenode == rel->rd_node.relNode)
-		first = PGS_POSITION(p->state.run, nblocks > 0 ? nblocks - 1 : 0);
+		first = p->last_tail;	/* no system call: positions only grow */
 	else
 		first = 0;
 	if (p->nwriters < PGS_MAX_WRITERS && plc_nlocal < PLC_MAX_LOCAL)

@@ -129,8 +129,13 @@ pgs_stream_tail(Oid relid, Oid relfilenode, BlockNumber nblocks)
 	int			n;
 
 	if (pgs_placement_read(relid, &st) && st.relfilenode == relfilenode)
-		return st.recycled ? PGS_POSITION(st.run, st.cursor) :
+	{
+		int64		tail = st.recycled ? PGS_POSITION(st.run, st.cursor) :
 			PGS_POSITION(st.run, last);
+
+		pgs_placement_note_tail(relid, relfilenode, tail);
+		return tail;
+	}
 
 	memset(&st, 0, sizeof(st));
 	st.relfilenode = relfilenode;
