@@ -78,7 +78,7 @@ extern void pgs_placement_set(Oid relid, const PgsPlacementState *state,
 extern void pgs_placement_add_runs(Oid relid, Oid relfilenode,
 								   const PgsRun *runs, int nruns,
 								   int64 fallback_run, int64 fallback_first);
-extern void pgs_placement_before_insert(Relation rel, Size len,
+extern bool pgs_placement_before_insert(Relation rel, Size len,
 										bool first_of_xact);
 extern bool pgs_placement_recycling(Relation rel);
 extern Size pgs_placement_room(Relation rel);

@@ -302,8 +302,9 @@ plc_block_room(Relation rel, BlockNumber blk)
  * only a target left in an earlier run is forgotten, so that heap goes to
  * the end of the table; in a recycled run, the target is the first block
  * with room at or after the cursor (after this transaction's own block).
+ * Returns whether the stream is filling a recycled run.
  */
-void
+bool
 pgs_placement_before_insert(Relation rel, Size len, bool first_of_xact)
 {
 	PgsPlacement *p = plc_find(RelationGetRelid(rel));
@@ -313,19 +314,19 @@ pgs_placement_before_insert(Relation rel, Size len, bool first_of_xact)
 	Size		need;
 
 	if (p == NULL)
-		return;
+		return false;
 	SpinLockAcquire(&p->mutex);
 	plc_copy_head(&p->state, &st);
 	SpinLockRelease(&p->mutex);
 	if (st.relfilenode != rel->rd_node.relNode)
-		return;
+		return false;
 
 	target = RelationGetTargetBlock(rel);
 	if (!st.recycled)
 	{
 		if (target != InvalidBlockNumber && (int64) target < st.first)
 			RelationSetTargetBlock(rel, InvalidBlockNumber);
-		return;
+		return false;
 	}
 
 	need = len + RelationGetTargetPageFreeSpace(rel, HEAP_DEFAULT_FILLFACTOR);
@@ -337,7 +338,7 @@ pgs_placement_before_insert(Relation rel, Size len, bool first_of_xact)
 		if (plc_block_room(rel, (BlockNumber) blk) >= need)
 		{
 			RelationSetTargetBlock(rel, (BlockNumber) blk);
-			return;
+			return true;
 		}
 		/* nobody new starts before a block this full */
 		SpinLockAcquire(&p->mutex);
@@ -353,7 +354,8 @@ pgs_placement_before_insert(Relation rel, Size len, bool first_of_xact)
 	SpinLockRelease(&p->mutex);
 	RelationSetTargetBlock(rel, InvalidBlockNumber);
 	if (st.nqueued > 0)
-		pgs_placement_before_insert(rel, len, true);
+		return pgs_placement_before_insert(rel, len, true);
+	return false;
 }
 
 /* is rel's storage being written in a recycled run? */

@@ -49,6 +49,8 @@ typedef struct SamRelState
 {
 	FullTransactionId last_insert_fxid;
 	AttrNumber	xid_attno;		/* _stream_xid, or 0 where there is none */
+	bool		recycling;		/* this transaction found the stream filling
+								 * a recycled run */
 } SamRelState;
 
 static TableAmRoutine sam_routine;
@@ -171,8 +173,19 @@ static void
 sam_place(Relation rel, TupleTableSlot *slot, bool first,
 		  struct BulkInsertStateData *bistate)
 {
-	pgs_placement_before_insert(rel, sam_row_size(slot), first);
-	if (bistate != NULL && pgs_placement_recycling(rel))
+	SamRelState *state = (SamRelState *) rel->rd_amcache;
+
+	/*
+	 * A transaction that began appending goes on appending even if the
+	 * stream turns to recycled blocks meanwhile: it registered where its
+	 * rows start, and rows past the append run's end lie in the append run
+	 * that follows every recycled run.  So only its first row, and the rows
+	 * of one that began in a recycled run, look at the shared placement.
+	 */
+	if (!first && !state->recycling)
+		return;
+	state->recycling = pgs_placement_before_insert(rel, sam_row_size(slot), first);
+	if (bistate != NULL && state->recycling)
 		ReleaseBulkInsertStatePin(bistate);
 }
 
@@ -225,7 +238,7 @@ sam_multi_insert(Relation rel, TupleTableSlot **slots, int nslots,
 		int			n = nslots - done;
 
 		sam_place(rel, slots[done], first && done == 0, bistate);
-		if (pgs_placement_recycling(rel))
+		if (state->recycling)
 		{
 			Size		room = pgs_placement_room(rel) + sizeof(ItemIdData);
 			Size		used = 0;
