@@ -5,7 +5,11 @@
 # commit time of the transaction that inserted it (track_commit_timestamp).
 # Reports p50, p90 and p99 for a 'continuous' trigger and a '500 ms' trigger.
 #
-#   bash bench/latency.sh            # as root; RATE=50 SECONDS_PER_RUN=20
+# With OPEN_TXN=1 a transaction that never touches the stream stays open
+# (with an xid) through each run, as a long report or an idle-in-transaction
+# session would; the worker's CPU time over the run is reported too.
+#
+#   bash bench/latency.sh            # as root; RATE=50 SECONDS_PER_RUN=20 OPEN_TXN=0 TRIGGERS="continuous,500 ms"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/common.sh
@@ -20,7 +24,9 @@ echo "INSERT INTO ev (id, payload) VALUES (nextval('ev_ids'), 'x');" > "$dir/ins
 chmod 644 "$dir/insert.sql"
 
 echo "trigger rows p50_ms p90_ms p99_ms  (rate ${rate} rows/s, ${secs} s)"
-for trig in continuous '500 ms'; do
+IFS=',' read -r -a triggers <<<"${TRIGGERS:-continuous,500 ms}"
+"${psql[@]}" -c "CREATE TABLE IF NOT EXISTS elsewhere (id int)" >/dev/null
+for trig in "${triggers[@]}"; do
     "${psql[@]}" >/dev/null 2>&1 <<SQL
 DROP TABLE IF EXISTS ev, ev_out CASCADE;
 DROP SEQUENCE IF EXISTS ev_ids;
@@ -31,7 +37,16 @@ SELECT stream.create_stream('ev');
 SELECT stream.start_query('lat', 'SELECT id FROM ev', 'ev_out', trigger => '$trig');
 SQL
     sleep 1
+    if [ "${OPEN_TXN:-0}" = 1 ]; then
+        runuser -u postgres -- "$PG_BIN/psql" -h "$dir" -p 54351 -U postgres -X -q \
+            -c "BEGIN; INSERT INTO elsewhere VALUES (1); SELECT pg_sleep(3600);" >/dev/null 2>&1 &
+        sleep 1
+    fi
+    cpu0=$(ps -u postgres -o cputimes=,args= | awk '/pg_streaming worker/ { s += $1 } END { print s + 0 }')
     "${pgbench[@]}" -c 1 -R "$rate" -T "$secs" -f "$dir/insert.sql" postgres >/dev/null
+    cpu1=$(ps -u postgres -o cputimes=,args= | awk '/pg_streaming worker/ { s += $1 } END { print s + 0 }')
+    echo "worker CPU during the run: $((cpu1 - cpu0)) s"
+    "${psql[@]}" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event = 'PgSleep'" >/dev/null
     sleep 2
     "${psql[@]}" -F ' ' <<SQL
 SELECT replace('$trig', ' ', ''), count(*) AS rows,
