@@ -24,6 +24,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type_d.h"
 #include "commands/extension.h"
 #include "commands/vacuum.h"
@@ -37,6 +38,7 @@
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -603,6 +605,66 @@ sched_timeout(void)
 }
 
 /*
+ * VACUUM the tables, in transactions of its own, as autovacuum does (a
+ * stream's VACUUM may not truncate it, see stream_am.c).
+ */
+static void
+sched_vacuum(List *relids)
+{
+	VacuumParams params = {0};
+	List	   *rels = NIL;
+	ListCell   *lc;
+
+	if (relids == NIL)
+		return;
+	foreach(lc, relids)
+		rels = lappend(rels, makeVacuumRelation(NULL, lfirst_oid(lc), NIL));
+	params.options = VACOPT_VACUUM | VACOPT_PROCESS_TOAST;
+	params.freeze_min_age = -1;
+	params.freeze_table_age = -1;
+	params.multixact_freeze_min_age = -1;
+	params.multixact_freeze_table_age = -1;
+	params.log_min_duration = -1;
+	params.index_cleanup = VACOPTVALUE_UNSPECIFIED;
+	params.truncate = VACOPTVALUE_UNSPECIFIED;
+	params.nworkers = -1;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	vacuum(rels, &params, NULL, true);
+	CommitTransactionCommand();
+}
+
+/* the checkpoint tables of this database's extension, or NIL */
+static List *
+sched_catalog_tables(void)
+{
+	static const char *const names[] = {"checkpoint_offsets", "checkpoint_commits",
+	"progress_log"};
+	List	   *result = NIL;
+	Oid			nsp;
+	int			i;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	nsp = get_namespace_oid("stream", true);
+	for (i = 0; i < lengthof(names) && OidIsValid(nsp); i++)
+	{
+		Oid			relid = get_relname_relid(names[i], nsp);
+
+		if (OidIsValid(relid))
+		{
+			MemoryContext old = MemoryContextSwitchTo(loop_cxt);
+
+			result = lappend_oid(result, relid);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(loop_cxt);
+	return result;
+}
+
+/*
  * Retention passes over every stream of the database that has retention,
  * each followed by a VACUUM of the stream when it removed rows, and by a
  * pass that recycles the blocks the VACUUM emptied.  A stream whose pass
@@ -626,6 +688,28 @@ sched_retention(void)
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(loop_cxt);
+
+	/*
+	 * The checkpoint tables get a row per batch and lose one: at a high
+	 * batch rate they would grow between autovacuum's visits.
+	 */
+	{
+		MemoryContext cxt = CurrentMemoryContext;
+
+		PG_TRY();
+		{
+			sched_vacuum(sched_catalog_tables());
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(cxt);
+			EmitErrorReport();
+			FlushErrorState();
+			AbortOutOfAnyTransaction();
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(cxt);
+	}
 
 	foreach(lc, relids)
 	{
@@ -651,22 +735,7 @@ sched_retention(void)
 			}
 			if (removed > 0 && !ShutdownRequestPending)
 			{
-				VacuumParams params = {0};
-
-				params.options = VACOPT_VACUUM | VACOPT_PROCESS_TOAST;
-				params.freeze_min_age = -1;
-				params.freeze_table_age = -1;
-				params.multixact_freeze_min_age = -1;
-				params.multixact_freeze_table_age = -1;
-				params.log_min_duration = -1;
-				params.index_cleanup = VACOPTVALUE_UNSPECIFIED;
-				params.truncate = VACOPTVALUE_DISABLED;
-				params.nworkers = -1;
-				SetCurrentStatementStartTimestamp();
-				StartTransactionCommand();
-				vacuum(list_make1(makeVacuumRelation(NULL, relid, NIL)), &params,
-					   NULL, true);
-				CommitTransactionCommand();
+				sched_vacuum(list_make1_oid(relid));
 
 				/* what VACUUM emptied can be filled again */
 				SetCurrentStatementStartTimestamp();
