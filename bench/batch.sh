@@ -21,7 +21,7 @@ SET client_min_messages = warning;
 CREATE EXTENSION pg_streaming;
 CREATE TABLE ev (id bigint, ts timestamptz, v float8);
 SELECT stream.create_stream('ev');
-INSERT INTO ev SELECT g, now(), g % 100 FROM generate_series(1, 1000000) g;
+INSERT INTO ev SELECT g, now(), g % 100 FROM generate_series(1, ${HISTORY:-1000000}) g;
 SELECT stream.start_query('b', 'SELECT id, ts, v * 2 AS v2 FROM ev WHERE v >= 10', 'batch_out');
 CALL stream.process_all_available('b');
 CREATE TABLE manual_out (id bigint, ts timestamptz, v2 float8);

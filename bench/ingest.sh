@@ -37,7 +37,7 @@ bench_server ingest 54353 "${settings[@]}"
 
 "${psql[@]}" <<SQL
 CREATE EXTENSION pg_streaming;
-COPY (SELECT g, now() + g * interval '1 ms', g % 100 FROM generate_series(1, 1000000) g)
+COPY (SELECT g, now() + g * interval '1 ms', g % 100 FROM generate_series(1, ${ROWS:-1000000}) g)
   TO '$dir/rows.copy';
 SQL
 

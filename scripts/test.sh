@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: pg_regress, isolation and TAP suites against a private
-# PostgreSQL 15 server.  Run as root on Debian 12: installs what is missing.
+# PostgreSQL 15 server, then a short pass of every benchmark script.
+# Run as root on Debian 12: installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
@@ -36,6 +37,15 @@ run_suite() {
 run_suite "pg_regress" ISOLATION= TAP_TESTS=
 run_suite "isolation" REGRESS= TAP_TESTS=
 run_suite "TAP" REGRESS= ISOLATION=
+
+# the benchmark scripts, with tiny sizes, so that none of them rots
+echo "=== benchmarks (smoke pass; timings are not judged)"
+if bash bench/smoke.sh; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+    echo "--- benchmarks failed"
+fi
 
 if [ $failed -ne 0 ]; then
     for f in "$work/src/regression.diffs" "$work/src/output_iso/regression.diffs"; do

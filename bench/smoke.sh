@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# A short pass of every benchmark script with tiny sizes, so that none of
+# them rots: each must run to its end.  Timings are printed, not judged.
+#
+#   bash bench/smoke.sh   # as root
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+failed=0
+run() {
+    local name=$1
+    shift
+    echo "=== bench smoke: $name"
+    if env "$@" bash "bench/$name" >"/tmp/pg_streaming_bench_smoke.log" 2>&1; then
+        tail -2 /tmp/pg_streaming_bench_smoke.log
+    else
+        echo "--- bench/$name failed:"
+        tail -30 /tmp/pg_streaming_bench_smoke.log
+        failed=$((failed + 1))
+    fi
+}
+run ingest.sh ROWS=20000 ROUNDS=1 PGBENCH_ROUNDS=1 SECONDS_PER_RUN=1 INDEXES=1 PRELOAD=1
+run batch.sh HISTORY=20000 NEW_ROWS=2000 ROUNDS=1
+run latency.sh RATE=20 SECONDS_PER_RUN=1 TRIGGERS=continuous
+run many_queries.sh QUERIES=4 STREAMS=2 SECONDS_PER_RUN=2 IDLE_SECONDS=1
+run retention.sh DURATION=4 SAMPLE=2 RATE=200 KEEP='1 second' ROUNDS=1 SECONDS_PER_RUN=1
+run floors.sh HISTORY=20000 NEW_ROWS=500 ROUNDS=1
+rm -f /tmp/pg_streaming_bench_smoke.log
+[ "$failed" -eq 0 ]
