@@ -399,8 +399,14 @@ batch_scan(PgsCatalogAccess *acc, const PgsQuery *q, const char *select_list,
 	char	   *sql = pgs_batch_select_sql(q->stream_relid, select_list, tail);
 
 	pgs_owner_begin(acc, q->owner, BATCH_SCAN_SEARCH_PATH);
+
+	/*
+	 * Not read_only: the statement gets a snapshot of its own, taken now,
+	 * after the batch's end snapshot.  The caller's may be older (a CALL's
+	 * own), and would not see rows of transactions the end snapshot sees.
+	 */
 	return pgs_catalog_exec(sql, PGS_BATCH_NPARAMS, pgs_batch_param_types,
-							params->values, params->nulls, true, 0);
+							params->values, params->nulls, false, 0);
 }
 
 /* the block of a tid datum */
@@ -436,8 +442,9 @@ batch_count_split(const PgsQuery *q, FullTransactionId x, int64 from,
 	values[1] = PointerGetDatum(&lo_tid);
 	values[2] = PointerGetDatum(&hi_tid);
 	pgs_owner_begin(&acc, q->owner, BATCH_SCAN_SEARCH_PATH);
+	/* a snapshot of its own, as in batch_scan */
 	pgs_catalog_exec(pgs_split_count_sql(q->stream_relid), 3, argtypes,
-					 values, NULL, true, 0);
+					 values, NULL, false, 0);
 	n = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
 	if (first)
 	{

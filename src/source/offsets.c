@@ -244,18 +244,22 @@ pgs_boundary_floor_known(const PgsBoundary *lo, bool lo_usable,
 		uint64		x = s.xip[i];
 		bool		registered = false;
 
-		for (j = 0; j < nwriters && !registered; j++)
+		/* the lowest of its registrations, should there be several */
+		for (j = 0; j < nwriters; j++)
 			if (writers[j].xid == x)
 			{
-				registered = true;
 				if (writers[j].relfilenode != relfilenode)
 					floor = 0;	/* registered on storage since rewritten */
-				else
+				else if (!registered)
 				{
 					hi->writer_xids[hi->nwriters] = x;
 					hi->writer_firsts[hi->nwriters] = writers[j].first;
 					hi->nwriters++;
 				}
+				else
+					hi->writer_firsts[hi->nwriters - 1] =
+						Min(hi->writer_firsts[hi->nwriters - 1], writers[j].first);
+				registered = true;
 			}
 		if (registered || x >= since)
 			continue;

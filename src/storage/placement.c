@@ -127,6 +127,7 @@ plc_claim(Oid relid, const PgsPlacementState *initial)
 {
 	PgsPlacement *p;
 	uint32		n;
+	bool		created = false;
 
 	if ((p = plc_find(relid)) != NULL)
 		return p;
@@ -144,16 +145,23 @@ plc_claim(Oid relid, const PgsPlacementState *initial)
 		p->last_tail = 0;
 		pg_write_barrier();
 		pg_atomic_write_u32(&plc_shared->nclaimed, n + 1);
-
-		/*
-		 * Every xid from now on is assigned after the entry could be seen,
-		 * so its transaction finds the entry before its first row.
-		 */
-		SpinLockAcquire(&p->mutex);
-		p->registry_since = U64FromFullTransactionId(ReadNextFullTransactionId());
-		SpinLockRelease(&p->mutex);
+		created = true;
 	}
 	SpinLockRelease(&plc_shared->claim_mutex);
+
+	/*
+	 * Every xid assigned from now on is assigned after the entry could be
+	 * seen, so its transaction finds the entry before its first row.  (Read
+	 * outside the spinlocks: it takes a lightweight lock.)
+	 */
+	if (created)
+	{
+		uint64		since = U64FromFullTransactionId(ReadNextFullTransactionId());
+
+		SpinLockAcquire(&p->mutex);
+		p->registry_since = since;
+		SpinLockRelease(&p->mutex);
+	}
 	return p;
 }
 
@@ -460,6 +468,7 @@ pgs_writer_register(Relation rel)
 	PgsPlacement *p = plc_find(RelationGetRelid(rel));
 	uint64		xid = U64FromFullTransactionId(GetTopFullTransactionId());
 	int64		first;
+	int			i;
 
 	if (p == NULL)
 		return;
@@ -468,7 +477,22 @@ pgs_writer_register(Relation rel)
 		RegisterXactCallback(plc_xact_callback, NULL);
 		plc_callback_registered = true;
 	}
+
+	/*
+	 * Once per transaction and stream: a second registration (the relation's
+	 * cache entry was rebuilt, and with it what told this transaction's
+	 * first row) would give a later first position than its rows have.
+	 */
+	for (i = 0; i < plc_nlocal; i++)
+		if (plc_local[i].entry == p && plc_local[i].xid == xid)
+			return;
 	SpinLockAcquire(&p->mutex);
+	if (xid < p->registry_since)
+	{
+		/* not vouched for (a registration that failed): stays that way */
+		SpinLockRelease(&p->mutex);
+		return;
+	}
 	if (p->state.relfilenode == rel->rd_node.relNode && p->state.recycled)
 		first = PGS_POSITION(p->state.run, p->state.cursor);
 	else if (p->state.relfilenode == rel->rd_node.relNode)

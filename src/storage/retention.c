@@ -64,7 +64,24 @@ static PgsRun publish_runs[PGS_MAX_QUEUED_RUNS];
 static int	publish_nruns = 0;
 static int64 publish_fallback_run;
 static int64 publish_fallback_first;
+static SubTransactionId publish_subid = InvalidSubTransactionId;
 static bool publish_callback_registered = false;
+
+/*
+ * The runs' catalog rows go with the subtransaction that wrote them: so does
+ * their publication.  One that commits hands it to its parent.
+ */
+static void
+ret_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					 SubTransactionId parentSubid, void *arg)
+{
+	if (!publish_pending || mySubid != publish_subid)
+		return;
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		publish_pending = false;
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+		publish_subid = parentSubid;
+}
 
 static void
 ret_xact_callback(XactEvent event, void *arg)
@@ -235,7 +252,7 @@ ret_query_cut(Oid relid, bool past_inactive, RetCut *cut, int64 *held_by)
 						 "  WHERE k.query_id = d.query_id"
 						 "  ORDER BY k.batch_id DESC LIMIT 1) o ON true"
 						 " WHERE d.stream_relid::oid = $1 ORDER BY d.query_id",
-						 1, argtypes, values, NULL, true, 0);
+						 1, argtypes, values, NULL, false, 0);	/* a fresh snapshot */
 	cut->behind_ids = MemoryContextAllocZero(cxt, sizeof(int64) * (n + 1));
 	cut->behind = MemoryContextAllocZero(cxt, sizeof(PgsXidSnapshot) * (n + 1));
 	cut->missed = MemoryContextAllocZero(cxt, sizeof(bool) * (n + 1));
@@ -628,9 +645,11 @@ ret_recycle(Oid relid, Relation rel, RetSettings *s)
 		publish_fallback_run = run;
 		publish_fallback_first = (int64) nblocks - 1;
 		publish_pending = true;
+		publish_subid = GetCurrentSubTransactionId();
 		if (!publish_callback_registered)
 		{
 			RegisterXactCallback(ret_xact_callback, NULL);
+			RegisterSubXactCallback(ret_subxact_callback, NULL);
 			publish_callback_registered = true;
 		}
 	}

@@ -53,10 +53,11 @@ pgs_runs_load(Oid relid, Oid relfilenode, PgsRun **runs)
 	if (!runs_catalog_present())
 		return 0;
 	pgs_catalog_begin(&acc);
+	/* a snapshot of its own: runs committed since the caller's began count */
 	n = pgs_catalog_exec("SELECT run, first_block, coalesce(end_block, -1), recycled,"
 						 " relfilenode FROM stream.stream_runs"
 						 " WHERE relid::oid = $1 ORDER BY run",
-						 1, argtypes, values, NULL, true, 0);
+						 1, argtypes, values, NULL, false, 0);
 	if (n > 0)
 	{
 		*runs = MemoryContextAlloc(cxt, sizeof(PgsRun) * n);
