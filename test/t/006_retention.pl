@@ -145,5 +145,35 @@ $node->safe_psql('postgres', q{
 is($node->safe_psql('postgres', 'SELECT count(*), count(DISTINCT id) FROM ev2_out'), '4000|4000',
 	'the query read every row once');
 
+# recycled runs written in a subtransaction that rolls back are not used:
+# rows written afterwards all arrive
+$node->safe_psql('postgres', q{
+	CREATE TABLE ev3 (id int, pad text);
+	SELECT stream.create_stream('ev3');
+	SELECT stream.start_query('sub', 'SELECT id FROM ev3', 'ev3_out', trigger => '1 hour');
+	SELECT stream.set_retention('ev3', NULL);
+	INSERT INTO ev3 SELECT g, repeat('r', 200) FROM generate_series(1, 3000) g;
+	CALL stream.process_all_available('sub');
+	SELECT stream.set_retention('ev3', '0 seconds');
+	SELECT stream.run_retention('ev3');
+});
+$node->safe_psql('postgres', 'VACUUM ev3');
+$node->safe_psql('postgres', q{
+	BEGIN;
+	SAVEPOINT s;
+	SELECT stream.run_retention('ev3');
+	ROLLBACK TO SAVEPOINT s;
+	COMMIT;
+});
+is($node->safe_psql('postgres', q{SELECT count(*) FROM stream.stream_runs WHERE relid = 'ev3'::regclass}),
+	'0', 'the rolled-back pass left no runs');
+$node->safe_psql('postgres', q{
+	SELECT stream.set_retention('ev3', NULL);
+	INSERT INTO ev3 SELECT g, 'after' FROM generate_series(3001, 4000) g;
+	CALL stream.process_all_available('sub');
+});
+is($node->safe_psql('postgres', q{SELECT count(*), count(DISTINCT id) FROM ev3_out}),
+	'4000|4000', 'rows written after the rolled-back pass all arrived once');
+
 $node->stop;
 done_testing();
