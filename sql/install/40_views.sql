@@ -66,7 +66,9 @@ SELECT r.relid AS stream,
        r.rows_removed,
        r.blocks_recycled,
        r.last_pass_at,
-       q.name AS held_by_query,
+       CASE WHEN q.query_id IS NULL THEN NULL
+            WHEN pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER') THEN q.name
+            ELSE 'a query of another role' END AS held_by_query,
        pg_catalog.pg_relation_size(r.relid) AS table_bytes
   FROM stream.retention r
   JOIN pg_catalog.pg_class c ON c.oid = r.relid

@@ -606,7 +606,8 @@ sched_timeout(void)
 
 /*
  * VACUUM the tables, in transactions of its own, as autovacuum does (a
- * stream's VACUUM may not truncate it, see stream_am.c).
+ * stream's VACUUM may not truncate it, see stream_am.c), skipping a table
+ * somebody holds a conflicting lock on rather than waiting for it.
  */
 static void
 sched_vacuum(List *relids)
@@ -619,7 +620,7 @@ sched_vacuum(List *relids)
 		return;
 	foreach(lc, relids)
 		rels = lappend(rels, makeVacuumRelation(NULL, lfirst_oid(lc), NIL));
-	params.options = VACOPT_VACUUM | VACOPT_PROCESS_TOAST;
+	params.options = VACOPT_VACUUM | VACOPT_PROCESS_TOAST | VACOPT_SKIP_LOCKED;
 	params.freeze_min_age = -1;
 	params.freeze_table_age = -1;
 	params.multixact_freeze_min_age = -1;
@@ -728,7 +729,7 @@ sched_retention(void)
 				SetCurrentStatementStartTimestamp();
 				StartTransactionCommand();
 				PushActiveSnapshot(GetTransactionSnapshot());
-				removed += pgs_retention_pass(relid, recycle, &more);
+				removed += pgs_retention_pass(relid, recycle, true, &more);
 				PopActiveSnapshot();
 				CommitTransactionCommand();
 				recycle = false;
@@ -741,7 +742,7 @@ sched_retention(void)
 				SetCurrentStatementStartTimestamp();
 				StartTransactionCommand();
 				PushActiveSnapshot(GetTransactionSnapshot());
-				(void) pgs_retention_pass(relid, true, &more);
+				(void) pgs_retention_pass(relid, true, true, &more);
 				PopActiveSnapshot();
 				CommitTransactionCommand();
 			}

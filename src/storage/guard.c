@@ -173,7 +173,9 @@ guard_check_rewriting_utility(Node *stmt)
 	{
 		Oid			relid = RangeVarGetRelid(lfirst(lc), NoLock, true);
 
-		if (OidIsValid(relid) && pgs_is_stream(relid))
+		/* for others the command refuses itself, and names nothing of ours */
+		if (OidIsValid(relid) && pg_class_ownercheck(relid, GetUserId()) &&
+			pgs_is_stream(relid))
 			guard_check_rewrite(relid, command);
 	}
 }

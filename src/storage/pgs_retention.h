@@ -12,7 +12,7 @@
 
 #include "nodes/pg_list.h"
 
-extern int64 pgs_retention_pass(Oid relid, bool recycle, bool *more);
+extern int64 pgs_retention_pass(Oid relid, bool recycle, bool nowait, bool *more);
 extern List *pgs_retention_streams(MemoryContext cxt);
 
 /* stream_table.c */

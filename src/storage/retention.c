@@ -34,6 +34,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "storage/lmgr.h"
 #include "storage/procarray.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -107,7 +108,7 @@ typedef struct RetSettings
 
 /* lock the stream's retention row; false when it has no retention */
 static bool
-ret_read_settings(Oid relid, RetSettings *s)
+ret_read_settings(Oid relid, bool nowait, RetSettings *s)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	PgsCatalogAccess acc = {0};
@@ -117,7 +118,12 @@ ret_read_settings(Oid relid, RetSettings *s)
 	bool		found;
 
 	pgs_catalog_begin(&acc);
-	found = pgs_catalog_exec("SELECT keep, past_inactive_queries, walk_position,"
+	found = pgs_catalog_exec(nowait ?
+							 "SELECT keep, past_inactive_queries, walk_position,"
+							 " recycled_position, coalesce(relfilenode, 0)"
+							 " FROM stream.retention WHERE relid::oid = $1"
+							 " FOR UPDATE SKIP LOCKED" :
+							 "SELECT keep, past_inactive_queries, walk_position,"
 							 " recycled_position, coalesce(relfilenode, 0)"
 							 " FROM stream.retention WHERE relid::oid = $1 FOR UPDATE",
 							 1, argtypes, values, NULL, false, 0) > 0;
@@ -665,7 +671,7 @@ ret_recycle(Oid relid, Relation rel, RetSettings *s)
  * commit.
  */
 int64
-pgs_retention_pass(Oid relid, bool recycle, bool *more)
+pgs_retention_pass(Oid relid, bool recycle, bool nowait, bool *more)
 {
 	RetSettings s;
 	Relation	rel;
@@ -682,9 +688,17 @@ pgs_retention_pass(Oid relid, bool recycle, bool *more)
 	bool		stopped = false;
 
 	*more = false;
-	if (!ret_read_settings(relid, &s))
+	if (!ret_read_settings(relid, nowait, &s))
 		return 0;
-	rel = table_open(relid, RowExclusiveLock);
+
+	/*
+	 * The background pass never waits: a lock somebody holds on the stream
+	 * would hold up the scheduler, and with it every query of the database.
+	 * It tries again next time.
+	 */
+	if (nowait && !ConditionalLockRelationOid(relid, RowExclusiveLock))
+		return 0;
+	rel = table_open(relid, nowait ? NoLock : RowExclusiveLock);
 
 	/* positions of a storage that is gone start again */
 	if (s.relfilenode != rel->rd_node.relNode)
@@ -923,8 +937,8 @@ stream_run_retention(PG_FUNCTION_ARGS)
 	bool		more = true;
 
 	ret_check_owned_stream(relid);
-	total = pgs_retention_pass(relid, true, &more);
+	total = pgs_retention_pass(relid, true, false, &more);
 	while (more)
-		total += pgs_retention_pass(relid, false, &more);
+		total += pgs_retention_pass(relid, false, false, &more);
 	PG_RETURN_INT64(total);
 }
