@@ -2,8 +2,8 @@
 # Builds and installs pg_streaming, starts a private PostgreSQL 15 server on
 # 127.0.0.1 with the background worker, and runs a short demo: a stream of
 # sensor readings, two streaming queries (one 'continuous', one on a '1 s'
-# trigger) that run by themselves while two writers insert, and their live
-# progress.  Run as root on Debian 12: installs what is missing.
+# trigger) that run by themselves while two writers insert, their live
+# progress, and retention removing what both queries have read.  Run as root on Debian 12: installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
@@ -16,7 +16,8 @@ port=${PGS_DEMO_PORT:-54330}
 if [ -f "$dir/data/postmaster.pid" ]; then stop_server "$dir"; fi
 rm -rf "$dir"
 start_server "$dir" "$port" "shared_preload_libraries=pg_streaming" \
-    "max_worker_processes=16" "pg_streaming.launcher_naptime=1s"
+    "max_worker_processes=16" "pg_streaming.launcher_naptime=1s" \
+    "pg_streaming.retention_naptime=1s"
 psql=(runuser -u postgres -- "$PG_BIN/psql" -h "$dir" -p "$port" -U postgres -X -q -v ON_ERROR_STOP=1)
 
 "${psql[@]}" -c "CREATE DATABASE demo"
@@ -72,6 +73,17 @@ SELECT (SELECT count(*) FROM readings) AS stream_rows,
        (SELECT count(*) FROM (SELECT * FROM all_readings EXCEPT ALL
                               SELECT sensor_id, event_time, temperature FROM readings) d) AS all_extra;
 SELECT name, status, last_batch_id, last_batch_at FROM stream.queries ORDER BY name;
+SQL
+
+echo "== retention: keep what a query has not read, and 2 seconds of the rest"
+"${psql[@]}" -d demo -c "SELECT stream.set_retention('readings', keep => '2 seconds')" >/dev/null
+"${psql[@]}" -d demo -c "INSERT INTO readings SELECT 1 + g % 20, now(), 20 + g % 10 FROM generate_series(1, 500) g" >/dev/null
+sleep 5
+"${psql[@]}" -d demo -P footer=off <<'SQL'
+SELECT stream, keep, rows_removed, blocks_recycled, held_by_query,
+       (SELECT count(*) FROM readings) AS rows_kept
+  FROM stream.stream_retention;
+SELECT count(*) AS all_readings_rows_read_before_removal FROM all_readings;
 SQL
 echo
 echo "The server keeps running, and so do the queries. Connect with:"
