@@ -80,7 +80,6 @@ extern void pgs_placement_add_runs(Oid relid, Oid relfilenode,
 								   int64 fallback_run, int64 fallback_first);
 extern bool pgs_placement_before_insert(Relation rel, Size len,
 										bool first_of_xact);
-extern bool pgs_placement_recycling(Relation rel);
 extern Size pgs_placement_room(Relation rel);
 extern void pgs_writer_register(Relation rel);
 extern void pgs_placement_note_tail(Oid relid, Oid relfilenode, int64 tail);

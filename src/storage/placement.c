@@ -366,21 +366,6 @@ pgs_placement_before_insert(Relation rel, Size len, bool first_of_xact)
 	return false;
 }
 
-/* is rel's storage being written in a recycled run? */
-bool
-pgs_placement_recycling(Relation rel)
-{
-	PgsPlacement *p = plc_find(RelationGetRelid(rel));
-	bool		recycling;
-
-	if (p == NULL)
-		return false;
-	SpinLockAcquire(&p->mutex);
-	recycling = p->state.recycled && p->state.relfilenode == rel->rd_node.relNode;
-	SpinLockRelease(&p->mutex);
-	return recycling;
-}
-
 /* the room in the block heap will try first, after before_insert */
 Size
 pgs_placement_room(Relation rel)

@@ -107,6 +107,39 @@ SELECT stream.drop_stream('u_history', cascade => true);
 SELECT stream.drop_stream('u_events', cascade => true);
 SELECT count(*) AS queries_left FROM stream.query_defs;
 
+-- the last step alone: a database at 0.2, with a live capped query part-way
+-- through its rows, updated to the newest version
+\c contrib_regression
+CREATE DATABASE regress_upgrade_02;
+\c regress_upgrade_02
+SET client_min_messages = warning;
+CREATE EXTENSION pg_streaming VERSION '0.2';
+SELECT extversion FROM pg_extension WHERE extname = 'pg_streaming';
+CREATE TABLE v_events (id int, pad text);
+SELECT stream.create_stream('v_events');
+SELECT stream.start_query('v_q', 'SELECT id FROM v_events', 'v_out',
+                          max_rows_per_batch => 50) > 0 AS started;
+INSERT INTO v_events SELECT g, 'a' FROM generate_series(1, 40) g;
+INSERT INTO v_events SELECT g, 'b' FROM generate_series(41, 80) g;
+INSERT INTO v_events SELECT g, 'c' FROM generate_series(81, 120) g;
+CALL stream.process_batch('v_q');
+SELECT count(*) AS delivered_at_02 FROM v_out;
+ALTER EXTENSION pg_streaming UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'pg_streaming';
+INSERT INTO v_events SELECT g, 'after' FROM generate_series(121, 400) g;
+CALL stream.process_all_available('v_q');
+SELECT count(*) AS rows, count(DISTINCT id) AS ids, max(id) FROM v_out;
+-- the 280-row transaction is split by block (a block holds more than 50 of
+-- these rows, and a batch takes at least one)
+SELECT count(*) >= 6 AS split_into_batches FROM stream.progress WHERE query = 'v_q';
+SELECT stream.set_retention('v_events', '0 seconds');
+SELECT stream.run_retention('v_events') AS removed;
+:shape_function
+SELECT md5(string_agg(object || ': ' || coalesce(definition, ''), E'\n' ORDER BY object)) = :'fresh' AS same_as_fresh
+  FROM pg_temp.extension_shape();
+SELECT stream.drop_stream('v_events', cascade => true);
+
 \c contrib_regression
 DROP DATABASE regress_upgrade_old;
 DROP DATABASE regress_upgrade_new;
+DROP DATABASE regress_upgrade_02;
