@@ -15,6 +15,9 @@ OBJS = \
 	src/catalog/catalog.o \
 	src/catalog/query_catalog.o \
 	src/catalog/checkpoint.o \
+	src/state/agg_shape.o \
+	src/state/agg_funcs.o \
+	src/state/agg_exec.o \
 	src/api/queries.o \
 	src/api/management.o \
 	src/bgw/shared.o \
@@ -23,12 +26,12 @@ OBJS = \
 	src/bgw/worker.o
 
 EXTENSION = pg_streaming
-EXTVERSION = 0.3
+EXTVERSION = 0.4
 # the install script of the newest version is built from sql/install/;
 # older versions' scripts and the upgrade chain are kept as written
 DATA_built = pg_streaming--$(EXTVERSION).sql
 DATA = sql/pg_streaming--0.1.sql sql/pg_streaming--0.1--0.2.sql \
-	sql/pg_streaming--0.2--0.3.sql
+	sql/pg_streaming--0.2--0.3.sql sql/pg_streaming--0.3--0.4.sql
 PGFILEDESC = "pg_streaming - structured streaming in PostgreSQL"
 
 PG_CPPFLAGS = -I$(srcdir)/src -Werror=implicit-function-declaration -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare

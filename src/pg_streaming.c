@@ -23,6 +23,7 @@
 #include "utils/timestamp.h"
 
 #include "analyze/pgs_analyze.h"
+#include "state/pgs_agg.h"
 #include "bgw/bgw_internal.h"
 #include "pg_streaming.h"
 #include "storage/pgs_guard.h"
@@ -86,6 +87,7 @@ _PG_init(void)
 	MarkGUCPrefixReserved("pg_streaming");
 
 	pgs_install_hooks();
+	pgs_agg_install_planner_hook();
 	pgs_install_guards();
 
 	if (process_shared_preload_libraries_in_progress)

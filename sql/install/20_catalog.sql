@@ -29,9 +29,12 @@ CREATE TABLE stream.query_defs (
     last_error_at       timestamptz,
     last_error_detail   text,
     last_error_hint     text,
-    missed_rows_at      timestamptz
+    missed_rows_at      timestamptz,
+    state_relid         regclass
 );
 COMMENT ON TABLE stream.query_defs IS 'streaming queries started by stream.start_query';
+COMMENT ON COLUMN stream.query_defs.state_relid IS
+'a streaming aggregation''s state table, in schema stream_state; NULL for other queries';
 
 CREATE TABLE stream.checkpoint_offsets (
     query_id        bigint NOT NULL REFERENCES stream.query_defs ON DELETE CASCADE,
@@ -77,6 +80,8 @@ CREATE TABLE stream.progress_log (
     input_rows      bigint NOT NULL,
     output_rows     bigint NOT NULL,
     replayed        boolean NOT NULL,
+    state_rows      bigint,
+    state_rows_updated bigint,
     PRIMARY KEY (query_id, batch_id),
     FOREIGN KEY (query_id, batch_id)
         REFERENCES stream.checkpoint_offsets ON DELETE CASCADE
@@ -124,6 +129,13 @@ CREATE TABLE stream.stream_runs (
 );
 COMMENT ON TABLE stream.stream_runs IS
 'the runs of blocks a stream''s rows were written in, in order: appended at the end, or in recycled blocks';
+
+-- the state tables of streaming aggregations: one per query, created by
+-- stream.start_query, owned by the extension's owner, dropped with the query
+CREATE SCHEMA stream_state;
+COMMENT ON SCHEMA stream_state IS
+'state tables of streaming aggregations: one row per group, with each aggregate''s transition state';
+REVOKE ALL ON SCHEMA stream_state FROM PUBLIC;
 
 REVOKE ALL ON stream.streams, stream.query_defs, stream.checkpoint_offsets,
     stream.checkpoint_commits, stream.progress_log, stream.retention,

@@ -112,3 +112,22 @@ LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stream._pending_rows(bigint) IS
 'internal: rows of the query''s stream that no committed batch has processed (NULL where its owner may not read the stream)';
 
+
+-- ---------------------------------------------------------------------------
+-- Streaming aggregations: combine and final functions over stored states,
+-- run by a batch's merge statement only
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION stream._agg_combine(aggregate oid, collation oid, a anyelement, b anyelement)
+RETURNS anyelement
+AS 'MODULE_PATHNAME', 'stream_agg_combine'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stream._agg_combine(oid, oid, anyelement, anyelement) IS
+'internal: the transition state of an aggregate that combines two stored states';
+
+CREATE FUNCTION stream._agg_final(aggregate oid, collation oid, state "any", result_type anyelement)
+RETURNS anyelement
+AS 'MODULE_PATHNAME', 'stream_agg_final'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stream._agg_final(oid, oid, "any", anyelement) IS
+'internal: the result of an aggregate from a stored state';

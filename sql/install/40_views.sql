@@ -29,7 +29,8 @@ SELECT q.name,
        q.query_text AS query,
        q.created_at,
        coalesce(r.held_by = q.query_id, false) AS holds_retention,
-       q.missed_rows_at
+       q.missed_rows_at,
+       q.state_relid AS state_table
   FROM stream.query_defs q
   LEFT JOIN stream.retention r ON r.relid = q.stream_relid
   LEFT JOIN LATERAL (SELECT k.batch_id, k.committed_at
@@ -37,7 +38,7 @@ SELECT q.name,
                       WHERE k.query_id = q.query_id
                       ORDER BY k.batch_id DESC LIMIT 1) c ON true
  WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
-COMMENT ON VIEW stream.queries IS 'streaming queries: status, trigger, last committed batch, last error, whether the query holds retention back or missed rows retention removed';
+COMMENT ON VIEW stream.queries IS 'streaming queries: status, trigger, last committed batch, last error, whether the query holds retention back or missed rows retention removed, a streaming aggregation''s state table';
 
 CREATE VIEW stream.progress WITH (security_barrier) AS
 SELECT q.name AS query,
@@ -52,12 +53,14 @@ SELECT q.name AS query,
        round(extract(epoch FROM p.finished_at - p.started_at) * 1000, 3) AS duration_ms,
        p.replayed,
        o.start_snapshot AS start_offset,
-       o.end_snapshot AS end_offset
+       o.end_snapshot AS end_offset,
+       p.state_rows,
+       p.state_rows_updated
   FROM stream.progress_log p
   JOIN stream.query_defs q USING (query_id)
   JOIN stream.checkpoint_offsets o USING (query_id, batch_id)
  WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
-COMMENT ON VIEW stream.progress IS 'one row per committed batch: input rows, rows per second, duration, offsets';
+COMMENT ON VIEW stream.progress IS 'one row per committed batch: input rows, rows per second, duration, offsets; for a streaming aggregation, the groups in its state and the groups the batch changed';
 
 CREATE VIEW stream.stream_retention WITH (security_barrier) AS
 SELECT r.relid AS stream,

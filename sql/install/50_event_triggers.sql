@@ -46,11 +46,13 @@ BEGIN
                     USING DETAIL = 'Dropped: ' || names || '.';
             END IF;
         ELSE
-            SELECT name, (stream_relid::oid = dropped.objid) AS is_stream
+            SELECT name, (stream_relid::oid = dropped.objid) AS is_stream,
+                   (state_relid::oid = dropped.objid) AS is_state
               INTO q
               FROM stream.query_defs
              WHERE stream_relid::oid = dropped.objid
                 OR target_relid::oid = dropped.objid
+                OR state_relid::oid = dropped.objid
              LIMIT 1;
             IF FOUND THEN
                 RAISE EXCEPTION 'cannot drop % % because streaming query "%" uses it',
@@ -58,6 +60,8 @@ BEGIN
                     USING ERRCODE = 'dependent_objects_still_exist',
                           DETAIL = CASE WHEN q.is_stream
                                         THEN 'It is the query''s stream.'
+                                        WHEN q.is_state
+                                        THEN 'It is the query''s state.'
                                         ELSE 'It is the query''s target.' END,
                           HINT = 'Drop the queries that use it with stream.drop_query(), or drop with CASCADE, which drops them too.';
             END IF;

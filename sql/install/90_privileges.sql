@@ -15,6 +15,8 @@ REVOKE ALL ON FUNCTION stream.on_ddl_command_start() FROM PUBLIC;
 REVOKE ALL ON FUNCTION stream.on_table_rewrite() FROM PUBLIC;
 REVOKE ALL ON FUNCTION stream._dropping_with_cascade() FROM PUBLIC;
 REVOKE ALL ON FUNCTION stream._forget_queries_using(oid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION stream._agg_combine(oid, oid, anyelement, anyelement) FROM PUBLIC;
+REVOKE ALL ON FUNCTION stream._agg_final(oid, oid, "any", anyelement) FROM PUBLIC;
 
 -- the launcher should look at this database
 SELECT stream._extension_created();

@@ -16,6 +16,9 @@
 typedef struct PgsAnalyzedQuery
 {
 	Oid			stream_relid;
+	struct Query *query;		/* as analyzed */
+	bool		sorted;			/* ORDER BY at its top level */
+	bool		limited;		/* LIMIT or OFFSET at its top level */
 	List	   *column_names;	/* output columns written to the target */
 	List	   *column_types;	/* Oid */
 	List	   *column_typmods; /* int32 */
@@ -34,6 +37,7 @@ extern char *pgs_compose_insert(const char *query_text, Oid target_relid,
  * subtransaction abort.
  */
 extern void pgs_rewrite_arm(const char *token, Oid stream_relid);
+extern void pgs_rewrite_arm_partial(const char *token, Oid stream_relid);
 extern void pgs_rewrite_disarm(void);
 extern void pgs_install_hooks(void);
 

@@ -38,6 +38,7 @@
 #include "analyze/pgs_analyze.h"
 #include "pg_streaming.h"
 #include "source/pgs_offsets.h"
+#include "state/pgs_agg.h"
 
 /* what the analysis found; filled by qa_check_query */
 typedef struct QaContext
@@ -72,6 +73,7 @@ typedef struct QaRewrite
 	Oid			stream_relid;
 	int			substituted;	/* range table entries replaced */
 	SubTransactionId subid;		/* armed in this subtransaction */
+	bool		partial;		/* and turn the query into its partial aggregation */
 } QaRewrite;
 
 static QaRewrite qa_rewrite;
@@ -262,6 +264,7 @@ qa_check_query(Query *q, QaContext *cx, bool in_sublink, QaLevel *parent)
 	int			i = 0;
 	QaLevel		level;
 	QaWalk		walk;
+	bool		aggregates;
 
 	level.query = q;
 	level.parent = parent;
@@ -325,20 +328,26 @@ qa_check_query(Query *q, QaContext *cx, bool in_sublink, QaLevel *parent)
 	if (!contains)
 		return 0;
 
-	if (q->hasAggs || q->groupClause != NIL || q->groupingSets != NIL ||
-		q->havingQual != NULL)
-		qa_refuse("aggregation over the stream table",
-				  "This version runs non-aggregating streaming queries only: projections, filters and joins with ordinary tables.",
-				  "Stream the rows into a target table and aggregate over the target.");
+	/*
+	 * An aggregation over the stream is its query's top level, which a batch
+	 * turns into its partial form (agg_shape.c); ORDER BY and LIMIT over it
+	 * are the output mode's to allow.
+	 */
+	aggregates = q->hasAggs || q->groupClause != NIL || q->groupingSets != NIL ||
+		q->havingQual != NULL;
+	if (aggregates && (parent != NULL || in_sublink))
+		qa_refuse("aggregation over the stream table below the query's top level",
+				  "A streaming aggregation keeps the state of each group across batches, and the query's top level is the one whose groups it keeps.",
+				  "Write the aggregation as the query's outermost SELECT, with any expressions over the aggregates in its select list.");
 	if (q->hasWindowFuncs)
 		qa_refuse("a window function (OVER) over the stream table",
 				  "A window over rows of all batches needs state across batches.",
 				  NULL);
-	if (q->sortClause != NIL)
+	if (q->sortClause != NIL && !aggregates)
 		qa_refuse("ORDER BY over the stream table",
 				  "Batches are appended to the target as they arrive; an order over all rows does not exist yet when a batch is written.",
 				  "Order the rows when reading the target.");
-	if (q->limitCount != NULL || q->limitOffset != NULL)
+	if ((q->limitCount != NULL || q->limitOffset != NULL) && !aggregates)
 		qa_refuse("LIMIT or OFFSET over the stream table",
 				  "A limit over all rows needs state across batches.",
 				  "Apply the limit when reading the target.");
@@ -477,6 +486,9 @@ pgs_analyze_user_query(const char *query_text, PgsAnalyzedQuery *result)
 				  "Compute such values in a default of the target table instead.");
 
 	result->stream_relid = cx.stream_relid;
+	result->query = query;
+	result->sorted = query->sortClause != NIL;
+	result->limited = query->limitCount != NULL || query->limitOffset != NULL;
 	result->column_names = NIL;
 	result->column_types = NIL;
 	result->column_typmods = NIL;
@@ -636,6 +648,17 @@ qa_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 		PG_TRY();
 		{
 			(void) qa_substitute_walker((Node *) query, rw);
+			if (rw->substituted > 0 && rw->partial)
+			{
+				PgsAggShape shape;
+
+				if (!pgs_agg_describe(query, NIL, &shape))
+					ereport(ERROR,
+							(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+							 errmsg("the streaming aggregation's text no longer aggregates"),
+							 errhint("Drop the query and start it again.")));
+				pgs_agg_partialize(query, &shape);
+			}
 		}
 		PG_FINALLY();
 		{
@@ -698,7 +721,16 @@ pgs_rewrite_arm(const char *token, Oid stream_relid)
 	qa_rewrite.stream_relid = stream_relid;
 	qa_rewrite.substituted = 0;
 	qa_rewrite.subid = GetCurrentSubTransactionId();
+	qa_rewrite.partial = false;
 	qa_active_rewrite = &qa_rewrite;
+}
+
+/* the same, and the query's aggregation turned into its partial form */
+void
+pgs_rewrite_arm_partial(const char *token, Oid stream_relid)
+{
+	pgs_rewrite_arm(token, stream_relid);
+	qa_rewrite.partial = true;
 }
 
 /* the statement analyzed next is left as written */

@@ -41,6 +41,7 @@
 #include "exec/pgs_batch.h"
 #include "pg_streaming.h"
 #include "source/pgs_offsets.h"
+#include "state/pgs_agg.h"
 
 PG_FUNCTION_INFO_V1(stream_start_query);
 PG_FUNCTION_INFO_V1(stream_drop_query);
@@ -238,6 +239,9 @@ stream_start_query(PG_FUNCTION_ARGS)
 	int			i;
 	int64		query_id;
 	const char *starting_from = "earliest";
+	bool		aggregates;
+	bool		created;
+	PgsAggShape shape;
 
 	for (i = 0; i < 5; i++)
 		if (PG_ARGISNULL(i))
@@ -289,7 +293,20 @@ stream_start_query(PG_FUNCTION_ARGS)
 
 	/* the query's shape, as the caller with the caller's search_path */
 	pgs_analyze_user_query(query_text, &aq);
-	if (strcmp(output_mode, "complete") == 0)
+	aggregates = pgs_agg_describe(aq.query, aq.column_names, &shape);
+	if (aggregates && strcmp(output_mode, "append") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("append output mode is not supported for a streaming aggregation without a watermark"),
+				 errdetail("In append mode a row is written once and never changed, and a group's result changes with every batch until an event-time watermark closes its window."),
+				 errhint("Use output_mode => 'update' (the groups each batch changed) or 'complete' (the whole result after each batch).")));
+	if (aggregates && strcmp(output_mode, "update") == 0 && (aq.sorted || aq.limited))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("ORDER BY and LIMIT over a streaming aggregation need output mode \"complete\""),
+				 errdetail("In update mode a batch writes only the groups it changed; an order or a top-N is a property of the whole result."),
+				 errhint("Use output_mode => 'complete', or drop ORDER BY and LIMIT and order when reading the target.")));
+	if (!aggregates && strcmp(output_mode, "complete") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("output mode \"complete\" needs an aggregation"),
@@ -299,10 +316,15 @@ stream_start_query(PG_FUNCTION_ARGS)
 	/* the target: created when missing, else checked */
 	rv = makeRangeVarFromNameList(stringToQualifiedNameList(target));
 	target_relid = RangeVarGetRelid(rv, NoLock, true);
-	if (OidIsValid(target_relid))
+	created = !OidIsValid(target_relid);
+	if (!created)
 		qd_check_target(target_relid, aq.stream_relid, &aq);
 	else
 		target_relid = qd_create_target(rv, target, &aq);
+	if (aggregates && !(strcmp(output_mode, "complete") == 0 &&
+						(shape.limit_count || shape.limit_offset)))
+		pgs_agg_prepare_target(target_relid, created, &shape, aq.column_names,
+							   output_mode);
 
 	/* a temporary target would vanish with a session, under the query */
 	if (get_rel_persistence(target_relid) == RELPERSISTENCE_TEMP)
@@ -322,6 +344,15 @@ stream_start_query(PG_FUNCTION_ARGS)
 		(void) qd_collect_rtes(lfirst(lc), &rtes);
 	(void) ExecCheckRTPerms(rtes, true);
 
+	/* an aggregation also updates and deletes the target's rows */
+	if (aggregates &&
+		pg_class_aclcheck(target_relid, GetUserId(),
+						  ACL_SELECT | ACL_UPDATE | ACL_DELETE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for table %s", get_rel_name(target_relid)),
+				 errdetail("A streaming aggregation selects, inserts, updates and deletes the rows of its target.")));
+
 	memset(&q, 0, sizeof(q));
 	q.name = name;
 	q.owner = GetUserId();
@@ -334,6 +365,11 @@ stream_start_query(PG_FUNCTION_ARGS)
 	q.trigger = trigger;
 	q.max_rows = max_rows;
 	query_id = pgs_query_insert(&q);
+	if (aggregates)
+	{
+		q.state_relid = pgs_agg_create_state(name, q.owner, &shape);
+		pgs_query_set_state(query_id, q.state_relid);
+	}
 	if (strcmp(starting_from, "latest") == 0)
 	{
 		q.query_id = query_id;

@@ -252,6 +252,16 @@ pgs_checkpoint_write(int64 query_id, const PgsOffsets *o, TimestampTz planned_at
 	pgs_catalog_end(&acc);
 }
 
+/* does progress_log have the columns of version 0.4? */
+static bool
+ck_catalog_has_state(void)
+{
+	Oid			relid = get_relname_relid("progress_log",
+										  get_namespace_oid("stream", false));
+
+	return get_attnum(relid, "state_rows") != InvalidAttrNumber;
+}
+
 /*
  * Write a batch's commit row and progress row, and forget offsets older
  * than the retained batches.
@@ -260,9 +270,10 @@ void
 pgs_checkpoint_commit(int64 query_id, int64 batch_id, const PgsProgress *p)
 {
 	PgsCatalogAccess acc = {0};
-	Oid			argtypes[7] = {INT8OID, INT8OID, TIMESTAMPTZOID, INT8OID,
-	INT8OID, BOOLOID, TIMESTAMPTZOID};
-	Datum		values[7];
+	Oid			argtypes[9] = {INT8OID, INT8OID, TIMESTAMPTZOID, INT8OID,
+	INT8OID, BOOLOID, TIMESTAMPTZOID, INT8OID, INT8OID};
+	Datum		values[9];
+	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
 	values[0] = Int64GetDatum(query_id);
 	values[1] = Int64GetDatum(batch_id);
@@ -271,14 +282,25 @@ pgs_checkpoint_commit(int64 query_id, int64 batch_id, const PgsProgress *p)
 	values[4] = Int64GetDatum(p->output_rows);
 	values[5] = BoolGetDatum(p->replayed);
 	values[6] = TimestampTzGetDatum(p->finished_at);
+	values[7] = Int64GetDatum(p->state_rows);
+	values[8] = Int64GetDatum(p->state_rows_updated);
+	if (!p->has_state)
+		nulls[7] = nulls[8] = 'n';
 	pgs_catalog_begin(&acc);
 	pgs_catalog_exec("INSERT INTO stream.checkpoint_commits (query_id, batch_id, committed_at)"
 					 " VALUES ($1, $2, $7)",
-					 7, argtypes, values, NULL, false, 0);
-	pgs_catalog_exec("INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
-					 " finished_at, input_rows, output_rows, replayed)"
-					 " VALUES ($1, $2, $3, $7, $4, $5, $6)",
-					 7, argtypes, values, NULL, false, 0);
+					 7, argtypes, values, nulls, false, 0);
+	if (ck_catalog_has_state())
+		pgs_catalog_exec("INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
+						 " finished_at, input_rows, output_rows, replayed, state_rows,"
+						 " state_rows_updated)"
+						 " VALUES ($1, $2, $3, $7, $4, $5, $6, $8, $9)",
+						 9, argtypes, values, nulls, false, 0);
+	else
+		pgs_catalog_exec("INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
+						 " finished_at, input_rows, output_rows, replayed)"
+						 " VALUES ($1, $2, $3, $7, $4, $5, $6)",
+						 7, argtypes, values, nulls, false, 0);
 	if (batch_id > pgs_retained_batches)
 	{
 		values[1] = Int64GetDatum(batch_id - pgs_retained_batches);
@@ -287,6 +309,20 @@ pgs_checkpoint_commit(int64 query_id, int64 batch_id, const PgsProgress *p)
 						 2, argtypes, values, NULL, false, 0);
 	}
 	pgs_catalog_end(&acc);
+}
+
+/*
+ * The groups in a streaming aggregation's state after its latest committed
+ * batch (0 before its first).
+ */
+int64
+pgs_checkpoint_state_rows(int64 query_id)
+{
+	if (!ck_catalog_has_state())
+		return 0;
+	return pgs_catalog_int8("SELECT coalesce((SELECT state_rows FROM stream.progress_log"
+							" WHERE query_id = $1 ORDER BY batch_id DESC LIMIT 1), 0)",
+							INT8OID, Int64GetDatum(query_id));
 }
 
 /*

@@ -36,6 +36,9 @@ typedef struct PgsProgress
 	int64		input_rows;
 	int64		output_rows;
 	bool		replayed;
+	bool		has_state;		/* a streaming aggregation's batch */
+	int64		state_rows;		/* groups in its state after the batch */
+	int64		state_rows_updated; /* groups the batch changed or added */
 } PgsProgress;
 
 extern bool pgs_catalog_splits(void);
@@ -47,5 +50,6 @@ extern void pgs_checkpoint_write(int64 query_id, const PgsOffsets *o,
 extern void pgs_checkpoint_commit(int64 query_id, int64 batch_id,
 								  const PgsProgress *p);
 extern void pgs_checkpoint_mark_committed(int64 query_id, int64 batch_id);
+extern int64 pgs_checkpoint_state_rows(int64 query_id);
 
 #endif							/* PGS_CHECKPOINT_H */

@@ -35,6 +35,7 @@ typedef struct PgsQuery
 	char	   *last_error_sqlstate;
 	char	   *last_error_detail;
 	char	   *last_error_hint;
+	Oid			state_relid;	/* a streaming aggregation's state table */
 } PgsQuery;
 
 /* what the scheduler needs of an active query */
@@ -62,6 +63,7 @@ extern void pgs_query_check_access(const PgsQuery *q);
 extern void pgs_query_report_missing(const char *name) pg_attribute_noreturn();
 extern int64 pgs_query_insert(const PgsQuery *q);
 extern void pgs_query_delete(int64 query_id);
+extern void pgs_query_set_state(int64 query_id, Oid state_relid);
 extern void pgs_query_set_status(int64 query_id, const char *status,
 								 bool only_if_active);
 extern void pgs_query_set_error(int64 query_id, bool fail,

@@ -20,11 +20,13 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
+#include "lib/stringinfo.h"
 #include "utils/lsyscache.h"
 
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_query.h"
 #include "pg_streaming.h"
+#include "state/pgs_agg.h"
 
 /* the columns pgs_query_read reads, in the order qc_fill expects them */
 #define QC_COLUMNS_COMMON \
@@ -32,9 +34,10 @@
 	" query_text, search_path, target_columns, output_mode, trigger," \
 	" coalesce(max_rows_per_batch, 0), status, last_error," \
 	" last_error_sqlstate, "
-#define QC_COLUMNS QC_COLUMNS_COMMON "last_error_detail, last_error_hint"
+#define QC_COLUMNS_03 QC_COLUMNS_COMMON "last_error_detail, last_error_hint, NULL::oid"
+#define QC_COLUMNS QC_COLUMNS_COMMON "last_error_detail, last_error_hint, state_relid::oid"
 /* the same from the catalog of version 0.1, before its update */
-#define QC_COLUMNS_01 QC_COLUMNS_COMMON "NULL::text, NULL::text"
+#define QC_COLUMNS_01 QC_COLUMNS_COMMON "NULL::text, NULL::text, NULL::oid"
 
 /*
  * Does the catalog have the columns of version 0.2?  A server runs the
@@ -45,6 +48,13 @@ static bool
 qc_catalog_has_detail(void)
 {
 	return get_attnum(pgs_query_defs_relid(), "last_error_detail") != InvalidAttrNumber;
+}
+
+/* ... and those of version 0.4 (streaming aggregations)? */
+static bool
+qc_catalog_has_state(void)
+{
+	return get_attnum(pgs_query_defs_relid(), "state_relid") != InvalidAttrNumber;
 }
 
 static void
@@ -82,6 +92,8 @@ qc_fill(PgsQuery *q, MemoryContext cxt)
 	q->last_error_sqlstate = pgs_result_text(0, 14, cxt);
 	q->last_error_detail = pgs_result_text(0, 15, cxt);
 	q->last_error_hint = pgs_result_text(0, 16, cxt);
+	d = pgs_result_datum(0, 17, &isnull);
+	q->state_relid = isnull ? InvalidOid : DatumGetObjectId(d);
 }
 
 /*
@@ -99,17 +111,6 @@ pgs_query_read(const char *name, int64 query_id, PgsQueryLock lock, PgsQuery *q)
 	const char *sql;
 	bool		found;
 
-	static const char *const statements[2][2][2] = {
-		{{"SELECT " QC_COLUMNS_01 " FROM stream.query_defs WHERE query_id = $1",
-		  "SELECT " QC_COLUMNS_01 " FROM stream.query_defs WHERE query_id = $1 FOR UPDATE"},
-		 {"SELECT " QC_COLUMNS_01 " FROM stream.query_defs WHERE name = $1",
-		  "SELECT " QC_COLUMNS_01 " FROM stream.query_defs WHERE name = $1 FOR UPDATE"}},
-		{{"SELECT " QC_COLUMNS " FROM stream.query_defs WHERE query_id = $1",
-		  "SELECT " QC_COLUMNS " FROM stream.query_defs WHERE query_id = $1 FOR UPDATE"},
-		 {"SELECT " QC_COLUMNS " FROM stream.query_defs WHERE name = $1",
-		  "SELECT " QC_COLUMNS " FROM stream.query_defs WHERE name = $1 FOR UPDATE"}}
-	};
-
 	if (name != NULL)
 	{
 		argtypes[0] = TEXTOID;
@@ -120,7 +121,11 @@ pgs_query_read(const char *name, int64 query_id, PgsQueryLock lock, PgsQuery *q)
 		argtypes[0] = INT8OID;
 		values[0] = Int64GetDatum(query_id);
 	}
-	sql = statements[qc_catalog_has_detail()][name != NULL][lock == PGS_QUERY_LOCK];
+	sql = psprintf("SELECT %s FROM stream.query_defs WHERE %s = $1%s",
+				   !qc_catalog_has_detail() ? QC_COLUMNS_01 :
+				   !qc_catalog_has_state() ? QC_COLUMNS_03 : QC_COLUMNS,
+				   name != NULL ? "name" : "query_id",
+				   lock == PGS_QUERY_LOCK ? " FOR UPDATE" : "");
 	pgs_catalog_begin(&acc);
 	found = pgs_catalog_exec(sql, 1, argtypes, values, NULL, false, 0) > 0;
 	if (found)
@@ -249,6 +254,54 @@ pgs_query_insert(const PgsQuery *q)
 	return query_id;
 }
 
+/* record a new streaming aggregation's state table */
+void
+pgs_query_set_state(int64 query_id, Oid state_relid)
+{
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[2] = {INT8OID, OIDOID};
+	Datum		values[2] = {Int64GetDatum(query_id), ObjectIdGetDatum(state_relid)};
+
+	pgs_catalog_begin(&acc);
+	pgs_catalog_exec("UPDATE stream.query_defs SET state_relid = $2 WHERE query_id = $1",
+					 2, argtypes, values, NULL, false, 0);
+	pgs_catalog_end(&acc);
+}
+
+static int
+qc_cmp_names(const ListCell *a, const ListCell *b)
+{
+	return strcmp(lfirst(a), lfirst(b));
+}
+
+/* drop the state tables of the queries a statement deleted */
+static void
+qc_drop_states(List *relids)
+{
+	ListCell   *lc;
+
+	foreach(lc, relids)
+		pgs_agg_drop_state(lfirst_oid(lc));
+}
+
+/* the state tables in column col of the last statement's rows */
+static List *
+qc_collect_states(int n, int col)
+{
+	List	   *relids = NIL;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Datum		d = pgs_result_datum(i, col, &isnull);
+
+		if (!isnull)
+			relids = lappend_oid(relids, DatumGetObjectId(d));
+	}
+	return relids;
+}
+
 /* other backends drop what they prepared for changed queries at commit */
 static void
 qc_invalidate(void)
@@ -267,10 +320,17 @@ qc_delete(const char *sql, Oid argtype, Datum value)
 	Oid			argtypes[1] = {argtype};
 	Datum		values[1] = {value};
 	int			n;
+	List	   *states = NIL;
+	bool		has_state = qc_catalog_has_state();
 
+	if (has_state)
+		sql = psprintf("%s RETURNING state_relid::oid", sql);
 	pgs_catalog_begin(&acc);
 	n = pgs_catalog_exec(sql, 1, argtypes, values, NULL, false, 0);
+	if (has_state)
+		states = qc_collect_states(n, 1);
 	pgs_catalog_end(&acc);
+	qc_drop_states(states);
 	if (n > 0)
 		qc_invalidate();
 	return n;
@@ -387,16 +447,38 @@ pgs_query_delete_using(Oid relid)
 	Oid			argtypes[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
 	char	   *names = NULL;
+	List	   *states = NIL;
+	int			n;
+	int			i;
 
 	pgs_catalog_begin(&acc);
-	if (pgs_catalog_exec("WITH d AS (DELETE FROM stream.query_defs"
+	n = pgs_catalog_exec(qc_catalog_has_state() ?
+						 "DELETE FROM stream.query_defs"
 						 " WHERE stream_relid::oid = $1 OR target_relid::oid = $1"
-						 " RETURNING name)"
-						 " SELECT pg_catalog.string_agg(pg_catalog.quote_ident(name), ', ' ORDER BY name)"
-						 " FROM d HAVING count(*) > 0",
-						 1, argtypes, values, NULL, false, 0) > 0)
-		names = pgs_result_text(0, 1, cxt);
+						 " OR state_relid::oid = $1"
+						 " RETURNING name, state_relid::oid" :
+						 "DELETE FROM stream.query_defs"
+						 " WHERE stream_relid::oid = $1 OR target_relid::oid = $1"
+						 " RETURNING name, NULL::oid",
+						 1, argtypes, values, NULL, false, 0);
+	if (n > 0)
+	{
+		StringInfoData buf;
+		List	   *list = NIL;
+		ListCell   *lc;
+
+		for (i = 0; i < n; i++)
+			list = lappend(list, pgs_result_text(i, 1, cxt));
+		list_sort(list, qc_cmp_names);
+		initStringInfo(&buf);
+		foreach(lc, list)
+			appendStringInfo(&buf, "%s%s", buf.len ? ", " : "",
+							 quote_identifier(lfirst(lc)));
+		names = MemoryContextStrdup(cxt, buf.data);
+		states = qc_collect_states(n, 2);
+	}
 	pgs_catalog_end(&acc);
+	qc_drop_states(states);
 	if (names != NULL)
 		qc_invalidate();
 	return names;

@@ -56,6 +56,7 @@
 #include "exec/pgs_batch.h"
 #include "pg_streaming.h"
 #include "source/pgs_offsets.h"
+#include "state/pgs_agg.h"
 #include "storage/pgs_placement.h"
 
 /* what reads of the stream outside the batch statement run with */
@@ -111,6 +112,7 @@ pgs_forget_batch_plans(void)
 	HASH_SEQ_STATUS seq;
 	BatchPlanEntry *entry;
 
+	pgs_agg_forget_plans();
 	if (batch_plans == NULL)
 		return;
 	hash_seq_init(&seq, batch_plans);
@@ -166,6 +168,9 @@ batch_get_plan(const PgsQuery *q)
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("the target of streaming query \"%s\" is no longer a table", q->name),
 				 errhint("Drop the query and start it again with a target table.")));
+	/* a streaming aggregation's statements are agg_exec.c's */
+	if (OidIsValid(q->state_relid))
+		return NULL;
 
 	/*
 	 * The statement is checked against the query's definition too: query ids
@@ -213,8 +218,8 @@ batch_get_plan(const PgsQuery *q)
  * The query's search_path with pg_temp moved to its end: the temporary
  * schema is the session's that runs the batch, never the query's.
  */
-static char *
-batch_search_path(const char *stored)
+char *
+pgs_batch_search_path(const char *stored)
 {
 	char	   *copy = pstrdup(stored);
 	List	   *names;
@@ -247,7 +252,8 @@ batch_search_path(const char *stored)
  * by the owner stretch.
  */
 static uint64
-batch_execute(const PgsQuery *q, PgsBatchParams *params, int64 *input_rows)
+batch_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
+			  PgsProgress *progress)
 {
 	PgsCatalogAccess acc = {0};
 	BatchPlanEntry *entry;
@@ -255,12 +261,27 @@ batch_execute(const PgsQuery *q, PgsBatchParams *params, int64 *input_rows)
 	volatile int rc = 0;
 	uint64		written;
 
+	if (OidIsValid(q->state_relid))
+	{
+		PgsAggResult r;
+		int64		before;
+
+		(void) batch_get_plan(q);	/* checks the target, drops stale plans */
+		before = pgs_checkpoint_state_rows(q->query_id);
+		pgs_agg_execute(q, batch_id, params, before, &r);
+		progress->input_rows = r.input_rows;
+		progress->has_state = true;
+		progress->state_rows = before + r.groups_added;
+		progress->state_rows_updated = r.groups_updated;
+		return (uint64) r.output_rows;
+	}
+
 	/*
 	 * The query's search_path, with temporary tables last: a session that
 	 * runs the batch must not stand a table of its own in for one the query
 	 * reads.
 	 */
-	pgs_owner_begin(&acc, q->owner, batch_search_path(q->search_path));
+	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
 	entry = batch_get_plan(q);
 
 	/*
@@ -287,7 +308,7 @@ batch_execute(const PgsQuery *q, PgsBatchParams *params, int64 *input_rows)
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "batch statement failed: %s", SPI_result_code_string(rc));
 	written = SPI_processed;
-	*input_rows = pgs_batch_input_rows;
+	progress->input_rows = pgs_batch_input_rows;
 	pgs_owner_end(&acc);
 	return written;
 }
@@ -790,7 +811,7 @@ batch_plan(const PgsQuery *q, PgsOffsets *o, BatchPlan *bp, bool own_running)
  * unless the batch splits a transaction by block.
  */
 static uint64
-batch_run(const PgsQuery *q, const PgsOffsets *o, int64 *input_rows)
+batch_run(const PgsQuery *q, const PgsOffsets *o, PgsProgress *progress)
 {
 	PgsBatchParams params;
 	PgsBlockRange ranges[2];
@@ -810,7 +831,7 @@ batch_run(const PgsQuery *q, const PgsOffsets *o, int64 *input_rows)
 	nranges = batch_ranges(q->stream_relid, relfilenode, scan_from, o->scan_to,
 						   ranges);
 	pgs_batch_params(&o->start, &o->end, ranges, nranges, &params);
-	return batch_execute(q, &params, input_rows);
+	return batch_execute(q, o->batch_id, &params, progress);
 }
 
 /*
@@ -932,7 +953,7 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 		result = PGS_BATCH_PARTIAL;
 		goto done;
 	}
-	progress.output_rows = (int64) batch_run(&q, &check, &progress.input_rows);
+	progress.output_rows = (int64) batch_run(&q, &check, &progress);
 
 	/* step 4: record, in the run's transaction */
 	progress.replayed = bp.replay;

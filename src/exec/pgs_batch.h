@@ -29,5 +29,6 @@ extern PgsBatchResult pgs_run_batch(int64 query_id, bool nonatomic, int flags);
 extern void pgs_forget_batch_plans(void);
 extern int64 pgs_pending_rows(const PgsQuery *q);
 extern void pgs_start_at_latest(const PgsQuery *q);
+extern char *pgs_batch_search_path(const char *stored);
 
 #endif							/* PGS_BATCH_H */

@@ -1,0 +1,973 @@
+/*-------------------------------------------------------------------------
+ *
+ * agg_exec.c
+ *	  A streaming aggregation's state table, its keyed target, and the
+ *	  batch that folds new rows into both.
+ *
+ * The state table (schema stream_state, owned by the extension's owner,
+ * out of its queries' owners' reach) holds one row per group: the grouping
+ * keys key_<n>, each aggregate's transition state agg_<n> (serialized when
+ * the state is internal), and the batches that created and last changed
+ * the row.  A unique index over the keys treats NULL as a value, as
+ * GROUP BY does.
+ *
+ * A batch, in its one transaction:
+ *	 1. partial: the query's text, analyzed with the stream substituted and
+ *		turned into its partial form (agg_shape.c), runs as the owner over
+ *		the batch's rows; its groups go to a tuplestore.
+ *	 2. merge: in a catalog stretch, those groups are upserted into the
+ *		state table, combining states with stream._agg_combine, and the
+ *		touched groups come back with their aggregates' final values
+ *		(stream._agg_final); both run the aggregate's functions as the
+ *		owner.  Complete mode with ORDER BY or LIMIT takes every group's.
+ *	 3. target: as the owner, the query's select list, HAVING and ORDER BY,
+ *		deparsed over those results, write the target: an upsert by the
+ *		keys, and the removal of groups that stopped satisfying HAVING; or,
+ *		without keys and for a top-N, the whole result in place of the old.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "catalog/dependency.h"
+#include "catalog/index.h"
+#include "catalog/namespace.h"
+#include "catalog/objectaddress.h"
+#include "catalog/pg_am_d.h"
+#include "catalog/pg_authid_d.h"
+#include "catalog/pg_extension_d.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_namespace_d.h"
+#include "catalog/pg_opclass.h"
+#include "catalog/pg_operator.h"
+#include "catalog/pg_type_d.h"
+#include "commands/defrem.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "executor/tstoreReceiver.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "parser/analyze.h"
+#include "parser/parser.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/plancache.h"
+#include "utils/rel.h"
+#include "utils/ruleutils.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/tuplestore.h"
+
+#include "analyze/pgs_analyze.h"
+#include "catalog/pgs_catalog.h"
+#include "catalog/pgs_query.h"
+#include "pg_streaming.h"
+#include "exec/pgs_batch.h"
+#include "source/pgs_offsets.h"
+#include "state/pgs_agg.h"
+
+#define AGG_PARTIAL_ENR		"pgs_partial"
+#define AGG_GROUPS_ENR		"pgs_groups"
+#define AGG_SEARCH_PATH		"pg_catalog, pg_temp"
+
+/* ---- names ---- */
+
+static char *
+ae_qualified(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
+/* OPERATOR(schema.name), which finds the operator whatever the path */
+static char *
+ae_operator(Oid opno)
+{
+	HeapTuple	tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(opno));
+	Form_pg_operator op;
+	char	   *s;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for operator %u", opno);
+	op = (Form_pg_operator) GETSTRUCT(tup);
+	s = psprintf("OPERATOR(%s.%s)", quote_identifier(get_namespace_name(op->oprnamespace)),
+				 NameStr(op->oprname));
+	ReleaseSysCache(tup);
+	return s;
+}
+
+/* the equality operator of a type's default btree operator class */
+static Oid
+ae_equality(Oid type)
+{
+	Oid			opclass = GetDefaultOpClass(type, BTREE_AM_OID);
+	Oid			family = get_opclass_family(opclass);
+	Oid			input = get_opclass_input_type(opclass);
+	Oid			eq = get_opfamily_member(family, input, input, BTEqualStrategyNumber);
+
+	if (!OidIsValid(eq))
+		elog(ERROR, "no btree equality operator for type %s", format_type_be(type));
+	return eq;
+}
+
+/* ---- the state table ---- */
+
+/*
+ * Create the state table of a new query, owned by the extension's owner.
+ * Runs in the transaction that starts the query.
+ */
+Oid
+pgs_agg_create_state(const char *query_name, Oid owner, const PgsAggShape *shape)
+{
+	PgsCatalogAccess acc = {0};
+	StringInfoData buf;
+	StringInfoData keys;
+	char	   *relname;
+	char	   *qualified;
+	ListCell   *lc;
+	Oid			relid;
+	ObjectAddress table;
+	ObjectAddress ext;
+	int			i;
+
+	relname = pstrdup(query_name);
+	if (strlen(relname) >= NAMEDATALEN)
+		relname[pg_mbcliplen(relname, strlen(relname), NAMEDATALEN - 1)] = '\0';
+	qualified = quote_qualified_identifier(PGS_AGG_STATE_SCHEMA, relname);
+
+	initStringInfo(&buf);
+	initStringInfo(&keys);
+	appendStringInfo(&buf, "CREATE TABLE %s (", qualified);
+	i = 0;
+	foreach(lc, shape->keys)
+	{
+		PgsAggKey  *k = lfirst(lc);
+
+		i++;
+		appendStringInfo(&buf, "key_%d %s", i,
+						 format_type_extended(k->type, -1, FORMAT_TYPE_FORCE_QUALIFY));
+		if (OidIsValid(k->collation))
+			appendStringInfo(&buf, " COLLATE %s", generate_collation_name(k->collation));
+		appendStringInfoString(&buf, ", ");
+		appendStringInfo(&keys, "%skey_%d", i > 1 ? ", " : "", i);
+	}
+	i = 0;
+	foreach(lc, shape->calls)
+	{
+		PgsAggCall *c = lfirst(lc);
+
+		i++;
+		appendStringInfo(&buf, "agg_%d %s, ", i,
+						 format_type_extended(c->state_type, -1, FORMAT_TYPE_FORCE_QUALIFY));
+	}
+	/* one group without keys: a constant key after the states */
+	if (shape->keys == NIL)
+	{
+		appendStringInfoString(&buf, "_one boolean NOT NULL DEFAULT true CHECK (_one), ");
+		appendStringInfoString(&keys, "_one");
+	}
+	appendStringInfo(&buf, "_first_batch bigint NOT NULL, _last_batch bigint NOT NULL,"
+					 " UNIQUE NULLS NOT DISTINCT (%s)) WITH (fillfactor = 90)",
+					 keys.data);
+
+	pgs_catalog_begin(&acc);
+	if (SPI_execute(buf.data, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not create the state table of streaming query \"%s\"", query_name);
+	pgs_catalog_end(&acc);
+	CommandCounterIncrement();
+
+	relid = get_relname_relid(relname, get_namespace_oid(PGS_AGG_STATE_SCHEMA, false));
+	if (!OidIsValid(relid))
+		elog(ERROR, "state table %s not found after its creation", qualified);
+
+	/* it goes with the extension, as the query does */
+	ObjectAddressSet(table, RelationRelationId, relid);
+	ObjectAddressSet(ext, ExtensionRelationId, get_extension_oid("pg_streaming", false));
+	recordDependencyOn(&table, &ext, DEPENDENCY_AUTO);
+	return relid;
+}
+
+/* drop a dropped query's state table, if it is still there */
+void
+pgs_agg_drop_state(Oid state_relid)
+{
+	ObjectAddress table;
+
+	if (!OidIsValid(state_relid) ||
+		!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(state_relid)))
+		return;
+	ObjectAddressSet(table, RelationRelationId, state_relid);
+	performDeletion(&table, DROP_RESTRICT, PERFORM_DELETION_INTERNAL);
+}
+
+/*
+ * The state table must have the columns the query's shape gives: a query
+ * whose aggregates now resolve to other functions or types (a function
+ * replaced, a type changed) cannot go on with the old states.
+ */
+void
+pgs_agg_check_state(Oid state_relid, const PgsAggShape *shape,
+					const char *query_name)
+{
+	ListCell   *lc;
+	int			i = 0;
+	const char *bad = NULL;
+
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(state_relid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("the state table of streaming query \"%s\" is gone", query_name),
+				 errhint("Drop the query and start it again.")));
+	foreach(lc, shape->keys)
+	{
+		PgsAggKey  *k = lfirst(lc);
+		char	   *col = psprintf("key_%d", ++i);
+		AttrNumber	a = get_attnum(state_relid, col);
+
+		if (a == InvalidAttrNumber || get_atttype(state_relid, a) != k->type)
+			bad = col;
+	}
+	i = 0;
+	foreach(lc, shape->calls)
+	{
+		PgsAggCall *c = lfirst(lc);
+		char	   *col = psprintf("agg_%d", ++i);
+		AttrNumber	a = get_attnum(state_relid, col);
+
+		if (a == InvalidAttrNumber || get_atttype(state_relid, a) != c->state_type)
+			bad = col;
+	}
+	if (get_attnum(state_relid, psprintf("key_%d", list_length(shape->keys) + 1)) != InvalidAttrNumber ||
+		get_attnum(state_relid, psprintf("agg_%d", list_length(shape->calls) + 1)) != InvalidAttrNumber)
+		bad = "(count)";
+	if (bad)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("streaming query \"%s\" no longer matches its state", query_name),
+				 errdetail("The query's grouping keys or aggregates now analyze to other types or functions than its state table %s was made for (column %s).",
+						   ae_qualified(state_relid), bad),
+				 errhint("Drop the query and start it again; it will aggregate every row of the stream anew.")));
+}
+
+/* ---- the keyed target ---- */
+
+static List *
+ae_key_columns(const PgsAggShape *shape, List *output_names)
+{
+	List	   *cols = NIL;
+	ListCell   *lc;
+
+	foreach(lc, shape->keys)
+		cols = lappend(cols, list_nth(output_names, ((PgsAggKey *) lfirst(lc))->output));
+	return cols;
+}
+
+/* does an index make the key columns unique, NULL counting as a value? */
+static bool
+ae_index_keys(Relation rel, List *attnums)
+{
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+
+	foreach(lc, indexes)
+	{
+		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+		Form_pg_index ix;
+		bool		ok;
+		int			i;
+
+		if (!HeapTupleIsValid(tup))
+			continue;
+		ix = (Form_pg_index) GETSTRUCT(tup);
+		ok = ix->indisunique && ix->indisvalid && ix->indimmediate &&
+			ix->indnkeyatts == list_length(attnums) &&
+			heap_attisnull(tup, Anum_pg_index_indexprs, NULL) &&
+			heap_attisnull(tup, Anum_pg_index_indpred, NULL);
+		for (i = 0; ok && i < ix->indnkeyatts; i++)
+		{
+			AttrNumber	a = ix->indkey.values[i];
+
+			if (!list_member_int(attnums, a))
+				ok = false;
+			else if (!ix->indnullsnotdistinct &&
+					 !TupleDescAttr(RelationGetDescr(rel), a - 1)->attnotnull)
+				ok = false;
+		}
+		ReleaseSysCache(tup);
+		if (ok)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A keyed target (update mode, complete mode without ORDER BY or LIMIT)
+ * needs a unique key over the grouping columns: added to a target the
+ * query created, required of one that existed, whose key columns must
+ * also be of the keys' own types.
+ */
+void
+pgs_agg_prepare_target(Oid target_relid, bool created, const PgsAggShape *shape,
+					   List *output_names, const char *mode)
+{
+	List	   *cols = ae_key_columns(shape, output_names);
+	List	   *attnums = NIL;
+	StringInfoData list;
+	ListCell   *lc;
+	ListCell   *lk;
+	Relation	rel;
+	bool		ok;
+
+	if (cols == NIL)
+		return;
+	initStringInfo(&list);
+	forboth(lc, cols, lk, shape->keys)
+	{
+		AttrNumber	a = get_attnum(target_relid, lfirst(lc));
+		PgsAggKey  *k = lfirst(lk);
+
+		appendStringInfo(&list, "%s%s", list.len ? ", " : "", quote_identifier(lfirst(lc)));
+		if (get_atttype(target_relid, a) != k->type)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("key column \"%s\" of target table \"%s\" is of type %s, but the grouping key is of type %s",
+							(char *) lfirst(lc), get_rel_name(target_relid),
+							format_type_be(get_atttype(target_relid, a)),
+							format_type_be(k->type)),
+					 errdetail("In %s mode the target is keyed by the grouping columns, which must be of the keys' own types.", mode),
+					 errhint("Cast the grouping expression in the query, or change the column's type.")));
+		attnums = lappend_int(attnums, a);
+	}
+	if (created)
+	{
+		char	   *sql = psprintf("ALTER TABLE %s ADD UNIQUE NULLS NOT DISTINCT (%s)",
+								   ae_qualified(target_relid), list.data);
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "could not add the key of target table \"%s\"", get_rel_name(target_relid));
+		SPI_finish();
+		CommandCounterIncrement();
+		return;
+	}
+	rel = table_open(target_relid, AccessShareLock);
+	ok = ae_index_keys(rel, attnums);
+	table_close(rel, AccessShareLock);
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+				 errmsg("target table \"%s\" has no unique key over the grouping columns (%s)",
+						get_rel_name(target_relid), list.data),
+				 errdetail("In %s mode each batch upserts the groups it changed, by their grouping columns, and NULL is a group like any other.", mode),
+				 errhint("Add one: ALTER TABLE %s ADD UNIQUE NULLS NOT DISTINCT (%s);",
+						 ae_qualified(target_relid), list.data)));
+}
+
+/* ---- the batch's statements ---- */
+
+typedef struct AggPlans
+{
+	int64		query_id;		/* hash key */
+	char	   *signature;
+	SPIPlanPtr	partial;		/* owner: the query in its partial form */
+	SPIPlanPtr	merge;			/* catalog: upsert states, touched results */
+	SPIPlanPtr	results_all;	/* catalog: every group's results (top-N) */
+	SPIPlanPtr	clear;			/* owner: empty the target */
+	SPIPlanPtr	write;			/* owner: upsert, or insert the result */
+	SPIPlanPtr	leave;			/* owner: groups that left HAVING */
+	TupleDesc	partial_desc;	/* the rows of AGG_PARTIAL_ENR */
+	TupleDesc	groups_desc;	/* the rows of AGG_GROUPS_ENR */
+	bool		keyed;
+	bool		replace;		/* the whole result replaces the target's */
+	bool		complete;
+} AggPlans;
+
+static HTAB *agg_plans = NULL;
+
+static void
+ae_free(AggPlans *p)
+{
+	SPIPlanPtr *plans[] = {&p->partial, &p->merge, &p->results_all, &p->clear,
+	&p->write, &p->leave};
+
+	for (int i = 0; i < lengthof(plans); i++)
+	{
+		if (*plans[i])
+			SPI_freeplan(*plans[i]);
+		*plans[i] = NULL;
+	}
+	if (p->signature)
+		pfree(p->signature);
+	p->signature = NULL;
+	if (p->partial_desc)
+		FreeTupleDesc(p->partial_desc);
+	if (p->groups_desc)
+		FreeTupleDesc(p->groups_desc);
+	p->partial_desc = p->groups_desc = NULL;
+}
+
+void
+pgs_agg_forget_plans(void)
+{
+	HASH_SEQ_STATUS seq;
+	AggPlans   *p;
+
+	if (agg_plans == NULL)
+		return;
+	hash_seq_init(&seq, agg_plans);
+	while ((p = hash_seq_search(&seq)) != NULL)
+		ae_free(p);
+	hash_destroy(agg_plans);
+	agg_plans = NULL;
+}
+
+static SPIPlanPtr
+ae_prepare(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "could not prepare statement of a streaming aggregation (%s): %s",
+			 SPI_result_code_string(SPI_result), sql);
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	return plan;
+}
+
+static void
+ae_register(const char *name, Tuplestorestate *ts, TupleDesc desc)
+{
+	EphemeralNamedRelation enr = palloc0(sizeof(EphemeralNamedRelationData));
+
+	enr->md.name = pstrdup(name);
+	enr->md.reliddesc = InvalidOid;
+	enr->md.tupdesc = desc;
+	enr->md.enrtype = ENR_NAMED_TUPLESTORE;
+	enr->md.enrtuples = tuplestore_tuple_count(ts);
+	enr->reldata = ts;
+	if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER)
+		elog(ERROR, "could not register the rows of a streaming aggregation's batch");
+}
+
+/* a description of the ENR of the touched groups, for the statements' analysis */
+static TupleDesc
+ae_groups_desc(const PgsAggShape *shape)
+{
+	int			n = list_length(shape->keys) + list_length(shape->calls) + 1;
+	TupleDesc	d = CreateTemplateTupleDesc(n);
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, shape->keys)
+	{
+		PgsAggKey  *k = lfirst(lc);
+
+		i++;
+		TupleDescInitEntry(d, i, psprintf("key_%d", i), k->type, -1, 0);
+		TupleDescInitEntryCollation(d, i, k->collation);
+	}
+	foreach(lc, shape->calls)
+	{
+		PgsAggCall *c = lfirst(lc);
+
+		i++;
+		TupleDescInitEntry(d, i, psprintf("agg_%d", i - list_length(shape->keys)),
+						   getBaseType(c->aggref->aggtype), -1, 0);
+		TupleDescInitEntryCollation(d, i, c->aggref->aggcollid);
+	}
+	TupleDescInitEntry(d, n, "_new", BOOLOID, -1, 0);
+	return d;
+}
+
+/* the partial aggregation's output, for the merge statement's analysis */
+static TupleDesc
+ae_partial_desc(const PgsAggShape *shape)
+{
+	int			n = list_length(shape->keys) + list_length(shape->calls);
+	TupleDesc	d = CreateTemplateTupleDesc(Max(n, 1));
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, shape->keys)
+	{
+		PgsAggKey  *k = lfirst(lc);
+
+		i++;
+		TupleDescInitEntry(d, i, psprintf("key_%d", i), k->type, -1, 0);
+		TupleDescInitEntryCollation(d, i, k->collation);
+	}
+	foreach(lc, shape->calls)
+	{
+		PgsAggCall *c = lfirst(lc);
+
+		i++;
+		TupleDescInitEntry(d, i, psprintf("agg_%d", i - list_length(shape->keys)),
+						   c->state_type, -1, 0);
+	}
+	return d;
+}
+
+/* stream._agg_final(...) of aggregate n over column "col" of alias "a" */
+static void
+ae_final_call(StringInfo buf, const PgsAggCall *c, const char *alias, int n)
+{
+	appendStringInfo(buf, "stream._agg_final(%u::pg_catalog.oid, %u::pg_catalog.oid, %s.agg_%d, NULL::%s) AS agg_%d",
+					 c->aggref->aggfnoid, c->aggref->inputcollid, alias, n,
+					 format_type_extended(c->aggref->aggtype, -1, FORMAT_TYPE_FORCE_QUALIFY),
+					 n);
+}
+
+/* the select list of the touched groups' results */
+static void
+ae_results_list(StringInfo buf, const PgsAggShape *shape, const char *alias,
+				const char *new_expr)
+{
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, shape->keys)
+		appendStringInfo(buf, "%s.key_%d, ", alias, ++i);
+	i = 0;
+	foreach(lc, shape->calls)
+	{
+		ae_final_call(buf, lfirst(lc), alias, ++i);
+		appendStringInfoString(buf, ", ");
+	}
+	appendStringInfo(buf, "%s AS _new", new_expr);
+}
+
+/* the statements of the catalog stretch: merge, and every group's results */
+static void
+ae_compose_merge(const PgsAggShape *shape, Oid state_relid, char **merge,
+				 char **all)
+{
+	StringInfoData buf;
+	StringInfoData cols;
+	StringInfoData keys;
+	ListCell   *lc;
+	int			i;
+	char	   *state = ae_qualified(state_relid);
+
+	initStringInfo(&cols);
+	initStringInfo(&keys);
+	i = 0;
+	foreach(lc, shape->keys)
+	{
+		i++;
+		appendStringInfo(&cols, "key_%d, ", i);
+		appendStringInfo(&keys, "%skey_%d", i > 1 ? ", " : "", i);
+	}
+	if (shape->keys == NIL)
+		appendStringInfoString(&keys, "_one");
+	i = 0;
+	foreach(lc, shape->calls)
+		appendStringInfo(&cols, "agg_%d, ", ++i);
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf,
+					 "WITH m AS (INSERT INTO %s AS s (%s_first_batch, _last_batch)"
+					 " SELECT p.*, $1, $1 FROM " AGG_PARTIAL_ENR " p"
+					 " ON CONFLICT (%s) DO UPDATE SET ",
+					 state, cols.data, keys.data);
+	i = 0;
+	foreach(lc, shape->calls)
+	{
+		PgsAggCall *c = lfirst(lc);
+
+		i++;
+		appendStringInfo(&buf,
+						 "agg_%d = stream._agg_combine(%u::pg_catalog.oid, %u::pg_catalog.oid, s.agg_%d, excluded.agg_%d), ",
+						 i, c->aggref->aggfnoid, c->aggref->inputcollid, i, i);
+	}
+	appendStringInfoString(&buf, "_last_batch = excluded._last_batch RETURNING s.*) SELECT ");
+	ae_results_list(&buf, shape, "m", "m._first_batch OPERATOR(pg_catalog.=) $1");
+	appendStringInfoString(&buf, " FROM m");
+	*merge = buf.data;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "SELECT ");
+	ae_results_list(&buf, shape, "s", "false");
+	appendStringInfo(&buf, " FROM %s s", state);
+	*all = buf.data;
+}
+
+/* the statements of the owner stretch, over the touched groups' results */
+static void
+ae_compose_target(const PgsAggShape *shape, Oid state_relid, Oid target_relid,
+				  List *output_names, AggPlans *p, char **clear, char **write,
+				  char **leave)
+{
+	StringInfoData buf;
+	StringInfoData cols;
+	StringInfoData outs;
+	char	   *target = ae_qualified(target_relid);
+	char	   *having = shape->having ? pgs_agg_deparse(shape->having, state_relid) : NULL;
+	List	   *keycols = ae_key_columns(shape, output_names);
+	ListCell   *lc;
+	ListCell   *lc2;
+	int			i;
+
+	initStringInfo(&cols);
+	initStringInfo(&outs);
+	forboth(lc, output_names, lc2, shape->outputs)
+	{
+		appendStringInfo(&cols, "%s%s", cols.len ? ", " : "", quote_identifier(lfirst(lc)));
+		appendStringInfo(&outs, "%s%s", outs.len ? ", " : "",
+						 pgs_agg_deparse(lfirst(lc2), state_relid));
+	}
+
+	*clear = psprintf("DELETE FROM %s", target);
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "INSERT INTO %s AS t (%s) SELECT %s FROM " AGG_GROUPS_ENR " s",
+					 target, cols.data, outs.data);
+	if (having)
+		appendStringInfo(&buf, " WHERE %s", having);
+	*leave = NULL;
+	if (p->replace)
+	{
+		i = 0;
+		foreach(lc, shape->sort_exprs)
+		{
+			appendStringInfo(&buf, "%s %s USING %s NULLS %s",
+							 i == 0 ? " ORDER BY" : ",",
+							 pgs_agg_deparse(lfirst(lc), state_relid),
+							 ae_operator(list_nth_oid(shape->sort_ops, i)),
+							 list_nth_int(shape->sort_nulls_first, i) ? "FIRST" : "LAST");
+			i++;
+		}
+		if (shape->limit_count && !((Const *) shape->limit_count)->constisnull)
+			appendStringInfo(&buf, " LIMIT %s",
+							 pgs_agg_deparse(shape->limit_count, state_relid));
+		if (shape->limit_offset && !((Const *) shape->limit_offset)->constisnull)
+			appendStringInfo(&buf, " OFFSET %s",
+							 pgs_agg_deparse(shape->limit_offset, state_relid));
+		*write = buf.data;
+		return;
+	}
+
+	/* keyed: upsert by the keys */
+	appendStringInfoString(&buf, " ON CONFLICT (");
+	i = 0;
+	foreach(lc, keycols)
+		appendStringInfo(&buf, "%s%s", i++ ? ", " : "", quote_identifier(lfirst(lc)));
+	appendStringInfoString(&buf, ") DO ");
+	i = 0;
+	foreach(lc, output_names)
+	{
+		if (list_member(keycols, lfirst(lc)))
+			continue;
+		appendStringInfo(&buf, "%s%s = excluded.%s", i++ ? ", " : "UPDATE SET ",
+						 quote_identifier(lfirst(lc)), quote_identifier(lfirst(lc)));
+	}
+	if (i == 0)
+		appendStringInfoString(&buf, "NOTHING");
+	*write = buf.data;
+
+	if (having)
+	{
+		initStringInfo(&buf);
+		appendStringInfo(&buf, "DELETE FROM %s t USING " AGG_GROUPS_ENR " s WHERE NOT coalesce(%s, false)",
+						 target, having);
+		i = 0;
+		forboth(lc, keycols, lc2, shape->keys)
+		{
+			PgsAggKey  *k = lfirst(lc2);
+			const char *col = quote_identifier(lfirst(lc));
+
+			i++;
+			appendStringInfo(&buf, " AND (t.%s %s s.key_%d OR (t.%s IS NULL AND s.key_%d IS NULL))",
+							 col, ae_operator(ae_equality(k->type)), i, col, i);
+		}
+		*leave = buf.data;
+	}
+}
+
+/* parse and analyze the query's text as its owner: its shape */
+static void
+ae_shape(const PgsQuery *q, PgsAggShape *shape)
+{
+	List	   *raw = raw_parser(q->query_text, RAW_PARSE_DEFAULT);
+	Query	   *query = parse_analyze_fixedparams(linitial_node(RawStmt, raw),
+												  q->query_text, NULL, 0, NULL);
+
+	if (!pgs_agg_describe(query, q->target_columns, shape))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("streaming query \"%s\" no longer aggregates", q->name),
+				 errhint("Drop the query and start it again.")));
+}
+
+static char *
+ae_signature(const PgsQuery *q)
+{
+	return psprintf("%s|%s|%u|%u|%s|%s", q->query_text, q->search_path,
+					q->state_relid, q->target_relid, q->output_mode,
+					get_rel_name(q->target_relid) ? get_rel_name(q->target_relid) : "");
+}
+
+/* the query's statements, prepared on first use */
+static AggPlans *
+ae_plans(const PgsQuery *q)
+{
+	AggPlans   *p;
+	bool		found;
+	char	   *sig = ae_signature(q);
+	PgsAggShape shape;
+	PgsCatalogAccess acc = {0};
+	char	   *merge,
+			   *all,
+			   *clear,
+			   *write,
+			   *leave;
+	Oid			argtypes[1] = {INT8OID};
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (agg_plans == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(AggPlans);
+		agg_plans = hash_create("pg_streaming aggregation plans", 16, &ctl,
+								HASH_ELEM | HASH_BLOBS);
+	}
+	p = hash_search(agg_plans, &q->query_id, HASH_ENTER, &found);
+	if (!found)
+		memset(((char *) p) + sizeof(int64), 0, sizeof(AggPlans) - sizeof(int64));
+	else if (p->signature && strcmp(p->signature, sig) == 0)
+		return p;
+	ae_free(p);
+
+	/* the shape and the partial statement, as the owner */
+	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
+	MemoryContextSwitchTo(cxt);
+	ae_shape(q, &shape);
+	pgs_agg_check_state(q->state_relid, &shape, q->name);
+	p->complete = strcmp(q->output_mode, "complete") == 0;
+	p->keyed = shape.keys != NIL &&
+		!(p->complete && (shape.limit_count || shape.limit_offset));
+	p->replace = !p->keyed;
+	ae_compose_merge(&shape, q->state_relid, &merge, &all);
+	ae_compose_target(&shape, q->state_relid, q->target_relid, q->target_columns,
+					  p, &clear, &write, &leave);
+	{
+		char	   *text = pstrdup(q->query_text);
+		int			len = strlen(text);
+
+		while (len > 0 && (isspace((unsigned char) text[len - 1]) || text[len - 1] == ';'))
+			text[--len] = '\0';
+		pgs_rewrite_arm_partial(text, q->stream_relid);
+		PG_TRY();
+		{
+			p->partial = ae_prepare(text, PGS_BATCH_NPARAMS, pgs_batch_param_types);
+		}
+		PG_FINALLY();
+		{
+			pgs_rewrite_disarm();
+		}
+		PG_END_TRY();
+	}
+	pgs_owner_end(&acc);
+
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		p->partial_desc = ae_partial_desc(&shape);
+		p->groups_desc = ae_groups_desc(&shape);
+		MemoryContextSwitchTo(old);
+	}
+
+	/* the merge, in a catalog stretch */
+	pgs_catalog_begin(&acc);
+	MemoryContextSwitchTo(cxt);
+	ae_register(AGG_PARTIAL_ENR,
+				tuplestore_begin_heap(false, false, work_mem), p->partial_desc);
+	p->merge = ae_prepare(merge, 1, argtypes);
+	if (p->replace)
+		p->results_all = ae_prepare(all, 0, NULL);
+	pgs_catalog_end(&acc);
+
+	/* the target, as the owner */
+	pgs_owner_begin(&acc, q->owner, AGG_SEARCH_PATH);
+	MemoryContextSwitchTo(cxt);
+	ae_register(AGG_GROUPS_ENR,
+				tuplestore_begin_heap(false, false, work_mem), p->groups_desc);
+	p->clear = ae_prepare(clear, 0, NULL);
+	p->write = ae_prepare(write, 0, NULL);
+	if (leave)
+		p->leave = ae_prepare(leave, 0, NULL);
+	pgs_owner_end(&acc);
+	MemoryContextSwitchTo(cxt);
+
+	p->signature = MemoryContextStrdup(TopMemoryContext, sig);
+	return p;
+}
+
+/* run a prepared statement into a new tuplestore */
+static Tuplestorestate *
+ae_run_into(SPIPlanPtr plan, ParamListInfo params, MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	Tuplestorestate *ts = tuplestore_begin_heap(false, false, work_mem);
+	DestReceiver *dest = CreateDestReceiver(DestTuplestore);
+	SPIExecuteOptions opts = {0};
+	int			rc;
+	bool		pushed;
+
+	MemoryContextSwitchTo(old);
+	SetTuplestoreDestReceiverParams(dest, ts, cxt, false, NULL, NULL);
+	opts.params = params;
+	opts.dest = dest;
+	pushed = pgs_ensure_snapshot();
+	rc = SPI_execute_plan_extended(plan, &opts);
+	if (pushed)
+		PopActiveSnapshot();
+	if (rc < 0)
+		elog(ERROR, "statement of a streaming aggregation failed: %s",
+			 SPI_result_code_string(rc));
+	dest->rDestroy(dest);
+	return ts;
+}
+
+static uint64
+ae_run(SPIPlanPtr plan)
+{
+	bool		pushed = pgs_ensure_snapshot();
+	int			rc = SPI_execute_plan(plan, NULL, NULL, false, 0);
+
+	if (pushed)
+		PopActiveSnapshot();
+	if (rc < 0)
+		elog(ERROR, "statement of a streaming aggregation failed: %s",
+			 SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
+static ParamListInfo
+ae_params(int n, Oid *types, Datum *values, const char *nulls)
+{
+	ParamListInfo pl = makeParamList(n);
+
+	for (int i = 0; i < n; i++)
+	{
+		pl->params[i].value = values[i];
+		pl->params[i].isnull = nulls != NULL && nulls[i] == 'n';
+		pl->params[i].pflags = PARAM_FLAG_CONST;
+		pl->params[i].ptype = types[i];
+	}
+	return pl;
+}
+
+/* how many of the touched groups are new */
+static int64
+ae_count_new(Tuplestorestate *ts, TupleDesc desc)
+{
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	int64		n = 0;
+	bool		isnull;
+
+	tuplestore_rescan(ts);
+	while (tuplestore_gettupleslot(ts, true, false, slot))
+	{
+		Datum		d = slot_getattr(slot, desc->natts, &isnull);
+
+		if (!isnull && DatumGetBool(d))
+			n++;
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	tuplestore_rescan(ts);
+	return n;
+}
+
+/*
+ * One batch of a streaming aggregation, in the run's transaction: see the
+ * head of this file.  state_rows_before is the state's size before it, for
+ * complete mode's first batch (which empties the target it writes).
+ */
+void
+pgs_agg_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
+				int64 state_rows_before, PgsAggResult *result)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	PgsCatalogAccess acc = {0};
+	AggPlans   *p = ae_plans(q);
+	Tuplestorestate *volatile partial = NULL;
+	Tuplestorestate *volatile groups = NULL;
+	Tuplestorestate *volatile all = NULL;
+	Datum		batch = Int64GetDatum(batch_id);
+	Oid			int8type = INT8OID;
+	CachedPlanSource *source;
+
+	memset(result, 0, sizeof(PgsAggResult));
+
+	/* 1. partial, as the owner */
+	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
+	source = linitial(SPI_plan_get_plan_sources(p->partial));
+	pgs_batch_input_rows = 0;
+	pgs_rewrite_arm_partial(source->query_string, q->stream_relid);
+	PG_TRY();
+	{
+		partial = ae_run_into(p->partial,
+							  ae_params(PGS_BATCH_NPARAMS, pgs_batch_param_types,
+										params->values, params->nulls),
+							  cxt);
+	}
+	PG_FINALLY();
+	{
+		pgs_rewrite_disarm();
+	}
+	PG_END_TRY();
+	result->input_rows = pgs_batch_input_rows;
+	pgs_owner_end(&acc);
+
+	/* 2. merge, in a catalog stretch; the aggregates' functions as the owner */
+	pgs_catalog_begin(&acc);
+	pgs_agg_set_call_owner(q->owner);
+	PG_TRY();
+	{
+		ae_register(AGG_PARTIAL_ENR, partial, p->partial_desc);
+		groups = ae_run_into(p->merge, ae_params(1, &int8type, &batch, NULL),
+							 cxt);
+		if (p->replace)
+			all = ae_run_into(p->results_all, NULL, cxt);
+	}
+	PG_FINALLY();
+	{
+		pgs_agg_set_call_owner(InvalidOid);
+	}
+	PG_END_TRY();
+	pgs_catalog_end(&acc);
+	result->groups_updated = tuplestore_tuple_count(groups);
+	result->groups_added = ae_count_new(groups, p->groups_desc);
+
+	/* 3. the target, as the owner */
+	pgs_owner_begin(&acc, q->owner, AGG_SEARCH_PATH);
+	if (p->replace)
+	{
+		ae_register(AGG_GROUPS_ENR, all, p->groups_desc);
+		result->output_rows += ae_run(p->clear);
+		result->output_rows += ae_run(p->write);
+	}
+	else
+	{
+		ae_register(AGG_GROUPS_ENR, groups, p->groups_desc);
+		if (p->complete && state_rows_before == 0)
+			result->output_rows += ae_run(p->clear);
+		result->output_rows += ae_run(p->write);
+		if (p->leave)
+			result->output_rows += ae_run(p->leave);
+	}
+	pgs_owner_end(&acc);
+
+	tuplestore_end(partial);
+	tuplestore_end(groups);
+	if (all)
+		tuplestore_end(all);
+}

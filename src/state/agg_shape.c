@@ -1,0 +1,489 @@
+/*-------------------------------------------------------------------------
+ *
+ * agg_shape.c
+ *	  What an aggregating streaming query is made of: its grouping keys, its
+ *	  aggregate calls, and its output over the groups' results; the partial
+ *	  form a batch runs; and the planner's part in it.
+ *
+ * The query's aggregation must be its top level.  A batch analyzes the
+ * query's own text, with the stream substituted by the batch's rows, and
+ * turns that level into its partial form: the grouping keys, then one
+ * partial aggregate per distinct aggregate call, marked
+ * AGGSPLIT_INITIAL_SERIAL as PostgreSQL's parallel aggregation marks them,
+ * with HAVING, ORDER BY and LIMIT left for later.  The planner plans it as
+ * any grouping; the planner hook below then gives the Agg node the same
+ * split, so that the executor stops before the final functions and hands
+ * out the serialized transition states.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/pg_aggregate.h"
+#include "catalog/pg_am_d.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/planner.h"
+#include "optimizer/tlist.h"
+#include "parser/parse_agg.h"
+#include "parser/parsetree.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/regproc.h"
+#include "utils/ruleutils.h"
+#include "utils/syscache.h"
+
+#include "pg_streaming.h"
+#include "state/pgs_agg.h"
+
+static planner_hook_type prev_planner_hook = NULL;
+
+static void
+as_refuse(const char *what, const char *detail, const char *hint)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("%s is not supported in a streaming aggregation", what),
+			 detail ? errdetail("%s", detail) : 0,
+			 hint ? errhint("%s", hint) : 0));
+}
+
+/* ---- finding the aggregate calls ---- */
+
+static bool
+as_collect_aggrefs(Node *node, List **aggrefs)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Aggref))
+	{
+		Aggref	   *a = (Aggref *) node;
+		ListCell   *lc;
+
+		if (a->agglevelsup != 0)
+			return false;
+		foreach(lc, *aggrefs)
+			if (equal(lfirst(lc), a))
+				return false;
+		*aggrefs = lappend(*aggrefs, a);
+		return false;			/* no aggregate of this level inside one */
+	}
+	if (IsA(node, SubLink))
+		as_refuse("a subquery expression in the select list, HAVING or ORDER BY",
+				  "Those are computed from the groups' results, after the aggregation, where no table of the query is at hand.",
+				  "Join the other table in FROM, or compute the value when reading the target.");
+	if (IsA(node, GroupingFunc))
+		as_refuse("GROUPING()", NULL, NULL);
+	if (IsA(node, WindowFunc))
+		as_refuse("a window function (OVER) over the stream table", NULL, NULL);
+	return expression_tree_walker(node, as_collect_aggrefs, (void *) aggrefs);
+}
+
+/* refuse an aggregate a batch cannot fold into a state, by name */
+static void
+as_check_call(Aggref *a, PgsAggCall *call)
+{
+	HeapTuple	tup;
+	Form_pg_aggregate agg;
+	Oid			inputTypes[FUNC_MAX_ARGS];
+	int			nargs;
+	char	   *name = format_procedure(a->aggfnoid);
+	char	   *what;
+
+	if (a->aggdistinct != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("DISTINCT inside aggregate %s is not supported in a streaming aggregation", name),
+				 errdetail("The distinct values seen so far would have to be kept for every group."),
+				 errhint("Count distinct values approximately with hll_add_agg() of the hll extension, or add the column to GROUP BY.")));
+	if (a->aggkind == AGGKIND_ORDERED_SET || a->aggkind == AGGKIND_HYPOTHETICAL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s aggregate %s is not supported in a streaming aggregation",
+						a->aggkind == AGGKIND_ORDERED_SET ? "ordered-set" : "hypothetical-set",
+						name),
+				 errdetail("It needs every input row at once, sorted."),
+				 errhint("For percentiles, use tdigest_percentile() of the tdigest extension, which folds rows into a state.")));
+	if (a->aggorder != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("ORDER BY inside aggregate %s is not supported in a streaming aggregation", name),
+				 errdetail("Rows of later batches would have to be placed among those already aggregated."),
+				 errhint("Aggregate without ORDER BY, or write the rows to a target and aggregate there.")));
+
+	tup = SearchSysCache1(AGGFNOID, ObjectIdGetDatum(a->aggfnoid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for aggregate %u", a->aggfnoid);
+	agg = (Form_pg_aggregate) GETSTRUCT(tup);
+	what = NULL;
+	if (!OidIsValid(agg->aggcombinefn))
+		what = "has no combine function";
+	else if (agg->aggtranstype == INTERNALOID &&
+			 (!OidIsValid(agg->aggserialfn) || !OidIsValid(agg->aggdeserialfn)))
+		what = "has no serialization functions for its internal state";
+	else if (agg->aggfinalextra)
+		what = "has a final function with extra arguments";
+	if (what)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("aggregate %s cannot be computed incrementally: it %s", name, what),
+				 errdetail("A streaming aggregation keeps each aggregate's transition state and merges every batch's states into it with the aggregate's combine function."),
+				 errhint("Use an aggregate with a combine function (count, sum, avg, min, max, bool_and, stddev, ...), or write the rows to a target and aggregate there.")));
+
+	nargs = get_aggregate_argtypes(a, inputTypes);
+	call->aggref = a;
+	call->transtype = resolve_aggregate_transtype(a->aggfnoid, agg->aggtranstype,
+												  inputTypes, nargs);
+	ReleaseSysCache(tup);
+	if (call->transtype == INTERNALOID)
+		call->state_type = BYTEAOID;
+	else if (get_typtype(call->transtype) == TYPTYPE_PSEUDO)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("aggregate %s cannot be computed incrementally: its state is of pseudo-type %s",
+						name, format_type_be(call->transtype))));
+	else
+		call->state_type = call->transtype;
+}
+
+/* ---- the output over the groups' results ---- */
+
+typedef struct AsMutate
+{
+	const PgsAggShape *shape;
+	int			nkeys;
+	List	   *rtable;
+} AsMutate;
+
+static char *
+as_var_name(List *rtable, Var *var)
+{
+	if (var->varno >= 1 && var->varno <= list_length(rtable) &&
+		var->varattno > 0)
+		return get_rte_attribute_name(rt_fetch(var->varno, rtable), var->varattno);
+	return "?";
+}
+
+static Node *
+as_over_results(Node *node, AsMutate *m)
+{
+	ListCell   *lc;
+	int			i;
+
+	if (node == NULL)
+		return NULL;
+	i = 0;
+	foreach(lc, m->shape->keys)
+	{
+		PgsAggKey  *k = lfirst(lc);
+
+		i++;
+		if (equal(node, k->expr))
+			return (Node *) makeVar(1, i, exprType(node), exprTypmod(node),
+									exprCollation(node), 0);
+	}
+	if (IsA(node, Aggref) && ((Aggref *) node)->agglevelsup == 0)
+	{
+		i = m->nkeys;
+		foreach(lc, m->shape->calls)
+		{
+			PgsAggCall *c = lfirst(lc);
+
+			i++;
+			if (equal(node, c->aggref))
+				return (Node *) makeVar(1, i, c->aggref->aggtype, -1,
+										c->aggref->aggcollid, 0);
+		}
+		elog(ERROR, "aggregate call not found among the query's aggregates");
+	}
+	if (IsA(node, Var) && ((Var *) node)->varlevelsup == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("column \"%s\" is used outside an aggregate without being a grouping expression",
+						as_var_name(m->rtable, (Var *) node)),
+				 errdetail("PostgreSQL accepts a column that the primary key of its table determines; a streaming aggregation keeps only the grouping expressions of each group."),
+				 errhint("Add the column to GROUP BY.")));
+	return expression_tree_mutator(node, as_over_results, (void *) m);
+}
+
+/*
+ * Does the query aggregate?  If so, fill in its shape, refusing what a
+ * batch cannot compute incrementally.  output_names are the query's output
+ * columns, in order (the target's columns).
+ */
+bool
+pgs_agg_describe(Query *query, List *output_names, PgsAggShape *shape)
+{
+	AsMutate	m;
+	List	   *aggrefs = NIL;
+	ListCell   *lc;
+
+	memset(shape, 0, sizeof(PgsAggShape));
+	if (!query->hasAggs && query->groupClause == NIL &&
+		query->groupingSets == NIL && query->havingQual == NULL)
+		return false;
+
+	if (query->groupingSets != NIL)
+		as_refuse("GROUPING SETS, ROLLUP or CUBE", NULL,
+				  "Start one streaming query per grouping.");
+	if (query->hasTargetSRFs)
+		as_refuse("a set-returning function in the select list", NULL, NULL);
+	if (query->distinctClause != NIL)
+		as_refuse("DISTINCT over the groups", NULL,
+				  "Group by the columns instead.");
+
+	/* the grouping keys */
+	foreach(lc, query->groupClause)
+	{
+		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
+		TargetEntry *tle = get_sortgroupclause_tle(sgc, query->targetList);
+		PgsAggKey  *k = palloc0(sizeof(PgsAggKey));
+		ListCell   *lc2;
+		int			i = 0;
+
+		k->expr = tle->expr;
+		k->type = exprType((Node *) tle->expr);
+		k->collation = exprCollation((Node *) tle->expr);
+		k->output = -1;
+		if (!OidIsValid(GetDefaultOpClass(k->type, BTREE_AM_OID)))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("grouping by a value of type %s is not supported in a streaming aggregation",
+							format_type_be(k->type)),
+					 errdetail("The groups are kept in a table with a unique btree index on the grouping keys, and the type has no btree operator class."),
+					 errhint("Group by an expression of another type, a cast to text for example.")));
+		foreach(lc2, query->targetList)
+		{
+			TargetEntry *t = lfirst_node(TargetEntry, lc2);
+
+			if (t->resjunk)
+				continue;
+			if (t->resname != NULL && strcmp(t->resname, PGS_XID_COLUMN) == 0)
+				continue;
+			if (equal(t->expr, k->expr))
+			{
+				k->output = i;
+				break;
+			}
+			i++;
+		}
+		if (k->output < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("grouping expression %d is not an output column of the streaming aggregation",
+							foreach_current_index(lc) + 1),
+					 errdetail("The target holds one row per group, keyed by the grouping expressions."),
+					 errhint("Add the grouping expression itself to the select list.")));
+		shape->keys = lappend(shape->keys, k);
+	}
+
+	/* the aggregate calls, each once */
+	foreach(lc, query->targetList)
+		(void) as_collect_aggrefs((Node *) lfirst_node(TargetEntry, lc)->expr, &aggrefs);
+	(void) as_collect_aggrefs(query->havingQual, &aggrefs);
+	foreach(lc, aggrefs)
+	{
+		PgsAggCall *c = palloc0(sizeof(PgsAggCall));
+
+		as_check_call(lfirst(lc), c);
+		shape->calls = lappend(shape->calls, c);
+	}
+
+	/* the output, HAVING and ORDER BY over the groups' results */
+	m.shape = shape;
+	m.nkeys = list_length(shape->keys);
+	m.rtable = query->rtable;
+	foreach(lc, query->targetList)
+	{
+		TargetEntry *t = lfirst_node(TargetEntry, lc);
+
+		if (t->resjunk)
+			continue;
+		if (t->resname != NULL && strcmp(t->resname, PGS_XID_COLUMN) == 0)
+			continue;
+		shape->outputs = lappend(shape->outputs,
+								 as_over_results((Node *) t->expr, &m));
+	}
+	Assert(list_length(shape->outputs) == list_length(output_names));
+	shape->having = as_over_results(query->havingQual, &m);
+	foreach(lc, query->sortClause)
+	{
+		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
+		TargetEntry *tle = get_sortgroupclause_tle(sgc, query->targetList);
+
+		shape->sort_exprs = lappend(shape->sort_exprs,
+									as_over_results((Node *) tle->expr, &m));
+		shape->sort_ops = lappend_oid(shape->sort_ops, sgc->sortop);
+		shape->sort_nulls_first = lappend_int(shape->sort_nulls_first,
+											  sgc->nulls_first);
+	}
+	if (query->limitOption == LIMIT_OPTION_WITH_TIES)
+		as_refuse("FETCH ... WITH TIES", NULL, "Use LIMIT.");
+	shape->limit_count = eval_const_expressions(NULL, query->limitCount);
+	shape->limit_offset = eval_const_expressions(NULL, query->limitOffset);
+	if ((shape->limit_count && !IsA(shape->limit_count, Const)) ||
+		(shape->limit_offset && !IsA(shape->limit_offset, Const)))
+		as_refuse("a LIMIT or OFFSET that is not a constant", NULL, NULL);
+	return true;
+}
+
+/*
+ * Turn the query's top level into its partial form: the grouping keys,
+ * then the partial aggregates, in the state table's order.
+ */
+void
+pgs_agg_partialize(Query *query, const PgsAggShape *shape)
+{
+	List	   *tlist = NIL;
+	ListCell   *lc;
+	AttrNumber	resno = 0;
+
+	foreach(lc, query->groupClause)
+	{
+		SortGroupClause *sgc = lfirst_node(SortGroupClause, lc);
+		TargetEntry *tle = get_sortgroupclause_tle(sgc, query->targetList);
+		TargetEntry *n = flatCopyTargetEntry(tle);
+
+		n->resno = ++resno;
+		n->resname = psprintf("key_%d", (int) resno);
+		n->resjunk = false;
+		n->resorigtbl = InvalidOid;
+		n->resorigcol = 0;
+		tlist = lappend(tlist, n);
+	}
+	foreach(lc, shape->calls)
+	{
+		PgsAggCall *c = lfirst(lc);
+		Aggref	   *a = copyObject(c->aggref);
+
+		a->aggtranstype = c->transtype;
+		a->aggsplit = AGGSPLIT_INITIAL_SERIAL;
+		a->aggtype = c->state_type;
+		a->aggcollid = InvalidOid;
+		resno++;
+		tlist = lappend(tlist,
+						makeTargetEntry((Expr *) a, resno,
+										psprintf("agg_%d", foreach_current_index(lc) + 1),
+										false));
+	}
+	query->targetList = tlist;
+	query->havingQual = NULL;
+	query->sortClause = NIL;
+	query->limitCount = NULL;
+	query->limitOffset = NULL;
+	query->limitOption = LIMIT_OPTION_DEFAULT;
+}
+
+/* ---- the planner's part ---- */
+
+/* the split of the partial aggregates in an Agg node's target list, if any */
+static AggSplit
+as_tlist_split(List *tlist)
+{
+	ListCell   *lc;
+
+	foreach(lc, tlist)
+	{
+		Node	   *e = (Node *) lfirst_node(TargetEntry, lc)->expr;
+
+		if (IsA(e, Aggref) && ((Aggref *) e)->aggsplit != AGGSPLIT_SIMPLE)
+			return ((Aggref *) e)->aggsplit;
+	}
+	return AGGSPLIT_SIMPLE;
+}
+
+static void
+as_fix_plan(Plan *plan)
+{
+	ListCell   *lc;
+
+	if (plan == NULL)
+		return;
+	if (IsA(plan, Agg))
+	{
+		Agg		   *agg = (Agg *) plan;
+		AggSplit	split = as_tlist_split(plan->targetlist);
+
+		if (split != AGGSPLIT_SIMPLE)
+			agg->aggsplit = split;
+	}
+	as_fix_plan(plan->lefttree);
+	as_fix_plan(plan->righttree);
+	if (IsA(plan, Append))
+		foreach(lc, ((Append *) plan)->appendplans)
+			as_fix_plan(lfirst(lc));
+	else if (IsA(plan, MergeAppend))
+		foreach(lc, ((MergeAppend *) plan)->mergeplans)
+			as_fix_plan(lfirst(lc));
+	else if (IsA(plan, SubqueryScan))
+		as_fix_plan(((SubqueryScan *) plan)->subplan);
+}
+
+/* does a query level hold partial aggregates of ours? */
+static bool
+as_query_is_partial(Query *parse)
+{
+	ListCell   *lc;
+
+	if (!parse->hasAggs)
+		return false;
+	foreach(lc, parse->targetList)
+	{
+		Node	   *e = (Node *) lfirst_node(TargetEntry, lc)->expr;
+
+		if (IsA(e, Aggref) && ((Aggref *) e)->aggsplit != AGGSPLIT_SIMPLE)
+			return true;
+	}
+	return false;
+}
+
+static PlannedStmt *
+as_planner(Query *parse, const char *query_string, int cursorOptions,
+		   ParamListInfo boundParams)
+{
+	PlannedStmt *stmt;
+	bool		partial = as_query_is_partial(parse);
+
+	/* a partial aggregate is never planned in parallel, twice split */
+	if (partial)
+		cursorOptions &= ~CURSOR_OPT_PARALLEL_OK;
+	if (prev_planner_hook)
+		stmt = prev_planner_hook(parse, query_string, cursorOptions, boundParams);
+	else
+		stmt = standard_planner(parse, query_string, cursorOptions, boundParams);
+	if (partial)
+		as_fix_plan(stmt->planTree);
+	return stmt;
+}
+
+void
+pgs_agg_install_planner_hook(void)
+{
+	prev_planner_hook = planner_hook;
+	planner_hook = as_planner;
+}
+
+/*
+ * An expression over the groups' results as SQL text, its Vars named after
+ * the state table's columns with the alias "s", every name outside
+ * pg_catalog qualified.
+ */
+char *
+pgs_agg_deparse(Node *expr, Oid state_relid)
+{
+	int			nest = NewGUCNestLevel();
+	char	   *sql;
+
+	(void) set_config_option("search_path", "pg_catalog", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	sql = deparse_expression(expr, deparse_context_for("s", state_relid),
+							 true, true);
+	AtEOXact_GUC(false, nest);
+	return sql;
+}

@@ -1,0 +1,100 @@
+/*-------------------------------------------------------------------------
+ *
+ * pgs_agg.h
+ *	  Incremental aggregation: the shape of an aggregating streaming query,
+ *	  its state table, and the batch that folds new rows into the state.
+ *
+ * A batch runs the query's aggregates over its own rows only, as partial
+ * aggregates (PostgreSQL's own AGGSPLIT_INITIAL_SERIAL: transition
+ * functions, then serialization), merges those states into the query's
+ * state table with the aggregates' combine functions, and computes the
+ * touched groups' results with their final functions.  The target is then
+ * written from those results, as the output mode says.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGS_AGG_H
+#define PGS_AGG_H
+
+#include "postgres.h"
+
+#include "nodes/parsenodes.h"
+#include "nodes/pg_list.h"
+
+/* one grouping expression: key_<n> of the state table */
+typedef struct PgsAggKey
+{
+	Expr	   *expr;			/* as the parser left it */
+	Oid			type;
+	Oid			collation;
+	int			output;			/* the output column that is it, 0-based */
+} PgsAggKey;
+
+/* one distinct aggregate call: agg_<n> of the state table */
+typedef struct PgsAggCall
+{
+	Aggref	   *aggref;			/* as the parser left it */
+	Oid			transtype;		/* resolved */
+	Oid			state_type;		/* transtype, or bytea for internal */
+} PgsAggCall;
+
+/* the shape of a query that aggregates over its stream */
+typedef struct PgsAggShape
+{
+	List	   *keys;			/* PgsAggKey */
+	List	   *calls;			/* PgsAggCall */
+
+	/*
+	 * The query's output columns, HAVING and ORDER BY over the results of
+	 * the groups: Vars of range table entry 1, whose attribute numbers are
+	 * those of the state table (keys first, then aggregates, whose Vars
+	 * stand for their final values).
+	 */
+	List	   *outputs;		/* Expr per output column */
+	Node	   *having;
+	List	   *sort_exprs;		/* Expr */
+	List	   *sort_ops;		/* Oid */
+	List	   *sort_nulls_first;	/* int */
+	Node	   *limit_count;	/* Const or NULL */
+	Node	   *limit_offset;
+} PgsAggShape;
+
+#define PGS_AGG_STATE_SCHEMA	"stream_state"
+
+/* agg_shape.c */
+extern bool pgs_agg_describe(Query *query, List *output_names,
+							 PgsAggShape *shape);
+extern void pgs_agg_partialize(Query *query, const PgsAggShape *shape);
+extern void pgs_agg_install_planner_hook(void);
+extern char *pgs_agg_deparse(Node *expr, Oid state_relid);
+
+/* agg_funcs.c */
+extern void pgs_agg_set_call_owner(Oid owner);
+
+/* agg_exec.c */
+struct PgsQuery;
+struct PgsBatchParams;
+extern Oid	pgs_agg_create_state(const char *query_name, Oid owner,
+								 const PgsAggShape *shape);
+extern void pgs_agg_check_state(Oid state_relid, const PgsAggShape *shape,
+								const char *query_name);
+extern void pgs_agg_prepare_target(Oid target_relid, bool created,
+								   const PgsAggShape *shape,
+								   List *output_names, const char *mode);
+extern void pgs_agg_drop_state(Oid state_relid);
+
+/* what one batch did to the state and the target */
+typedef struct PgsAggResult
+{
+	int64		input_rows;
+	int64		output_rows;
+	int64		groups_updated;
+	int64		groups_added;
+} PgsAggResult;
+
+extern void pgs_agg_execute(const struct PgsQuery *q, int64 batch_id,
+							struct PgsBatchParams *params,
+							int64 state_rows_before, PgsAggResult *result);
+extern void pgs_agg_forget_plans(void);
+
+#endif							/* PGS_AGG_H */
