@@ -284,12 +284,13 @@ qc_drop_states(List *relids)
 		pgs_agg_drop_state(lfirst_oid(lc));
 }
 
-/* the state tables in column col of the last statement's rows */
+/* the state tables in column col of the last statement's rows, in cxt */
 static List *
-qc_collect_states(int n, int col)
+qc_collect_states(int n, int col, MemoryContext cxt)
 {
 	List	   *relids = NIL;
 	int			i;
+	MemoryContext old = MemoryContextSwitchTo(cxt);
 
 	for (i = 0; i < n; i++)
 	{
@@ -299,6 +300,7 @@ qc_collect_states(int n, int col)
 		if (!isnull)
 			relids = lappend_oid(relids, DatumGetObjectId(d));
 	}
+	MemoryContextSwitchTo(old);
 	return relids;
 }
 
@@ -322,13 +324,14 @@ qc_delete(const char *sql, Oid argtype, Datum value)
 	int			n;
 	List	   *states = NIL;
 	bool		has_state = qc_catalog_has_state();
+	MemoryContext cxt = CurrentMemoryContext;
 
 	if (has_state)
 		sql = psprintf("%s RETURNING state_relid::oid", sql);
 	pgs_catalog_begin(&acc);
 	n = pgs_catalog_exec(sql, 1, argtypes, values, NULL, false, 0);
 	if (has_state)
-		states = qc_collect_states(n, 1);
+		states = qc_collect_states(n, 1, cxt);
 	pgs_catalog_end(&acc);
 	qc_drop_states(states);
 	if (n > 0)
@@ -475,7 +478,7 @@ pgs_query_delete_using(Oid relid)
 			appendStringInfo(&buf, "%s%s", buf.len ? ", " : "",
 							 quote_identifier(lfirst(lc)));
 		names = MemoryContextStrdup(cxt, buf.data);
-		states = qc_collect_states(n, 2);
+		states = qc_collect_states(n, 2, cxt);
 	}
 	pgs_catalog_end(&acc);
 	qc_drop_states(states);

@@ -74,7 +74,6 @@
 
 #define AGG_PARTIAL_ENR		"pgs_partial"
 #define AGG_GROUPS_ENR		"pgs_groups"
-#define AGG_SEARCH_PATH		"pg_catalog, pg_temp"
 
 /* ---- names ---- */
 
@@ -704,6 +703,17 @@ ae_shape(const PgsQuery *q, PgsAggShape *shape)
 				 errhint("Drop the query and start it again.")));
 }
 
+/*
+ * The statements that write the target name everything outside pg_catalog
+ * in full; the query's own schemas follow, for the code of the target's
+ * triggers, as in any batch.
+ */
+static char *
+ae_target_search_path(const PgsQuery *q)
+{
+	return psprintf("pg_catalog, %s", pgs_batch_search_path(q->search_path));
+}
+
 static char *
 ae_signature(const PgsQuery *q)
 {
@@ -795,7 +805,7 @@ ae_plans(const PgsQuery *q)
 	pgs_catalog_end(&acc);
 
 	/* the target, as the owner */
-	pgs_owner_begin(&acc, q->owner, AGG_SEARCH_PATH);
+	pgs_owner_begin(&acc, q->owner, ae_target_search_path(q));
 	MemoryContextSwitchTo(cxt);
 	ae_register(AGG_GROUPS_ENR,
 				tuplestore_begin_heap(false, false, work_mem), p->groups_desc);
@@ -948,7 +958,7 @@ pgs_agg_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 	result->groups_added = ae_count_new(groups, p->groups_desc);
 
 	/* 3. the target, as the owner */
-	pgs_owner_begin(&acc, q->owner, AGG_SEARCH_PATH);
+	pgs_owner_begin(&acc, q->owner, ae_target_search_path(q));
 	if (p->replace)
 	{
 		ae_register(AGG_GROUPS_ENR, all, p->groups_desc);

@@ -139,7 +139,40 @@ SELECT md5(string_agg(object || ': ' || coalesce(definition, ''), E'\n' ORDER BY
   FROM pg_temp.extension_shape();
 SELECT stream.drop_stream('v_events', cascade => true);
 
+-- the last step alone: a database at 0.3 with a live query that has rows
+-- pending, updated; the query goes on exactly once, and the update's
+-- streaming aggregations work beside it, over the same stream
+\c contrib_regression
+CREATE DATABASE regress_upgrade_03;
+\c regress_upgrade_03
+SET client_min_messages = warning;
+CREATE EXTENSION pg_streaming VERSION '0.3';
+SELECT extversion FROM pg_extension WHERE extname = 'pg_streaming';
+CREATE TABLE w_events (id int, kind text);
+SELECT stream.create_stream('w_events');
+SELECT stream.start_query('w_q', 'SELECT id, kind FROM w_events', 'w_out') > 0 AS started;
+INSERT INTO w_events SELECT g, 'k' || g % 3 FROM generate_series(1, 30) g;
+CALL stream.process_all_available('w_q');
+INSERT INTO w_events SELECT g, 'k' || g % 3 FROM generate_series(31, 60) g;
+ALTER EXTENSION pg_streaming UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'pg_streaming';
+SELECT stream.start_query('w_counts', 'SELECT kind, count(*) AS n, sum(id) AS s FROM w_events GROUP BY kind',
+                          'w_counts', output_mode => 'update') > 0 AS started;
+INSERT INTO w_events SELECT g, 'k' || g % 4 FROM generate_series(61, 90) g;
+CALL stream.process_all_available('w_q');
+CALL stream.process_all_available('w_counts');
+SELECT count(*) AS rows, count(DISTINCT id) AS ids FROM w_out;
+SELECT * FROM w_counts ORDER BY kind;
+SELECT query, sum(input_rows) AS rows, max(state_rows) AS groups
+  FROM stream.progress GROUP BY query ORDER BY query;
+:shape_function
+SELECT md5(string_agg(object || ': ' || coalesce(definition, ''), E'\n' ORDER BY object)) = :'fresh' AS same_as_fresh
+  FROM pg_temp.extension_shape();
+SELECT stream.drop_stream('w_events', cascade => true);
+SELECT count(*) AS state_tables_left FROM pg_class WHERE relnamespace = 'stream_state'::regnamespace;
+
 \c contrib_regression
 DROP DATABASE regress_upgrade_old;
 DROP DATABASE regress_upgrade_new;
 DROP DATABASE regress_upgrade_02;
+DROP DATABASE regress_upgrade_03;
