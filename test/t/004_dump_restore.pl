@@ -1,7 +1,8 @@
 # pg_dump and pg_restore keep stream tables, query definitions and
-# checkpoints: after a restore in session_replication_role "replica", which
-# keeps the rows' stamps, the query goes on from its checkpoint, and no row
-# reaches the target twice.
+# checkpoints, and the state of streaming aggregations: after a restore in
+# session_replication_role "replica", which keeps the rows' stamps, the
+# queries go on from their checkpoints, no row reaches a target twice, and
+# an aggregation's result equals the query over all rows.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -24,7 +25,13 @@ $node->safe_psql('source', q{
 	SELECT stream.start_query('dq', 'SELECT id, v FROM ev', 'dq_out', trigger => '2 seconds',
 	                          max_rows_per_batch => 10);
 	CALL stream.process_all_available('dq');
-	INSERT INTO ev VALUES (3, 'c');
+	CREATE EXTENSION hll;
+	SELECT stream.start_query('agg', 'SELECT v, count(*) AS n, avg(id) AS a,
+	                                         hll_cardinality(hll_add_agg(hll_hash_integer(id))) AS d
+	                                    FROM ev GROUP BY v',
+	                          'agg_out', output_mode => 'update', trigger => '1 hour');
+	CALL stream.process_all_available('agg');
+	INSERT INTO ev VALUES (3, 'c'), (4, 'a');
 });
 
 my $dump = $node->basedir . '/source.dump';
@@ -37,8 +44,10 @@ $node->command_ok([ 'pg_dump', '-Fc', '-d', $node->connstr('source'), '-f', $dum
 }
 
 is($node->safe_psql('copy',
-		"SELECT name, status, trigger, max_rows_per_batch, last_batch_id FROM stream.queries"),
-	'dq|active|2 seconds|10|1', 'the query and its checkpoint came along');
+		"SELECT name, status, trigger, max_rows_per_batch, last_batch_id, state_table FROM stream.queries ORDER BY name"),
+	"agg|active|1 hour||1|stream_state.agg\ndq|active|2 seconds|10|1|", 'the queries and their checkpoints came along');
+is($node->safe_psql('copy', "SELECT count(*) FROM stream_state.agg"), '2',
+	'so did the aggregation\'s state');
 is($node->safe_psql('copy',
 		"SELECT a.amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE c.relname = 'ev'"),
 	'stream_heap', 'the stream is still a stream');
@@ -47,7 +56,15 @@ like($err, qr/cannot delete rows of stream table "ev"/, 'and still append-only')
 
 $node->safe_psql('copy', "CALL stream.process_all_available('dq')");
 is($node->safe_psql('copy', 'SELECT string_agg(id::text, \',\' ORDER BY id) FROM dq_out'),
-	'1,2,3', 'the restored query goes on from its checkpoint, each row once');
+	'1,2,3,4', 'the restored query goes on from its checkpoint, each row once');
+$node->safe_psql('copy', "CALL stream.process_all_available('agg')");
+my $recompute = q{SELECT v, count(*), avg(id), hll_cardinality(hll_add_agg(hll_hash_integer(id))) FROM ev GROUP BY v};
+is($node->safe_psql('copy', qq{
+	SELECT count(*) FROM ((TABLE agg_out EXCEPT ALL ($recompute))
+	                      UNION ALL (($recompute) EXCEPT ALL TABLE agg_out)) d}),
+	'0', 'the restored aggregation goes on from its state and equals the query over all rows');
+is($node->safe_psql('copy', "SELECT n, a FROM agg_out WHERE v = 'a'"), '2|2.5000000000000000',
+	'a group the restored state held was combined with the new rows');
 is($node->safe_psql('copy', q{
 	SELECT count(*) FROM ev e
 	 WHERE e._stream_xid::text = (SELECT s._stream_xid::text FROM ev s WHERE s.id = 1)}),
