@@ -896,28 +896,15 @@ ae_count_new(Tuplestorestate *ts, TupleDesc desc)
 	return n;
 }
 
-/*
- * One batch of a streaming aggregation, in the run's transaction: see the
- * head of this file.  state_rows_before is the state's size before it, for
- * complete mode's first batch (which empties the target it writes).
- */
-void
-pgs_agg_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
-				int64 state_rows_before, PgsAggResult *result)
+/* step 1: the batch's groups with their partial states, as the owner */
+static Tuplestorestate *
+ae_partial(const PgsQuery *q, AggPlans *p, PgsBatchParams *params,
+		   MemoryContext cxt, int64 *input_rows)
 {
-	MemoryContext cxt = CurrentMemoryContext;
 	PgsCatalogAccess acc = {0};
-	AggPlans   *p = ae_plans(q);
-	Tuplestorestate *volatile partial = NULL;
-	Tuplestorestate *volatile groups = NULL;
-	Tuplestorestate *volatile all = NULL;
-	Datum		batch = Int64GetDatum(batch_id);
-	Oid			int8type = INT8OID;
 	CachedPlanSource *source;
+	Tuplestorestate *volatile partial = NULL;
 
-	memset(result, 0, sizeof(PgsAggResult));
-
-	/* 1. partial, as the owner */
 	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
 	source = linitial(SPI_plan_get_plan_sources(p->partial));
 	pgs_batch_input_rows = 0;
@@ -934,10 +921,27 @@ pgs_agg_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 		pgs_rewrite_disarm();
 	}
 	PG_END_TRY();
-	result->input_rows = pgs_batch_input_rows;
+	*input_rows = pgs_batch_input_rows;
 	pgs_owner_end(&acc);
+	return partial;
+}
 
-	/* 2. merge, in a catalog stretch; the aggregates' functions as the owner */
+/*
+ * Step 2: merge the partial states into the state table, in a catalog
+ * stretch, the aggregates' functions running as the owner; returns the
+ * touched groups' results, and in *all every group's when the result
+ * replaces the target's.
+ */
+static Tuplestorestate *
+ae_merge(const PgsQuery *q, AggPlans *p, int64 batch_id,
+		 Tuplestorestate *partial, MemoryContext cxt, Tuplestorestate **all)
+{
+	PgsCatalogAccess acc = {0};
+	Datum		batch = Int64GetDatum(batch_id);
+	Oid			int8type = INT8OID;
+	Tuplestorestate *volatile groups = NULL;
+
+	*all = NULL;
 	pgs_catalog_begin(&acc);
 	pgs_agg_set_call_owner(q->owner);
 	PG_TRY();
@@ -946,7 +950,7 @@ pgs_agg_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 		groups = ae_run_into(p->merge, ae_params(1, &int8type, &batch, NULL),
 							 cxt);
 		if (p->replace)
-			all = ae_run_into(p->results_all, NULL, cxt);
+			*all = ae_run_into(p->results_all, NULL, cxt);
 	}
 	PG_FINALLY();
 	{
@@ -954,10 +958,32 @@ pgs_agg_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 	}
 	PG_END_TRY();
 	pgs_catalog_end(&acc);
+	return groups;
+}
+
+/*
+ * One batch of a streaming aggregation, in the run's transaction: see the
+ * head of this file.  state_rows_before is the state's size before it, for
+ * complete mode's first batch (which empties the target it writes).
+ */
+void
+pgs_agg_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
+				int64 state_rows_before, PgsAggResult *result)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	PgsCatalogAccess acc = {0};
+	AggPlans   *p = ae_plans(q);
+	Tuplestorestate *partial;
+	Tuplestorestate *groups;
+	Tuplestorestate *all;
+
+	memset(result, 0, sizeof(PgsAggResult));
+	partial = ae_partial(q, p, params, cxt, &result->input_rows);
+	groups = ae_merge(q, p, batch_id, partial, cxt, &all);
 	result->groups_updated = tuplestore_tuple_count(groups);
 	result->groups_added = ae_count_new(groups, p->groups_desc);
 
-	/* 3. the target, as the owner */
+	/* step 3: the target, as the owner */
 	pgs_owner_begin(&acc, q->owner, ae_target_search_path(q));
 	if (p->replace)
 	{
