@@ -37,7 +37,8 @@ extern char *pgs_compose_insert(const char *query_text, Oid target_relid,
  * subtransaction abort.
  */
 extern void pgs_rewrite_arm(const char *token, Oid stream_relid);
-extern void pgs_rewrite_arm_partial(const char *token, Oid stream_relid);
+extern void pgs_rewrite_arm_partial(const char *token, Oid stream_relid,
+									const char *shape);
 extern void pgs_rewrite_disarm(void);
 extern void pgs_install_hooks(void);
 

@@ -74,6 +74,7 @@ typedef struct QaRewrite
 	int			substituted;	/* range table entries replaced */
 	SubTransactionId subid;		/* armed in this subtransaction */
 	bool		partial;		/* and turn the query into its partial aggregation */
+	const char *shape;			/* whose shape must be this one */
 } QaRewrite;
 
 static QaRewrite qa_rewrite;
@@ -652,11 +653,13 @@ qa_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 			{
 				PgsAggShape shape;
 
-				if (!pgs_agg_describe(query, NIL, &shape))
+				if (!pgs_agg_describe(query, NIL, &shape) ||
+					strcmp(pgs_agg_shape_signature(&shape), rw->shape) != 0)
 					ereport(ERROR,
 							(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-							 errmsg("the streaming aggregation's text no longer aggregates"),
-							 errhint("Drop the query and start it again.")));
+							 errmsg("streaming query no longer matches its state"),
+							 errdetail("Analyzed again, the query's grouping keys or aggregates are of other types or functions than its state was made for."),
+							 errhint("Drop the query and start it again; it will aggregate every row of the stream anew.")));
 				pgs_agg_partialize(query, &shape);
 			}
 		}
@@ -727,10 +730,11 @@ pgs_rewrite_arm(const char *token, Oid stream_relid)
 
 /* the same, and the query's aggregation turned into its partial form */
 void
-pgs_rewrite_arm_partial(const char *token, Oid stream_relid)
+pgs_rewrite_arm_partial(const char *token, Oid stream_relid, const char *shape)
 {
 	pgs_rewrite_arm(token, stream_relid);
 	qa_rewrite.partial = true;
+	qa_rewrite.shape = shape;
 }
 
 /* the statement analyzed next is left as written */

@@ -346,8 +346,8 @@ stream_start_query(PG_FUNCTION_ARGS)
 
 	/* an aggregation also updates and deletes the target's rows */
 	if (aggregates &&
-		pg_class_aclcheck(target_relid, GetUserId(),
-						  ACL_SELECT | ACL_UPDATE | ACL_DELETE) != ACLCHECK_OK)
+		pg_class_aclmask(target_relid, GetUserId(), ACL_SELECT | ACL_UPDATE | ACL_DELETE,
+						 ACLMASK_ALL) != (ACL_SELECT | ACL_UPDATE | ACL_DELETE))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for table %s", get_rel_name(target_relid)),

@@ -36,6 +36,7 @@
 #include "catalog/objectaddress.h"
 #include "catalog/pg_am_d.h"
 #include "catalog/pg_authid_d.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_extension_d.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_namespace_d.h"
@@ -54,6 +55,7 @@
 #include "parser/parser.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -97,6 +99,23 @@ ae_operator(Oid opno)
 	op = (Form_pg_operator) GETSTRUCT(tup);
 	s = psprintf("OPERATOR(%s.%s)", quote_identifier(get_namespace_name(op->oprnamespace)),
 				 NameStr(op->oprname));
+	ReleaseSysCache(tup);
+	return s;
+}
+
+/* a collation's name, always schema-qualified */
+static char *
+ae_collation(Oid collation)
+{
+	HeapTuple	tup = SearchSysCache1(COLLOID, ObjectIdGetDatum(collation));
+	Form_pg_collation coll;
+	char	   *s;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for collation %u", collation);
+	coll = (Form_pg_collation) GETSTRUCT(tup);
+	s = quote_qualified_identifier(get_namespace_name(coll->collnamespace),
+								   NameStr(coll->collname));
 	ReleaseSysCache(tup);
 	return s;
 }
@@ -150,9 +169,10 @@ pgs_agg_create_state(const char *query_name, Oid owner, const PgsAggShape *shape
 
 		i++;
 		appendStringInfo(&buf, "key_%d %s", i,
-						 format_type_extended(k->type, -1, FORMAT_TYPE_FORCE_QUALIFY));
+						 format_type_extended(getBaseType(k->type), -1,
+											  FORMAT_TYPE_FORCE_QUALIFY));
 		if (OidIsValid(k->collation))
-			appendStringInfo(&buf, " COLLATE %s", generate_collation_name(k->collation));
+			appendStringInfo(&buf, " COLLATE %s", ae_collation(k->collation));
 		appendStringInfoString(&buf, ", ");
 		appendStringInfo(&keys, "%skey_%d", i > 1 ? ", " : "", i);
 	}
@@ -175,7 +195,12 @@ pgs_agg_create_state(const char *query_name, Oid owner, const PgsAggShape *shape
 					 " UNIQUE NULLS NOT DISTINCT (%s)) WITH (fillfactor = 90)",
 					 keys.data);
 
+	/* in the database's default tablespace, a heap, whatever the caller set */
 	pgs_catalog_begin(&acc);
+	(void) set_config_option("default_tablespace", "", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("default_table_access_method", "heap", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	if (SPI_execute(buf.data, false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "could not create the state table of streaming query \"%s\"", query_name);
 	pgs_catalog_end(&acc);
@@ -184,6 +209,8 @@ pgs_agg_create_state(const char *query_name, Oid owner, const PgsAggShape *shape
 	relid = get_relname_relid(relname, get_namespace_oid(PGS_AGG_STATE_SCHEMA, false));
 	if (!OidIsValid(relid))
 		elog(ERROR, "state table %s not found after its creation", qualified);
+	/* the types named in its definition are the types analyzed */
+	pgs_agg_check_state(relid, shape, query_name);
 
 	/* it goes with the extension, as the query does */
 	ObjectAddressSet(table, RelationRelationId, relid);
@@ -229,7 +256,7 @@ pgs_agg_check_state(Oid state_relid, const PgsAggShape *shape,
 		char	   *col = psprintf("key_%d", ++i);
 		AttrNumber	a = get_attnum(state_relid, col);
 
-		if (a == InvalidAttrNumber || get_atttype(state_relid, a) != k->type)
+		if (a == InvalidAttrNumber || get_atttype(state_relid, a) != getBaseType(k->type))
 			bad = col;
 	}
 	i = 0;
@@ -269,7 +296,7 @@ ae_key_columns(const PgsAggShape *shape, List *output_names)
 
 /* does an index make the key columns unique, NULL counting as a value? */
 static bool
-ae_index_keys(Relation rel, List *attnums)
+ae_index_keys(Relation rel, List *attnums, const PgsAggShape *shape)
 {
 	List	   *indexes = RelationGetIndexList(rel);
 	ListCell   *lc;
@@ -291,11 +318,33 @@ ae_index_keys(Relation rel, List *attnums)
 		for (i = 0; ok && i < ix->indnkeyatts; i++)
 		{
 			AttrNumber	a = ix->indkey.values[i];
+			PgsAggKey  *k = NULL;
+			ListCell   *la;
+			ListCell   *lk;
+			bool		isnull;
+			oidvector  *classes;
+			oidvector  *collations;
 
-			if (!list_member_int(attnums, a))
+			forboth(la, attnums, lk, shape->keys)
+				if (lfirst_int(la) == a)
+					k = lfirst(lk);
+			if (k == NULL)
+			{
 				ok = false;
-			else if (!ix->indnullsnotdistinct &&
-					 !TupleDescAttr(RelationGetDescr(rel), a - 1)->attnotnull)
+				break;
+			}
+			if (!ix->indnullsnotdistinct &&
+				!TupleDescAttr(RelationGetDescr(rel), a - 1)->attnotnull)
+				ok = false;
+			/* its equality must be GROUP BY's: the default class, the collation */
+			classes = (oidvector *) DatumGetPointer(SysCacheGetAttr(INDEXRELID, tup,
+																	Anum_pg_index_indclass,
+																	&isnull));
+			collations = (oidvector *) DatumGetPointer(SysCacheGetAttr(INDEXRELID, tup,
+																	   Anum_pg_index_indcollation,
+																	   &isnull));
+			if (classes->values[i] != GetDefaultOpClass(k->type, BTREE_AM_OID) ||
+				collations->values[i] != k->collation)
 				ok = false;
 		}
 		ReleaseSysCache(tup);
@@ -357,7 +406,7 @@ pgs_agg_prepare_target(Oid target_relid, bool created, const PgsAggShape *shape,
 		return;
 	}
 	rel = table_open(target_relid, AccessShareLock);
-	ok = ae_index_keys(rel, attnums);
+	ok = ae_index_keys(rel, attnums, shape);
 	table_close(rel, AccessShareLock);
 	if (!ok)
 		ereport(ERROR,
@@ -381,6 +430,9 @@ typedef struct AggPlans
 	SPIPlanPtr	clear;			/* owner: empty the target */
 	SPIPlanPtr	write;			/* owner: upsert, or insert the result */
 	SPIPlanPtr	leave;			/* owner: groups that left HAVING */
+	char	   *shape;			/* pgs_agg_shape_signature() */
+	int			nresults;		/* aggregates, each with a result type */
+	Oid		   *merge_types;	/* the batch id, then the result types */
 	TupleDesc	partial_desc;	/* the rows of AGG_PARTIAL_ENR */
 	TupleDesc	groups_desc;	/* the rows of AGG_GROUPS_ENR */
 	bool		keyed;
@@ -405,6 +457,12 @@ ae_free(AggPlans *p)
 	if (p->signature)
 		pfree(p->signature);
 	p->signature = NULL;
+	if (p->shape)
+		pfree(p->shape);
+	p->shape = NULL;
+	if (p->merge_types)
+		pfree(p->merge_types);
+	p->merge_types = NULL;
 	if (p->partial_desc)
 		FreeTupleDesc(p->partial_desc);
 	if (p->groups_desc)
@@ -469,7 +527,7 @@ ae_groups_desc(const PgsAggShape *shape)
 		PgsAggKey  *k = lfirst(lc);
 
 		i++;
-		TupleDescInitEntry(d, i, psprintf("key_%d", i), k->type, -1, 0);
+		TupleDescInitEntry(d, i, psprintf("key_%d", i), getBaseType(k->type), -1, 0);
 		TupleDescInitEntryCollation(d, i, k->collation);
 	}
 	foreach(lc, shape->calls)
@@ -499,7 +557,7 @@ ae_partial_desc(const PgsAggShape *shape)
 		PgsAggKey  *k = lfirst(lc);
 
 		i++;
-		TupleDescInitEntry(d, i, psprintf("key_%d", i), k->type, -1, 0);
+		TupleDescInitEntry(d, i, psprintf("key_%d", i), getBaseType(k->type), -1, 0);
 		TupleDescInitEntryCollation(d, i, k->collation);
 	}
 	foreach(lc, shape->calls)
@@ -513,20 +571,29 @@ ae_partial_desc(const PgsAggShape *shape)
 	return d;
 }
 
-/* stream._agg_final(...) of aggregate n over column "col" of alias "a" */
+/*
+ * stream._agg_final(...) of aggregate n over column agg_<n> of alias "a".
+ * Its result type comes from parameter $<param>, a NULL declared of the
+ * result's base type: no type is named in the statement, which runs as the
+ * superuser (a name could be made to lead to another type, a domain's
+ * CHECK would run).
+ */
 static void
-ae_final_call(StringInfo buf, const PgsAggCall *c, const char *alias, int n)
+ae_final_call(StringInfo buf, const PgsAggCall *c, const char *alias, int n,
+			  int param)
 {
-	appendStringInfo(buf, "stream._agg_final(%u::pg_catalog.oid, %u::pg_catalog.oid, %s.agg_%d, NULL::%s) AS agg_%d",
+	appendStringInfo(buf, "stream._agg_final(%u::pg_catalog.oid, %u::pg_catalog.oid, %s.agg_%d, $%d) AS agg_%d",
 					 c->aggref->aggfnoid, c->aggref->inputcollid, alias, n,
-					 format_type_extended(c->aggref->aggtype, -1, FORMAT_TYPE_FORCE_QUALIFY),
-					 n);
+					 param, n);
 }
 
-/* the select list of the touched groups' results */
+/*
+ * The select list of the groups' results; the result types' parameters
+ * start at $<first_param>.
+ */
 static void
 ae_results_list(StringInfo buf, const PgsAggShape *shape, const char *alias,
-				const char *new_expr)
+				const char *new_expr, int first_param)
 {
 	ListCell   *lc;
 	int			i = 0;
@@ -536,7 +603,8 @@ ae_results_list(StringInfo buf, const PgsAggShape *shape, const char *alias,
 	i = 0;
 	foreach(lc, shape->calls)
 	{
-		ae_final_call(buf, lfirst(lc), alias, ++i);
+		ae_final_call(buf, lfirst(lc), alias, i + 1, first_param + i);
+		i++;
 		appendStringInfoString(buf, ", ");
 	}
 	appendStringInfo(buf, "%s AS _new", new_expr);
@@ -586,13 +654,13 @@ ae_compose_merge(const PgsAggShape *shape, Oid state_relid, char **merge,
 						 i, c->aggref->aggfnoid, c->aggref->inputcollid, i, i);
 	}
 	appendStringInfoString(&buf, "_last_batch = excluded._last_batch RETURNING s.*) SELECT ");
-	ae_results_list(&buf, shape, "m", "m._first_batch OPERATOR(pg_catalog.=) $1");
+	ae_results_list(&buf, shape, "m", "m._first_batch OPERATOR(pg_catalog.=) $1", 2);
 	appendStringInfoString(&buf, " FROM m");
 	*merge = buf.data;
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "SELECT ");
-	ae_results_list(&buf, shape, "s", "false");
+	ae_results_list(&buf, shape, "s", "false", 1);
 	appendStringInfo(&buf, " FROM %s s", state);
 	*all = buf.data;
 }
@@ -681,7 +749,8 @@ ae_compose_target(const PgsAggShape *shape, Oid state_relid, Oid target_relid,
 			const char *col = quote_identifier(lfirst(lc));
 
 			i++;
-			appendStringInfo(&buf, " AND (t.%s %s s.key_%d OR (t.%s IS NULL AND s.key_%d IS NULL))",
+			/* a pure NULL test: IS NULL would take a row of NULLs for one */
+			appendStringInfo(&buf, " AND (t.%s %s s.key_%d OR (t.%s IS NOT DISTINCT FROM NULL AND s.key_%d IS NOT DISTINCT FROM NULL))",
 							 col, ae_operator(ae_equality(k->type)), i, col, i);
 		}
 		*leave = buf.data;
@@ -736,7 +805,6 @@ ae_plans(const PgsQuery *q)
 			   *clear,
 			   *write,
 			   *leave;
-	Oid			argtypes[1] = {INT8OID};
 	MemoryContext cxt = CurrentMemoryContext;
 
 	if (agg_plans == NULL)
@@ -760,6 +828,7 @@ ae_plans(const PgsQuery *q)
 	MemoryContextSwitchTo(cxt);
 	ae_shape(q, &shape);
 	pgs_agg_check_state(q->state_relid, &shape, q->name);
+	p->shape = MemoryContextStrdup(TopMemoryContext, pgs_agg_shape_signature(&shape));
 	p->complete = strcmp(q->output_mode, "complete") == 0;
 	p->keyed = shape.keys != NIL &&
 		!(p->complete && (shape.limit_count || shape.limit_offset));
@@ -773,7 +842,7 @@ ae_plans(const PgsQuery *q)
 
 		while (len > 0 && (isspace((unsigned char) text[len - 1]) || text[len - 1] == ';'))
 			text[--len] = '\0';
-		pgs_rewrite_arm_partial(text, q->stream_relid);
+		pgs_rewrite_arm_partial(text, q->stream_relid, p->shape);
 		PG_TRY();
 		{
 			p->partial = ae_prepare(text, PGS_BATCH_NPARAMS, pgs_batch_param_types);
@@ -788,9 +857,16 @@ ae_plans(const PgsQuery *q)
 
 	{
 		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		ListCell   *lc;
+		int			i = 1;
 
 		p->partial_desc = ae_partial_desc(&shape);
 		p->groups_desc = ae_groups_desc(&shape);
+		p->nresults = list_length(shape.calls);
+		p->merge_types = palloc(sizeof(Oid) * (p->nresults + 1));
+		p->merge_types[0] = INT8OID;
+		foreach(lc, shape.calls)
+			p->merge_types[i++] = getBaseType(((PgsAggCall *) lfirst(lc))->aggref->aggtype);
 		MemoryContextSwitchTo(old);
 	}
 
@@ -799,9 +875,9 @@ ae_plans(const PgsQuery *q)
 	MemoryContextSwitchTo(cxt);
 	ae_register(AGG_PARTIAL_ENR,
 				tuplestore_begin_heap(false, false, work_mem), p->partial_desc);
-	p->merge = ae_prepare(merge, 1, argtypes);
+	p->merge = ae_prepare(merge, p->nresults + 1, p->merge_types);
 	if (p->replace)
-		p->results_all = ae_prepare(all, 0, NULL);
+		p->results_all = ae_prepare(all, p->nresults, p->merge_types + 1);
 	pgs_catalog_end(&acc);
 
 	/* the target, as the owner */
@@ -908,7 +984,7 @@ ae_partial(const PgsQuery *q, AggPlans *p, PgsBatchParams *params,
 	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
 	source = linitial(SPI_plan_get_plan_sources(p->partial));
 	pgs_batch_input_rows = 0;
-	pgs_rewrite_arm_partial(source->query_string, q->stream_relid);
+	pgs_rewrite_arm_partial(source->query_string, q->stream_relid, p->shape);
 	PG_TRY();
 	{
 		partial = ae_run_into(p->partial,
@@ -937,24 +1013,32 @@ ae_merge(const PgsQuery *q, AggPlans *p, int64 batch_id,
 		 Tuplestorestate *partial, MemoryContext cxt, Tuplestorestate **all)
 {
 	PgsCatalogAccess acc = {0};
-	Datum		batch = Int64GetDatum(batch_id);
-	Oid			int8type = INT8OID;
+	Datum	   *values = palloc0(sizeof(Datum) * (p->nresults + 1));
+	char	   *nulls = palloc(p->nresults + 1);
 	Tuplestorestate *volatile groups = NULL;
 
+	/* the batch id, and NULLs of the results' types */
+	values[0] = Int64GetDatum(batch_id);
+	memset(nulls, 'n', p->nresults + 1);
+	nulls[0] = ' ';
 	*all = NULL;
 	pgs_catalog_begin(&acc);
-	pgs_agg_set_call_owner(q->owner);
+	pgs_agg_set_call_owner(q->owner, pgs_batch_search_path(q->search_path));
 	PG_TRY();
 	{
 		ae_register(AGG_PARTIAL_ENR, partial, p->partial_desc);
-		groups = ae_run_into(p->merge, ae_params(1, &int8type, &batch, NULL),
+		groups = ae_run_into(p->merge,
+							 ae_params(p->nresults + 1, p->merge_types, values, nulls),
 							 cxt);
 		if (p->replace)
-			*all = ae_run_into(p->results_all, NULL, cxt);
+			*all = ae_run_into(p->results_all,
+							   ae_params(p->nresults, p->merge_types + 1,
+										 values + 1, nulls + 1),
+							   cxt);
 	}
 	PG_FINALLY();
 	{
-		pgs_agg_set_call_owner(InvalidOid);
+		pgs_agg_set_call_owner(InvalidOid, NULL);
 	}
 	PG_END_TRY();
 	pgs_catalog_end(&acc);

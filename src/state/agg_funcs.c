@@ -21,13 +21,18 @@
 
 #include "access/htup_details.h"
 #include "catalog/pg_aggregate.h"
+#include "catalog/pg_language.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type_d.h"
 #include "executor/executor.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
+#include "parser/parse_agg.h"
 #include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/regproc.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -37,13 +42,19 @@
 PG_FUNCTION_INFO_V1(stream_agg_combine);
 PG_FUNCTION_INFO_V1(stream_agg_final);
 
-/* the owner of the query whose batch is merging its states, or invalid */
+/*
+ * The owner of the query whose batch is merging its states, or invalid,
+ * and the query's search_path, for the functions users write.
+ */
 static Oid	af_owner = InvalidOid;
+static char af_search_path[1024];
 
 void
-pgs_agg_set_call_owner(Oid owner)
+pgs_agg_set_call_owner(Oid owner, const char *search_path)
 {
 	af_owner = owner;
+	strlcpy(af_search_path, search_path ? search_path : "pg_catalog, pg_temp",
+			sizeof(af_search_path));
 }
 
 typedef struct AfCache
@@ -51,6 +62,8 @@ typedef struct AfCache
 	Oid			aggfnoid;
 	Oid			owner;
 	Oid			collation;
+	Oid			state_type;		/* of the stored states */
+	Oid			result_type;	/* of the results (_agg_final) */
 	Oid			transtype;
 	int16		translen;
 	bool		transbyval;
@@ -60,6 +73,8 @@ typedef struct AfCache
 	FmgrInfo	deserialfn;
 	FmgrInfo	finalfn;
 	bool		has_final;
+	bool		combine_guc;	/* the function is not C: give its settings a level */
+	bool		final_guc;
 	AggState   *aggstate;		/* what the functions see as their context */
 	ExprContext *econtext;		/* its aggregate context */
 } AfCache;
@@ -85,14 +100,77 @@ af_func_owner(Oid fn)
 	return owner;
 }
 
+/* is a function written in a language users can write in? */
+static bool
+af_user_language(Oid fn)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	Oid			lang;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for function %u", fn);
+	lang = ((Form_pg_proc) GETSTRUCT(tup))->prolang;
+	ReleaseSysCache(tup);
+	return lang != INTERNALlanguageId && lang != ClanguageId;
+}
+
+/* may a state of type "actual" be the aggregate's state of type "declared"? */
+static bool
+af_state_type_fits(Oid declared, Oid actual)
+{
+	if (declared == INTERNALOID)
+		return actual == BYTEAOID;
+	if (!IsPolymorphicType(declared))
+		return actual == declared;
+	if (get_typtype(actual) == TYPTYPE_PSEUDO)
+		return false;
+	switch (declared)
+	{
+		case ANYARRAYOID:
+		case ANYCOMPATIBLEARRAYOID:
+			return type_is_array(actual);
+		case ANYRANGEOID:
+		case ANYCOMPATIBLERANGEOID:
+			return type_is_range(actual);
+		case ANYMULTIRANGEOID:
+		case ANYCOMPATIBLEMULTIRANGEOID:
+			return type_is_multirange(actual);
+		case ANYENUMOID:
+			return type_is_enum(actual);
+		default:
+			return true;
+	}
+}
+
+static void
+af_mismatch(Oid aggfnoid)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("aggregate %s no longer matches the states a streaming aggregation kept for it",
+					format_procedure(aggfnoid)),
+			 errdetail("The aggregate was replaced with another transition or result type."),
+			 errhint("Drop the streaming query and start it again.")));
+}
+
+/*
+ * The aggregate's functions, looked up once per call site.  The stored
+ * states must be of the aggregate's present state type: an aggregate
+ * replaced in place (CREATE OR REPLACE AGGREGATE keeps its OID) with
+ * another one is refused, never fed states of the old type.
+ */
 static AfCache *
-af_cache(FunctionCallInfo fcinfo, Oid aggfnoid, Oid collation)
+af_cache(FunctionCallInfo fcinfo, Oid aggfnoid, Oid collation, Oid state_type,
+		 Oid result_type)
 {
 	AfCache    *c = (AfCache *) fcinfo->flinfo->fn_extra;
+	MemoryContext mcxt = fcinfo->flinfo->fn_mcxt;
 	HeapTuple	tup;
 	Form_pg_aggregate agg;
 	Oid			aggowner;
+	Oid			declared_result;
 	MemoryContext old;
+	Expr	   *expr;
 
 	if (!OidIsValid(af_owner))
 		ereport(ERROR,
@@ -100,10 +178,11 @@ af_cache(FunctionCallInfo fcinfo, Oid aggfnoid, Oid collation)
 				 errmsg("%s runs only inside the batch of a streaming aggregation",
 						get_func_name(fcinfo->flinfo->fn_oid))));
 	if (c != NULL && c->aggfnoid == aggfnoid && c->owner == af_owner &&
-		c->collation == collation)
+		c->collation == collation && c->state_type == state_type &&
+		c->result_type == result_type)
 		return c;
 
-	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	old = MemoryContextSwitchTo(mcxt);
 	if (c == NULL)
 	{
 		c = palloc0(sizeof(AfCache));
@@ -113,6 +192,7 @@ af_cache(FunctionCallInfo fcinfo, Oid aggfnoid, Oid collation)
 		c->aggstate->tmpcontext = c->econtext;
 		fcinfo->flinfo->fn_extra = c;
 	}
+	c->aggfnoid = InvalidOid;	/* until filled in */
 	tup = SearchSysCache1(AGGFNOID, ObjectIdGetDatum(aggfnoid));
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for aggregate %u", aggfnoid);
@@ -126,34 +206,65 @@ af_cache(FunctionCallInfo fcinfo, Oid aggfnoid, Oid collation)
 	af_check_execute(agg->aggdeserialfn, aggowner);
 	af_check_execute(agg->aggfinalfn, aggowner);
 
-	if (!OidIsValid(agg->aggcombinefn))
-		elog(ERROR, "aggregate %u has no combine function", aggfnoid);
-	c->aggfnoid = aggfnoid;
-	c->owner = af_owner;
-	c->collation = collation;
+	if (!OidIsValid(agg->aggcombinefn) || agg->aggfinalextra ||
+		(agg->aggtranstype == INTERNALOID &&
+		 (!OidIsValid(agg->aggserialfn) || !OidIsValid(agg->aggdeserialfn))) ||
+		!af_state_type_fits(agg->aggtranstype, state_type))
+		af_mismatch(aggfnoid);
+	declared_result = get_func_rettype(aggfnoid);
+	if (OidIsValid(result_type) && !IsPolymorphicType(declared_result) &&
+		getBaseType(declared_result) != result_type)
+		af_mismatch(aggfnoid);
+
 	c->internal = agg->aggtranstype == INTERNALOID;
-	fmgr_info_cxt(agg->aggcombinefn, &c->combinefn, fcinfo->flinfo->fn_mcxt);
+	c->transtype = c->internal ? INTERNALOID : state_type;
+	get_typlenbyval(state_type, &c->translen, &c->transbyval);
+
+	/* with their call expressions, for polymorphic functions */
+	fmgr_info_cxt(agg->aggcombinefn, &c->combinefn, mcxt);
+	build_aggregate_transfn_expr(&c->transtype, 1, 0, false, c->transtype,
+								 collation, agg->aggcombinefn, InvalidOid,
+								 &expr, NULL);
+	fmgr_info_set_expr((Node *) expr, &c->combinefn);
+	c->combine_guc = af_user_language(agg->aggcombinefn);
 	if (c->internal)
 	{
-		fmgr_info_cxt(agg->aggserialfn, &c->serialfn, fcinfo->flinfo->fn_mcxt);
-		fmgr_info_cxt(agg->aggdeserialfn, &c->deserialfn, fcinfo->flinfo->fn_mcxt);
+		fmgr_info_cxt(agg->aggserialfn, &c->serialfn, mcxt);
+		build_aggregate_serialfn_expr(agg->aggserialfn, &expr);
+		fmgr_info_set_expr((Node *) expr, &c->serialfn);
+		fmgr_info_cxt(agg->aggdeserialfn, &c->deserialfn, mcxt);
+		build_aggregate_deserialfn_expr(agg->aggdeserialfn, &expr);
+		fmgr_info_set_expr((Node *) expr, &c->deserialfn);
 	}
 	c->has_final = OidIsValid(agg->aggfinalfn);
 	if (c->has_final)
-		fmgr_info_cxt(agg->aggfinalfn, &c->finalfn, fcinfo->flinfo->fn_mcxt);
+	{
+		fmgr_info_cxt(agg->aggfinalfn, &c->finalfn, mcxt);
+		build_aggregate_finalfn_expr(NULL, 1, c->transtype,
+									 OidIsValid(result_type) ? result_type : declared_result,
+									 collation, agg->aggfinalfn, &expr);
+		fmgr_info_set_expr((Node *) expr, &c->finalfn);
+		c->final_guc = af_user_language(agg->aggfinalfn);
+	}
 	ReleaseSysCache(tup);
+	c->owner = af_owner;
+	c->collation = collation;
+	c->state_type = state_type;
+	c->result_type = result_type;
+	c->aggfnoid = aggfnoid;
 	MemoryContextSwitchTo(old);
 	return c;
 }
 
 /* call one of the aggregate's functions as the query's owner */
 static Datum
-af_call(AfCache *c, FmgrInfo *fn, int nargs, Datum a0, bool n0, Datum a1,
-		bool n1, bool *isnull)
+af_call(AfCache *c, FmgrInfo *fn, bool guc_level, int nargs, Datum a0,
+		bool n0, Datum a1, bool n1, bool *isnull)
 {
 	LOCAL_FCINFO(fcinfo, 2);
 	Oid			save_user;
 	int			save_sec;
+	int			nest = 0;
 	Datum		result;
 
 	InitFunctionCallInfoData(*fcinfo, fn, nargs, c->collation,
@@ -165,7 +276,19 @@ af_call(AfCache *c, FmgrInfo *fn, int nargs, Datum a0, bool n0, Datum a1,
 	GetUserIdAndSecContext(&save_user, &save_sec);
 	SetUserIdAndSecContext(c->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
+	/*
+	 * A function users can write runs with the query's search_path, as in
+	 * any aggregation of the query's; what it sets is rolled back after it.
+	 */
+	if (guc_level)
+	{
+		nest = NewGUCNestLevel();
+		(void) set_config_option("search_path", af_search_path, PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	}
 	result = FunctionCallInvoke(fcinfo);
+	if (guc_level)
+		AtEOXact_GUC(false, nest);
 	SetUserIdAndSecContext(save_user, save_sec);
 	*isnull = fcinfo->isnull;
 	return result;
@@ -173,7 +296,7 @@ af_call(AfCache *c, FmgrInfo *fn, int nargs, Datum a0, bool n0, Datum a1,
 
 /* a stored state as the aggregate's functions take it, in its context */
 static Datum
-af_state_in(AfCache *c, Datum d, bool isnull, Oid type, bool *out_null)
+af_state_in(AfCache *c, Datum d, bool isnull, bool *out_null)
 {
 	*out_null = isnull;
 	if (isnull)
@@ -187,13 +310,8 @@ af_state_in(AfCache *c, Datum d, bool isnull, Oid type, bool *out_null)
 		 * dummy second argument, as the executor calls it.
 		 */
 		d = PointerGetDatum(PG_DETOAST_DATUM_COPY(d));
-		return af_call(c, &c->deserialfn, 2, d, false, PointerGetDatum(NULL),
-					   false, out_null);
-	}
-	if (type != c->transtype)
-	{
-		get_typlenbyval(type, &c->translen, &c->transbyval);
-		c->transtype = type;
+		return af_call(c, &c->deserialfn, false, 2, d, false,
+					   PointerGetDatum(NULL), false, out_null);
 	}
 	if (c->translen == -1)
 		return PointerGetDatum(PG_DETOAST_DATUM_COPY(d));
@@ -222,8 +340,10 @@ stream_agg_combine(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	c = af_cache(fcinfo, PG_GETARG_OID(0), PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1));
-	get_typlenbyval(type, &len, &byval);
+	c = af_cache(fcinfo, PG_GETARG_OID(0), PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1),
+				 type, InvalidOid);
+	len = c->translen;
+	byval = c->transbyval;
 
 	/* a strict combine function leaves a lone state as it is */
 	if (c->combinefn.fn_strict && (PG_ARGISNULL(2) || PG_ARGISNULL(3)))
@@ -234,11 +354,11 @@ stream_agg_combine(PG_FUNCTION_ARGS)
 	}
 
 	MemoryContextSwitchTo(c->econtext->ecxt_per_tuple_memory);
-	s1 = af_state_in(c, PG_GETARG_DATUM(2), PG_ARGISNULL(2), type, &n1);
-	s2 = af_state_in(c, PG_GETARG_DATUM(3), PG_ARGISNULL(3), type, &n2);
-	r = af_call(c, &c->combinefn, 2, s1, n1, s2, n2, &rnull);
+	s1 = af_state_in(c, PG_GETARG_DATUM(2), PG_ARGISNULL(2), &n1);
+	s2 = af_state_in(c, PG_GETARG_DATUM(3), PG_ARGISNULL(3), &n2);
+	r = af_call(c, &c->combinefn, c->combine_guc, 2, s1, n1, s2, n2, &rnull);
 	if (!rnull && c->internal)
-		r = af_call(c, &c->serialfn, 1, r, false, (Datum) 0, true, &rnull);
+		r = af_call(c, &c->serialfn, false, 1, r, false, (Datum) 0, true, &rnull);
 	MemoryContextSwitchTo(caller);
 	if (!rnull)
 		r = datumCopy(r, byval, len);
@@ -269,11 +389,12 @@ stream_agg_final(PG_FUNCTION_ARGS)
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	c = af_cache(fcinfo, PG_GETARG_OID(0), PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1));
+	c = af_cache(fcinfo, PG_GETARG_OID(0), PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1),
+				 state_type, result_type);
 	get_typlenbyval(result_type, &len, &byval);
 
 	MemoryContextSwitchTo(c->econtext->ecxt_per_tuple_memory);
-	s = af_state_in(c, PG_GETARG_DATUM(2), PG_ARGISNULL(2), state_type, &snull);
+	s = af_state_in(c, PG_GETARG_DATUM(2), PG_ARGISNULL(2), &snull);
 	if (!c->has_final)
 	{
 		r = s;
@@ -282,7 +403,7 @@ stream_agg_final(PG_FUNCTION_ARGS)
 	else if (snull && c->finalfn.fn_strict)
 		rnull = true, r = (Datum) 0;
 	else
-		r = af_call(c, &c->finalfn, 1, s, snull, (Datum) 0, true, &rnull);
+		r = af_call(c, &c->finalfn, c->final_guc, 1, s, snull, (Datum) 0, true, &rnull);
 	MemoryContextSwitchTo(caller);
 	if (!rnull)
 		r = datumCopy(r, byval, len);

@@ -294,6 +294,9 @@ pgs_agg_describe(Query *query, List *output_names, PgsAggShape *shape)
 		as_check_call(lfirst(lc), c);
 		shape->calls = lappend(shape->calls, c);
 	}
+	if (shape->keys == NIL && shape->calls == NIL)
+		as_refuse("HAVING without GROUP BY or an aggregate", NULL,
+				  "Filter the rows with WHERE instead.");
 
 	/* the output, HAVING and ORDER BY over the groups' results */
 	m.shape = shape;
@@ -310,7 +313,8 @@ pgs_agg_describe(Query *query, List *output_names, PgsAggShape *shape)
 		shape->outputs = lappend(shape->outputs,
 								 as_over_results((Node *) t->expr, &m));
 	}
-	Assert(list_length(shape->outputs) == list_length(output_names));
+	Assert(output_names == NIL ||
+		   list_length(shape->outputs) == list_length(output_names));
 	shape->having = as_over_results(query->havingQual, &m);
 	foreach(lc, query->sortClause)
 	{
@@ -331,6 +335,35 @@ pgs_agg_describe(Query *query, List *output_names, PgsAggShape *shape)
 		(shape->limit_offset && !IsA(shape->limit_offset, Const)))
 		as_refuse("a LIMIT or OFFSET that is not a constant", NULL, NULL);
 	return true;
+}
+
+/*
+ * What the state is made of, as text: the keys' types and collations, the
+ * aggregates and their state and result types.  A batch whose query now
+ * analyzes to another shape must not run against states of the old one.
+ */
+char *
+pgs_agg_shape_signature(const PgsAggShape *shape)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, shape->keys)
+	{
+		PgsAggKey  *k = lfirst(lc);
+
+		appendStringInfo(&buf, "k%u/%u;", getBaseType(k->type), k->collation);
+	}
+	foreach(lc, shape->calls)
+	{
+		PgsAggCall *c = lfirst(lc);
+
+		appendStringInfo(&buf, "a%u/%u/%u/%u/%u;", c->aggref->aggfnoid,
+						 c->transtype, c->state_type, c->aggref->inputcollid,
+						 getBaseType(c->aggref->aggtype));
+	}
+	return buf.data;
 }
 
 /*

@@ -65,11 +65,12 @@ typedef struct PgsAggShape
 extern bool pgs_agg_describe(Query *query, List *output_names,
 							 PgsAggShape *shape);
 extern void pgs_agg_partialize(Query *query, const PgsAggShape *shape);
+extern char *pgs_agg_shape_signature(const PgsAggShape *shape);
 extern void pgs_agg_install_planner_hook(void);
 extern char *pgs_agg_deparse(Node *expr, Oid state_relid);
 
 /* agg_funcs.c */
-extern void pgs_agg_set_call_owner(Oid owner);
+extern void pgs_agg_set_call_owner(Oid owner, const char *search_path);
 
 /* agg_exec.c */
 struct PgsQuery;

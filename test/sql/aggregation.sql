@@ -212,6 +212,59 @@ SELECT pg_temp.mismatch('per_page',
     $$SELECT page, count(*), count(ms), sum(ms), avg(ms), min(ms), max(score) FROM clicks GROUP BY page$$) AS mismatch;
 
 -- ---------------------------------------------------------------------------
+-- the owner's code runs as the owner, never as the superuser that merges
+-- the states: a domain's CHECK over an aggregate's result, a final and a
+-- combine function written in plpgsql; the settings they change do not
+-- outlive them
+-- ---------------------------------------------------------------------------
+CREATE TABLE who_ran (what text, role name, super boolean);
+CREATE FUNCTION note(what text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO who_ran VALUES (what, current_user,
+                                (SELECT rolsuper FROM pg_roles WHERE rolname = current_user));
+    PERFORM set_config('work_mem', '77kB', false);
+    RETURN true;
+END
+$$;
+CREATE DOMAIN checked_int AS int CHECK (note('domain check'));
+CREATE FUNCTION to_checked(int) RETURNS checked_int LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM note('final function');
+    RETURN $1;
+END
+$$;
+CREATE FUNCTION noted_larger(int, int) RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM note('combine function');
+    RETURN greatest($1, $2);
+END
+$$;
+CREATE AGGREGATE checked_max(int) (sfunc = int4larger, stype = int4,
+    combinefunc = noted_larger, finalfunc = to_checked);
+SELECT stream.start_query('checked', $$SELECT page, checked_max(ms) AS m FROM clicks GROUP BY page$$,
+                          'checked', output_mode => 'update') > 0 AS started;
+CALL stream.process_all_available('checked');
+INSERT INTO clicks VALUES (1001, 'home', 1, 99999, 0, 0, true, 0);
+SHOW work_mem;
+CALL stream.process_all_available('checked');
+SHOW work_mem;
+SHOW synchronous_commit;
+SELECT what, role, super, count(*) > 0 AS ran FROM who_ran GROUP BY 1, 2, 3 ORDER BY 1;
+SELECT m FROM checked WHERE page = 'home';
+
+-- an aggregate replaced in place by one with another state type: the batch
+-- refuses the old states instead of reading them as the new type
+CREATE OR REPLACE FUNCTION to_checked(int) RETURNS checked_int LANGUAGE sql AS 'SELECT $1';
+CREATE FUNCTION text_longer(text, text) RETURNS text LANGUAGE sql AS 'SELECT greatest($1, $2)';
+CREATE FUNCTION text_add(text, int) RETURNS text LANGUAGE sql AS 'SELECT greatest($1, $2::text)';
+CREATE FUNCTION text_to_checked(text) RETURNS checked_int LANGUAGE sql AS 'SELECT length($1)';
+CREATE OR REPLACE AGGREGATE checked_max(int) (sfunc = text_add, stype = text,
+    combinefunc = text_longer, finalfunc = text_to_checked);
+INSERT INTO clicks VALUES (1002, 'home', 1, 5, 0, 0, true, 0);
+CALL stream.process_batch('checked');
+SELECT stream.drop_query('checked');
+
+-- ---------------------------------------------------------------------------
 -- existing targets: keyed by a unique key over the grouping columns
 -- ---------------------------------------------------------------------------
 CREATE TABLE by_user (user_id int, clicks bigint);
@@ -223,6 +276,10 @@ SELECT stream.start_query('by_user', $$SELECT user_id, count(*) AS clicks FROM c
 ALTER TABLE by_user ALTER user_id SET NOT NULL;
 SELECT stream.start_query('by_user', $$SELECT user_id, count(*) AS clicks FROM clicks WHERE user_id IS NOT NULL GROUP BY user_id$$,
                           'by_user', output_mode => 'update') > 0 AS started;
+CREATE TABLE by_page_c (page text, clicks bigint);
+CREATE UNIQUE INDEX ON by_page_c (page COLLATE "C") NULLS NOT DISTINCT;
+SELECT stream.start_query('by_page_c', $$SELECT page, count(*) AS clicks FROM clicks GROUP BY page$$,
+                          'by_page_c', output_mode => 'update');
 CREATE TABLE by_user_bigint (user_id bigint UNIQUE NULLS NOT DISTINCT, clicks bigint);
 SELECT stream.start_query('by_user_bigint', $$SELECT user_id, count(*) AS clicks FROM clicks GROUP BY user_id$$,
                           'by_user_bigint', output_mode => 'update');
@@ -252,6 +309,7 @@ SELECT stream.start_query('r15', 'SELECT page, generate_series(1, count(*)::int)
 SELECT stream.start_query('r16', 'SELECT DISTINCT page, count(*) AS n FROM clicks GROUP BY page', 'r16', output_mode => 'update');
 SELECT stream.start_query('r17', 'SELECT ms::text::xid AS x, count(*) AS n FROM clicks GROUP BY 1', 'r17', output_mode => 'update');
 SELECT stream.start_query('r18', 'SELECT id, page FROM clicks', 'r18', output_mode => 'complete');
+SELECT stream.start_query('r19', 'SELECT 1 AS one FROM clicks HAVING true', 'r19', output_mode => 'update');
 \set VERBOSITY terse
 SELECT count(*) - :queries_before AS queries_added FROM stream.queries;
 SELECT count(*) AS tables_r FROM pg_class WHERE relname ~ '^r[0-9]+$';
@@ -273,7 +331,13 @@ RESET ROLE;
 SELECT count(*) AS state_tables_left FROM pg_class
  WHERE relnamespace = 'stream_state'::regnamespace AND relkind = 'r';
 DROP TABLE clicks, pages, per_page, families, slow_pages, top_pages, totals,
-    users_seen, sketches, fail_switch, by_user, by_user_bigint;
+    users_seen, sketches, fail_switch, by_user, by_user_bigint, by_page_c,
+    checked, who_ran;
 DROP FUNCTION fail_if_asked();
+DROP AGGREGATE checked_max(int);
+DROP FUNCTION to_checked(int), noted_larger(int, int), text_longer(text, text),
+    text_add(text, int), text_to_checked(text);
+DROP DOMAIN checked_int;
+DROP FUNCTION note(text);
 DROP OWNED BY regress_agg_owner, regress_agg_other;
 DROP ROLE regress_agg_owner, regress_agg_other;
