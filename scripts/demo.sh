@@ -39,6 +39,14 @@ SELECT stream.start_query(
     query   => 'SELECT sensor_id, event_time, temperature FROM readings',
     target  => 'all_readings',
     trigger => '1 s');
+SELECT stream.start_query(
+    name        => 'room_stats',
+    query       => $$SELECT s.room, count(*) AS readings, round(avg(r.temperature)::numeric, 2) AS avg_temp,
+                            max(r.temperature) AS max_temp
+                     FROM readings r JOIN sensors s USING (sensor_id) GROUP BY s.room$$,
+    target      => 'room_stats',
+    output_mode => 'update',
+    trigger     => '1 s');
 SQL
 
 echo "== two writers insert readings; the background worker runs both queries"
@@ -73,6 +81,20 @@ SELECT (SELECT count(*) FROM readings) AS stream_rows,
        (SELECT count(*) FROM (SELECT * FROM all_readings EXCEPT ALL
                               SELECT sensor_id, event_time, temperature FROM readings) d) AS all_extra;
 SELECT name, status, last_batch_id, last_batch_at FROM stream.queries ORDER BY name;
+SQL
+
+echo "== a streaming aggregation, kept batch by batch, equals the aggregate over all rows"
+"${psql[@]}" -d demo -P footer=off <<'SQL'
+SELECT * FROM room_stats ORDER BY room;
+SELECT count(*) AS rooms_differing
+  FROM room_stats t
+  FULL JOIN (SELECT s.room, count(*) AS readings, avg(r.temperature) AS avg_temp,
+                    max(r.temperature) AS max_temp
+               FROM readings r JOIN sensors s USING (sensor_id) GROUP BY s.room) a USING (room)
+ WHERE t.readings IS DISTINCT FROM a.readings OR t.max_temp IS DISTINCT FROM a.max_temp
+    OR abs(t.avg_temp - a.avg_temp::numeric) > 0.005 OR t.avg_temp IS NULL;
+SELECT batch_id, input_rows, state_rows, state_rows_updated, duration_ms
+  FROM stream.progress WHERE query = 'room_stats' ORDER BY batch_id DESC LIMIT 3;
 SQL
 
 echo "== retention: keep what a query has not read, and 2 seconds of the rest"
