@@ -38,6 +38,42 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION stream._agg_final(oid, oid, "any", anyelement) IS
 'internal: the result of an aggregate from a stored state';
 
+-- ---------------------------------------------------------------------------
+-- Event-time windows
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION stream.tumble(ts timestamptz, size interval,
+                              origin timestamptz DEFAULT '1970-01-01 00:00:00+00')
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'stream_tumble'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stream.tumble(timestamptz, interval, timestamptz) IS
+'the start of the tumbling window of the given size that holds ts: windows [start, start + size), aligned to origin (the Unix epoch)';
+
+CREATE FUNCTION stream.tumble(ts timestamp, size interval,
+                              origin timestamp DEFAULT '1970-01-01 00:00:00')
+RETURNS timestamp
+AS 'MODULE_PATHNAME', 'stream_tumble'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stream.tumble(timestamp, interval, timestamp) IS
+'the start of the tumbling window of the given size that holds ts: windows [start, start + size), aligned to origin (the Unix epoch)';
+
+CREATE FUNCTION stream.hop(ts timestamptz, size interval, slide interval,
+                           origin timestamptz DEFAULT '1970-01-01 00:00:00+00')
+RETURNS SETOF timestamptz
+AS 'MODULE_PATHNAME', 'stream_hop'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 4;
+COMMENT ON FUNCTION stream.hop(timestamptz, interval, interval, timestamptz) IS
+'the starts of every sliding window of the given size, starting every slide, that holds ts, ascending';
+
+CREATE FUNCTION stream.hop(ts timestamp, size interval, slide interval,
+                           origin timestamp DEFAULT '1970-01-01 00:00:00')
+RETURNS SETOF timestamp
+AS 'MODULE_PATHNAME', 'stream_hop'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 4;
+COMMENT ON FUNCTION stream.hop(timestamp, interval, interval, timestamp) IS
+'the starts of every sliding window of the given size, starting every slide, that holds ts, ascending';
+
 REVOKE ALL ON FUNCTION stream._agg_combine(oid, oid, anyelement, anyelement) FROM PUBLIC;
 REVOKE ALL ON FUNCTION stream._agg_final(oid, oid, "any", anyelement) FROM PUBLIC;
 
@@ -148,3 +184,4 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION stream.on_sql_drop() IS
+'keeps the catalog consistent when stream tables or targets are dropped';

@@ -283,6 +283,18 @@ pgs_agg_check_state(Oid state_relid, const PgsAggShape *shape,
 
 /* ---- the keyed target ---- */
 
+/* is the name among the names (a list of C strings)? */
+static bool
+ae_names_have(List *names, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, names)
+		if (strcmp(lfirst(lc), name) == 0)
+			return true;
+	return false;
+}
+
 static List *
 ae_key_columns(const PgsAggShape *shape, List *output_names)
 {
@@ -728,7 +740,7 @@ ae_compose_target(const PgsAggShape *shape, Oid state_relid, Oid target_relid,
 	i = 0;
 	foreach(lc, output_names)
 	{
-		if (list_member(keycols, lfirst(lc)))
+		if (ae_names_have(keycols, lfirst(lc)))
 			continue;
 		appendStringInfo(&buf, "%s%s = excluded.%s", i++ ? ", " : "UPDATE SET ",
 						 quote_identifier(lfirst(lc)), quote_identifier(lfirst(lc)));

@@ -232,8 +232,6 @@ pgs_agg_describe(Query *query, List *output_names, PgsAggShape *shape)
 	if (query->groupingSets != NIL)
 		as_refuse("GROUPING SETS, ROLLUP or CUBE", NULL,
 				  "Start one streaming query per grouping.");
-	if (query->hasTargetSRFs)
-		as_refuse("a set-returning function in the select list", NULL, NULL);
 	if (query->distinctClause != NIL)
 		as_refuse("DISTINCT over the groups", NULL,
 				  "Group by the columns instead.");
@@ -327,6 +325,15 @@ pgs_agg_describe(Query *query, List *output_names, PgsAggShape *shape)
 		shape->sort_nulls_first = lappend_int(shape->sort_nulls_first,
 											  sgc->nulls_first);
 	}
+	/*
+	 * A set-returning function may be a grouping key (stream.hop: a row in
+	 * every window that holds it), evaluated before the aggregation; over
+	 * the groups' results it has no place.
+	 */
+	if (expression_returns_set((Node *) shape->outputs) ||
+		expression_returns_set((Node *) shape->sort_exprs))
+		as_refuse("a set-returning function in the select list", NULL,
+				  "A set-returning function can be a grouping expression, as stream.hop is.");
 	if (query->limitOption == LIMIT_OPTION_WITH_TIES)
 		as_refuse("FETCH ... WITH TIES", NULL, "Use LIMIT.");
 	shape->limit_count = eval_const_expressions(NULL, query->limitCount);

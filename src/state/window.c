@@ -1,0 +1,161 @@
+/*-------------------------------------------------------------------------
+ *
+ * window.c
+ *	  Event-time windows: stream.tumble and stream.hop.
+ *
+ * A window is [start, start + size): its start inclusive, its end
+ * exclusive, and its starts aligned to an origin (the Unix epoch unless
+ * given, as Spark aligns them) by floor division, so that times before the
+ * origin fall into the windows before it.  Sizes and slides are fixed
+ * lengths: a day is 24 hours, and months, whose length varies, are refused.
+ * Both functions work on timestamptz and on timestamp alike (microseconds
+ * from the same epoch).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "common/int.h"
+#include "datatype/timestamp.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/timestamp.h"
+
+PG_FUNCTION_INFO_V1(stream_tumble);
+PG_FUNCTION_INFO_V1(stream_hop);
+
+/* a window's size or slide in microseconds: positive, of a fixed length */
+static int64
+wn_usecs(Interval *iv, const char *what)
+{
+	int64		days;
+	int64		usecs;
+
+	if (iv->month != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a window's %s must have a fixed length", what),
+				 errdetail("Months and years vary in length."),
+				 errhint("Give it in days, hours, minutes or seconds, such as '30 days'.")));
+	if (pg_mul_s64_overflow((int64) iv->day, USECS_PER_DAY, &days) ||
+		pg_add_s64_overflow(days, iv->time, &usecs))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("a window's %s is out of range", what)));
+	if (usecs <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a window's %s must be positive", what)));
+	return usecs;
+}
+
+/* floor(a / b) for b > 0 */
+static int64
+wn_floor_div(int64 a, int64 b)
+{
+	int64		q = a / b;
+
+	if (a % b != 0 && a < 0)
+		q--;
+	return q;
+}
+
+/* the start of the last window of the slide's grid at or before ts */
+static int64
+wn_start(int64 ts, int64 slide, int64 origin)
+{
+	int64		offset;
+	int64		start;
+
+	if (pg_sub_s64_overflow(ts, origin, &offset) ||
+		pg_mul_s64_overflow(wn_floor_div(offset, slide), slide, &start) ||
+		pg_add_s64_overflow(start, origin, &start) ||
+		!IS_VALID_TIMESTAMP(start))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range for a window")));
+	return start;
+}
+
+static void
+wn_check_finite(int64 ts, const char *what)
+{
+	if (TIMESTAMP_NOT_FINITE(ts))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("%s must be finite for a window", what)));
+}
+
+/*
+ * stream.tumble(ts, size, origin) returns the start of the one window of
+ * size "size" that holds ts.
+ */
+Datum
+stream_tumble(PG_FUNCTION_ARGS)
+{
+	int64		ts = PG_GETARG_INT64(0);
+	int64		size = wn_usecs(PG_GETARG_INTERVAL_P(1), "size");
+	int64		origin = PG_GETARG_INT64(2);
+
+	wn_check_finite(ts, "the event time");
+	wn_check_finite(origin, "the origin");
+	PG_RETURN_INT64(wn_start(ts, size, origin));
+}
+
+typedef struct HopState
+{
+	int64		next;			/* the next start to return */
+	int64		last;			/* the last one */
+	int64		slide;
+} HopState;
+
+/*
+ * stream.hop(ts, size, slide, origin) returns the start of every window of
+ * size "size", starting every "slide", that holds ts, in ascending order:
+ * ceil(size / slide) of them, or one fewer.
+ */
+Datum
+stream_hop(PG_FUNCTION_ARGS)
+{
+	FuncCallContext *funcctx;
+	HopState   *st;
+
+	if (SRF_IS_FIRSTCALL())
+	{
+		int64		ts = PG_GETARG_INT64(0);
+		int64		size = wn_usecs(PG_GETARG_INTERVAL_P(1), "size");
+		int64		slide = wn_usecs(PG_GETARG_INTERVAL_P(2), "slide");
+		int64		origin = PG_GETARG_INT64(3);
+		MemoryContext old;
+		int64		first;
+
+		if (slide > size)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the slide of a window must not be longer than its size"),
+					 errdetail("A slide longer than the size leaves times in no window."),
+					 errhint("Use a slide at most as long as the size; a slide equal to it gives stream.tumble's windows.")));
+		wn_check_finite(ts, "the event time");
+		wn_check_finite(origin, "the origin");
+		funcctx = SRF_FIRSTCALL_INIT();
+		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+		st = palloc(sizeof(HopState));
+		st->slide = slide;
+		st->last = wn_start(ts, slide, origin);
+		/* the earliest start whose window still holds ts: start + size > ts */
+		first = st->last - wn_floor_div(size - 1 - (ts - st->last), slide) * slide;
+		st->next = first;
+		funcctx->user_fctx = st;
+		MemoryContextSwitchTo(old);
+	}
+	funcctx = SRF_PERCALL_SETUP();
+	st = (HopState *) funcctx->user_fctx;
+	if (st->next <= st->last)
+	{
+		int64		start = st->next;
+
+		st->next += st->slide;
+		SRF_RETURN_NEXT(funcctx, Int64GetDatum(start));
+	}
+	SRF_RETURN_DONE(funcctx);
+}
