@@ -7,12 +7,53 @@
 
 \echo Use "ALTER EXTENSION pg_streaming UPDATE TO '0.4'" to load this file. \quit
 
-ALTER TABLE stream.query_defs ADD COLUMN state_relid regclass;
+ALTER TABLE stream.query_defs ADD COLUMN state_relid regclass,
+    ADD COLUMN event_time text,
+    ADD COLUMN watermark_delay interval;
 COMMENT ON COLUMN stream.query_defs.state_relid IS
 'a streaming aggregation''s state table, in schema stream_state; NULL for other queries';
+COMMENT ON COLUMN stream.query_defs.event_time IS
+'the stream''s event-time column, with watermark_delay: the watermark is the latest event time seen minus the delay';
 
 ALTER TABLE stream.progress_log ADD COLUMN state_rows bigint,
-    ADD COLUMN state_rows_updated bigint;
+    ADD COLUMN state_rows_updated bigint,
+    ADD COLUMN watermark timestamptz,
+    ADD COLUMN next_watermark timestamptz,
+    ADD COLUMN event_time_min timestamptz,
+    ADD COLUMN event_time_max timestamptz,
+    ADD COLUMN event_time_avg timestamptz,
+    ADD COLUMN late_rows bigint;
+
+CREATE TABLE stream.checkpoint_watermarks (
+    query_id        bigint NOT NULL,
+    batch_id        bigint NOT NULL,
+    watermark       timestamptz,
+    late_watermark  timestamptz,
+    PRIMARY KEY (query_id, batch_id),
+    FOREIGN KEY (query_id, batch_id)
+        REFERENCES stream.checkpoint_offsets ON DELETE CASCADE
+);
+COMMENT ON TABLE stream.checkpoint_watermarks IS
+'watermarks of a batch, written ahead with its offsets: the one in force (state up to it is emitted and evicted) and the one rows at or before which are late';
+REVOKE ALL ON stream.checkpoint_watermarks FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('stream.checkpoint_watermarks', '');
+
+DROP FUNCTION stream.start_query(text, text, text, text, text, integer, text);
+CREATE FUNCTION stream.start_query(
+    name                text,
+    query               text,
+    target              text,
+    output_mode         text DEFAULT 'append',
+    trigger             text DEFAULT '500 ms',
+    max_rows_per_batch  integer DEFAULT NULL,
+    starting_from       text DEFAULT 'earliest',
+    event_time          text DEFAULT NULL,
+    watermark           interval DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'stream_start_query'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stream.start_query(text, text, text, text, text, integer, text, text, interval) IS
+'register a streaming query over one stream table, writing into target, from the earliest rows or the latest, with an event-time column and a watermark delay for windowed aggregations; returns the query id';
 
 CREATE SCHEMA stream_state;
 COMMENT ON SCHEMA stream_state IS
@@ -103,7 +144,11 @@ SELECT q.name,
        q.created_at,
        coalesce(r.held_by = q.query_id, false) AS holds_retention,
        q.missed_rows_at,
-       q.state_relid AS state_table
+       q.state_relid AS state_table,
+       q.event_time,
+       q.watermark_delay,
+       (SELECT p.next_watermark FROM stream.progress_log p
+         WHERE p.query_id = q.query_id ORDER BY p.batch_id DESC LIMIT 1) AS watermark
   FROM stream.query_defs q
   LEFT JOIN stream.retention r ON r.relid = q.stream_relid
   LEFT JOIN LATERAL (SELECT k.batch_id, k.committed_at
@@ -111,7 +156,7 @@ SELECT q.name,
                       WHERE k.query_id = q.query_id
                       ORDER BY k.batch_id DESC LIMIT 1) c ON true
  WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
-COMMENT ON VIEW stream.queries IS 'streaming queries: status, trigger, last committed batch, last error, whether the query holds retention back or missed rows retention removed, a streaming aggregation''s state table';
+COMMENT ON VIEW stream.queries IS 'streaming queries: status, trigger, last committed batch, last error, whether the query holds retention back or missed rows retention removed, a streaming aggregation''s state table, the event-time column, the watermark delay and the watermark in force for the next batch';
 
 CREATE OR REPLACE VIEW stream.progress WITH (security_barrier) AS
 SELECT q.name AS query,
@@ -128,12 +173,17 @@ SELECT q.name AS query,
        o.start_snapshot AS start_offset,
        o.end_snapshot AS end_offset,
        p.state_rows,
-       p.state_rows_updated
+       p.state_rows_updated,
+       p.watermark,
+       p.event_time_min,
+       p.event_time_max,
+       p.event_time_avg,
+       p.late_rows
   FROM stream.progress_log p
   JOIN stream.query_defs q USING (query_id)
   JOIN stream.checkpoint_offsets o USING (query_id, batch_id)
  WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
-COMMENT ON VIEW stream.progress IS 'one row per committed batch: input rows, rows per second, duration, offsets; for a streaming aggregation, the groups in its state and the groups the batch changed';
+COMMENT ON VIEW stream.progress IS 'one row per committed batch: input rows, rows per second, duration, offsets; for a streaming aggregation, the groups in its state and the groups the batch changed; with an event time, the watermark in force, the batch''s event times and the late groups it dropped';
 
 CREATE OR REPLACE FUNCTION stream.on_sql_drop()
 RETURNS event_trigger

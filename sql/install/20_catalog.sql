@@ -30,11 +30,15 @@ CREATE TABLE stream.query_defs (
     last_error_detail   text,
     last_error_hint     text,
     missed_rows_at      timestamptz,
-    state_relid         regclass
+    state_relid         regclass,
+    event_time          text,
+    watermark_delay     interval
 );
 COMMENT ON TABLE stream.query_defs IS 'streaming queries started by stream.start_query';
 COMMENT ON COLUMN stream.query_defs.state_relid IS
 'a streaming aggregation''s state table, in schema stream_state; NULL for other queries';
+COMMENT ON COLUMN stream.query_defs.event_time IS
+'the stream''s event-time column, with watermark_delay: the watermark is the latest event time seen minus the delay';
 
 CREATE TABLE stream.checkpoint_offsets (
     query_id        bigint NOT NULL REFERENCES stream.query_defs ON DELETE CASCADE,
@@ -82,6 +86,12 @@ CREATE TABLE stream.progress_log (
     replayed        boolean NOT NULL,
     state_rows      bigint,
     state_rows_updated bigint,
+    watermark       timestamptz,
+    next_watermark  timestamptz,
+    event_time_min  timestamptz,
+    event_time_max  timestamptz,
+    event_time_avg  timestamptz,
+    late_rows       bigint,
     PRIMARY KEY (query_id, batch_id),
     FOREIGN KEY (query_id, batch_id)
         REFERENCES stream.checkpoint_offsets ON DELETE CASCADE
@@ -130,6 +140,20 @@ CREATE TABLE stream.stream_runs (
 COMMENT ON TABLE stream.stream_runs IS
 'the runs of blocks a stream''s rows were written in, in order: appended at the end, or in recycled blocks';
 
+-- the watermarks of a batch with an event time, written ahead with its
+-- offsets so that a replay uses the same
+CREATE TABLE stream.checkpoint_watermarks (
+    query_id        bigint NOT NULL,
+    batch_id        bigint NOT NULL,
+    watermark       timestamptz,
+    late_watermark  timestamptz,
+    PRIMARY KEY (query_id, batch_id),
+    FOREIGN KEY (query_id, batch_id)
+        REFERENCES stream.checkpoint_offsets ON DELETE CASCADE
+);
+COMMENT ON TABLE stream.checkpoint_watermarks IS
+'watermarks of a batch, written ahead with its offsets: the one in force (state up to it is emitted and evicted) and the one rows at or before which are late';
+
 -- the state tables of streaming aggregations: one per query, created by
 -- stream.start_query, owned by the extension's owner, dropped with the query
 CREATE SCHEMA stream_state;
@@ -137,6 +161,7 @@ COMMENT ON SCHEMA stream_state IS
 'state tables of streaming aggregations: one row per group, with each aggregate''s transition state';
 REVOKE ALL ON SCHEMA stream_state FROM PUBLIC;
 
+REVOKE ALL ON stream.checkpoint_watermarks FROM PUBLIC;
 REVOKE ALL ON stream.streams, stream.query_defs, stream.checkpoint_offsets,
     stream.checkpoint_commits, stream.progress_log, stream.retention,
     stream.retention_marks, stream.stream_runs FROM PUBLIC;
@@ -147,6 +172,7 @@ SELECT pg_catalog.pg_extension_config_dump('stream.query_defs_query_id_seq', '')
 SELECT pg_catalog.pg_extension_config_dump('stream.checkpoint_offsets', '');
 SELECT pg_catalog.pg_extension_config_dump('stream.checkpoint_commits', '');
 SELECT pg_catalog.pg_extension_config_dump('stream.progress_log', '');
+SELECT pg_catalog.pg_extension_config_dump('stream.checkpoint_watermarks', '');
 SELECT pg_catalog.pg_extension_config_dump('stream.retention', '');
 SELECT pg_catalog.pg_extension_config_dump('stream.retention_marks', '');
 SELECT pg_catalog.pg_extension_config_dump('stream.stream_runs', '');

@@ -30,7 +30,11 @@ SELECT q.name,
        q.created_at,
        coalesce(r.held_by = q.query_id, false) AS holds_retention,
        q.missed_rows_at,
-       q.state_relid AS state_table
+       q.state_relid AS state_table,
+       q.event_time,
+       q.watermark_delay,
+       (SELECT p.next_watermark FROM stream.progress_log p
+         WHERE p.query_id = q.query_id ORDER BY p.batch_id DESC LIMIT 1) AS watermark
   FROM stream.query_defs q
   LEFT JOIN stream.retention r ON r.relid = q.stream_relid
   LEFT JOIN LATERAL (SELECT k.batch_id, k.committed_at
@@ -38,7 +42,7 @@ SELECT q.name,
                       WHERE k.query_id = q.query_id
                       ORDER BY k.batch_id DESC LIMIT 1) c ON true
  WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
-COMMENT ON VIEW stream.queries IS 'streaming queries: status, trigger, last committed batch, last error, whether the query holds retention back or missed rows retention removed, a streaming aggregation''s state table';
+COMMENT ON VIEW stream.queries IS 'streaming queries: status, trigger, last committed batch, last error, whether the query holds retention back or missed rows retention removed, a streaming aggregation''s state table, the event-time column, the watermark delay and the watermark in force for the next batch';
 
 CREATE VIEW stream.progress WITH (security_barrier) AS
 SELECT q.name AS query,
@@ -55,12 +59,17 @@ SELECT q.name AS query,
        o.start_snapshot AS start_offset,
        o.end_snapshot AS end_offset,
        p.state_rows,
-       p.state_rows_updated
+       p.state_rows_updated,
+       p.watermark,
+       p.event_time_min,
+       p.event_time_max,
+       p.event_time_avg,
+       p.late_rows
   FROM stream.progress_log p
   JOIN stream.query_defs q USING (query_id)
   JOIN stream.checkpoint_offsets o USING (query_id, batch_id)
  WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
-COMMENT ON VIEW stream.progress IS 'one row per committed batch: input rows, rows per second, duration, offsets; for a streaming aggregation, the groups in its state and the groups the batch changed';
+COMMENT ON VIEW stream.progress IS 'one row per committed batch: input rows, rows per second, duration, offsets; for a streaming aggregation, the groups in its state and the groups the batch changed; with an event time, the watermark in force, the batch''s event times and the late groups it dropped';
 
 CREATE VIEW stream.stream_retention WITH (security_barrier) AS
 SELECT r.relid AS stream,

@@ -239,6 +239,8 @@ stream_start_query(PG_FUNCTION_ARGS)
 	int			i;
 	int64		query_id;
 	const char *starting_from = "earliest";
+	char	   *event_time = NULL;
+	int64		watermark_usecs = -1;
 	bool		aggregates;
 	bool		created;
 	PgsAggShape shape;
@@ -274,6 +276,20 @@ stream_start_query(PG_FUNCTION_ARGS)
 					 errmsg("invalid starting_from \"%s\"", starting_from),
 					 errhint("Use 'earliest' for every row the stream holds, or 'latest' for the rows committed after the query starts.")));
 	}
+	/* an older catalog's start_query has no event time */
+	if (PG_NARGS() > 8 && (PG_ARGISNULL(7) != PG_ARGISNULL(8)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("event_time and watermark go together"),
+				 errhint("Name the stream's event-time column with event_time, and how late its rows may come with watermark, such as '10 minutes'.")));
+	if (PG_NARGS() > 8 && !PG_ARGISNULL(7))
+	{
+		event_time = text_to_cstring(PG_GETARG_TEXT_PP(7));
+		watermark_usecs = pgs_interval_usecs(PG_GETARG_DATUM(8), "watermark",
+											 DatumGetCString(DirectFunctionCall1(interval_out,
+																				 PG_GETARG_DATUM(8))),
+											 0, QD_MAX_TRIGGER_USECS);
+	}
 	if (!PG_ARGISNULL(5))
 	{
 		max_rows = PG_GETARG_INT32(5);
@@ -294,12 +310,41 @@ stream_start_query(PG_FUNCTION_ARGS)
 	/* the query's shape, as the caller with the caller's search_path */
 	pgs_analyze_user_query(query_text, &aq);
 	aggregates = pgs_agg_describe(aq.query, aq.column_names, &shape);
-	if (aggregates && strcmp(output_mode, "append") == 0)
+	if (event_time)
+	{
+		AttrNumber	att = get_attnum(aq.stream_relid, event_time);
+		Oid			type = att == InvalidAttrNumber ? InvalidOid :
+			get_atttype(aq.stream_relid, att);
+
+		if (att == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("stream table \"%s\" has no column \"%s\"",
+							get_rel_name(aq.stream_relid), event_time),
+					 errhint("Name the column that holds each row's event time.")));
+		if (type != TIMESTAMPTZOID && type != TIMESTAMPOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("event-time column \"%s\" is of type %s", event_time,
+							format_type_be(type)),
+					 errhint("An event time is a timestamptz or a timestamp (without time zone, taken as UTC).")));
+		if (!aggregates)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("a watermark is used by streaming aggregations only"),
+					 errdetail("It closes event-time windows and bounds their state; a query without aggregation keeps no state."),
+					 errhint("Drop event_time and watermark, or aggregate over windows of the event time (stream.tumble, stream.hop).")));
+		pgs_agg_find_time_key(&shape, aq.query, aq.stream_relid, event_time);
+	}
+	if (aggregates && strcmp(output_mode, "append") == 0 &&
+		(event_time == NULL || shape.time_key < 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("append output mode is not supported for a streaming aggregation without a watermark"),
-				 errdetail("In append mode a row is written once and never changed, and a group's result changes with every batch until an event-time watermark closes its window."),
-				 errhint("Use output_mode => 'update' (the groups each batch changed) or 'complete' (the whole result after each batch).")));
+				 errdetail("In append mode a row is written once and never changed; a group's result is final only when a watermark on its event time has passed its window."),
+				 errhint(event_time == NULL ?
+						 "Use output_mode => 'update' or 'complete', or group by a window of the event time (stream.tumble or stream.hop) and give event_time and watermark." :
+						 "Group by a window of the event-time column (stream.tumble or stream.hop over it), or by the column itself.")));
 	if (aggregates && strcmp(output_mode, "update") == 0 && (aq.sorted || aq.limited))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -321,8 +366,9 @@ stream_start_query(PG_FUNCTION_ARGS)
 		qd_check_target(target_relid, aq.stream_relid, &aq);
 	else
 		target_relid = qd_create_target(rv, target, &aq);
-	if (aggregates && !(strcmp(output_mode, "complete") == 0 &&
-						(shape.limit_count || shape.limit_offset)))
+	if (aggregates && strcmp(output_mode, "append") != 0 &&
+		!(strcmp(output_mode, "complete") == 0 &&
+		  (shape.limit_count || shape.limit_offset)))
 		pgs_agg_prepare_target(target_relid, created, &shape, aq.column_names,
 							   output_mode);
 
@@ -364,6 +410,8 @@ stream_start_query(PG_FUNCTION_ARGS)
 	q.output_mode = output_mode;
 	q.trigger = trigger;
 	q.max_rows = max_rows;
+	q.event_time = event_time;
+	q.watermark_usecs = watermark_usecs;
 	query_id = pgs_query_insert(&q);
 	if (aggregates)
 	{

@@ -270,11 +270,13 @@ void
 pgs_checkpoint_commit(int64 query_id, int64 batch_id, const PgsProgress *p)
 {
 	PgsCatalogAccess acc = {0};
-	Oid			argtypes[9] = {INT8OID, INT8OID, TIMESTAMPTZOID, INT8OID,
-	INT8OID, BOOLOID, TIMESTAMPTZOID, INT8OID, INT8OID};
-	Datum		values[9];
-	char		nulls[9] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			argtypes[15] = {INT8OID, INT8OID, TIMESTAMPTZOID, INT8OID,
+		INT8OID, BOOLOID, TIMESTAMPTZOID, INT8OID, INT8OID, TIMESTAMPTZOID,
+		TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID};
+	Datum		values[15];
+	char		nulls[15];
 
+	memset(nulls, ' ', sizeof(nulls));
 	values[0] = Int64GetDatum(query_id);
 	values[1] = Int64GetDatum(batch_id);
 	values[2] = TimestampTzGetDatum(p->started_at);
@@ -286,6 +288,17 @@ pgs_checkpoint_commit(int64 query_id, int64 batch_id, const PgsProgress *p)
 	values[8] = Int64GetDatum(p->state_rows_updated);
 	if (!p->has_state)
 		nulls[7] = nulls[8] = 'n';
+	values[9] = TimestampTzGetDatum(p->watermarks.watermark);
+	nulls[9] = (!p->has_event_time || p->watermarks.watermark_null) ? 'n' : ' ';
+	values[10] = TimestampTzGetDatum(p->next_watermark);
+	nulls[10] = (!p->has_event_time || p->next_null) ? 'n' : ' ';
+	values[11] = TimestampTzGetDatum(p->event_time_min);
+	values[12] = TimestampTzGetDatum(p->event_time_max);
+	values[13] = TimestampTzGetDatum(p->event_time_avg);
+	if (!p->has_event_time || p->times_null)
+		nulls[11] = nulls[12] = nulls[13] = 'n';
+	values[14] = Int64GetDatum(p->late_rows);
+	nulls[14] = p->has_event_time ? ' ' : 'n';
 	pgs_catalog_begin(&acc);
 	pgs_catalog_exec("INSERT INTO stream.checkpoint_commits (query_id, batch_id, committed_at)"
 					 " VALUES ($1, $2, $7)",
@@ -293,9 +306,11 @@ pgs_checkpoint_commit(int64 query_id, int64 batch_id, const PgsProgress *p)
 	if (ck_catalog_has_state())
 		pgs_catalog_exec("INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
 						 " finished_at, input_rows, output_rows, replayed, state_rows,"
-						 " state_rows_updated)"
-						 " VALUES ($1, $2, $3, $7, $4, $5, $6, $8, $9)",
-						 9, argtypes, values, nulls, false, 0);
+						 " state_rows_updated, watermark, next_watermark, event_time_min,"
+						 " event_time_max, event_time_avg, late_rows)"
+						 " VALUES ($1, $2, $3, $7, $4, $5, $6, $8, $9, $10, $11, $12,"
+						 " $13, $14, $15)",
+						 15, argtypes, values, nulls, false, 0);
 	else
 		pgs_catalog_exec("INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
 						 " finished_at, input_rows, output_rows, replayed)"
@@ -309,6 +324,95 @@ pgs_checkpoint_commit(int64 query_id, int64 batch_id, const PgsProgress *p)
 						 2, argtypes, values, NULL, false, 0);
 	}
 	pgs_catalog_end(&acc);
+}
+
+/*
+ * The watermarks of a new batch: in force, the one the latest committed
+ * batch computed; for late rows, the one in force for the latest batch
+ * (Spark's rule since 3.4).
+ */
+void
+pgs_checkpoint_plan_watermarks(int64 query_id, PgsWatermarks *w)
+{
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(query_id)};
+	bool		isnull;
+
+	w->watermark_null = w->late_null = true;
+	pgs_catalog_begin(&acc);
+	if (pgs_catalog_exec("SELECT next_watermark FROM stream.progress_log"
+						 " WHERE query_id = $1 ORDER BY batch_id DESC LIMIT 1",
+						 1, argtypes, values, NULL, false, 0) > 0)
+	{
+		Datum		d = pgs_result_datum(0, 1, &isnull);
+
+		w->watermark_null = isnull;
+		w->watermark = isnull ? 0 : DatumGetTimestampTz(d);
+	}
+	if (pgs_catalog_exec("SELECT watermark FROM stream.checkpoint_watermarks"
+						 " WHERE query_id = $1 ORDER BY batch_id DESC LIMIT 1",
+						 1, argtypes, values, NULL, false, 0) > 0)
+	{
+		Datum		d = pgs_result_datum(0, 1, &isnull);
+
+		w->late_null = isnull;
+		w->late = isnull ? 0 : DatumGetTimestampTz(d);
+	}
+	pgs_catalog_end(&acc);
+}
+
+/* write a batch's watermarks, with its offsets */
+void
+pgs_checkpoint_write_watermarks(int64 query_id, int64 batch_id,
+								const PgsWatermarks *w)
+{
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[4] = {INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+
+	values[0] = Int64GetDatum(query_id);
+	values[1] = Int64GetDatum(batch_id);
+	values[2] = TimestampTzGetDatum(w->watermark);
+	nulls[2] = w->watermark_null ? 'n' : ' ';
+	values[3] = TimestampTzGetDatum(w->late);
+	nulls[3] = w->late_null ? 'n' : ' ';
+	pgs_catalog_begin(&acc);
+	pgs_catalog_exec("INSERT INTO stream.checkpoint_watermarks"
+					 " (query_id, batch_id, watermark, late_watermark)"
+					 " VALUES ($1, $2, $3, $4)",
+					 4, argtypes, values, nulls, false, 0);
+	pgs_catalog_end(&acc);
+}
+
+/* a batch's watermarks as they were written ahead; false when none were */
+bool
+pgs_checkpoint_read_watermarks(int64 query_id, int64 batch_id, PgsWatermarks *w)
+{
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		values[2] = {Int64GetDatum(query_id), Int64GetDatum(batch_id)};
+	bool		found;
+	bool		isnull;
+
+	w->watermark_null = w->late_null = true;
+	pgs_catalog_begin(&acc);
+	found = pgs_catalog_exec("SELECT watermark, late_watermark FROM stream.checkpoint_watermarks"
+							 " WHERE query_id = $1 AND batch_id = $2",
+							 2, argtypes, values, NULL, false, 0) > 0;
+	if (found)
+	{
+		Datum		d = pgs_result_datum(0, 1, &isnull);
+
+		w->watermark_null = isnull;
+		w->watermark = isnull ? 0 : DatumGetTimestampTz(d);
+		d = pgs_result_datum(0, 2, &isnull);
+		w->late_null = isnull;
+		w->late = isnull ? 0 : DatumGetTimestampTz(d);
+	}
+	pgs_catalog_end(&acc);
+	return found;
 }
 
 /*

@@ -28,6 +28,20 @@ typedef struct PgsOffsets
 	int64		scan_to;		/* the block it stops before, or PGS_NO_BLOCK */
 } PgsOffsets;
 
+/*
+ * The watermarks of a batch of a query with an event time, written ahead
+ * with its offsets: state whose time is at or before "watermark" is
+ * emitted and evicted, rows at or before "late" are dropped.  NULL is
+ * before every time.
+ */
+typedef struct PgsWatermarks
+{
+	bool		watermark_null;
+	TimestampTz watermark;
+	bool		late_null;
+	TimestampTz late;
+} PgsWatermarks;
+
 /* what the progress row of a committed batch says */
 typedef struct PgsProgress
 {
@@ -39,6 +53,15 @@ typedef struct PgsProgress
 	bool		has_state;		/* a streaming aggregation's batch */
 	int64		state_rows;		/* groups in its state after the batch */
 	int64		state_rows_updated; /* groups the batch changed or added */
+	bool		has_event_time; /* a batch of a query with a watermark */
+	PgsWatermarks watermarks;	/* in force for it */
+	bool		next_null;
+	TimestampTz next_watermark; /* in force for the next batch */
+	bool		times_null;		/* no event time in the batch */
+	TimestampTz event_time_min;
+	TimestampTz event_time_max;
+	TimestampTz event_time_avg;
+	int64		late_rows;		/* late groups dropped */
 } PgsProgress;
 
 extern bool pgs_catalog_splits(void);
@@ -51,5 +74,10 @@ extern void pgs_checkpoint_commit(int64 query_id, int64 batch_id,
 								  const PgsProgress *p);
 extern void pgs_checkpoint_mark_committed(int64 query_id, int64 batch_id);
 extern int64 pgs_checkpoint_state_rows(int64 query_id);
+extern void pgs_checkpoint_plan_watermarks(int64 query_id, PgsWatermarks *w);
+extern void pgs_checkpoint_write_watermarks(int64 query_id, int64 batch_id,
+											const PgsWatermarks *w);
+extern bool pgs_checkpoint_read_watermarks(int64 query_id, int64 batch_id,
+										   PgsWatermarks *w);
 
 #endif							/* PGS_CHECKPOINT_H */

@@ -36,6 +36,8 @@ typedef struct PgsQuery
 	char	   *last_error_detail;
 	char	   *last_error_hint;
 	Oid			state_relid;	/* a streaming aggregation's state table */
+	char	   *event_time;		/* the event-time column, or NULL */
+	int64		watermark_usecs;	/* the watermark's delay; -1 without */
 } PgsQuery;
 
 /* what the scheduler needs of an active query */

@@ -34,10 +34,12 @@
 	" query_text, search_path, target_columns, output_mode, trigger," \
 	" coalesce(max_rows_per_batch, 0), status, last_error," \
 	" last_error_sqlstate, "
-#define QC_COLUMNS_03 QC_COLUMNS_COMMON "last_error_detail, last_error_hint, NULL::oid"
-#define QC_COLUMNS QC_COLUMNS_COMMON "last_error_detail, last_error_hint, state_relid::oid"
+#define QC_COLUMNS_03 QC_COLUMNS_COMMON "last_error_detail, last_error_hint, NULL::oid," \
+	" NULL::text, NULL::int8"
+#define QC_COLUMNS QC_COLUMNS_COMMON "last_error_detail, last_error_hint, state_relid::oid," \
+	" event_time, (extract(epoch FROM watermark_delay) * 1000000)::int8"
 /* the same from the catalog of version 0.1, before its update */
-#define QC_COLUMNS_01 QC_COLUMNS_COMMON "NULL::text, NULL::text, NULL::oid"
+#define QC_COLUMNS_01 QC_COLUMNS_COMMON "NULL::text, NULL::text, NULL::oid, NULL::text, NULL::int8"
 
 /*
  * Does the catalog have the columns of version 0.2?  A server runs the
@@ -94,6 +96,9 @@ qc_fill(PgsQuery *q, MemoryContext cxt)
 	q->last_error_hint = pgs_result_text(0, 16, cxt);
 	d = pgs_result_datum(0, 17, &isnull);
 	q->state_relid = isnull ? InvalidOid : DatumGetObjectId(d);
+	q->event_time = pgs_result_text(0, 18, cxt);
+	d = pgs_result_datum(0, 19, &isnull);
+	q->watermark_usecs = isnull ? -1 : DatumGetInt64(d);
 }
 
 /*
@@ -203,10 +208,10 @@ int64
 pgs_query_insert(const PgsQuery *q)
 {
 	PgsCatalogAccess acc = {0};
-	Oid			argtypes[10] = {TEXTOID, OIDOID, TEXTOID, TEXTOID, OIDOID, OIDOID,
-	TEXTARRAYOID, TEXTOID, TEXTOID, INT4OID};
-	Datum		values[10];
-	char		nulls[10];
+	Oid			argtypes[12] = {TEXTOID, OIDOID, TEXTOID, TEXTOID, OIDOID, OIDOID,
+	TEXTARRAYOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, INT8OID};
+	Datum		values[12];
+	char		nulls[12];
 	Datum	   *colnames;
 	int			ncols = list_length(q->target_columns);
 	int			i = 0;
@@ -231,6 +236,10 @@ pgs_query_insert(const PgsQuery *q)
 	values[8] = CStringGetTextDatum(q->trigger);
 	values[9] = Int32GetDatum(q->max_rows);
 	nulls[9] = q->max_rows > 0 ? ' ' : 'n';
+	values[10] = q->event_time ? CStringGetTextDatum(q->event_time) : (Datum) 0;
+	nulls[10] = q->event_time ? ' ' : 'n';
+	values[11] = Int64GetDatum(q->watermark_usecs);
+	nulls[11] = q->event_time ? ' ' : 'n';
 
 	pgs_catalog_begin(&acc);
 	{
@@ -243,12 +252,22 @@ pgs_query_insert(const PgsQuery *q)
 					 errmsg("streaming query \"%s\" already exists", q->name),
 					 errhint("Drop it with stream.drop_query(), or choose another name.")));
 	}
-	pgs_catalog_exec("INSERT INTO stream.query_defs (name, owner, query_text,"
-					 " search_path, stream_relid, target_relid, target_columns,"
-					 " output_mode, trigger, max_rows_per_batch)"
-					 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-					 " RETURNING query_id",
-					 10, argtypes, values, nulls, false, 0);
+	if (q->event_time)
+		pgs_catalog_exec("INSERT INTO stream.query_defs (name, owner, query_text,"
+						 " search_path, stream_relid, target_relid, target_columns,"
+						 " output_mode, trigger, max_rows_per_batch, event_time,"
+						 " watermark_delay)"
+						 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
+						 " $12::pg_catalog.float8 * pg_catalog.interval '1 microsecond')"
+						 " RETURNING query_id",
+						 12, argtypes, values, nulls, false, 0);
+	else
+		pgs_catalog_exec("INSERT INTO stream.query_defs (name, owner, query_text,"
+						 " search_path, stream_relid, target_relid, target_columns,"
+						 " output_mode, trigger, max_rows_per_batch)"
+						 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+						 " RETURNING query_id",
+						 10, argtypes, values, nulls, false, 0);
 	query_id = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
 	pgs_catalog_end(&acc);
 	return query_id;

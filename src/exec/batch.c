@@ -91,6 +91,7 @@ typedef struct BatchPlan
 	int64		batch_id;
 	bool		replay;			/* its offsets were written by an earlier try */
 	bool		capped;			/* more rows may be available after it */
+	PgsWatermarks watermarks;	/* with an event time: in force for it */
 } BatchPlan;
 
 /*
@@ -247,6 +248,52 @@ pgs_batch_search_path(const char *stored)
 }
 
 /*
+ * The event times of the batch's rows, as the owner (Spark's eventTime
+ * statistics), and the watermark the next batch will have: the latest
+ * event time seen less the delay, never moving back.  A timestamp without
+ * time zone counts as UTC.
+ */
+static void
+batch_event_times(const PgsQuery *q, PgsBatchParams *params, PgsProgress *progress)
+{
+	PgsCatalogAccess acc = {0};
+	char	   *col = psprintf("s.%s", quote_identifier(q->event_time));
+	bool		with_zone = get_atttype(q->stream_relid,
+										get_attnum(q->stream_relid, q->event_time)) == TIMESTAMPTZOID;
+	char	   *as_tz = with_zone ? col : psprintf("pg_catalog.timezone('UTC', %s)", col);
+	bool		isnull;
+	PgsWatermarks *w = &progress->watermarks;
+
+	pgs_owner_begin(&acc, q->owner, BATCH_SCAN_SEARCH_PATH);
+	/* a snapshot of its own, as in batch_scan */
+	pgs_catalog_exec(pgs_batch_select_cols_sql(q->stream_relid, col,
+											   psprintf("pg_catalog.min(%s), pg_catalog.max(%s),"
+														" pg_catalog.to_timestamp(pg_catalog.avg(pg_catalog.date_part('epoch', %s)))",
+														as_tz, as_tz, col),
+											   NULL),
+					 PGS_BATCH_NPARAMS, pgs_batch_param_types, params->values,
+					 params->nulls, false, 0);
+	progress->event_time_min = DatumGetTimestampTz(pgs_result_datum(0, 1, &isnull));
+	progress->times_null = isnull;
+	progress->event_time_max = DatumGetTimestampTz(pgs_result_datum(0, 2, &isnull));
+	progress->event_time_avg = DatumGetTimestampTz(pgs_result_datum(0, 3, &isnull));
+	pgs_owner_end(&acc);
+
+	progress->next_null = w->watermark_null;
+	progress->next_watermark = w->watermark;
+	if (!progress->times_null)
+	{
+		int64		candidate = progress->event_time_max - q->watermark_usecs;
+
+		if (progress->next_null || candidate > progress->next_watermark)
+		{
+			progress->next_watermark = candidate;
+			progress->next_null = false;
+		}
+	}
+}
+
+/*
  * Evaluate the query over one batch as the query's owner, writing the
  * target.  Returns the number of rows written; *input_rows gets the rows
  * read from the stream.  Settings the owner's code changes are rolled back
@@ -269,11 +316,15 @@ batch_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 
 		(void) batch_get_plan(q);	/* checks the target, drops stale plans */
 		before = pgs_checkpoint_state_rows(q->query_id);
-		pgs_agg_execute(q, batch_id, params, before, &r);
+		if (q->event_time)
+			batch_event_times(q, params, progress);
+		pgs_agg_execute(q, batch_id, params, before,
+						q->event_time ? &progress->watermarks : NULL, &r);
 		progress->input_rows = r.input_rows;
 		progress->has_state = true;
-		progress->state_rows = before + r.groups_added;
+		progress->state_rows = before + r.groups_added - r.evicted;
 		progress->state_rows_updated = r.groups_updated;
+		progress->late_rows = r.late_groups;
 		return (uint64) r.output_rows;
 	}
 
@@ -695,6 +746,29 @@ batch_plan_split(const PgsQuery *q, PgsOffsets *o, BatchPlan *bp,
 }
 
 /*
+ * Without new rows, a query with an event time still runs a batch when the
+ * watermark moved since its latest batch (Spark's no-data batch): the
+ * windows the new watermark closes are emitted and evicted.  Its offsets
+ * end where they start, and it reads no block.
+ */
+static bool
+batch_plan_no_data(const PgsQuery *q, PgsOffsets *o, BatchPlan *bp,
+				   bool have_latest)
+{
+	PgsWatermarks *w = &bp->watermarks;
+
+	if (q->event_time == NULL || !have_latest || w->watermark_null ||
+		(!w->late_null && w->watermark <= w->late))
+		return false;
+	o->end = o->start;
+	o->end.is_start = false;
+	o->scan_from = 0;
+	o->scan_to = 0;
+	bp->capped = false;
+	return true;
+}
+
+/*
  * Step 1, plan: find the pending batch, or choose the offsets of a new
  * one.  Returns false when there is nothing to run.  Called with the
  * query's row locked.
@@ -737,6 +811,8 @@ batch_plan(const PgsQuery *q, PgsOffsets *o, BatchPlan *bp, bool own_running)
 	o->batch_id = last_commit + 1;
 	bp->batch_id = o->batch_id;
 	bp->replay = false;
+	if (q->event_time)
+		pgs_checkpoint_plan_watermarks(q->query_id, &bp->watermarks);
 
 	batch_stream_storage(q->stream_relid, &relfilenode, &tail_block);	/* before the snapshot */
 	if (!lo->is_start && FullTransactionIdIsValid(lo->split_xid))
@@ -758,7 +834,7 @@ batch_plan(const PgsQuery *q, PgsOffsets *o, BatchPlan *bp, bool own_running)
 	pgs_batch_params(lo, &candidate, ranges, nranges, &params);
 	batch_choose_end(q, lo, candidate.snapshot, &params, ranges, nranges, &be);
 	if (be.empty)
-		return false;
+		return batch_plan_no_data(q, o, bp, have_latest);
 	bp->capped = be.capped;
 
 	floor = batch_floor(&writers, relfilenode, lo, lo_usable,
@@ -935,7 +1011,11 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 
 	/* step 2: write-ahead */
 	if (!bp.replay)
+	{
 		pgs_checkpoint_write(query_id, &o, progress.started_at);
+		if (q.event_time)
+			pgs_checkpoint_write_watermarks(query_id, bp.batch_id, &bp.watermarks);
+	}
 	if (nonatomic)
 	{
 		batch_commit(cxt);
@@ -954,6 +1034,12 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 		result = PGS_BATCH_PARTIAL;
 		goto done;
 	}
+	if (q.event_time)
+	{
+		progress.has_event_time = true;
+		(void) pgs_checkpoint_read_watermarks(query_id, bp.batch_id,
+											  &progress.watermarks);
+	}
 	progress.output_rows = (int64) batch_run(&q, &check, &progress);
 
 	/* step 4: record, in the run's transaction */
@@ -962,6 +1048,11 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 	pgs_checkpoint_commit(query_id, bp.batch_id, &progress);
 	if (nonatomic)
 		SPI_commit();
+	/* a moved watermark has windows to close: a batch without rows is due */
+	if (progress.has_event_time && !progress.next_null &&
+		(progress.watermarks.watermark_null ||
+		 progress.next_watermark > progress.watermarks.watermark))
+		bp.capped = true;
 	result = bp.capped ? PGS_BATCH_PARTIAL : PGS_BATCH_DONE;
 
 done:

@@ -106,6 +106,8 @@ extern void pgs_batch_params(const PgsBoundary *lo, const PgsBoundary *hi,
 extern char *pgs_stream_subquery_sql(Oid stream_relid);
 extern char *pgs_batch_select_sql(Oid stream_relid, const char *select_list,
 								  const char *tail);
+extern char *pgs_batch_select_cols_sql(Oid stream_relid, const char *inner_cols,
+									   const char *select_list, const char *tail);
 extern char *pgs_split_count_sql(Oid stream_relid);
 
 #endif							/* PGS_OFFSETS_H */

@@ -186,11 +186,20 @@ char *
 pgs_batch_select_sql(Oid stream_relid, const char *select_list,
 					 const char *tail)
 {
+	return pgs_batch_select_cols_sql(stream_relid, "s.ctid, s." PGS_XID_COLUMN,
+									 select_list, tail);
+}
+
+/* the same, the rows giving the columns "inner_cols" of the stream (as s.col) */
+char *
+pgs_batch_select_cols_sql(Oid stream_relid, const char *inner_cols,
+						  const char *select_list, const char *tail)
+{
 	StringInfoData buf;
 
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "SELECT %s FROM (", select_list);
-	pred_append_rows(&buf, "s.ctid, s." PGS_XID_COLUMN, stream_relid);
+	pred_append_rows(&buf, inner_cols, stream_relid);
 	appendStringInfoString(&buf, ") AS s");
 	if (tail)
 		appendStringInfo(&buf, " %s", tail);

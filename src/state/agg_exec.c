@@ -68,6 +68,7 @@
 
 #include "analyze/pgs_analyze.h"
 #include "catalog/pgs_catalog.h"
+#include "catalog/pgs_checkpoint.h"
 #include "catalog/pgs_query.h"
 #include "pg_streaming.h"
 #include "exec/pgs_batch.h"
@@ -211,6 +212,17 @@ pgs_agg_create_state(const char *query_name, Oid owner, const PgsAggShape *shape
 		elog(ERROR, "state table %s not found after its creation", qualified);
 	/* the types named in its definition are the types analyzed */
 	pgs_agg_check_state(relid, shape, query_name);
+
+	/* closed windows are found by their time */
+	if (shape->time_key >= 0)
+	{
+		pgs_catalog_begin(&acc);
+		if (SPI_execute(psprintf("CREATE INDEX ON %s (key_%d)", qualified,
+								 shape->time_key + 1), false, 0) != SPI_OK_UTILITY)
+			elog(ERROR, "could not index the state table of streaming query \"%s\"", query_name);
+		pgs_catalog_end(&acc);
+		CommandCounterIncrement();
+	}
 
 	/* it goes with the extension, as the query does */
 	ObjectAddressSet(table, RelationRelationId, relid);
@@ -442,6 +454,12 @@ typedef struct AggPlans
 	SPIPlanPtr	clear;			/* owner: empty the target */
 	SPIPlanPtr	write;			/* owner: upsert, or insert the result */
 	SPIPlanPtr	leave;			/* owner: groups that left HAVING */
+	SPIPlanPtr	evict;			/* catalog: closed windows out, with results */
+	int			time_key;		/* see PgsAggShape */
+	int64		time_size;
+	Oid			time_type;
+	Oid		   *evict_types;	/* the cutoff, then the result types */
+	bool		append;
 	char	   *shape;			/* pgs_agg_shape_signature() */
 	int			nresults;		/* aggregates, each with a result type */
 	Oid		   *merge_types;	/* the batch id, then the result types */
@@ -458,7 +476,7 @@ static void
 ae_free(AggPlans *p)
 {
 	SPIPlanPtr *plans[] = {&p->partial, &p->merge, &p->results_all, &p->clear,
-	&p->write, &p->leave};
+	&p->write, &p->leave, &p->evict};
 
 	for (int i = 0; i < lengthof(plans); i++)
 	{
@@ -475,6 +493,9 @@ ae_free(AggPlans *p)
 	if (p->merge_types)
 		pfree(p->merge_types);
 	p->merge_types = NULL;
+	if (p->evict_types)
+		pfree(p->evict_types);
+	p->evict_types = NULL;
 	if (p->partial_desc)
 		FreeTupleDesc(p->partial_desc);
 	if (p->groups_desc)
@@ -709,6 +730,12 @@ ae_compose_target(const PgsAggShape *shape, Oid state_relid, Oid target_relid,
 	if (having)
 		appendStringInfo(&buf, " WHERE %s", having);
 	*leave = NULL;
+	if (p->append)
+	{
+		/* a closed window's row, written once */
+		*write = buf.data;
+		return;
+	}
 	if (p->replace)
 	{
 		i = 0;
@@ -782,6 +809,27 @@ ae_shape(const PgsQuery *q, PgsAggShape *shape)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("streaming query \"%s\" no longer aggregates", q->name),
 				 errhint("Drop the query and start it again.")));
+	if (q->event_time)
+		pgs_agg_find_time_key(shape, query, q->stream_relid, q->event_time);
+}
+
+/*
+ * The closed windows: deleted from the state with their results.  $1 is
+ * the cutoff (the watermark less the window's size), the result types'
+ * parameters follow.
+ */
+static char *
+ae_compose_evict(const PgsAggShape *shape, Oid state_relid)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "WITH d AS (DELETE FROM %s s WHERE s.key_%d OPERATOR(pg_catalog.<=) $1"
+					 " RETURNING s.*) SELECT ",
+					 ae_qualified(state_relid), shape->time_key + 1);
+	ae_results_list(&buf, shape, "d", "false", 2);
+	appendStringInfoString(&buf, " FROM d");
+	return buf.data;
 }
 
 /*
@@ -842,9 +890,19 @@ ae_plans(const PgsQuery *q)
 	pgs_agg_check_state(q->state_relid, &shape, q->name);
 	p->shape = MemoryContextStrdup(TopMemoryContext, pgs_agg_shape_signature(&shape));
 	p->complete = strcmp(q->output_mode, "complete") == 0;
-	p->keyed = shape.keys != NIL &&
+	p->append = strcmp(q->output_mode, "append") == 0;
+	p->keyed = shape.keys != NIL && !p->append &&
 		!(p->complete && (shape.limit_count || shape.limit_offset));
-	p->replace = !p->keyed;
+	p->replace = !p->keyed && !p->append;
+	p->time_key = p->complete ? -1 : shape.time_key;
+	p->time_size = shape.time_size;
+	p->time_type = p->time_key >= 0 ?
+		getBaseType(((PgsAggKey *) list_nth(shape.keys, p->time_key))->type) : InvalidOid;
+	if (p->append && p->time_key < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("streaming query \"%s\" no longer groups by a window of its event time", q->name),
+				 errhint("Drop the query and start it again.")));
 	ae_compose_merge(&shape, q->state_relid, &merge, &all);
 	ae_compose_target(&shape, q->state_relid, q->target_relid, q->target_columns,
 					  p, &clear, &write, &leave);
@@ -890,6 +948,17 @@ ae_plans(const PgsQuery *q)
 	p->merge = ae_prepare(merge, p->nresults + 1, p->merge_types);
 	if (p->replace)
 		p->results_all = ae_prepare(all, p->nresults, p->merge_types + 1);
+	if (p->time_key >= 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		p->evict_types = palloc(sizeof(Oid) * (p->nresults + 1));
+		p->evict_types[0] = p->time_type;
+		memcpy(p->evict_types + 1, p->merge_types + 1, sizeof(Oid) * p->nresults);
+		MemoryContextSwitchTo(old);
+		p->evict = ae_prepare(ae_compose_evict(&shape, q->state_relid),
+							  p->nresults + 1, p->evict_types);
+	}
 	pgs_catalog_end(&acc);
 
 	/* the target, as the owner */
@@ -1058,13 +1127,81 @@ ae_merge(const PgsQuery *q, AggPlans *p, int64 batch_id,
 }
 
 /*
+ * Drop the partial groups whose time is at or before the late watermark
+ * (Spark counts such late groups, after partial aggregation); returns the
+ * groups kept, and *dropped how many went.
+ */
+static Tuplestorestate *
+ae_drop_late(AggPlans *p, Tuplestorestate *partial, int64 late, MemoryContext cxt,
+			 int64 *dropped)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	Tuplestorestate *kept = tuplestore_begin_heap(false, false, work_mem);
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(p->partial_desc, &TTSOpsMinimalTuple);
+	bool		isnull;
+
+	*dropped = 0;
+	tuplestore_rescan(partial);
+	while (tuplestore_gettupleslot(partial, true, false, slot))
+	{
+		Datum		d = slot_getattr(slot, p->time_key + 1, &isnull);
+
+		/* a group's time is its window's end: start + size */
+		if (!isnull && DatumGetInt64(d) <= late - p->time_size)
+		{
+			(*dropped)++;
+			continue;
+		}
+		tuplestore_puttupleslot(kept, slot);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	MemoryContextSwitchTo(old);
+	tuplestore_end(partial);
+	return kept;
+}
+
+/* the closed windows, evicted from the state, with their results */
+static Tuplestorestate *
+ae_evict(const PgsQuery *q, AggPlans *p, int64 watermark, MemoryContext cxt)
+{
+	PgsCatalogAccess acc = {0};
+	Datum	   *values = palloc0(sizeof(Datum) * (p->nresults + 1));
+	char	   *nulls = palloc(p->nresults + 1);
+	Tuplestorestate *volatile evicted = NULL;
+
+	/* a window closes when the watermark reaches its end: start + size */
+	values[0] = Int64GetDatum(watermark - p->time_size);
+	memset(nulls, 'n', p->nresults + 1);
+	nulls[0] = ' ';
+	pgs_catalog_begin(&acc);
+	pgs_agg_set_call_owner(q->owner, pgs_batch_search_path(q->search_path));
+	PG_TRY();
+	{
+		evicted = ae_run_into(p->evict,
+							  ae_params(p->nresults + 1, p->evict_types, values, nulls),
+							  cxt);
+	}
+	PG_FINALLY();
+	{
+		pgs_agg_set_call_owner(InvalidOid, NULL);
+	}
+	PG_END_TRY();
+	pgs_catalog_end(&acc);
+	return evicted;
+}
+
+/*
  * One batch of a streaming aggregation, in the run's transaction: see the
  * head of this file.  state_rows_before is the state's size before it, for
- * complete mode's first batch (which empties the target it writes).
+ * complete mode's first batch (which empties the target it writes).  With
+ * an event time, late groups are dropped before the merge, and the windows
+ * the watermark closed are evicted after it: written to the target in
+ * append mode, dropped silently in update mode.
  */
 void
 pgs_agg_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
-				int64 state_rows_before, PgsAggResult *result)
+				int64 state_rows_before, const PgsWatermarks *watermarks,
+				PgsAggResult *result)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	PgsCatalogAccess acc = {0};
@@ -1072,16 +1209,33 @@ pgs_agg_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 	Tuplestorestate *partial;
 	Tuplestorestate *groups;
 	Tuplestorestate *all;
+	Tuplestorestate *evicted = NULL;
 
 	memset(result, 0, sizeof(PgsAggResult));
 	partial = ae_partial(q, p, params, cxt, &result->input_rows);
+	if (p->time_key >= 0 && watermarks != NULL && !watermarks->late_null)
+		partial = ae_drop_late(p, partial, watermarks->late, cxt,
+							   &result->late_groups);
 	groups = ae_merge(q, p, batch_id, partial, cxt, &all);
 	result->groups_updated = tuplestore_tuple_count(groups);
 	result->groups_added = ae_count_new(groups, p->groups_desc);
+	if (p->time_key >= 0 && watermarks != NULL && !watermarks->watermark_null)
+	{
+		evicted = ae_evict(q, p, watermarks->watermark, cxt);
+		result->evicted = tuplestore_tuple_count(evicted);
+	}
 
 	/* step 3: the target, as the owner */
 	pgs_owner_begin(&acc, q->owner, ae_target_search_path(q));
-	if (p->replace)
+	if (p->append)
+	{
+		if (evicted != NULL)
+		{
+			ae_register(AGG_GROUPS_ENR, evicted, p->groups_desc);
+			result->output_rows += ae_run(p->write);
+		}
+	}
+	else if (p->replace)
 	{
 		ae_register(AGG_GROUPS_ENR, all, p->groups_desc);
 		result->output_rows += ae_run(p->clear);
@@ -1102,4 +1256,6 @@ pgs_agg_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 	tuplestore_end(groups);
 	if (all)
 		tuplestore_end(all);
+	if (evicted)
+		tuplestore_end(evicted);
 }

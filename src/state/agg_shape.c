@@ -23,6 +23,7 @@
 #include "access/table.h"
 #include "catalog/pg_aggregate.h"
 #include "catalog/pg_am_d.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "nodes/makefuncs.h"
@@ -33,6 +34,7 @@
 #include "parser/parse_agg.h"
 #include "parser/parsetree.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
@@ -225,6 +227,7 @@ pgs_agg_describe(Query *query, List *output_names, PgsAggShape *shape)
 	ListCell   *lc;
 
 	memset(shape, 0, sizeof(PgsAggShape));
+	shape->time_key = -1;
 	if (!query->hasAggs && query->groupClause == NIL &&
 		query->groupingSets == NIL && query->havingQual == NULL)
 		return false;
@@ -371,6 +374,74 @@ pgs_agg_shape_signature(const PgsAggShape *shape)
 						 getBaseType(c->aggref->aggtype));
 	}
 	return buf.data;
+}
+
+/* is the expression the stream's event-time column, read directly? */
+static bool
+as_is_event_time(Node *node, Query *query, Oid stream_relid, const char *event_time)
+{
+	Var		   *var;
+	RangeTblEntry *rte;
+
+	if (node == NULL || !IsA(node, Var))
+		return false;
+	var = (Var *) node;
+	if (var->varlevelsup != 0 || var->varattno <= 0 ||
+		var->varno < 1 || var->varno > list_length(query->rtable))
+		return false;
+	rte = rt_fetch(var->varno, query->rtable);
+	if (rte->rtekind != RTE_RELATION || rte->relid != stream_relid)
+		return false;
+	return strcmp(get_attname(stream_relid, var->varattno, false), event_time) == 0;
+}
+
+/*
+ * Find the grouping key that gives a group its event time: a window of
+ * the event-time column (stream.tumble or stream.hop, whose window ends a
+ * size after the key), or the column itself.
+ */
+void
+pgs_agg_find_time_key(PgsAggShape *shape, Query *query, Oid stream_relid,
+					  const char *event_time)
+{
+	Oid			nsp = get_namespace_oid("stream", false);
+	ListCell   *lc;
+
+	shape->time_key = -1;
+	foreach(lc, shape->keys)
+	{
+		Node	   *e = (Node *) ((PgsAggKey *) lfirst(lc))->expr;
+
+		if (as_is_event_time(e, query, stream_relid, event_time))
+		{
+			shape->time_key = foreach_current_index(lc);
+			shape->time_size = 0;
+			return;
+		}
+		if (IsA(e, FuncExpr))
+		{
+			FuncExpr   *f = (FuncExpr *) e;
+			char	   *name = get_func_name(f->funcid);
+			Node	   *size;
+			Interval   *iv;
+
+			if (get_func_namespace(f->funcid) != nsp || name == NULL ||
+				(strcmp(name, "tumble") != 0 && strcmp(name, "hop") != 0) ||
+				list_length(f->args) < 2 ||
+				!as_is_event_time(linitial(f->args), query, stream_relid, event_time))
+				continue;
+			size = eval_const_expressions(NULL, lsecond(f->args));
+			if (!IsA(size, Const) || ((Const *) size)->constisnull)
+				as_refuse("a window whose size is not a constant", NULL,
+						  "Give the window's size as a literal, such as '5 minutes'.");
+			iv = DatumGetIntervalP(((Const *) size)->constvalue);
+			if (iv->month != 0)
+				as_refuse("a window of months", NULL, "Give the size in days.");
+			shape->time_key = foreach_current_index(lc);
+			shape->time_size = iv->time + (int64) iv->day * USECS_PER_DAY;
+			return;
+		}
+	}
 }
 
 /*

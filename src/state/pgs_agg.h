@@ -57,6 +57,14 @@ typedef struct PgsAggShape
 	List	   *sort_nulls_first;	/* int */
 	Node	   *limit_count;	/* Const or NULL */
 	Node	   *limit_offset;
+
+	/*
+	 * With an event time: the grouping key that gives a group's time (its
+	 * window's end, or the event time itself), or -1, and the window's size
+	 * to add to the key (0 for the event time itself).
+	 */
+	int			time_key;
+	int64		time_size;
 } PgsAggShape;
 
 #define PGS_AGG_STATE_SCHEMA	"stream_state"
@@ -66,6 +74,8 @@ extern bool pgs_agg_describe(Query *query, List *output_names,
 							 PgsAggShape *shape);
 extern void pgs_agg_partialize(Query *query, const PgsAggShape *shape);
 extern char *pgs_agg_shape_signature(const PgsAggShape *shape);
+extern void pgs_agg_find_time_key(PgsAggShape *shape, Query *query,
+								  Oid stream_relid, const char *event_time);
 extern void pgs_agg_install_planner_hook(void);
 extern char *pgs_agg_deparse(Node *expr, Oid state_relid);
 
@@ -91,11 +101,16 @@ typedef struct PgsAggResult
 	int64		output_rows;
 	int64		groups_updated;
 	int64		groups_added;
+	int64		late_groups;	/* dropped as late */
+	int64		evicted;		/* groups whose windows closed */
 } PgsAggResult;
 
+struct PgsWatermarks;
 extern void pgs_agg_execute(const struct PgsQuery *q, int64 batch_id,
 							struct PgsBatchParams *params,
-							int64 state_rows_before, PgsAggResult *result);
+							int64 state_rows_before,
+							const struct PgsWatermarks *watermarks,
+							PgsAggResult *result);
 extern void pgs_agg_forget_plans(void);
 
 #endif							/* PGS_AGG_H */

@@ -1,0 +1,162 @@
+-- Event time: watermarks, late rows, windows closed and emitted once, no-data
+-- batches; Spark's windowed word count with late data, row by row.
+CREATE EXTENSION IF NOT EXISTS pg_streaming;
+SET client_min_messages = warning;
+SET timezone = 'UTC';
+SET datestyle = 'ISO';
+
+CREATE TABLE words (word text, t timestamptz);
+SELECT stream.create_stream('words');
+SELECT stream.start_query('counts_append',
+    $$SELECT stream.tumble(t, '10 minutes') AS window_start, word, count(*) AS n
+        FROM words GROUP BY 1, 2$$, 'counts_append', output_mode => 'append',
+    event_time => 't', watermark => '10 minutes', trigger => '1 hour') > 0 AS started;
+SELECT stream.start_query('counts_update',
+    $$SELECT stream.tumble(t, '10 minutes') AS window_start, word, count(*) AS n
+        FROM words GROUP BY 1, 2$$, 'counts_update', output_mode => 'update',
+    event_time => 't', watermark => '10 minutes', trigger => '1 hour') > 0 AS started;
+SELECT stream.start_query('counts_complete',
+    $$SELECT stream.tumble(t, '10 minutes') AS window_start, word, count(*) AS n
+        FROM words GROUP BY 1, 2$$, 'counts_complete', output_mode => 'complete',
+    event_time => 't', watermark => '10 minutes', trigger => '1 hour') > 0 AS started;
+SELECT stream.start_query('sliding_update',
+    $$SELECT stream.hop(t, '10 minutes', '5 minutes') AS window_start, word, count(*) AS n
+        FROM words GROUP BY 1, 2$$, 'sliding_update', output_mode => 'update',
+    event_time => 't', watermark => '10 minutes', trigger => '1 hour') > 0 AS started;
+
+CREATE PROCEDURE run_all() LANGUAGE plpgsql AS $$
+BEGIN
+    CALL stream.process_all_available('counts_append');
+    CALL stream.process_all_available('counts_update');
+    CALL stream.process_all_available('counts_complete');
+    CALL stream.process_all_available('sliding_update');
+END
+$$;
+
+-- batch 1: no watermark yet
+INSERT INTO words VALUES ('dog', '2026-01-01 12:07'), ('owl', '2026-01-01 12:08');
+CALL run_all();
+SELECT * FROM counts_append ORDER BY 1, 2;
+SELECT * FROM counts_update ORDER BY 1, 2;
+-- batch 2: the watermark is now 12:08 - 10 min = 11:58
+INSERT INTO words VALUES ('dog', '2026-01-01 12:14'), ('cat', '2026-01-01 12:09');
+CALL run_all();
+SELECT * FROM counts_update ORDER BY 1, 2;
+-- batch 3: a row 12:25 moves the watermark to 12:15 after the batch; donkey
+-- at 12:04 is not late (its window ends 12:10, after the watermark of 12:04)
+INSERT INTO words VALUES ('owl', '2026-01-01 12:25'), ('donkey', '2026-01-01 12:04');
+CALL run_all();
+-- the window 12:00-12:10 closed at the watermark 12:15: written once in
+-- append mode (by a batch without rows), evicted from the state
+SELECT * FROM counts_append ORDER BY 1, 2;
+-- batch 4: cat at 12:08 is late now (its window ended at 12:10, the
+-- watermark in force for late rows is 12:15); it is dropped and counted,
+-- except in complete mode, which keeps every window
+INSERT INTO words VALUES ('cat', '2026-01-01 12:08'), ('cat', '2026-01-01 12:31');
+CALL run_all();
+SELECT * FROM counts_append ORDER BY 1, 2;
+SELECT * FROM counts_update ORDER BY 1, 2;
+SELECT * FROM counts_complete ORDER BY 1, 2;
+-- sliding windows overlap: each row counted in both windows that hold it,
+-- the late cat dropped only from windows already closed
+SELECT * FROM sliding_update ORDER BY 1, 2;
+SELECT query, batch_id, input_rows, output_rows, state_rows, watermark,
+       event_time_min, event_time_max, late_rows
+  FROM stream.progress WHERE query IN ('counts_append', 'counts_update')
+ ORDER BY query, batch_id;
+SELECT name, event_time, watermark_delay, watermark FROM stream.queries ORDER BY name;
+
+-- the state holds only open windows
+SELECT count(*) AS open_windows_in_state,
+       (SELECT count(DISTINCT (stream.tumble(t, '10 minutes'), word)) FROM words
+         WHERE stream.tumble(t, '10 minutes') + interval '10 minutes' > '2026-01-01 12:21') AS open_windows
+  FROM stream_state.counts_append;
+
+-- a batch that fails is replayed with the same watermarks
+CREATE TABLE fail_switch (fail boolean);
+INSERT INTO fail_switch VALUES (true);
+CREATE FUNCTION fail_if_asked() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF (SELECT fail FROM fail_switch) THEN
+        RAISE EXCEPTION 'target trigger failed on purpose';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER fail_if_asked BEFORE INSERT ON counts_append
+    FOR EACH ROW EXECUTE FUNCTION fail_if_asked();
+INSERT INTO words VALUES ('emu', '2026-01-01 12:55');
+CALL stream.process_all_available('counts_append');
+CALL stream.process_all_available('counts_append');
+SELECT batch_id, watermark, late_watermark FROM stream.checkpoint_watermarks w
+  JOIN stream.query_defs q USING (query_id) WHERE q.name = 'counts_append'
+ ORDER BY batch_id DESC LIMIT 2;
+UPDATE fail_switch SET fail = false;
+CALL stream.process_all_available('counts_append');
+SELECT batch_id, replayed, watermark, output_rows FROM stream.progress
+ WHERE query = 'counts_append' ORDER BY batch_id DESC LIMIT 3;
+SELECT * FROM counts_append ORDER BY 1, 2;
+
+-- a long run: many windows go through, the state stays bounded
+CREATE TABLE ticks (k int, t timestamptz);
+SELECT stream.create_stream('ticks');
+SELECT stream.start_query('tick_counts',
+    $$SELECT stream.tumble(t, '1 minute') AS window_start, k, count(*) AS n
+        FROM ticks GROUP BY 1, 2$$, 'tick_counts', output_mode => 'append',
+    event_time => 't', watermark => '2 minutes', trigger => '1 hour') > 0 AS started;
+CREATE PROCEDURE feed(minutes int) LANGUAGE plpgsql AS $$
+DECLARE
+    m int;
+BEGIN
+    FOR m IN 0 .. minutes - 1 LOOP
+        INSERT INTO ticks SELECT g % 5, '2026-01-01 00:00'::timestamptz + m * interval '1 minute' + g * interval '1 second'
+          FROM generate_series(0, 59) g;
+        COMMIT;
+        CALL stream.process_all_available('tick_counts');
+    END LOOP;
+END
+$$;
+CALL feed(120);
+SELECT max(state_rows) AS most_state_rows,
+       sum(late_rows) AS late FROM stream.progress WHERE query = 'tick_counts';
+SELECT count(*) AS windows_emitted, sum(n) AS rows_counted,
+       count(*) = count(DISTINCT (window_start, k)) AS each_once FROM tick_counts;
+SELECT count(*) AS differ FROM (
+    (TABLE tick_counts EXCEPT ALL
+     SELECT stream.tumble(t, '1 minute'), k, count(*) FROM ticks
+      WHERE stream.tumble(t, '1 minute') + interval '1 minute'
+            <= (SELECT watermark FROM stream.queries WHERE name = 'tick_counts')
+      GROUP BY 1, 2)
+    UNION ALL
+    (SELECT stream.tumble(t, '1 minute'), k, count(*) FROM ticks
+      WHERE stream.tumble(t, '1 minute') + interval '1 minute'
+            <= (SELECT watermark FROM stream.queries WHERE name = 'tick_counts')
+      GROUP BY 1, 2
+     EXCEPT ALL TABLE tick_counts)) d;
+
+-- refusals, each changing nothing
+\set VERBOSITY default
+SELECT stream.start_query('r1', $$SELECT stream.tumble(t, '10 minutes') AS w, count(*) AS n FROM words GROUP BY 1$$,
+                          'r1', output_mode => 'append');
+SELECT stream.start_query('r2', $$SELECT word, count(*) AS n FROM words GROUP BY 1$$,
+                          'r2', output_mode => 'append', event_time => 't', watermark => '1 minute');
+SELECT stream.start_query('r3', $$SELECT stream.tumble(t, '10 minutes') AS w, count(*) AS n FROM words GROUP BY 1$$,
+                          'r3', output_mode => 'update', event_time => 't');
+SELECT stream.start_query('r4', $$SELECT stream.tumble(t, '10 minutes') AS w, count(*) AS n FROM words GROUP BY 1$$,
+                          'r4', output_mode => 'update', event_time => 'nope', watermark => '1 minute');
+SELECT stream.start_query('r5', $$SELECT stream.tumble(t, '10 minutes') AS w, count(*) AS n FROM words GROUP BY 1$$,
+                          'r5', output_mode => 'update', event_time => 'word', watermark => '1 minute');
+SELECT stream.start_query('r6', $$SELECT word, t FROM words$$, 'r6',
+                          event_time => 't', watermark => '1 minute');
+SELECT stream.start_query('r7', $$SELECT stream.tumble(t, '10 minutes') AS w, count(*) AS n FROM words GROUP BY 1$$,
+                          'r7', output_mode => 'update', event_time => 't', watermark => '-1 minute');
+\set VERBOSITY terse
+SELECT count(*) AS refused_left_nothing FROM stream.queries WHERE name ~ '^r[0-9]$';
+
+SELECT stream.drop_stream('words', cascade => true);
+SELECT stream.drop_stream('ticks', cascade => true);
+DROP PROCEDURE run_all();
+DROP PROCEDURE feed(int);
+DROP TABLE words, ticks, counts_append, counts_update, counts_complete, sliding_update,
+    tick_counts, fail_switch;
+DROP FUNCTION fail_if_asked();
