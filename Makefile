@@ -19,6 +19,7 @@ OBJS = \
 	src/state/agg_funcs.o \
 	src/state/agg_exec.o \
 	src/state/window.o \
+	src/state/dedup.o \
 	src/api/queries.o \
 	src/api/management.o \
 	src/bgw/shared.o \

@@ -9,7 +9,8 @@
 
 ALTER TABLE stream.query_defs ADD COLUMN state_relid regclass,
     ADD COLUMN event_time text,
-    ADD COLUMN watermark_delay interval;
+    ADD COLUMN watermark_delay interval,
+    ADD COLUMN dedup_columns text[];
 COMMENT ON COLUMN stream.query_defs.state_relid IS
 'a streaming aggregation''s state table, in schema stream_state; NULL for other queries';
 COMMENT ON COLUMN stream.query_defs.event_time IS
@@ -48,12 +49,13 @@ CREATE FUNCTION stream.start_query(
     max_rows_per_batch  integer DEFAULT NULL,
     starting_from       text DEFAULT 'earliest',
     event_time          text DEFAULT NULL,
-    watermark           interval DEFAULT NULL)
+    watermark           interval DEFAULT NULL,
+    deduplicate         text[] DEFAULT NULL)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'stream_start_query'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION stream.start_query(text, text, text, text, text, integer, text, text, interval) IS
-'register a streaming query over one stream table, writing into target, from the earliest rows or the latest, with an event-time column and a watermark delay for windowed aggregations; returns the query id';
+COMMENT ON FUNCTION stream.start_query(text, text, text, text, text, integer, text, text, interval, text[]) IS
+'register a streaming query over one stream table, writing into target, from the earliest rows or the latest, with an event-time column and a watermark delay for windowed aggregations and deduplication within the watermark; returns the query id';
 
 CREATE SCHEMA stream_state;
 COMMENT ON SCHEMA stream_state IS
@@ -147,6 +149,7 @@ SELECT q.name,
        q.state_relid AS state_table,
        q.event_time,
        q.watermark_delay,
+       q.dedup_columns AS deduplicate,
        (SELECT p.next_watermark FROM stream.progress_log p
          WHERE p.query_id = q.query_id ORDER BY p.batch_id DESC LIMIT 1) AS watermark
   FROM stream.query_defs q

@@ -32,7 +32,8 @@ CREATE TABLE stream.query_defs (
     missed_rows_at      timestamptz,
     state_relid         regclass,
     event_time          text,
-    watermark_delay     interval
+    watermark_delay     interval,
+    dedup_columns       text[]
 );
 COMMENT ON TABLE stream.query_defs IS 'streaming queries started by stream.start_query';
 COMMENT ON COLUMN stream.query_defs.state_relid IS

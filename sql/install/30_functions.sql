@@ -53,12 +53,13 @@ CREATE FUNCTION stream.start_query(
     max_rows_per_batch  integer DEFAULT NULL,
     starting_from       text DEFAULT 'earliest',
     event_time          text DEFAULT NULL,
-    watermark           interval DEFAULT NULL)
+    watermark           interval DEFAULT NULL,
+    deduplicate         text[] DEFAULT NULL)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'stream_start_query'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION stream.start_query(text, text, text, text, text, integer, text, text, interval) IS
-'register a streaming query over one stream table, writing into target, from the earliest rows or the latest, with an event-time column and a watermark delay for windowed aggregations; returns the query id';
+COMMENT ON FUNCTION stream.start_query(text, text, text, text, text, integer, text, text, interval, text[]) IS
+'register a streaming query over one stream table, writing into target, from the earliest rows or the latest, with an event-time column and a watermark delay for windowed aggregations and deduplication within the watermark; returns the query id';
 
 CREATE FUNCTION stream.drop_query(name text, if_exists boolean DEFAULT false)
 RETURNS boolean

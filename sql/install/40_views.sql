@@ -33,6 +33,7 @@ SELECT q.name,
        q.state_relid AS state_table,
        q.event_time,
        q.watermark_delay,
+       q.dedup_columns AS deduplicate,
        (SELECT p.next_watermark FROM stream.progress_log p
          WHERE p.query_id = q.query_id ORDER BY p.batch_id DESC LIMIT 1) AS watermark
   FROM stream.query_defs q

@@ -14,7 +14,9 @@
 #include "postgres.h"
 
 #include "catalog/namespace.h"
+#include "catalog/pg_am_d.h"
 #include "catalog/pg_class.h"
+#include "commands/defrem.h"
 #include "catalog/pg_collation_d.h"
 #include "catalog/pg_type_d.h"
 #include "access/xact.h"
@@ -192,6 +194,88 @@ qd_check_target(Oid target_relid, Oid stream_relid, PgsAnalyzedQuery *aq)
 	}
 }
 
+/*
+ * Deduplication within the watermark (Spark's dropDuplicatesWithinWatermark)
+ * needs the watermark, a query without aggregation, and output columns: the
+ * keys, and the event time under its own name, whose value dates each key.
+ */
+static void
+qd_check_dedup(List *dedup, const char *event_time, Oid event_type,
+			   bool aggregates, PgsAnalyzedQuery *aq, List **types,
+			   List **collations)
+{
+	ListCell   *lc;
+	ListCell   *ln;
+	ListCell   *lt;
+	ListCell   *lcol;
+	bool		time_found = false;
+
+	if (event_time == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("deduplication is not supported on a stream without a watermark"),
+				 errdetail("Remembering every key over all time needs state without bound."),
+				 errhint("Give event_time and watermark: a key is forgotten once the watermark passes its first row's event time plus the delay.")));
+	if (aggregates)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("deduplication of a streaming aggregation's rows is not supported"),
+				 errhint("Deduplicate into a target with one query, and aggregate the target's rows with another.")));
+	forthree(ln, aq->column_names, lt, aq->column_types, lcol, aq->column_collations)
+		if (strcmp(lfirst(ln), event_time) == 0)
+		{
+			if (lfirst_oid(lt) != event_type)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("output column \"%s\" is of type %s, not the event time's %s",
+								event_time, format_type_be(lfirst_oid(lt)),
+								format_type_be(event_type)),
+						 errhint("Output the event-time column as it is.")));
+			time_found = true;
+		}
+	if (!time_found)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_COLUMN_REFERENCE),
+				 errmsg("a deduplicating query must output its event-time column \"%s\"", event_time),
+				 errdetail("A key is remembered until the watermark passes its first row's event time plus the delay."),
+				 errhint("Add the column to the select list under its own name.")));
+	foreach(lc, dedup)
+	{
+		bool		found = false;
+
+		if (list_length(dedup) > 1)
+		{
+			ListCell   *lc2;
+
+			for_each_from(lc2, dedup, foreach_current_index(lc) + 1)
+				if (strcmp(lfirst(lc), lfirst(lc2)) == 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_DUPLICATE_COLUMN),
+							 errmsg("deduplicate names column \"%s\" twice", (char *) lfirst(lc))));
+		}
+		forthree(ln, aq->column_names, lt, aq->column_types, lcol, aq->column_collations)
+		{
+			if (strcmp(lfirst(ln), lfirst(lc)) != 0)
+				continue;
+			if (!OidIsValid(GetDefaultOpClass(lfirst_oid(lt), BTREE_AM_OID)))
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("deduplicating by a value of type %s is not supported",
+								format_type_be(lfirst_oid(lt))),
+						 errhint("Deduplicate by an expression of another type, a cast to text for example.")));
+			*types = lappend_oid(*types, lfirst_oid(lt));
+			*collations = lappend_oid(*collations, lfirst_oid(lcol));
+			found = true;
+		}
+		if (!found)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("deduplicate names \"%s\", which is no output column of the query",
+							(char *) lfirst(lc)),
+					 errhint("Name output columns of the query.")));
+	}
+}
+
 /* analyze and rewrite the batch statement as a batch's plan will be made */
 static List *
 qd_analyze_batch_statement(const char *sql, Oid stream_relid)
@@ -241,6 +325,10 @@ stream_start_query(PG_FUNCTION_ARGS)
 	const char *starting_from = "earliest";
 	char	   *event_time = NULL;
 	int64		watermark_usecs = -1;
+	List	   *dedup = NIL;
+	List	   *dedup_types = NIL;
+	List	   *dedup_collations = NIL;
+	Oid			event_type = InvalidOid;
 	bool		aggregates;
 	bool		created;
 	PgsAggShape shape;
@@ -290,6 +378,28 @@ stream_start_query(PG_FUNCTION_ARGS)
 																				 PG_GETARG_DATUM(8))),
 											 0, QD_MAX_TRIGGER_USECS);
 	}
+	if (PG_NARGS() > 9 && !PG_ARGISNULL(9))
+	{
+		Datum	   *elems;
+		bool	   *enulls;
+		int			n;
+
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(9), TEXTOID, -1, false, TYPALIGN_INT,
+						  &elems, &enulls, &n);
+		if (n == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("deduplicate names no column"),
+					 errhint("Name the output columns whose values make a row a duplicate, such as '{event_id}'.")));
+		for (i = 0; i < n; i++)
+		{
+			if (enulls[i])
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("deduplicate must not name a NULL column")));
+			dedup = lappend(dedup, TextDatumGetCString(elems[i]));
+		}
+	}
 	if (!PG_ARGISNULL(5))
 	{
 		max_rows = PG_GETARG_INT32(5);
@@ -328,14 +438,19 @@ stream_start_query(PG_FUNCTION_ARGS)
 					 errmsg("event-time column \"%s\" is of type %s", event_time,
 							format_type_be(type)),
 					 errhint("An event time is a timestamptz or a timestamp (without time zone, taken as UTC).")));
-		if (!aggregates)
+		if (!aggregates && dedup == NIL)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("a watermark is used by streaming aggregations only"),
-					 errdetail("It closes event-time windows and bounds their state; a query without aggregation keeps no state."),
-					 errhint("Drop event_time and watermark, or aggregate over windows of the event time (stream.tumble, stream.hop).")));
-		pgs_agg_find_time_key(&shape, aq.query, aq.stream_relid, event_time);
+					 errmsg("a watermark is used by streaming aggregations and deduplication only"),
+					 errdetail("It closes event-time windows, or forgets the keys of deduplication, and bounds their state; any other query keeps no state."),
+					 errhint("Drop event_time and watermark, aggregate over windows of the event time (stream.tumble, stream.hop), or deduplicate.")));
+		if (aggregates)
+			pgs_agg_find_time_key(&shape, aq.query, aq.stream_relid, event_time);
+		event_type = type;
 	}
+	if (dedup != NIL)
+		qd_check_dedup(dedup, event_time, event_type, aggregates, &aq,
+					   &dedup_types, &dedup_collations);
 	if (aggregates && strcmp(output_mode, "append") == 0 &&
 		(event_time == NULL || shape.time_key < 0))
 		ereport(ERROR,
@@ -412,10 +527,17 @@ stream_start_query(PG_FUNCTION_ARGS)
 	q.max_rows = max_rows;
 	q.event_time = event_time;
 	q.watermark_usecs = watermark_usecs;
+	q.dedup_columns = dedup;
 	query_id = pgs_query_insert(&q);
 	if (aggregates)
 	{
 		q.state_relid = pgs_agg_create_state(name, q.owner, &shape);
+		pgs_query_set_state(query_id, q.state_relid);
+	}
+	else if (dedup != NIL)
+	{
+		q.state_relid = pgs_dedup_create_state(name, dedup_types, dedup_collations,
+											   event_type);
 		pgs_query_set_state(query_id, q.state_relid);
 	}
 	if (strcmp(starting_from, "latest") == 0)

@@ -38,6 +38,7 @@ typedef struct PgsQuery
 	Oid			state_relid;	/* a streaming aggregation's state table */
 	char	   *event_time;		/* the event-time column, or NULL */
 	int64		watermark_usecs;	/* the watermark's delay; -1 without */
+	List	   *dedup_columns;	/* char *: deduplicated output columns, or NIL */
 } PgsQuery;
 
 /* what the scheduler needs of an active query */

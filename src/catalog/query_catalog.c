@@ -35,11 +35,12 @@
 	" coalesce(max_rows_per_batch, 0), status, last_error," \
 	" last_error_sqlstate, "
 #define QC_COLUMNS_03 QC_COLUMNS_COMMON "last_error_detail, last_error_hint, NULL::oid," \
-	" NULL::text, NULL::int8"
+	" NULL::text, NULL::int8, NULL::text[]"
 #define QC_COLUMNS QC_COLUMNS_COMMON "last_error_detail, last_error_hint, state_relid::oid," \
-	" event_time, (extract(epoch FROM watermark_delay) * 1000000)::int8"
+	" event_time, (extract(epoch FROM watermark_delay) * 1000000)::int8, dedup_columns"
 /* the same from the catalog of version 0.1, before its update */
-#define QC_COLUMNS_01 QC_COLUMNS_COMMON "NULL::text, NULL::text, NULL::oid, NULL::text, NULL::int8"
+#define QC_COLUMNS_01 QC_COLUMNS_COMMON "NULL::text, NULL::text, NULL::oid, NULL::text, NULL::int8," \
+	" NULL::text[]"
 
 /*
  * Does the catalog have the columns of version 0.2?  A server runs the
@@ -99,6 +100,17 @@ qc_fill(PgsQuery *q, MemoryContext cxt)
 	q->event_time = pgs_result_text(0, 18, cxt);
 	d = pgs_result_datum(0, 19, &isnull);
 	q->watermark_usecs = isnull ? -1 : DatumGetInt64(d);
+	q->dedup_columns = NIL;
+	d = pgs_result_datum(0, 20, &isnull);
+	if (!isnull)
+	{
+		deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+						  &elems, NULL, &nelems);
+		old = MemoryContextSwitchTo(cxt);
+		for (i = 0; i < nelems; i++)
+			q->dedup_columns = lappend(q->dedup_columns, TextDatumGetCString(elems[i]));
+		MemoryContextSwitchTo(old);
+	}
 }
 
 /*
@@ -208,10 +220,10 @@ int64
 pgs_query_insert(const PgsQuery *q)
 {
 	PgsCatalogAccess acc = {0};
-	Oid			argtypes[12] = {TEXTOID, OIDOID, TEXTOID, TEXTOID, OIDOID, OIDOID,
-	TEXTARRAYOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, INT8OID};
-	Datum		values[12];
-	char		nulls[12];
+	Oid			argtypes[13] = {TEXTOID, OIDOID, TEXTOID, TEXTOID, OIDOID, OIDOID,
+	TEXTARRAYOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, INT8OID, TEXTARRAYOID};
+	Datum		values[13];
+	char		nulls[13];
 	Datum	   *colnames;
 	int			ncols = list_length(q->target_columns);
 	int			i = 0;
@@ -240,6 +252,18 @@ pgs_query_insert(const PgsQuery *q)
 	nulls[10] = q->event_time ? ' ' : 'n';
 	values[11] = Int64GetDatum(q->watermark_usecs);
 	nulls[11] = q->event_time ? ' ' : 'n';
+	nulls[12] = 'n';
+	if (q->dedup_columns != NIL)
+	{
+		Datum	   *names = palloc(sizeof(Datum) * list_length(q->dedup_columns));
+
+		i = 0;
+		foreach(lc, q->dedup_columns)
+			names[i++] = CStringGetTextDatum(lfirst(lc));
+		values[12] = PointerGetDatum(construct_array(names, list_length(q->dedup_columns),
+													 TEXTOID, -1, false, TYPALIGN_INT));
+		nulls[12] = ' ';
+	}
 
 	pgs_catalog_begin(&acc);
 	{
@@ -256,11 +280,11 @@ pgs_query_insert(const PgsQuery *q)
 		pgs_catalog_exec("INSERT INTO stream.query_defs (name, owner, query_text,"
 						 " search_path, stream_relid, target_relid, target_columns,"
 						 " output_mode, trigger, max_rows_per_batch, event_time,"
-						 " watermark_delay)"
+						 " watermark_delay, dedup_columns)"
 						 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
-						 " $12::pg_catalog.float8 * pg_catalog.interval '1 microsecond')"
+						 " $12::pg_catalog.float8 * pg_catalog.interval '1 microsecond', $13)"
 						 " RETURNING query_id",
-						 12, argtypes, values, nulls, false, 0);
+						 13, argtypes, values, nulls, false, 0);
 	else
 		pgs_catalog_exec("INSERT INTO stream.query_defs (name, owner, query_text,"
 						 " search_path, stream_relid, target_relid, target_columns,"

@@ -115,6 +115,7 @@ pgs_forget_batch_plans(void)
 	BatchPlanEntry *entry;
 
 	pgs_agg_forget_plans();
+	pgs_dedup_forget_plans();
 	if (batch_plans == NULL)
 		return;
 	hash_seq_init(&seq, batch_plans);
@@ -318,8 +319,11 @@ batch_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 		before = pgs_checkpoint_state_rows(q->query_id);
 		if (q->event_time)
 			batch_event_times(q, params, progress);
-		pgs_agg_execute(q, batch_id, params, before,
-						q->event_time ? &progress->watermarks : NULL, &r);
+		if (q->dedup_columns != NIL)
+			pgs_dedup_execute(q, batch_id, params, &progress->watermarks, &r);
+		else
+			pgs_agg_execute(q, batch_id, params, before,
+							q->event_time ? &progress->watermarks : NULL, &r);
 		progress->input_rows = r.input_rows;
 		progress->has_state = true;
 		progress->state_rows = before + r.groups_added - r.evicted;

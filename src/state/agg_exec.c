@@ -105,8 +105,8 @@ ae_operator(Oid opno)
 }
 
 /* a collation's name, always schema-qualified */
-static char *
-ae_collation(Oid collation)
+char *
+pgs_agg_collation_name(Oid collation)
 {
 	HeapTuple	tup = SearchSysCache1(COLLOID, ObjectIdGetDatum(collation));
 	Form_pg_collation coll;
@@ -173,7 +173,7 @@ pgs_agg_create_state(const char *query_name, Oid owner, const PgsAggShape *shape
 						 format_type_extended(getBaseType(k->type), -1,
 											  FORMAT_TYPE_FORCE_QUALIFY));
 		if (OidIsValid(k->collation))
-			appendStringInfo(&buf, " COLLATE %s", ae_collation(k->collation));
+			appendStringInfo(&buf, " COLLATE %s", pgs_agg_collation_name(k->collation));
 		appendStringInfoString(&buf, ", ");
 		appendStringInfo(&keys, "%skey_%d", i > 1 ? ", " : "", i);
 	}

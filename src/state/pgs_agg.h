@@ -113,4 +113,15 @@ extern void pgs_agg_execute(const struct PgsQuery *q, int64 batch_id,
 							PgsAggResult *result);
 extern void pgs_agg_forget_plans(void);
 
+extern char *pgs_agg_collation_name(Oid collation);
+
+/* dedup.c */
+extern Oid	pgs_dedup_create_state(const char *query_name, List *key_types,
+								   List *key_collations, Oid time_type);
+extern void pgs_dedup_execute(const struct PgsQuery *q, int64 batch_id,
+							  struct PgsBatchParams *params,
+							  const struct PgsWatermarks *watermarks,
+							  PgsAggResult *result);
+extern void pgs_dedup_forget_plans(void);
+
 #endif							/* PGS_AGG_H */

@@ -134,8 +134,42 @@ SELECT count(*) AS differ FROM (
       GROUP BY 1, 2
      EXCEPT ALL TABLE tick_counts)) d;
 
+-- deduplication within the watermark: a key seen less than the delay
+-- before is dropped; a key is forgotten once the watermark passes its first
+-- row's time plus the delay; late rows are dropped; NULL is a key like any
+CREATE TABLE clicks (event_id int, user_id int, t timestamptz);
+SELECT stream.create_stream('clicks');
+SELECT stream.start_query('clicks_once', $$SELECT event_id, user_id, t FROM clicks$$,
+    'clicks_once', event_time => 't', watermark => '10 minutes',
+    deduplicate => '{event_id}', trigger => '1 hour') > 0 AS started;
+INSERT INTO clicks VALUES (1, 1, '2026-01-01 12:00'), (1, 1, '2026-01-01 12:01'),
+    (2, 2, '2026-01-01 12:02'), (NULL, 3, '2026-01-01 12:03'), (NULL, 4, '2026-01-01 12:03');
+CALL stream.process_all_available('clicks_once');
+SELECT * FROM clicks_once ORDER BY t, event_id;
+INSERT INTO clicks VALUES (1, 9, '2026-01-01 12:05'), (3, 3, '2026-01-01 12:30');
+CALL stream.process_all_available('clicks_once');
+-- the watermark is now 12:20: key 1 (seen at 12:00) is forgotten, so a 1 at
+-- 12:25 is new; a row of 12:15 is late; 3 at 12:31 is a duplicate
+INSERT INTO clicks VALUES (1, 7, '2026-01-01 12:25'), (4, 4, '2026-01-01 12:15'),
+    (3, 3, '2026-01-01 12:31');
+CALL stream.process_all_available('clicks_once');
+SELECT * FROM clicks_once ORDER BY t, event_id;
+SELECT batch_id, input_rows, output_rows, state_rows, watermark, late_rows
+  FROM stream.progress WHERE query = 'clicks_once' ORDER BY batch_id;
+SELECT name, deduplicate, watermark FROM stream.queries WHERE name = 'clicks_once';
+
 -- refusals, each changing nothing
 \set VERBOSITY default
+SELECT stream.start_query('r8', $$SELECT event_id, t FROM clicks$$, 'r8', deduplicate => '{event_id}');
+SELECT stream.start_query('r9', $$SELECT event_id, user_id FROM clicks$$, 'r9',
+                          event_time => 't', watermark => '1 minute', deduplicate => '{event_id}');
+SELECT stream.start_query('r10', $$SELECT event_id, t FROM clicks$$, 'r10',
+                          event_time => 't', watermark => '1 minute', deduplicate => '{nope}');
+SELECT stream.start_query('r11', $$SELECT event_id, count(*) AS n, max(t) AS t FROM clicks GROUP BY 1$$, 'r11',
+                          output_mode => 'update', event_time => 't', watermark => '1 minute',
+                          deduplicate => '{event_id}');
+SELECT stream.start_query('r12', $$SELECT event_id, t FROM clicks$$, 'r12',
+                          event_time => 't', watermark => '1 minute', deduplicate => '{}');
 SELECT stream.start_query('r1', $$SELECT stream.tumble(t, '10 minutes') AS w, count(*) AS n FROM words GROUP BY 1$$,
                           'r1', output_mode => 'append');
 SELECT stream.start_query('r2', $$SELECT word, count(*) AS n FROM words GROUP BY 1$$,
@@ -151,12 +185,13 @@ SELECT stream.start_query('r6', $$SELECT word, t FROM words$$, 'r6',
 SELECT stream.start_query('r7', $$SELECT stream.tumble(t, '10 minutes') AS w, count(*) AS n FROM words GROUP BY 1$$,
                           'r7', output_mode => 'update', event_time => 't', watermark => '-1 minute');
 \set VERBOSITY terse
-SELECT count(*) AS refused_left_nothing FROM stream.queries WHERE name ~ '^r[0-9]$';
+SELECT count(*) AS refused_left_nothing FROM stream.queries WHERE name ~ '^r[0-9]+$';
 
 SELECT stream.drop_stream('words', cascade => true);
 SELECT stream.drop_stream('ticks', cascade => true);
+SELECT stream.drop_stream('clicks', cascade => true);
 DROP PROCEDURE run_all();
 DROP PROCEDURE feed(int);
 DROP TABLE words, ticks, counts_append, counts_update, counts_complete, sliding_update,
-    tick_counts, fail_switch;
+    tick_counts, fail_switch, clicks, clicks_once;
 DROP FUNCTION fail_if_asked();

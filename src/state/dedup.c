@@ -1,0 +1,522 @@
+/*-------------------------------------------------------------------------
+ *
+ * dedup.c
+ *	  Deduplication within a watermark (Spark's
+ *	  dropDuplicatesWithinWatermark): a row whose key was seen less than the
+ *	  watermark's delay before is dropped.
+ *
+ * The state table (stream_state.<query>, the extension owner's, like an
+ * aggregation's) holds one row per key seen: the key columns, the time the
+ * key expires (its first row's event time plus the delay), and the row's
+ * place in its batch.  A batch, in its one transaction:
+ *	 1. runs the query over its rows as the owner, into a tuplestore, and
+ *		drops the rows at or before the previous batch's watermark (late,
+ *		counted);
+ *	 2. in a catalog stretch, keeps each key's earliest row of the batch,
+ *		inserts the keys not in the state (ON CONFLICT DO NOTHING, NULL a
+ *		value like any other), returns the rows of those that were new, and
+ *		evicts the keys that expired at the watermark in force;
+ *	 3. inserts those rows into the target as the owner.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/dependency.h"
+#include "catalog/namespace.h"
+#include "catalog/objectaddress.h"
+#include "catalog/pg_extension_d.h"
+#include "catalog/pg_type_d.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "executor/tstoreReceiver.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/plancache.h"
+#include "utils/ruleutils.h"
+#include "utils/snapmgr.h"
+#include "utils/tuplestore.h"
+
+#include "analyze/pgs_analyze.h"
+#include "catalog/pgs_catalog.h"
+#include "catalog/pgs_checkpoint.h"
+#include "catalog/pgs_query.h"
+#include "exec/pgs_batch.h"
+#include "pg_streaming.h"
+#include "source/pgs_offsets.h"
+#include "state/pgs_agg.h"
+
+#define DEDUP_ROWS_ENR	"pgs_rows"
+#define DEDUP_NEW_ENR	"pgs_new"
+
+static char *
+dd_qualified(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
+/*
+ * Create the state table of a new deduplicating query: one key column per
+ * deduplicated output column (of its base type and collation), the time
+ * the key expires, the row's place in its batch.
+ */
+Oid
+pgs_dedup_create_state(const char *query_name, List *key_types,
+					   List *key_collations, Oid time_type)
+{
+	PgsCatalogAccess acc = {0};
+	StringInfoData buf;
+	StringInfoData keys;
+	char	   *relname = pstrdup(query_name);
+	char	   *qualified;
+	ListCell   *lt;
+	ListCell   *lc;
+	int			i = 0;
+	Oid			relid;
+	ObjectAddress table;
+	ObjectAddress ext;
+
+	if (strlen(relname) >= NAMEDATALEN)
+		relname[pg_mbcliplen(relname, strlen(relname), NAMEDATALEN - 1)] = '\0';
+	qualified = quote_qualified_identifier(PGS_AGG_STATE_SCHEMA, relname);
+	initStringInfo(&buf);
+	initStringInfo(&keys);
+	appendStringInfo(&buf, "CREATE TABLE %s (", qualified);
+	forboth(lt, key_types, lc, key_collations)
+	{
+		i++;
+		appendStringInfo(&buf, "key_%d %s", i,
+						 format_type_extended(getBaseType(lfirst_oid(lt)), -1,
+											  FORMAT_TYPE_FORCE_QUALIFY));
+		if (OidIsValid(lfirst_oid(lc)))
+			appendStringInfo(&buf, " COLLATE %s", pgs_agg_collation_name(lfirst_oid(lc)));
+		appendStringInfoString(&buf, ", ");
+		appendStringInfo(&keys, "%skey_%d", i > 1 ? ", " : "", i);
+	}
+	appendStringInfo(&buf, "_expires_at %s NOT NULL, _row bigint NOT NULL,"
+					 " _first_batch bigint NOT NULL,"
+					 " UNIQUE NULLS NOT DISTINCT (%s))",
+					 format_type_be_qualified(time_type), keys.data);
+
+	pgs_catalog_begin(&acc);
+	(void) set_config_option("default_tablespace", "", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("default_table_access_method", "heap", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	if (SPI_execute(buf.data, false, 0) != SPI_OK_UTILITY ||
+		SPI_execute(psprintf("CREATE INDEX ON %s (_expires_at)", qualified),
+					false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not create the state table of streaming query \"%s\"", query_name);
+	pgs_catalog_end(&acc);
+	CommandCounterIncrement();
+
+	relid = get_relname_relid(relname, get_namespace_oid(PGS_AGG_STATE_SCHEMA, false));
+	if (!OidIsValid(relid))
+		elog(ERROR, "state table %s not found after its creation", qualified);
+	ObjectAddressSet(table, RelationRelationId, relid);
+	ObjectAddressSet(ext, ExtensionRelationId, get_extension_oid("pg_streaming", false));
+	recordDependencyOn(&table, &ext, DEPENDENCY_AUTO);
+	return relid;
+}
+
+/* a deduplicating query's statements, prepared on first use */
+typedef struct DedupPlans
+{
+	int64		query_id;		/* hash key */
+	char	   *signature;
+	SPIPlanPtr	rows;			/* owner: the query over the batch */
+	SPIPlanPtr	keep;			/* catalog: new keys in, their rows out */
+	SPIPlanPtr	evict;			/* catalog: expired keys out */
+	SPIPlanPtr	write;			/* owner: the rows into the target */
+	TupleDesc	rows_desc;
+	int			time_col;		/* the event time among the output columns, 0-based */
+	Oid			time_type;
+} DedupPlans;
+
+static HTAB *dedup_plans = NULL;
+
+void
+pgs_dedup_forget_plans(void)
+{
+	HASH_SEQ_STATUS seq;
+	DedupPlans *p;
+
+	if (dedup_plans == NULL)
+		return;
+	hash_seq_init(&seq, dedup_plans);
+	while ((p = hash_seq_search(&seq)) != NULL)
+	{
+		SPIPlanPtr	plans[] = {p->rows, p->keep, p->evict, p->write};
+
+		for (int i = 0; i < lengthof(plans); i++)
+			if (plans[i])
+				SPI_freeplan(plans[i]);
+		if (p->signature)
+			pfree(p->signature);
+		if (p->rows_desc)
+			FreeTupleDesc(p->rows_desc);
+	}
+	hash_destroy(dedup_plans);
+	dedup_plans = NULL;
+}
+
+static SPIPlanPtr
+dd_prepare(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "could not prepare statement of a deduplicating query (%s): %s",
+			 SPI_result_code_string(SPI_result), sql);
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	return plan;
+}
+
+static void
+dd_register(const char *name, Tuplestorestate *ts, TupleDesc desc)
+{
+	EphemeralNamedRelation enr = palloc0(sizeof(EphemeralNamedRelationData));
+
+	enr->md.name = pstrdup(name);
+	enr->md.reliddesc = InvalidOid;
+	enr->md.tupdesc = desc;
+	enr->md.enrtype = ENR_NAMED_TUPLESTORE;
+	enr->md.enrtuples = tuplestore_tuple_count(ts);
+	enr->reldata = ts;
+	if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER)
+		elog(ERROR, "could not register the rows of a deduplicating query's batch");
+}
+
+static Tuplestorestate *
+dd_run_into(SPIPlanPtr plan, ParamListInfo params, MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	Tuplestorestate *ts = tuplestore_begin_heap(false, false, work_mem);
+	DestReceiver *dest = CreateDestReceiver(DestTuplestore);
+	SPIExecuteOptions opts = {0};
+	bool		pushed;
+	int			rc;
+
+	MemoryContextSwitchTo(old);
+	SetTuplestoreDestReceiverParams(dest, ts, cxt, false, NULL, NULL);
+	opts.params = params;
+	opts.dest = dest;
+	pushed = pgs_ensure_snapshot();
+	rc = SPI_execute_plan_extended(plan, &opts);
+	if (pushed)
+		PopActiveSnapshot();
+	if (rc < 0)
+		elog(ERROR, "statement of a deduplicating query failed: %s",
+			 SPI_result_code_string(rc));
+	dest->rDestroy(dest);
+	return ts;
+}
+
+static ParamListInfo
+dd_params(int n, Oid *types, Datum *values, bool *nulls)
+{
+	ParamListInfo pl = makeParamList(n);
+
+	for (int i = 0; i < n; i++)
+	{
+		pl->params[i].value = values[i];
+		pl->params[i].isnull = nulls[i];
+		pl->params[i].pflags = PARAM_FLAG_CONST;
+		pl->params[i].ptype = types[i];
+	}
+	return pl;
+}
+
+/* the query's statements */
+static DedupPlans *
+dd_plans(const PgsQuery *q)
+{
+	DedupPlans *p;
+	bool		found;
+	char	   *sig = psprintf("%s|%s|%u|%u", q->query_text, q->search_path,
+							   q->state_relid, q->target_relid);
+	PgsCatalogAccess acc = {0};
+	MemoryContext cxt = CurrentMemoryContext;
+	StringInfoData cols;
+	StringInfoData bcols;
+	StringInfoData keys;
+	StringInfoData qkeys;
+	StringInfoData bkeys;
+	StringInfoData sql;
+	ListCell   *lc;
+	int			i;
+	char	   *rows_sql;
+	CachedPlanSource *source;
+	Oid			keep_types[3] = {INTERVALOID, INT8OID, InvalidOid};
+
+	if (dedup_plans == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(DedupPlans);
+		dedup_plans = hash_create("pg_streaming deduplication plans", 8, &ctl,
+								  HASH_ELEM | HASH_BLOBS);
+	}
+	p = hash_search(dedup_plans, &q->query_id, HASH_ENTER, &found);
+	if (found && p->signature && strcmp(p->signature, sig) == 0)
+		return p;
+	if (found)
+	{
+		SPIPlanPtr	plans[] = {p->rows, p->keep, p->evict, p->write};
+
+		for (i = 0; i < lengthof(plans); i++)
+			if (plans[i])
+				SPI_freeplan(plans[i]);
+		if (p->rows_desc)
+			FreeTupleDesc(p->rows_desc);
+		if (p->signature)
+			pfree(p->signature);
+	}
+	memset(((char *) p) + sizeof(int64), 0, sizeof(DedupPlans) - sizeof(int64));
+
+	/* the column lists */
+	initStringInfo(&cols);
+	initStringInfo(&bcols);
+	initStringInfo(&keys);
+	initStringInfo(&qkeys);
+	initStringInfo(&bkeys);
+	p->time_col = -1;
+	i = 0;
+	foreach(lc, q->target_columns)
+	{
+		const char *c = quote_identifier(lfirst(lc));
+
+		appendStringInfo(&cols, "%s%s", i ? ", " : "", c);
+		appendStringInfo(&bcols, "%sb.%s", i ? ", " : "", c);
+		if (strcmp(lfirst(lc), q->event_time) == 0)
+			p->time_col = i;
+		i++;
+	}
+	if (p->time_col < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("deduplicating query \"%s\" no longer outputs its event-time column", q->name),
+				 errhint("Drop the query and start it again.")));
+	i = 0;
+	foreach(lc, q->dedup_columns)
+	{
+		i++;
+		appendStringInfo(&keys, "%skey_%d", i > 1 ? ", " : "", i);
+		appendStringInfo(&qkeys, "%sr.%s", i > 1 ? ", " : "", quote_identifier(lfirst(lc)));
+		appendStringInfo(&bkeys, "%sb.%s", i > 1 ? ", " : "", quote_identifier(lfirst(lc)));
+	}
+
+	/* the rows of the batch, as the owner */
+	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
+	MemoryContextSwitchTo(cxt);
+	rows_sql = psprintf("SELECT %s FROM (\n%s\n) AS q", cols.data, q->query_text);
+	pgs_rewrite_arm(rows_sql, q->stream_relid);
+	PG_TRY();
+	{
+		p->rows = dd_prepare(rows_sql, PGS_BATCH_NPARAMS, pgs_batch_param_types);
+	}
+	PG_FINALLY();
+	{
+		pgs_rewrite_disarm();
+	}
+	PG_END_TRY();
+	source = linitial(SPI_plan_get_plan_sources(p->rows));
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		p->rows_desc = CreateTupleDescCopy(source->resultDesc);
+		MemoryContextSwitchTo(old);
+	}
+	p->time_type = getBaseType(TupleDescAttr(p->rows_desc, p->time_col)->atttypid);
+	pgs_owner_end(&acc);
+
+	/*
+	 * Each key's earliest row of the batch; the keys the state has not
+	 * seen go in, and their rows come out.  The rows' place in the batch
+	 * joins the two.
+	 */
+	keep_types[2] = p->time_type;
+	initStringInfo(&sql);
+	appendStringInfo(&sql,
+					 "WITH r AS (SELECT p.*, pg_catalog.row_number() OVER () AS _ord FROM " DEDUP_ROWS_ENR " p),"
+					 " b AS (SELECT DISTINCT ON (%s) r.* FROM r ORDER BY %s, r.%s, r._ord),"
+					 " n AS (INSERT INTO %s AS s (%s, _expires_at, _row, _first_batch)"
+					 " SELECT %s, b.%s OPERATOR(pg_catalog.+) $1, b._ord, $2 FROM b"
+					 " ON CONFLICT (%s) DO NOTHING RETURNING s._row)"
+					 " SELECT %s FROM b JOIN n ON n._row OPERATOR(pg_catalog.=) b._ord",
+					 qkeys.data, qkeys.data,
+					 quote_identifier(list_nth(q->target_columns, p->time_col)),
+					 dd_qualified(q->state_relid), keys.data, bkeys.data,
+					 quote_identifier(list_nth(q->target_columns, p->time_col)),
+					 keys.data, bcols.data);
+	pgs_catalog_begin(&acc);
+	MemoryContextSwitchTo(cxt);
+	dd_register(DEDUP_ROWS_ENR, tuplestore_begin_heap(false, false, work_mem), p->rows_desc);
+	p->keep = dd_prepare(sql.data, 2, keep_types);
+	p->evict = dd_prepare(psprintf("DELETE FROM %s WHERE _expires_at OPERATOR(pg_catalog.<=) $1",
+								   dd_qualified(q->state_relid)),
+						  1, &keep_types[2]);
+	pgs_catalog_end(&acc);
+
+	/* the target, as the owner */
+	pgs_owner_begin(&acc, q->owner, psprintf("pg_catalog, %s", pgs_batch_search_path(q->search_path)));
+	MemoryContextSwitchTo(cxt);
+	dd_register(DEDUP_NEW_ENR, tuplestore_begin_heap(false, false, work_mem), p->rows_desc);
+	p->write = dd_prepare(psprintf("INSERT INTO %s (%s) SELECT %s FROM " DEDUP_NEW_ENR,
+								   dd_qualified(q->target_relid), cols.data, cols.data),
+						  0, NULL);
+	pgs_owner_end(&acc);
+	MemoryContextSwitchTo(cxt);
+	p->signature = MemoryContextStrdup(TopMemoryContext, sig);
+	return p;
+}
+
+/* the rows of the batch at or before the late watermark go; the rest stay */
+static Tuplestorestate *
+dd_drop_late(DedupPlans *p, Tuplestorestate *rows, int64 late, MemoryContext cxt,
+			 int64 *dropped)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	Tuplestorestate *kept = tuplestore_begin_heap(false, false, work_mem);
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(p->rows_desc, &TTSOpsMinimalTuple);
+	bool		isnull;
+
+	*dropped = 0;
+	tuplestore_rescan(rows);
+	while (tuplestore_gettupleslot(rows, true, false, slot))
+	{
+		Datum		d = slot_getattr(slot, p->time_col + 1, &isnull);
+
+		if (!isnull && DatumGetInt64(d) <= late)
+		{
+			(*dropped)++;
+			continue;
+		}
+		tuplestore_puttupleslot(kept, slot);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	MemoryContextSwitchTo(old);
+	tuplestore_end(rows);
+	return kept;
+}
+
+/* the batch's rows, as the owner */
+static Tuplestorestate *
+dd_rows(const PgsQuery *q, DedupPlans *p, PgsBatchParams *params, MemoryContext cxt,
+		int64 *input_rows)
+{
+	PgsCatalogAccess acc = {0};
+	CachedPlanSource *source;
+	Tuplestorestate *volatile rows = NULL;
+	ParamListInfo pl = makeParamList(PGS_BATCH_NPARAMS);
+
+	for (int i = 0; i < PGS_BATCH_NPARAMS; i++)
+	{
+		pl->params[i].value = params->values[i];
+		pl->params[i].isnull = params->nulls[i] == 'n';
+		pl->params[i].pflags = PARAM_FLAG_CONST;
+		pl->params[i].ptype = pgs_batch_param_types[i];
+	}
+	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
+	source = linitial(SPI_plan_get_plan_sources(p->rows));
+	pgs_batch_input_rows = 0;
+	pgs_rewrite_arm(source->query_string, q->stream_relid);
+	PG_TRY();
+	{
+		rows = dd_run_into(p->rows, pl, cxt);
+	}
+	PG_FINALLY();
+	{
+		pgs_rewrite_disarm();
+	}
+	PG_END_TRY();
+	*input_rows = pgs_batch_input_rows;
+	pgs_owner_end(&acc);
+	return rows;
+}
+
+/* the keys seen for the first time, with their rows; expired keys out */
+static Tuplestorestate *
+dd_keep(const PgsQuery *q, DedupPlans *p, int64 batch_id, Tuplestorestate *rows,
+		const PgsWatermarks *w, MemoryContext cxt, int64 *evicted)
+{
+	PgsCatalogAccess acc = {0};
+	Oid			types[2] = {INTERVALOID, INT8OID};
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	Interval   *delay = palloc0(sizeof(Interval));
+	Tuplestorestate *kept;
+
+	delay->time = q->watermark_usecs;
+	values[0] = IntervalPGetDatum(delay);
+	values[1] = Int64GetDatum(batch_id);
+	pgs_catalog_begin(&acc);
+	dd_register(DEDUP_ROWS_ENR, rows, p->rows_desc);
+	kept = dd_run_into(p->keep, dd_params(2, types, values, nulls), cxt);
+	*evicted = 0;
+	if (!w->watermark_null)
+	{
+		Datum		cutoff = Int64GetDatum(w->watermark);
+		bool		isnull = false;
+		int			rc;
+		bool		pushed = pgs_ensure_snapshot();
+
+		rc = SPI_execute_plan_extended(p->evict,
+									   &(SPIExecuteOptions) {
+										   .params = dd_params(1, &p->time_type, &cutoff, &isnull)});
+		if (pushed)
+			PopActiveSnapshot();
+		if (rc < 0)
+			elog(ERROR, "could not evict the expired keys of a deduplicating query");
+		*evicted = (int64) SPI_processed;
+	}
+	pgs_catalog_end(&acc);
+	return kept;
+}
+
+/*
+ * One batch of a deduplicating query, in the run's transaction: see the
+ * head of this file.
+ */
+void
+pgs_dedup_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
+				  const PgsWatermarks *watermarks, PgsAggResult *result)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	PgsCatalogAccess acc = {0};
+	DedupPlans *p = dd_plans(q);
+	Tuplestorestate *rows;
+	Tuplestorestate *kept;
+	int			rc;
+	bool		pushed;
+
+	memset(result, 0, sizeof(PgsAggResult));
+	rows = dd_rows(q, p, params, cxt, &result->input_rows);
+	if (!watermarks->late_null)
+		rows = dd_drop_late(p, rows, watermarks->late, cxt, &result->late_groups);
+	kept = dd_keep(q, p, batch_id, rows, watermarks, cxt, &result->evicted);
+	result->groups_added = tuplestore_tuple_count(kept);
+	result->groups_updated = result->groups_added;
+
+	pgs_owner_begin(&acc, q->owner, psprintf("pg_catalog, %s", pgs_batch_search_path(q->search_path)));
+	dd_register(DEDUP_NEW_ENR, kept, p->rows_desc);
+	pushed = pgs_ensure_snapshot();
+	rc = SPI_execute_plan(p->write, NULL, NULL, false, 0);
+	if (pushed)
+		PopActiveSnapshot();
+	if (rc < 0)
+		elog(ERROR, "could not write the rows of a deduplicating query");
+	result->output_rows = (int64) SPI_processed;
+	pgs_owner_end(&acc);
+	tuplestore_end(rows);
+	tuplestore_end(kept);
+}
