@@ -518,8 +518,8 @@ pgs_agg_forget_plans(void)
 	agg_plans = NULL;
 }
 
-static SPIPlanPtr
-ae_prepare(const char *sql, int nargs, Oid *argtypes)
+SPIPlanPtr
+pgs_state_prepare(const char *sql, int nargs, Oid *argtypes)
 {
 	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
 
@@ -531,8 +531,8 @@ ae_prepare(const char *sql, int nargs, Oid *argtypes)
 	return plan;
 }
 
-static void
-ae_register(const char *name, Tuplestorestate *ts, TupleDesc desc)
+void
+pgs_state_register(const char *name, Tuplestorestate *ts, TupleDesc desc)
 {
 	EphemeralNamedRelation enr = palloc0(sizeof(EphemeralNamedRelationData));
 
@@ -915,7 +915,7 @@ ae_plans(const PgsQuery *q)
 		pgs_rewrite_arm_partial(text, q->stream_relid, p->shape);
 		PG_TRY();
 		{
-			p->partial = ae_prepare(text, PGS_BATCH_NPARAMS, pgs_batch_param_types);
+			p->partial = pgs_state_prepare(text, PGS_BATCH_NPARAMS, pgs_batch_param_types);
 		}
 		PG_FINALLY();
 		{
@@ -943,11 +943,11 @@ ae_plans(const PgsQuery *q)
 	/* the merge, in a catalog stretch */
 	pgs_catalog_begin(&acc);
 	MemoryContextSwitchTo(cxt);
-	ae_register(AGG_PARTIAL_ENR,
+	pgs_state_register(AGG_PARTIAL_ENR,
 				tuplestore_begin_heap(false, false, work_mem), p->partial_desc);
-	p->merge = ae_prepare(merge, p->nresults + 1, p->merge_types);
+	p->merge = pgs_state_prepare(merge, p->nresults + 1, p->merge_types);
 	if (p->replace)
-		p->results_all = ae_prepare(all, p->nresults, p->merge_types + 1);
+		p->results_all = pgs_state_prepare(all, p->nresults, p->merge_types + 1);
 	if (p->time_key >= 0)
 	{
 		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
@@ -956,7 +956,7 @@ ae_plans(const PgsQuery *q)
 		p->evict_types[0] = p->time_type;
 		memcpy(p->evict_types + 1, p->merge_types + 1, sizeof(Oid) * p->nresults);
 		MemoryContextSwitchTo(old);
-		p->evict = ae_prepare(ae_compose_evict(&shape, q->state_relid),
+		p->evict = pgs_state_prepare(ae_compose_evict(&shape, q->state_relid),
 							  p->nresults + 1, p->evict_types);
 	}
 	pgs_catalog_end(&acc);
@@ -964,12 +964,12 @@ ae_plans(const PgsQuery *q)
 	/* the target, as the owner */
 	pgs_owner_begin(&acc, q->owner, ae_target_search_path(q));
 	MemoryContextSwitchTo(cxt);
-	ae_register(AGG_GROUPS_ENR,
+	pgs_state_register(AGG_GROUPS_ENR,
 				tuplestore_begin_heap(false, false, work_mem), p->groups_desc);
-	p->clear = ae_prepare(clear, 0, NULL);
-	p->write = ae_prepare(write, 0, NULL);
+	p->clear = pgs_state_prepare(clear, 0, NULL);
+	p->write = pgs_state_prepare(write, 0, NULL);
 	if (leave)
-		p->leave = ae_prepare(leave, 0, NULL);
+		p->leave = pgs_state_prepare(leave, 0, NULL);
 	pgs_owner_end(&acc);
 	MemoryContextSwitchTo(cxt);
 
@@ -978,8 +978,8 @@ ae_plans(const PgsQuery *q)
 }
 
 /* run a prepared statement into a new tuplestore */
-static Tuplestorestate *
-ae_run_into(SPIPlanPtr plan, ParamListInfo params, MemoryContext cxt)
+Tuplestorestate *
+pgs_state_run_into(SPIPlanPtr plan, ParamListInfo params, MemoryContext cxt)
 {
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 	Tuplestorestate *ts = tuplestore_begin_heap(false, false, work_mem);
@@ -1017,8 +1017,8 @@ ae_run(SPIPlanPtr plan)
 	return SPI_processed;
 }
 
-static ParamListInfo
-ae_params(int n, Oid *types, Datum *values, const char *nulls)
+ParamListInfo
+pgs_state_params(int n, Oid *types, Datum *values, const char *nulls)
 {
 	ParamListInfo pl = makeParamList(n);
 
@@ -1068,8 +1068,8 @@ ae_partial(const PgsQuery *q, AggPlans *p, PgsBatchParams *params,
 	pgs_rewrite_arm_partial(source->query_string, q->stream_relid, p->shape);
 	PG_TRY();
 	{
-		partial = ae_run_into(p->partial,
-							  ae_params(PGS_BATCH_NPARAMS, pgs_batch_param_types,
+		partial = pgs_state_run_into(p->partial,
+							  pgs_state_params(PGS_BATCH_NPARAMS, pgs_batch_param_types,
 										params->values, params->nulls),
 							  cxt);
 	}
@@ -1107,13 +1107,13 @@ ae_merge(const PgsQuery *q, AggPlans *p, int64 batch_id,
 	pgs_agg_set_call_owner(q->owner, pgs_batch_search_path(q->search_path));
 	PG_TRY();
 	{
-		ae_register(AGG_PARTIAL_ENR, partial, p->partial_desc);
-		groups = ae_run_into(p->merge,
-							 ae_params(p->nresults + 1, p->merge_types, values, nulls),
+		pgs_state_register(AGG_PARTIAL_ENR, partial, p->partial_desc);
+		groups = pgs_state_run_into(p->merge,
+							 pgs_state_params(p->nresults + 1, p->merge_types, values, nulls),
 							 cxt);
 		if (p->replace)
-			*all = ae_run_into(p->results_all,
-							   ae_params(p->nresults, p->merge_types + 1,
+			*all = pgs_state_run_into(p->results_all,
+							   pgs_state_params(p->nresults, p->merge_types + 1,
 										 values + 1, nulls + 1),
 							   cxt);
 	}
@@ -1177,8 +1177,8 @@ ae_evict(const PgsQuery *q, AggPlans *p, int64 watermark, MemoryContext cxt)
 	pgs_agg_set_call_owner(q->owner, pgs_batch_search_path(q->search_path));
 	PG_TRY();
 	{
-		evicted = ae_run_into(p->evict,
-							  ae_params(p->nresults + 1, p->evict_types, values, nulls),
+		evicted = pgs_state_run_into(p->evict,
+							  pgs_state_params(p->nresults + 1, p->evict_types, values, nulls),
 							  cxt);
 	}
 	PG_FINALLY();
@@ -1231,19 +1231,19 @@ pgs_agg_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 	{
 		if (evicted != NULL)
 		{
-			ae_register(AGG_GROUPS_ENR, evicted, p->groups_desc);
+			pgs_state_register(AGG_GROUPS_ENR, evicted, p->groups_desc);
 			result->output_rows += ae_run(p->write);
 		}
 	}
 	else if (p->replace)
 	{
-		ae_register(AGG_GROUPS_ENR, all, p->groups_desc);
+		pgs_state_register(AGG_GROUPS_ENR, all, p->groups_desc);
 		result->output_rows += ae_run(p->clear);
 		result->output_rows += ae_run(p->write);
 	}
 	else
 	{
-		ae_register(AGG_GROUPS_ENR, groups, p->groups_desc);
+		pgs_state_register(AGG_GROUPS_ENR, groups, p->groups_desc);
 		if (p->complete && state_rows_before == 0)
 			result->output_rows += ae_run(p->clear);
 		result->output_rows += ae_run(p->write);

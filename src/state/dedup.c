@@ -167,73 +167,9 @@ pgs_dedup_forget_plans(void)
 	dedup_plans = NULL;
 }
 
-static SPIPlanPtr
-dd_prepare(const char *sql, int nargs, Oid *argtypes)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
 
-	if (plan == NULL)
-		elog(ERROR, "could not prepare statement of a deduplicating query (%s): %s",
-			 SPI_result_code_string(SPI_result), sql);
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	return plan;
-}
 
-static void
-dd_register(const char *name, Tuplestorestate *ts, TupleDesc desc)
-{
-	EphemeralNamedRelation enr = palloc0(sizeof(EphemeralNamedRelationData));
 
-	enr->md.name = pstrdup(name);
-	enr->md.reliddesc = InvalidOid;
-	enr->md.tupdesc = desc;
-	enr->md.enrtype = ENR_NAMED_TUPLESTORE;
-	enr->md.enrtuples = tuplestore_tuple_count(ts);
-	enr->reldata = ts;
-	if (SPI_register_relation(enr) != SPI_OK_REL_REGISTER)
-		elog(ERROR, "could not register the rows of a deduplicating query's batch");
-}
-
-static Tuplestorestate *
-dd_run_into(SPIPlanPtr plan, ParamListInfo params, MemoryContext cxt)
-{
-	MemoryContext old = MemoryContextSwitchTo(cxt);
-	Tuplestorestate *ts = tuplestore_begin_heap(false, false, work_mem);
-	DestReceiver *dest = CreateDestReceiver(DestTuplestore);
-	SPIExecuteOptions opts = {0};
-	bool		pushed;
-	int			rc;
-
-	MemoryContextSwitchTo(old);
-	SetTuplestoreDestReceiverParams(dest, ts, cxt, false, NULL, NULL);
-	opts.params = params;
-	opts.dest = dest;
-	pushed = pgs_ensure_snapshot();
-	rc = SPI_execute_plan_extended(plan, &opts);
-	if (pushed)
-		PopActiveSnapshot();
-	if (rc < 0)
-		elog(ERROR, "statement of a deduplicating query failed: %s",
-			 SPI_result_code_string(rc));
-	dest->rDestroy(dest);
-	return ts;
-}
-
-static ParamListInfo
-dd_params(int n, Oid *types, Datum *values, bool *nulls)
-{
-	ParamListInfo pl = makeParamList(n);
-
-	for (int i = 0; i < n; i++)
-	{
-		pl->params[i].value = values[i];
-		pl->params[i].isnull = nulls[i];
-		pl->params[i].pflags = PARAM_FLAG_CONST;
-		pl->params[i].ptype = types[i];
-	}
-	return pl;
-}
 
 /* the query's statements */
 static DedupPlans *
@@ -322,7 +258,7 @@ dd_plans(const PgsQuery *q)
 	pgs_rewrite_arm(rows_sql, q->stream_relid);
 	PG_TRY();
 	{
-		p->rows = dd_prepare(rows_sql, PGS_BATCH_NPARAMS, pgs_batch_param_types);
+		p->rows = pgs_state_prepare(rows_sql, PGS_BATCH_NPARAMS, pgs_batch_param_types);
 	}
 	PG_FINALLY();
 	{
@@ -360,9 +296,9 @@ dd_plans(const PgsQuery *q)
 					 keys.data, bcols.data);
 	pgs_catalog_begin(&acc);
 	MemoryContextSwitchTo(cxt);
-	dd_register(DEDUP_ROWS_ENR, tuplestore_begin_heap(false, false, work_mem), p->rows_desc);
-	p->keep = dd_prepare(sql.data, 2, keep_types);
-	p->evict = dd_prepare(psprintf("DELETE FROM %s WHERE _expires_at OPERATOR(pg_catalog.<=) $1",
+	pgs_state_register(DEDUP_ROWS_ENR, tuplestore_begin_heap(false, false, work_mem), p->rows_desc);
+	p->keep = pgs_state_prepare(sql.data, 2, keep_types);
+	p->evict = pgs_state_prepare(psprintf("DELETE FROM %s WHERE _expires_at OPERATOR(pg_catalog.<=) $1",
 								   dd_qualified(q->state_relid)),
 						  1, &keep_types[2]);
 	pgs_catalog_end(&acc);
@@ -370,8 +306,8 @@ dd_plans(const PgsQuery *q)
 	/* the target, as the owner */
 	pgs_owner_begin(&acc, q->owner, psprintf("pg_catalog, %s", pgs_batch_search_path(q->search_path)));
 	MemoryContextSwitchTo(cxt);
-	dd_register(DEDUP_NEW_ENR, tuplestore_begin_heap(false, false, work_mem), p->rows_desc);
-	p->write = dd_prepare(psprintf("INSERT INTO %s (%s) SELECT %s FROM " DEDUP_NEW_ENR,
+	pgs_state_register(DEDUP_NEW_ENR, tuplestore_begin_heap(false, false, work_mem), p->rows_desc);
+	p->write = pgs_state_prepare(psprintf("INSERT INTO %s (%s) SELECT %s FROM " DEDUP_NEW_ENR,
 								   dd_qualified(q->target_relid), cols.data, cols.data),
 						  0, NULL);
 	pgs_owner_end(&acc);
@@ -432,7 +368,7 @@ dd_rows(const PgsQuery *q, DedupPlans *p, PgsBatchParams *params, MemoryContext 
 	pgs_rewrite_arm(source->query_string, q->stream_relid);
 	PG_TRY();
 	{
-		rows = dd_run_into(p->rows, pl, cxt);
+		rows = pgs_state_run_into(p->rows, pl, cxt);
 	}
 	PG_FINALLY();
 	{
@@ -452,7 +388,7 @@ dd_keep(const PgsQuery *q, DedupPlans *p, int64 batch_id, Tuplestorestate *rows,
 	PgsCatalogAccess acc = {0};
 	Oid			types[2] = {INTERVALOID, INT8OID};
 	Datum		values[2];
-	bool		nulls[2] = {false, false};
+	char		nulls[2] = {' ', ' '};
 	Interval   *delay = palloc0(sizeof(Interval));
 	Tuplestorestate *kept;
 
@@ -460,19 +396,19 @@ dd_keep(const PgsQuery *q, DedupPlans *p, int64 batch_id, Tuplestorestate *rows,
 	values[0] = IntervalPGetDatum(delay);
 	values[1] = Int64GetDatum(batch_id);
 	pgs_catalog_begin(&acc);
-	dd_register(DEDUP_ROWS_ENR, rows, p->rows_desc);
-	kept = dd_run_into(p->keep, dd_params(2, types, values, nulls), cxt);
+	pgs_state_register(DEDUP_ROWS_ENR, rows, p->rows_desc);
+	kept = pgs_state_run_into(p->keep, pgs_state_params(2, types, values, nulls), cxt);
 	*evicted = 0;
 	if (!w->watermark_null)
 	{
 		Datum		cutoff = Int64GetDatum(w->watermark);
-		bool		isnull = false;
+		char		isnull = ' ';
 		int			rc;
 		bool		pushed = pgs_ensure_snapshot();
 
 		rc = SPI_execute_plan_extended(p->evict,
 									   &(SPIExecuteOptions) {
-										   .params = dd_params(1, &p->time_type, &cutoff, &isnull)});
+										   .params = pgs_state_params(1, &p->time_type, &cutoff, &isnull)});
 		if (pushed)
 			PopActiveSnapshot();
 		if (rc < 0)
@@ -508,7 +444,7 @@ pgs_dedup_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 	result->groups_updated = result->groups_added;
 
 	pgs_owner_begin(&acc, q->owner, psprintf("pg_catalog, %s", pgs_batch_search_path(q->search_path)));
-	dd_register(DEDUP_NEW_ENR, kept, p->rows_desc);
+	pgs_state_register(DEDUP_NEW_ENR, kept, p->rows_desc);
 	pushed = pgs_ensure_snapshot();
 	rc = SPI_execute_plan(p->write, NULL, NULL, false, 0);
 	if (pushed)

@@ -115,6 +115,17 @@ extern void pgs_agg_forget_plans(void);
 
 extern char *pgs_agg_collation_name(Oid collation);
 
+/* statements of the state's batches (agg_exec.c) */
+#include "executor/spi.h"
+#include "utils/tuplestore.h"
+extern SPIPlanPtr pgs_state_prepare(const char *sql, int nargs, Oid *argtypes);
+extern void pgs_state_register(const char *name, Tuplestorestate *ts,
+							   TupleDesc desc);
+extern Tuplestorestate *pgs_state_run_into(SPIPlanPtr plan, ParamListInfo params,
+										   MemoryContext cxt);
+extern ParamListInfo pgs_state_params(int n, Oid *types, Datum *values,
+									  const char *nulls);
+
 /* dedup.c */
 extern Oid	pgs_dedup_create_state(const char *query_name, List *key_types,
 								   List *key_collations, Oid time_type);
