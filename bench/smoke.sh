@@ -26,5 +26,6 @@ run many_queries.sh QUERIES=4 STREAMS=2 SECONDS_PER_RUN=2 IDLE_SECONDS=1
 run retention.sh DURATION=4 SAMPLE=2 RATE=200 KEEP='1 second' ROUNDS=1 SECONDS_PER_RUN=1
 run floors.sh HISTORY=20000 NEW_ROWS=500 ROUNDS=1
 run aggregation.sh HISTORY=20000 SMALL_HISTORY=2000 NEW_ROWS=1000 ROUNDS=1 STATE_GROUPS=200
+run windows.sh ROUNDS=6 ROWS_PER_MINUTE=500 KEYS=5
 rm -f /tmp/pg_streaming_bench_smoke.log
 [ "$failed" -eq 0 ]
