@@ -341,8 +341,10 @@ pgs_checkpoint_plan_watermarks(int64 query_id, PgsWatermarks *w)
 
 	w->watermark_null = w->late_null = true;
 	pgs_catalog_begin(&acc);
+	/* both of the latest committed batch */
 	if (pgs_catalog_exec("SELECT next_watermark FROM stream.progress_log"
-						 " WHERE query_id = $1 ORDER BY batch_id DESC LIMIT 1",
+						 " WHERE query_id = $1 AND batch_id = (SELECT max(batch_id)"
+						 " FROM stream.checkpoint_commits WHERE query_id = $1)",
 						 1, argtypes, values, NULL, false, 0) > 0)
 	{
 		Datum		d = pgs_result_datum(0, 1, &isnull);
@@ -351,7 +353,8 @@ pgs_checkpoint_plan_watermarks(int64 query_id, PgsWatermarks *w)
 		w->watermark = isnull ? 0 : DatumGetTimestampTz(d);
 	}
 	if (pgs_catalog_exec("SELECT watermark FROM stream.checkpoint_watermarks"
-						 " WHERE query_id = $1 ORDER BY batch_id DESC LIMIT 1",
+						 " WHERE query_id = $1 AND batch_id = (SELECT max(batch_id)"
+						 " FROM stream.checkpoint_commits WHERE query_id = $1)",
 						 1, argtypes, values, NULL, false, 0) > 0)
 	{
 		Datum		d = pgs_result_datum(0, 1, &isnull);

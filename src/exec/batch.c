@@ -26,6 +26,7 @@
 #include "postgres.h"
 
 #include "access/relation.h"
+#include "common/int.h"
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
@@ -267,11 +268,12 @@ batch_event_times(const PgsQuery *q, PgsBatchParams *params, PgsProgress *progre
 
 	pgs_owner_begin(&acc, q->owner, BATCH_SCAN_SEARCH_PATH);
 	/* a snapshot of its own, as in batch_scan */
+	/* infinite times say nothing of how far the stream has come */
 	pgs_catalog_exec(pgs_batch_select_cols_sql(q->stream_relid, col,
 											   psprintf("pg_catalog.min(%s), pg_catalog.max(%s),"
 														" pg_catalog.to_timestamp(pg_catalog.avg(pg_catalog.date_part('epoch', %s)))",
 														as_tz, as_tz, col),
-											   NULL),
+											   psprintf("WHERE pg_catalog.isfinite(%s)", col)),
 					 PGS_BATCH_NPARAMS, pgs_batch_param_types, params->values,
 					 params->nulls, false, 0);
 	progress->event_time_min = DatumGetTimestampTz(pgs_result_datum(0, 1, &isnull));
@@ -284,8 +286,11 @@ batch_event_times(const PgsQuery *q, PgsBatchParams *params, PgsProgress *progre
 	progress->next_watermark = w->watermark;
 	if (!progress->times_null)
 	{
-		int64		candidate = progress->event_time_max - q->watermark_usecs;
+		int64		candidate;
 
+		if (pg_sub_s64_overflow(progress->event_time_max, q->watermark_usecs, &candidate) ||
+			!IS_VALID_TIMESTAMP(candidate))
+			candidate = MIN_TIMESTAMP;
 		if (progress->next_null || candidate > progress->next_watermark)
 		{
 			progress->next_watermark = candidate;
@@ -762,6 +767,7 @@ batch_plan_no_data(const PgsQuery *q, PgsOffsets *o, BatchPlan *bp,
 	PgsWatermarks *w = &bp->watermarks;
 
 	if (q->event_time == NULL || !have_latest || w->watermark_null ||
+		strcmp(q->output_mode, "complete") == 0 ||
 		(!w->late_null && w->watermark <= w->late))
 		return false;
 	o->end = o->start;
@@ -1041,8 +1047,14 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 	if (q.event_time)
 	{
 		progress.has_event_time = true;
-		(void) pgs_checkpoint_read_watermarks(query_id, bp.batch_id,
-											  &progress.watermarks);
+		if (!pgs_checkpoint_read_watermarks(query_id, bp.batch_id,
+											&progress.watermarks))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("the watermarks of batch " INT64_FORMAT " of streaming query \"%s\" are missing",
+							bp.batch_id, q.name),
+					 errdetail("A batch of a query with an event time has its watermarks written ahead with its offsets."),
+					 errhint("Drop the query and start it again.")));
 	}
 	progress.output_rows = (int64) batch_run(&q, &check, &progress);
 
@@ -1052,8 +1064,12 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 	pgs_checkpoint_commit(query_id, bp.batch_id, &progress);
 	if (nonatomic)
 		SPI_commit();
-	/* a moved watermark has windows to close: a batch without rows is due */
+	/*
+	 * A moved watermark has windows to close, or keys to forget: a batch
+	 * without rows is due (never in complete mode, which keeps every window).
+	 */
 	if (progress.has_event_time && !progress.next_null &&
+		strcmp(q.output_mode, "complete") != 0 &&
 		(progress.watermarks.watermark_null ||
 		 progress.next_watermark > progress.watermarks.watermark))
 		bp.capped = true;

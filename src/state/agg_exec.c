@@ -1132,8 +1132,8 @@ ae_merge(const PgsQuery *q, AggPlans *p, int64 batch_id,
  * groups kept, and *dropped how many went.
  */
 static Tuplestorestate *
-ae_drop_late(AggPlans *p, Tuplestorestate *partial, int64 late, MemoryContext cxt,
-			 int64 *dropped)
+ae_drop_late(AggPlans *p, Tuplestorestate *partial, bool late_null, int64 late,
+			 MemoryContext cxt, int64 *dropped)
 {
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 	Tuplestorestate *kept = tuplestore_begin_heap(false, false, work_mem);
@@ -1146,8 +1146,11 @@ ae_drop_late(AggPlans *p, Tuplestorestate *partial, int64 late, MemoryContext cx
 	{
 		Datum		d = slot_getattr(slot, p->time_key + 1, &isnull);
 
+		/* a row without a time is in no window, as Spark drops it */
+		if (isnull)
+			continue;
 		/* a group's time is its window's end: start + size */
-		if (!isnull && DatumGetInt64(d) <= late - p->time_size)
+		if (!late_null && DatumGetInt64(d) <= late - p->time_size)
 		{
 			(*dropped)++;
 			continue;
@@ -1213,9 +1216,9 @@ pgs_agg_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 
 	memset(result, 0, sizeof(PgsAggResult));
 	partial = ae_partial(q, p, params, cxt, &result->input_rows);
-	if (p->time_key >= 0 && watermarks != NULL && !watermarks->late_null)
-		partial = ae_drop_late(p, partial, watermarks->late, cxt,
-							   &result->late_groups);
+	if (p->time_key >= 0 && watermarks != NULL)
+		partial = ae_drop_late(p, partial, watermarks->late_null, watermarks->late,
+							   cxt, &result->late_groups);
 	groups = ae_merge(q, p, batch_id, partial, cxt, &all);
 	result->groups_updated = tuplestore_tuple_count(groups);
 	result->groups_added = ae_count_new(groups, p->groups_desc);

@@ -20,6 +20,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "common/int.h"
 #include "access/table.h"
 #include "catalog/pg_aggregate.h"
 #include "catalog/pg_am_d.h"
@@ -437,8 +438,13 @@ pgs_agg_find_time_key(PgsAggShape *shape, Query *query, Oid stream_relid,
 			iv = DatumGetIntervalP(((Const *) size)->constvalue);
 			if (iv->month != 0)
 				as_refuse("a window of months", NULL, "Give the size in days.");
+			if (pg_mul_s64_overflow((int64) iv->day, USECS_PER_DAY, &shape->time_size) ||
+				pg_add_s64_overflow(shape->time_size, iv->time, &shape->time_size) ||
+				shape->time_size <= 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("a window's size must be positive and in range")));
 			shape->time_key = foreach_current_index(lc);
-			shape->time_size = iv->time + (int64) iv->day * USECS_PER_DAY;
 			return;
 		}
 	}

@@ -107,6 +107,7 @@ typedef struct HopState
 	int64		next;			/* the next start to return */
 	int64		last;			/* the last one */
 	int64		slide;
+	bool		done;
 } HopState;
 
 /*
@@ -144,17 +145,24 @@ stream_hop(PG_FUNCTION_ARGS)
 		st->last = wn_start(ts, slide, origin);
 		/* the earliest start whose window still holds ts: start + size > ts */
 		first = st->last - wn_floor_div(size - 1 - (ts - st->last), slide) * slide;
+		if (!IS_VALID_TIMESTAMP(first))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+					 errmsg("timestamp out of range for a window")));
 		st->next = first;
+		st->done = false;
 		funcctx->user_fctx = st;
 		MemoryContextSwitchTo(old);
 	}
 	funcctx = SRF_PERCALL_SETUP();
 	st = (HopState *) funcctx->user_fctx;
-	if (st->next <= st->last)
+	if (!st->done && st->next <= st->last)
 	{
 		int64		start = st->next;
 
-		st->next += st->slide;
+		/* the last window may start near the end of the range */
+		if (pg_add_s64_overflow(st->next, st->slide, &st->next))
+			st->done = true;
 		SRF_RETURN_NEXT(funcctx, Int64GetDatum(start));
 	}
 	SRF_RETURN_DONE(funcctx);

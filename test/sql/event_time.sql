@@ -158,8 +158,26 @@ SELECT batch_id, input_rows, output_rows, state_rows, watermark, late_rows
   FROM stream.progress WHERE query = 'clicks_once' ORDER BY batch_id;
 SELECT name, deduplicate, watermark FROM stream.queries WHERE name = 'clicks_once';
 
+-- infinite event times do not move the watermark, NULL times are in no window
+CREATE TABLE odd (k int, t timestamptz);
+SELECT stream.create_stream('odd');
+SELECT stream.start_query('odd_counts',
+    $$SELECT t AS at, count(*) AS n FROM odd GROUP BY 1$$, 'odd_counts',
+    output_mode => 'append', event_time => 't', watermark => '1 minute', trigger => '1 hour') > 0 AS started;
+INSERT INTO odd VALUES (1, 'infinity'), (2, '-infinity'), (3, '2026-01-01 00:00'), (4, NULL);
+CALL stream.process_all_available('odd_counts');
+INSERT INTO odd VALUES (5, '2026-01-01 00:05');
+CALL stream.process_all_available('odd_counts');
+SELECT * FROM odd_counts ORDER BY at;
+SELECT name, watermark FROM stream.queries WHERE name = 'odd_counts';
+-- sliding windows at the end of the range: an error, never a runaway
+SELECT count(*) AS windows_near_the_end
+  FROM stream.hop('294276-12-31 23:59:59+00', '30 days', '30 days');
+
 -- refusals, each changing nothing
 \set VERBOSITY default
+SELECT stream.start_query('r13', $$SELECT stream.tumble(t, '0 seconds') AS w, count(*) AS n FROM words GROUP BY 1$$,
+                          'r13', output_mode => 'append', event_time => 't', watermark => '1 minute');
 SELECT stream.start_query('r8', $$SELECT event_id, t FROM clicks$$, 'r8', deduplicate => '{event_id}');
 SELECT stream.start_query('r9', $$SELECT event_id, user_id FROM clicks$$, 'r9',
                           event_time => 't', watermark => '1 minute', deduplicate => '{event_id}');
@@ -190,8 +208,9 @@ SELECT count(*) AS refused_left_nothing FROM stream.queries WHERE name ~ '^r[0-9
 SELECT stream.drop_stream('words', cascade => true);
 SELECT stream.drop_stream('ticks', cascade => true);
 SELECT stream.drop_stream('clicks', cascade => true);
+SELECT stream.drop_stream('odd', cascade => true);
 DROP PROCEDURE run_all();
 DROP PROCEDURE feed(int);
 DROP TABLE words, ticks, counts_append, counts_update, counts_complete, sliding_update,
-    tick_counts, fail_switch, clicks, clicks_once;
+    tick_counts, fail_switch, clicks, clicks_once, odd, odd_counts;
 DROP FUNCTION fail_if_asked();
