@@ -32,6 +32,14 @@ $node->safe_psql('source', q{
 	                          'agg_out', output_mode => 'update', trigger => '1 hour');
 	CALL stream.process_all_available('agg');
 	INSERT INTO ev VALUES (3, 'c'), (4, 'a');
+	CREATE TABLE ticks (k int, t timestamptz);
+	SELECT stream.create_stream('ticks');
+	SELECT stream.start_query('win', 'SELECT stream.tumble(t, ''1 minute'') AS m, k, count(*) AS n FROM ticks GROUP BY 1, 2',
+	                          'win_out', output_mode => 'append', event_time => 't',
+	                          watermark => '1 minute', trigger => '1 hour');
+	INSERT INTO ticks SELECT g % 2, '2026-01-01 00:00+00'::timestamptz + g * interval '1 second'
+	  FROM generate_series(0, 179) g;
+	CALL stream.process_all_available('win');
 });
 
 my $dump = $node->basedir . '/source.dump';
@@ -45,7 +53,8 @@ $node->command_ok([ 'pg_dump', '-Fc', '-d', $node->connstr('source'), '-f', $dum
 
 is($node->safe_psql('copy',
 		"SELECT name, status, trigger, max_rows_per_batch, last_batch_id, state_table FROM stream.queries ORDER BY name"),
-	"agg|active|1 hour||1|stream_state.agg\ndq|active|2 seconds|10|1|", 'the queries and their checkpoints came along');
+	"agg|active|1 hour||1|stream_state.agg\ndq|active|2 seconds|10|1|\nwin|active|1 hour||2|stream_state.win",
+	'the queries and their checkpoints came along');
 is($node->safe_psql('copy', "SELECT count(*) FROM stream_state.agg"), '2',
 	'so did the aggregation\'s state');
 is($node->safe_psql('copy',
@@ -65,6 +74,16 @@ is($node->safe_psql('copy', qq{
 	'0', 'the restored aggregation goes on from its state and equals the query over all rows');
 is($node->safe_psql('copy', "SELECT n, a FROM agg_out WHERE v = 'a'"), '2|2.5000000000000000',
 	'a group the restored state held was combined with the new rows');
+is($node->safe_psql('copy', "SELECT watermark = '2026-01-01 00:01:59+00' FROM stream.queries WHERE name = 'win'"),
+	't', 'the watermark came along');
+$node->safe_psql('copy', q{
+	INSERT INTO ticks SELECT g % 2, '2026-01-01 00:00+00'::timestamptz + g * interval '1 second'
+	  FROM generate_series(180, 400) g;
+	CALL stream.process_all_available('win');
+});
+is($node->safe_psql('copy', q{
+	SELECT count(*), count(DISTINCT (m, k)), sum(n) FROM win_out}),
+	'10|10|300', 'after the restore each closed window was written once, whole');
 is($node->safe_psql('copy', q{
 	SELECT count(*) FROM ev e
 	 WHERE e._stream_xid::text = (SELECT s._stream_xid::text FROM ev s WHERE s.id = 1)}),
