@@ -170,3 +170,30 @@ AS 'MODULE_PATHNAME', 'stream_hop'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 4;
 COMMENT ON FUNCTION stream.hop(timestamp, interval, interval, timestamp) IS
 'the starts of every sliding window of the given size, starting every slide, that holds ts, ascending';
+
+CREATE FUNCTION stream.session(ts timestamptz, gap interval)
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'stream_session'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stream.session(timestamptz, interval) IS
+'a session window of the given gap, as a grouping key of a streaming aggregation: the sessions of a key that touch merge, and its value is the session''s start';
+
+CREATE FUNCTION stream.session(ts timestamp, gap interval)
+RETURNS timestamp
+AS 'MODULE_PATHNAME', 'stream_session'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION stream.session(timestamp, interval) IS
+'a session window of the given gap, as a grouping key of a streaming aggregation: the sessions of a key that touch merge, and its value is the session''s start';
+
+CREATE FUNCTION stream._agg_merge_step(state anyelement, aggregate oid, collation oid, value anyelement)
+RETURNS anyelement
+AS 'MODULE_PATHNAME', 'stream_agg_merge_step'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stream._agg_merge_step(anyelement, oid, oid, anyelement) IS
+'internal: the transition function of stream._agg_merge';
+
+CREATE AGGREGATE stream._agg_merge(oid, oid, anyelement) (
+    sfunc = stream._agg_merge_step,
+    stype = anyelement);
+COMMENT ON AGGREGATE stream._agg_merge(oid, oid, anyelement) IS
+'internal: the state that combines every stored state of a group (merged session windows)';

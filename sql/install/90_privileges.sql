@@ -17,6 +17,8 @@ REVOKE ALL ON FUNCTION stream._dropping_with_cascade() FROM PUBLIC;
 REVOKE ALL ON FUNCTION stream._forget_queries_using(oid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION stream._agg_combine(oid, oid, anyelement, anyelement) FROM PUBLIC;
 REVOKE ALL ON FUNCTION stream._agg_final(oid, oid, "any", anyelement) FROM PUBLIC;
+REVOKE ALL ON FUNCTION stream._agg_merge_step(anyelement, oid, oid, anyelement) FROM PUBLIC;
+REVOKE ALL ON FUNCTION stream._agg_merge(oid, oid, anyelement) FROM PUBLIC;
 
 -- the launcher should look at this database
 SELECT stream._extension_created();

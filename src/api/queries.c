@@ -451,6 +451,26 @@ stream_start_query(PG_FUNCTION_ARGS)
 	if (dedup != NIL)
 		qd_check_dedup(dedup, event_time, event_type, aggregates, &aq,
 					   &dedup_types, &dedup_collations);
+	if (aggregates && shape.session_call)
+	{
+		if (!shape.session)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("a session window needs the event-time column and a watermark"),
+					 errdetail("Sessions merge by their rows' event times, and close when the watermark passes their end."),
+					 errhint("Give event_time and watermark, and group by stream.session(<event-time column>, gap).")));
+		if (list_length(shape.keys) < 2)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("global aggregation with session window in streaming query is not supported"),
+					 errhint("Group by another key beside the session, such as the user.")));
+		if (strcmp(output_mode, "update") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("update output mode not supported for session window"),
+					 errdetail("A batch can merge a key's sessions into one with another start: the rows written before would no longer be groups."),
+					 errhint("Use output_mode => 'append' (each session written once, when it closes) or 'complete'.")));
+	}
 	if (aggregates && strcmp(output_mode, "append") == 0 &&
 		(event_time == NULL || shape.time_key < 0))
 		ereport(ERROR,
@@ -481,7 +501,7 @@ stream_start_query(PG_FUNCTION_ARGS)
 		qd_check_target(target_relid, aq.stream_relid, &aq);
 	else
 		target_relid = qd_create_target(rv, target, &aq);
-	if (aggregates && strcmp(output_mode, "append") != 0 &&
+	if (aggregates && strcmp(output_mode, "append") != 0 && !shape.session &&
 		!(strcmp(output_mode, "complete") == 0 &&
 		  (shape.limit_count || shape.limit_offset)))
 		pgs_agg_prepare_target(target_relid, created, &shape, aq.column_names,

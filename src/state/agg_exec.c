@@ -192,9 +192,20 @@ pgs_agg_create_state(const char *query_name, Oid owner, const PgsAggShape *shape
 		appendStringInfoString(&buf, "_one boolean NOT NULL DEFAULT true CHECK (_one), ");
 		appendStringInfoString(&keys, "_one");
 	}
-	appendStringInfo(&buf, "_first_batch bigint NOT NULL, _last_batch bigint NOT NULL,"
-					 " UNIQUE NULLS NOT DISTINCT (%s)) WITH (fillfactor = 90)",
-					 keys.data);
+	if (shape->session)
+	{
+		/* a key's sessions, each with its end; a batch replaces those it merges */
+		PgsAggKey  *tk = list_nth(shape->keys, shape->time_key);
+
+		appendStringInfo(&buf, "_session_end %s NOT NULL, _first_batch bigint NOT NULL,"
+						 " _last_batch bigint NOT NULL)",
+						 format_type_extended(getBaseType(tk->type), -1,
+											  FORMAT_TYPE_FORCE_QUALIFY));
+	}
+	else
+		appendStringInfo(&buf, "_first_batch bigint NOT NULL, _last_batch bigint NOT NULL,"
+						 " UNIQUE NULLS NOT DISTINCT (%s)) WITH (fillfactor = 90)",
+						 keys.data);
 
 	/* in the database's default tablespace, a heap, whatever the caller set */
 	pgs_catalog_begin(&acc);
@@ -213,12 +224,27 @@ pgs_agg_create_state(const char *query_name, Oid owner, const PgsAggShape *shape
 	/* the types named in its definition are the types analyzed */
 	pgs_agg_check_state(relid, shape, query_name);
 
-	/* closed windows are found by their time */
+	/* closed windows are found by their time; a key's sessions by the key */
 	if (shape->time_key >= 0)
 	{
+		char	   *index;
+
+		if (shape->session)
+		{
+			StringInfoData others;
+			int			k;
+
+			initStringInfo(&others);
+			for (k = 0; k < list_length(shape->keys); k++)
+				if (k != shape->time_key)
+					appendStringInfo(&others, "%skey_%d", others.len ? ", " : "", k + 1);
+			index = psprintf("CREATE INDEX ON %s (_session_end); CREATE INDEX ON %s (%s)",
+							 qualified, qualified, others.data);
+		}
+		else
+			index = psprintf("CREATE INDEX ON %s (key_%d)", qualified, shape->time_key + 1);
 		pgs_catalog_begin(&acc);
-		if (SPI_execute(psprintf("CREATE INDEX ON %s (key_%d)", qualified,
-								 shape->time_key + 1), false, 0) != SPI_OK_UTILITY)
+		if (SPI_execute(index, false, 0) != SPI_OK_UTILITY)
 			elog(ERROR, "could not index the state table of streaming query \"%s\"", query_name);
 		pgs_catalog_end(&acc);
 		CommandCounterIncrement();
@@ -460,6 +486,8 @@ typedef struct AggPlans
 	Oid			time_type;
 	Oid		   *evict_types;	/* the cutoff, then the result types */
 	bool		append;
+	bool		session;		/* the time key is a session window */
+	SPIPlanPtr	count;			/* catalog: the state's rows (sessions) */
 	char	   *shape;			/* pgs_agg_shape_signature() */
 	int			nresults;		/* aggregates, each with a result type */
 	Oid		   *merge_types;	/* the batch id, then the result types */
@@ -476,7 +504,7 @@ static void
 ae_free(AggPlans *p)
 {
 	SPIPlanPtr *plans[] = {&p->partial, &p->merge, &p->results_all, &p->clear,
-	&p->write, &p->leave, &p->evict};
+	&p->write, &p->leave, &p->evict, &p->count};
 
 	for (int i = 0; i < lengthof(plans); i++)
 	{
@@ -641,6 +669,94 @@ ae_results_list(StringInfo buf, const PgsAggShape *shape, const char *alias,
 		appendStringInfoString(buf, ", ");
 	}
 	appendStringInfo(buf, "%s AS _new", new_expr);
+}
+
+/*
+ * The merge of a session-window aggregation: the batch's rows (grouped by
+ * their own times, each a session [t, t + gap)) and the stored sessions of
+ * the keys they touch are ordered by start within each key; a session that
+ * starts after the end of every one before it starts a new merged session;
+ * the stored sessions are replaced by the merged ones, whose states
+ * stream._agg_merge combines.  Parameters as in the merge: $1 the batch,
+ * then the result types.
+ */
+static char *
+ae_compose_session_merge(const PgsAggShape *shape, Oid state_relid)
+{
+	StringInfoData buf;
+	StringInfoData others;		/* the other keys, as key_<n> */
+	StringInfoData match;
+	StringInfoData aggs;
+	StringInfoData cols;
+	StringInfoData sel;
+	char	   *gap = psprintf("'" INT64_FORMAT " microseconds'::pg_catalog.interval",
+							   shape->time_size);
+	int			t = shape->time_key + 1;
+	ListCell   *lc;
+	int			i;
+
+	initStringInfo(&others);
+	initStringInfo(&match);
+	initStringInfo(&aggs);
+	initStringInfo(&cols);
+	initStringInfo(&sel);
+	i = 0;
+	foreach(lc, shape->keys)
+	{
+		PgsAggKey  *k = lfirst(lc);
+
+		i++;
+		appendStringInfo(&cols, "key_%d, ", i);
+		if (i == t)
+		{
+			appendStringInfoString(&sel, "pg_catalog.min(g._s), ");
+			continue;
+		}
+		appendStringInfo(&sel, "g.key_%d, ", i);
+		appendStringInfo(&others, "%skey_%d", others.len ? ", " : "", i);
+		appendStringInfo(&match, "%s(st.key_%d %s k.key_%d OR (st.key_%d IS NOT DISTINCT FROM NULL AND k.key_%d IS NOT DISTINCT FROM NULL))",
+						 match.len ? " AND " : "", i, ae_operator(ae_equality(k->type)),
+						 i, i, i);
+	}
+	i = 0;
+	foreach(lc, shape->calls)
+	{
+		PgsAggCall *c = lfirst(lc);
+
+		i++;
+		appendStringInfo(&aggs, ", agg_%d", i);
+		appendStringInfo(&cols, "agg_%d, ", i);
+		appendStringInfo(&sel, "stream._agg_merge(%u::pg_catalog.oid, %u::pg_catalog.oid, g.agg_%d), ",
+						 c->aggref->aggfnoid, c->aggref->inputcollid, i);
+	}
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf,
+					 "WITH p AS (SELECT %s, key_%d AS _s, key_%d OPERATOR(pg_catalog.+) %s AS _e%s"
+					 " FROM " AGG_PARTIAL_ENR "),"
+					 " k AS (SELECT DISTINCT %s FROM p),"
+					 " old AS (DELETE FROM %s st USING k WHERE %s RETURNING st.*),"
+					 " u AS (SELECT %s, _s, _e%s FROM p"
+					 " UNION ALL SELECT %s, key_%d, _session_end%s FROM old),"
+					 " o AS (SELECT u.*, pg_catalog.max(u._e) OVER (PARTITION BY %s ORDER BY u._s"
+					 " ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS _prev FROM u),"
+					 " g AS (SELECT o.*, pg_catalog.sum(CASE WHEN o._prev IS NULL OR o._s OPERATOR(pg_catalog.>) o._prev"
+					 " THEN 1 ELSE 0 END) OVER (PARTITION BY %s ORDER BY o._s ROWS UNBOUNDED PRECEDING) AS _sid FROM o),"
+					 " m AS (INSERT INTO %s AS s (%s_session_end, _first_batch, _last_batch)"
+					 " SELECT %spg_catalog.max(g._e), $1, $1 FROM g GROUP BY %s, g._sid RETURNING s.*)"
+					 " SELECT ",
+					 others.data, t, t, gap, aggs.data,
+					 others.data,
+					 ae_qualified(state_relid), match.data,
+					 others.data, aggs.data,
+					 others.data, t, aggs.data,
+					 others.data,
+					 others.data,
+					 ae_qualified(state_relid), cols.data,
+					 sel.data, others.data);
+	ae_results_list(&buf, shape, "m", "true", 2);
+	appendStringInfoString(&buf, " FROM m");
+	return buf.data;
 }
 
 /* the statements of the catalog stretch: merge, and every group's results */
@@ -824,9 +940,13 @@ ae_compose_evict(const PgsAggShape *shape, Oid state_relid)
 	StringInfoData buf;
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "WITH d AS (DELETE FROM %s s WHERE s.key_%d OPERATOR(pg_catalog.<=) $1"
-					 " RETURNING s.*) SELECT ",
-					 ae_qualified(state_relid), shape->time_key + 1);
+	if (shape->session)
+		appendStringInfo(&buf, "WITH d AS (DELETE FROM %s s WHERE s._session_end OPERATOR(pg_catalog.<=) $1"
+						 " RETURNING s.*) SELECT ", ae_qualified(state_relid));
+	else
+		appendStringInfo(&buf, "WITH d AS (DELETE FROM %s s WHERE s.key_%d OPERATOR(pg_catalog.<=) $1"
+						 " RETURNING s.*) SELECT ",
+						 ae_qualified(state_relid), shape->time_key + 1);
 	ae_results_list(&buf, shape, "d", "false", 2);
 	appendStringInfoString(&buf, " FROM d");
 	return buf.data;
@@ -891,7 +1011,9 @@ ae_plans(const PgsQuery *q)
 	p->shape = MemoryContextStrdup(TopMemoryContext, pgs_agg_shape_signature(&shape));
 	p->complete = strcmp(q->output_mode, "complete") == 0;
 	p->append = strcmp(q->output_mode, "append") == 0;
-	p->keyed = shape.keys != NIL && !p->append &&
+	p->session = shape.session;
+	/* merged sessions change their keys: a complete result is replaced */
+	p->keyed = shape.keys != NIL && !p->append && !p->session &&
 		!(p->complete && (shape.limit_count || shape.limit_offset));
 	p->replace = !p->keyed && !p->append;
 	p->time_key = p->complete ? -1 : shape.time_key;
@@ -904,6 +1026,8 @@ ae_plans(const PgsQuery *q)
 				 errmsg("streaming query \"%s\" no longer groups by a window of its event time", q->name),
 				 errhint("Drop the query and start it again.")));
 	ae_compose_merge(&shape, q->state_relid, &merge, &all);
+	if (p->session)
+		merge = ae_compose_session_merge(&shape, q->state_relid);
 	ae_compose_target(&shape, q->state_relid, q->target_relid, q->target_columns,
 					  p, &clear, &write, &leave);
 	{
@@ -946,6 +1070,9 @@ ae_plans(const PgsQuery *q)
 	pgs_state_register(AGG_PARTIAL_ENR,
 				tuplestore_begin_heap(false, false, work_mem), p->partial_desc);
 	p->merge = pgs_state_prepare(merge, p->nresults + 1, p->merge_types);
+	if (p->session)
+		p->count = pgs_state_prepare(psprintf("SELECT pg_catalog.count(*) FROM %s",
+											  ae_qualified(q->state_relid)), 0, NULL);
 	if (p->replace)
 		p->results_all = pgs_state_prepare(all, p->nresults, p->merge_types + 1);
 	if (p->time_key >= 0)
@@ -1089,9 +1216,25 @@ ae_partial(const PgsQuery *q, AggPlans *p, PgsBatchParams *params,
  * touched groups' results, and in *all every group's when the result
  * replaces the target's.
  */
+static int64
+ae_state_count(AggPlans *p)
+{
+	bool		isnull;
+	bool		pushed = pgs_ensure_snapshot();
+	int			rc = SPI_execute_plan(p->count, NULL, NULL, false, 0);
+
+	if (pushed)
+		PopActiveSnapshot();
+	if (rc < 0)
+		elog(ERROR, "could not count the state of a streaming aggregation");
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+									   1, &isnull));
+}
+
 static Tuplestorestate *
 ae_merge(const PgsQuery *q, AggPlans *p, int64 batch_id,
-		 Tuplestorestate *partial, MemoryContext cxt, Tuplestorestate **all)
+		 Tuplestorestate *partial, MemoryContext cxt, Tuplestorestate **all,
+		 int64 *session_delta)
 {
 	PgsCatalogAccess acc = {0};
 	Datum	   *values = palloc0(sizeof(Datum) * (p->nresults + 1));
@@ -1107,10 +1250,14 @@ ae_merge(const PgsQuery *q, AggPlans *p, int64 batch_id,
 	pgs_agg_set_call_owner(q->owner, pgs_batch_search_path(q->search_path));
 	PG_TRY();
 	{
+		int64		before = p->session ? ae_state_count(p) : 0;
+
 		pgs_state_register(AGG_PARTIAL_ENR, partial, p->partial_desc);
 		groups = pgs_state_run_into(p->merge,
 							 pgs_state_params(p->nresults + 1, p->merge_types, values, nulls),
 							 cxt);
+		/* sessions merge: the state's rows are counted, not added up */
+		*session_delta = p->session ? ae_state_count(p) - before : 0;
 		if (p->replace)
 			*all = pgs_state_run_into(p->results_all,
 							   pgs_state_params(p->nresults, p->merge_types + 1,
@@ -1172,8 +1319,11 @@ ae_evict(const PgsQuery *q, AggPlans *p, int64 watermark, MemoryContext cxt)
 	char	   *nulls = palloc(p->nresults + 1);
 	Tuplestorestate *volatile evicted = NULL;
 
-	/* a window closes when the watermark reaches its end: start + size */
-	values[0] = Int64GetDatum(watermark - p->time_size);
+	/*
+	 * A window closes when the watermark reaches its end, start + size; a
+	 * session when it reaches its stored end.
+	 */
+	values[0] = Int64GetDatum(p->session ? watermark : watermark - p->time_size);
 	memset(nulls, 'n', p->nresults + 1);
 	nulls[0] = ' ';
 	pgs_catalog_begin(&acc);
@@ -1213,15 +1363,17 @@ pgs_agg_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 	Tuplestorestate *groups;
 	Tuplestorestate *all;
 	Tuplestorestate *evicted = NULL;
+	int64		session_delta;
 
 	memset(result, 0, sizeof(PgsAggResult));
 	partial = ae_partial(q, p, params, cxt, &result->input_rows);
 	if (p->time_key >= 0 && watermarks != NULL)
 		partial = ae_drop_late(p, partial, watermarks->late_null, watermarks->late,
 							   cxt, &result->late_groups);
-	groups = ae_merge(q, p, batch_id, partial, cxt, &all);
+	groups = ae_merge(q, p, batch_id, partial, cxt, &all, &session_delta);
 	result->groups_updated = tuplestore_tuple_count(groups);
-	result->groups_added = ae_count_new(groups, p->groups_desc);
+	result->groups_added = p->session ? session_delta :
+		ae_count_new(groups, p->groups_desc);
 	if (p->time_key >= 0 && watermarks != NULL && !watermarks->watermark_null)
 	{
 		evicted = ae_evict(q, p, watermarks->watermark, cxt);

@@ -41,6 +41,7 @@
 
 PG_FUNCTION_INFO_V1(stream_agg_combine);
 PG_FUNCTION_INFO_V1(stream_agg_final);
+PG_FUNCTION_INFO_V1(stream_agg_merge_step);
 
 /*
  * The owner of the query whose batch is merging its states, or invalid,
@@ -323,47 +324,86 @@ af_state_in(AfCache *c, Datum d, bool isnull, bool *out_null)
  *					   b anyelement) returns anyelement
  * The state that combines a and b: serialized for an internal state.
  */
-Datum
-stream_agg_combine(PG_FUNCTION_ARGS)
+/* the state that combines a and b, of type "type", in the caller's context */
+static Datum
+af_combine(FunctionCallInfo fcinfo, Oid aggfnoid, Oid collation, Oid type,
+		   Datum a, bool anull, Datum b, bool bnull, bool *isnull)
 {
 	MemoryContext caller = CurrentMemoryContext;
-	Oid			type = get_fn_expr_argtype(fcinfo->flinfo, 2);
-	AfCache    *c;
+	AfCache    *c = af_cache(fcinfo, aggfnoid, collation, type, InvalidOid);
 	Datum		s1,
 				s2,
 				r;
 	bool		n1,
 				n2,
 				rnull;
-	int16		len;
-	bool		byval;
-
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	c = af_cache(fcinfo, PG_GETARG_OID(0), PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1),
-				 type, InvalidOid);
-	len = c->translen;
-	byval = c->transbyval;
 
 	/* a strict combine function leaves a lone state as it is */
-	if (c->combinefn.fn_strict && (PG_ARGISNULL(2) || PG_ARGISNULL(3)))
+	if (c->combinefn.fn_strict && (anull || bnull))
 	{
-		if (PG_ARGISNULL(2) && PG_ARGISNULL(3))
-			PG_RETURN_NULL();
-		return PG_ARGISNULL(2) ? PG_GETARG_DATUM(3) : PG_GETARG_DATUM(2);
+		*isnull = anull && bnull;
+		if (*isnull)
+			return (Datum) 0;
+		return datumCopy(anull ? b : a, c->transbyval, c->translen);
 	}
 
 	MemoryContextSwitchTo(c->econtext->ecxt_per_tuple_memory);
-	s1 = af_state_in(c, PG_GETARG_DATUM(2), PG_ARGISNULL(2), &n1);
-	s2 = af_state_in(c, PG_GETARG_DATUM(3), PG_ARGISNULL(3), &n2);
+	s1 = af_state_in(c, a, anull, &n1);
+	s2 = af_state_in(c, b, bnull, &n2);
 	r = af_call(c, &c->combinefn, c->combine_guc, 2, s1, n1, s2, n2, &rnull);
 	if (!rnull && c->internal)
 		r = af_call(c, &c->serialfn, false, 1, r, false, (Datum) 0, true, &rnull);
 	MemoryContextSwitchTo(caller);
 	if (!rnull)
-		r = datumCopy(r, byval, len);
+		r = datumCopy(r, c->transbyval, c->translen);
 	ReScanExprContext(c->econtext);
-	if (rnull)
+	*isnull = rnull;
+	return r;
+}
+
+/*
+ * stream._agg_combine(aggregate oid, collation oid, a anyelement,
+ *					   b anyelement) returns anyelement
+ * The state that combines a and b: serialized for an internal state.
+ */
+Datum
+stream_agg_combine(PG_FUNCTION_ARGS)
+{
+	Datum		r;
+	bool		isnull;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	r = af_combine(fcinfo, PG_GETARG_OID(0), PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1),
+				   get_fn_expr_argtype(fcinfo->flinfo, 2),
+				   PG_GETARG_DATUM(2), PG_ARGISNULL(2),
+				   PG_GETARG_DATUM(3), PG_ARGISNULL(3), &isnull);
+	if (isnull)
+		PG_RETURN_NULL();
+	return r;
+}
+
+/*
+ * stream._agg_merge_step(state anyelement, aggregate oid, collation oid,
+ *						  value anyelement): the transition function of the
+ * aggregate stream._agg_merge, which combines every state of a group of
+ * rows (the sessions a batch merged).
+ */
+Datum
+stream_agg_merge_step(PG_FUNCTION_ARGS)
+{
+	Datum		r;
+	bool		isnull;
+
+	if (PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	if (PG_ARGISNULL(0) && PG_ARGISNULL(3))
+		PG_RETURN_NULL();
+	r = af_combine(fcinfo, PG_GETARG_OID(1), PG_ARGISNULL(2) ? InvalidOid : PG_GETARG_OID(2),
+				   get_fn_expr_argtype(fcinfo->flinfo, 3),
+				   PG_GETARG_DATUM(0), PG_ARGISNULL(0),
+				   PG_GETARG_DATUM(3), PG_ARGISNULL(3), &isnull);
+	if (isnull)
 		PG_RETURN_NULL();
 	return r;
 }

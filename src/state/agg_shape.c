@@ -251,6 +251,11 @@ pgs_agg_describe(Query *query, List *output_names, PgsAggShape *shape)
 
 		k->expr = tle->expr;
 		k->type = exprType((Node *) tle->expr);
+		if (IsA(tle->expr, FuncExpr) &&
+			get_func_namespace(((FuncExpr *) tle->expr)->funcid) ==
+			get_namespace_oid("stream", true) &&
+			strcmp(get_func_name(((FuncExpr *) tle->expr)->funcid), "session") == 0)
+			shape->session_call = true;
 		k->collation = exprCollation((Node *) tle->expr);
 		k->output = -1;
 		if (!OidIsValid(GetDefaultOpClass(k->type, BTREE_AM_OID)))
@@ -366,6 +371,8 @@ pgs_agg_shape_signature(const PgsAggShape *shape)
 
 		appendStringInfo(&buf, "k%u/%u;", getBaseType(k->type), k->collation);
 	}
+	if (shape->session_call)
+		appendStringInfoString(&buf, "session;");
 	foreach(lc, shape->calls)
 	{
 		PgsAggCall *c = lfirst(lc);
@@ -427,7 +434,8 @@ pgs_agg_find_time_key(PgsAggShape *shape, Query *query, Oid stream_relid,
 			Interval   *iv;
 
 			if (get_func_namespace(f->funcid) != nsp || name == NULL ||
-				(strcmp(name, "tumble") != 0 && strcmp(name, "hop") != 0) ||
+				(strcmp(name, "tumble") != 0 && strcmp(name, "hop") != 0 &&
+				 strcmp(name, "session") != 0) ||
 				list_length(f->args) < 2 ||
 				!as_is_event_time(linitial(f->args), query, stream_relid, event_time))
 				continue;
@@ -445,6 +453,8 @@ pgs_agg_find_time_key(PgsAggShape *shape, Query *query, Oid stream_relid,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("a window's size must be positive and in range")));
 			shape->time_key = foreach_current_index(lc);
+			/* a session's end is its last row's time plus the gap */
+			shape->session = strcmp(name, "session") == 0;
 			return;
 		}
 	}

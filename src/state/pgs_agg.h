@@ -65,6 +65,8 @@ typedef struct PgsAggShape
 	 */
 	int			time_key;
 	int64		time_size;
+	bool		session;		/* the time key is a session window */
+	bool		session_call;	/* stream.session is among the keys at all */
 } PgsAggShape;
 
 #define PGS_AGG_STATE_SCHEMA	"stream_state"

@@ -23,6 +23,7 @@
 
 PG_FUNCTION_INFO_V1(stream_tumble);
 PG_FUNCTION_INFO_V1(stream_hop);
+PG_FUNCTION_INFO_V1(stream_session);
 
 /* a window's size or slide in microseconds: positive, of a fixed length */
 static int64
@@ -166,4 +167,19 @@ stream_hop(PG_FUNCTION_ARGS)
 		SRF_RETURN_NEXT(funcctx, Int64GetDatum(start));
 	}
 	SRF_RETURN_DONE(funcctx);
+}
+
+/*
+ * stream.session(ts, gap) marks a session-window grouping key.  A row
+ * starts the session [ts, ts + gap); a streaming aggregation merges a key's
+ * sessions that touch, and the key's value is the merged session's start.
+ * Evaluated on its own, it is the row's own session's start: ts.
+ */
+Datum
+stream_session(PG_FUNCTION_ARGS)
+{
+	int64		ts = PG_GETARG_INT64(0);
+
+	(void) wn_usecs(PG_GETARG_INTERVAL_P(1), "gap");
+	PG_RETURN_INT64(ts);
 }

@@ -158,6 +158,38 @@ SELECT batch_id, input_rows, output_rows, state_rows, watermark, late_rows
   FROM stream.progress WHERE query = 'clicks_once' ORDER BY batch_id;
 SELECT name, deduplicate, watermark FROM stream.queries WHERE name = 'clicks_once';
 
+-- session windows: each row starts [t, t + gap); a key's sessions that touch
+-- merge, also when a later row bridges two; a session is written once in
+-- append mode, when the watermark passes its end; complete mode keeps and
+-- merges every session, late rows included
+CREATE TABLE acts (u text, t timestamptz);
+SELECT stream.create_stream('acts');
+SELECT stream.start_query('sessions',
+    $$SELECT u, stream.session(t, '10 minutes') AS session_start, count(*) AS n,
+             max(t) + interval '10 minutes' AS session_end
+        FROM acts GROUP BY 1, 2$$, 'sessions', output_mode => 'append',
+    event_time => 't', watermark => '5 minutes', trigger => '1 hour') > 0 AS started;
+SELECT stream.start_query('sessions_all',
+    $$SELECT u, stream.session(t, '10 minutes') AS session_start, count(*) AS n
+        FROM acts GROUP BY 1, 2$$, 'sessions_all', output_mode => 'complete',
+    event_time => 't', watermark => '5 minutes', trigger => '1 hour') > 0 AS started;
+INSERT INTO acts VALUES ('a', '2026-01-01 12:00'), ('a', '2026-01-01 12:05'),
+    ('a', '2026-01-01 12:30'), ('b', '2026-01-01 12:01'), (NULL, '2026-01-01 12:02');
+CALL stream.process_all_available('sessions');
+CALL stream.process_all_available('sessions_all');
+-- the watermark (12:25) closed a's first session, b's and the NULL user's
+SELECT * FROM sessions ORDER BY 1 NULLS FIRST, 2;
+-- 12:14 is late now; 12:22 starts a session that touches a's open one
+INSERT INTO acts VALUES ('a', '2026-01-01 12:14'), ('a', '2026-01-01 12:22');
+CALL stream.process_all_available('sessions');
+CALL stream.process_all_available('sessions_all');
+SELECT * FROM sessions_all ORDER BY 1 NULLS FIRST, 2;
+INSERT INTO acts VALUES ('c', '2026-01-01 13:30');
+CALL stream.process_all_available('sessions');
+SELECT * FROM sessions ORDER BY 1 NULLS FIRST, 2;
+SELECT batch_id, input_rows, output_rows, state_rows, watermark, late_rows
+  FROM stream.progress WHERE query = 'sessions' ORDER BY batch_id;
+
 -- infinite event times do not move the watermark, NULL times are in no window
 CREATE TABLE odd (k int, t timestamptz);
 SELECT stream.create_stream('odd');
@@ -176,6 +208,12 @@ SELECT count(*) AS windows_near_the_end
 
 -- refusals, each changing nothing
 \set VERBOSITY default
+SELECT stream.start_query('r14', $$SELECT u, stream.session(t, '10 minutes') AS s, count(*) AS n FROM acts GROUP BY 1, 2$$,
+                          'r14', output_mode => 'update', event_time => 't', watermark => '1 minute');
+SELECT stream.start_query('r15', $$SELECT stream.session(t, '10 minutes') AS s, count(*) AS n FROM acts GROUP BY 1$$,
+                          'r15', output_mode => 'append', event_time => 't', watermark => '1 minute');
+SELECT stream.start_query('r16', $$SELECT u, stream.session(t, '10 minutes') AS s, count(*) AS n FROM acts GROUP BY 1, 2$$,
+                          'r16', output_mode => 'complete');
 SELECT stream.start_query('r13', $$SELECT stream.tumble(t, '0 seconds') AS w, count(*) AS n FROM words GROUP BY 1$$,
                           'r13', output_mode => 'append', event_time => 't', watermark => '1 minute');
 SELECT stream.start_query('r8', $$SELECT event_id, t FROM clicks$$, 'r8', deduplicate => '{event_id}');
@@ -209,8 +247,10 @@ SELECT stream.drop_stream('words', cascade => true);
 SELECT stream.drop_stream('ticks', cascade => true);
 SELECT stream.drop_stream('clicks', cascade => true);
 SELECT stream.drop_stream('odd', cascade => true);
+SELECT stream.drop_stream('acts', cascade => true);
 DROP PROCEDURE run_all();
 DROP PROCEDURE feed(int);
 DROP TABLE words, ticks, counts_append, counts_update, counts_complete, sliding_update,
-    tick_counts, fail_switch, clicks, clicks_once, odd, odd_counts;
+    tick_counts, fail_switch, clicks, clicks_once, odd, odd_counts, acts, sessions,
+    sessions_all;
 DROP FUNCTION fail_if_asked();

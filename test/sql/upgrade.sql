@@ -11,7 +11,11 @@ CREATE FUNCTION pg_temp.extension_shape() RETURNS TABLE (object text, definition
 LANGUAGE sql AS $body$
 SELECT pg_describe_object(d.classid, d.objid, 0),
        CASE d.classid
-           WHEN 'pg_proc'::regclass THEN pg_get_functiondef(d.objid)
+           WHEN 'pg_proc'::regclass THEN
+               CASE WHEN (SELECT prokind FROM pg_proc WHERE oid = d.objid) = 'a'
+                    THEN (SELECT 'aggregate ' || aggtransfn::text || ' ' || aggtranstype::regtype::text
+                            FROM pg_aggregate WHERE aggfnoid = d.objid)
+                    ELSE pg_get_functiondef(d.objid) END
            WHEN 'pg_class'::regclass THEN
                coalesce(pg_get_viewdef(d.objid),
                         (SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod)
