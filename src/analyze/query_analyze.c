@@ -355,7 +355,7 @@ qa_check_query(Query *q, QaContext *cx, bool in_sublink, QaLevel *parent)
 	if (q->distinctClause != NIL)
 		qa_refuse("DISTINCT over the stream table",
 				  "Removing duplicates over all time needs unbounded state.",
-				  "Remove duplicates when reading the target, or give the target a unique key.");
+				  "Deduplicate within a watermark (deduplicate => with event_time and watermark), remove duplicates when reading the target, or give the target a unique key.");
 	if (q->setOperations != NULL)
 		qa_refuse("UNION, INTERSECT or EXCEPT with the stream table", NULL,
 				  "Start one streaming query per branch, writing into the same target.");
