@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 rounds=${ROUNDS:-60}
 per_minute=${ROWS_PER_MINUTE:-10000}
 keys=${KEYS:-100}
-bench_server windows 54357 "shared_buffers=256MB"
+bench_server windows 54357 "shared_buffers=256MB" "shared_preload_libraries=pg_streaming"
 
 "${psql[@]}" >/dev/null <<SQL
 SET client_min_messages = warning;
