@@ -27,6 +27,7 @@
 #include "nodes/nodeFuncs.h"
 #include "parser/parse_coerce.h"
 #include "parser/parser.h"
+#include "parser/parsetree.h"
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -221,6 +222,24 @@ qd_check_dedup(List *dedup, const char *event_time, Oid event_type,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("deduplication of a streaming aggregation's rows is not supported"),
 				 errhint("Deduplicate into a target with one query, and aggregate the target's rows with another.")));
+	/* the event time output as it is: the stream's column, read directly */
+	foreach(lc, aq->query->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+		Var		   *var = (Var *) tle->expr;
+
+		if (tle->resjunk || tle->resname == NULL || strcmp(tle->resname, event_time) != 0)
+			continue;
+		if (!IsA(var, Var) || var->varlevelsup != 0 ||
+			rt_fetch(var->varno, aq->query->rtable)->rtekind != RTE_RELATION ||
+			rt_fetch(var->varno, aq->query->rtable)->relid != aq->stream_relid ||
+			strcmp(get_attname(aq->stream_relid, var->varattno, false), event_time) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_COLUMN_REFERENCE),
+					 errmsg("output column \"%s\" of a deduplicating query must be the stream's event-time column itself",
+							event_time),
+					 errhint("Output the column as it is, and compute other values under other names.")));
+	}
 	forthree(ln, aq->column_names, lt, aq->column_types, lcol, aq->column_collations)
 		if (strcmp(lfirst(ln), event_time) == 0)
 		{

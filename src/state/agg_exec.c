@@ -726,26 +726,29 @@ ae_compose_session_merge(const PgsAggShape *shape, Oid state_relid)
 		i++;
 		appendStringInfo(&aggs, ", agg_%d", i);
 		appendStringInfo(&cols, "agg_%d, ", i);
-		appendStringInfo(&sel, "stream._agg_merge(%u::pg_catalog.oid, %u::pg_catalog.oid, g.agg_%d), ",
+		appendStringInfo(&sel, "stream._agg_merge(%u::pg_catalog.oid, %u::pg_catalog.oid, g.agg_%d ORDER BY g._s), ",
 						 c->aggref->aggfnoid, c->aggref->inputcollid, i);
 	}
 
 	initStringInfo(&buf);
 	appendStringInfo(&buf,
 					 "WITH p AS (SELECT %s, key_%d AS _s, key_%d OPERATOR(pg_catalog.+) %s AS _e%s"
-					 " FROM " AGG_PARTIAL_ENR "),"
+					 " FROM " AGG_PARTIAL_ENR " WHERE key_%d IS NOT NULL),"
 					 " k AS (SELECT DISTINCT %s FROM p),"
 					 " old AS (DELETE FROM %s st USING k WHERE %s RETURNING st.*),"
 					 " u AS (SELECT %s, _s, _e%s FROM p"
 					 " UNION ALL SELECT %s, key_%d, _session_end%s FROM old),"
 					 " o AS (SELECT u.*, pg_catalog.max(u._e) OVER (PARTITION BY %s ORDER BY u._s"
 					 " ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS _prev FROM u),"
-					 " g AS (SELECT o.*, pg_catalog.sum(CASE WHEN o._prev IS NULL OR o._s OPERATOR(pg_catalog.>) o._prev"
-					 " THEN 1 ELSE 0 END) OVER (PARTITION BY %s ORDER BY o._s ROWS UNBOUNDED PRECEDING) AS _sid FROM o),"
+					 " f AS (SELECT o.*, CASE WHEN o._prev IS NULL OR o._s OPERATOR(pg_catalog.>) o._prev"
+					 " THEN 1 ELSE 0 END AS _flag FROM o),"
+					 /* among rows of one start, a new session's first */
+					 " g AS (SELECT f.*, pg_catalog.sum(f._flag) OVER (PARTITION BY %s ORDER BY f._s,"
+					 " f._flag DESC ROWS UNBOUNDED PRECEDING) AS _sid FROM f),"
 					 " m AS (INSERT INTO %s AS s (%s_session_end, _first_batch, _last_batch)"
 					 " SELECT %spg_catalog.max(g._e), $1, $1 FROM g GROUP BY %s, g._sid RETURNING s.*)"
 					 " SELECT ",
-					 others.data, t, t, gap, aggs.data,
+					 others.data, t, t, gap, aggs.data, t,
 					 others.data,
 					 ae_qualified(state_relid), match.data,
 					 others.data, aggs.data,
@@ -968,7 +971,7 @@ ae_signature(const PgsQuery *q)
 {
 	return psprintf("%s|%s|%u|%u|%s|%s", q->query_text, q->search_path,
 					q->state_relid, q->target_relid, q->output_mode,
-					get_rel_name(q->target_relid) ? get_rel_name(q->target_relid) : "");
+					get_rel_name(q->target_relid) ? ae_qualified(q->target_relid) : "");
 }
 
 /* the query's statements, prepared on first use */

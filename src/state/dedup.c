@@ -41,6 +41,7 @@
 #include "utils/plancache.h"
 #include "utils/ruleutils.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/tuplestore.h"
 
 #include "analyze/pgs_analyze.h"
@@ -142,6 +143,55 @@ typedef struct DedupPlans
 
 static HTAB *dedup_plans = NULL;
 
+/*
+ * The query's output must still be of the types its state was made for:
+ * the statement that keeps new keys runs as the superuser, and must plan
+ * no cast of the owner's between the rows and the state.
+ */
+static void
+dd_check_state(const PgsQuery *q, DedupPlans *p)
+{
+	ListCell   *lc;
+	int			i = 0;
+	bool		bad = false;
+
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(q->state_relid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("the state table of streaming query \"%s\" is gone", q->name),
+				 errhint("Drop the query and start it again.")));
+	foreach(lc, q->dedup_columns)
+	{
+		char	   *col = psprintf("key_%d", ++i);
+		AttrNumber	a = get_attnum(q->state_relid, col);
+		int			k;
+		Oid			type = InvalidOid;
+		int32		typmod;
+		Oid			coll = InvalidOid;
+
+		for (k = 0; k < p->rows_desc->natts; k++)
+			if (strcmp(NameStr(TupleDescAttr(p->rows_desc, k)->attname), lfirst(lc)) == 0)
+				break;
+		if (a != InvalidAttrNumber)
+			get_atttypetypmodcoll(q->state_relid, a, &type, &typmod, &coll);
+		if (a == InvalidAttrNumber || k >= p->rows_desc->natts ||
+			type != getBaseType(TupleDescAttr(p->rows_desc, k)->atttypid) ||
+			coll != TupleDescAttr(p->rows_desc, k)->attcollation)
+			bad = true;
+	}
+	if (p->time_type != get_atttype(q->state_relid, get_attnum(q->state_relid, "_expires_at")) ||
+		(p->time_type != TIMESTAMPTZOID && p->time_type != TIMESTAMPOID))
+		bad = true;
+	if (bad)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("streaming query \"%s\" no longer matches its state", q->name),
+				 errdetail("Its deduplicated columns or its event time are now of other types than its state table %s was made for.",
+						   dd_qualified(q->state_relid)),
+				 errhint("Drop the query and start it again.")));
+}
+
+
 void
 pgs_dedup_forget_plans(void)
 {
@@ -177,8 +227,9 @@ dd_plans(const PgsQuery *q)
 {
 	DedupPlans *p;
 	bool		found;
-	char	   *sig = psprintf("%s|%s|%u|%u", q->query_text, q->search_path,
-							   q->state_relid, q->target_relid);
+	char	   *sig = psprintf("%s|%s|%u|%u|%s", q->query_text, q->search_path,
+							   q->state_relid, q->target_relid,
+							   get_rel_name(q->target_relid) ? dd_qualified(q->target_relid) : "");
 	PgsCatalogAccess acc = {0};
 	MemoryContext cxt = CurrentMemoryContext;
 	StringInfoData cols;
@@ -190,6 +241,7 @@ dd_plans(const PgsQuery *q)
 	ListCell   *lc;
 	int			i;
 	char	   *rows_sql;
+	char	   *ord;
 	CachedPlanSource *source;
 	Oid			keep_types[3] = {INTERVALOID, INT8OID, InvalidOid};
 
@@ -254,7 +306,14 @@ dd_plans(const PgsQuery *q)
 	/* the rows of the batch, as the owner */
 	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
 	MemoryContextSwitchTo(cxt);
-	rows_sql = psprintf("SELECT %s FROM (\n%s\n) AS q", cols.data, q->query_text);
+	{
+		char	   *text = pstrdup(q->query_text);
+		int			len = strlen(text);
+
+		while (len > 0 && (isspace((unsigned char) text[len - 1]) || text[len - 1] == ';'))
+			text[--len] = '\0';
+		rows_sql = psprintf("SELECT %s FROM (\n%s\n) AS q", cols.data, text);
+	}
 	pgs_rewrite_arm(rows_sql, q->stream_relid);
 	PG_TRY();
 	{
@@ -274,6 +333,7 @@ dd_plans(const PgsQuery *q)
 	}
 	p->time_type = getBaseType(TupleDescAttr(p->rows_desc, p->time_col)->atttypid);
 	pgs_owner_end(&acc);
+	dd_check_state(q, p);
 
 	/*
 	 * Each key's earliest row of the batch; the keys the state has not
@@ -281,19 +341,35 @@ dd_plans(const PgsQuery *q)
 	 * joins the two.
 	 */
 	keep_types[2] = p->time_type;
+	/* the rows' place in the batch, under a name no output column has */
+	{
+		bool		taken = true;
+
+		ord = pstrdup("_ord");
+		while (taken)
+		{
+			taken = false;
+			foreach(lc, q->target_columns)
+				if (strcmp(lfirst(lc), ord) == 0)
+					taken = true;
+			if (taken)
+				ord = psprintf("%s_", ord);
+		}
+		ord = pstrdup(quote_identifier(ord));
+	}
 	initStringInfo(&sql);
 	appendStringInfo(&sql,
-					 "WITH r AS (SELECT p.*, pg_catalog.row_number() OVER () AS _ord FROM " DEDUP_ROWS_ENR " p),"
-					 " b AS (SELECT DISTINCT ON (%s) r.* FROM r ORDER BY %s, r.%s, r._ord),"
+					 "WITH r AS (SELECT p.*, pg_catalog.row_number() OVER () AS %s FROM " DEDUP_ROWS_ENR " p),"
+					 " b AS (SELECT DISTINCT ON (%s) r.* FROM r ORDER BY %s, r.%s, r.%s),"
 					 " n AS (INSERT INTO %s AS s (%s, _expires_at, _row, _first_batch)"
-					 " SELECT %s, b.%s OPERATOR(pg_catalog.+) $1, b._ord, $2 FROM b"
+					 " SELECT %s, b.%s OPERATOR(pg_catalog.+) $1, b.%s, $2 FROM b"
 					 " ON CONFLICT (%s) DO NOTHING RETURNING s._row)"
-					 " SELECT %s FROM b JOIN n ON n._row OPERATOR(pg_catalog.=) b._ord",
-					 qkeys.data, qkeys.data,
-					 quote_identifier(list_nth(q->target_columns, p->time_col)),
+					 " SELECT %s FROM b JOIN n ON n._row OPERATOR(pg_catalog.=) b.%s",
+					 ord, qkeys.data, qkeys.data,
+					 quote_identifier(list_nth(q->target_columns, p->time_col)), ord,
 					 dd_qualified(q->state_relid), keys.data, bkeys.data,
-					 quote_identifier(list_nth(q->target_columns, p->time_col)),
-					 keys.data, bcols.data);
+					 quote_identifier(list_nth(q->target_columns, p->time_col)), ord,
+					 keys.data, bcols.data, ord);
 	pgs_catalog_begin(&acc);
 	MemoryContextSwitchTo(cxt);
 	pgs_state_register(DEDUP_ROWS_ENR, tuplestore_begin_heap(false, false, work_mem), p->rows_desc);
@@ -318,8 +394,8 @@ dd_plans(const PgsQuery *q)
 
 /* the rows of the batch at or before the late watermark go; the rest stay */
 static Tuplestorestate *
-dd_drop_late(DedupPlans *p, Tuplestorestate *rows, int64 late, MemoryContext cxt,
-			 int64 *dropped)
+dd_drop_late(DedupPlans *p, Tuplestorestate *rows, bool late_null, int64 late,
+			 MemoryContext cxt, int64 *dropped)
 {
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 	Tuplestorestate *kept = tuplestore_begin_heap(false, false, work_mem);
@@ -332,7 +408,8 @@ dd_drop_late(DedupPlans *p, Tuplestorestate *rows, int64 late, MemoryContext cxt
 	{
 		Datum		d = slot_getattr(slot, p->time_col + 1, &isnull);
 
-		if (!isnull && DatumGetInt64(d) <= late)
+		/* a row without a time cannot be dated: it goes, as late */
+		if (isnull || (!late_null && DatumGetInt64(d) <= late))
 		{
 			(*dropped)++;
 			continue;
@@ -437,8 +514,8 @@ pgs_dedup_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 
 	memset(result, 0, sizeof(PgsAggResult));
 	rows = dd_rows(q, p, params, cxt, &result->input_rows);
-	if (!watermarks->late_null)
-		rows = dd_drop_late(p, rows, watermarks->late, cxt, &result->late_groups);
+	rows = dd_drop_late(p, rows, watermarks->late_null, watermarks->late, cxt,
+						&result->late_groups);
 	kept = dd_keep(q, p, batch_id, rows, watermarks, cxt, &result->evicted);
 	result->groups_added = tuplestore_tuple_count(kept);
 	result->groups_updated = result->groups_added;

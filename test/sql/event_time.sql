@@ -157,6 +157,29 @@ SELECT * FROM clicks_once ORDER BY t, event_id;
 SELECT batch_id, input_rows, output_rows, state_rows, watermark, late_rows
   FROM stream.progress WHERE query = 'clicks_once' ORDER BY batch_id;
 SELECT name, deduplicate, watermark FROM stream.queries WHERE name = 'clicks_once';
+-- a text ending in a semicolon, an output column named like the rows'
+-- place in the batch, a row without a time (dropped, counted as late)
+SELECT stream.start_query('clicks_ord', $$SELECT event_id AS _ord, t FROM clicks;$$,
+    'clicks_ord', event_time => 't', watermark => '10 minutes',
+    deduplicate => '{_ord}', trigger => '1 hour') > 0 AS started;
+INSERT INTO clicks VALUES (7, 1, NULL), (8, 1, '2026-01-01 12:40'), (8, 2, '2026-01-01 12:41');
+CALL stream.process_all_available('clicks_ord');
+SELECT * FROM clicks_ord WHERE _ord IN (7, 8) ORDER BY 1;
+SELECT sum(late_rows) AS late FROM stream.progress WHERE query = 'clicks_ord';
+-- a query that no longer outputs the types its state was made for stops
+CREATE FUNCTION mk(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1';
+SELECT stream.start_query('clicks_mk', $$SELECT mk(event_id) AS k, t FROM clicks$$,
+    'clicks_mk', event_time => 't', watermark => '10 minutes',
+    deduplicate => '{k}', trigger => '1 hour') > 0 AS started;
+CALL stream.process_all_available('clicks_mk');
+DROP FUNCTION mk(int);
+CREATE FUNCTION mk(int) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT $1::text';
+\c
+SET client_min_messages = warning;
+SET timezone = 'UTC';
+SET datestyle = 'ISO';
+INSERT INTO clicks VALUES (9, 1, '2026-01-01 12:42');
+CALL stream.process_all_available('clicks_mk');
 
 -- session windows: each row starts [t, t + gap); a key's sessions that touch
 -- merge, also when a later row bridges two; a session is written once in
@@ -226,6 +249,8 @@ SELECT stream.start_query('r11', $$SELECT event_id, count(*) AS n, max(t) AS t F
                           deduplicate => '{event_id}');
 SELECT stream.start_query('r12', $$SELECT event_id, t FROM clicks$$, 'r12',
                           event_time => 't', watermark => '1 minute', deduplicate => '{}');
+SELECT stream.start_query('r17', $$SELECT event_id, t + interval '1 hour' AS t FROM clicks$$, 'r17',
+                          event_time => 't', watermark => '1 minute', deduplicate => '{event_id}');
 SELECT stream.start_query('r1', $$SELECT stream.tumble(t, '10 minutes') AS w, count(*) AS n FROM words GROUP BY 1$$,
                           'r1', output_mode => 'append');
 SELECT stream.start_query('r2', $$SELECT word, count(*) AS n FROM words GROUP BY 1$$,
@@ -252,5 +277,6 @@ DROP PROCEDURE run_all();
 DROP PROCEDURE feed(int);
 DROP TABLE words, ticks, counts_append, counts_update, counts_complete, sliding_update,
     tick_counts, fail_switch, clicks, clicks_once, odd, odd_counts, acts, sessions,
-    sessions_all;
+    sessions_all, clicks_ord, clicks_mk;
+DROP FUNCTION mk(int);
 DROP FUNCTION fail_if_asked();
