@@ -531,8 +531,8 @@ pgs_analyze_user_query(const char *query_text, PgsAnalyzedQuery *result)
 }
 
 /* the query text without trailing blanks and semicolons */
-static char *
-qa_trim_query(const char *text)
+char *
+pgs_trim_query(const char *text)
 {
 	char	   *s = pstrdup(text);
 	int			len = strlen(s);
@@ -571,7 +571,7 @@ pgs_compose_insert(const char *query_text, Oid target_relid, List *target_column
 						 quote_identifier(lfirst(lc)));
 		first = false;
 	}
-	appendStringInfo(&buf, " FROM (\n%s\n) AS q", qa_trim_query(query_text));
+	appendStringInfo(&buf, " FROM (\n%s\n) AS q", pgs_trim_query(query_text));
 	return buf.data;
 }
 

@@ -80,8 +80,8 @@
 
 /* ---- names ---- */
 
-static char *
-ae_qualified(Oid relid)
+char *
+pgs_qualified_relname(Oid relid)
 {
 	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
 									  get_rel_name(relid));
@@ -138,31 +138,69 @@ ae_equality(Oid type)
 /* ---- the state table ---- */
 
 /*
+ * Run DDL on a state table in a catalog stretch, in the database's default
+ * tablespace and as a heap, whatever the caller set.
+ */
+void
+pgs_state_ddl(const char *sql, const char *query_name)
+{
+	PgsCatalogAccess acc = {0};
+
+	pgs_catalog_begin(&acc);
+	(void) set_config_option("default_tablespace", "", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("default_table_access_method", "heap", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not create the state of streaming query \"%s\"", query_name);
+	pgs_catalog_end(&acc);
+	CommandCounterIncrement();
+}
+
+/*
+ * Create the state table of a new query, stream_state.<query name>, with
+ * the given column list (and storage options), owned by the extension's
+ * owner and going with the extension; *qualified gets its name.
+ */
+Oid
+pgs_state_create_table(const char *query_name, const char *definition,
+					   char **qualified)
+{
+	char	   *relname = pstrdup(query_name);
+	Oid			relid;
+	ObjectAddress table;
+	ObjectAddress ext;
+
+	if (strlen(relname) >= NAMEDATALEN)
+		relname[pg_mbcliplen(relname, strlen(relname), NAMEDATALEN - 1)] = '\0';
+	*qualified = quote_qualified_identifier(PGS_AGG_STATE_SCHEMA, relname);
+	pgs_state_ddl(psprintf("CREATE TABLE %s %s", *qualified, definition), query_name);
+	relid = get_relname_relid(relname, get_namespace_oid(PGS_AGG_STATE_SCHEMA, false));
+	if (!OidIsValid(relid))
+		elog(ERROR, "state table %s not found after its creation", *qualified);
+	ObjectAddressSet(table, RelationRelationId, relid);
+	ObjectAddressSet(ext, ExtensionRelationId, get_extension_oid("pg_streaming", false));
+	recordDependencyOn(&table, &ext, DEPENDENCY_AUTO);
+	return relid;
+}
+
+/*
  * Create the state table of a new query, owned by the extension's owner.
  * Runs in the transaction that starts the query.
  */
 Oid
 pgs_agg_create_state(const char *query_name, Oid owner, const PgsAggShape *shape)
 {
-	PgsCatalogAccess acc = {0};
 	StringInfoData buf;
 	StringInfoData keys;
-	char	   *relname;
 	char	   *qualified;
 	ListCell   *lc;
 	Oid			relid;
-	ObjectAddress table;
-	ObjectAddress ext;
 	int			i;
-
-	relname = pstrdup(query_name);
-	if (strlen(relname) >= NAMEDATALEN)
-		relname[pg_mbcliplen(relname, strlen(relname), NAMEDATALEN - 1)] = '\0';
-	qualified = quote_qualified_identifier(PGS_AGG_STATE_SCHEMA, relname);
 
 	initStringInfo(&buf);
 	initStringInfo(&keys);
-	appendStringInfo(&buf, "CREATE TABLE %s (", qualified);
+	appendStringInfoChar(&buf, '(');
 	i = 0;
 	foreach(lc, shape->keys)
 	{
@@ -207,20 +245,7 @@ pgs_agg_create_state(const char *query_name, Oid owner, const PgsAggShape *shape
 						 " UNIQUE NULLS NOT DISTINCT (%s)) WITH (fillfactor = 90)",
 						 keys.data);
 
-	/* in the database's default tablespace, a heap, whatever the caller set */
-	pgs_catalog_begin(&acc);
-	(void) set_config_option("default_tablespace", "", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	(void) set_config_option("default_table_access_method", "heap", PGC_USERSET,
-							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	if (SPI_execute(buf.data, false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "could not create the state table of streaming query \"%s\"", query_name);
-	pgs_catalog_end(&acc);
-	CommandCounterIncrement();
-
-	relid = get_relname_relid(relname, get_namespace_oid(PGS_AGG_STATE_SCHEMA, false));
-	if (!OidIsValid(relid))
-		elog(ERROR, "state table %s not found after its creation", qualified);
+	relid = pgs_state_create_table(query_name, buf.data, &qualified);
 	/* the types named in its definition are the types analyzed */
 	pgs_agg_check_state(relid, shape, query_name);
 
@@ -243,17 +268,8 @@ pgs_agg_create_state(const char *query_name, Oid owner, const PgsAggShape *shape
 		}
 		else
 			index = psprintf("CREATE INDEX ON %s (key_%d)", qualified, shape->time_key + 1);
-		pgs_catalog_begin(&acc);
-		if (SPI_execute(index, false, 0) != SPI_OK_UTILITY)
-			elog(ERROR, "could not index the state table of streaming query \"%s\"", query_name);
-		pgs_catalog_end(&acc);
-		CommandCounterIncrement();
+		pgs_state_ddl(index, query_name);
 	}
-
-	/* it goes with the extension, as the query does */
-	ObjectAddressSet(table, RelationRelationId, relid);
-	ObjectAddressSet(ext, ExtensionRelationId, get_extension_oid("pg_streaming", false));
-	recordDependencyOn(&table, &ext, DEPENDENCY_AUTO);
 	return relid;
 }
 
@@ -315,7 +331,7 @@ pgs_agg_check_state(Oid state_relid, const PgsAggShape *shape,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("streaming query \"%s\" no longer matches its state", query_name),
 				 errdetail("The query's grouping keys or aggregates now analyze to other types or functions than its state table %s was made for (column %s).",
-						   ae_qualified(state_relid), bad),
+						   pgs_qualified_relname(state_relid), bad),
 				 errhint("Drop the query and start it again; it will aggregate every row of the stream anew.")));
 }
 
@@ -445,7 +461,7 @@ pgs_agg_prepare_target(Oid target_relid, bool created, const PgsAggShape *shape,
 	if (created)
 	{
 		char	   *sql = psprintf("ALTER TABLE %s ADD UNIQUE NULLS NOT DISTINCT (%s)",
-								   ae_qualified(target_relid), list.data);
+								   pgs_qualified_relname(target_relid), list.data);
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
@@ -465,7 +481,7 @@ pgs_agg_prepare_target(Oid target_relid, bool created, const PgsAggShape *shape,
 						get_rel_name(target_relid), list.data),
 				 errdetail("In %s mode each batch upserts the groups it changed, by their grouping columns, and NULL is a group like any other.", mode),
 				 errhint("Add one: ALTER TABLE %s ADD UNIQUE NULLS NOT DISTINCT (%s);",
-						 ae_qualified(target_relid), list.data)));
+						 pgs_qualified_relname(target_relid), list.data)));
 }
 
 /* ---- the batch's statements ---- */
@@ -750,12 +766,12 @@ ae_compose_session_merge(const PgsAggShape *shape, Oid state_relid)
 					 " SELECT ",
 					 others.data, t, t, gap, aggs.data, t,
 					 others.data,
-					 ae_qualified(state_relid), match.data,
+					 pgs_qualified_relname(state_relid), match.data,
 					 others.data, aggs.data,
 					 others.data, t, aggs.data,
 					 others.data,
 					 others.data,
-					 ae_qualified(state_relid), cols.data,
+					 pgs_qualified_relname(state_relid), cols.data,
 					 sel.data, others.data);
 	ae_results_list(&buf, shape, "m", "true", 2);
 	appendStringInfoString(&buf, " FROM m");
@@ -772,7 +788,7 @@ ae_compose_merge(const PgsAggShape *shape, Oid state_relid, char **merge,
 	StringInfoData keys;
 	ListCell   *lc;
 	int			i;
-	char	   *state = ae_qualified(state_relid);
+	char	   *state = pgs_qualified_relname(state_relid);
 
 	initStringInfo(&cols);
 	initStringInfo(&keys);
@@ -826,7 +842,7 @@ ae_compose_target(const PgsAggShape *shape, Oid state_relid, Oid target_relid,
 	StringInfoData buf;
 	StringInfoData cols;
 	StringInfoData outs;
-	char	   *target = ae_qualified(target_relid);
+	char	   *target = pgs_qualified_relname(target_relid);
 	char	   *having = shape->having ? pgs_agg_deparse(shape->having, state_relid) : NULL;
 	List	   *keycols = ae_key_columns(shape, output_names);
 	ListCell   *lc;
@@ -945,11 +961,11 @@ ae_compose_evict(const PgsAggShape *shape, Oid state_relid)
 	initStringInfo(&buf);
 	if (shape->session)
 		appendStringInfo(&buf, "WITH d AS (DELETE FROM %s s WHERE s._session_end OPERATOR(pg_catalog.<=) $1"
-						 " RETURNING s.*) SELECT ", ae_qualified(state_relid));
+						 " RETURNING s.*) SELECT ", pgs_qualified_relname(state_relid));
 	else
 		appendStringInfo(&buf, "WITH d AS (DELETE FROM %s s WHERE s.key_%d OPERATOR(pg_catalog.<=) $1"
 						 " RETURNING s.*) SELECT ",
-						 ae_qualified(state_relid), shape->time_key + 1);
+						 pgs_qualified_relname(state_relid), shape->time_key + 1);
 	ae_results_list(&buf, shape, "d", "false", 2);
 	appendStringInfoString(&buf, " FROM d");
 	return buf.data;
@@ -971,7 +987,7 @@ ae_signature(const PgsQuery *q)
 {
 	return psprintf("%s|%s|%u|%u|%s|%s", q->query_text, q->search_path,
 					q->state_relid, q->target_relid, q->output_mode,
-					get_rel_name(q->target_relid) ? ae_qualified(q->target_relid) : "");
+					get_rel_name(q->target_relid) ? pgs_qualified_relname(q->target_relid) : "");
 }
 
 /* the query's statements, prepared on first use */
@@ -1034,11 +1050,8 @@ ae_plans(const PgsQuery *q)
 	ae_compose_target(&shape, q->state_relid, q->target_relid, q->target_columns,
 					  p, &clear, &write, &leave);
 	{
-		char	   *text = pstrdup(q->query_text);
-		int			len = strlen(text);
+		char	   *text = pgs_trim_query(q->query_text);
 
-		while (len > 0 && (isspace((unsigned char) text[len - 1]) || text[len - 1] == ';'))
-			text[--len] = '\0';
 		pgs_rewrite_arm_partial(text, q->stream_relid, p->shape);
 		PG_TRY();
 		{
@@ -1075,7 +1088,7 @@ ae_plans(const PgsQuery *q)
 	p->merge = pgs_state_prepare(merge, p->nresults + 1, p->merge_types);
 	if (p->session)
 		p->count = pgs_state_prepare(psprintf("SELECT pg_catalog.count(*) FROM %s",
-											  ae_qualified(q->state_relid)), 0, NULL);
+											  pgs_qualified_relname(q->state_relid)), 0, NULL);
 	if (p->replace)
 		p->results_all = pgs_state_prepare(all, p->nresults, p->merge_types + 1);
 	if (p->time_key >= 0)
@@ -1277,30 +1290,37 @@ ae_merge(const PgsQuery *q, AggPlans *p, int64 batch_id,
 }
 
 /*
- * Drop the partial groups whose time is at or before the late watermark
- * (Spark counts such late groups, after partial aggregation); returns the
- * groups kept, and *dropped how many went.
+ * Drop the rows of a tuplestore whose time, column "col" plus "size" (a
+ * window's end), is at or before the late watermark, counting them in
+ * *dropped; rows without a time go too, counted when count_nulls.  Returns
+ * the rows kept; the tuplestore given is ended.  For an aggregation the
+ * rows are partial groups (Spark counts late groups), for deduplication
+ * input rows.
  */
-static Tuplestorestate *
-ae_drop_late(AggPlans *p, Tuplestorestate *partial, bool late_null, int64 late,
-			 MemoryContext cxt, int64 *dropped)
+Tuplestorestate *
+pgs_state_drop_late(Tuplestorestate *rows, TupleDesc desc, int col, int64 size,
+					bool late_null, int64 late, bool count_nulls,
+					MemoryContext cxt, int64 *dropped)
 {
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 	Tuplestorestate *kept = tuplestore_begin_heap(false, false, work_mem);
-	TupleTableSlot *slot = MakeSingleTupleTableSlot(p->partial_desc, &TTSOpsMinimalTuple);
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 	bool		isnull;
 
 	*dropped = 0;
-	tuplestore_rescan(partial);
-	while (tuplestore_gettupleslot(partial, true, false, slot))
+	tuplestore_rescan(rows);
+	while (tuplestore_gettupleslot(rows, true, false, slot))
 	{
-		Datum		d = slot_getattr(slot, p->time_key + 1, &isnull);
+		Datum		d = slot_getattr(slot, col, &isnull);
 
 		/* a row without a time is in no window, as Spark drops it */
 		if (isnull)
+		{
+			if (count_nulls)
+				(*dropped)++;
 			continue;
-		/* a group's time is its window's end: start + size */
-		if (!late_null && DatumGetInt64(d) <= late - p->time_size)
+		}
+		if (!late_null && DatumGetInt64(d) <= late - size)
 		{
 			(*dropped)++;
 			continue;
@@ -1309,7 +1329,7 @@ ae_drop_late(AggPlans *p, Tuplestorestate *partial, bool late_null, int64 late,
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	MemoryContextSwitchTo(old);
-	tuplestore_end(partial);
+	tuplestore_end(rows);
 	return kept;
 }
 
@@ -1371,8 +1391,10 @@ pgs_agg_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 	memset(result, 0, sizeof(PgsAggResult));
 	partial = ae_partial(q, p, params, cxt, &result->input_rows);
 	if (p->time_key >= 0 && watermarks != NULL)
-		partial = ae_drop_late(p, partial, watermarks->late_null, watermarks->late,
-							   cxt, &result->late_groups);
+		partial = pgs_state_drop_late(partial, p->partial_desc, p->time_key + 1,
+									  p->time_size, watermarks->late_null,
+									  watermarks->late, false, cxt,
+									  &result->late_groups);
 	groups = ae_merge(q, p, batch_id, partial, cxt, &all, &session_delta);
 	result->groups_updated = tuplestore_tuple_count(groups);
 	result->groups_added = p->session ? session_delta :

@@ -65,6 +65,8 @@ typedef struct AfCache
 	Oid			collation;
 	Oid			state_type;		/* of the stored states */
 	Oid			result_type;	/* of the results (_agg_final) */
+	int16		resultlen;
+	bool		resultbyval;
 	Oid			transtype;
 	int16		translen;
 	bool		transbyval;
@@ -220,6 +222,8 @@ af_cache(FunctionCallInfo fcinfo, Oid aggfnoid, Oid collation, Oid state_type,
 	c->internal = agg->aggtranstype == INTERNALOID;
 	c->transtype = c->internal ? INTERNALOID : state_type;
 	get_typlenbyval(state_type, &c->translen, &c->transbyval);
+	if (OidIsValid(result_type))
+		get_typlenbyval(result_type, &c->resultlen, &c->resultbyval);
 
 	/* with their call expressions, for polymorphic functions */
 	fmgr_info_cxt(agg->aggcombinefn, &c->combinefn, mcxt);
@@ -424,14 +428,11 @@ stream_agg_final(PG_FUNCTION_ARGS)
 				r;
 	bool		snull,
 				rnull;
-	int16		len;
-	bool		byval;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	c = af_cache(fcinfo, PG_GETARG_OID(0), PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1),
 				 state_type, result_type);
-	get_typlenbyval(result_type, &len, &byval);
 
 	MemoryContextSwitchTo(c->econtext->ecxt_per_tuple_memory);
 	s = af_state_in(c, PG_GETARG_DATUM(2), PG_ARGISNULL(2), &snull);
@@ -446,7 +447,7 @@ stream_agg_final(PG_FUNCTION_ARGS)
 		r = af_call(c, &c->finalfn, c->final_guc, 1, s, snull, (Datum) 0, true, &rnull);
 	MemoryContextSwitchTo(caller);
 	if (!rnull)
-		r = datumCopy(r, byval, len);
+		r = datumCopy(r, c->resultbyval, c->resultlen);
 	ReScanExprContext(c->econtext);
 	if (rnull)
 		PG_RETURN_NULL();

@@ -56,13 +56,6 @@
 #define DEDUP_ROWS_ENR	"pgs_rows"
 #define DEDUP_NEW_ENR	"pgs_new"
 
-static char *
-dd_qualified(Oid relid)
-{
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-									  get_rel_name(relid));
-}
-
 /*
  * Create the state table of a new deduplicating query: one key column per
  * deduplicated output column (of its base type and collation), the time
@@ -72,24 +65,17 @@ Oid
 pgs_dedup_create_state(const char *query_name, List *key_types,
 					   List *key_collations, Oid time_type)
 {
-	PgsCatalogAccess acc = {0};
 	StringInfoData buf;
 	StringInfoData keys;
-	char	   *relname = pstrdup(query_name);
 	char	   *qualified;
 	ListCell   *lt;
 	ListCell   *lc;
 	int			i = 0;
 	Oid			relid;
-	ObjectAddress table;
-	ObjectAddress ext;
 
-	if (strlen(relname) >= NAMEDATALEN)
-		relname[pg_mbcliplen(relname, strlen(relname), NAMEDATALEN - 1)] = '\0';
-	qualified = quote_qualified_identifier(PGS_AGG_STATE_SCHEMA, relname);
 	initStringInfo(&buf);
 	initStringInfo(&keys);
-	appendStringInfo(&buf, "CREATE TABLE %s (", qualified);
+	appendStringInfoChar(&buf, '(');
 	forboth(lt, key_types, lc, key_collations)
 	{
 		i++;
@@ -105,25 +91,8 @@ pgs_dedup_create_state(const char *query_name, List *key_types,
 					 " _first_batch bigint NOT NULL,"
 					 " UNIQUE NULLS NOT DISTINCT (%s))",
 					 format_type_be_qualified(time_type), keys.data);
-
-	pgs_catalog_begin(&acc);
-	(void) set_config_option("default_tablespace", "", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	(void) set_config_option("default_table_access_method", "heap", PGC_USERSET,
-							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	if (SPI_execute(buf.data, false, 0) != SPI_OK_UTILITY ||
-		SPI_execute(psprintf("CREATE INDEX ON %s (_expires_at)", qualified),
-					false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "could not create the state table of streaming query \"%s\"", query_name);
-	pgs_catalog_end(&acc);
-	CommandCounterIncrement();
-
-	relid = get_relname_relid(relname, get_namespace_oid(PGS_AGG_STATE_SCHEMA, false));
-	if (!OidIsValid(relid))
-		elog(ERROR, "state table %s not found after its creation", qualified);
-	ObjectAddressSet(table, RelationRelationId, relid);
-	ObjectAddressSet(ext, ExtensionRelationId, get_extension_oid("pg_streaming", false));
-	recordDependencyOn(&table, &ext, DEPENDENCY_AUTO);
+	relid = pgs_state_create_table(query_name, buf.data, &qualified);
+	pgs_state_ddl(psprintf("CREATE INDEX ON %s (_expires_at)", qualified), query_name);
 	return relid;
 }
 
@@ -187,7 +156,7 @@ dd_check_state(const PgsQuery *q, DedupPlans *p)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("streaming query \"%s\" no longer matches its state", q->name),
 				 errdetail("Its deduplicated columns or its event time are now of other types than its state table %s was made for.",
-						   dd_qualified(q->state_relid)),
+						   pgs_qualified_relname(q->state_relid)),
 				 errhint("Drop the query and start it again.")));
 }
 
@@ -229,7 +198,7 @@ dd_plans(const PgsQuery *q)
 	bool		found;
 	char	   *sig = psprintf("%s|%s|%u|%u|%s", q->query_text, q->search_path,
 							   q->state_relid, q->target_relid,
-							   get_rel_name(q->target_relid) ? dd_qualified(q->target_relid) : "");
+							   get_rel_name(q->target_relid) ? pgs_qualified_relname(q->target_relid) : "");
 	PgsCatalogAccess acc = {0};
 	MemoryContext cxt = CurrentMemoryContext;
 	StringInfoData cols;
@@ -306,14 +275,8 @@ dd_plans(const PgsQuery *q)
 	/* the rows of the batch, as the owner */
 	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
 	MemoryContextSwitchTo(cxt);
-	{
-		char	   *text = pstrdup(q->query_text);
-		int			len = strlen(text);
-
-		while (len > 0 && (isspace((unsigned char) text[len - 1]) || text[len - 1] == ';'))
-			text[--len] = '\0';
-		rows_sql = psprintf("SELECT %s FROM (\n%s\n) AS q", cols.data, text);
-	}
+	rows_sql = psprintf("SELECT %s FROM (\n%s\n) AS q", cols.data,
+						pgs_trim_query(q->query_text));
 	pgs_rewrite_arm(rows_sql, q->stream_relid);
 	PG_TRY();
 	{
@@ -367,7 +330,7 @@ dd_plans(const PgsQuery *q)
 					 " SELECT %s FROM b JOIN n ON n._row OPERATOR(pg_catalog.=) b.%s",
 					 ord, qkeys.data, qkeys.data,
 					 quote_identifier(list_nth(q->target_columns, p->time_col)), ord,
-					 dd_qualified(q->state_relid), keys.data, bkeys.data,
+					 pgs_qualified_relname(q->state_relid), keys.data, bkeys.data,
 					 quote_identifier(list_nth(q->target_columns, p->time_col)), ord,
 					 keys.data, bcols.data, ord);
 	pgs_catalog_begin(&acc);
@@ -375,7 +338,7 @@ dd_plans(const PgsQuery *q)
 	pgs_state_register(DEDUP_ROWS_ENR, tuplestore_begin_heap(false, false, work_mem), p->rows_desc);
 	p->keep = pgs_state_prepare(sql.data, 2, keep_types);
 	p->evict = pgs_state_prepare(psprintf("DELETE FROM %s WHERE _expires_at OPERATOR(pg_catalog.<=) $1",
-								   dd_qualified(q->state_relid)),
+								   pgs_qualified_relname(q->state_relid)),
 						  1, &keep_types[2]);
 	pgs_catalog_end(&acc);
 
@@ -384,42 +347,12 @@ dd_plans(const PgsQuery *q)
 	MemoryContextSwitchTo(cxt);
 	pgs_state_register(DEDUP_NEW_ENR, tuplestore_begin_heap(false, false, work_mem), p->rows_desc);
 	p->write = pgs_state_prepare(psprintf("INSERT INTO %s (%s) SELECT %s FROM " DEDUP_NEW_ENR,
-								   dd_qualified(q->target_relid), cols.data, cols.data),
+								   pgs_qualified_relname(q->target_relid), cols.data, cols.data),
 						  0, NULL);
 	pgs_owner_end(&acc);
 	MemoryContextSwitchTo(cxt);
 	p->signature = MemoryContextStrdup(TopMemoryContext, sig);
 	return p;
-}
-
-/* the rows of the batch at or before the late watermark go; the rest stay */
-static Tuplestorestate *
-dd_drop_late(DedupPlans *p, Tuplestorestate *rows, bool late_null, int64 late,
-			 MemoryContext cxt, int64 *dropped)
-{
-	MemoryContext old = MemoryContextSwitchTo(cxt);
-	Tuplestorestate *kept = tuplestore_begin_heap(false, false, work_mem);
-	TupleTableSlot *slot = MakeSingleTupleTableSlot(p->rows_desc, &TTSOpsMinimalTuple);
-	bool		isnull;
-
-	*dropped = 0;
-	tuplestore_rescan(rows);
-	while (tuplestore_gettupleslot(rows, true, false, slot))
-	{
-		Datum		d = slot_getattr(slot, p->time_col + 1, &isnull);
-
-		/* a row without a time cannot be dated: it goes, as late */
-		if (isnull || (!late_null && DatumGetInt64(d) <= late))
-		{
-			(*dropped)++;
-			continue;
-		}
-		tuplestore_puttupleslot(kept, slot);
-	}
-	ExecDropSingleTupleTableSlot(slot);
-	MemoryContextSwitchTo(old);
-	tuplestore_end(rows);
-	return kept;
 }
 
 /* the batch's rows, as the owner */
@@ -430,15 +363,8 @@ dd_rows(const PgsQuery *q, DedupPlans *p, PgsBatchParams *params, MemoryContext 
 	PgsCatalogAccess acc = {0};
 	CachedPlanSource *source;
 	Tuplestorestate *volatile rows = NULL;
-	ParamListInfo pl = makeParamList(PGS_BATCH_NPARAMS);
-
-	for (int i = 0; i < PGS_BATCH_NPARAMS; i++)
-	{
-		pl->params[i].value = params->values[i];
-		pl->params[i].isnull = params->nulls[i] == 'n';
-		pl->params[i].pflags = PARAM_FLAG_CONST;
-		pl->params[i].ptype = pgs_batch_param_types[i];
-	}
+	ParamListInfo pl = pgs_state_params(PGS_BATCH_NPARAMS, pgs_batch_param_types,
+										params->values, params->nulls);
 	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
 	source = linitial(SPI_plan_get_plan_sources(p->rows));
 	pgs_batch_input_rows = 0;
@@ -514,8 +440,10 @@ pgs_dedup_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 
 	memset(result, 0, sizeof(PgsAggResult));
 	rows = dd_rows(q, p, params, cxt, &result->input_rows);
-	rows = dd_drop_late(p, rows, watermarks->late_null, watermarks->late, cxt,
-						&result->late_groups);
+	/* a row without a time cannot be dated: it goes, as late */
+	rows = pgs_state_drop_late(rows, p->rows_desc, p->time_col + 1, 0,
+							   watermarks->late_null, watermarks->late, true, cxt,
+							   &result->late_groups);
 	kept = dd_keep(q, p, batch_id, rows, watermarks, cxt, &result->evicted);
 	result->groups_added = tuplestore_tuple_count(kept);
 	result->groups_updated = result->groups_added;

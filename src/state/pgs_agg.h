@@ -116,6 +116,10 @@ extern void pgs_agg_execute(const struct PgsQuery *q, int64 batch_id,
 extern void pgs_agg_forget_plans(void);
 
 extern char *pgs_agg_collation_name(Oid collation);
+extern char *pgs_qualified_relname(Oid relid);
+extern void pgs_state_ddl(const char *sql, const char *query_name);
+extern Oid	pgs_state_create_table(const char *query_name, const char *definition,
+								   char **qualified);
 
 /* statements of the state's batches (agg_exec.c) */
 #include "executor/spi.h"
@@ -127,6 +131,10 @@ extern Tuplestorestate *pgs_state_run_into(SPIPlanPtr plan, ParamListInfo params
 										   MemoryContext cxt);
 extern ParamListInfo pgs_state_params(int n, Oid *types, Datum *values,
 									  const char *nulls);
+extern Tuplestorestate *pgs_state_drop_late(Tuplestorestate *rows, TupleDesc desc,
+											int col, int64 size, bool late_null,
+											int64 late, bool count_nulls,
+											MemoryContext cxt, int64 *dropped);
 
 /* dedup.c */
 extern Oid	pgs_dedup_create_state(const char *query_name, List *key_types,
