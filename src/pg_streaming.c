@@ -35,6 +35,7 @@ int			pgs_launcher_naptime_ms = 10000;
 int			pgs_worker_idle_timeout_ms = 10000;
 int			pgs_max_retries = 5;
 int			pgs_retained_batches = 100;
+int			pgs_progress_history_minutes = 1440;
 int			pgs_retention_naptime_ms = 10000;
 
 void		_PG_init(void);
@@ -76,6 +77,13 @@ _PG_init(void)
 							&pgs_retained_batches,
 							100, 1, INT_MAX,
 							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_streaming.progress_history_minutes",
+							"Minutes of per-minute progress kept for each query in stream.progress_history (0 keeps none).",
+							NULL,
+							&pgs_progress_history_minutes,
+							1440, 0, 366 * 24 * 60,
+							PGC_USERSET, GUC_UNIT_MIN,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("pg_streaming.retention_naptime",
 							"Time between the background retention passes over the streams of a database.",

@@ -28,6 +28,7 @@ extern int	pgs_launcher_naptime_ms;
 extern int	pgs_worker_idle_timeout_ms;
 extern int	pgs_max_retries;
 extern int	pgs_retained_batches;
+extern int	pgs_progress_history_minutes;
 extern int	pgs_retention_naptime_ms;
 
 /* intervals given as arguments, checked against stated bounds (pg_streaming.c) */

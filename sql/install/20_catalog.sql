@@ -33,13 +33,20 @@ CREATE TABLE stream.query_defs (
     state_relid         regclass,
     event_time          text,
     watermark_delay     interval,
-    dedup_columns       text[]
+    dedup_columns       text[],
+    key_columns         text[],
+    foreach_batch       regprocedure,
+    altered_at          timestamptz
 );
 COMMENT ON TABLE stream.query_defs IS 'streaming queries started by stream.start_query';
 COMMENT ON COLUMN stream.query_defs.state_relid IS
 'a streaming aggregation''s state table, in schema stream_state; NULL for other queries';
 COMMENT ON COLUMN stream.query_defs.event_time IS
 'the stream''s event-time column, with watermark_delay: the watermark is the latest event time seen minus the delay';
+COMMENT ON COLUMN stream.query_defs.key_columns IS
+'a query without aggregation in update mode: the output columns its target is upserted by';
+COMMENT ON COLUMN stream.query_defs.foreach_batch IS
+'the procedure called once per batch with the batch id; the batch''s rows are in the target, a table in schema stream_batch';
 
 CREATE TABLE stream.checkpoint_offsets (
     query_id        bigint NOT NULL REFERENCES stream.query_defs ON DELETE CASCADE,
@@ -93,11 +100,26 @@ CREATE TABLE stream.progress_log (
     event_time_max  timestamptz,
     event_time_avg  timestamptz,
     late_rows       bigint,
+    blocks_read     bigint,
     PRIMARY KEY (query_id, batch_id),
     FOREIGN KEY (query_id, batch_id)
         REFERENCES stream.checkpoint_offsets ON DELETE CASCADE
 );
 COMMENT ON TABLE stream.progress_log IS 'one row per committed batch, written in the batch''s transaction';
+
+CREATE TABLE stream.progress_by_minute (
+    query_id        bigint NOT NULL REFERENCES stream.query_defs ON DELETE CASCADE,
+    minute          timestamptz NOT NULL,
+    batches         integer NOT NULL,
+    input_rows      bigint NOT NULL,
+    output_rows     bigint NOT NULL,
+    busy_ms         double precision NOT NULL,
+    max_batch_ms    double precision NOT NULL,
+    blocks_read     bigint NOT NULL,
+    PRIMARY KEY (query_id, minute)
+);
+COMMENT ON TABLE stream.progress_by_minute IS
+'batches by the minute, kept for pg_streaming.progress_history_minutes: written in each batch''s transaction';
 
 -- ---------------------------------------------------------------------------
 -- Retention (stream.set_retention): what a stream keeps, how far removal has
@@ -162,7 +184,14 @@ COMMENT ON SCHEMA stream_state IS
 'state tables of streaming aggregations: one row per group, with each aggregate''s transition state';
 REVOKE ALL ON SCHEMA stream_state FROM PUBLIC;
 
-REVOKE ALL ON stream.checkpoint_watermarks FROM PUBLIC;
+-- the tables that hold the current batch's rows for foreach_batch procedures
+CREATE SCHEMA stream_batch;
+COMMENT ON SCHEMA stream_batch IS
+'one table per foreach_batch query, named after it and owned by its owner: the rows of the batch being processed';
+REVOKE ALL ON SCHEMA stream_batch FROM PUBLIC;
+GRANT USAGE ON SCHEMA stream_batch TO PUBLIC;
+
+REVOKE ALL ON stream.checkpoint_watermarks, stream.progress_by_minute FROM PUBLIC;
 REVOKE ALL ON stream.streams, stream.query_defs, stream.checkpoint_offsets,
     stream.checkpoint_commits, stream.progress_log, stream.retention,
     stream.retention_marks, stream.stream_runs FROM PUBLIC;
@@ -173,6 +202,7 @@ SELECT pg_catalog.pg_extension_config_dump('stream.query_defs_query_id_seq', '')
 SELECT pg_catalog.pg_extension_config_dump('stream.checkpoint_offsets', '');
 SELECT pg_catalog.pg_extension_config_dump('stream.checkpoint_commits', '');
 SELECT pg_catalog.pg_extension_config_dump('stream.progress_log', '');
+SELECT pg_catalog.pg_extension_config_dump('stream.progress_by_minute', '');
 SELECT pg_catalog.pg_extension_config_dump('stream.checkpoint_watermarks', '');
 SELECT pg_catalog.pg_extension_config_dump('stream.retention', '');
 SELECT pg_catalog.pg_extension_config_dump('stream.retention_marks', '');

@@ -47,19 +47,32 @@ COMMENT ON FUNCTION stream.run_retention(regclass) IS
 CREATE FUNCTION stream.start_query(
     name                text,
     query               text,
-    target              text,
+    target              text DEFAULT NULL,
     output_mode         text DEFAULT 'append',
     trigger             text DEFAULT '500 ms',
     max_rows_per_batch  integer DEFAULT NULL,
     starting_from       text DEFAULT 'earliest',
     event_time          text DEFAULT NULL,
     watermark           interval DEFAULT NULL,
-    deduplicate         text[] DEFAULT NULL)
+    deduplicate         text[] DEFAULT NULL,
+    key                 text[] DEFAULT NULL,
+    foreach_batch       text DEFAULT NULL)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'stream_start_query'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION stream.start_query(text, text, text, text, text, integer, text, text, interval, text[]) IS
-'register a streaming query over one stream table, writing into target, from the earliest rows or the latest, with an event-time column and a watermark delay for windowed aggregations and deduplication within the watermark; returns the query id';
+COMMENT ON FUNCTION stream.start_query(text, text, text, text, text, integer, text, text, interval, text[], text[], text) IS
+'register a streaming query over one stream table, writing into target (upserting by key in update mode) or calling a foreach_batch procedure once per batch, from the earliest rows or the latest, with an event-time column and a watermark delay for windowed aggregations and deduplication within the watermark; returns the query id';
+
+CREATE FUNCTION stream.alter_query(
+    name                text,
+    query               text DEFAULT NULL,
+    trigger             text DEFAULT NULL,
+    max_rows_per_batch  integer DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'stream_alter_query'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stream.alter_query(text, text, text, integer) IS
+'change a query in place, keeping its checkpoint: its trigger, its max_rows_per_batch (0 for none), or its text where the new text reads the same stream into the same target with the same state; takes effect from the next batch';
 
 CREATE FUNCTION stream.drop_query(name text, if_exists boolean DEFAULT false)
 RETURNS boolean
@@ -113,7 +126,14 @@ RETURNS bigint
 AS 'MODULE_PATHNAME', 'stream_pending_rows'
 LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stream._pending_rows(bigint) IS
-'internal: rows of the query''s stream that no committed batch has processed (NULL where its owner may not read the stream)';
+'internal: rows of the query''s stream that no committed batch has processed, counted in the first blocks and estimated beyond them (NULL where its owner may not read the stream)';
+
+CREATE FUNCTION stream.pending_rows(name text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'stream_pending_rows_exact'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream.pending_rows(text) IS
+'the exact number of committed rows of the query''s stream that no committed batch has processed; reads them all (stream.queries shows an estimate)';
 
 
 -- ---------------------------------------------------------------------------

@@ -15,7 +15,7 @@ SELECT q.name,
        q.target_relid AS target,
        c.batch_id AS last_batch_id,
        c.committed_at AS last_batch_at,
-       stream._pending_rows(q.query_id) AS pending_rows,
+       pr.n AS pending_rows,
        (SELECT count(*) FROM stream.checkpoint_offsets o
          WHERE o.query_id = q.query_id
            AND NOT EXISTS (SELECT 1 FROM stream.checkpoint_commits k
@@ -35,15 +35,38 @@ SELECT q.name,
        q.watermark_delay,
        q.dedup_columns AS deduplicate,
        (SELECT p.next_watermark FROM stream.progress_log p
-         WHERE p.query_id = q.query_id ORDER BY p.batch_id DESC LIMIT 1) AS watermark
+         WHERE p.query_id = q.query_id ORDER BY p.batch_id DESC LIMIT 1) AS watermark,
+       q.query_id AS id,
+       q.key_columns AS key,
+       q.foreach_batch,
+       q.altered_at,
+       round(extract(epoch FROM
+                     CASE WHEN pr.n > 0 THEN now() - coalesce(c.planned_at, q.created_at)
+                          WHEN c.batch_id IS NULL THEN interval '0'
+                          ELSE c.committed_at - c.planned_at END)::numeric, 3) AS lag_seconds,
+       rp.input_rows_per_second,
+       rp.processed_rows_per_second,
+       rp.blocks_read AS last_batch_blocks_read
   FROM stream.query_defs q
   LEFT JOIN stream.retention r ON r.relid = q.stream_relid
-  LEFT JOIN LATERAL (SELECT k.batch_id, k.committed_at
+  LEFT JOIN LATERAL (SELECT k.batch_id, k.committed_at, o.planned_at
                        FROM stream.checkpoint_commits k
+                       JOIN stream.checkpoint_offsets o USING (query_id, batch_id)
                       WHERE k.query_id = q.query_id
                       ORDER BY k.batch_id DESC LIMIT 1) c ON true
+  CROSS JOIN LATERAL (SELECT stream._pending_rows(q.query_id) AS n OFFSET 0) pr
+  LEFT JOIN LATERAL (SELECT round(sum(p.input_rows)
+                                  / greatest(extract(epoch FROM max(p.finished_at) - min(p.started_at)), 0.001),
+                                  1) AS input_rows_per_second,
+                            round(sum(p.input_rows)
+                                  / greatest(extract(epoch FROM sum(p.finished_at - p.started_at)), 0.001),
+                                  1) AS processed_rows_per_second,
+                            (array_agg(p.blocks_read ORDER BY p.batch_id DESC))[1] AS blocks_read
+                       FROM (SELECT * FROM stream.progress_log l
+                              WHERE l.query_id = q.query_id
+                              ORDER BY l.batch_id DESC LIMIT 10) p) rp ON true
  WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
-COMMENT ON VIEW stream.queries IS 'streaming queries: status, trigger, last committed batch, last error, whether the query holds retention back or missed rows retention removed, a streaming aggregation''s state table, the event-time column, the watermark delay and the watermark in force for the next batch';
+COMMENT ON VIEW stream.queries IS 'streaming queries: id, status, trigger, last committed batch, rows pending (estimated; stream.pending_rows() counts them), lag in seconds, input and processed rows per second over the last ten batches, blocks the last batch read, last error, whether the query holds retention back or missed rows retention removed, a streaming aggregation''s state table, the event-time column, the watermark delay and the watermark in force for the next batch, an upsert key, a foreach_batch procedure';
 
 CREATE VIEW stream.progress WITH (security_barrier) AS
 SELECT q.name AS query,
@@ -65,12 +88,29 @@ SELECT q.name AS query,
        p.event_time_min,
        p.event_time_max,
        p.event_time_avg,
-       p.late_rows
+       p.late_rows,
+       p.blocks_read
   FROM stream.progress_log p
   JOIN stream.query_defs q USING (query_id)
   JOIN stream.checkpoint_offsets o USING (query_id, batch_id)
  WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
-COMMENT ON VIEW stream.progress IS 'one row per committed batch: input rows, rows per second, duration, offsets; for a streaming aggregation, the groups in its state and the groups the batch changed; with an event time, the watermark in force, the batch''s event times and the late groups it dropped';
+COMMENT ON VIEW stream.progress IS 'one row per committed batch of the latest ones (pg_streaming.retained_batches): input rows, rows per second, duration, offsets, blocks read; for a streaming aggregation, the groups in its state and the groups the batch changed; with an event time, the watermark in force, the batch''s event times and the late groups it dropped';
+
+CREATE VIEW stream.progress_history WITH (security_barrier) AS
+SELECT q.name AS query,
+       h.minute,
+       h.batches,
+       h.input_rows,
+       h.output_rows,
+       round((h.input_rows / 60.0)::numeric, 1) AS input_rows_per_second,
+       round((h.input_rows / greatest(h.busy_ms / 1000, 0.001))::numeric, 1) AS processed_rows_per_second,
+       round(h.busy_ms::numeric, 3) AS busy_ms,
+       round(h.max_batch_ms::numeric, 3) AS max_batch_ms,
+       h.blocks_read
+  FROM stream.progress_by_minute h
+  JOIN stream.query_defs q USING (query_id)
+ WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
+COMMENT ON VIEW stream.progress_history IS 'batches of each query by the minute, over the last pg_streaming.progress_history_minutes: batches, rows in and out, time busy, the longest batch, blocks read';
 
 CREATE VIEW stream.stream_retention WITH (security_barrier) AS
 SELECT r.relid AS stream,
@@ -90,5 +130,6 @@ SELECT r.relid AS stream,
 COMMENT ON VIEW stream.stream_retention IS 'retention of the stream tables the current role owns: what is kept, what was removed, which query holds removal back';
 
 GRANT USAGE ON SCHEMA stream TO PUBLIC;
-GRANT SELECT ON stream.queries, stream.progress, stream.stream_retention TO PUBLIC;
+GRANT SELECT ON stream.queries, stream.progress, stream.progress_history,
+    stream.stream_retention TO PUBLIC;
 

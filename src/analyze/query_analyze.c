@@ -542,12 +542,38 @@ pgs_trim_query(const char *text)
 	return s;
 }
 
+/* is the string in the list of strings? */
+bool
+pgs_list_has_str(List *list, const char *str)
+{
+	ListCell   *lc;
+
+	foreach(lc, list)
+		if (strcmp(lfirst(lc), str) == 0)
+			return true;
+	return false;
+}
+
+/* the columns of a list, quoted, each after a prefix, separated by commas */
+static void
+qa_append_columns(StringInfo buf, List *columns, const char *prefix)
+{
+	ListCell   *lc;
+
+	foreach(lc, columns)
+		appendStringInfo(buf, "%s%s%s", foreach_current_index(lc) > 0 ? ", " : "",
+						 prefix, quote_identifier(lfirst(lc)));
+}
+
 /*
  * The statement that runs one batch: the user's query as a subquery, its
- * columns inserted into the target by name.
+ * columns inserted into the target by name.  With key columns, the target
+ * is upserted by them: of the rows a batch has for one key, the one it read
+ * last is written (an upsert cannot change one row twice).
  */
 char *
-pgs_compose_insert(const char *query_text, Oid target_relid, List *target_columns)
+pgs_compose_insert(const char *query_text, Oid target_relid, List *target_columns,
+				   List *key_columns)
 {
 	StringInfoData buf;
 	ListCell   *lc;
@@ -557,21 +583,33 @@ pgs_compose_insert(const char *query_text, Oid target_relid, List *target_column
 	appendStringInfo(&buf, "INSERT INTO %s.%s (",
 					 quote_identifier(get_namespace_name(get_rel_namespace(target_relid))),
 					 quote_identifier(get_rel_name(target_relid)));
-	foreach(lc, target_columns)
-	{
-		appendStringInfo(&buf, "%s%s", first ? "" : ", ",
-						 quote_identifier(lfirst(lc)));
-		first = false;
-	}
+	qa_append_columns(&buf, target_columns, "");
 	appendStringInfoString(&buf, ") SELECT ");
-	first = true;
+	qa_append_columns(&buf, target_columns, "q.");
+	if (key_columns == NIL)
+	{
+		appendStringInfo(&buf, " FROM (\n%s\n) AS q", pgs_trim_query(query_text));
+		return buf.data;
+	}
+	appendStringInfoString(&buf, " FROM (SELECT DISTINCT ON (");
+	qa_append_columns(&buf, key_columns, "n.");
+	appendStringInfoString(&buf, ") n.* FROM (SELECT r.*, pg_catalog.row_number() OVER ()"
+						   " AS \"?pgs_read\" FROM (\n");
+	appendStringInfo(&buf, "%s\n) AS r) AS n ORDER BY ", pgs_trim_query(query_text));
+	qa_append_columns(&buf, key_columns, "n.");
+	appendStringInfoString(&buf, ", n.\"?pgs_read\" DESC) AS q ON CONFLICT (");
+	qa_append_columns(&buf, key_columns, "");
+	appendStringInfoString(&buf, ") DO ");
 	foreach(lc, target_columns)
 	{
-		appendStringInfo(&buf, "%sq.%s", first ? "" : ", ",
-						 quote_identifier(lfirst(lc)));
+		if (pgs_list_has_str(key_columns, lfirst(lc)))
+			continue;
+		appendStringInfo(&buf, "%s%s = excluded.%s", first ? "UPDATE SET " : ", ",
+						 quote_identifier(lfirst(lc)), quote_identifier(lfirst(lc)));
 		first = false;
 	}
-	appendStringInfo(&buf, " FROM (\n%s\n) AS q", pgs_trim_query(query_text));
+	if (first)
+		appendStringInfoString(&buf, "NOTHING");
 	return buf.data;
 }
 

@@ -20,6 +20,7 @@
 #include "storage/latch.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/elog.h"
 #include "utils/timestamp.h"
 
@@ -35,6 +36,7 @@ PG_FUNCTION_INFO_V1(stream_stop_query);
 PG_FUNCTION_INFO_V1(stream_resume_query);
 PG_FUNCTION_INFO_V1(stream_await_termination);
 PG_FUNCTION_INFO_V1(stream_pending_rows);
+PG_FUNCTION_INFO_V1(stream_pending_rows_exact);
 PG_FUNCTION_INFO_V1(stream_extension_created);
 
 /* the longest await_termination waits in one call */
@@ -209,9 +211,30 @@ stream_pending_rows(PG_FUNCTION_ARGS)
 	if (!pgs_query_read(NULL, PG_GETARG_INT64(0), PGS_QUERY_NO_LOCK, &q) ||
 		!has_privs_of_role(GetUserId(), q.owner))
 		PG_RETURN_NULL();
-	n = pgs_pending_rows(&q);
+	n = pgs_pending_rows(&q, true);
 	if (n < 0)
 		PG_RETURN_NULL();
+	PG_RETURN_INT64(n);
+}
+
+/*
+ * stream.pending_rows(name): the exact count, reading every pending row;
+ * an error where the owner may not read the stream.
+ */
+Datum
+stream_pending_rows_exact(PG_FUNCTION_ARGS)
+{
+	PgsQuery	q;
+	int64		n;
+
+	mg_read(mg_name_arg(fcinfo), PGS_QUERY_NO_LOCK, &q);
+	n = pgs_pending_rows(&q, false);
+	if (n < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("the owner of streaming query \"%s\" may not read its stream \"%s\"",
+						q.name, get_rel_name(q.stream_relid)),
+				 errhint("Grant SELECT on the stream to the query's owner.")));
 	PG_RETURN_INT64(n);
 }
 

@@ -19,12 +19,19 @@
 #include "commands/defrem.h"
 #include "catalog/pg_collation_d.h"
 #include "catalog/pg_type_d.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_proc.h"
+#include "parser/parse_func.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
+#include "parser/analyze.h"
 #include "parser/parse_coerce.h"
 #include "parser/parser.h"
 #include "parser/parsetree.h"
@@ -40,6 +47,7 @@
 
 #include "analyze/pgs_analyze.h"
 #include "bgw/pgs_bgw.h"
+#include "catalog/pgs_catalog.h"
 #include "catalog/pgs_query.h"
 #include "exec/pgs_batch.h"
 #include "pg_streaming.h"
@@ -48,6 +56,7 @@
 
 PG_FUNCTION_INFO_V1(stream_start_query);
 PG_FUNCTION_INFO_V1(stream_drop_query);
+PG_FUNCTION_INFO_V1(stream_alter_query);
 
 /* the bounds of an interval trigger */
 #define QD_MIN_TRIGGER_USECS	((int64) 1000)
@@ -317,6 +326,328 @@ qd_analyze_batch_statement(const char *sql, Oid stream_relid)
 	return stmts;
 }
 
+/* a text[] argument naming columns: not empty, no NULL */
+static List *
+qd_column_list(ArrayType *array, const char *argname, const char *hint)
+{
+	Datum	   *elems;
+	bool	   *enulls;
+	int			n;
+	int			i;
+	List	   *result = NIL;
+
+	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elems, &enulls, &n);
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s names no column", argname),
+				 errhint("%s", hint)));
+	for (i = 0; i < n; i++)
+	{
+		if (enulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not name a NULL column", argname)));
+		result = lappend(result, TextDatumGetCString(elems[i]));
+	}
+	return result;
+}
+
+/*
+ * What a query's definition is checked with, once at start and again when
+ * alter_query changes its text.
+ */
+typedef struct QdDefinition
+{
+	/* given */
+	const char *query_text;
+	const char *output_mode;
+	const char *event_time;		/* NULL without */
+	List	   *dedup;			/* char * */
+	/* found */
+	PgsAnalyzedQuery aq;
+	bool		aggregates;
+	PgsAggShape shape;
+	Oid			event_type;
+	List	   *dedup_types;
+	List	   *dedup_collations;
+} QdDefinition;
+
+/*
+ * Analyze the query's text as the current user with the current
+ * search_path, and check its shape against the output mode, the event
+ * time and the deduplication it goes with.
+ */
+static void
+qd_check_definition(QdDefinition *d)
+{
+	const char *output_mode = d->output_mode;
+	const char *event_time = d->event_time;
+	PgsAnalyzedQuery *aq = &d->aq;
+	PgsAggShape *shape = &d->shape;
+
+	pgs_analyze_user_query(d->query_text, aq);
+	d->aggregates = pgs_agg_describe(aq->query, aq->column_names, shape);
+	d->event_type = InvalidOid;
+	d->dedup_types = d->dedup_collations = NIL;
+	if (event_time)
+	{
+		AttrNumber	att = get_attnum(aq->stream_relid, event_time);
+		Oid			type = att == InvalidAttrNumber ? InvalidOid :
+			get_atttype(aq->stream_relid, att);
+
+		if (att == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("stream table \"%s\" has no column \"%s\"",
+							get_rel_name(aq->stream_relid), event_time),
+					 errhint("Name the column that holds each row's event time.")));
+		if (type != TIMESTAMPTZOID && type != TIMESTAMPOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("event-time column \"%s\" is of type %s", event_time,
+							format_type_be(type)),
+					 errhint("An event time is a timestamptz or a timestamp (without time zone, taken as UTC).")));
+		if (!d->aggregates && d->dedup == NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("a watermark is used by streaming aggregations and deduplication only"),
+					 errdetail("It closes event-time windows, or forgets the keys of deduplication, and bounds their state; any other query keeps no state."),
+					 errhint("Drop event_time and watermark, aggregate over windows of the event time (stream.tumble, stream.hop), or deduplicate.")));
+		if (d->aggregates)
+			pgs_agg_find_time_key(shape, aq->query, aq->stream_relid, event_time);
+		d->event_type = type;
+	}
+	if (d->dedup != NIL)
+		qd_check_dedup(d->dedup, event_time, d->event_type, d->aggregates, aq,
+					   &d->dedup_types, &d->dedup_collations);
+	if (d->aggregates && shape->session_call)
+	{
+		if (!shape->session)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("a session window needs the event-time column and a watermark"),
+					 errdetail("Sessions merge by their rows' event times, and close when the watermark passes their end."),
+					 errhint("Give event_time and watermark, and group by stream.session(<event-time column>, gap).")));
+		if (list_length(shape->keys) < 2)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("global aggregation with session window in streaming query is not supported"),
+					 errhint("Group by another key beside the session, such as the user.")));
+		if (strcmp(output_mode, "update") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("update output mode not supported for session window"),
+					 errdetail("A batch can merge a key's sessions into one with another start: the rows written before would no longer be groups."),
+					 errhint("Use output_mode => 'append' (each session written once, when it closes) or 'complete'.")));
+	}
+	if (d->aggregates && strcmp(output_mode, "append") == 0 &&
+		(event_time == NULL || shape->time_key < 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("append output mode is not supported for a streaming aggregation without a watermark"),
+				 errdetail("In append mode a row is written once and never changed; a group's result is final only when a watermark on its event time has passed its window."),
+				 errhint(event_time == NULL ?
+						 "Use output_mode => 'update' or 'complete', or group by a window of the event time (stream.tumble or stream.hop) and give event_time and watermark." :
+						 "Group by a window of the event-time column (stream.tumble or stream.hop over it), or by the column itself.")));
+	if (d->aggregates && strcmp(output_mode, "update") == 0 && (aq->sorted || aq->limited))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("ORDER BY and LIMIT over a streaming aggregation need output mode \"complete\""),
+				 errdetail("In update mode a batch writes only the groups it changed; an order or a top-N is a property of the whole result."),
+				 errhint("Use output_mode => 'complete', or drop ORDER BY and LIMIT and order when reading the target.")));
+	if (!d->aggregates && strcmp(output_mode, "complete") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("output mode \"complete\" needs an aggregation"),
+				 errdetail("Without aggregation the result over all rows is the union of all batches, which append mode writes."),
+				 errhint("Use output_mode => 'append'.")));
+}
+
+/* does a keyed (upserted) target need a unique key, and over which keys? */
+static bool
+qd_keyed_target(const QdDefinition *d)
+{
+	return d->aggregates && strcmp(d->output_mode, "append") != 0 && !d->shape.session &&
+		!(strcmp(d->output_mode, "complete") == 0 &&
+		  (d->shape.limit_count || d->shape.limit_offset));
+}
+
+/*
+ * The upsert key of a query without aggregation: named output columns, each
+ * once, of types with a btree class; returned as a pseudo shape whose keys
+ * pgs_agg_prepare_target checks the target's unique key against.
+ */
+static void
+qd_check_key(List *key, const QdDefinition *d, PgsAggShape *shape)
+{
+	ListCell   *lc;
+
+	if (d->aggregates)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("key is for queries without aggregation"),
+				 errdetail("A streaming aggregation's target is keyed by its grouping columns."),
+				 errhint("Drop the key argument.")));
+	if (strcmp(d->output_mode, "update") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("key needs output mode \"update\""),
+				 errdetail("In append mode every row is inserted; in update mode the target is upserted by the key."),
+				 errhint("Use output_mode => 'update'.")));
+	memset(shape, 0, sizeof(*shape));
+	shape->time_key = -1;
+	foreach(lc, key)
+	{
+		const char *col = lfirst(lc);
+		int			i = 0;
+		ListCell   *ln;
+		PgsAggKey  *k = NULL;
+
+		if (list_length(key) > 1)
+		{
+			ListCell   *lc2;
+
+			for_each_from(lc2, key, foreach_current_index(lc) + 1)
+				if (strcmp(col, lfirst(lc2)) == 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_DUPLICATE_COLUMN),
+							 errmsg("key names column \"%s\" twice", col)));
+		}
+		foreach(ln, d->aq.column_names)
+		{
+			if (strcmp(lfirst(ln), col) == 0)
+			{
+				k = palloc0(sizeof(PgsAggKey));
+				k->type = list_nth_oid(d->aq.column_types, i);
+				k->collation = list_nth_oid(d->aq.column_collations, i);
+				k->output = i;
+			}
+			i++;
+		}
+		if (k == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("key names \"%s\", which is no output column of the query", col),
+					 errhint("Name output columns of the query.")));
+		if (!OidIsValid(GetDefaultOpClass(k->type, BTREE_AM_OID)))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("a key of type %s is not supported", format_type_be(k->type)),
+					 errhint("Key by an expression of another type, a cast to text for example.")));
+		shape->keys = lappend(shape->keys, k);
+	}
+}
+
+/* the target's primary key columns, when it has one, else NIL */
+static List *
+qd_primary_key(Oid relid)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	Oid			pk = RelationGetPrimaryKeyIndex(rel);
+	List	   *cols = NIL;
+
+	if (OidIsValid(pk))
+	{
+		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(pk));
+		Form_pg_index ix = (Form_pg_index) GETSTRUCT(tup);
+		int			i;
+
+		for (i = 0; i < ix->indnkeyatts; i++)
+			cols = lappend(cols, get_attname(relid, ix->indkey.values[i], false));
+		ReleaseSysCache(tup);
+	}
+	table_close(rel, AccessShareLock);
+	return cols;
+}
+
+/*
+ * A foreach_batch procedure: a procedure taking the batch id (bigint), which
+ * the caller may execute.
+ */
+static Oid
+qd_check_procedure(const char *name)
+{
+	List	   *names = stringToQualifiedNameList(name);
+	Datum		found = DirectFunctionCall1(to_regprocedure,
+											CStringGetTextDatum(psprintf("%s(pg_catalog.int8)",
+																		 NameListToQuotedString(names))));
+	Oid			proc = DatumGetObjectId(found);
+
+	if (!OidIsValid(proc))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("procedure %s(bigint) does not exist", NameListToString(names)),
+				 errdetail("A foreach_batch procedure takes the batch id, and reads the batch's rows from the query's table in schema stream_batch."),
+				 errhint("Create it: CREATE PROCEDURE %s(batch_id bigint) ...", NameListToString(names))));
+	if (get_func_prokind(proc) != PROKIND_PROCEDURE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s is not a procedure", format_procedure(proc)),
+				 errhint("Create a procedure: CREATE PROCEDURE %s(batch_id bigint) ...",
+						 NameListToString(names))));
+	if (pg_proc_aclcheck(proc, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_PROCEDURE, get_func_name(proc));
+	return proc;
+}
+
+/*
+ * A foreach_batch query's table of batch rows, stream_batch.<query name>,
+ * with the query's output columns: created by the extension and given to the
+ * caller, unlogged (each batch fills it anew).
+ */
+static Oid
+qd_create_batch_table(const char *name, PgsAnalyzedQuery *aq)
+{
+	StringInfoData buf;
+	ListCell   *n,
+			   *t,
+			   *m,
+			   *c;
+	char	   *qualified;
+	Oid			relid;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '(');
+	forfour(n, aq->column_names, t, aq->column_types, m, aq->column_typmods,
+			c, aq->column_collations)
+	{
+		appendStringInfo(&buf, "%s%s %s", buf.len > 1 ? ", " : "",
+						 quote_identifier(lfirst(n)),
+						 format_type_extended(lfirst_oid(t), lfirst_int(m),
+											  FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY));
+		if (OidIsValid(lfirst_oid(c)) && lfirst_oid(c) != get_typcollation(lfirst_oid(t)))
+			appendStringInfo(&buf, " COLLATE %s", pgs_agg_collation_name(lfirst_oid(c)));
+	}
+	appendStringInfoChar(&buf, ')');
+	relid = pgs_batch_table_create(name, buf.data, GetUserId(), &qualified);
+	return relid;
+}
+
+/* analyze and check the batch statement as the caller: its rights */
+static void
+qd_check_rights(const char *insert_sql, Oid stream_relid, Oid target_relid,
+				bool aggregates)
+{
+	List	   *stmts;
+	List	   *rtes = NIL;
+	ListCell   *lc;
+
+	stmts = qd_analyze_batch_statement(insert_sql, stream_relid);
+	foreach(lc, stmts)
+		(void) qd_collect_rtes(lfirst(lc), &rtes);
+	(void) ExecCheckRTPerms(rtes, true);
+
+	/* an aggregation also updates and deletes the target's rows */
+	if (aggregates &&
+		pg_class_aclmask(target_relid, GetUserId(), ACL_SELECT | ACL_UPDATE | ACL_DELETE,
+						 ACLMASK_ALL) != (ACL_SELECT | ACL_UPDATE | ACL_DELETE))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for table %s", get_rel_name(target_relid)),
+				 errdetail("A streaming aggregation selects, inserts, updates and deletes the rows of its target.")));
+}
+
 /*
  * stream.start_query: check the arguments and the query, create or check
  * the target, check the caller's rights to every table the batch statement
@@ -327,17 +658,13 @@ stream_start_query(PG_FUNCTION_ARGS)
 {
 	char	   *name;
 	char	   *query_text;
-	char	   *target;
+	char	   *target = NULL;
 	char	   *output_mode;
 	char	   *trigger;
 	int32		max_rows = 0;
-	PgsAnalyzedQuery aq;
+	QdDefinition d;
 	RangeVar   *rv;
 	Oid			target_relid;
-	char	   *insert_sql;
-	List	   *stmts;
-	List	   *rtes = NIL;
-	ListCell   *lc;
 	PgsQuery	q;
 	int			i;
 	int64		query_id;
@@ -345,25 +672,25 @@ stream_start_query(PG_FUNCTION_ARGS)
 	char	   *event_time = NULL;
 	int64		watermark_usecs = -1;
 	List	   *dedup = NIL;
-	List	   *dedup_types = NIL;
-	List	   *dedup_collations = NIL;
-	Oid			event_type = InvalidOid;
-	bool		aggregates;
+	List	   *key = NIL;
+	bool		key_given = false;
+	Oid			foreach_proc = InvalidOid;
 	bool		created;
-	PgsAggShape shape;
+	PgsAggShape key_shape;
 
 	for (i = 0; i < 5; i++)
-		if (PG_ARGISNULL(i))
+		if (PG_ARGISNULL(i) && !(i == 2 && PG_NARGS() > 11 && !PG_ARGISNULL(11)))
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("argument \"%s\" of stream.start_query must not be null",
-							(const char *[]) {"name", "query", "target", "output_mode", "trigger"}[i])));
+							(const char *[]) {"name", "query", "target", "output_mode", "trigger"}[i]),
+					 i == 2 ? errhint("Name the table the query writes, or give a foreach_batch procedure.") : 0));
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	query_text = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	target = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	if (!PG_ARGISNULL(2))
+		target = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	output_mode = text_to_cstring(PG_GETARG_TEXT_PP(3));
 	trigger = text_to_cstring(PG_GETARG_TEXT_PP(4));
-
 	if (name[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -398,27 +725,8 @@ stream_start_query(PG_FUNCTION_ARGS)
 											 0, QD_MAX_TRIGGER_USECS);
 	}
 	if (PG_NARGS() > 9 && !PG_ARGISNULL(9))
-	{
-		Datum	   *elems;
-		bool	   *enulls;
-		int			n;
-
-		deconstruct_array(PG_GETARG_ARRAYTYPE_P(9), TEXTOID, -1, false, TYPALIGN_INT,
-						  &elems, &enulls, &n);
-		if (n == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("deduplicate names no column"),
-					 errhint("Name the output columns whose values make a row a duplicate, such as '{event_id}'.")));
-		for (i = 0; i < n; i++)
-		{
-			if (enulls[i])
-				ereport(ERROR,
-						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-						 errmsg("deduplicate must not name a NULL column")));
-			dedup = lappend(dedup, TextDatumGetCString(elems[i]));
-		}
-	}
+		dedup = qd_column_list(PG_GETARG_ARRAYTYPE_P(9), "deduplicate",
+							   "Name the output columns whose values make a row a duplicate, such as '{event_id}'.");
 	if (!PG_ARGISNULL(5))
 	{
 		max_rows = PG_GETARG_INT32(5);
@@ -435,96 +743,89 @@ stream_start_query(PG_FUNCTION_ARGS)
 				 errmsg("invalid output_mode \"%s\"", output_mode),
 				 errhint("Use 'append', 'update' or 'complete'.")));
 	trigger = pgs_check_trigger(trigger);
+	/* an older catalog's start_query has no key nor foreach_batch */
+	if (PG_NARGS() > 10 && !PG_ARGISNULL(10))
+	{
+		key = qd_column_list(PG_GETARG_ARRAYTYPE_P(10), "key",
+							 "Name the output columns the target is upserted by, such as '{id}'.");
+		key_given = true;
+	}
+	if (PG_NARGS() > 11 && !PG_ARGISNULL(11))
+	{
+		if (target != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a foreach_batch query has no target"),
+					 errdetail("Its batches' rows are in the table stream_batch.%s, which the extension creates, for the procedure to read.",
+							   quote_identifier(name)),
+					 errhint("Leave target out, and write the rows where they belong from the procedure.")));
+		foreach_proc = qd_check_procedure(text_to_cstring(PG_GETARG_TEXT_PP(11)));
+	}
 
 	/* the query's shape, as the caller with the caller's search_path */
-	pgs_analyze_user_query(query_text, &aq);
-	aggregates = pgs_agg_describe(aq.query, aq.column_names, &shape);
-	if (event_time)
-	{
-		AttrNumber	att = get_attnum(aq.stream_relid, event_time);
-		Oid			type = att == InvalidAttrNumber ? InvalidOid :
-			get_atttype(aq.stream_relid, att);
-
-		if (att == InvalidAttrNumber)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("stream table \"%s\" has no column \"%s\"",
-							get_rel_name(aq.stream_relid), event_time),
-					 errhint("Name the column that holds each row's event time.")));
-		if (type != TIMESTAMPTZOID && type != TIMESTAMPOID)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("event-time column \"%s\" is of type %s", event_time,
-							format_type_be(type)),
-					 errhint("An event time is a timestamptz or a timestamp (without time zone, taken as UTC).")));
-		if (!aggregates && dedup == NIL)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("a watermark is used by streaming aggregations and deduplication only"),
-					 errdetail("It closes event-time windows, or forgets the keys of deduplication, and bounds their state; any other query keeps no state."),
-					 errhint("Drop event_time and watermark, aggregate over windows of the event time (stream.tumble, stream.hop), or deduplicate.")));
-		if (aggregates)
-			pgs_agg_find_time_key(&shape, aq.query, aq.stream_relid, event_time);
-		event_type = type;
-	}
-	if (dedup != NIL)
-		qd_check_dedup(dedup, event_time, event_type, aggregates, &aq,
-					   &dedup_types, &dedup_collations);
-	if (aggregates && shape.session_call)
-	{
-		if (!shape.session)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("a session window needs the event-time column and a watermark"),
-					 errdetail("Sessions merge by their rows' event times, and close when the watermark passes their end."),
-					 errhint("Give event_time and watermark, and group by stream.session(<event-time column>, gap).")));
-		if (list_length(shape.keys) < 2)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("global aggregation with session window in streaming query is not supported"),
-					 errhint("Group by another key beside the session, such as the user.")));
-		if (strcmp(output_mode, "update") == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("update output mode not supported for session window"),
-					 errdetail("A batch can merge a key's sessions into one with another start: the rows written before would no longer be groups."),
-					 errhint("Use output_mode => 'append' (each session written once, when it closes) or 'complete'.")));
-	}
-	if (aggregates && strcmp(output_mode, "append") == 0 &&
-		(event_time == NULL || shape.time_key < 0))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("append output mode is not supported for a streaming aggregation without a watermark"),
-				 errdetail("In append mode a row is written once and never changed; a group's result is final only when a watermark on its event time has passed its window."),
-				 errhint(event_time == NULL ?
-						 "Use output_mode => 'update' or 'complete', or group by a window of the event time (stream.tumble or stream.hop) and give event_time and watermark." :
-						 "Group by a window of the event-time column (stream.tumble or stream.hop over it), or by the column itself.")));
-	if (aggregates && strcmp(output_mode, "update") == 0 && (aq.sorted || aq.limited))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("ORDER BY and LIMIT over a streaming aggregation need output mode \"complete\""),
-				 errdetail("In update mode a batch writes only the groups it changed; an order or a top-N is a property of the whole result."),
-				 errhint("Use output_mode => 'complete', or drop ORDER BY and LIMIT and order when reading the target.")));
-	if (!aggregates && strcmp(output_mode, "complete") == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("output mode \"complete\" needs an aggregation"),
-				 errdetail("Without aggregation the result over all rows is the union of all batches, which append mode writes."),
-				 errhint("Use output_mode => 'append'.")));
+	memset(&d, 0, sizeof(d));
+	d.query_text = query_text;
+	d.output_mode = output_mode;
+	d.event_time = event_time;
+	d.dedup = dedup;
+	qd_check_definition(&d);
+	if (key_given)
+		qd_check_key(key, &d, &key_shape);
 
 	/* the target: created when missing, else checked */
-	rv = makeRangeVarFromNameList(stringToQualifiedNameList(target));
-	target_relid = RangeVarGetRelid(rv, NoLock, true);
-	created = !OidIsValid(target_relid);
-	if (!created)
-		qd_check_target(target_relid, aq.stream_relid, &aq);
+	if (OidIsValid(foreach_proc))
+	{
+		if (key_given)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a foreach_batch query has no key"),
+					 errdetail("Its batch table holds only the batch's rows, written anew by each batch."),
+					 errhint("Upsert by the key in the procedure, with MERGE or INSERT ... ON CONFLICT.")));
+		target_relid = qd_create_batch_table(name, &d.aq);
+		created = true;
+		target = pgs_qualified_relname(target_relid);
+	}
 	else
-		target_relid = qd_create_target(rv, target, &aq);
-	if (aggregates && strcmp(output_mode, "append") != 0 && !shape.session &&
-		!(strcmp(output_mode, "complete") == 0 &&
-		  (shape.limit_count || shape.limit_offset)))
-		pgs_agg_prepare_target(target_relid, created, &shape, aq.column_names,
-							   output_mode);
+	{
+		rv = makeRangeVarFromNameList(stringToQualifiedNameList(target));
+		target_relid = RangeVarGetRelid(rv, NoLock, true);
+		created = !OidIsValid(target_relid);
+		if (!created)
+			qd_check_target(target_relid, d.aq.stream_relid, &d.aq);
+		else
+			target_relid = qd_create_target(rv, target, &d.aq);
+	}
+	if (qd_keyed_target(&d))
+		pgs_agg_prepare_target(target_relid, created, &d.shape, d.aq.column_names,
+							   output_mode, false);
+
+	/*
+	 * Without aggregation, update mode upserts by the key given, or by the
+	 * target's primary key; without either it appends (Spark's rule).
+	 */
+	if (!d.aggregates && !OidIsValid(foreach_proc) && strcmp(output_mode, "update") == 0 &&
+		!key_given && !created)
+	{
+		key = qd_primary_key(target_relid);
+		if (key != NIL)
+		{
+			ListCell   *lc;
+
+			foreach(lc, key)
+				if (!pgs_list_has_str(d.aq.column_names, lfirst(lc)))
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_COLUMN_REFERENCE),
+							 errmsg("the primary key column \"%s\" of target table \"%s\" is no output column of the query",
+									(char *) lfirst(lc), get_rel_name(target_relid)),
+							 errdetail("In update mode the target is upserted by its primary key."),
+							 errhint("Output the column, or name another key with key => '{...}'.")));
+			qd_check_key(key, &d, &key_shape);
+			key_given = true;
+		}
+	}
+	if (key_given)
+		pgs_agg_prepare_target(target_relid, created, &key_shape, d.aq.column_names,
+							   output_mode, true);
 
 	/* a temporary target would vanish with a session, under the query */
 	if (get_rel_persistence(target_relid) == RELPERSISTENCE_TEMP)
@@ -538,45 +839,35 @@ stream_start_query(PG_FUNCTION_ARGS)
 	 * Analyze the batch statement as a batch will, and check the caller's
 	 * right to every table it reads and to the target.
 	 */
-	insert_sql = pgs_compose_insert(query_text, target_relid, aq.column_names);
-	stmts = qd_analyze_batch_statement(insert_sql, aq.stream_relid);
-	foreach(lc, stmts)
-		(void) qd_collect_rtes(lfirst(lc), &rtes);
-	(void) ExecCheckRTPerms(rtes, true);
-
-	/* an aggregation also updates and deletes the target's rows */
-	if (aggregates &&
-		pg_class_aclmask(target_relid, GetUserId(), ACL_SELECT | ACL_UPDATE | ACL_DELETE,
-						 ACLMASK_ALL) != (ACL_SELECT | ACL_UPDATE | ACL_DELETE))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied for table %s", get_rel_name(target_relid)),
-				 errdetail("A streaming aggregation selects, inserts, updates and deletes the rows of its target.")));
+	qd_check_rights(pgs_compose_insert(query_text, target_relid, d.aq.column_names, key),
+					d.aq.stream_relid, target_relid, d.aggregates);
 
 	memset(&q, 0, sizeof(q));
 	q.name = name;
 	q.owner = GetUserId();
 	q.query_text = query_text;
 	q.search_path = pstrdup(GetConfigOption("search_path", false, false));
-	q.stream_relid = aq.stream_relid;
+	q.stream_relid = d.aq.stream_relid;
 	q.target_relid = target_relid;
-	q.target_columns = aq.column_names;
+	q.target_columns = d.aq.column_names;
 	q.output_mode = output_mode;
 	q.trigger = trigger;
 	q.max_rows = max_rows;
 	q.event_time = event_time;
 	q.watermark_usecs = watermark_usecs;
 	q.dedup_columns = dedup;
+	q.key_columns = key;
+	q.foreach_batch = foreach_proc;
 	query_id = pgs_query_insert(&q);
-	if (aggregates)
+	if (d.aggregates)
 	{
-		q.state_relid = pgs_agg_create_state(name, q.owner, &shape);
+		q.state_relid = pgs_agg_create_state(name, q.owner, &d.shape);
 		pgs_query_set_state(query_id, q.state_relid);
 	}
 	else if (dedup != NIL)
 	{
-		q.state_relid = pgs_dedup_create_state(name, dedup_types, dedup_collations,
-											   event_type);
+		q.state_relid = pgs_dedup_create_state(name, d.dedup_types, d.dedup_collations,
+											   d.event_type);
 		pgs_query_set_state(query_id, q.state_relid);
 	}
 	if (strcmp(starting_from, "latest") == 0)
@@ -613,4 +904,181 @@ stream_drop_query(PG_FUNCTION_ARGS)
 	pgs_query_delete(q.query_id);
 	pgs_notify_scheduler_at_commit();
 	PG_RETURN_BOOL(true);
+}
+
+/* the analysis of a query's current text, as its owner with its search_path */
+static void
+qa_old_shape_context(void *arg)
+{
+	errcontext("analyzing the current text of streaming query \"%s\"", (const char *) arg);
+}
+
+/*
+ * A streaming aggregation's new text must keep its state: the same grouping
+ * keys and aggregate calls, over the same inputs, as the current text.
+ */
+static void
+qd_check_same_state(const PgsQuery *q, const QdDefinition *d)
+{
+	PgsCatalogAccess acc = {0};
+	ErrorContextCallback cb;
+	List	   *raw;
+	Query	   *old;
+	PgsAggShape old_shape;
+	bool		same;
+	ListCell   *a;
+	ListCell   *b;
+
+	cb.callback = qa_old_shape_context;
+	cb.arg = q->name;
+	cb.previous = error_context_stack;
+	error_context_stack = &cb;
+	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
+	raw = raw_parser(q->query_text, RAW_PARSE_DEFAULT);
+	old = parse_analyze_fixedparams(linitial_node(RawStmt, raw), q->query_text,
+									NULL, 0, NULL);
+	same = pgs_agg_describe(old, q->target_columns, &old_shape);
+	if (same && q->event_time)
+		pgs_agg_find_time_key(&old_shape, old, q->stream_relid, q->event_time);
+	pgs_owner_end(&acc);
+	error_context_stack = cb.previous;
+
+	same = same &&
+		strcmp(pgs_agg_shape_signature(&old_shape), pgs_agg_shape_signature(&d->shape)) == 0 &&
+		list_length(old_shape.keys) == list_length(d->shape.keys) &&
+		list_length(old_shape.calls) == list_length(d->shape.calls) &&
+		old_shape.time_key == d->shape.time_key &&
+		old_shape.time_size == d->shape.time_size &&
+		old_shape.session == d->shape.session;
+	if (same)
+		forboth(a, old_shape.keys, b, d->shape.keys)
+			same = same && equal(((PgsAggKey *) lfirst(a))->expr,
+								 ((PgsAggKey *) lfirst(b))->expr);
+	if (same)
+		forboth(a, old_shape.calls, b, d->shape.calls)
+			same = same && equal(((PgsAggCall *) lfirst(a))->aggref,
+								 ((PgsAggCall *) lfirst(b))->aggref);
+	if (!same)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the new text of streaming query \"%s\" changes its state", q->name),
+				 errdetail("A streaming aggregation's grouping keys and aggregates, and the tables they read in their order, are its state's; only the select list over them, HAVING, filters and ORDER BY/LIMIT may change."),
+				 errhint("Start a new query with the new text, with starting_from => 'latest' to leave the rows already processed.")));
+}
+
+/*
+ * stream.alter_query: change a query's trigger, cap or text, keeping its
+ * checkpoint.  The row lock waits for a batch in flight; the next batch
+ * runs with what was changed.
+ */
+Datum
+stream_alter_query(PG_FUNCTION_ARGS)
+{
+	PgsQuery	q;
+	char	   *name;
+	char	   *search_path = pstrdup(GetConfigOption("search_path", false, false));
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("query name must not be null")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (PG_ARGISNULL(1) && PG_ARGISNULL(2) && PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("stream.alter_query changes nothing"),
+				 errhint("Give the query's new text with query =>, its trigger with trigger =>, or its cap with max_rows_per_batch => (0 for none).")));
+	if (!pgs_query_read(name, 0, PGS_QUERY_LOCK, &q))
+		pgs_query_report_missing(name);
+	pgs_query_check_access(&q);
+	if (!pgs_catalog_has_keys())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("stream.alter_query needs the catalog of pg_streaming 0.5"),
+				 errhint("Run ALTER EXTENSION pg_streaming UPDATE.")));
+
+	if (!PG_ARGISNULL(2))
+		q.trigger = pgs_check_trigger(text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	if (!PG_ARGISNULL(3))
+	{
+		int32		max_rows = PG_GETARG_INT32(3);
+
+		if (max_rows < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("max_rows_per_batch must be positive, or 0 for none, not %d", max_rows)));
+		q.max_rows = max_rows;
+	}
+	if (!PG_ARGISNULL(1))
+	{
+		QdDefinition d;
+		Oid			saved_userid;
+		int			saved_sec_context;
+		bool		aggregates = OidIsValid(q.state_relid) && q.dedup_columns == NIL;
+		List	   *key = q.key_columns;
+
+		/* the new text as the owner sees it, with the caller's search_path */
+		GetUserIdAndSecContext(&saved_userid, &saved_sec_context);
+		SetUserIdAndSecContext(q.owner, saved_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+							   SECURITY_RESTRICTED_OPERATION);
+		memset(&d, 0, sizeof(d));
+		d.query_text = text_to_cstring(PG_GETARG_TEXT_PP(1));
+		d.output_mode = q.output_mode;
+		d.event_time = q.event_time;
+		d.dedup = q.dedup_columns;
+		qd_check_definition(&d);
+		if (d.aq.stream_relid != q.stream_relid)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("the new text of streaming query \"%s\" reads stream \"%s\", not its stream \"%s\"",
+							q.name, get_rel_name(d.aq.stream_relid), get_rel_name(q.stream_relid)),
+					 errdetail("The query's checkpoint holds offsets of its own stream."),
+					 errhint("Start a new query over the other stream.")));
+		if (d.aggregates != aggregates)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg(aggregates ?
+							"the new text of streaming query \"%s\" does not aggregate" :
+							"the new text of streaming query \"%s\" aggregates", q.name),
+					 errdetail("Whether a query aggregates, and over which keys, is its state's."),
+					 errhint("Start a new query with the new text, with starting_from => 'latest' to leave the rows already processed.")));
+		if (aggregates)
+			qd_check_same_state(&q, &d);
+		if (q.dedup_columns != NIL)
+		{
+			ListCell   *lt;
+
+			foreach(lt, d.dedup_types)
+				if (getBaseType(lfirst_oid(lt)) !=
+					get_atttype(q.state_relid, foreach_current_index(lt) + 1))
+					ereport(ERROR,
+							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+							 errmsg("the new text of streaming query \"%s\" changes the type of deduplicated column \"%s\"",
+									q.name, (char *) list_nth(q.dedup_columns, foreach_current_index(lt))),
+							 errdetail("The keys remembered so far are of the old type."),
+							 errhint("Cast the column to its old type in the query.")));
+		}
+		/* a foreach_batch query's batch table too: it keeps its columns */
+		qd_check_target(q.target_relid, q.stream_relid, &d.aq);
+		if (qd_keyed_target(&d))
+			pgs_agg_prepare_target(q.target_relid, false, &d.shape, d.aq.column_names,
+								   q.output_mode, false);
+		if (key != NIL)
+		{
+			PgsAggShape key_shape;
+
+			qd_check_key(key, &d, &key_shape);
+			pgs_agg_prepare_target(q.target_relid, false, &key_shape, d.aq.column_names,
+								   q.output_mode, true);
+		}
+		qd_check_rights(pgs_compose_insert(d.query_text, q.target_relid, d.aq.column_names, key),
+						q.stream_relid, q.target_relid, d.aggregates);
+		SetUserIdAndSecContext(saved_userid, saved_sec_context);
+		q.query_text = pstrdup(d.query_text);
+		q.search_path = search_path;
+		q.target_columns = d.aq.column_names;
+	}
+	pgs_query_alter(&q);
+	pgs_notify_scheduler_at_commit();
+	PG_RETURN_VOID();
 }

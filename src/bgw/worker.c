@@ -32,6 +32,7 @@
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -103,6 +104,26 @@ worker_error_context(void *arg)
 }
 
 /*
+ * pg_stat_activity names the query the worker runs: its application_name
+ * and its activity.
+ */
+static void
+worker_name_activity(int64 query_id)
+{
+	PgsQuery	q;
+	char	   *activity;
+
+	if (!pgs_query_read(NULL, query_id, PGS_QUERY_NO_LOCK, &q))
+		return;
+	(void) set_config_option("application_name",
+							 psprintf("pg_streaming: %s", q.name),
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SET, true, 0, false);
+	activity = psprintf("streaming query \"%s\" (id " INT64_FORMAT "): running batches",
+						q.name, query_id);
+	pgstat_report_activity(STATE_RUNNING, activity);
+}
+
+/*
  * Run one assignment.  Returns the outcome; *batches gets the number of
  * batches committed, sqlstate and message the error, if any.
  */
@@ -143,6 +164,7 @@ worker_run(int64 query_id, PgsRunMode mode, int *batches, char *sqlstate,
 			result = PGS_RESULT_INACTIVE;
 		else
 		{
+			worker_name_activity(query_id);
 			if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
 				elog(ERROR, "SPI_connect failed");
 			for (;;)
@@ -292,11 +314,8 @@ pgs_worker_main(Datum arg)
 			int			batches;
 			char		sqlstate[6];
 			char		message[PGS_ERRMSG_LEN];
-			char		activity[64];
 			MemoryContext old;
 
-			snprintf(activity, sizeof(activity), "running a batch of streaming query " INT64_FORMAT, query_id);
-			pgstat_report_activity(STATE_RUNNING, activity);
 			old = MemoryContextSwitchTo(run_cxt);
 			result = worker_run(query_id, mode, &batches, sqlstate, message);
 			MemoryContextSwitchTo(old);

@@ -22,6 +22,7 @@
 #include "bgw/pgs_bgw.h"
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_checkpoint.h"
+#include "catalog/pgs_query.h"
 #include "pg_streaming.h"
 
 /* the latest committed batch id, or 0 */
@@ -270,11 +271,12 @@ void
 pgs_checkpoint_commit(int64 query_id, int64 batch_id, const PgsProgress *p)
 {
 	PgsCatalogAccess acc = {0};
-	Oid			argtypes[15] = {INT8OID, INT8OID, TIMESTAMPTZOID, INT8OID,
+	Oid			argtypes[17] = {INT8OID, INT8OID, TIMESTAMPTZOID, INT8OID,
 		INT8OID, BOOLOID, TIMESTAMPTZOID, INT8OID, INT8OID, TIMESTAMPTZOID,
-		TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID};
-	Datum		values[15];
-	char		nulls[15];
+		TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID,
+	INT8OID, INT4OID};
+	Datum		values[17];
+	char		nulls[17];
 
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = Int64GetDatum(query_id);
@@ -303,7 +305,37 @@ pgs_checkpoint_commit(int64 query_id, int64 batch_id, const PgsProgress *p)
 	pgs_catalog_exec("INSERT INTO stream.checkpoint_commits (query_id, batch_id, committed_at)"
 					 " VALUES ($1, $2, $7)",
 					 7, argtypes, values, nulls, false, 0);
-	if (ck_catalog_has_state())
+	if (pgs_catalog_has_keys())
+	{
+		values[15] = Int64GetDatum(p->blocks_read);
+		values[16] = Int32GetDatum(pgs_progress_history_minutes);
+		pgs_catalog_exec("INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
+						 " finished_at, input_rows, output_rows, replayed, state_rows,"
+						 " state_rows_updated, watermark, next_watermark, event_time_min,"
+						 " event_time_max, event_time_avg, late_rows, blocks_read)"
+						 " VALUES ($1, $2, $3, $7, $4, $5, $6, $8, $9, $10, $11, $12,"
+						 " $13, $14, $15, $16)",
+						 16, argtypes, values, nulls, false, 0);
+		/* by the minute the batch finished in; the oldest minutes go */
+		if (pgs_progress_history_minutes > 0)
+			pgs_catalog_exec("WITH old AS (DELETE FROM stream.progress_by_minute"
+							 "  WHERE query_id = $1 AND minute < pg_catalog.date_trunc('minute', $7)"
+							 "        - $17 * pg_catalog.interval '1 minute')"
+							 " INSERT INTO stream.progress_by_minute AS h (query_id, minute,"
+							 " batches, input_rows, output_rows, busy_ms, max_batch_ms, blocks_read)"
+							 " VALUES ($1, pg_catalog.date_trunc('minute', $7), 1, $4, $5,"
+							 " pg_catalog.date_part('epoch', $7 - $3) * 1000,"
+							 " pg_catalog.date_part('epoch', $7 - $3) * 1000, $16)"
+							 " ON CONFLICT (query_id, minute) DO UPDATE SET"
+							 " batches = h.batches + 1,"
+							 " input_rows = h.input_rows + excluded.input_rows,"
+							 " output_rows = h.output_rows + excluded.output_rows,"
+							 " busy_ms = h.busy_ms + excluded.busy_ms,"
+							 " max_batch_ms = GREATEST(h.max_batch_ms, excluded.max_batch_ms),"
+							 " blocks_read = h.blocks_read + excluded.blocks_read",
+							 17, argtypes, values, nulls, false, 0);
+	}
+	else if (ck_catalog_has_state())
 		pgs_catalog_exec("INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
 						 " finished_at, input_rows, output_rows, replayed, state_rows,"
 						 " state_rows_updated, watermark, next_watermark, event_time_min,"

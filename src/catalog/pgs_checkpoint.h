@@ -62,6 +62,8 @@ typedef struct PgsProgress
 	TimestampTz event_time_max;
 	TimestampTz event_time_avg;
 	int64		late_rows;		/* late groups dropped */
+	int64		blocks_read;	/* shared buffers the batch's statements
+								 * read or found in memory */
 } PgsProgress;
 
 extern bool pgs_catalog_splits(void);

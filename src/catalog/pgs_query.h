@@ -39,6 +39,11 @@ typedef struct PgsQuery
 	char	   *event_time;		/* the event-time column, or NULL */
 	int64		watermark_usecs;	/* the watermark's delay; -1 without */
 	List	   *dedup_columns;	/* char *: deduplicated output columns, or NIL */
+	List	   *key_columns;	/* char *: the upsert key of a query without
+								 * aggregation in update mode, or NIL */
+	Oid			foreach_batch;	/* the procedure called per batch, or
+								 * InvalidOid; the target is then the
+								 * extension's table of the batch's rows */
 } PgsQuery;
 
 /* what the scheduler needs of an active query */
@@ -67,6 +72,8 @@ extern void pgs_query_report_missing(const char *name) pg_attribute_noreturn();
 extern int64 pgs_query_insert(const PgsQuery *q);
 extern void pgs_query_delete(int64 query_id);
 extern void pgs_query_set_state(int64 query_id, Oid state_relid);
+extern void pgs_query_alter(const PgsQuery *q);
+extern bool pgs_catalog_has_keys(void);
 extern void pgs_query_set_status(int64 query_id, const char *status,
 								 bool only_if_active);
 extern void pgs_query_set_error(int64 query_id, bool fail,

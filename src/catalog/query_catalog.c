@@ -35,12 +35,16 @@
 	" coalesce(max_rows_per_batch, 0), status, last_error," \
 	" last_error_sqlstate, "
 #define QC_COLUMNS_03 QC_COLUMNS_COMMON "last_error_detail, last_error_hint, NULL::oid," \
-	" NULL::text, NULL::int8, NULL::text[]"
+	" NULL::text, NULL::int8, NULL::text[], NULL::text[], NULL::oid"
+#define QC_COLUMNS_04 QC_COLUMNS_COMMON "last_error_detail, last_error_hint, state_relid::oid," \
+	" event_time, (extract(epoch FROM watermark_delay) * 1000000)::int8, dedup_columns," \
+	" NULL::text[], NULL::oid"
 #define QC_COLUMNS QC_COLUMNS_COMMON "last_error_detail, last_error_hint, state_relid::oid," \
-	" event_time, (extract(epoch FROM watermark_delay) * 1000000)::int8, dedup_columns"
+	" event_time, (extract(epoch FROM watermark_delay) * 1000000)::int8, dedup_columns," \
+	" key_columns, foreach_batch::oid"
 /* the same from the catalog of version 0.1, before its update */
 #define QC_COLUMNS_01 QC_COLUMNS_COMMON "NULL::text, NULL::text, NULL::oid, NULL::text, NULL::int8," \
-	" NULL::text[]"
+	" NULL::text[], NULL::text[], NULL::oid"
 
 /*
  * Does the catalog have the columns of version 0.2?  A server runs the
@@ -60,15 +64,57 @@ qc_catalog_has_state(void)
 	return get_attnum(pgs_query_defs_relid(), "state_relid") != InvalidAttrNumber;
 }
 
+/* ... and those of version 0.5 (keys, foreach_batch)? */
+bool
+pgs_catalog_has_keys(void)
+{
+	return get_attnum(pgs_query_defs_relid(), "key_columns") != InvalidAttrNumber;
+}
+
+static void qc_invalidate(void);
+
+/* a text[] column of the last statement's first row as a list of strings */
+static List *
+qc_text_list(int col, MemoryContext cxt)
+{
+	bool		isnull;
+	Datum		d = pgs_result_datum(0, col, &isnull);
+	Datum	   *elems;
+	int			nelems;
+	int			i;
+	List	   *result = NIL;
+	MemoryContext old;
+
+	if (isnull)
+		return NIL;
+	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, NULL, &nelems);
+	old = MemoryContextSwitchTo(cxt);
+	for (i = 0; i < nelems; i++)
+		result = lappend(result, TextDatumGetCString(elems[i]));
+	MemoryContextSwitchTo(old);
+	return result;
+}
+
+/* a list of strings as a text[] datum */
+static Datum
+qc_text_array(List *list)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(list_length(list), 1));
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, list)
+		elems[i++] = CStringGetTextDatum(lfirst(lc));
+	return PointerGetDatum(construct_array(elems, list_length(list), TEXTOID, -1,
+										   false, TYPALIGN_INT));
+}
+
 static void
 qc_fill(PgsQuery *q, MemoryContext cxt)
 {
 	bool		isnull;
 	Datum		d;
-	Datum	   *elems;
-	int			nelems;
-	int			i;
-	MemoryContext old;
 
 	q->query_id = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
 	q->name = pgs_result_text(0, 2, cxt);
@@ -77,15 +123,7 @@ qc_fill(PgsQuery *q, MemoryContext cxt)
 	q->target_relid = DatumGetObjectId(pgs_result_datum(0, 5, &isnull));
 	q->query_text = pgs_result_text(0, 6, cxt);
 	q->search_path = pgs_result_text(0, 7, cxt);
-	d = pgs_result_datum(0, 8, &isnull);
-	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
-					  &elems, NULL, &nelems);
-	old = MemoryContextSwitchTo(cxt);
-	q->target_columns = NIL;
-	for (i = 0; i < nelems; i++)
-		q->target_columns = lappend(q->target_columns,
-									TextDatumGetCString(elems[i]));
-	MemoryContextSwitchTo(old);
+	q->target_columns = qc_text_list(8, cxt);
 	q->output_mode = pgs_result_text(0, 9, cxt);
 	q->trigger = pgs_result_text(0, 10, cxt);
 	q->max_rows = DatumGetInt32(pgs_result_datum(0, 11, &isnull));
@@ -100,17 +138,10 @@ qc_fill(PgsQuery *q, MemoryContext cxt)
 	q->event_time = pgs_result_text(0, 18, cxt);
 	d = pgs_result_datum(0, 19, &isnull);
 	q->watermark_usecs = isnull ? -1 : DatumGetInt64(d);
-	q->dedup_columns = NIL;
-	d = pgs_result_datum(0, 20, &isnull);
-	if (!isnull)
-	{
-		deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
-						  &elems, NULL, &nelems);
-		old = MemoryContextSwitchTo(cxt);
-		for (i = 0; i < nelems; i++)
-			q->dedup_columns = lappend(q->dedup_columns, TextDatumGetCString(elems[i]));
-		MemoryContextSwitchTo(old);
-	}
+	q->dedup_columns = qc_text_list(20, cxt);
+	q->key_columns = qc_text_list(21, cxt);
+	d = pgs_result_datum(0, 22, &isnull);
+	q->foreach_batch = isnull ? InvalidOid : DatumGetObjectId(d);
 }
 
 /*
@@ -140,7 +171,8 @@ pgs_query_read(const char *name, int64 query_id, PgsQueryLock lock, PgsQuery *q)
 	}
 	sql = psprintf("SELECT %s FROM stream.query_defs WHERE %s = $1%s",
 				   !qc_catalog_has_detail() ? QC_COLUMNS_01 :
-				   !qc_catalog_has_state() ? QC_COLUMNS_03 : QC_COLUMNS,
+				   !qc_catalog_has_state() ? QC_COLUMNS_03 :
+				   !pgs_catalog_has_keys() ? QC_COLUMNS_04 : QC_COLUMNS,
 				   name != NULL ? "name" : "query_id",
 				   lock == PGS_QUERY_LOCK ? " FOR UPDATE" : "");
 	pgs_catalog_begin(&acc);
@@ -220,20 +252,13 @@ int64
 pgs_query_insert(const PgsQuery *q)
 {
 	PgsCatalogAccess acc = {0};
-	Oid			argtypes[13] = {TEXTOID, OIDOID, TEXTOID, TEXTOID, OIDOID, OIDOID,
-	TEXTARRAYOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, INT8OID, TEXTARRAYOID};
-	Datum		values[13];
-	char		nulls[13];
-	Datum	   *colnames;
-	int			ncols = list_length(q->target_columns);
-	int			i = 0;
-	ListCell   *lc;
+	Oid			argtypes[15] = {TEXTOID, OIDOID, TEXTOID, TEXTOID, OIDOID, OIDOID,
+		TEXTARRAYOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, INT8OID, TEXTARRAYOID,
+	TEXTARRAYOID, OIDOID};
+	Datum		values[15];
+	char		nulls[15];
 	bool		isnull;
 	int64		query_id;
-
-	colnames = palloc(sizeof(Datum) * ncols);
-	foreach(lc, q->target_columns)
-		colnames[i++] = CStringGetTextDatum(lfirst(lc));
 
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = CStringGetTextDatum(q->name);
@@ -242,8 +267,7 @@ pgs_query_insert(const PgsQuery *q)
 	values[3] = CStringGetTextDatum(q->search_path);
 	values[4] = ObjectIdGetDatum(q->stream_relid);
 	values[5] = ObjectIdGetDatum(q->target_relid);
-	values[6] = PointerGetDatum(construct_array(colnames, ncols, TEXTOID, -1,
-												false, TYPALIGN_INT));
+	values[6] = qc_text_array(q->target_columns);
 	values[7] = CStringGetTextDatum(q->output_mode);
 	values[8] = CStringGetTextDatum(q->trigger);
 	values[9] = Int32GetDatum(q->max_rows);
@@ -252,18 +276,12 @@ pgs_query_insert(const PgsQuery *q)
 	nulls[10] = q->event_time ? ' ' : 'n';
 	values[11] = Int64GetDatum(q->watermark_usecs);
 	nulls[11] = q->event_time ? ' ' : 'n';
-	nulls[12] = 'n';
-	if (q->dedup_columns != NIL)
-	{
-		Datum	   *names = palloc(sizeof(Datum) * list_length(q->dedup_columns));
-
-		i = 0;
-		foreach(lc, q->dedup_columns)
-			names[i++] = CStringGetTextDatum(lfirst(lc));
-		values[12] = PointerGetDatum(construct_array(names, list_length(q->dedup_columns),
-													 TEXTOID, -1, false, TYPALIGN_INT));
-		nulls[12] = ' ';
-	}
+	values[12] = qc_text_array(q->dedup_columns);
+	nulls[12] = q->dedup_columns != NIL ? ' ' : 'n';
+	values[13] = qc_text_array(q->key_columns);
+	nulls[13] = q->key_columns != NIL ? ' ' : 'n';
+	values[14] = ObjectIdGetDatum(q->foreach_batch);
+	nulls[14] = OidIsValid(q->foreach_batch) ? ' ' : 'n';
 
 	pgs_catalog_begin(&acc);
 	{
@@ -276,7 +294,18 @@ pgs_query_insert(const PgsQuery *q)
 					 errmsg("streaming query \"%s\" already exists", q->name),
 					 errhint("Drop it with stream.drop_query(), or choose another name.")));
 	}
-	if (q->event_time)
+	/* an older catalog, before its update, has fewer columns */
+	if (pgs_catalog_has_keys())
+		pgs_catalog_exec("INSERT INTO stream.query_defs (name, owner, query_text,"
+						 " search_path, stream_relid, target_relid, target_columns,"
+						 " output_mode, trigger, max_rows_per_batch, event_time,"
+						 " watermark_delay, dedup_columns, key_columns, foreach_batch)"
+						 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
+						 " $12::pg_catalog.float8 * pg_catalog.interval '1 microsecond', $13,"
+						 " $14, $15::pg_catalog.regprocedure)"
+						 " RETURNING query_id",
+						 15, argtypes, values, nulls, false, 0);
+	else if (q->event_time)
 		pgs_catalog_exec("INSERT INTO stream.query_defs (name, owner, query_text,"
 						 " search_path, stream_relid, target_relid, target_columns,"
 						 " output_mode, trigger, max_rows_per_batch, event_time,"
@@ -295,6 +324,35 @@ pgs_query_insert(const PgsQuery *q)
 	query_id = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
 	pgs_catalog_end(&acc);
 	return query_id;
+}
+
+/*
+ * alter_query: a query's new text (with the search_path and output columns
+ * it was checked with), trigger and cap, all written as given.  Other
+ * backends prepare the query's statements again.
+ */
+void
+pgs_query_alter(const PgsQuery *q)
+{
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[6] = {INT8OID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, INT4OID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+
+	values[0] = Int64GetDatum(q->query_id);
+	values[1] = CStringGetTextDatum(q->query_text);
+	values[2] = CStringGetTextDatum(q->search_path);
+	values[3] = qc_text_array(q->target_columns);
+	values[4] = CStringGetTextDatum(q->trigger);
+	values[5] = Int32GetDatum(q->max_rows);
+	nulls[5] = q->max_rows > 0 ? ' ' : 'n';
+	pgs_catalog_begin(&acc);
+	pgs_catalog_exec("UPDATE stream.query_defs SET query_text = $2, search_path = $3,"
+					 " target_columns = $4, trigger = $5, max_rows_per_batch = $6,"
+					 " altered_at = pg_catalog.now() WHERE query_id = $1",
+					 6, argtypes, values, nulls, false, 0);
+	pgs_catalog_end(&acc);
+	qc_invalidate();
 }
 
 /* record a new streaming aggregation's state table */
@@ -317,7 +375,15 @@ qc_cmp_names(const ListCell *a, const ListCell *b)
 	return strcmp(lfirst(a), lfirst(b));
 }
 
-/* drop the state tables of the queries a statement deleted */
+/*
+ * A foreach_batch query's target is the extension's table of its batch rows,
+ * which goes with the query (NULL for other queries, and before 0.5).
+ */
+#define QC_BATCH_TABLE \
+	(pgs_catalog_has_keys() ? \
+	 "CASE WHEN foreach_batch IS NOT NULL THEN target_relid::oid END" : "NULL::oid")
+
+/* drop the state (and batch) tables of the queries a statement deleted */
 static void
 qc_drop_states(List *relids)
 {
@@ -370,11 +436,12 @@ qc_delete(const char *sql, Oid argtype, Datum value)
 	MemoryContext cxt = CurrentMemoryContext;
 
 	if (has_state)
-		sql = psprintf("%s RETURNING state_relid::oid", sql);
+		sql = psprintf("%s RETURNING state_relid::oid, %s", sql, QC_BATCH_TABLE);
 	pgs_catalog_begin(&acc);
 	n = pgs_catalog_exec(sql, 1, argtypes, values, NULL, false, 0);
 	if (has_state)
-		states = qc_collect_states(n, 1, cxt);
+		states = list_concat(qc_collect_states(n, 1, cxt),
+							 qc_collect_states(n, 2, cxt));
 	pgs_catalog_end(&acc);
 	qc_drop_states(states);
 	if (n > 0)
@@ -499,13 +566,13 @@ pgs_query_delete_using(Oid relid)
 
 	pgs_catalog_begin(&acc);
 	n = pgs_catalog_exec(qc_catalog_has_state() ?
+						 psprintf("DELETE FROM stream.query_defs"
+								  " WHERE stream_relid::oid = $1 OR target_relid::oid = $1"
+								  " OR state_relid::oid = $1"
+								  " RETURNING name, state_relid::oid, %s", QC_BATCH_TABLE) :
 						 "DELETE FROM stream.query_defs"
 						 " WHERE stream_relid::oid = $1 OR target_relid::oid = $1"
-						 " OR state_relid::oid = $1"
-						 " RETURNING name, state_relid::oid" :
-						 "DELETE FROM stream.query_defs"
-						 " WHERE stream_relid::oid = $1 OR target_relid::oid = $1"
-						 " RETURNING name, NULL::oid",
+						 " RETURNING name, NULL::oid, NULL::oid",
 						 1, argtypes, values, NULL, false, 0);
 	if (n > 0)
 	{
@@ -521,7 +588,8 @@ pgs_query_delete_using(Oid relid)
 			appendStringInfo(&buf, "%s%s", buf.len ? ", " : "",
 							 quote_identifier(lfirst(lc)));
 		names = MemoryContextStrdup(cxt, buf.data);
-		states = qc_collect_states(n, 2, cxt);
+		states = list_concat(qc_collect_states(n, 2, cxt),
+							 qc_collect_states(n, 3, cxt));
 	}
 	pgs_catalog_end(&acc);
 	qc_drop_states(states);

@@ -27,6 +27,7 @@
 
 #include "access/relation.h"
 #include "common/int.h"
+#include "executor/instrument.h"
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
@@ -60,6 +61,9 @@
 #include "source/pgs_offsets.h"
 #include "state/pgs_agg.h"
 #include "storage/pgs_placement.h"
+
+/* the blocks stream.queries counts pending rows in; beyond, it estimates */
+#define PGS_PENDING_SAMPLE_BLOCKS	32
 
 /* what reads of the stream outside the batch statement run with */
 #define BATCH_SCAN_SEARCH_PATH	"pg_catalog, pg_temp"
@@ -180,7 +184,8 @@ batch_get_plan(const PgsQuery *q)
 	 * The statement is checked against the query's definition too: query ids
 	 * start again at 1 when the extension is created anew.
 	 */
-	sql = pgs_compose_insert(q->query_text, q->target_relid, q->target_columns);
+	sql = pgs_compose_insert(q->query_text, q->target_relid, q->target_columns,
+							 q->key_columns);
 	entry = hash_search(batch_plans, &q->query_id, HASH_ENTER, &found);
 	if (!found)
 	{
@@ -300,14 +305,68 @@ batch_event_times(const PgsQuery *q, PgsBatchParams *params, PgsProgress *progre
 }
 
 /*
+ * A foreach_batch query's batch table is emptied before the batch writes
+ * it, as the owner (whose table it is).
+ */
+static void
+batch_clear_batch_table(const PgsQuery *q)
+{
+	PgsCatalogAccess acc = {0};
+	bool		pushed;
+
+	pgs_owner_begin(&acc, q->owner, BATCH_SCAN_SEARCH_PATH);
+	pushed = pgs_ensure_snapshot();
+	if (SPI_execute(psprintf("DELETE FROM ONLY %s", pgs_qualified_relname(q->target_relid)),
+					false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not empty the batch table of streaming query \"%s\"", q->name);
+	if (pushed)
+		PopActiveSnapshot();
+	pgs_owner_end(&acc);
+}
+
+/*
+ * Call a foreach_batch query's procedure with the batch id, as the owner
+ * with the query's search_path, in the batch's transaction: what it writes
+ * commits with the batch's checkpoint, or not at all.
+ */
+static void
+batch_call_foreach(const PgsQuery *q, int64 batch_id)
+{
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(batch_id)};
+	HeapTuple	tup;
+	char	   *sql;
+	bool		pushed;
+
+	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(q->foreach_batch));
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("the foreach_batch procedure of streaming query \"%s\" no longer exists",
+						q->name),
+				 errhint("Drop the query and start it again with an existing procedure.")));
+	ReleaseSysCache(tup);
+	sql = psprintf("CALL %s($1)", pgs_qualified_procname(q->foreach_batch));
+	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
+	pushed = pgs_ensure_snapshot();
+	if (SPI_execute_with_args(sql, 1, argtypes, values, NULL, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not call the foreach_batch procedure of streaming query \"%s\"",
+			 q->name);
+	if (pushed)
+		PopActiveSnapshot();
+	pgs_owner_end(&acc);
+}
+
+/*
  * Evaluate the query over one batch as the query's owner, writing the
  * target.  Returns the number of rows written; *input_rows gets the rows
  * read from the stream.  Settings the owner's code changes are rolled back
  * by the owner stretch.
  */
 static uint64
-batch_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
-			  PgsProgress *progress)
+batch_execute_query(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
+					PgsProgress *progress)
 {
 	PgsCatalogAccess acc = {0};
 	BatchPlanEntry *entry;
@@ -371,6 +430,28 @@ batch_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 	written = SPI_processed;
 	progress->input_rows = pgs_batch_input_rows;
 	pgs_owner_end(&acc);
+	return written;
+}
+
+/*
+ * Run the query over one batch: into its target, or into its batch table
+ * for its foreach_batch procedure, which is then called.  Counts the shared
+ * blocks the batch's statements read.
+ */
+static uint64
+batch_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
+			  PgsProgress *progress)
+{
+	BufferUsage before = pgBufferUsage;
+	uint64		written;
+
+	if (OidIsValid(q->foreach_batch))
+		batch_clear_batch_table(q);
+	written = batch_execute_query(q, batch_id, params, progress);
+	if (OidIsValid(q->foreach_batch))
+		batch_call_foreach(q, batch_id);
+	progress->blocks_read = (pgBufferUsage.shared_blks_hit - before.shared_blks_hit) +
+		(pgBufferUsage.shared_blks_read - before.shared_blks_read);
 	return written;
 }
 
@@ -1120,11 +1201,13 @@ pgs_start_at_latest(const PgsQuery *q)
  * Rows committed into the query's stream that no committed batch has
  * processed yet (including those of a planned, uncommitted batch), or -1
  * when the query's owner may not read the stream.  Costs a scan of the
- * blocks a next batch would read, as the query's owner.  The caller has
- * checked that it may see the query.
+ * blocks a next batch would read, as the query's owner; with estimate,
+ * only of the first PGS_PENDING_SAMPLE_BLOCKS of them, the rest being
+ * counted at the rate found there.  The caller has checked that it may see
+ * the query.
  */
 int64
-pgs_pending_rows(const PgsQuery *q)
+pgs_pending_rows(const PgsQuery *q, bool estimate)
 {
 	PgsCatalogAccess acc = {0};
 	PgsOffsets	last;
@@ -1138,6 +1221,8 @@ pgs_pending_rows(const PgsQuery *q)
 	Oid			relfilenode;
 	bool		isnull;
 	int64		result;
+	int64		total_blocks = 0;
+	int64		sampled_blocks = 0;
 
 	if (pg_class_aclcheck(q->stream_relid, q->owner, ACL_SELECT) != ACLCHECK_OK)
 		return -1;
@@ -1170,9 +1255,34 @@ pgs_pending_rows(const PgsQuery *q)
 		lo.is_start = true;
 	nranges = batch_ranges(q->stream_relid, relfilenode, scan_from, PGS_NO_BLOCK,
 						   ranges);
+	if (estimate)
+	{
+		Relation	rel = relation_open(q->stream_relid, AccessShareLock);
+		int64		nblocks = RelationGetNumberOfBlocks(rel);
+		int64		left = PGS_PENDING_SAMPLE_BLOCKS;
+		int			i;
+
+		relation_close(rel, AccessShareLock);
+		for (i = 0; i < nranges; i++)
+		{
+			int64		end = ranges[i].end < 0 ? nblocks : Min(ranges[i].end, nblocks);
+			int64		n = Max(end - ranges[i].first, 0);
+
+			total_blocks += n;
+			if (n > left)
+			{
+				ranges[i].end = ranges[i].first + left;
+				n = left;
+			}
+			left -= n;
+			sampled_blocks += n;
+		}
+	}
 	pgs_batch_params(&lo, &hi, ranges, nranges, &params);
 	(void) batch_scan(&acc, q, "pg_catalog.count(*)", NULL, &params);
 	result = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
 	pgs_owner_end(&acc);
+	if (estimate && total_blocks > sampled_blocks && sampled_blocks > 0)
+		result = (int64) ((double) result * total_blocks / sampled_blocks);
 	return result;
 }

@@ -87,6 +87,14 @@ pgs_qualified_relname(Oid relid)
 									  get_rel_name(relid));
 }
 
+/* a function's name, schema-qualified and quoted */
+char *
+pgs_qualified_procname(Oid procid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_func_namespace(procid)),
+									  get_func_name(procid));
+}
+
 /* OPERATOR(schema.name), which finds the operator whatever the path */
 static char *
 ae_operator(Oid opno)
@@ -158,30 +166,67 @@ pgs_state_ddl(const char *sql, const char *query_name)
 }
 
 /*
- * Create the state table of a new query, stream_state.<query name>, with
- * the given column list (and storage options), owned by the extension's
- * owner and going with the extension; *qualified gets its name.
+ * Create a table of a query's in one of the extension's schemas, named after
+ * the query, going with the extension: "kind" is "TABLE" or "UNLOGGED
+ * TABLE", "owner" gets it when valid (else the extension's owner keeps it);
+ * *qualified gets its name.
  */
-Oid
-pgs_state_create_table(const char *query_name, const char *definition,
-					   char **qualified)
+static Oid
+ae_create_query_table(const char *schema, const char *kind, const char *query_name,
+					  const char *definition, Oid owner, char **qualified)
 {
 	char	   *relname = pstrdup(query_name);
 	Oid			relid;
 	ObjectAddress table;
 	ObjectAddress ext;
+	char	   *sql;
 
 	if (strlen(relname) >= NAMEDATALEN)
 		relname[pg_mbcliplen(relname, strlen(relname), NAMEDATALEN - 1)] = '\0';
-	*qualified = quote_qualified_identifier(PGS_AGG_STATE_SCHEMA, relname);
-	pgs_state_ddl(psprintf("CREATE TABLE %s %s", *qualified, definition), query_name);
-	relid = get_relname_relid(relname, get_namespace_oid(PGS_AGG_STATE_SCHEMA, false));
+	*qualified = quote_qualified_identifier(schema, relname);
+	if (OidIsValid(get_relname_relid(relname, get_namespace_oid(schema, false))))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_TABLE),
+				 errmsg("relation %s already exists", *qualified),
+				 errdetail("The query's table in schema %s is named after the query.", schema),
+				 errhint("Choose another query name.")));
+	sql = psprintf("CREATE %s %s %s", kind, *qualified, definition);
+	if (OidIsValid(owner))
+		sql = psprintf("%s; ALTER TABLE %s OWNER TO %s", sql, *qualified,
+					   quote_identifier(GetUserNameFromId(owner, false)));
+	pgs_state_ddl(sql, query_name);
+	relid = get_relname_relid(relname, get_namespace_oid(schema, false));
 	if (!OidIsValid(relid))
-		elog(ERROR, "state table %s not found after its creation", *qualified);
+		elog(ERROR, "table %s not found after its creation", *qualified);
 	ObjectAddressSet(table, RelationRelationId, relid);
 	ObjectAddressSet(ext, ExtensionRelationId, get_extension_oid("pg_streaming", false));
 	recordDependencyOn(&table, &ext, DEPENDENCY_AUTO);
 	return relid;
+}
+
+/*
+ * Create the state table of a new query, stream_state.<query name>, with
+ * the given column list (and storage options), owned by the extension's
+ * owner.
+ */
+Oid
+pgs_state_create_table(const char *query_name, const char *definition,
+					   char **qualified)
+{
+	return ae_create_query_table(PGS_AGG_STATE_SCHEMA, "TABLE", query_name, definition,
+								 InvalidOid, qualified);
+}
+
+/*
+ * Create a foreach_batch query's table of batch rows, stream_batch.<query
+ * name>, unlogged (each batch fills it anew), owned by the query's owner.
+ */
+Oid
+pgs_batch_table_create(const char *query_name, const char *definition, Oid owner,
+					   char **qualified)
+{
+	return ae_create_query_table(PGS_BATCH_SCHEMA, "UNLOGGED TABLE", query_name,
+								 definition, owner, qualified);
 }
 
 /*
@@ -337,18 +382,6 @@ pgs_agg_check_state(Oid state_relid, const PgsAggShape *shape,
 
 /* ---- the keyed target ---- */
 
-/* is the name among the names (a list of C strings)? */
-static bool
-ae_names_have(List *names, const char *name)
-{
-	ListCell   *lc;
-
-	foreach(lc, names)
-		if (strcmp(lfirst(lc), name) == 0)
-			return true;
-	return false;
-}
-
 static List *
 ae_key_columns(const PgsAggShape *shape, List *output_names)
 {
@@ -428,7 +461,7 @@ ae_index_keys(Relation rel, List *attnums, const PgsAggShape *shape)
  */
 void
 pgs_agg_prepare_target(Oid target_relid, bool created, const PgsAggShape *shape,
-					   List *output_names, const char *mode)
+					   List *output_names, const char *mode, bool by_key)
 {
 	List	   *cols = ae_key_columns(shape, output_names);
 	List	   *attnums = NIL;
@@ -450,11 +483,16 @@ pgs_agg_prepare_target(Oid target_relid, bool created, const PgsAggShape *shape,
 		if (get_atttype(target_relid, a) != k->type)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("key column \"%s\" of target table \"%s\" is of type %s, but the grouping key is of type %s",
+					 errmsg("key column \"%s\" of target table \"%s\" is of type %s, but the %s is of type %s",
 							(char *) lfirst(lc), get_rel_name(target_relid),
 							format_type_be(get_atttype(target_relid, a)),
+							by_key ? "output column" : "grouping key",
 							format_type_be(k->type)),
+					 by_key ?
+					 errdetail("The target is upserted by its key columns, which must be of the output columns' own types.") :
 					 errdetail("In %s mode the target is keyed by the grouping columns, which must be of the keys' own types.", mode),
+					 by_key ?
+					 errhint("Cast the column in the query, or change the target column's type.") :
 					 errhint("Cast the grouping expression in the query, or change the column's type.")));
 		attnums = lappend_int(attnums, a);
 	}
@@ -477,8 +515,11 @@ pgs_agg_prepare_target(Oid target_relid, bool created, const PgsAggShape *shape,
 	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
-				 errmsg("target table \"%s\" has no unique key over the grouping columns (%s)",
-						get_rel_name(target_relid), list.data),
+				 errmsg("target table \"%s\" has no unique key over the %s (%s)",
+						get_rel_name(target_relid),
+						by_key ? "key columns" : "grouping columns", list.data),
+				 by_key ?
+				 errdetail("Each batch upserts its rows by the key columns, and NULL is a value like any other.") :
 				 errdetail("In %s mode each batch upserts the groups it changed, by their grouping columns, and NULL is a group like any other.", mode),
 				 errhint("Add one: ALTER TABLE %s ADD UNIQUE NULLS NOT DISTINCT (%s);",
 						 pgs_qualified_relname(target_relid), list.data)));
@@ -902,7 +943,7 @@ ae_compose_target(const PgsAggShape *shape, Oid state_relid, Oid target_relid,
 	i = 0;
 	foreach(lc, output_names)
 	{
-		if (ae_names_have(keycols, lfirst(lc)))
+		if (pgs_list_has_str(keycols, lfirst(lc)))
 			continue;
 		appendStringInfo(&buf, "%s%s = excluded.%s", i++ ? ", " : "UPDATE SET ",
 						 quote_identifier(lfirst(lc)), quote_identifier(lfirst(lc)));

@@ -70,6 +70,7 @@ typedef struct PgsAggShape
 } PgsAggShape;
 
 #define PGS_AGG_STATE_SCHEMA	"stream_state"
+#define PGS_BATCH_SCHEMA		"stream_batch"
 
 /* agg_shape.c */
 extern bool pgs_agg_describe(Query *query, List *output_names,
@@ -93,7 +94,8 @@ extern void pgs_agg_check_state(Oid state_relid, const PgsAggShape *shape,
 								const char *query_name);
 extern void pgs_agg_prepare_target(Oid target_relid, bool created,
 								   const PgsAggShape *shape,
-								   List *output_names, const char *mode);
+								   List *output_names, const char *mode,
+								   bool by_key);
 extern void pgs_agg_drop_state(Oid state_relid);
 
 /* what one batch did to the state and the target */
@@ -117,9 +119,12 @@ extern void pgs_agg_forget_plans(void);
 
 extern char *pgs_agg_collation_name(Oid collation);
 extern char *pgs_qualified_relname(Oid relid);
+extern char *pgs_qualified_procname(Oid procid);
 extern void pgs_state_ddl(const char *sql, const char *query_name);
 extern Oid	pgs_state_create_table(const char *query_name, const char *definition,
 								   char **qualified);
+extern Oid	pgs_batch_table_create(const char *query_name, const char *definition,
+								   Oid owner, char **qualified);
 
 /* statements of the state's batches (agg_exec.c) */
 #include "executor/spi.h"

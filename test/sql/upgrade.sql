@@ -175,8 +175,52 @@ SELECT md5(string_agg(object || ': ' || coalesce(definition, ''), E'\n' ORDER BY
 SELECT stream.drop_stream('w_events', cascade => true);
 SELECT count(*) AS state_tables_left FROM pg_class WHERE relnamespace = 'stream_state'::regnamespace;
 
+-- the last step alone: a database at 0.4 with a live aggregation that has
+-- rows pending, updated; it goes on exactly once, and can then be altered in
+-- place; upserting and foreach_batch queries work beside it
+\c contrib_regression
+CREATE DATABASE regress_upgrade_04;
+\c regress_upgrade_04
+SET client_min_messages = warning;
+CREATE EXTENSION pg_streaming VERSION '0.4';
+SELECT extversion FROM pg_extension WHERE extname = 'pg_streaming';
+CREATE TABLE x_events (id int, kind text);
+SELECT stream.create_stream('x_events');
+SELECT stream.start_query('x_counts', 'SELECT kind, count(*) AS n FROM x_events GROUP BY kind',
+                          'x_counts', output_mode => 'update') > 0 AS started;
+INSERT INTO x_events SELECT g, 'k' || g % 3 FROM generate_series(1, 30) g;
+CALL stream.process_all_available('x_counts');
+INSERT INTO x_events SELECT g, 'k' || g % 3 FROM generate_series(31, 60) g;
+ALTER EXTENSION pg_streaming UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'pg_streaming';
+SELECT name, pending_rows, key, foreach_batch FROM stream.queries;
+CALL stream.process_all_available('x_counts');
+SELECT stream.alter_query('x_counts', query => 'SELECT kind, count(*) AS n FROM x_events WHERE id > 0 GROUP BY kind HAVING count(*) > 0');
+CREATE TABLE x_latest (kind text PRIMARY KEY, id int);
+SELECT stream.start_query('x_up', 'SELECT kind, id FROM x_events', 'x_latest',
+                          output_mode => 'update') > 0 AS started;
+CREATE TABLE x_outbox (batch_id bigint, n bigint);
+CREATE PROCEDURE x_deliver(batch_id bigint) LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO x_outbox SELECT batch_id, count(*) FROM stream_batch.x_fe;
+END $$;
+SELECT stream.start_query('x_fe', 'SELECT id FROM x_events', foreach_batch => 'x_deliver') > 0 AS started;
+INSERT INTO x_events SELECT g, 'k' || g % 4 FROM generate_series(61, 90) g;
+CALL stream.process_all_available('x_counts');
+CALL stream.process_all_available('x_up');
+CALL stream.process_all_available('x_fe');
+SELECT * FROM x_counts ORDER BY kind;
+SELECT * FROM x_latest ORDER BY kind;
+SELECT sum(n) AS delivered FROM x_outbox;
+:shape_function
+SELECT md5(string_agg(object || ': ' || coalesce(definition, ''), E'\n' ORDER BY object)) = :'fresh' AS same_as_fresh
+  FROM pg_temp.extension_shape();
+SELECT stream.drop_stream('x_events', cascade => true);
+SELECT count(*) AS batch_tables_left FROM pg_class WHERE relnamespace = 'stream_batch'::regnamespace;
+
 \c contrib_regression
 DROP DATABASE regress_upgrade_old;
 DROP DATABASE regress_upgrade_new;
 DROP DATABASE regress_upgrade_02;
 DROP DATABASE regress_upgrade_03;
+DROP DATABASE regress_upgrade_04;
