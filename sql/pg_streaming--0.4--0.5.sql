@@ -11,11 +11,14 @@
 
 ALTER TABLE stream.query_defs ADD COLUMN key_columns text[],
     ADD COLUMN foreach_batch regprocedure,
-    ADD COLUMN altered_at timestamptz;
+    ADD COLUMN altered_at timestamptz,
+    ADD COLUMN definition_view regclass;
 COMMENT ON COLUMN stream.query_defs.key_columns IS
 'a query without aggregation in update mode: the output columns its target is upserted by';
 COMMENT ON COLUMN stream.query_defs.foreach_batch IS
 'the procedure called once per batch with the batch id; the batch''s rows are in the target, a table in schema stream_batch';
+COMMENT ON COLUMN stream.query_defs.definition_view IS
+'the query''s text as a view in schema stream_query: PostgreSQL keeps what it reads from being dropped or altered under it, and follows renames';
 
 ALTER TABLE stream.progress_log ADD COLUMN blocks_read bigint;
 
@@ -41,6 +44,12 @@ COMMENT ON SCHEMA stream_batch IS
 'one table per foreach_batch query, named after it and owned by its owner: the rows of the batch being processed';
 REVOKE ALL ON SCHEMA stream_batch FROM PUBLIC;
 GRANT USAGE ON SCHEMA stream_batch TO PUBLIC;
+
+-- one view per query over its text, for PostgreSQL's dependencies
+CREATE SCHEMA stream_query;
+COMMENT ON SCHEMA stream_query IS
+'one view per streaming query, over its text: what a query reads cannot be dropped or altered under it without CASCADE, which drops the query, and renames are followed';
+REVOKE ALL ON SCHEMA stream_query FROM PUBLIC;
 
 DROP FUNCTION stream.start_query(text, text, text, text, text, integer, text, text, interval, text[]);
 CREATE FUNCTION stream.start_query(
@@ -191,3 +200,99 @@ SELECT q.name AS query,
  WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
 COMMENT ON VIEW stream.progress_history IS 'batches of each query by the minute, over the last pg_streaming.progress_history_minutes: batches, rows in and out, time busy, the longest batch, blocks read';
 GRANT SELECT ON stream.progress_history TO PUBLIC;
+
+CREATE FUNCTION stream._create_query_view(query_id bigint)
+RETURNS regclass
+AS 'MODULE_PATHNAME', 'stream_create_query_view'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream._create_query_view(bigint) IS
+'internal: give a query started before version 0.5 its view in schema stream_query';
+REVOKE ALL ON FUNCTION stream._create_query_view(bigint) FROM PUBLIC;
+
+-- the queries started before: each gets its view, unless its text no
+-- longer analyzes (it then fails at its next batch, as before)
+DO $$
+DECLARE
+    q record;
+BEGIN
+    FOR q IN SELECT query_id, name FROM stream.query_defs ORDER BY query_id LOOP
+        BEGIN
+            PERFORM stream._create_query_view(q.query_id);
+        EXCEPTION WHEN OTHERS THEN
+            RAISE WARNING 'streaming query "%" gets no view in schema stream_query: %', q.name, SQLERRM
+                USING HINT = 'What it reads is not protected from DROP and ALTER until it is started again.';
+        END;
+    END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION stream.on_sql_drop()
+RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    dropped record;
+    q record;
+    names text;
+BEGIN
+    FOR dropped IN
+        SELECT objid, object_type, object_identity FROM pg_event_trigger_dropped_objects()
+         WHERE classid = 'pg_class'::regclass AND objsubid = 0
+    LOOP
+        IF to_regclass('stream.query_defs') IS NULL THEN
+            RETURN;         -- the extension itself is being dropped
+        END IF;
+        IF stream._dropping_with_cascade() THEN
+            names := stream._forget_queries_using(dropped.objid);
+            IF names IS NOT NULL THEN
+                RAISE NOTICE 'drop cascades to streaming queries that use %', dropped.object_identity
+                    USING DETAIL = 'Dropped: ' || names || '.';
+            END IF;
+        ELSE
+            SELECT name, (stream_relid::oid = dropped.objid) AS is_stream,
+                   (state_relid::oid = dropped.objid) AS is_state,
+                   (definition_view::oid = dropped.objid) AS is_view
+              INTO q
+              FROM stream.query_defs
+             WHERE stream_relid::oid = dropped.objid
+                OR target_relid::oid = dropped.objid
+                OR state_relid::oid = dropped.objid
+                OR definition_view::oid = dropped.objid
+             LIMIT 1;
+            IF FOUND THEN
+                RAISE EXCEPTION 'cannot drop % % because streaming query "%" uses it',
+                        dropped.object_type, dropped.object_identity, q.name
+                    USING ERRCODE = 'dependent_objects_still_exist',
+                          DETAIL = CASE WHEN q.is_stream
+                                        THEN 'It is the query''s stream.'
+                                        WHEN q.is_state
+                                        THEN 'It is the query''s state.'
+                                        WHEN q.is_view
+                                        THEN 'It is the query''s definition.'
+                                        ELSE 'It is the query''s target.' END,
+                          HINT = 'Drop the queries that use it with stream.drop_query(), or drop with CASCADE, which drops them too.';
+            END IF;
+        END IF;
+        DELETE FROM stream.streams WHERE relid::oid = dropped.objid;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION stream.on_sql_drop() IS
+'keeps the catalog consistent when stream tables or targets are dropped';
+
+CREATE FUNCTION stream.on_rename()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'stream_on_rename'
+LANGUAGE C;
+COMMENT ON FUNCTION stream.on_rename() IS
+'after a rename, the text of each query that reads what was renamed becomes its view''s definition, which follows the rename';
+REVOKE ALL ON FUNCTION stream.on_rename() FROM PUBLIC;
+
+CREATE EVENT TRIGGER stream_on_rename ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE', 'ALTER SCHEMA', 'ALTER VIEW', 'ALTER MATERIALIZED VIEW',
+                 'ALTER FOREIGN TABLE', 'ALTER FUNCTION', 'ALTER PROCEDURE',
+                 'ALTER AGGREGATE', 'ALTER TYPE', 'ALTER DOMAIN', 'ALTER OPERATOR',
+                 'ALTER COLLATION', 'ALTER SEQUENCE')
+    EXECUTE FUNCTION stream.on_rename();
+ALTER EVENT TRIGGER stream_on_rename ENABLE ALWAYS;

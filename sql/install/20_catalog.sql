@@ -36,7 +36,8 @@ CREATE TABLE stream.query_defs (
     dedup_columns       text[],
     key_columns         text[],
     foreach_batch       regprocedure,
-    altered_at          timestamptz
+    altered_at          timestamptz,
+    definition_view     regclass
 );
 COMMENT ON TABLE stream.query_defs IS 'streaming queries started by stream.start_query';
 COMMENT ON COLUMN stream.query_defs.state_relid IS
@@ -47,6 +48,8 @@ COMMENT ON COLUMN stream.query_defs.key_columns IS
 'a query without aggregation in update mode: the output columns its target is upserted by';
 COMMENT ON COLUMN stream.query_defs.foreach_batch IS
 'the procedure called once per batch with the batch id; the batch''s rows are in the target, a table in schema stream_batch';
+COMMENT ON COLUMN stream.query_defs.definition_view IS
+'the query''s text as a view in schema stream_query: PostgreSQL keeps what it reads from being dropped or altered under it, and follows renames';
 
 CREATE TABLE stream.checkpoint_offsets (
     query_id        bigint NOT NULL REFERENCES stream.query_defs ON DELETE CASCADE,
@@ -190,6 +193,12 @@ COMMENT ON SCHEMA stream_batch IS
 'one table per foreach_batch query, named after it and owned by its owner: the rows of the batch being processed';
 REVOKE ALL ON SCHEMA stream_batch FROM PUBLIC;
 GRANT USAGE ON SCHEMA stream_batch TO PUBLIC;
+
+-- one view per query over its text, for PostgreSQL's dependencies
+CREATE SCHEMA stream_query;
+COMMENT ON SCHEMA stream_query IS
+'one view per streaming query, over its text: what a query reads cannot be dropped or altered under it without CASCADE, which drops the query, and renames are followed';
+REVOKE ALL ON SCHEMA stream_query FROM PUBLIC;
 
 REVOKE ALL ON stream.checkpoint_watermarks, stream.progress_by_minute FROM PUBLIC;
 REVOKE ALL ON stream.streams, stream.query_defs, stream.checkpoint_offsets,

@@ -217,3 +217,10 @@ CREATE AGGREGATE stream._agg_merge(oid, oid, anyelement) (
     stype = anyelement);
 COMMENT ON AGGREGATE stream._agg_merge(oid, oid, anyelement) IS
 'internal: the state that combines every stored state of a group (merged session windows)';
+
+CREATE FUNCTION stream._create_query_view(query_id bigint)
+RETURNS regclass
+AS 'MODULE_PATHNAME', 'stream_create_query_view'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream._create_query_view(bigint) IS
+'internal: give a query started before version 0.5 its view in schema stream_query';

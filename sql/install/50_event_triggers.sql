@@ -47,12 +47,14 @@ BEGIN
             END IF;
         ELSE
             SELECT name, (stream_relid::oid = dropped.objid) AS is_stream,
-                   (state_relid::oid = dropped.objid) AS is_state
+                   (state_relid::oid = dropped.objid) AS is_state,
+                   (definition_view::oid = dropped.objid) AS is_view
               INTO q
               FROM stream.query_defs
              WHERE stream_relid::oid = dropped.objid
                 OR target_relid::oid = dropped.objid
                 OR state_relid::oid = dropped.objid
+                OR definition_view::oid = dropped.objid
              LIMIT 1;
             IF FOUND THEN
                 RAISE EXCEPTION 'cannot drop % % because streaming query "%" uses it',
@@ -62,6 +64,8 @@ BEGIN
                                         THEN 'It is the query''s stream.'
                                         WHEN q.is_state
                                         THEN 'It is the query''s state.'
+                                        WHEN q.is_view
+                                        THEN 'It is the query''s definition.'
                                         ELSE 'It is the query''s target.' END,
                           HINT = 'Drop the queries that use it with stream.drop_query(), or drop with CASCADE, which drops them too.';
             END IF;
@@ -204,3 +208,18 @@ COMMENT ON FUNCTION stream.on_table_rewrite() IS
 CREATE EVENT TRIGGER stream_on_table_rewrite ON table_rewrite
     EXECUTE FUNCTION stream.on_table_rewrite();
 ALTER EVENT TRIGGER stream_on_table_rewrite ENABLE ALWAYS;
+
+CREATE FUNCTION stream.on_rename()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'stream_on_rename'
+LANGUAGE C;
+COMMENT ON FUNCTION stream.on_rename() IS
+'after a rename, the text of each query that reads what was renamed becomes its view''s definition, which follows the rename';
+
+CREATE EVENT TRIGGER stream_on_rename ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE', 'ALTER SCHEMA', 'ALTER VIEW', 'ALTER MATERIALIZED VIEW',
+                 'ALTER FOREIGN TABLE', 'ALTER FUNCTION', 'ALTER PROCEDURE',
+                 'ALTER AGGREGATE', 'ALTER TYPE', 'ALTER DOMAIN', 'ALTER OPERATOR',
+                 'ALTER COLLATION', 'ALTER SEQUENCE')
+    EXECUTE FUNCTION stream.on_rename();
+ALTER EVENT TRIGGER stream_on_rename ENABLE ALWAYS;

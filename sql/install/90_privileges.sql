@@ -19,6 +19,8 @@ REVOKE ALL ON FUNCTION stream._agg_combine(oid, oid, anyelement, anyelement) FRO
 REVOKE ALL ON FUNCTION stream._agg_final(oid, oid, "any", anyelement) FROM PUBLIC;
 REVOKE ALL ON FUNCTION stream._agg_merge_step(anyelement, oid, oid, anyelement) FROM PUBLIC;
 REVOKE ALL ON FUNCTION stream._agg_merge(oid, oid, anyelement) FROM PUBLIC;
+REVOKE ALL ON FUNCTION stream._create_query_view(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION stream.on_rename() FROM PUBLIC;
 
 -- the launcher should look at this database
 SELECT stream._extension_created();

@@ -21,6 +21,9 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "commands/event_trigger.h"
+#include "commands/extension.h"
+#include "state/pgs_agg.h"
 #include "utils/elog.h"
 #include "utils/timestamp.h"
 
@@ -37,6 +40,8 @@ PG_FUNCTION_INFO_V1(stream_resume_query);
 PG_FUNCTION_INFO_V1(stream_await_termination);
 PG_FUNCTION_INFO_V1(stream_pending_rows);
 PG_FUNCTION_INFO_V1(stream_pending_rows_exact);
+PG_FUNCTION_INFO_V1(stream_on_rename);
+PG_FUNCTION_INFO_V1(stream_create_query_view);
 PG_FUNCTION_INFO_V1(stream_extension_created);
 
 /* the longest await_termination waits in one call */
@@ -244,4 +249,43 @@ stream_extension_created(PG_FUNCTION_ARGS)
 {
 	pgs_notify_launcher_at_commit();
 	PG_RETURN_VOID();
+}
+
+/*
+ * The ddl_command_end event trigger of renaming commands: queries follow
+ * the renames of what they read, as views do.
+ */
+Datum
+stream_on_rename(PG_FUNCTION_ARGS)
+{
+	EventTriggerData *trig;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("stream.on_rename() must be called as an event trigger")));
+	trig = (EventTriggerData *) fcinfo->context;
+	if ((IsA(trig->parsetree, RenameStmt) || IsA(trig->parsetree, AlterObjectSchemaStmt)) &&
+		OidIsValid(get_extension_oid("pg_streaming", true)) && pgs_catalog_has_keys())
+		pgs_query_follow_renames();
+	PG_RETURN_NULL();
+}
+
+/*
+ * Give a query its view (stream_query.<name>), for queries started before
+ * the views existed: run by the update script.
+ */
+Datum
+stream_create_query_view(PG_FUNCTION_ARGS)
+{
+	PgsQuery	q;
+	Oid			relid;
+
+	if (!pgs_query_read(NULL, PG_GETARG_INT64(0), PGS_QUERY_LOCK, &q))
+		PG_RETURN_NULL();
+	if (OidIsValid(q.view_relid))
+		PG_RETURN_OID(q.view_relid);
+	relid = pgs_query_view_create(q.name, q.query_text, q.search_path);
+	pgs_query_set_view(q.query_id, relid);
+	PG_RETURN_OID(relid);
 }

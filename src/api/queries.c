@@ -870,6 +870,8 @@ stream_start_query(PG_FUNCTION_ARGS)
 											   d.event_type);
 		pgs_query_set_state(query_id, q.state_relid);
 	}
+	if (pgs_catalog_has_keys())
+		pgs_query_set_view(query_id, pgs_query_view_create(name, query_text, q.search_path));
 	if (strcmp(starting_from, "latest") == 0)
 	{
 		q.query_id = query_id;
@@ -1079,6 +1081,14 @@ stream_alter_query(PG_FUNCTION_ARGS)
 		q.target_columns = d.aq.column_names;
 	}
 	pgs_query_alter(&q);
+	if (!PG_ARGISNULL(1))
+	{
+		/* the query's view is made anew over the new text */
+		pgs_agg_drop_state(q.view_relid);
+		CommandCounterIncrement();
+		pgs_query_set_view(q.query_id, pgs_query_view_create(q.name, q.query_text,
+															 q.search_path));
+	}
 	pgs_notify_scheduler_at_commit();
 	PG_RETURN_VOID();
 }

@@ -44,6 +44,8 @@ typedef struct PgsQuery
 	Oid			foreach_batch;	/* the procedure called per batch, or
 								 * InvalidOid; the target is then the
 								 * extension's table of the batch's rows */
+	Oid			view_relid;		/* stream_query.<name>: the query's text as a
+								 * view, for PostgreSQL's dependencies */
 } PgsQuery;
 
 /* what the scheduler needs of an active query */
@@ -73,6 +75,8 @@ extern int64 pgs_query_insert(const PgsQuery *q);
 extern void pgs_query_delete(int64 query_id);
 extern void pgs_query_set_state(int64 query_id, Oid state_relid);
 extern void pgs_query_alter(const PgsQuery *q);
+extern void pgs_query_set_view(int64 query_id, Oid view_relid);
+extern void pgs_query_follow_renames(void);
 extern bool pgs_catalog_has_keys(void);
 extern void pgs_query_set_status(int64 query_id, const char *status,
 								 bool only_if_active);

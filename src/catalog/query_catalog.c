@@ -25,6 +25,7 @@
 
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_query.h"
+#include "exec/pgs_batch.h"
 #include "pg_streaming.h"
 #include "state/pgs_agg.h"
 
@@ -35,16 +36,16 @@
 	" coalesce(max_rows_per_batch, 0), status, last_error," \
 	" last_error_sqlstate, "
 #define QC_COLUMNS_03 QC_COLUMNS_COMMON "last_error_detail, last_error_hint, NULL::oid," \
-	" NULL::text, NULL::int8, NULL::text[], NULL::text[], NULL::oid"
+	" NULL::text, NULL::int8, NULL::text[], NULL::text[], NULL::oid, NULL::oid"
 #define QC_COLUMNS_04 QC_COLUMNS_COMMON "last_error_detail, last_error_hint, state_relid::oid," \
 	" event_time, (extract(epoch FROM watermark_delay) * 1000000)::int8, dedup_columns," \
-	" NULL::text[], NULL::oid"
+	" NULL::text[], NULL::oid, NULL::oid"
 #define QC_COLUMNS QC_COLUMNS_COMMON "last_error_detail, last_error_hint, state_relid::oid," \
 	" event_time, (extract(epoch FROM watermark_delay) * 1000000)::int8, dedup_columns," \
-	" key_columns, foreach_batch::oid"
+	" key_columns, foreach_batch::oid, definition_view::oid"
 /* the same from the catalog of version 0.1, before its update */
 #define QC_COLUMNS_01 QC_COLUMNS_COMMON "NULL::text, NULL::text, NULL::oid, NULL::text, NULL::int8," \
-	" NULL::text[], NULL::text[], NULL::oid"
+	" NULL::text[], NULL::text[], NULL::oid, NULL::oid"
 
 /*
  * Does the catalog have the columns of version 0.2?  A server runs the
@@ -142,6 +143,8 @@ qc_fill(PgsQuery *q, MemoryContext cxt)
 	q->key_columns = qc_text_list(21, cxt);
 	d = pgs_result_datum(0, 22, &isnull);
 	q->foreach_batch = isnull ? InvalidOid : DatumGetObjectId(d);
+	d = pgs_result_datum(0, 23, &isnull);
+	q->view_relid = isnull ? InvalidOid : DatumGetObjectId(d);
 }
 
 /*
@@ -355,6 +358,88 @@ pgs_query_alter(const PgsQuery *q)
 	qc_invalidate();
 }
 
+/*
+ * After a rename, the text of each query whose view depends on the renamed
+ * object (or on an object in a renamed schema) becomes its view's
+ * definition, which PostgreSQL has kept up with the rename, deparsed with
+ * the query's search_path.  Called from the ddl_command_end event trigger
+ * of the renaming command.
+ */
+void
+pgs_query_follow_renames(void)
+{
+	PgsCatalogAccess acc = {0};
+	MemoryContext cxt = CurrentMemoryContext;
+	int			n;
+	int			i;
+	int64	   *ids;
+	Oid		   *views;
+	char	  **paths;
+
+	pgs_catalog_begin(&acc);
+	n = pgs_catalog_exec("SELECT q.query_id, q.definition_view::oid, q.search_path"
+						 " FROM stream.query_defs q"
+						 " WHERE q.definition_view IS NOT NULL AND EXISTS ("
+						 "  SELECT 1 FROM pg_catalog.pg_event_trigger_ddl_commands() c,"
+						 "       pg_catalog.pg_depend d"
+						 "  WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
+						 "    AND d.objid IN (SELECT r.oid FROM pg_catalog.pg_rewrite r"
+						 "                     WHERE r.ev_class = q.definition_view)"
+						 "    AND ((d.refclassid = c.classid AND d.refobjid = c.objid)"
+						 "      OR (c.classid = 'pg_catalog.pg_namespace'::pg_catalog.regclass"
+						 "          AND c.objid = CASE d.refclassid"
+						 "            WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN"
+						 "              (SELECT relnamespace FROM pg_catalog.pg_class WHERE oid = d.refobjid)"
+						 "            WHEN 'pg_catalog.pg_proc'::pg_catalog.regclass THEN"
+						 "              (SELECT pronamespace FROM pg_catalog.pg_proc WHERE oid = d.refobjid)"
+						 "            WHEN 'pg_catalog.pg_type'::pg_catalog.regclass THEN"
+						 "              (SELECT typnamespace FROM pg_catalog.pg_type WHERE oid = d.refobjid)"
+						 "            WHEN 'pg_catalog.pg_operator'::pg_catalog.regclass THEN"
+						 "              (SELECT oprnamespace FROM pg_catalog.pg_operator WHERE oid = d.refobjid)"
+						 "            END)))",
+						 0, NULL, NULL, NULL, false, 0);
+	ids = palloc(sizeof(int64) * Max(n, 1));
+	views = palloc(sizeof(Oid) * Max(n, 1));
+	paths = palloc(sizeof(char *) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		ids[i] = DatumGetInt64(pgs_result_datum(i, 1, &isnull));
+		views[i] = DatumGetObjectId(pgs_result_datum(i, 2, &isnull));
+		paths[i] = pgs_result_text(i, 3, cxt);
+	}
+	for (i = 0; i < n; i++)
+	{
+		Oid			argtypes[2] = {INT8OID, OIDOID};
+		Datum		values[2] = {Int64GetDatum(ids[i]), ObjectIdGetDatum(views[i])};
+
+		/* names visible on the query's path are written unqualified */
+		pgs_set_search_path(pgs_batch_search_path(paths[i]));
+		pgs_catalog_exec("UPDATE stream.query_defs SET query_text ="
+						 " pg_catalog.btrim(pg_catalog.rtrim(pg_catalog.pg_get_viewdef($2), ';'), E' \\n')"
+						 " WHERE query_id = $1",
+						 2, argtypes, values, NULL, false, 0);
+	}
+	pgs_catalog_end(&acc);
+	if (n > 0)
+		qc_invalidate();
+}
+
+/* record a query's view (stream_query.<name>) */
+void
+pgs_query_set_view(int64 query_id, Oid view_relid)
+{
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[2] = {INT8OID, OIDOID};
+	Datum		values[2] = {Int64GetDatum(query_id), ObjectIdGetDatum(view_relid)};
+
+	pgs_catalog_begin(&acc);
+	pgs_catalog_exec("UPDATE stream.query_defs SET definition_view = $2 WHERE query_id = $1",
+					 2, argtypes, values, NULL, false, 0);
+	pgs_catalog_end(&acc);
+}
+
 /* record a new streaming aggregation's state table */
 void
 pgs_query_set_state(int64 query_id, Oid state_relid)
@@ -381,7 +466,8 @@ qc_cmp_names(const ListCell *a, const ListCell *b)
  */
 #define QC_BATCH_TABLE \
 	(pgs_catalog_has_keys() ? \
-	 "CASE WHEN foreach_batch IS NOT NULL THEN target_relid::oid END" : "NULL::oid")
+	 "CASE WHEN foreach_batch IS NOT NULL THEN target_relid::oid END, definition_view::oid" : \
+	 "NULL::oid, NULL::oid")
 
 /* drop the state (and batch) tables of the queries a statement deleted */
 static void
@@ -393,22 +479,27 @@ qc_drop_states(List *relids)
 		pgs_agg_drop_state(lfirst_oid(lc));
 }
 
-/* the state tables in column col of the last statement's rows, in cxt */
+/*
+ * The tables in columns first..last of the last statement's rows (state,
+ * batch table, view), in cxt.
+ */
 static List *
-qc_collect_states(int n, int col, MemoryContext cxt)
+qc_collect_states(int n, int first, int last, MemoryContext cxt)
 {
 	List	   *relids = NIL;
 	int			i;
+	int			col;
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 
 	for (i = 0; i < n; i++)
-	{
-		bool		isnull;
-		Datum		d = pgs_result_datum(i, col, &isnull);
+		for (col = first; col <= last; col++)
+		{
+			bool		isnull;
+			Datum		d = pgs_result_datum(i, col, &isnull);
 
-		if (!isnull)
-			relids = lappend_oid(relids, DatumGetObjectId(d));
-	}
+			if (!isnull)
+				relids = lappend_oid(relids, DatumGetObjectId(d));
+		}
 	MemoryContextSwitchTo(old);
 	return relids;
 }
@@ -440,8 +531,7 @@ qc_delete(const char *sql, Oid argtype, Datum value)
 	pgs_catalog_begin(&acc);
 	n = pgs_catalog_exec(sql, 1, argtypes, values, NULL, false, 0);
 	if (has_state)
-		states = list_concat(qc_collect_states(n, 1, cxt),
-							 qc_collect_states(n, 2, cxt));
+		states = qc_collect_states(n, 1, 3, cxt);
 	pgs_catalog_end(&acc);
 	qc_drop_states(states);
 	if (n > 0)
@@ -568,11 +658,13 @@ pgs_query_delete_using(Oid relid)
 	n = pgs_catalog_exec(qc_catalog_has_state() ?
 						 psprintf("DELETE FROM stream.query_defs"
 								  " WHERE stream_relid::oid = $1 OR target_relid::oid = $1"
-								  " OR state_relid::oid = $1"
-								  " RETURNING name, state_relid::oid, %s", QC_BATCH_TABLE) :
+								  " OR state_relid::oid = $1%s"
+								  " RETURNING name, state_relid::oid, %s",
+								  pgs_catalog_has_keys() ? " OR definition_view::oid = $1" : "",
+								  QC_BATCH_TABLE) :
 						 "DELETE FROM stream.query_defs"
 						 " WHERE stream_relid::oid = $1 OR target_relid::oid = $1"
-						 " RETURNING name, NULL::oid, NULL::oid",
+						 " RETURNING name, NULL::oid, NULL::oid, NULL::oid",
 						 1, argtypes, values, NULL, false, 0);
 	if (n > 0)
 	{
@@ -588,8 +680,7 @@ pgs_query_delete_using(Oid relid)
 			appendStringInfo(&buf, "%s%s", buf.len ? ", " : "",
 							 quote_identifier(lfirst(lc)));
 		names = MemoryContextStrdup(cxt, buf.data);
-		states = list_concat(qc_collect_states(n, 2, cxt),
-							 qc_collect_states(n, 3, cxt));
+		states = qc_collect_states(n, 2, 4, cxt);
 	}
 	pgs_catalog_end(&acc);
 	qc_drop_states(states);

@@ -71,6 +71,7 @@ typedef struct PgsAggShape
 
 #define PGS_AGG_STATE_SCHEMA	"stream_state"
 #define PGS_BATCH_SCHEMA		"stream_batch"
+#define PGS_QUERY_VIEW_SCHEMA	"stream_query"
 
 /* agg_shape.c */
 extern bool pgs_agg_describe(Query *query, List *output_names,
@@ -125,6 +126,8 @@ extern Oid	pgs_state_create_table(const char *query_name, const char *definition
 								   char **qualified);
 extern Oid	pgs_batch_table_create(const char *query_name, const char *definition,
 								   Oid owner, char **qualified);
+extern Oid	pgs_query_view_create(const char *query_name, const char *query_text,
+								  const char *search_path);
 
 /* statements of the state's batches (agg_exec.c) */
 #include "executor/spi.h"

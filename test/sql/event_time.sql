@@ -166,14 +166,20 @@ INSERT INTO clicks VALUES (7, 1, NULL), (8, 1, '2026-01-01 12:40'), (8, 2, '2026
 CALL stream.process_all_available('clicks_ord');
 SELECT * FROM clicks_ord WHERE _ord IN (7, 8) ORDER BY 1;
 SELECT sum(late_rows) AS late FROM stream.progress WHERE query = 'clicks_ord';
--- a query that no longer outputs the types its state was made for stops
+-- a function the query calls cannot be dropped under it; and a query whose
+-- text now resolves to another function (one put earlier on its
+-- search_path), which no longer outputs the types its state was made for,
+-- stops
+CREATE SCHEMA mk_first;
 CREATE FUNCTION mk(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1';
+SET search_path = mk_first, public;
 SELECT stream.start_query('clicks_mk', $$SELECT mk(event_id) AS k, t FROM clicks$$,
-    'clicks_mk', event_time => 't', watermark => '10 minutes',
+    'public.clicks_mk', event_time => 't', watermark => '10 minutes',
     deduplicate => '{k}', trigger => '1 hour') > 0 AS started;
+RESET search_path;
 CALL stream.process_all_available('clicks_mk');
 DROP FUNCTION mk(int);
-CREATE FUNCTION mk(int) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT $1::text';
+CREATE FUNCTION mk_first.mk(int) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT $1::text';
 \c
 SET client_min_messages = warning;
 SET timezone = 'UTC';
@@ -279,4 +285,5 @@ DROP TABLE words, ticks, counts_append, counts_update, counts_complete, sliding_
     tick_counts, fail_switch, clicks, clicks_once, odd, odd_counts, acts, sessions,
     sessions_all, clicks_ord, clicks_mk;
 DROP FUNCTION mk(int);
+DROP SCHEMA mk_first CASCADE;
 DROP FUNCTION fail_if_asked();
