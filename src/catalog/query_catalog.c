@@ -426,32 +426,33 @@ pgs_query_follow_renames(void)
 		qc_invalidate();
 }
 
+/* set a regclass column of a query's row: "UPDATE ... SET <column>" */
+static void
+qc_set_relid(int64 query_id, const char *sql, Oid relid)
+{
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[2] = {INT8OID, OIDOID};
+	Datum		values[2] = {Int64GetDatum(query_id), ObjectIdGetDatum(relid)};
+
+	pgs_catalog_begin(&acc);
+	pgs_catalog_exec(sql, 2, argtypes, values, NULL, false, 0);
+	pgs_catalog_end(&acc);
+}
+
 /* record a query's view (stream_query.<name>) */
 void
 pgs_query_set_view(int64 query_id, Oid view_relid)
 {
-	PgsCatalogAccess acc = {0};
-	Oid			argtypes[2] = {INT8OID, OIDOID};
-	Datum		values[2] = {Int64GetDatum(query_id), ObjectIdGetDatum(view_relid)};
-
-	pgs_catalog_begin(&acc);
-	pgs_catalog_exec("UPDATE stream.query_defs SET definition_view = $2 WHERE query_id = $1",
-					 2, argtypes, values, NULL, false, 0);
-	pgs_catalog_end(&acc);
+	qc_set_relid(query_id, "UPDATE stream.query_defs SET definition_view = $2 WHERE query_id = $1",
+				 view_relid);
 }
 
 /* record a new streaming aggregation's state table */
 void
 pgs_query_set_state(int64 query_id, Oid state_relid)
 {
-	PgsCatalogAccess acc = {0};
-	Oid			argtypes[2] = {INT8OID, OIDOID};
-	Datum		values[2] = {Int64GetDatum(query_id), ObjectIdGetDatum(state_relid)};
-
-	pgs_catalog_begin(&acc);
-	pgs_catalog_exec("UPDATE stream.query_defs SET state_relid = $2 WHERE query_id = $1",
-					 2, argtypes, values, NULL, false, 0);
-	pgs_catalog_end(&acc);
+	qc_set_relid(query_id, "UPDATE stream.query_defs SET state_relid = $2 WHERE query_id = $1",
+				 state_relid);
 }
 
 static int
