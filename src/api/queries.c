@@ -569,10 +569,17 @@ static Oid
 qd_check_procedure(const char *name)
 {
 	List	   *names = stringToQualifiedNameList(name);
-	Datum		found = DirectFunctionCall1(to_regprocedure,
-											CStringGetTextDatum(psprintf("%s(pg_catalog.int8)",
-																		 NameListToQuotedString(names))));
-	Oid			proc = DatumGetObjectId(found);
+	LOCAL_FCINFO(fcinfo, 1);
+	Datum		found;
+	Oid			proc;
+
+	/* to_regprocedure answers NULL where there is none */
+	InitFunctionCallInfoData(*fcinfo, NULL, 1, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = CStringGetTextDatum(psprintf("%s(pg_catalog.int8)",
+														 NameListToQuotedString(names)));
+	fcinfo->args[0].isnull = false;
+	found = to_regprocedure(fcinfo);
+	proc = fcinfo->isnull ? InvalidOid : DatumGetObjectId(found);
 
 	if (!OidIsValid(proc))
 		ereport(ERROR,
@@ -597,7 +604,7 @@ qd_check_procedure(const char *name)
  * caller, unlogged (each batch fills it anew).
  */
 static Oid
-qd_create_batch_table(const char *name, PgsAnalyzedQuery *aq)
+qd_create_batch_table(const char *name, PgsAnalyzedQuery *aq, const PgsAggShape *keys)
 {
 	StringInfoData buf;
 	ListCell   *n,
@@ -618,6 +625,18 @@ qd_create_batch_table(const char *name, PgsAnalyzedQuery *aq)
 											  FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY));
 		if (OidIsValid(lfirst_oid(c)) && lfirst_oid(c) != get_typcollation(lfirst_oid(t)))
 			appendStringInfo(&buf, " COLLATE %s", pgs_agg_collation_name(lfirst_oid(c)));
+	}
+	/* a keyed aggregation's rows are upserted by its keys */
+	if (keys != NULL && keys->keys != NIL)
+	{
+		ListCell   *lk;
+
+		appendStringInfoString(&buf, ", UNIQUE NULLS NOT DISTINCT (");
+		foreach(lk, keys->keys)
+			appendStringInfo(&buf, "%s%s", foreach_current_index(lk) > 0 ? ", " : "",
+							 quote_identifier(list_nth(aq->column_names,
+													   ((PgsAggKey *) lfirst(lk))->output)));
+		appendStringInfoChar(&buf, ')');
 	}
 	appendStringInfoChar(&buf, ')');
 	relid = pgs_batch_table_create(name, buf.data, GetUserId(), &qualified);
@@ -781,8 +800,9 @@ stream_start_query(PG_FUNCTION_ARGS)
 					 errmsg("a foreach_batch query has no key"),
 					 errdetail("Its batch table holds only the batch's rows, written anew by each batch."),
 					 errhint("Upsert by the key in the procedure, with MERGE or INSERT ... ON CONFLICT.")));
-		target_relid = qd_create_batch_table(name, &d.aq);
-		created = true;
+		target_relid = qd_create_batch_table(name, &d.aq,
+											 qd_keyed_target(&d) ? &d.shape : NULL);
+		created = false;
 		target = pgs_qualified_relname(target_relid);
 	}
 	else

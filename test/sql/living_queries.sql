@@ -1,0 +1,295 @@
+-- Living with queries: stream.alter_query keeps the checkpoint; update mode
+-- without aggregation upserts into a keyed target; foreach_batch calls a
+-- procedure once per batch; what a query reads is protected as a view's;
+-- stream.queries shows lag, rates and blocks at a cost that does not grow
+-- with the backlog.  Everything runs as an unprivileged role.
+CREATE EXTENSION IF NOT EXISTS pg_streaming;
+SET client_min_messages = warning;
+CREATE ROLE regress_live_owner LOGIN;
+CREATE ROLE regress_live_other LOGIN;
+GRANT CREATE ON SCHEMA public TO regress_live_owner, regress_live_other;
+SET ROLE regress_live_owner;
+
+CREATE TABLE clicks (id int PRIMARY KEY, user_id int, url text, ms int);
+CREATE INDEX ON clicks (user_id);
+SELECT stream.create_stream('clicks');
+CREATE TABLE users (user_id int PRIMARY KEY, name text);
+INSERT INTO users VALUES (1, 'ann'), (2, 'bob'), (3, 'cy');
+
+-- ---------------------------------------------------------------------------
+-- alter_query: trigger, cap and text change in place; the checkpoint stays
+-- ---------------------------------------------------------------------------
+INSERT INTO clicks SELECT g, g % 3 + 1, '/p/' || g, g * 10 FROM generate_series(1, 20) g;
+SELECT stream.start_query('slow', 'SELECT id, url, ms FROM clicks WHERE ms >= 100', 'slow_clicks',
+                          trigger => '10 seconds') > 0 AS started;
+CALL stream.process_all_available('slow');
+SELECT count(*) AS before_alter FROM slow_clicks;
+SELECT stream.alter_query('slow', query => 'SELECT id, url, ms FROM clicks WHERE ms >= 150',
+                          trigger => '2 seconds', max_rows_per_batch => 5);
+SELECT trigger, max_rows_per_batch, query, altered_at IS NOT NULL AS altered,
+       last_batch_id FROM stream.queries WHERE name = 'slow';
+-- twelve writers' transactions
+SELECT format('INSERT INTO clicks VALUES (%s, %s, %L, %s)', g, g % 3 + 1, '/p/' || g, g * 10)
+  FROM generate_series(21, 32) g \gexec
+CALL stream.process_all_available('slow');
+-- the rows processed before keep the old filter, the new ones get the new;
+-- nothing is read twice, the cap holds
+SELECT count(*) AS rows, count(DISTINCT id) AS ids,
+       count(*) FILTER (WHERE id <= 20) AS old_rows,
+       count(*) FILTER (WHERE id > 20) AS new_rows FROM slow_clicks;
+SELECT max(input_rows) AS largest_batch FROM stream.progress
+ WHERE query = 'slow' AND batch_id > 1;
+-- a projection the target accepts, a join with an ordinary table; 0 lifts the cap
+ALTER TABLE slow_clicks ADD COLUMN name text;
+SELECT stream.alter_query('slow', query => $$SELECT c.id, c.url, c.ms, u.name
+                                              FROM clicks c JOIN users u USING (user_id)$$,
+                          max_rows_per_batch => 0);
+INSERT INTO clicks VALUES (33, 1, '/q', 1);
+CALL stream.process_all_available('slow');
+SELECT id, url, ms, name FROM slow_clicks WHERE id = 33;
+SELECT max_rows_per_batch FROM stream.queries WHERE name = 'slow';
+
+-- refused, each with its reason, and nothing changes
+CREATE TABLE other_stream (id int, url text, ms int);
+SELECT stream.create_stream('other_stream');
+SELECT stream.alter_query('slow');
+SELECT stream.alter_query('slow', trigger => 'sometimes');
+SELECT stream.alter_query('slow', max_rows_per_batch => -1);
+SELECT stream.alter_query('slow', query => 'SELECT id, url, ms FROM other_stream');
+SELECT stream.alter_query('slow', query => 'SELECT id, url, ms, 1 AS extra FROM clicks');
+SELECT stream.alter_query('slow', query => 'SELECT user_id AS id, count(*) AS ms FROM clicks GROUP BY user_id');
+SELECT stream.alter_query('slow', query => 'SELECT id FROM clicks ORDER BY id');
+SELECT stream.alter_query('missing', trigger => '1 second');
+SELECT trigger, max_rows_per_batch, query FROM stream.queries WHERE name = 'slow';
+
+-- a streaming aggregation keeps its state: filters, HAVING and the select
+-- list over its groups may change, its keys and aggregates may not
+SELECT stream.start_query('per_user', 'SELECT user_id, count(*) AS n, sum(ms) AS total FROM clicks GROUP BY user_id',
+                          'per_user', output_mode => 'update') > 0 AS started;
+CALL stream.process_all_available('per_user');
+SELECT stream.alter_query('per_user', query => $$SELECT user_id, count(*) AS n, sum(ms) AS total
+                                                  FROM clicks WHERE url LIKE '/p/%' GROUP BY user_id
+                                                  HAVING count(*) > 0$$);
+INSERT INTO clicks VALUES (34, 2, '/p/34', 340), (35, 2, '/x', 350);
+CALL stream.process_all_available('per_user');
+SELECT * FROM per_user ORDER BY user_id;
+SELECT stream.alter_query('per_user', query => 'SELECT user_id, count(*) AS n, sum(id) AS total FROM clicks GROUP BY user_id');
+SELECT stream.alter_query('per_user', query => 'SELECT url AS user_id, count(*) AS n, sum(ms) AS total FROM clicks GROUP BY url');
+SELECT stream.alter_query('per_user', query => 'SELECT user_id, id AS n, ms AS total FROM clicks');
+SELECT query FROM stream.queries WHERE name = 'per_user';
+
+-- only the owner (or a member) may alter a query, and no one may make it
+-- read what its owner may not
+RESET ROLE;
+CREATE TABLE secrets (user_id int, secret text);
+SET ROLE regress_live_other;
+SELECT stream.alter_query('slow', trigger => '1 second');
+RESET ROLE;
+GRANT regress_live_owner TO regress_live_other;
+SET ROLE regress_live_other;
+SELECT stream.alter_query('slow', query => $$SELECT c.id, c.url, c.ms, s.secret AS name
+                                             FROM clicks c JOIN secrets s USING (user_id)$$);
+RESET ROLE;
+REVOKE regress_live_owner FROM regress_live_other;
+DROP TABLE secrets;
+SET ROLE regress_live_owner;
+
+-- ---------------------------------------------------------------------------
+-- Keyed targets: update mode without aggregation upserts
+-- ---------------------------------------------------------------------------
+-- by the target's primary key: replays and restarts never fail on a key
+CREATE TABLE last_click (user_id int PRIMARY KEY, id int, url text);
+SELECT stream.start_query('last', 'SELECT user_id, id, url FROM clicks', 'last_click',
+                          output_mode => 'update') > 0 AS started;
+SELECT key FROM stream.queries WHERE name = 'last';
+CALL stream.process_all_available('last');
+-- of a batch's rows for one key, the one read last is written
+SELECT * FROM last_click ORDER BY user_id;
+INSERT INTO clicks VALUES (36, 1, '/new', 1), (37, 3, '/newer', 1);
+INSERT INTO clicks VALUES (38, 1, '/newest', 1);
+CALL stream.process_all_available('last');
+SELECT * FROM last_click ORDER BY user_id;
+
+-- by key => '{...}' into a created target, which gets the unique key; NULL
+-- is a key like any other
+SELECT stream.start_query('by_url', 'SELECT url, id FROM clicks', 'by_url',
+                          output_mode => 'update', key => '{url}') > 0 AS started;
+\d by_url
+INSERT INTO clicks VALUES (39, 1, NULL, 1), (40, 2, NULL, 2), (41, 3, '/p/1', 3);
+CALL stream.process_all_available('by_url');
+SELECT * FROM by_url WHERE url IS NULL OR url = '/p/1' ORDER BY url NULLS FIRST;
+SELECT count(*) = count(DISTINCT url) + 1 AS one_row_per_key FROM by_url;
+
+-- a batch that fails changes nothing; its replay upserts each key once
+CREATE FUNCTION refuse_once() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.url = '/fail' AND NOT EXISTS (SELECT 1 FROM failed_once) THEN
+        INSERT INTO failed_once VALUES (true);
+        RAISE EXCEPTION 'refused once';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TABLE failed_once (done boolean);
+CREATE TRIGGER refuse_once BEFORE INSERT OR UPDATE ON by_url
+    FOR EACH ROW EXECUTE FUNCTION refuse_once();
+INSERT INTO clicks VALUES (42, 1, '/fail', 1), (43, 1, '/p/2', 1);
+CALL stream.process_all_available('by_url');
+SELECT url, id FROM by_url WHERE url IN ('/fail', '/p/2') ORDER BY url;
+SELECT count(*) AS failed_flag_rows FROM failed_once;
+SELECT stream.resume_query('by_url');
+INSERT INTO failed_once VALUES (true);
+CALL stream.process_all_available('by_url');
+SELECT url, id FROM by_url WHERE url IN ('/fail', '/p/2') ORDER BY url;
+-- every key of the stream, once, with its last row
+CREATE VIEW last_per_url AS SELECT DISTINCT ON (url) url, id FROM clicks ORDER BY url, id DESC;
+SELECT count(*) AS differing FROM (
+    (SELECT * FROM last_per_url EXCEPT SELECT url, id FROM by_url)
+    UNION ALL
+    (SELECT url, id FROM by_url EXCEPT SELECT * FROM last_per_url)) d;
+DROP VIEW last_per_url;
+
+-- refused
+SELECT stream.start_query('k1', 'SELECT url, id FROM clicks', 'k1', output_mode => 'update', key => '{nope}');
+SELECT stream.start_query('k2', 'SELECT url, id FROM clicks', 'k2', output_mode => 'update', key => '{url, url}');
+SELECT stream.start_query('k3', 'SELECT url, id FROM clicks', 'k3', key => '{url}');
+SELECT stream.start_query('k4', 'SELECT url, count(*) AS n FROM clicks GROUP BY url', 'k4',
+                          output_mode => 'update', key => '{url}');
+SELECT stream.start_query('k5', 'SELECT url, id FROM clicks', 'k5', output_mode => 'update', key => '{}');
+SELECT stream.start_query('k6', $$SELECT point(id, id) AS p, id FROM clicks$$, 'k6',
+                          output_mode => 'update', key => '{p}');
+CREATE TABLE unkeyed (url text, id int);
+SELECT stream.start_query('k7', 'SELECT url, id FROM clicks', 'unkeyed', output_mode => 'update', key => '{url}');
+CREATE TABLE pk_elsewhere (code int PRIMARY KEY, url text);
+SELECT stream.start_query('k8', 'SELECT url FROM clicks', 'pk_elsewhere', output_mode => 'update');
+SELECT count(*) AS left_behind FROM pg_class
+ WHERE relname IN ('k1', 'k2', 'k3', 'k4', 'k5', 'k6') AND relnamespace = 'public'::regnamespace;
+SELECT count(*) AS queries FROM stream.queries WHERE name LIKE 'k_';
+
+-- ---------------------------------------------------------------------------
+-- foreach_batch: a procedure called once per batch, in the batch's
+-- transaction, as the owner, reading the batch's rows
+-- ---------------------------------------------------------------------------
+CREATE TABLE outbox (batch_id bigint, id int, url text, who name);
+CREATE TABLE deliver_fail (fail boolean);
+CREATE PROCEDURE deliver(batch_id bigint) LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO outbox SELECT batch_id, b.id, b.url, current_user FROM stream_batch.sink b;
+    IF EXISTS (SELECT 1 FROM deliver_fail WHERE fail) THEN
+        RAISE EXCEPTION 'the outside system is down';
+    END IF;
+    PERFORM set_config('work_mem', '1234kB', false);
+END $$;
+SELECT stream.start_query('sink', 'SELECT id, url FROM clicks WHERE id > 40', foreach_batch => 'deliver',
+                          trigger => '1 hour') > 0 AS started;
+SELECT target, foreach_batch FROM stream.queries WHERE name = 'sink';
+\d stream_batch.sink
+SET work_mem = '4MB';
+CALL stream.process_all_available('sink');
+SELECT current_setting('work_mem') AS work_mem_after;
+SELECT batch_id, count(*), min(id), max(id), min(who) AS who FROM outbox GROUP BY batch_id ORDER BY batch_id;
+-- the table holds the last batch's rows only
+INSERT INTO clicks VALUES (44, 2, '/s', 1);
+CALL stream.process_all_available('sink');
+SELECT * FROM stream_batch.sink;
+-- a procedure that fails fails the batch: nothing is delivered; the replay
+-- delivers each row once, with the same batch id
+INSERT INTO deliver_fail VALUES (true);
+INSERT INTO clicks VALUES (45, 2, '/t', 1), (46, 3, '/u', 1);
+CALL stream.process_all_available('sink');
+SELECT status, last_error FROM stream.queries WHERE name = 'sink';
+SELECT count(*) AS delivered_45 FROM outbox WHERE id = 45;
+DELETE FROM deliver_fail;
+SELECT stream.resume_query('sink');
+CALL stream.process_all_available('sink');
+SELECT batch_id, id FROM outbox WHERE id >= 44 ORDER BY id;
+SELECT count(*) AS rows, count(DISTINCT id) AS ids FROM outbox;
+-- an aggregation: each batch's table holds the groups it changed
+CREATE TABLE changed_groups (batch_id bigint, user_id int, n bigint);
+CREATE PROCEDURE note_groups(batch_id bigint) LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO changed_groups SELECT batch_id, user_id, n FROM stream_batch.group_sink;
+END $$;
+SELECT stream.start_query('group_sink', 'SELECT user_id, count(*) AS n FROM clicks GROUP BY user_id',
+                          output_mode => 'update', foreach_batch => 'note_groups') > 0 AS started;
+CALL stream.process_all_available('group_sink');
+INSERT INTO clicks VALUES (47, 3, '/v', 1);
+CALL stream.process_all_available('group_sink');
+SELECT * FROM changed_groups ORDER BY batch_id, user_id;
+
+-- refused
+SELECT stream.start_query('f1', 'SELECT id FROM clicks', 'f1_out', foreach_batch => 'deliver');
+SELECT stream.start_query('f2', 'SELECT id FROM clicks', foreach_batch => 'no_such_proc');
+CREATE FUNCTION not_a_proc(batch_id bigint) RETURNS void LANGUAGE sql AS '';
+SELECT stream.start_query('f3', 'SELECT id FROM clicks', foreach_batch => 'not_a_proc');
+SELECT stream.start_query('f4', 'SELECT id FROM clicks');
+SELECT stream.start_query('f5', 'SELECT url, id FROM clicks', output_mode => 'update', key => '{url}',
+                          foreach_batch => 'deliver');
+RESET ROLE;
+CREATE PROCEDURE private_proc(batch_id bigint) LANGUAGE plpgsql AS $$ BEGIN END $$;
+REVOKE EXECUTE ON PROCEDURE private_proc(bigint) FROM PUBLIC;
+SET ROLE regress_live_owner;
+SELECT stream.start_query('f6', 'SELECT id FROM clicks', foreach_batch => 'private_proc');
+SELECT count(*) AS batch_tables FROM pg_class WHERE relnamespace = 'stream_batch'::regnamespace;
+
+-- ---------------------------------------------------------------------------
+-- What a query reads is protected as a view's
+-- ---------------------------------------------------------------------------
+ALTER TABLE clicks DROP COLUMN url;
+ALTER TABLE clicks ALTER COLUMN ms TYPE bigint;
+DROP TABLE users;
+ALTER TABLE users DROP COLUMN name;
+-- a column no query reads goes, and renames are followed
+ALTER TABLE clicks ADD COLUMN spare int;
+ALTER TABLE clicks DROP COLUMN spare;
+ALTER TABLE users RENAME COLUMN name TO full_name;
+ALTER TABLE users RENAME TO people;
+SELECT query FROM stream.queries WHERE name = 'slow';
+INSERT INTO clicks VALUES (48, 1, '/w', 1);
+CALL stream.process_all_available('slow');
+SELECT id, name FROM slow_clicks WHERE id = 48;
+-- CASCADE drops the queries that read it
+DROP TABLE people CASCADE;
+SELECT name FROM stream.queries ORDER BY name;
+
+-- ---------------------------------------------------------------------------
+-- stream.queries: id, lag, rates, blocks; the backlog is estimated beyond
+-- the first blocks, stream.pending_rows() counts it
+-- ---------------------------------------------------------------------------
+SELECT name, id > 0 AS has_id, lag_seconds >= 0 AS lag_known,
+       input_rows_per_second > 0 AS input_rate, processed_rows_per_second > 0 AS processed_rate,
+       last_batch_blocks_read > 0 AS read_blocks, pending_rows
+  FROM stream.queries WHERE name = 'last';
+INSERT INTO clicks SELECT g, 1, repeat('x', 100), 1 FROM generate_series(1000, 20999) g;
+SELECT stream.pending_rows('last') AS exact;
+SELECT pending_rows BETWEEN 16000 AND 24000 AS estimate_close, lag_seconds > 0 AS lagging
+  FROM stream.queries WHERE name = 'last';
+CALL stream.process_all_available('last');
+SELECT pending_rows, stream.pending_rows('last') AS exact FROM stream.queries WHERE name = 'last';
+SELECT stream.pending_rows('missing');
+SET ROLE regress_live_other;
+SELECT stream.pending_rows('last');
+SELECT count(*) AS others_seen FROM stream.queries;
+SELECT count(*) AS others_history FROM stream.progress_history;
+SET ROLE regress_live_owner;
+-- progress by the minute
+SELECT query, sum(batches) > 0 AS batches, sum(input_rows) >= 20000 AS rows
+  FROM stream.progress_history WHERE query = 'last' GROUP BY query;
+SET pg_streaming.progress_history_minutes = 0;
+INSERT INTO clicks VALUES (21000, 1, '/y', 1);
+SELECT sum(batches) AS before FROM stream.progress_history WHERE query = 'last' \gset
+CALL stream.process_all_available('last');
+SELECT sum(batches) = :before AS not_kept FROM stream.progress_history WHERE query = 'last';
+RESET pg_streaming.progress_history_minutes;
+
+RESET ROLE;
+SELECT stream.drop_stream('clicks', cascade => true);
+SELECT stream.drop_stream('other_stream', cascade => true);
+SELECT count(*) AS views_left FROM pg_class WHERE relnamespace = 'stream_query'::regnamespace;
+SELECT count(*) AS batch_tables_left FROM pg_class WHERE relnamespace = 'stream_batch'::regnamespace;
+DROP TABLE clicks, other_stream, slow_clicks, per_user, last_click, by_url, failed_once, unkeyed,
+    pk_elsewhere, outbox, deliver_fail, changed_groups;
+DROP FUNCTION refuse_once(), not_a_proc(bigint);
+DROP PROCEDURE deliver(bigint), note_groups(bigint), private_proc(bigint);
+DROP OWNED BY regress_live_owner, regress_live_other;
+DROP ROLE regress_live_owner;
+DROP ROLE regress_live_other;
