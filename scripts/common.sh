@@ -10,7 +10,7 @@ need_packages() {
     local missing=()
     for p in postgresql-15 postgresql-server-dev-15 postgresql-client-15 \
              postgresql-15-hll postgresql-15-tdigest \
-             libipc-run-perl make gcc bc; do
+             libipc-run-perl make gcc bc python3-psycopg; do
         dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
     done
     if [ ${#missing[@]} -gt 0 ]; then
