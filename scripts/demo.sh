@@ -3,7 +3,8 @@
 # 127.0.0.1 with the background worker, and runs a short demo: a stream of
 # sensor readings, two streaming queries (one 'continuous', one on a '1 s'
 # trigger) that run by themselves while two writers insert, their live
-# progress, and retention removing what both queries have read.  Run as root on Debian 12: installs what is missing.
+# progress, a query changed in place, an upserted "latest per key" table,
+# and retention removing what the queries have read.  Run as root on Debian 12: installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
@@ -47,6 +48,13 @@ SELECT stream.start_query(
     target      => 'room_stats',
     output_mode => 'update',
     trigger     => '1 s');
+CREATE TABLE sensor_latest (sensor_id int PRIMARY KEY, event_time timestamptz, temperature float8);
+SELECT stream.start_query(
+    name        => 'sensor_latest',
+    query       => 'SELECT sensor_id, event_time, temperature FROM readings',
+    target      => 'sensor_latest',
+    output_mode => 'update',
+    trigger     => '1 s');
 SQL
 
 echo "== two writers insert readings; the background worker runs both queries"
@@ -60,8 +68,13 @@ for w in 1 2; do
 done
 for i in $(seq 1 6); do
     sleep 1
+    if [ "$i" = 3 ]; then
+        echo "== all_readings goes from a 1 s trigger to 200 ms, in place, keeping its checkpoint"
+        "${psql[@]}" -d demo -c "SELECT stream.alter_query('all_readings', trigger => '200 ms')" >/dev/null
+    fi
     "${psql[@]}" -d demo -P footer=off -c "SELECT q.name, q.trigger, q.last_batch_id AS batches,
-        q.pending_rows, p.input_rows AS last_input_rows, p.duration_ms AS last_ms
+        q.pending_rows, q.lag_seconds, q.input_rows_per_second AS rows_per_s,
+        p.input_rows AS last_input_rows, p.duration_ms AS last_ms
         FROM stream.queries q
         LEFT JOIN stream.progress p ON p.query = q.name AND p.batch_id = q.last_batch_id
         ORDER BY q.name"
@@ -80,7 +93,13 @@ SELECT (SELECT count(*) FROM readings) AS stream_rows,
             EXCEPT ALL SELECT * FROM hot_readings) d) AS hot_missing,
        (SELECT count(*) FROM (SELECT * FROM all_readings EXCEPT ALL
                               SELECT sensor_id, event_time, temperature FROM readings) d) AS all_extra;
-SELECT name, status, last_batch_id, last_batch_at FROM stream.queries ORDER BY name;
+SELECT (SELECT count(*) FROM sensor_latest) AS sensors_latest,
+       (SELECT count(DISTINCT sensor_id) FROM readings) AS sensors_seen,
+       (SELECT count(*) FROM sensor_latest l
+         WHERE NOT EXISTS (SELECT 1 FROM readings r WHERE r.sensor_id = l.sensor_id
+                              AND r.event_time = l.event_time AND r.temperature = l.temperature))
+         AS latest_not_in_stream;
+SELECT name, status, trigger, last_batch_id, last_batch_at FROM stream.queries ORDER BY name;
 SQL
 
 echo "== a streaming aggregation, kept batch by batch, equals the aggregate over all rows"
