@@ -12,13 +12,16 @@
 ALTER TABLE stream.query_defs ADD COLUMN key_columns text[],
     ADD COLUMN foreach_batch regprocedure,
     ADD COLUMN altered_at timestamptz,
-    ADD COLUMN definition_view regclass;
+    ADD COLUMN definition_view regclass,
+    ADD COLUMN query_tree text;
 COMMENT ON COLUMN stream.query_defs.key_columns IS
 'a query without aggregation in update mode: the output columns its target is upserted by';
 COMMENT ON COLUMN stream.query_defs.foreach_batch IS
 'the procedure called once per batch with the batch id; the batch''s rows are in the target, a table in schema stream_batch';
 COMMENT ON COLUMN stream.query_defs.definition_view IS
-'the query''s text as a view in schema stream_query: PostgreSQL keeps what it reads from being dropped or altered under it, and follows renames';
+'the query as a view in schema stream_query (its constants hidden): PostgreSQL keeps what it reads from being dropped or altered under it';
+COMMENT ON COLUMN stream.query_defs.query_tree IS
+'the query as its owner analyzed it (objects named by OID): after a rename of what it reads, its text becomes this deparsed';
 
 ALTER TABLE stream.progress_log ADD COLUMN blocks_read bigint;
 
@@ -202,7 +205,7 @@ COMMENT ON VIEW stream.progress_history IS 'batches of each query by the minute,
 GRANT SELECT ON stream.progress_history TO PUBLIC;
 
 CREATE FUNCTION stream._create_query_view(query_id bigint)
-RETURNS regclass
+RETURNS void
 AS 'MODULE_PATHNAME', 'stream_create_query_view'
 LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stream._create_query_view(bigint) IS
@@ -286,13 +289,31 @@ RETURNS event_trigger
 AS 'MODULE_PATHNAME', 'stream_on_rename'
 LANGUAGE C;
 COMMENT ON FUNCTION stream.on_rename() IS
-'after a rename, the text of each query that reads what was renamed becomes its view''s definition, which follows the rename';
+'after a rename, the text of each query that reads what was renamed becomes its analyzed form deparsed, which follows the rename';
 REVOKE ALL ON FUNCTION stream.on_rename() FROM PUBLIC;
+
+CREATE FUNCTION stream.on_rename_start()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'stream_on_rename_start'
+LANGUAGE C;
+COMMENT ON FUNCTION stream.on_rename_start() IS
+'before a rename, lock the rows of the queries, as a batch does before it opens what its query reads';
+REVOKE ALL ON FUNCTION stream.on_rename_start() FROM PUBLIC;
+
+CREATE EVENT TRIGGER stream_on_rename_start ON ddl_command_start
+    WHEN TAG IN ('ALTER TABLE', 'ALTER SCHEMA', 'ALTER VIEW', 'ALTER MATERIALIZED VIEW',
+                 'ALTER FOREIGN TABLE', 'ALTER FUNCTION', 'ALTER PROCEDURE',
+                 'ALTER AGGREGATE', 'ALTER TYPE', 'ALTER DOMAIN', 'ALTER OPERATOR',
+                 'ALTER COLLATION', 'ALTER SEQUENCE', 'ALTER TEXT SEARCH CONFIGURATION',
+                 'ALTER TEXT SEARCH DICTIONARY', 'ALTER EXTENSION')
+    EXECUTE FUNCTION stream.on_rename_start();
+ALTER EVENT TRIGGER stream_on_rename_start ENABLE ALWAYS;
 
 CREATE EVENT TRIGGER stream_on_rename ON ddl_command_end
     WHEN TAG IN ('ALTER TABLE', 'ALTER SCHEMA', 'ALTER VIEW', 'ALTER MATERIALIZED VIEW',
                  'ALTER FOREIGN TABLE', 'ALTER FUNCTION', 'ALTER PROCEDURE',
                  'ALTER AGGREGATE', 'ALTER TYPE', 'ALTER DOMAIN', 'ALTER OPERATOR',
-                 'ALTER COLLATION', 'ALTER SEQUENCE')
+                 'ALTER COLLATION', 'ALTER SEQUENCE', 'ALTER TEXT SEARCH CONFIGURATION',
+                 'ALTER TEXT SEARCH DICTIONARY', 'ALTER EXTENSION')
     EXECUTE FUNCTION stream.on_rename();
 ALTER EVENT TRIGGER stream_on_rename ENABLE ALWAYS;

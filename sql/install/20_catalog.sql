@@ -37,7 +37,8 @@ CREATE TABLE stream.query_defs (
     key_columns         text[],
     foreach_batch       regprocedure,
     altered_at          timestamptz,
-    definition_view     regclass
+    definition_view     regclass,
+    query_tree          text
 );
 COMMENT ON TABLE stream.query_defs IS 'streaming queries started by stream.start_query';
 COMMENT ON COLUMN stream.query_defs.state_relid IS
@@ -49,7 +50,9 @@ COMMENT ON COLUMN stream.query_defs.key_columns IS
 COMMENT ON COLUMN stream.query_defs.foreach_batch IS
 'the procedure called once per batch with the batch id; the batch''s rows are in the target, a table in schema stream_batch';
 COMMENT ON COLUMN stream.query_defs.definition_view IS
-'the query''s text as a view in schema stream_query: PostgreSQL keeps what it reads from being dropped or altered under it, and follows renames';
+'the query as a view in schema stream_query (its constants hidden): PostgreSQL keeps what it reads from being dropped or altered under it';
+COMMENT ON COLUMN stream.query_defs.query_tree IS
+'the query as its owner analyzed it (objects named by OID): after a rename of what it reads, its text becomes this deparsed';
 
 CREATE TABLE stream.checkpoint_offsets (
     query_id        bigint NOT NULL REFERENCES stream.query_defs ON DELETE CASCADE,

@@ -219,7 +219,7 @@ COMMENT ON AGGREGATE stream._agg_merge(oid, oid, anyelement) IS
 'internal: the state that combines every stored state of a group (merged session windows)';
 
 CREATE FUNCTION stream._create_query_view(query_id bigint)
-RETURNS regclass
+RETURNS void
 AS 'MODULE_PATHNAME', 'stream_create_query_view'
 LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stream._create_query_view(bigint) IS

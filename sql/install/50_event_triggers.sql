@@ -214,12 +214,29 @@ RETURNS event_trigger
 AS 'MODULE_PATHNAME', 'stream_on_rename'
 LANGUAGE C;
 COMMENT ON FUNCTION stream.on_rename() IS
-'after a rename, the text of each query that reads what was renamed becomes its view''s definition, which follows the rename';
+'after a rename, the text of each query that reads what was renamed becomes its analyzed form deparsed, which follows the rename';
+
+CREATE FUNCTION stream.on_rename_start()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'stream_on_rename_start'
+LANGUAGE C;
+COMMENT ON FUNCTION stream.on_rename_start() IS
+'before a rename, lock the rows of the queries, as a batch does before it opens what its query reads';
+
+CREATE EVENT TRIGGER stream_on_rename_start ON ddl_command_start
+    WHEN TAG IN ('ALTER TABLE', 'ALTER SCHEMA', 'ALTER VIEW', 'ALTER MATERIALIZED VIEW',
+                 'ALTER FOREIGN TABLE', 'ALTER FUNCTION', 'ALTER PROCEDURE',
+                 'ALTER AGGREGATE', 'ALTER TYPE', 'ALTER DOMAIN', 'ALTER OPERATOR',
+                 'ALTER COLLATION', 'ALTER SEQUENCE', 'ALTER TEXT SEARCH CONFIGURATION',
+                 'ALTER TEXT SEARCH DICTIONARY', 'ALTER EXTENSION')
+    EXECUTE FUNCTION stream.on_rename_start();
+ALTER EVENT TRIGGER stream_on_rename_start ENABLE ALWAYS;
 
 CREATE EVENT TRIGGER stream_on_rename ON ddl_command_end
     WHEN TAG IN ('ALTER TABLE', 'ALTER SCHEMA', 'ALTER VIEW', 'ALTER MATERIALIZED VIEW',
                  'ALTER FOREIGN TABLE', 'ALTER FUNCTION', 'ALTER PROCEDURE',
                  'ALTER AGGREGATE', 'ALTER TYPE', 'ALTER DOMAIN', 'ALTER OPERATOR',
-                 'ALTER COLLATION', 'ALTER SEQUENCE')
+                 'ALTER COLLATION', 'ALTER SEQUENCE', 'ALTER TEXT SEARCH CONFIGURATION',
+                 'ALTER TEXT SEARCH DICTIONARY', 'ALTER EXTENSION')
     EXECUTE FUNCTION stream.on_rename();
 ALTER EVENT TRIGGER stream_on_rename ENABLE ALWAYS;

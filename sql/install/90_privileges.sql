@@ -21,6 +21,7 @@ REVOKE ALL ON FUNCTION stream._agg_merge_step(anyelement, oid, oid, anyelement) 
 REVOKE ALL ON FUNCTION stream._agg_merge(oid, oid, anyelement) FROM PUBLIC;
 REVOKE ALL ON FUNCTION stream._create_query_view(bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION stream.on_rename() FROM PUBLIC;
+REVOKE ALL ON FUNCTION stream.on_rename_start() FROM PUBLIC;
 
 -- the launcher should look at this database
 SELECT stream._extension_created();

@@ -23,6 +23,7 @@
 #include "utils/lsyscache.h"
 #include "commands/event_trigger.h"
 #include "commands/extension.h"
+#include "catalog/namespace.h"
 #include "state/pgs_agg.h"
 #include "utils/elog.h"
 #include "utils/timestamp.h"
@@ -41,6 +42,7 @@ PG_FUNCTION_INFO_V1(stream_await_termination);
 PG_FUNCTION_INFO_V1(stream_pending_rows);
 PG_FUNCTION_INFO_V1(stream_pending_rows_exact);
 PG_FUNCTION_INFO_V1(stream_on_rename);
+PG_FUNCTION_INFO_V1(stream_on_rename_start);
 PG_FUNCTION_INFO_V1(stream_create_query_view);
 PG_FUNCTION_INFO_V1(stream_extension_created);
 
@@ -251,6 +253,30 @@ stream_extension_created(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/* is the command one that can rename what queries read? */
+static bool
+mg_renames(Node *parsetree)
+{
+	return (IsA(parsetree, RenameStmt) || IsA(parsetree, AlterObjectSchemaStmt)) &&
+		OidIsValid(get_extension_oid("pg_streaming", true)) && pgs_catalog_has_keys();
+}
+
+/*
+ * The ddl_command_start event trigger of renaming commands: the rows of the
+ * queries are locked before the command locks what it renames.
+ */
+Datum
+stream_on_rename_start(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("stream.on_rename_start() must be called as an event trigger")));
+	if (mg_renames(((EventTriggerData *) fcinfo->context)->parsetree))
+		pgs_query_lock_for_rename();
+	PG_RETURN_NULL();
+}
+
 /*
  * The ddl_command_end event trigger of renaming commands: queries follow
  * the renames of what they read, as views do.
@@ -258,34 +284,45 @@ stream_extension_created(PG_FUNCTION_ARGS)
 Datum
 stream_on_rename(PG_FUNCTION_ARGS)
 {
-	EventTriggerData *trig;
+	Node	   *parsetree;
+	Oid			column_relid = InvalidOid;
+	const char *old_column = NULL;
+	const char *new_column = NULL;
 
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("stream.on_rename() must be called as an event trigger")));
-	trig = (EventTriggerData *) fcinfo->context;
-	if ((IsA(trig->parsetree, RenameStmt) || IsA(trig->parsetree, AlterObjectSchemaStmt)) &&
-		OidIsValid(get_extension_oid("pg_streaming", true)) && pgs_catalog_has_keys())
-		pgs_query_follow_renames();
+	parsetree = ((EventTriggerData *) fcinfo->context)->parsetree;
+	if (!mg_renames(parsetree))
+		PG_RETURN_NULL();
+	if (IsA(parsetree, RenameStmt) && ((RenameStmt *) parsetree)->renameType == OBJECT_COLUMN &&
+		((RenameStmt *) parsetree)->relation != NULL)
+	{
+		RenameStmt *rs = (RenameStmt *) parsetree;
+
+		column_relid = RangeVarGetRelid(rs->relation, NoLock, true);
+		old_column = rs->subname;
+		new_column = rs->newname;
+	}
+	pgs_query_follow_renames(column_relid, old_column, new_column);
 	PG_RETURN_NULL();
 }
 
 /*
  * Give a query its view (stream_query.<name>), for queries started before
- * the views existed: run by the update script.
+ * the views existed: run by the update script.  The query's text is
+ * analyzed as its owner, with its search_path.
  */
 Datum
 stream_create_query_view(PG_FUNCTION_ARGS)
 {
 	PgsQuery	q;
-	Oid			relid;
 
 	if (!pgs_query_read(NULL, PG_GETARG_INT64(0), PGS_QUERY_LOCK, &q))
 		PG_RETURN_NULL();
-	if (OidIsValid(q.view_relid))
-		PG_RETURN_OID(q.view_relid);
-	relid = pgs_query_view_create(q.name, q.query_text, q.search_path);
-	pgs_query_set_view(q.query_id, relid);
-	PG_RETURN_OID(relid);
+	if (!OidIsValid(q.view_relid))
+		pgs_query_define_view(&q, pgs_query_analyze_as_owner(q.owner, q.query_text,
+															 q.search_path));
+	PG_RETURN_VOID();
 }

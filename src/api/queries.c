@@ -34,6 +34,7 @@
 #include "parser/analyze.h"
 #include "parser/parse_coerce.h"
 #include "parser/parser.h"
+#include "parser/scansup.h"
 #include "parser/parsetree.h"
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
@@ -781,6 +782,17 @@ stream_start_query(PG_FUNCTION_ARGS)
 		foreach_proc = qd_check_procedure(text_to_cstring(PG_GETARG_TEXT_PP(11)));
 	}
 
+	if (!standard_conforming_strings)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a streaming query's text is read with standard_conforming_strings on"),
+				 errhint("SET standard_conforming_strings = on, and write backslashes in literals as E'...' strings.")));
+	if ((key_given || OidIsValid(foreach_proc)) && !pgs_catalog_has_keys())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("key and foreach_batch need the catalog of pg_streaming 0.5"),
+				 errhint("Run ALTER EXTENSION pg_streaming UPDATE.")));
+
 	/* the query's shape, as the caller with the caller's search_path */
 	memset(&d, 0, sizeof(d));
 	d.query_text = query_text;
@@ -824,7 +836,7 @@ stream_start_query(PG_FUNCTION_ARGS)
 	 * target's primary key; without either it appends (Spark's rule).
 	 */
 	if (!d.aggregates && !OidIsValid(foreach_proc) && strcmp(output_mode, "update") == 0 &&
-		!key_given && !created)
+		!key_given && !created && pgs_catalog_has_keys())
 	{
 		key = qd_primary_key(target_relid);
 		if (key != NIL)
@@ -891,7 +903,10 @@ stream_start_query(PG_FUNCTION_ARGS)
 		pgs_query_set_state(query_id, q.state_relid);
 	}
 	if (pgs_catalog_has_keys())
-		pgs_query_set_view(query_id, pgs_query_view_create(name, query_text, q.search_path));
+	{
+		q.query_id = query_id;
+		pgs_query_define_view(&q, d.aq.query);
+	}
 	if (strcmp(starting_from, "latest") == 0)
 	{
 		q.query_id = query_id;
@@ -935,19 +950,38 @@ qa_old_shape_context(void *arg)
 	errcontext("analyzing the current text of streaming query \"%s\"", (const char *) arg);
 }
 
+/* is the output column's expression the same in both queries? */
+static bool
+qd_same_output(Query *a, Query *b, const char *name)
+{
+	TargetEntry *ta = NULL;
+	TargetEntry *tb = NULL;
+	ListCell   *lc;
+
+	foreach(lc, a->targetList)
+		if (!lfirst_node(TargetEntry, lc)->resjunk && lfirst_node(TargetEntry, lc)->resname &&
+			strcmp(lfirst_node(TargetEntry, lc)->resname, name) == 0)
+			ta = lfirst_node(TargetEntry, lc);
+	foreach(lc, b->targetList)
+		if (!lfirst_node(TargetEntry, lc)->resjunk && lfirst_node(TargetEntry, lc)->resname &&
+			strcmp(lfirst_node(TargetEntry, lc)->resname, name) == 0)
+			tb = lfirst_node(TargetEntry, lc);
+	return ta != NULL && tb != NULL && equal(ta->expr, tb->expr);
+}
+
 /*
- * A streaming aggregation's new text must keep its state: the same grouping
- * keys and aggregate calls, over the same inputs, as the current text.
+ * A query with state (an aggregation, a deduplication) keeps its state
+ * with its new text only when what the state holds is computed the same
+ * way: the same grouping keys and aggregate calls over the same inputs, or
+ * the same deduplicated columns.
  */
 static void
 qd_check_same_state(const PgsQuery *q, const QdDefinition *d)
 {
-	PgsCatalogAccess acc = {0};
 	ErrorContextCallback cb;
-	List	   *raw;
 	Query	   *old;
 	PgsAggShape old_shape;
-	bool		same;
+	bool		same = true;
 	ListCell   *a;
 	ListCell   *b;
 
@@ -955,35 +989,44 @@ qd_check_same_state(const PgsQuery *q, const QdDefinition *d)
 	cb.arg = q->name;
 	cb.previous = error_context_stack;
 	error_context_stack = &cb;
-	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
-	raw = raw_parser(q->query_text, RAW_PARSE_DEFAULT);
-	old = parse_analyze_fixedparams(linitial_node(RawStmt, raw), q->query_text,
-									NULL, 0, NULL);
-	same = pgs_agg_describe(old, q->target_columns, &old_shape);
-	if (same && q->event_time)
-		pgs_agg_find_time_key(&old_shape, old, q->stream_relid, q->event_time);
-	pgs_owner_end(&acc);
+	old = pgs_query_analyze_as_owner(q->owner, q->query_text, q->search_path);
 	error_context_stack = cb.previous;
 
-	same = same &&
-		strcmp(pgs_agg_shape_signature(&old_shape), pgs_agg_shape_signature(&d->shape)) == 0 &&
-		list_length(old_shape.keys) == list_length(d->shape.keys) &&
-		list_length(old_shape.calls) == list_length(d->shape.calls) &&
-		old_shape.time_key == d->shape.time_key &&
-		old_shape.time_size == d->shape.time_size &&
-		old_shape.session == d->shape.session;
-	if (same)
-		forboth(a, old_shape.keys, b, d->shape.keys)
-			same = same && equal(((PgsAggKey *) lfirst(a))->expr,
-								 ((PgsAggKey *) lfirst(b))->expr);
-	if (same)
-		forboth(a, old_shape.calls, b, d->shape.calls)
-			same = same && equal(((PgsAggCall *) lfirst(a))->aggref,
-								 ((PgsAggCall *) lfirst(b))->aggref);
+	if (q->dedup_columns != NIL)
+	{
+		ListCell   *lc;
+
+		foreach(lc, q->dedup_columns)
+			same = same && qd_same_output(old, d->aq.query, lfirst(lc));
+		same = same && qd_same_output(old, d->aq.query, q->event_time);
+	}
+	else
+	{
+		same = pgs_agg_describe(old, q->target_columns, &old_shape);
+		if (same && q->event_time)
+			pgs_agg_find_time_key(&old_shape, old, q->stream_relid, q->event_time);
+		same = same &&
+			strcmp(pgs_agg_shape_signature(&old_shape), pgs_agg_shape_signature(&d->shape)) == 0 &&
+			list_length(old_shape.keys) == list_length(d->shape.keys) &&
+			list_length(old_shape.calls) == list_length(d->shape.calls) &&
+			old_shape.time_key == d->shape.time_key &&
+			old_shape.time_size == d->shape.time_size &&
+			old_shape.session == d->shape.session;
+		if (same)
+			forboth(a, old_shape.keys, b, d->shape.keys)
+				same = same && equal(((PgsAggKey *) lfirst(a))->expr,
+									 ((PgsAggKey *) lfirst(b))->expr);
+		if (same)
+			forboth(a, old_shape.calls, b, d->shape.calls)
+				same = same && equal(((PgsAggCall *) lfirst(a))->aggref,
+									 ((PgsAggCall *) lfirst(b))->aggref);
+	}
 	if (!same)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("the new text of streaming query \"%s\" changes its state", q->name),
+				 q->dedup_columns != NIL ?
+				 errdetail("A deduplicating query's deduplicated columns and event time, and the tables they read in their order, are its state's; filters and other columns may change.") :
 				 errdetail("A streaming aggregation's grouping keys and aggregates, and the tables they read in their order, are its state's; only the select list over them, HAVING, filters and ORDER BY/LIMIT may change."),
 				 errhint("Start a new query with the new text, with starting_from => 'latest' to leave the rows already processed.")));
 }
@@ -999,6 +1042,7 @@ stream_alter_query(PG_FUNCTION_ARGS)
 	PgsQuery	q;
 	char	   *name;
 	char	   *search_path = pstrdup(GetConfigOption("search_path", false, false));
+	Query	   *new_query = NULL;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -1036,13 +1080,24 @@ stream_alter_query(PG_FUNCTION_ARGS)
 		QdDefinition d;
 		Oid			saved_userid;
 		int			saved_sec_context;
+		int			level;
 		bool		aggregates = OidIsValid(q.state_relid) && q.dedup_columns == NIL;
 		List	   *key = q.key_columns;
 
-		/* the new text as the owner sees it, with the caller's search_path */
+		if (!standard_conforming_strings)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("a streaming query's text is read with standard_conforming_strings on"),
+					 errhint("SET standard_conforming_strings = on, and write backslashes in literals as E'...' strings.")));
+
+		/*
+		 * The new text as the owner sees it, with the caller's search_path;
+		 * what the owner's code sets while it is checked is undone.
+		 */
 		GetUserIdAndSecContext(&saved_userid, &saved_sec_context);
 		SetUserIdAndSecContext(q.owner, saved_sec_context | SECURITY_LOCAL_USERID_CHANGE |
 							   SECURITY_RESTRICTED_OPERATION);
+		level = NewGUCNestLevel();
 		memset(&d, 0, sizeof(d));
 		d.query_text = text_to_cstring(PG_GETARG_TEXT_PP(1));
 		d.output_mode = q.output_mode;
@@ -1064,22 +1119,8 @@ stream_alter_query(PG_FUNCTION_ARGS)
 							"the new text of streaming query \"%s\" aggregates", q.name),
 					 errdetail("Whether a query aggregates, and over which keys, is its state's."),
 					 errhint("Start a new query with the new text, with starting_from => 'latest' to leave the rows already processed.")));
-		if (aggregates)
+		if (OidIsValid(q.state_relid))
 			qd_check_same_state(&q, &d);
-		if (q.dedup_columns != NIL)
-		{
-			ListCell   *lt;
-
-			foreach(lt, d.dedup_types)
-				if (getBaseType(lfirst_oid(lt)) !=
-					get_atttype(q.state_relid, foreach_current_index(lt) + 1))
-					ereport(ERROR,
-							(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-							 errmsg("the new text of streaming query \"%s\" changes the type of deduplicated column \"%s\"",
-									q.name, (char *) list_nth(q.dedup_columns, foreach_current_index(lt))),
-							 errdetail("The keys remembered so far are of the old type."),
-							 errhint("Cast the column to its old type in the query.")));
-		}
 		/* a foreach_batch query's batch table too: it keeps its columns */
 		qd_check_target(q.target_relid, q.stream_relid, &d.aq);
 		if (qd_keyed_target(&d))
@@ -1095,20 +1136,17 @@ stream_alter_query(PG_FUNCTION_ARGS)
 		}
 		qd_check_rights(pgs_compose_insert(d.query_text, q.target_relid, d.aq.column_names, key),
 						q.stream_relid, q.target_relid, d.aggregates);
+		AtEOXact_GUC(false, level);
 		SetUserIdAndSecContext(saved_userid, saved_sec_context);
 		q.query_text = pstrdup(d.query_text);
 		q.search_path = search_path;
 		q.target_columns = d.aq.column_names;
+		new_query = d.aq.query;
 	}
 	pgs_query_alter(&q);
-	if (!PG_ARGISNULL(1))
-	{
-		/* the query's view is made anew over the new text */
-		pgs_agg_drop_state(q.view_relid);
-		CommandCounterIncrement();
-		pgs_query_set_view(q.query_id, pgs_query_view_create(q.name, q.query_text,
-															 q.search_path));
-	}
+	/* the query's view is made anew from the new text */
+	if (new_query != NULL)
+		pgs_query_define_view(&q, new_query);
 	pgs_notify_scheduler_at_commit();
 	PG_RETURN_VOID();
 }

@@ -75,8 +75,21 @@ extern int64 pgs_query_insert(const PgsQuery *q);
 extern void pgs_query_delete(int64 query_id);
 extern void pgs_query_set_state(int64 query_id, Oid state_relid);
 extern void pgs_query_alter(const PgsQuery *q);
-extern void pgs_query_set_view(int64 query_id, Oid view_relid);
-extern void pgs_query_follow_renames(void);
+extern void pgs_query_set_view(int64 query_id, Oid view_relid, const char *tree);
+extern void pgs_query_lock_for_rename(void);
+extern void pgs_query_follow_renames(Oid column_relid, const char *old_column,
+									 const char *new_column);
+
+/* query_view.c: a query's view, and its text after renames */
+struct Query;
+struct RawStmt;
+extern void pgs_query_define_view(const PgsQuery *q, struct Query *analyzed);
+extern Oid	pgs_query_view_create(const char *query_name, struct Query *analyzed);
+extern char *pgs_query_deparse(struct Query *query, const char *search_path);
+extern struct RawStmt *pgs_query_parse_one(const char *text);
+extern struct Query *pgs_query_analyze_as_owner(Oid owner, const char *text,
+												const char *search_path);
+extern char *pgs_owner_search_path(Oid owner, const char *stored);
 extern bool pgs_catalog_has_keys(void);
 extern void pgs_query_set_status(int64 query_id, const char *status,
 								 bool only_if_active);

@@ -26,6 +26,7 @@
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_query.h"
 #include "exec/pgs_batch.h"
+#include "nodes/parsenodes.h"
 #include "pg_streaming.h"
 #include "state/pgs_agg.h"
 
@@ -359,100 +360,149 @@ pgs_query_alter(const PgsQuery *q)
 }
 
 /*
- * After a rename, the text of each query whose view depends on the renamed
- * object (or on an object in a renamed schema) becomes its view's
- * definition, which PostgreSQL has kept up with the rename, deparsed with
- * the query's search_path.  Called from the ddl_command_end event trigger
- * of the renaming command.
+ * Before a command that can rename what queries read: lock the rows of the
+ * queries that have views, as a batch does before it opens the tables its
+ * query reads, so that the rename (which then locks those tables) and a
+ * batch wait for each other in one order, never in a cycle.
  */
 void
-pgs_query_follow_renames(void)
+pgs_query_lock_for_rename(void)
+{
+	PgsCatalogAccess acc = {0};
+
+	pgs_catalog_begin(&acc);
+	(void) pgs_catalog_exec("SELECT 1 FROM stream.query_defs WHERE definition_view IS NOT NULL"
+							" FOR UPDATE",
+							0, NULL, NULL, NULL, false, 0);
+	pgs_catalog_end(&acc);
+}
+
+/*
+ * After a rename, the text of each query whose view depends on the renamed
+ * object (or on an object in a renamed schema) becomes its analyzed form
+ * deparsed (that form names objects by OID, and so follows renames as a
+ * view does), with the names its owner's search_path finds unqualified.  A
+ * renamed column that was a query's event time is renamed there too.
+ * Called from the ddl_command_end event trigger of the renaming command,
+ * whose ddl_command_start trigger locked the rows.
+ */
+void
+pgs_query_follow_renames(Oid column_relid, const char *old_column, const char *new_column)
 {
 	PgsCatalogAccess acc = {0};
 	MemoryContext cxt = CurrentMemoryContext;
 	int			n;
 	int			i;
 	int64	   *ids;
-	Oid		   *views;
+	char	  **trees;
 	char	  **paths;
+	Oid		   *owners;
 
 	pgs_catalog_begin(&acc);
-	n = pgs_catalog_exec("SELECT q.query_id, q.definition_view::oid, q.search_path"
+	n = pgs_catalog_exec("SELECT q.query_id, q.query_tree, q.search_path, q.owner::pg_catalog.oid"
 						 " FROM stream.query_defs q"
-						 " WHERE q.definition_view IS NOT NULL AND EXISTS ("
+						 " WHERE q.definition_view IS NOT NULL AND q.query_tree IS NOT NULL AND EXISTS ("
 						 "  SELECT 1 FROM pg_catalog.pg_event_trigger_ddl_commands() c,"
 						 "       pg_catalog.pg_depend d"
-						 "  WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
+						 "  WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
 						 "    AND d.objid IN (SELECT r.oid FROM pg_catalog.pg_rewrite r"
-						 "                     WHERE r.ev_class = q.definition_view)"
-						 "    AND ((d.refclassid = c.classid AND d.refobjid = c.objid)"
-						 "      OR (c.classid = 'pg_catalog.pg_namespace'::pg_catalog.regclass"
-						 "          AND c.objid = CASE d.refclassid"
+						 "                     WHERE r.ev_class OPERATOR(pg_catalog.=) q.definition_view)"
+						 "    AND ((d.refclassid OPERATOR(pg_catalog.=) c.classid"
+						 "          AND d.refobjid OPERATOR(pg_catalog.=) c.objid)"
+						 "      OR (c.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_namespace'::pg_catalog.regclass"
+						 "          AND c.objid OPERATOR(pg_catalog.=) CASE d.refclassid"
 						 "            WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN"
-						 "              (SELECT relnamespace FROM pg_catalog.pg_class WHERE oid = d.refobjid)"
+						 "              (SELECT relnamespace FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) d.refobjid)"
 						 "            WHEN 'pg_catalog.pg_proc'::pg_catalog.regclass THEN"
-						 "              (SELECT pronamespace FROM pg_catalog.pg_proc WHERE oid = d.refobjid)"
+						 "              (SELECT pronamespace FROM pg_catalog.pg_proc WHERE oid OPERATOR(pg_catalog.=) d.refobjid)"
 						 "            WHEN 'pg_catalog.pg_type'::pg_catalog.regclass THEN"
-						 "              (SELECT typnamespace FROM pg_catalog.pg_type WHERE oid = d.refobjid)"
+						 "              (SELECT typnamespace FROM pg_catalog.pg_type WHERE oid OPERATOR(pg_catalog.=) d.refobjid)"
 						 "            WHEN 'pg_catalog.pg_operator'::pg_catalog.regclass THEN"
-						 "              (SELECT oprnamespace FROM pg_catalog.pg_operator WHERE oid = d.refobjid)"
+						 "              (SELECT oprnamespace FROM pg_catalog.pg_operator WHERE oid OPERATOR(pg_catalog.=) d.refobjid)"
+						 "            WHEN 'pg_catalog.pg_collation'::pg_catalog.regclass THEN"
+						 "              (SELECT collnamespace FROM pg_catalog.pg_collation WHERE oid OPERATOR(pg_catalog.=) d.refobjid)"
+						 "            WHEN 'pg_catalog.pg_ts_config'::pg_catalog.regclass THEN"
+						 "              (SELECT cfgnamespace FROM pg_catalog.pg_ts_config WHERE oid OPERATOR(pg_catalog.=) d.refobjid)"
+						 "            WHEN 'pg_catalog.pg_ts_dict'::pg_catalog.regclass THEN"
+						 "              (SELECT dictnamespace FROM pg_catalog.pg_ts_dict WHERE oid OPERATOR(pg_catalog.=) d.refobjid)"
 						 "            END)))",
 						 0, NULL, NULL, NULL, false, 0);
-	ids = palloc(sizeof(int64) * Max(n, 1));
-	views = palloc(sizeof(Oid) * Max(n, 1));
-	paths = palloc(sizeof(char *) * Max(n, 1));
+	/* in the caller's memory: the stretch's goes with it */
+	ids = MemoryContextAlloc(cxt, sizeof(int64) * Max(n, 1));
+	trees = MemoryContextAlloc(cxt, sizeof(char *) * Max(n, 1));
+	paths = MemoryContextAlloc(cxt, sizeof(char *) * Max(n, 1));
+	owners = MemoryContextAlloc(cxt, sizeof(Oid) * Max(n, 1));
 	for (i = 0; i < n; i++)
 	{
 		bool		isnull;
 
 		ids[i] = DatumGetInt64(pgs_result_datum(i, 1, &isnull));
-		views[i] = DatumGetObjectId(pgs_result_datum(i, 2, &isnull));
+		trees[i] = pgs_result_text(i, 2, cxt);
 		paths[i] = pgs_result_text(i, 3, cxt);
-	}
-	for (i = 0; i < n; i++)
-	{
-		Oid			argtypes[2] = {INT8OID, OIDOID};
-		Datum		values[2] = {Int64GetDatum(ids[i]), ObjectIdGetDatum(views[i])};
-
-		/* names visible on the query's path are written unqualified */
-		pgs_set_search_path(pgs_batch_search_path(paths[i]));
-		pgs_catalog_exec("UPDATE stream.query_defs SET query_text ="
-						 " pg_catalog.btrim(pg_catalog.rtrim(pg_catalog.pg_get_viewdef($2), ';'), E' \\n')"
-						 " WHERE query_id = $1",
-						 2, argtypes, values, NULL, false, 0);
+		owners[i] = DatumGetObjectId(pgs_result_datum(i, 4, &isnull));
 	}
 	pgs_catalog_end(&acc);
+
+	for (i = 0; i < n; i++)
+	{
+		Oid			argtypes[2] = {INT8OID, TEXTOID};
+		Datum		values[2];
+
+		/* deparsed outside any catalog statement, with fixed settings */
+		values[0] = Int64GetDatum(ids[i]);
+		values[1] = CStringGetTextDatum(pgs_query_deparse((Query *) stringToNode(trees[i]),
+														  pgs_owner_search_path(owners[i], paths[i])));
+		pgs_catalog_begin(&acc);
+		pgs_catalog_exec("UPDATE stream.query_defs SET query_text = $2"
+						 " WHERE query_id OPERATOR(pg_catalog.=) $1",
+						 2, argtypes, values, NULL, false, 0);
+		pgs_catalog_end(&acc);
+	}
+	if (OidIsValid(column_relid))
+	{
+		Oid			argtypes[3] = {OIDOID, TEXTOID, TEXTOID};
+		Datum		values[3] = {ObjectIdGetDatum(column_relid), CStringGetTextDatum(old_column),
+		CStringGetTextDatum(new_column)};
+
+		pgs_catalog_begin(&acc);
+		n += pgs_catalog_exec("UPDATE stream.query_defs SET event_time = $3"
+							  " WHERE stream_relid::pg_catalog.oid OPERATOR(pg_catalog.=) $1"
+							  "   AND event_time OPERATOR(pg_catalog.=) $2",
+							  3, argtypes, values, NULL, false, 0);
+		pgs_catalog_end(&acc);
+	}
 	if (n > 0)
 		qc_invalidate();
 }
 
-/* set a regclass column of a query's row: "UPDATE ... SET <column>" */
-static void
-qc_set_relid(int64 query_id, const char *sql, Oid relid)
+/* record a query's view (stream_query.<name>) and its analyzed form */
+void
+pgs_query_set_view(int64 query_id, Oid view_relid, const char *tree)
 {
 	PgsCatalogAccess acc = {0};
-	Oid			argtypes[2] = {INT8OID, OIDOID};
-	Datum		values[2] = {Int64GetDatum(query_id), ObjectIdGetDatum(relid)};
+	Oid			argtypes[3] = {INT8OID, OIDOID, TEXTOID};
+	Datum		values[3] = {Int64GetDatum(query_id), ObjectIdGetDatum(view_relid),
+	CStringGetTextDatum(tree)};
 
 	pgs_catalog_begin(&acc);
-	pgs_catalog_exec(sql, 2, argtypes, values, NULL, false, 0);
+	pgs_catalog_exec("UPDATE stream.query_defs SET definition_view = $2, query_tree = $3"
+					 " WHERE query_id OPERATOR(pg_catalog.=) $1",
+					 3, argtypes, values, NULL, false, 0);
 	pgs_catalog_end(&acc);
-}
-
-/* record a query's view (stream_query.<name>) */
-void
-pgs_query_set_view(int64 query_id, Oid view_relid)
-{
-	qc_set_relid(query_id, "UPDATE stream.query_defs SET definition_view = $2 WHERE query_id = $1",
-				 view_relid);
 }
 
 /* record a new streaming aggregation's state table */
 void
 pgs_query_set_state(int64 query_id, Oid state_relid)
 {
-	qc_set_relid(query_id, "UPDATE stream.query_defs SET state_relid = $2 WHERE query_id = $1",
-				 state_relid);
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[2] = {INT8OID, OIDOID};
+	Datum		values[2] = {Int64GetDatum(query_id), ObjectIdGetDatum(state_relid)};
+
+	pgs_catalog_begin(&acc);
+	pgs_catalog_exec("UPDATE stream.query_defs SET state_relid = $2 WHERE query_id = $1",
+					 2, argtypes, values, NULL, false, 0);
+	pgs_catalog_end(&acc);
 }
 
 static int

@@ -1202,8 +1202,8 @@ pgs_start_at_latest(const PgsQuery *q)
  * processed yet (including those of a planned, uncommitted batch), or -1
  * when the query's owner may not read the stream.  Costs a scan of the
  * blocks a next batch would read, as the query's owner; with estimate,
- * only of the first PGS_PENDING_SAMPLE_BLOCKS of them, the rest being
- * counted at the rate found there.  The caller has checked that it may see
+ * only of the last PGS_PENDING_SAMPLE_BLOCKS of them (the newest), the rest
+ * being counted at the rate found there.  The caller has checked that it may see
  * the query.
  */
 int64
@@ -1263,15 +1263,17 @@ pgs_pending_rows(const PgsQuery *q, bool estimate)
 		int			i;
 
 		relation_close(rel, AccessShareLock);
-		for (i = 0; i < nranges; i++)
+		/* the newest blocks, where a backlog grows: from the last range back */
+		for (i = nranges - 1; i >= 0; i--)
 		{
 			int64		end = ranges[i].end < 0 ? nblocks : Min(ranges[i].end, nblocks);
 			int64		n = Max(end - ranges[i].first, 0);
 
 			total_blocks += n;
+			ranges[i].end = end;
 			if (n > left)
 			{
-				ranges[i].end = ranges[i].first + left;
+				ranges[i].first = end - left;
 				n = left;
 			}
 			left -= n;

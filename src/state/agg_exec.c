@@ -145,8 +145,6 @@ ae_equality(Oid type)
 
 /* ---- the state table ---- */
 
-static void ae_ddl(const char *sql, const char *query_name, const char *search_path);
-
 /*
  * Run DDL on a state table in a catalog stretch, in the database's default
  * tablespace and as a heap, whatever the caller set.
@@ -154,18 +152,9 @@ static void ae_ddl(const char *sql, const char *query_name, const char *search_p
 void
 pgs_state_ddl(const char *sql, const char *query_name)
 {
-	ae_ddl(sql, query_name, NULL);
-}
-
-/* the same, with names in sql looked up along search_path when given */
-static void
-ae_ddl(const char *sql, const char *query_name, const char *search_path)
-{
 	PgsCatalogAccess acc = {0};
 
 	pgs_catalog_begin(&acc);
-	if (search_path)
-		pgs_set_search_path(search_path);
 	(void) set_config_option("default_tablespace", "", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 	(void) set_config_option("default_table_access_method", "heap", PGC_USERSET,
@@ -184,13 +173,10 @@ ae_ddl(const char *sql, const char *query_name, const char *search_path)
  */
 static Oid
 ae_create_query_table(const char *schema, const char *kind, const char *query_name,
-					  const char *definition, Oid owner, const char *search_path,
-					  char **qualified)
+					  const char *definition, Oid owner, char **qualified)
 {
 	char	   *relname = pstrdup(query_name);
 	Oid			relid;
-	ObjectAddress table;
-	ObjectAddress ext;
 	char	   *sql;
 
 	if (strlen(relname) >= NAMEDATALEN)
@@ -206,18 +192,31 @@ ae_create_query_table(const char *schema, const char *kind, const char *query_na
 	if (OidIsValid(owner))
 		sql = psprintf("%s; ALTER TABLE %s OWNER TO %s", sql, *qualified,
 					   quote_identifier(GetUserNameFromId(owner, false)));
-	ae_ddl(sql, query_name, search_path);
+	pgs_state_ddl(sql, query_name);
 	relid = get_relname_relid(relname, get_namespace_oid(schema, false));
 	if (!OidIsValid(relid))
 		elog(ERROR, "table %s not found after its creation", *qualified);
-	ObjectAddressSet(table, RelationRelationId, relid);
+	pgs_relation_goes_with_extension(relid);
+	return relid;
+}
+
+/*
+ * A relation the extension made for a query goes with the extension (DROP
+ * EXTENSION drops it) without being a member of it, which pg_dump would
+ * skip: a relation made while an update script runs would be one.
+ */
+void
+pgs_relation_goes_with_extension(Oid relid)
+{
+	ObjectAddress rel;
+	ObjectAddress ext;
+
+	ObjectAddressSet(rel, RelationRelationId, relid);
 	ObjectAddressSet(ext, ExtensionRelationId, get_extension_oid("pg_streaming", false));
-	/* made by an update script, it would be a member, which pg_dump skips */
 	if (creating_extension)
 		deleteDependencyRecordsForClass(RelationRelationId, relid,
 										ExtensionRelationId, DEPENDENCY_EXTENSION);
-	recordDependencyOn(&table, &ext, DEPENDENCY_AUTO);
-	return relid;
+	recordDependencyOn(&rel, &ext, DEPENDENCY_AUTO);
 }
 
 /*
@@ -230,7 +229,7 @@ pgs_state_create_table(const char *query_name, const char *definition,
 					   char **qualified)
 {
 	return ae_create_query_table(PGS_AGG_STATE_SCHEMA, "TABLE", query_name, definition,
-								 InvalidOid, NULL, qualified);
+								 InvalidOid, qualified);
 }
 
 /*
@@ -242,28 +241,7 @@ pgs_batch_table_create(const char *query_name, const char *definition, Oid owner
 					   char **qualified)
 {
 	return ae_create_query_table(PGS_BATCH_SCHEMA, "UNLOGGED TABLE", query_name,
-								 definition, owner, NULL, qualified);
-}
-
-/*
- * Create the view that stands for a query in PostgreSQL's dependencies,
- * stream_query.<query name>, over the query's text with its search_path:
- * what the query reads cannot be dropped or altered under it without
- * CASCADE, which drops the view and with it the query, and renames are
- * followed.  Owned by the extension's owner; nobody reads it.
- */
-Oid
-pgs_query_view_create(const char *query_name, const char *query_text,
-					  const char *search_path)
-{
-	char	   *qualified;
-	Oid			relid;
-
-	relid = ae_create_query_table(PGS_QUERY_VIEW_SCHEMA, "VIEW", query_name,
-								  psprintf("AS\n%s", pgs_trim_query(query_text)),
-								  InvalidOid, pgs_batch_search_path(search_path),
-								  &qualified);
-	return relid;
+								 definition, owner, qualified);
 }
 
 /*

@@ -126,8 +126,7 @@ extern Oid	pgs_state_create_table(const char *query_name, const char *definition
 								   char **qualified);
 extern Oid	pgs_batch_table_create(const char *query_name, const char *definition,
 								   Oid owner, char **qualified);
-extern Oid	pgs_query_view_create(const char *query_name, const char *query_text,
-								  const char *search_path);
+extern void pgs_relation_goes_with_extension(Oid relid);
 
 /* statements of the state's batches (agg_exec.c) */
 #include "executor/spi.h"

@@ -247,6 +247,23 @@ stream_on_table_rewrite(PG_FUNCTION_ARGS)
  * either way.  The command checks the caller's rights itself, and its error
  * rolls all of this back.
  */
+/* does an ALTER TABLE (or ALTER TYPE) drop something with CASCADE? */
+static bool
+guard_alter_cascades(AlterTableStmt *stmt)
+{
+	ListCell   *lc;
+
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+		if ((cmd->subtype == AT_DropColumn || cmd->subtype == AT_DropConstraint) &&
+			cmd->behavior == DROP_CASCADE)
+			return true;
+	}
+	return false;
+}
+
 Datum
 stream_on_ddl_command_start(PG_FUNCTION_ARGS)
 {
@@ -261,7 +278,8 @@ stream_on_ddl_command_start(PG_FUNCTION_ARGS)
 	stmt = trigdata->parsetree;
 	guard_cascading =
 		(IsA(stmt, DropStmt) && ((DropStmt *) stmt)->behavior == DROP_CASCADE) ||
-		(IsA(stmt, DropOwnedStmt) && ((DropOwnedStmt *) stmt)->behavior == DROP_CASCADE);
+		(IsA(stmt, DropOwnedStmt) && ((DropOwnedStmt *) stmt)->behavior == DROP_CASCADE) ||
+		(IsA(stmt, AlterTableStmt) && guard_alter_cascades((AlterTableStmt *) stmt));
 	if (IsA(stmt, DropOwnedStmt) && guard_extension_present())
 	{
 		ListCell   *lc;

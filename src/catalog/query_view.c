@@ -1,0 +1,284 @@
+/*-------------------------------------------------------------------------
+ *
+ * query_view.c
+ *	  What a query reads, kept by PostgreSQL's own dependencies, and its
+ *	  text kept up with renames.
+ *
+ * Each query has a view, stream_query.<query name>, built from the query as
+ * its owner analyzed it: every constant replaced by a NULL of its type (the
+ * view shows no literal of the query to anybody), deparsed with every name
+ * qualified, and defined from that one parsed SELECT.  No text a user wrote
+ * is ever parsed with the extension's rights.  Dropping or retyping what the
+ * view depends on is refused unless CASCADE, which drops the view and with
+ * it the query (the sql_drop event trigger).
+ *
+ * The analyzed query is also kept in the catalog (query_tree): after a
+ * rename of something the query reads, its text becomes that tree deparsed
+ * (the tree names objects by OID, so it follows renames as a view does),
+ * with the owner's search_path and fixed output settings.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_type_d.h"
+#include "commands/view.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "parser/analyze.h"
+#include "parser/parser.h"
+#include "rewrite/rewriteHandler.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/ruleutils.h"
+
+#include "analyze/pgs_analyze.h"
+#include "catalog/pgs_catalog.h"
+#include "catalog/pgs_query.h"
+#include "exec/pgs_batch.h"
+#include "state/pgs_agg.h"
+
+/* the text of a query, deparsed or parsed, means one thing whatever the session set */
+static void
+qv_fixed_settings(void)
+{
+	static const char *const settings[][2] = {
+		{"datestyle", "ISO"},
+		{"intervalstyle", "postgres"},
+		{"extra_float_digits", "3"},
+		{"standard_conforming_strings", "on"},
+		{"backslash_quote", "safe_encoding"},
+	};
+	int			i;
+
+	for (i = 0; i < lengthof(settings); i++)
+		(void) set_config_option(settings[i][0], settings[i][1], PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+}
+
+/*
+ * Constants that name objects (regclass, regproc, ...) are kept, as
+ * dependencies of a view record them; every other constant becomes a NULL
+ * of its type.
+ */
+static bool
+qv_names_object(Oid type)
+{
+	switch (type)
+	{
+		case REGPROCOID:
+		case REGPROCEDUREOID:
+		case REGOPEROID:
+		case REGOPERATOROID:
+		case REGCLASSOID:
+		case REGTYPEOID:
+		case REGCOLLATIONOID:
+		case REGCONFIGOID:
+		case REGDICTIONARYOID:
+		case REGNAMESPACEOID:
+		case REGROLEOID:
+			return true;
+		default:
+			return false;
+	}
+}
+
+static Node *
+qv_hide_constants(Node *node, void *context)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, Const))
+	{
+		Const	   *c = (Const *) node;
+
+		if (qv_names_object(c->consttype))
+			return (Node *) copyObject(c);
+		return (Node *) makeNullConst(c->consttype, c->consttypmod, c->constcollid);
+	}
+	if (IsA(node, Query))
+		return (Node *) query_tree_mutator((Query *) node, qv_hide_constants, context, 0);
+	return expression_tree_mutator(node, qv_hide_constants, context);
+}
+
+/*
+ * The search_path a role resolves names along, as an explicit list:
+ * "$user" made the role's own schema, and schemas it may not use left out,
+ * as namespace.c does for it.
+ */
+char *
+pgs_owner_search_path(Oid owner, const char *stored)
+{
+	Oid			saved_userid;
+	int			saved_sec_context;
+	int			level = NewGUCNestLevel();
+	List	   *oids;
+	ListCell   *lc;
+	StringInfoData buf;
+
+	GetUserIdAndSecContext(&saved_userid, &saved_sec_context);
+	SetUserIdAndSecContext(owner, saved_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	pgs_set_search_path(pgs_batch_search_path(stored));
+	oids = fetch_search_path(false);
+	AtEOXact_GUC(false, level);
+	SetUserIdAndSecContext(saved_userid, saved_sec_context);
+
+	initStringInfo(&buf);
+	foreach(lc, oids)
+	{
+		char	   *name = get_namespace_name(lfirst_oid(lc));
+
+		if (name != NULL && !isTempNamespace(lfirst_oid(lc)))
+			appendStringInfo(&buf, "%s, ", quote_identifier(name));
+	}
+	appendStringInfoString(&buf, "pg_temp");
+	return buf.data;
+}
+
+/*
+ * A query deparsed with search_path (names it resolves unqualified) and
+ * the fixed output settings.
+ */
+char *
+pgs_query_deparse(Query *query, const char *search_path)
+{
+	int			level = NewGUCNestLevel();
+	char	   *text;
+
+	qv_fixed_settings();
+	pgs_set_search_path(search_path);
+	/* as for a view's rule: columns dropped since come out of join aliases */
+	AcquireRewriteLocks(query, false, false);
+	text = pg_get_querydef(query, true);
+	AtEOXact_GUC(false, level);
+	while (isspace((unsigned char) *text))
+		text++;
+	return pgs_trim_query(text);
+}
+
+/*
+ * Parse a query's text with the fixed settings: it must be one SELECT (no
+ * second statement hides behind a literal whatever a session set).
+ */
+RawStmt *
+pgs_query_parse_one(const char *text)
+{
+	int			level = NewGUCNestLevel();
+	List	   *raw;
+	RawStmt    *stmt;
+
+	qv_fixed_settings();
+	raw = raw_parser(text, RAW_PARSE_DEFAULT);
+	AtEOXact_GUC(false, level);
+	if (list_length(raw) != 1 || !IsA(linitial_node(RawStmt, raw)->stmt, SelectStmt))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a streaming query must be one SELECT statement")));
+	stmt = linitial_node(RawStmt, raw);
+	return stmt;
+}
+
+/*
+ * Analyze a query's text as its owner with its search_path (for queries
+ * started before their analyzed form was kept).
+ */
+Query *
+pgs_query_analyze_as_owner(Oid owner, const char *text, const char *search_path)
+{
+	PgsCatalogAccess acc = {0};
+	MemoryContext cxt = CurrentMemoryContext;
+	RawStmt    *raw = pgs_query_parse_one(text);
+	Query	   *query;
+
+	pgs_owner_begin(&acc, owner, pgs_batch_search_path(search_path));
+	/* the tree outlives the stretch's SPI connection */
+	MemoryContextSwitchTo(cxt);
+	query = parse_analyze_fixedparams(raw, text, NULL, 0, NULL);
+	pgs_owner_end(&acc);
+	return query;
+}
+
+/*
+ * Create the view that stands for a query in PostgreSQL's dependencies,
+ * stream_query.<query name>, from the query as its owner analyzed it.
+ * Owned by the extension's owner; nobody reads it.
+ */
+Oid
+pgs_query_view_create(const char *query_name, Query *analyzed)
+{
+	PgsCatalogAccess acc = {0};
+	Query	   *hidden = (Query *) qv_hide_constants((Node *) copyObject(analyzed), NULL);
+	char	   *relname = pstrdup(query_name);
+	char	   *text;
+	RawStmt    *raw;
+	ViewStmt   *view;
+	ObjectAddress address;
+	int			level;
+
+	if (strlen(relname) >= NAMEDATALEN)
+		relname[pg_mbcliplen(relname, strlen(relname), NAMEDATALEN - 1)] = '\0';
+	if (OidIsValid(get_relname_relid(relname, get_namespace_oid(PGS_QUERY_VIEW_SCHEMA, false))))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_TABLE),
+				 errmsg("relation %s already exists",
+						quote_qualified_identifier(PGS_QUERY_VIEW_SCHEMA, relname)),
+				 errdetail("The query's view in schema %s is named after the query.",
+						   PGS_QUERY_VIEW_SCHEMA),
+				 errhint("Choose another query name.")));
+
+	/* every name qualified but pg_catalog's: it means the same to anybody */
+	pgs_catalog_begin(&acc);
+	text = pgs_query_deparse(hidden, "pg_catalog, pg_temp");
+	raw = pgs_query_parse_one(text);
+	view = makeNode(ViewStmt);
+	view->view = makeRangeVar(PGS_QUERY_VIEW_SCHEMA, relname, -1);
+	view->query = raw->stmt;
+	view->withCheckOption = NO_CHECK_OPTION;
+	level = NewGUCNestLevel();
+	(void) set_config_option("default_tablespace", "", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	address = DefineView(view, text, raw->stmt_location, raw->stmt_len);
+	AtEOXact_GUC(false, level);
+	pgs_catalog_end(&acc);
+	CommandCounterIncrement();
+	pgs_relation_goes_with_extension(address.objectId);
+	return address.objectId;
+}
+
+/*
+ * Give a query its view (replacing the one it had) and keep its analyzed
+ * form: "analyzed" is the query as its owner analyzed it.  A foreach_batch
+ * procedure is among what the view depends on.
+ */
+void
+pgs_query_define_view(const PgsQuery *q, Query *analyzed)
+{
+	Oid			relid;
+
+	if (OidIsValid(q->view_relid))
+	{
+		pgs_agg_drop_state(q->view_relid);
+		CommandCounterIncrement();
+	}
+	relid = pgs_query_view_create(q->name, analyzed);
+	if (OidIsValid(q->foreach_batch))
+	{
+		ObjectAddress view;
+		ObjectAddress proc;
+
+		ObjectAddressSet(view, RelationRelationId, relid);
+		ObjectAddressSet(proc, ProcedureRelationId, q->foreach_batch);
+		recordDependencyOn(&view, &proc, DEPENDENCY_NORMAL);
+	}
+	pgs_query_set_view(q->query_id, relid, nodeToString(analyzed));
+}
