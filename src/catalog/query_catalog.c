@@ -465,6 +465,19 @@ pgs_query_follow_renames(Oid column_relid, const char *old_column, const char *n
 		CStringGetTextDatum(new_column)};
 
 		pgs_catalog_begin(&acc);
+		/* a deduplicating query outputs its event time under the column's name */
+		if (pgs_catalog_exec("SELECT name FROM stream.query_defs"
+							 " WHERE stream_relid::pg_catalog.oid OPERATOR(pg_catalog.=) $1"
+							 "   AND event_time OPERATOR(pg_catalog.=) $2"
+							 "   AND dedup_columns IS NOT NULL LIMIT 1",
+							 2, argtypes, values, NULL, false, 0) > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+					 errmsg("cannot rename column \"%s\" of stream \"%s\"", old_column,
+							get_rel_name(column_relid)),
+					 errdetail("It is the event time of deduplicating query \"%s\", which outputs it under its name.",
+							   pgs_result_text(0, 1, cxt)),
+					 errhint("Drop the query, rename the column, and start the query again.")));
 		n += pgs_catalog_exec("UPDATE stream.query_defs SET event_time = $3"
 							  " WHERE stream_relid::pg_catalog.oid OPERATOR(pg_catalog.=) $1"
 							  "   AND event_time OPERATOR(pg_catalog.=) $2",

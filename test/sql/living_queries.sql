@@ -281,6 +281,92 @@ CALL stream.process_all_available('last');
 SELECT sum(batches) = :before AS not_kept FROM stream.progress_history WHERE query = 'last';
 RESET pg_streaming.progress_history_minutes;
 
+-- ---------------------------------------------------------------------------
+-- The query's view: built from the owner's analysis, no literal in it
+-- ---------------------------------------------------------------------------
+RESET ROLE;
+CREATE SCHEMA regress_live_owner AUTHORIZATION regress_live_owner;
+SET ROLE regress_live_owner;
+CREATE TABLE regress_live_owner.events (id int, secret text, ts timestamptz);
+SELECT stream.create_stream('regress_live_owner.events');
+RESET ROLE;
+-- another role's table of the same name, earlier on nobody's path but public
+CREATE TABLE public.events (id int, secret text, ts timestamptz);
+SET ROLE regress_live_owner;
+SHOW search_path;
+SELECT stream.start_query('mine', $$SELECT id, secret FROM events WHERE secret <> 'hunter2'$$,
+                          'mine_out') > 0 AS started;
+-- what any role sees of it
+SELECT definition, definition LIKE '%hunter2%' AS shows_literal
+  FROM pg_views WHERE schemaname = 'stream_query' AND viewname = 'mine';
+RESET ROLE;
+DROP TABLE public.events;
+SET ROLE regress_live_owner;
+
+-- an operator of the owner's, earlier on the query's path than pg_catalog's,
+-- never runs with the extension's rights when a rename rewrites the text
+CREATE TABLE op_calls (who name, superuser boolean);
+CREATE FUNCTION regress_live_owner.int8eq_spy(bigint, bigint) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.op_calls SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user;
+    RETURN $1 OPERATOR(pg_catalog.=) $2;
+END $$;
+CREATE OPERATOR regress_live_owner.= (LEFTARG = bigint, RIGHTARG = bigint,
+                                      FUNCTION = regress_live_owner.int8eq_spy);
+SET search_path = regress_live_owner, pg_catalog, public;
+-- a deduplicating query keeps its deduplicated columns, and its event-time
+-- column keeps its name (the query outputs it under that name)
+SELECT stream.start_query('dd', 'SELECT id, ts FROM events', 'public.dd_out',
+                          event_time => 'ts', watermark => '1 minute', deduplicate => '{id}') > 0 AS started;
+SELECT stream.alter_query('dd', query => 'SELECT id + 1 AS id, ts FROM events');
+SELECT stream.alter_query('dd', query => $$SELECT id, ts FROM events WHERE secret <> 'x'$$);
+ALTER TABLE events RENAME COLUMN ts TO event_ts;
+SELECT stream.drop_query('dd');
+DROP TABLE public.dd_out;
+SELECT stream.start_query('spied', $$SELECT stream.tumble(ts, '1 minute') AS minute, count(*) AS n
+                                     FROM events GROUP BY 1$$, 'public.spied_out',
+                          output_mode => 'update', event_time => 'ts', watermark => '1 minute') > 0 AS started;
+ALTER TABLE events RENAME COLUMN ts TO event_ts;
+RESET search_path;
+SELECT count(*) FILTER (WHERE superuser) AS calls_as_superuser FROM op_calls;
+SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_live_owner';
+-- the text follows, and so does the event-time column
+SELECT query, event_time FROM stream.queries WHERE name = 'spied';
+INSERT INTO regress_live_owner.events VALUES (1, 's', '2026-01-01 00:00'), (1, 's', '2026-01-01 00:00:10');
+CALL stream.process_all_available('spied');
+SELECT * FROM spied_out;
+-- moving the stream to another schema is followed too
+RESET ROLE;
+CREATE SCHEMA regress_live_moved AUTHORIZATION regress_live_owner;
+SET ROLE regress_live_owner;
+ALTER TABLE regress_live_owner.events SET SCHEMA regress_live_moved;
+SELECT name, query FROM stream.queries WHERE name IN ('mine', 'spied') ORDER BY name;
+INSERT INTO regress_live_moved.events VALUES (2, 's', '2026-01-01 00:01');
+CALL stream.process_all_available('mine');
+SELECT * FROM mine_out ORDER BY id;
+
+-- a query's text is read with standard_conforming_strings on
+SET standard_conforming_strings = off;
+SELECT stream.start_query('old_strings', 'SELECT id FROM regress_live_moved.events', 'old_out');
+SELECT stream.alter_query('mine', query => 'SELECT id, secret FROM regress_live_moved.events');
+RESET standard_conforming_strings;
+
+-- dropping a column with CASCADE drops the queries that read it; a
+-- foreach_batch procedure cannot be dropped under its query
+CREATE PROCEDURE note_nothing(batch_id bigint) LANGUAGE plpgsql AS $$ BEGIN END $$;
+SELECT stream.start_query('noting', 'SELECT id FROM regress_live_moved.events',
+                          foreach_batch => 'note_nothing') > 0 AS started;
+DROP PROCEDURE note_nothing(bigint);
+ALTER TABLE regress_live_moved.events DROP COLUMN secret CASCADE;
+SELECT name FROM stream.queries WHERE name IN ('mine', 'spied', 'noting') ORDER BY name;
+DROP PROCEDURE note_nothing(bigint) CASCADE;
+SELECT name FROM stream.queries WHERE name IN ('mine', 'spied', 'noting') ORDER BY name;
+RESET ROLE;
+SELECT stream.drop_stream('regress_live_moved.events', cascade => true);
+DROP TABLE regress_live_moved.events, mine_out, spied_out, op_calls;
+DROP SCHEMA regress_live_owner CASCADE;
+DROP SCHEMA regress_live_moved;
+
 RESET ROLE;
 SELECT stream.drop_stream('clicks', cascade => true);
 SELECT stream.drop_stream('other_stream', cascade => true);
