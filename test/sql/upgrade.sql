@@ -194,6 +194,9 @@ INSERT INTO x_events SELECT g, 'k' || g % 3 FROM generate_series(31, 60) g;
 ALTER EXTENSION pg_streaming UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'pg_streaming';
 SELECT name, pending_rows, key, foreach_batch FROM stream.queries;
+-- the update gave the query its view: what it reads is protected
+SELECT relname FROM pg_class WHERE relnamespace = 'stream_query'::regnamespace;
+ALTER TABLE x_events DROP COLUMN kind;
 CALL stream.process_all_available('x_counts');
 SELECT stream.alter_query('x_counts', query => 'SELECT kind, count(*) AS n FROM x_events WHERE id > 0 GROUP BY kind HAVING count(*) > 0');
 CREATE TABLE x_latest (kind text PRIMARY KEY, id int);
