@@ -24,6 +24,9 @@
 #include "commands/event_trigger.h"
 #include "commands/extension.h"
 #include "catalog/namespace.h"
+#include "catalog/objectaddress.h"
+#include "catalog/pg_namespace.h"
+#include "access/relation.h"
 #include "state/pgs_agg.h"
 #include "utils/elog.h"
 #include "utils/timestamp.h"
@@ -262,18 +265,63 @@ mg_renames(Node *parsetree)
 }
 
 /*
+ * The object a renaming command renames or moves, looked up without a lock
+ * (the command takes its own); InvalidOid when it does not exist.
+ */
+static ObjectAddress
+mg_renamed_object(Node *parsetree)
+{
+	ObjectAddress address = InvalidObjectAddress;
+	Relation	rel = NULL;
+
+	if (IsA(parsetree, RenameStmt))
+	{
+		RenameStmt *rs = (RenameStmt *) parsetree;
+
+		if (rs->renameType == OBJECT_SCHEMA)
+			ObjectAddressSet(address, NamespaceRelationId,
+							 get_namespace_oid(rs->subname, true));
+		else if (rs->relation != NULL)
+			ObjectAddressSet(address, RelationRelationId,
+							 RangeVarGetRelid(rs->relation, NoLock, true));
+		else
+			address = get_object_address(rs->renameType, rs->object, &rel, NoLock, true);
+	}
+	else
+	{
+		AlterObjectSchemaStmt *as = (AlterObjectSchemaStmt *) parsetree;
+
+		if (as->relation != NULL)
+			ObjectAddressSet(address, RelationRelationId,
+							 RangeVarGetRelid(as->relation, NoLock, true));
+		else
+			address = get_object_address(as->objectType, as->object, &rel, NoLock, true);
+	}
+	if (rel != NULL)
+		relation_close(rel, NoLock);
+	return address;
+}
+
+/*
  * The ddl_command_start event trigger of renaming commands: the rows of the
  * queries are locked before the command locks what it renames.
  */
 Datum
 stream_on_rename_start(PG_FUNCTION_ARGS)
 {
+	Node	   *parsetree;
+	ObjectAddress address;
+
 	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_EVENT_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("stream.on_rename_start() must be called as an event trigger")));
-	if (mg_renames(((EventTriggerData *) fcinfo->context)->parsetree))
-		pgs_query_lock_for_rename();
+	parsetree = ((EventTriggerData *) fcinfo->context)->parsetree;
+	if (!mg_renames(parsetree))
+		PG_RETURN_NULL();
+	address = mg_renamed_object(parsetree);
+	if (OidIsValid(address.objectId))
+		pgs_query_lock_for_rename(address.classId, address.objectId);
 	PG_RETURN_NULL();
 }
 

@@ -76,7 +76,7 @@ extern void pgs_query_delete(int64 query_id);
 extern void pgs_query_set_state(int64 query_id, Oid state_relid);
 extern void pgs_query_alter(const PgsQuery *q);
 extern void pgs_query_set_view(int64 query_id, Oid view_relid, const char *tree);
-extern void pgs_query_lock_for_rename(void);
+extern void pgs_query_lock_for_rename(Oid classid, Oid objid);
 extern void pgs_query_follow_renames(Oid column_relid, const char *old_column,
 									 const char *new_column);
 

@@ -360,20 +360,54 @@ pgs_query_alter(const PgsQuery *q)
 }
 
 /*
- * Before a command that can rename what queries read: lock the rows of the
- * queries that have views, as a batch does before it opens the tables its
- * query reads, so that the rename (which then locks those tables) and a
- * batch wait for each other in one order, never in a cycle.
+ * "q"'s view depends on the object $1 (class) / $2 (oid), or on an object
+ * in the schema $2 when $1 is pg_namespace.
+ */
+#define QC_VIEW_DEPENDS_ON(classid, objid) \
+	" EXISTS (SELECT 1 FROM pg_catalog.pg_depend d" \
+	"  WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass" \
+	"    AND d.objid IN (SELECT r.oid FROM pg_catalog.pg_rewrite r" \
+	"                     WHERE r.ev_class OPERATOR(pg_catalog.=) q.definition_view)" \
+	"    AND ((d.refclassid OPERATOR(pg_catalog.=) " classid \
+	"          AND d.refobjid OPERATOR(pg_catalog.=) " objid ")" \
+	"      OR (" classid " OPERATOR(pg_catalog.=) 'pg_catalog.pg_namespace'::pg_catalog.regclass" \
+	"          AND " objid " OPERATOR(pg_catalog.=) CASE d.refclassid" \
+	"            WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN" \
+	"              (SELECT relnamespace FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) d.refobjid)" \
+	"            WHEN 'pg_catalog.pg_proc'::pg_catalog.regclass THEN" \
+	"              (SELECT pronamespace FROM pg_catalog.pg_proc WHERE oid OPERATOR(pg_catalog.=) d.refobjid)" \
+	"            WHEN 'pg_catalog.pg_type'::pg_catalog.regclass THEN" \
+	"              (SELECT typnamespace FROM pg_catalog.pg_type WHERE oid OPERATOR(pg_catalog.=) d.refobjid)" \
+	"            WHEN 'pg_catalog.pg_operator'::pg_catalog.regclass THEN" \
+	"              (SELECT oprnamespace FROM pg_catalog.pg_operator WHERE oid OPERATOR(pg_catalog.=) d.refobjid)" \
+	"            WHEN 'pg_catalog.pg_collation'::pg_catalog.regclass THEN" \
+	"              (SELECT collnamespace FROM pg_catalog.pg_collation WHERE oid OPERATOR(pg_catalog.=) d.refobjid)" \
+	"            WHEN 'pg_catalog.pg_ts_config'::pg_catalog.regclass THEN" \
+	"              (SELECT cfgnamespace FROM pg_catalog.pg_ts_config WHERE oid OPERATOR(pg_catalog.=) d.refobjid)" \
+	"            WHEN 'pg_catalog.pg_ts_dict'::pg_catalog.regclass THEN" \
+	"              (SELECT dictnamespace FROM pg_catalog.pg_ts_dict WHERE oid OPERATOR(pg_catalog.=) d.refobjid)" \
+	"            END)))"
+
+/*
+ * Before a command that renames (or moves) the object classid/objid: lock
+ * the rows of the queries whose views depend on it, as a batch does before
+ * it opens the tables its query reads, so that the rename (which then locks
+ * the object) and a batch wait for each other in one order, never in a
+ * cycle.  Only those queries wait for the renaming transaction.
  */
 void
-pgs_query_lock_for_rename(void)
+pgs_query_lock_for_rename(Oid classid, Oid objid)
 {
 	PgsCatalogAccess acc = {0};
+	Oid			argtypes[2] = {OIDOID, OIDOID};
+	Datum		values[2] = {ObjectIdGetDatum(classid), ObjectIdGetDatum(objid)};
 
 	pgs_catalog_begin(&acc);
-	(void) pgs_catalog_exec("SELECT 1 FROM stream.query_defs WHERE definition_view IS NOT NULL"
-							" FOR UPDATE",
-							0, NULL, NULL, NULL, false, 0);
+	(void) pgs_catalog_exec("SELECT 1 FROM stream.query_defs q"
+							" WHERE q.definition_view IS NOT NULL AND"
+							QC_VIEW_DEPENDS_ON("$1", "$2")
+							" FOR UPDATE OF q",
+							2, argtypes, values, NULL, false, 0);
 	pgs_catalog_end(&acc);
 }
 
@@ -402,30 +436,8 @@ pgs_query_follow_renames(Oid column_relid, const char *old_column, const char *n
 	n = pgs_catalog_exec("SELECT q.query_id, q.query_tree, q.search_path, q.owner::pg_catalog.oid"
 						 " FROM stream.query_defs q"
 						 " WHERE q.definition_view IS NOT NULL AND q.query_tree IS NOT NULL AND EXISTS ("
-						 "  SELECT 1 FROM pg_catalog.pg_event_trigger_ddl_commands() c,"
-						 "       pg_catalog.pg_depend d"
-						 "  WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
-						 "    AND d.objid IN (SELECT r.oid FROM pg_catalog.pg_rewrite r"
-						 "                     WHERE r.ev_class OPERATOR(pg_catalog.=) q.definition_view)"
-						 "    AND ((d.refclassid OPERATOR(pg_catalog.=) c.classid"
-						 "          AND d.refobjid OPERATOR(pg_catalog.=) c.objid)"
-						 "      OR (c.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_namespace'::pg_catalog.regclass"
-						 "          AND c.objid OPERATOR(pg_catalog.=) CASE d.refclassid"
-						 "            WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN"
-						 "              (SELECT relnamespace FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) d.refobjid)"
-						 "            WHEN 'pg_catalog.pg_proc'::pg_catalog.regclass THEN"
-						 "              (SELECT pronamespace FROM pg_catalog.pg_proc WHERE oid OPERATOR(pg_catalog.=) d.refobjid)"
-						 "            WHEN 'pg_catalog.pg_type'::pg_catalog.regclass THEN"
-						 "              (SELECT typnamespace FROM pg_catalog.pg_type WHERE oid OPERATOR(pg_catalog.=) d.refobjid)"
-						 "            WHEN 'pg_catalog.pg_operator'::pg_catalog.regclass THEN"
-						 "              (SELECT oprnamespace FROM pg_catalog.pg_operator WHERE oid OPERATOR(pg_catalog.=) d.refobjid)"
-						 "            WHEN 'pg_catalog.pg_collation'::pg_catalog.regclass THEN"
-						 "              (SELECT collnamespace FROM pg_catalog.pg_collation WHERE oid OPERATOR(pg_catalog.=) d.refobjid)"
-						 "            WHEN 'pg_catalog.pg_ts_config'::pg_catalog.regclass THEN"
-						 "              (SELECT cfgnamespace FROM pg_catalog.pg_ts_config WHERE oid OPERATOR(pg_catalog.=) d.refobjid)"
-						 "            WHEN 'pg_catalog.pg_ts_dict'::pg_catalog.regclass THEN"
-						 "              (SELECT dictnamespace FROM pg_catalog.pg_ts_dict WHERE oid OPERATOR(pg_catalog.=) d.refobjid)"
-						 "            END)))",
+						 "  SELECT 1 FROM pg_catalog.pg_event_trigger_ddl_commands() c WHERE"
+						 QC_VIEW_DEPENDS_ON("c.classid", "c.objid") ")",
 						 0, NULL, NULL, NULL, false, 0);
 	/* in the caller's memory: the stretch's goes with it */
 	ids = MemoryContextAlloc(cxt, sizeof(int64) * Max(n, 1));
