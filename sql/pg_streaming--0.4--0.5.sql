@@ -13,15 +13,15 @@ ALTER TABLE stream.query_defs ADD COLUMN key_columns text[],
     ADD COLUMN foreach_batch regprocedure,
     ADD COLUMN altered_at timestamptz,
     ADD COLUMN definition_view regclass,
-    ADD COLUMN query_tree text;
+    ADD COLUMN run_text text;
 COMMENT ON COLUMN stream.query_defs.key_columns IS
 'a query without aggregation in update mode: the output columns its target is upserted by';
 COMMENT ON COLUMN stream.query_defs.foreach_batch IS
 'the procedure called once per batch with the batch id; the batch''s rows are in the target, a table in schema stream_batch';
 COMMENT ON COLUMN stream.query_defs.definition_view IS
 'the query as a view in schema stream_query (its constants hidden): PostgreSQL keeps what it reads from being dropped or altered under it';
-COMMENT ON COLUMN stream.query_defs.query_tree IS
-'the query as its owner analyzed it (objects named by OID): after a rename of what it reads, its text becomes this deparsed';
+COMMENT ON COLUMN stream.query_defs.run_text IS
+'the query as batches run it: its owner''s analysis deparsed, every name outside pg_catalog qualified, its constants as they were read';
 
 ALTER TABLE stream.progress_log ADD COLUMN blocks_read bigint;
 
@@ -302,7 +302,7 @@ REVOKE ALL ON FUNCTION stream.on_rename_start() FROM PUBLIC;
 
 CREATE EVENT TRIGGER stream_on_rename_start ON ddl_command_start
     WHEN TAG IN ('ALTER TABLE', 'ALTER SCHEMA', 'ALTER VIEW', 'ALTER MATERIALIZED VIEW',
-                 'ALTER FOREIGN TABLE', 'ALTER FUNCTION', 'ALTER PROCEDURE',
+                 'ALTER FOREIGN TABLE', 'ALTER FUNCTION', 'ALTER PROCEDURE', 'ALTER ROUTINE',
                  'ALTER AGGREGATE', 'ALTER TYPE', 'ALTER DOMAIN', 'ALTER OPERATOR',
                  'ALTER COLLATION', 'ALTER SEQUENCE', 'ALTER TEXT SEARCH CONFIGURATION',
                  'ALTER TEXT SEARCH DICTIONARY', 'ALTER EXTENSION')
@@ -311,7 +311,7 @@ ALTER EVENT TRIGGER stream_on_rename_start ENABLE ALWAYS;
 
 CREATE EVENT TRIGGER stream_on_rename ON ddl_command_end
     WHEN TAG IN ('ALTER TABLE', 'ALTER SCHEMA', 'ALTER VIEW', 'ALTER MATERIALIZED VIEW',
-                 'ALTER FOREIGN TABLE', 'ALTER FUNCTION', 'ALTER PROCEDURE',
+                 'ALTER FOREIGN TABLE', 'ALTER FUNCTION', 'ALTER PROCEDURE', 'ALTER ROUTINE',
                  'ALTER AGGREGATE', 'ALTER TYPE', 'ALTER DOMAIN', 'ALTER OPERATOR',
                  'ALTER COLLATION', 'ALTER SEQUENCE', 'ALTER TEXT SEARCH CONFIGURATION',
                  'ALTER TEXT SEARCH DICTIONARY', 'ALTER EXTENSION')

@@ -38,7 +38,7 @@ CREATE TABLE stream.query_defs (
     foreach_batch       regprocedure,
     altered_at          timestamptz,
     definition_view     regclass,
-    query_tree          text
+    run_text            text
 );
 COMMENT ON TABLE stream.query_defs IS 'streaming queries started by stream.start_query';
 COMMENT ON COLUMN stream.query_defs.state_relid IS
@@ -51,8 +51,8 @@ COMMENT ON COLUMN stream.query_defs.foreach_batch IS
 'the procedure called once per batch with the batch id; the batch''s rows are in the target, a table in schema stream_batch';
 COMMENT ON COLUMN stream.query_defs.definition_view IS
 'the query as a view in schema stream_query (its constants hidden): PostgreSQL keeps what it reads from being dropped or altered under it';
-COMMENT ON COLUMN stream.query_defs.query_tree IS
-'the query as its owner analyzed it (objects named by OID): after a rename of what it reads, its text becomes this deparsed';
+COMMENT ON COLUMN stream.query_defs.run_text IS
+'the query as batches run it: its owner''s analysis deparsed, every name outside pg_catalog qualified, its constants as they were read';
 
 CREATE TABLE stream.checkpoint_offsets (
     query_id        bigint NOT NULL REFERENCES stream.query_defs ON DELETE CASCADE,

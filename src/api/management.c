@@ -25,6 +25,18 @@
 #include "commands/extension.h"
 #include "catalog/namespace.h"
 #include "catalog/objectaddress.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_operator.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_ts_config.h"
+#include "catalog/pg_ts_dict.h"
+#include "catalog/pg_type.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
+#include "parser/parse_oper.h"
+#include "parser/parse_type.h"
+#include "utils/acl.h"
 #include "catalog/pg_namespace.h"
 #include "access/relation.h"
 #include "state/pgs_agg.h"
@@ -260,19 +272,68 @@ stream_extension_created(PG_FUNCTION_ARGS)
 static bool
 mg_renames(Node *parsetree)
 {
-	return (IsA(parsetree, RenameStmt) || IsA(parsetree, AlterObjectSchemaStmt)) &&
+	return (IsA(parsetree, RenameStmt) || IsA(parsetree, AlterObjectSchemaStmt) ||
+			(IsA(parsetree, AlterEnumStmt) && ((AlterEnumStmt *) parsetree)->oldVal != NULL)) &&
 		OidIsValid(get_extension_oid("pg_streaming", true)) && pgs_catalog_has_keys();
 }
 
+/* an object named by a list of names, of one of the kinds a query can read */
+static ObjectAddress
+mg_named_object(ObjectType type, Node *object)
+{
+	ObjectAddress address = InvalidObjectAddress;
+
+	switch (type)
+	{
+		case OBJECT_FUNCTION:
+		case OBJECT_PROCEDURE:
+		case OBJECT_ROUTINE:
+		case OBJECT_AGGREGATE:
+			ObjectAddressSet(address, ProcedureRelationId,
+							 LookupFuncWithArgs(type, castNode(ObjectWithArgs, object), true));
+			break;
+		case OBJECT_OPERATOR:
+			ObjectAddressSet(address, OperatorRelationId,
+							 LookupOperWithArgs(castNode(ObjectWithArgs, object), true));
+			break;
+		case OBJECT_TYPE:
+		case OBJECT_DOMAIN:
+			ObjectAddressSet(address, TypeRelationId,
+							 LookupTypeNameOid(NULL,
+											   makeTypeNameFromNameList(castNode(List, object)),
+											   true));
+			break;
+		case OBJECT_COLLATION:
+			ObjectAddressSet(address, CollationRelationId,
+							 get_collation_oid(castNode(List, object), true));
+			break;
+		case OBJECT_TSCONFIGURATION:
+			ObjectAddressSet(address, TSConfigRelationId,
+							 get_ts_config_oid(castNode(List, object), true));
+			break;
+		case OBJECT_TSDICTIONARY:
+			ObjectAddressSet(address, TSDictionaryRelationId,
+							 get_ts_dict_oid(castNode(List, object), true));
+			break;
+		case OBJECT_EXTENSION:
+			ObjectAddressSet(address, ExtensionRelationId,
+							 get_extension_oid(strVal(object), true));
+			break;
+		default:
+			break;
+	}
+	return address;
+}
+
 /*
- * The object a renaming command renames or moves, looked up without a lock
- * (the command takes its own); InvalidOid when it does not exist.
+ * The object a renaming command renames or moves (or whose enum label it
+ * renames), looked up by name without a lock (the command takes its own);
+ * an invalid address when it does not exist or is of no kind a query reads.
  */
 static ObjectAddress
 mg_renamed_object(Node *parsetree)
 {
 	ObjectAddress address = InvalidObjectAddress;
-	Relation	rel = NULL;
 
 	if (IsA(parsetree, RenameStmt))
 	{
@@ -284,22 +345,56 @@ mg_renamed_object(Node *parsetree)
 		else if (rs->relation != NULL)
 			ObjectAddressSet(address, RelationRelationId,
 							 RangeVarGetRelid(rs->relation, NoLock, true));
-		else
-			address = get_object_address(rs->renameType, rs->object, &rel, NoLock, true);
+		else if (rs->object != NULL)
+			address = mg_named_object(rs->renameType, rs->object);
 	}
-	else
+	else if (IsA(parsetree, AlterObjectSchemaStmt))
 	{
 		AlterObjectSchemaStmt *as = (AlterObjectSchemaStmt *) parsetree;
 
 		if (as->relation != NULL)
 			ObjectAddressSet(address, RelationRelationId,
 							 RangeVarGetRelid(as->relation, NoLock, true));
-		else
-			address = get_object_address(as->objectType, as->object, &rel, NoLock, true);
+		else if (as->object != NULL)
+			address = mg_named_object(as->objectType, as->object);
 	}
-	if (rel != NULL)
-		relation_close(rel, NoLock);
+	else if (IsA(parsetree, AlterEnumStmt))
+		ObjectAddressSet(address, TypeRelationId,
+						 LookupTypeNameOid(NULL,
+										   makeTypeNameFromNameList(((AlterEnumStmt *) parsetree)->typeName),
+										   true));
 	return address;
+}
+
+/* may the current user rename the object (so that the command goes on)? */
+static bool
+mg_owns(ObjectAddress address)
+{
+	Oid			user = GetUserId();
+
+	switch (address.classId)
+	{
+		case RelationRelationId:
+			return pg_class_ownercheck(address.objectId, user);
+		case NamespaceRelationId:
+			return pg_namespace_ownercheck(address.objectId, user);
+		case ProcedureRelationId:
+			return pg_proc_ownercheck(address.objectId, user);
+		case OperatorRelationId:
+			return pg_oper_ownercheck(address.objectId, user);
+		case TypeRelationId:
+			return pg_type_ownercheck(address.objectId, user);
+		case CollationRelationId:
+			return pg_collation_ownercheck(address.objectId, user);
+		case TSConfigRelationId:
+			return pg_ts_config_ownercheck(address.objectId, user);
+		case TSDictionaryRelationId:
+			return pg_ts_dict_ownercheck(address.objectId, user);
+		case ExtensionRelationId:
+			return pg_extension_ownercheck(address.objectId, user);
+		default:
+			return false;
+	}
 }
 
 /*
@@ -319,8 +414,9 @@ stream_on_rename_start(PG_FUNCTION_ARGS)
 	parsetree = ((EventTriggerData *) fcinfo->context)->parsetree;
 	if (!mg_renames(parsetree))
 		PG_RETURN_NULL();
+	/* a command that will fail on the rights makes nobody wait */
 	address = mg_renamed_object(parsetree);
-	if (OidIsValid(address.objectId))
+	if (OidIsValid(address.objectId) && mg_owns(address))
 		pgs_query_lock_for_rename(address.classId, address.objectId);
 	PG_RETURN_NULL();
 }

@@ -75,7 +75,10 @@ extern int64 pgs_query_insert(const PgsQuery *q);
 extern void pgs_query_delete(int64 query_id);
 extern void pgs_query_set_state(int64 query_id, Oid state_relid);
 extern void pgs_query_alter(const PgsQuery *q);
-extern void pgs_query_set_view(int64 query_id, Oid view_relid, const char *tree);
+extern void pgs_query_set_view(int64 query_id, Oid view_relid, const char *run_text);
+
+/* what the text batches run is deparsed with: pg_catalog's names alone unqualified */
+#define PGS_RUN_TEXT_PATH	"pg_catalog, pg_temp"
 extern void pgs_query_lock_for_rename(Oid classid, Oid objid);
 extern void pgs_query_follow_renames(Oid column_relid, const char *old_column,
 									 const char *new_column);

@@ -26,6 +26,8 @@
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_query.h"
 #include "exec/pgs_batch.h"
+#include "access/xact.h"
+#include "utils/memutils.h"
 #include "nodes/parsenodes.h"
 #include "pg_streaming.h"
 #include "state/pgs_agg.h"
@@ -36,12 +38,18 @@
 	" query_text, search_path, target_columns, output_mode, trigger," \
 	" coalesce(max_rows_per_batch, 0), status, last_error," \
 	" last_error_sqlstate, "
+/* from 0.5 on, batches run the text their owner's analysis was deparsed to */
+#define QC_COLUMNS_COMMON_05 \
+	"query_id, name, owner::oid, stream_relid::oid, target_relid::oid," \
+	" coalesce(run_text, query_text), search_path, target_columns, output_mode, trigger," \
+	" coalesce(max_rows_per_batch, 0), status, last_error," \
+	" last_error_sqlstate, "
 #define QC_COLUMNS_03 QC_COLUMNS_COMMON "last_error_detail, last_error_hint, NULL::oid," \
 	" NULL::text, NULL::int8, NULL::text[], NULL::text[], NULL::oid, NULL::oid"
 #define QC_COLUMNS_04 QC_COLUMNS_COMMON "last_error_detail, last_error_hint, state_relid::oid," \
 	" event_time, (extract(epoch FROM watermark_delay) * 1000000)::int8, dedup_columns," \
 	" NULL::text[], NULL::oid, NULL::oid"
-#define QC_COLUMNS QC_COLUMNS_COMMON "last_error_detail, last_error_hint, state_relid::oid," \
+#define QC_COLUMNS QC_COLUMNS_COMMON_05 "last_error_detail, last_error_hint, state_relid::oid," \
 	" event_time, (extract(epoch FROM watermark_delay) * 1000000)::int8, dedup_columns," \
 	" key_columns, foreach_batch::oid, definition_view::oid"
 /* the same from the catalog of version 0.1, before its update */
@@ -353,7 +361,8 @@ pgs_query_alter(const PgsQuery *q)
 	pgs_catalog_begin(&acc);
 	pgs_catalog_exec("UPDATE stream.query_defs SET query_text = $2, search_path = $3,"
 					 " target_columns = $4, trigger = $5, max_rows_per_batch = $6,"
-					 " altered_at = pg_catalog.now() WHERE query_id = $1",
+					 " altered_at = pg_catalog.now()"
+					 " WHERE query_id OPERATOR(pg_catalog.=) $1",
 					 6, argtypes, values, nulls, false, 0);
 	pgs_catalog_end(&acc);
 	qc_invalidate();
@@ -386,14 +395,52 @@ pgs_query_alter(const PgsQuery *q)
 	"              (SELECT cfgnamespace FROM pg_catalog.pg_ts_config WHERE oid OPERATOR(pg_catalog.=) d.refobjid)" \
 	"            WHEN 'pg_catalog.pg_ts_dict'::pg_catalog.regclass THEN" \
 	"              (SELECT dictnamespace FROM pg_catalog.pg_ts_dict WHERE oid OPERATOR(pg_catalog.=) d.refobjid)" \
-	"            END)))"
+	"            END)" \
+	"      OR (" classid " OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass" \
+	"          AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass" \
+	"          AND d.refobjid IN (WITH RECURSIVE below(relid) AS (" \
+	"                SELECT i.inhrelid FROM pg_catalog.pg_inherits i" \
+	"                 WHERE i.inhparent OPERATOR(pg_catalog.=) " objid \
+	"                UNION SELECT i.inhrelid FROM pg_catalog.pg_inherits i, below" \
+	"                 WHERE i.inhparent OPERATOR(pg_catalog.=) below.relid)" \
+	"              SELECT relid FROM below))" \
+	"      OR (" classid " OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass" \
+	"          AND d.refobjid IN (SELECT e.objid FROM pg_catalog.pg_depend e" \
+	"                WHERE e.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass" \
+	"                  AND e.refobjid OPERATOR(pg_catalog.=) " objid \
+	"                  AND e.deptype OPERATOR(pg_catalog.=) 'e'))))"
+
+/*
+ * The queries a renaming command touches, found and locked by its
+ * ddl_command_start trigger, with their analysis from before the rename
+ * (which names objects by OID, and so follows the rename as a view does);
+ * taken by its ddl_command_end trigger.  In the transaction's memory.
+ */
+typedef struct QcRenamed
+{
+	int64		query_id;
+	Oid			owner;
+	char	   *search_path;
+	Query	   *analyzed;
+} QcRenamed;
+
+static List *qc_renamed = NIL;
+static bool qc_renamed_callback = false;
+
+static void
+qc_renamed_xact_callback(XactEvent event, void *arg)
+{
+	qc_renamed = NIL;			/* the transaction's memory goes with it */
+}
 
 /*
  * Before a command that renames (or moves) the object classid/objid: lock
- * the rows of the queries whose views depend on it, as a batch does before
- * it opens the tables its query reads, so that the rename (which then locks
- * the object) and a batch wait for each other in one order, never in a
- * cycle.  Only those queries wait for the renaming transaction.
+ * the rows of the queries whose views depend on it (or on what is in the
+ * renamed schema, on a table below the renamed one, on a member of the moved
+ * extension), as a batch does before it opens the tables its query reads, so
+ * that the rename (which then locks the object) and a batch wait for each
+ * other in one order, never in a cycle; and analyze their texts as their
+ * owners, while the names still lead where they did.
  */
 void
 pgs_query_lock_for_rename(Oid classid, Oid objid)
@@ -401,73 +448,89 @@ pgs_query_lock_for_rename(Oid classid, Oid objid)
 	PgsCatalogAccess acc = {0};
 	Oid			argtypes[2] = {OIDOID, OIDOID};
 	Datum		values[2] = {ObjectIdGetDatum(classid), ObjectIdGetDatum(objid)};
+	MemoryContext cxt = CurrentMemoryContext;
+	List	   *found = NIL;
+	ListCell   *lc;
+	int			n;
+	int			i;
 
 	pgs_catalog_begin(&acc);
-	(void) pgs_catalog_exec("SELECT 1 FROM stream.query_defs q"
-							" WHERE q.definition_view IS NOT NULL AND"
-							QC_VIEW_DEPENDS_ON("$1", "$2")
-							" FOR UPDATE OF q",
-							2, argtypes, values, NULL, false, 0);
+	n = pgs_catalog_exec("SELECT q.query_id, q.owner::pg_catalog.oid, q.search_path,"
+						 " coalesce(q.run_text, q.query_text)"
+						 " FROM stream.query_defs q"
+						 " WHERE q.definition_view IS NOT NULL AND"
+						 QC_VIEW_DEPENDS_ON("$1", "$2")
+						 " ORDER BY q.query_id FOR UPDATE OF q",
+						 2, argtypes, values, NULL, false, 0);
+	for (i = 0; i < n; i++)
+	{
+		QcRenamed  *r = MemoryContextAllocZero(TopTransactionContext, sizeof(QcRenamed));
+		bool		isnull;
+
+		r->query_id = DatumGetInt64(pgs_result_datum(i, 1, &isnull));
+		r->owner = DatumGetObjectId(pgs_result_datum(i, 2, &isnull));
+		r->search_path = pgs_result_text(i, 3, TopTransactionContext);
+		/* the text rides along in the search_path's place until analyzed */
+		r->analyzed = (Query *) pgs_result_text(i, 4, TopTransactionContext);
+		{
+			MemoryContext spi = MemoryContextSwitchTo(cxt);
+
+			found = lappend(found, r);
+			MemoryContextSwitchTo(spi);
+		}
+	}
 	pgs_catalog_end(&acc);
+	MemoryContextSwitchTo(cxt);
+
+	if (!qc_renamed_callback)
+	{
+		RegisterXactCallback(qc_renamed_xact_callback, NULL);
+		qc_renamed_callback = true;
+	}
+	foreach(lc, found)
+	{
+		QcRenamed  *r = lfirst(lc);
+		char	   *text = (char *) r->analyzed;
+		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+		r->analyzed = pgs_query_analyze_as_owner(r->owner, text, r->search_path);
+		qc_renamed = lappend(qc_renamed, r);
+		MemoryContextSwitchTo(old);
+	}
 }
 
 /*
- * After a rename, the text of each query whose view depends on the renamed
- * object (or on an object in a renamed schema) becomes its analyzed form
- * deparsed (that form names objects by OID, and so follows renames as a
- * view does), with the names its owner's search_path finds unqualified.  A
- * renamed column that was a query's event time is renamed there too.
- * Called from the ddl_command_end event trigger of the renaming command,
- * whose ddl_command_start trigger locked the rows.
+ * After the rename: the texts of the queries found before it become their
+ * analyses deparsed, for people with the names their owner's search_path
+ * finds left unqualified, for batches with every name outside pg_catalog
+ * qualified.  A renamed column that was a query's event time is renamed
+ * there too, except where a deduplicating query outputs it under its name.
  */
 void
 pgs_query_follow_renames(Oid column_relid, const char *old_column, const char *new_column)
 {
 	PgsCatalogAccess acc = {0};
 	MemoryContext cxt = CurrentMemoryContext;
-	int			n;
-	int			i;
-	int64	   *ids;
-	char	  **trees;
-	char	  **paths;
-	Oid		   *owners;
+	List	   *renamed = qc_renamed;
+	ListCell   *lc;
+	int			n = list_length(renamed);
 
-	pgs_catalog_begin(&acc);
-	n = pgs_catalog_exec("SELECT q.query_id, q.query_tree, q.search_path, q.owner::pg_catalog.oid"
-						 " FROM stream.query_defs q"
-						 " WHERE q.definition_view IS NOT NULL AND q.query_tree IS NOT NULL AND EXISTS ("
-						 "  SELECT 1 FROM pg_catalog.pg_event_trigger_ddl_commands() c WHERE"
-						 QC_VIEW_DEPENDS_ON("c.classid", "c.objid") ")",
-						 0, NULL, NULL, NULL, false, 0);
-	/* in the caller's memory: the stretch's goes with it */
-	ids = MemoryContextAlloc(cxt, sizeof(int64) * Max(n, 1));
-	trees = MemoryContextAlloc(cxt, sizeof(char *) * Max(n, 1));
-	paths = MemoryContextAlloc(cxt, sizeof(char *) * Max(n, 1));
-	owners = MemoryContextAlloc(cxt, sizeof(Oid) * Max(n, 1));
-	for (i = 0; i < n; i++)
+	qc_renamed = NIL;
+	foreach(lc, renamed)
 	{
-		bool		isnull;
-
-		ids[i] = DatumGetInt64(pgs_result_datum(i, 1, &isnull));
-		trees[i] = pgs_result_text(i, 2, cxt);
-		paths[i] = pgs_result_text(i, 3, cxt);
-		owners[i] = DatumGetObjectId(pgs_result_datum(i, 4, &isnull));
-	}
-	pgs_catalog_end(&acc);
-
-	for (i = 0; i < n; i++)
-	{
-		Oid			argtypes[2] = {INT8OID, TEXTOID};
-		Datum		values[2];
+		QcRenamed  *r = lfirst(lc);
+		Oid			argtypes[3] = {INT8OID, TEXTOID, TEXTOID};
+		Datum		values[3];
 
 		/* deparsed outside any catalog statement, with fixed settings */
-		values[0] = Int64GetDatum(ids[i]);
-		values[1] = CStringGetTextDatum(pgs_query_deparse((Query *) stringToNode(trees[i]),
-														  pgs_owner_search_path(owners[i], paths[i])));
+		values[0] = Int64GetDatum(r->query_id);
+		values[1] = CStringGetTextDatum(pgs_query_deparse(r->analyzed,
+														  pgs_owner_search_path(r->owner, r->search_path)));
+		values[2] = CStringGetTextDatum(pgs_query_deparse(r->analyzed, PGS_RUN_TEXT_PATH));
 		pgs_catalog_begin(&acc);
-		pgs_catalog_exec("UPDATE stream.query_defs SET query_text = $2"
+		pgs_catalog_exec("UPDATE stream.query_defs SET query_text = $2, run_text = $3"
 						 " WHERE query_id OPERATOR(pg_catalog.=) $1",
-						 2, argtypes, values, NULL, false, 0);
+						 3, argtypes, values, NULL, false, 0);
 		pgs_catalog_end(&acc);
 	}
 	if (OidIsValid(column_relid))
@@ -500,7 +563,7 @@ pgs_query_follow_renames(Oid column_relid, const char *old_column, const char *n
 		qc_invalidate();
 }
 
-/* record a query's view (stream_query.<name>) and its analyzed form */
+/* record a query's view (stream_query.<name>) and the text batches run */
 void
 pgs_query_set_view(int64 query_id, Oid view_relid, const char *tree)
 {
@@ -510,7 +573,7 @@ pgs_query_set_view(int64 query_id, Oid view_relid, const char *tree)
 	CStringGetTextDatum(tree)};
 
 	pgs_catalog_begin(&acc);
-	pgs_catalog_exec("UPDATE stream.query_defs SET definition_view = $2, query_tree = $3"
+	pgs_catalog_exec("UPDATE stream.query_defs SET definition_view = $2, run_text = $3"
 					 " WHERE query_id OPERATOR(pg_catalog.=) $1",
 					 3, argtypes, values, NULL, false, 0);
 	pgs_catalog_end(&acc);

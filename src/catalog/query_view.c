@@ -12,10 +12,13 @@
  * view depends on is refused unless CASCADE, which drops the view and with
  * it the query (the sql_drop event trigger).
  *
- * The analyzed query is also kept in the catalog (query_tree): after a
- * rename of something the query reads, its text becomes that tree deparsed
- * (the tree names objects by OID, so it follows renames as a view does),
- * with the owner's search_path and fixed output settings.
+ * Batches run the query's text as its owner's analysis deparsed it
+ * (run_text): every name outside pg_catalog qualified, function arguments
+ * cast, constants as they were read, under fixed output settings; parsed
+ * with pg_catalog first on the path, it binds what the owner's analysis
+ * bound, whatever is created on the path later.  After a rename of what
+ * the query reads, both texts are made again from an analysis taken before
+ * the rename (query_catalog.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -238,7 +241,7 @@ pgs_query_view_create(const char *query_name, Query *analyzed)
 
 	/* every name qualified but pg_catalog's: it means the same to anybody */
 	pgs_catalog_begin(&acc);
-	text = pgs_query_deparse(hidden, "pg_catalog, pg_temp");
+	text = pgs_query_deparse(hidden, PGS_RUN_TEXT_PATH);
 	raw = pgs_query_parse_one(text);
 	view = makeNode(ViewStmt);
 	view->view = makeRangeVar(PGS_QUERY_VIEW_SCHEMA, relname, -1);
@@ -249,6 +252,33 @@ pgs_query_view_create(const char *query_name, Query *analyzed)
 							 GUC_ACTION_SAVE, true, 0, false);
 	address = DefineView(view, text, raw->stmt_location, raw->stmt_len);
 	AtEOXact_GUC(false, level);
+	CommandCounterIncrement();
+	/* a temporary object would go with its session, and the view with it */
+	{
+		Oid			argtypes[1] = {OIDOID};
+		Datum		values[1] = {ObjectIdGetDatum(address.objectId)};
+
+		if (pgs_catalog_exec("SELECT 1 FROM pg_catalog.pg_depend d"
+							 " WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
+							 "   AND d.objid IN (SELECT r.oid FROM pg_catalog.pg_rewrite r"
+							 "                    WHERE r.ev_class OPERATOR(pg_catalog.=) $1)"
+							 "   AND (CASE d.refclassid"
+							 "     WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN"
+							 "       (SELECT relnamespace FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) d.refobjid)"
+							 "     WHEN 'pg_catalog.pg_proc'::pg_catalog.regclass THEN"
+							 "       (SELECT pronamespace FROM pg_catalog.pg_proc WHERE oid OPERATOR(pg_catalog.=) d.refobjid)"
+							 "     WHEN 'pg_catalog.pg_type'::pg_catalog.regclass THEN"
+							 "       (SELECT typnamespace FROM pg_catalog.pg_type WHERE oid OPERATOR(pg_catalog.=) d.refobjid)"
+							 "     WHEN 'pg_catalog.pg_operator'::pg_catalog.regclass THEN"
+							 "       (SELECT oprnamespace FROM pg_catalog.pg_operator WHERE oid OPERATOR(pg_catalog.=) d.refobjid)"
+							 "     END) OPERATOR(pg_catalog.=) pg_catalog.pg_my_temp_schema() LIMIT 1",
+							 1, argtypes, values, NULL, false, 0) > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("a streaming query cannot use temporary objects"),
+					 errdetail("A temporary object goes with its session, while the query goes on."),
+					 errhint("Use a permanent table or function.")));
+	}
 	pgs_catalog_end(&acc);
 	CommandCounterIncrement();
 	pgs_relation_goes_with_extension(address.objectId);
@@ -280,5 +310,5 @@ pgs_query_define_view(const PgsQuery *q, Query *analyzed)
 		ObjectAddressSet(proc, ProcedureRelationId, q->foreach_batch);
 		recordDependencyOn(&view, &proc, DEPENDENCY_NORMAL);
 	}
-	pgs_query_set_view(q->query_id, relid, nodeToString(analyzed));
+	pgs_query_set_view(q->query_id, relid, pgs_query_deparse(analyzed, PGS_RUN_TEXT_PATH));
 }

@@ -224,8 +224,10 @@ batch_get_plan(const PgsQuery *q)
 }
 
 /*
- * The query's search_path with pg_temp moved to its end: the temporary
- * schema is the session's that runs the batch, never the query's.
+ * The query's search_path with pg_catalog first and pg_temp last: a name
+ * the query's text leaves unqualified is PostgreSQL's own (the text batches
+ * run names everything else in full), and the temporary schema is the
+ * session's that runs the batch, never the query's.
  */
 char *
 pgs_batch_search_path(const char *stored)
@@ -236,13 +238,14 @@ pgs_batch_search_path(const char *stored)
 	StringInfoData buf;
 
 	initStringInfo(&buf);
+	appendStringInfoString(&buf, "pg_catalog, ");
 	if (SplitIdentifierString(copy, ',', &names))
 	{
 		foreach(lc, names)
 		{
 			const char *name = lfirst(lc);
 
-			if (strcmp(name, "pg_temp") == 0)
+			if (strcmp(name, "pg_temp") == 0 || strcmp(name, "pg_catalog") == 0)
 				continue;
 			/* "$user" is kept as written: it is no identifier to quote */
 			appendStringInfo(&buf, "%s, ",

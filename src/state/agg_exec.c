@@ -339,8 +339,19 @@ pgs_agg_drop_state(Oid state_relid)
 {
 	ObjectAddress table;
 
+	Oid			nsp;
+
 	if (!OidIsValid(state_relid) ||
 		!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(state_relid)))
+		return;
+	/*
+	 * Only a table or view of the extension's own schemas: an OID kept in
+	 * the catalog may have gone with its object and come back as another's.
+	 */
+	nsp = get_rel_namespace(state_relid);
+	if (nsp != get_namespace_oid(PGS_AGG_STATE_SCHEMA, true) &&
+		nsp != get_namespace_oid(PGS_BATCH_SCHEMA, true) &&
+		nsp != get_namespace_oid(PGS_QUERY_VIEW_SCHEMA, true))
 		return;
 	ObjectAddressSet(table, RelationRelationId, state_relid);
 	performDeletion(&table, DROP_RESTRICT, PERFORM_DELETION_INTERNAL);

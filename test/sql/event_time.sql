@@ -166,10 +166,9 @@ INSERT INTO clicks VALUES (7, 1, NULL), (8, 1, '2026-01-01 12:40'), (8, 2, '2026
 CALL stream.process_all_available('clicks_ord');
 SELECT * FROM clicks_ord WHERE _ord IN (7, 8) ORDER BY 1;
 SELECT sum(late_rows) AS late FROM stream.progress WHERE query = 'clicks_ord';
--- a function the query calls cannot be dropped under it; and a query whose
--- text now resolves to another function (one put earlier on its
--- search_path), which no longer outputs the types its state was made for,
--- stops
+-- a function the query calls cannot be dropped under it; and another put
+-- earlier on the query's search_path, of another result type, changes
+-- nothing: batches run the query as its owner's analysis bound it
 CREATE SCHEMA mk_first;
 CREATE FUNCTION mk(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1';
 SET search_path = mk_first, public;
@@ -186,6 +185,7 @@ SET timezone = 'UTC';
 SET datestyle = 'ISO';
 INSERT INTO clicks VALUES (9, 1, '2026-01-01 12:42');
 CALL stream.process_all_available('clicks_mk');
+SELECT k, pg_typeof(k) FROM clicks_mk WHERE k = 9;
 
 -- session windows: each row starts [t, t + gap); a key's sessions that touch
 -- merge, also when a later row bridges two; a session is written once in
