@@ -367,6 +367,75 @@ DROP TABLE regress_live_moved.events, mine_out, spied_out, op_calls;
 DROP SCHEMA regress_live_owner CASCADE;
 DROP SCHEMA regress_live_moved;
 
+-- ---------------------------------------------------------------------------
+-- What batches run is what the owner's analysis bound; renames of every kind
+-- ---------------------------------------------------------------------------
+SET ROLE regress_live_owner;
+CREATE TABLE taps (id int, ms int, mood text);
+SELECT stream.create_stream('taps');
+CREATE FUNCTION per_second(numeric) RETURNS numeric LANGUAGE sql IMMUTABLE AS 'SELECT $1 / 1000';
+CREATE TYPE feeling AS ENUM ('calm', 'angry');
+CREATE DOMAIN positive AS int CHECK (VALUE > 0);
+SELECT stream.start_query('scaled', $$SELECT id, per_second(ms) AS s, mood::feeling = 'angry' AS cross,
+                                             ms::positive AS p FROM taps$$,
+                          'scaled_out') > 0 AS started;
+-- another role adds an overload that an unqualified call would now pick
+RESET ROLE;
+CREATE TABLE overload_calls (who name);
+GRANT INSERT ON overload_calls TO PUBLIC;
+CREATE FUNCTION public.per_second(int) RETURNS numeric LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    INSERT INTO public.overload_calls VALUES (current_user);
+    RETURN -1;
+END $$;
+SET ROLE regress_live_owner;
+INSERT INTO taps VALUES (1, 2000, 'angry');
+CALL stream.process_all_available('scaled');
+SELECT * FROM scaled_out;
+RESET ROLE;
+SELECT count(*) AS overload_calls FROM overload_calls;
+DROP FUNCTION public.per_second(int);
+DROP TABLE overload_calls;
+SET ROLE regress_live_owner;
+-- renames of a function, an enum label, a domain, a type and a table
+-- the query reads are followed; a rename of nothing (or of a missing
+-- object) is only the command's own error
+ALTER FUNCTION per_second(numeric) RENAME TO per_second_ms;
+ALTER TYPE feeling RENAME VALUE 'angry' TO 'furious';
+ALTER DOMAIN positive RENAME TO strictly_positive;
+ALTER TYPE feeling RENAME TO emotion;
+ALTER ROUTINE per_second_ms(numeric) RENAME TO ms_per_second;
+ALTER TYPE no_such_type RENAME TO other;
+ALTER DOMAIN no_such_domain RENAME TO other;
+ALTER FUNCTION no_such_function(int) RENAME TO other;
+ALTER TYPE no_such_type SET SCHEMA public;
+SELECT query FROM stream.queries WHERE name = 'scaled';
+INSERT INTO taps VALUES (2, 3000, 'furious');
+CALL stream.process_all_available('scaled');
+SELECT * FROM scaled_out ORDER BY id;
+-- a column renamed on a parent table is renamed below it too: followed
+CREATE TABLE parent_t (id int, a text, b text);
+CREATE TABLE child_t () INHERITS (parent_t);
+SELECT stream.start_query('child_reader', 'SELECT s.id, c.a FROM taps s JOIN child_t c USING (id)',
+                          'child_out') > 0 AS started;
+ALTER TABLE parent_t RENAME COLUMN a TO a_old;
+ALTER TABLE parent_t RENAME COLUMN b TO a;
+SELECT query FROM stream.queries WHERE name = 'child_reader';
+INSERT INTO child_t VALUES (3, 'A', 'B');
+INSERT INTO taps VALUES (3, 1000, 'calm');
+CALL stream.process_all_available('child_reader');
+SELECT * FROM child_out;
+-- a temporary function would go with the session
+CREATE FUNCTION pg_temp.tf(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1';
+SELECT stream.start_query('temp_user', 'SELECT pg_temp.tf(id) AS id FROM taps', 'temp_out');
+SELECT count(*) AS temp_query FROM stream.queries WHERE name = 'temp_user';
+RESET ROLE;
+SELECT stream.drop_stream('taps', cascade => true);
+DROP TABLE taps, scaled_out, child_out, child_t, parent_t;
+DROP FUNCTION ms_per_second(numeric);
+DROP TYPE emotion;
+DROP DOMAIN strictly_positive;
+
 RESET ROLE;
 SELECT stream.drop_stream('clicks', cascade => true);
 SELECT stream.drop_stream('other_stream', cascade => true);
