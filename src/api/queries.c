@@ -31,6 +31,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
 #include "parser/analyze.h"
 #include "parser/parse_coerce.h"
 #include "parser/parser.h"
@@ -950,6 +951,34 @@ qa_old_shape_context(void *arg)
 	errcontext("analyzing the current text of streaming query \"%s\"", (const char *) arg);
 }
 
+/*
+ * Do two expressions of two queries read the same tables at the range table
+ * positions their columns name (equal() compares the positions only)?
+ */
+static bool
+qd_same_tables(Node *ea, Query *a, Node *eb, Query *b)
+{
+	Bitmapset  *ra = pull_varnos(NULL, ea);
+	Bitmapset  *rb = pull_varnos(NULL, eb);
+	int			x = -1;
+
+	if (!bms_equal(ra, rb))
+		return false;
+	while ((x = bms_next_member(ra, x)) >= 0)
+	{
+		RangeTblEntry *ta;
+		RangeTblEntry *tb;
+
+		if (x > list_length(a->rtable) || x > list_length(b->rtable))
+			return false;
+		ta = rt_fetch(x, a->rtable);
+		tb = rt_fetch(x, b->rtable);
+		if (ta->rtekind != tb->rtekind || ta->relid != tb->relid)
+			return false;
+	}
+	return true;
+}
+
 /* is the output column's expression the same in both queries? */
 static bool
 qd_same_output(Query *a, Query *b, const char *name)
@@ -966,7 +995,8 @@ qd_same_output(Query *a, Query *b, const char *name)
 		if (!lfirst_node(TargetEntry, lc)->resjunk && lfirst_node(TargetEntry, lc)->resname &&
 			strcmp(lfirst_node(TargetEntry, lc)->resname, name) == 0)
 			tb = lfirst_node(TargetEntry, lc);
-	return ta != NULL && tb != NULL && equal(ta->expr, tb->expr);
+	return ta != NULL && tb != NULL && equal(ta->expr, tb->expr) &&
+		qd_same_tables((Node *) ta->expr, a, (Node *) tb->expr, b);
 }
 
 /*
@@ -1015,11 +1045,15 @@ qd_check_same_state(const PgsQuery *q, const QdDefinition *d)
 		if (same)
 			forboth(a, old_shape.keys, b, d->shape.keys)
 				same = same && equal(((PgsAggKey *) lfirst(a))->expr,
-									 ((PgsAggKey *) lfirst(b))->expr);
+									 ((PgsAggKey *) lfirst(b))->expr) &&
+					qd_same_tables((Node *) ((PgsAggKey *) lfirst(a))->expr, old,
+								   (Node *) ((PgsAggKey *) lfirst(b))->expr, d->aq.query);
 		if (same)
 			forboth(a, old_shape.calls, b, d->shape.calls)
 				same = same && equal(((PgsAggCall *) lfirst(a))->aggref,
-									 ((PgsAggCall *) lfirst(b))->aggref);
+									 ((PgsAggCall *) lfirst(b))->aggref) &&
+					qd_same_tables((Node *) ((PgsAggCall *) lfirst(a))->aggref, old,
+								   (Node *) ((PgsAggCall *) lfirst(b))->aggref, d->aq.query);
 	}
 	if (!same)
 		ereport(ERROR,

@@ -300,6 +300,8 @@ SELECT stream.start_query('mine', $$SELECT id, secret FROM events WHERE secret <
 SELECT definition, definition LIKE '%hunter2%' AS shows_literal
   FROM pg_views WHERE schemaname = 'stream_query' AND viewname = 'mine';
 RESET ROLE;
+-- reading the view (here as a superuser) runs nothing of the query's
+SELECT count(*) AS view_rows FROM stream_query.mine;
 DROP TABLE public.events;
 SET ROLE regress_live_owner;
 

@@ -59,7 +59,7 @@ is($node->safe_psql('postgres',
 	'1', 'both queries ran in one worker');
 is($node->safe_psql('postgres',
 		'SELECT DISTINCT work_mem || \' \' || search_path FROM b_out'),
-	'4MB "$user", public, pg_temp',
+	'4MB pg_catalog, "$user", public, pg_temp',
 	'no batch saw the settings that another batch set');
 
 is($node->safe_psql('postgres', q{
