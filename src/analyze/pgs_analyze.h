@@ -38,9 +38,9 @@ extern char *pgs_compose_insert(const char *query_text, Oid target_relid,
  * Disarmed by pgs_rewrite_disarm() and by any transaction or
  * subtransaction abort.
  */
-extern void pgs_rewrite_arm(const char *token, Oid stream_relid);
+extern void pgs_rewrite_arm(const char *token, Oid stream_relid, Oid view_relid);
 extern void pgs_rewrite_arm_partial(const char *token, Oid stream_relid,
-									const char *shape);
+									Oid view_relid, const char *shape);
 extern void pgs_rewrite_disarm(void);
 extern void pgs_install_hooks(void);
 

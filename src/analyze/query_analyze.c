@@ -17,6 +17,18 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_depend.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_operator.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_rewrite.h"
+#include "rewrite/rewriteSupport.h"
+#include "utils/fmgroids.h"
+#include "utils/regproc.h"
+
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "catalog/namespace.h"
@@ -71,6 +83,7 @@ typedef struct QaRewrite
 {
 	const char *token;			/* the address of the statement's text */
 	Oid			stream_relid;
+	Oid			view_relid;		/* the query's view, or InvalidOid */
 	int			substituted;	/* range table entries replaced */
 	SubTransactionId subid;		/* armed in this subtransaction */
 	bool		partial;		/* and turn the query into its partial aggregation */
@@ -670,6 +683,100 @@ qa_substitute_walker(Node *node, void *arg)
 	return expression_tree_walker(node, qa_substitute_walker, arg);
 }
 
+/* ---- what a batch statement calls: what its query's view depends on ---- */
+
+typedef struct QaCalls
+{
+	List	   *allowed;		/* OIDs of functions the view depends on */
+	Oid			catalog_nsp;
+	Oid			extension_nsp;
+	Oid			refused;
+} QaCalls;
+
+static bool
+qa_call_checker(Oid funcid, void *arg)
+{
+	QaCalls    *c = (QaCalls *) arg;
+	Oid			nsp;
+
+	if (OidIsValid(c->refused))
+		return false;
+	nsp = get_func_namespace(funcid);
+	if (nsp != c->catalog_nsp && nsp != c->extension_nsp &&
+		!list_member_oid(c->allowed, funcid))
+		c->refused = funcid;
+	return false;
+}
+
+static bool
+qa_calls_walker(Node *node, void *arg)
+{
+	if (node == NULL)
+		return false;
+	(void) check_functions_in_node(node, qa_call_checker, arg);
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, qa_calls_walker, arg, 0);
+	return expression_tree_walker(node, qa_calls_walker, arg);
+}
+
+/*
+ * A batch statement, analyzed again from its text along the query's path,
+ * calls only functions and operators that its query's view depends on
+ * (those the owner's analysis bound), PostgreSQL's own and the extension's:
+ * something created on the path since (an overload a bare name now picks)
+ * makes the batch fail rather than run.
+ */
+static void
+qa_check_calls(Query *query, Oid view_relid)
+{
+	QaCalls		c = {0};
+	Oid			rule = get_rewrite_oid(view_relid, "_RETURN", true);
+	Relation	dep;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	if (!OidIsValid(rule))
+		return;
+	dep = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_depend_classid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(RewriteRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_objid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(rule));
+	scan = systable_beginscan(dep, DependDependerIndexId, true, NULL, 2, key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
+
+		if (d->refclassid == ProcedureRelationId)
+			c.allowed = lappend_oid(c.allowed, d->refobjid);
+		else if (d->refclassid == OperatorRelationId)
+			c.allowed = lappend_oid(c.allowed, get_opcode(d->refobjid));
+	}
+	systable_endscan(scan);
+	table_close(dep, AccessShareLock);
+	c.catalog_nsp = PG_CATALOG_NAMESPACE;
+	c.extension_nsp = get_namespace_oid("stream", true);
+	if (query->commandType == CMD_INSERT)
+	{
+		/* the query is the INSERT's source; the target's coercions are not its */
+		ListCell   *lc;
+
+		foreach(lc, query->rtable)
+			if (lfirst_node(RangeTblEntry, lc)->rtekind == RTE_SUBQUERY)
+				(void) qa_calls_walker((Node *) lfirst_node(RangeTblEntry, lc)->subquery, &c);
+	}
+	else
+		(void) qa_calls_walker((Node *) query, &c);
+	if (OidIsValid(c.refused))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("streaming query's text now calls %s, which it did not call when it was started",
+						format_procedure_qualified(c.refused)),
+				 errdetail("Something created on the query's search_path since takes the place of what the query called."),
+				 errhint("Qualify the names in the query's text with stream.alter_query(), or drop what was created.")));
+}
+
 static void
 qa_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 {
@@ -686,6 +793,8 @@ qa_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 		rw->substituted = 0;
 		PG_TRY();
 		{
+			if (OidIsValid(rw->view_relid))
+				qa_check_calls(query, rw->view_relid);
 			(void) qa_substitute_walker((Node *) query, rw);
 			if (rw->substituted > 0 && rw->partial)
 			{
@@ -750,7 +859,7 @@ qa_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
  * must be called on every path; an abort disarms too.
  */
 void
-pgs_rewrite_arm(const char *token, Oid stream_relid)
+pgs_rewrite_arm(const char *token, Oid stream_relid, Oid view_relid)
 {
 	if (!qa_callbacks_registered)
 	{
@@ -760,6 +869,7 @@ pgs_rewrite_arm(const char *token, Oid stream_relid)
 	}
 	qa_rewrite.token = token;
 	qa_rewrite.stream_relid = stream_relid;
+	qa_rewrite.view_relid = view_relid;
 	qa_rewrite.substituted = 0;
 	qa_rewrite.subid = GetCurrentSubTransactionId();
 	qa_rewrite.partial = false;
@@ -768,9 +878,10 @@ pgs_rewrite_arm(const char *token, Oid stream_relid)
 
 /* the same, and the query's aggregation turned into its partial form */
 void
-pgs_rewrite_arm_partial(const char *token, Oid stream_relid, const char *shape)
+pgs_rewrite_arm_partial(const char *token, Oid stream_relid, Oid view_relid,
+						const char *shape)
 {
-	pgs_rewrite_arm(token, stream_relid);
+	pgs_rewrite_arm(token, stream_relid, view_relid);
 	qa_rewrite.partial = true;
 	qa_rewrite.shape = shape;
 }

@@ -467,6 +467,6 @@ stream_create_query_view(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	if (!OidIsValid(q.view_relid))
 		pgs_query_define_view(&q, pgs_query_analyze_as_owner(q.owner, q.query_text,
-															 q.search_path));
+															 pgs_batch_search_path(q.search_path)));
 	PG_RETURN_VOID();
 }

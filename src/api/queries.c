@@ -312,7 +312,7 @@ qd_analyze_batch_statement(const char *sql, Oid stream_relid)
 {
 	List	   *volatile stmts = NIL;
 
-	pgs_rewrite_arm(sql, stream_relid);
+	pgs_rewrite_arm(sql, stream_relid, InvalidOid);
 	PG_TRY();
 	{
 		stmts = pg_analyze_and_rewrite_fixedparams(linitial_node(RawStmt,
@@ -1019,7 +1019,7 @@ qd_check_same_state(const PgsQuery *q, const QdDefinition *d)
 	cb.arg = q->name;
 	cb.previous = error_context_stack;
 	error_context_stack = &cb;
-	old = pgs_query_analyze_as_owner(q->owner, q->query_text, q->search_path);
+	old = pgs_query_analyze_as_owner(q->owner, q->query_text, pgs_batch_search_path(q->search_path));
 	error_context_stack = cb.previous;
 
 	if (q->dedup_columns != NIL)
@@ -1177,7 +1177,7 @@ stream_alter_query(PG_FUNCTION_ARGS)
 		q.target_columns = d.aq.column_names;
 		new_query = d.aq.query;
 	}
-	pgs_query_alter(&q);
+	pgs_query_alter(&q, new_query != NULL);
 	/* the query's view is made anew from the new text */
 	if (new_query != NULL)
 		pgs_query_define_view(&q, new_query);

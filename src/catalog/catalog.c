@@ -94,6 +94,8 @@ pgs_owner_begin(PgsCatalogAccess *acc, Oid owner, const char *search_path)
 	/* query texts are written with standard strings, whatever the session says */
 	(void) set_config_option("standard_conforming_strings", "on", PGC_USERSET,
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("array_nulls", "on", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	acc->spi_connected = true;

@@ -46,6 +46,8 @@ typedef struct PgsQuery
 								 * extension's table of the batch's rows */
 	Oid			view_relid;		/* stream_query.<name>: the query's text as a
 								 * view, for PostgreSQL's dependencies */
+	bool		qualified;		/* query_text is the run text: every name
+								 * outside pg_catalog qualified */
 } PgsQuery;
 
 /* what the scheduler needs of an active query */
@@ -74,7 +76,7 @@ extern void pgs_query_report_missing(const char *name) pg_attribute_noreturn();
 extern int64 pgs_query_insert(const PgsQuery *q);
 extern void pgs_query_delete(int64 query_id);
 extern void pgs_query_set_state(int64 query_id, Oid state_relid);
-extern void pgs_query_alter(const PgsQuery *q);
+extern void pgs_query_alter(const PgsQuery *q, bool text_changed);
 extern void pgs_query_set_view(int64 query_id, Oid view_relid, const char *run_text);
 
 /* what the text batches run is deparsed with: pg_catalog's names alone unqualified */

@@ -45,16 +45,16 @@
 	" coalesce(max_rows_per_batch, 0), status, last_error," \
 	" last_error_sqlstate, "
 #define QC_COLUMNS_03 QC_COLUMNS_COMMON "last_error_detail, last_error_hint, NULL::oid," \
-	" NULL::text, NULL::int8, NULL::text[], NULL::text[], NULL::oid, NULL::oid"
+	" NULL::text, NULL::int8, NULL::text[], NULL::text[], NULL::oid, NULL::oid, false"
 #define QC_COLUMNS_04 QC_COLUMNS_COMMON "last_error_detail, last_error_hint, state_relid::oid," \
 	" event_time, (extract(epoch FROM watermark_delay) * 1000000)::int8, dedup_columns," \
-	" NULL::text[], NULL::oid, NULL::oid"
+	" NULL::text[], NULL::oid, NULL::oid, false"
 #define QC_COLUMNS QC_COLUMNS_COMMON_05 "last_error_detail, last_error_hint, state_relid::oid," \
 	" event_time, (extract(epoch FROM watermark_delay) * 1000000)::int8, dedup_columns," \
-	" key_columns, foreach_batch::oid, definition_view::oid"
+	" key_columns, foreach_batch::oid, definition_view::oid, run_text IS NOT NULL"
 /* the same from the catalog of version 0.1, before its update */
 #define QC_COLUMNS_01 QC_COLUMNS_COMMON "NULL::text, NULL::text, NULL::oid, NULL::text, NULL::int8," \
-	" NULL::text[], NULL::text[], NULL::oid, NULL::oid"
+	" NULL::text[], NULL::text[], NULL::oid, NULL::oid, false"
 
 /*
  * Does the catalog have the columns of version 0.2?  A server runs the
@@ -154,6 +154,7 @@ qc_fill(PgsQuery *q, MemoryContext cxt)
 	q->foreach_batch = isnull ? InvalidOid : DatumGetObjectId(d);
 	d = pgs_result_datum(0, 23, &isnull);
 	q->view_relid = isnull ? InvalidOid : DatumGetObjectId(d);
+	q->qualified = DatumGetBool(pgs_result_datum(0, 24, &isnull));
 }
 
 /*
@@ -344,12 +345,12 @@ pgs_query_insert(const PgsQuery *q)
  * backends prepare the query's statements again.
  */
 void
-pgs_query_alter(const PgsQuery *q)
+pgs_query_alter(const PgsQuery *q, bool text_changed)
 {
 	PgsCatalogAccess acc = {0};
-	Oid			argtypes[6] = {INT8OID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, INT4OID};
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	Oid			argtypes[7] = {INT8OID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, INT4OID, BOOLOID};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 
 	values[0] = Int64GetDatum(q->query_id);
 	values[1] = CStringGetTextDatum(q->query_text);
@@ -358,57 +359,39 @@ pgs_query_alter(const PgsQuery *q)
 	values[4] = CStringGetTextDatum(q->trigger);
 	values[5] = Int32GetDatum(q->max_rows);
 	nulls[5] = q->max_rows > 0 ? ' ' : 'n';
+	values[6] = BoolGetDatum(text_changed);
 	pgs_catalog_begin(&acc);
-	pgs_catalog_exec("UPDATE stream.query_defs SET query_text = $2, search_path = $3,"
-					 " target_columns = $4, trigger = $5, max_rows_per_batch = $6,"
-					 " altered_at = pg_catalog.now()"
+	/* without a new text, the text shown stays as written */
+	pgs_catalog_exec("UPDATE stream.query_defs SET"
+					 " query_text = CASE WHEN $7 THEN $2 ELSE query_text END,"
+					 " search_path = CASE WHEN $7 THEN $3 ELSE search_path END,"
+					 " target_columns = CASE WHEN $7 THEN $4 ELSE target_columns END,"
+					 " trigger = $5, max_rows_per_batch = $6, altered_at = pg_catalog.now()"
 					 " WHERE query_id OPERATOR(pg_catalog.=) $1",
-					 6, argtypes, values, nulls, false, 0);
+					 7, argtypes, values, nulls, false, 0);
 	pgs_catalog_end(&acc);
 	qc_invalidate();
 }
 
 /*
- * "q"'s view depends on the object $1 (class) / $2 (oid), or on an object
- * in the schema $2 when $1 is pg_namespace.
+ * "q"'s view depends on the object classid/objid, or on an object that
+ * depends on it, however deep (what a rename carries over: an array type,
+ * a table's row type, a typed table, an inheritance child, a schema's
+ * objects, an extension's members).
  */
 #define QC_VIEW_DEPENDS_ON(classid, objid) \
-	" EXISTS (SELECT 1 FROM pg_catalog.pg_depend d" \
-	"  WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass" \
-	"    AND d.objid IN (SELECT r.oid FROM pg_catalog.pg_rewrite r" \
-	"                     WHERE r.ev_class OPERATOR(pg_catalog.=) q.definition_view)" \
-	"    AND ((d.refclassid OPERATOR(pg_catalog.=) " classid \
-	"          AND d.refobjid OPERATOR(pg_catalog.=) " objid ")" \
-	"      OR (" classid " OPERATOR(pg_catalog.=) 'pg_catalog.pg_namespace'::pg_catalog.regclass" \
-	"          AND " objid " OPERATOR(pg_catalog.=) CASE d.refclassid" \
-	"            WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN" \
-	"              (SELECT relnamespace FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) d.refobjid)" \
-	"            WHEN 'pg_catalog.pg_proc'::pg_catalog.regclass THEN" \
-	"              (SELECT pronamespace FROM pg_catalog.pg_proc WHERE oid OPERATOR(pg_catalog.=) d.refobjid)" \
-	"            WHEN 'pg_catalog.pg_type'::pg_catalog.regclass THEN" \
-	"              (SELECT typnamespace FROM pg_catalog.pg_type WHERE oid OPERATOR(pg_catalog.=) d.refobjid)" \
-	"            WHEN 'pg_catalog.pg_operator'::pg_catalog.regclass THEN" \
-	"              (SELECT oprnamespace FROM pg_catalog.pg_operator WHERE oid OPERATOR(pg_catalog.=) d.refobjid)" \
-	"            WHEN 'pg_catalog.pg_collation'::pg_catalog.regclass THEN" \
-	"              (SELECT collnamespace FROM pg_catalog.pg_collation WHERE oid OPERATOR(pg_catalog.=) d.refobjid)" \
-	"            WHEN 'pg_catalog.pg_ts_config'::pg_catalog.regclass THEN" \
-	"              (SELECT cfgnamespace FROM pg_catalog.pg_ts_config WHERE oid OPERATOR(pg_catalog.=) d.refobjid)" \
-	"            WHEN 'pg_catalog.pg_ts_dict'::pg_catalog.regclass THEN" \
-	"              (SELECT dictnamespace FROM pg_catalog.pg_ts_dict WHERE oid OPERATOR(pg_catalog.=) d.refobjid)" \
-	"            END)" \
-	"      OR (" classid " OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass" \
-	"          AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass" \
-	"          AND d.refobjid IN (WITH RECURSIVE below(relid) AS (" \
-	"                SELECT i.inhrelid FROM pg_catalog.pg_inherits i" \
-	"                 WHERE i.inhparent OPERATOR(pg_catalog.=) " objid \
-	"                UNION SELECT i.inhrelid FROM pg_catalog.pg_inherits i, below" \
-	"                 WHERE i.inhparent OPERATOR(pg_catalog.=) below.relid)" \
-	"              SELECT relid FROM below))" \
-	"      OR (" classid " OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass" \
-	"          AND d.refobjid IN (SELECT e.objid FROM pg_catalog.pg_depend e" \
-	"                WHERE e.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_extension'::pg_catalog.regclass" \
-	"                  AND e.refobjid OPERATOR(pg_catalog.=) " objid \
-	"                  AND e.deptype OPERATOR(pg_catalog.=) 'e'))))"
+	" EXISTS (WITH RECURSIVE touched(classid, objid) AS (" \
+	"     SELECT " classid "::pg_catalog.oid, " objid "::pg_catalog.oid" \
+	"     UNION SELECT d.classid, d.objid FROM pg_catalog.pg_depend d, touched t" \
+	"      WHERE d.refclassid OPERATOR(pg_catalog.=) t.classid" \
+	"        AND d.refobjid OPERATOR(pg_catalog.=) t.objid" \
+	"        AND d.deptype OPERATOR(pg_catalog.=) ANY ('{n,a,i,e}'::pg_catalog.\"char\"[]))" \
+	"  SELECT 1 FROM pg_catalog.pg_depend d, touched t" \
+	"   WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass" \
+	"     AND d.objid IN (SELECT r.oid FROM pg_catalog.pg_rewrite r" \
+	"                      WHERE r.ev_class OPERATOR(pg_catalog.=) q.definition_view)" \
+	"     AND d.refclassid OPERATOR(pg_catalog.=) t.classid" \
+	"     AND d.refobjid OPERATOR(pg_catalog.=) t.objid)"
 
 /*
  * The queries a renaming command touches, found and locked by its
@@ -421,16 +404,42 @@ typedef struct QcRenamed
 	int64		query_id;
 	Oid			owner;
 	char	   *search_path;
+	bool		qualified;		/* the text is the run text */
+	char	   *name;
 	Query	   *analyzed;
+	SubTransactionId subid;		/* of the command that found it */
 } QcRenamed;
 
 static List *qc_renamed = NIL;
+static MemoryContext qc_renamed_cxt = NULL;	/* under TopTransactionContext */
 static bool qc_renamed_callback = false;
 
 static void
 qc_renamed_xact_callback(XactEvent event, void *arg)
 {
-	qc_renamed = NIL;			/* the transaction's memory goes with it */
+	/* the memory goes with the transaction's */
+	qc_renamed = NIL;
+	qc_renamed_cxt = NULL;
+}
+
+/* a renaming command that failed in a subtransaction found nothing */
+static void
+qc_renamed_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+							SubTransactionId parentSubid, void *arg)
+{
+	ListCell   *lc;
+
+	foreach(lc, qc_renamed)
+	{
+		QcRenamed  *r = lfirst(lc);
+
+		if (r->subid != mySubid)
+			continue;
+		if (event == SUBXACT_EVENT_ABORT_SUB)
+			qc_renamed = foreach_delete_current(qc_renamed, lc);
+		else if (event == SUBXACT_EVENT_COMMIT_SUB)
+			r->subid = parentSubid;
+	}
 }
 
 /*
@@ -449,14 +458,25 @@ pgs_query_lock_for_rename(Oid classid, Oid objid)
 	Oid			argtypes[2] = {OIDOID, OIDOID};
 	Datum		values[2] = {ObjectIdGetDatum(classid), ObjectIdGetDatum(objid)};
 	MemoryContext cxt = CurrentMemoryContext;
-	List	   *found = NIL;
+	ResourceOwner owner = CurrentResourceOwner;
+	List	   *volatile found = NIL;
 	ListCell   *lc;
 	int			n;
 	int			i;
 
+	if (!qc_renamed_callback)
+	{
+		RegisterXactCallback(qc_renamed_xact_callback, NULL);
+		RegisterSubXactCallback(qc_renamed_subxact_callback, NULL);
+		qc_renamed_callback = true;
+	}
+	if (qc_renamed_cxt == NULL)
+		qc_renamed_cxt = AllocSetContextCreate(TopTransactionContext, "pg_streaming renames",
+											   ALLOCSET_SMALL_SIZES);
+
 	pgs_catalog_begin(&acc);
 	n = pgs_catalog_exec("SELECT q.query_id, q.owner::pg_catalog.oid, q.search_path,"
-						 " coalesce(q.run_text, q.query_text)"
+						 " coalesce(q.run_text, q.query_text), q.run_text IS NOT NULL, q.name"
 						 " FROM stream.query_defs q"
 						 " WHERE q.definition_view IS NOT NULL AND"
 						 QC_VIEW_DEPENDS_ON("$1", "$2")
@@ -464,38 +484,75 @@ pgs_query_lock_for_rename(Oid classid, Oid objid)
 						 2, argtypes, values, NULL, false, 0);
 	for (i = 0; i < n; i++)
 	{
-		QcRenamed  *r = MemoryContextAllocZero(TopTransactionContext, sizeof(QcRenamed));
+		QcRenamed  *r = MemoryContextAllocZero(cxt, sizeof(QcRenamed));
 		bool		isnull;
+		MemoryContext spi;
 
 		r->query_id = DatumGetInt64(pgs_result_datum(i, 1, &isnull));
 		r->owner = DatumGetObjectId(pgs_result_datum(i, 2, &isnull));
-		r->search_path = pgs_result_text(i, 3, TopTransactionContext);
-		/* the text rides along in the search_path's place until analyzed */
-		r->analyzed = (Query *) pgs_result_text(i, 4, TopTransactionContext);
-		{
-			MemoryContext spi = MemoryContextSwitchTo(cxt);
-
-			found = lappend(found, r);
-			MemoryContextSwitchTo(spi);
-		}
+		r->search_path = pgs_result_text(i, 3, cxt);
+		/* the text rides along in the analysis's place until analyzed */
+		r->analyzed = (Query *) pgs_result_text(i, 4, cxt);
+		r->qualified = DatumGetBool(pgs_result_datum(i, 5, &isnull));
+		r->name = pgs_result_text(i, 6, cxt);
+		r->subid = GetCurrentSubTransactionId();
+		spi = MemoryContextSwitchTo(cxt);
+		found = lappend((List *) found, r);
+		MemoryContextSwitchTo(spi);
 	}
 	pgs_catalog_end(&acc);
 	MemoryContextSwitchTo(cxt);
 
-	if (!qc_renamed_callback)
-	{
-		RegisterXactCallback(qc_renamed_xact_callback, NULL);
-		qc_renamed_callback = true;
-	}
-	foreach(lc, found)
+	/*
+	 * Each analysis in a subtransaction of its own: a query its owner can no
+	 * longer analyze (a schema's USAGE taken away) must not stop the rename;
+	 * its texts then stay as they are.
+	 */
+	foreach(lc, (List *) found)
 	{
 		QcRenamed  *r = lfirst(lc);
 		char	   *text = (char *) r->analyzed;
-		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+		QcRenamed  *volatile kept = NULL;
 
-		r->analyzed = pgs_query_analyze_as_owner(r->owner, text, r->search_path);
-		qc_renamed = lappend(qc_renamed, r);
-		MemoryContextSwitchTo(old);
+		BeginInternalSubTransaction(NULL);
+		PG_TRY();
+		{
+			MemoryContext old = MemoryContextSwitchTo(qc_renamed_cxt);
+
+			kept = palloc(sizeof(QcRenamed));
+			*kept = *r;
+			kept->search_path = pstrdup(r->search_path);
+			kept->analyzed = pgs_query_analyze_as_owner(r->owner, text,
+														r->qualified ? PGS_RUN_TEXT_PATH :
+														pgs_batch_search_path(r->search_path));
+			MemoryContextSwitchTo(old);
+			ReleaseCurrentSubTransaction();
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(cxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			ereport(WARNING,
+					(errmsg("the text of streaming query \"%s\" does not follow this rename",
+							r->name),
+					 errdetail("Its owner could not analyze it: %s", edata->message),
+					 errhint("Change its text with stream.alter_query() after the rename.")));
+			kept = NULL;
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (kept != NULL)
+		{
+			MemoryContext old = MemoryContextSwitchTo(qc_renamed_cxt);
+
+			qc_renamed = lappend(qc_renamed, (QcRenamed *) kept);
+			MemoryContextSwitchTo(old);
+		}
 	}
 }
 
@@ -512,10 +569,12 @@ pgs_query_follow_renames(Oid column_relid, const char *old_column, const char *n
 	PgsCatalogAccess acc = {0};
 	MemoryContext cxt = CurrentMemoryContext;
 	List	   *renamed = qc_renamed;
+	MemoryContext renamed_cxt = qc_renamed_cxt;
 	ListCell   *lc;
 	int			n = list_length(renamed);
 
 	qc_renamed = NIL;
+	qc_renamed_cxt = NULL;
 	foreach(lc, renamed)
 	{
 		QcRenamed  *r = lfirst(lc);
@@ -559,6 +618,8 @@ pgs_query_follow_renames(Oid column_relid, const char *old_column, const char *n
 							  3, argtypes, values, NULL, false, 0);
 		pgs_catalog_end(&acc);
 	}
+	if (renamed_cxt != NULL)
+		MemoryContextDelete(renamed_cxt);
 	if (n > 0)
 		qc_invalidate();
 }

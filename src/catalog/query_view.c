@@ -4,19 +4,18 @@
  *	  What a query reads, kept by PostgreSQL's own dependencies, and its
  *	  text kept up with renames.
  *
- * Each query has a view, stream_query.<query name>, built from the query as
- * its owner analyzed it: every constant replaced by a NULL of its type (the
- * view shows no literal of the query to anybody), deparsed with every name
- * qualified, and defined from that one parsed SELECT.  No text a user wrote
- * is ever parsed with the extension's rights.  Dropping or retyping what the
- * view depends on is refused unless CASCADE, which drops the view and with
- * it the query (the sql_drop event trigger).
+ * Each query has a view, stream_query.<query name>: a view of nothing,
+ * whose rule is recorded as depending on everything the query reads, as its
+ * owner analyzed it (the dependencies a view over the query would have).
+ * Dropping or retyping what it depends on is refused unless CASCADE, which
+ * drops the view and with it the query (the sql_drop event trigger).  The
+ * view shows nothing of the query, and reading it runs nothing.
  *
  * Batches run the query's text as its owner's analysis deparsed it
  * (run_text): every name outside pg_catalog qualified, function arguments
  * cast, constants as they were read, under fixed output settings; parsed
- * with pg_catalog first on the path, it binds what the owner's analysis
- * bound, whatever is created on the path later.  After a rename of what
+ * with only pg_catalog (and pg_temp) on the path, it binds what the owner's
+ * analysis bound, whatever is created anywhere later.  After a rename of what
  * the query reads, both texts are made again from an analysis taken before
  * the rename (query_catalog.c).
  *
@@ -39,6 +38,8 @@
 #include "parser/analyze.h"
 #include "parser/parser.h"
 #include "rewrite/rewriteHandler.h"
+#include "rewrite/rewriteSupport.h"
+#include "catalog/pg_rewrite.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -66,51 +67,6 @@ qv_fixed_settings(void)
 	for (i = 0; i < lengthof(settings); i++)
 		(void) set_config_option(settings[i][0], settings[i][1], PGC_USERSET,
 								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-}
-
-/*
- * Constants that name objects (regclass, regproc, ...) are kept, as
- * dependencies of a view record them; every other constant becomes a NULL
- * of its type.
- */
-static bool
-qv_names_object(Oid type)
-{
-	switch (type)
-	{
-		case REGPROCOID:
-		case REGPROCEDUREOID:
-		case REGOPEROID:
-		case REGOPERATOROID:
-		case REGCLASSOID:
-		case REGTYPEOID:
-		case REGCOLLATIONOID:
-		case REGCONFIGOID:
-		case REGDICTIONARYOID:
-		case REGNAMESPACEOID:
-		case REGROLEOID:
-			return true;
-		default:
-			return false;
-	}
-}
-
-static Node *
-qv_hide_constants(Node *node, void *context)
-{
-	if (node == NULL)
-		return NULL;
-	if (IsA(node, Const))
-	{
-		Const	   *c = (Const *) node;
-
-		if (qv_names_object(c->consttype))
-			return (Node *) copyObject(c);
-		return (Node *) makeNullConst(c->consttype, c->consttypmod, c->constcollid);
-	}
-	if (IsA(node, Query))
-		return (Node *) query_tree_mutator((Query *) node, qv_hide_constants, context, 0);
-	return expression_tree_mutator(node, qv_hide_constants, context);
 }
 
 /*
@@ -192,8 +148,9 @@ pgs_query_parse_one(const char *text)
 }
 
 /*
- * Analyze a query's text as its owner with its search_path (for queries
- * started before their analyzed form was kept).
+ * Analyze a query's text as its owner along the given path: the text as
+ * written along the query's search_path (a query started before the text
+ * batches run was kept), or the run text along PGS_RUN_TEXT_PATH.
  */
 Query *
 pgs_query_analyze_as_owner(Oid owner, const char *text, const char *search_path)
@@ -203,7 +160,7 @@ pgs_query_analyze_as_owner(Oid owner, const char *text, const char *search_path)
 	RawStmt    *raw = pgs_query_parse_one(text);
 	Query	   *query;
 
-	pgs_owner_begin(&acc, owner, pgs_batch_search_path(search_path));
+	pgs_owner_begin(&acc, owner, search_path);
 	/* the tree outlives the stretch's SPI connection */
 	MemoryContextSwitchTo(cxt);
 	query = parse_analyze_fixedparams(raw, text, NULL, 0, NULL);
@@ -213,19 +170,21 @@ pgs_query_analyze_as_owner(Oid owner, const char *text, const char *search_path)
 
 /*
  * Create the view that stands for a query in PostgreSQL's dependencies,
- * stream_query.<query name>, from the query as its owner analyzed it.
- * Owned by the extension's owner; nobody reads it.
+ * stream_query.<query name>: a view of nothing, whose rule is recorded as
+ * depending on everything the query as its owner analyzed it reads, as a
+ * view's rule on its query.  Owned by the extension's owner; reading it
+ * returns no row and runs no code, and shows nothing of the query.
  */
 Oid
 pgs_query_view_create(const char *query_name, Query *analyzed)
 {
 	PgsCatalogAccess acc = {0};
-	Query	   *hidden = (Query *) qv_hide_constants((Node *) copyObject(analyzed), NULL);
+	const char *text = "SELECT WHERE false";
 	char	   *relname = pstrdup(query_name);
-	char	   *text;
 	RawStmt    *raw;
 	ViewStmt   *view;
 	ObjectAddress address;
+	ObjectAddress rule;
 	int			level;
 
 	if (strlen(relname) >= NAMEDATALEN)
@@ -239,11 +198,7 @@ pgs_query_view_create(const char *query_name, Query *analyzed)
 						   PGS_QUERY_VIEW_SCHEMA),
 				 errhint("Choose another query name.")));
 
-	/* every name qualified but pg_catalog's: it means the same to anybody */
 	pgs_catalog_begin(&acc);
-	/* nobody reading the view, a superuser included, runs the query's code */
-	text = psprintf("SELECT * FROM (\n%s\n) AS q WHERE false",
-					pgs_query_deparse(hidden, PGS_RUN_TEXT_PATH));
 	raw = pgs_query_parse_one(text);
 	view = makeNode(ViewStmt);
 	view->view = makeRangeVar(PGS_QUERY_VIEW_SCHEMA, relname, -1);
@@ -254,6 +209,9 @@ pgs_query_view_create(const char *query_name, Query *analyzed)
 							 GUC_ACTION_SAVE, true, 0, false);
 	address = DefineView(view, text, raw->stmt_location, raw->stmt_len);
 	AtEOXact_GUC(false, level);
+	CommandCounterIncrement();
+	ObjectAddressSet(rule, RewriteRelationId, get_rewrite_oid(address.objectId, "_RETURN", false));
+	recordDependencyOnExpr(&rule, (Node *) analyzed, NIL, DEPENDENCY_NORMAL);
 	CommandCounterIncrement();
 	/* a temporary object would go with its session, and the view with it */
 	{

@@ -203,7 +203,7 @@ batch_get_plan(const PgsQuery *q)
 	{
 		SPIPlanPtr	volatile plan = NULL;
 
-		pgs_rewrite_arm(sql, q->stream_relid);
+		pgs_rewrite_arm(sql, q->stream_relid, q->view_relid);
 		PG_TRY();
 		{
 			plan = SPI_prepare(sql, PGS_BATCH_NPARAMS, pgs_batch_param_types);
@@ -413,7 +413,7 @@ batch_execute_query(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 	 */
 	source = linitial(SPI_plan_get_plan_sources(entry->plan));
 	pgs_batch_input_rows = 0;
-	pgs_rewrite_arm(source->query_string, q->stream_relid);
+	pgs_rewrite_arm(source->query_string, q->stream_relid, q->view_relid);
 	PG_TRY();
 	{
 		bool		pushed = pgs_ensure_snapshot();

@@ -1119,7 +1119,7 @@ ae_plans(const PgsQuery *q)
 	{
 		char	   *text = pgs_trim_query(q->query_text);
 
-		pgs_rewrite_arm_partial(text, q->stream_relid, p->shape);
+		pgs_rewrite_arm_partial(text, q->stream_relid, q->view_relid, p->shape);
 		PG_TRY();
 		{
 			p->partial = pgs_state_prepare(text, PGS_BATCH_NPARAMS, pgs_batch_param_types);
@@ -1275,7 +1275,7 @@ ae_partial(const PgsQuery *q, AggPlans *p, PgsBatchParams *params,
 	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
 	source = linitial(SPI_plan_get_plan_sources(p->partial));
 	pgs_batch_input_rows = 0;
-	pgs_rewrite_arm_partial(source->query_string, q->stream_relid, p->shape);
+	pgs_rewrite_arm_partial(source->query_string, q->stream_relid, q->view_relid, p->shape);
 	PG_TRY();
 	{
 		partial = pgs_state_run_into(p->partial,

@@ -277,7 +277,7 @@ dd_plans(const PgsQuery *q)
 	MemoryContextSwitchTo(cxt);
 	rows_sql = psprintf("SELECT %s FROM (\n%s\n) AS q", cols.data,
 						pgs_trim_query(q->query_text));
-	pgs_rewrite_arm(rows_sql, q->stream_relid);
+	pgs_rewrite_arm(rows_sql, q->stream_relid, q->view_relid);
 	PG_TRY();
 	{
 		p->rows = pgs_state_prepare(rows_sql, PGS_BATCH_NPARAMS, pgs_batch_param_types);
@@ -368,7 +368,7 @@ dd_rows(const PgsQuery *q, DedupPlans *p, PgsBatchParams *params, MemoryContext 
 	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
 	source = linitial(SPI_plan_get_plan_sources(p->rows));
 	pgs_batch_input_rows = 0;
-	pgs_rewrite_arm(source->query_string, q->stream_relid);
+	pgs_rewrite_arm(source->query_string, q->stream_relid, q->view_relid);
 	PG_TRY();
 	{
 		rows = pgs_state_run_into(p->rows, pl, cxt);

@@ -438,6 +438,77 @@ DROP FUNCTION ms_per_second(numeric);
 DROP TYPE emotion;
 DROP DOMAIN strictly_positive;
 
+-- ---------------------------------------------------------------------------
+-- Calls the query did not make when it started are refused; renames carried
+-- over to other objects, inside savepoints, and by owners of what another
+-- role's query reads
+-- ---------------------------------------------------------------------------
+SET ROLE regress_live_owner;
+CREATE TABLE arrs (id int, arr int[], hues text);
+SELECT stream.create_stream('arrs');
+CREATE TYPE hue AS ENUM ('red', 'green');
+SELECT stream.start_query('arr_q', $$SELECT id, array_length(arr, 1) AS n,
+                                           hues::hue[] @> '{red}'::hue[] AS has_red FROM arrs$$,
+                          'arr_out', trigger => '1 hour') > 0 AS started;
+INSERT INTO arrs VALUES (1, '{1,2,3}', '{red}');
+CALL stream.process_all_available('arr_q');
+-- changing only the trigger keeps the text as written
+SELECT stream.alter_query('arr_q', trigger => '2 hours');
+SELECT query FROM stream.queries WHERE name = 'arr_q';
+-- another role's closer match for a built-in's polymorphic arguments
+RESET ROLE;
+CREATE TABLE overload_calls (who name);
+GRANT INSERT ON overload_calls TO PUBLIC;
+CREATE FUNCTION public.array_length(int[], int) RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.overload_calls VALUES (current_user);
+    RETURN -1;
+END $$;
+SET ROLE regress_live_owner;
+INSERT INTO arrs VALUES (2, '{1}', '{green}');
+\c
+SET client_min_messages = warning;
+SET ROLE regress_live_owner;
+CALL stream.process_all_available('arr_q');
+RESET ROLE;
+SELECT count(*) AS overload_calls FROM overload_calls;
+DROP FUNCTION public.array_length(int[], int);
+DROP TABLE overload_calls;
+SET ROLE regress_live_owner;
+SELECT stream.resume_query('arr_q');
+CALL stream.process_all_available('arr_q');
+SELECT * FROM arr_out ORDER BY id;
+-- a type renamed renames its array type: followed
+ALTER TYPE hue RENAME TO colour;
+-- a rename that fails inside a savepoint leaves nothing behind
+BEGIN;
+SAVEPOINT s;
+ALTER TABLE arrs RENAME TO arr_out;
+ROLLBACK TO s;
+ALTER TABLE arrs RENAME TO arrays;
+COMMIT;
+SELECT query FROM stream.queries WHERE name = 'arr_q';
+INSERT INTO arrays VALUES (3, '{1,2}', '{red,green}');
+CALL stream.process_all_available('arr_q');
+SELECT * FROM arr_out ORDER BY id;
+-- a query whose owner can no longer analyze it does not stop a rename
+RESET ROLE;
+CREATE SCHEMA regress_live_lookup;
+CREATE TABLE regress_live_lookup.codes (id int, code text);
+GRANT USAGE ON SCHEMA regress_live_lookup TO regress_live_owner;
+GRANT SELECT ON regress_live_lookup.codes TO regress_live_owner;
+SET ROLE regress_live_owner;
+SELECT stream.start_query('coded', 'SELECT a.id, c.code FROM arrays a JOIN regress_live_lookup.codes c USING (id)',
+                          'coded_out', trigger => '1 hour') > 0 AS started;
+RESET ROLE;
+REVOKE USAGE ON SCHEMA regress_live_lookup FROM regress_live_owner;
+ALTER TABLE regress_live_lookup.codes RENAME TO codes_v2;
+SELECT relname FROM pg_class WHERE relnamespace = 'regress_live_lookup'::regnamespace;
+SELECT stream.drop_stream('arrays', cascade => true);
+DROP TABLE arrays, arr_out, coded_out;
+DROP SCHEMA regress_live_lookup CASCADE;
+DROP TYPE colour;
+
 RESET ROLE;
 SELECT stream.drop_stream('clicks', cascade => true);
 SELECT stream.drop_stream('other_stream', cascade => true);
