@@ -48,6 +48,7 @@
 
 #include "access/xact.h"
 #include "analyze/pgs_analyze.h"
+#include "catalog/pgs_query.h"
 #include "pg_streaming.h"
 #include "source/pgs_offsets.h"
 #include "state/pgs_agg.h"
@@ -727,7 +728,7 @@ qa_calls_walker(Node *node, void *arg)
  * makes the batch fail rather than run.
  */
 static void
-qa_check_calls(Query *query, Oid view_relid)
+qa_check_calls(Query *query, Oid view_relid, Oid stream_relid)
 {
 	QaCalls		c = {0};
 	Oid			rule = get_rewrite_oid(view_relid, "_RETURN", true);
@@ -736,7 +737,8 @@ qa_check_calls(Query *query, Oid view_relid)
 	SysScanDesc scan;
 	HeapTuple	tup;
 
-	if (!OidIsValid(rule))
+	/* a view without its dependencies (restored) is made again before a batch */
+	if (!OidIsValid(rule) || !pgs_query_view_reads(view_relid, stream_relid))
 		return;
 	dep = table_open(DependRelationId, AccessShareLock);
 	ScanKeyInit(&key[0], Anum_pg_depend_classid, BTEqualStrategyNumber, F_OIDEQ,
@@ -794,7 +796,7 @@ qa_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 		PG_TRY();
 		{
 			if (OidIsValid(rw->view_relid))
-				qa_check_calls(query, rw->view_relid);
+				qa_check_calls(query, rw->view_relid, rw->stream_relid);
 			(void) qa_substitute_walker((Node *) query, rw);
 			if (rw->substituted > 0 && rw->partial)
 			{

@@ -23,7 +23,12 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/table.h"
 #include "access/xact.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_depend.h"
+#include "utils/fmgroids.h"
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -271,4 +276,53 @@ pgs_query_define_view(const PgsQuery *q, Query *analyzed)
 		recordDependencyOn(&view, &proc, DEPENDENCY_NORMAL);
 	}
 	pgs_query_set_view(q->query_id, relid, pgs_query_deparse(analyzed, PGS_RUN_TEXT_PATH));
+}
+
+/* does the rule of a query's view depend on the relation? */
+bool
+pgs_query_view_reads(Oid view_relid, Oid relid)
+{
+	Oid			rule = get_rewrite_oid(view_relid, "_RETURN", true);
+	Relation	dep;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		found = false;
+
+	if (!OidIsValid(rule))
+		return false;
+	dep = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_depend_classid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(RewriteRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_objid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(rule));
+	scan = systable_beginscan(dep, DependDependerIndexId, true, NULL, 2, key);
+	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
+
+		found = d->refclassid == RelationRelationId && d->refobjid == relid;
+	}
+	systable_endscan(scan);
+	table_close(dep, AccessShareLock);
+	return found;
+}
+
+/*
+ * Give a query its view again where it has none, or one without its
+ * dependencies (pg_dump keeps a view's definition, not dependencies
+ * recorded beside it): from its text analyzed as its owner.  Before a
+ * backend's first batch of the query.
+ */
+void
+pgs_query_repair_view(const PgsQuery *q)
+{
+	if (!pgs_catalog_has_keys())
+		return;
+	if (OidIsValid(q->view_relid) &&
+		get_rel_namespace(q->view_relid) == get_namespace_oid(PGS_QUERY_VIEW_SCHEMA, true) &&
+		pgs_query_view_reads(q->view_relid, q->stream_relid))
+		return;
+	pgs_query_define_view(q, pgs_query_analyze_as_owner(q->owner, q->query_text,
+														pgs_batch_search_path(q->search_path)));
 }

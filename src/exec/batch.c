@@ -77,6 +77,8 @@ typedef struct BatchPlanEntry
 } BatchPlanEntry;
 
 static HTAB *batch_plans = NULL;
+static HTAB *batch_views_checked = NULL;	/* query ids whose views this
+											 * backend has checked */
 static bool batch_plans_stale = false;
 static bool batch_callback_registered = false;
 static Oid	batch_query_defs_relid = InvalidOid;	/* as of the last batch */
@@ -121,6 +123,9 @@ pgs_forget_batch_plans(void)
 
 	pgs_agg_forget_plans();
 	pgs_dedup_forget_plans();
+	if (batch_views_checked != NULL)
+		hash_destroy(batch_views_checked);
+	batch_views_checked = NULL;
 	if (batch_plans == NULL)
 		return;
 	hash_seq_init(&seq, batch_plans);
@@ -447,6 +452,24 @@ batch_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 {
 	BufferUsage before = pgBufferUsage;
 	uint64		written;
+	bool		found;
+
+	/* once a backend: the query's view, and what it depends on, are there */
+	if (batch_views_checked == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(int64);
+		batch_views_checked = hash_create("pg_streaming checked views", 16, &ctl,
+										  HASH_ELEM | HASH_BLOBS);
+	}
+	(void) hash_search(batch_views_checked, &q->query_id, HASH_FIND, &found);
+	if (!found)
+	{
+		pgs_query_repair_view(q);
+		(void) hash_search(batch_views_checked, &q->query_id, HASH_ENTER, NULL);
+	}
 
 	if (OidIsValid(q->foreach_batch))
 		batch_clear_batch_table(q);
