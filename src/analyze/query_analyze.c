@@ -17,16 +17,9 @@
  */
 #include "postgres.h"
 
-#include "access/genam.h"
-#include "access/table.h"
-#include "catalog/indexing.h"
-#include "catalog/pg_depend.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_proc.h"
-#include "catalog/pg_rewrite.h"
-#include "rewrite/rewriteSupport.h"
-#include "utils/fmgroids.h"
 #include "utils/regproc.h"
 
 #include "access/htup_details.h"
@@ -731,32 +724,21 @@ static void
 qa_check_calls(Query *query, Oid view_relid, Oid stream_relid)
 {
 	QaCalls		c = {0};
-	Oid			rule = get_rewrite_oid(view_relid, "_RETURN", true);
-	Relation	dep;
-	ScanKeyData key[2];
-	SysScanDesc scan;
-	HeapTuple	tup;
+	List	   *refs = pgs_query_view_depends(view_relid);
+	ListCell   *lr;
 
 	/* a view without its dependencies (restored) is made again before a batch */
-	if (!OidIsValid(rule) || !pgs_query_view_reads(view_relid, stream_relid))
+	if (!pgs_query_view_reads(view_relid, stream_relid))
 		return;
-	dep = table_open(DependRelationId, AccessShareLock);
-	ScanKeyInit(&key[0], Anum_pg_depend_classid, BTEqualStrategyNumber, F_OIDEQ,
-				ObjectIdGetDatum(RewriteRelationId));
-	ScanKeyInit(&key[1], Anum_pg_depend_objid, BTEqualStrategyNumber, F_OIDEQ,
-				ObjectIdGetDatum(rule));
-	scan = systable_beginscan(dep, DependDependerIndexId, true, NULL, 2, key);
-	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	foreach(lr, refs)
 	{
-		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
+		ObjectAddress *ref = lfirst(lr);
 
-		if (d->refclassid == ProcedureRelationId)
-			c.allowed = lappend_oid(c.allowed, d->refobjid);
-		else if (d->refclassid == OperatorRelationId)
-			c.allowed = lappend_oid(c.allowed, get_opcode(d->refobjid));
+		if (ref->classId == ProcedureRelationId)
+			c.allowed = lappend_oid(c.allowed, ref->objectId);
+		else if (ref->classId == OperatorRelationId)
+			c.allowed = lappend_oid(c.allowed, get_opcode(ref->objectId));
 	}
-	systable_endscan(scan);
-	table_close(dep, AccessShareLock);
 	c.catalog_nsp = PG_CATALOG_NAMESPACE;
 	c.extension_nsp = get_namespace_oid("stream", true);
 	if (query->commandType == CMD_INSERT)

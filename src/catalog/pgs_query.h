@@ -95,6 +95,7 @@ extern struct RawStmt *pgs_query_parse_one(const char *text);
 extern struct Query *pgs_query_analyze_as_owner(Oid owner, const char *text,
 												const char *search_path);
 extern char *pgs_owner_search_path(Oid owner, const char *stored);
+extern List *pgs_query_view_depends(Oid view_relid);
 extern bool pgs_query_view_reads(Oid view_relid, Oid relid);
 extern void pgs_query_repair_view(const PgsQuery *q);
 extern bool pgs_catalog_has_keys(void);

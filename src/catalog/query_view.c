@@ -278,34 +278,55 @@ pgs_query_define_view(const PgsQuery *q, Query *analyzed)
 	pgs_query_set_view(q->query_id, relid, pgs_query_deparse(analyzed, PGS_RUN_TEXT_PATH));
 }
 
-/* does the rule of a query's view depend on the relation? */
-bool
-pgs_query_view_reads(Oid view_relid, Oid relid)
+/*
+ * What the rule of a query's view depends on: a list of ObjectAddress
+ * (NIL when there is no such view).
+ */
+List *
+pgs_query_view_depends(Oid view_relid)
 {
 	Oid			rule = get_rewrite_oid(view_relid, "_RETURN", true);
 	Relation	dep;
 	ScanKeyData key[2];
 	SysScanDesc scan;
 	HeapTuple	tup;
-	bool		found = false;
+	List	   *refs = NIL;
 
 	if (!OidIsValid(rule))
-		return false;
+		return NIL;
 	dep = table_open(DependRelationId, AccessShareLock);
 	ScanKeyInit(&key[0], Anum_pg_depend_classid, BTEqualStrategyNumber, F_OIDEQ,
 				ObjectIdGetDatum(RewriteRelationId));
 	ScanKeyInit(&key[1], Anum_pg_depend_objid, BTEqualStrategyNumber, F_OIDEQ,
 				ObjectIdGetDatum(rule));
 	scan = systable_beginscan(dep, DependDependerIndexId, true, NULL, 2, key);
-	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 	{
 		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
+		ObjectAddress *ref = palloc(sizeof(ObjectAddress));
 
-		found = d->refclassid == RelationRelationId && d->refobjid == relid;
+		ObjectAddressSet(*ref, d->refclassid, d->refobjid);
+		refs = lappend(refs, ref);
 	}
 	systable_endscan(scan);
 	table_close(dep, AccessShareLock);
-	return found;
+	return refs;
+}
+
+/* does the rule of a query's view depend on the relation? */
+bool
+pgs_query_view_reads(Oid view_relid, Oid relid)
+{
+	ListCell   *lc;
+
+	foreach(lc, pgs_query_view_depends(view_relid))
+	{
+		ObjectAddress *ref = lfirst(lc);
+
+		if (ref->classId == RelationRelationId && ref->objectId == relid)
+			return true;
+	}
+	return false;
 }
 
 /*
