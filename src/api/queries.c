@@ -979,22 +979,29 @@ qd_same_tables(Node *ea, Query *a, Node *eb, Query *b)
 	return true;
 }
 
+/* a query's output column of the name, or NULL */
+static TargetEntry *
+qd_output(Query *query, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, query->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (!tle->resjunk && tle->resname && strcmp(tle->resname, name) == 0)
+			return tle;
+	}
+	return NULL;
+}
+
 /* is the output column's expression the same in both queries? */
 static bool
 qd_same_output(Query *a, Query *b, const char *name)
 {
-	TargetEntry *ta = NULL;
-	TargetEntry *tb = NULL;
-	ListCell   *lc;
+	TargetEntry *ta = qd_output(a, name);
+	TargetEntry *tb = qd_output(b, name);
 
-	foreach(lc, a->targetList)
-		if (!lfirst_node(TargetEntry, lc)->resjunk && lfirst_node(TargetEntry, lc)->resname &&
-			strcmp(lfirst_node(TargetEntry, lc)->resname, name) == 0)
-			ta = lfirst_node(TargetEntry, lc);
-	foreach(lc, b->targetList)
-		if (!lfirst_node(TargetEntry, lc)->resjunk && lfirst_node(TargetEntry, lc)->resname &&
-			strcmp(lfirst_node(TargetEntry, lc)->resname, name) == 0)
-			tb = lfirst_node(TargetEntry, lc);
 	return ta != NULL && tb != NULL && equal(ta->expr, tb->expr) &&
 		qd_same_tables((Node *) ta->expr, a, (Node *) tb->expr, b);
 }

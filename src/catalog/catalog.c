@@ -126,6 +126,17 @@ pgs_ensure_snapshot(void)
 	return true;
 }
 
+/* a backend's hash table of entries keyed by a query id (an int64 first) */
+HTAB *
+pgs_query_id_hash(const char *name, Size entrysize)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = entrysize;
+	return hash_create(name, 16, &ctl, HASH_ELEM | HASH_BLOBS);
+}
+
 /* catalog statements, each prepared once per backend */
 typedef struct CatalogPlan
 {

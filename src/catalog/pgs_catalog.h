@@ -49,6 +49,9 @@ extern Datum pgs_result_copy(int row, int col, bool *isnull,
 							 MemoryContext cxt);
 
 extern void pgs_set_search_path(const char *path);
+
+struct HTAB;
+extern struct HTAB *pgs_query_id_hash(const char *name, Size entrysize);
 extern bool pgs_ensure_snapshot(void);
 extern int64 pgs_catalog_int8(const char *sql, Oid argtype, Datum arg);
 extern bool pgs_is_stream(Oid relid);

@@ -46,8 +46,6 @@ typedef struct PgsQuery
 								 * extension's table of the batch's rows */
 	Oid			view_relid;		/* stream_query.<name>: the query's text as a
 								 * view, for PostgreSQL's dependencies */
-	bool		qualified;		/* query_text is the run text: every name
-								 * outside pg_catalog qualified */
 } PgsQuery;
 
 /* what the scheduler needs of an active query */

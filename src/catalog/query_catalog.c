@@ -45,16 +45,16 @@
 	" coalesce(max_rows_per_batch, 0), status, last_error," \
 	" last_error_sqlstate, "
 #define QC_COLUMNS_03 QC_COLUMNS_COMMON "last_error_detail, last_error_hint, NULL::oid," \
-	" NULL::text, NULL::int8, NULL::text[], NULL::text[], NULL::oid, NULL::oid, false"
+	" NULL::text, NULL::int8, NULL::text[], NULL::text[], NULL::oid, NULL::oid"
 #define QC_COLUMNS_04 QC_COLUMNS_COMMON "last_error_detail, last_error_hint, state_relid::oid," \
 	" event_time, (extract(epoch FROM watermark_delay) * 1000000)::int8, dedup_columns," \
-	" NULL::text[], NULL::oid, NULL::oid, false"
+	" NULL::text[], NULL::oid, NULL::oid"
 #define QC_COLUMNS QC_COLUMNS_COMMON_05 "last_error_detail, last_error_hint, state_relid::oid," \
 	" event_time, (extract(epoch FROM watermark_delay) * 1000000)::int8, dedup_columns," \
-	" key_columns, foreach_batch::oid, definition_view::oid, run_text IS NOT NULL"
+	" key_columns, foreach_batch::oid, definition_view::oid"
 /* the same from the catalog of version 0.1, before its update */
 #define QC_COLUMNS_01 QC_COLUMNS_COMMON "NULL::text, NULL::text, NULL::oid, NULL::text, NULL::int8," \
-	" NULL::text[], NULL::text[], NULL::oid, NULL::oid, false"
+	" NULL::text[], NULL::text[], NULL::oid, NULL::oid"
 
 /*
  * Does the catalog have the columns of version 0.2?  A server runs the
@@ -154,7 +154,6 @@ qc_fill(PgsQuery *q, MemoryContext cxt)
 	q->foreach_batch = isnull ? InvalidOid : DatumGetObjectId(d);
 	d = pgs_result_datum(0, 23, &isnull);
 	q->view_relid = isnull ? InvalidOid : DatumGetObjectId(d);
-	q->qualified = DatumGetBool(pgs_result_datum(0, 24, &isnull));
 }
 
 /*

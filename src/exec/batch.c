@@ -163,14 +163,7 @@ batch_get_plan(const PgsQuery *q)
 	if (batch_plans_stale)
 		pgs_forget_batch_plans();
 	if (batch_plans == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(int64);
-		ctl.entrysize = sizeof(BatchPlanEntry);
-		batch_plans = hash_create("pg_streaming batch plans", 16, &ctl,
-								  HASH_ELEM | HASH_BLOBS);
-	}
+		batch_plans = pgs_query_id_hash("pg_streaming batch plans", sizeof(BatchPlanEntry));
 	/*
 	 * A target can go without the catalog hearing of it (a rule made it a
 	 * view, which was then dropped): say so rather than write nowhere.
@@ -456,14 +449,7 @@ batch_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 
 	/* once a backend: the query's view, and what it depends on, are there */
 	if (batch_views_checked == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(int64);
-		ctl.entrysize = sizeof(int64);
-		batch_views_checked = hash_create("pg_streaming checked views", 16, &ctl,
-										  HASH_ELEM | HASH_BLOBS);
-	}
+		batch_views_checked = pgs_query_id_hash("pg_streaming checked views", sizeof(int64));
 	(void) hash_search(batch_views_checked, &q->query_id, HASH_FIND, &found);
 	if (!found)
 	{

@@ -1074,14 +1074,7 @@ ae_plans(const PgsQuery *q)
 	MemoryContext cxt = CurrentMemoryContext;
 
 	if (agg_plans == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(int64);
-		ctl.entrysize = sizeof(AggPlans);
-		agg_plans = hash_create("pg_streaming aggregation plans", 16, &ctl,
-								HASH_ELEM | HASH_BLOBS);
-	}
+		agg_plans = pgs_query_id_hash("pg_streaming aggregation plans", sizeof(AggPlans));
 	p = hash_search(agg_plans, &q->query_id, HASH_ENTER, &found);
 	if (!found)
 		memset(((char *) p) + sizeof(int64), 0, sizeof(AggPlans) - sizeof(int64));

@@ -215,14 +215,7 @@ dd_plans(const PgsQuery *q)
 	Oid			keep_types[3] = {INTERVALOID, INT8OID, InvalidOid};
 
 	if (dedup_plans == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(int64);
-		ctl.entrysize = sizeof(DedupPlans);
-		dedup_plans = hash_create("pg_streaming deduplication plans", 8, &ctl,
-								  HASH_ELEM | HASH_BLOBS);
-	}
+		dedup_plans = pgs_query_id_hash("pg_streaming deduplication plans", sizeof(DedupPlans));
 	p = hash_search(dedup_plans, &q->query_id, HASH_ENTER, &found);
 	if (found && p->signature && strcmp(p->signature, sig) == 0)
 		return p;

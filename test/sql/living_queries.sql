@@ -504,6 +504,25 @@ RESET ROLE;
 REVOKE USAGE ON SCHEMA regress_live_lookup FROM regress_live_owner;
 ALTER TABLE regress_live_lookup.codes RENAME TO codes_v2;
 SELECT relname FROM pg_class WHERE relnamespace = 'regress_live_lookup'::regnamespace;
+-- an extension moved to another schema moves its members: followed
+CREATE EXTENSION citext;
+CREATE SCHEMA regress_live_ext;
+GRANT USAGE ON SCHEMA regress_live_ext TO regress_live_owner;
+SET ROLE regress_live_owner;
+CREATE TABLE words_s (w text);
+SELECT stream.create_stream('words_s');
+SELECT stream.start_query('ci', $$SELECT w::citext AS w, w::citext = 'HELLO' AS hello FROM words_s$$,
+                          'ci_out', trigger => '1 hour') > 0 AS started;
+RESET ROLE;
+ALTER EXTENSION citext SET SCHEMA regress_live_ext;
+SELECT query FROM stream.queries WHERE name = 'ci';
+INSERT INTO words_s VALUES ('hello'), ('bye');
+CALL stream.process_all_available('ci');
+SELECT w::text, hello FROM ci_out ORDER BY 1;
+SELECT stream.drop_stream('words_s', cascade => true);
+DROP TABLE words_s, ci_out;
+DROP EXTENSION citext;
+DROP SCHEMA regress_live_ext;
 SELECT stream.drop_stream('arrays', cascade => true);
 DROP TABLE arrays, arr_out, coded_out;
 DROP SCHEMA regress_live_lookup CASCADE;
