@@ -29,12 +29,13 @@ OBJS = \
 	src/bgw/worker.o
 
 EXTENSION = pg_streaming
-EXTVERSION = 0.5
+EXTVERSION = 0.6
 # the install script of the newest version is built from sql/install/;
 # older versions' scripts and the upgrade chain are kept as written
 DATA_built = pg_streaming--$(EXTVERSION).sql
 DATA = sql/pg_streaming--0.1.sql sql/pg_streaming--0.1--0.2.sql \
-	sql/pg_streaming--0.2--0.3.sql sql/pg_streaming--0.3--0.4.sql sql/pg_streaming--0.4--0.5.sql
+	sql/pg_streaming--0.2--0.3.sql sql/pg_streaming--0.3--0.4.sql sql/pg_streaming--0.4--0.5.sql \
+	sql/pg_streaming--0.5--0.6.sql
 PGFILEDESC = "pg_streaming - structured streaming in PostgreSQL"
 
 PG_CPPFLAGS = -I$(srcdir)/src -Werror=implicit-function-declaration -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare

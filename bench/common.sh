@@ -7,9 +7,9 @@ build_and_install
 
 # bench_server NAME PORT [settings...]
 bench_server() {
-    local name=$1 port=$2
+    local name=$1 port=$(($2 + ${PGS_PORT_OFFSET:-0}))
     shift 2
-    dir=$(mktemp -d "/tmp/pg_streaming_$name.XXXXXX")
+    dir=$(mktemp -d "${TMPDIR:-/tmp}/pg_streaming_$name.XXXXXX")
     chmod 755 "$dir"
     trap 'stop_server "$dir"; rm -rf "$dir"' EXIT
     start_server "$dir" "$port" "$@"

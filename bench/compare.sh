@@ -41,7 +41,7 @@ sustain_secs=${SUSTAIN_SECONDS:-300}
 histories=${HISTORIES:-"100000 500000 1000000 2000000"}
 new_rows=${NEW_ROWS:-10000}
 out=${RESULTS_DIR:-bench}
-work=$(mktemp -d /tmp/pg_streaming_compare.XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}/pg_streaming_compare.XXXXXX")
 chmod 755 "$work"
 bench_server compare 54358 "shared_preload_libraries=pg_streaming" \
     "track_commit_timestamp=on" "max_worker_processes=24" "pg_streaming.max_workers=8" \

@@ -7,15 +7,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 failed=0
+log=$(mktemp "${TMPDIR:-/tmp}/pg_streaming_bench_smoke.XXXXXX")
+trap 'rm -f "$log"' EXIT
 run() {
     local name=$1
     shift
     echo "=== bench smoke: $name"
-    if env "$@" bash "bench/$name" >"/tmp/pg_streaming_bench_smoke.log" 2>&1; then
-        tail -2 /tmp/pg_streaming_bench_smoke.log
+    if env "$@" bash "bench/$name" >"$log" 2>&1; then
+        tail -2 "$log"
     else
         echo "--- bench/$name failed:"
-        tail -30 /tmp/pg_streaming_bench_smoke.log
+        tail -30 "$log"
         failed=$((failed + 1))
     fi
 }
@@ -28,6 +30,5 @@ run floors.sh HISTORY=20000 NEW_ROWS=500 ROUNDS=1
 run aggregation.sh HISTORY=20000 SMALL_HISTORY=2000 NEW_ROWS=1000 ROUNDS=1 STATE_GROUPS=200
 run windows.sh ROUNDS=6 ROWS_PER_MINUTE=500 KEYS=5
 run view_cost.sh SMALL=1000 LARGE=20000 READS=3
-run compare.sh PIPELINE_SECONDS=3 SUSTAIN_SECONDS=4 HISTORIES='10000 20000' NEW_ROWS=500 AGG_ROUNDS=1 AGG_HISTORY=10000 INGEST_ROUNDS=1 INGEST_ROWS=5000 INGEST_SECONDS=1 RESULTS_DIR=/tmp
-rm -f /tmp/pg_streaming_bench_smoke.log
+run compare.sh PIPELINE_SECONDS=3 SUSTAIN_SECONDS=4 HISTORIES='10000 20000' NEW_ROWS=500 AGG_ROUNDS=1 AGG_HISTORY=10000 INGEST_ROUNDS=1 INGEST_ROWS=5000 INGEST_SECONDS=1 RESULTS_DIR="${TMPDIR:-/tmp}"
 [ "$failed" -eq 0 ]

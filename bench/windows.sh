@@ -58,10 +58,10 @@ SQL
     read -r w p st wr <<<"$line"
     ratio=$(echo "scale=3; $w / $p" | bc)
     echo "$r $w $p $ratio $st $wr"
-done | tee /tmp/pg_streaming_windows.txt
-echo "first ten rounds: median windowed ms $(head -10 /tmp/pg_streaming_windows.txt | awk '{print $2}' | median), state rows $(head -10 /tmp/pg_streaming_windows.txt | awk '{print $5}' | median)"
-echo "last ten rounds:  median windowed ms $(tail -10 /tmp/pg_streaming_windows.txt | awk '{print $2}' | median), state rows $(tail -10 /tmp/pg_streaming_windows.txt | awk '{print $5}' | median)"
-echo "median ratio windowed/plain batch: $(awk '{print $4}' /tmp/pg_streaming_windows.txt | median)"
+done | tee "$dir/windows.txt"
+echo "first ten rounds: median windowed ms $(head -10 "$dir/windows.txt" | awk '{print $2}' | median), state rows $(head -10 "$dir/windows.txt" | awk '{print $5}' | median)"
+echo "last ten rounds:  median windowed ms $(tail -10 "$dir/windows.txt" | awk '{print $2}' | median), state rows $(tail -10 "$dir/windows.txt" | awk '{print $5}' | median)"
+echo "median ratio windowed/plain batch: $(awk '{print $4}' "$dir/windows.txt" | median)"
 "${psql[@]}" -F ' ' -c "SELECT 'check: every closed window written once, equal to the aggregate:',
     (SELECT count(*) = 0 FROM ((TABLE windowed EXCEPT ALL
         SELECT stream.tumble(t, '1 minute'), k, count(*), avg(v) FROM ev
@@ -72,4 +72,4 @@ echo "median ratio windowed/plain batch: $(awk '{print $4}' /tmp/pg_streaming_wi
          WHERE stream.tumble(t, '1 minute') + interval '1 minute'
                <= (SELECT watermark FROM stream.queries WHERE name = 'windowed')
          GROUP BY 1, 2 EXCEPT ALL TABLE windowed)) d)"
-rm -f /tmp/pg_streaming_windows.txt
+rm -f "$dir/windows.txt"

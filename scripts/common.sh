@@ -2,7 +2,9 @@
 # build and install the extension, and run private servers as "postgres".
 set -euo pipefail
 
-PG_BIN=/usr/lib/postgresql/15/bin
+# PGS_PG_BIN points at another copy of PostgreSQL 15's binaries (a private,
+# relocated install to build and test against side by side)
+PG_BIN=${PGS_PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_CONFIG=$PG_BIN/pg_config
 export PG_CONFIG
 

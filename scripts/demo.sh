@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 need_packages
 build_and_install
 
-dir=${PGS_DEMO_DIR:-/tmp/pg_streaming_demo}
+dir=${PGS_DEMO_DIR:-$PWD/.demo}
 port=${PGS_DEMO_PORT:-54330}
 if [ -f "$dir/data/postmaster.pid" ]; then stop_server "$dir"; fi
 rm -rf "$dir"

@@ -14,7 +14,15 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_type_d.h"
+#include "storage/proc.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -79,6 +87,56 @@ bool
 pgs_catalog_has_keys(void)
 {
 	return get_attnum(pgs_query_defs_relid(), "key_columns") != InvalidAttrNumber;
+}
+
+/* pg_streaming's installed version in this database, or NULL */
+static char *
+qc_extension_version(void)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	char	   *version = NULL;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum("pg_streaming"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, Anum_pg_extension_extversion,
+									 RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			version = text_to_cstring(DatumGetTextPP(d));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return version;
+}
+
+/*
+ * Is the installed catalog at least version 0.6?  Each feature of 0.6 asks
+ * this one function instead of probing a column of its own.  The version
+ * is read from pg_extension once per transaction: it only changes with
+ * ALTER EXTENSION, whose script does not run the features that ask.
+ */
+bool
+pgs_catalog_has_06(void)
+{
+	static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
+	static bool cached;
+	char	   *version;
+
+	if (cached_lxid == MyProc->lxid)
+		return cached;
+	version = qc_extension_version();
+	cached = version != NULL && strcmp(version, "0.6") >= 0;
+	cached_lxid = MyProc->lxid;
+	return cached;
 }
 
 static void qc_invalidate(void);
