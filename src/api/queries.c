@@ -452,6 +452,20 @@ qd_check_definition(QdDefinition *d)
 				 errhint(event_time == NULL ?
 						 "Use output_mode => 'update' or 'complete', or group by a window of the event time (stream.tumble or stream.hop) and give event_time and watermark." :
 						 "Group by a window of the event-time column (stream.tumble or stream.hop over it), or by the column itself.")));
+	/*
+	 * In update mode a watermark drops late rows and closes groups only
+	 * through a grouping key on the event time; without one it would be
+	 * accepted and do nothing, silently.
+	 */
+	if (d->aggregates && event_time != NULL && d->dedup == NIL &&
+		shape->time_key < 0 && strcmp(output_mode, "update") == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the watermark of this streaming aggregation would have no effect"),
+				 errdetail("No grouping expression is the event-time column \"%s\" or a window of it, so no group would ever close and no row would be late.",
+						   event_time),
+				 errhint("Group by stream.tumble(%s, size) or stream.hop(%s, size, slide), in the select list or in FROM, or drop event_time and watermark.",
+						 event_time, event_time)));
 	if (d->aggregates && strcmp(output_mode, "update") == 0 && (aq->sorted || aq->limited))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

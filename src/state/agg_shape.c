@@ -384,20 +384,108 @@ pgs_agg_shape_signature(const PgsAggShape *shape)
 	return buf.data;
 }
 
-/* is the expression the stream's event-time column, read directly? */
-static bool
-as_is_event_time(Node *node, Query *query, Oid stream_relid, const char *event_time)
+/*
+ * What an expression of a query stands for, followed down to where it is
+ * computed: a column of a subquery, a CTE, a join or a function in FROM is
+ * replaced by the expression that gives it, level after level.  So a window
+ * written in FROM (FROM s, stream.tumble(s.ts, '10 minutes') AS w(ws)), in
+ * a subquery or in a CTE is found as it is in the select list, and the
+ * event-time column behind a subquery's alias is the column itself.
+ * "levels" is the query the expression belongs to, then the queries around
+ * it; the result's Vars belong to the first of *result_levels.  *through
+ * tells whether anything was followed.
+ */
+static Node *
+as_resolve(Node *node, List *levels, List **result_levels, bool *through)
 {
+	for (;;)
+	{
+		Var		   *var;
+		Query	   *q;
+		RangeTblEntry *rte;
+
+		*result_levels = levels;
+		if (node == NULL || !IsA(node, Var))
+			return node;
+		var = (Var *) node;
+		if (var->varlevelsup >= list_length(levels))
+			return node;
+		levels = list_copy_tail(levels, var->varlevelsup);
+		q = linitial(levels);
+		if (var->varno < 1 || var->varno > list_length(q->rtable) ||
+			var->varattno <= 0)
+		{
+			*result_levels = levels;
+			return node;
+		}
+		rte = rt_fetch(var->varno, q->rtable);
+		if (rte->rtekind == RTE_SUBQUERY &&
+			var->varattno <= list_length(rte->subquery->targetList))
+		{
+			node = (Node *) list_nth_node(TargetEntry, rte->subquery->targetList,
+										  var->varattno - 1)->expr;
+			levels = lcons(rte->subquery, levels);
+		}
+		else if (rte->rtekind == RTE_CTE && !rte->self_reference &&
+				 rte->ctelevelsup < list_length(levels))
+		{
+			Query	   *owner = list_nth(levels, rte->ctelevelsup);
+			Query	   *cteq = NULL;
+			ListCell   *lc;
+
+			foreach(lc, owner->cteList)
+			{
+				CommonTableExpr *cte = lfirst_node(CommonTableExpr, lc);
+
+				if (strcmp(cte->ctename, rte->ctename) == 0)
+					cteq = castNode(Query, cte->ctequery);
+			}
+			if (cteq == NULL || cteq->commandType != CMD_SELECT ||
+				var->varattno > list_length(cteq->targetList))
+			{
+				*result_levels = levels;
+				return node;
+			}
+			node = (Node *) list_nth_node(TargetEntry, cteq->targetList,
+										  var->varattno - 1)->expr;
+			levels = lcons(cteq, list_copy_tail(levels, rte->ctelevelsup));
+		}
+		else if (rte->rtekind == RTE_JOIN &&
+				 var->varattno <= list_length(rte->joinaliasvars))
+			node = list_nth(rte->joinaliasvars, var->varattno - 1);
+		else if (rte->rtekind == RTE_FUNCTION &&
+				 list_length(rte->functions) == 1 && var->varattno == 1 &&
+				 !rte->funcordinality)
+			node = linitial_node(RangeTblFunction, rte->functions)->funcexpr;
+		else
+		{
+			*result_levels = levels;
+			return node;
+		}
+		*through = true;
+	}
+}
+
+/* is the expression the stream's event-time column, however it is reached? */
+static bool
+as_is_event_time(Node *node, List *levels, Oid stream_relid, const char *event_time)
+{
+	bool		through = false;
+	List	   *at;
 	Var		   *var;
+	Query	   *q;
 	RangeTblEntry *rte;
 
+	node = as_resolve(node, levels, &at, &through);
 	if (node == NULL || !IsA(node, Var))
 		return false;
 	var = (Var *) node;
-	if (var->varlevelsup != 0 || var->varattno <= 0 ||
-		var->varno < 1 || var->varno > list_length(query->rtable))
+	if (var->varlevelsup >= list_length(at) || var->varattno <= 0)
 		return false;
-	rte = rt_fetch(var->varno, query->rtable);
+	q = list_nth(at, var->varlevelsup);
+	if (var->varno < 1 || var->varno > list_length(q->rtable))
+		return false;
+	rte = rt_fetch(var->varno, q->rtable);
 	if (rte->rtekind != RTE_RELATION || rte->relid != stream_relid)
 		return false;
 	return strcmp(get_attname(stream_relid, var->varattno, false), event_time) == 0;
@@ -406,21 +494,28 @@ as_is_event_time(Node *node, Query *query, Oid stream_relid, const char *event_t
 /*
  * Find the grouping key that gives a group its event time: a window of
  * the event-time column (stream.tumble or stream.hop, whose window ends a
- * size after the key), or the column itself.
+ * size after the key), or the column itself, written in the select list or
+ * in FROM, directly or through subqueries and CTEs: every spelling the
+ * query may use gets the watermark.  A session window is only understood
+ * as a grouping expression of its own, so elsewhere it is refused.
  */
 void
 pgs_agg_find_time_key(PgsAggShape *shape, Query *query, Oid stream_relid,
 					  const char *event_time)
 {
 	Oid			nsp = get_namespace_oid("stream", false);
+	List	   *levels = list_make1(query);
 	ListCell   *lc;
 
 	shape->time_key = -1;
 	foreach(lc, shape->keys)
 	{
-		Node	   *e = (Node *) ((PgsAggKey *) lfirst(lc))->expr;
+		bool		through = false;
+		List	   *at;
+		Node	   *e = as_resolve((Node *) ((PgsAggKey *) lfirst(lc))->expr,
+								   levels, &at, &through);
 
-		if (as_is_event_time(e, query, stream_relid, event_time))
+		if (as_is_event_time(e, at, stream_relid, event_time))
 		{
 			shape->time_key = foreach_current_index(lc);
 			shape->time_size = 0;
@@ -437,8 +532,12 @@ pgs_agg_find_time_key(PgsAggShape *shape, Query *query, Oid stream_relid,
 				(strcmp(name, "tumble") != 0 && strcmp(name, "hop") != 0 &&
 				 strcmp(name, "session") != 0) ||
 				list_length(f->args) < 2 ||
-				!as_is_event_time(linitial(f->args), query, stream_relid, event_time))
+				!as_is_event_time(linitial(f->args), at, stream_relid, event_time))
 				continue;
+			if (through && strcmp(name, "session") == 0)
+				as_refuse("a session window written in FROM, a subquery or a CTE",
+						  "Sessions are merged per key by the aggregation itself.",
+						  "Write stream.session(<event-time column>, gap) in GROUP BY and in the select list.");
 			size = eval_const_expressions(NULL, lsecond(f->args));
 			if (!IsA(size, Const) || ((Const *) size)->constisnull)
 				as_refuse("a window whose size is not a constant", NULL,
