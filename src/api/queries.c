@@ -713,6 +713,7 @@ stream_start_query(PG_FUNCTION_ARGS)
 	bool		created;
 	PgsAggShape key_shape;
 
+	pgs_require_writable();
 	for (i = 0; i < 5; i++)
 		if (PG_ARGISNULL(i) && !(i == 2 && PG_NARGS() > 11 && !PG_ARGISNULL(11)))
 			ereport(ERROR,
@@ -944,6 +945,7 @@ stream_drop_query(PG_FUNCTION_ARGS)
 	bool		if_exists = PG_GETARG_BOOL(1);
 	PgsQuery	q;
 
+	pgs_require_writable();
 	if (!pgs_query_read(name, 0, PGS_QUERY_LOCK, &q))
 	{
 		if (!if_exists)
@@ -1099,6 +1101,7 @@ stream_alter_query(PG_FUNCTION_ARGS)
 	char	   *search_path = pstrdup(GetConfigOption("search_path", false, false));
 	Query	   *new_query = NULL;
 
+	pgs_require_writable();
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),

@@ -16,6 +16,9 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "utils/plancache.h"
 
 #include "catalog/namespace.h"
 #include "catalog/pg_authid_d.h"
@@ -179,13 +182,72 @@ cat_plan(const char *sql, int nargs, Oid *argtypes)
  * same search_path).  Errors in the SQL are bugs, so they are reported as
  * such.
  */
+/* does the statement write, or lock rows? */
+static bool
+cat_plan_writes(SPIPlanPtr plan)
+{
+	ListCell   *lc;
+
+	foreach(lc, SPI_plan_get_plan_sources(plan))
+	{
+		CachedPlanSource *ps = (CachedPlanSource *) lfirst(lc);
+		ListCell   *lc2;
+
+		if (ps->query_list == NIL)
+			return true;
+		foreach(lc2, ps->query_list)
+		{
+			Query	   *q = lfirst_node(Query, lc2);
+
+			if (q->commandType != CMD_SELECT || q->rowMarks != NIL ||
+				q->hasModifyingCTE)
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Changing or running streaming queries writes the catalog: on a hot
+ * standby, or in a read-only transaction, say so in the user's terms
+ * before a statement fails with its own words and text.  The calls that
+ * manage streams and queries ask first; every catalog statement that
+ * writes asks again.
+ */
+void
+pgs_require_writable(void)
+{
+	if (!XactReadOnly && !RecoveryInProgress())
+		return;
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("streaming queries are managed and run on the primary"),
+				 errdetail("This server is a standby in recovery: stream tables, targets, stream.queries and stream.progress can be read here, but streaming queries cannot be changed or run."),
+				 errhint("Connect to the primary server.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+			 errmsg("cannot change or run streaming queries in a read-only transaction"),
+			 errhint("Use a read-write transaction (transaction_read_only off).")));
+}
+
+static void
+cat_check_writable(SPIPlanPtr plan)
+{
+	if ((XactReadOnly || RecoveryInProgress()) && cat_plan_writes(plan))
+		pgs_require_writable();
+}
+
 int
 pgs_catalog_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
 				 const char *nulls, bool read_only, long count)
 {
 	int			rc;
 	SPIPlanPtr	plan = cat_plan(sql, nargs, argtypes);
-	bool		pushed = pgs_ensure_snapshot();
+	bool		pushed;
+
+	cat_check_writable(plan);
+	pushed = pgs_ensure_snapshot();
 
 	rc = SPI_execute_plan(plan, values, nulls, read_only, count);
 	if (pushed)

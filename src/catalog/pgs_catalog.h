@@ -49,6 +49,7 @@ extern Datum pgs_result_copy(int row, int col, bool *isnull,
 							 MemoryContext cxt);
 
 extern void pgs_set_search_path(const char *path);
+extern void pgs_require_writable(void);
 
 struct HTAB;
 extern struct HTAB *pgs_query_id_hash(const char *name, Size entrysize);

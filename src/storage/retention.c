@@ -887,6 +887,7 @@ stream_set_retention(PG_FUNCTION_ARGS)
 	Datum		values[3];
 	bool		past_inactive = PG_ARGISNULL(2) ? false : PG_GETARG_BOOL(2);
 
+	pgs_require_writable();
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -936,6 +937,7 @@ stream_run_retention(PG_FUNCTION_ARGS)
 	int64		total = 0;
 	bool		more = true;
 
+	pgs_require_writable();
 	ret_check_owned_stream(relid);
 	total = pgs_retention_pass(relid, true, false, &more);
 	while (more)

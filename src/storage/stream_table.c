@@ -98,6 +98,7 @@ stream_create_stream(PG_FUNCTION_ARGS)
 	Relation	rel;
 	bool		registered;
 
+	pgs_require_writable();
 	rel = st_open_owned(relid);
 	relname = st_qualified_name(relid);
 
@@ -166,6 +167,7 @@ stream_drop_stream(PG_FUNCTION_ARGS)
 	bool		registered;
 	char	   *users;
 
+	pgs_require_writable();
 	rel = st_open_owned(relid);
 	relname = st_qualified_name(relid);
 	relation_close(rel, NoLock);
