@@ -816,6 +816,13 @@ stream_start_query(PG_FUNCTION_ARGS)
 	d.event_time = event_time;
 	d.dedup = dedup;
 	qd_check_definition(&d);
+	if ((d.aggregates || event_time != NULL || dedup != NIL) &&
+		!pgs_catalog_has_state())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("streaming aggregations, watermarks and deduplication need the catalog of pg_streaming 0.4"),
+				 errdetail("This database's catalog is of an older version than the library's; it has no place for a query's state."),
+				 errhint("Run ALTER EXTENSION pg_streaming UPDATE.")));
 	if (key_given)
 		qd_check_key(key, &d, &key_shape);
 

@@ -76,8 +76,8 @@ qc_catalog_has_detail(void)
 }
 
 /* ... and those of version 0.4 (streaming aggregations)? */
-static bool
-qc_catalog_has_state(void)
+bool
+pgs_catalog_has_state(void)
 {
 	return get_attnum(pgs_query_defs_relid(), "state_relid") != InvalidAttrNumber;
 }
@@ -241,7 +241,7 @@ pgs_query_read(const char *name, int64 query_id, PgsQueryLock lock, PgsQuery *q)
 	}
 	sql = psprintf("SELECT %s FROM stream.query_defs WHERE %s = $1%s",
 				   !qc_catalog_has_detail() ? QC_COLUMNS_01 :
-				   !qc_catalog_has_state() ? QC_COLUMNS_03 :
+				   !pgs_catalog_has_state() ? QC_COLUMNS_03 :
 				   !pgs_catalog_has_keys() ? QC_COLUMNS_04 : QC_COLUMNS,
 				   name != NULL ? "name" : "query_id",
 				   lock == PGS_QUERY_LOCK ? " FOR UPDATE" : "");
@@ -780,7 +780,7 @@ qc_delete(const char *sql, Oid argtype, Datum value)
 	Datum		values[1] = {value};
 	int			n;
 	List	   *states = NIL;
-	bool		has_state = qc_catalog_has_state();
+	bool		has_state = pgs_catalog_has_state();
 	MemoryContext cxt = CurrentMemoryContext;
 
 	if (has_state)
@@ -912,7 +912,7 @@ pgs_query_delete_using(Oid relid)
 	int			i;
 
 	pgs_catalog_begin(&acc);
-	n = pgs_catalog_exec(qc_catalog_has_state() ?
+	n = pgs_catalog_exec(pgs_catalog_has_state() ?
 						 psprintf("DELETE FROM stream.query_defs"
 								  " WHERE stream_relid::oid = $1 OR target_relid::oid = $1"
 								  " OR state_relid::oid = $1%s"

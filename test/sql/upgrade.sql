@@ -76,6 +76,11 @@ INSERT INTO u_events SELECT g, 'before' FROM generate_series(1, 10) g;
 SELECT stream.start_query('u_q', 'SELECT id, v FROM u_events WHERE id % 2 = 0', 'u_out') > 0 AS started;
 -- the newest library runs the old catalog until the update
 CALL stream.process_all_available('u_q');
+-- an aggregation needs the update first, and says so; nothing is left of it
+SELECT stream.start_query('u_agg', 'SELECT v, count(*) AS n FROM u_events GROUP BY v', 'u_agg',
+                          output_mode => 'update');
+SELECT count(*) AS agg_queries FROM stream.query_defs WHERE name = 'u_agg';
+SELECT to_regclass('u_agg') AS agg_target;
 INSERT INTO u_events SELECT g, 'pending' FROM generate_series(11, 20) g;
 SELECT name, status, last_batch_id, pending_rows FROM stream.queries;
 
