@@ -419,7 +419,9 @@ as_resolve(Node *node, List *levels, List **result_levels, bool *through)
 			return node;
 		}
 		rte = rt_fetch(var->varno, q->rtable);
+		/* a set operation's column is each arm's, not its first arm's */
 		if (rte->rtekind == RTE_SUBQUERY &&
+			rte->subquery->setOperations == NULL &&
 			var->varattno <= list_length(rte->subquery->targetList))
 		{
 			node = (Node *) list_nth_node(TargetEntry, rte->subquery->targetList,
@@ -441,6 +443,7 @@ as_resolve(Node *node, List *levels, List **result_levels, bool *through)
 					cteq = castNode(Query, cte->ctequery);
 			}
 			if (cteq == NULL || cteq->commandType != CMD_SELECT ||
+				cteq->setOperations != NULL ||
 				var->varattno > list_length(cteq->targetList))
 			{
 				*result_levels = levels;
