@@ -44,7 +44,7 @@ REGRESS = stream_tables queries refusals identifiers security ddl_guards rewrite
 REGRESS_OPTS = --inputdir=$(srcdir)/test --load-extension=pg_streaming
 
 ISOLATION = late_commit concurrent_writers concurrent_processing ownership_locks starting_latest index_build_inval \
-	retention_plan_run retention_open_writer retention_stopped_query complete_readers upsert_target rename_batch
+	retention_plan_run retention_open_writer retention_stopped_query retention_row_lock complete_readers upsert_target rename_batch
 ISOLATION_OPTS = --inputdir=$(srcdir)/test --load-extension=pg_streaming
 
 TAP_TESTS = 1
