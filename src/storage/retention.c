@@ -641,6 +641,15 @@ ret_stretches(Oid relid, Relation rel, int64 from, int64 upto,
 	if (pgs_placement_read(relid, &st) && st.relfilenode == rel->rd_node.relNode &&
 		st.recycled)
 		*frontier = PGS_POSITION(st.run, st.cursor);
+	else if (publish_pending && publish_relid == relid &&
+			 publish_relfilenode == rel->rd_node.relNode && publish_nruns > 0)
+	{
+		/*
+		 * This transaction made recycled runs: the writers turn to the
+		 * first when it commits, so the walk must not go past its start.
+		 */
+		*frontier = PGS_POSITION(publish_runs[0].run, publish_runs[0].first_block);
+	}
 	else
 		*frontier = PGS_POSITION(runs[n - 1].run, last);
 	if (upto >= *frontier)
@@ -889,9 +898,9 @@ ret_mark_missed(int64 query_id)
 
 /*
  * Record the row lock the pass stopped at (stream.stream_retention shows
- * it), and warn when the same transaction has held retention back since
- * an earlier pass: once, and again every RETENTION_BLOCKED_WARN_MS while
- * it lasts.
+ * it), and warn when the same transaction has held retention back for
+ * longer than the time between two background passes: once, and again
+ * every RETENTION_BLOCKED_WARN_MS while it lasts.
  */
 static void
 ret_note_blocker(Relation rel, const RetSettings *s, TransactionId blocker)
@@ -909,7 +918,7 @@ ret_note_blocker(Relation rel, const RetSettings *s, TransactionId blocker)
 	{
 		since = s->blocked_since;
 		warned_at = s->blocked_warned_at;
-		if (since < now &&
+		if (TimestampDifferenceExceeds(since, now, pgs_retention_naptime_ms) &&
 			(warned_at == 0 ||
 			 TimestampDifferenceExceeds(warned_at, now, RETENTION_BLOCKED_WARN_MS)))
 		{
