@@ -39,6 +39,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/relcache.h"
 
 #include "bgw/pgs_bgw.h"
 #include "catalog/pgs_catalog.h"
@@ -251,6 +252,38 @@ guard_vacuum_all_but_split(VacuumStmt *stmt, bool analyze)
 }
 
 /*
+ * A bare CLUSTER rewrites every table of the user's that has a clustered
+ * index: refused while one of them is a stream that may not be rewritten.
+ */
+static void
+guard_check_cluster_all(void)
+{
+	List	   *relids;
+	ListCell   *lc;
+
+	(void) guard_split_queries(InvalidOid, &relids);
+	foreach(lc, relids)
+	{
+		Oid			relid = lfirst_oid(lc);
+		Relation	rel;
+		List	   *indexes;
+		ListCell   *li;
+		bool		clustered = false;
+
+		if (!pg_class_ownercheck(relid, GetUserId()))
+			continue;
+		rel = relation_open(relid, AccessShareLock);
+		indexes = RelationGetIndexList(rel);
+		relation_close(rel, AccessShareLock);
+		foreach(li, indexes)
+			if (get_index_isclustered(lfirst_oid(li)))
+				clustered = true;
+		if (clustered)
+			guard_check_rewrite(relid, "CLUSTER");
+	}
+}
+
+/*
  * The streams a VACUUM FULL or CLUSTER names, checked before it runs; a
  * database-wide VACUUM FULL goes past the streams it may not rewrite.
  * Returns the statement to run instead, or NULL.
@@ -286,6 +319,8 @@ guard_check_rewriting_utility(Node *stmt)
 		command = "CLUSTER";
 		rels = list_make1(((ClusterStmt *) stmt)->relation);
 	}
+	else if (IsA(stmt, ClusterStmt))
+		guard_check_cluster_all();
 	foreach(lc, rels)
 	{
 		Oid			relid = RangeVarGetRelid(lfirst(lc), NoLock, true);

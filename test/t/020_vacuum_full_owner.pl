@@ -1,9 +1,11 @@
 # A database owner who does not own a stream may VACUUM FULL it, and a bare
-# VACUUM FULL covers every table of the database.  While a capped query is
+# VACUUM FULL covers every table of the database (a bare CLUSTER, every
+# table of the user's with a clustered index).  While a capped query is
 # part-way through the rows of one large transaction (split between batches
 # by block), a rewrite would lose or repeat some of them: VACUUM FULL of the
 # stream is refused, and the database-wide VACUUM FULL skips the stream
-# with a WARNING and still does every other table.  The query then delivers
+# with a WARNING and still does every other table; a bare CLUSTER that would
+# rewrite the stream is refused.  The query then delivers
 # each row once, and afterwards the stream can be rewritten.
 use strict;
 use warnings;
@@ -95,6 +97,19 @@ is(filenode('s'), $stream_node, 'and skips the stream');
 # a superuser's database-wide VACUUM FULL skips it as well
 ($ret, $stdout, $stderr) = $node->psql('app', 'VACUUM FULL');
 like($stderr, qr/skipping stream table "s"/, 'a superuser\'s VACUUM FULL skips the stream');
+is(filenode('s'), $stream_node, 'the stream was not rewritten');
+
+# a bare CLUSTER would rewrite the stream once it has a clustered index
+safe_as('alice', q{
+	CREATE INDEX s_id ON s (id);
+	ALTER TABLE s CLUSTER ON s_id;
+});
+$stream_node = filenode('s');
+($ret, $stdout, $stderr) = as('alice', 'CLUSTER');
+isnt($ret, 0, 'a bare CLUSTER that would rewrite the stream fails');
+like($stderr,
+	qr/cannot CLUSTER stream table "s" while streaming query "q" is part-way through the rows of one transaction/,
+	'it says why');
 is(filenode('s'), $stream_node, 'the stream was not rewritten');
 
 # the query finishes the transaction, each row once, and never failed
