@@ -304,6 +304,31 @@ ret_age_cut(Oid relid, Interval *keep, Interval *max_hold, RetCut *cut)
 						 " WHERE relid::oid = $1 AND taken_at < $2",
 						 2, t2, v2, NULL, false, 0);
 	}
+	if (found && max_hold != NULL)
+	{
+		/*
+		 * Marks are taken at a hundredth of the shorter interval, but older
+		 * than the age cut they are only wanted at a hundredth of max_hold:
+		 * of those, one per such stretch of time stays, the oldest.
+		 */
+		Oid			t3[3] = {OIDOID, TIMESTAMPTZOID, INTERVALOID};
+		Datum		v3[3] = {ObjectIdGetDatum(relid), (Datum) 0,
+		IntervalPGetDatum(max_hold)};
+
+		pgs_catalog_exec("SELECT taken_at FROM stream.retention_marks"
+						 " WHERE relid::oid = $1 AND taken_at <= now() - $2"
+						 " ORDER BY taken_at DESC LIMIT 1",
+						 2, argtypes, values, NULL, false, 0);
+		v3[1] = pgs_result_datum(0, 1, &isnull);
+		pgs_catalog_exec("DELETE FROM stream.retention_marks m"
+						 " WHERE m.relid::oid = $1 AND m.taken_at < $2"
+						 "   AND extract(epoch FROM $3) >= 100"
+						 "   AND EXISTS (SELECT 1 FROM stream.retention_marks n"
+						 "     WHERE n.relid = m.relid AND n.taken_at < m.taken_at"
+						 "       AND floor(extract(epoch FROM n.taken_at) / (extract(epoch FROM $3) / 100))"
+						 "         = floor(extract(epoch FROM m.taken_at) / (extract(epoch FROM $3) / 100)))",
+						 3, t3, v3, NULL, false, 0);
+	}
 	pgs_catalog_end(&acc);
 	if (found)
 	{

@@ -57,8 +57,11 @@ SELECT stream.run_retention('h_events') AS removed;
 SELECT count(*) AS left_in_stream FROM h_events;
 SELECT held_by_query, max_hold FROM stream.stream_retention;
 
--- past max_hold no query holds a row: removed, and the query is marked
-SELECT stream.set_retention('h_events', '0 seconds', max_hold => '0 seconds');
+-- past max_hold no query holds a row: removed, and the query is marked;
+-- the pass remembers when it saw which transactions had ended
+SELECT stream.set_retention('h_events', '0 seconds', max_hold => '1 second');
+SELECT stream.run_retention('h_events') AS removed_at_once;
+SELECT pg_sleep(1.2);
 SELECT stream.run_retention('h_events') AS removed;
 SELECT count(*) AS left_in_stream FROM h_events;
 SELECT held_by_query FROM stream.stream_retention;
