@@ -38,7 +38,8 @@ CREATE TABLE stream.query_defs (
     foreach_batch       regprocedure,
     altered_at          timestamptz,
     definition_view     regclass,
-    run_text            text
+    run_text            text,
+    retention_detached_at timestamptz
 );
 COMMENT ON TABLE stream.query_defs IS 'streaming queries started by stream.start_query';
 COMMENT ON COLUMN stream.query_defs.state_relid IS
@@ -51,6 +52,8 @@ COMMENT ON COLUMN stream.query_defs.foreach_batch IS
 'the procedure called once per batch with the batch id; the batch''s rows are in the target, a table in schema stream_batch';
 COMMENT ON COLUMN stream.query_defs.definition_view IS
 'the query as a view in schema stream_query (its constants hidden): PostgreSQL keeps what it reads from being dropped or altered under it';
+COMMENT ON COLUMN stream.query_defs.retention_detached_at IS
+'when the stream''s owner detached the query from retention (stream.detach_query): it no longer holds the stream''s rows back';
 COMMENT ON COLUMN stream.query_defs.run_text IS
 'the query as batches run it: its owner''s analysis deparsed, every name outside pg_catalog qualified, its constants as they were read';
 
@@ -143,10 +146,22 @@ CREATE TABLE stream.retention (
     rows_removed            bigint NOT NULL DEFAULT 0,
     blocks_recycled         bigint NOT NULL DEFAULT 0,
     last_pass_at            timestamptz,
-    relfilenode             oid
+    relfilenode             oid,
+    max_hold                interval CHECK (max_hold >= '0'),
+    blocked_by              xid,
+    blocked_since           timestamptz,
+    blocked_warned_at       timestamptz
 );
 COMMENT ON TABLE stream.retention IS
 'retention of stream tables: how long rows are kept, and how far removal has come';
+COMMENT ON COLUMN stream.retention.max_hold IS
+'no query, whoever owns it, keeps a row longer than this after its transaction ended; NULL: as long as it needs';
+COMMENT ON COLUMN stream.retention.blocked_by IS
+'the transaction whose row lock stopped the last pass (a pass never waits for a lock)';
+COMMENT ON COLUMN stream.retention.blocked_since IS
+'since when blocked_by has held the passes back';
+COMMENT ON COLUMN stream.retention.blocked_warned_at IS
+'when a pass last warned that blocked_by holds retention back';
 
 CREATE TABLE stream.retention_marks (
     relid       regclass NOT NULL REFERENCES stream.streams ON DELETE CASCADE,

@@ -30,12 +30,20 @@ COMMENT ON FUNCTION stream.drop_stream(regclass, boolean, boolean) IS
 CREATE FUNCTION stream.set_retention(
     stream                  regclass,
     keep                    interval,
-    past_inactive_queries   boolean DEFAULT false)
+    past_inactive_queries   boolean DEFAULT false,
+    max_hold                interval DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'stream_set_retention'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION stream.set_retention(regclass, interval, boolean) IS
-'keep a stream''s rows for "keep" and until every query has processed them, then remove them in the background and reuse their space; keep => NULL keeps everything; with past_inactive_queries, stopped and failed queries do not hold removal back and are marked as having missed rows';
+COMMENT ON FUNCTION stream.set_retention(regclass, interval, boolean, interval) IS
+'keep a stream''s rows for "keep" and until every query has processed them, then remove them in the background and reuse their space; keep => NULL keeps everything; with past_inactive_queries, stopped and failed queries do not hold removal back and are marked as having missed rows; with max_hold, no query holds a row back longer than that after it was written, and a query that had not read it is marked';
+
+CREATE FUNCTION stream.detach_query(stream regclass, query text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'stream_detach_query'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream.detach_query(regclass, text) IS
+'the stream''s owner lets retention go past one of its queries, whoever owns it: the query no longer holds rows back, and is marked when rows it had not read are removed';
 
 CREATE FUNCTION stream.run_retention(stream regclass)
 RETURNS bigint

@@ -119,15 +119,16 @@ SELECT r.relid AS stream,
        r.rows_removed,
        r.blocks_recycled,
        r.last_pass_at,
-       CASE WHEN q.query_id IS NULL THEN NULL
-            WHEN pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER') THEN q.name
-            ELSE 'a query of another role' END AS held_by_query,
-       pg_catalog.pg_relation_size(r.relid) AS table_bytes
+       q.name AS held_by_query,
+       pg_catalog.pg_relation_size(r.relid) AS table_bytes,
+       r.max_hold,
+       r.blocked_by,
+       r.blocked_since
   FROM stream.retention r
   JOIN pg_catalog.pg_class c ON c.oid = r.relid
   LEFT JOIN stream.query_defs q ON q.query_id = r.held_by
  WHERE pg_catalog.pg_has_role(current_user, c.relowner, 'MEMBER');
-COMMENT ON VIEW stream.stream_retention IS 'retention of the stream tables the current role owns: what is kept, what was removed, which query holds removal back';
+COMMENT ON VIEW stream.stream_retention IS 'retention of the stream tables the current role owns: what is kept, what was removed, which query holds removal back (whoever owns it: stream.detach_query lets removal go past it), how long any query may hold rows back, and the transaction whose row lock stopped the last pass';
 
 GRANT USAGE ON SCHEMA stream TO PUBLIC;
 GRANT SELECT ON stream.queries, stream.progress, stream.progress_history,

@@ -19,19 +19,27 @@
  */
 #include "postgres.h"
 
+#include "access/heapam.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/catalog.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type_d.h"
 #include "commands/defrem.h"
 #include "commands/event_trigger.h"
 #include "commands/extension.h"
+#include "commands/vacuum.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
 #include "tcop/deparse_utility.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/relcache.h"
 
 #include "bgw/pgs_bgw.h"
 #include "catalog/pgs_catalog.h"
@@ -103,35 +111,58 @@ guard_check_drop_role(DropRoleStmt *stmt)
 static bool guard_cascading = false;
 
 /*
- * A rewrite of a stream (VACUUM FULL, CLUSTER, a rewriting ALTER TABLE)
- * while one of its queries is part-way through the rows of one large
- * transaction is refused: those rows are split between batches by block,
- * which a rewrite changes.
+ * The queries that are part-way through the rows of one large transaction,
+ * each with its stream: those rows are split between batches by block, so
+ * a rewrite of the stream (VACUUM FULL, CLUSTER, a rewriting ALTER TABLE)
+ * would lose or repeat some of them.  One query per stream, of the stream
+ * relid or (InvalidOid) of every stream; *relids gets the streams.
  */
-static void
-guard_check_rewrite(Oid relid, const char *command)
+static List *
+guard_split_queries(Oid relid, List **relids)
 {
 	PgsCatalogAccess acc = {0};
 	Oid			argtypes[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
-	char	   *query = NULL;
+	List	   *queries = NIL;
+	int			n;
+	int			i;
 
+	*relids = NIL;
 	if (!OidIsValid(get_relname_relid("stream_runs", get_namespace_oid("stream", true))))
-		return;					/* a catalog that cannot split */
+		return NIL;				/* a catalog that cannot split */
 	pgs_catalog_begin(&acc);
-	if (pgs_catalog_exec("SELECT d.name FROM stream.query_defs d"
+	n = pgs_catalog_exec("SELECT DISTINCT ON (d.stream_relid) d.name, d.stream_relid::oid"
+						 " FROM stream.query_defs d"
 						 " JOIN LATERAL (SELECT o.* FROM stream.checkpoint_offsets o"
 						 "  WHERE o.query_id = d.query_id"
 						 "  ORDER BY o.batch_id DESC LIMIT 1) o ON true"
-						 " WHERE d.stream_relid::oid = $1"
+						 " WHERE (d.stream_relid::oid = $1 OR $1 = 0)"
 						 "   AND (o.end_split_xid IS NOT NULL"
 						 "        OR (o.start_split_xid IS NOT NULL AND NOT EXISTS"
 						 "            (SELECT 1 FROM stream.checkpoint_commits k"
 						 "              WHERE k.query_id = o.query_id AND k.batch_id = o.batch_id)))"
-						 " ORDER BY d.name LIMIT 1",
-						 1, argtypes, values, NULL, true, 0) > 0)
-		query = pgs_result_text(0, 1, CurrentMemoryContext);
+						 " ORDER BY d.stream_relid, d.name",
+						 1, argtypes, values, NULL, true, 0);
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		queries = lappend(queries, pgs_result_text(i, 1, CurrentMemoryContext));
+		*relids = lappend_oid(*relids,
+							  DatumGetObjectId(pgs_result_datum(i, 2, &isnull)));
+	}
 	pgs_catalog_end(&acc);
+	return queries;
+}
+
+/* a rewrite of a stream part-way through a transaction is refused */
+static void
+guard_check_rewrite(Oid relid, const char *command)
+{
+	List	   *relids;
+	List	   *queries = guard_split_queries(relid, &relids);
+	char	   *query = queries != NIL ? linitial(queries) : NULL;
+
 	if (query != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -142,12 +173,127 @@ guard_check_rewrite(Oid relid, const char *command)
 						 query)));
 }
 
-/* the streams a VACUUM FULL or CLUSTER names, checked before it runs */
+/*
+ * May the current user VACUUM the table?  Its owner may, and so may the
+ * database's owner (any table but a shared catalog), as vacuum.c decides.
+ */
+static bool
+guard_may_vacuum(Oid relid)
+{
+	return pg_class_ownercheck(relid, GetUserId()) ||
+		(pg_database_ownercheck(MyDatabaseId, GetUserId()) &&
+		 !IsSharedRelation(relid));
+}
+
+/*
+ * A VACUUM FULL of the whole database while a stream may not be rewritten:
+ * the statement becomes a VACUUM FULL of every table the user may vacuum
+ * but those streams, each skipped with a WARNING (as VACUUM skips a table
+ * it may not vacuum).  The relations are the ones VACUUM itself would take
+ * (tables, materialized views, partitioned tables), already checked, so
+ * that VACUUM does not expand them again.  NULL when no stream is held.
+ */
+static VacuumStmt *
+guard_vacuum_all_but_split(VacuumStmt *stmt, bool analyze)
+{
+	List	   *held;
+	List	   *queries;
+	ListCell   *lq;
+	ListCell   *lr;
+	List	   *rels = NIL;
+	Relation	pg_class_rel;
+	TableScanDesc scan;
+	HeapTuple	tuple;
+	VacuumStmt *result;
+	bits32		options = VACOPT_VACUUM | VACOPT_FULL | (analyze ? VACOPT_ANALYZE : 0);
+
+	queries = guard_split_queries(InvalidOid, &held);
+	forboth(lq, queries, lr, held)
+	{
+		Oid			relid = lfirst_oid(lr);
+		char	   *query = lfirst(lq);
+
+		/* for others the statement skips it anyway, and we name nothing */
+		if (!guard_may_vacuum(relid))
+			continue;
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("skipping stream table \"%s\" --- streaming query \"%s\" is part-way through the rows of one transaction",
+						get_rel_name(relid), query),
+				 errdetail("The query splits that transaction's rows between batches by their place in the table, which VACUUM FULL would change."),
+				 errhint("Let the query process them first, with CALL stream.process_all_available('%s'), then VACUUM FULL the table.",
+						 query)));
+	}
+	if (held == NIL)
+		return NULL;
+
+	pg_class_rel = table_open(RelationRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(pg_class_rel, 0, NULL);
+	while ((tuple = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Form_pg_class form = (Form_pg_class) GETSTRUCT(tuple);
+
+		if (form->relkind != RELKIND_RELATION &&
+			form->relkind != RELKIND_MATVIEW &&
+			form->relkind != RELKIND_PARTITIONED_TABLE)
+			continue;
+		if (list_member_oid(held, form->oid))
+			continue;
+		if (!vacuum_is_relation_owner(form->oid, form, options))
+			continue;
+		rels = lappend(rels, makeVacuumRelation(NULL, form->oid, NIL));
+	}
+	table_endscan(scan);
+	table_close(pg_class_rel, AccessShareLock);
+
+	result = copyObject(stmt);
+	result->rels = rels;
+	return result;
+}
+
+/*
+ * A bare CLUSTER rewrites every table of the user's that has a clustered
+ * index: refused while one of them is a stream that may not be rewritten.
+ */
 static void
+guard_check_cluster_all(void)
+{
+	List	   *relids;
+	ListCell   *lc;
+
+	(void) guard_split_queries(InvalidOid, &relids);
+	foreach(lc, relids)
+	{
+		Oid			relid = lfirst_oid(lc);
+		Relation	rel;
+		List	   *indexes;
+		ListCell   *li;
+		bool		clustered = false;
+
+		if (!pg_class_ownercheck(relid, GetUserId()))
+			continue;
+		rel = relation_open(relid, AccessShareLock);
+		indexes = RelationGetIndexList(rel);
+		relation_close(rel, AccessShareLock);
+		foreach(li, indexes)
+			if (get_index_isclustered(lfirst_oid(li)))
+				clustered = true;
+		if (clustered)
+			guard_check_rewrite(relid, "CLUSTER");
+	}
+}
+
+/*
+ * The streams a VACUUM FULL or CLUSTER names, checked before it runs; a
+ * database-wide VACUUM FULL goes past the streams it may not rewrite.
+ * Returns the statement to run instead, or NULL.
+ */
+static Node *
 guard_check_rewriting_utility(Node *stmt)
 {
 	List	   *rels = NIL;
 	const char *command = NULL;
+	bool		analyze = false;
 	ListCell   *lc;
 
 	if (IsA(stmt, VacuumStmt) && ((VacuumStmt *) stmt)->is_vacuumcmd)
@@ -158,7 +304,11 @@ guard_check_rewriting_utility(Node *stmt)
 
 			if (strcmp(opt->defname, "full") == 0 && defGetBoolean(opt))
 				command = "VACUUM FULL";
+			else if (strcmp(opt->defname, "analyze") == 0 && defGetBoolean(opt))
+				analyze = true;
 		}
+		if (command != NULL && ((VacuumStmt *) stmt)->rels == NIL)
+			return (Node *) guard_vacuum_all_but_split((VacuumStmt *) stmt, analyze);
 		if (command != NULL)
 			foreach(lc, ((VacuumStmt *) stmt)->rels)
 				if (((VacuumRelation *) lfirst(lc))->relation != NULL)
@@ -169,15 +319,23 @@ guard_check_rewriting_utility(Node *stmt)
 		command = "CLUSTER";
 		rels = list_make1(((ClusterStmt *) stmt)->relation);
 	}
+	else if (IsA(stmt, ClusterStmt))
+		guard_check_cluster_all();
 	foreach(lc, rels)
 	{
 		Oid			relid = RangeVarGetRelid(lfirst(lc), NoLock, true);
+		bool		may;
+
+		if (!OidIsValid(relid))
+			continue;
+		may = IsA(stmt, VacuumStmt) ? guard_may_vacuum(relid) :
+			pg_class_ownercheck(relid, GetUserId());
 
 		/* for others the command refuses itself, and names nothing of ours */
-		if (OidIsValid(relid) && pg_class_ownercheck(relid, GetUserId()) &&
-			pgs_is_stream(relid))
+		if (may && pgs_is_stream(relid))
 			guard_check_rewrite(relid, command);
 	}
+	return NULL;
 }
 
 static void
@@ -194,7 +352,16 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString,
 			   IsA(stmt, VacuumStmt) || IsA(stmt, ClusterStmt)) &&
 		guard_extension_present();
 	if (present && (IsA(stmt, VacuumStmt) || IsA(stmt, ClusterStmt)))
-		guard_check_rewriting_utility(stmt);
+	{
+		Node	   *instead = guard_check_rewriting_utility(stmt);
+
+		if (instead != NULL)
+		{
+			pstmt = copyObject(pstmt);
+			pstmt->utilityStmt = instead;
+			stmt = instead;
+		}
+	}
 	if (present && IsA(stmt, DropRoleStmt))
 		guard_check_drop_role((DropRoleStmt *) stmt);
 	if (present && IsA(stmt, ReassignOwnedStmt))

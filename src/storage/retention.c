@@ -26,12 +26,14 @@
 
 #include "access/heapam.h"
 #include "access/htup_details.h"
+#include "access/multixact.h"
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type_d.h"
 #include "fmgr.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
@@ -46,6 +48,7 @@
 #include "utils/xid8.h"
 
 #include "catalog/pgs_catalog.h"
+#include "catalog/pgs_query.h"
 #include "pg_streaming.h"
 #include "storage/pgs_placement.h"
 #include "storage/pgs_retention.h"
@@ -53,9 +56,13 @@
 
 PG_FUNCTION_INFO_V1(stream_set_retention);
 PG_FUNCTION_INFO_V1(stream_run_retention);
+PG_FUNCTION_INFO_V1(stream_detach_query);
 
 /* blocks one pass walks at the most */
 #define RETENTION_PASS_BLOCKS	4096
+
+/* a pass held back by the same row lock warns again after this long */
+#define RETENTION_BLOCKED_WARN_MS	(10 * 60 * 1000)
 
 /* recycled runs made by this transaction, for the writers at commit */
 static bool publish_pending = false;
@@ -104,6 +111,11 @@ typedef struct RetSettings
 	int64		walk;			/* position */
 	int64		recycled;		/* position */
 	Oid			relfilenode;
+	/* from version 0.6 on */
+	Interval   *max_hold;		/* NULL: a query holds rows for as long as it needs */
+	TransactionId blocked_by;	/* the row lock the last pass stopped at */
+	TimestampTz blocked_since;
+	TimestampTz blocked_warned_at;
 } RetSettings;
 
 /* lock the stream's retention row; false when it has no retention */
@@ -114,19 +126,25 @@ ret_read_settings(Oid relid, bool nowait, RetSettings *s)
 	PgsCatalogAccess acc = {0};
 	Oid			argtypes[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	bool		has_06 = pgs_catalog_has_06();
+	StringInfoData sql;
 	bool		isnull;
 	bool		found;
 
+	initStringInfo(&sql);
+	appendStringInfoString(&sql,
+						   "SELECT keep, past_inactive_queries, walk_position,"
+						   " recycled_position, coalesce(relfilenode, 0)");
+	if (has_06)
+		appendStringInfoString(&sql,
+							   ", max_hold, coalesce(blocked_by::text::bigint, 0),"
+							   " blocked_since, blocked_warned_at");
+	appendStringInfoString(&sql, " FROM stream.retention WHERE relid::oid = $1");
+	appendStringInfoString(&sql, nowait ? " FOR UPDATE SKIP LOCKED" : " FOR UPDATE");
+
+	memset(s, 0, sizeof(RetSettings));
 	pgs_catalog_begin(&acc);
-	found = pgs_catalog_exec(nowait ?
-							 "SELECT keep, past_inactive_queries, walk_position,"
-							 " recycled_position, coalesce(relfilenode, 0)"
-							 " FROM stream.retention WHERE relid::oid = $1"
-							 " FOR UPDATE SKIP LOCKED" :
-							 "SELECT keep, past_inactive_queries, walk_position,"
-							 " recycled_position, coalesce(relfilenode, 0)"
-							 " FROM stream.retention WHERE relid::oid = $1 FOR UPDATE",
-							 1, argtypes, values, NULL, false, 0) > 0;
+	found = pgs_catalog_exec(sql.data, 1, argtypes, values, NULL, false, 0) > 0;
 	if (found)
 	{
 		s->keep = DatumGetIntervalP(pgs_result_copy(0, 1, &isnull, cxt));
@@ -135,7 +153,20 @@ ret_read_settings(Oid relid, bool nowait, RetSettings *s)
 		s->recycled = DatumGetInt64(pgs_result_datum(0, 4, &isnull));
 		s->relfilenode = DatumGetObjectId(pgs_result_datum(0, 5, &isnull));
 	}
+	if (found && has_06)
+	{
+		Datum		d;
+
+		d = pgs_result_copy(0, 6, &isnull, cxt);
+		s->max_hold = isnull ? NULL : DatumGetIntervalP(d);
+		s->blocked_by = (TransactionId) DatumGetInt64(pgs_result_datum(0, 7, &isnull));
+		d = pgs_result_datum(0, 8, &isnull);
+		s->blocked_since = isnull ? 0 : DatumGetTimestampTz(d);
+		d = pgs_result_datum(0, 9, &isnull);
+		s->blocked_warned_at = isnull ? 0 : DatumGetTimestampTz(d);
+	}
 	pgs_catalog_end(&acc);
+	pfree(sql.data);
 	return found;
 }
 
@@ -155,14 +186,20 @@ ret_visible(const PgsXidSnapshot *s, uint64 x)
 /*
  * What a pass may remove: the rows visible in every one of "snaps"; and
  * the queries that do not hold removal back, each told whether a removed
- * row was one it had not read.
+ * row was one it had not read.  With the stream's max_hold, a row visible
+ * in "hold" (its transaction ended at least max_hold ago) goes past the
+ * queries that have not read it, and marks them.
  */
 typedef struct RetCut
 {
 	int			nsnaps;
 	PgsXidSnapshot snaps[RET_MAX_CUTS];
 	int64		snap_query[RET_MAX_CUTS];	/* the query of each, 0 for the age */
+	bool		snap_missed[RET_MAX_CUTS];	/* a removed row it had not read */
+	bool		has_hold;
+	PgsXidSnapshot hold;
 	int64		held_by;		/* the query that kept a row the age let go */
+	TransactionId blocker;		/* the first row lock the pass stopped at */
 	uint64		min_xmin;
 	int			nbehind;
 	int64	   *behind_ids;
@@ -182,43 +219,115 @@ ret_cut_add(RetCut *cut, Datum snapshot, int64 query_id)
 }
 
 /*
+ * A query that has committed no batch has read nothing: with a max_hold it
+ * holds only the rows younger than that, so it gets a snapshot in which no
+ * transaction is visible.
+ */
+static void
+ret_cut_add_nothing(RetCut *cut, int64 query_id)
+{
+	PgsXidSnapshot *s = &cut->snaps[cut->nsnaps];
+
+	cut->snap_query[cut->nsnaps++] = query_id;
+	memset(s, 0, sizeof(PgsXidSnapshot));
+	cut->min_xmin = 0;
+}
+
+/*
  * The age cut: the snapshot of the latest mark at least "keep" old (false
- * when there is none yet).  A new mark is taken when the latest is older
- * than a hundredth of keep, and marks older than the one used are
- * forgotten.
+ * when there is none yet); with max_hold, the hold cut too, the latest mark
+ * at least max_hold old.  A new mark is taken when the latest is older than
+ * a hundredth of the shorter of the two, and marks older than the ones
+ * used are forgotten.
  */
 static bool
-ret_age_cut(Oid relid, Interval *keep, RetCut *cut)
+ret_age_cut(Oid relid, Interval *keep, Interval *max_hold, RetCut *cut)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	PgsCatalogAccess acc = {0};
-	Oid			argtypes[2] = {OIDOID, INTERVALOID};
-	Datum		values[2] = {ObjectIdGetDatum(relid), IntervalPGetDatum(keep)};
+	Oid			argtypes[3] = {OIDOID, INTERVALOID, INTERVALOID};
+	Datum		values[3] = {ObjectIdGetDatum(relid), IntervalPGetDatum(keep),
+	IntervalPGetDatum(max_hold != NULL ? max_hold : keep)};
 	Datum		snapshot = (Datum) 0;
+	Datum		hold_snapshot = (Datum) 0;
+	Datum		forget_before = (Datum) 0;
 	bool		found = false;
+	bool		forget = false;
 	bool		isnull;
 
 	pgs_catalog_begin(&acc);
 	pgs_catalog_exec("INSERT INTO stream.retention_marks (relid, taken_at, snapshot)"
 					 " SELECT $1, now(), pg_current_snapshot()"
 					 " WHERE NOT EXISTS (SELECT 1 FROM stream.retention_marks"
-					 "  WHERE relid::oid = $1 AND taken_at > now() - $2 / 100)",
-					 2, argtypes, values, NULL, false, 0);
+					 "  WHERE relid::oid = $1 AND taken_at > now() - least($2, $3) / 100)",
+					 3, argtypes, values, NULL, false, 0);
 	if (pgs_catalog_exec("SELECT snapshot, taken_at FROM stream.retention_marks"
 						 " WHERE relid::oid = $1 AND taken_at <= now() - $2"
 						 " ORDER BY taken_at DESC LIMIT 1",
 						 2, argtypes, values, NULL, false, 0) > 0)
 	{
-		Oid			t2[2] = {OIDOID, TIMESTAMPTZOID};
-		Datum		v2[2];
-
 		snapshot = pgs_result_copy(0, 1, &isnull, cxt);
-		v2[0] = ObjectIdGetDatum(relid);
-		v2[1] = pgs_result_datum(0, 2, &isnull);
+		forget_before = pgs_result_datum(0, 2, &isnull);
+		forget = true;
+		found = true;
+	}
+	if (max_hold != NULL)
+	{
+		Oid			t2[2] = {OIDOID, INTERVALOID};
+		Datum		v2[2] = {ObjectIdGetDatum(relid), IntervalPGetDatum(max_hold)};
+
+		/* a mark that may yet become the hold cut stays */
+		forget = false;
+		if (pgs_catalog_exec("SELECT snapshot, taken_at FROM stream.retention_marks"
+							 " WHERE relid::oid = $1 AND taken_at <= now() - $2"
+							 " ORDER BY taken_at DESC LIMIT 1",
+							 2, t2, v2, NULL, false, 0) > 0)
+		{
+			TimestampTz hold_at;
+
+			hold_snapshot = pgs_result_copy(0, 1, &isnull, cxt);
+			hold_at = DatumGetTimestampTz(pgs_result_datum(0, 2, &isnull));
+			if (found)
+			{
+				forget = true;
+				if (hold_at < DatumGetTimestampTz(forget_before))
+					forget_before = TimestampTzGetDatum(hold_at);
+			}
+		}
+	}
+	if (forget)
+	{
+		Oid			t2[2] = {OIDOID, TIMESTAMPTZOID};
+		Datum		v2[2] = {ObjectIdGetDatum(relid), forget_before};
+
 		pgs_catalog_exec("DELETE FROM stream.retention_marks"
 						 " WHERE relid::oid = $1 AND taken_at < $2",
 						 2, t2, v2, NULL, false, 0);
-		found = true;
+	}
+	if (found && max_hold != NULL)
+	{
+		/*
+		 * Marks are taken at a hundredth of the shorter interval, but older
+		 * than the age cut they are only wanted at a hundredth of max_hold:
+		 * of those, one per such stretch of time stays, the oldest.
+		 */
+		Oid			t3[3] = {OIDOID, TIMESTAMPTZOID, INTERVALOID};
+		Datum		v3[3] = {ObjectIdGetDatum(relid), (Datum) 0,
+		IntervalPGetDatum(max_hold)};
+
+		pgs_catalog_exec("SELECT taken_at FROM stream.retention_marks"
+						 " WHERE relid::oid = $1 AND taken_at <= now() - $2"
+						 " ORDER BY taken_at DESC LIMIT 1",
+						 2, argtypes, values, NULL, false, 0);
+		v3[1] = pgs_result_datum(0, 1, &isnull);
+		pgs_catalog_exec("DELETE FROM stream.retention_marks m"
+						 " WHERE m.relid::oid = $1 AND m.taken_at < $2"
+						 "   AND extract(epoch FROM $3) >= 100"
+						 "   AND EXISTS (SELECT 1 FROM stream.retention_marks n"
+						 "     WHERE n.relid = m.relid AND n.taken_at < m.taken_at"
+						 "       AND floor(extract(epoch FROM n.taken_at) / (extract(epoch FROM $3) / 100))"
+						 "         = floor(extract(epoch FROM m.taken_at) / (extract(epoch FROM $3) / 100)))",
+						 3, t3, v3, NULL, false, 0);
 	}
 	pgs_catalog_end(&acc);
 	if (found)
@@ -228,17 +337,27 @@ ret_age_cut(Oid relid, Interval *keep, RetCut *cut)
 		ret_cut_add(cut, snapshot, 0);
 		MemoryContextSwitchTo(old);
 	}
+	if (hold_snapshot != (Datum) 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		pgs_snapshot_parse(hold_snapshot, &cut->hold);
+		cut->has_hold = true;
+		MemoryContextSwitchTo(old);
+	}
 	return found;
 }
 
 /*
  * The queries' cut: the latest committed end snapshot of each query that
- * holds removal back (every query, or the active ones with past_inactive).
- * Returns false when one of them has committed no batch (nothing may go;
+ * holds removal back (every query, or the active ones with past_inactive;
+ * never one the stream's owner detached).  Returns false when one of them
+ * has committed no batch and the stream has no max_hold (nothing may go;
  * *held_by gets it).
  */
 static bool
-ret_query_cut(Oid relid, bool past_inactive, RetCut *cut, int64 *held_by)
+ret_query_cut(Oid relid, bool past_inactive, bool with_hold, RetCut *cut,
+			  int64 *held_by)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	PgsCatalogAccess acc = {0};
@@ -250,7 +369,17 @@ ret_query_cut(Oid relid, bool past_inactive, RetCut *cut, int64 *held_by)
 
 	*held_by = 0;
 	pgs_catalog_begin(&acc);
-	n = pgs_catalog_exec("SELECT d.query_id, d.status = 'active', o.end_snapshot"
+	n = pgs_catalog_exec(pgs_catalog_has_06() ?
+						 "SELECT d.query_id, d.status = 'active', o.end_snapshot,"
+						 " d.retention_detached_at IS NOT NULL"
+						 " FROM stream.query_defs d"
+						 " LEFT JOIN LATERAL (SELECT o.end_snapshot"
+						 "   FROM stream.checkpoint_commits k"
+						 "   JOIN stream.checkpoint_offsets o USING (query_id, batch_id)"
+						 "  WHERE k.query_id = d.query_id"
+						 "  ORDER BY k.batch_id DESC LIMIT 1) o ON true"
+						 " WHERE d.stream_relid::oid = $1 ORDER BY d.query_id" :
+						 "SELECT d.query_id, d.status = 'active', o.end_snapshot, false"
 						 " FROM stream.query_defs d"
 						 " LEFT JOIN LATERAL (SELECT o.end_snapshot"
 						 "   FROM stream.checkpoint_commits k"
@@ -265,14 +394,24 @@ ret_query_cut(Oid relid, bool past_inactive, RetCut *cut, int64 *held_by)
 	for (i = 0; i < n; i++)
 	{
 		bool		isnull;
-		int64		query_id = DatumGetInt64(pgs_result_datum(i, 1, &isnull));
-		bool		active = DatumGetBool(pgs_result_datum(i, 2, &isnull));
+		bool		flag_null;
+		int64		query_id = DatumGetInt64(pgs_result_datum(i, 1, &flag_null));
+		bool		active = DatumGetBool(pgs_result_datum(i, 2, &flag_null));
+		bool		detached = DatumGetBool(pgs_result_datum(i, 4, &flag_null));
 		Datum		snapshot = pgs_result_copy(i, 3, &isnull, cxt);
 		MemoryContext old = MemoryContextSwitchTo(cxt);
 
-		if (active || !past_inactive)
+		if ((active || !past_inactive) && !detached)
 		{
-			if (isnull || cut->nsnaps >= RET_MAX_CUTS)
+			if (cut->nsnaps >= RET_MAX_CUTS)
+			{
+				if (ok)
+					*held_by = query_id;
+				ok = false;
+			}
+			else if (isnull && with_hold)
+				ret_cut_add_nothing(cut, query_id);
+			else if (isnull)
 			{
 				/* it has read nothing yet */
 				if (ok)
@@ -317,8 +456,73 @@ ret_xid_attno(Relation rel)
 }
 
 /*
+ * A removed row of transaction x: the queries that had not read it missed
+ * it, and say so.
+ */
+static void
+ret_note_missed(RetCut *cut, uint64 x)
+{
+	int			i;
+
+	for (i = 0; i < cut->nsnaps; i++)
+		if (cut->snap_query[i] != 0 && !ret_visible(&cut->snaps[i], x))
+			cut->snap_missed[i] = true;
+	for (i = 0; i < cut->nbehind; i++)
+		if (cut->behind[i].xmax == 0 || !ret_visible(&cut->behind[i], x))
+			cut->missed[i] = true;
+}
+
+/*
+ * The transaction whose lock on the row at tid kept it from being removed,
+ * or InvalidTransactionId when none holds one any longer.  Of several
+ * lockers (a multixact), the first still running.
+ */
+static TransactionId
+ret_row_locker(Relation rel, ItemPointer tid)
+{
+	Buffer		buf = ReadBuffer(rel, ItemPointerGetBlockNumber(tid));
+	Page		page;
+	ItemId		itemid;
+	TransactionId result = InvalidTransactionId;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	itemid = PageGetItemId(page, ItemPointerGetOffsetNumber(tid));
+	if (ItemIdIsNormal(itemid))
+	{
+		HeapTupleHeader tup = (HeapTupleHeader) PageGetItem(page, itemid);
+		uint16		infomask = tup->t_infomask;
+		TransactionId xmax = HeapTupleHeaderGetRawXmax(tup);
+
+		if (infomask & HEAP_XMAX_INVALID)
+			result = InvalidTransactionId;
+		else if (infomask & HEAP_XMAX_IS_MULTI)
+		{
+			MultiXactMember *members;
+			int			n;
+			int			i;
+
+			n = GetMultiXactIdMembers(xmax, &members, false,
+									  HEAP_XMAX_IS_LOCKED_ONLY(infomask));
+			for (i = 0; i < n && !TransactionIdIsValid(result); i++)
+				if (TransactionIdIsInProgress(members[i].xid))
+					result = members[i].xid;
+			if (n > 0)
+				pfree(members);
+		}
+		else if (TransactionIdIsInProgress(xmax))
+			result = xmax;
+	}
+	UnlockReleaseBuffer(buf);
+	return result;
+}
+
+/*
  * Delete the rows of block blk that may go (see RetCut).  Returns false
- * when the block holds a row that must stay.
+ * when the block holds a row that must stay.  A row that somebody holds a
+ * lock on (FOR KEY SHARE, FOR UPDATE, a prepared transaction) stays too:
+ * the pass never waits for a lock, since the scheduler that runs it serves
+ * every query of the database; cut->blocker gets the first such locker.
  */
 static bool
 ret_clear_block(Relation rel, BlockNumber blk, AttrNumber xid_attno,
@@ -329,6 +533,7 @@ ret_clear_block(Relation rel, BlockNumber blk, AttrNumber xid_attno,
 	OffsetNumber off;
 	OffsetNumber maxoff;
 	ItemPointerData doomed[MaxHeapTuplesPerPage];
+	uint64		doomed_xid[MaxHeapTuplesPerPage];
 	int			ndoomed = 0;
 	bool		clear = true;
 	int			i;
@@ -371,25 +576,52 @@ ret_clear_block(Relation rel, BlockNumber blk, AttrNumber xid_attno,
 			bool		go = true;
 
 			for (i = 0; i < cut->nsnaps && go; i++)
-				go = ret_visible(&cut->snaps[i], x);
+			{
+				if (ret_visible(&cut->snaps[i], x))
+					continue;
+				/* a query has not read it: past max_hold it goes anyway */
+				if (cut->snap_query[i] != 0 && cut->has_hold &&
+					ret_visible(&cut->hold, x))
+					continue;
+				/* old enough, but a query has not read it: that one holds it */
+				if (cut->held_by == 0 && cut->snap_query[i] != 0)
+					cut->held_by = cut->snap_query[i];
+				go = false;
+			}
 			if (!go)
 			{
-				/* old enough, but a query has not read it: that one holds it */
-				if (cut->held_by == 0 && cut->snap_query[i - 1] != 0)
-					cut->held_by = cut->snap_query[i - 1];
 				clear = false;
 				continue;
 			}
-			for (i = 0; i < cut->nbehind; i++)
-				if (cut->behind[i].xmax == 0 || !ret_visible(&cut->behind[i], x))
-					cut->missed[i] = true;
+			doomed_xid[ndoomed] = x;
 			doomed[ndoomed++] = tuple.t_self;
 		}
 	}
 	UnlockReleaseBuffer(buf);
 	for (i = 0; i < ndoomed; i++)
-		simple_heap_delete(rel, &doomed[i]);
-	*removed += ndoomed;
+	{
+		TM_FailureData tmfd;
+		TM_Result	result;
+
+		result = heap_delete(rel, &doomed[i], GetCurrentCommandId(true),
+							 InvalidSnapshot, false /* never wait */ ,
+							 &tmfd, false);
+		if (result == TM_Ok)
+		{
+			ret_note_missed(cut, doomed_xid[i]);
+			(*removed)++;
+			continue;
+		}
+		if (result == TM_SelfModified)
+			elog(ERROR, "row (%u,%u) of stream table \"%s\" was changed by the retention pass itself",
+				 ItemPointerGetBlockNumber(&doomed[i]),
+				 ItemPointerGetOffsetNumber(&doomed[i]),
+				 RelationGetRelationName(rel));
+		/* locked by another transaction: it stays for this pass */
+		clear = false;
+		if (result == TM_BeingModified && !TransactionIdIsValid(cut->blocker))
+			cut->blocker = ret_row_locker(rel, &doomed[i]);
+	}
 	return clear;
 }
 
@@ -420,6 +652,9 @@ ret_stretches(Oid relid, Relation rel, int64 from, int64 upto,
 	int			n;
 	int			i;
 
+	*frontier = 0;
+	if (nblocks == 0)
+		return NIL;				/* a stream with no blocks has nothing to walk */
 	n = pgs_runs_load(relid, rel->rd_node.relNode, &runs);
 	if (n < 0)
 		return NIL;
@@ -431,6 +666,15 @@ ret_stretches(Oid relid, Relation rel, int64 from, int64 upto,
 	if (pgs_placement_read(relid, &st) && st.relfilenode == rel->rd_node.relNode &&
 		st.recycled)
 		*frontier = PGS_POSITION(st.run, st.cursor);
+	else if (publish_pending && publish_relid == relid &&
+			 publish_relfilenode == rel->rd_node.relNode && publish_nruns > 0)
+	{
+		/*
+		 * This transaction made recycled runs: the writers turn to the
+		 * first when it commits, so the walk must not go past its start.
+		 */
+		*frontier = PGS_POSITION(publish_runs[0].run, publish_runs[0].first_block);
+	}
 	else
 		*frontier = PGS_POSITION(runs[n - 1].run, last);
 	if (upto >= *frontier)
@@ -662,6 +906,84 @@ ret_recycle(Oid relid, Relation rel, RetSettings *s)
 	return total;
 }
 
+/* retention removed rows the query had not read: say so on the query */
+static void
+ret_mark_missed(int64 query_id)
+{
+	PgsCatalogAccess acc = {0};
+	Oid			t[1] = {INT8OID};
+	Datum		v[1] = {Int64GetDatum(query_id)};
+
+	pgs_catalog_begin(&acc);
+	pgs_catalog_exec("UPDATE stream.query_defs SET missed_rows_at = now()"
+					 " WHERE query_id = $1 AND missed_rows_at IS NULL",
+					 1, t, v, NULL, false, 0);
+	pgs_catalog_end(&acc);
+}
+
+/*
+ * Record the row lock the pass stopped at (stream.stream_retention shows
+ * it), and warn when the same transaction has held retention back for
+ * longer than the time between two background passes: once, and again
+ * every RETENTION_BLOCKED_WARN_MS while it lasts.
+ */
+static void
+ret_note_blocker(Relation rel, const RetSettings *s, TransactionId blocker)
+{
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[4] = {OIDOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	TimestampTz since = now;
+	TimestampTz warned_at = 0;
+
+	if (TransactionIdIsValid(blocker) && blocker == s->blocked_by &&
+		s->blocked_since != 0)
+	{
+		since = s->blocked_since;
+		warned_at = s->blocked_warned_at;
+		if (TimestampDifferenceExceeds(since, now, pgs_retention_naptime_ms) &&
+			(warned_at == 0 ||
+			 TimestampDifferenceExceeds(warned_at, now, RETENTION_BLOCKED_WARN_MS)))
+		{
+			int			pid = BackendXidGetPid(blocker);
+
+			if (pid != 0)
+				ereport(WARNING,
+						(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+						 errmsg("retention of stream table \"%s\" is held back by a row lock of transaction %u",
+								RelationGetRelationName(rel), blocker),
+						 errdetail("Process %d has held a lock on a row that retention would remove since %s; the row and those after it stay until the lock is released.",
+								   pid, timestamptz_to_str(since)),
+						 errhint("End that transaction; retention goes on by itself afterwards.")));
+			else
+				ereport(WARNING,
+						(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+						 errmsg("retention of stream table \"%s\" is held back by a row lock of transaction %u",
+								RelationGetRelationName(rel), blocker),
+						 errdetail("A prepared transaction (see pg_prepared_xacts) has held a lock on a row that retention would remove since %s; the row and those after it stay until the lock is released.",
+								   timestamptz_to_str(since)),
+						 errhint("Finish it with COMMIT PREPARED or ROLLBACK PREPARED; retention goes on by itself afterwards.")));
+			warned_at = now;
+		}
+	}
+	values[0] = ObjectIdGetDatum(RelationGetRelid(rel));
+	values[1] = Int64GetDatum((int64) blocker);
+	values[2] = TimestampTzGetDatum(since);
+	values[3] = TimestampTzGetDatum(warned_at);
+	if (!TransactionIdIsValid(blocker))
+		nulls[1] = nulls[2] = 'n';
+	if (warned_at == 0)
+		nulls[3] = 'n';
+	pgs_catalog_begin(&acc);
+	pgs_catalog_exec("UPDATE stream.retention SET blocked_by = $2::text::xid,"
+					 " blocked_since = $3, blocked_warned_at = $4"
+					 " WHERE relid::oid = $1",
+					 4, argtypes, values, nulls, false, 0);
+	pgs_catalog_end(&acc);
+}
+
 /*
  * One retention pass over a stream, in the current transaction: recycle
  * the blocks that the last pass emptied (once VACUUM has cleared them),
@@ -717,9 +1039,9 @@ pgs_retention_pass(Oid relid, bool recycle, bool nowait, bool *more)
 		recycled = ret_recycle(relid, rel, &s);
 
 	memset(&cut, 0, sizeof(cut));
-	age_old_enough = ret_age_cut(relid, s.keep, &cut);
+	age_old_enough = ret_age_cut(relid, s.keep, s.max_hold, &cut);
 	may_remove = age_old_enough;
-	if (!ret_query_cut(relid, s.past_inactive, &cut, &held_by))
+	if (!ret_query_cut(relid, s.past_inactive, s.max_hold != NULL, &cut, &held_by))
 		may_remove = false;
 	if (!age_old_enough)
 		held_by = 0;			/* nothing is old enough: no query holds it back */
@@ -768,22 +1090,13 @@ pgs_retention_pass(Oid relid, bool recycle, bool nowait, bool *more)
 		held_by = cut.held_by;
 
 	for (i = 0; i < cut.nbehind; i++)
-	{
 		if (cut.missed[i])
-		{
-			{
-				PgsCatalogAccess acc = {0};
-				Oid			t[1] = {INT8OID};
-				Datum		v[1] = {Int64GetDatum(cut.behind_ids[i])};
-
-				pgs_catalog_begin(&acc);
-				pgs_catalog_exec("UPDATE stream.query_defs SET missed_rows_at = now()"
-								 " WHERE query_id = $1 AND missed_rows_at IS NULL",
-								 1, t, v, NULL, false, 0);
-				pgs_catalog_end(&acc);
-			}
-		}
-	}
+			ret_mark_missed(cut.behind_ids[i]);
+	for (i = 0; i < cut.nsnaps; i++)
+		if (cut.snap_missed[i])
+			ret_mark_missed(cut.snap_query[i]);
+	if (pgs_catalog_has_06())
+		ret_note_blocker(rel, &s, cut.blocker);
 
 	{
 		PgsCatalogAccess acc = {0};
@@ -916,6 +1229,37 @@ stream_set_retention(PG_FUNCTION_ARGS)
 		values[1] = IntervalPGetDatum(keep);
 	}
 	values[2] = BoolGetDatum(past_inactive);
+	if (PG_NARGS() > 3)
+	{
+		/* the 0.6 signature, with max_hold */
+		Oid			t4[4] = {OIDOID, INTERVALOID, BOOLOID, INTERVALOID};
+		Datum		v4[4] = {values[0], values[1], values[2], (Datum) 0};
+		char		n4[4] = {' ', ' ', ' ', 'n'};
+
+		if (!PG_ARGISNULL(3))
+		{
+			Interval   *max_hold = PG_GETARG_INTERVAL_P(3);
+			Interval	zero = {0};
+
+			if (DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(max_hold),
+												  IntervalPGetDatum(&zero))) < 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("max_hold must not be negative"),
+						 errhint("Give how long a query may hold rows back at the most, such as '1 day', or NULL for as long as it needs.")));
+			v4[3] = IntervalPGetDatum(max_hold);
+			n4[3] = ' ';
+		}
+		pgs_catalog_begin(&acc);
+		pgs_catalog_exec("INSERT INTO stream.retention (relid, keep, past_inactive_queries, max_hold)"
+						 " VALUES ($1, $2, $3, $4) ON CONFLICT (relid) DO UPDATE"
+						 " SET keep = excluded.keep,"
+						 " past_inactive_queries = excluded.past_inactive_queries,"
+						 " max_hold = excluded.max_hold",
+						 4, t4, v4, n4, false, 0);
+		pgs_catalog_end(&acc);
+		PG_RETURN_VOID();
+	}
 	pgs_catalog_begin(&acc);
 	pgs_catalog_exec("INSERT INTO stream.retention (relid, keep, past_inactive_queries)"
 					 " VALUES ($1, $2, $3) ON CONFLICT (relid) DO UPDATE"
@@ -923,6 +1267,40 @@ stream_set_retention(PG_FUNCTION_ARGS)
 					 " past_inactive_queries = excluded.past_inactive_queries",
 					 3, argtypes, values, NULL, false, 0);
 	pgs_catalog_end(&acc);
+	PG_RETURN_VOID();
+}
+
+/*
+ * stream.detach_query(stream, query): the stream's owner lets retention go
+ * past one of the stream's queries, whoever owns it: from now on the query
+ * holds no row back (as past_inactive_queries lets removal go past a
+ * stopped query), and is marked (missed_rows_at) when removal takes a row
+ * it had not read.  The query itself goes on running.  Owner of the stream
+ * only.
+ */
+Datum
+stream_detach_query(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[2] = {OIDOID, TEXTOID};
+	Datum		values[2] = {ObjectIdGetDatum(relid), CStringGetTextDatum(name)};
+	int			n;
+
+	ret_check_owned_stream(relid);
+	pgs_catalog_begin(&acc);
+	n = pgs_catalog_exec("UPDATE stream.query_defs"
+						 " SET retention_detached_at = coalesce(retention_detached_at, now())"
+						 " WHERE stream_relid::oid = $1 AND name = $2",
+						 2, argtypes, values, NULL, false, 0);
+	pgs_catalog_end(&acc);
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("stream table \"%s\" has no streaming query \"%s\"",
+						get_rel_name(relid), name),
+				 errhint("The queries holding the stream's rows back are named in stream.stream_retention.")));
 	PG_RETURN_VOID();
 }
 

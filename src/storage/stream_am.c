@@ -258,11 +258,27 @@ sam_multi_insert(Relation rel, TupleTableSlot **slots, int nslots,
 	}
 }
 
+/*
+ * A logical replication worker applying an upstream delete to a stream
+ * keeps the row: an upstream stream deletes only by its retention, which
+ * is the publisher's to decide, and a subscriber's stream keeps its rows
+ * until its own retention removes them.  Refusing would halt the whole
+ * subscription until ALTER SUBSCRIPTION ... SKIP.
+ */
 static TM_Result
 sam_tuple_delete(Relation rel, ItemPointer tid, CommandId cid,
 				 Snapshot snapshot, Snapshot crosscheck, bool wait,
 				 TM_FailureData *tmfd, bool changingPart)
 {
+	if (IsLogicalWorker())
+	{
+		ereport(DEBUG1,
+				(errmsg_internal("stream table \"%s\" keeps row (%u,%u) that logical replication deletes upstream",
+								 RelationGetRelationName(rel),
+								 ItemPointerGetBlockNumber(tid),
+								 ItemPointerGetOffsetNumber(tid))));
+		return TM_Ok;
+	}
 	sam_refuse(rel, "delete rows of");
 	return TM_Invisible;		/* keep compiler quiet */
 }

@@ -1,0 +1,108 @@
+-- Retention belongs to the stream's owner: a role that may only read a
+-- stream can start a query over it, but the owner bounds how long any
+-- query holds the stream's rows back (max_hold) and can detach one from
+-- retention; either way the query that missed rows is marked, never
+-- silently.  A stream with no blocks has nothing to walk.
+CREATE EXTENSION IF NOT EXISTS pg_streaming;
+SET client_min_messages = warning;
+CREATE ROLE regress_hold_owner LOGIN;
+CREATE ROLE regress_hold_reader LOGIN;
+GRANT CREATE ON SCHEMA public TO regress_hold_owner, regress_hold_reader;
+
+SET ROLE regress_hold_owner;
+
+-- a stream with no blocks: a pass reads nothing and removes nothing
+CREATE TABLE h_empty (id int);
+SELECT stream.create_stream('h_empty');
+SELECT stream.set_retention('h_empty', '0 seconds');
+SELECT stream.run_retention('h_empty') AS removed;
+SELECT stream.run_retention('h_empty') AS removed_again;
+SELECT stream, rows_removed, held_by_query, blocked_by FROM stream.stream_retention;
+SELECT stream.drop_stream('h_empty');
+DROP TABLE h_empty;
+
+CREATE TABLE h_events (id int);
+SELECT stream.create_stream('h_events');
+GRANT SELECT ON h_events TO regress_hold_reader;
+INSERT INTO h_events SELECT generate_series(1, 50);
+
+-- the reader starts a query, reads the first rows and stops it
+SET ROLE regress_hold_reader;
+SELECT stream.start_query('h_reader_q', 'SELECT id FROM h_events', 'h_reader_out',
+                          trigger => '1 hour') > 0 AS started;
+CALL stream.process_all_available('h_reader_q');
+SELECT stream.stop_query('h_reader_q');
+SET ROLE regress_hold_owner;
+INSERT INTO h_events SELECT generate_series(51, 80);
+
+-- the stopped query of another role holds the rows it has not read, and
+-- the stream's owner sees which query it is
+SELECT stream.set_retention('h_events', '0 seconds');
+SELECT stream.run_retention('h_events') AS removed;
+SELECT count(*) AS left_in_stream FROM h_events;
+SELECT held_by_query, max_hold FROM stream.stream_retention;
+
+-- bad settings change nothing; only the stream's owner sets or detaches
+SELECT stream.set_retention('h_events', '0 seconds', max_hold => '-1 hour');
+SET ROLE regress_hold_reader;
+SELECT stream.set_retention('h_events', '0 seconds', max_hold => '0 seconds');
+SELECT stream.detach_query('h_events', 'h_reader_q');
+SET ROLE regress_hold_owner;
+SELECT stream.detach_query('h_events', 'no_such_query');
+SELECT max_hold FROM stream.stream_retention;
+
+-- a max_hold longer than the rows' age: the query still holds them
+SELECT stream.set_retention('h_events', '0 seconds', max_hold => '1 day');
+SELECT stream.run_retention('h_events') AS removed;
+SELECT count(*) AS left_in_stream FROM h_events;
+SELECT held_by_query, max_hold FROM stream.stream_retention;
+
+-- past max_hold no query holds a row: removed, and the query is marked;
+-- the pass remembers when it saw which transactions had ended
+SELECT stream.set_retention('h_events', '0 seconds', max_hold => '1 second');
+SELECT stream.run_retention('h_events') AS removed_at_once;
+SELECT pg_sleep(1.2);
+SELECT stream.run_retention('h_events') AS removed;
+SELECT count(*) AS left_in_stream FROM h_events;
+SELECT held_by_query FROM stream.stream_retention;
+SET ROLE regress_hold_reader;
+SELECT name, status, holds_retention, missed_rows_at IS NOT NULL AS missed
+  FROM stream.queries;
+-- resumed, it reads what is left and goes on; it never sees a row twice
+SELECT stream.resume_query('h_reader_q');
+CALL stream.process_all_available('h_reader_q');
+SELECT count(*) AS rows, count(DISTINCT id) AS ids, max(id) FROM h_reader_out;
+SELECT stream.stop_query('h_reader_q');
+
+-- without max_hold the stopped query holds rows again, until the stream's
+-- owner detaches it
+SET ROLE regress_hold_owner;
+SELECT stream.set_retention('h_events', '0 seconds');
+INSERT INTO h_events SELECT generate_series(81, 100);
+SELECT stream.run_retention('h_events') AS removed;
+SELECT count(*) AS left_in_stream FROM h_events;
+SELECT held_by_query FROM stream.stream_retention;
+SELECT stream.detach_query('h_events', 'h_reader_q');
+SELECT stream.run_retention('h_events') AS removed;
+SELECT count(*) AS left_in_stream FROM h_events;
+SELECT held_by_query FROM stream.stream_retention;
+
+-- the reader's query is detached, not dropped: it runs on, and rows it
+-- reads before a pass removes them still arrive once
+SET ROLE regress_hold_reader;
+SELECT stream.resume_query('h_reader_q');
+SET ROLE regress_hold_owner;
+INSERT INTO h_events SELECT generate_series(101, 110);
+SET ROLE regress_hold_reader;
+CALL stream.process_all_available('h_reader_q');
+SELECT count(*) AS rows, count(DISTINCT id) AS ids, max(id) FROM h_reader_out;
+SELECT name, status, missed_rows_at IS NOT NULL AS missed FROM stream.queries;
+SELECT stream.drop_query('h_reader_q');
+DROP TABLE h_reader_out;
+
+SET ROLE regress_hold_owner;
+SELECT stream.drop_stream('h_events', cascade => true);
+DROP TABLE h_events;
+RESET ROLE;
+REVOKE CREATE ON SCHEMA public FROM regress_hold_owner, regress_hold_reader;
+DROP ROLE regress_hold_owner, regress_hold_reader;
