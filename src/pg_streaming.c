@@ -93,7 +93,9 @@ _PG_init(void)
 							10000, 100, 24 * 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
-	pgs_placement_define_settings();
+	/* a server-start setting exists only where the library is preloaded */
+	if (process_shared_preload_libraries_in_progress)
+		pgs_placement_define_settings();
 	MarkGUCPrefixReserved("pg_streaming");
 
 	pgs_install_hooks();

@@ -101,6 +101,16 @@ SET ROLE regress_str_stranger;
 ALTER TABLE theirs NO FORCE ROW LEVEL SECURITY;
 RESET ROLE;
 SELECT name, pending_rows FROM stream.queries WHERE name = 'watched';
+-- nor does it wait on another role's lock: here a prepared transaction of
+-- the stream's owner holds one that nothing else would release
+SET ROLE regress_str_stranger;
+BEGIN;
+LOCK TABLE theirs IN ACCESS EXCLUSIVE MODE;
+PREPARE TRANSACTION 'regress_str_lock';
+RESET ROLE;
+SELECT name, pending_rows FROM stream.queries WHERE name = 'watched';
+COMMIT PREPARED 'regress_str_lock';
+SELECT name, pending_rows FROM stream.queries WHERE name = 'watched';
 RESET statement_timeout;
 SELECT stream.drop_query('watched');
 
