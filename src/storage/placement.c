@@ -31,7 +31,9 @@
  * not registered has written nothing.  Only the transactions that may have
  * written without registering are not vouched for: prepared transactions
  * older than the start, writers that found the table of entries full, and
- * writers of an entry taken back while they ran (plc_vouch_from).
+ * writers of an entry taken back while they ran (vouch_from below).  The
+ * table's claim_mutex orders claims and frees; an entry's mutex guards its
+ * state and registry, and is never held while another lock is taken.
  *
  *-------------------------------------------------------------------------
  */
@@ -39,6 +41,7 @@
 
 #include "access/heapam.h"
 #include "access/twophase.h"
+#include "access/xlog.h"
 #include "catalog/objectaccess.h"
 #include "catalog/pg_class.h"
 #include "nodes/pg_list.h"
@@ -375,6 +378,13 @@ plc_claim(Oid relid, const PgsPlacementState *initial)
 
 	if ((p = plc_find(relid)) != NULL)
 		return p;
+
+	/*
+	 * Nothing is claimed during recovery: a hot standby's prepared
+	 * transactions have no proc yet, so the first claim would miss them.
+	 */
+	if (RecoveryInProgress())
+		return NULL;
 	if (!plc_shared->vouch_known)
 	{
 		/* the first claim since the start (outside spinlocks: takes locks) */
