@@ -116,6 +116,23 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM ev_out o JOIN ev USING (i
 	'70', 'their rows arrive once they commit');
 end_open($other);
 
+# a prepared transaction that wrote the stream before a restart is the one
+# kind of transaction the registry cannot know: batches after the restart
+# go on, and its rows arrive once after COMMIT PREPARED
+$node->safe_psql('postgres', q{
+	BEGIN;
+	INSERT INTO ev SELECT nextval('ids'), 'prepared before the restart' FROM generate_series(1, 50);
+	PREPARE TRANSACTION 'before_restart';
+});
+round();
+$node->restart;
+round() for 1 .. 3;
+$node->safe_psql('postgres', q{COMMIT PREPARED 'before_restart'});
+round();
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM ev_out o JOIN ev USING (id) WHERE ev.pad = 'prepared before the restart'}),
+	'50', 'the rows of a writer prepared before the restart arrive once it commits');
+
 my ($rows, $ids) = split /\|/, $node->safe_psql('postgres',
 	'SELECT count(*), count(DISTINCT id) FROM ev_out');
 is($rows, $ids, 'no row twice');
