@@ -289,13 +289,17 @@ guard_check_drop_extension(DropStmt *stmt)
 	if (!ours || !guard_extension_present())
 		return;
 	pgs_catalog_begin(&acc);
+	/* the first ten of them by name, for the message */
 	if (pgs_catalog_exec("SELECT pg_catalog.count(*),"
-						 " pg_catalog.string_agg(t.name, ', ')"
-						 " FROM (SELECT c.oid::pg_catalog.regclass::pg_catalog.text AS name"
+						 " pg_catalog.string_agg(t.name, ', ' ORDER BY t.name)"
+						 "   FILTER (WHERE t.i <= 10)"
+						 "   || CASE WHEN pg_catalog.count(*) > 10 THEN ', ...' ELSE '' END"
+						 " FROM (SELECT c.oid::pg_catalog.regclass::pg_catalog.text AS name,"
+						 "              pg_catalog.row_number() OVER"
+						 "                (ORDER BY c.oid::pg_catalog.regclass::pg_catalog.text) AS i"
 						 "        FROM pg_catalog.pg_class c"
 						 "        JOIN pg_catalog.pg_am a ON a.oid = c.relam"
-						 "       WHERE a.amname = 'stream_heap'"
-						 "       ORDER BY 1) t",
+						 "       WHERE a.amname = 'stream_heap') t",
 						 0, NULL, NULL, NULL, true, 0) > 0)
 	{
 		bool		isnull;
