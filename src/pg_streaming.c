@@ -27,6 +27,7 @@
 #include "bgw/bgw_internal.h"
 #include "pg_streaming.h"
 #include "storage/pgs_guard.h"
+#include "storage/pgs_placement.h"
 
 PG_MODULE_MAGIC;
 
@@ -92,11 +93,15 @@ _PG_init(void)
 							10000, 100, 24 * 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
+	/* a server-start setting exists only where the library is preloaded */
+	if (process_shared_preload_libraries_in_progress)
+		pgs_placement_define_settings();
 	MarkGUCPrefixReserved("pg_streaming");
 
 	pgs_install_hooks();
 	pgs_agg_install_planner_hook();
 	pgs_install_guards();
+	pgs_placement_install_hooks();
 
 	if (process_shared_preload_libraries_in_progress)
 	{

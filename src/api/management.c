@@ -12,6 +12,9 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+#include "access/xact.h"
+#include "utils/guc.h"
+#include "utils/resowner.h"
 
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -219,10 +222,72 @@ stream_await_termination(PG_FUNCTION_ARGS)
 }
 
 /*
+ * How long the count for stream.queries waits for a lock on a stream, at
+ * most: another role holding one must not hang monitoring.
+ */
+#define MG_MONITOR_LOCK_TIMEOUT "100ms"
+
+/*
+ * The estimate of pgs_pending_rows for monitoring, which must never fail
+ * or hang on another role's code or locks: counted with row_security off
+ * (so that no policy of any role runs; where one would apply, the count
+ * fails instead of filtering) and a short lock_timeout, in a
+ * subtransaction whose failure makes the count unknown (-1).  A cancel
+ * (statement_timeout, a user's) is not swallowed.
+ */
+static int64
+mg_pending_rows_guarded(const PgsQuery *q)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	int64		n;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		int			nest = NewGUCNestLevel();
+
+		(void) set_config_option("row_security", "off", PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		(void) set_config_option("lock_timeout", MG_MONITOR_LOCK_TIMEOUT,
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+								 true, 0, false);
+		n = pgs_pending_rows(q, true);
+		AtEOXact_GUC(false, nest);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			PG_RE_THROW();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		ereport(DEBUG1,
+				(errmsg("pending rows of streaming query \"%s\" not counted: %s",
+						q->name, edata->message)));
+		FreeErrorData(edata);
+		n = -1;
+	}
+	PG_END_TRY();
+	return n;
+}
+
+/*
  * Rows of the query's stream that no committed batch has processed, for
  * the view stream.queries: NULL for a query the caller may not see (the
- * view shows none of those anyway) or whose owner may not read the stream.
- * The stream is read as the query's owner.
+ * view shows none of those anyway), whose owner may not read the stream,
+ * or whose stream cannot be counted without running a role's code or
+ * waiting on its locks (mg_pending_rows_guarded).  The stream is read as
+ * the query's owner.
  */
 Datum
 stream_pending_rows(PG_FUNCTION_ARGS)
@@ -233,7 +298,7 @@ stream_pending_rows(PG_FUNCTION_ARGS)
 	if (!pgs_query_read(NULL, PG_GETARG_INT64(0), PGS_QUERY_NO_LOCK, &q) ||
 		!has_privs_of_role(GetUserId(), q.owner))
 		PG_RETURN_NULL();
-	n = pgs_pending_rows(&q, true);
+	n = mg_pending_rows_guarded(&q);
 	if (n < 0)
 		PG_RETURN_NULL();
 	PG_RETURN_INT64(n);

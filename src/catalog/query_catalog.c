@@ -726,14 +726,18 @@ qc_cmp_names(const ListCell *a, const ListCell *b)
 	 "CASE WHEN foreach_batch IS NOT NULL THEN target_relid::oid END, definition_view::oid" : \
 	 "NULL::oid, NULL::oid")
 
-/* drop the state (and batch) tables of the queries a statement deleted */
+/*
+ * Drop the state (and batch) tables of the queries a statement deleted;
+ * with cascade, with what depends on them (pgs_agg_drop_query_table).
+ */
 static void
-qc_drop_states(List *relids)
+qc_drop_states(List *relids, bool cascade)
 {
 	ListCell   *lc;
 
 	foreach(lc, relids)
-		pgs_agg_drop_state(lfirst_oid(lc));
+		pgs_agg_drop_query_table(lfirst_oid(lc),
+								 cascade ? DROP_CASCADE : DROP_RESTRICT);
 }
 
 /*
@@ -773,7 +777,7 @@ qc_invalidate(void)
  * backends hear of it when something was deleted.  Returns how many.
  */
 static int
-qc_delete(const char *sql, Oid argtype, Datum value)
+qc_delete(const char *sql, Oid argtype, Datum value, bool cascade)
 {
 	PgsCatalogAccess acc = {0};
 	Oid			argtypes[1] = {argtype};
@@ -790,7 +794,7 @@ qc_delete(const char *sql, Oid argtype, Datum value)
 	if (has_state)
 		states = qc_collect_states(n, 1, 3, cxt);
 	pgs_catalog_end(&acc);
-	qc_drop_states(states);
+	qc_drop_states(states, cascade);
 	if (n > 0)
 		qc_invalidate();
 	return n;
@@ -801,7 +805,7 @@ void
 pgs_query_delete(int64 query_id)
 {
 	(void) qc_delete("DELETE FROM stream.query_defs WHERE query_id = $1",
-					 INT8OID, Int64GetDatum(query_id));
+					 INT8OID, Int64GetDatum(query_id), false);
 }
 
 /*
@@ -897,7 +901,9 @@ pgs_query_names_reading(Oid stream_relid)
 
 /*
  * Drop every query that reads the table as its stream or writes it as its
- * target; returns their names, quoted, or NULL when there were none.
+ * target; returns their names, quoted, or NULL when there were none.  The
+ * table is being dropped with CASCADE, so the queries' tables go with what
+ * depends on them.
  */
 char *
 pgs_query_delete_using(Oid relid)
@@ -940,18 +946,21 @@ pgs_query_delete_using(Oid relid)
 		states = qc_collect_states(n, 2, 4, cxt);
 	}
 	pgs_catalog_end(&acc);
-	qc_drop_states(states);
+	qc_drop_states(states, true);
 	if (names != NULL)
 		qc_invalidate();
 	return names;
 }
 
-/* drop every query that reads a stream; returns how many */
+/*
+ * Drop every query that reads a stream (stream.drop_stream with cascade),
+ * their tables with what depends on them; returns how many.
+ */
 int
 pgs_query_delete_reading(Oid stream_relid)
 {
 	return qc_delete("DELETE FROM stream.query_defs WHERE stream_relid::oid = $1",
-					 OIDOID, ObjectIdGetDatum(stream_relid));
+					 OIDOID, ObjectIdGetDatum(stream_relid), true);
 }
 
 /* how many queries a role owns in this database, for DROP ROLE */
@@ -967,7 +976,7 @@ int
 pgs_query_delete_owned(Oid roleid)
 {
 	return qc_delete("DELETE FROM stream.query_defs WHERE owner::oid = $1",
-					 OIDOID, ObjectIdGetDatum(roleid));
+					 OIDOID, ObjectIdGetDatum(roleid), false);
 }
 
 /* REASSIGN OWNED BY: the queries run as their new owner from now on */

@@ -518,13 +518,13 @@ typedef struct BatchWriters
 	bool		known;
 	uint64		since;
 	int			n;
-	PgsWriter	writers[PGS_MAX_WRITERS];
+	PgsWriter  *writers;		/* in the current memory context */
 } BatchWriters;
 
 static void
 batch_read_writers(Oid relid, BatchWriters *w)
 {
-	w->known = pgs_writers_read(relid, &w->since, w->writers, &w->n);
+	w->known = pgs_writers_read(relid, &w->since, &w->writers, &w->n);
 }
 
 /*

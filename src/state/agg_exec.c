@@ -337,6 +337,20 @@ pgs_agg_create_state(const char *query_name, Oid owner, const PgsAggShape *shape
 void
 pgs_agg_drop_state(Oid state_relid)
 {
+	pgs_agg_drop_query_table(state_relid, DROP_RESTRICT);
+}
+
+/*
+ * Drop a table (or view) the extension made for a query that is gone.  A
+ * query dropped because the table it reads or writes is dropped with
+ * CASCADE takes what others built on its tables with it (DROP_CASCADE), as
+ * CASCADE does with views on the dropped table itself: otherwise a view of
+ * another role on a query's table of batch rows would pin a stream its
+ * owner drops.
+ */
+void
+pgs_agg_drop_query_table(Oid state_relid, DropBehavior behavior)
+{
 	ObjectAddress table;
 
 	Oid			nsp;
@@ -354,7 +368,7 @@ pgs_agg_drop_state(Oid state_relid)
 		nsp != get_namespace_oid(PGS_QUERY_VIEW_SCHEMA, true))
 		return;
 	ObjectAddressSet(table, RelationRelationId, state_relid);
-	performDeletion(&table, DROP_RESTRICT, PERFORM_DELETION_INTERNAL);
+	performDeletion(&table, behavior, PERFORM_DELETION_INTERNAL);
 }
 
 /*

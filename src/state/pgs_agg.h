@@ -98,6 +98,7 @@ extern void pgs_agg_prepare_target(Oid target_relid, bool created,
 								   List *output_names, const char *mode,
 								   bool by_key);
 extern void pgs_agg_drop_state(Oid state_relid);
+extern void pgs_agg_drop_query_table(Oid state_relid, DropBehavior behavior);
 
 /* what one batch did to the state and the target */
 typedef struct PgsAggResult

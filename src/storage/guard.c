@@ -431,6 +431,61 @@ guard_alter_cascades(AlterTableStmt *stmt)
 	return false;
 }
 
+/*
+ * DROP EXTENSION pg_streaming CASCADE would drop every stream table with
+ * its rows, since they depend on the access method; PostgreSQL would say
+ * so in a NOTICE only.  Refuse while there are any, and say how to keep
+ * them: drop_stream turns a stream back into an ordinary table.  (Without
+ * CASCADE, PostgreSQL refuses by itself.)
+ */
+static void
+guard_check_drop_extension(DropStmt *stmt)
+{
+	PgsCatalogAccess acc = {0};
+	MemoryContext cxt = CurrentMemoryContext;
+	ListCell   *lc;
+	bool		ours = false;
+	char	   *names = NULL;
+	int64		n = 0;
+
+	if (stmt->removeType != OBJECT_EXTENSION || stmt->behavior != DROP_CASCADE)
+		return;
+	foreach(lc, stmt->objects)
+		if (strcmp(strVal(lfirst(lc)), "pg_streaming") == 0)
+			ours = true;
+	if (!ours || !guard_extension_present())
+		return;
+	pgs_catalog_begin(&acc);
+	/* the first ten of them by name, for the message */
+	if (pgs_catalog_exec("SELECT pg_catalog.count(*),"
+						 " pg_catalog.string_agg(t.name, ', ' ORDER BY t.name)"
+						 "   FILTER (WHERE t.i <= 10)"
+						 "   || CASE WHEN pg_catalog.count(*) > 10 THEN ', ...' ELSE '' END"
+						 " FROM (SELECT c.oid::pg_catalog.regclass::pg_catalog.text AS name,"
+						 "              pg_catalog.row_number() OVER"
+						 "                (ORDER BY c.oid::pg_catalog.regclass::pg_catalog.text) AS i"
+						 "        FROM pg_catalog.pg_class c"
+						 "        JOIN pg_catalog.pg_am a ON a.oid = c.relam"
+						 "       WHERE a.amname = 'stream_heap') t",
+						 0, NULL, NULL, NULL, true, 0) > 0)
+	{
+		bool		isnull;
+
+		n = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
+		if (n > 0)
+			names = pgs_result_text(0, 2, cxt);
+	}
+	pgs_catalog_end(&acc);
+	if (n > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot drop extension \"pg_streaming\" with CASCADE while stream tables exist"),
+				 errdetail_plural("It would drop %lld stream table with its rows: %s.",
+								  "It would drop %lld stream tables with their rows: %s.",
+								  n, (long long) n, names),
+				 errhint("Turn each stream back into an ordinary table, which keeps its rows, with stream.drop_stream(), or drop the stream tables first.")));
+}
+
 Datum
 stream_on_ddl_command_start(PG_FUNCTION_ARGS)
 {
@@ -447,6 +502,8 @@ stream_on_ddl_command_start(PG_FUNCTION_ARGS)
 		(IsA(stmt, DropStmt) && ((DropStmt *) stmt)->behavior == DROP_CASCADE) ||
 		(IsA(stmt, DropOwnedStmt) && ((DropOwnedStmt *) stmt)->behavior == DROP_CASCADE) ||
 		(IsA(stmt, AlterTableStmt) && guard_alter_cascades((AlterTableStmt *) stmt));
+	if (IsA(stmt, DropStmt))
+		guard_check_drop_extension((DropStmt *) stmt);
 	if (IsA(stmt, DropOwnedStmt) && guard_extension_present())
 	{
 		ListCell   *lc;

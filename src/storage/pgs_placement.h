@@ -66,8 +66,6 @@ typedef struct PgsWriter
 	Oid			relfilenode;
 } PgsWriter;
 
-#define PGS_MAX_WRITERS		64
-
 /* placement.c: shared memory, present with shared_preload_libraries */
 extern void pgs_placement_shmem_request(void);
 extern void pgs_placement_shmem_startup(void);
@@ -83,8 +81,11 @@ extern bool pgs_placement_before_insert(Relation rel, Size len,
 extern Size pgs_placement_room(Relation rel);
 extern void pgs_writer_register(Relation rel);
 extern void pgs_placement_note_tail(Oid relid, Oid relfilenode, int64 tail);
-extern bool pgs_writers_read(Oid relid, uint64 *since, PgsWriter *writers,
+extern bool pgs_writers_read(Oid relid, uint64 *since, PgsWriter **writers,
 							 int *nwriters);
+extern void pgs_placement_define_settings(void);
+extern void pgs_placement_install_hooks(void);
+extern int	pgs_max_streams;
 
 /* runs.c: the runs catalog */
 extern int	pgs_runs_load(Oid relid, Oid relfilenode, PgsRun **runs);

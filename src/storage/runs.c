@@ -149,6 +149,8 @@ pgs_stream_tail(Oid relid, Oid relfilenode, BlockNumber nblocks)
 		st.first = runs[n - 1].first_block;
 	}
 	pgs_placement_set(relid, &st, true);
+	/* writers that register from now on start at or after it */
+	pgs_placement_note_tail(relid, relfilenode, PGS_POSITION(st.run, last));
 	return PGS_POSITION(st.run, last);
 }
 
