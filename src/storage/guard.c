@@ -191,10 +191,11 @@ guard_may_vacuum(Oid relid)
  * but those streams, each skipped with a WARNING (as VACUUM skips a table
  * it may not vacuum).  The relations are the ones VACUUM itself would take
  * (tables, materialized views, partitioned tables), already checked, so
- * that VACUUM does not expand them again.  NULL when no stream is held.
+ * that VACUUM does not expand them again.  NULL when no stream is held;
+ * *nothing_left when the held streams are all the user may vacuum.
  */
 static VacuumStmt *
-guard_vacuum_all_but_split(VacuumStmt *stmt, bool analyze)
+guard_vacuum_all_but_split(VacuumStmt *stmt, bool analyze, bool *nothing_left)
 {
 	List	   *held;
 	List	   *queries;
@@ -246,6 +247,9 @@ guard_vacuum_all_but_split(VacuumStmt *stmt, bool analyze)
 	table_endscan(scan);
 	table_close(pg_class_rel, AccessShareLock);
 
+	/* nothing else to do: VACUUM without relations would take them all */
+	if (rels == NIL)
+		*nothing_left = true;
 	result = copyObject(stmt);
 	result->rels = rels;
 	return result;
@@ -286,10 +290,11 @@ guard_check_cluster_all(void)
 /*
  * The streams a VACUUM FULL or CLUSTER names, checked before it runs; a
  * database-wide VACUUM FULL goes past the streams it may not rewrite.
- * Returns the statement to run instead, or NULL.
+ * Returns the statement to run instead, or NULL; *nothing_left when no
+ * statement is to run at all.
  */
 static Node *
-guard_check_rewriting_utility(Node *stmt)
+guard_check_rewriting_utility(Node *stmt, bool *nothing_left)
 {
 	List	   *rels = NIL;
 	const char *command = NULL;
@@ -308,7 +313,8 @@ guard_check_rewriting_utility(Node *stmt)
 				analyze = true;
 		}
 		if (command != NULL && ((VacuumStmt *) stmt)->rels == NIL)
-			return (Node *) guard_vacuum_all_but_split((VacuumStmt *) stmt, analyze);
+			return (Node *) guard_vacuum_all_but_split((VacuumStmt *) stmt, analyze,
+													   nothing_left);
 		if (command != NULL)
 			foreach(lc, ((VacuumStmt *) stmt)->rels)
 				if (((VacuumRelation *) lfirst(lc))->relation != NULL)
@@ -353,8 +359,15 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString,
 		guard_extension_present();
 	if (present && (IsA(stmt, VacuumStmt) || IsA(stmt, ClusterStmt)))
 	{
-		Node	   *instead = guard_check_rewriting_utility(stmt);
+		bool		nothing_left = false;
+		Node	   *instead = guard_check_rewriting_utility(stmt, &nothing_left);
 
+		if (nothing_left)
+		{
+			/* what VACUUM itself would have refused first */
+			PreventInTransactionBlock(context == PROCESS_UTILITY_TOPLEVEL, "VACUUM");
+			return;
+		}
 		if (instead != NULL)
 		{
 			pstmt = copyObject(pstmt);

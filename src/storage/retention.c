@@ -20,6 +20,13 @@
  * growing.  Each step is transactional: a crash in the middle loses the
  * step's deletions and leaves the runs as they were.
  *
+ * A pass never waits: the database's scheduler runs it, and every query of
+ * the database waits for the scheduler.  A row somebody holds a lock on
+ * stays, the walk stops at it, and the locker is recorded (and, if it
+ * lasts, warned about).  The stream's owner, not the roles reading it,
+ * decides how long a query may hold rows back (max_hold, detach_query);
+ * a query passed over is marked (missed_rows_at), never silently.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"

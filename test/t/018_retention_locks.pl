@@ -4,7 +4,8 @@
 # WARNING in the server log names it too, and every query of the database
 # goes on being served, before and after a restart that keeps the prepared
 # transaction and its lock.  Once it is committed, retention catches up;
-# every row reached the target once.
+# every row reached the target once.  A stream with no blocks is passed
+# over without an error.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -31,6 +32,10 @@ $node->safe_psql('postgres', q{
 	CREATE TABLE other (id int);
 	SELECT stream.create_stream('other');
 	SELECT stream.start_query('other_q', 'SELECT id FROM other', 'other_out', trigger => '100 ms');
+	-- a stream that never gets a block, with retention: passes find nothing
+	CREATE TABLE never_written (id int);
+	SELECT stream.create_stream('never_written');
+	SELECT stream.set_retention('never_written', '0 seconds');
 });
 
 $node->safe_psql('postgres', 'INSERT INTO held SELECT generate_series(1, 100)');
@@ -49,7 +54,7 @@ my $log_offset = -s $node->logfile;
 $node->safe_psql('postgres', q{SELECT stream.set_retention('held', '0 seconds')});
 
 ok( $node->poll_query_until(
-		'postgres', qq{SELECT blocked_by = '$xid'::xid FROM stream.stream_retention}),
+		'postgres', qq{SELECT blocked_by = '$xid'::xid FROM stream.stream_retention WHERE stream = 'held'::regclass}),
 	'stream_retention names the prepared transaction holding the row');
 is($node->safe_psql('postgres', 'SELECT array_agg(id) FROM held'),
 	'{50}', 'every other row of the block is removed, the locked one stays');
@@ -85,7 +90,7 @@ ok($node->poll_query_until('postgres', 'SELECT count(*) = 120 FROM held_out'),
 	'after a restart, the stream\'s query is served');
 ok( $node->poll_query_until(
 		'postgres', qq{SELECT last_pass_at > pg_postmaster_start_time()
-		                 AND blocked_by = '$xid'::xid FROM stream.stream_retention}),
+		                 AND blocked_by = '$xid'::xid FROM stream.stream_retention WHERE stream = 'held'::regclass}),
 	'after a restart, the pass still names the prepared transaction');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM held WHERE id = 50'),
 	'1', 'the locked row is still there');
@@ -96,7 +101,7 @@ ok( $node->poll_query_until(
 		'postgres', q{SELECT count(*) = 0 FROM held}),
 	'once the lock is released, retention removes the rest');
 ok( $node->poll_query_until(
-		'postgres', q{SELECT blocked_by IS NULL FROM stream.stream_retention}),
+		'postgres', q{SELECT blocked_by IS NULL FROM stream.stream_retention WHERE stream = 'held'::regclass}),
 	'and no longer names a blocker');
 is( $node->safe_psql('postgres',
 		'SELECT count(*), count(DISTINCT id), min(id), max(id) FROM held_out'),
@@ -104,6 +109,13 @@ is( $node->safe_psql('postgres',
 is($node->safe_psql('postgres',
 		q{SELECT count(*) FROM stream.queries WHERE status <> 'active'}),
 	'0', 'no query failed');
+
+ok( $node->poll_query_until(
+		'postgres', q{SELECT last_pass_at > pg_postmaster_start_time()
+		                FROM stream.stream_retention WHERE stream = 'never_written'::regclass}),
+	'the background passes went over the stream with no blocks');
+ok(!$node->log_contains(qr/could not read block/),
+	'and never tried to read a block it does not have');
 
 $node->stop;
 done_testing();

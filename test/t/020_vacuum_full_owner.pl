@@ -99,6 +99,34 @@ is(filenode('s'), $stream_node, 'and skips the stream');
 like($stderr, qr/skipping stream table "s"/, 'a superuser\'s VACUUM FULL skips the stream');
 is(filenode('s'), $stream_node, 'the stream was not rewritten');
 
+# a role whose only table is a held stream: its VACUUM FULL has nothing
+# else to do, and must not fall back to everything
+$node->safe_psql('app', q{
+	CREATE ROLE carol LOGIN;
+	GRANT CREATE ON SCHEMA public TO carol;
+	CREATE TABLE c_out (id int);
+	GRANT SELECT, INSERT ON c_out TO carol;
+});
+safe_as('carol', q{
+	CREATE TABLE c_s (id int);
+	SELECT stream.create_stream('c_s');
+	INSERT INTO c_s SELECT generate_series(1, 3000);
+	SELECT stream.start_query('cq', 'SELECT id FROM c_s', 'c_out',
+	                          trigger => '1 day', max_rows_per_batch => 500);
+	CALL stream.process_batch('cq');
+});
+my $carol_node = filenode('c_s');
+($ret, $stdout, $stderr) = as('carol', 'VACUUM FULL');
+is($ret, 0, 'a VACUUM FULL with only a held stream to do succeeds');
+like($stderr, qr/skipping stream table "c_s"/, 'it skips the stream');
+is(filenode('c_s'), $carol_node, 'and does not rewrite it');
+($ret, $stdout, $stderr) = as('carol', 'BEGIN; VACUUM FULL; COMMIT;');
+like($stderr, qr/VACUUM cannot run inside a transaction block/,
+	'inside a transaction block it is refused as VACUUM refuses it');
+safe_as('carol', q{CALL stream.process_all_available('cq')});
+is(safe_as('carol', 'SELECT count(*), count(DISTINCT id) FROM c_out'),
+	'3000|3000', 'that query too gets each row once');
+
 # a bare CLUSTER would rewrite the stream once it has a clustered index
 safe_as('alice', q{
 	CREATE INDEX s_id ON s (id);
