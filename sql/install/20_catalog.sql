@@ -74,10 +74,16 @@ CREATE TABLE stream.checkpoint_offsets (
     scan_to_block       bigint,
     end_writer_xids     xid8[],
     end_writer_firsts   bigint[],
+    history_id          bigint,
+    system_identifier   bigint,
     PRIMARY KEY (query_id, batch_id)
 );
 COMMENT ON TABLE stream.checkpoint_offsets IS
 'write-ahead offsets: one row per planned batch, committed before the batch runs';
+COMMENT ON COLUMN stream.checkpoint_offsets.history_id IS
+'the transaction history the offsets were written in (stream.local_history); a batch never runs on offsets of another';
+COMMENT ON COLUMN stream.checkpoint_offsets.system_identifier IS
+'the database system identifier of the cluster the offsets were written in, for the message when they are not this history''s';
 
 CREATE TABLE stream.checkpoint_commits (
     query_id        bigint NOT NULL,
@@ -182,6 +188,24 @@ CREATE TABLE stream.checkpoint_watermarks (
 );
 COMMENT ON TABLE stream.checkpoint_watermarks IS
 'watermarks of a batch, written ahead with its offsets: the one in force (state up to it is emitted and evicted) and the one rows at or before which are late';
+
+-- The transaction history this database's checkpoints are written in: one
+-- row, made when the extension is created.  It is NOT part of the
+-- extension's configuration, so pg_dump leaves it out and a restore makes a
+-- new one, while physical copies (standbys, PITR, pg_upgrade) carry it with
+-- the transaction ids it vouches for.
+CREATE TABLE stream.local_history (
+    history_id          bigint PRIMARY KEY,
+    system_identifier   bigint NOT NULL,
+    created_at          timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE stream.local_history IS
+'the transaction history of this database''s checkpoints: a random id made by CREATE EXTENSION, carried by physical copies and pg_upgrade, never by a dump';
+INSERT INTO stream.local_history (history_id, system_identifier)
+SELECT ('x' || pg_catalog.translate(pg_catalog.left(pg_catalog.gen_random_uuid()::text, 18), '-', ''))::bit(64)::bigint,
+       system_identifier
+  FROM pg_catalog.pg_control_system();
+REVOKE ALL ON stream.local_history FROM PUBLIC;
 
 -- the state tables of streaming aggregations: one per query, created by
 -- stream.start_query, owned by the extension's owner, dropped with the query

@@ -95,6 +95,13 @@ LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stream.resume_query(text) IS
 'make a stopped, finished or failed query active again, from its checkpoint; false when it was active';
 
+CREATE FUNCTION stream.resume_restored_query(name text, restored_rows text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stream_resume_restored_query'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream.resume_restored_query(text, text) IS
+'carry on a query whose checkpoint came with a logical restore: restored_rows ''checkpoint'' (same cluster, stamps kept: exactly once), ''skip'' (the restored rows count as processed) or ''deliver'' (every restored row again, into an emptied target); false when its checkpoint is already this database''s';
+
 CREATE FUNCTION stream.await_termination(name text, timeout interval DEFAULT NULL)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'stream_await_termination'

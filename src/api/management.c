@@ -41,10 +41,12 @@
 #include "access/relation.h"
 #include "state/pgs_agg.h"
 #include "utils/elog.h"
+#include "utils/fmgrprotos.h"
 #include "utils/timestamp.h"
 
 #include "bgw/pgs_bgw.h"
 #include "catalog/pgs_catalog.h"
+#include "catalog/pgs_checkpoint.h"
 #include "catalog/pgs_query.h"
 #include "exec/pgs_batch.h"
 #include "pg_streaming.h"
@@ -53,6 +55,7 @@ PG_FUNCTION_INFO_V1(stream_process_all_available);
 PG_FUNCTION_INFO_V1(stream_process_batch);
 PG_FUNCTION_INFO_V1(stream_stop_query);
 PG_FUNCTION_INFO_V1(stream_resume_query);
+PG_FUNCTION_INFO_V1(stream_resume_restored_query);
 PG_FUNCTION_INFO_V1(stream_await_termination);
 PG_FUNCTION_INFO_V1(stream_pending_rows);
 PG_FUNCTION_INFO_V1(stream_pending_rows_exact);
@@ -166,6 +169,118 @@ stream_resume_query(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(true);
 }
 
+/*
+ * stream.resume_restored_query(name, restored_rows): carry on a query whose
+ * checkpoint a logical restore brought from another transaction history,
+ * the caller saying what the rows restored with its stream are, since only
+ * a restore into the cluster the checkpoint was written in, keeping the
+ * rows' stamps, can tell which of them the checkpoint processed:
+ *
+ * - 'checkpoint': that restore; the checkpoint is adopted as it is, and the
+ *   query goes on exactly once;
+ * - 'skip': the restored rows count as processed (those pending at dump
+ *   time are never delivered); rows written after the restore are;
+ * - 'deliver': every restored row is delivered again, once, for a target
+ *   emptied by the caller; not for a query with state, whose state holds
+ *   them already.
+ *
+ * Rows written after the restore are delivered once in every case.  With
+ * 'skip' and 'deliver' the query gets a new boundary in this history, just
+ * after the restore's transaction or before every transaction.  Rows that
+ * kept stamps of another cluster are refused: those numbers name nothing
+ * here.  Returns false, changing nothing, when the query's checkpoint is
+ * this history's already.
+ */
+Datum
+stream_resume_restored_query(PG_FUNCTION_ARGS)
+{
+	char	   *how = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	PgsQuery	q;
+	PgsHistoryCheck h;
+	FullTransactionId restore = InvalidFullTransactionId;
+	bool		kept = false;
+	int64		intruders = 0;
+	bool		has_rows;
+	bool		same_cluster;
+	uint64		from;
+
+	if (strcmp(how, "checkpoint") != 0 && strcmp(how, "skip") != 0 &&
+		strcmp(how, "deliver") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("restored_rows must be 'checkpoint', 'skip' or 'deliver', not \"%s\"", how)));
+	mg_read(mg_name_arg(fcinfo), PGS_QUERY_LOCK, &q);
+	if (!pgs_catalog_has_06())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the catalog of extension \"pg_streaming\" records no transaction history"),
+				 errhint("Run ALTER EXTENSION pg_streaming UPDATE.")));
+	if (pgs_checkpoint_check_history(q.query_id, &h))
+		PG_RETURN_BOOL(false);
+
+	same_cluster = h.recorded && h.sysid_known && h.local_known &&
+		h.system_identifier == h.local_system_identifier && !h.behind;
+	has_rows = pgs_restored_rows(&q, &restore, &kept, &intruders);
+	if (has_rows && kept && !same_cluster)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("stream table \"%s\" of streaming query \"%s\" holds rows stamped in another cluster",
+						get_rel_name(q.stream_relid), q.name),
+				 errdetail("The restore kept the stamps the rows were dumped with (session_replication_role = replica), and the query's checkpoint was written by the database system with identifier " UINT64_FORMAT ", not this one: those transaction ids name nothing here, for this query or any other.",
+						   (uint64) h.system_identifier),
+				 errhint("Restore the stream's rows into another cluster without session_replication_role = replica, then call this function again.")));
+
+	if (strcmp(how, "checkpoint") == 0)
+	{
+		if (!same_cluster || (has_rows && !kept))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the checkpoint of streaming query \"%s\" cannot tell which restored rows it processed", q.name),
+					 !same_cluster ?
+					 errdetail("It was written in the database system with identifier " UINT64_FORMAT ", not in this cluster's transaction history.",
+							   (uint64) h.system_identifier) :
+					 errdetail("The restore gave the rows of stream table \"%s\" its own transaction id (it ran without session_replication_role = replica).",
+							   get_rel_name(q.stream_relid)),
+					 errhint("Choose restored_rows => 'skip' to take the restored rows as processed, or 'deliver' to deliver them again into an emptied target.")));
+		pgs_checkpoint_adopt(q.query_id);
+	}
+	else
+	{
+		if (strcmp(how, "deliver") == 0 && OidIsValid(q.state_relid))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("streaming query \"%s\" keeps state, which holds the restored rows already", q.name),
+					 errhint("Choose restored_rows => 'skip', or drop the query and start it again over an emptied target.")));
+		if (intruders > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("stream table \"%s\" has rows that cannot be told from the restored ones",
+							get_rel_name(q.stream_relid)),
+					 errdetail(INT64_FORMAT " rows not written by the restore's transaction " UINT64_FORMAT " carry stamps not after it: the table's first rows are not one restore's, or writers began before the restore ended.",
+							   intruders, U64FromFullTransactionId(restore)),
+					 errhint("Restore the stream into a table of its own before anything writes it.")));
+
+		/*
+		 * A boundary whose snapshot sees every transaction up to the restore
+		 * ('skip'), or none ('deliver'); floor 0, so that the next batch
+		 * reads the whole table once.
+		 */
+		if (strcmp(how, "skip") == 0 && has_rows)
+			from = U64FromFullTransactionId(restore) + 1;
+		else
+			from = FirstNormalTransactionId;
+		pgs_checkpoint_restart(q.query_id,
+							   DirectFunctionCall1(pg_snapshot_in,
+												   CStringGetDatum(psprintf(UINT64_FORMAT ":" UINT64_FORMAT ":",
+																			from, from))),
+							   pgs_stream_relfilenode(q.stream_relid));
+	}
+	pgs_query_set_status(q.query_id, "active", false);
+	pgs_notify_scheduler_at_commit();
+	pgs_notice_if_unscheduled(q.name);
+	PG_RETURN_BOOL(true);
+}
+
 /* raise the error a failed query recorded, with its detail and hint */
 static void
 mg_raise_failure(const PgsQuery *q)
@@ -233,6 +348,9 @@ stream_pending_rows(PG_FUNCTION_ARGS)
 	if (!pgs_query_read(NULL, PG_GETARG_INT64(0), PGS_QUERY_NO_LOCK, &q) ||
 		!has_privs_of_role(GetUserId(), q.owner))
 		PG_RETURN_NULL();
+	/* another history's offsets count nothing here */
+	if (pgs_checkpoint_is_foreign(&q))
+		PG_RETURN_NULL();
 	n = pgs_pending_rows(&q, true);
 	if (n < 0)
 		PG_RETURN_NULL();
@@ -250,6 +368,7 @@ stream_pending_rows_exact(PG_FUNCTION_ARGS)
 	int64		n;
 
 	mg_read(mg_name_arg(fcinfo), PGS_QUERY_NO_LOCK, &q);
+	pgs_check_history(&q);
 	n = pgs_pending_rows(&q, false);
 	if (n < 0)
 		ereport(ERROR,

@@ -46,6 +46,7 @@
 #include "utils/xid8.h"
 
 #include "catalog/pgs_catalog.h"
+#include "catalog/pgs_query.h"
 #include "pg_streaming.h"
 #include "storage/pgs_placement.h"
 #include "storage/pgs_retention.h"
@@ -250,14 +251,17 @@ ret_query_cut(Oid relid, bool past_inactive, RetCut *cut, int64 *held_by)
 
 	*held_by = 0;
 	pgs_catalog_begin(&acc);
-	n = pgs_catalog_exec("SELECT d.query_id, d.status = 'active', o.end_snapshot"
-						 " FROM stream.query_defs d"
-						 " LEFT JOIN LATERAL (SELECT o.end_snapshot"
-						 "   FROM stream.checkpoint_commits k"
-						 "   JOIN stream.checkpoint_offsets o USING (query_id, batch_id)"
-						 "  WHERE k.query_id = d.query_id"
-						 "  ORDER BY k.batch_id DESC LIMIT 1) o ON true"
-						 " WHERE d.stream_relid::oid = $1 ORDER BY d.query_id",
+	/* offsets of another transaction history (a restore) have read nothing */
+	n = pgs_catalog_exec(psprintf("SELECT d.query_id, d.status = 'active', o.end_snapshot"
+								  " FROM stream.query_defs d"
+								  " LEFT JOIN LATERAL (SELECT o.end_snapshot"
+								  "   FROM stream.checkpoint_commits k"
+								  "   JOIN stream.checkpoint_offsets o USING (query_id, batch_id)"
+								  "  WHERE k.query_id = d.query_id%s"
+								  "  ORDER BY k.batch_id DESC LIMIT 1) o ON true"
+								  " WHERE d.stream_relid::oid = $1 ORDER BY d.query_id",
+								  pgs_catalog_has_06() ?
+								  " AND o.history_id = (SELECT history_id FROM stream.local_history)" : ""),
 						 1, argtypes, values, NULL, false, 0);	/* a fresh snapshot */
 	cut->behind_ids = MemoryContextAllocZero(cxt, sizeof(int64) * (n + 1));
 	cut->behind = MemoryContextAllocZero(cxt, sizeof(PgsXidSnapshot) * (n + 1));
