@@ -1075,7 +1075,7 @@ batch_check_history(const PgsQuery *q, bool record, MemoryContext cxt)
 	{
 		msg = psprintf("the checkpoint of streaming query \"%s\" was written in another transaction history",
 					   q->name);
-		detail = psprintf("Its latest offsets (batch " INT64_FORMAT ", planned at %s, up to transaction id " UINT64_FORMAT ", epoch %u) name no history: they came with a restore of a dump taken before version 0.6, and this database's history is " INT64_FORMAT ".",
+		detail = psprintf("Its latest offsets (batch " INT64_FORMAT ", planned at %s, below transaction id " UINT64_FORMAT ", epoch %u) name no history: they came with a restore of a dump taken before version 0.6, and this database's history is " INT64_FORMAT ".",
 						  h.batch_id, timestamptz_to_str(h.planned_at), h.end_xmax,
 						  EpochFromFullTransactionId(end), h.local_history_id);
 	}
@@ -1083,7 +1083,7 @@ batch_check_history(const PgsQuery *q, bool record, MemoryContext cxt)
 	{
 		msg = psprintf("the checkpoint of streaming query \"%s\" was written in another transaction history",
 					   q->name);
-		detail = psprintf("Its latest offsets (batch " INT64_FORMAT ", planned at %s, up to transaction id " UINT64_FORMAT ", epoch %u) were written in history " INT64_FORMAT " of the database system with identifier " UINT64_FORMAT "; this database's history is " INT64_FORMAT ", of system " UINT64_FORMAT ". A logical dump brings a checkpoint, not the transactions its snapshots name.",
+		detail = psprintf("Its latest offsets (batch " INT64_FORMAT ", planned at %s, below transaction id " UINT64_FORMAT ", epoch %u) were written in history " INT64_FORMAT " of the database system with identifier " UINT64_FORMAT "; this database's history is " INT64_FORMAT ", of system " UINT64_FORMAT ". A logical dump brings a checkpoint, not the transactions its snapshots name.",
 						  h.batch_id, timestamptz_to_str(h.planned_at), h.end_xmax,
 						  EpochFromFullTransactionId(end), h.history_id,
 						  (uint64) h.system_identifier, h.local_history_id,

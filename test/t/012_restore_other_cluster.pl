@@ -1,0 +1,243 @@
+# A checkpoint belongs to the transaction history it was written in.  A
+# logical dump restored into another cluster (plainly, or keeping the rows'
+# stamps) brings a query's checkpoint whose snapshots name transactions
+# that are not the new cluster's: the query never runs a batch on them, it
+# fails with an error that stream.queries shows (from a CALL and from the
+# worker, which does not retry it), and stream.resume_restored_query carries
+# on as the caller chooses, each promise counted row by row in the target.
+# A promoted physical standby is the same history: it goes on without a call.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+# statements as alice, each on its own (a CALL outside a transaction block)
+sub psql_alice
+{
+	my ($node, $db, $sql) = @_;
+	my ($ret, $out, $err) = $node->psql($db, $sql, extra_params => [ '-U', 'alice' ]);
+	return ($ret, $out, $err);
+}
+
+sub alice
+{
+	my ($node, $db, $sql) = @_;
+	return $node->safe_psql($db, $sql, extra_params => [ '-U', 'alice' ]);
+}
+
+# --- the cluster the dump comes from, its xids well past a fresh cluster's
+my $src = PostgreSQL::Test::Cluster->new('source');
+$src->init(allows_streaming => 1);
+$src->start;
+$src->safe_psql('postgres', q{
+	CREATE ROLE alice LOGIN;
+	CREATE DATABASE app OWNER alice;
+	CREATE DATABASE same_copy OWNER alice;
+});
+# 2,000 transactions first: the checkpoint's snapshots name xids a fresh
+# cluster reaches only later, so the rows written there after a restore
+# would look processed to them
+$src->safe_psql('app', q{
+	DO $$ BEGIN FOR i IN 1..2000 LOOP PERFORM pg_current_xact_id(); COMMIT; END LOOP; END $$;
+});
+$src->safe_psql('app', q{
+	CREATE EXTENSION pg_streaming;
+	GRANT CREATE ON SCHEMA public TO alice;
+	SET ROLE alice;
+	CREATE TABLE ev (id int);
+	SELECT stream.create_stream('ev');
+	CREATE TABLE q_out (id int);
+	INSERT INTO ev SELECT g FROM generate_series(1, 100) g;
+	SELECT stream.start_query('q', 'SELECT id FROM ev', 'q_out', trigger => '200 ms');
+	CALL stream.process_all_available('q');
+});
+# 51 rows pending at dump time, in three transactions
+$src->safe_psql('app', q{
+	INSERT INTO ev SELECT g FROM generate_series(101, 120) g;
+	INSERT INTO ev SELECT g FROM generate_series(121, 140) g;
+	INSERT INTO ev SELECT g FROM generate_series(141, 151) g;
+});
+is($src->safe_psql('app', "SELECT count(*) FROM q_out"), '100', 'source: 100 rows delivered');
+is($src->safe_psql('app', "SELECT pending_rows FROM stream.queries WHERE name = 'q'"), '51',
+	'source: 51 rows pending at dump time');
+
+my $dump = $src->basedir . '/app.dump';
+$src->command_ok([ 'pg_dump', '-Fc', '-d', $src->connstr('app'), '-f', $dump ], 'pg_dump');
+
+# a standby of the source, for the promotion case below
+$src->backup('base');
+my $standby = PostgreSQL::Test::Cluster->new('standby');
+$standby->init_from_backup($src, 'base', has_streaming => 1);
+$standby->start;
+
+# --- a fresh cluster
+my $dst = PostgreSQL::Test::Cluster->new('target');
+$dst->init;
+$dst->start;
+$dst->safe_psql('postgres', 'CREATE ROLE alice LOGIN');
+
+# restore the dump into a new database of $node, plainly or keeping stamps
+sub restore
+{
+	my ($node, $db, $replica) = @_;
+	$node->safe_psql('postgres', "CREATE DATABASE $db OWNER alice");
+	local $ENV{PGOPTIONS} = $replica ? '-c session_replication_role=replica' : '';
+	$node->command_ok([ 'pg_restore', '-d', $node->connstr($db), $dump ],
+		"pg_restore into $db" . ($replica ? ' keeping the stamps' : ''));
+	return;
+}
+
+# the ids in the target, and whether each appears once
+sub delivered
+{
+	my ($node, $db) = @_;
+	return $node->safe_psql($db,
+		q{SELECT count(*) || ' rows, ' || count(DISTINCT id) || ' distinct, ' ||
+		         coalesce(sum(id), 0) FROM q_out});
+}
+
+# what a target holds when ids a..b of each range are in it once
+sub expect
+{
+	my $n = 0;
+	my $sum = 0;
+	foreach my $r (@_)
+	{
+		my ($a, $b) = @$r;
+		$n += $b - $a + 1;
+		$sum += ($a + $b) * ($b - $a + 1) / 2;
+	}
+	return "$n rows, $n distinct, $sum";
+}
+
+# --- plain restore: the query refuses, says so, and 'skip' goes on
+restore($dst, 'plain1', 0);
+$dst->safe_psql('plain1',
+	'INSERT INTO ev SELECT g FROM generate_series(1001, 1030) g');
+my ($ret, $out, $err) = psql_alice($dst, 'plain1', "CALL stream.process_all_available('q')");
+like($err, qr/the checkpoint of streaming query "q" was written in another transaction history/,
+	'a batch on a restored checkpoint is refused');
+like($err, qr/DETAIL:  Its latest offsets \(batch 1, .*\) were written in history -?\d+ of the database system with identifier \d+; this database's history is -?\d+, of system \d+/,
+	'the detail names both histories and systems');
+like($err, qr/HINT:  After a restore, carry on with stream.resume_restored_query\('q'/,
+	'the hint names the call that carries on');
+is($dst->safe_psql('plain1',
+		"SELECT status, last_error_sqlstate, pending_rows IS NULL FROM stream.queries WHERE name = 'q'"),
+	'failed|55000|t', 'stream.queries shows the query failed, with no pending count');
+is(delivered($dst, 'plain1'), expect([1, 100]), 'nothing was delivered by the refused batch');
+
+($ret, $out, $err) = psql_alice($dst, 'plain1', "SELECT stream.resume_restored_query('q', 'checkpoint')");
+like($err, qr/cannot tell which restored rows it processed/,
+	'the checkpoint is not adopted after a restore into another cluster');
+($ret, $out, $err) = psql_alice($dst, 'plain1', "SELECT stream.resume_restored_query('q', 'guess')");
+like($err, qr/restored_rows must be 'checkpoint', 'skip' or 'deliver'/, 'no other choice');
+is(alice($dst, 'plain1', "SELECT stream.resume_restored_query('q', 'skip')"),
+	't', "resume_restored_query(..., 'skip')");
+is($dst->safe_psql('plain1', "SELECT status, last_error FROM stream.queries WHERE name = 'q'"),
+	'active|', 'the query is active again, without its error');
+is($dst->safe_psql('plain1', "SELECT pending_rows FROM stream.queries WHERE name = 'q'"),
+	'30', 'pending: the 30 rows written after the restore');
+$dst->safe_psql('plain1', 'INSERT INTO ev SELECT g FROM generate_series(2001, 2020) g');
+alice($dst, 'plain1', "CALL stream.process_all_available('q')");
+is(delivered($dst, 'plain1'), expect([1, 100], [1001, 1030], [2001, 2020]),
+	"'skip': the rows written after the restore and after the call, each once; none restored");
+is(alice($dst, 'plain1', "SELECT stream.resume_restored_query('q', 'skip')"),
+	'f', 'a second call changes nothing');
+$dst->safe_psql('plain1', 'INSERT INTO ev SELECT g FROM generate_series(3001, 3005) g');
+alice($dst, 'plain1', "CALL stream.process_all_available('q')");
+is(delivered($dst, 'plain1'), expect([1, 100], [1001, 1030], [2001, 2020], [3001, 3005]),
+	'and the query goes on, each row once');
+
+# --- plain restore, 'deliver' into an emptied target
+restore($dst, 'plain2', 0);
+$dst->safe_psql('plain2', 'INSERT INTO ev SELECT g FROM generate_series(1001, 1030) g');
+$dst->safe_psql('plain2', 'TRUNCATE q_out');
+is(alice($dst, 'plain2', "SELECT stream.resume_restored_query('q', 'deliver')"),
+	't', "resume_restored_query(..., 'deliver')");
+$dst->safe_psql('plain2', 'INSERT INTO ev SELECT g FROM generate_series(2001, 2020) g');
+alice($dst, 'plain2', "CALL stream.process_all_available('q')");
+is(delivered($dst, 'plain2'), expect([1, 151], [1001, 1030], [2001, 2020]),
+	"'deliver': every restored row and every later row, each once");
+
+# offsets of this history that name transactions it has not reached (a
+# copy of the data directory that went back) are refused as well
+$dst->safe_psql('plain2', q{
+	UPDATE stream.checkpoint_offsets SET end_snapshot = '4000000:4000000:'
+	 WHERE batch_id = (SELECT max(batch_id) FROM stream.checkpoint_offsets)});
+$dst->safe_psql('plain2', 'INSERT INTO ev VALUES (7001)');
+($ret, $out, $err) = psql_alice($dst, 'plain2', "CALL stream.process_all_available('q')");
+like($err, qr/the checkpoint of streaming query "q" names transactions this cluster has not reached/,
+	'offsets past the next transaction id are refused');
+is(delivered($dst, 'plain2'), expect([1, 151], [1001, 1030], [2001, 2020]), 'nothing delivered');
+
+# --- a restore into another cluster that kept the stamps: refused, since
+# those transaction ids name nothing here
+restore($dst, 'replica1', 1);
+$dst->safe_psql('replica1', 'INSERT INTO ev SELECT g FROM generate_series(1001, 1030) g');
+($ret, $out, $err) = psql_alice($dst, 'replica1', "CALL stream.process_all_available('q')");
+like($err, qr/was written in another transaction history/, 'replica-mode restore: refused too');
+foreach my $how ('checkpoint', 'skip', 'deliver')
+{
+	($ret, $out, $err) = psql_alice($dst, 'replica1', "SELECT stream.resume_restored_query('q', '$how')");
+	like($err, qr/stream table "ev" of streaming query "q" holds rows stamped in another cluster/,
+		"replica-mode restore into another cluster: '$how' refused");
+}
+is(delivered($dst, 'replica1'), expect([1, 100]), 'and nothing was delivered');
+
+# --- the background worker fails such a query once and leaves it failed
+$dst->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'pg_streaming'
+pg_streaming.launcher_naptime = '500ms'
+});
+$dst->restart;
+restore($dst, 'worker1', 0);
+$dst->poll_query_until('worker1',
+	"SELECT status = 'failed' FROM stream.queries WHERE name = 'q'")
+  or die 'the worker did not fail the restored query';
+is($dst->safe_psql('worker1',
+		"SELECT last_error_sqlstate, last_error LIKE '%another transaction history%' FROM stream.queries WHERE name = 'q'"),
+	'55000|t', 'the worker recorded the refusal');
+my $at = $dst->safe_psql('worker1', "SELECT last_error_at FROM stream.queries WHERE name = 'q'");
+sleep 2;
+is($dst->safe_psql('worker1', "SELECT status, last_error_at FROM stream.queries WHERE name = 'q'"),
+	"failed|$at", 'and nothing retried it');
+$dst->safe_psql('worker1', 'INSERT INTO ev SELECT g FROM generate_series(1001, 1030) g');
+alice($dst, 'worker1', "SELECT stream.resume_restored_query('q', 'skip')");
+$dst->safe_psql('worker1', 'INSERT INTO ev SELECT g FROM generate_series(2001, 2020) g');
+$dst->poll_query_until('worker1', 'SELECT count(*) = 150 FROM q_out')
+  or die 'the worker did not carry on';
+is(delivered($dst, 'worker1'), expect([1, 100], [1001, 1030], [2001, 2020]),
+	"the worker carries on after 'skip', each row once");
+
+# --- a restore into the same cluster keeping the stamps: 'checkpoint' is
+# exact, and a plain one there cannot adopt it
+{
+	local $ENV{PGOPTIONS} = '-c session_replication_role=replica';
+	$src->command_ok([ 'pg_restore', '-d', $src->connstr('same_copy'), $dump ],
+		'pg_restore into another database of the same cluster, keeping the stamps');
+}
+$src->safe_psql('same_copy', 'INSERT INTO ev SELECT g FROM generate_series(1001, 1030) g');
+($ret, $out, $err) = psql_alice($src, 'same_copy', "CALL stream.process_all_available('q')");
+like($err, qr/was written in another transaction history/,
+	'a logical copy in the same cluster is another history too');
+is(alice($src, 'same_copy', "SELECT stream.resume_restored_query('q', 'checkpoint')"),
+	't', "resume_restored_query(..., 'checkpoint')");
+$src->safe_psql('same_copy', 'INSERT INTO ev SELECT g FROM generate_series(2001, 2020) g');
+alice($src, 'same_copy', "CALL stream.process_all_available('q')");
+is(delivered($src, 'same_copy'), expect([1, 151], [1001, 1030], [2001, 2020]),
+	"'checkpoint': the 51 pending rows and every later row once, nothing processed twice");
+
+# --- a promoted standby is the same history: no call, each row once
+$src->safe_psql('app', 'INSERT INTO ev SELECT g FROM generate_series(5001, 5010) g');
+$src->wait_for_catchup($standby);
+$standby->promote;
+$standby->safe_psql('app', 'INSERT INTO ev SELECT g FROM generate_series(6001, 6010) g');
+alice($standby, 'app', "CALL stream.process_all_available('q')");
+is(delivered($standby, 'app'), expect([1, 151], [5001, 5010], [6001, 6010]),
+	'after promotion the query goes on from its checkpoint, each row once');
+
+$standby->stop;
+$dst->stop;
+$src->stop;
+done_testing();
