@@ -35,10 +35,11 @@ CREATE TABLE stream.query_defs (
     watermark_delay     interval,
     dedup_columns       text[],
     key_columns         text[],
-    foreach_batch       regprocedure,
+    foreach_batch       oid,
     altered_at          timestamptz,
     definition_view     regclass,
-    run_text            text
+    run_text            text,
+    foreach_batch_name  text
 );
 COMMENT ON TABLE stream.query_defs IS 'streaming queries started by stream.start_query';
 COMMENT ON COLUMN stream.query_defs.state_relid IS
@@ -49,6 +50,8 @@ COMMENT ON COLUMN stream.query_defs.key_columns IS
 'a query without aggregation in update mode: the output columns its target is upserted by';
 COMMENT ON COLUMN stream.query_defs.foreach_batch IS
 'the procedure called once per batch with the batch id; the batch''s rows are in the target, a table in schema stream_batch';
+COMMENT ON COLUMN stream.query_defs.foreach_batch_name IS
+'the foreach_batch procedure''s qualified name and argument types, kept through renames: what finds it again after pg_dump or pg_upgrade, which keep no function''s oid';
 COMMENT ON COLUMN stream.query_defs.definition_view IS
 'the query as a view in schema stream_query (its constants hidden): PostgreSQL keeps what it reads from being dropped or altered under it';
 COMMENT ON COLUMN stream.query_defs.run_text IS

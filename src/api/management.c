@@ -569,6 +569,7 @@ stream_on_rename(PG_FUNCTION_ARGS)
 		new_column = rs->newname;
 	}
 	pgs_query_follow_renames(column_relid, old_column, new_column);
+	pgs_query_follow_procedure_renames();
 	PG_RETURN_NULL();
 }
 

@@ -98,6 +98,7 @@ extern bool pgs_query_view_reads(Oid view_relid, Oid relid);
 extern void pgs_query_repair_view(const PgsQuery *q);
 extern bool pgs_catalog_has_keys(void);
 extern bool pgs_catalog_has_06(void);
+extern void pgs_query_follow_procedure_renames(void);
 extern void pgs_query_set_status(int64 query_id, const char *status,
 								 bool only_if_active);
 extern void pgs_query_set_error(int64 query_id, bool fail,
