@@ -41,6 +41,7 @@
 #include "access/relation.h"
 #include "state/pgs_agg.h"
 #include "utils/elog.h"
+#include "storage/lmgr.h"
 #include "utils/fmgrprotos.h"
 #include "utils/timestamp.h"
 
@@ -169,6 +170,109 @@ stream_resume_query(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(true);
 }
 
+/* rows no boundary can tell from the restored ones: say so, change nothing */
+static void
+mg_refuse_intruders(const PgsQuery *q, FullTransactionId restore, int64 intruders)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("stream table \"%s\" has rows that cannot be told from the restored ones",
+					get_rel_name(q->stream_relid)),
+			 errdetail(INT64_FORMAT " rows not written by the restore's transaction " UINT64_FORMAT " carry stamps not after it: the table's first rows are not one restore's, or writers began before the restore ended.",
+					   intruders, U64FromFullTransactionId(restore)),
+			 errhint("Restore the stream into a table of its own before anything writes it.")));
+}
+
+/*
+ * After a restore into another cluster that kept the rows' stamps: stamp
+ * the restored rows again (restored.c), from the checkpoints of every query
+ * on the stream that came with the restore, and give each of those queries
+ * a boundary in this history from which its next batch delivers exactly
+ * the restored rows it had not processed, and every row written here.  The
+ * stamps are the stream's, so this is its owner's to do, and it is done for
+ * all of those queries at once; each query other than the one named keeps
+ * its status for its own owner to resume.
+ */
+static void
+mg_restamp(const PgsQuery *q, FullTransactionId restore)
+{
+	int64	   *ids;
+	Datum	   *ends;
+	bool	   *splits;
+	bool		seen[PGS_RESTAMP_CLASSES];
+	int			n;
+	int			i;
+	int64		restamped;
+	uint64		xmax = U64FromFullTransactionId(restore) + 1;
+	Oid			relfilenode;
+	StringInfoData others;
+
+	if (!pg_class_ownercheck(q->stream_relid, GetUserId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of stream table \"%s\" to stamp its restored rows again",
+						get_rel_name(q->stream_relid)),
+				 errhint("Ask the stream's owner to call stream.resume_restored_query('%s', 'checkpoint').",
+						 q->name)));
+	LockRelationOid(q->stream_relid, AccessExclusiveLock);
+	n = pgs_checkpoint_foreign_queries(q->stream_relid, &ids, &ends, &splits);
+	if (n > PGS_RESTAMP_MAX_QUERIES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("stream table \"%s\" has %d restored queries, more than %d",
+						get_rel_name(q->stream_relid), n, PGS_RESTAMP_MAX_QUERIES),
+				 errhint("Drop the restored queries that are not needed, or choose restored_rows => 'skip' or 'deliver' after a restore that does not keep the stamps.")));
+	if (xmax <= FirstNormalTransactionId + PGS_RESTAMP_CLASSES)
+		elog(ERROR, "the restore's transaction id " UINT64_FORMAT " is too low", xmax - 1);
+	initStringInfo(&others);
+	for (i = 0; i < n; i++)
+	{
+		PgsQuery	other;
+
+		/* the lock every batch step of that query takes */
+		if (!pgs_query_read(NULL, ids[i], PGS_QUERY_LOCK, &other))
+			elog(ERROR, "streaming query with id " INT64_FORMAT " vanished", ids[i]);
+		if (splits[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the checkpoint of streaming query \"%s\" ends part-way through the rows of one transaction",
+							other.name),
+					 errdetail("Which of that transaction's rows it processed was told by their places in the table, which the restore changed."),
+					 errhint("Restore without keeping the stamps, and choose restored_rows => 'skip' or 'deliver'.")));
+		if (ids[i] != q->query_id)
+			appendStringInfo(&others, "%s%s", others.len > 0 ? ", " : "",
+							 quote_identifier(other.name));
+	}
+	restamped = pgs_restamp_restored(q->stream_relid, restore, n, ends, seen);
+	relfilenode = pgs_stream_relfilenode(q->stream_relid);
+	for (i = 0; i < n; i++)
+	{
+		StringInfoData snap;
+		uint64		mask;
+
+		initStringInfo(&snap);
+		appendStringInfo(&snap, UINT64_FORMAT ":" UINT64_FORMAT ":",
+						 (uint64) FirstNormalTransactionId, xmax);
+		for (mask = 0; mask < PGS_RESTAMP_CLASSES; mask++)
+			if (seen[mask] && (mask & (UINT64CONST(1) << i)))
+				appendStringInfo(&snap, "%s" UINT64_FORMAT,
+								 snap.data[snap.len - 1] == ':' ? "" : ",",
+								 (uint64) FirstNormalTransactionId + mask);
+		pgs_checkpoint_restart(ids[i], DirectFunctionCall1(pg_snapshot_in,
+														   CStringGetDatum(snap.data)),
+							   relfilenode);
+	}
+	ereport(NOTICE,
+			(errmsg("stamped " INT64_FORMAT " restored rows of stream table \"%s\" again",
+					restamped, get_rel_name(q->stream_relid)),
+			 others.len > 0 ?
+			 errdetail("The checkpoints of streaming queries %s, restored with it, are this cluster's now too; resume them with stream.resume_query().",
+					   others.data) : 0));
+	pgs_query_set_status(q->query_id, "active", false);
+	pgs_notify_scheduler_at_commit();
+	pgs_notice_if_unscheduled(q->name);
+}
+
 /*
  * stream.resume_restored_query(name, restored_rows): carry on a query whose
  * checkpoint a logical restore brought from another transaction history,
@@ -222,13 +326,20 @@ stream_resume_restored_query(PG_FUNCTION_ARGS)
 		h.system_identifier == h.local_system_identifier && !h.behind;
 	has_rows = pgs_restored_rows(&q, &restore, &kept, &intruders);
 	if (has_rows && kept && !same_cluster)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("stream table \"%s\" of streaming query \"%s\" holds rows stamped in another cluster",
-						get_rel_name(q.stream_relid), q.name),
-				 errdetail("The restore kept the stamps the rows were dumped with (session_replication_role = replica), and the query's checkpoint was written by the database system with identifier " UINT64_FORMAT ", not this one: those transaction ids name nothing here, for this query or any other.",
-						   (uint64) h.system_identifier),
-				 errhint("Restore the stream's rows into another cluster without session_replication_role = replica, then call this function again.")));
+	{
+		if (strcmp(how, "checkpoint") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("stream table \"%s\" of streaming query \"%s\" holds rows stamped in another cluster",
+							get_rel_name(q.stream_relid), q.name),
+					 errdetail("The restore kept the stamps the rows were dumped with, and the query's checkpoint was written by the database system with identifier " UINT64_FORMAT ", not this one: those transaction ids name nothing here, for this query or any other, until they are stamped again.",
+							   (uint64) h.system_identifier),
+					 errhint("Choose restored_rows => 'checkpoint': the restored checkpoints tell exactly which of those rows each query processed.")));
+		if (intruders > 0)
+			mg_refuse_intruders(&q, restore, intruders);
+		mg_restamp(&q, restore);
+		PG_RETURN_BOOL(true);
+	}
 
 	if (strcmp(how, "checkpoint") == 0)
 	{
@@ -252,13 +363,7 @@ stream_resume_restored_query(PG_FUNCTION_ARGS)
 					 errmsg("streaming query \"%s\" keeps state, which holds the restored rows already", q.name),
 					 errhint("Choose restored_rows => 'skip', or drop the query and start it again over an emptied target.")));
 		if (intruders > 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("stream table \"%s\" has rows that cannot be told from the restored ones",
-							get_rel_name(q.stream_relid)),
-					 errdetail(INT64_FORMAT " rows not written by the restore's transaction " UINT64_FORMAT " carry stamps not after it: the table's first rows are not one restore's, or writers began before the restore ended.",
-							   intruders, U64FromFullTransactionId(restore)),
-					 errhint("Restore the stream into a table of its own before anything writes it.")));
+			mg_refuse_intruders(&q, restore, intruders);
 
 		/*
 		 * A boundary whose snapshot sees every transaction up to the restore

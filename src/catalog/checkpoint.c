@@ -629,3 +629,53 @@ pgs_checkpoint_restart(int64 query_id, Datum end_snapshot, Oid relfilenode)
 	}
 	pgs_catalog_end(&acc);
 }
+
+/*
+ * The queries reading a stream whose latest offsets name another history
+ * (or none), in query id order, each with the end snapshot of its latest
+ * committed batch (0 when it committed none) and whether that end splits a
+ * transaction.  Returns their number; the arrays are allocated in the
+ * caller's memory context.
+ */
+int
+pgs_checkpoint_foreign_queries(Oid stream_relid, int64 **ids, Datum **ends,
+							   bool **splits)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(stream_relid)};
+	int			n;
+	int			i;
+
+	pgs_catalog_begin(&acc);
+	n = pgs_catalog_exec("SELECT d.query_id, c.end_snapshot, c.end_split_xid IS NOT NULL"
+						 " FROM stream.query_defs d"
+						 " JOIN LATERAL (SELECT o.history_id FROM stream.checkpoint_offsets o"
+						 "                WHERE o.query_id = d.query_id"
+						 "                ORDER BY o.batch_id DESC LIMIT 1) l ON true"
+						 " LEFT JOIN LATERAL (SELECT o.end_snapshot, o.end_split_xid"
+						 "                     FROM stream.checkpoint_commits k"
+						 "                     JOIN stream.checkpoint_offsets o USING (query_id, batch_id)"
+						 "                    WHERE k.query_id = d.query_id"
+						 "                    ORDER BY k.batch_id DESC LIMIT 1) c ON true"
+						 " WHERE d.stream_relid::oid = $1"
+						 "   AND l.history_id IS DISTINCT FROM (SELECT history_id FROM stream.local_history)"
+						 " ORDER BY d.query_id",
+						 1, argtypes, values, NULL, false, 0);
+	*ids = MemoryContextAlloc(cxt, sizeof(int64) * (n + 1));
+	*ends = MemoryContextAlloc(cxt, sizeof(Datum) * (n + 1));
+	*splits = MemoryContextAlloc(cxt, sizeof(bool) * (n + 1));
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Datum		end;
+
+		(*ids)[i] = DatumGetInt64(pgs_result_datum(i, 1, &isnull));
+		end = pgs_result_copy(i, 2, &isnull, cxt);
+		(*ends)[i] = isnull ? (Datum) 0 : end;
+		(*splits)[i] = !isnull && DatumGetBool(pgs_result_datum(i, 3, &isnull));
+	}
+	pgs_catalog_end(&acc);
+	return n;
+}

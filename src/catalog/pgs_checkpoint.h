@@ -91,6 +91,8 @@ typedef struct PgsHistoryCheck
 extern bool pgs_catalog_splits(void);
 extern bool pgs_checkpoint_check_history(int64 query_id, PgsHistoryCheck *h);
 extern void pgs_checkpoint_adopt(int64 query_id);
+extern int	pgs_checkpoint_foreign_queries(Oid stream_relid, int64 **ids,
+										   Datum **ends, bool **splits);
 extern void pgs_checkpoint_restart(int64 query_id, Datum end_snapshot,
 								   Oid relfilenode);
 extern int64 pgs_checkpoint_last_commit(int64 query_id);

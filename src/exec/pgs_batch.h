@@ -35,6 +35,12 @@ extern void pgs_check_history(const PgsQuery *q);
 extern bool pgs_restored_rows(const PgsQuery *q, FullTransactionId *restore,
 							  bool *kept, int64 *intruders);
 extern Oid	pgs_stream_relfilenode(Oid relid);
+
+/* restored.c: at most this many restored queries per stream, 2^that masks */
+#define PGS_RESTAMP_MAX_QUERIES	8
+#define PGS_RESTAMP_CLASSES		(1 << PGS_RESTAMP_MAX_QUERIES)
+extern int64 pgs_restamp_restored(Oid relid, FullTransactionId restore,
+								  int nqueries, const Datum *ends, bool *seen);
 extern char *pgs_batch_search_path(const char *stored);
 
 #endif							/* PGS_BATCH_H */

@@ -48,8 +48,12 @@ $src->safe_psql('app', q{
 	CREATE TABLE ev (id int);
 	SELECT stream.create_stream('ev');
 	CREATE TABLE q_out (id int);
-	INSERT INTO ev SELECT g FROM generate_series(1, 100) g;
+	CREATE TABLE q2_out (id int);
+	INSERT INTO ev SELECT g FROM generate_series(1, 50) g;
 	SELECT stream.start_query('q', 'SELECT id FROM ev', 'q_out', trigger => '200 ms');
+	SELECT stream.start_query('q2', 'SELECT id FROM ev', 'q2_out', trigger => '200 ms');
+	CALL stream.process_all_available('q2');
+	INSERT INTO ev SELECT g FROM generate_series(51, 100) g;
 	CALL stream.process_all_available('q');
 });
 # 51 rows pending at dump time, in three transactions
@@ -59,6 +63,7 @@ $src->safe_psql('app', q{
 	INSERT INTO ev SELECT g FROM generate_series(141, 151) g;
 });
 is($src->safe_psql('app', "SELECT count(*) FROM q_out"), '100', 'source: 100 rows delivered');
+is($src->safe_psql('app', "SELECT count(*) FROM q2_out"), '50', 'source: 50 rows delivered by a second query');
 is($src->safe_psql('app', "SELECT pending_rows FROM stream.queries WHERE name = 'q'"), '51',
 	'source: 51 rows pending at dump time');
 
@@ -171,24 +176,59 @@ like($err, qr/the checkpoint of streaming query "q" names transactions this clus
 	'offsets past the next transaction id are refused');
 is(delivered($dst, 'plain2'), expect([1, 151], [1001, 1030], [2001, 2020]), 'nothing delivered');
 
-# --- a restore into another cluster that kept the stamps: refused, since
-# those transaction ids name nothing here
+# --- a restore into another cluster that kept the stamps: their numbers
+# mean nothing here, but the restored checkpoints tell exactly which rows
+# each query processed; 'checkpoint' stamps the restored rows again
 restore($dst, 'replica1', 1);
 $dst->safe_psql('replica1', 'INSERT INTO ev SELECT g FROM generate_series(1001, 1030) g');
 ($ret, $out, $err) = psql_alice($dst, 'replica1', "CALL stream.process_all_available('q')");
 like($err, qr/was written in another transaction history/, 'replica-mode restore: refused too');
-foreach my $how ('checkpoint', 'skip', 'deliver')
+foreach my $how ('skip', 'deliver')
 {
-	($ret, $out, $err) = psql_alice($dst, 'replica1', "SELECT stream.resume_restored_query('q', '$how')");
+	($ret, $out, $err) = psql_alice($dst, 'replica1',
+		"SELECT stream.resume_restored_query('q', '$how')");
 	like($err, qr/stream table "ev" of streaming query "q" holds rows stamped in another cluster/,
 		"replica-mode restore into another cluster: '$how' refused");
 }
 is(delivered($dst, 'replica1'), expect([1, 100]), 'and nothing was delivered');
+($ret, $out, $err) = psql_alice($dst, 'replica1',
+	"SELECT stream.resume_restored_query('q', 'checkpoint')");
+is($out, 't', "resume_restored_query(..., 'checkpoint') after a replica-mode restore");
+like($err, qr/NOTICE:  stamped 151 restored rows of stream table "ev" again\nDETAIL:  The checkpoints of streaming queries q2, restored with it, are this cluster's now too/,
+	'every restored row stamped again, for both restored queries');
+is(alice($dst, 'replica1', "SELECT stream.resume_restored_query('q', 'checkpoint')"),
+	'f', 'a second call changes nothing');
+alice($dst, 'replica1', "SELECT stream.resume_query('q2')");
+$dst->safe_psql('replica1', 'INSERT INTO ev SELECT g FROM generate_series(2001, 2020) g');
+alice($dst, 'replica1', "CALL stream.process_all_available('q')");
+alice($dst, 'replica1', "CALL stream.process_all_available('q2')");
+is(delivered($dst, 'replica1'), expect([1, 151], [1001, 1030], [2001, 2020]),
+	"'checkpoint' after a replica-mode restore: the 51 rows pending at dump time and every later row, each once");
+is($dst->safe_psql('replica1',
+		q{SELECT count(*) || ' rows, ' || count(DISTINCT id) || ' distinct, ' || sum(id) FROM q2_out}),
+	expect([1, 151], [1001, 1030], [2001, 2020]),
+	'and for the second query, which had processed fewer: its own 101 pending rows');
+alice($dst, 'replica1', q{
+	CREATE TABLE q3_out (id int);
+	SELECT stream.start_query('q3', 'SELECT id FROM ev', 'q3_out');
+});
+$dst->safe_psql('replica1', 'INSERT INTO ev SELECT g FROM generate_series(3001, 3005) g');
+alice($dst, 'replica1', "CALL stream.process_all_available('q3')");
+alice($dst, 'replica1', "CALL stream.process_all_available('q')");
+is($dst->safe_psql('replica1',
+		q{SELECT count(*) || ' rows, ' || count(DISTINCT id) || ' distinct, ' || sum(id) FROM q3_out}),
+	expect([1, 151], [1001, 1030], [2001, 2020], [3001, 3005]),
+	'a query started afterwards reads every row once');
+is(delivered($dst, 'replica1'), expect([1, 151], [1001, 1030], [2001, 2020], [3001, 3005]),
+	'and the restored one goes on');
 
 # --- the background worker fails such a query once and leaves it failed
+# (the databases above are done with: their schedulers would take workers)
+$dst->safe_psql('postgres', 'DROP DATABASE plain1; DROP DATABASE plain2; DROP DATABASE replica1');
 $dst->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'pg_streaming'
 pg_streaming.launcher_naptime = '500ms'
+max_worker_processes = 16
 });
 $dst->restart;
 restore($dst, 'worker1', 0);
