@@ -124,7 +124,7 @@ RETURNS boolean
 AS 'MODULE_PATHNAME', 'stream_resume_restored_query'
 LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stream.resume_restored_query(text, text) IS
-'carry on a query whose checkpoint came with a logical restore: restored_rows ''checkpoint'' (same cluster, stamps kept: exactly once), ''skip'' (the restored rows count as processed) or ''deliver'' (every restored row again, into an emptied target); false when its checkpoint is already this database''s';
+'carry on a query whose checkpoint came with a logical restore: restored_rows ''checkpoint'' (the restore kept the rows'' stamps: exactly once; in another cluster the stream''s owner stamps its restored rows again), ''skip'' (the restored rows count as processed) or ''deliver'' (every restored row again, into an emptied target); false when its checkpoint is already this database''s';
 
 CREATE FUNCTION stream.await_termination(name text, timeout interval DEFAULT NULL)
 RETURNS boolean

@@ -276,24 +276,26 @@ mg_restamp(const PgsQuery *q, FullTransactionId restore)
 /*
  * stream.resume_restored_query(name, restored_rows): carry on a query whose
  * checkpoint a logical restore brought from another transaction history,
- * the caller saying what the rows restored with its stream are, since only
- * a restore into the cluster the checkpoint was written in, keeping the
- * rows' stamps, can tell which of them the checkpoint processed:
+ * the caller saying what to do with the rows restored with its stream, since
+ * only a restore that kept the rows' stamps can tell which of them the
+ * checkpoint processed:
  *
- * - 'checkpoint': that restore; the checkpoint is adopted as it is, and the
- *   query goes on exactly once;
+ * - 'checkpoint': that restore.  Into the cluster the checkpoint was written
+ *   in, the checkpoint is adopted as it is; into another, the stream's
+ *   restored rows are stamped again for every restored query on it
+ *   (mg_restamp).  Either way the query goes on exactly once;
  * - 'skip': the restored rows count as processed (those pending at dump
- *   time are never delivered); rows written after the restore are;
+ *   time are never delivered);
  * - 'deliver': every restored row is delivered again, once, for a target
  *   emptied by the caller; not for a query with state, whose state holds
  *   them already.
  *
  * Rows written after the restore are delivered once in every case.  With
  * 'skip' and 'deliver' the query gets a new boundary in this history, just
- * after the restore's transaction or before every transaction.  Rows that
- * kept stamps of another cluster are refused: those numbers name nothing
- * here.  Returns false, changing nothing, when the query's checkpoint is
- * this history's already.
+ * after the restore's transaction or before every transaction; stamps of
+ * another cluster are refused there, since they name nothing here.  Returns
+ * false, changing nothing, when the query's checkpoint is this history's
+ * already.
  */
 Datum
 stream_resume_restored_query(PG_FUNCTION_ARGS)
