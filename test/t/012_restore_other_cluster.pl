@@ -87,9 +87,10 @@ sub restore
 {
 	my ($node, $db, $replica) = @_;
 	$node->safe_psql('postgres', "CREATE DATABASE $db OWNER alice");
-	local $ENV{PGOPTIONS} = $replica ? '-c session_replication_role=replica' : '';
-	$node->command_ok([ 'pg_restore', '-d', $node->connstr($db), $dump ],
-		"pg_restore into $db" . ($replica ? ' keeping the stamps' : ''));
+	local $ENV{PGOPTIONS} = ($replica // '') eq '1' ? '-c session_replication_role=replica' : '';
+	my @single = ($replica // '') eq 'single' ? ('--single-transaction') : ();
+	$node->command_ok([ 'pg_restore', @single, '-d', $node->connstr($db), $dump ],
+		"pg_restore into $db" . ($replica ? " keeping the stamps ($replica)" : ''));
 	return;
 }
 
@@ -222,9 +223,24 @@ is($dst->safe_psql('replica1',
 is(delivered($dst, 'replica1'), expect([1, 151], [1001, 1030], [2001, 2020], [3001, 3005]),
 	'and the restored one goes on');
 
+# --- pg_restore --single-transaction keeps the stamps too (the table is
+# created by the transaction that loads it): the same exact path
+restore($dst, 'single1', 'single');
+$dst->safe_psql('single1', 'INSERT INTO ev SELECT g FROM generate_series(1001, 1030) g');
+is(alice($dst, 'single1', "SELECT stream.resume_restored_query('q', 'checkpoint')"),
+	't', "'checkpoint' after pg_restore --single-transaction into another cluster");
+alice($dst, 'single1', "SELECT stream.resume_query('q2')");
+$dst->safe_psql('single1', 'INSERT INTO ev SELECT g FROM generate_series(2001, 2020) g');
+alice($dst, 'single1', "CALL stream.process_all_available('q')");
+alice($dst, 'single1', "CALL stream.process_all_available('q2')");
+is(delivered($dst, 'single1'), expect([1, 151], [1001, 1030], [2001, 2020]), 'each row once');
+is($dst->safe_psql('single1',
+		q{SELECT count(*) || ' rows, ' || count(DISTINCT id) || ' distinct, ' || sum(id) FROM q2_out}),
+	expect([1, 151], [1001, 1030], [2001, 2020]), 'for both queries');
+
 # --- the background worker fails such a query once and leaves it failed
 # (the databases above are done with: their schedulers would take workers)
-$dst->safe_psql('postgres', 'DROP DATABASE plain1; DROP DATABASE plain2; DROP DATABASE replica1');
+$dst->safe_psql('postgres', 'DROP DATABASE plain1; DROP DATABASE plain2; DROP DATABASE replica1; DROP DATABASE single1');
 $dst->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'pg_streaming'
 pg_streaming.launcher_naptime = '500ms'
