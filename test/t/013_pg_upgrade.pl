@@ -50,7 +50,14 @@ $old->safe_psql('app', q{
 });
 is($old->safe_psql('app', "SELECT foreach_batch FROM stream.queries WHERE name = 'fe'"),
 	'deliver_all(bigint)', 'the renamed procedure is followed');
-my $fe_oid = $old->safe_psql('app', "SELECT 'deliver_all(bigint)'::regprocedure::oid");
+$old->safe_psql('app', q{
+	SET ROLE alice;
+	CREATE SCHEMA jobs;
+	ALTER PROCEDURE deliver_all(bigint) SET SCHEMA jobs;
+});
+is($old->safe_psql('app', "SELECT foreach_batch_name FROM stream.query_defs WHERE name = 'fe'"),
+	'jobs.deliver_all(bigint)', 'and so is its move to another schema, by name');
+my $fe_oid = $old->safe_psql('app', "SELECT 'jobs.deliver_all(bigint)'::regprocedure::oid");
 $old->safe_psql('app', 'INSERT INTO ev SELECT g, g % 5 FROM generate_series(101, 150) g');
 # a planned batch whose run never committed: the write-ahead row stays
 my ($ret, $out, $err) = $old->psql('app', q{
@@ -103,10 +110,10 @@ is($new->safe_psql('app', q{
 	                      UNION ALL (SELECT k, count(*), sum(id) FROM ev GROUP BY k EXCEPT ALL TABLE counts)) d}),
 	'0', 'the aggregation equals the query over all rows');
 $new->safe_psql('app', "CALL stream.process_all_available('fe')", extra_params => [ '-U', 'alice' ]);
-isnt($new->safe_psql('app', "SELECT 'deliver_all(bigint)'::regprocedure::oid"), $fe_oid,
+isnt($new->safe_psql('app', "SELECT 'jobs.deliver_all(bigint)'::regprocedure::oid"), $fe_oid,
 	'the procedure has another oid in the new cluster');
 is($new->safe_psql('app', "SELECT foreach_batch FROM stream.queries WHERE name = 'fe'"),
-	'deliver_all(bigint)', 'the foreach_batch query still names its procedure');
+	'jobs.deliver_all(bigint)', 'the foreach_batch query still names its procedure');
 is($new->safe_psql('app', 'SELECT sum(n), sum(s), count(DISTINCT batch_id) = count(*) FROM outbox'),
 	'170|14535|t', 'and calls it: every row once, in batches of their own');
 $new->stop;
