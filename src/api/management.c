@@ -306,6 +306,7 @@ stream_resume_restored_query(PG_FUNCTION_ARGS)
 	FullTransactionId restore = InvalidFullTransactionId;
 	bool		kept = false;
 	int64		intruders = 0;
+	int64		restored = 0;
 	bool		has_rows;
 	bool		same_cluster;
 	uint64		from;
@@ -326,7 +327,7 @@ stream_resume_restored_query(PG_FUNCTION_ARGS)
 
 	same_cluster = h.recorded && h.sysid_known && h.local_known &&
 		h.system_identifier == h.local_system_identifier && !h.behind;
-	has_rows = pgs_restored_rows(&q, &restore, &kept, &intruders);
+	has_rows = pgs_restored_rows(&q, &restore, &kept, &restored, &intruders);
 	if (has_rows && kept && !same_cluster)
 	{
 		if (strcmp(how, "checkpoint") != 0)
@@ -373,7 +374,15 @@ stream_resume_restored_query(PG_FUNCTION_ARGS)
 		 * reads the whole table once.
 		 */
 		if (strcmp(how, "skip") == 0 && has_rows)
+		{
 			from = U64FromFullTransactionId(restore) + 1;
+
+			/* which rows were taken as restored is a guess: say which */
+			ereport(NOTICE,
+					(errmsg("the " INT64_FORMAT " rows of stream table \"%s\" written by transaction " UINT64_FORMAT ", the first to write it, count as restored and processed",
+							restored, get_rel_name(q.stream_relid),
+							U64FromFullTransactionId(restore))));
+		}
 		else
 			from = FirstNormalTransactionId;
 		pgs_checkpoint_restart(q.query_id,

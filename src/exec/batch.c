@@ -1057,7 +1057,7 @@ batch_check_history(const PgsQuery *q, bool record, MemoryContext cxt)
 	char	   *msg;
 	char	   *detail;
 	char	   *hint;
-	FullTransactionId end = FullTransactionIdFromU64(0);
+	FullTransactionId end;
 
 	if (pgs_checkpoint_check_history(q->query_id, &h))
 		return;
@@ -1089,7 +1089,7 @@ batch_check_history(const PgsQuery *q, bool record, MemoryContext cxt)
 						  (uint64) h.system_identifier, h.local_history_id,
 						  (uint64) h.local_system_identifier);
 	}
-	hint = psprintf("After a restore, carry on with stream.resume_restored_query('%s', restored_rows => 'checkpoint', 'skip' or 'deliver'), as the README's Backups says.",
+	hint = psprintf("After a restore, carry on with stream.resume_restored_query('%s', restored_rows => 'checkpoint', 'skip' or 'deliver'), as the README's \"Backups and restores\" says.",
 					q->name);
 	if (record)
 	{
@@ -1389,14 +1389,15 @@ pgs_pending_rows(const PgsQuery *q, bool estimate)
  * xmin): *restore gets it, as a full transaction id, from the first row.
  * *kept tells whether they kept the stamps they were dumped with
  * (session_replication_role = replica) or carry the restoring
- * transaction's, as every inserted row does.  *intruders counts the other
+ * transaction's, as every inserted row does; *restored counts them.
+ * *intruders counts the other
  * rows (written by other transactions) whose stamps are not after the
  * restore's, which no boundary can tell from the restored ones.  Returns
  * false for a stream without rows.  Read as the query's owner.
  */
 bool
 pgs_restored_rows(const PgsQuery *q, FullTransactionId *restore, bool *kept,
-				  int64 *intruders)
+				  int64 *restored, int64 *intruders)
 {
 	PgsCatalogAccess acc = {0};
 	FullTransactionId next = ReadNextFullTransactionId();
@@ -1425,11 +1426,15 @@ pgs_restored_rows(const PgsQuery *q, FullTransactionId *restore, bool *kept,
 	*kept = !FullTransactionIdEquals(stamp, *restore);
 	values[0] = Int64GetDatum((int64) xmin);
 	values[1] = FullTransactionIdGetDatum(*restore);
-	pgs_catalog_exec(psprintf("SELECT pg_catalog.count(*) FROM ONLY %s s"
-							  " WHERE s.xmin::pg_catalog.text::pg_catalog.int8 OPERATOR(pg_catalog.<>) $1"
-							  " AND s." PGS_XID_COLUMN " OPERATOR(pg_catalog.<=) $2", rel),
+	pgs_catalog_exec(psprintf("SELECT pg_catalog.count(*) FILTER (WHERE"
+							  "  s.xmin::pg_catalog.text::pg_catalog.int8 OPERATOR(pg_catalog.<>) $1"
+							  "  AND s." PGS_XID_COLUMN " OPERATOR(pg_catalog.<=) $2),"
+							  " pg_catalog.count(*) FILTER (WHERE"
+							  "  s.xmin::pg_catalog.text::pg_catalog.int8 OPERATOR(pg_catalog.=) $1)"
+							  " FROM ONLY %s s", rel),
 					 2, argtypes, values, NULL, false, 0);
 	*intruders = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
+	*restored = DatumGetInt64(pgs_result_datum(0, 2, &isnull));
 	pgs_owner_end(&acc);
 	return true;
 }

@@ -33,7 +33,7 @@ extern void pgs_start_at_latest(const PgsQuery *q);
 extern bool pgs_checkpoint_is_foreign(const PgsQuery *q);
 extern void pgs_check_history(const PgsQuery *q);
 extern bool pgs_restored_rows(const PgsQuery *q, FullTransactionId *restore,
-							  bool *kept, int64 *intruders);
+							  bool *kept, int64 *restored, int64 *intruders);
 extern Oid	pgs_stream_relfilenode(Oid relid);
 
 /* restored.c: at most this many restored queries per stream, 2^that masks */
