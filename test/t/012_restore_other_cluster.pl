@@ -5,7 +5,8 @@
 # fails with an error that stream.queries shows (from a CALL and from the
 # worker, which does not retry it), and stream.resume_restored_query carries
 # on as the caller chooses, each promise counted row by row in the target.
-# A promoted physical standby is the same history: it goes on without a call.
+# A promoted physical standby and a point-in-time recovery are the same
+# history: the query goes on without a call.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -28,7 +29,7 @@ sub alice
 
 # --- the cluster the dump comes from, its xids well past a fresh cluster's
 my $src = PostgreSQL::Test::Cluster->new('source');
-$src->init(allows_streaming => 1);
+$src->init(allows_streaming => 1, has_archiving => 1);
 $src->start;
 $src->safe_psql('postgres', q{
 	CREATE ROLE alice LOGIN;
@@ -296,12 +297,36 @@ is(delivered($src, 'same_copy'), expect([1, 151], [1001, 1030], [2001, 2020]),
 # --- a promoted standby is the same history: no call, each row once
 $src->safe_psql('app', 'INSERT INTO ev SELECT g FROM generate_series(5001, 5010) g');
 $src->wait_for_catchup($standby);
+# and a point in time before the next rows, for recovery to stop at
+$src->safe_psql('app', "SELECT pg_create_restore_point('before_7001')");
+$src->safe_psql('app', 'INSERT INTO ev SELECT g FROM generate_series(7001, 7010) g');
+my $walfile = $src->safe_psql('postgres', 'SELECT pg_walfile_name(pg_current_wal_lsn())');
+$src->safe_psql('postgres', 'SELECT pg_switch_wal()');
+$src->poll_query_until('postgres',
+	"SELECT last_archived_wal >= '$walfile' FROM pg_stat_archiver")
+  or die 'the WAL was not archived';
 $standby->promote;
 $standby->safe_psql('app', 'INSERT INTO ev SELECT g FROM generate_series(6001, 6010) g');
 alice($standby, 'app', "CALL stream.process_all_available('q')");
-is(delivered($standby, 'app'), expect([1, 151], [5001, 5010], [6001, 6010]),
+is(delivered($standby, 'app'), expect([1, 151], [5001, 5010], [6001, 6010], [7001, 7010]),
 	'after promotion the query goes on from its checkpoint, each row once');
 
+
+# --- point-in-time recovery from the base backup: the same history too
+my $pitr = PostgreSQL::Test::Cluster->new('pitr');
+$pitr->init_from_backup($src, 'base', has_restoring => 1);
+$pitr->append_conf('postgresql.conf', qq{
+recovery_target_name = 'before_7001'
+recovery_target_action = 'promote'
+});
+$pitr->start;
+$pitr->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()')
+  or die 'recovery did not end';
+$pitr->safe_psql('app', 'INSERT INTO ev SELECT g FROM generate_series(8001, 8010) g');
+alice($pitr, 'app', "CALL stream.process_all_available('q')");
+is(delivered($pitr, 'app'), expect([1, 151], [5001, 5010], [8001, 8010]),
+	'after point-in-time recovery the query goes on from its checkpoint, each row once, without a call');
+$pitr->stop;
 $standby->stop;
 $dst->stop;
 $src->stop;
