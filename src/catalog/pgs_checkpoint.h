@@ -7,6 +7,9 @@
  * checkpoint.c is the only code that reads or writes those tables.  An
  * offsets row is written, and committed, before its batch runs; the commit
  * row and the progress row are written in the batch's own transaction.
+ * From 0.6 on, an offsets row also records the transaction history it was
+ * written in (stream.local_history), since its snapshots mean nothing in
+ * another.
  *
  *-------------------------------------------------------------------------
  */

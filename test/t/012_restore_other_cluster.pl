@@ -81,7 +81,7 @@ $standby->start;
 my $dst = PostgreSQL::Test::Cluster->new('target');
 $dst->init;
 $dst->start;
-$dst->safe_psql('postgres', 'CREATE ROLE alice LOGIN');
+$dst->safe_psql('postgres', 'CREATE ROLE alice LOGIN; CREATE ROLE bob LOGIN');
 
 # restore the dump into a new database of $node, plainly or keeping stamps
 sub restore
@@ -202,6 +202,9 @@ foreach my $how ('skip', 'deliver')
 		"replica-mode restore into another cluster: '$how' refused");
 }
 is(delivered($dst, 'replica1'), expect([1, 100]), 'and nothing was delivered');
+($ret, $out, $err) = $dst->psql('replica1', "SELECT stream.resume_restored_query('q', 'checkpoint')",
+	extra_params => [ '-U', 'bob' ]);
+like($err, qr/permission denied for streaming query "q"/, 'another role may not carry on the query');
 ($ret, $out, $err) = psql_alice($dst, 'replica1',
 	"SELECT stream.resume_restored_query('q', 'checkpoint')");
 is($out, 't', "resume_restored_query(..., 'checkpoint') after a replica-mode restore");
