@@ -176,6 +176,18 @@ alice($dst, 'plain2', "CALL stream.process_all_available('q')");
 is(delivered($dst, 'plain2'), expect([1, 151], [1001, 1030], [2001, 2020]),
 	"'deliver': every restored row and every later row, each once");
 
+# an aggregation's state holds the rows already: 'deliver' is refused
+alice($dst, 'plain2', q{
+	SELECT stream.start_query('counts', 'SELECT id % 3 AS k, count(*) AS n FROM ev GROUP BY 1',
+	                          'counts', output_mode => 'update');
+	CALL stream.process_all_available('counts');
+});
+$dst->safe_psql('plain2',
+	"UPDATE stream.checkpoint_offsets SET history_id = 42 WHERE query_id = (SELECT id FROM stream.queries WHERE name = 'counts')");
+($ret, $out, $err) = psql_alice($dst, 'plain2', "SELECT stream.resume_restored_query('counts', 'deliver')");
+like($err, qr/streaming query "counts" keeps state, which holds the restored rows already/,
+	"'deliver' is refused for a query with state");
+
 # offsets of this history that name transactions it has not reached (a
 # copy of the data directory that went back) are refused as well
 $dst->safe_psql('plain2', q{
