@@ -22,7 +22,8 @@
  * next batch delivers exactly those.
  *
  * The stamps are rewritten with heap_inplace_update (WAL-logged, not
- * transactional), under an AccessExclusiveLock on the stream.  A row
+ * transactional), under an AccessExclusiveLock on the stream, and the
+ * indexes that may hold them are built again.  A row
  * already carrying such a number keeps it, so a call that failed after
  * rewriting some rows can be made again.
  *
@@ -30,10 +31,13 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/tableam.h"
 #include "access/transam.h"
+#include "catalog/index.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_type_d.h"
 #include "executor/tuptable.h"
 #include "utils/rel.h"
@@ -53,6 +57,40 @@ rs_visible(const PgsXidSnapshot *s, uint64 stamp)
 	if (stamp >= s->xmax)
 		return false;
 	return !pgs_snapshot_running(s, stamp);
+}
+
+/*
+ * The stamps changed under the stream's indexes: those that hold the stamp
+ * column, and those with expressions or a predicate (which may read it),
+ * are built again.
+ */
+static void
+rs_reindex(Relation rel, AttrNumber attno)
+{
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+
+	foreach(lc, indexes)
+	{
+		Oid			indexoid = lfirst_oid(lc);
+		Relation	index = index_open(indexoid, AccessShareLock);
+		Form_pg_index form = index->rd_index;
+		bool		reads = !heap_attisnull(index->rd_indextuple, Anum_pg_index_indexprs, NULL) ||
+			!heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, NULL);
+		int			i;
+
+		for (i = 0; i < form->indnatts; i++)
+			if (form->indkey.values[i] == attno)
+				reads = true;
+		index_close(index, AccessShareLock);
+		if (reads)
+		{
+			ReindexParams params = {0};
+
+			reindex_index(indexoid, false, rel->rd_rel->relpersistence, &params);
+		}
+	}
+	list_free(indexes);
 }
 
 /*
@@ -142,6 +180,8 @@ pgs_restamp_restored(Oid relid, FullTransactionId restore, int nqueries,
 	ExecDropSingleTupleTableSlot(slot);
 	table_endscan(scan);
 	UnregisterSnapshot(snapshot);
+	if (restamped > 0)
+		rs_reindex(rel, attno);
 	table_close(rel, NoLock);
 	return restamped;
 }

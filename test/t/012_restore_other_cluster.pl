@@ -48,6 +48,7 @@ $src->safe_psql('app', q{
 	SET ROLE alice;
 	CREATE TABLE ev (id int);
 	SELECT stream.create_stream('ev');
+	CREATE INDEX ev_stamps ON ev (_stream_xid);
 	CREATE TABLE q_out (id int);
 	CREATE TABLE q2_out (id int);
 	INSERT INTO ev SELECT g FROM generate_series(1, 50) g;
@@ -224,6 +225,10 @@ like($err, qr/NOTICE:  stamped 151 restored rows of stream table "ev" again\nDET
 	'every restored row stamped again, for both restored queries');
 is(alice($dst, 'replica1', "SELECT stream.resume_restored_query('q', 'checkpoint')"),
 	'f', 'a second call changes nothing');
+is($dst->safe_psql('replica1', q{
+	SET enable_seqscan = off; SET enable_bitmapscan = off;
+	SELECT count(*) FROM ev WHERE _stream_xid < '300'}),
+	'151', 'an index on the stamps was built again');
 alice($dst, 'replica1', "SELECT stream.resume_query('q2')");
 $dst->safe_psql('replica1', 'INSERT INTO ev SELECT g FROM generate_series(2001, 2020) g');
 alice($dst, 'replica1', "CALL stream.process_all_available('q')");
