@@ -189,6 +189,16 @@ $dst->safe_psql('plain2',
 like($err, qr/streaming query "counts" keeps state, which holds the restored rows already/,
 	"'deliver' is refused for a query with state");
 
+# offsets that name no history (a dump of a database older than 0.6
+# restored into 0.6) are another history's too
+$dst->safe_psql('plain2', "UPDATE stream.checkpoint_offsets SET history_id = NULL");
+($ret, $out, $err) = psql_alice($dst, 'plain2', "CALL stream.process_all_available('q')");
+like($err, qr/was written in another transaction history\nDETAIL:  Its latest offsets \(batch \d+, .*\) name no history/,
+	'offsets without a history are refused');
+$dst->safe_psql('plain2', q{
+	UPDATE stream.checkpoint_offsets SET history_id = (SELECT history_id FROM stream.local_history)});
+alice($dst, 'plain2', "SELECT stream.resume_query('q')");
+
 # offsets of this history that name transactions it has not reached (a
 # copy of the data directory that went back) are refused as well
 $dst->safe_psql('plain2', q{
