@@ -12,6 +12,7 @@ OBJS = \
 	src/source/predicate.o \
 	src/analyze/query_analyze.o \
 	src/exec/batch.o \
+	src/exec/restored.o \
 	src/catalog/catalog.o \
 	src/catalog/query_catalog.o \
 	src/catalog/checkpoint.o \

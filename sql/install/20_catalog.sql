@@ -35,11 +35,12 @@ CREATE TABLE stream.query_defs (
     watermark_delay     interval,
     dedup_columns       text[],
     key_columns         text[],
-    foreach_batch       regprocedure,
+    foreach_batch       oid,
     altered_at          timestamptz,
     definition_view     regclass,
     run_text            text,
-    retention_detached_at timestamptz
+    retention_detached_at timestamptz,
+    foreach_batch_name  text
 );
 COMMENT ON TABLE stream.query_defs IS 'streaming queries started by stream.start_query';
 COMMENT ON COLUMN stream.query_defs.state_relid IS
@@ -50,6 +51,8 @@ COMMENT ON COLUMN stream.query_defs.key_columns IS
 'a query without aggregation in update mode: the output columns its target is upserted by';
 COMMENT ON COLUMN stream.query_defs.foreach_batch IS
 'the procedure called once per batch with the batch id; the batch''s rows are in the target, a table in schema stream_batch';
+COMMENT ON COLUMN stream.query_defs.foreach_batch_name IS
+'the foreach_batch procedure''s qualified name and argument types, kept through renames: what finds it again after pg_dump or pg_upgrade, which keep no function''s oid';
 COMMENT ON COLUMN stream.query_defs.definition_view IS
 'the query as a view in schema stream_query (its constants hidden): PostgreSQL keeps what it reads from being dropped or altered under it';
 COMMENT ON COLUMN stream.query_defs.retention_detached_at IS
@@ -77,10 +80,16 @@ CREATE TABLE stream.checkpoint_offsets (
     scan_to_block       bigint,
     end_writer_xids     xid8[],
     end_writer_firsts   bigint[],
+    history_id          bigint,
+    system_identifier   bigint,
     PRIMARY KEY (query_id, batch_id)
 );
 COMMENT ON TABLE stream.checkpoint_offsets IS
 'write-ahead offsets: one row per planned batch, committed before the batch runs';
+COMMENT ON COLUMN stream.checkpoint_offsets.history_id IS
+'the transaction history the offsets were written in (stream.local_history); a batch never runs on offsets of another';
+COMMENT ON COLUMN stream.checkpoint_offsets.system_identifier IS
+'the database system identifier of the cluster the offsets were written in, for the message when they are not this history''s';
 
 CREATE TABLE stream.checkpoint_commits (
     query_id        bigint NOT NULL,
@@ -197,6 +206,24 @@ CREATE TABLE stream.checkpoint_watermarks (
 );
 COMMENT ON TABLE stream.checkpoint_watermarks IS
 'watermarks of a batch, written ahead with its offsets: the one in force (state up to it is emitted and evicted) and the one rows at or before which are late';
+
+-- The transaction history this database's checkpoints are written in: one
+-- row, made when the extension is created.  It is NOT part of the
+-- extension's configuration, so pg_dump leaves it out and a restore makes a
+-- new one, while physical copies (standbys, PITR, pg_upgrade) carry it with
+-- the transaction ids it vouches for.
+CREATE TABLE stream.local_history (
+    history_id          bigint PRIMARY KEY,
+    system_identifier   bigint NOT NULL,
+    created_at          timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE stream.local_history IS
+'the transaction history of this database''s checkpoints: a random id made by CREATE EXTENSION, carried by physical copies and pg_upgrade, never by a dump';
+INSERT INTO stream.local_history (history_id, system_identifier)
+SELECT ('x' || pg_catalog.translate(pg_catalog.left(pg_catalog.gen_random_uuid()::text, 18), '-', ''))::bit(64)::bigint,
+       system_identifier
+  FROM pg_catalog.pg_control_system();
+REVOKE ALL ON stream.local_history FROM PUBLIC;
 
 -- the state tables of streaming aggregations: one per query, created by
 -- stream.start_query, owned by the extension's owner, dropped with the query

@@ -103,6 +103,37 @@ LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stream.resume_query(text) IS
 'make a stopped, finished or failed query active again, from its checkpoint; false when it was active';
 
+CREATE FUNCTION stream._procedure_signature(procedure oid)
+RETURNS text
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog
+AS $$
+SELECT pg_catalog.format('%I.%I(%s)', n.nspname, p.proname, pg_catalog.oidvectortypes(p.proargtypes))
+  FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+ WHERE p.oid = procedure
+$$;
+COMMENT ON FUNCTION stream._procedure_signature(oid) IS
+'a function''s schema, name and argument types, quoted: how a foreach_batch procedure is found by name';
+
+CREATE FUNCTION stream._foreach_batch_procedure(procedure oid, signature text)
+RETURNS oid
+LANGUAGE sql STABLE
+SET search_path = pg_catalog
+AS $$
+SELECT CASE WHEN procedure IS NULL THEN NULL
+            WHEN signature IS NULL OR stream._procedure_signature(procedure) = signature THEN procedure
+            ELSE coalesce(pg_catalog.to_regprocedure(signature)::oid, procedure) END
+$$;
+COMMENT ON FUNCTION stream._foreach_batch_procedure(oid, text) IS
+'a query''s foreach_batch procedure: the recorded oid while it is the procedure of the recorded name, else the procedure of that name (after pg_dump or pg_upgrade, which keep no function''s oid)';
+
+CREATE FUNCTION stream.resume_restored_query(name text, restored_rows text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stream_resume_restored_query'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream.resume_restored_query(text, text) IS
+'carry on a query whose checkpoint came with a logical restore: restored_rows ''checkpoint'' (the restore kept the rows'' stamps: exactly once; in another cluster the stream''s owner stamps its restored rows again), ''skip'' (the restored rows count as processed) or ''deliver'' (every restored row again, into an emptied target); false when its checkpoint is already this database''s';
+
 CREATE FUNCTION stream.await_termination(name text, timeout interval DEFAULT NULL)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'stream_await_termination'

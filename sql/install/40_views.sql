@@ -38,7 +38,7 @@ SELECT q.name,
          WHERE p.query_id = q.query_id ORDER BY p.batch_id DESC LIMIT 1) AS watermark,
        q.query_id AS id,
        q.key_columns AS key,
-       q.foreach_batch,
+       stream._foreach_batch_procedure(q.foreach_batch, q.foreach_batch_name)::regprocedure AS foreach_batch,
        q.altered_at,
        round(extract(epoch FROM
                      CASE WHEN pr.n > 0 THEN now() - coalesce(c.planned_at, q.created_at)

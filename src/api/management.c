@@ -44,10 +44,13 @@
 #include "access/relation.h"
 #include "state/pgs_agg.h"
 #include "utils/elog.h"
+#include "storage/lmgr.h"
+#include "utils/fmgrprotos.h"
 #include "utils/timestamp.h"
 
 #include "bgw/pgs_bgw.h"
 #include "catalog/pgs_catalog.h"
+#include "catalog/pgs_checkpoint.h"
 #include "catalog/pgs_query.h"
 #include "exec/pgs_batch.h"
 #include "pg_streaming.h"
@@ -56,6 +59,7 @@ PG_FUNCTION_INFO_V1(stream_process_all_available);
 PG_FUNCTION_INFO_V1(stream_process_batch);
 PG_FUNCTION_INFO_V1(stream_stop_query);
 PG_FUNCTION_INFO_V1(stream_resume_query);
+PG_FUNCTION_INFO_V1(stream_resume_restored_query);
 PG_FUNCTION_INFO_V1(stream_await_termination);
 PG_FUNCTION_INFO_V1(stream_pending_rows);
 PG_FUNCTION_INFO_V1(stream_pending_rows_exact);
@@ -163,6 +167,233 @@ stream_resume_query(PG_FUNCTION_ARGS)
 	mg_read(mg_name_arg(fcinfo), PGS_QUERY_LOCK, &q);
 	if (q.active)
 		PG_RETURN_BOOL(false);
+	pgs_query_set_status(q.query_id, "active", false);
+	pgs_notify_scheduler_at_commit();
+	pgs_notice_if_unscheduled(q.name);
+	PG_RETURN_BOOL(true);
+}
+
+/* rows no boundary can tell from the restored ones: say so, change nothing */
+static void
+mg_refuse_intruders(const PgsQuery *q, FullTransactionId restore, int64 intruders)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("stream table \"%s\" has rows that cannot be told from the restored ones",
+					get_rel_name(q->stream_relid)),
+			 errdetail(INT64_FORMAT " rows not written by the restore's transaction " UINT64_FORMAT " carry stamps not after it: the table's first rows are not one restore's, or writers began before the restore ended.",
+					   intruders, U64FromFullTransactionId(restore)),
+			 errhint("Restore the stream into a table of its own before anything writes it.")));
+}
+
+/*
+ * After a restore into another cluster that kept the rows' stamps: stamp
+ * the restored rows again (restored.c), from the checkpoints of every query
+ * on the stream that came with the restore, and give each of those queries
+ * a boundary in this history from which its next batch delivers exactly
+ * the restored rows it had not processed, and every row written here.  The
+ * stamps are the stream's, so this is its owner's to do, and it is done for
+ * all of those queries at once; each query other than the one named keeps
+ * its status for its own owner to resume.
+ */
+static void
+mg_restamp(const PgsQuery *q, FullTransactionId restore)
+{
+	int64	   *ids;
+	Datum	   *ends;
+	bool	   *splits;
+	bool		seen[PGS_RESTAMP_CLASSES];
+	int			n;
+	int			i;
+	int64		restamped;
+	uint64		xmax = U64FromFullTransactionId(restore) + 1;
+	Oid			relfilenode;
+	StringInfoData others;
+
+	if (!pg_class_ownercheck(q->stream_relid, GetUserId()))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of stream table \"%s\" to stamp its restored rows again",
+						get_rel_name(q->stream_relid)),
+				 errhint("Ask the stream's owner to call stream.resume_restored_query('%s', 'checkpoint').",
+						 q->name)));
+	LockRelationOid(q->stream_relid, AccessExclusiveLock);
+	n = pgs_checkpoint_foreign_queries(q->stream_relid, &ids, &ends, &splits);
+	if (n > PGS_RESTAMP_MAX_QUERIES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("stream table \"%s\" has %d restored queries, more than %d",
+						get_rel_name(q->stream_relid), n, PGS_RESTAMP_MAX_QUERIES),
+				 errhint("Drop the restored queries that are not needed, or choose restored_rows => 'skip' or 'deliver' after a restore that does not keep the stamps.")));
+	if (xmax <= FirstNormalTransactionId + PGS_RESTAMP_CLASSES)
+		elog(ERROR, "the restore's transaction id " UINT64_FORMAT " is too low", xmax - 1);
+	initStringInfo(&others);
+	for (i = 0; i < n; i++)
+	{
+		PgsQuery	other;
+
+		/* the lock every batch step of that query takes */
+		if (!pgs_query_read(NULL, ids[i], PGS_QUERY_LOCK, &other))
+			elog(ERROR, "streaming query with id " INT64_FORMAT " vanished", ids[i]);
+		if (splits[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the checkpoint of streaming query \"%s\" ends part-way through the rows of one transaction",
+							other.name),
+					 errdetail("Which of that transaction's rows it processed was told by their places in the table, which the restore changed."),
+					 errhint("Restore without keeping the stamps, and choose restored_rows => 'skip' or 'deliver'.")));
+		if (ids[i] != q->query_id)
+			appendStringInfo(&others, "%s%s", others.len > 0 ? ", " : "",
+							 quote_identifier(other.name));
+	}
+	restamped = pgs_restamp_restored(q->stream_relid, restore, n, ends, seen);
+	relfilenode = pgs_stream_relfilenode(q->stream_relid);
+	for (i = 0; i < n; i++)
+	{
+		StringInfoData snap;
+		uint64		mask;
+
+		initStringInfo(&snap);
+		appendStringInfo(&snap, UINT64_FORMAT ":" UINT64_FORMAT ":",
+						 (uint64) FirstNormalTransactionId, xmax);
+		for (mask = 0; mask < PGS_RESTAMP_CLASSES; mask++)
+			if (seen[mask] && (mask & (UINT64CONST(1) << i)))
+				appendStringInfo(&snap, "%s" UINT64_FORMAT,
+								 snap.data[snap.len - 1] == ':' ? "" : ",",
+								 (uint64) FirstNormalTransactionId + mask);
+		pgs_checkpoint_restart(ids[i], DirectFunctionCall1(pg_snapshot_in,
+														   CStringGetDatum(snap.data)),
+							   relfilenode);
+	}
+	ereport(NOTICE,
+			(errmsg("stamped " INT64_FORMAT " restored rows of stream table \"%s\" again",
+					restamped, get_rel_name(q->stream_relid)),
+			 others.len > 0 ?
+			 errdetail("The checkpoints of streaming queries %s, restored with it, are this cluster's now too; resume them with stream.resume_query().",
+					   others.data) : 0));
+	pgs_query_set_status(q->query_id, "active", false);
+	pgs_notify_scheduler_at_commit();
+	pgs_notice_if_unscheduled(q->name);
+}
+
+/*
+ * stream.resume_restored_query(name, restored_rows): carry on a query whose
+ * checkpoint a logical restore brought from another transaction history,
+ * the caller saying what to do with the rows restored with its stream, since
+ * only a restore that kept the rows' stamps can tell which of them the
+ * checkpoint processed:
+ *
+ * - 'checkpoint': that restore.  Into the cluster the checkpoint was written
+ *   in, the checkpoint is adopted as it is; into another, the stream's
+ *   restored rows are stamped again for every restored query on it
+ *   (mg_restamp).  Either way the query goes on exactly once;
+ * - 'skip': the restored rows count as processed (those pending at dump
+ *   time are never delivered);
+ * - 'deliver': every restored row is delivered again, once, for a target
+ *   emptied by the caller; not for a query with state, whose state holds
+ *   them already.
+ *
+ * Rows written after the restore are delivered once in every case.  With
+ * 'skip' and 'deliver' the query gets a new boundary in this history, just
+ * after the restore's transaction or before every transaction; stamps of
+ * another cluster are refused there, since they name nothing here.  Returns
+ * false, changing nothing, when the query's checkpoint is this history's
+ * already.
+ */
+Datum
+stream_resume_restored_query(PG_FUNCTION_ARGS)
+{
+	char	   *how = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	PgsQuery	q;
+	PgsHistoryCheck h;
+	FullTransactionId restore = InvalidFullTransactionId;
+	bool		kept = false;
+	int64		intruders = 0;
+	int64		restored = 0;
+	bool		has_rows;
+	bool		same_cluster;
+	uint64		from;
+
+	if (strcmp(how, "checkpoint") != 0 && strcmp(how, "skip") != 0 &&
+		strcmp(how, "deliver") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("restored_rows must be 'checkpoint', 'skip' or 'deliver', not \"%s\"", how)));
+	mg_read(mg_name_arg(fcinfo), PGS_QUERY_LOCK, &q);
+	if (!pgs_catalog_has_06())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the catalog of extension \"pg_streaming\" records no transaction history"),
+				 errhint("Run ALTER EXTENSION pg_streaming UPDATE.")));
+	if (pgs_checkpoint_check_history(q.query_id, &h))
+		PG_RETURN_BOOL(false);
+
+	same_cluster = h.recorded && h.sysid_known && h.local_known &&
+		h.system_identifier == h.local_system_identifier && !h.behind;
+	has_rows = pgs_restored_rows(&q, &restore, &kept, &restored, &intruders);
+	if (has_rows && kept && !same_cluster)
+	{
+		if (strcmp(how, "checkpoint") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("stream table \"%s\" of streaming query \"%s\" holds rows stamped in another cluster",
+							get_rel_name(q.stream_relid), q.name),
+					 errdetail("The restore kept the stamps the rows were dumped with, and the query's checkpoint was written by the database system with identifier " UINT64_FORMAT ", not this one: those transaction ids name nothing here, for this query or any other, until they are stamped again.",
+							   (uint64) h.system_identifier),
+					 errhint("Choose restored_rows => 'checkpoint': the restored checkpoints tell exactly which of those rows each query processed.")));
+		if (intruders > 0)
+			mg_refuse_intruders(&q, restore, intruders);
+		mg_restamp(&q, restore);
+		PG_RETURN_BOOL(true);
+	}
+
+	if (strcmp(how, "checkpoint") == 0)
+	{
+		if (!same_cluster || (has_rows && !kept))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the checkpoint of streaming query \"%s\" cannot tell which restored rows it processed", q.name),
+					 !same_cluster ?
+					 errdetail("It was written in the database system with identifier " UINT64_FORMAT ", not in this cluster's transaction history.",
+							   (uint64) h.system_identifier) :
+					 errdetail("The restore gave the rows of stream table \"%s\" its own transaction id (it ran without session_replication_role = replica).",
+							   get_rel_name(q.stream_relid)),
+					 errhint("Choose restored_rows => 'skip' to take the restored rows as processed, or 'deliver' to deliver them again into an emptied target.")));
+		pgs_checkpoint_adopt(q.query_id);
+	}
+	else
+	{
+		if (strcmp(how, "deliver") == 0 && OidIsValid(q.state_relid))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("streaming query \"%s\" keeps state, which holds the restored rows already", q.name),
+					 errhint("Choose restored_rows => 'skip', or drop the query and start it again over an emptied target.")));
+		if (intruders > 0)
+			mg_refuse_intruders(&q, restore, intruders);
+
+		/*
+		 * A boundary whose snapshot sees every transaction up to the restore
+		 * ('skip'), or none ('deliver'); floor 0, so that the next batch
+		 * reads the whole table once.
+		 */
+		if (strcmp(how, "skip") == 0 && has_rows)
+		{
+			from = U64FromFullTransactionId(restore) + 1;
+
+			/* which rows were taken as restored is a guess: say which */
+			ereport(NOTICE,
+					(errmsg("the " INT64_FORMAT " rows of stream table \"%s\" written by transaction " UINT64_FORMAT ", the first to write it, count as restored and processed",
+							restored, get_rel_name(q.stream_relid),
+							U64FromFullTransactionId(restore))));
+		}
+		else
+			from = FirstNormalTransactionId;
+		pgs_checkpoint_restart(q.query_id,
+							   DirectFunctionCall1(pg_snapshot_in,
+												   CStringGetDatum(psprintf(UINT64_FORMAT ":" UINT64_FORMAT ":",
+																			from, from))),
+							   pgs_stream_relfilenode(q.stream_relid));
+	}
 	pgs_query_set_status(q.query_id, "active", false);
 	pgs_notify_scheduler_at_commit();
 	pgs_notice_if_unscheduled(q.name);
@@ -298,6 +529,9 @@ stream_pending_rows(PG_FUNCTION_ARGS)
 	if (!pgs_query_read(NULL, PG_GETARG_INT64(0), PGS_QUERY_NO_LOCK, &q) ||
 		!has_privs_of_role(GetUserId(), q.owner))
 		PG_RETURN_NULL();
+	/* another history's offsets count nothing here */
+	if (pgs_checkpoint_is_foreign(&q))
+		PG_RETURN_NULL();
 	n = mg_pending_rows_guarded(&q);
 	if (n < 0)
 		PG_RETURN_NULL();
@@ -315,6 +549,7 @@ stream_pending_rows_exact(PG_FUNCTION_ARGS)
 	int64		n;
 
 	mg_read(mg_name_arg(fcinfo), PGS_QUERY_NO_LOCK, &q);
+	pgs_check_history(&q);
 	n = pgs_pending_rows(&q, false);
 	if (n < 0)
 		ereport(ERROR,
@@ -515,6 +750,7 @@ stream_on_rename(PG_FUNCTION_ARGS)
 		new_column = rs->newname;
 	}
 	pgs_query_follow_renames(column_relid, old_column, new_column);
+	pgs_query_follow_procedure_renames();
 	PG_RETURN_NULL();
 }
 

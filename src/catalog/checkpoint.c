@@ -12,6 +12,7 @@
  */
 #include "postgres.h"
 
+#include "access/transam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type_d.h"
 #include "utils/lsyscache.h"
@@ -234,7 +235,19 @@ pgs_checkpoint_write(int64 query_id, const PgsOffsets *o, TimestampTz planned_at
 													 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	}
 	pgs_catalog_begin(&acc);
-	if (splits)
+	if (pgs_catalog_has_06())
+		pgs_catalog_exec("INSERT INTO stream.checkpoint_offsets (query_id, batch_id,"
+						 " start_snapshot, end_snapshot, end_tail_block, scan_from_block,"
+						 " end_floor_block, relfilenode, planned_at,"
+						 " start_split_xid, start_split_block, end_split_xid,"
+						 " end_split_block, end_split_stop, end_rest_floor, scan_to_block,"
+						 " end_writer_xids, end_writer_firsts, history_id, system_identifier)"
+						 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,"
+						 " $10, $11, $12, $13, $14, $15, $16, $17, $18,"
+						 " (SELECT history_id FROM stream.local_history),"
+						 " (SELECT system_identifier FROM stream.local_history))",
+						 18, argtypes, values, nulls, false, 0);
+	else if (splits)
 		pgs_catalog_exec("INSERT INTO stream.checkpoint_offsets (query_id, batch_id,"
 						 " start_snapshot, end_snapshot, end_tail_block, scan_from_block,"
 						 " end_floor_block, relfilenode, planned_at,"
@@ -480,4 +493,189 @@ pgs_checkpoint_mark_committed(int64 query_id, int64 batch_id)
 					 " VALUES ($1, $2)",
 					 2, argtypes, values, NULL, false, 0);
 	pgs_catalog_end(&acc);
+}
+
+/*
+ * Do the query's latest offsets belong to this database's transaction
+ * history?  True when they do, when there are none (nothing to misread), or
+ * when the catalog is older than 0.6 (which records no history).  Offsets
+ * that name no history, or another, do not; nor do offsets of this history
+ * whose end lies past this cluster's next transaction id (a copy of the
+ * data directory that went back in time).  *h gets what the message needs.
+ */
+bool
+pgs_checkpoint_check_history(int64 query_id, PgsHistoryCheck *h)
+{
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(query_id)};
+	bool		isnull;
+	bool		found;
+	Datum		d;
+
+	memset(h, 0, sizeof(PgsHistoryCheck));
+	if (!pgs_catalog_has_06())
+		return true;
+	pgs_catalog_begin(&acc);
+	found = pgs_catalog_exec("SELECT o.batch_id, o.history_id, o.system_identifier,"
+							 " o.planned_at, pg_catalog.pg_snapshot_xmax(o.end_snapshot),"
+							 " h.history_id, h.system_identifier"
+							 " FROM (SELECT * FROM stream.checkpoint_offsets"
+							 "        WHERE query_id = $1 ORDER BY batch_id DESC LIMIT 1) o"
+							 " LEFT JOIN stream.local_history h ON true",
+							 1, argtypes, values, NULL, false, 0) > 0;
+	if (found)
+	{
+		h->batch_id = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
+		d = pgs_result_datum(0, 2, &isnull);
+		h->recorded = !isnull;
+		h->history_id = isnull ? 0 : DatumGetInt64(d);
+		d = pgs_result_datum(0, 3, &isnull);
+		h->sysid_known = !isnull;
+		h->system_identifier = isnull ? 0 : DatumGetInt64(d);
+		h->planned_at = DatumGetTimestampTz(pgs_result_datum(0, 4, &isnull));
+		h->end_xmax = U64FromFullTransactionId(DatumGetFullTransactionId(pgs_result_datum(0, 5, &isnull)));
+		d = pgs_result_datum(0, 6, &isnull);
+		h->local_known = !isnull;
+		h->local_history_id = isnull ? 0 : DatumGetInt64(d);
+		d = pgs_result_datum(0, 7, &isnull);
+		h->local_system_identifier = isnull ? 0 : DatumGetInt64(d);
+	}
+	pgs_catalog_end(&acc);
+	if (!found)
+		return true;
+	if (!h->recorded || !h->local_known || h->history_id != h->local_history_id)
+		return false;
+	h->behind = h->end_xmax > U64FromFullTransactionId(ReadNextFullTransactionId());
+	return !h->behind;
+}
+
+/*
+ * Make every offsets row of the query this history's, as they are: for a
+ * restore into the cluster they were written in, whose rows kept their
+ * stamps, so that the snapshots mean what they meant.
+ */
+void
+pgs_checkpoint_adopt(int64 query_id)
+{
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(query_id)};
+
+	pgs_catalog_begin(&acc);
+	pgs_catalog_exec("UPDATE stream.checkpoint_offsets o"
+					 " SET history_id = h.history_id, system_identifier = h.system_identifier"
+					 " FROM stream.local_history h WHERE o.query_id = $1",
+					 1, argtypes, values, NULL, false, 0);
+	pgs_catalog_end(&acc);
+}
+
+/*
+ * Give the query a new boundary in this history: the end of its latest
+ * committed batch becomes end_snapshot, with no block floor (the next batch
+ * reads the table from its first block, once), and a planned batch that
+ * never committed is forgotten (nothing of it was delivered).  A query that
+ * committed no batch gets an empty batch 0 ending there, as a query started
+ * from the latest rows does.  The latest batch's progress row, watermarks
+ * and state are kept.
+ */
+void
+pgs_checkpoint_restart(int64 query_id, Datum end_snapshot, Oid relfilenode)
+{
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[3] = {INT8OID, PG_SNAPSHOTOID, OIDOID};
+	Datum		values[3];
+	bool		isnull;
+	Datum		last;
+
+	values[0] = Int64GetDatum(query_id);
+	values[1] = end_snapshot;
+	values[2] = ObjectIdGetDatum(relfilenode);
+	pgs_catalog_begin(&acc);
+	pgs_catalog_exec("SELECT max(batch_id) FROM stream.checkpoint_commits WHERE query_id = $1",
+					 1, argtypes, values, NULL, false, 0);
+	last = pgs_result_datum(0, 1, &isnull);
+	if (isnull)
+	{
+		pgs_catalog_exec("DELETE FROM stream.checkpoint_offsets WHERE query_id = $1",
+						 1, argtypes, values, NULL, false, 0);
+		pgs_catalog_exec("INSERT INTO stream.checkpoint_offsets (query_id, batch_id,"
+						 " end_snapshot, end_tail_block, scan_from_block, end_floor_block,"
+						 " end_rest_floor, relfilenode, history_id, system_identifier)"
+						 " SELECT $1, 0, $2, 0, 0, 0, 0, $3, history_id, system_identifier"
+						 " FROM stream.local_history",
+						 3, argtypes, values, NULL, false, 0);
+		pgs_catalog_exec("INSERT INTO stream.checkpoint_commits (query_id, batch_id)"
+						 " VALUES ($1, 0)",
+						 1, argtypes, values, NULL, false, 0);
+	}
+	else
+	{
+		pgs_catalog_exec(psprintf("DELETE FROM stream.checkpoint_offsets"
+								  " WHERE query_id = $1 AND batch_id > " INT64_FORMAT,
+								  DatumGetInt64(last)),
+						 1, argtypes, values, NULL, false, 0);
+		pgs_catalog_exec(psprintf("UPDATE stream.checkpoint_offsets o SET"
+								  " end_snapshot = $2, end_tail_block = 0, end_floor_block = 0,"
+								  " end_rest_floor = 0, relfilenode = $3,"
+								  " end_split_xid = NULL, end_split_block = NULL,"
+								  " end_split_stop = NULL, end_writer_xids = NULL,"
+								  " end_writer_firsts = NULL,"
+								  " history_id = h.history_id, system_identifier = h.system_identifier"
+								  " FROM stream.local_history h"
+								  " WHERE o.query_id = $1 AND o.batch_id = " INT64_FORMAT,
+								  DatumGetInt64(last)),
+						 3, argtypes, values, NULL, false, 0);
+	}
+	pgs_catalog_end(&acc);
+}
+
+/*
+ * The queries reading a stream whose latest offsets name another history
+ * (or none), in query id order, each with the end snapshot of its latest
+ * committed batch (0 when it committed none) and whether that end splits a
+ * transaction.  Returns their number; the arrays are allocated in the
+ * caller's memory context.
+ */
+int
+pgs_checkpoint_foreign_queries(Oid stream_relid, int64 **ids, Datum **ends,
+							   bool **splits)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(stream_relid)};
+	int			n;
+	int			i;
+
+	pgs_catalog_begin(&acc);
+	n = pgs_catalog_exec("SELECT d.query_id, c.end_snapshot, c.end_split_xid IS NOT NULL"
+						 " FROM stream.query_defs d"
+						 " JOIN LATERAL (SELECT o.history_id FROM stream.checkpoint_offsets o"
+						 "                WHERE o.query_id = d.query_id"
+						 "                ORDER BY o.batch_id DESC LIMIT 1) l ON true"
+						 " LEFT JOIN LATERAL (SELECT o.end_snapshot, o.end_split_xid"
+						 "                     FROM stream.checkpoint_commits k"
+						 "                     JOIN stream.checkpoint_offsets o USING (query_id, batch_id)"
+						 "                    WHERE k.query_id = d.query_id"
+						 "                    ORDER BY k.batch_id DESC LIMIT 1) c ON true"
+						 " WHERE d.stream_relid::oid = $1"
+						 "   AND l.history_id IS DISTINCT FROM (SELECT history_id FROM stream.local_history)"
+						 " ORDER BY d.query_id",
+						 1, argtypes, values, NULL, false, 0);
+	*ids = MemoryContextAlloc(cxt, sizeof(int64) * (n + 1));
+	*ends = MemoryContextAlloc(cxt, sizeof(Datum) * (n + 1));
+	*splits = MemoryContextAlloc(cxt, sizeof(bool) * (n + 1));
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Datum		end;
+
+		(*ids)[i] = DatumGetInt64(pgs_result_datum(i, 1, &isnull));
+		end = pgs_result_copy(i, 2, &isnull, cxt);
+		(*ends)[i] = isnull ? (Datum) 0 : end;
+		(*splits)[i] = !isnull && DatumGetBool(pgs_result_datum(i, 3, &isnull));
+	}
+	pgs_catalog_end(&acc);
+	return n;
 }

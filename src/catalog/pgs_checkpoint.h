@@ -7,6 +7,9 @@
  * checkpoint.c is the only code that reads or writes those tables.  An
  * offsets row is written, and committed, before its batch runs; the commit
  * row and the progress row are written in the batch's own transaction.
+ * From 0.6 on, an offsets row also records the transaction history it was
+ * written in (stream.local_history), since its snapshots mean nothing in
+ * another.
  *
  *-------------------------------------------------------------------------
  */
@@ -66,7 +69,35 @@ typedef struct PgsProgress
 								 * read or found in memory */
 } PgsProgress;
 
+/*
+ * The transaction history of a query's latest offsets against this
+ * database's (stream.local_history): offsets are snapshots and block
+ * positions of the history they were written in, and mean nothing in
+ * another.
+ */
+typedef struct PgsHistoryCheck
+{
+	bool		behind;			/* this history, but its next xid is below
+								 * the offsets' end: a copy that went back */
+	int64		batch_id;		/* of the latest offsets */
+	bool		recorded;		/* the offsets name their history */
+	int64		history_id;
+	bool		sysid_known;
+	int64		system_identifier;
+	TimestampTz planned_at;
+	uint64		end_xmax;		/* the offsets' highest xid seen, plus one */
+	bool		local_known;	/* stream.local_history has its row */
+	int64		local_history_id;
+	int64		local_system_identifier;
+} PgsHistoryCheck;
+
 extern bool pgs_catalog_splits(void);
+extern bool pgs_checkpoint_check_history(int64 query_id, PgsHistoryCheck *h);
+extern void pgs_checkpoint_adopt(int64 query_id);
+extern int	pgs_checkpoint_foreign_queries(Oid stream_relid, int64 **ids,
+										   Datum **ends, bool **splits);
+extern void pgs_checkpoint_restart(int64 query_id, Datum end_snapshot,
+								   Oid relfilenode);
 extern int64 pgs_checkpoint_last_commit(int64 query_id);
 extern bool pgs_checkpoint_read(int64 query_id, int64 batch_id,
 								PgsOffsets *o);

@@ -99,6 +99,7 @@ extern void pgs_query_repair_view(const PgsQuery *q);
 extern bool pgs_catalog_has_state(void);
 extern bool pgs_catalog_has_keys(void);
 extern bool pgs_catalog_has_06(void);
+extern void pgs_query_follow_procedure_renames(void);
 extern void pgs_query_set_status(int64 query_id, const char *status,
 								 bool only_if_active);
 extern void pgs_query_set_error(int64 query_id, bool fail,

@@ -60,6 +60,14 @@
 #define QC_COLUMNS QC_COLUMNS_COMMON_05 "last_error_detail, last_error_hint, state_relid::oid," \
 	" event_time, (extract(epoch FROM watermark_delay) * 1000000)::int8, dedup_columns," \
 	" key_columns, foreach_batch::oid, definition_view::oid"
+/*
+ * ... and from 0.6 on, where a foreach_batch procedure is kept by oid and
+ * by name, since neither pg_dump nor pg_upgrade keeps a function's oid
+ */
+#define QC_COLUMNS_06 QC_COLUMNS_COMMON_05 "last_error_detail, last_error_hint, state_relid::oid," \
+	" event_time, (extract(epoch FROM watermark_delay) * 1000000)::int8, dedup_columns," \
+	" key_columns, stream._foreach_batch_procedure(foreach_batch, foreach_batch_name)," \
+	" definition_view::oid"
 /* the same from the catalog of version 0.1, before its update */
 #define QC_COLUMNS_01 QC_COLUMNS_COMMON "NULL::text, NULL::text, NULL::oid, NULL::text, NULL::int8," \
 	" NULL::text[], NULL::text[], NULL::oid, NULL::oid"
@@ -242,7 +250,8 @@ pgs_query_read(const char *name, int64 query_id, PgsQueryLock lock, PgsQuery *q)
 	sql = psprintf("SELECT %s FROM stream.query_defs WHERE %s = $1%s",
 				   !qc_catalog_has_detail() ? QC_COLUMNS_01 :
 				   !pgs_catalog_has_state() ? QC_COLUMNS_03 :
-				   !pgs_catalog_has_keys() ? QC_COLUMNS_04 : QC_COLUMNS,
+				   !pgs_catalog_has_keys() ? QC_COLUMNS_04 :
+				   !pgs_catalog_has_06() ? QC_COLUMNS : QC_COLUMNS_06,
 				   name != NULL ? "name" : "query_id",
 				   lock == PGS_QUERY_LOCK ? " FOR UPDATE" : "");
 	pgs_catalog_begin(&acc);
@@ -365,7 +374,18 @@ pgs_query_insert(const PgsQuery *q)
 					 errhint("Drop it with stream.drop_query(), or choose another name.")));
 	}
 	/* an older catalog, before its update, has fewer columns */
-	if (pgs_catalog_has_keys())
+	if (pgs_catalog_has_06())
+		pgs_catalog_exec("INSERT INTO stream.query_defs (name, owner, query_text,"
+						 " search_path, stream_relid, target_relid, target_columns,"
+						 " output_mode, trigger, max_rows_per_batch, event_time,"
+						 " watermark_delay, dedup_columns, key_columns, foreach_batch,"
+						 " foreach_batch_name)"
+						 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
+						 " $12::pg_catalog.float8 * pg_catalog.interval '1 microsecond', $13,"
+						 " $14, $15, stream._procedure_signature($15))"
+						 " RETURNING query_id",
+						 15, argtypes, values, nulls, false, 0);
+	else if (pgs_catalog_has_keys())
 		pgs_catalog_exec("INSERT INTO stream.query_defs (name, owner, query_text,"
 						 " search_path, stream_relid, target_relid, target_columns,"
 						 " output_mode, trigger, max_rows_per_batch, event_time,"
@@ -611,6 +631,30 @@ pgs_query_lock_for_rename(Oid classid, Oid objid)
 			MemoryContextSwitchTo(old);
 		}
 	}
+}
+
+/*
+ * A rename of a foreach_batch procedure, or of its schema, is followed by
+ * the name kept beside its oid (which pg_dump and pg_upgrade do not keep):
+ * a name that no longer finds a procedure takes the oid's.  A name that
+ * still finds one is left alone, since after a restore it is the oid that
+ * is out of date.
+ */
+void
+pgs_query_follow_procedure_renames(void)
+{
+	PgsCatalogAccess acc = {0};
+
+	if (!pgs_catalog_has_06())
+		return;
+	pgs_catalog_begin(&acc);
+	pgs_catalog_exec("UPDATE stream.query_defs"
+					 " SET foreach_batch_name = stream._procedure_signature(foreach_batch)"
+					 " WHERE foreach_batch IS NOT NULL"
+					 " AND pg_catalog.to_regprocedure(foreach_batch_name) IS NULL"
+					 " AND stream._procedure_signature(foreach_batch) IS NOT NULL",
+					 0, NULL, NULL, NULL, false, 0);
+	pgs_catalog_end(&acc);
 }
 
 /*

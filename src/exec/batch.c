@@ -26,6 +26,7 @@
 #include "postgres.h"
 
 #include "access/relation.h"
+#include "access/transam.h"
 #include "common/int.h"
 #include "executor/instrument.h"
 #include "access/xact.h"
@@ -1042,6 +1043,85 @@ batch_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 }
 
 /*
+ * A query whose latest offsets belong to another transaction history (a
+ * logical restore brought them from elsewhere) never plans or replays a
+ * batch: its snapshots would select rows by the numbers of transactions
+ * that are not the ones they named.  With record, the query is marked
+ * failed with the error, committed, before the error is raised, so that
+ * stream.queries shows it and nothing retries it.
+ */
+static void
+batch_check_history(const PgsQuery *q, bool record, MemoryContext cxt)
+{
+	PgsHistoryCheck h;
+	char	   *msg;
+	char	   *detail;
+	char	   *hint;
+	FullTransactionId end;
+
+	if (pgs_checkpoint_check_history(q->query_id, &h))
+		return;
+	end = FullTransactionIdFromU64(h.end_xmax);
+	if (h.behind)
+	{
+		msg = psprintf("the checkpoint of streaming query \"%s\" names transactions this cluster has not reached",
+					   q->name);
+		detail = psprintf("Its latest offsets (batch " INT64_FORMAT ", planned at %s) reach transaction id " UINT64_FORMAT " (epoch %u), and this cluster's next transaction id is " UINT64_FORMAT ": its history went back since they were written.",
+						  h.batch_id, timestamptz_to_str(h.planned_at), h.end_xmax,
+						  EpochFromFullTransactionId(end),
+						  U64FromFullTransactionId(ReadNextFullTransactionId()));
+	}
+	else if (!h.recorded)
+	{
+		msg = psprintf("the checkpoint of streaming query \"%s\" was written in another transaction history",
+					   q->name);
+		detail = psprintf("Its latest offsets (batch " INT64_FORMAT ", planned at %s, below transaction id " UINT64_FORMAT ", epoch %u) name no history: they came with a restore of a dump taken before version 0.6, and this database's history is " INT64_FORMAT ".",
+						  h.batch_id, timestamptz_to_str(h.planned_at), h.end_xmax,
+						  EpochFromFullTransactionId(end), h.local_history_id);
+	}
+	else
+	{
+		msg = psprintf("the checkpoint of streaming query \"%s\" was written in another transaction history",
+					   q->name);
+		detail = psprintf("Its latest offsets (batch " INT64_FORMAT ", planned at %s, below transaction id " UINT64_FORMAT ", epoch %u) were written in history " INT64_FORMAT " of the database system with identifier " UINT64_FORMAT "; this database's history is " INT64_FORMAT ", of system " UINT64_FORMAT ". A logical dump brings a checkpoint, not the transactions its snapshots name.",
+						  h.batch_id, timestamptz_to_str(h.planned_at), h.end_xmax,
+						  EpochFromFullTransactionId(end), h.history_id,
+						  (uint64) h.system_identifier, h.local_history_id,
+						  (uint64) h.local_system_identifier);
+	}
+	hint = psprintf("After a restore, carry on with stream.resume_restored_query('%s', restored_rows => 'checkpoint', 'skip' or 'deliver'), as the README's \"Backups and restores\" says.",
+					q->name);
+	if (record)
+	{
+		pgs_query_set_error(q->query_id, true,
+							unpack_sql_state(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+							msg, detail, hint);
+		batch_commit(cxt);
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg_internal("%s", msg),
+			 errdetail_internal("%s", detail),
+			 errhint("%s", hint)));
+}
+
+/* is the query's checkpoint one this database cannot read (see above)? */
+bool
+pgs_checkpoint_is_foreign(const PgsQuery *q)
+{
+	PgsHistoryCheck h;
+
+	return !pgs_checkpoint_check_history(q->query_id, &h);
+}
+
+/* raise the error of a query whose checkpoint this database cannot read */
+void
+pgs_check_history(const PgsQuery *q)
+{
+	batch_check_history(q, false, CurrentMemoryContext);
+}
+
+/*
  * Plan or replay, then run, one batch of the query.  With nonatomic, the
  * offsets row is committed before the batch runs; otherwise every step runs
  * in the caller's transaction.  Allocates nothing that outlives the call.
@@ -1106,6 +1186,7 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 	}
 	if (flags & PGS_BATCH_NO_CAP)
 		q.max_rows = 0;
+	batch_check_history(&q, nonatomic, cxt);
 	if (!batch_plan(&q, &o, &bp, !nonatomic))
 	{
 		result = PGS_BATCH_NONE;
@@ -1299,4 +1380,71 @@ pgs_pending_rows(const PgsQuery *q, bool estimate)
 	if (estimate && total_blocks > sampled_blocks && sampled_blocks > 0)
 		result = (int64) ((double) result * total_blocks / sampled_blocks);
 	return result;
+}
+
+/*
+ * What a logical restore left in the query's stream.  A restore loads a
+ * table's rows with one COPY into the table it has just created, so they
+ * are the first rows of the table, all written by one transaction (their
+ * xmin): *restore gets it, as a full transaction id, from the first row.
+ * *kept tells whether they kept the stamps they were dumped with
+ * (session_replication_role = replica) or carry the restoring
+ * transaction's, as every inserted row does; *restored counts them.
+ * *intruders counts the other
+ * rows (written by other transactions) whose stamps are not after the
+ * restore's, which no boundary can tell from the restored ones.  Returns
+ * false for a stream without rows.  Read as the query's owner.
+ */
+bool
+pgs_restored_rows(const PgsQuery *q, FullTransactionId *restore, bool *kept,
+				  int64 *restored, int64 *intruders)
+{
+	PgsCatalogAccess acc = {0};
+	FullTransactionId next = ReadNextFullTransactionId();
+	TransactionId xmin;
+	FullTransactionId stamp;
+	uint32		epoch;
+	bool		isnull;
+	Oid			argtypes[2] = {INT8OID, XID8OID};
+	Datum		values[2];
+	char	   *rel = pgs_qualified_relname(q->stream_relid);
+
+	pgs_owner_begin(&acc, q->owner, BATCH_SCAN_SEARCH_PATH);
+	if (pgs_catalog_exec(psprintf("SELECT s.xmin::pg_catalog.text::pg_catalog.int8, s." PGS_XID_COLUMN
+								  " FROM ONLY %s s ORDER BY s.ctid LIMIT 1", rel),
+						 0, NULL, NULL, NULL, false, 0) == 0)
+	{
+		pgs_owner_end(&acc);
+		return false;
+	}
+	xmin = (TransactionId) DatumGetInt64(pgs_result_datum(0, 1, &isnull));
+	stamp = DatumGetFullTransactionId(pgs_result_datum(0, 2, &isnull));
+	epoch = EpochFromFullTransactionId(next);
+	if (xmin > XidFromFullTransactionId(next) && epoch > 0)
+		epoch--;
+	*restore = FullTransactionIdFromEpochAndXid(epoch, xmin);
+	*kept = !FullTransactionIdEquals(stamp, *restore);
+	values[0] = Int64GetDatum((int64) xmin);
+	values[1] = FullTransactionIdGetDatum(*restore);
+	pgs_catalog_exec(psprintf("SELECT pg_catalog.count(*) FILTER (WHERE"
+							  "  s.xmin::pg_catalog.text::pg_catalog.int8 OPERATOR(pg_catalog.<>) $1"
+							  "  AND s." PGS_XID_COLUMN " OPERATOR(pg_catalog.<=) $2),"
+							  " pg_catalog.count(*) FILTER (WHERE"
+							  "  s.xmin::pg_catalog.text::pg_catalog.int8 OPERATOR(pg_catalog.=) $1)"
+							  " FROM ONLY %s s", rel),
+					 2, argtypes, values, NULL, false, 0);
+	*intruders = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
+	*restored = DatumGetInt64(pgs_result_datum(0, 2, &isnull));
+	pgs_owner_end(&acc);
+	return true;
+}
+
+/* the stream's present relfilenode */
+Oid
+pgs_stream_relfilenode(Oid relid)
+{
+	Oid			relfilenode;
+
+	batch_stream_storage(relid, &relfilenode, NULL);
+	return relfilenode;
 }

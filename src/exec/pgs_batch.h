@@ -11,6 +11,7 @@
 
 #include "postgres.h"
 
+#include "access/transam.h"
 #include "catalog/pgs_query.h"
 
 typedef enum PgsBatchResult
@@ -29,6 +30,17 @@ extern PgsBatchResult pgs_run_batch(int64 query_id, bool nonatomic, int flags);
 extern void pgs_forget_batch_plans(void);
 extern int64 pgs_pending_rows(const PgsQuery *q, bool estimate);
 extern void pgs_start_at_latest(const PgsQuery *q);
+extern bool pgs_checkpoint_is_foreign(const PgsQuery *q);
+extern void pgs_check_history(const PgsQuery *q);
+extern bool pgs_restored_rows(const PgsQuery *q, FullTransactionId *restore,
+							  bool *kept, int64 *restored, int64 *intruders);
+extern Oid	pgs_stream_relfilenode(Oid relid);
+
+/* restored.c: at most this many restored queries per stream, 2^that masks */
+#define PGS_RESTAMP_MAX_QUERIES	8
+#define PGS_RESTAMP_CLASSES		(1 << PGS_RESTAMP_MAX_QUERIES)
+extern int64 pgs_restamp_restored(Oid relid, FullTransactionId restore,
+								  int nqueries, const Datum *ends, bool *seen);
 extern char *pgs_batch_search_path(const char *stored);
 
 #endif							/* PGS_BATCH_H */

@@ -376,6 +376,7 @@ ret_query_cut(Oid relid, bool past_inactive, bool with_hold, RetCut *cut,
 
 	*held_by = 0;
 	pgs_catalog_begin(&acc);
+	/* offsets of another transaction history (a restore) have read nothing */
 	n = pgs_catalog_exec(pgs_catalog_has_06() ?
 						 "SELECT d.query_id, d.status = 'active', o.end_snapshot,"
 						 " d.retention_detached_at IS NOT NULL"
@@ -384,6 +385,7 @@ ret_query_cut(Oid relid, bool past_inactive, bool with_hold, RetCut *cut,
 						 "   FROM stream.checkpoint_commits k"
 						 "   JOIN stream.checkpoint_offsets o USING (query_id, batch_id)"
 						 "  WHERE k.query_id = d.query_id"
+						 "    AND o.history_id = (SELECT history_id FROM stream.local_history)"
 						 "  ORDER BY k.batch_id DESC LIMIT 1) o ON true"
 						 " WHERE d.stream_relid::oid = $1 ORDER BY d.query_id" :
 						 "SELECT d.query_id, d.status = 'active', o.end_snapshot, false"

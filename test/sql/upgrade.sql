@@ -199,6 +199,12 @@ INSERT INTO x_events SELECT g, 'k' || g % 3 FROM generate_series(31, 60) g;
 ALTER EXTENSION pg_streaming UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'pg_streaming';
 SELECT name, pending_rows, key, foreach_batch FROM stream.queries;
+-- the checkpoints written before the update are adopted as this database's
+-- transaction history (the update runs where they were written)
+SELECT count(*) AS histories FROM stream.local_history;
+SELECT count(*) > 0 AS has_offsets, bool_and(o.history_id = h.history_id
+       AND o.system_identifier = h.system_identifier) AS adopted
+  FROM stream.checkpoint_offsets o, stream.local_history h;
 -- the update gave the query its view: what it reads is protected
 SELECT relname FROM pg_class WHERE relnamespace = 'stream_query'::regnamespace;
 ALTER TABLE x_events DROP COLUMN kind;

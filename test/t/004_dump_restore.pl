@@ -1,6 +1,7 @@
 # pg_dump and pg_restore keep stream tables, query definitions and
 # checkpoints, and the state of streaming aggregations: after a restore in
-# session_replication_role "replica", which keeps the rows' stamps, the
+# session_replication_role "replica" into the same cluster, which keeps the
+# rows' stamps, and stream.resume_restored_query(..., 'checkpoint'), the
 # queries go on from their checkpoints, no row reaches a target twice, and
 # an aggregation's result equals the query over all rows.
 use strict;
@@ -63,6 +64,16 @@ is($node->safe_psql('copy',
 my ($ret, $out, $err) = $node->psql('copy', 'DELETE FROM ev');
 like($err, qr/cannot delete rows of stream table "ev"/, 'and still append-only');
 
+# a logical copy is another transaction history: the queries refuse to
+# run until told what the restored rows are; with their stamps kept in the
+# cluster the checkpoints were written in, the checkpoints hold exactly
+($ret, $out, $err) = $node->psql('copy', "CALL stream.process_all_available('dq')");
+like($err, qr/the checkpoint of streaming query "dq" was written in another transaction history/,
+	'a restored query does not run on its own');
+is($node->safe_psql('copy', q{
+	SELECT string_agg(stream.resume_restored_query(name, 'checkpoint')::text, ',' ORDER BY name)
+	  FROM stream.queries}),
+	'true,true,true', 'each restored checkpoint adopted');
 $node->safe_psql('copy', "CALL stream.process_all_available('dq')");
 is($node->safe_psql('copy', 'SELECT string_agg(id::text, \',\' ORDER BY id) FROM dq_out'),
 	'1,2,3,4', 'the restored query goes on from its checkpoint, each row once');
