@@ -23,6 +23,8 @@
 #define PGS_MAX_WORKERS			64
 #define PGS_DB_WAITING			32	/* waiting queries shown per database */
 #define PGS_WARNING_INTERVAL_MS	60000	/* one warning of a kind per minute */
+#define PGS_WORKER_QUANTUM_MS	1000	/* a worker serves its database and role
+										 * this long before it gives way */
 #define PGS_STREAM_COUNTERS		1024
 #define PGS_ERRMSG_LEN			512
 
@@ -108,6 +110,7 @@ typedef struct PgsWorkerSlot
 	bool		retire;			/* asked to exit when idle, to free the slot */
 	bool		connect_failed; /* exited before it could connect */
 	int64		runs;			/* assignments it has finished */
+	TimestampTz ready_at;		/* when it came up */
 	Oid			dboid;
 	Oid			roleid;			/* connected as; InvalidOid: bootstrap superuser */
 	pid_t		pid;
@@ -124,12 +127,34 @@ typedef struct PgsWorkerSlot
 	char		errmsg[PGS_ERRMSG_LEN];
 } PgsWorkerSlot;
 
+/*
+ * Notes to the launcher about databases that hold no entry: CREATE
+ * EXTENSION committed there (look again), a scheduler found no extension
+ * there, or found it but no free entry.  A ring; the launcher that falls
+ * more than a ring behind looks at every database again.
+ */
+#define PGS_PROBE_RING			64
+
+typedef enum PgsProbeNoteKind
+{
+	PGS_PROBE_AGAIN = 1,
+	PGS_PROBE_NO_EXTENSION,
+	PGS_PROBE_NO_ENTRY
+} PgsProbeNoteKind;
+
+typedef struct PgsProbeNote
+{
+	Oid			dboid;
+	PgsProbeNoteKind kind;
+} PgsProbeNote;
+
 typedef struct PgsShared
 {
 	LWLock	   *lock;
 	pid_t		launcher_pid;
 	Latch	   *launcher_latch;
-	uint32		probe_generation;	/* bumped by CREATE EXTENSION */
+	uint32		probe_notes;	/* notes written into probe_ring */
+	PgsProbeNote probe_ring[PGS_PROBE_RING];
 	bool		dbs_full;		/* a database could not get an entry */
 	PgsStreamCounter counters[PGS_STREAM_COUNTERS];
 	PgsWorkerSlot workers[PGS_MAX_WORKERS];
@@ -142,6 +167,7 @@ extern PgsShared *pgs_shared;
 /* shared.c */
 extern PgsDatabase *pgs_find_database(Oid dboid, bool create);
 extern int	pgs_count_own_processes(int *schedulers, int *workers);
+extern void pgs_probe_note(Oid dboid, PgsProbeNoteKind kind);
 extern uint64 pgs_stream_commits(Oid dboid, Oid relid);
 extern void pgs_pause_database(Oid dboid, int seconds);
 struct BackgroundWorkerHandle;

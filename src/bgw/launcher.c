@@ -39,6 +39,11 @@
 
 #include "bgw/bgw_internal.h"
 
+/* how long a scheduler may wait for a slot before a WARNING says so */
+#define LAUNCHER_SLOT_GRACE_MS	3000
+/* databases looked at at once, so that looking does not take every slot */
+#define LAUNCHER_MAX_PROBES		4
+
 typedef struct LauncherDb
 {
 	Oid			dboid;
@@ -48,9 +53,21 @@ typedef struct LauncherDb
 
 /* one handle per entry of the database table, pg_streaming.max_databases */
 static BackgroundWorkerHandle **sched_handles;
-/* databases a scheduler found without the extension; they hold no entry */
+/*
+ * Databases without an entry, as far as the launcher knows: found without
+ * the extension, found with it but no free entry, being looked at.
+ */
+typedef struct LauncherProbe
+{
+	Oid			dboid;
+	BackgroundWorkerHandle *handle; /* NULL: could not be started yet */
+	TimestampTz failing_since;
+} LauncherProbe;
+
 static List *no_extension = NIL;
-static uint32 seen_probe_generation = 0;
+static List *unplaced = NIL;
+static List *probing = NIL;		/* of LauncherProbe, in TopMemoryContext */
+static uint32 seen_probe_notes = 0;
 static TimestampTz last_slot_warning = 0;
 static TimestampTz last_full_warning = 0;
 static int	next_start = 0;		/* where the next pass starts its look */
@@ -152,6 +169,153 @@ launcher_db_name(List *dbs, Oid dboid)
 	return "?";
 }
 
+/* the databases of "oids" that are still in pg_database */
+static List *
+launcher_keep_present(List *oids, List *dbs)
+{
+	List	   *result = NIL;
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	ListCell   *lc;
+
+	foreach(lc, oids)
+	{
+		ListCell   *ld;
+
+		foreach(ld, dbs)
+			if (((LauncherDb *) lfirst(ld))->dboid == lfirst_oid(lc))
+			{
+				result = lappend_oid(result, lfirst_oid(lc));
+				break;
+			}
+	}
+	MemoryContextSwitchTo(old);
+	list_free(oids);
+	return result;
+}
+
+/*
+ * Take in the notes about databases without an entry.  Caller holds the
+ * lock exclusively.
+ */
+static void
+launcher_read_notes(void)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+	if (pgs_shared->probe_notes - seen_probe_notes > PGS_PROBE_RING)
+	{
+		/* fell behind: look at every database again */
+		list_free(no_extension);
+		no_extension = NIL;
+		list_free(unplaced);
+		unplaced = NIL;
+		seen_probe_notes = pgs_shared->probe_notes;
+	}
+	for (; seen_probe_notes != pgs_shared->probe_notes; seen_probe_notes++)
+	{
+		PgsProbeNote *note = &pgs_shared->probe_ring[seen_probe_notes % PGS_PROBE_RING];
+
+		switch (note->kind)
+		{
+			case PGS_PROBE_AGAIN:
+				no_extension = list_delete_oid(no_extension, note->dboid);
+				unplaced = list_delete_oid(unplaced, note->dboid);
+				break;
+			case PGS_PROBE_NO_EXTENSION:
+				no_extension = list_append_unique_oid(no_extension, note->dboid);
+				unplaced = list_delete_oid(unplaced, note->dboid);
+				break;
+			case PGS_PROBE_NO_ENTRY:
+				unplaced = list_append_unique_oid(unplaced, note->dboid);
+				break;
+		}
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Look at the connectable databases that hold no entry and that the
+ * launcher knows nothing of, a few at a time: a scheduler is started
+ * there, takes an entry if the extension is installed and serves it, or
+ * leaves a note.  Counts into *failed the ones whose scheduler could not
+ * be started for a while now, into *unstarted all of those.
+ */
+static void
+launcher_probe(List *dbs, TimestampTz now, int *failed, const char **failed_name,
+			   int *unstarted)
+{
+	List	   *still = NIL;
+	ListCell   *lc;
+	MemoryContext old;
+
+	/* those that ended are done; their notes say what they found */
+	foreach(lc, probing)
+	{
+		LauncherProbe *p = lfirst(lc);
+		pid_t		pid;
+
+		if (p->handle != NULL &&
+			GetBackgroundWorkerPid(p->handle, &pid) == BGWH_STOPPED)
+		{
+			pfree(p->handle);
+			pfree(p);
+			continue;
+		}
+		old = MemoryContextSwitchTo(TopMemoryContext);
+		still = lappend(still, p);
+		MemoryContextSwitchTo(old);
+	}
+	list_free(probing);
+	probing = still;
+
+	foreach(lc, dbs)
+	{
+		LauncherDb *ldb = lfirst(lc);
+		LauncherProbe *p = NULL;
+		ListCell   *lp;
+		bool		known;
+
+		if (!ldb->connectable || list_member_oid(no_extension, ldb->dboid) ||
+			list_member_oid(unplaced, ldb->dboid))
+			continue;
+		LWLockAcquire(pgs_shared->lock, LW_SHARED);
+		known = pgs_find_database(ldb->dboid, false) != NULL;
+		LWLockRelease(pgs_shared->lock);
+		if (known)
+			continue;
+		foreach(lp, probing)
+			if (((LauncherProbe *) lfirst(lp))->dboid == ldb->dboid)
+				p = lfirst(lp);
+		if (p != NULL && p->handle != NULL)
+			continue;
+		if (p == NULL)
+		{
+			if (list_length(probing) >= LAUNCHER_MAX_PROBES)
+				continue;
+			old = MemoryContextSwitchTo(TopMemoryContext);
+			p = palloc0(sizeof(LauncherProbe));
+			p->dboid = ldb->dboid;
+			probing = lappend(probing, p);
+			MemoryContextSwitchTo(old);
+		}
+		old = MemoryContextSwitchTo(TopMemoryContext);
+		if (!pgs_start_worker("pgs_scheduler_main", "pg_streaming scheduler",
+							  ObjectIdGetDatum(ldb->dboid), &p->handle))
+		{
+			p->handle = NULL;
+			if (p->failing_since == 0)
+				p->failing_since = now;
+			if (now >= TimestampTzPlusMilliseconds(p->failing_since, LAUNCHER_SLOT_GRACE_MS))
+			{
+				(*failed)++;
+				*failed_name = NameStr(ldb->name);
+			}
+			(*unstarted)++;
+		}
+		MemoryContextSwitchTo(old);
+	}
+}
+
 /*
  * Bring the database table in line with pg_database, then start the
  * schedulers that should run and do not.  Only databases with the
@@ -169,9 +333,11 @@ launcher_pass(void)
 	TimestampTz now = GetCurrentTimestamp();
 	int			ndbs = pgs_shared->ndbs;
 	Oid		   *to_start = palloc(sizeof(Oid) * ndbs);
-	int			unplaced = 0;
+	int			nunplaced = 0;
 	const char *unplaced_name = NULL;
+	int			nfree = 0;
 	int			failed = 0;
+	int			unstarted = 0;
 	const char *failed_name = NULL;
 	int			holding = 0;
 	int			nsched = 0;
@@ -181,13 +347,9 @@ launcher_pass(void)
 	ListCell   *lc;
 
 	LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
-	if (pgs_shared->probe_generation != seen_probe_generation)
-	{
-		/* CREATE EXTENSION committed somewhere: look at them all again */
-		seen_probe_generation = pgs_shared->probe_generation;
-		list_free(no_extension);
-		no_extension = NIL;
-	}
+	launcher_read_notes();
+	no_extension = launcher_keep_present(no_extension, dbs);
+	unplaced = launcher_keep_present(unplaced, dbs);
 	for (i = 0; i < ndbs; i++)
 	{
 		PgsDatabase *db = &pgs_shared->dbs[i];
@@ -216,19 +378,6 @@ launcher_pass(void)
 		else if (db->state == PGS_DB_PAUSED && now >= db->paused_until)
 			db->state = PGS_DB_PROBE;
 	}
-	foreach(lc, dbs)
-	{
-		LauncherDb *ldb = lfirst(lc);
-
-		if (!ldb->connectable || list_member_oid(no_extension, ldb->dboid))
-			continue;
-		if (pgs_find_database(ldb->dboid, true) == NULL)
-		{
-			unplaced++;
-			unplaced_name = NameStr(ldb->name);
-		}
-	}
-	pgs_shared->dbs_full = unplaced > 0;
 	for (i = 0; i < ndbs; i++)
 	{
 		PgsDatabase *db = &pgs_shared->dbs[i];
@@ -239,8 +388,22 @@ launcher_pass(void)
 			to_start[i] = db->dboid;
 		if (db->state != PGS_DB_FREE)
 			holding++;
+		else
+			nfree++;
 	}
+	/* an entry came free: those that found none look again */
+	if (nfree > 0 && unplaced != NIL)
+	{
+		list_free(unplaced);
+		unplaced = NIL;
+	}
+	pgs_shared->dbs_full = unplaced != NIL;
 	LWLockRelease(pgs_shared->lock);
+
+	launcher_probe(dbs, now, &failed, &failed_name, &unstarted);
+	nunplaced = list_length(unplaced);
+	foreach(lc, unplaced)
+		unplaced_name = launcher_db_name(dbs, lfirst_oid(lc));
 
 	/* start in turn from a different entry, so that none is always last */
 	for (n = 0; n < ndbs; n++)
@@ -250,13 +413,25 @@ launcher_pass(void)
 			continue;
 		if (!launcher_start_scheduler(i, to_start[i]))
 		{
+			TimestampTz since;
+
 			LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
 			if (pgs_shared->dbs[i].dboid == to_start[i] &&
 				pgs_shared->dbs[i].no_slot_since == 0)
 				pgs_shared->dbs[i].no_slot_since = now;
+			since = pgs_shared->dbs[i].no_slot_since;
 			LWLockRelease(pgs_shared->lock);
-			failed++;
-			failed_name = launcher_db_name(dbs, to_start[i]);
+
+			/*
+			 * Looking at many databases at once (after a restart) may take
+			 * every slot for a moment: only a wait that lasts is reported.
+			 */
+			if (now >= TimestampTzPlusMilliseconds(since, LAUNCHER_SLOT_GRACE_MS))
+			{
+				failed++;
+				failed_name = launcher_db_name(dbs, to_start[i]);
+			}
+			unstarted++;
 		}
 	}
 	next_start = (next_start + 1) % ndbs;
@@ -278,21 +453,21 @@ launcher_pass(void)
 				 errhint("Raise max_worker_processes (a restart is needed) by at least %d, or lower pg_streaming.max_workers.",
 						 failed)));
 	}
-	if (unplaced > 0 &&
+	if (nunplaced > 0 &&
 		now >= TimestampTzPlusMilliseconds(last_full_warning, PGS_WARNING_INTERVAL_MS))
 	{
 		last_full_warning = now;
 		ereport(WARNING,
 				(errmsg("pg_streaming cannot serve %d database(s), among them \"%s\": pg_streaming.max_databases is reached",
-						unplaced, unplaced_name),
+						nunplaced, unplaced_name),
 				 errdetail("All %d entries are held by databases that have pg_streaming or are being looked at; the queries of a database without an entry do not run, and stream.queries shows it in the column serving.",
 						   holding),
 				 errhint("Raise pg_streaming.max_databases (a restart is needed) to at least %d.",
-						 holding + unplaced)));
+						 holding + nunplaced)));
 	}
 	pfree(to_start);
 	list_free_deep(dbs);
-	return failed > 0 || unplaced > 0;
+	return unstarted > 0 || nunplaced > 0 || probing != NIL;
 }
 
 void

@@ -446,6 +446,21 @@ sched_warn_no_slot(int ndue)
 }
 
 /*
+ * May this idle worker be asked to give its slot to another role or
+ * database?  Not before it has served its own for a while (switching
+ * costs a process start, and the one that gave way would take it back at
+ * once), and never one that has not run anything yet: it was started for
+ * a query that is waiting for it.  Caller holds the lock.
+ */
+static bool
+sched_may_retire(PgsWorkerSlot *w, TimestampTz now)
+{
+	return w->in_use && w->ready && !w->retire && w->query_id == 0 && !w->done &&
+		w->latch != NULL && w->runs > 0 &&
+		now >= TimestampTzPlusMilliseconds(w->ready_at, PGS_WORKER_QUANTUM_MS);
+}
+
+/*
  * Find an idle worker of this database connected as "role", or start one
  * (asking an idle worker of another kind to make room when all slots are
  * taken); -1 when none is free now, with *why the reason.
@@ -461,6 +476,7 @@ sched_get_worker(Oid role, PgsWaitReason *why)
 	MemoryContext old;
 	bool		started;
 	Latch	   *retire_latch = NULL;
+	TimestampTz now = GetCurrentTimestamp();
 
 	*why = PGS_WAIT_POOL;
 	LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
@@ -489,11 +505,7 @@ sched_get_worker(Oid role, PgsWaitReason *why)
 				}
 			}
 
-			/*
-			 * A worker that has not run anything yet was started for a
-			 * query that is waiting for it: never take that one.
-			 */
-			else if (idle && w->runs > 0 && idle_other < 0)
+			else if (idle_other < 0 && sched_may_retire(w, now))
 				idle_other = i;
 		}
 		else if (free_slot < 0)
@@ -629,7 +641,7 @@ sched_foreign_wants(TimestampTz *wants, int max)
 
 /* ask one idle worker of this database to give its slot back */
 static bool
-sched_retire_one_idle(void)
+sched_retire_one_idle(TimestampTz now)
 {
 	Latch	   *latch = NULL;
 	int			i;
@@ -639,8 +651,7 @@ sched_retire_one_idle(void)
 	{
 		PgsWorkerSlot *w = &pgs_shared->workers[i];
 
-		if (w->in_use && w->dboid == sched_dboid && w->ready && !w->retire &&
-			w->query_id == 0 && !w->done && w->latch != NULL)
+		if (w->dboid == sched_dboid && sched_may_retire(w, now))
 		{
 			w->retire = true;
 			latch = w->latch;
@@ -709,13 +720,17 @@ sched_dispatch(void)
 		{
 			/*
 			 * Other databases' older due queries go first: as many idle
-			 * workers of ours as there are of them give their slots up.
+			 * workers of ours as there are of them give their slots up,
+			 * and ours wait.  Workers that have not served us a quantum
+			 * yet stay ours.
 			 */
-			while (yielded < older && sched_retire_one_idle())
+			while (yielded < older && sched_retire_one_idle(now))
 				yielded++;
-			yielded = Max(yielded, older);
-			q->wait = PGS_WAIT_FAIR;
-			continue;
+			if (yielded > 0)
+			{
+				q->wait = PGS_WAIT_FAIR;
+				continue;
+			}
 		}
 
 		slot = sched_get_worker(sched_worker_role(q), &why);
@@ -985,8 +1000,34 @@ pgs_scheduler_main(Datum arg)
 									 ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(loop_cxt);
 
+	/*
+	 * Started to look at a database that has no entry: only one with the
+	 * extension takes one; the launcher hears what was found.
+	 */
+	LWLockAcquire(pgs_shared->lock, LW_SHARED);
+	sched_db = pgs_find_database(sched_dboid, false);
+	LWLockRelease(pgs_shared->lock);
+	if (sched_db == NULL)
+	{
+		bool		present;
+
+		StartTransactionCommand();
+		present = OidIsValid(get_extension_oid("pg_streaming", true));
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(loop_cxt);
+		if (!present)
+		{
+			LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
+			pgs_probe_note(sched_dboid, PGS_PROBE_NO_EXTENSION);
+			LWLockRelease(pgs_shared->lock);
+			proc_exit(0);
+		}
+	}
+
 	LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
 	sched_db = pgs_find_database(sched_dboid, true);
+	if (sched_db == NULL)
+		pgs_probe_note(sched_dboid, PGS_PROBE_NO_ENTRY);
 	if (sched_db == NULL || sched_db->state == PGS_DB_PAUSED ||
 		(sched_db->sched_pid != 0 && sched_db->sched_pid != MyProcPid))
 	{

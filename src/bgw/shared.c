@@ -134,6 +134,20 @@ pgs_count_own_processes(int *schedulers, int *workers)
 }
 
 /*
+ * A note to the launcher about a database without an entry.  Caller holds
+ * the lock exclusively.
+ */
+void
+pgs_probe_note(Oid dboid, PgsProbeNoteKind kind)
+{
+	PgsProbeNote *note = &pgs_shared->probe_ring[pgs_shared->probe_notes % PGS_PROBE_RING];
+
+	note->dboid = dboid;
+	note->kind = kind;
+	pgs_shared->probe_notes++;
+}
+
+/*
  * The stream's counter.  Found without the lock (a slot's relid is written
  * last, after a barrier); created only by a caller holding the lock
  * exclusively.
@@ -302,8 +316,9 @@ shm_xact_callback(XactEvent event, void *arg)
 	}
 	if (pending_notify_launcher)
 	{
-		/* the launcher looks again at databases it found without it */
-		pgs_shared->probe_generation++;
+		/* without a free entry, the launcher is told to look again */
+		if (db == NULL)
+			pgs_probe_note(MyDatabaseId, PGS_PROBE_AGAIN);
 		launcher = pgs_shared->launcher_latch;
 	}
 	LWLockRelease(pgs_shared->lock);

@@ -377,6 +377,7 @@ pgs_worker_main(Datum arg)
 	LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
 	w->latch = MyLatch;
 	w->ready = true;
+	w->ready_at = GetCurrentTimestamp();
 	LWLockRelease(pgs_shared->lock);
 
 	for (;;)
