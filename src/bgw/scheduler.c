@@ -8,8 +8,9 @@
  * pg_streaming.max_workers processes; a worker serves one database and
  * runs whatever query its scheduler hands it, one batch at a time, so that
  * many more queries than workers are all served and none holds a worker
- * while another waits.  Due queries go out in the order they became due;
- * a worker connected as another role, or a database whose due query has
+ * while another waits.  Due queries go out in the order they became due,
+ * those of owners with fewer queries running first; a worker connected as
+ * another role, or a database whose due query has
  * waited longer, gets an idle worker's slot (the worker exits and one is
  * started for the waiter), so that a due query waits about one batch of
  * another's at most.  A due query that gets no worker is listed in shared
@@ -91,6 +92,7 @@ typedef struct SchedQuery
 	TimestampTz due_since;		/* when it was first found due; 0: not due */
 	PgsWaitReason wait;			/* why it is due and not running */
 	bool		more;			/* its last batch was capped: run again */
+	int			owner_running;	/* queries of its owner running now */
 } SchedQuery;
 
 static Oid	sched_dboid;
@@ -594,13 +596,18 @@ sched_due(SchedQuery *q, TimestampTz now, PgsRunMode *mode, uint64 *commits)
 	return true;
 }
 
-/* oldest due first */
+/*
+ * Owners with fewer queries running first, then oldest due first: one
+ * owner's many due queries do not all go before another owner's one.
+ */
 static int
 sched_cmp_due(const void *a, const void *b)
 {
 	const SchedQuery *x = *(SchedQuery *const *) a;
 	const SchedQuery *y = *(SchedQuery *const *) b;
 
+	if (x->owner_running != y->owner_running)
+		return x->owner_running - y->owner_running;
 	if (x->due_since != y->due_since)
 		return (x->due_since > y->due_since) - (x->due_since < y->due_since);
 	return (x->query_id > y->query_id) - (x->query_id < y->query_id);
@@ -701,6 +708,15 @@ sched_dispatch(void)
 		}
 		else if (queries[i].slot < 0)
 			queries[i].due_since = 0;
+	}
+	for (i = 0; i < ndue; i++)
+	{
+		int			j;
+
+		due[i]->owner_running = 0;
+		for (j = 0; j < nqueries; j++)
+			if (queries[j].slot >= 0 && queries[j].owner == due[i]->owner)
+				due[i]->owner_running++;
 	}
 	qsort(due, ndue, sizeof(SchedQuery *), sched_cmp_due);
 	nwants = ndue > 0 ? sched_foreign_wants(wants, pgs_shared->ndbs) : 0;
