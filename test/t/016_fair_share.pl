@@ -1,6 +1,6 @@
-# Workers are shared fairly: one role's six slow queries (a trigger on
-# their target sleeps a second per batch, backlogs of many batches) do not
-# hold the pool of two workers while another role's 200 ms query waits;
+# Workers are shared fairly: one role's six slow continuous queries (a
+# trigger on their target sleeps a second per batch, backlogs of forty
+# batches) do not hold the pool of two workers while another role's 200 ms query waits;
 # its rows arrive within about one slow batch, round after round, and the
 # slow queries go on progressing.  Then two databases share one worker,
 # each with a busy query: both are served, and the worker processes
@@ -37,11 +37,18 @@ $node->safe_psql('postgres', q{
 	    RETURN NULL;
 	END $$;
 	SELECT stream.start_query('slow' || i, 'SELECT id FROM slow_ev', 'slow_out' || i,
-	                          trigger => '100 ms', max_rows_per_batch => 1)
+	                          trigger => 'continuous', max_rows_per_batch => 1)
 	  FROM generate_series(1, 6) i;
 	SELECT format('CREATE TRIGGER nap AFTER INSERT ON slow_out%s FOR EACH STATEMENT EXECUTE FUNCTION nap()', i)
 	  FROM generate_series(1, 6) i \gexec
-	INSERT INTO slow_ev SELECT generate_series(1, 40);
+	-- forty transactions: forty batches for each slow query
+	DO $$
+	BEGIN
+	    FOR i IN 1..40 LOOP
+	        INSERT INTO slow_ev VALUES (i);
+	        COMMIT;
+	    END LOOP;
+	END $$;
 	RESET ROLE;
 	SET ROLE quick;
 	CREATE TABLE quick_ev (id int, at timestamptz DEFAULT clock_timestamp());
