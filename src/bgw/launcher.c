@@ -248,16 +248,24 @@ launcher_probe(List *dbs, TimestampTz now, int *failed, const char **failed_name
 	ListCell   *lc;
 	MemoryContext old;
 
-	/* those that ended are done; their notes say what they found */
+	/*
+	 * Those that ended are done, their notes say what they found; those
+	 * that found the extension hold an entry and serve the database.
+	 */
 	foreach(lc, probing)
 	{
 		LauncherProbe *p = lfirst(lc);
 		pid_t		pid;
+		bool		placed;
 
-		if (p->handle != NULL &&
-			GetBackgroundWorkerPid(p->handle, &pid) == BGWH_STOPPED)
+		LWLockAcquire(pgs_shared->lock, LW_SHARED);
+		placed = pgs_find_database(p->dboid, false) != NULL;
+		LWLockRelease(pgs_shared->lock);
+		if (placed ||
+			(p->handle != NULL && GetBackgroundWorkerPid(p->handle, &pid) == BGWH_STOPPED))
 		{
-			pfree(p->handle);
+			if (p->handle != NULL)
+				pfree(p->handle);
 			pfree(p);
 			continue;
 		}

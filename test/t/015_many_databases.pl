@@ -1,7 +1,8 @@
 # No fixed table of databases: only databases with pg_streaming count, up
 # to pg_streaming.max_databases.  A cluster with 70 databases without the
 # extension (more than the 64 entries 0.5 had for all databases) still
-# serves a database created after them; at the limit a WARNING names the
+# serves the six databases created after them, and again after a restart;
+# at the limit a WARNING names the
 # setting and the unserved database's queries show it in
 # stream.queries.serving; when a database with the extension goes, the
 # waiting one is served.  A database whose queries are all stopped gives
@@ -18,9 +19,9 @@ $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'pg_streaming'
 pg_streaming.launcher_naptime = '500ms'
 pg_streaming.worker_idle_timeout = '1s'
-pg_streaming.max_databases = 3
+pg_streaming.max_databases = 6
 pg_streaming.max_workers = 2
-max_worker_processes = 8
+max_worker_processes = 16
 });
 $node->start;
 
@@ -40,29 +41,39 @@ sub with_query
 	});
 }
 
-for my $db (qw(served1 served2 served3))
+my @served = map { "served$_" } (1 .. 6);
+for my $db (@served)
 {
 	$node->safe_psql('postgres', "CREATE DATABASE $db");
 	with_query($db);
 }
-for my $db (qw(served1 served2 served3))
+for my $db (@served)
 {
 	ok($node->poll_query_until($db, 'SELECT count(*) = 10 FROM q_out'),
 		"$db, made after 70 databases without the extension, is served");
 }
 
-# a fourth database with the extension is one too many
+# after a restart every one of them is found again and served
+$node->safe_psql($_, 'INSERT INTO ev VALUES (11)') for @served;
+$node->restart;
+for my $db (@served)
+{
+	ok($node->poll_query_until($db, 'SELECT count(*) = 11 FROM q_out'),
+		"$db is served again after a restart");
+}
+
+# a seventh database with the extension is one too many
 $node->safe_psql('postgres', 'CREATE DATABASE waiting');
 with_query('waiting');
 ok($node->poll_query_until('waiting',
 		"SELECT serving = 'no scheduler: pg_streaming.max_databases is reached' FROM stream.queries WHERE name = 'q'"),
 	'the database over the limit shows it in stream.queries');
-ok($node->wait_for_log(qr/WARNING:  pg_streaming cannot serve 1 database\(s\), among them "waiting": pg_streaming.max_databases is reached\n.*DETAIL:  All 3 entries are held by databases that have pg_streaming or are being looked at.*\n.*HINT:  Raise pg_streaming.max_databases \(a restart is needed\) to at least 4/, 0),
+ok($node->wait_for_log(qr/WARNING:  pg_streaming cannot serve 1 database\(s\), among them "waiting": pg_streaming.max_databases is reached\n.*DETAIL:  All 6 entries are held by databases that have pg_streaming or are being looked at.*\n.*HINT:  Raise pg_streaming.max_databases \(a restart is needed\) to at least 7/, 0),
 	'a WARNING names pg_streaming.max_databases');
 is($node->safe_psql('waiting', 'SELECT count(*) FROM q_out'), '0', 'its query has not run');
 
 # one goes: the waiting one takes its entry
-$node->safe_psql('postgres', 'DROP DATABASE served3');
+$node->safe_psql('postgres', 'DROP DATABASE served6');
 ok($node->poll_query_until('waiting', 'SELECT count(*) = 10 FROM q_out'),
 	'when a database with the extension is dropped, the waiting one is served');
 
@@ -73,7 +84,7 @@ $node->safe_psql('served2', "SELECT stream.stop_query('q')");
 ok($node->poll_query_until('postgres', "SELECT ($schedulers) = 0"),
 	'a database whose queries are all stopped keeps no scheduler');
 $node->safe_psql('served2', q{
-	INSERT INTO ev SELECT generate_series(11, 15);
+	INSERT INTO ev SELECT generate_series(12, 15);
 	SELECT stream.resume_query('q');
 });
 ok($node->poll_query_until('served2', 'SELECT count(*) = 15 FROM q_out'),
