@@ -109,13 +109,25 @@ for i in $(seq 1 "$churn_dbs"); do
     "${pgbench[@]}" -c 1 -R 20 -T "$churn_secs" -f "$dir/insert.sql" "c$i" >/dev/null &
     writers+=($!)
 done
+lags=()
+for s in $(seq 1 $((churn_secs / 5))); do
+    sleep 5
+    for i in $(seq 1 "$churn_dbs"); do
+        lags+=("$("${psql[@]}" -d "c$i" -c "SELECT coalesce(max(lag_seconds), 0) FROM stream.queries")")
+    done
+done
 wait "${writers[@]}"
 after=$(grep -c 'starting background worker process "pg_streaming worker"' "$dir/server.log" || true)
 starts=$((after - before))
+sleep 3
 behind=0
 for i in $(seq 1 "$churn_dbs"); do
-    pending=$("${psql[@]}" -d "c$i" -c "SELECT coalesce(max(extract(epoch FROM now() - last_batch_at)), 0) > 2 FROM stream.queries")
+    pending=$("${psql[@]}" -d "c$i" -c "SELECT coalesce(sum(pending_rows), 0) > 0 FROM stream.queries")
     [ "$pending" = t ] && behind=$((behind + 1))
 done
 echo "== churn: $churn_dbs databases, max_workers $churn_workers, a '100 ms' query each fed 20 rows/s, ${churn_secs} s"
-echo "worker processes started: $starts ($(awk -v s="$starts" -v t="$churn_secs" 'BEGIN { printf "%.1f", s * 60 / t }') per minute); databases whose query is more than 2 s behind: $behind"
+echo "worker processes started: $starts ($(awk -v s="$starts" -v t="$churn_secs" 'BEGIN { printf "%.1f", s * 60 / t }') per minute)"
+if [ "${#lags[@]}" -gt 0 ]; then
+    echo "lag_seconds sampled every 5 s in each database: median $(printf '%s\n' "${lags[@]}" | median) max $(printf '%s\n' "${lags[@]}" | sort -g | tail -1)"
+fi
+echo "databases with rows still pending 3 s after the writers stopped: $behind"

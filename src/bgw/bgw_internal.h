@@ -24,7 +24,9 @@
 #define PGS_DB_WAITING			32	/* waiting queries shown per database */
 #define PGS_WARNING_INTERVAL_MS	60000	/* one warning of a kind per minute */
 #define PGS_WORKER_QUANTUM_MS	1000	/* a worker serves its database and role
-										 * this long before it gives way */
+										 * this long before it gives way, and
+										 * workers leave for other databases at
+										 * most once in this time */
 #define PGS_STREAM_COUNTERS		1024
 #define PGS_ERRMSG_LEN			512
 
@@ -71,6 +73,7 @@ typedef struct PgsDatabase
 	PgsWaiting	waiting[PGS_DB_WAITING];
 	/* the oldest of them that waits for a slot another database holds */
 	TimestampTz want_since;
+	TimestampTz gift_at;		/* another database's worker left for it then */
 } PgsDatabase;
 
 /*
@@ -156,6 +159,7 @@ typedef struct PgsShared
 	uint32		probe_notes;	/* notes written into probe_ring */
 	PgsProbeNote probe_ring[PGS_PROBE_RING];
 	bool		dbs_full;		/* a database could not get an entry */
+	TimestampTz last_gift_at;	/* a worker last left for another database */
 	PgsStreamCounter counters[PGS_STREAM_COUNTERS];
 	PgsWorkerSlot workers[PGS_MAX_WORKERS];
 	int			ndbs;			/* pg_streaming.max_databases */

@@ -507,7 +507,13 @@ sched_get_worker(Oid role, PgsWaitReason *why)
 				}
 			}
 
-			else if (idle_other < 0 && sched_may_retire(w, now))
+			/*
+			 * Another role's idle worker of this database makes room;
+			 * another database's gives its slot up only when its own
+			 * scheduler finds our query has waited longer (want_since).
+			 */
+			else if (idle_other < 0 && w->dboid == sched_dboid &&
+					 sched_may_retire(w, now))
 				idle_other = i;
 		}
 		else if (free_slot < 0)
@@ -624,11 +630,14 @@ sched_cmp_timestamp(const void *a, const void *b)
 
 /*
  * The times since which other databases' due queries wait for a worker
- * slot that is not free, oldest first; returns how many.
+ * slot that is not free, oldest first; returns how many.  A database that
+ * a worker is already leaving for is not counted, so that one waiter does
+ * not make every other database give a worker up.
  */
 static int
 sched_foreign_wants(TimestampTz *wants, int max)
 {
+	TimestampTz now = GetCurrentTimestamp();
 	int			n = 0;
 	int			i;
 
@@ -638,7 +647,8 @@ sched_foreign_wants(TimestampTz *wants, int max)
 		PgsDatabase *db = &pgs_shared->dbs[i];
 
 		if (db != sched_db && db->state == PGS_DB_RUNNING && db->sched_pid != 0 &&
-			db->want_since != 0)
+			db->want_since != 0 &&
+			now >= TimestampTzPlusMilliseconds(db->gift_at, PGS_WORKER_QUANTUM_MS))
 			wants[n++] = db->want_since;
 	}
 	LWLockRelease(pgs_shared->lock);
@@ -646,14 +656,29 @@ sched_foreign_wants(TimestampTz *wants, int max)
 	return n;
 }
 
-/* ask one idle worker of this database to give its slot back */
+/*
+ * Ask one idle worker of this database to give its slot back, for the
+ * other database whose due query has waited since "for_since" (marked, so
+ * that no other database gives one up for it too).
+ */
 static bool
-sched_retire_one_idle(TimestampTz now)
+sched_retire_one_idle(TimestampTz now, TimestampTz for_since)
 {
 	Latch	   *latch = NULL;
 	int			i;
 
 	LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
+
+	/*
+	 * Workers move between databases at most once a quantum over the whole
+	 * server: each move costs a process start, and with more busy
+	 * databases than workers they would otherwise move all the time.
+	 */
+	if (now < TimestampTzPlusMilliseconds(pgs_shared->last_gift_at, PGS_WORKER_QUANTUM_MS))
+	{
+		LWLockRelease(pgs_shared->lock);
+		return false;
+	}
 	for (i = 0; i < PGS_MAX_WORKERS && latch == NULL; i++)
 	{
 		PgsWorkerSlot *w = &pgs_shared->workers[i];
@@ -662,6 +687,21 @@ sched_retire_one_idle(TimestampTz now)
 		{
 			w->retire = true;
 			latch = w->latch;
+		}
+	}
+	if (latch != NULL)
+	{
+		pgs_shared->last_gift_at = now;
+		for (i = 0; i < pgs_shared->ndbs; i++)
+		{
+			PgsDatabase *db = &pgs_shared->dbs[i];
+
+			if (db != sched_db && db->want_since == for_since &&
+				now >= TimestampTzPlusMilliseconds(db->gift_at, PGS_WORKER_QUANTUM_MS))
+			{
+				db->gift_at = now;
+				break;
+			}
 		}
 	}
 	LWLockRelease(pgs_shared->lock);
@@ -688,6 +728,7 @@ sched_dispatch(void)
 	int			nwaiting = 0;
 	int			no_slot = 0;
 	int			yielded = 0;
+	bool		got_worker = false;
 	TimestampTz want_since = 0;
 	int			i;
 
@@ -740,7 +781,7 @@ sched_dispatch(void)
 			 * and ours wait.  Workers that have not served us a quantum
 			 * yet stay ours.
 			 */
-			while (yielded < older && sched_retire_one_idle(now))
+			while (yielded < older && sched_retire_one_idle(now, wants[yielded]))
 				yielded++;
 			if (yielded > 0)
 			{
@@ -750,6 +791,8 @@ sched_dispatch(void)
 		}
 
 		slot = sched_get_worker(sched_worker_role(q), &why);
+		if (slot < 0 && why == PGS_WAIT_STARTING)
+			got_worker = true;
 		if (slot < 0)
 		{
 			q->wait = why;
@@ -769,6 +812,7 @@ sched_dispatch(void)
 		if (latch)
 			SetLatch(latch);
 
+		got_worker = true;
 		q->slot = slot;
 		q->retry_at = 0;
 		q->due_since = 0;
@@ -807,6 +851,13 @@ sched_dispatch(void)
 		}
 	}
 	sched_db->want_since = want_since;
+	/*
+	 * A worker came our way (or we wait no more): others may give again.
+	 * A gift that never arrives (another took the slot) lapses after a
+	 * quantum.
+	 */
+	if (got_worker || want_since == 0)
+		sched_db->gift_at = 0;
 	LWLockRelease(pgs_shared->lock);
 
 	if (no_slot > 0)
