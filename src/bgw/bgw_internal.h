@@ -74,6 +74,7 @@ typedef struct PgsDatabase
 	/* the oldest of them that waits for a slot another database holds */
 	TimestampTz want_since;
 	TimestampTz gift_at;		/* another database's worker left for it then */
+	bool		served_once;	/* has had a worker since its scheduler started */
 } PgsDatabase;
 
 /*

@@ -121,13 +121,19 @@ sched_detach(int code, Datum arg)
 		sched_db->nwaiting = 0;
 		sched_db->want_since = 0;
 	}
-	/* workers of this database leave with their scheduler */
+	/*
+	 * Workers of this database leave with their scheduler; slots of
+	 * workers not up yet, or that could not connect, are given back (no
+	 * one else would: only this process looks after them).
+	 */
 	for (i = 0; i < PGS_MAX_WORKERS; i++)
 	{
 		PgsWorkerSlot *w = &pgs_shared->workers[i];
 
 		if (w->in_use && w->dboid == sched_dboid && w->pid != 0)
 			kill(w->pid, SIGTERM);
+		else if (w->in_use && w->dboid == sched_dboid)
+			w->in_use = false;
 	}
 	LWLockRelease(pgs_shared->lock);
 }
@@ -665,16 +671,29 @@ static bool
 sched_retire_one_idle(TimestampTz now, TimestampTz for_since)
 {
 	Latch	   *latch = NULL;
+	PgsDatabase *target = NULL;
 	int			i;
 
 	LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < pgs_shared->ndbs && target == NULL; i++)
+	{
+		PgsDatabase *db = &pgs_shared->dbs[i];
+
+		if (db != sched_db && db->want_since == for_since &&
+			now >= TimestampTzPlusMilliseconds(db->gift_at, PGS_WORKER_QUANTUM_MS))
+			target = db;
+	}
 
 	/*
-	 * Workers move between databases at most once a quantum over the whole
-	 * server: each move costs a process start, and with more busy
-	 * databases than workers they would otherwise move all the time.
+	 * Workers move between databases that have had one at most once a
+	 * quantum over the whole server: each move costs a process start, and
+	 * with more busy databases than workers they would otherwise move all
+	 * the time.  A database not served yet since its scheduler started
+	 * (after a restart, most of them) is not held back.
 	 */
-	if (now < TimestampTzPlusMilliseconds(pgs_shared->last_gift_at, PGS_WORKER_QUANTUM_MS))
+	if (target == NULL ||
+		(target->served_once &&
+		 now < TimestampTzPlusMilliseconds(pgs_shared->last_gift_at, PGS_WORKER_QUANTUM_MS)))
 	{
 		LWLockRelease(pgs_shared->lock);
 		return false;
@@ -691,18 +710,9 @@ sched_retire_one_idle(TimestampTz now, TimestampTz for_since)
 	}
 	if (latch != NULL)
 	{
-		pgs_shared->last_gift_at = now;
-		for (i = 0; i < pgs_shared->ndbs; i++)
-		{
-			PgsDatabase *db = &pgs_shared->dbs[i];
-
-			if (db != sched_db && db->want_since == for_since &&
-				now >= TimestampTzPlusMilliseconds(db->gift_at, PGS_WORKER_QUANTUM_MS))
-			{
-				db->gift_at = now;
-				break;
-			}
-		}
+		if (target->served_once)
+			pgs_shared->last_gift_at = now;
+		target->gift_at = now;
 	}
 	LWLockRelease(pgs_shared->lock);
 	if (latch)
@@ -858,6 +868,8 @@ sched_dispatch(void)
 	 */
 	if (got_worker || want_since == 0)
 		sched_db->gift_at = 0;
+	if (got_worker)
+		sched_db->served_once = true;
 	LWLockRelease(pgs_shared->lock);
 
 	if (no_slot > 0)
@@ -1105,6 +1117,10 @@ pgs_scheduler_main(Datum arg)
 	sched_db->sched_latch = MyLatch;
 	sched_db->reload = false;
 	sched_db->no_slot_since = 0;
+	sched_db->served_once = false;
+	sched_db->gift_at = 0;
+	sched_db->want_since = 0;
+	sched_db->nwaiting = 0;
 	LWLockRelease(pgs_shared->lock);
 	before_shmem_exit(sched_detach, (Datum) 0);
 

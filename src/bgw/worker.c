@@ -433,12 +433,25 @@ pgs_worker_main(Datum arg)
 			MemoryContextReset(run_cxt);
 
 			/*
-			 * What pg_stat_activity shows must not outlive the batch (a
+			 * What pg_stat_activity shows must not outlive the batch: after
+			 * a good one, the query it ran; after a failed one, nothing (a
 			 * failed query's worker would go on "running" it).
 			 */
-			(void) set_config_option("application_name", "",
-									 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SET, true, 0, false);
-			pgstat_report_activity(STATE_IDLE, "waiting for a batch to run");
+			if (result == PGS_RESULT_OK && running_query.name[0] != '\0')
+			{
+				char		activity[PGS_ERRMSG_LEN];
+
+				snprintf(activity, sizeof(activity),
+						 "streaming query \"%s\" (id " INT64_FORMAT "): ran a batch, waiting for the next",
+						 running_query.name, running_query.query_id);
+				pgstat_report_activity(STATE_IDLE, activity);
+			}
+			else
+			{
+				(void) set_config_option("application_name", "",
+										 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SET, true, 0, false);
+				pgstat_report_activity(STATE_IDLE, "waiting for a batch to run");
+			}
 
 			LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
 			w->result = result;
