@@ -770,7 +770,7 @@ sched_dispatch(void)
 				due[i]->owner_running++;
 	}
 	qsort(due, ndue, sizeof(SchedQuery *), sched_cmp_due);
-	nwants = ndue > 0 ? sched_foreign_wants(wants, pgs_shared->ndbs) : 0;
+	nwants = sched_foreign_wants(wants, pgs_shared->ndbs);
 
 	sched_check_started_workers();
 	for (i = 0; i < ndue; i++)
@@ -831,6 +831,13 @@ sched_dispatch(void)
 		if (q->trigger == TRIGGER_INTERVAL)
 			q->next_fire = sched_next_fire(now, q->interval_ms);
 	}
+
+	/*
+	 * Workers of ours left idle by this pass go to other databases' waiting
+	 * queries, whatever their age: nothing of ours needs them now.
+	 */
+	while (yielded < nwants && sched_retire_one_idle(now, wants[yielded]))
+		yielded++;
 
 	/* what waits, oldest first, where stream.queries and the others see it */
 	LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
