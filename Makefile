@@ -24,6 +24,7 @@ OBJS = \
 	src/state/dedup.o \
 	src/api/queries.o \
 	src/api/management.o \
+	src/api/serving.o \
 	src/bgw/shared.o \
 	src/bgw/launcher.o \
 	src/bgw/scheduler.o \

@@ -38,6 +38,8 @@ int			pgs_max_retries = 5;
 int			pgs_retained_batches = 100;
 int			pgs_progress_history_minutes = 1440;
 int			pgs_retention_naptime_ms = 10000;
+int			pgs_max_databases = 256;
+int			pgs_batch_timeout_ms = 10 * 60 * 1000;
 
 void		_PG_init(void);
 
@@ -96,6 +98,22 @@ _PG_init(void)
 	/* a server-start setting exists only where the library is preloaded */
 	if (process_shared_preload_libraries_in_progress)
 		pgs_placement_define_settings();
+	DefineCustomIntVariable("pg_streaming.batch_timeout",
+							"Time after which a batch run by a background worker is canceled and retried (0 turns the limit off).",
+							NULL,
+							&pgs_batch_timeout_ms,
+							10 * 60 * 1000, 0, INT_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	/* sizes shared memory: only where there is some (and may be set) */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("pg_streaming.max_databases",
+								"Maximum number of databases with pg_streaming that the background workers serve.",
+								"Only databases where the extension is installed count.",
+								&pgs_max_databases,
+								256, 1, 10000,
+								PGC_POSTMASTER, 0,
+								NULL, NULL, NULL);
 	MarkGUCPrefixReserved("pg_streaming");
 
 	pgs_install_hooks();

@@ -30,6 +30,8 @@ extern int	pgs_max_retries;
 extern int	pgs_retained_batches;
 extern int	pgs_progress_history_minutes;
 extern int	pgs_retention_naptime_ms;
+extern int	pgs_max_databases;
+extern int	pgs_batch_timeout_ms;
 
 /* intervals given as arguments, checked against stated bounds (pg_streaming.c) */
 extern int64 pgs_interval_usecs(Datum interval, const char *what,

@@ -167,6 +167,13 @@ LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stream._pending_rows(bigint) IS
 'internal: rows of the query''s stream that no committed batch has processed, counted in the first blocks and estimated beyond them (NULL where its owner may not read the stream)';
 
+CREATE FUNCTION stream._serving(query_id bigint)
+RETURNS text
+AS 'MODULE_PATHNAME', 'stream_serving'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream._serving(bigint) IS
+'internal: how the background workers serve an active query now (running, waiting for its trigger, or why a due query is not running: no scheduler, no worker slot, all workers busy), read from shared memory (stream.queries calls it for active queries only)';
+
 CREATE FUNCTION stream.pending_rows(name text)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'stream_pending_rows_exact'

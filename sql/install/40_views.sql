@@ -46,7 +46,8 @@ SELECT q.name,
                           ELSE c.committed_at - c.planned_at END)::numeric, 3) AS lag_seconds,
        rp.input_rows_per_second,
        rp.processed_rows_per_second,
-       rp.blocks_read AS last_batch_blocks_read
+       rp.blocks_read AS last_batch_blocks_read,
+       CASE WHEN q.status = 'active' THEN stream._serving(q.query_id) END AS serving
   FROM stream.query_defs q
   LEFT JOIN stream.retention r ON r.relid = q.stream_relid
   LEFT JOIN LATERAL (SELECT k.batch_id, k.committed_at, o.planned_at
@@ -66,7 +67,7 @@ SELECT q.name,
                               WHERE l.query_id = q.query_id
                               ORDER BY l.batch_id DESC LIMIT 10) p) rp ON true
  WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
-COMMENT ON VIEW stream.queries IS 'streaming queries: id, status, trigger, last committed batch, rows pending (estimated; stream.pending_rows() counts them), lag in seconds, input and processed rows per second over the last ten batches, blocks the last batch read, last error, whether the query holds retention back or missed rows retention removed, a streaming aggregation''s state table, the event-time column, the watermark delay and the watermark in force for the next batch, an upsert key, a foreach_batch procedure';
+COMMENT ON VIEW stream.queries IS 'streaming queries: id, status, trigger, last committed batch, rows pending (estimated; stream.pending_rows() counts them), lag in seconds, input and processed rows per second over the last ten batches, blocks the last batch read, last error, whether the query holds retention back or missed rows retention removed, a streaming aggregation''s state table, the event-time column, the watermark delay and the watermark in force for the next batch, an upsert key, a foreach_batch procedure, and how the background workers serve it now (serving: running, waiting for its trigger, or why a due query is not running)';
 
 CREATE VIEW stream.progress WITH (security_barrier) AS
 SELECT q.name AS query,

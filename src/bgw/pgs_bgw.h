@@ -25,6 +25,8 @@ extern void pgs_note_stream_insert(Oid relid);
 extern void pgs_notify_scheduler_at_commit(void);
 /* the extension was created here: the launcher looks at commit */
 extern void pgs_notify_launcher_at_commit(void);
+/* how the background workers serve a query now, for stream.queries */
+extern char *pgs_query_serving(int64 query_id);
 /* a NOTICE where no worker will run a query on its own */
 extern void pgs_notice_if_unscheduled(const char *name);
 

@@ -6,8 +6,19 @@
  *
  * Workers are a pool shared by all databases, at most
  * pg_streaming.max_workers processes; a worker serves one database and
- * runs whatever query its scheduler hands it, oldest due first, so that
- * many more queries than workers are all served.  Triggers follow Spark:
+ * runs whatever query its scheduler hands it, one batch at a time, so that
+ * many more queries than workers are all served and none holds a worker
+ * while another waits.  Due queries go out in the order they became due,
+ * those of owners with fewer queries running first; a worker connected as
+ * another role, or a database whose due query has
+ * waited longer, gets an idle worker's slot (the worker exits and one is
+ * started for the waiter), so that a due query waits about one batch of
+ * another's at most.  A due query that gets no worker is listed in shared
+ * memory with the reason (stream.queries shows it), and when
+ * max_worker_processes is what stops it, a WARNING says so once a
+ * minute.  A scheduler whose database has no active query and no stream
+ * with retention leaves after pg_streaming.worker_idle_timeout; the
+ * launcher starts it again when a query is started.  Triggers follow Spark:
  * an interval trigger fires on a grid aligned to the epoch, and a batch
  * that overruns its interval is followed at once by the next; 'once' and
  * 'available_now' run and then mark the query finished; 'continuous'
@@ -78,6 +89,10 @@ typedef struct SchedQuery
 	bool		idle_known;
 	int			retries;
 	TimestampTz retry_at;
+	TimestampTz due_since;		/* when it was first found due; 0: not due */
+	PgsWaitReason wait;			/* why it is due and not running */
+	bool		more;			/* its last batch was capped: run again */
+	int			owner_running;	/* queries of its owner running now */
 } SchedQuery;
 
 static Oid	sched_dboid;
@@ -89,8 +104,8 @@ static MemoryContext sched_cxt;		/* the query table */
 static MemoryContext loop_cxt;		/* reset at every turn of the loop */
 static BackgroundWorkerHandle *worker_handles[PGS_MAX_WORKERS];
 static Oid	worker_roles[PGS_MAX_WORKERS];	/* role of the worker we started */
-static bool worker_came_up[PGS_MAX_WORKERS];
 static List *unusable_roles = NIL;	/* roles a worker could not connect as */
+static TimestampTz last_slot_warning = 0;
 
 static void
 sched_detach(int code, Datum arg)
@@ -103,14 +118,22 @@ sched_detach(int code, Datum arg)
 	{
 		sched_db->sched_pid = 0;
 		sched_db->sched_latch = NULL;
+		sched_db->nwaiting = 0;
+		sched_db->want_since = 0;
 	}
-	/* workers of this database leave with their scheduler */
+	/*
+	 * Workers of this database leave with their scheduler; slots of
+	 * workers not up yet, or that could not connect, are given back (no
+	 * one else would: only this process looks after them).
+	 */
 	for (i = 0; i < PGS_MAX_WORKERS; i++)
 	{
 		PgsWorkerSlot *w = &pgs_shared->workers[i];
 
 		if (w->in_use && w->dboid == sched_dboid && w->pid != 0)
 			kill(w->pid, SIGTERM);
+		else if (w->in_use && w->dboid == sched_dboid)
+			w->in_use = false;
 	}
 	LWLockRelease(pgs_shared->lock);
 }
@@ -268,6 +291,7 @@ sched_collect(void)
 		bool		lost = false;
 		PgsRunResult result = PGS_RESULT_NONE;
 		int			batches = 0;
+		bool		more = false;
 		char		sqlstate[6];
 		char		message[PGS_ERRMSG_LEN];
 
@@ -282,6 +306,7 @@ sched_collect(void)
 			finished = true;
 			result = w->result;
 			batches = w->batches;
+			more = w->more;
 			memcpy(sqlstate, w->sqlstate, sizeof(sqlstate));
 			strlcpy(message, w->errmsg, sizeof(message));
 			w->query_id = 0;
@@ -302,6 +327,10 @@ sched_collect(void)
 		{
 			case PGS_RESULT_OK:
 				q->retries = 0;
+				/* an available-now run goes on, a batch at a time */
+				q->more = more;
+				if (more && q->trigger == TRIGGER_AVAILABLE_NOW)
+					q->dispatched_once = false;
 				if (batches == 0)
 				{
 					q->idle_known = true;
@@ -344,9 +373,12 @@ sched_worker_role(SchedQuery *q)
 }
 
 /*
- * Look after the workers this scheduler started: one that stopped before
- * it came up frees its slot, and if it was to connect as a role, that role
- * is not tried again.
+ * Look after the workers this scheduler started: one that stopped frees
+ * its slot; one that stopped because it could not connect as the role it
+ * was started for (the worker says so in its slot) makes that role be
+ * left alone.  A worker that exits for any other reason (asked to give its
+ * slot to another database, idle, stopped with its database) says nothing
+ * about its role.
  */
 static void
 sched_check_started_workers(void)
@@ -357,31 +389,39 @@ sched_check_started_workers(void)
 	{
 		pid_t		pid;
 		BgwHandleStatus status;
+		bool		connect_failed = false;
 
 		if (worker_handles[i] == NULL)
 			continue;
 		status = GetBackgroundWorkerPid(worker_handles[i], &pid);
-		LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
-		if (pgs_shared->workers[i].ready && pgs_shared->workers[i].dboid == sched_dboid)
-			worker_came_up[i] = true;
-		if (status == BGWH_STOPPED &&
-			pgs_shared->workers[i].in_use && pgs_shared->workers[i].pid == 0 &&
-			pgs_shared->workers[i].dboid == sched_dboid)
-			pgs_shared->workers[i].in_use = false;
-		LWLockRelease(pgs_shared->lock);
-
 		if (status != BGWH_STOPPED)
 			continue;
-		if (!worker_came_up[i] && OidIsValid(worker_roles[i]) &&
+		LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
+		if (pgs_shared->workers[i].in_use && pgs_shared->workers[i].pid == 0 &&
+			pgs_shared->workers[i].dboid == sched_dboid)
+		{
+			connect_failed = pgs_shared->workers[i].connect_failed;
+			pgs_shared->workers[i].in_use = false;
+		}
+		LWLockRelease(pgs_shared->lock);
+
+		if (connect_failed && OidIsValid(worker_roles[i]) &&
 			!list_member_oid(unusable_roles, worker_roles[i]))
 		{
 			MemoryContext old = MemoryContextSwitchTo(sched_cxt);
+			char	   *rolname;
 
 			unusable_roles = lappend_oid(unusable_roles, worker_roles[i]);
 			MemoryContextSwitchTo(old);
+			SetCurrentStatementStartTimestamp();
+			StartTransactionCommand();
+			rolname = GetUserNameFromId(worker_roles[i], true);
 			ereport(LOG,
-					(errmsg("pg_streaming: a worker could not connect as role %u; its queries run in workers connected as the bootstrap superuser",
-							worker_roles[i])));
+					(errmsg("pg_streaming: a query worker could not connect as role \"%s\" (oid %u); the queries of that role run in workers connected as the bootstrap superuser",
+							rolname ? rolname : "?", worker_roles[i]),
+					 errdetail("The server log has the worker's error just before this message.")));
+			CommitTransactionCommand();
+			MemoryContextSwitchTo(loop_cxt);
 		}
 		pfree(worker_handles[i]);
 		worker_handles[i] = NULL;
@@ -389,12 +429,52 @@ sched_check_started_workers(void)
 }
 
 /*
+ * Say once a minute that max_worker_processes keeps due queries from
+ * running, with what holds the slots.
+ */
+static void
+sched_warn_no_slot(int ndue)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	int			own;
+	int			nsched;
+	int			nworkers;
+
+	if (now < TimestampTzPlusMilliseconds(last_slot_warning, PGS_WARNING_INTERVAL_MS))
+		return;
+	last_slot_warning = now;
+	LWLockAcquire(pgs_shared->lock, LW_SHARED);
+	own = pgs_count_own_processes(&nsched, &nworkers);
+	LWLockRelease(pgs_shared->lock);
+	ereport(WARNING,
+			(errmsg("pg_streaming could not start a query worker: max_worker_processes is used up"),
+			 errdetail("All %d background worker slots are taken; pg_streaming holds %d of them (the launcher, %d schedulers, %d query workers). %d due queries of this database wait for a worker; stream.queries shows it in the column serving.",
+					   max_worker_processes, own, nsched, nworkers, ndue),
+			 errhint("Raise max_worker_processes (a restart is needed), or lower what else uses background workers (max_parallel_workers, logical replication).")));
+}
+
+/*
+ * May this idle worker be asked to give its slot to another role or
+ * database?  Not before it has served its own for a while (switching
+ * costs a process start, and the one that gave way would take it back at
+ * once), and never one that has not run anything yet: it was started for
+ * a query that is waiting for it.  Caller holds the lock.
+ */
+static bool
+sched_may_retire(PgsWorkerSlot *w, TimestampTz now)
+{
+	return w->in_use && w->ready && !w->retire && w->query_id == 0 && !w->done &&
+		w->latch != NULL && w->runs > 0 &&
+		now >= TimestampTzPlusMilliseconds(w->ready_at, PGS_WORKER_QUANTUM_MS);
+}
+
+/*
  * Find an idle worker of this database connected as "role", or start one
  * (asking an idle worker of another kind to make room when all slots are
- * taken); -1 when none is free now.
+ * taken); -1 when none is free now, with *why the reason.
  */
 static int
-sched_get_worker(Oid role)
+sched_get_worker(Oid role, PgsWaitReason *why)
 {
 	int			i;
 	int			in_use = 0;
@@ -404,7 +484,9 @@ sched_get_worker(Oid role)
 	MemoryContext old;
 	bool		started;
 	Latch	   *retire_latch = NULL;
+	TimestampTz now = GetCurrentTimestamp();
 
+	*why = PGS_WAIT_POOL;
 	LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
 	for (i = 0; i < PGS_MAX_WORKERS; i++)
 	{
@@ -415,8 +497,6 @@ sched_get_worker(Oid role)
 			bool		idle = w->ready && w->query_id == 0 && !w->done && !w->retire;
 
 			in_use++;
-			if (w->dboid == sched_dboid && w->ready)
-				worker_came_up[i] = true;
 			if (w->dboid == sched_dboid && w->roleid == role)
 			{
 				if (idle)
@@ -424,14 +504,22 @@ sched_get_worker(Oid role)
 					LWLockRelease(pgs_shared->lock);
 					return i;
 				}
-				if (!w->ready)
+				if (!w->ready && !w->retire)
 				{
 					/* one is starting up for us */
 					LWLockRelease(pgs_shared->lock);
+					*why = PGS_WAIT_STARTING;
 					return -1;
 				}
 			}
-			else if (idle && idle_other < 0)
+
+			/*
+			 * Another role's idle worker of this database makes room;
+			 * another database's gives its slot up only when its own
+			 * scheduler finds our query has waited longer (want_since).
+			 */
+			else if (idle_other < 0 && w->dboid == sched_dboid &&
+					 sched_may_retire(w, now))
 				idle_other = i;
 		}
 		else if (free_slot < 0)
@@ -443,6 +531,7 @@ sched_get_worker(Oid role)
 		{
 			pgs_shared->workers[idle_other].retire = true;
 			retire_latch = pgs_shared->workers[idle_other].latch;
+			*why = PGS_WAIT_STARTING;
 		}
 		LWLockRelease(pgs_shared->lock);
 		if (retire_latch)
@@ -469,13 +558,14 @@ sched_get_worker(Oid role)
 	{
 		worker_handles[free_slot] = handle;
 		worker_roles[free_slot] = role;
-		worker_came_up[free_slot] = false;
+		*why = PGS_WAIT_STARTING;
 	}
 	else
 	{
 		LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
 		pgs_shared->workers[free_slot].in_use = false;
 		LWLockRelease(pgs_shared->lock);
+		*why = PGS_WAIT_NO_SLOT;
 	}
 	return -1;
 }
@@ -499,7 +589,7 @@ sched_due(SchedQuery *q, TimestampTz now, PgsRunMode *mode, uint64 *commits)
 			*mode = PGS_RUN_AVAILABLE_NOW;
 			return !q->dispatched_once;
 		case TRIGGER_CONTINUOUS:
-			*mode = PGS_RUN_UNTIL_EMPTY;
+			*mode = PGS_RUN_ONE;
 			break;
 		case TRIGGER_INTERVAL:
 			*mode = PGS_RUN_ONE;
@@ -518,24 +608,138 @@ sched_due(SchedQuery *q, TimestampTz now, PgsRunMode *mode, uint64 *commits)
 	return true;
 }
 
+/*
+ * Owners with fewer queries running first, then oldest due first: one
+ * owner's many due queries do not all go before another owner's one.
+ */
 static int
 sched_cmp_due(const void *a, const void *b)
 {
 	const SchedQuery *x = *(SchedQuery *const *) a;
 	const SchedQuery *y = *(SchedQuery *const *) b;
-	TimestampTz tx = x->trigger == TRIGGER_INTERVAL ? x->next_fire : x->last_dispatch;
-	TimestampTz ty = y->trigger == TRIGGER_INTERVAL ? y->next_fire : y->last_dispatch;
 
-	return (tx > ty) - (tx < ty);
+	if (x->owner_running != y->owner_running)
+		return x->owner_running - y->owner_running;
+	if (x->due_since != y->due_since)
+		return (x->due_since > y->due_since) - (x->due_since < y->due_since);
+	return (x->query_id > y->query_id) - (x->query_id < y->query_id);
 }
 
-/* hand due queries to workers, oldest due first */
+static int
+sched_cmp_timestamp(const void *a, const void *b)
+{
+	TimestampTz x = *(const TimestampTz *) a;
+	TimestampTz y = *(const TimestampTz *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The times since which other databases' due queries wait for a worker
+ * slot that is not free, oldest first; returns how many.  A database that
+ * a worker is already leaving for is not counted, so that one waiter does
+ * not make every other database give a worker up.
+ */
+static int
+sched_foreign_wants(TimestampTz *wants, int max)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	int			n = 0;
+	int			i;
+
+	LWLockAcquire(pgs_shared->lock, LW_SHARED);
+	for (i = 0; i < pgs_shared->ndbs && n < max; i++)
+	{
+		PgsDatabase *db = &pgs_shared->dbs[i];
+
+		if (db != sched_db && db->state == PGS_DB_RUNNING && db->sched_pid != 0 &&
+			db->want_since != 0 &&
+			now >= TimestampTzPlusMilliseconds(db->gift_at, PGS_WORKER_QUANTUM_MS))
+			wants[n++] = db->want_since;
+	}
+	LWLockRelease(pgs_shared->lock);
+	qsort(wants, n, sizeof(TimestampTz), sched_cmp_timestamp);
+	return n;
+}
+
+/*
+ * Ask one idle worker of this database to give its slot back, for the
+ * other database whose due query has waited since "for_since" (marked, so
+ * that no other database gives one up for it too).
+ */
+static bool
+sched_retire_one_idle(TimestampTz now, TimestampTz for_since)
+{
+	Latch	   *latch = NULL;
+	PgsDatabase *target = NULL;
+	int			i;
+
+	LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < pgs_shared->ndbs && target == NULL; i++)
+	{
+		PgsDatabase *db = &pgs_shared->dbs[i];
+
+		if (db != sched_db && db->want_since == for_since &&
+			now >= TimestampTzPlusMilliseconds(db->gift_at, PGS_WORKER_QUANTUM_MS))
+			target = db;
+	}
+
+	/*
+	 * Workers move between databases that have had one at most once a
+	 * quantum over the whole server: each move costs a process start, and
+	 * with more busy databases than workers they would otherwise move all
+	 * the time.  A database not served yet since its scheduler started
+	 * (after a restart, most of them) is not held back.
+	 */
+	if (target == NULL ||
+		(target->served_once &&
+		 now < TimestampTzPlusMilliseconds(pgs_shared->last_gift_at, PGS_WORKER_QUANTUM_MS)))
+	{
+		LWLockRelease(pgs_shared->lock);
+		return false;
+	}
+	for (i = 0; i < PGS_MAX_WORKERS && latch == NULL; i++)
+	{
+		PgsWorkerSlot *w = &pgs_shared->workers[i];
+
+		if (w->dboid == sched_dboid && sched_may_retire(w, now))
+		{
+			w->retire = true;
+			latch = w->latch;
+		}
+	}
+	if (latch != NULL)
+	{
+		if (target->served_once)
+			pgs_shared->last_gift_at = now;
+		target->gift_at = now;
+	}
+	LWLockRelease(pgs_shared->lock);
+	if (latch)
+		SetLatch(latch);
+	return latch != NULL;
+}
+
+/*
+ * Hand due queries to workers, oldest due first.  A query of this database
+ * that became due after a query of another database that waits for a slot
+ * waits itself, and an idle worker of ours gives its slot up for the older
+ * one.  What still waits is published, with the reason, for
+ * stream.queries and for the other schedulers.
+ */
 static void
 sched_dispatch(void)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	SchedQuery **due = palloc(sizeof(SchedQuery *) * (nqueries + 1));
+	TimestampTz *wants = palloc(sizeof(TimestampTz) * pgs_shared->ndbs);
+	int			nwants;
 	int			ndue = 0;
+	int			nwaiting = 0;
+	int			no_slot = 0;
+	int			yielded = 0;
+	bool		got_worker = false;
+	TimestampTz want_since = 0;
 	int			i;
 
 	for (i = 0; i < nqueries; i++)
@@ -543,40 +747,141 @@ sched_dispatch(void)
 		PgsRunMode mode = PGS_RUN_ONE;
 		uint64		c;
 
+		queries[i].wait = PGS_WAIT_NONE;
 		if (sched_due(&queries[i], now, &mode, &c))
 		{
 			queries[i].dispatch_commits = c;
 			queries[i].dispatch_mode = mode;
+			if (queries[i].due_since == 0)
+				queries[i].due_since = queries[i].trigger == TRIGGER_INTERVAL &&
+					queries[i].next_fire < now ? queries[i].next_fire : now;
 			due[ndue++] = &queries[i];
 		}
+		else if (queries[i].slot < 0)
+			queries[i].due_since = 0;
+	}
+	for (i = 0; i < ndue; i++)
+	{
+		int			j;
+
+		due[i]->owner_running = 0;
+		for (j = 0; j < nqueries; j++)
+			if (queries[j].slot >= 0 && queries[j].owner == due[i]->owner)
+				due[i]->owner_running++;
 	}
 	qsort(due, ndue, sizeof(SchedQuery *), sched_cmp_due);
+	nwants = sched_foreign_wants(wants, pgs_shared->ndbs);
 
 	sched_check_started_workers();
 	for (i = 0; i < ndue; i++)
 	{
 		SchedQuery *q = due[i];
-		int			slot = sched_get_worker(sched_worker_role(q));
+		int			older = 0;
+		int			slot;
 		Latch	   *latch;
+		PgsWaitReason why;
 
+		while (older < nwants && wants[older] < q->due_since)
+			older++;
+		if (older > 0)
+		{
+			/*
+			 * Other databases' older due queries go first: as many idle
+			 * workers of ours as there are of them give their slots up,
+			 * and ours wait.  Workers that have not served us a quantum
+			 * yet stay ours.
+			 */
+			while (yielded < older && sched_retire_one_idle(now, wants[yielded]))
+				yielded++;
+			if (yielded > 0)
+			{
+				q->wait = PGS_WAIT_FAIR;
+				continue;
+			}
+		}
+
+		slot = sched_get_worker(sched_worker_role(q), &why);
+		if (slot < 0 && why == PGS_WAIT_STARTING)
+			got_worker = true;
 		if (slot < 0)
+		{
+			q->wait = why;
+			if (why == PGS_WAIT_NO_SLOT)
+				no_slot++;
+			if ((why == PGS_WAIT_POOL || why == PGS_WAIT_NO_SLOT) && want_since == 0)
+				want_since = q->due_since;
 			continue;
+		}
 		LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
 		pgs_shared->workers[slot].query_id = q->query_id;
 		pgs_shared->workers[slot].mode = q->dispatch_mode;
 		pgs_shared->workers[slot].done = false;
+		pgs_shared->workers[slot].more = false;
 		latch = pgs_shared->workers[slot].latch;
 		LWLockRelease(pgs_shared->lock);
 		if (latch)
 			SetLatch(latch);
 
+		got_worker = true;
 		q->slot = slot;
 		q->retry_at = 0;
+		q->due_since = 0;
 		q->last_dispatch = now;
 		q->dispatched_once = true;
 		if (q->trigger == TRIGGER_INTERVAL)
 			q->next_fire = sched_next_fire(now, q->interval_ms);
 	}
+
+	/*
+	 * Workers of ours left idle by this pass go to other databases' waiting
+	 * queries, whatever their age: nothing of ours needs them now.
+	 */
+	while (yielded < nwants && sched_retire_one_idle(now, wants[yielded]))
+		yielded++;
+
+	/* what waits, oldest first, where stream.queries and the others see it */
+	LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < ndue; i++)
+	{
+		SchedQuery *q = due[i];
+
+		if (q->wait == PGS_WAIT_NONE)
+			continue;
+		if (nwaiting < PGS_DB_WAITING)
+		{
+			sched_db->waiting[nwaiting].query_id = q->query_id;
+			sched_db->waiting[nwaiting].since = q->due_since;
+			sched_db->waiting[nwaiting].reason = q->wait;
+		}
+		nwaiting++;
+	}
+	sched_db->nwaiting = nwaiting;
+	if (sched_db->want_since != 0 && want_since == 0)
+	{
+		/* those that gave way to us may go on */
+		for (i = 0; i < pgs_shared->ndbs; i++)
+		{
+			PgsDatabase *db = &pgs_shared->dbs[i];
+
+			if (db != sched_db && db->sched_latch != NULL && db->nwaiting > 0)
+				SetLatch(db->sched_latch);
+		}
+	}
+	sched_db->want_since = want_since;
+	/*
+	 * A worker came our way (or we wait no more): others may give again.
+	 * A gift that never arrives (another took the slot) lapses after a
+	 * quantum.
+	 */
+	if (got_worker || want_since == 0)
+		sched_db->gift_at = 0;
+	if (got_worker)
+		sched_db->served_once = true;
+	LWLockRelease(pgs_shared->lock);
+
+	if (no_slot > 0)
+		sched_warn_no_slot(no_slot);
+	pfree(wants);
 	pfree(due);
 }
 
@@ -671,6 +976,8 @@ sched_catalog_tables(void)
  * pass that recycles the blocks the VACUUM emptied.  A stream whose pass
  * fails is reported and tried again next time.
  */
+static bool retention_streams = true;	/* the last pass found some */
+
 static void
 sched_retention(void)
 {
@@ -689,6 +996,7 @@ sched_retention(void)
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(loop_cxt);
+	retention_streams = relids != NIL;
 
 	/*
 	 * The checkpoint tables get a row per batch and lose one: at a high
@@ -764,6 +1072,7 @@ pgs_scheduler_main(Datum arg)
 {
 	TimestampTz last_reload = 0;
 	TimestampTz last_retention = 0;
+	TimestampTz idle_since = 0;
 
 	sched_dboid = DatumGetObjectId(arg);
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
@@ -777,8 +1086,34 @@ pgs_scheduler_main(Datum arg)
 									 ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(loop_cxt);
 
+	/*
+	 * Started to look at a database that has no entry: only one with the
+	 * extension takes one; the launcher hears what was found.
+	 */
+	LWLockAcquire(pgs_shared->lock, LW_SHARED);
+	sched_db = pgs_find_database(sched_dboid, false);
+	LWLockRelease(pgs_shared->lock);
+	if (sched_db == NULL)
+	{
+		bool		present;
+
+		StartTransactionCommand();
+		present = OidIsValid(get_extension_oid("pg_streaming", true));
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(loop_cxt);
+		if (!present)
+		{
+			LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
+			pgs_probe_note(sched_dboid, PGS_PROBE_NO_EXTENSION);
+			LWLockRelease(pgs_shared->lock);
+			proc_exit(0);
+		}
+	}
+
 	LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
 	sched_db = pgs_find_database(sched_dboid, true);
+	if (sched_db == NULL)
+		pgs_probe_note(sched_dboid, PGS_PROBE_NO_ENTRY);
 	if (sched_db == NULL || sched_db->state == PGS_DB_PAUSED ||
 		(sched_db->sched_pid != 0 && sched_db->sched_pid != MyProcPid))
 	{
@@ -788,6 +1123,11 @@ pgs_scheduler_main(Datum arg)
 	sched_db->sched_pid = MyProcPid;
 	sched_db->sched_latch = MyLatch;
 	sched_db->reload = false;
+	sched_db->no_slot_since = 0;
+	sched_db->served_once = false;
+	sched_db->gift_at = 0;
+	sched_db->want_since = 0;
+	sched_db->nwaiting = 0;
 	LWLockRelease(pgs_shared->lock);
 	before_shmem_exit(sched_detach, (Datum) 0);
 
@@ -842,6 +1182,29 @@ pgs_scheduler_main(Datum arg)
 			last_retention = GetCurrentTimestamp();
 		}
 		pgstat_report_activity(STATE_IDLE, NULL);
+
+		/*
+		 * Nothing to run and no retention to do: give the slot back after
+		 * a while; starting a query here brings a scheduler back.
+		 */
+		if (nqueries > 0 || retention_streams)
+			idle_since = 0;
+		else if (idle_since == 0)
+			idle_since = now;
+		else if (now >= TimestampTzPlusMilliseconds(idle_since, pgs_worker_idle_timeout_ms))
+		{
+			bool		leave = false;
+
+			LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
+			if (!sched_db->reload && sched_db->state == PGS_DB_RUNNING)
+			{
+				sched_db->state = PGS_DB_IDLE;
+				leave = true;
+			}
+			LWLockRelease(pgs_shared->lock);
+			if (leave)
+				break;
+		}
 
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 sched_timeout(), PG_WAIT_EXTENSION);

@@ -42,12 +42,20 @@ static bool pending_notify_scheduler = false;
 static bool pending_notify_launcher = false;
 static bool xact_callback_registered = false;
 
+/* the shared state, with pg_streaming.max_databases database entries */
+static Size
+pgs_shared_size(void)
+{
+	return add_size(offsetof(PgsShared, dbs),
+					mul_size(sizeof(PgsDatabase), pgs_max_databases));
+}
+
 static void
 shm_request(void)
 {
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
-	RequestAddinShmemSpace(MAXALIGN(sizeof(PgsShared)));
+	RequestAddinShmemSpace(MAXALIGN(pgs_shared_size()));
 	RequestNamedLWLockTranche("pg_streaming", 1);
 	pgs_placement_shmem_request();
 }
@@ -61,12 +69,13 @@ shm_startup(void)
 		prev_shmem_startup_hook();
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	pgs_shared = ShmemInitStruct("pg_streaming", sizeof(PgsShared), &found);
+	pgs_shared = ShmemInitStruct("pg_streaming", pgs_shared_size(), &found);
 	if (!found)
 	{
 		int			i;
 
-		memset(pgs_shared, 0, sizeof(PgsShared));
+		memset(pgs_shared, 0, pgs_shared_size());
+		pgs_shared->ndbs = pgs_max_databases;
 		pgs_shared->lock = &(GetNamedLWLockTranche("pg_streaming"))->lock;
 		for (i = 0; i < PGS_STREAM_COUNTERS; i++)
 			pg_atomic_init_u64(&pgs_shared->counters[i].commits, 0);
@@ -77,7 +86,8 @@ shm_startup(void)
 
 /*
  * The database's entry, created in state PROBE when asked.  Caller holds
- * the lock exclusively when create is true.
+ * the lock exclusively when create is true.  NULL when it has none and
+ * every entry is taken (pg_streaming.max_databases): the launcher says so.
  */
 PgsDatabase *
 pgs_find_database(Oid dboid, bool create)
@@ -85,7 +95,7 @@ pgs_find_database(Oid dboid, bool create)
 	PgsDatabase *free_slot = NULL;
 	int			i;
 
-	for (i = 0; i < PGS_MAX_DATABASES; i++)
+	for (i = 0; i < pgs_shared->ndbs; i++)
 	{
 		PgsDatabase *db = &pgs_shared->dbs[i];
 
@@ -100,6 +110,41 @@ pgs_find_database(Oid dboid, bool create)
 	free_slot->dboid = dboid;
 	free_slot->state = PGS_DB_PROBE;
 	return free_slot;
+}
+
+/*
+ * How many background-worker slots pg_streaming's processes hold: the
+ * launcher, the schedulers and the query workers (for messages about
+ * max_worker_processes).  Caller holds the lock.
+ */
+int
+pgs_count_own_processes(int *schedulers, int *workers)
+{
+	int			i;
+
+	*schedulers = 0;
+	*workers = 0;
+	for (i = 0; i < pgs_shared->ndbs; i++)
+		if (pgs_shared->dbs[i].state != PGS_DB_FREE && pgs_shared->dbs[i].sched_pid != 0)
+			(*schedulers)++;
+	for (i = 0; i < PGS_MAX_WORKERS; i++)
+		if (pgs_shared->workers[i].in_use)
+			(*workers)++;
+	return (pgs_shared->launcher_pid != 0 ? 1 : 0) + *schedulers + *workers;
+}
+
+/*
+ * A note to the launcher about a database without an entry.  Caller holds
+ * the lock exclusively.
+ */
+void
+pgs_probe_note(Oid dboid, PgsProbeNoteKind kind)
+{
+	PgsProbeNote *note = &pgs_shared->probe_ring[pgs_shared->probe_notes % PGS_PROBE_RING];
+
+	note->dboid = dboid;
+	note->kind = kind;
+	pgs_shared->probe_notes++;
 }
 
 /*
@@ -260,11 +305,22 @@ shm_xact_callback(XactEvent event, void *arg)
 			db->reload = true;
 		if (pending_notify_launcher && db->state == PGS_DB_NO_EXTENSION)
 			db->state = PGS_DB_PROBE;
+		/* a database whose scheduler left for want of work gets one again */
+		if (pending_notify_scheduler && db->state == PGS_DB_IDLE)
+		{
+			db->state = PGS_DB_PROBE;
+			launcher = pgs_shared->launcher_latch;
+		}
 		if (db->state == PGS_DB_RUNNING)
 			sched = db->sched_latch;
 	}
 	if (pending_notify_launcher)
+	{
+		/* without a free entry, the launcher is told to look again */
+		if (db == NULL)
+			pgs_probe_note(MyDatabaseId, PGS_PROBE_AGAIN);
 		launcher = pgs_shared->launcher_latch;
+	}
 	LWLockRelease(pgs_shared->lock);
 
 	if (sched)
@@ -472,4 +528,78 @@ pgs_notice_if_unscheduled(const char *name)
 		ereport(NOTICE,
 				(errmsg("pg_streaming is not in shared_preload_libraries, so nothing will run query \"%s\" on its own", name),
 				 errhint("Run its batches with CALL stream.process_all_available(), or add pg_streaming to shared_preload_libraries and restart the server.")));
+}
+
+/* what a waiting query waits for, as stream.queries shows it */
+static const char *
+shm_wait_text(PgsWaitReason reason)
+{
+	switch (reason)
+	{
+		case PGS_WAIT_STARTING:
+			return "waiting for a worker to start";
+		case PGS_WAIT_POOL:
+			return "waiting for a worker: all pg_streaming.max_workers are busy";
+		case PGS_WAIT_NO_SLOT:
+			return "no worker slot: max_worker_processes is used up";
+		case PGS_WAIT_FAIR:
+			return "waiting for a worker: an older due query of another database goes first";
+		case PGS_WAIT_NONE:
+			break;
+	}
+	return "due";
+}
+
+/*
+ * How the background workers serve an active query of this database right
+ * now, in words for stream.queries: running, waiting for its trigger, or
+ * why a due query is not running (no scheduler, no worker slot, a full
+ * pool).  Read from shared memory only, so it costs no catalog access and
+ * never waits on anything but the lock.
+ */
+char *
+pgs_query_serving(int64 query_id)
+{
+	PgsDatabase *db;
+	const char *result = NULL;
+	int			i;
+
+	if (pgs_shared == NULL)
+		return pstrdup("not served: pg_streaming is not in shared_preload_libraries");
+
+	LWLockAcquire(pgs_shared->lock, LW_SHARED);
+	for (i = 0; i < PGS_MAX_WORKERS && result == NULL; i++)
+	{
+		PgsWorkerSlot *w = &pgs_shared->workers[i];
+
+		if (w->in_use && w->dboid == MyDatabaseId && w->query_id == query_id &&
+			!w->done)
+			result = "running";
+	}
+	db = result ? NULL : pgs_find_database(MyDatabaseId, false);
+	if (result != NULL)
+		;
+	else if (db == NULL)
+		result = pgs_shared->dbs_full ?
+			"no scheduler: pg_streaming.max_databases is reached" :
+			"waiting for the launcher to start a scheduler";
+	else if (db->state == PGS_DB_PAUSED)
+		result = "paused: the database is being dropped, renamed or copied";
+	else if (db->sched_pid == 0 && db->no_slot_since != 0)
+		result = "no scheduler: max_worker_processes is used up";
+	else if (db->sched_pid == 0)
+		result = "waiting for the launcher to start a scheduler";
+	else
+	{
+		for (i = 0; i < Min(db->nwaiting, PGS_DB_WAITING); i++)
+			if (db->waiting[i].query_id == query_id)
+				result = shm_wait_text(db->waiting[i].reason);
+		/* more wait than the entry lists: the oldest reason stands for all */
+		if (result == NULL && db->nwaiting > PGS_DB_WAITING)
+			result = shm_wait_text(db->waiting[0].reason);
+		if (result == NULL)
+			result = "waiting for its trigger";
+	}
+	LWLockRelease(pgs_shared->lock);
+	return pstrdup(result);
 }

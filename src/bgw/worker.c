@@ -9,10 +9,13 @@
  * cannot start a worker as a role without LOGIN).  Either way every batch
  * runs under the query owner's identity, with the restrictions PostgreSQL
  * applies to code it runs on a table owner's behalf (batch.c).  An error in a batch rolls the batch back;
- * serialization failures, deadlocks and lost connections are handed back
- * to the scheduler to retry, anything else marks the query failed with its
- * message and SQLSTATE.  SIGTERM cancels a batch in flight (it rolls back
- * whole) and ends the worker.
+ * serialization failures, deadlocks, lost connections and a batch that ran
+ * longer than pg_streaming.batch_timeout (canceled as statement_timeout
+ * cancels a statement) are handed back to the scheduler to retry, anything
+ * else marks the query failed with its message and SQLSTATE.  SIGTERM
+ * cancels a batch in flight (it rolls back whole) and ends the worker.
+ * Each assignment is one batch: the query goes back to the scheduler
+ * after it, so that other queries waiting for a worker get their turn.
  *
  *-------------------------------------------------------------------------
  */
@@ -35,6 +38,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/timeout.h"
 #include "utils/timestamp.h"
 
 #include "bgw/bgw_internal.h"
@@ -43,21 +47,63 @@
 #include "pg_streaming.h"
 
 static int	worker_slot = -1;
+static bool worker_connected = false;
+static TimeoutId batch_timeout_id;
+static volatile sig_atomic_t batch_timed_out = false;
 
+/* the query the worker runs, for the context of its errors */
+typedef struct WorkerQueryName
+{
+	int64		query_id;
+	char		name[NAMEDATALEN * 2];
+} WorkerQueryName;
+
+static WorkerQueryName running_query;
+
+/*
+ * Give the slot back.  A worker that could not connect (a FATAL error in
+ * InitPostgres) leaves the slot to its scheduler, marked, so that the
+ * scheduler knows the role it was started for cannot be used; and the
+ * schedulers waiting for a slot are told that one is free.
+ */
 static void
 worker_detach(int code, Datum arg)
 {
 	PgsWorkerSlot *w = &pgs_shared->workers[worker_slot];
+	int			i;
 
 	LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
 	if (w->pid == MyProcPid)
 	{
-		w->in_use = false;
+		if (worker_connected)
+			w->in_use = false;
+		else
+			w->connect_failed = true;
 		w->ready = false;
 		w->pid = 0;
 		w->latch = NULL;
 	}
+	for (i = 0; i < pgs_shared->ndbs; i++)
+	{
+		PgsDatabase *db = &pgs_shared->dbs[i];
+
+		if (db->sched_latch != NULL && (db->want_since != 0 || db->dboid == w->dboid))
+			SetLatch(db->sched_latch);
+	}
 	LWLockRelease(pgs_shared->lock);
+}
+
+/*
+ * pg_streaming.batch_timeout ran out: cancel the batch as a statement
+ * timeout cancels a statement, at the next CHECK_FOR_INTERRUPTS.
+ */
+static void
+worker_batch_timeout_handler(void)
+{
+	batch_timed_out = true;
+	QueryCancelPending = true;
+	InterruptPending = true;
+	SetLatch(MyLatch);
 }
 
 /* errors worth another try: the same batch may well succeed */
@@ -99,13 +145,19 @@ worker_record(int64 query_id, ErrorData *edata, bool fail)
 static void
 worker_error_context(void *arg)
 {
-	errcontext("background worker batch of streaming query with id " INT64_FORMAT,
-			   *(int64 *) arg);
+	WorkerQueryName *qn = (WorkerQueryName *) arg;
+
+	if (qn->name[0] != '\0')
+		errcontext("batch of streaming query \"%s\" (id " INT64_FORMAT ") in a background worker",
+				   qn->name, qn->query_id);
+	else
+		errcontext("batch of streaming query with id " INT64_FORMAT " in a background worker",
+				   qn->query_id);
 }
 
 /*
  * pg_stat_activity names the query the worker runs: its application_name
- * and its activity.
+ * and its activity.  The name is kept for the context of errors.
  */
 static void
 worker_name_activity(int64 query_id)
@@ -113,23 +165,56 @@ worker_name_activity(int64 query_id)
 	PgsQuery	q;
 	char	   *activity;
 
+	running_query.query_id = query_id;
+	running_query.name[0] = '\0';
 	if (!pgs_query_read(NULL, query_id, PGS_QUERY_NO_LOCK, &q))
 		return;
+	strlcpy(running_query.name, q.name, sizeof(running_query.name));
 	(void) set_config_option("application_name",
 							 psprintf("pg_streaming: %s", q.name),
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SET, true, 0, false);
-	activity = psprintf("streaming query \"%s\" (id " INT64_FORMAT "): running batches",
+	activity = psprintf("streaming query \"%s\" (id " INT64_FORMAT "): running a batch",
 						q.name, query_id);
 	pgstat_report_activity(STATE_RUNNING, activity);
 }
 
 /*
- * Run one assignment.  Returns the outcome; *batches gets the number of
- * batches committed, sqlstate and message the error, if any.
+ * A batch that ran into pg_streaming.batch_timeout: the cancel's error
+ * replaced by one that says which limit it was and what to do.  Called in
+ * PG_CATCH, with the cancel error flushed.
+ */
+static void
+worker_report_timeout(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_QUERY_CANCELED),
+			 errmsg("batch of streaming query \"%s\" (id " INT64_FORMAT ") canceled: it ran longer than pg_streaming.batch_timeout (%d ms)",
+					running_query.name, running_query.query_id, pgs_batch_timeout_ms),
+			 errdetail("The batch was rolled back; it is retried as after a transient error, and the query fails after pg_streaming.max_retries retries."),
+			 errhint("Find what makes the batch slow (a trigger on the target, a lock it waits for, a large backlog with no max_rows_per_batch), or raise pg_streaming.batch_timeout (0 turns the limit off).")));
+}
+
+/* the error in flight, logged and copied out of the error state */
+static ErrorData *
+worker_take_error(MemoryContext cxt)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(cxt);
+	EmitErrorReport();
+	edata = CopyErrorData();
+	FlushErrorState();
+	return edata;
+}
+
+/*
+ * Run one assignment: one batch.  Returns the outcome; *batches gets the
+ * number of batches committed (0 or 1), *more whether the batch was capped
+ * with more rows waiting, sqlstate and message the error, if any.
  */
 static PgsRunResult
-worker_run(int64 query_id, PgsRunMode mode, int *batches, char *sqlstate,
-		   char *message)
+worker_run(int64 query_id, PgsRunMode mode, int *batches, bool *more,
+		   char *sqlstate, char *message)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	volatile PgsRunResult result = PGS_RESULT_OK;
@@ -137,10 +222,13 @@ worker_run(int64 query_id, PgsRunMode mode, int *batches, char *sqlstate,
 	ErrorContextCallback errcb;
 
 	*batches = 0;
+	*more = false;
 	sqlstate[0] = '\0';
 	message[0] = '\0';
 	if (mode == PGS_RUN_ONCE)
 		flags |= PGS_BATCH_NO_CAP;
+	running_query.query_id = query_id;
+	running_query.name[0] = '\0';
 
 	/*
 	 * A non-atomic SPI connection keeps its memory under PortalContext,
@@ -151,7 +239,7 @@ worker_run(int64 query_id, PgsRunMode mode, int *batches, char *sqlstate,
 	PortalContext = AllocSetContextCreate(cxt, "pg_streaming worker portal",
 										  ALLOCSET_DEFAULT_SIZES);
 	errcb.callback = worker_error_context;
-	errcb.arg = &query_id;
+	errcb.arg = &running_query;
 	errcb.previous = error_context_stack;
 	PG_TRY();
 	{
@@ -164,27 +252,29 @@ worker_run(int64 query_id, PgsRunMode mode, int *batches, char *sqlstate,
 			result = PGS_RESULT_INACTIVE;
 		else
 		{
+			PgsBatchResult r;
+
 			worker_name_activity(query_id);
 			if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
 				elog(ERROR, "SPI_connect failed");
-			for (;;)
+			CHECK_FOR_INTERRUPTS();
+			batch_timed_out = false;
+			if (pgs_batch_timeout_ms > 0)
+				enable_timeout_after(batch_timeout_id, pgs_batch_timeout_ms);
+			r = pgs_run_batch(query_id, true, flags);
+			disable_timeout(batch_timeout_id, false);
+			if (batch_timed_out)
 			{
-				PgsBatchResult r;
-
-				CHECK_FOR_INTERRUPTS();
-				r = pgs_run_batch(query_id, true, flags);
-				if (r == PGS_BATCH_INACTIVE)
-				{
-					result = PGS_RESULT_INACTIVE;
-					break;
-				}
-				if (r == PGS_BATCH_NONE)
-					break;
-				(*batches)++;
-				if (mode == PGS_RUN_ONE || mode == PGS_RUN_ONCE)
-					break;
-				if (r == PGS_BATCH_DONE)
-					break;
+				/* it ran out just as the batch ended: the batch stands */
+				batch_timed_out = false;
+				QueryCancelPending = false;
+			}
+			if (r == PGS_BATCH_INACTIVE)
+				result = PGS_RESULT_INACTIVE;
+			else if (r != PGS_BATCH_NONE)
+			{
+				*batches = 1;
+				*more = r == PGS_BATCH_PARTIAL && mode != PGS_RUN_ONCE;
 			}
 			SPI_finish();
 		}
@@ -193,22 +283,39 @@ worker_run(int64 query_id, PgsRunMode mode, int *batches, char *sqlstate,
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *volatile edata = NULL;
+		bool		timed_out = batch_timed_out;
 
 		/*
 		 * The server log gets the error as any backend's would, with the
 		 * query named in its context; the catalog gets it for the views.
+		 * A batch canceled by pg_streaming.batch_timeout gets an error that
+		 * names the setting instead of the cancel's.
 		 */
-		MemoryContextSwitchTo(cxt);
-		EmitErrorReport();
+		disable_timeout(batch_timeout_id, false);
+		batch_timed_out = false;
 		error_context_stack = errcb.previous;
-		edata = CopyErrorData();
-		FlushErrorState();
+		if (timed_out)
+		{
+			MemoryContextSwitchTo(cxt);
+			FlushErrorState();
+			PG_TRY();
+			{
+				worker_report_timeout();
+			}
+			PG_CATCH();
+			{
+				edata = worker_take_error(cxt);
+			}
+			PG_END_TRY();
+		}
+		else
+			edata = worker_take_error(cxt);
 		AbortCurrentTransaction();
 
 		strlcpy(sqlstate, unpack_sql_state(edata->sqlerrcode), 6);
 		strlcpy(message, edata->message ? edata->message : "", PGS_ERRMSG_LEN);
-		result = worker_error_is_transient(edata->sqlerrcode) ?
+		result = timed_out || worker_error_is_transient(edata->sqlerrcode) ?
 			PGS_RESULT_TRANSIENT : PGS_RESULT_FAILED;
 		worker_record(query_id, edata, result == PGS_RESULT_FAILED);
 		FreeErrorData(edata);
@@ -225,7 +332,7 @@ worker_run(int64 query_id, PgsRunMode mode, int *batches, char *sqlstate,
 	 */
 	LockReleaseSession(USER_LOCKMETHOD);
 
-	if (result == PGS_RESULT_OK &&
+	if (result == PGS_RESULT_OK && !*more &&
 		(mode == PGS_RUN_ONCE || mode == PGS_RUN_AVAILABLE_NOW))
 		worker_record(query_id, NULL, false);
 	return result;
@@ -262,12 +369,15 @@ pgs_worker_main(Datum arg)
 	before_shmem_exit(worker_detach, (Datum) 0);
 
 	BackgroundWorkerInitializeConnectionByOid(dboid, roleid, 0);
+	worker_connected = true;
+	batch_timeout_id = RegisterTimeout(USER_TIMEOUT, worker_batch_timeout_handler);
 	run_cxt = AllocSetContextCreate(TopMemoryContext, "pg_streaming worker",
 									ALLOCSET_DEFAULT_SIZES);
 
 	LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
 	w->latch = MyLatch;
 	w->ready = true;
+	w->ready_at = GetCurrentTimestamp();
 	LWLockRelease(pgs_shared->lock);
 
 	for (;;)
@@ -312,19 +422,42 @@ pgs_worker_main(Datum arg)
 		{
 			PgsRunResult result;
 			int			batches;
+			bool		more;
 			char		sqlstate[6];
 			char		message[PGS_ERRMSG_LEN];
 			MemoryContext old;
 
 			old = MemoryContextSwitchTo(run_cxt);
-			result = worker_run(query_id, mode, &batches, sqlstate, message);
+			result = worker_run(query_id, mode, &batches, &more, sqlstate, message);
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(run_cxt);
-			pgstat_report_activity(STATE_IDLE, NULL);
+
+			/*
+			 * What pg_stat_activity shows must not outlive the batch: after
+			 * a good one, the query it ran; after a failed one, nothing (a
+			 * failed query's worker would go on "running" it).
+			 */
+			if (result == PGS_RESULT_OK && running_query.name[0] != '\0')
+			{
+				char		activity[PGS_ERRMSG_LEN];
+
+				snprintf(activity, sizeof(activity),
+						 "streaming query \"%s\" (id " INT64_FORMAT "): ran a batch, waiting for the next",
+						 running_query.name, running_query.query_id);
+				pgstat_report_activity(STATE_IDLE, activity);
+			}
+			else
+			{
+				(void) set_config_option("application_name", "",
+										 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SET, true, 0, false);
+				pgstat_report_activity(STATE_IDLE, "waiting for a batch to run");
+			}
 
 			LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
 			w->result = result;
 			w->batches = batches;
+			w->more = more;
+			w->runs++;
 			memcpy(w->sqlstate, sqlstate, sizeof(w->sqlstate));
 			strlcpy(w->errmsg, message, sizeof(w->errmsg));
 			w->done = true;

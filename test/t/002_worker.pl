@@ -100,8 +100,8 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM bad_out'), '0', 'and wrote
 my ($ret, $out, $err) = $node->psql('postgres', "SELECT stream.await_termination('bad')");
 like($err, qr/streaming query "bad" failed: division by zero/, 'await_termination raises its error');
 like(slurp_file($node->logfile),
-	qr/ERROR:  division by zero\n.*CONTEXT:.*background worker batch of streaming query with id \d+/s,
-	'the worker also reports the error to the server log, naming the query');
+	qr/ERROR:  division by zero\n.*CONTEXT:.*batch of streaming query "bad" \(id \d+\) in a background worker/s,
+	'the worker also reports the error to the server log, naming the query by name and id');
 
 # resuming clears the last error, which belonged to the run that ended
 is($node->safe_psql('postgres', q{

@@ -48,7 +48,7 @@ ok($node->poll_query_until('postgres', 'SELECT count(*) > 100 FROM ev_out'),
 ok($node->poll_query_until('postgres',
 		q{SELECT count(*) > 0 FROM pg_stat_activity
 		   WHERE application_name = 'pg_streaming: live'
-		     AND query LIKE 'streaming query "live" (id %): running batches'}),
+		     AND query LIKE 'streaming query "live" (id %): %'}),
 	'the worker names its query in pg_stat_activity');
 
 # change the text, the trigger and the cap while batches run and rows arrive
