@@ -136,81 +136,6 @@ $$;
 COMMENT ON FUNCTION stream._foreach_batch_procedure(oid, text) IS
 'a query''s foreach_batch procedure: the recorded oid while it is the procedure of the recorded name, else the procedure of that name (after pg_dump or pg_upgrade, which keep no function''s oid)';
 
-DROP VIEW stream.queries;
-ALTER TABLE stream.query_defs
-    ALTER COLUMN foreach_batch TYPE oid USING foreach_batch::oid,
-    ADD COLUMN foreach_batch_name text;
-UPDATE stream.query_defs
-   SET foreach_batch_name = stream._procedure_signature(foreach_batch)
- WHERE foreach_batch IS NOT NULL;
-COMMENT ON COLUMN stream.query_defs.foreach_batch_name IS
-'the foreach_batch procedure''s qualified name and argument types, kept through renames: what finds it again after pg_dump or pg_upgrade, which keep no function''s oid';
-
-CREATE VIEW stream.queries WITH (security_barrier) AS
-SELECT q.name,
-       q.owner,
-       q.status,
-       q.output_mode,
-       q.trigger,
-       q.max_rows_per_batch,
-       q.stream_relid AS stream,
-       q.target_relid AS target,
-       c.batch_id AS last_batch_id,
-       c.committed_at AS last_batch_at,
-       pr.n AS pending_rows,
-       (SELECT count(*) FROM stream.checkpoint_offsets o
-         WHERE o.query_id = q.query_id
-           AND NOT EXISTS (SELECT 1 FROM stream.checkpoint_commits k
-                            WHERE k.query_id = o.query_id
-                              AND k.batch_id = o.batch_id)) AS pending_batches,
-       q.last_error,
-       q.last_error_sqlstate,
-       q.last_error_at,
-       q.last_error_detail,
-       q.last_error_hint,
-       q.query_text AS query,
-       q.created_at,
-       coalesce(r.held_by = q.query_id, false) AS holds_retention,
-       q.missed_rows_at,
-       q.state_relid AS state_table,
-       q.event_time,
-       q.watermark_delay,
-       q.dedup_columns AS deduplicate,
-       (SELECT p.next_watermark FROM stream.progress_log p
-         WHERE p.query_id = q.query_id ORDER BY p.batch_id DESC LIMIT 1) AS watermark,
-       q.query_id AS id,
-       q.key_columns AS key,
-       stream._foreach_batch_procedure(q.foreach_batch, q.foreach_batch_name)::regprocedure AS foreach_batch,
-       q.altered_at,
-       round(extract(epoch FROM
-                     CASE WHEN pr.n > 0 THEN now() - coalesce(c.planned_at, q.created_at)
-                          WHEN c.batch_id IS NULL THEN interval '0'
-                          ELSE c.committed_at - c.planned_at END)::numeric, 3) AS lag_seconds,
-       rp.input_rows_per_second,
-       rp.processed_rows_per_second,
-       rp.blocks_read AS last_batch_blocks_read
-  FROM stream.query_defs q
-  LEFT JOIN stream.retention r ON r.relid = q.stream_relid
-  LEFT JOIN LATERAL (SELECT k.batch_id, k.committed_at, o.planned_at
-                       FROM stream.checkpoint_commits k
-                       JOIN stream.checkpoint_offsets o USING (query_id, batch_id)
-                      WHERE k.query_id = q.query_id
-                      ORDER BY k.batch_id DESC LIMIT 1) c ON true
-  CROSS JOIN LATERAL (SELECT stream._pending_rows(q.query_id) AS n OFFSET 0) pr
-  LEFT JOIN LATERAL (SELECT round(sum(p.input_rows)
-                                  / greatest(extract(epoch FROM max(p.finished_at) - min(p.started_at)), 0.001),
-                                  1) AS input_rows_per_second,
-                            round(sum(p.input_rows)
-                                  / greatest(extract(epoch FROM sum(p.finished_at - p.started_at)), 0.001),
-                                  1) AS processed_rows_per_second,
-                            (array_agg(p.blocks_read ORDER BY p.batch_id DESC))[1] AS blocks_read
-                       FROM (SELECT * FROM stream.progress_log l
-                              WHERE l.query_id = q.query_id
-                              ORDER BY l.batch_id DESC LIMIT 10) p) rp ON true
- WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
-COMMENT ON VIEW stream.queries IS 'streaming queries: id, status, trigger, last committed batch, rows pending (estimated; stream.pending_rows() counts them), lag in seconds, input and processed rows per second over the last ten batches, blocks the last batch read, last error, whether the query holds retention back or missed rows retention removed, a streaming aggregation''s state table, the event-time column, the watermark delay and the watermark in force for the next batch, an upsert key, a foreach_batch procedure';
-GRANT SELECT ON stream.queries TO PUBLIC;
-
 -- ---------------------------------------------------------------------------
 -- Scheduling that never starves silently: stream.queries shows how the
 -- background workers serve each active query (serving)
@@ -223,7 +148,19 @@ LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stream._serving(bigint) IS
 'internal: how the background workers serve an active query now (running, waiting for its trigger, or why a due query is not running: no scheduler, no worker slot, all workers busy), read from shared memory (stream.queries calls it for active queries only)';
 
-CREATE OR REPLACE VIEW stream.queries WITH (security_barrier) AS
+-- stream.queries is made anew: the column type below is changed under it,
+-- and it shows how the background workers serve each query
+DROP VIEW stream.queries;
+ALTER TABLE stream.query_defs
+    ALTER COLUMN foreach_batch TYPE oid USING foreach_batch::oid,
+    ADD COLUMN foreach_batch_name text;
+UPDATE stream.query_defs
+   SET foreach_batch_name = stream._procedure_signature(foreach_batch)
+ WHERE foreach_batch IS NOT NULL;
+COMMENT ON COLUMN stream.query_defs.foreach_batch_name IS
+'the foreach_batch procedure''s qualified name and argument types, kept through renames: what finds it again after pg_dump or pg_upgrade, which keep no function''s oid';
+
+CREATE VIEW stream.queries WITH (security_barrier) AS
 SELECT q.name,
        q.owner,
        q.status,
@@ -287,3 +224,4 @@ SELECT q.name,
                               ORDER BY l.batch_id DESC LIMIT 10) p) rp ON true
  WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
 COMMENT ON VIEW stream.queries IS 'streaming queries: id, status, trigger, last committed batch, rows pending (estimated; stream.pending_rows() counts them), lag in seconds, input and processed rows per second over the last ten batches, blocks the last batch read, last error, whether the query holds retention back or missed rows retention removed, a streaming aggregation''s state table, the event-time column, the watermark delay and the watermark in force for the next batch, an upsert key, a foreach_batch procedure, and how the background workers serve it now (serving: running, waiting for its trigger, or why a due query is not running)';
+GRANT SELECT ON stream.queries TO PUBLIC;
