@@ -457,15 +457,18 @@ sched_warn_no_slot(int ndue)
  * May this idle worker be asked to give its slot to another role or
  * database?  Not before it has served its own for a while (switching
  * costs a process start, and the one that gave way would take it back at
- * once), and never one that has not run anything yet: it was started for
- * a query that is waiting for it.  Caller holds the lock.
+ * once), unless it is for a database not served yet since its scheduler
+ * started ("first": after a restart, most of them, each waiting for its
+ * first batch); and never one that has not run anything yet: it was
+ * started for a query that is waiting for it.  Caller holds the lock.
  */
 static bool
-sched_may_retire(PgsWorkerSlot *w, TimestampTz now)
+sched_may_retire(PgsWorkerSlot *w, TimestampTz now, bool first)
 {
 	return w->in_use && w->ready && !w->retire && w->query_id == 0 && !w->done &&
 		w->latch != NULL && w->runs > 0 &&
-		now >= TimestampTzPlusMilliseconds(w->ready_at, PGS_WORKER_QUANTUM_MS);
+		(first ||
+		 now >= TimestampTzPlusMilliseconds(w->ready_at, PGS_WORKER_QUANTUM_MS));
 }
 
 /*
@@ -519,7 +522,7 @@ sched_get_worker(Oid role, PgsWaitReason *why)
 			 * scheduler finds our query has waited longer (want_since).
 			 */
 			else if (idle_other < 0 && w->dboid == sched_dboid &&
-					 sched_may_retire(w, now))
+					 sched_may_retire(w, now, false))
 				idle_other = i;
 		}
 		else if (free_slot < 0)
@@ -702,7 +705,8 @@ sched_retire_one_idle(TimestampTz now, TimestampTz for_since)
 	{
 		PgsWorkerSlot *w = &pgs_shared->workers[i];
 
-		if (w->dboid == sched_dboid && sched_may_retire(w, now))
+		if (w->dboid == sched_dboid &&
+			sched_may_retire(w, now, !target->served_once))
 		{
 			w->retire = true;
 			latch = w->latch;
