@@ -109,7 +109,7 @@ extern char *pgs_query_names_reading(Oid stream_relid);
 extern int	pgs_query_delete_reading(Oid stream_relid);
 extern char *pgs_query_delete_using(Oid relid);
 extern int	pgs_query_count_owned(Oid roleid);
-extern int	pgs_query_delete_owned(Oid roleid);
+extern int	pgs_query_delete_owned(Oid roleid, bool cascade);
 extern int	pgs_query_reassign_owned(Oid old_roleid, Oid new_roleid);
 
 #endif							/* PGS_QUERY_H */

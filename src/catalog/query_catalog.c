@@ -1017,10 +1017,10 @@ pgs_query_count_owned(Oid roleid)
 
 /* DROP OWNED BY: the role's queries go with its other objects */
 int
-pgs_query_delete_owned(Oid roleid)
+pgs_query_delete_owned(Oid roleid, bool cascade)
 {
 	return qc_delete("DELETE FROM stream.query_defs WHERE owner::oid = $1",
-					 OIDOID, ObjectIdGetDatum(roleid), false);
+					 OIDOID, ObjectIdGetDatum(roleid), cascade);
 }
 
 /* REASSIGN OWNED BY: the queries run as their new owner from now on */

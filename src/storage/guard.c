@@ -522,8 +522,10 @@ stream_on_ddl_command_start(PG_FUNCTION_ARGS)
 		ListCell   *lc;
 		int			n = 0;
 
+		/* with CASCADE, what other roles built on the queries' tables goes too */
 		foreach(lc, guard_role_oids(((DropOwnedStmt *) stmt)->roles))
-			n += pgs_query_delete_owned(lfirst_oid(lc));
+			n += pgs_query_delete_owned(lfirst_oid(lc),
+										((DropOwnedStmt *) stmt)->behavior == DROP_CASCADE);
 		if (n > 0)
 			pgs_notify_scheduler_at_commit();
 	}

@@ -59,6 +59,34 @@ SELECT count(*) AS stranger_queries_left FROM stream.query_defs
 -- the stranger's own objects are untouched
 SELECT to_regclass('public.got') IS NOT NULL AS got_kept;
 
+-- DROP OWNED BY a query's owner drops its queries; with CASCADE, a view
+-- another role built on a query's batch table goes too, as PostgreSQL
+-- drops what depends on a dropped role's objects; without, it is refused
+CREATE ROLE regress_str_passing LOGIN;
+GRANT CREATE ON SCHEMA public TO regress_str_passing;
+SET ROLE regress_str_owner;
+CREATE TABLE mine3 (id int);
+SELECT stream.create_stream('mine3');
+GRANT SELECT ON mine3 TO regress_str_passing;
+SET ROLE regress_str_passing;
+CREATE PROCEDURE take3(batch_id bigint) LANGUAGE plpgsql AS $$ BEGIN NULL; END $$;
+SELECT stream.start_query('pin3', 'SELECT id FROM mine3', foreach_batch => 'take3',
+                          trigger => '1 hour') > 0 AS started;
+GRANT SELECT ON stream_batch.pin3 TO regress_str_owner;
+SET ROLE regress_str_owner;
+CREATE VIEW pin3_view AS SELECT id FROM stream_batch.pin3;
+RESET ROLE;
+\set VERBOSITY terse
+DROP OWNED BY regress_str_passing;
+\set VERBOSITY default
+SELECT count(*) AS passing_queries FROM stream.query_defs WHERE name = 'pin3';
+DROP OWNED BY regress_str_passing CASCADE;
+SELECT count(*) AS passing_queries FROM stream.query_defs WHERE name = 'pin3';
+SELECT to_regclass('stream_batch.pin3') AS batch_table, to_regclass('public.pin3_view') AS owner_view,
+       to_regclass('public.mine3') IS NOT NULL AS stream_kept;
+DROP TABLE mine3;
+DROP ROLE regress_str_passing;
+
 -- ---------------------------------------------------------------------------
 -- Monitoring never runs another role's code: a policy that raises, or one
 -- that sleeps, on the stranger's stream leaves that row's pending count
