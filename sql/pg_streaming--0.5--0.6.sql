@@ -82,9 +82,10 @@ CREATE TABLE stream.local_history (
 );
 COMMENT ON TABLE stream.local_history IS
 'the transaction history of this database''s checkpoints: a random id made by CREATE EXTENSION, carried by physical copies and pg_upgrade, never by a dump';
-INSERT INTO stream.local_history (history_id, system_identifier)
+-- this history holds every retention mark taken before the update too
+INSERT INTO stream.local_history (history_id, system_identifier, created_at)
 SELECT ('x' || pg_catalog.translate(pg_catalog.left(pg_catalog.gen_random_uuid()::text, 18), '-', ''))::bit(64)::bigint,
-       system_identifier
+       system_identifier, '-infinity'
   FROM pg_catalog.pg_control_system();
 REVOKE ALL ON stream.local_history FROM PUBLIC;
 

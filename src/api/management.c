@@ -496,12 +496,13 @@ mg_pending_rows_guarded(const PgsQuery *q)
 
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-			PG_RE_THROW();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
+		/* a cancel is the caller's, raised again outside the subtransaction */
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			ReThrowError(edata);
 		ereport(DEBUG1,
 				(errmsg("pending rows of streaming query \"%s\" not counted: %s",
 						q->name, edata->message)));

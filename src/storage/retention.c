@@ -241,6 +241,18 @@ ret_cut_add_nothing(RetCut *cut, int64 query_id)
 }
 
 /*
+ * A mark is a snapshot of this database's transaction history: marks that
+ * came with a dump from another history (taken before this history began,
+ * or naming transactions this cluster has not reached) would make rows
+ * look older than they are, so they are not used.  Ignoring a mark only
+ * keeps rows longer.
+ */
+#define RET_MARK_OF_THIS_HISTORY \
+	" AND taken_at >= (SELECT created_at FROM stream.local_history)" \
+	" AND pg_catalog.pg_snapshot_xmax(snapshot) OPERATOR(pg_catalog.<=)" \
+	"     pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())"
+
+/*
  * The age cut: the snapshot of the latest mark at least "keep" old (false
  * when there is none yet); with max_hold, the hold cut too, the latest mark
  * at least max_hold old.  A new mark is taken when the latest is older than
@@ -268,7 +280,12 @@ ret_age_cut(Oid relid, Interval *keep, Interval *max_hold, RetCut *cut)
 					 " WHERE NOT EXISTS (SELECT 1 FROM stream.retention_marks"
 					 "  WHERE relid::oid = $1 AND taken_at > now() - least($2, $3) / 100)",
 					 3, argtypes, values, NULL, false, 0);
-	if (pgs_catalog_exec("SELECT snapshot, taken_at FROM stream.retention_marks"
+	if (pgs_catalog_exec(pgs_catalog_has_06() ?
+						 "SELECT snapshot, taken_at FROM stream.retention_marks"
+						 " WHERE relid::oid = $1 AND taken_at <= now() - $2"
+						 RET_MARK_OF_THIS_HISTORY
+						 " ORDER BY taken_at DESC LIMIT 1" :
+						 "SELECT snapshot, taken_at FROM stream.retention_marks"
 						 " WHERE relid::oid = $1 AND taken_at <= now() - $2"
 						 " ORDER BY taken_at DESC LIMIT 1",
 						 2, argtypes, values, NULL, false, 0) > 0)
@@ -285,7 +302,12 @@ ret_age_cut(Oid relid, Interval *keep, Interval *max_hold, RetCut *cut)
 
 		/* a mark that may yet become the hold cut stays */
 		forget = false;
-		if (pgs_catalog_exec("SELECT snapshot, taken_at FROM stream.retention_marks"
+		if (pgs_catalog_exec(pgs_catalog_has_06() ?
+							 "SELECT snapshot, taken_at FROM stream.retention_marks"
+							 " WHERE relid::oid = $1 AND taken_at <= now() - $2"
+							 RET_MARK_OF_THIS_HISTORY
+							 " ORDER BY taken_at DESC LIMIT 1" :
+							 "SELECT snapshot, taken_at FROM stream.retention_marks"
 							 " WHERE relid::oid = $1 AND taken_at <= now() - $2"
 							 " ORDER BY taken_at DESC LIMIT 1",
 							 2, t2, v2, NULL, false, 0) > 0)

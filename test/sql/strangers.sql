@@ -137,6 +137,16 @@ LOCK TABLE theirs IN ACCESS EXCLUSIVE MODE;
 PREPARE TRANSACTION 'regress_str_lock';
 RESET ROLE;
 SELECT name, pending_rows FROM stream.queries WHERE name = 'watched';
+-- a cancel while the count waits is the reader's, and leaves the session
+-- whole: caught in a block, then in a transaction that commits
+SET statement_timeout = '20ms';
+DO $$ BEGIN PERFORM * FROM stream.queries; EXCEPTION WHEN query_canceled THEN RAISE NOTICE 'canceled'; END $$;
+SET statement_timeout = '10s';
+BEGIN;
+SET LOCAL statement_timeout = '20ms';
+DO $$ BEGIN PERFORM * FROM stream.queries; EXCEPTION WHEN query_canceled THEN RAISE NOTICE 'canceled'; END $$;
+COMMIT;
+SELECT 'session alive' AS after_cancel;
 COMMIT PREPARED 'regress_str_lock';
 SELECT name, pending_rows FROM stream.queries WHERE name = 'watched';
 RESET statement_timeout;
