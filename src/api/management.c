@@ -217,6 +217,18 @@ mg_restamp(const PgsQuery *q, FullTransactionId restore)
 						get_rel_name(q->stream_relid)),
 				 errhint("Ask the stream's owner to call stream.resume_restored_query('%s', 'checkpoint').",
 						 q->name)));
+
+	/*
+	 * The rows are stamped in place, outside the transaction: a ROLLBACK of
+	 * the caller's transaction block would keep the stamps and lose the
+	 * boundaries that give them their meaning.  Called alone, the call
+	 * commits or fails whole but for the stamps, and is made again at once.
+	 */
+	if (IsTransactionBlock())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("stream.resume_restored_query(..., 'checkpoint') cannot run inside a transaction block when it stamps restored rows again"),
+				 errhint("Call it on its own, outside BEGIN ... COMMIT.")));
 	LockRelationOid(q->stream_relid, AccessExclusiveLock);
 	n = pgs_checkpoint_foreign_queries(q->stream_relid, &ids, &ends, &splits);
 	if (n > PGS_RESTAMP_MAX_QUERIES)
@@ -242,7 +254,7 @@ mg_restamp(const PgsQuery *q, FullTransactionId restore)
 							other.name),
 					 errdetail("Which of that transaction's rows it processed was told by their places in the table, which the restore changed."),
 					 errhint("Restore without keeping the stamps, and choose restored_rows => 'skip' or 'deliver'.")));
-		if (ids[i] != q->query_id)
+		if (ids[i] != q->query_id || !has_privs_of_role(GetUserId(), q->owner))
 			appendStringInfo(&others, "%s%s", others.len > 0 ? ", " : "",
 							 quote_identifier(other.name));
 	}
@@ -271,9 +283,13 @@ mg_restamp(const PgsQuery *q, FullTransactionId restore)
 			 others.len > 0 ?
 			 errdetail("The checkpoints of streaming queries %s, restored with it, are this cluster's now too; resume them with stream.resume_query().",
 					   others.data) : 0));
-	pgs_query_set_status(q->query_id, "active", false);
-	pgs_notify_scheduler_at_commit();
-	pgs_notice_if_unscheduled(q->name);
+	/* the query goes on if the caller may run it; else its owner resumes it */
+	if (has_privs_of_role(GetUserId(), q->owner))
+	{
+		pgs_query_set_status(q->query_id, "active", false);
+		pgs_notify_scheduler_at_commit();
+		pgs_notice_if_unscheduled(q->name);
+	}
 }
 
 /*
@@ -319,7 +335,20 @@ stream_resume_restored_query(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("restored_rows must be 'checkpoint', 'skip' or 'deliver', not \"%s\"", how)));
-	mg_read(mg_name_arg(fcinfo), PGS_QUERY_LOCK, &q);
+	{
+		char	   *name = mg_name_arg(fcinfo);
+
+		if (!pgs_query_read(name, 0, PGS_QUERY_LOCK, &q))
+			pgs_query_report_missing(name);
+	}
+
+	/*
+	 * The query's owner carries it on; so may the stream's owner with
+	 * 'checkpoint', whose stamping again is theirs to do (mg_restamp).
+	 */
+	if (strcmp(how, "checkpoint") != 0 ||
+		!pg_class_ownercheck(q.stream_relid, GetUserId()))
+		pgs_query_check_access(&q);
 	if (!pgs_catalog_has_06())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -346,6 +375,8 @@ stream_resume_restored_query(PG_FUNCTION_ARGS)
 		mg_restamp(&q, restore);
 		PG_RETURN_BOOL(true);
 	}
+	/* every other way on is the query owner's */
+	pgs_query_check_access(&q);
 
 	if (strcmp(how, "checkpoint") == 0)
 	{

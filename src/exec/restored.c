@@ -114,6 +114,7 @@ pgs_restamp_restored(Oid relid, FullTransactionId restore, int nqueries,
 	TupleTableSlot *slot;
 	Snapshot	snapshot;
 	int64		restamped = 0;
+	bool		stamped_before = false;
 	int			i;
 
 	Assert(nqueries <= PGS_RESTAMP_MAX_QUERIES);
@@ -156,7 +157,10 @@ pgs_restamp_restored(Oid relid, FullTransactionId restore, int nqueries,
 			U64FromFullTransactionId(DatumGetFullTransactionId(values[attno - 1]));
 		if (stamp >= FirstNormalTransactionId &&
 			stamp < FirstNormalTransactionId + PGS_RESTAMP_CLASSES)
+		{
 			mask = stamp - FirstNormalTransactionId;	/* stamped before */
+			stamped_before = true;
+		}
 		else
 		{
 			for (i = 0; i < nqueries; i++)
@@ -180,7 +184,12 @@ pgs_restamp_restored(Oid relid, FullTransactionId restore, int nqueries,
 	ExecDropSingleTupleTableSlot(slot);
 	table_endscan(scan);
 	UnregisterSnapshot(snapshot);
-	if (restamped > 0)
+	/*
+	 * The stamps are rewritten in place, outside the transaction, and the
+	 * indexes are built again inside it: rows found stamped by a call that
+	 * did not commit have indexes of before, so they are built again too.
+	 */
+	if (restamped > 0 || stamped_before)
 		rs_reindex(rel, attno);
 	table_close(rel, NoLock);
 	return restamped;

@@ -229,6 +229,10 @@ is(delivered($dst, 'replica1'), expect([1, 100]), 'and nothing was delivered');
 	extra_params => [ '-U', 'bob' ]);
 like($err, qr/permission denied for streaming query "q"/, 'another role may not carry on the query');
 ($ret, $out, $err) = psql_alice($dst, 'replica1',
+	"BEGIN; SELECT stream.resume_restored_query('q', 'checkpoint'); ROLLBACK;");
+like($err, qr/cannot run inside a transaction block when it stamps restored rows again/,
+	'stamping again is refused inside a transaction block, whose ROLLBACK would keep the stamps');
+($ret, $out, $err) = psql_alice($dst, 'replica1',
 	"SELECT stream.resume_restored_query('q', 'checkpoint')");
 is($out, 't', "resume_restored_query(..., 'checkpoint') after a replica-mode restore");
 like($err, qr/NOTICE:  stamped 151 restored rows of stream table "ev" again\nDETAIL:  The checkpoints of streaming queries q2, restored with it, are this cluster's now too/,
