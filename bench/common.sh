@@ -5,9 +5,10 @@
 need_packages
 build_and_install
 
-# bench_server NAME PORT [settings...]
+# bench_server NAME PORT [settings...]; sets $port to the port it listens on
 bench_server() {
-    local name=$1 port=$(($2 + ${PGS_PORT_OFFSET:-0}))
+    local name=$1
+    port=$(($2 + ${PGS_PORT_OFFSET:-0}))
     shift 2
     dir=$(mktemp -d "${TMPDIR:-/tmp}/pg_streaming_$name.XXXXXX")
     chmod 755 "$dir"
@@ -20,4 +21,21 @@ bench_server() {
 # the median of the numbers on standard input, one a line
 median() {
     sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# batch_cost NEW_ROWS: insert NEW_ROWS rows into stream h and run one batch
+# of query q; prints the batch's server milliseconds and the stream blocks
+# it read (shared buffers read or found)
+batch_cost() {
+    "${psql[@]}" -F ' ' <<SQL | tail -1
+INSERT INTO h SELECT nextval('ids'), now(), repeat('p', 60) FROM generate_series(1, $1);
+SELECT pg_stat_force_next_flush();
+SELECT heap_blks_read + heap_blks_hit AS b0 FROM pg_statio_user_tables WHERE relname = 'h' \gset
+SELECT clock_timestamp() AS t0 \gset
+CALL stream.process_batch('q');
+SELECT round(extract(epoch FROM clock_timestamp() - :'t0') * 1000, 1) AS ms \gset
+SELECT pg_stat_force_next_flush();
+SELECT pg_sleep(0.1);
+SELECT :ms, (SELECT heap_blks_read + heap_blks_hit FROM pg_statio_user_tables WHERE relname = 'h') - :b0;
+SQL
 }

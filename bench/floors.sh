@@ -30,15 +30,15 @@ SQL
 sleep 1
 
 # a transaction with an xid, open until the end of the first part
-runuser -u postgres -- "$PG_BIN/psql" -h "$dir" -p 54357 -U postgres -X -q \
+runuser -u postgres -- "$PG_BIN/psql" -h "$dir" -p "$port" -U postgres -X -q \
     -c "BEGIN; INSERT INTO elsewhere VALUES (1); SELECT pg_sleep(3600);" >/dev/null 2>&1 &
 sleep 1
 # a writer of the stream, open until the end of the third part: it waits
 # for a lock that a session holds until then
-runuser -u postgres -- "$PG_BIN/psql" -h "$dir" -p 54357 -U postgres -X -q \
+runuser -u postgres -- "$PG_BIN/psql" -h "$dir" -p "$port" -U postgres -X -q \
     -c "SELECT pg_advisory_lock(77); SELECT pg_sleep(3600);" >/dev/null 2>&1 &
 sleep 1
-runuser -u postgres -- "$PG_BIN/psql" -h "$dir" -p 54357 -U postgres -X -q \
+runuser -u postgres -- "$PG_BIN/psql" -h "$dir" -p "$port" -U postgres -X -q \
     -c "BEGIN; INSERT INTO h SELECT nextval('ids'), now(), 'open writer' FROM generate_series(1, 100); SELECT pg_advisory_lock(77); COMMIT;" >/dev/null 2>&1 &
 sleep 1
 
@@ -47,25 +47,10 @@ INSERT INTO h SELECT nextval('ids'), now(), repeat('p', 60) FROM generate_series
 CALL stream.process_all_available('q');
 SQL
 
-# one batch of new rows: server milliseconds and stream blocks read
-batch() {
-    "${psql[@]}" -F ' ' <<SQL | tail -1
-INSERT INTO h SELECT nextval('ids'), now(), repeat('p', 60) FROM generate_series(1, $new_rows);
-SELECT pg_stat_force_next_flush();
-SELECT heap_blks_read + heap_blks_hit AS b0 FROM pg_statio_user_tables WHERE relname = 'h' \gset
-SELECT clock_timestamp() AS t0 \gset
-CALL stream.process_batch('q');
-SELECT round(extract(epoch FROM clock_timestamp() - :'t0') * 1000, 1) AS ms \gset
-SELECT pg_stat_force_next_flush();
-SELECT pg_sleep(0.1);
-SELECT :ms, (SELECT heap_blks_read + heap_blks_hit FROM pg_statio_user_tables WHERE relname = 'h') - :b0;
-SQL
-}
-
 echo "round open_ms open_blocks"
 open_ms=(); open_blocks=()
 for r in $(seq 1 "$rounds"); do
-    read -r ms blocks <<<"$(batch)"
+    read -r ms blocks <<<"$(batch_cost "$new_rows")"
     open_ms+=("$ms"); open_blocks+=("$blocks")
     echo "$r $ms $blocks"
 done
@@ -75,7 +60,7 @@ sleep 1
 echo "round closed_ms closed_blocks"
 closed_ms=(); closed_blocks=()
 for r in $(seq 1 "$rounds"); do
-    read -r ms blocks <<<"$(batch)"
+    read -r ms blocks <<<"$(batch_cost "$new_rows")"
     closed_ms+=("$ms"); closed_blocks+=("$blocks")
     echo "$r $ms $blocks"
 done
@@ -83,14 +68,14 @@ done
 echo "round writer_open_ms writer_open_blocks"
 writer_ms=(); writer_blocks=()
 for r in $(seq 1 "$rounds"); do
-    read -r ms blocks <<<"$(batch)"
+    read -r ms blocks <<<"$(batch_cost "$new_rows")"
     writer_ms+=("$ms"); writer_blocks+=("$blocks")
     echo "$r $ms $blocks"
 done
 # the writer commits: the session holding its lock goes
 "${psql[@]}" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE wait_event = 'PgSleep'" >/dev/null
 sleep 1
-read -r ms blocks <<<"$(batch)"
+read -r ms blocks <<<"$(batch_cost "$new_rows")"
 echo "the batch after the writer ended: $ms ms, $blocks blocks"
 
 om=$(printf '%s\n' "${open_ms[@]}" | median); cm=$(printf '%s\n' "${closed_ms[@]}" | median)

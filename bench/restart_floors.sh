@@ -18,7 +18,6 @@ history=${HISTORY:-1000000}
 new_rows=${NEW_ROWS:-10000}
 bench_server restart_floors 54358 "shared_preload_libraries=pg_streaming" \
     "shared_buffers=512MB" "max_wal_size=4GB" "pg_streaming.max_workers=0"
-port=$((54358 + ${PGS_PORT_OFFSET:-0}))
 
 "${psql[@]}" >/dev/null <<SQL
 CREATE EXTENSION pg_streaming;
@@ -31,28 +30,13 @@ INSERT INTO h SELECT nextval('ids'), now(), repeat('p', 60) FROM generate_series
 CALL stream.process_all_available('q');
 SQL
 
-# one batch of new rows: server milliseconds and stream blocks read
-batch() {
-    "${psql[@]}" -F ' ' <<SQL | tail -1
-INSERT INTO h SELECT nextval('ids'), now(), repeat('p', 60) FROM generate_series(1, $new_rows);
-SELECT pg_stat_force_next_flush();
-SELECT heap_blks_read + heap_blks_hit AS b0 FROM pg_statio_user_tables WHERE relname = 'h' \gset
-SELECT clock_timestamp() AS t0 \gset
-CALL stream.process_batch('q');
-SELECT round(extract(epoch FROM clock_timestamp() - :'t0') * 1000, 1) AS ms \gset
-SELECT pg_stat_force_next_flush();
-SELECT pg_sleep(0.1);
-SELECT :ms, (SELECT heap_blks_read + heap_blks_hit FROM pg_statio_user_tables WHERE relname = 'h') - :b0;
-SQL
-}
-
 # part 1: after a restart, nothing open
 runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -w -m fast restart >/dev/null
-batch >/dev/null    # the first batch after a restart reads its pages from disk
+batch_cost "$new_rows" >/dev/null    # the first batch after a restart reads its pages from disk
 echo "round none_open_ms none_open_blocks"
 none_ms=(); none_blocks=()
 for r in $(seq 1 "$rounds"); do
-    read -r ms blocks <<<"$(batch)"
+    read -r ms blocks <<<"$(batch_cost "$new_rows")"
     none_ms+=("$ms"); none_blocks+=("$blocks")
     echo "$r $ms $blocks"
 done
@@ -65,11 +49,11 @@ runuser -u postgres -- "$PG_BIN/psql" -h "$dir" -p "$port" -U postgres -X -q \
 until [ "$("${psql[@]}" -c "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND backend_xid IS NOT NULL")" = 1 ]; do
     sleep 0.1
 done
-batch >/dev/null
+batch_cost "$new_rows" >/dev/null
 echo "round open_ms open_blocks"
 open_ms=(); open_blocks=()
 for r in $(seq 1 "$rounds"); do
-    read -r ms blocks <<<"$(batch)"
+    read -r ms blocks <<<"$(batch_cost "$new_rows")"
     open_ms+=("$ms"); open_blocks+=("$blocks")
     echo "$r $ms $blocks"
 done
