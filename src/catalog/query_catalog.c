@@ -20,7 +20,6 @@
 #include "catalog/indexing.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type_d.h"
-#include "storage/proc.h"
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
 #include "miscadmin.h"
@@ -129,21 +128,22 @@ qc_extension_version(void)
 /*
  * Is the installed catalog at least version 0.6?  Each feature of 0.6 asks
  * this one function instead of probing a column of its own.  The version
- * is read from pg_extension once per transaction: it only changes with
- * ALTER EXTENSION, whose script does not run the features that ask.
+ * is read from pg_extension once per transaction (known by its start
+ * time): it only changes with ALTER EXTENSION, whose script does not run
+ * the features that ask.
  */
 bool
 pgs_catalog_has_06(void)
 {
-	static LocalTransactionId cached_lxid = InvalidLocalTransactionId;
+	static TimestampTz cached_xact_start = 0;
 	static bool cached;
 	char	   *version;
 
-	if (cached_lxid == MyProc->lxid)
+	if (cached_xact_start == GetCurrentTransactionStartTimestamp())
 		return cached;
 	version = qc_extension_version();
 	cached = version != NULL && strcmp(version, "0.6") >= 0;
-	cached_lxid = MyProc->lxid;
+	cached_xact_start = GetCurrentTransactionStartTimestamp();
 	return cached;
 }
 
