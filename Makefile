@@ -33,17 +33,22 @@ OBJS = \
 EXTENSION = pg_streaming
 EXTVERSION = 0.6
 # the install script of the newest version is built from sql/install/;
-# older versions' scripts and the upgrade chain are kept as written
+# older versions' scripts and the upgrade chain are kept as written in
+# sql/versions/.  Regression inputs are sql/*.sql, their expected output
+# expected/*.out (pg_regress's default places); isolation specs and their
+# expected output are under test/, TAP tests in test/t.
 DATA_built = pg_streaming--$(EXTVERSION).sql
-DATA = sql/pg_streaming--0.1.sql sql/pg_streaming--0.1--0.2.sql \
-	sql/pg_streaming--0.2--0.3.sql sql/pg_streaming--0.3--0.4.sql sql/pg_streaming--0.4--0.5.sql \
-	sql/pg_streaming--0.5--0.6.sql
+# a built script of an earlier version left at the top is never installed
+EXTRA_CLEAN = $(wildcard pg_streaming--*.sql)
+DATA = sql/versions/pg_streaming--0.1.sql sql/versions/pg_streaming--0.1--0.2.sql \
+	sql/versions/pg_streaming--0.2--0.3.sql sql/versions/pg_streaming--0.3--0.4.sql \
+	sql/versions/pg_streaming--0.4--0.5.sql sql/versions/pg_streaming--0.5--0.6.sql
 PGFILEDESC = "pg_streaming - structured streaming in PostgreSQL"
 
 PG_CPPFLAGS = -I$(srcdir)/src -Werror=implicit-function-declaration -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
 REGRESS = stream_tables queries refusals identifiers security ddl_guards rewrite_replay indexes stamps backfill retention retention_hold aggregation agg_differential windows event_time memory living_queries window_forms strangers upgrade
-REGRESS_OPTS = --inputdir=$(srcdir)/test --load-extension=pg_streaming
+REGRESS_OPTS = --load-extension=pg_streaming
 
 ISOLATION = late_commit concurrent_writers concurrent_processing ownership_locks starting_latest index_build_inval \
 	retention_plan_run retention_open_writer retention_stopped_query retention_row_lock complete_readers upsert_target rename_batch

@@ -4,7 +4,7 @@
  * table access method, the catalog tables, the functions, the views over
  * them, the event triggers that guard stream tables, and the privileges.
  * Every change here needs the same change in an upgrade script
- * sql/pg_streaming--A--B.sql.
+ * sql/versions/pg_streaming--A--B.sql.
  */
 
 \echo Use "CREATE EXTENSION pg_streaming" to load this file. \quit
