@@ -2,6 +2,8 @@
 MODULE_big = pg_streaming
 OBJS = \
 	src/pg_streaming.o \
+	src/common/settings.o \
+	src/common/names.o \
 	src/storage/stream_am.o \
 	src/storage/stream_table.o \
 	src/storage/guard.o \

@@ -22,7 +22,11 @@
 /* name of the column every stream table gets; never written to targets */
 #define PGS_XID_COLUMN		"_stream_xid"
 
-/* settings (pg_streaming.c) */
+/* the most background workers pg_streaming.max_workers may ask for */
+#define PGS_MAX_WORKERS			64
+
+/* settings (common/settings.c), defined by _PG_init */
+extern void pgs_define_settings(void);
 extern int	pgs_max_workers;
 extern int	pgs_launcher_naptime_ms;
 extern int	pgs_worker_idle_timeout_ms;
@@ -33,10 +37,18 @@ extern int	pgs_retention_naptime_ms;
 extern int	pgs_max_databases;
 extern int	pgs_batch_timeout_ms;
 
-/* intervals given as arguments, checked against stated bounds (pg_streaming.c) */
+/* intervals given as arguments, checked against stated bounds (common/settings.c) */
 extern int64 pgs_interval_usecs(Datum interval, const char *what,
 								const char *given, int64 min_usecs,
 								int64 max_usecs);
+
+/* names as composed statements write them (common/names.c) */
+extern char *pgs_qualified_relname(Oid relid);
+extern char *pgs_qualified_procname(Oid procid);
+/* the query text without trailing blanks and semicolons */
+extern char *pgs_trim_query(const char *text);
+/* a query's stored search_path as its batches run with it */
+extern char *pgs_batch_search_path(const char *stored);
 
 /* a trigger's canonical text, or an error (api/queries.c) */
 extern char *pgs_check_trigger(const char *trigger);

@@ -27,7 +27,6 @@ typedef struct PgsAnalyzedQuery
 
 extern void pgs_analyze_user_query(const char *query_text,
 								   PgsAnalyzedQuery *result);
-extern char *pgs_trim_query(const char *text);
 extern bool pgs_list_has_str(List *list, const char *str);
 extern char *pgs_compose_insert(const char *query_text, Oid target_relid,
 								List *target_columns, List *key_columns);

@@ -537,18 +537,6 @@ pgs_analyze_user_query(const char *query_text, PgsAnalyzedQuery *result)
 				 errmsg("the streaming query has no output columns")));
 }
 
-/* the query text without trailing blanks and semicolons */
-char *
-pgs_trim_query(const char *text)
-{
-	char	   *s = pstrdup(text);
-	int			len = strlen(s);
-
-	while (len > 0 && (isspace((unsigned char) s[len - 1]) || s[len - 1] == ';'))
-		s[--len] = '\0';
-	return s;
-}
-
 /* is the string in the list of strings? */
 bool
 pgs_list_has_str(List *list, const char *str)

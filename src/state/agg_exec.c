@@ -80,21 +80,6 @@
 
 /* ---- names ---- */
 
-char *
-pgs_qualified_relname(Oid relid)
-{
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-									  get_rel_name(relid));
-}
-
-/* a function's name, schema-qualified and quoted */
-char *
-pgs_qualified_procname(Oid procid)
-{
-	return quote_qualified_identifier(get_namespace_name(get_func_namespace(procid)),
-									  get_func_name(procid));
-}
-
 /* OPERATOR(schema.name), which finds the operator whatever the path */
 static char *
 ae_operator(Oid opno)

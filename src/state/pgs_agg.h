@@ -120,8 +120,6 @@ extern void pgs_agg_execute(const struct PgsQuery *q, int64 batch_id,
 extern void pgs_agg_forget_plans(void);
 
 extern char *pgs_agg_collation_name(Oid collation);
-extern char *pgs_qualified_relname(Oid relid);
-extern char *pgs_qualified_procname(Oid procid);
 extern void pgs_state_ddl(const char *sql, const char *query_name);
 extern Oid	pgs_state_create_table(const char *query_name, const char *definition,
 								   char **qualified);
