@@ -4,6 +4,7 @@ OBJS = \
 	src/pg_streaming.o \
 	src/common/settings.o \
 	src/common/names.o \
+	src/common/notes.o \
 	src/storage/stream_am.o \
 	src/storage/stream_table.o \
 	src/storage/guard.o \

@@ -19,6 +19,8 @@
 
 #include "postgres.h"
 
+#include "nodes/pg_list.h"
+
 /* name of the column every stream table gets; never written to targets */
 #define PGS_XID_COLUMN		"_stream_xid"
 
@@ -49,6 +51,27 @@ extern char *pgs_qualified_procname(Oid procid);
 extern char *pgs_trim_query(const char *text);
 /* a query's stored search_path as its batches run with it */
 extern char *pgs_batch_search_path(const char *stored);
+
+/*
+ * Commit notes (common/notes.c): what a transaction tells the background
+ * workers when it commits, taken at commit by bgw/shared.c.
+ */
+typedef struct PgsCommitNotes
+{
+	List	   *stream_relids;	/* streams inserted into (TopTransactionContext) */
+	bool		scheduler;		/* the query catalog changed: re-read it */
+	bool		launcher;		/* the extension was created: look at the database */
+} PgsCommitNotes;
+
+/* a transaction inserted into a stream: wake its queries at commit */
+extern void pgs_note_stream_insert(Oid relid);
+/* the query catalog changed: the scheduler re-reads it at commit */
+extern void pgs_notify_scheduler_at_commit(void);
+/* the extension was created here: the launcher looks at commit */
+extern void pgs_notify_launcher_at_commit(void);
+extern void pgs_commit_notes_enable(void);
+extern bool pgs_take_commit_notes(PgsCommitNotes *notes);
+extern void pgs_forget_commit_notes(void);
 
 /* a trigger's canonical text, or an error (api/queries.c) */
 extern char *pgs_check_trigger(const char *trigger);
