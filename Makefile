@@ -5,6 +5,7 @@ OBJS = \
 	src/common/settings.o \
 	src/common/names.o \
 	src/common/notes.o \
+	src/common/snapshot.o \
 	src/storage/stream_am.o \
 	src/storage/stream_table.o \
 	src/storage/guard.o \
