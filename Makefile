@@ -21,6 +21,7 @@ OBJS = \
 	src/catalog/query_catalog.o \
 	src/catalog/checkpoint.o \
 	src/catalog/query_view.o \
+	src/catalog/query_tables.o \
 	src/state/agg_shape.o \
 	src/state/agg_funcs.o \
 	src/state/agg_exec.o \
