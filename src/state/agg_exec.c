@@ -71,7 +71,6 @@
 #include "catalog/pgs_checkpoint.h"
 #include "catalog/pgs_query.h"
 #include "pg_streaming.h"
-#include "exec/pgs_batch.h"
 #include "source/pgs_offsets.h"
 #include "state/pgs_agg.h"
 
@@ -919,6 +918,26 @@ ae_signature(const PgsQuery *q)
 					get_rel_name(q->target_relid) ? pgs_qualified_relname(q->target_relid) : "");
 }
 
+/*
+ * The query with its stream substituted, analyzed again (at prepare or at
+ * a replan), turned into its partial aggregation: its shape must still be
+ * the one its state table was made for ("arg", the shape's signature).
+ */
+static void
+ae_partialize(Query *query, const void *arg)
+{
+	PgsAggShape shape;
+
+	if (!pgs_agg_describe(query, NIL, &shape) ||
+		strcmp(pgs_agg_shape_signature(&shape), (const char *) arg) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("streaming query no longer matches its state"),
+				 errdetail("Analyzed again, the query's grouping keys or aggregates are of other types or functions than its state was made for."),
+				 errhint("Drop the query and start it again; it will aggregate every row of the stream anew.")));
+	pgs_agg_partialize(query, &shape);
+}
+
 /* the query's statements, prepared on first use */
 static AggPlans *
 ae_plans(const PgsQuery *q)
@@ -974,7 +993,8 @@ ae_plans(const PgsQuery *q)
 	{
 		char	   *text = pgs_trim_query(q->query_text);
 
-		pgs_rewrite_arm_partial(text, q->stream_relid, q->view_relid, p->shape);
+		pgs_rewrite_arm_then(text, q->stream_relid, q->view_relid, ae_partialize,
+							 p->shape);
 		PG_TRY();
 		{
 			p->partial = pgs_state_prepare(text, PGS_BATCH_NPARAMS, pgs_batch_param_types);
@@ -1130,7 +1150,8 @@ ae_partial(const PgsQuery *q, AggPlans *p, PgsBatchParams *params,
 	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
 	source = linitial(SPI_plan_get_plan_sources(p->partial));
 	pgs_batch_input_rows = 0;
-	pgs_rewrite_arm_partial(source->query_string, q->stream_relid, q->view_relid, p->shape);
+	pgs_rewrite_arm_then(source->query_string, q->stream_relid, q->view_relid,
+						 ae_partialize, p->shape);
 	PG_TRY();
 	{
 		partial = pgs_state_run_into(p->partial,
