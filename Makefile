@@ -24,6 +24,9 @@ OBJS = \
 	src/catalog/query_tables.o \
 	src/state/agg_shape.o \
 	src/state/agg_funcs.o \
+	src/state/agg_state.o \
+	src/state/agg_target.o \
+	src/state/agg_plans.o \
 	src/state/agg_exec.o \
 	src/state/window.o \
 	src/state/dedup.o \

@@ -84,17 +84,22 @@ extern char *pgs_agg_deparse(Node *expr, Oid state_relid);
 /* agg_funcs.c */
 extern void pgs_agg_set_call_owner(Oid owner, const char *search_path);
 
-/* agg_exec.c */
-struct PgsQuery;
-struct PgsBatchParams;
+/* agg_state.c */
 extern Oid	pgs_agg_create_state(const char *query_name, Oid owner,
 								 const PgsAggShape *shape);
 extern void pgs_agg_check_state(Oid state_relid, const PgsAggShape *shape,
 								const char *query_name);
+extern char *pgs_agg_collation_name(Oid collation);
+
+/* agg_target.c */
 extern void pgs_agg_prepare_target(Oid target_relid, bool created,
 								   const PgsAggShape *shape,
 								   List *output_names, const char *mode,
 								   bool by_key);
+
+/* agg_exec.c */
+struct PgsQuery;
+struct PgsBatchParams;
 
 /* what one batch did to the state and the target */
 typedef struct PgsAggResult
@@ -114,8 +119,6 @@ extern void pgs_agg_execute(const struct PgsQuery *q, int64 batch_id,
 							const struct PgsWatermarks *watermarks,
 							PgsAggResult *result);
 extern void pgs_agg_forget_plans(void);
-
-extern char *pgs_agg_collation_name(Oid collation);
 
 /* statements of the state's batches (agg_exec.c) */
 #include "executor/spi.h"
