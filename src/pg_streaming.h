@@ -1,16 +1,32 @@
 /*-------------------------------------------------------------------------
  *
  * pg_streaming.h
- *	  What every file of pg_streaming may need: the stream column's name and
- *	  the settings.  Each module has a header of its own beside it:
+ *	  The common layer's header: what every file of pg_streaming may need
+ *	  (the stream column's name, the settings, names, commit notes).
  *
- *	  storage/  the stream_heap access method, create/drop, DDL guards
+ * The folders of src/ are layers, lowest first; a file includes the
+ * headers of, and calls, only its own folder and the folders below it
+ * (scripts/check_layers.sh, part of the test command, holds the order as
+ * data and fails on an include, extern or linked call that points up):
+ *
+ *	  common/   settings, names, commit notes, pg_snapshot helpers and the
+ *				boundary types (this header, pgs_snapshot.h)
+ *	  catalog/  statements on stream.* and the extension's schemas: the
+ *				query catalog, the checkpoint, the query's tables and views
+ *	  storage/  the stream_heap access method, create/drop, DDL guards,
+ *				placement, runs, retention
  *	  source/   batch boundaries and the batch predicate (pgs_offsets.h)
  *	  analyze/  checks at start and the substitution of the stream
+ *	  state/    aggregation, windows and deduplication state (pgs_agg.h)
  *	  exec/     the one batch protocol (pgs_batch.h)
- *	  catalog/  the only code that touches stream.* tables
- *	  api/      the SQL-facing functions
  *	  bgw/      launcher, schedulers, workers (pgs_bgw.h)
+ *	  api/      the SQL-facing functions
+ *	  top       pg_streaming.c: _PG_init and the hooks
+ *
+ * A lower layer that must make a higher one act inverts the call: it
+ * leaves a note (commit notes, taken by bgw/ at commit) or takes a
+ * function from its caller (pgs_rewrite_arm_then).  A header named
+ * *_internal.h is for its own folder only.
  *
  *-------------------------------------------------------------------------
  */
