@@ -15,6 +15,8 @@
 #
 # Prints each violation as "file:line: from -> to: what" and exits 1 if
 # there is any, 0 if none.
+#
+# Usage: check_layers.sh [--sources-only] [TREE]   (TREE: this one by default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,7 +36,11 @@ top
 "
 
 sources_only=
-[ "${1:-}" = "--sources-only" ] && sources_only=1
+if [ "${1:-}" = "--sources-only" ]; then
+    sources_only=1
+    shift
+fi
+[ -z "${1:-}" ] || cd "$1"
 
 declare -A rank
 i=0

@@ -46,7 +46,7 @@ passed=0
 failed=0
 # the layer rule: every include and call between folders points down
 echo "=== layers"
-if bash scripts/check_layers.sh; then
+if bash scripts/check_layers.sh && bash test/layers/check_layers_test.sh; then
     passed=$((passed + 1))
 else
     failed=$((failed + 1))
