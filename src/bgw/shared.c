@@ -239,6 +239,12 @@ pgs_stream_set_wakes(Oid dboid, const Oid *relids, int nrelids)
 	LWLockRelease(pgs_shared->lock);
 }
 
+/*
+ * At commit, act on the transaction's commit notes (common/notes.c): count
+ * the commits into streams, wake the scheduler, and tell the launcher of a
+ * new extension.  The layers that leave the notes know nothing of shared
+ * memory; an abort or a PREPARE forgets them.
+ */
 static void
 shm_xact_callback(XactEvent event, void *arg)
 {
