@@ -7,8 +7,8 @@
 #   includes  each #include "X" of src/**/*.{c,h} that names a project
 #             header (under src/, or beside the file); a header named
 #             *_internal.h may be included only from its own folder
-#   externs   each extern function declaration in a .c file that names a
-#             function defined in a .c file of another folder
+#   externs   each extern function declaration (in a .c file or a header)
+#             that names a function defined in a .c file of a higher folder
 #   calls     each symbol an object file of src/ uses and another object of
 #             src/ defines (nm), which catches calls through a local extern
 #             or a macro; needs a build (make), skipped with --sources-only
@@ -111,8 +111,9 @@ done < <(awk '
     }
     { prev = $0 }' $(find src -name '*.c' | sort))
 
-# pass 2: extern function declarations in .c files
-for f in $(find src -name '*.c' | sort); do
+# pass 2: extern function declarations, in .c files and in headers (a
+# header of a lower folder must not promise a function of a higher one)
+for f in $files; do
     from=$(layer_of "$f")
     while IFS=: read -r line name; do
         for def in ${defined_in[$name]:-}; do

@@ -89,7 +89,4 @@ extern void pgs_commit_notes_enable(void);
 extern bool pgs_take_commit_notes(PgsCommitNotes *notes);
 extern void pgs_forget_commit_notes(void);
 
-/* a trigger's canonical text, or an error (api/queries.c) */
-extern char *pgs_check_trigger(const char *trigger);
-
 #endif							/* PG_STREAMING_H */

@@ -58,6 +58,11 @@ echo 'extern void pgs_forget_batch_plans(void);' >> "$tmp/extern/src/catalog/cat
 touch -d '1 hour ago' "$tmp/extern/src/catalog/catalog.c"
 expect "$tmp/extern" '^src/catalog/catalog.c:[0-9]+: catalog -> exec: extern pgs_forget_batch_plans \(src/exec/batch.c\)$'
 
+# a header of a lower folder promising a higher folder's function
+copy_tree "$tmp/header"
+echo 'extern void pgs_agg_forget_plans(void);' >> "$tmp/header/src/catalog/pgs_catalog.h"
+expect "$tmp/header" '^src/catalog/pgs_catalog.h:[0-9]+: catalog -> state: extern pgs_agg_forget_plans \(src/state/agg_exec.c\)$'
+
 # a linked call up, whatever the source says: exec's object placed in catalog/
 copy_tree "$tmp/call"
 touch -d '1 hour ago' "$tmp/call/src/catalog/zz_moved.c"
