@@ -7,7 +7,9 @@
  * its end snapshot and not in its start snapshot, the previous batch's end.
  * Each boundary also records a block floor, below which no row of a
  * transaction it does not see can lie, so that the next batch reads only a
- * TID range of the stream.
+ * TID range of the stream.  The boundary's type (PgsBoundary) lives below,
+ * in common/pgs_snapshot.h, since the checkpoint stores it and retention
+ * reads it.
  *
  *-------------------------------------------------------------------------
  */
