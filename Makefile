@@ -2,6 +2,10 @@
 MODULE_big = pg_streaming
 OBJS = \
 	src/pg_streaming.o \
+	src/common/settings.o \
+	src/common/names.o \
+	src/common/notes.o \
+	src/common/snapshot.o \
 	src/storage/stream_am.o \
 	src/storage/stream_table.o \
 	src/storage/guard.o \
@@ -17,8 +21,12 @@ OBJS = \
 	src/catalog/query_catalog.o \
 	src/catalog/checkpoint.o \
 	src/catalog/query_view.o \
+	src/catalog/query_tables.o \
 	src/state/agg_shape.o \
 	src/state/agg_funcs.o \
+	src/state/agg_state.o \
+	src/state/agg_target.o \
+	src/state/agg_plans.o \
 	src/state/agg_exec.o \
 	src/state/window.o \
 	src/state/dedup.o \

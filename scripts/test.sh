@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: pg_regress, isolation and TAP suites against a private
+# Runs every test: the layer check (scripts/check_layers.sh), then the
+# pg_regress, isolation and TAP suites against a private
 # PostgreSQL 15 server, then a short pass of every benchmark script.
 # Run as root on Debian 12: installs what is missing.  Everything it writes
 # goes under one work directory, .test/ in the tree (PGS_TEST_DIR), removed
@@ -40,9 +41,17 @@ tar -c --exclude=./.test --exclude=./.demo --exclude=./.git . | tar -x -C "$work
 chown -R postgres "$work/src"
 start_server "$work" "$port" "max_prepared_transactions=10"
 
-# the three suites run one after the other, each whatever the others did
+# the suites run one after the other, each whatever the others did
 passed=0
 failed=0
+# the layer rule: every include and call between folders points down
+echo "=== layers"
+if bash scripts/check_layers.sh && bash test/layers/check_layers_test.sh; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+    echo "--- layers failed"
+fi
 run_suite() {
     local name=$1
     shift

@@ -27,7 +27,6 @@ typedef struct PgsAnalyzedQuery
 
 extern void pgs_analyze_user_query(const char *query_text,
 								   PgsAnalyzedQuery *result);
-extern char *pgs_trim_query(const char *text);
 extern bool pgs_list_has_str(List *list, const char *str);
 extern char *pgs_compose_insert(const char *query_text, Oid target_relid,
 								List *target_columns, List *key_columns);
@@ -39,8 +38,11 @@ extern char *pgs_compose_insert(const char *query_text, Oid target_relid,
  * subtransaction abort.
  */
 extern void pgs_rewrite_arm(const char *token, Oid stream_relid, Oid view_relid);
-extern void pgs_rewrite_arm_partial(const char *token, Oid stream_relid,
-									Oid view_relid, const char *shape);
+/* the caller's next step with the query its substitution analyzed */
+typedef void (*PgsRewriteFinish) (struct Query *query, const void *arg);
+extern void pgs_rewrite_arm_then(const char *token, Oid stream_relid,
+								 Oid view_relid, PgsRewriteFinish finish,
+								 const void *finish_arg);
 extern void pgs_rewrite_disarm(void);
 extern void pgs_install_hooks(void);
 

@@ -44,7 +44,6 @@
 #include "catalog/pgs_query.h"
 #include "pg_streaming.h"
 #include "source/pgs_offsets.h"
-#include "state/pgs_agg.h"
 
 /* what the analysis found; filled by qa_check_query */
 typedef struct QaContext
@@ -80,8 +79,8 @@ typedef struct QaRewrite
 	Oid			view_relid;		/* the query's view, or InvalidOid */
 	int			substituted;	/* range table entries replaced */
 	SubTransactionId subid;		/* armed in this subtransaction */
-	bool		partial;		/* and turn the query into its partial aggregation */
-	const char *shape;			/* whose shape must be this one */
+	PgsRewriteFinish finish;	/* the caller's next step with the query, or NULL */
+	const void *finish_arg;
 } QaRewrite;
 
 static QaRewrite qa_rewrite;
@@ -537,18 +536,6 @@ pgs_analyze_user_query(const char *query_text, PgsAnalyzedQuery *result)
 				 errmsg("the streaming query has no output columns")));
 }
 
-/* the query text without trailing blanks and semicolons */
-char *
-pgs_trim_query(const char *text)
-{
-	char	   *s = pstrdup(text);
-	int			len = strlen(s);
-
-	while (len > 0 && (isspace((unsigned char) s[len - 1]) || s[len - 1] == ';'))
-		s[--len] = '\0';
-	return s;
-}
-
 /* is the string in the list of strings? */
 bool
 pgs_list_has_str(List *list, const char *str)
@@ -780,19 +767,8 @@ qa_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 			if (OidIsValid(rw->view_relid))
 				qa_check_calls(query, rw->view_relid, rw->stream_relid);
 			(void) qa_substitute_walker((Node *) query, rw);
-			if (rw->substituted > 0 && rw->partial)
-			{
-				PgsAggShape shape;
-
-				if (!pgs_agg_describe(query, NIL, &shape) ||
-					strcmp(pgs_agg_shape_signature(&shape), rw->shape) != 0)
-					ereport(ERROR,
-							(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-							 errmsg("streaming query no longer matches its state"),
-							 errdetail("Analyzed again, the query's grouping keys or aggregates are of other types or functions than its state was made for."),
-							 errhint("Drop the query and start it again; it will aggregate every row of the stream anew.")));
-				pgs_agg_partialize(query, &shape);
-			}
+			if (rw->substituted > 0 && rw->finish != NULL)
+				rw->finish(query, rw->finish_arg);
 		}
 		PG_FINALLY();
 		{
@@ -856,18 +832,23 @@ pgs_rewrite_arm(const char *token, Oid stream_relid, Oid view_relid)
 	qa_rewrite.view_relid = view_relid;
 	qa_rewrite.substituted = 0;
 	qa_rewrite.subid = GetCurrentSubTransactionId();
-	qa_rewrite.partial = false;
+	qa_rewrite.finish = NULL;
+	qa_rewrite.finish_arg = NULL;
 	qa_active_rewrite = &qa_rewrite;
 }
 
-/* the same, and the query's aggregation turned into its partial form */
+/*
+ * The same, and once the stream is substituted, "finish" does the caller's
+ * next step with the analyzed query (an aggregation turns it into its
+ * partial form, state/ knowing how), inside the same analysis.
+ */
 void
-pgs_rewrite_arm_partial(const char *token, Oid stream_relid, Oid view_relid,
-						const char *shape)
+pgs_rewrite_arm_then(const char *token, Oid stream_relid, Oid view_relid,
+					 PgsRewriteFinish finish, const void *finish_arg)
 {
 	pgs_rewrite_arm(token, stream_relid, view_relid);
-	qa_rewrite.partial = true;
-	qa_rewrite.shape = shape;
+	qa_rewrite.finish = finish;
+	qa_rewrite.finish_arg = finish_arg;
 }
 
 /* the statement analyzed next is left as written */

@@ -60,6 +60,9 @@ PG_FUNCTION_INFO_V1(stream_start_query);
 PG_FUNCTION_INFO_V1(stream_drop_query);
 PG_FUNCTION_INFO_V1(stream_alter_query);
 
+/* a trigger's canonical text, or an error (the API's, so declared here) */
+extern char *pgs_check_trigger(const char *trigger);
+
 /* the bounds of an interval trigger */
 #define QD_MIN_TRIGGER_USECS	((int64) 1000)
 #define QD_MAX_TRIGGER_USECS	((int64) 366 * USECS_PER_DAY)

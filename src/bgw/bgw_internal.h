@@ -20,7 +20,6 @@
 #include "bgw/pgs_bgw.h"
 #include "pg_streaming.h"
 
-#define PGS_MAX_WORKERS			64
 #define PGS_DB_WAITING			32	/* waiting queries shown per database */
 #define PGS_WARNING_INTERVAL_MS	60000	/* one warning of a kind per minute */
 #define PGS_WORKER_QUANTUM_MS	1000	/* a worker serves its database and role

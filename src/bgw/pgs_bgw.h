@@ -1,12 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * pgs_bgw.h
- *	  The worker stack as the rest of pg_streaming sees it: set-up from
- *	  _PG_init, and notes that wake schedulers when a transaction commits.
+ *	  The worker stack as the layers above it see it: set-up from _PG_init,
+ *	  and what stream.queries shows of the workers.
  *
- * Storage and SQL-facing code include this header only; the shared memory
- * layout stays behind bgw_internal.h.  Every function here is safe to call
- * when pg_streaming is not in shared_preload_libraries (it does nothing).
+ * The SQL-facing code includes this header only; the shared memory layout
+ * stays behind bgw_internal.h.  Layers below bgw/ tell the workers of a
+ * commit through the commit notes of pg_streaming.h, which bgw/ takes at
+ * transaction end.  Every function here is safe to call when pg_streaming
+ * is not in shared_preload_libraries (it does nothing).
  *
  *-------------------------------------------------------------------------
  */
@@ -19,12 +21,6 @@
 extern void pgs_shmem_init_hooks(void);
 extern void pgs_register_launcher(void);
 
-/* a transaction inserted into a stream: wake its queries at commit */
-extern void pgs_note_stream_insert(Oid relid);
-/* the query catalog changed: the scheduler re-reads it at commit */
-extern void pgs_notify_scheduler_at_commit(void);
-/* the extension was created here: the launcher looks at commit */
-extern void pgs_notify_launcher_at_commit(void);
 /* how the background workers serve a query now, for stream.queries */
 extern char *pgs_query_serving(int64 query_id);
 /* a NOTICE where no worker will run a query on its own */

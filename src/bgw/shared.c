@@ -36,12 +36,6 @@ static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static ProcessUtility_hook_type prev_process_utility_hook = NULL;
 
-/* what this backend's transaction will announce at commit */
-static List *pending_stream_relids = NIL;	/* in TopTransactionContext */
-static bool pending_notify_scheduler = false;
-static bool pending_notify_launcher = false;
-static bool xact_callback_registered = false;
-
 /* the shared state, with pg_streaming.max_databases database entries */
 static Size
 pgs_shared_size(void)
@@ -202,15 +196,15 @@ pgs_stream_commits(Oid dboid, Oid relid)
  * nothing, when one needs a slot: the caller then does it under the lock.
  */
 static bool
-shm_count_commits_unlocked(bool *wake)
+shm_count_commits_unlocked(List *stream_relids, bool *wake)
 {
 	ListCell   *lc;
 
 	*wake = false;
-	foreach(lc, pending_stream_relids)
+	foreach(lc, stream_relids)
 		if (shm_counter(MyDatabaseId, lfirst_oid(lc), false) == NULL)
 			return false;
-	foreach(lc, pending_stream_relids)
+	foreach(lc, stream_relids)
 	{
 		PgsStreamCounter *c = shm_counter(MyDatabaseId, lfirst_oid(lc), false);
 
@@ -245,6 +239,12 @@ pgs_stream_set_wakes(Oid dboid, const Oid *relids, int nrelids)
 	LWLockRelease(pgs_shared->lock);
 }
 
+/*
+ * At commit, act on the transaction's commit notes (common/notes.c): count
+ * the commits into streams, wake the scheduler, and tell the launcher of a
+ * new extension.  The layers that leave the notes know nothing of shared
+ * memory; an abort or a PREPARE forgets them.
+ */
 static void
 shm_xact_callback(XactEvent event, void *arg)
 {
@@ -253,19 +253,18 @@ shm_xact_callback(XactEvent event, void *arg)
 	Latch	   *sched = NULL;
 	Latch	   *launcher = NULL;
 	bool		wake;
+	PgsCommitNotes notes;
 
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
 		event == XACT_EVENT_PREPARE)
 	{
-		pending_stream_relids = NIL;
-		pending_notify_scheduler = false;
-		pending_notify_launcher = false;
+		pgs_forget_commit_notes();
 		return;
 	}
 	if (event != XACT_EVENT_COMMIT)
 		return;
-	if (pending_stream_relids == NIL && !pending_notify_scheduler &&
-		!pending_notify_launcher)
+	/* the list of streams lives in TopTransactionContext, still there */
+	if (!pgs_take_commit_notes(&notes) || pgs_shared == NULL)
 		return;
 
 	/*
@@ -276,20 +275,19 @@ shm_xact_callback(XactEvent event, void *arg)
 	 * spurious or a missed wake-up, which the scheduler's own timeout makes
 	 * good.
 	 */
-	if (!pending_notify_scheduler && !pending_notify_launcher &&
-		shm_count_commits_unlocked(&wake))
+	if (!notes.scheduler && !notes.launcher &&
+		shm_count_commits_unlocked(notes.stream_relids, &wake))
 	{
 		db = wake ? pgs_find_database(MyDatabaseId, false) : NULL;
 		if (db != NULL && db->state == PGS_DB_RUNNING)
 			sched = db->sched_latch;
 		if (sched)
 			SetLatch(sched);
-		pending_stream_relids = NIL;
 		return;
 	}
 
 	LWLockAcquire(pgs_shared->lock, LW_EXCLUSIVE);
-	foreach(lc, pending_stream_relids)
+	foreach(lc, notes.stream_relids)
 	{
 		PgsStreamCounter *c = shm_counter(MyDatabaseId, lfirst_oid(lc), false);
 
@@ -298,15 +296,15 @@ shm_xact_callback(XactEvent event, void *arg)
 		if (c != NULL)
 			pg_atomic_fetch_add_u64(&c->commits, 1);
 	}
-	db = pgs_find_database(MyDatabaseId, pending_notify_launcher);
+	db = pgs_find_database(MyDatabaseId, notes.launcher);
 	if (db != NULL)
 	{
-		if (pending_notify_scheduler)
+		if (notes.scheduler)
 			db->reload = true;
-		if (pending_notify_launcher && db->state == PGS_DB_NO_EXTENSION)
+		if (notes.launcher && db->state == PGS_DB_NO_EXTENSION)
 			db->state = PGS_DB_PROBE;
 		/* a database whose scheduler left for want of work gets one again */
-		if (pending_notify_scheduler && db->state == PGS_DB_IDLE)
+		if (notes.scheduler && db->state == PGS_DB_IDLE)
 		{
 			db->state = PGS_DB_PROBE;
 			launcher = pgs_shared->launcher_latch;
@@ -314,7 +312,7 @@ shm_xact_callback(XactEvent event, void *arg)
 		if (db->state == PGS_DB_RUNNING)
 			sched = db->sched_latch;
 	}
-	if (pending_notify_launcher)
+	if (notes.launcher)
 	{
 		/* without a free entry, the launcher is told to look again */
 		if (db == NULL)
@@ -327,57 +325,6 @@ shm_xact_callback(XactEvent event, void *arg)
 		SetLatch(sched);
 	if (launcher)
 		SetLatch(launcher);
-
-	/* the list lived in TopTransactionContext, which is going away */
-	pending_stream_relids = NIL;
-	pending_notify_scheduler = false;
-	pending_notify_launcher = false;
-}
-
-static void
-shm_register_xact_callback(void)
-{
-	if (!xact_callback_registered)
-	{
-		RegisterXactCallback(shm_xact_callback, NULL);
-		xact_callback_registered = true;
-	}
-}
-
-/*
- * Called for every insert into a stream table (stream_am.c); remembers the
- * stream so that the commit can wake the queries that read it.
- */
-void
-pgs_note_stream_insert(Oid relid)
-{
-	MemoryContext old;
-
-	if (pgs_shared == NULL || list_member_oid(pending_stream_relids, relid))
-		return;
-	shm_register_xact_callback();
-	old = MemoryContextSwitchTo(TopTransactionContext);
-	pending_stream_relids = lappend_oid(pending_stream_relids, relid);
-	MemoryContextSwitchTo(old);
-}
-
-void
-pgs_notify_scheduler_at_commit(void)
-{
-	if (pgs_shared == NULL)
-		return;
-	shm_register_xact_callback();
-	pending_notify_scheduler = true;
-}
-
-void
-pgs_notify_launcher_at_commit(void)
-{
-	if (pgs_shared == NULL)
-		return;
-	shm_register_xact_callback();
-	pending_notify_launcher = true;
-	pending_notify_scheduler = true;
 }
 
 /*
@@ -515,6 +462,9 @@ pgs_shmem_init_hooks(void)
 	shmem_startup_hook = shm_startup;
 	prev_process_utility_hook = ProcessUtility_hook;
 	ProcessUtility_hook = shm_process_utility;
+	/* every backend inherits it: each commit's notes are taken here */
+	RegisterXactCallback(shm_xact_callback, NULL);
+	pgs_commit_notes_enable();
 }
 
 /*

@@ -20,7 +20,6 @@
 #include "utils/array.h"
 #include "utils/xid8.h"
 
-#include "bgw/pgs_bgw.h"
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_checkpoint.h"
 #include "catalog/pgs_query.h"

@@ -19,7 +19,7 @@
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
-#include "source/pgs_offsets.h"
+#include "common/pgs_snapshot.h"
 
 /* one row of the offsets log */
 typedef struct PgsOffsets

@@ -32,12 +32,11 @@
 
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_query.h"
-#include "exec/pgs_batch.h"
+#include "catalog/pgs_query_tables.h"
 #include "access/xact.h"
 #include "utils/memutils.h"
 #include "nodes/parsenodes.h"
 #include "pg_streaming.h"
-#include "state/pgs_agg.h"
 
 /* the columns pgs_query_read reads, in the order qc_fill expects them */
 #define QC_COLUMNS_COMMON \
@@ -772,7 +771,7 @@ qc_cmp_names(const ListCell *a, const ListCell *b)
 
 /*
  * Drop the state (and batch) tables of the queries a statement deleted;
- * with cascade, with what depends on them (pgs_agg_drop_query_table).
+ * with cascade, with what depends on them (pgs_query_table_drop).
  */
 static void
 qc_drop_states(List *relids, bool cascade)
@@ -780,8 +779,8 @@ qc_drop_states(List *relids, bool cascade)
 	ListCell   *lc;
 
 	foreach(lc, relids)
-		pgs_agg_drop_query_table(lfirst_oid(lc),
-								 cascade ? DROP_CASCADE : DROP_RESTRICT);
+		pgs_query_table_drop(lfirst_oid(lc),
+							 cascade ? DROP_CASCADE : DROP_RESTRICT);
 }
 
 /*

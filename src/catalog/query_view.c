@@ -50,11 +50,10 @@
 #include "utils/lsyscache.h"
 #include "utils/ruleutils.h"
 
-#include "analyze/pgs_analyze.h"
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_query.h"
-#include "exec/pgs_batch.h"
-#include "state/pgs_agg.h"
+#include "catalog/pgs_query_tables.h"
+#include "pg_streaming.h"
 
 /* the text of a query, deparsed or parsed, means one thing whatever the session set */
 static void
@@ -262,7 +261,7 @@ pgs_query_define_view(const PgsQuery *q, Query *analyzed)
 
 	if (OidIsValid(q->view_relid))
 	{
-		pgs_agg_drop_state(q->view_relid);
+		pgs_query_table_drop(q->view_relid, DROP_RESTRICT);
 		CommandCounterIncrement();
 	}
 	relid = pgs_query_view_create(q->name, analyzed);

@@ -223,40 +223,6 @@ batch_get_plan(const PgsQuery *q)
 }
 
 /*
- * The query's search_path with pg_catalog first and pg_temp last: a name
- * the query's text leaves unqualified is PostgreSQL's own (the text batches
- * run names everything else in full), and the temporary schema is the
- * session's that runs the batch, never the query's.
- */
-char *
-pgs_batch_search_path(const char *stored)
-{
-	char	   *copy = pstrdup(stored);
-	List	   *names;
-	ListCell   *lc;
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "pg_catalog, ");
-	if (SplitIdentifierString(copy, ',', &names))
-	{
-		foreach(lc, names)
-		{
-			const char *name = lfirst(lc);
-
-			if (strcmp(name, "pg_temp") == 0 || strcmp(name, "pg_catalog") == 0)
-				continue;
-			/* "$user" is kept as written: it is no identifier to quote */
-			appendStringInfo(&buf, "%s, ",
-							 strcmp(name, "$user") == 0 ? "\"$user\"" :
-							 quote_identifier(name));
-		}
-	}
-	appendStringInfoString(&buf, "pg_temp");
-	return buf.data;
-}
-
-/*
  * The event times of the batch's rows, as the owner (Spark's eventTime
  * statistics), and the watermark the next batch will have: the latest
  * event time seen less the delay, never moving back.  A timestamp without

@@ -41,6 +41,5 @@ extern Oid	pgs_stream_relfilenode(Oid relid);
 #define PGS_RESTAMP_CLASSES		(1 << PGS_RESTAMP_MAX_QUERIES)
 extern int64 pgs_restamp_restored(Oid relid, FullTransactionId restore,
 								  int nqueries, const Datum *ends, bool *seen);
-extern char *pgs_batch_search_path(const char *stored);
 
 #endif							/* PGS_BATCH_H */

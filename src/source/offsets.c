@@ -30,15 +30,6 @@
 #include "source/pgs_offsets.h"
 #include "storage/pgs_placement.h"
 
-int
-pgs_cmp_u64(const void *a, const void *b)
-{
-	uint64		x = *(const uint64 *) a;
-	uint64		y = *(const uint64 *) b;
-
-	return (x > y) - (x < y);
-}
-
 /* widen a 32-bit xid that is known to be recent to a full one */
 static uint64
 off_widen(FullTransactionId next, TransactionId xid)
@@ -49,70 +40,6 @@ off_widen(FullTransactionId next, TransactionId xid)
 	if (!TransactionIdIsNormal(xid))
 		return (uint64) xid;
 	return next_u64 + (int64) (int32) (xid - next_xid);
-}
-
-/*
- * pg_snapshot as the server stores it (xid8funcs.c): a varlena of the count
- * of running xids, xmin, xmax, then the running xids in ascending order.
- * This is the type's on-disk format, which pg_upgrade carries over
- * unchanged, so it is as stable as the catalog rows that hold it; reading
- * it directly spares a round trip through the type's text form.
- */
-typedef struct OffStoredSnapshot
-{
-	int32		vl_len_;
-	uint32		nxip;
-	FullTransactionId xmin;
-	FullTransactionId xmax;
-	FullTransactionId xip[FLEXIBLE_ARRAY_MEMBER];
-} OffStoredSnapshot;
-
-/* a pg_snapshot datum of s, its running xids sorted and without repeats */
-static Datum
-off_make_snapshot(PgsXidSnapshot *s)
-{
-	OffStoredSnapshot *snap;
-	Size		size;
-	int			n = 0;
-	int			i;
-
-	qsort(s->xip, s->nxip, sizeof(uint64), pgs_cmp_u64);
-	size = offsetof(OffStoredSnapshot, xip) + sizeof(FullTransactionId) * s->nxip;
-	snap = palloc0(size);
-	snap->xmin = FullTransactionIdFromU64(s->xmin);
-	snap->xmax = FullTransactionIdFromU64(s->xmax);
-	for (i = 0; i < s->nxip; i++)
-	{
-		if (i > 0 && s->xip[i] == s->xip[i - 1])
-			continue;
-		Assert(s->xip[i] >= s->xmin && s->xip[i] < s->xmax);
-		snap->xip[n++] = FullTransactionIdFromU64(s->xip[i]);
-	}
-	snap->nxip = n;
-	SET_VARSIZE(snap, offsetof(OffStoredSnapshot, xip) + sizeof(FullTransactionId) * n);
-	return PointerGetDatum(snap);
-}
-
-/* take a pg_snapshot datum apart; s->xip comes out ascending */
-void
-pgs_snapshot_parse(Datum snap, PgsXidSnapshot *s)
-{
-	OffStoredSnapshot *stored = (OffStoredSnapshot *) PG_DETOAST_DATUM(snap);
-	uint32		i;
-
-	s->xmin = U64FromFullTransactionId(stored->xmin);
-	s->xmax = U64FromFullTransactionId(stored->xmax);
-	s->nxip = (int) stored->nxip;
-	s->xip = palloc(sizeof(uint64) * (stored->nxip + 1));
-	for (i = 0; i < stored->nxip; i++)
-		s->xip[i] = U64FromFullTransactionId(stored->xip[i]);
-}
-
-/* is xid listed as running in s (s->xip ascending)? */
-bool
-pgs_snapshot_running(const PgsXidSnapshot *s, uint64 xid)
-{
-	return bsearch(&xid, s->xip, s->nxip, sizeof(uint64), pgs_cmp_u64) != NULL;
 }
 
 /*
@@ -167,17 +94,7 @@ pgs_take_snapshot(bool own_running)
 	for (i = 0; i < s.nxip; i++)
 		if (s.xip[i] < s.xmin)
 			s.xmin = s.xip[i];
-	return off_make_snapshot(&s);
-}
-
-/* the xmax of a pg_snapshot datum: every xid from it on is not yet visible */
-FullTransactionId
-pgs_snapshot_xmax(Datum snap)
-{
-	PgsXidSnapshot s;
-
-	pgs_snapshot_parse(snap, &s);
-	return FullTransactionIdFromU64(s.xmax);
+	return pgs_snapshot_make(&s);
 }
 
 /*
@@ -339,7 +256,7 @@ pgs_snapshot_without(Datum snap, FullTransactionId xid)
 	for (i = 0; i < s.nxip; i++)
 		if (s.xip[i] < s.xmin)
 			s.xmin = s.xip[i];
-	return off_make_snapshot(&s);
+	return pgs_snapshot_make(&s);
 }
 
 /*
@@ -377,5 +294,5 @@ pgs_cut_snapshot(const PgsBoundary *lo, Datum hi_snapshot,
 	for (i = 0; i < out.nxip; i++)
 		if (out.xip[i] < out.xmin)
 			out.xmin = out.xip[i];
-	return off_make_snapshot(&out);
+	return pgs_snapshot_make(&out);
 }

@@ -1,15 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * agg_exec.c
- *	  A streaming aggregation's state table, its keyed target, and the
- *	  batch that folds new rows into both.
- *
- * The state table (schema stream_state, owned by the extension's owner,
- * out of its queries' owners' reach) holds one row per group: the grouping
- * keys key_<n>, each aggregate's transition state agg_<n> (serialized when
- * the state is internal), and the batches that created and last changed
- * the row.  A unique index over the keys treats NULL as a value, as
- * GROUP BY does.
+ *	  The batch of a streaming aggregation, which folds new rows into its
+ *	  state table (agg_state.c) and writes its target (agg_target.c): the
+ *	  statements (composed by agg_plans.c) prepared once per query, and run.
  *
  * A batch, in its one transaction:
  *	 1. partial: the query's text, analyzed with the stream substituted and
@@ -29,41 +23,18 @@
  */
 #include "postgres.h"
 
-#include "access/table.h"
-#include "catalog/dependency.h"
-#include "catalog/index.h"
-#include "catalog/namespace.h"
-#include "catalog/objectaddress.h"
-#include "catalog/pg_am_d.h"
-#include "catalog/pg_authid_d.h"
-#include "catalog/pg_collation.h"
-#include "catalog/pg_extension_d.h"
-#include "catalog/pg_index.h"
-#include "catalog/pg_namespace_d.h"
-#include "catalog/pg_opclass.h"
-#include "catalog/pg_operator.h"
 #include "catalog/pg_type_d.h"
-#include "commands/defrem.h"
-#include "commands/extension.h"
 #include "executor/spi.h"
 #include "executor/tstoreReceiver.h"
-#include "mb/pg_wchar.h"
 #include "miscadmin.h"
-#include "nodes/makefuncs.h"
-#include "nodes/nodeFuncs.h"
 #include "parser/analyze.h"
 #include "parser/parser.h"
-#include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/plancache.h"
-#include "utils/rel.h"
-#include "utils/ruleutils.h"
 #include "utils/snapmgr.h"
-#include "utils/syscache.h"
 #include "utils/tuplestore.h"
 
 #include "analyze/pgs_analyze.h"
@@ -71,501 +42,11 @@
 #include "catalog/pgs_checkpoint.h"
 #include "catalog/pgs_query.h"
 #include "pg_streaming.h"
-#include "exec/pgs_batch.h"
 #include "source/pgs_offsets.h"
+#include "state/agg_internal.h"
 #include "state/pgs_agg.h"
 
-#define AGG_PARTIAL_ENR		"pgs_partial"
-#define AGG_GROUPS_ENR		"pgs_groups"
-
-/* ---- names ---- */
-
-char *
-pgs_qualified_relname(Oid relid)
-{
-	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-									  get_rel_name(relid));
-}
-
-/* a function's name, schema-qualified and quoted */
-char *
-pgs_qualified_procname(Oid procid)
-{
-	return quote_qualified_identifier(get_namespace_name(get_func_namespace(procid)),
-									  get_func_name(procid));
-}
-
-/* OPERATOR(schema.name), which finds the operator whatever the path */
-static char *
-ae_operator(Oid opno)
-{
-	HeapTuple	tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(opno));
-	Form_pg_operator op;
-	char	   *s;
-
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for operator %u", opno);
-	op = (Form_pg_operator) GETSTRUCT(tup);
-	s = psprintf("OPERATOR(%s.%s)", quote_identifier(get_namespace_name(op->oprnamespace)),
-				 NameStr(op->oprname));
-	ReleaseSysCache(tup);
-	return s;
-}
-
-/* a collation's name, always schema-qualified */
-char *
-pgs_agg_collation_name(Oid collation)
-{
-	HeapTuple	tup = SearchSysCache1(COLLOID, ObjectIdGetDatum(collation));
-	Form_pg_collation coll;
-	char	   *s;
-
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for collation %u", collation);
-	coll = (Form_pg_collation) GETSTRUCT(tup);
-	s = quote_qualified_identifier(get_namespace_name(coll->collnamespace),
-								   NameStr(coll->collname));
-	ReleaseSysCache(tup);
-	return s;
-}
-
-/* the equality operator of a type's default btree operator class */
-static Oid
-ae_equality(Oid type)
-{
-	Oid			opclass = GetDefaultOpClass(type, BTREE_AM_OID);
-	Oid			family = get_opclass_family(opclass);
-	Oid			input = get_opclass_input_type(opclass);
-	Oid			eq = get_opfamily_member(family, input, input, BTEqualStrategyNumber);
-
-	if (!OidIsValid(eq))
-		elog(ERROR, "no btree equality operator for type %s", format_type_be(type));
-	return eq;
-}
-
-/* ---- the state table ---- */
-
-/*
- * Run DDL on a state table in a catalog stretch, in the database's default
- * tablespace and as a heap, whatever the caller set.
- */
-void
-pgs_state_ddl(const char *sql, const char *query_name)
-{
-	PgsCatalogAccess acc = {0};
-
-	pgs_catalog_begin(&acc);
-	(void) set_config_option("default_tablespace", "", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	(void) set_config_option("default_table_access_method", "heap", PGC_USERSET,
-							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
-		elog(ERROR, "could not create the state of streaming query \"%s\"", query_name);
-	pgs_catalog_end(&acc);
-	CommandCounterIncrement();
-}
-
-/*
- * Create a table of a query's in one of the extension's schemas, named after
- * the query, going with the extension: "kind" is "TABLE" or "UNLOGGED
- * TABLE", "owner" gets it when valid (else the extension's owner keeps it);
- * *qualified gets its name.
- */
-static Oid
-ae_create_query_table(const char *schema, const char *kind, const char *query_name,
-					  const char *definition, Oid owner, char **qualified)
-{
-	char	   *relname = pstrdup(query_name);
-	Oid			relid;
-	char	   *sql;
-
-	if (strlen(relname) >= NAMEDATALEN)
-		relname[pg_mbcliplen(relname, strlen(relname), NAMEDATALEN - 1)] = '\0';
-	*qualified = quote_qualified_identifier(schema, relname);
-	if (OidIsValid(get_relname_relid(relname, get_namespace_oid(schema, false))))
-		ereport(ERROR,
-				(errcode(ERRCODE_DUPLICATE_TABLE),
-				 errmsg("relation %s already exists", *qualified),
-				 errdetail("The query's table in schema %s is named after the query.", schema),
-				 errhint("Choose another query name.")));
-	sql = psprintf("CREATE %s %s %s", kind, *qualified, definition);
-	if (OidIsValid(owner))
-		sql = psprintf("%s; ALTER TABLE %s OWNER TO %s", sql, *qualified,
-					   quote_identifier(GetUserNameFromId(owner, false)));
-	pgs_state_ddl(sql, query_name);
-	relid = get_relname_relid(relname, get_namespace_oid(schema, false));
-	if (!OidIsValid(relid))
-		elog(ERROR, "table %s not found after its creation", *qualified);
-	pgs_relation_goes_with_extension(relid);
-	return relid;
-}
-
-/*
- * A relation the extension made for a query goes with the extension (DROP
- * EXTENSION drops it) without being a member of it, which pg_dump would
- * skip: a relation made while an update script runs would be one.
- */
-void
-pgs_relation_goes_with_extension(Oid relid)
-{
-	ObjectAddress rel;
-	ObjectAddress ext;
-
-	ObjectAddressSet(rel, RelationRelationId, relid);
-	ObjectAddressSet(ext, ExtensionRelationId, get_extension_oid("pg_streaming", false));
-	if (creating_extension)
-		deleteDependencyRecordsForClass(RelationRelationId, relid,
-										ExtensionRelationId, DEPENDENCY_EXTENSION);
-	recordDependencyOn(&rel, &ext, DEPENDENCY_AUTO);
-}
-
-/*
- * Create the state table of a new query, stream_state.<query name>, with
- * the given column list (and storage options), owned by the extension's
- * owner.
- */
-Oid
-pgs_state_create_table(const char *query_name, const char *definition,
-					   char **qualified)
-{
-	return ae_create_query_table(PGS_AGG_STATE_SCHEMA, "TABLE", query_name, definition,
-								 InvalidOid, qualified);
-}
-
-/*
- * Create a foreach_batch query's table of batch rows, stream_batch.<query
- * name>, unlogged (each batch fills it anew), owned by the query's owner.
- */
-Oid
-pgs_batch_table_create(const char *query_name, const char *definition, Oid owner,
-					   char **qualified)
-{
-	return ae_create_query_table(PGS_BATCH_SCHEMA, "UNLOGGED TABLE", query_name,
-								 definition, owner, qualified);
-}
-
-/*
- * Create the state table of a new query, owned by the extension's owner.
- * Runs in the transaction that starts the query.
- */
-Oid
-pgs_agg_create_state(const char *query_name, Oid owner, const PgsAggShape *shape)
-{
-	StringInfoData buf;
-	StringInfoData keys;
-	char	   *qualified;
-	ListCell   *lc;
-	Oid			relid;
-	int			i;
-
-	initStringInfo(&buf);
-	initStringInfo(&keys);
-	appendStringInfoChar(&buf, '(');
-	i = 0;
-	foreach(lc, shape->keys)
-	{
-		PgsAggKey  *k = lfirst(lc);
-
-		i++;
-		appendStringInfo(&buf, "key_%d %s", i,
-						 format_type_extended(getBaseType(k->type), -1,
-											  FORMAT_TYPE_FORCE_QUALIFY));
-		if (OidIsValid(k->collation))
-			appendStringInfo(&buf, " COLLATE %s", pgs_agg_collation_name(k->collation));
-		appendStringInfoString(&buf, ", ");
-		appendStringInfo(&keys, "%skey_%d", i > 1 ? ", " : "", i);
-	}
-	i = 0;
-	foreach(lc, shape->calls)
-	{
-		PgsAggCall *c = lfirst(lc);
-
-		i++;
-		appendStringInfo(&buf, "agg_%d %s, ", i,
-						 format_type_extended(c->state_type, -1, FORMAT_TYPE_FORCE_QUALIFY));
-	}
-	/* one group without keys: a constant key after the states */
-	if (shape->keys == NIL)
-	{
-		appendStringInfoString(&buf, "_one boolean NOT NULL DEFAULT true CHECK (_one), ");
-		appendStringInfoString(&keys, "_one");
-	}
-	if (shape->session)
-	{
-		/* a key's sessions, each with its end; a batch replaces those it merges */
-		PgsAggKey  *tk = list_nth(shape->keys, shape->time_key);
-
-		appendStringInfo(&buf, "_session_end %s NOT NULL, _first_batch bigint NOT NULL,"
-						 " _last_batch bigint NOT NULL)",
-						 format_type_extended(getBaseType(tk->type), -1,
-											  FORMAT_TYPE_FORCE_QUALIFY));
-	}
-	else
-		appendStringInfo(&buf, "_first_batch bigint NOT NULL, _last_batch bigint NOT NULL,"
-						 " UNIQUE NULLS NOT DISTINCT (%s)) WITH (fillfactor = 90)",
-						 keys.data);
-
-	relid = pgs_state_create_table(query_name, buf.data, &qualified);
-	/* the types named in its definition are the types analyzed */
-	pgs_agg_check_state(relid, shape, query_name);
-
-	/* closed windows are found by their time; a key's sessions by the key */
-	if (shape->time_key >= 0)
-	{
-		char	   *index;
-
-		if (shape->session)
-		{
-			StringInfoData others;
-			int			k;
-
-			initStringInfo(&others);
-			for (k = 0; k < list_length(shape->keys); k++)
-				if (k != shape->time_key)
-					appendStringInfo(&others, "%skey_%d", others.len ? ", " : "", k + 1);
-			index = psprintf("CREATE INDEX ON %s (_session_end); CREATE INDEX ON %s (%s)",
-							 qualified, qualified, others.data);
-		}
-		else
-			index = psprintf("CREATE INDEX ON %s (key_%d)", qualified, shape->time_key + 1);
-		pgs_state_ddl(index, query_name);
-	}
-	return relid;
-}
-
-/* drop a dropped query's state table, if it is still there */
-void
-pgs_agg_drop_state(Oid state_relid)
-{
-	pgs_agg_drop_query_table(state_relid, DROP_RESTRICT);
-}
-
-/*
- * Drop a table (or view) the extension made for a query that is gone.  A
- * query dropped because the table it reads or writes is dropped with
- * CASCADE takes what others built on its tables with it (DROP_CASCADE), as
- * CASCADE does with views on the dropped table itself: otherwise a view of
- * another role on a query's table of batch rows would pin a stream its
- * owner drops.
- */
-void
-pgs_agg_drop_query_table(Oid state_relid, DropBehavior behavior)
-{
-	ObjectAddress table;
-
-	Oid			nsp;
-
-	if (!OidIsValid(state_relid) ||
-		!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(state_relid)))
-		return;
-	/*
-	 * Only a table or view of the extension's own schemas: an OID kept in
-	 * the catalog may have gone with its object and come back as another's.
-	 */
-	nsp = get_rel_namespace(state_relid);
-	if (nsp != get_namespace_oid(PGS_AGG_STATE_SCHEMA, true) &&
-		nsp != get_namespace_oid(PGS_BATCH_SCHEMA, true) &&
-		nsp != get_namespace_oid(PGS_QUERY_VIEW_SCHEMA, true))
-		return;
-	ObjectAddressSet(table, RelationRelationId, state_relid);
-	performDeletion(&table, behavior, PERFORM_DELETION_INTERNAL);
-}
-
-/*
- * The state table must have the columns the query's shape gives: a query
- * whose aggregates now resolve to other functions or types (a function
- * replaced, a type changed) cannot go on with the old states.
- */
-void
-pgs_agg_check_state(Oid state_relid, const PgsAggShape *shape,
-					const char *query_name)
-{
-	ListCell   *lc;
-	int			i = 0;
-	const char *bad = NULL;
-
-	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(state_relid)))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("the state table of streaming query \"%s\" is gone", query_name),
-				 errhint("Drop the query and start it again.")));
-	foreach(lc, shape->keys)
-	{
-		PgsAggKey  *k = lfirst(lc);
-		char	   *col = psprintf("key_%d", ++i);
-		AttrNumber	a = get_attnum(state_relid, col);
-
-		if (a == InvalidAttrNumber || get_atttype(state_relid, a) != getBaseType(k->type))
-			bad = col;
-	}
-	i = 0;
-	foreach(lc, shape->calls)
-	{
-		PgsAggCall *c = lfirst(lc);
-		char	   *col = psprintf("agg_%d", ++i);
-		AttrNumber	a = get_attnum(state_relid, col);
-
-		if (a == InvalidAttrNumber || get_atttype(state_relid, a) != c->state_type)
-			bad = col;
-	}
-	if (get_attnum(state_relid, psprintf("key_%d", list_length(shape->keys) + 1)) != InvalidAttrNumber ||
-		get_attnum(state_relid, psprintf("agg_%d", list_length(shape->calls) + 1)) != InvalidAttrNumber)
-		bad = "(count)";
-	if (bad)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("streaming query \"%s\" no longer matches its state", query_name),
-				 errdetail("The query's grouping keys or aggregates now analyze to other types or functions than its state table %s was made for (column %s).",
-						   pgs_qualified_relname(state_relid), bad),
-				 errhint("Drop the query and start it again; it will aggregate every row of the stream anew.")));
-}
-
-/* ---- the keyed target ---- */
-
-static List *
-ae_key_columns(const PgsAggShape *shape, List *output_names)
-{
-	List	   *cols = NIL;
-	ListCell   *lc;
-
-	foreach(lc, shape->keys)
-		cols = lappend(cols, list_nth(output_names, ((PgsAggKey *) lfirst(lc))->output));
-	return cols;
-}
-
-/* does an index make the key columns unique, NULL counting as a value? */
-static bool
-ae_index_keys(Relation rel, List *attnums, const PgsAggShape *shape)
-{
-	List	   *indexes = RelationGetIndexList(rel);
-	ListCell   *lc;
-
-	foreach(lc, indexes)
-	{
-		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
-		Form_pg_index ix;
-		bool		ok;
-		int			i;
-
-		if (!HeapTupleIsValid(tup))
-			continue;
-		ix = (Form_pg_index) GETSTRUCT(tup);
-		ok = ix->indisunique && ix->indisvalid && ix->indimmediate &&
-			ix->indnkeyatts == list_length(attnums) &&
-			heap_attisnull(tup, Anum_pg_index_indexprs, NULL) &&
-			heap_attisnull(tup, Anum_pg_index_indpred, NULL);
-		for (i = 0; ok && i < ix->indnkeyatts; i++)
-		{
-			AttrNumber	a = ix->indkey.values[i];
-			PgsAggKey  *k = NULL;
-			ListCell   *la;
-			ListCell   *lk;
-			bool		isnull;
-			oidvector  *classes;
-			oidvector  *collations;
-
-			forboth(la, attnums, lk, shape->keys)
-				if (lfirst_int(la) == a)
-					k = lfirst(lk);
-			if (k == NULL)
-			{
-				ok = false;
-				break;
-			}
-			if (!ix->indnullsnotdistinct &&
-				!TupleDescAttr(RelationGetDescr(rel), a - 1)->attnotnull)
-				ok = false;
-			/* its equality must be GROUP BY's: the default class, the collation */
-			classes = (oidvector *) DatumGetPointer(SysCacheGetAttr(INDEXRELID, tup,
-																	Anum_pg_index_indclass,
-																	&isnull));
-			collations = (oidvector *) DatumGetPointer(SysCacheGetAttr(INDEXRELID, tup,
-																	   Anum_pg_index_indcollation,
-																	   &isnull));
-			if (classes->values[i] != GetDefaultOpClass(k->type, BTREE_AM_OID) ||
-				collations->values[i] != k->collation)
-				ok = false;
-		}
-		ReleaseSysCache(tup);
-		if (ok)
-			return true;
-	}
-	return false;
-}
-
-/*
- * A keyed target (update mode, complete mode without ORDER BY or LIMIT)
- * needs a unique key over the grouping columns: added to a target the
- * query created, required of one that existed, whose key columns must
- * also be of the keys' own types.
- */
-void
-pgs_agg_prepare_target(Oid target_relid, bool created, const PgsAggShape *shape,
-					   List *output_names, const char *mode, bool by_key)
-{
-	List	   *cols = ae_key_columns(shape, output_names);
-	List	   *attnums = NIL;
-	StringInfoData list;
-	ListCell   *lc;
-	ListCell   *lk;
-	Relation	rel;
-	bool		ok;
-
-	if (cols == NIL)
-		return;
-	initStringInfo(&list);
-	forboth(lc, cols, lk, shape->keys)
-	{
-		AttrNumber	a = get_attnum(target_relid, lfirst(lc));
-		PgsAggKey  *k = lfirst(lk);
-
-		appendStringInfo(&list, "%s%s", list.len ? ", " : "", quote_identifier(lfirst(lc)));
-		if (get_atttype(target_relid, a) != k->type)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("key column \"%s\" of target table \"%s\" is of type %s, but the %s is of type %s",
-							(char *) lfirst(lc), get_rel_name(target_relid),
-							format_type_be(get_atttype(target_relid, a)),
-							by_key ? "output column" : "grouping key",
-							format_type_be(k->type)),
-					 by_key ?
-					 errdetail("The target is upserted by its key columns, which must be of the output columns' own types.") :
-					 errdetail("In %s mode the target is keyed by the grouping columns, which must be of the keys' own types.", mode),
-					 by_key ?
-					 errhint("Cast the column in the query, or change the target column's type.") :
-					 errhint("Cast the grouping expression in the query, or change the column's type.")));
-		attnums = lappend_int(attnums, a);
-	}
-	if (created)
-	{
-		char	   *sql = psprintf("ALTER TABLE %s ADD UNIQUE NULLS NOT DISTINCT (%s)",
-								   pgs_qualified_relname(target_relid), list.data);
-
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
-			elog(ERROR, "could not add the key of target table \"%s\"", get_rel_name(target_relid));
-		SPI_finish();
-		CommandCounterIncrement();
-		return;
-	}
-	rel = table_open(target_relid, AccessShareLock);
-	ok = ae_index_keys(rel, attnums, shape);
-	table_close(rel, AccessShareLock);
-	if (!ok)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
-				 errmsg("target table \"%s\" has no unique key over the %s (%s)",
-						get_rel_name(target_relid),
-						by_key ? "key columns" : "grouping columns", list.data),
-				 by_key ?
-				 errdetail("Each batch upserts its rows by the key columns, and NULL is a value like any other.") :
-				 errdetail("In %s mode each batch upserts the groups it changed, by their grouping columns, and NULL is a group like any other.", mode),
-				 errhint("Add one: ALTER TABLE %s ADD UNIQUE NULLS NOT DISTINCT (%s);",
-						 pgs_qualified_relname(target_relid), list.data)));
-}
-
-/* ---- the batch's statements ---- */
+/* ---- the batch's statements, prepared once per query ---- */
 
 typedef struct AggPlans
 {
@@ -671,347 +152,6 @@ pgs_state_register(const char *name, Tuplestorestate *ts, TupleDesc desc)
 		elog(ERROR, "could not register the rows of a streaming aggregation's batch");
 }
 
-/* a description of the ENR of the touched groups, for the statements' analysis */
-static TupleDesc
-ae_groups_desc(const PgsAggShape *shape)
-{
-	int			n = list_length(shape->keys) + list_length(shape->calls) + 1;
-	TupleDesc	d = CreateTemplateTupleDesc(n);
-	ListCell   *lc;
-	int			i = 0;
-
-	foreach(lc, shape->keys)
-	{
-		PgsAggKey  *k = lfirst(lc);
-
-		i++;
-		TupleDescInitEntry(d, i, psprintf("key_%d", i), getBaseType(k->type), -1, 0);
-		TupleDescInitEntryCollation(d, i, k->collation);
-	}
-	foreach(lc, shape->calls)
-	{
-		PgsAggCall *c = lfirst(lc);
-
-		i++;
-		TupleDescInitEntry(d, i, psprintf("agg_%d", i - list_length(shape->keys)),
-						   getBaseType(c->aggref->aggtype), -1, 0);
-		TupleDescInitEntryCollation(d, i, c->aggref->aggcollid);
-	}
-	TupleDescInitEntry(d, n, "_new", BOOLOID, -1, 0);
-	return d;
-}
-
-/* the partial aggregation's output, for the merge statement's analysis */
-static TupleDesc
-ae_partial_desc(const PgsAggShape *shape)
-{
-	int			n = list_length(shape->keys) + list_length(shape->calls);
-	TupleDesc	d = CreateTemplateTupleDesc(Max(n, 1));
-	ListCell   *lc;
-	int			i = 0;
-
-	foreach(lc, shape->keys)
-	{
-		PgsAggKey  *k = lfirst(lc);
-
-		i++;
-		TupleDescInitEntry(d, i, psprintf("key_%d", i), getBaseType(k->type), -1, 0);
-		TupleDescInitEntryCollation(d, i, k->collation);
-	}
-	foreach(lc, shape->calls)
-	{
-		PgsAggCall *c = lfirst(lc);
-
-		i++;
-		TupleDescInitEntry(d, i, psprintf("agg_%d", i - list_length(shape->keys)),
-						   c->state_type, -1, 0);
-	}
-	return d;
-}
-
-/*
- * stream._agg_final(...) of aggregate n over column agg_<n> of alias "a".
- * Its result type comes from parameter $<param>, a NULL declared of the
- * result's base type: no type is named in the statement, which runs as the
- * superuser (a name could be made to lead to another type, a domain's
- * CHECK would run).
- */
-static void
-ae_final_call(StringInfo buf, const PgsAggCall *c, const char *alias, int n,
-			  int param)
-{
-	appendStringInfo(buf, "stream._agg_final(%u::pg_catalog.oid, %u::pg_catalog.oid, %s.agg_%d, $%d) AS agg_%d",
-					 c->aggref->aggfnoid, c->aggref->inputcollid, alias, n,
-					 param, n);
-}
-
-/*
- * The select list of the groups' results; the result types' parameters
- * start at $<first_param>.
- */
-static void
-ae_results_list(StringInfo buf, const PgsAggShape *shape, const char *alias,
-				const char *new_expr, int first_param)
-{
-	ListCell   *lc;
-	int			i = 0;
-
-	foreach(lc, shape->keys)
-		appendStringInfo(buf, "%s.key_%d, ", alias, ++i);
-	i = 0;
-	foreach(lc, shape->calls)
-	{
-		ae_final_call(buf, lfirst(lc), alias, i + 1, first_param + i);
-		i++;
-		appendStringInfoString(buf, ", ");
-	}
-	appendStringInfo(buf, "%s AS _new", new_expr);
-}
-
-/*
- * The merge of a session-window aggregation: the batch's rows (grouped by
- * their own times, each a session [t, t + gap)) and the stored sessions of
- * the keys they touch are ordered by start within each key; a session that
- * starts after the end of every one before it starts a new merged session;
- * the stored sessions are replaced by the merged ones, whose states
- * stream._agg_merge combines.  Parameters as in the merge: $1 the batch,
- * then the result types.
- */
-static char *
-ae_compose_session_merge(const PgsAggShape *shape, Oid state_relid)
-{
-	StringInfoData buf;
-	StringInfoData others;		/* the other keys, as key_<n> */
-	StringInfoData match;
-	StringInfoData aggs;
-	StringInfoData cols;
-	StringInfoData sel;
-	char	   *gap = psprintf("'" INT64_FORMAT " microseconds'::pg_catalog.interval",
-							   shape->time_size);
-	int			t = shape->time_key + 1;
-	ListCell   *lc;
-	int			i;
-
-	initStringInfo(&others);
-	initStringInfo(&match);
-	initStringInfo(&aggs);
-	initStringInfo(&cols);
-	initStringInfo(&sel);
-	i = 0;
-	foreach(lc, shape->keys)
-	{
-		PgsAggKey  *k = lfirst(lc);
-
-		i++;
-		appendStringInfo(&cols, "key_%d, ", i);
-		if (i == t)
-		{
-			appendStringInfoString(&sel, "pg_catalog.min(g._s), ");
-			continue;
-		}
-		appendStringInfo(&sel, "g.key_%d, ", i);
-		appendStringInfo(&others, "%skey_%d", others.len ? ", " : "", i);
-		appendStringInfo(&match, "%s(st.key_%d %s k.key_%d OR (st.key_%d IS NOT DISTINCT FROM NULL AND k.key_%d IS NOT DISTINCT FROM NULL))",
-						 match.len ? " AND " : "", i, ae_operator(ae_equality(k->type)),
-						 i, i, i);
-	}
-	i = 0;
-	foreach(lc, shape->calls)
-	{
-		PgsAggCall *c = lfirst(lc);
-
-		i++;
-		appendStringInfo(&aggs, ", agg_%d", i);
-		appendStringInfo(&cols, "agg_%d, ", i);
-		appendStringInfo(&sel, "stream._agg_merge(%u::pg_catalog.oid, %u::pg_catalog.oid, g.agg_%d ORDER BY g._s), ",
-						 c->aggref->aggfnoid, c->aggref->inputcollid, i);
-	}
-
-	initStringInfo(&buf);
-	appendStringInfo(&buf,
-					 "WITH p AS (SELECT %s, key_%d AS _s, key_%d OPERATOR(pg_catalog.+) %s AS _e%s"
-					 " FROM " AGG_PARTIAL_ENR " WHERE key_%d IS NOT NULL),"
-					 " k AS (SELECT DISTINCT %s FROM p),"
-					 " old AS (DELETE FROM %s st USING k WHERE %s RETURNING st.*),"
-					 " u AS (SELECT %s, _s, _e%s FROM p"
-					 " UNION ALL SELECT %s, key_%d, _session_end%s FROM old),"
-					 " o AS (SELECT u.*, pg_catalog.max(u._e) OVER (PARTITION BY %s ORDER BY u._s"
-					 " ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS _prev FROM u),"
-					 " f AS (SELECT o.*, CASE WHEN o._prev IS NULL OR o._s OPERATOR(pg_catalog.>) o._prev"
-					 " THEN 1 ELSE 0 END AS _flag FROM o),"
-					 /* among rows of one start, a new session's first */
-					 " g AS (SELECT f.*, pg_catalog.sum(f._flag) OVER (PARTITION BY %s ORDER BY f._s,"
-					 " f._flag DESC ROWS UNBOUNDED PRECEDING) AS _sid FROM f),"
-					 " m AS (INSERT INTO %s AS s (%s_session_end, _first_batch, _last_batch)"
-					 " SELECT %spg_catalog.max(g._e), $1, $1 FROM g GROUP BY %s, g._sid RETURNING s.*)"
-					 " SELECT ",
-					 others.data, t, t, gap, aggs.data, t,
-					 others.data,
-					 pgs_qualified_relname(state_relid), match.data,
-					 others.data, aggs.data,
-					 others.data, t, aggs.data,
-					 others.data,
-					 others.data,
-					 pgs_qualified_relname(state_relid), cols.data,
-					 sel.data, others.data);
-	ae_results_list(&buf, shape, "m", "true", 2);
-	appendStringInfoString(&buf, " FROM m");
-	return buf.data;
-}
-
-/* the statements of the catalog stretch: merge, and every group's results */
-static void
-ae_compose_merge(const PgsAggShape *shape, Oid state_relid, char **merge,
-				 char **all)
-{
-	StringInfoData buf;
-	StringInfoData cols;
-	StringInfoData keys;
-	ListCell   *lc;
-	int			i;
-	char	   *state = pgs_qualified_relname(state_relid);
-
-	initStringInfo(&cols);
-	initStringInfo(&keys);
-	i = 0;
-	foreach(lc, shape->keys)
-	{
-		i++;
-		appendStringInfo(&cols, "key_%d, ", i);
-		appendStringInfo(&keys, "%skey_%d", i > 1 ? ", " : "", i);
-	}
-	if (shape->keys == NIL)
-		appendStringInfoString(&keys, "_one");
-	i = 0;
-	foreach(lc, shape->calls)
-		appendStringInfo(&cols, "agg_%d, ", ++i);
-
-	initStringInfo(&buf);
-	appendStringInfo(&buf,
-					 "WITH m AS (INSERT INTO %s AS s (%s_first_batch, _last_batch)"
-					 " SELECT p.*, $1, $1 FROM " AGG_PARTIAL_ENR " p"
-					 " ON CONFLICT (%s) DO UPDATE SET ",
-					 state, cols.data, keys.data);
-	i = 0;
-	foreach(lc, shape->calls)
-	{
-		PgsAggCall *c = lfirst(lc);
-
-		i++;
-		appendStringInfo(&buf,
-						 "agg_%d = stream._agg_combine(%u::pg_catalog.oid, %u::pg_catalog.oid, s.agg_%d, excluded.agg_%d), ",
-						 i, c->aggref->aggfnoid, c->aggref->inputcollid, i, i);
-	}
-	appendStringInfoString(&buf, "_last_batch = excluded._last_batch RETURNING s.*) SELECT ");
-	ae_results_list(&buf, shape, "m", "m._first_batch OPERATOR(pg_catalog.=) $1", 2);
-	appendStringInfoString(&buf, " FROM m");
-	*merge = buf.data;
-
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "SELECT ");
-	ae_results_list(&buf, shape, "s", "false", 1);
-	appendStringInfo(&buf, " FROM %s s", state);
-	*all = buf.data;
-}
-
-/* the statements of the owner stretch, over the touched groups' results */
-static void
-ae_compose_target(const PgsAggShape *shape, Oid state_relid, Oid target_relid,
-				  List *output_names, AggPlans *p, char **clear, char **write,
-				  char **leave)
-{
-	StringInfoData buf;
-	StringInfoData cols;
-	StringInfoData outs;
-	char	   *target = pgs_qualified_relname(target_relid);
-	char	   *having = shape->having ? pgs_agg_deparse(shape->having, state_relid) : NULL;
-	List	   *keycols = ae_key_columns(shape, output_names);
-	ListCell   *lc;
-	ListCell   *lc2;
-	int			i;
-
-	initStringInfo(&cols);
-	initStringInfo(&outs);
-	forboth(lc, output_names, lc2, shape->outputs)
-	{
-		appendStringInfo(&cols, "%s%s", cols.len ? ", " : "", quote_identifier(lfirst(lc)));
-		appendStringInfo(&outs, "%s%s", outs.len ? ", " : "",
-						 pgs_agg_deparse(lfirst(lc2), state_relid));
-	}
-
-	*clear = psprintf("DELETE FROM %s", target);
-	initStringInfo(&buf);
-	appendStringInfo(&buf, "INSERT INTO %s AS t (%s) SELECT %s FROM " AGG_GROUPS_ENR " s",
-					 target, cols.data, outs.data);
-	if (having)
-		appendStringInfo(&buf, " WHERE %s", having);
-	*leave = NULL;
-	if (p->append)
-	{
-		/* a closed window's row, written once */
-		*write = buf.data;
-		return;
-	}
-	if (p->replace)
-	{
-		i = 0;
-		foreach(lc, shape->sort_exprs)
-		{
-			appendStringInfo(&buf, "%s %s USING %s NULLS %s",
-							 i == 0 ? " ORDER BY" : ",",
-							 pgs_agg_deparse(lfirst(lc), state_relid),
-							 ae_operator(list_nth_oid(shape->sort_ops, i)),
-							 list_nth_int(shape->sort_nulls_first, i) ? "FIRST" : "LAST");
-			i++;
-		}
-		if (shape->limit_count && !((Const *) shape->limit_count)->constisnull)
-			appendStringInfo(&buf, " LIMIT %s",
-							 pgs_agg_deparse(shape->limit_count, state_relid));
-		if (shape->limit_offset && !((Const *) shape->limit_offset)->constisnull)
-			appendStringInfo(&buf, " OFFSET %s",
-							 pgs_agg_deparse(shape->limit_offset, state_relid));
-		*write = buf.data;
-		return;
-	}
-
-	/* keyed: upsert by the keys */
-	appendStringInfoString(&buf, " ON CONFLICT (");
-	i = 0;
-	foreach(lc, keycols)
-		appendStringInfo(&buf, "%s%s", i++ ? ", " : "", quote_identifier(lfirst(lc)));
-	appendStringInfoString(&buf, ") DO ");
-	i = 0;
-	foreach(lc, output_names)
-	{
-		if (pgs_list_has_str(keycols, lfirst(lc)))
-			continue;
-		appendStringInfo(&buf, "%s%s = excluded.%s", i++ ? ", " : "UPDATE SET ",
-						 quote_identifier(lfirst(lc)), quote_identifier(lfirst(lc)));
-	}
-	if (i == 0)
-		appendStringInfoString(&buf, "NOTHING");
-	*write = buf.data;
-
-	if (having)
-	{
-		initStringInfo(&buf);
-		appendStringInfo(&buf, "DELETE FROM %s t USING " AGG_GROUPS_ENR " s WHERE NOT coalesce(%s, false)",
-						 target, having);
-		i = 0;
-		forboth(lc, keycols, lc2, shape->keys)
-		{
-			PgsAggKey  *k = lfirst(lc2);
-			const char *col = quote_identifier(lfirst(lc));
-
-			i++;
-			/* a pure NULL test: IS NULL would take a row of NULLs for one */
-			appendStringInfo(&buf, " AND (t.%s %s s.key_%d OR (t.%s IS NOT DISTINCT FROM NULL AND s.key_%d IS NOT DISTINCT FROM NULL))",
-							 col, ae_operator(ae_equality(k->type)), i, col, i);
-		}
-		*leave = buf.data;
-	}
-}
-
 /* parse and analyze the query's text as its owner: its shape */
 static void
 ae_shape(const PgsQuery *q, PgsAggShape *shape)
@@ -1027,29 +167,6 @@ ae_shape(const PgsQuery *q, PgsAggShape *shape)
 				 errhint("Drop the query and start it again.")));
 	if (q->event_time)
 		pgs_agg_find_time_key(shape, query, q->stream_relid, q->event_time);
-}
-
-/*
- * The closed windows: deleted from the state with their results.  $1 is
- * the cutoff (the watermark less the window's size), the result types'
- * parameters follow.
- */
-static char *
-ae_compose_evict(const PgsAggShape *shape, Oid state_relid)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	if (shape->session)
-		appendStringInfo(&buf, "WITH d AS (DELETE FROM %s s WHERE s._session_end OPERATOR(pg_catalog.<=) $1"
-						 " RETURNING s.*) SELECT ", pgs_qualified_relname(state_relid));
-	else
-		appendStringInfo(&buf, "WITH d AS (DELETE FROM %s s WHERE s.key_%d OPERATOR(pg_catalog.<=) $1"
-						 " RETURNING s.*) SELECT ",
-						 pgs_qualified_relname(state_relid), shape->time_key + 1);
-	ae_results_list(&buf, shape, "d", "false", 2);
-	appendStringInfoString(&buf, " FROM d");
-	return buf.data;
 }
 
 /*
@@ -1069,6 +186,26 @@ ae_signature(const PgsQuery *q)
 	return psprintf("%s|%s|%u|%u|%s|%s", q->query_text, q->search_path,
 					q->state_relid, q->target_relid, q->output_mode,
 					get_rel_name(q->target_relid) ? pgs_qualified_relname(q->target_relid) : "");
+}
+
+/*
+ * The query with its stream substituted, analyzed again (at prepare or at
+ * a replan), turned into its partial aggregation: its shape must still be
+ * the one its state table was made for ("arg", the shape's signature).
+ */
+static void
+ae_partialize(Query *query, const void *arg)
+{
+	PgsAggShape shape;
+
+	if (!pgs_agg_describe(query, NIL, &shape) ||
+		strcmp(pgs_agg_shape_signature(&shape), (const char *) arg) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("streaming query no longer matches its state"),
+				 errdetail("Analyzed again, the query's grouping keys or aggregates are of other types or functions than its state was made for."),
+				 errhint("Drop the query and start it again; it will aggregate every row of the stream anew.")));
+	pgs_agg_partialize(query, &shape);
 }
 
 /* the query's statements, prepared on first use */
@@ -1118,15 +255,16 @@ ae_plans(const PgsQuery *q)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("streaming query \"%s\" no longer groups by a window of its event time", q->name),
 				 errhint("Drop the query and start it again.")));
-	ae_compose_merge(&shape, q->state_relid, &merge, &all);
+	pgs_agg_compose_merge(&shape, q->state_relid, &merge, &all);
 	if (p->session)
-		merge = ae_compose_session_merge(&shape, q->state_relid);
-	ae_compose_target(&shape, q->state_relid, q->target_relid, q->target_columns,
-					  p, &clear, &write, &leave);
+		merge = pgs_agg_compose_session_merge(&shape, q->state_relid);
+	pgs_agg_compose_target(&shape, q->state_relid, q->target_relid, q->target_columns,
+						   p->append, p->replace, &clear, &write, &leave);
 	{
 		char	   *text = pgs_trim_query(q->query_text);
 
-		pgs_rewrite_arm_partial(text, q->stream_relid, q->view_relid, p->shape);
+		pgs_rewrite_arm_then(text, q->stream_relid, q->view_relid, ae_partialize,
+							 p->shape);
 		PG_TRY();
 		{
 			p->partial = pgs_state_prepare(text, PGS_BATCH_NPARAMS, pgs_batch_param_types);
@@ -1144,8 +282,8 @@ ae_plans(const PgsQuery *q)
 		ListCell   *lc;
 		int			i = 1;
 
-		p->partial_desc = ae_partial_desc(&shape);
-		p->groups_desc = ae_groups_desc(&shape);
+		p->partial_desc = pgs_agg_rows_desc(&shape, true, false);
+		p->groups_desc = pgs_agg_rows_desc(&shape, false, true);
 		p->nresults = list_length(shape.calls);
 		p->merge_types = palloc(sizeof(Oid) * (p->nresults + 1));
 		p->merge_types[0] = INT8OID;
@@ -1173,7 +311,7 @@ ae_plans(const PgsQuery *q)
 		p->evict_types[0] = p->time_type;
 		memcpy(p->evict_types + 1, p->merge_types + 1, sizeof(Oid) * p->nresults);
 		MemoryContextSwitchTo(old);
-		p->evict = pgs_state_prepare(ae_compose_evict(&shape, q->state_relid),
+		p->evict = pgs_state_prepare(pgs_agg_compose_evict(&shape, q->state_relid),
 							  p->nresults + 1, p->evict_types);
 	}
 	pgs_catalog_end(&acc);
@@ -1193,6 +331,8 @@ ae_plans(const PgsQuery *q)
 	p->signature = MemoryContextStrdup(TopMemoryContext, sig);
 	return p;
 }
+
+/* ---- running a batch ---- */
 
 /* run a prepared statement into a new tuplestore */
 Tuplestorestate *
@@ -1282,7 +422,8 @@ ae_partial(const PgsQuery *q, AggPlans *p, PgsBatchParams *params,
 	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
 	source = linitial(SPI_plan_get_plan_sources(p->partial));
 	pgs_batch_input_rows = 0;
-	pgs_rewrite_arm_partial(source->query_string, q->stream_relid, q->view_relid, p->shape);
+	pgs_rewrite_arm_then(source->query_string, q->stream_relid, q->view_relid,
+						 ae_partialize, p->shape);
 	PG_TRY();
 	{
 		partial = pgs_state_run_into(p->partial,

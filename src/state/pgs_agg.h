@@ -21,6 +21,8 @@
 #include "nodes/parsenodes.h"
 #include "nodes/pg_list.h"
 
+#include "catalog/pgs_query_tables.h"
+
 /* one grouping expression: key_<n> of the state table */
 typedef struct PgsAggKey
 {
@@ -69,10 +71,6 @@ typedef struct PgsAggShape
 	bool		session_call;	/* stream.session is among the keys at all */
 } PgsAggShape;
 
-#define PGS_AGG_STATE_SCHEMA	"stream_state"
-#define PGS_BATCH_SCHEMA		"stream_batch"
-#define PGS_QUERY_VIEW_SCHEMA	"stream_query"
-
 /* agg_shape.c */
 extern bool pgs_agg_describe(Query *query, List *output_names,
 							 PgsAggShape *shape);
@@ -86,19 +84,22 @@ extern char *pgs_agg_deparse(Node *expr, Oid state_relid);
 /* agg_funcs.c */
 extern void pgs_agg_set_call_owner(Oid owner, const char *search_path);
 
-/* agg_exec.c */
-struct PgsQuery;
-struct PgsBatchParams;
+/* agg_state.c */
 extern Oid	pgs_agg_create_state(const char *query_name, Oid owner,
 								 const PgsAggShape *shape);
 extern void pgs_agg_check_state(Oid state_relid, const PgsAggShape *shape,
 								const char *query_name);
+extern char *pgs_agg_collation_name(Oid collation);
+
+/* agg_target.c */
 extern void pgs_agg_prepare_target(Oid target_relid, bool created,
 								   const PgsAggShape *shape,
 								   List *output_names, const char *mode,
 								   bool by_key);
-extern void pgs_agg_drop_state(Oid state_relid);
-extern void pgs_agg_drop_query_table(Oid state_relid, DropBehavior behavior);
+
+/* agg_exec.c */
+struct PgsQuery;
+struct PgsBatchParams;
 
 /* what one batch did to the state and the target */
 typedef struct PgsAggResult
@@ -118,16 +119,6 @@ extern void pgs_agg_execute(const struct PgsQuery *q, int64 batch_id,
 							const struct PgsWatermarks *watermarks,
 							PgsAggResult *result);
 extern void pgs_agg_forget_plans(void);
-
-extern char *pgs_agg_collation_name(Oid collation);
-extern char *pgs_qualified_relname(Oid relid);
-extern char *pgs_qualified_procname(Oid procid);
-extern void pgs_state_ddl(const char *sql, const char *query_name);
-extern Oid	pgs_state_create_table(const char *query_name, const char *definition,
-								   char **qualified);
-extern Oid	pgs_batch_table_create(const char *query_name, const char *definition,
-								   Oid owner, char **qualified);
-extern void pgs_relation_goes_with_extension(Oid relid);
 
 /* statements of the state's batches (agg_exec.c) */
 #include "executor/spi.h"

@@ -41,7 +41,6 @@
 #include "utils/lsyscache.h"
 #include "utils/relcache.h"
 
-#include "bgw/pgs_bgw.h"
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_query.h"
 #include "pg_streaming.h"

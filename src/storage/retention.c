@@ -56,10 +56,10 @@
 
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_query.h"
+#include "common/pgs_snapshot.h"
 #include "pg_streaming.h"
 #include "storage/pgs_placement.h"
 #include "storage/pgs_retention.h"
-#include "source/pgs_offsets.h"
 
 PG_FUNCTION_INFO_V1(stream_set_retention);
 PG_FUNCTION_INFO_V1(stream_run_retention);

@@ -39,7 +39,6 @@
 #include "utils/xid8.h"
 
 #include "pg_streaming.h"
-#include "bgw/pgs_bgw.h"
 #include "storage/pgs_placement.h"
 
 PG_FUNCTION_INFO_V1(stream_heap_handler);

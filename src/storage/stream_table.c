@@ -25,7 +25,6 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
-#include "bgw/pgs_bgw.h"
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_query.h"
 #include "pg_streaming.h"

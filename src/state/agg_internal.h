@@ -1,0 +1,44 @@
+/*-------------------------------------------------------------------------
+ *
+ * agg_internal.h
+ *	  What the files of a streaming aggregation (agg_state.c, agg_target.c,
+ *	  agg_plans.c, agg_exec.c) share among themselves.  Only the files of
+ *	  state/ include this; everybody else uses pgs_agg.h.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGS_AGG_INTERNAL_H
+#define PGS_AGG_INTERNAL_H
+
+#include "postgres.h"
+
+#include "access/tupdesc.h"
+#include "nodes/pg_list.h"
+
+#include "state/pgs_agg.h"
+
+/* the ephemeral named relations a batch's statements read */
+#define AGG_PARTIAL_ENR		"pgs_partial"
+#define AGG_GROUPS_ENR		"pgs_groups"
+
+/* agg_state.c */
+extern char *pgs_agg_operator(Oid opno);
+extern Oid	pgs_agg_equality(Oid type);
+
+/* agg_target.c */
+extern List *pgs_agg_key_columns(const PgsAggShape *shape, List *output_names);
+
+/* agg_plans.c */
+extern TupleDesc pgs_agg_rows_desc(const PgsAggShape *shape, bool states,
+								   bool with_new);
+extern char *pgs_agg_compose_session_merge(const PgsAggShape *shape,
+										   Oid state_relid);
+extern void pgs_agg_compose_merge(const PgsAggShape *shape, Oid state_relid,
+								  char **merge, char **all);
+extern void pgs_agg_compose_target(const PgsAggShape *shape, Oid state_relid,
+								   Oid target_relid, List *output_names,
+								   bool append, bool replace, char **clear,
+								   char **write, char **leave);
+extern char *pgs_agg_compose_evict(const PgsAggShape *shape, Oid state_relid);
+
+#endif							/* PGS_AGG_INTERNAL_H */
