@@ -14,6 +14,7 @@ OBJS = \
 	src/exec/batch.o \
 	src/exec/restored.o \
 	src/catalog/catalog.o \
+	src/catalog/catalog_version.o \
 	src/catalog/query_catalog.o \
 	src/catalog/checkpoint.o \
 	src/catalog/query_view.o \

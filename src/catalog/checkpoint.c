@@ -43,11 +43,7 @@ pgs_checkpoint_last_commit(int64 query_id)
 bool
 pgs_catalog_splits(void)
 {
-	Oid			relid = get_relname_relid("checkpoint_offsets",
-										  get_namespace_oid("stream", false));
-
-	return OidIsValid(relid) &&
-		get_attnum(relid, "end_split_xid") != InvalidAttrNumber;
+	return pgs_catalog_version() >= PGS_CATALOG_0_3;
 }
 
 /* a boundary's open writers, from two parallel arrays */
@@ -266,16 +262,6 @@ pgs_checkpoint_write(int64 query_id, const PgsOffsets *o, TimestampTz planned_at
 	pgs_catalog_end(&acc);
 }
 
-/* does progress_log have the columns of version 0.4? */
-static bool
-ck_catalog_has_state(void)
-{
-	Oid			relid = get_relname_relid("progress_log",
-										  get_namespace_oid("stream", false));
-
-	return get_attnum(relid, "state_rows") != InvalidAttrNumber;
-}
-
 /*
  * Write a batch's commit row and progress row, and forget offsets older
  * than the retained batches.
@@ -348,7 +334,7 @@ pgs_checkpoint_commit(int64 query_id, int64 batch_id, const PgsProgress *p)
 							 " blocks_read = h.blocks_read + excluded.blocks_read",
 							 17, argtypes, values, nulls, false, 0);
 	}
-	else if (ck_catalog_has_state())
+	else if (pgs_catalog_has_state())
 		pgs_catalog_exec("INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
 						 " finished_at, input_rows, output_rows, replayed, state_rows,"
 						 " state_rows_updated, watermark, next_watermark, event_time_min,"
@@ -470,7 +456,7 @@ pgs_checkpoint_read_watermarks(int64 query_id, int64 batch_id, PgsWatermarks *w)
 int64
 pgs_checkpoint_state_rows(int64 query_id)
 {
-	if (!ck_catalog_has_state())
+	if (!pgs_catalog_has_state())
 		return 0;
 	return pgs_catalog_int8("SELECT coalesce((SELECT state_rows FROM stream.progress_log"
 							" WHERE query_id = $1 ORDER BY batch_id DESC LIMIT 1), 0)",

@@ -79,72 +79,7 @@
 static bool
 qc_catalog_has_detail(void)
 {
-	return get_attnum(pgs_query_defs_relid(), "last_error_detail") != InvalidAttrNumber;
-}
-
-/* ... and those of version 0.4 (streaming aggregations)? */
-bool
-pgs_catalog_has_state(void)
-{
-	return get_attnum(pgs_query_defs_relid(), "state_relid") != InvalidAttrNumber;
-}
-
-/* ... and those of version 0.5 (keys, foreach_batch)? */
-bool
-pgs_catalog_has_keys(void)
-{
-	return get_attnum(pgs_query_defs_relid(), "key_columns") != InvalidAttrNumber;
-}
-
-/* pg_streaming's installed version in this database, or NULL */
-static char *
-qc_extension_version(void)
-{
-	Relation	rel;
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tup;
-	char	   *version = NULL;
-
-	rel = table_open(ExtensionRelationId, AccessShareLock);
-	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
-				F_NAMEEQ, CStringGetDatum("pg_streaming"));
-	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
-	tup = systable_getnext(scan);
-	if (HeapTupleIsValid(tup))
-	{
-		bool		isnull;
-		Datum		d = heap_getattr(tup, Anum_pg_extension_extversion,
-									 RelationGetDescr(rel), &isnull);
-
-		if (!isnull)
-			version = text_to_cstring(DatumGetTextPP(d));
-	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-	return version;
-}
-
-/*
- * Is the installed catalog at least version 0.6?  Each feature of 0.6 asks
- * this one function instead of probing a column of its own.  The version
- * is read from pg_extension once per transaction (known by its start
- * time): it only changes with ALTER EXTENSION, whose script does not run
- * the features that ask.
- */
-bool
-pgs_catalog_has_06(void)
-{
-	static TimestampTz cached_xact_start = 0;
-	static bool cached;
-	char	   *version;
-
-	if (cached_xact_start == GetCurrentTransactionStartTimestamp())
-		return cached;
-	version = qc_extension_version();
-	cached = version != NULL && strcmp(version, "0.6") >= 0;
-	cached_xact_start = GetCurrentTransactionStartTimestamp();
-	return cached;
+	return pgs_catalog_version() >= PGS_CATALOG_0_2;
 }
 
 static void qc_invalidate(void);
