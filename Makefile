@@ -18,6 +18,8 @@ OBJS = \
 	src/catalog/query_catalog.o \
 	src/catalog/checkpoint.o \
 	src/catalog/query_view.o \
+	src/catalog/stream_catalog.o \
+	src/catalog/retention_catalog.o \
 	src/state/agg_shape.o \
 	src/state/agg_funcs.o \
 	src/state/agg_exec.o \
