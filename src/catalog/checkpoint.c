@@ -108,6 +108,31 @@ cp_int8(int col, int64 if_null)
 }
 
 /*
+ * The columns pgs_checkpoint_read reads, by name, in the order of its
+ * select list (the split columns only from version 0.3 on, after the
+ * others).
+ */
+typedef enum CpOffsetsColumn
+{
+	CPO_BATCH_ID = 1,
+	CPO_START_SNAPSHOT,
+	CPO_END_SNAPSHOT,
+	CPO_SCAN_FROM_BLOCK,
+	CPO_END_FLOOR_BLOCK,
+	CPO_RELFILENODE,
+	CPO_END_TAIL_BLOCK,
+	CPO_START_SPLIT_XID,
+	CPO_START_SPLIT_BLOCK,
+	CPO_END_SPLIT_XID,
+	CPO_END_SPLIT_BLOCK,
+	CPO_END_SPLIT_STOP,
+	CPO_END_REST_FLOOR,
+	CPO_SCAN_TO_BLOCK,
+	CPO_END_WRITER_XIDS,
+	CPO_END_WRITER_FIRSTS
+} CpOffsetsColumn;
+
+/*
  * Read offsets row "batch_id", or the latest one when batch_id is 0, into
  * the caller's memory context.  Returns false when there is none.  The
  * start boundary comes with what the batch needs of it (its snapshot and
@@ -141,27 +166,27 @@ pgs_checkpoint_read(int64 query_id, int64 batch_id, PgsOffsets *o)
 		MemoryContext old;
 
 		memset(o, 0, sizeof(PgsOffsets));
-		o->batch_id = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
-		o->start.snapshot = pgs_result_copy(0, 2, &isnull, cxt);
+		o->batch_id = DatumGetInt64(pgs_result_datum(0, CPO_BATCH_ID, &isnull));
+		o->start.snapshot = pgs_result_copy(0, CPO_START_SNAPSHOT, &isnull, cxt);
 		o->start.is_start = isnull;
-		o->end.snapshot = pgs_result_copy(0, 3, &isnull, cxt);
-		o->scan_from = DatumGetInt64(pgs_result_datum(0, 4, &isnull));
-		o->end.from_block = DatumGetInt64(pgs_result_datum(0, 5, &isnull));
-		o->end.relfilenode = DatumGetObjectId(pgs_result_datum(0, 6, &isnull));
-		o->end.tail_block = DatumGetInt64(pgs_result_datum(0, 7, &isnull));
+		o->end.snapshot = pgs_result_copy(0, CPO_END_SNAPSHOT, &isnull, cxt);
+		o->scan_from = DatumGetInt64(pgs_result_datum(0, CPO_SCAN_FROM_BLOCK, &isnull));
+		o->end.from_block = DatumGetInt64(pgs_result_datum(0, CPO_END_FLOOR_BLOCK, &isnull));
+		o->end.relfilenode = DatumGetObjectId(pgs_result_datum(0, CPO_RELFILENODE, &isnull));
+		o->end.tail_block = DatumGetInt64(pgs_result_datum(0, CPO_END_TAIL_BLOCK, &isnull));
 		cp_no_split(&o->start);
 		cp_no_split(&o->end);
 		o->scan_to = PGS_NO_BLOCK;
 		if (splits)
 		{
-			o->start.split_xid = cp_split_xid(8);
-			o->start.split_block = cp_int8(9, 0);
-			o->end.split_xid = cp_split_xid(10);
-			o->end.split_block = cp_int8(11, 0);
-			o->end.split_stop = cp_int8(12, 0);
-			o->end.rest_floor = cp_int8(13, o->end.from_block);
-			o->scan_to = cp_int8(14, PGS_NO_BLOCK);
-			cp_read_writers(&o->end, 15, 16, cxt);
+			o->start.split_xid = cp_split_xid(CPO_START_SPLIT_XID);
+			o->start.split_block = cp_int8(CPO_START_SPLIT_BLOCK, 0);
+			o->end.split_xid = cp_split_xid(CPO_END_SPLIT_XID);
+			o->end.split_block = cp_int8(CPO_END_SPLIT_BLOCK, 0);
+			o->end.split_stop = cp_int8(CPO_END_SPLIT_STOP, 0);
+			o->end.rest_floor = cp_int8(CPO_END_REST_FLOOR, o->end.from_block);
+			o->scan_to = cp_int8(CPO_SCAN_TO_BLOCK, PGS_NO_BLOCK);
+			cp_read_writers(&o->end, CPO_END_WRITER_XIDS, CPO_END_WRITER_FIRSTS, cxt);
 		}
 		old = MemoryContextSwitchTo(cxt);
 		o->end.xmax = pgs_snapshot_xmax(o->end.snapshot);
