@@ -18,10 +18,13 @@ OBJS = \
 	src/exec/batch.o \
 	src/exec/restored.o \
 	src/catalog/catalog.o \
+	src/catalog/catalog_version.o \
 	src/catalog/query_catalog.o \
 	src/catalog/checkpoint.o \
 	src/catalog/query_view.o \
 	src/catalog/query_tables.o \
+	src/catalog/stream_catalog.o \
+	src/catalog/retention_catalog.o \
 	src/state/agg_shape.o \
 	src/state/agg_funcs.o \
 	src/state/agg_state.o \

@@ -98,6 +98,15 @@ SELECT count(*) AS rows, count(DISTINCT id) AS ids,
 SELECT md5(string_agg(object || ': ' || coalesce(definition, ''), E'\n' ORDER BY object)) = :'fresh' AS same_as_fresh
   FROM pg_temp.extension_shape();
 
+-- the update is seen at once by the session that ran it: the aggregation
+-- refused above starts now, and runs
+SELECT stream.start_query('u_agg', 'SELECT v, count(*) AS n FROM u_events GROUP BY v', 'u_agg',
+                          output_mode => 'update') > 0 AS started;
+CALL stream.process_all_available('u_agg');
+SELECT v, n FROM u_agg ORDER BY v;
+SELECT stream.drop_query('u_agg');
+DROP TABLE u_agg;
+
 -- what 0.2 brings works on the updated catalog
 ALTER TABLE u_events SET ACCESS METHOD heap;
 -- what 0.3 brings too: the rows a table had when it became a stream arrive

@@ -349,11 +349,8 @@ stream_resume_restored_query(PG_FUNCTION_ARGS)
 	if (strcmp(how, "checkpoint") != 0 ||
 		!pg_class_ownercheck(q.stream_relid, GetUserId()))
 		pgs_query_check_access(&q);
-	if (!pgs_catalog_has_06())
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("the catalog of extension \"pg_streaming\" records no transaction history"),
-				 errhint("Run ALTER EXTENSION pg_streaming UPDATE.")));
+	pgs_catalog_require(PGS_CATALOG_0_6,
+						"the transaction histories stream.resume_restored_query checks");
 	if (pgs_checkpoint_check_history(q.query_id, &h))
 		PG_RETURN_BOOL(false);
 

@@ -806,11 +806,8 @@ stream_start_query(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("a streaming query's text is read with standard_conforming_strings on"),
 				 errhint("SET standard_conforming_strings = on, and write backslashes in literals as E'...' strings.")));
-	if ((key_given || OidIsValid(foreach_proc)) && !pgs_catalog_has_keys())
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("key and foreach_batch need the catalog of pg_streaming 0.5"),
-				 errhint("Run ALTER EXTENSION pg_streaming UPDATE.")));
+	if (key_given || OidIsValid(foreach_proc))
+		pgs_catalog_require(PGS_CATALOG_0_5, "key and foreach_batch");
 
 	/* the query's shape, as the caller with the caller's search_path */
 	memset(&d, 0, sizeof(d));
@@ -819,13 +816,9 @@ stream_start_query(PG_FUNCTION_ARGS)
 	d.event_time = event_time;
 	d.dedup = dedup;
 	qd_check_definition(&d);
-	if ((d.aggregates || event_time != NULL || dedup != NIL) &&
-		!pgs_catalog_has_state())
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("streaming aggregations, watermarks and deduplication need the catalog of pg_streaming 0.4"),
-				 errdetail("This database's catalog is of an older version than the library's; it has no place for a query's state."),
-				 errhint("Run ALTER EXTENSION pg_streaming UPDATE.")));
+	if (d.aggregates || event_time != NULL || dedup != NIL)
+		pgs_catalog_require(PGS_CATALOG_0_4,
+							"streaming aggregations, watermarks and deduplication");
 	if (key_given)
 		qd_check_key(key, &d, &key_shape);
 
@@ -928,11 +921,8 @@ stream_start_query(PG_FUNCTION_ARGS)
 											   d.event_type);
 		pgs_query_set_state(query_id, q.state_relid);
 	}
-	if (pgs_catalog_has_keys())
-	{
-		q.query_id = query_id;
-		pgs_query_define_view(&q, d.aq.query);
-	}
+	q.query_id = query_id;
+	pgs_query_define_view(&q, d.aq.query);
 	if (strcmp(starting_from, "latest") == 0)
 	{
 		q.query_id = query_id;
@@ -1125,11 +1115,7 @@ stream_alter_query(PG_FUNCTION_ARGS)
 	if (!pgs_query_read(name, 0, PGS_QUERY_LOCK, &q))
 		pgs_query_report_missing(name);
 	pgs_query_check_access(&q);
-	if (!pgs_catalog_has_keys())
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("stream.alter_query needs the catalog of pg_streaming 0.5"),
-				 errhint("Run ALTER EXTENSION pg_streaming UPDATE.")));
+	pgs_catalog_require(PGS_CATALOG_0_5, "changes made with stream.alter_query");
 
 	if (!PG_ARGISNULL(2))
 		q.trigger = pgs_check_trigger(text_to_cstring(PG_GETARG_TEXT_PP(2)));

@@ -42,11 +42,7 @@ pgs_checkpoint_last_commit(int64 query_id)
 bool
 pgs_catalog_splits(void)
 {
-	Oid			relid = get_relname_relid("checkpoint_offsets",
-										  get_namespace_oid("stream", false));
-
-	return OidIsValid(relid) &&
-		get_attnum(relid, "end_split_xid") != InvalidAttrNumber;
+	return pgs_catalog_version() >= PGS_CATALOG_0_3;
 }
 
 /* a boundary's open writers, from two parallel arrays */
@@ -111,6 +107,31 @@ cp_int8(int col, int64 if_null)
 }
 
 /*
+ * The columns pgs_checkpoint_read reads, by name, in the order of its
+ * select list (the split columns only from version 0.3 on, after the
+ * others).
+ */
+typedef enum CpOffsetsColumn
+{
+	CPO_BATCH_ID = 1,
+	CPO_START_SNAPSHOT,
+	CPO_END_SNAPSHOT,
+	CPO_SCAN_FROM_BLOCK,
+	CPO_END_FLOOR_BLOCK,
+	CPO_RELFILENODE,
+	CPO_END_TAIL_BLOCK,
+	CPO_START_SPLIT_XID,
+	CPO_START_SPLIT_BLOCK,
+	CPO_END_SPLIT_XID,
+	CPO_END_SPLIT_BLOCK,
+	CPO_END_SPLIT_STOP,
+	CPO_END_REST_FLOOR,
+	CPO_SCAN_TO_BLOCK,
+	CPO_END_WRITER_XIDS,
+	CPO_END_WRITER_FIRSTS
+} CpOffsetsColumn;
+
+/*
  * Read offsets row "batch_id", or the latest one when batch_id is 0, into
  * the caller's memory context.  Returns false when there is none.  The
  * start boundary comes with what the batch needs of it (its snapshot and
@@ -144,27 +165,27 @@ pgs_checkpoint_read(int64 query_id, int64 batch_id, PgsOffsets *o)
 		MemoryContext old;
 
 		memset(o, 0, sizeof(PgsOffsets));
-		o->batch_id = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
-		o->start.snapshot = pgs_result_copy(0, 2, &isnull, cxt);
+		o->batch_id = DatumGetInt64(pgs_result_datum(0, CPO_BATCH_ID, &isnull));
+		o->start.snapshot = pgs_result_copy(0, CPO_START_SNAPSHOT, &isnull, cxt);
 		o->start.is_start = isnull;
-		o->end.snapshot = pgs_result_copy(0, 3, &isnull, cxt);
-		o->scan_from = DatumGetInt64(pgs_result_datum(0, 4, &isnull));
-		o->end.from_block = DatumGetInt64(pgs_result_datum(0, 5, &isnull));
-		o->end.relfilenode = DatumGetObjectId(pgs_result_datum(0, 6, &isnull));
-		o->end.tail_block = DatumGetInt64(pgs_result_datum(0, 7, &isnull));
+		o->end.snapshot = pgs_result_copy(0, CPO_END_SNAPSHOT, &isnull, cxt);
+		o->scan_from = DatumGetInt64(pgs_result_datum(0, CPO_SCAN_FROM_BLOCK, &isnull));
+		o->end.from_block = DatumGetInt64(pgs_result_datum(0, CPO_END_FLOOR_BLOCK, &isnull));
+		o->end.relfilenode = DatumGetObjectId(pgs_result_datum(0, CPO_RELFILENODE, &isnull));
+		o->end.tail_block = DatumGetInt64(pgs_result_datum(0, CPO_END_TAIL_BLOCK, &isnull));
 		cp_no_split(&o->start);
 		cp_no_split(&o->end);
 		o->scan_to = PGS_NO_BLOCK;
 		if (splits)
 		{
-			o->start.split_xid = cp_split_xid(8);
-			o->start.split_block = cp_int8(9, 0);
-			o->end.split_xid = cp_split_xid(10);
-			o->end.split_block = cp_int8(11, 0);
-			o->end.split_stop = cp_int8(12, 0);
-			o->end.rest_floor = cp_int8(13, o->end.from_block);
-			o->scan_to = cp_int8(14, PGS_NO_BLOCK);
-			cp_read_writers(&o->end, 15, 16, cxt);
+			o->start.split_xid = cp_split_xid(CPO_START_SPLIT_XID);
+			o->start.split_block = cp_int8(CPO_START_SPLIT_BLOCK, 0);
+			o->end.split_xid = cp_split_xid(CPO_END_SPLIT_XID);
+			o->end.split_block = cp_int8(CPO_END_SPLIT_BLOCK, 0);
+			o->end.split_stop = cp_int8(CPO_END_SPLIT_STOP, 0);
+			o->end.rest_floor = cp_int8(CPO_END_REST_FLOOR, o->end.from_block);
+			o->scan_to = cp_int8(CPO_SCAN_TO_BLOCK, PGS_NO_BLOCK);
+			cp_read_writers(&o->end, CPO_END_WRITER_XIDS, CPO_END_WRITER_FIRSTS, cxt);
 		}
 		old = MemoryContextSwitchTo(cxt);
 		o->end.xmax = pgs_snapshot_xmax(o->end.snapshot);
@@ -265,16 +286,6 @@ pgs_checkpoint_write(int64 query_id, const PgsOffsets *o, TimestampTz planned_at
 	pgs_catalog_end(&acc);
 }
 
-/* does progress_log have the columns of version 0.4? */
-static bool
-ck_catalog_has_state(void)
-{
-	Oid			relid = get_relname_relid("progress_log",
-										  get_namespace_oid("stream", false));
-
-	return get_attnum(relid, "state_rows") != InvalidAttrNumber;
-}
-
 /*
  * Write a batch's commit row and progress row, and forget offsets older
  * than the retained batches.
@@ -347,7 +358,7 @@ pgs_checkpoint_commit(int64 query_id, int64 batch_id, const PgsProgress *p)
 							 " blocks_read = h.blocks_read + excluded.blocks_read",
 							 17, argtypes, values, nulls, false, 0);
 	}
-	else if (ck_catalog_has_state())
+	else if (pgs_catalog_has_state())
 		pgs_catalog_exec("INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
 						 " finished_at, input_rows, output_rows, replayed, state_rows,"
 						 " state_rows_updated, watermark, next_watermark, event_time_min,"
@@ -469,7 +480,7 @@ pgs_checkpoint_read_watermarks(int64 query_id, int64 batch_id, PgsWatermarks *w)
 int64
 pgs_checkpoint_state_rows(int64 query_id)
 {
-	if (!ck_catalog_has_state())
+	if (!pgs_catalog_has_state())
 		return 0;
 	return pgs_catalog_int8("SELECT coalesce((SELECT state_rows FROM stream.progress_log"
 							" WHERE query_id = $1 ORDER BY batch_id DESC LIMIT 1), 0)",

@@ -11,6 +11,13 @@
  * and everything it changes in the session's settings is rolled back when it
  * ends: that is where a user's stream is read and a user's code runs.
  *
+ * Only catalog/ runs statements on stream.*, stream_state, stream_batch
+ * and stream_query (the extension's schemas): code above it calls the
+ * functions of catalog/ named for what they do, and runs only statements
+ * over users' tables (a stream, a target) itself.  Only catalog/ branches
+ * on the installed catalog's version (catalog_version.c): code above it
+ * asks pgs_catalog_require, or a function that hides the branch.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef PGS_CATALOG_H
@@ -58,5 +65,35 @@ extern int64 pgs_catalog_int8(const char *sql, Oid argtype, Datum arg);
 extern bool pgs_is_stream(Oid relid);
 extern void pgs_stream_register(Oid relid, bool add);
 extern Oid	pgs_query_defs_relid(void);
+
+/* catalog_version.c: the installed catalog's version, read once */
+#define PGS_CATALOG_VERSION(major, minor)	((major) * 100 + (minor))
+#define PGS_CATALOG_0_2		PGS_CATALOG_VERSION(0, 2)	/* error details */
+#define PGS_CATALOG_0_3		PGS_CATALOG_VERSION(0, 3)	/* split boundaries, runs, retention */
+#define PGS_CATALOG_0_4		PGS_CATALOG_VERSION(0, 4)	/* state, event time */
+#define PGS_CATALOG_0_5		PGS_CATALOG_VERSION(0, 5)	/* keys, foreach_batch, views */
+#define PGS_CATALOG_0_6		PGS_CATALOG_VERSION(0, 6)	/* histories, max_hold */
+
+extern int	pgs_catalog_version(void);
+extern void pgs_catalog_require(int version, const char *what);
+
+/* thin names over the version, for what each version brought */
+static inline bool
+pgs_catalog_has_state(void)
+{
+	return pgs_catalog_version() >= PGS_CATALOG_0_4;
+}
+
+static inline bool
+pgs_catalog_has_keys(void)
+{
+	return pgs_catalog_version() >= PGS_CATALOG_0_5;
+}
+
+static inline bool
+pgs_catalog_has_06(void)
+{
+	return pgs_catalog_version() >= PGS_CATALOG_0_6;
+}
 
 #endif							/* PGS_CATALOG_H */

@@ -96,9 +96,6 @@ extern char *pgs_owner_search_path(Oid owner, const char *stored);
 extern List *pgs_query_view_depends(Oid view_relid);
 extern bool pgs_query_view_reads(Oid view_relid, Oid relid);
 extern void pgs_query_repair_view(const PgsQuery *q);
-extern bool pgs_catalog_has_state(void);
-extern bool pgs_catalog_has_keys(void);
-extern bool pgs_catalog_has_06(void);
 extern void pgs_query_follow_procedure_renames(void);
 extern void pgs_query_set_status(int64 query_id, const char *status,
 								 bool only_if_active);

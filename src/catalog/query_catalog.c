@@ -38,37 +38,116 @@
 #include "nodes/parsenodes.h"
 #include "pg_streaming.h"
 
-/* the columns pgs_query_read reads, in the order qc_fill expects them */
-#define QC_COLUMNS_COMMON \
-	"query_id, name, owner::oid, stream_relid::oid, target_relid::oid," \
-	" query_text, search_path, target_columns, output_mode, trigger," \
-	" coalesce(max_rows_per_batch, 0), status, last_error," \
-	" last_error_sqlstate, "
-/* from 0.5 on, batches run the text their owner's analysis was deparsed to */
-#define QC_COLUMNS_COMMON_05 \
-	"query_id, name, owner::oid, stream_relid::oid, target_relid::oid," \
-	" coalesce(run_text, query_text), search_path, target_columns, output_mode, trigger," \
-	" coalesce(max_rows_per_batch, 0), status, last_error," \
-	" last_error_sqlstate, "
-#define QC_COLUMNS_03 QC_COLUMNS_COMMON "last_error_detail, last_error_hint, NULL::oid," \
-	" NULL::text, NULL::int8, NULL::text[], NULL::text[], NULL::oid, NULL::oid"
-#define QC_COLUMNS_04 QC_COLUMNS_COMMON "last_error_detail, last_error_hint, state_relid::oid," \
-	" event_time, (extract(epoch FROM watermark_delay) * 1000000)::int8, dedup_columns," \
-	" NULL::text[], NULL::oid, NULL::oid"
-#define QC_COLUMNS QC_COLUMNS_COMMON_05 "last_error_detail, last_error_hint, state_relid::oid," \
-	" event_time, (extract(epoch FROM watermark_delay) * 1000000)::int8, dedup_columns," \
-	" key_columns, foreach_batch::oid, definition_view::oid"
 /*
- * ... and from 0.6 on, where a foreach_batch procedure is kept by oid and
- * by name, since neither pg_dump nor pg_upgrade keeps a function's oid
+ * The columns pgs_query_read reads, by name: QC_COL(c) is the position of
+ * column c in the select list qc_select_list builds from qc_columns, so a
+ * column added to both (in the same place) shifts no other.
  */
-#define QC_COLUMNS_06 QC_COLUMNS_COMMON_05 "last_error_detail, last_error_hint, state_relid::oid," \
-	" event_time, (extract(epoch FROM watermark_delay) * 1000000)::int8, dedup_columns," \
-	" key_columns, stream._foreach_batch_procedure(foreach_batch, foreach_batch_name)," \
-	" definition_view::oid"
-/* the same from the catalog of version 0.1, before its update */
-#define QC_COLUMNS_01 QC_COLUMNS_COMMON "NULL::text, NULL::text, NULL::oid, NULL::text, NULL::int8," \
-	" NULL::text[], NULL::text[], NULL::oid, NULL::oid"
+typedef enum QcColumn
+{
+	QC_QUERY_ID,
+	QC_NAME,
+	QC_OWNER,
+	QC_STREAM_RELID,
+	QC_TARGET_RELID,
+	QC_QUERY_TEXT,
+	QC_SEARCH_PATH,
+	QC_TARGET_COLUMNS,
+	QC_OUTPUT_MODE,
+	QC_TRIGGER,
+	QC_MAX_ROWS,
+	QC_STATUS,
+	QC_LAST_ERROR,
+	QC_LAST_ERROR_SQLSTATE,
+	QC_LAST_ERROR_DETAIL,
+	QC_LAST_ERROR_HINT,
+	QC_STATE_RELID,
+	QC_EVENT_TIME,
+	QC_WATERMARK_USECS,
+	QC_DEDUP_COLUMNS,
+	QC_KEY_COLUMNS,
+	QC_FOREACH_BATCH,
+	QC_DEFINITION_VIEW,
+	QC_NCOLUMNS
+} QcColumn;
+
+#define QC_COL(c)	((int) (c) + 1)
+
+/*
+ * Each column's expression, by the catalog version it needs: the first
+ * form whose version the installed catalog has is read (a catalog older
+ * than a column's version reads a typed NULL in its place).
+ */
+typedef struct QcColumnForm
+{
+	int			since;
+	const char *expr;
+} QcColumnForm;
+
+static const QcColumnForm qc_columns[QC_NCOLUMNS][3] = {
+	[QC_QUERY_ID] = {{0, "query_id"}},
+	[QC_NAME] = {{0, "name"}},
+	[QC_OWNER] = {{0, "owner::oid"}},
+	[QC_STREAM_RELID] = {{0, "stream_relid::oid"}},
+	[QC_TARGET_RELID] = {{0, "target_relid::oid"}},
+	/* from 0.5 on, batches run the text their owner's analysis was deparsed to */
+	[QC_QUERY_TEXT] = {{PGS_CATALOG_0_5, "coalesce(run_text, query_text)"},
+	{0, "query_text"}},
+	[QC_SEARCH_PATH] = {{0, "search_path"}},
+	[QC_TARGET_COLUMNS] = {{0, "target_columns"}},
+	[QC_OUTPUT_MODE] = {{0, "output_mode"}},
+	[QC_TRIGGER] = {{0, "trigger"}},
+	[QC_MAX_ROWS] = {{0, "coalesce(max_rows_per_batch, 0)"}},
+	[QC_STATUS] = {{0, "status"}},
+	[QC_LAST_ERROR] = {{0, "last_error"}},
+	[QC_LAST_ERROR_SQLSTATE] = {{0, "last_error_sqlstate"}},
+	[QC_LAST_ERROR_DETAIL] = {{PGS_CATALOG_0_2, "last_error_detail"},
+	{0, "NULL::text"}},
+	[QC_LAST_ERROR_HINT] = {{PGS_CATALOG_0_2, "last_error_hint"},
+	{0, "NULL::text"}},
+	[QC_STATE_RELID] = {{PGS_CATALOG_0_4, "state_relid::oid"},
+	{0, "NULL::oid"}},
+	[QC_EVENT_TIME] = {{PGS_CATALOG_0_4, "event_time"},
+	{0, "NULL::text"}},
+	[QC_WATERMARK_USECS] = {{PGS_CATALOG_0_4,
+		"(extract(epoch FROM watermark_delay) * 1000000)::int8"},
+	{0, "NULL::int8"}},
+	[QC_DEDUP_COLUMNS] = {{PGS_CATALOG_0_4, "dedup_columns"},
+	{0, "NULL::text[]"}},
+	[QC_KEY_COLUMNS] = {{PGS_CATALOG_0_5, "key_columns"},
+	{0, "NULL::text[]"}},
+
+	/*
+	 * from 0.6 on, a foreach_batch procedure is kept by oid and by name,
+	 * since neither pg_dump nor pg_upgrade keeps a function's oid
+	 */
+	[QC_FOREACH_BATCH] = {{PGS_CATALOG_0_6,
+		"stream._foreach_batch_procedure(foreach_batch, foreach_batch_name)"},
+	{PGS_CATALOG_0_5, "foreach_batch::oid"},
+	{0, "NULL::oid"}},
+	[QC_DEFINITION_VIEW] = {{PGS_CATALOG_0_5, "definition_view::oid"},
+	{0, "NULL::oid"}},
+};
+
+/* the select list of qc_columns for the installed catalog, in order */
+static char *
+qc_select_list(void)
+{
+	int			version = pgs_catalog_version();
+	StringInfoData buf;
+	int			c;
+
+	initStringInfo(&buf);
+	for (c = 0; c < QC_NCOLUMNS; c++)
+	{
+		const QcColumnForm *form = qc_columns[c];
+
+		while (form->since > version)
+			form++;
+		appendStringInfo(&buf, "%s%s", c > 0 ? ", " : "", form->expr);
+	}
+	return buf.data;
+}
 
 /*
  * Does the catalog have the columns of version 0.2?  A server runs the
@@ -78,72 +157,7 @@
 static bool
 qc_catalog_has_detail(void)
 {
-	return get_attnum(pgs_query_defs_relid(), "last_error_detail") != InvalidAttrNumber;
-}
-
-/* ... and those of version 0.4 (streaming aggregations)? */
-bool
-pgs_catalog_has_state(void)
-{
-	return get_attnum(pgs_query_defs_relid(), "state_relid") != InvalidAttrNumber;
-}
-
-/* ... and those of version 0.5 (keys, foreach_batch)? */
-bool
-pgs_catalog_has_keys(void)
-{
-	return get_attnum(pgs_query_defs_relid(), "key_columns") != InvalidAttrNumber;
-}
-
-/* pg_streaming's installed version in this database, or NULL */
-static char *
-qc_extension_version(void)
-{
-	Relation	rel;
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tup;
-	char	   *version = NULL;
-
-	rel = table_open(ExtensionRelationId, AccessShareLock);
-	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
-				F_NAMEEQ, CStringGetDatum("pg_streaming"));
-	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
-	tup = systable_getnext(scan);
-	if (HeapTupleIsValid(tup))
-	{
-		bool		isnull;
-		Datum		d = heap_getattr(tup, Anum_pg_extension_extversion,
-									 RelationGetDescr(rel), &isnull);
-
-		if (!isnull)
-			version = text_to_cstring(DatumGetTextPP(d));
-	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-	return version;
-}
-
-/*
- * Is the installed catalog at least version 0.6?  Each feature of 0.6 asks
- * this one function instead of probing a column of its own.  The version
- * is read from pg_extension once per transaction (known by its start
- * time): it only changes with ALTER EXTENSION, whose script does not run
- * the features that ask.
- */
-bool
-pgs_catalog_has_06(void)
-{
-	static TimestampTz cached_xact_start = 0;
-	static bool cached;
-	char	   *version;
-
-	if (cached_xact_start == GetCurrentTransactionStartTimestamp())
-		return cached;
-	version = qc_extension_version();
-	cached = version != NULL && strcmp(version, "0.6") >= 0;
-	cached_xact_start = GetCurrentTransactionStartTimestamp();
-	return cached;
+	return pgs_catalog_version() >= PGS_CATALOG_0_2;
 }
 
 static void qc_invalidate(void);
@@ -191,33 +205,33 @@ qc_fill(PgsQuery *q, MemoryContext cxt)
 	bool		isnull;
 	Datum		d;
 
-	q->query_id = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
-	q->name = pgs_result_text(0, 2, cxt);
-	q->owner = DatumGetObjectId(pgs_result_datum(0, 3, &isnull));
-	q->stream_relid = DatumGetObjectId(pgs_result_datum(0, 4, &isnull));
-	q->target_relid = DatumGetObjectId(pgs_result_datum(0, 5, &isnull));
-	q->query_text = pgs_result_text(0, 6, cxt);
-	q->search_path = pgs_result_text(0, 7, cxt);
-	q->target_columns = qc_text_list(8, cxt);
-	q->output_mode = pgs_result_text(0, 9, cxt);
-	q->trigger = pgs_result_text(0, 10, cxt);
-	q->max_rows = DatumGetInt32(pgs_result_datum(0, 11, &isnull));
-	q->status = pgs_result_text(0, 12, cxt);
+	q->query_id = DatumGetInt64(pgs_result_datum(0, QC_COL(QC_QUERY_ID), &isnull));
+	q->name = pgs_result_text(0, QC_COL(QC_NAME), cxt);
+	q->owner = DatumGetObjectId(pgs_result_datum(0, QC_COL(QC_OWNER), &isnull));
+	q->stream_relid = DatumGetObjectId(pgs_result_datum(0, QC_COL(QC_STREAM_RELID), &isnull));
+	q->target_relid = DatumGetObjectId(pgs_result_datum(0, QC_COL(QC_TARGET_RELID), &isnull));
+	q->query_text = pgs_result_text(0, QC_COL(QC_QUERY_TEXT), cxt);
+	q->search_path = pgs_result_text(0, QC_COL(QC_SEARCH_PATH), cxt);
+	q->target_columns = qc_text_list(QC_COL(QC_TARGET_COLUMNS), cxt);
+	q->output_mode = pgs_result_text(0, QC_COL(QC_OUTPUT_MODE), cxt);
+	q->trigger = pgs_result_text(0, QC_COL(QC_TRIGGER), cxt);
+	q->max_rows = DatumGetInt32(pgs_result_datum(0, QC_COL(QC_MAX_ROWS), &isnull));
+	q->status = pgs_result_text(0, QC_COL(QC_STATUS), cxt);
 	q->active = strcmp(q->status, "active") == 0;
-	q->last_error = pgs_result_text(0, 13, cxt);
-	q->last_error_sqlstate = pgs_result_text(0, 14, cxt);
-	q->last_error_detail = pgs_result_text(0, 15, cxt);
-	q->last_error_hint = pgs_result_text(0, 16, cxt);
-	d = pgs_result_datum(0, 17, &isnull);
+	q->last_error = pgs_result_text(0, QC_COL(QC_LAST_ERROR), cxt);
+	q->last_error_sqlstate = pgs_result_text(0, QC_COL(QC_LAST_ERROR_SQLSTATE), cxt);
+	q->last_error_detail = pgs_result_text(0, QC_COL(QC_LAST_ERROR_DETAIL), cxt);
+	q->last_error_hint = pgs_result_text(0, QC_COL(QC_LAST_ERROR_HINT), cxt);
+	d = pgs_result_datum(0, QC_COL(QC_STATE_RELID), &isnull);
 	q->state_relid = isnull ? InvalidOid : DatumGetObjectId(d);
-	q->event_time = pgs_result_text(0, 18, cxt);
-	d = pgs_result_datum(0, 19, &isnull);
+	q->event_time = pgs_result_text(0, QC_COL(QC_EVENT_TIME), cxt);
+	d = pgs_result_datum(0, QC_COL(QC_WATERMARK_USECS), &isnull);
 	q->watermark_usecs = isnull ? -1 : DatumGetInt64(d);
-	q->dedup_columns = qc_text_list(20, cxt);
-	q->key_columns = qc_text_list(21, cxt);
-	d = pgs_result_datum(0, 22, &isnull);
+	q->dedup_columns = qc_text_list(QC_COL(QC_DEDUP_COLUMNS), cxt);
+	q->key_columns = qc_text_list(QC_COL(QC_KEY_COLUMNS), cxt);
+	d = pgs_result_datum(0, QC_COL(QC_FOREACH_BATCH), &isnull);
 	q->foreach_batch = isnull ? InvalidOid : DatumGetObjectId(d);
-	d = pgs_result_datum(0, 23, &isnull);
+	d = pgs_result_datum(0, QC_COL(QC_DEFINITION_VIEW), &isnull);
 	q->view_relid = isnull ? InvalidOid : DatumGetObjectId(d);
 }
 
@@ -247,10 +261,7 @@ pgs_query_read(const char *name, int64 query_id, PgsQueryLock lock, PgsQuery *q)
 		values[0] = Int64GetDatum(query_id);
 	}
 	sql = psprintf("SELECT %s FROM stream.query_defs WHERE %s = $1%s",
-				   !qc_catalog_has_detail() ? QC_COLUMNS_01 :
-				   !pgs_catalog_has_state() ? QC_COLUMNS_03 :
-				   !pgs_catalog_has_keys() ? QC_COLUMNS_04 :
-				   !pgs_catalog_has_06() ? QC_COLUMNS : QC_COLUMNS_06,
+				   qc_select_list(),
 				   name != NULL ? "name" : "query_id",
 				   lock == PGS_QUERY_LOCK ? " FOR UPDATE" : "");
 	pgs_catalog_begin(&acc);

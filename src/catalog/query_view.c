@@ -259,6 +259,9 @@ pgs_query_define_view(const PgsQuery *q, Query *analyzed)
 {
 	Oid			relid;
 
+	/* a catalog older than 0.5 keeps no view (nor runs its query's text) */
+	if (!pgs_catalog_has_keys())
+		return;
 	if (OidIsValid(q->view_relid))
 	{
 		pgs_query_table_drop(q->view_relid, DROP_RESTRICT);

@@ -15,6 +15,10 @@
  * install script (stream.on_ddl_command_end), with the help of
  * stream._ddl_rewrites_xid below.
  *
+ * Only catalog/ runs statements on stream.*, stream_state, stream_batch
+ * and stream_query: the queries and checkpoints this file asks about are
+ * read by catalog/ (pgs_query.h, pgs_storage_catalog.h).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -42,6 +46,7 @@
 #include "utils/relcache.h"
 
 #include "catalog/pgs_catalog.h"
+#include "catalog/pgs_storage_catalog.h"
 #include "catalog/pgs_query.h"
 #include "pg_streaming.h"
 #include "storage/pgs_guard.h"
@@ -119,39 +124,7 @@ static bool guard_cascading = false;
 static List *
 guard_split_queries(Oid relid, List **relids)
 {
-	PgsCatalogAccess acc = {0};
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(relid)};
-	List	   *queries = NIL;
-	int			n;
-	int			i;
-
-	*relids = NIL;
-	if (!OidIsValid(get_relname_relid("stream_runs", get_namespace_oid("stream", true))))
-		return NIL;				/* a catalog that cannot split */
-	pgs_catalog_begin(&acc);
-	n = pgs_catalog_exec("SELECT DISTINCT ON (d.stream_relid) d.name, d.stream_relid::oid"
-						 " FROM stream.query_defs d"
-						 " JOIN LATERAL (SELECT o.* FROM stream.checkpoint_offsets o"
-						 "  WHERE o.query_id = d.query_id"
-						 "  ORDER BY o.batch_id DESC LIMIT 1) o ON true"
-						 " WHERE (d.stream_relid::oid = $1 OR $1 = 0)"
-						 "   AND (o.end_split_xid IS NOT NULL"
-						 "        OR (o.start_split_xid IS NOT NULL AND NOT EXISTS"
-						 "            (SELECT 1 FROM stream.checkpoint_commits k"
-						 "              WHERE k.query_id = o.query_id AND k.batch_id = o.batch_id)))"
-						 " ORDER BY d.stream_relid, d.name",
-						 1, argtypes, values, NULL, true, 0);
-	for (i = 0; i < n; i++)
-	{
-		bool		isnull;
-
-		queries = lappend(queries, pgs_result_text(i, 1, CurrentMemoryContext));
-		*relids = lappend_oid(*relids,
-							  DatumGetObjectId(pgs_result_datum(i, 2, &isnull)));
-	}
-	pgs_catalog_end(&acc);
-	return queries;
+	return pgs_split_queries(relid, relids);
 }
 
 /* a rewrite of a stream part-way through a transaction is refused */

@@ -27,6 +27,12 @@
  * decides how long a query may hold rows back (max_hold, detach_query);
  * a query passed over is marked (missed_rows_at), never silently.
  *
+ * Only catalog/ runs statements on stream.*, stream_state, stream_batch
+ * and stream_query: the rows of stream.retention, stream.retention_marks
+ * and stream.stream_runs, and what a pass reads of and marks on the
+ * queries, are read and written by catalog/retention_catalog.c and
+ * catalog/stream_catalog.c; this file decides what they say.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -56,6 +62,7 @@
 
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_query.h"
+#include "catalog/pgs_storage_catalog.h"
 #include "common/pgs_snapshot.h"
 #include "pg_streaming.h"
 #include "storage/pgs_placement.h"
@@ -111,70 +118,13 @@ ret_xact_callback(XactEvent event, void *arg)
 }
 
 /* what the pass reads of stream.retention */
-typedef struct RetSettings
-{
-	Interval   *keep;
-	bool		past_inactive;
-	int64		walk;			/* position */
-	int64		recycled;		/* position */
-	Oid			relfilenode;
-	/* from version 0.6 on */
-	Interval   *max_hold;		/* NULL: a query holds rows for as long as it needs */
-	TransactionId blocked_by;	/* the row lock the last pass stopped at */
-	TimestampTz blocked_since;
-	TimestampTz blocked_warned_at;
-} RetSettings;
+typedef PgsRetentionRow RetSettings;
 
 /* lock the stream's retention row; false when it has no retention */
 static bool
 ret_read_settings(Oid relid, bool nowait, RetSettings *s)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	PgsCatalogAccess acc = {0};
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(relid)};
-	bool		has_06 = pgs_catalog_has_06();
-	StringInfoData sql;
-	bool		isnull;
-	bool		found;
-
-	initStringInfo(&sql);
-	appendStringInfoString(&sql,
-						   "SELECT keep, past_inactive_queries, walk_position,"
-						   " recycled_position, coalesce(relfilenode, 0)");
-	if (has_06)
-		appendStringInfoString(&sql,
-							   ", max_hold, coalesce(blocked_by::text::bigint, 0),"
-							   " blocked_since, blocked_warned_at");
-	appendStringInfoString(&sql, " FROM stream.retention WHERE relid::oid = $1");
-	appendStringInfoString(&sql, nowait ? " FOR UPDATE SKIP LOCKED" : " FOR UPDATE");
-
-	memset(s, 0, sizeof(RetSettings));
-	pgs_catalog_begin(&acc);
-	found = pgs_catalog_exec(sql.data, 1, argtypes, values, NULL, false, 0) > 0;
-	if (found)
-	{
-		s->keep = DatumGetIntervalP(pgs_result_copy(0, 1, &isnull, cxt));
-		s->past_inactive = DatumGetBool(pgs_result_datum(0, 2, &isnull));
-		s->walk = DatumGetInt64(pgs_result_datum(0, 3, &isnull));
-		s->recycled = DatumGetInt64(pgs_result_datum(0, 4, &isnull));
-		s->relfilenode = DatumGetObjectId(pgs_result_datum(0, 5, &isnull));
-	}
-	if (found && has_06)
-	{
-		Datum		d;
-
-		d = pgs_result_copy(0, 6, &isnull, cxt);
-		s->max_hold = isnull ? NULL : DatumGetIntervalP(d);
-		s->blocked_by = (TransactionId) DatumGetInt64(pgs_result_datum(0, 7, &isnull));
-		d = pgs_result_datum(0, 8, &isnull);
-		s->blocked_since = isnull ? 0 : DatumGetTimestampTz(d);
-		d = pgs_result_datum(0, 9, &isnull);
-		s->blocked_warned_at = isnull ? 0 : DatumGetTimestampTz(d);
-	}
-	pgs_catalog_end(&acc);
-	pfree(sql.data);
-	return found;
+	return pgs_retention_lock_row(relid, nowait, s);
 }
 
 /* may a row of transaction x go, as far as snapshot s says? */
@@ -241,138 +191,25 @@ ret_cut_add_nothing(RetCut *cut, int64 query_id)
 }
 
 /*
- * A mark is a snapshot of this database's transaction history: marks that
- * came with a dump from another history (taken before this history began,
- * or naming transactions this cluster has not reached) would make rows
- * look older than they are, so they are not used.  Ignoring a mark only
- * keeps rows longer.
- */
-#define RET_MARK_OF_THIS_HISTORY \
-	" AND taken_at >= (SELECT created_at FROM stream.local_history)" \
-	" AND pg_catalog.pg_snapshot_xmax(snapshot) OPERATOR(pg_catalog.<=)" \
-	"     pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())"
-
-/*
  * The age cut: the snapshot of the latest mark at least "keep" old (false
  * when there is none yet); with max_hold, the hold cut too, the latest mark
- * at least max_hold old.  A new mark is taken when the latest is older than
- * a hundredth of the shorter of the two, and marks older than the ones
- * used are forgotten.
+ * at least max_hold old (pgs_retention_marks_cut keeps the marks).
  */
 static bool
 ret_age_cut(Oid relid, Interval *keep, Interval *max_hold, RetCut *cut)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	PgsCatalogAccess acc = {0};
-	Oid			argtypes[3] = {OIDOID, INTERVALOID, INTERVALOID};
-	Datum		values[3] = {ObjectIdGetDatum(relid), IntervalPGetDatum(keep),
-	IntervalPGetDatum(max_hold != NULL ? max_hold : keep)};
-	Datum		snapshot = (Datum) 0;
-	Datum		hold_snapshot = (Datum) 0;
-	Datum		forget_before = (Datum) 0;
-	bool		found = false;
-	bool		forget = false;
-	bool		isnull;
+	Datum		snapshot;
+	Datum		hold_snapshot;
+	bool		found;
 
-	pgs_catalog_begin(&acc);
-	pgs_catalog_exec("INSERT INTO stream.retention_marks (relid, taken_at, snapshot)"
-					 " SELECT $1, now(), pg_current_snapshot()"
-					 " WHERE NOT EXISTS (SELECT 1 FROM stream.retention_marks"
-					 "  WHERE relid::oid = $1 AND taken_at > now() - least($2, $3) / 100)",
-					 3, argtypes, values, NULL, false, 0);
-	if (pgs_catalog_exec(pgs_catalog_has_06() ?
-						 "SELECT snapshot, taken_at FROM stream.retention_marks"
-						 " WHERE relid::oid = $1 AND taken_at <= now() - $2"
-						 RET_MARK_OF_THIS_HISTORY
-						 " ORDER BY taken_at DESC LIMIT 1" :
-						 "SELECT snapshot, taken_at FROM stream.retention_marks"
-						 " WHERE relid::oid = $1 AND taken_at <= now() - $2"
-						 " ORDER BY taken_at DESC LIMIT 1",
-						 2, argtypes, values, NULL, false, 0) > 0)
-	{
-		snapshot = pgs_result_copy(0, 1, &isnull, cxt);
-		forget_before = pgs_result_datum(0, 2, &isnull);
-		forget = true;
-		found = true;
-	}
-	if (max_hold != NULL)
-	{
-		Oid			t2[2] = {OIDOID, INTERVALOID};
-		Datum		v2[2] = {ObjectIdGetDatum(relid), IntervalPGetDatum(max_hold)};
-
-		/* a mark that may yet become the hold cut stays */
-		forget = false;
-		if (pgs_catalog_exec(pgs_catalog_has_06() ?
-							 "SELECT snapshot, taken_at FROM stream.retention_marks"
-							 " WHERE relid::oid = $1 AND taken_at <= now() - $2"
-							 RET_MARK_OF_THIS_HISTORY
-							 " ORDER BY taken_at DESC LIMIT 1" :
-							 "SELECT snapshot, taken_at FROM stream.retention_marks"
-							 " WHERE relid::oid = $1 AND taken_at <= now() - $2"
-							 " ORDER BY taken_at DESC LIMIT 1",
-							 2, t2, v2, NULL, false, 0) > 0)
-		{
-			TimestampTz hold_at;
-
-			hold_snapshot = pgs_result_copy(0, 1, &isnull, cxt);
-			hold_at = DatumGetTimestampTz(pgs_result_datum(0, 2, &isnull));
-			if (found)
-			{
-				forget = true;
-				if (hold_at < DatumGetTimestampTz(forget_before))
-					forget_before = TimestampTzGetDatum(hold_at);
-			}
-		}
-	}
-	if (forget)
-	{
-		Oid			t2[2] = {OIDOID, TIMESTAMPTZOID};
-		Datum		v2[2] = {ObjectIdGetDatum(relid), forget_before};
-
-		pgs_catalog_exec("DELETE FROM stream.retention_marks"
-						 " WHERE relid::oid = $1 AND taken_at < $2",
-						 2, t2, v2, NULL, false, 0);
-	}
-	if (found && max_hold != NULL)
-	{
-		/*
-		 * Marks are taken at a hundredth of the shorter interval, but older
-		 * than the age cut they are only wanted at a hundredth of max_hold:
-		 * of those, one per such stretch of time stays, the oldest.
-		 */
-		Oid			t3[3] = {OIDOID, TIMESTAMPTZOID, INTERVALOID};
-		Datum		v3[3] = {ObjectIdGetDatum(relid), (Datum) 0,
-		IntervalPGetDatum(max_hold)};
-
-		pgs_catalog_exec("SELECT taken_at FROM stream.retention_marks"
-						 " WHERE relid::oid = $1 AND taken_at <= now() - $2"
-						 " ORDER BY taken_at DESC LIMIT 1",
-						 2, argtypes, values, NULL, false, 0);
-		v3[1] = pgs_result_datum(0, 1, &isnull);
-		pgs_catalog_exec("DELETE FROM stream.retention_marks m"
-						 " WHERE m.relid::oid = $1 AND m.taken_at < $2"
-						 "   AND extract(epoch FROM $3) >= 100"
-						 "   AND EXISTS (SELECT 1 FROM stream.retention_marks n"
-						 "     WHERE n.relid = m.relid AND n.taken_at < m.taken_at"
-						 "       AND floor(extract(epoch FROM n.taken_at) / (extract(epoch FROM $3) / 100))"
-						 "         = floor(extract(epoch FROM m.taken_at) / (extract(epoch FROM $3) / 100)))",
-						 3, t3, v3, NULL, false, 0);
-	}
-	pgs_catalog_end(&acc);
+	found = pgs_retention_marks_cut(relid, keep, max_hold, &snapshot,
+									&hold_snapshot);
 	if (found)
-	{
-		MemoryContext old = MemoryContextSwitchTo(cxt);
-
 		ret_cut_add(cut, snapshot, 0);
-		MemoryContextSwitchTo(old);
-	}
 	if (hold_snapshot != (Datum) 0)
 	{
-		MemoryContext old = MemoryContextSwitchTo(cxt);
-
 		pgs_snapshot_parse(hold_snapshot, &cut->hold);
 		cut->has_hold = true;
-		MemoryContextSwitchTo(old);
 	}
 	return found;
 }
@@ -388,49 +225,23 @@ static bool
 ret_query_cut(Oid relid, bool past_inactive, bool with_hold, RetCut *cut,
 			  int64 *held_by)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	PgsCatalogAccess acc = {0};
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	PgsRetentionHolder *holders;
 	bool		ok = true;
 	int			n;
 	int			i;
 
 	*held_by = 0;
-	pgs_catalog_begin(&acc);
-	/* offsets of another transaction history (a restore) have read nothing */
-	n = pgs_catalog_exec(pgs_catalog_has_06() ?
-						 "SELECT d.query_id, d.status = 'active', o.end_snapshot,"
-						 " d.retention_detached_at IS NOT NULL"
-						 " FROM stream.query_defs d"
-						 " LEFT JOIN LATERAL (SELECT o.end_snapshot"
-						 "   FROM stream.checkpoint_commits k"
-						 "   JOIN stream.checkpoint_offsets o USING (query_id, batch_id)"
-						 "  WHERE k.query_id = d.query_id"
-						 "    AND o.history_id = (SELECT history_id FROM stream.local_history)"
-						 "  ORDER BY k.batch_id DESC LIMIT 1) o ON true"
-						 " WHERE d.stream_relid::oid = $1 ORDER BY d.query_id" :
-						 "SELECT d.query_id, d.status = 'active', o.end_snapshot, false"
-						 " FROM stream.query_defs d"
-						 " LEFT JOIN LATERAL (SELECT o.end_snapshot"
-						 "   FROM stream.checkpoint_commits k"
-						 "   JOIN stream.checkpoint_offsets o USING (query_id, batch_id)"
-						 "  WHERE k.query_id = d.query_id"
-						 "  ORDER BY k.batch_id DESC LIMIT 1) o ON true"
-						 " WHERE d.stream_relid::oid = $1 ORDER BY d.query_id",
-						 1, argtypes, values, NULL, false, 0);	/* a fresh snapshot */
-	cut->behind_ids = MemoryContextAllocZero(cxt, sizeof(int64) * (n + 1));
-	cut->behind = MemoryContextAllocZero(cxt, sizeof(PgsXidSnapshot) * (n + 1));
-	cut->missed = MemoryContextAllocZero(cxt, sizeof(bool) * (n + 1));
+	n = pgs_retention_holders(relid, &holders);
+	cut->behind_ids = palloc0(sizeof(int64) * (n + 1));
+	cut->behind = palloc0(sizeof(PgsXidSnapshot) * (n + 1));
+	cut->missed = palloc0(sizeof(bool) * (n + 1));
 	for (i = 0; i < n; i++)
 	{
-		bool		isnull;
-		bool		flag_null;
-		int64		query_id = DatumGetInt64(pgs_result_datum(i, 1, &flag_null));
-		bool		active = DatumGetBool(pgs_result_datum(i, 2, &flag_null));
-		bool		detached = DatumGetBool(pgs_result_datum(i, 4, &flag_null));
-		Datum		snapshot = pgs_result_copy(i, 3, &isnull, cxt);
-		MemoryContext old = MemoryContextSwitchTo(cxt);
+		int64		query_id = holders[i].query_id;
+		bool		active = holders[i].active;
+		bool		detached = holders[i].detached;
+		bool		isnull = holders[i].read_nothing;
+		Datum		snapshot = holders[i].end_snapshot;
 
 		if ((active || !past_inactive) && !detached)
 		{
@@ -460,9 +271,7 @@ ret_query_cut(Oid relid, bool past_inactive, bool with_hold, RetCut *cut,
 				pgs_snapshot_parse(snapshot, &cut->behind[cut->nbehind]);
 			cut->nbehind++;
 		}
-		MemoryContextSwitchTo(old);
 	}
-	pgs_catalog_end(&acc);
 	return ok;
 }
 
@@ -876,48 +685,24 @@ ret_recycle(Oid relid, Relation rel, RetSettings *s)
 	nfound = Min(j + 1, PGS_MAX_QUEUED_RUNS);
 
 	{
-		PgsCatalogAccess acc = {0};
-		Oid			argtypes[5] = {OIDOID, OIDOID, INT8OID, INT8OID, INT8OID};
-		Datum		values[5];
-		bool		isnull;
+		int64		first_blocks[PGS_MAX_QUEUED_RUNS];
+		int64		end_blocks[PGS_MAX_QUEUED_RUNS];
 		int64		run;
 
-		values[0] = ObjectIdGetDatum(relid);
-		values[1] = ObjectIdGetDatum(rel->rd_node.relNode);
-		values[2] = Int64GetDatum((int64) nblocks);
-		pgs_catalog_begin(&acc);
-		/* the rows so far form run 0, appended from block 0 */
-		pgs_catalog_exec("INSERT INTO stream.stream_runs"
-						 " (relid, run, first_block, end_block, recycled, relfilenode)"
-						 " SELECT $1, 0, 0, NULL, false, $2 WHERE NOT EXISTS"
-						 " (SELECT 1 FROM stream.stream_runs WHERE relid::oid = $1)",
-						 3, argtypes, values, NULL, false, 0);
-		pgs_catalog_exec("UPDATE stream.stream_runs SET end_block = $3"
-						 " WHERE relid::oid = $1 AND end_block IS NULL",
-						 3, argtypes, values, NULL, false, 0);
-		pgs_catalog_exec("SELECT max(run) + 1 FROM stream.stream_runs WHERE relid::oid = $1",
-						 1, argtypes, values, NULL, false, 0);
-		run = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
+		for (i = 0; i < nfound; i++)
+		{
+			first_blocks[i] = found[i].first_block;
+			end_blocks[i] = found[i].end_block;
+		}
+		run = pgs_runs_record_recycled(relid, rel->rd_node.relNode,
+									   (int64) nblocks, nfound,
+									   first_blocks, end_blocks);
 		for (i = 0; i < nfound; i++)
 		{
 			found[i].run = run++;
 			found[i].recycled = true;
 			total += found[i].end_block - found[i].first_block;
-			values[2] = Int64GetDatum(found[i].run);
-			values[3] = Int64GetDatum(found[i].first_block);
-			values[4] = Int64GetDatum(found[i].end_block);
-			pgs_catalog_exec("INSERT INTO stream.stream_runs"
-							 " (relid, run, first_block, end_block, recycled, relfilenode)"
-							 " VALUES ($1, $3, $4, $5, true, $2)",
-							 5, argtypes, values, NULL, false, 0);
 		}
-		values[2] = Int64GetDatum(run);
-		values[3] = Int64GetDatum((int64) nblocks - 1);
-		pgs_catalog_exec("INSERT INTO stream.stream_runs"
-						 " (relid, run, first_block, end_block, recycled, relfilenode)"
-						 " VALUES ($1, $3, $4, NULL, false, $2)",
-						 4, argtypes, values, NULL, false, 0);
-		pgs_catalog_end(&acc);
 
 		publish_relid = relid;
 		publish_relfilenode = rel->rd_node.relNode;
@@ -937,21 +722,6 @@ ret_recycle(Oid relid, Relation rel, RetSettings *s)
 	return total;
 }
 
-/* retention removed rows the query had not read: say so on the query */
-static void
-ret_mark_missed(int64 query_id)
-{
-	PgsCatalogAccess acc = {0};
-	Oid			t[1] = {INT8OID};
-	Datum		v[1] = {Int64GetDatum(query_id)};
-
-	pgs_catalog_begin(&acc);
-	pgs_catalog_exec("UPDATE stream.query_defs SET missed_rows_at = now()"
-					 " WHERE query_id = $1 AND missed_rows_at IS NULL",
-					 1, t, v, NULL, false, 0);
-	pgs_catalog_end(&acc);
-}
-
 /*
  * Record the row lock the pass stopped at (stream.stream_retention shows
  * it), and warn when the same transaction has held retention back for
@@ -961,10 +731,6 @@ ret_mark_missed(int64 query_id)
 static void
 ret_note_blocker(Relation rel, const RetSettings *s, TransactionId blocker)
 {
-	PgsCatalogAccess acc = {0};
-	Oid			argtypes[4] = {OIDOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-	Datum		values[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	TimestampTz since = now;
 	TimestampTz warned_at = 0;
@@ -999,20 +765,8 @@ ret_note_blocker(Relation rel, const RetSettings *s, TransactionId blocker)
 			warned_at = now;
 		}
 	}
-	values[0] = ObjectIdGetDatum(RelationGetRelid(rel));
-	values[1] = Int64GetDatum((int64) blocker);
-	values[2] = TimestampTzGetDatum(since);
-	values[3] = TimestampTzGetDatum(warned_at);
-	if (!TransactionIdIsValid(blocker))
-		nulls[1] = nulls[2] = 'n';
-	if (warned_at == 0)
-		nulls[3] = 'n';
-	pgs_catalog_begin(&acc);
-	pgs_catalog_exec("UPDATE stream.retention SET blocked_by = $2::text::xid,"
-					 " blocked_since = $3, blocked_warned_at = $4"
-					 " WHERE relid::oid = $1",
-					 4, argtypes, values, nulls, false, 0);
-	pgs_catalog_end(&acc);
+	pgs_retention_record_blocker(RelationGetRelid(rel), blocker, since,
+								 warned_at);
 }
 
 /*
@@ -1122,57 +876,23 @@ pgs_retention_pass(Oid relid, bool recycle, bool nowait, bool *more)
 
 	for (i = 0; i < cut.nbehind; i++)
 		if (cut.missed[i])
-			ret_mark_missed(cut.behind_ids[i]);
+			pgs_retention_mark_missed(cut.behind_ids[i]);
 	for (i = 0; i < cut.nsnaps; i++)
 		if (cut.snap_missed[i])
-			ret_mark_missed(cut.snap_query[i]);
-	if (pgs_catalog_has_06())
-		ret_note_blocker(rel, &s, cut.blocker);
+			pgs_retention_mark_missed(cut.snap_query[i]);
+	ret_note_blocker(rel, &s, cut.blocker);
 
 	{
-		PgsCatalogAccess acc = {0};
-		Oid			argtypes[8] = {OIDOID, INT8OID, INT8OID, XID8OID, INT8OID,
-		INT8OID, INT8OID, OIDOID};
-		Datum		values[8];
-		char		nulls[8];
+		PgsRetentionPassRow pass;
 
-		memset(nulls, ' ', sizeof(nulls));
-		values[0] = ObjectIdGetDatum(relid);
-		values[1] = Int64GetDatum(s.walk);
-		values[2] = Int64GetDatum(s.recycled);
-		values[3] = FullTransactionIdGetDatum(FullTransactionIdFromU64(may_remove ? cut.min_xmin : 0));
-		values[4] = Int64GetDatum(held_by);
-		nulls[4] = held_by != 0 ? ' ' : 'n';
-		values[5] = Int64GetDatum(removed);
-		values[6] = Int64GetDatum(recycled);
-		values[7] = ObjectIdGetDatum(s.relfilenode);
-		pgs_catalog_begin(&acc);
-		pgs_catalog_exec("UPDATE stream.retention SET walk_position = $2,"
-						 " recycled_position = $3, horizon = $4, held_by = $5,"
-						 " rows_removed = rows_removed + $6,"
-						 " blocks_recycled = blocks_recycled + $7,"
-						 " relfilenode = $8, last_pass_at = now()"
-						 " WHERE relid::oid = $1",
-						 8, argtypes, values, nulls, false, 0);
-
-		/*
-		 * Runs before every position still in use (the walk's, and those
-		 * each query's latest offsets start from) are of no more use.
-		 */
-		pgs_catalog_exec("DELETE FROM stream.stream_runs"
-						 " WHERE relid::oid = $1 AND run < least($2 >> 32, $3 >> 32,"
-						 "  (SELECT min(least(CASE WHEN o.scan_to_block IS NULL"
-						 "                    THEN o.scan_from_block END,"
-						 "                    o.end_floor_block, o.end_tail_block,"
-						 "                    o.end_rest_floor,"
-						 "                    (SELECT min(f) FROM unnest(o.end_writer_firsts) f)) >> 32)"
-						 "     FROM stream.query_defs d"
-						 "     JOIN LATERAL (SELECT * FROM stream.checkpoint_offsets o"
-						 "                    WHERE o.query_id = d.query_id"
-						 "                    ORDER BY o.batch_id DESC LIMIT 1) o ON true"
-						 "    WHERE d.stream_relid::oid = $1))",
-						 3, argtypes, values, nulls, false, 0);
-		pgs_catalog_end(&acc);
+		pass.walk = s.walk;
+		pass.recycled = s.recycled;
+		pass.horizon = may_remove ? cut.min_xmin : 0;
+		pass.held_by = held_by;
+		pass.rows_removed = removed;
+		pass.blocks_recycled = recycled;
+		pass.relfilenode = s.relfilenode;
+		pgs_retention_record_pass(relid, &pass);
 	}
 	table_close(rel, NoLock);
 	return removed;
@@ -1182,26 +902,7 @@ pgs_retention_pass(Oid relid, bool recycle, bool nowait, bool *more)
 List *
 pgs_retention_streams(MemoryContext cxt)
 {
-	PgsCatalogAccess acc = {0};
-	List	   *result = NIL;
-	int			n;
-	int			i;
-
-	if (!OidIsValid(get_relname_relid("retention", get_namespace_oid("stream", true))))
-		return NIL;
-	pgs_catalog_begin(&acc);
-	n = pgs_catalog_exec("SELECT relid::oid FROM stream.retention ORDER BY 1",
-						 0, NULL, NULL, NULL, true, 0);
-	for (i = 0; i < n; i++)
-	{
-		bool		isnull;
-		MemoryContext old = MemoryContextSwitchTo(cxt);
-
-		result = lappend_oid(result, DatumGetObjectId(pgs_result_datum(i, 1, &isnull)));
-		MemoryContextSwitchTo(old);
-	}
-	pgs_catalog_end(&acc);
-	return result;
+	return pgs_retention_stream_list(cxt);
 }
 
 /* the stream's owner, or an error naming what is wrong */
@@ -1226,9 +927,8 @@ Datum
 stream_set_retention(PG_FUNCTION_ARGS)
 {
 	Oid			relid;
-	PgsCatalogAccess acc = {0};
-	Oid			argtypes[3] = {OIDOID, INTERVALOID, BOOLOID};
-	Datum		values[3];
+	Interval   *keep;
+	Interval   *max_hold = NULL;
 	bool		past_inactive = PG_ARGISNULL(2) ? false : PG_GETARG_BOOL(2);
 
 	pgs_require_writable();
@@ -1238,66 +938,36 @@ stream_set_retention(PG_FUNCTION_ARGS)
 				 errmsg("stream must not be NULL")));
 	relid = PG_GETARG_OID(0);
 	ret_check_owned_stream(relid);
-	values[0] = ObjectIdGetDatum(relid);
 	if (PG_ARGISNULL(1))
 	{
-		pgs_catalog_begin(&acc);
-		pgs_catalog_exec("DELETE FROM stream.retention WHERE relid::oid = $1",
-						 1, argtypes, values, NULL, false, 0);
-		pgs_catalog_end(&acc);
+		pgs_retention_unset(relid);
 		PG_RETURN_VOID();
 	}
 	{
-		Interval   *keep = PG_GETARG_INTERVAL_P(1);
 		Interval	zero = {0};
 
+		keep = PG_GETARG_INTERVAL_P(1);
 		if (DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(keep),
 											  IntervalPGetDatum(&zero))) < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("retention must not be negative"),
 					 errhint("Give how long rows are kept, such as '7 days', or NULL to keep every row.")));
-		values[1] = IntervalPGetDatum(keep);
 	}
-	values[2] = BoolGetDatum(past_inactive);
-	if (PG_NARGS() > 3)
+	/* the 0.6 signature, with max_hold */
+	if (PG_NARGS() > 3 && !PG_ARGISNULL(3))
 	{
-		/* the 0.6 signature, with max_hold */
-		Oid			t4[4] = {OIDOID, INTERVALOID, BOOLOID, INTERVALOID};
-		Datum		v4[4] = {values[0], values[1], values[2], (Datum) 0};
-		char		n4[4] = {' ', ' ', ' ', 'n'};
+		Interval	zero = {0};
 
-		if (!PG_ARGISNULL(3))
-		{
-			Interval   *max_hold = PG_GETARG_INTERVAL_P(3);
-			Interval	zero = {0};
-
-			if (DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(max_hold),
-												  IntervalPGetDatum(&zero))) < 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("max_hold must not be negative"),
-						 errhint("Give how long a query may hold rows back at the most, such as '1 day', or NULL for as long as it needs.")));
-			v4[3] = IntervalPGetDatum(max_hold);
-			n4[3] = ' ';
-		}
-		pgs_catalog_begin(&acc);
-		pgs_catalog_exec("INSERT INTO stream.retention (relid, keep, past_inactive_queries, max_hold)"
-						 " VALUES ($1, $2, $3, $4) ON CONFLICT (relid) DO UPDATE"
-						 " SET keep = excluded.keep,"
-						 " past_inactive_queries = excluded.past_inactive_queries,"
-						 " max_hold = excluded.max_hold",
-						 4, t4, v4, n4, false, 0);
-		pgs_catalog_end(&acc);
-		PG_RETURN_VOID();
+		max_hold = PG_GETARG_INTERVAL_P(3);
+		if (DatumGetInt32(DirectFunctionCall2(interval_cmp, IntervalPGetDatum(max_hold),
+											  IntervalPGetDatum(&zero))) < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("max_hold must not be negative"),
+					 errhint("Give how long a query may hold rows back at the most, such as '1 day', or NULL for as long as it needs.")));
 	}
-	pgs_catalog_begin(&acc);
-	pgs_catalog_exec("INSERT INTO stream.retention (relid, keep, past_inactive_queries)"
-					 " VALUES ($1, $2, $3) ON CONFLICT (relid) DO UPDATE"
-					 " SET keep = excluded.keep,"
-					 " past_inactive_queries = excluded.past_inactive_queries",
-					 3, argtypes, values, NULL, false, 0);
-	pgs_catalog_end(&acc);
+	pgs_retention_set(relid, keep, past_inactive, PG_NARGS() > 3, max_hold);
 	PG_RETURN_VOID();
 }
 
@@ -1314,19 +984,9 @@ stream_detach_query(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
 	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	PgsCatalogAccess acc = {0};
-	Oid			argtypes[2] = {OIDOID, TEXTOID};
-	Datum		values[2] = {ObjectIdGetDatum(relid), CStringGetTextDatum(name)};
-	int			n;
 
 	ret_check_owned_stream(relid);
-	pgs_catalog_begin(&acc);
-	n = pgs_catalog_exec("UPDATE stream.query_defs"
-						 " SET retention_detached_at = coalesce(retention_detached_at, now())"
-						 " WHERE stream_relid::oid = $1 AND name = $2",
-						 2, argtypes, values, NULL, false, 0);
-	pgs_catalog_end(&acc);
-	if (n == 0)
+	if (pgs_retention_detach_query(relid, name) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("stream table \"%s\" has no streaming query \"%s\"",

@@ -13,6 +13,10 @@
  * a rewriting ALTER TABLE) starts them again with one append run from
  * block 0, numbered after the old ones so that positions only grow.
  *
+ * Only catalog/ runs statements on stream.*, stream_state, stream_batch
+ * and stream_query: the rows of stream.stream_runs are read and written by
+ * catalog/stream_catalog.c; this file decides what they say.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -21,16 +25,8 @@
 #include "catalog/pg_type_d.h"
 #include "utils/lsyscache.h"
 
-#include "catalog/pgs_catalog.h"
+#include "catalog/pgs_storage_catalog.h"
 #include "storage/pgs_placement.h"
-
-/* does the catalog have stream.stream_runs (version 0.3 and later)? */
-static bool
-runs_catalog_present(void)
-{
-	return OidIsValid(get_relname_relid("stream_runs",
-										get_namespace_oid("stream", false)));
-}
 
 /*
  * The stream's runs, in order, into *runs (the caller's memory context).
@@ -40,40 +36,29 @@ runs_catalog_present(void)
 int
 pgs_runs_load(Oid relid, Oid relfilenode, PgsRun **runs)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	PgsCatalogAccess acc = {0};
-	Oid			argtypes[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	PgsRunRow  *rows;
 	bool		stale = false;
-	bool		isnull;
 	int			n;
 	int			i;
 
 	*runs = NULL;
-	if (!runs_catalog_present())
-		return 0;
-	pgs_catalog_begin(&acc);
-	/* a snapshot of its own: runs committed since the caller's began count */
-	n = pgs_catalog_exec("SELECT run, first_block, coalesce(end_block, -1), recycled,"
-						 " relfilenode FROM stream.stream_runs"
-						 " WHERE relid::oid = $1 ORDER BY run",
-						 1, argtypes, values, NULL, false, 0);
+	n = pgs_runs_read(relid, &rows);
 	if (n > 0)
 	{
-		*runs = MemoryContextAlloc(cxt, sizeof(PgsRun) * n);
+		*runs = palloc(sizeof(PgsRun) * n);
 		for (i = 0; i < n; i++)
 		{
 			PgsRun	   *r = &(*runs)[i];
 
-			r->run = DatumGetInt64(pgs_result_datum(i, 1, &isnull));
-			r->first_block = DatumGetInt64(pgs_result_datum(i, 2, &isnull));
-			r->end_block = DatumGetInt64(pgs_result_datum(i, 3, &isnull));
-			r->recycled = DatumGetBool(pgs_result_datum(i, 4, &isnull));
-			if (DatumGetObjectId(pgs_result_datum(i, 5, &isnull)) != relfilenode)
+			r->run = rows[i].run;
+			r->first_block = rows[i].first_block;
+			r->end_block = rows[i].end_block;
+			r->recycled = rows[i].recycled;
+			if (rows[i].relfilenode != relfilenode)
 				stale = true;
 		}
+		pfree(rows);
 	}
-	pgs_catalog_end(&acc);
 	return stale ? -1 : n;
 }
 
@@ -85,33 +70,9 @@ pgs_runs_load(Oid relid, Oid relfilenode, PgsRun **runs)
 static int64
 runs_restart(Oid relid, Oid relfilenode)
 {
-	PgsCatalogAccess acc = {0};
-	Oid			argtypes[3] = {OIDOID, OIDOID, INT8OID};
-	Datum		values[3];
-	int64		run;
+	int64		run = pgs_runs_start_again(relid, relfilenode);
 
-	values[0] = ObjectIdGetDatum(relid);
-	values[1] = ObjectIdGetDatum(relfilenode);
-	pgs_catalog_begin(&acc);
-	pgs_catalog_exec("SELECT coalesce(max(run), 0) + 1 FROM stream.stream_runs"
-					 " WHERE relid::oid = $1", 1, argtypes, values, NULL, false, 0);
-	{
-		bool		isnull;
-
-		run = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
-	}
-	values[2] = Int64GetDatum(run);
-	pgs_catalog_exec("DELETE FROM stream.stream_runs WHERE relid::oid = $1",
-					 1, argtypes, values, NULL, false, 0);
-	pgs_catalog_exec("INSERT INTO stream.stream_runs"
-					 " (relid, run, first_block, end_block, recycled, relfilenode)"
-					 " VALUES ($1, $3, 0, NULL, false, $2)",
-					 3, argtypes, values, NULL, false, 0);
-	values[2] = Int64GetDatum(PGS_POSITION(run, 0));
-	pgs_catalog_exec("UPDATE stream.retention SET walk_position = $3,"
-					 " recycled_position = $3 WHERE relid::oid = $1",
-					 3, argtypes, values, NULL, false, 0);
-	pgs_catalog_end(&acc);
+	pgs_retention_restart_at(relid, PGS_POSITION(run, 0));
 	return run;
 }
 
