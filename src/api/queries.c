@@ -684,261 +684,400 @@ qd_check_rights(const char *insert_sql, Oid stream_relid, Oid target_relid,
 }
 
 /*
- * stream.start_query: check the arguments and the query, create or check
- * the target, check the caller's rights to every table the batch statement
- * reads or writes, and register the query as the caller's.
+ * The arguments of stream.start_query by position.  Every version's install
+ * script declares start_query over the same C symbol, each with the
+ * arguments it knows, so a call has only the first PG_NARGS() of them until
+ * ALTER EXTENSION ... UPDATE:
+ *
+ *	0.1			 6 arguments: name, query, target, output_mode, trigger,
+ *				   max_rows_per_batch
+ *	0.2, 0.3	 7: and starting_from
+ *	0.4			10: and event_time, watermark, deduplicate
+ *	0.5, 0.6	12: and key, foreach_batch (target may then be NULL)
  */
-Datum
-stream_start_query(PG_FUNCTION_ARGS)
+#define QD_START_NAME			0
+#define QD_START_QUERY			1
+#define QD_START_TARGET			2
+#define QD_START_OUTPUT_MODE	3
+#define QD_START_TRIGGER		4
+#define QD_START_MAX_ROWS		5
+#define QD_START_STARTING_FROM	6
+#define QD_START_EVENT_TIME		7
+#define QD_START_WATERMARK		8
+#define QD_START_DEDUPLICATE	9
+#define QD_START_KEY			10
+#define QD_START_FOREACH_BATCH	11
+
+/*
+ * The arguments of one call of stream.start_query, read and each checked on
+ * its own.  A "given" flag is false where the argument was NULL or where the
+ * signature of the installed catalog has no such argument; the field then
+ * holds the default.
+ */
+typedef struct PgsStartArgs
 {
 	char	   *name;
 	char	   *query_text;
-	char	   *target = NULL;
-	char	   *output_mode;
-	char	   *trigger;
-	int32		max_rows = 0;
-	QdDefinition d;
-	RangeVar   *rv;
-	Oid			target_relid;
-	PgsQuery	q;
-	int			i;
-	int64		query_id;
-	const char *starting_from = "earliest";
-	char	   *event_time = NULL;
-	int64		watermark_usecs = -1;
-	List	   *dedup = NIL;
-	List	   *key = NIL;
-	bool		key_given = false;
-	Oid			foreach_proc = InvalidOid;
-	bool		created;
-	PgsAggShape key_shape;
+	bool		target_given;	/* else a foreach_batch procedure is given */
+	char	   *target;
+	char	   *output_mode;	/* append, update or complete */
+	char	   *trigger;		/* canonical, as pgs_check_trigger returns it */
+	bool		max_rows_given;
+	int32		max_rows;		/* 0 for no cap */
+	const char *starting_from;	/* earliest or latest */
+	bool		event_time_given;	/* and the watermark with it */
+	char	   *event_time;
+	int64		watermark_usecs;	/* -1 without */
+	bool		dedup_given;
+	List	   *dedup;			/* char * */
+	bool		key_given;
+	List	   *key;			/* char * */
+	bool		foreach_batch_given;
+	char	   *foreach_batch;	/* the procedure's name as written */
+} PgsStartArgs;
 
-	pgs_require_writable();
-	for (i = 0; i < 5; i++)
-		if (PG_ARGISNULL(i) && !(i == 2 && PG_NARGS() > 11 && !PG_ARGISNULL(11)))
+/*
+ * What starting a query finds and makes, from the checks of its definition
+ * to its target.
+ */
+typedef struct QdStart
+{
+	QdDefinition def;			/* the query's analysis and shape */
+	Oid			foreach_proc;	/* InvalidOid without */
+	bool		keyed;			/* upserted by key, over key_shape */
+	List	   *key;			/* char *: the key given, or the target's
+								 * primary key */
+	PgsAggShape key_shape;
+	Oid			target_relid;
+	char	   *target;			/* as named, or the batch table's name */
+	bool		created;		/* the target was created by this call */
+} QdStart;
+
+/* is the argument in the caller's signature, and not NULL? */
+static bool
+qd_arg_given(FunctionCallInfo fcinfo, int position)
+{
+	return PG_NARGS() > position && !PG_ARGISNULL(position);
+}
+
+/*
+ * Read the arguments of stream.start_query, the one place that knows their
+ * positions and the older signatures, and check each argument's own value.
+ * Checks between arguments that only ask which ones are given are made here
+ * too, in the order the users of older versions have always seen them.
+ */
+static void
+qd_start_args_read(FunctionCallInfo fcinfo, PgsStartArgs *a)
+{
+	static const char *const required[] = {"name", "query", "target",
+	"output_mode", "trigger"};
+	int			i;
+
+	StaticAssertStmt(lengthof(required) == QD_START_TRIGGER + 1,
+					 "every argument up to trigger is named");
+	if (PG_NARGS() <= QD_START_MAX_ROWS || PG_NARGS() > QD_START_FOREACH_BATCH + 1)
+		elog(ERROR, "stream.start_query called with %d arguments", PG_NARGS());
+
+	memset(a, 0, sizeof(*a));
+	a->starting_from = "earliest";
+	a->watermark_usecs = -1;
+	a->foreach_batch_given = qd_arg_given(fcinfo, QD_START_FOREACH_BATCH);
+
+	for (i = QD_START_NAME; i <= QD_START_TRIGGER; i++)
+		if (PG_ARGISNULL(i) && !(i == QD_START_TARGET && a->foreach_batch_given))
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("argument \"%s\" of stream.start_query must not be null",
-							(const char *[]) {"name", "query", "target", "output_mode", "trigger"}[i]),
-					 i == 2 ? errhint("Name the table the query writes, or give a foreach_batch procedure.") : 0));
-	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	query_text = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	if (!PG_ARGISNULL(2))
-		target = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	output_mode = text_to_cstring(PG_GETARG_TEXT_PP(3));
-	trigger = text_to_cstring(PG_GETARG_TEXT_PP(4));
-	if (name[0] == '\0')
+							required[i]),
+					 i == QD_START_TARGET ? errhint("Name the table the query writes, or give a foreach_batch procedure.") : 0));
+	a->name = text_to_cstring(PG_GETARG_TEXT_PP(QD_START_NAME));
+	a->query_text = text_to_cstring(PG_GETARG_TEXT_PP(QD_START_QUERY));
+	a->target_given = !PG_ARGISNULL(QD_START_TARGET);
+	if (a->target_given)
+		a->target = text_to_cstring(PG_GETARG_TEXT_PP(QD_START_TARGET));
+	a->output_mode = text_to_cstring(PG_GETARG_TEXT_PP(QD_START_OUTPUT_MODE));
+	a->trigger = text_to_cstring(PG_GETARG_TEXT_PP(QD_START_TRIGGER));
+	if (a->name[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("query name must not be empty")));
-	/* an older catalog's start_query has no starting_from */
-	if (PG_NARGS() > 6)
+
+	/* NULL where declared is refused: it has a default */
+	if (PG_NARGS() > QD_START_STARTING_FROM)
 	{
-		if (PG_ARGISNULL(6))
+		if (PG_ARGISNULL(QD_START_STARTING_FROM))
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("argument \"starting_from\" of stream.start_query must not be null")));
-		starting_from = text_to_cstring(PG_GETARG_TEXT_PP(6));
-		if (strcmp(starting_from, "earliest") != 0 &&
-			strcmp(starting_from, "latest") != 0)
+		a->starting_from = text_to_cstring(PG_GETARG_TEXT_PP(QD_START_STARTING_FROM));
+		if (strcmp(a->starting_from, "earliest") != 0 &&
+			strcmp(a->starting_from, "latest") != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid starting_from \"%s\"", starting_from),
+					 errmsg("invalid starting_from \"%s\"", a->starting_from),
 					 errhint("Use 'earliest' for every row the stream holds, or 'latest' for the rows committed after the query starts.")));
 	}
-	/* an older catalog's start_query has no event time */
-	if (PG_NARGS() > 8 && (PG_ARGISNULL(7) != PG_ARGISNULL(8)))
+
+	if (qd_arg_given(fcinfo, QD_START_EVENT_TIME) !=
+		qd_arg_given(fcinfo, QD_START_WATERMARK))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("event_time and watermark go together"),
 				 errhint("Name the stream's event-time column with event_time, and how late its rows may come with watermark, such as '10 minutes'.")));
-	if (PG_NARGS() > 8 && !PG_ARGISNULL(7))
+	a->event_time_given = qd_arg_given(fcinfo, QD_START_EVENT_TIME);
+	if (a->event_time_given)
 	{
-		event_time = text_to_cstring(PG_GETARG_TEXT_PP(7));
-		watermark_usecs = pgs_interval_usecs(PG_GETARG_DATUM(8), "watermark",
-											 DatumGetCString(DirectFunctionCall1(interval_out,
-																				 PG_GETARG_DATUM(8))),
-											 0, QD_MAX_TRIGGER_USECS);
+		Datum		watermark = PG_GETARG_DATUM(QD_START_WATERMARK);
+
+		a->event_time = text_to_cstring(PG_GETARG_TEXT_PP(QD_START_EVENT_TIME));
+		a->watermark_usecs = pgs_interval_usecs(watermark, "watermark",
+												DatumGetCString(DirectFunctionCall1(interval_out,
+																					watermark)),
+												0, QD_MAX_TRIGGER_USECS);
 	}
-	if (PG_NARGS() > 9 && !PG_ARGISNULL(9))
-		dedup = qd_column_list(PG_GETARG_ARRAYTYPE_P(9), "deduplicate",
-							   "Name the output columns whose values make a row a duplicate, such as '{event_id}'.");
-	if (!PG_ARGISNULL(5))
+	a->dedup_given = qd_arg_given(fcinfo, QD_START_DEDUPLICATE);
+	if (a->dedup_given)
+		a->dedup = qd_column_list(PG_GETARG_ARRAYTYPE_P(QD_START_DEDUPLICATE),
+								  "deduplicate",
+								  "Name the output columns whose values make a row a duplicate, such as '{event_id}'.");
+
+	a->max_rows_given = !PG_ARGISNULL(QD_START_MAX_ROWS);
+	if (a->max_rows_given)
 	{
-		max_rows = PG_GETARG_INT32(5);
-		if (max_rows <= 0)
+		a->max_rows = PG_GETARG_INT32(QD_START_MAX_ROWS);
+		if (a->max_rows <= 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("max_rows_per_batch must be positive, not %d", max_rows),
+					 errmsg("max_rows_per_batch must be positive, not %d", a->max_rows),
 					 errhint("Leave it NULL for batches of any size.")));
 	}
-	if (strcmp(output_mode, "append") != 0 && strcmp(output_mode, "update") != 0 &&
-		strcmp(output_mode, "complete") != 0)
+	if (strcmp(a->output_mode, "append") != 0 && strcmp(a->output_mode, "update") != 0 &&
+		strcmp(a->output_mode, "complete") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid output_mode \"%s\"", output_mode),
+				 errmsg("invalid output_mode \"%s\"", a->output_mode),
 				 errhint("Use 'append', 'update' or 'complete'.")));
-	trigger = pgs_check_trigger(trigger);
-	/* an older catalog's start_query has no key nor foreach_batch */
-	if (PG_NARGS() > 10 && !PG_ARGISNULL(10))
+	a->trigger = pgs_check_trigger(a->trigger);
+
+	a->key_given = qd_arg_given(fcinfo, QD_START_KEY);
+	if (a->key_given)
+		a->key = qd_column_list(PG_GETARG_ARRAYTYPE_P(QD_START_KEY), "key",
+								"Name the output columns the target is upserted by, such as '{id}'.");
+	if (a->foreach_batch_given)
 	{
-		key = qd_column_list(PG_GETARG_ARRAYTYPE_P(10), "key",
-							 "Name the output columns the target is upserted by, such as '{id}'.");
-		key_given = true;
-	}
-	if (PG_NARGS() > 11 && !PG_ARGISNULL(11))
-	{
-		if (target != NULL)
+		if (a->target_given)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("a foreach_batch query has no target"),
 					 errdetail("Its batches' rows are in the table stream_batch.%s, which the extension creates, for the procedure to read.",
-							   quote_identifier(name)),
+							   quote_identifier(a->name)),
 					 errhint("Leave target out, and write the rows where they belong from the procedure.")));
-		foreach_proc = qd_check_procedure(text_to_cstring(PG_GETARG_TEXT_PP(11)));
+		a->foreach_batch = text_to_cstring(PG_GETARG_TEXT_PP(QD_START_FOREACH_BATCH));
 	}
+}
+
+/*
+ * Check what the arguments ask for together: the foreach_batch procedure,
+ * the catalog's version, the query's shape (analyzed as the caller, with
+ * the caller's search_path) against its output mode, event time and
+ * deduplication, and the upsert key.  Nothing is created yet.
+ */
+static void
+qd_start_validate(const PgsStartArgs *a, QdStart *s)
+{
+	QdDefinition *d = &s->def;
+
+	s->foreach_proc = InvalidOid;
+	if (a->foreach_batch_given)
+		s->foreach_proc = qd_check_procedure(a->foreach_batch);
 
 	if (!standard_conforming_strings)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("a streaming query's text is read with standard_conforming_strings on"),
 				 errhint("SET standard_conforming_strings = on, and write backslashes in literals as E'...' strings.")));
-	if ((key_given || OidIsValid(foreach_proc)) && !pgs_catalog_has_keys())
+	if ((a->key_given || OidIsValid(s->foreach_proc)) && !pgs_catalog_has_keys())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("key and foreach_batch need the catalog of pg_streaming 0.5"),
 				 errhint("Run ALTER EXTENSION pg_streaming UPDATE.")));
 
-	/* the query's shape, as the caller with the caller's search_path */
-	memset(&d, 0, sizeof(d));
-	d.query_text = query_text;
-	d.output_mode = output_mode;
-	d.event_time = event_time;
-	d.dedup = dedup;
-	qd_check_definition(&d);
-	if ((d.aggregates || event_time != NULL || dedup != NIL) &&
+	memset(d, 0, sizeof(*d));
+	d->query_text = a->query_text;
+	d->output_mode = a->output_mode;
+	d->event_time = a->event_time;
+	d->dedup = a->dedup;
+	qd_check_definition(d);
+	if ((d->aggregates || a->event_time != NULL || a->dedup != NIL) &&
 		!pgs_catalog_has_state())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("streaming aggregations, watermarks and deduplication need the catalog of pg_streaming 0.4"),
 				 errdetail("This database's catalog is of an older version than the library's; it has no place for a query's state."),
 				 errhint("Run ALTER EXTENSION pg_streaming UPDATE.")));
-	if (key_given)
-		qd_check_key(key, &d, &key_shape);
 
-	/* the target: created when missing, else checked */
-	if (OidIsValid(foreach_proc))
+	s->keyed = a->key_given;
+	s->key = a->key;
+	if (s->keyed)
+		qd_check_key(s->key, d, &s->key_shape);
+	if (OidIsValid(s->foreach_proc) && a->key_given)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a foreach_batch query has no key"),
+				 errdetail("Its batch table holds only the batch's rows, written anew by each batch."),
+				 errhint("Upsert by the key in the procedure, with MERGE or INSERT ... ON CONFLICT.")));
+}
+
+/*
+ * The target: a foreach_batch query's batch table, created; else the table
+ * named, created with the query's columns when missing, else checked.  A
+ * keyed target gets or must have its unique key.  Without aggregation,
+ * update mode upserts by the key given, or by the target's primary key;
+ * without either it appends (Spark's rule).
+ */
+static void
+qd_start_target(const PgsStartArgs *a, QdStart *s)
+{
+	QdDefinition *d = &s->def;
+
+	if (OidIsValid(s->foreach_proc))
 	{
-		if (key_given)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("a foreach_batch query has no key"),
-					 errdetail("Its batch table holds only the batch's rows, written anew by each batch."),
-					 errhint("Upsert by the key in the procedure, with MERGE or INSERT ... ON CONFLICT.")));
-		target_relid = qd_create_batch_table(name, &d.aq,
-											 qd_keyed_target(&d) ? &d.shape : NULL);
-		created = false;
-		target = pgs_qualified_relname(target_relid);
+		s->target_relid = qd_create_batch_table(a->name, &d->aq,
+												qd_keyed_target(d) ? &d->shape : NULL);
+		s->created = false;
+		s->target = pgs_qualified_relname(s->target_relid);
 	}
 	else
 	{
-		rv = makeRangeVarFromNameList(stringToQualifiedNameList(target));
-		target_relid = RangeVarGetRelid(rv, NoLock, true);
-		created = !OidIsValid(target_relid);
-		if (!created)
-			qd_check_target(target_relid, d.aq.stream_relid, &d.aq);
-		else
-			target_relid = qd_create_target(rv, target, &d.aq);
-	}
-	if (qd_keyed_target(&d))
-		pgs_agg_prepare_target(target_relid, created, &d.shape, d.aq.column_names,
-							   output_mode, false);
+		RangeVar   *rv = makeRangeVarFromNameList(stringToQualifiedNameList(a->target));
 
-	/*
-	 * Without aggregation, update mode upserts by the key given, or by the
-	 * target's primary key; without either it appends (Spark's rule).
-	 */
-	if (!d.aggregates && !OidIsValid(foreach_proc) && strcmp(output_mode, "update") == 0 &&
-		!key_given && !created && pgs_catalog_has_keys())
+		s->target = a->target;
+		s->target_relid = RangeVarGetRelid(rv, NoLock, true);
+		s->created = !OidIsValid(s->target_relid);
+		if (!s->created)
+			qd_check_target(s->target_relid, d->aq.stream_relid, &d->aq);
+		else
+			s->target_relid = qd_create_target(rv, a->target, &d->aq);
+	}
+	if (qd_keyed_target(d))
+		pgs_agg_prepare_target(s->target_relid, s->created, &d->shape, d->aq.column_names,
+							   a->output_mode, false);
+
+	if (!d->aggregates && !OidIsValid(s->foreach_proc) && strcmp(a->output_mode, "update") == 0 &&
+		!s->keyed && !s->created && pgs_catalog_has_keys())
 	{
-		key = qd_primary_key(target_relid);
-		if (key != NIL)
+		s->key = qd_primary_key(s->target_relid);
+		if (s->key != NIL)
 		{
 			ListCell   *lc;
 
-			foreach(lc, key)
-				if (!pgs_list_has_str(d.aq.column_names, lfirst(lc)))
+			foreach(lc, s->key)
+				if (!pgs_list_has_str(d->aq.column_names, lfirst(lc)))
 					ereport(ERROR,
 							(errcode(ERRCODE_INVALID_COLUMN_REFERENCE),
 							 errmsg("the primary key column \"%s\" of target table \"%s\" is no output column of the query",
-									(char *) lfirst(lc), get_rel_name(target_relid)),
+									(char *) lfirst(lc), get_rel_name(s->target_relid)),
 							 errdetail("In update mode the target is upserted by its primary key."),
 							 errhint("Output the column, or name another key with key => '{...}'.")));
-			qd_check_key(key, &d, &key_shape);
-			key_given = true;
+			qd_check_key(s->key, d, &s->key_shape);
+			s->keyed = true;
 		}
 	}
-	if (key_given)
-		pgs_agg_prepare_target(target_relid, created, &key_shape, d.aq.column_names,
-							   output_mode, true);
+	if (s->keyed)
+		pgs_agg_prepare_target(s->target_relid, s->created, &s->key_shape, d->aq.column_names,
+							   a->output_mode, true);
 
 	/* a temporary target would vanish with a session, under the query */
-	if (get_rel_persistence(target_relid) == RELPERSISTENCE_TEMP)
+	if (get_rel_persistence(s->target_relid) == RELPERSISTENCE_TEMP)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("target \"%s\" is a temporary table", target),
+				 errmsg("target \"%s\" is a temporary table", s->target),
 				 errdetail("A temporary table goes with its session, while the query goes on."),
 				 errhint("Name a permanent or unlogged table.")));
+}
 
-	/*
-	 * Analyze the batch statement as a batch will, and check the caller's
-	 * right to every table it reads and to the target.
-	 */
-	qd_check_rights(pgs_compose_insert(query_text, target_relid, d.aq.column_names, key),
-					d.aq.stream_relid, target_relid, d.aggregates);
+/*
+ * Register the checked query as the caller's: its catalog row with the
+ * caller's search_path, its state table, its view, its start at the latest
+ * rows when asked, and a word to the scheduler at commit.
+ */
+static int64
+qd_start_register(const PgsStartArgs *a, const QdStart *s)
+{
+	const QdDefinition *d = &s->def;
+	PgsQuery	q;
+	int64		query_id;
 
 	memset(&q, 0, sizeof(q));
-	q.name = name;
+	q.name = a->name;
 	q.owner = GetUserId();
-	q.query_text = query_text;
+	q.query_text = a->query_text;
 	q.search_path = pstrdup(GetConfigOption("search_path", false, false));
-	q.stream_relid = d.aq.stream_relid;
-	q.target_relid = target_relid;
-	q.target_columns = d.aq.column_names;
-	q.output_mode = output_mode;
-	q.trigger = trigger;
-	q.max_rows = max_rows;
-	q.event_time = event_time;
-	q.watermark_usecs = watermark_usecs;
-	q.dedup_columns = dedup;
-	q.key_columns = key;
-	q.foreach_batch = foreach_proc;
+	q.stream_relid = d->aq.stream_relid;
+	q.target_relid = s->target_relid;
+	q.target_columns = d->aq.column_names;
+	q.output_mode = a->output_mode;
+	q.trigger = a->trigger;
+	q.max_rows = a->max_rows;
+	q.event_time = a->event_time;
+	q.watermark_usecs = a->watermark_usecs;
+	q.dedup_columns = a->dedup;
+	q.key_columns = s->key;
+	q.foreach_batch = s->foreach_proc;
 	query_id = pgs_query_insert(&q);
-	if (d.aggregates)
+	if (d->aggregates)
 	{
-		q.state_relid = pgs_agg_create_state(name, q.owner, &d.shape);
+		q.state_relid = pgs_agg_create_state(a->name, q.owner, &d->shape);
 		pgs_query_set_state(query_id, q.state_relid);
 	}
-	else if (dedup != NIL)
+	else if (a->dedup != NIL)
 	{
-		q.state_relid = pgs_dedup_create_state(name, d.dedup_types, d.dedup_collations,
-											   d.event_type);
+		q.state_relid = pgs_dedup_create_state(a->name, d->dedup_types, d->dedup_collations,
+											   d->event_type);
 		pgs_query_set_state(query_id, q.state_relid);
 	}
 	if (pgs_catalog_has_keys())
 	{
 		q.query_id = query_id;
-		pgs_query_define_view(&q, d.aq.query);
+		pgs_query_define_view(&q, d->aq.query);
 	}
-	if (strcmp(starting_from, "latest") == 0)
+	if (strcmp(a->starting_from, "latest") == 0)
 	{
 		q.query_id = query_id;
 		pgs_start_at_latest(&q);
 	}
 
 	pgs_notify_scheduler_at_commit();
-	pgs_notice_if_unscheduled(name);
-	PG_RETURN_INT64(query_id);
+	pgs_notice_if_unscheduled(a->name);
+	return query_id;
+}
+
+/*
+ * stream.start_query: read the arguments, check them and the query, create
+ * or check the target, check the caller's rights to every table the batch
+ * statement reads or writes, and register the query as the caller's.
+ */
+Datum
+stream_start_query(PG_FUNCTION_ARGS)
+{
+	PgsStartArgs a;
+	QdStart		s;
+
+	pgs_require_writable();
+	qd_start_args_read(fcinfo, &a);
+	memset(&s, 0, sizeof(s));
+	qd_start_validate(&a, &s);
+	qd_start_target(&a, &s);
+
+	/*
+	 * Analyze the batch statement as a batch will, and check the caller's
+	 * right to every table it reads and to the target.
+	 */
+	qd_check_rights(pgs_compose_insert(a.query_text, s.target_relid, s.def.aq.column_names,
+									   s.key),
+					s.def.aq.stream_relid, s.target_relid, s.def.aggregates);
+
+	PG_RETURN_INT64(qd_start_register(&a, &s));
 }
 
 /*
@@ -1096,6 +1235,187 @@ qd_check_same_state(const PgsQuery *q, const QdDefinition *d)
 }
 
 /*
+ * The arguments of stream.alter_query by position: its one signature, since
+ * 0.5 (an older catalog has no alter_query).
+ */
+#define QD_ALTER_NAME			0
+#define QD_ALTER_QUERY			1
+#define QD_ALTER_TRIGGER		2
+#define QD_ALTER_MAX_ROWS		3
+
+/* the arguments of one call of stream.alter_query: what changes is given */
+typedef struct PgsAlterArgs
+{
+	char	   *name;
+	bool		query_given;
+	char	   *query_text;
+	bool		trigger_given;
+	char	   *trigger;		/* as written, checked with the query */
+	bool		max_rows_given;
+	int32		max_rows;		/* 0 for no cap */
+	char	   *search_path;	/* the caller's, with which the text is read */
+} PgsAlterArgs;
+
+/*
+ * Read the arguments of stream.alter_query, the one place that knows their
+ * positions: a name, and at least one thing to change.
+ */
+static void
+qd_alter_args_read(FunctionCallInfo fcinfo, PgsAlterArgs *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->search_path = pstrdup(GetConfigOption("search_path", false, false));
+	if (PG_ARGISNULL(QD_ALTER_NAME))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("query name must not be null")));
+	a->name = text_to_cstring(PG_GETARG_TEXT_PP(QD_ALTER_NAME));
+	a->query_given = !PG_ARGISNULL(QD_ALTER_QUERY);
+	a->trigger_given = !PG_ARGISNULL(QD_ALTER_TRIGGER);
+	a->max_rows_given = !PG_ARGISNULL(QD_ALTER_MAX_ROWS);
+	if (!a->query_given && !a->trigger_given && !a->max_rows_given)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("stream.alter_query changes nothing"),
+				 errhint("Give the query's new text with query =>, its trigger with trigger =>, or its cap with max_rows_per_batch => (0 for none).")));
+	if (a->query_given)
+		a->query_text = text_to_cstring(PG_GETARG_TEXT_PP(QD_ALTER_QUERY));
+	if (a->trigger_given)
+		a->trigger = text_to_cstring(PG_GETARG_TEXT_PP(QD_ALTER_TRIGGER));
+	if (a->max_rows_given)
+		a->max_rows = PG_GETARG_INT32(QD_ALTER_MAX_ROWS);
+}
+
+/*
+ * Lock the query's row (waiting for a batch in flight), check the caller's
+ * right to change it and the catalog's version, and apply the new trigger
+ * and cap to the row read, once checked.
+ */
+static void
+qd_alter_validate(const PgsAlterArgs *a, PgsQuery *q)
+{
+	if (!pgs_query_read(a->name, 0, PGS_QUERY_LOCK, q))
+		pgs_query_report_missing(a->name);
+	pgs_query_check_access(q);
+	if (!pgs_catalog_has_keys())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("stream.alter_query needs the catalog of pg_streaming 0.5"),
+				 errhint("Run ALTER EXTENSION pg_streaming UPDATE.")));
+
+	if (a->trigger_given)
+		q->trigger = pgs_check_trigger(a->trigger);
+	if (a->max_rows_given)
+	{
+		if (a->max_rows < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("max_rows_per_batch must be positive, or 0 for none, not %d", a->max_rows)));
+		q->max_rows = a->max_rows;
+	}
+}
+
+/*
+ * The new text's definition against the query's: the same stream, whether
+ * it aggregates, and the same state.
+ */
+static void
+qd_alter_check_definition(const PgsQuery *q, QdDefinition *d)
+{
+	bool		aggregates = OidIsValid(q->state_relid) && q->dedup_columns == NIL;
+
+	qd_check_definition(d);
+	if (d->aq.stream_relid != q->stream_relid)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the new text of streaming query \"%s\" reads stream \"%s\", not its stream \"%s\"",
+						q->name, get_rel_name(d->aq.stream_relid), get_rel_name(q->stream_relid)),
+				 errdetail("The query's checkpoint holds offsets of its own stream."),
+				 errhint("Start a new query over the other stream.")));
+	if (d->aggregates != aggregates)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg(aggregates ?
+						"the new text of streaming query \"%s\" does not aggregate" :
+						"the new text of streaming query \"%s\" aggregates", q->name),
+				 errdetail("Whether a query aggregates, and over which keys, is its state's."),
+				 errhint("Start a new query with the new text, with starting_from => 'latest' to leave the rows already processed.")));
+	if (OidIsValid(q->state_relid))
+		qd_check_same_state(q, d);
+}
+
+/*
+ * The query's target (a foreach_batch query's batch table too) keeps its
+ * columns, keys and rights under the new text: it is checked, never created
+ * nor changed.
+ */
+static void
+qd_alter_check_target(const PgsQuery *q, QdDefinition *d)
+{
+	List	   *key = q->key_columns;
+
+	qd_check_target(q->target_relid, q->stream_relid, &d->aq);
+	if (qd_keyed_target(d))
+		pgs_agg_prepare_target(q->target_relid, false, &d->shape, d->aq.column_names,
+							   q->output_mode, false);
+	if (key != NIL)
+	{
+		PgsAggShape key_shape;
+
+		qd_check_key(key, d, &key_shape);
+		pgs_agg_prepare_target(q->target_relid, false, &key_shape, d->aq.column_names,
+							   q->output_mode, true);
+	}
+	qd_check_rights(pgs_compose_insert(d->query_text, q->target_relid, d->aq.column_names, key),
+					q->stream_relid, q->target_relid, d->aggregates);
+}
+
+/*
+ * Check a new text as the owner sees it, with the caller's search_path;
+ * what the owner's code sets while it is checked is undone.
+ */
+static void
+qd_alter_check_text(const PgsAlterArgs *a, const PgsQuery *q, QdDefinition *d)
+{
+	Oid			saved_userid;
+	int			saved_sec_context;
+	int			level;
+
+	if (!standard_conforming_strings)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a streaming query's text is read with standard_conforming_strings on"),
+				 errhint("SET standard_conforming_strings = on, and write backslashes in literals as E'...' strings.")));
+
+	GetUserIdAndSecContext(&saved_userid, &saved_sec_context);
+	SetUserIdAndSecContext(q->owner, saved_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	level = NewGUCNestLevel();
+	memset(d, 0, sizeof(*d));
+	d->query_text = a->query_text;
+	d->output_mode = q->output_mode;
+	d->event_time = q->event_time;
+	d->dedup = q->dedup_columns;
+	qd_alter_check_definition(q, d);
+	qd_alter_check_target(q, d);
+	AtEOXact_GUC(false, level);
+	SetUserIdAndSecContext(saved_userid, saved_sec_context);
+}
+
+/*
+ * Write the changed row; a new text gets its view made anew, and the
+ * scheduler hears of the change at commit.
+ */
+static void
+qd_alter_register(PgsQuery *q, Query *new_query)
+{
+	pgs_query_alter(q, new_query != NULL);
+	if (new_query != NULL)
+		pgs_query_define_view(q, new_query);
+	pgs_notify_scheduler_at_commit();
+}
+
+/*
  * stream.alter_query: change a query's trigger, cap or text, keeping its
  * checkpoint.  The row lock waits for a batch in flight; the next batch
  * runs with what was changed.
@@ -1103,115 +1423,22 @@ qd_check_same_state(const PgsQuery *q, const QdDefinition *d)
 Datum
 stream_alter_query(PG_FUNCTION_ARGS)
 {
+	PgsAlterArgs a;
 	PgsQuery	q;
-	char	   *name;
-	char	   *search_path = pstrdup(GetConfigOption("search_path", false, false));
+	QdDefinition d;
 	Query	   *new_query = NULL;
 
 	pgs_require_writable();
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("query name must not be null")));
-	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	if (PG_ARGISNULL(1) && PG_ARGISNULL(2) && PG_ARGISNULL(3))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("stream.alter_query changes nothing"),
-				 errhint("Give the query's new text with query =>, its trigger with trigger =>, or its cap with max_rows_per_batch => (0 for none).")));
-	if (!pgs_query_read(name, 0, PGS_QUERY_LOCK, &q))
-		pgs_query_report_missing(name);
-	pgs_query_check_access(&q);
-	if (!pgs_catalog_has_keys())
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("stream.alter_query needs the catalog of pg_streaming 0.5"),
-				 errhint("Run ALTER EXTENSION pg_streaming UPDATE.")));
-
-	if (!PG_ARGISNULL(2))
-		q.trigger = pgs_check_trigger(text_to_cstring(PG_GETARG_TEXT_PP(2)));
-	if (!PG_ARGISNULL(3))
+	qd_alter_args_read(fcinfo, &a);
+	qd_alter_validate(&a, &q);
+	if (a.query_given)
 	{
-		int32		max_rows = PG_GETARG_INT32(3);
-
-		if (max_rows < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("max_rows_per_batch must be positive, or 0 for none, not %d", max_rows)));
-		q.max_rows = max_rows;
-	}
-	if (!PG_ARGISNULL(1))
-	{
-		QdDefinition d;
-		Oid			saved_userid;
-		int			saved_sec_context;
-		int			level;
-		bool		aggregates = OidIsValid(q.state_relid) && q.dedup_columns == NIL;
-		List	   *key = q.key_columns;
-
-		if (!standard_conforming_strings)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("a streaming query's text is read with standard_conforming_strings on"),
-					 errhint("SET standard_conforming_strings = on, and write backslashes in literals as E'...' strings.")));
-
-		/*
-		 * The new text as the owner sees it, with the caller's search_path;
-		 * what the owner's code sets while it is checked is undone.
-		 */
-		GetUserIdAndSecContext(&saved_userid, &saved_sec_context);
-		SetUserIdAndSecContext(q.owner, saved_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-							   SECURITY_RESTRICTED_OPERATION);
-		level = NewGUCNestLevel();
-		memset(&d, 0, sizeof(d));
-		d.query_text = text_to_cstring(PG_GETARG_TEXT_PP(1));
-		d.output_mode = q.output_mode;
-		d.event_time = q.event_time;
-		d.dedup = q.dedup_columns;
-		qd_check_definition(&d);
-		if (d.aq.stream_relid != q.stream_relid)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("the new text of streaming query \"%s\" reads stream \"%s\", not its stream \"%s\"",
-							q.name, get_rel_name(d.aq.stream_relid), get_rel_name(q.stream_relid)),
-					 errdetail("The query's checkpoint holds offsets of its own stream."),
-					 errhint("Start a new query over the other stream.")));
-		if (d.aggregates != aggregates)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg(aggregates ?
-							"the new text of streaming query \"%s\" does not aggregate" :
-							"the new text of streaming query \"%s\" aggregates", q.name),
-					 errdetail("Whether a query aggregates, and over which keys, is its state's."),
-					 errhint("Start a new query with the new text, with starting_from => 'latest' to leave the rows already processed.")));
-		if (OidIsValid(q.state_relid))
-			qd_check_same_state(&q, &d);
-		/* a foreach_batch query's batch table too: it keeps its columns */
-		qd_check_target(q.target_relid, q.stream_relid, &d.aq);
-		if (qd_keyed_target(&d))
-			pgs_agg_prepare_target(q.target_relid, false, &d.shape, d.aq.column_names,
-								   q.output_mode, false);
-		if (key != NIL)
-		{
-			PgsAggShape key_shape;
-
-			qd_check_key(key, &d, &key_shape);
-			pgs_agg_prepare_target(q.target_relid, false, &key_shape, d.aq.column_names,
-								   q.output_mode, true);
-		}
-		qd_check_rights(pgs_compose_insert(d.query_text, q.target_relid, d.aq.column_names, key),
-						q.stream_relid, q.target_relid, d.aggregates);
-		AtEOXact_GUC(false, level);
-		SetUserIdAndSecContext(saved_userid, saved_sec_context);
+		qd_alter_check_text(&a, &q, &d);
 		q.query_text = pstrdup(d.query_text);
-		q.search_path = search_path;
+		q.search_path = a.search_path;
 		q.target_columns = d.aq.column_names;
 		new_query = d.aq.query;
 	}
-	pgs_query_alter(&q, new_query != NULL);
-	/* the query's view is made anew from the new text */
-	if (new_query != NULL)
-		pgs_query_define_view(&q, new_query);
-	pgs_notify_scheduler_at_commit();
+	qd_alter_register(&q, new_query);
 	PG_RETURN_VOID();
 }
