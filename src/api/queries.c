@@ -443,15 +443,19 @@ qd_check_definition(QdDefinition *d)
 					 errdetail("A batch can merge a key's sessions into one with another start: the rows written before would no longer be groups."),
 					 errhint("Use output_mode => 'append' (each session written once, when it closes) or 'complete'.")));
 	}
-	if (d->aggregates && strcmp(output_mode, "append") == 0 &&
-		(event_time == NULL || shape->time_key < 0))
+	if (d->aggregates && strcmp(output_mode, "append") == 0 && event_time == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("append output mode is not supported for a streaming aggregation without a watermark"),
 				 errdetail("In append mode a row is written once and never changed; a group's result is final only when a watermark on its event time has passed its window."),
-				 errhint(event_time == NULL ?
-						 "Use output_mode => 'update' or 'complete', or group by a window of the event time (stream.tumble or stream.hop) and give event_time and watermark." :
-						 "Group by a window of the event-time column (stream.tumble or stream.hop over it), or by the column itself.")));
+				 errhint("Use output_mode => 'update' or 'complete', or group by a window of the event time (stream.tumble or stream.hop) and give event_time and watermark.")));
+	if (d->aggregates && strcmp(output_mode, "append") == 0 && event_time != NULL &&
+		shape->time_key < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("append output mode is not supported for a streaming aggregation without a watermark"),
+				 errdetail("In append mode a row is written once and never changed; a group's result is final only when a watermark on its event time has passed its window."),
+				 errhint("Group by a window of the event-time column (stream.tumble or stream.hop over it), or by the column itself.")));
 	/*
 	 * In update mode a watermark drops late rows and closes groups only
 	 * through a grouping key on the event time; without one it would be
@@ -1332,12 +1336,16 @@ qd_alter_check_definition(const PgsQuery *q, QdDefinition *d)
 						q->name, get_rel_name(d->aq.stream_relid), get_rel_name(q->stream_relid)),
 				 errdetail("The query's checkpoint holds offsets of its own stream."),
 				 errhint("Start a new query over the other stream.")));
-	if (d->aggregates != aggregates)
+	if (aggregates && !d->aggregates)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg(aggregates ?
-						"the new text of streaming query \"%s\" does not aggregate" :
-						"the new text of streaming query \"%s\" aggregates", q->name),
+				 errmsg("the new text of streaming query \"%s\" does not aggregate", q->name),
+				 errdetail("Whether a query aggregates, and over which keys, is its state's."),
+				 errhint("Start a new query with the new text, with starting_from => 'latest' to leave the rows already processed.")));
+	if (!aggregates && d->aggregates)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the new text of streaming query \"%s\" aggregates", q->name),
 				 errdetail("Whether a query aggregates, and over which keys, is its state's."),
 				 errhint("Start a new query with the new text, with starting_from => 'latest' to leave the rows already processed.")));
 	if (OidIsValid(q->state_relid))

@@ -79,12 +79,16 @@ wn_start(int64 ts, int64 slide, int64 origin)
 }
 
 static void
-wn_check_finite(int64 ts, const char *what)
+wn_check_finite(int64 ts, int64 origin)
 {
 	if (TIMESTAMP_NOT_FINITE(ts))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("%s must be finite for a window", what)));
+				 errmsg("the event time must be finite for a window")));
+	if (TIMESTAMP_NOT_FINITE(origin))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("the origin must be finite for a window")));
 }
 
 /*
@@ -98,8 +102,7 @@ stream_tumble(PG_FUNCTION_ARGS)
 	int64		size = wn_usecs(PG_GETARG_INTERVAL_P(1), "size");
 	int64		origin = PG_GETARG_INT64(2);
 
-	wn_check_finite(ts, "the event time");
-	wn_check_finite(origin, "the origin");
+	wn_check_finite(ts, origin);
 	PG_RETURN_INT64(wn_start(ts, size, origin));
 }
 
@@ -137,8 +140,7 @@ stream_hop(PG_FUNCTION_ARGS)
 					 errmsg("the slide of a window must not be longer than its size"),
 					 errdetail("A slide longer than the size leaves times in no window."),
 					 errhint("Use a slide at most as long as the size; a slide equal to it gives stream.tumble's windows.")));
-		wn_check_finite(ts, "the event time");
-		wn_check_finite(origin, "the origin");
+		wn_check_finite(ts, origin);
 		funcctx = SRF_FIRSTCALL_INIT();
 		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
 		st = palloc(sizeof(HopState));

@@ -110,6 +110,9 @@ INSERT INTO clicks VALUES (38, 1, '/newest', 1);
 CALL stream.process_all_available('last');
 SELECT * FROM last_click ORDER BY user_id;
 
+-- a query without aggregation in update mode stays one
+SELECT stream.alter_query('last', query => 'SELECT user_id, count(*) AS id FROM clicks GROUP BY user_id');
+
 -- by key => '{...}' into a created target, which gets the unique key; NULL
 -- is a key like any other
 SELECT stream.start_query('by_url', 'SELECT url, id FROM clicks', 'by_url',

@@ -86,6 +86,8 @@ SELECT stream.start_query('r', 'SELECT id FROM src', NULL);
 SELECT stream.start_query('r', 'SELECT id FROM src', 'no_such_schema.r_out');
 SELECT stream.start_query('r', 'SELECT id FROM src', 'a.b.c.d');
 SELECT stream.start_query('ok1', 'SELECT id FROM src', 'r_out');
+-- WITH RECURSIVE over the stream, even where the CTE does not recurse
+SELECT stream.start_query('r', 'WITH RECURSIVE t AS (SELECT id FROM src) SELECT id FROM t', 'r_out');
 -- arguments by name in any order, each NULL one refused or taken as its
 -- default, and the first bad argument the one reported
 SELECT stream.start_query('r', 'SELECT id FROM src', 'r_out', output_mode => NULL);
