@@ -92,9 +92,12 @@ qd_create_target(RangeVar *rv, const char *target, PgsAnalyzedQuery *aq)
 	return RangeVarGetRelid(rv, NoLock, false);
 }
 
-/* a text[] argument naming columns: not empty, no NULL */
+/*
+ * A text[] argument naming columns, deduplicate or key: not empty, no NULL.
+ * Each refusal names the argument in a message of its own.
+ */
 static List *
-qd_column_list(ArrayType *array, const char *argname, const char *hint)
+qd_column_list(ArrayType *array, bool is_key)
 {
 	Datum	   *elems;
 	bool	   *enulls;
@@ -103,17 +106,26 @@ qd_column_list(ArrayType *array, const char *argname, const char *hint)
 	List	   *result = NIL;
 
 	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elems, &enulls, &n);
+	if (n == 0 && is_key)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("key names no column"),
+				 errhint("Name the output columns the target is upserted by, such as '{id}'.")));
 	if (n == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s names no column", argname),
-				 errhint("%s", hint)));
+				 errmsg("deduplicate names no column"),
+				 errhint("Name the output columns whose values make a row a duplicate, such as '{event_id}'.")));
 	for (i = 0; i < n; i++)
 	{
+		if (enulls[i] && is_key)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("key must not name a NULL column")));
 		if (enulls[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not name a NULL column", argname)));
+					 errmsg("deduplicate must not name a NULL column")));
 		result = lappend(result, TextDatumGetCString(elems[i]));
 	}
 	return result;
@@ -377,9 +389,7 @@ qd_start_args_read(FunctionCallInfo fcinfo, PgsStartArgs *a)
 	}
 	a->dedup_given = qd_arg_given(fcinfo, QD_START_DEDUPLICATE);
 	if (a->dedup_given)
-		a->dedup = qd_column_list(PG_GETARG_ARRAYTYPE_P(QD_START_DEDUPLICATE),
-								  "deduplicate",
-								  "Name the output columns whose values make a row a duplicate, such as '{event_id}'.");
+		a->dedup = qd_column_list(PG_GETARG_ARRAYTYPE_P(QD_START_DEDUPLICATE), false);
 
 	a->max_rows_given = !PG_ARGISNULL(QD_START_MAX_ROWS);
 	if (a->max_rows_given)
@@ -401,8 +411,7 @@ qd_start_args_read(FunctionCallInfo fcinfo, PgsStartArgs *a)
 
 	a->key_given = qd_arg_given(fcinfo, QD_START_KEY);
 	if (a->key_given)
-		a->key = qd_column_list(PG_GETARG_ARRAYTYPE_P(QD_START_KEY), "key",
-								"Name the output columns the target is upserted by, such as '{id}'.");
+		a->key = qd_column_list(PG_GETARG_ARRAYTYPE_P(QD_START_KEY), true);
 	if (a->foreach_batch_given)
 	{
 		if (a->target_given)
