@@ -34,6 +34,8 @@ OBJS = \
 	src/state/window.o \
 	src/state/dedup.o \
 	src/api/queries.o \
+	src/api/start.o \
+	src/api/alter.o \
 	src/api/management.o \
 	src/api/serving.o \
 	src/bgw/shared.o \

@@ -310,6 +310,10 @@ SELECT stream.start_query('r16', 'SELECT DISTINCT page, count(*) AS n FROM click
 SELECT stream.start_query('r17', 'SELECT ms::text::xid AS x, count(*) AS n FROM clicks GROUP BY 1', 'r17', output_mode => 'update');
 SELECT stream.start_query('r18', 'SELECT id, page FROM clicks', 'r18', output_mode => 'complete');
 SELECT stream.start_query('r19', 'SELECT 1 AS one FROM clicks HAVING true', 'r19', output_mode => 'update');
+SELECT stream.start_query('r20', 'SELECT page, GROUPING(page) AS g, count(*) AS n FROM clicks GROUP BY page', 'r20', output_mode => 'update');
+SELECT stream.start_query('r21', 'SELECT page, count(*) AS n FROM clicks GROUP BY page ORDER BY n FETCH FIRST 2 ROWS WITH TIES', 'r21', output_mode => 'complete');
+SELECT stream.start_query('r22', 'SELECT page, count(*) AS n FROM clicks GROUP BY page ORDER BY n LIMIT extract(day FROM now())::int', 'r22', output_mode => 'complete');
+SELECT stream.start_query('r23', 'SELECT page, json_agg(ms) AS a FROM clicks GROUP BY page', 'r23', output_mode => 'update');
 \set VERBOSITY terse
 SELECT count(*) - :queries_before AS queries_added FROM stream.queries;
 SELECT count(*) AS tables_r FROM pg_class WHERE relname ~ '^r[0-9]+$';

@@ -110,6 +110,9 @@ INSERT INTO clicks VALUES (38, 1, '/newest', 1);
 CALL stream.process_all_available('last');
 SELECT * FROM last_click ORDER BY user_id;
 
+-- a query without aggregation in update mode stays one
+SELECT stream.alter_query('last', query => 'SELECT user_id, count(*) AS id FROM clicks GROUP BY user_id');
+
 -- by key => '{...}' into a created target, which gets the unique key; NULL
 -- is a key like any other
 SELECT stream.start_query('by_url', 'SELECT url, id FROM clicks', 'by_url',
@@ -161,6 +164,8 @@ CREATE TABLE unkeyed (url text, id int);
 SELECT stream.start_query('k7', 'SELECT url, id FROM clicks', 'unkeyed', output_mode => 'update', key => '{url}');
 CREATE TABLE pk_elsewhere (code int PRIMARY KEY, url text);
 SELECT stream.start_query('k8', 'SELECT url FROM clicks', 'pk_elsewhere', output_mode => 'update');
+CREATE TABLE typed_key (url varchar UNIQUE NULLS NOT DISTINCT, id int);
+SELECT stream.start_query('k9', 'SELECT url, id FROM clicks', 'typed_key', output_mode => 'update', key => '{url}');
 SELECT count(*) AS left_behind FROM pg_class
  WHERE relname IN ('k1', 'k2', 'k3', 'k4', 'k5', 'k6') AND relnamespace = 'public'::regnamespace;
 SELECT count(*) AS queries FROM stream.queries WHERE name LIKE 'k_';
@@ -534,7 +539,7 @@ SELECT stream.drop_stream('other_stream', cascade => true);
 SELECT count(*) AS views_left FROM pg_class WHERE relnamespace = 'stream_query'::regnamespace;
 SELECT count(*) AS batch_tables_left FROM pg_class WHERE relnamespace = 'stream_batch'::regnamespace;
 DROP TABLE clicks, other_stream, slow_clicks, per_user, last_click, by_url, failed_once, unkeyed,
-    pk_elsewhere, outbox, deliver_fail, changed_groups;
+    pk_elsewhere, typed_key, outbox, deliver_fail, changed_groups;
 DROP FUNCTION refuse_once(), not_a_proc(bigint);
 DROP PROCEDURE deliver(bigint), note_groups(bigint), private_proc(bigint);
 DROP OWNED BY regress_live_owner, regress_live_other;

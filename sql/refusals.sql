@@ -86,6 +86,49 @@ SELECT stream.start_query('r', 'SELECT id FROM src', NULL);
 SELECT stream.start_query('r', 'SELECT id FROM src', 'no_such_schema.r_out');
 SELECT stream.start_query('r', 'SELECT id FROM src', 'a.b.c.d');
 SELECT stream.start_query('ok1', 'SELECT id FROM src', 'r_out');
+-- WITH RECURSIVE over the stream, even where the CTE does not recurse
+SELECT stream.start_query('r', 'WITH RECURSIVE t AS (SELECT id FROM src) SELECT id FROM t', 'r_out');
+-- arguments by name in any order, each NULL one refused or taken as its
+-- default, and the first bad argument the one reported
+SELECT stream.start_query('r', 'SELECT id FROM src', 'r_out', output_mode => NULL);
+SELECT stream.start_query('r', 'SELECT id FROM src', 'r_out', trigger => NULL);
+SELECT stream.start_query('', 'SELECT id FROM src', 'r_out', starting_from => NULL);
+SELECT stream.start_query('r', 'SELECT id FROM src', 'r_out', starting_from => 'never',
+                          max_rows_per_batch => 0);
+SELECT stream.start_query('r', 'SELECT id FROM src', 'r_out', watermark => '1 minute');
+SELECT stream.start_query('r', 'SELECT id FROM src', 'r_out', event_time => 'ts',
+                          max_rows_per_batch => 0);
+SELECT stream.start_query('r', 'SELECT id FROM src', 'r_out', max_rows_per_batch => 0,
+                          output_mode => 'sometimes');
+SELECT stream.start_query('r', 'SELECT id FROM src', 'r_out', output_mode => 'sometimes',
+                          trigger => 'whenever');
+SELECT stream.start_query('r', 'SELECT id, ts FROM src', 'r_out', event_time => 'ts',
+                          watermark => '1 minute', deduplicate => '{id,NULL}');
+SELECT stream.start_query('r', 'SELECT id FROM src', 'r_out', output_mode => 'update',
+                          key => '{NULL}');
+SELECT stream.start_query('r', 'SELECT id FROM src', key => '{id}',
+                          foreach_batch => 'no_such_procedure');
+SELECT stream.start_query('r', 'SELECT id FROM src', foreach_batch => 'no_such_procedure',
+                          target => 'r_out');
+SELECT stream.start_query(trigger => 'once', target => 'named_out',
+                          query => 'SELECT id, grp FROM src', max_rows_per_batch => NULL,
+                          name => 'named', starting_from => 'latest', key => NULL,
+                          event_time => NULL, watermark => NULL, deduplicate => NULL,
+                          foreach_batch => NULL) > 0 AS started;
+SELECT name, output_mode, trigger, max_rows_per_batch, target FROM stream.queries
+ WHERE name = 'named';
+SELECT attname FROM pg_attribute WHERE attrelid = 'named_out'::regclass AND attnum > 0
+ ORDER BY attnum;
+-- alter_query's arguments: a name, something to change, the first bad one reported
+SELECT stream.alter_query(NULL, trigger => 'once');
+SELECT stream.alter_query('named', query => NULL, trigger => NULL, max_rows_per_batch => NULL);
+SELECT stream.alter_query('no such query', trigger => 'whenever');
+SELECT stream.alter_query('named', max_rows_per_batch => -1, trigger => 'whenever');
+SELECT stream.alter_query('named', max_rows_per_batch => -1, trigger => '2 minutes');
+SELECT stream.alter_query(max_rows_per_batch => 7, name => 'named');
+SELECT name, trigger, max_rows_per_batch FROM stream.queries WHERE name = 'named';
+SELECT stream.drop_query('named');
+DROP TABLE named_out;
 -- triggers that are accepted
 SELECT stream.start_query('t1', 'SELECT id FROM src', 't_out', trigger => 'once') > 0 AS started;
 SELECT stream.start_query('t2', 'SELECT id FROM src', 't_out', trigger => 'available_now') > 0 AS started;

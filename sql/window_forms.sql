@@ -114,6 +114,12 @@ SELECT stream.start_query('wr_shifted',
 SELECT stream.start_query('wr_nokey',
     $$SELECT word, count(*) AS n FROM wf_words GROUP BY word$$,
     'wr_nokey', output_mode => 'update', event_time => 'ts', watermark => '5 minutes');
+SELECT stream.start_query('wr_months',
+    $$SELECT stream.tumble(ts, '1 month') AS ws, count(*) AS n FROM wf_words GROUP BY 1$$,
+    'wr_months', output_mode => 'update', event_time => 'ts', watermark => '5 minutes');
+SELECT stream.start_query('wr_size',
+    $$SELECT stream.tumble(ts, make_interval(mins => length(word))) AS ws, count(*) AS n FROM wf_words GROUP BY 1$$,
+    'wr_size', output_mode => 'update', event_time => 'ts', watermark => '5 minutes');
 \set VERBOSITY terse
 SELECT count(*) AS refused_queries FROM stream.queries WHERE name LIKE 'wr\_%';
 SELECT count(*) AS refused_targets FROM pg_class WHERE relname LIKE 'wr\_%';

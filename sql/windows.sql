@@ -32,7 +32,15 @@ SELECT stream.tumble(now(), '0 seconds');
 SELECT stream.tumble(now(), '-5 minutes');
 SELECT stream.hop(now(), '1 minute', '2 minutes');
 SELECT stream.tumble('infinity'::timestamptz, '5 minutes');
+SELECT stream.tumble(now(), '5 minutes', '-infinity'::timestamptz);
+SELECT stream.hop('2024-01-01'::timestamptz, '10 minutes', '5 minutes', 'infinity'::timestamptz);
 SELECT stream.tumble(now(), '300000000 days');
+SELECT stream.hop(now(), '1 minute', '1 month');
+SELECT stream.hop(now(), '1 minute', '0 seconds');
+SELECT stream.hop(now(), '1 minute', '300000000 days');
+SELECT stream.session(now(), '1 year');
+SELECT stream.session(now(), '-5 minutes');
+SELECT stream.session(now(), '300000000 days');
 \set VERBOSITY terse
 
 -- windowed streaming aggregations, update and complete

@@ -88,19 +88,6 @@ static QaRewrite *qa_active_rewrite = NULL;
 static bool qa_callbacks_registered = false;
 static post_parse_analyze_hook_type prev_post_parse_analyze_hook = NULL;
 
-static void qa_refuse(const char *what, const char *detail, const char *hint)
-			pg_attribute_noreturn();
-
-static void
-qa_refuse(const char *what, const char *detail, const char *hint)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("%s is not supported in a streaming query", what),
-			 detail ? errdetail("%s", detail) : 0,
-			 hint ? errhint("%s", hint) : 0));
-}
-
 /*
  * Does the relation use the stream_heap access method?
  */
@@ -187,9 +174,10 @@ qa_syscol_walker(Node *node, void *arg)
 
 		if (var->varlevelsup == 0 && var->varattno < 0 &&
 			bms_is_member(var->varno, sc->stream_rtis))
-			qa_refuse("reading a system column of the stream table",
-					  "System columns such as ctid or xmin identify a row's storage, not its data.",
-					  NULL);
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("reading a system column of the stream table is not supported in a streaming query"),
+					 errdetail("System columns such as ctid or xmin identify a row's storage, not its data.")));
 		return false;
 	}
 	if (IsA(node, Query))
@@ -237,9 +225,11 @@ qa_check_joins(Node *jt, Bitmapset *rtis)
 		if ((j->jointype == JOIN_FULL && (left || right)) ||
 			(j->jointype == JOIN_LEFT && right) ||
 			(j->jointype == JOIN_RIGHT && left))
-			qa_refuse("an outer join that null-extends the stream table",
-					  "A static row without a match in this batch may find one in a later batch, so the null-extended row could not be taken back.",
-					  "Put the stream on the preserved side: stream LEFT JOIN table, or table RIGHT JOIN stream.");
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("an outer join that null-extends the stream table is not supported in a streaming query"),
+					 errdetail("A static row without a match in this batch may find one in a later batch, so the null-extended row could not be taken back."),
+					 errhint("Put the stream on the preserved side: stream LEFT JOIN table, or table RIGHT JOIN stream.")));
 		qa_check_joins(j->larg, rtis);
 		qa_check_joins(j->rarg, rtis);
 	}
@@ -282,12 +272,16 @@ qa_check_query(Query *q, QaContext *cx, bool in_sublink, QaLevel *parent)
 		Query	   *ctequery = castNode(Query, cte->ctequery);
 
 		if (ctequery->commandType != CMD_SELECT)
-			qa_refuse("a data-modifying statement in WITH",
-					  "Each batch would run it again.",
-					  "Write to other tables from a trigger on the target, or from a procedure run after the batch.");
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("a data-modifying statement in WITH is not supported in a streaming query"),
+					 errdetail("Each batch would run it again."),
+					 errhint("Write to other tables from a trigger on the target, or from a procedure run after the batch.")));
 		level.cte_reads[i] = qa_check_query(ctequery, cx, in_sublink, &level);
 		if (level.cte_reads[i] > 0 && q->hasRecursive)
-			qa_refuse("a recursive query over the stream table", NULL, NULL);
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("a recursive query over the stream table is not supported in a streaming query")));
 		i++;
 	}
 
@@ -304,11 +298,15 @@ qa_check_query(Query *q, QaContext *cx, bool in_sublink, QaLevel *parent)
 			n = 1;
 			direct_rtis = bms_add_member(direct_rtis, rti);
 			if (in_sublink)
-				qa_refuse("reading the stream table inside a subquery expression",
-						  "A stream table can appear in FROM clauses only, not in IN, EXISTS or scalar subqueries.",
-						  "Join the stream with the other tables instead.");
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("reading the stream table inside a subquery expression is not supported in a streaming query"),
+						 errdetail("A stream table can appear in FROM clauses only, not in IN, EXISTS or scalar subqueries."),
+						 errhint("Join the stream with the other tables instead.")));
 			if (rte->tablesample)
-				qa_refuse("TABLESAMPLE on the stream table", NULL, NULL);
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("TABLESAMPLE on the stream table is not supported in a streaming query")));
 		}
 		else if (rte->rtekind == RTE_SUBQUERY && rte->subquery)
 			n = qa_check_query(rte->subquery, cx, in_sublink, &level);
@@ -316,9 +314,11 @@ qa_check_query(Query *q, QaContext *cx, bool in_sublink, QaLevel *parent)
 		{
 			n = qa_cte_reads(&level, rte);
 			if (n > 0 && in_sublink)
-				qa_refuse("reading the stream table inside a subquery expression",
-						  "A stream table can appear in FROM clauses only, not in IN, EXISTS or scalar subqueries.",
-						  "Join the stream with the other tables instead.");
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("reading the stream table inside a subquery expression is not supported in a streaming query"),
+						 errdetail("A stream table can appear in FROM clauses only, not in IN, EXISTS or scalar subqueries."),
+						 errhint("Join the stream with the other tables instead.")));
 		}
 		if (n > 0)
 			stream_rtis = bms_add_member(stream_rtis, rti);
@@ -343,30 +343,43 @@ qa_check_query(Query *q, QaContext *cx, bool in_sublink, QaLevel *parent)
 	aggregates = q->hasAggs || q->groupClause != NIL || q->groupingSets != NIL ||
 		q->havingQual != NULL;
 	if (aggregates && (parent != NULL || in_sublink))
-		qa_refuse("aggregation over the stream table below the query's top level",
-				  "A streaming aggregation keeps the state of each group across batches, and the query's top level is the one whose groups it keeps.",
-				  "Write the aggregation as the query's outermost SELECT, with any expressions over the aggregates in its select list.");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("aggregation over the stream table below the query's top level is not supported in a streaming query"),
+				 errdetail("A streaming aggregation keeps the state of each group across batches, and the query's top level is the one whose groups it keeps."),
+				 errhint("Write the aggregation as the query's outermost SELECT, with any expressions over the aggregates in its select list.")));
 	if (q->hasWindowFuncs)
-		qa_refuse("a window function (OVER) over the stream table",
-				  "A window over rows of all batches needs state across batches.",
-				  NULL);
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a window function (OVER) over the stream table is not supported in a streaming query"),
+				 errdetail("A window over rows of all batches needs state across batches.")));
 	if (q->sortClause != NIL && !aggregates)
-		qa_refuse("ORDER BY over the stream table",
-				  "Batches are appended to the target as they arrive; an order over all rows does not exist yet when a batch is written.",
-				  "Order the rows when reading the target.");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("ORDER BY over the stream table is not supported in a streaming query"),
+				 errdetail("Batches are appended to the target as they arrive; an order over all rows does not exist yet when a batch is written."),
+				 errhint("Order the rows when reading the target.")));
 	if ((q->limitCount != NULL || q->limitOffset != NULL) && !aggregates)
-		qa_refuse("LIMIT or OFFSET over the stream table",
-				  "A limit over all rows needs state across batches.",
-				  "Apply the limit when reading the target.");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("LIMIT or OFFSET over the stream table is not supported in a streaming query"),
+				 errdetail("A limit over all rows needs state across batches."),
+				 errhint("Apply the limit when reading the target.")));
 	if (q->distinctClause != NIL)
-		qa_refuse("DISTINCT over the stream table",
-				  "Removing duplicates over all time needs unbounded state.",
-				  "Deduplicate within a watermark (deduplicate => with event_time and watermark), remove duplicates when reading the target, or give the target a unique key.");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("DISTINCT over the stream table is not supported in a streaming query"),
+				 errdetail("Removing duplicates over all time needs unbounded state."),
+				 errhint("Deduplicate within a watermark (deduplicate => with event_time and watermark), remove duplicates when reading the target, or give the target a unique key.")));
 	if (q->setOperations != NULL)
-		qa_refuse("UNION, INTERSECT or EXCEPT with the stream table", NULL,
-				  "Start one streaming query per branch, writing into the same target.");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("UNION, INTERSECT or EXCEPT with the stream table is not supported in a streaming query"),
+				 errhint("Start one streaming query per branch, writing into the same target.")));
 	if (q->rowMarks != NIL)
-		qa_refuse("FOR UPDATE or FOR SHARE over the stream table", NULL, NULL);
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("FOR UPDATE or FOR SHARE over the stream table is not supported in a streaming query")));
 
 	qa_check_joins((Node *) q->jointree, stream_rtis);
 
@@ -474,9 +487,11 @@ pgs_analyze_user_query(const char *query_text, PgsAnalyzedQuery *result)
 		(void) qa_count_walker(lfirst(lc), &after_rewrite);
 
 	if (after_rewrite > cx.nstreams)
-		qa_refuse("reading a stream table through a view",
-				  "A stream table must be named directly in the query so that each batch reads only its own rows.",
-				  "Write the view's definition into the query.");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("reading a stream table through a view is not supported in a streaming query"),
+				 errdetail("A stream table must be named directly in the query so that each batch reads only its own rows."),
+				 errhint("Write the view's definition into the query.")));
 	if (cx.nstreams == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -484,13 +499,17 @@ pgs_analyze_user_query(const char *query_text, PgsAnalyzedQuery *result)
 				 errdetail("The query names no table registered with stream.create_stream()."),
 				 errhint("Make the source table a stream with stream.create_stream(), or run the query once as an ordinary INSERT ... SELECT.")));
 	if (cx.nstreams > 1 || cx.nreads > 1)
-		qa_refuse("reading more than one stream table, or one twice,",
-				  "Joins between streams need state on both sides, which this version does not keep.",
-				  "Join the stream with ordinary tables only.");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("reading more than one stream table, or one twice, is not supported in a streaming query"),
+				 errdetail("Joins between streams need state on both sides, which this version does not keep."),
+				 errhint("Join the stream with ordinary tables only.")));
 	if (contain_volatile_functions((Node *) query))
-		qa_refuse("a volatile function",
-				  "A volatile function such as random() or clock_timestamp() could give a replayed batch a different result.",
-				  "Compute such values in a default of the target table instead.");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a volatile function is not supported in a streaming query"),
+				 errdetail("A volatile function such as random() or clock_timestamp() could give a replayed batch a different result."),
+				 errhint("Compute such values in a default of the target table instead.")));
 
 	result->stream_relid = cx.stream_relid;
 	result->query = query;

@@ -439,12 +439,14 @@ mg_raise_failure(const PgsQuery *q)
 		code = MAKE_SQLSTATE(s[0], s[1], s[2], s[3], s[4]);
 	ereport(ERROR,
 			(errcode(code),
-			 errmsg("streaming query \"%s\" failed: %s", q->name,
-					q->last_error ? q->last_error : "unknown error"),
+			 q->last_error ?
+			 errmsg("streaming query \"%s\" failed: %s", q->name, q->last_error) :
+			 errmsg("streaming query \"%s\" failed: unknown error", q->name),
 			 q->last_error_detail ? errdetail_internal("%s", q->last_error_detail) : 0,
-			 errhint("%s%sFix the cause, then start the query again with stream.resume_query().",
-					 q->last_error_hint ? q->last_error_hint : "",
-					 q->last_error_hint ? " " : "")));
+			 q->last_error_hint ?
+			 errhint("%s Fix the cause, then start the query again with stream.resume_query().",
+					 q->last_error_hint) :
+			 errhint("Fix the cause, then start the query again with stream.resume_query().")));
 }
 
 /*

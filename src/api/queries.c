@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * queries.c
- *	  stream.start_query and stream.drop_query.
+ *	  stream.drop_query, and the checks of a query's definition that
+ *	  stream.start_query (start.c) and stream.alter_query (alter.c) share.
  *
  * Starting a query checks everything that can be checked once: the
  * arguments, the query's shape (query_analyze.c), the target's columns, and
@@ -13,41 +14,25 @@
  */
 #include "postgres.h"
 
-#include "catalog/namespace.h"
 #include "catalog/pg_am_d.h"
 #include "catalog/pg_class.h"
-#include "commands/defrem.h"
-#include "catalog/pg_collation_d.h"
 #include "catalog/pg_type_d.h"
-#include "access/table.h"
-#include "access/xact.h"
-#include "catalog/pg_index.h"
-#include "catalog/pg_proc.h"
-#include "parser/parse_func.h"
-#include "utils/rel.h"
-#include "utils/syscache.h"
+#include "commands/defrem.h"
 #include "executor/executor.h"
-#include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
-#include "optimizer/optimizer.h"
-#include "parser/analyze.h"
 #include "parser/parse_coerce.h"
 #include "parser/parser.h"
-#include "parser/scansup.h"
 #include "parser/parsetree.h"
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
 #include "utils/lsyscache.h"
-#include "utils/regproc.h"
-#include "utils/ruleutils.h"
 #include "utils/timestamp.h"
 
 #include "analyze/pgs_analyze.h"
+#include "api/pgs_queries.h"
 #include "bgw/pgs_bgw.h"
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_query.h"
@@ -56,16 +41,7 @@
 #include "source/pgs_offsets.h"
 #include "state/pgs_agg.h"
 
-PG_FUNCTION_INFO_V1(stream_start_query);
 PG_FUNCTION_INFO_V1(stream_drop_query);
-PG_FUNCTION_INFO_V1(stream_alter_query);
-
-/* a trigger's canonical text, or an error (the API's, so declared here) */
-extern char *pgs_check_trigger(const char *trigger);
-
-/* the bounds of an interval trigger */
-#define QD_MIN_TRIGGER_USECS	((int64) 1000)
-#define QD_MAX_TRIGGER_USECS	((int64) 366 * USECS_PER_DAY)
 
 /* what a trigger may be, under any error about one */
 static void
@@ -95,8 +71,8 @@ pgs_check_trigger(const char *trigger)
 	error_context_stack = &cb;
 	iv = DirectFunctionCall3(interval_in, CStringGetDatum(trigger),
 							 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
-	(void) pgs_interval_usecs(iv, "trigger", trigger, QD_MIN_TRIGGER_USECS,
-							  QD_MAX_TRIGGER_USECS);
+	(void) pgs_interval_usecs(iv, "trigger", trigger, PGS_MIN_TRIGGER_USECS,
+							  PGS_MAX_TRIGGER_USECS);
 	error_context_stack = cb.previous;
 	return pstrdup(trigger);
 }
@@ -120,55 +96,11 @@ qd_collect_rtes(Node *node, void *arg)
 }
 
 /*
- * Create the target table with the query's output columns, as the caller.
- */
-static Oid
-qd_create_target(RangeVar *rv, const char *target, PgsAnalyzedQuery *aq)
-{
-	StringInfoData buf;
-	ListCell   *n,
-			   *t,
-			   *m,
-			   *c;
-	bool		first = true;
-	int			rc;
-
-	initStringInfo(&buf);
-	appendStringInfo(&buf, "CREATE TABLE %s (",
-					 rv->schemaname ?
-					 quote_qualified_identifier(rv->schemaname, rv->relname) :
-					 quote_identifier(rv->relname));
-	forfour(n, aq->column_names, t, aq->column_types, m, aq->column_typmods,
-			c, aq->column_collations)
-	{
-		appendStringInfo(&buf, "%s%s %s", first ? "" : ", ",
-						 quote_identifier(lfirst(n)),
-						 format_type_with_typemod(lfirst_oid(t), lfirst_int(m)));
-		if (OidIsValid(lfirst_oid(c)) && lfirst_oid(c) != DEFAULT_COLLATION_OID &&
-			lfirst_oid(c) != get_typcollation(lfirst_oid(t)))
-			appendStringInfo(&buf, " COLLATE %s",
-							 generate_collation_name(lfirst_oid(c)));
-		first = false;
-	}
-	appendStringInfoChar(&buf, ')');
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	rc = SPI_execute(buf.data, false, 0);
-	if (rc != SPI_OK_UTILITY)
-		elog(ERROR, "could not create target table %s: %s", target,
-			 SPI_result_code_string(rc));
-	SPI_finish();
-	CommandCounterIncrement();
-	return RangeVarGetRelid(rv, NoLock, false);
-}
-
-/*
  * An existing target must have a column of every output column's name, of
  * a type the output can be assigned to.
  */
-static void
-qd_check_target(Oid target_relid, Oid stream_relid, PgsAnalyzedQuery *aq)
+void
+pgs_check_target(Oid target_relid, Oid stream_relid, PgsAnalyzedQuery *aq)
 {
 	char		relkind = get_rel_relkind(target_relid);
 	char	   *relname = get_rel_name(target_relid);
@@ -331,60 +263,13 @@ qd_analyze_batch_statement(const char *sql, Oid stream_relid)
 	return stmts;
 }
 
-/* a text[] argument naming columns: not empty, no NULL */
-static List *
-qd_column_list(ArrayType *array, const char *argname, const char *hint)
-{
-	Datum	   *elems;
-	bool	   *enulls;
-	int			n;
-	int			i;
-	List	   *result = NIL;
-
-	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elems, &enulls, &n);
-	if (n == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s names no column", argname),
-				 errhint("%s", hint)));
-	for (i = 0; i < n; i++)
-	{
-		if (enulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not name a NULL column", argname)));
-		result = lappend(result, TextDatumGetCString(elems[i]));
-	}
-	return result;
-}
-
-/*
- * What a query's definition is checked with, once at start and again when
- * alter_query changes its text.
- */
-typedef struct QdDefinition
-{
-	/* given */
-	const char *query_text;
-	const char *output_mode;
-	const char *event_time;		/* NULL without */
-	List	   *dedup;			/* char * */
-	/* found */
-	PgsAnalyzedQuery aq;
-	bool		aggregates;
-	PgsAggShape shape;
-	Oid			event_type;
-	List	   *dedup_types;
-	List	   *dedup_collations;
-} QdDefinition;
-
 /*
  * Analyze the query's text as the current user with the current
  * search_path, and check its shape against the output mode, the event
  * time and the deduplication it goes with.
  */
-static void
-qd_check_definition(QdDefinition *d)
+void
+pgs_check_definition(PgsDefinition *d)
 {
 	const char *output_mode = d->output_mode;
 	const char *event_time = d->event_time;
@@ -446,15 +331,19 @@ qd_check_definition(QdDefinition *d)
 					 errdetail("A batch can merge a key's sessions into one with another start: the rows written before would no longer be groups."),
 					 errhint("Use output_mode => 'append' (each session written once, when it closes) or 'complete'.")));
 	}
-	if (d->aggregates && strcmp(output_mode, "append") == 0 &&
-		(event_time == NULL || shape->time_key < 0))
+	if (d->aggregates && strcmp(output_mode, "append") == 0 && event_time == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("append output mode is not supported for a streaming aggregation without a watermark"),
 				 errdetail("In append mode a row is written once and never changed; a group's result is final only when a watermark on its event time has passed its window."),
-				 errhint(event_time == NULL ?
-						 "Use output_mode => 'update' or 'complete', or group by a window of the event time (stream.tumble or stream.hop) and give event_time and watermark." :
-						 "Group by a window of the event-time column (stream.tumble or stream.hop over it), or by the column itself.")));
+				 errhint("Use output_mode => 'update' or 'complete', or group by a window of the event time (stream.tumble or stream.hop) and give event_time and watermark.")));
+	if (d->aggregates && strcmp(output_mode, "append") == 0 && event_time != NULL &&
+		shape->time_key < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("append output mode is not supported for a streaming aggregation without a watermark"),
+				 errdetail("In append mode a row is written once and never changed; a group's result is final only when a watermark on its event time has passed its window."),
+				 errhint("Group by a window of the event-time column (stream.tumble or stream.hop over it), or by the column itself.")));
 	/*
 	 * In update mode a watermark drops late rows and closes groups only
 	 * through a grouping key on the event time; without one it would be
@@ -484,8 +373,8 @@ qd_check_definition(QdDefinition *d)
 }
 
 /* does a keyed (upserted) target need a unique key, and over which keys? */
-static bool
-qd_keyed_target(const QdDefinition *d)
+bool
+pgs_keyed_target(const PgsDefinition *d)
 {
 	return d->aggregates && strcmp(d->output_mode, "append") != 0 && !d->shape.session &&
 		!(strcmp(d->output_mode, "complete") == 0 &&
@@ -497,8 +386,8 @@ qd_keyed_target(const QdDefinition *d)
  * once, of types with a btree class; returned as a pseudo shape whose keys
  * pgs_agg_prepare_target checks the target's unique key against.
  */
-static void
-qd_check_key(List *key, const QdDefinition *d, PgsAggShape *shape)
+void
+pgs_check_key(List *key, const PgsDefinition *d, PgsAggShape *shape)
 {
 	ListCell   *lc;
 
@@ -558,113 +447,9 @@ qd_check_key(List *key, const QdDefinition *d, PgsAggShape *shape)
 	}
 }
 
-/* the target's primary key columns, when it has one, else NIL */
-static List *
-qd_primary_key(Oid relid)
-{
-	Relation	rel = table_open(relid, AccessShareLock);
-	Oid			pk = RelationGetPrimaryKeyIndex(rel);
-	List	   *cols = NIL;
-
-	if (OidIsValid(pk))
-	{
-		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(pk));
-		Form_pg_index ix = (Form_pg_index) GETSTRUCT(tup);
-		int			i;
-
-		for (i = 0; i < ix->indnkeyatts; i++)
-			cols = lappend(cols, get_attname(relid, ix->indkey.values[i], false));
-		ReleaseSysCache(tup);
-	}
-	table_close(rel, AccessShareLock);
-	return cols;
-}
-
-/*
- * A foreach_batch procedure: a procedure taking the batch id (bigint), which
- * the caller may execute.
- */
-static Oid
-qd_check_procedure(const char *name)
-{
-	List	   *names = stringToQualifiedNameList(name);
-	LOCAL_FCINFO(fcinfo, 1);
-	Datum		found;
-	Oid			proc;
-
-	/* to_regprocedure answers NULL where there is none */
-	InitFunctionCallInfoData(*fcinfo, NULL, 1, InvalidOid, NULL, NULL);
-	fcinfo->args[0].value = CStringGetTextDatum(psprintf("%s(pg_catalog.int8)",
-														 NameListToQuotedString(names)));
-	fcinfo->args[0].isnull = false;
-	found = to_regprocedure(fcinfo);
-	proc = fcinfo->isnull ? InvalidOid : DatumGetObjectId(found);
-
-	if (!OidIsValid(proc))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_FUNCTION),
-				 errmsg("procedure %s(bigint) does not exist", NameListToString(names)),
-				 errdetail("A foreach_batch procedure takes the batch id, and reads the batch's rows from the query's table in schema stream_batch."),
-				 errhint("Create it: CREATE PROCEDURE %s(batch_id bigint) ...", NameListToString(names))));
-	if (get_func_prokind(proc) != PROKIND_PROCEDURE)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("%s is not a procedure", format_procedure(proc)),
-				 errhint("Create a procedure: CREATE PROCEDURE %s(batch_id bigint) ...",
-						 NameListToString(names))));
-	if (pg_proc_aclcheck(proc, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
-		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_PROCEDURE, get_func_name(proc));
-	return proc;
-}
-
-/*
- * A foreach_batch query's table of batch rows, stream_batch.<query name>,
- * with the query's output columns: created by the extension and given to the
- * caller, unlogged (each batch fills it anew).
- */
-static Oid
-qd_create_batch_table(const char *name, PgsAnalyzedQuery *aq, const PgsAggShape *keys)
-{
-	StringInfoData buf;
-	ListCell   *n,
-			   *t,
-			   *m,
-			   *c;
-	char	   *qualified;
-	Oid			relid;
-
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '(');
-	forfour(n, aq->column_names, t, aq->column_types, m, aq->column_typmods,
-			c, aq->column_collations)
-	{
-		appendStringInfo(&buf, "%s%s %s", buf.len > 1 ? ", " : "",
-						 quote_identifier(lfirst(n)),
-						 format_type_extended(lfirst_oid(t), lfirst_int(m),
-											  FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY));
-		if (OidIsValid(lfirst_oid(c)) && lfirst_oid(c) != get_typcollation(lfirst_oid(t)))
-			appendStringInfo(&buf, " COLLATE %s", pgs_agg_collation_name(lfirst_oid(c)));
-	}
-	/* a keyed aggregation's rows are upserted by its keys */
-	if (keys != NULL && keys->keys != NIL)
-	{
-		ListCell   *lk;
-
-		appendStringInfoString(&buf, ", UNIQUE NULLS NOT DISTINCT (");
-		foreach(lk, keys->keys)
-			appendStringInfo(&buf, "%s%s", foreach_current_index(lk) > 0 ? ", " : "",
-							 quote_identifier(list_nth(aq->column_names,
-													   ((PgsAggKey *) lfirst(lk))->output)));
-		appendStringInfoChar(&buf, ')');
-	}
-	appendStringInfoChar(&buf, ')');
-	relid = pgs_batch_table_create(name, buf.data, GetUserId(), &qualified);
-	return relid;
-}
-
 /* analyze and check the batch statement as the caller: its rights */
-static void
-qd_check_rights(const char *insert_sql, Oid stream_relid, Oid target_relid,
+void
+pgs_check_rights(const char *insert_sql, Oid stream_relid, Oid target_relid,
 				bool aggregates)
 {
 	List	   *stmts;
@@ -684,254 +469,6 @@ qd_check_rights(const char *insert_sql, Oid stream_relid, Oid target_relid,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for table %s", get_rel_name(target_relid)),
 				 errdetail("A streaming aggregation selects, inserts, updates and deletes the rows of its target.")));
-}
-
-/*
- * stream.start_query: check the arguments and the query, create or check
- * the target, check the caller's rights to every table the batch statement
- * reads or writes, and register the query as the caller's.
- */
-Datum
-stream_start_query(PG_FUNCTION_ARGS)
-{
-	char	   *name;
-	char	   *query_text;
-	char	   *target = NULL;
-	char	   *output_mode;
-	char	   *trigger;
-	int32		max_rows = 0;
-	QdDefinition d;
-	RangeVar   *rv;
-	Oid			target_relid;
-	PgsQuery	q;
-	int			i;
-	int64		query_id;
-	const char *starting_from = "earliest";
-	char	   *event_time = NULL;
-	int64		watermark_usecs = -1;
-	List	   *dedup = NIL;
-	List	   *key = NIL;
-	bool		key_given = false;
-	Oid			foreach_proc = InvalidOid;
-	bool		created;
-	PgsAggShape key_shape;
-
-	pgs_require_writable();
-	for (i = 0; i < 5; i++)
-		if (PG_ARGISNULL(i) && !(i == 2 && PG_NARGS() > 11 && !PG_ARGISNULL(11)))
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("argument \"%s\" of stream.start_query must not be null",
-							(const char *[]) {"name", "query", "target", "output_mode", "trigger"}[i]),
-					 i == 2 ? errhint("Name the table the query writes, or give a foreach_batch procedure.") : 0));
-	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	query_text = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	if (!PG_ARGISNULL(2))
-		target = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	output_mode = text_to_cstring(PG_GETARG_TEXT_PP(3));
-	trigger = text_to_cstring(PG_GETARG_TEXT_PP(4));
-	if (name[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("query name must not be empty")));
-	/* an older catalog's start_query has no starting_from */
-	if (PG_NARGS() > 6)
-	{
-		if (PG_ARGISNULL(6))
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("argument \"starting_from\" of stream.start_query must not be null")));
-		starting_from = text_to_cstring(PG_GETARG_TEXT_PP(6));
-		if (strcmp(starting_from, "earliest") != 0 &&
-			strcmp(starting_from, "latest") != 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid starting_from \"%s\"", starting_from),
-					 errhint("Use 'earliest' for every row the stream holds, or 'latest' for the rows committed after the query starts.")));
-	}
-	/* an older catalog's start_query has no event time */
-	if (PG_NARGS() > 8 && (PG_ARGISNULL(7) != PG_ARGISNULL(8)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("event_time and watermark go together"),
-				 errhint("Name the stream's event-time column with event_time, and how late its rows may come with watermark, such as '10 minutes'.")));
-	if (PG_NARGS() > 8 && !PG_ARGISNULL(7))
-	{
-		event_time = text_to_cstring(PG_GETARG_TEXT_PP(7));
-		watermark_usecs = pgs_interval_usecs(PG_GETARG_DATUM(8), "watermark",
-											 DatumGetCString(DirectFunctionCall1(interval_out,
-																				 PG_GETARG_DATUM(8))),
-											 0, QD_MAX_TRIGGER_USECS);
-	}
-	if (PG_NARGS() > 9 && !PG_ARGISNULL(9))
-		dedup = qd_column_list(PG_GETARG_ARRAYTYPE_P(9), "deduplicate",
-							   "Name the output columns whose values make a row a duplicate, such as '{event_id}'.");
-	if (!PG_ARGISNULL(5))
-	{
-		max_rows = PG_GETARG_INT32(5);
-		if (max_rows <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("max_rows_per_batch must be positive, not %d", max_rows),
-					 errhint("Leave it NULL for batches of any size.")));
-	}
-	if (strcmp(output_mode, "append") != 0 && strcmp(output_mode, "update") != 0 &&
-		strcmp(output_mode, "complete") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid output_mode \"%s\"", output_mode),
-				 errhint("Use 'append', 'update' or 'complete'.")));
-	trigger = pgs_check_trigger(trigger);
-	/* an older catalog's start_query has no key nor foreach_batch */
-	if (PG_NARGS() > 10 && !PG_ARGISNULL(10))
-	{
-		key = qd_column_list(PG_GETARG_ARRAYTYPE_P(10), "key",
-							 "Name the output columns the target is upserted by, such as '{id}'.");
-		key_given = true;
-	}
-	if (PG_NARGS() > 11 && !PG_ARGISNULL(11))
-	{
-		if (target != NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("a foreach_batch query has no target"),
-					 errdetail("Its batches' rows are in the table stream_batch.%s, which the extension creates, for the procedure to read.",
-							   quote_identifier(name)),
-					 errhint("Leave target out, and write the rows where they belong from the procedure.")));
-		foreach_proc = qd_check_procedure(text_to_cstring(PG_GETARG_TEXT_PP(11)));
-	}
-
-	if (!standard_conforming_strings)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("a streaming query's text is read with standard_conforming_strings on"),
-				 errhint("SET standard_conforming_strings = on, and write backslashes in literals as E'...' strings.")));
-	if (key_given || OidIsValid(foreach_proc))
-		pgs_catalog_require(PGS_CATALOG_0_5, "key and foreach_batch");
-
-	/* the query's shape, as the caller with the caller's search_path */
-	memset(&d, 0, sizeof(d));
-	d.query_text = query_text;
-	d.output_mode = output_mode;
-	d.event_time = event_time;
-	d.dedup = dedup;
-	qd_check_definition(&d);
-	if (d.aggregates || event_time != NULL || dedup != NIL)
-		pgs_catalog_require(PGS_CATALOG_0_4,
-							"streaming aggregations, watermarks and deduplication");
-	if (key_given)
-		qd_check_key(key, &d, &key_shape);
-
-	/* the target: created when missing, else checked */
-	if (OidIsValid(foreach_proc))
-	{
-		if (key_given)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("a foreach_batch query has no key"),
-					 errdetail("Its batch table holds only the batch's rows, written anew by each batch."),
-					 errhint("Upsert by the key in the procedure, with MERGE or INSERT ... ON CONFLICT.")));
-		target_relid = qd_create_batch_table(name, &d.aq,
-											 qd_keyed_target(&d) ? &d.shape : NULL);
-		created = false;
-		target = pgs_qualified_relname(target_relid);
-	}
-	else
-	{
-		rv = makeRangeVarFromNameList(stringToQualifiedNameList(target));
-		target_relid = RangeVarGetRelid(rv, NoLock, true);
-		created = !OidIsValid(target_relid);
-		if (!created)
-			qd_check_target(target_relid, d.aq.stream_relid, &d.aq);
-		else
-			target_relid = qd_create_target(rv, target, &d.aq);
-	}
-	if (qd_keyed_target(&d))
-		pgs_agg_prepare_target(target_relid, created, &d.shape, d.aq.column_names,
-							   output_mode, false);
-
-	/*
-	 * Without aggregation, update mode upserts by the key given, or by the
-	 * target's primary key; without either it appends (Spark's rule).
-	 */
-	if (!d.aggregates && !OidIsValid(foreach_proc) && strcmp(output_mode, "update") == 0 &&
-		!key_given && !created && pgs_catalog_has_keys())
-	{
-		key = qd_primary_key(target_relid);
-		if (key != NIL)
-		{
-			ListCell   *lc;
-
-			foreach(lc, key)
-				if (!pgs_list_has_str(d.aq.column_names, lfirst(lc)))
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_COLUMN_REFERENCE),
-							 errmsg("the primary key column \"%s\" of target table \"%s\" is no output column of the query",
-									(char *) lfirst(lc), get_rel_name(target_relid)),
-							 errdetail("In update mode the target is upserted by its primary key."),
-							 errhint("Output the column, or name another key with key => '{...}'.")));
-			qd_check_key(key, &d, &key_shape);
-			key_given = true;
-		}
-	}
-	if (key_given)
-		pgs_agg_prepare_target(target_relid, created, &key_shape, d.aq.column_names,
-							   output_mode, true);
-
-	/* a temporary target would vanish with a session, under the query */
-	if (get_rel_persistence(target_relid) == RELPERSISTENCE_TEMP)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("target \"%s\" is a temporary table", target),
-				 errdetail("A temporary table goes with its session, while the query goes on."),
-				 errhint("Name a permanent or unlogged table.")));
-
-	/*
-	 * Analyze the batch statement as a batch will, and check the caller's
-	 * right to every table it reads and to the target.
-	 */
-	qd_check_rights(pgs_compose_insert(query_text, target_relid, d.aq.column_names, key),
-					d.aq.stream_relid, target_relid, d.aggregates);
-
-	memset(&q, 0, sizeof(q));
-	q.name = name;
-	q.owner = GetUserId();
-	q.query_text = query_text;
-	q.search_path = pstrdup(GetConfigOption("search_path", false, false));
-	q.stream_relid = d.aq.stream_relid;
-	q.target_relid = target_relid;
-	q.target_columns = d.aq.column_names;
-	q.output_mode = output_mode;
-	q.trigger = trigger;
-	q.max_rows = max_rows;
-	q.event_time = event_time;
-	q.watermark_usecs = watermark_usecs;
-	q.dedup_columns = dedup;
-	q.key_columns = key;
-	q.foreach_batch = foreach_proc;
-	query_id = pgs_query_insert(&q);
-	if (d.aggregates)
-	{
-		q.state_relid = pgs_agg_create_state(name, q.owner, &d.shape);
-		pgs_query_set_state(query_id, q.state_relid);
-	}
-	else if (dedup != NIL)
-	{
-		q.state_relid = pgs_dedup_create_state(name, d.dedup_types, d.dedup_collations,
-											   d.event_type);
-		pgs_query_set_state(query_id, q.state_relid);
-	}
-	q.query_id = query_id;
-	pgs_query_define_view(&q, d.aq.query);
-	if (strcmp(starting_from, "latest") == 0)
-	{
-		q.query_id = query_id;
-		pgs_start_at_latest(&q);
-	}
-
-	pgs_notify_scheduler_at_commit();
-	pgs_notice_if_unscheduled(name);
-	PG_RETURN_INT64(query_id);
 }
 
 /*
@@ -958,249 +495,4 @@ stream_drop_query(PG_FUNCTION_ARGS)
 	pgs_query_delete(q.query_id);
 	pgs_notify_scheduler_at_commit();
 	PG_RETURN_BOOL(true);
-}
-
-/* the analysis of a query's current text, as its owner with its search_path */
-static void
-qa_old_shape_context(void *arg)
-{
-	errcontext("analyzing the current text of streaming query \"%s\"", (const char *) arg);
-}
-
-/*
- * Do two expressions of two queries read the same tables at the range table
- * positions their columns name (equal() compares the positions only)?
- */
-static bool
-qd_same_tables(Node *ea, Query *a, Node *eb, Query *b)
-{
-	Bitmapset  *ra = pull_varnos(NULL, ea);
-	Bitmapset  *rb = pull_varnos(NULL, eb);
-	int			x = -1;
-
-	if (!bms_equal(ra, rb))
-		return false;
-	while ((x = bms_next_member(ra, x)) >= 0)
-	{
-		RangeTblEntry *ta;
-		RangeTblEntry *tb;
-
-		if (x > list_length(a->rtable) || x > list_length(b->rtable))
-			return false;
-		ta = rt_fetch(x, a->rtable);
-		tb = rt_fetch(x, b->rtable);
-		if (ta->rtekind != tb->rtekind || ta->relid != tb->relid)
-			return false;
-	}
-	return true;
-}
-
-/* a query's output column of the name, or NULL */
-static TargetEntry *
-qd_output(Query *query, const char *name)
-{
-	ListCell   *lc;
-
-	foreach(lc, query->targetList)
-	{
-		TargetEntry *tle = lfirst_node(TargetEntry, lc);
-
-		if (!tle->resjunk && tle->resname && strcmp(tle->resname, name) == 0)
-			return tle;
-	}
-	return NULL;
-}
-
-/* is the output column's expression the same in both queries? */
-static bool
-qd_same_output(Query *a, Query *b, const char *name)
-{
-	TargetEntry *ta = qd_output(a, name);
-	TargetEntry *tb = qd_output(b, name);
-
-	return ta != NULL && tb != NULL && equal(ta->expr, tb->expr) &&
-		qd_same_tables((Node *) ta->expr, a, (Node *) tb->expr, b);
-}
-
-/*
- * A query with state (an aggregation, a deduplication) keeps its state
- * with its new text only when what the state holds is computed the same
- * way: the same grouping keys and aggregate calls over the same inputs, or
- * the same deduplicated columns.
- */
-static void
-qd_check_same_state(const PgsQuery *q, const QdDefinition *d)
-{
-	ErrorContextCallback cb;
-	Query	   *old;
-	PgsAggShape old_shape;
-	bool		same = true;
-	ListCell   *a;
-	ListCell   *b;
-
-	cb.callback = qa_old_shape_context;
-	cb.arg = q->name;
-	cb.previous = error_context_stack;
-	error_context_stack = &cb;
-	old = pgs_query_analyze_as_owner(q->owner, q->query_text, pgs_batch_search_path(q->search_path));
-	error_context_stack = cb.previous;
-
-	if (q->dedup_columns != NIL)
-	{
-		ListCell   *lc;
-
-		foreach(lc, q->dedup_columns)
-			same = same && qd_same_output(old, d->aq.query, lfirst(lc));
-		same = same && qd_same_output(old, d->aq.query, q->event_time);
-	}
-	else
-	{
-		same = pgs_agg_describe(old, q->target_columns, &old_shape);
-		if (same && q->event_time)
-			pgs_agg_find_time_key(&old_shape, old, q->stream_relid, q->event_time);
-		same = same &&
-			strcmp(pgs_agg_shape_signature(&old_shape), pgs_agg_shape_signature(&d->shape)) == 0 &&
-			list_length(old_shape.keys) == list_length(d->shape.keys) &&
-			list_length(old_shape.calls) == list_length(d->shape.calls) &&
-			old_shape.time_key == d->shape.time_key &&
-			old_shape.time_size == d->shape.time_size &&
-			old_shape.session == d->shape.session;
-		if (same)
-			forboth(a, old_shape.keys, b, d->shape.keys)
-				same = same && equal(((PgsAggKey *) lfirst(a))->expr,
-									 ((PgsAggKey *) lfirst(b))->expr) &&
-					qd_same_tables((Node *) ((PgsAggKey *) lfirst(a))->expr, old,
-								   (Node *) ((PgsAggKey *) lfirst(b))->expr, d->aq.query);
-		if (same)
-			forboth(a, old_shape.calls, b, d->shape.calls)
-				same = same && equal(((PgsAggCall *) lfirst(a))->aggref,
-									 ((PgsAggCall *) lfirst(b))->aggref) &&
-					qd_same_tables((Node *) ((PgsAggCall *) lfirst(a))->aggref, old,
-								   (Node *) ((PgsAggCall *) lfirst(b))->aggref, d->aq.query);
-	}
-	if (!same)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("the new text of streaming query \"%s\" changes its state", q->name),
-				 q->dedup_columns != NIL ?
-				 errdetail("A deduplicating query's deduplicated columns and event time, and the tables they read in their order, are its state's; filters and other columns may change.") :
-				 errdetail("A streaming aggregation's grouping keys and aggregates, and the tables they read in their order, are its state's; only the select list over them, HAVING, filters and ORDER BY/LIMIT may change."),
-				 errhint("Start a new query with the new text, with starting_from => 'latest' to leave the rows already processed.")));
-}
-
-/*
- * stream.alter_query: change a query's trigger, cap or text, keeping its
- * checkpoint.  The row lock waits for a batch in flight; the next batch
- * runs with what was changed.
- */
-Datum
-stream_alter_query(PG_FUNCTION_ARGS)
-{
-	PgsQuery	q;
-	char	   *name;
-	char	   *search_path = pstrdup(GetConfigOption("search_path", false, false));
-	Query	   *new_query = NULL;
-
-	pgs_require_writable();
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("query name must not be null")));
-	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	if (PG_ARGISNULL(1) && PG_ARGISNULL(2) && PG_ARGISNULL(3))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("stream.alter_query changes nothing"),
-				 errhint("Give the query's new text with query =>, its trigger with trigger =>, or its cap with max_rows_per_batch => (0 for none).")));
-	if (!pgs_query_read(name, 0, PGS_QUERY_LOCK, &q))
-		pgs_query_report_missing(name);
-	pgs_query_check_access(&q);
-	pgs_catalog_require(PGS_CATALOG_0_5, "changes made with stream.alter_query");
-
-	if (!PG_ARGISNULL(2))
-		q.trigger = pgs_check_trigger(text_to_cstring(PG_GETARG_TEXT_PP(2)));
-	if (!PG_ARGISNULL(3))
-	{
-		int32		max_rows = PG_GETARG_INT32(3);
-
-		if (max_rows < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("max_rows_per_batch must be positive, or 0 for none, not %d", max_rows)));
-		q.max_rows = max_rows;
-	}
-	if (!PG_ARGISNULL(1))
-	{
-		QdDefinition d;
-		Oid			saved_userid;
-		int			saved_sec_context;
-		int			level;
-		bool		aggregates = OidIsValid(q.state_relid) && q.dedup_columns == NIL;
-		List	   *key = q.key_columns;
-
-		if (!standard_conforming_strings)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("a streaming query's text is read with standard_conforming_strings on"),
-					 errhint("SET standard_conforming_strings = on, and write backslashes in literals as E'...' strings.")));
-
-		/*
-		 * The new text as the owner sees it, with the caller's search_path;
-		 * what the owner's code sets while it is checked is undone.
-		 */
-		GetUserIdAndSecContext(&saved_userid, &saved_sec_context);
-		SetUserIdAndSecContext(q.owner, saved_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-							   SECURITY_RESTRICTED_OPERATION);
-		level = NewGUCNestLevel();
-		memset(&d, 0, sizeof(d));
-		d.query_text = text_to_cstring(PG_GETARG_TEXT_PP(1));
-		d.output_mode = q.output_mode;
-		d.event_time = q.event_time;
-		d.dedup = q.dedup_columns;
-		qd_check_definition(&d);
-		if (d.aq.stream_relid != q.stream_relid)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("the new text of streaming query \"%s\" reads stream \"%s\", not its stream \"%s\"",
-							q.name, get_rel_name(d.aq.stream_relid), get_rel_name(q.stream_relid)),
-					 errdetail("The query's checkpoint holds offsets of its own stream."),
-					 errhint("Start a new query over the other stream.")));
-		if (d.aggregates != aggregates)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg(aggregates ?
-							"the new text of streaming query \"%s\" does not aggregate" :
-							"the new text of streaming query \"%s\" aggregates", q.name),
-					 errdetail("Whether a query aggregates, and over which keys, is its state's."),
-					 errhint("Start a new query with the new text, with starting_from => 'latest' to leave the rows already processed.")));
-		if (OidIsValid(q.state_relid))
-			qd_check_same_state(&q, &d);
-		/* a foreach_batch query's batch table too: it keeps its columns */
-		qd_check_target(q.target_relid, q.stream_relid, &d.aq);
-		if (qd_keyed_target(&d))
-			pgs_agg_prepare_target(q.target_relid, false, &d.shape, d.aq.column_names,
-								   q.output_mode, false);
-		if (key != NIL)
-		{
-			PgsAggShape key_shape;
-
-			qd_check_key(key, &d, &key_shape);
-			pgs_agg_prepare_target(q.target_relid, false, &key_shape, d.aq.column_names,
-								   q.output_mode, true);
-		}
-		qd_check_rights(pgs_compose_insert(d.query_text, q.target_relid, d.aq.column_names, key),
-						q.stream_relid, q.target_relid, d.aggregates);
-		AtEOXact_GUC(false, level);
-		SetUserIdAndSecContext(saved_userid, saved_sec_context);
-		q.query_text = pstrdup(d.query_text);
-		q.search_path = search_path;
-		q.target_columns = d.aq.column_names;
-		new_query = d.aq.query;
-	}
-	pgs_query_alter(&q, new_query != NULL);
-	/* the query's view is made anew from the new text */
-	if (new_query != NULL)
-		pgs_query_define_view(&q, new_query);
-	pgs_notify_scheduler_at_commit();
-	PG_RETURN_VOID();
 }

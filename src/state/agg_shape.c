@@ -47,16 +47,6 @@
 
 static planner_hook_type prev_planner_hook = NULL;
 
-static void
-as_refuse(const char *what, const char *detail, const char *hint)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("%s is not supported in a streaming aggregation", what),
-			 detail ? errdetail("%s", detail) : 0,
-			 hint ? errhint("%s", hint) : 0));
-}
-
 /* ---- finding the aggregate calls ---- */
 
 static bool
@@ -78,13 +68,19 @@ as_collect_aggrefs(Node *node, List **aggrefs)
 		return false;			/* no aggregate of this level inside one */
 	}
 	if (IsA(node, SubLink))
-		as_refuse("a subquery expression in the select list, HAVING or ORDER BY",
-				  "Those are computed from the groups' results, after the aggregation, where no table of the query is at hand.",
-				  "Join the other table in FROM, or compute the value when reading the target.");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a subquery expression in the select list, HAVING or ORDER BY is not supported in a streaming aggregation"),
+				 errdetail("Those are computed from the groups' results, after the aggregation, where no table of the query is at hand."),
+				 errhint("Join the other table in FROM, or compute the value when reading the target.")));
 	if (IsA(node, GroupingFunc))
-		as_refuse("GROUPING()", NULL, NULL);
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("GROUPING() is not supported in a streaming aggregation")));
 	if (IsA(node, WindowFunc))
-		as_refuse("a window function (OVER) over the stream table", NULL, NULL);
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a window function (OVER) over the stream table is not supported in a streaming aggregation")));
 	return expression_tree_walker(node, as_collect_aggrefs, (void *) aggrefs);
 }
 
@@ -97,7 +93,7 @@ as_check_call(Aggref *a, PgsAggCall *call)
 	Oid			inputTypes[FUNC_MAX_ARGS];
 	int			nargs;
 	char	   *name = format_procedure(a->aggfnoid);
-	char	   *what;
+	const char *msg;
 
 	if (a->aggdistinct != NIL)
 		ereport(ERROR,
@@ -108,8 +104,9 @@ as_check_call(Aggref *a, PgsAggCall *call)
 	if (a->aggkind == AGGKIND_ORDERED_SET || a->aggkind == AGGKIND_HYPOTHETICAL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("%s aggregate %s is not supported in a streaming aggregation",
-						a->aggkind == AGGKIND_ORDERED_SET ? "ordered-set" : "hypothetical-set",
+				 errmsg(a->aggkind == AGGKIND_ORDERED_SET ?
+						gettext_noop("ordered-set aggregate %s is not supported in a streaming aggregation") :
+						gettext_noop("hypothetical-set aggregate %s is not supported in a streaming aggregation"),
 						name),
 				 errdetail("It needs every input row at once, sorted."),
 				 errhint("For percentiles, use tdigest_percentile() of the tdigest extension, which folds rows into a state.")));
@@ -124,18 +121,19 @@ as_check_call(Aggref *a, PgsAggCall *call)
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for aggregate %u", a->aggfnoid);
 	agg = (Form_pg_aggregate) GETSTRUCT(tup);
-	what = NULL;
+	/* whole messages, translated where they are raised */
+	msg = NULL;
 	if (!OidIsValid(agg->aggcombinefn))
-		what = "has no combine function";
+		msg = gettext_noop("aggregate %s cannot be computed incrementally: it has no combine function");
 	else if (agg->aggtranstype == INTERNALOID &&
 			 (!OidIsValid(agg->aggserialfn) || !OidIsValid(agg->aggdeserialfn)))
-		what = "has no serialization functions for its internal state";
+		msg = gettext_noop("aggregate %s cannot be computed incrementally: it has no serialization functions for its internal state");
 	else if (agg->aggfinalextra)
-		what = "has a final function with extra arguments";
-	if (what)
+		msg = gettext_noop("aggregate %s cannot be computed incrementally: it has a final function with extra arguments");
+	if (msg)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("aggregate %s cannot be computed incrementally: it %s", name, what),
+				 errmsg(msg, name),
 				 errdetail("A streaming aggregation keeps each aggregate's transition state and merges every batch's states into it with the aggregate's combine function."),
 				 errhint("Use an aggregate with a combine function (count, sum, avg, min, max, bool_and, stddev, ...), or write the rows to a target and aggregate there.")));
 
@@ -234,11 +232,15 @@ pgs_agg_describe(Query *query, List *output_names, PgsAggShape *shape)
 		return false;
 
 	if (query->groupingSets != NIL)
-		as_refuse("GROUPING SETS, ROLLUP or CUBE", NULL,
-				  "Start one streaming query per grouping.");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("GROUPING SETS, ROLLUP or CUBE is not supported in a streaming aggregation"),
+				 errhint("Start one streaming query per grouping.")));
 	if (query->distinctClause != NIL)
-		as_refuse("DISTINCT over the groups", NULL,
-				  "Group by the columns instead.");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("DISTINCT over the groups is not supported in a streaming aggregation"),
+				 errhint("Group by the columns instead.")));
 
 	/* the grouping keys */
 	foreach(lc, query->groupClause)
@@ -302,8 +304,10 @@ pgs_agg_describe(Query *query, List *output_names, PgsAggShape *shape)
 		shape->calls = lappend(shape->calls, c);
 	}
 	if (shape->keys == NIL && shape->calls == NIL)
-		as_refuse("HAVING without GROUP BY or an aggregate", NULL,
-				  "Filter the rows with WHERE instead.");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("HAVING without GROUP BY or an aggregate is not supported in a streaming aggregation"),
+				 errhint("Filter the rows with WHERE instead.")));
 
 	/* the output, HAVING and ORDER BY over the groups' results */
 	m.shape = shape;
@@ -341,15 +345,22 @@ pgs_agg_describe(Query *query, List *output_names, PgsAggShape *shape)
 	 */
 	if (expression_returns_set((Node *) shape->outputs) ||
 		expression_returns_set((Node *) shape->sort_exprs))
-		as_refuse("a set-returning function in the select list", NULL,
-				  "A set-returning function can be a grouping expression, as stream.hop is.");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a set-returning function in the select list is not supported in a streaming aggregation"),
+				 errhint("A set-returning function can be a grouping expression, as stream.hop is.")));
 	if (query->limitOption == LIMIT_OPTION_WITH_TIES)
-		as_refuse("FETCH ... WITH TIES", NULL, "Use LIMIT.");
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("FETCH ... WITH TIES is not supported in a streaming aggregation"),
+				 errhint("Use LIMIT.")));
 	shape->limit_count = eval_const_expressions(NULL, query->limitCount);
 	shape->limit_offset = eval_const_expressions(NULL, query->limitOffset);
 	if ((shape->limit_count && !IsA(shape->limit_count, Const)) ||
 		(shape->limit_offset && !IsA(shape->limit_offset, Const)))
-		as_refuse("a LIMIT or OFFSET that is not a constant", NULL, NULL);
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a LIMIT or OFFSET that is not a constant is not supported in a streaming aggregation")));
 	return true;
 }
 
@@ -538,16 +549,23 @@ pgs_agg_find_time_key(PgsAggShape *shape, Query *query, Oid stream_relid,
 				!as_is_event_time(linitial(f->args), at, stream_relid, event_time))
 				continue;
 			if (through && strcmp(name, "session") == 0)
-				as_refuse("a session window written in FROM, a subquery or a CTE",
-						  "Sessions are merged per key by the aggregation itself.",
-						  "Write stream.session(<event-time column>, gap) in GROUP BY and in the select list.");
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("a session window written in FROM, a subquery or a CTE is not supported in a streaming aggregation"),
+						 errdetail("Sessions are merged per key by the aggregation itself."),
+						 errhint("Write stream.session(<event-time column>, gap) in GROUP BY and in the select list.")));
 			size = eval_const_expressions(NULL, lsecond(f->args));
 			if (!IsA(size, Const) || ((Const *) size)->constisnull)
-				as_refuse("a window whose size is not a constant", NULL,
-						  "Give the window's size as a literal, such as '5 minutes'.");
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("a window whose size is not a constant is not supported in a streaming aggregation"),
+						 errhint("Give the window's size as a literal, such as '5 minutes'.")));
 			iv = DatumGetIntervalP(((Const *) size)->constvalue);
 			if (iv->month != 0)
-				as_refuse("a window of months", NULL, "Give the size in days.");
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("a window of months is not supported in a streaming aggregation"),
+						 errhint("Give the size in days.")));
 			if (pg_mul_s64_overflow((int64) iv->day, USECS_PER_DAY, &shape->time_size) ||
 				pg_add_s64_overflow(shape->time_size, iv->time, &shape->time_size) ||
 				shape->time_size <= 0)

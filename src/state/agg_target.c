@@ -127,19 +127,23 @@ pgs_agg_prepare_target(Oid target_relid, bool created, const PgsAggShape *shape,
 		PgsAggKey  *k = lfirst(lk);
 
 		appendStringInfo(&list, "%s%s", list.len ? ", " : "", quote_identifier(lfirst(lc)));
+		if (get_atttype(target_relid, a) != k->type && by_key)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("key column \"%s\" of target table \"%s\" is of type %s, but the output column is of type %s",
+							(char *) lfirst(lc), get_rel_name(target_relid),
+							format_type_be(get_atttype(target_relid, a)),
+							format_type_be(k->type)),
+					 errdetail("The target is upserted by its key columns, which must be of the output columns' own types."),
+					 errhint("Cast the column in the query, or change the target column's type.")));
 		if (get_atttype(target_relid, a) != k->type)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("key column \"%s\" of target table \"%s\" is of type %s, but the %s is of type %s",
+					 errmsg("key column \"%s\" of target table \"%s\" is of type %s, but the grouping key is of type %s",
 							(char *) lfirst(lc), get_rel_name(target_relid),
 							format_type_be(get_atttype(target_relid, a)),
-							by_key ? "output column" : "grouping key",
 							format_type_be(k->type)),
-					 by_key ?
-					 errdetail("The target is upserted by its key columns, which must be of the output columns' own types.") :
 					 errdetail("In %s mode the target is keyed by the grouping columns, which must be of the keys' own types.", mode),
-					 by_key ?
-					 errhint("Cast the column in the query, or change the target column's type.") :
 					 errhint("Cast the grouping expression in the query, or change the column's type.")));
 		attnums = lappend_int(attnums, a);
 	}
@@ -159,14 +163,19 @@ pgs_agg_prepare_target(Oid target_relid, bool created, const PgsAggShape *shape,
 	rel = table_open(target_relid, AccessShareLock);
 	ok = at_index_keys(rel, attnums, shape);
 	table_close(rel, AccessShareLock);
+	if (!ok && by_key)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+				 errmsg("target table \"%s\" has no unique key over the key columns (%s)",
+						get_rel_name(target_relid), list.data),
+				 errdetail("Each batch upserts its rows by the key columns, and NULL is a value like any other."),
+				 errhint("Add one: ALTER TABLE %s ADD UNIQUE NULLS NOT DISTINCT (%s);",
+						 pgs_qualified_relname(target_relid), list.data)));
 	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
-				 errmsg("target table \"%s\" has no unique key over the %s (%s)",
-						get_rel_name(target_relid),
-						by_key ? "key columns" : "grouping columns", list.data),
-				 by_key ?
-				 errdetail("Each batch upserts its rows by the key columns, and NULL is a value like any other.") :
+				 errmsg("target table \"%s\" has no unique key over the grouping columns (%s)",
+						get_rel_name(target_relid), list.data),
 				 errdetail("In %s mode each batch upserts the groups it changed, by their grouping columns, and NULL is a group like any other.", mode),
 				 errhint("Add one: ALTER TABLE %s ADD UNIQUE NULLS NOT DISTINCT (%s);",
 						 pgs_qualified_relname(target_relid), list.data)));

@@ -25,9 +25,20 @@ PG_FUNCTION_INFO_V1(stream_tumble);
 PG_FUNCTION_INFO_V1(stream_hop);
 PG_FUNCTION_INFO_V1(stream_session);
 
-/* a window's size or slide in microseconds: positive, of a fixed length */
+/* the interval arguments of the window functions */
+typedef enum WnLength
+{
+	WN_SIZE,
+	WN_SLIDE,
+	WN_GAP
+} WnLength;
+
+/*
+ * A window's size, slide or session gap in microseconds: positive, of a
+ * fixed length.  Each refusal is a whole message that names the argument.
+ */
 static int64
-wn_usecs(Interval *iv, const char *what)
+wn_usecs(Interval *iv, WnLength which)
 {
 	int64		days;
 	int64		usecs;
@@ -35,18 +46,24 @@ wn_usecs(Interval *iv, const char *what)
 	if (iv->month != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a window's %s must have a fixed length", what),
+				 errmsg(which == WN_SIZE ? gettext_noop("a window's size must have a fixed length") :
+						which == WN_SLIDE ? gettext_noop("a window's slide must have a fixed length") :
+						gettext_noop("a window's gap must have a fixed length")),
 				 errdetail("Months and years vary in length."),
 				 errhint("Give it in days, hours, minutes or seconds, such as '30 days'.")));
 	if (pg_mul_s64_overflow((int64) iv->day, USECS_PER_DAY, &days) ||
 		pg_add_s64_overflow(days, iv->time, &usecs))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("a window's %s is out of range", what)));
+				 errmsg(which == WN_SIZE ? gettext_noop("a window's size is out of range") :
+						which == WN_SLIDE ? gettext_noop("a window's slide is out of range") :
+						gettext_noop("a window's gap is out of range"))));
 	if (usecs <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a window's %s must be positive", what)));
+				 errmsg(which == WN_SIZE ? gettext_noop("a window's size must be positive") :
+						which == WN_SLIDE ? gettext_noop("a window's slide must be positive") :
+						gettext_noop("a window's gap must be positive"))));
 	return usecs;
 }
 
@@ -79,12 +96,16 @@ wn_start(int64 ts, int64 slide, int64 origin)
 }
 
 static void
-wn_check_finite(int64 ts, const char *what)
+wn_check_finite(int64 ts, int64 origin)
 {
 	if (TIMESTAMP_NOT_FINITE(ts))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("%s must be finite for a window", what)));
+				 errmsg("the event time must be finite for a window")));
+	if (TIMESTAMP_NOT_FINITE(origin))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("the origin must be finite for a window")));
 }
 
 /*
@@ -95,11 +116,10 @@ Datum
 stream_tumble(PG_FUNCTION_ARGS)
 {
 	int64		ts = PG_GETARG_INT64(0);
-	int64		size = wn_usecs(PG_GETARG_INTERVAL_P(1), "size");
+	int64		size = wn_usecs(PG_GETARG_INTERVAL_P(1), WN_SIZE);
 	int64		origin = PG_GETARG_INT64(2);
 
-	wn_check_finite(ts, "the event time");
-	wn_check_finite(origin, "the origin");
+	wn_check_finite(ts, origin);
 	PG_RETURN_INT64(wn_start(ts, size, origin));
 }
 
@@ -125,8 +145,8 @@ stream_hop(PG_FUNCTION_ARGS)
 	if (SRF_IS_FIRSTCALL())
 	{
 		int64		ts = PG_GETARG_INT64(0);
-		int64		size = wn_usecs(PG_GETARG_INTERVAL_P(1), "size");
-		int64		slide = wn_usecs(PG_GETARG_INTERVAL_P(2), "slide");
+		int64		size = wn_usecs(PG_GETARG_INTERVAL_P(1), WN_SIZE);
+		int64		slide = wn_usecs(PG_GETARG_INTERVAL_P(2), WN_SLIDE);
 		int64		origin = PG_GETARG_INT64(3);
 		MemoryContext old;
 		int64		first;
@@ -137,8 +157,7 @@ stream_hop(PG_FUNCTION_ARGS)
 					 errmsg("the slide of a window must not be longer than its size"),
 					 errdetail("A slide longer than the size leaves times in no window."),
 					 errhint("Use a slide at most as long as the size; a slide equal to it gives stream.tumble's windows.")));
-		wn_check_finite(ts, "the event time");
-		wn_check_finite(origin, "the origin");
+		wn_check_finite(ts, origin);
 		funcctx = SRF_FIRSTCALL_INIT();
 		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
 		st = palloc(sizeof(HopState));
@@ -180,6 +199,6 @@ stream_session(PG_FUNCTION_ARGS)
 {
 	int64		ts = PG_GETARG_INT64(0);
 
-	(void) wn_usecs(PG_GETARG_INTERVAL_P(1), "gap");
+	(void) wn_usecs(PG_GETARG_INTERVAL_P(1), WN_GAP);
 	PG_RETURN_INT64(ts);
 }

@@ -99,6 +99,8 @@ is($node->safe_psql('postgres',
 is($node->safe_psql('postgres', 'SELECT count(*) FROM bad_out'), '0', 'and wrote nothing');
 my ($ret, $out, $err) = $node->psql('postgres', "SELECT stream.await_termination('bad')");
 like($err, qr/streaming query "bad" failed: division by zero/, 'await_termination raises its error');
+like($err, qr/failed: division by zero\n(?:[A-Z]+:  .*\n)*HINT:  Fix the cause, then start the query again with stream\.resume_query\(\)\./,
+	'with the hint to fix and resume, alone when the error had none');
 like(slurp_file($node->logfile),
 	qr/ERROR:  division by zero\n.*CONTEXT:.*batch of streaming query "bad" \(id \d+\) in a background worker/s,
 	'the worker also reports the error to the server log, naming the query by name and id');

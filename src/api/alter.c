@@ -1,0 +1,369 @@
+/*-------------------------------------------------------------------------
+ *
+ * alter.c
+ *	  stream.alter_query: a query's trigger, cap or text changed in place,
+ *	  keeping its checkpoint.
+ *
+ * A new text is checked as the query's owner, under a security-restricted
+ * operation, and must keep the query's stream, target and state: what the
+ * state holds is compared with what the current text computes.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "optimizer/optimizer.h"
+#include "parser/parsetree.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+
+#include "analyze/pgs_analyze.h"
+#include "api/pgs_queries.h"
+#include "bgw/pgs_bgw.h"
+#include "catalog/pgs_catalog.h"
+#include "catalog/pgs_query.h"
+#include "exec/pgs_batch.h"
+#include "pg_streaming.h"
+#include "state/pgs_agg.h"
+
+PG_FUNCTION_INFO_V1(stream_alter_query);
+
+/* the analysis of a query's current text, as its owner with its search_path */
+static void
+qa_old_shape_context(void *arg)
+{
+	errcontext("analyzing the current text of streaming query \"%s\"", (const char *) arg);
+}
+
+/*
+ * Do two expressions of two queries read the same tables at the range table
+ * positions their columns name (equal() compares the positions only)?
+ */
+static bool
+qd_same_tables(Node *ea, Query *a, Node *eb, Query *b)
+{
+	Bitmapset  *ra = pull_varnos(NULL, ea);
+	Bitmapset  *rb = pull_varnos(NULL, eb);
+	int			x = -1;
+
+	if (!bms_equal(ra, rb))
+		return false;
+	while ((x = bms_next_member(ra, x)) >= 0)
+	{
+		RangeTblEntry *ta;
+		RangeTblEntry *tb;
+
+		if (x > list_length(a->rtable) || x > list_length(b->rtable))
+			return false;
+		ta = rt_fetch(x, a->rtable);
+		tb = rt_fetch(x, b->rtable);
+		if (ta->rtekind != tb->rtekind || ta->relid != tb->relid)
+			return false;
+	}
+	return true;
+}
+
+/* a query's output column of the name, or NULL */
+static TargetEntry *
+qd_output(Query *query, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, query->targetList)
+	{
+		TargetEntry *tle = lfirst_node(TargetEntry, lc);
+
+		if (!tle->resjunk && tle->resname && strcmp(tle->resname, name) == 0)
+			return tle;
+	}
+	return NULL;
+}
+
+/* is the output column's expression the same in both queries? */
+static bool
+qd_same_output(Query *a, Query *b, const char *name)
+{
+	TargetEntry *ta = qd_output(a, name);
+	TargetEntry *tb = qd_output(b, name);
+
+	return ta != NULL && tb != NULL && equal(ta->expr, tb->expr) &&
+		qd_same_tables((Node *) ta->expr, a, (Node *) tb->expr, b);
+}
+
+/*
+ * A query with state (an aggregation, a deduplication) keeps its state
+ * with its new text only when what the state holds is computed the same
+ * way: the same grouping keys and aggregate calls over the same inputs, or
+ * the same deduplicated columns.
+ */
+static void
+qd_check_same_state(const PgsQuery *q, const PgsDefinition *d)
+{
+	ErrorContextCallback cb;
+	Query	   *old;
+	PgsAggShape old_shape;
+	bool		same = true;
+	ListCell   *a;
+	ListCell   *b;
+
+	cb.callback = qa_old_shape_context;
+	cb.arg = q->name;
+	cb.previous = error_context_stack;
+	error_context_stack = &cb;
+	old = pgs_query_analyze_as_owner(q->owner, q->query_text, pgs_batch_search_path(q->search_path));
+	error_context_stack = cb.previous;
+
+	if (q->dedup_columns != NIL)
+	{
+		ListCell   *lc;
+
+		foreach(lc, q->dedup_columns)
+			same = same && qd_same_output(old, d->aq.query, lfirst(lc));
+		same = same && qd_same_output(old, d->aq.query, q->event_time);
+	}
+	else
+	{
+		same = pgs_agg_describe(old, q->target_columns, &old_shape);
+		if (same && q->event_time)
+			pgs_agg_find_time_key(&old_shape, old, q->stream_relid, q->event_time);
+		same = same &&
+			strcmp(pgs_agg_shape_signature(&old_shape), pgs_agg_shape_signature(&d->shape)) == 0 &&
+			list_length(old_shape.keys) == list_length(d->shape.keys) &&
+			list_length(old_shape.calls) == list_length(d->shape.calls) &&
+			old_shape.time_key == d->shape.time_key &&
+			old_shape.time_size == d->shape.time_size &&
+			old_shape.session == d->shape.session;
+		if (same)
+			forboth(a, old_shape.keys, b, d->shape.keys)
+				same = same && equal(((PgsAggKey *) lfirst(a))->expr,
+									 ((PgsAggKey *) lfirst(b))->expr) &&
+					qd_same_tables((Node *) ((PgsAggKey *) lfirst(a))->expr, old,
+								   (Node *) ((PgsAggKey *) lfirst(b))->expr, d->aq.query);
+		if (same)
+			forboth(a, old_shape.calls, b, d->shape.calls)
+				same = same && equal(((PgsAggCall *) lfirst(a))->aggref,
+									 ((PgsAggCall *) lfirst(b))->aggref) &&
+					qd_same_tables((Node *) ((PgsAggCall *) lfirst(a))->aggref, old,
+								   (Node *) ((PgsAggCall *) lfirst(b))->aggref, d->aq.query);
+	}
+	if (!same)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the new text of streaming query \"%s\" changes its state", q->name),
+				 q->dedup_columns != NIL ?
+				 errdetail("A deduplicating query's deduplicated columns and event time, and the tables they read in their order, are its state's; filters and other columns may change.") :
+				 errdetail("A streaming aggregation's grouping keys and aggregates, and the tables they read in their order, are its state's; only the select list over them, HAVING, filters and ORDER BY/LIMIT may change."),
+				 errhint("Start a new query with the new text, with starting_from => 'latest' to leave the rows already processed.")));
+}
+
+/*
+ * The arguments of stream.alter_query by position: its one signature, since
+ * 0.5 (an older catalog has no alter_query).
+ */
+#define QD_ALTER_NAME			0
+#define QD_ALTER_QUERY			1
+#define QD_ALTER_TRIGGER		2
+#define QD_ALTER_MAX_ROWS		3
+
+/* the arguments of one call of stream.alter_query: what changes is given */
+typedef struct PgsAlterArgs
+{
+	char	   *name;
+	bool		query_given;
+	char	   *query_text;
+	bool		trigger_given;
+	char	   *trigger;		/* as written, checked with the query */
+	bool		max_rows_given;
+	int32		max_rows;		/* 0 for no cap */
+	char	   *search_path;	/* the caller's, with which the text is read */
+} PgsAlterArgs;
+
+/*
+ * Read the arguments of stream.alter_query, the one place that knows their
+ * positions: a name, and at least one thing to change.
+ */
+static void
+qd_alter_args_read(FunctionCallInfo fcinfo, PgsAlterArgs *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->search_path = pstrdup(GetConfigOption("search_path", false, false));
+	if (PG_ARGISNULL(QD_ALTER_NAME))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("query name must not be null")));
+	a->name = text_to_cstring(PG_GETARG_TEXT_PP(QD_ALTER_NAME));
+	a->query_given = !PG_ARGISNULL(QD_ALTER_QUERY);
+	a->trigger_given = !PG_ARGISNULL(QD_ALTER_TRIGGER);
+	a->max_rows_given = !PG_ARGISNULL(QD_ALTER_MAX_ROWS);
+	if (!a->query_given && !a->trigger_given && !a->max_rows_given)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("stream.alter_query changes nothing"),
+				 errhint("Give the query's new text with query =>, its trigger with trigger =>, or its cap with max_rows_per_batch => (0 for none).")));
+	if (a->query_given)
+		a->query_text = text_to_cstring(PG_GETARG_TEXT_PP(QD_ALTER_QUERY));
+	if (a->trigger_given)
+		a->trigger = text_to_cstring(PG_GETARG_TEXT_PP(QD_ALTER_TRIGGER));
+	if (a->max_rows_given)
+		a->max_rows = PG_GETARG_INT32(QD_ALTER_MAX_ROWS);
+}
+
+/*
+ * Lock the query's row (waiting for a batch in flight), check the caller's
+ * right to change it and the catalog's version, and apply the new trigger
+ * and cap to the row read, once checked.
+ */
+static void
+qd_alter_validate(const PgsAlterArgs *a, PgsQuery *q)
+{
+	if (!pgs_query_read(a->name, 0, PGS_QUERY_LOCK, q))
+		pgs_query_report_missing(a->name);
+	pgs_query_check_access(q);
+	pgs_catalog_require(PGS_CATALOG_0_5, "changes made with stream.alter_query");
+
+	if (a->trigger_given)
+		q->trigger = pgs_check_trigger(a->trigger);
+	if (a->max_rows_given)
+	{
+		if (a->max_rows < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("max_rows_per_batch must be positive, or 0 for none, not %d", a->max_rows)));
+		q->max_rows = a->max_rows;
+	}
+}
+
+/*
+ * The new text's definition against the query's: the same stream, whether
+ * it aggregates, and the same state.
+ */
+static void
+qd_alter_check_definition(const PgsQuery *q, PgsDefinition *d)
+{
+	bool		aggregates = OidIsValid(q->state_relid) && q->dedup_columns == NIL;
+
+	pgs_check_definition(d);
+	if (d->aq.stream_relid != q->stream_relid)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the new text of streaming query \"%s\" reads stream \"%s\", not its stream \"%s\"",
+						q->name, get_rel_name(d->aq.stream_relid), get_rel_name(q->stream_relid)),
+				 errdetail("The query's checkpoint holds offsets of its own stream."),
+				 errhint("Start a new query over the other stream.")));
+	if (aggregates && !d->aggregates)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the new text of streaming query \"%s\" does not aggregate", q->name),
+				 errdetail("Whether a query aggregates, and over which keys, is its state's."),
+				 errhint("Start a new query with the new text, with starting_from => 'latest' to leave the rows already processed.")));
+	if (!aggregates && d->aggregates)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the new text of streaming query \"%s\" aggregates", q->name),
+				 errdetail("Whether a query aggregates, and over which keys, is its state's."),
+				 errhint("Start a new query with the new text, with starting_from => 'latest' to leave the rows already processed.")));
+	if (OidIsValid(q->state_relid))
+		qd_check_same_state(q, d);
+}
+
+/*
+ * The query's target (a foreach_batch query's batch table too) keeps its
+ * columns, keys and rights under the new text: it is checked, never created
+ * nor changed.
+ */
+static void
+qd_alter_check_target(const PgsQuery *q, PgsDefinition *d)
+{
+	List	   *key = q->key_columns;
+
+	pgs_check_target(q->target_relid, q->stream_relid, &d->aq);
+	if (pgs_keyed_target(d))
+		pgs_agg_prepare_target(q->target_relid, false, &d->shape, d->aq.column_names,
+							   q->output_mode, false);
+	if (key != NIL)
+	{
+		PgsAggShape key_shape;
+
+		pgs_check_key(key, d, &key_shape);
+		pgs_agg_prepare_target(q->target_relid, false, &key_shape, d->aq.column_names,
+							   q->output_mode, true);
+	}
+	pgs_check_rights(pgs_compose_insert(d->query_text, q->target_relid, d->aq.column_names, key),
+					q->stream_relid, q->target_relid, d->aggregates);
+}
+
+/*
+ * Check a new text as the owner sees it, with the caller's search_path;
+ * what the owner's code sets while it is checked is undone.
+ */
+static void
+qd_alter_check_text(const PgsAlterArgs *a, const PgsQuery *q, PgsDefinition *d)
+{
+	Oid			saved_userid;
+	int			saved_sec_context;
+	int			level;
+
+	if (!standard_conforming_strings)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a streaming query's text is read with standard_conforming_strings on"),
+				 errhint("SET standard_conforming_strings = on, and write backslashes in literals as E'...' strings.")));
+
+	GetUserIdAndSecContext(&saved_userid, &saved_sec_context);
+	SetUserIdAndSecContext(q->owner, saved_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	level = NewGUCNestLevel();
+	memset(d, 0, sizeof(*d));
+	d->query_text = a->query_text;
+	d->output_mode = q->output_mode;
+	d->event_time = q->event_time;
+	d->dedup = q->dedup_columns;
+	qd_alter_check_definition(q, d);
+	qd_alter_check_target(q, d);
+	AtEOXact_GUC(false, level);
+	SetUserIdAndSecContext(saved_userid, saved_sec_context);
+}
+
+/*
+ * Write the changed row; a new text gets its view made anew, and the
+ * scheduler hears of the change at commit.
+ */
+static void
+qd_alter_register(PgsQuery *q, Query *new_query)
+{
+	pgs_query_alter(q, new_query != NULL);
+	if (new_query != NULL)
+		pgs_query_define_view(q, new_query);
+	pgs_notify_scheduler_at_commit();
+}
+
+/*
+ * stream.alter_query: change a query's trigger, cap or text, keeping its
+ * checkpoint.  The row lock waits for a batch in flight; the next batch
+ * runs with what was changed.
+ */
+Datum
+stream_alter_query(PG_FUNCTION_ARGS)
+{
+	PgsAlterArgs a;
+	PgsQuery	q;
+	PgsDefinition d;
+	Query	   *new_query = NULL;
+
+	pgs_require_writable();
+	qd_alter_args_read(fcinfo, &a);
+	qd_alter_validate(&a, &q);
+	if (a.query_given)
+	{
+		qd_alter_check_text(&a, &q, &d);
+		q.query_text = pstrdup(d.query_text);
+		q.search_path = a.search_path;
+		q.target_columns = d.aq.column_names;
+		new_query = d.aq.query;
+	}
+	qd_alter_register(&q, new_query);
+	PG_RETURN_VOID();
+}

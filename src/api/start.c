@@ -1,0 +1,620 @@
+/*-------------------------------------------------------------------------
+ *
+ * start.c
+ *	  stream.start_query: its arguments, their validation, the target and
+ *	  the query's registration.
+ *
+ * Every version's install script declares start_query over the one C
+ * symbol, so a call may bring the arguments of an older signature: only
+ * qd_start_args_read knows their positions and counts.  Nothing is created
+ * before every check that needs no target has passed.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_collation_d.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type_d.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "parser/parse_func.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/regproc.h"
+#include "utils/rel.h"
+#include "utils/ruleutils.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "analyze/pgs_analyze.h"
+#include "api/pgs_queries.h"
+#include "bgw/pgs_bgw.h"
+#include "catalog/pgs_catalog.h"
+#include "catalog/pgs_query.h"
+#include "exec/pgs_batch.h"
+#include "pg_streaming.h"
+#include "source/pgs_offsets.h"
+#include "state/pgs_agg.h"
+
+PG_FUNCTION_INFO_V1(stream_start_query);
+
+/*
+ * Create the target table with the query's output columns, as the caller.
+ */
+static Oid
+qd_create_target(RangeVar *rv, const char *target, PgsAnalyzedQuery *aq)
+{
+	StringInfoData buf;
+	ListCell   *n,
+			   *t,
+			   *m,
+			   *c;
+	bool		first = true;
+	int			rc;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "CREATE TABLE %s (",
+					 rv->schemaname ?
+					 quote_qualified_identifier(rv->schemaname, rv->relname) :
+					 quote_identifier(rv->relname));
+	forfour(n, aq->column_names, t, aq->column_types, m, aq->column_typmods,
+			c, aq->column_collations)
+	{
+		appendStringInfo(&buf, "%s%s %s", first ? "" : ", ",
+						 quote_identifier(lfirst(n)),
+						 format_type_with_typemod(lfirst_oid(t), lfirst_int(m)));
+		if (OidIsValid(lfirst_oid(c)) && lfirst_oid(c) != DEFAULT_COLLATION_OID &&
+			lfirst_oid(c) != get_typcollation(lfirst_oid(t)))
+			appendStringInfo(&buf, " COLLATE %s",
+							 generate_collation_name(lfirst_oid(c)));
+		first = false;
+	}
+	appendStringInfoChar(&buf, ')');
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute(buf.data, false, 0);
+	if (rc != SPI_OK_UTILITY)
+		elog(ERROR, "could not create target table %s: %s", target,
+			 SPI_result_code_string(rc));
+	SPI_finish();
+	CommandCounterIncrement();
+	return RangeVarGetRelid(rv, NoLock, false);
+}
+
+/*
+ * A text[] argument naming columns, deduplicate or key: not empty, no NULL.
+ * Each refusal names the argument in a message of its own.
+ */
+static List *
+qd_column_list(ArrayType *array, bool is_key)
+{
+	Datum	   *elems;
+	bool	   *enulls;
+	int			n;
+	int			i;
+	List	   *result = NIL;
+
+	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT, &elems, &enulls, &n);
+	if (n == 0 && is_key)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("key names no column"),
+				 errhint("Name the output columns the target is upserted by, such as '{id}'.")));
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("deduplicate names no column"),
+				 errhint("Name the output columns whose values make a row a duplicate, such as '{event_id}'.")));
+	for (i = 0; i < n; i++)
+	{
+		if (enulls[i] && is_key)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("key must not name a NULL column")));
+		if (enulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("deduplicate must not name a NULL column")));
+		result = lappend(result, TextDatumGetCString(elems[i]));
+	}
+	return result;
+}
+
+/* the target's primary key columns, when it has one, else NIL */
+static List *
+qd_primary_key(Oid relid)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	Oid			pk = RelationGetPrimaryKeyIndex(rel);
+	List	   *cols = NIL;
+
+	if (OidIsValid(pk))
+	{
+		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(pk));
+		Form_pg_index ix = (Form_pg_index) GETSTRUCT(tup);
+		int			i;
+
+		for (i = 0; i < ix->indnkeyatts; i++)
+			cols = lappend(cols, get_attname(relid, ix->indkey.values[i], false));
+		ReleaseSysCache(tup);
+	}
+	table_close(rel, AccessShareLock);
+	return cols;
+}
+
+/*
+ * A foreach_batch procedure: a procedure taking the batch id (bigint), which
+ * the caller may execute.
+ */
+static Oid
+qd_check_procedure(const char *name)
+{
+	List	   *names = stringToQualifiedNameList(name);
+	LOCAL_FCINFO(fcinfo, 1);
+	Datum		found;
+	Oid			proc;
+
+	/* to_regprocedure answers NULL where there is none */
+	InitFunctionCallInfoData(*fcinfo, NULL, 1, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = CStringGetTextDatum(psprintf("%s(pg_catalog.int8)",
+														 NameListToQuotedString(names)));
+	fcinfo->args[0].isnull = false;
+	found = to_regprocedure(fcinfo);
+	proc = fcinfo->isnull ? InvalidOid : DatumGetObjectId(found);
+
+	if (!OidIsValid(proc))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("procedure %s(bigint) does not exist", NameListToString(names)),
+				 errdetail("A foreach_batch procedure takes the batch id, and reads the batch's rows from the query's table in schema stream_batch."),
+				 errhint("Create it: CREATE PROCEDURE %s(batch_id bigint) ...", NameListToString(names))));
+	if (get_func_prokind(proc) != PROKIND_PROCEDURE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s is not a procedure", format_procedure(proc)),
+				 errhint("Create a procedure: CREATE PROCEDURE %s(batch_id bigint) ...",
+						 NameListToString(names))));
+	if (pg_proc_aclcheck(proc, GetUserId(), ACL_EXECUTE) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_PROCEDURE, get_func_name(proc));
+	return proc;
+}
+
+/*
+ * A foreach_batch query's table of batch rows, stream_batch.<query name>,
+ * with the query's output columns: created by the extension and given to the
+ * caller, unlogged (each batch fills it anew).
+ */
+static Oid
+qd_create_batch_table(const char *name, PgsAnalyzedQuery *aq, const PgsAggShape *keys)
+{
+	StringInfoData buf;
+	ListCell   *n,
+			   *t,
+			   *m,
+			   *c;
+	char	   *qualified;
+	Oid			relid;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '(');
+	forfour(n, aq->column_names, t, aq->column_types, m, aq->column_typmods,
+			c, aq->column_collations)
+	{
+		appendStringInfo(&buf, "%s%s %s", buf.len > 1 ? ", " : "",
+						 quote_identifier(lfirst(n)),
+						 format_type_extended(lfirst_oid(t), lfirst_int(m),
+											  FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY));
+		if (OidIsValid(lfirst_oid(c)) && lfirst_oid(c) != get_typcollation(lfirst_oid(t)))
+			appendStringInfo(&buf, " COLLATE %s", pgs_agg_collation_name(lfirst_oid(c)));
+	}
+	/* a keyed aggregation's rows are upserted by its keys */
+	if (keys != NULL && keys->keys != NIL)
+	{
+		ListCell   *lk;
+
+		appendStringInfoString(&buf, ", UNIQUE NULLS NOT DISTINCT (");
+		foreach(lk, keys->keys)
+			appendStringInfo(&buf, "%s%s", foreach_current_index(lk) > 0 ? ", " : "",
+							 quote_identifier(list_nth(aq->column_names,
+													   ((PgsAggKey *) lfirst(lk))->output)));
+		appendStringInfoChar(&buf, ')');
+	}
+	appendStringInfoChar(&buf, ')');
+	relid = pgs_batch_table_create(name, buf.data, GetUserId(), &qualified);
+	return relid;
+}
+
+/*
+ * The arguments of stream.start_query by position.  Every version's install
+ * script declares start_query over the same C symbol, each with the
+ * arguments it knows, so a call has only the first PG_NARGS() of them until
+ * ALTER EXTENSION ... UPDATE:
+ *
+ *	0.1			 6 arguments: name, query, target, output_mode, trigger,
+ *				   max_rows_per_batch
+ *	0.2, 0.3	 7: and starting_from
+ *	0.4			10: and event_time, watermark, deduplicate
+ *	0.5, 0.6	12: and key, foreach_batch (target may then be NULL)
+ */
+#define QD_START_NAME			0
+#define QD_START_QUERY			1
+#define QD_START_TARGET			2
+#define QD_START_OUTPUT_MODE	3
+#define QD_START_TRIGGER		4
+#define QD_START_MAX_ROWS		5
+#define QD_START_STARTING_FROM	6
+#define QD_START_EVENT_TIME		7
+#define QD_START_WATERMARK		8
+#define QD_START_DEDUPLICATE	9
+#define QD_START_KEY			10
+#define QD_START_FOREACH_BATCH	11
+
+/*
+ * The arguments of one call of stream.start_query, read and each checked on
+ * its own.  A "given" flag is false where the argument was NULL or where the
+ * signature of the installed catalog has no such argument; the field then
+ * holds the default.
+ */
+typedef struct PgsStartArgs
+{
+	char	   *name;
+	char	   *query_text;
+	bool		target_given;	/* else a foreach_batch procedure is given */
+	char	   *target;
+	char	   *output_mode;	/* append, update or complete */
+	char	   *trigger;		/* canonical, as pgs_check_trigger returns it */
+	bool		max_rows_given;
+	int32		max_rows;		/* 0 for no cap */
+	const char *starting_from;	/* earliest or latest */
+	bool		event_time_given;	/* and the watermark with it */
+	char	   *event_time;
+	int64		watermark_usecs;	/* -1 without */
+	bool		dedup_given;
+	List	   *dedup;			/* char * */
+	bool		key_given;
+	List	   *key;			/* char * */
+	bool		foreach_batch_given;
+	char	   *foreach_batch;	/* the procedure's name as written */
+} PgsStartArgs;
+
+/*
+ * What starting a query finds and makes, from the checks of its definition
+ * to its target.
+ */
+typedef struct QdStart
+{
+	PgsDefinition def;			/* the query's analysis and shape */
+	Oid			foreach_proc;	/* InvalidOid without */
+	bool		keyed;			/* upserted by key, over key_shape */
+	List	   *key;			/* char *: the key given, or the target's
+								 * primary key */
+	PgsAggShape key_shape;
+	Oid			target_relid;
+	char	   *target;			/* as named, or the batch table's name */
+	bool		created;		/* the target was created by this call */
+} QdStart;
+
+/* is the argument in the caller's signature, and not NULL? */
+static bool
+qd_arg_given(FunctionCallInfo fcinfo, int position)
+{
+	return PG_NARGS() > position && !PG_ARGISNULL(position);
+}
+
+/*
+ * Read the arguments of stream.start_query, the one place that knows their
+ * positions and the older signatures, and check each argument's own value.
+ * Checks between arguments that only ask which ones are given are made here
+ * too, in the order the users of older versions have always seen them.
+ */
+static void
+qd_start_args_read(FunctionCallInfo fcinfo, PgsStartArgs *a)
+{
+	static const char *const required[] = {"name", "query", "target",
+	"output_mode", "trigger"};
+	int			i;
+
+	StaticAssertStmt(lengthof(required) == QD_START_TRIGGER + 1,
+					 "every argument up to trigger is named");
+	if (PG_NARGS() <= QD_START_MAX_ROWS || PG_NARGS() > QD_START_FOREACH_BATCH + 1)
+		elog(ERROR, "stream.start_query called with %d arguments", PG_NARGS());
+
+	memset(a, 0, sizeof(*a));
+	a->starting_from = "earliest";
+	a->watermark_usecs = -1;
+	a->foreach_batch_given = qd_arg_given(fcinfo, QD_START_FOREACH_BATCH);
+
+	for (i = QD_START_NAME; i <= QD_START_TRIGGER; i++)
+		if (PG_ARGISNULL(i) && !(i == QD_START_TARGET && a->foreach_batch_given))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("argument \"%s\" of stream.start_query must not be null",
+							required[i]),
+					 i == QD_START_TARGET ? errhint("Name the table the query writes, or give a foreach_batch procedure.") : 0));
+	a->name = text_to_cstring(PG_GETARG_TEXT_PP(QD_START_NAME));
+	a->query_text = text_to_cstring(PG_GETARG_TEXT_PP(QD_START_QUERY));
+	a->target_given = !PG_ARGISNULL(QD_START_TARGET);
+	if (a->target_given)
+		a->target = text_to_cstring(PG_GETARG_TEXT_PP(QD_START_TARGET));
+	a->output_mode = text_to_cstring(PG_GETARG_TEXT_PP(QD_START_OUTPUT_MODE));
+	a->trigger = text_to_cstring(PG_GETARG_TEXT_PP(QD_START_TRIGGER));
+	if (a->name[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("query name must not be empty")));
+
+	/* NULL where declared is refused: it has a default */
+	if (PG_NARGS() > QD_START_STARTING_FROM)
+	{
+		if (PG_ARGISNULL(QD_START_STARTING_FROM))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("argument \"starting_from\" of stream.start_query must not be null")));
+		a->starting_from = text_to_cstring(PG_GETARG_TEXT_PP(QD_START_STARTING_FROM));
+		if (strcmp(a->starting_from, "earliest") != 0 &&
+			strcmp(a->starting_from, "latest") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid starting_from \"%s\"", a->starting_from),
+					 errhint("Use 'earliest' for every row the stream holds, or 'latest' for the rows committed after the query starts.")));
+	}
+
+	if (qd_arg_given(fcinfo, QD_START_EVENT_TIME) !=
+		qd_arg_given(fcinfo, QD_START_WATERMARK))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("event_time and watermark go together"),
+				 errhint("Name the stream's event-time column with event_time, and how late its rows may come with watermark, such as '10 minutes'.")));
+	a->event_time_given = qd_arg_given(fcinfo, QD_START_EVENT_TIME);
+	if (a->event_time_given)
+	{
+		Datum		watermark = PG_GETARG_DATUM(QD_START_WATERMARK);
+
+		a->event_time = text_to_cstring(PG_GETARG_TEXT_PP(QD_START_EVENT_TIME));
+		a->watermark_usecs = pgs_interval_usecs(watermark, "watermark",
+												DatumGetCString(DirectFunctionCall1(interval_out,
+																					watermark)),
+												0, PGS_MAX_TRIGGER_USECS);
+	}
+	a->dedup_given = qd_arg_given(fcinfo, QD_START_DEDUPLICATE);
+	if (a->dedup_given)
+		a->dedup = qd_column_list(PG_GETARG_ARRAYTYPE_P(QD_START_DEDUPLICATE), false);
+
+	a->max_rows_given = !PG_ARGISNULL(QD_START_MAX_ROWS);
+	if (a->max_rows_given)
+	{
+		a->max_rows = PG_GETARG_INT32(QD_START_MAX_ROWS);
+		if (a->max_rows <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("max_rows_per_batch must be positive, not %d", a->max_rows),
+					 errhint("Leave it NULL for batches of any size.")));
+	}
+	if (strcmp(a->output_mode, "append") != 0 && strcmp(a->output_mode, "update") != 0 &&
+		strcmp(a->output_mode, "complete") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid output_mode \"%s\"", a->output_mode),
+				 errhint("Use 'append', 'update' or 'complete'.")));
+	a->trigger = pgs_check_trigger(a->trigger);
+
+	a->key_given = qd_arg_given(fcinfo, QD_START_KEY);
+	if (a->key_given)
+		a->key = qd_column_list(PG_GETARG_ARRAYTYPE_P(QD_START_KEY), true);
+	if (a->foreach_batch_given)
+	{
+		if (a->target_given)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a foreach_batch query has no target"),
+					 errdetail("Its batches' rows are in the table stream_batch.%s, which the extension creates, for the procedure to read.",
+							   quote_identifier(a->name)),
+					 errhint("Leave target out, and write the rows where they belong from the procedure.")));
+		a->foreach_batch = text_to_cstring(PG_GETARG_TEXT_PP(QD_START_FOREACH_BATCH));
+	}
+}
+
+/*
+ * Check what the arguments ask for together: the foreach_batch procedure,
+ * the catalog's version, the query's shape (analyzed as the caller, with
+ * the caller's search_path) against its output mode, event time and
+ * deduplication, and the upsert key.  Nothing is created yet.
+ */
+static void
+qd_start_validate(const PgsStartArgs *a, QdStart *s)
+{
+	PgsDefinition *d = &s->def;
+
+	s->foreach_proc = InvalidOid;
+	if (a->foreach_batch_given)
+		s->foreach_proc = qd_check_procedure(a->foreach_batch);
+
+	if (!standard_conforming_strings)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a streaming query's text is read with standard_conforming_strings on"),
+				 errhint("SET standard_conforming_strings = on, and write backslashes in literals as E'...' strings.")));
+	if (a->key_given || OidIsValid(s->foreach_proc))
+		pgs_catalog_require(PGS_CATALOG_0_5, "key and foreach_batch");
+
+	memset(d, 0, sizeof(*d));
+	d->query_text = a->query_text;
+	d->output_mode = a->output_mode;
+	d->event_time = a->event_time;
+	d->dedup = a->dedup;
+	pgs_check_definition(d);
+	if (d->aggregates || a->event_time != NULL || a->dedup != NIL)
+		pgs_catalog_require(PGS_CATALOG_0_4,
+							"streaming aggregations, watermarks and deduplication");
+
+	s->keyed = a->key_given;
+	s->key = a->key;
+	if (s->keyed)
+		pgs_check_key(s->key, d, &s->key_shape);
+	if (OidIsValid(s->foreach_proc) && a->key_given)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a foreach_batch query has no key"),
+				 errdetail("Its batch table holds only the batch's rows, written anew by each batch."),
+				 errhint("Upsert by the key in the procedure, with MERGE or INSERT ... ON CONFLICT.")));
+}
+
+/*
+ * The target: a foreach_batch query's batch table, created; else the table
+ * named, created with the query's columns when missing, else checked.  A
+ * keyed target gets or must have its unique key.  Without aggregation,
+ * update mode upserts by the key given, or by the target's primary key;
+ * without either it appends (Spark's rule).
+ */
+static void
+qd_start_target(const PgsStartArgs *a, QdStart *s)
+{
+	PgsDefinition *d = &s->def;
+
+	if (OidIsValid(s->foreach_proc))
+	{
+		s->target_relid = qd_create_batch_table(a->name, &d->aq,
+												pgs_keyed_target(d) ? &d->shape : NULL);
+		s->created = false;
+		s->target = pgs_qualified_relname(s->target_relid);
+	}
+	else
+	{
+		RangeVar   *rv = makeRangeVarFromNameList(stringToQualifiedNameList(a->target));
+
+		s->target = a->target;
+		s->target_relid = RangeVarGetRelid(rv, NoLock, true);
+		s->created = !OidIsValid(s->target_relid);
+		if (!s->created)
+			pgs_check_target(s->target_relid, d->aq.stream_relid, &d->aq);
+		else
+			s->target_relid = qd_create_target(rv, a->target, &d->aq);
+	}
+	if (pgs_keyed_target(d))
+		pgs_agg_prepare_target(s->target_relid, s->created, &d->shape, d->aq.column_names,
+							   a->output_mode, false);
+
+	if (!d->aggregates && !OidIsValid(s->foreach_proc) && strcmp(a->output_mode, "update") == 0 &&
+		!s->keyed && !s->created && pgs_catalog_has_keys())
+	{
+		s->key = qd_primary_key(s->target_relid);
+		if (s->key != NIL)
+		{
+			ListCell   *lc;
+
+			foreach(lc, s->key)
+				if (!pgs_list_has_str(d->aq.column_names, lfirst(lc)))
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_COLUMN_REFERENCE),
+							 errmsg("the primary key column \"%s\" of target table \"%s\" is no output column of the query",
+									(char *) lfirst(lc), get_rel_name(s->target_relid)),
+							 errdetail("In update mode the target is upserted by its primary key."),
+							 errhint("Output the column, or name another key with key => '{...}'.")));
+			pgs_check_key(s->key, d, &s->key_shape);
+			s->keyed = true;
+		}
+	}
+	if (s->keyed)
+		pgs_agg_prepare_target(s->target_relid, s->created, &s->key_shape, d->aq.column_names,
+							   a->output_mode, true);
+
+	/* a temporary target would vanish with a session, under the query */
+	if (get_rel_persistence(s->target_relid) == RELPERSISTENCE_TEMP)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("target \"%s\" is a temporary table", s->target),
+				 errdetail("A temporary table goes with its session, while the query goes on."),
+				 errhint("Name a permanent or unlogged table.")));
+}
+
+/*
+ * Register the checked query as the caller's: its catalog row with the
+ * caller's search_path, its state table, its view, its start at the latest
+ * rows when asked, and a word to the scheduler at commit.
+ */
+static int64
+qd_start_register(const PgsStartArgs *a, const QdStart *s)
+{
+	const PgsDefinition *d = &s->def;
+	PgsQuery	q;
+	int64		query_id;
+
+	memset(&q, 0, sizeof(q));
+	q.name = a->name;
+	q.owner = GetUserId();
+	q.query_text = a->query_text;
+	q.search_path = pstrdup(GetConfigOption("search_path", false, false));
+	q.stream_relid = d->aq.stream_relid;
+	q.target_relid = s->target_relid;
+	q.target_columns = d->aq.column_names;
+	q.output_mode = a->output_mode;
+	q.trigger = a->trigger;
+	q.max_rows = a->max_rows;
+	q.event_time = a->event_time;
+	q.watermark_usecs = a->watermark_usecs;
+	q.dedup_columns = a->dedup;
+	q.key_columns = s->key;
+	q.foreach_batch = s->foreach_proc;
+	query_id = pgs_query_insert(&q);
+	if (d->aggregates)
+	{
+		q.state_relid = pgs_agg_create_state(a->name, q.owner, &d->shape);
+		pgs_query_set_state(query_id, q.state_relid);
+	}
+	else if (a->dedup != NIL)
+	{
+		q.state_relid = pgs_dedup_create_state(a->name, d->dedup_types, d->dedup_collations,
+											   d->event_type);
+		pgs_query_set_state(query_id, q.state_relid);
+	}
+	q.query_id = query_id;
+	pgs_query_define_view(&q, d->aq.query);
+	if (strcmp(a->starting_from, "latest") == 0)
+	{
+		q.query_id = query_id;
+		pgs_start_at_latest(&q);
+	}
+
+	pgs_notify_scheduler_at_commit();
+	pgs_notice_if_unscheduled(a->name);
+	return query_id;
+}
+
+/*
+ * stream.start_query: read the arguments, check them and the query, create
+ * or check the target, check the caller's rights to every table the batch
+ * statement reads or writes, and register the query as the caller's.
+ */
+Datum
+stream_start_query(PG_FUNCTION_ARGS)
+{
+	PgsStartArgs a;
+	QdStart		s;
+
+	pgs_require_writable();
+	qd_start_args_read(fcinfo, &a);
+	memset(&s, 0, sizeof(s));
+	qd_start_validate(&a, &s);
+	qd_start_target(&a, &s);
+
+	/*
+	 * Analyze the batch statement as a batch will, and check the caller's
+	 * right to every table it reads and to the target.
+	 */
+	pgs_check_rights(pgs_compose_insert(a.query_text, s.target_relid, s.def.aq.column_names,
+									   s.key),
+					s.def.aq.stream_relid, s.target_relid, s.def.aggregates);
+
+	PG_RETURN_INT64(qd_start_register(&a, &s));
+}
