@@ -33,6 +33,7 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_extension.h"
 #include "utils/builtins.h"
@@ -113,11 +114,29 @@ cv_read(void)
 int
 pgs_catalog_version(void)
 {
+#if PG_VERSION_NUM >= 150020
 	if (!cv_callback_registered)
 	{
 		CacheRegisterSyscacheCallback(EXTENSIONOID, cv_invalidate, (Datum) 0);
 		cv_callback_registered = true;
 	}
+#else
+
+	/*
+	 * Minor releases before 15.20 have no syscache on pg_extension, so no
+	 * invalidation tells of an update: read the version once per
+	 * transaction, known by its start time, instead.
+	 */
+	static TimestampTz read_in_xact = 0;
+
+	if (read_in_xact != GetCurrentTransactionStartTimestamp())
+	{
+		cv_version = -1;
+		read_in_xact = GetCurrentTransactionStartTimestamp();
+	}
+	(void) cv_callback_registered;
+	(void) cv_invalidate;
+#endif
 	if (cv_version < 0)
 		cv_version = cv_read();
 	return cv_version;
