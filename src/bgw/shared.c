@@ -32,15 +32,11 @@
 
 PgsShared  *pgs_shared = NULL;
 
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-static ProcessUtility_hook_type prev_process_utility_hook = NULL;
 
 /* what this backend's transaction will announce at commit */
 static List *pending_stream_relids = NIL;	/* in TopTransactionContext */
 static bool pending_notify_scheduler = false;
 static bool pending_notify_launcher = false;
-static bool xact_callback_registered = false;
 
 /* the shared state, with pg_streaming.max_databases database entries */
 static Size
@@ -50,23 +46,20 @@ pgs_shared_size(void)
 					mul_size(sizeof(PgsDatabase), pgs_max_databases));
 }
 
-static void
-shm_request(void)
+/* from the shmem_request hook */
+void
+pgs_shared_shmem_request(void)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(pgs_shared_size()));
 	RequestNamedLWLockTranche("pg_streaming", 1);
 	pgs_placement_shmem_request();
 }
 
-static void
-shm_startup(void)
+/* from the shmem_startup hook */
+void
+pgs_shared_shmem_startup(void)
 {
 	bool		found;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	pgs_shared = ShmemInitStruct("pg_streaming", pgs_shared_size(), &found);
@@ -245,8 +238,9 @@ pgs_stream_set_wakes(Oid dboid, const Oid *relids, int nrelids)
 	LWLockRelease(pgs_shared->lock);
 }
 
-static void
-shm_xact_callback(XactEvent event, void *arg)
+/* from the transaction-end dispatcher: a commit announces what it changed */
+void
+pgs_shared_at_xact_end(XactEvent event)
 {
 	ListCell   *lc;
 	PgsDatabase *db;
@@ -334,16 +328,6 @@ shm_xact_callback(XactEvent event, void *arg)
 	pending_notify_launcher = false;
 }
 
-static void
-shm_register_xact_callback(void)
-{
-	if (!xact_callback_registered)
-	{
-		RegisterXactCallback(shm_xact_callback, NULL);
-		xact_callback_registered = true;
-	}
-}
-
 /*
  * Called for every insert into a stream table (stream_am.c); remembers the
  * stream so that the commit can wake the queries that read it.
@@ -355,7 +339,6 @@ pgs_note_stream_insert(Oid relid)
 
 	if (pgs_shared == NULL || list_member_oid(pending_stream_relids, relid))
 		return;
-	shm_register_xact_callback();
 	old = MemoryContextSwitchTo(TopTransactionContext);
 	pending_stream_relids = lappend_oid(pending_stream_relids, relid);
 	MemoryContextSwitchTo(old);
@@ -366,7 +349,6 @@ pgs_notify_scheduler_at_commit(void)
 {
 	if (pgs_shared == NULL)
 		return;
-	shm_register_xact_callback();
 	pending_notify_scheduler = true;
 }
 
@@ -375,7 +357,6 @@ pgs_notify_launcher_at_commit(void)
 {
 	if (pgs_shared == NULL)
 		return;
-	shm_register_xact_callback();
 	pending_notify_launcher = true;
 	pending_notify_scheduler = true;
 }
@@ -437,17 +418,13 @@ shm_database_named(const char *name)
 }
 
 /*
- * Commands that need a database free of other sessions clear it of
- * pg_streaming's processes first.
+ * From the utility hook, before the command runs: commands that need a
+ * database free of other sessions clear it of pg_streaming's processes
+ * first.
  */
-static void
-shm_process_utility(PlannedStmt *pstmt, const char *queryString,
-					bool readOnlyTree, ProcessUtilityContext context,
-					ParamListInfo params, QueryEnvironment *queryEnv,
-					DestReceiver *dest, QueryCompletion *qc)
+void
+pgs_shared_before_utility(Node *parsetree)
 {
-	Node	   *parsetree = pstmt->utilityStmt;
-
 	if (pgs_shared != NULL)
 	{
 		if (IsA(parsetree, DropdbStmt))
@@ -474,13 +451,6 @@ shm_process_utility(PlannedStmt *pstmt, const char *queryString,
 				 ((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
 			pgs_pause_database(shm_database_named(((RenameStmt *) parsetree)->subname), 10);
 	}
-
-	if (prev_process_utility_hook)
-		prev_process_utility_hook(pstmt, queryString, readOnlyTree, context,
-								  params, queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
 }
 
 /*
@@ -504,17 +474,6 @@ pgs_start_worker(const char *function, const char *type, Datum arg,
 	snprintf(worker.bgw_name, BGW_MAXLEN, "%s", type);
 	snprintf(worker.bgw_type, BGW_MAXLEN, "%s", type);
 	return RegisterDynamicBackgroundWorker(&worker, handle);
-}
-
-void
-pgs_shmem_init_hooks(void)
-{
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = shm_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = shm_startup;
-	prev_process_utility_hook = ProcessUtility_hook;
-	ProcessUtility_hook = shm_process_utility;
 }
 
 /*

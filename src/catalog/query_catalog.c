@@ -489,10 +489,10 @@ typedef struct QcRenamed
 
 static List *qc_renamed = NIL;
 static MemoryContext qc_renamed_cxt = NULL;	/* under TopTransactionContext */
-static bool qc_renamed_callback = false;
 
-static void
-qc_renamed_xact_callback(XactEvent event, void *arg)
+/* from the transaction-end dispatcher */
+void
+pgs_query_at_xact_end(XactEvent event)
 {
 	/* the memory goes with the transaction's */
 	qc_renamed = NIL;
@@ -500,9 +500,9 @@ qc_renamed_xact_callback(XactEvent event, void *arg)
 }
 
 /* a renaming command that failed in a subtransaction found nothing */
-static void
-qc_renamed_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-							SubTransactionId parentSubid, void *arg)
+void
+pgs_query_at_subxact_end(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid)
 {
 	ListCell   *lc;
 
@@ -541,12 +541,6 @@ pgs_query_lock_for_rename(Oid classid, Oid objid)
 	int			n;
 	int			i;
 
-	if (!qc_renamed_callback)
-	{
-		RegisterXactCallback(qc_renamed_xact_callback, NULL);
-		RegisterSubXactCallback(qc_renamed_subxact_callback, NULL);
-		qc_renamed_callback = true;
-	}
 	if (qc_renamed_cxt == NULL)
 		qc_renamed_cxt = AllocSetContextCreate(TopTransactionContext, "pg_streaming renames",
 											   ALLOCSET_SMALL_SIZES);

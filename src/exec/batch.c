@@ -91,7 +91,6 @@ static Oid	batch_query_defs_relid = InvalidOid;	/* as of the last batch */
  */
 static bool batch_running = false;
 static SubTransactionId batch_subid = InvalidSubTransactionId;
-static bool batch_xact_callback_registered = false;
 
 /* a planned batch, as the run step needs it */
 typedef struct BatchPlan
@@ -1027,16 +1026,16 @@ batch_commit(MemoryContext cxt)
 	MemoryContextSwitchTo(cxt);
 }
 
-static void
-batch_xact_callback(XactEvent event, void *arg)
+/* from the transaction-end dispatcher: an abort ends the running batch */
+void
+pgs_batch_at_xact_end(XactEvent event)
 {
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
 		batch_running = false;
 }
 
-static void
-batch_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-					   SubTransactionId parentSubid, void *arg)
+void
+pgs_batch_at_subxact_end(SubXactEvent event, SubTransactionId mySubid)
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB && mySubid == batch_subid)
 		batch_running = false;
@@ -1155,12 +1154,6 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("a streaming batch cannot run inside another batch"),
 				 errhint("Run the other query's batches from the session or leave them to the background worker.")));
-	if (!batch_xact_callback_registered)
-	{
-		RegisterXactCallback(batch_xact_callback, NULL);
-		RegisterSubXactCallback(batch_subxact_callback, NULL);
-		batch_xact_callback_registered = true;
-	}
 	batch_running = true;
 	batch_subid = GetCurrentSubTransactionId();
 
