@@ -31,6 +31,7 @@
 #include "utils/lsyscache.h"
 
 #include "catalog/pgs_catalog.h"
+#include "common/pgs_errors.h"
 #include "catalog/pgs_query.h"
 #include "exec/pgs_batch.h"
 #include "access/xact.h"
@@ -607,6 +608,17 @@ pgs_query_lock_for_rename(Oid classid, Oid objid)
 			edata = CopyErrorData();
 			FlushErrorState();
 			RollbackAndReleaseCurrentSubTransaction();
+
+			/*
+			 * A cancel or a termination stops the rename: it is raised again
+			 * outside the subtransaction, and the rename rolls back whole.
+			 */
+			if (pgs_error_is_interrupt(edata->sqlerrcode))
+			{
+				MemoryContextSwitchTo(cxt);
+				CurrentResourceOwner = owner;
+				ReThrowError(edata);
+			}
 			ereport(WARNING,
 					(errmsg("the text of streaming query \"%s\" does not follow this rename",
 							r->name),
