@@ -3,6 +3,7 @@ MODULE_big = pg_streaming
 OBJS = \
 	src/pg_streaming.o \
 	src/common/errors.o \
+	src/common/plans.o \
 	src/storage/stream_am.o \
 	src/storage/stream_table.o \
 	src/storage/guard.o \

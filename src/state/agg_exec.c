@@ -70,6 +70,7 @@
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_checkpoint.h"
 #include "catalog/pgs_query.h"
+#include "common/pgs_plans.h"
 #include "pg_streaming.h"
 #include "exec/pgs_batch.h"
 #include "source/pgs_offsets.h"
@@ -606,7 +607,7 @@ ae_free(AggPlans *p)
 	for (int i = 0; i < lengthof(plans); i++)
 	{
 		if (*plans[i])
-			SPI_freeplan(*plans[i]);
+			pgs_free_plan(*plans[i]);
 		*plans[i] = NULL;
 	}
 	if (p->signature)
@@ -651,8 +652,7 @@ pgs_state_prepare(const char *sql, int nargs, Oid *argtypes)
 	if (plan == NULL)
 		elog(ERROR, "could not prepare statement of a streaming aggregation (%s): %s",
 			 SPI_result_code_string(SPI_result), sql);
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
+	pgs_keep_plan(plan);
 	return plan;
 }
 
@@ -1101,7 +1101,7 @@ ae_plans(const PgsQuery *q)
 	MemoryContextSwitchTo(cxt);
 	ae_shape(q, &shape);
 	pgs_agg_check_state(q->state_relid, &shape, q->name);
-	p->shape = MemoryContextStrdup(TopMemoryContext, pgs_agg_shape_signature(&shape));
+	p->shape = MemoryContextStrdup(pgs_plan_context(), pgs_agg_shape_signature(&shape));
 	p->complete = strcmp(q->output_mode, "complete") == 0;
 	p->append = strcmp(q->output_mode, "append") == 0;
 	p->session = shape.session;
@@ -1140,7 +1140,7 @@ ae_plans(const PgsQuery *q)
 	pgs_owner_end(&acc);
 
 	{
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		MemoryContext old = MemoryContextSwitchTo(pgs_plan_context());
 		ListCell   *lc;
 		int			i = 1;
 
@@ -1167,7 +1167,7 @@ ae_plans(const PgsQuery *q)
 		p->results_all = pgs_state_prepare(all, p->nresults, p->merge_types + 1);
 	if (p->time_key >= 0)
 	{
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		MemoryContext old = MemoryContextSwitchTo(pgs_plan_context());
 
 		p->evict_types = palloc(sizeof(Oid) * (p->nresults + 1));
 		p->evict_types[0] = p->time_type;
@@ -1190,7 +1190,7 @@ ae_plans(const PgsQuery *q)
 	pgs_owner_end(&acc);
 	MemoryContextSwitchTo(cxt);
 
-	p->signature = MemoryContextStrdup(TopMemoryContext, sig);
+	p->signature = MemoryContextStrdup(pgs_plan_context(), sig);
 	return p;
 }
 

@@ -48,6 +48,7 @@
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_checkpoint.h"
 #include "catalog/pgs_query.h"
+#include "common/pgs_plans.h"
 #include "exec/pgs_batch.h"
 #include "pg_streaming.h"
 #include "source/pgs_offsets.h"
@@ -176,7 +177,7 @@ pgs_dedup_forget_plans(void)
 
 		for (int i = 0; i < lengthof(plans); i++)
 			if (plans[i])
-				SPI_freeplan(plans[i]);
+				pgs_free_plan(plans[i]);
 		if (p->signature)
 			pfree(p->signature);
 		if (p->rows_desc)
@@ -225,7 +226,7 @@ dd_plans(const PgsQuery *q)
 
 		for (i = 0; i < lengthof(plans); i++)
 			if (plans[i])
-				SPI_freeplan(plans[i]);
+				pgs_free_plan(plans[i]);
 		if (p->rows_desc)
 			FreeTupleDesc(p->rows_desc);
 		if (p->signature)
@@ -282,7 +283,7 @@ dd_plans(const PgsQuery *q)
 	PG_END_TRY();
 	source = linitial(SPI_plan_get_plan_sources(p->rows));
 	{
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		MemoryContext old = MemoryContextSwitchTo(pgs_plan_context());
 
 		p->rows_desc = CreateTupleDescCopy(source->resultDesc);
 		MemoryContextSwitchTo(old);
@@ -344,7 +345,7 @@ dd_plans(const PgsQuery *q)
 						  0, NULL);
 	pgs_owner_end(&acc);
 	MemoryContextSwitchTo(cxt);
-	p->signature = MemoryContextStrdup(TopMemoryContext, sig);
+	p->signature = MemoryContextStrdup(pgs_plan_context(), sig);
 	return p;
 }
 
