@@ -532,7 +532,11 @@ mg_pending_rows_guarded(const PgsQuery *q)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
-		/* a cancel is the caller's, raised again outside the subtransaction */
+
+		/*
+		 * A cancel or a termination is the caller's, raised again outside
+		 * the subtransaction.
+		 */
 		if (pgs_error_is_interrupt(edata->sqlerrcode))
 			ReThrowError(edata);
 		ereport(DEBUG1,

@@ -32,7 +32,6 @@
 
 PgsShared  *pgs_shared = NULL;
 
-
 /* what this backend's transaction will announce at commit */
 static List *pending_stream_relids = NIL;	/* in TopTransactionContext */
 static bool pending_notify_scheduler = false;

@@ -220,7 +220,7 @@ exec_free_entry(ExecCache *c, ExecEntry *e)
 	dlist_delete(&e->lru);
 	(void) hash_search(c->entries, &e->key, HASH_REMOVE, NULL);
 	c->count--;
-	pgs_free_plan(plan);
+	SPI_freeplan(plan);
 	pfree(sql);
 }
 

@@ -31,8 +31,8 @@
 #include "utils/lsyscache.h"
 
 #include "catalog/pgs_catalog.h"
-#include "common/pgs_errors.h"
 #include "catalog/pgs_query.h"
+#include "common/pgs_errors.h"
 #include "exec/pgs_batch.h"
 #include "access/xact.h"
 #include "utils/memutils.h"

@@ -15,8 +15,6 @@
 
 extern MemoryContext pgs_plan_context(void);
 extern void pgs_keep_plan(SPIPlanPtr plan);
-extern void pgs_free_plan(SPIPlanPtr plan);
 extern void pgs_adopt_plan(SPIPlanPtr plan);
-extern void pgs_adopt_kept_plans(void);
 
 #endif							/* PGS_PLANS_H */

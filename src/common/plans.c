@@ -10,24 +10,22 @@
  * the extension holds and a freed statement visibly goes.
  *
  * SPI_keepplan() puts a statement under CacheMemoryContext, and PostgreSQL
- * builds a generic plan there later, at some execution: pgs_keep_plan()
- * moves the statement's contexts, and pgs_adopt_plan() a generic plan built
- * since.  Plans kept here must be freed with pgs_free_plan(), never
- * SPI_freeplan(), so that the list of kept plans holds no freed one.
+ * builds a generic plan there at some later execution: pgs_keep_plan()
+ * moves the statement's contexts, and pgs_adopt_plan(), called after each
+ * execution, a generic plan built since.  A statement is freed with
+ * SPI_freeplan() as any other, wherever its contexts are.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "executor/spi_priv.h"
-#include "nodes/pg_list.h"
 #include "utils/memutils.h"
 #include "utils/plancache.h"
 
 #include "common/pgs_plans.h"
 
 static MemoryContext plan_cxt = NULL;
-static List *kept_plans = NIL;	/* of SPIPlanPtr, in plan_cxt */
 
 /* the context, made on first use */
 MemoryContext
@@ -67,34 +65,7 @@ pgs_adopt_plan(SPIPlanPtr plan)
 void
 pgs_keep_plan(SPIPlanPtr plan)
 {
-	MemoryContext old;
-
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "SPI_keepplan failed");
-	old = MemoryContextSwitchTo(pgs_plan_context());
-	kept_plans = lappend(kept_plans, plan);
-	MemoryContextSwitchTo(old);
 	pgs_adopt_plan(plan);
-}
-
-/* free a statement kept by pgs_keep_plan() */
-void
-pgs_free_plan(SPIPlanPtr plan)
-{
-	kept_plans = list_delete_ptr(kept_plans, plan);
-	SPI_freeplan(plan);
-}
-
-/*
- * Adopt the generic plans built since the last call, for the statements
- * whose executions are not followed by pgs_adopt_plan() themselves: once
- * per batch.
- */
-void
-pgs_adopt_kept_plans(void)
-{
-	ListCell   *lc;
-
-	foreach(lc, kept_plans)
-		pgs_adopt_plan((SPIPlanPtr) lfirst(lc));
 }

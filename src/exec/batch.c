@@ -133,7 +133,7 @@ pgs_forget_batch_plans(void)
 	while ((entry = hash_seq_search(&seq)) != NULL)
 	{
 		if (entry->plan)
-			pgs_free_plan(entry->plan);
+			SPI_freeplan(entry->plan);
 		if (entry->sql)
 			pfree(entry->sql);
 	}
@@ -193,7 +193,7 @@ batch_get_plan(const PgsQuery *q)
 	}
 	if (entry->plan != NULL && strcmp(entry->sql, sql) != 0)
 	{
-		pgs_free_plan(entry->plan);
+		SPI_freeplan(entry->plan);
 		pfree(entry->sql);
 		entry->sql = NULL;
 		entry->plan = NULL;
@@ -427,6 +427,7 @@ batch_execute_query(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 		pgs_rewrite_disarm();
 	}
 	PG_END_TRY();
+	pgs_adopt_plan(entry->plan);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "batch statement failed: %s", SPI_result_code_string(rc));
 	written = SPI_processed;
@@ -1247,8 +1248,6 @@ done:
 	batch_running = false;
 	MemoryContextSwitchTo(caller_cxt);
 	MemoryContextDelete(cxt);
-	/* generic plans the batch's statements got go under the plan context */
-	pgs_adopt_kept_plans();
 	return result;
 }
 

@@ -607,7 +607,7 @@ ae_free(AggPlans *p)
 	for (int i = 0; i < lengthof(plans); i++)
 	{
 		if (*plans[i])
-			pgs_free_plan(*plans[i]);
+			SPI_freeplan(*plans[i]);
 		*plans[i] = NULL;
 	}
 	if (p->signature)
@@ -1213,6 +1213,7 @@ pgs_state_run_into(SPIPlanPtr plan, ParamListInfo params, MemoryContext cxt)
 	rc = SPI_execute_plan_extended(plan, &opts);
 	if (pushed)
 		PopActiveSnapshot();
+	pgs_adopt_plan(plan);
 	if (rc < 0)
 		elog(ERROR, "statement of a streaming aggregation failed: %s",
 			 SPI_result_code_string(rc));
@@ -1228,6 +1229,7 @@ ae_run(SPIPlanPtr plan)
 
 	if (pushed)
 		PopActiveSnapshot();
+	pgs_adopt_plan(plan);
 	if (rc < 0)
 		elog(ERROR, "statement of a streaming aggregation failed: %s",
 			 SPI_result_code_string(rc));
@@ -1315,6 +1317,7 @@ ae_state_count(AggPlans *p)
 
 	if (pushed)
 		PopActiveSnapshot();
+	pgs_adopt_plan(p->count);
 	if (rc < 0)
 		elog(ERROR, "could not count the state of a streaming aggregation");
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,

@@ -45,7 +45,6 @@
 #include "pg_streaming.h"
 #include "state/pgs_agg.h"
 
-
 static void
 as_refuse(const char *what, const char *detail, const char *hint)
 {

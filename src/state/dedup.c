@@ -177,7 +177,7 @@ pgs_dedup_forget_plans(void)
 
 		for (int i = 0; i < lengthof(plans); i++)
 			if (plans[i])
-				pgs_free_plan(plans[i]);
+				SPI_freeplan(plans[i]);
 		if (p->signature)
 			pfree(p->signature);
 		if (p->rows_desc)
@@ -226,7 +226,7 @@ dd_plans(const PgsQuery *q)
 
 		for (i = 0; i < lengthof(plans); i++)
 			if (plans[i])
-				pgs_free_plan(plans[i]);
+				SPI_freeplan(plans[i]);
 		if (p->rows_desc)
 			FreeTupleDesc(p->rows_desc);
 		if (p->signature)
@@ -408,6 +408,7 @@ dd_keep(const PgsQuery *q, DedupPlans *p, int64 batch_id, Tuplestorestate *rows,
 										   .params = pgs_state_params(1, &p->time_type, &cutoff, &isnull)});
 		if (pushed)
 			PopActiveSnapshot();
+		pgs_adopt_plan(p->evict);
 		if (rc < 0)
 			elog(ERROR, "could not evict the expired keys of a deduplicating query");
 		*evicted = (int64) SPI_processed;
@@ -448,6 +449,7 @@ pgs_dedup_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 	rc = SPI_execute_plan(p->write, NULL, NULL, false, 0);
 	if (pushed)
 		PopActiveSnapshot();
+	pgs_adopt_plan(p->write);
 	if (rc < 0)
 		elog(ERROR, "could not write the rows of a deduplicating query");
 	result->output_rows = (int64) SPI_processed;

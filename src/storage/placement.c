@@ -463,7 +463,10 @@ plc_drop_at_xact_end(XactEvent event)
 	}
 }
 
-/* from the object access hook: a table being dropped that has an entry is freed at commit */
+/*
+ * From the object access hook: a table being dropped that has an entry has
+ * it freed at commit.
+ */
 void
 pgs_placement_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 							int subId)
@@ -843,6 +846,7 @@ pgs_writer_register(Relation rel)
 		if (p == NULL)
 			return;
 	}
+
 	/*
 	 * Once per transaction and stream: a second registration (the relation's
 	 * cache entry was rebuilt, and with it what told this transaction's

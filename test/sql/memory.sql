@@ -65,10 +65,13 @@ SELECT stream.start_query('pm_live', $q$SELECT stream.tumble(t, '10 minutes') AS
 CALL stream.process_all_available('pm_live');
 SELECT count(*) AS plans_context FROM pg_backend_memory_contexts
  WHERE name = 'pg_streaming plans' AND parent = 'CacheMemoryContext';
-SELECT count(*) > 0 AS statements_inside,
-       count(*) FILTER (WHERE parent <> 'pg_streaming plans') AS statements_outside
+-- the query's statements, and the generic plans PostgreSQL built for them
+SELECT count(*) FILTER (WHERE name = 'CachedPlanSource') > 0 AS statements_inside,
+       count(*) FILTER (WHERE name = 'CachedPlan') > 0 AS generic_plans_inside,
+       count(*) FILTER (WHERE parent <> 'pg_streaming plans') AS outside
   FROM pg_backend_memory_contexts
- WHERE name = 'CachedPlanSource' AND ident LIKE '%public.pm_s %';
+ WHERE name IN ('CachedPlanSource', 'CachedPlan')
+   AND (ident LIKE '%public.pm\_s %' OR ident LIKE '%pm\_live%');
 SELECT count(*) > 0 AS catalog_statements_inside FROM pg_backend_memory_contexts
  WHERE parent = 'pg_streaming plans' AND name = 'CachedPlanSource'
    AND ident LIKE '%stream.checkpoint_offsets%';
