@@ -224,9 +224,9 @@ exec_free_entry(ExecCache *c, ExecEntry *e)
 	pfree(sql);
 }
 
-/* free every statement of the cache, or only those of one query */
+/* free every statement of the cache */
 static void
-exec_forget(ExecCache *c, bool all, int64 query_id)
+exec_forget_all(ExecCache *c)
 {
 	dlist_mutable_iter it;
 
@@ -236,8 +236,7 @@ exec_forget(ExecCache *c, bool all, int64 query_id)
 	{
 		ExecEntry  *e = dlist_container(ExecEntry, lru, it.cur);
 
-		if (all || e->key.query_id == query_id)
-			exec_free_entry(c, e);
+		exec_free_entry(c, e);
 	}
 }
 
@@ -253,11 +252,10 @@ exec_plan(ExecCache *c, int64 query_id, const char *sql, int nargs,
 	ExecKey		key;
 	ExecEntry  *e;
 	SPIPlanPtr	plan;
-	MemoryContext old;
 
 	if (c->stale && c->running == 0)
 	{
-		exec_forget(c, true, 0);
+		exec_forget_all(c);
 		c->stale = false;
 	}
 	if (c->entries == NULL)
@@ -292,10 +290,8 @@ exec_plan(ExecCache *c, int64 query_id, const char *sql, int nargs,
 	while (c->count >= c->limit && c->running == 0)
 		exec_free_entry(c, dlist_container(ExecEntry, lru, dlist_tail_node(&c->lru)));
 
+	key.sql = MemoryContextStrdup(pgs_plan_context(), sql);
 	e = hash_search(c->entries, &key, HASH_ENTER, NULL);
-	old = MemoryContextSwitchTo(pgs_plan_context());
-	e->key.sql = pstrdup(sql);
-	MemoryContextSwitchTo(old);
 	e->plan = plan;
 	dlist_push_head(&c->lru, &e->lru);
 	c->count++;
@@ -449,19 +445,6 @@ pgs_owner_exec(int64 query_id, const char *sql, int nargs, Oid *argtypes,
 		elog(ERROR, "statement over a stream failed (%s): %s",
 			 SPI_result_code_string(rc), sql);
 	return (int) SPI_processed;
-}
-
-/*
- * Free the owner statements of one query, or of every query with
- * query_id 0, now or, while one of them runs, at the next one prepared.
- */
-void
-pgs_owner_forget(int64 query_id)
-{
-	if (owner_cache.running > 0)
-		owner_cache.stale = true;
-	else
-		exec_forget(&owner_cache, query_id == 0, query_id);
 }
 
 /* a column of the last statement's row as text, copied into cxt */

@@ -45,7 +45,6 @@ extern int	pgs_catalog_exec(const char *sql, int nargs, Oid *argtypes,
 extern int	pgs_owner_exec(int64 query_id, const char *sql, int nargs,
 						   Oid *argtypes, Datum *values, const char *nulls,
 						   bool read_only, long count);
-extern void pgs_owner_forget(int64 query_id);
 
 /* results of the last statement, copied into the given context */
 extern char *pgs_result_text(int row, int col, MemoryContext cxt);
