@@ -6,6 +6,8 @@ OBJS = \
 	src/common/names.o \
 	src/common/notes.o \
 	src/common/snapshot.o \
+	src/common/errors.o \
+	src/common/plans.o \
 	src/storage/stream_am.o \
 	src/storage/stream_table.o \
 	src/storage/guard.o \
@@ -64,7 +66,8 @@ REGRESS = stream_tables queries refusals identifiers security ddl_guards rewrite
 REGRESS_OPTS = --load-extension=pg_streaming
 
 ISOLATION = late_commit concurrent_writers concurrent_processing ownership_locks starting_latest index_build_inval \
-	retention_plan_run retention_open_writer retention_stopped_query retention_row_lock complete_readers upsert_target rename_batch
+	retention_plan_run retention_open_writer retention_stopped_query retention_row_lock complete_readers upsert_target rename_batch \
+	rename_cancel
 ISOLATION_OPTS = --inputdir=$(srcdir)/test --load-extension=pg_streaming
 
 TAP_TESTS = 1

@@ -11,7 +11,9 @@
 
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "nodes/pg_list.h"
+#include "parser/parse_node.h"
 
 typedef struct PgsAnalyzedQuery
 {
@@ -44,6 +46,8 @@ extern void pgs_rewrite_arm_then(const char *token, Oid stream_relid,
 								 Oid view_relid, PgsRewriteFinish finish,
 								 const void *finish_arg);
 extern void pgs_rewrite_disarm(void);
-extern void pgs_install_hooks(void);
+extern void pgs_analyze_post_parse(ParseState *pstate, Query *query);
+extern void pgs_analyze_at_xact_end(XactEvent event);
+extern void pgs_analyze_at_subxact_end(SubXactEvent event, SubTransactionId mySubid);
 
 #endif							/* PGS_ANALYZE_H */

@@ -85,8 +85,6 @@ typedef struct QaRewrite
 
 static QaRewrite qa_rewrite;
 static QaRewrite *qa_active_rewrite = NULL;
-static bool qa_callbacks_registered = false;
-static post_parse_analyze_hook_type prev_post_parse_analyze_hook = NULL;
 
 /*
  * Does the relation use the stream_heap access method?
@@ -767,12 +765,10 @@ qa_check_calls(Query *query, Oid view_relid, Oid stream_relid)
 				 errhint("Qualify the names in the query's text with stream.alter_query(), or drop what was created.")));
 }
 
-static void
-qa_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
+/* from the post_parse_analyze hook, after the hooks installed before ours */
+void
+pgs_analyze_post_parse(ParseState *pstate, Query *query)
 {
-	if (prev_post_parse_analyze_hook)
-		prev_post_parse_analyze_hook(pstate, query, jstate);
-
 	if (qa_active_rewrite != NULL &&
 		pstate->p_sourcetext == qa_active_rewrite->token)
 	{
@@ -813,16 +809,15 @@ qa_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 }
 
 /* an aborted (sub)transaction leaves no substitution armed */
-static void
-qa_xact_callback(XactEvent event, void *arg)
+void
+pgs_analyze_at_xact_end(XactEvent event)
 {
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
 		qa_active_rewrite = NULL;
 }
 
-static void
-qa_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-					SubTransactionId parentSubid, void *arg)
+void
+pgs_analyze_at_subxact_end(SubXactEvent event, SubTransactionId mySubid)
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB && qa_active_rewrite != NULL &&
 		mySubid == qa_active_rewrite->subid)
@@ -840,12 +835,6 @@ qa_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 void
 pgs_rewrite_arm(const char *token, Oid stream_relid, Oid view_relid)
 {
-	if (!qa_callbacks_registered)
-	{
-		RegisterXactCallback(qa_xact_callback, NULL);
-		RegisterSubXactCallback(qa_subxact_callback, NULL);
-		qa_callbacks_registered = true;
-	}
 	qa_rewrite.token = token;
 	qa_rewrite.stream_relid = stream_relid;
 	qa_rewrite.view_relid = view_relid;
@@ -875,12 +864,4 @@ void
 pgs_rewrite_disarm(void)
 {
 	qa_active_rewrite = NULL;
-}
-
-/* from _PG_init: chain the analysis hook */
-void
-pgs_install_hooks(void)
-{
-	prev_post_parse_analyze_hook = post_parse_analyze_hook;
-	post_parse_analyze_hook = qa_post_parse_analyze;
 }

@@ -52,6 +52,7 @@
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_checkpoint.h"
 #include "catalog/pgs_query.h"
+#include "common/pgs_errors.h"
 #include "exec/pgs_batch.h"
 #include "pg_streaming.h"
 
@@ -530,8 +531,12 @@ mg_pending_rows_guarded(const PgsQuery *q)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
-		/* a cancel is the caller's, raised again outside the subtransaction */
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+
+		/*
+		 * A cancel or a termination is the caller's, raised again outside
+		 * the subtransaction.
+		 */
+		if (pgs_error_is_interrupt(edata->sqlerrcode))
 			ReThrowError(edata);
 		ereport(DEBUG1,
 				(errmsg("pending rows of streaming query \"%s\" not counted: %s",

@@ -17,9 +17,18 @@
 
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "nodes/nodes.h"
+
 /* _PG_init, while shared_preload_libraries is processed */
-extern void pgs_shmem_init_hooks(void);
 extern void pgs_register_launcher(void);
+/* the shared memory hooks, installed by _PG_init */
+extern void pgs_shared_shmem_request(void);
+extern void pgs_shared_shmem_startup(void);
+/* the utility hook, before the command runs */
+extern void pgs_shared_before_utility(Node *parsetree);
+/* the transaction-end dispatcher */
+extern void pgs_shared_at_xact_end(XactEvent event);
 
 /* how the background workers serve a query now, for stream.queries */
 extern char *pgs_query_serving(int64 query_id);

@@ -55,6 +55,7 @@
 #include "utils/timestamp.h"
 
 #include "bgw/bgw_internal.h"
+#include "common/pgs_errors.h"
 #include "storage/pgs_retention.h"
 #include "catalog/pgs_query.h"
 #include "pg_streaming.h"
@@ -1015,6 +1016,12 @@ sched_retention(void)
 		}
 		PG_CATCH();
 		{
+			/*
+			 * As in autovacuum, a cancel ends this pass only (it is logged);
+			 * a termination ends the scheduler.
+			 */
+			if (pgs_error_is_termination(geterrcode()))
+				PG_RE_THROW();
 			MemoryContextSwitchTo(cxt);
 			EmitErrorReport();
 			FlushErrorState();
@@ -1061,6 +1068,9 @@ sched_retention(void)
 		}
 		PG_CATCH();
 		{
+			/* a cancel ends this stream's pass, a termination the scheduler */
+			if (pgs_error_is_termination(geterrcode()))
+				PG_RE_THROW();
 			MemoryContextSwitchTo(cxt);
 			EmitErrorReport();
 			FlushErrorState();

@@ -32,9 +32,6 @@
 
 PgsShared  *pgs_shared = NULL;
 
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-static ProcessUtility_hook_type prev_process_utility_hook = NULL;
 
 /* the shared state, with pg_streaming.max_databases database entries */
 static Size
@@ -44,23 +41,20 @@ pgs_shared_size(void)
 					mul_size(sizeof(PgsDatabase), pgs_max_databases));
 }
 
-static void
-shm_request(void)
+/* from the shmem_request hook */
+void
+pgs_shared_shmem_request(void)
 {
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(pgs_shared_size()));
 	RequestNamedLWLockTranche("pg_streaming", 1);
 	pgs_placement_shmem_request();
 }
 
-static void
-shm_startup(void)
+/* from the shmem_startup hook */
+void
+pgs_shared_shmem_startup(void)
 {
 	bool		found;
-
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	pgs_shared = ShmemInitStruct("pg_streaming", pgs_shared_size(), &found);
@@ -245,8 +239,8 @@ pgs_stream_set_wakes(Oid dboid, const Oid *relids, int nrelids)
  * new extension.  The layers that leave the notes know nothing of shared
  * memory; an abort or a PREPARE forgets them.
  */
-static void
-shm_xact_callback(XactEvent event, void *arg)
+void
+pgs_shared_at_xact_end(XactEvent event)
 {
 	ListCell   *lc;
 	PgsDatabase *db;
@@ -384,17 +378,13 @@ shm_database_named(const char *name)
 }
 
 /*
- * Commands that need a database free of other sessions clear it of
- * pg_streaming's processes first.
+ * From the utility hook, before the command runs: commands that need a
+ * database free of other sessions clear it of pg_streaming's processes
+ * first.
  */
-static void
-shm_process_utility(PlannedStmt *pstmt, const char *queryString,
-					bool readOnlyTree, ProcessUtilityContext context,
-					ParamListInfo params, QueryEnvironment *queryEnv,
-					DestReceiver *dest, QueryCompletion *qc)
+void
+pgs_shared_before_utility(Node *parsetree)
 {
-	Node	   *parsetree = pstmt->utilityStmt;
-
 	if (pgs_shared != NULL)
 	{
 		if (IsA(parsetree, DropdbStmt))
@@ -421,13 +411,6 @@ shm_process_utility(PlannedStmt *pstmt, const char *queryString,
 				 ((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
 			pgs_pause_database(shm_database_named(((RenameStmt *) parsetree)->subname), 10);
 	}
-
-	if (prev_process_utility_hook)
-		prev_process_utility_hook(pstmt, queryString, readOnlyTree, context,
-								  params, queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
 }
 
 /*
@@ -451,20 +434,6 @@ pgs_start_worker(const char *function, const char *type, Datum arg,
 	snprintf(worker.bgw_name, BGW_MAXLEN, "%s", type);
 	snprintf(worker.bgw_type, BGW_MAXLEN, "%s", type);
 	return RegisterDynamicBackgroundWorker(&worker, handle);
-}
-
-void
-pgs_shmem_init_hooks(void)
-{
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = shm_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = shm_startup;
-	prev_process_utility_hook = ProcessUtility_hook;
-	ProcessUtility_hook = shm_process_utility;
-	/* every backend inherits it: each commit's notes are taken here */
-	RegisterXactCallback(shm_xact_callback, NULL);
-	pgs_commit_notes_enable();
 }
 
 /*

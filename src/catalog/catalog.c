@@ -18,10 +18,13 @@
 #include "postgres.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "utils/inval.h"
 #include "utils/plancache.h"
 
 #include "catalog/namespace.h"
 #include "catalog/pg_authid_d.h"
+#include "common/hashfn.h"
+#include "lib/ilist.h"
 #include "utils/datum.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -33,6 +36,7 @@
 #include "utils/syscache.h"
 
 #include "catalog/pgs_catalog.h"
+#include "common/pgs_plans.h"
 #include "pg_streaming.h"
 
 /*
@@ -129,7 +133,10 @@ pgs_ensure_snapshot(void)
 	return true;
 }
 
-/* a backend's hash table of entries keyed by a query id (an int64 first) */
+/*
+ * A backend's hash table of entries keyed by a query id (an int64 first),
+ * for the plan caches of the batches: under the plan context.
+ */
 HTAB *
 pgs_query_id_hash(const char *name, Size entrysize)
 {
@@ -137,51 +144,201 @@ pgs_query_id_hash(const char *name, Size entrysize)
 
 	ctl.keysize = sizeof(int64);
 	ctl.entrysize = entrysize;
-	return hash_create(name, 16, &ctl, HASH_ELEM | HASH_BLOBS);
-}
-
-/* catalog statements, each prepared once per backend */
-typedef struct CatalogPlan
-{
-	char	   *sql;
-	int			nargs;
-	SPIPlanPtr	plan;
-	struct CatalogPlan *next;
-} CatalogPlan;
-
-static CatalogPlan *catalog_plans = NULL;
-
-static SPIPlanPtr
-cat_plan(const char *sql, int nargs, Oid *argtypes)
-{
-	CatalogPlan *p;
-	SPIPlanPtr	plan;
-
-	for (p = catalog_plans; p != NULL; p = p->next)
-		if (p->nargs == nargs && strcmp(p->sql, sql) == 0)
-			return p->plan;
-
-	plan = SPI_prepare(sql, nargs, argtypes);
-	if (plan == NULL)
-		elog(ERROR, "could not prepare catalog statement (%s): %s",
-			 SPI_result_code_string(SPI_result), sql);
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
-	p = MemoryContextAlloc(TopMemoryContext, sizeof(CatalogPlan));
-	p->sql = MemoryContextStrdup(TopMemoryContext, sql);
-	p->nargs = nargs;
-	p->plan = plan;
-	p->next = catalog_plans;
-	catalog_plans = p;
-	return plan;
+	ctl.hcxt = pgs_plan_context();
+	return hash_create(name, 16, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 }
 
 /*
- * Run one catalog statement; returns SPI_processed.  The statement is
- * prepared on first use and kept (it always runs as the same user with the
- * same search_path).  Errors in the SQL are bugs, so they are reported as
- * such.
+ * The two executors' statement caches.  Catalog statements are the
+ * extension's own, a fixed set; owner statements read users' streams, are
+ * built from a query's tables and columns, and belong to that query.  Each
+ * cache holds at most "limit" statements and evicts the one used least
+ * recently past that, except while one of its statements runs (a statement
+ * can run code that runs others): it then grows, and shrinks back at the
+ * next statement prepared with none running.
  */
+#define PGS_CATALOG_STATEMENTS_MAX	256
+#define PGS_OWNER_STATEMENTS_MAX	256
+
+typedef struct ExecKey
+{
+	int64		query_id;		/* the owner statement's query; 0 otherwise */
+	int			nargs;
+	const char *sql;
+} ExecKey;
+
+typedef struct ExecEntry
+{
+	ExecKey		key;			/* hash key; key.sql is the entry's own copy */
+	SPIPlanPtr	plan;
+	dlist_node	lru;			/* the most recently used first */
+} ExecEntry;
+
+typedef struct ExecCache
+{
+	const char *name;
+	int			limit;
+	HTAB	   *entries;
+	dlist_head	lru;
+	int			count;
+	int			running;		/* of its statements, executing now */
+	bool		stale;			/* forget them all when none runs */
+} ExecCache;
+
+static ExecCache catalog_cache = {"pg_streaming catalog statements", PGS_CATALOG_STATEMENTS_MAX};
+static ExecCache owner_cache = {"pg_streaming owner statements", PGS_OWNER_STATEMENTS_MAX};
+static Oid	owner_cache_defs_relid = InvalidOid;
+static bool owner_cache_callback = false;
+
+static uint32
+exec_key_hash(const void *key, Size keysize)
+{
+	const ExecKey *k = key;
+
+	return hash_combine(hash_bytes((const unsigned char *) k->sql, strlen(k->sql)),
+						hash_bytes((const unsigned char *) &k->query_id,
+								   sizeof(k->query_id)));
+}
+
+static int
+exec_key_match(const void *key1, const void *key2, Size keysize)
+{
+	const ExecKey *a = key1;
+	const ExecKey *b = key2;
+
+	if (a->query_id != b->query_id || a->nargs != b->nargs)
+		return 1;
+	return strcmp(a->sql, b->sql);
+}
+
+static void
+exec_free_entry(ExecCache *c, ExecEntry *e)
+{
+	SPIPlanPtr	plan = e->plan;
+	char	   *sql = (char *) e->key.sql;
+
+	dlist_delete(&e->lru);
+	(void) hash_search(c->entries, &e->key, HASH_REMOVE, NULL);
+	c->count--;
+	SPI_freeplan(plan);
+	pfree(sql);
+}
+
+/* free every statement of the cache */
+static void
+exec_forget_all(ExecCache *c)
+{
+	dlist_mutable_iter it;
+
+	if (c->entries == NULL)
+		return;
+	dlist_foreach_modify(it, &c->lru)
+	{
+		ExecEntry  *e = dlist_container(ExecEntry, lru, it.cur);
+
+		exec_free_entry(c, e);
+	}
+}
+
+/*
+ * The statement, prepared on first use and kept.  A statement that cannot
+ * be prepared is a bug in the extension (the texts are its own), or an
+ * error that SPI_prepare raised itself.
+ */
+static SPIPlanPtr
+exec_plan(ExecCache *c, int64 query_id, const char *sql, int nargs,
+		  Oid *argtypes)
+{
+	ExecKey		key;
+	ExecEntry  *e;
+	SPIPlanPtr	plan;
+
+	if (c->stale && c->running == 0)
+	{
+		exec_forget_all(c);
+		c->stale = false;
+	}
+	if (c->entries == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(ExecKey);
+		ctl.entrysize = sizeof(ExecEntry);
+		ctl.hash = exec_key_hash;
+		ctl.match = exec_key_match;
+		ctl.hcxt = pgs_plan_context();
+		c->entries = hash_create(c->name, 64, &ctl,
+								 HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+		dlist_init(&c->lru);
+	}
+	key.query_id = query_id;
+	key.nargs = nargs;
+	key.sql = sql;
+	e = hash_search(c->entries, &key, HASH_FIND, NULL);
+	if (e != NULL)
+	{
+		dlist_move_head(&c->lru, &e->lru);
+		return e->plan;
+	}
+
+	plan = SPI_prepare(sql, nargs, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare %s statement (%s): %s",
+			 c == &catalog_cache ? "catalog" : "owner",
+			 SPI_result_code_string(SPI_result), sql);
+	pgs_keep_plan(plan);
+	while (c->count >= c->limit && c->running == 0)
+		exec_free_entry(c, dlist_container(ExecEntry, lru, dlist_tail_node(&c->lru)));
+
+	key.sql = MemoryContextStrdup(pgs_plan_context(), sql);
+	e = hash_search(c->entries, &key, HASH_ENTER, NULL);
+	e->plan = plan;
+	dlist_push_head(&c->lru, &e->lru);
+	c->count++;
+	return plan;
+}
+
+/* run a statement of the cache; the count of running ones survives errors */
+static int
+exec_run(ExecCache *c, SPIPlanPtr plan, Datum *values, const char *nulls,
+		 bool read_only, long count)
+{
+	int			rc;
+	bool		pushed = pgs_ensure_snapshot();
+
+	c->running++;
+	PG_TRY();
+	{
+		rc = SPI_execute_plan(plan, values, nulls, read_only, count);
+	}
+	PG_FINALLY();
+	{
+		c->running--;
+	}
+	PG_END_TRY();
+	if (pushed)
+		PopActiveSnapshot();
+	/* a generic plan built by this execution goes under the plan context */
+	pgs_adopt_plan(plan);
+	return rc;
+}
+
+/*
+ * stream.query_defs changed (a query dropped, altered, or given to another
+ * owner): the owner statements go, prepared again when next used.  Nothing
+ * is freed here; a callback may come while one of them runs.
+ */
+static void
+exec_owner_relcache_callback(Datum arg, Oid relid)
+{
+	if (!OidIsValid(relid) || relid == owner_cache_defs_relid)
+	{
+		owner_cache.stale = true;
+		/* looked up again: the extension may be made anew */
+		owner_cache_defs_relid = InvalidOid;
+	}
+}
+
 /* does the statement write, or lock rows? */
 static bool
 cat_plan_writes(SPIPlanPtr plan)
@@ -238,22 +395,54 @@ cat_check_writable(SPIPlanPtr plan)
 		pgs_require_writable();
 }
 
+/*
+ * Run one of the extension's own statements in a catalog stretch; returns
+ * SPI_processed.  The statement is prepared on first use and kept (it
+ * always runs as the same user with the same search_path).  Errors in the
+ * SQL are bugs, so they are reported as such.
+ */
 int
 pgs_catalog_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
 				 const char *nulls, bool read_only, long count)
 {
 	int			rc;
-	SPIPlanPtr	plan = cat_plan(sql, nargs, argtypes);
-	bool		pushed;
+	SPIPlanPtr	plan = exec_plan(&catalog_cache, 0, sql, nargs, argtypes);
 
 	cat_check_writable(plan);
-	pushed = pgs_ensure_snapshot();
-
-	rc = SPI_execute_plan(plan, values, nulls, read_only, count);
-	if (pushed)
-		PopActiveSnapshot();
+	rc = exec_run(&catalog_cache, plan, values, nulls, read_only, count);
 	if (rc < 0)
 		elog(ERROR, "catalog statement failed (%s): %s",
+			 SPI_result_code_string(rc), sql);
+	return (int) SPI_processed;
+}
+
+/*
+ * Run a statement over a user's table for query query_id, in an owner
+ * stretch; returns SPI_processed.  Kept like a catalog statement, in a
+ * cache of its own from which the query's statements go when the query is
+ * dropped or changed.  Only an owner stretch runs these: a statement over a
+ * user's table never runs with the extension's rights.
+ */
+int
+pgs_owner_exec(int64 query_id, const char *sql, int nargs, Oid *argtypes,
+			   Datum *values, const char *nulls, bool read_only, long count)
+{
+	int			rc;
+	SPIPlanPtr	plan;
+
+	if (!InSecurityRestrictedOperation())
+		elog(ERROR, "statement over a stream run outside an owner stretch: %s", sql);
+	if (!owner_cache_callback)
+	{
+		CacheRegisterRelcacheCallback(exec_owner_relcache_callback, (Datum) 0);
+		owner_cache_callback = true;
+	}
+	if (!OidIsValid(owner_cache_defs_relid))
+		owner_cache_defs_relid = pgs_query_defs_relid();
+	plan = exec_plan(&owner_cache, query_id, sql, nargs, argtypes);
+	rc = exec_run(&owner_cache, plan, values, nulls, read_only, count);
+	if (rc < 0)
+		elog(ERROR, "statement over a stream failed (%s): %s",
 			 SPI_result_code_string(rc), sql);
 	return (int) SPI_processed;
 }

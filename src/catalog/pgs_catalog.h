@@ -48,6 +48,10 @@ extern void pgs_owner_end(PgsCatalogAccess *acc);
 extern int	pgs_catalog_exec(const char *sql, int nargs, Oid *argtypes,
 							 Datum *values, const char *nulls, bool read_only,
 							 long count);
+/* the same for a statement over a user's table, in query_id's owner stretch */
+extern int	pgs_owner_exec(int64 query_id, const char *sql, int nargs,
+						   Oid *argtypes, Datum *values, const char *nulls,
+						   bool read_only, long count);
 
 /* results of the last statement, copied into the given context */
 extern char *pgs_result_text(int row, int col, MemoryContext cxt);

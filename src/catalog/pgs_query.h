@@ -14,6 +14,7 @@
 
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "nodes/pg_list.h"
 
 typedef struct PgsQuery
@@ -82,6 +83,9 @@ extern void pgs_query_set_view(int64 query_id, Oid view_relid, const char *run_t
 extern void pgs_query_lock_for_rename(Oid classid, Oid objid);
 extern void pgs_query_follow_renames(Oid column_relid, const char *old_column,
 									 const char *new_column);
+extern void pgs_query_at_xact_end(XactEvent event);
+extern void pgs_query_at_subxact_end(SubXactEvent event, SubTransactionId mySubid,
+									 SubTransactionId parentSubid);
 
 /* query_view.c: a query's view, and its text after renames */
 struct Query;

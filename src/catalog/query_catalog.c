@@ -33,6 +33,7 @@
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_query.h"
 #include "catalog/pgs_query_tables.h"
+#include "common/pgs_errors.h"
 #include "access/xact.h"
 #include "utils/memutils.h"
 #include "nodes/parsenodes.h"
@@ -499,10 +500,10 @@ typedef struct QcRenamed
 
 static List *qc_renamed = NIL;
 static MemoryContext qc_renamed_cxt = NULL;	/* under TopTransactionContext */
-static bool qc_renamed_callback = false;
 
-static void
-qc_renamed_xact_callback(XactEvent event, void *arg)
+/* from the transaction-end dispatcher */
+void
+pgs_query_at_xact_end(XactEvent event)
 {
 	/* the memory goes with the transaction's */
 	qc_renamed = NIL;
@@ -510,9 +511,9 @@ qc_renamed_xact_callback(XactEvent event, void *arg)
 }
 
 /* a renaming command that failed in a subtransaction found nothing */
-static void
-qc_renamed_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-							SubTransactionId parentSubid, void *arg)
+void
+pgs_query_at_subxact_end(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid)
 {
 	ListCell   *lc;
 
@@ -551,12 +552,6 @@ pgs_query_lock_for_rename(Oid classid, Oid objid)
 	int			n;
 	int			i;
 
-	if (!qc_renamed_callback)
-	{
-		RegisterXactCallback(qc_renamed_xact_callback, NULL);
-		RegisterSubXactCallback(qc_renamed_subxact_callback, NULL);
-		qc_renamed_callback = true;
-	}
 	if (qc_renamed_cxt == NULL)
 		qc_renamed_cxt = AllocSetContextCreate(TopTransactionContext, "pg_streaming renames",
 											   ALLOCSET_SMALL_SIZES);
@@ -623,6 +618,17 @@ pgs_query_lock_for_rename(Oid classid, Oid objid)
 			edata = CopyErrorData();
 			FlushErrorState();
 			RollbackAndReleaseCurrentSubTransaction();
+
+			/*
+			 * A cancel or a termination stops the rename: it is raised again
+			 * outside the subtransaction, and the rename rolls back whole.
+			 */
+			if (pgs_error_is_interrupt(edata->sqlerrcode))
+			{
+				MemoryContextSwitchTo(cxt);
+				CurrentResourceOwner = owner;
+				ReThrowError(edata);
+			}
 			ereport(WARNING,
 					(errmsg("the text of streaming query \"%s\" does not follow this rename",
 							r->name),

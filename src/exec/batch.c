@@ -57,6 +57,7 @@
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_checkpoint.h"
 #include "catalog/pgs_query.h"
+#include "common/pgs_plans.h"
 #include "exec/pgs_batch.h"
 #include "pg_streaming.h"
 #include "source/pgs_offsets.h"
@@ -91,7 +92,6 @@ static Oid	batch_query_defs_relid = InvalidOid;	/* as of the last batch */
  */
 static bool batch_running = false;
 static SubTransactionId batch_subid = InvalidSubTransactionId;
-static bool batch_xact_callback_registered = false;
 
 /* a planned batch, as the run step needs it */
 typedef struct BatchPlan
@@ -214,9 +214,8 @@ batch_get_plan(const PgsQuery *q)
 		PG_END_TRY();
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		if (SPI_keepplan(plan) != 0)
-			elog(ERROR, "SPI_keepplan failed");
-		entry->sql = MemoryContextStrdup(TopMemoryContext, sql);
+		pgs_keep_plan(plan);
+		entry->sql = MemoryContextStrdup(pgs_plan_context(), sql);
 		entry->plan = plan;
 	}
 	return entry;
@@ -242,13 +241,14 @@ batch_event_times(const PgsQuery *q, PgsBatchParams *params, PgsProgress *progre
 	pgs_owner_begin(&acc, q->owner, BATCH_SCAN_SEARCH_PATH);
 	/* a snapshot of its own, as in batch_scan */
 	/* infinite times say nothing of how far the stream has come */
-	pgs_catalog_exec(pgs_batch_select_cols_sql(q->stream_relid, col,
-											   psprintf("pg_catalog.min(%s), pg_catalog.max(%s),"
-														" pg_catalog.to_timestamp(pg_catalog.avg(pg_catalog.date_part('epoch', %s)))",
-														as_tz, as_tz, col),
-											   psprintf("WHERE pg_catalog.isfinite(%s)", col)),
-					 PGS_BATCH_NPARAMS, pgs_batch_param_types, params->values,
-					 params->nulls, false, 0);
+	pgs_owner_exec(q->query_id,
+				   pgs_batch_select_cols_sql(q->stream_relid, col,
+											 psprintf("pg_catalog.min(%s), pg_catalog.max(%s),"
+													  " pg_catalog.to_timestamp(pg_catalog.avg(pg_catalog.date_part('epoch', %s)))",
+													  as_tz, as_tz, col),
+											 psprintf("WHERE pg_catalog.isfinite(%s)", col)),
+				   PGS_BATCH_NPARAMS, pgs_batch_param_types, params->values,
+				   params->nulls, false, 0);
 	progress->event_time_min = DatumGetTimestampTz(pgs_result_datum(0, 1, &isnull));
 	progress->times_null = isnull;
 	progress->event_time_max = DatumGetTimestampTz(pgs_result_datum(0, 2, &isnull));
@@ -393,6 +393,7 @@ batch_execute_query(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 		pgs_rewrite_disarm();
 	}
 	PG_END_TRY();
+	pgs_adopt_plan(entry->plan);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "batch statement failed: %s", SPI_result_code_string(rc));
 	written = SPI_processed;
@@ -547,8 +548,8 @@ batch_scan(PgsCatalogAccess *acc, const PgsQuery *q, const char *select_list,
 	 * after the batch's end snapshot.  The caller's may be older (a CALL's
 	 * own), and would not see rows of transactions the end snapshot sees.
 	 */
-	return pgs_catalog_exec(sql, PGS_BATCH_NPARAMS, pgs_batch_param_types,
-							params->values, params->nulls, false, 0);
+	return pgs_owner_exec(q->query_id, sql, PGS_BATCH_NPARAMS, pgs_batch_param_types,
+						  params->values, params->nulls, false, 0);
 }
 
 /* the block of a tid datum */
@@ -585,8 +586,8 @@ batch_count_split(const PgsQuery *q, FullTransactionId x, int64 from,
 	values[2] = PointerGetDatum(&hi_tid);
 	pgs_owner_begin(&acc, q->owner, BATCH_SCAN_SEARCH_PATH);
 	/* a snapshot of its own, as in batch_scan */
-	pgs_catalog_exec(pgs_split_count_sql(q->stream_relid), 3, argtypes,
-					 values, NULL, false, 0);
+	pgs_owner_exec(q->query_id, pgs_split_count_sql(q->stream_relid), 3, argtypes,
+				   values, NULL, false, 0);
 	n = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
 	if (first)
 	{
@@ -993,16 +994,16 @@ batch_commit(MemoryContext cxt)
 	MemoryContextSwitchTo(cxt);
 }
 
-static void
-batch_xact_callback(XactEvent event, void *arg)
+/* from the transaction-end dispatcher: an abort ends the running batch */
+void
+pgs_batch_at_xact_end(XactEvent event)
 {
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
 		batch_running = false;
 }
 
-static void
-batch_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-					   SubTransactionId parentSubid, void *arg)
+void
+pgs_batch_at_subxact_end(SubXactEvent event, SubTransactionId mySubid)
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB && mySubid == batch_subid)
 		batch_running = false;
@@ -1121,12 +1122,6 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("a streaming batch cannot run inside another batch"),
 				 errhint("Run the other query's batches from the session or leave them to the background worker.")));
-	if (!batch_xact_callback_registered)
-	{
-		RegisterXactCallback(batch_xact_callback, NULL);
-		RegisterSubXactCallback(batch_subxact_callback, NULL);
-		batch_xact_callback_registered = true;
-	}
 	batch_running = true;
 	batch_subid = GetCurrentSubTransactionId();
 
@@ -1376,9 +1371,10 @@ pgs_restored_rows(const PgsQuery *q, FullTransactionId *restore, bool *kept,
 	char	   *rel = pgs_qualified_relname(q->stream_relid);
 
 	pgs_owner_begin(&acc, q->owner, BATCH_SCAN_SEARCH_PATH);
-	if (pgs_catalog_exec(psprintf("SELECT s.xmin::pg_catalog.text::pg_catalog.int8, s." PGS_XID_COLUMN
-								  " FROM ONLY %s s ORDER BY s.ctid LIMIT 1", rel),
-						 0, NULL, NULL, NULL, false, 0) == 0)
+	if (pgs_owner_exec(q->query_id,
+					   psprintf("SELECT s.xmin::pg_catalog.text::pg_catalog.int8, s." PGS_XID_COLUMN
+								" FROM ONLY %s s ORDER BY s.ctid LIMIT 1", rel),
+					   0, NULL, NULL, NULL, false, 0) == 0)
 	{
 		pgs_owner_end(&acc);
 		return false;
@@ -1392,13 +1388,14 @@ pgs_restored_rows(const PgsQuery *q, FullTransactionId *restore, bool *kept,
 	*kept = !FullTransactionIdEquals(stamp, *restore);
 	values[0] = Int64GetDatum((int64) xmin);
 	values[1] = FullTransactionIdGetDatum(*restore);
-	pgs_catalog_exec(psprintf("SELECT pg_catalog.count(*) FILTER (WHERE"
-							  "  s.xmin::pg_catalog.text::pg_catalog.int8 OPERATOR(pg_catalog.<>) $1"
-							  "  AND s." PGS_XID_COLUMN " OPERATOR(pg_catalog.<=) $2),"
-							  " pg_catalog.count(*) FILTER (WHERE"
-							  "  s.xmin::pg_catalog.text::pg_catalog.int8 OPERATOR(pg_catalog.=) $1)"
-							  " FROM ONLY %s s", rel),
-					 2, argtypes, values, NULL, false, 0);
+	pgs_owner_exec(q->query_id,
+				   psprintf("SELECT pg_catalog.count(*) FILTER (WHERE"
+							"  s.xmin::pg_catalog.text::pg_catalog.int8 OPERATOR(pg_catalog.<>) $1"
+							"  AND s." PGS_XID_COLUMN " OPERATOR(pg_catalog.<=) $2),"
+							" pg_catalog.count(*) FILTER (WHERE"
+							"  s.xmin::pg_catalog.text::pg_catalog.int8 OPERATOR(pg_catalog.=) $1)"
+							" FROM ONLY %s s", rel),
+				   2, argtypes, values, NULL, false, 0);
 	*intruders = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
 	*restored = DatumGetInt64(pgs_result_datum(0, 2, &isnull));
 	pgs_owner_end(&acc);

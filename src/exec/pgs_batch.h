@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "access/transam.h"
+#include "access/xact.h"
 #include "catalog/pgs_query.h"
 
 typedef enum PgsBatchResult
@@ -35,6 +36,8 @@ extern void pgs_check_history(const PgsQuery *q);
 extern bool pgs_restored_rows(const PgsQuery *q, FullTransactionId *restore,
 							  bool *kept, int64 *restored, int64 *intruders);
 extern Oid	pgs_stream_relfilenode(Oid relid);
+extern void pgs_batch_at_xact_end(XactEvent event);
+extern void pgs_batch_at_subxact_end(SubXactEvent event, SubTransactionId mySubid);
 
 /* restored.c: at most this many restored queries per stream, 2^that masks */
 #define PGS_RESTAMP_MAX_QUERIES	8

@@ -41,6 +41,7 @@
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_checkpoint.h"
 #include "catalog/pgs_query.h"
+#include "common/pgs_plans.h"
 #include "pg_streaming.h"
 #include "source/pgs_offsets.h"
 #include "state/agg_internal.h"
@@ -132,8 +133,7 @@ pgs_state_prepare(const char *sql, int nargs, Oid *argtypes)
 	if (plan == NULL)
 		elog(ERROR, "could not prepare statement of a streaming aggregation (%s): %s",
 			 SPI_result_code_string(SPI_result), sql);
-	if (SPI_keepplan(plan) != 0)
-		elog(ERROR, "SPI_keepplan failed");
+	pgs_keep_plan(plan);
 	return plan;
 }
 
@@ -238,7 +238,7 @@ ae_plans(const PgsQuery *q)
 	MemoryContextSwitchTo(cxt);
 	ae_shape(q, &shape);
 	pgs_agg_check_state(q->state_relid, &shape, q->name);
-	p->shape = MemoryContextStrdup(TopMemoryContext, pgs_agg_shape_signature(&shape));
+	p->shape = MemoryContextStrdup(pgs_plan_context(), pgs_agg_shape_signature(&shape));
 	p->complete = strcmp(q->output_mode, "complete") == 0;
 	p->append = strcmp(q->output_mode, "append") == 0;
 	p->session = shape.session;
@@ -278,7 +278,7 @@ ae_plans(const PgsQuery *q)
 	pgs_owner_end(&acc);
 
 	{
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		MemoryContext old = MemoryContextSwitchTo(pgs_plan_context());
 		ListCell   *lc;
 		int			i = 1;
 
@@ -305,7 +305,7 @@ ae_plans(const PgsQuery *q)
 		p->results_all = pgs_state_prepare(all, p->nresults, p->merge_types + 1);
 	if (p->time_key >= 0)
 	{
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		MemoryContext old = MemoryContextSwitchTo(pgs_plan_context());
 
 		p->evict_types = palloc(sizeof(Oid) * (p->nresults + 1));
 		p->evict_types[0] = p->time_type;
@@ -328,7 +328,7 @@ ae_plans(const PgsQuery *q)
 	pgs_owner_end(&acc);
 	MemoryContextSwitchTo(cxt);
 
-	p->signature = MemoryContextStrdup(TopMemoryContext, sig);
+	p->signature = MemoryContextStrdup(pgs_plan_context(), sig);
 	return p;
 }
 
@@ -353,6 +353,7 @@ pgs_state_run_into(SPIPlanPtr plan, ParamListInfo params, MemoryContext cxt)
 	rc = SPI_execute_plan_extended(plan, &opts);
 	if (pushed)
 		PopActiveSnapshot();
+	pgs_adopt_plan(plan);
 	if (rc < 0)
 		elog(ERROR, "statement of a streaming aggregation failed: %s",
 			 SPI_result_code_string(rc));
@@ -368,6 +369,7 @@ ae_run(SPIPlanPtr plan)
 
 	if (pushed)
 		PopActiveSnapshot();
+	pgs_adopt_plan(plan);
 	if (rc < 0)
 		elog(ERROR, "statement of a streaming aggregation failed: %s",
 			 SPI_result_code_string(rc));
@@ -456,6 +458,7 @@ ae_state_count(AggPlans *p)
 
 	if (pushed)
 		PopActiveSnapshot();
+	pgs_adopt_plan(p->count);
 	if (rc < 0)
 		elog(ERROR, "could not count the state of a streaming aggregation");
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,

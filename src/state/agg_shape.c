@@ -45,7 +45,6 @@
 #include "pg_streaming.h"
 #include "state/pgs_agg.h"
 
-static planner_hook_type prev_planner_hook = NULL;
 
 /* ---- finding the aggregate calls ---- */
 
@@ -690,30 +689,25 @@ as_query_is_partial(Query *parse)
 	return false;
 }
 
-static PlannedStmt *
-as_planner(Query *parse, const char *query_string, int cursorOptions,
-		   ParamListInfo boundParams)
+/*
+ * From the planner hook, before planning: is this a streaming query's
+ * partial aggregation?  Then it is never planned in parallel (it would be
+ * split twice), and *cursorOptions says so.
+ */
+bool
+pgs_agg_plan_partial(Query *parse, int *cursorOptions)
 {
-	PlannedStmt *stmt;
-	bool		partial = as_query_is_partial(parse);
-
-	/* a partial aggregate is never planned in parallel, twice split */
-	if (partial)
-		cursorOptions &= ~CURSOR_OPT_PARALLEL_OK;
-	if (prev_planner_hook)
-		stmt = prev_planner_hook(parse, query_string, cursorOptions, boundParams);
-	else
-		stmt = standard_planner(parse, query_string, cursorOptions, boundParams);
-	if (partial)
-		as_fix_plan(stmt->planTree);
-	return stmt;
+	if (!as_query_is_partial(parse))
+		return false;
+	*cursorOptions &= ~CURSOR_OPT_PARALLEL_OK;
+	return true;
 }
 
+/* from the planner hook, after planning what pgs_agg_plan_partial took */
 void
-pgs_agg_install_planner_hook(void)
+pgs_agg_fix_partial_plan(PlannedStmt *stmt)
 {
-	prev_planner_hook = planner_hook;
-	planner_hook = as_planner;
+	as_fix_plan(stmt->planTree);
 }
 
 /*

@@ -48,6 +48,7 @@
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_checkpoint.h"
 #include "catalog/pgs_query.h"
+#include "common/pgs_plans.h"
 #include "pg_streaming.h"
 #include "source/pgs_offsets.h"
 #include "state/pgs_agg.h"
@@ -281,7 +282,7 @@ dd_plans(const PgsQuery *q)
 	PG_END_TRY();
 	source = linitial(SPI_plan_get_plan_sources(p->rows));
 	{
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		MemoryContext old = MemoryContextSwitchTo(pgs_plan_context());
 
 		p->rows_desc = CreateTupleDescCopy(source->resultDesc);
 		MemoryContextSwitchTo(old);
@@ -343,7 +344,7 @@ dd_plans(const PgsQuery *q)
 						  0, NULL);
 	pgs_owner_end(&acc);
 	MemoryContextSwitchTo(cxt);
-	p->signature = MemoryContextStrdup(TopMemoryContext, sig);
+	p->signature = MemoryContextStrdup(pgs_plan_context(), sig);
 	return p;
 }
 
@@ -406,6 +407,7 @@ dd_keep(const PgsQuery *q, DedupPlans *p, int64 batch_id, Tuplestorestate *rows,
 										   .params = pgs_state_params(1, &p->time_type, &cutoff, &isnull)});
 		if (pushed)
 			PopActiveSnapshot();
+		pgs_adopt_plan(p->evict);
 		if (rc < 0)
 			elog(ERROR, "could not evict the expired keys of a deduplicating query");
 		*evicted = (int64) SPI_processed;
@@ -446,6 +448,7 @@ pgs_dedup_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 	rc = SPI_execute_plan(p->write, NULL, NULL, false, 0);
 	if (pushed)
 		PopActiveSnapshot();
+	pgs_adopt_plan(p->write);
 	if (rc < 0)
 		elog(ERROR, "could not write the rows of a deduplicating query");
 	result->output_rows = (int64) SPI_processed;

@@ -78,7 +78,9 @@ extern void pgs_agg_partialize(Query *query, const PgsAggShape *shape);
 extern char *pgs_agg_shape_signature(const PgsAggShape *shape);
 extern void pgs_agg_find_time_key(PgsAggShape *shape, Query *query,
 								  Oid stream_relid, const char *event_time);
-extern void pgs_agg_install_planner_hook(void);
+struct PlannedStmt;
+extern bool pgs_agg_plan_partial(Query *parse, int *cursorOptions);
+extern void pgs_agg_fix_partial_plan(struct PlannedStmt *stmt);
 extern char *pgs_agg_deparse(Node *expr, Oid state_relid);
 
 /* agg_funcs.c */

@@ -57,8 +57,6 @@ PG_FUNCTION_INFO_V1(stream_on_ddl_command_start);
 PG_FUNCTION_INFO_V1(stream_dropping_with_cascade);
 PG_FUNCTION_INFO_V1(stream_forget_queries_using);
 
-static ProcessUtility_hook_type prev_process_utility = NULL;
-
 /* does this database have the extension, with its catalog usable? */
 static bool
 guard_extension_present(void)
@@ -316,12 +314,17 @@ guard_check_rewriting_utility(Node *stmt, bool *nothing_left)
 	return NULL;
 }
 
-static void
-guard_process_utility(PlannedStmt *pstmt, const char *queryString,
-					  bool readOnlyTree, ProcessUtilityContext context,
-					  ParamListInfo params, QueryEnvironment *queryEnv,
-					  DestReceiver *dest, QueryCompletion *qc)
+/*
+ * From the utility hook, before the command runs: refuse what would leave
+ * streams or queries broken, and narrow a VACUUM FULL or CLUSTER to the
+ * tables it may rewrite (*pstmt is then a copy carrying the narrowed
+ * command).  Returns false when nothing is left for the command to do: it
+ * must not run at all.
+ */
+bool
+pgs_guard_before_utility(PlannedStmt **pstmtp, ProcessUtilityContext context)
 {
+	PlannedStmt *pstmt = *pstmtp;
 	Node	   *stmt = pstmt->utilityStmt;
 	List	   *roles = NIL;
 	bool		present;
@@ -338,13 +341,14 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString,
 		{
 			/* what VACUUM itself would have refused first */
 			PreventInTransactionBlock(context == PROCESS_UTILITY_TOPLEVEL, "VACUUM");
-			return;
+			return false;
 		}
 		if (instead != NULL)
 		{
 			pstmt = copyObject(pstmt);
 			pstmt->utilityStmt = instead;
 			stmt = instead;
+			*pstmtp = pstmt;
 		}
 	}
 	if (present && IsA(stmt, DropRoleStmt))
@@ -362,13 +366,7 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString,
 			(void) pgs_query_reassign_owned(lfirst_oid(lc), newrole);
 		pgs_notify_scheduler_at_commit();
 	}
-
-	if (prev_process_utility)
-		prev_process_utility(pstmt, queryString, readOnlyTree, context,
-							 params, queryEnv, dest, qc);
-	else
-		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
+	return true;
 }
 
 /*
@@ -582,12 +580,4 @@ stream_ddl_rewrites_xid(PG_FUNCTION_ARGS)
 			PG_RETURN_BOOL(true);
 	}
 	PG_RETURN_BOOL(false);
-}
-
-/* from _PG_init: chain the utility hook */
-void
-pgs_install_guards(void)
-{
-	prev_process_utility = ProcessUtility_hook;
-	ProcessUtility_hook = guard_process_utility;
 }

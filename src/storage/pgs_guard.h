@@ -9,6 +9,10 @@
 #ifndef PGS_GUARD_H
 #define PGS_GUARD_H
 
-extern void pgs_install_guards(void);
+#include "nodes/plannodes.h"
+#include "tcop/utility.h"
+
+extern bool pgs_guard_before_utility(PlannedStmt **pstmtp,
+									 ProcessUtilityContext context);
 
 #endif							/* PGS_GUARD_H */

@@ -18,6 +18,8 @@
 
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "catalog/objectaccess.h"
 #include "storage/block.h"
 #include "utils/relcache.h"
 
@@ -84,7 +86,9 @@ extern void pgs_placement_note_tail(Oid relid, Oid relfilenode, int64 tail);
 extern bool pgs_writers_read(Oid relid, uint64 *since, PgsWriter **writers,
 							 int *nwriters);
 extern void pgs_placement_define_settings(void);
-extern void pgs_placement_install_hooks(void);
+extern void pgs_placement_object_access(ObjectAccessType access, Oid classId,
+										Oid objectId, int subId);
+extern void pgs_placement_at_xact_end(XactEvent event);
 extern int	pgs_max_streams;
 
 /* runs.c: the runs catalog */

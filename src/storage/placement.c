@@ -420,11 +420,9 @@ plc_claim(Oid relid, const PgsPlacementState *initial)
 
 static List *plc_dropped = NIL;		/* in TopTransactionContext */
 static List *plc_to_free = NIL;
-static bool plc_drop_callback_registered = false;
-static object_access_hook_type plc_prev_object_access = NULL;
 
 static void
-plc_drop_xact_callback(XactEvent event, void *arg)
+plc_drop_at_xact_end(XactEvent event)
 {
 	ListCell   *lc;
 
@@ -465,13 +463,14 @@ plc_drop_xact_callback(XactEvent event, void *arg)
 	}
 }
 
-/* a table being dropped that has an entry: free it at commit */
-static void
-plc_object_access(ObjectAccessType access, Oid classId, Oid objectId,
-				  int subId, void *arg)
+/*
+ * From the object access hook: a table being dropped that has an entry has
+ * it freed at commit.
+ */
+void
+pgs_placement_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+							int subId)
 {
-	if (plc_prev_object_access)
-		plc_prev_object_access(access, classId, objectId, subId, arg);
 	if (access == OAT_DROP && classId == RelationRelationId && subId == 0 &&
 		plc_shared != NULL && plc_find(objectId) != NULL)
 	{
@@ -479,20 +478,7 @@ plc_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 
 		plc_dropped = lappend_oid(plc_dropped, objectId);
 		MemoryContextSwitchTo(old);
-		if (!plc_drop_callback_registered)
-		{
-			RegisterXactCallback(plc_drop_xact_callback, NULL);
-			plc_drop_callback_registered = true;
-		}
 	}
-}
-
-/* from _PG_init */
-void
-pgs_placement_install_hooks(void)
-{
-	plc_prev_object_access = object_access_hook;
-	object_access_hook = plc_object_access;
 }
 
 /* the stream's placement; false when nobody has set it since the start */
@@ -725,7 +711,6 @@ static struct
 	uint64		xid;
 }			plc_local[PLC_MAX_LOCAL];
 static int	plc_nlocal = 0;
-static bool plc_callback_registered = false;
 
 /* a tail position a planner read (pgs_stream_tail) */
 void
@@ -759,7 +744,7 @@ plc_forget_writer(PgsPlacement *p, uint64 xid)
 }
 
 static void
-plc_xact_callback(XactEvent event, void *arg)
+plc_writers_at_xact_end(XactEvent event)
 {
 	int			i;
 
@@ -775,6 +760,18 @@ plc_xact_callback(XactEvent event, void *arg)
 	for (i = 0; i < plc_nlocal; i++)
 		plc_forget_writer(plc_local[i].entry, plc_local[i].xid);
 	plc_nlocal = 0;
+}
+
+/*
+ * From the transaction-end dispatcher.  The transaction's writer
+ * registrations are taken back before the entries of the tables it dropped
+ * are freed: freeing clears an entry whole, registrations included.
+ */
+void
+pgs_placement_at_xact_end(XactEvent event)
+{
+	plc_writers_at_xact_end(event);
+	plc_drop_at_xact_end(event);
 }
 
 /*
@@ -848,11 +845,6 @@ pgs_writer_register(Relation rel)
 		p = plc_claim(relid, &init);
 		if (p == NULL)
 			return;
-	}
-	if (!plc_callback_registered)
-	{
-		RegisterXactCallback(plc_xact_callback, NULL);
-		plc_callback_registered = true;
 	}
 
 	/*

@@ -87,15 +87,14 @@ static int	publish_nruns = 0;
 static int64 publish_fallback_run;
 static int64 publish_fallback_first;
 static SubTransactionId publish_subid = InvalidSubTransactionId;
-static bool publish_callback_registered = false;
 
 /*
  * The runs' catalog rows go with the subtransaction that wrote them: so does
  * their publication.  One that commits hands it to its parent.
  */
-static void
-ret_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-					 SubTransactionId parentSubid, void *arg)
+void
+pgs_retention_at_subxact_end(SubXactEvent event, SubTransactionId mySubid,
+							 SubTransactionId parentSubid)
 {
 	if (!publish_pending || mySubid != publish_subid)
 		return;
@@ -105,8 +104,9 @@ ret_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		publish_subid = parentSubid;
 }
 
-static void
-ret_xact_callback(XactEvent event, void *arg)
+/* from the transaction-end dispatcher: a committed pass's runs go public */
+void
+pgs_retention_at_xact_end(XactEvent event)
 {
 	if (event == XACT_EVENT_COMMIT && publish_pending)
 		pgs_placement_add_runs(publish_relid, publish_relfilenode, publish_runs,
@@ -712,12 +712,6 @@ ret_recycle(Oid relid, Relation rel, RetSettings *s)
 		publish_fallback_first = (int64) nblocks - 1;
 		publish_pending = true;
 		publish_subid = GetCurrentSubTransactionId();
-		if (!publish_callback_registered)
-		{
-			RegisterXactCallback(ret_xact_callback, NULL);
-			RegisterSubXactCallback(ret_subxact_callback, NULL);
-			publish_callback_registered = true;
-		}
 	}
 	return total;
 }
