@@ -55,6 +55,7 @@
 #include "utils/timestamp.h"
 
 #include "bgw/bgw_internal.h"
+#include "catalog/pgs_catalog.h"
 #include "common/pgs_errors.h"
 #include "storage/pgs_retention.h"
 #include "catalog/pgs_query.h"
@@ -949,27 +950,11 @@ sched_vacuum(List *relids)
 static List *
 sched_catalog_tables(void)
 {
-	static const char *const names[] = {"checkpoint_offsets", "checkpoint_commits",
-	"progress_log"};
-	List	   *result = NIL;
-	Oid			nsp;
-	int			i;
+	List	   *result;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	nsp = get_namespace_oid("stream", true);
-	for (i = 0; i < lengthof(names) && OidIsValid(nsp); i++)
-	{
-		Oid			relid = get_relname_relid(names[i], nsp);
-
-		if (OidIsValid(relid))
-		{
-			MemoryContext old = MemoryContextSwitchTo(loop_cxt);
-
-			result = lappend_oid(result, relid);
-			MemoryContextSwitchTo(old);
-		}
-	}
+	result = pgs_catalog_busy_tables(loop_cxt);
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(loop_cxt);
 	return result;

@@ -492,6 +492,35 @@ pgs_query_defs_relid(void)
 }
 
 /*
+ * The extension's tables that every batch writes, which the scheduler
+ * vacuums after its retention passes: their relids, those that exist, in
+ * the given context.
+ */
+List *
+pgs_catalog_busy_tables(MemoryContext cxt)
+{
+	static const char *const names[] = {"checkpoint_offsets",
+	"checkpoint_commits", "progress_log"};
+	List	   *result = NIL;
+	Oid			nsp = get_namespace_oid("stream", true);
+	int			i;
+
+	for (i = 0; i < lengthof(names) && OidIsValid(nsp); i++)
+	{
+		Oid			relid = get_relname_relid(names[i], nsp);
+
+		if (OidIsValid(relid))
+		{
+			MemoryContext old = MemoryContextSwitchTo(cxt);
+
+			result = lappend_oid(result, relid);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	return result;
+}
+
+/*
  * Run, in a catalog stretch of its own, a statement of one argument that
  * returns one bigint (or no row, for 0).
  */

@@ -69,6 +69,7 @@ extern int64 pgs_catalog_int8(const char *sql, Oid argtype, Datum arg);
 extern bool pgs_is_stream(Oid relid);
 extern void pgs_stream_register(Oid relid, bool add);
 extern Oid	pgs_query_defs_relid(void);
+extern List *pgs_catalog_busy_tables(MemoryContext cxt);
 
 /* catalog_version.c: the installed catalog's version, read once */
 #define PGS_CATALOG_VERSION(major, minor)	((major) * 100 + (minor))
