@@ -10,9 +10,11 @@
  * data and fails on an include, extern or linked call that points up):
  *
  *	  common/   settings, names, commit notes, pg_snapshot helpers and the
- *				boundary types (this header, pgs_snapshot.h)
+ *				boundary types (this header, pgs_snapshot.h), the plan memory
+ *				context (pgs_plans.h), errors not to swallow (pgs_errors.h)
  *	  catalog/  statements on stream.* and the extension's schemas: the
- *				query catalog, the checkpoint, the query's tables and views
+ *				query catalog, the checkpoint, the query's tables and views,
+ *				storage's rows; the two executors; the catalog's version
  *	  storage/  the stream_heap access method, create/drop, DDL guards,
  *				placement, runs, retention
  *	  source/   batch boundaries and the batch predicate (pgs_offsets.h)
@@ -21,11 +23,13 @@
  *	  exec/     the one batch protocol (pgs_batch.h)
  *	  bgw/      launcher, schedulers, workers (pgs_bgw.h)
  *	  api/      the SQL-facing functions
- *	  top       pg_streaming.c: _PG_init and the hooks
+ *	  top       pg_streaming.c: _PG_init, the hooks and the one
+ *				transaction-end dispatcher
  *
  * A lower layer that must make a higher one act inverts the call: it
- * leaves a note (commit notes, taken by bgw/ at commit) or takes a
- * function from its caller (pgs_rewrite_arm_then).  A header named
+ * leaves a note (commit notes, taken by bgw/ at commit), takes a
+ * function from its caller (pgs_rewrite_arm_then), or exports a handler
+ * that the top calls from a hook or at transaction end.  A header named
  * *_internal.h is for its own folder only.
  *
  *-------------------------------------------------------------------------

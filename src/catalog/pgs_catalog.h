@@ -14,9 +14,15 @@
  * Only catalog/ runs statements on stream.*, stream_state, stream_batch
  * and stream_query (the extension's schemas): code above it calls the
  * functions of catalog/ named for what they do, and runs only statements
- * over users' tables (a stream, a target) itself.  Only catalog/ branches
- * on the installed catalog's version (catalog_version.c): code above it
- * asks pgs_catalog_require, or a function that hides the branch.
+ * over users' tables (a stream, a target) itself.  Two kinds remain above
+ * it: state/ runs each batch's statements over the query's own state table
+ * (stream_state.<query>) in a catalog stretch, and exec/ writes a
+ * foreach_batch query's batch table (stream_batch.<query>, the owner's)
+ * as the owner, as it writes any target.  The installed catalog's version
+ * is read only here (catalog_version.c): code above it asks
+ * pgs_catalog_require, a function that hides the branch, or one of the
+ * thin names at the end of this header (api/ asks pgs_catalog_has_keys
+ * before it looks for a target's primary key or follows a rename).
  *
  *-------------------------------------------------------------------------
  */
@@ -44,7 +50,10 @@ extern void pgs_owner_begin(PgsCatalogAccess *acc, Oid owner,
 							const char *search_path);
 extern void pgs_owner_end(PgsCatalogAccess *acc);
 
-/* run a statement, prepared once per backend; returns SPI_processed */
+/*
+ * run a statement, prepared on first use and kept (at most 256, the least
+ * recently used evicted); returns SPI_processed
+ */
 extern int	pgs_catalog_exec(const char *sql, int nargs, Oid *argtypes,
 							 Datum *values, const char *nulls, bool read_only,
 							 long count);
@@ -71,7 +80,10 @@ extern void pgs_stream_register(Oid relid, bool add);
 extern Oid	pgs_query_defs_relid(void);
 extern List *pgs_catalog_busy_tables(MemoryContext cxt);
 
-/* catalog_version.c: the installed catalog's version, read once */
+/*
+ * catalog_version.c: the installed catalog's version, read once per backend
+ * (once per transaction on servers older than 15.20)
+ */
 #define PGS_CATALOG_VERSION(major, minor)	((major) * 100 + (minor))
 #define PGS_CATALOG_0_2		PGS_CATALOG_VERSION(0, 2)	/* error details */
 #define PGS_CATALOG_0_3		PGS_CATALOG_VERSION(0, 3)	/* split boundaries, runs, retention */

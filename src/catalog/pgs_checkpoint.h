@@ -4,8 +4,9 @@
  *	  A query's checkpoint: the offsets log, the commit log and the progress
  *	  rows (stream.checkpoint_offsets, checkpoint_commits, progress_log).
  *
- * checkpoint.c is the only code that reads or writes those tables.  An
- * offsets row is written, and committed, before its batch runs; the commit
+ * checkpoint.c is the only code that writes those tables; the other
+ * readers are catalog/'s too (stream_catalog.c and retention_catalog.c
+ * read queries' latest boundaries for storage/).  An offsets row is written, and committed, before its batch runs; the commit
  * row and the progress row are written in the batch's own transaction.
  * From 0.6 on, an offsets row also records the transaction history it was
  * written in (stream.local_history), since its snapshots mean nothing in

@@ -3,8 +3,10 @@
  * pgs_query.h
  *	  Streaming queries as stream.query_defs keeps them.
  *
- * query_catalog.c is the only code that reads or writes stream.query_defs;
- * everybody else gets a PgsQuery.  Each function runs its own catalog
+ * query_catalog.c reads, locks and changes whole queries in
+ * stream.query_defs; the rest of catalog/ only joins it in its reads, and
+ * retention_catalog.c marks what retention did to a query (missed_rows_at,
+ * retention_detached_at).  Everybody outside catalog/ gets a PgsQuery.  Each function runs its own catalog
  * stretch, and copies what it returns into the caller's memory context.
  *
  *-------------------------------------------------------------------------

@@ -2,7 +2,8 @@
  *
  * pgs_storage_catalog.h
  *	  The catalog rows stream storage keeps: a stream's runs of blocks
- *	  (stream.stream_runs, stream_catalog.c) and its retention
+ *	  (stream.stream_runs, stream_catalog.c; a retention pass's record
+ *	  drops the runs it emptied, retention_catalog.c) and its retention
  *	  (stream.retention, stream.retention_marks, retention_catalog.c), and
  *	  what retention reads of and marks on the queries.
  *
