@@ -241,7 +241,9 @@ exec_forget_all(ExecCache *c)
 }
 
 /*
- * The statement, prepared on first use and kept.  A statement that cannot
+ * The statement, prepared on first use and kept in the cache until it is
+ * evicted (the least recently used, past the cache's bound) or, for an
+ * owner statement, until stream.query_defs changes.  A statement that cannot
  * be prepared is a bug in the extension (the texts are its own), or an
  * error that SPI_prepare raised itself.
  */
@@ -397,8 +399,9 @@ cat_check_writable(SPIPlanPtr plan)
 
 /*
  * Run one of the extension's own statements in a catalog stretch; returns
- * SPI_processed.  The statement is prepared on first use and kept (it
- * always runs as the same user with the same search_path).  Errors in the
+ * SPI_processed.  The statement is prepared on first use and kept in a
+ * bounded cache (it always runs as the same user with the same
+ * search_path).  Errors in the
  * SQL are bugs, so they are reported as such.
  */
 int
@@ -480,7 +483,7 @@ pgs_result_copy(int row, int col, bool *isnull, MemoryContext cxt)
 	return d;
 }
 
-/* the OID of stream.query_defs, looked up once per backend */
+/* the OID of stream.query_defs, looked up again only once it is gone */
 Oid
 pgs_query_defs_relid(void)
 {

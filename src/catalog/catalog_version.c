@@ -11,7 +11,8 @@
  * is decided in catalog/, by the one number this file gives: pg_extension's
  * extversion, read once and kept until pg_extension changes (a syscache
  * invalidation callback forgets it, in this backend at the next command and
- * in the others at their next transaction).
+ * in the others at their next transaction; servers older than 15.20 have no
+ * such syscache, and read it once per transaction instead).
  *
  * Refusing to run batches until the update, as TimescaleDB refuses a
  * library that does not match its catalog, is not done: a package upgrade
@@ -36,6 +37,7 @@
 #include "access/xact.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_extension.h"
+#include "commands/extension.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
@@ -125,11 +127,14 @@ pgs_catalog_version(void)
 	/*
 	 * Minor releases before 15.20 have no syscache on pg_extension, so no
 	 * invalidation tells of an update: read the version once per
-	 * transaction, known by its start time, instead.
+	 * transaction, known by its start time, and at every call while an
+	 * extension script runs (the steps of a chained update are one
+	 * transaction, each with its own version).
 	 */
 	static TimestampTz read_in_xact = 0;
 
-	if (read_in_xact != GetCurrentTransactionStartTimestamp())
+	if (creating_extension ||
+		read_in_xact != GetCurrentTransactionStartTimestamp())
 	{
 		cv_version = -1;
 		read_in_xact = GetCurrentTransactionStartTimestamp();

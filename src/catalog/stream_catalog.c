@@ -1,9 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * stream_catalog.c
- *	  The one owner of stream.stream_runs, and of the reading of checkpoints
+ *	  The statements on stream.stream_runs, and the reading of checkpoints
  *	  that stream storage asks for (the queries part-way through a split
- *	  transaction).
+ *	  transaction).  retention_catalog.c also deletes the runs a retention
+ *	  pass has removed, in the statement that records the pass.
  *
  * storage/runs.c and storage/retention.c decide what the runs are; the rows
  * are read and written here, each call in a catalog stretch of its own.

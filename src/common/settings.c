@@ -149,7 +149,7 @@ pgs_interval_usecs(Datum interval, const char *what, const char *given,
 				 errmsg("%s \"%s\" is out of range", what,
 						given ? given :
 						DatumGetCString(DirectFunctionCall1(interval_out, interval))),
-				 errdetail("A %s must be at least %s and at most %s.", what,
+				 errdetail("Argument %s must be at least %s and at most %s.", what,
 						   pgs_usecs_text(min_usecs), pgs_usecs_text(max_usecs))));
 	return usecs;
 }

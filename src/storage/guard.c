@@ -1,15 +1,17 @@
 /*-------------------------------------------------------------------------
  *
  * guard.c
- *	  What roles' DDL means for streaming queries: DROP OWNED BY drops a
- *	  role's queries, REASSIGN OWNED BY moves them, and DROP ROLE refuses a
- *	  role that still owns some, so that no query ever runs as a role that
- *	  no longer exists.
+ *	  The utility commands that must know of streams and queries: roles'
+ *	  DDL (DROP OWNED BY drops a role's queries, REASSIGN OWNED BY moves
+ *	  them, DROP ROLE refuses a role that still owns some, so that no query
+ *	  ever runs as a role that no longer exists), VACUUM FULL and CLUSTER of
+ *	  streams, DROP EXTENSION ... CASCADE, and the rewrites of stream tables.
  *
  * Queries are rows of the extension's catalog, not objects PostgreSQL
  * records dependencies for, so event triggers around drops, and a utility
  * hook for REASSIGN OWNED and DROP ROLE (which fire no event triggers), do
- * for them what pg_depend and pg_shdepend do for tables.  They see the current database only; a batch whose owner is gone
+ * for them what pg_depend and pg_shdepend do for tables.  They see the
+ * current database only; a batch whose owner is gone
  * fails before it runs (batch.c) wherever the role was dropped from.  DDL
  * on stream tables themselves is checked by the event trigger of the
  * install script (stream.on_ddl_command_end), with the help of
