@@ -186,10 +186,12 @@ pgs_split_queries(Oid relid, List **relids)
 	{
 		bool		isnull;
 		Oid			stream = DatumGetObjectId(pgs_result_datum(i, 2, &isnull));
+		char	   *name = pgs_result_text(i, 1, cxt);
 		MemoryContext old;
 
-		queries = lappend(queries, pgs_result_text(i, 1, cxt));
+		/* both lists, not only what they hold, outlive the stretch */
 		old = MemoryContextSwitchTo(cxt);
+		queries = lappend(queries, name);
 		*relids = lappend_oid(*relids, stream);
 		MemoryContextSwitchTo(old);
 	}
