@@ -131,7 +131,10 @@ new_clk="SELECT c.ctid AS id, c.* FROM ONLY clk c
   WHERE c.ctid >= ('(' || :fc || ',0)')::tid
     AND pg_visible_in_snapshot(c._stream_xid, :'hi') AND NOT pg_visible_in_snapshot(c._stream_xid, :'lo')
     AND c.click_time > :'wl'"
+# the time constraint, and the same solved for imp_time: the form an index
+# on (ad_id, imp_time) can use on both bounds when clicks probe impressions
 match="c.ad_id = i.ad_id AND c.click_time BETWEEN i.imp_time AND i.imp_time + interval '1 hour'"
+match_i="i.ad_id = c.ad_id AND i.imp_time BETWEEN c.click_time - interval '1 hour' AND c.click_time"
 
 # each step: its SQL, then "ms wal" appended to the variable res
 timed() {
@@ -159,7 +162,7 @@ FROM ($new_imp) i JOIN ONLY clk c ON $match
 WHERE pg_visible_in_snapshot(c._stream_xid, :'hi')
 UNION ALL
 SELECT i.ad_id, i.imp_time, c.click_time, i.payload, c.payload
-FROM ($new_clk) c JOIN ONLY imp i ON $match
+FROM ($new_clk) c JOIN ONLY imp i ON $match_i
 WHERE pg_visible_in_snapshot(i._stream_xid, :'lo');"
     echo
     timed "INSERT INTO out_a_null
@@ -180,7 +183,7 @@ INSERT INTO out_b SELECT i.ad_id, i.imp_time, c.click_time, i.payload, c.payload
   FROM ($new_imp) i JOIN bi_clk c ON $match;
 INSERT INTO bi_imp SELECT ad_id, imp_time, payload FROM ($new_imp) i;
 INSERT INTO out_b SELECT i.ad_id, i.imp_time, c.click_time, i.payload, c.payload
-  FROM ($new_clk) c JOIN bi_imp i ON $match;
+  FROM ($new_clk) c JOIN bi_imp i ON $match_i;
 INSERT INTO bi_clk SELECT ad_id, click_time, payload FROM ($new_clk) c;
 DELETE FROM bi_imp WHERE imp_time <= :'w'::timestamptz - interval '1 hour';
 DELETE FROM bi_clk WHERE click_time <= :'w';
@@ -193,7 +196,7 @@ WITH ni AS MATERIALIZED ($new_imp),
      o AS (INSERT INTO out_bo SELECT ad_id, imp_time, click_time, payload, cp FROM pairs)
 INSERT INTO bo_imp SELECT ad_id, imp_time, payload, id IN (SELECT id FROM pairs) FROM ni;
 WITH pairs AS MATERIALIZED (SELECT i.ad_id, i.imp_time, c.click_time, i.payload, c.payload AS cp, i.matched
-                            FROM ($new_clk) c JOIN bo_imp i ON $match),
+                            FROM ($new_clk) c JOIN bo_imp i ON $match_i),
      o AS (INSERT INTO out_bo SELECT ad_id, imp_time, click_time, payload, cp FROM pairs)
 UPDATE bo_imp s SET matched = true
   FROM (SELECT DISTINCT ad_id, imp_time FROM pairs WHERE NOT matched) p
@@ -220,9 +223,17 @@ $(design_a)"
         body=$(design_a)
     else
         # the plans of (A)'s statements, for EXPLAIN=1
-        body=$(design_a | sed 's/^INSERT INTO/EXPLAIN (COSTS OFF) INSERT INTO/')
+        local opts="COSTS OFF"
+        if [ "${EXPLAIN:-}" = analyze ]; then
+            opts="ANALYZE, BUFFERS, COSTS OFF"
+        fi
+        body=$(design_a | sed "s/^INSERT INTO/EXPLAIN ($opts) INSERT INTO/")
     fi
-    if [ "$order" = explain ]; then
+    if [ "$order" = explain ] && [ "${EXPLAIN:-}" = analyze ]; then
+        # a batch of both designs, (A)'s statements run by EXPLAIN ANALYZE
+        body="$body
+$(design_b)"
+    elif [ "$order" = explain ]; then
         # a look at the plans that changes nothing
         "${psql[@]}" <<SQL
 BEGIN;
@@ -235,7 +246,7 @@ ROLLBACK;
 SQL
         return
     fi
-    "${psql[@]}" <<SQL | tail -1
+    "${psql[@]}" <<SQL | if [ "$order" = explain ]; then cat; else tail -1; fi
 SET client_min_messages = warning;
 INSERT INTO imp SELECT * FROM gen_rows((SELECT gen FROM pos), $new_rows);
 INSERT INTO clk SELECT * FROM gen_rows((SELECT gen FROM pos), $new_rows);
