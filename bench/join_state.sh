@@ -318,7 +318,12 @@ for h in $histories; do
         echo "$r $am $aw $xm $xw $bm $bw $om $ow"
     done
     echo "check: pairs null_rows a=b_inner a=b_outer nulls_a=nulls_b a=join_of_all_rows nulls_a=recomputed"
-    check | tr '|' ' '
+    checked=$(check | tr '|' ' ')
+    echo "$checked"
+    if echo "$checked" | grep -qw f; then
+        echo "the designs' results differ from each other or from the join over all rows" >&2
+        exit 1
+    fi
     med() { printf '%s\n' "${lines[@]}" | col_median "$1"; }
     a_in=$(med 1)
     a_out=$(printf '%s\n' "${lines[@]}" | awk '{ print $1 + $3 }' | median)
