@@ -210,32 +210,28 @@ COMMIT;"
 
 # one round: the writers add NEW_ROWS rows to each side, then one batch of
 # each design (ORDER: ab or ba, or a for (A) alone), then the position
-# moves on; prints "a_ms a_wal ax_ms ax_wal b_ms b_wal bo_ms bo_wal"
+# moves on; prints "a_ms a_wal ax_ms ax_wal b_ms b_wal bo_ms bo_wal".
+# ORDER explain prints the plans of (A)'s statements and changes nothing;
+# with EXPLAIN=analyze it runs a batch of both designs, (A)'s statements
+# under EXPLAIN ANALYZE.
 round() {
     local order=$1 body
-    if [ "$order" = ab ]; then
-        body="$(design_a)
+    case $order in
+        ab)
+            body="$(design_a)
+$(design_b)" ;;
+        ba)
+            body="$(design_b)
+$(design_a)" ;;
+        a)
+            body=$(design_a) ;;
+        explain)
+            if [ "${EXPLAIN:-}" = analyze ]; then
+                body="$(design_a | sed 's/^INSERT INTO/EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) INSERT INTO/')
 $(design_b)"
-    elif [ "$order" = ba ]; then
-        body="$(design_b)
-$(design_a)"
-    elif [ "$order" = a ]; then
-        body=$(design_a)
-    else
-        # the plans of (A)'s statements, for EXPLAIN=1
-        local opts="COSTS OFF"
-        if [ "${EXPLAIN:-}" = analyze ]; then
-            opts="ANALYZE, BUFFERS, COSTS OFF"
-        fi
-        body=$(design_a | sed "s/^INSERT INTO/EXPLAIN ($opts) INSERT INTO/")
-    fi
-    if [ "$order" = explain ] && [ "${EXPLAIN:-}" = analyze ]; then
-        # a batch of both designs, (A)'s statements run by EXPLAIN ANALYZE
-        body="$body
-$(design_b)"
-    elif [ "$order" = explain ]; then
-        # a look at the plans that changes nothing
-        "${psql[@]}" <<SQL
+            else
+                body=$(design_a | sed 's/^INSERT INTO/EXPLAIN (COSTS OFF) INSERT INTO/')
+                "${psql[@]}" <<SQL
 BEGIN;
 INSERT INTO imp SELECT * FROM gen_rows((SELECT gen FROM pos), $new_rows);
 INSERT INTO clk SELECT * FROM gen_rows((SELECT gen FROM pos), $new_rows);
@@ -244,8 +240,9 @@ SELECT pg_current_snapshot() AS hi, lo, fi, fc, w, wl FROM pos \gset
 $body
 ROLLBACK;
 SQL
-        return
-    fi
+                return
+            fi ;;
+    esac
     "${psql[@]}" <<SQL | if [ "$order" = explain ]; then cat; else tail -1; fi
 SET client_min_messages = warning;
 INSERT INTO imp SELECT * FROM gen_rows((SELECT gen FROM pos), $new_rows);
