@@ -31,7 +31,8 @@
 # batches of (A) with the streams' indexes dropped (the batch scans the
 # streams).  Last, the writers' cost of the indexes: INSERT of NEW_ROWS rows
 # into a stream of the same history with no index, with (ad_id, time), and
-# with (ad_id, time) and (time).
+# with (ad_id, time) and (time).  TIME_INDEX=brin makes the index on the
+# event time a BRIN instead of a btree.
 #
 #   bash bench/join_state.sh   # as root; HISTORIES='100000 1000000' ROUNDS=7
 set -euo pipefail
@@ -44,6 +45,7 @@ new_rows=${NEW_ROWS:-10000}
 ads=${ADS:-20000}
 per_minute=${ROWS_PER_MINUTE:-250}
 noidx_rounds=${NOIDX_ROUNDS:-3}
+time_index=${TIME_INDEX:-btree}
 bench_server join_state 54362 "shared_buffers=512MB" "max_wal_size=4GB"
 
 "${psql[@]}" >/dev/null <<SQL
@@ -83,7 +85,7 @@ SELECT stream.create_stream('imp');
 SELECT stream.create_stream('clk');
 CREATE INDEX imp_key ON imp (ad_id, imp_time);
 CREATE INDEX clk_key ON clk (ad_id, click_time);
-CREATE INDEX imp_time_idx ON imp (imp_time);
+CREATE INDEX imp_time_idx ON imp USING $time_index (imp_time);
 INSERT INTO imp SELECT * FROM gen_rows(0, $h);
 INSERT INTO clk SELECT * FROM gen_rows(0, $h);
 CREATE TABLE out_a (ad_id int, imp_time timestamptz, click_time timestamptz, imp_payload text, click_payload text);
@@ -330,7 +332,7 @@ for h in $histories; do
     "${psql[@]}" -F ' ' <<SQL
 VACUUM bi_imp, bi_clk, bo_imp, bo_clk;
 SELECT '(A) stream indexes (ad_id, time) both sides', pg_relation_size('imp_key') + pg_relation_size('clk_key'), '-';
-SELECT '(A) stream index (imp_time), left outer', pg_relation_size('imp_time_idx'), '-';
+SELECT '(A) stream index (imp_time, $time_index), left outer', pg_relation_size('imp_time_idx'), '-';
 SELECT '(A) the streams themselves', pg_table_size('imp') + pg_table_size('clk'), (SELECT count(*) FROM imp) + (SELECT count(*) FROM clk);
 SELECT '(B) inner state tables', pg_total_relation_size('bi_imp') + pg_total_relation_size('bi_clk'),
        (SELECT count(*) FROM bi_imp) + (SELECT count(*) FROM bi_clk);
@@ -355,7 +357,7 @@ printf '%s\n' "${summary[@]}"
 
 # the writers' cost of (A)'s indexes: the same INSERT into three streams of
 # the largest history, one without index, one with (ad_id, time), one with
-# (ad_id, time) and (time); order rotates each round
+# (ad_id, time) and (time) (TIME_INDEX); order rotates each round
 hw=$(printf '%s\n' $histories | sort -n | tail -1)
 echo "== writers: INSERT of ${new_rows} rows into a stream of ${hw} rows (ms, WAL bytes)"
 "${psql[@]}" >/dev/null <<SQL
@@ -368,7 +370,7 @@ SELECT stream.create_stream('w_key');
 SELECT stream.create_stream('w_both');
 CREATE INDEX ON w_key (ad_id, t);
 CREATE INDEX ON w_both (ad_id, t);
-CREATE INDEX ON w_both (t);
+CREATE INDEX ON w_both USING $time_index (t);
 CREATE TABLE wpos AS SELECT $hw::bigint AS gen;
 INSERT INTO w_none SELECT * FROM gen_rows(0, $hw);
 INSERT INTO w_key SELECT * FROM w_none;
