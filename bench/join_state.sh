@@ -32,7 +32,8 @@
 # streams).  Last, the writers' cost of the indexes: INSERT of NEW_ROWS rows
 # into a stream of the same history with no index, with (ad_id, time), and
 # with (ad_id, time) and (time).  TIME_INDEX=brin makes the index on the
-# event time a BRIN instead of a btree.
+# event time a BRIN instead of a btree; SHARED_BUFFERS (512MB) sets the
+# server's shared_buffers.
 #
 #   bash bench/join_state.sh   # as root; HISTORIES='100000 1000000' ROUNDS=7
 set -euo pipefail
@@ -46,7 +47,7 @@ ads=${ADS:-20000}
 per_minute=${ROWS_PER_MINUTE:-250}
 noidx_rounds=${NOIDX_ROUNDS:-3}
 time_index=${TIME_INDEX:-btree}
-bench_server join_state 54362 "shared_buffers=512MB" "max_wal_size=4GB"
+bench_server join_state 54362 "shared_buffers=${SHARED_BUFFERS:-512MB}" "max_wal_size=4GB"
 
 "${psql[@]}" >/dev/null <<SQL
 SET client_min_messages = warning;
