@@ -31,7 +31,8 @@
 # batches of (A) with the streams' indexes dropped (the batch scans the
 # streams).  Last, the writers' cost of the indexes: INSERT of NEW_ROWS rows
 # into a stream of the same history with no index, with (ad_id, time), and
-# with (ad_id, time) and (time).  TIME_INDEX=brin makes the index on the
+# with (ad_id, time) and (time), in one INSERT and in single-row
+# transactions of several clients (pgbench).  TIME_INDEX=brin makes the index on the
 # event time a BRIN instead of a btree; SHARED_BUFFERS (512MB) sets the
 # server's shared_buffers.
 #
@@ -412,3 +413,36 @@ done
 wm() { printf '%s\n' "${wl[@]}" | col_median "$1"; }
 echo "median writer INSERT: none $(wm 1) ms $(wm 2) WAL; (ad_id, time) $(wm 3) ms $(wm 4) WAL; both $(wm 5) ms $(wm 6) WAL"
 echo "median writer ratio (ad_id, time)/none: $(printf '%s\n' "${wl[@]}" | awk '{ print $3 / $1 }' | median); both/none: $(printf '%s\n' "${wl[@]}" | awk '{ print $5 / $1 }' | median)"
+
+# the same, for writers of single-row transactions: CLIENTS (4) pgbench
+# clients each inserting one row per transaction, PGBENCH_SECONDS (5) per
+# stream, PGBENCH_ROUNDS (3) rounds, order rotating
+clients=${CLIENTS:-4}
+pgbench_secs=${PGBENCH_SECONDS:-5}
+for t in w_none w_key w_both; do
+    printf '\\set g random(%s, %s)\nINSERT INTO %s SELECT * FROM gen_rows(:g, 1);\n' \
+        "$hw" "$((hw + 100000))" "$t" > "$dir/$t.sql"
+    chmod 644 "$dir/$t.sql"
+done
+tps() {
+    "${pgbench[@]}" -c "$clients" -j 2 -T "$pgbench_secs" -f "$dir/$1.sql" postgres 2>/dev/null |
+        awk '/^tps = / { print $3; exit }'
+}
+echo "== writers: ${clients} clients of single-row INSERT transactions, ${pgbench_secs} s per stream (tps)"
+echo "round none key both"
+pl=()
+for r in $(seq 1 "${PGBENCH_ROUNDS:-3}"); do
+    case $((r % 3)) in
+        0) order="w_none w_key w_both" ;;
+        1) order="w_key w_both w_none" ;;
+        *) order="w_both w_none w_key" ;;
+    esac
+    declare -A got=()
+    for t in $order; do
+        got[$t]=$(tps "$t")
+    done
+    pl+=("${got[w_none]} ${got[w_key]} ${got[w_both]}")
+    echo "$r ${got[w_none]} ${got[w_key]} ${got[w_both]}"
+done
+echo "median single-row tps: none $(printf '%s\n' "${pl[@]}" | col_median 1), (ad_id, time) $(printf '%s\n' "${pl[@]}" | col_median 2), both $(printf '%s\n' "${pl[@]}" | col_median 3)"
+echo "median cost ratio none tps/(ad_id, time) tps: $(printf '%s\n' "${pl[@]}" | awk '{ print $1 / $2 }' | median); none/both: $(printf '%s\n' "${pl[@]}" | awk '{ print $1 / $3 }' | median)"
