@@ -36,6 +36,10 @@
 # event time a BRIN instead of a btree; SHARED_BUFFERS (512MB) sets the
 # server's shared_buffers.
 #
+# EXPLAIN=1 prints (A)'s plans (EXPLAIN=analyze: one batch under EXPLAIN
+# ANALYZE); PLANNER=own leaves (A)'s plan to the planner.  The numbers and
+# what they decided: docs/joins/state.md.
+#
 #   bash bench/join_state.sh   # as root; HISTORIES='100000 1000000' ROUNDS=7
 set -euo pipefail
 cd "$(dirname "$0")/.."
