@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks that every include and every call between the folders of src/
-# points down the layer order below (the module map in src/pg_streaming.h).
+# points down the layer order below (the module map in src/common/pgs_common.h).
 # A file may use its own folder and the folders below it, never one above.
 #
 # Three passes:
@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The layers, lowest first: a folder of src/ per line, then the folder's name.
-# src/pg_streaming.h counts as common, every other file directly in src/ as top.
+# every file directly in src/ is the top, which no other file may include.
 layers="
 common
 catalog
@@ -53,7 +53,6 @@ done
 layer_of() {
     local p=${1#src/}
     case $p in
-        pg_streaming.h) echo common ;;
         */*) echo "${p%%/*}" ;;
         *) echo top ;;
     esac

@@ -40,11 +40,11 @@
 #include "utils/guc.h"
 
 #include "analyze/pgs_analyze.h"
+#include "bgw/pgs_bgw.h"
 #include "catalog/pgs_query.h"
+#include "common/pgs_common.h"
 #include "exec/pgs_batch.h"
 #include "state/pgs_agg.h"
-#include "bgw/pgs_bgw.h"
-#include "pg_streaming.h"
 #include "storage/pgs_guard.h"
 #include "storage/pgs_placement.h"
 #include "storage/pgs_retention.h"

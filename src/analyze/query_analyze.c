@@ -42,7 +42,7 @@
 #include "access/xact.h"
 #include "analyze/pgs_analyze.h"
 #include "catalog/pgs_query.h"
-#include "pg_streaming.h"
+#include "common/pgs_common.h"
 #include "source/pgs_offsets.h"
 
 /* what the analysis found; filled by qa_check_query */

@@ -25,8 +25,8 @@
 #include "bgw/pgs_bgw.h"
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_query.h"
+#include "common/pgs_common.h"
 #include "exec/pgs_batch.h"
-#include "pg_streaming.h"
 #include "state/pgs_agg.h"
 
 PG_FUNCTION_INFO_V1(stream_alter_query);

@@ -52,9 +52,9 @@
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_checkpoint.h"
 #include "catalog/pgs_query.h"
+#include "common/pgs_common.h"
 #include "common/pgs_errors.h"
 #include "exec/pgs_batch.h"
-#include "pg_streaming.h"
 
 PG_FUNCTION_INFO_V1(stream_process_all_available);
 PG_FUNCTION_INFO_V1(stream_process_batch);

@@ -36,8 +36,8 @@
 #include "bgw/pgs_bgw.h"
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_query.h"
+#include "common/pgs_common.h"
 #include "exec/pgs_batch.h"
-#include "pg_streaming.h"
 #include "source/pgs_offsets.h"
 #include "state/pgs_agg.h"
 

@@ -18,7 +18,7 @@
 #include "storage/lwlock.h"
 
 #include "bgw/pgs_bgw.h"
-#include "pg_streaming.h"
+#include "common/pgs_common.h"
 
 #define PGS_DB_WAITING			32	/* waiting queries shown per database */
 #define PGS_WARNING_INTERVAL_MS	60000	/* one warning of a kind per minute */

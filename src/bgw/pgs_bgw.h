@@ -6,7 +6,7 @@
  *
  * The SQL-facing code includes this header only; the shared memory layout
  * stays behind bgw_internal.h.  Layers below bgw/ tell the workers of a
- * commit through the commit notes of pg_streaming.h, which bgw/ takes at
+ * commit through the commit notes of common/pgs_common.h, which bgw/ takes at
  * transaction end.  Every function here is safe to call when pg_streaming
  * is not in shared_preload_libraries (it does nothing).
  *

@@ -56,10 +56,10 @@
 
 #include "bgw/bgw_internal.h"
 #include "catalog/pgs_catalog.h"
+#include "catalog/pgs_query.h"
+#include "common/pgs_common.h"
 #include "common/pgs_errors.h"
 #include "storage/pgs_retention.h"
-#include "catalog/pgs_query.h"
-#include "pg_streaming.h"
 
 #define SCHED_RELOAD_MS			5000	/* re-read the catalog at least this often */
 #define SCHED_IDLE_RECHECK_MS	5000	/* dispatch an idle query at least this often */

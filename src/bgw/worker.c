@@ -43,8 +43,8 @@
 
 #include "bgw/bgw_internal.h"
 #include "catalog/pgs_query.h"
+#include "common/pgs_common.h"
 #include "exec/pgs_batch.h"
-#include "pg_streaming.h"
 
 static int	worker_slot = -1;
 static bool worker_connected = false;

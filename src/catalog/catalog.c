@@ -36,8 +36,8 @@
 #include "utils/syscache.h"
 
 #include "catalog/pgs_catalog.h"
+#include "common/pgs_common.h"
 #include "common/pgs_plans.h"
-#include "pg_streaming.h"
 
 /*
  * Set search_path for the rest of the current GUC nest level.

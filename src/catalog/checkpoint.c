@@ -23,7 +23,7 @@
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_checkpoint.h"
 #include "catalog/pgs_query.h"
-#include "pg_streaming.h"
+#include "common/pgs_common.h"
 
 /* the latest committed batch id, or 0 */
 int64

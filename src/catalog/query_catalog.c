@@ -37,7 +37,7 @@
 #include "access/xact.h"
 #include "utils/memutils.h"
 #include "nodes/parsenodes.h"
-#include "pg_streaming.h"
+#include "common/pgs_common.h"
 
 /*
  * The columns pgs_query_read reads, by name: QC_COL(c) is the position of

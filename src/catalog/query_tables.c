@@ -32,7 +32,7 @@
 
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_query_tables.h"
-#include "pg_streaming.h"
+#include "common/pgs_common.h"
 
 /*
  * Run DDL on a state table in a catalog stretch, in the database's default

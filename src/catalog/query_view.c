@@ -53,7 +53,7 @@
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_query.h"
 #include "catalog/pgs_query_tables.h"
-#include "pg_streaming.h"
+#include "common/pgs_common.h"
 
 /* the text of a query, deparsed or parsed, means one thing whatever the session set */
 static void

@@ -21,7 +21,7 @@
 #include "utils/lsyscache.h"
 #include "utils/varlena.h"
 
-#include "pg_streaming.h"
+#include "common/pgs_common.h"
 
 /* a relation's name, schema-qualified and quoted */
 char *

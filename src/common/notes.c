@@ -20,7 +20,7 @@
 #include "nodes/pg_list.h"
 #include "utils/memutils.h"
 
-#include "pg_streaming.h"
+#include "common/pgs_common.h"
 
 static bool notes_enabled = false;
 static List *note_stream_relids = NIL;	/* in TopTransactionContext */

@@ -20,7 +20,7 @@
 #include "utils/guc.h"
 #include "utils/timestamp.h"
 
-#include "pg_streaming.h"
+#include "common/pgs_common.h"
 
 int			pgs_max_workers = 4;
 int			pgs_launcher_naptime_ms = 10000;

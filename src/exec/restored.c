@@ -44,8 +44,8 @@
 #include "utils/snapmgr.h"
 #include "utils/xid8.h"
 
+#include "common/pgs_common.h"
 #include "exec/pgs_batch.h"
-#include "pg_streaming.h"
 #include "source/pgs_offsets.h"
 
 /* is the stamp visible in snapshot s, as pg_visible_in_snapshot says? */

@@ -24,7 +24,7 @@
 #include "utils/xid8.h"
 
 #include "catalog/pgs_checkpoint.h"
-#include "pg_streaming.h"
+#include "common/pgs_common.h"
 #include "source/pgs_offsets.h"
 #include "storage/pgs_placement.h"
 

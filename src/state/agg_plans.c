@@ -22,7 +22,7 @@
 #include "utils/lsyscache.h"
 
 #include "analyze/pgs_analyze.h"
-#include "pg_streaming.h"
+#include "common/pgs_common.h"
 #include "state/agg_internal.h"
 #include "state/pgs_agg.h"
 

@@ -42,7 +42,7 @@
 #include "utils/ruleutils.h"
 #include "utils/syscache.h"
 
-#include "pg_streaming.h"
+#include "common/pgs_common.h"
 #include "state/pgs_agg.h"
 
 

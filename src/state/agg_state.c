@@ -27,7 +27,7 @@
 #include "utils/syscache.h"
 
 #include "catalog/pgs_query_tables.h"
-#include "pg_streaming.h"
+#include "common/pgs_common.h"
 #include "state/agg_internal.h"
 #include "state/pgs_agg.h"
 

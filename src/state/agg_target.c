@@ -24,7 +24,7 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
-#include "pg_streaming.h"
+#include "common/pgs_common.h"
 #include "state/agg_internal.h"
 #include "state/pgs_agg.h"
 

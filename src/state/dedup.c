@@ -48,8 +48,8 @@
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_checkpoint.h"
 #include "catalog/pgs_query.h"
+#include "common/pgs_common.h"
 #include "common/pgs_plans.h"
-#include "pg_streaming.h"
 #include "source/pgs_offsets.h"
 #include "state/pgs_agg.h"
 

@@ -48,9 +48,9 @@
 #include "utils/relcache.h"
 
 #include "catalog/pgs_catalog.h"
-#include "catalog/pgs_storage_catalog.h"
 #include "catalog/pgs_query.h"
-#include "pg_streaming.h"
+#include "catalog/pgs_storage_catalog.h"
+#include "common/pgs_common.h"
 #include "storage/pgs_guard.h"
 
 PG_FUNCTION_INFO_V1(stream_ddl_rewrites_xid);

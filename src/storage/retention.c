@@ -63,8 +63,8 @@
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_query.h"
 #include "catalog/pgs_storage_catalog.h"
+#include "common/pgs_common.h"
 #include "common/pgs_snapshot.h"
-#include "pg_streaming.h"
 #include "storage/pgs_placement.h"
 #include "storage/pgs_retention.h"
 

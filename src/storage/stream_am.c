@@ -38,7 +38,7 @@
 #include "utils/rel.h"
 #include "utils/xid8.h"
 
-#include "pg_streaming.h"
+#include "common/pgs_common.h"
 #include "storage/pgs_placement.h"
 
 PG_FUNCTION_INFO_V1(stream_heap_handler);

@@ -27,7 +27,7 @@
 
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_query.h"
-#include "pg_streaming.h"
+#include "common/pgs_common.h"
 #include "storage/pgs_retention.h"
 
 PG_FUNCTION_INFO_V1(stream_create_stream);

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * pg_streaming.h
+ * pgs_common.h
  *	  The common layer's header: what every file of pg_streaming may need
  *	  (the stream column's name, the settings, names, commit notes).
  *
@@ -34,8 +34,8 @@
  *
  *-------------------------------------------------------------------------
  */
-#ifndef PG_STREAMING_H
-#define PG_STREAMING_H
+#ifndef PGS_COMMON_H
+#define PGS_COMMON_H
 
 #include "postgres.h"
 
@@ -93,4 +93,4 @@ extern void pgs_commit_notes_enable(void);
 extern bool pgs_take_commit_notes(PgsCommitNotes *notes);
 extern void pgs_forget_commit_notes(void);
 
-#endif							/* PG_STREAMING_H */
+#endif							/* PGS_COMMON_H */
