@@ -450,6 +450,23 @@ pgs_owner_exec(int64 query_id, const char *sql, int nargs, Oid *argtypes,
 	return (int) SPI_processed;
 }
 
+/*
+ * Run one of the extension's own statements in a catalog stretch of its
+ * own; returns SPI_processed.  The results go with the stretch.
+ */
+int
+pgs_catalog_run(const char *sql, int nargs, Oid *argtypes, Datum *values,
+				const char *nulls, bool read_only, long count)
+{
+	PgsCatalogAccess acc = {0};
+	int			n;
+
+	pgs_catalog_begin(&acc);
+	n = pgs_catalog_exec(sql, nargs, argtypes, values, nulls, read_only, count);
+	pgs_catalog_end(&acc);
+	return n;
+}
+
 /* a column of the last statement's row as text, copied into cxt */
 char *
 pgs_result_text(int row, int col, MemoryContext cxt)

@@ -425,7 +425,6 @@ void
 pgs_checkpoint_write_watermarks(int64 query_id, int64 batch_id,
 								const PgsWatermarks *w)
 {
-	PgsCatalogAccess acc = {0};
 	Oid			argtypes[4] = {INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		values[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
@@ -436,12 +435,10 @@ pgs_checkpoint_write_watermarks(int64 query_id, int64 batch_id,
 	nulls[2] = w->watermark_null ? 'n' : ' ';
 	values[3] = TimestampTzGetDatum(w->late);
 	nulls[3] = w->late_null ? 'n' : ' ';
-	pgs_catalog_begin(&acc);
-	pgs_catalog_exec("INSERT INTO stream.checkpoint_watermarks"
-					 " (query_id, batch_id, watermark, late_watermark)"
-					 " VALUES ($1, $2, $3, $4)",
-					 4, argtypes, values, nulls, false, 0);
-	pgs_catalog_end(&acc);
+	pgs_catalog_run("INSERT INTO stream.checkpoint_watermarks"
+					" (query_id, batch_id, watermark, late_watermark)"
+					" VALUES ($1, $2, $3, $4)",
+					4, argtypes, values, nulls, false, 0);
 }
 
 /* a batch's watermarks as they were written ahead; false when none were */
@@ -494,15 +491,12 @@ pgs_checkpoint_state_rows(int64 query_id)
 void
 pgs_checkpoint_mark_committed(int64 query_id, int64 batch_id)
 {
-	PgsCatalogAccess acc = {0};
 	Oid			argtypes[2] = {INT8OID, INT8OID};
 	Datum		values[2] = {Int64GetDatum(query_id), Int64GetDatum(batch_id)};
 
-	pgs_catalog_begin(&acc);
-	pgs_catalog_exec("INSERT INTO stream.checkpoint_commits (query_id, batch_id)"
-					 " VALUES ($1, $2)",
-					 2, argtypes, values, NULL, false, 0);
-	pgs_catalog_end(&acc);
+	pgs_catalog_run("INSERT INTO stream.checkpoint_commits (query_id, batch_id)"
+					" VALUES ($1, $2)",
+					2, argtypes, values, NULL, false, 0);
 }
 
 /*
@@ -568,16 +562,13 @@ pgs_checkpoint_check_history(int64 query_id, PgsHistoryCheck *h)
 void
 pgs_checkpoint_adopt(int64 query_id)
 {
-	PgsCatalogAccess acc = {0};
 	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(query_id)};
 
-	pgs_catalog_begin(&acc);
-	pgs_catalog_exec("UPDATE stream.checkpoint_offsets o"
-					 " SET history_id = h.history_id, system_identifier = h.system_identifier"
-					 " FROM stream.local_history h WHERE o.query_id = $1",
-					 1, argtypes, values, NULL, false, 0);
-	pgs_catalog_end(&acc);
+	pgs_catalog_run("UPDATE stream.checkpoint_offsets o"
+					" SET history_id = h.history_id, system_identifier = h.system_identifier"
+					" FROM stream.local_history h WHERE o.query_id = $1",
+					1, argtypes, values, NULL, false, 0);
 }
 
 /*

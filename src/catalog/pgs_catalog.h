@@ -62,6 +62,11 @@ extern int	pgs_owner_exec(int64 query_id, const char *sql, int nargs,
 						   Oid *argtypes, Datum *values, const char *nulls,
 						   bool read_only, long count);
 
+/* one statement in a catalog stretch of its own; returns SPI_processed */
+extern int	pgs_catalog_run(const char *sql, int nargs, Oid *argtypes,
+							Datum *values, const char *nulls, bool read_only,
+							long count);
+
 /* results of the last statement, copied into the given context */
 extern char *pgs_result_text(int row, int col, MemoryContext cxt);
 extern Datum pgs_result_datum(int row, int col, bool *isnull);

@@ -659,18 +659,14 @@ pgs_query_lock_for_rename(Oid classid, Oid objid)
 void
 pgs_query_follow_procedure_renames(void)
 {
-	PgsCatalogAccess acc = {0};
-
 	if (!pgs_catalog_has_06())
 		return;
-	pgs_catalog_begin(&acc);
-	pgs_catalog_exec("UPDATE stream.query_defs"
-					 " SET foreach_batch_name = stream._procedure_signature(foreach_batch)"
-					 " WHERE foreach_batch IS NOT NULL"
-					 " AND pg_catalog.to_regprocedure(foreach_batch_name) IS NULL"
-					 " AND stream._procedure_signature(foreach_batch) IS NOT NULL",
-					 0, NULL, NULL, NULL, false, 0);
-	pgs_catalog_end(&acc);
+	pgs_catalog_run("UPDATE stream.query_defs"
+					" SET foreach_batch_name = stream._procedure_signature(foreach_batch)"
+					" WHERE foreach_batch IS NOT NULL"
+					" AND pg_catalog.to_regprocedure(foreach_batch_name) IS NULL"
+					" AND stream._procedure_signature(foreach_batch) IS NOT NULL",
+					0, NULL, NULL, NULL, false, 0);
 }
 
 /*
@@ -703,11 +699,9 @@ pgs_query_follow_renames(Oid column_relid, const char *old_column, const char *n
 		values[1] = CStringGetTextDatum(pgs_query_deparse(r->analyzed,
 														  pgs_owner_search_path(r->owner, r->search_path)));
 		values[2] = CStringGetTextDatum(pgs_query_deparse(r->analyzed, PGS_RUN_TEXT_PATH));
-		pgs_catalog_begin(&acc);
-		pgs_catalog_exec("UPDATE stream.query_defs SET query_text = $2, run_text = $3"
-						 " WHERE query_id OPERATOR(pg_catalog.=) $1",
-						 3, argtypes, values, NULL, false, 0);
-		pgs_catalog_end(&acc);
+		pgs_catalog_run("UPDATE stream.query_defs SET query_text = $2, run_text = $3"
+						" WHERE query_id OPERATOR(pg_catalog.=) $1",
+						3, argtypes, values, NULL, false, 0);
 	}
 	if (OidIsValid(column_relid))
 	{
@@ -745,30 +739,24 @@ pgs_query_follow_renames(Oid column_relid, const char *old_column, const char *n
 void
 pgs_query_set_view(int64 query_id, Oid view_relid, const char *tree)
 {
-	PgsCatalogAccess acc = {0};
 	Oid			argtypes[3] = {INT8OID, OIDOID, TEXTOID};
 	Datum		values[3] = {Int64GetDatum(query_id), ObjectIdGetDatum(view_relid),
 	CStringGetTextDatum(tree)};
 
-	pgs_catalog_begin(&acc);
-	pgs_catalog_exec("UPDATE stream.query_defs SET definition_view = $2, run_text = $3"
-					 " WHERE query_id OPERATOR(pg_catalog.=) $1",
-					 3, argtypes, values, NULL, false, 0);
-	pgs_catalog_end(&acc);
+	pgs_catalog_run("UPDATE stream.query_defs SET definition_view = $2, run_text = $3"
+					" WHERE query_id OPERATOR(pg_catalog.=) $1",
+					3, argtypes, values, NULL, false, 0);
 }
 
 /* record a new streaming aggregation's state table */
 void
 pgs_query_set_state(int64 query_id, Oid state_relid)
 {
-	PgsCatalogAccess acc = {0};
 	Oid			argtypes[2] = {INT8OID, OIDOID};
 	Datum		values[2] = {Int64GetDatum(query_id), ObjectIdGetDatum(state_relid)};
 
-	pgs_catalog_begin(&acc);
-	pgs_catalog_exec("UPDATE stream.query_defs SET state_relid = $2 WHERE query_id = $1",
-					 2, argtypes, values, NULL, false, 0);
-	pgs_catalog_end(&acc);
+	pgs_catalog_run("UPDATE stream.query_defs SET state_relid = $2 WHERE query_id = $1",
+					2, argtypes, values, NULL, false, 0);
 }
 
 static int
@@ -875,29 +863,26 @@ pgs_query_delete(int64 query_id)
 void
 pgs_query_set_status(int64 query_id, const char *status, bool only_if_active)
 {
-	PgsCatalogAccess acc = {0};
 	Oid			argtypes[3] = {INT8OID, TEXTOID, BOOLOID};
 	Datum		values[3] = {Int64GetDatum(query_id), CStringGetTextDatum(status),
 	BoolGetDatum(only_if_active)};
 
 	bool		detail = qc_catalog_has_detail();
 
-	pgs_catalog_begin(&acc);
-	pgs_catalog_exec(detail ?
-					 "UPDATE stream.query_defs SET status = $2,"
-					 " last_error = CASE WHEN $2 = 'active' THEN NULL ELSE last_error END,"
-					 " last_error_sqlstate = CASE WHEN $2 = 'active' THEN NULL ELSE last_error_sqlstate END,"
-					 " last_error_detail = CASE WHEN $2 = 'active' THEN NULL ELSE last_error_detail END,"
-					 " last_error_hint = CASE WHEN $2 = 'active' THEN NULL ELSE last_error_hint END,"
-					 " last_error_at = CASE WHEN $2 = 'active' THEN NULL ELSE last_error_at END"
-					 " WHERE query_id = $1 AND (NOT $3 OR status = 'active')" :
-					 "UPDATE stream.query_defs SET status = $2,"
-					 " last_error = CASE WHEN $2 = 'active' THEN NULL ELSE last_error END,"
-					 " last_error_sqlstate = CASE WHEN $2 = 'active' THEN NULL ELSE last_error_sqlstate END,"
-					 " last_error_at = CASE WHEN $2 = 'active' THEN NULL ELSE last_error_at END"
-					 " WHERE query_id = $1 AND (NOT $3 OR status = 'active')",
-					 3, argtypes, values, NULL, false, 0);
-	pgs_catalog_end(&acc);
+	pgs_catalog_run(detail ?
+					"UPDATE stream.query_defs SET status = $2,"
+					" last_error = CASE WHEN $2 = 'active' THEN NULL ELSE last_error END,"
+					" last_error_sqlstate = CASE WHEN $2 = 'active' THEN NULL ELSE last_error_sqlstate END,"
+					" last_error_detail = CASE WHEN $2 = 'active' THEN NULL ELSE last_error_detail END,"
+					" last_error_hint = CASE WHEN $2 = 'active' THEN NULL ELSE last_error_hint END,"
+					" last_error_at = CASE WHEN $2 = 'active' THEN NULL ELSE last_error_at END"
+					" WHERE query_id = $1 AND (NOT $3 OR status = 'active')" :
+					"UPDATE stream.query_defs SET status = $2,"
+					" last_error = CASE WHEN $2 = 'active' THEN NULL ELSE last_error END,"
+					" last_error_sqlstate = CASE WHEN $2 = 'active' THEN NULL ELSE last_error_sqlstate END,"
+					" last_error_at = CASE WHEN $2 = 'active' THEN NULL ELSE last_error_at END"
+					" WHERE query_id = $1 AND (NOT $3 OR status = 'active')",
+					3, argtypes, values, NULL, false, 0);
 }
 
 /*
@@ -908,7 +893,6 @@ void
 pgs_query_set_error(int64 query_id, bool fail, const char *sqlstate,
 					const char *message, const char *detail, const char *hint)
 {
-	PgsCatalogAccess acc = {0};
 	Oid			argtypes[6] = {INT8OID, BOOLOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 	Datum		values[6];
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
@@ -922,21 +906,19 @@ pgs_query_set_error(int64 query_id, bool fail, const char *sqlstate,
 	nulls[4] = detail ? ' ' : 'n';
 	values[5] = hint ? CStringGetTextDatum(hint) : (Datum) 0;
 	nulls[5] = hint ? ' ' : 'n';
-	pgs_catalog_begin(&acc);
-	pgs_catalog_exec(has_detail ?
-					 "UPDATE stream.query_defs SET"
-					 " status = CASE WHEN $2 THEN 'failed' ELSE status END,"
-					 " last_error = $4, last_error_sqlstate = $3,"
-					 " last_error_detail = $5, last_error_hint = $6,"
-					 " last_error_at = pg_catalog.now()"
-					 " WHERE query_id = $1 AND status = 'active'" :
-					 "UPDATE stream.query_defs SET"
-					 " status = CASE WHEN $2 THEN 'failed' ELSE status END,"
-					 " last_error = $4, last_error_sqlstate = $3,"
-					 " last_error_at = pg_catalog.now()"
-					 " WHERE query_id = $1 AND status = 'active'",
-					 6, argtypes, values, nulls, false, 0);
-	pgs_catalog_end(&acc);
+	pgs_catalog_run(has_detail ?
+					"UPDATE stream.query_defs SET"
+					" status = CASE WHEN $2 THEN 'failed' ELSE status END,"
+					" last_error = $4, last_error_sqlstate = $3,"
+					" last_error_detail = $5, last_error_hint = $6,"
+					" last_error_at = pg_catalog.now()"
+					" WHERE query_id = $1 AND status = 'active'" :
+					"UPDATE stream.query_defs SET"
+					" status = CASE WHEN $2 THEN 'failed' ELSE status END,"
+					" last_error = $4, last_error_sqlstate = $3,"
+					" last_error_at = pg_catalog.now()"
+					" WHERE query_id = $1 AND status = 'active'",
+					6, argtypes, values, nulls, false, 0);
 }
 
 /* the names of the queries that read a stream, quoted, or NULL for none */

@@ -257,15 +257,12 @@ pgs_retention_holders(Oid relid, PgsRetentionHolder **holders)
 void
 pgs_retention_mark_missed(int64 query_id)
 {
-	PgsCatalogAccess acc = {0};
 	Oid			t[1] = {INT8OID};
 	Datum		v[1] = {Int64GetDatum(query_id)};
 
-	pgs_catalog_begin(&acc);
-	pgs_catalog_exec("UPDATE stream.query_defs SET missed_rows_at = now()"
-					 " WHERE query_id = $1 AND missed_rows_at IS NULL",
-					 1, t, v, NULL, false, 0);
-	pgs_catalog_end(&acc);
+	pgs_catalog_run("UPDATE stream.query_defs SET missed_rows_at = now()"
+					" WHERE query_id = $1 AND missed_rows_at IS NULL",
+					1, t, v, NULL, false, 0);
 }
 
 /*
@@ -277,7 +274,6 @@ void
 pgs_retention_record_blocker(Oid relid, TransactionId blocker,
 							 TimestampTz since, TimestampTz warned_at)
 {
-	PgsCatalogAccess acc = {0};
 	Oid			argtypes[4] = {OIDOID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		values[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
@@ -292,12 +288,10 @@ pgs_retention_record_blocker(Oid relid, TransactionId blocker,
 		nulls[1] = nulls[2] = 'n';
 	if (warned_at == 0)
 		nulls[3] = 'n';
-	pgs_catalog_begin(&acc);
-	pgs_catalog_exec("UPDATE stream.retention SET blocked_by = $2::text::xid,"
-					 " blocked_since = $3, blocked_warned_at = $4"
-					 " WHERE relid::oid = $1",
-					 4, argtypes, values, nulls, false, 0);
-	pgs_catalog_end(&acc);
+	pgs_catalog_run("UPDATE stream.retention SET blocked_by = $2::text::xid,"
+					" blocked_since = $3, blocked_warned_at = $4"
+					" WHERE relid::oid = $1",
+					4, argtypes, values, nulls, false, 0);
 }
 
 /*
@@ -352,15 +346,12 @@ pgs_retention_record_pass(Oid relid, const PgsRetentionPassRow *pass)
 void
 pgs_retention_restart_at(Oid relid, int64 position)
 {
-	PgsCatalogAccess acc = {0};
 	Oid			argtypes[2] = {OIDOID, INT8OID};
 	Datum		values[2] = {ObjectIdGetDatum(relid), Int64GetDatum(position)};
 
-	pgs_catalog_begin(&acc);
-	pgs_catalog_exec("UPDATE stream.retention SET walk_position = $2,"
-					 " recycled_position = $2 WHERE relid::oid = $1",
-					 2, argtypes, values, NULL, false, 0);
-	pgs_catalog_end(&acc);
+	pgs_catalog_run("UPDATE stream.retention SET walk_position = $2,"
+					" recycled_position = $2 WHERE relid::oid = $1",
+					2, argtypes, values, NULL, false, 0);
 }
 
 /*
@@ -396,14 +387,11 @@ pgs_retention_stream_list(MemoryContext cxt)
 void
 pgs_retention_unset(Oid relid)
 {
-	PgsCatalogAccess acc = {0};
 	Oid			argtypes[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
 
-	pgs_catalog_begin(&acc);
-	pgs_catalog_exec("DELETE FROM stream.retention WHERE relid::oid = $1",
-					 1, argtypes, values, NULL, false, 0);
-	pgs_catalog_end(&acc);
+	pgs_catalog_run("DELETE FROM stream.retention WHERE relid::oid = $1",
+					1, argtypes, values, NULL, false, 0);
 }
 
 /*
