@@ -17,6 +17,7 @@ OBJS = \
 	src/source/offsets.o \
 	src/source/predicate.o \
 	src/analyze/query_analyze.o \
+	src/analyze/join_rewrite.o \
 	src/exec/batch.o \
 	src/exec/restored.o \
 	src/catalog/catalog.o \
@@ -35,6 +36,7 @@ OBJS = \
 	src/state/agg_exec.o \
 	src/state/window.o \
 	src/state/dedup.o \
+	src/state/join.o \
 	src/api/queries.o \
 	src/api/start.o \
 	src/api/alter.o \

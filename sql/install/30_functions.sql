@@ -10,6 +10,13 @@ LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE COST 0.0001;
 COMMENT ON FUNCTION stream._batch_member(xid8, tid, xid8, xid8, pg_snapshot, xid8[], xid8, bigint, xid8, bigint) IS
 'internal: is this row, of this transaction, in the batch being run (and count it)';
 
+CREATE FUNCTION stream._join_mark(tid, tid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stream_join_mark'
+LANGUAGE C VOLATILE PARALLEL UNSAFE COST 1000000;
+COMMENT ON FUNCTION stream._join_mark(tid, tid) IS
+'internal: the last term of a join batch''s condition, recording that the two rows matched';
+
 CREATE FUNCTION stream.create_stream(relation regclass)
 RETURNS void
 AS 'MODULE_PATHNAME', 'stream_create_stream'

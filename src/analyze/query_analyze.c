@@ -41,6 +41,7 @@
 
 #include "access/xact.h"
 #include "analyze/pgs_analyze.h"
+#include "analyze/pgs_join_rewrite.h"
 #include "catalog/pgs_query.h"
 #include "common/pgs_common.h"
 #include "source/pgs_offsets.h"
@@ -81,6 +82,8 @@ typedef struct QaRewrite
 	SubTransactionId subid;		/* armed in this subtransaction */
 	PgsRewriteFinish finish;	/* the caller's next step with the query, or NULL */
 	const void *finish_arg;
+	bool		join;			/* a join's statement: join_rewrite.c substitutes */
+	PgsJoinRewrite join_rw;
 } QaRewrite;
 
 static QaRewrite qa_rewrite;
@@ -781,7 +784,10 @@ pgs_analyze_post_parse(ParseState *pstate, Query *query)
 		{
 			if (OidIsValid(rw->view_relid))
 				qa_check_calls(query, rw->view_relid, rw->stream_relid);
-			(void) qa_substitute_walker((Node *) query, rw);
+			if (rw->join)
+				rw->substituted = pgs_join_substitute(query, &rw->join_rw);
+			else
+				(void) qa_substitute_walker((Node *) query, rw);
 			if (rw->substituted > 0 && rw->finish != NULL)
 				rw->finish(query, rw->finish_arg);
 		}
@@ -842,7 +848,20 @@ pgs_rewrite_arm(const char *token, Oid stream_relid, Oid view_relid)
 	qa_rewrite.subid = GetCurrentSubTransactionId();
 	qa_rewrite.finish = NULL;
 	qa_rewrite.finish_arg = NULL;
+	qa_rewrite.join = false;
 	qa_active_rewrite = &qa_rewrite;
+}
+
+/*
+ * The same for a statement of a join between two streams: each of its two
+ * reads stands for the rows of the role "rw" gives it.
+ */
+void
+pgs_rewrite_arm_join(const char *token, const PgsJoinRewrite *rw, Oid view_relid)
+{
+	pgs_rewrite_arm(token, rw->relid[0], view_relid);
+	qa_rewrite.join = true;
+	qa_rewrite.join_rw = *rw;
 }
 
 /*

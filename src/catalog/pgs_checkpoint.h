@@ -92,6 +92,28 @@ typedef struct PgsHistoryCheck
 	int64		local_system_identifier;
 } PgsHistoryCheck;
 
+/* one side's figures of a batch of a join between streams */
+typedef struct PgsSideProgress
+{
+	int64		input_rows;
+	int64		late_rows;
+	int64		state_rows;
+	bool		watermark_null;
+	TimestampTz watermark;		/* the side's watermark after the batch */
+	bool		times_null;
+	TimestampTz event_time_min;
+	TimestampTz event_time_max;
+} PgsSideProgress;
+
+extern void pgs_checkpoint_write_side(int64 query_id, int64 batch_id, int side,
+									  const PgsBoundary *end, int64 scan_from);
+extern bool pgs_checkpoint_read_side(int64 query_id, int64 batch_id, int side,
+									 PgsBoundary *end, int64 *scan_from);
+extern void pgs_checkpoint_write_side_progress(int64 query_id, int64 batch_id,
+											   int side, const PgsSideProgress *p);
+extern void pgs_checkpoint_side_watermarks(int64 query_id, int nsides,
+										   PgsSideProgress *p);
+
 extern bool pgs_catalog_splits(void);
 extern bool pgs_checkpoint_check_history(int64 query_id, PgsHistoryCheck *h);
 extern void pgs_checkpoint_adopt(int64 query_id);
