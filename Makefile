@@ -48,7 +48,7 @@ OBJS = \
 	src/bgw/worker.o
 
 EXTENSION = pg_streaming
-EXTVERSION = 0.6
+EXTVERSION = 0.7
 # the install script of the newest version is built from sql/install/;
 # older versions' scripts and the upgrade chain are kept as written in
 # sql/versions/.  Regression inputs are sql/*.sql, their expected output
@@ -59,10 +59,16 @@ DATA_built = pg_streaming--$(EXTVERSION).sql
 EXTRA_CLEAN = $(wildcard pg_streaming--*.sql)
 DATA = sql/versions/pg_streaming--0.1.sql sql/versions/pg_streaming--0.1--0.2.sql \
 	sql/versions/pg_streaming--0.2--0.3.sql sql/versions/pg_streaming--0.3--0.4.sql \
-	sql/versions/pg_streaming--0.4--0.5.sql sql/versions/pg_streaming--0.5--0.6.sql
+	sql/versions/pg_streaming--0.4--0.5.sql sql/versions/pg_streaming--0.5--0.6.sql \
+	sql/versions/pg_streaming--0.6--0.7.sql
 PGFILEDESC = "pg_streaming - structured streaming in PostgreSQL"
 
 PG_CPPFLAGS = -I$(srcdir)/src -Werror=implicit-function-declaration -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+# start_query's path for a join between two streams is built once the
+# join's analysis (src/analyze/join_shape.c) is in the tree
+ifneq ($(wildcard $(srcdir)/src/analyze/join_shape.c),)
+PG_CPPFLAGS += -DPGS_HAVE_JOIN_SHAPE
+endif
 
 REGRESS = stream_tables queries refusals identifiers security ddl_guards rewrite_replay indexes stamps backfill retention retention_hold aggregation agg_differential windows event_time memory living_queries window_forms strangers upgrade catalog_version
 REGRESS_OPTS = --load-extension=pg_streaming

@@ -1,9 +1,13 @@
 /*-------------------------------------------------------------------------
  *
  * pgs_join.h
- *	  The shape of a join between two streams (join_shape.c), and the
- *	  substitution of its two sides in a batch's statements
- *	  (join_rewrite.c).
+ *	  Joins between two streams: which stream reads are the sides, and the
+ *	  shape of the join between them (join_shape.c).
+ *
+ * Side 1 is the first stream read met in the top-level range table (FROM
+ * order), side 2 the second; for a semi join, side 1 is the outer query's
+ * stream and side 2 the stream read in the sublink.  Every other part asks
+ * pgs_join_find_sides for that order.
  *
  *-------------------------------------------------------------------------
  */
@@ -13,6 +17,8 @@
 #include "postgres.h"
 
 #include "catalog/pgs_query.h"
+
+struct Query;
 
 typedef enum PgsJoinKind
 {
@@ -32,7 +38,7 @@ typedef struct PgsJoinSideRef
 	bool		in_sublink;		/* side 2 of a semi join */
 } PgsJoinSideRef;
 
-/* how long a side's rows can still match */
+/* how long a side's rows can still match (surface.md 2.6) */
 typedef struct PgsJoinBound
 {
 	bool		bounded;		/* false: kept for ever */
@@ -49,13 +55,20 @@ typedef struct PgsJoinShape
 	PgsJoinBound bound[PGS_MAX_SIDES];
 	int64		output_offset_usecs;	/* the join's output watermark is
 										 * W + this (<= 0), for a chain */
-	char	   *keys;			/* canonical text of the equi-keys */
+	char	   *keys;			/* canonical text of the equi-keys, for alter_query */
 	char	   *range;			/* canonical text of the time constraint, or NULL */
 } PgsJoinShape;
 
-struct Query;
-
+/* the stream reads of an analyzed query in side order; returns 0..2, errors past 2 */
 extern int	pgs_join_find_sides(struct Query *query, PgsJoinSideRef *sides);
+
+/*
+ * Check a query over two stream reads (every refusal of surface.md 2.8 that is
+ * about the shape: E1..E10, E8) and describe it.  "sides" carry the watermarks
+ * (event_time NULL for a side without).  Warns (surface.md 2.7) about a side
+ * whose state grows without bound, and about a side whose join key has no
+ * btree index led by it (every batch would read that stream whole).
+ */
 extern void pgs_join_analyze(struct Query *query, const char *output_mode,
 							 const PgsQuerySide *sides, PgsJoinShape *shape,
 							 bool warn);

@@ -19,8 +19,10 @@
 #include "access/xact.h"
 #include "nodes/pg_list.h"
 
-#define PGS_MAX_SIDES 2
+/* a join reads two streams, each a side of its own */
+#define PGS_MAX_SIDES	2
 
+/* one side of a query that reads two streams (stream.query_side_defs) */
 typedef struct PgsQuerySide
 {
 	Oid			relid;			/* the side's stream */
@@ -62,7 +64,8 @@ typedef struct PgsQuery
 	int			nsides;			/* 0: one stream (stream_relid); 2: a join */
 	PgsQuerySide sides[PGS_MAX_SIDES];
 	char	   *watermark_policy;	/* "min" or "max"; NULL for one stream */
-	List	   *watermarks;		/* char *: the watermarks argument as given, or NIL */
+	List	   *watermarks;		/* char *: the watermarks argument as given,
+								 * or NIL */
 } PgsQuery;
 
 /* what the scheduler needs of an active query */
