@@ -225,3 +225,10 @@ SELECT q.name AS query,
 COMMENT ON VIEW stream.progress_sides IS 'one row per committed batch of a join between streams and per side, of the latest batches (pg_streaming.retained_batches): the side''s new rows, its rows dropped as late, the rows the join keeps of it, its watermark after the batch and its event times';
 
 GRANT SELECT ON stream.query_sides, stream.progress_sides TO PUBLIC;
+
+CREATE FUNCTION stream._join_mark(tid, tid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stream_join_mark'
+LANGUAGE C VOLATILE PARALLEL UNSAFE COST 1000000;
+COMMENT ON FUNCTION stream._join_mark(tid, tid) IS
+'internal: the last term of a join batch''s condition, recording that the two rows matched';

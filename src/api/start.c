@@ -50,6 +50,7 @@
 #include "exec/pgs_batch.h"
 #include "source/pgs_offsets.h"
 #include "state/pgs_agg.h"
+#include "state/pgs_join_exec.h"
 
 PG_FUNCTION_INFO_V1(stream_start_query);
 
@@ -948,7 +949,13 @@ qd_start_register(const PgsStartArgs *a, const QdStart *s)
 	q.key_columns = s->key;
 	q.foreach_batch = s->foreach_proc;
 	query_id = pgs_query_insert(&q);
-	if (d->aggregates)
+	if (q.nsides == PGS_MAX_SIDES)
+	{
+		/* what a join keeps: its waiting and late rows (state/join.c) */
+		q.state_relid = pgs_join_create_state(a->name);
+		pgs_query_set_state(query_id, q.state_relid);
+	}
+	else if (d->aggregates)
 	{
 		q.state_relid = pgs_agg_create_state(a->name, q.owner, &d->shape);
 		pgs_query_set_state(query_id, q.state_relid);
