@@ -16,7 +16,7 @@ OBJS = \
 	src/storage/retention.o \
 	src/source/offsets.o \
 	src/source/predicate.o \
-	src/analyze/query_analyze.o \
+	src/analyze/query_analyze.o src/analyze/join_shape.o \
 	src/exec/batch.o \
 	src/exec/restored.o \
 	src/catalog/catalog.o \

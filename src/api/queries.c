@@ -277,6 +277,30 @@ pgs_check_definition(PgsDefinition *d)
 	PgsAggShape *shape = &d->shape;
 
 	pgs_analyze_user_query(d->query_text, aq);
+	if (aq->nsides == PGS_MAX_SIDES)
+	{
+		/*
+		 * A join between two streams: its shape is checked (a self-join's
+		 * sides both have the event time given), and then refused, until
+		 * its batches can run.
+		 */
+		PgsQuerySide sides[PGS_MAX_SIDES];
+		PgsJoinShape join;
+		int			i;
+
+		for (i = 0; i < PGS_MAX_SIDES; i++)
+		{
+			sides[i].relid = aq->sides[i].relid;
+			sides[i].name = aq->sides[i].name;
+			sides[i].event_time = aq->sides[i].relid == aq->stream_relid ?
+				(char *) event_time : NULL;
+			sides[i].watermark_usecs = sides[i].event_time ? 0 : -1;
+		}
+		pgs_join_analyze(aq->query, output_mode, sides, &join, true);
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("stream-stream joins are not supported yet")));
+	}
 	d->aggregates = pgs_agg_describe(aq->query, aq->column_names, shape);
 	d->event_type = InvalidOid;
 	d->dedup_types = d->dedup_collations = NIL;
