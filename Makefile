@@ -17,6 +17,7 @@ OBJS = \
 	src/source/offsets.o \
 	src/source/predicate.o \
 	src/analyze/query_analyze.o \
+	src/analyze/join_shape.o \
 	src/analyze/join_rewrite.o \
 	src/exec/batch.o \
 	src/exec/restored.o \
@@ -64,12 +65,6 @@ DATA = sql/versions/pg_streaming--0.1.sql sql/versions/pg_streaming--0.1--0.2.sq
 PGFILEDESC = "pg_streaming - structured streaming in PostgreSQL"
 
 PG_CPPFLAGS = -I$(srcdir)/src -Werror=implicit-function-declaration -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
-# start_query's path for a join between two streams is built once the
-# join's analysis (src/analyze/join_shape.c) is in the tree
-ifneq ($(wildcard $(srcdir)/src/analyze/join_shape.c),)
-PG_CPPFLAGS += -DPGS_HAVE_JOIN_SHAPE
-endif
-
 REGRESS = stream_tables queries refusals identifiers security ddl_guards rewrite_replay indexes stamps backfill retention retention_hold aggregation agg_differential windows event_time memory living_queries window_forms strangers upgrade catalog_version
 REGRESS_OPTS = --load-extension=pg_streaming
 

@@ -303,6 +303,27 @@ pgs_check_definition(PgsDefinition *d)
 	PgsAggShape *shape = &d->shape;
 
 	pgs_analyze_user_query(d->query_text, aq);
+	if (aq->nsides == PGS_MAX_SIDES)
+	{
+		/*
+		 * A join between two streams: start_query checks its shape with the
+		 * watermarks of its sides (pgs_join_analyze).  Another stateful
+		 * operator over the join is not built.
+		 */
+		d->event_type = InvalidOid;
+		d->dedup_types = d->dedup_collations = NIL;
+		d->aggregates = false;
+		if (aq->query->hasAggs || aq->query->groupClause != NIL ||
+			aq->query->groupingSets != NIL || aq->query->havingQual != NULL ||
+			d->dedup != NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("%s over a join between streams is not supported yet in a streaming query",
+							d->dedup != NIL ? "deduplication" : "an aggregation"),
+					 errdetail("Spark allows it; pg_streaming does not build it in this version."),
+					 errhint("Split the query in two: write the join's rows into a stream table and run the second query over it.")));
+		return;
+	}
 	d->aggregates = pgs_agg_describe(aq->query, aq->column_names, shape);
 	d->event_type = InvalidOid;
 	d->dedup_types = d->dedup_collations = NIL;

@@ -670,7 +670,6 @@ qd_side_names(List *names)
 	return buf.data;
 }
 
-#ifdef PGS_HAVE_JOIN_SHAPE
 /* the watermarks element that names a stream read, or NULL */
 static QdWatermark *
 qd_watermark_for(List *watermark_sides, const char *name)
@@ -682,7 +681,6 @@ qd_watermark_for(List *watermark_sides, const char *name)
 			return lfirst(lc);
 	return NULL;
 }
-#endif
 
 /*
  * Every element of the watermarks argument must name a stream read of the
@@ -725,7 +723,6 @@ qd_start_watermarks(const PgsStartArgs *a, QdStart *s)
 	s->event_time = a->event_time;
 	s->watermark_usecs = a->watermark_usecs;
 	s->nsides = 0;
-#ifdef PGS_HAVE_JOIN_SHAPE
 	{
 		PgsJoinSideRef refs[PGS_MAX_SIDES];
 		int			n;
@@ -772,7 +769,6 @@ qd_start_watermarks(const PgsStartArgs *a, QdStart *s)
 			return;
 		}
 	}
-#endif
 	if (!a->watermarks_given)
 		return;
 	pgs_catalog_require(PGS_CATALOG_0_7, "watermarks");
@@ -826,10 +822,8 @@ qd_start_validate(const PgsStartArgs *a, QdStart *s)
 	if (d->aggregates || s->event_time != NULL || a->dedup != NIL)
 		pgs_catalog_require(PGS_CATALOG_0_4,
 							"streaming aggregations, watermarks and deduplication");
-#ifdef PGS_HAVE_JOIN_SHAPE
 	if (s->nsides == PGS_MAX_SIDES)
 		pgs_join_analyze(d->aq.query, a->output_mode, s->sides, &s->join, true);
-#endif
 
 	s->keyed = a->key_given;
 	s->key = a->key;
