@@ -594,7 +594,7 @@ join_state_insert(const PgsQuery *q, int side, char kind, Datum tids, Datum time
 
 	return pgs_catalog_run(psprintf("INSERT INTO %s (side, kind, tid, t)"
 									" SELECT $1, $2, u.tid, u.t"
-									" FROM pg_catalog.unnest($3, $4) AS u(tid, t)",
+									" FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4)) AS u(tid, t)",
 									pgs_qualified_relname(q->state_relid)),
 						   4, types, values, NULL, false, 0);
 }
