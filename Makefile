@@ -68,7 +68,7 @@ ifneq ($(wildcard $(srcdir)/src/analyze/join_shape.c),)
 PG_CPPFLAGS += -DPGS_HAVE_JOIN_SHAPE
 endif
 
-REGRESS = stream_tables queries refusals identifiers security ddl_guards rewrite_replay indexes stamps backfill retention retention_hold aggregation agg_differential windows event_time memory living_queries window_forms strangers upgrade catalog_version
+REGRESS = stream_tables queries refusals identifiers security ddl_guards rewrite_replay indexes stamps backfill retention retention_hold aggregation agg_differential windows event_time watermarks_arg memory living_queries window_forms strangers upgrade catalog_version
 REGRESS_OPTS = --load-extension=pg_streaming
 
 ISOLATION = late_commit concurrent_writers concurrent_processing ownership_locks starting_latest index_build_inval \

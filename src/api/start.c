@@ -442,7 +442,15 @@ qd_watermark_parse(const char *given)
 		dterr = DecodeInterval(field, ftype, nf, INTERVAL_FULL_RANGE, &dtype, &itm_in);
 	if (dterr == DTERR_BAD_FORMAT)
 		dterr = DecodeISO8601Interval(delay, &dtype, &itm_in);
-	if (dterr != 0 && dterr != DTERR_FIELD_OVERFLOW && dterr != DTERR_INTERVAL_OVERFLOW)
+	if (dterr == DTERR_FIELD_OVERFLOW || dterr == DTERR_INTERVAL_OVERFLOW)
+	{
+		/* past any interval: refused as every delay out of bounds is */
+		Interval	beyond = {.time = 0,.day = 0,.month = PG_INT32_MAX};
+
+		(void) pgs_interval_usecs(IntervalPGetDatum(&beyond), "watermark", delay,
+								  0, PGS_MAX_TRIGGER_USECS);
+	}
+	if (dterr != 0)
 		qd_watermark_invalid(given);
 	iv = DirectFunctionCall3(interval_in, CStringGetDatum(delay),
 							 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
@@ -813,7 +821,7 @@ qd_start_validate(const PgsStartArgs *a, QdStart *s)
 		pgs_catalog_require(PGS_CATALOG_0_5, "key and foreach_batch");
 
 	if (strcmp(a->watermark_policy, "min") != 0)
-		pgs_catalog_require(PGS_CATALOG_0_7, "watermark_policy");
+		pgs_catalog_require(PGS_CATALOG_0_7, "watermark policies other than min");
 	qd_start_watermarks(a, s);
 
 	memset(d, 0, sizeof(*d));
