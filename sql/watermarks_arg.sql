@@ -165,6 +165,70 @@ REVOKE CREATE ON SCHEMA public FROM regress_wm_user;
 REVOKE SELECT ON readings FROM regress_wm_user;
 DROP ROLE regress_wm_user;
 
+-- a join's catalog rows, written here by hand as a join's start and batches
+-- write them: the views show them to the owner only; a batch's per-side
+-- rows go with its offsets row when old batches are forgotten, and
+-- everything goes with the query
+SET pg_streaming.retained_batches = 2;
+SELECT stream.start_query('pair', 'SELECT sensor FROM readings', 'pair_out') > 0 AS started;
+SELECT query_id AS pair_id FROM stream.query_defs WHERE name = 'pair' \gset
+INSERT INTO stream.query_side_defs VALUES
+    (:pair_id, 1, 'readings', 'a', 'ts', '1 hour'),
+    (:pair_id, 2, 'readings', 'b', NULL, NULL);
+UPDATE stream.query_defs SET watermark_policy = 'min' WHERE query_id = :pair_id;
+CREATE PROCEDURE pair_batch() LANGUAGE plpgsql AS $$
+DECLARE
+    q bigint := (SELECT query_id FROM stream.query_defs WHERE name = 'pair');
+    b bigint;
+BEGIN
+    INSERT INTO readings VALUES ('a', '2026-01-02 00:00', 1);
+    CALL stream.process_batch('pair');
+    b := (SELECT max(batch_id) FROM stream.checkpoint_commits WHERE query_id = q);
+    INSERT INTO stream.checkpoint_sides (query_id, batch_id, side, scan_from_block,
+        end_floor_block, end_tail_block, relfilenode)
+    VALUES (q, b, 2, 0, 0, 0, 0);
+    INSERT INTO stream.progress_side_log VALUES
+        (q, b, 1, 1, b, 10 * b, '2026-01-02 00:00'::timestamptz + b * interval '1 hour',
+         '2026-01-02', '2026-01-02'),
+        (q, b, 2, 0, 0, 0, NULL, NULL, NULL);
+END
+$$;
+CALL pair_batch();
+CALL pair_batch();
+SELECT name, stream, streams, watermarks, watermark_policy FROM stream.queries WHERE name = 'pair';
+SELECT * FROM stream.query_sides;
+SELECT * FROM stream.progress_sides ORDER BY batch_id, side;
+CALL pair_batch();
+CALL pair_batch();
+-- two batches kept: the older rows went with their offsets
+SELECT batch_id FROM stream.checkpoint_offsets WHERE query_id = :pair_id ORDER BY 1;
+SELECT batch_id, side FROM stream.checkpoint_sides ORDER BY 1, 2;
+SELECT batch_id, side FROM stream.progress_side_log ORDER BY 1, 2;
+SELECT query, side, watermark, state_rows, late_rows FROM stream.query_sides;
+-- a rename of a side's event-time column follows to its side row (and
+-- the watermarks given, which named the old column, are shown from the
+-- columns from then on)
+SELECT stream.drop_query('dedup');
+ALTER TABLE readings RENAME COLUMN ts TO event_ts;
+SELECT name, event_time, watermarks FROM stream.queries WHERE name IN ('pair', 'by_alias') ORDER BY name;
+SELECT side, event_time FROM stream.query_sides ORDER BY side;
+ALTER TABLE readings RENAME COLUMN event_ts TO ts;
+-- another role sees none of it
+CREATE ROLE regress_wm_other;
+SET ROLE regress_wm_other;
+SELECT count(*) AS sides FROM stream.query_sides;
+SELECT count(*) AS progress_sides FROM stream.progress_sides;
+SELECT count(*) FROM stream.query_side_defs;
+RESET ROLE;
+DROP ROLE regress_wm_other;
+RESET pg_streaming.retained_batches;
+SELECT stream.drop_query('pair');
+SELECT (SELECT count(*) FROM stream.query_side_defs) AS side_rows,
+       (SELECT count(*) FROM stream.checkpoint_sides) AS side_offsets,
+       (SELECT count(*) FROM stream.progress_side_log) AS side_progress;
+DROP PROCEDURE pair_batch();
+DROP TABLE pair_out;
+
 SELECT stream.drop_stream('readings', cascade => true);
 SELECT stream.drop_stream('"Quoted Readings"', cascade => true);
 DROP TABLE by_pair, by_alias, by_table, quoted_out, dedup_out, plain_out, sensors,

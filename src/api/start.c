@@ -25,7 +25,6 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "parser/parse_func.h"
-#include "parser/parsetree.h"
 #include "parser/scansup.h"
 #include "nodes/nodeFuncs.h"
 #include "utils/acl.h"
@@ -386,6 +385,8 @@ qd_watermark_ident(const char **p)
 }
 
 /* the error for a watermarks element that does not parse (E16) */
+static void qd_watermark_invalid(const char *given) pg_attribute_noreturn();
+
 static void
 qd_watermark_invalid(const char *given)
 {
@@ -401,8 +402,8 @@ qd_watermark_invalid(const char *given)
  * reads it, within the bounds of today's watermark argument.  The delay is
  * first decoded by the routines interval_in uses, which report a bad
  * format instead of raising it, so that an element that does not parse is
- * refused with its own message; interval_in then reads it (and raises its
- * own error for a value out of the interval's range).
+ * refused with its own message, and one past any interval is out of range
+ * as every delay beyond the bounds is; interval_in then reads it.
  */
 static QdWatermark *
 qd_watermark_parse(const char *given)
