@@ -878,7 +878,12 @@ qd_start_target(const PgsStartArgs *a, QdStart *s)
 		s->target_relid = RangeVarGetRelid(rv, NoLock, true);
 		s->created = !OidIsValid(s->target_relid);
 		if (!s->created)
+		{
 			pgs_check_target(s->target_relid, d->aq.stream_relid, &d->aq);
+			/* a join's second stream is its stream as much as its first */
+			if (s->nsides == PGS_MAX_SIDES)
+				pgs_check_target(s->target_relid, s->sides[1].relid, &d->aq);
+		}
 		else
 			s->target_relid = qd_create_target(rv, a->target, &d->aq);
 	}
