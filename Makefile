@@ -64,9 +64,8 @@ PGFILEDESC = "pg_streaming - structured streaming in PostgreSQL"
 PG_CPPFLAGS = -I$(srcdir)/src -Werror=implicit-function-declaration -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 # start_query's path for a join between two streams is built once the
 # join's analysis (src/analyze/join_shape.c) is in the tree
-ifneq ($(wildcard $(srcdir)/src/analyze/join_shape.c),)
-PG_CPPFLAGS += -DPGS_HAVE_JOIN_SHAPE
-endif
+# (expanded when used, after PGXS has set srcdir)
+PG_CPPFLAGS += $(if $(wildcard $(srcdir)/src/analyze/join_shape.c),-DPGS_HAVE_JOIN_SHAPE)
 
 REGRESS = stream_tables queries refusals identifiers security ddl_guards rewrite_replay indexes stamps backfill retention retention_hold aggregation agg_differential windows event_time watermarks_arg memory living_queries window_forms strangers upgrade catalog_version
 REGRESS_OPTS = --load-extension=pg_streaming

@@ -296,7 +296,6 @@ typedef struct PgsStartArgs
 	bool		event_time_given;	/* and the watermark with it */
 	char	   *event_time;
 	int64		watermark_usecs;	/* -1 without */
-	char	   *watermark_text; /* the watermark as interval output writes it */
 	bool		dedup_given;
 	List	   *dedup;			/* char * */
 	bool		key_given;
@@ -590,8 +589,9 @@ qd_start_args_read(FunctionCallInfo fcinfo, PgsStartArgs *a)
 		Datum		watermark = PG_GETARG_DATUM(QD_START_WATERMARK);
 
 		a->event_time = text_to_cstring(PG_GETARG_TEXT_PP(QD_START_EVENT_TIME));
-		a->watermark_text = DatumGetCString(DirectFunctionCall1(interval_out, watermark));
-		a->watermark_usecs = pgs_interval_usecs(watermark, "watermark", a->watermark_text,
+		a->watermark_usecs = pgs_interval_usecs(watermark, "watermark",
+												DatumGetCString(DirectFunctionCall1(interval_out,
+																					watermark)),
 												0, PGS_MAX_TRIGGER_USECS);
 	}
 	a->dedup_given = qd_arg_given(fcinfo, QD_START_DEDUPLICATE);
@@ -679,6 +679,28 @@ qd_side_names(List *names)
 }
 
 #ifdef PGS_HAVE_JOIN_SHAPE
+/*
+ * A watermarks element for a side, for a hint: the column given when the
+ * side's stream has it, the delay in words whatever the IntervalStyle.
+ */
+static char *
+qd_watermark_example(const PgsJoinSideRef *side, const char *column, int64 usecs)
+{
+	const char *delay;
+
+	if (usecs % USECS_PER_HOUR == 0)
+		delay = psprintf(INT64_FORMAT " hours", usecs / USECS_PER_HOUR);
+	else if (usecs % USECS_PER_MINUTE == 0)
+		delay = psprintf(INT64_FORMAT " minutes", usecs / USECS_PER_MINUTE);
+	else if (usecs % USECS_PER_SEC == 0)
+		delay = psprintf(INT64_FORMAT " seconds", usecs / USECS_PER_SEC);
+	else
+		delay = psprintf(INT64_FORMAT " microseconds", usecs);
+	return psprintf("%s.%s %s", quote_identifier(side->name),
+					get_attnum(side->relid, column) != InvalidAttrNumber ?
+					quote_identifier(column) : "<column>", delay);
+}
+
 /* the watermarks element that names a stream read, or NULL */
 static QdWatermark *
 qd_watermark_for(List *watermark_sides, const char *name)
@@ -756,9 +778,9 @@ qd_start_watermarks(const PgsStartArgs *a, QdStart *s)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("event_time and watermark name one stream's column, and this query reads two"),
-						 errhint("Give each side its watermark: watermarks => '{\"%s.%s %s\", \"%s.%s %s\"}'.",
-								 refs[0].name, a->event_time, a->watermark_text,
-								 refs[1].name, a->event_time, a->watermark_text)));
+						 errhint("Give each side its watermark: watermarks => '{\"%s\", \"%s\"}'.",
+								 qd_watermark_example(&refs[0], a->event_time, a->watermark_usecs),
+								 qd_watermark_example(&refs[1], a->event_time, a->watermark_usecs))));
 			for (i = 0; i < n; i++)
 				names = lappend(names, refs[i].name);
 			qd_watermarks_name_reads(a, names);
