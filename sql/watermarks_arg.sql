@@ -185,8 +185,8 @@ BEGIN
     CALL stream.process_batch('pair');
     b := (SELECT max(batch_id) FROM stream.checkpoint_commits WHERE query_id = q);
     INSERT INTO stream.checkpoint_sides (query_id, batch_id, side, scan_from_block,
-        end_floor_block, end_tail_block, relfilenode)
-    VALUES (q, b, 2, 0, 0, 0, 0);
+        end_floor_block, end_tail_block, relfilenode, end_rest_floor)
+    VALUES (q, b, 2, 7, 7, 7, 0, 7);
     INSERT INTO stream.progress_side_log VALUES
         (q, b, 1, 1, b, 10 * b, '2026-01-02 00:00'::timestamptz + b * interval '1 hour',
          '2026-01-02', '2026-01-02'),
@@ -221,6 +221,14 @@ SELECT count(*) AS progress_sides FROM stream.progress_sides;
 SELECT count(*) FROM stream.query_side_defs;
 RESET ROLE;
 DROP ROLE regress_wm_other;
+-- carried on after a restore into another history, side 2 is read from
+-- its first block once, as side 1 is
+UPDATE stream.checkpoint_offsets SET history_id = NULL WHERE query_id = :pair_id;
+SELECT stream.resume_restored_query('pair', 'skip');
+SELECT batch_id, end_floor_block, end_tail_block, end_rest_floor
+  FROM stream.checkpoint_offsets WHERE query_id = :pair_id ORDER BY 1;
+SELECT batch_id, scan_from_block, end_floor_block, end_tail_block, end_rest_floor
+  FROM stream.checkpoint_sides ORDER BY 1;
 RESET pg_streaming.retained_batches;
 SELECT stream.drop_query('pair');
 SELECT (SELECT count(*) FROM stream.query_side_defs) AS side_rows,
