@@ -386,6 +386,10 @@ batch_execute_query(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 		progress->state_rows = before + r.groups_added - r.evicted;
 		progress->state_rows_updated = r.groups_updated;
 		progress->late_rows = r.late_groups;
+		pgs_progress_add_operator(progress,
+								  q->dedup_columns != NIL ? "deduplication" : "aggregation",
+								  0, progress->state_rows, r.groups_updated, r.evicted,
+								  r.late_groups);
 		return (uint64) r.output_rows;
 	}
 

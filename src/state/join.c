@@ -744,7 +744,8 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 	Datum		waiting[PGS_MAX_SIDES];
 	Datum		evicted[PGS_MAX_SIDES];
 	int64		counts[PGS_MAX_SIDES];
-	int64		added = 0;
+	int64		added[PGS_MAX_SIDES] = {0, 0};
+	int64		removed[PGS_MAX_SIDES] = {0, 0};
 	bool		any_evicted = false;
 	uint64		written = 0;
 	int			side;
@@ -789,9 +790,9 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 			continue;
 		join_side_rows(q, p, side, values, nulls, &rows[side]);
 		if (rows[side].nlate > 0 && q->sides[side].event_time != NULL)
-			added += join_state_insert(q, side, 'l',
-									   join_tid_array(rows[side].late_tids, rows[side].nlate),
-									   rows[side].late_times);
+			added[side] += join_state_insert(q, side, 'l',
+											 join_tid_array(rows[side].late_tids, rows[side].nlate),
+											 rows[side].late_times);
 	}
 	if (!jb->no_data)
 		join_read_state(q, 'l', late_tids, NULL, NULL);
@@ -838,8 +839,8 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 			n++;
 		}
 		if (n > 0)
-			added += join_state_insert(q, side, 'u', join_tid_array(tids, n),
-									   join_time_array(times, tnulls, n));
+			added[side] += join_state_insert(q, side, 'u', join_tid_array(tids, n),
+											 join_time_array(times, tnulls, n));
 		/* rows that waited and matched in this batch */
 		mtids = palloc(sizeof(ItemPointerData) * Max(hash_get_num_entries(join_marks[side]), 1));
 		hash_seq_init(&seq, join_marks[side]);
@@ -853,10 +854,10 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 			marked = join_tid_array(mtids, nmarked);
 			v[0] = Int16GetDatum(side + 1);
 			v[1] = marked;
-			pgs_catalog_run(psprintf("DELETE FROM %s WHERE side = $1 AND kind = 'u'"
-									 " AND tid OPERATOR(pg_catalog.=) ANY ($2)",
-									 pgs_qualified_relname(q->state_relid)),
-							2, types, v, NULL, false, 0);
+			removed[side] += pgs_catalog_run(psprintf("DELETE FROM %s WHERE side = $1 AND kind = 'u'"
+													  " AND tid OPERATOR(pg_catalog.=) ANY ($2)",
+													  pgs_qualified_relname(q->state_relid)),
+											 2, types, v, NULL, false, 0);
 		}
 	}
 	pgs_join_marks_end();
@@ -879,6 +880,7 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 		{
 			evicted[side] = join_state_evict(q, side, 'u', bound, bound_null,
 											 p->shape.bound[side].strict, true, &n);
+			removed[side] += n;
 			if (rows[side].nnow > 0)
 			{
 				/* and the new rows that could match nothing */
@@ -895,8 +897,11 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 				any_evicted = true;
 		}
 		if (bound_null != 'n')
+		{
 			(void) join_state_evict(q, side, 'l', bound, bound_null,
 									p->shape.bound[side].strict, false, &n);
+			removed[side] += n;
+		}
 	}
 	if (any_evicted)
 	{
@@ -924,6 +929,8 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 		s->event_time_min = r->tmin;
 		s->event_time_max = r->tmax;
 		join_side_watermark(&q->sides[side], &prev[side], r, s);
+		pgs_progress_add_operator(progress, "join", side + 1, s->state_rows,
+								  added[side], removed[side], s->late_rows);
 		progress->input_rows += s->input_rows;
 		progress->late_rows += s->late_rows;
 		if (!r->times_null)
@@ -940,7 +947,7 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 			(progress->event_time_max - progress->event_time_min) / 2;
 	progress->has_state = true;
 	progress->state_rows = counts[0] + counts[1];
-	progress->state_rows_updated = added;
+	progress->state_rows_updated = added[0] + added[1];
 
 	/* the watermark of the next batch: the sides' by the policy */
 	progress->next_null = w->watermark_null;
