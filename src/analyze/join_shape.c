@@ -570,8 +570,11 @@ js_key_time(Node *e, const JsFrame *frame, JsKeyTime *kt)
 			pg_mul_s64_overflow((int64) iv->day, USECS_PER_DAY, &kt->size_usecs) ||
 			pg_add_s64_overflow(kt->size_usecs, iv->time, &kt->size_usecs))
 			return false;
-		if (!js_key_time(linitial(f->args), frame, kt))
+		if (!js_is_time_type(((Var *) linitial(f->args))->vartype) ||
+			((Var *) linitial(f->args))->varattno <= 0 ||
+			js_one_side(linitial(f->args), frame) < 0)
 			return false;
+		kt->var = (Var *) linitial(f->args);
 		kt->window_args = list_copy_tail(f->args, 1);
 		return true;
 	}
@@ -734,14 +737,14 @@ js_canon_text(List *exprs, const JsFrame *frame)
 
 /* ---- messages ---- */
 
-/* a time column of the side to name in a hint */
+/* a time column of the side to name in a hint, or NULL when it has none */
 static const char *
 js_time_column_name(const PgsQuerySide *sides, const PgsJoinSideRef *refs, int i,
 					AttrNumber range_col)
 {
 	Relation	rel;
 	TupleDesc	desc;
-	const char *result = "event_time";
+	const char *result = NULL;
 	int			a;
 
 	if (sides[i].event_time != NULL)
@@ -764,16 +767,24 @@ js_time_column_name(const PgsQuerySide *sides, const PgsJoinSideRef *refs, int i
 	return result;
 }
 
-/* "x.t BETWEEN y.u AND y.u + interval '1 hour'": x's rows bounded by y's */
+/*
+ * "x.t BETWEEN y.u AND y.u + interval '1 hour'": x's rows bounded by y's;
+ * without a time column on a side, words.
+ */
 static char *
 js_range_example(const PgsQuerySide *sides, const PgsJoinSideRef *refs,
 				 const AttrNumber *range_col, int x, int y)
 {
-	const char *xt = quote_identifier(js_time_column_name(sides, refs, x, range_col[x]));
-	const char *yt = quote_identifier(js_time_column_name(sides, refs, y, range_col[y]));
+	const char *xt = js_time_column_name(sides, refs, x, range_col[x]);
+	const char *yt = js_time_column_name(sides, refs, y, range_col[y]);
 	const char *xn = quote_identifier(refs[x].name);
 	const char *yn = quote_identifier(refs[y].name);
 
+	if (xt == NULL || yt == NULL)
+		return psprintf("one that keeps the event time of side \"%s\" within a fixed interval of side \"%s\"'s",
+						refs[x].name, refs[y].name);
+	xt = quote_identifier(xt);
+	yt = quote_identifier(yt);
 	return psprintf("%s.%s BETWEEN %s.%s AND %s.%s + interval '1 hour'",
 					xn, xt, yn, yt, yn, yt);
 }
@@ -851,6 +862,33 @@ js_refuse_unbounded(PgsJoinKind kind, const PgsQuerySide *sides,
 			 errhint("Give side \"%s\" a watermark with watermarks => and add a range such as %s.",
 					 refs[n].name,
 					 js_range_example(sides, refs, range_col, n, p))));
+}
+
+/* " - 01:00:00.001", " + 00:05:00", or "" */
+static char *
+js_offset_text(int64 usecs)
+{
+	Interval	iv = {0};
+
+	if (usecs == 0)
+		return "";
+	iv.time = usecs < 0 ? -usecs : usecs;
+	return psprintf(" %c %s", usecs < 0 ? '-' : '+',
+					DatumGetCString(DirectFunctionCall1(interval_out,
+														IntervalPGetDatum(&iv))));
+}
+
+/* what a side keeps, for the shape's debug message */
+static char *
+js_bound_text(const PgsJoinSideRef *refs, const PgsJoinShape *shape, int i)
+{
+	const PgsJoinBound *b = &shape->bound[i];
+
+	if (!b->bounded)
+		return "kept for ever";
+	return psprintf("evicted once %s %s W%s",
+					get_attname(refs[i].relid, b->time_attno, false),
+					b->strict ? "<=" : "<", js_offset_text(b->offset_usecs));
 }
 
 /* ---- the analysis ---- */
@@ -1127,6 +1165,12 @@ pgs_join_analyze(Query *query, const char *output_mode, const PgsQuerySide *side
 	}
 	shape->keys = js_canon_text(keys, &frame);
 	shape->range = ranges != NIL ? js_canon_text(ranges, &frame) : NULL;
+	ereport(DEBUG1,
+			(errmsg_internal("join between streams: %s; side \"%s\": %s; side \"%s\": %s; output watermark W%s",
+							 js_kind_names[shape->kind],
+							 refs[0].name, js_bound_text(refs, shape, 0),
+							 refs[1].name, js_bound_text(refs, shape, 1),
+							 js_offset_text(shape->output_offset_usecs))));
 
 	if (!warn)
 		return;
