@@ -274,41 +274,30 @@ pgs_join_refuse_placement(Query *query)
 	{
 		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
 
-		if (rte->rtekind == RTE_SUBQUERY && rte->lateral &&
-			js_count_reads((Node *) rte->subquery) > 0)
+		if (rte->rtekind != RTE_SUBQUERY || js_count_reads((Node *) rte->subquery) == 0)
+			continue;
+		if (rte->lateral)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("a stream table read in a LATERAL subquery is not supported in a streaming query"),
 					 errdetail("%s", detail),
 					 errhint("Join the two streams with JOIN ... ON and an equality between them.")));
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a join between streams over a subquery in FROM is not supported yet in a streaming query"),
+				 errdetail("%s", detail),
+				 errhint("Name both stream tables directly in the query's FROM clause, with their conditions in ON or WHERE.")));
 	}
-	foreach(lc, query->rtable)
+	foreach(lc, query->cteList)
 	{
-		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+		CommonTableExpr *cte = lfirst_node(CommonTableExpr, lc);
 
-		if (rte->rtekind == RTE_CTE ||
-			(rte->rtekind == RTE_SUBQUERY && js_count_reads((Node *) rte->subquery) == 0))
-			continue;
-		if (rte->rtekind == RTE_SUBQUERY)
+		if (js_count_reads(cte->ctequery) > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("a join between streams over a subquery in FROM is not supported yet in a streaming query"),
+					 errmsg("a join between streams read through WITH is not supported yet in a streaming query"),
 					 errdetail("%s", detail),
-					 errhint("Name both stream tables directly in the query's FROM clause, with their conditions in ON or WHERE.")));
-	}
-	if (query->cteList != NIL || query->hasSubLinks)
-	{
-		foreach(lc, query->cteList)
-		{
-			CommonTableExpr *cte = lfirst_node(CommonTableExpr, lc);
-
-			if (js_count_reads(cte->ctequery) > 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("a join between streams read through WITH is not supported yet in a streaming query"),
-						 errdetail("%s", detail),
-						 errhint("Name both stream tables directly in the query's FROM clause instead of in WITH queries.")));
-		}
+					 errhint("Name both stream tables directly in the query's FROM clause instead of in WITH queries.")));
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
