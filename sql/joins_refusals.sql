@@ -114,13 +114,16 @@ SELECT stream.start_query('j', 'SELECT a.page, b.t FROM views a JOIN views b ON 
 SELECT stream.start_query('j', 'SELECT a.ad_id, b.click_time AS t FROM clicks a JOIN clicks b ON b.ad_id = a.ad_id AND b.click_time > a.click_time', 'j_out', event_time => 'click_time', watermark => '3 hours');
 -- the left outer self-join of surface.md 3.7, bounded on both sides
 SELECT stream.start_query('j', $$SELECT a.ad_id, b.click_time AS t FROM clicks a LEFT JOIN clicks b ON b.ad_id = a.ad_id AND b.click_time > a.click_time AND b.click_time <= a.click_time + interval '10 minutes'$$, 'j_out', event_time => 'click_time', watermark => '3 hours');
+-- the old spelling of an inner join, its conditions in WHERE
+SELECT stream.start_query('j', $$SELECT a.ad_id, b.click_time AS t FROM clicks a, clicks b WHERE b.ad_id = a.ad_id AND b.click_time > a.click_time AND b.click_time <= a.click_time + interval '10 minutes'$$, 'j_out', event_time => 'click_time', watermark => '3 hours');
 -- a key watermark: equal event times, equal windows
 SELECT stream.start_query('j', 'SELECT a.ad_id, b.click_time AS t FROM clicks a FULL JOIN clicks b ON b.ad_id = a.ad_id AND b.click_time = a.click_time', 'j_out', event_time => 'click_time', watermark => '3 hours');
 SELECT stream.start_query('j', $$SELECT a.ad_id, b.click_time AS t FROM clicks a LEFT JOIN clicks b ON b.ad_id = a.ad_id AND stream.tumble(b.click_time, '1 hour') = stream.tumble(a.click_time, '1 hour')$$, 'j_out', event_time => 'click_time', watermark => '3 hours');
 -- the spelling of surface.md 1.1 as a self-join: BETWEEN, the lowest of two bounds
 SELECT stream.start_query('j', $$SELECT a.ad_id, b.click_time AS t FROM clicks a LEFT JOIN clicks b ON b.ad_id = a.ad_id AND b.click_time BETWEEN a.click_time AND a.click_time + interval '1 hour' AND b.click_time < a.click_time + interval '2 hours'$$, 'j_out', event_time => 'click_time', watermark => '3 hours');
 SELECT stream.start_query('j', $$SELECT a.ad_id, b.click_time AS t FROM clicks a RIGHT JOIN clicks b ON a.ad_id = b.ad_id AND a.click_time + interval '1 hour' >= b.click_time AND interval '1 day' + b.click_time > a.click_time$$, 'j_out', event_time => 'click_time', watermark => '3 hours');
--- a semi join bounded by a range written with a folded interval
+-- semi joins, EXISTS, and IN bounded by a range written with a folded interval
+SELECT stream.start_query('j', $$SELECT a.ad_id, a.click_time AS t FROM clicks a WHERE a.country <> 'test' AND EXISTS (SELECT 1 FROM clicks b WHERE b.ad_id = a.ad_id AND b.click_time >= a.click_time AND b.click_time < a.click_time + interval '30 minutes')$$, 'j_out', event_time => 'click_time', watermark => '3 hours');
 SELECT stream.start_query('j', $$SELECT a.ad_id, a.click_time AS t FROM clicks a WHERE a.ad_id IN (SELECT b.ad_id FROM clicks b WHERE b.click_time BETWEEN a.click_time - interval '5 minutes' * 2 AND a.click_time)$$, 'j_out', event_time => 'click_time', watermark => '3 hours');
 
 SET client_min_messages = warning;
