@@ -17,6 +17,9 @@ CREATE INDEX ON impressions (ad_id, imp_time);
 CREATE INDEX ON clicks (ad_id, click_time);
 CREATE TABLE views (page text, t timestamptz);
 SELECT stream.create_stream('views');
+CREATE TABLE ticks (id int, t timestamp);
+SELECT stream.create_stream('ticks');
+CREATE INDEX ON ticks (id, t);
 CREATE TABLE dim (ad_id int PRIMARY KEY, country text);
 CREATE VIEW clicks_view AS SELECT ad_id, click_time FROM clicks;
 SELECT count(*) AS queries_before FROM stream.queries;
@@ -85,7 +88,12 @@ SELECT stream.start_query('j', 'SELECT i.ad_id, l.click_time FROM impressions i,
 SELECT stream.start_query('j', 'SELECT i.ad_id, c.click_time FROM impressions i JOIN clicks_view c ON c.ad_id = i.ad_id', 'j_out');
 SELECT stream.start_query('j', 'WITH c AS (SELECT ad_id, click_time FROM clicks) SELECT i.ad_id, c.click_time FROM impressions i JOIN c ON c.ad_id = i.ad_id', 'j_out');
 SELECT stream.start_query('j', $$SELECT i.ad_id, c.click_time FROM impressions i JOIN (SELECT ad_id, click_time FROM clicks WHERE country = 'fr') c ON c.ad_id = i.ad_id$$, 'j_out');
+SELECT stream.start_query('j', 'SELECT i.ad_id FROM dim d JOIN impressions i USING (ad_id) WHERE EXISTS (SELECT 1 FROM clicks c WHERE c.ad_id = d.ad_id)', 'j_out');
+SELECT stream.start_query('j', 'SELECT i.ad_id FROM (SELECT * FROM impressions) i WHERE EXISTS (SELECT 1 FROM clicks c WHERE c.ad_id = i.ad_id)', 'j_out');
+-- not built yet: a semi join elsewhere than ANDed at the top of the WHERE
 SELECT stream.start_query('j', 'SELECT i.ad_id FROM impressions i WHERE i.ad_id = 1 OR EXISTS (SELECT 1 FROM clicks c WHERE c.ad_id = i.ad_id)', 'j_out');
+SELECT stream.start_query('j', 'SELECT i.ad_id, EXISTS (SELECT 1 FROM clicks c WHERE c.ad_id = i.ad_id) AS clicked FROM impressions i', 'j_out');
+SELECT stream.start_query('j', 'SELECT i.ad_id FROM impressions i WHERE EXISTS (SELECT 1 FROM (SELECT * FROM clicks) c WHERE c.ad_id = i.ad_id)', 'j_out');
 SELECT stream.start_query('j', 'SELECT i.ad_id FROM impressions i JOIN clicks c ON c.ad_id = i.ad_id AND EXISTS (SELECT 1 FROM views v WHERE v.page = c.country)', 'j_out');
 
 -- not built yet: an outer or semi join condition reading a third table,
@@ -116,6 +124,8 @@ SELECT stream.start_query('j', 'SELECT a.ad_id, b.click_time AS t FROM clicks a 
 SELECT stream.start_query('j', $$SELECT a.ad_id, b.click_time AS t FROM clicks a LEFT JOIN clicks b ON b.ad_id = a.ad_id AND b.click_time > a.click_time AND b.click_time <= a.click_time + interval '10 minutes'$$, 'j_out', event_time => 'click_time', watermark => '3 hours');
 -- the old spelling of an inner join, its conditions in WHERE
 SELECT stream.start_query('j', $$SELECT a.ad_id, b.click_time AS t FROM clicks a, clicks b WHERE b.ad_id = a.ad_id AND b.click_time > a.click_time AND b.click_time <= a.click_time + interval '10 minutes'$$, 'j_out', event_time => 'click_time', watermark => '3 hours');
+-- a stream whose event time is a timestamp without time zone
+SELECT stream.start_query('j', $$SELECT a.id, b.t FROM ticks a LEFT JOIN ticks b ON b.id = a.id AND b.t BETWEEN a.t - interval '1 minute' AND a.t + interval '1 minute'$$, 'j_out', event_time => 't', watermark => '1 hour');
 -- a key watermark: equal event times, equal windows
 SELECT stream.start_query('j', 'SELECT a.ad_id, b.click_time AS t FROM clicks a FULL JOIN clicks b ON b.ad_id = a.ad_id AND b.click_time = a.click_time', 'j_out', event_time => 'click_time', watermark => '3 hours');
 SELECT stream.start_query('j', $$SELECT a.ad_id, b.click_time AS t FROM clicks a LEFT JOIN clicks b ON b.ad_id = a.ad_id AND stream.tumble(b.click_time, '1 hour') = stream.tumble(a.click_time, '1 hour')$$, 'j_out', event_time => 'click_time', watermark => '3 hours');
@@ -132,6 +142,6 @@ SELECT count(*) AS queries_after FROM stream.queries;
 SELECT relname FROM pg_class WHERE relname = 'j_out';
 
 RESET ROLE;
-DROP TABLE impressions, clicks, views, dim CASCADE;
+DROP TABLE impressions, clicks, views, ticks, dim CASCADE;
 REVOKE CREATE ON SCHEMA public FROM regress_join_dana;
 DROP ROLE regress_join_dana;
