@@ -68,8 +68,9 @@ typedef struct JsRange
 	Var		   *gvar;
 	Var		   *lvar;
 	int64		d;
+	int32		months;			/* and this many months: no fixed length */
+	bool		has_months;		/* an interval in the range has months */
 	bool		strict;
-	bool		months;
 } JsRange;
 
 /* a side's time expression in a key: the column, or a tumbling window of it */
@@ -374,7 +375,8 @@ js_is_time_type(Oid type)
  * and are flagged.  False for anything else.
  */
 static bool
-js_time_term(Node *e, const JsFrame *frame, Var **var, int64 *usecs, bool *months)
+js_time_term(Node *e, const JsFrame *frame, Var **var, int64 *usecs, int32 *months,
+			 bool *any_months)
 {
 	OpExpr	   *op;
 	Oid			fn;
@@ -413,15 +415,20 @@ js_time_term(Node *e, const JsFrame *frame, Var **var, int64 *usecs, bool *month
 		return false;
 	iv = DatumGetIntervalP(((Const *) c)->constvalue);
 	if (iv->month != 0)
-		*months = true;
+		*any_months = true;
 	if (pg_mul_s64_overflow((int64) iv->day, USECS_PER_DAY, &add) ||
 		pg_add_s64_overflow(add, iv->time, &add))
 		return false;
 	if (fn == F_TIMESTAMPTZ_MI_INTERVAL || fn == F_TIMESTAMP_MI_INTERVAL)
+	{
 		add = -add;
+		*months -= iv->month;
+	}
+	else
+		*months += iv->month;
 	if (pg_add_s64_overflow(*usecs, add, usecs))
 		return false;
-	return js_time_term(term, frame, var, usecs, months);
+	return js_time_term(term, frame, var, usecs, months, any_months);
 }
 
 /* the btree strategy of a comparison operator, or 0 */
@@ -454,7 +461,9 @@ js_range(Node *conj, const JsFrame *frame, JsRange *r)
 	Var		   *vb = NULL;
 	int64		ca = 0;
 	int64		cb = 0;
-	bool		months = false;
+	int32		ma = 0;
+	int32		mb = 0;
+	bool		any_months = false;
 	int			strategy;
 	int			sa;
 	int			sb;
@@ -469,14 +478,14 @@ js_range(Node *conj, const JsFrame *frame, JsRange *r)
 	strategy = js_comparison(op->opno);
 	if (strategy == 0)
 		return false;
-	if (!js_time_term(a, frame, &va, &ca, &months) ||
-		!js_time_term(b, frame, &vb, &cb, &months))
+	if (!js_time_term(a, frame, &va, &ca, &ma, &any_months) ||
+		!js_time_term(b, frame, &vb, &cb, &mb, &any_months))
 		return false;
 	sa = js_one_side((Node *) va, frame);
 	sb = js_one_side((Node *) vb, frame);
 	if (sa < 0 || sb < 0 || sa == sb)
 		return false;
-	r->months = months;
+	r->has_months = ma != 0 || mb != 0 || any_months;
 	r->strict = strategy == BTLessStrategyNumber || strategy == BTGreaterStrategyNumber;
 	if (strategy == BTGreaterStrategyNumber || strategy == BTGreaterEqualStrategyNumber)
 	{
@@ -487,6 +496,7 @@ js_range(Node *conj, const JsFrame *frame, JsRange *r)
 		r->lvar = vb;
 		if (pg_sub_s64_overflow(cb, ca, &r->d))
 			return false;
+		r->months = mb - ma;
 	}
 	else
 	{
@@ -496,6 +506,7 @@ js_range(Node *conj, const JsFrame *frame, JsRange *r)
 		r->lvar = va;
 		if (pg_sub_s64_overflow(ca, cb, &r->d))
 			return false;
+		r->months = ma - mb;
 	}
 	return true;
 }
@@ -893,7 +904,7 @@ pgs_join_analyze(Query *query, const char *output_mode, const PgsQuerySide *side
 	bool		own_only = false;	/* the condition may read only the sides */
 	List	   *keys = NIL;		/* OpExpr, side 1's argument first */
 	List	   *key_exprs[PGS_MAX_SIDES] = {NIL, NIL};
-	List	   *ranges = NIL;	/* the range conjuncts as written */
+	StringInfoData ranges;		/* the range conjuncts, solved for G */
 	PgsJoinBound cand[PGS_MAX_SIDES];
 	bool		months_blocked[PGS_MAX_SIDES] = {false, false};
 	AttrNumber	range_col[PGS_MAX_SIDES] = {InvalidAttrNumber, InvalidAttrNumber};
@@ -907,6 +918,7 @@ pgs_join_analyze(Query *query, const char *output_mode, const PgsQuerySide *side
 		elog(ERROR, "the query has no two stream reads in the places of a join's sides");
 	memset(shape, 0, sizeof(*shape));
 	memset(cand, 0, sizeof(cand));
+	initStringInfo(&ranges);
 
 	/* E1: a joined row is final once written */
 	if (strcmp(output_mode, "append") != 0)
@@ -1027,14 +1039,17 @@ pgs_join_analyze(Query *query, const char *output_mode, const PgsQuerySide *side
 		{
 			PgsJoinBound *c = &cand[r.greater];
 
-			ranges = lappend(ranges, conj);
+			appendStringInfo(&ranges, "%s%d.%d %s %d.%d + " INT64_FORMAT " us + %d months",
+							 ranges.len > 0 ? " AND " : "",
+							 r.greater + 1, r.gvar->varattno, r.strict ? ">" : ">=",
+							 r.lesser + 1, r.lvar->varattno, r.d, r.months);
 			if (range_col[r.greater] == InvalidAttrNumber)
 				range_col[r.greater] = r.gvar->varattno;
 			if (range_col[r.lesser] == InvalidAttrNumber)
 				range_col[r.lesser] = r.lvar->varattno;
 			if (!js_has_watermark(sides, refs, r.lesser, r.lvar->varattno))
 				continue;
-			if (r.months)
+			if (r.has_months)
 			{
 				months_blocked[r.greater] = true;
 				continue;
@@ -1153,13 +1168,16 @@ pgs_join_analyze(Query *query, const char *output_mode, const PgsQuerySide *side
 		shape->output_offset_usecs = Min(shape->output_offset_usecs, o);
 	}
 	shape->keys = js_canon_text(keys, &frame);
-	shape->range = ranges != NIL ? js_canon_text(ranges, &frame) : NULL;
+	shape->range = ranges.len > 0 ? ranges.data : NULL;
 	ereport(DEBUG1,
 			(errmsg_internal("join between streams: %s; side \"%s\": %s; side \"%s\": %s; output watermark W%s",
 							 js_kind_names[shape->kind],
 							 refs[0].name, js_bound_text(refs, shape, 0),
 							 refs[1].name, js_bound_text(refs, shape, 1),
 							 js_offset_text(shape->output_offset_usecs))));
+	ereport(DEBUG2,
+			(errmsg_internal("join between streams: keys %s; range %s",
+							 shape->keys, shape->range ? shape->range : "none")));
 
 	if (!warn)
 		return;
