@@ -118,6 +118,12 @@ SELECT stream.start_query('j', 'SELECT i.ad_id, c.click_time FROM impressions i 
 -- a stream without an index led by its join key is read whole by each batch
 SELECT stream.start_query('j', 'SELECT a.page FROM views a JOIN views b USING (page)', 'j_out');
 SELECT stream.start_query('j', 'SELECT a.page, b.t FROM views a JOIN views b ON b.page = a.page AND b.t > a.t', 'j_out');
+-- a key that is an expression: an index on that expression serves it
+SELECT stream.start_query('j', 'SELECT a.page FROM views a JOIN views b ON lower(b.page) = lower(a.page)', 'j_out');
+SET client_min_messages = warning;
+CREATE INDEX ON views (lower(page));
+SET client_min_messages = debug1;
+SELECT stream.start_query('j', 'SELECT a.page FROM views a JOIN views b ON lower(b.page) = lower(a.page)', 'j_out');
 -- a range that bounds one side only: b after a keeps the rows of a for ever
 SELECT stream.start_query('j', 'SELECT a.ad_id, b.click_time AS t FROM clicks a JOIN clicks b ON b.ad_id = a.ad_id AND b.click_time > a.click_time', 'j_out', event_time => 'click_time', watermark => '3 hours');
 -- the left outer self-join of surface.md 3.7, bounded on both sides

@@ -20,6 +20,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/genam.h"
 #include "access/relation.h"
 #include "access/stratnum.h"
 #include "catalog/namespace.h"
@@ -789,12 +790,38 @@ js_range_example(const PgsQuerySide *sides, const PgsJoinSideRef *refs,
 					xn, xt, yn, yt, yn, yt);
 }
 
+/* which side's Vars become an index's own (varno 1) */
+typedef struct JsIndexSide
+{
+	const JsFrame *frame;
+	int			side;
+} JsIndexSide;
+
+/* a side's expression as an index on its stream would hold it */
+static Node *
+js_as_index_mutator(Node *node, JsIndexSide *is)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, Var))
+	{
+		Var		   *v = (Var *) node;
+
+		if (v->varlevelsup == is->frame->levelsup[is->side] &&
+			v->varno == is->frame->rtindex[is->side])
+			return (Node *) makeVar(1, v->varattno, v->vartype, v->vartypmod,
+									v->varcollid, 0);
+		return node;
+	}
+	return expression_tree_mutator(node, js_as_index_mutator, is);
+}
+
 /*
  * Does a valid btree index without predicate on the stream begin with one
- * of the columns?
+ * of the columns, or with one of the expressions (varno 1)?
  */
 static bool
-js_has_leading_index(Oid relid, List *attnos)
+js_has_leading_index(Oid relid, List *attnos, List *exprs)
 {
 	Relation	rel = relation_open(relid, AccessShareLock);
 	List	   *indexes = RelationGetIndexList(rel);
@@ -816,9 +843,19 @@ js_has_leading_index(Oid relid, List *attnos)
 		{
 			if (((Form_pg_class) GETSTRUCT(ctup))->relam == BTREE_AM_OID &&
 				index->indisvalid && index->indnatts > 0 &&
-				heap_attisnull(itup, Anum_pg_index_indpred, NULL) &&
-				list_member_int(attnos, index->indkey.values[0]))
-				found = true;
+				heap_attisnull(itup, Anum_pg_index_indpred, NULL))
+			{
+				if (index->indkey.values[0] != 0)
+					found = list_member_int(attnos, index->indkey.values[0]);
+				else if (exprs != NIL)
+				{
+					Relation	irel = index_open(indexoid, AccessShareLock);
+					List	   *iexprs = RelationGetIndexExpressions(irel);
+
+					found = iexprs != NIL && list_member(exprs, linitial(iexprs));
+					index_close(irel, AccessShareLock);
+				}
+			}
 			ReleaseSysCache(ctup);
 		}
 		ReleaseSysCache(itup);
@@ -1210,6 +1247,7 @@ pgs_join_analyze(Query *query, const char *output_mode, const PgsQuerySide *side
 	for (i = 0; i < PGS_MAX_SIDES; i++)
 	{
 		List	   *attnos = NIL;
+		List	   *exprs = NIL;
 		const char *key_name = NULL;
 		AttrNumber	time_col = range_col[i];
 		char	   *relname;
@@ -1227,9 +1265,15 @@ pgs_join_analyze(Query *query, const char *output_mode, const PgsQuerySide *side
 				if (key_name == NULL)
 					key_name = get_attname(refs[i].relid, ((Var *) e)->varattno, false);
 			}
+			else
+			{
+				JsIndexSide is = {&frame, i};
+
+				exprs = lappend(exprs, js_as_index_mutator(lfirst(lc), &is));
+			}
 		}
 		first_attno[i] = attnos != NIL ? linitial_int(attnos) : InvalidAttrNumber;
-		if (js_has_leading_index(refs[i].relid, attnos))
+		if (js_has_leading_index(refs[i].relid, attnos, exprs))
 			continue;
 		/* a self-join's two sides that need the same index: said once */
 		if (i == 1 && refs[1].relid == refs[0].relid &&
@@ -1237,10 +1281,20 @@ pgs_join_analyze(Query *query, const char *output_mode, const PgsQuerySide *side
 			continue;
 		relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(refs[i].relid)),
 											 get_rel_name(refs[i].relid));
+		if (key_name == NULL)
+		{
+			ereport(WARNING,
+					(errmsg("no index of stream table %s begins with the join key of side \"%s\"",
+							relname, refs[i].name),
+					 errdetail("Each batch looks up the rows of side \"%s\" that the other side's new rows may match; without a btree index led by the join key it reads the whole stream each time.",
+							   refs[i].name),
+					 errhint("Create a btree index on %s whose first column is the join key's expression of side \"%s\", written as in the query.",
+							 relname, refs[i].name)));
+			continue;
+		}
 		initStringInfo(&columns);
-		appendStringInfoString(&columns,
-							   key_name ? quote_identifier(key_name) : "<the join key>");
-		if (time_col != InvalidAttrNumber && key_name != NULL)
+		appendStringInfoString(&columns, quote_identifier(key_name));
+		if (time_col != InvalidAttrNumber)
 			appendStringInfo(&columns, ", %s",
 							 quote_identifier(get_attname(refs[i].relid, time_col, false)));
 		ereport(WARNING,
