@@ -19,8 +19,8 @@
  */
 #include "postgres.h"
 
-#include "access/htup_details.h"
 #include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/stratnum.h"
 #include "catalog/namespace.h"
@@ -28,8 +28,8 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
-#include "datatype/timestamp.h"
 #include "common/int.h"
+#include "datatype/timestamp.h"
 #include "lib/stringinfo.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
