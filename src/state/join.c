@@ -455,6 +455,20 @@ join_plans_for(const PgsQuery *q)
  * through its index, key by key, as the join's cost depends on.  Returns
  * the rows written.
  */
+/*
+ * What every statement of a join's batch runs with, inside its owner
+ * stretch (undone at its end): no JIT.  The planner prices each probe of
+ * the other side's index at the cost of a search of its whole key range,
+ * and so compiles statements that read a few hundred rows, for longer than
+ * they run.
+ */
+static void
+join_statement_settings(void)
+{
+	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
 static SPIPlanPtr
 join_prepare(const PgsQuery *q, JoinPlans *p, JoinStmt k)
 {
@@ -517,6 +531,7 @@ join_run_stmt(const PgsQuery *q, JoinPlans *p, JoinStmt k, Datum *values,
 	uint64		written;
 
 	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
+	join_statement_settings();
 	if (k != JS_NULL_ROWS)
 	{
 		(void) set_config_option("enable_hashjoin", "off", PGC_USERSET, PGC_S_SESSION,
@@ -564,6 +579,7 @@ join_side_rows(const PgsQuery *q, JoinPlans *p, int side, Datum *values,
 
 	memset(r, 0, sizeof(SideRows));
 	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
+	join_statement_settings();
 	pgs_owner_exec(q->query_id, p->stats_sql[side], PGS_JOIN_NPARAMS,
 				   pgs_join_params_types(), values, nulls, false, 0);
 	MemoryContextSwitchTo(cxt);
