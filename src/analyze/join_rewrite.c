@@ -509,19 +509,22 @@ jr_has_var(Node *node, void *arg)
 }
 
 /*
- * The terms of an outer join's condition that read only side "side" (0 or
- * 1), as SQL over that side's stream under the alias "s", or NULL when
- * there are none: a row of the preserved side that fails them can match no
- * row of the other side, and is written null-extended at once (Spark's
- * filter before the join).  Deparsed with the current search_path.
+ * The terms of a condition that read only side "side" (0 or 1), as SQL
+ * over that side's stream under the alias "s", or NULL when there are
+ * none; "where" takes them from the WHERE clause of the join's level, else
+ * from the join's own condition.  A row of a preserved side that fails the
+ * join condition's can match no row of the other side, and is written
+ * null-extended at once (Spark's filter before the join); one that fails
+ * the WHERE clause's is never written, and need not wait.  Deparsed with
+ * the current search_path.
  */
 char *
-pgs_join_side_filter_sql(Query *query, Oid relid1, Oid relid2, int side)
+pgs_join_side_filter_sql(Query *query, Oid relid1, Oid relid2, int side, bool where)
 {
 	PgsJoinRewrite rw = {{0}};
 	JrSides		js = {{0}};
 	void	   *arg[2] = {&js, &rw};
-	JoinExpr   *j;
+	Node	   *quals;
 	List	   *terms = NIL;
 	ListCell   *lc;
 	Node	   *expr;
@@ -529,12 +532,22 @@ pgs_join_side_filter_sql(Query *query, Oid relid1, Oid relid2, int side)
 	rw.relid[0] = relid1;
 	rw.relid[1] = relid2;
 	(void) jr_find_sides((Node *) query, arg);
-	if (js.level[0] == NULL || js.level[1] != js.level[0])
+	if (js.level[0] == NULL || js.level[1] == NULL)
 		return NULL;
-	j = jr_find_join((Node *) js.level[0]->jointree, js.rti[0], js.rti[1]);
-	if (j == NULL || j->quals == NULL)
+	if (where)
+		quals = js.level[0]->jointree->quals;
+	else
+	{
+		JoinExpr   *j;
+
+		if (js.level[1] != js.level[0])
+			return NULL;
+		j = jr_find_join((Node *) js.level[0]->jointree, js.rti[0], js.rti[1]);
+		quals = j ? j->quals : NULL;
+	}
+	if (quals == NULL || js.rte[side] == NULL || js.level[side] != js.level[0])
 		return NULL;
-	foreach(lc, make_ands_implicit((Expr *) j->quals))
+	foreach(lc, make_ands_implicit((Expr *) quals))
 	{
 		Node	   *term = lfirst(lc);
 
