@@ -932,7 +932,7 @@ js_bound_text(const PgsJoinSideRef *refs, const PgsJoinShape *shape, int i)
 
 void
 pgs_join_analyze(Query *query, const char *output_mode, const PgsQuerySide *sides,
-				 PgsJoinShape *shape, bool warn)
+				 PgsJoinShape *shape, bool warn, const char *query_name)
 {
 	PgsJoinSideRef refs[PGS_MAX_SIDES];
 	JsFrame		frame;
@@ -1236,7 +1236,10 @@ pgs_join_analyze(Query *query, const char *output_mode, const PgsQuerySide *side
 			detail = psprintf("No range condition bounds side \"%s\" by side \"%s\"'s event time.",
 							  refs[i].name, refs[o].name);
 		ereport(WARNING,
-				(errmsg("join state of side \"%s\" of the streaming query grows without bound",
+				(query_name != NULL ?
+				 errmsg("join state of side \"%s\" of streaming query \"%s\" grows without bound",
+						refs[i].name, query_name) :
+				 errmsg("join state of side \"%s\" of the streaming query grows without bound",
 						refs[i].name),
 				 errdetail("%s", detail),
 				 errhint("Give both sides a watermark with watermarks => and bound the join with a time range, such as %s.",

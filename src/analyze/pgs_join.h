@@ -66,11 +66,12 @@ extern int	pgs_join_find_sides(struct Query *query, PgsJoinSideRef *sides);
  * Check a query over two stream reads (every refusal of surface.md 2.8 that is
  * about the shape: E1..E10, E8) and describe it.  "sides" carry the watermarks
  * (event_time NULL for a side without).  Warns (surface.md 2.7) about a side
- * whose state grows without bound, and about a side whose join key has no
- * btree index led by it (every batch would read that stream whole).
+ * whose state grows without bound, naming the query when query_name is not
+ * NULL, and about a side whose join key has no btree index led by it (every
+ * batch would read that stream whole).
  */
 extern void pgs_join_analyze(struct Query *query, const char *output_mode,
 							 const PgsQuerySide *sides, PgsJoinShape *shape,
-							 bool warn);
+							 bool warn, const char *query_name);
 
 #endif							/* PGS_JOIN_H */

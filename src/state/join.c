@@ -398,7 +398,7 @@ join_plans_for(const PgsQuery *q)
 
 	analyzed = pgs_query_analyze_as_owner(q->owner, q->query_text,
 										  pgs_batch_search_path(q->search_path));
-	pgs_join_analyze(analyzed, q->output_mode, q->sides, &shape, false);
+	pgs_join_analyze(analyzed, q->output_mode, q->sides, &shape, false, q->name);
 
 	/* a preserved side's rows that can match nothing are written at once */
 	{
