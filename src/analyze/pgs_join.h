@@ -46,6 +46,11 @@ typedef struct PgsJoinBound
 	Oid			time_type;		/* TIMESTAMPTZOID or TIMESTAMPOID */
 	int64		offset_usecs;	/* evicted once t < W + offset ... */
 	bool		strict;			/* ... or t <= W + offset */
+	int64		window_usecs;	/* > 0: a key of windows of this size; the
+								 * bound is then the start of the window
+								 * holding W + offset (its rows' windows
+								 * ended at or before W) */
+	int64		window_origin;	/* those windows' origin, as t counts */
 } PgsJoinBound;
 
 typedef struct PgsJoinShape
