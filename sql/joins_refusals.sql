@@ -197,6 +197,23 @@ SELECT side, watermark, state_rows FROM stream.query_sides WHERE query = 'jw' OR
 CALL stream.process_batch('jw');
 SELECT * FROM jw_out ORDER BY a_time;
 SELECT side, watermark, state_rows FROM stream.query_sides WHERE query = 'jw' ORDER BY side;
+-- windows with an origin, over a timestamp without time zone: the window of
+-- 10:10 is [09:30, 10:30), over once the watermark reaches 10:30
+\set qo 'SELECT a.id, a.t AS a_time, b.t AS b_time FROM ticks a LEFT JOIN ticks b ON b.id = a.id AND b.t <> a.t AND stream.tumble(b.t, ''1 hour'', ''2026-01-01 00:30'') = stream.tumble(a.t, ''1 hour'', ''2026-01-01 00:30'')'
+SELECT stream.start_query('jo', :'qo', 'jo_out', event_time => 't', watermark => '3 hours') > 0 AS started;
+INSERT INTO ticks VALUES (1, '2026-01-01 10:10');
+CALL stream.process_batch('jo');
+-- the watermark becomes 10:29: the window goes on
+INSERT INTO ticks VALUES (2, '2026-01-01 13:29');
+CALL stream.process_batch('jo');
+CALL stream.process_batch('jo');
+SELECT * FROM jo_out ORDER BY a_time;
+-- 10:31: it is over (with the epoch's grid it would end at 11:00)
+INSERT INTO ticks VALUES (3, '2026-01-01 13:31');
+CALL stream.process_batch('jo');
+CALL stream.process_batch('jo');
+SELECT * FROM jo_out ORDER BY a_time;
+SELECT side, watermark, state_rows FROM stream.query_sides WHERE query = 'jo' ORDER BY side;
 RESET TIME ZONE;
 
 SELECT name FROM stream.queries ORDER BY name;
@@ -205,6 +222,6 @@ SELECT stream.drop_query(name) FROM stream.queries ORDER BY name;
 RESET ROLE;
 DROP TABLE impressions, clicks, views, ticks, dim CASCADE;
 DROP TABLE j1_out, j2_out, j3_out, j4_out, j5_out, j6_out, j7_out, j8_out, j9_out,
-    j10_out, j11_out, j12_out, j13_out, j14_out, j15_out, jw_out;
+    j10_out, j11_out, j12_out, j13_out, j14_out, j15_out, jw_out, jo_out;
 REVOKE CREATE ON SCHEMA public FROM regress_join_dana;
 DROP ROLE regress_join_dana;
