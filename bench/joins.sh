@@ -206,7 +206,7 @@ SELECT :'res';
 SQL
 )
     if [ "$order" = qh ]; then
-        echo "$out"
+        echo "$out" | awk '{ print $1, $2, $3, $4, $5, $6 }'
     else
         echo "$out" | awk '{ print $3, $4, $5, $6, $1, $2 }'
     fi
