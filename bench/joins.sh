@@ -28,7 +28,8 @@
 # hand-written join's rows; the script fails otherwise.
 #
 # Medians of the rounds and the ratios query/hand; the batch cost at each
-# history against the smallest (flat: near 1).  PGS_BENCH_SMOKE=1: a small
+# history against the smallest (flat: near 1).  JIT=off runs the server
+# without JIT (the default is PostgreSQL's, on).  PGS_BENCH_SMOKE=1: a small
 # pass for the test command's smoke suite (seconds).
 #
 #   bash bench/joins.sh   # as root; HISTORIES='100000 1000000 2000000' ROUNDS=3
@@ -46,7 +47,7 @@ new_rows=${NEW_ROWS:-10000}
 ads=${ADS:-100000}
 per_minute=${ROWS_PER_MINUTE:-250}
 chunk=${CHUNK:-100000}
-bench_server joins 54364 "shared_buffers=${SHARED_BUFFERS:-512MB}" "max_wal_size=4GB"
+bench_server joins 54364 "shared_buffers=${SHARED_BUFFERS:-512MB}" "max_wal_size=4GB" "jit=${JIT:-on}"
 
 match="c.ad_id = i.ad_id AND c.click_time BETWEEN i.imp_time AND i.imp_time + interval '1 hour'"
 match_i="i.ad_id = c.ad_id AND i.imp_time BETWEEN c.click_time - interval '1 hour' AND c.click_time"
