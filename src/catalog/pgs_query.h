@@ -73,6 +73,7 @@ typedef struct PgsActiveQuery
 {
 	int64		query_id;
 	Oid			stream_relid;
+	Oid			stream2_relid;	/* a join's other stream, or InvalidOid */
 	Oid			owner;
 	bool		owner_can_login;
 	char	   *trigger;

@@ -341,8 +341,15 @@ pgs_query_list_active(void)
 	int			i;
 
 	pgs_catalog_begin(&acc);
-	n = pgs_catalog_exec("SELECT q.query_id, q.stream_relid::oid, q.trigger, q.owner::oid,"
-						 " r.rolcanlogin"
+	/* a join's second stream, whose commits make it due too */
+	n = pgs_catalog_exec(pgs_catalog_has_joins() ?
+						 "SELECT q.query_id, q.stream_relid::oid, q.trigger, q.owner::oid,"
+						 " r.rolcanlogin, s.relid::oid"
+						 " FROM stream.query_defs q JOIN pg_catalog.pg_roles r ON r.oid = q.owner::oid"
+						 " LEFT JOIN stream.query_side_defs s ON s.query_id = q.query_id AND s.side = 2"
+						 " WHERE q.status = 'active' ORDER BY q.query_id" :
+						 "SELECT q.query_id, q.stream_relid::oid, q.trigger, q.owner::oid,"
+						 " r.rolcanlogin, NULL::pg_catalog.oid"
 						 " FROM stream.query_defs q JOIN pg_catalog.pg_roles r ON r.oid = q.owner::oid"
 						 " WHERE q.status = 'active' ORDER BY q.query_id",
 						 0, NULL, NULL, NULL, false, 0);
@@ -357,6 +364,9 @@ pgs_query_list_active(void)
 		a->trigger = pgs_result_text(i, 3, cxt);
 		a->owner = DatumGetObjectId(pgs_result_datum(i, 4, &isnull));
 		a->owner_can_login = DatumGetBool(pgs_result_datum(i, 5, &isnull));
+		a->stream2_relid = DatumGetObjectId(pgs_result_datum(i, 6, &isnull));
+		if (isnull || a->stream2_relid == a->stream_relid)
+			a->stream2_relid = InvalidOid;
 		old = MemoryContextSwitchTo(cxt);
 		result = lappend(result, a);
 		MemoryContextSwitchTo(old);

@@ -1209,6 +1209,13 @@ batch_run_join(const PgsQuery *q, const PgsOffsets *o, PgsProgress *progress,
 	}
 	jb.batch_id = o->batch_id;
 	jb.lo_null = o->start.is_start;
+	/* a no-data batch ends where it starts: no stream has rows for it */
+	jb.no_data = !o->start.is_start &&
+		VARSIZE_ANY_EXHDR(DatumGetPointer(o->start.snapshot)) ==
+		VARSIZE_ANY_EXHDR(DatumGetPointer(o->end.snapshot)) &&
+		memcmp(VARDATA_ANY(DatumGetPointer(o->start.snapshot)),
+			   VARDATA_ANY(DatumGetPointer(o->end.snapshot)),
+			   VARSIZE_ANY_EXHDR(DatumGetPointer(o->start.snapshot))) == 0;
 	jb.lo_snapshot = o->start.is_start ? (Datum) 0 : o->start.snapshot;
 	jb.has_watermark = batch_has_watermark(q);
 	jb.watermarks = progress->watermarks;
@@ -1529,66 +1536,34 @@ pgs_start_at_latest(const PgsQuery *q)
 }
 
 /*
- * Rows committed into the query's stream that no committed batch has
- * processed yet (including those of a planned, uncommitted batch), or -1
- * when the query's owner may not read the stream.  Costs a scan of the
- * blocks a next batch would read, as the query's owner; with estimate,
- * only of the last PGS_PENDING_SAMPLE_BLOCKS of them (the newest), the rest
- * being counted at the rate found there.  The caller has checked that it may see
- * the query.
+ * The rows of one stream after boundary lo and visible in hi; scan_from is
+ * where to read from, or PGS_NO_BLOCK for lo's floor.
  */
-int64
-pgs_pending_rows(const PgsQuery *q, bool estimate)
+static int64
+batch_pending_in(const PgsQuery *q, Oid relid, const PgsBoundary *lo, int64 scan_from,
+				 Datum hi_snapshot, bool estimate)
 {
 	PgsCatalogAccess acc = {0};
-	PgsOffsets	last;
-	PgsBoundary lo = {0};
 	PgsBoundary hi = {0};
 	PgsBatchParams params;
 	PgsBlockRange ranges[2];
 	int			nranges;
-	int64		last_commit;
-	int64		scan_from;
 	Oid			relfilenode;
 	bool		isnull;
 	int64		result;
 	int64		total_blocks = 0;
 	int64		sampled_blocks = 0;
 
-	if (pg_class_aclcheck(q->stream_relid, q->owner, ACL_SELECT) != ACLCHECK_OK)
-		return -1;
-	/*
-	 * Rows after the latest committed batch (batch 0 of a query started
-	 * from the latest rows counts too); a planned, uncommitted batch starts
-	 * there as well.
-	 */
-	last_commit = pgs_checkpoint_last_commit(q->query_id);
-	batch_stream_storage(q->stream_relid, &relfilenode, NULL);
-	hi.snapshot = pgs_take_snapshot(true);
-	scan_from = 0;
-	if (pgs_checkpoint_read(q->query_id, 0, &last))
-	{
-		bool		usable = last.end.relfilenode == relfilenode;
-
-		if (last.batch_id <= last_commit)
-		{
-			lo = last.end;
-			scan_from = usable ? pgs_boundary_scan_from(&lo, hi.snapshot) : 0;
-		}
-		else
-		{
-			/* where the planned batch starts reading */
-			lo = last.start;
-			scan_from = usable && last.scan_to == PGS_NO_BLOCK ? last.scan_from : 0;
-		}
-	}
-	else
-		lo.is_start = true;
-	nranges = batch_ranges(q->stream_relid, relfilenode, scan_from, PGS_NO_BLOCK,
-						   ranges);
+	batch_stream_storage(relid, &relfilenode, NULL);
+	hi.snapshot = hi_snapshot;
+	if (lo->is_start || lo->relfilenode != relfilenode)
+		scan_from = 0;
+	else if (scan_from == PGS_NO_BLOCK)
+		scan_from = pgs_boundary_scan_from(lo, hi_snapshot);
+	nranges = batch_ranges(relid, relfilenode, scan_from, PGS_NO_BLOCK, ranges);
 	if (estimate)
 	{
-		Relation	rel = relation_open(q->stream_relid, AccessShareLock);
+		Relation	rel = relation_open(relid, AccessShareLock);
 		int64		nblocks = RelationGetNumberOfBlocks(rel);
 		int64		left = PGS_PENDING_SAMPLE_BLOCKS;
 		int			i;
@@ -1611,13 +1586,89 @@ pgs_pending_rows(const PgsQuery *q, bool estimate)
 			sampled_blocks += n;
 		}
 	}
-	pgs_batch_params(&lo, &hi, ranges, nranges, &params);
-	(void) batch_scan(&acc, q, "pg_catalog.count(*)", NULL, &params);
+	pgs_batch_params(lo, &hi, ranges, nranges, &params);
+	pgs_owner_begin(&acc, q->owner, BATCH_SCAN_SEARCH_PATH);
+	(void) pgs_owner_exec(q->query_id, pgs_batch_select_sql(relid, "pg_catalog.count(*)", NULL),
+						  PGS_BATCH_NPARAMS, pgs_batch_param_types, params.values,
+						  params.nulls, false, 0);
 	result = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
 	pgs_owner_end(&acc);
 	if (estimate && total_blocks > sampled_blocks && sampled_blocks > 0)
 		result = (int64) ((double) result * total_blocks / sampled_blocks);
 	return result;
+}
+
+/*
+ * Rows committed into the query's stream that no committed batch has
+ * processed yet (including those of a planned, uncommitted batch), or -1
+ * when the query's owner may not read the stream.  Costs a scan of the
+ * blocks a next batch would read, as the query's owner; with estimate,
+ * only of the last PGS_PENDING_SAMPLE_BLOCKS of them (the newest), the rest
+ * being counted at the rate found there.  The caller has checked that it may see
+ * the query.
+ */
+int64
+pgs_pending_rows(const PgsQuery *q, bool estimate)
+{
+	PgsOffsets	last;
+	PgsBoundary lo = {0};
+	PgsBoundary lo2 = {0};
+	Datum		hi;
+	int64		last_commit;
+	int64		scan_from;
+	int64		scan_from2 = 0;
+	bool		have_last;
+	bool		planned = false;
+	int64		result;
+
+	if (pg_class_aclcheck(q->stream_relid, q->owner, ACL_SELECT) != ACLCHECK_OK ||
+		(batch_is_join(q) &&
+		 pg_class_aclcheck(q->sides[1].relid, q->owner, ACL_SELECT) != ACLCHECK_OK))
+		return -1;
+	/*
+	 * Rows after the latest committed batch (batch 0 of a query started
+	 * from the latest rows counts too); a planned, uncommitted batch starts
+	 * there as well.
+	 */
+	last_commit = pgs_checkpoint_last_commit(q->query_id);
+	hi = pgs_take_snapshot(true);
+	scan_from = 0;
+	have_last = pgs_checkpoint_read(q->query_id, 0, &last);
+	if (have_last)
+	{
+		planned = last.batch_id > last_commit;
+		lo = planned ? last.start : last.end;
+		if (!planned)
+			scan_from = PGS_NO_BLOCK;
+		else
+			scan_from = last.scan_to == PGS_NO_BLOCK ? last.scan_from : 0;
+	}
+	else
+		lo.is_start = true;
+	result = batch_pending_in(q, q->stream_relid, &lo, scan_from, hi, estimate);
+	if (!batch_is_join(q))
+		return result;
+
+	/* a join's second stream: from side 2's part of the same offsets */
+	lo2.is_start = true;
+	if (have_last && !lo.is_start)
+	{
+		int64		batch = planned ? last.batch_id - 1 : last.batch_id;
+		int64		planned_from;
+
+		if (planned)
+			(void) pgs_checkpoint_read_side(q->query_id, last.batch_id, 2, &lo2, &planned_from);
+		if (pgs_checkpoint_read_side(q->query_id, batch, 2, &lo2, &scan_from2))
+		{
+			lo2.is_start = false;
+			lo2.snapshot = lo.snapshot;
+			lo2.xmax = lo.xmax;
+			scan_from2 = planned ? planned_from : PGS_NO_BLOCK;
+		}
+		else
+			scan_from2 = 0;
+	}
+	return result + batch_pending_in(q, q->sides[1].relid, &lo2, scan_from2, hi, estimate);
 }
 
 /*
