@@ -17,6 +17,8 @@ OBJS = \
 	src/source/offsets.o \
 	src/source/predicate.o \
 	src/analyze/query_analyze.o \
+	src/analyze/join_shape.o \
+	src/analyze/join_rewrite.o \
 	src/exec/batch.o \
 	src/exec/restored.o \
 	src/catalog/catalog.o \
@@ -35,6 +37,7 @@ OBJS = \
 	src/state/agg_exec.o \
 	src/state/window.o \
 	src/state/dedup.o \
+	src/state/join.o \
 	src/api/queries.o \
 	src/api/start.o \
 	src/api/alter.o \
@@ -46,7 +49,7 @@ OBJS = \
 	src/bgw/worker.o
 
 EXTENSION = pg_streaming
-EXTVERSION = 0.6
+EXTVERSION = 0.7
 # the install script of the newest version is built from sql/install/;
 # older versions' scripts and the upgrade chain are kept as written in
 # sql/versions/.  Regression inputs are sql/*.sql, their expected output
@@ -57,11 +60,11 @@ DATA_built = pg_streaming--$(EXTVERSION).sql
 EXTRA_CLEAN = $(wildcard pg_streaming--*.sql)
 DATA = sql/versions/pg_streaming--0.1.sql sql/versions/pg_streaming--0.1--0.2.sql \
 	sql/versions/pg_streaming--0.2--0.3.sql sql/versions/pg_streaming--0.3--0.4.sql \
-	sql/versions/pg_streaming--0.4--0.5.sql sql/versions/pg_streaming--0.5--0.6.sql
+	sql/versions/pg_streaming--0.4--0.5.sql sql/versions/pg_streaming--0.5--0.6.sql \
+	sql/versions/pg_streaming--0.6--0.7.sql
 PGFILEDESC = "pg_streaming - structured streaming in PostgreSQL"
 
 PG_CPPFLAGS = -I$(srcdir)/src -Werror=implicit-function-declaration -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
-
 REGRESS = stream_tables queries refusals identifiers security ddl_guards rewrite_replay indexes stamps backfill retention retention_hold aggregation agg_differential windows event_time memory living_queries window_forms strangers joins joins_differential joins_more upgrade catalog_version
 REGRESS_OPTS = --load-extension=pg_streaming
 

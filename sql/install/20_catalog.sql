@@ -40,7 +40,9 @@ CREATE TABLE stream.query_defs (
     definition_view     regclass,
     run_text            text,
     retention_detached_at timestamptz,
-    foreach_batch_name  text
+    foreach_batch_name  text,
+    watermark_policy    text CHECK (watermark_policy IN ('min', 'max')),
+    watermarks          text[]
 );
 COMMENT ON TABLE stream.query_defs IS 'streaming queries started by stream.start_query';
 COMMENT ON COLUMN stream.query_defs.state_relid IS
@@ -59,6 +61,25 @@ COMMENT ON COLUMN stream.query_defs.retention_detached_at IS
 'when the stream''s owner detached the query from retention (stream.detach_query): it no longer holds the stream''s rows back';
 COMMENT ON COLUMN stream.query_defs.run_text IS
 'the query as batches run it: its owner''s analysis deparsed, every name outside pg_catalog qualified, its constants as they were read';
+COMMENT ON COLUMN stream.query_defs.watermark_policy IS
+'a join between two streams: how its watermark follows its sides'' watermarks, ''min'' (the lowest) or ''max'' (the highest); NULL for a query over one stream';
+COMMENT ON COLUMN stream.query_defs.watermarks IS
+'the watermarks argument as given, one ''<side>.<column> <delay>'' per side with a watermark; NULL when it was not given';
+
+-- the two sides of a query that reads two streams (a join, or a self-join);
+-- a query over one stream has no rows here and keeps its stream, event
+-- time and delay in stream.query_defs
+CREATE TABLE stream.query_side_defs (
+    query_id        bigint NOT NULL REFERENCES stream.query_defs ON DELETE CASCADE,
+    side            smallint NOT NULL CHECK (side IN (1, 2)),
+    relid           regclass NOT NULL REFERENCES stream.streams (relid),
+    name            text NOT NULL,
+    event_time      text,
+    watermark_delay interval,
+    PRIMARY KEY (query_id, side)
+);
+COMMENT ON TABLE stream.query_side_defs IS
+'the sides of a join between two streams, 1 and 2 in the order the query reads them: each side''s stream, its name in the query, and its event-time column and watermark delay';
 
 CREATE TABLE stream.checkpoint_offsets (
     query_id        bigint NOT NULL REFERENCES stream.query_defs ON DELETE CASCADE,
@@ -245,7 +266,48 @@ COMMENT ON SCHEMA stream_query IS
 'one view per streaming query, over its text: what a query reads cannot be dropped or altered under it without CASCADE, which drops the query, and renames are followed';
 REVOKE ALL ON SCHEMA stream_query FROM PUBLIC;
 
+-- side 2's part of a join batch's offsets (side 1's is the batch's
+-- checkpoint_offsets row), written ahead with them
+CREATE TABLE stream.checkpoint_sides (
+    query_id            bigint NOT NULL,
+    batch_id            bigint NOT NULL,
+    side                smallint NOT NULL CHECK (side = 2),
+    scan_from_block     bigint NOT NULL,
+    end_floor_block     bigint NOT NULL,
+    end_tail_block      bigint NOT NULL,
+    relfilenode         oid NOT NULL,
+    end_rest_floor      bigint,
+    end_writer_xids     xid8[],
+    end_writer_firsts   bigint[],
+    PRIMARY KEY (query_id, batch_id, side),
+    FOREIGN KEY (query_id, batch_id)
+        REFERENCES stream.checkpoint_offsets ON DELETE CASCADE
+);
+COMMENT ON TABLE stream.checkpoint_sides IS
+'write-ahead offsets of a join''s second stream: one row per planned batch, with the batch''s offsets row (whose snapshots both sides share)';
+
+-- what each side of a join batch read, dropped and kept, written in the
+-- batch's transaction
+CREATE TABLE stream.progress_side_log (
+    query_id        bigint NOT NULL,
+    batch_id        bigint NOT NULL,
+    side            smallint NOT NULL CHECK (side IN (1, 2)),
+    input_rows      bigint NOT NULL,
+    late_rows       bigint NOT NULL,
+    state_rows      bigint,
+    watermark       timestamptz,
+    event_time_min  timestamptz,
+    event_time_max  timestamptz,
+    PRIMARY KEY (query_id, batch_id, side),
+    FOREIGN KEY (query_id, batch_id)
+        REFERENCES stream.checkpoint_offsets ON DELETE CASCADE
+);
+COMMENT ON TABLE stream.progress_side_log IS
+'one row per committed batch of a join and per side: the side''s new rows, its rows dropped as late, its rows the join keeps, its watermark after the batch and its event times';
+
 REVOKE ALL ON stream.checkpoint_watermarks, stream.progress_by_minute FROM PUBLIC;
+REVOKE ALL ON stream.query_side_defs, stream.checkpoint_sides,
+    stream.progress_side_log FROM PUBLIC;
 REVOKE ALL ON stream.streams, stream.query_defs, stream.checkpoint_offsets,
     stream.checkpoint_commits, stream.progress_log, stream.retention,
     stream.retention_marks, stream.stream_runs FROM PUBLIC;
@@ -261,4 +323,7 @@ SELECT pg_catalog.pg_extension_config_dump('stream.checkpoint_watermarks', '');
 SELECT pg_catalog.pg_extension_config_dump('stream.retention', '');
 SELECT pg_catalog.pg_extension_config_dump('stream.retention_marks', '');
 SELECT pg_catalog.pg_extension_config_dump('stream.stream_runs', '');
+SELECT pg_catalog.pg_extension_config_dump('stream.query_side_defs', '');
+SELECT pg_catalog.pg_extension_config_dump('stream.checkpoint_sides', '');
+SELECT pg_catalog.pg_extension_config_dump('stream.progress_side_log', '');
 

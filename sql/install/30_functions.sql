@@ -10,6 +10,13 @@ LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE COST 0.0001;
 COMMENT ON FUNCTION stream._batch_member(xid8, tid, xid8, xid8, pg_snapshot, xid8[], xid8, bigint, xid8, bigint) IS
 'internal: is this row, of this transaction, in the batch being run (and count it)';
 
+CREATE FUNCTION stream._join_mark(tid, tid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stream_join_mark'
+LANGUAGE C VOLATILE PARALLEL UNSAFE COST 1000000;
+COMMENT ON FUNCTION stream._join_mark(tid, tid) IS
+'internal: the last term of a join batch''s condition, recording that the two rows matched';
+
 CREATE FUNCTION stream.create_stream(relation regclass)
 RETURNS void
 AS 'MODULE_PATHNAME', 'stream_create_stream'
@@ -64,12 +71,14 @@ CREATE FUNCTION stream.start_query(
     watermark           interval DEFAULT NULL,
     deduplicate         text[] DEFAULT NULL,
     key                 text[] DEFAULT NULL,
-    foreach_batch       text DEFAULT NULL)
+    foreach_batch       text DEFAULT NULL,
+    watermarks          text[] DEFAULT NULL,
+    watermark_policy    text DEFAULT 'min')
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'stream_start_query'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION stream.start_query(text, text, text, text, text, integer, text, text, interval, text[], text[], text) IS
-'register a streaming query over one stream table, writing into target (upserting by key in update mode) or calling a foreach_batch procedure once per batch, from the earliest rows or the latest, with an event-time column and a watermark delay for windowed aggregations and deduplication within the watermark; returns the query id';
+COMMENT ON FUNCTION stream.start_query(text, text, text, text, text, integer, text, text, interval, text[], text[], text, text[], text) IS
+'register a streaming query over one stream table, or a join of two, writing into target (upserting by key in update mode) or calling a foreach_batch procedure once per batch, from the earliest rows or the latest, with an event-time column and a watermark delay (event_time and watermark, or watermarks: ''<side>.<column> <delay>'' per stream read, and the watermark_policy of a join, min or max) for windowed aggregations, deduplication within the watermark and joins between streams; returns the query id';
 
 CREATE FUNCTION stream.alter_query(
     name                text,

@@ -47,7 +47,22 @@ SELECT q.name,
        rp.input_rows_per_second,
        rp.processed_rows_per_second,
        rp.blocks_read AS last_batch_blocks_read,
-       CASE WHEN q.status = 'active' THEN stream._serving(q.query_id) END AS serving
+       CASE WHEN q.status = 'active' THEN stream._serving(q.query_id) END AS serving,
+       coalesce((SELECT pg_catalog.array_agg(s.relid ORDER BY s.side) FROM stream.query_side_defs s
+                  WHERE s.query_id = q.query_id),
+                ARRAY[q.stream_relid]) AS streams,
+       coalesce(q.watermarks,
+                (SELECT pg_catalog.array_agg(pg_catalog.format('%s.%s %s', pg_catalog.quote_ident(s.name),
+                                                               pg_catalog.quote_ident(s.event_time),
+                                                               s.watermark_delay) ORDER BY s.side)
+                   FROM stream.query_side_defs s
+                  WHERE s.query_id = q.query_id AND s.event_time IS NOT NULL),
+                CASE WHEN q.event_time IS NOT NULL THEN
+                    ARRAY[pg_catalog.format('%s.%s %s',
+                                            (SELECT pg_catalog.quote_ident(c.relname::text) FROM pg_catalog.pg_class c
+                                              WHERE c.oid = q.stream_relid),
+                                            pg_catalog.quote_ident(q.event_time), q.watermark_delay)] END) AS watermarks,
+       q.watermark_policy
   FROM stream.query_defs q
   LEFT JOIN stream.retention r ON r.relid = q.stream_relid
   LEFT JOIN LATERAL (SELECT k.batch_id, k.committed_at, o.planned_at
@@ -67,7 +82,7 @@ SELECT q.name,
                               WHERE l.query_id = q.query_id
                               ORDER BY l.batch_id DESC LIMIT 10) p) rp ON true
  WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
-COMMENT ON VIEW stream.queries IS 'streaming queries: id, status, trigger, last committed batch, rows pending (estimated; stream.pending_rows() counts them), lag in seconds, input and processed rows per second over the last ten batches, blocks the last batch read, last error, whether the query holds retention back or missed rows retention removed, a streaming aggregation''s state table, the event-time column, the watermark delay and the watermark in force for the next batch, an upsert key, a foreach_batch procedure, and how the background workers serve it now (serving: running, waiting for its trigger, or why a due query is not running)';
+COMMENT ON VIEW stream.queries IS 'streaming queries: id, status, trigger, last committed batch, rows pending (estimated; stream.pending_rows() counts them), lag in seconds, input and processed rows per second over the last ten batches, blocks the last batch read, last error, whether the query holds retention back or missed rows retention removed, a streaming aggregation''s state table, the event-time column, the watermark delay and the watermark in force for the next batch, an upsert key, a foreach_batch procedure, how the background workers serve it now (serving: running, waiting for its trigger, or why a due query is not running), every stream it reads (a join reads two; stream is the first), its watermarks as ''<side>.<column> <delay>'' and a join''s watermark policy';
 
 CREATE VIEW stream.progress WITH (security_barrier) AS
 SELECT q.name AS query,
@@ -96,6 +111,42 @@ SELECT q.name AS query,
   JOIN stream.checkpoint_offsets o USING (query_id, batch_id)
  WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
 COMMENT ON VIEW stream.progress IS 'one row per committed batch of the latest ones (pg_streaming.retained_batches): input rows, rows per second, duration, offsets, blocks read; for a streaming aggregation, the groups in its state and the groups the batch changed; with an event time, the watermark in force, the batch''s event times and the late groups it dropped';
+
+CREATE VIEW stream.query_sides WITH (security_barrier) AS
+SELECT q.name AS query,
+       s.side,
+       s.name,
+       s.relid AS stream,
+       s.event_time,
+       s.watermark_delay AS delay,
+       l.watermark,
+       l.state_rows,
+       (SELECT pg_catalog.sum(p.late_rows)::bigint FROM stream.progress_side_log p
+         WHERE p.query_id = s.query_id AND p.side = s.side) AS late_rows
+  FROM stream.query_side_defs s
+  JOIN stream.query_defs q USING (query_id)
+  LEFT JOIN LATERAL (SELECT p.watermark, p.state_rows FROM stream.progress_side_log p
+                      WHERE p.query_id = s.query_id AND p.side = s.side
+                      ORDER BY p.batch_id DESC LIMIT 1) l ON true
+ WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
+COMMENT ON VIEW stream.query_sides IS 'the two sides of each join between streams: the side''s name in the query, its stream, its event-time column and watermark delay, its watermark and the rows the join keeps of it after the latest committed batch, and its rows dropped as late over the batches kept (pg_streaming.retained_batches)';
+
+CREATE VIEW stream.progress_sides WITH (security_barrier) AS
+SELECT q.name AS query,
+       p.batch_id,
+       p.side,
+       s.relid AS stream,
+       p.input_rows,
+       p.late_rows,
+       p.state_rows,
+       p.watermark,
+       p.event_time_min,
+       p.event_time_max
+  FROM stream.progress_side_log p
+  JOIN stream.query_defs q USING (query_id)
+  LEFT JOIN stream.query_side_defs s USING (query_id, side)
+ WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
+COMMENT ON VIEW stream.progress_sides IS 'one row per committed batch of a join between streams and per side, of the latest batches (pg_streaming.retained_batches): the side''s new rows, its rows dropped as late, the rows the join keeps of it, its watermark after the batch and its event times';
 
 CREATE VIEW stream.progress_history WITH (security_barrier) AS
 SELECT q.name AS query,
@@ -134,4 +185,5 @@ COMMENT ON VIEW stream.stream_retention IS 'retention of the stream tables the c
 GRANT USAGE ON SCHEMA stream TO PUBLIC;
 GRANT SELECT ON stream.queries, stream.progress, stream.progress_history,
     stream.stream_retention TO PUBLIC;
+GRANT SELECT ON stream.query_sides, stream.progress_sides TO PUBLIC;
 

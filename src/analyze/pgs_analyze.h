@@ -15,6 +15,8 @@
 #include "nodes/pg_list.h"
 #include "parser/parse_node.h"
 
+#include "analyze/pgs_join.h"
+
 typedef struct PgsAnalyzedQuery
 {
 	Oid			stream_relid;
@@ -25,6 +27,9 @@ typedef struct PgsAnalyzedQuery
 	List	   *column_types;	/* Oid */
 	List	   *column_typmods; /* int32 */
 	List	   *column_collations;	/* Oid */
+	int			nsides;			/* 0: one stream read; 2: a join between streams */
+	PgsJoinSideRef sides[PGS_MAX_SIDES];	/* in side order; side 1 also
+											 * for one read named in FROM */
 } PgsAnalyzedQuery;
 
 extern void pgs_analyze_user_query(const char *query_text,

@@ -40,7 +40,10 @@
 #include "utils/syscache.h"
 
 #include "access/xact.h"
+#include "analyze/analyze_internal.h"
 #include "analyze/pgs_analyze.h"
+#include "analyze/pgs_join.h"
+#include "analyze/pgs_join_rewrite.h"
 #include "catalog/pgs_query.h"
 #include "common/pgs_common.h"
 #include "source/pgs_offsets.h"
@@ -51,6 +54,9 @@ typedef struct QaContext
 	int			nstreams;		/* range table entries naming a stream */
 	int			nreads;			/* reads of a stream, a CTE's per reference */
 	Oid			stream_relid;
+	List	   *semi_sublinks;	/* SubLink: the semi joins between streams */
+	int			semi_reads;		/* reads of a stream in them */
+	bool		in_scalar;		/* checking a scalar subquery's query */
 } QaContext;
 
 /*
@@ -81,6 +87,8 @@ typedef struct QaRewrite
 	SubTransactionId subid;		/* armed in this subtransaction */
 	PgsRewriteFinish finish;	/* the caller's next step with the query, or NULL */
 	const void *finish_arg;
+	bool		join;			/* a join's statement: join_rewrite.c substitutes */
+	PgsJoinRewrite join_rw;
 } QaRewrite;
 
 static QaRewrite qa_rewrite;
@@ -89,7 +97,7 @@ static QaRewrite *qa_active_rewrite = NULL;
 /*
  * Does the relation use the stream_heap access method?
  */
-static bool
+bool
 qa_is_stream(Oid relid)
 {
 	HeapTuple	tup;
@@ -114,8 +122,13 @@ qa_is_stream(Oid relid)
 
 static int	qa_check_query(Query *q, QaContext *cx, bool in_sublink,
 						   QaLevel *parent);
+static bool qa_count_walker(Node *node, void *arg);
 
-/* walks one level's expressions: subquery expressions must not read it */
+/*
+ * Walks one level's expressions: subquery expressions must not read the
+ * stream, but for the EXISTS or IN of a semi join between two streams,
+ * whose query is checked as a level of its own.
+ */
 static bool
 qa_expr_walker(Node *node, void *arg)
 {
@@ -123,12 +136,62 @@ qa_expr_walker(Node *node, void *arg)
 
 	if (node == NULL)
 		return false;
+	if (is_notclause(node) && IsA(get_notclausearg(node), SubLink))
+	{
+		SubLink    *s = (SubLink *) get_notclausearg(node);
+		int			reads = 0;
+
+		(void) qa_count_walker(s->subselect, &reads);
+		if ((s->subLinkType == EXISTS_SUBLINK || s->subLinkType == ANY_SUBLINK) &&
+			reads > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("left anti join with a stream on the right is not supported"),
+					 errdetail("A row of NOT EXISTS or NOT IN over a stream would have to wait for every row the stream will ever have."),
+					 errhint("Use a left outer join with a watermark and a time range, and keep the rows whose other side is NULL.")));
+	}
+	if (IsA(node, SubLink) && list_member_ptr(w->cx->semi_sublinks, node))
+	{
+		SubLink    *s = (SubLink *) node;
+
+		(void) qa_expr_walker(s->testexpr, arg);
+		w->cx->semi_reads += qa_check_query(castNode(Query, s->subselect), w->cx,
+											false, w->level);
+		return false;
+	}
+	if (IsA(node, SubLink) && ((SubLink *) node)->subLinkType == EXPR_SUBLINK)
+	{
+		bool		was = w->cx->in_scalar;
+		bool		result;
+
+		w->cx->in_scalar = true;
+		result = expression_tree_walker(node, qa_expr_walker, arg);
+		w->cx->in_scalar = was;
+		return result;
+	}
 	if (IsA(node, Query))
 	{
 		(void) qa_check_query((Query *) node, w->cx, true, w->level);
 		return false;
 	}
 	return expression_tree_walker(node, qa_expr_walker, arg);
+}
+
+/* a stream read in a subquery expression that is no semi join between streams */
+static void
+qa_refuse_in_sublink(QaContext *cx)
+{
+	if (cx->in_scalar)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a stream table read in a scalar subquery is not supported in a streaming query"),
+				 errdetail("A stream table can appear in FROM clauses, and as the second side of a semi join between streams in EXISTS or IN, only."),
+				 errhint("Join the stream with the other tables instead.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("reading the stream table inside a subquery expression is not supported in a streaming query"),
+			 errdetail("A stream table can appear in FROM clauses only, not in IN, EXISTS or scalar subqueries."),
+			 errhint("Join the stream with the other tables instead.")));
 }
 
 /* how many reads of a stream a CTE reference stands for */
@@ -220,6 +283,13 @@ qa_check_joins(Node *jt, Bitmapset *rtis)
 		bool		left = qa_jointree_has(j->larg, rtis);
 		bool		right = qa_jointree_has(j->rarg, rtis);
 
+		/* a join between the two stream reads is the join's own (join_shape.c) */
+		if (left && right)
+		{
+			qa_check_joins(j->larg, rtis);
+			qa_check_joins(j->rarg, rtis);
+			return;
+		}
 		if ((j->jointype == JOIN_FULL && (left || right)) ||
 			(j->jointype == JOIN_LEFT && right) ||
 			(j->jointype == JOIN_RIGHT && left))
@@ -296,11 +366,7 @@ qa_check_query(Query *q, QaContext *cx, bool in_sublink, QaLevel *parent)
 			n = 1;
 			direct_rtis = bms_add_member(direct_rtis, rti);
 			if (in_sublink)
-				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("reading the stream table inside a subquery expression is not supported in a streaming query"),
-						 errdetail("A stream table can appear in FROM clauses only, not in IN, EXISTS or scalar subqueries."),
-						 errhint("Join the stream with the other tables instead.")));
+				qa_refuse_in_sublink(cx);
 			if (rte->tablesample)
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -312,18 +378,20 @@ qa_check_query(Query *q, QaContext *cx, bool in_sublink, QaLevel *parent)
 		{
 			n = qa_cte_reads(&level, rte);
 			if (n > 0 && in_sublink)
-				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("reading the stream table inside a subquery expression is not supported in a streaming query"),
-						 errdetail("A stream table can appear in FROM clauses only, not in IN, EXISTS or scalar subqueries."),
-						 errhint("Join the stream with the other tables instead.")));
+				qa_refuse_in_sublink(cx);
 		}
 		if (n > 0)
 			stream_rtis = bms_add_member(stream_rtis, rti);
 		reads += n;
 	}
 
-	/* expressions of this level: subquery expressions must not read it */
+	/*
+	 * Expressions of this level: subquery expressions must not read it, but
+	 * for the EXISTS or IN ANDed in the WHERE of a query that reads a stream
+	 * in its FROM: a semi join between two streams.
+	 */
+	if (parent == NULL && !in_sublink && direct_rtis != NULL)
+		cx->semi_sublinks = pgs_join_semi_sublinks(q);
 	walk.cx = cx;
 	walk.level = &level;
 	(void) query_tree_walker(q, qa_expr_walker, &walk,
@@ -448,6 +516,7 @@ pgs_analyze_user_query(const char *query_text, PgsAnalyzedQuery *result)
 	List	   *rewritten;
 	QaContext	cx = {0};
 	int			after_rewrite = 0;
+	int			nreads;
 	ListCell   *lc;
 	ErrorContextCallback cb;
 
@@ -496,12 +565,21 @@ pgs_analyze_user_query(const char *query_text, PgsAnalyzedQuery *result)
 				 errmsg("a streaming query must read a stream table"),
 				 errdetail("The query names no table registered with stream.create_stream()."),
 				 errhint("Make the source table a stream with stream.create_stream(), or run the query once as an ordinary INSERT ... SELECT.")));
-	if (cx.nstreams > 1 || cx.nreads > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("reading more than one stream table, or one twice, is not supported in a streaming query"),
-				 errdetail("Joins between streams need state on both sides, which this version does not keep."),
-				 errhint("Join the stream with ordinary tables only.")));
+	nreads = Max(cx.nstreams, cx.nreads + cx.semi_reads);
+	if (nreads > PGS_MAX_SIDES)
+		pgs_join_refuse_reads(nreads);
+	memset(result->sides, 0, sizeof(result->sides));
+	result->nsides = 0;
+	if (nreads == PGS_MAX_SIDES)
+	{
+		/* a join between two streams, whose shape pgs_join_analyze judges */
+		if (pgs_join_find_sides(query, result->sides) != PGS_MAX_SIDES)
+			pgs_join_refuse_placement(query);
+		result->nsides = PGS_MAX_SIDES;
+		cx.stream_relid = result->sides[0].relid;
+	}
+	else
+		(void) pgs_join_find_sides(query, result->sides);
 	if (contain_volatile_functions((Node *) query))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -781,7 +859,10 @@ pgs_analyze_post_parse(ParseState *pstate, Query *query)
 		{
 			if (OidIsValid(rw->view_relid))
 				qa_check_calls(query, rw->view_relid, rw->stream_relid);
-			(void) qa_substitute_walker((Node *) query, rw);
+			if (rw->join)
+				rw->substituted = pgs_join_substitute(query, &rw->join_rw);
+			else
+				(void) qa_substitute_walker((Node *) query, rw);
 			if (rw->substituted > 0 && rw->finish != NULL)
 				rw->finish(query, rw->finish_arg);
 		}
@@ -842,7 +923,20 @@ pgs_rewrite_arm(const char *token, Oid stream_relid, Oid view_relid)
 	qa_rewrite.subid = GetCurrentSubTransactionId();
 	qa_rewrite.finish = NULL;
 	qa_rewrite.finish_arg = NULL;
+	qa_rewrite.join = false;
 	qa_active_rewrite = &qa_rewrite;
+}
+
+/*
+ * The same for a statement of a join between two streams: each of its two
+ * reads stands for the rows of the role "rw" gives it.
+ */
+void
+pgs_rewrite_arm_join(const char *token, const PgsJoinRewrite *rw, Oid view_relid)
+{
+	pgs_rewrite_arm(token, rw->relid[0], view_relid);
+	qa_rewrite.join = true;
+	qa_rewrite.join_rw = *rw;
 }
 
 /*

@@ -21,6 +21,7 @@
 #include "utils/lsyscache.h"
 
 #include "analyze/pgs_analyze.h"
+#include "analyze/pgs_join.h"
 #include "api/pgs_queries.h"
 #include "bgw/pgs_bgw.h"
 #include "catalog/pgs_catalog.h"
@@ -236,6 +237,76 @@ qd_alter_validate(const PgsAlterArgs *a, PgsQuery *q)
 	}
 }
 
+static const char *
+qd_join_kind_name(PgsJoinKind kind)
+{
+	switch (kind)
+	{
+		case PGS_JOIN_INNER:
+			return "inner";
+		case PGS_JOIN_LEFT:
+			return "left outer";
+		case PGS_JOIN_RIGHT:
+			return "right outer";
+		case PGS_JOIN_FULL:
+			return "full outer";
+		case PGS_JOIN_SEMI:
+			return "left semi";
+		default:
+			return "none";
+	}
+}
+
+static void
+qd_alter_join_refused(const PgsQuery *q, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("alter_query cannot change the join of streaming query \"%s\"", q->name),
+			 errdetail_internal("%s", detail),
+			 errhint("Start a new query with the new text, with starting_from => 'latest' to leave the rows already processed.")));
+}
+
+/*
+ * A join between two streams keeps its sides, its kind, its keys and its
+ * time constraint (its state and its offsets are theirs); its filters, its
+ * columns and its joins with ordinary tables may change, as Spark allows
+ * between restarts.
+ */
+static void
+qd_alter_check_join(const PgsQuery *q, PgsDefinition *d)
+{
+	PgsJoinShape old_shape;
+	PgsJoinShape new_shape;
+	Query	   *old_query;
+	int			i;
+
+	if (q->nsides != PGS_MAX_SIDES)
+		qd_alter_join_refused(q, "The new text joins two streams; the query reads one.");
+	if (d->aq.nsides != PGS_MAX_SIDES)
+		qd_alter_join_refused(q, "The new text reads one stream; the query joins two.");
+	for (i = 0; i < PGS_MAX_SIDES; i++)
+	{
+		if (d->aq.sides[i].relid != q->sides[i].relid)
+			qd_alter_join_refused(q, psprintf("Side \"%s\" reads another stream.", q->sides[i].name));
+		if (strcmp(d->aq.sides[i].name, q->sides[i].name) != 0)
+			qd_alter_join_refused(q, psprintf("Side \"%s\" is named \"%s\" in the new text, and its watermark is by its name.",
+											  q->sides[i].name, d->aq.sides[i].name));
+	}
+	old_query = pgs_query_analyze_as_owner(q->owner, q->query_text,
+										   pgs_batch_search_path(q->search_path));
+	pgs_join_analyze(old_query, q->output_mode, q->sides, &old_shape, false);
+	pgs_join_analyze(d->aq.query, q->output_mode, q->sides, &new_shape, false);
+	if (old_shape.kind != new_shape.kind)
+		qd_alter_join_refused(q, psprintf("The join type changes from %s to %s.",
+										  qd_join_kind_name(old_shape.kind),
+										  qd_join_kind_name(new_shape.kind)));
+	if (strcmp(old_shape.keys ? old_shape.keys : "", new_shape.keys ? new_shape.keys : "") != 0)
+		qd_alter_join_refused(q, "The join keys change.");
+	if (strcmp(old_shape.range ? old_shape.range : "", new_shape.range ? new_shape.range : "") != 0)
+		qd_alter_join_refused(q, "The time range changes.");
+}
+
 /*
  * The new text's definition against the query's: the same stream, whether
  * it aggregates, and the same state.
@@ -243,9 +314,15 @@ qd_alter_validate(const PgsAlterArgs *a, PgsQuery *q)
 static void
 qd_alter_check_definition(const PgsQuery *q, PgsDefinition *d)
 {
-	bool		aggregates = OidIsValid(q->state_relid) && q->dedup_columns == NIL;
+	bool		aggregates = OidIsValid(q->state_relid) && q->dedup_columns == NIL &&
+		q->nsides == 0;
 
 	pgs_check_definition(d);
+	if (q->nsides == PGS_MAX_SIDES || d->aq.nsides == PGS_MAX_SIDES)
+	{
+		qd_alter_check_join(q, d);
+		return;
+	}
 	if (d->aq.stream_relid != q->stream_relid)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),

@@ -48,6 +48,7 @@ typedef struct PgsDefinition
 	List	   *dedup_collations;
 } PgsDefinition;
 
+extern Oid	pgs_check_event_time(Oid stream_relid, const char *event_time);
 extern void pgs_check_definition(PgsDefinition *d);
 extern bool pgs_keyed_target(const PgsDefinition *d);
 extern void pgs_check_key(List *key, const PgsDefinition *d, PgsAggShape *shape);

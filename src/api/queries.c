@@ -264,6 +264,32 @@ qd_analyze_batch_statement(const char *sql, Oid stream_relid)
 }
 
 /*
+ * A stream's event-time column: a column of the stream, a timestamptz or a
+ * timestamp.  Returns its type.
+ */
+Oid
+pgs_check_event_time(Oid stream_relid, const char *event_time)
+{
+	AttrNumber	att = get_attnum(stream_relid, event_time);
+	Oid			type = att == InvalidAttrNumber ? InvalidOid :
+		get_atttype(stream_relid, att);
+
+	if (att == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("stream table \"%s\" has no column \"%s\"",
+						get_rel_name(stream_relid), event_time),
+				 errhint("Name the column that holds each row's event time.")));
+	if (type != TIMESTAMPTZOID && type != TIMESTAMPOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("event-time column \"%s\" is of type %s", event_time,
+						format_type_be(type)),
+				 errhint("An event time is a timestamptz or a timestamp (without time zone, taken as UTC).")));
+	return type;
+}
+
+/*
  * Analyze the query's text as the current user with the current
  * search_path, and check its shape against the output mode, the event
  * time and the deduplication it goes with.
@@ -277,33 +303,40 @@ pgs_check_definition(PgsDefinition *d)
 	PgsAggShape *shape = &d->shape;
 
 	pgs_analyze_user_query(d->query_text, aq);
+	if (aq->nsides == PGS_MAX_SIDES)
+	{
+		/*
+		 * A join between two streams: start_query checks its shape with the
+		 * watermarks of its sides (pgs_join_analyze).  Another stateful
+		 * operator over the join is not built.
+		 */
+		d->event_type = InvalidOid;
+		d->dedup_types = d->dedup_collations = NIL;
+		d->aggregates = false;
+		if (aq->query->hasAggs || aq->query->groupClause != NIL ||
+			aq->query->groupingSets != NIL || aq->query->havingQual != NULL ||
+			d->dedup != NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("%s over a join between streams is not supported yet in a streaming query",
+							d->dedup != NIL ? "deduplication" : "an aggregation"),
+					 errdetail("Spark allows it; pg_streaming does not build it in this version."),
+					 errhint("Split the query in two: write the join's rows into a stream table and run the second query over it.")));
+		return;
+	}
 	d->aggregates = pgs_agg_describe(aq->query, aq->column_names, shape);
 	d->event_type = InvalidOid;
 	d->dedup_types = d->dedup_collations = NIL;
 	if (event_time)
 	{
-		AttrNumber	att = get_attnum(aq->stream_relid, event_time);
-		Oid			type = att == InvalidAttrNumber ? InvalidOid :
-			get_atttype(aq->stream_relid, att);
+		Oid			type = pgs_check_event_time(aq->stream_relid, event_time);
 
-		if (att == InvalidAttrNumber)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("stream table \"%s\" has no column \"%s\"",
-							get_rel_name(aq->stream_relid), event_time),
-					 errhint("Name the column that holds each row's event time.")));
-		if (type != TIMESTAMPTZOID && type != TIMESTAMPOID)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("event-time column \"%s\" is of type %s", event_time,
-							format_type_be(type)),
-					 errhint("An event time is a timestamptz or a timestamp (without time zone, taken as UTC).")));
 		if (!d->aggregates && d->dedup == NIL)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("a watermark is used by streaming aggregations and deduplication only"),
-					 errdetail("It closes event-time windows, or forgets the keys of deduplication, and bounds their state; any other query keeps no state."),
-					 errhint("Drop event_time and watermark, aggregate over windows of the event time (stream.tumble, stream.hop), or deduplicate.")));
+					 errmsg("a watermark is used by streaming aggregations, deduplication and joins between streams only"),
+					 errdetail("It closes event-time windows, forgets the keys of deduplication, or ends what a join keeps of a stream, and bounds their state; any other query keeps no state."),
+					 errhint("Drop the watermark, aggregate over windows of the event time (stream.tumble, stream.hop), or deduplicate.")));
 		if (d->aggregates)
 			pgs_agg_find_time_key(shape, aq->query, aq->stream_relid, event_time);
 		d->event_type = type;

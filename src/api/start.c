@@ -25,9 +25,13 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "parser/parse_func.h"
+#include "parser/parsetree.h"
+#include "parser/scansup.h"
+#include "nodes/nodeFuncs.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
@@ -37,6 +41,7 @@
 #include "utils/timestamp.h"
 
 #include "analyze/pgs_analyze.h"
+#include "analyze/pgs_join.h"
 #include "api/pgs_queries.h"
 #include "bgw/pgs_bgw.h"
 #include "catalog/pgs_catalog.h"
@@ -45,6 +50,7 @@
 #include "exec/pgs_batch.h"
 #include "source/pgs_offsets.h"
 #include "state/pgs_agg.h"
+#include "state/pgs_join_exec.h"
 
 PG_FUNCTION_INFO_V1(stream_start_query);
 
@@ -246,6 +252,7 @@ qd_create_batch_table(const char *name, PgsAnalyzedQuery *aq, const PgsAggShape 
  *	0.2, 0.3	 7: and starting_from
  *	0.4			10: and event_time, watermark, deduplicate
  *	0.5, 0.6	12: and key, foreach_batch (target may then be NULL)
+ *	0.7			14: and watermarks, watermark_policy
  */
 #define QD_START_NAME			0
 #define QD_START_QUERY			1
@@ -259,6 +266,17 @@ qd_create_batch_table(const char *name, PgsAnalyzedQuery *aq, const PgsAggShape 
 #define QD_START_DEDUPLICATE	9
 #define QD_START_KEY			10
 #define QD_START_FOREACH_BATCH	11
+#define QD_START_WATERMARKS		12
+#define QD_START_WATERMARK_POLICY	13
+
+/* one element of the watermarks argument, '<name>.<column> <delay>' */
+typedef struct QdWatermark
+{
+	const char *given;			/* the element as written */
+	char	   *name;			/* a stream read's range name, folded as SQL does */
+	char	   *column;			/* its event-time column, folded likewise */
+	int64		usecs;			/* the delay */
+} QdWatermark;
 
 /*
  * The arguments of one call of stream.start_query, read and each checked on
@@ -280,12 +298,17 @@ typedef struct PgsStartArgs
 	bool		event_time_given;	/* and the watermark with it */
 	char	   *event_time;
 	int64		watermark_usecs;	/* -1 without */
+	char	   *watermark_text; /* the watermark as interval output writes it */
 	bool		dedup_given;
 	List	   *dedup;			/* char * */
 	bool		key_given;
 	List	   *key;			/* char * */
 	bool		foreach_batch_given;
 	char	   *foreach_batch;	/* the procedure's name as written */
+	bool		watermarks_given;	/* and not empty */
+	List	   *watermarks;		/* char *: the elements as given */
+	List	   *watermark_sides;	/* QdWatermark *: each element parsed */
+	char	   *watermark_policy;	/* min (the default) or max */
 } PgsStartArgs;
 
 /*
@@ -303,6 +326,13 @@ typedef struct QdStart
 	Oid			target_relid;
 	char	   *target;			/* as named, or the batch table's name */
 	bool		created;		/* the target was created by this call */
+	/* the watermark of a query over one stream, from either argument */
+	const char *event_time;		/* NULL without */
+	int64		watermark_usecs;	/* -1 without */
+	/* a query over two streams: its sides */
+	int			nsides;			/* 0 for one stream */
+	PgsQuerySide sides[PGS_MAX_SIDES];
+	PgsJoinShape join;
 } QdStart;
 
 /* is the argument in the caller's signature, and not NULL? */
@@ -311,6 +341,174 @@ qd_arg_given(FunctionCallInfo fcinfo, int position)
 {
 	return PG_NARGS() > position && !PG_ARGISNULL(position);
 }
+
+/*
+ * One name of a watermarks element at *p, by SQL's rules for identifiers:
+ * quoted, it keeps its case (a doubled quote is a quote); unquoted, it is
+ * made of letters, digits, '_' and '$' and folds to lower case.  Both are
+ * truncated as PostgreSQL truncates names.  Returns NULL, with *p left
+ * where it stopped, when there is no name there.
+ */
+static char *
+qd_watermark_ident(const char **p)
+{
+	const char *c = *p;
+	const char *start;
+	StringInfoData buf;
+
+	if (*c == '"')
+	{
+		initStringInfo(&buf);
+		for (c++;; c++)
+		{
+			if (*c == '\0')
+				return NULL;
+			if (*c == '"')
+			{
+				if (c[1] != '"')
+					break;
+				c++;
+			}
+			appendStringInfoChar(&buf, *c);
+		}
+		if (buf.len == 0)
+			return NULL;
+		*p = c + 1;
+		truncate_identifier(buf.data, buf.len, false);
+		return buf.data;
+	}
+	if (!(isalpha((unsigned char) *c) || *c == '_' || IS_HIGHBIT_SET(*c)))
+		return NULL;
+	while (isalnum((unsigned char) *c) || *c == '_' || *c == '$' || IS_HIGHBIT_SET(*c))
+		c++;
+	start = *p;
+	*p = c;
+	return downcase_truncate_identifier(start, c - start, false);
+}
+
+/* the error for a watermarks element that does not parse (E16) */
+static void
+qd_watermark_invalid(const char *given)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid watermark \"%s\"", given),
+			 errdetail("Write a side's name, its event-time column and a delay, such as 'i.imp_time 2 hours'.")));
+}
+
+/*
+ * Parse one element of the watermarks argument: a stream read's name, a
+ * dot, its event-time column, white space and a delay as interval input
+ * reads it, within the bounds of today's watermark argument.  The delay is
+ * first decoded by the routines interval_in uses, which report a bad
+ * format instead of raising it, so that an element that does not parse is
+ * refused with its own message; interval_in then reads it (and raises its
+ * own error for a value out of the interval's range).
+ */
+static QdWatermark *
+qd_watermark_parse(const char *given)
+{
+	QdWatermark *w = palloc0(sizeof(QdWatermark));
+	const char *p = given;
+	char	   *delay;
+	char		workbuf[256];
+	char	   *field[MAXDATEFIELDS];
+	int			ftype[MAXDATEFIELDS];
+	int			nf;
+	int			dtype;
+	int			dterr;
+	struct pg_itm_in itm_in;
+	Datum		iv;
+
+	w->given = given;
+	while (scanner_isspace(*p))
+		p++;
+	w->name = qd_watermark_ident(&p);
+	if (w->name == NULL || *p != '.')
+		qd_watermark_invalid(given);
+	p++;
+	w->column = qd_watermark_ident(&p);
+	if (w->column == NULL || !scanner_isspace(*p))
+		qd_watermark_invalid(given);
+	while (scanner_isspace(*p))
+		p++;
+	if (*p == '\0')
+		qd_watermark_invalid(given);
+	delay = pstrdup(p);
+
+	memset(&itm_in, 0, sizeof(itm_in));
+	dterr = ParseDateTime(delay, workbuf, sizeof(workbuf), field, ftype,
+						  MAXDATEFIELDS, &nf);
+	if (dterr == 0)
+		dterr = DecodeInterval(field, ftype, nf, INTERVAL_FULL_RANGE, &dtype, &itm_in);
+	if (dterr == DTERR_BAD_FORMAT)
+		dterr = DecodeISO8601Interval(delay, &dtype, &itm_in);
+	if (dterr != 0 && dterr != DTERR_FIELD_OVERFLOW && dterr != DTERR_INTERVAL_OVERFLOW)
+		qd_watermark_invalid(given);
+	iv = DirectFunctionCall3(interval_in, CStringGetDatum(delay),
+							 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	w->usecs = pgs_interval_usecs(iv, "watermark", delay, 0, PGS_MAX_TRIGGER_USECS);
+	return w;
+}
+
+/*
+ * The watermarks and watermark_policy arguments (0.7 on): each element
+ * parsed, no side named twice, not together with event_time or watermark,
+ * and a known policy.  An empty array is no argument.
+ */
+static void
+qd_watermarks_read(FunctionCallInfo fcinfo, PgsStartArgs *a)
+{
+	if (PG_NARGS() > QD_START_WATERMARK_POLICY)
+	{
+		if (PG_ARGISNULL(QD_START_WATERMARK_POLICY))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("argument \"watermark_policy\" of stream.start_query must not be null")));
+		a->watermark_policy = text_to_cstring(PG_GETARG_TEXT_PP(QD_START_WATERMARK_POLICY));
+		if (strcmp(a->watermark_policy, "min") != 0 && strcmp(a->watermark_policy, "max") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid watermark_policy \"%s\"", a->watermark_policy),
+					 errhint("Use 'min' (the default) or 'max'.")));
+	}
+	if (qd_arg_given(fcinfo, QD_START_WATERMARKS))
+	{
+		Datum	   *elems;
+		bool	   *enulls;
+		int			n;
+		int			i;
+		ListCell   *lc;
+
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(QD_START_WATERMARKS), TEXTOID, -1, false,
+						  TYPALIGN_INT, &elems, &enulls, &n);
+		a->watermarks_given = n > 0;
+		if (a->watermarks_given &&
+			(qd_arg_given(fcinfo, QD_START_EVENT_TIME) || qd_arg_given(fcinfo, QD_START_WATERMARK)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("watermarks and event_time/watermark are exclusive"),
+					 errhint("Give every watermark with watermarks => alone, such as '{\"r.ts 10 minutes\"}'.")));
+		for (i = 0; i < n; i++)
+		{
+			QdWatermark *w;
+
+			if (enulls[i])
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("watermarks must not hold a NULL element")));
+			w = qd_watermark_parse(TextDatumGetCString(elems[i]));
+			foreach(lc, a->watermark_sides)
+				if (strcmp(((QdWatermark *) lfirst(lc))->name, w->name) == 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("watermarks names side \"%s\" twice", w->name)));
+			a->watermarks = lappend(a->watermarks, (char *) w->given);
+			a->watermark_sides = lappend(a->watermark_sides, w);
+		}
+	}
+}
+
 
 /*
  * Read the arguments of stream.start_query, the one place that knows their
@@ -327,11 +525,12 @@ qd_start_args_read(FunctionCallInfo fcinfo, PgsStartArgs *a)
 
 	StaticAssertStmt(lengthof(required) == QD_START_TRIGGER + 1,
 					 "every argument up to trigger is named");
-	if (PG_NARGS() <= QD_START_MAX_ROWS || PG_NARGS() > QD_START_FOREACH_BATCH + 1)
+	if (PG_NARGS() <= QD_START_MAX_ROWS || PG_NARGS() > QD_START_WATERMARK_POLICY + 1)
 		elog(ERROR, "stream.start_query called with %d arguments", PG_NARGS());
 
 	memset(a, 0, sizeof(*a));
 	a->starting_from = "earliest";
+	a->watermark_policy = "min";
 	a->watermark_usecs = -1;
 	a->foreach_batch_given = qd_arg_given(fcinfo, QD_START_FOREACH_BATCH);
 
@@ -370,6 +569,7 @@ qd_start_args_read(FunctionCallInfo fcinfo, PgsStartArgs *a)
 					 errhint("Use 'earliest' for every row the stream holds, or 'latest' for the rows committed after the query starts.")));
 	}
 
+	qd_watermarks_read(fcinfo, a);
 	if (qd_arg_given(fcinfo, QD_START_EVENT_TIME) !=
 		qd_arg_given(fcinfo, QD_START_WATERMARK))
 		ereport(ERROR,
@@ -382,9 +582,8 @@ qd_start_args_read(FunctionCallInfo fcinfo, PgsStartArgs *a)
 		Datum		watermark = PG_GETARG_DATUM(QD_START_WATERMARK);
 
 		a->event_time = text_to_cstring(PG_GETARG_TEXT_PP(QD_START_EVENT_TIME));
-		a->watermark_usecs = pgs_interval_usecs(watermark, "watermark",
-												DatumGetCString(DirectFunctionCall1(interval_out,
-																					watermark)),
+		a->watermark_text = DatumGetCString(DirectFunctionCall1(interval_out, watermark));
+		a->watermark_usecs = pgs_interval_usecs(watermark, "watermark", a->watermark_text,
 												0, PGS_MAX_TRIGGER_USECS);
 	}
 	a->dedup_given = qd_arg_given(fcinfo, QD_START_DEDUPLICATE);
@@ -425,6 +624,168 @@ qd_start_args_read(FunctionCallInfo fcinfo, PgsStartArgs *a)
 	}
 }
 
+/* collect the range names of the reads of one table, at any query level */
+typedef struct QdReads
+{
+	Oid			relid;
+	List	   *names;			/* char * */
+} QdReads;
+
+static bool
+qd_reads_walker(Node *node, void *arg)
+{
+	QdReads    *r = (QdReads *) arg;
+
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((Query *) node)->rtable)
+		{
+			RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+
+			if (rte->rtekind == RTE_RELATION && rte->relid == r->relid)
+				r->names = lappend(r->names, rte->eref->aliasname);
+		}
+		return query_tree_walker((Query *) node, qd_reads_walker, arg, 0);
+	}
+	return expression_tree_walker(node, qd_reads_walker, arg);
+}
+
+/* the names of a query's stream reads, quoted, for a hint */
+static char *
+qd_side_names(List *names)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, names)
+		appendStringInfo(&buf, "%s\"%s\"",
+						 foreach_current_index(lc) == 0 ? "" :
+						 foreach_current_index(lc) == list_length(names) - 1 ? " and " : ", ",
+						 (char *) lfirst(lc));
+	return buf.data;
+}
+
+/* the watermarks element that names a stream read, or NULL */
+static QdWatermark *
+qd_watermark_for(List *watermark_sides, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, watermark_sides)
+		if (strcmp(((QdWatermark *) lfirst(lc))->name, name) == 0)
+			return lfirst(lc);
+	return NULL;
+}
+
+/*
+ * Every element of the watermarks argument must name a stream read of the
+ * query (E15): not an ordinary table, not a name the query does not use.
+ */
+static void
+qd_watermarks_name_reads(const PgsStartArgs *a, List *names)
+{
+	ListCell   *lc;
+
+	foreach(lc, a->watermark_sides)
+	{
+		QdWatermark *w = lfirst(lc);
+
+		if (!pgs_list_has_str(names, w->name))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("watermarks names \"%s\", which is no stream read by the query", w->name),
+					 errhint("The query reads %s %s.",
+							 list_length(names) == 1 ? "its stream as" : "its streams as",
+							 qd_side_names(names))));
+	}
+}
+
+/*
+ * The watermark of each stream the query reads.  A query over one stream
+ * takes its watermark from event_time and watermark, or from the one
+ * element of watermarks that names its stream read (the same columns are
+ * stored either way).  A query over two streams (a join) gets its sides in
+ * the order pgs_join_find_sides gives, each with the element that names it
+ * or, for a self-join, event_time and watermark for both.  Needs the
+ * query's analysis, which is made here when an argument asks for it.
+ */
+static void
+qd_start_watermarks(const PgsStartArgs *a, QdStart *s)
+{
+	PgsAnalyzedQuery pre;
+	QdReads		reads;
+
+	s->event_time = a->event_time;
+	s->watermark_usecs = a->watermark_usecs;
+	s->nsides = 0;
+	{
+		PgsJoinSideRef refs[PGS_MAX_SIDES];
+		int			n;
+		int			i;
+
+		memset(&pre, 0, sizeof(pre));
+		pgs_analyze_user_query(a->query_text, &pre);
+		n = pgs_join_find_sides(pre.query, refs);
+		if (n == PGS_MAX_SIDES)
+		{
+			List	   *names = NIL;
+
+			pgs_catalog_require(PGS_CATALOG_0_7, "joins between streams");
+			if (a->max_rows_given)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("max_rows_per_batch is not supported for a join between streams"),
+						 errdetail("A batch of a join takes whole transactions of both streams.")));
+			if (a->event_time_given && refs[0].relid != refs[1].relid)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("event_time and watermark name one stream's column, and this query reads two"),
+						 errhint("Give each side its watermark: watermarks => '{\"%s.%s %s\", \"%s.%s %s\"}'.",
+								 refs[0].name, a->event_time, a->watermark_text,
+								 refs[1].name, a->event_time, a->watermark_text)));
+			for (i = 0; i < n; i++)
+				names = lappend(names, refs[i].name);
+			qd_watermarks_name_reads(a, names);
+			for (i = 0; i < n; i++)
+			{
+				PgsQuerySide *side = &s->sides[i];
+				QdWatermark *w = qd_watermark_for(a->watermark_sides, refs[i].name);
+
+				side->relid = refs[i].relid;
+				side->name = refs[i].name;
+				side->event_time = w ? w->column : (char *) a->event_time;
+				side->watermark_usecs = w ? w->usecs : a->watermark_usecs;
+				if (side->event_time != NULL)
+					(void) pgs_check_event_time(side->relid, side->event_time);
+			}
+			s->nsides = n;
+			s->event_time = NULL;
+			s->watermark_usecs = -1;
+			return;
+		}
+	}
+	if (!a->watermarks_given)
+		return;
+	pgs_catalog_require(PGS_CATALOG_0_7, "watermarks");
+	memset(&pre, 0, sizeof(pre));
+	pgs_analyze_user_query(a->query_text, &pre);
+	reads.relid = pre.stream_relid;
+	reads.names = NIL;
+	(void) qd_reads_walker((Node *) pre.query, &reads);
+	qd_watermarks_name_reads(a, reads.names);
+	/* one stream read, so one element (a name twice is refused already) */
+	if (list_length(a->watermark_sides) != 1)
+		elog(ERROR, "watermarks of %d sides for a query over one stream read",
+			 list_length(a->watermark_sides));
+	s->event_time = ((QdWatermark *) linitial(a->watermark_sides))->column;
+	s->watermark_usecs = ((QdWatermark *) linitial(a->watermark_sides))->usecs;
+}
+
 /*
  * Check what the arguments ask for together: the foreach_batch procedure,
  * the catalog's version, the query's shape (analyzed as the caller, with
@@ -448,15 +809,21 @@ qd_start_validate(const PgsStartArgs *a, QdStart *s)
 	if (a->key_given || OidIsValid(s->foreach_proc))
 		pgs_catalog_require(PGS_CATALOG_0_5, "key and foreach_batch");
 
+	if (strcmp(a->watermark_policy, "min") != 0)
+		pgs_catalog_require(PGS_CATALOG_0_7, "watermark_policy");
+	qd_start_watermarks(a, s);
+
 	memset(d, 0, sizeof(*d));
 	d->query_text = a->query_text;
 	d->output_mode = a->output_mode;
-	d->event_time = a->event_time;
+	d->event_time = s->event_time;
 	d->dedup = a->dedup;
 	pgs_check_definition(d);
-	if (d->aggregates || a->event_time != NULL || a->dedup != NIL)
+	if (d->aggregates || s->event_time != NULL || a->dedup != NIL)
 		pgs_catalog_require(PGS_CATALOG_0_4,
 							"streaming aggregations, watermarks and deduplication");
+	if (s->nsides == PGS_MAX_SIDES)
+		pgs_join_analyze(d->aq.query, a->output_mode, s->sides, &s->join, true);
 
 	s->keyed = a->key_given;
 	s->key = a->key;
@@ -561,13 +928,28 @@ qd_start_register(const PgsStartArgs *a, const QdStart *s)
 	q.output_mode = a->output_mode;
 	q.trigger = a->trigger;
 	q.max_rows = a->max_rows;
-	q.event_time = a->event_time;
-	q.watermark_usecs = a->watermark_usecs;
+	q.event_time = (char *) s->event_time;
+	q.watermark_usecs = s->watermark_usecs;
+	q.watermarks = a->watermarks;
+	q.nsides = s->nsides;
+	memcpy(q.sides, s->sides, sizeof(q.sides));
+	if (s->nsides > 0)
+	{
+		/* a join's stream_relid is its first side's */
+		q.stream_relid = s->sides[0].relid;
+		q.watermark_policy = a->watermark_policy;
+	}
 	q.dedup_columns = a->dedup;
 	q.key_columns = s->key;
 	q.foreach_batch = s->foreach_proc;
 	query_id = pgs_query_insert(&q);
-	if (d->aggregates)
+	if (q.nsides == PGS_MAX_SIDES)
+	{
+		/* what a join keeps: its waiting and late rows (state/join.c) */
+		q.state_relid = pgs_join_create_state(a->name);
+		pgs_query_set_state(query_id, q.state_relid);
+	}
+	else if (d->aggregates)
 	{
 		q.state_relid = pgs_agg_create_state(a->name, q.owner, &d->shape);
 		pgs_query_set_state(query_id, q.state_relid);

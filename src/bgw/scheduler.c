@@ -76,6 +76,7 @@ typedef struct SchedQuery
 {
 	int64		query_id;
 	Oid			stream_relid;
+	Oid			stream2_relid;	/* a join's other stream, or InvalidOid */
 	Oid			owner;
 	bool		owner_can_login;
 	SchedTrigger trigger;
@@ -220,6 +221,7 @@ sched_reload(void)
 				q->next_fire = GetCurrentTimestamp();
 			}
 			q->stream_relid = a->stream_relid;
+			q->stream2_relid = a->stream2_relid;
 			q->owner = a->owner;
 			q->owner_can_login = a->owner_can_login;
 			sched_parse_trigger(a->trigger, q);
@@ -247,12 +249,16 @@ sched_reload(void)
 
 	/* commits into the streams of continuous queries wake this process */
 	{
-		Oid		   *relids = palloc(sizeof(Oid) * (nqueries + 1));
+		Oid		   *relids = palloc(sizeof(Oid) * (2 * nqueries + 1));
 		int			n = 0;
 
 		for (i = 0; i < nqueries; i++)
 			if (queries[i].seen && queries[i].trigger == TRIGGER_CONTINUOUS)
+			{
 				relids[n++] = queries[i].stream_relid;
+				if (OidIsValid(queries[i].stream2_relid))
+					relids[n++] = queries[i].stream2_relid;
+			}
 		pgs_stream_set_wakes(sched_dboid, relids, n);
 		pfree(relids);
 	}
@@ -584,6 +590,8 @@ sched_due(SchedQuery *q, TimestampTz now, PgsRunMode *mode, uint64 *commits)
 	if (q->retry_at != 0 && now < q->retry_at)
 		return false;
 	*commits = pgs_stream_commits(sched_dboid, q->stream_relid);
+	if (OidIsValid(q->stream2_relid))
+		*commits += pgs_stream_commits(sched_dboid, q->stream2_relid);
 
 	switch (q->trigger)
 	{

@@ -680,3 +680,190 @@ pgs_checkpoint_foreign_queries(Oid stream_relid, int64 **ids, Datum **ends,
 	pgs_catalog_end(&acc);
 	return n;
 }
+
+/*
+ * Side 2's part of a join batch's offsets, written ahead with the batch's
+ * offsets row (in the same transaction, after it).  A join batch takes
+ * whole transactions of both streams, so the boundary splits none.
+ */
+void
+pgs_checkpoint_write_side(int64 query_id, int64 batch_id, int side,
+						  const PgsBoundary *end, int64 scan_from)
+{
+	Oid			argtypes[10] = {INT8OID, INT8OID, INT2OID, INT8OID, INT8OID, INT8OID,
+	OIDOID, INT8OID, XID8ARRAYOID, INT8ARRAYOID};
+	Datum		values[10];
+	char		nulls[10];
+
+	if (!pgs_catalog_has_joins())
+		elog(ERROR, "the catalog of pg_streaming has no offsets for a join's side");
+	if (side != 2)
+		elog(ERROR, "side %d of a join keeps its offsets in stream.checkpoint_offsets", side);
+	if (FullTransactionIdIsValid(end->split_xid))
+		elog(ERROR, "a join's boundary cannot split a transaction");
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = Int64GetDatum(query_id);
+	values[1] = Int64GetDatum(batch_id);
+	values[2] = Int16GetDatum(side);
+	values[3] = Int64GetDatum(scan_from);
+	values[4] = Int64GetDatum(end->from_block);
+	values[5] = Int64GetDatum(end->tail_block);
+	values[6] = ObjectIdGetDatum(end->relfilenode);
+	values[7] = Int64GetDatum(end->rest_floor);
+	nulls[8] = nulls[9] = end->nwriters > 0 ? ' ' : 'n';
+	if (end->nwriters > 0)
+	{
+		Datum	   *xids = palloc(sizeof(Datum) * end->nwriters);
+		Datum	   *firsts = palloc(sizeof(Datum) * end->nwriters);
+		int			i;
+
+		for (i = 0; i < end->nwriters; i++)
+		{
+			xids[i] = FullTransactionIdGetDatum(FullTransactionIdFromU64(end->writer_xids[i]));
+			firsts[i] = Int64GetDatum(end->writer_firsts[i]);
+		}
+		values[8] = PointerGetDatum(construct_array(xids, end->nwriters, XID8OID,
+													sizeof(FullTransactionId),
+													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		values[9] = PointerGetDatum(construct_array(firsts, end->nwriters, INT8OID,
+													8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	}
+	pgs_catalog_run("INSERT INTO stream.checkpoint_sides (query_id, batch_id, side,"
+					" scan_from_block, end_floor_block, end_tail_block, relfilenode,"
+					" end_rest_floor, end_writer_xids, end_writer_firsts)"
+					" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+					10, argtypes, values, nulls, false, 0);
+}
+
+/*
+ * Side 2's end boundary of batch "batch_id" (0: of the latest batch that
+ * has one), into the caller's memory context, with the batch's end
+ * snapshot, which both sides share; false when there is none (a query over
+ * one stream, a catalog older than 0.7, or a batch planned before the
+ * query was a join's).
+ */
+bool
+pgs_checkpoint_read_side(int64 query_id, int64 batch_id, int side,
+						 PgsBoundary *end, int64 *scan_from)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[3] = {INT8OID, INT8OID, INT2OID};
+	Datum		values[3] = {Int64GetDatum(query_id), Int64GetDatum(batch_id),
+	Int16GetDatum(side)};
+	bool		isnull;
+	bool		found;
+
+	if (!pgs_catalog_has_joins())
+		return false;
+	pgs_catalog_begin(&acc);
+	found = pgs_catalog_exec("SELECT s.scan_from_block, s.end_floor_block, s.end_tail_block,"
+							 " s.relfilenode, s.end_rest_floor, s.end_writer_xids,"
+							 " s.end_writer_firsts, o.end_snapshot"
+							 " FROM stream.checkpoint_sides s"
+							 " JOIN stream.checkpoint_offsets o USING (query_id, batch_id)"
+							 " WHERE s.query_id = $1 AND ($2 = 0 OR s.batch_id = $2)"
+							 "   AND s.side = $3"
+							 " ORDER BY s.batch_id DESC LIMIT 1",
+							 3, argtypes, values, NULL, false, 0) > 0;
+	if (found)
+	{
+		MemoryContext old;
+
+		memset(end, 0, sizeof(PgsBoundary));
+		end->is_start = false;
+		*scan_from = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
+		end->from_block = DatumGetInt64(pgs_result_datum(0, 2, &isnull));
+		end->tail_block = DatumGetInt64(pgs_result_datum(0, 3, &isnull));
+		end->relfilenode = DatumGetObjectId(pgs_result_datum(0, 4, &isnull));
+		cp_no_split(end);
+		end->rest_floor = cp_int8(5, end->from_block);
+		cp_read_writers(end, 6, 7, cxt);
+		end->snapshot = pgs_result_copy(0, 8, &isnull, cxt);
+		old = MemoryContextSwitchTo(cxt);
+		end->xmax = pgs_snapshot_xmax(end->snapshot);
+		MemoryContextSwitchTo(old);
+	}
+	pgs_catalog_end(&acc);
+	return found;
+}
+
+/* one side's progress row of a join batch, in the batch's transaction */
+void
+pgs_checkpoint_write_side_progress(int64 query_id, int64 batch_id, int side,
+								   const PgsSideProgress *p)
+{
+	Oid			argtypes[9] = {INT8OID, INT8OID, INT2OID, INT8OID, INT8OID, INT8OID,
+	TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[9];
+	char		nulls[9];
+
+	if (!pgs_catalog_has_joins())
+		elog(ERROR, "the catalog of pg_streaming has no progress for a join's side");
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = Int64GetDatum(query_id);
+	values[1] = Int64GetDatum(batch_id);
+	values[2] = Int16GetDatum(side);
+	values[3] = Int64GetDatum(p->input_rows);
+	values[4] = Int64GetDatum(p->late_rows);
+	values[5] = Int64GetDatum(p->state_rows);
+	values[6] = TimestampTzGetDatum(p->watermark);
+	nulls[6] = p->watermark_null ? 'n' : ' ';
+	values[7] = TimestampTzGetDatum(p->event_time_min);
+	values[8] = TimestampTzGetDatum(p->event_time_max);
+	nulls[7] = nulls[8] = p->times_null ? 'n' : ' ';
+	pgs_catalog_run("INSERT INTO stream.progress_side_log (query_id, batch_id, side,"
+					" input_rows, late_rows, state_rows, watermark, event_time_min,"
+					" event_time_max)"
+					" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+					9, argtypes, values, nulls, false, 0);
+}
+
+/*
+ * Each side's progress after the latest committed batch that wrote one
+ * (progress rows are written in their batch's transaction, so every row is
+ * a committed batch's): p[i] for side i + 1.  A side without a row gets
+ * zeros and NULL times.
+ */
+void
+pgs_checkpoint_side_watermarks(int64 query_id, int nsides, PgsSideProgress *p)
+{
+	PgsCatalogAccess acc = {0};
+	int			i;
+
+	for (i = 0; i < nsides; i++)
+	{
+		memset(&p[i], 0, sizeof(PgsSideProgress));
+		p[i].watermark_null = p[i].times_null = true;
+	}
+	if (!pgs_catalog_has_joins())
+		return;
+	pgs_catalog_begin(&acc);
+	for (i = 0; i < nsides; i++)
+	{
+		Oid			argtypes[2] = {INT8OID, INT2OID};
+		Datum		values[2] = {Int64GetDatum(query_id), Int16GetDatum(i + 1)};
+		bool		isnull;
+		Datum		d;
+
+		if (pgs_catalog_exec("SELECT input_rows, late_rows, state_rows, watermark,"
+							 " event_time_min, event_time_max"
+							 " FROM stream.progress_side_log"
+							 " WHERE query_id = $1 AND side = $2"
+							 " ORDER BY batch_id DESC LIMIT 1",
+							 2, argtypes, values, NULL, false, 0) == 0)
+			continue;
+		p[i].input_rows = cp_int8(1, 0);
+		p[i].late_rows = cp_int8(2, 0);
+		p[i].state_rows = cp_int8(3, 0);
+		d = pgs_result_datum(0, 4, &isnull);
+		p[i].watermark_null = isnull;
+		p[i].watermark = isnull ? 0 : DatumGetTimestampTz(d);
+		d = pgs_result_datum(0, 5, &isnull);
+		p[i].times_null = isnull;
+		p[i].event_time_min = isnull ? 0 : DatumGetTimestampTz(d);
+		d = pgs_result_datum(0, 6, &isnull);
+		p[i].event_time_max = isnull ? 0 : DatumGetTimestampTz(d);
+	}
+	pgs_catalog_end(&acc);
+}

@@ -95,6 +95,7 @@ extern List *pgs_catalog_busy_tables(MemoryContext cxt);
 #define PGS_CATALOG_0_4		PGS_CATALOG_VERSION(0, 4)	/* state, event time */
 #define PGS_CATALOG_0_5		PGS_CATALOG_VERSION(0, 5)	/* keys, foreach_batch, views */
 #define PGS_CATALOG_0_6		PGS_CATALOG_VERSION(0, 6)	/* histories, max_hold */
+#define PGS_CATALOG_0_7		PGS_CATALOG_VERSION(0, 7)	/* joins between streams */
 
 extern int	pgs_catalog_version(void);
 extern void pgs_catalog_require(int version, const char *what);
@@ -116,6 +117,13 @@ static inline bool
 pgs_catalog_has_06(void)
 {
 	return pgs_catalog_version() >= PGS_CATALOG_0_6;
+}
+
+/* sides, per-side offsets and progress, watermarks => and watermark_policy */
+static inline bool
+pgs_catalog_has_joins(void)
+{
+	return pgs_catalog_version() >= PGS_CATALOG_0_7;
 }
 
 #endif							/* PGS_CATALOG_H */

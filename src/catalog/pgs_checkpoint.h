@@ -114,4 +114,38 @@ extern void pgs_checkpoint_write_watermarks(int64 query_id, int64 batch_id,
 extern bool pgs_checkpoint_read_watermarks(int64 query_id, int64 batch_id,
 										   PgsWatermarks *w);
 
+/*
+ * A join between two streams (catalog 0.7): side 1's offsets are the
+ * batch's offsets row; side 2's part of them (its floors, tail, storage and
+ * writers, under the batch's snapshots) is a stream.checkpoint_sides row,
+ * written ahead with them.  Each side's progress is a progress_side_log row
+ * written in the batch's transaction, and a side's watermark after a batch
+ * is read back from there.  All of them go with their batch's offsets row.
+ */
+extern void pgs_checkpoint_write_side(int64 query_id, int64 batch_id, int side,
+									  const PgsBoundary *end, int64 scan_from);
+/* false when the batch has no row for the side; batch_id 0 for the latest */
+extern bool pgs_checkpoint_read_side(int64 query_id, int64 batch_id, int side,
+									 PgsBoundary *end, int64 *scan_from);
+
+/* what a join batch did on one side */
+typedef struct PgsSideProgress
+{
+	int64		input_rows;
+	int64		late_rows;
+	int64		state_rows;
+	bool		watermark_null;
+	TimestampTz watermark;		/* the side's watermark after the batch */
+	bool		times_null;
+	TimestampTz event_time_min;
+	TimestampTz event_time_max;
+} PgsSideProgress;
+
+/* in the batch's transaction, beside pgs_checkpoint_commit */
+extern void pgs_checkpoint_write_side_progress(int64 query_id, int64 batch_id,
+											   int side, const PgsSideProgress *p);
+/* the side watermarks after the latest committed batch (watermark_null when none) */
+extern void pgs_checkpoint_side_watermarks(int64 query_id, int nsides,
+										   PgsSideProgress *p);
+
 #endif							/* PGS_CHECKPOINT_H */

@@ -19,6 +19,18 @@
 #include "access/xact.h"
 #include "nodes/pg_list.h"
 
+/* a join reads two streams, each a side of its own */
+#define PGS_MAX_SIDES	2
+
+/* one side of a query that reads two streams (stream.query_side_defs) */
+typedef struct PgsQuerySide
+{
+	Oid			relid;			/* the side's stream */
+	char	   *name;			/* its range name in the query text */
+	char	   *event_time;		/* its watermark's column, or NULL */
+	int64		watermark_usecs;	/* its delay; -1 without */
+} PgsQuerySide;
+
 typedef struct PgsQuery
 {
 	int64		query_id;
@@ -49,6 +61,11 @@ typedef struct PgsQuery
 								 * extension's table of the batch's rows */
 	Oid			view_relid;		/* stream_query.<name>: the query's text as a
 								 * view, for PostgreSQL's dependencies */
+	int			nsides;			/* 0: one stream (stream_relid); 2: a join */
+	PgsQuerySide sides[PGS_MAX_SIDES];
+	char	   *watermark_policy;	/* "min" or "max"; NULL for one stream */
+	List	   *watermarks;		/* char *: the watermarks argument as given,
+								 * or NIL */
 } PgsQuery;
 
 /* what the scheduler needs of an active query */
@@ -56,6 +73,7 @@ typedef struct PgsActiveQuery
 {
 	int64		query_id;
 	Oid			stream_relid;
+	Oid			stream2_relid;	/* a join's other stream, or InvalidOid */
 	Oid			owner;
 	bool		owner_can_login;
 	char	   *trigger;

@@ -41,6 +41,7 @@ extern int64 pgs_runs_record_recycled(Oid relid, Oid relfilenode,
 									  const int64 *first_blocks,
 									  const int64 *end_blocks);
 extern List *pgs_split_queries(Oid relid, List **relids);
+extern List *pgs_join_queries(Oid relid, List **relids);
 
 /* a row of stream.retention, locked for the pass that reads it */
 typedef struct PgsRetentionRow

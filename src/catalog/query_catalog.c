@@ -69,6 +69,8 @@ typedef enum QcColumn
 	QC_KEY_COLUMNS,
 	QC_FOREACH_BATCH,
 	QC_DEFINITION_VIEW,
+	QC_WATERMARK_POLICY,
+	QC_WATERMARKS,
 	QC_NCOLUMNS
 } QcColumn;
 
@@ -128,6 +130,10 @@ static const QcColumnForm qc_columns[QC_NCOLUMNS][3] = {
 	{0, "NULL::oid"}},
 	[QC_DEFINITION_VIEW] = {{PGS_CATALOG_0_5, "definition_view::oid"},
 	{0, "NULL::oid"}},
+	[QC_WATERMARK_POLICY] = {{PGS_CATALOG_0_7, "watermark_policy"},
+	{0, "NULL::text"}},
+	[QC_WATERMARKS] = {{PGS_CATALOG_0_7, "watermarks"},
+	{0, "NULL::text[]"}},
 };
 
 /* the select list of qc_columns for the installed catalog, in order */
@@ -234,6 +240,51 @@ qc_fill(PgsQuery *q, MemoryContext cxt)
 	q->foreach_batch = isnull ? InvalidOid : DatumGetObjectId(d);
 	d = pgs_result_datum(0, QC_COL(QC_DEFINITION_VIEW), &isnull);
 	q->view_relid = isnull ? InvalidOid : DatumGetObjectId(d);
+	q->watermark_policy = pgs_result_text(0, QC_COL(QC_WATERMARK_POLICY), cxt);
+	q->watermarks = qc_text_list(QC_COL(QC_WATERMARKS), cxt);
+	q->nsides = 0;
+}
+
+/*
+ * The sides of a query that reads two streams, from stream.query_side_defs
+ * (0.7 on; a query over one stream has no rows there, and nsides stays 0).
+ * Runs inside the caller's catalog stretch, after qc_fill.
+ */
+static void
+qc_fill_sides(PgsQuery *q, MemoryContext cxt)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(q->query_id)};
+	int			n;
+	int			i;
+
+	if (!pgs_catalog_has_joins())
+		return;
+	n = pgs_catalog_exec("SELECT side, relid::pg_catalog.oid, name, event_time,"
+						 " (extract(epoch FROM watermark_delay) * 1000000)::pg_catalog.int8"
+						 " FROM stream.query_side_defs WHERE query_id = $1 ORDER BY side",
+						 1, argtypes, values, NULL, false, 0);
+	if (n == 0)
+		return;
+	if (n != PGS_MAX_SIDES)
+		elog(ERROR, "streaming query \"%s\" has %d sides in stream.query_side_defs",
+			 q->name, n);
+	for (i = 0; i < n; i++)
+	{
+		PgsQuerySide *side = &q->sides[i];
+		bool		isnull;
+		Datum		d;
+
+		if (DatumGetInt16(pgs_result_datum(i, 1, &isnull)) != i + 1)
+			elog(ERROR, "streaming query \"%s\" has no side %d in stream.query_side_defs",
+				 q->name, i + 1);
+		side->relid = DatumGetObjectId(pgs_result_datum(i, 2, &isnull));
+		side->name = pgs_result_text(i, 3, cxt);
+		side->event_time = pgs_result_text(i, 4, cxt);
+		d = pgs_result_datum(i, 5, &isnull);
+		side->watermark_usecs = isnull ? -1 : DatumGetInt64(d);
+	}
+	q->nsides = n;
 }
 
 /*
@@ -268,7 +319,10 @@ pgs_query_read(const char *name, int64 query_id, PgsQueryLock lock, PgsQuery *q)
 	pgs_catalog_begin(&acc);
 	found = pgs_catalog_exec(sql, 1, argtypes, values, NULL, false, 0) > 0;
 	if (found)
+	{
 		qc_fill(q, cxt);
+		qc_fill_sides(q, cxt);
+	}
 	pgs_catalog_end(&acc);
 	return found;
 }
@@ -287,8 +341,15 @@ pgs_query_list_active(void)
 	int			i;
 
 	pgs_catalog_begin(&acc);
-	n = pgs_catalog_exec("SELECT q.query_id, q.stream_relid::oid, q.trigger, q.owner::oid,"
-						 " r.rolcanlogin"
+	/* a join's second stream, whose commits make it due too */
+	n = pgs_catalog_exec(pgs_catalog_has_joins() ?
+						 "SELECT q.query_id, q.stream_relid::oid, q.trigger, q.owner::oid,"
+						 " r.rolcanlogin, s.relid::oid"
+						 " FROM stream.query_defs q JOIN pg_catalog.pg_roles r ON r.oid = q.owner::oid"
+						 " LEFT JOIN stream.query_side_defs s ON s.query_id = q.query_id AND s.side = 2"
+						 " WHERE q.status = 'active' ORDER BY q.query_id" :
+						 "SELECT q.query_id, q.stream_relid::oid, q.trigger, q.owner::oid,"
+						 " r.rolcanlogin, NULL::pg_catalog.oid"
 						 " FROM stream.query_defs q JOIN pg_catalog.pg_roles r ON r.oid = q.owner::oid"
 						 " WHERE q.status = 'active' ORDER BY q.query_id",
 						 0, NULL, NULL, NULL, false, 0);
@@ -303,6 +364,9 @@ pgs_query_list_active(void)
 		a->trigger = pgs_result_text(i, 3, cxt);
 		a->owner = DatumGetObjectId(pgs_result_datum(i, 4, &isnull));
 		a->owner_can_login = DatumGetBool(pgs_result_datum(i, 5, &isnull));
+		a->stream2_relid = DatumGetObjectId(pgs_result_datum(i, 6, &isnull));
+		if (isnull || a->stream2_relid == a->stream_relid)
+			a->stream2_relid = InvalidOid;
 		old = MemoryContextSwitchTo(cxt);
 		result = lappend(result, a);
 		MemoryContextSwitchTo(old);
@@ -337,16 +401,47 @@ pgs_query_check_access(const PgsQuery *q)
 				 errhint("Only the owner of a query, a member of the owning role or a superuser can manage it.")));
 }
 
+/*
+ * The side rows of a new query that reads two streams, in the caller's
+ * catalog stretch.  A query over one stream has none.
+ */
+static void
+qc_insert_sides(int64 query_id, const PgsQuery *q)
+{
+	int			i;
+
+	for (i = 0; i < q->nsides; i++)
+	{
+		const PgsQuerySide *side = &q->sides[i];
+		Oid			argtypes[6] = {INT8OID, INT2OID, OIDOID, TEXTOID, TEXTOID, INT8OID};
+		Datum		values[6];
+		char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+
+		values[0] = Int64GetDatum(query_id);
+		values[1] = Int16GetDatum(i + 1);
+		values[2] = ObjectIdGetDatum(side->relid);
+		values[3] = CStringGetTextDatum(side->name);
+		values[4] = side->event_time ? CStringGetTextDatum(side->event_time) : (Datum) 0;
+		values[5] = Int64GetDatum(side->watermark_usecs);
+		nulls[4] = nulls[5] = side->event_time ? ' ' : 'n';
+		pgs_catalog_exec("INSERT INTO stream.query_side_defs (query_id, side, relid, name,"
+						 " event_time, watermark_delay)"
+						 " VALUES ($1, $2, $3, $4, $5,"
+						 " $6::pg_catalog.float8 * pg_catalog.interval '1 microsecond')",
+						 6, argtypes, values, nulls, false, 0);
+	}
+}
+
 /* a new query; returns its id */
 int64
 pgs_query_insert(const PgsQuery *q)
 {
 	PgsCatalogAccess acc = {0};
-	Oid			argtypes[15] = {TEXTOID, OIDOID, TEXTOID, TEXTOID, OIDOID, OIDOID,
+	Oid			argtypes[17] = {TEXTOID, OIDOID, TEXTOID, TEXTOID, OIDOID, OIDOID,
 		TEXTARRAYOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, INT8OID, TEXTARRAYOID,
-	TEXTARRAYOID, OIDOID};
-	Datum		values[15];
-	char		nulls[15];
+	TEXTARRAYOID, OIDOID, TEXTOID, TEXTARRAYOID};
+	Datum		values[17];
+	char		nulls[17];
 	bool		isnull;
 	int64		query_id;
 
@@ -372,6 +467,15 @@ pgs_query_insert(const PgsQuery *q)
 	nulls[13] = q->key_columns != NIL ? ' ' : 'n';
 	values[14] = ObjectIdGetDatum(q->foreach_batch);
 	nulls[14] = OidIsValid(q->foreach_batch) ? ' ' : 'n';
+	values[15] = q->watermark_policy ? CStringGetTextDatum(q->watermark_policy) : (Datum) 0;
+	nulls[15] = q->watermark_policy ? ' ' : 'n';
+	values[16] = qc_text_array(q->watermarks);
+	nulls[16] = q->watermarks != NIL ? ' ' : 'n';
+
+	/* start_query refuses what an older catalog has no place for */
+	if ((q->nsides > 0 || q->watermarks != NIL || q->watermark_policy != NULL) &&
+		!pgs_catalog_has_joins())
+		elog(ERROR, "the catalog of pg_streaming has no place for a join's sides");
 
 	pgs_catalog_begin(&acc);
 	{
@@ -385,7 +489,18 @@ pgs_query_insert(const PgsQuery *q)
 					 errhint("Drop it with stream.drop_query(), or choose another name.")));
 	}
 	/* an older catalog, before its update, has fewer columns */
-	if (pgs_catalog_has_06())
+	if (pgs_catalog_has_joins())
+		pgs_catalog_exec("INSERT INTO stream.query_defs (name, owner, query_text,"
+						 " search_path, stream_relid, target_relid, target_columns,"
+						 " output_mode, trigger, max_rows_per_batch, event_time,"
+						 " watermark_delay, dedup_columns, key_columns, foreach_batch,"
+						 " foreach_batch_name, watermark_policy, watermarks)"
+						 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
+						 " $12::pg_catalog.float8 * pg_catalog.interval '1 microsecond', $13,"
+						 " $14, $15, stream._procedure_signature($15), $16, $17)"
+						 " RETURNING query_id",
+						 17, argtypes, values, nulls, false, 0);
+	else if (pgs_catalog_has_06())
 		pgs_catalog_exec("INSERT INTO stream.query_defs (name, owner, query_text,"
 						 " search_path, stream_relid, target_relid, target_columns,"
 						 " output_mode, trigger, max_rows_per_batch, event_time,"
@@ -423,6 +538,7 @@ pgs_query_insert(const PgsQuery *q)
 						 " RETURNING query_id",
 						 10, argtypes, values, nulls, false, 0);
 	query_id = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
+	qc_insert_sides(query_id, q);
 	pgs_catalog_end(&acc);
 	return query_id;
 }
@@ -723,10 +839,26 @@ pgs_query_follow_renames(Oid column_relid, const char *old_column, const char *n
 					 errdetail("It is the event time of deduplicating query \"%s\", which outputs it under its name.",
 							   pgs_result_text(0, 1, cxt)),
 					 errhint("Drop the query, rename the column, and start the query again.")));
-		n += pgs_catalog_exec("UPDATE stream.query_defs SET event_time = $3"
+		/*
+		 * The watermarks argument as given names the old column: it goes,
+		 * and stream.queries shows the watermark from the columns again.
+		 */
+		n += pgs_catalog_exec(pgs_catalog_has_joins() ?
+							  "UPDATE stream.query_defs SET event_time = $3, watermarks = NULL"
+							  " WHERE stream_relid::pg_catalog.oid OPERATOR(pg_catalog.=) $1"
+							  "   AND event_time OPERATOR(pg_catalog.=) $2" :
+							  "UPDATE stream.query_defs SET event_time = $3"
 							  " WHERE stream_relid::pg_catalog.oid OPERATOR(pg_catalog.=) $1"
 							  "   AND event_time OPERATOR(pg_catalog.=) $2",
 							  3, argtypes, values, NULL, false, 0);
+		/* a join's side with the column as its event time */
+		if (pgs_catalog_has_joins())
+			n += pgs_catalog_exec("WITH s AS (UPDATE stream.query_side_defs SET event_time = $3"
+								  "  WHERE relid::pg_catalog.oid OPERATOR(pg_catalog.=) $1"
+								  "    AND event_time OPERATOR(pg_catalog.=) $2 RETURNING query_id)"
+								  " UPDATE stream.query_defs SET watermarks = NULL"
+								  " WHERE query_id IN (SELECT query_id FROM s)",
+								  3, argtypes, values, NULL, false, 0);
 		pgs_catalog_end(&acc);
 	}
 	if (renamed_cxt != NULL)
@@ -773,6 +905,15 @@ qc_cmp_names(const ListCell *a, const ListCell *b)
 	(pgs_catalog_has_keys() ? \
 	 "CASE WHEN foreach_batch IS NOT NULL THEN target_relid::oid END, definition_view::oid" : \
 	 "NULL::oid, NULL::oid")
+
+/*
+ * A join reads its second stream as a side only (stream_relid is its first):
+ * the condition that adds the queries reading $1 that way (none before 0.7).
+ */
+#define QC_READS_AS_SIDE \
+	(pgs_catalog_has_joins() ? \
+	 " OR query_id IN (SELECT s.query_id FROM stream.query_side_defs s" \
+	 " WHERE s.relid::pg_catalog.oid OPERATOR(pg_catalog.=) $1)" : "")
 
 /*
  * Drop the state (and batch) tables of the queries a statement deleted;
@@ -932,9 +1073,9 @@ pgs_query_names_reading(Oid stream_relid)
 	char	   *names = NULL;
 
 	pgs_catalog_begin(&acc);
-	if (pgs_catalog_exec("SELECT pg_catalog.string_agg(pg_catalog.quote_ident(name), ', ' ORDER BY name)"
-						 " FROM stream.query_defs WHERE stream_relid::oid = $1"
-						 " HAVING count(*) > 0",
+	if (pgs_catalog_exec(psprintf("SELECT pg_catalog.string_agg(pg_catalog.quote_ident(name), ', ' ORDER BY name)"
+								  " FROM stream.query_defs WHERE stream_relid::oid = $1%s"
+								  " HAVING count(*) > 0", QC_READS_AS_SIDE),
 						 1, argtypes, values, NULL, false, 0) > 0)
 		names = pgs_result_text(0, 1, cxt);
 	pgs_catalog_end(&acc);
@@ -963,10 +1104,10 @@ pgs_query_delete_using(Oid relid)
 	n = pgs_catalog_exec(pgs_catalog_has_state() ?
 						 psprintf("DELETE FROM stream.query_defs"
 								  " WHERE stream_relid::oid = $1 OR target_relid::oid = $1"
-								  " OR state_relid::oid = $1%s"
+								  " OR state_relid::oid = $1%s%s"
 								  " RETURNING name, state_relid::oid, %s",
 								  pgs_catalog_has_keys() ? " OR definition_view::oid = $1" : "",
-								  QC_BATCH_TABLE) :
+								  QC_READS_AS_SIDE, QC_BATCH_TABLE) :
 						 "DELETE FROM stream.query_defs"
 						 " WHERE stream_relid::oid = $1 OR target_relid::oid = $1"
 						 " RETURNING name, NULL::oid, NULL::oid, NULL::oid",
@@ -1001,7 +1142,8 @@ pgs_query_delete_using(Oid relid)
 int
 pgs_query_delete_reading(Oid stream_relid)
 {
-	return qc_delete("DELETE FROM stream.query_defs WHERE stream_relid::oid = $1",
+	return qc_delete(psprintf("DELETE FROM stream.query_defs WHERE stream_relid::oid = $1%s",
+							  QC_READS_AS_SIDE),
 					 OIDOID, ObjectIdGetDatum(stream_relid), true);
 }
 

@@ -217,26 +217,47 @@ pgs_retention_holders(Oid relid, PgsRetentionHolder **holders)
 	int			i;
 
 	pgs_catalog_begin(&acc);
-	n = pgs_catalog_exec(pgs_catalog_has_06() ?
-						 "SELECT d.query_id, d.status = 'active', o.end_snapshot,"
-						 " d.retention_detached_at IS NOT NULL"
-						 " FROM stream.query_defs d"
-						 " LEFT JOIN LATERAL (SELECT o.end_snapshot"
-						 "   FROM stream.checkpoint_commits k"
-						 "   JOIN stream.checkpoint_offsets o USING (query_id, batch_id)"
-						 "  WHERE k.query_id = d.query_id"
-						 "    AND o.history_id = (SELECT history_id FROM stream.local_history)"
-						 "  ORDER BY k.batch_id DESC LIMIT 1) o ON true"
-						 " WHERE d.stream_relid::oid = $1 ORDER BY d.query_id" :
-						 "SELECT d.query_id, d.status = 'active', o.end_snapshot, false"
-						 " FROM stream.query_defs d"
-						 " LEFT JOIN LATERAL (SELECT o.end_snapshot"
-						 "   FROM stream.checkpoint_commits k"
-						 "   JOIN stream.checkpoint_offsets o USING (query_id, batch_id)"
-						 "  WHERE k.query_id = d.query_id"
-						 "  ORDER BY k.batch_id DESC LIMIT 1) o ON true"
-						 " WHERE d.stream_relid::oid = $1 ORDER BY d.query_id",
-						 1, argtypes, values, NULL, false, 0);
+	/*
+	 * A join between streams reads its streams' earlier rows again (the
+	 * rows the other side may still match): it holds back every row of
+	 * both, as a query that has read nothing does.
+	 */
+	if (pgs_catalog_has_joins())
+		n = pgs_catalog_exec("SELECT d.query_id, d.status = 'active',"
+							 " CASE WHEN j.query_id IS NULL THEN o.end_snapshot END,"
+							 " d.retention_detached_at IS NOT NULL"
+							 " FROM stream.query_defs d"
+							 " LEFT JOIN stream.query_side_defs j ON j.query_id = d.query_id AND j.side = 2"
+							 " LEFT JOIN LATERAL (SELECT o.end_snapshot"
+							 "   FROM stream.checkpoint_commits k"
+							 "   JOIN stream.checkpoint_offsets o USING (query_id, batch_id)"
+							 "  WHERE k.query_id = d.query_id"
+							 "    AND o.history_id = (SELECT history_id FROM stream.local_history)"
+							 "  ORDER BY k.batch_id DESC LIMIT 1) o ON true"
+							 " WHERE d.stream_relid::oid = $1 OR j.relid::oid = $1"
+							 " ORDER BY d.query_id",
+							 1, argtypes, values, NULL, false, 0);
+	else
+		n = pgs_catalog_exec(pgs_catalog_has_06() ?
+							 "SELECT d.query_id, d.status = 'active', o.end_snapshot,"
+							 " d.retention_detached_at IS NOT NULL"
+							 " FROM stream.query_defs d"
+							 " LEFT JOIN LATERAL (SELECT o.end_snapshot"
+							 "   FROM stream.checkpoint_commits k"
+							 "   JOIN stream.checkpoint_offsets o USING (query_id, batch_id)"
+							 "  WHERE k.query_id = d.query_id"
+							 "    AND o.history_id = (SELECT history_id FROM stream.local_history)"
+							 "  ORDER BY k.batch_id DESC LIMIT 1) o ON true"
+							 " WHERE d.stream_relid::oid = $1 ORDER BY d.query_id" :
+							 "SELECT d.query_id, d.status = 'active', o.end_snapshot, false"
+							 " FROM stream.query_defs d"
+							 " LEFT JOIN LATERAL (SELECT o.end_snapshot"
+							 "   FROM stream.checkpoint_commits k"
+							 "   JOIN stream.checkpoint_offsets o USING (query_id, batch_id)"
+							 "  WHERE k.query_id = d.query_id"
+							 "  ORDER BY k.batch_id DESC LIMIT 1) o ON true"
+							 " WHERE d.stream_relid::oid = $1 ORDER BY d.query_id",
+							 1, argtypes, values, NULL, false, 0);
 	*holders = MemoryContextAllocZero(cxt, sizeof(PgsRetentionHolder) * (n + 1));
 	for (i = 0; i < n; i++)
 	{
@@ -326,18 +347,28 @@ pgs_retention_record_pass(Oid relid, const PgsRetentionPassRow *pass)
 					 " relfilenode = $8, last_pass_at = now()"
 					 " WHERE relid::oid = $1",
 					 8, argtypes, values, nulls, false, 0);
-	pgs_catalog_exec("DELETE FROM stream.stream_runs"
-					 " WHERE relid::oid = $1 AND run < least($2 >> 32, $3 >> 32,"
-					 "  (SELECT min(least(CASE WHEN o.scan_to_block IS NULL"
-					 "                    THEN o.scan_from_block END,"
-					 "                    o.end_floor_block, o.end_tail_block,"
-					 "                    o.end_rest_floor,"
-					 "                    (SELECT min(f) FROM unnest(o.end_writer_firsts) f)) >> 32)"
-					 "     FROM stream.query_defs d"
-					 "     JOIN LATERAL (SELECT * FROM stream.checkpoint_offsets o"
-					 "                    WHERE o.query_id = d.query_id"
-					 "                    ORDER BY o.batch_id DESC LIMIT 1) o ON true"
-					 "    WHERE d.stream_relid::oid = $1))",
+	pgs_catalog_exec(psprintf("DELETE FROM stream.stream_runs"
+							  " WHERE relid::oid = $1 AND run < least($2 >> 32, $3 >> 32,"
+							  "  (SELECT min(least(CASE WHEN o.scan_to_block IS NULL"
+							  "                    THEN o.scan_from_block END,"
+							  "                    o.end_floor_block, o.end_tail_block,"
+							  "                    o.end_rest_floor,"
+							  "                    (SELECT min(f) FROM unnest(o.end_writer_firsts) f)) >> 32)"
+							  "     FROM stream.query_defs d"
+							  "     JOIN LATERAL (SELECT * FROM stream.checkpoint_offsets o"
+							  "                    WHERE o.query_id = d.query_id"
+							  "                    ORDER BY o.batch_id DESC LIMIT 1) o ON true"
+							  "    WHERE d.stream_relid::oid = $1)%s)",
+							  /* and where a join's second stream starts from */
+							  pgs_catalog_has_joins() ?
+							  ", (SELECT min(least(c.scan_from_block, c.end_floor_block,"
+							  "                    c.end_tail_block, c.end_rest_floor,"
+							  "                    (SELECT min(f) FROM unnest(c.end_writer_firsts) f)) >> 32)"
+							  "     FROM stream.query_side_defs s"
+							  "     JOIN LATERAL (SELECT * FROM stream.checkpoint_sides c"
+							  "                    WHERE c.query_id = s.query_id"
+							  "                    ORDER BY c.batch_id DESC LIMIT 1) c ON true"
+							  "    WHERE s.side = 2 AND s.relid::oid = $1)" : ""),
 					 3, argtypes, values, nulls, false, 0);
 	pgs_catalog_end(&acc);
 }

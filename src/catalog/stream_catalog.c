@@ -198,3 +198,47 @@ pgs_split_queries(Oid relid, List **relids)
 	pgs_catalog_end(&acc);
 	return queries;
 }
+
+/*
+ * The joins between streams (names, in the caller's memory context) that
+ * read stream relid (any stream when relid is InvalidOid), one per stream,
+ * and in *relids the stream of each: a join keeps rows of its streams by
+ * their place in the table, which a rewrite would change.  Nothing before
+ * the catalog of 0.7.
+ */
+List *
+pgs_join_queries(Oid relid, List **relids)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	List	   *queries = NIL;
+	int			n;
+	int			i;
+
+	*relids = NIL;
+	if (!pgs_catalog_has_joins())
+		return NIL;
+	pgs_catalog_begin(&acc);
+	n = pgs_catalog_exec("SELECT DISTINCT ON (s.relid) d.name, s.relid::oid"
+						 " FROM stream.query_defs d"
+						 " JOIN stream.query_side_defs s USING (query_id)"
+						 " WHERE s.relid::oid = $1 OR $1 = 0"
+						 " ORDER BY s.relid, d.name",
+						 1, argtypes, values, NULL, true, 0);
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Oid			stream = DatumGetObjectId(pgs_result_datum(i, 2, &isnull));
+		char	   *name = pgs_result_text(i, 1, cxt);
+		MemoryContext old;
+
+		old = MemoryContextSwitchTo(cxt);
+		queries = lappend(queries, name);
+		*relids = lappend_oid(*relids, stream);
+		MemoryContextSwitchTo(old);
+	}
+	pgs_catalog_end(&acc);
+	return queries;
+}

@@ -62,6 +62,7 @@
 #include "exec/pgs_batch.h"
 #include "source/pgs_offsets.h"
 #include "state/pgs_agg.h"
+#include "state/pgs_join_exec.h"
 #include "storage/pgs_placement.h"
 
 /* the blocks stream.queries counts pending rows in; beyond, it estimates */
@@ -100,7 +101,30 @@ typedef struct BatchPlan
 	bool		replay;			/* its offsets were written by an earlier try */
 	bool		capped;			/* more rows may be available after it */
 	PgsWatermarks watermarks;	/* with an event time: in force for it */
+	PgsBoundary side2_end;		/* a join: side 2's end */
+	int64		side2_scan_from;
 } BatchPlan;
+
+/* a join between two streams, which has offsets and watermarks per side */
+static bool
+batch_is_join(const PgsQuery *q)
+{
+	return q->nsides == PGS_MAX_SIDES;
+}
+
+/* does the query have a watermark (on its stream, or on a side of its join)? */
+static bool
+batch_has_watermark(const PgsQuery *q)
+{
+	int			i;
+
+	if (q->event_time != NULL)
+		return true;
+	for (i = 0; i < q->nsides; i++)
+		if (q->sides[i].event_time != NULL)
+			return true;
+	return false;
+}
 
 /*
  * stream.query_defs changed in some transaction (a query dropped, or moved
@@ -124,6 +148,7 @@ pgs_forget_batch_plans(void)
 
 	pgs_agg_forget_plans();
 	pgs_dedup_forget_plans();
+	pgs_join_forget_plans();
 	if (batch_views_checked != NULL)
 		hash_destroy(batch_views_checked);
 	batch_views_checked = NULL;
@@ -175,8 +200,8 @@ batch_get_plan(const PgsQuery *q)
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("the target of streaming query \"%s\" is no longer a table", q->name),
 				 errhint("Drop the query and start it again with a target table.")));
-	/* a streaming aggregation's statements are agg_exec.c's */
-	if (OidIsValid(q->state_relid))
+	/* a streaming aggregation's statements are agg_exec.c's, a join's join.c's */
+	if (OidIsValid(q->state_relid) || batch_is_join(q))
 		return NULL;
 
 	/*
@@ -827,7 +852,7 @@ batch_plan_no_data(const PgsQuery *q, PgsOffsets *o, BatchPlan *bp,
 {
 	PgsWatermarks *w = &bp->watermarks;
 
-	if (q->event_time == NULL || !have_latest || w->watermark_null ||
+	if (!batch_has_watermark(q) || !have_latest || w->watermark_null ||
 		strcmp(q->output_mode, "complete") == 0 ||
 		(!w->late_null && w->watermark <= w->late))
 		return false;
@@ -982,6 +1007,221 @@ batch_run(const PgsQuery *q, const PgsOffsets *o, PgsProgress *progress)
 	return batch_execute(q, o->batch_id, &params, progress);
 }
 
+/* ---- a join between two streams: a boundary per stream, one snapshot pair ---- */
+
+/* is a stream's part of the batch (lo, hi] empty?  As the owner. */
+static bool
+batch_side_empty(const PgsQuery *q, Oid relid, PgsBatchParams *params)
+{
+	PgsCatalogAccess acc = {0};
+	int			n;
+
+	pgs_owner_begin(&acc, q->owner, BATCH_SCAN_SEARCH_PATH);
+	n = pgs_owner_exec(q->query_id, pgs_batch_select_sql(relid, "1", "LIMIT 1"),
+					   PGS_BATCH_NPARAMS, pgs_batch_param_types, params->values,
+					   params->nulls, false, 0);
+	pgs_owner_end(&acc);
+	return n == 0;
+}
+
+static void
+batch_side_lost(const PgsQuery *q, int64 batch_id)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("the offsets of the second stream of batch " INT64_FORMAT " of streaming query \"%s\" are missing",
+					batch_id, q->name),
+			 errdetail("A batch of a join between two streams has its offsets in each stream written ahead together."),
+			 errhint("Drop the query and start it again.")));
+}
+
+/*
+ * One stream's end of a new join batch whose end snapshot is "hi": its
+ * floor, as batch_plan computes a whole batch's (a join never splits a
+ * transaction: it takes whole transactions of both streams).
+ */
+static void
+batch_side_end(Oid relid, const PgsBoundary *lo, Datum hi, Oid relfilenode,
+			   int64 tail_block, const BatchWriters *writers, PgsBoundary *end)
+{
+	bool		lo_usable = !lo->is_start && lo->relfilenode == relfilenode;
+
+	end->from_block = batch_floor(writers, relfilenode, lo, lo_usable, hi,
+								  tail_block, end);
+	end->is_start = false;
+	end->snapshot = hi;
+	end->xmax = pgs_snapshot_xmax(hi);
+	end->relfilenode = relfilenode;
+	end->tail_block = tail_block;
+	end->rest_floor = end->from_block;
+	end->split_xid = InvalidFullTransactionId;
+}
+
+/* where a stream's part of a batch starting at lo begins, and its params */
+static void
+batch_side_params(Oid relid, const PgsBoundary *lo, const PgsBoundary *hi,
+				  Oid relfilenode, int64 scan_from, PgsBatchParams *params)
+{
+	PgsBlockRange ranges[2];
+	int			nranges;
+
+	nranges = batch_ranges(relid, relfilenode, scan_from, PGS_NO_BLOCK, ranges);
+	pgs_batch_params(lo, hi, ranges, nranges, params);
+}
+
+/*
+ * Step 1 of a join's batch: the pending batch, or a new one.  Both streams
+ * share the batch's snapshots; each has its own blocks.  Side 1's boundary
+ * is the batch's offsets row, side 2's goes beside it.
+ */
+static bool
+batch_plan_join(const PgsQuery *q, PgsOffsets *o, BatchPlan *bp, bool own_running)
+{
+	int64		last_commit = pgs_checkpoint_last_commit(q->query_id);
+	PgsOffsets	latest;
+	bool		have_latest;
+	PgsBoundary *lo = &o->start;
+	PgsBoundary lo2 = {0};
+	PgsBoundary candidate = {0};
+	PgsBatchParams params;
+	Oid			relid[PGS_MAX_SIDES] = {q->sides[0].relid, q->sides[1].relid};
+	Oid			relfilenode[PGS_MAX_SIDES];
+	int64		tail[PGS_MAX_SIDES];
+	BatchWriters writers[PGS_MAX_SIDES];
+	int64		scan_from[PGS_MAX_SIDES];
+	int64		unused;
+	bool		empty = true;
+	int			side;
+
+	have_latest = pgs_checkpoint_read(q->query_id, 0, &latest);
+	if (have_latest && latest.batch_id > last_commit)
+	{
+		*o = latest;
+		if (!pgs_checkpoint_read_side(q->query_id, latest.batch_id, 2,
+									  &bp->side2_end, &bp->side2_scan_from))
+			batch_side_lost(q, latest.batch_id);
+		bp->side2_end.snapshot = latest.end.snapshot;
+		bp->batch_id = latest.batch_id;
+		bp->replay = true;
+		bp->capped = true;
+		return true;
+	}
+
+	batch_offsets_init(o);
+	if (have_latest)
+	{
+		*lo = latest.end;
+		if (!pgs_checkpoint_read_side(q->query_id, latest.batch_id, 2, &lo2, &unused))
+			batch_side_lost(q, latest.batch_id);
+		lo2.is_start = false;
+		lo2.snapshot = lo->snapshot;
+		lo2.xmax = lo->xmax;
+	}
+	else
+	{
+		lo->is_start = true;
+		lo2.is_start = true;
+	}
+	o->batch_id = last_commit + 1;
+	bp->batch_id = o->batch_id;
+	bp->replay = false;
+	if (batch_has_watermark(q))
+		pgs_checkpoint_plan_watermarks(q->query_id, &bp->watermarks);
+
+	/* before the snapshot, as batch_plan */
+	for (side = 0; side < PGS_MAX_SIDES; side++)
+	{
+		batch_stream_storage(relid[side], &relfilenode[side], &tail[side]);
+		batch_read_writers(relid[side], &writers[side]);
+	}
+	candidate.snapshot = pgs_take_snapshot(own_running);
+	for (side = 0; side < PGS_MAX_SIDES; side++)
+	{
+		const PgsBoundary *l = side == 0 ? lo : &lo2;
+		bool		lo_usable = !l->is_start && l->relfilenode == relfilenode[side];
+
+		scan_from[side] = lo_usable ? pgs_boundary_scan_from(l, candidate.snapshot) : 0;
+		batch_side_params(relid[side], l, &candidate, relfilenode[side], scan_from[side],
+						  &params);
+		if (!batch_side_empty(q, relid[side], &params))
+			empty = false;
+	}
+	if (empty)
+	{
+		if (!batch_plan_no_data(q, o, bp, have_latest))
+			return false;
+		bp->side2_end = lo2;
+		bp->side2_end.is_start = false;
+		bp->side2_scan_from = 0;
+		return true;
+	}
+	bp->capped = false;
+	o->scan_from = scan_from[0];
+	batch_side_end(relid[0], lo, candidate.snapshot, relfilenode[0], tail[0],
+				   &writers[0], &o->end);
+	batch_side_end(relid[1], &lo2, candidate.snapshot, relfilenode[1], tail[1],
+				   &writers[1], &bp->side2_end);
+	bp->side2_scan_from = scan_from[1];
+	return true;
+}
+
+/*
+ * Step 3 of a join's batch: each stream's new rows by its own blocks (from
+ * its first block when the stream was rewritten since the batch was
+ * planned), under the batch's snapshots.
+ */
+static uint64
+batch_run_join(const PgsQuery *q, const PgsOffsets *o, PgsProgress *progress,
+			   PgsSideProgress *sides)
+{
+	PgsJoinBatch jb = {0};
+	PgsBoundary end2;
+	int64		scan_from2;
+	int			side;
+	BufferUsage before = pgBufferUsage;
+	uint64		written;
+	bool		found;
+
+	if (batch_views_checked == NULL)
+		batch_views_checked = pgs_query_id_hash("pg_streaming checked views", sizeof(int64));
+	(void) hash_search(batch_views_checked, &q->query_id, HASH_FIND, &found);
+	if (!found)
+	{
+		pgs_query_repair_view(q);
+		(void) hash_search(batch_views_checked, &q->query_id, HASH_ENTER, NULL);
+	}
+	(void) batch_get_plan(q);	/* checks the target */
+
+	if (!pgs_checkpoint_read_side(q->query_id, o->batch_id, 2, &end2, &scan_from2))
+		batch_side_lost(q, o->batch_id);
+	end2.snapshot = o->end.snapshot;
+	for (side = 0; side < PGS_MAX_SIDES; side++)
+	{
+		Oid			relid = q->sides[side].relid;
+		const PgsBoundary *end = side == 0 ? &o->end : &end2;
+		int64		from = side == 0 ? o->scan_from : scan_from2;
+		Oid			relfilenode;
+
+		batch_stream_storage(relid, &relfilenode, NULL);
+		if (relfilenode != end->relfilenode)
+			from = 0;
+		batch_side_params(relid, &o->start, end, relfilenode, from, &jb.side_params[side]);
+	}
+	jb.batch_id = o->batch_id;
+	jb.lo_null = o->start.is_start;
+	jb.lo_snapshot = o->start.is_start ? (Datum) 0 : o->start.snapshot;
+	jb.has_watermark = batch_has_watermark(q);
+	jb.watermarks = progress->watermarks;
+	if (OidIsValid(q->foreach_batch))
+		batch_clear_batch_table(q);
+	written = pgs_join_execute(q, &jb, progress, sides);
+	if (OidIsValid(q->foreach_batch))
+		batch_call_foreach(q, o->batch_id);
+	progress->blocks_read = (pgBufferUsage.shared_blks_hit - before.shared_blks_hit) +
+		(pgBufferUsage.shared_blks_read - before.shared_blks_read);
+	return written;
+}
+
 /*
  * Commit, and go on in a new READ COMMITTED transaction (no snapshot is
  * taken before the level is set) with the batch's memory context current.
@@ -999,7 +1239,10 @@ void
 pgs_batch_at_xact_end(XactEvent event)
 {
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+	{
 		batch_running = false;
+		pgs_join_marks_end();
+	}
 }
 
 void
@@ -1103,6 +1346,7 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 	PgsOffsets	check;
 	BatchPlan	bp;
 	PgsProgress progress = {0};
+	PgsSideProgress sides[PGS_MAX_SIDES];
 	PgsBatchResult result;
 
 	if (!nonatomic && IsolationUsesXactSnapshot())
@@ -1148,7 +1392,8 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 	if (flags & PGS_BATCH_NO_CAP)
 		q.max_rows = 0;
 	batch_check_history(&q, nonatomic, cxt);
-	if (!batch_plan(&q, &o, &bp, !nonatomic))
+	if (batch_is_join(&q) ? !batch_plan_join(&q, &o, &bp, !nonatomic) :
+		!batch_plan(&q, &o, &bp, !nonatomic))
 	{
 		result = PGS_BATCH_NONE;
 		goto done;
@@ -1158,7 +1403,10 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 	if (!bp.replay)
 	{
 		pgs_checkpoint_write(query_id, &o, progress.started_at);
-		if (q.event_time)
+		if (batch_is_join(&q))
+			pgs_checkpoint_write_side(query_id, bp.batch_id, 2, &bp.side2_end,
+									  bp.side2_scan_from);
+		if (batch_has_watermark(&q))
 			pgs_checkpoint_write_watermarks(query_id, bp.batch_id, &bp.watermarks);
 	}
 	if (nonatomic)
@@ -1179,7 +1427,7 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 		result = PGS_BATCH_PARTIAL;
 		goto done;
 	}
-	if (q.event_time)
+	if (batch_has_watermark(&q))
 	{
 		progress.has_event_time = true;
 		if (!pgs_checkpoint_read_watermarks(query_id, bp.batch_id,
@@ -1191,12 +1439,23 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 					 errdetail("A batch of a query with an event time has its watermarks written ahead with its offsets."),
 					 errhint("Drop the query and start it again.")));
 	}
-	progress.output_rows = (int64) batch_run(&q, &check, &progress);
+	if (batch_is_join(&q))
+		progress.output_rows = (int64) batch_run_join(&q, &check, &progress, sides);
+	else
+		progress.output_rows = (int64) batch_run(&q, &check, &progress);
 
 	/* step 4: record, in the run's transaction */
 	progress.replayed = bp.replay;
 	progress.finished_at = GetCurrentTimestamp();
 	pgs_checkpoint_commit(query_id, bp.batch_id, &progress);
+	if (batch_is_join(&q))
+	{
+		int			side;
+
+		for (side = 0; side < PGS_MAX_SIDES; side++)
+			pgs_checkpoint_write_side_progress(query_id, bp.batch_id, side + 1,
+											   &sides[side]);
+	}
 	if (nonatomic)
 		SPI_commit();
 	/*
@@ -1231,12 +1490,21 @@ pgs_start_at_latest(const PgsQuery *q)
 	int64		tail_block;
 	BatchWriters writers;
 	Datum		hi;
+	Oid			relid2 = batch_is_join(q) ? q->sides[1].relid : InvalidOid;
+	Oid			relfilenode2 = InvalidOid;
+	int64		tail_block2 = 0;
+	BatchWriters writers2;
 
 	batch_offsets_init(&o);
 	o.batch_id = 0;
 	o.start.is_start = true;
 	batch_stream_storage(q->stream_relid, &relfilenode, &tail_block);
 	batch_read_writers(q->stream_relid, &writers);
+	if (OidIsValid(relid2))
+	{
+		batch_stream_storage(relid2, &relfilenode2, &tail_block2);
+		batch_read_writers(relid2, &writers2);
+	}
 	hi = pgs_take_snapshot(true);
 	o.end.is_start = false;
 	o.end.snapshot = hi;
@@ -1248,70 +1516,47 @@ pgs_start_at_latest(const PgsQuery *q)
 	o.end.relfilenode = relfilenode;
 	o.scan_from = 0;
 	pgs_checkpoint_write(q->query_id, &o, GetCurrentTimestamp());
+	if (OidIsValid(relid2))
+	{
+		PgsBoundary end2 = {0};
+
+		batch_side_end(relid2, &o.start, hi, relfilenode2, tail_block2, &writers2, &end2);
+		pgs_checkpoint_write_side(q->query_id, 0, 2, &end2, 0);
+		/* a join reads the other side's earlier rows: none before this */
+		pgs_join_set_start(q, hi);
+	}
 	pgs_checkpoint_mark_committed(q->query_id, 0);
 }
 
 /*
- * Rows committed into the query's stream that no committed batch has
- * processed yet (including those of a planned, uncommitted batch), or -1
- * when the query's owner may not read the stream.  Costs a scan of the
- * blocks a next batch would read, as the query's owner; with estimate,
- * only of the last PGS_PENDING_SAMPLE_BLOCKS of them (the newest), the rest
- * being counted at the rate found there.  The caller has checked that it may see
- * the query.
+ * The rows of one stream after boundary lo and visible in hi; scan_from is
+ * where to read from, or PGS_NO_BLOCK for lo's floor.
  */
-int64
-pgs_pending_rows(const PgsQuery *q, bool estimate)
+static int64
+batch_pending_in(const PgsQuery *q, Oid relid, const PgsBoundary *lo, int64 scan_from,
+				 Datum hi_snapshot, bool estimate)
 {
 	PgsCatalogAccess acc = {0};
-	PgsOffsets	last;
-	PgsBoundary lo = {0};
 	PgsBoundary hi = {0};
 	PgsBatchParams params;
 	PgsBlockRange ranges[2];
 	int			nranges;
-	int64		last_commit;
-	int64		scan_from;
 	Oid			relfilenode;
 	bool		isnull;
 	int64		result;
 	int64		total_blocks = 0;
 	int64		sampled_blocks = 0;
 
-	if (pg_class_aclcheck(q->stream_relid, q->owner, ACL_SELECT) != ACLCHECK_OK)
-		return -1;
-	/*
-	 * Rows after the latest committed batch (batch 0 of a query started
-	 * from the latest rows counts too); a planned, uncommitted batch starts
-	 * there as well.
-	 */
-	last_commit = pgs_checkpoint_last_commit(q->query_id);
-	batch_stream_storage(q->stream_relid, &relfilenode, NULL);
-	hi.snapshot = pgs_take_snapshot(true);
-	scan_from = 0;
-	if (pgs_checkpoint_read(q->query_id, 0, &last))
-	{
-		bool		usable = last.end.relfilenode == relfilenode;
-
-		if (last.batch_id <= last_commit)
-		{
-			lo = last.end;
-			scan_from = usable ? pgs_boundary_scan_from(&lo, hi.snapshot) : 0;
-		}
-		else
-		{
-			/* where the planned batch starts reading */
-			lo = last.start;
-			scan_from = usable && last.scan_to == PGS_NO_BLOCK ? last.scan_from : 0;
-		}
-	}
-	else
-		lo.is_start = true;
-	nranges = batch_ranges(q->stream_relid, relfilenode, scan_from, PGS_NO_BLOCK,
-						   ranges);
+	batch_stream_storage(relid, &relfilenode, NULL);
+	hi.snapshot = hi_snapshot;
+	if (lo->is_start || lo->relfilenode != relfilenode)
+		scan_from = 0;
+	else if (scan_from == PGS_NO_BLOCK)
+		scan_from = pgs_boundary_scan_from(lo, hi_snapshot);
+	nranges = batch_ranges(relid, relfilenode, scan_from, PGS_NO_BLOCK, ranges);
 	if (estimate)
 	{
-		Relation	rel = relation_open(q->stream_relid, AccessShareLock);
+		Relation	rel = relation_open(relid, AccessShareLock);
 		int64		nblocks = RelationGetNumberOfBlocks(rel);
 		int64		left = PGS_PENDING_SAMPLE_BLOCKS;
 		int			i;
@@ -1334,13 +1579,89 @@ pgs_pending_rows(const PgsQuery *q, bool estimate)
 			sampled_blocks += n;
 		}
 	}
-	pgs_batch_params(&lo, &hi, ranges, nranges, &params);
-	(void) batch_scan(&acc, q, "pg_catalog.count(*)", NULL, &params);
+	pgs_batch_params(lo, &hi, ranges, nranges, &params);
+	pgs_owner_begin(&acc, q->owner, BATCH_SCAN_SEARCH_PATH);
+	(void) pgs_owner_exec(q->query_id, pgs_batch_select_sql(relid, "pg_catalog.count(*)", NULL),
+						  PGS_BATCH_NPARAMS, pgs_batch_param_types, params.values,
+						  params.nulls, false, 0);
 	result = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
 	pgs_owner_end(&acc);
 	if (estimate && total_blocks > sampled_blocks && sampled_blocks > 0)
 		result = (int64) ((double) result * total_blocks / sampled_blocks);
 	return result;
+}
+
+/*
+ * Rows committed into the query's stream that no committed batch has
+ * processed yet (including those of a planned, uncommitted batch), or -1
+ * when the query's owner may not read the stream.  Costs a scan of the
+ * blocks a next batch would read, as the query's owner; with estimate,
+ * only of the last PGS_PENDING_SAMPLE_BLOCKS of them (the newest), the rest
+ * being counted at the rate found there.  The caller has checked that it may see
+ * the query.
+ */
+int64
+pgs_pending_rows(const PgsQuery *q, bool estimate)
+{
+	PgsOffsets	last;
+	PgsBoundary lo = {0};
+	PgsBoundary lo2 = {0};
+	Datum		hi;
+	int64		last_commit;
+	int64		scan_from;
+	int64		scan_from2 = 0;
+	bool		have_last;
+	bool		planned = false;
+	int64		result;
+
+	if (pg_class_aclcheck(q->stream_relid, q->owner, ACL_SELECT) != ACLCHECK_OK ||
+		(batch_is_join(q) &&
+		 pg_class_aclcheck(q->sides[1].relid, q->owner, ACL_SELECT) != ACLCHECK_OK))
+		return -1;
+	/*
+	 * Rows after the latest committed batch (batch 0 of a query started
+	 * from the latest rows counts too); a planned, uncommitted batch starts
+	 * there as well.
+	 */
+	last_commit = pgs_checkpoint_last_commit(q->query_id);
+	hi = pgs_take_snapshot(true);
+	scan_from = 0;
+	have_last = pgs_checkpoint_read(q->query_id, 0, &last);
+	if (have_last)
+	{
+		planned = last.batch_id > last_commit;
+		lo = planned ? last.start : last.end;
+		if (!planned)
+			scan_from = PGS_NO_BLOCK;
+		else
+			scan_from = last.scan_to == PGS_NO_BLOCK ? last.scan_from : 0;
+	}
+	else
+		lo.is_start = true;
+	result = batch_pending_in(q, q->stream_relid, &lo, scan_from, hi, estimate);
+	if (!batch_is_join(q))
+		return result;
+
+	/* a join's second stream: from side 2's part of the same offsets */
+	lo2.is_start = true;
+	if (have_last && !lo.is_start)
+	{
+		int64		batch = planned ? last.batch_id - 1 : last.batch_id;
+		int64		planned_from;
+
+		if (planned)
+			(void) pgs_checkpoint_read_side(q->query_id, last.batch_id, 2, &lo2, &planned_from);
+		if (pgs_checkpoint_read_side(q->query_id, batch, 2, &lo2, &scan_from2))
+		{
+			lo2.is_start = false;
+			lo2.snapshot = lo.snapshot;
+			lo2.xmax = lo.xmax;
+			scan_from2 = planned ? planned_from : PGS_NO_BLOCK;
+		}
+		else
+			scan_from2 = 0;
+	}
+	return result + batch_pending_in(q, q->sides[1].relid, &lo2, scan_from2, hi, estimate);
 }
 
 /*

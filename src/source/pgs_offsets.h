@@ -56,6 +56,8 @@ extern void pgs_batch_params(const PgsBoundary *lo, const PgsBoundary *hi,
 							 const struct PgsBlockRange *ranges, int nranges,
 							 PgsBatchParams *params);
 extern char *pgs_stream_subquery_sql(Oid stream_relid);
+extern char *pgs_batch_rows_sql_at(Oid stream_relid, const char *select_list,
+								   int base);
 extern char *pgs_batch_select_sql(Oid stream_relid, const char *select_list,
 								  const char *tail);
 extern char *pgs_batch_select_cols_sql(Oid stream_relid, const char *inner_cols,

@@ -135,32 +135,52 @@ pred_stream_name(Oid stream_relid)
  */
 static void
 pred_append_branch(StringInfo buf, const char *select_list, Oid stream_relid,
-				   int from_param, int to_param)
+				   int from_param, int to_param, int base)
 {
 	appendStringInfo(buf, "SELECT %s FROM ONLY %s AS s"
 					 " WHERE s.ctid OPERATOR(pg_catalog.>=) $%d"
 					 " AND s.ctid OPERATOR(pg_catalog.<) $%d",
 					 select_list, pred_stream_name(stream_relid),
-					 from_param, to_param);
+					 base + from_param, base + to_param);
 	if (pgs_catalog_splits())
-		appendStringInfoString(buf, " AND stream._batch_member(s." PGS_XID_COLUMN
-							   ", s.ctid, $1, $2, $3, $6, $4, $8, $5, $9)");
+		appendStringInfo(buf, " AND stream._batch_member(s." PGS_XID_COLUMN
+						 ", s.ctid, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)",
+						 base + 1, base + 2, base + 3, base + 6, base + 4,
+						 base + 8, base + 5, base + 9);
 	else
-		appendStringInfoString(buf, " AND stream._batch_member(s." PGS_XID_COLUMN
-							   ", $1, $2, $3, $6)");
+		appendStringInfo(buf, " AND stream._batch_member(s." PGS_XID_COLUMN
+						 ", $%d, $%d, $%d, $%d)",
+						 base + 1, base + 2, base + 3, base + 6);
 }
 
 /*
  * The batch's rows with the given select list: the rows of two ranges of
  * blocks ($7 to $10 and $11 to $12, each a TID range scan), which are those
- * of part (a) or (b) of the batch (see offsets.c).
+ * of part (a) or (b) of the batch (see offsets.c).  "base" shifts every
+ * parameter number: a statement over two streams has a block of
+ * PGS_BATCH_NPARAMS parameters per stream.
  */
 static void
-pred_append_rows(StringInfo buf, const char *select_list, Oid stream_relid)
+pred_append_rows(StringInfo buf, const char *select_list, Oid stream_relid,
+				 int base)
 {
-	pred_append_branch(buf, select_list, stream_relid, 7, 10);
+	pred_append_branch(buf, select_list, stream_relid, 7, 10, base);
 	appendStringInfoString(buf, " UNION ALL ");
-	pred_append_branch(buf, select_list, stream_relid, 11, 12);
+	pred_append_branch(buf, select_list, stream_relid, 11, 12, base);
+}
+
+/*
+ * The rows of one stream's part of a batch over two streams, whose
+ * parameters start after "base": the select list as given.
+ */
+char *
+pgs_batch_rows_sql_at(Oid stream_relid, const char *select_list, int base)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	pred_append_rows(&buf, select_list, stream_relid, base);
+	return buf.data;
 }
 
 /*
@@ -199,7 +219,7 @@ pgs_batch_select_cols_sql(Oid stream_relid, const char *inner_cols,
 
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "SELECT %s FROM (", select_list);
-	pred_append_rows(&buf, inner_cols, stream_relid);
+	pred_append_rows(&buf, inner_cols, stream_relid, 0);
 	appendStringInfoString(&buf, ") AS s");
 	if (tail)
 		appendStringInfo(&buf, " %s", tail);
@@ -238,7 +258,7 @@ pgs_stream_subquery_sql(Oid stream_relid)
 		char	   *select_list = buf.data;
 
 		initStringInfo(&buf);
-		pred_append_rows(&buf, select_list, stream_relid);
+		pred_append_rows(&buf, select_list, stream_relid, 0);
 	}
 	return buf.data;
 }

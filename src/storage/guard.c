@@ -143,6 +143,14 @@ guard_check_rewrite(Oid relid, const char *command)
 				 errdetail("The query splits that transaction's rows between batches by their place in the table, which the rewrite would change."),
 				 errhint("Let the query process them first, with CALL stream.process_all_available('%s').",
 						 query)));
+	queries = pgs_join_queries(relid, &relids);
+	if (queries != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot %s stream table \"%s\" while streaming query \"%s\" joins it with another stream",
+						command, get_rel_name(relid), (char *) linitial(queries)),
+				 errdetail("The join keeps rows of the stream by their place in the table (rows waiting for a match, rows dropped as late), which the rewrite would change."),
+				 errhint("Drop the query first, and start it again after the rewrite.")));
 }
 
 /*
@@ -170,6 +178,7 @@ static VacuumStmt *
 guard_vacuum_all_but_split(VacuumStmt *stmt, bool analyze, bool *nothing_left)
 {
 	List	   *held;
+	List	   *joined;
 	List	   *queries;
 	ListCell   *lq;
 	ListCell   *lr;
@@ -196,6 +205,23 @@ guard_vacuum_all_but_split(VacuumStmt *stmt, bool analyze, bool *nothing_left)
 				 errdetail("The query splits that transaction's rows between batches by their place in the table, which VACUUM FULL would change."),
 				 errhint("Let the query process them first, with CALL stream.process_all_available('%s'), then VACUUM FULL the table.",
 						 query)));
+	}
+	queries = pgs_join_queries(InvalidOid, &joined);
+	forboth(lq, queries, lr, joined)
+	{
+		Oid			relid = lfirst_oid(lr);
+
+		if (list_member_oid(held, relid))
+			continue;
+		held = lappend_oid(held, relid);
+		if (!guard_may_vacuum(relid))
+			continue;
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("skipping stream table \"%s\" --- streaming query \"%s\" joins it with another stream",
+						get_rel_name(relid), (char *) lfirst(lq)),
+				 errdetail("The join keeps rows of the stream by their place in the table, which VACUUM FULL would change."),
+				 errhint("Drop the query first, and start it again after VACUUM FULL.")));
 	}
 	if (held == NIL)
 		return NULL;
@@ -238,6 +264,12 @@ guard_check_cluster_all(void)
 	ListCell   *lc;
 
 	(void) guard_split_queries(InvalidOid, &relids);
+	{
+		List	   *joined;
+
+		(void) pgs_join_queries(InvalidOid, &joined);
+		relids = list_concat_unique_oid(relids, joined);
+	}
 	foreach(lc, relids)
 	{
 		Oid			relid = lfirst_oid(lc);

@@ -1,0 +1,24 @@
+/*-------------------------------------------------------------------------
+ *
+ * analyze_internal.h
+ *	  What query_analyze.c and join_shape.c share; for analyze/ only.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef ANALYZE_INTERNAL_H
+#define ANALYZE_INTERNAL_H
+
+#include "postgres.h"
+
+#include "nodes/parsenodes.h"
+#include "nodes/pg_list.h"
+
+/* query_analyze.c */
+extern bool qa_is_stream(Oid relid);
+
+/* join_shape.c */
+extern List *pgs_join_semi_sublinks(Query *query);
+extern void pgs_join_refuse_reads(int nreads) pg_attribute_noreturn();
+extern void pgs_join_refuse_placement(Query *query) pg_attribute_noreturn();
+
+#endif							/* ANALYZE_INTERNAL_H */

@@ -1,0 +1,925 @@
+/*-------------------------------------------------------------------------
+ *
+ * join.c
+ *	  One batch of a join between two streams.
+ *
+ * The join keeps no copy of either stream: a side's rows that a later row
+ * of the other side may still meet are read from its stream table, as of
+ * the batch's snapshots, through an index on the join key (design A of
+ * docs/joins/state.md).  A batch b writes
+ *
+ *		new_b(1) JOIN arrived_b(2)   and   arrived_(b-1)(1) JOIN new_b(2)
+ *
+ * (the pairs whose second row arrived in b: each pair once, whatever the
+ * order in which its rows' writers committed), where "arrived" leaves out
+ * rows dropped as late and rows the watermark has evicted.  What the
+ * streams cannot say is kept in the query's state table,
+ * stream_state.<query>:
+ *
+ *	'u'  a row of a preserved side (outer joins, the left side of a semi
+ *		 join) that has not matched yet, with its bound time: when the
+ *		 watermark passes it, an outer join writes the row null-extended
+ *		 and a semi join forgets it;
+ *	'l'  a row dropped as late, which a read of its stream must not meet,
+ *		 until the watermark passes it;
+ *	's'  the snapshot the query started at (starting_from => 'latest'):
+ *		 rows visible in it are not the query's.
+ *
+ * The user's code (the query's expressions, the stream's types) runs in
+ * owner stretches; the state table is the extension's, written in catalog
+ * stretches, and what passes between them are arrays of tids.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type_d.h"
+#include "common/int.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "storage/itemptr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/plancache.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "analyze/pgs_analyze.h"
+#include "analyze/pgs_join.h"
+#include "analyze/pgs_join_rewrite.h"
+#include "catalog/pgs_catalog.h"
+#include "catalog/pgs_checkpoint.h"
+#include "catalog/pgs_query.h"
+#include "catalog/pgs_query_tables.h"
+#include "common/pgs_common.h"
+#include "common/pgs_plans.h"
+#include "source/pgs_offsets.h"
+#include "state/pgs_join_exec.h"
+
+PG_FUNCTION_INFO_V1(stream_join_mark);
+
+/* the statements of a join query that run the query's text */
+typedef enum JoinStmt
+{
+	JS_DELTA_NEW1,				/* side 1's new rows with side 2's arrived */
+	JS_DELTA_NEW2,				/* side 1's arrived (or waiting) with side 2's new */
+	JS_NULL_ROWS,				/* the evicted unmatched rows, null-extended */
+	JS_NSTMTS
+} JoinStmt;
+
+/* what a backend keeps of a join query: its shape and its statements */
+typedef struct JoinPlans
+{
+	int64		query_id;		/* hash key */
+	char	   *signature;
+	PgsJoinShape shape;
+	char	   *late_column[PGS_MAX_SIDES];
+	char	   *bound_column[PGS_MAX_SIDES];
+	PgsJoinRewrite rw[JS_NSTMTS];
+	char	   *sql[JS_NSTMTS];
+	SPIPlanPtr	plan[JS_NSTMTS];
+	char	   *stats_sql[PGS_MAX_SIDES];
+} JoinPlans;
+
+static HTAB *join_plans = NULL;
+
+/* the rows the delta statements found matched, per side; NULL when off */
+static HTAB *join_marks[PGS_MAX_SIDES] = {NULL, NULL};
+
+/*
+ * stream._join_mark(side 1's tid, side 2's tid): the last term of a delta
+ * statement's join condition, true, recording that the two rows matched.
+ * Outside a join batch it records nothing.
+ */
+Datum
+stream_join_mark(PG_FUNCTION_ARGS)
+{
+	int			i;
+
+	for (i = 0; i < PGS_MAX_SIDES; i++)
+		if (!PG_ARGISNULL(i) && join_marks[i] != NULL)
+			(void) hash_search(join_marks[i], PG_GETARG_POINTER(i), HASH_ENTER, NULL);
+	PG_RETURN_BOOL(true);
+}
+
+static void
+join_marks_begin(void)
+{
+	HASHCTL		ctl;
+	int			i;
+
+	for (i = 0; i < PGS_MAX_SIDES; i++)
+	{
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(ItemPointerData);
+		ctl.entrysize = sizeof(ItemPointerData);
+		ctl.hcxt = CurrentMemoryContext;
+		join_marks[i] = hash_create("pg_streaming join matches", 1024, &ctl,
+									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+}
+
+/* an abort, or the end of the batch, stops the recording */
+void
+pgs_join_marks_end(void)
+{
+	join_marks[0] = join_marks[1] = NULL;
+}
+
+static bool
+join_marked(int side, ItemPointer tid)
+{
+	bool		found = false;
+
+	if (join_marks[side] != NULL)
+		(void) hash_search(join_marks[side], tid, HASH_FIND, &found);
+	return found;
+}
+
+/* the tids of an array datum */
+static ItemPointer
+join_tids(Datum arr, bool isnull, int *n)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	ItemPointer tids;
+	int			i;
+	int			k = 0;
+
+	*n = 0;
+	if (isnull)
+		return NULL;
+	deconstruct_array(DatumGetArrayTypeP(arr), TIDOID, sizeof(ItemPointerData), false,
+					  TYPALIGN_SHORT, &elems, &nulls, n);
+	tids = palloc(sizeof(ItemPointerData) * Max(*n, 1));
+	for (i = 0; i < *n; i++)
+		if (!nulls[i])
+			tids[k++] = *(ItemPointer) DatumGetPointer(elems[i]);
+	*n = k;
+	return tids;
+}
+
+static Datum
+join_tid_array(ItemPointer tids, int n)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		elems[i] = PointerGetDatum(&tids[i]);
+	return PointerGetDatum(construct_array(elems, n, TIDOID, sizeof(ItemPointerData),
+										   false, TYPALIGN_SHORT));
+}
+
+static Datum
+join_time_array(TimestampTz *ts, bool *nulls, int n)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	int			i;
+
+	for (i = 0; i < n; i++)
+		elems[i] = TimestampTzGetDatum(ts[i]);
+	if (n == 0)
+		return PointerGetDatum(construct_empty_array(TIMESTAMPTZOID));
+	return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, TIMESTAMPTZOID,
+											  sizeof(TimestampTz), FLOAT8PASSBYVAL,
+											  TYPALIGN_DOUBLE));
+}
+
+/* ---- the state table ---- */
+
+/*
+ * Create a join query's state table; with a start snapshot (a query
+ * starting from the latest rows), record it.
+ */
+Oid
+pgs_join_create_state(const char *query_name)
+{
+	char	   *qualified;
+	Oid			relid;
+
+	relid = pgs_state_create_table(query_name,
+								   "(side smallint NOT NULL, kind \"char\" NOT NULL,"
+								   " tid tid, t timestamptz, snap pg_catalog.pg_snapshot)",
+								   &qualified);
+	pgs_state_ddl(psprintf("CREATE INDEX ON %s (side, kind, tid)", qualified), query_name);
+	return relid;
+}
+
+/* rows visible in "snap" are before the query: it starts after them */
+void
+pgs_join_set_start(const PgsQuery *q, Datum snap)
+{
+	Oid			types[1] = {PG_SNAPSHOTOID};
+	Datum		values[1] = {snap};
+
+	pgs_catalog_run(psprintf("DELETE FROM %s WHERE kind = 's';"
+							 " INSERT INTO %s (side, kind, snap) VALUES (0, 's', $1)",
+							 pgs_qualified_relname(q->state_relid),
+							 pgs_qualified_relname(q->state_relid)),
+					1, types, values, NULL, false, 0);
+}
+
+/* the start snapshot, and the tids of the rows of each side of a kind */
+static void
+join_read_state(const PgsQuery *q, char kind, Datum *tids, Datum *start,
+				bool *start_null)
+{
+	PgsCatalogAccess acc = {0};
+	MemoryContext cxt = CurrentMemoryContext;
+	char	   *rel = pgs_qualified_relname(q->state_relid);
+	int			side;
+
+	MemoryContext spi;
+
+	pgs_catalog_begin(&acc);
+	spi = CurrentMemoryContext;
+	for (side = 0; side < PGS_MAX_SIDES; side++)
+	{
+		Oid			types[2] = {INT2OID, CHAROID};
+		Datum		values[2] = {Int16GetDatum(side + 1), CharGetDatum(kind)};
+		bool		isnull;
+		Datum		d;
+
+		pgs_catalog_exec(psprintf("SELECT coalesce(pg_catalog.array_agg(tid), '{}')"
+								  " FROM %s WHERE side = $1 AND kind = $2", rel),
+						 2, types, values, NULL, true, 0);
+		d = pgs_result_datum(0, 1, &isnull);
+		MemoryContextSwitchTo(cxt);
+		tids[side] = PointerGetDatum(DatumGetArrayTypePCopy(d));
+		MemoryContextSwitchTo(spi);
+	}
+	if (start)
+	{
+		*start_null = true;
+		if (pgs_catalog_exec(psprintf("SELECT snap FROM %s WHERE kind = 's'", rel),
+							 0, NULL, NULL, NULL, true, 0) > 0)
+		{
+			bool		isnull;
+			Datum		d = pgs_result_datum(0, 1, &isnull);
+
+			if (!isnull)
+			{
+				MemoryContextSwitchTo(cxt);
+				*start = PointerGetDatum(PG_DETOAST_DATUM_COPY(d));
+				*start_null = false;
+				MemoryContextSwitchTo(spi);
+			}
+		}
+	}
+	pgs_catalog_end(&acc);
+	MemoryContextSwitchTo(cxt);
+}
+
+/* ---- the statements ---- */
+
+static void
+join_free_plans(JoinPlans *p)
+{
+	int			i;
+
+	for (i = 0; i < JS_NSTMTS; i++)
+		if (p->plan[i])
+			SPI_freeplan(p->plan[i]);
+	memset(((char *) p) + sizeof(int64), 0, sizeof(JoinPlans) - sizeof(int64));
+}
+
+/* the query's statements get prepared anew on next use */
+void
+pgs_join_forget_plans(void)
+{
+	HASH_SEQ_STATUS seq;
+	JoinPlans  *p;
+
+	if (join_plans == NULL)
+		return;
+	hash_seq_init(&seq, join_plans);
+	while ((p = hash_seq_search(&seq)) != NULL)
+		join_free_plans(p);
+	hash_destroy(join_plans);
+	join_plans = NULL;
+}
+
+/*
+ * The select list of a side's statistics statement: the row's tid, the
+ * event time of its watermark, the time its bound reads (infinity for a
+ * side nothing bounds, so that its waiting rows are never evicted).
+ */
+static char *
+join_stats_sql(const PgsQuery *q, JoinPlans *p, int side)
+{
+	Oid			relid = q->sides[side].relid;
+	char	   *w = p->late_column[side] ?
+		pgs_join_time_sql(relid, "s", p->late_column[side]) : "NULL::pg_catalog.timestamptz";
+	char	   *b = p->bound_column[side] ?
+		pgs_join_time_sql(relid, "s", p->bound_column[side]) : "'infinity'::pg_catalog.timestamptz";
+	char	   *rows = pgs_batch_rows_sql_at(relid,
+											 psprintf("s.ctid AS tid, %s AS w, %s AS b", w, b),
+											 side * PGS_BATCH_NPARAMS);
+	bool		keep = p->shape.preserved[side];
+
+	return psprintf("SELECT pg_catalog.count(*),"
+					" pg_catalog.min(x.w) FILTER (WHERE pg_catalog.isfinite(x.w)),"
+					" pg_catalog.max(x.w) FILTER (WHERE pg_catalog.isfinite(x.w)),"
+					" pg_catalog.array_agg(x.tid) FILTER (WHERE x.w OPERATOR(pg_catalog.<=) $%d),"
+					" pg_catalog.array_agg(x.b) FILTER (WHERE x.w OPERATOR(pg_catalog.<=) $%d),"
+					" %s, %s"
+					" FROM (%s) AS x",
+					PGS_JOIN_P_LATE, PGS_JOIN_P_LATE,
+					keep ? psprintf("pg_catalog.array_agg(x.tid) FILTER (WHERE (x.w OPERATOR(pg_catalog.>) $%d) IS NOT FALSE)", PGS_JOIN_P_LATE) : "NULL::pg_catalog.tid[]",
+					keep ? psprintf("pg_catalog.array_agg(x.b) FILTER (WHERE (x.w OPERATOR(pg_catalog.>) $%d) IS NOT FALSE)", PGS_JOIN_P_LATE) : "NULL::pg_catalog.timestamptz[]",
+					rows);
+}
+
+static void
+join_rewrite_init(const PgsQuery *q, JoinPlans *p, PgsJoinRewrite *rw,
+				  PgsSideRole role1, PgsSideRole role2, bool delta, int new_side)
+{
+	int			side;
+
+	memset(rw, 0, sizeof(PgsJoinRewrite));
+	rw->relid[0] = q->sides[0].relid;
+	rw->relid[1] = q->sides[1].relid;
+	rw->role[0] = role1;
+	rw->role[1] = role2;
+	rw->kind = p->shape.kind;
+	rw->delta = delta;
+	rw->new_side = new_side;
+	for (side = 0; side < PGS_MAX_SIDES; side++)
+	{
+		rw->late_column[side] = p->late_column[side];
+		rw->bound_column[side] = p->bound_column[side];
+		rw->bound_strict[side] = p->shape.bound[side].strict;
+	}
+}
+
+/* the shape and the statements of the query, as this backend knows them */
+static JoinPlans *
+join_plans_for(const PgsQuery *q)
+{
+	JoinPlans  *p;
+	bool		found;
+	char	   *sig = psprintf("%s|%s|%u|%u|%u|%s|%s|%s", q->query_text, q->search_path,
+							   q->target_relid, q->sides[0].relid, q->sides[1].relid,
+							   q->sides[0].event_time ? q->sides[0].event_time : "",
+							   q->sides[1].event_time ? q->sides[1].event_time : "",
+							   q->output_mode);
+	MemoryContext old;
+	Query	   *analyzed;
+	PgsJoinShape shape;
+	char	   *insert;
+	int			side;
+
+	if (join_plans == NULL)
+		join_plans = pgs_query_id_hash("pg_streaming join plans", sizeof(JoinPlans));
+	p = hash_search(join_plans, &q->query_id, HASH_ENTER, &found);
+	if (found && p->signature && strcmp(p->signature, sig) == 0)
+		return p;
+	if (found)
+		join_free_plans(p);
+	else
+		memset(((char *) p) + sizeof(int64), 0, sizeof(JoinPlans) - sizeof(int64));
+
+	analyzed = pgs_query_analyze_as_owner(q->owner, q->query_text,
+										  pgs_batch_search_path(q->search_path));
+	pgs_join_analyze(analyzed, q->output_mode, q->sides, &shape, false);
+
+	old = MemoryContextSwitchTo(pgs_plan_context());
+	p->shape = shape;
+	p->shape.keys = NULL;
+	p->shape.range = NULL;
+	for (side = 0; side < PGS_MAX_SIDES; side++)
+	{
+		p->late_column[side] = q->sides[side].event_time ?
+			pstrdup(q->sides[side].event_time) : NULL;
+		p->bound_column[side] = shape.bound[side].bounded ?
+			pstrdup(get_attname(q->sides[side].relid, shape.bound[side].time_attno, false)) : NULL;
+	}
+	insert = pgs_compose_insert(q->query_text, q->target_relid, q->target_columns, NIL);
+	for (side = 0; side < JS_NSTMTS; side++)
+		p->sql[side] = pstrdup(insert);
+	for (side = 0; side < PGS_MAX_SIDES; side++)
+		p->stats_sql[side] = join_stats_sql(q, p, side);
+	join_rewrite_init(q, p, &p->rw[JS_DELTA_NEW1], PGS_SIDE_NEW, PGS_SIDE_LIVE_HI, true, 0);
+	join_rewrite_init(q, p, &p->rw[JS_DELTA_NEW2],
+					  shape.kind == PGS_JOIN_SEMI ? PGS_SIDE_TIDS : PGS_SIDE_LIVE_LO,
+					  PGS_SIDE_NEW, true, 1);
+	join_rewrite_init(q, p, &p->rw[JS_NULL_ROWS], PGS_SIDE_TIDS, PGS_SIDE_TIDS, false, -1);
+	p->signature = pstrdup(sig);
+	MemoryContextSwitchTo(old);
+	return p;
+}
+
+/*
+ * Run one of the statements that evaluate the query's text, as the owner:
+ * prepared on first use, the reads substituted for its kind here and
+ * whenever the plan cache analyzes it again.  A delta reads the other side
+ * through its index, key by key, as the join's cost depends on.  Returns
+ * the rows written.
+ */
+static SPIPlanPtr
+join_prepare(const PgsQuery *q, JoinPlans *p, JoinStmt k)
+{
+	SPIPlanPtr	volatile plan = NULL;
+
+	pgs_rewrite_arm_join(p->sql[k], &p->rw[k], q->view_relid);
+	PG_TRY();
+	{
+		plan = SPI_prepare(p->sql[k], PGS_JOIN_NPARAMS, pgs_join_params_types());
+	}
+	PG_FINALLY();
+	{
+		pgs_rewrite_disarm();
+	}
+	PG_END_TRY();
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	pgs_keep_plan(plan);
+	return plan;
+}
+
+static int
+join_execute_plan(const PgsQuery *q, JoinPlans *p, JoinStmt k, Datum *values,
+				  char *nulls)
+{
+	CachedPlanSource *source = linitial(SPI_plan_get_plan_sources(p->plan[k]));
+	volatile int rc = 0;
+
+	pgs_rewrite_arm_join(source->query_string, &p->rw[k], q->view_relid);
+	PG_TRY();
+	{
+		bool		pushed = pgs_ensure_snapshot();
+
+		rc = SPI_execute_plan(p->plan[k], values, nulls, false, 0);
+		if (pushed)
+			PopActiveSnapshot();
+	}
+	PG_FINALLY();
+	{
+		pgs_rewrite_disarm();
+	}
+	PG_END_TRY();
+	pgs_adopt_plan(p->plan[k]);
+	return rc;
+}
+
+/*
+ * Run one of the statements that evaluate the query's text, as the owner:
+ * prepared on first use, the reads substituted for its kind here and
+ * whenever the plan cache analyzes it again.  A delta reads the other side
+ * through its index, key by key, as the join's cost depends on.  Returns
+ * the rows written.
+ */
+static uint64
+join_run_stmt(const PgsQuery *q, JoinPlans *p, JoinStmt k, Datum *values,
+			  char *nulls)
+{
+	PgsCatalogAccess acc = {0};
+	int			rc;
+	uint64		written;
+
+	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
+	if (k != JS_NULL_ROWS)
+	{
+		(void) set_config_option("enable_hashjoin", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		(void) set_config_option("enable_mergejoin", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	}
+	if (p->plan[k] == NULL)
+		p->plan[k] = join_prepare(q, p, k);
+	rc = join_execute_plan(q, p, k, values, nulls);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "join statement failed: %s", SPI_result_code_string(rc));
+	written = SPI_processed;
+	pgs_owner_end(&acc);
+	return written;
+}
+
+/* what the statistics statement found of one side's new rows */
+typedef struct SideRows
+{
+	int64		input_rows;
+	bool		times_null;
+	TimestampTz tmin;
+	TimestampTz tmax;
+	int			nlate;
+	ItemPointer late_tids;
+	Datum		late_times;		/* timestamptz[] */
+	bool		late_times_null;
+	int			nkeep;
+	ItemPointer keep_tids;		/* a preserved side's new rows, not late */
+	TimestampTz *keep_times;
+	bool	   *keep_nulls;
+} SideRows;
+
+static void
+join_side_rows(const PgsQuery *q, JoinPlans *p, int side, Datum *values,
+			   char *nulls, SideRows *r)
+{
+	PgsCatalogAccess acc = {0};
+	MemoryContext cxt = CurrentMemoryContext;
+	bool		isnull;
+	Datum		d;
+
+	memset(r, 0, sizeof(SideRows));
+	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
+	pgs_owner_exec(q->query_id, p->stats_sql[side], PGS_JOIN_NPARAMS,
+				   pgs_join_params_types(), values, nulls, false, 0);
+	MemoryContextSwitchTo(cxt);
+	r->input_rows = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
+	r->tmin = DatumGetTimestampTz(pgs_result_datum(0, 2, &isnull));
+	r->times_null = isnull;
+	r->tmax = DatumGetTimestampTz(pgs_result_datum(0, 3, &isnull));
+	d = pgs_result_datum(0, 4, &isnull);
+	r->late_tids = join_tids(d, isnull, &r->nlate);
+	d = pgs_result_datum(0, 5, &isnull);
+	r->late_times_null = isnull;
+	if (!isnull)
+		r->late_times = PointerGetDatum(DatumGetArrayTypePCopy(d));
+	d = pgs_result_datum(0, 6, &isnull);
+	r->keep_tids = join_tids(d, isnull, &r->nkeep);
+	d = pgs_result_datum(0, 7, &isnull);
+	if (!isnull && r->nkeep > 0)
+	{
+		Datum	   *elems;
+		int			n;
+		int			i;
+
+		deconstruct_array(DatumGetArrayTypeP(d), TIMESTAMPTZOID, sizeof(TimestampTz),
+						  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &r->keep_nulls, &n);
+		Assert(n == r->nkeep);
+		r->keep_times = palloc(sizeof(TimestampTz) * Max(n, 1));
+		for (i = 0; i < n; i++)
+			r->keep_times[i] = r->keep_nulls[i] ? 0 : DatumGetTimestampTz(elems[i]);
+	}
+	pgs_owner_end(&acc);
+	MemoryContextSwitchTo(cxt);
+}
+
+/* W + offset, or NULL without W or without a bound */
+static void
+join_bound(const PgsJoinBound *b, bool w_null, TimestampTz w, Datum *value,
+		   char *null)
+{
+	TimestampTz t;
+
+	*null = 'n';
+	*value = (Datum) 0;
+	if (w_null || !b->bounded)
+		return;
+	if (pg_add_s64_overflow(w, b->offset_usecs, &t) || !IS_VALID_TIMESTAMP(t))
+		t = b->offset_usecs < 0 ? DT_NOBEGIN : DT_NOEND;
+	*value = TimestampTzGetDatum(t);
+	*null = ' ';
+}
+
+/* write rows of a kind for one side into the state table */
+static int64
+join_state_insert(const PgsQuery *q, int side, char kind, Datum tids, Datum times)
+{
+	Oid			types[4] = {INT2OID, CHAROID, TIDARRAYOID, TIMESTAMPTZARRAYOID};
+	Datum		values[4] = {Int16GetDatum(side + 1), CharGetDatum(kind), tids, times};
+
+	return pgs_catalog_run(psprintf("INSERT INTO %s (side, kind, tid, t)"
+									" SELECT $1, $2, u.tid, u.t"
+									" FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4)) AS u(tid, t)",
+									pgs_qualified_relname(q->state_relid)),
+						   4, types, values, NULL, false, 0);
+}
+
+/*
+ * Forget a side's rows of a kind whose bound time the watermark passed
+ * (rows without one can never match: at once); with "returning", the tids
+ * of the rows forgotten.  A side nothing bounds keeps its rows.
+ */
+static Datum
+join_state_evict(const PgsQuery *q, int side, char kind, Datum bound, char bound_null,
+				 bool strict, bool returning, int64 *count)
+{
+	PgsCatalogAccess acc = {0};
+	MemoryContext cxt = CurrentMemoryContext;
+	Oid			types[3] = {INT2OID, CHAROID, TIMESTAMPTZOID};
+	Datum		values[3] = {Int16GetDatum(side + 1), CharGetDatum(kind), bound};
+	char		nulls[3] = {' ', ' ', bound_null};
+	char	   *rel = pgs_qualified_relname(q->state_relid);
+	Datum		result = (Datum) 0;
+	int			n = 0;
+
+	pgs_catalog_begin(&acc);
+	pgs_catalog_exec(psprintf("WITH d AS (DELETE FROM %s WHERE side = $1 AND kind = $2"
+							  " AND (t IS NULL OR t OPERATOR(pg_catalog.%s) $3) RETURNING tid)"
+							  " SELECT pg_catalog.count(*), coalesce(pg_catalog.array_agg(tid), '{}') FROM d",
+							  rel, strict ? "<=" : "<"),
+					 3, types, values, nulls, false, 0);
+	{
+		bool		isnull;
+
+		*count = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
+		if (returning)
+		{
+			Datum		d = pgs_result_datum(0, 2, &isnull);
+			MemoryContext spi = MemoryContextSwitchTo(cxt);
+
+			result = PointerGetDatum(DatumGetArrayTypePCopy(d));
+			(void) n;
+			MemoryContextSwitchTo(spi);
+		}
+	}
+	pgs_catalog_end(&acc);
+	MemoryContextSwitchTo(cxt);
+	return result;
+}
+
+/* the rows of the state table, per side */
+static void
+join_state_counts(const PgsQuery *q, int64 *counts)
+{
+	PgsCatalogAccess acc = {0};
+	int			i;
+	int			n;
+
+	counts[0] = counts[1] = 0;
+	pgs_catalog_begin(&acc);
+	n = pgs_catalog_exec(psprintf("SELECT side, pg_catalog.count(*) FROM %s"
+								  " WHERE kind OPERATOR(pg_catalog.<>) 's' GROUP BY side",
+								  pgs_qualified_relname(q->state_relid)),
+						 0, NULL, NULL, NULL, true, 0);
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		int			side = DatumGetInt16(pgs_result_datum(i, 1, &isnull));
+
+		if (side >= 1 && side <= PGS_MAX_SIDES)
+			counts[side - 1] = DatumGetInt64(pgs_result_datum(i, 2, &isnull));
+	}
+	pgs_catalog_end(&acc);
+}
+
+/*
+ * The watermark of a side after the batch, from the one before and the
+ * latest event time of its new rows (late ones included), never moving
+ * back.
+ */
+static void
+join_side_watermark(const PgsQuerySide *s, const PgsSideProgress *prev,
+					const SideRows *r, PgsSideProgress *out)
+{
+	out->watermark_null = prev->watermark_null;
+	out->watermark = prev->watermark;
+	if (s->event_time == NULL || r->times_null)
+		return;
+	{
+		int64		candidate;
+
+		if (pg_sub_s64_overflow(r->tmax, s->watermark_usecs, &candidate) ||
+			!IS_VALID_TIMESTAMP(candidate))
+			candidate = MIN_TIMESTAMP;
+		if (out->watermark_null || candidate > out->watermark)
+		{
+			out->watermark = candidate;
+			out->watermark_null = false;
+		}
+	}
+}
+
+/*
+ * Run one batch of a join query: write the pairs the batch adds, and the
+ * rows the watermark settles, into the target; keep the state; fill the
+ * batch's progress and each side's.  Returns the rows written.
+ */
+uint64
+pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progress,
+				 PgsSideProgress *sp)
+{
+	JoinPlans  *p = join_plans_for(q);
+	const PgsWatermarks *w = &jb->watermarks;
+	Datum		values[PGS_JOIN_NPARAMS];
+	char		nulls[PGS_JOIN_NPARAMS];
+	SideRows	rows[PGS_MAX_SIDES];
+	PgsSideProgress prev[PGS_MAX_SIDES];
+	Datum		late_tids[PGS_MAX_SIDES];
+	Datum		waiting[PGS_MAX_SIDES];
+	Datum		evicted[PGS_MAX_SIDES];
+	int64		counts[PGS_MAX_SIDES];
+	int64		added = 0;
+	bool		any_evicted = false;
+	uint64		written = 0;
+	int			side;
+	int			i;
+
+	memset(nulls, ' ', sizeof(nulls));
+	for (i = 0; i < PGS_BATCH_NPARAMS; i++)
+	{
+		values[i] = jb->side_params[0].values[i];
+		nulls[i] = jb->side_params[0].nulls[i];
+		values[PGS_BATCH_NPARAMS + i] = jb->side_params[1].values[i];
+		nulls[PGS_BATCH_NPARAMS + i] = jb->side_params[1].nulls[i];
+	}
+	values[PGS_JOIN_P_LO_SNAPSHOT - 1] = jb->lo_snapshot;
+	nulls[PGS_JOIN_P_LO_SNAPSHOT - 1] = jb->lo_null ? 'n' : ' ';
+	values[PGS_JOIN_P_LATE - 1] = TimestampTzGetDatum(w->late);
+	nulls[PGS_JOIN_P_LATE - 1] = (!jb->has_watermark || w->late_null) ? 'n' : ' ';
+	for (side = 0; side < PGS_MAX_SIDES; side++)
+	{
+		/* rows the watermark of the late filter passed cannot match new rows */
+		join_bound(&p->shape.bound[side], !jb->has_watermark || w->late_null, w->late,
+				   &values[PGS_JOIN_P_BOUND - 1 + side], &nulls[PGS_JOIN_P_BOUND - 1 + side]);
+		values[PGS_JOIN_P_TIDS - 1 + side] = join_tid_array(NULL, 0);
+	}
+
+	/* the start, and the rows a semi join still waits to match */
+	{
+		Datum		start = (Datum) 0;
+		bool		start_null = true;
+
+		join_read_state(q, 'u', waiting, &start, &start_null);
+		values[PGS_JOIN_P_START_SNAPSHOT - 1] = start;
+		nulls[PGS_JOIN_P_START_SNAPSHOT - 1] = start_null ? 'n' : ' ';
+	}
+
+	/* each side's new rows: counts, times, the late ones recorded */
+	for (side = 0; side < PGS_MAX_SIDES; side++)
+	{
+		join_side_rows(q, p, side, values, nulls, &rows[side]);
+		if (rows[side].nlate > 0 && q->sides[side].event_time != NULL)
+			added += join_state_insert(q, side, 'l',
+									   join_tid_array(rows[side].late_tids, rows[side].nlate),
+									   rows[side].late_times);
+	}
+	join_read_state(q, 'l', late_tids, NULL, NULL);
+	for (side = 0; side < PGS_MAX_SIDES; side++)
+		values[PGS_JOIN_P_LATE_TIDS - 1 + side] = late_tids[side];
+
+	/* the pairs: side 1's new rows first, then side 2's */
+	join_marks_begin();
+	written += join_run_stmt(q, p, JS_DELTA_NEW1, values, nulls);
+	if (p->shape.kind == PGS_JOIN_SEMI)
+		values[PGS_JOIN_P_TIDS - 1] = waiting[0];
+	written += join_run_stmt(q, p, JS_DELTA_NEW2, values, nulls);
+
+	/* a preserved side's rows wait for a match, until the watermark passes them */
+	for (side = 0; side < PGS_MAX_SIDES; side++)
+	{
+		SideRows   *r = &rows[side];
+		ItemPointer tids;
+		TimestampTz *times;
+		bool	   *tnulls;
+		int			n = 0;
+		Datum		marked;
+		int			nmarked = 0;
+		ItemPointer mtids;
+		HASH_SEQ_STATUS seq;
+		ItemPointer m;
+
+		if (!p->shape.preserved[side])
+			continue;
+		tids = palloc(sizeof(ItemPointerData) * Max(r->nkeep, 1));
+		times = palloc(sizeof(TimestampTz) * Max(r->nkeep, 1));
+		tnulls = palloc(sizeof(bool) * Max(r->nkeep, 1));
+		for (i = 0; i < r->nkeep; i++)
+		{
+			if (join_marked(side, &r->keep_tids[i]))
+				continue;
+			tids[n] = r->keep_tids[i];
+			times[n] = r->keep_times ? r->keep_times[i] : 0;
+			tnulls[n] = r->keep_nulls ? r->keep_nulls[i] : true;
+			n++;
+		}
+		if (n > 0)
+			added += join_state_insert(q, side, 'u', join_tid_array(tids, n),
+									   join_time_array(times, tnulls, n));
+		/* rows that waited and matched in this batch */
+		mtids = palloc(sizeof(ItemPointerData) * Max(hash_get_num_entries(join_marks[side]), 1));
+		hash_seq_init(&seq, join_marks[side]);
+		while ((m = hash_seq_search(&seq)) != NULL)
+			mtids[nmarked++] = *m;
+		if (nmarked > 0)
+		{
+			Oid			types[2] = {INT2OID, TIDARRAYOID};
+			Datum		v[2];
+
+			marked = join_tid_array(mtids, nmarked);
+			v[0] = Int16GetDatum(side + 1);
+			v[1] = marked;
+			pgs_catalog_run(psprintf("DELETE FROM %s WHERE side = $1 AND kind = 'u'"
+									 " AND tid OPERATOR(pg_catalog.=) ANY ($2)",
+									 pgs_qualified_relname(q->state_relid)),
+							2, types, v, NULL, false, 0);
+		}
+	}
+	pgs_join_marks_end();
+
+	/*
+	 * Eviction, by the watermark in force: the waiting rows it passed are
+	 * written null-extended (outer joins) or forgotten (a semi join), and
+	 * late rows it passed can no longer be met.
+	 */
+	for (side = 0; side < PGS_MAX_SIDES; side++)
+	{
+		Datum		bound;
+		char		bound_null;
+		int64		n = 0;
+
+		evicted[side] = join_tid_array(NULL, 0);
+		join_bound(&p->shape.bound[side], !jb->has_watermark || w->watermark_null,
+				   w->watermark, &bound, &bound_null);
+		if (p->shape.preserved[side])
+		{
+			evicted[side] = join_state_evict(q, side, 'u', bound, bound_null,
+											 p->shape.bound[side].strict, true, &n);
+			if (n > 0 && p->shape.kind != PGS_JOIN_SEMI)
+				any_evicted = true;
+		}
+		if (bound_null != 'n')
+			(void) join_state_evict(q, side, 'l', bound, bound_null,
+									p->shape.bound[side].strict, false, &n);
+	}
+	if (any_evicted)
+	{
+		for (side = 0; side < PGS_MAX_SIDES; side++)
+			values[PGS_JOIN_P_TIDS - 1 + side] = evicted[side];
+		written += join_run_stmt(q, p, JS_NULL_ROWS, values, nulls);
+	}
+
+	/* the figures */
+	join_state_counts(q, counts);
+	pgs_checkpoint_side_watermarks(q->query_id, PGS_MAX_SIDES, prev);
+	progress->input_rows = 0;
+	progress->late_rows = 0;
+	progress->times_null = true;
+	for (side = 0; side < PGS_MAX_SIDES; side++)
+	{
+		SideRows   *r = &rows[side];
+		PgsSideProgress *s = &sp[side];
+
+		memset(s, 0, sizeof(PgsSideProgress));
+		s->input_rows = r->input_rows;
+		s->late_rows = q->sides[side].event_time ? r->nlate : 0;
+		s->state_rows = counts[side];
+		s->times_null = r->times_null;
+		s->event_time_min = r->tmin;
+		s->event_time_max = r->tmax;
+		join_side_watermark(&q->sides[side], &prev[side], r, s);
+		progress->input_rows += s->input_rows;
+		progress->late_rows += s->late_rows;
+		if (!r->times_null)
+		{
+			if (progress->times_null || r->tmin < progress->event_time_min)
+				progress->event_time_min = r->tmin;
+			if (progress->times_null || r->tmax > progress->event_time_max)
+				progress->event_time_max = r->tmax;
+			progress->times_null = false;
+		}
+	}
+	if (!progress->times_null)
+		progress->event_time_avg = progress->event_time_min +
+			(progress->event_time_max - progress->event_time_min) / 2;
+	progress->has_state = true;
+	progress->state_rows = counts[0] + counts[1];
+	progress->state_rows_updated = added;
+
+	/* the watermark of the next batch: the sides' by the policy */
+	progress->next_null = w->watermark_null;
+	progress->next_watermark = w->watermark;
+	if (jb->has_watermark)
+	{
+		bool		use_max = q->watermark_policy && strcmp(q->watermark_policy, "max") == 0;
+		bool		have = false;
+		bool		missing = false;
+		TimestampTz global = 0;
+
+		for (side = 0; side < PGS_MAX_SIDES; side++)
+		{
+			if (q->sides[side].event_time == NULL)
+				continue;
+			if (sp[side].watermark_null)
+			{
+				missing = true;
+				continue;
+			}
+			if (!have || (use_max ? sp[side].watermark > global : sp[side].watermark < global))
+				global = sp[side].watermark;
+			have = true;
+		}
+		/* under "min", a side without rows yet holds the watermark back */
+		if (have && (use_max || !missing) &&
+			(progress->next_null || global > progress->next_watermark))
+		{
+			progress->next_watermark = global;
+			progress->next_null = false;
+		}
+	}
+	return written;
+}

@@ -1,0 +1,35 @@
+/*-------------------------------------------------------------------------
+ *
+ * pgs_join_exec.h
+ *	  One batch of a join between two streams (join.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGS_JOIN_EXEC_H
+#define PGS_JOIN_EXEC_H
+
+#include "postgres.h"
+
+#include "catalog/pgs_checkpoint.h"
+#include "catalog/pgs_query.h"
+#include "source/pgs_offsets.h"
+
+/* what the batch protocol gives a join's batch */
+typedef struct PgsJoinBatch
+{
+	int64		batch_id;
+	PgsBatchParams side_params[PGS_MAX_SIDES];	/* each side's new rows */
+	Datum		lo_snapshot;	/* the batch's start */
+	bool		lo_null;		/* the start of the streams */
+	bool		has_watermark;	/* a side has a watermark */
+	PgsWatermarks watermarks;	/* in force for the batch */
+} PgsJoinBatch;
+
+extern uint64 pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb,
+							   PgsProgress *progress, PgsSideProgress *sides);
+extern Oid	pgs_join_create_state(const char *query_name);
+extern void pgs_join_set_start(const PgsQuery *q, Datum snap);
+extern void pgs_join_marks_end(void);
+extern void pgs_join_forget_plans(void);
+
+#endif							/* PGS_JOIN_EXEC_H */
