@@ -24,7 +24,9 @@ database is created and dropped).
 state_rows of a side: the rows the join keeps in its state table, i.e. the
 live rows of a preserved side (outer, semi) that have not matched yet, and
 the rows dropped as late that a read of the stream could still meet, until
-that side's eviction bound passes them.
+that side's eviction bound passes them.  Before a query's first batch its
+sides show no watermark, state_rows nor late_rows (NULL): stream.query_sides
+reads them from the latest batch's progress.
 """
 
 import importlib.util
@@ -303,8 +305,8 @@ BEGIN
         ARRAY['impressions'::regclass, 'clicks'::regclass],
         NULL, NULL, watermarks, watermark_policy, 'active', target);
     INSERT INTO stream.query_sides VALUES
-        (name, 1, 'i', 'impressions', 'imp_time', '2 hours', NULL, 0, 0),
-        (name, 2, 'c', 'clicks', 'click_time', '3 hours', NULL, 0, 0);
+        (name, 1, 'i', 'impressions', 'imp_time', '2 hours', NULL, NULL, NULL),
+        (name, 2, 'c', 'clicks', 'click_time', '3 hours', NULL, NULL, NULL);
     RETURN 1;
 END
 $f$;
