@@ -127,7 +127,7 @@ BEGIN
     IF name = 'j_unbounded' THEN
         RAISE WARNING 'join state of side "i" of streaming query "j_unbounded" grows without bound'
             USING DETAIL = 'No watermark on side "c" bounds how long a row of side "i" can still match.',
-                  HINT = 'Give both sides a watermark with watermarks => and bound the join with a time range, such as c.click_time BETWEEN i.imp_time AND i.imp_time + interval ''1 hour''.';
+                  HINT = 'Give both sides a watermark with watermarks => and bound the join with a time range, such as i.imp_time BETWEEN c.click_time AND c.click_time + interval ''1 hour''.';
         RAISE WARNING 'join state of side "c" of streaming query "j_unbounded" grows without bound'
             USING DETAIL = 'No watermark on side "i" bounds how long a row of side "c" can still match.',
                   HINT = 'Give both sides a watermark with watermarks => and bound the join with a time range, such as c.click_time BETWEEN i.imp_time AND i.imp_time + interval ''1 hour''.';
