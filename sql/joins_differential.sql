@@ -11,8 +11,9 @@
 -- NULL rows are those of the rows the watermark has evicted without a match
 -- (l: t < W - 20 minutes; r: t < W - 5 minutes, solved from the range);
 -- the semi join writes each matched row once.  A unique index on each target
--- fails a batch that would write a row twice.  The per-side watermarks,
--- late counts and state rows are compared with the same recomputation.
+-- fails a batch that would write a row twice.  The per-side watermarks and
+-- state rows, and the rows each step's batches dropped as late, are
+-- compared with the same recomputation.
 -- The output is one line per check, never the random rows.
 CREATE EXTENSION IF NOT EXISTS pg_streaming;
 SET client_min_messages = warning;
@@ -81,13 +82,17 @@ INSERT INTO d_wm VALUES (0, NULL, NULL, NULL);
 
 -- the rows that were not late, and the late ones
 CREATE VIEW l_ok AS
-SELECT l.* FROM l JOIN d_wm w ON w.step = l.step - 1 WHERE w.w IS NULL OR l.t > w.w;
+SELECT l.id, l.k, l.g, l.t, l.step
+  FROM l JOIN d_wm w ON w.step = l.step - 1 WHERE w.w IS NULL OR l.t > w.w;
 CREATE VIEW r_ok AS
-SELECT r.* FROM r JOIN d_wm w ON w.step = r.step - 1 WHERE w.w IS NULL OR r.t > w.w;
+SELECT r.id, r.k, r.g, r.t, r.step
+  FROM r JOIN d_wm w ON w.step = r.step - 1 WHERE w.w IS NULL OR r.t > w.w;
 CREATE VIEW l_late AS
-SELECT l.* FROM l JOIN d_wm w ON w.step = l.step - 1 WHERE l.t <= w.w;
+SELECT l.id, l.k, l.g, l.t, l.step
+  FROM l JOIN d_wm w ON w.step = l.step - 1 WHERE l.t <= w.w;
 CREATE VIEW r_late AS
-SELECT r.* FROM r JOIN d_wm w ON w.step = r.step - 1 WHERE r.t <= w.w;
+SELECT r.id, r.k, r.g, r.t, r.step
+  FROM r JOIN d_wm w ON w.step = r.step - 1 WHERE r.t <= w.w;
 -- the watermark now, and the eviction bounds it gives each side
 CREATE VIEW d_now AS
 SELECT w, wl, wr, w - interval '20 minutes' AS l_bound, w - interval '5 minutes' AS r_bound
@@ -126,9 +131,9 @@ UNION ALL SELECT 'd_full', l_id, r_id, l_t, r_t FROM d_full
 UNION ALL SELECT 'd_semi', l_id, NULL, l_t, NULL FROM d_semi
 UNION ALL SELECT 'd_all', l_id, r_id, NULL, NULL FROM d_all;
 
--- what each side's state table must hold now: the rows of a preserved side
--- not late, not evicted and not matched (for the semi join: not written),
--- and the late rows the eviction bound has not passed
+-- what each side's state table must hold now, and its watermark: the rows
+-- of a preserved side not late, not evicted and not matched (for the semi
+-- join: not written), and the late rows the eviction bound has not passed
 CREATE VIEW ref_state AS
 WITH l_waiting AS (
     SELECT l.id FROM l_ok l, d_now n
@@ -150,16 +155,15 @@ SELECT q.name, s.side,
               WHEN s.side = 2 AND q.name = 'd_full'
               THEN (SELECT count(*) FROM r_waiting)
               ELSE 0 END AS state_rows,
-       CASE WHEN s.side = 1 THEN (SELECT count(*) FROM l_late)
-            ELSE (SELECT count(*) FROM r_late) END AS late_rows,
        CASE WHEN s.side = 1 THEN n.wl ELSE n.wr END AS watermark
   FROM d_queries q, generate_series(1, 2) s(side), kept_late k, d_now n
  WHERE q.watermarks IS NOT NULL
 UNION ALL
-SELECT 'd_all', s.side, 0, 0, NULL FROM generate_series(1, 2) s(side);
+SELECT 'd_all', s.side, 0, NULL FROM generate_series(1, 2) s(side);
 
 CREATE TABLE d_checks (step int, name text, check_name text, bad bigint);
 CREATE TABLE d_new (id int, side text, k int, g int, t timestamptz);
+CREATE TABLE d_before (name text, batch_id bigint);
 
 -- one step: rows for either stream or both, in one transaction or two, then
 -- every query processes all that is available, then the comparisons
@@ -213,6 +217,13 @@ BEGIN
                 COMMIT;
             END IF;
         END IF;
+        -- the batches this step runs are those after the last one so far
+        DELETE FROM d_before;
+        INSERT INTO d_before
+        SELECT q0.name, coalesce((SELECT max(p.batch_id) FROM stream.progress p
+                                   WHERE p.query = q0.name), 0)
+          FROM d_queries q0;
+        COMMIT;
         FOR q IN SELECT * FROM d_queries ORDER BY name LOOP
             CALL stream.process_all_available(q.name);
         END LOOP;
@@ -230,14 +241,29 @@ BEGIN
                (TABLE ref EXCEPT ALL TABLE got)) d ON d.name = q2.name
          GROUP BY q2.name;
         INSERT INTO d_checks
-        SELECT s, e.name, 'sides',
-               count(*) FILTER (WHERE g.query IS NULL
-                                   OR g.state_rows IS DISTINCT FROM e.state_rows
-                                   OR g.late_rows IS DISTINCT FROM e.late_rows
-                                   OR g.watermark IS DISTINCT FROM e.watermark)
+        SELECT s, e.name, 'state rows', count(*) FILTER (WHERE g.state_rows IS DISTINCT FROM e.state_rows)
           FROM ref_state e
           LEFT JOIN stream.query_sides g ON g.query = e.name AND g.side = e.side
          GROUP BY e.name;
+        INSERT INTO d_checks
+        SELECT s, e.name, 'watermarks', count(*) FILTER (WHERE g.watermark IS DISTINCT FROM e.watermark)
+          FROM ref_state e
+          LEFT JOIN stream.query_sides g ON g.query = e.name AND g.side = e.side
+         GROUP BY e.name;
+        -- the rows dropped as late by this step's batches, per side
+        INSERT INTO d_checks
+        SELECT s, q5.name, 'late rows',
+               count(*) FILTER (WHERE coalesce(g.late, 0) <> e.late)
+          FROM d_queries q5 CROSS JOIN generate_series(1, 2) sd(side)
+          JOIN d_before b ON b.name = q5.name
+          LEFT JOIN LATERAL (SELECT sum(p.late_rows) AS late FROM stream.progress_sides p
+                              WHERE p.query = q5.name AND p.side = sd.side
+                                AND p.batch_id > b.batch_id) g ON true
+          CROSS JOIN LATERAL (
+              SELECT CASE WHEN q5.watermarks IS NULL THEN 0
+                          WHEN sd.side = 1 THEN (SELECT count(*) FROM l_late WHERE l_late.step = s)
+                          ELSE (SELECT count(*) FROM r_late WHERE r_late.step = s) END AS late) e
+         GROUP BY q5.name;
         INSERT INTO d_checks
         SELECT s, g.query, 'state bounded', count(*) FILTER (WHERE g.state_rows >= 200)
           FROM stream.query_sides g JOIN d_queries q3 ON q3.name = g.query

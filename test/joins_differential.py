@@ -51,6 +51,8 @@ CREATE TABLE stream.mock_sides (name text, step int, side int, watermark timesta
     state_rows bigint, late_rows bigint);
 CREATE TABLE stream.query_sides (query text, side int, watermark timestamptz,
     state_rows bigint, late_rows bigint);
+CREATE TABLE stream.progress (query text, batch_id bigint);
+CREATE TABLE stream.progress_sides (query text, batch_id bigint, side int, late_rows bigint);
 GRANT ALL ON ALL TABLES IN SCHEMA stream TO PUBLIC;
 CREATE VIEW stream.queries AS SELECT * FROM stream.mock_queries;
 GRANT SELECT ON stream.queries TO PUBLIC;
@@ -88,9 +90,12 @@ BEGIN
                        ' LEFT JOIN l ON l.id = m.l_id LEFT JOIN r ON r.id = m.r_id'
                        ' WHERE m.name = %L AND m.step = %s', q, q, s);
     END IF;
-    UPDATE stream.query_sides x SET watermark = m.watermark, state_rows = m.state_rows,
-           late_rows = m.late_rows
+    UPDATE stream.query_sides x SET watermark = m.watermark, state_rows = m.state_rows
       FROM stream.mock_sides m WHERE m.name = q AND m.step = s AND x.query = q AND x.side = m.side;
+    -- one batch per step will do: the test sums the step's batches
+    INSERT INTO stream.progress VALUES (q, s);
+    INSERT INTO stream.progress_sides
+    SELECT q, s, m.side, m.late_rows FROM stream.mock_sides m WHERE m.name = q AND m.step = s;
 END
 $f$;
 """
@@ -249,10 +254,13 @@ def main(path):
 				for (a, b) in out:
 					sql.append("INSERT INTO stream.mock_rows VALUES ('%s', %d, %s, %s);" % (
 						kind, s, "NULL" if a is None else a, "NULL" if b is None else b))
+			before = [0, 0]
 			for s, st in enumerate(sides, 1):
 				for side, (w, state, late) in enumerate(st, 1):
+					# the rows this step dropped as late
 					sql.append("INSERT INTO stream.mock_sides VALUES ('%s', %d, %d, %s, %d, %d);" % (
-						kind, s, side, ts(w), state, late))
+						kind, s, side, ts(w), state, late - before[side - 1]))
+					before[side - 1] = late
 			print("%s: %d rows written, largest state %s" % (
 				kind, sum(len(o) for o in written),
 				max(max(x[1] for x in st) for st in sides)))
