@@ -280,7 +280,56 @@ SELECT md5(string_agg(object || ': ' || coalesce(definition, ''), E'\n' ORDER BY
   FROM pg_temp.extension_shape();
 SELECT stream.drop_stream('y_events', cascade => true);
 
+-- the last step alone: a database at 0.6 with a live windowed aggregation
+-- and a plain query that have rows pending, updated; both go on exactly
+-- once, keep their definitions (no side rows), show the new columns, and
+-- the update equals a fresh install; the update's watermarks work beside
 \c contrib_regression
+CREATE DATABASE regress_upgrade_06;
+\c regress_upgrade_06
+SET client_min_messages = warning;
+SET timezone = 'UTC';
+CREATE EXTENSION pg_streaming VERSION '0.6';
+SELECT extversion FROM pg_extension WHERE extname = 'pg_streaming';
+CREATE TABLE z_events (id int, kind text, ts timestamptz);
+SELECT stream.create_stream('z_events');
+SELECT stream.start_query('z_windows',
+    $$SELECT stream.tumble(ts, '10 minutes') AS ws, kind, count(*) AS n FROM z_events GROUP BY 1, 2$$,
+    'z_windows', output_mode => 'append', event_time => 'ts', watermark => '5 minutes') > 0 AS started;
+SELECT stream.start_query('z_copy', 'SELECT id, kind FROM z_events', 'z_copy') > 0 AS started;
+INSERT INTO z_events SELECT g, 'k' || g % 3, '2026-01-01 10:00'::timestamptz + g * interval '1 minute'
+  FROM generate_series(1, 30) g;
+CALL stream.process_all_available('z_windows');
+CALL stream.process_all_available('z_copy');
+INSERT INTO z_events SELECT g, 'k' || g % 3, '2026-01-01 10:00'::timestamptz + g * interval '1 minute'
+  FROM generate_series(31, 60) g;
+ALTER EXTENSION pg_streaming UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'pg_streaming';
+SELECT name, pending_rows > 0 AS pending, streams, watermarks IS NOT NULL AS has_watermarks,
+       watermark_policy FROM stream.queries ORDER BY name;
+SELECT count(*) AS side_rows FROM stream.query_side_defs;
+INSERT INTO z_events SELECT g, 'k' || g % 3, '2026-01-01 10:00'::timestamptz + g * interval '1 minute'
+  FROM generate_series(61, 90) g;
+CALL stream.process_all_available('z_windows');
+CALL stream.process_all_available('z_copy');
+SELECT count(*) AS rows, count(DISTINCT id) AS ids FROM z_copy;
+SELECT sum(n) AS counted, count(*) AS windows, max(ws) AS last_closed FROM z_windows;
+SELECT stream.start_query('z_windows_wm',
+    $$SELECT stream.tumble(e.ts, '10 minutes') AS ws, e.kind, count(*) AS n FROM z_events e GROUP BY 1, 2$$,
+    'z_windows_wm', output_mode => 'append', watermarks => '{"e.ts 5 minutes"}') > 0 AS started;
+CALL stream.process_all_available('z_windows_wm');
+SELECT count(*) AS differing FROM (SELECT * FROM z_windows EXCEPT SELECT * FROM z_windows_wm) d;
+SELECT count(*) AS side_rows, (SELECT count(*) FROM stream.checkpoint_sides) AS side_offsets,
+       (SELECT count(*) FROM stream.progress_side_log) AS side_progress
+  FROM stream.query_side_defs;
+RESET timezone;
+:shape_function
+SELECT md5(string_agg(object || ': ' || coalesce(definition, ''), E'\n' ORDER BY object)) = :'fresh' AS same_as_fresh
+  FROM pg_temp.extension_shape();
+SELECT stream.drop_stream('z_events', cascade => true);
+
+\c contrib_regression
+DROP DATABASE regress_upgrade_06;
 DROP DATABASE regress_upgrade_05;
 DROP DATABASE regress_upgrade_old;
 DROP DATABASE regress_upgrade_new;

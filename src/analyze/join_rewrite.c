@@ -31,10 +31,12 @@
 #include "parser/analyze.h"
 #include "parser/parse_func.h"
 #include "parser/parser.h"
+#include "rewrite/rewriteManip.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/ruleutils.h"
 
 #include "analyze/pgs_join.h"
 #include "analyze/pgs_join_rewrite.h"
@@ -434,12 +436,31 @@ pgs_join_substitute(Query *query, const PgsJoinRewrite *rw)
 		int			live = 1 - rw->new_side;
 		Node	   *nonnull;
 		FuncExpr   *count;
+		CaseExpr   *mark = makeNode(CaseExpr);
+		CaseWhen   *when = makeNode(CaseWhen);
 
 		if (j == NULL || js.level[1] != level)
 			elog(ERROR, "the join between the streams of a streaming query was not found");
+
 		j->jointype = jr_tree_has(j->larg, js.rti[rw->new_side]) ? JOIN_LEFT : JOIN_RIGHT;
-		j->quals = jr_and(j->quals, (Node *) jr_mark_call((Expr *) jr_tid_var(&js, 0, 0),
-														  (Expr *) jr_tid_var(&js, 1, 0)));
+
+		/*
+		 * The planner may evaluate the mark apart from the condition's other
+		 * terms (in the inner side's scan, as a parameterized filter, before
+		 * a term on the outer side alone): it tests the whole condition
+		 * itself, so that it records exactly the pairs the join matches.
+		 */
+		when->expr = (Expr *) copyObject(j->quals);
+		when->result = jr_mark_call((Expr *) jr_tid_var(&js, 0, 0),
+									(Expr *) jr_tid_var(&js, 1, 0));
+		when->location = -1;
+		mark->casetype = BOOLOID;
+		mark->casecollid = InvalidOid;
+		mark->arg = NULL;
+		mark->args = list_make1(when);
+		mark->defresult = (Expr *) makeBoolConst(false, false);
+		mark->location = -1;
+		j->quals = jr_and(j->quals, (Node *) mark);
 		count = makeFuncExpr(F_NUM_NONNULLS, INT4OID,
 							 list_make1(jr_tid_var(&js, live, 0)),
 							 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
@@ -455,4 +476,75 @@ pgs_join_substitute(Query *query, const PgsJoinRewrite *rw)
 			level->jointree->quals = nonnull;
 	}
 	return 2;
+}
+
+/* does the expression read only Vars of range table index rti, at this level? */
+static bool
+jr_only_side_walker(Node *node, void *arg)
+{
+	int		   *rti = (int *) arg;
+
+	if (node == NULL)
+		return false;
+	if (IsA(node, Var))
+	{
+		Var		   *v = (Var *) node;
+
+		return v->varlevelsup != 0 || v->varno != *rti || v->varattno <= 0;
+	}
+	if (IsA(node, SubLink) || IsA(node, Aggref) || IsA(node, WindowFunc) ||
+		IsA(node, PlaceHolderVar) || IsA(node, Param))
+		return true;
+	return expression_tree_walker(node, jr_only_side_walker, arg);
+}
+
+static bool
+jr_has_var(Node *node, void *arg)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Var))
+		return true;
+	return expression_tree_walker(node, jr_has_var, arg);
+}
+
+/*
+ * The terms of an outer join's condition that read only side "side" (0 or
+ * 1), as SQL over that side's stream under the alias "s", or NULL when
+ * there are none: a row of the preserved side that fails them can match no
+ * row of the other side, and is written null-extended at once (Spark's
+ * filter before the join).  Deparsed with the current search_path.
+ */
+char *
+pgs_join_side_filter_sql(Query *query, Oid relid1, Oid relid2, int side)
+{
+	PgsJoinRewrite rw = {{0}};
+	JrSides		js = {{0}};
+	void	   *arg[2] = {&js, &rw};
+	JoinExpr   *j;
+	List	   *terms = NIL;
+	ListCell   *lc;
+	Node	   *expr;
+
+	rw.relid[0] = relid1;
+	rw.relid[1] = relid2;
+	(void) jr_find_sides((Node *) query, arg);
+	if (js.level[0] == NULL || js.level[1] != js.level[0])
+		return NULL;
+	j = jr_find_join((Node *) js.level[0]->jointree, js.rti[0], js.rti[1]);
+	if (j == NULL || j->quals == NULL)
+		return NULL;
+	foreach(lc, make_ands_implicit((Expr *) j->quals))
+	{
+		Node	   *term = lfirst(lc);
+
+		if (jr_has_var(term, NULL) && !jr_only_side_walker(term, &js.rti[side]))
+			terms = lappend(terms, copyObject(term));
+	}
+	if (terms == NIL)
+		return NULL;
+	expr = (Node *) make_ands_explicit(terms);
+	ChangeVarNodes(expr, js.rti[side], 1, 0);
+	return deparse_expression(expr, deparse_context_for("s", rw.relid[side]),
+							  false, false);
 }

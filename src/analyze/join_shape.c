@@ -19,6 +19,7 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/stratnum.h"
@@ -27,8 +28,8 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
-#include "datatype/timestamp.h"
 #include "common/int.h"
+#include "datatype/timestamp.h"
 #include "lib/stringinfo.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
@@ -68,8 +69,9 @@ typedef struct JsRange
 	Var		   *gvar;
 	Var		   *lvar;
 	int64		d;
+	int32		months;			/* and this many months: no fixed length */
+	bool		has_months;		/* an interval in the range has months */
 	bool		strict;
-	bool		months;
 } JsRange;
 
 /* a side's time expression in a key: the column, or a tumbling window of it */
@@ -274,41 +276,30 @@ pgs_join_refuse_placement(Query *query)
 	{
 		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
 
-		if (rte->rtekind == RTE_SUBQUERY && rte->lateral &&
-			js_count_reads((Node *) rte->subquery) > 0)
+		if (rte->rtekind != RTE_SUBQUERY || js_count_reads((Node *) rte->subquery) == 0)
+			continue;
+		if (rte->lateral)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("a stream table read in a LATERAL subquery is not supported in a streaming query"),
 					 errdetail("%s", detail),
 					 errhint("Join the two streams with JOIN ... ON and an equality between them.")));
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a join between streams over a subquery in FROM is not supported yet in a streaming query"),
+				 errdetail("%s", detail),
+				 errhint("Name both stream tables directly in the query's FROM clause, with their conditions in ON or WHERE.")));
 	}
-	foreach(lc, query->rtable)
+	foreach(lc, query->cteList)
 	{
-		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+		CommonTableExpr *cte = lfirst_node(CommonTableExpr, lc);
 
-		if (rte->rtekind == RTE_CTE ||
-			(rte->rtekind == RTE_SUBQUERY && js_count_reads((Node *) rte->subquery) == 0))
-			continue;
-		if (rte->rtekind == RTE_SUBQUERY)
+		if (js_count_reads(cte->ctequery) > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("a join between streams over a subquery in FROM is not supported yet in a streaming query"),
+					 errmsg("a join between streams read through WITH is not supported yet in a streaming query"),
 					 errdetail("%s", detail),
-					 errhint("Name both stream tables directly in the query's FROM clause, with their conditions in ON or WHERE.")));
-	}
-	if (query->cteList != NIL || query->hasSubLinks)
-	{
-		foreach(lc, query->cteList)
-		{
-			CommonTableExpr *cte = lfirst_node(CommonTableExpr, lc);
-
-			if (js_count_reads(cte->ctequery) > 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("a join between streams read through WITH is not supported yet in a streaming query"),
-						 errdetail("%s", detail),
-						 errhint("Name both stream tables directly in the query's FROM clause instead of in WITH queries.")));
-		}
+					 errhint("Name both stream tables directly in the query's FROM clause instead of in WITH queries.")));
 	}
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -385,7 +376,8 @@ js_is_time_type(Oid type)
  * and are flagged.  False for anything else.
  */
 static bool
-js_time_term(Node *e, const JsFrame *frame, Var **var, int64 *usecs, bool *months)
+js_time_term(Node *e, const JsFrame *frame, Var **var, int64 *usecs, int32 *months,
+			 bool *any_months)
 {
 	OpExpr	   *op;
 	Oid			fn;
@@ -424,15 +416,20 @@ js_time_term(Node *e, const JsFrame *frame, Var **var, int64 *usecs, bool *month
 		return false;
 	iv = DatumGetIntervalP(((Const *) c)->constvalue);
 	if (iv->month != 0)
-		*months = true;
+		*any_months = true;
 	if (pg_mul_s64_overflow((int64) iv->day, USECS_PER_DAY, &add) ||
 		pg_add_s64_overflow(add, iv->time, &add))
 		return false;
 	if (fn == F_TIMESTAMPTZ_MI_INTERVAL || fn == F_TIMESTAMP_MI_INTERVAL)
+	{
 		add = -add;
+		*months -= iv->month;
+	}
+	else
+		*months += iv->month;
 	if (pg_add_s64_overflow(*usecs, add, usecs))
 		return false;
-	return js_time_term(term, frame, var, usecs, months);
+	return js_time_term(term, frame, var, usecs, months, any_months);
 }
 
 /* the btree strategy of a comparison operator, or 0 */
@@ -465,7 +462,9 @@ js_range(Node *conj, const JsFrame *frame, JsRange *r)
 	Var		   *vb = NULL;
 	int64		ca = 0;
 	int64		cb = 0;
-	bool		months = false;
+	int32		ma = 0;
+	int32		mb = 0;
+	bool		any_months = false;
 	int			strategy;
 	int			sa;
 	int			sb;
@@ -480,14 +479,14 @@ js_range(Node *conj, const JsFrame *frame, JsRange *r)
 	strategy = js_comparison(op->opno);
 	if (strategy == 0)
 		return false;
-	if (!js_time_term(a, frame, &va, &ca, &months) ||
-		!js_time_term(b, frame, &vb, &cb, &months))
+	if (!js_time_term(a, frame, &va, &ca, &ma, &any_months) ||
+		!js_time_term(b, frame, &vb, &cb, &mb, &any_months))
 		return false;
 	sa = js_one_side((Node *) va, frame);
 	sb = js_one_side((Node *) vb, frame);
 	if (sa < 0 || sb < 0 || sa == sb)
 		return false;
-	r->months = months;
+	r->has_months = ma != 0 || mb != 0 || any_months;
 	r->strict = strategy == BTLessStrategyNumber || strategy == BTGreaterStrategyNumber;
 	if (strategy == BTGreaterStrategyNumber || strategy == BTGreaterEqualStrategyNumber)
 	{
@@ -498,6 +497,7 @@ js_range(Node *conj, const JsFrame *frame, JsRange *r)
 		r->lvar = vb;
 		if (pg_sub_s64_overflow(cb, ca, &r->d))
 			return false;
+		r->months = mb - ma;
 	}
 	else
 	{
@@ -507,6 +507,7 @@ js_range(Node *conj, const JsFrame *frame, JsRange *r)
 		r->lvar = va;
 		if (pg_sub_s64_overflow(ca, cb, &r->d))
 			return false;
+		r->months = ma - mb;
 	}
 	return true;
 }
@@ -570,8 +571,11 @@ js_key_time(Node *e, const JsFrame *frame, JsKeyTime *kt)
 			pg_mul_s64_overflow((int64) iv->day, USECS_PER_DAY, &kt->size_usecs) ||
 			pg_add_s64_overflow(kt->size_usecs, iv->time, &kt->size_usecs))
 			return false;
-		if (!js_key_time(linitial(f->args), frame, kt))
+		if (!js_is_time_type(((Var *) linitial(f->args))->vartype) ||
+			((Var *) linitial(f->args))->varattno <= 0 ||
+			js_one_side(linitial(f->args), frame) < 0)
 			return false;
+		kt->var = (Var *) linitial(f->args);
 		kt->window_args = list_copy_tail(f->args, 1);
 		return true;
 	}
@@ -734,14 +738,14 @@ js_canon_text(List *exprs, const JsFrame *frame)
 
 /* ---- messages ---- */
 
-/* a time column of the side to name in a hint */
+/* a time column of the side to name in a hint, or NULL when it has none */
 static const char *
 js_time_column_name(const PgsQuerySide *sides, const PgsJoinSideRef *refs, int i,
 					AttrNumber range_col)
 {
 	Relation	rel;
 	TupleDesc	desc;
-	const char *result = "event_time";
+	const char *result = NULL;
 	int			a;
 
 	if (sides[i].event_time != NULL)
@@ -764,26 +768,60 @@ js_time_column_name(const PgsQuerySide *sides, const PgsJoinSideRef *refs, int i
 	return result;
 }
 
-/* "x.t BETWEEN y.u AND y.u + interval '1 hour'": x's rows bounded by y's */
+/*
+ * "x.t BETWEEN y.u AND y.u + interval '1 hour'": x's rows bounded by y's;
+ * without a time column on a side, words.
+ */
 static char *
 js_range_example(const PgsQuerySide *sides, const PgsJoinSideRef *refs,
 				 const AttrNumber *range_col, int x, int y)
 {
-	const char *xt = quote_identifier(js_time_column_name(sides, refs, x, range_col[x]));
-	const char *yt = quote_identifier(js_time_column_name(sides, refs, y, range_col[y]));
+	const char *xt = js_time_column_name(sides, refs, x, range_col[x]);
+	const char *yt = js_time_column_name(sides, refs, y, range_col[y]);
 	const char *xn = quote_identifier(refs[x].name);
 	const char *yn = quote_identifier(refs[y].name);
 
+	if (xt == NULL || yt == NULL)
+		return psprintf("one that keeps the event time of side \"%s\" within a fixed interval of side \"%s\"'s",
+						refs[x].name, refs[y].name);
+	xt = quote_identifier(xt);
+	yt = quote_identifier(yt);
 	return psprintf("%s.%s BETWEEN %s.%s AND %s.%s + interval '1 hour'",
 					xn, xt, yn, yt, yn, yt);
 }
 
+/* which side's Vars become an index's own (varno 1) */
+typedef struct JsIndexSide
+{
+	const JsFrame *frame;
+	int			side;
+} JsIndexSide;
+
+/* a side's expression as an index on its stream would hold it */
+static Node *
+js_as_index_mutator(Node *node, JsIndexSide *is)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, Var))
+	{
+		Var		   *v = (Var *) node;
+
+		if (v->varlevelsup == is->frame->levelsup[is->side] &&
+			v->varno == is->frame->rtindex[is->side])
+			return (Node *) makeVar(1, v->varattno, v->vartype, v->vartypmod,
+									v->varcollid, 0);
+		return node;
+	}
+	return expression_tree_mutator(node, js_as_index_mutator, is);
+}
+
 /*
  * Does a valid btree index without predicate on the stream begin with one
- * of the columns?
+ * of the columns, or with one of the expressions (varno 1)?
  */
 static bool
-js_has_leading_index(Oid relid, List *attnos)
+js_has_leading_index(Oid relid, List *attnos, List *exprs)
 {
 	Relation	rel = relation_open(relid, AccessShareLock);
 	List	   *indexes = RelationGetIndexList(rel);
@@ -805,9 +843,19 @@ js_has_leading_index(Oid relid, List *attnos)
 		{
 			if (((Form_pg_class) GETSTRUCT(ctup))->relam == BTREE_AM_OID &&
 				index->indisvalid && index->indnatts > 0 &&
-				heap_attisnull(itup, Anum_pg_index_indpred, NULL) &&
-				list_member_int(attnos, index->indkey.values[0]))
-				found = true;
+				heap_attisnull(itup, Anum_pg_index_indpred, NULL))
+			{
+				if (index->indkey.values[0] != 0)
+					found = list_member_int(attnos, index->indkey.values[0]);
+				else if (exprs != NIL)
+				{
+					Relation	irel = index_open(indexoid, AccessShareLock);
+					List	   *iexprs = RelationGetIndexExpressions(irel);
+
+					found = iexprs != NIL && list_member(exprs, linitial(iexprs));
+					index_close(irel, AccessShareLock);
+				}
+			}
 			ReleaseSysCache(ctup);
 		}
 		ReleaseSysCache(itup);
@@ -853,6 +901,33 @@ js_refuse_unbounded(PgsJoinKind kind, const PgsQuerySide *sides,
 					 js_range_example(sides, refs, range_col, n, p))));
 }
 
+/* " - 01:00:00.001", " + 00:05:00", or "" */
+static char *
+js_offset_text(int64 usecs)
+{
+	Interval	iv = {0};
+
+	if (usecs == 0)
+		return "";
+	iv.time = usecs < 0 ? -usecs : usecs;
+	return psprintf(" %c %s", usecs < 0 ? '-' : '+',
+					DatumGetCString(DirectFunctionCall1(interval_out,
+														IntervalPGetDatum(&iv))));
+}
+
+/* what a side keeps, for the shape's debug message */
+static char *
+js_bound_text(const PgsJoinSideRef *refs, const PgsJoinShape *shape, int i)
+{
+	const PgsJoinBound *b = &shape->bound[i];
+
+	if (!b->bounded)
+		return "kept for ever";
+	return psprintf("evicted once %s %s W%s",
+					get_attname(refs[i].relid, b->time_attno, false),
+					b->strict ? "<=" : "<", js_offset_text(b->offset_usecs));
+}
+
 /* ---- the analysis ---- */
 
 void
@@ -866,7 +941,7 @@ pgs_join_analyze(Query *query, const char *output_mode, const PgsQuerySide *side
 	bool		own_only = false;	/* the condition may read only the sides */
 	List	   *keys = NIL;		/* OpExpr, side 1's argument first */
 	List	   *key_exprs[PGS_MAX_SIDES] = {NIL, NIL};
-	List	   *ranges = NIL;	/* the range conjuncts as written */
+	StringInfoData ranges;		/* the range conjuncts, solved for G */
 	PgsJoinBound cand[PGS_MAX_SIDES];
 	bool		months_blocked[PGS_MAX_SIDES] = {false, false};
 	AttrNumber	range_col[PGS_MAX_SIDES] = {InvalidAttrNumber, InvalidAttrNumber};
@@ -880,6 +955,7 @@ pgs_join_analyze(Query *query, const char *output_mode, const PgsQuerySide *side
 		elog(ERROR, "the query has no two stream reads in the places of a join's sides");
 	memset(shape, 0, sizeof(*shape));
 	memset(cand, 0, sizeof(cand));
+	initStringInfo(&ranges);
 
 	/* E1: a joined row is final once written */
 	if (strcmp(output_mode, "append") != 0)
@@ -1000,14 +1076,17 @@ pgs_join_analyze(Query *query, const char *output_mode, const PgsQuerySide *side
 		{
 			PgsJoinBound *c = &cand[r.greater];
 
-			ranges = lappend(ranges, conj);
+			appendStringInfo(&ranges, "%s%d.%d %s %d.%d + " INT64_FORMAT " us + %d months",
+							 ranges.len > 0 ? " AND " : "",
+							 r.greater + 1, r.gvar->varattno, r.strict ? ">" : ">=",
+							 r.lesser + 1, r.lvar->varattno, r.d, r.months);
 			if (range_col[r.greater] == InvalidAttrNumber)
 				range_col[r.greater] = r.gvar->varattno;
 			if (range_col[r.lesser] == InvalidAttrNumber)
 				range_col[r.lesser] = r.lvar->varattno;
 			if (!js_has_watermark(sides, refs, r.lesser, r.lvar->varattno))
 				continue;
-			if (r.months)
+			if (r.has_months)
 			{
 				months_blocked[r.greater] = true;
 				continue;
@@ -1126,7 +1205,16 @@ pgs_join_analyze(Query *query, const char *output_mode, const PgsQuerySide *side
 		shape->output_offset_usecs = Min(shape->output_offset_usecs, o);
 	}
 	shape->keys = js_canon_text(keys, &frame);
-	shape->range = ranges != NIL ? js_canon_text(ranges, &frame) : NULL;
+	shape->range = ranges.len > 0 ? ranges.data : NULL;
+	ereport(DEBUG1,
+			(errmsg_internal("join between streams: %s; side \"%s\": %s; side \"%s\": %s; output watermark W%s",
+							 js_kind_names[shape->kind],
+							 refs[0].name, js_bound_text(refs, shape, 0),
+							 refs[1].name, js_bound_text(refs, shape, 1),
+							 js_offset_text(shape->output_offset_usecs))));
+	ereport(DEBUG2,
+			(errmsg_internal("join between streams: keys %s; range %s",
+							 shape->keys, shape->range ? shape->range : "none")));
 
 	if (!warn)
 		return;
@@ -1159,6 +1247,7 @@ pgs_join_analyze(Query *query, const char *output_mode, const PgsQuerySide *side
 	for (i = 0; i < PGS_MAX_SIDES; i++)
 	{
 		List	   *attnos = NIL;
+		List	   *exprs = NIL;
 		const char *key_name = NULL;
 		AttrNumber	time_col = range_col[i];
 		char	   *relname;
@@ -1176,9 +1265,15 @@ pgs_join_analyze(Query *query, const char *output_mode, const PgsQuerySide *side
 				if (key_name == NULL)
 					key_name = get_attname(refs[i].relid, ((Var *) e)->varattno, false);
 			}
+			else
+			{
+				JsIndexSide is = {&frame, i};
+
+				exprs = lappend(exprs, js_as_index_mutator(lfirst(lc), &is));
+			}
 		}
 		first_attno[i] = attnos != NIL ? linitial_int(attnos) : InvalidAttrNumber;
-		if (js_has_leading_index(refs[i].relid, attnos))
+		if (js_has_leading_index(refs[i].relid, attnos, exprs))
 			continue;
 		/* a self-join's two sides that need the same index: said once */
 		if (i == 1 && refs[1].relid == refs[0].relid &&
@@ -1186,10 +1281,20 @@ pgs_join_analyze(Query *query, const char *output_mode, const PgsQuerySide *side
 			continue;
 		relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(refs[i].relid)),
 											 get_rel_name(refs[i].relid));
+		if (key_name == NULL)
+		{
+			ereport(WARNING,
+					(errmsg("no index of stream table %s begins with the join key of side \"%s\"",
+							relname, refs[i].name),
+					 errdetail("Each batch looks up the rows of side \"%s\" that the other side's new rows may match; without a btree index led by the join key it reads the whole stream each time.",
+							   refs[i].name),
+					 errhint("Create a btree index on %s whose first column is the join key's expression of side \"%s\", written as in the query.",
+							 relname, refs[i].name)));
+			continue;
+		}
 		initStringInfo(&columns);
-		appendStringInfoString(&columns,
-							   key_name ? quote_identifier(key_name) : "<the join key>");
-		if (time_col != InvalidAttrNumber && key_name != NULL)
+		appendStringInfoString(&columns, quote_identifier(key_name));
+		if (time_col != InvalidAttrNumber)
 			appendStringInfo(&columns, ", %s",
 							 quote_identifier(get_attname(refs[i].relid, time_col, false)));
 		ereport(WARNING,

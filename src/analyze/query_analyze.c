@@ -54,6 +54,7 @@ typedef struct QaContext
 	int			nstreams;		/* range table entries naming a stream */
 	int			nreads;			/* reads of a stream, a CTE's per reference */
 	Oid			stream_relid;
+	bool		semi_allowed;	/* the top level reads a stream in its FROM */
 	List	   *semi_sublinks;	/* SubLink: the semi joins between streams */
 	int			semi_reads;		/* reads of a stream in them */
 	bool		in_scalar;		/* checking a scalar subquery's query */
@@ -158,6 +159,20 @@ qa_expr_walker(Node *node, void *arg)
 		w->cx->semi_reads += qa_check_query(castNode(Query, s->subselect), w->cx,
 											false, w->level);
 		return false;
+	}
+	if (IsA(node, SubLink) && w->level->parent == NULL && w->cx->semi_allowed &&
+		(((SubLink *) node)->subLinkType == EXISTS_SUBLINK ||
+		 ((SubLink *) node)->subLinkType == ANY_SUBLINK))
+	{
+		int			reads = 0;
+
+		(void) qa_count_walker(((SubLink *) node)->subselect, &reads);
+		if (reads > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("a semi join between streams elsewhere than at the top of the WHERE clause is not supported yet in a streaming query"),
+					 errdetail("An EXISTS or IN over a stream is a semi join between two streams when it is a condition ANDed at the top of the query's WHERE clause, and its subquery reads the stream in its own FROM."),
+					 errhint("Write the EXISTS or IN as a condition of its own in the WHERE clause, ANDed with the others.")));
 	}
 	if (IsA(node, SubLink) && ((SubLink *) node)->subLinkType == EXPR_SUBLINK)
 	{
@@ -391,7 +406,10 @@ qa_check_query(Query *q, QaContext *cx, bool in_sublink, QaLevel *parent)
 	 * in its FROM: a semi join between two streams.
 	 */
 	if (parent == NULL && !in_sublink && direct_rtis != NULL)
+	{
+		cx->semi_allowed = true;
 		cx->semi_sublinks = pgs_join_semi_sublinks(q);
+	}
 	walk.cx = cx;
 	walk.level = &level;
 	(void) query_tree_walker(q, qa_expr_walker, &walk,

@@ -354,6 +354,15 @@ stream_resume_restored_query(PG_FUNCTION_ARGS)
 						"the transaction histories stream.resume_restored_query checks");
 	if (pgs_checkpoint_check_history(q.query_id, &h))
 		PG_RETURN_BOOL(false);
+	if (q.nsides == PGS_MAX_SIDES)
+	{
+		pgs_query_check_access(&q);
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("streaming query \"%s\" joins two streams and cannot carry on after a restore into another transaction history", q.name),
+				 errdetail("A join keeps rows of its streams by their place in the table, and reads the rows of both streams by their transactions, which a logical restore changes."),
+				 errhint("Drop the query and start it again, with starting_from => 'latest' to leave the rows already processed.")));
+	}
 
 	same_cluster = h.recorded && h.sysid_known && h.local_known &&
 		h.system_identifier == h.local_system_identifier && !h.behind;

@@ -313,9 +313,11 @@ pgs_check_definition(PgsDefinition *d)
 		d->event_type = InvalidOid;
 		d->dedup_types = d->dedup_collations = NIL;
 		d->aggregates = false;
-		if (aq->query->hasAggs || aq->query->groupClause != NIL ||
-			aq->query->groupingSets != NIL || aq->query->havingQual != NULL ||
-			d->dedup != NIL)
+		/* in another output mode the join itself is refused (E1) */
+		if (strcmp(output_mode, "append") == 0 &&
+			(aq->query->hasAggs || aq->query->groupClause != NIL ||
+			 aq->query->groupingSets != NIL || aq->query->havingQual != NULL ||
+			 d->dedup != NIL))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("%s over a join between streams is not supported yet in a streaming query",

@@ -25,7 +25,6 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "parser/parse_func.h"
-#include "parser/parsetree.h"
 #include "parser/scansup.h"
 #include "nodes/nodeFuncs.h"
 #include "utils/acl.h"
@@ -298,7 +297,6 @@ typedef struct PgsStartArgs
 	bool		event_time_given;	/* and the watermark with it */
 	char	   *event_time;
 	int64		watermark_usecs;	/* -1 without */
-	char	   *watermark_text; /* the watermark as interval output writes it */
 	bool		dedup_given;
 	List	   *dedup;			/* char * */
 	bool		key_given;
@@ -387,6 +385,8 @@ qd_watermark_ident(const char **p)
 }
 
 /* the error for a watermarks element that does not parse (E16) */
+static void qd_watermark_invalid(const char *given) pg_attribute_noreturn();
+
 static void
 qd_watermark_invalid(const char *given)
 {
@@ -402,8 +402,8 @@ qd_watermark_invalid(const char *given)
  * reads it, within the bounds of today's watermark argument.  The delay is
  * first decoded by the routines interval_in uses, which report a bad
  * format instead of raising it, so that an element that does not parse is
- * refused with its own message; interval_in then reads it (and raises its
- * own error for a value out of the interval's range).
+ * refused with its own message, and one past any interval is out of range
+ * as every delay beyond the bounds is; interval_in then reads it.
  */
 static QdWatermark *
 qd_watermark_parse(const char *given)
@@ -443,7 +443,15 @@ qd_watermark_parse(const char *given)
 		dterr = DecodeInterval(field, ftype, nf, INTERVAL_FULL_RANGE, &dtype, &itm_in);
 	if (dterr == DTERR_BAD_FORMAT)
 		dterr = DecodeISO8601Interval(delay, &dtype, &itm_in);
-	if (dterr != 0 && dterr != DTERR_FIELD_OVERFLOW && dterr != DTERR_INTERVAL_OVERFLOW)
+	if (dterr == DTERR_FIELD_OVERFLOW || dterr == DTERR_INTERVAL_OVERFLOW)
+	{
+		/* past any interval: refused as every delay out of bounds is */
+		Interval	beyond = {.time = 0,.day = 0,.month = PG_INT32_MAX};
+
+		(void) pgs_interval_usecs(IntervalPGetDatum(&beyond), "watermark", delay,
+								  0, PGS_MAX_TRIGGER_USECS);
+	}
+	if (dterr != 0)
 		qd_watermark_invalid(given);
 	iv = DirectFunctionCall3(interval_in, CStringGetDatum(delay),
 							 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
@@ -582,8 +590,9 @@ qd_start_args_read(FunctionCallInfo fcinfo, PgsStartArgs *a)
 		Datum		watermark = PG_GETARG_DATUM(QD_START_WATERMARK);
 
 		a->event_time = text_to_cstring(PG_GETARG_TEXT_PP(QD_START_EVENT_TIME));
-		a->watermark_text = DatumGetCString(DirectFunctionCall1(interval_out, watermark));
-		a->watermark_usecs = pgs_interval_usecs(watermark, "watermark", a->watermark_text,
+		a->watermark_usecs = pgs_interval_usecs(watermark, "watermark",
+												DatumGetCString(DirectFunctionCall1(interval_out,
+																					watermark)),
 												0, PGS_MAX_TRIGGER_USECS);
 	}
 	a->dedup_given = qd_arg_given(fcinfo, QD_START_DEDUPLICATE);
@@ -670,6 +679,28 @@ qd_side_names(List *names)
 	return buf.data;
 }
 
+/*
+ * A watermarks element for a side, for a hint: the column given when the
+ * side's stream has it, the delay in words whatever the IntervalStyle.
+ */
+static char *
+qd_watermark_example(const PgsJoinSideRef *side, const char *column, int64 usecs)
+{
+	const char *delay;
+
+	if (usecs % USECS_PER_HOUR == 0)
+		delay = psprintf(INT64_FORMAT " hours", usecs / USECS_PER_HOUR);
+	else if (usecs % USECS_PER_MINUTE == 0)
+		delay = psprintf(INT64_FORMAT " minutes", usecs / USECS_PER_MINUTE);
+	else if (usecs % USECS_PER_SEC == 0)
+		delay = psprintf(INT64_FORMAT " seconds", usecs / USECS_PER_SEC);
+	else
+		delay = psprintf(INT64_FORMAT " microseconds", usecs);
+	return psprintf("%s.%s %s", quote_identifier(side->name),
+					get_attnum(side->relid, column) != InvalidAttrNumber ?
+					quote_identifier(column) : "<column>", delay);
+}
+
 /* the watermarks element that names a stream read, or NULL */
 static QdWatermark *
 qd_watermark_for(List *watermark_sides, const char *name)
@@ -745,9 +776,9 @@ qd_start_watermarks(const PgsStartArgs *a, QdStart *s)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("event_time and watermark name one stream's column, and this query reads two"),
-						 errhint("Give each side its watermark: watermarks => '{\"%s.%s %s\", \"%s.%s %s\"}'.",
-								 refs[0].name, a->event_time, a->watermark_text,
-								 refs[1].name, a->event_time, a->watermark_text)));
+						 errhint("Give each side its watermark: watermarks => '{\"%s\", \"%s\"}'.",
+								 qd_watermark_example(&refs[0], a->event_time, a->watermark_usecs),
+								 qd_watermark_example(&refs[1], a->event_time, a->watermark_usecs))));
 			for (i = 0; i < n; i++)
 				names = lappend(names, refs[i].name);
 			qd_watermarks_name_reads(a, names);
@@ -810,7 +841,7 @@ qd_start_validate(const PgsStartArgs *a, QdStart *s)
 		pgs_catalog_require(PGS_CATALOG_0_5, "key and foreach_batch");
 
 	if (strcmp(a->watermark_policy, "min") != 0)
-		pgs_catalog_require(PGS_CATALOG_0_7, "watermark_policy");
+		pgs_catalog_require(PGS_CATALOG_0_7, "watermark policies other than min");
 	qd_start_watermarks(a, s);
 
 	memset(d, 0, sizeof(*d));
@@ -864,7 +895,12 @@ qd_start_target(const PgsStartArgs *a, QdStart *s)
 		s->target_relid = RangeVarGetRelid(rv, NoLock, true);
 		s->created = !OidIsValid(s->target_relid);
 		if (!s->created)
+		{
 			pgs_check_target(s->target_relid, d->aq.stream_relid, &d->aq);
+			/* a join's second stream is its stream as much as its first */
+			if (s->nsides == PGS_MAX_SIDES)
+				pgs_check_target(s->target_relid, s->sides[1].relid, &d->aq);
+		}
 		else
 			s->target_relid = qd_create_target(rv, a->target, &d->aq);
 	}

@@ -578,7 +578,9 @@ pgs_checkpoint_adopt(int64 query_id)
  * never committed is forgotten (nothing of it was delivered).  A query that
  * committed no batch gets an empty batch 0 ending there, as a query started
  * from the latest rows does.  The latest batch's progress row, watermarks
- * and state are kept.
+ * and state are kept.  A join's side 2 gets the same floors in its
+ * checkpoint_sides row; its relfilenode is left for the caller, which knows
+ * the side's stream.
  */
 void
 pgs_checkpoint_restart(int64 query_id, Datum end_snapshot, Oid relfilenode)
@@ -627,6 +629,14 @@ pgs_checkpoint_restart(int64 query_id, Datum end_snapshot, Oid relfilenode)
 								  " WHERE o.query_id = $1 AND o.batch_id = " INT64_FORMAT,
 								  DatumGetInt64(last)),
 						 3, argtypes, values, NULL, false, 0);
+		/* a join's second stream is read from its first block once, too */
+		if (pgs_catalog_has_joins())
+			pgs_catalog_exec(psprintf("UPDATE stream.checkpoint_sides SET"
+									  " end_floor_block = 0, end_tail_block = 0, end_rest_floor = 0,"
+									  " end_writer_xids = NULL, end_writer_firsts = NULL"
+									  " WHERE query_id = $1 AND batch_id = " INT64_FORMAT,
+									  DatumGetInt64(last)),
+							 1, argtypes, values, NULL, false, 0);
 	}
 	pgs_catalog_end(&acc);
 }

@@ -1209,6 +1209,13 @@ batch_run_join(const PgsQuery *q, const PgsOffsets *o, PgsProgress *progress,
 	}
 	jb.batch_id = o->batch_id;
 	jb.lo_null = o->start.is_start;
+	/* a no-data batch ends where it starts: no stream has rows for it */
+	jb.no_data = !o->start.is_start &&
+		VARSIZE_ANY_EXHDR(DatumGetPointer(o->start.snapshot)) ==
+		VARSIZE_ANY_EXHDR(DatumGetPointer(o->end.snapshot)) &&
+		memcmp(VARDATA_ANY(DatumGetPointer(o->start.snapshot)),
+			   VARDATA_ANY(DatumGetPointer(o->end.snapshot)),
+			   VARSIZE_ANY_EXHDR(DatumGetPointer(o->start.snapshot))) == 0;
 	jb.lo_snapshot = o->start.is_start ? (Datum) 0 : o->start.snapshot;
 	jb.has_watermark = batch_has_watermark(q);
 	jb.watermarks = progress->watermarks;

@@ -84,6 +84,8 @@ typedef struct JoinPlans
 	PgsJoinShape shape;
 	char	   *late_column[PGS_MAX_SIDES];
 	char	   *bound_column[PGS_MAX_SIDES];
+	char	   *filter[PGS_MAX_SIDES];	/* the condition's terms on a preserved
+										 * side alone, over "s" */
 	PgsJoinRewrite rw[JS_NSTMTS];
 	char	   *sql[JS_NSTMTS];
 	SPIPlanPtr	plan[JS_NSTMTS];
@@ -325,20 +327,23 @@ join_stats_sql(const PgsQuery *q, JoinPlans *p, int side)
 	char	   *b = p->bound_column[side] ?
 		pgs_join_time_sql(relid, "s", p->bound_column[side]) : "'infinity'::pg_catalog.timestamptz";
 	char	   *rows = pgs_batch_rows_sql_at(relid,
-											 psprintf("s.ctid AS tid, %s AS w, %s AS b", w, b),
+											 psprintf("s.ctid AS tid, %s AS w, %s AS b, (%s) AS pf",
+													  w, b, p->filter[side] ? p->filter[side] : "true"),
 											 side * PGS_BATCH_NPARAMS);
 	bool		keep = p->shape.preserved[side];
+	char	   *not_late = psprintf("(x.w OPERATOR(pg_catalog.>) $%d) IS NOT FALSE", PGS_JOIN_P_LATE);
 
 	return psprintf("SELECT pg_catalog.count(*),"
 					" pg_catalog.min(x.w) FILTER (WHERE pg_catalog.isfinite(x.w)),"
 					" pg_catalog.max(x.w) FILTER (WHERE pg_catalog.isfinite(x.w)),"
 					" pg_catalog.array_agg(x.tid) FILTER (WHERE x.w OPERATOR(pg_catalog.<=) $%d),"
 					" pg_catalog.array_agg(x.b) FILTER (WHERE x.w OPERATOR(pg_catalog.<=) $%d),"
-					" %s, %s"
+					" %s, %s, %s"
 					" FROM (%s) AS x",
 					PGS_JOIN_P_LATE, PGS_JOIN_P_LATE,
-					keep ? psprintf("pg_catalog.array_agg(x.tid) FILTER (WHERE (x.w OPERATOR(pg_catalog.>) $%d) IS NOT FALSE)", PGS_JOIN_P_LATE) : "NULL::pg_catalog.tid[]",
-					keep ? psprintf("pg_catalog.array_agg(x.b) FILTER (WHERE (x.w OPERATOR(pg_catalog.>) $%d) IS NOT FALSE)", PGS_JOIN_P_LATE) : "NULL::pg_catalog.timestamptz[]",
+					keep ? psprintf("pg_catalog.array_agg(x.tid) FILTER (WHERE %s AND x.pf IS TRUE)", not_late) : "NULL::pg_catalog.tid[]",
+					keep ? psprintf("pg_catalog.array_agg(x.b) FILTER (WHERE %s AND x.pf IS TRUE)", not_late) : "NULL::pg_catalog.timestamptz[]",
+					keep ? psprintf("pg_catalog.array_agg(x.tid) FILTER (WHERE %s AND x.pf IS NOT TRUE)", not_late) : "NULL::pg_catalog.tid[]",
 					rows);
 }
 
@@ -395,7 +400,29 @@ join_plans_for(const PgsQuery *q)
 										  pgs_batch_search_path(q->search_path));
 	pgs_join_analyze(analyzed, q->output_mode, q->sides, &shape, false);
 
-	old = MemoryContextSwitchTo(pgs_plan_context());
+	/* a preserved side's rows that can match nothing are written at once */
+	{
+		char	   *filters[PGS_MAX_SIDES] = {NULL, NULL};
+
+		if (shape.kind == PGS_JOIN_LEFT || shape.kind == PGS_JOIN_RIGHT ||
+			shape.kind == PGS_JOIN_FULL)
+		{
+			PgsCatalogAccess acc = {0};
+			MemoryContext cxt = CurrentMemoryContext;
+
+			pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
+			MemoryContextSwitchTo(cxt);
+			for (side = 0; side < PGS_MAX_SIDES; side++)
+				if (shape.preserved[side])
+					filters[side] = pgs_join_side_filter_sql(analyzed, q->sides[0].relid,
+															 q->sides[1].relid, side);
+			pgs_owner_end(&acc);
+			MemoryContextSwitchTo(cxt);
+		}
+		old = MemoryContextSwitchTo(pgs_plan_context());
+		for (side = 0; side < PGS_MAX_SIDES; side++)
+			p->filter[side] = filters[side] ? pstrdup(filters[side]) : NULL;
+	}
 	p->shape = shape;
 	p->shape.keys = NULL;
 	p->shape.range = NULL;
@@ -522,6 +549,8 @@ typedef struct SideRows
 	ItemPointer keep_tids;		/* a preserved side's new rows, not late */
 	TimestampTz *keep_times;
 	bool	   *keep_nulls;
+	int			nnow;
+	ItemPointer now_tids;		/* its new rows that can match nothing */
 } SideRows;
 
 static void
@@ -564,6 +593,8 @@ join_side_rows(const PgsQuery *q, JoinPlans *p, int side, Datum *values,
 		for (i = 0; i < n; i++)
 			r->keep_times[i] = r->keep_nulls[i] ? 0 : DatumGetTimestampTz(elems[i]);
 	}
+	d = pgs_result_datum(0, 8, &isnull);
+	r->now_tids = join_tids(d, isnull, &r->nnow);
 	pgs_owner_end(&acc);
 	MemoryContextSwitchTo(cxt);
 }
@@ -750,24 +781,33 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 	}
 
 	/* each side's new rows: counts, times, the late ones recorded */
+	memset(rows, 0, sizeof(rows));
 	for (side = 0; side < PGS_MAX_SIDES; side++)
 	{
+		rows[side].times_null = true;
+		if (jb->no_data)
+			continue;
 		join_side_rows(q, p, side, values, nulls, &rows[side]);
 		if (rows[side].nlate > 0 && q->sides[side].event_time != NULL)
 			added += join_state_insert(q, side, 'l',
 									   join_tid_array(rows[side].late_tids, rows[side].nlate),
 									   rows[side].late_times);
 	}
-	join_read_state(q, 'l', late_tids, NULL, NULL);
+	if (!jb->no_data)
+		join_read_state(q, 'l', late_tids, NULL, NULL);
 	for (side = 0; side < PGS_MAX_SIDES; side++)
-		values[PGS_JOIN_P_LATE_TIDS - 1 + side] = late_tids[side];
+		values[PGS_JOIN_P_LATE_TIDS - 1 + side] = jb->no_data ?
+			join_tid_array(NULL, 0) : late_tids[side];
 
 	/* the pairs: side 1's new rows first, then side 2's */
 	join_marks_begin();
-	written += join_run_stmt(q, p, JS_DELTA_NEW1, values, nulls);
-	if (p->shape.kind == PGS_JOIN_SEMI)
-		values[PGS_JOIN_P_TIDS - 1] = waiting[0];
-	written += join_run_stmt(q, p, JS_DELTA_NEW2, values, nulls);
+	if (!jb->no_data)
+	{
+		written += join_run_stmt(q, p, JS_DELTA_NEW1, values, nulls);
+		if (p->shape.kind == PGS_JOIN_SEMI)
+			values[PGS_JOIN_P_TIDS - 1] = waiting[0];
+		written += join_run_stmt(q, p, JS_DELTA_NEW2, values, nulls);
+	}
 
 	/* a preserved side's rows wait for a match, until the watermark passes them */
 	for (side = 0; side < PGS_MAX_SIDES; side++)
@@ -839,6 +879,18 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 		{
 			evicted[side] = join_state_evict(q, side, 'u', bound, bound_null,
 											 p->shape.bound[side].strict, true, &n);
+			if (rows[side].nnow > 0)
+			{
+				/* and the new rows that could match nothing */
+				int			nold;
+				ItemPointer old = join_tids(evicted[side], false, &nold);
+				ItemPointer all = palloc(sizeof(ItemPointerData) * (nold + rows[side].nnow));
+
+				memcpy(all, old, sizeof(ItemPointerData) * nold);
+				memcpy(all + nold, rows[side].now_tids, sizeof(ItemPointerData) * rows[side].nnow);
+				evicted[side] = join_tid_array(all, nold + rows[side].nnow);
+				n += rows[side].nnow;
+			}
 			if (n > 0 && p->shape.kind != PGS_JOIN_SEMI)
 				any_evicted = true;
 		}

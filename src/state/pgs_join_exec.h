@@ -21,6 +21,7 @@ typedef struct PgsJoinBatch
 	PgsBatchParams side_params[PGS_MAX_SIDES];	/* each side's new rows */
 	Datum		lo_snapshot;	/* the batch's start */
 	bool		lo_null;		/* the start of the streams */
+	bool		no_data;		/* a batch without rows, after the watermark moved */
 	bool		has_watermark;	/* a side has a watermark */
 	PgsWatermarks watermarks;	/* in force for the batch */
 } PgsJoinBatch;
