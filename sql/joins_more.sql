@@ -81,10 +81,14 @@ SELECT * FROM j_unbounded ORDER BY 1 NULLS LAST, 2 NULLS LAST, 3 NULLS LAST;
 
 -- step 2: the ordinary table changes (later pairs see it, earlier rows stay);
 -- a click ten hours after impression 1 meets it only in the unbounded join;
--- the watermark passes impression 3: its NULL row
+-- the watermark passes impression 3: its NULL row.  Ad 5's impression and
+-- click have no time: not late, no match through the range (the unbounded
+-- join, without one, pairs them), the impression's NULL row at once, and
+-- nothing kept
 UPDATE campaigns SET manager = 'anna' WHERE campaign = 'a';
-INSERT INTO impressions VALUES (4, '2026-01-01 14:00', 'a');
-INSERT INTO clicks VALUES (4, '2026-01-01 14:30', 'fr'), (1, '2026-01-01 20:00', 'fr');
+INSERT INTO impressions VALUES (4, '2026-01-01 14:00', 'a'), (5, NULL, 'a');
+INSERT INTO clicks VALUES (4, '2026-01-01 14:30', 'fr'), (1, '2026-01-01 20:00', 'fr'),
+                          (5, NULL, 'fr');
 CALL stream.process_all_available('j_static');
 CALL stream.process_all_available('j_filtered');
 CALL stream.process_all_available('j_unbounded');

@@ -45,17 +45,19 @@ CALLS = {
 	# at once; impression 3's only click is a bot's: it waits; ad 100 is not
 	# in the join (WHERE).  Call 2, the no-data batch (W 07:10): nothing.
 	# Call 3, step 2: the pair of ad 4, then W = min(12:00, 17:00) = 12:00
-	# evicts impressions before 11:00: impression 3's NULL row.
+	# evicts impressions before 11:00: impression 3's NULL row; impression 5
+	# has no time: it can match nothing, its NULL row at once (2.5).
 	"j_filtered": [
 		[(1, t("10:00"), "'a'", t("10:10")), (2, t("10:00"), "'test'", N)],
 		[],
-		[(4, t("14:00"), "'a'", t("14:30")), (3, t("10:00"), "'a'", N)],
+		[(4, t("14:00"), "'a'", t("14:30")), (3, t("10:00"), "'a'", N),
+		 (5, N, "'a'", N)],
 	],
 	# no watermark, no range: every pair of equal ads, whenever
 	"j_unbounded": [
 		[(1, t("10:00"), t("10:10")), (2, t("10:00"), t("10:10")),
 		 (3, t("10:00"), t("10:10")), (100, t("10:00"), t("10:10"))],
-		[(4, t("14:00"), t("14:30")), (1, t("10:00"), t("20:00"))],
+		[(4, t("14:00"), t("14:30")), (1, t("10:00"), t("20:00")), (5, N, N)],
 	],
 	# the self-join (b.t > a.t, within 10 minutes; watermark 10 minutes on
 	# both sides): step 1, W after 09:54; step 2, 09:50 is late, W after
