@@ -72,6 +72,14 @@ SELECT stream.start_query('j_left_max',
     'j_left_max', trigger => '1 hour',
     watermarks => '{"i.imp_time 2 hours", "c.click_time 3 hours"}',
     watermark_policy => 'max') > 0 AS started;
+-- the semi join spelled with IN: the same rows as j_semi after every step
+SELECT stream.start_query('s_in',
+    $$SELECT i.ad_id, i.imp_time
+        FROM impressions i
+       WHERE i.ad_id IN (SELECT c.ad_id FROM clicks c
+                          WHERE c.click_time BETWEEN i.imp_time AND i.imp_time + interval '1 hour')$$,
+    's_in', trigger => '1 hour',
+    watermarks => '{"i.imp_time 2 hours", "c.click_time 3 hours"}') > 0 AS started;
 
 -- what the catalog shows: side 1 is the first stream read in FROM order (the
 -- outer query's for the semi join), side 2 the other; a join has no
@@ -91,6 +99,7 @@ BEGIN
     CALL stream.process_all_available('j_full');
     CALL stream.process_all_available('j_semi');
     CALL stream.process_all_available('j_left_max');
+    CALL stream.process_all_available('s_in');
 END
 $$;
 
@@ -110,6 +119,7 @@ SELECT * FROM j_left ORDER BY 1 NULLS LAST, 2 NULLS LAST, 3 NULLS LAST;
 SELECT * FROM j_right ORDER BY 1 NULLS LAST, 2 NULLS LAST, 3 NULLS LAST;
 SELECT * FROM j_full ORDER BY 1 NULLS LAST, 2 NULLS LAST, 3 NULLS LAST, 4 NULLS LAST;
 SELECT * FROM j_semi ORDER BY 1 NULLS LAST, 2 NULLS LAST;
+(TABLE j_semi EXCEPT ALL TABLE s_in) UNION ALL (TABLE s_in EXCEPT ALL TABLE j_semi);
 SELECT * FROM j_left_max ORDER BY 1 NULLS LAST, 2 NULLS LAST, 3 NULLS LAST;
 SELECT query, side, watermark, state_rows, late_rows
   FROM stream.query_sides WHERE query LIKE 'j\_%' ORDER BY query, side;
@@ -137,6 +147,7 @@ SELECT * FROM j_left ORDER BY 1 NULLS LAST, 2 NULLS LAST, 3 NULLS LAST;
 SELECT * FROM j_right ORDER BY 1 NULLS LAST, 2 NULLS LAST, 3 NULLS LAST;
 SELECT * FROM j_full ORDER BY 1 NULLS LAST, 2 NULLS LAST, 3 NULLS LAST, 4 NULLS LAST;
 SELECT * FROM j_semi ORDER BY 1 NULLS LAST, 2 NULLS LAST;
+(TABLE j_semi EXCEPT ALL TABLE s_in) UNION ALL (TABLE s_in EXCEPT ALL TABLE j_semi);
 SELECT * FROM j_left_max ORDER BY 1 NULLS LAST, 2 NULLS LAST, 3 NULLS LAST;
 SELECT query, side, watermark, state_rows, late_rows
   FROM stream.query_sides WHERE query LIKE 'j\_%' ORDER BY query, side;
@@ -161,6 +172,7 @@ SELECT * FROM j_left ORDER BY 1 NULLS LAST, 2 NULLS LAST, 3 NULLS LAST;
 SELECT * FROM j_right ORDER BY 1 NULLS LAST, 2 NULLS LAST, 3 NULLS LAST;
 SELECT * FROM j_full ORDER BY 1 NULLS LAST, 2 NULLS LAST, 3 NULLS LAST, 4 NULLS LAST;
 SELECT * FROM j_semi ORDER BY 1 NULLS LAST, 2 NULLS LAST;
+(TABLE j_semi EXCEPT ALL TABLE s_in) UNION ALL (TABLE s_in EXCEPT ALL TABLE j_semi);
 SELECT * FROM j_left_max ORDER BY 1 NULLS LAST, 2 NULLS LAST, 3 NULLS LAST;
 SELECT query, side, watermark, state_rows, late_rows
   FROM stream.query_sides WHERE query LIKE 'j\_%' ORDER BY query, side;
@@ -183,6 +195,7 @@ SELECT * FROM j_left ORDER BY 1 NULLS LAST, 2 NULLS LAST, 3 NULLS LAST;
 SELECT * FROM j_right ORDER BY 1 NULLS LAST, 2 NULLS LAST, 3 NULLS LAST;
 SELECT * FROM j_full ORDER BY 1 NULLS LAST, 2 NULLS LAST, 3 NULLS LAST, 4 NULLS LAST;
 SELECT * FROM j_semi ORDER BY 1 NULLS LAST, 2 NULLS LAST;
+(TABLE j_semi EXCEPT ALL TABLE s_in) UNION ALL (TABLE s_in EXCEPT ALL TABLE j_semi);
 SELECT * FROM j_left_max ORDER BY 1 NULLS LAST, 2 NULLS LAST, 3 NULLS LAST;
 SELECT query, side, watermark, state_rows, late_rows
   FROM stream.query_sides WHERE query LIKE 'j\_%' ORDER BY query, side;
@@ -198,6 +211,7 @@ SELECT * FROM j_left ORDER BY 1 NULLS LAST, 2 NULLS LAST, 3 NULLS LAST;
 SELECT * FROM j_right ORDER BY 1 NULLS LAST, 2 NULLS LAST, 3 NULLS LAST;
 SELECT * FROM j_full ORDER BY 1 NULLS LAST, 2 NULLS LAST, 3 NULLS LAST, 4 NULLS LAST;
 SELECT * FROM j_semi ORDER BY 1 NULLS LAST, 2 NULLS LAST;
+(TABLE j_semi EXCEPT ALL TABLE s_in) UNION ALL (TABLE s_in EXCEPT ALL TABLE j_semi);
 SELECT * FROM j_left_max ORDER BY 1 NULLS LAST, 2 NULLS LAST, 3 NULLS LAST;
 SELECT query, side, watermark, state_rows, late_rows
   FROM stream.query_sides WHERE query LIKE 'j\_%' ORDER BY query, side;
@@ -214,6 +228,7 @@ SELECT * FROM j_left ORDER BY 1 NULLS LAST, 2 NULLS LAST, 3 NULLS LAST;
 SELECT * FROM j_right ORDER BY 1 NULLS LAST, 2 NULLS LAST, 3 NULLS LAST;
 SELECT * FROM j_full ORDER BY 1 NULLS LAST, 2 NULLS LAST, 3 NULLS LAST, 4 NULLS LAST;
 SELECT * FROM j_semi ORDER BY 1 NULLS LAST, 2 NULLS LAST;
+(TABLE j_semi EXCEPT ALL TABLE s_in) UNION ALL (TABLE s_in EXCEPT ALL TABLE j_semi);
 SELECT * FROM j_left_max ORDER BY 1 NULLS LAST, 2 NULLS LAST, 3 NULLS LAST;
 SELECT query, side, watermark, state_rows, late_rows
   FROM stream.query_sides WHERE query LIKE 'j\_%' ORDER BY query, side;
@@ -278,10 +293,11 @@ SELECT stream.alter_query('j_left_max', watermark_policy => 'min');
 \set VERBOSITY default
 
 SELECT stream.drop_query(name) FROM stream.queries WHERE name LIKE 'j\_%' ORDER BY name;
+SELECT stream.drop_query('s_in');
 SELECT stream.drop_stream('impressions');
 SELECT stream.drop_stream('clicks');
 DROP PROCEDURE run_all();
-DROP TABLE impressions, clicks, j_inner, j_left, j_right, j_full, j_semi, j_left_max;
+DROP TABLE impressions, clicks, j_inner, j_left, j_right, j_full, j_semi, j_left_max, s_in;
 RESET ROLE;
 DROP OWNED BY regress_join_owner;
 DROP ROLE regress_join_owner;

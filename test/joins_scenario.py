@@ -57,6 +57,7 @@ QUERIES = [
 	("j_full", "full", "min"),
 	("j_semi", "semi", "min"),
 	("j_left_max", "left", "max"),
+	("s_in", "semi", "min"),
 ]
 
 
