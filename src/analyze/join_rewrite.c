@@ -149,12 +149,23 @@ jr_side_sql(const PgsJoinRewrite *rw, int side, int *natts)
 							 cols, from,
 							 rw->role[side] == PGS_SIDE_LIVE_HI ? 3 : PGS_JOIN_P_LO_SNAPSHOT,
 							 PGS_JOIN_P_START_SNAPSHOT, PGS_JOIN_P_START_SNAPSHOT);
+			/*
+			 * The rows the watermark has not passed, compared in the
+			 * column's own type, so that a probe of an index on (key, time)
+			 * reads the key's live rows only, in a generic plan too.
+			 */
 			if (rw->bound_column[side] != NULL)
-				appendStringInfo(&buf, " AND ($%d::pg_catalog.timestamptz IS NULL OR %s OPERATOR(pg_catalog.%s) $%d)",
-								 PGS_JOIN_P_BOUND + side,
-								 pgs_join_time_sql(relid, "s", rw->bound_column[side]),
-								 rw->bound_strict[side] ? ">" : ">=",
-								 PGS_JOIN_P_BOUND + side);
+			{
+				AttrNumber	attno = get_attnum(relid, rw->bound_column[side]);
+				char	   *bound = psprintf("COALESCE($%d, '-infinity'::pg_catalog.timestamptz)",
+											 PGS_JOIN_P_BOUND + side);
+
+				if (attno != InvalidAttrNumber && get_atttype(relid, attno) == TIMESTAMPOID)
+					bound = psprintf("pg_catalog.timezone('UTC', %s)", bound);
+				appendStringInfo(&buf, " AND s.%s OPERATOR(pg_catalog.%s) %s",
+								 quote_identifier(rw->bound_column[side]),
+								 rw->bound_strict[side] ? ">" : ">=", bound);
+			}
 			if (rw->late_column[side] != NULL)
 				appendStringInfo(&buf, " AND s.ctid OPERATOR(pg_catalog.<>) ALL ($%d)",
 								 PGS_JOIN_P_LATE_TIDS + side);
@@ -509,19 +520,22 @@ jr_has_var(Node *node, void *arg)
 }
 
 /*
- * The terms of an outer join's condition that read only side "side" (0 or
- * 1), as SQL over that side's stream under the alias "s", or NULL when
- * there are none: a row of the preserved side that fails them can match no
- * row of the other side, and is written null-extended at once (Spark's
- * filter before the join).  Deparsed with the current search_path.
+ * The terms of a condition that read only side "side" (0 or 1), as SQL
+ * over that side's stream under the alias "s", or NULL when there are
+ * none; "where" takes them from the WHERE clause of the join's level, else
+ * from the join's own condition.  A row of a preserved side that fails the
+ * join condition's can match no row of the other side, and is written
+ * null-extended at once (Spark's filter before the join); one that fails
+ * the WHERE clause's is never written, and need not wait.  Deparsed with
+ * the current search_path.
  */
 char *
-pgs_join_side_filter_sql(Query *query, Oid relid1, Oid relid2, int side)
+pgs_join_side_filter_sql(Query *query, Oid relid1, Oid relid2, int side, bool where)
 {
 	PgsJoinRewrite rw = {{0}};
 	JrSides		js = {{0}};
 	void	   *arg[2] = {&js, &rw};
-	JoinExpr   *j;
+	Node	   *quals;
 	List	   *terms = NIL;
 	ListCell   *lc;
 	Node	   *expr;
@@ -529,12 +543,22 @@ pgs_join_side_filter_sql(Query *query, Oid relid1, Oid relid2, int side)
 	rw.relid[0] = relid1;
 	rw.relid[1] = relid2;
 	(void) jr_find_sides((Node *) query, arg);
-	if (js.level[0] == NULL || js.level[1] != js.level[0])
+	if (js.level[0] == NULL || js.level[1] == NULL)
 		return NULL;
-	j = jr_find_join((Node *) js.level[0]->jointree, js.rti[0], js.rti[1]);
-	if (j == NULL || j->quals == NULL)
+	if (where)
+		quals = js.level[0]->jointree->quals;
+	else
+	{
+		JoinExpr   *j;
+
+		if (js.level[1] != js.level[0])
+			return NULL;
+		j = jr_find_join((Node *) js.level[0]->jointree, js.rti[0], js.rti[1]);
+		quals = j ? j->quals : NULL;
+	}
+	if (quals == NULL || js.rte[side] == NULL || js.level[side] != js.level[0])
 		return NULL;
-	foreach(lc, make_ands_implicit((Expr *) j->quals))
+	foreach(lc, make_ands_implicit((Expr *) quals))
 	{
 		Node	   *term = lfirst(lc);
 

@@ -57,7 +57,7 @@ extern Oid *pgs_join_params_types(void);
 extern char *pgs_join_time_sql(Oid relid, const char *alias, const char *column);
 extern int	pgs_join_substitute(struct Query *query, const PgsJoinRewrite *rw);
 extern char *pgs_join_side_filter_sql(struct Query *query, Oid relid1, Oid relid2,
-									  int side);
+									  int side, bool where);
 extern void pgs_rewrite_arm_join(const char *token, const PgsJoinRewrite *rw,
 								 Oid view_relid);
 

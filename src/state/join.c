@@ -86,6 +86,7 @@ typedef struct JoinPlans
 	char	   *bound_column[PGS_MAX_SIDES];
 	char	   *filter[PGS_MAX_SIDES];	/* the condition's terms on a preserved
 										 * side alone, over "s" */
+	char	   *where[PGS_MAX_SIDES];	/* the WHERE clause's */
 	PgsJoinRewrite rw[JS_NSTMTS];
 	char	   *sql[JS_NSTMTS];
 	SPIPlanPtr	plan[JS_NSTMTS];
@@ -327,11 +328,13 @@ join_stats_sql(const PgsQuery *q, JoinPlans *p, int side)
 	char	   *b = p->bound_column[side] ?
 		pgs_join_time_sql(relid, "s", p->bound_column[side]) : "'infinity'::pg_catalog.timestamptz";
 	char	   *rows = pgs_batch_rows_sql_at(relid,
-											 psprintf("s.ctid AS tid, %s AS w, %s AS b, (%s) AS pf",
-													  w, b, p->filter[side] ? p->filter[side] : "true"),
+											 psprintf("s.ctid AS tid, %s AS w, %s AS b, (%s) AS pf, (%s) AS wf",
+													  w, b, p->filter[side] ? p->filter[side] : "true",
+													  p->where[side] ? p->where[side] : "true"),
 											 side * PGS_BATCH_NPARAMS);
 	bool		keep = p->shape.preserved[side];
-	char	   *not_late = psprintf("(x.w OPERATOR(pg_catalog.>) $%d) IS NOT FALSE", PGS_JOIN_P_LATE);
+	char	   *not_late = psprintf("(x.w OPERATOR(pg_catalog.>) $%d) IS NOT FALSE AND x.wf IS TRUE",
+										PGS_JOIN_P_LATE);
 
 	return psprintf("SELECT pg_catalog.count(*),"
 					" pg_catalog.min(x.w) FILTER (WHERE pg_catalog.isfinite(x.w)),"
@@ -403,25 +406,30 @@ join_plans_for(const PgsQuery *q)
 	/* a preserved side's rows that can match nothing are written at once */
 	{
 		char	   *filters[PGS_MAX_SIDES] = {NULL, NULL};
+		char	   *wheres[PGS_MAX_SIDES] = {NULL, NULL};
+		PgsCatalogAccess acc = {0};
+		MemoryContext cxt = CurrentMemoryContext;
 
-		if (shape.kind == PGS_JOIN_LEFT || shape.kind == PGS_JOIN_RIGHT ||
-			shape.kind == PGS_JOIN_FULL)
+		pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
+		MemoryContextSwitchTo(cxt);
+		for (side = 0; side < PGS_MAX_SIDES; side++)
 		{
-			PgsCatalogAccess acc = {0};
-			MemoryContext cxt = CurrentMemoryContext;
-
-			pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
-			MemoryContextSwitchTo(cxt);
-			for (side = 0; side < PGS_MAX_SIDES; side++)
-				if (shape.preserved[side])
-					filters[side] = pgs_join_side_filter_sql(analyzed, q->sides[0].relid,
-															 q->sides[1].relid, side);
-			pgs_owner_end(&acc);
-			MemoryContextSwitchTo(cxt);
+			if (!shape.preserved[side])
+				continue;
+			if (shape.kind != PGS_JOIN_SEMI)
+				filters[side] = pgs_join_side_filter_sql(analyzed, q->sides[0].relid,
+														 q->sides[1].relid, side, false);
+			wheres[side] = pgs_join_side_filter_sql(analyzed, q->sides[0].relid,
+													q->sides[1].relid, side, true);
 		}
+		pgs_owner_end(&acc);
+		MemoryContextSwitchTo(cxt);
 		old = MemoryContextSwitchTo(pgs_plan_context());
 		for (side = 0; side < PGS_MAX_SIDES; side++)
+		{
 			p->filter[side] = filters[side] ? pstrdup(filters[side]) : NULL;
+			p->where[side] = wheres[side] ? pstrdup(wheres[side]) : NULL;
+		}
 	}
 	p->shape = shape;
 	p->shape.keys = NULL;
@@ -455,6 +463,20 @@ join_plans_for(const PgsQuery *q)
  * through its index, key by key, as the join's cost depends on.  Returns
  * the rows written.
  */
+/*
+ * What every statement of a join's batch runs with, inside its owner
+ * stretch (undone at its end): no JIT.  The planner prices each probe of
+ * the other side's index at the cost of a search of its whole key range,
+ * and so compiles statements that read a few hundred rows, for longer than
+ * they run.
+ */
+static void
+join_statement_settings(void)
+{
+	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
 static SPIPlanPtr
 join_prepare(const PgsQuery *q, JoinPlans *p, JoinStmt k)
 {
@@ -517,6 +539,7 @@ join_run_stmt(const PgsQuery *q, JoinPlans *p, JoinStmt k, Datum *values,
 	uint64		written;
 
 	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
+	join_statement_settings();
 	if (k != JS_NULL_ROWS)
 	{
 		(void) set_config_option("enable_hashjoin", "off", PGC_USERSET, PGC_S_SESSION,
@@ -564,6 +587,7 @@ join_side_rows(const PgsQuery *q, JoinPlans *p, int side, Datum *values,
 
 	memset(r, 0, sizeof(SideRows));
 	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
+	join_statement_settings();
 	pgs_owner_exec(q->query_id, p->stats_sql[side], PGS_JOIN_NPARAMS,
 				   pgs_join_params_types(), values, nulls, false, 0);
 	MemoryContextSwitchTo(cxt);
