@@ -149,12 +149,23 @@ jr_side_sql(const PgsJoinRewrite *rw, int side, int *natts)
 							 cols, from,
 							 rw->role[side] == PGS_SIDE_LIVE_HI ? 3 : PGS_JOIN_P_LO_SNAPSHOT,
 							 PGS_JOIN_P_START_SNAPSHOT, PGS_JOIN_P_START_SNAPSHOT);
+			/*
+			 * The rows the watermark has not passed, compared in the
+			 * column's own type, so that a probe of an index on (key, time)
+			 * reads the key's live rows only, in a generic plan too.
+			 */
 			if (rw->bound_column[side] != NULL)
-				appendStringInfo(&buf, " AND ($%d::pg_catalog.timestamptz IS NULL OR %s OPERATOR(pg_catalog.%s) $%d)",
-								 PGS_JOIN_P_BOUND + side,
-								 pgs_join_time_sql(relid, "s", rw->bound_column[side]),
-								 rw->bound_strict[side] ? ">" : ">=",
-								 PGS_JOIN_P_BOUND + side);
+			{
+				AttrNumber	attno = get_attnum(relid, rw->bound_column[side]);
+				char	   *bound = psprintf("COALESCE($%d, '-infinity'::pg_catalog.timestamptz)",
+											 PGS_JOIN_P_BOUND + side);
+
+				if (attno != InvalidAttrNumber && get_atttype(relid, attno) == TIMESTAMPOID)
+					bound = psprintf("pg_catalog.timezone('UTC', %s)", bound);
+				appendStringInfo(&buf, " AND s.%s OPERATOR(pg_catalog.%s) %s",
+								 quote_identifier(rw->bound_column[side]),
+								 rw->bound_strict[side] ? ">" : ">=", bound);
+			}
 			if (rw->late_column[side] != NULL)
 				appendStringInfo(&buf, " AND s.ctid OPERATOR(pg_catalog.<>) ALL ($%d)",
 								 PGS_JOIN_P_LATE_TIDS + side);

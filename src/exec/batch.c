@@ -1260,7 +1260,10 @@ void
 pgs_batch_at_subxact_end(SubXactEvent event, SubTransactionId mySubid)
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB && mySubid == batch_subid)
+	{
 		batch_running = false;
+		pgs_join_marks_end();
+	}
 }
 
 /*
