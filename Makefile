@@ -62,7 +62,7 @@ PGFILEDESC = "pg_streaming - structured streaming in PostgreSQL"
 
 PG_CPPFLAGS = -I$(srcdir)/src -Werror=implicit-function-declaration -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
-REGRESS = stream_tables queries refusals identifiers security ddl_guards rewrite_replay indexes stamps backfill retention retention_hold aggregation agg_differential windows event_time memory living_queries window_forms strangers upgrade catalog_version
+REGRESS = stream_tables queries refusals identifiers security ddl_guards rewrite_replay indexes stamps backfill retention retention_hold aggregation agg_differential windows event_time memory living_queries window_forms strangers chains upgrade catalog_version
 REGRESS_OPTS = --load-extension=pg_streaming
 
 ISOLATION = late_commit concurrent_writers concurrent_processing ownership_locks starting_latest index_build_inval \

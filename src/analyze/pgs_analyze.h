@@ -25,6 +25,7 @@ typedef struct PgsAnalyzedQuery
 	List	   *column_types;	/* Oid */
 	List	   *column_typmods; /* int32 */
 	List	   *column_collations;	/* Oid */
+	bool		aggregated_aggregation; /* aggregates an aggregation in FROM */
 } PgsAnalyzedQuery;
 
 extern void pgs_analyze_user_query(const char *query_text,
