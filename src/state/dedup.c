@@ -294,7 +294,6 @@ dd_plans(const PgsQuery *q)
 	PgsCatalogAccess acc = {0};
 	MemoryContext cxt = CurrentMemoryContext;
 	StringInfoData cols;
-	StringInfoData bcols;
 	StringInfoData keys;
 	StringInfoData qkeys;
 	StringInfoData bkeys;
@@ -327,7 +326,6 @@ dd_plans(const PgsQuery *q)
 
 	/* the column lists */
 	initStringInfo(&cols);
-	initStringInfo(&bcols);
 	initStringInfo(&keys);
 	initStringInfo(&qkeys);
 	initStringInfo(&bkeys);
@@ -338,7 +336,6 @@ dd_plans(const PgsQuery *q)
 		const char *c = quote_identifier(lfirst(lc));
 
 		appendStringInfo(&cols, "%s%s", i ? ", " : "", c);
-		appendStringInfo(&bcols, "%sb.%s", i ? ", " : "", c);
 		if (strcmp(lfirst(lc), q->event_time) == 0)
 			p->time_col = i;
 		i++;
@@ -408,16 +405,15 @@ dd_plans(const PgsQuery *q)
 	initStringInfo(&sql);
 	appendStringInfo(&sql,
 					 "WITH r AS (SELECT p.*, pg_catalog.row_number() OVER () AS %s FROM " DEDUP_ROWS_ENR " p),"
-					 " b AS (SELECT DISTINCT ON (%s) r.* FROM r ORDER BY %s, r.%s, r.%s),"
-					 " n AS (INSERT INTO %s AS s (%s, _expires_at, _row, _first_batch)"
+					 " b AS (SELECT DISTINCT ON (%s) r.* FROM r ORDER BY %s, r.%s, r.%s)"
+					 " INSERT INTO %s AS s (%s, _expires_at, _row, _first_batch)"
 					 " SELECT %s, b.%s OPERATOR(pg_catalog.+) $1, b.%s, $2 FROM b"
-					 " ON CONFLICT (%s) DO NOTHING RETURNING s._row)"
-					 " SELECT %s FROM b JOIN n ON n._row OPERATOR(pg_catalog.=) b.%s",
+					 " ON CONFLICT (%s) DO NOTHING RETURNING s._row",
 					 ord, qkeys.data, qkeys.data,
 					 quote_identifier(list_nth(q->target_columns, p->time_col)), ord,
 					 pgs_qualified_relname(q->state_relid), keys.data, bkeys.data,
 					 quote_identifier(list_nth(q->target_columns, p->time_col)), ord,
-					 keys.data, bcols.data, ord);
+					 keys.data);
 	pgs_catalog_begin(&acc);
 	MemoryContextSwitchTo(cxt);
 	pgs_state_register(DEDUP_ROWS_ENR, tuplestore_begin_heap(false, false, work_mem), p->rows_desc);
@@ -575,11 +571,10 @@ dd_chain_plans(const PgsQuery *q)
 	pgs_state_register(DEDUP_ROWS_ENR, tuplestore_begin_heap(false, false, work_mem), p->rows_desc);
 	p->keep = pgs_state_prepare(psprintf("WITH r AS (SELECT p.*, pg_catalog.row_number() OVER () AS pgs_ord"
 										 " FROM " DEDUP_ROWS_ENR " p),"
-										 " b AS (SELECT DISTINCT ON (%s) r.* FROM r ORDER BY %s, r.pgs_time, r.pgs_ord),"
-										 " n AS (INSERT INTO %s AS s (%s, _expires_at, _row, _first_batch)"
+										 " b AS (SELECT DISTINCT ON (%s) r.* FROM r ORDER BY %s, r.pgs_time, r.pgs_ord)"
+										 " INSERT INTO %s AS s (%s, _expires_at, _row, _first_batch)"
 										 " SELECT %s, b.pgs_time OPERATOR(pg_catalog.+) $1, b.pgs_ord, $2 FROM b"
-										 " ON CONFLICT (%s) DO NOTHING RETURNING s._row)"
-										 " SELECT b.pgs_tid FROM b JOIN n ON n._row OPERATOR(pg_catalog.=) b.pgs_ord",
+										 " ON CONFLICT (%s) DO NOTHING RETURNING s._row",
 										 rkeys.data, rkeys.data,
 										 pgs_qualified_relname(state_relid), keys.data,
 										 bkeys.data, keys.data),
@@ -621,6 +616,49 @@ dd_rows(const PgsQuery *q, DedupPlans *p, PgsBatchParams *params, MemoryContext 
 	return rows;
 }
 
+/*
+ * The rows of "rows" at the places (1-based, a bigint column) in "places",
+ * in their order in "rows".  The statement that keeps new keys returns only
+ * their rows' places: joining them back to the rows in SQL would be planned
+ * for the empty tuplestore the statement was prepared with.
+ */
+static Tuplestorestate *
+dd_rows_at(Tuplestorestate *rows, TupleDesc desc, Tuplestorestate *places,
+		   MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	int64		n = tuplestore_tuple_count(rows);
+	bool	   *at = palloc0(sizeof(bool) * (n + 1));
+	TupleDesc	place_desc = CreateTemplateTupleDesc(1);
+	TupleTableSlot *slot;
+	Tuplestorestate *kept = tuplestore_begin_heap(false, false, work_mem);
+	int64		i = 0;
+	bool		isnull;
+
+	TupleDescInitEntry(place_desc, 1, "_row", INT8OID, -1, 0);
+	slot = MakeSingleTupleTableSlot(place_desc, &TTSOpsMinimalTuple);
+	tuplestore_rescan(places);
+	while (tuplestore_gettupleslot(places, true, false, slot))
+	{
+		int64		place = DatumGetInt64(slot_getattr(slot, 1, &isnull));
+
+		if (isnull || place < 1 || place > n)
+			elog(ERROR, "deduplication kept a row at place " INT64_FORMAT " of " INT64_FORMAT,
+				 place, n);
+		at[place] = true;
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	tuplestore_rescan(rows);
+	while (tuplestore_gettupleslot(rows, true, false, slot))
+		if (at[++i])
+			tuplestore_puttupleslot(kept, slot);
+	ExecDropSingleTupleTableSlot(slot);
+	pfree(at);
+	MemoryContextSwitchTo(old);
+	return kept;
+}
+
 /* the keys seen for the first time, with their rows; expired keys out */
 static Tuplestorestate *
 dd_keep(const PgsQuery *q, DedupPlans *p, int64 batch_id, Tuplestorestate *rows,
@@ -631,6 +669,7 @@ dd_keep(const PgsQuery *q, DedupPlans *p, int64 batch_id, Tuplestorestate *rows,
 	Datum		values[2];
 	char		nulls[2] = {' ', ' '};
 	Interval   *delay = palloc0(sizeof(Interval));
+	Tuplestorestate *places;
 	Tuplestorestate *kept;
 
 	delay->time = q->watermark_usecs;
@@ -638,7 +677,9 @@ dd_keep(const PgsQuery *q, DedupPlans *p, int64 batch_id, Tuplestorestate *rows,
 	values[1] = Int64GetDatum(batch_id);
 	pgs_catalog_begin(&acc);
 	pgs_state_register(DEDUP_ROWS_ENR, rows, p->rows_desc);
-	kept = pgs_state_run_into(p->keep, pgs_state_params(2, types, values, nulls), cxt);
+	places = pgs_state_run_into(p->keep, pgs_state_params(2, types, values, nulls), cxt);
+	kept = dd_rows_at(rows, p->rows_desc, places, cxt);
+	tuplestore_end(places);
 	*evicted = 0;
 	if (!w->watermark_null)
 	{
@@ -708,7 +749,6 @@ dd_chain_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 	int64		before = pgs_checkpoint_state_rows(q->query_id);
 	Tuplestorestate *rows;
 	Tuplestorestate *kept;
-	TupleDesc	tid_desc;
 	Datum		tids;
 	int64		input_rows;
 	int64		late;
@@ -734,9 +774,7 @@ dd_chain_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 							   &late);
 	kept = dd_keep(q, p, batch_id, rows, watermarks, cxt, &evicted);
 	nkept = tuplestore_tuple_count(kept);
-	tid_desc = CreateTemplateTupleDesc(1);
-	TupleDescInitEntry(tid_desc, 1, "pgs_tid", TIDOID, -1, 0);
-	tids = dd_tids(kept, tid_desc, cxt);
+	tids = dd_tids(kept, p->rows_desc, cxt);
 	tuplestore_end(rows);
 	tuplestore_end(kept);
 
