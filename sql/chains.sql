@@ -168,6 +168,17 @@ SELECT pg_temp.mismatch('j_dedup_upd',
     $$SELECT page, count(*) AS n, min(t) AS first_t FROM (SELECT DISTINCT ON (event_id) * FROM views
        WHERE (event_id, t) <> (1, '2026-01-01 10:03') ORDER BY event_id, t) d GROUP BY page$$) AS differ;
 
+-- alter_query: a new filter is allowed (the deduplication and the groups
+-- stay), another aggregate is the state's and refused
+SELECT stream.alter_query('j_dedup_upd',
+    query => $$SELECT page, count(*) AS n, min(t) AS first_t FROM views WHERE page <> 'zz' GROUP BY page$$);
+SELECT stream.alter_query('j_dedup_upd',
+    query => $$SELECT page, count(*) AS n, max(t) AS first_t FROM views GROUP BY page$$);
+INSERT INTO views VALUES (10, 'c', '2026-01-01 11:05'), (11, 'zz', '2026-01-01 11:05'),
+    (12, 'a', '2026-01-01 11:06');
+CALL stream.process_all_available('j_dedup_upd');
+SELECT * FROM j_dedup_upd ORDER BY page;
+
 -- many batches: events arriving two or three times, some copies in the
 -- same batch, others in the next one, all within the watermark
 SELECT stream.start_query('j_many',
