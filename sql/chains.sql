@@ -179,6 +179,9 @@ INSERT INTO views VALUES (10, 'c', '2026-01-01 11:05'), (11, 'zz', '2026-01-01 1
 CALL stream.process_all_available('j_dedup_upd');
 SELECT * FROM j_dedup_upd ORDER BY page;
 
+-- the stream's column that a chained query deduplicates by keeps its name
+ALTER TABLE views RENAME COLUMN event_id TO eid;
+
 -- many batches: events arriving two or three times, some copies in the
 -- same batch, others in the next one, all within the watermark
 SELECT stream.start_query('j_many',
