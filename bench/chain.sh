@@ -105,6 +105,8 @@ round_sql() {
 echo "round form ms wal_bytes"
 round_sql | "${psql[@]}" -F ' ' | grep -E '^[0-9]+ (chain|two) ' | grep -v '^0 ' | tee -a "$results"
 
+echo "state rows after the last round (keys and open windows): chain $("${psql[@]}" -c "SELECT state_rows FROM stream.progress WHERE query = 'chain' ORDER BY batch_id DESC LIMIT 1"), two-query form $("${psql[@]}" -c "SELECT sum(s) FROM (SELECT DISTINCT ON (query) state_rows AS s FROM stream.progress WHERE query IN ('dd', 'two') ORDER BY query, batch_id DESC) x")"
+
 # a last batch with a watermark past every row, then the checks
 "${psql[@]}" >/dev/null <<SQL
 INSERT INTO v VALUES (0, 0, timestamptz '2100-01-01', 'end');
@@ -116,7 +118,6 @@ echo "check: the chain's target equals the two-query form's: $("${psql[@]}" -c "
 q="SELECT stream.tumble(t, '1 minute') AS w, page, count(*) AS n
    FROM (SELECT DISTINCT ON (event_id) * FROM v WHERE event_id > 0 ORDER BY event_id, t) d GROUP BY 1, 2"
 echo "check: and the aggregation over all rows without duplicates: $("${psql[@]}" -c "SELECT count(*) = 0 FROM ((TABLE chain_out EXCEPT ALL $q) UNION ALL ($q EXCEPT ALL TABLE chain_out)) d")"
-echo "state rows after the last batch: chain $("${psql[@]}" -c "SELECT state_rows FROM stream.progress WHERE query = 'chain' ORDER BY batch_id DESC LIMIT 1"), two-query form $("${psql[@]}" -c "SELECT sum(s) FROM (SELECT DISTINCT ON (query) state_rows AS s FROM stream.progress WHERE query IN ('dd', 'two') ORDER BY query, batch_id DESC) x")"
 
 echo "form batches median_ms median_wal_bytes"
 for f in chain two; do
