@@ -730,7 +730,7 @@ pgs_query_follow_renames(Oid column_relid, const char *old_column, const char *n
 							 "   AND state_relid IS NOT NULL AND NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a"
 							 "     WHERE a.attrelid OPERATOR(pg_catalog.=) d.state_relid::pg_catalog.oid"
 							 "       AND a.attname OPERATOR(pg_catalog.=) '_expires_at' AND NOT a.attisdropped)"
-							 " LIMIT 1",
+							 " ORDER BY name LIMIT 1",
 							 2, argtypes, values, NULL, false, 0) > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
