@@ -58,6 +58,7 @@ typedef struct QaContext
 	List	   *semi_sublinks;	/* SubLink: the semi joins between streams */
 	int			semi_reads;		/* reads of a stream in them */
 	bool		in_scalar;		/* checking a scalar subquery's query */
+	bool		aggregated_aggregation; /* an aggregation over one in FROM */
 } QaContext;
 
 /*
@@ -426,6 +427,16 @@ qa_check_query(Query *q, QaContext *cx, bool in_sublink, QaLevel *parent)
 	 */
 	aggregates = q->hasAggs || q->groupClause != NIL || q->groupingSets != NIL ||
 		q->havingQual != NULL;
+	/* an aggregation in FROM of the aggregating top level: a chain (queries.c) */
+	if (aggregates && parent != NULL && !in_sublink && parent->parent == NULL &&
+		(parent->query->hasAggs || parent->query->groupClause != NIL))
+	{
+		foreach(lc, parent->query->rtable)
+			if (lfirst_node(RangeTblEntry, lc)->subquery == q)
+				cx->aggregated_aggregation = true;
+		if (cx->aggregated_aggregation)
+			return reads;
+	}
 	if (aggregates && (parent != NULL || in_sublink))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -606,6 +617,7 @@ pgs_analyze_user_query(const char *query_text, PgsAnalyzedQuery *result)
 				 errhint("Compute such values in a default of the target table instead.")));
 
 	result->stream_relid = cx.stream_relid;
+	result->aggregated_aggregation = cx.aggregated_aggregation;
 	result->query = query;
 	result->sorted = query->sortClause != NIL;
 	result->limited = query->limitCount != NULL || query->limitOffset != NULL;
