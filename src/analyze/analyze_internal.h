@@ -15,6 +15,9 @@
 
 /* query_analyze.c */
 extern bool qa_is_stream(Oid relid);
+extern void pgs_rte_become_subquery(RangeTblEntry *rte, const char *sql,
+									Oid *param_types, int nparams,
+									bool security_barrier);
 
 /* join_shape.c */
 extern List *pgs_join_semi_sublinks(Query *query);

@@ -734,19 +734,22 @@ pgs_compose_insert(const char *query_text, Oid target_relid, List *target_column
 
 /* ---- the substitution, during analysis ---- */
 
-static void
-qa_substitute_rte(RangeTblEntry *rte)
+/*
+ * Make a read of a relation a read of the given subquery (analyzed with
+ * the statement's parameters), which stands for the rows of the stream
+ * the batch reads.  The table's rights were checked when the query was
+ * started and are checked by the subquery's own read of it.
+ */
+void
+pgs_rte_become_subquery(RangeTblEntry *rte, const char *sql, Oid *param_types,
+						int nparams, bool security_barrier)
 {
-	char	   *sql = pgs_stream_subquery_sql(rte->relid);
 	List	   *raw = raw_parser(sql, RAW_PARSE_DEFAULT);
-	Query	   *sub;
 
-	sub = parse_analyze_fixedparams(linitial_node(RawStmt, raw), sql,
-									pgs_batch_param_types, PGS_BATCH_NPARAMS,
-									NULL);
+	rte->subquery = parse_analyze_fixedparams(linitial_node(RawStmt, raw), sql,
+											  param_types, nparams, NULL);
 	rte->rtekind = RTE_SUBQUERY;
-	rte->subquery = sub;
-	rte->security_barrier = true;
+	rte->security_barrier = security_barrier;
 	rte->relid = InvalidOid;
 	rte->relkind = 0;
 	rte->rellockmode = 0;
@@ -758,6 +761,13 @@ qa_substitute_rte(RangeTblEntry *rte)
 	rte->insertedCols = NULL;
 	rte->updatedCols = NULL;
 	rte->extraUpdatedCols = NULL;
+}
+
+static void
+qa_substitute_rte(RangeTblEntry *rte)
+{
+	pgs_rte_become_subquery(rte, pgs_stream_subquery_sql(rte->relid),
+							pgs_batch_param_types, PGS_BATCH_NPARAMS, true);
 }
 
 static bool
