@@ -124,7 +124,6 @@ qa_is_stream(Oid relid)
 
 static int	qa_check_query(Query *q, QaContext *cx, bool in_sublink,
 						   QaLevel *parent);
-static bool qa_count_walker(Node *node, void *arg);
 
 /*
  * Walks one level's expressions: subquery expressions must not read the
@@ -143,7 +142,7 @@ qa_expr_walker(Node *node, void *arg)
 		SubLink    *s = (SubLink *) get_notclausearg(node);
 		int			reads = 0;
 
-		(void) qa_count_walker(s->subselect, &reads);
+		(void) pgs_count_stream_reads(s->subselect, &reads);
 		if ((s->subLinkType == EXISTS_SUBLINK || s->subLinkType == ANY_SUBLINK) &&
 			reads > 0)
 			ereport(ERROR,
@@ -167,7 +166,7 @@ qa_expr_walker(Node *node, void *arg)
 	{
 		int			reads = 0;
 
-		(void) qa_count_walker(((SubLink *) node)->subselect, &reads);
+		(void) pgs_count_stream_reads(((SubLink *) node)->subselect, &reads);
 		if (reads > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -488,9 +487,9 @@ qa_check_query(Query *q, QaContext *cx, bool in_sublink, QaLevel *parent)
 	return reads;
 }
 
-/* counts stream references in a rewritten query tree */
-static bool
-qa_count_walker(Node *node, void *arg)
+/* counts stream references in a query tree, at every level */
+bool
+pgs_count_stream_reads(Node *node, void *arg)
 {
 	int		   *count = (int *) arg;
 
@@ -508,9 +507,9 @@ qa_count_walker(Node *node, void *arg)
 			if (rte->rtekind == RTE_RELATION && qa_is_stream(rte->relid))
 				(*count)++;
 		}
-		return query_tree_walker(q, qa_count_walker, arg, 0);
+		return query_tree_walker(q, pgs_count_stream_reads, arg, 0);
 	}
-	return expression_tree_walker(node, qa_count_walker, arg);
+	return expression_tree_walker(node, pgs_count_stream_reads, arg);
 }
 
 /* report positions of errors in the user's query against its own text */
@@ -580,7 +579,7 @@ pgs_analyze_user_query(const char *query_text, PgsAnalyzedQuery *result)
 
 	rewritten = QueryRewrite(copyObject(query));
 	foreach(lc, rewritten)
-		(void) qa_count_walker(lfirst(lc), &after_rewrite);
+		(void) pgs_count_stream_reads(lfirst(lc), &after_rewrite);
 
 	if (after_rewrite > cx.nstreams)
 		ereport(ERROR,
