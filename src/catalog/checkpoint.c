@@ -547,6 +547,39 @@ pgs_checkpoint_state_rows(int64 query_id)
 }
 
 /*
+ * The rows an operator of the query kept in its state after the latest
+ * batch that reported it in stream.progress_operator_log; false when none
+ * did (before the first batch, or on a catalog older than 0.7 and until a
+ * batch has run on 0.7).
+ */
+bool
+pgs_checkpoint_operator_state_rows(int64 query_id, const char *operator,
+								   int64 *state_rows)
+{
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[2] = {INT8OID, TEXTOID};
+	Datum		values[2] = {Int64GetDatum(query_id), CStringGetTextDatum(operator)};
+	bool		found;
+
+	*state_rows = 0;
+	if (!pgs_catalog_has_joins())
+		return false;
+	pgs_catalog_begin(&acc);
+	found = pgs_catalog_exec("SELECT state_rows FROM stream.progress_operator_log"
+							 " WHERE query_id = $1 AND operator = $2"
+							 " ORDER BY batch_id DESC, ordinal LIMIT 1",
+							 2, argtypes, values, NULL, true, 0) > 0;
+	if (found)
+	{
+		bool		isnull;
+
+		*state_rows = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
+	}
+	pgs_catalog_end(&acc);
+	return found;
+}
+
+/*
  * Record a batch as committed without a progress row: the empty batch 0
  * that makes a query start from the rows committed after it started.
  */

@@ -132,6 +132,8 @@ extern void pgs_checkpoint_commit(int64 query_id, int64 batch_id,
 								  const PgsProgress *p);
 extern void pgs_checkpoint_mark_committed(int64 query_id, int64 batch_id);
 extern int64 pgs_checkpoint_state_rows(int64 query_id);
+extern bool pgs_checkpoint_operator_state_rows(int64 query_id, const char *operator,
+											   int64 *state_rows);
 extern void pgs_checkpoint_plan_watermarks(int64 query_id, PgsWatermarks *w);
 extern void pgs_checkpoint_write_watermarks(int64 query_id, int64 batch_id,
 											const PgsWatermarks *w);

@@ -386,10 +386,22 @@ batch_execute_query(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 		progress->state_rows = before + r.groups_added - r.evicted;
 		progress->state_rows_updated = r.groups_updated;
 		progress->late_rows = r.late_groups;
-		pgs_progress_add_operator(progress,
-								  q->dedup_columns != NIL ? "deduplication" : "aggregation",
-								  0, progress->state_rows, r.groups_updated, r.evicted,
-								  r.late_groups);
+		if (r.chained)
+		{
+			/* deduplication, then the aggregation of the rows it kept */
+			pgs_progress_add_operator(progress, "deduplication", 0, r.dedup_state_rows,
+									  r.dedup_added, r.dedup_evicted, r.dedup_late);
+			pgs_progress_add_operator(progress, "aggregation", 0,
+									  progress->state_rows - r.dedup_state_rows,
+									  r.groups_updated - r.dedup_added,
+									  r.evicted - r.dedup_evicted,
+									  r.late_groups - r.dedup_late);
+		}
+		else
+			pgs_progress_add_operator(progress,
+									  q->dedup_columns != NIL ? "deduplication" : "aggregation",
+									  0, progress->state_rows, r.groups_updated, r.evicted,
+									  r.late_groups);
 		return (uint64) r.output_rows;
 	}
 
