@@ -14,8 +14,11 @@ CREATE VIEW src_view AS SELECT id, grp FROM src;
 -- query shapes
 SELECT stream.start_query('r', 'SELECT grp FROM dim', 'r_out');
 SELECT stream.start_query('r', 'SELECT 1 AS one', 'r_out');
-SELECT stream.start_query('r', 'SELECT a.id FROM src a JOIN src2 b ON a.id = b.id', 'r_out');
-SELECT stream.start_query('r', 'SELECT a.id FROM src a JOIN src b USING (id)', 'r_out');
+-- a join between two streams, and a self-join: accepted in append mode, with
+-- the state that nothing bounds said aloud; refused in update mode
+SELECT stream.start_query('join1', 'SELECT a.id FROM src a JOIN src2 b ON a.id = b.id', 'join1_out') > 0 AS started;
+SELECT stream.start_query('join2', 'SELECT a.id FROM src a JOIN src b USING (id)', 'join2_out') > 0 AS started;
+SELECT stream.start_query('r', 'SELECT a.id FROM src a JOIN src b USING (id)', 'r_out', output_mode => 'update');
 SELECT stream.start_query('r', 'SELECT grp, count(*) AS n FROM src GROUP BY grp', 'r_out');
 SELECT stream.start_query('r', 'SELECT count(*) AS n FROM src', 'r_out');
 SELECT stream.start_query('r', 'SELECT id, row_number() OVER (ORDER BY id) AS rn FROM src', 'r_out');
@@ -175,7 +178,7 @@ SELECT count(*) AS inserted_by_a_refused_cte FROM dim WHERE grp = 9;
 
 SELECT stream.drop_query(name) FROM stream.queries ORDER BY name;
 DROP TABLE src, src2, dim, bad_target, narrow_target, point_target, carol_target,
-    ok1_out, ok2_out, ok3_out, t_out CASCADE;
+    ok1_out, ok2_out, ok3_out, t_out, join1_out, join2_out CASCADE;
 DROP SEQUENCE a_seq;
 REVOKE CREATE ON SCHEMA public FROM regress_stream_carol;
 DROP ROLE regress_stream_carol;

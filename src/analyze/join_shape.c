@@ -923,6 +923,16 @@ js_bound_text(const PgsJoinSideRef *refs, const PgsJoinShape *shape, int i)
 
 	if (!b->bounded)
 		return "kept for ever";
+	if (b->window_usecs > 0)
+	{
+		Interval	iv = {0};
+
+		iv.time = b->window_usecs;
+		return psprintf("evicted once its window of %s over %s ends at or before W",
+						DatumGetCString(DirectFunctionCall1(interval_out,
+															IntervalPGetDatum(&iv))),
+						get_attname(refs[i].relid, b->time_attno, false));
+	}
 	return psprintf("evicted once %s %s W%s",
 					get_attname(refs[i].relid, b->time_attno, false),
 					b->strict ? "<=" : "<", js_offset_text(b->offset_usecs));
@@ -932,7 +942,7 @@ js_bound_text(const PgsJoinSideRef *refs, const PgsJoinShape *shape, int i)
 
 void
 pgs_join_analyze(Query *query, const char *output_mode, const PgsQuerySide *sides,
-				 PgsJoinShape *shape, bool warn)
+				 PgsJoinShape *shape, bool warn, const char *query_name)
 {
 	PgsJoinSideRef refs[PGS_MAX_SIDES];
 	JsFrame		frame;
@@ -1138,20 +1148,33 @@ pgs_join_analyze(Query *query, const char *output_mode, const PgsQuerySide *side
 
 	/*
 	 * Each side's bound.  A key on the event time evicts a row once its key
-	 * time is at or before W: the time itself, or its window's end, which is
-	 * at most the time plus the window's size (so a window's rows are kept
-	 * until W passes their time plus the size).  Else the lowest range.
+	 * time is at or before W: the time itself, or its window's end, which
+	 * is at or before W exactly when the time is before the start of the
+	 * window that holds W.  Else the lowest range.
 	 */
 	for (i = 0; i < PGS_MAX_SIDES; i++)
 	{
 		PgsJoinBound *b = &shape->bound[i];
 
-		if (key_watermark)
+		if (key_watermark && key_time[i].window_args != NIL)
 		{
 			b->bounded = true;
 			b->time_attno = key_time[i].var->varattno;
 			b->time_type = key_time[i].var->vartype;
-			b->offset_usecs = -key_time[i].size_usecs;
+			b->offset_usecs = 0;
+			b->strict = false;
+			b->window_usecs = key_time[i].size_usecs;
+			/* the origin's default is the Unix epoch, for both types */
+			b->window_origin = list_length(key_time[i].window_args) > 1 ?
+				DatumGetTimestamp(((Const *) lsecond(key_time[i].window_args))->constvalue) :
+				(int64) (UNIX_EPOCH_JDATE - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY;
+		}
+		else if (key_watermark)
+		{
+			b->bounded = true;
+			b->time_attno = key_time[i].var->varattno;
+			b->time_type = key_time[i].var->vartype;
+			b->offset_usecs = 0;
 			b->strict = true;
 		}
 		else
@@ -1201,7 +1224,11 @@ pgs_join_analyze(Query *query, const char *output_mode, const PgsQuerySide *side
 
 		if (!b->bounded)
 			continue;
-		o = b->strict ? b->offset_usecs : b->offset_usecs - 1000;
+		/* a window's rows kept are after W less its size */
+		if (b->window_usecs > 0)
+			o = -b->window_usecs;
+		else
+			o = b->strict ? b->offset_usecs : b->offset_usecs - 1000;
 		shape->output_offset_usecs = Min(shape->output_offset_usecs, o);
 	}
 	shape->keys = js_canon_text(keys, &frame);
@@ -1236,7 +1263,10 @@ pgs_join_analyze(Query *query, const char *output_mode, const PgsQuerySide *side
 			detail = psprintf("No range condition bounds side \"%s\" by side \"%s\"'s event time.",
 							  refs[i].name, refs[o].name);
 		ereport(WARNING,
-				(errmsg("join state of side \"%s\" of the streaming query grows without bound",
+				(query_name != NULL ?
+				 errmsg("join state of side \"%s\" of streaming query \"%s\" grows without bound",
+						refs[i].name, query_name) :
+				 errmsg("join state of side \"%s\" of the streaming query grows without bound",
 						refs[i].name),
 				 errdetail("%s", detail),
 				 errhint("Give both sides a watermark with watermarks => and bound the join with a time range, such as %s.",

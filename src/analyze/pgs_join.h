@@ -46,6 +46,11 @@ typedef struct PgsJoinBound
 	Oid			time_type;		/* TIMESTAMPTZOID or TIMESTAMPOID */
 	int64		offset_usecs;	/* evicted once t < W + offset ... */
 	bool		strict;			/* ... or t <= W + offset */
+	int64		window_usecs;	/* > 0: a key of windows of this size; the
+								 * bound is then the start of the window
+								 * holding W + offset (its rows' windows
+								 * ended at or before W) */
+	int64		window_origin;	/* those windows' origin, as t counts */
 } PgsJoinBound;
 
 typedef struct PgsJoinShape
@@ -66,11 +71,12 @@ extern int	pgs_join_find_sides(struct Query *query, PgsJoinSideRef *sides);
  * Check a query over two stream reads (every refusal of surface.md 2.8 that is
  * about the shape: E1..E10, E8) and describe it.  "sides" carry the watermarks
  * (event_time NULL for a side without).  Warns (surface.md 2.7) about a side
- * whose state grows without bound, and about a side whose join key has no
- * btree index led by it (every batch would read that stream whole).
+ * whose state grows without bound, naming the query when query_name is not
+ * NULL, and about a side whose join key has no btree index led by it (every
+ * batch would read that stream whole).
  */
 extern void pgs_join_analyze(struct Query *query, const char *output_mode,
 							 const PgsQuerySide *sides, PgsJoinShape *shape,
-							 bool warn);
+							 bool warn, const char *query_name);
 
 #endif							/* PGS_JOIN_H */

@@ -295,8 +295,8 @@ qd_alter_check_join(const PgsQuery *q, PgsDefinition *d)
 	}
 	old_query = pgs_query_analyze_as_owner(q->owner, q->query_text,
 										   pgs_batch_search_path(q->search_path));
-	pgs_join_analyze(old_query, q->output_mode, q->sides, &old_shape, false);
-	pgs_join_analyze(d->aq.query, q->output_mode, q->sides, &new_shape, false);
+	pgs_join_analyze(old_query, q->output_mode, q->sides, &old_shape, false, q->name);
+	pgs_join_analyze(d->aq.query, q->output_mode, q->sides, &new_shape, false, q->name);
 	if (old_shape.kind != new_shape.kind)
 		qd_alter_join_refused(q, psprintf("The join type changes from %s to %s.",
 										  qd_join_kind_name(old_shape.kind),

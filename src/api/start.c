@@ -854,7 +854,8 @@ qd_start_validate(const PgsStartArgs *a, QdStart *s)
 		pgs_catalog_require(PGS_CATALOG_0_4,
 							"streaming aggregations, watermarks and deduplication");
 	if (s->nsides == PGS_MAX_SIDES)
-		pgs_join_analyze(d->aq.query, a->output_mode, s->sides, &s->join, true);
+		pgs_join_analyze(d->aq.query, a->output_mode, s->sides, &s->join, true,
+						 a->name);
 
 	s->keyed = a->key_given;
 	s->key = a->key;

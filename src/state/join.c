@@ -401,7 +401,7 @@ join_plans_for(const PgsQuery *q)
 
 	analyzed = pgs_query_analyze_as_owner(q->owner, q->query_text,
 										  pgs_batch_search_path(q->search_path));
-	pgs_join_analyze(analyzed, q->output_mode, q->sides, &shape, false);
+	pgs_join_analyze(analyzed, q->output_mode, q->sides, &shape, false, q->name);
 
 	/* a preserved side's rows that can match nothing are written at once */
 	{
@@ -623,7 +623,11 @@ join_side_rows(const PgsQuery *q, JoinPlans *p, int side, Datum *values,
 	MemoryContextSwitchTo(cxt);
 }
 
-/* W + offset, or NULL without W or without a bound */
+/*
+ * W + offset, or NULL without W or without a bound.  For a key of windows,
+ * the start of the window that holds it: a row before that start is in a
+ * window that ended at or before W, which no row still to come is in.
+ */
 static void
 join_bound(const PgsJoinBound *b, bool w_null, TimestampTz w, Datum *value,
 		   char *null)
@@ -636,6 +640,28 @@ join_bound(const PgsJoinBound *b, bool w_null, TimestampTz w, Datum *value,
 		return;
 	if (pg_add_s64_overflow(w, b->offset_usecs, &t) || !IS_VALID_TIMESTAMP(t))
 		t = b->offset_usecs < 0 ? DT_NOBEGIN : DT_NOEND;
+	else if (b->window_usecs > 0)
+	{
+		int64		since;
+		int64		n;
+		TimestampTz start;
+
+		/* floor((t - origin) / size) * size + origin; out of range: none */
+		if (pg_sub_s64_overflow(t, b->window_origin, &since))
+			t = DT_NOBEGIN;
+		else
+		{
+			n = since / b->window_usecs;
+			if (since % b->window_usecs != 0 && since < 0)
+				n--;
+			if (pg_mul_s64_overflow(n, b->window_usecs, &start) ||
+				pg_add_s64_overflow(start, b->window_origin, &start) ||
+				!IS_VALID_TIMESTAMP(start))
+				t = DT_NOBEGIN;
+			else
+				t = start;
+		}
+	}
 	*value = TimestampTzGetDatum(t);
 	*null = ' ';
 }

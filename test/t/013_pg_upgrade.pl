@@ -2,10 +2,11 @@
 # extension's own tables among them: the database's transaction history
 # (stream.local_history) comes along, although the new cluster has a system
 # identifier of its own, and a query with rows pending, a planned batch that
-# never committed, an aggregation and a foreach_batch query go on exactly
-# once without any call.  pg_upgrade refuses a table column of a reg* type
-# that names a function (it keeps no function's oid): the catalog keeps a
-# foreach_batch procedure by oid and by name.
+# never committed, an aggregation, a foreach_batch query and a join between
+# two streams (with a planned batch and rows it keeps waiting) go on
+# exactly once without any call.  pg_upgrade refuses a table column of a
+# reg* type that names a function (it keeps no function's oid): the
+# catalog keeps a foreach_batch procedure by oid and by name.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -69,6 +70,45 @@ my ($ret, $out, $err) = $old->psql('app', q{
 	extra_params => [ '-U', 'alice' ]);
 like($err, qr/not now/, 'a batch failed after its offsets were written');
 $old->safe_psql('app', 'DROP TRIGGER fail_once ON q_out');
+# a left outer join between two streams (docs/joins/surface.md 3.2): steps
+# 1 and 2 processed (impressions 3 and 8 wait for a click or their NULL
+# row), step 3's data batch planned, its offsets and side offsets written,
+# and never committed
+$old->safe_psql('app', q{
+	SET ROLE alice;
+	CREATE TABLE impressions (ad_id int, imp_time timestamptz);
+	CREATE TABLE clicks (ad_id int, click_time timestamptz);
+	SELECT stream.create_stream('impressions');
+	SELECT stream.create_stream('clicks');
+	CREATE INDEX ON impressions (ad_id, imp_time);
+	CREATE INDEX ON clicks (ad_id, click_time);
+	CREATE INDEX ON impressions USING brin (imp_time);
+	SELECT stream.start_query('j_left',
+		$$SELECT i.ad_id, i.imp_time, c.click_time
+		    FROM impressions i LEFT JOIN clicks c
+		      ON c.ad_id = i.ad_id
+		     AND c.click_time BETWEEN i.imp_time AND i.imp_time + interval '1 hour'$$,
+		'j_left_out', output_mode => 'append',
+		watermarks => '{"i.imp_time 2 hours", "c.click_time 3 hours"}');
+	INSERT INTO impressions VALUES (1, '2026-01-01 10:00+00'), (2, '2026-01-01 10:05+00'), (3, '2026-01-01 10:10+00');
+	INSERT INTO clicks VALUES (2, '2026-01-01 10:20+00'), (4, '2026-01-01 10:30+00');
+	CALL stream.process_all_available('j_left');
+	INSERT INTO clicks VALUES (1, '2026-01-01 10:50+00'), (2, '2026-01-01 10:45+00'),
+		(3, '2026-01-01 11:15+00'), (7, '2026-01-01 07:20+00');
+	INSERT INTO impressions VALUES (4, '2026-01-01 10:25+00'), (5, '2026-01-01 11:00+00'),
+		(8, '2026-01-01 08:00+00'), (6, '2026-01-01 07:30+00');
+	CALL stream.process_all_available('j_left');
+	INSERT INTO impressions VALUES (10, '2026-01-01 12:00+00'), (11, '2026-01-01 08:00+00');
+	INSERT INTO clicks VALUES (5, '2026-01-01 11:40+00'), (9, '2026-01-01 12:30+00'), (8, '2026-01-01 08:10+00'),
+		(11, '2026-01-01 08:30+00'), (6, '2026-01-01 08:20+00');
+	CREATE TRIGGER fail_once BEFORE INSERT ON j_left_out FOR EACH ROW EXECUTE FUNCTION fail_once();
+});
+($ret, $out, $err) = $old->psql('app', "CALL stream.process_batch('j_left')",
+	extra_params => [ '-U', 'alice' ]);
+like($err, qr/not now/, 'a join batch failed after its offsets were written');
+$old->safe_psql('app', 'DROP TRIGGER fail_once ON j_left_out', extra_params => [ '-U', 'alice' ]);
+is($old->safe_psql('app', "SELECT pending_batches FROM stream.queries WHERE name = 'j_left'"),
+	'1', 'before the upgrade: the join has a planned batch');
 is($old->safe_psql('app', "SELECT pending_batches, pending_rows FROM stream.queries WHERE name = 'q'"),
 	'1|50', 'before the upgrade: a planned batch and 50 pending rows');
 my $history = $old->safe_psql('app', 'SELECT history_id FROM stream.local_history');
@@ -114,6 +154,17 @@ isnt($new->safe_psql('app', "SELECT 'jobs.deliver_all(bigint)'::regprocedure::oi
 	'the procedure has another oid in the new cluster');
 is($new->safe_psql('app', "SELECT foreach_batch FROM stream.queries WHERE name = 'fe'"),
 	'jobs.deliver_all(bigint)', 'the foreach_batch query still names its procedure');
+$new->safe_psql('app', "CALL stream.process_all_available('j_left')", extra_params => [ '-U', 'alice' ]);
+is($new->safe_psql('app', q{
+	SELECT replayed FROM stream.progress WHERE query = 'j_left' AND batch_id = 5}),
+	't', 'the join\'s planned batch was replayed');
+is($new->safe_psql('app', q{
+	SELECT string_agg(ad_id || ' ' || to_char(imp_time AT TIME ZONE 'UTC', 'HH24:MI') || ' '
+	                  || coalesce(to_char(click_time AT TIME ZONE 'UTC', 'HH24:MI'), 'NULL'), ', '
+	                  ORDER BY ad_id, imp_time, click_time NULLS LAST)
+	  FROM j_left_out}),
+	'1 10:00 10:50, 2 10:05 10:20, 2 10:05 10:45, 4 10:25 10:30, 5 11:00 11:40, 8 08:00 NULL',
+	'after pg_upgrade the join wrote step 3: its pair, and the NULL row of an impression it kept, once');
 is($new->safe_psql('app', 'SELECT sum(n), sum(s), count(DISTINCT batch_id) = count(*) FROM outbox'),
 	'170|14535|t', 'and calls it: every row once, in batches of their own');
 $new->stop;
