@@ -250,9 +250,13 @@ SELECT stream.start_query('r9', $$SELECT event_id, user_id FROM clicks$$, 'r9',
                           event_time => 't', watermark => '1 minute', deduplicate => '{event_id}');
 SELECT stream.start_query('r10', $$SELECT event_id, t FROM clicks$$, 'r10',
                           event_time => 't', watermark => '1 minute', deduplicate => '{nope}');
+-- deduplication below an aggregation is a chain of stateful operators,
+-- accepted (chains.sql tests it)
 SELECT stream.start_query('r11', $$SELECT event_id, count(*) AS n, max(t) AS t FROM clicks GROUP BY 1$$, 'r11',
                           output_mode => 'update', event_time => 't', watermark => '1 minute',
-                          deduplicate => '{event_id}');
+                          deduplicate => '{event_id}') > 0 AS started;
+SELECT stream.drop_query('r11');
+DROP TABLE r11;
 SELECT stream.start_query('r12', $$SELECT event_id, t FROM clicks$$, 'r12',
                           event_time => 't', watermark => '1 minute', deduplicate => '{}');
 SELECT stream.start_query('r17', $$SELECT event_id, t + interval '1 hour' AS t FROM clicks$$, 'r17',

@@ -30,6 +30,7 @@ typedef struct PgsAnalyzedQuery
 	int			nsides;			/* 0: one stream read; 2: a join between streams */
 	PgsJoinSideRef sides[PGS_MAX_SIDES];	/* in side order; side 1 also
 											 * for one read named in FROM */
+	bool		aggregated_aggregation; /* aggregates an aggregation in FROM */
 } PgsAnalyzedQuery;
 
 extern void pgs_analyze_user_query(const char *query_text,

@@ -117,7 +117,8 @@ qd_check_same_state(const PgsQuery *q, const PgsDefinition *d)
 	old = pgs_query_analyze_as_owner(q->owner, q->query_text, pgs_batch_search_path(q->search_path));
 	error_context_stack = cb.previous;
 
-	if (q->dedup_columns != NIL)
+	/* below an aggregation, the deduplicated columns are the stream's */
+	if (q->dedup_columns != NIL && !pgs_dedup_chained(q))
 	{
 		ListCell   *lc;
 
@@ -154,7 +155,7 @@ qd_check_same_state(const PgsQuery *q, const PgsDefinition *d)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("the new text of streaming query \"%s\" changes its state", q->name),
-				 q->dedup_columns != NIL ?
+				 q->dedup_columns != NIL && !pgs_dedup_chained(q) ?
 				 errdetail("A deduplicating query's deduplicated columns and event time, and the tables they read in their order, are its state's; filters and other columns may change.") :
 				 errdetail("A streaming aggregation's grouping keys and aggregates, and the tables they read in their order, are its state's; only the select list over them, HAVING, filters and ORDER BY/LIMIT may change."),
 				 errhint("Start a new query with the new text, with starting_from => 'latest' to leave the rows already processed.")));
@@ -314,8 +315,8 @@ qd_alter_check_join(const PgsQuery *q, PgsDefinition *d)
 static void
 qd_alter_check_definition(const PgsQuery *q, PgsDefinition *d)
 {
-	bool		aggregates = OidIsValid(q->state_relid) && q->dedup_columns == NIL &&
-		q->nsides == 0;
+	bool		aggregates = OidIsValid(q->state_relid) && q->nsides == 0 &&
+		(q->dedup_columns == NIL || pgs_dedup_chained(q));
 
 	pgs_check_definition(d);
 	if (q->nsides == PGS_MAX_SIDES || d->aq.nsides == PGS_MAX_SIDES)

@@ -142,6 +142,68 @@ pgs_check_target(Oid target_relid, Oid stream_relid, PgsAnalyzedQuery *aq)
 }
 
 /*
+ * Deduplication below an aggregation (Spark's dropDuplicatesWithinWatermark
+ * then groupBy): the keys are columns of the stream, each named once, of a
+ * type with a btree class, that the caller may read (the batch reads them
+ * as the owner, beside the query's own columns).
+ */
+static void
+qd_check_chain_dedup(List *dedup, const char *event_time, Oid stream_relid,
+					 List **types, List **collations)
+{
+	ListCell   *lc;
+	ListCell   *lc2;
+	bool		table_select = pg_class_aclcheck(stream_relid, GetUserId(),
+												 ACL_SELECT) == ACLCHECK_OK;
+
+	foreach(lc, dedup)
+	{
+		const char *col = lfirst(lc);
+		AttrNumber	att = get_attnum(stream_relid, col);
+		Oid			type;
+		int32		typmod;
+		Oid			coll;
+
+		for_each_from(lc2, dedup, foreach_current_index(lc) + 1)
+			if (strcmp(col, lfirst(lc2)) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_DUPLICATE_COLUMN),
+						 errmsg("deduplicate names column \"%s\" twice", col)));
+		if (att <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("deduplicate names \"%s\", which is no column of stream table \"%s\"",
+							col, get_rel_name(stream_relid)),
+					 errdetail("On an aggregation, deduplication drops the stream's rows that repeat these columns before the rows are aggregated."),
+					 errhint("Name columns of the stream, such as its event id.")));
+		get_atttypetypmodcoll(stream_relid, att, &type, &typmod, &coll);
+		if (!OidIsValid(GetDefaultOpClass(type, BTREE_AM_OID)))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("deduplicating by a value of type %s is not supported",
+							format_type_be(type)),
+					 errhint("Deduplicate by columns of other types.")));
+		if (!table_select &&
+			pg_attribute_aclcheck(stream_relid, att, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied for column \"%s\" of stream table \"%s\"",
+							col, get_rel_name(stream_relid)),
+					 errdetail("Each batch reads the deduplicated columns with the query owner's rights.")));
+		*types = lappend_oid(*types, type);
+		*collations = lappend_oid(*collations, coll);
+	}
+	if (!table_select &&
+		pg_attribute_aclcheck(stream_relid, get_attnum(stream_relid, event_time),
+							  GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for column \"%s\" of stream table \"%s\"",
+						event_time, get_rel_name(stream_relid)),
+				 errdetail("Each batch reads the event time with the query owner's rights, to deduplicate within the watermark.")));
+}
+
+/*
  * Deduplication within the watermark (Spark's dropDuplicatesWithinWatermark)
  * needs the watermark, a query without aggregation, and output columns: the
  * keys, and the event time under its own name, whose value dates each key.
@@ -164,10 +226,10 @@ qd_check_dedup(List *dedup, const char *event_time, Oid event_type,
 				 errdetail("Remembering every key over all time needs state without bound."),
 				 errhint("Give event_time and watermark: a key is forgotten once the watermark passes its first row's event time plus the delay.")));
 	if (aggregates)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("deduplication of a streaming aggregation's rows is not supported"),
-				 errhint("Deduplicate into a target with one query, and aggregate the target's rows with another.")));
+	{
+		qd_check_chain_dedup(dedup, event_time, aq->stream_relid, types, collations);
+		return;
+	}
 	/* the event time output as it is: the stream's column, read directly */
 	foreach(lc, aq->query->targetList)
 	{
@@ -239,6 +301,27 @@ qd_check_dedup(List *dedup, const char *event_time, Oid event_type,
 							(char *) lfirst(lc)),
 					 errhint("Name output columns of the query.")));
 	}
+}
+
+/*
+ * An aggregation over a streaming aggregation (written as a subquery in
+ * FROM): Spark refuses it outside append mode, for the upper aggregation
+ * could take the lower one's rows as late; in append mode Spark allows it,
+ * and this version does not build it.
+ */
+static void
+qd_refuse_aggregated_aggregation(const char *output_mode)
+{
+	if (strcmp(output_mode, "append") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("stateful operators after a streaming aggregation are supported only in append output mode"),
+				 errdetail("The aggregation can emit rows older than the current watermark plus allowed late record delay, which are \"late rows\" in downstream stateful operations and these rows can be discarded.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("an aggregation over a streaming aggregation is not supported yet in a streaming query"),
+			 errdetail("Spark allows it; pg_streaming does not build it in this version."),
+			 errhint("Split the query in two: write the first operator's rows into a stream table and run the second query over it.")));
 }
 
 /* analyze and rewrite the batch statement as a batch's plan will be made */
@@ -326,6 +409,8 @@ pgs_check_definition(PgsDefinition *d)
 					 errhint("Split the query in two: write the join's rows into a stream table and run the second query over it.")));
 		return;
 	}
+	if (aq->aggregated_aggregation)
+		qd_refuse_aggregated_aggregation(output_mode);
 	d->aggregates = pgs_agg_describe(aq->query, aq->column_names, shape);
 	d->event_type = InvalidOid;
 	d->dedup_types = d->dedup_collations = NIL;

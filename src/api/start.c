@@ -990,6 +990,9 @@ qd_start_register(const PgsStartArgs *a, const QdStart *s)
 	{
 		q.state_relid = pgs_agg_create_state(a->name, q.owner, &d->shape);
 		pgs_query_set_state(query_id, q.state_relid);
+		if (a->dedup != NIL)
+			pgs_dedup_create_chain_state(a->name, q.state_relid, d->dedup_types,
+										 d->dedup_collations, d->event_type);
 	}
 	else if (a->dedup != NIL)
 	{

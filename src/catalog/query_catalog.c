@@ -839,6 +839,22 @@ pgs_query_follow_renames(Oid column_relid, const char *old_column, const char *n
 					 errdetail("It is the event time of deduplicating query \"%s\", which outputs it under its name.",
 							   pgs_result_text(0, 1, cxt)),
 					 errhint("Drop the query, rename the column, and start the query again.")));
+		/* below an aggregation, deduplication names the stream's columns */
+		if (pgs_catalog_exec("SELECT name FROM stream.query_defs d"
+							 " WHERE stream_relid::pg_catalog.oid OPERATOR(pg_catalog.=) $1"
+							 "   AND $2 OPERATOR(pg_catalog.=) ANY (dedup_columns)"
+							 "   AND state_relid IS NOT NULL AND NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a"
+							 "     WHERE a.attrelid OPERATOR(pg_catalog.=) d.state_relid::pg_catalog.oid"
+							 "       AND a.attname OPERATOR(pg_catalog.=) '_expires_at' AND NOT a.attisdropped)"
+							 " ORDER BY name LIMIT 1",
+							 2, argtypes, values, NULL, false, 0) > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+					 errmsg("cannot rename column \"%s\" of stream \"%s\"", old_column,
+							get_rel_name(column_relid)),
+					 errdetail("Streaming query \"%s\" deduplicates the stream's rows by it before aggregating them.",
+							   pgs_result_text(0, 1, cxt)),
+					 errhint("Drop the query, rename the column, and start the query again.")));
 		/*
 		 * The watermarks argument as given names the old column: it goes,
 		 * and stream.queries shows the watermark from the columns again.

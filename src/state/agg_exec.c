@@ -23,13 +23,17 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_operator_d.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
 #include "executor/tstoreReceiver.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
 #include "parser/analyze.h"
 #include "parser/parser.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -48,6 +52,20 @@
 #include "state/pgs_agg.h"
 
 /* ---- the batch's statements, prepared once per query ---- */
+
+/*
+ * What the partial statement's analysis needs (ae_partialize): the shape
+ * its state was made for, and for an aggregation below deduplication
+ * (dedup.c) the stream whose reads keep only the rows of a list of tids,
+ * the statement's parameter after the batch's.
+ */
+typedef struct AggPartialArg
+{
+	char	   *shape;			/* pgs_agg_shape_signature() */
+	Oid			chain_stream;	/* or InvalidOid */
+} AggPartialArg;
+
+#define AGG_TIDS_PARAM	(PGS_BATCH_NPARAMS + 1)
 
 typedef struct AggPlans
 {
@@ -68,6 +86,7 @@ typedef struct AggPlans
 	bool		session;		/* the time key is a session window */
 	SPIPlanPtr	count;			/* catalog: the state's rows (sessions) */
 	char	   *shape;			/* pgs_agg_shape_signature() */
+	AggPartialArg partial_arg;	/* points to shape */
 	int			nresults;		/* aggregates, each with a result type */
 	Oid		   *merge_types;	/* the batch id, then the result types */
 	TupleDesc	partial_desc;	/* the rows of AGG_PARTIAL_ENR */
@@ -97,6 +116,7 @@ ae_free(AggPlans *p)
 	if (p->shape)
 		pfree(p->shape);
 	p->shape = NULL;
+	p->partial_arg.shape = NULL;
 	if (p->merge_types)
 		pfree(p->merge_types);
 	p->merge_types = NULL;
@@ -189,23 +209,75 @@ ae_signature(const PgsQuery *q)
 }
 
 /*
+ * Below deduplication, every read of the stream (each branch of the
+ * subquery that stands for it) keeps only the rows whose tids are in the
+ * statement's last parameter: the rows deduplication kept.
+ */
+static bool
+ae_filter_tids(Node *node, void *arg)
+{
+	Oid			stream_relid = *(const Oid *) arg;
+
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		Query	   *q = (Query *) node;
+		ListCell   *lc;
+
+		foreach(lc, q->rtable)
+		{
+			RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+			ScalarArrayOpExpr *saop;
+			Param	   *param;
+
+			if (rte->rtekind != RTE_RELATION || rte->relid != stream_relid)
+				continue;
+			param = makeNode(Param);
+			param->paramkind = PARAM_EXTERN;
+			param->paramid = AGG_TIDS_PARAM;
+			param->paramtype = TIDARRAYOID;
+			param->paramtypmod = -1;
+			param->paramcollid = InvalidOid;
+			param->location = -1;
+			saop = makeNode(ScalarArrayOpExpr);
+			saop->opno = TIDEqualOperator;
+			saop->opfuncid = F_TIDEQ;
+			saop->useOr = true;
+			saop->inputcollid = InvalidOid;
+			saop->args = list_make2(makeVar(foreach_current_index(lc) + 1,
+											SelfItemPointerAttributeNumber,
+											TIDOID, -1, InvalidOid, 0),
+									param);
+			saop->location = -1;
+			q->jointree->quals = make_and_qual(q->jointree->quals, (Node *) saop);
+		}
+		return query_tree_walker(q, ae_filter_tids, arg, 0);
+	}
+	return expression_tree_walker(node, ae_filter_tids, arg);
+}
+
+/*
  * The query with its stream substituted, analyzed again (at prepare or at
  * a replan), turned into its partial aggregation: its shape must still be
- * the one its state table was made for ("arg", the shape's signature).
+ * the one its state table was made for ("arg", an AggPartialArg).
  */
 static void
 ae_partialize(Query *query, const void *arg)
 {
+	const AggPartialArg *pa = (const AggPartialArg *) arg;
 	PgsAggShape shape;
 
 	if (!pgs_agg_describe(query, NIL, &shape) ||
-		strcmp(pgs_agg_shape_signature(&shape), (const char *) arg) != 0)
+		strcmp(pgs_agg_shape_signature(&shape), pa->shape) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("streaming query no longer matches its state"),
 				 errdetail("Analyzed again, the query's grouping keys or aggregates are of other types or functions than its state was made for."),
 				 errhint("Drop the query and start it again; it will aggregate every row of the stream anew.")));
 	pgs_agg_partialize(query, &shape);
+	if (OidIsValid(pa->chain_stream))
+		(void) ae_filter_tids((Node *) query, (void *) &pa->chain_stream);
 }
 
 /* the query's statements, prepared on first use */
@@ -239,6 +311,8 @@ ae_plans(const PgsQuery *q)
 	ae_shape(q, &shape);
 	pgs_agg_check_state(q->state_relid, &shape, q->name);
 	p->shape = MemoryContextStrdup(pgs_plan_context(), pgs_agg_shape_signature(&shape));
+	p->partial_arg.shape = p->shape;
+	p->partial_arg.chain_stream = q->dedup_columns != NIL ? q->stream_relid : InvalidOid;
 	p->complete = strcmp(q->output_mode, "complete") == 0;
 	p->append = strcmp(q->output_mode, "append") == 0;
 	p->session = shape.session;
@@ -263,11 +337,18 @@ ae_plans(const PgsQuery *q)
 	{
 		char	   *text = pgs_trim_query(q->query_text);
 
+		Oid			types[AGG_TIDS_PARAM];
+
+		memcpy(types, pgs_batch_param_types, sizeof(Oid) * PGS_BATCH_NPARAMS);
+		types[AGG_TIDS_PARAM - 1] = TIDARRAYOID;
 		pgs_rewrite_arm_then(text, q->stream_relid, q->view_relid, ae_partialize,
-							 p->shape);
+							 &p->partial_arg);
 		PG_TRY();
 		{
-			p->partial = pgs_state_prepare(text, PGS_BATCH_NPARAMS, pgs_batch_param_types);
+			p->partial = pgs_state_prepare(text,
+										   OidIsValid(p->partial_arg.chain_stream) ?
+										   AGG_TIDS_PARAM : PGS_BATCH_NPARAMS,
+										   types);
 		}
 		PG_FINALLY();
 		{
@@ -414,23 +495,35 @@ ae_count_new(Tuplestorestate *ts, TupleDesc desc)
 
 /* step 1: the batch's groups with their partial states, as the owner */
 static Tuplestorestate *
-ae_partial(const PgsQuery *q, AggPlans *p, PgsBatchParams *params,
+ae_partial(const PgsQuery *q, AggPlans *p, PgsBatchParams *params, Datum tids,
 		   MemoryContext cxt, int64 *input_rows)
 {
 	PgsCatalogAccess acc = {0};
 	CachedPlanSource *source;
 	Tuplestorestate *volatile partial = NULL;
+	Oid			types[AGG_TIDS_PARAM];
+	Datum		values[AGG_TIDS_PARAM];
+	char		nulls[AGG_TIDS_PARAM];
+	bool		chained = OidIsValid(p->partial_arg.chain_stream);
 
+	memcpy(types, pgs_batch_param_types, sizeof(Oid) * PGS_BATCH_NPARAMS);
+	memcpy(values, params->values, sizeof(Datum) * PGS_BATCH_NPARAMS);
+	memcpy(nulls, params->nulls, PGS_BATCH_NPARAMS);
+	types[AGG_TIDS_PARAM - 1] = TIDARRAYOID;
+	values[AGG_TIDS_PARAM - 1] = tids;
+	nulls[AGG_TIDS_PARAM - 1] = ' ';
+	if (chained && tids == (Datum) 0)
+		elog(ERROR, "the aggregation below deduplication has no rows to read");
 	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
 	source = linitial(SPI_plan_get_plan_sources(p->partial));
 	pgs_batch_input_rows = 0;
 	pgs_rewrite_arm_then(source->query_string, q->stream_relid, q->view_relid,
-						 ae_partialize, p->shape);
+						 ae_partialize, &p->partial_arg);
 	PG_TRY();
 	{
 		partial = pgs_state_run_into(p->partial,
-							  pgs_state_params(PGS_BATCH_NPARAMS, pgs_batch_param_types,
-										params->values, params->nulls),
+							  pgs_state_params(chained ? AGG_TIDS_PARAM : PGS_BATCH_NPARAMS,
+										types, values, nulls),
 							  cxt);
 	}
 	PG_FINALLY();
@@ -597,6 +690,19 @@ pgs_agg_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 				int64 state_rows_before, const PgsWatermarks *watermarks,
 				PgsAggResult *result)
 {
+	pgs_agg_execute_rows(q, batch_id, params, state_rows_before, watermarks,
+						 (Datum) 0, result);
+}
+
+/*
+ * The same, for an aggregation below deduplication (dedup.c): its reads of
+ * the stream keep only the batch's rows whose tids are in "tids" (a tid[]).
+ */
+void
+pgs_agg_execute_rows(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
+					 int64 state_rows_before, const PgsWatermarks *watermarks,
+					 Datum tids, PgsAggResult *result)
+{
 	MemoryContext cxt = CurrentMemoryContext;
 	PgsCatalogAccess acc = {0};
 	AggPlans   *p = ae_plans(q);
@@ -607,7 +713,7 @@ pgs_agg_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 	int64		session_delta;
 
 	memset(result, 0, sizeof(PgsAggResult));
-	partial = ae_partial(q, p, params, cxt, &result->input_rows);
+	partial = ae_partial(q, p, params, tids, cxt, &result->input_rows);
 	if (p->time_key >= 0 && watermarks != NULL)
 		partial = pgs_state_drop_late(partial, p->partial_desc, p->time_key + 1,
 									  p->time_size, watermarks->late_null,

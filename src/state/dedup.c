@@ -18,11 +18,27 @@
  *		evicts the keys that expired at the watermark in force;
  *	 3. inserts those rows into the target as the owner.
  *
+ * Below an aggregation (Spark's dropDuplicatesWithinWatermark then
+ * groupBy), the keys are columns of the stream and the state is a table of
+ * its own, stream_state.<query>_dedup, part of the aggregation's state table
+ * (an internal dependency: it goes with it).  A batch, in the same one
+ * transaction, reads the keys, the event time and the tid of the batch's
+ * rows as the owner, drops the late ones, keeps and evicts keys as above,
+ * and hands the kept rows' tids to the aggregation (agg_exec.c), whose
+ * reads of the stream keep only those rows.  A replay runs the same
+ * statements over the same rows and the state as the last committed batch
+ * left it: the same rows survive, and are aggregated once.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "catalog/dependency.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_depend.h"
 #include "catalog/namespace.h"
 #include "catalog/objectaddress.h"
 #include "catalog/pg_extension_d.h"
@@ -33,7 +49,9 @@
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
@@ -96,6 +114,119 @@ pgs_dedup_create_state(const char *query_name, List *key_types,
 	return relid;
 }
 
+#define DEDUP_CHAIN_SUFFIX	"_dedup"
+
+/*
+ * Create the deduplication state of an aggregation below deduplication:
+ * stream_state.<query>_dedup, of the same columns as a deduplicating
+ * query's, a part of the aggregation's state table: dropping that drops it.
+ */
+static char *
+dd_chain_name(const char *query_name)
+{
+	char	   *name = pstrdup(query_name);
+	int			room = NAMEDATALEN - 1 - strlen(DEDUP_CHAIN_SUFFIX);
+
+	if (strlen(name) > room)
+		name[pg_mbcliplen(name, strlen(name), room)] = '\0';
+	return psprintf("%s" DEDUP_CHAIN_SUFFIX, name);
+}
+
+/* the deduplication table becomes a part of the aggregation's state table */
+static void
+dd_chain_depend(Oid relid, Oid agg_state_relid)
+{
+	ObjectAddress dep;
+	ObjectAddress ref;
+
+	ObjectAddressSet(dep, RelationRelationId, relid);
+	ObjectAddressSet(ref, RelationRelationId, agg_state_relid);
+	recordDependencyOn(&dep, &ref, DEPENDENCY_INTERNAL);
+	CommandCounterIncrement();
+}
+
+void
+pgs_dedup_create_chain_state(const char *query_name, Oid agg_state_relid,
+							 List *key_types, List *key_collations, Oid time_type)
+{
+	Oid			relid = pgs_dedup_create_state(dd_chain_name(query_name), key_types,
+											   key_collations, time_type);
+
+	dd_chain_depend(relid, agg_state_relid);
+}
+
+/*
+ * The deduplication state below an aggregation: the table that is a part
+ * of the aggregation's state table, or InvalidOid.
+ */
+static Oid
+dd_chain_part(Oid agg_state_relid)
+{
+	Relation	depend = table_open(DependRelationId, AccessShareLock);
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			found = InvalidOid;
+
+	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(RelationRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(agg_state_relid));
+	scan = systable_beginscan(depend, DependReferenceIndexId, true, NULL, 2, key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
+
+		if (d->classid == RelationRelationId && d->objsubid == 0 &&
+			d->deptype == DEPENDENCY_INTERNAL &&
+			get_rel_relkind(d->objid) == RELKIND_RELATION)
+		{
+			found = d->objid;
+			break;
+		}
+	}
+	systable_endscan(scan);
+	table_close(depend, AccessShareLock);
+	return found;
+}
+
+/*
+ * The same, found by its name when a restore (pg_dump keeps tables, not
+ * their dependencies on each other) left it on its own: it becomes a part
+ * of the aggregation's state table again, so that it goes with the query.
+ * No other query's table can have that name while the query exists: the
+ * first of the two to be made would have taken it.
+ */
+static Oid
+dd_chain_relid(const PgsQuery *q)
+{
+	Oid			relid = dd_chain_part(q->state_relid);
+	Oid			nsp;
+
+	if (OidIsValid(relid))
+		return relid;
+	nsp = get_namespace_oid(PGS_AGG_STATE_SCHEMA, true);
+	if (!OidIsValid(nsp))
+		return InvalidOid;
+	relid = get_relname_relid(dd_chain_name(q->name), nsp);
+	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION ||
+		get_attnum(relid, "_expires_at") == InvalidAttrNumber)
+		return InvalidOid;
+	dd_chain_depend(relid, q->state_relid);
+	return relid;
+}
+
+/*
+ * Does the query deduplicate the stream's rows below its aggregation?  Its
+ * state table is then the aggregation's, without the expiry of keys.
+ */
+bool
+pgs_dedup_chained(const PgsQuery *q)
+{
+	return q->dedup_columns != NIL && OidIsValid(q->state_relid) &&
+		get_attnum(q->state_relid, "_expires_at") == InvalidAttrNumber;
+}
+
 /* a deduplicating query's statements, prepared on first use */
 typedef struct DedupPlans
 {
@@ -108,6 +239,7 @@ typedef struct DedupPlans
 	TupleDesc	rows_desc;
 	int			time_col;		/* the event time among the output columns, 0-based */
 	Oid			time_type;
+	Oid			state_relid;	/* below an aggregation: its own table */
 } DedupPlans;
 
 static HTAB *dedup_plans = NULL;
@@ -202,7 +334,6 @@ dd_plans(const PgsQuery *q)
 	PgsCatalogAccess acc = {0};
 	MemoryContext cxt = CurrentMemoryContext;
 	StringInfoData cols;
-	StringInfoData bcols;
 	StringInfoData keys;
 	StringInfoData qkeys;
 	StringInfoData bkeys;
@@ -235,7 +366,6 @@ dd_plans(const PgsQuery *q)
 
 	/* the column lists */
 	initStringInfo(&cols);
-	initStringInfo(&bcols);
 	initStringInfo(&keys);
 	initStringInfo(&qkeys);
 	initStringInfo(&bkeys);
@@ -246,7 +376,6 @@ dd_plans(const PgsQuery *q)
 		const char *c = quote_identifier(lfirst(lc));
 
 		appendStringInfo(&cols, "%s%s", i ? ", " : "", c);
-		appendStringInfo(&bcols, "%sb.%s", i ? ", " : "", c);
 		if (strcmp(lfirst(lc), q->event_time) == 0)
 			p->time_col = i;
 		i++;
@@ -316,16 +445,15 @@ dd_plans(const PgsQuery *q)
 	initStringInfo(&sql);
 	appendStringInfo(&sql,
 					 "WITH r AS (SELECT p.*, pg_catalog.row_number() OVER () AS %s FROM " DEDUP_ROWS_ENR " p),"
-					 " b AS (SELECT DISTINCT ON (%s) r.* FROM r ORDER BY %s, r.%s, r.%s),"
-					 " n AS (INSERT INTO %s AS s (%s, _expires_at, _row, _first_batch)"
+					 " b AS (SELECT DISTINCT ON (%s) r.* FROM r ORDER BY %s, r.%s, r.%s)"
+					 " INSERT INTO %s AS s (%s, _expires_at, _row, _first_batch)"
 					 " SELECT %s, b.%s OPERATOR(pg_catalog.+) $1, b.%s, $2 FROM b"
-					 " ON CONFLICT (%s) DO NOTHING RETURNING s._row)"
-					 " SELECT %s FROM b JOIN n ON n._row OPERATOR(pg_catalog.=) b.%s",
+					 " ON CONFLICT (%s) DO NOTHING RETURNING s._row",
 					 ord, qkeys.data, qkeys.data,
 					 quote_identifier(list_nth(q->target_columns, p->time_col)), ord,
 					 pgs_qualified_relname(q->state_relid), keys.data, bkeys.data,
 					 quote_identifier(list_nth(q->target_columns, p->time_col)), ord,
-					 keys.data, bcols.data, ord);
+					 keys.data);
 	pgs_catalog_begin(&acc);
 	MemoryContextSwitchTo(cxt);
 	pgs_state_register(DEDUP_ROWS_ENR, tuplestore_begin_heap(false, false, work_mem), p->rows_desc);
@@ -343,6 +471,158 @@ dd_plans(const PgsQuery *q)
 								   pgs_qualified_relname(q->target_relid), cols.data, cols.data),
 						  0, NULL);
 	pgs_owner_end(&acc);
+	MemoryContextSwitchTo(cxt);
+	p->signature = MemoryContextStrdup(pgs_plan_context(), sig);
+	return p;
+}
+
+
+/*
+ * Below an aggregation, the state's key columns must still be of the
+ * stream's columns' types, and its expiry of the event time's: the
+ * statement that keeps new keys runs as the superuser.
+ */
+static void
+dd_chain_check_state(const PgsQuery *q, DedupPlans *p)
+{
+	ListCell   *lc;
+	int			i = 0;
+	bool		bad = false;
+
+	foreach(lc, q->dedup_columns)
+	{
+		AttrNumber	a = get_attnum(p->state_relid, psprintf("key_%d", ++i));
+		AttrNumber	sa = get_attnum(q->stream_relid, lfirst(lc));
+		Oid			type = InvalidOid,
+					stype = InvalidOid;
+		int32		typmod;
+		Oid			coll = InvalidOid,
+					scoll = InvalidOid;
+
+		if (a != InvalidAttrNumber)
+			get_atttypetypmodcoll(p->state_relid, a, &type, &typmod, &coll);
+		if (sa > 0)
+			get_atttypetypmodcoll(q->stream_relid, sa, &stype, &typmod, &scoll);
+		if (a == InvalidAttrNumber || sa <= 0 || type != getBaseType(stype) || coll != scoll)
+			bad = true;
+	}
+	if (get_attnum(p->state_relid, psprintf("key_%d", i + 1)) != InvalidAttrNumber ||
+		p->time_type != get_atttype(p->state_relid, get_attnum(p->state_relid, "_expires_at")) ||
+		(p->time_type != TIMESTAMPTZOID && p->time_type != TIMESTAMPOID))
+		bad = true;
+	if (bad)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("streaming query \"%s\" no longer matches its state", q->name),
+				 errdetail("Its stream's deduplicated columns or event time are now of other types than its state table %s was made for.",
+						   pgs_qualified_relname(p->state_relid)),
+				 errhint("Drop the query and start it again.")));
+}
+
+/*
+ * The statements of deduplication below an aggregation: the batch's rows'
+ * tids, keys and event times, as the owner; the keys not seen before in,
+ * their rows' tids out; the expired keys out.
+ */
+static DedupPlans *
+dd_chain_plans(const PgsQuery *q)
+{
+	DedupPlans *p;
+	bool		found;
+	Oid			state_relid = dd_chain_relid(q);
+	char	   *sig;
+	PgsCatalogAccess acc = {0};
+	MemoryContext cxt = CurrentMemoryContext;
+	StringInfoData inner;
+	StringInfoData keys;
+	StringInfoData rkeys;
+	StringInfoData bkeys;
+	ListCell   *lc;
+	int			i = 0;
+	CachedPlanSource *source;
+	Oid			keep_types[3] = {INTERVALOID, INT8OID, InvalidOid};
+
+	if (!OidIsValid(state_relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("the deduplication state of streaming query \"%s\" is gone", q->name),
+				 errdetail("Its aggregation's state table %s has no deduplication table as its part.",
+						   pgs_qualified_relname(q->state_relid)),
+				 errhint("Drop the query and start it again.")));
+	sig = psprintf("%s|%s|%u|%u|%s", q->query_text, q->search_path, q->state_relid,
+				   state_relid, pgs_qualified_relname(q->stream_relid));
+	if (dedup_plans == NULL)
+		dedup_plans = pgs_query_id_hash("pg_streaming deduplication plans", sizeof(DedupPlans));
+	p = hash_search(dedup_plans, &q->query_id, HASH_ENTER, &found);
+	if (found && p->signature && strcmp(p->signature, sig) == 0)
+		return p;
+	if (found)
+	{
+		SPIPlanPtr	plans[] = {p->rows, p->keep, p->evict, p->write};
+
+		for (i = 0; i < lengthof(plans); i++)
+			if (plans[i])
+				SPI_freeplan(plans[i]);
+		if (p->rows_desc)
+			FreeTupleDesc(p->rows_desc);
+		if (p->signature)
+			pfree(p->signature);
+	}
+	memset(((char *) p) + sizeof(int64), 0, sizeof(DedupPlans) - sizeof(int64));
+	p->state_relid = state_relid;
+
+	initStringInfo(&inner);
+	initStringInfo(&keys);
+	initStringInfo(&rkeys);
+	initStringInfo(&bkeys);
+	appendStringInfoString(&inner, "s.ctid AS pgs_tid");
+	i = 0;
+	foreach(lc, q->dedup_columns)
+	{
+		i++;
+		appendStringInfo(&inner, ", s.%s AS key_%d", quote_identifier(lfirst(lc)), i);
+		appendStringInfo(&keys, "%skey_%d", i > 1 ? ", " : "", i);
+		appendStringInfo(&rkeys, "%sr.key_%d", i > 1 ? ", " : "", i);
+		appendStringInfo(&bkeys, "%sb.key_%d", i > 1 ? ", " : "", i);
+	}
+	appendStringInfo(&inner, ", s.%s AS pgs_time", quote_identifier(q->event_time));
+	p->time_col = i + 1;
+
+	/* the batch's rows, as the owner: the stream's columns, read directly */
+	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
+	MemoryContextSwitchTo(cxt);
+	p->rows = pgs_state_prepare(pgs_batch_select_cols_sql(q->stream_relid, inner.data, "s.*", NULL),
+								PGS_BATCH_NPARAMS, pgs_batch_param_types);
+	source = linitial(SPI_plan_get_plan_sources(p->rows));
+	{
+		MemoryContext old = MemoryContextSwitchTo(pgs_plan_context());
+
+		p->rows_desc = CreateTupleDescCopy(source->resultDesc);
+		MemoryContextSwitchTo(old);
+	}
+	p->time_type = getBaseType(TupleDescAttr(p->rows_desc, p->time_col)->atttypid);
+	pgs_owner_end(&acc);
+	dd_chain_check_state(q, p);
+
+	/* each key's earliest row of the batch; the new keys in, their tids out */
+	keep_types[2] = p->time_type;
+	pgs_catalog_begin(&acc);
+	MemoryContextSwitchTo(cxt);
+	pgs_state_register(DEDUP_ROWS_ENR, tuplestore_begin_heap(false, false, work_mem), p->rows_desc);
+	p->keep = pgs_state_prepare(psprintf("WITH r AS (SELECT p.*, pg_catalog.row_number() OVER () AS pgs_ord"
+										 " FROM " DEDUP_ROWS_ENR " p),"
+										 " b AS (SELECT DISTINCT ON (%s) r.* FROM r ORDER BY %s, r.pgs_time, r.pgs_ord)"
+										 " INSERT INTO %s AS s (%s, _expires_at, _row, _first_batch)"
+										 " SELECT %s, b.pgs_time OPERATOR(pg_catalog.+) $1, b.pgs_ord, $2 FROM b"
+										 " ON CONFLICT (%s) DO NOTHING RETURNING s._row",
+										 rkeys.data, rkeys.data,
+										 pgs_qualified_relname(state_relid), keys.data,
+										 bkeys.data, keys.data),
+								2, keep_types);
+	p->evict = pgs_state_prepare(psprintf("DELETE FROM %s WHERE _expires_at OPERATOR(pg_catalog.<=) $1",
+										  pgs_qualified_relname(state_relid)),
+								 1, &keep_types[2]);
+	pgs_catalog_end(&acc);
 	MemoryContextSwitchTo(cxt);
 	p->signature = MemoryContextStrdup(pgs_plan_context(), sig);
 	return p;
@@ -376,6 +656,49 @@ dd_rows(const PgsQuery *q, DedupPlans *p, PgsBatchParams *params, MemoryContext 
 	return rows;
 }
 
+/*
+ * The rows of "rows" at the places (1-based, a bigint column) in "places",
+ * in their order in "rows".  The statement that keeps new keys returns only
+ * their rows' places: joining them back to the rows in SQL would be planned
+ * for the empty tuplestore the statement was prepared with.
+ */
+static Tuplestorestate *
+dd_rows_at(Tuplestorestate *rows, TupleDesc desc, Tuplestorestate *places,
+		   MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	int64		n = tuplestore_tuple_count(rows);
+	bool	   *at = palloc0(sizeof(bool) * (n + 1));
+	TupleDesc	place_desc = CreateTemplateTupleDesc(1);
+	TupleTableSlot *slot;
+	Tuplestorestate *kept = tuplestore_begin_heap(false, false, work_mem);
+	int64		i = 0;
+	bool		isnull;
+
+	TupleDescInitEntry(place_desc, 1, "_row", INT8OID, -1, 0);
+	slot = MakeSingleTupleTableSlot(place_desc, &TTSOpsMinimalTuple);
+	tuplestore_rescan(places);
+	while (tuplestore_gettupleslot(places, true, false, slot))
+	{
+		int64		place = DatumGetInt64(slot_getattr(slot, 1, &isnull));
+
+		if (isnull || place < 1 || place > n)
+			elog(ERROR, "deduplication kept a row at place " INT64_FORMAT " of " INT64_FORMAT,
+				 place, n);
+		at[place] = true;
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	tuplestore_rescan(rows);
+	while (tuplestore_gettupleslot(rows, true, false, slot))
+		if (at[++i])
+			tuplestore_puttupleslot(kept, slot);
+	ExecDropSingleTupleTableSlot(slot);
+	pfree(at);
+	MemoryContextSwitchTo(old);
+	return kept;
+}
+
 /* the keys seen for the first time, with their rows; expired keys out */
 static Tuplestorestate *
 dd_keep(const PgsQuery *q, DedupPlans *p, int64 batch_id, Tuplestorestate *rows,
@@ -386,6 +709,7 @@ dd_keep(const PgsQuery *q, DedupPlans *p, int64 batch_id, Tuplestorestate *rows,
 	Datum		values[2];
 	char		nulls[2] = {' ', ' '};
 	Interval   *delay = palloc0(sizeof(Interval));
+	Tuplestorestate *places;
 	Tuplestorestate *kept;
 
 	delay->time = q->watermark_usecs;
@@ -393,7 +717,9 @@ dd_keep(const PgsQuery *q, DedupPlans *p, int64 batch_id, Tuplestorestate *rows,
 	values[1] = Int64GetDatum(batch_id);
 	pgs_catalog_begin(&acc);
 	pgs_state_register(DEDUP_ROWS_ENR, rows, p->rows_desc);
-	kept = pgs_state_run_into(p->keep, pgs_state_params(2, types, values, nulls), cxt);
+	places = pgs_state_run_into(p->keep, pgs_state_params(2, types, values, nulls), cxt);
+	kept = dd_rows_at(rows, p->rows_desc, places, cxt);
+	tuplestore_end(places);
 	*evicted = 0;
 	if (!w->watermark_null)
 	{
@@ -416,6 +742,91 @@ dd_keep(const PgsQuery *q, DedupPlans *p, int64 batch_id, Tuplestorestate *rows,
 	return kept;
 }
 
+/* the kept rows' tids, as a tid[] in cxt */
+static Datum
+dd_tids(Tuplestorestate *kept, TupleDesc desc, MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	int64		n = tuplestore_tuple_count(kept);
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	int			i = 0;
+	bool		isnull;
+	Datum		tids;
+
+	tuplestore_rescan(kept);
+	while (tuplestore_gettupleslot(kept, true, false, slot))
+	{
+		Datum		d = slot_getattr(slot, 1, &isnull);
+
+		if (!isnull)
+		{
+			ItemPointer tid = palloc(sizeof(ItemPointerData));
+
+			ItemPointerCopy((ItemPointer) DatumGetPointer(d), tid);
+			elems[i++] = PointerGetDatum(tid);
+		}
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	tids = PointerGetDatum(construct_array(elems, i, TIDOID, sizeof(ItemPointerData),
+										   false, TYPALIGN_SHORT));
+	MemoryContextSwitchTo(old);
+	return tids;
+}
+
+/*
+ * One batch of an aggregation below deduplication, in the run's
+ * transaction: see the head of this file.  What the progress says sums
+ * both operators: the rows read, the keys and groups kept, the rows and
+ * groups dropped as late, the keys and windows evicted.
+ */
+static void
+dd_chain_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
+				 const PgsWatermarks *watermarks, PgsAggResult *result)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	DedupPlans *p = dd_chain_plans(q);
+	int64		before = pgs_checkpoint_state_rows(q->query_id);
+	Tuplestorestate *rows;
+	Tuplestorestate *kept;
+	Datum		tids;
+	int64		input_rows;
+	int64		late;
+	int64		evicted;
+	int64		nkept;
+	PgsAggResult agg;
+
+	{
+		PgsCatalogAccess acc = {0};
+
+		/* the statement names the stream itself: no substitution */
+		pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
+		rows = pgs_state_run_into(p->rows,
+								  pgs_state_params(PGS_BATCH_NPARAMS, pgs_batch_param_types,
+												   params->values, params->nulls),
+								  cxt);
+		pgs_owner_end(&acc);
+	}
+	input_rows = tuplestore_tuple_count(rows);
+	/* a row without a time cannot be dated: it goes, as late */
+	rows = pgs_state_drop_late(rows, p->rows_desc, p->time_col + 1, 0,
+							   watermarks->late_null, watermarks->late, true, cxt,
+							   &late);
+	kept = dd_keep(q, p, batch_id, rows, watermarks, cxt, &evicted);
+	nkept = tuplestore_tuple_count(kept);
+	tids = dd_tids(kept, p->rows_desc, cxt);
+	tuplestore_end(rows);
+	tuplestore_end(kept);
+
+	pgs_agg_execute_rows(q, batch_id, params, before, watermarks, tids, &agg);
+	*result = agg;
+	result->input_rows = input_rows;
+	result->groups_added = nkept + agg.groups_added;
+	result->groups_updated = nkept + agg.groups_updated;
+	result->late_groups = late + agg.late_groups;
+	result->evicted = evicted + agg.evicted;
+}
+
 /*
  * One batch of a deduplicating query, in the run's transaction: see the
  * head of this file.
@@ -426,13 +837,19 @@ pgs_dedup_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	PgsCatalogAccess acc = {0};
-	DedupPlans *p = dd_plans(q);
+	DedupPlans *p;
 	Tuplestorestate *rows;
 	Tuplestorestate *kept;
 	int			rc;
 	bool		pushed;
 
+	if (pgs_dedup_chained(q))
+	{
+		dd_chain_execute(q, batch_id, params, watermarks, result);
+		return;
+	}
 	memset(result, 0, sizeof(PgsAggResult));
+	p = dd_plans(q);
 	rows = dd_rows(q, p, params, cxt, &result->input_rows);
 	/* a row without a time cannot be dated: it goes, as late */
 	rows = pgs_state_drop_late(rows, p->rows_desc, p->time_col + 1, 0,

@@ -120,6 +120,11 @@ extern void pgs_agg_execute(const struct PgsQuery *q, int64 batch_id,
 							int64 state_rows_before,
 							const struct PgsWatermarks *watermarks,
 							PgsAggResult *result);
+extern void pgs_agg_execute_rows(const struct PgsQuery *q, int64 batch_id,
+								 struct PgsBatchParams *params,
+								 int64 state_rows_before,
+								 const struct PgsWatermarks *watermarks,
+								 Datum tids, PgsAggResult *result);
 extern void pgs_agg_forget_plans(void);
 
 /* statements of the state's batches (agg_exec.c) */
@@ -144,6 +149,10 @@ extern void pgs_dedup_execute(const struct PgsQuery *q, int64 batch_id,
 							  struct PgsBatchParams *params,
 							  const struct PgsWatermarks *watermarks,
 							  PgsAggResult *result);
+extern void pgs_dedup_create_chain_state(const char *query_name, Oid agg_state_relid,
+										 List *key_types, List *key_collations,
+										 Oid time_type);
+extern bool pgs_dedup_chained(const struct PgsQuery *q);
 extern void pgs_dedup_forget_plans(void);
 
 #endif							/* PGS_AGG_H */
