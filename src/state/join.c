@@ -52,6 +52,7 @@
 #include "utils/plancache.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
+#include "utils/xid8.h"
 
 #include "analyze/pgs_analyze.h"
 #include "analyze/pgs_join.h"
@@ -1024,4 +1025,93 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 		}
 	}
 	return written;
+}
+
+/* ---- what retention must keep ---- */
+
+/*
+ * What a later batch of join query_id may still read of stream relid, for
+ * retention (storage/pgs_retention.h): of the rows visible in end_snapshot
+ * (the latest committed batch's end), the rows of each side on the stream
+ * whose bound time the watermark in force for the next batch has not
+ * passed (a live read), and the rows its state table names (waiting and
+ * late rows, read by tid).  *min_xid gets the smallest _stream_xid among
+ * them.  False when a side on the stream has no bound: the join may read
+ * any of its rows again.  It costs a read of the side's live rows, which an
+ * index on the side's time column serves, once per retention pass.
+ */
+bool
+pgs_join_retention_hold(int64 query_id, Oid relid, Datum end_snapshot,
+						uint64 *min_xid)
+{
+	PgsQuery	q;
+	JoinPlans  *p;
+	PgsWatermarks w;
+	bool		has_watermark = false;
+	int			side;
+
+	*min_xid = PG_UINT64_MAX;
+	memset(&q, 0, sizeof(q));
+	if (!pgs_query_read(NULL, query_id, PGS_QUERY_NO_LOCK, &q) ||
+		q.nsides != PGS_MAX_SIDES || !OidIsValid(q.state_relid))
+		return false;
+	p = join_plans_for(&q);
+	for (side = 0; side < PGS_MAX_SIDES; side++)
+	{
+		if (q.sides[side].relid == relid && !p->shape.bound[side].bounded)
+			return false;
+		if (q.sides[side].event_time != NULL)
+			has_watermark = true;
+	}
+	/* the next batch's live reads are bounded by its late watermark */
+	w.late_null = true;
+	if (has_watermark)
+		pgs_checkpoint_plan_watermarks(query_id, &w);
+	for (side = 0; side < PGS_MAX_SIDES; side++)
+	{
+		PgsCatalogAccess acc = {0};
+		Oid			types[3] = {TIMESTAMPTZOID, PG_SNAPSHOTOID, INT2OID};
+		Datum		values[3];
+		char		nulls[3] = {' ', ' ', ' '};
+		char	   *time = p->bound_column[side];
+		char	   *bound = "COALESCE($1, '-infinity'::pg_catalog.timestamptz)";
+		char	   *state = pgs_qualified_relname(q.state_relid);
+		char	   *stream = pgs_qualified_relname(relid);
+		bool		isnull;
+		Datum		d;
+
+		if (q.sides[side].relid != relid)
+			continue;
+		join_bound(&p->shape.bound[side], w.late_null, w.late, &values[0], &nulls[0]);
+		values[1] = end_snapshot;
+		values[2] = Int16GetDatum(side + 1);
+		if (get_atttype(relid, p->shape.bound[side].time_attno) == TIMESTAMPOID)
+			bound = psprintf("pg_catalog.timezone('UTC', %s)", bound);
+		pgs_catalog_begin(&acc);
+		pgs_catalog_exec(psprintf("SELECT pg_catalog.min(x) FROM ("
+								  " SELECT s." PGS_XID_COLUMN " AS x FROM ONLY %s AS s"
+								  "  WHERE s.%s OPERATOR(pg_catalog.%s) %s"
+								  "    AND pg_catalog.pg_visible_in_snapshot(s." PGS_XID_COLUMN ", $2)"
+								  "    AND NOT EXISTS (SELECT 1 FROM %s AS b WHERE b.kind = 's'"
+								  "      AND pg_catalog.pg_visible_in_snapshot(s." PGS_XID_COLUMN ", b.snap))"
+								  " UNION ALL"
+								  " SELECT s." PGS_XID_COLUMN " FROM ONLY %s AS s"
+								  "  WHERE s.ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
+								  "    SELECT t.tid FROM %s AS t WHERE t.side = $3"
+								  "       AND t.kind OPERATOR(pg_catalog.<>) 's'))) AS r",
+								  stream, quote_identifier(time),
+								  p->shape.bound[side].strict ? ">" : ">=",
+								  bound, state, stream, state),
+						 3, types, values, nulls, true, 0);
+		d = pgs_result_datum(0, 1, &isnull);
+		if (!isnull)
+		{
+			uint64		x = U64FromFullTransactionId(DatumGetFullTransactionId(d));
+
+			if (x < *min_xid)
+				*min_xid = x;
+		}
+		pgs_catalog_end(&acc);
+	}
+	return true;
 }

@@ -241,5 +241,101 @@ is($node->safe_psql('postgres', q{
 	SELECT (SELECT count(*) FROM impressions) || ' ' || (SELECT count(*) FROM clicks)}),
 	'1 1', 'at the end retention removed every row the join\'s watermark has passed');
 
+# once the watermarks pass them, retention removes a join's old rows while
+# the join goes on: the streams shrink mid-way, and every pair and every
+# NULL-extended row is still written exactly once
+$node->safe_psql('postgres', q{
+	SET TimeZone = 'UTC';
+	CREATE TABLE views (k int, vt timestamptz, pad text);
+	CREATE TABLE buys (k int, bt timestamptz, pad text);
+	SELECT stream.create_stream('views');
+	SELECT stream.create_stream('buys');
+	CREATE INDEX ON views (k, vt);
+	CREATE INDEX ON buys (k, bt);
+	BEGIN;
+	SELECT stream.start_query('j_grow',
+		$$SELECT v.k, v.vt, b.bt
+		    FROM views v LEFT JOIN buys b
+		      ON b.k = v.k AND b.bt BETWEEN v.vt AND v.vt + interval '10 minutes'$$,
+		'j_grow_out', output_mode => 'append', trigger => '1 hour',
+		watermarks => '{"v.vt 5 minutes", "b.bt 5 minutes"}');
+	SELECT stream.stop_query('j_grow');
+	COMMIT;
+	SELECT stream.set_retention('views', '0 seconds');
+	SELECT stream.set_retention('buys', '0 seconds');
+});
+# round r: 200 views at minute 10 * r, each even one bought 3 minutes later
+my $rounds = 10;
+my @sizes;
+for my $r (0 .. $rounds - 1)
+{
+	$node->safe_psql('postgres', qq{
+		INSERT INTO views SELECT $r * 1000 + g, '2026-01-01 00:00+00'::timestamptz + $r * interval '10 minutes',
+			repeat('v', 100) FROM generate_series(1, 200) g;
+		INSERT INTO buys SELECT $r * 1000 + g, '2026-01-01 00:03+00'::timestamptz + $r * interval '10 minutes',
+			repeat('b', 100) FROM generate_series(2, 200, 2) g;
+		CALL stream.process_all_available('j_grow');
+		SELECT stream.run_retention('views') + stream.run_retention('buys');
+	});
+	push @sizes, $node->safe_psql('postgres',
+		q{SELECT (SELECT count(*) FROM views) + (SELECT count(*) FROM buys)});
+}
+note 'rows kept in the two streams after each round: ' . join(' ', @sizes);
+cmp_ok($sizes[-1], '<', 4 * 300,
+	"the streams keep only the rows the join may still read ($sizes[-1] of " . 300 * $rounds . ')');
+cmp_ok($node->safe_psql('postgres', q{SELECT rows_removed FROM stream.stream_retention WHERE stream = 'views'::regclass}),
+	'>', 0, 'retention removed rows of the join\'s stream while the join runs');
+# the last rounds' rows get their NULL rows once the watermark passes them
+$node->safe_psql('postgres', qq{
+	INSERT INTO views VALUES (-1, '2026-01-01 23:00+00');
+	INSERT INTO buys VALUES (-2, '2026-01-01 23:00+00');
+	CALL stream.process_all_available('j_grow');
+	SELECT stream.run_retention('views') + stream.run_retention('buys');
+});
+is($node->safe_psql('postgres', qq{
+	WITH expected AS (
+		SELECT r * 1000 + g AS k, '2026-01-01 00:00+00'::timestamptz + r * interval '10 minutes' AS vt,
+		       CASE WHEN g % 2 = 0 THEN '2026-01-01 00:03+00'::timestamptz + r * interval '10 minutes' END AS bt
+		  FROM generate_series(0, $rounds - 1) r, generate_series(1, 200) g)
+	SELECT (SELECT count(*) FROM j_grow_out) || ' '
+	    || (SELECT count(*) FROM (SELECT DISTINCT k, vt, bt FROM j_grow_out) d) || ' '
+	    || (SELECT count(*) FROM expected e FULL JOIN j_grow_out o
+	          ON o.k = e.k AND o.vt = e.vt
+	         AND coalesce(o.bt, 'infinity') = coalesce(e.bt, 'infinity')
+	         WHERE e.k IS NULL OR o.k IS NULL)}),
+	(200 * $rounds) . ' ' . (200 * $rounds) . ' 0',
+	'with the streams shrinking, every pair and NULL row was written exactly once');
+is($node->safe_psql('postgres', q{SELECT missed_rows_at IS NULL FROM stream.queries WHERE name = 'j_grow'}),
+	't', 'retention removed no row the join had still to read');
+
+# a join without watermarks may meet any earlier row: it holds every row
+$node->safe_psql('postgres', q{
+	CREATE TABLE l (k int, pad text);
+	CREATE TABLE r (k int, pad text);
+	SELECT stream.create_stream('l');
+	SELECT stream.create_stream('r');
+	CREATE INDEX ON l (k);
+	CREATE INDEX ON r (k);
+	BEGIN;
+	SELECT stream.start_query('j_all', 'SELECT l.k FROM l JOIN r USING (k)',
+		'j_all_out', output_mode => 'append', trigger => '1 hour');
+	SELECT stream.stop_query('j_all');
+	COMMIT;
+	SELECT stream.set_retention('l', '0 seconds');
+	SELECT stream.set_retention('r', '0 seconds');
+	INSERT INTO l SELECT g, 'l' FROM generate_series(1, 500) g;
+	CALL stream.process_all_available('j_all');
+});
+is($node->safe_psql('postgres', q{SELECT stream.run_retention('l') + stream.run_retention('r')}),
+	'0', 'a join without watermarks lets retention remove nothing');
+is($node->safe_psql('postgres', q{SELECT holds_retention FROM stream.queries WHERE name = 'j_all'}),
+	't', 'and it is named as the query holding removal back');
+$node->safe_psql('postgres', q{
+	INSERT INTO r SELECT g, 'r' FROM generate_series(1, 500, 5) g;
+	CALL stream.process_all_available('j_all');
+});
+is($node->safe_psql('postgres', q{SELECT count(*), count(DISTINCT k) FROM j_all_out}),
+	'100|100', 'its later rows still meet every earlier row');
+
 $node->stop;
 done_testing();
