@@ -34,6 +34,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_type_d.h"
 #include "common/int.h"
 #include "executor/spi.h"
@@ -50,6 +51,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/plancache.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/xid8.h"
@@ -62,6 +64,7 @@
 #include "catalog/pgs_query.h"
 #include "catalog/pgs_query_tables.h"
 #include "common/pgs_common.h"
+#include "common/pgs_errors.h"
 #include "common/pgs_plans.h"
 #include "source/pgs_offsets.h"
 #include "state/pgs_join_exec.h"
@@ -1040,21 +1043,18 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
  * any of its rows again.  It costs a read of the side's live rows, which an
  * index on the side's time column serves, once per retention pass.
  */
-bool
-pgs_join_retention_hold(int64 query_id, Oid relid, Datum end_snapshot,
-						uint64 *min_xid)
+static bool
+join_retention_min(const PgsQuery *qp, Oid relid, Datum end_snapshot,
+				   uint64 *min_xid)
 {
-	PgsQuery	q;
+	PgsQuery	q = *qp;
+	int64		query_id = q.query_id;
 	JoinPlans  *p;
 	PgsWatermarks w;
 	bool		has_watermark = false;
 	int			side;
 
 	*min_xid = PG_UINT64_MAX;
-	memset(&q, 0, sizeof(q));
-	if (!pgs_query_read(NULL, query_id, PGS_QUERY_NO_LOCK, &q) ||
-		q.nsides != PGS_MAX_SIDES || !OidIsValid(q.state_relid))
-		return false;
 	p = join_plans_for(&q);
 	for (side = 0; side < PGS_MAX_SIDES; side++)
 	{
@@ -1114,4 +1114,59 @@ pgs_join_retention_hold(int64 query_id, Oid relid, Datum end_snapshot,
 		pgs_catalog_end(&acc);
 	}
 	return true;
+}
+
+/*
+ * join_retention_min in a subtransaction of its own: a join its owner can
+ * no longer analyze (a privilege taken away) holds every row, with a
+ * WARNING, and does not stop the pass over the stream.
+ */
+bool
+pgs_join_retention_hold(int64 query_id, Oid relid, Datum end_snapshot,
+						uint64 *min_xid)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool result = false;
+	PgsQuery	q;
+
+	*min_xid = PG_UINT64_MAX;
+	memset(&q, 0, sizeof(q));
+	if (!pgs_query_read(NULL, query_id, PGS_QUERY_NO_LOCK, &q) ||
+		q.nsides != PGS_MAX_SIDES || !OidIsValid(q.state_relid))
+		return false;
+	BeginInternalSubTransaction(NULL);
+	PG_TRY();
+	{
+		MemoryContextSwitchTo(cxt);
+		result = join_retention_min(&q, relid, end_snapshot, min_xid);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		/* a cancel or a termination stops the pass */
+		if (pgs_error_is_interrupt(edata->sqlerrcode))
+			ReThrowError(edata);
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("retention keeps every row of stream \"%s\" for streaming query \"%s\"",
+						get_rel_name(relid), q.name),
+				 errdetail("The rows its join may still read could not be found: %s",
+						   edata->message),
+				 errhint("Make the query's text valid for its owner again, or detach the query with stream.detach_query().")));
+		*min_xid = PG_UINT64_MAX;
+		result = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return result;
 }
