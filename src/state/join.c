@@ -1119,7 +1119,9 @@ join_retention_min(const PgsQuery *qp, Oid relid, Datum end_snapshot,
 /*
  * join_retention_min in a subtransaction of its own: a join its owner can
  * no longer analyze (a privilege taken away) holds every row, with a
- * WARNING, and does not stop the pass over the stream.
+ * WARNING, and does not stop the pass over the stream.  The error itself
+ * goes to the server log only: it may quote a text the stream's owner,
+ * who runs the pass, is not shown.
  */
 bool
 pgs_join_retention_hold(int64 query_id, Oid relid, Datum end_snapshot,
@@ -1159,8 +1161,9 @@ pgs_join_retention_hold(int64 query_id, Oid relid, Datum end_snapshot,
 				(errcode(edata->sqlerrcode),
 				 errmsg("retention keeps every row of stream \"%s\" for streaming query \"%s\"",
 						get_rel_name(relid), q.name),
-				 errdetail("The rows its join may still read could not be found: %s",
-						   edata->message),
+				 errdetail("The rows its join may still read could not be found as its owner."),
+				 errdetail_log("The rows its join may still read could not be found as its owner: %s",
+							   edata->message),
 				 errhint("Make the query's text valid for its owner again, or detach the query with stream.detach_query().")));
 		*min_xid = PG_UINT64_MAX;
 		result = false;
