@@ -1040,18 +1040,23 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
  * passed (a live read), and the rows its state table names (waiting and
  * late rows, read by tid).  *min_xid gets the smallest _stream_xid among
  * them.  False when a side on the stream has no bound: the join may read
- * any of its rows again.  It costs a read of the side's live rows, which an
- * index on the side's time column serves, once per retention pass.
+ * any of its rows again.  The stream is read as the query's owner, as the
+ * batches read it: rows its policies hide from the owner are never read.
+ * It costs a read of the side's live rows, which an index on the side's
+ * time column serves, once per retention pass.
  */
 static bool
 join_retention_min(const PgsQuery *qp, Oid relid, Datum end_snapshot,
 				   uint64 *min_xid)
 {
 	PgsQuery	q = *qp;
-	int64		query_id = q.query_id;
 	JoinPlans  *p;
 	PgsWatermarks w;
 	bool		has_watermark = false;
+	Datum		waiting[PGS_MAX_SIDES];
+	Datum		late[PGS_MAX_SIDES];
+	Datum		start = (Datum) 0;
+	bool		start_null = true;
 	int			side;
 
 	*min_xid = PG_UINT64_MAX;
@@ -1066,16 +1071,18 @@ join_retention_min(const PgsQuery *qp, Oid relid, Datum end_snapshot,
 	/* the next batch's live reads are bounded by its late watermark */
 	w.late_null = true;
 	if (has_watermark)
-		pgs_checkpoint_plan_watermarks(query_id, &w);
+		pgs_checkpoint_plan_watermarks(q.query_id, &w);
+	join_read_state(&q, 'u', waiting, &start, &start_null);
+	join_read_state(&q, 'l', late, NULL, NULL);
 	for (side = 0; side < PGS_MAX_SIDES; side++)
 	{
 		PgsCatalogAccess acc = {0};
-		Oid			types[3] = {TIMESTAMPTZOID, PG_SNAPSHOTOID, INT2OID};
-		Datum		values[3];
-		char		nulls[3] = {' ', ' ', ' '};
-		char	   *time = p->bound_column[side];
+		MemoryContext cxt = CurrentMemoryContext;
+		Oid			types[5] = {TIMESTAMPTZOID, PG_SNAPSHOTOID, PG_SNAPSHOTOID,
+		TIDARRAYOID, TIDARRAYOID};
+		Datum		values[5];
+		char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 		char	   *bound = "COALESCE($1, '-infinity'::pg_catalog.timestamptz)";
-		char	   *state = pgs_qualified_relname(q.state_relid);
 		char	   *stream = pgs_qualified_relname(relid);
 		bool		isnull;
 		Datum		d;
@@ -1084,25 +1091,28 @@ join_retention_min(const PgsQuery *qp, Oid relid, Datum end_snapshot,
 			continue;
 		join_bound(&p->shape.bound[side], w.late_null, w.late, &values[0], &nulls[0]);
 		values[1] = end_snapshot;
-		values[2] = Int16GetDatum(side + 1);
+		values[2] = start;
+		nulls[2] = start_null ? 'n' : ' ';
+		values[3] = waiting[side];
+		values[4] = late[side];
 		if (get_atttype(relid, p->shape.bound[side].time_attno) == TIMESTAMPOID)
 			bound = psprintf("pg_catalog.timezone('UTC', %s)", bound);
-		pgs_catalog_begin(&acc);
-		pgs_catalog_exec(psprintf("SELECT pg_catalog.min(x) FROM ("
-								  " SELECT s." PGS_XID_COLUMN " AS x FROM ONLY %s AS s"
-								  "  WHERE s.%s OPERATOR(pg_catalog.%s) %s"
-								  "    AND pg_catalog.pg_visible_in_snapshot(s." PGS_XID_COLUMN ", $2)"
-								  "    AND NOT EXISTS (SELECT 1 FROM %s AS b WHERE b.kind = 's'"
-								  "      AND pg_catalog.pg_visible_in_snapshot(s." PGS_XID_COLUMN ", b.snap))"
-								  " UNION ALL"
-								  " SELECT s." PGS_XID_COLUMN " FROM ONLY %s AS s"
-								  "  WHERE s.ctid OPERATOR(pg_catalog.=) ANY (ARRAY("
-								  "    SELECT t.tid FROM %s AS t WHERE t.side = $3"
-								  "       AND t.kind OPERATOR(pg_catalog.<>) 's'))) AS r",
-								  stream, quote_identifier(time),
-								  p->shape.bound[side].strict ? ">" : ">=",
-								  bound, state, stream, state),
-						 3, types, values, nulls, true, 0);
+		pgs_owner_begin(&acc, q.owner, pgs_batch_search_path(q.search_path));
+		pgs_owner_exec(q.query_id,
+					   psprintf("SELECT pg_catalog.min(x) FROM ("
+								" SELECT s." PGS_XID_COLUMN " AS x FROM ONLY %s AS s"
+								"  WHERE s.%s OPERATOR(pg_catalog.%s) %s"
+								"    AND pg_catalog.pg_visible_in_snapshot(s." PGS_XID_COLUMN ", $2)"
+								"    AND ($3::pg_catalog.pg_snapshot IS NULL"
+								"     OR NOT pg_catalog.pg_visible_in_snapshot(s." PGS_XID_COLUMN ", $3))"
+								" UNION ALL"
+								" SELECT s." PGS_XID_COLUMN " FROM ONLY %s AS s"
+								"  WHERE s.ctid OPERATOR(pg_catalog.=) ANY (pg_catalog.array_cat($4, $5))) AS r",
+								stream, quote_identifier(p->bound_column[side]),
+								p->shape.bound[side].strict ? ">" : ">=",
+								bound, stream),
+					   5, types, values, nulls, true, 0);
+		MemoryContextSwitchTo(cxt);
 		d = pgs_result_datum(0, 1, &isnull);
 		if (!isnull)
 		{
@@ -1111,15 +1121,16 @@ join_retention_min(const PgsQuery *qp, Oid relid, Datum end_snapshot,
 			if (x < *min_xid)
 				*min_xid = x;
 		}
-		pgs_catalog_end(&acc);
+		pgs_owner_end(&acc);
+		MemoryContextSwitchTo(cxt);
 	}
 	return true;
 }
 
 /*
  * join_retention_min in a subtransaction of its own: a join its owner can
- * no longer analyze (a privilege taken away) holds every row, with a
- * WARNING, and does not stop the pass over the stream.  The error itself
+ * no longer analyze or read (a privilege taken away) holds every row, with
+ * a WARNING, and does not stop the pass over the stream.  The error itself
  * goes to the server log only: it may quote a text the stream's owner,
  * who runs the pass, is not shown.
  */
