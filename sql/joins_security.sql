@@ -23,6 +23,9 @@ SELECT stream.create_stream('js_theirs');
 GRANT SELECT ON js_theirs TO regress_js_owner;
 ALTER TABLE js_theirs ENABLE ROW LEVEL SECURITY;
 CREATE POLICY js_small ON js_theirs USING (k < 100);
+CREATE TABLE js_cols (k int, t timestamptz, secret text);
+SELECT stream.create_stream('js_cols');
+GRANT SELECT (k, t) ON js_cols TO regress_js_owner;
 RESET ROLE;
 
 SET ROLE regress_js_owner;
@@ -39,6 +42,14 @@ SELECT stream.start_query('js_refused',
 SET client_min_messages = warning;
 SELECT count(*) AS refused_queries FROM stream.queries WHERE name = 'js_refused';
 SELECT to_regclass('js_refused_out') AS refused_target;
+-- ... nor when it may read only the columns the query names: a batch reads
+-- every column of a side and the rows' tids, as a query over one stream does
+SET client_min_messages = error;
+SELECT stream.start_query('js_refused',
+    $$SELECT a.k, c.t FROM js_a a JOIN js_cols c ON c.k = a.k$$, 'js_refused_out');
+SELECT stream.start_query('js_refused', $$SELECT c.k, c.t FROM js_cols c$$, 'js_refused_out');
+SET client_min_messages = warning;
+SELECT count(*) AS refused_queries FROM stream.queries WHERE name = 'js_refused';
 
 -- the owner's code in the condition: it changes settings and search_path,
 -- and fails on key 99
@@ -253,7 +264,8 @@ RESET ROLE;
 SET ROLE regress_js_stranger;
 SELECT stream.drop_stream('js_hidden');
 SELECT stream.drop_stream('js_theirs');
-DROP TABLE js_hidden, js_theirs;
+SELECT stream.drop_stream('js_cols');
+DROP TABLE js_hidden, js_theirs, js_cols;
 DROP FUNCTION js_mark_all();
 RESET ROLE;
 REVOKE CREATE ON SCHEMA public FROM regress_js_owner, regress_js_stranger;

@@ -1023,6 +1023,7 @@ stream_start_query(PG_FUNCTION_ARGS)
 {
 	PgsStartArgs a;
 	QdStart		s;
+	int			side;
 
 	pgs_require_writable();
 	qd_start_args_read(fcinfo, &a);
@@ -1037,6 +1038,15 @@ stream_start_query(PG_FUNCTION_ARGS)
 	pgs_check_rights(pgs_compose_insert(a.query_text, s.target_relid, s.def.aq.column_names,
 									   s.key),
 					s.def.aq.stream_relid, s.target_relid, s.def.aggregates);
+
+	/*
+	 * A join's batch reads every column of each side and the rows' tids,
+	 * which only SELECT on the table grants (a grant of the columns the
+	 * query names is not enough): refused here rather than at every batch.
+	 */
+	for (side = 0; side < s.nsides; side++)
+		if (pg_class_aclcheck(s.sides[side].relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+			aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, get_rel_name(s.sides[side].relid));
 
 	PG_RETURN_INT64(qd_start_register(&a, &s));
 }
