@@ -163,6 +163,12 @@ SELECT stream.start_query('js_rls',
         FROM js_mine2 m LEFT JOIN js_theirs x
           ON x.k = m.k AND x.t BETWEEN m.t AND m.t + interval '1 hour'$$,
     'js_rls_out', watermarks => '{"m.t 1 hour", "x.t 1 hour"}') > 0 AS started;
+-- the stranger's side preserved: a row its policy hides is no NULL row
+SELECT stream.start_query('js_rls_right',
+    $$SELECT x.k, m.t, x.t AS xt
+        FROM js_mine2 m RIGHT JOIN js_theirs x
+          ON x.k = m.k AND x.t BETWEEN m.t AND m.t + interval '1 hour'$$,
+    'js_rls_right_out', watermarks => '{"m.t 1 hour", "x.t 1 hour"}') > 0 AS started;
 INSERT INTO js_mine2 VALUES (1, '2026-01-01 10:00'), (150, '2026-01-01 10:00'),
     (7, '2026-01-01 10:00');
 RESET ROLE;
@@ -182,6 +188,10 @@ SET ROLE regress_js_owner;
 CALL stream.process_all_available('js_rls');
 -- 150 of the owner's has no partner it may see; 1 has its pair; 7 its NULL row
 SELECT * FROM js_rls_out ORDER BY k;
+-- 1 has its pair, 8 its NULL row; 150 of the stranger's is hidden
+CALL stream.process_all_available('js_rls_right');
+SELECT * FROM js_rls_right_out ORDER BY k;
+SELECT stream.drop_query('js_rls_right');
 
 -- SELECT on a side revoked after the start: the batch fails loudly and
 -- writes nothing; the query counts no pending rows it cannot read
@@ -255,7 +265,7 @@ SET ROLE regress_js_owner;
 
 -- cleanup
 SELECT stream.drop_query('js_rls');
-DROP TABLE js_left_out, js_mine_out, js_rls_out;
+DROP TABLE js_left_out, js_mine_out, js_rls_out, js_rls_right_out;
 SELECT stream.drop_stream('js_a');
 SELECT stream.drop_stream('js_mine2');
 DROP TABLE js_a, js_b2, js_mine2;
