@@ -263,8 +263,19 @@ RESET ROLE;
 SELECT to_regclass('stream_state.js_mine') AS state_left;
 SET ROLE regress_js_owner;
 
+-- the stranger drops its table, which the owner's join reads: the query goes
+RESET ROLE;
+SET ROLE regress_js_stranger;
+DROP TABLE js_theirs;
+DROP TABLE js_theirs CASCADE;
+RESET ROLE;
+SELECT count(*) AS queries_left FROM stream.queries WHERE name = 'js_rls';
+SELECT count(*) AS sides_left FROM stream.query_side_defs d
+  WHERE NOT EXISTS (SELECT 1 FROM stream.query_defs q WHERE q.query_id = d.query_id);
+SELECT to_regclass('stream_state.js_rls') AS state_left;
+SET ROLE regress_js_owner;
+
 -- cleanup
-SELECT stream.drop_query('js_rls');
 DROP TABLE js_left_out, js_mine_out, js_rls_out, js_rls_right_out;
 SELECT stream.drop_stream('js_a');
 SELECT stream.drop_stream('js_mine2');
@@ -273,9 +284,8 @@ DROP FUNCTION js_meddle(int), js_mark(int);
 RESET ROLE;
 SET ROLE regress_js_stranger;
 SELECT stream.drop_stream('js_hidden');
-SELECT stream.drop_stream('js_theirs');
 SELECT stream.drop_stream('js_cols');
-DROP TABLE js_hidden, js_theirs, js_cols;
+DROP TABLE js_hidden, js_cols;
 DROP FUNCTION js_mark_all();
 RESET ROLE;
 REVOKE CREATE ON SCHEMA public FROM regress_js_owner, regress_js_stranger;
