@@ -185,6 +185,20 @@ SET ROLE regress_js_stranger;
 INSERT INTO js_theirs VALUES (3, '2026-01-01 14:00');
 RESET ROLE;
 SET ROLE regress_js_owner;
+-- in a transaction block, the caller's SET LOCAL values stay in force after
+-- the batch, and its session values after the commit
+SET jit = off;
+BEGIN;
+SET LOCAL enable_hashjoin = off;
+SET LOCAL enable_mergejoin = off;
+SET LOCAL jit = on;
+CALL stream.process_batch('js_rls');
+SELECT current_setting('jit') AS jit, current_setting('enable_hashjoin') AS hashjoin,
+       current_setting('enable_mergejoin') AS mergejoin;
+COMMIT;
+SELECT current_setting('jit') AS jit, current_setting('enable_hashjoin') AS hashjoin,
+       current_setting('enable_mergejoin') AS mergejoin;
+RESET jit;
 CALL stream.process_all_available('js_rls');
 -- 150 of the owner's has no partner it may see; 1 has its pair; 7 its NULL row
 SELECT * FROM js_rls_out ORDER BY k;
