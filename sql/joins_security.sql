@@ -160,6 +160,14 @@ SELECT stream.start_query('js_rls',
         FROM js_mine2 m LEFT JOIN js_theirs x
           ON x.k = m.k AND x.t BETWEEN m.t AND m.t + interval '1 hour'$$,
     'js_rls_out', watermarks => '{"m.t 1 hour", "x.t 1 hour"}') > 0 AS started;
+-- a semi join: the owner's row that waits for a partner is written when it
+-- comes, whatever the stranger's policy marked meanwhile
+SELECT stream.start_query('js_rls_semi',
+    $$SELECT m.k, m.t
+        FROM js_mine2 m
+       WHERE EXISTS (SELECT 1 FROM js_theirs x
+                      WHERE x.k = m.k AND x.t BETWEEN m.t AND m.t + interval '1 hour')$$,
+    'js_rls_semi_out', watermarks => '{"m.t 1 hour", "x.t 1 hour"}') > 0 AS started;
 -- the stranger's side preserved: a row its policy hides is no NULL row
 SELECT stream.start_query('js_rls_right',
     $$SELECT x.k, m.t, x.t AS xt
@@ -203,6 +211,25 @@ SELECT * FROM js_rls_out ORDER BY k;
 CALL stream.process_all_available('js_rls_right');
 SELECT * FROM js_rls_right_out ORDER BY k;
 SELECT stream.drop_query('js_rls_right');
+CALL stream.process_all_available('js_rls_semi');
+INSERT INTO js_mine2 VALUES (30, '2026-01-01 15:00');
+RESET ROLE;
+SET ROLE regress_js_stranger;
+INSERT INTO js_theirs VALUES (31, '2026-01-01 15:00');
+RESET ROLE;
+SET ROLE regress_js_owner;
+CALL stream.process_all_available('js_rls_semi');
+SELECT side, state_rows FROM stream.progress_sides
+  WHERE query = 'js_rls_semi' ORDER BY batch_id DESC, side LIMIT 2;
+RESET ROLE;
+SET ROLE regress_js_stranger;
+INSERT INTO js_theirs VALUES (30, '2026-01-01 15:20');
+RESET ROLE;
+SET ROLE regress_js_owner;
+CALL stream.process_all_available('js_rls_semi');
+-- 1 matched at once, 30 when its partner came
+SELECT * FROM js_rls_semi_out ORDER BY k;
+SELECT stream.drop_query('js_rls_semi');
 
 -- SELECT on a side revoked after the start: the batch fails loudly and
 -- writes nothing; the query counts no pending rows it cannot read
@@ -287,7 +314,7 @@ SELECT to_regclass('stream_state.js_rls') AS state_left;
 SET ROLE regress_js_owner;
 
 -- cleanup
-DROP TABLE js_left_out, js_mine_out, js_rls_out, js_rls_right_out;
+DROP TABLE js_left_out, js_mine_out, js_rls_out, js_rls_right_out, js_rls_semi_out;
 SELECT stream.drop_stream('js_a');
 SELECT stream.drop_stream('js_mine2');
 DROP TABLE js_a, js_b2, js_mine2;
