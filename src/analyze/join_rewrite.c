@@ -371,8 +371,11 @@ jr_mark_call(Expr *tid1, Expr *tid2)
 											   makeString("_join_mark")),
 									2, argtypes, false);
 
-	return (Expr *) makeFuncExpr(fn, BOOLOID, list_make2(tid1, tid2),
-								 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	FuncExpr   *call = makeFuncExpr(fn, BOOLOID, list_make2(tid1, tid2),
+									InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+
+	call->location = PGS_JOIN_MARK_LOCATION;
+	return (Expr *) call;
 }
 
 static Node *

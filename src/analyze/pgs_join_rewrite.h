@@ -40,6 +40,14 @@ typedef enum PgsSideRole
 																 * late rows */
 #define PGS_JOIN_NPARAMS			(2 * PGS_BATCH_NPARAMS + 9)
 
+/*
+ * The location of the stream._join_mark() call the substitution writes
+ * into a delta statement: a call the user wrote has its offset in a text
+ * (>= 0) or none (-1, read back from a stored tree), so the mark tells its
+ * own call from any other, which records nothing.
+ */
+#define PGS_JOIN_MARK_LOCATION		(-7301)
+
 typedef struct PgsJoinRewrite
 {
 	Oid			relid[PGS_MAX_SIDES];

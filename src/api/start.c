@@ -854,8 +854,23 @@ qd_start_validate(const PgsStartArgs *a, QdStart *s)
 		pgs_catalog_require(PGS_CATALOG_0_4,
 							"streaming aggregations, watermarks and deduplication");
 	if (s->nsides == PGS_MAX_SIDES)
+	{
+		int			side;
+
+		/*
+		 * A join's batch reads every column of each side and the rows'
+		 * tids, which only SELECT on the table grants (a grant of the
+		 * columns the query names is not enough): refused here, before the
+		 * analysis warns about a side the caller may not read, rather than
+		 * at every batch.
+		 */
+		for (side = 0; side < s->nsides; side++)
+			if (pg_class_aclcheck(s->sides[side].relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+				aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE,
+							   get_rel_name(s->sides[side].relid));
 		pgs_join_analyze(d->aq.query, a->output_mode, s->sides, &s->join, true,
 						 a->name);
+	}
 
 	s->keyed = a->key_given;
 	s->key = a->key;

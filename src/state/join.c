@@ -105,13 +105,21 @@ static HTAB *join_marks[PGS_MAX_SIDES] = {NULL, NULL};
 /*
  * stream._join_mark(side 1's tid, side 2's tid): the last term of a delta
  * statement's join condition, true, recording that the two rows matched.
- * Outside a join batch it records nothing.
+ * Outside a join batch it records nothing, and inside one it records only
+ * from the call the substitution wrote: a call from other code the batch
+ * runs (a function of the query, a policy of a side's owner, a trigger of
+ * the target) would otherwise mark rows of the query's preserved side as
+ * matched, and take their null-extended rows out of its output.
  */
 Datum
 stream_join_mark(PG_FUNCTION_ARGS)
 {
+	Node	   *call = fcinfo->flinfo ? fcinfo->flinfo->fn_expr : NULL;
 	int			i;
 
+	if (call == NULL || !IsA(call, FuncExpr) ||
+		((FuncExpr *) call)->location != PGS_JOIN_MARK_LOCATION)
+		PG_RETURN_BOOL(true);
 	for (i = 0; i < PGS_MAX_SIDES; i++)
 		if (!PG_ARGISNULL(i) && join_marks[i] != NULL)
 			(void) hash_search(join_marks[i], PG_GETARG_POINTER(i), HASH_ENTER, NULL);
