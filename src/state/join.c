@@ -287,14 +287,38 @@ join_read_state(const PgsQuery *q, char kind, Datum *tids, Datum *start,
 
 /* ---- the statements ---- */
 
+/*
+ * Free what join_plans_for kept of a query under the plan context: its
+ * statements and their texts.  The context lives as long as the backend,
+ * and the plans are made again each time stream.query_defs changes.
+ */
 static void
 join_free_plans(JoinPlans *p)
 {
 	int			i;
 
 	for (i = 0; i < JS_NSTMTS; i++)
+	{
 		if (p->plan[i])
 			SPI_freeplan(p->plan[i]);
+		if (p->sql[i])
+			pfree(p->sql[i]);
+	}
+	for (i = 0; i < PGS_MAX_SIDES; i++)
+	{
+		if (p->late_column[i])
+			pfree(p->late_column[i]);
+		if (p->bound_column[i])
+			pfree(p->bound_column[i]);
+		if (p->filter[i])
+			pfree(p->filter[i]);
+		if (p->where[i])
+			pfree(p->where[i]);
+		if (p->stats_sql[i])
+			pfree(p->stats_sql[i]);
+	}
+	if (p->signature)
+		pfree(p->signature);
 	memset(((char *) p) + sizeof(int64), 0, sizeof(JoinPlans) - sizeof(int64));
 }
 
@@ -438,31 +462,32 @@ join_plans_for(const PgsQuery *q)
 	{
 		p->late_column[side] = q->sides[side].event_time ?
 			pstrdup(q->sides[side].event_time) : NULL;
-		p->bound_column[side] = shape.bound[side].bounded ?
-			pstrdup(get_attname(q->sides[side].relid, shape.bound[side].time_attno, false)) : NULL;
+		p->bound_column[side] = NULL;
 	}
+	MemoryContextSwitchTo(old);
+
+	/* the texts are composed here, and only what is kept is copied */
+	for (side = 0; side < PGS_MAX_SIDES; side++)
+		if (shape.bound[side].bounded)
+			p->bound_column[side] = MemoryContextStrdup(pgs_plan_context(),
+														get_attname(q->sides[side].relid,
+																	shape.bound[side].time_attno,
+																	false));
 	insert = pgs_compose_insert(q->query_text, q->target_relid, q->target_columns, NIL);
 	for (side = 0; side < JS_NSTMTS; side++)
-		p->sql[side] = pstrdup(insert);
+		p->sql[side] = MemoryContextStrdup(pgs_plan_context(), insert);
 	for (side = 0; side < PGS_MAX_SIDES; side++)
-		p->stats_sql[side] = join_stats_sql(q, p, side);
+		p->stats_sql[side] = MemoryContextStrdup(pgs_plan_context(),
+												 join_stats_sql(q, p, side));
 	join_rewrite_init(q, p, &p->rw[JS_DELTA_NEW1], PGS_SIDE_NEW, PGS_SIDE_LIVE_HI, true, 0);
 	join_rewrite_init(q, p, &p->rw[JS_DELTA_NEW2],
 					  shape.kind == PGS_JOIN_SEMI ? PGS_SIDE_TIDS : PGS_SIDE_LIVE_LO,
 					  PGS_SIDE_NEW, true, 1);
 	join_rewrite_init(q, p, &p->rw[JS_NULL_ROWS], PGS_SIDE_TIDS, PGS_SIDE_TIDS, false, -1);
-	p->signature = pstrdup(sig);
-	MemoryContextSwitchTo(old);
+	p->signature = MemoryContextStrdup(pgs_plan_context(), sig);
 	return p;
 }
 
-/*
- * Run one of the statements that evaluate the query's text, as the owner:
- * prepared on first use, the reads substituted for its kind here and
- * whenever the plan cache analyzes it again.  A delta reads the other side
- * through its index, key by key, as the join's cost depends on.  Returns
- * the rows written.
- */
 /*
  * What every statement of a join's batch runs with, inside its owner
  * stretch (undone at its end): no JIT.  The planner prices each probe of
@@ -696,7 +721,6 @@ join_state_evict(const PgsQuery *q, int side, char kind, Datum bound, char bound
 	char		nulls[3] = {' ', ' ', bound_null};
 	char	   *rel = pgs_qualified_relname(q->state_relid);
 	Datum		result = (Datum) 0;
-	int			n = 0;
 
 	pgs_catalog_begin(&acc);
 	pgs_catalog_exec(psprintf("WITH d AS (DELETE FROM %s WHERE side = $1 AND kind = $2"
@@ -714,7 +738,6 @@ join_state_evict(const PgsQuery *q, int side, char kind, Datum bound, char bound
 			MemoryContext spi = MemoryContextSwitchTo(cxt);
 
 			result = PointerGetDatum(DatumGetArrayTypePCopy(d));
-			(void) n;
 			MemoryContextSwitchTo(spi);
 		}
 	}
