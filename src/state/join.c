@@ -425,9 +425,12 @@ join_plans_for(const PgsQuery *q)
 
 	analyzed = pgs_query_analyze_as_owner(q->owner, q->query_text,
 										  pgs_batch_search_path(q->search_path));
-	pgs_join_analyze(analyzed, q->output_mode, q->sides, &shape, false, q->name);
 
-	/* a preserved side's rows that can match nothing are written at once */
+	/*
+	 * The shape, as the owner: reading it folds the condition's constant
+	 * expressions, which may call the owner's functions.  And a preserved
+	 * side's rows that can match nothing are written at once.
+	 */
 	{
 		char	   *filters[PGS_MAX_SIDES] = {NULL, NULL};
 		char	   *wheres[PGS_MAX_SIDES] = {NULL, NULL};
@@ -436,6 +439,7 @@ join_plans_for(const PgsQuery *q)
 
 		pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
 		MemoryContextSwitchTo(cxt);
+		pgs_join_analyze(analyzed, q->output_mode, q->sides, &shape, false, q->name);
 		for (side = 0; side < PGS_MAX_SIDES; side++)
 		{
 			if (!shape.preserved[side])
