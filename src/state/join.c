@@ -365,7 +365,9 @@ join_stats_sql(const PgsQuery *q, JoinPlans *p, int side)
 					" pg_catalog.max(x.w) FILTER (WHERE pg_catalog.isfinite(x.w)),"
 					" pg_catalog.array_agg(x.tid) FILTER (WHERE x.w OPERATOR(pg_catalog.<=) $%d),"
 					" pg_catalog.array_agg(x.b) FILTER (WHERE x.w OPERATOR(pg_catalog.<=) $%d),"
-					" %s, %s, %s"
+					" %s, %s, %s,"
+					" pg_catalog.count(x.w) FILTER (WHERE pg_catalog.isfinite(x.w)),"
+					" pg_catalog.avg(pg_catalog.date_part('epoch', x.w)) FILTER (WHERE pg_catalog.isfinite(x.w))"
 					" FROM (%s) AS x",
 					PGS_JOIN_P_LATE, PGS_JOIN_P_LATE,
 					keep ? psprintf("pg_catalog.array_agg(x.tid) FILTER (WHERE %s AND x.pf IS TRUE)", not_late) : "NULL::pg_catalog.tid[]",
@@ -603,6 +605,8 @@ typedef struct SideRows
 	bool	   *keep_nulls;
 	int			nnow;
 	ItemPointer now_tids;		/* its new rows that can match nothing */
+	int64		ntimes;			/* the rows with an event time ... */
+	double		tavg;			/* ... and its mean, in seconds since 1970 */
 } SideRows;
 
 static void
@@ -648,6 +652,9 @@ join_side_rows(const PgsQuery *q, JoinPlans *p, int side, Datum *values,
 	}
 	d = pgs_result_datum(0, 8, &isnull);
 	r->now_tids = join_tids(d, isnull, &r->nnow);
+	r->ntimes = DatumGetInt64(pgs_result_datum(0, 9, &isnull));
+	d = pgs_result_datum(0, 10, &isnull);
+	r->tavg = isnull ? 0 : DatumGetFloat8(d);
 	pgs_owner_end(&acc);
 	MemoryContextSwitchTo(cxt);
 }
@@ -824,6 +831,8 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 	int64		added[PGS_MAX_SIDES] = {0, 0};
 	int64		removed[PGS_MAX_SIDES] = {0, 0};
 	bool		any_evicted = false;
+	int64		ntimes = 0;
+	double		tsum = 0;
 	uint64		written = 0;
 	int			side;
 	int			i;
@@ -995,6 +1004,11 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 	progress->times_null = true;
 	for (side = 0; side < PGS_MAX_SIDES; side++)
 	{
+		ntimes += rows[side].ntimes;
+		tsum += rows[side].tavg * rows[side].ntimes;
+	}
+	for (side = 0; side < PGS_MAX_SIDES; side++)
+	{
 		SideRows   *r = &rows[side];
 		PgsSideProgress *s = &sp[side];
 
@@ -1019,9 +1033,10 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 			progress->times_null = false;
 		}
 	}
-	if (!progress->times_null)
-		progress->event_time_avg = progress->event_time_min +
-			(progress->event_time_max - progress->event_time_min) / 2;
+	/* the mean over both sides' rows, as a batch over one stream has it */
+	if (!progress->times_null && ntimes > 0)
+		progress->event_time_avg = DatumGetTimestampTz(DirectFunctionCall1(float8_timestamptz,
+																		   Float8GetDatum(tsum / ntimes)));
 	progress->has_state = true;
 	progress->state_rows = counts[0] + counts[1];
 	progress->state_rows_updated = added[0] + added[1];
