@@ -299,14 +299,38 @@ join_read_state(const PgsQuery *q, char kind, Datum *tids, Datum *start,
 
 /* ---- the statements ---- */
 
+/*
+ * Free what join_plans_for kept of a query under the plan context: its
+ * statements and their texts.  The context lives as long as the backend,
+ * and the plans are made again each time stream.query_defs changes.
+ */
 static void
 join_free_plans(JoinPlans *p)
 {
 	int			i;
 
 	for (i = 0; i < JS_NSTMTS; i++)
+	{
 		if (p->plan[i])
 			SPI_freeplan(p->plan[i]);
+		if (p->sql[i])
+			pfree(p->sql[i]);
+	}
+	for (i = 0; i < PGS_MAX_SIDES; i++)
+	{
+		if (p->late_column[i])
+			pfree(p->late_column[i]);
+		if (p->bound_column[i])
+			pfree(p->bound_column[i]);
+		if (p->filter[i])
+			pfree(p->filter[i]);
+		if (p->where[i])
+			pfree(p->where[i]);
+		if (p->stats_sql[i])
+			pfree(p->stats_sql[i]);
+	}
+	if (p->signature)
+		pfree(p->signature);
 	memset(((char *) p) + sizeof(int64), 0, sizeof(JoinPlans) - sizeof(int64));
 }
 
@@ -353,7 +377,9 @@ join_stats_sql(const PgsQuery *q, JoinPlans *p, int side)
 					" pg_catalog.max(x.w) FILTER (WHERE pg_catalog.isfinite(x.w)),"
 					" pg_catalog.array_agg(x.tid) FILTER (WHERE x.w OPERATOR(pg_catalog.<=) $%d),"
 					" pg_catalog.array_agg(x.b) FILTER (WHERE x.w OPERATOR(pg_catalog.<=) $%d),"
-					" %s, %s, %s"
+					" %s, %s, %s,"
+					" pg_catalog.count(x.w) FILTER (WHERE pg_catalog.isfinite(x.w)),"
+					" pg_catalog.avg(pg_catalog.date_part('epoch', x.w)) FILTER (WHERE pg_catalog.isfinite(x.w))"
 					" FROM (%s) AS x",
 					PGS_JOIN_P_LATE, PGS_JOIN_P_LATE,
 					keep ? psprintf("pg_catalog.array_agg(x.tid) FILTER (WHERE %s AND x.pf IS TRUE)", not_late) : "NULL::pg_catalog.tid[]",
@@ -413,9 +439,12 @@ join_plans_for(const PgsQuery *q)
 
 	analyzed = pgs_query_analyze_as_owner(q->owner, q->query_text,
 										  pgs_batch_search_path(q->search_path));
-	pgs_join_analyze(analyzed, q->output_mode, q->sides, &shape, false, q->name);
 
-	/* a preserved side's rows that can match nothing are written at once */
+	/*
+	 * The shape, as the owner: reading it folds the condition's constant
+	 * expressions, which may call the owner's functions.  And a preserved
+	 * side's rows that can match nothing are written at once.
+	 */
 	{
 		char	   *filters[PGS_MAX_SIDES] = {NULL, NULL};
 		char	   *wheres[PGS_MAX_SIDES] = {NULL, NULL};
@@ -424,6 +453,7 @@ join_plans_for(const PgsQuery *q)
 
 		pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
 		MemoryContextSwitchTo(cxt);
+		pgs_join_analyze(analyzed, q->output_mode, q->sides, &shape, false, q->name);
 		for (side = 0; side < PGS_MAX_SIDES; side++)
 		{
 			if (!shape.preserved[side])
@@ -450,31 +480,32 @@ join_plans_for(const PgsQuery *q)
 	{
 		p->late_column[side] = q->sides[side].event_time ?
 			pstrdup(q->sides[side].event_time) : NULL;
-		p->bound_column[side] = shape.bound[side].bounded ?
-			pstrdup(get_attname(q->sides[side].relid, shape.bound[side].time_attno, false)) : NULL;
+		p->bound_column[side] = NULL;
 	}
+	MemoryContextSwitchTo(old);
+
+	/* the texts are composed here, and only what is kept is copied */
+	for (side = 0; side < PGS_MAX_SIDES; side++)
+		if (shape.bound[side].bounded)
+			p->bound_column[side] = MemoryContextStrdup(pgs_plan_context(),
+														get_attname(q->sides[side].relid,
+																	shape.bound[side].time_attno,
+																	false));
 	insert = pgs_compose_insert(q->query_text, q->target_relid, q->target_columns, NIL);
 	for (side = 0; side < JS_NSTMTS; side++)
-		p->sql[side] = pstrdup(insert);
+		p->sql[side] = MemoryContextStrdup(pgs_plan_context(), insert);
 	for (side = 0; side < PGS_MAX_SIDES; side++)
-		p->stats_sql[side] = join_stats_sql(q, p, side);
+		p->stats_sql[side] = MemoryContextStrdup(pgs_plan_context(),
+												 join_stats_sql(q, p, side));
 	join_rewrite_init(q, p, &p->rw[JS_DELTA_NEW1], PGS_SIDE_NEW, PGS_SIDE_LIVE_HI, true, 0);
 	join_rewrite_init(q, p, &p->rw[JS_DELTA_NEW2],
 					  shape.kind == PGS_JOIN_SEMI ? PGS_SIDE_TIDS : PGS_SIDE_LIVE_LO,
 					  PGS_SIDE_NEW, true, 1);
 	join_rewrite_init(q, p, &p->rw[JS_NULL_ROWS], PGS_SIDE_TIDS, PGS_SIDE_TIDS, false, -1);
-	p->signature = pstrdup(sig);
-	MemoryContextSwitchTo(old);
+	p->signature = MemoryContextStrdup(pgs_plan_context(), sig);
 	return p;
 }
 
-/*
- * Run one of the statements that evaluate the query's text, as the owner:
- * prepared on first use, the reads substituted for its kind here and
- * whenever the plan cache analyzes it again.  A delta reads the other side
- * through its index, key by key, as the join's cost depends on.  Returns
- * the rows written.
- */
 /*
  * What every statement of a join's batch runs with, inside its owner
  * stretch (undone at its end): no JIT.  The planner prices each probe of
@@ -586,6 +617,8 @@ typedef struct SideRows
 	bool	   *keep_nulls;
 	int			nnow;
 	ItemPointer now_tids;		/* its new rows that can match nothing */
+	int64		ntimes;			/* the rows with an event time ... */
+	double		tavg;			/* ... and its mean, in seconds since 1970 */
 } SideRows;
 
 static void
@@ -631,6 +664,9 @@ join_side_rows(const PgsQuery *q, JoinPlans *p, int side, Datum *values,
 	}
 	d = pgs_result_datum(0, 8, &isnull);
 	r->now_tids = join_tids(d, isnull, &r->nnow);
+	r->ntimes = DatumGetInt64(pgs_result_datum(0, 9, &isnull));
+	d = pgs_result_datum(0, 10, &isnull);
+	r->tavg = isnull ? 0 : DatumGetFloat8(d);
 	pgs_owner_end(&acc);
 	MemoryContextSwitchTo(cxt);
 }
@@ -708,7 +744,6 @@ join_state_evict(const PgsQuery *q, int side, char kind, Datum bound, char bound
 	char		nulls[3] = {' ', ' ', bound_null};
 	char	   *rel = pgs_qualified_relname(q->state_relid);
 	Datum		result = (Datum) 0;
-	int			n = 0;
 
 	pgs_catalog_begin(&acc);
 	pgs_catalog_exec(psprintf("WITH d AS (DELETE FROM %s WHERE side = $1 AND kind = $2"
@@ -726,7 +761,6 @@ join_state_evict(const PgsQuery *q, int side, char kind, Datum bound, char bound
 			MemoryContext spi = MemoryContextSwitchTo(cxt);
 
 			result = PointerGetDatum(DatumGetArrayTypePCopy(d));
-			(void) n;
 			MemoryContextSwitchTo(spi);
 		}
 	}
@@ -809,6 +843,8 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 	int64		added[PGS_MAX_SIDES] = {0, 0};
 	int64		removed[PGS_MAX_SIDES] = {0, 0};
 	bool		any_evicted = false;
+	int64		ntimes = 0;
+	double		tsum = 0;
 	uint64		written = 0;
 	int			side;
 	int			i;
@@ -980,6 +1016,11 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 	progress->times_null = true;
 	for (side = 0; side < PGS_MAX_SIDES; side++)
 	{
+		ntimes += rows[side].ntimes;
+		tsum += rows[side].tavg * rows[side].ntimes;
+	}
+	for (side = 0; side < PGS_MAX_SIDES; side++)
+	{
 		SideRows   *r = &rows[side];
 		PgsSideProgress *s = &sp[side];
 
@@ -1004,9 +1045,10 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 			progress->times_null = false;
 		}
 	}
-	if (!progress->times_null)
-		progress->event_time_avg = progress->event_time_min +
-			(progress->event_time_max - progress->event_time_min) / 2;
+	/* the mean over both sides' rows, as a batch over one stream has it */
+	if (!progress->times_null && ntimes > 0)
+		progress->event_time_avg = DatumGetTimestampTz(DirectFunctionCall1(float8_timestamptz,
+																		   Float8GetDatum(tsum / ntimes)));
 	progress->has_state = true;
 	progress->state_rows = counts[0] + counts[1];
 	progress->state_rows_updated = added[0] + added[1];
