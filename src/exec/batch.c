@@ -1672,7 +1672,7 @@ pgs_pending_rows(const PgsQuery *q, bool estimate)
 	if (have_last && !lo.is_start)
 	{
 		int64		batch = planned ? last.batch_id - 1 : last.batch_id;
-		int64		planned_from;
+		int64		planned_from = 0;
 
 		if (planned)
 			(void) pgs_checkpoint_read_side(q->query_id, last.batch_id, 2, &lo2, &planned_from);
