@@ -321,7 +321,21 @@ qd_alter_check_definition(const PgsQuery *q, PgsDefinition *d)
 	pgs_check_definition(d);
 	if (q->nsides == PGS_MAX_SIDES || d->aq.nsides == PGS_MAX_SIDES)
 	{
+		/* an aggregation over the join keeps aggregating, over the same state */
+		bool		join_aggregates = q->nsides == PGS_MAX_SIDES &&
+			OidIsValid(q->state_relid) &&
+			get_attnum(q->state_relid, "side") == InvalidAttrNumber;
+
 		qd_alter_check_join(q, d);
+		if (join_aggregates != d->aggregates)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg(join_aggregates ? "the new text of streaming query \"%s\" does not aggregate" :
+							"the new text of streaming query \"%s\" aggregates", q->name),
+					 errdetail("Whether a query aggregates, and over which keys, is its state's."),
+					 errhint("Start a new query with the new text, with starting_from => 'latest' to leave the rows already processed.")));
+		if (join_aggregates)
+			qd_check_same_state(q, d);
 		return;
 	}
 	if (d->aq.stream_relid != q->stream_relid)
@@ -399,6 +413,7 @@ qd_alter_check_text(const PgsAlterArgs *a, const PgsQuery *q, PgsDefinition *d)
 	d->output_mode = q->output_mode;
 	d->event_time = q->event_time;
 	d->dedup = q->dedup_columns;
+	d->sides = q->nsides == PGS_MAX_SIDES ? q->sides : NULL;
 	qd_alter_check_definition(q, d);
 	qd_alter_check_target(q, d);
 	AtEOXact_GUC(false, level);
