@@ -168,8 +168,41 @@ HAVING stream.tumble(click_time, '5 minutes') + interval '5 minutes' <=
        - interval '1 hour 1 millisecond'
 EXCEPT ALL SELECT * FROM j_inner_5m;
 
--- refusals
+-- alter_query: a new filter is accepted; the aggregation's keys and
+-- aggregates are its state's, and the join's keys its join's
 \set VERBOSITY default
+SELECT stream.alter_query('j_inner_5m', query =>
+    $$SELECT stream.tumble(c.click_time, '5 minutes') AS w, count(*) AS pairs,
+             sum(c.ad_id) AS ads
+        FROM impressions i JOIN clicks c
+          ON c.ad_id = i.ad_id
+         AND c.click_time BETWEEN i.imp_time AND i.imp_time + interval '1 hour'
+       WHERE i.ad_id <> 99
+       GROUP BY 1$$);
+SELECT stream.alter_query('j_inner_5m', query =>
+    $$SELECT stream.tumble(c.click_time, '5 minutes') AS w, count(*) AS pairs,
+             max(c.ad_id) AS ads
+        FROM impressions i JOIN clicks c
+          ON c.ad_id = i.ad_id
+         AND c.click_time BETWEEN i.imp_time AND i.imp_time + interval '1 hour'
+       GROUP BY 1$$);
+SELECT stream.alter_query('j_inner_5m', query =>
+    $$SELECT c.click_time AS w, 1::bigint AS pairs, c.ad_id::bigint AS ads
+        FROM impressions i JOIN clicks c
+          ON c.ad_id = i.ad_id
+         AND c.click_time BETWEEN i.imp_time AND i.imp_time + interval '1 hour'$$);
+-- the filter applies from the next batch: the pair of ad 99 is not counted
+-- in the window 20:10 (open since step 6, with ad 13's pair), which a pair
+-- a day later closes
+INSERT INTO impressions VALUES (99, '2026-01-01 20:00'), (98, '2026-01-01 20:00');
+INSERT INTO clicks VALUES (99, '2026-01-01 20:10'), (98, '2026-01-01 20:10');
+CALL stream.process_all_available('j_inner_5m');
+INSERT INTO impressions VALUES (50, '2026-01-02 12:00');
+INSERT INTO clicks VALUES (50, '2026-01-02 12:00');
+CALL stream.process_all_available('j_inner_5m');
+SELECT * FROM j_inner_5m WHERE w >= '2026-01-01 20:00' ORDER BY 1;
+
+-- refusals
 -- E1: update (and complete) mode
 SELECT stream.start_query('r_update',
     $$SELECT stream.tumble(i.imp_time, '1 hour') AS hour, count(*) AS rows

@@ -131,6 +131,11 @@ qd_check_same_state(const PgsQuery *q, const PgsDefinition *d)
 		same = pgs_agg_describe(old, q->target_columns, &old_shape);
 		if (same && q->event_time)
 			pgs_agg_find_time_key(&old_shape, old, q->stream_relid, q->event_time);
+		/* over a join: a window of a side's event time, as the batch finds it */
+		for (int side = 0; same && side < q->nsides && old_shape.time_key < 0; side++)
+			if (q->sides[side].event_time)
+				pgs_agg_find_time_key(&old_shape, old, q->sides[side].relid,
+									  q->sides[side].event_time);
 		same = same &&
 			strcmp(pgs_agg_shape_signature(&old_shape), pgs_agg_shape_signature(&d->shape)) == 0 &&
 			list_length(old_shape.keys) == list_length(d->shape.keys) &&
