@@ -202,6 +202,30 @@ INSERT INTO clicks VALUES (50, '2026-01-02 12:00');
 CALL stream.process_all_available('j_inner_5m');
 SELECT * FROM j_inner_5m WHERE w >= '2026-01-01 20:00' ORDER BY 1;
 
+-- started from the latest rows: the join's start snapshot is kept in its
+-- own state table, and the first batch reads only the rows after it
+SELECT stream.start_query('j_latest',
+    $$SELECT stream.tumble(i.imp_time, '1 hour') AS hour, count(*) AS rows,
+             count(c.click_time) AS clicks
+        FROM impressions i LEFT JOIN clicks c
+          ON c.ad_id = i.ad_id
+         AND c.click_time BETWEEN i.imp_time AND i.imp_time + interval '1 hour'
+       GROUP BY 1$$,
+    'j_latest', starting_from => 'latest',
+    watermarks => '{"i.imp_time 2 hours", "c.click_time 3 hours"}') > 0 AS started;
+INSERT INTO impressions VALUES (60, '2026-01-03 10:00');
+INSERT INTO clicks VALUES (60, '2026-01-03 10:10');
+CALL stream.process_all_available('j_latest');
+SELECT batch_id, input_rows, output_rows FROM stream.progress
+ WHERE query = 'j_latest' ORDER BY batch_id;
+-- W = min(18:00, 17:30): the hour 10:00 closes
+INSERT INTO impressions VALUES (61, '2026-01-03 20:00');
+INSERT INTO clicks VALUES (61, '2026-01-03 20:30');
+CALL stream.process_all_available('j_latest');
+SELECT * FROM j_latest ORDER BY 1;
+SELECT stream.drop_query('j_latest');
+DROP TABLE j_latest;
+
 -- refusals
 -- E1: update (and complete) mode
 SELECT stream.start_query('r_update',

@@ -339,8 +339,6 @@ ae_plans(const PgsQuery *q)
 		merge = pgs_agg_compose_session_merge(&shape, q->state_relid);
 	pgs_agg_compose_target(&shape, q->state_relid, q->target_relid, q->target_columns,
 						   p->append, p->replace, &clear, &write, &leave);
-	/* over a join, the join's statements are the partial ones (join.c) */
-	if (q->nsides == 0)
 	{
 		char	   *text = pgs_trim_query(q->query_text);
 
@@ -352,10 +350,12 @@ ae_plans(const PgsQuery *q)
 							 &p->partial_arg);
 		PG_TRY();
 		{
-			p->partial = pgs_state_prepare(text,
-										   OidIsValid(p->partial_arg.chain_stream) ?
-										   AGG_TIDS_PARAM : PGS_BATCH_NPARAMS,
-										   types);
+			/* over a join, the join's statements are the partial ones (join.c) */
+			if (q->nsides == 0)
+				p->partial = pgs_state_prepare(text,
+											   OidIsValid(p->partial_arg.chain_stream) ?
+											   AGG_TIDS_PARAM : PGS_BATCH_NPARAMS,
+											   types);
 		}
 		PG_FINALLY();
 		{
@@ -821,7 +821,6 @@ pgs_agg_execute_partials(const PgsQuery *q, int64 batch_id, List *partials,
 		int64		session_delta;
 		int64		late = 0;
 
-		result->input_rows += tuplestore_tuple_count(partial);
 		partial = pgs_state_drop_late(partial, p->partial_desc, p->time_key + 1,
 									  p->time_size, watermarks->late_null,
 									  watermarks->late, false, cxt, &late);
