@@ -948,6 +948,15 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 		q = &jq;
 		p = join_plans_for(q);
 	}
+	/* the text aggregates exactly when the state is an aggregation's */
+	if (p->aggregates != (agg != NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("streaming query \"%s\" no longer matches its state", q->name),
+				 errdetail(p->aggregates ?
+						   "Its text aggregates over the join, and its state is a join's only." :
+						   "Its state is an aggregation's over the join, and its text no longer aggregates."),
+				 errhint("Drop the query and start it again.")));
 	memset(nulls, ' ', sizeof(nulls));
 	for (i = 0; i < PGS_BATCH_NPARAMS; i++)
 	{
