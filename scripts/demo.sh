@@ -126,6 +126,36 @@ SELECT stream, keep, rows_removed, blocks_recycled, held_by_query,
   FROM stream.stream_retention;
 SELECT count(*) AS all_readings_rows_read_before_removal FROM all_readings;
 SQL
+echo "== a join between two streams: clicks within an hour of their impression"
+"${psql[@]}" -d demo -P footer=off <<'SQL'
+CREATE TABLE impressions (ad_id int, imp_time timestamptz);
+CREATE TABLE clicks (ad_id int, click_time timestamptz);
+SELECT stream.create_stream('impressions'), stream.create_stream('clicks');
+CREATE INDEX ON impressions (ad_id, imp_time);
+CREATE INDEX ON clicks (ad_id, click_time);
+SELECT stream.start_query('ad_clicks',
+    $$SELECT i.ad_id, i.imp_time, c.click_time
+        FROM impressions i LEFT JOIN clicks c
+          ON c.ad_id = i.ad_id
+         AND c.click_time BETWEEN i.imp_time AND i.imp_time + interval '1 hour'$$,
+    'ad_clicks', watermarks => '{"i.imp_time 2 hours", "c.click_time 3 hours"}') > 0 AS started;
+-- a click may commit before its impression; one transaction may write both
+INSERT INTO clicks VALUES (2, '2026-01-01 10:20+00');
+BEGIN;
+INSERT INTO impressions VALUES (1, '2026-01-01 10:00+00'), (2, '2026-01-01 10:05+00');
+INSERT INTO clicks VALUES (1, '2026-01-01 10:50+00'), (3, '2026-01-01 11:30+00');
+COMMIT;
+INSERT INTO impressions VALUES (3, '2026-01-01 10:10+00');
+CALL stream.process_all_available('ad_clicks');
+SELECT * FROM ad_clicks ORDER BY ad_id, click_time;
+-- hours later: the watermark passes impression 3, which never had a click in its hour
+INSERT INTO impressions VALUES (4, '2026-01-01 16:00+00');
+INSERT INTO clicks VALUES (4, '2026-01-01 16:10+00');
+CALL stream.process_all_available('ad_clicks');
+SELECT * FROM ad_clicks ORDER BY ad_id, click_time;
+SELECT batch_id, side, stream, input_rows, late_rows, state_rows, watermark
+  FROM stream.progress_sides WHERE query = 'ad_clicks' ORDER BY batch_id, side;
+SQL
 echo
 echo "The server keeps running, and so do the queries. Connect with:"
 echo "  runuser -u postgres -- $PG_BIN/psql -h $dir -p $port demo"

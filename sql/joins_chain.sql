@@ -146,6 +146,13 @@ SELECT * FROM j_hourly ORDER BY 1;
 SELECT * FROM j_inner_5m ORDER BY 1;
 SELECT query, side, state_rows FROM stream.query_sides
  WHERE query = 'j_hourly' ORDER BY side;
+-- per operator, in the order rows flow: the join's sides, then the
+-- aggregation (its groups, the groups changed, the windows closed, the late
+-- groups); step 6's no-data batch closes four hours and keeps one
+SELECT batch_id, ordinal, operator, side, state_rows, state_rows_updated,
+       state_rows_removed, late_rows
+  FROM stream.progress_operators WHERE query = 'j_hourly' AND batch_id >= 10
+ ORDER BY batch_id, ordinal;
 
 -- differential: every closed hour equals a recomputation over the join's
 -- own rows (j_left_rows), and the open hours are those the output

@@ -11,7 +11,8 @@
 -- NULL rows are those of the rows the watermark has evicted without a match
 -- (l: t < W - 20 minutes; r: t < W - 5 minutes, solved from the range);
 -- the semi join writes each matched row once.  A unique index on each target
--- fails a batch that would write a row twice.  The per-side watermarks and
+-- fails a batch that would write a row twice.  A self-join of l (a row
+-- and its key's rows in the ten minutes after it) is checked the same way.  The per-side watermarks and
 -- state rows, and the rows each step's batches dropped as late, are
 -- compared with the same recomputation.
 -- The output is one line per check, never the random rows.
@@ -58,7 +59,14 @@ INSERT INTO d_queries VALUES
  -- joins_more's)
  ('d_all',
   $$SELECT l.id AS l_id, r.id AS r_id FROM l JOIN r ON r.g = l.g$$,
-  NULL, 'l_id, r_id');
+  NULL, 'l_id, r_id'),
+ -- a self-join of l: a row and the rows of its key in the ten minutes after
+ -- it; both sides watermarked by l's times (W = max(l.t) - 30 minutes)
+ ('d_self',
+  $$SELECT a.id AS l_id, b.id AS r_id, a.t AS l_t, b.t AS r_t
+      FROM l a JOIN l b ON b.k = a.k
+       AND b.t > a.t AND b.t <= a.t + interval '10 minutes'$$,
+  '{"a.t 30 minutes", "b.t 30 minutes"}', 'l_id, r_id');
 
 SET client_min_messages = error;
 SELECT name, stream.start_query(name, query, name, trigger => '1 hour',
@@ -93,6 +101,13 @@ SELECT l.id, l.k, l.g, l.t, l.step
 CREATE VIEW r_late AS
 SELECT r.id, r.k, r.g, r.t, r.step
   FROM r JOIN d_wm w ON w.step = r.step - 1 WHERE r.t <= w.w;
+-- for the self-join: late by l's own watermark
+CREATE VIEW l_ok_self AS
+SELECT l.id, l.k, l.g, l.t, l.step
+  FROM l JOIN d_wm w ON w.step = l.step - 1 WHERE w.wl IS NULL OR l.t > w.wl;
+CREATE VIEW l_late_self AS
+SELECT l.id, l.k, l.g, l.t, l.step
+  FROM l JOIN d_wm w ON w.step = l.step - 1 WHERE l.t <= w.wl;
 -- the watermark now, and the eviction bounds it gives each side
 CREATE VIEW d_now AS
 SELECT w, wl, wr, w - interval '20 minutes' AS l_bound, w - interval '5 minutes' AS r_bound
@@ -123,13 +138,16 @@ UNION ALL SELECT 'd_full', * FROM ref_pairs
 UNION ALL SELECT 'd_full', * FROM ref_l_null
 UNION ALL SELECT 'd_full', * FROM ref_r_null
 UNION ALL SELECT DISTINCT 'd_semi', l_id, NULL::int, l_t, NULL::timestamptz FROM ref_pairs
-UNION ALL SELECT 'd_all', l.id, r.id, NULL, NULL FROM l JOIN r ON r.g = l.g;
+UNION ALL SELECT 'd_all', l.id, r.id, NULL, NULL FROM l JOIN r ON r.g = l.g
+UNION ALL SELECT 'd_self', a.id, b.id, a.t, b.t FROM l_ok_self a JOIN l_ok_self b ON b.k = a.k
+   AND b.t > a.t AND b.t <= a.t + interval '10 minutes';
 CREATE VIEW got AS
 SELECT 'd_inner' AS name, l_id, r_id, l_t, r_t FROM d_inner
 UNION ALL SELECT 'd_left', l_id, r_id, l_t, r_t FROM d_left
 UNION ALL SELECT 'd_full', l_id, r_id, l_t, r_t FROM d_full
 UNION ALL SELECT 'd_semi', l_id, NULL, l_t, NULL FROM d_semi
-UNION ALL SELECT 'd_all', l_id, r_id, NULL, NULL FROM d_all;
+UNION ALL SELECT 'd_all', l_id, r_id, NULL, NULL FROM d_all
+UNION ALL SELECT 'd_self', l_id, r_id, l_t, r_t FROM d_self;
 
 -- what each side's state table must hold now, and its watermark: the rows
 -- of a preserved side not late, not evicted and not matched (for the semi
@@ -157,9 +175,18 @@ SELECT q.name, s.side,
               ELSE 0 END AS state_rows,
        CASE WHEN s.side = 1 THEN n.wl ELSE n.wr END AS watermark
   FROM d_queries q, generate_series(1, 2) s(side), kept_late k, d_now n
- WHERE q.watermarks IS NOT NULL
+ WHERE q.watermarks IS NOT NULL AND q.name <> 'd_self'
 UNION ALL
-SELECT 'd_all', s.side, 0, NULL FROM generate_series(1, 2) s(side);
+SELECT 'd_all', s.side, 0, NULL FROM generate_series(1, 2) s(side)
+UNION ALL
+-- the self-join keeps late rows only: side a's until a.t < W - 10 minutes,
+-- side b's until b.t <= W (b.t > a.t is strict), so none of b's
+SELECT 'd_self', s.side,
+       CASE WHEN s.side = 1
+            THEN (SELECT count(*) FROM l_late_self x, d_now n WHERE x.t >= n.wl - interval '10 minutes')
+            ELSE (SELECT count(*) FROM l_late_self x, d_now n WHERE x.t > n.wl) END,
+       n.wl
+  FROM generate_series(1, 2) s(side), d_now n;
 
 CREATE TABLE d_checks (step int, name text, check_name text, bad bigint);
 CREATE TABLE d_new (id int, side text, k int, g int, t timestamptz);
@@ -261,6 +288,8 @@ BEGIN
                                 AND p.batch_id > b.batch_id) g ON true
           CROSS JOIN LATERAL (
               SELECT CASE WHEN q5.watermarks IS NULL THEN 0
+                          WHEN q5.name = 'd_self'
+                          THEN (SELECT count(*) FROM l_late_self WHERE l_late_self.step = s)
                           WHEN sd.side = 1 THEN (SELECT count(*) FROM l_late WHERE l_late.step = s)
                           ELSE (SELECT count(*) FROM r_late WHERE r_late.step = s) END AS late) e
          GROUP BY q5.name;
@@ -288,6 +317,7 @@ SELECT name, check_name,
 -- the data did what it is there for: late rows on both sides, NULL rows on
 -- both sides, pairs within one transaction, matched and unmatched rows
 SELECT (SELECT count(*) FROM l_late) > 0 AS l_late,
+       (SELECT count(*) FROM d_self) > 1000 AS self_pairs,
        (SELECT count(*) FROM r_late) > 0 AS r_late,
        (SELECT count(*) FROM d_full WHERE r_id IS NULL) > 0 AS l_nulls,
        (SELECT count(*) FROM d_full WHERE l_id IS NULL) > 0 AS r_nulls,

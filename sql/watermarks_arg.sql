@@ -165,46 +165,47 @@ REVOKE CREATE ON SCHEMA public FROM regress_wm_user;
 REVOKE SELECT ON readings FROM regress_wm_user;
 DROP ROLE regress_wm_user;
 
--- a join's catalog rows, written here by hand as a join's start and batches
--- write them: the views show them to the owner only; a batch's per-side
--- rows go with its offsets row when old batches are forgotten, and
--- everything goes with the query
+-- a join between two streams: its catalog rows as its start and its
+-- batches write them; the views show them to the owner only; a batch's
+-- per-side rows go with its offsets row when old batches are forgotten,
+-- and everything goes with the query
 SET pg_streaming.retained_batches = 2;
-SELECT stream.start_query('pair', 'SELECT sensor FROM readings', 'pair_out') > 0 AS started;
+CREATE TABLE marks (sensor text, ts timestamptz);
+SELECT stream.create_stream('marks');
+CREATE INDEX ON readings (sensor);
+CREATE INDEX ON marks (sensor);
+SELECT stream.start_query('pair',
+    $$SELECT a.sensor, a.ts, b.ts AS marked FROM readings a JOIN marks b
+        ON b.sensor = a.sensor AND b.ts BETWEEN a.ts AND a.ts + interval '1 hour'$$,
+    'pair_out', watermarks => '{"a.ts 1 hour", "b.ts 30 minutes"}') > 0 AS started;
 SELECT query_id AS pair_id FROM stream.query_defs WHERE name = 'pair' \gset
-INSERT INTO stream.query_side_defs VALUES
-    (:pair_id, 1, 'readings', 'a', 'ts', '1 hour'),
-    (:pair_id, 2, 'readings', 'b', NULL, NULL);
-UPDATE stream.query_defs SET watermark_policy = 'min' WHERE query_id = :pair_id;
-CREATE PROCEDURE pair_batch() LANGUAGE plpgsql AS $$
-DECLARE
-    q bigint := (SELECT query_id FROM stream.query_defs WHERE name = 'pair');
-    b bigint;
-BEGIN
-    INSERT INTO readings VALUES ('a', '2026-01-02 00:00', 1);
-    CALL stream.process_batch('pair');
-    b := (SELECT max(batch_id) FROM stream.checkpoint_commits WHERE query_id = q);
-    INSERT INTO stream.checkpoint_sides (query_id, batch_id, side, scan_from_block,
-        end_floor_block, end_tail_block, relfilenode, end_rest_floor)
-    VALUES (q, b, 2, 7, 7, 7, 0, 7);
-    INSERT INTO stream.progress_side_log VALUES
-        (q, b, 1, 1, b, 10 * b, '2026-01-02 00:00'::timestamptz + b * interval '1 hour',
-         '2026-01-02', '2026-01-02'),
-        (q, b, 2, 0, 0, 0, NULL, NULL, NULL);
-END
-$$;
-CALL pair_batch();
-CALL pair_batch();
+INSERT INTO readings VALUES ('x', '2026-01-02 10:00', 1), ('y', '2026-01-02 10:05', 1);
+INSERT INTO marks VALUES ('x', '2026-01-02 10:20');
+CALL stream.process_all_available('pair');
+SELECT * FROM pair_out ORDER BY 1, 2, 3;
 SELECT name, stream, streams, watermarks, watermark_policy FROM stream.queries WHERE name = 'pair';
 SELECT * FROM stream.query_sides;
 SELECT * FROM stream.progress_sides ORDER BY batch_id, side;
-CALL pair_batch();
-CALL pair_batch();
+-- a pair, and a row late on side 2 (at or before the watermark, 09:05)
+INSERT INTO marks VALUES ('y', '2026-01-02 10:30'), ('x', '2026-01-02 07:00');
+CALL stream.process_all_available('pair');
+SELECT query, side, watermark, state_rows, late_rows FROM stream.query_sides;
+INSERT INTO readings VALUES ('x', '2026-01-02 12:00', 1);
+CALL stream.process_all_available('pair');
+SELECT * FROM pair_out ORDER BY 1, 2, 3;
 -- two batches kept: the older rows went with their offsets
 SELECT batch_id FROM stream.checkpoint_offsets WHERE query_id = :pair_id ORDER BY 1;
 SELECT batch_id, side FROM stream.checkpoint_sides ORDER BY 1, 2;
 SELECT batch_id, side FROM stream.progress_side_log ORDER BY 1, 2;
 SELECT query, side, watermark, state_rows, late_rows FROM stream.query_sides;
+-- retention holds back every row of both streams of a join: with
+-- retention on its second stream alone, the join is the query holding it
+SELECT stream.set_retention('marks', '0 seconds');
+SELECT stream.run_retention('marks') AS removed;
+SELECT count(*) AS marks_kept FROM marks;
+SELECT name, holds_retention FROM stream.queries WHERE name = 'pair';
+SELECT stream, held_by_query FROM stream.stream_retention;
+SELECT stream.set_retention('marks', NULL);
 -- a rename of a side's event-time column follows to its side row (and
 -- the watermarks given, which named the old column, are shown from the
 -- columns from then on)
@@ -221,21 +222,27 @@ SELECT count(*) AS progress_sides FROM stream.progress_sides;
 SELECT count(*) FROM stream.query_side_defs;
 RESET ROLE;
 DROP ROLE regress_wm_other;
--- carried on after a restore into another history, side 2 is read from
--- its first block once, as side 1 is
+-- after a restore into another history a join cannot carry on: refused,
+-- and neither side's offsets change
 UPDATE stream.checkpoint_offsets SET history_id = NULL WHERE query_id = :pair_id;
+SELECT pg_catalog.string_agg(format('%s %s %s %s %s', o.batch_id, o.end_floor_block,
+           s.end_floor_block, s.end_tail_block, s.end_rest_floor), ', ' ORDER BY o.batch_id) AS offsets_before
+  FROM stream.checkpoint_offsets o JOIN stream.checkpoint_sides s USING (query_id, batch_id)
+ WHERE o.query_id = :pair_id \gset
 SELECT stream.resume_restored_query('pair', 'skip');
-SELECT batch_id, end_floor_block, end_tail_block, end_rest_floor
-  FROM stream.checkpoint_offsets WHERE query_id = :pair_id ORDER BY 1;
-SELECT batch_id, scan_from_block, end_floor_block, end_tail_block, end_rest_floor
-  FROM stream.checkpoint_sides ORDER BY 1;
+SELECT pg_catalog.string_agg(format('%s %s %s %s %s', o.batch_id, o.end_floor_block,
+           s.end_floor_block, s.end_tail_block, s.end_rest_floor), ', ' ORDER BY o.batch_id)
+       = :'offsets_before' AS offsets_unchanged
+  FROM stream.checkpoint_offsets o JOIN stream.checkpoint_sides s USING (query_id, batch_id)
+ WHERE o.query_id = :pair_id;
 RESET pg_streaming.retained_batches;
 SELECT stream.drop_query('pair');
 SELECT (SELECT count(*) FROM stream.query_side_defs) AS side_rows,
        (SELECT count(*) FROM stream.checkpoint_sides) AS side_offsets,
        (SELECT count(*) FROM stream.progress_side_log) AS side_progress;
-DROP PROCEDURE pair_batch();
 DROP TABLE pair_out;
+SELECT stream.drop_stream('marks');
+DROP TABLE marks;
 
 SELECT stream.drop_stream('readings', cascade => true);
 SELECT stream.drop_stream('"Quoted Readings"', cascade => true);

@@ -45,6 +45,7 @@
 #include "common/pgs_common.h"
 #include "exec/pgs_batch.h"
 #include "state/pgs_agg.h"
+#include "state/pgs_join_exec.h"
 #include "storage/pgs_guard.h"
 #include "storage/pgs_placement.h"
 #include "storage/pgs_retention.h"
@@ -199,6 +200,8 @@ _PG_init(void)
 	planner_hook = pgs_planner;
 	RegisterXactCallback(pgs_at_xact_end, NULL);
 	RegisterSubXactCallback(pgs_at_subxact_end, NULL);
+	/* retention asks the joins what they may still read */
+	pgs_retention_join_hold_hook = pgs_join_retention_hold;
 
 	if (process_shared_preload_libraries_in_progress)
 	{

@@ -39,6 +39,7 @@ ROLE = "regress_jdiff_owner"
 L_DELAY, R_DELAY = 30 * 60, 45 * 60		# seconds
 LO, HI = 5 * 60, 20 * 60				# r.t BETWEEN l.t - LO AND l.t + HI
 L_SLACK, R_SLACK = HI, LO				# l evicted when t < W - HI, r when t < W - LO
+SELF_RANGE = 10 * 60					# the self-join: b.t > a.t AND b.t <= a.t + 10 min
 
 STAND_IN = r"""
 CREATE SCHEMA stream;
@@ -81,6 +82,10 @@ BEGIN
         ON CONFLICT (name) DO UPDATE SET n = stream.mock_calls.n + 1 RETURNING n INTO s;
     IF q = 'd_semi' THEN
         INSERT INTO d_semi SELECT m.l_id, l.t FROM stream.mock_rows m JOIN l ON l.id = m.l_id
+         WHERE m.name = q AND m.step = s;
+    ELSIF q = 'd_self' THEN
+        INSERT INTO d_self SELECT m.l_id, m.r_id, a.t, b.t FROM stream.mock_rows m
+          JOIN l a ON a.id = m.l_id JOIN l b ON b.id = m.r_id
          WHERE m.name = q AND m.step = s;
     ELSIF q = 'd_all' THEN
         INSERT INTO d_all SELECT m.l_id, m.r_id FROM stream.mock_rows m
@@ -162,10 +167,13 @@ def model(kind, steps, nsteps):
 	sides = []
 	preserved = {"d_inner": (False, False), "d_left": (True, False),
 				 "d_full": (True, True), "d_semi": (True, False),
-				 "d_all": (False, False)}[kind]
+				 "d_all": (False, False), "d_self": (False, False)}[kind]
+	delays = (L_DELAY, L_DELAY) if kind == "d_self" else (L_DELAY, R_DELAY)
 	bounded = kind != "d_all"
 
 	def match(a, b):
+		if kind == "d_self":
+			return a["k"] == b["k"] and a["t"] < b["t"] <= a["t"] + SELF_RANGE
 		if kind == "d_all":
 			return a["g"] == b["g"]
 		return a["k"] == b["k"] and a["t"] - LO <= b["t"] <= a["t"] + HI
@@ -173,6 +181,9 @@ def model(kind, steps, nsteps):
 	def gone(side, r, w):
 		if w is None or not bounded:
 			return False
+		if kind == "d_self":
+			# a: b.t <= a.t + 10 min (not strict); b: b.t > a.t (strict)
+			return r["t"] < w - SELF_RANGE if side == 0 else r["t"] <= w
 		return r["t"] < w - (L_SLACK if side == 0 else R_SLACK)
 
 	def evict(w, out):
@@ -193,8 +204,9 @@ def model(kind, steps, nsteps):
 		a["matched"] = b["matched"] = True
 
 	for s in range(1, nsteps + 1):
+		other = 0 if kind == "d_self" else 1
 		new = [[dict(x, matched=False) for x in steps[s][0]],
-			   [dict(x, matched=False) for x in steps[s][1]]]
+			   [dict(x, matched=False) for x in steps[s][other]]]
 		out = []
 		ok = [[], []]
 		for side in (0, 1):
@@ -216,7 +228,7 @@ def model(kind, steps, nsteps):
 			live[1].append(b)
 		evict(W, out)
 		if bounded:
-			for side, d in ((0, L_DELAY), (1, R_DELAY)):
+			for side, d in ((0, delays[0]), (1, delays[1])):
 				if new[side]:
 					m = max(x["t"] for x in new[side]) - d
 					wi[side] = m if wi[side] is None else max(wi[side], m)
@@ -248,7 +260,7 @@ def main(path):
 		steps = load_rows()
 		nsteps = 300
 		sql = ["BEGIN;"]
-		for kind in ("d_inner", "d_left", "d_full", "d_semi", "d_all"):
+		for kind in ("d_inner", "d_left", "d_full", "d_semi", "d_all", "d_self"):
 			written, sides = model(kind, steps, nsteps)
 			for s, out in enumerate(written, 1):
 				for (a, b) in out:

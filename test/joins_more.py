@@ -127,11 +127,10 @@ BEGIN
     EXECUTE format('CREATE TABLE %I AS %s WITH NO DATA', target, query);
     INSERT INTO stream.mock_queries VALUES (name, target);
     IF name = 'j_unbounded' THEN
-        -- the wording joins_refusals asserts (surface.md 2.7 would name the query)
-        RAISE WARNING 'join state of side "i" of the streaming query grows without bound'
+        RAISE WARNING 'join state of side "i" of streaming query "j_unbounded" grows without bound'
             USING DETAIL = 'No watermark on side "c" bounds how long a row of side "i" can still match.',
                   HINT = 'Give both sides a watermark with watermarks => and bound the join with a time range, such as i.imp_time BETWEEN c.click_time AND c.click_time + interval ''1 hour''.';
-        RAISE WARNING 'join state of side "c" of the streaming query grows without bound'
+        RAISE WARNING 'join state of side "c" of streaming query "j_unbounded" grows without bound'
             USING DETAIL = 'No watermark on side "i" bounds how long a row of side "c" can still match.',
                   HINT = 'Give both sides a watermark with watermarks => and bound the join with a time range, such as c.click_time BETWEEN i.imp_time AND i.imp_time + interval ''1 hour''.';
     END IF;

@@ -305,9 +305,31 @@ CREATE TABLE stream.progress_side_log (
 COMMENT ON TABLE stream.progress_side_log IS
 'one row per committed batch of a join and per side: the side''s new rows, its rows dropped as late, its rows the join keeps, its watermark after the batch and its event times';
 
+-- each stateful operator's state after a batch, written in the batch's
+-- transaction: one row per operator (a join's two sides, one row each), in
+-- the order the rows flow through them
+CREATE TABLE stream.progress_operator_log (
+    query_id            bigint NOT NULL,
+    batch_id            bigint NOT NULL,
+    ordinal             smallint NOT NULL CHECK (ordinal >= 1),
+    operator            text NOT NULL CHECK (operator IN ('join', 'deduplication', 'aggregation')),
+    side                smallint CHECK (side IN (1, 2)),
+    state_rows          bigint NOT NULL,
+    state_rows_updated  bigint NOT NULL,
+    state_rows_removed  bigint NOT NULL,
+    late_rows           bigint NOT NULL,
+    PRIMARY KEY (query_id, batch_id, ordinal),
+    CHECK ((operator = 'join') = (side IS NOT NULL)),
+    FOREIGN KEY (query_id, batch_id)
+        REFERENCES stream.checkpoint_offsets ON DELETE CASCADE
+);
+COMMENT ON TABLE stream.progress_operator_log IS
+'one row per committed batch and stateful operator (a join: one per side), in the order rows flow through them: the rows the operator keeps in its state after the batch, the rows the batch added or changed and removed there, and the input rows (a join, a deduplication) or groups (an aggregation) it dropped as late';
+
 REVOKE ALL ON stream.checkpoint_watermarks, stream.progress_by_minute FROM PUBLIC;
 REVOKE ALL ON stream.query_side_defs, stream.checkpoint_sides,
     stream.progress_side_log FROM PUBLIC;
+REVOKE ALL ON stream.progress_operator_log FROM PUBLIC;
 REVOKE ALL ON stream.streams, stream.query_defs, stream.checkpoint_offsets,
     stream.checkpoint_commits, stream.progress_log, stream.retention,
     stream.retention_marks, stream.stream_runs FROM PUBLIC;
@@ -326,4 +348,5 @@ SELECT pg_catalog.pg_extension_config_dump('stream.stream_runs', '');
 SELECT pg_catalog.pg_extension_config_dump('stream.query_side_defs', '');
 SELECT pg_catalog.pg_extension_config_dump('stream.checkpoint_sides', '');
 SELECT pg_catalog.pg_extension_config_dump('stream.progress_side_log', '');
+SELECT pg_catalog.pg_extension_config_dump('stream.progress_operator_log', '');
 

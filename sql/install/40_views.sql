@@ -28,7 +28,8 @@ SELECT q.name,
        q.last_error_hint,
        q.query_text AS query,
        q.created_at,
-       coalesce(r.held_by = q.query_id, false) AS holds_retention,
+       EXISTS (SELECT 1 FROM stream.retention r
+                WHERE r.held_by = q.query_id) AS holds_retention,
        q.missed_rows_at,
        q.state_relid AS state_table,
        q.event_time,
@@ -64,7 +65,6 @@ SELECT q.name,
                                             pg_catalog.quote_ident(q.event_time), q.watermark_delay)] END) AS watermarks,
        q.watermark_policy
   FROM stream.query_defs q
-  LEFT JOIN stream.retention r ON r.relid = q.stream_relid
   LEFT JOIN LATERAL (SELECT k.batch_id, k.committed_at, o.planned_at
                        FROM stream.checkpoint_commits k
                        JOIN stream.checkpoint_offsets o USING (query_id, batch_id)
@@ -148,6 +148,21 @@ SELECT q.name AS query,
  WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
 COMMENT ON VIEW stream.progress_sides IS 'one row per committed batch of a join between streams and per side, of the latest batches (pg_streaming.retained_batches): the side''s new rows, its rows dropped as late, the rows the join keeps of it, its watermark after the batch and its event times';
 
+CREATE VIEW stream.progress_operators WITH (security_barrier) AS
+SELECT q.name AS query,
+       p.batch_id,
+       p.operator,
+       p.side,
+       p.state_rows,
+       p.state_rows_updated,
+       p.state_rows_removed,
+       p.late_rows,
+       p.ordinal
+  FROM stream.progress_operator_log p
+  JOIN stream.query_defs q USING (query_id)
+ WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
+COMMENT ON VIEW stream.progress_operators IS 'one row per committed batch and stateful operator of the latest batches (pg_streaming.retained_batches), in the order rows flow through them (ordinal): join (one row per side), deduplication or aggregation; the rows in its state after the batch, the rows the batch added or changed there and the rows it removed, and the input rows (join, deduplication) or groups (aggregation) it dropped as late';
+
 CREATE VIEW stream.progress_history WITH (security_barrier) AS
 SELECT q.name AS query,
        h.minute,
@@ -185,5 +200,5 @@ COMMENT ON VIEW stream.stream_retention IS 'retention of the stream tables the c
 GRANT USAGE ON SCHEMA stream TO PUBLIC;
 GRANT SELECT ON stream.queries, stream.progress, stream.progress_history,
     stream.stream_retention TO PUBLIC;
-GRANT SELECT ON stream.query_sides, stream.progress_sides TO PUBLIC;
+GRANT SELECT ON stream.query_sides, stream.progress_sides, stream.progress_operators TO PUBLIC;
 

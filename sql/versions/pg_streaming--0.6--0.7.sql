@@ -72,11 +72,34 @@ CREATE TABLE stream.progress_side_log (
 COMMENT ON TABLE stream.progress_side_log IS
 'one row per committed batch of a join and per side: the side''s new rows, its rows dropped as late, its rows the join keeps, its watermark after the batch and its event times';
 
+-- each stateful operator's state after a batch, written in the batch's
+-- transaction: one row per operator (a join's two sides, one row each), in
+-- the order the rows flow through them
+CREATE TABLE stream.progress_operator_log (
+    query_id            bigint NOT NULL,
+    batch_id            bigint NOT NULL,
+    ordinal             smallint NOT NULL CHECK (ordinal >= 1),
+    operator            text NOT NULL CHECK (operator IN ('join', 'deduplication', 'aggregation')),
+    side                smallint CHECK (side IN (1, 2)),
+    state_rows          bigint NOT NULL,
+    state_rows_updated  bigint NOT NULL,
+    state_rows_removed  bigint NOT NULL,
+    late_rows           bigint NOT NULL,
+    PRIMARY KEY (query_id, batch_id, ordinal),
+    CHECK ((operator = 'join') = (side IS NOT NULL)),
+    FOREIGN KEY (query_id, batch_id)
+        REFERENCES stream.checkpoint_offsets ON DELETE CASCADE
+);
+COMMENT ON TABLE stream.progress_operator_log IS
+'one row per committed batch and stateful operator (a join: one per side), in the order rows flow through them: the rows the operator keeps in its state after the batch, the rows the batch added or changed and removed there, and the input rows (a join, a deduplication) or groups (an aggregation) it dropped as late';
+
 REVOKE ALL ON stream.query_side_defs, stream.checkpoint_sides,
     stream.progress_side_log FROM PUBLIC;
+REVOKE ALL ON stream.progress_operator_log FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('stream.query_side_defs', '');
 SELECT pg_catalog.pg_extension_config_dump('stream.checkpoint_sides', '');
 SELECT pg_catalog.pg_extension_config_dump('stream.progress_side_log', '');
+SELECT pg_catalog.pg_extension_config_dump('stream.progress_operator_log', '');
 
 -- ---------------------------------------------------------------------------
 -- start_query learns the watermarks of each side and a join's policy
@@ -132,7 +155,8 @@ SELECT q.name,
        q.last_error_hint,
        q.query_text AS query,
        q.created_at,
-       coalesce(r.held_by = q.query_id, false) AS holds_retention,
+       EXISTS (SELECT 1 FROM stream.retention r
+                WHERE r.held_by = q.query_id) AS holds_retention,
        q.missed_rows_at,
        q.state_relid AS state_table,
        q.event_time,
@@ -168,7 +192,6 @@ SELECT q.name,
                                             pg_catalog.quote_ident(q.event_time), q.watermark_delay)] END) AS watermarks,
        q.watermark_policy
   FROM stream.query_defs q
-  LEFT JOIN stream.retention r ON r.relid = q.stream_relid
   LEFT JOIN LATERAL (SELECT k.batch_id, k.committed_at, o.planned_at
                        FROM stream.checkpoint_commits k
                        JOIN stream.checkpoint_offsets o USING (query_id, batch_id)
@@ -224,7 +247,22 @@ SELECT q.name AS query,
  WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
 COMMENT ON VIEW stream.progress_sides IS 'one row per committed batch of a join between streams and per side, of the latest batches (pg_streaming.retained_batches): the side''s new rows, its rows dropped as late, the rows the join keeps of it, its watermark after the batch and its event times';
 
-GRANT SELECT ON stream.query_sides, stream.progress_sides TO PUBLIC;
+CREATE VIEW stream.progress_operators WITH (security_barrier) AS
+SELECT q.name AS query,
+       p.batch_id,
+       p.operator,
+       p.side,
+       p.state_rows,
+       p.state_rows_updated,
+       p.state_rows_removed,
+       p.late_rows,
+       p.ordinal
+  FROM stream.progress_operator_log p
+  JOIN stream.query_defs q USING (query_id)
+ WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
+COMMENT ON VIEW stream.progress_operators IS 'one row per committed batch and stateful operator of the latest batches (pg_streaming.retained_batches), in the order rows flow through them (ordinal): join (one row per side), deduplication or aggregation; the rows in its state after the batch, the rows the batch added or changed there and the rows it removed, and the input rows (join, deduplication) or groups (aggregation) it dropped as late';
+
+GRANT SELECT ON stream.query_sides, stream.progress_sides, stream.progress_operators TO PUBLIC;
 
 CREATE FUNCTION stream._join_mark(tid, tid)
 RETURNS boolean

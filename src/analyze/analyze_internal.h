@@ -15,6 +15,10 @@
 
 /* query_analyze.c */
 extern bool qa_is_stream(Oid relid);
+extern bool pgs_count_stream_reads(Node *node, void *arg);
+extern void pgs_rte_become_subquery(RangeTblEntry *rte, const char *sql,
+									Oid *param_types, int nparams,
+									bool security_barrier);
 
 /* join_shape.c */
 extern List *pgs_join_semi_sublinks(Query *query);

@@ -38,6 +38,7 @@
 #include "utils/rel.h"
 #include "utils/ruleutils.h"
 
+#include "analyze/analyze_internal.h"
 #include "analyze/pgs_join.h"
 #include "analyze/pgs_join_rewrite.h"
 #include "common/pgs_common.h"
@@ -189,26 +190,9 @@ jr_substitute_rte(RangeTblEntry *rte, const PgsJoinRewrite *rw, int side)
 {
 	int			natts;
 	char	   *sql = jr_side_sql(rw, side, &natts);
-	List	   *raw = raw_parser(sql, RAW_PARSE_DEFAULT);
-	Query	   *sub;
 
-	sub = parse_analyze_fixedparams(linitial_node(RawStmt, raw), sql,
-									pgs_join_params_types(), PGS_JOIN_NPARAMS,
-									NULL);
-	rte->rtekind = RTE_SUBQUERY;
-	rte->subquery = sub;
-	rte->security_barrier = false;
-	rte->relid = InvalidOid;
-	rte->relkind = 0;
-	rte->rellockmode = 0;
-	rte->tablesample = NULL;
-	rte->inh = false;
-	rte->requiredPerms = 0;
-	rte->checkAsUser = InvalidOid;
-	rte->selectedCols = NULL;
-	rte->insertedCols = NULL;
-	rte->updatedCols = NULL;
-	rte->extraUpdatedCols = NULL;
+	/* no barrier: the other side's rows are probed through their index */
+	pgs_rte_become_subquery(rte, sql, pgs_join_params_types(), PGS_JOIN_NPARAMS, false);
 	/* the tid column, which only the join's own expressions read */
 	while (list_length(rte->eref->colnames) < natts)
 		rte->eref->colnames = lappend(rte->eref->colnames, makeString(pstrdup("")));

@@ -86,37 +86,13 @@ static const char *const js_kind_names[] = {
 	"", "inner", "left outer", "right outer", "full outer", "left semi"
 };
 
-/* ---- finding the sides ---- */
-
-static bool
-js_count_walker(Node *node, int *count)
-{
-	if (node == NULL)
-		return false;
-	if (IsA(node, Query))
-	{
-		Query	   *q = (Query *) node;
-		ListCell   *lc;
-
-		foreach(lc, q->rtable)
-		{
-			RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
-
-			if (rte->rtekind == RTE_RELATION && qa_is_stream(rte->relid))
-				(*count)++;
-		}
-		return query_tree_walker(q, js_count_walker, count, 0);
-	}
-	return expression_tree_walker(node, js_count_walker, count);
-}
-
 /* how many range table entries of the tree, at any level, name a stream */
 static int
 js_count_reads(Node *node)
 {
 	int			count = 0;
 
-	(void) js_count_walker(node, &count);
+	(void) pgs_count_stream_reads(node, &count);
 	return count;
 }
 

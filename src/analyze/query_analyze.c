@@ -124,7 +124,6 @@ qa_is_stream(Oid relid)
 
 static int	qa_check_query(Query *q, QaContext *cx, bool in_sublink,
 						   QaLevel *parent);
-static bool qa_count_walker(Node *node, void *arg);
 
 /*
  * Walks one level's expressions: subquery expressions must not read the
@@ -143,7 +142,7 @@ qa_expr_walker(Node *node, void *arg)
 		SubLink    *s = (SubLink *) get_notclausearg(node);
 		int			reads = 0;
 
-		(void) qa_count_walker(s->subselect, &reads);
+		(void) pgs_count_stream_reads(s->subselect, &reads);
 		if ((s->subLinkType == EXISTS_SUBLINK || s->subLinkType == ANY_SUBLINK) &&
 			reads > 0)
 			ereport(ERROR,
@@ -167,7 +166,7 @@ qa_expr_walker(Node *node, void *arg)
 	{
 		int			reads = 0;
 
-		(void) qa_count_walker(((SubLink *) node)->subselect, &reads);
+		(void) pgs_count_stream_reads(((SubLink *) node)->subselect, &reads);
 		if (reads > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -488,9 +487,9 @@ qa_check_query(Query *q, QaContext *cx, bool in_sublink, QaLevel *parent)
 	return reads;
 }
 
-/* counts stream references in a rewritten query tree */
-static bool
-qa_count_walker(Node *node, void *arg)
+/* counts stream references in a query tree, at every level */
+bool
+pgs_count_stream_reads(Node *node, void *arg)
 {
 	int		   *count = (int *) arg;
 
@@ -508,9 +507,9 @@ qa_count_walker(Node *node, void *arg)
 			if (rte->rtekind == RTE_RELATION && qa_is_stream(rte->relid))
 				(*count)++;
 		}
-		return query_tree_walker(q, qa_count_walker, arg, 0);
+		return query_tree_walker(q, pgs_count_stream_reads, arg, 0);
 	}
-	return expression_tree_walker(node, qa_count_walker, arg);
+	return expression_tree_walker(node, pgs_count_stream_reads, arg);
 }
 
 /* report positions of errors in the user's query against its own text */
@@ -580,7 +579,7 @@ pgs_analyze_user_query(const char *query_text, PgsAnalyzedQuery *result)
 
 	rewritten = QueryRewrite(copyObject(query));
 	foreach(lc, rewritten)
-		(void) qa_count_walker(lfirst(lc), &after_rewrite);
+		(void) pgs_count_stream_reads(lfirst(lc), &after_rewrite);
 
 	if (after_rewrite > cx.nstreams)
 		ereport(ERROR,
@@ -734,19 +733,22 @@ pgs_compose_insert(const char *query_text, Oid target_relid, List *target_column
 
 /* ---- the substitution, during analysis ---- */
 
-static void
-qa_substitute_rte(RangeTblEntry *rte)
+/*
+ * Make a read of a relation a read of the given subquery (analyzed with
+ * the statement's parameters), which stands for the rows of the stream
+ * the batch reads.  The table's rights were checked when the query was
+ * started and are checked by the subquery's own read of it.
+ */
+void
+pgs_rte_become_subquery(RangeTblEntry *rte, const char *sql, Oid *param_types,
+						int nparams, bool security_barrier)
 {
-	char	   *sql = pgs_stream_subquery_sql(rte->relid);
 	List	   *raw = raw_parser(sql, RAW_PARSE_DEFAULT);
-	Query	   *sub;
 
-	sub = parse_analyze_fixedparams(linitial_node(RawStmt, raw), sql,
-									pgs_batch_param_types, PGS_BATCH_NPARAMS,
-									NULL);
+	rte->subquery = parse_analyze_fixedparams(linitial_node(RawStmt, raw), sql,
+											  param_types, nparams, NULL);
 	rte->rtekind = RTE_SUBQUERY;
-	rte->subquery = sub;
-	rte->security_barrier = true;
+	rte->security_barrier = security_barrier;
 	rte->relid = InvalidOid;
 	rte->relkind = 0;
 	rte->rellockmode = 0;
@@ -758,6 +760,13 @@ qa_substitute_rte(RangeTblEntry *rte)
 	rte->insertedCols = NULL;
 	rte->updatedCols = NULL;
 	rte->extraUpdatedCols = NULL;
+}
+
+static void
+qa_substitute_rte(RangeTblEntry *rte)
+{
+	pgs_rte_become_subquery(rte, pgs_stream_subquery_sql(rte->relid),
+							pgs_batch_param_types, PGS_BATCH_NPARAMS, true);
 }
 
 static bool

@@ -18,6 +18,7 @@
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 #include "utils/array.h"
+#include "utils/builtins.h"
 #include "utils/xid8.h"
 
 #include "catalog/pgs_catalog.h"
@@ -287,8 +288,67 @@ pgs_checkpoint_write(int64 query_id, const PgsOffsets *o, TimestampTz planned_at
 }
 
 /*
- * Write a batch's commit row and progress row, and forget offsets older
- * than the retained batches.
+ * Add an operator's figures to a batch's progress.  The operators of a
+ * query are few and fixed by its shape: more than PGS_MAX_OPERATORS is a
+ * bug.
+ */
+void
+pgs_progress_add_operator(PgsProgress *p, const char *operator, int side,
+						  int64 state_rows, int64 updated, int64 removed,
+						  int64 late_rows)
+{
+	PgsOperatorProgress *o;
+
+	if (p->noperators >= PGS_MAX_OPERATORS)
+		elog(ERROR, "a batch has more than %d stateful operators", PGS_MAX_OPERATORS);
+	o = &p->operators[p->noperators++];
+	o->operator = operator;
+	o->side = side;
+	o->state_rows = state_rows;
+	o->state_rows_updated = updated;
+	o->state_rows_removed = removed;
+	o->late_rows = late_rows;
+}
+
+/*
+ * The rows of stream.progress_operator_log for a batch, numbered in the
+ * order rows flow through its operators (catalog 0.7).
+ */
+static void
+cp_write_operators(int64 query_id, int64 batch_id, const PgsProgress *p)
+{
+	Oid			argtypes[9] = {INT8OID, INT8OID, INT2OID, TEXTOID, INT2OID, INT8OID,
+	INT8OID, INT8OID, INT8OID};
+	Datum		values[9];
+	char		nulls[9];
+	int			i;
+
+	for (i = 0; i < p->noperators; i++)
+	{
+		const PgsOperatorProgress *o = &p->operators[i];
+
+		memset(nulls, ' ', sizeof(nulls));
+		values[0] = Int64GetDatum(query_id);
+		values[1] = Int64GetDatum(batch_id);
+		values[2] = Int16GetDatum(i + 1);
+		values[3] = CStringGetTextDatum(o->operator);
+		values[4] = Int16GetDatum(o->side);
+		nulls[4] = o->side > 0 ? ' ' : 'n';
+		values[5] = Int64GetDatum(o->state_rows);
+		values[6] = Int64GetDatum(o->state_rows_updated);
+		values[7] = Int64GetDatum(o->state_rows_removed);
+		values[8] = Int64GetDatum(o->late_rows);
+		pgs_catalog_exec("INSERT INTO stream.progress_operator_log (query_id, batch_id,"
+						 " ordinal, operator, side, state_rows, state_rows_updated,"
+						 " state_rows_removed, late_rows)"
+						 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+						 9, argtypes, values, nulls, false, 0);
+	}
+}
+
+/*
+ * Write a batch's commit row, its progress row and its operators' rows, and
+ * forget offsets older than the retained batches.
  */
 void
 pgs_checkpoint_commit(int64 query_id, int64 batch_id, const PgsProgress *p)
@@ -371,6 +431,8 @@ pgs_checkpoint_commit(int64 query_id, int64 batch_id, const PgsProgress *p)
 						 " finished_at, input_rows, output_rows, replayed)"
 						 " VALUES ($1, $2, $3, $7, $4, $5, $6)",
 						 7, argtypes, values, nulls, false, 0);
+	if (p->noperators > 0 && pgs_catalog_has_joins())
+		cp_write_operators(query_id, batch_id, p);
 	if (batch_id > pgs_retained_batches)
 	{
 		values[1] = Int64GetDatum(batch_id - pgs_retained_batches);
@@ -482,6 +544,39 @@ pgs_checkpoint_state_rows(int64 query_id)
 	return pgs_catalog_int8("SELECT coalesce((SELECT state_rows FROM stream.progress_log"
 							" WHERE query_id = $1 ORDER BY batch_id DESC LIMIT 1), 0)",
 							INT8OID, Int64GetDatum(query_id));
+}
+
+/*
+ * The rows an operator of the query kept in its state after the latest
+ * batch that reported it in stream.progress_operator_log; false when none
+ * did (before the first batch, or on a catalog older than 0.7 and until a
+ * batch has run on 0.7).
+ */
+bool
+pgs_checkpoint_operator_state_rows(int64 query_id, const char *operator,
+								   int64 *state_rows)
+{
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[2] = {INT8OID, TEXTOID};
+	Datum		values[2] = {Int64GetDatum(query_id), CStringGetTextDatum(operator)};
+	bool		found;
+
+	*state_rows = 0;
+	if (!pgs_catalog_has_joins())
+		return false;
+	pgs_catalog_begin(&acc);
+	found = pgs_catalog_exec("SELECT state_rows FROM stream.progress_operator_log"
+							 " WHERE query_id = $1 AND operator = $2"
+							 " ORDER BY batch_id DESC, ordinal LIMIT 1",
+							 2, argtypes, values, NULL, true, 0) > 0;
+	if (found)
+	{
+		bool		isnull;
+
+		*state_rows = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
+	}
+	pgs_catalog_end(&acc);
+	return found;
 }
 
 /*
@@ -646,7 +741,10 @@ pgs_checkpoint_restart(int64 query_id, Datum end_snapshot, Oid relfilenode)
  * (or none), in query id order, each with the end snapshot of its latest
  * committed batch (0 when it committed none) and whether that end splits a
  * transaction.  Returns their number; the arrays are allocated in the
- * caller's memory context.
+ * caller's memory context.  A join between streams is not among them,
+ * whichever side the stream is: it cannot carry on in another history
+ * (stream.resume_restored_query refuses it), so its checkpoint neither
+ * shapes the stream's stamps nor gets a boundary here.
  */
 int
 pgs_checkpoint_foreign_queries(Oid stream_relid, int64 **ids, Datum **ends,
@@ -660,19 +758,22 @@ pgs_checkpoint_foreign_queries(Oid stream_relid, int64 **ids, Datum **ends,
 	int			i;
 
 	pgs_catalog_begin(&acc);
-	n = pgs_catalog_exec("SELECT d.query_id, c.end_snapshot, c.end_split_xid IS NOT NULL"
-						 " FROM stream.query_defs d"
-						 " JOIN LATERAL (SELECT o.history_id FROM stream.checkpoint_offsets o"
-						 "                WHERE o.query_id = d.query_id"
-						 "                ORDER BY o.batch_id DESC LIMIT 1) l ON true"
-						 " LEFT JOIN LATERAL (SELECT o.end_snapshot, o.end_split_xid"
-						 "                     FROM stream.checkpoint_commits k"
-						 "                     JOIN stream.checkpoint_offsets o USING (query_id, batch_id)"
-						 "                    WHERE k.query_id = d.query_id"
-						 "                    ORDER BY k.batch_id DESC LIMIT 1) c ON true"
-						 " WHERE d.stream_relid::oid = $1"
-						 "   AND l.history_id IS DISTINCT FROM (SELECT history_id FROM stream.local_history)"
-						 " ORDER BY d.query_id",
+	n = pgs_catalog_exec(psprintf("SELECT d.query_id, c.end_snapshot, c.end_split_xid IS NOT NULL"
+								  " FROM stream.query_defs d"
+								  " JOIN LATERAL (SELECT o.history_id FROM stream.checkpoint_offsets o"
+								  "                WHERE o.query_id = d.query_id"
+								  "                ORDER BY o.batch_id DESC LIMIT 1) l ON true"
+								  " LEFT JOIN LATERAL (SELECT o.end_snapshot, o.end_split_xid"
+								  "                     FROM stream.checkpoint_commits k"
+								  "                     JOIN stream.checkpoint_offsets o USING (query_id, batch_id)"
+								  "                    WHERE k.query_id = d.query_id"
+								  "                    ORDER BY k.batch_id DESC LIMIT 1) c ON true"
+								  " WHERE d.stream_relid::oid = $1"
+								  "   AND l.history_id IS DISTINCT FROM (SELECT history_id FROM stream.local_history)%s"
+								  " ORDER BY d.query_id",
+								  pgs_catalog_has_joins() ?
+								  "   AND NOT EXISTS (SELECT 1 FROM stream.query_side_defs s"
+								  "                    WHERE s.query_id = d.query_id)" : ""),
 						 1, argtypes, values, NULL, false, 0);
 	*ids = MemoryContextAlloc(cxt, sizeof(int64) * (n + 1));
 	*ends = MemoryContextAlloc(cxt, sizeof(Datum) * (n + 1));

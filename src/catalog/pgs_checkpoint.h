@@ -46,6 +46,22 @@ typedef struct PgsWatermarks
 	TimestampTz late;
 } PgsWatermarks;
 
+/*
+ * One stateful operator's figures after a batch (stream.progress_operator_log):
+ * a join has one per side.  Late rows are input rows for a join and a
+ * deduplication, groups for an aggregation, as Spark counts them.
+ */
+#define PGS_MAX_OPERATORS 4
+typedef struct PgsOperatorProgress
+{
+	const char *operator;		/* "join", "deduplication" or "aggregation" */
+	int			side;			/* 1 or 2 for a join's side, else 0 */
+	int64		state_rows;		/* in its state after the batch */
+	int64		state_rows_updated; /* the batch added or changed */
+	int64		state_rows_removed; /* the batch removed */
+	int64		late_rows;
+} PgsOperatorProgress;
+
 /* what the progress row of a committed batch says */
 typedef struct PgsProgress
 {
@@ -68,7 +84,15 @@ typedef struct PgsProgress
 	int64		late_rows;		/* late groups dropped */
 	int64		blocks_read;	/* shared buffers the batch's statements
 								 * read or found in memory */
+	int			noperators;		/* its stateful operators, in the order rows
+								 * flow through them */
+	PgsOperatorProgress operators[PGS_MAX_OPERATORS];
 } PgsProgress;
+
+/* add an operator's figures to a batch's progress, after those before it */
+extern void pgs_progress_add_operator(PgsProgress *p, const char *operator, int side,
+									  int64 state_rows, int64 updated, int64 removed,
+									  int64 late_rows);
 
 /*
  * The transaction history of a query's latest offsets against this
@@ -108,6 +132,8 @@ extern void pgs_checkpoint_commit(int64 query_id, int64 batch_id,
 								  const PgsProgress *p);
 extern void pgs_checkpoint_mark_committed(int64 query_id, int64 batch_id);
 extern int64 pgs_checkpoint_state_rows(int64 query_id);
+extern bool pgs_checkpoint_operator_state_rows(int64 query_id, const char *operator,
+											   int64 *state_rows);
 extern void pgs_checkpoint_plan_watermarks(int64 query_id, PgsWatermarks *w);
 extern void pgs_checkpoint_write_watermarks(int64 query_id, int64 batch_id,
 											const PgsWatermarks *w);

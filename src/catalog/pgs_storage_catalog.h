@@ -66,6 +66,8 @@ typedef struct PgsRetentionHolder
 	bool		detached;		/* by the stream's owner */
 	bool		read_nothing;	/* no committed batch of this history */
 	Datum		end_snapshot;	/* of its latest committed batch */
+	bool		join;			/* a join between streams: it reads its
+								 * streams' earlier rows again */
 } PgsRetentionHolder;
 
 /* what one pass leaves in stream.retention */

@@ -219,13 +219,12 @@ pgs_retention_holders(Oid relid, PgsRetentionHolder **holders)
 	pgs_catalog_begin(&acc);
 	/*
 	 * A join between streams reads its streams' earlier rows again (the
-	 * rows the other side may still match): it holds back every row of
-	 * both, as a query that has read nothing does.
+	 * rows the other side may still match): it is marked, and the caller
+	 * asks what it may still read.
 	 */
 	if (pgs_catalog_has_joins())
-		n = pgs_catalog_exec("SELECT d.query_id, d.status = 'active',"
-							 " CASE WHEN j.query_id IS NULL THEN o.end_snapshot END,"
-							 " d.retention_detached_at IS NOT NULL"
+		n = pgs_catalog_exec("SELECT d.query_id, d.status = 'active', o.end_snapshot,"
+							 " d.retention_detached_at IS NOT NULL, j.query_id IS NOT NULL"
 							 " FROM stream.query_defs d"
 							 " LEFT JOIN stream.query_side_defs j ON j.query_id = d.query_id AND j.side = 2"
 							 " LEFT JOIN LATERAL (SELECT o.end_snapshot"
@@ -240,7 +239,7 @@ pgs_retention_holders(Oid relid, PgsRetentionHolder **holders)
 	else
 		n = pgs_catalog_exec(pgs_catalog_has_06() ?
 							 "SELECT d.query_id, d.status = 'active', o.end_snapshot,"
-							 " d.retention_detached_at IS NOT NULL"
+							 " d.retention_detached_at IS NOT NULL, false"
 							 " FROM stream.query_defs d"
 							 " LEFT JOIN LATERAL (SELECT o.end_snapshot"
 							 "   FROM stream.checkpoint_commits k"
@@ -249,7 +248,7 @@ pgs_retention_holders(Oid relid, PgsRetentionHolder **holders)
 							 "    AND o.history_id = (SELECT history_id FROM stream.local_history)"
 							 "  ORDER BY k.batch_id DESC LIMIT 1) o ON true"
 							 " WHERE d.stream_relid::oid = $1 ORDER BY d.query_id" :
-							 "SELECT d.query_id, d.status = 'active', o.end_snapshot, false"
+							 "SELECT d.query_id, d.status = 'active', o.end_snapshot, false, false"
 							 " FROM stream.query_defs d"
 							 " LEFT JOIN LATERAL (SELECT o.end_snapshot"
 							 "   FROM stream.checkpoint_commits k"
@@ -267,6 +266,7 @@ pgs_retention_holders(Oid relid, PgsRetentionHolder **holders)
 		h->query_id = DatumGetInt64(pgs_result_datum(i, 1, &isnull));
 		h->active = DatumGetBool(pgs_result_datum(i, 2, &isnull));
 		h->detached = DatumGetBool(pgs_result_datum(i, 4, &isnull));
+		h->join = DatumGetBool(pgs_result_datum(i, 5, &isnull));
 		h->end_snapshot = pgs_result_copy(i, 3, &isnull, cxt);
 		h->read_nothing = isnull;
 	}

@@ -149,6 +149,32 @@ pgs_runs_record_recycled(Oid relid, Oid relfilenode, int64 nblocks, int nruns,
 }
 
 /*
+ * The rows (name, stream) of the latest catalog statement, as a list of
+ * names and, in *relids, of streams, both in cxt.
+ */
+static List *
+sc_names_and_streams(int n, List **relids, MemoryContext cxt)
+{
+	List	   *queries = NIL;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Oid			stream = DatumGetObjectId(pgs_result_datum(i, 2, &isnull));
+		char	   *name = pgs_result_text(i, 1, cxt);
+		MemoryContext old;
+
+		/* both lists, not only what they hold, outlive the stretch */
+		old = MemoryContextSwitchTo(cxt);
+		queries = lappend(queries, name);
+		*relids = lappend_oid(*relids, stream);
+		MemoryContextSwitchTo(old);
+	}
+	return queries;
+}
+
+/*
  * The queries (names, in the caller's memory context) whose latest offsets
  * stop part-way through a transaction of stream relid (of any stream when
  * relid is InvalidOid), and in *relids the stream of each: a rewrite of
@@ -164,7 +190,6 @@ pgs_split_queries(Oid relid, List **relids)
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
 	List	   *queries = NIL;
 	int			n;
-	int			i;
 
 	*relids = NIL;
 	if (pgs_catalog_version() < PGS_CATALOG_0_3)
@@ -182,19 +207,7 @@ pgs_split_queries(Oid relid, List **relids)
 						 "              WHERE k.query_id = o.query_id AND k.batch_id = o.batch_id)))"
 						 " ORDER BY d.stream_relid, d.name",
 						 1, argtypes, values, NULL, true, 0);
-	for (i = 0; i < n; i++)
-	{
-		bool		isnull;
-		Oid			stream = DatumGetObjectId(pgs_result_datum(i, 2, &isnull));
-		char	   *name = pgs_result_text(i, 1, cxt);
-		MemoryContext old;
-
-		/* both lists, not only what they hold, outlive the stretch */
-		old = MemoryContextSwitchTo(cxt);
-		queries = lappend(queries, name);
-		*relids = lappend_oid(*relids, stream);
-		MemoryContextSwitchTo(old);
-	}
+	queries = sc_names_and_streams(n, relids, cxt);
 	pgs_catalog_end(&acc);
 	return queries;
 }
@@ -215,7 +228,6 @@ pgs_join_queries(Oid relid, List **relids)
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
 	List	   *queries = NIL;
 	int			n;
-	int			i;
 
 	*relids = NIL;
 	if (!pgs_catalog_has_joins())
@@ -227,18 +239,7 @@ pgs_join_queries(Oid relid, List **relids)
 						 " WHERE s.relid::oid = $1 OR $1 = 0"
 						 " ORDER BY s.relid, d.name",
 						 1, argtypes, values, NULL, true, 0);
-	for (i = 0; i < n; i++)
-	{
-		bool		isnull;
-		Oid			stream = DatumGetObjectId(pgs_result_datum(i, 2, &isnull));
-		char	   *name = pgs_result_text(i, 1, cxt);
-		MemoryContext old;
-
-		old = MemoryContextSwitchTo(cxt);
-		queries = lappend(queries, name);
-		*relids = lappend_oid(*relids, stream);
-		MemoryContextSwitchTo(old);
-	}
+	queries = sc_names_and_streams(n, relids, cxt);
 	pgs_catalog_end(&acc);
 	return queries;
 }

@@ -386,6 +386,22 @@ batch_execute_query(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 		progress->state_rows = before + r.groups_added - r.evicted;
 		progress->state_rows_updated = r.groups_updated;
 		progress->late_rows = r.late_groups;
+		if (r.chained)
+		{
+			/* deduplication, then the aggregation of the rows it kept */
+			pgs_progress_add_operator(progress, "deduplication", 0, r.dedup_state_rows,
+									  r.dedup_added, r.dedup_evicted, r.dedup_late);
+			pgs_progress_add_operator(progress, "aggregation", 0,
+									  progress->state_rows - r.dedup_state_rows,
+									  r.groups_updated - r.dedup_added,
+									  r.evicted - r.dedup_evicted,
+									  r.late_groups - r.dedup_late);
+		}
+		else
+			pgs_progress_add_operator(progress,
+									  q->dedup_columns != NIL ? "deduplication" : "aggregation",
+									  0, progress->state_rows, r.groups_updated, r.evicted,
+									  r.late_groups);
 		return (uint64) r.output_rows;
 	}
 
@@ -427,6 +443,22 @@ batch_execute_query(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 	return written;
 }
 
+/* once a backend: the query's view, and what it depends on, are there */
+static void
+batch_check_view(const PgsQuery *q)
+{
+	bool		found;
+
+	if (batch_views_checked == NULL)
+		batch_views_checked = pgs_query_id_hash("pg_streaming checked views", sizeof(int64));
+	(void) hash_search(batch_views_checked, &q->query_id, HASH_FIND, &found);
+	if (!found)
+	{
+		pgs_query_repair_view(q);
+		(void) hash_search(batch_views_checked, &q->query_id, HASH_ENTER, NULL);
+	}
+}
+
 /*
  * Run the query over one batch: into its target, or into its batch table
  * for its foreach_batch procedure, which is then called.  Counts the shared
@@ -438,17 +470,8 @@ batch_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 {
 	BufferUsage before = pgBufferUsage;
 	uint64		written;
-	bool		found;
 
-	/* once a backend: the query's view, and what it depends on, are there */
-	if (batch_views_checked == NULL)
-		batch_views_checked = pgs_query_id_hash("pg_streaming checked views", sizeof(int64));
-	(void) hash_search(batch_views_checked, &q->query_id, HASH_FIND, &found);
-	if (!found)
-	{
-		pgs_query_repair_view(q);
-		(void) hash_search(batch_views_checked, &q->query_id, HASH_ENTER, NULL);
-	}
+	batch_check_view(q);
 
 	if (OidIsValid(q->foreach_batch))
 		batch_clear_batch_table(q);
@@ -1180,16 +1203,8 @@ batch_run_join(const PgsQuery *q, const PgsOffsets *o, PgsProgress *progress,
 	int			side;
 	BufferUsage before = pgBufferUsage;
 	uint64		written;
-	bool		found;
 
-	if (batch_views_checked == NULL)
-		batch_views_checked = pgs_query_id_hash("pg_streaming checked views", sizeof(int64));
-	(void) hash_search(batch_views_checked, &q->query_id, HASH_FIND, &found);
-	if (!found)
-	{
-		pgs_query_repair_view(q);
-		(void) hash_search(batch_views_checked, &q->query_id, HASH_ENTER, NULL);
-	}
+	batch_check_view(q);
 	(void) batch_get_plan(q);	/* checks the target */
 
 	if (!pgs_checkpoint_read_side(q->query_id, o->batch_id, 2, &end2, &scan_from2))

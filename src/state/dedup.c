@@ -825,6 +825,34 @@ dd_chain_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 	result->groups_updated = nkept + agg.groups_updated;
 	result->late_groups = late + agg.late_groups;
 	result->evicted = evicted + agg.evicted;
+
+	/*
+	 * Each operator's part, for stream.progress_operators: the keys after
+	 * the batch follow from the last batch's figure, or, when batches ran
+	 * before the catalog kept one, from a count of the state.
+	 */
+	result->chained = true;
+	result->dedup_added = nkept;
+	result->dedup_evicted = evicted;
+	result->dedup_late = late;
+	if (pgs_checkpoint_operator_state_rows(q->query_id, "deduplication",
+										   &result->dedup_state_rows))
+		result->dedup_state_rows += nkept - evicted;
+	else if (before > 0)
+	{
+		PgsCatalogAccess acc = {0};
+		bool		isnull;
+
+		/* the state as this batch left it */
+		pgs_catalog_begin(&acc);
+		pgs_catalog_exec(psprintf("SELECT pg_catalog.count(*) FROM %s",
+								  pgs_qualified_relname(p->state_relid)),
+						 0, NULL, NULL, NULL, true, 0);
+		result->dedup_state_rows = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
+		pgs_catalog_end(&acc);
+	}
+	else
+		result->dedup_state_rows = nkept - evicted;
 }
 
 /*

@@ -41,6 +41,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class_d.h"
@@ -61,9 +62,11 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/plancache.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
+#include "utils/xid8.h"
 
 #include "analyze/pgs_analyze.h"
 #include "analyze/pgs_join.h"
@@ -73,6 +76,7 @@
 #include "catalog/pgs_query.h"
 #include "catalog/pgs_query_tables.h"
 #include "common/pgs_common.h"
+#include "common/pgs_errors.h"
 #include "common/pgs_plans.h"
 #include "source/pgs_offsets.h"
 #include "state/pgs_agg.h"
@@ -930,10 +934,13 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 	Datum		waiting[PGS_MAX_SIDES];
 	Datum		evicted[PGS_MAX_SIDES];
 	int64		counts[PGS_MAX_SIDES];
-	int64		added = 0;
+	int64		added[PGS_MAX_SIDES] = {0, 0};
+	int64		removed[PGS_MAX_SIDES] = {0, 0};
 	bool		any_evicted = false;
 	int64		agg_late = 0;
 	int64		agg_state = 0;
+	int64		agg_updated = 0;
+	int64		agg_evicted = 0;
 	uint64		written = 0;
 	int			side;
 	int			i;
@@ -996,9 +1003,9 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 			continue;
 		join_side_rows(q, p, side, values, nulls, &rows[side]);
 		if (rows[side].nlate > 0 && q->sides[side].event_time != NULL)
-			added += join_state_insert(q, side, 'l',
-									   join_tid_array(rows[side].late_tids, rows[side].nlate),
-									   rows[side].late_times);
+			added[side] += join_state_insert(q, side, 'l',
+											 join_tid_array(rows[side].late_tids, rows[side].nlate),
+											 rows[side].late_times);
 	}
 	if (!jb->no_data)
 		join_read_state(q, 'l', late_tids, NULL, NULL);
@@ -1051,8 +1058,8 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 			n++;
 		}
 		if (n > 0)
-			added += join_state_insert(q, side, 'u', join_tid_array(tids, n),
-									   join_time_array(times, tnulls, n));
+			added[side] += join_state_insert(q, side, 'u', join_tid_array(tids, n),
+											 join_time_array(times, tnulls, n));
 		/* rows that waited and matched in this batch */
 		mtids = palloc(sizeof(ItemPointerData) * Max(hash_get_num_entries(join_marks[side]), 1));
 		hash_seq_init(&seq, join_marks[side]);
@@ -1066,10 +1073,10 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 			marked = join_tid_array(mtids, nmarked);
 			v[0] = Int16GetDatum(side + 1);
 			v[1] = marked;
-			pgs_catalog_run(psprintf("DELETE FROM %s WHERE side = $1 AND kind = 'u'"
-									 " AND tid OPERATOR(pg_catalog.=) ANY ($2)",
-									 pgs_qualified_relname(q->state_relid)),
-							2, types, v, NULL, false, 0);
+			removed[side] += pgs_catalog_run(psprintf("DELETE FROM %s WHERE side = $1 AND kind = 'u'"
+													  " AND tid OPERATOR(pg_catalog.=) ANY ($2)",
+													  pgs_qualified_relname(q->state_relid)),
+											 2, types, v, NULL, false, 0);
 		}
 	}
 	pgs_join_marks_end();
@@ -1092,6 +1099,7 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 		{
 			evicted[side] = join_state_evict(q, side, 'u', bound, bound_null,
 											 p->shape.bound[side].strict, true, &n);
+			removed[side] += n;
 			if (rows[side].nnow > 0)
 			{
 				/* and the new rows that could match nothing */
@@ -1108,8 +1116,11 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 				any_evicted = true;
 		}
 		if (bound_null != 'n')
+		{
 			(void) join_state_evict(q, side, 'l', bound, bound_null,
 									p->shape.bound[side].strict, false, &n);
+			removed[side] += n;
+		}
 	}
 	if (any_evicted)
 	{
@@ -1145,7 +1156,8 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 		written += r.output_rows;
 		agg_late = r.late_groups;
 		agg_state = pgs_agg_state_count(agg);
-		added += r.groups_updated;
+		agg_updated = r.groups_updated;
+		agg_evicted = r.evicted;
 	}
 
 	/* the figures */
@@ -1167,6 +1179,8 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 		s->event_time_min = r->tmin;
 		s->event_time_max = r->tmax;
 		join_side_watermark(&q->sides[side], &prev[side], r, s);
+		pgs_progress_add_operator(progress, "join", side + 1, s->state_rows,
+								  added[side], removed[side], s->late_rows);
 		progress->input_rows += s->input_rows;
 		progress->late_rows += s->late_rows;
 		if (!r->times_null)
@@ -1178,13 +1192,17 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 			progress->times_null = false;
 		}
 	}
+	/* the aggregation over the join, after the join's sides */
+	if (agg != NULL)
+		pgs_progress_add_operator(progress, "aggregation", 0, agg_state, agg_updated,
+								  agg_evicted, agg_late);
 	if (!progress->times_null)
 		progress->event_time_avg = progress->event_time_min +
 			(progress->event_time_max - progress->event_time_min) / 2;
 	progress->has_state = true;
 	progress->state_rows = counts[0] + counts[1] + agg_state;
 	progress->late_rows += agg_late;
-	progress->state_rows_updated = added;
+	progress->state_rows_updated = added[0] + added[1] + agg_updated;
 
 	/* the watermark of the next batch: the sides' by the policy */
 	progress->next_null = w->watermark_null;
@@ -1218,4 +1236,159 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 		}
 	}
 	return written;
+}
+
+/* ---- what retention must keep ---- */
+
+/*
+ * What a later batch of join query_id may still read of stream relid, for
+ * retention (storage/pgs_retention.h): of the rows visible in end_snapshot
+ * (the latest committed batch's end), the rows of each side on the stream
+ * whose bound time the watermark in force for the next batch has not
+ * passed (a live read), and the rows its state table names (waiting and
+ * late rows, read by tid).  *min_xid gets the smallest _stream_xid among
+ * them.  False when a side on the stream has no bound: the join may read
+ * any of its rows again.  The stream is read as the query's owner, as the
+ * batches read it: rows its policies hide from the owner are never read.
+ * It costs a read of the side's live rows, which an index on the side's
+ * time column serves, once per retention pass.
+ */
+static bool
+join_retention_min(const PgsQuery *qp, Oid relid, Datum end_snapshot,
+				   uint64 *min_xid)
+{
+	PgsQuery	q = *qp;
+	JoinPlans  *p;
+	PgsWatermarks w;
+	bool		has_watermark = false;
+	Datum		waiting[PGS_MAX_SIDES];
+	Datum		late[PGS_MAX_SIDES];
+	Datum		start = (Datum) 0;
+	bool		start_null = true;
+	int			side;
+
+	*min_xid = PG_UINT64_MAX;
+	p = join_plans_for(&q);
+	for (side = 0; side < PGS_MAX_SIDES; side++)
+	{
+		if (q.sides[side].relid == relid && !p->shape.bound[side].bounded)
+			return false;
+		if (q.sides[side].event_time != NULL)
+			has_watermark = true;
+	}
+	/* the next batch's live reads are bounded by its late watermark */
+	w.late_null = true;
+	if (has_watermark)
+		pgs_checkpoint_plan_watermarks(q.query_id, &w);
+	join_read_state(&q, 'u', waiting, &start, &start_null);
+	join_read_state(&q, 'l', late, NULL, NULL);
+	for (side = 0; side < PGS_MAX_SIDES; side++)
+	{
+		PgsCatalogAccess acc = {0};
+		MemoryContext cxt = CurrentMemoryContext;
+		Oid			types[5] = {TIMESTAMPTZOID, PG_SNAPSHOTOID, PG_SNAPSHOTOID,
+		TIDARRAYOID, TIDARRAYOID};
+		Datum		values[5];
+		char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+		char	   *bound = "COALESCE($1, '-infinity'::pg_catalog.timestamptz)";
+		char	   *stream = pgs_qualified_relname(relid);
+		bool		isnull;
+		Datum		d;
+
+		if (q.sides[side].relid != relid)
+			continue;
+		join_bound(&p->shape.bound[side], w.late_null, w.late, &values[0], &nulls[0]);
+		values[1] = end_snapshot;
+		values[2] = start;
+		nulls[2] = start_null ? 'n' : ' ';
+		values[3] = waiting[side];
+		values[4] = late[side];
+		if (get_atttype(relid, p->shape.bound[side].time_attno) == TIMESTAMPOID)
+			bound = psprintf("pg_catalog.timezone('UTC', %s)", bound);
+		pgs_owner_begin(&acc, q.owner, pgs_batch_search_path(q.search_path));
+		pgs_owner_exec(q.query_id,
+					   psprintf("SELECT pg_catalog.min(x) FROM ("
+								" SELECT s." PGS_XID_COLUMN " AS x FROM ONLY %s AS s"
+								"  WHERE s.%s OPERATOR(pg_catalog.%s) %s"
+								"    AND pg_catalog.pg_visible_in_snapshot(s." PGS_XID_COLUMN ", $2)"
+								"    AND ($3::pg_catalog.pg_snapshot IS NULL"
+								"     OR NOT pg_catalog.pg_visible_in_snapshot(s." PGS_XID_COLUMN ", $3))"
+								" UNION ALL"
+								" SELECT s." PGS_XID_COLUMN " FROM ONLY %s AS s"
+								"  WHERE s.ctid OPERATOR(pg_catalog.=) ANY (pg_catalog.array_cat($4, $5))) AS r",
+								stream, quote_identifier(p->bound_column[side]),
+								p->shape.bound[side].strict ? ">" : ">=",
+								bound, stream),
+					   5, types, values, nulls, true, 0);
+		MemoryContextSwitchTo(cxt);
+		d = pgs_result_datum(0, 1, &isnull);
+		if (!isnull)
+		{
+			uint64		x = U64FromFullTransactionId(DatumGetFullTransactionId(d));
+
+			if (x < *min_xid)
+				*min_xid = x;
+		}
+		pgs_owner_end(&acc);
+		MemoryContextSwitchTo(cxt);
+	}
+	return true;
+}
+
+/*
+ * join_retention_min in a subtransaction of its own: a join its owner can
+ * no longer analyze or read (a privilege taken away) holds every row, with
+ * a WARNING, and does not stop the pass over the stream.  The error itself
+ * goes to the server log only: it may quote a text the stream's owner,
+ * who runs the pass, is not shown.
+ */
+bool
+pgs_join_retention_hold(int64 query_id, Oid relid, Datum end_snapshot,
+						uint64 *min_xid)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool result = false;
+	PgsQuery	q;
+
+	*min_xid = PG_UINT64_MAX;
+	memset(&q, 0, sizeof(q));
+	if (!pgs_query_read(NULL, query_id, PGS_QUERY_NO_LOCK, &q) ||
+		q.nsides != PGS_MAX_SIDES || !OidIsValid(q.state_relid))
+		return false;
+	BeginInternalSubTransaction(NULL);
+	PG_TRY();
+	{
+		MemoryContextSwitchTo(cxt);
+		result = join_retention_min(&q, relid, end_snapshot, min_xid);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		/* a cancel or a termination stops the pass */
+		if (pgs_error_is_interrupt(edata->sqlerrcode))
+			ReThrowError(edata);
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("retention keeps every row of stream \"%s\" for streaming query \"%s\"",
+						get_rel_name(relid), q.name),
+				 errdetail("The rows its join may still read could not be found as its owner."),
+				 errdetail_log("The rows its join may still read could not be found as its owner: %s",
+							   edata->message),
+				 errhint("Make the query's text valid for its owner again, or detach the query with stream.detach_query().")));
+		*min_xid = PG_UINT64_MAX;
+		result = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	return result;
 }

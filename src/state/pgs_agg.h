@@ -112,6 +112,12 @@ typedef struct PgsAggResult
 	int64		groups_added;
 	int64		late_groups;	/* dropped as late */
 	int64		evicted;		/* groups whose windows closed */
+	/* below deduplication (a chain): the deduplication's part of the above */
+	bool		chained;
+	int64		dedup_state_rows;	/* its keys after the batch */
+	int64		dedup_added;
+	int64		dedup_evicted;
+	int64		dedup_late;
 } PgsAggResult;
 
 struct PgsWatermarks;

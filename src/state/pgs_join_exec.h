@@ -33,5 +33,7 @@ extern void pgs_join_create_chain_state(const char *query_name, Oid agg_state_re
 extern void pgs_join_set_start(const PgsQuery *q, Datum snap);
 extern void pgs_join_marks_end(void);
 extern void pgs_join_forget_plans(void);
+extern bool pgs_join_retention_hold(int64 query_id, Oid relid, Datum end_snapshot,
+									uint64 *min_xid);
 
 #endif							/* PGS_JOIN_EXEC_H */

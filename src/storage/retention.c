@@ -140,6 +140,9 @@ ret_visible(const PgsXidSnapshot *s, uint64 x)
 
 #define RET_MAX_CUTS	64
 
+/* set by the layer that knows a join's shape */
+pgs_retention_join_hold_hook_type pgs_retention_join_hold_hook = NULL;
+
 /*
  * What a pass may remove: the rows visible in every one of "snaps"; and
  * the queries that do not hold removal back, each told whether a removed
@@ -173,6 +176,16 @@ ret_cut_add(RetCut *cut, Datum snapshot, int64 query_id)
 	pgs_snapshot_parse(snapshot, s);
 	if (cut->nsnaps == 1 || s->xmin < cut->min_xmin)
 		cut->min_xmin = s->xmin;
+}
+
+/* a snapshot already taken apart, as ret_cut_add */
+static void
+ret_cut_add_parsed(RetCut *cut, const PgsXidSnapshot *snap, int64 query_id)
+{
+	cut->snaps[cut->nsnaps] = *snap;
+	cut->snap_query[cut->nsnaps++] = query_id;
+	if (cut->nsnaps == 1 || snap->xmin < cut->min_xmin)
+		cut->min_xmin = snap->xmin;
 }
 
 /*
@@ -215,6 +228,43 @@ ret_age_cut(Oid relid, Interval *keep, Interval *max_hold, RetCut *cut)
 }
 
 /*
+ * A join between streams reads again the rows of a side that a later row of
+ * the other side may still meet, and the rows its state table names: its
+ * cut is its latest end snapshot with xmax lowered to the smallest xid of
+ * those rows (and the running transactions from there on left out), so
+ * that a row goes only when its transaction is older than every row the
+ * join may still read and ended before the batch.  Rows of one transaction
+ * go together, and the pass walks in the order the blocks were written:
+ * this keeps no row the join needs and costs one read of the rows it may
+ * still read (the layer above says which) per pass, none per batch.  False
+ * when the join holds every row (a side without a bound).
+ */
+static bool
+ret_join_snapshot(Oid relid, const PgsRetentionHolder *h, PgsXidSnapshot *snap)
+{
+	uint64		min_xid;
+	int			i;
+
+	if (pgs_retention_join_hold_hook == NULL ||
+		!pgs_retention_join_hold_hook(h->query_id, relid, h->end_snapshot, &min_xid))
+		return false;
+	pgs_snapshot_parse(h->end_snapshot, snap);
+	if (min_xid < snap->xmax)
+	{
+		int			n = 0;
+
+		snap->xmax = min_xid;
+		if (snap->xmin > min_xid)
+			snap->xmin = min_xid;
+		for (i = 0; i < snap->nxip; i++)
+			if (snap->xip[i] < min_xid)
+				snap->xip[n++] = snap->xip[i];
+		snap->nxip = n;
+	}
+	return true;
+}
+
+/*
  * The queries' cut: the latest committed end snapshot of each query that
  * holds removal back (every query, or the active ones with past_inactive;
  * never one the stream's owner detached).  Returns false when one of them
@@ -242,7 +292,15 @@ ret_query_cut(Oid relid, bool past_inactive, bool with_hold, RetCut *cut,
 		bool		detached = holders[i].detached;
 		bool		isnull = holders[i].read_nothing;
 		Datum		snapshot = holders[i].end_snapshot;
+		bool		join_cut = false;
+		PgsXidSnapshot join_snap;
 
+		/* a join that holds every row counts as one that has read nothing */
+		if (holders[i].join && !isnull)
+		{
+			join_cut = ret_join_snapshot(relid, &holders[i], &join_snap);
+			isnull = !join_cut;
+		}
 		if ((active || !past_inactive) && !detached)
 		{
 			if (cut->nsnaps >= RET_MAX_CUTS)
@@ -260,6 +318,8 @@ ret_query_cut(Oid relid, bool past_inactive, bool with_hold, RetCut *cut,
 					*held_by = query_id;
 				ok = false;
 			}
+			else if (join_cut)
+				ret_cut_add_parsed(cut, &join_snap, query_id);
 			else
 				ret_cut_add(cut, snapshot, query_id);
 		}
@@ -267,7 +327,9 @@ ret_query_cut(Oid relid, bool past_inactive, bool with_hold, RetCut *cut,
 		{
 			/* one that has committed nothing has read nothing */
 			cut->behind_ids[cut->nbehind] = query_id;
-			if (!isnull)
+			if (join_cut)
+				cut->behind[cut->nbehind] = join_snap;
+			else if (!isnull)
 				pgs_snapshot_parse(snapshot, &cut->behind[cut->nbehind]);
 			cut->nbehind++;
 		}

@@ -241,5 +241,252 @@ is($node->safe_psql('postgres', q{
 	SELECT (SELECT count(*) FROM impressions) || ' ' || (SELECT count(*) FROM clicks)}),
 	'1 1', 'at the end retention removed every row the join\'s watermark has passed');
 
+# once the watermarks pass them, retention removes a join's old rows while
+# the join goes on: the streams shrink mid-way, and every pair and every
+# NULL-extended row is still written exactly once
+$node->safe_psql('postgres', q{
+	SET TimeZone = 'UTC';
+	CREATE TABLE views (k int, vt timestamptz, pad text);
+	CREATE TABLE buys (k int, bt timestamptz, pad text);
+	SELECT stream.create_stream('views');
+	SELECT stream.create_stream('buys');
+	CREATE INDEX ON views (k, vt);
+	CREATE INDEX ON buys (k, bt);
+	BEGIN;
+	SELECT stream.start_query('j_grow',
+		$$SELECT v.k, v.vt, b.bt
+		    FROM views v LEFT JOIN buys b
+		      ON b.k = v.k AND b.bt BETWEEN v.vt AND v.vt + interval '10 minutes'$$,
+		'j_grow_out', output_mode => 'append', trigger => '1 hour',
+		watermarks => '{"v.vt 5 minutes", "b.bt 5 minutes"}');
+	SELECT stream.stop_query('j_grow');
+	COMMIT;
+	SELECT stream.set_retention('views', '0 seconds');
+	SELECT stream.set_retention('buys', '0 seconds');
+});
+# round r: 200 views at minute 10 * r, each even one bought 3 minutes later
+my $rounds = 10;
+my @sizes;
+for my $r (0 .. $rounds - 1)
+{
+	$node->safe_psql('postgres', qq{
+		INSERT INTO views SELECT $r * 1000 + g, '2026-01-01 00:00+00'::timestamptz + $r * interval '10 minutes',
+			repeat('v', 100) FROM generate_series(1, 200) g;
+		INSERT INTO buys SELECT $r * 1000 + g, '2026-01-01 00:03+00'::timestamptz + $r * interval '10 minutes',
+			repeat('b', 100) FROM generate_series(2, 200, 2) g;
+		CALL stream.process_all_available('j_grow');
+		SELECT stream.run_retention('views') + stream.run_retention('buys');
+	});
+	push @sizes, $node->safe_psql('postgres',
+		q{SELECT (SELECT count(*) FROM views) + (SELECT count(*) FROM buys)});
+}
+note 'rows kept in the two streams after each round: ' . join(' ', @sizes);
+cmp_ok($sizes[-1], '<', 4 * 300,
+	"the streams keep only the rows the join may still read ($sizes[-1] of " . 300 * $rounds . ')');
+cmp_ok($node->safe_psql('postgres', q{SELECT rows_removed FROM stream.stream_retention WHERE stream = 'views'::regclass}),
+	'>', 0, 'retention removed rows of the join\'s stream while the join runs');
+# the last rounds' rows get their NULL rows once the watermark passes them
+$node->safe_psql('postgres', qq{
+	INSERT INTO views VALUES (-1, '2026-01-01 23:00+00');
+	INSERT INTO buys VALUES (-2, '2026-01-01 23:00+00');
+	CALL stream.process_all_available('j_grow');
+	SELECT stream.run_retention('views') + stream.run_retention('buys');
+});
+is($node->safe_psql('postgres', qq{
+	WITH expected AS (
+		SELECT r * 1000 + g AS k, '2026-01-01 00:00+00'::timestamptz + r * interval '10 minutes' AS vt,
+		       CASE WHEN g % 2 = 0 THEN '2026-01-01 00:03+00'::timestamptz + r * interval '10 minutes' END AS bt
+		  FROM generate_series(0, $rounds - 1) r, generate_series(1, 200) g)
+	SELECT (SELECT count(*) FROM j_grow_out) || ' '
+	    || (SELECT count(*) FROM (SELECT DISTINCT k, vt, bt FROM j_grow_out) d) || ' '
+	    || (SELECT count(*) FROM expected e FULL JOIN j_grow_out o
+	          ON o.k = e.k AND o.vt = e.vt
+	         AND coalesce(o.bt, 'infinity') = coalesce(e.bt, 'infinity')
+	         WHERE e.k IS NULL OR o.k IS NULL)}),
+	(200 * $rounds) . ' ' . (200 * $rounds) . ' 0',
+	'with the streams shrinking, every pair and NULL row was written exactly once');
+is($node->safe_psql('postgres', q{SELECT missed_rows_at IS NULL FROM stream.queries WHERE name = 'j_grow'}),
+	't', 'retention removed no row the join had still to read');
+
+# a self-join reads its one stream as both sides: the stream keeps what
+# either side may still read, and each pair is written once
+$node->safe_psql('postgres', q{
+	SET TimeZone = 'UTC';
+	CREATE TABLE taps (k int, t timestamptz, pad text);
+	SELECT stream.create_stream('taps');
+	CREATE INDEX ON taps (k, t);
+	BEGIN;
+	SELECT stream.start_query('j_self',
+		$$SELECT x.k, x.t AS t1, y.t AS t2 FROM taps x JOIN taps y
+		    ON y.k = x.k AND y.t BETWEEN x.t AND x.t + interval '1 minute'$$,
+		'j_self_out', output_mode => 'append', trigger => '1 hour',
+		watermarks => '{"x.t 1 minute", "y.t 1 minute"}');
+	SELECT stream.stop_query('j_self');
+	COMMIT;
+	SELECT stream.set_retention('taps', '0 seconds');
+});
+# round r: 100 keys at minute 10 * r, the same keys again 30 seconds later
+# in a transaction of their own
+my @self_sizes;
+for my $r (0 .. $rounds - 1)
+{
+	$node->safe_psql('postgres', qq{
+		INSERT INTO taps SELECT $r * 1000 + g, '2026-01-01 00:00+00'::timestamptz + $r * interval '10 minutes',
+			repeat('x', 100) FROM generate_series(1, 100) g;
+		INSERT INTO taps SELECT $r * 1000 + g, '2026-01-01 00:00:30+00'::timestamptz + $r * interval '10 minutes',
+			repeat('y', 100) FROM generate_series(1, 100) g;
+		CALL stream.process_all_available('j_self');
+		SELECT stream.run_retention('taps');
+	});
+	push @self_sizes, $node->safe_psql('postgres', q{SELECT count(*) FROM taps});
+}
+note 'rows kept in the self-joined stream after each round: ' . join(' ', @self_sizes);
+cmp_ok($self_sizes[-1], '<', 4 * 200,
+	"the self-joined stream keeps only the rows either side may still read ($self_sizes[-1] of " . 200 * $rounds . ')');
+# each key: (first, first), (first, second), (second, second)
+is($node->safe_psql('postgres', qq{
+	WITH expected AS (
+		SELECT r * 1000 + g AS k, '2026-01-01 00:00+00'::timestamptz + r * interval '10 minutes' + a * interval '30 seconds' AS t1,
+		       '2026-01-01 00:00+00'::timestamptz + r * interval '10 minutes' + b * interval '30 seconds' AS t2
+		  FROM generate_series(0, $rounds - 1) r, generate_series(1, 100) g,
+		       (VALUES (0, 0), (0, 1), (1, 1)) AS p(a, b))
+	SELECT (SELECT count(*) FROM j_self_out) || ' '
+	    || (SELECT count(*) FROM (SELECT DISTINCT k, t1, t2 FROM j_self_out) d) || ' '
+	    || (SELECT count(*) FROM expected e FULL JOIN j_self_out o USING (k, t1, t2)
+	         WHERE e.k IS NULL OR o.k IS NULL)}),
+	(300 * $rounds) . ' ' . (300 * $rounds) . ' 0',
+	'with the stream shrinking, the self-join wrote every pair exactly once');
+
+# a detached join is marked only when removal takes a row it may still
+# read: another query holds the newer rows back first, then lets them go
+$node->safe_psql('postgres', q{
+	SET TimeZone = 'UTC';
+	CREATE TABLE pings (k int, t timestamptz);
+	SELECT stream.create_stream('pings');
+	CREATE INDEX ON pings (k, t);
+	BEGIN;
+	SELECT stream.start_query('j_det',
+		$$SELECT x.k, x.t AS t1, y.t AS t2 FROM pings x JOIN pings y
+		    ON y.k = x.k AND y.t BETWEEN x.t AND x.t + interval '1 minute'$$,
+		'j_det_out', output_mode => 'append', trigger => '1 hour',
+		watermarks => '{"x.t 1 minute", "y.t 1 minute"}');
+	SELECT stream.stop_query('j_det');
+	SELECT stream.start_query('p_all', 'SELECT k FROM pings', 'p_all_out', trigger => '1 hour');
+	SELECT stream.stop_query('p_all');
+	COMMIT;
+	INSERT INTO pings SELECT g, '2026-01-01 00:00+00' FROM generate_series(1, 100) g;
+	CALL stream.process_all_available('p_all');
+	INSERT INTO pings SELECT g, '2026-01-01 00:10+00' FROM generate_series(1, 100) g;
+	INSERT INTO pings SELECT g, '2026-01-01 00:20+00' FROM generate_series(1, 100) g;
+	CALL stream.process_all_available('j_det');
+	SELECT stream.detach_query('pings', 'j_det');
+	SELECT stream.set_retention('pings', '0 seconds');
+});
+sub pass_and_mark
+{
+	my ($stream, $query) = @_;
+	my $removed = $node->safe_psql('postgres', "SELECT stream.run_retention('$stream')");
+	return $removed . ' ' . $node->safe_psql('postgres',
+		"SELECT missed_rows_at IS NOT NULL FROM stream.queries WHERE name = '$query'");
+}
+is(pass_and_mark('pings', 'j_det'), '100 f',
+	'removing rows a detached join no longer reads does not mark it');
+$node->safe_psql('postgres', q{CALL stream.process_all_available('p_all')});
+is(pass_and_mark('pings', 'j_det'), '200 t',
+	'removing rows a detached join may still read marks it');
+
+# a join owned by an unprivileged role that can no longer analyze its text
+# (the stream's schema is taken from it) holds every row, with a WARNING,
+# and the pass goes on; once it can again, its old rows go
+$node->safe_psql('postgres', q{
+	SET TimeZone = 'UTC';
+	CREATE ROLE shop_owner LOGIN;
+	CREATE ROLE analyst LOGIN;
+	CREATE SCHEMA shop AUTHORIZATION shop_owner;
+	CREATE SCHEMA lab AUTHORIZATION analyst;
+	SET ROLE shop_owner;
+	CREATE TABLE shop.carts (k int, t timestamptz);
+	CREATE TABLE shop.orders (k int, t timestamptz);
+	SELECT stream.create_stream('shop.carts');
+	SELECT stream.create_stream('shop.orders');
+	CREATE INDEX ON shop.carts (k, t);
+	CREATE INDEX ON shop.orders (k, t);
+	GRANT USAGE ON SCHEMA shop TO analyst;
+	GRANT SELECT ON shop.carts, shop.orders TO analyst;
+	SELECT stream.set_retention('shop.carts', '0 seconds');
+	SELECT stream.set_retention('shop.orders', '0 seconds');
+	RESET ROLE;
+	SET ROLE analyst;
+	BEGIN;
+	SELECT stream.start_query('j_priv',
+		$$SELECT c.k, c.t AS ct, o.t AS ot FROM shop.carts c JOIN shop.orders o
+		    ON o.k = c.k AND o.t BETWEEN c.t AND c.t + interval '1 minute'$$,
+		'lab.j_priv_out', output_mode => 'append', trigger => '1 hour',
+		watermarks => '{"c.t 1 minute", "o.t 1 minute"}');
+	SELECT stream.stop_query('j_priv');
+	COMMIT;
+	RESET ROLE;
+	INSERT INTO shop.carts SELECT g, '2026-01-01 00:00+00' FROM generate_series(1, 50) g;
+	INSERT INTO shop.orders SELECT g, '2026-01-01 00:00:30+00' FROM generate_series(1, 50) g;
+	INSERT INTO shop.carts SELECT g, '2026-01-01 00:10+00' FROM generate_series(1, 50) g;
+	INSERT INTO shop.orders SELECT g, '2026-01-01 00:10:30+00' FROM generate_series(1, 50) g;
+});
+$node->safe_psql('postgres', q{SET ROLE analyst; CALL stream.process_all_available('j_priv')});
+$node->safe_psql('postgres', q{REVOKE USAGE ON SCHEMA shop FROM analyst});
+my ($rc, $out, $err) = $node->psql('postgres', q{SET ROLE shop_owner; SELECT stream.run_retention('shop.carts')});
+is("$rc $out", '0 0', 'a join its owner cannot analyze any more holds every row, and the pass does not fail');
+like($err, qr/WARNING:  retention keeps every row of stream "carts" for streaming query "j_priv"/,
+	'a WARNING names the query and the stream');
+$node->safe_psql('postgres', q{GRANT USAGE ON SCHEMA shop TO analyst});
+is($node->safe_psql('postgres', q{SET ROLE shop_owner; SELECT stream.run_retention('shop.carts')}),
+	'50', 'once it can again, the rows its watermark has passed go');
+# the join reads its streams as its owner: rows a policy hides from the
+# owner hold nothing back, even written before the rows it may still read
+$node->safe_psql('postgres', q{
+	SET ROLE shop_owner;
+	ALTER TABLE shop.carts ENABLE ROW LEVEL SECURITY;
+	CREATE POLICY seen ON shop.carts TO analyst USING (k <= 1000);
+	RESET ROLE;
+	INSERT INTO shop.carts SELECT 2000 + g, '2026-01-01 00:20+00' FROM generate_series(1, 50) g;
+	INSERT INTO shop.carts SELECT g, '2026-01-01 00:20+00' FROM generate_series(1, 50) g;
+	INSERT INTO shop.orders SELECT g, '2026-01-01 00:20:30+00' FROM generate_series(1, 50) g;
+});
+$node->safe_psql('postgres', q{SET ROLE analyst; CALL stream.process_all_available('j_priv')});
+is($node->safe_psql('postgres', q{SET ROLE shop_owner; SELECT stream.run_retention('shop.carts')}),
+	'100', 'the rows its watermark passed go, and the rows hidden from its owner with them');
+is($node->safe_psql('postgres', q{SELECT count(*), min(k), max(k) FROM shop.carts}),
+	'50|1|50', 'the rows it may still read stay');
+is($node->safe_psql('postgres', q{SELECT count(*), count(DISTINCT (k, ct)), max(k) FROM lab.j_priv_out}),
+	'150|150|50', 'each pair it may read was written once');
+
+# a join without watermarks may meet any earlier row: it holds every row
+$node->safe_psql('postgres', q{
+	CREATE TABLE l (k int, pad text);
+	CREATE TABLE r (k int, pad text);
+	SELECT stream.create_stream('l');
+	SELECT stream.create_stream('r');
+	CREATE INDEX ON l (k);
+	CREATE INDEX ON r (k);
+	BEGIN;
+	SELECT stream.start_query('j_all', 'SELECT l.k FROM l JOIN r USING (k)',
+		'j_all_out', output_mode => 'append', trigger => '1 hour');
+	SELECT stream.stop_query('j_all');
+	COMMIT;
+	SELECT stream.set_retention('l', '0 seconds');
+	SELECT stream.set_retention('r', '0 seconds');
+	INSERT INTO l SELECT g, 'l' FROM generate_series(1, 500) g;
+	CALL stream.process_all_available('j_all');
+});
+is($node->safe_psql('postgres', q{SELECT stream.run_retention('l') + stream.run_retention('r')}),
+	'0', 'a join without watermarks lets retention remove nothing');
+is($node->safe_psql('postgres', q{SELECT holds_retention FROM stream.queries WHERE name = 'j_all'}),
+	't', 'and it is named as the query holding removal back');
+$node->safe_psql('postgres', q{
+	INSERT INTO r SELECT g, 'r' FROM generate_series(1, 500, 5) g;
+	CALL stream.process_all_available('j_all');
+});
+is($node->safe_psql('postgres', q{SELECT count(*), count(DISTINCT k) FROM j_all_out}),
+	'100|100', 'its later rows still meet every earlier row');
+
 $node->stop;
 done_testing();
