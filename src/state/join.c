@@ -1268,6 +1268,9 @@ join_retention_min(const PgsQuery *qp, Oid relid, Datum end_snapshot,
 	int			side;
 
 	*min_xid = PG_UINT64_MAX;
+	/* below an aggregation, the join's rows are in its own table */
+	if (join_chained(qp))
+		join_own(qp, &q);
 	p = join_plans_for(&q);
 	for (side = 0; side < PGS_MAX_SIDES; side++)
 	{
