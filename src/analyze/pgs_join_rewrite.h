@@ -11,6 +11,7 @@
 
 #include "postgres.h"
 
+#include "analyze/pgs_analyze.h"
 #include "analyze/pgs_join.h"
 #include "source/pgs_offsets.h"
 
@@ -68,5 +69,8 @@ extern char *pgs_join_side_filter_sql(struct Query *query, Oid relid1, Oid relid
 									  int side, bool where);
 extern void pgs_rewrite_arm_join(const char *token, const PgsJoinRewrite *rw,
 								 Oid view_relid);
+extern void pgs_rewrite_arm_join_then(const char *token, const PgsJoinRewrite *rw,
+									  Oid view_relid, PgsRewriteFinish finish,
+									  const void *finish_arg);
 
 #endif							/* PGS_JOIN_REWRITE_H */

@@ -979,6 +979,20 @@ pgs_rewrite_arm_join(const char *token, const PgsJoinRewrite *rw, Oid view_relid
 }
 
 /*
+ * The same for a join's statement, and once the reads are substituted,
+ * "finish" does the caller's next step (an aggregation over the join turns
+ * the statement into its partial form).
+ */
+void
+pgs_rewrite_arm_join_then(const char *token, const PgsJoinRewrite *rw, Oid view_relid,
+						  PgsRewriteFinish finish, const void *finish_arg)
+{
+	pgs_rewrite_arm_join(token, rw, view_relid);
+	qa_rewrite.finish = finish;
+	qa_rewrite.finish_arg = finish_arg;
+}
+
+/*
  * The same, and once the stream is substituted, "finish" does the caller's
  * next step with the analyzed query (an aggregation turns it into its
  * partial form, state/ knowing how), inside the same analysis.

@@ -131,6 +131,11 @@ qd_check_same_state(const PgsQuery *q, const PgsDefinition *d)
 		same = pgs_agg_describe(old, q->target_columns, &old_shape);
 		if (same && q->event_time)
 			pgs_agg_find_time_key(&old_shape, old, q->stream_relid, q->event_time);
+		/* over a join: a window of a side's event time, as the batch finds it */
+		for (int side = 0; same && side < q->nsides && old_shape.time_key < 0; side++)
+			if (q->sides[side].event_time)
+				pgs_agg_find_time_key(&old_shape, old, q->sides[side].relid,
+									  q->sides[side].event_time);
 		same = same &&
 			strcmp(pgs_agg_shape_signature(&old_shape), pgs_agg_shape_signature(&d->shape)) == 0 &&
 			list_length(old_shape.keys) == list_length(d->shape.keys) &&
@@ -321,7 +326,21 @@ qd_alter_check_definition(const PgsQuery *q, PgsDefinition *d)
 	pgs_check_definition(d);
 	if (q->nsides == PGS_MAX_SIDES || d->aq.nsides == PGS_MAX_SIDES)
 	{
+		/* an aggregation over the join keeps aggregating, over the same state */
+		bool		join_aggregates = q->nsides == PGS_MAX_SIDES &&
+			OidIsValid(q->state_relid) &&
+			get_attnum(q->state_relid, "side") == InvalidAttrNumber;
+
 		qd_alter_check_join(q, d);
+		if (join_aggregates != d->aggregates)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg(join_aggregates ? "the new text of streaming query \"%s\" does not aggregate" :
+							"the new text of streaming query \"%s\" aggregates", q->name),
+					 errdetail("Whether a query aggregates, and over which keys, is its state's."),
+					 errhint("Start a new query with the new text, with starting_from => 'latest' to leave the rows already processed.")));
+		if (join_aggregates)
+			qd_check_same_state(q, d);
 		return;
 	}
 	if (d->aq.stream_relid != q->stream_relid)
@@ -399,6 +418,7 @@ qd_alter_check_text(const PgsAlterArgs *a, const PgsQuery *q, PgsDefinition *d)
 	d->output_mode = q->output_mode;
 	d->event_time = q->event_time;
 	d->dedup = q->dedup_columns;
+	d->sides = q->nsides == PGS_MAX_SIDES ? q->sides : NULL;
 	qd_alter_check_definition(q, d);
 	qd_alter_check_target(q, d);
 	AtEOXact_GUC(false, level);

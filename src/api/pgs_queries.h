@@ -39,6 +39,7 @@ typedef struct PgsDefinition
 	const char *output_mode;
 	const char *event_time;		/* NULL without */
 	List	   *dedup;			/* char * */
+	const PgsQuerySide *sides;	/* a join's, with their watermarks, or NULL */
 	/* found */
 	PgsAnalyzedQuery aq;
 	bool		aggregates;

@@ -388,25 +388,51 @@ pgs_check_definition(PgsDefinition *d)
 	pgs_analyze_user_query(d->query_text, aq);
 	if (aq->nsides == PGS_MAX_SIDES)
 	{
+		bool		grouped = aq->query->hasAggs || aq->query->groupClause != NIL ||
+			aq->query->groupingSets != NIL || aq->query->havingQual != NULL;
+
 		/*
 		 * A join between two streams: start_query checks its shape with the
-		 * watermarks of its sides (pgs_join_analyze).  Another stateful
-		 * operator over the join is not built.
+		 * watermarks of its sides (pgs_join_analyze).  Over the join, an
+		 * aggregation in append mode grouped by a window of a side's event
+		 * time is built (surface.md 2.9); no other stateful operator is.
 		 */
 		d->event_type = InvalidOid;
 		d->dedup_types = d->dedup_collations = NIL;
 		d->aggregates = false;
 		/* in another output mode the join itself is refused (E1) */
-		if (strcmp(output_mode, "append") == 0 &&
-			(aq->query->hasAggs || aq->query->groupClause != NIL ||
-			 aq->query->groupingSets != NIL || aq->query->havingQual != NULL ||
-			 d->dedup != NIL))
+		if (strcmp(output_mode, "append") != 0)
+			return;
+		if (d->dedup != NIL || (grouped && aq->sides[1].in_sublink))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("%s over a join between streams is not supported yet in a streaming query",
-							d->dedup != NIL ? "deduplication" : "an aggregation"),
+					 errmsg("%s between streams is not supported yet in a streaming query",
+							d->dedup != NIL ? "deduplication over a join" : "an aggregation over a semi join"),
 					 errdetail("Spark allows it; pg_streaming does not build it in this version."),
 					 errhint("Split the query in two: write the join's rows into a stream table and run the second query over it.")));
+		if (!grouped)
+			return;
+		d->aggregates = pgs_agg_describe(aq->query, aq->column_names, shape);
+		if (!d->aggregates)
+			return;
+		shape->time_key = -1;
+		for (int side = 0; d->sides != NULL && side < PGS_MAX_SIDES; side++)
+			if (d->sides[side].event_time != NULL && shape->time_key < 0)
+				pgs_agg_find_time_key(shape, aq->query, d->sides[side].relid,
+									  d->sides[side].event_time);
+		if (shape->session_call)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("a session window over a join between streams is not supported yet in a streaming query"),
+					 errdetail("Spark allows it; pg_streaming does not build it in this version."),
+					 errhint("Group by stream.tumble or stream.hop of a side's event time.")));
+		/* E21: its windows close by the join's output watermark only */
+		if (shape->time_key < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("append output mode is not supported for a streaming aggregation without a watermark"),
+					 errdetail("In append mode a row is written once and never changed; a group's result over a join is final only when the join's output watermark has passed its window."),
+					 errhint("Group by a window of a side's event-time column (stream.tumble or stream.hop over it), or by the column itself, and give that side a watermark.")));
 		return;
 	}
 	if (aq->aggregated_aggregation)

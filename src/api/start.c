@@ -849,6 +849,7 @@ qd_start_validate(const PgsStartArgs *a, QdStart *s)
 	d->output_mode = a->output_mode;
 	d->event_time = s->event_time;
 	d->dedup = a->dedup;
+	d->sides = s->nsides == PGS_MAX_SIDES ? s->sides : NULL;
 	pgs_check_definition(d);
 	if (d->aggregates || s->event_time != NULL || a->dedup != NIL)
 		pgs_catalog_require(PGS_CATALOG_0_4,
@@ -995,7 +996,14 @@ qd_start_register(const PgsStartArgs *a, const QdStart *s)
 	q.key_columns = s->key;
 	q.foreach_batch = s->foreach_proc;
 	query_id = pgs_query_insert(&q);
-	if (q.nsides == PGS_MAX_SIDES)
+	if (q.nsides == PGS_MAX_SIDES && d->aggregates)
+	{
+		/* an aggregation over the join: its state, the join's a part of it */
+		q.state_relid = pgs_agg_create_state(a->name, q.owner, &d->shape);
+		pgs_query_set_state(query_id, q.state_relid);
+		pgs_join_create_chain_state(a->name, q.state_relid);
+	}
+	else if (q.nsides == PGS_MAX_SIDES)
 	{
 		/* what a join keeps: its waiting and late rows (state/join.c) */
 		q.state_relid = pgs_join_create_state(a->name);

@@ -187,6 +187,11 @@ ae_shape(const PgsQuery *q, PgsAggShape *shape)
 				 errhint("Drop the query and start it again.")));
 	if (q->event_time)
 		pgs_agg_find_time_key(shape, query, q->stream_relid, q->event_time);
+	/* over a join: a window of either side's event time, side 1's first */
+	for (int side = 0; side < q->nsides && shape->time_key < 0; side++)
+		if (q->sides[side].event_time)
+			pgs_agg_find_time_key(shape, query, q->sides[side].relid,
+								  q->sides[side].event_time);
 }
 
 /*
@@ -345,10 +350,12 @@ ae_plans(const PgsQuery *q)
 							 &p->partial_arg);
 		PG_TRY();
 		{
-			p->partial = pgs_state_prepare(text,
-										   OidIsValid(p->partial_arg.chain_stream) ?
-										   AGG_TIDS_PARAM : PGS_BATCH_NPARAMS,
-										   types);
+			/* over a join, the join's statements are the partial ones (join.c) */
+			if (q->nsides == 0)
+				p->partial = pgs_state_prepare(text,
+											   OidIsValid(p->partial_arg.chain_stream) ?
+											   AGG_TIDS_PARAM : PGS_BATCH_NPARAMS,
+											   types);
 		}
 		PG_FINALLY();
 		{
@@ -762,4 +769,99 @@ pgs_agg_execute_rows(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 		tuplestore_end(all);
 	if (evicted)
 		tuplestore_end(evicted);
+}
+
+/* ---- an aggregation over a join between streams (join.c) ---- */
+
+/*
+ * What a join statement's analysis passes to pgs_agg_partial_finish: the
+ * shape the query's state table was made for.  Prepares the aggregation's
+ * statements on first use; the address stays the query's while the
+ * backend keeps its statements.
+ */
+const void *
+pgs_agg_partial_arg(const PgsQuery *q)
+{
+	return &ae_plans(q)->partial_arg;
+}
+
+/* a join statement, its reads substituted, turned into its partial form */
+void
+pgs_agg_partial_finish(Query *query, const void *arg)
+{
+	ae_partialize(query, arg);
+}
+
+/*
+ * The rest of a batch of an aggregation over a join, in append mode: the
+ * partial groups of the join's statements ("partials", each a tuplestore
+ * of the partial statement's rows, ended here) dropped when late by the
+ * watermarks given (the join's output watermarks), merged into the state
+ * one after the other (one upsert cannot touch a group twice), then the
+ * windows the watermark closed written to the target and evicted.
+ */
+void
+pgs_agg_execute_partials(const PgsQuery *q, int64 batch_id, List *partials,
+						 const PgsWatermarks *watermarks, PgsAggResult *result)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	PgsCatalogAccess acc = {0};
+	AggPlans   *p = ae_plans(q);
+	Tuplestorestate *evicted = NULL;
+	ListCell   *lc;
+
+	memset(result, 0, sizeof(PgsAggResult));
+	if (!p->append || p->time_key < 0)
+		elog(ERROR, "an aggregation over a join runs in append mode over a window only");
+	foreach(lc, partials)
+	{
+		Tuplestorestate *partial = (Tuplestorestate *) lfirst(lc);
+		Tuplestorestate *groups;
+		Tuplestorestate *all;
+		int64		session_delta;
+		int64		late = 0;
+
+		partial = pgs_state_drop_late(partial, p->partial_desc, p->time_key + 1,
+									  p->time_size, watermarks->late_null,
+									  watermarks->late, false, cxt, &late);
+		result->late_groups += late;
+		if (tuplestore_tuple_count(partial) > 0)
+		{
+			groups = ae_merge(q, p, batch_id, partial, cxt, &all, &session_delta);
+			result->groups_updated += tuplestore_tuple_count(groups);
+			result->groups_added += p->session ? session_delta :
+				ae_count_new(groups, p->groups_desc);
+			tuplestore_end(groups);
+			if (all)
+				tuplestore_end(all);
+		}
+		tuplestore_end(partial);
+	}
+	if (!watermarks->watermark_null)
+	{
+		evicted = ae_evict(q, p, watermarks->watermark, cxt);
+		result->evicted = tuplestore_tuple_count(evicted);
+		pgs_owner_begin(&acc, q->owner, ae_target_search_path(q));
+		pgs_state_register(AGG_GROUPS_ENR, evicted, p->groups_desc);
+		result->output_rows += ae_run(p->write);
+		pgs_owner_end(&acc);
+		tuplestore_end(evicted);
+	}
+}
+
+/* the rows of the aggregation's state table */
+int64
+pgs_agg_state_count(const PgsQuery *q)
+{
+	PgsCatalogAccess acc = {0};
+	bool		isnull;
+	int64		n;
+
+	pgs_catalog_begin(&acc);
+	pgs_catalog_exec(psprintf("SELECT pg_catalog.count(*) FROM %s",
+							  pgs_qualified_relname(q->state_relid)),
+					 0, NULL, NULL, NULL, true, 0);
+	n = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
+	pgs_catalog_end(&acc);
+	return n;
 }

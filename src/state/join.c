@@ -25,6 +25,13 @@
  *	's'  the snapshot the query started at (starting_from => 'latest'):
  *		 rows visible in it are not the query's.
  *
+ * An aggregation over the join (append mode, grouped by a window of a
+ * side's event time) has the aggregation's state table as the query's;
+ * the join's is then stream_state.<query>_join, a part of it.  Each
+ * statement that evaluates the query's text then runs as the query's
+ * partial aggregation, and its groups are folded into the aggregation's
+ * state (agg_exec.c), whose windows close by the join's output watermark.
+ *
  * The user's code (the query's expressions, the stream's types) runs in
  * owner stretches; the state table is the extension's, written in catalog
  * stretches, and what passes between them are arrays of tids.
@@ -35,11 +42,15 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class_d.h"
 #include "catalog/pg_type_d.h"
 #include "common/int.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "storage/itemptr.h"
@@ -54,6 +65,7 @@
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 #include "utils/xid8.h"
 
 #include "analyze/pgs_analyze.h"
@@ -67,6 +79,7 @@
 #include "common/pgs_errors.h"
 #include "common/pgs_plans.h"
 #include "source/pgs_offsets.h"
+#include "state/pgs_agg.h"
 #include "state/pgs_join_exec.h"
 
 PG_FUNCTION_INFO_V1(stream_join_mark);
@@ -95,6 +108,7 @@ typedef struct JoinPlans
 	char	   *sql[JS_NSTMTS];
 	SPIPlanPtr	plan[JS_NSTMTS];
 	char	   *stats_sql[PGS_MAX_SIDES];
+	bool		aggregates;		/* the statements are partial aggregations */
 } JoinPlans;
 
 static HTAB *join_plans = NULL;
@@ -232,12 +246,81 @@ pgs_join_create_state(const char *query_name)
 	return relid;
 }
 
+#define JOIN_CHAIN_SUFFIX	"_join"
+
+/* stream_state.<query>_join, the name clipped to leave room for the suffix */
+static char *
+join_chain_name(const char *query_name)
+{
+	char	   *name = pstrdup(query_name);
+	int			room = NAMEDATALEN - 1 - strlen(JOIN_CHAIN_SUFFIX);
+
+	if (strlen(name) > room)
+		name[pg_mbcliplen(name, strlen(name), room)] = '\0';
+	return psprintf("%s" JOIN_CHAIN_SUFFIX, name);
+}
+
+/*
+ * The join's state table below an aggregation: stream_state.<query>_join,
+ * a part of the aggregation's state table (dropping that drops it).
+ */
+void
+pgs_join_create_chain_state(const char *query_name, Oid agg_state_relid)
+{
+	Oid			relid = pgs_join_create_state(join_chain_name(query_name));
+	ObjectAddress dep;
+	ObjectAddress ref;
+
+	ObjectAddressSet(dep, RelationRelationId, relid);
+	ObjectAddressSet(ref, RelationRelationId, agg_state_relid);
+	recordDependencyOn(&dep, &ref, DEPENDENCY_INTERNAL);
+	CommandCounterIncrement();
+}
+
+/* is the query's state table an aggregation's over the join? */
+static bool
+join_chained(const PgsQuery *q)
+{
+	return OidIsValid(q->state_relid) &&
+		get_attnum(q->state_relid, "side") == InvalidAttrNumber;
+}
+
+/*
+ * The query as the join's code sees it: with the join's state table.  A
+ * chained query without that table cannot run a batch.
+ */
+static void
+join_own(const PgsQuery *q, PgsQuery *jq)
+{
+	Oid			nsp = get_namespace_oid(PGS_AGG_STATE_SCHEMA, true);
+	Oid			relid = OidIsValid(nsp) ?
+		get_relname_relid(join_chain_name(q->name), nsp) : InvalidOid;
+
+	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION ||
+		get_attnum(relid, "side") == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the join state table of streaming query \"%s\" is missing", q->name),
+				 errdetail("An aggregation over a join keeps the join's rows in %s.%s.",
+						   PGS_AGG_STATE_SCHEMA, quote_identifier(join_chain_name(q->name))),
+				 errhint("Drop the query and start it again.")));
+	*jq = *q;
+	jq->state_relid = relid;
+}
+
 /* rows visible in "snap" are before the query: it starts after them */
 void
 pgs_join_set_start(const PgsQuery *q, Datum snap)
 {
 	Oid			types[1] = {PG_SNAPSHOTOID};
 	Datum		values[1] = {snap};
+	PgsQuery	jq;
+
+	if (join_chained(q))
+	{
+		join_own(q, &jq);
+		q = &jq;
+	}
 
 	pgs_catalog_run(psprintf("DELETE FROM %s WHERE kind = 's';"
 							 " INSERT INTO %s (side, kind, snap) VALUES (0, 's', $1)",
@@ -491,7 +574,10 @@ join_plans_for(const PgsQuery *q)
 														get_attname(q->sides[side].relid,
 																	shape.bound[side].time_attno,
 																	false));
-	insert = pgs_compose_insert(q->query_text, q->target_relid, q->target_columns, NIL);
+	/* an aggregation over the join runs its partial form (agg_exec.c) */
+	p->aggregates = analyzed->hasAggs || analyzed->groupClause != NIL;
+	insert = p->aggregates ? pgs_trim_query(q->query_text) :
+		pgs_compose_insert(q->query_text, q->target_relid, q->target_columns, NIL);
 	for (side = 0; side < JS_NSTMTS; side++)
 		p->sql[side] = MemoryContextStrdup(pgs_plan_context(), insert);
 	for (side = 0; side < PGS_MAX_SIDES; side++)
@@ -525,7 +611,11 @@ join_prepare(const PgsQuery *q, JoinPlans *p, JoinStmt k)
 {
 	SPIPlanPtr	volatile plan = NULL;
 
-	pgs_rewrite_arm_join(p->sql[k], &p->rw[k], q->view_relid);
+	if (p->aggregates)
+		pgs_rewrite_arm_join_then(p->sql[k], &p->rw[k], q->view_relid,
+								  pgs_agg_partial_finish, pgs_agg_partial_arg(q));
+	else
+		pgs_rewrite_arm_join(p->sql[k], &p->rw[k], q->view_relid);
 	PG_TRY();
 	{
 		plan = SPI_prepare(p->sql[k], PGS_JOIN_NPARAMS, pgs_join_params_types());
@@ -598,6 +688,53 @@ join_run_stmt(const PgsQuery *q, JoinPlans *p, JoinStmt k, Datum *values,
 	written = SPI_processed;
 	pgs_owner_end(&acc);
 	return written;
+}
+
+/*
+ * The same for an aggregation over the join: the statement is the query's
+ * partial aggregation, whose groups are returned in a tuplestore of the
+ * caller's memory context.
+ */
+static Tuplestorestate *
+join_run_partial(const PgsQuery *q, JoinPlans *p, JoinStmt k, Datum *values,
+				 char *nulls)
+{
+	PgsCatalogAccess acc = {0};
+	MemoryContext cxt = CurrentMemoryContext;
+	const void *arg = pgs_agg_partial_arg(q);
+	CachedPlanSource *source;
+	Tuplestorestate *volatile rows = NULL;
+
+	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
+	join_statement_settings();
+	if (k != JS_NULL_ROWS)
+	{
+		(void) set_config_option("enable_hashjoin", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+		(void) set_config_option("enable_mergejoin", "off", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	}
+	if (p->plan[k] == NULL)
+		p->plan[k] = join_prepare(q, p, k);
+	source = linitial(SPI_plan_get_plan_sources(p->plan[k]));
+	pgs_rewrite_arm_join_then(source->query_string, &p->rw[k], q->view_relid,
+							  pgs_agg_partial_finish, arg);
+	PG_TRY();
+	{
+		rows = pgs_state_run_into(p->plan[k],
+								  pgs_state_params(PGS_JOIN_NPARAMS,
+												   pgs_join_params_types(),
+												   values, nulls),
+								  cxt);
+	}
+	PG_FINALLY();
+	{
+		pgs_rewrite_disarm();
+	}
+	PG_END_TRY();
+	pgs_owner_end(&acc);
+	MemoryContextSwitchTo(cxt);
+	return rows;
 }
 
 /* what the statistics statement found of one side's new rows */
@@ -845,10 +982,33 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 	bool		any_evicted = false;
 	int64		ntimes = 0;
 	double		tsum = 0;
+	int64		agg_late = 0;
+	int64		agg_state = 0;
+	int64		agg_updated = 0;
+	int64		agg_evicted = 0;
 	uint64		written = 0;
 	int			side;
 	int			i;
+	const PgsQuery *agg = NULL;
+	PgsQuery	jq;
+	List	   *partials = NIL;
 
+	if (join_chained(q))
+	{
+		agg = q;
+		join_own(q, &jq);
+		q = &jq;
+		p = join_plans_for(q);
+	}
+	/* the text aggregates exactly when the state is an aggregation's */
+	if (p->aggregates != (agg != NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("streaming query \"%s\" no longer matches its state", q->name),
+				 errdetail(p->aggregates ?
+						   "Its text aggregates over the join, and its state is a join's only." :
+						   "Its state is an aggregation's over the join, and its text no longer aggregates."),
+				 errhint("Drop the query and start it again.")));
 	memset(nulls, ' ', sizeof(nulls));
 	for (i = 0; i < PGS_BATCH_NPARAMS; i++)
 	{
@@ -902,10 +1062,16 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 	join_marks_begin();
 	if (!jb->no_data)
 	{
-		written += join_run_stmt(q, p, JS_DELTA_NEW1, values, nulls);
+		if (p->aggregates)
+			partials = lappend(partials, join_run_partial(agg, p, JS_DELTA_NEW1, values, nulls));
+		else
+			written += join_run_stmt(q, p, JS_DELTA_NEW1, values, nulls);
 		if (p->shape.kind == PGS_JOIN_SEMI)
 			values[PGS_JOIN_P_TIDS - 1] = waiting[0];
-		written += join_run_stmt(q, p, JS_DELTA_NEW2, values, nulls);
+		if (p->aggregates)
+			partials = lappend(partials, join_run_partial(agg, p, JS_DELTA_NEW2, values, nulls));
+		else
+			written += join_run_stmt(q, p, JS_DELTA_NEW2, values, nulls);
 	}
 
 	/* a preserved side's rows wait for a match, until the watermark passes them */
@@ -1005,7 +1171,38 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 	{
 		for (side = 0; side < PGS_MAX_SIDES; side++)
 			values[PGS_JOIN_P_TIDS - 1 + side] = evicted[side];
-		written += join_run_stmt(q, p, JS_NULL_ROWS, values, nulls);
+		if (p->aggregates)
+			partials = lappend(partials, join_run_partial(agg, p, JS_NULL_ROWS, values, nulls));
+		else
+			written += join_run_stmt(q, p, JS_NULL_ROWS, values, nulls);
+	}
+
+	/*
+	 * The aggregation over the join: its groups merged, its closed windows
+	 * written.  Its watermark is the join's output watermark, W + the
+	 * shape's offset, for late rows as for eviction (surface.md 2.9).
+	 */
+	if (agg != NULL)
+	{
+		PgsWatermarks aw = *w;
+		PgsAggResult r;
+
+		if (!jb->has_watermark)
+			aw.late_null = aw.watermark_null = true;
+		if (!aw.late_null &&
+			(pg_add_s64_overflow(aw.late, p->shape.output_offset_usecs, &aw.late) ||
+			 !IS_VALID_TIMESTAMP(aw.late)))
+			aw.late = MIN_TIMESTAMP;
+		if (!aw.watermark_null &&
+			(pg_add_s64_overflow(aw.watermark, p->shape.output_offset_usecs, &aw.watermark) ||
+			 !IS_VALID_TIMESTAMP(aw.watermark)))
+			aw.watermark = MIN_TIMESTAMP;
+		pgs_agg_execute_partials(agg, jb->batch_id, partials, &aw, &r);
+		written += r.output_rows;
+		agg_late = r.late_groups;
+		agg_state = pgs_agg_state_count(agg);
+		agg_updated = r.groups_updated;
+		agg_evicted = r.evicted;
 	}
 
 	/* the figures */
@@ -1045,13 +1242,18 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 			progress->times_null = false;
 		}
 	}
+	/* the aggregation over the join, after the join's sides */
+	if (agg != NULL)
+		pgs_progress_add_operator(progress, "aggregation", 0, agg_state, agg_updated,
+								  agg_evicted, agg_late);
 	/* the mean over both sides' rows, as a batch over one stream has it */
 	if (!progress->times_null && ntimes > 0)
 		progress->event_time_avg = DatumGetTimestampTz(DirectFunctionCall1(float8_timestamptz,
 																		   Float8GetDatum(tsum / ntimes)));
 	progress->has_state = true;
-	progress->state_rows = counts[0] + counts[1];
-	progress->state_rows_updated = added[0] + added[1];
+	progress->state_rows = counts[0] + counts[1] + agg_state;
+	progress->late_rows += agg_late;
+	progress->state_rows_updated = added[0] + added[1] + agg_updated;
 
 	/* the watermark of the next batch: the sides' by the policy */
 	progress->next_null = w->watermark_null;
@@ -1117,6 +1319,9 @@ join_retention_min(const PgsQuery *qp, Oid relid, Datum end_snapshot,
 	int			side;
 
 	*min_xid = PG_UINT64_MAX;
+	/* below an aggregation, the join's rows are in its own table */
+	if (join_chained(qp))
+		join_own(qp, &q);
 	p = join_plans_for(&q);
 	for (side = 0; side < PGS_MAX_SIDES; side++)
 	{

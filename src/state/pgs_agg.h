@@ -132,6 +132,13 @@ extern void pgs_agg_execute_rows(const struct PgsQuery *q, int64 batch_id,
 								 const struct PgsWatermarks *watermarks,
 								 Datum tids, PgsAggResult *result);
 extern void pgs_agg_forget_plans(void);
+extern const void *pgs_agg_partial_arg(const struct PgsQuery *q);
+extern void pgs_agg_partial_finish(Query *query, const void *arg);
+extern void pgs_agg_execute_partials(const struct PgsQuery *q, int64 batch_id,
+									 List *partials,
+									 const struct PgsWatermarks *watermarks,
+									 PgsAggResult *result);
+extern int64 pgs_agg_state_count(const struct PgsQuery *q);
 
 /* statements of the state's batches (agg_exec.c) */
 #include "executor/spi.h"

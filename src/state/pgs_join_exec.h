@@ -29,6 +29,7 @@ typedef struct PgsJoinBatch
 extern uint64 pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb,
 							   PgsProgress *progress, PgsSideProgress *sides);
 extern Oid	pgs_join_create_state(const char *query_name);
+extern void pgs_join_create_chain_state(const char *query_name, Oid agg_state_relid);
 extern void pgs_join_set_start(const PgsQuery *q, Datum snap);
 extern void pgs_join_marks_end(void);
 extern void pgs_join_forget_plans(void);
