@@ -283,18 +283,8 @@ batch_event_times(const PgsQuery *q, PgsBatchParams *params, PgsProgress *progre
 	progress->next_null = w->watermark_null;
 	progress->next_watermark = w->watermark;
 	if (!progress->times_null)
-	{
-		int64		candidate;
-
-		if (pg_sub_s64_overflow(progress->event_time_max, q->watermark_usecs, &candidate) ||
-			!IS_VALID_TIMESTAMP(candidate))
-			candidate = MIN_TIMESTAMP;
-		if (progress->next_null || candidate > progress->next_watermark)
-		{
-			progress->next_watermark = candidate;
-			progress->next_null = false;
-		}
-	}
+		pgs_watermark_advance(&progress->next_null, &progress->next_watermark,
+							  progress->event_time_max, q->watermark_usecs);
 }
 
 /*

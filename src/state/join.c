@@ -594,15 +594,22 @@ join_plans_for(const PgsQuery *q)
 
 /*
  * What every statement of a join's batch runs with, inside its owner
- * stretch (undone at its end): no JIT.  The planner prices each probe of
- * the other side's index at the cost of a search of its whole key range,
+ * stretch (undone at its end): no JIT, as the planner prices each probe of
+ * the other side's index at the cost of a search of its whole key range
  * and so compiles statements that read a few hundred rows, for longer than
- * they run.
+ * they run; with "probes", no hash or merge join either.
  */
 static void
-join_statement_settings(void)
+join_statement_settings(bool probes)
 {
 	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	if (!probes)
+		return;
+	/* a delta probes the other side's index, row by row: never a hash of it */
+	(void) set_config_option("enable_hashjoin", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("enable_mergejoin", "off", PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
 }
 
@@ -672,14 +679,7 @@ join_run_stmt(const PgsQuery *q, JoinPlans *p, JoinStmt k, Datum *values,
 	uint64		written;
 
 	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
-	join_statement_settings();
-	if (k != JS_NULL_ROWS)
-	{
-		(void) set_config_option("enable_hashjoin", "off", PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
-		(void) set_config_option("enable_mergejoin", "off", PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
-	}
+	join_statement_settings(k != JS_NULL_ROWS);
 	if (p->plan[k] == NULL)
 		p->plan[k] = join_prepare(q, p, k);
 	rc = join_execute_plan(q, p, k, values, nulls);
@@ -706,14 +706,7 @@ join_run_partial(const PgsQuery *q, JoinPlans *p, JoinStmt k, Datum *values,
 	Tuplestorestate *volatile rows = NULL;
 
 	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
-	join_statement_settings();
-	if (k != JS_NULL_ROWS)
-	{
-		(void) set_config_option("enable_hashjoin", "off", PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
-		(void) set_config_option("enable_mergejoin", "off", PGC_USERSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
-	}
+	join_statement_settings(k != JS_NULL_ROWS);
 	if (p->plan[k] == NULL)
 		p->plan[k] = join_prepare(q, p, k);
 	source = linitial(SPI_plan_get_plan_sources(p->plan[k]));
@@ -769,7 +762,7 @@ join_side_rows(const PgsQuery *q, JoinPlans *p, int side, Datum *values,
 
 	memset(r, 0, sizeof(SideRows));
 	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
-	join_statement_settings();
+	join_statement_settings(false);
 	pgs_owner_exec(q->query_id, p->stats_sql[side], PGS_JOIN_NPARAMS,
 				   pgs_join_params_types(), values, nulls, false, 0);
 	MemoryContextSwitchTo(cxt);
@@ -944,18 +937,8 @@ join_side_watermark(const PgsQuerySide *s, const PgsSideProgress *prev,
 	out->watermark = prev->watermark;
 	if (s->event_time == NULL || r->times_null)
 		return;
-	{
-		int64		candidate;
-
-		if (pg_sub_s64_overflow(r->tmax, s->watermark_usecs, &candidate) ||
-			!IS_VALID_TIMESTAMP(candidate))
-			candidate = MIN_TIMESTAMP;
-		if (out->watermark_null || candidate > out->watermark)
-		{
-			out->watermark = candidate;
-			out->watermark_null = false;
-		}
-	}
+	pgs_watermark_advance(&out->watermark_null, &out->watermark, r->tmax,
+						  s->watermark_usecs);
 }
 
 /*

@@ -19,6 +19,7 @@
 #include "postgres.h"
 
 #include "nodes/parsenodes.h"
+#include "datatype/timestamp.h"
 #include "nodes/pg_list.h"
 
 #include "catalog/pgs_query_tables.h"
@@ -167,5 +168,9 @@ extern void pgs_dedup_create_chain_state(const char *query_name, Oid agg_state_r
 										 Oid time_type);
 extern bool pgs_dedup_chained(const struct PgsQuery *q);
 extern void pgs_dedup_forget_plans(void);
+
+/* window.c */
+extern void pgs_watermark_advance(bool *null, TimestampTz *watermark,
+								  TimestampTz latest, int64 delay_usecs);
 
 #endif							/* PGS_AGG_H */

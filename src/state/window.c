@@ -21,6 +21,8 @@
 #include "funcapi.h"
 #include "utils/timestamp.h"
 
+#include "state/pgs_agg.h"
+
 PG_FUNCTION_INFO_V1(stream_tumble);
 PG_FUNCTION_INFO_V1(stream_hop);
 PG_FUNCTION_INFO_V1(stream_session);
@@ -201,4 +203,25 @@ stream_session(PG_FUNCTION_ARGS)
 
 	(void) wn_usecs(PG_GETARG_INTERVAL_P(1), WN_GAP);
 	PG_RETURN_INT64(ts);
+}
+
+/*
+ * Move a watermark (*null: none yet) by the latest event time seen, less
+ * the delay, never back; a time too far back for the delay counts as the
+ * earliest.
+ */
+void
+pgs_watermark_advance(bool *null, TimestampTz *watermark, TimestampTz latest,
+					  int64 delay_usecs)
+{
+	int64		candidate;
+
+	if (pg_sub_s64_overflow(latest, delay_usecs, &candidate) ||
+		!IS_VALID_TIMESTAMP(candidate))
+		candidate = MIN_TIMESTAMP;
+	if (*null || candidate > *watermark)
+	{
+		*watermark = candidate;
+		*null = false;
+	}
 }
