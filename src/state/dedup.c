@@ -322,6 +322,40 @@ pgs_dedup_forget_plans(void)
 
 
 
+/*
+ * The query's entry of the backend's deduplication plans: *current when it
+ * holds the statements of signature "sig", else emptied (its statements
+ * freed) for the caller to fill.
+ */
+static DedupPlans *
+dd_plans_entry(int64 query_id, const char *sig, bool *current)
+{
+	DedupPlans *p;
+	bool		found;
+	int			i;
+
+	if (dedup_plans == NULL)
+		dedup_plans = pgs_query_id_hash("pg_streaming deduplication plans", sizeof(DedupPlans));
+	p = hash_search(dedup_plans, &query_id, HASH_ENTER, &found);
+	*current = found && p->signature && strcmp(p->signature, sig) == 0;
+	if (*current)
+		return p;
+	if (found)
+	{
+		SPIPlanPtr	plans[] = {p->rows, p->keep, p->evict, p->write};
+
+		for (i = 0; i < lengthof(plans); i++)
+			if (plans[i])
+				SPI_freeplan(plans[i]);
+		if (p->rows_desc)
+			FreeTupleDesc(p->rows_desc);
+		if (p->signature)
+			pfree(p->signature);
+	}
+	memset(((char *) p) + sizeof(int64), 0, sizeof(DedupPlans) - sizeof(int64));
+	return p;
+}
+
 /* the query's statements */
 static DedupPlans *
 dd_plans(const PgsQuery *q)
@@ -345,24 +379,9 @@ dd_plans(const PgsQuery *q)
 	CachedPlanSource *source;
 	Oid			keep_types[3] = {INTERVALOID, INT8OID, InvalidOid};
 
-	if (dedup_plans == NULL)
-		dedup_plans = pgs_query_id_hash("pg_streaming deduplication plans", sizeof(DedupPlans));
-	p = hash_search(dedup_plans, &q->query_id, HASH_ENTER, &found);
-	if (found && p->signature && strcmp(p->signature, sig) == 0)
-		return p;
+	p = dd_plans_entry(q->query_id, sig, &found);
 	if (found)
-	{
-		SPIPlanPtr	plans[] = {p->rows, p->keep, p->evict, p->write};
-
-		for (i = 0; i < lengthof(plans); i++)
-			if (plans[i])
-				SPI_freeplan(plans[i]);
-		if (p->rows_desc)
-			FreeTupleDesc(p->rows_desc);
-		if (p->signature)
-			pfree(p->signature);
-	}
-	memset(((char *) p) + sizeof(int64), 0, sizeof(DedupPlans) - sizeof(int64));
+		return p;
 
 	/* the column lists */
 	initStringInfo(&cols);
@@ -551,24 +570,9 @@ dd_chain_plans(const PgsQuery *q)
 				 errhint("Drop the query and start it again.")));
 	sig = psprintf("%s|%s|%u|%u|%s", q->query_text, q->search_path, q->state_relid,
 				   state_relid, pgs_qualified_relname(q->stream_relid));
-	if (dedup_plans == NULL)
-		dedup_plans = pgs_query_id_hash("pg_streaming deduplication plans", sizeof(DedupPlans));
-	p = hash_search(dedup_plans, &q->query_id, HASH_ENTER, &found);
-	if (found && p->signature && strcmp(p->signature, sig) == 0)
-		return p;
+	p = dd_plans_entry(q->query_id, sig, &found);
 	if (found)
-	{
-		SPIPlanPtr	plans[] = {p->rows, p->keep, p->evict, p->write};
-
-		for (i = 0; i < lengthof(plans); i++)
-			if (plans[i])
-				SPI_freeplan(plans[i]);
-		if (p->rows_desc)
-			FreeTupleDesc(p->rows_desc);
-		if (p->signature)
-			pfree(p->signature);
-	}
-	memset(((char *) p) + sizeof(int64), 0, sizeof(DedupPlans) - sizeof(int64));
+		return p;
 	p->state_relid = state_relid;
 
 	initStringInfo(&inner);
