@@ -793,6 +793,30 @@ pgs_agg_partial_finish(Query *query, const void *arg)
 }
 
 /*
+ * The groups of the state the batch changed, and those it added, read from
+ * the state itself: each merge returns the groups it touched, and one group
+ * may be touched by several merges of one batch.
+ */
+static void
+ae_batch_groups(const PgsQuery *q, int64 batch_id, int64 *updated, int64 *added)
+{
+	PgsCatalogAccess acc = {0};
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(batch_id)};
+	bool		isnull;
+
+	pgs_catalog_begin(&acc);
+	pgs_catalog_exec(psprintf("SELECT pg_catalog.count(*) FILTER (WHERE _last_batch OPERATOR(pg_catalog.=) $1),"
+							  " pg_catalog.count(*) FILTER (WHERE _first_batch OPERATOR(pg_catalog.=) $1)"
+							  " FROM %s",
+							  pgs_qualified_relname(q->state_relid)),
+					 1, types, values, NULL, true, 0);
+	*updated = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
+	*added = DatumGetInt64(pgs_result_datum(0, 2, &isnull));
+	pgs_catalog_end(&acc);
+}
+
+/*
  * The rest of a batch of an aggregation over a join, in append mode: the
  * partial groups of the join's statements ("partials", each a tuplestore
  * of the partial statement's rows, ended here) dropped when late by the
@@ -809,6 +833,7 @@ pgs_agg_execute_partials(const PgsQuery *q, int64 batch_id, List *partials,
 	AggPlans   *p = ae_plans(q);
 	Tuplestorestate *evicted = NULL;
 	ListCell   *lc;
+	int			nmerged = 0;
 
 	memset(result, 0, sizeof(PgsAggResult));
 	if (!p->append || p->time_key < 0)
@@ -834,9 +859,13 @@ pgs_agg_execute_partials(const PgsQuery *q, int64 batch_id, List *partials,
 			tuplestore_end(groups);
 			if (all)
 				tuplestore_end(all);
+			nmerged++;
 		}
 		tuplestore_end(partial);
 	}
+	/* a group two merges touched is one group the batch changed */
+	if (nmerged > 1)
+		ae_batch_groups(q, batch_id, &result->groups_updated, &result->groups_added);
 	if (!watermarks->watermark_null)
 	{
 		evicted = ae_evict(q, p, watermarks->watermark, cxt);
