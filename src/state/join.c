@@ -329,7 +329,7 @@ pgs_join_set_start(const PgsQuery *q, Datum snap)
 					1, types, values, NULL, false, 0);
 }
 
-/* the start snapshot, and the tids of the rows of each side of a kind */
+/* the start snapshot (with start), and the tids of each side's rows of a kind (with tids) */
 static void
 join_read_state(const PgsQuery *q, char kind, Datum *tids, Datum *start,
 				bool *start_null)
@@ -338,12 +338,11 @@ join_read_state(const PgsQuery *q, char kind, Datum *tids, Datum *start,
 	MemoryContext cxt = CurrentMemoryContext;
 	char	   *rel = pgs_qualified_relname(q->state_relid);
 	int			side;
-
 	MemoryContext spi;
 
 	pgs_catalog_begin(&acc);
 	spi = CurrentMemoryContext;
-	for (side = 0; side < PGS_MAX_SIDES; side++)
+	for (side = 0; tids != NULL && side < PGS_MAX_SIDES; side++)
 	{
 		Oid			types[2] = {INT2OID, CHAROID};
 		Datum		values[2] = {Int16GetDatum(side + 1), CharGetDatum(kind)};
@@ -1017,7 +1016,9 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 		Datum		start = (Datum) 0;
 		bool		start_null = true;
 
-		join_read_state(q, 'u', waiting, &start, &start_null);
+		/* only a semi join reads its waiting rows back (an outer join's are many) */
+		join_read_state(q, 'u', p->shape.kind == PGS_JOIN_SEMI ? waiting : NULL,
+						&start, &start_null);
 		values[PGS_JOIN_P_START_SNAPSHOT - 1] = start;
 		nulls[PGS_JOIN_P_START_SNAPSHOT - 1] = start_null ? 'n' : ' ';
 	}
