@@ -47,6 +47,9 @@ typedef struct PgsDefinition
 	Oid			event_type;
 	List	   *dedup_types;
 	List	   *dedup_collations;
+	/* an aggregation over a streaming aggregation: the subquery's shape */
+	bool		chain;
+	PgsAggShape lower_shape;
 } PgsDefinition;
 
 extern Oid	pgs_check_event_time(Oid stream_relid, const char *event_time);

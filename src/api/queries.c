@@ -306,22 +306,23 @@ qd_check_dedup(List *dedup, const char *event_time, Oid event_type,
 /*
  * An aggregation over a streaming aggregation (written as a subquery in
  * FROM): Spark refuses it outside append mode, for the upper aggregation
- * could take the lower one's rows as late; in append mode Spark allows it,
- * and this version does not build it.
+ * could take the lower one's rows as late (E20).  In append mode it is
+ * built (agg_chain.c), but below it no deduplication: three operators.
  */
 static void
-qd_refuse_aggregated_aggregation(const char *output_mode)
+qd_check_aggregated_aggregation(const char *output_mode, List *dedup)
 {
 	if (strcmp(output_mode, "append") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("stateful operators after a streaming aggregation are supported only in append output mode"),
 				 errdetail("The aggregation can emit rows older than the current watermark plus allowed late record delay, which are \"late rows\" in downstream stateful operations and these rows can be discarded.")));
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("an aggregation over a streaming aggregation is not supported yet in a streaming query"),
-			 errdetail("Spark allows it; pg_streaming does not build it in this version."),
-			 errhint("Split the query in two: write the first operator's rows into a stream table and run the second query over it.")));
+	if (dedup != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("deduplication below an aggregation over a streaming aggregation is not supported yet in a streaming query"),
+				 errdetail("Spark allows it; pg_streaming does not build it in this version."),
+				 errhint("Split the query in two: write the first operator's rows into a stream table and run the second query over it.")));
 }
 
 /* analyze and rewrite the batch statement as a batch's plan will be made */
@@ -435,8 +436,9 @@ pgs_check_definition(PgsDefinition *d)
 					 errhint("Group by a window of a side's event-time column (stream.tumble or stream.hop over it), or by the column itself, and give that side a watermark.")));
 		return;
 	}
+	d->chain = false;
 	if (aq->aggregated_aggregation)
-		qd_refuse_aggregated_aggregation(output_mode);
+		qd_check_aggregated_aggregation(output_mode, d->dedup);
 	d->aggregates = pgs_agg_describe(aq->query, aq->column_names, shape);
 	d->event_type = InvalidOid;
 	d->dedup_types = d->dedup_collations = NIL;
@@ -453,6 +455,17 @@ pgs_check_definition(PgsDefinition *d)
 		if (d->aggregates)
 			pgs_agg_find_time_key(shape, aq->query, aq->stream_relid, event_time);
 		d->event_type = type;
+	}
+	if (aq->aggregated_aggregation && d->aggregates)
+	{
+		int			rti = pgs_agg_chain_find(aq->query, aq->stream_relid);
+
+		if (rti == 0)
+			elog(ERROR, "the streaming aggregation below the query's aggregation was not found");
+		/* the upper's windows close by the lower's watermark: E21 below */
+		pgs_agg_chain_describe(aq->query, rti, aq->stream_relid, event_time,
+							   &d->lower_shape, shape, true);
+		d->chain = true;
 	}
 	if (d->dedup != NIL)
 		qd_check_dedup(d->dedup, event_time, d->event_type, d->aggregates, aq,

@@ -1013,6 +1013,10 @@ qd_start_register(const PgsStartArgs *a, const QdStart *s)
 	{
 		q.state_relid = pgs_agg_create_state(a->name, q.owner, &d->shape);
 		pgs_query_set_state(query_id, q.state_relid);
+		/* over a streaming aggregation: the subquery's state, a part of it */
+		if (d->chain)
+			(void) pgs_agg_create_chain_state(a->name, q.owner, &d->lower_shape,
+											  q.state_relid);
 		if (a->dedup != NIL)
 			pgs_dedup_create_chain_state(a->name, q.state_relid, d->dedup_types,
 										 d->dedup_collations, d->event_type);

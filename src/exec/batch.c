@@ -376,7 +376,18 @@ batch_execute_query(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 		progress->state_rows = before + r.groups_added - r.evicted;
 		progress->state_rows_updated = r.groups_updated;
 		progress->late_rows = r.late_groups;
-		if (r.chained)
+		if (r.agg_chained)
+		{
+			/* the subquery's aggregation, then the one over its windows */
+			pgs_progress_add_operator(progress, "aggregation", 0, r.lower_state_rows,
+									  r.lower_updated, r.lower_evicted, r.lower_late);
+			pgs_progress_add_operator(progress, "aggregation", 0,
+									  progress->state_rows - r.lower_state_rows,
+									  r.groups_updated - r.lower_updated,
+									  r.evicted - r.lower_evicted,
+									  r.late_groups - r.lower_late);
+		}
+		else if (r.chained)
 		{
 			/* deduplication, then the aggregation of the rows it kept */
 			pgs_progress_add_operator(progress, "deduplication", 0, r.dedup_state_rows,

@@ -63,6 +63,8 @@ typedef struct AggPartialArg
 {
 	char	   *shape;			/* pgs_agg_shape_signature() */
 	Oid			chain_stream;	/* or InvalidOid */
+	int			chain_rti;		/* over an aggregation: its subquery, or 0 */
+	bool		chain_lower;	/* the statement is the subquery's */
 } AggPartialArg;
 
 #define AGG_TIDS_PARAM	(PGS_BATCH_NPARAMS + 1)
@@ -94,6 +96,18 @@ typedef struct AggPlans
 	bool		keyed;
 	bool		replace;		/* the whole result replaces the target's */
 	bool		complete;
+
+	/*
+	 * An aggregation over a streaming aggregation (agg_chain.c): the entry
+	 * is the upper one's, "lower" the subquery's, whose "rows" statement
+	 * turns its closed windows into the subquery's rows (rows_desc), the
+	 * upper's input ("input", while a batch runs).
+	 */
+	struct AggPlans *lower;
+	Oid			state_relid;
+	SPIPlanPtr	rows;			/* owner: the subquery's rows of its groups */
+	TupleDesc	rows_desc;		/* the rows of AGG_LOWER_ENR */
+	Tuplestorestate *input;
 } AggPlans;
 
 static HTAB *agg_plans = NULL;
@@ -102,7 +116,17 @@ static void
 ae_free(AggPlans *p)
 {
 	SPIPlanPtr *plans[] = {&p->partial, &p->merge, &p->results_all, &p->clear,
-	&p->write, &p->leave, &p->evict, &p->count};
+	&p->write, &p->leave, &p->evict, &p->count, &p->rows};
+
+	if (p->lower)
+	{
+		ae_free(p->lower);
+		pfree(p->lower);
+		p->lower = NULL;
+	}
+	if (p->rows_desc)
+		FreeTupleDesc(p->rows_desc);
+	p->rows_desc = NULL;
 
 	for (int i = 0; i < lengthof(plans); i++)
 	{
@@ -172,14 +196,20 @@ pgs_state_register(const char *name, Tuplestorestate *ts, TupleDesc desc)
 		elog(ERROR, "could not register the rows of a streaming aggregation's batch");
 }
 
-/* parse and analyze the query's text as its owner: its shape */
+/*
+ * Parse and analyze the query's text as its owner: its shape.  Over a
+ * streaming aggregation (*rti > 0), "lower" gets the subquery's shape and
+ * *rows_desc its rows.
+ */
 static void
-ae_shape(const PgsQuery *q, PgsAggShape *shape)
+ae_shape(const PgsQuery *q, PgsAggShape *shape, int *rti, PgsAggShape *lower,
+		 TupleDesc *rows_desc)
 {
 	List	   *raw = raw_parser(q->query_text, RAW_PARSE_DEFAULT);
 	Query	   *query = parse_analyze_fixedparams(linitial_node(RawStmt, raw),
 												  q->query_text, NULL, 0, NULL);
 
+	*rti = q->nsides == 0 ? pgs_agg_chain_find(query, q->stream_relid) : 0;
 	if (!pgs_agg_describe(query, q->target_columns, shape))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -192,6 +222,12 @@ ae_shape(const PgsQuery *q, PgsAggShape *shape)
 		if (q->sides[side].event_time)
 			pgs_agg_find_time_key(shape, query, q->sides[side].relid,
 								  q->sides[side].event_time);
+	if (*rti > 0)
+	{
+		pgs_agg_chain_describe(query, *rti, q->stream_relid, q->event_time,
+							   lower, shape, false);
+		*rows_desc = pgs_agg_chain_rows_desc(query, *rti);
+	}
 }
 
 /*
@@ -273,6 +309,8 @@ ae_partialize(Query *query, const void *arg)
 	const AggPartialArg *pa = (const AggPartialArg *) arg;
 	PgsAggShape shape;
 
+	if (pa->chain_rti > 0)
+		pgs_agg_chain_cut(query, pa->chain_rti, pa->chain_lower);
 	if (!pgs_agg_describe(query, NIL, &shape) ||
 		strcmp(pgs_agg_shape_signature(&shape), pa->shape) != 0)
 		ereport(ERROR,
@@ -285,60 +323,61 @@ ae_partialize(Query *query, const void *arg)
 		(void) ae_filter_tids((Node *) query, (void *) &pa->chain_stream);
 }
 
-/* the query's statements, prepared on first use */
-static AggPlans *
-ae_plans(const PgsQuery *q)
+/*
+ * Prepare the statements of one aggregation of the query into "p", whose
+ * state table is "state_relid": the query's only one (rti 0), or over a
+ * streaming aggregation the upper one (lower false) or the subquery's
+ * (lower true), whose shape the caller gives.  The lower aggregation
+ * writes no target: its "rows" statement gives the subquery's rows of its
+ * closed windows.
+ */
+static void
+ae_prepare(const PgsQuery *q, AggPlans *p, PgsAggShape *shape, Oid state_relid,
+		   int rti, bool lower)
 {
-	AggPlans   *p;
-	bool		found;
-	char	   *sig = ae_signature(q);
-	PgsAggShape shape;
 	PgsCatalogAccess acc = {0};
 	char	   *merge,
 			   *all,
-			   *clear,
-			   *write,
-			   *leave;
+			   *clear = NULL,
+			   *write = NULL,
+			   *leave = NULL;
 	MemoryContext cxt = CurrentMemoryContext;
 
-	if (agg_plans == NULL)
-		agg_plans = pgs_query_id_hash("pg_streaming aggregation plans", sizeof(AggPlans));
-	p = hash_search(agg_plans, &q->query_id, HASH_ENTER, &found);
-	if (!found)
-		memset(((char *) p) + sizeof(int64), 0, sizeof(AggPlans) - sizeof(int64));
-	else if (p->signature && strcmp(p->signature, sig) == 0)
-		return p;
-	ae_free(p);
-
-	/* the shape and the partial statement, as the owner */
-	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
-	MemoryContextSwitchTo(cxt);
-	ae_shape(q, &shape);
-	pgs_agg_check_state(q->state_relid, &shape, q->name);
-	p->shape = MemoryContextStrdup(pgs_plan_context(), pgs_agg_shape_signature(&shape));
+	pgs_agg_check_state(state_relid, shape, q->name);
+	p->state_relid = state_relid;
+	p->shape = MemoryContextStrdup(pgs_plan_context(), pgs_agg_shape_signature(shape));
 	p->partial_arg.shape = p->shape;
 	p->partial_arg.chain_stream = q->dedup_columns != NIL ? q->stream_relid : InvalidOid;
+	p->partial_arg.chain_rti = rti;
+	p->partial_arg.chain_lower = lower;
 	p->complete = strcmp(q->output_mode, "complete") == 0;
 	p->append = strcmp(q->output_mode, "append") == 0;
-	p->session = shape.session;
+	p->session = shape->session;
 	/* merged sessions change their keys: a complete result is replaced */
-	p->keyed = shape.keys != NIL && !p->append && !p->session &&
-		!(p->complete && (shape.limit_count || shape.limit_offset));
+	p->keyed = shape->keys != NIL && !p->append && !p->session &&
+		!(p->complete && (shape->limit_count || shape->limit_offset));
 	p->replace = !p->keyed && !p->append;
-	p->time_key = p->complete ? -1 : shape.time_key;
-	p->time_size = shape.time_size;
+	p->time_key = p->complete ? -1 : shape->time_key;
+	p->time_size = shape->time_size;
 	p->time_type = p->time_key >= 0 ?
-		getBaseType(((PgsAggKey *) list_nth(shape.keys, p->time_key))->type) : InvalidOid;
+		getBaseType(((PgsAggKey *) list_nth(shape->keys, p->time_key))->type) : InvalidOid;
 	if (p->append && p->time_key < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("streaming query \"%s\" no longer groups by a window of its event time", q->name),
 				 errhint("Drop the query and start it again.")));
-	pgs_agg_compose_merge(&shape, q->state_relid, &merge, &all);
+	if (rti > 0 && !p->append)
+		elog(ERROR, "an aggregation over a streaming aggregation runs in append mode only");
+	pgs_agg_compose_merge(shape, state_relid, &merge, &all);
 	if (p->session)
-		merge = pgs_agg_compose_session_merge(&shape, q->state_relid);
-	pgs_agg_compose_target(&shape, q->state_relid, q->target_relid, q->target_columns,
-						   p->append, p->replace, &clear, &write, &leave);
+		merge = pgs_agg_compose_session_merge(shape, state_relid);
+	if (!lower)
+		pgs_agg_compose_target(shape, state_relid, q->target_relid, q->target_columns,
+							   p->append, p->replace, &clear, &write, &leave);
+
+	/* the partial statement, as the owner */
+	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
+	MemoryContextSwitchTo(cxt);
 	{
 		char	   *text = pgs_trim_query(q->query_text);
 
@@ -370,12 +409,12 @@ ae_plans(const PgsQuery *q)
 		ListCell   *lc;
 		int			i = 1;
 
-		p->partial_desc = pgs_agg_rows_desc(&shape, true, false);
-		p->groups_desc = pgs_agg_rows_desc(&shape, false, true);
-		p->nresults = list_length(shape.calls);
+		p->partial_desc = pgs_agg_rows_desc(shape, true, false);
+		p->groups_desc = pgs_agg_rows_desc(shape, false, true);
+		p->nresults = list_length(shape->calls);
 		p->merge_types = palloc(sizeof(Oid) * (p->nresults + 1));
 		p->merge_types[0] = INT8OID;
-		foreach(lc, shape.calls)
+		foreach(lc, shape->calls)
 			p->merge_types[i++] = getBaseType(((PgsAggCall *) lfirst(lc))->aggref->aggtype);
 		MemoryContextSwitchTo(old);
 	}
@@ -388,7 +427,7 @@ ae_plans(const PgsQuery *q)
 	p->merge = pgs_state_prepare(merge, p->nresults + 1, p->merge_types);
 	if (p->session)
 		p->count = pgs_state_prepare(psprintf("SELECT pg_catalog.count(*) FROM %s",
-											  pgs_qualified_relname(q->state_relid)), 0, NULL);
+											  pgs_qualified_relname(state_relid)), 0, NULL);
 	if (p->replace)
 		p->results_all = pgs_state_prepare(all, p->nresults, p->merge_types + 1);
 	if (p->time_key >= 0)
@@ -399,23 +438,94 @@ ae_plans(const PgsQuery *q)
 		p->evict_types[0] = p->time_type;
 		memcpy(p->evict_types + 1, p->merge_types + 1, sizeof(Oid) * p->nresults);
 		MemoryContextSwitchTo(old);
-		p->evict = pgs_state_prepare(pgs_agg_compose_evict(&shape, q->state_relid),
+		p->evict = pgs_state_prepare(pgs_agg_compose_evict(shape, state_relid),
 							  p->nresults + 1, p->evict_types);
 	}
 	pgs_catalog_end(&acc);
 
-	/* the target, as the owner */
+	/* the target, or the subquery's rows, as the owner */
 	pgs_owner_begin(&acc, q->owner, ae_target_search_path(q));
 	MemoryContextSwitchTo(cxt);
 	pgs_state_register(AGG_GROUPS_ENR,
 				tuplestore_begin_heap(false, false, work_mem), p->groups_desc);
-	p->clear = pgs_state_prepare(clear, 0, NULL);
-	p->write = pgs_state_prepare(write, 0, NULL);
-	if (leave)
-		p->leave = pgs_state_prepare(leave, 0, NULL);
+	if (lower)
+	{
+		CachedPlanSource *source;
+
+		p->rows = pgs_state_prepare(pgs_agg_compose_rows(shape, state_relid), 0, NULL);
+		source = linitial(SPI_plan_get_plan_sources(p->rows));
+		if (source->resultDesc == NULL || p->rows_desc == NULL ||
+			source->resultDesc->natts != p->rows_desc->natts)
+			elog(ERROR, "the rows of the lower aggregation do not match its subquery");
+		for (int i = 0; i < p->rows_desc->natts; i++)
+			if (TupleDescAttr(source->resultDesc, i)->atttypid !=
+				TupleDescAttr(p->rows_desc, i)->atttypid)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("streaming query no longer matches its state"),
+						 errdetail("Column %d of the inner aggregation's rows is of type %s, not %s.",
+								   i + 1,
+								   format_type_be(TupleDescAttr(source->resultDesc, i)->atttypid),
+								   format_type_be(TupleDescAttr(p->rows_desc, i)->atttypid)),
+						 errhint("Drop the query and start it again.")));
+	}
+	else
+	{
+		p->clear = pgs_state_prepare(clear, 0, NULL);
+		p->write = pgs_state_prepare(write, 0, NULL);
+		if (leave)
+			p->leave = pgs_state_prepare(leave, 0, NULL);
+	}
+	pgs_owner_end(&acc);
+	MemoryContextSwitchTo(cxt);
+}
+
+/* the query's statements, prepared on first use */
+static AggPlans *
+ae_plans(const PgsQuery *q)
+{
+	AggPlans   *p;
+	bool		found;
+	char	   *sig = ae_signature(q);
+	PgsAggShape shape;
+	PgsAggShape lower_shape;
+	TupleDesc	rows_desc = NULL;
+	int			rti;
+	PgsCatalogAccess acc = {0};
+	MemoryContext cxt = CurrentMemoryContext;
+
+	if (agg_plans == NULL)
+		agg_plans = pgs_query_id_hash("pg_streaming aggregation plans", sizeof(AggPlans));
+	p = hash_search(agg_plans, &q->query_id, HASH_ENTER, &found);
+	if (!found)
+		memset(((char *) p) + sizeof(int64), 0, sizeof(AggPlans) - sizeof(int64));
+	else if (p->signature && strcmp(p->signature, sig) == 0)
+		return p;
+	ae_free(p);
+
+	/* the shape, as the owner */
+	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
+	MemoryContextSwitchTo(cxt);
+	ae_shape(q, &shape, &rti, &lower_shape, &rows_desc);
 	pgs_owner_end(&acc);
 	MemoryContextSwitchTo(cxt);
 
+	if (rti > 0)
+	{
+		Oid			lower_relid = pgs_agg_chain_state(q);
+		AggPlans   *lp = MemoryContextAllocZero(pgs_plan_context(), sizeof(AggPlans));
+
+		lp->query_id = q->query_id;
+		{
+			MemoryContext old = MemoryContextSwitchTo(pgs_plan_context());
+
+			lp->rows_desc = CreateTupleDescCopy(rows_desc);
+			MemoryContextSwitchTo(old);
+		}
+		p->lower = lp;
+		ae_prepare(q, lp, &lower_shape, lower_relid, rti, true);
+	}
+	ae_prepare(q, p, &shape, q->state_relid, rti, false);
 	p->signature = MemoryContextStrdup(pgs_plan_context(), sig);
 	return p;
 }
@@ -522,6 +632,9 @@ ae_partial(const PgsQuery *q, AggPlans *p, PgsBatchParams *params, Datum tids,
 	if (chained && tids == (Datum) 0)
 		elog(ERROR, "the aggregation below deduplication has no rows to read");
 	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
+	/* the upper aggregation of a chain reads the lower one's rows */
+	if (p->input != NULL)
+		pgs_state_register(AGG_LOWER_ENR, p->input, p->lower->rows_desc);
 	source = linitial(SPI_plan_get_plan_sources(p->partial));
 	pgs_batch_input_rows = 0;
 	pgs_rewrite_arm_then(source->query_string, q->stream_relid, q->view_relid,
@@ -685,6 +798,130 @@ ae_evict(const PgsQuery *q, AggPlans *p, int64 watermark, MemoryContext cxt)
 }
 
 /*
+ * One batch of an aggregation over a streaming aggregation (agg_chain.c),
+ * in the run's transaction: the lower aggregation folds the batch's rows
+ * into its state and gives up the windows the watermark closed, as the
+ * subquery's rows; the upper aggregation folds those into its state, and
+ * writes the windows the same watermark closed to the target.  Both drop
+ * their late groups by the same watermark, which an aggregation passes on
+ * unchanged.
+ */
+static void
+ae_chain_execute(const PgsQuery *q, AggPlans *p, int64 batch_id,
+				 PgsBatchParams *params, const PgsWatermarks *watermarks,
+				 PgsAggResult *result)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	PgsCatalogAccess acc = {0};
+	AggPlans   *lp = p->lower;
+	Tuplestorestate *partial;
+	Tuplestorestate *groups;
+	Tuplestorestate *all;
+	Tuplestorestate *closed = NULL;
+	Tuplestorestate *volatile rows;
+	Tuplestorestate *evicted = NULL;
+	int64		session_delta;
+	int64		upper_input;
+	int64		late = 0;
+
+	memset(result, 0, sizeof(PgsAggResult));
+	if (watermarks == NULL || !p->append || p->time_key < 0 || lp->time_key < 0)
+		elog(ERROR, "an aggregation over a streaming aggregation runs in append mode over windows only");
+	result->agg_chained = true;
+
+	/* the lower aggregation, over the batch's rows */
+	partial = ae_partial(q, lp, params, (Datum) 0, cxt, &result->input_rows);
+	partial = pgs_state_drop_late(partial, lp->partial_desc, lp->time_key + 1,
+								  lp->time_size, watermarks->late_null,
+								  watermarks->late, false, cxt, &result->lower_late);
+	groups = ae_merge(q, lp, batch_id, partial, cxt, &all, &session_delta);
+	result->lower_updated = tuplestore_tuple_count(groups);
+	result->lower_added = ae_count_new(groups, lp->groups_desc);
+	tuplestore_end(partial);
+	tuplestore_end(groups);
+	if (all)
+		tuplestore_end(all);
+	if (!watermarks->watermark_null)
+	{
+		closed = ae_evict(q, lp, watermarks->watermark, cxt);
+		result->lower_evicted = tuplestore_tuple_count(closed);
+	}
+
+	/* its closed windows, as the subquery's rows, as the owner */
+	if (closed != NULL && tuplestore_tuple_count(closed) > 0)
+	{
+		pgs_owner_begin(&acc, q->owner, ae_target_search_path(q));
+		pgs_state_register(AGG_GROUPS_ENR, closed, lp->groups_desc);
+		rows = pgs_state_run_into(lp->rows, NULL, cxt);
+		pgs_owner_end(&acc);
+	}
+	else
+	{
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		rows = tuplestore_begin_heap(false, false, work_mem);
+		MemoryContextSwitchTo(old);
+	}
+	if (closed != NULL)
+		tuplestore_end(closed);
+
+	/* the upper aggregation, over those rows */
+	upper_input = tuplestore_tuple_count(rows);
+	if (upper_input > 0)
+	{
+		int64		ignored;
+
+		p->input = rows;
+		PG_TRY();
+		{
+			partial = ae_partial(q, p, params, (Datum) 0, cxt, &ignored);
+		}
+		PG_FINALLY();
+		{
+			p->input = NULL;
+		}
+		PG_END_TRY();
+		partial = pgs_state_drop_late(partial, p->partial_desc, p->time_key + 1,
+									  p->time_size, watermarks->late_null,
+									  watermarks->late, false, cxt, &late);
+		groups = ae_merge(q, p, batch_id, partial, cxt, &all, &session_delta);
+		result->groups_updated = tuplestore_tuple_count(groups);
+		result->groups_added = ae_count_new(groups, p->groups_desc);
+		tuplestore_end(partial);
+		tuplestore_end(groups);
+		if (all)
+			tuplestore_end(all);
+	}
+	tuplestore_end(rows);
+	if (!watermarks->watermark_null)
+	{
+		evicted = ae_evict(q, p, watermarks->watermark, cxt);
+		result->evicted = tuplestore_tuple_count(evicted);
+		pgs_owner_begin(&acc, q->owner, ae_target_search_path(q));
+		pgs_state_register(AGG_GROUPS_ENR, evicted, p->groups_desc);
+		result->output_rows += ae_run(p->write);
+		pgs_owner_end(&acc);
+		tuplestore_end(evicted);
+	}
+
+	/* the totals hold both operators; the lower's part on its own */
+	result->late_groups = late + result->lower_late;
+	result->groups_added += result->lower_added;
+	result->groups_updated += result->lower_updated;
+	result->evicted += result->lower_evicted;
+	{
+		bool		isnull;
+
+		pgs_catalog_begin(&acc);
+		pgs_catalog_exec(psprintf("SELECT pg_catalog.count(*) FROM %s",
+								  pgs_qualified_relname(lp->state_relid)),
+						 0, NULL, NULL, NULL, true, 0);
+		result->lower_state_rows = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
+		pgs_catalog_end(&acc);
+	}
+}
+
+/*
  * One batch of a streaming aggregation, in the run's transaction: see the
  * head of this file.  state_rows_before is the state's size before it, for
  * complete mode's first batch (which empties the target it writes).  With
@@ -719,6 +956,11 @@ pgs_agg_execute_rows(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 	Tuplestorestate *evicted = NULL;
 	int64		session_delta;
 
+	if (p->lower != NULL)
+	{
+		ae_chain_execute(q, p, batch_id, params, watermarks, result);
+		return;
+	}
 	memset(result, 0, sizeof(PgsAggResult));
 	partial = ae_partial(q, p, params, tids, cxt, &result->input_rows);
 	if (p->time_key >= 0 && watermarks != NULL)

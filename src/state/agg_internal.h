@@ -20,6 +20,8 @@
 /* the ephemeral named relations a batch's statements read */
 #define AGG_PARTIAL_ENR		"pgs_partial"
 #define AGG_GROUPS_ENR		"pgs_groups"
+/* the closed windows of the lower aggregation of a chain (agg_chain.c) */
+#define AGG_LOWER_ENR		"pgs_lower"
 
 /* agg_state.c */
 extern char *pgs_agg_operator(Oid opno);
@@ -39,6 +41,7 @@ extern void pgs_agg_compose_target(const PgsAggShape *shape, Oid state_relid,
 								   Oid target_relid, List *output_names,
 								   bool append, bool replace, char **clear,
 								   char **write, char **leave);
+extern char *pgs_agg_compose_rows(const PgsAggShape *shape, Oid state_relid);
 extern char *pgs_agg_compose_evict(const PgsAggShape *shape, Oid state_relid);
 
 #endif							/* PGS_AGG_INTERNAL_H */

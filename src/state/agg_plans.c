@@ -354,6 +354,28 @@ pgs_agg_compose_target(const PgsAggShape *shape, Oid state_relid, Oid target_rel
 }
 
 /*
+ * The rows of the lower aggregation of a chain (agg_chain.c): its select
+ * list and HAVING over its closed windows, the subquery's rows that the
+ * upper aggregation reads.
+ */
+char *
+pgs_agg_compose_rows(const PgsAggShape *shape, Oid state_relid)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "SELECT ");
+	foreach(lc, shape->outputs)
+		appendStringInfo(&buf, "%s%s", foreach_current_index(lc) > 0 ? ", " : "",
+						 pgs_agg_deparse(lfirst(lc), state_relid));
+	appendStringInfoString(&buf, " FROM " AGG_GROUPS_ENR " s");
+	if (shape->having)
+		appendStringInfo(&buf, " WHERE %s", pgs_agg_deparse(shape->having, state_relid));
+	return buf.data;
+}
+
+/*
  * The closed windows: deleted from the state with their results.  $1 is
  * the cutoff (the watermark less the window's size), the result types'
  * parameters follow.

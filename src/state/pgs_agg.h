@@ -119,6 +119,13 @@ typedef struct PgsAggResult
 	int64		dedup_added;
 	int64		dedup_evicted;
 	int64		dedup_late;
+	/* an aggregation over a streaming aggregation: the lower one's part */
+	bool		agg_chained;
+	int64		lower_state_rows;	/* its groups after the batch */
+	int64		lower_added;
+	int64		lower_updated;
+	int64		lower_evicted;
+	int64		lower_late;
 } PgsAggResult;
 
 struct PgsWatermarks;
@@ -168,6 +175,18 @@ extern void pgs_dedup_create_chain_state(const char *query_name, Oid agg_state_r
 										 Oid time_type);
 extern bool pgs_dedup_chained(const struct PgsQuery *q);
 extern void pgs_dedup_forget_plans(void);
+
+/* agg_chain.c */
+extern int	pgs_agg_chain_find(Query *query, Oid stream_relid);
+extern void pgs_agg_chain_describe(Query *query, int rti, Oid stream_relid,
+								   const char *event_time, PgsAggShape *lower,
+								   PgsAggShape *upper, bool check);
+extern void pgs_agg_chain_cut(Query *query, int rti, bool lower);
+extern TupleDesc pgs_agg_chain_rows_desc(Query *query, int rti);
+extern Oid	pgs_agg_create_chain_state(const char *query_name, Oid owner,
+									   const PgsAggShape *lower,
+									   Oid upper_state_relid);
+extern Oid	pgs_agg_chain_state(const struct PgsQuery *q);
 
 /* window.c */
 extern void pgs_watermark_advance(bool *null, TimestampTz *watermark,
