@@ -241,7 +241,7 @@ SELECT stream.start_query('r4', $$SELECT page, count(*) AS n FROM secret_views G
 SET ROLE regress_chain_owner;
 
 -- a windowed aggregation over a windowed aggregation: E20 in update and
--- complete mode, and not built in append mode (E22)
+-- complete mode, built in append mode (agg_over_agg)
 SELECT stream.start_query('r5',
     $$SELECT stream.tumble(m.minute, '1 hour') AS hour, sum(m.views) AS views
         FROM (SELECT stream.tumble(t, '1 minute') AS minute, page, count(*) AS views
@@ -256,7 +256,8 @@ SELECT stream.start_query('r7',
     $$SELECT stream.tumble(m.minute, '1 hour') AS hour, sum(m.views) AS views
         FROM (SELECT stream.tumble(t, '1 minute') AS minute, page, count(*) AS views
                 FROM views GROUP BY 1, 2) m GROUP BY 1$$,
-    'r7', output_mode => 'append', event_time => 't', watermark => '10 minutes');
+    'r7', output_mode => 'append', event_time => 't', watermark => '10 minutes') > 0 AS started;
+SELECT stream.drop_query('r7');
 SELECT count(*) AS refused_left FROM stream.queries WHERE name LIKE 'r_';
 
 -- dropping the query drops both its state tables
