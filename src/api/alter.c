@@ -136,6 +136,10 @@ qd_check_same_state(const PgsQuery *q, const PgsDefinition *d)
 			if (q->sides[side].event_time)
 				pgs_agg_find_time_key(&old_shape, old, q->sides[side].relid,
 									  q->sides[side].event_time);
+		/* over a streaming aggregation: the subquery's state is the query's too */
+		if (same && q->nsides == 0)
+			same = pgs_agg_chain_same(old, &old_shape, d->aq.query, q->stream_relid,
+									  q->event_time);
 		same = same &&
 			strcmp(pgs_agg_shape_signature(&old_shape), pgs_agg_shape_signature(&d->shape)) == 0 &&
 			list_length(old_shape.keys) == list_length(d->shape.keys) &&

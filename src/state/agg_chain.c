@@ -395,6 +395,47 @@ pgs_agg_chain_describe(Query *query, int rti, Oid stream_relid,
 }
 
 /*
+ * For alter_query: does the new text keep the old one's chain?  Both
+ * aggregate a streaming aggregation, or neither does; the subqueries group
+ * by the same keys with the same aggregates and window.  The old upper
+ * shape gets its time key as the batch finds it, for the caller to compare
+ * with the new one's.
+ */
+bool
+pgs_agg_chain_same(Query *old, PgsAggShape *old_upper, Query *new,
+				   Oid stream_relid, const char *event_time)
+{
+	int			ro = pgs_agg_chain_find(old, stream_relid);
+	int			rn = pgs_agg_chain_find(new, stream_relid);
+	PgsAggShape lo;
+	PgsAggShape ln;
+	PgsAggShape nu;
+	ListCell   *a;
+	ListCell   *b;
+
+	if ((ro == 0) != (rn == 0))
+		return false;
+	if (ro == 0)
+		return true;
+	pgs_agg_chain_describe(old, ro, stream_relid, event_time, &lo, old_upper, false);
+	if (!pgs_agg_describe(new, NIL, &nu))
+		return false;
+	pgs_agg_chain_describe(new, rn, stream_relid, event_time, &ln, &nu, false);
+	if (strcmp(pgs_agg_shape_signature(&lo), pgs_agg_shape_signature(&ln)) != 0 ||
+		list_length(lo.keys) != list_length(ln.keys) ||
+		list_length(lo.calls) != list_length(ln.calls) ||
+		lo.time_key != ln.time_key || lo.time_size != ln.time_size)
+		return false;
+	forboth(a, lo.keys, b, ln.keys)
+		if (!equal(((PgsAggKey *) lfirst(a))->expr, ((PgsAggKey *) lfirst(b))->expr))
+			return false;
+	forboth(a, lo.calls, b, ln.calls)
+		if (!equal(((PgsAggCall *) lfirst(a))->aggref, ((PgsAggCall *) lfirst(b))->aggref))
+			return false;
+	return true;
+}
+
+/*
  * Turn the analyzed text into one of its two statements: the lower
  * aggregation alone (the subquery becomes the query), or the upper one,
  * whose subquery becomes the ephemeral named relation of the lower's

@@ -181,6 +181,8 @@ extern int	pgs_agg_chain_find(Query *query, Oid stream_relid);
 extern void pgs_agg_chain_describe(Query *query, int rti, Oid stream_relid,
 								   const char *event_time, PgsAggShape *lower,
 								   PgsAggShape *upper, bool check);
+extern bool pgs_agg_chain_same(Query *old, PgsAggShape *old_upper, Query *new,
+							   Oid stream_relid, const char *event_time);
 extern void pgs_agg_chain_cut(Query *query, int rti, bool lower);
 extern TupleDesc pgs_agg_chain_rows_desc(Query *query, int rti);
 extern Oid	pgs_agg_create_chain_state(const char *query_name, Oid owner,
