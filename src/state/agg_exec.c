@@ -909,6 +909,15 @@ ae_chain_execute(const PgsQuery *q, AggPlans *p, int64 batch_id,
 	result->groups_added += result->lower_added;
 	result->groups_updated += result->lower_updated;
 	result->evicted += result->lower_evicted;
+
+	/*
+	 * The lower's groups after the batch follow from the last batch's
+	 * figure (its first operator's); without one, from a count.
+	 */
+	if (pgs_checkpoint_operator_state_rows(q->query_id, "aggregation",
+										   &result->lower_state_rows))
+		result->lower_state_rows += result->lower_added - result->lower_evicted;
+	else
 	{
 		bool		isnull;
 
