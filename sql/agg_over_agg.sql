@@ -177,6 +177,19 @@ SELECT stream.start_query('r5',
         FROM (SELECT stream.hop(viewed_at, '10 minutes', '5 minutes') AS w, count(*) AS views
                 FROM page_views GROUP BY 1) m GROUP BY 1$$,
     'r5', output_mode => 'append', event_time => 'viewed_at', watermark => '10 minutes');
+-- E24: upper windows sliding by 15 minutes over 10-minute windows
+SELECT stream.start_query('r10',
+    $$SELECT stream.hop(m.w, '1 hour', '15 minutes') AS ws, sum(m.views) AS views
+        FROM (SELECT stream.tumble(viewed_at, '10 minutes') AS w, count(*) AS views
+                FROM page_views GROUP BY 1) m GROUP BY 1$$,
+    'r10', output_mode => 'append', event_time => 'viewed_at', watermark => '10 minutes');
+-- E22: the lower window written in FROM
+SELECT stream.start_query('r11',
+    $$SELECT stream.tumble(m.ws, '1 hour') AS hour, sum(m.views) AS views
+        FROM (SELECT w.ws, count(*) AS views
+                FROM page_views, stream.hop(viewed_at, '10 minutes', '5 minutes') w(ws)
+               GROUP BY 1) m GROUP BY 1$$,
+    'r11', output_mode => 'append', event_time => 'viewed_at', watermark => '10 minutes');
 -- E21: the upper aggregation grouped by no window of the lower window
 SELECT stream.start_query('r6',
     $$SELECT m.page, sum(m.views) AS views
@@ -200,7 +213,7 @@ SELECT stream.start_query('r9',
                 FROM page_views GROUP BY 1, 2) m GROUP BY 1$$,
     'r9', output_mode => 'append', event_time => 'viewed_at', watermark => '10 minutes',
     deduplicate => '{page}');
-SELECT count(*) AS refused_left FROM stream.queries WHERE name LIKE 'r_';
+SELECT count(*) AS refused_left FROM stream.queries WHERE name LIKE 'r%';
 
 -- differential: random rows in many batches, some late; then a watermark
 -- far ahead.  The targets equal the two aggregations recomputed over the

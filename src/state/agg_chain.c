@@ -242,6 +242,7 @@ static void
 ac_check_nesting(const AcWindow *lower, const AcWindow *upper)
 {
 	int64		example = 0;
+	int64		example_upper = 0;
 	bool		found = false;
 	const char *noun;
 
@@ -259,6 +260,7 @@ ac_check_nesting(const AcWindow *lower, const AcWindow *upper)
 			if (s + lower->size > u + upper->size)
 			{
 				example = s;
+				example_upper = u;
 				found = true;
 			}
 	}
@@ -266,6 +268,15 @@ ac_check_nesting(const AcWindow *lower, const AcWindow *upper)
 		upper->size == USECS_PER_DAY ? "day" :
 		upper->size == USECS_PER_MINUTE ? "minute" :
 		psprintf("window of %s", ac_span(upper->size));
+	if (found && upper->slide != upper->size)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("a window over a streaming aggregation's windows must be a multiple of them"),
+				 errdetail("A window of %s starting at %s ends after the window of %s starting at %s that holds its start: its row would come after that window had closed.",
+						   ac_span(lower->size), ac_time_of_day(example),
+						   ac_span(upper->size), ac_time_of_day(example_upper)),
+				 errhint("Make the outer window's size and slide whole multiples of the inner window's size (%s), with the same origin.",
+						 ac_span(lower->size))));
 	ereport(ERROR,
 			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 			 errmsg("a window over a streaming aggregation's windows must be a multiple of them"),
@@ -366,7 +377,10 @@ pgs_agg_chain_describe(Query *query, int rti, Oid stream_relid,
 		}
 		else if (!ac_window_call((Node *) k->expr, &lw, &arg))
 		{
-			/* a window written in FROM: its size, as a tumble from the epoch */
+			/* a window written in FROM: its slide and origin are not known here */
+			if (check)
+				ac_refuse("a window written in FROM of the streaming aggregation below another",
+						  "Write stream.tumble(<event-time column>, size) in the subquery's select list and GROUP BY.");
 			lw.size = lw.slide = lower->time_size;
 			lw.origin = SetEpochTimestamp();
 		}
