@@ -148,6 +148,17 @@ INSERT INTO page_views VALUES ('x', '2026-01-01 12:25:00'), ('c', '2026-01-01 12
 CALL stream.process_all_available('hourly');
 SELECT * FROM hourly ORDER BY hour;
 
+-- retention removes the rows both queries processed, 13:40 among them; the
+-- minute 13:40 stays open in the lower state, and its hour closes with
+-- 13:45's minute
+CALL stream.process_all_available('checked_hourly');
+SELECT stream.set_retention('page_views', '0 seconds');
+SELECT stream.run_retention('page_views') > 0 AS removed_some;
+SELECT count(*) AS rows_left FROM page_views;
+INSERT INTO page_views VALUES ('c', '2026-01-01 13:45:00'), ('a', '2026-01-01 15:00:00');
+CALL stream.process_all_available('hourly');
+SELECT * FROM hourly ORDER BY hour;
+
 -- refusals.  E20: another output mode
 SELECT stream.start_query('r1',
     $$SELECT stream.tumble(m.minute, '1 hour') AS hour, sum(m.views) AS views
