@@ -226,6 +226,25 @@ SELECT stream.start_query('r9',
     deduplicate => '{page}');
 SELECT count(*) AS refused_left FROM stream.queries WHERE name LIKE 'r%';
 
+-- the upper aggregation may join an ordinary table: views per hour and site
+CREATE TABLE sites (page text PRIMARY KEY, site text);
+INSERT INTO sites VALUES ('a', 's1'), ('b', 's1'), ('c', 's2');
+CREATE TABLE site_views (page text, viewed_at timestamptz);
+SELECT stream.create_stream('site_views');
+SELECT stream.start_query('by_site',
+    $$SELECT stream.tumble(m.minute, '1 hour') AS hour, s.site, sum(m.views) AS views
+        FROM (SELECT stream.tumble(viewed_at, '1 minute') AS minute, page, count(*) AS views
+                FROM site_views GROUP BY 1, 2) m
+        JOIN sites s USING (page)
+       GROUP BY 1, 2$$,
+    'by_site', output_mode => 'append', event_time => 'viewed_at',
+    watermark => '1 minute', trigger => '1 hour') > 0 AS started;
+INSERT INTO site_views VALUES ('a', '2026-01-01 10:00'), ('b', '2026-01-01 10:10'),
+    ('c', '2026-01-01 10:20'), ('b', '2026-01-01 10:21'), ('d', '2026-01-01 10:30'),
+    ('a', '2026-01-01 12:00');
+CALL stream.process_all_available('by_site');
+SELECT * FROM by_site ORDER BY hour, site;
+
 -- differential: random rows in many batches, some late; then a watermark
 -- far ahead.  The targets equal the two aggregations recomputed over the
 -- rows that were not late: a row is late when its inner window ended at
