@@ -3,7 +3,8 @@
 -- statements (side 1's new rows with side 2's, and side 2's new rows with
 -- side 1's earlier rows) changed one group, not two (stream.progress and
 -- stream.progress_operators, state_rows_updated: "groups the batch changed
--- or added").  Run as an unprivileged role.
+-- or added"), and a group late in both statements is one late group
+-- (late_rows).  Run as an unprivileged role.
 CREATE EXTENSION IF NOT EXISTS pg_streaming;
 SET client_min_messages = warning;
 SET timezone = 'UTC';
@@ -53,7 +54,43 @@ SELECT count(*) AS groups FROM stream_state.cc_hourly;
 SET ROLE regress_chain_counts;
 
 SELECT stream.drop_query('cc_hourly');
+
+-- a group late in both of a batch's statements is one late group: a
+-- self-join grouped by the hour of its side without a watermark, whose new
+-- rows the join does not drop, reaches the old hour of 10:00 through side
+-- 1's new row paired with side 2's old rows and through side 2's new row
+-- of 10:30 paired with side 1's old rows; the old hour of 12:00 only
+-- through the first: two late groups, not three
+CREATE TABLE cc_s (k int, t timestamptz);
+CREATE INDEX ON cc_s (k);
+SELECT stream.create_stream('cc_s');
+SELECT stream.start_query('cc_self',
+    $$SELECT stream.tumble(b.t, '1 hour') AS hour, count(*) AS pairs
+        FROM cc_s a JOIN cc_s b ON b.k = a.k
+       GROUP BY 1$$,
+    'cc_self', watermarks => '{"a.t 1 hour"}') > 0 AS started;
+INSERT INTO cc_s VALUES (1, '2026-01-01 10:00'), (1, '2026-01-01 12:00');
+CALL stream.process_all_available('cc_self');
+INSERT INTO cc_s VALUES (9, '2026-01-01 20:00');
+CALL stream.process_all_available('cc_self');
+SELECT max(batch_id) AS before_late FROM stream.progress WHERE query = 'cc_self' \gset
+-- 20:30 is new on both sides; 10:30 is late on side 1 and new on side 2
+INSERT INTO cc_s VALUES (1, '2026-01-01 20:30'), (1, '2026-01-01 10:30');
+CALL stream.process_all_available('cc_self');
+-- side 1 dropped one row, the aggregation two groups (10:00 and 12:00)
+SELECT batch_id - :before_late AS batch, ordinal, operator, side, late_rows
+  FROM stream.progress_operators
+ WHERE query = 'cc_self' AND batch_id > :before_late AND late_rows > 0
+ ORDER BY batch_id, ordinal;
+SELECT batch_id - :before_late AS batch, late_rows
+  FROM stream.progress
+ WHERE query = 'cc_self' AND batch_id > :before_late AND late_rows > 0;
+-- the hours of 10:00 and 12:00 were written once, closed with their
+-- first batch's pairs only
+SELECT hour, pairs FROM cc_self ORDER BY hour;
+SELECT stream.drop_query('cc_self');
+
 RESET ROLE;
-DROP TABLE cc_a, cc_b;
+DROP TABLE cc_a, cc_b, cc_s;
 DROP OWNED BY regress_chain_counts;
 DROP ROLE regress_chain_counts;

@@ -37,6 +37,68 @@ CALL stream.process_batch('jp_one');
 SELECT query, input_rows, event_time_min, event_time_max, event_time_avg
   FROM stream.progress WHERE query IN ('jp_q', 'jp_one') ORDER BY query;
 
+-- rows dropped as late are counted per batch and kept with the batch, for
+-- a join (stream.progress, progress_sides, and query_sides' sum per side)
+-- as for a query over one stream (stream.progress): over the latest
+-- pg_streaming.retained_batches only, with no running total anywhere
+SET pg_streaming.retained_batches = 2;
+SELECT stream.start_query('jp_late',
+    $$SELECT i.ad_id, i.imp_time, c.click_time
+        FROM jp_imp i
+        JOIN jp_clk c ON c.ad_id = i.ad_id
+         AND c.click_time BETWEEN i.imp_time AND i.imp_time + interval '1 hour'$$,
+    'jp_late_out', trigger => '1 hour',
+    watermarks => '{"i.imp_time 2 hours", "c.click_time 2 hours"}') > 0 AS started;
+SELECT stream.start_query('jp_late_one', 'SELECT t FROM jp_all', 'jp_late_one_out',
+    trigger => '1 hour', event_time => 't', watermark => '2 hours',
+    deduplicate => '{t}') > 0 AS started;
+CALL stream.process_batch('jp_late');
+CALL stream.process_batch('jp_late_one');
+-- the watermark moves to 10:00, then each of three rounds writes four
+-- rows older than it: two on each side of the join, and the same four
+-- times in the stream of the query over one stream
+INSERT INTO jp_imp VALUES (5, '2026-01-01 12:00:00+00');
+INSERT INTO jp_clk VALUES (5, '2026-01-01 12:00:00+00');
+INSERT INTO jp_all VALUES ('2026-01-01 12:00:00+00');
+CALL stream.process_batch('jp_late');
+CALL stream.process_batch('jp_late_one');
+INSERT INTO jp_imp VALUES (6, '2026-01-01 12:30:00+00');
+INSERT INTO jp_clk VALUES (6, '2026-01-01 12:30:00+00');
+INSERT INTO jp_all VALUES ('2026-01-01 12:30:00+00');
+CALL stream.process_batch('jp_late');
+CALL stream.process_batch('jp_late_one');
+DO $$
+DECLARE
+    r int;
+BEGIN
+    FOR r IN 1..3 LOOP
+        INSERT INTO jp_imp VALUES (7, '2026-01-01 08:00:00+00'::timestamptz + r * interval '1 minute'),
+                                  (8, '2026-01-01 09:00:00+00'::timestamptz + r * interval '1 minute');
+        INSERT INTO jp_clk VALUES (7, '2026-01-01 08:30:00+00'::timestamptz + r * interval '1 minute'),
+                                  (8, '2026-01-01 09:30:00+00'::timestamptz + r * interval '1 minute');
+        INSERT INTO jp_all VALUES ('2026-01-01 08:00:00+00'::timestamptz + r * interval '1 minute'),
+                                  ('2026-01-01 09:00:00+00'::timestamptz + r * interval '1 minute'),
+                                  ('2026-01-01 08:30:00+00'::timestamptz + r * interval '1 minute'),
+                                  ('2026-01-01 09:30:00+00'::timestamptz + r * interval '1 minute');
+        COMMIT;
+        CALL stream.process_batch('jp_late');
+        CALL stream.process_batch('jp_late_one');
+    END LOOP;
+END $$;
+-- each query dropped 12 rows as late, 4 in each round: the 2 batches kept
+-- count 8, and each side of the join 4 of them
+SELECT query, count(*) AS batches_kept, sum(late_rows) AS late_rows
+  FROM stream.progress WHERE query IN ('jp_late', 'jp_late_one')
+ GROUP BY query ORDER BY query;
+SELECT side, late_rows,
+       late_rows = (SELECT sum(p.late_rows) FROM stream.progress_sides p
+                     WHERE p.query = 'jp_late' AND p.side = s.side) AS as_progress_sides
+  FROM stream.query_sides s WHERE query = 'jp_late' ORDER BY side;
+RESET pg_streaming.retained_batches;
+SELECT stream.drop_query('jp_late');
+SELECT stream.drop_query('jp_late_one');
+DROP TABLE jp_late_out, jp_late_one_out;
+
 SELECT stream.drop_query('jp_q');
 SELECT stream.drop_query('jp_one');
 DROP TABLE jp_out, jp_one_out;

@@ -100,6 +100,69 @@ SELECT name, status, missed_rows_at IS NOT NULL AS missed FROM stream.queries;
 SELECT stream.drop_query('h_reader_q');
 DROP TABLE h_reader_out;
 
+-- a join reads two streams: their owner detaches it from either one, and
+-- removal then goes past it on that stream only; the query is marked once
+-- removal takes rows it had not read.  A join without watermarks holds
+-- every row of both streams until then.
+SET ROLE regress_hold_owner;
+CREATE TABLE h_imps (ad int);
+CREATE TABLE h_clicks (ad int);
+CREATE INDEX ON h_imps (ad);
+CREATE INDEX ON h_clicks (ad);
+SELECT stream.create_stream('h_imps');
+SELECT stream.create_stream('h_clicks');
+GRANT SELECT ON h_imps, h_clicks TO regress_hold_reader;
+INSERT INTO h_imps SELECT generate_series(1, 10);
+INSERT INTO h_clicks SELECT generate_series(1, 10);
+SET ROLE regress_hold_reader;
+SELECT stream.start_query('h_join_q',
+    'SELECT i.ad FROM h_imps i JOIN h_clicks c ON c.ad = i.ad', 'h_join_out',
+    trigger => '1 hour') > 0 AS started;
+CALL stream.process_all_available('h_join_q');
+SELECT stream.stop_query('h_join_q');
+SET ROLE regress_hold_owner;
+INSERT INTO h_imps SELECT generate_series(11, 15);
+INSERT INTO h_clicks SELECT generate_series(11, 15);
+SELECT stream.set_retention('h_imps', '0 seconds');
+SELECT stream.set_retention('h_clicks', '0 seconds');
+SELECT stream.run_retention('h_imps') AS imps_removed,
+       stream.run_retention('h_clicks') AS clicks_removed;
+SELECT stream, held_by_query FROM stream.stream_retention
+ WHERE stream IN ('h_imps'::regclass, 'h_clicks'::regclass) ORDER BY 1;
+SET ROLE regress_hold_reader;
+SELECT name, missed_rows_at IS NOT NULL AS missed FROM stream.queries
+ WHERE name = 'h_join_q';
+SET ROLE regress_hold_owner;
+-- detached from its first stream, it still holds the second's rows
+SELECT stream.detach_query('h_imps', 'h_join_q');
+SELECT stream.run_retention('h_imps') AS imps_removed,
+       stream.run_retention('h_clicks') AS clicks_removed;
+SELECT (SELECT count(*) FROM h_imps) AS imps_left,
+       (SELECT count(*) FROM h_clicks) AS clicks_left;
+SELECT stream, held_by_query FROM stream.stream_retention
+ WHERE stream IN ('h_imps'::regclass, 'h_clicks'::regclass) ORDER BY 1;
+SET ROLE regress_hold_reader;
+SELECT name, missed_rows_at IS NOT NULL AS missed FROM stream.queries
+ WHERE name = 'h_join_q';
+-- and it is found by its second stream too, and detached from it
+SET ROLE regress_hold_owner;
+SELECT stream.detach_query('h_clicks', 'h_join_q');
+SELECT stream.run_retention('h_clicks') AS clicks_removed;
+SELECT count(*) AS clicks_left FROM h_clicks;
+SELECT stream, held_by_query FROM stream.stream_retention
+ WHERE stream IN ('h_imps'::regclass, 'h_clicks'::regclass) ORDER BY 1;
+-- a stream the join does not read has no such query; only the streams'
+-- owner detaches
+SELECT stream.detach_query('h_events', 'h_join_q');
+SET ROLE regress_hold_reader;
+SELECT stream.detach_query('h_clicks', 'h_join_q');
+SELECT stream.drop_query('h_join_q');
+DROP TABLE h_join_out;
+SET ROLE regress_hold_owner;
+SELECT stream.drop_stream('h_imps');
+SELECT stream.drop_stream('h_clicks');
+DROP TABLE h_imps, h_clicks;
+
 -- a retention mark that came with a dump of another history (taken before
 -- this database's history began) never makes rows look old: with it in
 -- the catalog, a pass removes nothing younger than keep

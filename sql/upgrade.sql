@@ -328,7 +328,49 @@ SELECT md5(string_agg(object || ': ' || coalesce(definition, ''), E'\n' ORDER BY
   FROM pg_temp.extension_shape();
 SELECT stream.drop_stream('z_events', cascade => true);
 
+-- the last step alone: a database at 0.7 with a join between two streams.
+-- The library of 0.8 detaches the join from its first stream alone and
+-- refuses its second until the update; updated, the first's mark is the
+-- side's, the second is detached as well, and the update equals a fresh
+-- install
 \c contrib_regression
+CREATE DATABASE regress_upgrade_07;
+\c regress_upgrade_07
+SET client_min_messages = error;
+CREATE EXTENSION pg_streaming VERSION '0.7';
+SELECT extversion FROM pg_extension WHERE extname = 'pg_streaming';
+CREATE TABLE w_a (k int);
+CREATE TABLE w_b (k int);
+SELECT stream.create_stream('w_a');
+SELECT stream.create_stream('w_b');
+SELECT stream.start_query('w_join', 'SELECT a.k FROM w_a a JOIN w_b b ON b.k = a.k', 'w_join',
+                          trigger => '1 hour') > 0 AS started;
+INSERT INTO w_a SELECT generate_series(1, 5);
+INSERT INTO w_b SELECT generate_series(1, 5);
+CALL stream.process_all_available('w_join');
+SELECT stream.stop_query('w_join');
+INSERT INTO w_a SELECT generate_series(6, 8);
+INSERT INTO w_b SELECT generate_series(6, 8);
+SELECT stream.set_retention('w_a', '0 seconds');
+SELECT stream.set_retention('w_b', '0 seconds');
+SELECT stream.detach_query('w_b', 'w_join');
+SELECT stream.detach_query('w_a', 'w_join');
+SELECT stream.run_retention('w_a') AS a_removed, stream.run_retention('w_b') AS b_removed;
+ALTER EXTENSION pg_streaming UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'pg_streaming';
+SELECT side, retention_detached_at IS NOT NULL AS detached
+  FROM stream.query_side_defs ORDER BY side;
+SELECT stream.detach_query('w_b', 'w_join');
+SELECT stream.run_retention('w_a') AS a_removed, stream.run_retention('w_b') AS b_removed;
+SELECT name, missed_rows_at IS NOT NULL AS missed FROM stream.queries;
+:shape_function
+SELECT md5(string_agg(object || ': ' || coalesce(definition, ''), E'\n' ORDER BY object)) = :'fresh' AS same_as_fresh
+  FROM pg_temp.extension_shape();
+SELECT stream.drop_stream('w_a', cascade => true);
+SELECT stream.drop_stream('w_b', cascade => true);
+
+\c contrib_regression
+DROP DATABASE regress_upgrade_07;
 DROP DATABASE regress_upgrade_06;
 DROP DATABASE regress_upgrade_05;
 DROP DATABASE regress_upgrade_old;

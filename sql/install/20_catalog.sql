@@ -58,7 +58,7 @@ COMMENT ON COLUMN stream.query_defs.foreach_batch_name IS
 COMMENT ON COLUMN stream.query_defs.definition_view IS
 'the query as a view in schema stream_query (its constants hidden): PostgreSQL keeps what it reads from being dropped or altered under it';
 COMMENT ON COLUMN stream.query_defs.retention_detached_at IS
-'when the stream''s owner detached the query from retention (stream.detach_query): it no longer holds the stream''s rows back';
+'when the stream''s owner detached the query from retention (stream.detach_query): it no longer holds the stream''s rows back (a join: its first stream''s; each side''s is in stream.query_side_defs)';
 COMMENT ON COLUMN stream.query_defs.run_text IS
 'the query as batches run it: its owner''s analysis deparsed, every name outside pg_catalog qualified, its constants as they were read';
 COMMENT ON COLUMN stream.query_defs.watermark_policy IS
@@ -76,10 +76,13 @@ CREATE TABLE stream.query_side_defs (
     name            text NOT NULL,
     event_time      text,
     watermark_delay interval,
+    retention_detached_at timestamptz,
     PRIMARY KEY (query_id, side)
 );
 COMMENT ON TABLE stream.query_side_defs IS
 'the sides of a join between two streams, 1 and 2 in the order the query reads them: each side''s stream, its name in the query, and its event-time column and watermark delay';
+COMMENT ON COLUMN stream.query_side_defs.retention_detached_at IS
+'when the owner of the side''s stream detached the join from that stream''s retention (stream.detach_query): it no longer holds that stream''s rows back';
 
 CREATE TABLE stream.checkpoint_offsets (
     query_id        bigint NOT NULL REFERENCES stream.query_defs ON DELETE CASCADE,

@@ -50,7 +50,7 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'stream_detach_query'
 LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stream.detach_query(regclass, text) IS
-'the stream''s owner lets retention go past one of its queries, whoever owns it: the query no longer holds rows back, and is marked when rows it had not read are removed';
+'the stream''s owner lets retention go past one of its queries, whoever owns it: the query no longer holds rows back, and is marked when rows it had not read are removed; a join is found by either of its streams and detached from the one named only';
 
 CREATE FUNCTION stream.run_retention(stream regclass)
 RETURNS bigint

@@ -220,11 +220,15 @@ pgs_retention_holders(Oid relid, PgsRetentionHolder **holders)
 	/*
 	 * A join between streams reads its streams' earlier rows again (the
 	 * rows the other side may still match): it is marked, and the caller
-	 * asks what it may still read.
+	 * asks what it may still read.  It is detached from each of its
+	 * streams on its own: from its first by the query's mark, from its
+	 * second by side 2's (0.8 on; before, it could not be).
 	 */
 	if (pgs_catalog_has_joins())
-		n = pgs_catalog_exec("SELECT d.query_id, d.status = 'active', o.end_snapshot,"
-							 " d.retention_detached_at IS NOT NULL, j.query_id IS NOT NULL"
+		n = pgs_catalog_exec(psprintf("SELECT d.query_id, d.status = 'active', o.end_snapshot,"
+							 " CASE WHEN d.stream_relid::oid = $1 THEN d.retention_detached_at IS NOT NULL"
+							 "      ELSE %s END,"
+							 " j.query_id IS NOT NULL"
 							 " FROM stream.query_defs d"
 							 " LEFT JOIN stream.query_side_defs j ON j.query_id = d.query_id AND j.side = 2"
 							 " LEFT JOIN LATERAL (SELECT o.end_snapshot"
@@ -235,6 +239,8 @@ pgs_retention_holders(Oid relid, PgsRetentionHolder **holders)
 							 "  ORDER BY k.batch_id DESC LIMIT 1) o ON true"
 							 " WHERE d.stream_relid::oid = $1 OR j.relid::oid = $1"
 							 " ORDER BY d.query_id",
+							 pgs_catalog_version() >= PGS_CATALOG_0_8 ?
+							 "j.retention_detached_at IS NOT NULL" : "false"),
 							 1, argtypes, values, NULL, false, 0);
 	else
 		n = pgs_catalog_exec(pgs_catalog_has_06() ?
@@ -465,9 +471,12 @@ pgs_retention_set(Oid relid, Interval *keep, bool past_inactive,
 }
 
 /*
- * The stream's query "name" holds no row back from now on (the first time
- * counts).  Returns the number of queries changed: 0 when the stream has
- * no such query.
+ * The stream's query "name" holds no row of the stream back from now on
+ * (the first time counts).  A join is found by either of its streams and
+ * detached from that stream only: its other stream's rows stay held.
+ * Returns the number of queries and sides changed: 0 when the stream has
+ * no such query.  A catalog older than 0.8 has no place for a join's
+ * second stream: that is refused, nothing changed.
  */
 int
 pgs_retention_detach_query(Oid relid, const char *name)
@@ -478,10 +487,24 @@ pgs_retention_detach_query(Oid relid, const char *name)
 	int			n;
 
 	pgs_catalog_begin(&acc);
+	if (pgs_catalog_has_joins() && pgs_catalog_version() < PGS_CATALOG_0_8 &&
+		pgs_catalog_exec("SELECT 1 FROM stream.query_defs d"
+						 " JOIN stream.query_side_defs s ON s.query_id = d.query_id"
+						 " WHERE d.name = $2 AND s.relid::oid = $1"
+						 "   AND d.stream_relid::oid <> $1",
+						 2, argtypes, values, NULL, true, 1) > 0)
+		pgs_catalog_require(PGS_CATALOG_0_8, "joins detached from their second stream");
 	n = pgs_catalog_exec("UPDATE stream.query_defs"
 						 " SET retention_detached_at = coalesce(retention_detached_at, now())"
 						 " WHERE stream_relid::oid = $1 AND name = $2",
 						 2, argtypes, values, NULL, false, 0);
+	if (pgs_catalog_version() >= PGS_CATALOG_0_8)
+		n += pgs_catalog_exec("UPDATE stream.query_side_defs s"
+							  " SET retention_detached_at = coalesce(s.retention_detached_at, now())"
+							  " FROM stream.query_defs d"
+							  " WHERE d.query_id = s.query_id AND d.name = $2"
+							  "   AND s.relid::oid = $1",
+							  2, argtypes, values, NULL, false, 0);
 	pgs_catalog_end(&acc);
 	return n;
 }

@@ -1068,6 +1068,72 @@ ae_batch_groups(const PgsQuery *q, int64 batch_id, int64 *updated, int64 *added)
 }
 
 /*
+ * Add to *late (made in cxt on first use) the rows of partial that
+ * pgs_state_drop_late is about to drop as late, by the same rule: a time
+ * key at or below the late watermark less the window's size.
+ */
+static void
+ae_keep_late(AggPlans *p, Tuplestorestate *partial, int64 late_watermark,
+			 Tuplestorestate **late, MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(p->partial_desc, &TTSOpsMinimalTuple);
+	bool		isnull;
+
+	tuplestore_rescan(partial);
+	while (tuplestore_gettupleslot(partial, true, false, slot))
+	{
+		Datum		d = slot_getattr(slot, p->time_key + 1, &isnull);
+
+		if (isnull || DatumGetInt64(d) > late_watermark - p->time_size)
+			continue;
+		if (*late == NULL)
+			*late = tuplestore_begin_heap(false, false, work_mem);
+		tuplestore_puttupleslot(*late, slot);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * The distinct groups among late partial rows (ended here): one group late
+ * in several of a join's statements is one late group.  Its keys are
+ * compared as GROUP BY compares them, as the query's owner, whose types
+ * they are.
+ */
+static int64
+ae_count_late_groups(const PgsQuery *q, AggPlans *p, Tuplestorestate *late)
+{
+	PgsCatalogAccess acc = {0};
+	int			nkeys = p->partial_desc->natts - p->nresults;
+	StringInfoData sql;
+	bool		pushed;
+	bool		isnull;
+	int64		n;
+	int			rc;
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT pg_catalog.count(*) FROM (SELECT DISTINCT ");
+	for (int i = 0; i < nkeys; i++)
+		appendStringInfo(&sql, "%s%s", i > 0 ? ", " : "",
+						 quote_identifier(NameStr(TupleDescAttr(p->partial_desc, i)->attname)));
+	appendStringInfo(&sql, " FROM %s) AS g", AGG_PARTIAL_ENR);
+	pgs_owner_begin(&acc, q->owner, "pg_catalog, pg_temp");
+	pgs_state_register(AGG_PARTIAL_ENR, late, p->partial_desc);
+	pushed = pgs_ensure_snapshot();
+	rc = SPI_execute(sql.data, true, 0);
+	if (pushed)
+		PopActiveSnapshot();
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not count the late groups of a streaming aggregation: %s",
+			 SPI_result_code_string(rc));
+	n = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	pgs_owner_end(&acc);
+	tuplestore_end(late);
+	return n;
+}
+
+/*
  * The rest of a batch of an aggregation over a join, in append mode: the
  * partial groups of the join's statements ("partials", each a tuplestore
  * of the partial statement's rows, ended here) dropped when late by the
@@ -1083,8 +1149,10 @@ pgs_agg_execute_partials(const PgsQuery *q, int64 batch_id, List *partials,
 	PgsCatalogAccess acc = {0};
 	AggPlans   *p = ae_plans(q);
 	Tuplestorestate *evicted = NULL;
+	Tuplestorestate *late_rows = NULL;
 	ListCell   *lc;
 	int			nmerged = 0;
+	int			nlate = 0;
 
 	memset(result, 0, sizeof(PgsAggResult));
 	if (!p->append || p->time_key < 0)
@@ -1097,10 +1165,14 @@ pgs_agg_execute_partials(const PgsQuery *q, int64 batch_id, List *partials,
 		int64		session_delta;
 		int64		late = 0;
 
+		if (list_length(partials) > 1 && !watermarks->late_null)
+			ae_keep_late(p, partial, watermarks->late, &late_rows, cxt);
 		partial = pgs_state_drop_late(partial, p->partial_desc, p->time_key + 1,
 									  p->time_size, watermarks->late_null,
 									  watermarks->late, false, cxt, &late);
 		result->late_groups += late;
+		if (late > 0)
+			nlate++;
 		if (tuplestore_tuple_count(partial) > 0)
 		{
 			groups = ae_merge(q, p, batch_id, partial, cxt, &all, &session_delta);
@@ -1117,6 +1189,11 @@ pgs_agg_execute_partials(const PgsQuery *q, int64 batch_id, List *partials,
 	/* a group two merges touched is one group the batch changed */
 	if (nmerged > 1)
 		ae_batch_groups(q, batch_id, &result->groups_updated, &result->groups_added);
+	/* and a group two statements brought late is one late group */
+	if (nlate > 1)
+		result->late_groups = ae_count_late_groups(q, p, late_rows);
+	else if (late_rows)
+		tuplestore_end(late_rows);
 	if (!watermarks->watermark_null)
 	{
 		evicted = ae_evict(q, p, watermarks->watermark, cxt);

@@ -1,7 +1,7 @@
-# Workers are shared fairly: one role's six slow continuous queries (a
+# Workers are shared fairly: one role's ten slow continuous queries (a
 # trigger on their target sleeps a second per batch, backlogs of forty
 # batches) do not hold the pool of two workers while another role's 200 ms query waits;
-# its rows arrive within about one slow batch, round after round, and the
+# its rows arrive after at most one slow batch per worker, round after round, and the
 # slow queries go on progressing.  Then two databases share one worker,
 # each with a busy query: both are served, and the worker processes
 # started stay few.  Last, pg_streaming.batch_timeout cancels a runaway
@@ -39,9 +39,9 @@ $node->safe_psql('postgres', q{
 	END $$;
 	SELECT stream.start_query('slow' || i, 'SELECT id FROM slow_ev', 'slow_out' || i,
 	                          trigger => 'continuous', max_rows_per_batch => 1)
-	  FROM generate_series(1, 6) i;
+	  FROM generate_series(1, 10) i;
 	SELECT format('CREATE TRIGGER nap AFTER INSERT ON slow_out%s FOR EACH STATEMENT EXECUTE FUNCTION nap()', i)
-	  FROM generate_series(1, 6) i \gexec
+	  FROM generate_series(1, 10) i \gexec
 	-- forty transactions: forty batches for each slow query
 	DO $$
 	BEGIN
@@ -63,6 +63,21 @@ ok($node->poll_query_until('postgres', q{
 	 WHERE backend_type = 'pg_streaming worker' AND query LIKE '%"slow%running%'}),
 	'the slow queries run in both workers');
 
+# The wait is counted in slow batches, not in seconds: the slow batches
+# that began after the quick query was due (its trigger fires within
+# 200 ms of the row's writing) and before it was given a worker (the start
+# of its role's worker when one was started for the row, else the start of
+# the batch that delivered it, found by its transaction, the commit row's).
+# A fair pool gives the next worker that frees up to the quick query,
+# unless that worker has served its own role for less than a second (a
+# worker gives way only then): at most one slow batch per worker goes
+# first, since one outlasts that second, and one more handed out as the
+# trigger fired.  A pool that served due queries in the order they became
+# due would let the eight slow queries already waiting go first; one that
+# let an owner's backlog hold its workers, hundreds.  A loaded machine
+# makes every batch and every worker start slower alike and changes none
+# of these counts; the time from the row's writing to its delivery is only
+# noted.
 my $worst = 0;
 for my $round (1 .. 6)
 {
@@ -71,17 +86,33 @@ for my $round (1 .. 6)
 		"SELECT count(*) = $round FROM quick_out")
 	  or die "round $round: the quick query's row never arrived";
 
-	# from the row's writing to the commit of the batch that delivered it,
-	# as the server saw them: the polling's own delays do not count
-	my $lag = $node->safe_psql('postgres', qq{
-		SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin) - at)
-		  FROM quick_out WHERE id = $round});
-	$worst = $lag if $lag > $worst;
-	note(sprintf('round %d: the quick query delivered in %.2f s', $round, $lag));
+	my ($ahead, $lag, $started) = split /\|/, $node->safe_psql('postgres', qq{
+		WITH b AS (
+		    SELECT o.at, p.started_at,
+		           extract(epoch FROM pg_xact_commit_timestamp(o.xmin) - o.at) AS lag
+		      FROM quick_out o
+		      JOIN stream.checkpoint_commits k ON k.xmin = o.xmin
+		      JOIN stream.progress p ON p.query = 'quick' AND p.batch_id = k.batch_id
+		     WHERE o.id = $round
+		       AND k.query_id = (SELECT id FROM stream.queries WHERE name = 'quick')),
+		     w AS (
+		    SELECT min(a.backend_start) AS started FROM pg_stat_activity a, b
+		     WHERE a.backend_type = 'pg_streaming worker' AND a.usename = 'quick'
+		       AND a.backend_start > b.at)
+		SELECT (SELECT count(*) FROM stream.progress s
+		         WHERE s.query LIKE 'slow%'
+		           AND s.started_at > b.at + interval '200 ms'
+		           AND s.started_at < least(w.started, b.started_at)),
+		       b.lag, w.started IS NOT NULL
+		  FROM b, w});
+	defined $started or die "round $round: the batch that delivered the row is not found";
+	$worst = $ahead if $ahead > $worst;
+	note(sprintf('round %d: delivered %.2f s after the row was written%s; %d slow batches went first',
+			$round, $lag, $started eq 't' ? ' (a worker was started for it)' : '', $ahead));
 	usleep(300_000);
 }
-cmp_ok($worst, '<', 3,
-	"the other role's query waits about one slow batch at most (worst ${worst}s)");
+cmp_ok($worst, '<=', 3,
+	"the other role's query waits for at most one slow batch per worker (worst: $worst slow batches went first)");
 my $progress = $node->safe_psql('postgres', q{
 	SELECT count(*) FROM stream.queries
 	 WHERE name LIKE 'slow%' AND last_batch_id IS NOT NULL});
@@ -90,7 +121,7 @@ cmp_ok($progress, '>=', 3, 'the slow queries progress too, several of them');
 # two databases share one worker, each with a query due every 100 ms:
 # both are served, with few worker processes started
 $node->safe_psql('postgres', q{
-	SELECT stream.stop_query('slow' || i) FROM generate_series(1, 6) i;
+	SELECT stream.stop_query('slow' || i) FROM generate_series(1, 10) i;
 	ALTER SYSTEM SET pg_streaming.max_workers = 1;
 	SELECT pg_reload_conf();
 	CREATE DATABASE second;
