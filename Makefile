@@ -29,6 +29,7 @@ OBJS = \
 	src/catalog/query_tables.o \
 	src/catalog/stream_catalog.o \
 	src/catalog/retention_catalog.o \
+	src/catalog/dead_letter_catalog.o \
 	src/state/agg_shape.o \
 	src/state/agg_funcs.o \
 	src/state/agg_state.o \

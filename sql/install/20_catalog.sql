@@ -329,10 +329,40 @@ CREATE TABLE stream.progress_operator_log (
 COMMENT ON TABLE stream.progress_operator_log IS
 'one row per committed batch and stateful operator (a join: one per side), in the order rows flow through them: the rows the operator keeps in its state after the batch, the rows the batch added or changed and removed there, and the input rows (a join, a deduplication) or groups (an aggregation) it dropped as late';
 
+CREATE TABLE stream.dead_letter_log (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    query_id        bigint REFERENCES stream.query_defs ON DELETE CASCADE,
+    source          text,
+    owner           regrole NOT NULL,
+    batch_id        bigint,
+    row_data        jsonb,
+    raw_line        text,
+    position        text,
+    sqlstate        text NOT NULL,
+    message         text NOT NULL,
+    detail          text,
+    failed_at       timestamptz NOT NULL,
+    delivered_at    timestamptz,
+    CHECK ((query_id IS NULL) <> (source IS NULL))
+);
+CREATE INDEX ON stream.dead_letter_log (query_id, id);
+COMMENT ON TABLE stream.dead_letter_log IS
+'rows a streaming query or a file source could not take (a cast, a constraint, a malformed line), written instead of failing the batch (on_error => ''dead_letter''), in the transaction that delivered the batch''s other rows: each row is in the target or here, once';
+COMMENT ON COLUMN stream.dead_letter_log.query_id IS 'the streaming query whose batch failed on the row (NULL for a file source)';
+COMMENT ON COLUMN stream.dead_letter_log.source IS 'the file source that could not load the line (NULL for a query)';
+COMMENT ON COLUMN stream.dead_letter_log.owner IS 'the owner of the query or file source: the one role, with its members, that sees the row';
+COMMENT ON COLUMN stream.dead_letter_log.batch_id IS 'the batch (of the query, or of the file source) that set the row aside';
+COMMENT ON COLUMN stream.dead_letter_log.row_data IS 'the stream''s row as jsonb (a query)';
+COMMENT ON COLUMN stream.dead_letter_log.raw_line IS 'the line as read from the file (a file source)';
+COMMENT ON COLUMN stream.dead_letter_log.position IS 'where the row was: its key, its place in the stream, or a file and line number';
+COMMENT ON COLUMN stream.dead_letter_log.sqlstate IS 'the SQLSTATE of the error the row raised';
+COMMENT ON COLUMN stream.dead_letter_log.delivered_at IS 'when the row was delivered again (after its query''s text was fixed), in the transaction that wrote it to the target';
+
 REVOKE ALL ON stream.checkpoint_watermarks, stream.progress_by_minute FROM PUBLIC;
 REVOKE ALL ON stream.query_side_defs, stream.checkpoint_sides,
     stream.progress_side_log FROM PUBLIC;
 REVOKE ALL ON stream.progress_operator_log FROM PUBLIC;
+REVOKE ALL ON stream.dead_letter_log FROM PUBLIC;
 REVOKE ALL ON stream.streams, stream.query_defs, stream.checkpoint_offsets,
     stream.checkpoint_commits, stream.progress_log, stream.retention,
     stream.retention_marks, stream.stream_runs FROM PUBLIC;
@@ -352,4 +382,4 @@ SELECT pg_catalog.pg_extension_config_dump('stream.query_side_defs', '');
 SELECT pg_catalog.pg_extension_config_dump('stream.checkpoint_sides', '');
 SELECT pg_catalog.pg_extension_config_dump('stream.progress_side_log', '');
 SELECT pg_catalog.pg_extension_config_dump('stream.progress_operator_log', '');
-
+SELECT pg_catalog.pg_extension_config_dump('stream.dead_letter_log', '');

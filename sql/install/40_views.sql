@@ -202,3 +202,22 @@ GRANT SELECT ON stream.queries, stream.progress, stream.progress_history,
     stream.stream_retention TO PUBLIC;
 GRANT SELECT ON stream.query_sides, stream.progress_sides, stream.progress_operators TO PUBLIC;
 
+CREATE VIEW stream.dead_letters WITH (security_barrier) AS
+SELECT d.id,
+       q.name AS query,
+       d.source,
+       d.batch_id,
+       d.row_data,
+       d.raw_line,
+       d.position,
+       d.sqlstate,
+       d.message,
+       d.detail,
+       d.failed_at,
+       d.delivered_at
+  FROM stream.dead_letter_log d
+  LEFT JOIN stream.query_defs q USING (query_id)
+ WHERE pg_catalog.pg_has_role(current_user, d.owner, 'MEMBER');
+COMMENT ON VIEW stream.dead_letters IS
+'the rows your streaming queries and file sources set aside instead of failing (on_error => ''dead_letter''): the row (as jsonb) or the raw line, where it was, and the error it raised; delivered_at once it was delivered again';
+GRANT SELECT ON stream.dead_letters TO PUBLIC;

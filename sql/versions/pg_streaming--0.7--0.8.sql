@@ -2,7 +2,9 @@
  * pg_streaming 0.7 -> 0.8: a join is detached from retention per stream.
  * stream.detach_query finds a join by either of its streams and lets
  * retention go past it on the stream named only; each side keeps when its
- * stream's owner detached it.
+ * stream's owner detached it.  Rows set aside instead of failing a batch
+ * (on_error => 'dead_letter') are kept in stream.dead_letter_log, shown
+ * to their owners by stream.dead_letters.
  */
 
 \echo Use "ALTER EXTENSION pg_streaming UPDATE TO '0.8'" to load this file. \quit
@@ -21,3 +23,54 @@ UPDATE stream.query_side_defs s SET retention_detached_at = d.retention_detached
   FROM stream.query_defs d
  WHERE d.query_id = s.query_id AND s.relid = d.stream_relid
    AND d.retention_detached_at IS NOT NULL;
+
+CREATE TABLE stream.dead_letter_log (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    query_id        bigint REFERENCES stream.query_defs ON DELETE CASCADE,
+    source          text,
+    owner           regrole NOT NULL,
+    batch_id        bigint,
+    row_data        jsonb,
+    raw_line        text,
+    position        text,
+    sqlstate        text NOT NULL,
+    message         text NOT NULL,
+    detail          text,
+    failed_at       timestamptz NOT NULL,
+    delivered_at    timestamptz,
+    CHECK ((query_id IS NULL) <> (source IS NULL))
+);
+CREATE INDEX ON stream.dead_letter_log (query_id, id);
+COMMENT ON TABLE stream.dead_letter_log IS
+'rows a streaming query or a file source could not take (a cast, a constraint, a malformed line), written instead of failing the batch (on_error => ''dead_letter''), in the transaction that delivered the batch''s other rows: each row is in the target or here, once';
+COMMENT ON COLUMN stream.dead_letter_log.query_id IS 'the streaming query whose batch failed on the row (NULL for a file source)';
+COMMENT ON COLUMN stream.dead_letter_log.source IS 'the file source that could not load the line (NULL for a query)';
+COMMENT ON COLUMN stream.dead_letter_log.owner IS 'the owner of the query or file source: the one role, with its members, that sees the row';
+COMMENT ON COLUMN stream.dead_letter_log.batch_id IS 'the batch (of the query, or of the file source) that set the row aside';
+COMMENT ON COLUMN stream.dead_letter_log.row_data IS 'the stream''s row as jsonb (a query)';
+COMMENT ON COLUMN stream.dead_letter_log.raw_line IS 'the line as read from the file (a file source)';
+COMMENT ON COLUMN stream.dead_letter_log.position IS 'where the row was: its key, its place in the stream, or a file and line number';
+COMMENT ON COLUMN stream.dead_letter_log.sqlstate IS 'the SQLSTATE of the error the row raised';
+COMMENT ON COLUMN stream.dead_letter_log.delivered_at IS 'when the row was delivered again (after its query''s text was fixed), in the transaction that wrote it to the target';
+REVOKE ALL ON stream.dead_letter_log FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('stream.dead_letter_log', '');
+
+CREATE VIEW stream.dead_letters WITH (security_barrier) AS
+SELECT d.id,
+       q.name AS query,
+       d.source,
+       d.batch_id,
+       d.row_data,
+       d.raw_line,
+       d.position,
+       d.sqlstate,
+       d.message,
+       d.detail,
+       d.failed_at,
+       d.delivered_at
+  FROM stream.dead_letter_log d
+  LEFT JOIN stream.query_defs q USING (query_id)
+ WHERE pg_catalog.pg_has_role(current_user, d.owner, 'MEMBER');
+COMMENT ON VIEW stream.dead_letters IS
+'the rows your streaming queries and file sources set aside instead of failing (on_error => ''dead_letter''): the row (as jsonb) or the raw line, where it was, and the error it raised; delivered_at once it was delivered again';
+GRANT SELECT ON stream.dead_letters TO PUBLIC;
