@@ -73,11 +73,13 @@ CREATE FUNCTION stream.start_query(
     key                 text[] DEFAULT NULL,
     foreach_batch       text DEFAULT NULL,
     watermarks          text[] DEFAULT NULL,
-    watermark_policy    text DEFAULT 'min')
+    watermark_policy    text DEFAULT 'min',
+    on_error            text DEFAULT 'fail',
+    target_is_stream    boolean DEFAULT false)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'stream_start_query'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION stream.start_query(text, text, text, text, text, integer, text, text, interval, text[], text[], text, text[], text) IS
+COMMENT ON FUNCTION stream.start_query(text, text, text, text, text, integer, text, text, interval, text[], text[], text, text[], text, text, boolean) IS
 'register a streaming query over one stream table, or a join of two, writing into target (upserting by key in update mode) or calling a foreach_batch procedure once per batch, from the earliest rows or the latest, with an event-time column and a watermark delay (event_time and watermark, or watermarks: ''<side>.<column> <delay>'' per stream read, and the watermark_policy of a join, min or max) for windowed aggregations, deduplication within the watermark and joins between streams; returns the query id';
 
 CREATE FUNCTION stream.alter_query(

@@ -74,3 +74,28 @@ SELECT d.id,
 COMMENT ON VIEW stream.dead_letters IS
 'the rows your streaming queries and file sources set aside instead of failing (on_error => ''dead_letter''): the row (as jsonb) or the raw line, where it was, and the error it raised; delivered_at once it was delivered again';
 GRANT SELECT ON stream.dead_letters TO PUBLIC;
+
+-- start_query learns on_error and target_is_stream
+DROP FUNCTION stream.start_query(text, text, text, text, text, integer, text, text, interval, text[], text[], text, text[], text);
+CREATE FUNCTION stream.start_query(
+    name                text,
+    query               text,
+    target              text DEFAULT NULL,
+    output_mode         text DEFAULT 'append',
+    trigger             text DEFAULT '500 ms',
+    max_rows_per_batch  integer DEFAULT NULL,
+    starting_from       text DEFAULT 'earliest',
+    event_time          text DEFAULT NULL,
+    watermark           interval DEFAULT NULL,
+    deduplicate         text[] DEFAULT NULL,
+    key                 text[] DEFAULT NULL,
+    foreach_batch       text DEFAULT NULL,
+    watermarks          text[] DEFAULT NULL,
+    watermark_policy    text DEFAULT 'min',
+    on_error            text DEFAULT 'fail',
+    target_is_stream    boolean DEFAULT false)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'stream_start_query'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stream.start_query(text, text, text, text, text, integer, text, text, interval, text[], text[], text, text[], text, text, boolean) IS
+'register a streaming query over one stream table, or a join of two, writing into target (upserting by key in update mode) or calling a foreach_batch procedure once per batch, from the earliest rows or the latest, with an event-time column and a watermark delay (event_time and watermark, or watermarks: ''<side>.<column> <delay>'' per stream read, and the watermark_policy of a join, min or max) for windowed aggregations, deduplication within the watermark and joins between streams; returns the query id';

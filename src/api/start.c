@@ -252,6 +252,7 @@ qd_create_batch_table(const char *name, PgsAnalyzedQuery *aq, const PgsAggShape 
  *	0.4			10: and event_time, watermark, deduplicate
  *	0.5, 0.6	12: and key, foreach_batch (target may then be NULL)
  *	0.7			14: and watermarks, watermark_policy
+ *	0.8			16: and on_error, target_is_stream
  */
 #define QD_START_NAME			0
 #define QD_START_QUERY			1
@@ -267,6 +268,8 @@ qd_create_batch_table(const char *name, PgsAnalyzedQuery *aq, const PgsAggShape 
 #define QD_START_FOREACH_BATCH	11
 #define QD_START_WATERMARKS		12
 #define QD_START_WATERMARK_POLICY	13
+#define QD_START_ON_ERROR		14
+#define QD_START_TARGET_IS_STREAM	15
 
 /* one element of the watermarks argument, '<name>.<column> <delay>' */
 typedef struct QdWatermark
@@ -533,7 +536,7 @@ qd_start_args_read(FunctionCallInfo fcinfo, PgsStartArgs *a)
 
 	StaticAssertStmt(lengthof(required) == QD_START_TRIGGER + 1,
 					 "every argument up to trigger is named");
-	if (PG_NARGS() <= QD_START_MAX_ROWS || PG_NARGS() > QD_START_WATERMARK_POLICY + 1)
+	if (PG_NARGS() <= QD_START_MAX_ROWS || PG_NARGS() > QD_START_TARGET_IS_STREAM + 1)
 		elog(ERROR, "stream.start_query called with %d arguments", PG_NARGS());
 
 	memset(a, 0, sizeof(*a));
@@ -549,6 +552,17 @@ qd_start_args_read(FunctionCallInfo fcinfo, PgsStartArgs *a)
 					 errmsg("argument \"%s\" of stream.start_query must not be null",
 							required[i]),
 					 i == QD_START_TARGET ? errhint("Name the table the query writes, or give a foreach_batch procedure.") : 0));
+	/* 0.8's arguments, until their work is built: only their defaults */
+	if (qd_arg_given(fcinfo, QD_START_ON_ERROR) &&
+		strcmp(text_to_cstring(PG_GETARG_TEXT_PP(QD_START_ON_ERROR)), "fail") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("on_error other than 'fail' is not supported yet")));
+	if (qd_arg_given(fcinfo, QD_START_TARGET_IS_STREAM) &&
+		PG_GETARG_BOOL(QD_START_TARGET_IS_STREAM))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("target_is_stream is not supported yet")));
 	a->name = text_to_cstring(PG_GETARG_TEXT_PP(QD_START_NAME));
 	a->query_text = text_to_cstring(PG_GETARG_TEXT_PP(QD_START_QUERY));
 	a->target_given = !PG_ARGISNULL(QD_START_TARGET);
