@@ -568,7 +568,7 @@ mg_resume_join(const PgsQuery *q, const char *how, const PgsHistoryCheck *h)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("streaming query \"%s\" joins two streams and cannot take its restored rows as processed", q->name),
-				 errdetail("Its state names the rows it keeps by their content and their transactions, which the restore must keep for the state to find them again."),
+				 errdetail("Which restored rows its state names, and which of them it processed, is told only by the stamps a restore keeps."),
 				 errhint("Choose restored_rows => 'deliver' to deliver every restored row again into an emptied target, or restore keeping the stamps and choose 'checkpoint'; or drop the query and start it again with starting_from => 'latest'.")));
 	}
 	for (side = 0; side < PGS_MAX_SIDES; side++)
