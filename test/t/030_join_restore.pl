@@ -34,6 +34,12 @@ my $left_sql = q{SELECT i.ad_id, i.imp_time, c.click_time
 		    FROM impressions i LEFT JOIN clicks c
 		      ON c.ad_id = i.ad_id
 		     AND c.click_time BETWEEN i.imp_time AND i.imp_time + interval '1 hour'};
+my $hourly_sql = q{SELECT stream.tumble(i.imp_time, '1 hour') AS hour, count(*) AS rows,
+		     count(c.click_time) AS clicks
+		    FROM impressions i LEFT JOIN clicks c
+		      ON c.ad_id = i.ad_id
+		     AND c.click_time BETWEEN i.imp_time AND i.imp_time + interval '1 hour'
+		   GROUP BY 1};
 my $semi_sql = q{SELECT i.ad_id, i.imp_time FROM impressions i
 		   WHERE EXISTS (SELECT 1 FROM clicks c WHERE c.ad_id = i.ad_id
 		                    AND c.click_time BETWEEN i.imp_time AND i.imp_time + interval '1 hour')};
@@ -71,6 +77,9 @@ alice($src, 'app', qq{
 		watermarks => '{"i.imp_time 2 hours", "c.click_time 3 hours"}');
 	SELECT stream.start_query('j_semi', \$\$$semi_sql\$\$, 'j_semi_out', trigger => '1 hour',
 		watermarks => '{"i.imp_time 2 hours", "c.click_time 3 hours"}');
+	-- a join then a windowed aggregation: the join's state is stream_state.j_hourly_join
+	SELECT stream.start_query('j_hourly', \$\$$hourly_sql\$\$, 'j_hourly_out', output_mode => 'append',
+		trigger => '1 hour', watermarks => '{"i.imp_time 2 hours", "c.click_time 3 hours"}');
 	-- rows of an aborted writer: the restored rows lie elsewhere
 	BEGIN;
 	INSERT INTO impressions SELECT g, '2026-01-01 09:00+00', 'x', 'calm' FROM generate_series(500, 560) g;
@@ -91,25 +100,25 @@ alice($src, 'app', q{
 		(2, '2026-01-01 10:05+00', 'two', 'eager'), (3, '2026-01-01 10:10+00', 'three', 'calm');
 	INSERT INTO clicks VALUES (2, '2026-01-01 10:20+00'), (4, '2026-01-01 10:30+00');
 });
-run_all($src, 'app', 'j_left', 'j_semi');
+run_all($src, 'app', 'j_left', 'j_semi', 'j_hourly');
 alice($src, 'app', q{
 	INSERT INTO clicks VALUES (1, '2026-01-01 10:50+00');
 	INSERT INTO impressions VALUES (4, '2026-01-01 10:25+00', repeat('long ', 2000), 'calm'),
 		(5, '2026-01-01 11:00+00', NULL, NULL), (8, '2026-01-01 11:30+00', 'eight', 'eager');
 });
-run_all($src, 'app', 'j_left', 'j_semi');
+run_all($src, 'app', 'j_left', 'j_semi', 'j_hourly');
 # the watermark moves to 09:40 (the clicks' 12:40 less 3 hours)
 alice($src, 'app', q{
 	INSERT INTO impressions VALUES (9, '2026-01-01 12:30+00', 'nine', 'calm');
 	INSERT INTO clicks VALUES (9, '2026-01-01 12:40+00');
 });
-run_all($src, 'app', 'j_left', 'j_semi');
+run_all($src, 'app', 'j_left', 'j_semi', 'j_hourly');
 # late: an impression the watermark passed (kept as late until 10:10) and a click
 alice($src, 'app', q{
 	INSERT INTO impressions VALUES (6, '2026-01-01 09:10+00', 'six', 'calm');
 	INSERT INTO clicks VALUES (7, '2026-01-01 08:00+00');
 });
-run_all($src, 'app', 'j_left', 'j_semi');
+run_all($src, 'app', 'j_left', 'j_semi', 'j_hourly');
 # a left join from the latest rows on, and rows of its own
 alice($src, 'app', qq{
 	SELECT stream.start_query('j_latest', \$\$$left_sql\$\$, 'j_latest_out', trigger => '1 hour',
@@ -119,7 +128,7 @@ alice($src, 'app', qq{
 		(102, '2026-01-01 10:10+00', 'b', 'calm'), (103, '2026-01-01 10:20+00', 'c', 'eager');
 	INSERT INTO clicks VALUES (102, '2026-01-01 10:30+00');
 });
-run_all($src, 'app', 'j_left', 'j_semi', 'j_latest');
+run_all($src, 'app', 'j_left', 'j_semi', 'j_hourly', 'j_latest');
 # pending at dump time: a click for a waiting impression, and more
 alice($src, 'app', q{
 	INSERT INTO impressions VALUES (104, '2026-01-01 10:40+00', 'd', 'calm');
@@ -158,8 +167,8 @@ sub differs
 {
 	my ($node, $db, $target, $recompute) = @_;
 	return $node->safe_psql($db, qq{
-		SELECT (SELECT count(*) FROM (($recompute) EXCEPT ALL TABLE $target) m) || ' missing, ' ||
-		       (SELECT count(*) FROM (TABLE $target EXCEPT ALL ($recompute)) x) || ' extra, ' ||
+		SELECT (SELECT count(*) FROM (($recompute) EXCEPT ALL SELECT * FROM $target) m) || ' missing, ' ||
+		       (SELECT count(*) FROM (SELECT * FROM $target EXCEPT ALL ($recompute)) x) || ' extra, ' ||
 		       (SELECT count(*) FROM $target) || ' rows'});
 }
 
@@ -183,18 +192,31 @@ my $latest_expect = q{
 	   AND c.click_time BETWEEN i.imp_time AND i.imp_time + interval '1 hour'
 	 WHERE i.ad_id >= 100};
 
+# the hourly windows over the left join, those the last watermark closed
+my $hourly_expect = qq{
+	SELECT stream.tumble(imp_time, '1 hour') AS hour, count(*) AS rows, count(click_time) AS clicks
+	  FROM ($left_expect) j
+	 GROUP BY 1 HAVING stream.tumble(imp_time, '1 hour') < '2026-01-02 00:00+00'};
+
 sub check_all
 {
 	my ($node, $db, $what) = @_;
 	my $n_left = $node->safe_psql($db, "SELECT count(*) FROM ($left_expect) e");
 	my $n_semi = $node->safe_psql($db, "SELECT count(*) FROM ($semi_expect) e");
 	my $n_latest = $node->safe_psql($db, "SELECT count(*) FROM ($latest_expect) e");
+	my $n_nulls = $node->safe_psql($db, "SELECT count(*) FROM ($left_expect) e WHERE click_time IS NULL");
+	cmp_ok($n_nulls, '>=', 3, "$what: the recomputed left join has NULL rows to compare");
 	is(differs($node, $db, 'j_left_out', $left_expect), "0 missing, 0 extra, $n_left rows",
 		"$what: the left join wrote every pair and every unmatched impression once, no late row");
 	is(differs($node, $db, 'j_semi_out', $semi_expect), "0 missing, 0 extra, $n_semi rows",
 		"$what: the semi join wrote each matched impression once");
 	is(differs($node, $db, 'j_latest_out', $latest_expect), "0 missing, 0 extra, $n_latest rows",
 		"$what: the join from the latest rows wrote only the rows after its start, each once");
+	my $n_hourly = $node->safe_psql($db, "SELECT count(*) FROM ($hourly_expect) e");
+	cmp_ok($n_hourly, '>=', 3, "$what: the recomputed aggregation has windows to compare");
+	is(differs($node, $db, '(SELECT hour, rows, clicks FROM j_hourly_out) h', $hourly_expect),
+		"0 missing, 0 extra, $n_hourly rows",
+		"$what: the aggregation over the join wrote each closed window once, whole");
 	return;
 }
 
@@ -224,16 +246,16 @@ like($err, qr/streaming query "j_semi" joins two streams and cannot take its res
 like($err, qr/HINT:  Choose restored_rows => 'deliver'/, 'the refusal names the way on');
 ($ret, $out, $err) = psql_alice($dst, 'replica1', "SELECT stream.resume_restored_query('j_left', 'checkpoint')");
 is($out, 't', "resume_restored_query(..., 'checkpoint') for a join restored into another cluster");
-like($err, qr/NOTICE:  stamped \d+ restored rows of stream tables "impressions", "clicks" again\nDETAIL:  The checkpoints of streaming queries j_semi, j_latest, restored with them, are this cluster's now too/,
+like($err, qr/NOTICE:  stamped \d+ restored rows of stream tables "impressions", "clicks" again\nDETAIL:  The checkpoints of streaming queries j_semi, j_hourly, j_latest, restored with them, are this cluster's now too/,
 	'both streams stamped again at once, for every restored join on them');
 is($dst->safe_psql('replica1', q{
 	SELECT count(*) FILTER (WHERE _stream_xid::text::bigint < 300), count(*) FROM impressions}),
 	'12|12', 'every restored row has its new stamp');
-alice($dst, 'replica1', "SELECT stream.resume_query('j_semi'); SELECT stream.resume_query('j_latest')");
+alice($dst, 'replica1', "SELECT stream.resume_query(q) FROM unnest('{j_semi,j_hourly,j_latest}'::text[]) q");
 alice($dst, 'replica1', $after);
-run_all($dst, 'replica1', 'j_left', 'j_semi', 'j_latest');
+run_all($dst, 'replica1', 'j_left', 'j_semi', 'j_hourly', 'j_latest');
 alice($dst, 'replica1', $last);
-run_all($dst, 'replica1', 'j_left', 'j_semi', 'j_latest');
+run_all($dst, 'replica1', 'j_left', 'j_semi', 'j_hourly', 'j_latest');
 check_all($dst, 'replica1', 'another cluster');
 is($dst->safe_psql('replica1', q{
 	SELECT string_agg(ad_id || ' ' || coalesce(to_char(click_time AT TIME ZONE 'UTC', 'HH24:MI'), 'NULL'), ', ' ORDER BY ad_id)
@@ -255,11 +277,11 @@ isnt($src->safe_psql('same_copy', q{SELECT string_agg(ctid::text, ',' ORDER BY a
 is(alice($src, 'same_copy', q{
 	SELECT string_agg(stream.resume_restored_query(name, 'checkpoint')::text, ',' ORDER BY name)
 	  FROM stream.queries}),
-	'true,true,true', "each join adopts its checkpoint with 'checkpoint'");
+	'true,true,true,true', "each join adopts its checkpoint with 'checkpoint'");
 alice($src, 'same_copy', $after);
-run_all($src, 'same_copy', 'j_left', 'j_semi', 'j_latest');
+run_all($src, 'same_copy', 'j_left', 'j_semi', 'j_hourly', 'j_latest');
 alice($src, 'same_copy', $last);
-run_all($src, 'same_copy', 'j_left', 'j_semi', 'j_latest');
+run_all($src, 'same_copy', 'j_left', 'j_semi', 'j_hourly', 'j_latest');
 check_all($src, 'same_copy', 'the same cluster');
 
 # --- a plain restore: 'deliver' into an emptied target
@@ -267,6 +289,9 @@ restore($dst, 'plain1', 0);
 ($ret, $out, $err) = psql_alice($dst, 'plain1', "SELECT stream.resume_restored_query('j_left', 'checkpoint')");
 like($err, qr/the checkpoint of streaming query "j_left" cannot tell which restored rows it processed/,
 	"'checkpoint' is refused after a plain restore");
+($ret, $out, $err) = psql_alice($dst, 'plain1', "SELECT stream.resume_restored_query('j_hourly', 'deliver')");
+like($err, qr/streaming query "j_hourly" keeps state, which holds the restored rows already/,
+	"'deliver' is refused for an aggregation over a join");
 alice($dst, 'plain1', 'TRUNCATE j_left_out');
 is(alice($dst, 'plain1', "SELECT stream.resume_restored_query('j_left', 'deliver')"), 't',
 	"resume_restored_query(..., 'deliver') for a join");
@@ -306,10 +331,18 @@ $dst->safe_psql('many1', q{
 	UPDATE stream.checkpoint_offsets SET history_id = 42
 	 WHERE query_id IN (SELECT id FROM stream.queries WHERE name LIKE 'c_')});
 ($ret, $out, $err) = psql_alice($dst, 'many1', "SELECT stream.resume_restored_query('j_left', 'checkpoint')");
-like($err, qr/stream tables "impressions", "clicks" linked by joins have 10 restored queries, more than 8\nDETAIL:  The streams of restored joins are stamped again together, for streaming queries j_left, j_semi, j_latest, c1, c2, c3, c4, c5, c6/,
+like($err, qr/stream tables "impressions", "clicks" linked by joins have 11 restored queries, more than 8\nDETAIL:  The streams of restored joins are stamped again together, for streaming queries j_left, j_semi, j_hourly, j_latest, c1, c2, c3, c4, c5, c6/,
 	'more restored queries than the limit in a component are refused, naming them');
 is($dst->safe_psql('many1', q{SELECT count(*) FROM clicks WHERE _stream_xid::text::bigint < 300}),
 	'0', 'and nothing was stamped again');
+
+# the source itself, without any restore, with the same rows, writes what the
+# expectations say
+alice($src, 'app', $after);
+run_all($src, 'app', 'j_left', 'j_semi', 'j_hourly', 'j_latest');
+alice($src, 'app', $last);
+run_all($src, 'app', 'j_left', 'j_semi', 'j_hourly', 'j_latest');
+check_all($src, 'app', 'without a restore');
 
 $dst->stop;
 $src->stop;
