@@ -222,8 +222,8 @@ SELECT count(*) AS progress_sides FROM stream.progress_sides;
 SELECT count(*) FROM stream.query_side_defs;
 RESET ROLE;
 DROP ROLE regress_wm_other;
--- after a restore into another history a join cannot carry on: refused,
--- and neither side's offsets change
+-- after a restore into another history a join cannot take its restored
+-- rows as processed ('skip'): refused, and neither side's offsets change
 UPDATE stream.checkpoint_offsets SET history_id = NULL WHERE query_id = :pair_id;
 SELECT pg_catalog.string_agg(format('%s %s %s %s %s', o.batch_id, o.end_floor_block,
            s.end_floor_block, s.end_tail_block, s.end_rest_floor), ', ' ORDER BY o.batch_id) AS offsets_before

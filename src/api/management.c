@@ -55,6 +55,7 @@
 #include "common/pgs_common.h"
 #include "common/pgs_errors.h"
 #include "exec/pgs_batch.h"
+#include "state/pgs_join_exec.h"
 
 PG_FUNCTION_INFO_V1(stream_process_all_available);
 PG_FUNCTION_INFO_V1(stream_process_batch);
@@ -187,6 +188,493 @@ mg_refuse_intruders(const PgsQuery *q, FullTransactionId restore, int64 intruder
 			 errhint("Restore the stream into a table of its own before anything writes it.")));
 }
 
+/* ---- joins, and streams linked by joins, after a restore ---- */
+
+/* a restored query among those stamped again together */
+typedef struct MgReader
+{
+	PgsQuery	q;
+	Datum		end;			/* its latest committed end; 0: none */
+	bool		split;
+	int			start_bit;		/* a join started from 'latest': the bit of
+								 * its start snapshot; else -1 */
+	Datum		start;
+} MgReader;
+
+/* the streams linked by restored joins, and their restored queries */
+typedef struct MgComponent
+{
+	int			nstreams;
+	Oid			streams[PGS_RESTAMP_CLASSES];
+	bool		has_rows[PGS_RESTAMP_CLASSES];
+	FullTransactionId restore[PGS_RESTAMP_CLASSES];
+	int			nreaders;
+	MgReader   *readers;
+	bool		has_join;		/* a restored join that can carry on */
+	StringInfoData left_out;	/* joins whose state cannot follow */
+	int			nleft;
+	int64		left_ids[PGS_RESTAMP_CLASSES];
+} MgComponent;
+
+static int
+mg_stream_index(const MgComponent *c, Oid relid)
+{
+	int			i;
+
+	for (i = 0; i < c->nstreams; i++)
+		if (c->streams[i] == relid)
+			return i;
+	return -1;
+}
+
+static int
+mg_reader_cmp(const void *a, const void *b)
+{
+	int64		x = ((const MgReader *) a)->q.query_id;
+	int64		y = ((const MgReader *) b)->q.query_id;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* does the reader read the stream? */
+static bool
+mg_reads(const MgReader *r, Oid relid)
+{
+	if (r->q.nsides == PGS_MAX_SIDES)
+		return r->q.sides[0].relid == relid || r->q.sides[1].relid == relid;
+	return r->q.stream_relid == relid;
+}
+
+/*
+ * The component of q's streams: they, and every stream of every restored
+ * query that reads one of them, transitively, with those queries (each
+ * locked as its batches lock it), in query id order.  A restored join whose
+ * state cannot find its rows again (made before fingerprints) is left out,
+ * as before: its checkpoint stays the other history's.
+ */
+static void
+mg_component(const PgsQuery *q, MgComponent *c)
+{
+	int			i;
+	int			j;
+	int			k;
+	int			cap = 16;
+
+	memset(c, 0, sizeof(MgComponent));
+	initStringInfo(&c->left_out);
+	c->readers = palloc(sizeof(MgReader) * cap);
+	if (q->nsides == PGS_MAX_SIDES)
+	{
+		c->streams[c->nstreams++] = q->sides[0].relid;
+		if (q->sides[1].relid != q->sides[0].relid)
+			c->streams[c->nstreams++] = q->sides[1].relid;
+	}
+	else
+		c->streams[c->nstreams++] = q->stream_relid;
+	for (i = 0; i < c->nstreams; i++)
+	{
+		PgsForeignReader *found;
+		int			n = pgs_checkpoint_foreign_readers(c->streams[i], &found);
+
+		for (j = 0; j < n; j++)
+		{
+			MgReader   *r;
+			PgsQuery	rq;
+			bool		known = false;
+
+			for (k = 0; k < c->nreaders; k++)
+				if (c->readers[k].q.query_id == found[j].query_id)
+					known = true;
+			for (k = 0; k < c->nleft; k++)
+				if (c->left_ids[k] == found[j].query_id)
+					known = true;
+			if (known)
+				continue;
+			if (!pgs_query_read(NULL, found[j].query_id, PGS_QUERY_LOCK, &rq))
+				elog(ERROR, "streaming query with id " INT64_FORMAT " vanished",
+					 found[j].query_id);
+			if (rq.nsides == PGS_MAX_SIDES && !pgs_join_has_fingerprints(&rq))
+			{
+				if (c->nleft < PGS_RESTAMP_CLASSES)
+					c->left_ids[c->nleft++] = rq.query_id;
+				appendStringInfo(&c->left_out, "%s%s", c->left_out.len > 0 ? ", " : "",
+								 quote_identifier(rq.name));
+				continue;
+			}
+			if (c->nreaders == cap)
+			{
+				cap *= 2;
+				c->readers = repalloc(c->readers, sizeof(MgReader) * cap);
+			}
+			r = &c->readers[c->nreaders++];
+			r->q = rq;
+			r->end = found[j].end;
+			r->split = found[j].split;
+			r->start_bit = -1;
+			r->start = (Datum) 0;
+			if (rq.nsides == PGS_MAX_SIDES)
+			{
+				c->has_join = true;
+				for (k = 0; k < PGS_MAX_SIDES; k++)
+					if (mg_stream_index(c, rq.sides[k].relid) < 0 &&
+						c->nstreams < PGS_RESTAMP_CLASSES)
+						c->streams[c->nstreams++] = rq.sides[k].relid;
+			}
+		}
+	}
+	qsort(c->readers, c->nreaders, sizeof(MgReader), mg_reader_cmp);
+}
+
+/* this history's snapshot in which the rows whose stamps have bit b are running */
+static Datum
+mg_bit_snapshot(const bool *seen, int b, uint64 xmax)
+{
+	StringInfoData snap;
+	uint64		mask;
+
+	initStringInfo(&snap);
+	appendStringInfo(&snap, UINT64_FORMAT ":" UINT64_FORMAT ":",
+					 (uint64) FirstNormalTransactionId, xmax);
+	for (mask = 0; mask < PGS_RESTAMP_CLASSES; mask++)
+		if (seen[mask] && (mask & (UINT64CONST(1) << b)))
+			appendStringInfo(&snap, "%s" UINT64_FORMAT,
+							 snap.data[snap.len - 1] == ':' ? "" : ",",
+							 (uint64) FirstNormalTransactionId + mask);
+	return DirectFunctionCall1(pg_snapshot_in, CStringGetDatum(snap.data));
+}
+
+/*
+ * Stamp again at once every stream of q's component (mg_component), with
+ * one numbering of its restored queries: bit i of a row's new stamp is set
+ * when query i reads the row's stream and had not processed the row, and a
+ * join started from the latest rows has one more bit, set when the row was
+ * not visible in its start snapshot.  A join reads its two streams through
+ * one snapshot pair, which lists as running the same numbers for both.
+ * Before the stamps change, each join's state is given the new places of
+ * the rows it names (pgs_join_remap_restored); the stamps, rewritten in
+ * place, come last, and a call that failed part-way is made again.
+ */
+static void
+mg_restamp_component(const PgsQuery *q, MgComponent *c)
+{
+	Datum		snaps[PGS_RESTAMP_MAX_QUERIES];
+	bool		seen[PGS_RESTAMP_CLASSES];
+	int			nbits;
+	int			i;
+	int			k;
+	int64		restamped = 0;
+	uint64		xmax = 0;
+	StringInfoData names;
+	StringInfoData streams;
+	StringInfoData others;
+
+	initStringInfo(&names);
+	initStringInfo(&streams);
+	initStringInfo(&others);
+	for (k = 0; k < c->nstreams; k++)
+		appendStringInfo(&streams, "%s\"%s\"", k > 0 ? ", " : "", get_rel_name(c->streams[k]));
+
+	/* the bits: one per query, one more per join started from 'latest' */
+	nbits = c->nreaders;
+	for (i = 0; i < c->nreaders; i++)
+	{
+		MgReader   *r = &c->readers[i];
+
+		appendStringInfo(&names, "%s%s", i > 0 ? ", " : "", quote_identifier(r->q.name));
+		if (r->q.nsides == PGS_MAX_SIDES && pgs_join_read_start(&r->q, &r->start))
+			r->start_bit = nbits++;
+	}
+	if (nbits > PGS_RESTAMP_MAX_QUERIES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("stream tables %s linked by joins have %d restored queries, more than %d",
+						streams.data, nbits, PGS_RESTAMP_MAX_QUERIES),
+				 errdetail("The streams of restored joins are stamped again together, for streaming queries %s; a join started from the latest rows counts twice.",
+						   names.data),
+				 errhint("Drop the restored queries that are not needed, or choose restored_rows => 'deliver' for the joins after a restore that does not keep the stamps.")));
+
+	/* each stream with restored rows is its owner's to stamp again */
+	for (k = 0; k < c->nstreams; k++)
+	{
+		PgsQuery	sq;
+		bool		kept = false;
+		int64		restored = 0;
+		int64		intruders = 0;
+
+		sq = *q;
+		for (i = 0; i < c->nreaders; i++)
+			if (mg_reads(&c->readers[i], c->streams[k]))
+				sq = c->readers[i].q;
+		sq.stream_relid = c->streams[k];
+		c->has_rows[k] = pgs_restored_rows(&sq, &c->restore[k], &kept, &restored, &intruders);
+		if (!c->has_rows[k])
+			continue;
+		if (!pg_class_ownercheck(c->streams[k], GetUserId()))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("must be owner of stream table \"%s\" to stamp its restored rows again",
+							get_rel_name(c->streams[k])),
+					 errdetail("Restored joins link stream tables %s: their rows are stamped again together.",
+							   streams.data),
+					 errhint("Ask the owner of those streams to call stream.resume_restored_query('%s', 'checkpoint').",
+							 q->name)));
+		if (!kept)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the restored rows of stream table \"%s\" did not keep their stamps",
+							get_rel_name(c->streams[k])),
+					 errdetail("Restored joins link stream tables %s, whose rows are stamped again together from the restored checkpoints; the rows of \"%s\" carry the restoring transaction's id.",
+							   streams.data, get_rel_name(c->streams[k])),
+					 errhint("Restore every linked stream keeping the stamps, or choose restored_rows => 'deliver' for the joins.")));
+		if (intruders > 0)
+			mg_refuse_intruders(&sq, c->restore[k], intruders);
+		if (xmax == 0 || U64FromFullTransactionId(c->restore[k]) + 1 < xmax)
+			xmax = U64FromFullTransactionId(c->restore[k]) + 1;
+	}
+	if (xmax <= FirstNormalTransactionId + PGS_RESTAMP_CLASSES)
+		elog(ERROR, "the restore's transaction id " UINT64_FORMAT " is too low", xmax - 1);
+
+	/* the rows are stamped in place: see mg_restamp */
+	if (IsTransactionBlock())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("stream.resume_restored_query(..., 'checkpoint') cannot run inside a transaction block when it stamps restored rows again"),
+				 errhint("Call it on its own, outside BEGIN ... COMMIT.")));
+	for (k = 0; k < c->nstreams; k++)
+		LockRelationOid(c->streams[k], AccessExclusiveLock);
+	for (i = 0; i < c->nreaders; i++)
+	{
+		MgReader   *r = &c->readers[i];
+
+		if (r->split)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the checkpoint of streaming query \"%s\" ends part-way through the rows of one transaction",
+							r->q.name),
+					 errdetail("Which of that transaction's rows it processed was told by their places in the table, which the restore changed."),
+					 errhint("Restore without keeping the stamps, and choose restored_rows => 'skip' or 'deliver'.")));
+		snaps[i] = r->end;
+		if (r->start_bit >= 0)
+			snaps[r->start_bit] = r->start;
+		if (r->q.query_id != q->query_id || !has_privs_of_role(GetUserId(), q->owner))
+			appendStringInfo(&others, "%s%s", others.len > 0 ? ", " : "",
+							 quote_identifier(r->q.name));
+	}
+
+	/* the joins' states follow their rows, while the stamps still tell */
+	for (i = 0; i < c->nreaders; i++)
+	{
+		MgReader   *r = &c->readers[i];
+		PgsJoinProcessed how;
+
+		if (r->q.nsides != PGS_MAX_SIDES)
+			continue;
+		memset(&how, 0, sizeof(how));
+		how.end = r->end;
+		how.bit = i;
+		how.start_bit = r->start_bit;
+		how.classes = PGS_RESTAMP_CLASSES;
+		for (k = 0; k < PGS_MAX_SIDES; k++)
+		{
+			int			s = mg_stream_index(c, r->q.sides[k].relid);
+
+			how.restore[k] = c->has_rows[s] ? c->restore[s] : InvalidFullTransactionId;
+		}
+		(void) pgs_join_remap_restored(&r->q, &how);
+	}
+
+	/* the stamps */
+	memset(seen, 0, sizeof(seen));
+	for (k = 0; k < c->nstreams; k++)
+	{
+		bool		reads[PGS_RESTAMP_MAX_QUERIES];
+
+		if (!c->has_rows[k])
+			continue;
+		for (i = 0; i < c->nreaders; i++)
+		{
+			reads[i] = mg_reads(&c->readers[i], c->streams[k]);
+			if (c->readers[i].start_bit >= 0)
+				reads[c->readers[i].start_bit] = reads[i];
+		}
+		restamped += pgs_restamp_restored_bits(c->streams[k], c->restore[k], nbits,
+											   snaps, reads, seen);
+	}
+
+	/* each query's boundary, and a 'latest' join's start, list their bits */
+	for (i = 0; i < c->nreaders; i++)
+	{
+		MgReader   *r = &c->readers[i];
+
+		if (r->q.nsides == PGS_MAX_SIDES)
+		{
+			pgs_checkpoint_restart(r->q.query_id, mg_bit_snapshot(seen, i, xmax),
+								   pgs_stream_relfilenode(r->q.sides[0].relid));
+			pgs_checkpoint_restart_side(r->q.query_id,
+										pgs_stream_relfilenode(r->q.sides[1].relid));
+			if (r->start_bit >= 0)
+				pgs_join_set_start(&r->q, mg_bit_snapshot(seen, r->start_bit, xmax));
+		}
+		else
+			pgs_checkpoint_restart(r->q.query_id, mg_bit_snapshot(seen, i, xmax),
+								   pgs_stream_relfilenode(r->q.stream_relid));
+	}
+	ereport(NOTICE,
+			(errmsg("stamped " INT64_FORMAT " restored rows of stream tables %s again",
+					restamped, streams.data),
+			 others.len > 0 ?
+			 errdetail("The checkpoints of streaming queries %s, restored with them, are this cluster's now too; resume them with stream.resume_query().",
+					   others.data) : 0));
+	if (c->left_out.len > 0)
+		ereport(WARNING,
+				(errmsg("streaming queries %s were left out", c->left_out.data),
+				 errdetail("Their join state names rows only by their place in the table (it was made by pg_streaming 0.7), which the restore changed."),
+				 errhint("Drop them and start them again, with starting_from => 'latest' to leave the rows already processed.")));
+	if (has_privs_of_role(GetUserId(), q->owner))
+	{
+		pgs_query_set_status(q->query_id, "active", false);
+		pgs_notify_scheduler_at_commit();
+		pgs_notice_if_unscheduled(q->name);
+	}
+}
+
+/*
+ * stream.resume_restored_query for a join between two streams (see below
+ * for the single-stream query): 'checkpoint' after a restore that kept the
+ * stamps, into another cluster (every stream linked by restored joins
+ * stamped again at once, mg_restamp_component) or into the same one (the
+ * checkpoint adopted, the state given the rows' new places); 'deliver'
+ * (the state forgotten, every restored row of both streams processed
+ * again, as a query started afresh over its whole streams); 'skip' is
+ * refused: what a join's state names is found again only through the
+ * stamps the restore kept.
+ */
+static void
+mg_resume_join(const PgsQuery *q, const char *how, const PgsHistoryCheck *h)
+{
+	bool		same_cluster = h->recorded && h->sysid_known && h->local_known &&
+		h->system_identifier == h->local_system_identifier && !h->behind;
+	bool		has_rows[PGS_MAX_SIDES];
+	bool		kept[PGS_MAX_SIDES];
+	FullTransactionId restore[PGS_MAX_SIDES];
+	int64		intruders[PGS_MAX_SIDES];
+	PgsQuery	sq[PGS_MAX_SIDES];
+	bool		foreign_stamps = false;
+	int			side;
+
+	if (strcmp(how, "skip") == 0)
+	{
+		pgs_query_check_access(q);
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("streaming query \"%s\" joins two streams and cannot take its restored rows as processed", q->name),
+				 errdetail("Which restored rows its state names, and which of them it processed, is told only by the stamps a restore keeps."),
+				 errhint("Choose restored_rows => 'deliver' to deliver every restored row again into an emptied target, or restore keeping the stamps and choose 'checkpoint'; or drop the query and start it again with starting_from => 'latest'.")));
+	}
+	for (side = 0; side < PGS_MAX_SIDES; side++)
+	{
+		int64		restored = 0;
+
+		sq[side] = *q;
+		sq[side].stream_relid = q->sides[side].relid;
+		has_rows[side] = pgs_restored_rows(&sq[side], &restore[side], &kept[side],
+										   &restored, &intruders[side]);
+		if (has_rows[side] && kept[side] && !same_cluster)
+			foreign_stamps = true;
+	}
+	if (strcmp(how, "checkpoint") == 0 && !pgs_join_has_fingerprints(q))
+	{
+		pgs_query_check_access(q);
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("streaming query \"%s\" joins two streams and cannot carry on after a restore into another transaction history", q->name),
+				 errdetail("Its state was made by pg_streaming 0.7, which names the rows a join keeps only by their place in the table, and a logical restore changes it."),
+				 errhint("Choose restored_rows => 'deliver' to deliver every restored row again into an emptied target, or drop the query and start it again, with starting_from => 'latest' to leave the rows already processed.")));
+	}
+
+	if (foreign_stamps)
+	{
+		MgComponent c;
+
+		if (strcmp(how, "checkpoint") != 0)
+		{
+			pgs_query_check_access(q);
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("stream tables \"%s\" and \"%s\" of streaming query \"%s\" hold rows stamped in another cluster",
+							get_rel_name(q->sides[0].relid), get_rel_name(q->sides[1].relid), q->name),
+					 errdetail("The restore kept the stamps the rows were dumped with, and the query's checkpoint was written by the database system with identifier " UINT64_FORMAT ", not this one: those transaction ids name nothing here, for this query or any other, until they are stamped again.",
+							   (uint64) h->system_identifier),
+					 errhint("Choose restored_rows => 'checkpoint': the restored checkpoints tell exactly which of those rows each query processed.")));
+		}
+		/* the stream owners may do this, for every query on their streams */
+		for (side = 0; side < PGS_MAX_SIDES; side++)
+			if (!pg_class_ownercheck(q->sides[side].relid, GetUserId()))
+				pgs_query_check_access(q);
+		mg_component(q, &c);
+		mg_restamp_component(q, &c);
+		return;
+	}
+	pgs_query_check_access(q);
+
+	if (strcmp(how, "checkpoint") == 0)
+	{
+		PgsJoinProcessed proc;
+		PgsForeignReader *readers;
+		int			n;
+		int			i;
+
+		for (side = 0; side < PGS_MAX_SIDES; side++)
+			if (!same_cluster || (has_rows[side] && !kept[side]))
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("the checkpoint of streaming query \"%s\" cannot tell which restored rows it processed", q->name),
+						 !same_cluster ?
+						 errdetail("It was written in the database system with identifier " UINT64_FORMAT ", not in this cluster's transaction history.",
+								   (uint64) h->system_identifier) :
+						 errdetail("The restore gave the rows of stream table \"%s\" its own transaction id (it ran without session_replication_role = replica).",
+								   get_rel_name(q->sides[side].relid)),
+						 errhint("Choose restored_rows => 'deliver' to deliver them again into an emptied target.")));
+
+		/* the same history: the stamps hold, the rows' places do not */
+		memset(&proc, 0, sizeof(proc));
+		proc.bit = proc.start_bit = -1;
+		n = pgs_checkpoint_foreign_readers(q->sides[0].relid, &readers);
+		for (i = 0; i < n; i++)
+			if (readers[i].query_id == q->query_id)
+				proc.end = readers[i].end;
+		(void) pgs_join_remap_restored(q, &proc);
+		pgs_checkpoint_adopt(q->query_id);
+	}
+	else
+	{
+		Datum		none;
+
+		/* an aggregation's state over the join holds the restored rows */
+		if (OidIsValid(q->state_relid) && get_attnum(q->state_relid, "side") == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("streaming query \"%s\" keeps state, which holds the restored rows already", q->name),
+					 errhint("Drop the query and start it again over an emptied target.")));
+		for (side = 0; side < PGS_MAX_SIDES; side++)
+			if (intruders[side] > 0)
+				mg_refuse_intruders(&sq[side], restore[side], intruders[side]);
+
+		/* before every transaction, both streams from their first block */
+		none = DirectFunctionCall1(pg_snapshot_in,
+								   CStringGetDatum(psprintf(UINT64_FORMAT ":" UINT64_FORMAT ":",
+															(uint64) FirstNormalTransactionId,
+															(uint64) FirstNormalTransactionId)));
+		pgs_join_clear_state(q);
+		pgs_checkpoint_restart(q->query_id, none, pgs_stream_relfilenode(q->sides[0].relid));
+		pgs_checkpoint_restart_side(q->query_id, pgs_stream_relfilenode(q->sides[1].relid));
+		pgs_checkpoint_forget_watermarks(q->query_id);
+	}
+	pgs_query_set_status(q->query_id, "active", false);
+	pgs_notify_scheduler_at_commit();
+	pgs_notice_if_unscheduled(q->name);
+}
+
 /*
  * After a restore into another cluster that kept the rows' stamps: stamp
  * the restored rows again (restored.c), from the checkpoints of every query
@@ -230,6 +718,19 @@ mg_restamp(const PgsQuery *q, FullTransactionId restore)
 				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
 				 errmsg("stream.resume_restored_query(..., 'checkpoint') cannot run inside a transaction block when it stamps restored rows again"),
 				 errhint("Call it on its own, outside BEGIN ... COMMIT.")));
+
+	/* a restored join reads the stream: its streams are stamped together */
+	if (pgs_catalog_has_joins())
+	{
+		MgComponent c;
+
+		mg_component(q, &c);
+		if (c.has_join)
+		{
+			mg_restamp_component(q, &c);
+			return;
+		}
+	}
 	LockRelationOid(q->stream_relid, AccessExclusiveLock);
 	n = pgs_checkpoint_foreign_queries(q->stream_relid, &ids, &ends, &splits);
 	if (n > PGS_RESTAMP_MAX_QUERIES)
@@ -356,12 +857,8 @@ stream_resume_restored_query(PG_FUNCTION_ARGS)
 		PG_RETURN_BOOL(false);
 	if (q.nsides == PGS_MAX_SIDES)
 	{
-		pgs_query_check_access(&q);
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("streaming query \"%s\" joins two streams and cannot carry on after a restore into another transaction history", q.name),
-				 errdetail("A join keeps rows of its streams by their place in the table, and reads the rows of both streams by their transactions, which a logical restore changes."),
-				 errhint("Drop the query and start it again, with starting_from => 'latest' to leave the rows already processed.")));
+		mg_resume_join(&q, how, &h);
+		PG_RETURN_BOOL(true);
 	}
 
 	same_cluster = h.recorded && h.sysid_known && h.local_known &&

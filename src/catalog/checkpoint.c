@@ -793,6 +793,113 @@ pgs_checkpoint_foreign_queries(Oid stream_relid, int64 **ids, Datum **ends,
 }
 
 /*
+ * The queries reading a stream, joins included, whose latest offsets name
+ * another history (or none), in query id order, each with its streams and
+ * the end snapshot of its latest committed batch (0 when it committed
+ * none), and whether that end splits a transaction: what stamping the
+ * rows of several streams again at once needs (a join reads both of its
+ * streams through one snapshot pair).  Returns their number; the array is
+ * allocated in the caller's memory context.
+ */
+int
+pgs_checkpoint_foreign_readers(Oid stream_relid, PgsForeignReader **readers)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(stream_relid)};
+	int			n;
+	int			i;
+
+	if (!pgs_catalog_has_joins())
+		elog(ERROR, "the catalog of pg_streaming has no joins");
+	pgs_catalog_begin(&acc);
+	n = pgs_catalog_exec("SELECT d.query_id, c.end_snapshot, c.end_split_xid IS NOT NULL,"
+						 " d.stream_relid::oid, s2.relid::oid"
+						 " FROM stream.query_defs d"
+						 " JOIN LATERAL (SELECT o.history_id FROM stream.checkpoint_offsets o"
+						 "                WHERE o.query_id = d.query_id"
+						 "                ORDER BY o.batch_id DESC LIMIT 1) l ON true"
+						 " LEFT JOIN LATERAL (SELECT o.end_snapshot, o.end_split_xid"
+						 "                     FROM stream.checkpoint_commits k"
+						 "                     JOIN stream.checkpoint_offsets o USING (query_id, batch_id)"
+						 "                    WHERE k.query_id = d.query_id"
+						 "                    ORDER BY k.batch_id DESC LIMIT 1) c ON true"
+						 " LEFT JOIN stream.query_side_defs s2"
+						 "   ON s2.query_id = d.query_id AND s2.side = 2"
+						 " WHERE (d.stream_relid::oid = $1 OR s2.relid::oid = $1)"
+						 "   AND l.history_id IS DISTINCT FROM (SELECT history_id FROM stream.local_history)"
+						 " ORDER BY d.query_id",
+						 1, argtypes, values, NULL, false, 0);
+	*readers = MemoryContextAllocZero(cxt, sizeof(PgsForeignReader) * (n + 1));
+	for (i = 0; i < n; i++)
+	{
+		PgsForeignReader *r = &(*readers)[i];
+		bool		isnull;
+		Datum		end;
+		Datum		d;
+
+		r->query_id = DatumGetInt64(pgs_result_datum(i, 1, &isnull));
+		end = pgs_result_copy(i, 2, &isnull, cxt);
+		r->end = isnull ? (Datum) 0 : end;
+		r->split = !isnull && DatumGetBool(pgs_result_datum(i, 3, &isnull));
+		r->streams[0] = DatumGetObjectId(pgs_result_datum(i, 4, &isnull));
+		d = pgs_result_datum(i, 5, &isnull);
+		r->streams[1] = isnull ? InvalidOid : DatumGetObjectId(d);
+	}
+	pgs_catalog_end(&acc);
+	return n;
+}
+
+/*
+ * After pgs_checkpoint_restart of a join: side 2's offsets of the latest
+ * committed batch name the side's present storage too.
+ */
+void
+pgs_checkpoint_restart_side(int64 query_id, Oid relfilenode)
+{
+	Oid			argtypes[2] = {INT8OID, OIDOID};
+	Datum		values[2] = {Int64GetDatum(query_id), ObjectIdGetDatum(relfilenode)};
+
+	if (!pgs_catalog_has_joins())
+		return;
+	pgs_catalog_run("UPDATE stream.checkpoint_sides SET relfilenode = $2"
+					" WHERE query_id = $1 AND batch_id = (SELECT max(batch_id)"
+					" FROM stream.checkpoint_commits WHERE query_id = $1)",
+					2, argtypes, values, NULL, false, 0);
+}
+
+/*
+ * Forget the watermarks of the query's latest committed batch (the
+ * query's, for late rows and eviction, and each side's): its next batch
+ * starts without any, as a query started afresh.
+ */
+void
+pgs_checkpoint_forget_watermarks(int64 query_id)
+{
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(query_id)};
+
+	pgs_catalog_begin(&acc);
+	pgs_catalog_exec("UPDATE stream.progress_log SET next_watermark = NULL"
+					 " WHERE query_id = $1 AND batch_id = (SELECT max(batch_id)"
+					 " FROM stream.checkpoint_commits WHERE query_id = $1)",
+					 1, argtypes, values, NULL, false, 0);
+	pgs_catalog_exec("UPDATE stream.checkpoint_watermarks"
+					 " SET watermark = NULL, late_watermark = NULL"
+					 " WHERE query_id = $1 AND batch_id = (SELECT max(batch_id)"
+					 " FROM stream.checkpoint_commits WHERE query_id = $1)",
+					 1, argtypes, values, NULL, false, 0);
+	if (pgs_catalog_has_joins())
+		pgs_catalog_exec("UPDATE stream.progress_side_log SET watermark = NULL"
+						 " WHERE query_id = $1 AND batch_id = (SELECT max(batch_id)"
+						 " FROM stream.progress_side_log WHERE query_id = $1)",
+						 1, argtypes, values, NULL, false, 0);
+	pgs_catalog_end(&acc);
+}
+
+/*
  * Side 2's part of a join batch's offsets, written ahead with the batch's
  * offsets row (in the same transaction, after it).  A join batch takes
  * whole transactions of both streams, so the boundary splits none.

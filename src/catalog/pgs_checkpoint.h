@@ -123,6 +123,20 @@ extern int	pgs_checkpoint_foreign_queries(Oid stream_relid, int64 **ids,
 										   Datum **ends, bool **splits);
 extern void pgs_checkpoint_restart(int64 query_id, Datum end_snapshot,
 								   Oid relfilenode);
+
+/* a query reading a restored stream, for stamping several streams at once */
+typedef struct PgsForeignReader
+{
+	int64		query_id;
+	Datum		end;			/* its latest committed end; 0: none */
+	bool		split;			/* that end splits a transaction */
+	Oid			streams[2];		/* its stream, or a join's two sides' */
+} PgsForeignReader;
+
+extern int	pgs_checkpoint_foreign_readers(Oid stream_relid,
+										   PgsForeignReader **readers);
+extern void pgs_checkpoint_restart_side(int64 query_id, Oid relfilenode);
+extern void pgs_checkpoint_forget_watermarks(int64 query_id);
 extern int64 pgs_checkpoint_last_commit(int64 query_id);
 extern bool pgs_checkpoint_read(int64 query_id, int64 batch_id,
 								PgsOffsets *o);

@@ -44,5 +44,8 @@ extern void pgs_batch_at_subxact_end(SubXactEvent event, SubTransactionId mySubi
 #define PGS_RESTAMP_CLASSES		(1 << PGS_RESTAMP_MAX_QUERIES)
 extern int64 pgs_restamp_restored(Oid relid, FullTransactionId restore,
 								  int nqueries, const Datum *ends, bool *seen);
+extern int64 pgs_restamp_restored_bits(Oid relid, FullTransactionId restore,
+									   int nqueries, const Datum *ends,
+									   const bool *reads, bool *seen);
 
 #endif							/* PGS_BATCH_H */

@@ -104,6 +104,22 @@ int64
 pgs_restamp_restored(Oid relid, FullTransactionId restore, int nqueries,
 					 const Datum *ends, bool *seen)
 {
+	memset(seen, 0, sizeof(bool) * PGS_RESTAMP_CLASSES);
+	return pgs_restamp_restored_bits(relid, restore, nqueries, ends, NULL, seen);
+}
+
+/*
+ * The same for one stream of several stamped again at once, whose queries
+ * are numbered together (a join reads two streams through one snapshot
+ * pair, so its bit means the same in both): bit i stands for the snapshot
+ * ends[i] (0: none, every row is after it), set when a row is not visible
+ * in it, and only where reads[i] says that the query of bit i reads this
+ * stream (NULL: every bit does).  seen[] is added to, not cleared.
+ */
+int64
+pgs_restamp_restored_bits(Oid relid, FullTransactionId restore, int nqueries,
+						  const Datum *ends, const bool *reads, bool *seen)
+{
 	Relation	rel = table_open(relid, NoLock);
 	TupleDesc	desc = RelationGetDescr(rel);
 	PgsXidSnapshot *snaps = palloc0(sizeof(PgsXidSnapshot) * (nqueries + 1));
@@ -132,7 +148,6 @@ pgs_restamp_restored(Oid relid, FullTransactionId restore, int nqueries,
 	for (i = 0; i < nqueries; i++)
 		if (ends[i] != (Datum) 0)
 			pgs_snapshot_parse(ends[i], &snaps[i]);
-	memset(seen, 0, sizeof(bool) * PGS_RESTAMP_CLASSES);
 
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
 	scan = table_beginscan(rel, snapshot, 0, NULL);
@@ -164,7 +179,8 @@ pgs_restamp_restored(Oid relid, FullTransactionId restore, int nqueries,
 		else
 		{
 			for (i = 0; i < nqueries; i++)
-				if (ends[i] == (Datum) 0 || !rs_visible(&snaps[i], stamp))
+				if ((reads == NULL || reads[i]) &&
+					(ends[i] == (Datum) 0 || !rs_visible(&snaps[i], stamp)))
 					mask |= UINT64CONST(1) << i;
 		}
 		seen[mask] = true;

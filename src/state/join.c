@@ -41,13 +41,18 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class_d.h"
 #include "catalog/pg_type_d.h"
+#include "common/hashfn.h"
 #include "common/int.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
@@ -226,6 +231,186 @@ join_time_array(TimestampTz *ts, bool *nulls, int n)
 											  TYPALIGN_DOUBLE));
 }
 
+/* ---- fingerprints: a stream row named by its content ---- */
+
+/*
+ * A logical restore places a stream's rows elsewhere, so the state names
+ * each row it keeps ('u', 'l') also by a fingerprint of its content, from
+ * which the row is found again (pgs_join_remap_restored).  The fingerprint
+ * must come out the same in another cluster and another session: a column
+ * of a built-in type (or a domain over one) is hashed in its binary form,
+ * detoasted and decompressed, whose bytes name no object of the cluster; a
+ * column of another type (an enum, a composite, an array of those, whose
+ * binary forms hold the cluster's oids) is hashed in its text form, made
+ * with fixed output settings.  The stamp column is left out: a restore
+ * into another cluster stamps the rows again, and which rows a query
+ * processed is told by their stamps, not by their fingerprints.
+ */
+typedef struct JoinFpColumn
+{
+	AttrNumber	attnum;
+	bool		text;			/* hashed in its text form */
+	int16		typlen;
+	bool		typbyval;
+	FmgrInfo	out;
+} JoinFpColumn;
+
+typedef struct JoinFp
+{
+	int			ncols;
+	JoinFpColumn *cols;
+	bool		any_text;
+} JoinFp;
+
+#define JOIN_FP_NULL	UINT64CONST(0x5bd1e9955bd1e995)
+
+static void
+join_fp_begin(Relation rel, JoinFp *fp)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			i;
+
+	memset(fp, 0, sizeof(JoinFp));
+	fp->cols = palloc0(sizeof(JoinFpColumn) * Max(desc->natts, 1));
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		JoinFpColumn *c;
+
+		if (att->attisdropped || strcmp(NameStr(att->attname), PGS_XID_COLUMN) == 0)
+			continue;
+		c = &fp->cols[fp->ncols++];
+		c->attnum = att->attnum;
+		c->typlen = att->attlen;
+		c->typbyval = att->attbyval;
+		c->text = getBaseType(att->atttypid) >= FirstNormalObjectId;
+		if (c->text)
+		{
+			Oid			outfn;
+			bool		varlena;
+
+			getTypeOutputInfo(att->atttypid, &outfn, &varlena);
+			fmgr_info(outfn, &c->out);
+			fp->any_text = true;
+		}
+	}
+}
+
+/* the fingerprint of the row in slot */
+static int64
+join_fp_row(JoinFp *fp, TupleTableSlot *slot)
+{
+	uint64		h = hash_bytes_extended((const unsigned char *) &fp->ncols,
+										sizeof(fp->ncols), 0);
+	int			i;
+
+	slot_getallattrs(slot);
+	for (i = 0; i < fp->ncols; i++)
+	{
+		JoinFpColumn *c = &fp->cols[i];
+		Datum		v = slot->tts_values[c->attnum - 1];
+		uint64		ch;
+
+		if (slot->tts_isnull[c->attnum - 1])
+			ch = JOIN_FP_NULL;
+		else if (c->text)
+		{
+			char	   *str = OutputFunctionCall(&c->out, v);
+
+			ch = hash_bytes_extended((const unsigned char *) str, strlen(str), 1);
+			pfree(str);
+		}
+		else if (c->typbyval)
+		{
+			char		buf[sizeof(Datum)];
+
+			store_att_byval(buf, v, c->typlen);
+			ch = hash_bytes_extended((const unsigned char *) buf, c->typlen, 1);
+		}
+		else if (c->typlen > 0)
+			ch = hash_bytes_extended((const unsigned char *) DatumGetPointer(v),
+									 c->typlen, 1);
+		else if (c->typlen == -1)
+		{
+			struct varlena *d = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(v));
+
+			ch = hash_bytes_extended((const unsigned char *) VARDATA_ANY(d),
+									 VARSIZE_ANY_EXHDR(d), 1);
+			if ((Pointer) d != DatumGetPointer(v))
+				pfree(d);
+		}
+		else
+			ch = hash_bytes_extended((const unsigned char *) DatumGetCString(v),
+									 strlen(DatumGetCString(v)), 1);
+		h = hash_combine64(h, ch);
+	}
+	return (int64) h;
+}
+
+/*
+ * The output settings under which a text form is the same in every
+ * session: undone at the end of the caller's owner stretch.
+ */
+static void
+join_fp_settings(const JoinFp *fp)
+{
+	if (!fp->any_text)
+		return;
+	(void) set_config_option("TimeZone", "UTC", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("DateStyle", "ISO, YMD", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("IntervalStyle", "postgres", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("extra_float_digits", "1", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("bytea_output", "hex", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+}
+
+/*
+ * The fingerprints of a side's rows at tids, as an int8[]: the rows are
+ * fetched from the stream (where the batch has just read them), and any
+ * output function runs as the query's owner.
+ */
+static Datum
+join_fingerprints(const PgsQuery *q, int side, const ItemPointer tids, int n)
+{
+	PgsCatalogAccess acc = {0};
+	MemoryContext cxt = CurrentMemoryContext;
+	Relation	rel = table_open(q->sides[side].relid, AccessShareLock);
+	Datum	   *fps = palloc(sizeof(Datum) * Max(n, 1));
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	JoinFp		fp;
+	int			i;
+
+	join_fp_begin(rel, &fp);
+	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
+	MemoryContextSwitchTo(cxt);
+	join_fp_settings(&fp);
+	for (i = 0; i < n; i++)
+	{
+		if (!table_tuple_fetch_row_version(rel, &tids[i], SnapshotAny, slot))
+			elog(ERROR, "row (%u,%u) of stream table \"%s\" vanished",
+				 ItemPointerGetBlockNumber(&tids[i]), ItemPointerGetOffsetNumber(&tids[i]),
+				 RelationGetRelationName(rel));
+		fps[i] = Int64GetDatum(join_fp_row(&fp, slot));
+	}
+	pgs_owner_end(&acc);
+	MemoryContextSwitchTo(cxt);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+	return PointerGetDatum(construct_array(fps, n, INT8OID, 8, FLOAT8PASSBYVAL,
+										   TYPALIGN_DOUBLE));
+}
+
+/* does the join's state table name rows by fingerprint too (made after 0.7)? */
+static bool
+join_has_fp(const PgsQuery *q)
+{
+	return get_attnum(q->state_relid, "fp") != InvalidAttrNumber;
+}
+
 /* ---- the state table ---- */
 
 /*
@@ -240,7 +425,8 @@ pgs_join_create_state(const char *query_name)
 
 	relid = pgs_state_create_table(query_name,
 								   "(side smallint NOT NULL, kind \"char\" NOT NULL,"
-								   " tid tid, t timestamptz, snap pg_catalog.pg_snapshot)",
+								   " tid tid, t timestamptz, snap pg_catalog.pg_snapshot,"
+								   " fp bigint)",
 								   &qualified);
 	pgs_state_ddl(psprintf("CREATE INDEX ON %s (side, kind, tid)", qualified), query_name);
 	return relid;
@@ -843,18 +1029,32 @@ join_bound(const PgsJoinBound *b, bool w_null, TimestampTz w, Datum *value,
 	*null = ' ';
 }
 
-/* write rows of a kind for one side into the state table */
+/*
+ * Write rows of a kind for one side into the state table, with their
+ * fingerprints where the table has them.
+ */
 static int64
-join_state_insert(const PgsQuery *q, int side, char kind, Datum tids, Datum times)
+join_state_insert(const PgsQuery *q, int side, char kind, ItemPointer tids, int n,
+				  Datum times)
 {
-	Oid			types[4] = {INT2OID, CHAROID, TIDARRAYOID, TIMESTAMPTZARRAYOID};
-	Datum		values[4] = {Int16GetDatum(side + 1), CharGetDatum(kind), tids, times};
+	Oid			types[5] = {INT2OID, CHAROID, TIDARRAYOID, TIMESTAMPTZARRAYOID, INT8ARRAYOID};
+	Datum		values[5] = {Int16GetDatum(side + 1), CharGetDatum(kind),
+	join_tid_array(tids, n), times, (Datum) 0};
+	char	   *rel = pgs_qualified_relname(q->state_relid);
 
-	return pgs_catalog_run(psprintf("INSERT INTO %s (side, kind, tid, t)"
-									" SELECT $1, $2, u.tid, u.t"
-									" FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4)) AS u(tid, t)",
-									pgs_qualified_relname(q->state_relid)),
-						   4, types, values, NULL, false, 0);
+	if (!join_has_fp(q))
+		return pgs_catalog_run(psprintf("INSERT INTO %s (side, kind, tid, t)"
+										" SELECT $1, $2, u.tid, u.t"
+										" FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4)) AS u(tid, t)",
+										rel),
+							   4, types, values, NULL, false, 0);
+	values[4] = join_fingerprints(q, side, tids, n);
+	return pgs_catalog_run(psprintf("INSERT INTO %s (side, kind, tid, t, fp)"
+									" SELECT $1, $2, u.tid, u.t, u.fp"
+									" FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4),"
+									" pg_catalog.unnest($5)) AS u(tid, t, fp)",
+									rel),
+						   5, types, values, NULL, false, 0);
 }
 
 /*
@@ -1032,9 +1232,8 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 			continue;
 		join_side_rows(q, p, side, values, nulls, &rows[side]);
 		if (rows[side].nlate > 0 && q->sides[side].event_time != NULL)
-			added[side] += join_state_insert(q, side, 'l',
-											 join_tid_array(rows[side].late_tids, rows[side].nlate),
-											 rows[side].late_times);
+			added[side] += join_state_insert(q, side, 'l', rows[side].late_tids,
+											 rows[side].nlate, rows[side].late_times);
 	}
 	if (!jb->no_data)
 		join_read_state(q, 'l', late_tids, NULL, NULL);
@@ -1087,7 +1286,7 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 			n++;
 		}
 		if (n > 0)
-			added[side] += join_state_insert(q, side, 'u', join_tid_array(tids, n),
+			added[side] += join_state_insert(q, side, 'u', tids, n,
 											 join_time_array(times, tnulls, n));
 		/* rows that waited and matched in this batch */
 		mtids = palloc(sizeof(ItemPointerData) * Max(hash_get_num_entries(join_marks[side]), 1));
@@ -1271,6 +1470,278 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 		}
 	}
 	return written;
+}
+
+/* ---- after a logical restore ---- */
+
+/* does the join's state name its rows by fingerprint (a state made after 0.7)? */
+bool
+pgs_join_has_fingerprints(const PgsQuery *q)
+{
+	PgsQuery	jq;
+
+	if (join_chained(q))
+	{
+		join_own(q, &jq);
+		q = &jq;
+	}
+	return join_has_fp(q);
+}
+
+/* the snapshot the join started at (starting_from => 'latest'), or false */
+bool
+pgs_join_read_start(const PgsQuery *q, Datum *start)
+{
+	PgsQuery	jq;
+	bool		start_null = true;
+
+	if (join_chained(q))
+	{
+		join_own(q, &jq);
+		q = &jq;
+	}
+	join_read_state(q, 'u', NULL, start, &start_null);
+	return !start_null;
+}
+
+/*
+ * Forget everything the join's state holds, its start included: its next
+ * batch reads its streams as a query that starts afresh.
+ */
+void
+pgs_join_clear_state(const PgsQuery *q)
+{
+	PgsQuery	jq;
+
+	if (join_chained(q))
+	{
+		join_own(q, &jq);
+		q = &jq;
+	}
+	pgs_catalog_run(psprintf("DELETE FROM %s", pgs_qualified_relname(q->state_relid)),
+					0, NULL, NULL, NULL, false, 0);
+}
+
+/* is the stamp visible in the snapshot, as pg_visible_in_snapshot says? */
+static bool
+join_visible(const PgsXidSnapshot *s, uint64 stamp)
+{
+	if (stamp < s->xmin)
+		return true;
+	if (stamp >= s->xmax)
+		return false;
+	return !pgs_snapshot_running(s, stamp);
+}
+
+/* what a state row needs: as many processed rows of its fingerprint */
+typedef struct JoinFpWant
+{
+	int64		fp;				/* hash key */
+	int			need;
+	int			found;
+	int			used;
+	ItemPointerData *tids;
+} JoinFpWant;
+
+/*
+ * After a logical restore: the join's state names rows of its streams by
+ * their places, which the restore changed.  Each state row is given the
+ * place of a restored row of its side with its fingerprint that the join
+ * processed (rows the join had not processed yet, or that were before its
+ * start, are not the state's): such rows are the same row for the join,
+ * whichever of them the state names, so they are matched by number.  Which
+ * rows the join processed is told by how->end and its start snapshot, or,
+ * for rows already stamped again (a stamping that failed part-way and is
+ * made again), by the bits how->bit and how->start_bit of their new stamps.
+ * A state row that finds no row is an error, and nothing is changed.
+ * Returns the number of state rows moved.
+ */
+int64
+pgs_join_remap_restored(const PgsQuery *q, const PgsJoinProcessed *how)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	PgsCatalogAccess acc = {0};
+	PgsQuery	jq;
+	PgsXidSnapshot end;
+	PgsXidSnapshot start;
+	Datum		startd = (Datum) 0;
+	bool		has_start;
+	int			nstate;
+	ItemPointerData *state_ctid;
+	int		   *state_side;
+	int64	   *state_fp;
+	ItemPointerData *new_tid;
+	int64		missing[PGS_MAX_SIDES] = {0, 0};
+	int			side;
+	int			i;
+
+	if (join_chained(q))
+	{
+		join_own(q, &jq);
+		q = &jq;
+	}
+	if (!join_has_fp(q))
+		elog(ERROR, "the join state of streaming query \"%s\" has no fingerprints", q->name);
+	has_start = pgs_join_read_start(q, &startd);
+	if (how->end != (Datum) 0)
+		pgs_snapshot_parse(how->end, &end);
+	if (has_start)
+		pgs_snapshot_parse(startd, &start);
+
+	/* the rows the state names */
+	pgs_catalog_begin(&acc);
+	nstate = pgs_catalog_exec(psprintf("SELECT ctid, side, fp FROM %s"
+									   " WHERE kind IN ('u', 'l') ORDER BY side, fp",
+									   pgs_qualified_relname(q->state_relid)),
+							  0, NULL, NULL, NULL, true, 0);
+	MemoryContextSwitchTo(cxt);
+	state_ctid = palloc(sizeof(ItemPointerData) * Max(nstate, 1));
+	state_side = palloc(sizeof(int) * Max(nstate, 1));
+	state_fp = palloc(sizeof(int64) * Max(nstate, 1));
+	new_tid = palloc(sizeof(ItemPointerData) * Max(nstate, 1));
+	for (i = 0; i < nstate; i++)
+	{
+		bool		isnull;
+		Datum		d;
+
+		state_ctid[i] = *(ItemPointer) DatumGetPointer(pgs_result_datum(i, 1, &isnull));
+		state_side[i] = DatumGetInt16(pgs_result_datum(i, 2, &isnull)) - 1;
+		d = pgs_result_datum(i, 3, &isnull);
+		if (isnull || state_side[i] < 0 || state_side[i] >= PGS_MAX_SIDES)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("the join state of streaming query \"%s\" has a row without a fingerprint",
+							q->name)));
+		state_fp[i] = DatumGetInt64(d);
+	}
+	pgs_catalog_end(&acc);
+	MemoryContextSwitchTo(cxt);
+	if (nstate == 0)
+		return 0;
+
+	for (side = 0; side < PGS_MAX_SIDES; side++)
+	{
+		HASHCTL		ctl;
+		HTAB	   *want;
+		JoinFpWant *w;
+		bool		found;
+		Relation	rel;
+		TupleTableSlot *slot;
+		TableScanDesc scan;
+		Snapshot	snapshot;
+		AttrNumber	xid_attno;
+		JoinFp		fp;
+		PgsCatalogAccess oacc = {0};
+		int			nwant = 0;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(JoinFpWant);
+		ctl.hcxt = cxt;
+		want = hash_create("pg_streaming join fingerprints", 256, &ctl,
+						   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		for (i = 0; i < nstate; i++)
+		{
+			if (state_side[i] != side)
+				continue;
+			w = hash_search(want, &state_fp[i], HASH_ENTER, &found);
+			if (!found)
+			{
+				w->need = w->found = w->used = 0;
+				w->tids = NULL;
+			}
+			w->need++;
+			nwant++;
+		}
+		if (nwant == 0)
+			continue;
+
+		/* the stream's rows the join processed, by fingerprint */
+		rel = table_open(q->sides[side].relid, AccessShareLock);
+		xid_attno = get_attnum(q->sides[side].relid, PGS_XID_COLUMN);
+		if (xid_attno == InvalidAttrNumber)
+			elog(ERROR, "stream table \"%s\" has no column %s",
+				 RelationGetRelationName(rel), PGS_XID_COLUMN);
+		join_fp_begin(rel, &fp);
+		pgs_owner_begin(&oacc, q->owner, pgs_batch_search_path(q->search_path));
+		MemoryContextSwitchTo(cxt);
+		join_fp_settings(&fp);
+		snapshot = RegisterSnapshot(GetLatestSnapshot());
+		scan = table_beginscan(rel, snapshot, 0, NULL);
+		slot = table_slot_create(rel, NULL);
+		while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+		{
+			bool		isnull;
+			Datum		d = slot_getattr(slot, xid_attno, &isnull);
+			uint64		stamp = isnull ? 0 :
+				U64FromFullTransactionId(DatumGetFullTransactionId(d));
+			bool		processed;
+			int64		f;
+
+			if (FullTransactionIdIsValid(how->restore[side]) && how->bit >= 0 &&
+				stamp >= FirstNormalTransactionId &&
+				stamp < FirstNormalTransactionId + how->classes)
+			{
+				uint64		mask = stamp - FirstNormalTransactionId;
+
+				processed = (mask & (UINT64CONST(1) << how->bit)) == 0 &&
+					(how->start_bit < 0 || (mask & (UINT64CONST(1) << how->start_bit)) != 0);
+			}
+			else
+				processed = how->end != (Datum) 0 && !isnull &&
+					join_visible(&end, stamp) &&
+					!(has_start && join_visible(&start, stamp));
+			if (!processed)
+				continue;
+			f = join_fp_row(&fp, slot);
+			w = hash_search(want, &f, HASH_FIND, &found);
+			if (!found || w->found >= w->need)
+				continue;
+			if (w->tids == NULL)
+				w->tids = MemoryContextAlloc(cxt, sizeof(ItemPointerData) * w->need);
+			w->tids[w->found++] = slot->tts_tid;
+		}
+		ExecDropSingleTupleTableSlot(slot);
+		table_endscan(scan);
+		UnregisterSnapshot(snapshot);
+		pgs_owner_end(&oacc);
+		MemoryContextSwitchTo(cxt);
+		table_close(rel, NoLock);
+
+		for (i = 0; i < nstate; i++)
+		{
+			if (state_side[i] != side)
+				continue;
+			w = hash_search(want, &state_fp[i], HASH_FIND, &found);
+			Assert(found);
+			if (w->used < w->found)
+				new_tid[i] = w->tids[w->used++];
+			else
+				missing[side]++;
+		}
+		hash_destroy(want);
+	}
+	for (side = 0; side < PGS_MAX_SIDES; side++)
+		if (missing[side] > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("the join state of streaming query \"%s\" names " INT64_FORMAT " rows of stream table \"%s\" that its restored rows do not hold",
+							q->name, missing[side], get_rel_name(q->sides[side].relid)),
+					 errdetail("A join keeps rows of its streams that wait for a match or were dropped as late, and finds them again after a restore by their content among the rows it had processed."),
+					 errhint("Restore the stream's rows as they were dumped, or choose restored_rows => 'deliver' to deliver every restored row again into an emptied target.")));
+
+	{
+		Oid			types[2] = {TIDARRAYOID, TIDARRAYOID};
+		Datum		values[2] = {join_tid_array(state_ctid, nstate),
+		join_tid_array(new_tid, nstate)};
+
+		pgs_catalog_run(psprintf("UPDATE %s s SET tid = u.tid"
+								 " FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS u(old, tid)"
+								 " WHERE s.ctid OPERATOR(pg_catalog.=) u.old",
+								 pgs_qualified_relname(q->state_relid)),
+						2, types, values, NULL, false, 0);
+	}
+	return nstate;
 }
 
 /* ---- what retention must keep ---- */
