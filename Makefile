@@ -20,6 +20,7 @@ OBJS = \
 	src/analyze/join_shape.o \
 	src/analyze/join_rewrite.o \
 	src/exec/batch.o \
+	src/exec/dead_letters.o \
 	src/exec/restored.o \
 	src/catalog/catalog.o \
 	src/catalog/catalog_version.o \

@@ -42,7 +42,9 @@ CREATE TABLE stream.query_defs (
     retention_detached_at timestamptz,
     foreach_batch_name  text,
     watermark_policy    text CHECK (watermark_policy IN ('min', 'max')),
-    watermarks          text[]
+    watermarks          text[],
+    on_error            text NOT NULL DEFAULT 'fail'
+        CHECK (on_error IN ('fail', 'dead_letter'))
 );
 COMMENT ON TABLE stream.query_defs IS 'streaming queries started by stream.start_query';
 COMMENT ON COLUMN stream.query_defs.state_relid IS
@@ -63,6 +65,8 @@ COMMENT ON COLUMN stream.query_defs.run_text IS
 'the query as batches run it: its owner''s analysis deparsed, every name outside pg_catalog qualified, its constants as they were read';
 COMMENT ON COLUMN stream.query_defs.watermark_policy IS
 'a join between two streams: how its watermark follows its sides'' watermarks, ''min'' (the lowest) or ''max'' (the highest); NULL for a query over one stream';
+COMMENT ON COLUMN stream.query_defs.on_error IS
+'what a row whose data fails the batch does: ''fail'' fails the batch (its error names the row), ''dead_letter'' sets the row aside in stream.dead_letter_log and delivers the others';
 COMMENT ON COLUMN stream.query_defs.watermarks IS
 'the watermarks argument as given, one ''<side>.<column> <delay>'' per side with a watermark; NULL when it was not given';
 
@@ -143,11 +147,14 @@ CREATE TABLE stream.progress_log (
     event_time_avg  timestamptz,
     late_rows       bigint,
     blocks_read     bigint,
+    dead_letters    bigint,
     PRIMARY KEY (query_id, batch_id),
     FOREIGN KEY (query_id, batch_id)
         REFERENCES stream.checkpoint_offsets ON DELETE CASCADE
 );
 COMMENT ON TABLE stream.progress_log IS 'one row per committed batch, written in the batch''s transaction';
+COMMENT ON COLUMN stream.progress_log.dead_letters IS
+'the rows the batch set aside in stream.dead_letter_log (on_error => ''dead_letter''); NULL for a batch of a query that fails instead';
 
 CREATE TABLE stream.progress_by_minute (
     query_id        bigint NOT NULL REFERENCES stream.query_defs ON DELETE CASCADE,

@@ -310,6 +310,7 @@ typedef struct PgsStartArgs
 	List	   *watermarks;		/* char *: the elements as given */
 	List	   *watermark_sides;	/* QdWatermark *: each element parsed */
 	char	   *watermark_policy;	/* min (the default) or max */
+	char	   *on_error;		/* fail (the default) or dead_letter */
 } PgsStartArgs;
 
 /*
@@ -552,12 +553,17 @@ qd_start_args_read(FunctionCallInfo fcinfo, PgsStartArgs *a)
 					 errmsg("argument \"%s\" of stream.start_query must not be null",
 							required[i]),
 					 i == QD_START_TARGET ? errhint("Name the table the query writes, or give a foreach_batch procedure.") : 0));
+	a->on_error = "fail";
+	if (qd_arg_given(fcinfo, QD_START_ON_ERROR))
+	{
+		a->on_error = text_to_cstring(PG_GETARG_TEXT_PP(QD_START_ON_ERROR));
+		if (strcmp(a->on_error, "fail") != 0 && strcmp(a->on_error, "dead_letter") != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid on_error \"%s\"", a->on_error),
+					 errhint("Use 'fail' (a row whose data fails the batch fails it) or 'dead_letter' (it is set aside in stream.dead_letters).")));
+	}
 	/* 0.8's arguments, until their work is built: only their defaults */
-	if (qd_arg_given(fcinfo, QD_START_ON_ERROR) &&
-		strcmp(text_to_cstring(PG_GETARG_TEXT_PP(QD_START_ON_ERROR)), "fail") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("on_error other than 'fail' is not supported yet")));
 	if (qd_arg_given(fcinfo, QD_START_TARGET_IS_STREAM) &&
 		PG_GETARG_BOOL(QD_START_TARGET_IS_STREAM))
 		ereport(ERROR,
@@ -868,6 +874,23 @@ qd_start_validate(const PgsStartArgs *a, QdStart *s)
 	if (d->aggregates || s->event_time != NULL || a->dedup != NIL)
 		pgs_catalog_require(PGS_CATALOG_0_4,
 							"streaming aggregations, watermarks and deduplication");
+	if (strcmp(a->on_error, "dead_letter") == 0)
+	{
+		pgs_catalog_require(PGS_CATALOG_0_8, "on_error => 'dead_letter'");
+		/* a failing pair has two rows, a duplicate's fate depends on the others */
+		if (s->nsides == PGS_MAX_SIDES)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("on_error => 'dead_letter' is not supported for joins between streams"),
+					 errdetail("Rows can be set aside by queries over one stream that append, upsert by key, aggregate or call a foreach_batch procedure."),
+					 errhint("Start the join with on_error => 'fail', and set bad rows aside in a query over each stream before it.")));
+		if (a->dedup != NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("on_error => 'dead_letter' is not supported for deduplication"),
+					 errdetail("Rows can be set aside by queries over one stream that append, upsert by key, aggregate or call a foreach_batch procedure."),
+					 errhint("Start the query with on_error => 'fail', and set bad rows aside in a query before it.")));
+	}
 	if (s->nsides == PGS_MAX_SIDES)
 	{
 		int			side;
@@ -1009,6 +1032,7 @@ qd_start_register(const PgsStartArgs *a, const QdStart *s)
 	q.dedup_columns = a->dedup;
 	q.key_columns = s->key;
 	q.foreach_batch = s->foreach_proc;
+	q.on_error = a->on_error;
 	query_id = pgs_query_insert(&q);
 	if (q.nsides == PGS_MAX_SIDES && d->aggregates)
 	{

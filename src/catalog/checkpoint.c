@@ -433,6 +433,17 @@ pgs_checkpoint_commit(int64 query_id, int64 batch_id, const PgsProgress *p)
 						 7, argtypes, values, nulls, false, 0);
 	if (p->noperators > 0 && pgs_catalog_has_joins())
 		cp_write_operators(query_id, batch_id, p);
+	/* a query that sets rows aside counts them, zero included */
+	if (p->has_dead_letters && pgs_catalog_version() >= PGS_CATALOG_0_8)
+	{
+		Oid			dl_types[3] = {INT8OID, INT8OID, INT8OID};
+		Datum		dl_values[3] = {Int64GetDatum(query_id), Int64GetDatum(batch_id),
+		Int64GetDatum(p->dead_letters)};
+
+		pgs_catalog_exec("UPDATE stream.progress_log SET dead_letters = $3"
+						 " WHERE query_id = $1 AND batch_id = $2",
+						 3, dl_types, dl_values, NULL, false, 0);
+	}
 	if (batch_id > pgs_retained_batches)
 	{
 		values[1] = Int64GetDatum(batch_id - pgs_retained_batches);

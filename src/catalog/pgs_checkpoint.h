@@ -87,6 +87,8 @@ typedef struct PgsProgress
 	int			noperators;		/* its stateful operators, in the order rows
 								 * flow through them */
 	PgsOperatorProgress operators[PGS_MAX_OPERATORS];
+	bool		has_dead_letters;	/* a query with on_error => 'dead_letter' */
+	int64		dead_letters;	/* the rows it set aside */
 } PgsProgress;
 
 /* add an operator's figures to a batch's progress, after those before it */

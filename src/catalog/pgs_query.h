@@ -66,6 +66,7 @@ typedef struct PgsQuery
 	char	   *watermark_policy;	/* "min" or "max"; NULL for one stream */
 	List	   *watermarks;		/* char *: the watermarks argument as given,
 								 * or NIL */
+	char	   *on_error;		/* "fail" or "dead_letter" (0.8 on) */
 } PgsQuery;
 
 /* what the scheduler needs of an active query */

@@ -71,6 +71,7 @@ typedef enum QcColumn
 	QC_DEFINITION_VIEW,
 	QC_WATERMARK_POLICY,
 	QC_WATERMARKS,
+	QC_ON_ERROR,
 	QC_NCOLUMNS
 } QcColumn;
 
@@ -134,6 +135,8 @@ static const QcColumnForm qc_columns[QC_NCOLUMNS][3] = {
 	{0, "NULL::text"}},
 	[QC_WATERMARKS] = {{PGS_CATALOG_0_7, "watermarks"},
 	{0, "NULL::text[]"}},
+	[QC_ON_ERROR] = {{PGS_CATALOG_0_8, "on_error"},
+	{0, "'fail'::text"}},
 };
 
 /* the select list of qc_columns for the installed catalog, in order */
@@ -242,6 +245,7 @@ qc_fill(PgsQuery *q, MemoryContext cxt)
 	q->view_relid = isnull ? InvalidOid : DatumGetObjectId(d);
 	q->watermark_policy = pgs_result_text(0, QC_COL(QC_WATERMARK_POLICY), cxt);
 	q->watermarks = qc_text_list(QC_COL(QC_WATERMARKS), cxt);
+	q->on_error = pgs_result_text(0, QC_COL(QC_ON_ERROR), cxt);
 	q->nsides = 0;
 }
 
@@ -539,6 +543,15 @@ pgs_query_insert(const PgsQuery *q)
 						 10, argtypes, values, nulls, false, 0);
 	query_id = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
 	qc_insert_sides(query_id, q);
+	/* what a failing row does: start_query asked for 0.8 before anything but 'fail' */
+	if (q->on_error != NULL && strcmp(q->on_error, "fail") != 0)
+	{
+		Oid			argt2[2] = {INT8OID, TEXTOID};
+		Datum		vals2[2] = {Int64GetDatum(query_id), CStringGetTextDatum(q->on_error)};
+
+		pgs_catalog_exec("UPDATE stream.query_defs SET on_error = $2 WHERE query_id = $1",
+						 2, argt2, vals2, NULL, false, 0);
+	}
 	pgs_catalog_end(&acc);
 	return query_id;
 }

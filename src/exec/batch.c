@@ -59,6 +59,7 @@
 #include "catalog/pgs_query.h"
 #include "common/pgs_common.h"
 #include "common/pgs_plans.h"
+#include "exec/exec_internal.h"
 #include "exec/pgs_batch.h"
 #include "source/pgs_offsets.h"
 #include "state/pgs_agg.h"
@@ -476,7 +477,8 @@ batch_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 
 	if (OidIsValid(q->foreach_batch))
 		batch_clear_batch_table(q);
-	written = batch_execute_query(q, batch_id, params, progress);
+	written = pgs_batch_run_guarded(q, batch_id, params, progress,
+									batch_execute_query);
 	if (OidIsValid(q->foreach_batch))
 		batch_call_foreach(q, batch_id);
 	progress->blocks_read = (pgBufferUsage.shared_blks_hit - before.shared_blks_hit) +

@@ -19,6 +19,7 @@
 #include "postgres.h"
 
 #include "access/transam.h"
+#include "storage/itemptr.h"
 
 #include "common/pgs_snapshot.h"
 
@@ -63,5 +64,10 @@ extern char *pgs_batch_select_sql(Oid stream_relid, const char *select_list,
 extern char *pgs_batch_select_cols_sql(Oid stream_relid, const char *inner_cols,
 									   const char *select_list, const char *tail);
 extern char *pgs_split_count_sql(Oid stream_relid);
+extern ItemPointerData pgs_batch_last_row;
+extern void pgs_batch_filter(const ItemPointerData *tids, int ntids);
+extern void pgs_sort_tids(ItemPointerData *tids, int ntids);
+extern void pgs_stream_override(const char *sql);
+extern char *pgs_stream_row_from_jsonb_sql(Oid stream_relid, const char *expr);
 
 #endif							/* PGS_OFFSETS_H */

@@ -34,6 +34,19 @@ PG_FUNCTION_INFO_V1(stream_batch_member_split);
 /* rows of the current batch seen by the batch predicate */
 int64		pgs_batch_input_rows = 0;
 
+/* the last row the batch predicate accepted: where a failing batch was */
+ItemPointerData pgs_batch_last_row;
+
+/*
+ * While a batch is narrowed to some of its rows (a failing batch's rows are
+ * sought), the only rows it keeps, sorted; NULL otherwise.
+ */
+static const ItemPointerData *pred_filter = NULL;
+static int	pred_filter_n = 0;
+
+/* while set, the SQL that stands for the stream instead of the batch's rows */
+static const char *pred_override = NULL;
+
 Oid			pgs_batch_param_types[PGS_BATCH_NPARAMS] = {
 	XID8OID,					/* $1 xmax(lo) */
 	XID8OID,					/* $2 xmax(hi) */
@@ -59,6 +72,42 @@ pred_tid(int64 block)
 	else
 		ItemPointerSet(tid, (BlockNumber) block, 0);
 	return PointerGetDatum(tid);
+}
+
+static int
+pred_cmp_tid(const void *a, const void *b)
+{
+	return ItemPointerCompare((ItemPointer) a, (ItemPointer) b);
+}
+
+/*
+ * Narrow the batch predicate to the given rows (sorted by tid), or widen it
+ * again (NULL).  Only the predicate that knows the row's tid (a catalog of
+ * 0.7 on) narrows; the caller clears it on every path.
+ */
+void
+pgs_batch_filter(const ItemPointerData *tids, int ntids)
+{
+	pred_filter = tids;
+	pred_filter_n = ntids;
+}
+
+/* sort tids as pgs_batch_filter wants them */
+void
+pgs_sort_tids(ItemPointerData *tids, int ntids)
+{
+	qsort(tids, ntids, sizeof(ItemPointerData), pred_cmp_tid);
+}
+
+/*
+ * While sql is set, a statement analyzed with the stream substituted reads
+ * sql instead of the batch's rows (one column per attribute, as
+ * pgs_stream_subquery_sql gives them); NULL ends it.
+ */
+void
+pgs_stream_override(const char *sql)
+{
+	pred_override = sql;
 }
 
 /*
@@ -239,6 +288,8 @@ pgs_stream_subquery_sql(Oid stream_relid)
 	TupleDesc	desc;
 	int			i;
 
+	if (pred_override != NULL)
+		return pstrdup(pred_override);
 	initStringInfo(&buf);
 	rel = relation_open(stream_relid, AccessShareLock);
 	desc = RelationGetDescr(rel);
@@ -260,6 +311,39 @@ pgs_stream_subquery_sql(Oid stream_relid)
 		initStringInfo(&buf);
 		pred_append_rows(&buf, select_list, stream_relid, 0);
 	}
+	return buf.data;
+}
+
+/*
+ * One row of the stream from its jsonb form (as to_jsonb gave it), in the
+ * shape of pgs_stream_subquery_sql: "expr" is the jsonb.
+ */
+char *
+pgs_stream_row_from_jsonb_sql(Oid stream_relid, const char *expr)
+{
+	StringInfoData buf;
+	Relation	rel;
+	TupleDesc	desc;
+	int			i;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "SELECT ");
+	rel = relation_open(stream_relid, AccessShareLock);
+	desc = RelationGetDescr(rel);
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (i > 0)
+			appendStringInfoString(&buf, ", ");
+		if (att->attisdropped)
+			appendStringInfoString(&buf, "NULL::pg_catalog.int4");
+		else
+			appendStringInfo(&buf, "r.%s", quote_identifier(NameStr(att->attname)));
+	}
+	relation_close(rel, NoLock);
+	appendStringInfo(&buf, " FROM pg_catalog.jsonb_populate_record(NULL::%s, %s) AS r",
+					 pred_stream_name(stream_relid), expr);
 	return buf.data;
 }
 
@@ -327,8 +411,14 @@ stream_batch_member(PG_FUNCTION_ARGS)
 	MemberState *st = member_state(fcinfo, 1);
 	bool		member = member_of(st, x);
 
+	if (member && pred_filter != NULL)
+		member = bsearch(PG_GETARG_POINTER(1), pred_filter, pred_filter_n,
+						 sizeof(ItemPointerData), pred_cmp_tid) != NULL;
 	if (member)
+	{
 		pgs_batch_input_rows++;
+		ItemPointerCopy((ItemPointer) PG_GETARG_POINTER(1), &pgs_batch_last_row);
+	}
 	PG_RETURN_BOOL(member);
 }
 
@@ -364,7 +454,13 @@ stream_batch_member_split(PG_FUNCTION_ARGS)
 	else
 		member = member_of(st, x) &&
 			(st->lo_split == 0 || x != st->lo_split || blk >= st->lo_split_block);
+	if (member && pred_filter != NULL)
+		member = bsearch(PG_GETARG_POINTER(1), pred_filter, pred_filter_n,
+						 sizeof(ItemPointerData), pred_cmp_tid) != NULL;
 	if (member)
+	{
 		pgs_batch_input_rows++;
+		ItemPointerCopy((ItemPointer) PG_GETARG_POINTER(1), &pgs_batch_last_row);
+	}
 	PG_RETURN_BOOL(member);
 }

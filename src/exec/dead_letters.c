@@ -1,0 +1,447 @@
+/*-------------------------------------------------------------------------
+ *
+ * dead_letters.c
+ *	  A batch that fails on a row's data: the rows that fail are found and,
+ *	  with on_error => 'dead_letter', set aside while the others are
+ *	  delivered; with 'fail', the error names one of them.
+ *
+ * The batch's statement runs in a subtransaction.  When it fails with an
+ * error of the row's data (class 22, data exception, or 23, integrity
+ * constraint violation), the batch predicate is narrowed to some of the
+ * batch's rows and the statement runs again, each try in a subtransaction
+ * of its own, all inside the batch's transaction.  The first guess is the
+ * row the batch predicate accepted last before the error: in a pipelined
+ * plan (a scan feeding the projection and the insert, or an aggregation's
+ * input) it is the row that failed.  A guess that fails alone is set
+ * aside and the rest tried again; a guess that does not fail alone (the
+ * plan sorted, or the rows fail together) falls back to bisection.  Rows
+ * set aside, the rows delivered and the commit row commit together, so
+ * each row is in the target or in stream.dead_letter_log once; the search
+ * is a function of the batch's rows in tid order, so a replay sets aside
+ * the same rows.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type_d.h"
+#include "executor/spi.h"
+#include "storage/itemptr.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/snapmgr.h"
+
+#include "catalog/pgs_catalog.h"
+#include "catalog/pgs_dead_letters.h"
+#include "common/pgs_common.h"
+#include "exec/exec_internal.h"
+#include "source/pgs_offsets.h"
+
+/* one failing batch's search for the rows that fail */
+typedef struct DlSeek
+{
+	const PgsQuery *q;
+	int64		batch_id;
+	PgsBatchParams *params;
+	PgsBatchRunner runner;
+	PgsProgress base;			/* the progress before any try */
+	bool		stateful;		/* a state table: only one try commits */
+	bool		dead_letter;	/* else 'fail': find one row and stop */
+	ItemPointerData *tids;		/* the batch's rows, sorted */
+	int			ntids;
+	bool	   *dead;			/* per tid: set aside */
+	int64		ndead;
+	uint64		written;		/* by the tries kept */
+	int64		input_rows;
+	bool		found;			/* 'fail': the row is in found_tid */
+	ItemPointerData found_tid;
+	ErrorData  *found_error;
+} DlSeek;
+
+/*
+ * Errors that a row's values cause, whatever the rest of the batch: class
+ * 22 (a cast, a division by zero, a value out of range, a NOT NULL of a
+ * domain) and class 23 (NOT NULL, CHECK, UNIQUE, FOREIGN KEY and EXCLUDE
+ * constraints of the target).  Everything else (serialization, locks,
+ * resources, a missing object, privileges, RAISE without a SQLSTATE of
+ * those classes) fails the batch.
+ */
+static bool
+dl_is_data_error(int sqlerrcode)
+{
+	int			category = ERRCODE_TO_CATEGORY(sqlerrcode);
+
+	return category == ERRCODE_DATA_EXCEPTION ||
+		category == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION;
+}
+
+/*
+ * One try: the query over the given rows (all of the batch's with tids
+ * NULL), in a subtransaction kept with keep and success, rolled back
+ * otherwise.  Returns true on success; on an error of the data, false with
+ * the error in *edata and the row being read in *last.  Any other error is
+ * raised again.
+ */
+static bool
+dl_try(DlSeek *s, const ItemPointerData *tids, int ntids, bool keep,
+	   PgsProgress *progress, uint64 *written, ErrorData **edata,
+	   ItemPointerData *last)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool ok = false;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	ItemPointerSetInvalid(&pgs_batch_last_row);
+	PG_TRY();
+	{
+		if (tids != NULL)
+			pgs_batch_filter(tids, ntids);
+		*written = s->runner(s->q, s->batch_id, s->params, progress);
+		pgs_batch_filter(NULL, 0);
+		if (keep)
+			ReleaseCurrentSubTransaction();
+		else
+			RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		ok = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		pgs_batch_filter(NULL, 0);
+		*last = pgs_batch_last_row;
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (!dl_is_data_error(e->sqlerrcode))
+			ReThrowError(e);
+		*edata = e;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/* the batch's rows, by tid, read as the owner */
+static void
+dl_read_tids(DlSeek *s)
+{
+	PgsCatalogAccess acc = {0};
+	MemoryContext cxt = CurrentMemoryContext;
+	bool		pushed;
+	uint64		n;
+	uint64		i;
+
+	pgs_owner_begin(&acc, s->q->owner, "pg_catalog, pg_temp");
+	pushed = pgs_ensure_snapshot();
+	n = pgs_owner_exec(s->q->query_id,
+					   pgs_batch_select_cols_sql(s->q->stream_relid, "s.ctid", "s.ctid", NULL),
+					   PGS_BATCH_NPARAMS, pgs_batch_param_types, s->params->values,
+					   s->params->nulls, true, 0);
+	s->tids = MemoryContextAlloc(cxt, sizeof(ItemPointerData) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		Datum		d = pgs_result_datum((int) i, 1, &isnull);
+
+		ItemPointerCopy((ItemPointer) DatumGetPointer(d), &s->tids[i]);
+	}
+	if (pushed)
+		PopActiveSnapshot();
+	pgs_owner_end(&acc);
+	MemoryContextSwitchTo(cxt);
+	s->ntids = (int) n;
+	pgs_sort_tids(s->tids, s->ntids);
+	s->dead = MemoryContextAllocZero(cxt, sizeof(bool) * Max(n, 1));
+}
+
+/* where a row is: its tid in its stream */
+static char *
+dl_position(const PgsQuery *q, const ItemPointerData *tid)
+{
+	return psprintf("row (%u,%u) of %s",
+					ItemPointerGetBlockNumberNoCheck(tid),
+					ItemPointerGetOffsetNumberNoCheck(tid),
+					quote_qualified_identifier(get_namespace_name(get_rel_namespace(q->stream_relid)),
+											   get_rel_name(q->stream_relid)));
+}
+
+/*
+ * Set the row at index i aside with its error, in the batch's transaction:
+ * the row as jsonb, read as the owner, and where it is.
+ */
+static void
+dl_set_aside(DlSeek *s, int i, ErrorData *e)
+{
+	PgsCatalogAccess acc = {0};
+	MemoryContext cxt = CurrentMemoryContext;
+	PgsDeadLetter dl = {0};
+	Oid			argtypes[1] = {TIDOID};
+	Datum		values[1] = {PointerGetDatum(&s->tids[i])};
+	bool		isnull = true;
+	Datum		row = (Datum) 0;
+	bool		pushed;
+
+	pgs_owner_begin(&acc, s->q->owner, "pg_catalog, pg_temp");
+	pushed = pgs_ensure_snapshot();
+	if (pgs_owner_exec(s->q->query_id,
+					   psprintf("SELECT pg_catalog.to_jsonb(s.*) FROM ONLY %s AS s"
+								" WHERE s.ctid OPERATOR(pg_catalog.=) $1",
+								quote_qualified_identifier(get_namespace_name(get_rel_namespace(s->q->stream_relid)),
+														   get_rel_name(s->q->stream_relid))),
+					   1, argtypes, values, NULL, true, 0) == 1)
+		row = pgs_result_copy(0, 1, &isnull, cxt);
+	if (pushed)
+		PopActiveSnapshot();
+	pgs_owner_end(&acc);
+	MemoryContextSwitchTo(cxt);
+
+	dl.query_id = s->q->query_id;
+	dl.owner = s->q->owner;
+	dl.batch_id = s->batch_id;
+	dl.row_data = isnull ? (Datum) 0 : row;
+	dl.position = dl_position(s->q, &s->tids[i]);
+	dl.sqlstate = unpack_sql_state(e->sqlerrcode);
+	dl.message = e->message;
+	dl.detail = e->detail;
+	if (!pgs_dead_letter_add(&dl))
+		ReThrowError(e);		/* an older catalog has no place for it */
+	s->dead[i] = true;
+	s->ndead++;
+}
+
+/* a row failed alone: set it aside, or ('fail') remember it and stop */
+static void
+dl_failed_alone(DlSeek *s, int i, ErrorData *e)
+{
+	if (s->dead_letter)
+		dl_set_aside(s, i, e);
+	else
+	{
+		s->found = true;
+		s->found_tid = s->tids[i];
+		s->found_error = e;
+	}
+}
+
+/* the index of a tid among the batch's rows, or -1 */
+static int
+dl_index(const DlSeek *s, const ItemPointerData *tid)
+{
+	int			lo = 0;
+	int			hi = s->ntids - 1;
+
+	if (!ItemPointerIsValid(tid))
+		return -1;
+	while (lo <= hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+		int			c = ItemPointerCompare((ItemPointer) tid, &s->tids[mid]);
+
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			hi = mid - 1;
+		else
+			lo = mid + 1;
+	}
+	return -1;
+}
+
+/* the rows not set aside, in tid order */
+static ItemPointerData *
+dl_live(const DlSeek *s, int *n)
+{
+	ItemPointerData *live = palloc(sizeof(ItemPointerData) * Max(s->ntids, 1));
+	int			i;
+
+	*n = 0;
+	for (i = 0; i < s->ntids; i++)
+		if (!s->dead[i])
+			live[(*n)++] = s->tids[i];
+	return live;
+}
+
+/*
+ * Bisection over rows already known to fail together: each half is tried;
+ * a half that fails is split again, down to single rows, which fail alone.
+ * With keep, a half that succeeds is delivered (a query without state:
+ * what it wrote stays, and later halves are tried against it, as the whole
+ * batch would have been); without, it is rolled back.
+ */
+static void
+dl_bisect(DlSeek *s, ItemPointerData *rows, int n, bool keep)
+{
+	int			half = n / 2;
+	int			part;
+
+	for (part = 0; part < 2 && !s->found; part++)
+	{
+		ItemPointerData *sub = part == 0 ? rows : rows + half;
+		int			m = part == 0 ? half : n - half;
+		PgsProgress run = s->base;
+		uint64		written;
+		ErrorData  *e = NULL;
+		ItemPointerData last;
+
+		if (m == 0)
+			continue;
+		if (dl_try(s, sub, m, keep, &run, &written, &e, &last))
+		{
+			if (keep)
+			{
+				s->written += written;
+				s->input_rows += run.input_rows;
+			}
+		}
+		else if (m == 1)
+			dl_failed_alone(s, dl_index(s, &sub[0]), e);
+		else
+			dl_bisect(s, sub, m, keep);
+	}
+}
+
+/*
+ * The guess: the row being read when the batch failed.  True when it fails
+ * alone (and was handled); false when it is no guess or does not fail.
+ */
+static bool
+dl_guess(DlSeek *s, const ItemPointerData *last)
+{
+	int			i = dl_index(s, last);
+	PgsProgress run = s->base;
+	uint64		written;
+	ErrorData  *e = NULL;
+	ItemPointerData again;
+
+	if (i < 0 || s->dead[i])
+		return false;
+	if (dl_try(s, &s->tids[i], 1, false, &run, &written, &e, &again))
+		return false;
+	dl_failed_alone(s, i, e);
+	return true;
+}
+
+/*
+ * 'fail': the error of the batch, raised again, naming a row that fails
+ * alone (the guess, or the first bisection finds) with its own error.
+ */
+static void
+dl_raise_named(DlSeek *s, ErrorData *e, const ItemPointerData *last)
+{
+	if (!dl_guess(s, last))
+	{
+		int			n;
+		ItemPointerData *live = dl_live(s, &n);
+
+		dl_bisect(s, live, n, false);
+	}
+	if (s->found)
+	{
+		ErrorData  *f = s->found_error;
+		char	   *where = psprintf("streaming query \"%s\", batch " INT64_FORMAT ", %s",
+									 s->q->name, s->batch_id, dl_position(s->q, &s->found_tid));
+
+		f->context = f->context ? psprintf("%s\n%s", f->context, where) : where;
+		ReThrowError(f);
+	}
+	e->context = psprintf("%s%sstreaming query \"%s\", batch " INT64_FORMAT
+						  ": no row fails alone; the batch's rows fail together",
+						  e->context ? e->context : "", e->context ? "\n" : "",
+						  s->q->name, s->batch_id);
+	ReThrowError(e);
+}
+
+/*
+ * Run the batch's statement through the runner, in a subtransaction, and
+ * when it fails on a row's data find the rows: set them aside and deliver
+ * the rest (on_error => 'dead_letter'), or fail naming one ('fail').
+ * Returns the rows written; progress gets the tries' figures and, with
+ * dead letters, their count.
+ */
+uint64
+pgs_batch_run_guarded(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
+					  PgsProgress *progress, PgsBatchRunner runner)
+{
+	DlSeek		s = {0};
+	PgsProgress run = *progress;
+	uint64		written;
+	ErrorData  *e = NULL;
+	ItemPointerData last;
+	int			rounds;
+
+	s.q = q;
+	s.batch_id = batch_id;
+	s.params = params;
+	s.runner = runner;
+	s.base = *progress;
+	s.stateful = OidIsValid(q->state_relid);
+	s.dead_letter = q->on_error != NULL && strcmp(q->on_error, "dead_letter") == 0;
+
+	if (dl_try(&s, NULL, 0, true, &run, &written, &e, &last))
+	{
+		*progress = run;
+		progress->has_dead_letters = s.dead_letter;
+		return written;
+	}
+	dl_read_tids(&s);
+	if (!s.dead_letter)
+		dl_raise_named(&s, e, &last);
+
+	/*
+	 * Each round sets aside at least one row or delivers the rest, so the
+	 * rounds are bounded by the batch's rows.
+	 */
+	for (rounds = 0; rounds <= s.ntids; rounds++)
+	{
+		int			n;
+		ItemPointerData *live;
+
+		if (!dl_guess(&s, &last))
+		{
+			int64		before = s.ndead;
+
+			live = dl_live(&s, &n);
+			if (!s.stateful)
+			{
+				/* every row is now delivered or set aside */
+				dl_bisect(&s, live, n, true);
+				*progress = s.base;
+				progress->input_rows = s.input_rows;
+				progress->has_dead_letters = true;
+				progress->dead_letters = s.ndead;
+				return s.written;
+			}
+			dl_bisect(&s, live, n, false);
+			if (s.ndead == before)
+				ereport(ERROR,
+						(errcode(e->sqlerrcode),
+						 errmsg("%s", e->message),
+						 e->detail ? errdetail("%s", e->detail) : 0,
+						 errcontext("streaming query \"%s\", batch " INT64_FORMAT
+									": no row fails alone; the batch's rows fail together",
+									q->name, batch_id)));
+		}
+		live = dl_live(&s, &n);
+		run = s.base;
+		if (dl_try(&s, live, n, true, &run, &written, &e, &last))
+		{
+			*progress = run;
+			progress->has_dead_letters = true;
+			progress->dead_letters = s.ndead;
+			return written;
+		}
+	}
+	elog(ERROR, "the failing rows of batch " INT64_FORMAT " of streaming query \"%s\" were not found",
+		 batch_id, q->name);
+	return 0;					/* keep the compiler quiet */
+}
