@@ -31,6 +31,7 @@ OBJS = \
 	src/catalog/stream_catalog.o \
 	src/catalog/retention_catalog.o \
 	src/catalog/dead_letter_catalog.o \
+	src/catalog/dead_letter_delivery.o \
 	src/state/agg_shape.o \
 	src/state/agg_funcs.o \
 	src/state/agg_state.o \
@@ -41,6 +42,7 @@ OBJS = \
 	src/state/window.o \
 	src/state/dedup.o \
 	src/state/join.o \
+	src/api/dead_letters_api.o \
 	src/api/queries.o \
 	src/api/start.o \
 	src/api/alter.o \

@@ -281,3 +281,10 @@ AS 'MODULE_PATHNAME', 'stream_create_query_view'
 LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stream._create_query_view(bigint) IS
 'internal: give a query started before version 0.5 its view in schema stream_query';
+
+CREATE FUNCTION stream.deliver_dead_letters(query text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'stream_deliver_dead_letters'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream.deliver_dead_letters(text) IS
+'deliver the rows a query set aside (stream.dead_letters) again through its current text, as its owner, after stream.alter_query fixed it: each row written is marked delivered in the same transaction, a row that fails again keeps waiting with its new error; returns the rows delivered';

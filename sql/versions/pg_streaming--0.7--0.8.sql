@@ -218,3 +218,10 @@ SELECT q.name AS query,
   JOIN stream.checkpoint_offsets o USING (query_id, batch_id)
  WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
 COMMENT ON VIEW stream.progress IS 'one row per committed batch of the latest ones (pg_streaming.retained_batches): input rows, rows per second, duration, offsets, blocks read; for a streaming aggregation, the groups in its state and the groups the batch changed; with an event time, the watermark in force, the batch''s event times and the late groups it dropped; the rows it set aside as dead letters';
+
+CREATE FUNCTION stream.deliver_dead_letters(query text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'stream_deliver_dead_letters'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream.deliver_dead_letters(text) IS
+'deliver the rows a query set aside (stream.dead_letters) again through its current text, as its owner, after stream.alter_query fixed it: each row written is marked delivered in the same transaction, a row that fails again keeps waiting with its new error; returns the rows delivered';

@@ -34,10 +34,12 @@
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
 
+#include "analyze/pgs_analyze.h"
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_dead_letters.h"
 #include "common/pgs_common.h"
 #include "exec/exec_internal.h"
+#include "exec/pgs_batch.h"
 #include "source/pgs_offsets.h"
 
 /* one failing batch's search for the rows that fail */
@@ -444,4 +446,100 @@ pgs_batch_run_guarded(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 	elog(ERROR, "the failing rows of batch " INT64_FORMAT " of streaming query \"%s\" were not found",
 		 batch_id, q->name);
 	return 0;					/* keep the compiler quiet */
+}
+
+/*
+ * Deliver one dead letter through the query's current text, as the owner,
+ * in a subtransaction: the stream stands for the one row, rebuilt from its
+ * jsonb.  True when it was written; an error of its data leaves it waiting
+ * with that error; any other error is raised.
+ */
+static bool
+dl_deliver_one(const PgsQuery *q, const char *sql, const PgsWaitingLetter *w)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool ok = false;
+	char	   *row_sql = pgs_stream_row_from_jsonb_sql(q->stream_relid,
+														psprintf("%s::pg_catalog.jsonb",
+																 quote_literal_cstr(w->row_data)));
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		PgsCatalogAccess acc = {0};
+		bool		pushed;
+
+		pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
+		pushed = pgs_ensure_snapshot();
+		pgs_stream_override(row_sql);
+		pgs_rewrite_arm(sql, q->stream_relid, q->view_relid);
+		if (SPI_execute(sql, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not deliver a dead letter of streaming query \"%s\"", q->name);
+		pgs_rewrite_disarm();
+		pgs_stream_override(NULL);
+		if (pushed)
+			PopActiveSnapshot();
+		pgs_owner_end(&acc);
+		pgs_dead_letter_delivered(w->id);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		ok = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		pgs_rewrite_disarm();
+		pgs_stream_override(NULL);
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (!dl_is_data_error(e->sqlerrcode))
+			ReThrowError(e);
+		pgs_dead_letter_failed_again(w->id, unpack_sql_state(e->sqlerrcode),
+									 e->message, e->detail);
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/*
+ * Deliver the query's waiting dead letters again through its current text
+ * (alter_query may have fixed it), oldest first, in the caller's
+ * transaction: a row written to the target is marked delivered in the same
+ * transaction; a row that fails again keeps waiting with its new error.
+ * The caller holds the query's row lock, which batches take too.  Returns
+ * the rows delivered.
+ */
+int64
+pgs_deliver_dead_letters(const PgsQuery *q)
+{
+	List	   *waiting;
+	ListCell   *lc;
+	char	   *sql;
+	int64		delivered = 0;
+
+	if (OidIsValid(q->state_relid) || OidIsValid(q->foreach_batch) || q->nsides > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("dead letters of streaming query \"%s\" cannot be delivered again", q->name),
+				 errdetail("Dead letters are delivered again to queries that append or upsert by key; this query aggregates, calls a foreach_batch procedure or joins streams."),
+				 errhint("Read the rows from stream.dead_letters and write them to a stream the query reads.")));
+	waiting = pgs_dead_letters_waiting(q->query_id);
+	if (waiting == NIL)
+		return 0;
+	sql = pgs_compose_insert(q->query_text, q->target_relid, q->target_columns,
+							 q->key_columns);
+	foreach(lc, waiting)
+	{
+		if (dl_deliver_one(q, sql, lfirst(lc)))
+			delivered++;
+	}
+	return delivered;
 }

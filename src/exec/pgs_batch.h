@@ -29,6 +29,7 @@ typedef enum PgsBatchResult
 
 extern PgsBatchResult pgs_run_batch(int64 query_id, bool nonatomic, int flags);
 extern void pgs_forget_batch_plans(void);
+extern int64 pgs_deliver_dead_letters(const PgsQuery *q);
 extern int64 pgs_pending_rows(const PgsQuery *q, bool estimate);
 extern void pgs_start_at_latest(const PgsQuery *q);
 extern bool pgs_checkpoint_is_foreign(const PgsQuery *q);
