@@ -395,6 +395,9 @@ pgs_batch_run_guarded(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 		progress->has_dead_letters = s.dead_letter;
 		return written;
 	}
+	/* only the predicate of 0.3 on knows a row's tid and can be narrowed */
+	if (!pgs_catalog_splits())
+		ReThrowError(e);
 	dl_read_tids(&s);
 	if (!s.dead_letter)
 		dl_raise_named(&s, e, &last);

@@ -411,14 +411,8 @@ stream_batch_member(PG_FUNCTION_ARGS)
 	MemberState *st = member_state(fcinfo, 1);
 	bool		member = member_of(st, x);
 
-	if (member && pred_filter != NULL)
-		member = bsearch(PG_GETARG_POINTER(1), pred_filter, pred_filter_n,
-						 sizeof(ItemPointerData), pred_cmp_tid) != NULL;
 	if (member)
-	{
 		pgs_batch_input_rows++;
-		ItemPointerCopy((ItemPointer) PG_GETARG_POINTER(1), &pgs_batch_last_row);
-	}
 	PG_RETURN_BOOL(member);
 }
 

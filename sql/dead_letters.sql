@@ -1,0 +1,134 @@
+-- Rows whose data fails a batch (on_error => 'dead_letter') are set aside
+-- in stream.dead_letters and the others delivered, in the batch's
+-- transaction; with 'fail' the error names a failing row; dead letters are
+-- delivered again after alter_query.  Everything runs as the query's owner,
+-- and only the owner sees its dead letters.
+CREATE EXTENSION IF NOT EXISTS pg_streaming;
+SET client_min_messages = warning;
+
+CREATE ROLE regress_dl_alice LOGIN;
+CREATE ROLE regress_dl_bob LOGIN;
+GRANT CREATE ON SCHEMA public TO regress_dl_alice, regress_dl_bob;
+
+SET ROLE regress_dl_alice;
+CREATE TABLE dl_ev (id int, amount text, qty int);
+SELECT stream.create_stream('dl_ev');
+
+-- refusals
+SELECT stream.start_query('dl_bad', 'SELECT id FROM dl_ev', 'dl_bad_out', on_error => 'skip');
+
+-- an append query: a cast, a division by zero, a CHECK, a NOT NULL and a
+-- UNIQUE constraint of the target, and a trigger of the target (run as the
+-- owner) that raises a check violation
+CREATE TABLE dl_out (id int PRIMARY KEY, amount numeric CHECK (amount >= 0),
+                     per numeric NOT NULL, who text);
+CREATE FUNCTION dl_trig() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.amount = 99 THEN
+        RAISE EXCEPTION 'amount 99 is refused' USING ERRCODE = 'check_violation';
+    END IF;
+    NEW.who := current_user;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER dl_trig BEFORE INSERT ON dl_out FOR EACH ROW EXECUTE FUNCTION dl_trig();
+SELECT stream.start_query('dl_append',
+    $$SELECT id, amount::numeric AS amount, 100 / qty AS per FROM dl_ev$$,
+    'dl_out', on_error => 'dead_letter') > 0 AS started;
+SELECT name, on_error FROM stream.queries WHERE name = 'dl_append';
+INSERT INTO dl_ev SELECT g, g::text, 1 FROM generate_series(1, 10) g;
+INSERT INTO dl_ev VALUES (11, '12,50', 1), (12, '5', 0), (13, '-1', 1), (3, '7', 1),
+                         (14, '8', 2), (15, NULL, NULL), (16, '99', 1);
+RESET ROLE;
+-- whoever runs the batch, the owner's code runs as the owner
+CALL stream.process_all_available('dl_append');
+SET ROLE regress_dl_alice;
+SELECT id, amount, per, who FROM dl_out ORDER BY id;
+SELECT query, batch_id, row_data - '_stream_xid' AS row_data, position, sqlstate, message,
+       delivered_at IS NULL AS waiting
+  FROM stream.dead_letters WHERE query = 'dl_append' ORDER BY id;
+SELECT batch_id, input_rows, output_rows, dead_letters FROM stream.progress
+ WHERE query = 'dl_append' ORDER BY batch_id;
+
+-- a batch without failing rows counts none
+INSERT INTO dl_ev VALUES (20, '20', 1);
+CALL stream.process_all_available('dl_append');
+SELECT batch_id, input_rows, output_rows, dead_letters FROM stream.progress
+ WHERE query = 'dl_append' ORDER BY batch_id;
+
+-- a keyed update
+SELECT stream.start_query('dl_keyed', $$SELECT id, 100 / qty AS per FROM dl_ev$$,
+                          'dl_keyed_out', output_mode => 'update', key => '{id}',
+                          on_error => 'dead_letter') > 0 AS started;
+CALL stream.process_all_available('dl_keyed');
+SELECT id, per FROM dl_keyed_out ORDER BY id;
+SELECT query, position, sqlstate FROM stream.dead_letters WHERE query = 'dl_keyed' ORDER BY id;
+
+-- an aggregation: a row whose aggregate argument fails
+SELECT stream.start_query('dl_agg',
+    $$SELECT id % 3 AS g, sum(amount::numeric) AS total, count(*) AS n FROM dl_ev GROUP BY 1$$,
+    'dl_agg_out', output_mode => 'update', on_error => 'dead_letter') > 0 AS started;
+CALL stream.process_all_available('dl_agg');
+SELECT g, total, n FROM dl_agg_out ORDER BY g;
+-- equal to the query over the rows not set aside
+SELECT id % 3 AS g, sum(amount::numeric) AS total, count(*) AS n FROM dl_ev
+ WHERE amount IS NULL OR amount <> '12,50' GROUP BY 1 ORDER BY 1;
+SELECT query, position, sqlstate FROM stream.dead_letters WHERE query = 'dl_agg' ORDER BY id;
+SELECT batch_id, input_rows, state_rows, dead_letters FROM stream.progress
+ WHERE query = 'dl_agg' ORDER BY batch_id;
+
+-- an error that is not the data's fails the batch, and nothing is set aside
+CREATE FUNCTION dl_lock(t text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF t = 'lock' THEN
+        RAISE EXCEPTION 'no lock for %', t USING ERRCODE = 'lock_not_available';
+    END IF;
+    RETURN t;
+END $$;
+SELECT stream.start_query('dl_other', $$SELECT id, public.dl_lock(amount) AS a FROM dl_ev$$,
+                          'dl_other_out', on_error => 'dead_letter') > 0 AS started;
+INSERT INTO dl_ev VALUES (30, 'lock', 1);
+\set VERBOSITY terse
+CALL stream.process_all_available('dl_other');
+\set VERBOSITY default
+SELECT count(*) FROM dl_other_out;
+SELECT count(*) FROM stream.dead_letters WHERE query = 'dl_other';
+
+-- 'fail': the error names a failing row in its context
+SELECT stream.start_query('dl_fail', $$SELECT id, amount::numeric AS amount FROM dl_ev$$,
+                          'dl_fail_out') > 0 AS started;
+\set SHOW_CONTEXT always
+CALL stream.process_all_available('dl_fail');
+\set SHOW_CONTEXT errors
+SELECT count(*) FROM dl_fail_out;
+
+-- visible to the owner (and its members) only
+RESET ROLE;
+SET ROLE regress_dl_bob;
+SELECT count(*) FROM stream.dead_letters;
+SELECT * FROM stream.dead_letter_log;
+SELECT stream.deliver_dead_letters('dl_append');
+RESET ROLE;
+
+-- delivered again after alter_query fixed the text: the rows that now
+-- pass are delivered and marked, in one transaction; the others wait
+SET ROLE regress_dl_alice;
+SELECT stream.alter_query('dl_append',
+    query => $$SELECT id, replace(amount, ',', '.')::numeric AS amount,
+                      100 / greatest(qty, 1) AS per FROM dl_ev$$);
+BEGIN;
+SELECT stream.deliver_dead_letters('dl_append');
+SELECT id, amount, per FROM dl_out WHERE id >= 11 ORDER BY id;
+ROLLBACK;
+SELECT count(*) FROM stream.dead_letters WHERE query = 'dl_append' AND delivered_at IS NOT NULL;
+SELECT stream.deliver_dead_letters('dl_append');
+SELECT id, amount, per FROM dl_out WHERE id >= 11 ORDER BY id;
+SELECT position, sqlstate, message, delivered_at IS NULL AS waiting
+  FROM stream.dead_letters WHERE query = 'dl_append' ORDER BY id;
+SELECT stream.deliver_dead_letters('dl_append');
+SELECT stream.deliver_dead_letters('dl_agg');
+RESET ROLE;
+
+SELECT stream.drop_query(name) FROM stream.queries WHERE name LIKE 'dl\_%' ORDER BY name;
+DROP OWNED BY regress_dl_alice, regress_dl_bob CASCADE;
+DROP ROLE regress_dl_alice;
+DROP ROLE regress_dl_bob;
