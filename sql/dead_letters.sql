@@ -76,6 +76,17 @@ SELECT query, position, sqlstate FROM stream.dead_letters WHERE query = 'dl_agg'
 SELECT batch_id, input_rows, state_rows, dead_letters FROM stream.progress
  WHERE query = 'dl_agg' ORDER BY batch_id;
 
+-- rows that fail only together (a group's count against a CHECK of the
+-- target) set nothing aside: the batch fails, and says so
+CREATE TABLE dl_small (g int PRIMARY KEY, n bigint CHECK (n < 3));
+SELECT stream.start_query('dl_together', $$SELECT id % 2 AS g, count(*) AS n FROM dl_ev GROUP BY 1$$,
+                          'dl_small', output_mode => 'update', on_error => 'dead_letter') > 0 AS started;
+\set SHOW_CONTEXT always
+CALL stream.process_all_available('dl_together');
+\set SHOW_CONTEXT errors
+SELECT count(*) FROM dl_small;
+SELECT count(*) FROM stream.dead_letters WHERE query = 'dl_together';
+
 -- an error that is not the data's fails the batch, and nothing is set aside
 CREATE FUNCTION dl_lock(t text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN

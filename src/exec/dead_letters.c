@@ -52,10 +52,12 @@ typedef struct DlSeek
 	PgsProgress base;			/* the progress before any try */
 	bool		stateful;		/* a state table: only one try commits */
 	bool		dead_letter;	/* else 'fail': find one row and stop */
-	ItemPointerData *tids;		/* the batch's rows, sorted */
+	ItemPointerData *tids;		/* the batch's rows, sorted (read for a
+								 * bisection only) */
 	int			ntids;
-	bool	   *dead;			/* per tid: set aside */
-	int64		ndead;
+	ItemPointerData *dead;		/* the rows set aside, sorted */
+	int			ndead;
+	int			dead_size;
 	uint64		written;		/* by the tries kept */
 	int64		input_rows;
 	bool		found;			/* 'fail': the row is in found_tid */
@@ -88,7 +90,7 @@ dl_is_data_error(int sqlerrcode)
  * raised again.
  */
 static bool
-dl_try(DlSeek *s, const ItemPointerData *tids, int ntids, bool keep,
+dl_try(DlSeek *s, const ItemPointerData *tids, int ntids, bool exclude, bool keep,
 	   PgsProgress *progress, uint64 *written, ErrorData **edata,
 	   ItemPointerData *last)
 {
@@ -102,9 +104,9 @@ dl_try(DlSeek *s, const ItemPointerData *tids, int ntids, bool keep,
 	PG_TRY();
 	{
 		if (tids != NULL)
-			pgs_batch_filter(tids, ntids);
+			pgs_batch_filter(tids, ntids, exclude);
 		*written = s->runner(s->q, s->batch_id, s->params, progress);
-		pgs_batch_filter(NULL, 0);
+		pgs_batch_filter(NULL, 0, false);
 		if (keep)
 			ReleaseCurrentSubTransaction();
 		else
@@ -117,7 +119,7 @@ dl_try(DlSeek *s, const ItemPointerData *tids, int ntids, bool keep,
 	{
 		ErrorData  *e;
 
-		pgs_batch_filter(NULL, 0);
+		pgs_batch_filter(NULL, 0, false);
 		*last = pgs_batch_last_row;
 		MemoryContextSwitchTo(cxt);
 		e = CopyErrorData();
@@ -143,6 +145,8 @@ dl_read_tids(DlSeek *s)
 	uint64		n;
 	uint64		i;
 
+	if (s->tids != NULL)
+		return;
 	pgs_owner_begin(&acc, s->q->owner, "pg_catalog, pg_temp");
 	pushed = pgs_ensure_snapshot();
 	n = pgs_owner_exec(s->q->query_id,
@@ -163,7 +167,6 @@ dl_read_tids(DlSeek *s)
 	MemoryContextSwitchTo(cxt);
 	s->ntids = (int) n;
 	pgs_sort_tids(s->tids, s->ntids);
-	s->dead = MemoryContextAllocZero(cxt, sizeof(bool) * Max(n, 1));
 }
 
 /* where a row is: its tid in its stream */
@@ -182,13 +185,13 @@ dl_position(const PgsQuery *q, const ItemPointerData *tid)
  * the row as jsonb, read as the owner, and where it is.
  */
 static void
-dl_set_aside(DlSeek *s, int i, ErrorData *e)
+dl_set_aside(DlSeek *s, const ItemPointerData *tid, ErrorData *e)
 {
 	PgsCatalogAccess acc = {0};
 	MemoryContext cxt = CurrentMemoryContext;
 	PgsDeadLetter dl = {0};
 	Oid			argtypes[1] = {TIDOID};
-	Datum		values[1] = {PointerGetDatum(&s->tids[i])};
+	Datum		values[1] = {PointerGetDatum(tid)};
 	bool		isnull = true;
 	Datum		row = (Datum) 0;
 	bool		pushed;
@@ -211,52 +214,46 @@ dl_set_aside(DlSeek *s, int i, ErrorData *e)
 	dl.owner = s->q->owner;
 	dl.batch_id = s->batch_id;
 	dl.row_data = isnull ? (Datum) 0 : row;
-	dl.position = dl_position(s->q, &s->tids[i]);
+	dl.position = dl_position(s->q, tid);
 	dl.sqlstate = unpack_sql_state(e->sqlerrcode);
 	dl.message = e->message;
 	dl.detail = e->detail;
 	if (!pgs_dead_letter_add(&dl))
 		ReThrowError(e);		/* an older catalog has no place for it */
-	s->dead[i] = true;
-	s->ndead++;
+	if (s->ndead == s->dead_size)
+	{
+		s->dead_size = Max(16, s->dead_size * 2);
+		s->dead = s->dead ? repalloc(s->dead, sizeof(ItemPointerData) * s->dead_size) :
+			palloc(sizeof(ItemPointerData) * s->dead_size);
+	}
+	s->dead[s->ndead++] = *tid;
+	pgs_sort_tids(s->dead, s->ndead);
 }
 
 /* a row failed alone: set it aside, or ('fail') remember it and stop */
 static void
-dl_failed_alone(DlSeek *s, int i, ErrorData *e)
+dl_failed_alone(DlSeek *s, const ItemPointerData *tid, ErrorData *e)
 {
 	if (s->dead_letter)
-		dl_set_aside(s, i, e);
+		dl_set_aside(s, tid, e);
 	else
 	{
 		s->found = true;
-		s->found_tid = s->tids[i];
+		s->found_tid = *tid;
 		s->found_error = e;
 	}
 }
 
-/* the index of a tid among the batch's rows, or -1 */
-static int
-dl_index(const DlSeek *s, const ItemPointerData *tid)
+/* was the row set aside? */
+static bool
+dl_is_dead(const DlSeek *s, const ItemPointerData *tid)
 {
-	int			lo = 0;
-	int			hi = s->ntids - 1;
+	int			i;
 
-	if (!ItemPointerIsValid(tid))
-		return -1;
-	while (lo <= hi)
-	{
-		int			mid = lo + (hi - lo) / 2;
-		int			c = ItemPointerCompare((ItemPointer) tid, &s->tids[mid]);
-
-		if (c == 0)
-			return mid;
-		if (c < 0)
-			hi = mid - 1;
-		else
-			lo = mid + 1;
-	}
-	return -1;
+	for (i = 0; i < s->ndead; i++)
+		if (ItemPointerEquals((ItemPointer) tid, &s->dead[i]))
+			return true;
+	return false;
 }
 
 /* the rows not set aside, in tid order */
@@ -268,7 +265,7 @@ dl_live(const DlSeek *s, int *n)
 
 	*n = 0;
 	for (i = 0; i < s->ntids; i++)
-		if (!s->dead[i])
+		if (!dl_is_dead(s, &s->tids[i]))
 			live[(*n)++] = s->tids[i];
 	return live;
 }
@@ -297,7 +294,7 @@ dl_bisect(DlSeek *s, ItemPointerData *rows, int n, bool keep)
 
 		if (m == 0)
 			continue;
-		if (dl_try(s, sub, m, keep, &run, &written, &e, &last))
+		if (dl_try(s, sub, m, false, keep, &run, &written, &e, &last))
 		{
 			if (keep)
 			{
@@ -306,7 +303,7 @@ dl_bisect(DlSeek *s, ItemPointerData *rows, int n, bool keep)
 			}
 		}
 		else if (m == 1)
-			dl_failed_alone(s, dl_index(s, &sub[0]), e);
+			dl_failed_alone(s, &sub[0], e);
 		else
 			dl_bisect(s, sub, m, keep);
 	}
@@ -319,17 +316,16 @@ dl_bisect(DlSeek *s, ItemPointerData *rows, int n, bool keep)
 static bool
 dl_guess(DlSeek *s, const ItemPointerData *last)
 {
-	int			i = dl_index(s, last);
 	PgsProgress run = s->base;
 	uint64		written;
 	ErrorData  *e = NULL;
 	ItemPointerData again;
 
-	if (i < 0 || s->dead[i])
+	if (!ItemPointerIsValid(last) || dl_is_dead(s, last))
 		return false;
-	if (dl_try(s, &s->tids[i], 1, false, &run, &written, &e, &again))
+	if (dl_try(s, last, 1, false, false, &run, &written, &e, &again))
 		return false;
-	dl_failed_alone(s, i, e);
+	dl_failed_alone(s, last, e);
 	return true;
 }
 
@@ -343,8 +339,10 @@ dl_raise_named(DlSeek *s, ErrorData *e, const ItemPointerData *last)
 	if (!dl_guess(s, last))
 	{
 		int			n;
-		ItemPointerData *live = dl_live(s, &n);
+		ItemPointerData *live;
 
+		dl_read_tids(s);
+		live = dl_live(s, &n);
 		dl_bisect(s, live, n, false);
 	}
 	if (s->found)
@@ -379,7 +377,6 @@ pgs_batch_run_guarded(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 	uint64		written;
 	ErrorData  *e = NULL;
 	ItemPointerData last;
-	int			rounds;
 
 	s.q = q;
 	s.batch_id = batch_id;
@@ -389,7 +386,7 @@ pgs_batch_run_guarded(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 	s.stateful = OidIsValid(q->state_relid);
 	s.dead_letter = q->on_error != NULL && strcmp(q->on_error, "dead_letter") == 0;
 
-	if (dl_try(&s, NULL, 0, true, &run, &written, &e, &last))
+	if (dl_try(&s, NULL, 0, false, true, &run, &written, &e, &last))
 	{
 		*progress = run;
 		progress->has_dead_letters = s.dead_letter;
@@ -398,23 +395,22 @@ pgs_batch_run_guarded(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 	/* only the predicate of 0.3 on knows a row's tid and can be narrowed */
 	if (!pgs_catalog_splits())
 		ReThrowError(e);
-	dl_read_tids(&s);
 	if (!s.dead_letter)
 		dl_raise_named(&s, e, &last);
 
 	/*
-	 * Each round sets aside at least one row or delivers the rest, so the
-	 * rounds are bounded by the batch's rows.
+	 * Each round sets a row aside and tries the others again, or bisects
+	 * the rows (read then): a bounded number of rounds.
 	 */
-	for (rounds = 0; rounds <= s.ntids; rounds++)
+	for (;;)
 	{
-		int			n;
-		ItemPointerData *live;
-
 		if (!dl_guess(&s, &last))
 		{
-			int64		before = s.ndead;
+			int			before = s.ndead;
+			int			n;
+			ItemPointerData *live;
 
+			dl_read_tids(&s);
 			live = dl_live(&s, &n);
 			if (!s.stateful)
 			{
@@ -436,9 +432,9 @@ pgs_batch_run_guarded(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 									": no row fails alone; the batch's rows fail together",
 									q->name, batch_id)));
 		}
-		live = dl_live(&s, &n);
+		/* the batch without the rows set aside */
 		run = s.base;
-		if (dl_try(&s, live, n, true, &run, &written, &e, &last))
+		if (dl_try(&s, s.dead, s.ndead, true, true, &run, &written, &e, &last))
 		{
 			*progress = run;
 			progress->has_dead_letters = true;
@@ -446,9 +442,7 @@ pgs_batch_run_guarded(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 			return written;
 		}
 	}
-	elog(ERROR, "the failing rows of batch " INT64_FORMAT " of streaming query \"%s\" were not found",
-		 batch_id, q->name);
-	return 0;					/* keep the compiler quiet */
+	pg_unreachable();
 }
 
 /*

@@ -65,7 +65,7 @@ extern char *pgs_batch_select_cols_sql(Oid stream_relid, const char *inner_cols,
 									   const char *select_list, const char *tail);
 extern char *pgs_split_count_sql(Oid stream_relid);
 extern ItemPointerData pgs_batch_last_row;
-extern void pgs_batch_filter(const ItemPointerData *tids, int ntids);
+extern void pgs_batch_filter(const ItemPointerData *tids, int ntids, bool exclude);
 extern void pgs_sort_tids(ItemPointerData *tids, int ntids);
 extern void pgs_stream_override(const char *sql);
 extern char *pgs_stream_row_from_jsonb_sql(Oid stream_relid, const char *expr);

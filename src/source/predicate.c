@@ -43,6 +43,7 @@ ItemPointerData pgs_batch_last_row;
  */
 static const ItemPointerData *pred_filter = NULL;
 static int	pred_filter_n = 0;
+static bool pred_filter_exclude = false;	/* the rows listed are left out */
 
 /* while set, the SQL that stands for the stream instead of the batch's rows */
 static const char *pred_override = NULL;
@@ -81,15 +82,17 @@ pred_cmp_tid(const void *a, const void *b)
 }
 
 /*
- * Narrow the batch predicate to the given rows (sorted by tid), or widen it
- * again (NULL).  Only the predicate that knows the row's tid (a catalog of
- * 0.7 on) narrows; the caller clears it on every path.
+ * Narrow the batch predicate to the given rows (sorted by tid), or with
+ * exclude to all but them, or widen it again (NULL).  Only the predicate
+ * that knows the row's tid (a catalog of 0.3 on) narrows; the caller
+ * clears it on every path.
  */
 void
-pgs_batch_filter(const ItemPointerData *tids, int ntids)
+pgs_batch_filter(const ItemPointerData *tids, int ntids, bool exclude)
 {
 	pred_filter = tids;
 	pred_filter_n = ntids;
+	pred_filter_exclude = exclude;
 }
 
 /* sort tids as pgs_batch_filter wants them */
@@ -449,8 +452,10 @@ stream_batch_member_split(PG_FUNCTION_ARGS)
 		member = member_of(st, x) &&
 			(st->lo_split == 0 || x != st->lo_split || blk >= st->lo_split_block);
 	if (member && pred_filter != NULL)
-		member = bsearch(PG_GETARG_POINTER(1), pred_filter, pred_filter_n,
-						 sizeof(ItemPointerData), pred_cmp_tid) != NULL;
+		member = pred_filter_exclude ==
+			(pred_filter_n == 0 ||
+			 bsearch(PG_GETARG_POINTER(1), pred_filter, pred_filter_n,
+					 sizeof(ItemPointerData), pred_cmp_tid) == NULL);
 	if (member)
 	{
 		pgs_batch_input_rows++;
