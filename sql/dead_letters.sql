@@ -16,6 +16,15 @@ SELECT stream.create_stream('dl_ev');
 
 -- refusals
 SELECT stream.start_query('dl_bad', 'SELECT id FROM dl_ev', 'dl_bad_out', on_error => 'skip');
+SET client_min_messages = error;
+SELECT stream.start_query('dl_bad', 'SELECT a.id FROM dl_ev a JOIN dl_ev b ON b.id = a.id', 'dl_bad_out',
+                          on_error => 'dead_letter');
+SET client_min_messages = warning;
+CREATE TABLE dl_ts (id int, ts timestamptz);
+SELECT stream.create_stream('dl_ts');
+SELECT stream.start_query('dl_bad', 'SELECT id, ts FROM dl_ts', 'dl_bad_out', deduplicate => '{id}',
+                          event_time => 'ts', watermark => '1 minute', on_error => 'dead_letter');
+SELECT count(*) FROM stream.queries WHERE name = 'dl_bad';
 
 -- an append query: a cast, a division by zero, a CHECK, a NOT NULL and a
 -- UNIQUE constraint of the target, and a trigger of the target (run as the
@@ -86,6 +95,28 @@ CALL stream.process_all_available('dl_together');
 \set SHOW_CONTEXT errors
 SELECT count(*) FROM dl_small;
 SELECT count(*) FROM stream.dead_letters WHERE query = 'dl_together';
+
+-- a query that fails without any row (a constant division by zero, folded
+-- when the batch's statement is planned) fails the batch: no row is set aside
+SELECT stream.start_query('dl_const', $$SELECT id, 1 / 0 AS x FROM dl_ev$$,
+                          'dl_const_out', on_error => 'dead_letter') > 0 AS started;
+\set SHOW_CONTEXT always
+CALL stream.process_all_available('dl_const');
+\set SHOW_CONTEXT errors
+SELECT count(*) FROM stream.dead_letters WHERE query = 'dl_const';
+
+-- foreach_batch: rows that fail on their way into the batch table are set
+-- aside, the procedure sees the others
+CREATE TABLE dl_outbox (batch_id bigint, id int, amount numeric);
+CREATE PROCEDURE dl_deliver(batch_id bigint) LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO dl_outbox SELECT batch_id, b.id, b.amount FROM stream_batch.dl_sink b;
+END $$;
+SELECT stream.start_query('dl_sink', $$SELECT id, amount::numeric AS amount FROM dl_ev$$,
+                          foreach_batch => 'dl_deliver', on_error => 'dead_letter') > 0 AS started;
+CALL stream.process_all_available('dl_sink');
+SELECT batch_id, count(*), count(DISTINCT id) FROM dl_outbox GROUP BY 1;
+SELECT position, sqlstate FROM stream.dead_letters WHERE query = 'dl_sink' ORDER BY id;
 
 -- an error that is not the data's fails the batch, and nothing is set aside
 CREATE FUNCTION dl_lock(t text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$

@@ -3,9 +3,14 @@
  * dead_letters.c
  *	  A batch that fails on a row's data: the rows that fail are found and,
  *	  with on_error => 'dead_letter', set aside while the others are
- *	  delivered; with 'fail', the error names one of them.
+ *	  delivered; with 'fail', the error names the row being read.
  *
- * The batch's statement runs in a subtransaction.  When it fails with an
+ * With 'fail' the batch runs as it always did, in the batch's transaction
+ * alone (its target rows' xmin is the commit row's); an error of a row's
+ * data gets a context line naming the row the batch predicate accepted
+ * last.  With 'dead_letter' the batch's statement runs in a
+ * subtransaction (its target rows carry the subtransaction's xid as
+ * xmin).  When it fails with an
  * error of the row's data (class 22, data exception, or 23, integrity
  * constraint violation), the batch predicate is narrowed to some of the
  * batch's rows and the statement runs again, each try in a subtransaction
@@ -51,7 +56,7 @@ typedef struct DlSeek
 	PgsBatchRunner runner;
 	PgsProgress base;			/* the progress before any try */
 	bool		stateful;		/* a state table: only one try commits */
-	bool		dead_letter;	/* else 'fail': find one row and stop */
+	bool		dead_letter;	/* else 'fail' */
 	ItemPointerData *tids;		/* the batch's rows, sorted (read for a
 								 * bisection only) */
 	int			ntids;
@@ -60,9 +65,6 @@ typedef struct DlSeek
 	int			dead_size;
 	uint64		written;		/* by the tries kept */
 	int64		input_rows;
-	bool		found;			/* 'fail': the row is in found_tid */
-	ItemPointerData found_tid;
-	ErrorData  *found_error;
 } DlSeek;
 
 /*
@@ -230,18 +232,11 @@ dl_set_aside(DlSeek *s, const ItemPointerData *tid, ErrorData *e)
 	pgs_sort_tids(s->dead, s->ndead);
 }
 
-/* a row failed alone: set it aside, or ('fail') remember it and stop */
+/* a row failed alone: set it aside */
 static void
 dl_failed_alone(DlSeek *s, const ItemPointerData *tid, ErrorData *e)
 {
-	if (s->dead_letter)
-		dl_set_aside(s, tid, e);
-	else
-	{
-		s->found = true;
-		s->found_tid = *tid;
-		s->found_error = e;
-	}
+	dl_set_aside(s, tid, e);
 }
 
 /* was the row set aside? */
@@ -283,7 +278,7 @@ dl_bisect(DlSeek *s, ItemPointerData *rows, int n, bool keep)
 	int			half = n / 2;
 	int			part;
 
-	for (part = 0; part < 2 && !s->found; part++)
+	for (part = 0; part < 2; part++)
 	{
 		ItemPointerData *sub = part == 0 ? rows : rows + half;
 		int			m = part == 0 ? half : n - half;
@@ -330,35 +325,44 @@ dl_guess(DlSeek *s, const ItemPointerData *last)
 }
 
 /*
- * 'fail': the error of the batch, raised again, naming a row that fails
- * alone (the guess, or the first bisection finds) with its own error.
+ * Before a bisection: a query that fails over none of the batch's rows (a
+ * constant folded at planning, the target's statement trigger) fails for
+ * no row of it, and would set every row aside.  It fails the batch.
  */
 static void
-dl_raise_named(DlSeek *s, ErrorData *e, const ItemPointerData *last)
+dl_check_without_rows(DlSeek *s)
 {
-	if (!dl_guess(s, last))
-	{
-		int			n;
-		ItemPointerData *live;
+	PgsProgress run = s->base;
+	uint64		written;
+	ErrorData  *e = NULL;
+	ItemPointerData last;
+	ItemPointerData none;
 
-		dl_read_tids(s);
-		live = dl_live(s, &n);
-		dl_bisect(s, live, n, false);
-	}
-	if (s->found)
-	{
-		ErrorData  *f = s->found_error;
-		char	   *where = psprintf("streaming query \"%s\", batch " INT64_FORMAT ", %s",
-									 s->q->name, s->batch_id, dl_position(s->q, &s->found_tid));
-
-		f->context = f->context ? psprintf("%s\n%s", f->context, where) : where;
-		ReThrowError(f);
-	}
+	ItemPointerSetInvalid(&none);
+	if (dl_try(s, &none, 0, false, false, &run, &written, &e, &last))
+		return;
 	e->context = psprintf("%s%sstreaming query \"%s\", batch " INT64_FORMAT
-						  ": no row fails alone; the batch's rows fail together",
+						  ": the query fails without any of the batch's rows",
 						  e->context ? e->context : "", e->context ? "\n" : "",
 						  s->q->name, s->batch_id);
 	ReThrowError(e);
+}
+
+/* what a failing batch's error says of the row it was reading ('fail') */
+typedef struct DlFailContext
+{
+	const PgsQuery *q;
+	int64		batch_id;
+} DlFailContext;
+
+static void
+dl_fail_context(void *arg)
+{
+	DlFailContext *c = (DlFailContext *) arg;
+
+	if (ItemPointerIsValid(&pgs_batch_last_row) && dl_is_data_error(geterrcode()))
+		errcontext("streaming query \"%s\", batch " INT64_FORMAT ", reading %s",
+				   c->q->name, c->batch_id, dl_position(c->q, &pgs_batch_last_row));
 }
 
 /*
@@ -386,17 +390,34 @@ pgs_batch_run_guarded(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 	s.stateful = OidIsValid(q->state_relid);
 	s.dead_letter = q->on_error != NULL && strcmp(q->on_error, "dead_letter") == 0;
 
+	/*
+	 * 'fail': the batch runs as it always did, in the batch's transaction,
+	 * and an error of a row's data names the row the batch was reading
+	 */
+	if (!s.dead_letter)
+	{
+		DlFailContext c = {q, batch_id};
+		ErrorContextCallback cb;
+
+		cb.callback = dl_fail_context;
+		cb.arg = &c;
+		cb.previous = error_context_stack;
+		error_context_stack = &cb;
+		ItemPointerSetInvalid(&pgs_batch_last_row);
+		written = runner(q, batch_id, params, progress);
+		error_context_stack = cb.previous;
+		return written;
+	}
+
 	if (dl_try(&s, NULL, 0, false, true, &run, &written, &e, &last))
 	{
 		*progress = run;
-		progress->has_dead_letters = s.dead_letter;
+		progress->has_dead_letters = true;
 		return written;
 	}
 	/* only the predicate of 0.3 on knows a row's tid and can be narrowed */
 	if (!pgs_catalog_splits())
 		ReThrowError(e);
-	if (!s.dead_letter)
-		dl_raise_named(&s, e, &last);
 
 	/*
 	 * Each round sets a row aside and tries the others again, or bisects
@@ -410,6 +431,7 @@ pgs_batch_run_guarded(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 			int			n;
 			ItemPointerData *live;
 
+			dl_check_without_rows(&s);
 			dl_read_tids(&s);
 			live = dl_live(&s, &n);
 			if (!s.stateful)
