@@ -105,6 +105,22 @@ CALL stream.process_all_available('dl_const');
 \set SHOW_CONTEXT errors
 SELECT count(*) FROM stream.dead_letters WHERE query = 'dl_const';
 
+-- nor does one whose target's statement trigger always refuses (the row
+-- read last fails alone, but so does the statement without any row)
+CREATE TABLE dl_closed (id int, amount text);
+CREATE FUNCTION dl_closed_trig() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'dl_closed takes no rows' USING ERRCODE = 'check_violation';
+END $$;
+CREATE TRIGGER dl_closed_trig AFTER INSERT ON dl_closed FOR EACH STATEMENT
+    EXECUTE FUNCTION dl_closed_trig();
+SELECT stream.start_query('dl_closed', $$SELECT id, amount FROM dl_ev$$,
+                          'dl_closed', on_error => 'dead_letter') > 0 AS started;
+\set VERBOSITY terse
+CALL stream.process_all_available('dl_closed');
+\set VERBOSITY default
+SELECT count(*) FROM stream.dead_letters WHERE query = 'dl_closed';
+
 -- foreach_batch: rows that fail on their way into the batch table are set
 -- aside, the procedure sees the others
 CREATE TABLE dl_outbox (batch_id bigint, id int, amount numeric);

@@ -63,6 +63,7 @@ typedef struct DlSeek
 	ItemPointerData *dead;		/* the rows set aside, sorted */
 	int			ndead;
 	int			dead_size;
+	bool		checked_empty;	/* the query passes over no rows */
 	uint64		written;		/* by the tries kept */
 	int64		input_rows;
 } DlSeek;
@@ -305,6 +306,34 @@ dl_bisect(DlSeek *s, ItemPointerData *rows, int n, bool keep)
 }
 
 /*
+ * Before a row is taken to fail alone: a query that fails over none of the
+ * batch's rows (a constant folded at planning, the target's statement
+ * trigger) fails for no row of it, and would set every row aside.  It
+ * fails the batch.  Checked once a batch.
+ */
+static void
+dl_check_without_rows(DlSeek *s)
+{
+	PgsProgress run = s->base;
+	uint64		written;
+	ErrorData  *e = NULL;
+	ItemPointerData last;
+	ItemPointerData none;
+
+	if (s->checked_empty)
+		return;
+	s->checked_empty = true;
+	ItemPointerSetInvalid(&none);
+	if (dl_try(s, &none, 0, false, false, &run, &written, &e, &last))
+		return;
+	e->context = psprintf("%s%sstreaming query \"%s\", batch " INT64_FORMAT
+						  ": the query fails without any of the batch's rows",
+						  e->context ? e->context : "", e->context ? "\n" : "",
+						  s->q->name, s->batch_id);
+	ReThrowError(e);
+}
+
+/*
  * The guess: the row being read when the batch failed.  True when it fails
  * alone (and was handled); false when it is no guess or does not fail.
  */
@@ -320,32 +349,9 @@ dl_guess(DlSeek *s, const ItemPointerData *last)
 		return false;
 	if (dl_try(s, last, 1, false, false, &run, &written, &e, &again))
 		return false;
+	dl_check_without_rows(s);
 	dl_failed_alone(s, last, e);
 	return true;
-}
-
-/*
- * Before a bisection: a query that fails over none of the batch's rows (a
- * constant folded at planning, the target's statement trigger) fails for
- * no row of it, and would set every row aside.  It fails the batch.
- */
-static void
-dl_check_without_rows(DlSeek *s)
-{
-	PgsProgress run = s->base;
-	uint64		written;
-	ErrorData  *e = NULL;
-	ItemPointerData last;
-	ItemPointerData none;
-
-	ItemPointerSetInvalid(&none);
-	if (dl_try(s, &none, 0, false, false, &run, &written, &e, &last))
-		return;
-	e->context = psprintf("%s%sstreaming query \"%s\", batch " INT64_FORMAT
-						  ": the query fails without any of the batch's rows",
-						  e->context ? e->context : "", e->context ? "\n" : "",
-						  s->q->name, s->batch_id);
-	ReThrowError(e);
 }
 
 /* what a failing batch's error says of the row it was reading ('fail') */
