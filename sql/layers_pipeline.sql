@@ -145,6 +145,12 @@ SELECT stream.start_query('lp_r5', $$SELECT id, room FROM lp_silver$$,
 -- a query's own stream is no target, stream or not
 SELECT stream.start_query('lp_r6', $$SELECT id, room, reading, at FROM lp_silver$$,
     'lp_silver', target_is_stream => true);
+-- nor is a stream that leads back to it through other queries: silver's
+-- rows written into raw would come back through bronze and silver
+SELECT stream.start_query('lp_r7', $$SELECT id, room AS line, at FROM lp_silver$$,
+    'lp_raw');
+SELECT stream.start_query('lp_r8', $$SELECT id, room AS line, at FROM lp_silver$$,
+    'lp_raw2', target_is_stream => true);
 SELECT count(*) AS refused_queries FROM stream.queries WHERE name LIKE 'lp\_r_';
 SELECT to_regclass('lp_r1') AS r1, to_regclass('lp_r2') AS r2,
        (SELECT amname FROM pg_am WHERE oid = (SELECT relam FROM pg_class WHERE oid = 'lp_plain'::regclass)) AS plain_am;

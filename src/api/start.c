@@ -923,6 +923,32 @@ qd_start_validate(const PgsStartArgs *a, QdStart *s)
 }
 
 /*
+ * A target whose rows come back to the query's own stream through other
+ * queries is refused as the stream itself is (pgs_check_target): each
+ * batch would read again, through the others, what the previous ones
+ * wrote, without end.  The others may be anybody's, so none is named.
+ */
+static void
+qd_check_no_cycle(const QdStart *s)
+{
+	int			n = s->nsides == PGS_MAX_SIDES ? PGS_MAX_SIDES : 1;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		Oid			stream = n == 1 ? s->def.aq.stream_relid : s->sides[i].relid;
+
+		if (pgs_query_target_reaches(s->target_relid, stream))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("target \"%s\" feeds the query's own stream table \"%s\"",
+							get_rel_name(s->target_relid), get_rel_name(stream)),
+					 errdetail("Streaming queries read the target and write what reaches the stream: each batch would read again what the previous batches wrote, without end."),
+					 errhint("Write into a table that no streaming query leads back from.")));
+	}
+}
+
+/*
  * The target: a foreach_batch query's batch table, created; else the table
  * named, created with the query's columns when missing, else checked.  A
  * keyed target gets or must have its unique key.  Without aggregation,
@@ -954,6 +980,7 @@ qd_start_target(const PgsStartArgs *a, QdStart *s)
 			/* a join's second stream is its stream as much as its first */
 			if (s->nsides == PGS_MAX_SIDES)
 				pgs_check_target(s->target_relid, s->sides[1].relid, &d->aq);
+			qd_check_no_cycle(s);
 			if (a->target_is_stream && !pgs_is_stream(s->target_relid))
 				ereport(ERROR,
 						(errcode(ERRCODE_WRONG_OBJECT_TYPE),
