@@ -1583,6 +1583,7 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 
 done:
 	batch_running = false;
+	pgs_phase_stop(0, NULL);	/* a batch that did not run stops it here */
 	MemoryContextSwitchTo(caller_cxt);
 	MemoryContextDelete(cxt);
 	return result;
