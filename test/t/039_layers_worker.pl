@@ -1,7 +1,7 @@
 # Three layers chained with target_is_stream (raw -> bronze -> silver ->
 # gold), run by the background worker while rows arrive in many
-# transactions, with the server killed (immediate stop) in the middle and
-# started again.  Every raw row reaches bronze and silver once, gold equals
+# transactions, with the server killed (immediate stop) while a worker
+# holds a batch of the middle layer half-written, and started again.  Every raw row reaches bronze and silver once, gold equals
 # the pipeline recomputed over the raw rows, and each batch the workers
 # ran says where its time went: parts within its duration, the commit of
 # the batch before when the same worker ran it, the state's size.
@@ -10,6 +10,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IPC::Run;
 
 my $node = PostgreSQL::Test::Cluster->new('layersworker');
 $node->init;
@@ -46,6 +47,14 @@ $node->safe_psql('postgres', q{
 		         sum(reading) AS total
 		    FROM silver GROUP BY 1, 2$$,
 		'gold', output_mode => 'update', trigger => '100 ms');
+	-- silver's inserts wait while another session holds lock 4242
+	CREATE FUNCTION gate() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+		PERFORM pg_advisory_lock_shared(4242);
+		PERFORM pg_advisory_unlock_shared(4242);
+		RETURN NEW;
+	END $$;
+	CREATE TRIGGER gate BEFORE INSERT ON silver FOR EACH ROW EXECUTE FUNCTION gate();
 }, @as_user);
 
 # one transaction of 40 raw lines: some malformed, some of unknown devices,
@@ -64,18 +73,33 @@ sub feed
 	}, @as_user);
 }
 
+my ($gin, $gout, $gerr) = ('', '', '');
+my $gate = IPC::Run::start(
+	[ 'psql', '-X', '-q', '-A', '-t', '-d', $node->connstr('postgres'), '-f', '-' ],
+	'<', \$gin, '>', \$gout, '2>', \$gerr,
+	IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+$gin .= "SELECT 'locked' FROM pg_advisory_lock(4242);\n";
+$gate->pump until $gout =~ /locked/ || !$gate->pumpable;
+
 my $next = 1;
 for my $round (1 .. 10)
 {
 	feed($next);
 	$next += 40;
 }
-ok($node->poll_query_until('postgres', q{SELECT count(*) > 0 FROM silver}),
-	'rows reached silver through bronze');
+ok($node->poll_query_until('postgres', q{
+	SELECT count(*) = 1 FROM pg_stat_activity
+	 WHERE backend_type = 'pg_streaming worker' AND wait_event = 'advisory'}),
+	'a worker holds a batch of silver half-written');
+ok($node->poll_query_until('postgres', q{SELECT count(*) > 0 FROM bronze}),
+	'bronze has rows');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM silver}), '0',
+	'silver has none yet');
 
-# killed while the layers run, started again: each query goes on from its
-# checkpoint
+# killed with silver's batch in flight, started again: each query goes on
+# from its checkpoint, silver's batch replayed
 $node->stop('immediate');
+$gate->kill_kill;
 $node->start;
 for my $round (11 .. 20)
 {
@@ -103,6 +127,9 @@ is($node->safe_psql('postgres', q{
 	'every well-formed raw row is in bronze once');
 is($node->safe_psql('postgres', q{
 	SELECT count(*) - count(DISTINCT id) FROM silver}), '0', 'and in silver once');
+is($node->safe_psql('postgres', q{
+	SELECT bool_or(replayed) FROM stream.progress WHERE query = 'silver'}, @as_user),
+	't', 'silver replayed the batch the stop killed');
 is($node->safe_psql('postgres', q{
 	SELECT string_agg(name || ':' || array_to_string(upstream, ',') || '>'
 	                  || array_to_string(downstream, ','), ' ' ORDER BY name)
