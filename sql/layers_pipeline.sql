@@ -178,6 +178,13 @@ SELECT query,
        count(state_bytes) AS state_bytes_known
   FROM stream.progress WHERE query LIKE 'lp\_%'
  GROUP BY query ORDER BY query;
+-- each part where the work is: an aggregation reads, merges into its
+-- state and writes its groups; a query without state runs one statement
+-- that reads and inserts, counted as read
+SELECT query, bool_and(merge_ms > 0) AS merges, bool_and(write_ms > 0) AS writes,
+       bool_and(merge_ms = 0 AND write_ms = 0) AS one_statement
+  FROM stream.progress WHERE query IN ('lp_bronze', 'lp_gold')
+ GROUP BY query ORDER BY query;
 -- the commit shown for a batch is the one the next batch's row measured
 SELECT count(*) AS misplaced
   FROM stream.progress p
@@ -190,6 +197,17 @@ SELECT (SELECT state_bytes FROM stream.progress WHERE query = 'lp_gold'
          ORDER BY batch_id DESC LIMIT 1)
        = pg_total_relation_size('stream_state.lp_gold') AS latest_state_bytes;
 SET ROLE regress_lp_owner;
+
+-- a batch run inside a transaction block commits when its caller does:
+-- its commit is not measured
+INSERT INTO lp_raw2 VALUES (102, 'd1,1', '2026-01-01 12:50');
+BEGIN;
+CALL stream.process_batch('lp_bronze2');
+COMMIT;
+INSERT INTO lp_raw2 VALUES (103, 'd1,2', '2026-01-01 12:55');
+CALL stream.process_batch('lp_bronze2');
+SELECT batch_id, commit_ms IS NULL AS commit_unknown FROM stream.progress
+ WHERE query = 'lp_bronze2' ORDER BY batch_id;
 
 -- dropping a query leaves its stream target to its owner, and the next
 -- layer goes on reading it
