@@ -126,6 +126,16 @@ SELECT id, room, reading FROM lp_silver WHERE id = 100;
 SELECT name, upstream, downstream FROM stream.queries
  WHERE name IN ('lp_bronze', 'lp_bronze2', 'lp_silver') ORDER BY name;
 
+-- a join between streams is downstream of the query that writes either
+-- of its sides (here its second)
+SELECT stream.start_query('lp_join',
+    $$SELECT r.id, s.room, r.line FROM lp_raw r JOIN lp_silver s ON s.id = r.id$$,
+    'lp_join') > 0 AS started;
+SELECT name, upstream, downstream FROM stream.queries
+ WHERE name IN ('lp_join', 'lp_silver') ORDER BY name;
+SELECT stream.drop_query('lp_join');
+DROP TABLE lp_join;
+
 -- refused, and nothing is left of a refused call
 CREATE TABLE lp_plain (room text, n bigint);
 SELECT stream.start_query('lp_r1',
