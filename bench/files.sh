@@ -97,17 +97,24 @@ for r in $(seq 1 "$rounds"); do
 done
 echo "median rows/s ratio source/COPY: $(printf '%s\n' "${ratios[@]}" | median) (target >= 0.9)"
 
+# source_ms over the files with bad lines, checking what it loaded and set aside
+bad_ms() {
+    local ms check
+    ms=$(source_ms bad dead_letter)
+    check=$("${psql[@]}" -c "SELECT count(*) || ' ' || (SELECT count(*) FROM stream.dead_letters) FROM t")
+    [ "$check" = "$((rows - files)) $files" ] || { echo "the bad files loaded: $check" >&2; exit 1; }
+    echo "$ms"
+}
+
 echo "== one bad line per file, set aside, against the clean files (server ms)"
 echo "round clean_ms bad_ms ratio"
 ratios=()
 for r in $(seq 1 "$rounds"); do
     if [ $((r % 2)) -eq 1 ]; then
-        c=$(source_ms clean dead_letter); b=$(source_ms bad dead_letter)
+        c=$(source_ms clean dead_letter); b=$(bad_ms)
     else
-        b=$(source_ms bad dead_letter); c=$(source_ms clean dead_letter)
+        b=$(bad_ms); c=$(source_ms clean dead_letter)
     fi
-    check=$("${psql[@]}" -c "SELECT count(*) || ' ' || (SELECT count(*) FROM stream.dead_letters) FROM t")
-    [ "$check" = "$((rows - files)) $files" ] || { echo "the bad files loaded: $check"; exit 1; }
     ratio=$(echo "scale=3; $b / $c" | bc)
     ratios+=("$ratio")
     echo "$r $c $b $ratio"
