@@ -435,3 +435,4 @@ COMMENT ON COLUMN stream.file_log.after_read_at IS 'when the file was kept, dele
 REVOKE ALL ON stream.file_source_defs, stream.file_log FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('stream.file_source_defs', '');
 SELECT pg_catalog.pg_extension_config_dump('stream.file_log', '');
+SELECT pg_catalog.pg_extension_config_dump('stream.file_source_defs_source_id_seq', '');

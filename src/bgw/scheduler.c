@@ -30,6 +30,11 @@
  * every few seconds it is dispatched anyway, to cover writers that cannot
  * tell us (prepared transactions).
  *
+ * An active file source is a unit of work like a query, kept under the
+ * negative of its id and served by the same rules (its owner's worker, the
+ * same fair shares); it has no stream commits to wait for, so it is
+ * dispatched at every trigger, and its worker looks at the directory.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
