@@ -567,14 +567,8 @@ fs_copy(FsLoad *ld, int a, int b)
 	feed_load = ld;
 	feed_next = a;
 	feed_end = b;
-	if (feed_pend.data == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-
-		initStringInfo(&feed_pend);
-		MemoryContextSwitchTo(old);
-	}
-	resetStringInfo(&feed_pend);
+	/* in the file's memory, gone with it */
+	initStringInfo(&feed_pend);
 	feed_pend_off = 0;
 	ld->cstate = BeginCopyFrom(pstate, ld->rel, NULL, NULL, false, fs_feed,
 							   ld->attnames, ld->options);
