@@ -143,11 +143,17 @@ SELECT stream.create_file_source('fs_json', :'dir' || '/json', 'fs_events', form
     settle => '0', trigger => 'manual') > 0 AS created;
 SELECT stream.load_file_source('fs_json');
 SELECT count(*) AS nothing_loaded FROM fs_events;
--- set bad lines aside instead: drop and create again
+-- set bad lines aside instead: drop and create again; max_bytes_per_batch
+-- bounds a batch, which takes one file at least
 SELECT stream.drop_file_source('fs_json');
 SELECT stream.create_file_source('fs_json', :'dir' || '/json', 'fs_events', format => 'jsonl',
-    settle => '0', on_error => 'dead_letter', trigger => 'manual') > 0 AS created;
+    settle => '0', on_error => 'dead_letter', max_bytes_per_batch => 20,
+    trigger => 'manual') > 0 AS created;
 SELECT stream.load_file_source('fs_json');
+SELECT stream.load_file_source('fs_json');
+SELECT stream.load_file_source('fs_json');
+SELECT file_name, rows, bad_rows, batch_id FROM stream.files WHERE source = 'fs_json'
+ ORDER BY file_name;
 SELECT doc FROM fs_events ORDER BY doc::text;
 SELECT raw_line, position, sqlstate FROM stream.dead_letters WHERE source = 'fs_json';
 
