@@ -77,6 +77,7 @@ SELECT stream.create_file_source('fs_bad', '/tmp', 'fs_sales', after_read => 'sh
 SELECT stream.create_file_source('fs_bad', '/tmp', 'fs_sales', on_error => 'ignore');
 SELECT stream.create_file_source('fs_bad', '/tmp', 'fs_sales', file_name_column => 'nope');
 SELECT stream.create_file_source('fs_bad', '/tmp', 'fs_sales', max_files_per_batch => 0);
+SELECT stream.create_file_source('fs_bad', '/tmp', 'fs_sales', trigger => 'continuous');
 
 -- CSV with a header, by name; bad lines set aside; the file's name kept
 SELECT stream.create_file_source('fs_csv', :'dir', 'fs_sales', header => true,
@@ -112,12 +113,24 @@ RESET ROLE;
 SELECT pg_temp.fs_write(:'dir' || '/j/a.log', E'first line\n\n\\.\ntab\tand "quotes", a\\backslash\n');
 SELECT pg_temp.fs_write(:'dir' || '/j/b.log', E'second file\n');
 SET ROLE regress_fs_owner;
+-- the stream's triggers run as the source's owner, whoever loads it (here
+-- a superuser), with search_path pg_catalog, pg_temp: names are qualified
+CREATE TABLE fs_lines_audit (loaded_by name);
+CREATE FUNCTION fs_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.fs_lines_audit VALUES (current_user);
+    RETURN NEW;
+END $$;
+CREATE TRIGGER fs_audit BEFORE INSERT ON fs_lines FOR EACH ROW EXECUTE FUNCTION fs_audit();
 SELECT stream.create_file_source('fs_text', :'dir' || '/j', 'fs_lines', format => 'text',
     file_name_column => 'file', settle => '0', max_files_per_batch => 1,
     after_read => 'archive', archive_directory => :'archive',
     trigger => 'manual') > 0 AS created;
+RESET ROLE;
 SELECT stream.load_file_source('fs_text');
+SET ROLE regress_fs_owner;
 SELECT line, file FROM fs_lines ORDER BY file, line;
+SELECT loaded_by, count(*) FROM fs_lines_audit GROUP BY 1;
 -- the file just loaded is moved only after this transaction commits
 SELECT file_name, after_read_at IS NOT NULL AS handled FROM stream.files
  WHERE source = 'fs_text' ORDER BY file_name;
@@ -185,7 +198,8 @@ SET ROLE regress_fs_owner;
 SELECT stream.drop_file_source('fs_csv'), stream.drop_file_source('fs_text'),
        stream.drop_file_source('fs_json'), stream.drop_file_source('fs_json', true);
 SELECT count(*) FROM stream.file_sources;
-DROP TABLE fs_sales, fs_lines, fs_events, fs_plain;
+DROP TABLE fs_sales, fs_lines, fs_events, fs_plain, fs_lines_audit;
+DROP FUNCTION fs_audit();
 RESET ROLE;
 DELETE FROM stream.dead_letter_log WHERE source IS NOT NULL;
 SELECT 'rm -rf ' || :'dir' AS cmd \gset

@@ -167,6 +167,9 @@ stream_create_file_source(PG_FUNCTION_ARGS)
 		fs_refuse("max_files_per_batch", psprintf("%d", src.max_files), "A batch takes at least one file.");
 	if (!PG_ARGISNULL(11) && src.max_bytes < 1)
 		fs_refuse("max_bytes_per_batch", psprintf(INT64_FORMAT, src.max_bytes), "A batch takes at least one byte (and always at least one file).");
+	if (strcmp(src.trigger, "once") == 0 || strcmp(src.trigger, "available_now") == 0 ||
+		strcmp(src.trigger, "continuous") == 0)
+		fs_refuse("trigger", src.trigger, "A file source looks at its directory on an interval trigger (such as '1 second'), or only when stream.load_file_source is called ('manual').");
 	if (strcmp(src.trigger, "manual") != 0)
 		(void) pgs_interval_usecs(DirectFunctionCall3(interval_in,
 													  CStringGetDatum(src.trigger),
