@@ -8,6 +8,7 @@ OBJS = \
 	src/common/snapshot.o \
 	src/common/errors.o \
 	src/common/plans.o \
+	src/common/events.o \
 	src/storage/stream_am.o \
 	src/storage/stream_table.o \
 	src/storage/guard.o \

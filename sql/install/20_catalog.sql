@@ -42,7 +42,8 @@ CREATE TABLE stream.query_defs (
     retention_detached_at timestamptz,
     foreach_batch_name  text,
     watermark_policy    text CHECK (watermark_policy IN ('min', 'max')),
-    watermarks          text[]
+    watermarks          text[],
+    events_channel      text
 );
 COMMENT ON TABLE stream.query_defs IS 'streaming queries started by stream.start_query';
 COMMENT ON COLUMN stream.query_defs.state_relid IS
@@ -65,6 +66,8 @@ COMMENT ON COLUMN stream.query_defs.watermark_policy IS
 'a join between two streams: how its watermark follows its sides'' watermarks, ''min'' (the lowest) or ''max'' (the highest); NULL for a query over one stream';
 COMMENT ON COLUMN stream.query_defs.watermarks IS
 'the watermarks argument as given, one ''<side>.<column> <delay>'' per side with a watermark; NULL when it was not given';
+COMMENT ON COLUMN stream.query_defs.events_channel IS
+'the channel a NOTIFY is sent on for each committed or failed batch (stream.alter_query(name, events => true)): random, so that only those who read it in stream.queries can LISTEN to it; NULL for no events';
 
 -- the two sides of a query that reads two streams (a join, or a self-join);
 -- a query over one stream has no rows here and keeps its stream, event

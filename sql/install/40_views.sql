@@ -63,7 +63,8 @@ SELECT q.name,
                                             (SELECT pg_catalog.quote_ident(c.relname::text) FROM pg_catalog.pg_class c
                                               WHERE c.oid = q.stream_relid),
                                             pg_catalog.quote_ident(q.event_time), q.watermark_delay)] END) AS watermarks,
-       q.watermark_policy
+       q.watermark_policy,
+       q.events_channel
   FROM stream.query_defs q
   LEFT JOIN LATERAL (SELECT k.batch_id, k.committed_at, o.planned_at
                        FROM stream.checkpoint_commits k
@@ -82,7 +83,7 @@ SELECT q.name,
                               WHERE l.query_id = q.query_id
                               ORDER BY l.batch_id DESC LIMIT 10) p) rp ON true
  WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
-COMMENT ON VIEW stream.queries IS 'streaming queries: id, status, trigger, last committed batch, rows pending (estimated; stream.pending_rows() counts them), lag in seconds, input and processed rows per second over the last ten batches, blocks the last batch read, last error, whether the query holds retention back or missed rows retention removed, a streaming aggregation''s state table, the event-time column, the watermark delay and the watermark in force for the next batch, an upsert key, a foreach_batch procedure, how the background workers serve it now (serving: running, waiting for its trigger, or why a due query is not running), every stream it reads (a join reads two; stream is the first), its watermarks as ''<side>.<column> <delay>'' and a join''s watermark policy';
+COMMENT ON VIEW stream.queries IS 'streaming queries: id, status, trigger, last committed batch, rows pending (estimated; stream.pending_rows() counts them), lag in seconds, input and processed rows per second over the last ten batches, blocks the last batch read, last error, whether the query holds retention back or missed rows retention removed, a streaming aggregation''s state table, the event-time column, the watermark delay and the watermark in force for the next batch, an upsert key, a foreach_batch procedure, how the background workers serve it now (serving: running, waiting for its trigger, or why a due query is not running), every stream it reads (a join reads two; stream is the first), its watermarks as ''<side>.<column> <delay>'' a join''s watermark policy, and the channel its batches'' events are sent on (events_channel: LISTEN to it)';
 
 CREATE VIEW stream.progress WITH (security_barrier) AS
 SELECT q.name AS query,

@@ -99,3 +99,105 @@ AS 'MODULE_PATHNAME', 'stream_start_query'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION stream.start_query(text, text, text, text, text, integer, text, text, interval, text[], text[], text, text[], text, text, boolean) IS
 'register a streaming query over one stream table, or a join of two, writing into target (upserting by key in update mode) or calling a foreach_batch procedure once per batch, from the earliest rows or the latest, with an event-time column and a watermark delay (event_time and watermark, or watermarks: ''<side>.<column> <delay>'' per stream read, and the watermark_policy of a join, min or max) for windowed aggregations, deduplication within the watermark and joins between streams; returns the query id';
+
+-- batch events: a NOTIFY per committed or failed batch on a query's own
+-- random channel, turned on with alter_query(name, events => true)
+ALTER TABLE stream.query_defs ADD COLUMN events_channel text;
+COMMENT ON COLUMN stream.query_defs.events_channel IS
+'the channel a NOTIFY is sent on for each committed or failed batch (stream.alter_query(name, events => true)): random, so that only those who read it in stream.queries can LISTEN to it; NULL for no events';
+CREATE OR REPLACE VIEW stream.queries WITH (security_barrier) AS
+SELECT q.name,
+       q.owner,
+       q.status,
+       q.output_mode,
+       q.trigger,
+       q.max_rows_per_batch,
+       q.stream_relid AS stream,
+       q.target_relid AS target,
+       c.batch_id AS last_batch_id,
+       c.committed_at AS last_batch_at,
+       pr.n AS pending_rows,
+       (SELECT count(*) FROM stream.checkpoint_offsets o
+         WHERE o.query_id = q.query_id
+           AND NOT EXISTS (SELECT 1 FROM stream.checkpoint_commits k
+                            WHERE k.query_id = o.query_id
+                              AND k.batch_id = o.batch_id)) AS pending_batches,
+       q.last_error,
+       q.last_error_sqlstate,
+       q.last_error_at,
+       q.last_error_detail,
+       q.last_error_hint,
+       q.query_text AS query,
+       q.created_at,
+       EXISTS (SELECT 1 FROM stream.retention r
+                WHERE r.held_by = q.query_id) AS holds_retention,
+       q.missed_rows_at,
+       q.state_relid AS state_table,
+       q.event_time,
+       q.watermark_delay,
+       q.dedup_columns AS deduplicate,
+       (SELECT p.next_watermark FROM stream.progress_log p
+         WHERE p.query_id = q.query_id ORDER BY p.batch_id DESC LIMIT 1) AS watermark,
+       q.query_id AS id,
+       q.key_columns AS key,
+       stream._foreach_batch_procedure(q.foreach_batch, q.foreach_batch_name)::regprocedure AS foreach_batch,
+       q.altered_at,
+       round(extract(epoch FROM
+                     CASE WHEN pr.n > 0 THEN now() - coalesce(c.planned_at, q.created_at)
+                          WHEN c.batch_id IS NULL THEN interval '0'
+                          ELSE c.committed_at - c.planned_at END)::numeric, 3) AS lag_seconds,
+       rp.input_rows_per_second,
+       rp.processed_rows_per_second,
+       rp.blocks_read AS last_batch_blocks_read,
+       CASE WHEN q.status = 'active' THEN stream._serving(q.query_id) END AS serving,
+       coalesce((SELECT pg_catalog.array_agg(s.relid ORDER BY s.side) FROM stream.query_side_defs s
+                  WHERE s.query_id = q.query_id),
+                ARRAY[q.stream_relid]) AS streams,
+       coalesce(q.watermarks,
+                (SELECT pg_catalog.array_agg(pg_catalog.format('%s.%s %s', pg_catalog.quote_ident(s.name),
+                                                               pg_catalog.quote_ident(s.event_time),
+                                                               s.watermark_delay) ORDER BY s.side)
+                   FROM stream.query_side_defs s
+                  WHERE s.query_id = q.query_id AND s.event_time IS NOT NULL),
+                CASE WHEN q.event_time IS NOT NULL THEN
+                    ARRAY[pg_catalog.format('%s.%s %s',
+                                            (SELECT pg_catalog.quote_ident(c.relname::text) FROM pg_catalog.pg_class c
+                                              WHERE c.oid = q.stream_relid),
+                                            pg_catalog.quote_ident(q.event_time), q.watermark_delay)] END) AS watermarks,
+       q.watermark_policy,
+       q.events_channel
+  FROM stream.query_defs q
+  LEFT JOIN LATERAL (SELECT k.batch_id, k.committed_at, o.planned_at
+                       FROM stream.checkpoint_commits k
+                       JOIN stream.checkpoint_offsets o USING (query_id, batch_id)
+                      WHERE k.query_id = q.query_id
+                      ORDER BY k.batch_id DESC LIMIT 1) c ON true
+  CROSS JOIN LATERAL (SELECT stream._pending_rows(q.query_id) AS n OFFSET 0) pr
+  LEFT JOIN LATERAL (SELECT round(sum(p.input_rows)
+                                  / greatest(extract(epoch FROM max(p.finished_at) - min(p.started_at)), 0.001),
+                                  1) AS input_rows_per_second,
+                            round(sum(p.input_rows)
+                                  / greatest(extract(epoch FROM sum(p.finished_at - p.started_at)), 0.001),
+                                  1) AS processed_rows_per_second,
+                            (array_agg(p.blocks_read ORDER BY p.batch_id DESC))[1] AS blocks_read
+                       FROM (SELECT * FROM stream.progress_log l
+                              WHERE l.query_id = q.query_id
+                              ORDER BY l.batch_id DESC LIMIT 10) p) rp ON true
+ WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
+COMMENT ON VIEW stream.queries IS 'streaming queries: id, status, trigger, last committed batch, rows pending (estimated; stream.pending_rows() counts them), lag in seconds, input and processed rows per second over the last ten batches, blocks the last batch read, last error, whether the query holds retention back or missed rows retention removed, a streaming aggregation''s state table, the event-time column, the watermark delay and the watermark in force for the next batch, an upsert key, a foreach_batch procedure, how the background workers serve it now (serving: running, waiting for its trigger, or why a due query is not running), every stream it reads (a join reads two; stream is the first), its watermarks as ''<side>.<column> <delay>'' a join''s watermark policy, and the channel its batches'' events are sent on (events_channel: LISTEN to it)';
+
+-- alter_query learns a new watermark delay and events
+DROP FUNCTION stream.alter_query(text, text, text, integer);
+CREATE FUNCTION stream.alter_query(
+    name                text,
+    query               text DEFAULT NULL,
+    trigger             text DEFAULT NULL,
+    max_rows_per_batch  integer DEFAULT NULL,
+    watermark           interval DEFAULT NULL,
+    watermarks          text[] DEFAULT NULL,
+    events              boolean DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'stream_alter_query'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stream.alter_query(text, text, text, integer, interval, text[], boolean) IS
+'change a query in place, keeping its checkpoint: its trigger, its max_rows_per_batch (0 for none), its text where the new text reads the same stream into the same target with the same state, its watermark delay (watermark; a join''s sides'' with watermarks: ''<side>.<column> <delay>''), or whether each batch sends an event (events: a NOTIFY on the channel stream.queries shows); takes effect from the next batch, and the watermark never moves back';

@@ -58,6 +58,7 @@
 #include "catalog/pgs_checkpoint.h"
 #include "catalog/pgs_query.h"
 #include "common/pgs_common.h"
+#include "common/pgs_events.h"
 #include "common/pgs_plans.h"
 #include "exec/pgs_batch.h"
 #include "source/pgs_offsets.h"
@@ -1358,6 +1359,28 @@ pgs_check_history(const PgsQuery *q)
 }
 
 /*
+ * The event of a committed batch, queued in the batch's transaction: sent
+ * when it commits, never for a batch that rolls back.
+ */
+static void
+batch_notify(const PgsQuery *q, int64 batch_id, const PgsProgress *progress)
+{
+	PgsBatchEvent e = {0};
+
+	e.channel = q->events_channel;
+	e.query = q->name;
+	e.batch_id = batch_id;
+	e.status = "committed";
+	e.has_counts = true;
+	e.input_rows = progress->input_rows;
+	e.output_rows = progress->output_rows;
+	e.has_watermark = progress->has_event_time;
+	e.watermark_null = progress->watermarks.watermark_null;
+	e.watermark = progress->watermarks.watermark;
+	pgs_event_notify(&e);
+}
+
+/*
  * Plan or replay, then run, one batch of the query.  With nonatomic, the
  * offsets row is committed before the batch runs; otherwise every step runs
  * in the caller's transaction.  Allocates nothing that outlives the call.
@@ -1482,6 +1505,8 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 			pgs_checkpoint_write_side_progress(query_id, bp.batch_id, side + 1,
 											   &sides[side]);
 	}
+	if (q.events_channel != NULL)
+		batch_notify(&q, bp.batch_id, &progress);
 	if (nonatomic)
 		SPI_commit();
 	/*
