@@ -1136,7 +1136,7 @@ qc_notify_failure(int64 query_id, bool fail, const char *sqlstate, const char *m
 
 	pgs_catalog_begin(&acc);
 	if (pgs_catalog_exec("SELECT q.events_channel, q.name,"
-						 " pg_catalog.coalesce((SELECT pg_catalog.max(c.batch_id)"
+						 " COALESCE((SELECT pg_catalog.max(c.batch_id)"
 						 "   FROM stream.checkpoint_commits c WHERE c.query_id = $1), -1) + 1"
 						 " FROM stream.query_defs q"
 						 " WHERE q.query_id = $1 AND q.events_channel IS NOT NULL",
