@@ -763,22 +763,7 @@ mg_restamp(const PgsQuery *q, FullTransactionId restore)
 	restamped = pgs_restamp_restored(q->stream_relid, restore, n, ends, seen);
 	relfilenode = pgs_stream_relfilenode(q->stream_relid);
 	for (i = 0; i < n; i++)
-	{
-		StringInfoData snap;
-		uint64		mask;
-
-		initStringInfo(&snap);
-		appendStringInfo(&snap, UINT64_FORMAT ":" UINT64_FORMAT ":",
-						 (uint64) FirstNormalTransactionId, xmax);
-		for (mask = 0; mask < PGS_RESTAMP_CLASSES; mask++)
-			if (seen[mask] && (mask & (UINT64CONST(1) << i)))
-				appendStringInfo(&snap, "%s" UINT64_FORMAT,
-								 snap.data[snap.len - 1] == ':' ? "" : ",",
-								 (uint64) FirstNormalTransactionId + mask);
-		pgs_checkpoint_restart(ids[i], DirectFunctionCall1(pg_snapshot_in,
-														   CStringGetDatum(snap.data)),
-							   relfilenode);
-	}
+		pgs_checkpoint_restart(ids[i], mg_bit_snapshot(seen, i, xmax), relfilenode);
 	ereport(NOTICE,
 			(errmsg("stamped " INT64_FORMAT " restored rows of stream table \"%s\" again",
 					restamped, get_rel_name(q->stream_relid)),

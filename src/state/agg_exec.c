@@ -797,6 +797,22 @@ ae_evict(const PgsQuery *q, AggPlans *p, int64 watermark, MemoryContext cxt)
 	return evicted;
 }
 
+/* append mode: the windows the watermark closed leave the state for the target */
+static void
+ae_evict_write(const PgsQuery *q, AggPlans *p, int64 watermark,
+			   PgsAggResult *result, MemoryContext cxt)
+{
+	PgsCatalogAccess acc = {0};
+	Tuplestorestate *evicted = ae_evict(q, p, watermark, cxt);
+
+	result->evicted = tuplestore_tuple_count(evicted);
+	pgs_owner_begin(&acc, q->owner, ae_target_search_path(q));
+	pgs_state_register(AGG_GROUPS_ENR, evicted, p->groups_desc);
+	result->output_rows += ae_run(p->write);
+	pgs_owner_end(&acc);
+	tuplestore_end(evicted);
+}
+
 /*
  * One batch of an aggregation over a streaming aggregation (agg_chain.c),
  * in the run's transaction: the lower aggregation folds the batch's rows
@@ -819,7 +835,6 @@ ae_chain_execute(const PgsQuery *q, AggPlans *p, int64 batch_id,
 	Tuplestorestate *all;
 	Tuplestorestate *closed = NULL;
 	Tuplestorestate *volatile rows;
-	Tuplestorestate *evicted = NULL;
 	int64		session_delta;
 	int64		upper_input;
 	int64		late = 0;
@@ -894,15 +909,7 @@ ae_chain_execute(const PgsQuery *q, AggPlans *p, int64 batch_id,
 	}
 	tuplestore_end(rows);
 	if (!watermarks->watermark_null)
-	{
-		evicted = ae_evict(q, p, watermarks->watermark, cxt);
-		result->evicted = tuplestore_tuple_count(evicted);
-		pgs_owner_begin(&acc, q->owner, ae_target_search_path(q));
-		pgs_state_register(AGG_GROUPS_ENR, evicted, p->groups_desc);
-		result->output_rows += ae_run(p->write);
-		pgs_owner_end(&acc);
-		tuplestore_end(evicted);
-	}
+		ae_evict_write(q, p, watermarks->watermark, result, cxt);
 
 	/* the totals hold both operators; the lower's part on its own */
 	result->late_groups = late + result->lower_late;
@@ -1146,9 +1153,7 @@ pgs_agg_execute_partials(const PgsQuery *q, int64 batch_id, List *partials,
 						 const PgsWatermarks *watermarks, PgsAggResult *result)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	PgsCatalogAccess acc = {0};
 	AggPlans   *p = ae_plans(q);
-	Tuplestorestate *evicted = NULL;
 	Tuplestorestate *late_rows = NULL;
 	ListCell   *lc;
 	int			nmerged = 0;
@@ -1195,15 +1200,7 @@ pgs_agg_execute_partials(const PgsQuery *q, int64 batch_id, List *partials,
 	else if (late_rows)
 		tuplestore_end(late_rows);
 	if (!watermarks->watermark_null)
-	{
-		evicted = ae_evict(q, p, watermarks->watermark, cxt);
-		result->evicted = tuplestore_tuple_count(evicted);
-		pgs_owner_begin(&acc, q->owner, ae_target_search_path(q));
-		pgs_state_register(AGG_GROUPS_ENR, evicted, p->groups_desc);
-		result->output_rows += ae_run(p->write);
-		pgs_owner_end(&acc);
-		tuplestore_end(evicted);
-	}
+		ae_evict_write(q, p, watermarks->watermark, result, cxt);
 }
 
 /* the rows of the aggregation's state table */
