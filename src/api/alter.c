@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * alter.c
- *	  stream.alter_query: a query's trigger, cap or text changed in place,
- *	  keeping its checkpoint.
+ *	  stream.alter_query: a query's trigger, cap, text, watermark delays or
+ *	  events changed in place, keeping its checkpoint.
  *
  * A new text is checked as the query's owner, under a security-restricted
  * operation, and must keep the query's stream, target and state: what the
