@@ -75,6 +75,31 @@ SELECT stream.start_query('aw_dedup', 'SELECT id, t FROM aw a', 'aw_dedup_out',
 SELECT stream.alter_query('aw_dedup', watermark => '90 minutes');
 SELECT watermark_delay, watermarks FROM stream.queries WHERE name = 'aw_dedup';
 
+-- deduplication: a key keeps the expiry it was given (its first row's time
+-- plus the delay then in force), a new key gets the new delay
+CREATE TABLE aw_keys (id int, t timestamptz);
+SELECT stream.create_stream('aw_keys');
+CREATE TABLE aw_keys_out (id int, t timestamptz);
+SELECT stream.start_query('aw_keys_q', 'SELECT id, t FROM aw_keys', 'aw_keys_out',
+    event_time => 't', watermark => '10 minutes', deduplicate => '{id}',
+    trigger => '1 hour') > 0 AS started;
+INSERT INTO aw_keys VALUES (1, '2026-01-01 12:00');
+CALL stream.process_all_available('aw_keys_q');
+SELECT stream.alter_query('aw_keys_q', watermark => '1 hour');
+INSERT INTO aw_keys VALUES (2, '2026-01-01 12:05');
+CALL stream.process_all_available('aw_keys_q');
+-- 13:20 moves the watermark to 12:20: key 1 expired at 12:10 and goes, key 2
+-- (12:05 plus the new hour) stays until 13:05
+INSERT INTO aw_keys VALUES (9, '2026-01-01 13:20');
+CALL stream.process_all_available('aw_keys_q');
+RESET ROLE;
+SELECT id, _expires_at FROM stream_state.aw_keys_q ORDER BY id;
+SET ROLE regress_aw_owner;
+-- so 1 is delivered again, 2 is a duplicate still
+INSERT INTO aw_keys VALUES (1, '2026-01-01 12:25'), (2, '2026-01-01 12:25');
+CALL stream.process_all_available('aw_keys_q');
+SELECT * FROM aw_keys_out ORDER BY t, id;
+
 -- a join: each side's delay by watermarks =>, the other side's kept
 CREATE TABLE aw_imp (ad_id int, imp_time timestamptz);
 CREATE TABLE aw_clk (ad_id int, click_time timestamptz);
@@ -128,6 +153,6 @@ SELECT name, watermark_delay, watermarks FROM stream.queries
 RESET ROLE;
 SELECT stream.drop_query(name) FROM stream.queries WHERE name LIKE 'aw\_%' ORDER BY name;
 DROP VIEW aw_state;
-DROP TABLE aw, aw_windows, aw_dedup_out, aw_imp, aw_clk, aw_join_out, aw_plain_out, aw_inner_out CASCADE;
+DROP TABLE aw, aw_windows, aw_dedup_out, aw_keys, aw_keys_out, aw_imp, aw_clk, aw_join_out, aw_plain_out, aw_inner_out CASCADE;
 REVOKE CREATE ON SCHEMA public FROM regress_aw_owner;
 DROP ROLE regress_aw_owner, regress_aw_stranger;
