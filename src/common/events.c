@@ -22,6 +22,7 @@
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "utils/datetime.h"
+#include "utils/fmgroids.h"
 #include "utils/json.h"
 #include "utils/timestamp.h"
 
@@ -83,10 +84,26 @@ pgs_event_payload(const PgsBatchEvent *e)
 
 /*
  * Queue the event in the current transaction: PostgreSQL delivers it at
- * commit, and drops it with the transaction otherwise.
+ * commit, and drops it with the transaction otherwise.  A notification
+ * queue that a listener which never reads has filled would fail the commit
+ * ("too many notifications in the NOTIFY queue"), the batch's or the one
+ * recording its failure: past PGS_EVENT_QUEUE_LIMIT of it, the event is
+ * left out with a WARNING instead, and the batch goes on.
  */
 void
 pgs_event_notify(const PgsBatchEvent *e)
 {
+	double		usage = DatumGetFloat8(OidFunctionCall0(F_PG_NOTIFICATION_QUEUE_USAGE));
+
+	if (usage >= PGS_EVENT_QUEUE_LIMIT)
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the event of batch " INT64_FORMAT " of streaming query \"%s\" is not sent: the notification queue is %.0f%% full",
+						e->batch_id, e->query, usage * 100),
+				 errdetail("A session that listens and does not read its notifications holds the queue back."),
+				 errhint("Find the session (the server log names it since the queue was half full) and end it, or turn the query's events off with stream.alter_query(name, events => false).")));
+		return;
+	}
 	Async_Notify(e->channel, pgs_event_payload(e));
 }

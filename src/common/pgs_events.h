@@ -30,6 +30,9 @@ typedef struct PgsBatchEvent
 	const char *message;
 } PgsBatchEvent;
 
+/* how full PostgreSQL's notification queue may be for an event to be sent */
+#define PGS_EVENT_QUEUE_LIMIT	0.9
+
 /* the longest error message an event carries, in bytes */
 #define PGS_EVENT_MESSAGE_MAX	2000
 
