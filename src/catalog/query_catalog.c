@@ -1120,9 +1120,10 @@ pgs_query_set_status(int64 query_id, const char *status, bool only_if_active)
 
 /*
  * The event of a failed batch, in the transaction that records its error,
- * when the query sends events: the batch is the one after the latest
- * committed (a batch that failed while it was planned had that id too);
- * a query that will try it again says "retrying".
+ * when the query sends events: the batch is the one written ahead and not
+ * committed, or else the one after the latest (a batch that failed while it
+ * was planned; 1 for a query without any); a query that will try it again
+ * says "retrying".
  */
 static void
 qc_notify_failure(int64 query_id, bool fail, const char *sqlstate, const char *message)
@@ -1136,9 +1137,13 @@ qc_notify_failure(int64 query_id, bool fail, const char *sqlstate, const char *m
 
 	pgs_catalog_begin(&acc);
 	if (pgs_catalog_exec("SELECT q.events_channel, q.name,"
-						 " COALESCE((SELECT pg_catalog.max(c.batch_id)"
-						 "   FROM stream.checkpoint_commits c WHERE c.query_id = $1), -1) + 1"
-						 " FROM stream.query_defs q"
+						 " CASE WHEN m.b IS NULL THEN 1"
+						 "      WHEN EXISTS (SELECT 1 FROM stream.checkpoint_commits c"
+						 "                    WHERE c.query_id = $1 AND c.batch_id = m.b) THEN m.b + 1"
+						 "      ELSE m.b END"
+						 " FROM stream.query_defs q,"
+						 "      (SELECT pg_catalog.max(o.batch_id) AS b FROM stream.checkpoint_offsets o"
+						 "        WHERE o.query_id = $1) m"
 						 " WHERE q.query_id = $1 AND q.events_channel IS NOT NULL",
 						 1, argtypes, values, NULL, false, 0) > 0)
 	{

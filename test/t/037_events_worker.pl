@@ -3,7 +3,9 @@
 # fails (with its SQLSTATE and message), sent in the transaction that
 # records the failure; after the text is fixed and the query resumed, the
 # psycopg example (examples/wait_for_batch.py) receives the replayed batch.
-# The query belongs to an unprivileged role.
+# A batch canceled by pg_streaming.batch_timeout is told as retrying, then
+# as failed once the retries are spent.  The queries belong to an
+# unprivileged role.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -103,6 +105,37 @@ SKIP:
 }
 is($node->safe_psql('postgres', 'SELECT string_agg(n::text, \',\' ORDER BY id) FROM ev_out'),
 	'1.5,2,12.50', 'every row delivered once');
+
+# a transient error (pg_streaming.batch_timeout) is told as "retrying",
+# and the failure once the retries are spent as "failed"
+$node->safe_psql('postgres', q{
+	ALTER SYSTEM SET pg_streaming.batch_timeout = '300ms';
+	ALTER SYSTEM SET pg_streaming.max_retries = 1;
+	SELECT pg_reload_conf();
+	SET ROLE app;
+	CREATE FUNCTION nap() RETURNS trigger LANGUAGE plpgsql
+	AS $$ BEGIN PERFORM pg_sleep(2); RETURN NULL; END $$;
+	CREATE TABLE nap_out (id int);
+	CREATE TRIGGER nap AFTER INSERT ON nap_out FOR EACH STATEMENT EXECUTE FUNCTION nap();
+	BEGIN;
+	SELECT stream.start_query('nap_q', 'SELECT id FROM ev', 'nap_out', trigger => '100 ms');
+	SELECT stream.alter_query('nap_q', events => true);
+	SELECT stream.stop_query('nap_q');
+	COMMIT;
+});
+my $nap_channel = $node->safe_psql('postgres',
+	q{SET ROLE app; SELECT events_channel FROM stream.queries WHERE name = 'nap_q'});
+$listener->query_safe("LISTEN $nap_channel;");
+$heard = '';
+$node->safe_psql('postgres', q{SET ROLE app; SELECT stream.resume_query('nap_q')});
+ok($node->poll_query_until('postgres',
+		q{SELECT status = 'failed' FROM stream.queries WHERE name = 'nap_q'}),
+	'the batch over the time limit fails the query once its retries are spent');
+ok(listen_until(qr/"query": "nap_q", "batch_id": 1, "status": "failed", "sqlstate": "57014"/),
+	'the listener receives the failure');
+like($heard, qr/"query": "nap_q", "batch_id": 1, "status": "retrying", "sqlstate": "57014", "error": "batch of streaming query \\"nap_q\\" \(id \d+\) canceled: it ran longer than pg_streaming.batch_timeout \(300 ms\)"/,
+	'and before it, the retry, with the error');
+unlike($heard, qr/"query": "nap_q"[^}]*"status": "committed"/, 'and no committed batch');
 
 $listener->quit;
 $node->stop;
