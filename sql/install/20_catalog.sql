@@ -146,11 +146,29 @@ CREATE TABLE stream.progress_log (
     event_time_avg  timestamptz,
     late_rows       bigint,
     blocks_read     bigint,
+    plan_ms         double precision,
+    read_ms         double precision,
+    merge_ms        double precision,
+    write_ms        double precision,
+    previous_commit_ms double precision,
+    state_bytes     bigint,
     PRIMARY KEY (query_id, batch_id),
     FOREIGN KEY (query_id, batch_id)
         REFERENCES stream.checkpoint_offsets ON DELETE CASCADE
 );
 COMMENT ON TABLE stream.progress_log IS 'one row per committed batch, written in the batch''s transaction';
+COMMENT ON COLUMN stream.progress_log.plan_ms IS
+'the run''s time, from started_at, until it first read the batch''s rows: the query locked, its offsets checked, statements prepared';
+COMMENT ON COLUMN stream.progress_log.read_ms IS
+'the run''s time reading the batch''s rows and doing the query''s work over them (partial aggregation; a statement that reads and inserts, as a query without state or a join''s pairs run, counts here)';
+COMMENT ON COLUMN stream.progress_log.merge_ms IS
+'the run''s time merging into the state, evicting from it, and keeping what a join or deduplication keeps';
+COMMENT ON COLUMN stream.progress_log.write_ms IS
+'the run''s time writing the target from rows already computed (an aggregation''s groups, deduplication''s new rows), or calling the foreach_batch procedure';
+COMMENT ON COLUMN stream.progress_log.previous_commit_ms IS
+'how long the commit of the query''s previous batch took, when the process that ran this batch committed that one (a progress row is written before its own commit); stream.progress shows it as that batch''s commit_ms';
+COMMENT ON COLUMN stream.progress_log.state_bytes IS
+'the size on disk of the query''s state tables (with their indexes and TOAST) at the end of the batch''s run; NULL for a query without state';
 
 CREATE TABLE stream.progress_by_minute (
     query_id        bigint NOT NULL REFERENCES stream.query_defs ON DELETE CASCADE,

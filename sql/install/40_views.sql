@@ -64,6 +64,20 @@ SELECT q.name,
                                               WHERE c.oid = q.stream_relid),
                                             pg_catalog.quote_ident(q.event_time), q.watermark_delay)] END) AS watermarks,
        q.watermark_policy,
+       ARRAY(SELECT u.name FROM stream.query_defs u
+              WHERE u.query_id <> q.query_id
+                AND (u.target_relid = q.stream_relid
+                     OR u.target_relid IN (SELECT s.relid FROM stream.query_side_defs s
+                                            WHERE s.query_id = q.query_id))
+                AND pg_catalog.pg_has_role(current_user, u.owner, 'MEMBER')
+              ORDER BY u.name) AS upstream,
+       ARRAY(SELECT d.name FROM stream.query_defs d
+              WHERE d.query_id <> q.query_id
+                AND (d.stream_relid = q.target_relid
+                     OR EXISTS (SELECT 1 FROM stream.query_side_defs s
+                                 WHERE s.query_id = d.query_id AND s.relid = q.target_relid))
+                AND pg_catalog.pg_has_role(current_user, d.owner, 'MEMBER')
+              ORDER BY d.name) AS downstream,
        q.events_channel
   FROM stream.query_defs q
   LEFT JOIN LATERAL (SELECT k.batch_id, k.committed_at, o.planned_at
@@ -83,7 +97,7 @@ SELECT q.name,
                               WHERE l.query_id = q.query_id
                               ORDER BY l.batch_id DESC LIMIT 10) p) rp ON true
  WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
-COMMENT ON VIEW stream.queries IS 'streaming queries: id, status, trigger, last committed batch, rows pending (estimated; stream.pending_rows() counts them), lag in seconds, input and processed rows per second over the last ten batches, blocks the last batch read, last error, whether the query holds retention back or missed rows retention removed, a streaming aggregation''s state table, the event-time column, the watermark delay and the watermark in force for the next batch, an upsert key, a foreach_batch procedure, how the background workers serve it now (serving: running, waiting for its trigger, or why a due query is not running), every stream it reads (a join reads two; stream is the first), its watermarks as ''<side>.<column> <delay>'' a join''s watermark policy, and the channel its batches'' events are sent on (events_channel: LISTEN to it)';
+COMMENT ON VIEW stream.queries IS 'streaming queries: id, status, trigger, last committed batch, rows pending (estimated; stream.pending_rows() counts them), lag in seconds, input and processed rows per second over the last ten batches, blocks the last batch read, last error, whether the query holds retention back or missed rows retention removed, a streaming aggregation''s state table, the event-time column, the watermark delay and the watermark in force for the next batch, an upsert key, a foreach_batch procedure, how the background workers serve it now (serving: running, waiting for its trigger, or why a due query is not running), every stream it reads (a join reads two; stream is the first), its watermarks as ''<side>.<column> <delay>'', a join''s watermark policy, and the queries that write a stream it reads (upstream) and that read its target as their stream (downstream), of the roles the current role belongs to only; and the channel its batches'' events are sent on (events_channel: LISTEN to it)';
 
 CREATE VIEW stream.progress WITH (security_barrier) AS
 SELECT q.name AS query,
@@ -106,12 +120,19 @@ SELECT q.name AS query,
        p.event_time_max,
        p.event_time_avg,
        p.late_rows,
-       p.blocks_read
+       p.blocks_read,
+       round(p.plan_ms::numeric, 3) AS plan_ms,
+       round(p.read_ms::numeric, 3) AS read_ms,
+       round(p.merge_ms::numeric, 3) AS merge_ms,
+       round(p.write_ms::numeric, 3) AS write_ms,
+       (SELECT round(n.previous_commit_ms::numeric, 3) FROM stream.progress_log n
+         WHERE n.query_id = p.query_id AND n.batch_id = p.batch_id + 1) AS commit_ms,
+       p.state_bytes
   FROM stream.progress_log p
   JOIN stream.query_defs q USING (query_id)
   JOIN stream.checkpoint_offsets o USING (query_id, batch_id)
  WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
-COMMENT ON VIEW stream.progress IS 'one row per committed batch of the latest ones (pg_streaming.retained_batches): input rows, rows per second, duration, offsets, blocks read; for a streaming aggregation, the groups in its state and the groups the batch changed; with an event time, the watermark in force, the batch''s event times and the late groups it dropped';
+COMMENT ON VIEW stream.progress IS 'one row per committed batch of the latest ones (pg_streaming.retained_batches): input rows, rows per second, duration, offsets, blocks read; for a streaming aggregation, the groups in its state and the groups the batch changed; with an event time, the watermark in force, the batch''s event times and the late groups it dropped; where the run''s time went (plan_ms, read_ms, merge_ms, write_ms: parts of duration_ms) and its commit''s (commit_ms, after duration_ms, known once the same process runs the next batch); the size of the state tables after it (state_bytes)';
 
 CREATE VIEW stream.query_sides WITH (security_barrier) AS
 SELECT q.name AS query,

@@ -50,6 +50,7 @@
 #include "source/pgs_offsets.h"
 #include "state/pgs_agg.h"
 #include "state/pgs_join_exec.h"
+#include "storage/pgs_retention.h"
 
 PG_FUNCTION_INFO_V1(stream_start_query);
 
@@ -310,6 +311,7 @@ typedef struct PgsStartArgs
 	List	   *watermarks;		/* char *: the elements as given */
 	List	   *watermark_sides;	/* QdWatermark *: each element parsed */
 	char	   *watermark_policy;	/* min (the default) or max */
+	bool		target_is_stream;	/* the target is, or is made, a stream */
 } PgsStartArgs;
 
 /*
@@ -536,6 +538,28 @@ qd_watermarks_read(FunctionCallInfo fcinfo, PgsStartArgs *a)
 
 
 /*
+ * target_is_stream asks for a target that the next query can read as its
+ * stream: rows are appended to it and never changed, so only append mode
+ * can write one, and a foreach_batch query has no target at all.
+ */
+static void
+qd_target_stream_check(const PgsStartArgs *a)
+{
+	if (a->foreach_batch_given)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a foreach_batch query has no target to make a stream"),
+				 errhint("Leave target_is_stream out, or name a target instead of the procedure.")));
+	if (strcmp(a->output_mode, "append") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("target_is_stream requires append output mode"),
+				 errdetail("A stream is append-only, and %s output mode changes the rows it wrote before.",
+						   a->output_mode),
+				 errhint("Use output_mode => 'append' (a windowed aggregation with a watermark writes each window once), or leave target_is_stream out.")));
+}
+
+/*
  * Read the arguments of stream.start_query, the one place that knows their
  * positions and the older signatures, and check each argument's own value.
  * Checks between arguments that only ask which ones are given are made here
@@ -572,11 +596,8 @@ qd_start_args_read(FunctionCallInfo fcinfo, PgsStartArgs *a)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("on_error other than 'fail' is not supported yet")));
-	if (qd_arg_given(fcinfo, QD_START_TARGET_IS_STREAM) &&
-		PG_GETARG_BOOL(QD_START_TARGET_IS_STREAM))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("target_is_stream is not supported yet")));
+	a->target_is_stream = qd_arg_given(fcinfo, QD_START_TARGET_IS_STREAM) &&
+		PG_GETARG_BOOL(QD_START_TARGET_IS_STREAM);
 	a->name = text_to_cstring(PG_GETARG_TEXT_PP(QD_START_NAME));
 	a->query_text = text_to_cstring(PG_GETARG_TEXT_PP(QD_START_QUERY));
 	a->target_given = !PG_ARGISNULL(QD_START_TARGET);
@@ -659,6 +680,8 @@ qd_start_args_read(FunctionCallInfo fcinfo, PgsStartArgs *a)
 					 errhint("Leave target out, and write the rows where they belong from the procedure.")));
 		a->foreach_batch = text_to_cstring(PG_GETARG_TEXT_PP(QD_START_FOREACH_BATCH));
 	}
+	if (a->target_is_stream)
+		qd_target_stream_check(a);
 }
 
 /* collect the range names of the reads of one table, at any query level */
@@ -914,6 +937,32 @@ qd_start_validate(const PgsStartArgs *a, QdStart *s)
 }
 
 /*
+ * A target whose rows come back to the query's own stream through other
+ * queries is refused as the stream itself is (pgs_check_target): each
+ * batch would read again, through the others, what the previous ones
+ * wrote, without end.  The others may be anybody's, so none is named.
+ */
+static void
+qd_check_no_cycle(const QdStart *s)
+{
+	int			n = s->nsides == PGS_MAX_SIDES ? PGS_MAX_SIDES : 1;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		Oid			stream = n == 1 ? s->def.aq.stream_relid : s->sides[i].relid;
+
+		if (pgs_query_target_reaches(s->target_relid, stream))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("target \"%s\" feeds the query's own stream table \"%s\"",
+							get_rel_name(s->target_relid), get_rel_name(stream)),
+					 errdetail("Streaming queries read the target and write what reaches the stream: each batch would read again what the previous batches wrote, without end."),
+					 errhint("Write into a table that no streaming query leads back from.")));
+	}
+}
+
+/*
  * The target: a foreach_batch query's batch table, created; else the table
  * named, created with the query's columns when missing, else checked.  A
  * keyed target gets or must have its unique key.  Without aggregation,
@@ -945,9 +994,22 @@ qd_start_target(const PgsStartArgs *a, QdStart *s)
 			/* a join's second stream is its stream as much as its first */
 			if (s->nsides == PGS_MAX_SIDES)
 				pgs_check_target(s->target_relid, s->sides[1].relid, &d->aq);
+			qd_check_no_cycle(s);
+			if (a->target_is_stream && !pgs_is_stream(s->target_relid))
+				ereport(ERROR,
+						(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+						 errmsg("target \"%s\" is not a stream", a->target),
+						 errdetail("target_is_stream makes a target it creates a stream; a table that exists stays what it is."),
+						 errhint("Make it a stream first with stream.create_stream(%s), or name a table that does not exist yet.",
+								 quote_literal_cstr(a->target))));
 		}
 		else
+		{
 			s->target_relid = qd_create_target(rv, a->target, &d->aq);
+			/* the caller's new table, a stream as create_stream makes one */
+			if (a->target_is_stream)
+				pgs_create_stream(s->target_relid);
+		}
 	}
 	if (pgs_keyed_target(d))
 		pgs_agg_prepare_target(s->target_relid, s->created, &d->shape, d->aq.column_names,

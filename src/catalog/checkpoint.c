@@ -347,6 +347,49 @@ cp_write_operators(int64 query_id, int64 batch_id, const PgsProgress *p)
 }
 
 /*
+ * The progress row of a 0.8 catalog: the 16 values of 0.7's row, then
+ * where the run's time went, the previous batch's commit, and the size of
+ * the state tables.  Times are milliseconds, to the microsecond.
+ */
+static void
+cp_insert_progress_0_8(const Oid *types16, const Datum *values16, const char *nulls16,
+					   const PgsProgress *p)
+{
+	Oid			argtypes[22];
+	Datum		values[22];
+	char		nulls[22];
+	int			i;
+
+	StaticAssertStmt(PGS_NPHASES == 4, "plan, read, merge and write");
+	memcpy(argtypes, types16, sizeof(Oid) * 16);
+	memcpy(values, values16, sizeof(Datum) * 16);
+	memcpy(nulls, nulls16, 16);
+	for (i = 16; i < 22; i++)
+	{
+		argtypes[i] = FLOAT8OID;
+		nulls[i] = 'n';
+	}
+	for (i = 0; i < PGS_NPHASES; i++)
+	{
+		values[16 + i] = Float8GetDatum(p->phase_usecs[i] / 1000.0);
+		nulls[16 + i] = p->timed ? ' ' : 'n';
+	}
+	values[20] = Float8GetDatum(p->previous_commit_usecs / 1000.0);
+	nulls[20] = p->has_previous_commit ? ' ' : 'n';
+	argtypes[21] = INT8OID;
+	values[21] = Int64GetDatum(p->state_bytes);
+	nulls[21] = p->has_state_bytes ? ' ' : 'n';
+	pgs_catalog_exec("INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
+					 " finished_at, input_rows, output_rows, replayed, state_rows,"
+					 " state_rows_updated, watermark, next_watermark, event_time_min,"
+					 " event_time_max, event_time_avg, late_rows, blocks_read,"
+					 " plan_ms, read_ms, merge_ms, write_ms, previous_commit_ms, state_bytes)"
+					 " VALUES ($1, $2, $3, $7, $4, $5, $6, $8, $9, $10, $11, $12,"
+					 " $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
+					 22, argtypes, values, nulls, false, 0);
+}
+
+/*
  * Write a batch's commit row, its progress row and its operators' rows, and
  * forget offsets older than the retained batches.
  */
@@ -392,13 +435,16 @@ pgs_checkpoint_commit(int64 query_id, int64 batch_id, const PgsProgress *p)
 	{
 		values[15] = Int64GetDatum(p->blocks_read);
 		values[16] = Int32GetDatum(pgs_progress_history_minutes);
-		pgs_catalog_exec("INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
-						 " finished_at, input_rows, output_rows, replayed, state_rows,"
-						 " state_rows_updated, watermark, next_watermark, event_time_min,"
-						 " event_time_max, event_time_avg, late_rows, blocks_read)"
-						 " VALUES ($1, $2, $3, $7, $4, $5, $6, $8, $9, $10, $11, $12,"
-						 " $13, $14, $15, $16)",
-						 16, argtypes, values, nulls, false, 0);
+		if (pgs_catalog_version() >= PGS_CATALOG_0_8)
+			cp_insert_progress_0_8(argtypes, values, nulls, p);
+		else
+			pgs_catalog_exec("INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
+							 " finished_at, input_rows, output_rows, replayed, state_rows,"
+							 " state_rows_updated, watermark, next_watermark, event_time_min,"
+							 " event_time_max, event_time_avg, late_rows, blocks_read)"
+							 " VALUES ($1, $2, $3, $7, $4, $5, $6, $8, $9, $10, $11, $12,"
+							 " $13, $14, $15, $16)",
+							 16, argtypes, values, nulls, false, 0);
 		/* by the minute the batch finished in; the oldest minutes go */
 		if (pgs_progress_history_minutes > 0)
 			pgs_catalog_exec("WITH old AS (DELETE FROM stream.progress_by_minute"

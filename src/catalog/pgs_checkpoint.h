@@ -20,6 +20,7 @@
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
+#include "common/pgs_phases.h"
 #include "common/pgs_snapshot.h"
 
 /* one row of the offsets log */
@@ -87,6 +88,13 @@ typedef struct PgsProgress
 	int			noperators;		/* its stateful operators, in the order rows
 								 * flow through them */
 	PgsOperatorProgress operators[PGS_MAX_OPERATORS];
+	bool		timed;			/* phase_usecs holds the run's parts */
+	int64		phase_usecs[PGS_NPHASES];
+	bool		has_state_bytes;	/* a query with a state table */
+	int64		state_bytes;	/* its state tables' size after the batch */
+	bool		has_previous_commit;	/* this backend committed the batch
+										 * before */
+	int64		previous_commit_usecs;	/* and that commit took this long */
 } PgsProgress;
 
 /* add an operator's figures to a batch's progress, after those before it */

@@ -131,6 +131,7 @@ extern void pgs_query_set_error(int64 query_id, bool fail,
 								const char *sqlstate, const char *message,
 								const char *detail, const char *hint);
 extern char *pgs_query_names_reading(Oid stream_relid);
+extern bool pgs_query_target_reaches(Oid target, Oid stream);
 extern int	pgs_query_delete_reading(Oid stream_relid);
 extern char *pgs_query_delete_using(Oid relid);
 extern int	pgs_query_count_owned(Oid roleid);

@@ -24,5 +24,6 @@ extern Oid	pgs_batch_table_create(const char *query_name, const char *definition
 								   Oid owner, char **qualified);
 extern void pgs_relation_goes_with_extension(Oid relid);
 extern void pgs_query_table_drop(Oid relid, DropBehavior behavior);
+extern int64 pgs_state_bytes(Oid state_relid);
 
 #endif							/* PGS_QUERY_TABLES_H */

@@ -1217,6 +1217,39 @@ pgs_query_names_reading(Oid stream_relid)
 }
 
 /*
+ * Do rows written into "target" reach "stream" through streaming queries:
+ * a query reading the target as its stream (or a join's side) writes its
+ * own target, which another reads, and so on?  Whoever owns them: a cycle
+ * is one however many owners it passes.
+ */
+bool
+pgs_query_target_reaches(Oid target, Oid stream)
+{
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[2] = {OIDOID, OIDOID};
+	Datum		values[2] = {ObjectIdGetDatum(target), ObjectIdGetDatum(stream)};
+	bool		isnull;
+	bool		reaches;
+
+	pgs_catalog_begin(&acc);
+	pgs_catalog_exec(psprintf("WITH RECURSIVE reads (query_id, relid) AS ("
+							  "  SELECT query_id, stream_relid::pg_catalog.oid FROM stream.query_defs%s),"
+							  " fed (relid) AS ("
+							  "  SELECT $1"
+							  "  UNION"
+							  "  SELECT d.target_relid::pg_catalog.oid"
+							  "    FROM fed f JOIN reads r ON r.relid OPERATOR(pg_catalog.=) f.relid"
+							  "    JOIN stream.query_defs d ON d.query_id OPERATOR(pg_catalog.=) r.query_id)"
+							  " SELECT EXISTS (SELECT 1 FROM fed WHERE relid OPERATOR(pg_catalog.=) $2)",
+							  pgs_catalog_has_joins() ?
+							  "  UNION ALL SELECT query_id, relid::pg_catalog.oid FROM stream.query_side_defs" : ""),
+					 2, argtypes, values, NULL, true, 0);
+	reaches = DatumGetBool(pgs_result_datum(0, 1, &isnull));
+	pgs_catalog_end(&acc);
+	return reaches;
+}
+
+/*
  * Drop every query that reads the table as its stream or writes it as its
  * target; returns their names, quoted, or NULL when there were none.  The
  * table is being dropped with CASCADE, so the queries' tables go with what

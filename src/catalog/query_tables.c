@@ -15,17 +15,22 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/objectaddress.h"
 #include "catalog/pg_class_d.h"
+#include "catalog/pg_depend.h"
 #include "catalog/pg_extension_d.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -163,3 +168,48 @@ pgs_query_table_drop(Oid relid, DropBehavior behavior)
 	performDeletion(&table, behavior, PERFORM_DELETION_INTERNAL);
 }
 
+
+/* the size of one table with its indexes and TOAST, 0 when it is gone */
+static int64
+ae_relation_bytes(Oid relid)
+{
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+		return 0;
+	return DatumGetInt64(DirectFunctionCall1(pg_total_relation_size,
+											 ObjectIdGetDatum(relid)));
+}
+
+/*
+ * The bytes a query's state takes on disk: its state table and the tables
+ * that are internal parts of it (a chain's lower aggregation, its
+ * deduplication or its join), each with its indexes and TOAST.  A few
+ * file-size calls per table: cheap enough for every batch.
+ */
+int64
+pgs_state_bytes(Oid state_relid)
+{
+	Relation	depend;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	int64		bytes = ae_relation_bytes(state_relid);
+
+	depend = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(RelationRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(state_relid));
+	scan = systable_beginscan(depend, DependReferenceIndexId, true, NULL, 2, key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
+
+		if (d->classid == RelationRelationId && d->objsubid == 0 &&
+			d->deptype == DEPENDENCY_INTERNAL &&
+			get_rel_relkind(d->objid) == RELKIND_RELATION)
+			bytes += ae_relation_bytes(d->objid);
+	}
+	systable_endscan(scan);
+	table_close(depend, AccessShareLock);
+	return bytes;
+}

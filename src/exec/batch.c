@@ -57,8 +57,10 @@
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_checkpoint.h"
 #include "catalog/pgs_query.h"
+#include "catalog/pgs_query_tables.h"
 #include "common/pgs_common.h"
 #include "common/pgs_events.h"
+#include "common/pgs_phases.h"
 #include "common/pgs_plans.h"
 #include "exec/pgs_batch.h"
 #include "source/pgs_offsets.h"
@@ -366,7 +368,10 @@ batch_execute_query(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 		(void) batch_get_plan(q);	/* checks the target, drops stale plans */
 		before = pgs_checkpoint_state_rows(q->query_id);
 		if (q->event_time)
+		{
+			(void) pgs_phase_switch(PGS_PHASE_READ);
 			batch_event_times(q, params, progress);
+		}
 		if (q->dedup_columns != NIL)
 			pgs_dedup_execute(q, batch_id, params, &progress->watermarks, &r);
 		else
@@ -422,6 +427,8 @@ batch_execute_query(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 	source = linitial(SPI_plan_get_plan_sources(entry->plan));
 	pgs_batch_input_rows = 0;
 	pgs_rewrite_arm(source->query_string, q->stream_relid, q->view_relid);
+	/* one statement reads the batch and inserts its rows: read_ms */
+	(void) pgs_phase_switch(PGS_PHASE_READ);
 	PG_TRY();
 	{
 		bool		pushed = pgs_ensure_snapshot();
@@ -479,7 +486,10 @@ batch_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 		batch_clear_batch_table(q);
 	written = batch_execute_query(q, batch_id, params, progress);
 	if (OidIsValid(q->foreach_batch))
+	{
+		(void) pgs_phase_switch(PGS_PHASE_WRITE);
 		batch_call_foreach(q, batch_id);
+	}
 	progress->blocks_read = (pgBufferUsage.shared_blks_hit - before.shared_blks_hit) +
 		(pgBufferUsage.shared_blks_read - before.shared_blks_read);
 	return written;
@@ -1240,7 +1250,10 @@ batch_run_join(const PgsQuery *q, const PgsOffsets *o, PgsProgress *progress,
 		batch_clear_batch_table(q);
 	written = pgs_join_execute(q, &jb, progress, sides);
 	if (OidIsValid(q->foreach_batch))
+	{
+		(void) pgs_phase_switch(PGS_PHASE_WRITE);
 		batch_call_foreach(q, o->batch_id);
+	}
 	progress->blocks_read = (pgBufferUsage.shared_blks_hit - before.shared_blks_hit) +
 		(pgBufferUsage.shared_blks_read - before.shared_blks_read);
 	return written;
@@ -1266,6 +1279,7 @@ pgs_batch_at_xact_end(XactEvent event)
 	{
 		batch_running = false;
 		pgs_join_marks_end();
+		pgs_phase_stop(0, NULL);
 	}
 }
 
@@ -1276,6 +1290,7 @@ pgs_batch_at_subxact_end(SubXactEvent event, SubTransactionId mySubid)
 	{
 		batch_running = false;
 		pgs_join_marks_end();
+		pgs_phase_stop(0, NULL);
 	}
 }
 
@@ -1381,6 +1396,60 @@ batch_notify(const PgsQuery *q, int64 batch_id, const PgsProgress *progress)
 }
 
 /*
+ * The time the latest batches this backend ran took to commit.  A batch's
+ * progress row is written before its transaction commits, so the commit's
+ * time goes into the row of the query's next batch, when this backend runs
+ * it (a worker or session that ran the batch usually runs the next one);
+ * stream.progress shows it beside the batch it belongs to.  A few queries'
+ * worth, overwritten oldest first: nothing is allocated.
+ */
+#define BATCH_COMMITS_KEPT	16
+
+typedef struct BatchCommitTime
+{
+	int64		query_id;		/* 0: an empty slot */
+	int64		batch_id;
+	int64		usecs;
+} BatchCommitTime;
+
+static BatchCommitTime batch_commits[BATCH_COMMITS_KEPT];
+static int	batch_commits_next = 0;
+
+static void
+batch_remember_commit(int64 query_id, int64 batch_id, int64 usecs)
+{
+	int			i;
+
+	for (i = 0; i < BATCH_COMMITS_KEPT; i++)
+		if (batch_commits[i].query_id == query_id)
+			break;
+	if (i == BATCH_COMMITS_KEPT)
+	{
+		i = batch_commits_next;
+		batch_commits_next = (batch_commits_next + 1) % BATCH_COMMITS_KEPT;
+	}
+	batch_commits[i].query_id = query_id;
+	batch_commits[i].batch_id = batch_id;
+	batch_commits[i].usecs = Max(usecs, 0);
+}
+
+/* the time batch "batch_id" of the query took to commit, if this backend knows */
+static bool
+batch_previous_commit(int64 query_id, int64 batch_id, int64 *usecs)
+{
+	int			i;
+
+	for (i = 0; i < BATCH_COMMITS_KEPT; i++)
+		if (batch_commits[i].query_id == query_id &&
+			batch_commits[i].batch_id == batch_id)
+		{
+			*usecs = batch_commits[i].usecs;
+			return true;
+		}
+	return false;
+}
+
+/*
  * Plan or replay, then run, one batch of the query.  With nonatomic, the
  * offsets row is committed before the batch runs; otherwise every step runs
  * in the caller's transaction.  Allocates nothing that outlives the call.
@@ -1431,6 +1500,7 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 	if (nonatomic && IsolationUsesXactSnapshot())
 		batch_commit(cxt);
 	progress.started_at = GetCurrentTimestamp();
+	pgs_phase_start(progress.started_at);
 
 	/* step 1: plan */
 	if (!batch_lock_query(query_id, flags, &q))
@@ -1462,6 +1532,7 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 	{
 		batch_commit(cxt);
 		progress.started_at = GetCurrentTimestamp();
+		pgs_phase_start(progress.started_at);
 	}
 
 	/* step 3: run, unless someone else committed the batch meanwhile */
@@ -1496,6 +1567,15 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 	/* step 4: record, in the run's transaction */
 	progress.replayed = bp.replay;
 	progress.finished_at = GetCurrentTimestamp();
+	pgs_phase_stop(progress.finished_at, progress.phase_usecs);
+	progress.timed = true;
+	if (OidIsValid(q.state_relid))
+	{
+		progress.has_state_bytes = true;
+		progress.state_bytes = pgs_state_bytes(q.state_relid);
+	}
+	progress.has_previous_commit =
+		batch_previous_commit(query_id, bp.batch_id - 1, &progress.previous_commit_usecs);
 	pgs_checkpoint_commit(query_id, bp.batch_id, &progress);
 	if (batch_is_join(&q))
 	{
@@ -1508,7 +1588,13 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 	if (q.events_channel != NULL)
 		batch_notify(&q, bp.batch_id, &progress);
 	if (nonatomic)
+	{
+		TimestampTz commit_start = GetCurrentTimestamp();
+
 		SPI_commit();
+		batch_remember_commit(query_id, bp.batch_id,
+							  GetCurrentTimestamp() - commit_start);
+	}
 	/*
 	 * A moved watermark has windows to close, or keys to forget: a batch
 	 * without rows is due (never in complete mode, which keeps every window).
@@ -1522,6 +1608,7 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 
 done:
 	batch_running = false;
+	pgs_phase_stop(0, NULL);	/* a batch that did not run stops it here */
 	MemoryContextSwitchTo(caller_cxt);
 	MemoryContextDelete(cxt);
 	return result;

@@ -46,6 +46,7 @@
 #include "catalog/pgs_checkpoint.h"
 #include "catalog/pgs_query.h"
 #include "common/pgs_common.h"
+#include "common/pgs_phases.h"
 #include "common/pgs_plans.h"
 #include "source/pgs_offsets.h"
 #include "state/agg_internal.h"
@@ -631,6 +632,7 @@ ae_partial(const PgsQuery *q, AggPlans *p, PgsBatchParams *params, Datum tids,
 	nulls[AGG_TIDS_PARAM - 1] = ' ';
 	if (chained && tids == (Datum) 0)
 		elog(ERROR, "the aggregation below deduplication has no rows to read");
+	(void) pgs_phase_switch(PGS_PHASE_READ);
 	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
 	/* the upper aggregation of a chain reads the lower one's rows */
 	if (p->input != NULL)
@@ -693,6 +695,7 @@ ae_merge(const PgsQuery *q, AggPlans *p, int64 batch_id,
 	memset(nulls, 'n', p->nresults + 1);
 	nulls[0] = ' ';
 	*all = NULL;
+	(void) pgs_phase_switch(PGS_PHASE_MERGE);
 	pgs_catalog_begin(&acc);
 	pgs_agg_set_call_owner(q->owner, pgs_batch_search_path(q->search_path));
 	PG_TRY();
@@ -780,6 +783,7 @@ ae_evict(const PgsQuery *q, AggPlans *p, int64 watermark, MemoryContext cxt)
 	values[0] = Int64GetDatum(p->session ? watermark : watermark - p->time_size);
 	memset(nulls, 'n', p->nresults + 1);
 	nulls[0] = ' ';
+	(void) pgs_phase_switch(PGS_PHASE_MERGE);
 	pgs_catalog_begin(&acc);
 	pgs_agg_set_call_owner(q->owner, pgs_batch_search_path(q->search_path));
 	PG_TRY();
@@ -806,6 +810,7 @@ ae_evict_write(const PgsQuery *q, AggPlans *p, int64 watermark,
 	Tuplestorestate *evicted = ae_evict(q, p, watermark, cxt);
 
 	result->evicted = tuplestore_tuple_count(evicted);
+	(void) pgs_phase_switch(PGS_PHASE_WRITE);
 	pgs_owner_begin(&acc, q->owner, ae_target_search_path(q));
 	pgs_state_register(AGG_GROUPS_ENR, evicted, p->groups_desc);
 	result->output_rows += ae_run(p->write);
@@ -865,6 +870,7 @@ ae_chain_execute(const PgsQuery *q, AggPlans *p, int64 batch_id,
 	/* its closed windows, as the subquery's rows, as the owner */
 	if (closed != NULL && tuplestore_tuple_count(closed) > 0)
 	{
+		(void) pgs_phase_switch(PGS_PHASE_READ);
 		pgs_owner_begin(&acc, q->owner, ae_target_search_path(q));
 		pgs_state_register(AGG_GROUPS_ENR, closed, lp->groups_desc);
 		rows = pgs_state_run_into(lp->rows, NULL, cxt);
@@ -965,6 +971,7 @@ pgs_agg_execute_rows(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	PgsCatalogAccess acc = {0};
+	PgsPhase	phase = pgs_phase_switch(PGS_PHASE_PLAN);
 	AggPlans   *p = ae_plans(q);
 	Tuplestorestate *partial;
 	Tuplestorestate *groups;
@@ -972,6 +979,7 @@ pgs_agg_execute_rows(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 	Tuplestorestate *evicted = NULL;
 	int64		session_delta;
 
+	(void) pgs_phase_switch(phase);
 	if (p->lower != NULL)
 	{
 		ae_chain_execute(q, p, batch_id, params, watermarks, result);
@@ -995,6 +1003,7 @@ pgs_agg_execute_rows(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 	}
 
 	/* step 3: the target, as the owner */
+	(void) pgs_phase_switch(PGS_PHASE_WRITE);
 	pgs_owner_begin(&acc, q->owner, ae_target_search_path(q));
 	if (p->append)
 	{

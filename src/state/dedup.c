@@ -67,6 +67,7 @@
 #include "catalog/pgs_checkpoint.h"
 #include "catalog/pgs_query.h"
 #include "common/pgs_common.h"
+#include "common/pgs_phases.h"
 #include "common/pgs_plans.h"
 #include "source/pgs_offsets.h"
 #include "state/pgs_agg.h"
@@ -804,6 +805,7 @@ dd_chain_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 		PgsCatalogAccess acc = {0};
 
 		/* the statement names the stream itself: no substitution */
+		(void) pgs_phase_switch(PGS_PHASE_READ);
 		pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
 		rows = pgs_state_run_into(p->rows,
 								  pgs_state_params(PGS_BATCH_NPARAMS, pgs_batch_param_types,
@@ -816,6 +818,7 @@ dd_chain_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 	rows = pgs_state_drop_late(rows, p->rows_desc, p->time_col + 1, 0,
 							   watermarks->late_null, watermarks->late, true, cxt,
 							   &late);
+	(void) pgs_phase_switch(PGS_PHASE_MERGE);
 	kept = dd_keep(q, p, batch_id, rows, watermarks, cxt, &evicted);
 	nkept = tuplestore_tuple_count(kept);
 	tids = dd_tids(kept, p->rows_desc, cxt);
@@ -882,15 +885,18 @@ pgs_dedup_execute(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 	}
 	memset(result, 0, sizeof(PgsAggResult));
 	p = dd_plans(q);
+	(void) pgs_phase_switch(PGS_PHASE_READ);
 	rows = dd_rows(q, p, params, cxt, &result->input_rows);
 	/* a row without a time cannot be dated: it goes, as late */
 	rows = pgs_state_drop_late(rows, p->rows_desc, p->time_col + 1, 0,
 							   watermarks->late_null, watermarks->late, true, cxt,
 							   &result->late_groups);
+	(void) pgs_phase_switch(PGS_PHASE_MERGE);
 	kept = dd_keep(q, p, batch_id, rows, watermarks, cxt, &result->evicted);
 	result->groups_added = tuplestore_tuple_count(kept);
 	result->groups_updated = result->groups_added;
 
+	(void) pgs_phase_switch(PGS_PHASE_WRITE);
 	pgs_owner_begin(&acc, q->owner, psprintf("pg_catalog, %s", pgs_batch_search_path(q->search_path)));
 	pgs_state_register(DEDUP_NEW_ENR, kept, p->rows_desc);
 	pushed = pgs_ensure_snapshot();

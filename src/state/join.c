@@ -81,6 +81,7 @@
 #include "catalog/pgs_query.h"
 #include "catalog/pgs_query_tables.h"
 #include "common/pgs_common.h"
+#include "common/pgs_phases.h"
 #include "common/pgs_errors.h"
 #include "common/pgs_plans.h"
 #include "source/pgs_offsets.h"
@@ -1211,7 +1212,12 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 		values[PGS_JOIN_P_TIDS - 1 + side] = join_tid_array(NULL, 0);
 	}
 
-	/* the start, and the rows a semi join still waits to match */
+	/*
+	 * The start, and the rows a semi join still waits to match; each side's
+	 * new rows, and the pairs: read_ms (a pair statement reads the other
+	 * side and inserts what it finds).  What the join keeps: merge_ms.
+	 */
+	(void) pgs_phase_switch(PGS_PHASE_READ);
 	{
 		Datum		start = (Datum) 0;
 		bool		start_null = true;
@@ -1258,6 +1264,7 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 	}
 
 	/* a preserved side's rows wait for a match, until the watermark passes them */
+	(void) pgs_phase_switch(PGS_PHASE_MERGE);
 	for (side = 0; side < PGS_MAX_SIDES; side++)
 	{
 		SideRows   *r = &rows[side];
@@ -1354,6 +1361,7 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 	{
 		for (side = 0; side < PGS_MAX_SIDES; side++)
 			values[PGS_JOIN_P_TIDS - 1 + side] = evicted[side];
+		(void) pgs_phase_switch(PGS_PHASE_READ);
 		if (p->aggregates)
 			partials = lappend(partials, join_run_partial(agg, p, JS_NULL_ROWS, values, nulls));
 		else
@@ -1389,6 +1397,7 @@ pgs_join_execute(const PgsQuery *q, const PgsJoinBatch *jb, PgsProgress *progres
 	}
 
 	/* the figures */
+	(void) pgs_phase_switch(PGS_PHASE_MERGE);
 	join_state_counts(q, counts);
 	pgs_checkpoint_side_watermarks(q->query_id, PGS_MAX_SIDES, prev);
 	progress->input_rows = 0;

@@ -33,5 +33,6 @@ extern void pgs_retention_at_subxact_end(SubXactEvent event, SubTransactionId my
 
 /* stream_table.c */
 extern void pgs_check_table_owner(Oid relid);
+extern void pgs_create_stream(Oid relid);
 
 #endif							/* PGS_RETENTION_H */

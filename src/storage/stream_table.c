@@ -92,7 +92,18 @@ st_exec_as_caller(const char *sql)
 Datum
 stream_create_stream(PG_FUNCTION_ARGS)
 {
-	Oid			relid = PG_GETARG_OID(0);
+	pgs_create_stream(PG_GETARG_OID(0));
+	PG_RETURN_VOID();
+}
+
+/*
+ * Make the caller's table a stream, as stream.create_stream does; also how
+ * stream.start_query makes a target it created a stream (target_is_stream),
+ * with every check of create_stream.
+ */
+void
+pgs_create_stream(Oid relid)
+{
 	char	   *relname;
 	Relation	rel;
 	bool		registered;
@@ -145,7 +156,6 @@ stream_create_stream(PG_FUNCTION_ARGS)
 							   relname));
 
 	pgs_stream_register(relid, true);
-	PG_RETURN_VOID();
 }
 
 /*
