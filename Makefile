@@ -18,6 +18,7 @@ OBJS = \
 	src/storage/retention.o \
 	src/source/offsets.o \
 	src/source/predicate.o \
+	src/source/file_source.o \
 	src/analyze/query_analyze.o \
 	src/analyze/join_shape.o \
 	src/analyze/join_rewrite.o \
@@ -32,6 +33,7 @@ OBJS = \
 	src/catalog/stream_catalog.o \
 	src/catalog/retention_catalog.o \
 	src/catalog/dead_letter_catalog.o \
+	src/catalog/file_source_catalog.o \
 	src/state/agg_shape.o \
 	src/state/agg_funcs.o \
 	src/state/agg_state.o \
@@ -47,6 +49,7 @@ OBJS = \
 	src/api/alter.o \
 	src/api/management.o \
 	src/api/serving.o \
+	src/api/file_sources.o \
 	src/bgw/shared.o \
 	src/bgw/launcher.o \
 	src/bgw/scheduler.o \
@@ -69,7 +72,7 @@ DATA = sql/versions/pg_streaming--0.1.sql sql/versions/pg_streaming--0.1--0.2.sq
 PGFILEDESC = "pg_streaming - structured streaming in PostgreSQL"
 
 PG_CPPFLAGS = -I$(srcdir)/src -Werror=implicit-function-declaration -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
-REGRESS = stream_tables queries refusals joins_refusals identifiers security ddl_guards rewrite_replay indexes stamps backfill retention retention_hold aggregation agg_differential windows event_time watermarks_arg progress_operators memory living_queries window_forms strangers joins joins_differential joins_more joins_chain joins_chain_counts joins_security joins_memory joins_owner joins_progress chains agg_over_agg layers_pipeline alter_watermark events upgrade catalog_version
+REGRESS = stream_tables queries refusals joins_refusals identifiers security ddl_guards rewrite_replay indexes stamps backfill retention retention_hold aggregation agg_differential windows event_time watermarks_arg progress_operators memory living_queries window_forms strangers joins joins_differential joins_more joins_chain joins_chain_counts joins_security joins_memory joins_owner joins_progress chains agg_over_agg files_source layers_pipeline alter_watermark events upgrade catalog_version
 REGRESS_OPTS = --load-extension=pg_streaming
 
 ISOLATION = late_commit concurrent_writers concurrent_processing ownership_locks starting_latest index_build_inval \

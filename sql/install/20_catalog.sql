@@ -404,3 +404,56 @@ SELECT pg_catalog.pg_extension_config_dump('stream.checkpoint_sides', '');
 SELECT pg_catalog.pg_extension_config_dump('stream.progress_side_log', '');
 SELECT pg_catalog.pg_extension_config_dump('stream.progress_operator_log', '');
 SELECT pg_catalog.pg_extension_config_dump('stream.dead_letter_log', '');
+
+CREATE TABLE stream.file_source_defs (
+    source_id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name                text NOT NULL UNIQUE,
+    owner               regrole NOT NULL,
+    directory           text NOT NULL,
+    stream_relid        regclass NOT NULL,
+    format              text NOT NULL CHECK (format IN ('csv', 'text', 'jsonl')),
+    header              boolean NOT NULL,
+    delimiter           text NOT NULL,
+    null_string         text NOT NULL,
+    file_name_column    text,
+    pattern             text NOT NULL,
+    settle              interval NOT NULL,
+    max_files_per_batch integer,
+    max_bytes_per_batch bigint,
+    after_read          text NOT NULL CHECK (after_read IN ('keep', 'delete', 'archive')),
+    archive_directory   text,
+    on_error            text NOT NULL CHECK (on_error IN ('fail', 'dead_letter')),
+    trigger             text NOT NULL,
+    status              text NOT NULL CHECK (status IN ('active', 'stopped', 'failed')),
+    batches             bigint NOT NULL DEFAULT 0,
+    sqlstate            text,
+    error               text,
+    error_detail        text,
+    created_at          timestamptz NOT NULL,
+    last_load_at        timestamptz
+);
+COMMENT ON TABLE stream.file_source_defs IS
+'file sources: a directory on the server whose complete files the background worker loads into a stream table, each file once';
+COMMENT ON COLUMN stream.file_source_defs.settle IS 'a file is taken once its modification time is at least this old (a file renamed into the directory is taken at once when it was written earlier)';
+COMMENT ON COLUMN stream.file_source_defs.batches IS 'batches that took at least one file; the last one is the batch number of the newest files';
+
+CREATE TABLE stream.file_log (
+    source_id       bigint NOT NULL REFERENCES stream.file_source_defs ON DELETE CASCADE,
+    file_name       text NOT NULL,
+    size            bigint NOT NULL,
+    mtime           timestamptz NOT NULL,
+    status          text NOT NULL CHECK (status IN ('loaded', 'duplicate')),
+    rows            bigint,
+    bad_rows        bigint,
+    batch_id        bigint,
+    taken_at        timestamptz NOT NULL,
+    after_read_at   timestamptz,
+    PRIMARY KEY (source_id, file_name, size, mtime)
+);
+COMMENT ON TABLE stream.file_log IS
+'every file a file source took: loaded (its rows committed with this row) or a duplicate name (a later file with the name of a loaded one, reported and not loaded)';
+COMMENT ON COLUMN stream.file_log.after_read_at IS 'when the file was kept, deleted or archived as the source says, after the commit that loaded it; NULL while that is still to do';
+REVOKE ALL ON stream.file_source_defs, stream.file_log FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('stream.file_source_defs', '');
+SELECT pg_catalog.pg_extension_config_dump('stream.file_log', '');
+SELECT pg_catalog.pg_extension_config_dump('stream.file_source_defs_source_id_seq', '');

@@ -284,3 +284,54 @@ AS 'MODULE_PATHNAME', 'stream_create_query_view'
 LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stream._create_query_view(bigint) IS
 'internal: give a query started before version 0.5 its view in schema stream_query';
+
+CREATE FUNCTION stream.create_file_source(
+    name                text,
+    directory           text,
+    stream              regclass,
+    format              text DEFAULT 'csv',
+    header              boolean DEFAULT false,
+    delimiter           text DEFAULT NULL,
+    null_string         text DEFAULT NULL,
+    file_name_column    text DEFAULT NULL,
+    pattern             text DEFAULT '*',
+    settle              interval DEFAULT '5 seconds',
+    max_files_per_batch integer DEFAULT NULL,
+    max_bytes_per_batch bigint DEFAULT NULL,
+    after_read          text DEFAULT 'keep',
+    archive_directory   text DEFAULT NULL,
+    on_error            text DEFAULT 'fail',
+    trigger             text DEFAULT '1 second')
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'stream_create_file_source'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stream.create_file_source(text, text, regclass, text, boolean, text, text, text, text, interval, integer, bigint, text, text, text, text) IS
+'register a file source: the complete files of a server directory (csv, text lines or JSON lines) loaded into a stream table by the background worker, each file once; needs pg_read_server_files (and pg_write_server_files to delete or archive read files); returns the source id';
+
+CREATE FUNCTION stream.drop_file_source(name text, if_exists boolean DEFAULT false)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stream_drop_file_source'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream.drop_file_source(text, boolean) IS
+'remove a file source and its record of files taken (the stream and its rows are kept)';
+
+CREATE FUNCTION stream.stop_file_source(name text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stream_stop_file_source'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream.stop_file_source(text) IS
+'stop the background worker from loading a file source; false when it was not active';
+
+CREATE FUNCTION stream.resume_file_source(name text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stream_resume_file_source'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream.resume_file_source(text) IS
+'make a stopped or failed file source active again (its last error is cleared); false when it was active';
+
+CREATE FUNCTION stream.load_file_source(name text)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'stream_load_file_source'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream.load_file_source(text) IS
+'load one batch of the files ready now, in the caller''s transaction, and finish the after-read handling of files loaded by earlier commits; returns the number of files loaded';

@@ -243,3 +243,54 @@ SELECT d.id,
 COMMENT ON VIEW stream.dead_letters IS
 'the rows your streaming queries and file sources set aside instead of failing (on_error => ''dead_letter''): the row (as jsonb) or the raw line, where it was, and the error it raised; delivered_at once it was delivered again';
 GRANT SELECT ON stream.dead_letters TO PUBLIC;
+
+CREATE VIEW stream.file_sources WITH (security_barrier) AS
+SELECT d.name,
+       d.owner,
+       d.directory,
+       d.stream_relid AS stream,
+       d.format,
+       d.header,
+       d.delimiter,
+       d.null_string,
+       d.file_name_column,
+       d.pattern,
+       d.settle,
+       d.max_files_per_batch,
+       d.max_bytes_per_batch,
+       d.after_read,
+       d.archive_directory,
+       d.on_error,
+       d.trigger,
+       d.status,
+       d.batches,
+       (SELECT count(*) FROM stream.file_log f
+         WHERE f.source_id = d.source_id AND f.status = 'loaded') AS files_loaded,
+       d.sqlstate,
+       d.error,
+       d.error_detail,
+       d.created_at,
+       d.last_load_at
+  FROM stream.file_source_defs d
+ WHERE pg_catalog.pg_has_role(current_user, d.owner, 'MEMBER');
+COMMENT ON VIEW stream.file_sources IS
+'your file sources: the directory, the stream, the format and limits, the status (active, stopped, failed) with the last error';
+GRANT SELECT ON stream.file_sources TO PUBLIC;
+
+CREATE VIEW stream.files WITH (security_barrier) AS
+SELECT d.name AS source,
+       f.file_name,
+       f.size,
+       f.mtime,
+       f.status,
+       f.rows,
+       f.bad_rows,
+       f.batch_id,
+       f.taken_at,
+       f.after_read_at
+  FROM stream.file_log f
+  JOIN stream.file_source_defs d USING (source_id)
+ WHERE pg_catalog.pg_has_role(current_user, d.owner, 'MEMBER');
+COMMENT ON VIEW stream.files IS
+'the files your file sources took: loaded (with rows and bad rows) or a duplicate name reported, the batch, and when the file was kept, deleted or archived';
+GRANT SELECT ON stream.files TO PUBLIC;

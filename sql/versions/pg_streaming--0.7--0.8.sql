@@ -271,3 +271,159 @@ SELECT q.name AS query,
   JOIN stream.checkpoint_offsets o USING (query_id, batch_id)
  WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
 COMMENT ON VIEW stream.progress IS 'one row per committed batch of the latest ones (pg_streaming.retained_batches): input rows, rows per second, duration, offsets, blocks read; for a streaming aggregation, the groups in its state and the groups the batch changed; with an event time, the watermark in force, the batch''s event times and the late groups it dropped; where the run''s time went (plan_ms, read_ms, merge_ms, write_ms: parts of duration_ms) and its commit''s (commit_ms, after duration_ms, known once the same process runs the next batch); the size of the state tables after it (state_bytes)';
+
+-- file sources
+CREATE TABLE stream.file_source_defs (
+    source_id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name                text NOT NULL UNIQUE,
+    owner               regrole NOT NULL,
+    directory           text NOT NULL,
+    stream_relid        regclass NOT NULL,
+    format              text NOT NULL CHECK (format IN ('csv', 'text', 'jsonl')),
+    header              boolean NOT NULL,
+    delimiter           text NOT NULL,
+    null_string         text NOT NULL,
+    file_name_column    text,
+    pattern             text NOT NULL,
+    settle              interval NOT NULL,
+    max_files_per_batch integer,
+    max_bytes_per_batch bigint,
+    after_read          text NOT NULL CHECK (after_read IN ('keep', 'delete', 'archive')),
+    archive_directory   text,
+    on_error            text NOT NULL CHECK (on_error IN ('fail', 'dead_letter')),
+    trigger             text NOT NULL,
+    status              text NOT NULL CHECK (status IN ('active', 'stopped', 'failed')),
+    batches             bigint NOT NULL DEFAULT 0,
+    sqlstate            text,
+    error               text,
+    error_detail        text,
+    created_at          timestamptz NOT NULL,
+    last_load_at        timestamptz
+);
+COMMENT ON TABLE stream.file_source_defs IS
+'file sources: a directory on the server whose complete files the background worker loads into a stream table, each file once';
+COMMENT ON COLUMN stream.file_source_defs.settle IS 'a file is taken once its modification time is at least this old (a file renamed into the directory is taken at once when it was written earlier)';
+COMMENT ON COLUMN stream.file_source_defs.batches IS 'batches that took at least one file; the last one is the batch number of the newest files';
+
+CREATE TABLE stream.file_log (
+    source_id       bigint NOT NULL REFERENCES stream.file_source_defs ON DELETE CASCADE,
+    file_name       text NOT NULL,
+    size            bigint NOT NULL,
+    mtime           timestamptz NOT NULL,
+    status          text NOT NULL CHECK (status IN ('loaded', 'duplicate')),
+    rows            bigint,
+    bad_rows        bigint,
+    batch_id        bigint,
+    taken_at        timestamptz NOT NULL,
+    after_read_at   timestamptz,
+    PRIMARY KEY (source_id, file_name, size, mtime)
+);
+COMMENT ON TABLE stream.file_log IS
+'every file a file source took: loaded (its rows committed with this row) or a duplicate name (a later file with the name of a loaded one, reported and not loaded)';
+COMMENT ON COLUMN stream.file_log.after_read_at IS 'when the file was kept, deleted or archived as the source says, after the commit that loaded it; NULL while that is still to do';
+REVOKE ALL ON stream.file_source_defs, stream.file_log FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('stream.file_source_defs', '');
+SELECT pg_catalog.pg_extension_config_dump('stream.file_log', '');
+SELECT pg_catalog.pg_extension_config_dump('stream.file_source_defs_source_id_seq', '');
+
+CREATE VIEW stream.file_sources WITH (security_barrier) AS
+SELECT d.name,
+       d.owner,
+       d.directory,
+       d.stream_relid AS stream,
+       d.format,
+       d.header,
+       d.delimiter,
+       d.null_string,
+       d.file_name_column,
+       d.pattern,
+       d.settle,
+       d.max_files_per_batch,
+       d.max_bytes_per_batch,
+       d.after_read,
+       d.archive_directory,
+       d.on_error,
+       d.trigger,
+       d.status,
+       d.batches,
+       (SELECT count(*) FROM stream.file_log f
+         WHERE f.source_id = d.source_id AND f.status = 'loaded') AS files_loaded,
+       d.sqlstate,
+       d.error,
+       d.error_detail,
+       d.created_at,
+       d.last_load_at
+  FROM stream.file_source_defs d
+ WHERE pg_catalog.pg_has_role(current_user, d.owner, 'MEMBER');
+COMMENT ON VIEW stream.file_sources IS
+'your file sources: the directory, the stream, the format and limits, the status (active, stopped, failed) with the last error';
+GRANT SELECT ON stream.file_sources TO PUBLIC;
+
+CREATE VIEW stream.files WITH (security_barrier) AS
+SELECT d.name AS source,
+       f.file_name,
+       f.size,
+       f.mtime,
+       f.status,
+       f.rows,
+       f.bad_rows,
+       f.batch_id,
+       f.taken_at,
+       f.after_read_at
+  FROM stream.file_log f
+  JOIN stream.file_source_defs d USING (source_id)
+ WHERE pg_catalog.pg_has_role(current_user, d.owner, 'MEMBER');
+COMMENT ON VIEW stream.files IS
+'the files your file sources took: loaded (with rows and bad rows) or a duplicate name reported, the batch, and when the file was kept, deleted or archived';
+GRANT SELECT ON stream.files TO PUBLIC;
+
+CREATE FUNCTION stream.create_file_source(
+    name                text,
+    directory           text,
+    stream              regclass,
+    format              text DEFAULT 'csv',
+    header              boolean DEFAULT false,
+    delimiter           text DEFAULT NULL,
+    null_string         text DEFAULT NULL,
+    file_name_column    text DEFAULT NULL,
+    pattern             text DEFAULT '*',
+    settle              interval DEFAULT '5 seconds',
+    max_files_per_batch integer DEFAULT NULL,
+    max_bytes_per_batch bigint DEFAULT NULL,
+    after_read          text DEFAULT 'keep',
+    archive_directory   text DEFAULT NULL,
+    on_error            text DEFAULT 'fail',
+    trigger             text DEFAULT '1 second')
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'stream_create_file_source'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stream.create_file_source(text, text, regclass, text, boolean, text, text, text, text, interval, integer, bigint, text, text, text, text) IS
+'register a file source: the complete files of a server directory (csv, text lines or JSON lines) loaded into a stream table by the background worker, each file once; needs pg_read_server_files (and pg_write_server_files to delete or archive read files); returns the source id';
+
+CREATE FUNCTION stream.drop_file_source(name text, if_exists boolean DEFAULT false)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stream_drop_file_source'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream.drop_file_source(text, boolean) IS
+'remove a file source and its record of files taken (the stream and its rows are kept)';
+
+CREATE FUNCTION stream.stop_file_source(name text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stream_stop_file_source'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream.stop_file_source(text) IS
+'stop the background worker from loading a file source; false when it was not active';
+
+CREATE FUNCTION stream.resume_file_source(name text)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stream_resume_file_source'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream.resume_file_source(text) IS
+'make a stopped or failed file source active again (its last error is cleared); false when it was active';
+
+CREATE FUNCTION stream.load_file_source(name text)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'stream_load_file_source'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream.load_file_source(text) IS
+'load one batch of the files ready now, in the caller''s transaction, and finish the after-read handling of files loaded by earlier commits; returns the number of files loaded';

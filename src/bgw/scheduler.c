@@ -30,6 +30,11 @@
  * every few seconds it is dispatched anyway, to cover writers that cannot
  * tell us (prepared transactions).
  *
+ * An active file source is a unit of work like a query, kept under the
+ * negative of its id and served by the same rules (its owner's worker, the
+ * same fair shares); it has no stream commits to wait for, so it is
+ * dispatched at every trigger, and its worker looks at the directory.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -56,6 +61,7 @@
 
 #include "bgw/bgw_internal.h"
 #include "catalog/pgs_catalog.h"
+#include "catalog/pgs_file_sources.h"
 #include "catalog/pgs_query.h"
 #include "common/pgs_common.h"
 #include "common/pgs_errors.h"
@@ -227,6 +233,36 @@ sched_reload(void)
 			sched_parse_trigger(a->trigger, q);
 			q->seen = true;
 		}
+		/* file sources are units of work too, under negative ids */
+		foreach(lc, pgs_file_source_list_active())
+		{
+			PgsActiveFileSource *a = lfirst(lc);
+			SchedQuery *q = sched_lookup(-a->source_id);
+
+			if (q == NULL)
+			{
+				MemoryContext old = MemoryContextSwitchTo(sched_cxt);
+
+				if (nqueries == queries_cap)
+				{
+					queries_cap = Max(16, queries_cap * 2);
+					queries = queries ? repalloc(queries, sizeof(SchedQuery) * queries_cap)
+						: palloc(sizeof(SchedQuery) * queries_cap);
+				}
+				MemoryContextSwitchTo(old);
+				q = &queries[nqueries++];
+				memset(q, 0, sizeof(SchedQuery));
+				q->query_id = -a->source_id;
+				q->slot = -1;
+				q->next_fire = GetCurrentTimestamp();
+			}
+			q->stream_relid = InvalidOid;
+			q->stream2_relid = InvalidOid;
+			q->owner = a->owner;
+			q->owner_can_login = a->owner_can_login;
+			sched_parse_trigger(a->trigger, q);
+			q->seen = true;
+		}
 	}
 	PopActiveSnapshot();
 	CommitTransactionCommand();
@@ -271,7 +307,10 @@ sched_mark_failed(int64 query_id, const char *sqlstate, const char *message)
 {
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	pgs_query_set_error(query_id, true, sqlstate, message, NULL, NULL);
+	if (query_id < 0)
+		pgs_file_source_set_error(-query_id, true, sqlstate, message, NULL);
+	else
+		pgs_query_set_error(query_id, true, sqlstate, message, NULL, NULL);
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(loop_cxt);
 }
@@ -339,7 +378,8 @@ sched_collect(void)
 				q->more = more;
 				if (more && q->trigger == TRIGGER_AVAILABLE_NOW)
 					q->dispatched_once = false;
-				if (batches == 0)
+				/* a file source has no commits to wait for: it looks each time */
+				if (batches == 0 && q->query_id > 0)
 				{
 					q->idle_known = true;
 					q->idle_commits = q->dispatch_commits;
@@ -589,7 +629,8 @@ sched_due(SchedQuery *q, TimestampTz now, PgsRunMode *mode, uint64 *commits)
 		return false;
 	if (q->retry_at != 0 && now < q->retry_at)
 		return false;
-	*commits = pgs_stream_commits(sched_dboid, q->stream_relid);
+	*commits = OidIsValid(q->stream_relid) ?
+		pgs_stream_commits(sched_dboid, q->stream_relid) : 0;
 	if (OidIsValid(q->stream2_relid))
 		*commits += pgs_stream_commits(sched_dboid, q->stream2_relid);
 

@@ -42,9 +42,12 @@
 #include "utils/timestamp.h"
 
 #include "bgw/bgw_internal.h"
+#include "catalog/pgs_catalog.h"
+#include "catalog/pgs_file_sources.h"
 #include "catalog/pgs_query.h"
 #include "common/pgs_common.h"
 #include "exec/pgs_batch.h"
+#include "source/pgs_file_source.h"
 
 static int	worker_slot = -1;
 static bool worker_connected = false;
@@ -338,6 +341,106 @@ worker_run(int64 query_id, PgsRunMode mode, int *batches, bool *more,
 	return result;
 }
 
+/* name the file source in what a failed pass writes to the server log */
+static void
+worker_source_context(void *arg)
+{
+	int64		source_id = *(int64 *) arg;
+
+	errcontext("file source with id " INT64_FORMAT " in a background worker", source_id);
+}
+
+/*
+ * One pass of a file source (scheduled under the negative of its id): the
+ * files ready now loaded in one transaction, then, once that committed,
+ * the read ones deleted or archived in another.  A data error (a bad line
+ * of a source that fails on one, a file that cannot be read) fails the
+ * source, with the error in stream.file_sources; a transient one is
+ * retried as a query's batch is.
+ */
+static PgsRunResult
+worker_run_source(int64 source_id, int *batches, bool *more, char *sqlstate,
+				  char *message)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile PgsRunResult result = PGS_RESULT_OK;
+	ErrorContextCallback errcb;
+
+	sqlstate[0] = '\0';
+	message[0] = '\0';
+	*batches = 0;
+	*more = false;
+	running_query.query_id = 0;
+	running_query.name[0] = '\0';
+	PortalContext = AllocSetContextCreate(cxt, "pg_streaming worker portal",
+										  ALLOCSET_DEFAULT_SIZES);
+	errcb.callback = worker_source_context;
+	errcb.arg = &source_id;
+	errcb.previous = error_context_stack;
+	PG_TRY();
+	{
+		int			loaded = 0;
+
+		error_context_stack = &errcb;
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		XactIsoLevel = XACT_READ_COMMITTED;
+		if (!OidIsValid(get_extension_oid("pg_streaming", true)))
+			result = PGS_RESULT_INACTIVE;
+		else
+		{
+			bool		pushed;
+
+			pgstat_report_activity(STATE_RUNNING, "file source: loading files");
+			pushed = pgs_ensure_snapshot();
+			loaded = pgs_file_source_load(source_id, NULL, true, more);
+			if (pushed)
+				PopActiveSnapshot();
+			if (loaded < 0)
+				result = PGS_RESULT_INACTIVE;
+		}
+		CommitTransactionCommand();
+		if (loaded > 0)
+		{
+			bool		pushed;
+
+			*batches = 1;
+			SetCurrentStatementStartTimestamp();
+			StartTransactionCommand();
+			pushed = pgs_ensure_snapshot();
+			(void) pgs_file_source_finish(source_id);
+			if (pushed)
+				PopActiveSnapshot();
+			CommitTransactionCommand();
+		}
+		error_context_stack = errcb.previous;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		error_context_stack = errcb.previous;
+		edata = worker_take_error(cxt);
+		AbortCurrentTransaction();
+		strlcpy(sqlstate, unpack_sql_state(edata->sqlerrcode), 6);
+		strlcpy(message, edata->message ? edata->message : "", PGS_ERRMSG_LEN);
+		result = worker_error_is_transient(edata->sqlerrcode) ?
+			PGS_RESULT_TRANSIENT : PGS_RESULT_FAILED;
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		if (OidIsValid(get_extension_oid("pg_streaming", true)))
+			pgs_file_source_set_error(source_id, result == PGS_RESULT_FAILED,
+									  unpack_sql_state(edata->sqlerrcode),
+									  edata->message, edata->detail);
+		CommitTransactionCommand();
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	PortalContext = NULL;
+	return result;
+}
+
 void
 pgs_worker_main(Datum arg)
 {
@@ -428,7 +531,10 @@ pgs_worker_main(Datum arg)
 			MemoryContext old;
 
 			old = MemoryContextSwitchTo(run_cxt);
-			result = worker_run(query_id, mode, &batches, &more, sqlstate, message);
+			if (query_id < 0)
+				result = worker_run_source(-query_id, &batches, &more, sqlstate, message);
+			else
+				result = worker_run(query_id, mode, &batches, &more, sqlstate, message);
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(run_cxt);
 

