@@ -43,6 +43,7 @@ CREATE TABLE stream.query_defs (
     foreach_batch_name  text,
     watermark_policy    text CHECK (watermark_policy IN ('min', 'max')),
     watermarks          text[],
+    events_channel      text,
     on_error            text NOT NULL DEFAULT 'fail'
         CHECK (on_error IN ('fail', 'dead_letter'))
 );
@@ -69,6 +70,8 @@ COMMENT ON COLUMN stream.query_defs.on_error IS
 'what a row whose data fails the batch does: ''fail'' fails the batch (its error names the row), ''dead_letter'' sets the row aside in stream.dead_letter_log and delivers the others';
 COMMENT ON COLUMN stream.query_defs.watermarks IS
 'the watermarks argument as given, one ''<side>.<column> <delay>'' per side with a watermark; NULL when it was not given';
+COMMENT ON COLUMN stream.query_defs.events_channel IS
+'the channel a NOTIFY is sent on for each committed or failed batch (stream.alter_query(name, events => true)): random, so that only those who read it in stream.queries can LISTEN to it; NULL for no events';
 
 -- the two sides of a query that reads two streams (a join, or a self-join);
 -- a query over one stream has no rows here and keeps its stream, event

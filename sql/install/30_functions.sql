@@ -86,12 +86,15 @@ CREATE FUNCTION stream.alter_query(
     name                text,
     query               text DEFAULT NULL,
     trigger             text DEFAULT NULL,
-    max_rows_per_batch  integer DEFAULT NULL)
+    max_rows_per_batch  integer DEFAULT NULL,
+    watermark           interval DEFAULT NULL,
+    watermarks          text[] DEFAULT NULL,
+    events              boolean DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'stream_alter_query'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION stream.alter_query(text, text, text, integer) IS
-'change a query in place, keeping its checkpoint: its trigger, its max_rows_per_batch (0 for none), or its text where the new text reads the same stream into the same target with the same state; takes effect from the next batch';
+COMMENT ON FUNCTION stream.alter_query(text, text, text, integer, interval, text[], boolean) IS
+'change a query in place, keeping its checkpoint: its trigger, its max_rows_per_batch (0 for none), its text where the new text reads the same stream into the same target with the same state, its watermark delay (watermark; a join''s sides'' with watermarks: ''<side>.<column> <delay>''), or whether each batch sends an event (events: a NOTIFY on the channel stream.queries shows); takes effect from the next batch, and the watermark never moves back';
 
 CREATE FUNCTION stream.drop_query(name text, if_exists boolean DEFAULT false)
 RETURNS boolean

@@ -78,6 +78,7 @@ SELECT q.name,
                                  WHERE s.query_id = d.query_id AND s.relid = q.target_relid))
                 AND pg_catalog.pg_has_role(current_user, d.owner, 'MEMBER')
               ORDER BY d.name) AS downstream,
+       q.events_channel,
        q.on_error
   FROM stream.query_defs q
   LEFT JOIN LATERAL (SELECT k.batch_id, k.committed_at, o.planned_at
@@ -97,7 +98,7 @@ SELECT q.name,
                               WHERE l.query_id = q.query_id
                               ORDER BY l.batch_id DESC LIMIT 10) p) rp ON true
  WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
-COMMENT ON VIEW stream.queries IS 'streaming queries: id, status, trigger, last committed batch, rows pending (estimated; stream.pending_rows() counts them), lag in seconds, input and processed rows per second over the last ten batches, blocks the last batch read, last error, whether the query holds retention back or missed rows retention removed, a streaming aggregation''s state table, the event-time column, the watermark delay and the watermark in force for the next batch, an upsert key, a foreach_batch procedure, how the background workers serve it now (serving: running, waiting for its trigger, or why a due query is not running), every stream it reads (a join reads two; stream is the first), its watermarks as ''<side>.<column> <delay>'', a join''s watermark policy, and the queries that write a stream it reads (upstream) and that read its target as their stream (downstream), of the roles the current role belongs to only; what a row whose data fails a batch does (on_error)';
+COMMENT ON VIEW stream.queries IS 'streaming queries: id, status, trigger, last committed batch, rows pending (estimated; stream.pending_rows() counts them), lag in seconds, input and processed rows per second over the last ten batches, blocks the last batch read, last error, whether the query holds retention back or missed rows retention removed, a streaming aggregation''s state table, the event-time column, the watermark delay and the watermark in force for the next batch, an upsert key, a foreach_batch procedure, how the background workers serve it now (serving: running, waiting for its trigger, or why a due query is not running), every stream it reads (a join reads two; stream is the first), its watermarks as ''<side>.<column> <delay>'', a join''s watermark policy, and the queries that write a stream it reads (upstream) and that read its target as their stream (downstream), of the roles the current role belongs to only; and the channel its batches'' events are sent on (events_channel: LISTEN to it); what a row whose data fails a batch does (on_error)';
 
 CREATE VIEW stream.progress WITH (security_barrier) AS
 SELECT q.name AS query,

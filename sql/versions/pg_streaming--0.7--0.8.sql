@@ -100,6 +100,12 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION stream.start_query(text, text, text, text, text, integer, text, text, interval, text[], text[], text, text[], text, text, boolean) IS
 'register a streaming query over one stream table, or a join of two, writing into target (upserting by key in update mode) or calling a foreach_batch procedure once per batch, from the earliest rows or the latest, with an event-time column and a watermark delay (event_time and watermark, or watermarks: ''<side>.<column> <delay>'' per stream read, and the watermark_policy of a join, min or max) for windowed aggregations, deduplication within the watermark and joins between streams; returns the query id';
 
+-- batch events: a NOTIFY per committed or failed batch on a query's own
+-- random channel, turned on with alter_query(name, events => true)
+ALTER TABLE stream.query_defs ADD COLUMN events_channel text;
+COMMENT ON COLUMN stream.query_defs.events_channel IS
+'the channel a NOTIFY is sent on for each committed or failed batch (stream.alter_query(name, events => true)): random, so that only those who read it in stream.queries can LISTEN to it; NULL for no events';
+
 -- layers and cost: each query's upstream and downstream queries in
 -- stream.queries; where a batch's run went, its commit and its state's size
 -- in stream.progress
@@ -193,7 +199,8 @@ SELECT q.name,
                      OR EXISTS (SELECT 1 FROM stream.query_side_defs s
                                  WHERE s.query_id = d.query_id AND s.relid = q.target_relid))
                 AND pg_catalog.pg_has_role(current_user, d.owner, 'MEMBER')
-              ORDER BY d.name) AS downstream
+              ORDER BY d.name) AS downstream,
+       q.events_channel
   FROM stream.query_defs q
   LEFT JOIN LATERAL (SELECT k.batch_id, k.committed_at, o.planned_at
                        FROM stream.checkpoint_commits k
@@ -212,7 +219,23 @@ SELECT q.name,
                               WHERE l.query_id = q.query_id
                               ORDER BY l.batch_id DESC LIMIT 10) p) rp ON true
  WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
-COMMENT ON VIEW stream.queries IS 'streaming queries: id, status, trigger, last committed batch, rows pending (estimated; stream.pending_rows() counts them), lag in seconds, input and processed rows per second over the last ten batches, blocks the last batch read, last error, whether the query holds retention back or missed rows retention removed, a streaming aggregation''s state table, the event-time column, the watermark delay and the watermark in force for the next batch, an upsert key, a foreach_batch procedure, how the background workers serve it now (serving: running, waiting for its trigger, or why a due query is not running), every stream it reads (a join reads two; stream is the first), its watermarks as ''<side>.<column> <delay>'', a join''s watermark policy, and the queries that write a stream it reads (upstream) and that read its target as their stream (downstream), of the roles the current role belongs to only';
+COMMENT ON VIEW stream.queries IS 'streaming queries: id, status, trigger, last committed batch, rows pending (estimated; stream.pending_rows() counts them), lag in seconds, input and processed rows per second over the last ten batches, blocks the last batch read, last error, whether the query holds retention back or missed rows retention removed, a streaming aggregation''s state table, the event-time column, the watermark delay and the watermark in force for the next batch, an upsert key, a foreach_batch procedure, how the background workers serve it now (serving: running, waiting for its trigger, or why a due query is not running), every stream it reads (a join reads two; stream is the first), its watermarks as ''<side>.<column> <delay>'', a join''s watermark policy, and the queries that write a stream it reads (upstream) and that read its target as their stream (downstream), of the roles the current role belongs to only; and the channel its batches'' events are sent on (events_channel: LISTEN to it)';
+
+-- alter_query learns a new watermark delay and events
+DROP FUNCTION stream.alter_query(text, text, text, integer);
+CREATE FUNCTION stream.alter_query(
+    name                text,
+    query               text DEFAULT NULL,
+    trigger             text DEFAULT NULL,
+    max_rows_per_batch  integer DEFAULT NULL,
+    watermark           interval DEFAULT NULL,
+    watermarks          text[] DEFAULT NULL,
+    events              boolean DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'stream_alter_query'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stream.alter_query(text, text, text, integer, interval, text[], boolean) IS
+'change a query in place, keeping its checkpoint: its trigger, its max_rows_per_batch (0 for none), its text where the new text reads the same stream into the same target with the same state, its watermark delay (watermark; a join''s sides'' with watermarks: ''<side>.<column> <delay>''), or whether each batch sends an event (events: a NOTIFY on the channel stream.queries shows); takes effect from the next batch, and the watermark never moves back';
 
 CREATE OR REPLACE VIEW stream.progress WITH (security_barrier) AS
 SELECT q.name AS query,
@@ -488,6 +511,7 @@ SELECT q.name,
                                  WHERE s.query_id = d.query_id AND s.relid = q.target_relid))
                 AND pg_catalog.pg_has_role(current_user, d.owner, 'MEMBER')
               ORDER BY d.name) AS downstream,
+       q.events_channel,
        q.on_error
   FROM stream.query_defs q
   LEFT JOIN LATERAL (SELECT k.batch_id, k.committed_at, o.planned_at
@@ -507,7 +531,7 @@ SELECT q.name,
                               WHERE l.query_id = q.query_id
                               ORDER BY l.batch_id DESC LIMIT 10) p) rp ON true
  WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
-COMMENT ON VIEW stream.queries IS 'streaming queries: id, status, trigger, last committed batch, rows pending (estimated; stream.pending_rows() counts them), lag in seconds, input and processed rows per second over the last ten batches, blocks the last batch read, last error, whether the query holds retention back or missed rows retention removed, a streaming aggregation''s state table, the event-time column, the watermark delay and the watermark in force for the next batch, an upsert key, a foreach_batch procedure, how the background workers serve it now (serving: running, waiting for its trigger, or why a due query is not running), every stream it reads (a join reads two; stream is the first), its watermarks as ''<side>.<column> <delay>'', a join''s watermark policy, and the queries that write a stream it reads (upstream) and that read its target as their stream (downstream), of the roles the current role belongs to only; what a row whose data fails a batch does (on_error)';
+COMMENT ON VIEW stream.queries IS 'streaming queries: id, status, trigger, last committed batch, rows pending (estimated; stream.pending_rows() counts them), lag in seconds, input and processed rows per second over the last ten batches, blocks the last batch read, last error, whether the query holds retention back or missed rows retention removed, a streaming aggregation''s state table, the event-time column, the watermark delay and the watermark in force for the next batch, an upsert key, a foreach_batch procedure, how the background workers serve it now (serving: running, waiting for its trigger, or why a due query is not running), every stream it reads (a join reads two; stream is the first), its watermarks as ''<side>.<column> <delay>'', a join''s watermark policy, and the queries that write a stream it reads (upstream) and that read its target as their stream (downstream), of the roles the current role belongs to only; and the channel its batches'' events are sent on (events_channel: LISTEN to it); what a row whose data fails a batch does (on_error)';
 
 CREATE OR REPLACE VIEW stream.progress WITH (security_barrier) AS
 SELECT q.name AS query,

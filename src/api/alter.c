@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * alter.c
- *	  stream.alter_query: a query's trigger, cap or text changed in place,
- *	  keeping its checkpoint.
+ *	  stream.alter_query: a query's trigger, cap, text, watermark delays or
+ *	  events changed in place, keeping its checkpoint.
  *
  * A new text is checked as the query's owner, under a security-restricted
  * operation, and must keep the query's stream, target and state: what the
@@ -16,6 +16,7 @@
 #include "miscadmin.h"
 #include "optimizer/optimizer.h"
 #include "parser/parsetree.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -171,13 +172,20 @@ qd_check_same_state(const PgsQuery *q, const PgsDefinition *d)
 }
 
 /*
- * The arguments of stream.alter_query by position: its one signature, since
- * 0.5 (an older catalog has no alter_query).
+ * The arguments of stream.alter_query by position.  Every version's install
+ * script declares it over the same C symbol, so a call has only the first
+ * PG_NARGS() of them until ALTER EXTENSION ... UPDATE:
+ *
+ *	0.5 to 0.7	4 arguments: name, query, trigger, max_rows_per_batch
+ *	0.8			7: and watermark, watermarks, events
  */
 #define QD_ALTER_NAME			0
 #define QD_ALTER_QUERY			1
 #define QD_ALTER_TRIGGER		2
 #define QD_ALTER_MAX_ROWS		3
+#define QD_ALTER_WATERMARK		4
+#define QD_ALTER_WATERMARKS		5
+#define QD_ALTER_EVENTS			6
 
 /* the arguments of one call of stream.alter_query: what changes is given */
 typedef struct PgsAlterArgs
@@ -190,7 +198,21 @@ typedef struct PgsAlterArgs
 	bool		max_rows_given;
 	int32		max_rows;		/* 0 for no cap */
 	char	   *search_path;	/* the caller's, with which the text is read */
+	bool		watermark_given;	/* a new delay for a query over one stream */
+	int64		watermark_usecs;
+	char	   *watermark_text; /* the delay as interval_out writes it */
+	bool		watermarks_given;	/* new delays for a join's sides */
+	List	   *watermarks;		/* char *: the elements as given */
+	bool		events_given;
+	bool		events;			/* send an event per batch */
 } PgsAlterArgs;
+
+/* is the argument in the caller's signature, and not NULL? */
+static bool
+qd_alter_arg_given(FunctionCallInfo fcinfo, int position)
+{
+	return PG_NARGS() > position && !PG_ARGISNULL(position);
+}
 
 /*
  * Read the arguments of stream.alter_query, the one place that knows their
@@ -209,11 +231,50 @@ qd_alter_args_read(FunctionCallInfo fcinfo, PgsAlterArgs *a)
 	a->query_given = !PG_ARGISNULL(QD_ALTER_QUERY);
 	a->trigger_given = !PG_ARGISNULL(QD_ALTER_TRIGGER);
 	a->max_rows_given = !PG_ARGISNULL(QD_ALTER_MAX_ROWS);
-	if (!a->query_given && !a->trigger_given && !a->max_rows_given)
+	a->watermark_given = qd_alter_arg_given(fcinfo, QD_ALTER_WATERMARK);
+	a->watermarks_given = qd_alter_arg_given(fcinfo, QD_ALTER_WATERMARKS);
+	a->events_given = qd_alter_arg_given(fcinfo, QD_ALTER_EVENTS);
+	if (a->watermarks_given)
+	{
+		Datum	   *elems;
+		bool	   *enulls;
+		int			n;
+		int			i;
+
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(QD_ALTER_WATERMARKS), TEXTOID, -1, false,
+						  TYPALIGN_INT, &elems, &enulls, &n);
+		for (i = 0; i < n; i++)
+		{
+			if (enulls[i])
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("watermarks must not hold a NULL element")));
+			a->watermarks = lappend(a->watermarks, TextDatumGetCString(elems[i]));
+		}
+		/* an empty array is no argument, as in start_query */
+		a->watermarks_given = n > 0;
+	}
+	if (!a->query_given && !a->trigger_given && !a->max_rows_given &&
+		!a->watermark_given && !a->watermarks_given && !a->events_given)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("stream.alter_query changes nothing"),
-				 errhint("Give the query's new text with query =>, its trigger with trigger =>, or its cap with max_rows_per_batch => (0 for none).")));
+				 errhint("Give the query's new text with query =>, its trigger with trigger =>, its cap with max_rows_per_batch => (0 for none), its watermark delay with watermark => (a join's with watermarks =>), or events => true or false.")));
+	if (a->watermark_given && a->watermarks_given)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("watermark and watermarks are exclusive"),
+				 errhint("Give a query over one stream its delay with watermark =>, and a join its sides' delays with watermarks =>.")));
+	if (a->watermark_given)
+	{
+		Datum		watermark = PG_GETARG_DATUM(QD_ALTER_WATERMARK);
+
+		a->watermark_text = DatumGetCString(DirectFunctionCall1(interval_out, watermark));
+		a->watermark_usecs = pgs_interval_usecs(watermark, "watermark", a->watermark_text,
+												0, PGS_MAX_TRIGGER_USECS);
+	}
+	if (a->events_given)
+		a->events = PG_GETARG_BOOL(QD_ALTER_EVENTS);
 	if (a->query_given)
 		a->query_text = text_to_cstring(PG_GETARG_TEXT_PP(QD_ALTER_QUERY));
 	if (a->trigger_given)
@@ -245,6 +306,151 @@ qd_alter_validate(const PgsAlterArgs *a, PgsQuery *q)
 					 errmsg("max_rows_per_batch must be positive, or 0 for none, not %d", a->max_rows)));
 		q->max_rows = a->max_rows;
 	}
+}
+
+/* the refusal of a new delay for a query without an event time */
+static void qd_alter_no_event_time(const PgsQuery *q) pg_attribute_noreturn();
+
+static void
+qd_alter_no_event_time(const PgsQuery *q)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("streaming query \"%s\" has no event time", q->name),
+			 errdetail("A watermark delay is a delay after an event-time column, and whether a query has one is its state's."),
+			 errhint("Start a new query with event_time and watermark (a join: watermarks), with starting_from => 'latest' to leave the rows already processed.")));
+}
+
+/*
+ * A join's new delays, by side: each element names a side that has an
+ * event time, by that column (the column is the state's; only its delay
+ * changes).  The stored watermarks argument then reads the new delays.
+ */
+static void
+qd_alter_side_watermarks(const PgsAlterArgs *a, PgsQuery *q)
+{
+	bool		named[PGS_MAX_SIDES] = {false, false};
+	List	   *stored = NIL;
+	ListCell   *lc;
+	int			i;
+
+	foreach(lc, a->watermarks)
+	{
+		const char *given = lfirst(lc);
+		char	   *name;
+		char	   *column;
+		int64		usecs;
+		PgsQuerySide *side = NULL;
+
+		pgs_parse_watermark(given, &name, &column, &usecs);
+		for (i = 0; i < q->nsides; i++)
+			if (strcmp(q->sides[i].name, name) == 0)
+				side = &q->sides[i];
+		if (side == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("watermarks names \"%s\", which is no stream read by the query", name),
+					 errhint("The query reads its streams as \"%s\" and \"%s\".",
+							 q->sides[0].name, q->sides[1].name)));
+		if (named[side - q->sides])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("watermarks names side \"%s\" twice", name)));
+		named[side - q->sides] = true;
+		if (side->event_time == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("side \"%s\" of streaming query \"%s\" has no event time", name, q->name),
+					 errdetail("Which sides of a join have a watermark is its state's; only a side's delay may change."),
+					 errhint("Start a new query with the new watermarks, with starting_from => 'latest' to leave the rows already processed.")));
+		if (strcmp(side->event_time, column) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("the watermark of side \"%s\" of streaming query \"%s\" is on column \"%s\", not \"%s\"",
+							name, q->name, side->event_time, column),
+					 errdetail("A side's event-time column is its state's; only its delay may change."),
+					 errhint("Write the side's watermark as '%s.%s <delay>'.",
+							 quote_identifier(name), quote_identifier(side->event_time))));
+		side->watermark_usecs = usecs;
+	}
+	/* the argument as given, each side's element the newest */
+	for (i = 0; i < q->nsides; i++)
+	{
+		const char *element = NULL;
+
+		foreach(lc, a->watermarks)
+		{
+			char	   *name;
+			char	   *column;
+			int64		usecs;
+
+			pgs_parse_watermark(lfirst(lc), &name, &column, &usecs);
+			if (strcmp(name, q->sides[i].name) == 0)
+				element = lfirst(lc);
+		}
+		foreach(lc, q->watermarks)
+		{
+			char	   *name;
+			char	   *column;
+			int64		usecs;
+
+			pgs_parse_watermark(lfirst(lc), &name, &column, &usecs);
+			if (element == NULL && strcmp(name, q->sides[i].name) == 0)
+				element = lfirst(lc);
+		}
+		if (element != NULL)
+			stored = lappend(stored, (char *) element);
+	}
+	if (q->watermarks != NIL)
+		q->watermarks = stored;
+}
+
+/*
+ * A new watermark delay (Spark allows one between restarts): the next
+ * batch computes the watermark its successor runs with from the new delay,
+ * and the watermark never moves back, so a longer delay holds it where it
+ * is until the latest event time less the new delay passes it; what the
+ * state evicted stays evicted.  Refused where there is no event time.
+ * Returns whether anything changed.
+ */
+static bool
+qd_alter_watermarks(const PgsAlterArgs *a, PgsQuery *q)
+{
+	if (!a->watermark_given && !a->watermarks_given)
+		return false;
+	if (q->nsides == PGS_MAX_SIDES)
+	{
+		if (a->watermark_given)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("streaming query \"%s\" joins two streams, each with its own watermark", q->name),
+					 errhint("Give each side's new delay with watermarks =>, such as '{\"%s.<column> 10 minutes\"}'.",
+							 quote_identifier(q->sides[0].name))));
+		if (q->sides[0].event_time == NULL && q->sides[1].event_time == NULL)
+			qd_alter_no_event_time(q);
+		qd_alter_side_watermarks(a, q);
+		return true;
+	}
+	if (a->watermarks_given)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("streaming query \"%s\" reads one stream", q->name),
+				 errhint("Give its new delay with watermark =>, such as '10 minutes'.")));
+	if (q->event_time == NULL)
+		qd_alter_no_event_time(q);
+	q->watermark_usecs = a->watermark_usecs;
+	/* a query over one stream started with watermarks => keeps its spelling */
+	if (q->watermarks != NIL)
+	{
+		char	   *name;
+		char	   *column;
+		int64		usecs;
+
+		pgs_parse_watermark(linitial(q->watermarks), &name, &column, &usecs);
+		q->watermarks = list_make1(psprintf("%s.%s %s", quote_identifier(name),
+											quote_identifier(column), a->watermark_text));
+	}
+	return true;
 }
 
 static const char *
@@ -454,10 +660,12 @@ stream_alter_query(PG_FUNCTION_ARGS)
 	PgsQuery	q;
 	PgsDefinition d;
 	Query	   *new_query = NULL;
+	bool		new_watermarks;
 
 	pgs_require_writable();
 	qd_alter_args_read(fcinfo, &a);
 	qd_alter_validate(&a, &q);
+	new_watermarks = qd_alter_watermarks(&a, &q);
 	if (a.query_given)
 	{
 		qd_alter_check_text(&a, &q, &d);
@@ -467,5 +675,9 @@ stream_alter_query(PG_FUNCTION_ARGS)
 		new_query = d.aq.query;
 	}
 	qd_alter_register(&q, new_query);
+	if (new_watermarks)
+		pgs_query_alter_watermarks(&q);
+	if (a.events_given)
+		(void) pgs_query_set_events(q.query_id, a.events);
 	PG_RETURN_VOID();
 }

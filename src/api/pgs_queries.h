@@ -60,4 +60,8 @@ extern void pgs_check_target(Oid target_relid, Oid stream_relid, PgsAnalyzedQuer
 extern void pgs_check_rights(const char *insert_sql, Oid stream_relid, Oid target_relid,
 							 bool aggregates);
 
+/* start.c: one element of a watermarks argument, '<name>.<column> <delay>' */
+extern void pgs_parse_watermark(const char *given, char **name, char **column,
+								int64 *usecs);
+
 #endif							/* PGS_QUERIES_H */

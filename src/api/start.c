@@ -466,6 +466,20 @@ qd_watermark_parse(const char *given)
 }
 
 /*
+ * One element of a watermarks argument parsed, for alter_query, which
+ * changes the delays of a query's sides by the same spelling.
+ */
+void
+pgs_parse_watermark(const char *given, char **name, char **column, int64 *usecs)
+{
+	QdWatermark *w = qd_watermark_parse(given);
+
+	*name = w->name;
+	*column = w->column;
+	*usecs = w->usecs;
+}
+
+/*
  * The watermarks and watermark_policy arguments (0.7 on): each element
  * parsed, no side named twice, not together with event_time or watermark,
  * and a known policy.  An empty array is no argument.

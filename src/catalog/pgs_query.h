@@ -66,6 +66,8 @@ typedef struct PgsQuery
 	char	   *watermark_policy;	/* "min" or "max"; NULL for one stream */
 	List	   *watermarks;		/* char *: the watermarks argument as given,
 								 * or NIL */
+	char	   *events_channel; /* where its batches' events are sent, or
+								 * NULL for none */
 	char	   *on_error;		/* "fail" or "dead_letter" (0.8 on) */
 } PgsQuery;
 
@@ -97,6 +99,8 @@ extern int64 pgs_query_insert(const PgsQuery *q);
 extern void pgs_query_delete(int64 query_id);
 extern void pgs_query_set_state(int64 query_id, Oid state_relid);
 extern void pgs_query_alter(const PgsQuery *q, bool text_changed);
+extern void pgs_query_alter_watermarks(const PgsQuery *q);
+extern char *pgs_query_set_events(int64 query_id, bool on);
 extern void pgs_query_set_view(int64 query_id, Oid view_relid, const char *run_text);
 
 /* what the text batches run is deparsed with: pg_catalog's names alone unqualified */

@@ -34,6 +34,7 @@
 #include "catalog/pgs_query.h"
 #include "catalog/pgs_query_tables.h"
 #include "common/pgs_errors.h"
+#include "common/pgs_events.h"
 #include "access/xact.h"
 #include "utils/memutils.h"
 #include "nodes/parsenodes.h"
@@ -71,6 +72,7 @@ typedef enum QcColumn
 	QC_DEFINITION_VIEW,
 	QC_WATERMARK_POLICY,
 	QC_WATERMARKS,
+	QC_EVENTS_CHANNEL,
 	QC_ON_ERROR,
 	QC_NCOLUMNS
 } QcColumn;
@@ -135,6 +137,8 @@ static const QcColumnForm qc_columns[QC_NCOLUMNS][3] = {
 	{0, "NULL::text"}},
 	[QC_WATERMARKS] = {{PGS_CATALOG_0_7, "watermarks"},
 	{0, "NULL::text[]"}},
+	[QC_EVENTS_CHANNEL] = {{PGS_CATALOG_0_8, "events_channel"},
+	{0, "NULL::text"}},
 	[QC_ON_ERROR] = {{PGS_CATALOG_0_8, "on_error"},
 	{0, "'fail'::text"}},
 };
@@ -245,6 +249,7 @@ qc_fill(PgsQuery *q, MemoryContext cxt)
 	q->view_relid = isnull ? InvalidOid : DatumGetObjectId(d);
 	q->watermark_policy = pgs_result_text(0, QC_COL(QC_WATERMARK_POLICY), cxt);
 	q->watermarks = qc_text_list(QC_COL(QC_WATERMARKS), cxt);
+	q->events_channel = pgs_result_text(0, QC_COL(QC_EVENTS_CHANNEL), cxt);
 	q->on_error = pgs_result_text(0, QC_COL(QC_ON_ERROR), cxt);
 	q->nsides = 0;
 }
@@ -588,6 +593,77 @@ pgs_query_alter(const PgsQuery *q, bool text_changed)
 					 7, argtypes, values, nulls, false, 0);
 	pgs_catalog_end(&acc);
 	qc_invalidate();
+}
+
+/*
+ * alter_query: a query's watermark delays, as q holds them (its own, or
+ * each side's), with the watermarks argument as it now reads.  The
+ * watermarks already reached are the checkpoint's and stay as they are.
+ */
+void
+pgs_query_alter_watermarks(const PgsQuery *q)
+{
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[3] = {INT8OID, INT8OID, TEXTARRAYOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	int			i;
+
+	values[0] = Int64GetDatum(q->query_id);
+	values[1] = Int64GetDatum(q->watermark_usecs);
+	nulls[1] = q->event_time ? ' ' : 'n';
+	values[2] = qc_text_array(q->watermarks);
+	nulls[2] = q->watermarks != NIL ? ' ' : 'n';
+	pgs_catalog_begin(&acc);
+	pgs_catalog_exec("UPDATE stream.query_defs SET"
+					 " watermark_delay = $2::pg_catalog.float8 * pg_catalog.interval '1 microsecond',"
+					 " watermarks = $3, altered_at = pg_catalog.now()"
+					 " WHERE query_id OPERATOR(pg_catalog.=) $1",
+					 3, argtypes, values, nulls, false, 0);
+	for (i = 0; i < q->nsides; i++)
+	{
+		Oid			side_types[3] = {INT8OID, INT2OID, INT8OID};
+		Datum		side_values[3];
+		char		side_nulls[3] = {' ', ' ', ' '};
+
+		side_values[0] = Int64GetDatum(q->query_id);
+		side_values[1] = Int16GetDatum(i + 1);
+		side_values[2] = Int64GetDatum(q->sides[i].watermark_usecs);
+		side_nulls[2] = q->sides[i].event_time ? ' ' : 'n';
+		pgs_catalog_exec("UPDATE stream.query_side_defs SET"
+						 " watermark_delay = $3::pg_catalog.float8 * pg_catalog.interval '1 microsecond'"
+						 " WHERE query_id OPERATOR(pg_catalog.=) $1 AND side OPERATOR(pg_catalog.=) $2",
+						 3, side_types, side_values, side_nulls, false, 0);
+	}
+	pgs_catalog_end(&acc);
+	qc_invalidate();
+}
+
+/*
+ * alter_query: turn a query's batch events on (a new random channel, so
+ * that whoever learnt the old one hears nothing more) or off.  Returns the
+ * channel, or NULL.
+ */
+char *
+pgs_query_set_events(int64 query_id, bool on)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[2] = {INT8OID, BOOLOID};
+	Datum		values[2] = {Int64GetDatum(query_id), BoolGetDatum(on)};
+	char	   *channel;
+
+	pgs_catalog_begin(&acc);
+	pgs_catalog_exec("UPDATE stream.query_defs SET events_channel = CASE WHEN $2 THEN"
+					 " 'stream_events_' OPERATOR(pg_catalog.||)"
+					 " pg_catalog.replace(pg_catalog.gen_random_uuid()::pg_catalog.text, '-', '')"
+					 " END, altered_at = pg_catalog.now()"
+					 " WHERE query_id OPERATOR(pg_catalog.=) $1 RETURNING events_channel",
+					 2, argtypes, values, NULL, false, 0);
+	channel = pgs_result_text(0, 1, cxt);
+	pgs_catalog_end(&acc);
+	qc_invalidate();
+	return channel;
 }
 
 /*
@@ -1056,6 +1132,46 @@ pgs_query_set_status(int64 query_id, const char *status, bool only_if_active)
 }
 
 /*
+ * The event of a failed batch, in the transaction that records its error,
+ * when the query sends events: the batch is the one written ahead and not
+ * committed, or else the one after the latest (a batch that failed while it
+ * was planned; 1 for a query without any); a query that will try it again
+ * says "retrying".
+ */
+static void
+qc_notify_failure(int64 query_id, bool fail, const char *sqlstate, const char *message)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(query_id)};
+	PgsBatchEvent e = {0};
+	bool		isnull;
+
+	pgs_catalog_begin(&acc);
+	if (pgs_catalog_exec("SELECT q.events_channel, q.name,"
+						 " CASE WHEN m.b IS NULL THEN 1"
+						 "      WHEN EXISTS (SELECT 1 FROM stream.checkpoint_commits c"
+						 "                    WHERE c.query_id = $1 AND c.batch_id = m.b) THEN m.b + 1"
+						 "      ELSE m.b END"
+						 " FROM stream.query_defs q,"
+						 "      (SELECT pg_catalog.max(o.batch_id) AS b FROM stream.checkpoint_offsets o"
+						 "        WHERE o.query_id = $1) m"
+						 " WHERE q.query_id = $1 AND q.events_channel IS NOT NULL",
+						 1, argtypes, values, NULL, false, 0) > 0)
+	{
+		e.channel = pgs_result_text(0, 1, cxt);
+		e.query = pgs_result_text(0, 2, cxt);
+		e.batch_id = DatumGetInt64(pgs_result_datum(0, 3, &isnull));
+		e.status = fail ? "failed" : "retrying";
+		e.sqlstate = sqlstate ? sqlstate : "";
+		e.message = message;
+		pgs_event_notify(&e);
+	}
+	pgs_catalog_end(&acc);
+}
+
+/*
  * Record a batch's error; with fail, an active query is also marked
  * failed.  Runs in a transaction of its own (the batch's has rolled back).
  */
@@ -1076,7 +1192,7 @@ pgs_query_set_error(int64 query_id, bool fail, const char *sqlstate,
 	nulls[4] = detail ? ' ' : 'n';
 	values[5] = hint ? CStringGetTextDatum(hint) : (Datum) 0;
 	nulls[5] = hint ? ' ' : 'n';
-	pgs_catalog_run(has_detail ?
+	if (pgs_catalog_run(has_detail ?
 					"UPDATE stream.query_defs SET"
 					" status = CASE WHEN $2 THEN 'failed' ELSE status END,"
 					" last_error = $4, last_error_sqlstate = $3,"
@@ -1088,7 +1204,9 @@ pgs_query_set_error(int64 query_id, bool fail, const char *sqlstate,
 					" last_error = $4, last_error_sqlstate = $3,"
 					" last_error_at = pg_catalog.now()"
 					" WHERE query_id = $1 AND status = 'active'",
-					6, argtypes, values, nulls, false, 0);
+					6, argtypes, values, nulls, false, 0) > 0 &&
+		pgs_catalog_version() >= PGS_CATALOG_0_8)
+		qc_notify_failure(query_id, fail, sqlstate, message);
 }
 
 /* the names of the queries that read a stream, quoted, or NULL for none */

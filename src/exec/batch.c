@@ -59,6 +59,7 @@
 #include "catalog/pgs_query.h"
 #include "catalog/pgs_query_tables.h"
 #include "common/pgs_common.h"
+#include "common/pgs_events.h"
 #include "common/pgs_phases.h"
 #include "common/pgs_plans.h"
 #include "exec/exec_internal.h"
@@ -1375,6 +1376,28 @@ pgs_check_history(const PgsQuery *q)
 }
 
 /*
+ * The event of a committed batch, queued in the batch's transaction: sent
+ * when it commits, never for a batch that rolls back.
+ */
+static void
+batch_notify(const PgsQuery *q, int64 batch_id, const PgsProgress *progress)
+{
+	PgsBatchEvent e = {0};
+
+	e.channel = q->events_channel;
+	e.query = q->name;
+	e.batch_id = batch_id;
+	e.status = "committed";
+	e.has_counts = true;
+	e.input_rows = progress->input_rows;
+	e.output_rows = progress->output_rows;
+	e.has_watermark = progress->has_event_time;
+	e.watermark_null = progress->watermarks.watermark_null;
+	e.watermark = progress->watermarks.watermark;
+	pgs_event_notify(&e);
+}
+
+/*
  * The time the latest batches this backend ran took to commit.  A batch's
  * progress row is written before its transaction commits, so the commit's
  * time goes into the row of the query's next batch, when this backend runs
@@ -1564,6 +1587,8 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 			pgs_checkpoint_write_side_progress(query_id, bp.batch_id, side + 1,
 											   &sides[side]);
 	}
+	if (q.events_channel != NULL)
+		batch_notify(&q, bp.batch_id, &progress);
 	if (nonatomic)
 	{
 		TimestampTz commit_start = GetCurrentTimestamp();
