@@ -23,15 +23,19 @@
  * set aside, the rows delivered and the commit row commit together, so
  * each row is in the target or in stream.dead_letter_log once; the search
  * is a function of the batch's rows in tid order, so a replay sets aside
- * the same rows.
+ * the same rows.  A query without state runs a batch of many blocks in
+ * chunks of blocks, each in a subtransaction of its own, so that a bad row
+ * makes only its chunk run again (dl_run_chunks).
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/relation.h"
 #include "access/xact.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
+#include "storage/bufmgr.h"
 #include "storage/itemptr.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -372,6 +376,169 @@ dl_fail_context(void *arg)
 }
 
 /*
+ * The query over the rows of s->params, in a subtransaction, and when it
+ * fails on a row's data, the search: the rows that fail alone are set
+ * aside and the rest delivered.  *progress gets the figures of the try
+ * kept (of a query without state, the rows delivered in input_rows).
+ * Returns the rows written.
+ */
+static uint64
+dl_run_part(DlSeek *s, PgsProgress *progress)
+{
+	PgsProgress run = s->base;
+	uint64		written;
+	ErrorData  *e = NULL;
+	ItemPointerData last;
+
+	s->tids = NULL;
+	s->ntids = 0;
+	s->written = 0;
+	s->input_rows = 0;
+	if (dl_try(s, NULL, 0, false, true, &run, &written, &e, &last))
+	{
+		*progress = run;
+		return written;
+	}
+	/* only the predicate of 0.3 on knows a row's tid and can be narrowed */
+	if (!pgs_catalog_splits())
+		ReThrowError(e);
+
+	/*
+	 * Each round sets a row aside and tries the others again, or bisects
+	 * the rows (read then): a bounded number of rounds.
+	 */
+	for (;;)
+	{
+		if (!dl_guess(s, &last))
+		{
+			int			before = s->ndead;
+			int			n;
+			ItemPointerData *live;
+
+			dl_check_without_rows(s);
+			dl_read_tids(s);
+			live = dl_live(s, &n);
+			if (!s->stateful)
+			{
+				/* every row is now delivered or set aside */
+				dl_bisect(s, live, n, true);
+				*progress = s->base;
+				progress->input_rows = s->input_rows;
+				return s->written;
+			}
+			dl_bisect(s, live, n, false);
+			if (s->ndead == before)
+				ereport(ERROR,
+						(errcode(e->sqlerrcode),
+						 errmsg("%s", e->message),
+						 e->detail ? errdetail("%s", e->detail) : 0,
+						 errcontext("streaming query \"%s\", batch " INT64_FORMAT
+									": no row fails alone; the batch's rows fail together",
+									s->q->name, s->batch_id)));
+		}
+		/* the rows without the rows set aside */
+		run = s->base;
+		if (dl_try(s, s->dead, s->ndead, true, true, &run, &written, &e, &last))
+		{
+			*progress = run;
+			return written;
+		}
+	}
+	pg_unreachable();
+}
+
+/* a tid datum at the first offset of a block */
+static Datum
+dl_block_tid(BlockNumber block)
+{
+	ItemPointer tid = palloc(sizeof(ItemPointerData));
+
+	ItemPointerSet(tid, block, 0);
+	return PointerGetDatum(tid);
+}
+
+/*
+ * A query without state, with dead letters: the batch's rows run in chunks
+ * of blocks, in block order, each chunk in a subtransaction of its own and
+ * delivered when it succeeds, so that a bad row makes only its chunk run
+ * again, wherever it lies in the batch (a single run over the whole batch
+ * runs every row before the bad one twice).  The chunks follow the batch's
+ * two ranges of blocks ($7 to $10, then $11 to $12), which are a function
+ * of its offsets, and the rows of each are narrowed by the batch predicate
+ * as before: a replay runs the same rows in the same order.  Chunks are
+ * PGS_DL_CHUNK_BLOCKS blocks at least and PGS_DL_CHUNKS at most; the last
+ * one of a range keeps the range's end (the end of the table).  A batch's
+ * rows delivered in chunks are what one statement over them delivers: the
+ * rows of a later chunk see the target as the earlier ones left it, as a
+ * later row of one statement does.  *progress gets the rows delivered.
+ */
+#define PGS_DL_CHUNKS		16
+#define PGS_DL_CHUNK_BLOCKS	64
+
+static uint64
+dl_run_chunks(DlSeek *s, PgsBatchParams *params, PgsProgress *progress)
+{
+	BlockNumber first[2];
+	BlockNumber end[2];
+	BlockNumber nblocks;
+	BlockNumber total = 0;
+	BlockNumber chunk;
+	uint64		written = 0;
+	int			r;
+	Relation	rel;
+
+	rel = relation_open(s->q->stream_relid, AccessShareLock);
+	nblocks = RelationGetNumberOfBlocks(rel);
+	relation_close(rel, AccessShareLock);
+	for (r = 0; r < 2; r++)
+	{
+		first[r] = ItemPointerGetBlockNumberNoCheck((ItemPointer) DatumGetPointer(params->values[r == 0 ? 6 : 10]));
+		end[r] = ItemPointerGetBlockNumberNoCheck((ItemPointer) DatumGetPointer(params->values[r == 0 ? 9 : 11]));
+		/* the table's end: the batch's rows were there when it began */
+		if (Min(end[r], nblocks) > first[r])
+			total += Min(end[r], nblocks) - first[r];
+	}
+	chunk = Max(PGS_DL_CHUNK_BLOCKS, (total + PGS_DL_CHUNKS - 1) / PGS_DL_CHUNKS);
+	progress->input_rows = 0;
+	if (total <= chunk)
+	{
+		PgsProgress run;
+
+		written = dl_run_part(s, &run);
+		progress->input_rows = run.input_rows;
+		return written;
+	}
+	for (r = 0; r < 2; r++)
+	{
+		BlockNumber from = first[r];
+		BlockNumber stop = Min(end[r], nblocks);
+
+		while (from < stop)
+		{
+			PgsBatchParams part = *params;
+			PgsProgress run;
+			BlockNumber to = from + chunk;
+
+			/* a remainder shorter than half a chunk joins the last chunk */
+			if (to >= stop || stop - to < chunk / 2)
+				to = end[r];
+			part.values[6] = dl_block_tid(r == 0 ? from : 0);
+			part.values[9] = dl_block_tid(r == 0 ? to : 0);
+			part.values[10] = dl_block_tid(r == 1 ? from : 0);
+			part.values[11] = dl_block_tid(r == 1 ? to : 0);
+			s->params = &part;
+			written += dl_run_part(s, &run);
+			progress->input_rows += run.input_rows;
+			s->params = params;
+			if (to >= stop)
+				break;
+			from = to;
+		}
+	}
+	return written;
+}
+
+/*
  * Run the batch's statement through the runner, in a subtransaction, and
  * when it fails on a row's data find the rows: set them aside and deliver
  * the rest (on_error => 'dead_letter'), or fail naming one ('fail').
@@ -385,8 +552,6 @@ pgs_batch_run_guarded(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 	DlSeek		s = {0};
 	PgsProgress run = *progress;
 	uint64		written;
-	ErrorData  *e = NULL;
-	ItemPointerData last;
 
 	s.q = q;
 	s.batch_id = batch_id;
@@ -415,62 +580,17 @@ pgs_batch_run_guarded(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 		return written;
 	}
 
-	if (dl_try(&s, NULL, 0, false, true, &run, &written, &e, &last))
+	if (!s.stateful && pgs_catalog_splits())
 	{
-		*progress = run;
-		progress->has_dead_letters = true;
-		return written;
+		written = dl_run_chunks(&s, params, &run);
+		*progress = s.base;
+		progress->input_rows = run.input_rows;
 	}
-	/* only the predicate of 0.3 on knows a row's tid and can be narrowed */
-	if (!pgs_catalog_splits())
-		ReThrowError(e);
-
-	/*
-	 * Each round sets a row aside and tries the others again, or bisects
-	 * the rows (read then): a bounded number of rounds.
-	 */
-	for (;;)
-	{
-		if (!dl_guess(&s, &last))
-		{
-			int			before = s.ndead;
-			int			n;
-			ItemPointerData *live;
-
-			dl_check_without_rows(&s);
-			dl_read_tids(&s);
-			live = dl_live(&s, &n);
-			if (!s.stateful)
-			{
-				/* every row is now delivered or set aside */
-				dl_bisect(&s, live, n, true);
-				*progress = s.base;
-				progress->input_rows = s.input_rows;
-				progress->has_dead_letters = true;
-				progress->dead_letters = s.ndead;
-				return s.written;
-			}
-			dl_bisect(&s, live, n, false);
-			if (s.ndead == before)
-				ereport(ERROR,
-						(errcode(e->sqlerrcode),
-						 errmsg("%s", e->message),
-						 e->detail ? errdetail("%s", e->detail) : 0,
-						 errcontext("streaming query \"%s\", batch " INT64_FORMAT
-									": no row fails alone; the batch's rows fail together",
-									q->name, batch_id)));
-		}
-		/* the batch without the rows set aside */
-		run = s.base;
-		if (dl_try(&s, s.dead, s.ndead, true, true, &run, &written, &e, &last))
-		{
-			*progress = run;
-			progress->has_dead_letters = true;
-			progress->dead_letters = s.ndead;
-			return written;
-		}
-	}
-	pg_unreachable();
+	else
+		written = dl_run_part(&s, progress);
+	progress->has_dead_letters = true;
+	progress->dead_letters = s.ndead;
+	return written;
 }
 
 /*
