@@ -184,6 +184,35 @@ sched_lookup(int64 query_id)
 }
 
 /*
+ * The unit of work with this id (a query, or a file source under the
+ * negative of its id), entered due now if it is new to the scheduler.
+ */
+static SchedQuery *
+sched_enter(int64 id)
+{
+	SchedQuery *q = sched_lookup(id);
+
+	if (q == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(sched_cxt);
+
+		if (nqueries == queries_cap)
+		{
+			queries_cap = Max(16, queries_cap * 2);
+			queries = queries ? repalloc(queries, sizeof(SchedQuery) * queries_cap)
+				: palloc(sizeof(SchedQuery) * queries_cap);
+		}
+		MemoryContextSwitchTo(old);
+		q = &queries[nqueries++];
+		memset(q, 0, sizeof(SchedQuery));
+		q->query_id = id;
+		q->slot = -1;
+		q->next_fire = GetCurrentTimestamp();
+	}
+	return q;
+}
+
+/*
  * Re-read the active queries.  Returns false when the extension is gone
  * from this database.
  */
@@ -207,25 +236,8 @@ sched_reload(void)
 		foreach(lc, active)
 		{
 			PgsActiveQuery *a = lfirst(lc);
-			SchedQuery *q = sched_lookup(a->query_id);
+			SchedQuery *q = sched_enter(a->query_id);
 
-			if (q == NULL)
-			{
-				MemoryContext old = MemoryContextSwitchTo(sched_cxt);
-
-				if (nqueries == queries_cap)
-				{
-					queries_cap = Max(16, queries_cap * 2);
-					queries = queries ? repalloc(queries, sizeof(SchedQuery) * queries_cap)
-						: palloc(sizeof(SchedQuery) * queries_cap);
-				}
-				MemoryContextSwitchTo(old);
-				q = &queries[nqueries++];
-				memset(q, 0, sizeof(SchedQuery));
-				q->query_id = a->query_id;
-				q->slot = -1;
-				q->next_fire = GetCurrentTimestamp();
-			}
 			q->stream_relid = a->stream_relid;
 			q->stream2_relid = a->stream2_relid;
 			q->owner = a->owner;
@@ -237,25 +249,8 @@ sched_reload(void)
 		foreach(lc, pgs_file_source_list_active())
 		{
 			PgsActiveFileSource *a = lfirst(lc);
-			SchedQuery *q = sched_lookup(-a->source_id);
+			SchedQuery *q = sched_enter(-a->source_id);
 
-			if (q == NULL)
-			{
-				MemoryContext old = MemoryContextSwitchTo(sched_cxt);
-
-				if (nqueries == queries_cap)
-				{
-					queries_cap = Max(16, queries_cap * 2);
-					queries = queries ? repalloc(queries, sizeof(SchedQuery) * queries_cap)
-						: palloc(sizeof(SchedQuery) * queries_cap);
-				}
-				MemoryContextSwitchTo(old);
-				q = &queries[nqueries++];
-				memset(q, 0, sizeof(SchedQuery));
-				q->query_id = -a->source_id;
-				q->slot = -1;
-				q->next_fire = GetCurrentTimestamp();
-			}
 			q->stream_relid = InvalidOid;
 			q->stream2_relid = InvalidOid;
 			q->owner = a->owner;

@@ -25,5 +25,8 @@ extern Oid	pgs_batch_table_create(const char *query_name, const char *definition
 extern void pgs_relation_goes_with_extension(Oid relid);
 extern void pgs_query_table_drop(Oid relid, DropBehavior behavior);
 extern int64 pgs_state_bytes(Oid state_relid);
+extern char *pgs_state_part_name(const char *query_name, const char *suffix);
+extern Oid	pgs_state_part_lookup(const char *query_name, const char *suffix);
+extern void pgs_state_part_attach(Oid relid, Oid state_relid);
 
 #endif							/* PGS_QUERY_TABLES_H */

@@ -179,20 +179,15 @@ ae_relation_bytes(Oid relid)
 											 ObjectIdGetDatum(relid)));
 }
 
-/*
- * The bytes a query's state takes on disk: its state table and the tables
- * that are internal parts of it (a chain's lower aggregation, its
- * deduplication or its join), each with its indexes and TOAST.  A few
- * file-size calls per table: cheap enough for every batch.
- */
-int64
-pgs_state_bytes(Oid state_relid)
+/* the tables that are internal parts of a query's state table */
+static List *
+qt_state_parts(Oid state_relid)
 {
 	Relation	depend;
 	ScanKeyData key[2];
 	SysScanDesc scan;
 	HeapTuple	tup;
-	int64		bytes = ae_relation_bytes(state_relid);
+	List	   *parts = NIL;
 
 	depend = table_open(DependRelationId, AccessShareLock);
 	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
@@ -207,9 +202,78 @@ pgs_state_bytes(Oid state_relid)
 		if (d->classid == RelationRelationId && d->objsubid == 0 &&
 			d->deptype == DEPENDENCY_INTERNAL &&
 			get_rel_relkind(d->objid) == RELKIND_RELATION)
-			bytes += ae_relation_bytes(d->objid);
+			parts = lappend_oid(parts, d->objid);
 	}
 	systable_endscan(scan);
 	table_close(depend, AccessShareLock);
+	return parts;
+}
+
+/*
+ * The bytes a query's state takes on disk: its state table and the tables
+ * that are internal parts of it (a chain's lower aggregation, its
+ * deduplication or its join), each with its indexes and TOAST.  A few
+ * file-size calls per table: cheap enough for every batch.
+ */
+int64
+pgs_state_bytes(Oid state_relid)
+{
+	int64		bytes = ae_relation_bytes(state_relid);
+	ListCell   *lc;
+
+	foreach(lc, qt_state_parts(state_relid))
+		bytes += ae_relation_bytes(lfirst_oid(lc));
 	return bytes;
+}
+
+/*
+ * A chain keeps the state of its operator below in a table of its own,
+ * stream_state.<query><suffix> (the query's name clipped to leave room for
+ * the suffix), an internal part of the query's state table: dropping the
+ * query drops it.
+ */
+char *
+pgs_state_part_name(const char *query_name, const char *suffix)
+{
+	char	   *name = pstrdup(query_name);
+	int			room = NAMEDATALEN - 1 - strlen(suffix);
+
+	if (strlen(name) > room)
+		name[pg_mbcliplen(name, strlen(name), room)] = '\0';
+	return psprintf("%s%s", name, suffix);
+}
+
+/* the table of that name in stream_state, or InvalidOid */
+Oid
+pgs_state_part_lookup(const char *query_name, const char *suffix)
+{
+	Oid			nsp = get_namespace_oid(PGS_AGG_STATE_SCHEMA, true);
+	Oid			relid;
+
+	if (!OidIsValid(nsp))
+		return InvalidOid;
+	relid = get_relname_relid(pgs_state_part_name(query_name, suffix), nsp);
+	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION)
+		return InvalidOid;
+	return relid;
+}
+
+/*
+ * Make relid a part of the state table, unless it is one: a restore
+ * (pg_dump keeps tables, not their dependencies on each other) leaves it on
+ * its own.  No other query's table can have its name while the query
+ * exists: the first of the two to be made would have taken it.
+ */
+void
+pgs_state_part_attach(Oid relid, Oid state_relid)
+{
+	ObjectAddress dep;
+	ObjectAddress ref;
+
+	if (list_member_oid(qt_state_parts(state_relid), relid))
+		return;
+	ObjectAddressSet(dep, RelationRelationId, relid);
+	ObjectAddressSet(ref, RelationRelationId, state_relid);
+	recordDependencyOn(&dep, &ref, DEPENDENCY_INTERNAL);
+	CommandCounterIncrement();
 }

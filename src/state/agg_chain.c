@@ -527,31 +527,6 @@ pgs_agg_chain_rows_desc(Query *query, int rti)
 	return d;
 }
 
-/* stream_state.<query>_lower, the name clipped to leave room for the suffix */
-static char *
-ac_state_name(const char *query_name)
-{
-	char	   *name = pstrdup(query_name);
-	int			room = NAMEDATALEN - 1 - strlen(AGG_LOWER_SUFFIX);
-
-	if (strlen(name) > room)
-		name[pg_mbcliplen(name, strlen(name), room)] = '\0';
-	return psprintf("%s" AGG_LOWER_SUFFIX, name);
-}
-
-/* the lower state becomes a part of the query's state table */
-static void
-ac_depend(Oid relid, Oid upper_state_relid)
-{
-	ObjectAddress dep;
-	ObjectAddress ref;
-
-	ObjectAddressSet(dep, RelationRelationId, relid);
-	ObjectAddressSet(ref, RelationRelationId, upper_state_relid);
-	recordDependencyOn(&dep, &ref, DEPENDENCY_INTERNAL);
-	CommandCounterIncrement();
-}
-
 /*
  * Create the lower aggregation's state table, of the same form as any
  * aggregation's, a part of the upper's: dropping the query drops both.
@@ -560,38 +535,11 @@ Oid
 pgs_agg_create_chain_state(const char *query_name, Oid owner,
 						   const PgsAggShape *lower, Oid upper_state_relid)
 {
-	Oid			relid = pgs_agg_create_state(ac_state_name(query_name), owner, lower);
+	Oid			relid = pgs_agg_create_state(pgs_state_part_name(query_name, AGG_LOWER_SUFFIX),
+											 owner, lower);
 
-	ac_depend(relid, upper_state_relid);
+	pgs_state_part_attach(relid, upper_state_relid);
 	return relid;
-}
-
-/* is the table an internal part of the other? */
-static bool
-ac_is_part(Oid relid, Oid upper_state_relid)
-{
-	Relation	depend = table_open(DependRelationId, AccessShareLock);
-	ScanKeyData key[2];
-	SysScanDesc scan;
-	HeapTuple	tup;
-	bool		found = false;
-
-	ScanKeyInit(&key[0], Anum_pg_depend_classid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(RelationRelationId));
-	ScanKeyInit(&key[1], Anum_pg_depend_objid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(relid));
-	scan = systable_beginscan(depend, DependDependerIndexId, true, NULL, 2, key);
-	while (HeapTupleIsValid(tup = systable_getnext(scan)))
-	{
-		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
-
-		if (d->refclassid == RelationRelationId && d->refobjid == upper_state_relid &&
-			d->deptype == DEPENDENCY_INTERNAL)
-			found = true;
-	}
-	systable_endscan(scan);
-	table_close(depend, AccessShareLock);
-	return found;
 }
 
 /*
@@ -603,19 +551,17 @@ ac_is_part(Oid relid, Oid upper_state_relid)
 Oid
 pgs_agg_chain_state(const PgsQuery *q)
 {
-	Oid			nsp = get_namespace_oid(PGS_AGG_STATE_SCHEMA, true);
-	char	   *name = ac_state_name(q->name);
-	Oid			relid = OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
+	Oid			relid = pgs_state_part_lookup(q->name, AGG_LOWER_SUFFIX);
 
-	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION)
+	if (!OidIsValid(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the lower aggregation's state table of streaming query \"%s\" is missing",
 						q->name),
 				 errdetail("An aggregation over a streaming aggregation keeps the inner aggregation's groups in %s.%s.",
-						   PGS_AGG_STATE_SCHEMA, quote_identifier(name)),
+						   PGS_AGG_STATE_SCHEMA,
+						   quote_identifier(pgs_state_part_name(q->name, AGG_LOWER_SUFFIX))),
 				 errhint("Drop the query and start it again.")));
-	if (!ac_is_part(relid, q->state_relid))
-		ac_depend(relid, q->state_relid);
+	pgs_state_part_attach(relid, q->state_relid);
 	return relid;
 }

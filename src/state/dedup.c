@@ -122,98 +122,29 @@ pgs_dedup_create_state(const char *query_name, List *key_types,
  * stream_state.<query>_dedup, of the same columns as a deduplicating
  * query's, a part of the aggregation's state table: dropping that drops it.
  */
-static char *
-dd_chain_name(const char *query_name)
-{
-	char	   *name = pstrdup(query_name);
-	int			room = NAMEDATALEN - 1 - strlen(DEDUP_CHAIN_SUFFIX);
-
-	if (strlen(name) > room)
-		name[pg_mbcliplen(name, strlen(name), room)] = '\0';
-	return psprintf("%s" DEDUP_CHAIN_SUFFIX, name);
-}
-
-/* the deduplication table becomes a part of the aggregation's state table */
-static void
-dd_chain_depend(Oid relid, Oid agg_state_relid)
-{
-	ObjectAddress dep;
-	ObjectAddress ref;
-
-	ObjectAddressSet(dep, RelationRelationId, relid);
-	ObjectAddressSet(ref, RelationRelationId, agg_state_relid);
-	recordDependencyOn(&dep, &ref, DEPENDENCY_INTERNAL);
-	CommandCounterIncrement();
-}
-
 void
 pgs_dedup_create_chain_state(const char *query_name, Oid agg_state_relid,
 							 List *key_types, List *key_collations, Oid time_type)
 {
-	Oid			relid = pgs_dedup_create_state(dd_chain_name(query_name), key_types,
-											   key_collations, time_type);
+	Oid			relid = pgs_dedup_create_state(pgs_state_part_name(query_name, DEDUP_CHAIN_SUFFIX),
+											   key_types, key_collations, time_type);
 
-	dd_chain_depend(relid, agg_state_relid);
+	pgs_state_part_attach(relid, agg_state_relid);
 }
 
 /*
- * The deduplication state below an aggregation: the table that is a part
- * of the aggregation's state table, or InvalidOid.
- */
-static Oid
-dd_chain_part(Oid agg_state_relid)
-{
-	Relation	depend = table_open(DependRelationId, AccessShareLock);
-	ScanKeyData key[2];
-	SysScanDesc scan;
-	HeapTuple	tup;
-	Oid			found = InvalidOid;
-
-	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(RelationRelationId));
-	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(agg_state_relid));
-	scan = systable_beginscan(depend, DependReferenceIndexId, true, NULL, 2, key);
-	while (HeapTupleIsValid(tup = systable_getnext(scan)))
-	{
-		Form_pg_depend d = (Form_pg_depend) GETSTRUCT(tup);
-
-		if (d->classid == RelationRelationId && d->objsubid == 0 &&
-			d->deptype == DEPENDENCY_INTERNAL &&
-			get_rel_relkind(d->objid) == RELKIND_RELATION)
-		{
-			found = d->objid;
-			break;
-		}
-	}
-	systable_endscan(scan);
-	table_close(depend, AccessShareLock);
-	return found;
-}
-
-/*
- * The same, found by its name when a restore (pg_dump keeps tables, not
- * their dependencies on each other) left it on its own: it becomes a part
- * of the aggregation's state table again, so that it goes with the query.
- * No other query's table can have that name while the query exists: the
- * first of the two to be made would have taken it.
+ * The deduplication state below an aggregation, or InvalidOid: found by its
+ * name, a part of the aggregation's state table (again, after a restore).
  */
 static Oid
 dd_chain_relid(const PgsQuery *q)
 {
-	Oid			relid = dd_chain_part(q->state_relid);
-	Oid			nsp;
+	Oid			relid = pgs_state_part_lookup(q->name, DEDUP_CHAIN_SUFFIX);
 
-	if (OidIsValid(relid))
-		return relid;
-	nsp = get_namespace_oid(PGS_AGG_STATE_SCHEMA, true);
-	if (!OidIsValid(nsp))
-		return InvalidOid;
-	relid = get_relname_relid(dd_chain_name(q->name), nsp);
-	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION ||
+	if (!OidIsValid(relid) ||
 		get_attnum(relid, "_expires_at") == InvalidAttrNumber)
 		return InvalidOid;
-	dd_chain_depend(relid, q->state_relid);
+	pgs_state_part_attach(relid, q->state_relid);
 	return relid;
 }
 

@@ -435,18 +435,6 @@ pgs_join_create_state(const char *query_name)
 
 #define JOIN_CHAIN_SUFFIX	"_join"
 
-/* stream_state.<query>_join, the name clipped to leave room for the suffix */
-static char *
-join_chain_name(const char *query_name)
-{
-	char	   *name = pstrdup(query_name);
-	int			room = NAMEDATALEN - 1 - strlen(JOIN_CHAIN_SUFFIX);
-
-	if (strlen(name) > room)
-		name[pg_mbcliplen(name, strlen(name), room)] = '\0';
-	return psprintf("%s" JOIN_CHAIN_SUFFIX, name);
-}
-
 /*
  * The join's state table below an aggregation: stream_state.<query>_join,
  * a part of the aggregation's state table (dropping that drops it).
@@ -454,14 +442,9 @@ join_chain_name(const char *query_name)
 void
 pgs_join_create_chain_state(const char *query_name, Oid agg_state_relid)
 {
-	Oid			relid = pgs_join_create_state(join_chain_name(query_name));
-	ObjectAddress dep;
-	ObjectAddress ref;
+	Oid			relid = pgs_join_create_state(pgs_state_part_name(query_name, JOIN_CHAIN_SUFFIX));
 
-	ObjectAddressSet(dep, RelationRelationId, relid);
-	ObjectAddressSet(ref, RelationRelationId, agg_state_relid);
-	recordDependencyOn(&dep, &ref, DEPENDENCY_INTERNAL);
-	CommandCounterIncrement();
+	pgs_state_part_attach(relid, agg_state_relid);
 }
 
 /* is the query's state table an aggregation's over the join? */
@@ -479,17 +462,15 @@ join_chained(const PgsQuery *q)
 static void
 join_own(const PgsQuery *q, PgsQuery *jq)
 {
-	Oid			nsp = get_namespace_oid(PGS_AGG_STATE_SCHEMA, true);
-	Oid			relid = OidIsValid(nsp) ?
-		get_relname_relid(join_chain_name(q->name), nsp) : InvalidOid;
+	Oid			relid = pgs_state_part_lookup(q->name, JOIN_CHAIN_SUFFIX);
 
-	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION ||
-		get_attnum(relid, "side") == InvalidAttrNumber)
+	if (!OidIsValid(relid) || get_attnum(relid, "side") == InvalidAttrNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the join state table of streaming query \"%s\" is missing", q->name),
 				 errdetail("An aggregation over a join keeps the join's rows in %s.%s.",
-						   PGS_AGG_STATE_SCHEMA, quote_identifier(join_chain_name(q->name))),
+						   PGS_AGG_STATE_SCHEMA,
+						   quote_identifier(pgs_state_part_name(q->name, JOIN_CHAIN_SUFFIX))),
 				 errhint("Drop the query and start it again.")));
 	*jq = *q;
 	jq->state_relid = relid;
