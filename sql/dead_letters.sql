@@ -183,7 +183,86 @@ SELECT id, amount, per FROM dl_out WHERE id >= 11 ORDER BY id;
 SELECT position, sqlstate, message, delivered_at IS NULL AS waiting
   FROM stream.dead_letters WHERE query = 'dl_append' ORDER BY id;
 SELECT stream.deliver_dead_letters('dl_append');
+
+-- an aggregation's row fails again while its aggregate's argument fails
 SELECT stream.deliver_dead_letters('dl_agg');
+SELECT position, sqlstate, delivered_at IS NULL AS waiting
+  FROM stream.dead_letters WHERE query = 'dl_agg' ORDER BY id;
+
+-- an aggregation in update mode, whose owner's function is fixed (its
+-- grouping keys and aggregates are its state's: alter_query cannot change
+-- them): the row goes through the partial aggregation and merges into the
+-- state; its group's target row changes by exactly the row, once; a
+-- rolled-back call changes nothing; a row that fails again waits
+-- declared immutable to be let in
+CREATE FUNCTION dl_num(t text) RETURNS numeric IMMUTABLE LANGUAGE sql AS $$ SELECT t::numeric $$;
+SELECT stream.start_query('dl_agg_fn',
+    $$SELECT id % 3 AS g, sum(dl_num(amount)) AS total, count(*) AS n FROM dl_ev GROUP BY 1$$,
+    'dl_agg_fn_out', output_mode => 'update', on_error => 'dead_letter') > 0 AS started;
+CALL stream.process_all_available('dl_agg_fn');
+SELECT row_data->>'id' AS id, row_data->>'amount' AS amount, sqlstate
+  FROM stream.dead_letters WHERE query = 'dl_agg_fn' ORDER BY id;
+CREATE TABLE dl_agg_before AS SELECT g, total, n FROM dl_agg_fn_out;
+CREATE OR REPLACE FUNCTION dl_num(t text) RETURNS numeric IMMUTABLE LANGUAGE sql AS $$
+    SELECT replace(t, ',', '.')::numeric $$;
+BEGIN;
+SELECT stream.deliver_dead_letters('dl_agg_fn');
+SELECT g, a.total - b.total AS total_change, a.n - b.n AS n_change
+  FROM dl_agg_fn_out a JOIN dl_agg_before b USING (g) ORDER BY g;
+ROLLBACK;
+SELECT g, a.total - b.total AS total_change, a.n - b.n AS n_change
+  FROM dl_agg_fn_out a JOIN dl_agg_before b USING (g) ORDER BY g;
+SELECT count(*) AS waiting FROM stream.dead_letters
+ WHERE query = 'dl_agg_fn' AND delivered_at IS NULL;
+SELECT stream.deliver_dead_letters('dl_agg_fn');
+SELECT g, a.total - b.total AS total_change, a.n - b.n AS n_change
+  FROM dl_agg_fn_out a JOIN dl_agg_before b USING (g) ORDER BY g;
+SELECT row_data->>'id' AS id, sqlstate, message, delivered_at IS NULL AS waiting
+  FROM stream.dead_letters WHERE query = 'dl_agg_fn' ORDER BY id;
+SELECT stream.deliver_dead_letters('dl_agg_fn');
+-- the state holds the row: the next batch's groups equal the query over
+-- every row of the stream but the one still waiting
+INSERT INTO dl_ev VALUES (31, '31', 1), (32, '32', 1);
+CALL stream.process_all_available('dl_agg_fn');
+SELECT g, total, n FROM dl_agg_fn_out
+EXCEPT
+SELECT id % 3, sum(dl_num(amount)), count(*) FROM dl_ev
+ WHERE ctid NOT IN (SELECT (position_tid)::tid FROM (
+         SELECT substring(position FROM '^row (\([0-9]+,[0-9]+\))') AS position_tid
+           FROM stream.dead_letters WHERE query = 'dl_agg_fn' AND delivered_at IS NULL) w)
+ GROUP BY 1;
+SELECT count(*) FROM dl_agg_fn_out;
+
+-- a windowed aggregation in append mode: a row whose window is still open
+-- merges, and its window is written when the watermark closes it; a row
+-- whose window the watermark closed (its group written) is late and stays
+-- a dead letter
+CREATE FUNCTION dl_wnum(t text) RETURNS numeric IMMUTABLE LANGUAGE sql AS $$ SELECT t::numeric $$;
+CREATE TABLE dl_win (ts timestamptz, amount text);
+SELECT stream.create_stream('dl_win');
+SELECT stream.start_query('dl_win',
+    $$SELECT stream.tumble(ts, '10 minutes') AS w, sum(dl_wnum(amount)) AS total, count(*) AS n
+        FROM dl_win GROUP BY 1$$, 'dl_win_out', output_mode => 'append',
+    event_time => 'ts', watermark => '5 minutes', trigger => '1 hour',
+    on_error => 'dead_letter') > 0 AS started;
+SET TIME ZONE 'UTC';
+INSERT INTO dl_win VALUES ('2026-01-01 12:00+00', '1'), ('2026-01-01 12:01+00', '1,5'),
+                          ('2026-01-01 12:21+00', '2'), ('2026-01-01 12:22+00', '2,5');
+CALL stream.process_all_available('dl_win');
+SELECT w, total, n FROM dl_win_out ORDER BY w;
+SELECT row_data->>'ts' AS ts, sqlstate FROM stream.dead_letters WHERE query = 'dl_win' ORDER BY id;
+CREATE OR REPLACE FUNCTION dl_wnum(t text) RETURNS numeric IMMUTABLE LANGUAGE sql AS $$
+    SELECT replace(t, ',', '.')::numeric $$;
+SELECT stream.deliver_dead_letters('dl_win');
+SELECT row_data->>'ts' AS ts, sqlstate, message, delivered_at IS NULL AS waiting
+  FROM stream.dead_letters WHERE query = 'dl_win' ORDER BY id;
+-- the closed window is as it was; the open one is written with the row
+SELECT w, total, n FROM dl_win_out ORDER BY w;
+INSERT INTO dl_win VALUES ('2026-01-01 12:40+00', '4');
+CALL stream.process_all_available('dl_win');
+SELECT w, total, n FROM dl_win_out ORDER BY w;
+SELECT stream.deliver_dead_letters('dl_win');
+RESET TIME ZONE;
 RESET ROLE;
 
 -- a batch over many blocks runs in chunks of blocks, each delivered in a

@@ -45,11 +45,13 @@
 
 #include "analyze/pgs_analyze.h"
 #include "catalog/pgs_catalog.h"
+#include "catalog/pgs_checkpoint.h"
 #include "catalog/pgs_dead_letters.h"
 #include "common/pgs_common.h"
 #include "exec/exec_internal.h"
 #include "exec/pgs_batch.h"
 #include "source/pgs_offsets.h"
+#include "state/pgs_agg.h"
 
 /* one failing batch's search for the rows that fail */
 typedef struct DlSeek
@@ -596,15 +598,20 @@ pgs_batch_run_guarded(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 /*
  * Deliver one dead letter through the query's current text, as the owner,
  * in a subtransaction: the stream stands for the one row, rebuilt from its
- * jsonb.  True when it was written; an error of its data leaves it waiting
- * with that error; any other error is raised.
+ * jsonb.  sql is the insert of a query without state; NULL for an
+ * aggregation, whose row merges into the state as batch_id's and is late
+ * (55000, it stays waiting) when the watermarks say its window closed.
+ * True when it was written; an error of its data leaves it waiting with
+ * that error; any other error is raised.
  */
 static bool
-dl_deliver_one(const PgsQuery *q, const char *sql, const PgsWaitingLetter *w)
+dl_deliver_one(const PgsQuery *q, const char *sql, const PgsWaitingLetter *w,
+			   int64 batch_id, const PgsWatermarks *watermarks)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 	volatile bool ok = false;
+	volatile bool late = false;
 	char	   *row_sql = pgs_stream_row_from_jsonb_sql(q->stream_relid,
 														psprintf("%s::pg_catalog.jsonb",
 																 quote_literal_cstr(w->row_data)));
@@ -616,17 +623,38 @@ dl_deliver_one(const PgsQuery *q, const char *sql, const PgsWaitingLetter *w)
 		PgsCatalogAccess acc = {0};
 		bool		pushed;
 
-		pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
-		pushed = pgs_ensure_snapshot();
-		pgs_stream_override(row_sql);
-		pgs_rewrite_arm(sql, q->stream_relid, q->view_relid);
-		if (SPI_execute(sql, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "could not deliver a dead letter of streaming query \"%s\"", q->name);
-		pgs_rewrite_disarm();
-		pgs_stream_override(NULL);
-		if (pushed)
-			PopActiveSnapshot();
-		pgs_owner_end(&acc);
+		if (sql == NULL)
+		{
+			/* an aggregation: the row merges as a batch's rows would */
+			PgsAggResult r;
+
+			pgs_stream_override(row_sql);
+			pgs_agg_deliver_row(q, batch_id, watermarks, &r);
+			pgs_stream_override(NULL);
+			if (r.late_groups > 0)
+			{
+				late = true;
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("dead letter of streaming query \"%s\" is late", q->name),
+						 errdetail("The watermark closed the row's window; its group was written or dropped, and the row is not merged."),
+						 errhint("Read the row from stream.dead_letters and account for it by hand.")));
+			}
+		}
+		else
+		{
+			pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
+			pushed = pgs_ensure_snapshot();
+			pgs_stream_override(row_sql);
+			pgs_rewrite_arm(sql, q->stream_relid, q->view_relid);
+			if (SPI_execute(sql, false, 0) != SPI_OK_INSERT)
+				elog(ERROR, "could not deliver a dead letter of streaming query \"%s\"", q->name);
+			pgs_rewrite_disarm();
+			pgs_stream_override(NULL);
+			if (pushed)
+				PopActiveSnapshot();
+			pgs_owner_end(&acc);
+		}
 		pgs_dead_letter_delivered(w->id);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
@@ -645,7 +673,8 @@ dl_deliver_one(const PgsQuery *q, const char *sql, const PgsWaitingLetter *w)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
-		if (!dl_is_data_error(e->sqlerrcode))
+		if (!dl_is_data_error(e->sqlerrcode) &&
+			!(late && e->sqlerrcode == ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE))
 			ReThrowError(e);
 		pgs_dead_letter_failed_again(w->id, unpack_sql_state(e->sqlerrcode),
 									 e->message, e->detail);
@@ -667,23 +696,36 @@ pgs_deliver_dead_letters(const PgsQuery *q)
 {
 	List	   *waiting;
 	ListCell   *lc;
-	char	   *sql;
+	char	   *sql = NULL;
 	int64		delivered = 0;
+	int64		batch_id = 0;
+	PgsWatermarks watermarks;
+	bool		aggregates = OidIsValid(q->state_relid);
 
-	if (OidIsValid(q->state_relid) || OidIsValid(q->foreach_batch) || q->nsides > 0)
+	if ((aggregates && q->dedup_columns != NIL) ||
+		OidIsValid(q->foreach_batch) || q->nsides > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("dead letters of streaming query \"%s\" cannot be delivered again", q->name),
-				 errdetail("Dead letters are delivered again to queries that append or upsert by key; this query aggregates, calls a foreach_batch procedure or joins streams."),
+				 errdetail("Dead letters are delivered again to queries that append, upsert by key or aggregate once; this query deduplicates, aggregates an aggregation, calls a foreach_batch procedure or joins streams."),
 				 errhint("Read the rows from stream.dead_letters and write them to a stream the query reads.")));
 	waiting = pgs_dead_letters_waiting(q->query_id);
 	if (waiting == NIL)
 		return 0;
-	sql = pgs_compose_insert(q->query_text, q->target_relid, q->target_columns,
-							 q->key_columns);
+	if (aggregates)
+	{
+		/* merged as the latest committed batch's, late by its watermark */
+		batch_id = pgs_checkpoint_last_commit(q->query_id);
+		if (q->event_time)
+			pgs_checkpoint_plan_watermarks(q->query_id, &watermarks);
+	}
+	else
+		sql = pgs_compose_insert(q->query_text, q->target_relid, q->target_columns,
+								 q->key_columns);
 	foreach(lc, waiting)
 	{
-		if (dl_deliver_one(q, sql, lfirst(lc)))
+		if (dl_deliver_one(q, sql, lfirst(lc), batch_id,
+						   q->event_time ? &watermarks : NULL))
 			delivered++;
 	}
 	return delivered;

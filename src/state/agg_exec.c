@@ -611,6 +611,39 @@ ae_count_new(Tuplestorestate *ts, TupleDesc desc)
 	return n;
 }
 
+/*
+ * While set, the partial statement is analyzed and run once, not from its
+ * saved plan: the stream stands for what pgs_stream_override gave
+ * (pgs_agg_deliver_row).
+ */
+static bool ae_one_off = false;
+
+/* the partial statement, analyzed now with the stream substituted */
+static Tuplestorestate *
+ae_run_one_off(const char *sql, ParamListInfo params, MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	Tuplestorestate *ts = tuplestore_begin_heap(false, false, work_mem);
+	DestReceiver *dest = CreateDestReceiver(DestTuplestore);
+	SPIExecuteOptions opts = {0};
+	int			rc;
+	bool		pushed;
+
+	MemoryContextSwitchTo(old);
+	SetTuplestoreDestReceiverParams(dest, ts, cxt, false, NULL, NULL);
+	opts.params = params;
+	opts.dest = dest;
+	pushed = pgs_ensure_snapshot();
+	rc = SPI_execute_extended(sql, &opts);
+	if (pushed)
+		PopActiveSnapshot();
+	if (rc < 0)
+		elog(ERROR, "statement of a streaming aggregation failed: %s",
+			 SPI_result_code_string(rc));
+	dest->rDestroy(dest);
+	return ts;
+}
+
 /* step 1: the batch's groups with their partial states, as the owner */
 static Tuplestorestate *
 ae_partial(const PgsQuery *q, AggPlans *p, PgsBatchParams *params, Datum tids,
@@ -643,10 +676,16 @@ ae_partial(const PgsQuery *q, AggPlans *p, PgsBatchParams *params, Datum tids,
 						 ae_partialize, &p->partial_arg);
 	PG_TRY();
 	{
-		partial = pgs_state_run_into(p->partial,
-							  pgs_state_params(chained ? AGG_TIDS_PARAM : PGS_BATCH_NPARAMS,
-										types, values, nulls),
-							  cxt);
+		if (ae_one_off)
+			partial = ae_run_one_off(source->query_string,
+									 pgs_state_params(PGS_BATCH_NPARAMS, types,
+													  values, nulls),
+									 cxt);
+		else
+			partial = pgs_state_run_into(p->partial,
+										 pgs_state_params(chained ? AGG_TIDS_PARAM : PGS_BATCH_NPARAMS,
+														  types, values, nulls),
+										 cxt);
 	}
 	PG_FINALLY();
 	{
@@ -1036,6 +1075,56 @@ pgs_agg_execute_rows(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 		tuplestore_end(all);
 	if (evicted)
 		tuplestore_end(evicted);
+}
+
+/*
+ * One row set aside by a batch, delivered again (stream.deliver_dead_letters):
+ * the caller has made pgs_stream_override give the row, and the query's
+ * current partial statement, analyzed anew, reads it alone.  Its partial
+ * state merges into the state as batch_id's (the latest committed batch)
+ * and the target is written as a batch would write it: in update and
+ * complete modes the touched groups' rows; in append mode nothing, the
+ * group's window being still open (its batch writes it when the watermark
+ * closes it).  No window is evicted.  A row whose window the watermark in
+ * force for the latest batch closed (watermarks->late) is late: its
+ * partial group is dropped and counted in result->late_groups, and the
+ * caller refuses it.  Not for chains (deduplication or a lower
+ * aggregation), which the caller refuses.
+ */
+void
+pgs_agg_deliver_row(const PgsQuery *q, int64 batch_id,
+					const PgsWatermarks *watermarks, PgsAggResult *result)
+{
+	PgsBatchParams params;
+	PgsWatermarks w;
+	int64		before;
+
+	if (ae_plans(q)->lower != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("dead letters of streaming query \"%s\" cannot be delivered again", q->name),
+				 errdetail("The query aggregates a streaming aggregation."),
+				 errhint("Read the rows from stream.dead_letters and write them to a stream the query reads.")));
+	before = pgs_agg_state_count(q);
+	memset(&params, 0, sizeof(params));
+	memset(params.nulls, 'n', PGS_BATCH_NPARAMS);
+	if (watermarks != NULL)
+	{
+		/* late by the watermark in force, and nothing evicted */
+		w = *watermarks;
+		w.watermark_null = true;
+	}
+	ae_one_off = true;
+	PG_TRY();
+	{
+		pgs_agg_execute_rows(q, batch_id, &params, before,
+							 watermarks != NULL ? &w : NULL, (Datum) 0, result);
+	}
+	PG_FINALLY();
+	{
+		ae_one_off = false;
+	}
+	PG_END_TRY();
 }
 
 /* ---- an aggregation over a join between streams (join.c) ---- */

@@ -139,6 +139,9 @@ extern void pgs_agg_execute_rows(const struct PgsQuery *q, int64 batch_id,
 								 int64 state_rows_before,
 								 const struct PgsWatermarks *watermarks,
 								 Datum tids, PgsAggResult *result);
+extern void pgs_agg_deliver_row(const struct PgsQuery *q, int64 batch_id,
+								const struct PgsWatermarks *watermarks,
+								PgsAggResult *result);
 extern void pgs_agg_forget_plans(void);
 extern const void *pgs_agg_partial_arg(const struct PgsQuery *q);
 extern void pgs_agg_partial_finish(Query *query, const void *arg);
