@@ -278,6 +278,31 @@ pgs_batch_select_cols_sql(Oid stream_relid, const char *inner_cols,
 	return buf.data;
 }
 
+
+/*
+ * The stream's columns in their order, each as alias.column, a dropped one
+ * as a NULL that holds its place.
+ */
+static void
+pred_append_columns(StringInfo buf, Oid stream_relid, const char *alias)
+{
+	Relation	rel = relation_open(stream_relid, AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (i > 0)
+			appendStringInfoString(buf, ", ");
+		if (att->attisdropped)
+			appendStringInfoString(buf, "NULL::pg_catalog.int4");
+		else
+			appendStringInfo(buf, "%s.%s", alias, quote_identifier(NameStr(att->attname)));
+	}
+	relation_close(rel, NoLock);
+}
 /*
  * The subquery that stands for the stream table: one output column per
  * attribute number, so that the outer query's Vars keep their meaning.
@@ -287,27 +312,11 @@ char *
 pgs_stream_subquery_sql(Oid stream_relid)
 {
 	StringInfoData buf;
-	Relation	rel;
-	TupleDesc	desc;
-	int			i;
 
 	if (pred_override != NULL)
 		return pstrdup(pred_override);
 	initStringInfo(&buf);
-	rel = relation_open(stream_relid, AccessShareLock);
-	desc = RelationGetDescr(rel);
-	for (i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-
-		if (i > 0)
-			appendStringInfoString(&buf, ", ");
-		if (att->attisdropped)
-			appendStringInfoString(&buf, "NULL::pg_catalog.int4");
-		else
-			appendStringInfo(&buf, "s.%s", quote_identifier(NameStr(att->attname)));
-	}
-	relation_close(rel, NoLock);
+	pred_append_columns(&buf, stream_relid, "s");
 	{
 		char	   *select_list = buf.data;
 
@@ -325,26 +334,10 @@ char *
 pgs_stream_row_from_jsonb_sql(Oid stream_relid, const char *expr)
 {
 	StringInfoData buf;
-	Relation	rel;
-	TupleDesc	desc;
-	int			i;
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "SELECT ");
-	rel = relation_open(stream_relid, AccessShareLock);
-	desc = RelationGetDescr(rel);
-	for (i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-
-		if (i > 0)
-			appendStringInfoString(&buf, ", ");
-		if (att->attisdropped)
-			appendStringInfoString(&buf, "NULL::pg_catalog.int4");
-		else
-			appendStringInfo(&buf, "r.%s", quote_identifier(NameStr(att->attname)));
-	}
-	relation_close(rel, NoLock);
+	pred_append_columns(&buf, stream_relid, "r");
 	appendStringInfo(&buf, " FROM pg_catalog.jsonb_populate_record(NULL::%s, %s) AS r",
 					 pred_stream_name(stream_relid), expr);
 	return buf.data;
