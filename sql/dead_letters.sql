@@ -233,6 +233,30 @@ SELECT id % 3, sum(dl_num(amount)), count(*) FROM dl_ev
  GROUP BY 1;
 SELECT count(*) FROM dl_agg_fn_out;
 
+-- complete mode, by key and without keys: after the delivery the target
+-- is the query over every row of the stream
+CREATE FUNCTION dl_cnum(t text) RETURNS numeric IMMUTABLE LANGUAGE sql AS $$ SELECT t::numeric $$;
+SELECT stream.start_query('dl_complete',
+    $$SELECT id % 2 AS g, sum(dl_cnum(amount)) AS total, count(*) AS n FROM dl_ev GROUP BY 1$$,
+    'dl_complete_out', output_mode => 'complete', on_error => 'dead_letter') > 0 AS started;
+SELECT stream.start_query('dl_complete_all',
+    $$SELECT sum(dl_cnum(amount)) AS total, count(*) AS n FROM dl_ev$$,
+    'dl_complete_all_out', output_mode => 'complete', on_error => 'dead_letter') > 0 AS started;
+CALL stream.process_all_available('dl_complete');
+CALL stream.process_all_available('dl_complete_all');
+SELECT query, count(*) FROM stream.dead_letters WHERE query LIKE 'dl_complete%' GROUP BY 1 ORDER BY 1;
+CREATE OR REPLACE FUNCTION dl_cnum(t text) RETURNS numeric IMMUTABLE LANGUAGE sql AS $$
+    SELECT CASE WHEN t ~ '^[0-9,.-]+$' THEN replace(t, ',', '.')::numeric END $$;
+SELECT stream.deliver_dead_letters('dl_complete'), stream.deliver_dead_letters('dl_complete_all');
+(SELECT g, total, n FROM dl_complete_out
+ EXCEPT SELECT id % 2, sum(dl_cnum(amount)), count(*) FROM dl_ev GROUP BY 1)
+UNION ALL
+(SELECT id % 2, sum(dl_cnum(amount)), count(*) FROM dl_ev GROUP BY 1
+ EXCEPT SELECT g, total, n FROM dl_complete_out);
+SELECT (SELECT total FROM dl_complete_all_out) = (SELECT sum(dl_cnum(amount)) FROM dl_ev) AS total_equal,
+       (SELECT n FROM dl_complete_all_out) = (SELECT count(*) FROM dl_ev) AS n_equal,
+       (SELECT count(*) FROM dl_complete_all_out) AS target_rows;
+
 -- a windowed aggregation in append mode: a row whose window is still open
 -- merges, and its window is written when the watermark closes it; a row
 -- whose window the watermark closed (its group written) is late and stays
