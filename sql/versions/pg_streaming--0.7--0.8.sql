@@ -106,9 +106,9 @@ ALTER TABLE stream.query_defs ADD COLUMN events_channel text;
 COMMENT ON COLUMN stream.query_defs.events_channel IS
 'the channel a NOTIFY is sent on for each committed or failed batch (stream.alter_query(name, events => true)): random, so that only those who read it in stream.queries can LISTEN to it; NULL for no events';
 
--- layers and cost: each query's upstream and downstream queries in
--- stream.queries; where a batch's run went, its commit and its state's size
--- in stream.progress
+-- layers and cost: where a batch's run went, its commit and its state's
+-- size in stream.progress (the views stream.queries and stream.progress
+-- are written once, in their 0.8 form, after the last column they show)
 ALTER TABLE stream.progress_log ADD COLUMN plan_ms double precision,
     ADD COLUMN read_ms double precision, ADD COLUMN merge_ms double precision,
     ADD COLUMN write_ms double precision, ADD COLUMN previous_commit_ms double precision,
@@ -126,101 +126,6 @@ COMMENT ON COLUMN stream.progress_log.previous_commit_ms IS
 COMMENT ON COLUMN stream.progress_log.state_bytes IS
 'the size on disk of the query''s state tables (with their indexes and TOAST) at the end of the batch''s run; NULL for a query without state';
 
-CREATE OR REPLACE VIEW stream.queries WITH (security_barrier) AS
-SELECT q.name,
-       q.owner,
-       q.status,
-       q.output_mode,
-       q.trigger,
-       q.max_rows_per_batch,
-       q.stream_relid AS stream,
-       q.target_relid AS target,
-       c.batch_id AS last_batch_id,
-       c.committed_at AS last_batch_at,
-       pr.n AS pending_rows,
-       (SELECT count(*) FROM stream.checkpoint_offsets o
-         WHERE o.query_id = q.query_id
-           AND NOT EXISTS (SELECT 1 FROM stream.checkpoint_commits k
-                            WHERE k.query_id = o.query_id
-                              AND k.batch_id = o.batch_id)) AS pending_batches,
-       q.last_error,
-       q.last_error_sqlstate,
-       q.last_error_at,
-       q.last_error_detail,
-       q.last_error_hint,
-       q.query_text AS query,
-       q.created_at,
-       EXISTS (SELECT 1 FROM stream.retention r
-                WHERE r.held_by = q.query_id) AS holds_retention,
-       q.missed_rows_at,
-       q.state_relid AS state_table,
-       q.event_time,
-       q.watermark_delay,
-       q.dedup_columns AS deduplicate,
-       (SELECT p.next_watermark FROM stream.progress_log p
-         WHERE p.query_id = q.query_id ORDER BY p.batch_id DESC LIMIT 1) AS watermark,
-       q.query_id AS id,
-       q.key_columns AS key,
-       stream._foreach_batch_procedure(q.foreach_batch, q.foreach_batch_name)::regprocedure AS foreach_batch,
-       q.altered_at,
-       round(extract(epoch FROM
-                     CASE WHEN pr.n > 0 THEN now() - coalesce(c.planned_at, q.created_at)
-                          WHEN c.batch_id IS NULL THEN interval '0'
-                          ELSE c.committed_at - c.planned_at END)::numeric, 3) AS lag_seconds,
-       rp.input_rows_per_second,
-       rp.processed_rows_per_second,
-       rp.blocks_read AS last_batch_blocks_read,
-       CASE WHEN q.status = 'active' THEN stream._serving(q.query_id) END AS serving,
-       coalesce((SELECT pg_catalog.array_agg(s.relid ORDER BY s.side) FROM stream.query_side_defs s
-                  WHERE s.query_id = q.query_id),
-                ARRAY[q.stream_relid]) AS streams,
-       coalesce(q.watermarks,
-                (SELECT pg_catalog.array_agg(pg_catalog.format('%s.%s %s', pg_catalog.quote_ident(s.name),
-                                                               pg_catalog.quote_ident(s.event_time),
-                                                               s.watermark_delay) ORDER BY s.side)
-                   FROM stream.query_side_defs s
-                  WHERE s.query_id = q.query_id AND s.event_time IS NOT NULL),
-                CASE WHEN q.event_time IS NOT NULL THEN
-                    ARRAY[pg_catalog.format('%s.%s %s',
-                                            (SELECT pg_catalog.quote_ident(c.relname::text) FROM pg_catalog.pg_class c
-                                              WHERE c.oid = q.stream_relid),
-                                            pg_catalog.quote_ident(q.event_time), q.watermark_delay)] END) AS watermarks,
-       q.watermark_policy,
-       ARRAY(SELECT u.name FROM stream.query_defs u
-              WHERE u.query_id <> q.query_id
-                AND (u.target_relid = q.stream_relid
-                     OR u.target_relid IN (SELECT s.relid FROM stream.query_side_defs s
-                                            WHERE s.query_id = q.query_id))
-                AND pg_catalog.pg_has_role(current_user, u.owner, 'MEMBER')
-              ORDER BY u.name) AS upstream,
-       ARRAY(SELECT d.name FROM stream.query_defs d
-              WHERE d.query_id <> q.query_id
-                AND (d.stream_relid = q.target_relid
-                     OR EXISTS (SELECT 1 FROM stream.query_side_defs s
-                                 WHERE s.query_id = d.query_id AND s.relid = q.target_relid))
-                AND pg_catalog.pg_has_role(current_user, d.owner, 'MEMBER')
-              ORDER BY d.name) AS downstream,
-       q.events_channel
-  FROM stream.query_defs q
-  LEFT JOIN LATERAL (SELECT k.batch_id, k.committed_at, o.planned_at
-                       FROM stream.checkpoint_commits k
-                       JOIN stream.checkpoint_offsets o USING (query_id, batch_id)
-                      WHERE k.query_id = q.query_id
-                      ORDER BY k.batch_id DESC LIMIT 1) c ON true
-  CROSS JOIN LATERAL (SELECT stream._pending_rows(q.query_id) AS n OFFSET 0) pr
-  LEFT JOIN LATERAL (SELECT round(sum(p.input_rows)
-                                  / greatest(extract(epoch FROM max(p.finished_at) - min(p.started_at)), 0.001),
-                                  1) AS input_rows_per_second,
-                            round(sum(p.input_rows)
-                                  / greatest(extract(epoch FROM sum(p.finished_at - p.started_at)), 0.001),
-                                  1) AS processed_rows_per_second,
-                            (array_agg(p.blocks_read ORDER BY p.batch_id DESC))[1] AS blocks_read
-                       FROM (SELECT * FROM stream.progress_log l
-                              WHERE l.query_id = q.query_id
-                              ORDER BY l.batch_id DESC LIMIT 10) p) rp ON true
- WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
-COMMENT ON VIEW stream.queries IS 'streaming queries: id, status, trigger, last committed batch, rows pending (estimated; stream.pending_rows() counts them), lag in seconds, input and processed rows per second over the last ten batches, blocks the last batch read, last error, whether the query holds retention back or missed rows retention removed, a streaming aggregation''s state table, the event-time column, the watermark delay and the watermark in force for the next batch, an upsert key, a foreach_batch procedure, how the background workers serve it now (serving: running, waiting for its trigger, or why a due query is not running), every stream it reads (a join reads two; stream is the first), its watermarks as ''<side>.<column> <delay>'', a join''s watermark policy, and the queries that write a stream it reads (upstream) and that read its target as their stream (downstream), of the roles the current role belongs to only; and the channel its batches'' events are sent on (events_channel: LISTEN to it)';
-
 -- alter_query learns a new watermark delay and events
 DROP FUNCTION stream.alter_query(text, text, text, integer);
 CREATE FUNCTION stream.alter_query(
@@ -236,41 +141,6 @@ AS 'MODULE_PATHNAME', 'stream_alter_query'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION stream.alter_query(text, text, text, integer, interval, text[], boolean) IS
 'change a query in place, keeping its checkpoint: its trigger, its max_rows_per_batch (0 for none), its text where the new text reads the same stream into the same target with the same state, its watermark delay (watermark; a join''s sides'' with watermarks: ''<side>.<column> <delay>''), or whether each batch sends an event (events: a NOTIFY on the channel stream.queries shows); takes effect from the next batch, and the watermark never moves back';
-
-CREATE OR REPLACE VIEW stream.progress WITH (security_barrier) AS
-SELECT q.name AS query,
-       p.batch_id,
-       p.started_at,
-       p.finished_at,
-       p.input_rows,
-       p.output_rows,
-       round(p.input_rows
-             / greatest(extract(epoch FROM p.finished_at - p.started_at), 0.001),
-             1) AS processed_rows_per_second,
-       round(extract(epoch FROM p.finished_at - p.started_at) * 1000, 3) AS duration_ms,
-       p.replayed,
-       o.start_snapshot AS start_offset,
-       o.end_snapshot AS end_offset,
-       p.state_rows,
-       p.state_rows_updated,
-       p.watermark,
-       p.event_time_min,
-       p.event_time_max,
-       p.event_time_avg,
-       p.late_rows,
-       p.blocks_read,
-       round(p.plan_ms::numeric, 3) AS plan_ms,
-       round(p.read_ms::numeric, 3) AS read_ms,
-       round(p.merge_ms::numeric, 3) AS merge_ms,
-       round(p.write_ms::numeric, 3) AS write_ms,
-       (SELECT round(n.previous_commit_ms::numeric, 3) FROM stream.progress_log n
-         WHERE n.query_id = p.query_id AND n.batch_id = p.batch_id + 1) AS commit_ms,
-       p.state_bytes
-  FROM stream.progress_log p
-  JOIN stream.query_defs q USING (query_id)
-  JOIN stream.checkpoint_offsets o USING (query_id, batch_id)
- WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER');
-COMMENT ON VIEW stream.progress IS 'one row per committed batch of the latest ones (pg_streaming.retained_batches): input rows, rows per second, duration, offsets, blocks read; for a streaming aggregation, the groups in its state and the groups the batch changed; with an event time, the watermark in force, the batch''s event times and the late groups it dropped; where the run''s time went (plan_ms, read_ms, merge_ms, write_ms: parts of duration_ms) and its commit''s (commit_ms, after duration_ms, known once the same process runs the next batch); the size of the state tables after it (state_bytes)';
 
 -- file sources
 CREATE TABLE stream.file_source_defs (
@@ -437,6 +307,9 @@ COMMENT ON COLUMN stream.query_defs.on_error IS
 ALTER TABLE stream.progress_log ADD COLUMN dead_letters bigint;
 COMMENT ON COLUMN stream.progress_log.dead_letters IS
 'the rows the batch set aside in stream.dead_letter_log (on_error => ''dead_letter''); NULL for a batch of a query that fails instead';
+
+-- stream.queries gains upstream, downstream, events_channel and on_error;
+-- stream.progress the parts of a run, commit_ms, state_bytes and dead_letters
 CREATE OR REPLACE VIEW stream.queries WITH (security_barrier) AS
 SELECT q.name,
        q.owner,
