@@ -50,3 +50,54 @@ stop_server() {
     local dir=$1
     runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
 }
+
+# install_citus: Citus for the scale-out tests, built from the vendored
+# source (../shared/vendor) into the PostgreSQL that PG_CONFIG names, unless
+# it is there already.  Users install Citus from Citus's own packages; the
+# extension does not need it.  Returns 1 (and says why) when it cannot.
+install_citus() {
+    local libdir
+    libdir=$("$PG_CONFIG" --pkglibdir)
+    if [ -f "$libdir/citus.so" ]; then
+        return 0
+    fi
+    local tarball
+    tarball=$(ls "$(pwd)"/../shared/vendor/citus-*-src.tar.gz 2>/dev/null | head -n 1 || true)
+    if [ -z "$tarball" ]; then
+        echo "Citus is not installed and its source is not in ../shared/vendor" >&2
+        return 1
+    fi
+    local missing=()
+    for p in liblz4-dev libzstd-dev libkrb5-dev libssl-dev; do
+        dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "installing: ${missing[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+    local build
+    build=$(mktemp -d)
+    echo "building Citus from $(basename "$tarball")"
+    tar -xzf "$tarball" -C "$build"
+    local src
+    src=$(ls -d "$build"/citus-*/ | head -n 1)
+    # PostgreSQL 15.20 exports have_createdb_privilege(), which Citus 13.2
+    # still defines as a static inline of its own: then leave that one out
+    if grep -rqs "have_createdb_privilege" "$("$PG_CONFIG" --includedir-server)/commands/dbcommands.h"; then
+        python3 - "$src/src/include/pg_version_compat.h" <<'PY'
+import re, sys
+path = sys.argv[1]
+text = open(path).read()
+new = re.sub(r'static inline bool\s*\n?\s*have_createdb_privilege\(void\)\s*\{.*?\n\}\n', '',
+             text, count=1, flags=re.S)
+open(path, 'w').write(new)
+PY
+    fi
+    if ! (cd "$src" && ./configure --without-libcurl PG_CONFIG="$PG_CONFIG" >"$build/configure.log" 2>&1 &&
+          make -s -j2 >"$build/make.log" 2>&1 && make -s install >"$build/install.log" 2>&1); then
+        echo "building Citus failed; its logs are in $build" >&2
+        return 1
+    fi
+    rm -rf "$build"
+}

@@ -18,6 +18,10 @@ cd "$(dirname "$0")/.."
 
 need_packages
 build_and_install
+# the scale-out tests (test/t/04*_citus*.pl) need Citus
+if [ "${PGS_PROVE_TESTS-unset}" != "" ]; then
+    install_citus
+fi
 
 root=${PGS_TEST_DIR:-$PWD/.test}
 mkdir -p "$root"
