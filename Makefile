@@ -59,7 +59,7 @@ OBJS = \
 	src/bgw/worker.o
 
 EXTENSION = pg_streaming
-EXTVERSION = 0.8
+EXTVERSION = 0.9
 # the install script of the newest version is built from sql/install/;
 # older versions' scripts and the upgrade chain are kept as written in
 # sql/versions/.  Regression inputs are sql/*.sql, their expected output
@@ -71,7 +71,8 @@ EXTRA_CLEAN = $(wildcard pg_streaming--*.sql)
 DATA = sql/versions/pg_streaming--0.1.sql sql/versions/pg_streaming--0.1--0.2.sql \
 	sql/versions/pg_streaming--0.2--0.3.sql sql/versions/pg_streaming--0.3--0.4.sql \
 	sql/versions/pg_streaming--0.4--0.5.sql sql/versions/pg_streaming--0.5--0.6.sql \
-	sql/versions/pg_streaming--0.6--0.7.sql sql/versions/pg_streaming--0.7--0.8.sql
+	sql/versions/pg_streaming--0.6--0.7.sql sql/versions/pg_streaming--0.7--0.8.sql \
+	sql/versions/pg_streaming--0.8--0.9.sql
 PGFILEDESC = "pg_streaming - structured streaming in PostgreSQL"
 
 PG_CPPFLAGS = -I$(srcdir)/src -Werror=implicit-function-declaration -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare

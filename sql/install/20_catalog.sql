@@ -45,7 +45,8 @@ CREATE TABLE stream.query_defs (
     watermarks          text[],
     events_channel      text,
     on_error            text NOT NULL DEFAULT 'fail'
-        CHECK (on_error IN ('fail', 'dead_letter'))
+        CHECK (on_error IN ('fail', 'dead_letter')),
+    distributed_query   text
 );
 COMMENT ON TABLE stream.query_defs IS 'streaming queries started by stream.start_query';
 COMMENT ON COLUMN stream.query_defs.state_relid IS
@@ -464,3 +465,57 @@ REVOKE ALL ON stream.file_source_defs, stream.file_log FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('stream.file_source_defs', '');
 SELECT pg_catalog.pg_extension_config_dump('stream.file_log', '');
 SELECT pg_catalog.pg_extension_config_dump('stream.file_source_defs_source_id_seq', '');
+
+-- ---------------------------------------------------------------------------
+-- Distributed queries (with Citus): a query over a distributed stream,
+-- started on the coordinator, runs as one query per shard on the node that
+-- holds the shard.  The coordinator keeps what the user asked for here; the
+-- shard queries are ordinary queries in the nodes' own catalogs.
+-- ---------------------------------------------------------------------------
+CREATE TABLE stream.distributed_queries (
+    name                text PRIMARY KEY,
+    owner               regrole NOT NULL,
+    query_text          text NOT NULL,
+    search_path         text NOT NULL,
+    stream_relid        regclass NOT NULL,
+    target_relid        regclass,
+    distribution_column text NOT NULL,
+    placement           text NOT NULL CHECK (placement IN ('per_shard', 'merge')),
+    options             jsonb NOT NULL DEFAULT '{}',
+    desired_status      text NOT NULL DEFAULT 'active'
+        CHECK (desired_status IN ('active', 'stopped', 'dropped')),
+    created_at          timestamptz NOT NULL DEFAULT now(),
+    altered_at          timestamptz
+);
+COMMENT ON TABLE stream.distributed_queries IS
+'streaming queries over distributed streams (Citus), started on the coordinator: each runs as one query per shard on the node holding the shard';
+COMMENT ON COLUMN stream.distributed_queries.placement IS
+'per_shard: every shard''s query writes its co-located target shard; merge: the shards'' partial states are merged on the coordinator';
+COMMENT ON COLUMN stream.distributed_queries.options IS
+'start_query''s other arguments as given (output_mode, trigger, key, event_time, watermark, ...), passed to every shard''s query';
+COMMENT ON COLUMN stream.distributed_queries.desired_status IS
+'what the owner asked for; the coordinator brings every shard''s query to it (stream.distributed_query_shards says how far)';
+
+CREATE TABLE stream.distributed_query_shards (
+    name                text NOT NULL REFERENCES stream.distributed_queries
+        ON UPDATE CASCADE ON DELETE CASCADE,
+    shardid             bigint NOT NULL,
+    target_shardid      bigint,
+    shard_query         text NOT NULL,
+    applied_status      text
+        CHECK (applied_status IN ('active', 'stopped', 'dropped')),
+    last_error          text,
+    last_error_at       timestamptz,
+    PRIMARY KEY (name, shardid)
+);
+COMMENT ON TABLE stream.distributed_query_shards IS
+'the shards of each distributed query: the query of that name runs on the node holding the stream''s shard';
+COMMENT ON COLUMN stream.distributed_query_shards.applied_status IS
+'the status last brought about on the shard''s node: NULL until the shard''s query was started';
+COMMENT ON COLUMN stream.distributed_query_shards.last_error IS
+'why the shard''s node could not be brought to the desired status (retried), NULL once it was';
+REVOKE ALL ON stream.distributed_queries, stream.distributed_query_shards FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('stream.distributed_queries', '');
+SELECT pg_catalog.pg_extension_config_dump('stream.distributed_query_shards', '');
+COMMENT ON COLUMN stream.query_defs.distributed_query IS
+'on a Citus node: the coordinator''s distributed query this query runs one shard of, NULL for a query of this database alone';

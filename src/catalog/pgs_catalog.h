@@ -97,6 +97,7 @@ extern List *pgs_catalog_busy_tables(MemoryContext cxt);
 #define PGS_CATALOG_0_6		PGS_CATALOG_VERSION(0, 6)	/* histories, max_hold */
 #define PGS_CATALOG_0_7		PGS_CATALOG_VERSION(0, 7)	/* joins between streams */
 #define PGS_CATALOG_0_8		PGS_CATALOG_VERSION(0, 8)	/* a join detached per stream */
+#define PGS_CATALOG_0_9		PGS_CATALOG_VERSION(0, 9)	/* distributed queries */
 
 extern int	pgs_catalog_version(void);
 extern void pgs_catalog_require(int version, const char *what);
