@@ -16,6 +16,7 @@ OBJS = \
 	src/storage/placement.o \
 	src/storage/runs.o \
 	src/storage/retention.o \
+	src/storage/shard_moves.o \
 	src/source/offsets.o \
 	src/source/predicate.o \
 	src/source/file_source.o \
@@ -36,6 +37,7 @@ OBJS = \
 	src/catalog/dead_letter_catalog.o \
 	src/catalog/file_source_catalog.o \
 	src/catalog/dead_letter_delivery.o \
+	src/catalog/shard_move_catalog.o \
 	src/state/agg_shape.o \
 	src/state/agg_funcs.o \
 	src/state/agg_state.o \

@@ -17,6 +17,8 @@
  *	object_access_hook		storage/placement.c
  *	post_parse_analyze_hook	analyze/query_analyze.c
  *	planner_hook			state/agg_shape.c
+ *	needs_fmgr_hook,
+ *	fmgr_hook				storage/shard_moves.c (Citus's shard moves)
  *	shmem_request_hook,
  *	shmem_startup_hook		bgw/shared.c (only in shared_preload_libraries)
  *	transaction end			pgs_at_xact_end, pgs_at_subxact_end below
@@ -49,6 +51,7 @@
 #include "storage/pgs_guard.h"
 #include "storage/pgs_placement.h"
 #include "storage/pgs_retention.h"
+#include "storage/pgs_shard_moves.h"
 
 PG_MODULE_MAGIC;
 
@@ -58,6 +61,8 @@ static ProcessUtility_hook_type prev_process_utility = NULL;
 static object_access_hook_type prev_object_access = NULL;
 static post_parse_analyze_hook_type prev_post_parse_analyze = NULL;
 static planner_hook_type prev_planner = NULL;
+static needs_fmgr_hook_type prev_needs_fmgr = NULL;
+static fmgr_hook_type prev_fmgr = NULL;
 static shmem_request_hook_type prev_shmem_request = NULL;
 static shmem_startup_hook_type prev_shmem_startup = NULL;
 
@@ -117,6 +122,22 @@ pgs_planner(Query *parse, const char *query_string, int cursorOptions,
 	if (partial)
 		pgs_agg_fix_partial_plan(stmt);
 	return stmt;
+}
+
+static bool
+pgs_needs_fmgr(Oid fn_oid)
+{
+	if (prev_needs_fmgr && prev_needs_fmgr(fn_oid))
+		return true;
+	return pgs_shard_moves_needs_hook(fn_oid);
+}
+
+static void
+pgs_fmgr(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
+{
+	if (prev_fmgr)
+		prev_fmgr(event, flinfo, private);
+	pgs_shard_moves_fmgr_event(event, flinfo);
 }
 
 static void
@@ -198,6 +219,10 @@ _PG_init(void)
 	post_parse_analyze_hook = pgs_post_parse_analyze;
 	prev_planner = planner_hook;
 	planner_hook = pgs_planner;
+	prev_needs_fmgr = needs_fmgr_hook;
+	needs_fmgr_hook = pgs_needs_fmgr;
+	prev_fmgr = fmgr_hook;
+	fmgr_hook = pgs_fmgr;
 	RegisterXactCallback(pgs_at_xact_end, NULL);
 	RegisterSubXactCallback(pgs_at_subxact_end, NULL);
 	/* retention asks the joins what they may still read */

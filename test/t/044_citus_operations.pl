@@ -1,0 +1,174 @@
+# Operations on a Citus cluster with distributed streams: Citus's shard
+# moves, copies, splits and rebalances are refused on the coordinator while
+# a distributed query holds the shards (and work on a stream without one).
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use PgsCitus;
+
+my ($c, @w) = PgsCitus::cluster('ops', workers => 2);
+my ($w1, $w2) = @w;
+my ($p1, $p2) = ($w1->port, $w2->port);
+
+$c->safe_psql('postgres', q{
+	SET citus.shard_count = 4;
+	CREATE TABLE ev (tenant int, v int);
+	SELECT stream.create_stream('ev');
+	SELECT create_distributed_table('ev', 'tenant');
+	CREATE TABLE tgt (tenant int, v int);
+	SELECT create_distributed_table('tgt', 'tenant', colocate_with => 'ev');
+	CREATE TABLE other (tenant int, v int);
+	SELECT stream.create_stream('other');
+	SELECT create_distributed_table('other', 'tenant', colocate_with => 'none');
+	INSERT INTO ev SELECT g % 10, g FROM generate_series(1, 1000) g;
+	INSERT INTO other SELECT g % 10, g FROM generate_series(1, 1000) g;
+	-- the row the coordinator keeps for a query started on it
+	INSERT INTO stream.distributed_queries
+		(name, owner, query_text, search_path, stream_relid, target_relid,
+		 distribution_column, placement)
+	VALUES ('q', current_user::regrole, 'SELECT tenant, v FROM ev', 'public',
+			'ev', 'tgt', 'tenant', 'per_shard');
+});
+
+# every placement, to show that a refused call changed none
+my $placements_sql = q{
+	SELECT string_agg(s.logicalrelid::text || ':' || s.shardid || '@' || p.groupid,
+					  ',' ORDER BY s.shardid, p.groupid)
+	  FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid)};
+my $before = $c->safe_psql('postgres', $placements_sql);
+
+# a shard of a table on a worker
+sub shard_on
+{
+	my ($table, $port) = @_;
+	return $c->safe_psql('postgres', qq{
+		SELECT s.shardid FROM pg_dist_shard s
+		  JOIN pg_dist_placement p USING (shardid)
+		  JOIN pg_dist_node n USING (groupid)
+		 WHERE s.logicalrelid = '$table'::regclass AND n.nodeport = $port
+		 ORDER BY s.shardid LIMIT 1});
+}
+my $node1 = $c->safe_psql('postgres', "SELECT nodeid FROM pg_dist_node WHERE nodeport = $p1");
+my $node2 = $c->safe_psql('postgres', "SELECT nodeid FROM pg_dist_node WHERE nodeport = $p2");
+my $ev1 = shard_on('ev', $p1);
+my $tgt1 = shard_on('tgt', $p1);
+my $other1 = shard_on('other', $p1);
+
+# refused, with SQLSTATE 0A000, the stream named, the detail and the hint
+sub refused
+{
+	my ($sql, $name) = @_;
+	my ($ret, $out, $err) = $c->psql('postgres',
+		"\\set VERBOSITY verbose\n$sql", on_error_stop => 1);
+	note("$name: $err");
+	isnt($ret, 0, "$name: refused");
+	like($err, qr/ERROR:  0A000: cannot move shards of stream "public\.ev"/,
+		"$name: 0A000 naming the stream");
+	like($err, qr/DETAIL:  .*distributed query "q" reads/s, "$name: detail");
+	like($err, qr/HINT:  Stop the stream's writers/, "$name: hint");
+}
+
+refused("SELECT citus_move_shard_placement($ev1, '127.0.0.1', $p1, '127.0.0.1', $p2, 'block_writes')",
+	'move of a stream shard');
+refused("SELECT citus_move_shard_placement($tgt1, '127.0.0.1', $p1, '127.0.0.1', $p2, 'block_writes')",
+	'move of the co-located target shard');
+refused("SELECT citus_move_shard_placement($ev1, $node1, $node2, 'block_writes')",
+	'move by node ids');
+refused("SELECT master_move_shard_placement($ev1, '127.0.0.1', $p1, '127.0.0.1', $p2, 'block_writes')",
+	'master_move_shard_placement');
+refused("SELECT citus_copy_shard_placement($ev1, '127.0.0.1', $p1, '127.0.0.1', $p2, transfer_mode => 'block_writes')",
+	'copy of a stream shard');
+refused("SELECT citus_copy_shard_placement($ev1, $node1, $node2, 'block_writes')",
+	'copy by node ids');
+refused("SELECT citus_split_shard_by_split_points($ev1, ARRAY[(SELECT (shardminvalue::int + 100)::text FROM pg_dist_shard WHERE shardid = $ev1)], ARRAY[$node1, $node1], 'block_writes')",
+	'split of a stream shard');
+refused("SELECT isolate_tenant_to_new_shard('ev', 5, 'CASCADE', 'block_writes')",
+	'isolate_tenant_to_new_shard');
+refused("SELECT replicate_table_shards('ev', 2, shard_transfer_mode => 'block_writes')",
+	'replicate_table_shards');
+refused("SELECT citus_drain_node('127.0.0.1', $p1, 'block_writes')",
+	'citus_drain_node');
+
+# the shard id read from a table in the same statement
+refused("SELECT citus_move_shard_placement(shardid, '127.0.0.1', $p1, '127.0.0.1', $p2, 'block_writes')
+		   FROM pg_dist_shard WHERE shardid = $ev1",
+	'shard id read by the statement');
+
+# from PL/pgSQL through CALL, and from a SQL function kept parsed
+$c->safe_psql('postgres', qq{
+	CREATE PROCEDURE move_it(s bigint) LANGUAGE plpgsql AS \$\$
+	BEGIN
+		PERFORM citus_move_shard_placement(s, '127.0.0.1', $p1, '127.0.0.1', $p2, 'block_writes');
+	END \$\$;
+	CREATE FUNCTION move_atomic(s bigint) RETURNS void LANGUAGE sql
+	BEGIN ATOMIC
+		SELECT citus_move_shard_placement(s, '127.0.0.1', $p1, '127.0.0.1', $p2, 'block_writes');
+	END;
+	CREATE FUNCTION move_inlined(s bigint) RETURNS void LANGUAGE sql AS
+		\$\$ SELECT citus_move_shard_placement(s, '127.0.0.1', $p1, '127.0.0.1', $p2, 'block_writes') \$\$;
+});
+refused("CALL move_it($ev1)", 'CALL of a procedure that moves');
+refused("SELECT move_atomic($ev1)", 'SQL function, BEGIN ATOMIC');
+refused("SELECT move_inlined($ev1)", 'SQL function, inlined');
+refused("PREPARE mv(bigint) AS SELECT citus_move_shard_placement(\$1, '127.0.0.1', $p1, '127.0.0.1', $p2, 'block_writes'); EXECUTE mv($ev1)",
+	'prepared statement');
+
+is($c->safe_psql('postgres', $placements_sql), $before,
+	'no placement changed by the refused calls');
+
+# a new node: a rebalance would move shards of the stream's group too
+my $w3 = PgsCitus::add_worker($c, 'ops_w3');
+my $p3 = $w3->port;
+ok($c->safe_psql('postgres', q{
+	SELECT count(*) FROM get_rebalance_table_shards_plan()
+	 WHERE table_name IN ('ev'::regclass, 'tgt'::regclass)}) > 0,
+	'the rebalance plan moves shards of the stream');
+refused("SELECT rebalance_table_shards(shard_transfer_mode => 'block_writes')",
+	'rebalance_table_shards');
+refused("SELECT rebalance_table_shards('ev', shard_transfer_mode => 'block_writes')",
+	'rebalance_table_shards of the stream');
+refused("SELECT citus_rebalance_start(shard_transfer_mode => 'block_writes')",
+	'citus_rebalance_start');
+is($c->safe_psql('postgres', 'SELECT count(*) FROM pg_dist_background_job'), '0',
+	'no background rebalance was scheduled');
+is($c->safe_psql('postgres', $placements_sql), $before,
+	'refused as a whole: not even the other table\'s shards moved');
+
+# a stream without queries moves, and so does a table of another group
+# during a rebalance limited to it
+$c->safe_psql('postgres', "SELECT citus_move_shard_placement($other1, '127.0.0.1', $p1, '127.0.0.1', $p3, 'block_writes')");
+is($c->safe_psql('postgres', qq{
+	SELECT n.nodeport FROM pg_dist_placement p JOIN pg_dist_node n USING (groupid)
+	 WHERE p.shardid = $other1}), $p3, 'the shard of a stream without queries moved');
+$c->safe_psql('postgres', "SELECT rebalance_table_shards('other', shard_transfer_mode => 'block_writes')");
+is($c->safe_psql('postgres', 'SELECT count(*) FROM other'), '1000',
+	'the moved stream keeps its rows');
+
+# citus_remove_node refuses a node that holds shards
+my ($ret, $out, $err) = $c->psql('postgres',
+	"SELECT citus_remove_node('127.0.0.1', $p1)");
+note($err);
+isnt($ret, 0, 'citus_remove_node refuses a node holding shards');
+like($err, qr/cannot remove or disable the node|has active shard placements|shard placements/,
+	'citus_remove_node says why');
+
+# once the query is dropped on every node, the stream's shards move
+$c->safe_psql('postgres', q{
+	UPDATE stream.distributed_queries SET desired_status = 'dropped' WHERE name = 'q';
+	INSERT INTO stream.distributed_query_shards (name, shardid, shard_query, applied_status)
+	VALUES ('q', 1, 'q_s1', 'active')});
+refused("SELECT citus_move_shard_placement($ev1, '127.0.0.1', $p1, '127.0.0.1', $p3, 'block_writes')",
+	'a dropped query that a node still runs');
+$c->safe_psql('postgres', q{
+	UPDATE stream.distributed_query_shards SET applied_status = 'dropped' WHERE name = 'q'});
+$c->safe_psql('postgres', "SELECT citus_move_shard_placement($ev1, '127.0.0.1', $p1, '127.0.0.1', $p3, 'block_writes')");
+is($c->safe_psql('postgres', qq{
+	SELECT n.nodeport FROM pg_dist_placement p JOIN pg_dist_node n USING (groupid)
+	 WHERE p.shardid = $ev1}), $p3, 'the stream\'s shard moves once its query is dropped everywhere');
+is($c->safe_psql('postgres', 'SELECT count(*) FROM ev'), '1000', 'and keeps its rows');
+
+done_testing();
