@@ -1,6 +1,8 @@
 # Operations on a Citus cluster with distributed streams: Citus's shard
 # moves, copies, splits and rebalances are refused on the coordinator while
-# a distributed query holds the shards (and work on a stream without one).
+# a distributed query holds the shards (and work on a stream without one);
+# a worker node stopped in immediate mode in the middle of a batch catches
+# up exactly once; the coordinator's restart stops nothing on the workers.
 use strict;
 use warnings;
 use FindBin;
@@ -10,7 +12,9 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use PgsCitus;
 
-my ($c, @w) = PgsCitus::cluster('ops', workers => 2);
+# shard queries started by hand write their target shards directly
+my ($c, @w) = PgsCitus::cluster('ops', workers => 2,
+	conf => 'citus.enable_manual_changes_to_shards = on');
 my ($w1, $w2) = @w;
 my ($p1, $p2) = ($w1->port, $w2->port);
 
@@ -170,5 +174,137 @@ is($c->safe_psql('postgres', qq{
 	SELECT n.nodeport FROM pg_dist_placement p JOIN pg_dist_node n USING (groupid)
 	 WHERE p.shardid = $ev1}), $p3, 'the stream\'s shard moves once its query is dropped everywhere');
 is($c->safe_psql('postgres', 'SELECT count(*) FROM ev'), '1000', 'and keeps its rows');
+
+##########################################################################
+# A worker node stopped in immediate mode in the middle of a batch.
+#
+# The shard queries run where the shards are: started through the
+# coordinator's stream.start_query where it starts them on the nodes, else
+# by hand on each node as the coordinator would (the shard registered as a
+# stream, a local query over it writing the co-located target shard).
+my @nodes = ($w1, $w2, $w3);
+my %node_by_port = map { $_->port => $_ } @nodes;
+
+# Citus created pg_streaming on the workers in prepared transactions, whose
+# commit tells no launcher: a restart lets each worker's launcher find it
+$_->restart for @nodes;
+my $distributed = $c->safe_psql('postgres',
+	"SELECT to_regprocedure('stream._reconcile_distributed(text)') IS NOT NULL") eq 't';
+note($distributed ? 'shard queries started by the coordinator'
+	: 'shard queries started by hand on the nodes');
+
+# a batch of 200 rows takes about a second (Citus creates the function on
+# every node)
+$c->safe_psql('postgres', q{
+	CREATE FUNCTION slow(x int) RETURNS int LANGUAGE plpgsql IMMUTABLE
+	AS $$ BEGIN PERFORM pg_sleep(0.005); RETURN x; END $$});
+$c->safe_psql('postgres', q{
+	SET citus.shard_count = 6;
+	CREATE TABLE kv (tenant int, v int);
+	SELECT stream.create_stream('kv');
+	SELECT create_distributed_table('kv', 'tenant');
+	CREATE TABLE kt (tenant int, v int);
+	SELECT create_distributed_table('kt', 'tenant', colocate_with => 'kv');
+});
+# each shard of kv: its id, its node, the co-located shard of kt
+my @shards = map { [ split /\|/ ] } split /\n/, $c->safe_psql('postgres', q{
+	SELECT s.shardid, n.nodeport, shard_name('kv', s.shardid), shard_name('kt', t.shardid)
+	  FROM pg_dist_shard s
+	  JOIN pg_dist_shard t ON t.logicalrelid = 'kt'::regclass
+	   AND t.shardminvalue = s.shardminvalue
+	  JOIN pg_dist_placement p ON p.shardid = s.shardid
+	  JOIN pg_dist_node n ON n.groupid = p.groupid
+	 WHERE s.logicalrelid = 'kv'::regclass ORDER BY s.shardid});
+if ($distributed)
+{
+	$c->safe_psql('postgres', q{
+		SELECT stream.start_query('kq', 'SELECT tenant, slow(v) AS v FROM kv', 'kt',
+								  max_rows_per_batch => 200)});
+	$c->poll_query_until('postgres', "SELECT stream._reconcile_distributed('kq') = 0")
+	  or die 'the shard queries do not start';
+}
+else
+{
+	for my $s (@shards)
+	{
+		my ($shardid, $port, $src, $tgt) = @$s;
+		$node_by_port{$port}->safe_psql('postgres', qq{
+			INSERT INTO stream.streams (relid) VALUES ('public.$src');
+			SELECT stream.start_query('kq_s$shardid', 'SELECT tenant, slow(v) AS v FROM public.$src',
+									  'public.$tgt', max_rows_per_batch => 200)});
+	}
+}
+
+# the shard queries' pending batches on a node: an offsets row without a commit
+my $pending_sql = q{
+	SELECT coalesce(string_agg(d.name || ':' || o.batch_id, ',' ORDER BY d.name), '')
+	  FROM stream.checkpoint_offsets o JOIN stream.query_defs d USING (query_id)
+	 WHERE NOT EXISTS (SELECT 1 FROM stream.checkpoint_commits k
+					    WHERE k.query_id = o.query_id AND k.batch_id = o.batch_id)};
+my ($victim) = grep { $_->port == $shards[0][1] } @nodes;
+
+$c->safe_psql('postgres', 'INSERT INTO kv SELECT g % 60, g FROM generate_series(1, 6000) g');
+$victim->poll_query_until('postgres', "SELECT ($pending_sql) <> ''")
+  or die 'no batch in flight: ' . $victim->safe_psql('postgres', q{
+	SELECT name, status, last_error FROM stream.queries;
+	SELECT count(*) FROM stream.checkpoint_commits;
+	SELECT pid, backend_type, state, left(query, 60) FROM pg_stat_activity;
+	SELECT * FROM stream.streams});
+my $pending = $victim->safe_psql('postgres', $pending_sql);
+$victim->stop('immediate');
+note("stopped in the middle of $pending");
+ok($pending ne '', 'the node was stopped in the middle of a batch');
+
+# writes to the other nodes' shards go on while it is down
+$c->safe_psql('postgres', q{
+	INSERT INTO kv SELECT tenant, 100000 + v FROM
+		(SELECT g % 60 AS tenant, g AS v FROM generate_series(1, 600) g) r
+	 WHERE get_shard_id_for_distribution_column('kv', tenant) IN
+		   (SELECT p.shardid FROM pg_dist_placement p JOIN pg_dist_node n USING (groupid)
+			 WHERE n.nodeport <> } . $victim->port . q{)});
+$victim->start;
+$c->safe_psql('postgres', 'INSERT INTO kv SELECT g % 60, 200000 + g FROM generate_series(1, 600) g');
+
+my $total = $c->safe_psql('postgres', 'SELECT count(*) FROM kv');
+ok($c->poll_query_until('postgres', "SELECT count(*) = $total FROM kt"),
+	'the target caught up after the node\'s restart');
+is($c->safe_psql('postgres', q{
+	SELECT (SELECT count(*) FROM (SELECT tenant, v FROM kv EXCEPT ALL SELECT tenant, v FROM kt) a),
+		   (SELECT count(*) FROM (SELECT tenant, v FROM kt EXCEPT ALL SELECT tenant, v FROM kv) b)}),
+	'0|0', 'exactly once: the target holds every row of the stream once');
+is($victim->safe_psql('postgres', $pending_sql), '', 'no batch is left pending on the node');
+# the batch in flight was replayed and committed once
+my ($pq, $pb) = split /:/, (split /,/, $pending)[0];
+is($victim->safe_psql('postgres', qq{
+	SELECT count(*) FROM stream.checkpoint_commits k JOIN stream.query_defs d USING (query_id)
+	 WHERE d.name = '$pq' AND k.batch_id = $pb}), '1',
+	'the interrupted batch committed once after the restart');
+
+##########################################################################
+# The coordinator's restart stops nothing on the workers: while it is down,
+# writes routed by a worker keep reaching the shards and the shard queries
+# keep committing.
+sub commits_on_workers
+{
+	my $n = 0;
+	$n += $_->safe_psql('postgres', 'SELECT count(*) FROM stream.checkpoint_commits') for @nodes;
+	return $n;
+}
+my $commits_before = commits_on_workers();
+$c->stop('immediate');
+$w2->safe_psql('postgres', 'INSERT INTO kv SELECT g % 60, 300000 + g FROM generate_series(1, 1200) g');
+my $total_down = $w2->safe_psql('postgres', 'SELECT count(*) FROM kv');
+ok($w2->poll_query_until('postgres', "SELECT count(*) = $total_down FROM kt"),
+	'with the coordinator down, the shard queries delivered the rows written through a worker');
+ok(commits_on_workers() > $commits_before, 'and committed batches meanwhile');
+$c->start;
+is($c->safe_psql('postgres', q{
+	SELECT (SELECT count(*) FROM (SELECT tenant, v FROM kv EXCEPT ALL SELECT tenant, v FROM kt) a),
+		   (SELECT count(*) FROM (SELECT tenant, v FROM kt EXCEPT ALL SELECT tenant, v FROM kv) b)}),
+	'0|0', 'after the coordinator\'s restart, still every row once');
+my $active = 0;
+$active += $_->safe_psql('postgres',
+	"SELECT count(*) FROM stream.queries WHERE name LIKE 'kq_s%' AND status = 'active'") for @nodes;
+is($active, scalar(@shards), 'every shard query is still active');
 
 done_testing();
