@@ -11,6 +11,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use PgsCitus;
+use IPC::Run;
 
 # shard queries started by hand write their target shards directly
 my ($c, @w) = PgsCitus::cluster('ops', workers => 2,
@@ -65,14 +66,16 @@ my $other1 = shard_on('other', $p1);
 # refused, with SQLSTATE 0A000, the stream named, the detail and the hint
 sub refused
 {
-	my ($sql, $name) = @_;
+	my ($sql, $name, $stream, $query) = @_;
+	$stream //= 'public.ev';
+	$query //= 'q';
 	my ($ret, $out, $err) = $c->psql('postgres',
 		"\\set VERBOSITY verbose\n$sql", on_error_stop => 1);
 	note("$name: $err");
 	isnt($ret, 0, "$name: refused");
-	like($err, qr/ERROR:  0A000: cannot move shards of stream "public\.ev"/,
+	like($err, qr/ERROR:  0A000: cannot move shards of stream "\Q$stream\E"/,
 		"$name: 0A000 naming the stream");
-	like($err, qr/DETAIL:  .*distributed query "q" reads/s, "$name: detail");
+	like($err, qr/DETAIL:  .*distributed query "\Q$query\E" reads/s, "$name: detail");
 	like($err, qr/HINT:  Stop the stream's writers/, "$name: hint");
 }
 
@@ -234,6 +237,39 @@ else
 									  'public.$tgt', max_rows_per_batch => 200)});
 	}
 }
+
+# a shard move during ingest is refused, and nothing is lost or doubled
+$c->safe_psql('postgres', q{
+	INSERT INTO stream.distributed_queries
+		(name, owner, query_text, search_path, stream_relid, target_relid,
+		 distribution_column, placement)
+	VALUES ('kq', current_user::regrole, 'SELECT tenant, slow(v) AS v FROM kv', 'public',
+			'kv', 'kt', 'tenant', 'per_shard')}) unless $distributed;
+my ($wout, $werr) = ('', '');
+my $writer = IPC::Run::start(
+	[ 'psql', '-X', '-q', '-d', $c->connstr('postgres'), '-c', q{
+		DO $$
+		BEGIN
+			FOR i IN 1..40 LOOP
+				INSERT INTO kv SELECT g % 60, 1000000 + i * 100 + g FROM generate_series(1, 60) g;
+				COMMIT;
+				PERFORM pg_sleep(0.05);
+			END LOOP;
+		END $$} ],
+	'>', \$wout, '2>', \$werr);
+$c->poll_query_until('postgres', 'SELECT count(*) >= 600 FROM kv') or die 'no ingest';
+my $target_port = $shards[0][1] == $p1 ? $p2 : $p1;
+refused("SELECT citus_move_shard_placement($shards[0][0], '127.0.0.1', $shards[0][1], '127.0.0.1', $target_port, 'block_writes')",
+	'move of a stream shard during ingest', 'public.kv', 'kq');
+$writer->finish;
+is($werr, '', 'the writer was not disturbed');
+is($c->safe_psql('postgres', 'SELECT count(*) FROM kv'), '2400', 'every row of the writer is in the stream');
+ok($c->poll_query_until('postgres', 'SELECT count(*) = 2400 FROM kt'),
+	'the shard queries delivered them');
+is($c->safe_psql('postgres', q{
+	SELECT (SELECT count(*) FROM (SELECT tenant, v FROM kv EXCEPT ALL SELECT tenant, v FROM kt) a),
+		   (SELECT count(*) FROM (SELECT tenant, v FROM kt EXCEPT ALL SELECT tenant, v FROM kv) b)}),
+	'0|0', 'exactly once across the refused move');
 
 # the shard queries' pending batches on a node: an offsets row without a commit
 my $pending_sql = q{
