@@ -13,9 +13,7 @@ use Test::More;
 use PgsCitus;
 use IPC::Run;
 
-# shard queries started by hand write their target shards directly
-my ($c, @w) = PgsCitus::cluster('ops', workers => 2,
-	conf => 'citus.enable_manual_changes_to_shards = on');
+my ($c, @w) = PgsCitus::cluster('ops', workers => 2);
 my ($w1, $w2) = @w;
 my ($p1, $p2) = ($w1->port, $w2->port);
 
@@ -183,8 +181,7 @@ is($c->safe_psql('postgres', 'SELECT count(*) FROM ev'), '1000', 'and keeps its 
 #
 # The shard queries run where the shards are: started through the
 # coordinator's stream.start_query where it starts them on the nodes, else
-# by hand on each node as the coordinator would (the shard registered as a
-# stream, a local query over it writing the co-located target shard).
+# on each node with stream._start_shard_query as the coordinator would.
 my @nodes = ($w1, $w2, $w3);
 my %node_by_port = map { $_->port => $_ } @nodes;
 
@@ -194,7 +191,7 @@ $_->restart for @nodes;
 my $distributed = $c->safe_psql('postgres',
 	"SELECT to_regprocedure('stream._reconcile_distributed(text)') IS NOT NULL") eq 't';
 note($distributed ? 'shard queries started by the coordinator'
-	: 'shard queries started by hand on the nodes');
+	: 'shard queries started on the nodes with stream._start_shard_query');
 
 # a batch of 200 rows takes about a second (Citus creates the function on
 # every node)
@@ -232,9 +229,10 @@ else
 	{
 		my ($shardid, $port, $src, $tgt) = @$s;
 		$node_by_port{$port}->safe_psql('postgres', qq{
-			INSERT INTO stream.streams (relid) VALUES ('public.$src');
-			SELECT stream.start_query('kq_s$shardid', 'SELECT tenant, slow(v) AS v FROM public.$src',
-									  'public.$tgt', max_rows_per_batch => 200)});
+			SELECT stream._start_shard_query('kq', 'kq_s$shardid',
+				'SELECT tenant, slow(v) AS v FROM kv', 'public',
+				'public.$src', 'public.$tgt', '{"public.kv": "public.$src"}',
+				'{"max_rows_per_batch": 200}')});
 	}
 }
 
