@@ -2,7 +2,9 @@
 # moves, copies, splits and rebalances are refused on the coordinator while
 # a distributed query holds the shards (and work on a stream without one);
 # a worker node stopped in immediate mode in the middle of a batch catches
-# up exactly once; the coordinator's restart stops nothing on the workers.
+# up exactly once; the coordinator's restart stops nothing on the workers;
+# a dump of the coordinator restores into a new database of the cluster,
+# whose streams are distributed again by hand.
 use strict;
 use warnings;
 use FindBin;
@@ -340,5 +342,69 @@ my $active = 0;
 $active += $_->safe_psql('postgres',
 	"SELECT count(*) FROM stream.queries WHERE name LIKE 'kq_s%' AND status = 'active'") for @nodes;
 is($active, scalar(@shards), 'every shard query is still active');
+
+##########################################################################
+# pg_dump of the coordinator: Citus's metadata (pg_dist_*) is not dumped,
+# so a distributed table comes back as a local table (a stream as a
+# stream_heap table), with every row (pg_dump reads it through the
+# coordinator), and pg_streaming's catalog with the distributed queries'
+# rows.  Restored in sections into a new database of the cluster, the
+# tables distributed again between the definitions and the data, the rows
+# go through the coordinator into the new shards.
+$c->safe_psql('postgres', 'CREATE DATABASE restored');
+for my $node (@nodes)
+{
+	$node->safe_psql('postgres', 'CREATE DATABASE restored');
+	$node->safe_psql('restored', 'CREATE EXTENSION citus');
+}
+my $dump = PostgreSQL::Test::Utils::tempdir . '/coord.dump';
+$c->command_ok([ 'pg_dump', '-Fc', '-f', $dump, '-d', $c->connstr('postgres') ],
+	'pg_dump of the coordinator');
+$c->command_ok([ 'pg_restore', '--exit-on-error', '--section=pre-data',
+				 '-d', $c->connstr('restored'), $dump ],
+	'pg_restore of the definitions into a new database');
+is($c->safe_psql('restored', q{
+	SELECT (SELECT count(*) FROM pg_dist_partition),
+		   (SELECT amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE c.oid = 'kv'::regclass)}),
+	'0|stream_heap', 'restored: no Citus metadata, the stream as a stream table');
+$c->safe_psql('restored', "SELECT citus_set_coordinator_host('127.0.0.1', " . $c->port . ")");
+$c->safe_psql('restored', "SELECT citus_add_node('127.0.0.1', " . $_->port . ")") for @nodes;
+$c->safe_psql('restored', q{
+	SET citus.shard_count = 6;
+	SELECT create_distributed_table('kv', 'tenant');
+	SELECT create_distributed_table('kt', 'tenant', colocate_with => 'kv');
+});
+$c->command_ok([ 'pg_restore', '--exit-on-error', '--section=data', '--section=post-data',
+				 '-d', $c->connstr('restored'), $dump ],
+	'pg_restore of the data through the coordinator');
+is($c->safe_psql('restored', q{
+	SELECT (SELECT count(*) FROM stream.streams WHERE relid = 'kv'::regclass),
+		   (SELECT string_agg(name, ',' ORDER BY name) FROM stream.distributed_queries),
+		   (SELECT count(*) FROM kv)}),
+	'1|kq,q|' . $c->safe_psql('postgres', 'SELECT count(*) FROM kv'),
+	'the stream registered, the distributed queries\' rows, every row of the stream');
+is($c->safe_psql('restored', q{
+	SELECT (SELECT count(*) FROM (SELECT tenant, v FROM kv EXCEPT ALL SELECT tenant, v FROM kt) a),
+		   (SELECT count(*) FROM (SELECT tenant, v FROM kt EXCEPT ALL SELECT tenant, v FROM kv) b)}),
+	'0|0', 'distributed again: the stream and its target as they were dumped');
+my $sh = $c->safe_psql('restored', q{
+	SELECT n.nodeport || ' ' || shard_name('kv', s.shardid)
+	  FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid)
+	  JOIN pg_dist_node n USING (groupid)
+	 WHERE s.logicalrelid = 'kv'::regclass ORDER BY s.shardid LIMIT 1});
+my ($shport, $shname) = split / /, $sh;
+is($node_by_port{$shport}->safe_psql('restored', qq{
+	SET citus.override_table_visibility = off;
+	SELECT amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam
+	 WHERE c.oid = 'public.$shname'::regclass}), 'stream_heap',
+	'its new shards are stream tables');
+# the restored rows of the distributed queries name the old cluster's
+# shards: they hold the new shards in place until they are dropped
+my $other_port = (grep { $_ != $shport } map { $_->port } @nodes)[0];
+my ($rret, $rout, $rerr) = $c->psql('restored', qq{
+	SELECT citus_move_shard_placement(shardid, '127.0.0.1', $shport, '127.0.0.1', $other_port, 'block_writes')
+	  FROM pg_dist_shard WHERE shard_name('kv', shardid) = '$shname'});
+like($rerr, qr/cannot move shards of stream "public\.kv"/,
+	'a restored distributed query still holds its stream\'s new shards');
 
 done_testing();
