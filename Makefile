@@ -35,6 +35,7 @@ OBJS = \
 	src/catalog/retention_catalog.o \
 	src/catalog/dead_letter_catalog.o \
 	src/catalog/file_source_catalog.o \
+	src/catalog/distributed_catalog.o \
 	src/catalog/dead_letter_delivery.o \
 	src/state/agg_shape.o \
 	src/state/agg_funcs.o \
@@ -53,6 +54,7 @@ OBJS = \
 	src/api/management.o \
 	src/api/serving.o \
 	src/api/file_sources.o \
+	src/api/distributed.o \
 	src/bgw/shared.o \
 	src/bgw/launcher.o \
 	src/bgw/scheduler.o \

@@ -64,3 +64,10 @@ SELECT pg_catalog.pg_extension_config_dump('stream.distributed_query_shards', ''
 ALTER TABLE stream.query_defs ADD COLUMN distributed_query text;
 COMMENT ON COLUMN stream.query_defs.distributed_query IS
 'on a Citus node: the coordinator''s distributed query this query runs one shard of, NULL for a query of this database alone';
+
+CREATE FUNCTION stream._reconcile_distributed(name text DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'stream_reconcile_distributed'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stream._reconcile_distributed(text) IS
+'on a Citus coordinator: bring each shard of the named distributed query (NULL: of every one the caller may manage) to the status its query asks for, on the shard''s node; returns the shard rows still not as desired';
