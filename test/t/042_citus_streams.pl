@@ -197,4 +197,39 @@ for my $i (0 .. $#ev)
 		"target shard $out[$i]->[1] holds the rows of stream shard $ev[$i]->[1]");
 }
 
+# Citus changes the shards as the coordinator's table changes: the nodes'
+# DDL guards let it, and still guard a shard that local queries read
+as_alice($c, 'ALTER TABLE ev ADD COLUMN extra int');
+is($ev[0]->[2]->safe_psql('postgres',
+	"SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.$ev[0]->[1]'::regclass AND attname = 'extra'"),
+	'1', 'a column added to the distributed stream reaches its registered shards');
+like(try_alice($ev[0]->[2], "SET citus.enable_manual_changes_to_shards = on;
+	ALTER TABLE $ev[0]->[1] ALTER COLUMN _stream_xid DROP DEFAULT"),
+	qr/cannot change shard public.$ev[0]->[1] of a distributed stream this way/,
+	'a shard hidden from pg_class is still guarded while a query of its node reads it');
+
+# drop_stream on a distributed stream: refused while queries read a shard,
+# then every shard stops being a stream with it
+like(try_alice($c, "SELECT stream.drop_stream('ev2')"),
+	qr/cannot change shard public.ev2_\d+ of a distributed stream this way.*dj_s\d+/s,
+	'drop_stream is refused while shard queries read the shards, naming them');
+$c->safe_psql('postgres', q{INSERT INTO stream.distributed_queries
+	(name, owner, query_text, search_path, stream_relid, target_relid, distribution_column, placement)
+	VALUES ('dj', 'alice', 'SELECT 1', 'public', 'ev2', 'out2', 'tenant', 'per_shard')});
+like(try_alice($c, "SELECT stream.drop_stream('ev2')"),
+	qr/cannot drop stream "ev2" because distributed queries read it/,
+	'drop_stream is refused while the coordinator lists distributed queries over the stream');
+$c->safe_psql('postgres', q{DELETE FROM stream.distributed_queries WHERE name = 'dj'});
+as_alice($_->[2], "SELECT stream.drop_query('dj_s$_->[0]')") for @ev2;
+as_alice($c, "SELECT stream.drop_stream('ev2')");
+for my $s (@ev2)
+{
+	is($s->[2]->safe_psql('postgres', sprintf(q{SET citus.show_shards_for_app_name_prefixes = '*';
+		SELECT am.amname || ' ' || (SELECT count(*) FROM pg_attribute WHERE attrelid = c.oid AND attname = '_stream_xid' AND NOT attisdropped)
+		       || ' ' || (SELECT count(*) FROM stream.streams WHERE relid = c.oid)
+		  FROM pg_class c JOIN pg_am am ON am.oid = c.relam WHERE c.oid = to_regclass('public.%s')}, $s->[1])),
+		'heap 0 0', "shard $s->[1] is an ordinary table again, and no longer a stream of its node");
+}
+is($c->safe_psql('postgres', 'SELECT count(*) FROM ev2'), '400', 'the rows of the stream stay');
+
 done_testing();
