@@ -105,8 +105,12 @@ like(try_alice($c, 'UPDATE ev2 SET v = 0'), qr/cannot update rows of stream tabl
 	'UPDATE through the coordinator is refused by the shard');
 like(try_alice($c, 'DELETE FROM ev2'), qr/cannot delete rows of stream table "ev2_\d+"/,
 	'DELETE through the coordinator is refused by the shard');
+like(try_alice($c, 'TRUNCATE ev2'), qr/cannot truncate stream table "ev2(_\d+)?"/,
+	'TRUNCATE through the coordinator is refused');
 for my $s ($ev[0], $ev2[0])
 {
+	like(try_alice($s->[2], "SET citus.enable_manual_changes_to_shards = on; TRUNCATE $s->[1]"),
+		qr/cannot truncate stream table "$s->[1]"/, "TRUNCATE on shard $s->[1] is refused");
 	like(try_alice($s->[2], "SET citus.enable_manual_changes_to_shards = on; UPDATE $s->[1] SET v = 0"),
 		qr/cannot update rows of stream table "$s->[1]"/, "UPDATE on shard $s->[1] is refused");
 	like(try_alice($s->[2], "SET citus.enable_manual_changes_to_shards = on; DELETE FROM $s->[1]"),
