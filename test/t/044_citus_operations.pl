@@ -181,19 +181,10 @@ is($c->safe_psql('postgres', 'SELECT count(*) FROM ev'), '1000', 'and keeps its 
 ##########################################################################
 # A worker node stopped in immediate mode in the middle of a batch.
 #
-# The shard queries run where the shards are: started through the
-# coordinator's stream.start_query where it starts them on the nodes, else
-# on each node with stream._start_shard_query as the coordinator would.
+# The coordinator's stream.start_query starts one shard query per shard
+# of the stream, on the node holding it.
 my @nodes = ($w1, $w2, $w3);
 my %node_by_port = map { $_->port => $_ } @nodes;
-
-# Citus created pg_streaming on the workers in prepared transactions, whose
-# commit tells no launcher: a restart lets each worker's launcher find it
-$_->restart for @nodes;
-my $distributed = $c->safe_psql('postgres',
-	"SELECT to_regprocedure('stream._reconcile_distributed(text)') IS NOT NULL") eq 't';
-note($distributed ? 'shard queries started by the coordinator'
-	: 'shard queries started on the nodes with stream._start_shard_query');
 
 # a batch of 200 rows takes about a second (Citus creates the function on
 # every node)
@@ -217,34 +208,13 @@ my @shards = map { [ split /\|/ ] } split /\n/, $c->safe_psql('postgres', q{
 	  JOIN pg_dist_placement p ON p.shardid = s.shardid
 	  JOIN pg_dist_node n ON n.groupid = p.groupid
 	 WHERE s.logicalrelid = 'kv'::regclass ORDER BY s.shardid});
-if ($distributed)
-{
-	$c->safe_psql('postgres', q{
-		SELECT stream.start_query('kq', 'SELECT tenant, slow(v) AS v FROM kv', 'kt',
-								  max_rows_per_batch => 200)});
-	$c->poll_query_until('postgres', "SELECT stream._reconcile_distributed('kq') = 0")
-	  or die 'the shard queries do not start';
-}
-else
-{
-	for my $s (@shards)
-	{
-		my ($shardid, $port, $src, $tgt) = @$s;
-		$node_by_port{$port}->safe_psql('postgres', qq{
-			SELECT stream._start_shard_query('kq', 'kq_s$shardid',
-				'SELECT tenant, slow(v) AS v FROM kv', 'public',
-				'public.$src', 'public.$tgt', '{"public.kv": "public.$src"}',
-				'{"max_rows_per_batch": 200}')});
-	}
-}
+$c->safe_psql('postgres', q{
+	SELECT stream.start_query('kq', 'SELECT tenant, slow(v) AS v FROM kv', 'kt',
+							  max_rows_per_batch => 200)});
+$c->poll_query_until('postgres', "SELECT stream._reconcile_distributed('kq') = 0")
+  or die 'the shard queries do not start';
 
 # a shard move during ingest is refused, and nothing is lost or doubled
-$c->safe_psql('postgres', q{
-	INSERT INTO stream.distributed_queries
-		(name, owner, query_text, search_path, stream_relid, target_relid,
-		 distribution_column, placement)
-	VALUES ('kq', current_user::regrole, 'SELECT tenant, slow(v) AS v FROM kv', 'public',
-			'kv', 'kt', 'tenant', 'per_shard')}) unless $distributed;
 my ($wout, $werr) = ('', '');
 my $writer = IPC::Run::start(
 	[ 'psql', '-X', '-q', '-d', $c->connstr('postgres'), '-c', q{
@@ -379,9 +349,9 @@ $c->command_ok([ 'pg_restore', '--exit-on-error', '--section=data', '--section=p
 	'pg_restore of the data through the coordinator');
 is($c->safe_psql('restored', q{
 	SELECT (SELECT count(*) FROM stream.streams WHERE relid = 'kv'::regclass),
-		   (SELECT string_agg(name, ',' ORDER BY name) FROM stream.distributed_queries),
+		   (SELECT count(*) FROM stream.distributed_queries WHERE name = 'kq'),
 		   (SELECT count(*) FROM kv)}),
-	'1|kq,q|' . $c->safe_psql('postgres', 'SELECT count(*) FROM kv'),
+	'1|1|' . $c->safe_psql('postgres', 'SELECT count(*) FROM kv'),
 	'the stream registered, the distributed queries\' rows, every row of the stream');
 is($c->safe_psql('restored', q{
 	SELECT (SELECT count(*) FROM (SELECT tenant, v FROM kv EXCEPT ALL SELECT tenant, v FROM kt) a),
