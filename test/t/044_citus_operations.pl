@@ -314,6 +314,42 @@ $active += $_->safe_psql('postgres',
 is($active, scalar(@shards), 'every shard query is still active');
 
 ##########################################################################
+# The safe way to move the shards of a stream a distributed query reads:
+# writers stopped, the query caught up and dropped on every node, the move,
+# the query started again from 'latest' into the same target.  Every row
+# reaches the target once.
+{
+	# (stream.process_all_available on the distributed query, where it exists)
+	ok($c->poll_query_until('postgres',
+			'SELECT (SELECT count(*) FROM kv) = (SELECT count(*) FROM kt)'),
+		'safe move: the query caught up');
+	$c->safe_psql('postgres', "SELECT stream.drop_query('kq')");
+	ok($c->poll_query_until('postgres', q{
+		SELECT stream._reconcile_distributed('kq') = 0
+		   AND NOT EXISTS (SELECT 1 FROM stream.distributed_queries WHERE name = 'kq')}),
+		'safe move: the query dropped on every node');
+	my ($sid, $sport) = @{ $shards[0] };
+	my $to = (grep { $_ != $sport } map { $_->port } @nodes)[0];
+	$c->safe_psql('postgres', "SELECT citus_move_shard_placement($sid, '127.0.0.1', $sport, '127.0.0.1', $to, 'block_writes')");
+	is($c->safe_psql('postgres', qq{
+		SELECT n.nodeport FROM pg_dist_placement p JOIN pg_dist_node n USING (groupid)
+		 WHERE p.shardid = $sid}), $to, 'safe move: the shard moved');
+	$c->safe_psql('postgres', q{
+		SELECT stream.start_query('kq', 'SELECT tenant, slow(v) AS v FROM kv', 'kt',
+								  max_rows_per_batch => 200, starting_from => 'latest')});
+	$c->poll_query_until('postgres', "SELECT stream._reconcile_distributed('kq') = 0")
+	  or die 'the shard queries do not start again';
+	$c->safe_psql('postgres', 'INSERT INTO kv SELECT g % 60, 400000 + g FROM generate_series(1, 600) g');
+	my $n = $c->safe_psql('postgres', 'SELECT count(*) FROM kv');
+	ok($c->poll_query_until('postgres', "SELECT count(*) = $n FROM kt"),
+		'safe move: the rows written after the restart arrive');
+	is($c->safe_psql('postgres', q{
+		SELECT (SELECT count(*) FROM (SELECT tenant, v FROM kv EXCEPT ALL SELECT tenant, v FROM kt) a),
+			   (SELECT count(*) FROM (SELECT tenant, v FROM kt EXCEPT ALL SELECT tenant, v FROM kv) b)}),
+		'0|0', 'safe move: every row of the stream once in the target');
+}
+
+##########################################################################
 # pg_dump of the coordinator: Citus's metadata (pg_dist_*) is not dumped,
 # so a distributed table comes back as a local table (a stream as a
 # stream_heap table), with every row (pg_dump reads it through the
