@@ -762,9 +762,11 @@ dd_reconcile_shard(PgsDistShard *s)
 		MemoryContextSwitchTo(cxt);
 		PG_TRY();
 		{
+			/* restricted: nothing here is to change the session's state */
 			if (saved_user != s->query.owner)
 				SetUserIdAndSecContext(s->query.owner,
-									   saved_sec | SECURITY_LOCAL_USERID_CHANGE);
+									   saved_sec | SECURITY_LOCAL_USERID_CHANGE |
+									   SECURITY_RESTRICTED_OPERATION);
 			if (SPI_connect() != SPI_OK_CONNECT)
 				elog(ERROR, "SPI_connect failed");
 			step = dd_reconcile_step(s, &step_error);
