@@ -314,4 +314,9 @@ wait_for('after the node is back, every shard of q_ups is stopped', sub {
 		FROM stream.distributed_query_shards WHERE name = 'q_ups'}) eq 't';
 });
 
+for my $n ($c, @w)
+{
+	unlike(slurp_file($n->logfile), qr/terminated by signal/, 'no process of ' . $n->name . ' crashed');
+}
+
 done_testing();
