@@ -341,3 +341,19 @@ AS 'MODULE_PATHNAME', 'stream_deliver_dead_letters'
 LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stream.deliver_dead_letters(text) IS
 'deliver the rows a query set aside (stream.dead_letters) again through its current text, as its owner, after stream.alter_query fixed it: each row written is marked delivered in the same transaction, a row that fails again keeps waiting with its new error; returns the rows delivered';
+
+CREATE FUNCTION stream._query_shards(progress boolean)
+RETURNS TABLE (name text, shardid bigint, node text, shard_query text,
+               applied_status text, last_error text, desired_status text,
+               node_error text, figures jsonb)
+AS 'MODULE_PATHNAME', 'stream_query_shards'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream._query_shards(boolean) IS
+'internal: the shards of the distributed queries the current role may see, with the node''s stream.queries row of each shard''s query (progress false), or its stream.progress rows (true), asked of every node at once as the current role';
+
+CREATE FUNCTION stream._node_figures(progress boolean, names text[])
+RETURNS text
+AS 'MODULE_PATHNAME', 'stream_node_figures'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream._node_figures(boolean, text[]) IS
+'internal: on a Citus node, the current role''s stream.queries rows (progress false) or stream.progress rows (true) of the named queries as a JSON array, for the coordinator';
