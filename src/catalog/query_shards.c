@@ -136,10 +136,10 @@ pgs_node_figures(bool progress, Datum names)
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		if (SPI_execute_with_args(progress ?
-								  "SELECT pg_catalog.coalesce(pg_catalog.json_agg(pg_catalog.to_jsonb(p))::text, '[]')"
+								  "SELECT COALESCE(pg_catalog.json_agg(pg_catalog.to_jsonb(p))::text, '[]')"
 								  " FROM stream.progress p"
 								  " WHERE p.query OPERATOR(pg_catalog.=) ANY ($1)" :
-								  "SELECT pg_catalog.coalesce(pg_catalog.json_agg(pg_catalog.to_jsonb(q))::text, '[]')"
+								  "SELECT COALESCE(pg_catalog.json_agg(pg_catalog.to_jsonb(q))::text, '[]')"
 								  " FROM stream.queries q"
 								  " WHERE q.name OPERATOR(pg_catalog.=) ANY ($1)",
 								  1, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)

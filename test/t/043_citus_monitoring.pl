@@ -1,0 +1,156 @@
+# Monitoring a distributed query from the coordinator: stream.queries shows
+# it once, with its figures summed over the shards; stream.query_shards one
+# row per shard with its node and the node's own figures; stream.progress
+# the shards' batches; process_all_available and await_termination work on
+# it there.  As the owner (an unprivileged role) and as a stranger, who sees
+# nothing and may do nothing.  A stopped worker node shows its shards'
+# error rows while the other node's figures remain.
+use strict; use warnings;
+use FindBin; use lib "$FindBin::RealBin/../perl";
+use PostgreSQL::Test::Cluster; use PostgreSQL::Test::Utils; use Test::More;
+use PgsCitus;
+
+my ($c, @w) = PgsCitus::cluster('mon');
+
+sub as
+{
+	my ($node, $role, $sql) = @_;
+	return $node->safe_psql('postgres', $sql, extra_params => ['-U', $role]);
+}
+
+sub as_fails
+{
+	my ($node, $role, $sql) = @_;
+	my ($ret, $out, $err) = $node->psql('postgres', $sql, extra_params => ['-U', $role]);
+	return $ret == 0 ? undef : $err;
+}
+
+$c->safe_psql('postgres', q{
+CREATE ROLE alice LOGIN;
+CREATE ROLE mallory LOGIN;
+GRANT CREATE ON SCHEMA public TO alice;
+});
+as($c, 'alice', q{
+SET citus.shard_count = 4;
+CREATE TABLE ev (tenant int, v int);
+SELECT stream.create_stream('ev');
+SELECT create_distributed_table('ev', 'tenant');
+CREATE TABLE tgt (tenant int, v int);
+SELECT create_distributed_table('tgt', 'tenant', colocate_with => 'ev');
+});
+
+# the shards, their co-located target shards and their nodes
+my %node_of_port = map { $_->port => $_ } @w;
+my @shards = map { [ split /\|/ ] } split /\n/, $c->safe_psql('postgres', q{
+SELECT s.shardid, t.shardid, n.nodename, n.nodeport
+  FROM pg_dist_shard s
+  JOIN pg_dist_shard t ON t.logicalrelid = 'tgt'::regclass AND t.shardminvalue = s.shardminvalue
+  JOIN pg_dist_placement p ON p.shardid = s.shardid
+  JOIN pg_dist_node n USING (groupid)
+ WHERE s.logicalrelid = 'ev'::regclass ORDER BY s.shardid});
+is(scalar(@shards), 4, 'four shards');
+my %on_node;
+$on_node{$_->[3]}++ for @shards;
+is(scalar(keys %on_node), 2, 'the shards are on both workers');
+
+# the coordinator's catalog, as its start path records it: not started yet
+$c->safe_psql('postgres', q{
+INSERT INTO stream.distributed_queries
+    (name, owner, query_text, search_path, stream_relid, target_relid,
+     distribution_column, placement, options)
+VALUES ('q', 'alice', 'SELECT tenant, v FROM ev', 'public', 'ev', 'tgt',
+        'tenant', 'per_shard', '{"trigger": "1 hour"}');
+} . join('', map { "INSERT INTO stream.distributed_query_shards (name, shardid, target_shardid, shard_query) VALUES ('q', $_->[0], $_->[1], 'q_s$_->[0]');\n" } @shards));
+
+is(as($c, 'alice', q{SELECT status, shards FROM stream.queries WHERE name = 'q'}),
+   'starting|4', 'before its shards start, the query is starting');
+is(as($c, 'alice', q{SELECT count(*), count(*) FILTER (WHERE status IS NULL AND node_error IS NULL) FROM stream.query_shards}),
+   '4|4', 'query_shards: a row per shard, no figures before they start');
+my $err = as_fails($c, 'alice', q{CALL stream.process_all_available('q')});
+like($err, qr/has not started on node/, 'process_all_available refuses shards that have not started');
+
+# the shard queries, started on their nodes as the owner (what the node
+# side does for the coordinator)
+for my $s (@shards)
+{
+	my ($sid, $tid, $host, $port) = @$s;
+	my $node = $node_of_port{$port};
+	$node->safe_psql('postgres', qq{
+INSERT INTO stream.streams (relid) VALUES ('public.ev_$sid'::regclass) ON CONFLICT DO NOTHING});
+	$node->safe_psql('postgres', qq{
+SET ROLE alice;
+SELECT stream.start_query('q_s$sid', 'SELECT tenant, v FROM ev_$sid',
+                          target => 'tgt_$tid', trigger => '1 hour');
+RESET ROLE;
+UPDATE stream.query_defs SET distributed_query = 'q' WHERE name = 'q_s$sid';
+});
+}
+$c->safe_psql('postgres', q{UPDATE stream.distributed_query_shards SET applied_status = 'active' WHERE name = 'q'});
+
+as($c, 'alice', q{INSERT INTO ev SELECT g % 37, g FROM generate_series(1, 1000) g});
+as($c, 'alice', q{CALL stream.process_all_available('q')});
+is(as($c, 'alice', q{SELECT count(*) FROM tgt}), '1000', 'process_all_available: every row in the target');
+is(as($c, 'alice', q{SELECT count(*), min(status), max(status), sum(input_rows), sum(output_rows), sum(shards), sum(last_batch_id) >= 4 FROM stream.queries WHERE name = 'q'}),
+   '1|active|active|1000|1000|4|t', 'stream.queries: the query once, active, input and output rows summed over its shards');
+is(as($c, 'alice', q{SELECT count(*) FROM stream.queries WHERE name LIKE 'q_s%'}), '0',
+   'the shard queries are not the coordinator\'s');
+
+my $expect = join("\n", map { "$_->[0]|$_->[2]:$_->[3]|q_s$_->[0]|active|active" } @shards);
+is(as($c, 'alice', q{SELECT shardid, node, shard_query, applied_status, status FROM stream.query_shards WHERE name = 'q' ORDER BY shardid}),
+   $expect, 'query_shards: one row per shard with its node and its query\'s status there');
+is(as($c, 'alice', q{SELECT sum(input_rows), sum(output_rows), bool_and(batches >= 1), bool_and(lag_seconds IS NOT NULL) FROM stream.query_shards WHERE name = 'q'}),
+   '1000|1000|t|t', 'query_shards: the nodes\' figures');
+is(as($c, 'alice', q{SELECT count(DISTINCT shard), sum(input_rows) FROM stream.progress WHERE query = 'q'}),
+   '4|1000', 'stream.progress: the shards\' batches, each named by its shard');
+
+# a stranger sees nothing and may do nothing
+is(as($c, 'mallory', q{SELECT (SELECT count(*) FROM stream.queries) + (SELECT count(*) FROM stream.query_shards) + (SELECT count(*) FROM stream.progress)}),
+   '0', 'a stranger sees no distributed query, shard or batch');
+$err = as_fails($c, 'mallory', q{CALL stream.process_all_available('q')});
+like($err, qr/permission denied for streaming query "q"/, 'a stranger may not process it');
+$err = as_fails($c, 'mallory', q{SELECT stream.await_termination('q', '10 ms')});
+like($err, qr/permission denied for streaming query "q"/, 'nor await it');
+
+# await_termination: active shards do not end
+is(as($c, 'alice', q{SELECT stream.await_termination('q', '300 ms')}), 'f',
+   'await_termination times out while the shards are active');
+
+# a shard's query failed on its node: the query is failed, naming the shard
+my ($fsid, undef, undef, $fport) = @{ $shards[0] };
+$node_of_port{$fport}->safe_psql('postgres', qq{
+UPDATE stream.query_defs SET status = 'failed', last_error = 'boom in a batch', last_error_sqlstate = '22012', last_error_at = now() WHERE name = 'q_s$fsid'});
+like(as($c, 'alice', q{SELECT status || ' ' || last_error FROM stream.queries WHERE name = 'q'}),
+   qr/^failed shard $fsid on .*: boom in a batch$/, 'a failed shard fails the query, named');
+$err = as_fails($c, 'alice', q{SELECT stream.await_termination('q', '5 s')});
+like($err, qr/distributed query "q" failed on node .*:$fport, shard $fsid/, 'await_termination raises a failed shard\'s error, naming node and shard');
+like($err, qr/boom in a batch/, 'with the shard query\'s error');
+$node_of_port{$fport}->safe_psql('postgres', qq{SET ROLE alice; SELECT stream.resume_query('q_s$fsid')});
+
+# a worker node stops: its shards show the error, the other node's remain
+my $down = $w[1];
+my $up_port = $w[0]->port;
+my $down_port = $down->port;
+my $up_count = grep { $_->[3] == $up_port } @shards;
+my $down_count = grep { $_->[3] == $down_port } @shards;
+my $up_rows = as($c, 'alice', qq{SELECT sum(input_rows) FROM stream.query_shards WHERE node LIKE '%:$up_port'});
+$down->stop('immediate');
+is(as($c, 'alice', qq{SELECT count(*) FILTER (WHERE node_error IS NOT NULL AND status IS NULL), count(*) FILTER (WHERE node_error IS NULL AND status = 'active'), sum(input_rows) FROM stream.query_shards WHERE name = 'q'}),
+   "$down_count|$up_count|$up_rows", 'a stopped node: its shards show the error, the others their figures');
+like(as($c, 'alice', qq{SELECT node_error FROM stream.query_shards WHERE node LIKE '%:$down_port' LIMIT 1}),
+   qr/did not answer/, 'the error says the node did not answer');
+like(as($c, 'alice', q{SELECT status || ' ' || last_error || ' ' || input_rows FROM stream.queries WHERE name = 'q'}),
+   qr/^active node .*:$down_port did not answer.* $up_rows$/, 'stream.queries still shows the query, with the node\'s error and the figures it has');
+$err = as_fails($c, 'alice', q{CALL stream.process_all_available('q')});
+like($err, qr/distributed query "q" failed on node .*:$down_port, shard \d+/, 'process_all_available names the node and the shard');
+$down->start;
+
+# stopped on every node: await_termination returns
+for my $s (@shards)
+{
+	$node_of_port{$s->[3]}->safe_psql('postgres', "SET ROLE alice; SELECT stream.stop_query('q_s$s->[0]')");
+}
+$c->safe_psql('postgres', q{UPDATE stream.distributed_queries SET desired_status = 'stopped' WHERE name = 'q'});
+is(as($c, 'alice', q{SELECT stream.await_termination('q', '10 s')}), 't', 'await_termination: every shard has stopped');
+is(as($c, 'alice', q{SELECT status FROM stream.queries WHERE name = 'q'}), 'stopped', 'stopped');
+
+done_testing();
