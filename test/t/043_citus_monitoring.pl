@@ -103,6 +103,27 @@ is(as($c, 'alice', q{SELECT sum(input_rows), sum(output_rows), bool_and(batches 
 is(as($c, 'alice', q{SELECT count(DISTINCT shard), sum(input_rows) FROM stream.progress WHERE query = 'q'}),
    '4|1000', 'stream.progress: the shards\' batches, each named by its shard');
 
+# what looking costs from the coordinator (noted, not judged): the median
+# of 5 executions, and a process_all_available with nothing to do
+sub median { my @s = sort { $a <=> $b } @_; return $s[$#s / 2]; }
+for my $view ('stream.queries', 'stream.query_shards', 'stream.progress')
+{
+	my @t = map {
+		(as($c, 'alice', "EXPLAIN (ANALYZE, FORMAT JSON) SELECT * FROM $view") =~ /"Execution Time": ([\d.]+)/)[0]
+	} 1 .. 5;
+	note sprintf('%s on the coordinator: %.1f ms (4 shards on 2 workers)', $view, median(@t));
+}
+{
+	my @t = map {
+		(as($w[0], 'alice', "EXPLAIN (ANALYZE, FORMAT JSON) SELECT * FROM stream.queries") =~ /"Execution Time": ([\d.]+)/)[0]
+	} 1 .. 5;
+	note sprintf('stream.queries on a worker (2 local shard queries): %.1f ms', median(@t));
+	@t = map {
+		(as($c, 'alice', "\\timing on\nCALL stream.process_all_available('q')") =~ /Time: ([\d.]+) ms/)[0]
+	} 1 .. 5;
+	note sprintf('process_all_available with nothing to do: %.1f ms', median(@t));
+}
+
 # a stranger sees nothing and may do nothing
 is(as($c, 'mallory', q{SELECT (SELECT count(*) FROM stream.queries) + (SELECT count(*) FROM stream.query_shards) + (SELECT count(*) FROM stream.progress)}),
    '0', 'a stranger sees no distributed query, shard or batch');
