@@ -103,6 +103,14 @@ is(as($c, 'alice', q{SELECT sum(input_rows), sum(output_rows), bool_and(batches 
 is(as($c, 'alice', q{SELECT count(DISTINCT shard), sum(input_rows) FROM stream.progress WHERE query = 'q'}),
    '4|1000', 'stream.progress: the shards\' batches, each named by its shard');
 
+# a node answering the coordinator shows its own queries only: asked on
+# the coordinator itself (as when it holds shards), it does not ask the
+# nodes again
+like(as($c, 'alice', q{SELECT stream._node_figures(false, ARRAY['q'])}), qr/"shards": 0,/,
+   'a node answering does not ask the nodes again (no shard figures in its answer)');
+like(as($w[0], 'alice', "SELECT stream._node_figures(false, ARRAY['q_s$shards[0][0]', 'q_s$shards[1][0]'])"),
+   qr/"name": "q_s\d+"/, 'a node answers with its shard queries\' rows');
+
 # what looking costs from the coordinator (noted, not judged): the median
 # of 5 executions, and a process_all_available with nothing to do
 sub median { my @s = sort { $a <=> $b } @_; return $s[$#s / 2]; }
