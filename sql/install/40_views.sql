@@ -5,6 +5,9 @@
 -- ---------------------------------------------------------------------------
 
 CREATE VIEW stream.queries WITH (security_barrier) AS
+-- one subquery under the barrier: a UNION ALL at the top of a view is
+-- flattened into its arms, and the caller's quals would reach them first
+SELECT * FROM (
 SELECT q.name,
        q.owner,
        q.status,
@@ -192,10 +195,13 @@ SELECT d.name,
                     pg_catalog.sum((s.figures ->> 'output_rows')::bigint)::bigint AS output_rows
                FROM stream._query_shards(false) s
               GROUP BY s.name) f ON f.name = d.name
- WHERE pg_catalog.pg_has_role(current_user, d.owner, 'MEMBER');
+ WHERE pg_catalog.pg_has_role(current_user, d.owner, 'MEMBER')
+) queries;
 COMMENT ON VIEW stream.queries IS 'streaming queries: id, status, trigger, last committed batch, rows pending (estimated; stream.pending_rows() counts them), lag in seconds, input and processed rows per second over the last ten batches, blocks the last batch read, last error, whether the query holds retention back or missed rows retention removed, a streaming aggregation''s state table, the event-time column, the watermark delay and the watermark in force for the next batch, an upsert key, a foreach_batch procedure, how the background workers serve it now (serving: running, waiting for its trigger, or why a due query is not running), every stream it reads (a join reads two; stream is the first), its watermarks as ''<side>.<column> <delay>'', a join''s watermark policy, and the queries that write a stream it reads (upstream) and that read its target as their stream (downstream), of the roles the current role belongs to only; and the channel its batches'' events are sent on (events_channel: LISTEN to it); what a row whose data fails a batch does (on_error); the rows the batches kept (pg_streaming.retained_batches) read and wrote (input_rows, output_rows); and each distributed query (with Citus, on the coordinator) once: its status from the coordinator''s catalog and its shards (starting while a shard''s query has not started, failed naming the first failed shard), its figures summed over the shards (last_batch_id: the batches of all shards), its lag the largest and its watermark the smallest of the shards'', the number of shards (shards; stream.query_shards shows each)';
 
 CREATE VIEW stream.progress WITH (security_barrier) AS
+-- one subquery under the barrier (see stream.queries)
+SELECT * FROM (
 SELECT q.name AS query,
        p.batch_id,
        p.started_at,
@@ -261,7 +267,8 @@ SELECT s.name,
        (s.figures ->> 'dead_letters')::bigint,
        s.shardid
   FROM stream._query_shards(true) s
- WHERE s.figures IS NOT NULL;
+ WHERE s.figures IS NOT NULL
+) progress;
 COMMENT ON VIEW stream.progress IS 'one row per committed batch of the latest ones (pg_streaming.retained_batches): input rows, rows per second, duration, offsets, blocks read; for a streaming aggregation, the groups in its state and the groups the batch changed; with an event time, the watermark in force, the batch''s event times and the late groups it dropped; where the run''s time went (plan_ms, read_ms, merge_ms, write_ms: parts of duration_ms) and its commit''s (commit_ms, after duration_ms, known once the same process runs the next batch); the size of the state tables after it (state_bytes); the rows it set aside as dead letters; for a distributed query (with Citus, on the coordinator), each shard''s batches that its node keeps, the shard named (shard)';
 
 CREATE VIEW stream.query_shards WITH (security_barrier) AS
