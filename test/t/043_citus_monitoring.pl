@@ -69,21 +69,15 @@ is(as($c, 'alice', q{SELECT count(*), count(*) FILTER (WHERE status IS NULL AND 
 my $err = as_fails($c, 'alice', q{CALL stream.process_all_available('q')});
 like($err, qr/has not started on node/, 'process_all_available refuses shards that have not started');
 
-# the shard queries, started on their nodes as the owner (what the node
-# side does for the coordinator)
+# the shard queries, started on their nodes as the owner, as the
+# coordinator's reconciler starts them
 for my $s (@shards)
 {
 	my ($sid, $tid, $host, $port) = @$s;
-	my $node = $node_of_port{$port};
-	$node->safe_psql('postgres', qq{
-INSERT INTO stream.streams (relid) VALUES ('public.ev_$sid'::regclass) ON CONFLICT DO NOTHING});
-	$node->safe_psql('postgres', qq{
-SET ROLE alice;
-SELECT stream.start_query('q_s$sid', 'SELECT tenant, v FROM ev_$sid',
-                          target => 'tgt_$tid', trigger => '1 hour');
-RESET ROLE;
-UPDATE stream.query_defs SET distributed_query = 'q' WHERE name = 'q_s$sid';
-});
+	as($node_of_port{$port}, 'alice', qq{
+SELECT stream._start_shard_query('q', 'q_s$sid', 'SELECT tenant, v FROM ev', 'public',
+       'public.ev_$sid', 'public.tgt_$tid', '{"public.ev": "public.ev_$sid"}',
+       '{"trigger": "1 hour"}')});
 }
 $c->safe_psql('postgres', q{UPDATE stream.distributed_query_shards SET applied_status = 'active' WHERE name = 'q'});
 
@@ -133,6 +127,18 @@ for my $view ('stream.queries', 'stream.query_shards', 'stream.progress')
 }
 
 # a stranger sees nothing and may do nothing
+my ($ret, $out, $leaks) = $c->psql('postgres', q{
+CREATE FUNCTION pg_temp.leak(text) RETURNS boolean LANGUAGE plpgsql COST 0.0000001 AS $$
+BEGIN
+    RAISE NOTICE 'leaked: %', $1;
+    RETURN true;
+END $$;
+SELECT count(*) FROM stream.queries WHERE pg_temp.leak(name) AND pg_temp.leak(query);
+SELECT count(*) FROM stream.progress WHERE pg_temp.leak(query);
+SELECT count(*) FROM stream.query_shards WHERE pg_temp.leak(name) AND pg_temp.leak(shard_query);
+}, extra_params => ['-U', 'mallory']);
+is($ret, 0, 'a stranger reads the views');
+unlike($leaks, qr/leaked/, 'a stranger\'s function in WHERE sees no row of the views');
 is(as($c, 'mallory', q{SELECT (SELECT count(*) FROM stream.queries) + (SELECT count(*) FROM stream.query_shards) + (SELECT count(*) FROM stream.progress)}),
    '0', 'a stranger sees no distributed query, shard or batch');
 $err = as_fails($c, 'mallory', q{CALL stream.process_all_available('q')});
