@@ -49,6 +49,7 @@ typedef struct QsNode
 	List	   *shards;			/* PgsQueryShard * */
 	bool		success;		/* the last command's */
 	char	   *result;
+	bool		failed;			/* a command failed: ask nothing more */
 } QsNode;
 
 static bool
@@ -402,9 +403,9 @@ qs_check_started(const char *name, const QsNode *node, const PgsQueryShard *s)
  * each node's shards one after another (one command per node at a time,
  * so that a failure names its shard).  Each shard query catches up with
  * the rows committed to its shard before its call, so when this returns
- * every row committed before the call is processed.  An error on a node
- * is raised, naming the node and the shard, after the other nodes' calls
- * of the same round have finished.
+ * every row committed before the call is processed.  A node whose call
+ * fails is asked nothing more; the first failure is raised, naming the
+ * node and the shard, once the other nodes' shards are processed.
  */
 bool
 pgs_distributed_process(const char *name, bool all)
@@ -416,6 +417,9 @@ pgs_distributed_process(const char *name, bool all)
 	char	  **commands;
 	int			round;
 	ListCell   *lc;
+	QsNode	   *failed_node = NULL;
+	PgsQueryShard *failed_shard = NULL;
+	char	   *failed_result = NULL;
 
 	if (!qs_enter(name))
 		return false;
@@ -446,7 +450,8 @@ pgs_distributed_process(const char *name, bool all)
 			QsNode	   *node = lfirst(lc);
 			PgsQueryShard *s;
 
-			if (round >= list_length(node->shards))
+			/* a node that failed is asked nothing more */
+			if (round >= list_length(node->shards) || node->failed)
 				continue;
 			s = list_nth(node->shards, round);
 			asked[n] = node;
@@ -461,16 +466,29 @@ pgs_distributed_process(const char *name, bool all)
 		CHECK_FOR_INTERRUPTS();
 		qs_run(asked, commands, n);
 		for (i = 0; i < n; i++)
-			if (!asked[i]->success)
-				ereport(ERROR,
-						(errcode(ERRCODE_CONNECTION_FAILURE),
-						 errmsg("distributed query \"%s\" failed on node %s:%d, shard %lld",
-								name, asked[i]->name, asked[i]->port,
-								(long long) which[i]->shardid),
-						 errdetail("Shard query \"%s\": %s", which[i]->shard_query,
-								   asked[i]->result),
-						 errhint("See stream.query_shards for every shard's status.")));
+		{
+			if (asked[i]->success)
+				continue;
+			asked[i]->failed = true;
+			if (failed_node == NULL)
+			{
+				failed_node = asked[i];
+				failed_shard = which[i];
+				failed_result = asked[i]->result;
+			}
+		}
 	}
+	if (failed_node)
+		ereport(ERROR,
+				(errcode(strncmp(failed_result, "failed to connect", 17) == 0 ?
+						 ERRCODE_CONNECTION_FAILURE :
+						 ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+				 errmsg("distributed query \"%s\" failed on node %s:%d, shard %lld",
+						name, failed_node->name, failed_node->port,
+						(long long) failed_shard->shardid),
+				 errdetail("Shard query \"%s\": %s", failed_shard->shard_query,
+						   failed_result),
+				 errhint("See stream.query_shards for every shard's status; the other nodes' shards were processed.")));
 	SPI_finish();
 	return true;
 }

@@ -175,8 +175,12 @@ like(as($c, 'alice', qq{SELECT node_error FROM stream.query_shards WHERE node LI
    qr/did not answer/, 'the error says the node did not answer');
 like(as($c, 'alice', q{SELECT status || ' ' || last_error || ' ' || input_rows FROM stream.queries WHERE name = 'q'}),
    qr/^active node .*:$down_port did not answer.* $up_rows$/, 'stream.queries still shows the query, with the node\'s error and the figures it has');
+my ($up_sid) = map { $_->[0] } grep { $_->[3] == $up_port } reverse @shards;
+as($w[0], 'alice', "SET citus.enable_manual_changes_to_shards = on; INSERT INTO ev_$up_sid SELECT 1, g FROM generate_series(1, 50) g");
 $err = as_fails($c, 'alice', q{CALL stream.process_all_available('q')});
 like($err, qr/distributed query "q" failed on node .*:$down_port, shard \d+/, 'process_all_available names the node and the shard');
+is(as($c, 'alice', qq{SELECT sum(input_rows) FROM stream.query_shards WHERE node LIKE '%:$up_port'}), $up_rows + 50,
+   'the other node\'s shards were processed all the same');
 $down->start;
 
 # stopped on every node: await_termination returns
