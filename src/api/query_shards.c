@@ -404,13 +404,15 @@ qs_check_started(const char *name, const QsNode *node, const PgsQueryShard *s)
  * so that a failure names its shard).  Each shard query catches up with
  * the rows committed to its shard before its call, so when this returns
  * every row committed before the call is processed.  A node whose call
- * fails is asked nothing more; the first failure is raised, naming the
- * node and the shard, once the other nodes' shards are processed.
+ * fails is asked nothing more; a shard whose query has not started (or
+ * that has no placement) is skipped.  The first of these is raised, naming
+ * the node and the shard, once the other shards are processed.
  */
 bool
 pgs_distributed_process(const char *name, bool all)
 {
-	List	   *shards;
+	List	   *shards = NIL;
+	PgsQueryShard *unstarted = NULL;
 	List	   *nodes;
 	int			nnodes;
 	QsNode	  **asked;
@@ -423,16 +425,17 @@ pgs_distributed_process(const char *name, bool all)
 
 	if (!qs_enter(name))
 		return false;
-	shards = pgs_query_shards_read(GetUserId(), name);
-	nodes = qs_group(shards);
-	foreach(lc, nodes)
+	/* the shards that cannot be asked wait for the end, the others go on */
+	foreach(lc, pgs_query_shards_read(GetUserId(), name))
 	{
-		QsNode	   *node = lfirst(lc);
-		ListCell   *ls;
+		PgsQueryShard *s = lfirst(lc);
 
-		foreach(ls, node->shards)
-			qs_check_started(name, node, lfirst(ls));
+		if (s->node_name != NULL && s->applied_status != NULL)
+			shards = lappend(shards, s);
+		else if (unstarted == NULL)
+			unstarted = s;
 	}
+	nodes = qs_group(shards);
 	nnodes = list_length(nodes);
 	asked = palloc(sizeof(QsNode *) * Max(nnodes, 1));
 	commands = palloc(sizeof(char *) * Max(nnodes, 1));
@@ -477,6 +480,12 @@ pgs_distributed_process(const char *name, bool all)
 				failed_result = asked[i]->result;
 			}
 		}
+	}
+	if (unstarted)
+	{
+		QsNode		node = {unstarted->node_name, unstarted->node_port};
+
+		qs_check_started(name, &node, unstarted);
 	}
 	if (failed_node)
 		ereport(ERROR,

@@ -57,7 +57,9 @@ pgs_distributed_query_owner(const char *name, Oid *owner)
  * The shards of the distributed queries whose owner the viewer is a member
  * of (of the one named, when name is not NULL), in name and shard order,
  * each with the node of its active placement now, allocated in the
- * caller's memory context.  Empty on a catalog older than 0.9.
+ * caller's memory context.  Empty on a catalog older than 0.9.  Read with
+ * a snapshot of its own (not read-only), so that a procedure sees what a
+ * reconciler pass committed after the procedure began.
  */
 List *
 pgs_query_shards_read(Oid viewer, const char *name)
@@ -91,7 +93,7 @@ pgs_query_shards_read(Oid viewer, const char *name)
 						 " WHERE pg_has_role($1, d.owner::oid, 'MEMBER')"
 						 " AND ($2::text IS NULL OR d.name = $2)"
 						 " ORDER BY d.name, s.shardid",
-						 2, argtypes, values, nulls, true, 0);
+						 2, argtypes, values, nulls, false, 0);
 	for (i = 0; i < n; i++)
 	{
 		PgsQueryShard *s = MemoryContextAllocZero(cxt, sizeof(PgsQueryShard));

@@ -35,9 +35,20 @@ SET citus.shard_count = 4;
 CREATE TABLE ev (tenant int, v int);
 SELECT stream.create_stream('ev');
 SELECT create_distributed_table('ev', 'tenant');
-CREATE TABLE tgt (tenant int, v int);
-SELECT create_distributed_table('tgt', 'tenant', colocate_with => 'ev');
+CREATE TABLE tgt2 (tenant int, v int);
+SELECT create_distributed_table('tgt2', 'tenant', colocate_with => 'ev');
 });
+
+# started on the coordinator: until the transaction commits no node has the
+# shards' queries, and the query is starting
+my $in_tx = as($c, 'alice', q{
+BEGIN;
+SELECT stream.start_query('q', 'SELECT tenant, v FROM ev', 'tgt', trigger => '1 hour') IS NOT NULL;
+SELECT status, shards FROM stream.queries WHERE name = 'q';
+SELECT count(*), count(*) FILTER (WHERE status IS NULL AND node_error IS NULL AND applied_status IS NULL) FROM stream.query_shards;
+COMMIT;
+});
+is($in_tx, "t\nstarting|4\n4|4", 'before its shards start, the query is starting, and query_shards has a row per shard without figures');
 
 # the shards, their co-located target shards and their nodes
 my %node_of_port = map { $_->port => $_ } @w;
@@ -52,34 +63,6 @@ is(scalar(@shards), 4, 'four shards');
 my %on_node;
 $on_node{$_->[3]}++ for @shards;
 is(scalar(keys %on_node), 2, 'the shards are on both workers');
-
-# the coordinator's catalog, as its start path records it: not started yet
-$c->safe_psql('postgres', q{
-INSERT INTO stream.distributed_queries
-    (name, owner, query_text, search_path, stream_relid, target_relid,
-     distribution_column, placement, options)
-VALUES ('q', 'alice', 'SELECT tenant, v FROM ev', 'public', 'ev', 'tgt',
-        'tenant', 'per_shard', '{"trigger": "1 hour"}');
-} . join('', map { "INSERT INTO stream.distributed_query_shards (name, shardid, target_shardid, shard_query) VALUES ('q', $_->[0], $_->[1], 'q_s$_->[0]');\n" } @shards));
-
-is(as($c, 'alice', q{SELECT status, shards FROM stream.queries WHERE name = 'q'}),
-   'starting|4', 'before its shards start, the query is starting');
-is(as($c, 'alice', q{SELECT count(*), count(*) FILTER (WHERE status IS NULL AND node_error IS NULL) FROM stream.query_shards}),
-   '4|4', 'query_shards: a row per shard, no figures before they start');
-my $err = as_fails($c, 'alice', q{CALL stream.process_all_available('q')});
-like($err, qr/has not started on node/, 'process_all_available refuses shards that have not started');
-
-# the shard queries, started on their nodes as the owner, as the
-# coordinator's reconciler starts them
-for my $s (@shards)
-{
-	my ($sid, $tid, $host, $port) = @$s;
-	as($node_of_port{$port}, 'alice', qq{
-SELECT stream._start_shard_query('q', 'q_s$sid', 'SELECT tenant, v FROM ev', 'public',
-       'public.ev_$sid', 'public.tgt_$tid', '{"public.ev": "public.ev_$sid"}',
-       '{"trigger": "1 hour"}')});
-}
-$c->safe_psql('postgres', q{UPDATE stream.distributed_query_shards SET applied_status = 'active' WHERE name = 'q'});
 
 as($c, 'alice', q{INSERT INTO ev SELECT g % 37, g FROM generate_series(1, 1000) g});
 as($c, 'alice', q{CALL stream.process_all_available('q')});
@@ -141,7 +124,7 @@ is($ret, 0, 'a stranger reads the views');
 unlike($leaks, qr/leaked/, 'a stranger\'s function in WHERE sees no row of the views');
 is(as($c, 'mallory', q{SELECT (SELECT count(*) FROM stream.queries) + (SELECT count(*) FROM stream.query_shards) + (SELECT count(*) FROM stream.progress)}),
    '0', 'a stranger sees no distributed query, shard or batch');
-$err = as_fails($c, 'mallory', q{CALL stream.process_all_available('q')});
+my $err = as_fails($c, 'mallory', q{CALL stream.process_all_available('q')});
 like($err, qr/permission denied for streaming query "q"/, 'a stranger may not process it');
 $err = as_fails($c, 'mallory', q{SELECT stream.await_termination('q', '10 ms')});
 like($err, qr/permission denied for streaming query "q"/, 'nor await it');
@@ -181,14 +164,34 @@ $err = as_fails($c, 'alice', q{CALL stream.process_all_available('q')});
 like($err, qr/distributed query "q" failed on node .*:$down_port, shard \d+/, 'process_all_available names the node and the shard');
 is(as($c, 'alice', qq{SELECT sum(input_rows) FROM stream.query_shards WHERE node LIKE '%:$up_port'}), $up_rows + 50,
    'the other node\'s shards were processed all the same');
-$down->start;
 
-# stopped on every node: await_termination returns
-for my $s (@shards)
+# a query started while a node is down: its shards there cannot start, the
+# query stays starting with the reason, the other node's shards run
+as($c, 'alice', q{SELECT stream.start_query('q2', 'SELECT tenant, v FROM ev', 'tgt2', trigger => '1 hour')});
+$err = as_fails($c, 'alice', q{CALL stream.process_all_available('q2')});
+like($err, qr/shard query "q2_s\d+" of distributed query "q2" has not started on node .*:$down_port/,
+	 'process_all_available: a shard that could not start is named with its node');
+is(as($c, 'alice', qq{SELECT count(*) FROM stream.query_shards WHERE name = 'q2' AND node LIKE '%:$up_port' AND status = 'active' AND input_rows > 0}),
+   $up_count, 'the other node\'s shards started and processed their rows');
+ok($c->poll_query_until('postgres', qq{SELECT count(*) = $down_count FROM stream.query_shards WHERE name = 'q2' AND applied_status IS NULL AND last_error IS NOT NULL}),
+   'the scheduler records why the shards on the stopped node did not start');
+like(as($c, 'alice', q{SELECT status || ': ' || last_error FROM stream.queries WHERE name = 'q2'}),
+   qr/^starting: shard \d+ on .*:$down_port: /, 'stream.queries: starting, with the reason');
+$down->start;
+$err = undef;
+for (1 .. 3)
 {
-	$node_of_port{$s->[3]}->safe_psql('postgres', "SET ROLE alice; SELECT stream.stop_query('q_s$s->[0]')");
+	$err = as_fails($c, 'alice', q{CALL stream.process_all_available('q2')});
+	last unless defined $err;
+	sleep 1;
 }
-$c->safe_psql('postgres', q{UPDATE stream.distributed_queries SET desired_status = 'stopped' WHERE name = 'q'});
+is($err, undef, 'once the node is back, process_all_available starts and runs every shard');
+is(as($c, 'alice', q{SELECT status, shards, input_rows FROM stream.queries WHERE name = 'q2'}),
+   'active|4|' . as($c, 'alice', 'SELECT count(*) FROM ev'), 'q2 active with every row');
+
+# stopped on the coordinator: await_termination brings the nodes to it and
+# returns once every shard's query has stopped
+as($c, 'alice', q{SELECT stream.stop_query('q')});
 is(as($c, 'alice', q{SELECT stream.await_termination('q', '10 s')}), 't', 'await_termination: every shard has stopped');
 is(as($c, 'alice', q{SELECT status FROM stream.queries WHERE name = 'q'}), 'stopped', 'stopped');
 
