@@ -298,10 +298,8 @@ SELECT q.name,
               ORDER BY d.name) AS downstream,
        q.events_channel,
        q.on_error,
-       (SELECT pg_catalog.sum(p.input_rows)::bigint FROM stream.progress_log p
-         WHERE p.query_id = q.query_id) AS input_rows,
-       (SELECT pg_catalog.sum(p.output_rows)::bigint FROM stream.progress_log p
-         WHERE p.query_id = q.query_id) AS output_rows,
+       io.input_rows,
+       io.output_rows,
        NULL::bigint AS shards
   FROM stream.query_defs q
   LEFT JOIN LATERAL (SELECT k.batch_id, k.committed_at, o.planned_at
@@ -320,6 +318,10 @@ SELECT q.name,
                        FROM (SELECT * FROM stream.progress_log l
                               WHERE l.query_id = q.query_id
                               ORDER BY l.batch_id DESC LIMIT 10) p) rp ON true
+  LEFT JOIN LATERAL (SELECT pg_catalog.sum(p.input_rows)::bigint AS input_rows,
+                            pg_catalog.sum(p.output_rows)::bigint AS output_rows
+                       FROM stream.progress_log p
+                      WHERE p.query_id = q.query_id) io ON true
  WHERE pg_catalog.pg_has_role(current_user, q.owner, 'MEMBER')
 -- a distributed query (on the coordinator, with Citus): once, its status
 -- from the catalog and its shards, its figures summed over the shards (the
