@@ -80,6 +80,21 @@ is(as($c, 'alice', q{SELECT sum(input_rows), sum(output_rows), bool_and(batches 
 is(as($c, 'alice', q{SELECT count(DISTINCT shard), sum(input_rows) FROM stream.progress WHERE query = 'q'}),
    '4|1000', 'stream.progress: the shards\' batches, each named by its shard');
 
+# the sums and extremes of stream.queries are those of the shards
+is(as($c, 'alice', q{SELECT q.last_batch_id = s.batches AND q.lag_seconds = s.lag AND q.pending_rows = s.pending
+  FROM stream.queries q,
+       (SELECT sum(batches) AS batches, max(lag_seconds) AS lag, sum(pending_rows) AS pending
+          FROM stream.query_shards WHERE name = 'q') s
+ WHERE q.name = 'q'}), 't', 'stream.queries: batches and pending rows summed over the shards, the lag the largest');
+
+# process_batch: one batch of every shard's query
+my $batches = as($c, 'alice', q{SELECT last_batch_id FROM stream.queries WHERE name = 'q'});
+as($c, 'alice', q{INSERT INTO ev SELECT g, g FROM generate_series(1, 40) g});
+as($c, 'alice', q{CALL stream.process_batch('q')});
+is(as($c, 'alice', q{SELECT count(*) FROM tgt}), '1040', 'process_batch: a batch of each shard took its rows');
+is(as($c, 'alice', q{SELECT last_batch_id FROM stream.queries WHERE name = 'q'}), $batches + 4,
+   'one batch per shard');
+
 # a node answering the coordinator shows its own queries only: asked on
 # the coordinator itself (as when it holds shards), it does not ask the
 # nodes again
