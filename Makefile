@@ -40,6 +40,7 @@ OBJS = \
 	src/catalog/distributed_catalog.o \
 	src/catalog/dead_letter_delivery.o \
 	src/catalog/shard_move_catalog.o \
+	src/catalog/query_shards.o \
 	src/state/agg_shape.o \
 	src/state/agg_funcs.o \
 	src/state/agg_state.o \
@@ -59,6 +60,7 @@ OBJS = \
 	src/api/file_sources.o \
 	src/api/shard_queries.o \
 	src/api/distributed.o \
+	src/api/query_shards.o \
 	src/bgw/shared.o \
 	src/bgw/launcher.o \
 	src/bgw/scheduler.o \
