@@ -194,17 +194,24 @@ sm_lookup(Oid fn_oid)
 			CacheRegisterSyscacheCallback(PROCOID, sm_invalidate, (Datum) 0);
 			sm_callback_registered = true;
 		}
+		/*
+		 * Valid from before the build: an invalidation that arrives while
+		 * the catalogs are read makes the next call build again.
+		 */
+		sm_valid = true;
 		sm_building = true;
 		PG_TRY();
 		{
 			sm_build();
 		}
-		PG_FINALLY();
+		PG_CATCH();
 		{
+			sm_valid = false;
 			sm_building = false;
+			PG_RE_THROW();
 		}
 		PG_END_TRY();
-		sm_valid = true;
+		sm_building = false;
 	}
 	for (i = 0; i < sm_nguarded; i++)
 		if (sm_guarded[i].fn_oid == fn_oid)
