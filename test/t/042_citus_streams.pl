@@ -55,6 +55,8 @@ as_alice($c, q{
 	SELECT create_distributed_table('agg', 'tenant', colocate_with => 'ev');
 	ALTER TABLE agg ADD UNIQUE NULLS NOT DISTINCT (tenant);
 	CREATE TABLE dl (tenant int, v int, q int, manual text);
+	CREATE TABLE out3 (tenant int, v int, note text, ev text);
+	SELECT create_distributed_table('out3', 'tenant', colocate_with => 'ev');
 	SELECT create_distributed_table('dl', 'tenant', colocate_with => 'ev');
 });
 
@@ -76,6 +78,7 @@ my @out = shards('out');
 my @out2 = shards('out2');
 my @agg = shards('agg');
 my @dl = shards('dl');
+my @out3 = shards('out3');
 my ($pages_shard) = $c->safe_psql('postgres',
 	"SELECT shard_name('pages'::regclass, shardid) FROM pg_dist_shard WHERE logicalrelid = 'pages'::regclass");
 is(scalar(@ev), 4, 'four shards of the stream');
@@ -176,6 +179,31 @@ for my $i (0 .. $#ev2)
 	like(as_alice($s->[2], start_sql('dj', $dj_text, 'ev2', $s, $t,
 		qq({"public.ev2": "public.$s->[1]", "public.pages": "public.$pages_shard"}))),
 		qr/^\d+$/, "shard query joining a reference table started on $s->[1]");
+}
+
+# more spellings of a table reference, each replaced where it is and only there
+{
+	my ($s, $t) = ($ev[1], $out3[1]);
+	my $map = qq({"public.ev": "public.$s->[1]", "public.pages": "public.$pages_shard"});
+	my @cases = (
+		[ q{SELECT e.tenant, e.v, e.note, 'public.ev' AS ev FROM public . /* ev */ ev AS e},
+		  qq{SELECT e.tenant, e.v, e.note, 'public.ev' AS ev FROM public.$s->[1] AS e} ],
+		[ q{SELECT tenant, v, note, "ev".note AS ev FROM "ev"},
+		  qq{SELECT tenant, v, note, "ev".note AS ev FROM public.$s->[1] AS ev} ],
+		[ q{SELECT tenant, v, note, 'x' AS ev FROM ev WHERE EXISTS (SELECT 1 FROM pages p WHERE p.tenant = ev.tenant)},
+		  qq{SELECT tenant, v, note, 'x' AS ev FROM public.$s->[1] AS ev WHERE EXISTS (SELECT 1 FROM public.$pages_shard p WHERE p.tenant = ev.tenant)} ],
+		[ q{WITH x AS (SELECT * FROM ev), ev AS (SELECT tenant, v, note FROM x) SELECT tenant, v, note, 'y' AS ev FROM ev},
+		  qq{WITH x AS (SELECT * FROM public.$s->[1] AS ev), ev AS (SELECT tenant, v, note FROM x) SELECT tenant, v, note, 'y' AS ev FROM ev} ],
+	);
+	my $n = 0;
+	for my $case (@cases)
+	{
+		$n++;
+		as_alice($s->[2], start_sql("dr$n", $case->[0], 'ev', $s, $t, $map));
+		is($s->[2]->safe_psql('postgres', "SELECT query FROM stream.queries WHERE name = 'dr${n}_s$s->[0]'"),
+			$case->[1], "spelling $n rewritten: $case->[0]");
+		as_alice($s->[2], "SELECT stream.drop_query('dr${n}_s$s->[0]')");
+	}
 }
 
 # refusals
