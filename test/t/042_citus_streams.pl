@@ -13,6 +13,7 @@ use lib "$FindBin::RealBin/../perl";
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(time);
 use PgsCitus;
 
 my ($c, @w) = PgsCitus::cluster('streams', workers => 2);
@@ -261,6 +262,20 @@ for my $i (0 .. $#ev)
 		$ev[$i]->[2]->safe_psql('postgres', "SELECT count(*) FROM $ev[$i]->[1]"),
 		"target shard $out[$i]->[1] holds the rows of stream shard $ev[$i]->[1]");
 }
+# a transaction writing shards on both workers commits with two-phase commit
+# (COMMIT PREPARED): the nodes' schedulers hear of it at once, not at their
+# next idle check (5 s)
+my $started = time;
+for my $round (1 .. 3)
+{
+	as_alice($c, "INSERT INTO ev SELECT g % 10, g, 'prepared' FROM generate_series($round * 10000, $round * 10000 + 9) g");
+	$c->poll_query_until('postgres', 'SELECT (SELECT count(*) FROM ev) = (SELECT count(*) FROM out)')
+	  or die 'rows written with two-phase commit did not arrive';
+}
+my $elapsed = time - $started;
+note(sprintf('three rounds of rows written with two-phase commit arrived in %.2f s', $elapsed));
+cmp_ok($elapsed, '<', 7.5, 'rows committed by COMMIT PREPARED wake the shard queries');
+
 is($c->safe_psql('postgres', q{SELECT md5(string_agg(format('%s/%s/%s', tenant, n, s), ',' ORDER BY tenant)) FROM agg}),
 	$c->safe_psql('postgres', q{SELECT md5(string_agg(format('%s/%s/%s', tenant, n, s), ',' ORDER BY tenant))
 		FROM (SELECT tenant, count(*) AS n, sum(v) AS s FROM ev GROUP BY tenant) x}),
