@@ -81,6 +81,13 @@ LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stream._start_shard_query(text, text, text, text, regclass, regclass, jsonb, jsonb) IS
 'internal, on a Citus node: start, as the caller, the query shard_query of distributed query distributed_query over this node''s stream_shard into target_shard, its text rewritten to name the local relations of relation_map (distributed table -> local shard) and options as stream.start_query''s named arguments; returns its id (the same call again returns the same id)';
 
+CREATE FUNCTION stream._reconcile_distributed(name text DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'stream_reconcile_distributed'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stream._reconcile_distributed(text) IS
+'on a Citus coordinator: bring each shard of the named distributed query (NULL: of every one the caller may manage) to the status its query asks for, on the shard''s node; returns the shard rows still not as desired';
+
 -- on a Citus node: the DDL guard sees shards (hidden from pg_class in client
 -- sessions), and a shard that stops being a stream as its distributed table does
 -- leaves stream.streams unless queries of the node read it
