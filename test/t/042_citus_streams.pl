@@ -217,8 +217,14 @@ like(try_alice($ev2[0]->[2], start_sql('dk', $dj_text, 'ev2', $ev2[0], $out2[0],
 	qq({"public.ev2": "public.$ev2[0]->[1]"}))),
 	qr/distributed table "public.pages" is not in relation_map/,
 	'a distributed table missing from the map is refused');
-is($ev2[0]->[2]->safe_psql('postgres', "SELECT count(*) FROM stream.query_defs WHERE name = 'dk_s$ev2[0]->[0]'"),
-	'0', 'nothing is started when refused');
+as_alice($c, 'CREATE VIEW ev_recent AS SELECT tenant, v FROM ev WHERE v > 100');
+like(try_alice($ev[0]->[2], start_sql('dv', 'SELECT tenant, v, note, \'v\' AS ev FROM ev WHERE v IN (SELECT v FROM ev_recent)',
+	'ev', $ev[0], $out3[0], qq({"public.ev": "public.$ev[0]->[1]"}))),
+	qr/the shard query reads distributed table "public.ev"/,
+	'a distributed table read through a view is refused');
+is($ev2[0]->[2]->safe_psql('postgres', "SELECT count(*) FROM stream.query_defs WHERE name = 'dk_s$ev2[0]->[0]'")
+	. $ev[0]->[2]->safe_psql('postgres', "SELECT count(*) FROM stream.query_defs WHERE name = 'dv_s$ev[0]->[0]'"),
+	'00', 'nothing is started when refused');
 
 # writes: through the coordinator (one statement over every shard, and rows
 # one by one), and through a worker
