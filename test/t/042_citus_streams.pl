@@ -217,6 +217,13 @@ like(try_alice($ev2[0]->[2], start_sql('dk', $dj_text, 'ev2', $ev2[0], $out2[0],
 	qq({"public.ev2": "public.$ev2[0]->[1]"}))),
 	qr/distributed table "public.pages" is not in relation_map/,
 	'a distributed table missing from the map is refused');
+like(try_alice($out[0]->[2], start_sql('dn', 'SELECT tenant, v, note, ev FROM out', 'out', $out[0], $out3[0],
+	qq({"public.out": "public.$out[0]->[1]"}))),
+	qr/shard "$out[0]->[1]" is not a stream/, 'a shard that is not a stream is refused');
+as_alice($ev[0]->[2], 'CREATE TABLE local_plain (tenant int, v int, note text)');
+like(try_alice($ev[0]->[2], start_sql('dp', 'SELECT tenant, v, note, note AS ev FROM ev', 'ev', ['0', 'local_plain'], $out3[0],
+	q({"public.ev": "public.local_plain"}))),
+	qr/table "local_plain" is not a shard of a distributed table/, 'a table that is not a shard is refused');
 as_alice($c, 'CREATE VIEW ev_recent AS SELECT tenant, v FROM ev WHERE v > 100');
 like(try_alice($ev[0]->[2], start_sql('dv', 'SELECT tenant, v, note, \'v\' AS ev FROM ev WHERE v IN (SELECT v FROM ev_recent)',
 	'ev', $ev[0], $out3[0], qq({"public.ev": "public.$ev[0]->[1]"}))),
