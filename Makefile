@@ -38,6 +38,7 @@ OBJS = \
 	src/catalog/file_source_catalog.o \
 	src/catalog/distributed_catalog.o \
 	src/catalog/dead_letter_delivery.o \
+	src/catalog/query_shards.o \
 	src/state/agg_shape.o \
 	src/state/agg_funcs.o \
 	src/state/agg_state.o \
@@ -57,6 +58,7 @@ OBJS = \
 	src/api/file_sources.o \
 	src/api/shard_queries.o \
 	src/api/distributed.o \
+	src/api/query_shards.o \
 	src/bgw/shared.o \
 	src/bgw/launcher.o \
 	src/bgw/scheduler.o \
