@@ -125,8 +125,8 @@ workers() {
     if [ "$1" = "$c1" ]; then echo "${c1w[@]}"; else echo "${c2w[@]}"; fi
 }
 
-# fresh_stream PORT: a new stream ev (and target ev_out), distributed when
-# PORT is a coordinator; no query yet
+# fresh_stream PORT [plain]: a new stream ev (a plain table with "plain"),
+# distributed when PORT is a coordinator; no query yet
 fresh_stream() {
     local port=$1 w
     sql "$port" -c "SELECT stream.drop_query(name) FROM stream.queries" >/dev/null
@@ -144,8 +144,10 @@ fresh_stream() {
     sql "$port" >/dev/null <<SQL
 DROP TABLE IF EXISTS ev, ev_out CASCADE;
 CREATE TABLE ev (tenant int, id bigserial, payload text);
-SELECT stream.create_stream('ev');
 SQL
+    if [ "${2:-}" != plain ]; then
+        sql "$port" -c "SELECT stream.create_stream('ev')" >/dev/null
+    fi
     if [ "$port" != "$single" ]; then
         sql "$port" -c "SELECT create_distributed_table('ev', 'tenant')" >/dev/null
     fi
@@ -162,27 +164,39 @@ awk -v n="$rows_per_txn" 'BEGIN {
     for (i = 1; i <= n; i++)
         printf "%s(%d, %d, %s)", (i > 1 ? ", " : ""), (i * 7919) % 100003, i, "'"'"'payload of a row of forty characters...'"'"'";
     print ";" }' >"$root/ingest.sql"
-chmod 644 "$root/ingest.sql"
+# the same rows for COPY, read by the server from a file
+awk -v n="$rows_per_txn" 'BEGIN {
+    for (i = 1; i <= n; i++)
+        printf "%d,%d,payload of a row of forty characters...\n", (i * 7919) % 100003, i }' >"$root/rows.csv"
+echo "COPY ev (tenant, id, payload) FROM '$root/rows.csv' WITH (FORMAT csv);" >"$root/copy.sql"
+chmod 644 "$root/ingest.sql" "$root/rows.csv" "$root/copy.sql"
 
-# tps PORT CLIENTS: transactions per second of the ingest file against PORT
+# tps PORT CLIENTS [FILE]: transactions per second of the ingest file (or
+# FILE) against PORT
 tps() {
     runuser -u postgres -- "$PG_BIN/pgbench" -h 127.0.0.1 -p "$1" -U postgres -n -c "$2" \
-        -j "$(( $2 < 2 ? 1 : 2 ))" -T "$secs" -f "$root/ingest.sql" postgres 2>/dev/null |
+        -j "$(( $2 < 2 ? 1 : 2 ))" -T "$secs" -f "${3:-$root/ingest.sql}" postgres 2>/dev/null |
         awk '/^tps = / { print $3; exit }'
 }
 
 # ingest KIND: rows/s of the ingest for one configuration:
-# single | c1 | c2 (through the coordinator) | c1w | c2w (through the workers)
+# single | c1 | c2 (through the coordinator) | c1w | c2w (through the
+# workers) | single_plain | c2_plain (a plain table, not a stream: what
+# Citus costs without pg_streaming) | single_copy | c2_copy (COPY of the
+# same rows from a file instead of the INSERT)
 ingest() {
     local kind=$1 port ws n per w t total=0
     case $kind in
-        single) port=$single ;;
+        single*) port=$single ;;
         c1|c1w) port=$c1 ;;
-        c2|c2w) port=$c2 ;;
+        c2*) port=$c2 ;;
     esac
-    fresh_stream "$port"
+    fresh_stream "$port" "${kind#*_}"
     case $kind in
-        single|c1|c2)
+        *_copy)
+            t=$(tps "$port" "$clients" "$root/copy.sql")
+            total=$(echo "$t * $rows_per_txn" | bc) ;;
+        single*|c1|c2|c2_plain)
             t=$(tps "$port" "$clients")
             total=$(echo "$t * $rows_per_txn" | bc) ;;
         *)
@@ -196,7 +210,7 @@ ingest() {
     printf '%.0f\n' "$total"
 }
 
-kinds=(single c1 c2 c1w c2w)
+kinds=(single c1 c2 c1w c2w single_plain c2_plain single_copy c2_copy)
 echo "== ingest: rows/s, $clients clients, $rows_per_txn rows a transaction, ${secs} s a run"
 echo "round ${kinds[*]}"
 for k in "${kinds[@]}"; do : >"$root/ingest.$k"; done
@@ -215,9 +229,11 @@ done
 line="median"
 for k in "${kinds[@]}"; do line="$line $(median <"$root/ingest.$k")"; done
 echo "$line"
-for k in c1 c2 c1w c2w; do
+for k in c1 c2 c1w c2w single_plain; do
     echo "median $k / single: $(echo "scale=3; $(median <"$root/ingest.$k") / $(median <"$root/ingest.single")" | bc)"
 done
+echo "median c2_copy / single_copy: $(echo "scale=3; $(median <"$root/ingest.c2_copy") / $(median <"$root/ingest.single_copy")" | bc)"
+echo "median c2 / c2_plain: $(echo "scale=3; $(median <"$root/ingest.c2") / $(median <"$root/ingest.c2_plain")" | bc)"
 
 # shard_pairs COORD: "port source_shard target_shard" for every shard of ev
 shard_pairs() {
