@@ -98,6 +98,25 @@ SQL
     done
 }
 
+# node_cpu PORT [background]: CPU seconds used so far by the server on PORT:
+# its postmaster, every live process under it, and those that exited (the
+# postmaster's children's time); with "background", only the live processes
+# that serve no client connection (launcher, scheduler, query workers,
+# Citus's daemons)
+node_cpu() {
+    local pid c args t total=0
+    pid=$(head -1 "$(sql "$1" -c 'SHOW data_directory')/postmaster.pid")
+    [ "${2:-}" = background ] || total=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pid/stat")
+    for c in $(ps -o pid= --ppid "$pid"); do
+        args=$({ tr '\0' ' ' <"/proc/$c/cmdline"; } 2>/dev/null) || continue
+        # a client backend names its client, "127.0.0.1(port)"
+        if [ "${2:-}" = background ] && [[ $args =~ \([0-9]+\) ]]; then continue; fi
+        t=$({ awk '{ print $14 + $15 }' "/proc/$c/stat"; } 2>/dev/null) || continue
+        total=$((total + ${t:-0}))
+    done
+    echo "scale=2; $total / $(getconf CLK_TCK)" | bc
+}
+
 single=$base
 c1=$((base + 1)); c1w=($((base + 2)))
 c2=$((base + 3)); c2w=($((base + 4)) $((base + 5)))
@@ -179,19 +198,24 @@ tps() {
         awk '/^tps = / { print $3; exit }'
 }
 
-# ingest KIND: rows/s of the ingest for one configuration:
+# ingest KIND: rows/s of the ingest for one configuration, and the CPU
+# seconds per million rows of the server the clients reach (single server
+# or coordinator) and of the workers together:
 # single | c1 | c2 (through the coordinator) | c1w | c2w (through the
 # workers) | single_plain | c2_plain (a plain table, not a stream: what
 # Citus costs without pg_streaming) | single_copy | c2_copy (COPY of the
 # same rows from a file instead of the INSERT)
 ingest() {
-    local kind=$1 port ws n per w t total=0
+    local kind=$1 port ws=() n per w t total=0 c0 c1_ w0=0 w1=0 mrows
     case $kind in
         single*) port=$single ;;
         c1|c1w) port=$c1 ;;
         c2*) port=$c2 ;;
     esac
     fresh_stream "$port" "${kind#*_}"
+    [ "$port" = "$single" ] || ws=($(workers "$port"))
+    c0=$(node_cpu "$port")
+    for w in "${ws[@]}"; do w0=$(echo "$w0 + $(node_cpu "$w")" | bc); done
     case $kind in
         *_copy)
             t=$(tps "$port" "$clients" "$root/copy.sql")
@@ -200,27 +224,32 @@ ingest() {
             t=$(tps "$port" "$clients")
             total=$(echo "$t * $rows_per_txn" | bc) ;;
         *)
-            ws=($(workers "$port"))
             n=${#ws[@]}
             per=$(( (clients + n - 1) / n ))
             for w in "${ws[@]}"; do tps "$w" "$per" >"$root/tps.$w" & done
             wait
             for w in "${ws[@]}"; do total=$(echo "$total + $(cat "$root/tps.$w") * $rows_per_txn" | bc); done ;;
     esac
-    printf '%.0f\n' "$total"
+    c1_=$(node_cpu "$port")
+    for w in "${ws[@]}"; do w1=$(echo "$w1 + $(node_cpu "$w")" | bc); done
+    mrows=$(echo "scale=6; $total * $secs / 1000000" | bc)
+    printf '%.0f %.2f %.2f\n' "$total" "$(echo "scale=4; ($c1_ - $c0) / $mrows" | bc)" \
+        "$(echo "scale=4; ($w1 - $w0) / $mrows" | bc)"
 }
 
 kinds=(single c1 c2 c1w c2w single_plain c2_plain single_copy c2_copy)
 echo "== ingest: rows/s, $clients clients, $rows_per_txn rows a transaction, ${secs} s a run"
 echo "round ${kinds[*]}"
-for k in "${kinds[@]}"; do : >"$root/ingest.$k"; done
+for k in "${kinds[@]}"; do : >"$root/ingest.$k"; : >"$root/ccpu.$k"; : >"$root/wcpu.$k"; done
 for r in $(seq 1 "$rounds"); do
     declare -A got=()
     # the order rotates by one each round
     for i in $(seq 0 $((${#kinds[@]} - 1))); do
         k=${kinds[$(( (i + r - 1) % ${#kinds[@]} ))]}
-        got[$k]=$(ingest "$k")
+        read -r got[$k] cc wc < <(ingest "$k")
         echo "${got[$k]}" >>"$root/ingest.$k"
+        echo "$cc" >>"$root/ccpu.$k"
+        echo "$wc" >>"$root/wcpu.$k"
     done
     line="$r"
     for k in "${kinds[@]}"; do line="$line ${got[$k]}"; done
@@ -229,6 +258,8 @@ done
 line="median"
 for k in "${kinds[@]}"; do line="$line $(median <"$root/ingest.$k")"; done
 echo "$line"
+echo "CPU seconds per million rows (medians): kind, server the clients reach (single server or coordinator), workers together"
+for k in "${kinds[@]}"; do echo "  $k $(median <"$root/ccpu.$k") $(median <"$root/wcpu.$k")"; done
 for k in c1 c2 c1w c2w single_plain; do
     echo "median $k / single: $(echo "scale=3; $(median <"$root/ingest.$k") / $(median <"$root/ingest.single")" | bc)"
 done
@@ -269,25 +300,6 @@ SELECT stream.start_query('lat_s${src##*_}', 'SELECT tenant, id FROM public.$src
                           trigger => '$trigger');
 SQL
     done < <(shard_pairs "$port")
-}
-
-# node_cpu PORT [background]: CPU seconds used so far by the server on PORT:
-# its postmaster, every live process under it, and those that exited (the
-# postmaster's children's time); with "background", only the live processes
-# that serve no client connection (launcher, scheduler, query workers,
-# Citus's daemons)
-node_cpu() {
-    local pid c args t total=0
-    pid=$(head -1 "$(sql "$1" -c 'SHOW data_directory')/postmaster.pid")
-    [ "${2:-}" = background ] || total=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pid/stat")
-    for c in $(ps -o pid= --ppid "$pid"); do
-        args=$({ tr '\0' ' ' <"/proc/$c/cmdline"; } 2>/dev/null) || continue
-        # a client backend names its client, "127.0.0.1(port)"
-        if [ "${2:-}" = background ] && [[ $args =~ \([0-9]+\) ]]; then continue; fi
-        t=$({ awk '{ print $14 + $15 }' "/proc/$c/stat"; } 2>/dev/null) || continue
-        total=$((total + ${t:-0}))
-    done
-    echo "scale=2; $total / $(getconf CLK_TCK)" | bc
 }
 
 # latency_ms PORT: every delivered row's milliseconds from its commit to its
