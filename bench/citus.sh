@@ -53,9 +53,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# the settings of test/perl/PgsCitus.pm, and those of the measurements
+# the settings of test/perl/PgsCitus.pm, and those of the measurements;
+# but more connections and prepared transactions: a COPY through the
+# coordinator opens a connection to each shard it writes and prepares a
+# transaction on each (4 clients over 32 shards: up to 64 a worker), and
+# fails at PgsCitus.pm's 20
 node_settings=("shared_preload_libraries=citus,pg_streaming" "citus.node_conninfo=sslmode=disable"
-    "max_connections=100" "max_prepared_transactions=20" "wal_level=logical"
+    "max_connections=300" "max_prepared_transactions=200" "wal_level=logical"
     "max_worker_processes=24" "max_wal_senders=10" "max_replication_slots=10"
     "pg_streaming.launcher_naptime=500ms" "track_commit_timestamp=on"
     "synchronous_commit=off" "shared_buffers=256MB" "max_wal_size=4GB"
@@ -191,11 +195,16 @@ echo "COPY ev (tenant, id, payload) FROM '$root/rows.csv' WITH (FORMAT csv);" >"
 chmod 644 "$root/ingest.sql" "$root/rows.csv" "$root/copy.sql"
 
 # tps PORT CLIENTS [FILE]: transactions per second of the ingest file (or
-# FILE) against PORT
+# FILE) against PORT; a run with an error fails the script, loudly
 tps() {
-    runuser -u postgres -- "$PG_BIN/pgbench" -h 127.0.0.1 -p "$1" -U postgres -n -c "$2" \
-        -j "$(( $2 < 2 ? 1 : 2 ))" -T "$secs" -f "${3:-$root/ingest.sql}" postgres 2>/dev/null |
-        awk '/^tps = / { print $3; exit }'
+    local out
+    out=$(runuser -u postgres -- "$PG_BIN/pgbench" -h 127.0.0.1 -p "$1" -U postgres -n -c "$2" \
+        -j "$(( $2 < 2 ? 1 : 2 ))" -T "$secs" -f "${3:-$root/ingest.sql}" postgres 2>&1) || {
+        echo "pgbench failed against port $1:" >&2
+        echo "$out" | grep -v '^WARNING\|^HINT' | tail -5 >&2
+        return 1
+    }
+    echo "$out" | awk '/^tps = / { print $3; exit }'
 }
 
 # ingest KIND: rows/s of the ingest for one configuration, and the CPU
@@ -246,7 +255,8 @@ for r in $(seq 1 "$rounds"); do
     # the order rotates by one each round
     for i in $(seq 0 $((${#kinds[@]} - 1))); do
         k=${kinds[$(( (i + r - 1) % ${#kinds[@]} ))]}
-        read -r got[$k] cc wc < <(ingest "$k")
+        out=$(ingest "$k")
+        read -r got[$k] cc wc <<<"$out"
         echo "${got[$k]}" >>"$root/ingest.$k"
         echo "$cc" >>"$root/ccpu.$k"
         echo "$wc" >>"$root/wcpu.$k"
