@@ -16,6 +16,7 @@ OBJS = \
 	src/storage/placement.o \
 	src/storage/runs.o \
 	src/storage/retention.o \
+	src/storage/shards.o \
 	src/source/offsets.o \
 	src/source/predicate.o \
 	src/source/file_source.o \
@@ -53,6 +54,7 @@ OBJS = \
 	src/api/management.o \
 	src/api/serving.o \
 	src/api/file_sources.o \
+	src/api/shard_queries.o \
 	src/bgw/shared.o \
 	src/bgw/launcher.o \
 	src/bgw/scheduler.o \
