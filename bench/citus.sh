@@ -89,7 +89,7 @@ cluster() {
     shift
     node "c$coord" "$coord"
     for w in "$@"; do
-        node "w$w" "$w" "citus.enable_manual_changes_to_shards=on"
+        node "w$w" "$w" "${worker_settings[@]}"
         sql "$w" -c "CREATE EXTENSION citus" >/dev/null
     done
     sql "$coord" >/dev/null <<SQL
@@ -126,6 +126,13 @@ c1=$((base + 1)); c1w=($((base + 2)))
 c2=$((base + 3)); c2w=($((base + 4)) $((base + 5)))
 node single "$single" "shared_preload_libraries=pg_streaming"
 sql "$single" -c "CREATE EXTENSION pg_streaming" >/dev/null
+# does a node start a shard's query itself (stream._start_shard_query, which
+# lets its batches write the target shard)?  If not, the shards are made
+# streams and their queries started by hand, and the workers let every
+# session write shards
+node_side=$(sql "$single" -c "SELECT to_regprocedure('stream._start_shard_query(text, text, text, text, regclass, regclass, jsonb, jsonb)') IS NOT NULL")
+worker_settings=()
+[ "$node_side" = t ] || worker_settings=("citus.enable_manual_changes_to_shards=on")
 cluster "$c1" "${c1w[@]}"
 cluster "$c2" "${c2w[@]}"
 
@@ -140,7 +147,13 @@ done
 # can the coordinator start a distributed query itself?
 distributed=$(sql "$c2" -c "SELECT to_regprocedure('stream._reconcile_distributed(text)') IS NOT NULL")
 if [ "${MODE:-}" = hand ]; then distributed=f; fi
-echo "shard queries started by $([ "$distributed" = t ] && echo "the coordinator (distributed query)" || echo "hand on the workers, as the coordinator would")"
+if [ "$distributed" = t ]; then
+    echo "shard queries started by the coordinator (a distributed query)"
+elif [ "$node_side" = t ]; then
+    echo "shard queries started on the workers with stream._start_shard_query, as the coordinator would"
+else
+    echo "shard queries started by hand on the workers (shards registered as streams), as the coordinator would"
+fi
 echo "shards per distributed table: $shards; clients: $clients; settings as test/perl/PgsCitus.pm, synchronous_commit off"
 
 # workers COORD: the worker ports of the cluster whose coordinator is COORD
@@ -304,11 +317,19 @@ CREATE TABLE ev_out (tenant int, id bigint);
 SELECT create_distributed_table('ev_out', 'tenant', colocate_with => 'ev');
 SQL
     while read -r w src tgt; do
-        sql "$w" >/dev/null <<SQL
+        if [ "$node_side" = t ]; then
+            sql "$w" >/dev/null <<SQL
+SELECT stream._start_shard_query('lat', 'lat_s${src##*_}', 'SELECT tenant, id FROM ev', 'public',
+                                 'public.$src', 'public.$tgt', '{"public.ev": "public.$src"}',
+                                 '{"trigger": "$trigger"}');
+SQL
+        else
+            sql "$w" >/dev/null <<SQL
 INSERT INTO stream.streams (relid) VALUES ('public.$src');
 SELECT stream.start_query('lat_s${src##*_}', 'SELECT tenant, id FROM public.$src', 'public.$tgt',
                           trigger => '$trigger');
 SQL
+        fi
     done < <(shard_pairs "$port")
 }
 
