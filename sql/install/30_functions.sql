@@ -356,3 +356,10 @@ AS 'MODULE_PATHNAME', 'stream_deliver_dead_letters'
 LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stream.deliver_dead_letters(text) IS
 'deliver the rows a query set aside (stream.dead_letters) again through its current text, as its owner, after stream.alter_query fixed it: each row written is marked delivered in the same transaction, a row that fails again keeps waiting with its new error; returns the rows delivered';
+
+CREATE FUNCTION stream._reconcile_distributed(name text DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'stream_reconcile_distributed'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stream._reconcile_distributed(text) IS
+'on a Citus coordinator: bring each shard of the named distributed query (NULL: of every one the caller may manage) to the status its query asks for, on the shard''s node; returns the shard rows still not as desired';
