@@ -154,7 +154,7 @@ elif [ "$node_side" = t ]; then
 else
     echo "shard queries started by hand on the workers (shards registered as streams), as the coordinator would"
 fi
-echo "shards per distributed table: $shards; clients: $clients; settings as test/perl/PgsCitus.pm, synchronous_commit off"
+echo "shards per distributed table: $shards; clients: $clients; settings as test/perl/PgsCitus.pm (but 300 connections, 200 prepared transactions), synchronous_commit off"
 
 # workers COORD: the worker ports of the cluster whose coordinator is COORD
 workers() {
@@ -167,9 +167,12 @@ fresh_stream() {
     local port=$1 w
     sql "$port" -c "SELECT stream.drop_query(name) FROM stream.queries" >/dev/null
     if [ "$port" != "$single" ] && [ "$distributed" = t ]; then
-        # the shard queries go at the reconciler's next pass: make it now
+        sql "$port" -c "SELECT stream.drop_query(name) FROM stream.distributed_queries WHERE desired_status <> 'dropped'" >/dev/null
+        # the shard queries go at the reconciler's next pass, and the
+        # query's row once they are gone: make the passes now
         for _ in $(seq 1 20); do
-            [ "$(sql "$port" -c "SELECT stream._reconcile_distributed()")" = 0 ] && break
+            sql "$port" -c "SELECT stream._reconcile_distributed()" >/dev/null
+            [ "$(sql "$port" -c "SELECT count(*) FROM stream.distributed_queries")" = 0 ] && break
             sleep 0.5
         done
     elif [ "$port" != "$single" ]; then
@@ -397,12 +400,18 @@ for k in "${lkinds[@]}"; do
     echo "median $k: p50 $(median <"$root/p50.$k") ms, p99 $(median <"$root/p99.$k") ms"
 done
 
-# mean_ms PORT SQL: the mean milliseconds of one run of SQL, READS runs
+# mean_ms PORT SQL: the mean milliseconds of one run of SQL, READS runs, or
+# the error that stopped them
 mean_ms() {
+    local out
     echo "$2" >"$root/read.sql"
     chmod 644 "$root/read.sql"
-    runuser -u postgres -- "$PG_BIN/pgbench" -h 127.0.0.1 -p "$1" -U postgres -n -c 1 \
-        -t "$reads" -f "$root/read.sql" postgres 2>/dev/null | awk '/^latency average/ { print $4; exit }'
+    if out=$(runuser -u postgres -- "$PG_BIN/pgbench" -h 127.0.0.1 -p "$1" -U postgres -n -c 1 \
+        -t "$reads" -f "$root/read.sql" postgres 2>&1); then
+        echo "$out" | awk '/^latency average/ { print $4; exit }'
+    else
+        echo "failed: $(echo "$out" | grep -m1 'ERROR')"
+    fi
 }
 
 echo "== the coordinator's part, cluster of 2 workers, the append query running"
@@ -437,9 +446,9 @@ echo "  stream.queries on the coordinator: $(mean_ms "$c2" "SELECT count(*) FROM
 echo "  stream.queries on a worker ($(sql "${c2w[0]}" -c "SELECT count(*) FROM stream.query_defs") shard queries): $(mean_ms "${c2w[0]}" "SELECT count(*) FROM stream.queries;")"
 echo "  a round trip to every worker (run_command_on_workers): $(mean_ms "$c2" "SELECT count(*) FROM run_command_on_workers('SELECT 1');")"
 echo "  process_all_available with nothing new, single server: $(mean_ms "$single" "CALL stream.process_all_available('lat');")"
+one=$(sql "${c2w[0]}" -c "SELECT name FROM stream.query_defs ORDER BY name LIMIT 1")
+echo "  process_all_available with nothing new, one shard query on its worker: $(mean_ms "${c2w[0]}" "CALL stream.process_all_available('$one');")"
 if [ "$distributed" = t ]; then
-    echo "  process_all_available with nothing new, coordinator: $(mean_ms "$c2" "CALL stream.process_all_available('lat');")"
-else
-    one=$(sql "${c2w[0]}" -c "SELECT name FROM stream.query_defs ORDER BY name LIMIT 1")
-    echo "  process_all_available with nothing new, one shard query on its worker: $(mean_ms "${c2w[0]}" "CALL stream.process_all_available('$one');")"
+    echo "  process_all_available with nothing new, the distributed query on the coordinator: $(mean_ms "$c2" "CALL stream.process_all_available('lat');")"
+    echo "  a reconciler pass with nothing to do, on the coordinator: $(mean_ms "$c2" "SELECT stream._reconcile_distributed();")"
 fi
