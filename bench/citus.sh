@@ -11,18 +11,22 @@
 #  2. latency of an append query on a TRIGGER trigger, from the commit of a
 #     row (single-row INSERTs at RATE rows/s for LATENCY_SECONDS seconds) to
 #     the commit of its row in the target (track_commit_timestamp), p50 and
-#     p99, single server against each cluster; with CPU seconds per node
-#     over the run, the coordinator's included;
-#  3. the coordinator's own cost: the mean time of one read of
+#     p99, single server against each cluster, with the CPU seconds of the
+#     coordinator and of the workers over the run;
+#  3. the coordinator's own cost: its CPU while rows are written on the
+#     workers and the shards run batches; the mean time of one read of
 #     stream.queries, of a round trip to every worker (the floor of any
-#     fan-out), and of stream.process_all_available on the distributed query
-#     when the coordinator starts distributed queries itself.
+#     fan-out), of stream.process_all_available (a shard's on its node, the
+#     distributed query's on the coordinator) and of a reconciler pass.
 #
-# Where the coordinator cannot start a distributed query yet (no
-# stream._reconcile_distributed), the shard queries are started by hand on
-# the workers, as the coordinator would: each shard registered as a stream
-# on its node and read by a query of its own into the co-located target
-# shard (the workers run with citus.enable_manual_changes_to_shards on).
+# The coordinator starts the distributed query (stream.start_query, then
+# stream._reconcile_distributed).  With an older build it is done as the
+# coordinator would: stream._start_shard_query on each shard's node, or
+# without that, each shard registered as a stream on its node and read by a
+# query of its own into the co-located target shard (the workers then run
+# with citus.enable_manual_changes_to_shards on).  MODE=hand starts them on
+# the nodes even where the coordinator could.  Not in bench/smoke.sh: six servers and two clusters take
+# about 50 s at the smallest sizes.
 #
 #   bash bench/citus.sh   # as root; ROUNDS=3 SECONDS_PER_RUN=10 CLIENTS=4 ROWS_PER_TXN=5000
 #                         # SHARDS=32 RATE=50 LATENCY_SECONDS=20 TRIGGER='100 ms' LATENCY_ROUNDS=2 READS=50
@@ -102,19 +106,14 @@ SQL
     done
 }
 
-# node_cpu PORT [background]: CPU seconds used so far by the server on PORT:
-# its postmaster, every live process under it, and those that exited (the
-# postmaster's children's time); with "background", only the live processes
-# that serve no client connection (launcher, scheduler, query workers,
-# Citus's daemons)
+# node_cpu PORT: CPU seconds used so far by the server on PORT: its
+# postmaster, every live process under it, and those that exited (the
+# postmaster's children's time)
 node_cpu() {
-    local pid c args t total=0
+    local pid c t total
     pid=$(head -1 "$(sql "$1" -c 'SHOW data_directory')/postmaster.pid")
-    [ "${2:-}" = background ] || total=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pid/stat")
+    total=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$pid/stat")
     for c in $(ps -o pid= --ppid "$pid"); do
-        args=$({ tr '\0' ' ' <"/proc/$c/cmdline"; } 2>/dev/null) || continue
-        # a client backend names its client, "127.0.0.1(port)"
-        if [ "${2:-}" = background ] && [[ $args =~ \([0-9]+\) ]]; then continue; fi
         t=$({ awk '{ print $14 + $15 }' "/proc/$c/stat"; } 2>/dev/null) || continue
         total=$((total + ${t:-0}))
     done
@@ -358,33 +357,33 @@ percentile() {
 echo "INSERT INTO ev (tenant, payload) VALUES ((random() * 100003)::int, 'x');" >"$root/row.sql"
 chmod 644 "$root/row.sql"
 
-# latency PORT: one latency run; prints "p50 p99 rows coordCPU coordBgCPU
-# workersCPU" (CPU seconds over the run: the server itself for a single
-# server)
+# latency PORT: one latency run; prints "p50 p99 delivered/inserted
+# coordinator_cpu workers_cpu" (CPU seconds over the run; the server itself
+# for a single server)
 latency() {
-    local port=$1 w ws c0 b0 w0=0 c1_ w1=0 b1 rows
+    local port=$1 w ws c0 w0=0 c1_ w1=0 rows
     fresh_stream "$port"
     start_latency_query "$port"
     sleep 2
     ws=()
     [ "$port" = "$single" ] || ws=($(workers "$port"))
-    c0=$(node_cpu "$port"); b0=$(node_cpu "$port" background)
+    c0=$(node_cpu "$port")
     for w in "${ws[@]}"; do w0=$(echo "$w0 + $(node_cpu "$w")" | bc); done
     runuser -u postgres -- "$PG_BIN/pgbench" -h 127.0.0.1 -p "$port" -U postgres -n -c 1 \
         -R "$rate" -T "$lat_secs" -f "$root/row.sql" postgres >/dev/null 2>&1
-    c1_=$(node_cpu "$port"); b1=$(node_cpu "$port" background)
+    c1_=$(node_cpu "$port")
     for w in "${ws[@]}"; do w1=$(echo "$w1 + $(node_cpu "$w")" | bc); done
     # the last rows' batches
     sleep 2
     latency_ms "$port" >"$root/lat.ms"
     rows=$(sql "$port" -c "SELECT (SELECT count(*) FROM ev_out) || '/' || (SELECT count(*) FROM ev)")
     echo "$(percentile 50 <"$root/lat.ms") $(percentile 99 <"$root/lat.ms") $rows" \
-        "$(echo "$c1_ - $c0" | bc) $(echo "$b1 - $b0" | bc) $(echo "$w1 - $w0" | bc)"
+        "$(echo "$c1_ - $c0" | bc) $(echo "$w1 - $w0" | bc)"
 }
 
 lkinds=(single c1 c2)
 echo "== latency: commit of a row -> commit of its target row (ms), append query on a '$trigger' trigger, $rate rows/s for ${lat_secs} s"
-echo "run kind p50 p99 delivered/inserted coordinator_cpu_s coordinator_background_cpu_s workers_cpu_s"
+echo "run kind p50 p99 delivered/inserted coordinator_cpu_s workers_cpu_s"
 for k in "${lkinds[@]}"; do : >"$root/p50.$k"; : >"$root/p99.$k"; done
 for r in $(seq 1 "$lat_rounds"); do
     for i in 0 1 2; do
