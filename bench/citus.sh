@@ -136,9 +136,9 @@ cluster "$c1" "${c1w[@]}"
 cluster "$c2" "${c2w[@]}"
 
 # Citus creates pg_streaming on a worker in a prepared transaction
-# (citus_add_node), whose commit does not tell the worker's launcher, so
-# that the worker's queries would wait for a scheduler until the next
-# CREATE EXTENSION there or a restart: restart the workers once.
+# (citus_add_node), whose commit does not tell the worker's launcher: the
+# first shard query there waits for a later look (about 5 s).  Restart the
+# workers once, so that no run measures that wait.
 for w in "${c1w[@]}" "${c2w[@]}"; do
     runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$root/w$w/data" -m fast -w restart >/dev/null
 done
