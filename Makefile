@@ -36,6 +36,7 @@ OBJS = \
 	src/catalog/dead_letter_catalog.o \
 	src/catalog/file_source_catalog.o \
 	src/catalog/dead_letter_delivery.o \
+	src/catalog/merge_catalog.o \
 	src/state/agg_shape.o \
 	src/state/agg_funcs.o \
 	src/state/agg_state.o \
@@ -53,6 +54,7 @@ OBJS = \
 	src/api/management.o \
 	src/api/serving.o \
 	src/api/file_sources.o \
+	src/api/merge.o \
 	src/bgw/shared.o \
 	src/bgw/launcher.o \
 	src/bgw/scheduler.o \

@@ -341,3 +341,19 @@ AS 'MODULE_PATHNAME', 'stream_deliver_dead_letters'
 LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stream.deliver_dead_letters(text) IS
 'deliver the rows a query set aside (stream.dead_letters) again through its current text, as its owner, after stream.alter_query fixed it: each row written is marked delivered in the same transaction, a row that fails again keeps waiting with its new error; returns the rows delivered';
+
+CREATE FUNCTION stream._start_merge(name text, query text, target text,
+    output_mode text DEFAULT 'update', trigger text DEFAULT '500 ms',
+    event_time text DEFAULT NULL, watermark interval DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'stream_start_merge'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stream._start_merge(text, text, text, text, text, text, interval) IS
+'internal, on a Citus coordinator: start an aggregation over a distributed stream not grouped by its distribution column, as the caller: the coordinator''s state and target, the exchange co-located with the stream, and one shard query per shard (run in output mode partial); returns the merge''s id';
+
+CREATE FUNCTION stream._merge_distributed(name text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'stream_merge_distributed'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stream._merge_distributed(text) IS
+'internal, on a Citus coordinator: merge the partial groups the shards'' batches wrote since the last merge into the coordinator''s state and target, and advance each shard''s mark, in the caller''s transaction; returns the exchange rows merged';

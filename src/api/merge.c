@@ -1,0 +1,591 @@
+/*-------------------------------------------------------------------------
+ *
+ * merge.c
+ *	  The merge placement of a distributed aggregation (Citus): an
+ *	  aggregation over a distributed stream whose groups span shards, run
+ *	  as one shard query per shard that appends each batch's partial
+ *	  groups to an exchange co-located with the stream, and a merge on the
+ *	  coordinator that combines them into the coordinator's state and
+ *	  target (docs/citus_merge.md).
+ *
+ * The one thing to know: a merge reads each shard's batches after its mark
+ * and advances the marks in the transaction that writes the state and the
+ * target; a shard's partial groups exist once per batch (they commit with
+ * the batch on the shard's node), so each batch is merged once.  Citus is
+ * reached through SQL only.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type_d.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/regproc.h"
+#include "utils/timestamp.h"
+
+#include "analyze/pgs_analyze.h"
+#include "api/pgs_queries.h"
+#include "catalog/pgs_catalog.h"
+#include "catalog/pgs_checkpoint.h"
+#include "catalog/pgs_merge_catalog.h"
+#include "catalog/pgs_query.h"
+#include "common/pgs_common.h"
+#include "state/pgs_agg.h"
+
+PG_FUNCTION_INFO_V1(stream_start_merge);
+PG_FUNCTION_INFO_V1(stream_merge_distributed);
+
+#define MERGE_EXCHANGE_SUFFIX	"_exchange"
+
+/* is Citus installed in this database? */
+static bool
+mg_citus_installed(void)
+{
+	return OidIsValid(get_extension_oid("citus", true));
+}
+
+/*
+ * The distributed query a shard's query is part of, from the name the
+ * coordinator gives it (<distributed query>_s<shard id>), or NULL.
+ */
+static char *
+mg_distributed_name(const char *shard_query)
+{
+	const char *p = strrchr(shard_query, '_');
+	const char *d;
+
+	if (p == NULL || p[1] != 's' || p[2] == '\0')
+		return NULL;
+	for (d = p + 2; *d; d++)
+		if (*d < '0' || *d > '9')
+			return NULL;
+	return pnstrdup(shard_query, p - shard_query);
+}
+
+/*
+ * The target of a query in output mode partial must be the exchange of its
+ * own distributed query: a table in schema stream_state (where only the
+ * extension's owner creates tables) named <distributed query>_exchange or
+ * a shard of it.  The batches write it as the extension's owner with
+ * serialized states the coordinator deserializes, so no other table may be
+ * named.  The shape must be a plain aggregation.
+ */
+Oid
+pgs_merge_check_partial(const char *name, const PgsDefinition *d, const char *target,
+						bool other_operators)
+{
+	char	   *base = mg_distributed_name(name);
+	char	   *prefix;
+	Oid			relid;
+	char	   *relname;
+
+	if (!d->aggregates || other_operators || d->chain || d->shape.session)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("output mode \"partial\" needs a plain aggregation"),
+				 errdetail("A shard's query of a merged distributed aggregation writes its batches' groups with their partial states; deduplication, joins, session windows, keys and aggregations over aggregations have none."),
+				 errhint("Start the aggregation on the coordinator of the distributed stream.")));
+	/*
+	 * Named in full, and found without the caller's USAGE on stream_state:
+	 * the shard's query runs as its owner, who has none.
+	 */
+	relid = InvalidOid;
+	if (target)
+	{
+		List	   *names = stringToQualifiedNameList(target);
+
+		if (list_length(names) == 2 && strcmp(strVal(linitial(names)), "stream_state") == 0)
+			relid = get_relname_relid(strVal(lsecond(names)),
+									  get_namespace_oid("stream_state", false));
+	}
+	relname = OidIsValid(relid) ? get_rel_name(relid) : NULL;
+	prefix = base ? psprintf("%s" MERGE_EXCHANGE_SUFFIX, base) : NULL;
+	if (base == NULL || relname == NULL ||
+		strncmp(relname, prefix, strlen(prefix)) != 0 ||
+		(relname[strlen(prefix)] != '\0' && relname[strlen(prefix)] != '_'))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("output mode \"partial\" writes only the exchange of a merged distributed aggregation"),
+				 errdetail("Query \"%s\" names target \"%s\"; a shard's query <name>_s<shard id> writes stream_state.<name>_exchange or its shard, made by the coordinator.",
+						   name, target ? target : ""),
+				 errhint("Start the aggregation on the coordinator of the distributed stream.")));
+	return relid;
+}
+
+/* ---- start, on the coordinator ---- */
+
+/* the stream's Citus hash distribution: its column, or an error */
+static char *
+mg_distribution_column(Oid stream_relid)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(stream_relid)};
+	char	   *column = NULL;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT pg_catalog.column_to_column_name(logicalrelid, partkey)"
+							  " FROM pg_catalog.pg_dist_partition"
+							  " WHERE logicalrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass"
+							  " AND partmethod OPERATOR(pg_catalog.=) 'h'",
+							  1, types, values, NULL, true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1)
+		column = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (column)
+		column = MemoryContextStrdup(TopTransactionContext, column);
+	SPI_finish();
+	if (column == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("stream table \"%s\" is not distributed by hash", get_rel_name(stream_relid)),
+				 errhint("Distribute it with create_distributed_table first.")));
+	return column;
+}
+
+/* is the relation a Citus table? */
+static bool
+mg_is_citus_table(Oid relid)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	bool		found;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	found = SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_dist_partition"
+								  " WHERE logicalrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+								  1, types, values, NULL, true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1;
+	SPI_finish();
+	return found;
+}
+
+/*
+ * The exchange stream_state.<name>_exchange, made by the extension's owner
+ * (the shards' batches write it, the merge reads it, nobody else): the
+ * stream's distribution column (NULL in every row), the shard's query, the
+ * batch, its latest event time, then the partial groups' keys and states;
+ * distributed by that column, co-located with the stream, so each shard's
+ * batches write an exchange shard on their own node.  Returns it and the
+ * shards (PgsMergeNewShard) by the stream's shard each goes with.
+ */
+static Oid
+mg_create_exchange(const char *name, Oid stream_relid, const char *column,
+				   const PgsAggShape *shape, List **shards)
+{
+	PgsCatalogAccess acc = {0};
+	char	   *relname = psprintf("%s" MERGE_EXCHANGE_SUFFIX, name);
+	char	   *qualified = quote_qualified_identifier("stream_state", relname);
+	AttrNumber	att = get_attnum(stream_relid, column);
+	Oid			atttype;
+	int32		atttypmod;
+	Oid			attcollation;
+	StringInfoData sql;
+	Oid			relid;
+	Oid			types[2] = {OIDOID, OIDOID};
+	Datum		values[2];
+
+	if (strlen(relname) >= NAMEDATALEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_NAME_TOO_LONG),
+				 errmsg("distributed query name \"%s\" is too long", name),
+				 errhint("Use a name of at most %d bytes.",
+						 NAMEDATALEN - 1 - (int) strlen(MERGE_EXCHANGE_SUFFIX))));
+	get_atttypetypmodcoll(stream_relid, att, &atttype, &atttypmod, &attcollation);
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "CREATE TABLE %s (%s %s, _shard_query pg_catalog.text NOT NULL,"
+					 " _batch_id pg_catalog.int8 NOT NULL,"
+					 " _max_event_time pg_catalog.timestamptz%s)",
+					 qualified, quote_identifier(column),
+					 format_type_extended(atttype, atttypmod,
+										  FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY),
+					 pgs_agg_exchange_columns(shape));
+
+	pgs_catalog_begin(&acc);
+	if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not create the exchange of distributed query \"%s\"", name);
+	CommandCounterIncrement();
+	relid = get_relname_relid(relname, get_namespace_oid("stream_state", false));
+	values[0] = ObjectIdGetDatum(relid);
+	values[1] = ObjectIdGetDatum(stream_relid);
+	if (SPI_execute_with_args(psprintf("SELECT pg_catalog.create_distributed_table($1::pg_catalog.regclass, %s,"
+									   " colocate_with => $2::pg_catalog.regclass::pg_catalog.text)",
+									   quote_literal_cstr(column)),
+							  2, types, values, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not distribute the exchange of distributed query \"%s\"", name);
+	if (SPI_execute_with_args("SELECT s.shardid, x.shardid FROM pg_catalog.pg_dist_shard s"
+							  " JOIN pg_catalog.pg_dist_shard x"
+							  " ON x.logicalrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass"
+							  " AND x.shardminvalue OPERATOR(pg_catalog.=) s.shardminvalue"
+							  " WHERE s.logicalrelid OPERATOR(pg_catalog.=) $2::pg_catalog.regclass"
+							  " ORDER BY s.shardid",
+							  2, types, values, NULL, false, 0) != SPI_OK_SELECT ||
+		SPI_processed == 0)
+		elog(ERROR, "the exchange of distributed query \"%s\" has no shards", name);
+	*shards = NIL;
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		PgsMergeNewShard *s = MemoryContextAllocZero(TopTransactionContext,
+													 sizeof(PgsMergeNewShard));
+		bool		isnull;
+		MemoryContext old;
+
+		s->shardid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		s->exchange_shardid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		s->shard_query = MemoryContextStrdup(TopTransactionContext,
+											 psprintf("%s_s" INT64_FORMAT, name, s->shardid));
+		if (strlen(s->shard_query) >= NAMEDATALEN)
+			ereport(ERROR,
+					(errcode(ERRCODE_NAME_TOO_LONG),
+					 errmsg("shard query name \"%s\" is too long", s->shard_query),
+					 errhint("Use a shorter name for the distributed query.")));
+		old = MemoryContextSwitchTo(TopTransactionContext);
+		*shards = lappend(*shards, s);
+		MemoryContextSwitchTo(old);
+	}
+	pgs_catalog_end(&acc);
+	return relid;
+}
+
+/* the shards' options: start_query's arguments of each shard's query */
+static char *
+mg_shard_options(const char *trigger, const char *event_time, Datum watermark,
+				 bool has_watermark)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"output_mode\": \"partial\", \"trigger\": ");
+	escape_json(&buf, trigger);
+	if (event_time)
+	{
+		appendStringInfoString(&buf, ", \"event_time\": ");
+		escape_json(&buf, event_time);
+	}
+	if (has_watermark)
+	{
+		appendStringInfoString(&buf, ", \"watermark\": ");
+		escape_json(&buf, DatumGetCString(DirectFunctionCall1(interval_out, watermark)));
+	}
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
+}
+
+/*
+ * stream._start_merge(name, query, target, output_mode, trigger,
+ * event_time, watermark): an aggregation over a distributed stream whose
+ * groups span shards, started as the caller in the caller's transaction.
+ * The coordinator's state and target (a table of the coordinator's, made
+ * when missing), the exchange co-located with the stream, and the catalog
+ * rows the reconciler starts the shards' queries from (options with output
+ * mode partial).  Nothing runs until the transaction commits.
+ */
+Datum
+stream_start_merge(PG_FUNCTION_ARGS)
+{
+	PgsDefinition d;
+	PgsMergeDef m;
+	char	   *name;
+	char	   *target;
+	char	   *trigger;
+	char	   *column;
+	char	   *options;
+	RangeVar   *rv;
+	bool		created;
+	List	   *shards;
+	PgsMergeDef read;
+	PgsQuery	local;
+
+	pgs_require_writable();
+	pgs_catalog_require(PGS_CATALOG_0_9, "distributed queries");
+	if (!mg_citus_installed())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("extension \"citus\" is not installed"),
+				 errhint("A merged distributed aggregation runs over a stream distributed with Citus.")));
+	for (int i = 0; i < 5; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("name, query, target, output_mode and trigger must not be NULL")));
+	if (PG_ARGISNULL(5) != PG_ARGISNULL(6))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("event_time and watermark go together"),
+				 errhint("Name the stream's event-time column with event_time, and how late its rows may come with watermark, such as '10 minutes'.")));
+
+	memset(&m, 0, sizeof(m));
+	m.name = name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	m.query_text = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	target = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	m.output_mode = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	trigger = pgs_check_trigger(text_to_cstring(PG_GETARG_TEXT_PP(4)));
+	m.event_time = PG_ARGISNULL(5) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(5));
+	m.watermark_usecs = -1;
+	if (!PG_ARGISNULL(6))
+		m.watermark_usecs = pgs_interval_usecs(PG_GETARG_DATUM(6), "watermark",
+											   DatumGetCString(DirectFunctionCall1(interval_out,
+																				   PG_GETARG_DATUM(6))),
+											   0, PGS_MAX_TRIGGER_USECS);
+	if (strcmp(m.output_mode, "append") != 0 && strcmp(m.output_mode, "update") != 0 &&
+		strcmp(m.output_mode, "complete") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid output_mode \"%s\"", m.output_mode),
+				 errhint("Use 'append', 'update' or 'complete'.")));
+	if (pgs_merge_name_taken(name) || pgs_query_read(name, 0, PGS_QUERY_NO_LOCK, &local))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("streaming query \"%s\" already exists", name),
+				 errhint("Choose another name, or drop the query first.")));
+
+	/* the shape, analyzed as the caller, checked as start_query checks it */
+	memset(&d, 0, sizeof(d));
+	d.query_text = m.query_text;
+	d.output_mode = m.output_mode;
+	d.event_time = m.event_time;
+	pgs_check_definition(&d);
+	if (!d.aggregates || d.chain || d.shape.session || d.aq.nsides > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("only a plain aggregation can be merged across shards"),
+				 errdetail("The shards' partial states are combined on the coordinator; joins between streams, session windows and aggregations over aggregations are not merged."),
+				 errhint("Group by the distribution column to run the query on each shard alone.")));
+	m.stream_relid = d.aq.stream_relid;
+	if (pg_class_aclcheck(m.stream_relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, get_rel_name(m.stream_relid));
+	if (m.event_time)
+		(void) pgs_check_event_time(m.stream_relid, m.event_time);
+	column = mg_distribution_column(m.stream_relid);
+
+	/* the coordinator's target: a table of its own, made when missing */
+	rv = makeRangeVarFromNameList(stringToQualifiedNameList(target));
+	m.target_relid = RangeVarGetRelid(rv, NoLock, true);
+	created = !OidIsValid(m.target_relid);
+	if (created)
+		m.target_relid = pgs_start_create_target(rv, target, &d.aq);
+	else
+	{
+		pgs_check_target(m.target_relid, m.stream_relid, &d.aq);
+		if (mg_is_citus_table(m.target_relid))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("target \"%s\" of a merged distributed aggregation is a Citus table", target),
+					 errdetail("The merge writes the whole result on the coordinator."),
+					 errhint("Name a table of the coordinator's, or one that does not exist yet.")));
+		if (pg_class_aclcheck(m.target_relid, GetUserId(),
+							  ACL_INSERT | ACL_UPDATE | ACL_DELETE) != ACLCHECK_OK)
+			aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, get_rel_name(m.target_relid));
+	}
+	if (pgs_keyed_target(&d))
+		pgs_agg_prepare_target(m.target_relid, created, &d.shape, d.aq.column_names,
+							   m.output_mode, false);
+
+	m.owner = GetUserId();
+	m.search_path = pstrdup(GetConfigOption("search_path", false, false));
+	m.target_columns = d.aq.column_names;
+	m.state_relid = pgs_agg_create_state(name, m.owner, &d.shape);
+	m.exchange_relid = mg_create_exchange(name, m.stream_relid, column, &d.shape, &shards);
+	options = mg_shard_options(trigger, m.event_time, PG_GETARG_DATUM(6), !PG_ARGISNULL(6));
+	pgs_merge_insert(&m, column, options, shards);
+	if (!pgs_merge_read(name, &read, CurrentMemoryContext))
+		elog(ERROR, "distributed query \"%s\" was not recorded", name);
+	PG_RETURN_INT64(read.merge_id);
+}
+
+/* ---- the merge, on the coordinator ---- */
+
+/* what the watermark of one merge is computed from */
+typedef struct MgWatermarkArg
+{
+	const PgsMergeDef *m;
+	List	   *marks;			/* every shard's, as committed */
+	bool		null;			/* out: the watermark after the merge */
+	TimestampTz watermark;
+} MgWatermarkArg;
+
+/*
+ * The watermarks of a merge (a PgsMergeWatermark): in force before it, the
+ * one the last merge recorded (rows of windows it closed are late); after
+ * it, the least over every shard of its latest event time, the rows just
+ * read included, less the delay, never moving back.  A shard that has
+ * given no event time yet (idle, or not started) holds it at NULL: no
+ * window closes until every shard has spoken, as a shard may still bring
+ * rows of any window (stream.distributed_merge_shards shows which).
+ */
+static bool
+mg_watermark(void *arg, List *marks, PgsWatermarks *w)
+{
+	MgWatermarkArg *a = (MgWatermarkArg *) arg;
+	ListCell   *lc;
+	bool		null = false;
+	TimestampTz least = 0;
+
+	if (a->m->event_time == NULL || a->m->watermark_usecs < 0)
+	{
+		a->null = true;
+		return false;
+	}
+	foreach(lc, a->marks)
+	{
+		PgsMergeMark *old = lfirst(lc);
+		bool		tnull = old->time_null;
+		TimestampTz t = old->max_time;
+		ListCell   *lc2;
+
+		foreach(lc2, marks)
+		{
+			PgsMergeMark *now = lfirst(lc2);
+
+			if (strcmp(now->shard_query, old->shard_query) == 0 && !now->time_null &&
+				(tnull || now->max_time > t))
+			{
+				t = now->max_time;
+				tnull = false;
+			}
+		}
+		if (tnull)
+			null = true;
+		else if (foreach_current_index(lc) == 0 || t < least)
+			least = t;
+	}
+	w->late_null = a->m->watermark_null;
+	w->late = a->m->watermark;
+	w->watermark_null = w->late_null;
+	w->watermark = w->late;
+	if (!null)
+		pgs_watermark_advance(&w->watermark_null, &w->watermark, least,
+							  a->m->watermark_usecs);
+	a->null = w->watermark_null;
+	a->watermark = w->watermark;
+	return true;
+}
+
+/*
+ * One merge of one distributed aggregation, in the caller's transaction:
+ * the rows of the started shards' batches after their marks, folded into
+ * the state and the target as one batch (the merge's number), the marks
+ * advanced to the batches read, and the rows of the batches the previous
+ * merges committed removed from the exchange.  Returns the rows merged.
+ */
+static int64
+mg_merge_one(const PgsMergeDef *m)
+{
+	List	   *marks = pgs_merge_marks(m->name, CurrentMemoryContext);
+	StringInfoData filter;
+	StringInfoData done;
+	PgsQuery	q;
+	MgWatermarkArg warg;
+	PgsAggResult r;
+	List	   *read;
+	ListCell   *lc;
+
+	initStringInfo(&filter);
+	initStringInfo(&done);
+	foreach(lc, marks)
+	{
+		PgsMergeMark *mk = lfirst(lc);
+		char	   *shard = quote_literal_cstr(mk->shard_query);
+
+		if (!mk->started)
+			continue;
+		appendStringInfo(&filter, "%s(e._shard_query OPERATOR(pg_catalog.=) %s"
+						 " AND e._batch_id OPERATOR(pg_catalog.>) " INT64_FORMAT ")",
+						 filter.len ? " OR " : "", shard, mk->batch_id);
+		if (mk->batch_id > 0)
+			appendStringInfo(&done, "%s(_shard_query OPERATOR(pg_catalog.=) %s"
+							 " AND _batch_id OPERATOR(pg_catalog.<=) " INT64_FORMAT ")",
+							 done.len ? " OR " : "", shard, mk->batch_id);
+	}
+	if (filter.len == 0)
+		return 0;
+
+	memset(&q, 0, sizeof(q));
+	q.query_id = -m->merge_id;
+	q.name = m->name;
+	q.owner = m->owner;
+	q.stream_relid = m->stream_relid;
+	q.target_relid = m->target_relid;
+	q.query_text = m->query_text;
+	q.search_path = m->search_path;
+	q.target_columns = m->target_columns;
+	q.output_mode = m->output_mode;
+	q.state_relid = m->state_relid;
+	q.event_time = m->event_time;
+	q.watermark_usecs = m->watermark_usecs;
+	q.on_error = "fail";
+
+	warg.m = m;
+	warg.marks = marks;
+	warg.null = m->watermark_null;
+	warg.watermark = m->watermark;
+	read = pgs_agg_merge_exchange(&q, m->merges + 1, m->exchange_relid, filter.data,
+								  pgs_agg_state_count(&q), mg_watermark, &warg, &r);
+	if (read == NIL)
+		return 0;
+	if (done.len > 0)
+		pgs_agg_exchange_forget(m->exchange_relid, done.data);
+	pgs_merge_record(m->name, read, warg.null, warg.watermark);
+	return r.input_rows;
+}
+
+/*
+ * stream._merge_distributed(name DEFAULT NULL): merge the exchange rows of
+ * one merged distributed aggregation, or of every one the caller may merge
+ * (its owner's members; a superuser's, every one), in the caller's
+ * transaction.  Called by the coordinator's scheduler and by
+ * process_all_available.  Returns the exchange rows merged.
+ */
+Datum
+stream_merge_distributed(PG_FUNCTION_ARGS)
+{
+	char	   *name = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	List	   *names;
+	ListCell   *lc;
+	int64		merged = 0;
+
+	if (pgs_catalog_version() < PGS_CATALOG_0_9 || !mg_citus_installed())
+	{
+		if (name)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("distributed query \"%s\" does not exist", name)));
+		PG_RETURN_INT64(0);
+	}
+	pgs_require_writable();
+	names = pgs_merge_names(name, CurrentMemoryContext);
+	if (name && names == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("distributed query \"%s\" is not a merged aggregation", name),
+				 errhint("stream.distributed_merges lists the distributed queries whose shards' groups are merged.")));
+	foreach(lc, names)
+	{
+		PgsMergeDef m;
+
+		if (!pgs_merge_read(lfirst(lc), &m, CurrentMemoryContext))
+			continue;
+		if (!has_privs_of_role(GetUserId(), m.owner))
+		{
+			if (name)
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("must be a member of the owner of distributed query \"%s\"", m.name)));
+			continue;
+		}
+		merged += mg_merge_one(&m);
+	}
+	PG_RETURN_INT64(merged);
+}
