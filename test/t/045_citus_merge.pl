@@ -105,15 +105,16 @@ sub writers
 	my @h;
 	for my $i (1 .. $n)
 	{
-		my $sql = '';
+		# one transaction per -c, a pause between them
+		my @cmds = ('-c', 'SET ROLE alice');
 		for my $b (1 .. 10)
 		{
-			$sql .= "INSERT INTO ev SELECT (random() * 1000)::int, 'p' || (g % 7), g % 13,"
+			push @cmds, '-c', "INSERT INTO ev SELECT (random() * 1000)::int, 'p' || (g % 7), g % 13,"
 			  . " '2026-01-01'::timestamptz + (($b * 100 + g % 100) || ' seconds')::interval"
-			  . " FROM generate_series(1, $rows) g;\n";
+			  . " FROM generate_series(1, $rows) g", '-c', 'SELECT pg_sleep(0.3)';
 		}
 		push @h, IPC::Run::start([ 'psql', '-X', '-q', '-d', $c->connstr('postgres'),
-			'-v', 'ON_ERROR_STOP=1', '-c', "SET ROLE alice", '-c', $sql ]);
+			'-v', 'ON_ERROR_STOP=1', @cmds ], '>', \my $out);
 	}
 	return @h;
 }
@@ -136,20 +137,46 @@ like($c->safe_psql('postgres', "SELECT options::text FROM stream.distributed_que
 start_shards('pages', 'SELECT page, count(*) AS n, sum(v) AS s FROM ev GROUP BY page');
 start_shards('board', 'SELECT page, count(*) AS n, max(v) AS m FROM ev GROUP BY page');
 
+# a windowed aggregation in append mode: a window is written once the
+# watermark, the least over the shards, passes its end
+my $wq = q{SELECT stream.tumble(ts, '1 minute') AS w, count(*) AS n, sum(v) AS s FROM ev GROUP BY 1};
+$c->safe_psql('postgres', qq{
+	SET ROLE alice;
+	SELECT stream._start_merge('wins', \$q\$$wq\$q\$, 'win_counts', output_mode => 'append',
+		trigger => '200 ms', event_time => 'ts', watermark => '1 hour');
+});
+start_shards('wins', $wq, event_time => 'ts', watermark => '1 hour');
+
+# rows of one tenant reach one shard: the others are idle and hold the
+# watermark back, as the catalog shows
+$c->safe_psql('postgres', "INSERT INTO ev VALUES (1, 'p0', 1, '2026-01-01 00:00:10+00')");
+catch_up('wins');
+is(merge('wins'), '1', 'the merge reads the one partial group');
+is($c->safe_psql('postgres', q{
+	SELECT count(*) FILTER (WHERE max_event_time IS NOT NULL), count(*) FILTER (WHERE max_event_time IS NULL)
+	FROM stream.distributed_merge_shards WHERE name = 'wins'}), '1|3',
+	'one shard has an event time, three are idle');
+is($c->safe_psql('postgres', "SELECT watermark IS NULL FROM stream.distributed_merges WHERE name = 'wins'"),
+	't', 'idle shards hold the watermark of the merge at NULL');
+is(merge('wins'), '0', 'a merge without new batches reads nothing');
+
 # 4 writers through the coordinator while the merges run
 my @h = writers(4, 200);
 for (1 .. 6)
 {
+	catch_up('pages');
 	merge('pages');
+	catch_up('board');
 	merge('board');
-	sleep 1;
 }
 $_->finish for @h;
 catch_up('pages');
 catch_up('board');
 merge('pages');
 merge('board');
-is($c->safe_psql('postgres', 'SELECT count(*) FROM ev'), '8000', 'every writer committed');
+ok($c->safe_psql('postgres', "SELECT merges FROM stream.distributed_merges WHERE name = 'pages'") > 1,
+	'the merges ran while the writers wrote');
+is($c->safe_psql('postgres', 'SELECT count(*) FROM ev'), '8001', 'every writer committed');
 is($c->safe_psql('postgres', q{
 	(SELECT page, n, s FROM page_totals EXCEPT SELECT page, count(*), sum(v) FROM ev GROUP BY page)
 	UNION ALL
@@ -165,5 +192,78 @@ is($c->safe_psql('postgres', q{
 is($c->safe_psql('postgres', q{
 	SELECT bool_and(ms.merged_batch > 0) FROM stream.distributed_merge_shards ms WHERE name = 'pages'}),
 	't', 'every shard has a mark');
+
+
+# windows: every row of the day is in; a row of the next day on every
+# shard moves the least event time, and the watermark closes the day
+$c->safe_psql('postgres', "INSERT INTO ev SELECT g, 'p0', 0, '2026-01-02 00:00:00+00' FROM generate_series(1, 200) g");
+catch_up('wins');
+merge('wins');
+is($c->safe_psql('postgres', "SELECT watermark = '2026-01-01 23:00:00+00' FROM stream.distributed_merges WHERE name = 'wins'"),
+	't', 'the watermark is the least latest event time over the shards less the delay');
+is($c->safe_psql('postgres', q{
+	(SELECT w, n, s FROM win_counts EXCEPT
+	 SELECT stream.tumble(ts, '1 minute'), count(*), sum(v) FROM ev WHERE ts < '2026-01-02' GROUP BY 1)
+	UNION ALL
+	(SELECT stream.tumble(ts, '1 minute'), count(*), sum(v) FROM ev WHERE ts < '2026-01-02' GROUP BY 1
+	 EXCEPT SELECT w, n, s FROM win_counts)}),
+	'', 'append mode: each closed window written once, equal to the aggregation over its rows');
+is($c->safe_psql('postgres', "SELECT count(*) FROM win_counts WHERE w >= '2026-01-02'"), '0',
+	'the open window is not written');
+
+# totals of the update query against every row
+sub totals_ok
+{
+	my ($what) = @_;
+	is($c->safe_psql('postgres', q{
+		(SELECT page, n, s FROM page_totals EXCEPT SELECT page, count(*), sum(v) FROM ev GROUP BY page)
+		UNION ALL
+		(SELECT page, count(*), sum(v) FROM ev GROUP BY page EXCEPT SELECT page, n, s FROM page_totals)}),
+		'', $what);
+}
+sub marks
+{
+	return $c->safe_psql('postgres',
+		"SELECT string_agg(shard_query || ':' || merged_batch, ',' ORDER BY shard_query) FROM stream.distributed_merge_shards WHERE name = 'pages'");
+}
+
+# a worker node killed after its shards' batches committed and before the
+# merge read them: the batches are merged once, after it is back
+$c->safe_psql('postgres', "INSERT INTO ev SELECT g, 'p' || (g % 5), 7, now() FROM generate_series(1, 500) g");
+catch_up('pages');
+my $before = marks();
+$w[0]->stop('immediate');
+my ($rc, $out, $err) = $c->psql('postgres', "SET ROLE alice; SELECT stream._merge_distributed('pages')");
+isnt($rc, 0, 'a merge with a node down fails');
+is(marks(), $before, '... and advances no mark');
+$w[0]->start;
+$c->safe_psql('postgres', q{CREATE TABLE old_marks AS
+	SELECT shard_query, merged_batch FROM stream.distributed_merge_shards WHERE name = 'pages'});
+merge('pages');
+totals_ok('a node killed between its batches and the merge: each batch merged once');
+is($c->safe_psql('postgres', q{SELECT count(*) FROM stream_state.pages_exchange e
+	JOIN old_marks o ON o.shard_query = e._shard_query AND e._batch_id <= o.merged_batch}), '0',
+	'the exchange rows of batches merged before are removed by the next merge');
+
+# the coordinator killed in the merge, before its commit: the same rows are
+# read again after the restart, and merged once
+$c->safe_psql('postgres', "INSERT INTO ev SELECT g, 'p' || (g % 5), 3, now() FROM generate_series(1, 500) g");
+catch_up('pages');
+$before = marks();
+my $inflight = IPC::Run::start([ 'psql', '-X', '-q', '-d', $c->connstr('postgres'), '-c',
+	"SET ROLE alice; BEGIN; SELECT stream._merge_distributed('pages'); SELECT pg_sleep(60); COMMIT;" ],
+	'>', \my $o, '2>', \my $e);
+$c->poll_query_until('postgres',
+	"SELECT count(*) > 0 FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND wait_event = 'PgSleep'")
+  or die 'the merge did not reach its sleep';
+$c->stop('immediate');
+$inflight->finish;
+$c->start;
+is(marks(), $before, 'the merge killed before its commit left the marks as they were');
+merge('pages');
+isnt(marks(), $before, 'the next merge advances them');
+totals_ok('the coordinator killed in the merge: each batch merged once');
+merge('pages');
+totals_ok('and a merge with nothing new changes nothing');
 
 done_testing();
