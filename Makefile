@@ -16,6 +16,7 @@ OBJS = \
 	src/storage/placement.o \
 	src/storage/runs.o \
 	src/storage/retention.o \
+	src/storage/shards.o \
 	src/source/offsets.o \
 	src/source/predicate.o \
 	src/source/file_source.o \
@@ -55,6 +56,7 @@ OBJS = \
 	src/api/serving.o \
 	src/api/file_sources.o \
 	src/api/merge.o \
+	src/api/shard_queries.o \
 	src/bgw/shared.o \
 	src/bgw/launcher.o \
 	src/bgw/scheduler.o \

@@ -82,6 +82,21 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION stream.start_query(text, text, text, text, text, integer, text, text, interval, text[], text[], text, text[], text, text, boolean) IS
 'register a streaming query over one stream table, or a join of two, writing into target (upserting by key in update mode) or calling a foreach_batch procedure once per batch, from the earliest rows or the latest, with an event-time column and a watermark delay (event_time and watermark, or watermarks: ''<side>.<column> <delay>'' per stream read, and the watermark_policy of a join, min or max) for windowed aggregations, deduplication within the watermark and joins between streams; returns the query id';
 
+CREATE FUNCTION stream._start_shard_query(
+    distributed_query   text,
+    shard_query         text,
+    query               text,
+    search_path         text,
+    stream_shard        regclass,
+    target_shard        regclass,
+    relation_map        jsonb,
+    options             jsonb)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'stream_start_shard_query'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream._start_shard_query(text, text, text, text, regclass, regclass, jsonb, jsonb) IS
+'internal, on a Citus node: start, as the caller, the query shard_query of distributed query distributed_query over this node''s stream_shard into target_shard, its text rewritten to name the local relations of relation_map (distributed table -> local shard) and options as stream.start_query''s named arguments; returns its id (the same call again returns the same id)';
+
 CREATE FUNCTION stream.alter_query(
     name                text,
     query               text DEFAULT NULL,

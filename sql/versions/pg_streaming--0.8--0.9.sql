@@ -65,6 +65,22 @@ ALTER TABLE stream.query_defs ADD COLUMN distributed_query text;
 COMMENT ON COLUMN stream.query_defs.distributed_query IS
 'on a Citus node: the coordinator''s distributed query this query runs one shard of, NULL for a query of this database alone';
 
+-- on a Citus node: one shard's query of a distributed query
+CREATE FUNCTION stream._start_shard_query(
+    distributed_query   text,
+    shard_query         text,
+    query               text,
+    search_path         text,
+    stream_shard        regclass,
+    target_shard        regclass,
+    relation_map        jsonb,
+    options             jsonb)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'stream_start_shard_query'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream._start_shard_query(text, text, text, text, regclass, regclass, jsonb, jsonb) IS
+'internal, on a Citus node: start, as the caller, the query shard_query of distributed query distributed_query over this node''s stream_shard into target_shard, its text rewritten to name the local relations of relation_map (distributed table -> local shard) and options as stream.start_query''s named arguments; returns its id (the same call again returns the same id)';
+
 -- merge placement: on the coordinator, a distributed aggregation whose shards'
 -- partial states are merged there, and how far each shard's were merged
 CREATE TABLE stream.distributed_merges (

@@ -138,5 +138,8 @@ extern char *pgs_query_delete_using(Oid relid);
 extern int	pgs_query_count_owned(Oid roleid);
 extern int	pgs_query_delete_owned(Oid roleid, bool cascade);
 extern int	pgs_query_reassign_owned(Oid old_roleid, Oid new_roleid);
+extern bool pgs_query_shard_def(const char *name, int64 *query_id, Oid *owner,
+								char **query_text, char **distributed_query);
+extern void pgs_query_set_distributed(int64 query_id, const char *distributed_query);
 
 #endif							/* PGS_QUERY_H */

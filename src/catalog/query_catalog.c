@@ -1361,3 +1361,49 @@ pgs_query_reassign_owned(Oid old_roleid, Oid new_roleid)
 		qc_invalidate();
 	return n;
 }
+
+/*
+ * The query of that name when it exists: its id, owner, text and the
+ * distributed query it runs one shard of (NULL for a query of this
+ * database alone), for stream._start_shard_query to tell a repeated call
+ * from a clash.  Catalog 0.9 on.
+ */
+bool
+pgs_query_shard_def(const char *name, int64 *query_id, Oid *owner,
+					char **query_text, char **distributed_query)
+{
+	PgsCatalogAccess acc = {0};
+	MemoryContext cxt = CurrentMemoryContext;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(name)};
+	bool		found;
+
+	pgs_catalog_require(PGS_CATALOG_0_9, "shard queries");
+	pgs_catalog_begin(&acc);
+	found = pgs_catalog_exec("SELECT query_id, owner::oid, query_text, distributed_query"
+							 " FROM stream.query_defs WHERE name = $1",
+							 1, argtypes, values, NULL, true, 1) > 0;
+	if (found)
+	{
+		bool		isnull;
+
+		*query_id = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
+		*owner = DatumGetObjectId(pgs_result_datum(0, 2, &isnull));
+		*query_text = pgs_result_text(0, 3, cxt);
+		*distributed_query = pgs_result_text(0, 4, cxt);
+	}
+	pgs_catalog_end(&acc);
+	return found;
+}
+
+/* record the distributed query a query runs one shard of (catalog 0.9 on) */
+void
+pgs_query_set_distributed(int64 query_id, const char *distributed_query)
+{
+	Oid			argtypes[2] = {INT8OID, TEXTOID};
+	Datum		values[2] = {Int64GetDatum(query_id), CStringGetTextDatum(distributed_query)};
+
+	pgs_catalog_require(PGS_CATALOG_0_9, "shard queries");
+	pgs_catalog_run("UPDATE stream.query_defs SET distributed_query = $2 WHERE query_id = $1",
+					2, argtypes, values, NULL, false, 0);
+}

@@ -68,6 +68,7 @@
 #include "state/pgs_agg.h"
 #include "state/pgs_join_exec.h"
 #include "storage/pgs_placement.h"
+#include "storage/pgs_shards.h"
 
 /* the blocks stream.queries counts pending rows in; beyond, it estimates */
 #define PGS_PENDING_SAMPLE_BLOCKS	32
@@ -1477,6 +1478,7 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 	PgsProgress progress = {0};
 	PgsSideProgress sides[PGS_MAX_SIDES];
 	PgsBatchResult result;
+	int			shard_writes;
 
 	if (!nonatomic && IsolationUsesXactSnapshot())
 		ereport(ERROR,
@@ -1570,10 +1572,13 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 					 errdetail("A batch of a query with an event time has its watermarks written ahead with its offsets."),
 					 errhint("Drop the query and start it again.")));
 	}
+	/* a target that is a Citus shard is written by this node's own code */
+	shard_writes = pgs_shard_writes_begin(q.target_relid);
 	if (batch_is_join(&q))
 		progress.output_rows = (int64) batch_run_join(&q, &check, &progress, sides);
 	else
 		progress.output_rows = (int64) batch_run(&q, &check, &progress);
+	pgs_shard_writes_end(shard_writes);
 
 	/* step 4: record, in the run's transaction */
 	progress.replayed = bp.replay;

@@ -52,6 +52,7 @@
 #include "exec/pgs_batch.h"
 #include "source/pgs_offsets.h"
 #include "state/pgs_agg.h"
+#include "storage/pgs_shards.h"
 
 /* one failing batch's search for the rows that fail */
 typedef struct DlSeek
@@ -701,6 +702,7 @@ pgs_deliver_dead_letters(const PgsQuery *q)
 	int64		batch_id = 0;
 	PgsWatermarks watermarks;
 	bool		aggregates = OidIsValid(q->state_relid);
+	int			shard_writes;
 
 	if ((aggregates && q->dedup_columns != NIL) ||
 		OidIsValid(q->foreach_batch) || q->nsides > 0)
@@ -722,11 +724,14 @@ pgs_deliver_dead_letters(const PgsQuery *q)
 	else
 		sql = pgs_compose_insert(q->query_text, q->target_relid, q->target_columns,
 								 q->key_columns);
+	/* a target that is a Citus shard is written by this node's own code */
+	shard_writes = pgs_shard_writes_begin(q->target_relid);
 	foreach(lc, waiting)
 	{
 		if (dl_deliver_one(q, sql, lfirst(lc), batch_id,
 						   q->event_time ? &watermarks : NULL))
 			delivered++;
 	}
+	pgs_shard_writes_end(shard_writes);
 	return delivered;
 }
