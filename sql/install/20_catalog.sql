@@ -520,6 +520,16 @@ SELECT pg_catalog.pg_extension_config_dump('stream.distributed_query_shards', ''
 COMMENT ON COLUMN stream.query_defs.distributed_query IS
 'on a Citus node: the coordinator''s distributed query this query runs one shard of, NULL for a query of this database alone';
 
+-- the exchanges of merged distributed aggregations (Citus), made by the
+-- coordinator, owned by the extension's owner: names visible to the shards'
+-- queries' owners (who pass the exchange's shard as a regclass), tables
+-- readable and writable by the extension's owner alone
+CREATE SCHEMA stream_exchange;
+COMMENT ON SCHEMA stream_exchange IS
+'exchanges of merged distributed aggregations: each shard''s batches append their partial groups, the coordinator merges them';
+REVOKE ALL ON SCHEMA stream_exchange FROM PUBLIC;
+GRANT USAGE ON SCHEMA stream_exchange TO PUBLIC;
+
 -- merge placement: on the coordinator, a distributed aggregation whose shards'
 -- partial states are merged there, and how far each shard's were merged
 CREATE TABLE stream.distributed_merges (

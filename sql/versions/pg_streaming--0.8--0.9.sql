@@ -81,6 +81,16 @@ LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stream._start_shard_query(text, text, text, text, regclass, regclass, jsonb, jsonb) IS
 'internal, on a Citus node: start, as the caller, the query shard_query of distributed query distributed_query over this node''s stream_shard into target_shard, its text rewritten to name the local relations of relation_map (distributed table -> local shard) and options as stream.start_query''s named arguments; returns its id (the same call again returns the same id)';
 
+-- the exchanges of merged distributed aggregations (Citus), made by the
+-- coordinator, owned by the extension's owner: names visible to the shards'
+-- queries' owners (who pass the exchange's shard as a regclass), tables
+-- readable and writable by the extension's owner alone
+CREATE SCHEMA stream_exchange;
+COMMENT ON SCHEMA stream_exchange IS
+'exchanges of merged distributed aggregations: each shard''s batches append their partial groups, the coordinator merges them';
+REVOKE ALL ON SCHEMA stream_exchange FROM PUBLIC;
+GRANT USAGE ON SCHEMA stream_exchange TO PUBLIC;
+
 -- merge placement: on the coordinator, a distributed aggregation whose shards'
 -- partial states are merged there, and how far each shard's were merged
 CREATE TABLE stream.distributed_merges (

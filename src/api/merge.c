@@ -48,6 +48,7 @@ PG_FUNCTION_INFO_V1(stream_start_merge);
 PG_FUNCTION_INFO_V1(stream_merge_distributed);
 
 #define MERGE_EXCHANGE_SUFFIX	"_exchange"
+#define PGS_EXCHANGE_SCHEMA		"stream_exchange"
 
 /* is Citus installed in this database? */
 static bool
@@ -76,7 +77,7 @@ mg_distributed_name(const char *shard_query)
 
 /*
  * The target of a query in output mode partial must be the exchange of its
- * own distributed query: a table in schema stream_state (where only the
+ * own distributed query: a table in schema stream_exchange (where only the
  * extension's owner creates tables) named <distributed query>_exchange or
  * a shard of it.  The batches write it as the extension's owner with
  * serialized states the coordinator deserializes, so no other table may be
@@ -98,17 +99,17 @@ pgs_merge_check_partial(const char *name, const PgsDefinition *d, const char *ta
 				 errdetail("A shard's query of a merged distributed aggregation writes its batches' groups with their partial states; deduplication, joins, session windows, keys and aggregations over aggregations have none."),
 				 errhint("Start the aggregation on the coordinator of the distributed stream.")));
 	/*
-	 * Named in full, and found without the caller's USAGE on stream_state:
-	 * the shard's query runs as its owner, who has none.
+	 * Named in full, and found by name alone: the shard's query runs as
+	 * its owner.
 	 */
 	relid = InvalidOid;
 	if (target)
 	{
 		List	   *names = stringToQualifiedNameList(target);
 
-		if (list_length(names) == 2 && strcmp(strVal(linitial(names)), "stream_state") == 0)
+		if (list_length(names) == 2 && strcmp(strVal(linitial(names)), PGS_EXCHANGE_SCHEMA) == 0)
 			relid = get_relname_relid(strVal(lsecond(names)),
-									  get_namespace_oid("stream_state", false));
+									  get_namespace_oid(PGS_EXCHANGE_SCHEMA, false));
 	}
 	relname = OidIsValid(relid) ? get_rel_name(relid) : NULL;
 	prefix = base ? psprintf("%s" MERGE_EXCHANGE_SUFFIX, base) : NULL;
@@ -118,7 +119,7 @@ pgs_merge_check_partial(const char *name, const PgsDefinition *d, const char *ta
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("output mode \"partial\" writes only the exchange of a merged distributed aggregation"),
-				 errdetail("Query \"%s\" names target \"%s\"; a shard's query <name>_s<shard id> writes stream_state.<name>_exchange or its shard, made by the coordinator.",
+				 errdetail("Query \"%s\" names target \"%s\"; a shard's query <name>_s<shard id> writes stream_exchange.<name>_exchange or its shard, made by the coordinator.",
 						   name, target ? target : ""),
 				 errhint("Start the aggregation on the coordinator of the distributed stream.")));
 	return relid;
@@ -173,7 +174,7 @@ mg_is_citus_table(Oid relid)
 }
 
 /*
- * The exchange stream_state.<name>_exchange, made by the extension's owner
+ * The exchange stream_exchange.<name>_exchange, made by the extension's owner
  * (the shards' batches write it, the merge reads it, nobody else): the
  * stream's distribution column (NULL in every row), the shard's query, the
  * batch, its latest event time, then the partial groups' keys and states;
@@ -187,7 +188,7 @@ mg_create_exchange(const char *name, Oid stream_relid, const char *column,
 {
 	PgsCatalogAccess acc = {0};
 	char	   *relname = psprintf("%s" MERGE_EXCHANGE_SUFFIX, name);
-	char	   *qualified = quote_qualified_identifier("stream_state", relname);
+	char	   *qualified = quote_qualified_identifier(PGS_EXCHANGE_SCHEMA, relname);
 	AttrNumber	att = get_attnum(stream_relid, column);
 	Oid			atttype;
 	int32		atttypmod;
@@ -217,7 +218,7 @@ mg_create_exchange(const char *name, Oid stream_relid, const char *column,
 	if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "could not create the exchange of distributed query \"%s\"", name);
 	CommandCounterIncrement();
-	relid = get_relname_relid(relname, get_namespace_oid("stream_state", false));
+	relid = get_relname_relid(relname, get_namespace_oid(PGS_EXCHANGE_SCHEMA, false));
 	values[0] = ObjectIdGetDatum(relid);
 	values[1] = ObjectIdGetDatum(stream_relid);
 	if (SPI_execute_with_args(psprintf("SELECT pg_catalog.create_distributed_table($1::pg_catalog.regclass, %s,"
