@@ -403,6 +403,8 @@ stream_start_merge(PG_FUNCTION_ARGS)
 	pgs_merge_insert(&m, column, options, shards);
 	if (!pgs_merge_read(name, &read, CurrentMemoryContext))
 		elog(ERROR, "distributed query \"%s\" was not recorded", name);
+	/* the coordinator's scheduler merges it from the commit on */
+	pgs_notify_scheduler_at_commit();
 	PG_RETURN_INT64(read.merge_id);
 }
 

@@ -13,7 +13,9 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use PgsCitus;
 
-my ($c, @w) = PgsCitus::cluster('merge', workers => 2, conf => 'citus.shard_count = 4');
+# the scheduler's merges off until the last part: merges run when the test says
+my ($c, @w) = PgsCitus::cluster('merge', workers => 2,
+	conf => "citus.shard_count = 4\npg_streaming.merge_naptime = 0");
 my @nodes = ($c, @w);
 
 # the streams' owner, an unprivileged role (Citus creates it on the workers)
@@ -148,6 +150,8 @@ start_shards('wins');
 $c->safe_psql('postgres', "INSERT INTO ev VALUES (1, 'p0', 1, '2026-01-01 00:00:10+00')");
 catch_up('wins');
 is(merge('wins'), '1', 'the merge reads the one partial group');
+is($c->safe_psql('postgres', "SELECT merges FROM stream.distributed_merges WHERE name = 'wins'"), '1',
+	'one merge is counted');
 is($c->safe_psql('postgres', q{
 	SELECT count(*) FILTER (WHERE max_event_time IS NOT NULL), count(*) FILTER (WHERE max_event_time IS NULL)
 	FROM stream.distributed_merge_shards WHERE name = 'wins'}), '1|3',
@@ -155,6 +159,8 @@ is($c->safe_psql('postgres', q{
 is($c->safe_psql('postgres', "SELECT watermark IS NULL FROM stream.distributed_merges WHERE name = 'wins'"),
 	't', 'idle shards hold the watermark of the merge at NULL');
 is(merge('wins'), '0', 'a merge without new batches reads nothing');
+is($c->safe_psql('postgres', "SELECT merges FROM stream.distributed_merges WHERE name = 'wins'"), '1',
+	'and counts no merge');
 
 # 4 writers through the coordinator while the merges run
 my @h = writers(4, 200);
@@ -261,5 +267,44 @@ isnt(marks(), $before, 'the next merge advances them');
 totals_ok('the coordinator killed in the merge: each batch merged once');
 merge('pages');
 totals_ok('and a merge with nothing new changes nothing');
+
+# the merges of others' queries are refused; a shard query in output mode
+# partial writes its own distributed query's exchange only
+$c->safe_psql('postgres', 'CREATE ROLE bob LOGIN');
+($rc, $out, $err) = $c->psql('postgres', "SET ROLE bob; SELECT stream._merge_distributed('pages')");
+like($err, qr/must be a member of the owner/, "another role cannot run a query's merge");
+is($c->safe_psql('postgres', "SET ROLE bob; SELECT stream._merge_distributed()"), '0',
+	"and merging all merges none of others'");
+($rc, $out, $err) = $c->psql('postgres', "SET ROLE alice; SELECT count(*) FROM stream_exchange.pages_exchange");
+like($err, qr/permission denied/, 'the owner cannot read the exchange');
+my ($s1) = placements('ev');
+($rc, $out, $err) = $s1->[1]->psql('postgres', qq{SET ROLE alice;
+	CREATE TABLE mine (page text, n bigint);
+	SELECT stream.start_query(name => 'pages_s$s1->[0]x', query => 'SELECT page, count(*) AS n FROM ev_$s1->[0] GROUP BY page',
+		target => 'public.mine', output_mode => 'partial')});
+like($err, qr/output mode "partial" writes only the exchange/, 'output mode partial refuses another target');
+my $bx = $c->safe_psql('postgres',
+	"SELECT target_shardid FROM stream.distributed_query_shards WHERE name = 'board' AND shardid = $s1->[0]");
+($rc, $out, $err) = $s1->[1]->psql('postgres', qq{SET ROLE alice;
+	SELECT stream.start_query(name => 'pages_s9$s1->[0]', query => 'SELECT page, count(*) AS n FROM ev_$s1->[0] GROUP BY page',
+		target => 'stream_exchange.board_exchange_$bx', output_mode => 'partial')});
+like($err, qr/output mode "partial" writes only the exchange/,
+	"and the exchange of another distributed query");
+
+# the coordinator's scheduler merges by itself once pg_streaming.merge_naptime is set
+$c->append_conf('postgresql.conf', "pg_streaming.merge_naptime = '200ms'");
+$c->reload;
+$c->safe_psql('postgres', q{
+	SET ROLE alice;
+	SELECT stream._start_merge('auto', 'SELECT v, count(*) AS n FROM ev GROUP BY v', 'auto_counts',
+		output_mode => 'update', trigger => '200 ms');
+});
+start_shards('auto');
+$c->safe_psql('postgres', "INSERT INTO ev SELECT g, 'p1', g % 3, now() FROM generate_series(1, 300) g");
+catch_up('auto');
+ok($c->poll_query_until('postgres', q{
+	SELECT count(*) = 0 FROM ((SELECT v, n FROM auto_counts EXCEPT SELECT v, count(*) FROM ev GROUP BY v)
+		UNION ALL (SELECT v, count(*) FROM ev GROUP BY v EXCEPT SELECT v, n FROM auto_counts)) d}),
+	"the coordinator's scheduler merges the shards' batches");
 
 done_testing();
