@@ -36,6 +36,7 @@ OBJS = \
 	src/catalog/retention_catalog.o \
 	src/catalog/dead_letter_catalog.o \
 	src/catalog/file_source_catalog.o \
+	src/catalog/distributed_catalog.o \
 	src/catalog/dead_letter_delivery.o \
 	src/catalog/merge_catalog.o \
 	src/state/agg_shape.o \
@@ -57,6 +58,7 @@ OBJS = \
 	src/api/file_sources.o \
 	src/api/merge.o \
 	src/api/shard_queries.o \
+	src/api/distributed.o \
 	src/bgw/shared.o \
 	src/bgw/launcher.o \
 	src/bgw/scheduler.o \

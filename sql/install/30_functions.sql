@@ -357,14 +357,12 @@ LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stream.deliver_dead_letters(text) IS
 'deliver the rows a query set aside (stream.dead_letters) again through its current text, as its owner, after stream.alter_query fixed it: each row written is marked delivered in the same transaction, a row that fails again keeps waiting with its new error; returns the rows delivered';
 
-CREATE FUNCTION stream._start_merge(name text, query text, target text,
-    output_mode text DEFAULT 'update', trigger text DEFAULT '500 ms',
-    event_time text DEFAULT NULL, watermark interval DEFAULT NULL)
-RETURNS bigint
-AS 'MODULE_PATHNAME', 'stream_start_merge'
+CREATE FUNCTION stream._reconcile_distributed(name text DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'stream_reconcile_distributed'
 LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION stream._start_merge(text, text, text, text, text, text, interval) IS
-'internal, on a Citus coordinator: start an aggregation over a distributed stream not grouped by its distribution column, as the caller: the coordinator''s state and target, the exchange co-located with the stream, and one shard query per shard (run in output mode partial); returns the merge''s id';
+COMMENT ON FUNCTION stream._reconcile_distributed(text) IS
+'on a Citus coordinator: bring each shard of the named distributed query (NULL: of every one the caller may manage) to the status its query asks for, on the shard''s node; returns the shard rows still not as desired';
 
 CREATE FUNCTION stream._merge_distributed(name text DEFAULT NULL)
 RETURNS bigint

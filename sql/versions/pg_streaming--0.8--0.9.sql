@@ -81,6 +81,13 @@ LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stream._start_shard_query(text, text, text, text, regclass, regclass, jsonb, jsonb) IS
 'internal, on a Citus node: start, as the caller, the query shard_query of distributed query distributed_query over this node''s stream_shard into target_shard, its text rewritten to name the local relations of relation_map (distributed table -> local shard) and options as stream.start_query''s named arguments; returns its id (the same call again returns the same id)';
 
+CREATE FUNCTION stream._reconcile_distributed(name text DEFAULT NULL)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'stream_reconcile_distributed'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stream._reconcile_distributed(text) IS
+'on a Citus coordinator: bring each shard of the named distributed query (NULL: of every one the caller may manage) to the status its query asks for, on the shard''s node; returns the shard rows still not as desired';
+
 -- the exchanges of merged distributed aggregations (Citus), made by the
 -- coordinator, owned by the extension's owner: names visible to the shards'
 -- queries' owners (who pass the exchange's shard as a regclass), tables
@@ -140,15 +147,6 @@ SELECT pg_catalog.pg_extension_config_dump('stream.distributed_merge_shards', ''
 ALTER TABLE stream.query_defs DROP CONSTRAINT query_defs_output_mode_check;
 ALTER TABLE stream.query_defs ADD CONSTRAINT query_defs_output_mode_check
     CHECK (output_mode IN ('append', 'update', 'complete', 'partial'));
-
-CREATE FUNCTION stream._start_merge(name text, query text, target text,
-    output_mode text DEFAULT 'update', trigger text DEFAULT '500 ms',
-    event_time text DEFAULT NULL, watermark interval DEFAULT NULL)
-RETURNS bigint
-AS 'MODULE_PATHNAME', 'stream_start_merge'
-LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION stream._start_merge(text, text, text, text, text, text, interval) IS
-'internal, on a Citus coordinator: start an aggregation over a distributed stream not grouped by its distribution column, as the caller: the coordinator''s state and target, the exchange co-located with the stream, and one shard query per shard (run in output mode partial); returns the merge''s id';
 
 CREATE FUNCTION stream._merge_distributed(name text DEFAULT NULL)
 RETURNS bigint

@@ -23,6 +23,7 @@
 
 #include "analyze/pgs_analyze.h"
 #include "analyze/pgs_join.h"
+#include "api/pgs_distributed_api.h"
 #include "api/pgs_queries.h"
 #include "bgw/pgs_bgw.h"
 #include "catalog/pgs_catalog.h"
@@ -292,7 +293,18 @@ static void
 qd_alter_validate(const PgsAlterArgs *a, PgsQuery *q)
 {
 	if (!pgs_query_read(a->name, 0, PGS_QUERY_LOCK, q))
+	{
+		bool		unused;
+
+		/* checks the caller's rights first, changes nothing */
+		if (pgs_dist_manage(a->name, NULL, &unused))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("alter_query is not supported yet for distributed query \"%s\"", a->name),
+					 errdetail("Its shards' queries run on the nodes holding the stream's shards."),
+					 errhint("Drop the query and start it again with the new definition.")));
 		pgs_query_report_missing(a->name);
+	}
 	pgs_query_check_access(q);
 	pgs_catalog_require(PGS_CATALOG_0_5, "changes made with stream.alter_query");
 

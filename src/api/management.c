@@ -48,6 +48,7 @@
 #include "utils/fmgrprotos.h"
 #include "utils/timestamp.h"
 
+#include "api/pgs_distributed_api.h"
 #include "bgw/pgs_bgw.h"
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_checkpoint.h"
@@ -146,13 +147,21 @@ stream_process_batch(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* stop a query; the batch in flight, holding the row lock, finishes first */
+/*
+ * stop a query; the batch in flight, holding the row lock, finishes first.
+ * A distributed query's shards stop once this commits.
+ */
 Datum
 stream_stop_query(PG_FUNCTION_ARGS)
 {
 	PgsQuery	q;
+	char	   *name = mg_name_arg(fcinfo);
+	bool		changed;
 
-	mg_read(mg_name_arg(fcinfo), PGS_QUERY_LOCK, &q);
+	if (!pgs_query_read(name, 0, PGS_QUERY_LOCK, &q) &&
+		pgs_dist_manage(name, "stopped", &changed))
+		PG_RETURN_BOOL(changed);
+	mg_read(name, PGS_QUERY_LOCK, &q);
 	if (!q.active)
 		PG_RETURN_BOOL(false);
 	pgs_query_set_status(q.query_id, "stopped", false);
@@ -160,13 +169,21 @@ stream_stop_query(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(true);
 }
 
-/* a resumed query starts with no error: the last one belonged to its last run */
+/*
+ * a resumed query starts with no error: the last one belonged to its last
+ * run.  A distributed query's shards resume once this commits.
+ */
 Datum
 stream_resume_query(PG_FUNCTION_ARGS)
 {
 	PgsQuery	q;
+	char	   *name = mg_name_arg(fcinfo);
+	bool		changed;
 
-	mg_read(mg_name_arg(fcinfo), PGS_QUERY_LOCK, &q);
+	if (!pgs_query_read(name, 0, PGS_QUERY_LOCK, &q) &&
+		pgs_dist_manage(name, "active", &changed))
+		PG_RETURN_BOOL(changed);
+	mg_read(name, PGS_QUERY_LOCK, &q);
 	if (q.active)
 		PG_RETURN_BOOL(false);
 	pgs_query_set_status(q.query_id, "active", false);

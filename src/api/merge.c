@@ -36,15 +36,16 @@
 #include "utils/timestamp.h"
 
 #include "analyze/pgs_analyze.h"
+#include "api/pgs_distributed_api.h"
 #include "api/pgs_queries.h"
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_checkpoint.h"
+#include "catalog/pgs_distributed.h"
 #include "catalog/pgs_merge_catalog.h"
 #include "catalog/pgs_query.h"
 #include "common/pgs_common.h"
 #include "state/pgs_agg.h"
 
-PG_FUNCTION_INFO_V1(stream_start_merge);
 PG_FUNCTION_INFO_V1(stream_merge_distributed);
 
 #define MERGE_EXCHANGE_SUFFIX	"_exchange"
@@ -127,34 +128,6 @@ pgs_merge_check_partial(const char *name, const PgsDefinition *d, const char *ta
 
 /* ---- start, on the coordinator ---- */
 
-/* the stream's Citus hash distribution: its column, or an error */
-static char *
-mg_distribution_column(Oid stream_relid)
-{
-	Oid			types[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(stream_relid)};
-	char	   *column = NULL;
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT pg_catalog.column_to_column_name(logicalrelid, partkey)"
-							  " FROM pg_catalog.pg_dist_partition"
-							  " WHERE logicalrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass"
-							  " AND partmethod OPERATOR(pg_catalog.=) 'h'",
-							  1, types, values, NULL, true, 1) == SPI_OK_SELECT &&
-		SPI_processed == 1)
-		column = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	if (column)
-		column = MemoryContextStrdup(TopTransactionContext, column);
-	SPI_finish();
-	if (column == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("stream table \"%s\" is not distributed by hash", get_rel_name(stream_relid)),
-				 errhint("Distribute it with create_distributed_table first.")));
-	return column;
-}
-
 /* is the relation a Citus table? */
 static bool
 mg_is_citus_table(Oid relid)
@@ -180,7 +153,8 @@ mg_is_citus_table(Oid relid)
  * batch, its latest event time, then the partial groups' keys and states;
  * distributed by that column, co-located with the stream, so each shard's
  * batches write an exchange shard on their own node.  Returns it and the
- * shards (PgsMergeNewShard) by the stream's shard each goes with.
+ * shards (PgsDistShard: the target shard is the exchange's) by the
+ * stream's shard each goes with.
  */
 static Oid
 mg_create_exchange(const char *name, Oid stream_relid, const char *column,
@@ -238,13 +212,13 @@ mg_create_exchange(const char *name, Oid stream_relid, const char *column,
 	*shards = NIL;
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
-		PgsMergeNewShard *s = MemoryContextAllocZero(TopTransactionContext,
-													 sizeof(PgsMergeNewShard));
+		PgsDistShard *s = MemoryContextAllocZero(TopTransactionContext,
+												 sizeof(PgsDistShard));
 		bool		isnull;
 		MemoryContext old;
 
 		s->shardid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-		s->exchange_shardid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		s->target_shardid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
 		s->shard_query = MemoryContextStrdup(TopTransactionContext,
 											 psprintf("%s_s" INT64_FORMAT, name, s->shardid));
 		if (strlen(s->shard_query) >= NAMEDATALEN)
@@ -260,152 +234,137 @@ mg_create_exchange(const char *name, Oid stream_relid, const char *column,
 	return relid;
 }
 
-/* the shards' options: start_query's arguments of each shard's query */
+/*
+ * The shards' options: start_query's arguments of each shard's query, in
+ * output mode partial.
+ */
 static char *
-mg_shard_options(const char *trigger, const char *event_time, Datum watermark,
-				 bool has_watermark)
+mg_shard_options(const PgsDistStart *ds)
 {
 	StringInfoData buf;
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "{\"output_mode\": \"partial\", \"trigger\": ");
-	escape_json(&buf, trigger);
-	if (event_time)
+	escape_json(&buf, ds->trigger);
+	if (ds->max_rows > 0)
+		appendStringInfo(&buf, ", \"max_rows_per_batch\": %d", ds->max_rows);
+	if (ds->starting_from)
+	{
+		appendStringInfoString(&buf, ", \"starting_from\": ");
+		escape_json(&buf, ds->starting_from);
+	}
+	if (ds->event_time)
 	{
 		appendStringInfoString(&buf, ", \"event_time\": ");
-		escape_json(&buf, event_time);
-	}
-	if (has_watermark)
-	{
-		appendStringInfoString(&buf, ", \"watermark\": ");
-		escape_json(&buf, DatumGetCString(DirectFunctionCall1(interval_out, watermark)));
+		escape_json(&buf, ds->event_time);
+		appendStringInfo(&buf, ", \"watermark\": \"" INT64_FORMAT " microseconds\"",
+						 ds->watermark_usecs);
 	}
 	appendStringInfoChar(&buf, '}');
 	return buf.data;
 }
 
 /*
- * stream._start_merge(name, query, target, output_mode, trigger,
- * event_time, watermark): an aggregation over a distributed stream whose
- * groups span shards, started as the caller in the caller's transaction.
- * The coordinator's state and target (a table of the coordinator's, made
- * when missing), the exchange co-located with the stream, and the catalog
- * rows the reconciler starts the shards' queries from (options with output
- * mode partial).  Nothing runs until the transaction commits.
+ * The merge placement of start_query over a distributed stream (its
+ * distributed path, distributed.c, found an aggregation not grouped by the
+ * distribution column), in the caller's transaction, as the caller: the
+ * shape checked for a merge, the coordinator's target (a table of its own,
+ * made when missing) and state, the exchange co-located with the stream,
+ * and the catalog rows the reconciler starts the shards' queries from
+ * (options with output mode partial).  Returns minus the number of shard
+ * queries, as the per_shard placement does.
  */
-Datum
-stream_start_merge(PG_FUNCTION_ARGS)
+int64
+pgs_merge_start(const PgsDistStart *ds)
 {
-	PgsDefinition d;
+	const PgsDefinition *d = ds->def;
 	PgsMergeDef m;
-	char	   *name;
-	char	   *target;
-	char	   *trigger;
-	char	   *column;
-	char	   *options;
 	RangeVar   *rv;
 	bool		created;
 	List	   *shards;
-	PgsMergeDef read;
+	List	   *shard_queries = NIL;
+	PgsDistQuery q;
 	PgsQuery	local;
+	ListCell   *lc;
 
-	pgs_require_writable();
-	pgs_catalog_require(PGS_CATALOG_0_9, "distributed queries");
-	if (!mg_citus_installed())
+	if (!d->aggregates || d->chain || d->shape.session || ds->nsides > 0 ||
+		ds->dedup != NIL || ds->key_given || ds->foreach_batch || ds->target_is_stream)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("extension \"citus\" is not installed"),
-				 errhint("A merged distributed aggregation runs over a stream distributed with Citus.")));
-	for (int i = 0; i < 5; i++)
-		if (PG_ARGISNULL(i))
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("name, query, target, output_mode and trigger must not be NULL")));
-	if (PG_ARGISNULL(5) != PG_ARGISNULL(6))
+				 errmsg("only a plain aggregation can be merged across the shards of a distributed stream"),
+				 errdetail("An aggregation not grouped by the distribution column combines the shards' partial states on the coordinator; deduplication, keys, joins between streams, session windows, foreach_batch and targets that are streams are not merged."),
+				 errhint("Group by the distribution column \"%s\" to run the query on each shard alone.",
+						 ds->distribution_column)));
+	if (strcmp(ds->on_error, "fail") != 0)
 		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("event_time and watermark go together"),
-				 errhint("Name the stream's event-time column with event_time, and how late its rows may come with watermark, such as '10 minutes'.")));
-
-	memset(&m, 0, sizeof(m));
-	m.name = name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	m.query_text = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	target = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	m.output_mode = text_to_cstring(PG_GETARG_TEXT_PP(3));
-	trigger = pgs_check_trigger(text_to_cstring(PG_GETARG_TEXT_PP(4)));
-	m.event_time = PG_ARGISNULL(5) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(5));
-	m.watermark_usecs = -1;
-	if (!PG_ARGISNULL(6))
-		m.watermark_usecs = pgs_interval_usecs(PG_GETARG_DATUM(6), "watermark",
-											   DatumGetCString(DirectFunctionCall1(interval_out,
-																				   PG_GETARG_DATUM(6))),
-											   0, PGS_MAX_TRIGGER_USECS);
-	if (strcmp(m.output_mode, "append") != 0 && strcmp(m.output_mode, "update") != 0 &&
-		strcmp(m.output_mode, "complete") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid output_mode \"%s\"", m.output_mode),
-				 errhint("Use 'append', 'update' or 'complete'.")));
-	if (pgs_merge_name_taken(name) || pgs_query_read(name, 0, PGS_QUERY_NO_LOCK, &local))
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("on_error => '%s' is not supported for an aggregation merged across shards",
+						ds->on_error),
+				 errhint("Start the query with on_error => 'fail'.")));
+	if (pgs_dist_name_taken(ds->name) || pgs_query_read(ds->name, 0, PGS_QUERY_NO_LOCK, &local))
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
-				 errmsg("streaming query \"%s\" already exists", name),
+				 errmsg("streaming query \"%s\" already exists", ds->name),
 				 errhint("Choose another name, or drop the query first.")));
 
-	/* the shape, analyzed as the caller, checked as start_query checks it */
-	memset(&d, 0, sizeof(d));
-	d.query_text = m.query_text;
-	d.output_mode = m.output_mode;
-	d.event_time = m.event_time;
-	pgs_check_definition(&d);
-	if (!d.aggregates || d.chain || d.shape.session || d.aq.nsides > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("only a plain aggregation can be merged across shards"),
-				 errdetail("The shards' partial states are combined on the coordinator; joins between streams, session windows and aggregations over aggregations are not merged."),
-				 errhint("Group by the distribution column to run the query on each shard alone.")));
-	m.stream_relid = d.aq.stream_relid;
+	memset(&m, 0, sizeof(m));
+	m.name = (char *) ds->name;
+	m.query_text = (char *) ds->query_text;
+	m.output_mode = (char *) ds->output_mode;
+	m.event_time = (char *) ds->event_time;
+	m.watermark_usecs = ds->event_time ? ds->watermark_usecs : -1;
+	m.stream_relid = d->aq.stream_relid;
 	if (pg_class_aclcheck(m.stream_relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
 		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, get_rel_name(m.stream_relid));
-	if (m.event_time)
-		(void) pgs_check_event_time(m.stream_relid, m.event_time);
-	column = mg_distribution_column(m.stream_relid);
 
 	/* the coordinator's target: a table of its own, made when missing */
-	rv = makeRangeVarFromNameList(stringToQualifiedNameList(target));
+	rv = makeRangeVarFromNameList(stringToQualifiedNameList(ds->target));
 	m.target_relid = RangeVarGetRelid(rv, NoLock, true);
 	created = !OidIsValid(m.target_relid);
 	if (created)
-		m.target_relid = pgs_start_create_target(rv, target, &d.aq);
+		m.target_relid = pgs_start_create_target(rv, ds->target, (PgsAnalyzedQuery *) &d->aq);
 	else
 	{
-		pgs_check_target(m.target_relid, m.stream_relid, &d.aq);
+		pgs_check_target(m.target_relid, m.stream_relid, (PgsAnalyzedQuery *) &d->aq);
 		if (mg_is_citus_table(m.target_relid))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("target \"%s\" of a merged distributed aggregation is a Citus table", target),
+					 errmsg("target \"%s\" of an aggregation merged across shards is a Citus table",
+							ds->target),
 					 errdetail("The merge writes the whole result on the coordinator."),
 					 errhint("Name a table of the coordinator's, or one that does not exist yet.")));
 		if (pg_class_aclcheck(m.target_relid, GetUserId(),
-							  ACL_INSERT | ACL_UPDATE | ACL_DELETE) != ACLCHECK_OK)
+							  ACL_SELECT | ACL_INSERT | ACL_UPDATE | ACL_DELETE) != ACLCHECK_OK)
 			aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, get_rel_name(m.target_relid));
 	}
-	if (pgs_keyed_target(&d))
-		pgs_agg_prepare_target(m.target_relid, created, &d.shape, d.aq.column_names,
+	if (pgs_keyed_target(d))
+		pgs_agg_prepare_target(m.target_relid, created, &d->shape, d->aq.column_names,
 							   m.output_mode, false);
 
 	m.owner = GetUserId();
 	m.search_path = pstrdup(GetConfigOption("search_path", false, false));
-	m.target_columns = d.aq.column_names;
-	m.state_relid = pgs_agg_create_state(name, m.owner, &d.shape);
-	m.exchange_relid = mg_create_exchange(name, m.stream_relid, column, &d.shape, &shards);
-	options = mg_shard_options(trigger, m.event_time, PG_GETARG_DATUM(6), !PG_ARGISNULL(6));
-	pgs_merge_insert(&m, column, options, shards);
-	if (!pgs_merge_read(name, &read, CurrentMemoryContext))
-		elog(ERROR, "distributed query \"%s\" was not recorded", name);
-	/* the coordinator's scheduler merges it from the commit on */
+	m.target_columns = d->aq.column_names;
+	m.state_relid = pgs_agg_create_state(ds->name, m.owner, &d->shape);
+	m.exchange_relid = mg_create_exchange(ds->name, m.stream_relid, ds->distribution_column,
+										  &d->shape, &shards);
+	memset(&q, 0, sizeof(q));
+	q.name = m.name;
+	q.owner = m.owner;
+	q.query_text = m.query_text;
+	q.search_path = m.search_path;
+	q.stream_relid = m.stream_relid;
+	q.target_relid = m.target_relid;
+	q.distribution_column = (char *) ds->distribution_column;
+	q.placement = "merge";
+	q.options = mg_shard_options(ds);
+	pgs_dist_query_insert(&q, shards);
+	foreach(lc, shards)
+		shard_queries = lappend(shard_queries, ((PgsDistShard *) lfirst(lc))->shard_query);
+	pgs_merge_insert(&m, shard_queries);
+
+	/* the reconciler starts the shards' queries, the scheduler merges them */
 	pgs_notify_scheduler_at_commit();
-	PG_RETURN_INT64(read.merge_id);
+	return -(int64) list_length(shards);
 }
 
 /* ---- the merge, on the coordinator ---- */

@@ -32,6 +32,7 @@
 #include "utils/timestamp.h"
 
 #include "analyze/pgs_analyze.h"
+#include "api/pgs_distributed_api.h"
 #include "api/pgs_queries.h"
 #include "bgw/pgs_bgw.h"
 #include "catalog/pgs_catalog.h"
@@ -644,6 +645,11 @@ stream_drop_query(PG_FUNCTION_ARGS)
 	pgs_require_writable();
 	if (!pgs_query_read(name, 0, PGS_QUERY_LOCK, &q))
 	{
+		bool		changed;
+
+		/* a distributed query: its shards' queries go once this commits */
+		if (pgs_dist_manage(name, "dropped", &changed))
+			PG_RETURN_BOOL(true);
 		if (!if_exists)
 			pgs_query_report_missing(name);
 		ereport(NOTICE,

@@ -41,6 +41,7 @@
 
 #include "analyze/pgs_analyze.h"
 #include "analyze/pgs_join.h"
+#include "api/pgs_distributed_api.h"
 #include "api/pgs_queries.h"
 #include "bgw/pgs_bgw.h"
 #include "catalog/pgs_catalog.h"
@@ -1163,6 +1164,58 @@ qd_start_register(const PgsStartArgs *a, const QdStart *s)
 }
 
 /*
+ * Does the query read a stream distributed with Citus?  Then it runs per
+ * shard on the nodes, or is refused.
+ */
+static bool
+qd_start_is_distributed(const QdStart *s)
+{
+	if (s->nsides == PGS_MAX_SIDES)
+		return pgs_dist_is_citus_table(s->sides[0].relid) ||
+			pgs_dist_is_citus_table(s->sides[1].relid);
+	return pgs_dist_is_citus_table(s->def.aq.stream_relid);
+}
+
+/*
+ * The distributed path (distributed.c): refuse what cannot run per shard,
+ * then make or check the target with the local path's own code, and
+ * record the query for the nodes.  Nothing is registered here.
+ */
+static int64
+qd_start_distributed(const PgsStartArgs *a, QdStart *s)
+{
+	PgsDistStart ds;
+
+	memset(&ds, 0, sizeof(ds));
+	ds.name = a->name;
+	ds.query_text = a->query_text;
+	ds.target = a->target;
+	ds.output_mode = a->output_mode;
+	ds.trigger = a->trigger;
+	ds.max_rows = a->max_rows_given ? a->max_rows : 0;
+	ds.starting_from = a->starting_from;
+	ds.event_time = s->event_time;
+	ds.watermark_usecs = s->watermark_usecs;
+	ds.dedup = a->dedup;
+	ds.key_given = a->key_given;
+	ds.key = a->key;
+	ds.on_error = a->on_error;
+	ds.foreach_batch = OidIsValid(s->foreach_proc);
+	ds.target_is_stream = a->target_is_stream;
+	ds.nsides = s->nsides;
+	ds.def = &s->def;
+	pgs_dist_check_shape(&ds);
+	if (strcmp(ds.placement, "merge") == 0)
+		return pgs_merge_start(&ds);
+
+	qd_start_target(a, s);
+	pgs_check_rights(pgs_compose_insert(a->query_text, s->target_relid,
+										s->def.aq.column_names, s->key),
+					 s->def.aq.stream_relid, s->target_relid, s->def.aggregates);
+	return pgs_dist_start(&ds, s->target_relid, s->created, s->key);
+}
+
+/*
  * stream.start_query: read the arguments, check them and the query, create
  * or check the target, check the caller's rights to every table the batch
  * statement reads or writes, and register the query as the caller's.
@@ -1187,6 +1240,8 @@ stream_start_query(PG_FUNCTION_ARGS)
 												 OidIsValid(s.foreach_proc) || s.keyed);
 		PG_RETURN_INT64(qd_start_register(&a, &s));
 	}
+	if (qd_start_is_distributed(&s))
+		PG_RETURN_INT64(qd_start_distributed(&a, &s));
 	qd_start_target(&a, &s);
 
 	/*

@@ -41,10 +41,10 @@
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "executor/spi.h"
 #include "catalog/pg_type_d.h"
 #include "commands/extension.h"
 #include "commands/vacuum.h"
-#include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "pgstat.h"
@@ -62,6 +62,7 @@
 
 #include "bgw/bgw_internal.h"
 #include "catalog/pgs_catalog.h"
+#include "catalog/pgs_distributed.h"
 #include "catalog/pgs_file_sources.h"
 #include "catalog/pgs_merge_catalog.h"
 #include "catalog/pgs_query.h"
@@ -1114,6 +1115,75 @@ sched_retention(void)
 	}
 }
 
+/*
+ * On a Citus coordinator: bring the nodes to what the distributed queries'
+ * rows ask for, through SQL (stream._reconcile_distributed), in a
+ * transaction of its own, when some shard row is not as desired.  The
+ * rows it acts on are committed, as the nodes' changes are.  A failure is
+ * logged, at most once a minute, and tried again at the next pass; it
+ * never stops the scheduler.
+ */
+static bool reconcile_pending = false;	/* the last pass left some row */
+static TimestampTz reconcile_warned_at = 0;
+
+static void
+sched_reconcile(void)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		bool		pending;
+
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pending = pgs_catalog_version() >= PGS_CATALOG_0_9 &&
+			OidIsValid(get_extension_oid("citus", true)) && pgs_dist_pending();
+		if (pending)
+		{
+			bool		isnull;
+
+			pgstat_report_activity(STATE_RUNNING, "reconciling distributed queries");
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed");
+			if (SPI_execute("SELECT stream._reconcile_distributed()", false, 0) != SPI_OK_SELECT)
+				elog(ERROR, "stream._reconcile_distributed() failed");
+			pending = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+												  SPI_tuptable->tupdesc, 1, &isnull)) > 0;
+			SPI_finish();
+		}
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		reconcile_pending = pending;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		TimestampTz now = GetCurrentTimestamp();
+
+		if (pgs_error_is_termination(geterrcode()))
+			PG_RE_THROW();
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortOutOfAnyTransaction();
+		reconcile_pending = true;
+		if (now >= TimestampTzPlusMilliseconds(reconcile_warned_at, 60 * 1000))
+		{
+			ereport(WARNING,
+					(errcode(edata->sqlerrcode),
+					 errmsg("could not bring the nodes to the distributed queries' status: %s",
+							edata->message),
+					 errhint("The scheduler tries again at every pass; stream.distributed_query_shards shows each shard's last error.")));
+			reconcile_warned_at = now;
+		}
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+}
+
 /* one merge, in a transaction of its own (sched_merges) */
 static void
 sched_merge_one(const char *name, MemoryContext cxt)
@@ -1302,6 +1372,7 @@ pgs_scheduler_main(Datum arg)
 
 		sched_collect();
 		sched_dispatch();
+		sched_reconcile();
 		if (pgs_merge_naptime_ms > 0 &&
 			now >= TimestampTzPlusMilliseconds(last_merge, pgs_merge_naptime_ms))
 		{
@@ -1321,7 +1392,7 @@ pgs_scheduler_main(Datum arg)
 		 * Nothing to run and no retention to do: give the slot back after
 		 * a while; starting a query here brings a scheduler back.
 		 */
-		if (nqueries > 0 || retention_streams || merges_exist)
+		if (nqueries > 0 || retention_streams || reconcile_pending || merges_exist)
 			idle_since = 0;
 		else if (idle_since == 0)
 			idle_since = now;

@@ -60,46 +60,22 @@ mc_text_list(int row, int col, MemoryContext cxt)
 	return result;
 }
 
-/* is the name a distributed query's already? */
-bool
-pgs_merge_name_taken(const char *name)
-{
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(name)};
-
-	return pgs_catalog_run("SELECT 1 FROM stream.distributed_queries WHERE name = $1",
-						   1, types, values, NULL, true, 1) > 0;
-}
-
 /*
- * Record a merged distributed aggregation, in the caller's transaction:
- * its distributed_queries row (placement 'merge', the shards' options),
- * one distributed_query_shards row per shard of the stream (its target
- * shard the exchange's), its merge row and a mark per shard at batch 0.
+ * Record a merged distributed aggregation's merge row and a mark per shard
+ * query at batch 0, in the caller's transaction, after its
+ * distributed_queries rows (pgs_dist_query_insert).
  */
 void
-pgs_merge_insert(const PgsMergeDef *m, const char *distribution_column,
-				 const char *options, List *shards)
+pgs_merge_insert(const PgsMergeDef *m, List *shard_queries)
 {
 	PgsCatalogAccess acc = {0};
-	Oid			qtypes[8] = {TEXTOID, OIDOID, TEXTOID, TEXTOID, OIDOID, OIDOID,
-	TEXTOID, TEXTOID};
-	Datum		qvalues[8];
 	Oid			mtypes[7] = {TEXTOID, TEXTOID, TEXTARRAYOID, TEXTOID, INT8OID, OIDOID,
 	OIDOID};
 	Datum		mvalues[7];
 	char		mnulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	ListCell   *lc;
 
-	qvalues[0] = CStringGetTextDatum(m->name);
-	qvalues[1] = ObjectIdGetDatum(m->owner);
-	qvalues[2] = CStringGetTextDatum(m->query_text);
-	qvalues[3] = CStringGetTextDatum(m->search_path);
-	qvalues[4] = ObjectIdGetDatum(m->stream_relid);
-	qvalues[5] = ObjectIdGetDatum(m->target_relid);
-	qvalues[6] = CStringGetTextDatum(distribution_column);
-	qvalues[7] = CStringGetTextDatum(options);
-	mvalues[0] = qvalues[0];
+	mvalues[0] = CStringGetTextDatum(m->name);
 	mvalues[1] = CStringGetTextDatum(m->output_mode);
 	mvalues[2] = mc_text_array(m->target_columns);
 	mvalues[3] = m->event_time ? CStringGetTextDatum(m->event_time) : (Datum) 0;
@@ -110,12 +86,6 @@ pgs_merge_insert(const PgsMergeDef *m, const char *distribution_column,
 	mvalues[6] = ObjectIdGetDatum(m->exchange_relid);
 
 	pgs_catalog_begin(&acc);
-	pgs_catalog_exec("INSERT INTO stream.distributed_queries (name, owner, query_text,"
-					 " search_path, stream_relid, target_relid, distribution_column,"
-					 " placement, options)"
-					 " VALUES ($1, $2::pg_catalog.regrole, $3, $4, $5::pg_catalog.regclass,"
-					 " $6::pg_catalog.regclass, $7, 'merge', $8::jsonb)",
-					 8, qtypes, qvalues, NULL, false, 0);
 	pgs_catalog_exec("INSERT INTO stream.distributed_merges (name, output_mode,"
 					 " target_columns, event_time, watermark_delay, state_relid,"
 					 " exchange_relid)"
@@ -123,22 +93,16 @@ pgs_merge_insert(const PgsMergeDef *m, const char *distribution_column,
 					 " pg_catalog.make_interval(secs => $5::pg_catalog.float8 OPERATOR(pg_catalog./) 1000000),"
 					 " $6::pg_catalog.regclass, $7::pg_catalog.regclass)",
 					 7, mtypes, mvalues, mnulls, false, 0);
-	foreach(lc, shards)
+	foreach(lc, shard_queries)
 	{
-		PgsMergeNewShard *s = lfirst(lc);
-		Oid			stypes[4] = {TEXTOID, INT8OID, INT8OID, TEXTOID};
-		Datum		svalues[4];
+		Oid			stypes[2] = {TEXTOID, TEXTOID};
+		Datum		svalues[2];
 
-		svalues[0] = qvalues[0];
-		svalues[1] = Int64GetDatum(s->shardid);
-		svalues[2] = Int64GetDatum(s->exchange_shardid);
-		svalues[3] = CStringGetTextDatum(s->shard_query);
-		pgs_catalog_exec("INSERT INTO stream.distributed_query_shards (name, shardid,"
-						 " target_shardid, shard_query) VALUES ($1, $2, $3, $4)",
-						 4, stypes, svalues, NULL, false, 0);
+		svalues[0] = mvalues[0];
+		svalues[1] = CStringGetTextDatum(lfirst(lc));
 		pgs_catalog_exec("INSERT INTO stream.distributed_merge_shards (name, shard_query)"
-						 " VALUES ($1, $4)",
-						 4, stypes, svalues, NULL, false, 0);
+						 " VALUES ($1, $2)",
+						 2, stypes, svalues, NULL, false, 0);
 	}
 	pgs_catalog_end(&acc);
 }

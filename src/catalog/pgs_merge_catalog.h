@@ -47,21 +47,11 @@ typedef struct PgsMergeMark
 	bool		started;		/* its shard's query was started on its node */
 } PgsMergeMark;
 
-/* a shard of the stream and the exchange's shard co-located with it */
-typedef struct PgsMergeNewShard
-{
-	int64		shardid;
-	int64		exchange_shardid;
-	char	   *shard_query;
-} PgsMergeNewShard;
-
-extern void pgs_merge_insert(const PgsMergeDef *m, const char *distribution_column,
-							 const char *options, List *shards);
+extern void pgs_merge_insert(const PgsMergeDef *m, List *shard_queries);
 extern List *pgs_merge_names(const char *name, MemoryContext cxt);
 extern bool pgs_merge_read(const char *name, PgsMergeDef *m, MemoryContext cxt);
 extern List *pgs_merge_marks(const char *name, MemoryContext cxt);
 extern void pgs_merge_record(const char *name, List *marks, bool watermark_null,
 							 TimestampTz watermark);
-extern bool pgs_merge_name_taken(const char *name);
 
 #endif							/* PGS_MERGE_CATALOG_H */

@@ -490,7 +490,11 @@ pgs_query_insert(const PgsQuery *q)
 	{
 		Oid			argt1[1] = {TEXTOID};
 
-		if (pgs_catalog_exec("SELECT 1 FROM stream.query_defs WHERE name = $1",
+		/* from 0.9 on, a distributed query's name is taken as well */
+		if (pgs_catalog_exec(pgs_catalog_version() >= PGS_CATALOG_0_9 ?
+							 "SELECT 1 FROM stream.query_defs WHERE name = $1"
+							 " UNION ALL SELECT 1 FROM stream.distributed_queries WHERE name = $1" :
+							 "SELECT 1 FROM stream.query_defs WHERE name = $1",
 							 1, argt1, values, NULL, false, 0) > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_DUPLICATE_OBJECT),

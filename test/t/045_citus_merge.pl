@@ -47,32 +47,15 @@ sub placements
 	return @r;
 }
 
-# Start the shards' queries of merged query $name on their nodes as the
-# reconciler does: stream._start_shard_query as the owner, with the options
-# the coordinator recorded (output mode partial) and the exchange's shard as
-# the target shard; then mark them started.
+# the shards' queries of distributed query $name started on their nodes by
+# the reconciler, as its owner
 sub start_shards
 {
 	my ($name) = @_;
-	my $rows = $c->safe_psql('postgres', qq{
-		SELECT s.shardid, s.shard_query, d.query_text, d.search_path,
-			shard_name('public.ev', s.shardid), shard_name(x.logicalrelid, s.target_shardid),
-			d.options
-		FROM stream.distributed_query_shards s JOIN stream.distributed_queries d USING (name)
-		JOIN pg_dist_shard x ON x.shardid = s.target_shardid
-		WHERE s.name = '$name' ORDER BY s.shardid});
-	my %node = map { $_->[0] => $_->[1] } placements('ev');
-	for my $line (split /\n/, $rows)
-	{
-		my ($shard, $sq, $text, $path, $sshard, $xshard, $options) = split /\|/, $line;
-		$node{$shard}->safe_psql('postgres', qq{
-			SET ROLE alice;
-			SELECT stream._start_shard_query('$name', '$sq', \$q\$$text\$q\$, '$path',
-				'$sshard', '$xshard', '{"public.ev": "public.$sshard"}', '$options');
-		});
-	}
-	$c->safe_psql('postgres',
-		"UPDATE stream.distributed_query_shards SET applied_status = 'active' WHERE name = '$name'");
+	$c->safe_psql('postgres', "SET ROLE alice; SELECT stream._reconcile_distributed('$name')");
+	ok($c->poll_query_until('postgres', qq{
+		SELECT bool_and(applied_status = 'active') FROM stream.distributed_query_shards WHERE name = '$name'}),
+		"the reconciler starts every shard query of $name");
 }
 
 # every shard query of $name caught up on its node
@@ -120,9 +103,9 @@ sub writers
 # ---- update and complete modes ----
 $c->safe_psql('postgres', q{
 	SET ROLE alice;
-	SELECT stream._start_merge('pages', 'SELECT page, count(*) AS n, sum(v) AS s FROM ev GROUP BY page',
+	SELECT stream.start_query('pages', 'SELECT page, count(*) AS n, sum(v) AS s FROM ev GROUP BY page',
 		'page_totals', output_mode => 'update', trigger => '200 ms');
-	SELECT stream._start_merge('board', 'SELECT page, count(*) AS n, max(v) AS m FROM ev GROUP BY page ORDER BY n DESC, page LIMIT 3',
+	SELECT stream.start_query('board', 'SELECT page, count(*) AS n, max(v) AS m FROM ev GROUP BY page ORDER BY n DESC, page LIMIT 3',
 		'page_board', output_mode => 'complete', trigger => '200 ms');
 });
 is($c->safe_psql('postgres', q{
@@ -140,7 +123,7 @@ start_shards('board');
 my $wq = q{SELECT stream.tumble(ts, '1 minute') AS w, count(*) AS n, sum(v) AS s FROM ev GROUP BY 1};
 $c->safe_psql('postgres', qq{
 	SET ROLE alice;
-	SELECT stream._start_merge('wins', \$q\$$wq\$q\$, 'win_counts', output_mode => 'append',
+	SELECT stream.start_query('wins', \$q\$$wq\$q\$, 'win_counts', output_mode => 'append',
 		trigger => '200 ms', event_time => 'ts', watermark => '1 hour');
 });
 start_shards('wins');
@@ -296,7 +279,7 @@ $c->append_conf('postgresql.conf', "pg_streaming.merge_naptime = '200ms'");
 $c->reload;
 $c->safe_psql('postgres', q{
 	SET ROLE alice;
-	SELECT stream._start_merge('auto', 'SELECT v, count(*) AS n FROM ev GROUP BY v', 'auto_counts',
+	SELECT stream.start_query('auto', 'SELECT v, count(*) AS n FROM ev GROUP BY v', 'auto_counts',
 		output_mode => 'update', trigger => '200 ms');
 });
 start_shards('auto');
