@@ -40,6 +40,7 @@
 #include "api/pgs_distributed_api.h"
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_distributed.h"
+#include "catalog/pgs_merge_catalog.h"
 #include "common/pgs_common.h"
 #include "common/pgs_errors.h"
 
@@ -848,6 +849,7 @@ stream_reconcile_distributed(PG_FUNCTION_ARGS)
 			continue;
 		dd_reconcile_shard(s);
 	}
+	pgs_merge_forget_dropped(name);
 	pgs_dist_forget_dropped(name);
 	PG_RETURN_INT32(pgs_dist_count_pending(name));
 }

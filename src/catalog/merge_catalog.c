@@ -15,6 +15,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type_d.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -23,6 +24,8 @@
 
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_merge_catalog.h"
+#include "catalog/pgs_query_tables.h"
+#include "common/pgs_common.h"
 
 /* a list of strings as a text[] datum */
 static Datum
@@ -289,5 +292,66 @@ pgs_merge_record(const char *name, List *marks, bool watermark_null,
 					 " watermark = $2, last_merge_at = pg_catalog.now()"
 					 " WHERE name OPERATOR(pg_catalog.=) $1",
 					 2, mtypes, mvalues, mnulls, false, 0);
+	pgs_catalog_end(&acc);
+}
+
+/*
+ * Before a dropped distributed query's rows go (pgs_dist_forget_dropped,
+ * once every shard's query is dropped): the exchange and the coordinator's
+ * state table of those that were merged, dropped as the extension's owner
+ * (whose tables they are; Citus drops the exchange's shards on the nodes).
+ */
+void
+pgs_merge_forget_dropped(const char *name)
+{
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1];
+	char		nulls[1] = {'n'};
+	List	   *relids = NIL;
+	ListCell   *lc;
+	int			n;
+
+	if (name != NULL)
+	{
+		values[0] = CStringGetTextDatum(name);
+		nulls[0] = ' ';
+	}
+	pgs_catalog_begin(&acc);
+	n = pgs_catalog_exec("SELECT m.exchange_relid::pg_catalog.oid, m.state_relid::pg_catalog.oid"
+						 " FROM stream.distributed_merges m"
+						 " JOIN stream.distributed_queries q ON q.name OPERATOR(pg_catalog.=) m.name"
+						 " WHERE q.desired_status OPERATOR(pg_catalog.=) 'dropped'"
+						 " AND ($1 IS NULL OR q.name OPERATOR(pg_catalog.=) $1)"
+						 " AND NOT EXISTS (SELECT 1 FROM stream.distributed_query_shards s"
+						 " WHERE s.name OPERATOR(pg_catalog.=) q.name"
+						 " AND s.applied_status IS DISTINCT FROM 'dropped')",
+						 1, argtypes, values, nulls, false, 0);
+	for (int i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		relids = lappend_oid(relids, DatumGetObjectId(pgs_result_datum(i, 1, &isnull)));
+		relids = lappend_oid(relids, DatumGetObjectId(pgs_result_datum(i, 2, &isnull)));
+	}
+	foreach(lc, relids)
+	{
+		Oid			relid = lfirst_oid(lc);
+
+		/*
+		 * The exchange by a DROP TABLE statement, which Citus sees (its
+		 * metadata and the shards on the nodes go with it); the state table
+		 * as a query's.
+		 */
+		if (foreach_current_index(lc) % 2 == 0 && get_rel_name(relid) != NULL &&
+			get_rel_namespace(relid) == get_namespace_oid("stream_exchange", false))
+		{
+			if (SPI_execute(psprintf("DROP TABLE %s", pgs_qualified_relname(relid)),
+							false, 0) != SPI_OK_UTILITY)
+				elog(ERROR, "could not drop the exchange of a dropped distributed query");
+		}
+		else if (foreach_current_index(lc) % 2 == 1)
+			pgs_query_table_drop(relid, DROP_RESTRICT);
+	}
 	pgs_catalog_end(&acc);
 }

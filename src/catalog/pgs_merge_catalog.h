@@ -54,4 +54,6 @@ extern List *pgs_merge_marks(const char *name, MemoryContext cxt);
 extern void pgs_merge_record(const char *name, List *marks, bool watermark_null,
 							 TimestampTz watermark);
 
+extern void pgs_merge_forget_dropped(const char *name);
+
 #endif							/* PGS_MERGE_CATALOG_H */

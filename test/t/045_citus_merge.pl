@@ -290,4 +290,25 @@ ok($c->poll_query_until('postgres', q{
 		UNION ALL (SELECT v, count(*) FROM ev GROUP BY v EXCEPT SELECT v, n FROM auto_counts)) d}),
 	"the coordinator's scheduler merges the shards' batches");
 
+# a dropped merged query takes its exchange and its coordinator's state
+# with it, once the reconciler has dropped every shard's query
+$c->safe_psql('postgres', "SET ROLE alice; SELECT stream.drop_query('board')");
+$c->safe_psql('postgres', "SET ROLE alice; SELECT stream._reconcile_distributed('board')");
+ok($c->poll_query_until('postgres',
+	"SELECT NOT EXISTS (SELECT 1 FROM stream.distributed_queries WHERE name = 'board')"),
+	'the dropped query goes once its shards are dropped');
+is($c->safe_psql('postgres', q{
+	SELECT to_regclass('stream_exchange.board_exchange') IS NULL AND to_regclass('stream_state.board') IS NULL
+		AND NOT EXISTS (SELECT 1 FROM stream.distributed_merges WHERE name = 'board')}),
+	't', 'its exchange and its state are dropped');
+is($c->safe_psql('postgres', q{
+	SELECT count(*) FROM pg_dist_partition p WHERE NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = p.logicalrelid)}),
+	'0', "and Citus's metadata of the exchange with it");
+is(join(',', map { $_->safe_psql('postgres', q{
+	SET citus.show_shards_for_app_name_prefixes = '*';
+	SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+	WHERE n.nspname = 'stream_exchange' AND c.relname LIKE 'board%'}) } @w), '0,0',
+	"and the exchange's shards on the nodes");
+is($c->safe_psql('postgres', q{SELECT count(*) FROM page_board}), '3', 'its target stays');
+
 done_testing();
