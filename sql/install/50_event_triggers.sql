@@ -111,9 +111,17 @@ DECLARE
     problem text;
     touched oid[];
     rewriting oid[];
+    citus boolean;
+    readers text;
 BEGIN
     IF to_regclass('stream.streams') IS NULL THEN
         RETURN;
+    END IF;
+    -- on a Citus node, shards are hidden from pg_class in client sessions;
+    -- not from this check (undone when the function returns)
+    citus := to_regprocedure('pg_catalog.relation_is_a_known_shard(regclass)') IS NOT NULL;
+    IF citus THEN
+        PERFORM pg_catalog.set_config('citus.override_table_visibility', 'off', true);
     END IF;
     SELECT array_agg(CASE WHEN c.classid = 'pg_rewrite'::regclass
                           THEN (SELECT r.ev_class FROM pg_rewrite r WHERE r.oid = c.objid)
@@ -165,6 +173,30 @@ BEGIN
                  OR s.xid_default IS DISTINCT FROM 'pg_current_xact_id()'
                 THEN 'its column _stream_xid would no longer be a NOT NULL xid8 filled by pg_current_xact_id()'
             END;
+        -- a shard of a distributed stream follows the coordinator's table
+        -- (stream.drop_stream there): it stops being a stream of this node,
+        -- unless queries of this node read it
+        IF problem IS NOT NULL AND citus THEN
+            IF pg_catalog.relation_is_a_known_shard(s.oid) THEN
+                SELECT pg_catalog.string_agg(pg_catalog.quote_ident(q.name), ', ' ORDER BY q.name)
+                  INTO readers
+                  FROM stream.query_defs q
+                 WHERE q.stream_relid::oid = s.oid
+                    OR q.query_id IN (SELECT sd.query_id FROM stream.query_side_defs sd
+                                       WHERE sd.relid::oid = s.oid);
+                IF readers IS NULL THEN
+                    DELETE FROM stream.streams WHERE relid::oid = s.oid;
+                    CONTINUE;
+                END IF;
+                RAISE EXCEPTION 'cannot change shard %.% of a distributed stream this way',
+                        quote_ident(s.nspname), quote_ident(s.relname)
+                    USING ERRCODE = 'object_not_in_prerequisite_state',
+                          DETAIL = 'After this command ' || problem
+                                   || ', and streaming queries of this node read the shard: '
+                                   || readers || '.',
+                          HINT = 'Drop the distributed queries over the stream on the coordinator first.';
+            END IF;
+        END IF;
         IF problem IS NOT NULL THEN
             RAISE EXCEPTION 'cannot change stream table %.% this way',
                     quote_ident(s.nspname), quote_ident(s.relname)

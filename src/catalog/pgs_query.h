@@ -141,5 +141,6 @@ extern int	pgs_query_reassign_owned(Oid old_roleid, Oid new_roleid);
 extern bool pgs_query_shard_def(const char *name, int64 *query_id, Oid *owner,
 								char **query_text, char **distributed_query);
 extern void pgs_query_set_distributed(int64 query_id, const char *distributed_query);
+extern char *pgs_distributed_query_names_reading(Oid stream_relid);
 
 #endif							/* PGS_QUERY_H */

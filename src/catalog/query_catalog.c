@@ -1411,3 +1411,28 @@ pgs_query_set_distributed(int64 query_id, const char *distributed_query)
 	pgs_catalog_run("UPDATE stream.query_defs SET distributed_query = $2 WHERE query_id = $1",
 					2, argtypes, values, NULL, false, 0);
 }
+
+/*
+ * The distributed queries (of this coordinator) that read a stream, as a
+ * list of names, or NULL when none does (or the catalog predates 0.9).
+ */
+char *
+pgs_distributed_query_names_reading(Oid stream_relid)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	PgsCatalogAccess acc = {0};
+	Oid			argtypes[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(stream_relid)};
+	char	   *names = NULL;
+
+	if (pgs_catalog_version() < PGS_CATALOG_0_9)
+		return NULL;
+	pgs_catalog_begin(&acc);
+	if (pgs_catalog_exec("SELECT pg_catalog.string_agg(pg_catalog.quote_ident(name), ', ' ORDER BY name)"
+						 " FROM stream.distributed_queries WHERE stream_relid::oid = $1"
+						 " HAVING count(*) > 0",
+						 1, argtypes, values, NULL, true, 0) > 0)
+		names = pgs_result_text(0, 1, cxt);
+	pgs_catalog_end(&acc);
+	return names;
+}

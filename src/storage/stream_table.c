@@ -195,6 +195,19 @@ stream_drop_stream(PG_FUNCTION_ARGS)
 				 errmsg("table \"%s\" is not a stream", get_rel_name(relid))));
 	}
 
+	/*
+	 * The shards of a distributed stream go with it (Citus runs the ALTER
+	 * below on each); the shard queries of a distributed query would lose
+	 * their stream on their nodes, so the query goes first.
+	 */
+	users = pgs_distributed_query_names_reading(relid);
+	if (users != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot drop stream \"%s\" because distributed queries read it", get_rel_name(relid)),
+				 errdetail("Distributed queries reading the stream: %s.", users),
+				 errhint("Drop them first with stream.drop_query(), and drop the stream once stream.distributed_queries no longer lists them.")));
+
 	users = pgs_query_names_reading(relid);
 	if (users != NULL && !cascade)
 		ereport(ERROR,

@@ -51,6 +51,11 @@ as_alice($c, q{
 	SELECT create_reference_table('pages');
 	INSERT INTO pages SELECT g, 'page ' || g FROM generate_series(0, 9) g;
 	INSERT INTO ev SELECT g % 10, g + 3000, 'early' FROM generate_series(1, 40) g;
+	CREATE TABLE agg (tenant int, n bigint, s bigint, manual text);
+	SELECT create_distributed_table('agg', 'tenant', colocate_with => 'ev');
+	ALTER TABLE agg ADD UNIQUE NULLS NOT DISTINCT (tenant);
+	CREATE TABLE dl (tenant int, v int, q int, manual text);
+	SELECT create_distributed_table('dl', 'tenant', colocate_with => 'ev');
 });
 
 # every shard of a table: [shardid, shard name, its worker node, colocated index]
@@ -69,6 +74,8 @@ my @ev = shards('ev');
 my @ev2 = shards('ev2');
 my @out = shards('out');
 my @out2 = shards('out2');
+my @agg = shards('agg');
+my @dl = shards('dl');
 my ($pages_shard) = $c->safe_psql('postgres',
 	"SELECT shard_name('pages'::regclass, shardid) FROM pg_dist_shard WHERE logicalrelid = 'pages'::regclass");
 is(scalar(@ev), 4, 'four shards of the stream');
@@ -98,8 +105,12 @@ like(try_alice($c, 'UPDATE ev2 SET v = 0'), qr/cannot update rows of stream tabl
 	'UPDATE through the coordinator is refused by the shard');
 like(try_alice($c, 'DELETE FROM ev2'), qr/cannot delete rows of stream table "ev2_\d+"/,
 	'DELETE through the coordinator is refused by the shard');
+like(try_alice($c, 'TRUNCATE ev2'), qr/cannot truncate stream table "ev2(_\d+)?"/,
+	'TRUNCATE through the coordinator is refused');
 for my $s ($ev[0], $ev2[0])
 {
+	like(try_alice($s->[2], "SET citus.enable_manual_changes_to_shards = on; TRUNCATE $s->[1]"),
+		qr/cannot truncate stream table "$s->[1]"/, "TRUNCATE on shard $s->[1] is refused");
 	like(try_alice($s->[2], "SET citus.enable_manual_changes_to_shards = on; UPDATE $s->[1] SET v = 0"),
 		qr/cannot update rows of stream table "$s->[1]"/, "UPDATE on shard $s->[1] is refused");
 	like(try_alice($s->[2], "SET citus.enable_manual_changes_to_shards = on; DELETE FROM $s->[1]"),
@@ -111,10 +122,10 @@ my $dq_text = q{WITH ev AS (SELECT tenant, v, note FROM ev) SELECT tenant, v, no
 my $dj_text = q{SELECT e.tenant, e.v, p.title FROM ev2 e JOIN pages p ON p.tenant = e.tenant};
 sub start_sql
 {
-	my ($dq, $text, $stream, $s, $t, $map) = @_;
-	return sprintf(q{SELECT stream._start_shard_query(%s, %s, %s, 'public', %s, %s, %s, '{"trigger": "200 ms"}')},
+	my ($dq, $text, $stream, $s, $t, $map, $options) = @_;
+	return sprintf(q{SELECT stream._start_shard_query(%s, %s, %s, 'public', %s, %s, %s, %s)},
 		quote($dq), quote("${dq}_s$s->[0]"), quote($text), quote("public.$s->[1]"),
-		quote("public.$t->[1]"), quote($map));
+		quote("public.$t->[1]"), quote($map), quote($options // '{"trigger": "200 ms"}'));
 }
 sub quote { my $x = shift; $x =~ s/'/''/g; return "'$x'"; }
 
@@ -134,6 +145,31 @@ for my $i (0 .. $#ev)
 		"WITH ev AS (SELECT tenant, v, note FROM public.$s->[1] AS ev) SELECT tenant, v, note, 'ev' AS ev FROM ev -- from ev | dq",
 		"the text names the shard where it names the table, and keeps the CTE, the literal, the alias and the comment");
 }
+# the target shard written by an aggregation's upserts, and by dead letters
+# delivered again: Citus lets the node's own code write its shard
+for my $i (0 .. $#ev)
+{
+	like(as_alice($ev[$i]->[2], start_sql('da', 'SELECT tenant, count(*) AS n, sum(v) AS s FROM ev GROUP BY tenant',
+		'ev', $ev[$i], $agg[$i], qq({"public.ev": "public.$ev[$i]->[1]"}),
+		'{"output_mode": "update", "trigger": "200 ms"}')),
+		qr/^\d+$/, "aggregation by the distribution column started on $ev[$i]->[1]");
+}
+# each row written into these target shards notes whether Citus's setting
+# for writing shards directly was on when it was written
+for my $t ($agg[0], $dl[0])
+{
+	$t->[2]->safe_psql('postgres', qq{
+		SET citus.enable_manual_changes_to_shards = on;
+		SET citus.enable_ddl_propagation = off;
+		CREATE OR REPLACE FUNCTION public.note_manual() RETURNS trigger LANGUAGE plpgsql AS
+		\$f\$ BEGIN NEW.manual := current_setting('citus.enable_manual_changes_to_shards'); RETURN NEW; END \$f\$;
+		CREATE TRIGGER note_manual BEFORE INSERT OR UPDATE ON $t->[1]
+		   FOR EACH ROW EXECUTE FUNCTION public.note_manual();});
+}
+like(as_alice($ev[0]->[2], start_sql('dd', 'SELECT tenant, v, 100 / (v % 7) AS q FROM ev',
+	'ev', $ev[0], $dl[0], qq({"public.ev": "public.$ev[0]->[1]"}),
+	'{"on_error": "dead_letter", "trigger": "200 ms"}')),
+	qr/^\d+$/, "a query with dead letters started on $ev[0]->[1]");
 for my $i (0 .. $#ev2)
 {
 	my ($s, $t) = ($ev2[$i], $out2[$i]);
@@ -181,7 +217,8 @@ for my $s (@ev, @ev2)
 # the workers' own schedulers run the shard queries: every row exactly once
 ok($c->poll_query_until('postgres',
 	'SELECT (SELECT count(*) FROM ev) = (SELECT count(*) FROM out)
-	    AND (SELECT count(*) FROM ev2) = (SELECT count(*) FROM out2)'),
+	    AND (SELECT count(*) FROM ev2) = (SELECT count(*) FROM out2)
+	    AND (SELECT count(*) FROM ev) = (SELECT sum(n) FROM agg)'),
 	'the shard queries caught up');
 is($c->safe_psql('postgres', 'SELECT count(*) FROM out'), '761', 'every row of the stream once');
 is($c->safe_psql('postgres', q{SELECT md5(string_agg(format('%s/%s/%s/%s', tenant, v, note, ev), ',' ORDER BY tenant, v, note)) FROM out}),
@@ -196,5 +233,64 @@ for my $i (0 .. $#ev)
 		$ev[$i]->[2]->safe_psql('postgres', "SELECT count(*) FROM $ev[$i]->[1]"),
 		"target shard $out[$i]->[1] holds the rows of stream shard $ev[$i]->[1]");
 }
+is($c->safe_psql('postgres', q{SELECT md5(string_agg(format('%s/%s/%s', tenant, n, s), ',' ORDER BY tenant)) FROM agg}),
+	$c->safe_psql('postgres', q{SELECT md5(string_agg(format('%s/%s/%s', tenant, n, s), ',' ORDER BY tenant))
+		FROM (SELECT tenant, count(*) AS n, sum(v) AS s FROM ev GROUP BY tenant) x}),
+	'the aggregation by the distribution column equals the query over every row');
+my $dd = "dd_s$ev[0]->[0]";
+ok($ev[0]->[2]->poll_query_until('postgres', qq{SELECT stream.pending_rows('$dd') = 0}),
+	'the query with dead letters caught up');
+my $failing = $ev[0]->[2]->safe_psql('postgres', "SELECT count(*) FROM $ev[0]->[1] WHERE v % 7 = 0");
+ok($failing > 0, 'some rows of the shard fail the query');
+is($ev[0]->[2]->safe_psql('postgres', "SELECT count(*) FROM $dl[0]->[1]"),
+	$ev[0]->[2]->safe_psql('postgres', "SELECT count(*) - $failing FROM $ev[0]->[1]"),
+	'the other rows reached the target shard');
+as_alice($ev[0]->[2], "SELECT stream.alter_query('$dd', query => 'SELECT tenant, v, 100 / nullif(v % 7, 0) AS q FROM public.$ev[0]->[1] AS ev')");
+is(as_alice($ev[0]->[2], "SELECT stream.deliver_dead_letters('$dd')"), $failing,
+	'the dead letters are delivered again into the target shard');
+is($ev[0]->[2]->safe_psql('postgres', "SELECT count(*) FROM $dl[0]->[1]"),
+	$ev[0]->[2]->safe_psql('postgres', "SELECT count(*) FROM $ev[0]->[1]"),
+	'every row of the shard reached the target shard once');
+is($ev[0]->[2]->safe_psql('postgres', "SELECT count(*) FROM $dl[0]->[1] WHERE manual IS DISTINCT FROM 'on'")
+	. ' ' . $ev[0]->[2]->safe_psql('postgres', "SELECT count(*) FROM $agg[0]->[1] WHERE manual IS DISTINCT FROM 'on'"),
+	'0 0', 'batches, upserts and dead letters delivered write a target shard with citus.enable_manual_changes_to_shards on');
+is($ev[0]->[2]->safe_psql('postgres', "INSERT INTO $dl[0]->[1] VALUES (-1, -1, -1) RETURNING manual;
+	DELETE FROM $dl[0]->[1] WHERE tenant = -1"), 'off',
+	'a row written by another session notes the setting off');
+
+# Citus changes the shards as the coordinator's table changes: the nodes'
+# DDL guards let it, and still guard a shard that local queries read
+as_alice($c, 'ALTER TABLE ev ADD COLUMN extra int');
+is($ev[0]->[2]->safe_psql('postgres',
+	"SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.$ev[0]->[1]'::regclass AND attname = 'extra'"),
+	'1', 'a column added to the distributed stream reaches its registered shards');
+like(try_alice($ev[0]->[2], "SET citus.enable_manual_changes_to_shards = on;
+	ALTER TABLE $ev[0]->[1] ALTER COLUMN _stream_xid DROP DEFAULT"),
+	qr/cannot change shard public.$ev[0]->[1] of a distributed stream this way/,
+	'a shard hidden from pg_class is still guarded while a query of its node reads it');
+
+# drop_stream on a distributed stream: refused while queries read a shard,
+# then every shard stops being a stream with it
+like(try_alice($c, "SELECT stream.drop_stream('ev2')"),
+	qr/cannot change shard public.ev2_\d+ of a distributed stream this way.*dj_s\d+/s,
+	'drop_stream is refused while shard queries read the shards, naming them');
+$c->safe_psql('postgres', q{INSERT INTO stream.distributed_queries
+	(name, owner, query_text, search_path, stream_relid, target_relid, distribution_column, placement)
+	VALUES ('dj', 'alice', 'SELECT 1', 'public', 'ev2', 'out2', 'tenant', 'per_shard')});
+like(try_alice($c, "SELECT stream.drop_stream('ev2')"),
+	qr/cannot drop stream "ev2" because distributed queries read it/,
+	'drop_stream is refused while the coordinator lists distributed queries over the stream');
+$c->safe_psql('postgres', q{DELETE FROM stream.distributed_queries WHERE name = 'dj'});
+as_alice($_->[2], "SELECT stream.drop_query('dj_s$_->[0]')") for @ev2;
+as_alice($c, "SELECT stream.drop_stream('ev2')");
+for my $s (@ev2)
+{
+	is($s->[2]->safe_psql('postgres', sprintf(q{SET citus.show_shards_for_app_name_prefixes = '*';
+		SELECT am.amname || ' ' || (SELECT count(*) FROM pg_attribute WHERE attrelid = c.oid AND attname = '_stream_xid' AND NOT attisdropped)
+		       || ' ' || (SELECT count(*) FROM stream.streams WHERE relid = c.oid)
+		  FROM pg_class c JOIN pg_am am ON am.oid = c.relam WHERE c.oid = to_regclass('public.%s')}, $s->[1])),
+		'heap 0 0', "shard $s->[1] is an ordinary table again, and no longer a stream of its node");
+}
+is($c->safe_psql('postgres', 'SELECT count(*) FROM ev2'), '400', 'the rows of the stream stay');
 
 done_testing();
