@@ -77,6 +77,48 @@ mg_distributed_name(const char *shard_query)
 }
 
 /*
+ * Is the exchange's shard "target_shard" (its id as text) the one
+ * co-located with the stream's shard of shard query "name"
+ * (<distributed query>_s<shard id>), in Citus's metadata?  Then the batches
+ * of no other shard's query, on this node or another, can write it under
+ * that name.
+ */
+static bool
+mg_exchange_shard_of(const char *name, const char *target_shard, const char *exchange)
+{
+	const char *stream_shard = strrchr(name, '_') + 2;
+	Oid			types[3] = {TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	bool		found;
+
+	for (const char *c = target_shard; *c; c++)
+		if (*c < '0' || *c > '9')
+			return false;
+	if (*target_shard == '\0' || strlen(target_shard) > 18 || strlen(stream_shard) > 18)
+		return false;
+	values[0] = CStringGetTextDatum(stream_shard);
+	values[1] = CStringGetTextDatum(target_shard);
+	values[2] = CStringGetTextDatum(quote_qualified_identifier(PGS_EXCHANGE_SCHEMA, exchange));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	found = SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_dist_shard s"
+								  " JOIN pg_catalog.pg_dist_shard x"
+								  " ON x.shardminvalue OPERATOR(pg_catalog.=) s.shardminvalue"
+								  " WHERE s.shardid OPERATOR(pg_catalog.=) $1::pg_catalog.int8"
+								  " AND x.shardid OPERATOR(pg_catalog.=) $2::pg_catalog.int8"
+								  " AND x.logicalrelid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($3)"
+								  " AND EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition p"
+								  " WHERE p.logicalrelid OPERATOR(pg_catalog.=) x.logicalrelid"
+								  " AND p.colocationid OPERATOR(pg_catalog.=)"
+								  " (SELECT colocationid FROM pg_catalog.pg_dist_partition"
+								  " WHERE logicalrelid OPERATOR(pg_catalog.=) s.logicalrelid))",
+								  3, types, values, NULL, true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1;
+	SPI_finish();
+	return found;
+}
+
+/*
  * The target of a query in output mode partial must be the exchange of its
  * own distributed query: a table in schema stream_exchange (where only the
  * extension's owner creates tables) named <distributed query>_exchange or
@@ -113,14 +155,15 @@ pgs_merge_check_partial(const char *name, const PgsDefinition *d, const char *ta
 									  get_namespace_oid(PGS_EXCHANGE_SCHEMA, false));
 	}
 	relname = OidIsValid(relid) ? get_rel_name(relid) : NULL;
-	prefix = base ? psprintf("%s" MERGE_EXCHANGE_SUFFIX, base) : NULL;
-	if (base == NULL || relname == NULL ||
+	prefix = base ? psprintf("%s" MERGE_EXCHANGE_SUFFIX "_", base) : NULL;
+	if (base == NULL || relname == NULL || !mg_citus_installed() ||
 		strncmp(relname, prefix, strlen(prefix)) != 0 ||
-		(relname[strlen(prefix)] != '\0' && relname[strlen(prefix)] != '_'))
+		!mg_exchange_shard_of(name, relname + strlen(prefix),
+							  psprintf("%s" MERGE_EXCHANGE_SUFFIX, base)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("output mode \"partial\" writes only the exchange of a merged distributed aggregation"),
-				 errdetail("Query \"%s\" names target \"%s\"; a shard's query <name>_s<shard id> writes stream_exchange.<name>_exchange or its shard, made by the coordinator.",
+				 errdetail("Query \"%s\" names target \"%s\"; a shard's query <name>_s<shard id> writes the shard of stream_exchange.<name>_exchange co-located with its stream's shard, made by the coordinator.",
 						   name, target ? target : ""),
 				 errhint("Start the aggregation on the coordinator of the distributed stream.")));
 	return relid;

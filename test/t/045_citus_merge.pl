@@ -273,6 +273,16 @@ my $bx = $c->safe_psql('postgres',
 		target => 'stream_exchange.board_exchange_$bx', output_mode => 'partial')});
 like($err, qr/output mode "partial" writes only the exchange/,
 	"and the exchange of another distributed query");
+# a query named for a shard held by the other node, writing this node's
+# shard of the exchange: its rows would pass for that shard's
+my ($other) = grep { $_->[1] != $s1->[1] } placements('ev');
+my $px = $c->safe_psql('postgres',
+	"SELECT target_shardid FROM stream.distributed_query_shards WHERE name = 'pages' AND shardid = $s1->[0]");
+($rc, $out, $err) = $s1->[1]->psql('postgres', qq{SET ROLE alice;
+	SELECT stream.start_query(name => 'pages_s$other->[0]', query => 'SELECT page, count(*) AS n, sum(v) AS s FROM ev_$s1->[0] GROUP BY page',
+		target => 'stream_exchange.pages_exchange_$px', output_mode => 'partial')});
+like($err, qr/output mode "partial" writes only the exchange/,
+	"and a shard of its exchange not co-located with the shard its name gives");
 
 # the coordinator's scheduler merges by itself once pg_streaming.merge_naptime is set
 $c->append_conf('postgresql.conf', "pg_streaming.merge_naptime = '200ms'");
