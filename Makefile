@@ -38,6 +38,7 @@ OBJS = \
 	src/catalog/file_source_catalog.o \
 	src/catalog/distributed_catalog.o \
 	src/catalog/dead_letter_delivery.o \
+	src/catalog/query_shards.o \
 	src/catalog/merge_catalog.o \
 	src/state/agg_shape.o \
 	src/state/agg_funcs.o \
@@ -59,6 +60,7 @@ OBJS = \
 	src/api/merge.o \
 	src/api/shard_queries.o \
 	src/api/distributed.o \
+	src/api/query_shards.o \
 	src/bgw/shared.o \
 	src/bgw/launcher.o \
 	src/bgw/scheduler.o \

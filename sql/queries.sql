@@ -117,6 +117,11 @@ INSERT INTO events SELECT g, 'd' FROM generate_series(21, 22) g;
 CALL stream.process_all_available('capped');
 SELECT batch_id, input_rows FROM stream.progress WHERE query = 'capped' ORDER BY batch_id;
 SELECT kind, count(*), count(DISTINCT id) FROM capped_out GROUP BY kind ORDER BY kind;
+-- stream.queries: the rows the kept batches read and wrote; without Citus
+-- no shards, no shard batches, no rows in stream.query_shards
+SELECT input_rows, output_rows, shards FROM stream.queries WHERE name = 'capped';
+SELECT count(*) AS shard_batches FROM stream.progress WHERE shard IS NOT NULL;
+SELECT count(*) AS query_shards FROM stream.query_shards;
 
 -- SELECT * does not carry the stream's own column into the target
 SELECT stream.start_query('star', 'SELECT * FROM events WHERE kind = ''a''', 'star_out') > 0 AS started;

@@ -364,6 +364,22 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION stream._reconcile_distributed(text) IS
 'on a Citus coordinator: bring each shard of the named distributed query (NULL: of every one the caller may manage) to the status its query asks for, on the shard''s node; returns the shard rows still not as desired';
 
+CREATE FUNCTION stream._query_shards(progress boolean)
+RETURNS TABLE (name text, shardid bigint, node text, shard_query text,
+               applied_status text, last_error text, desired_status text,
+               node_error text, figures jsonb)
+AS 'MODULE_PATHNAME', 'stream_query_shards'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream._query_shards(boolean) IS
+'internal: the shards of the distributed queries the current role may see, with the node''s stream.queries row of each shard''s query (progress false), or its stream.progress rows (true), asked of every node at once as the current role';
+
+CREATE FUNCTION stream._node_figures(progress boolean, names text[])
+RETURNS text
+AS 'MODULE_PATHNAME', 'stream_node_figures'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream._node_figures(boolean, text[]) IS
+'internal: on a Citus node, the current role''s stream.queries rows (progress false) or stream.progress rows (true) of the named queries as a JSON array, for the coordinator';
+
 CREATE FUNCTION stream._merge_distributed(name text DEFAULT NULL)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'stream_merge_distributed'

@@ -701,7 +701,8 @@ dd_command(const PgsDistShard *s, const char **next)
  * set when the node could not be reached or refused.
  */
 static const char *
-dd_reconcile_step(const PgsDistShard *s, char **error)
+dd_reconcile_step(const PgsDistShard *s, char **error, List *unreachable,
+				  char **failed_node)
 {
 	Oid			argtypes[3] = {TEXTOID, INT4OID, TEXTOID};
 	Datum		values[3];
@@ -728,6 +729,9 @@ dd_reconcile_step(const PgsDistShard *s, char **error)
 		port = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
 										   2, &isnull));
 	}
+	/* a node that did not answer in this pass is not waited for again */
+	if (list_member(unreachable, makeString(psprintf("%s:%d", node, port))))
+		return NULL;
 	command = dd_command(s, &next);
 	values[0] = CStringGetTextDatum(node);
 	values[1] = Int32GetDatum(port);
@@ -739,8 +743,11 @@ dd_reconcile_step(const PgsDistShard *s, char **error)
 										 1, &isnull));
 	if (!success)
 	{
-		*error = psprintf("%s:%d: %s", node, port,
-						  SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
+		char	   *result = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+
+		*error = psprintf("%s:%d: %s", node, port, result ? result : "failed");
+		if (result != NULL && strncmp(result, "failed to connect", 17) == 0)
+			*failed_node = psprintf("%s:%d", node, port);
 		return NULL;
 	}
 	return next;
@@ -750,9 +757,11 @@ dd_reconcile_step(const PgsDistShard *s, char **error)
  * One shard row, in a subtransaction so that an error (a node that does
  * not answer, a query the node refuses) is recorded and the next shard
  * goes on; as the query's owner, whose rights the node's query runs with.
+ * A shard on a node that did not answer earlier in the pass (unreachable,
+ * in the caller's context) is left as it is, its last error kept.
  */
 static void
-dd_reconcile_shard(PgsDistShard *s)
+dd_reconcile_shard(PgsDistShard *s, List **unreachable)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -766,20 +775,31 @@ dd_reconcile_shard(PgsDistShard *s)
 	for (steps = 0; steps < 2; steps++)
 	{
 		char	   *step_error = NULL;
+		char	   *failed_node = NULL;
 		const char *step;
 
 		BeginInternalSubTransaction(NULL);
 		MemoryContextSwitchTo(cxt);
 		PG_TRY();
 		{
+			/* restricted: nothing here is to change the session's state */
 			if (saved_user != s->query.owner)
 				SetUserIdAndSecContext(s->query.owner,
-									   saved_sec | SECURITY_LOCAL_USERID_CHANGE);
+									   saved_sec | SECURITY_LOCAL_USERID_CHANGE |
+									   SECURITY_RESTRICTED_OPERATION);
 			if (SPI_connect() != SPI_OK_CONNECT)
 				elog(ERROR, "SPI_connect failed");
-			step = dd_reconcile_step(s, &step_error);
+			step = dd_reconcile_step(s, &step_error, *unreachable, &failed_node);
+			/* what the step found is in SPI's memory: keep it in ours */
 			reached = step ? MemoryContextStrdup(cxt, step) : NULL;
 			error = step_error ? MemoryContextStrdup(cxt, step_error) : NULL;
+			if (failed_node != NULL)
+			{
+				MemoryContext old = MemoryContextSwitchTo(cxt);
+
+				*unreachable = lappend(*unreachable, makeString(pstrdup(failed_node)));
+				MemoryContextSwitchTo(old);
+			}
 			SPI_finish();
 			SetUserIdAndSecContext(saved_user, saved_sec);
 			ReleaseCurrentSubTransaction();
@@ -808,8 +828,8 @@ dd_reconcile_shard(PgsDistShard *s)
 
 		if (reached == NULL)
 		{
-			pgs_dist_shard_failed(s->query.name, s->shardid,
-								  error ? error : "unknown error");
+			if (error != NULL)
+				pgs_dist_shard_failed(s->query.name, s->shardid, error);
 			return;
 		}
 		pgs_dist_shard_applied(s->query.name, s->shardid, reached);
@@ -834,6 +854,7 @@ stream_reconcile_distributed(PG_FUNCTION_ARGS)
 {
 	char	   *name = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
 	List	   *shards;
+	List	   *unreachable = NIL;
 	ListCell   *lc;
 
 	if (pgs_catalog_version() < PGS_CATALOG_0_9 || !dd_citus_installed())
@@ -847,7 +868,7 @@ stream_reconcile_distributed(PG_FUNCTION_ARGS)
 		CHECK_FOR_INTERRUPTS();
 		if (!has_privs_of_role(GetUserId(), s->query.owner))
 			continue;
-		dd_reconcile_shard(s);
+		dd_reconcile_shard(s, &unreachable);
 	}
 	pgs_merge_forget_dropped(name);
 	pgs_dist_forget_dropped(name);

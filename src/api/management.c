@@ -49,6 +49,7 @@
 #include "utils/timestamp.h"
 
 #include "api/pgs_distributed_api.h"
+#include "api/pgs_query_shards_api.h"
 #include "bgw/pgs_bgw.h"
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_checkpoint.h"
@@ -116,6 +117,10 @@ mg_process(FunctionCallInfo fcinfo, bool all)
 	bool		nonatomic = mg_call_is_nonatomic(fcinfo);
 	PgsQuery	q;
 
+	/* a distributed query (Citus coordinator) runs on its shards' nodes */
+	if (!pgs_query_read(name, 0, PGS_QUERY_NO_LOCK, &q) &&
+		pgs_distributed_process(name, all))
+		return;
 	mg_read(name, PGS_QUERY_NO_LOCK, &q);
 	if (SPI_connect_ext(nonatomic ? SPI_OPT_NONATOMIC : 0) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -974,6 +979,15 @@ stream_await_termination(PG_FUNCTION_ARGS)
 		deadline = GetCurrentTimestamp() +
 			pgs_interval_usecs(PG_GETARG_DATUM(1), "timeout", NULL, 0,
 							   MG_MAX_TIMEOUT_USECS);
+
+	/* a distributed query (Citus coordinator): until all its shards' end */
+	if (!pgs_query_read(name, 0, PGS_QUERY_NO_LOCK, &q))
+	{
+		bool		ended;
+
+		if (pgs_distributed_await(name, deadline, &ended))
+			PG_RETURN_BOOL(ended);
+	}
 
 	for (;;)
 	{

@@ -170,7 +170,10 @@ pgs_dist_pending(void)
  * The shard rows of one query (or of all, name NULL) whose applied status
  * is not the desired one, each with its query's row, locked so that two
  * passes at once act on a shard one after the other (the second sees the
- * first's result and skips the row).
+ * first's result and skips the row).  The pass over all queries (the
+ * scheduler's) leaves a row that failed in the last 10 seconds for later:
+ * a node that does not answer may take citus.node_connection_timeout to
+ * say so, and the scheduler has local queries to serve meanwhile.
  */
 List *
 pgs_dist_shards_to_reconcile(const char *name)
@@ -196,6 +199,8 @@ pgs_dist_shards_to_reconcile(const char *name)
 						 " JOIN stream.distributed_queries q ON q.name = s.name"
 						 " WHERE ($1 IS NULL OR s.name = $1)"
 						 " AND s.applied_status IS DISTINCT FROM q.desired_status"
+						 " AND ($1 IS NOT NULL OR s.last_error_at IS NULL"
+						 " OR s.last_error_at < pg_catalog.clock_timestamp() - interval '10 seconds')"
 						 " ORDER BY s.name, s.shardid FOR UPDATE OF s",
 						 1, argtypes, values, nulls, false, 0);
 	for (i = 0; i < n; i++)

@@ -59,7 +59,7 @@ sub census
 		SELECT (SELECT count(*) FROM stream.distributed_queries) || '/' ||
 			(SELECT count(*) FROM stream.distributed_query_shards) || '/' ||
 			(SELECT count(*) FROM stream.query_defs) || '/' ||
-			(SELECT count(*) FROM pg_class WHERE relname IN ('t_join', 't_global', 't_each', 't_local', 't_bad', 't_keyed_bad', 't_expr'))});
+			(SELECT count(*) FROM pg_class WHERE relname IN ('t_join', 't_global', 't_each', 't_local', 't_bad', 't_keyed_bad', 't_expr', 't_dedup_bad'))});
 	for my $n (@w)
 	{
 		$s .= ' ' . $n->safe_psql('postgres', q{SELECT count(*) FROM stream.query_defs});
@@ -105,6 +105,10 @@ refused('a key without the distribution column',
 	q{SELECT stream.start_query('q_keyed_bad', 'SELECT tenant, id, v FROM ev', 't_keyed_bad',
 		output_mode => 'update', key => '{id}')},
 	'0A000', 'the key of an upsert over a distributed stream must include its distribution column "tenant"');
+refused('a deduplication without the distribution column',
+	q{SELECT stream.start_query('q_dedup_bad', 'SELECT tenant, id, ts FROM ev2', 't_dedup_bad',
+		event_time => 'ts', watermark => '10 minutes', deduplicate => '{id}')},
+	'0A000', 'deduplication over a distributed stream must include its distribution column "tenant"');
 
 # the three shapes that run per shard (a reference table joined as a static side)
 as_alice(q{
@@ -138,6 +142,31 @@ for my $t (qw(t_app t_ups t_agg))
 		FROM pg_dist_partition p WHERE p.logicalrelid = '$t'::regclass}),
 		'h:tenant:true', "target $t is distributed by tenant, co-located with the stream");
 }
+
+# a windowed aggregation and a deduplication by the distribution column:
+# their options reach every shard's query as start_query's arguments
+as_alice(q{
+	SELECT stream.start_query('q_win',
+		$$SELECT tenant, stream.tumble(ts, '1 minute') AS w, count(*) AS n FROM ev2 GROUP BY 1, 2$$,
+		't_win', event_time => 'ts', watermark => '10 minutes', max_rows_per_batch => 100,
+		trigger => '1 second');
+	SELECT stream.start_query('q_dedup', 'SELECT tenant, id, ts FROM ev2', 't_dedup',
+		event_time => 'ts', watermark => '5 minutes', deduplicate => '{tenant, id}');
+});
+wait_for('the shards of q_win and q_dedup start', sub {
+	my $n = 0;
+	for my $node (@w)
+	{
+		$n += $node->safe_psql('postgres', q{
+			SELECT count(*) FROM stream.query_defs
+			WHERE (name LIKE 'q\_win\_s%' AND watermark_delay = interval '10 minutes'
+			       AND max_rows_per_batch = 100)
+			   OR (name LIKE 'q\_dedup\_s%' AND watermark_delay = interval '5 minutes'
+			       AND dedup_columns = '{tenant,id}')});
+	}
+	$n == 8;
+});
+as_alice(q{SELECT stream.drop_query('q_win'); SELECT stream.drop_query('q_dedup');});
 
 # a name is one query's, local or distributed
 my ($rc, $out, $err) = $c->psql('postgres',
@@ -284,5 +313,10 @@ wait_for('after the node is back, every shard of q_ups is stopped', sub {
 		SELECT bool_and(applied_status = 'stopped' AND last_error IS NULL)
 		FROM stream.distributed_query_shards WHERE name = 'q_ups'}) eq 't';
 });
+
+for my $n ($c, @w)
+{
+	unlike(slurp_file($n->logfile), qr/terminated by signal/, 'no process of ' . $n->name . ' crashed');
+}
 
 done_testing();
