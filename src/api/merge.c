@@ -547,6 +547,28 @@ mg_merge_one(const PgsMergeDef *m)
 }
 
 /*
+ * Merge one query by name if the caller may (its owner's members): else an
+ * error when "named" (the caller asked for it), nothing otherwise.
+ */
+static int64
+mg_merge_named(const char *name, bool named)
+{
+	PgsMergeDef m;
+
+	if (!pgs_merge_read(name, &m, CurrentMemoryContext))
+		return 0;
+	if (!has_privs_of_role(GetUserId(), m.owner))
+	{
+		if (named)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("must be a member of the owner of distributed query \"%s\"", m.name)));
+		return 0;
+	}
+	return mg_merge_one(&m);
+}
+
+/*
  * stream._merge_distributed(name DEFAULT NULL): merge the exchange rows of
  * one merged distributed aggregation, or of every one the caller may merge
  * (its owner's members; a superuser's, every one), in the caller's
@@ -577,20 +599,21 @@ stream_merge_distributed(PG_FUNCTION_ARGS)
 				 errmsg("distributed query \"%s\" is not a merged aggregation", name),
 				 errhint("stream.distributed_merges lists the distributed queries whose shards' groups are merged.")));
 	foreach(lc, names)
-	{
-		PgsMergeDef m;
-
-		if (!pgs_merge_read(lfirst(lc), &m, CurrentMemoryContext))
-			continue;
-		if (!has_privs_of_role(GetUserId(), m.owner))
-		{
-			if (name)
-				ereport(ERROR,
-						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-						 errmsg("must be a member of the owner of distributed query \"%s\"", m.name)));
-			continue;
-		}
-		merged += mg_merge_one(&m);
-	}
+		merged += mg_merge_named(lfirst(lc), name != NULL);
 	PG_RETURN_INT64(merged);
+}
+
+/*
+ * After process_all_available or process_batch of a distributed query on
+ * its shards (query_shards.c): a merged one's new partial groups merged
+ * now, in the caller's transaction, so that the target holds every row
+ * committed before the call.  Nothing for another query.
+ */
+void
+pgs_merge_process(const char *name)
+{
+	if (pgs_catalog_version() < PGS_CATALOG_0_9 || !mg_citus_installed() ||
+		pgs_merge_names(name, CurrentMemoryContext) == NIL)
+		return;
+	(void) mg_merge_named(name, true);
 }

@@ -74,4 +74,7 @@ extern bool pgs_dist_manage(const char *name, const char *status, bool *changed)
  */
 extern int64 pgs_merge_start(const PgsDistStart *ds);
 
+/* merge.c: after the shards' batches, a merged query's merge (else nothing) */
+extern void pgs_merge_process(const char *name);
+
 #endif							/* PGS_DISTRIBUTED_API_H */

@@ -251,6 +251,11 @@ totals_ok('the coordinator killed in the merge: each batch merged once');
 merge('pages');
 totals_ok('and a merge with nothing new changes nothing');
 
+# process_all_available on the coordinator: every shard's batches, then the merge
+$c->safe_psql('postgres', "INSERT INTO ev SELECT g, 'p' || (g % 9), 5, now() FROM generate_series(1, 400) g");
+$c->safe_psql('postgres', "SET ROLE alice; CALL stream.process_all_available('pages')");
+totals_ok("process_all_available on the coordinator runs every shard's batches and the merge");
+
 # the merges of others' queries are refused; a shard query in output mode
 # partial writes its own distributed query's exchange only
 $c->safe_psql('postgres', 'CREATE ROLE bob LOGIN');
