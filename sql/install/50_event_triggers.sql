@@ -70,6 +70,35 @@ BEGIN
                           HINT = 'Drop the queries that use it with stream.drop_query(), or drop with CASCADE, which drops them too.';
             END IF;
         END IF;
+        -- on a Citus coordinator: the distributed queries over the table
+        IF to_regclass('stream.distributed_queries') IS NOT NULL THEN
+            IF stream._dropping_with_cascade() THEN
+                SELECT string_agg(quote_literal(name), ', ' ORDER BY name) INTO names
+                  FROM stream.distributed_queries
+                 WHERE (stream_relid::oid = dropped.objid OR target_relid::oid = dropped.objid)
+                   AND desired_status <> 'dropped';
+                IF names IS NOT NULL THEN
+                    UPDATE stream.distributed_queries SET desired_status = 'dropped'
+                     WHERE (stream_relid::oid = dropped.objid OR target_relid::oid = dropped.objid);
+                    RAISE NOTICE 'drop cascades to distributed streaming queries that use %', dropped.object_identity
+                        USING DETAIL = 'Dropped: ' || names || '; their shards'' queries are dropped on the nodes after the commit.';
+                END IF;
+            ELSE
+                SELECT name, (stream_relid::oid = dropped.objid) AS is_stream INTO q
+                  FROM stream.distributed_queries
+                 WHERE (stream_relid::oid = dropped.objid OR target_relid::oid = dropped.objid)
+                   AND desired_status <> 'dropped'
+                 ORDER BY name LIMIT 1;
+                IF FOUND THEN
+                    RAISE EXCEPTION 'cannot drop % % because distributed streaming query "%" uses it',
+                            dropped.object_type, dropped.object_identity, q.name
+                        USING ERRCODE = 'dependent_objects_still_exist',
+                              DETAIL = CASE WHEN q.is_stream THEN 'It is the query''s stream.'
+                                            ELSE 'It is the query''s target.' END,
+                              HINT = 'Drop the queries that use it with stream.drop_query(), or drop with CASCADE, which drops them too.';
+                END IF;
+            END IF;
+        END IF;
         DELETE FROM stream.streams WHERE relid::oid = dropped.objid;
     END LOOP;
 END

@@ -513,6 +513,92 @@ SELECT s.name,
 COMMENT ON VIEW stream.query_shards IS 'on a Citus coordinator: one row per shard of each distributed query of the roles the current role belongs to: the node holding the shard now (name:port), the shard''s query there, the status the coordinator last brought it to (applied_status) or why it could not (last_error), and the node''s own figures for the shard''s query, read from the node at once as the current role: its status, batches, last batch, rows read and written by the batches it keeps, rows pending, lag, watermark, rows per second, its last error (query_error), how its background worker serves it; node_error when the node did not answer (then the figures are NULL)';
 GRANT SELECT ON stream.query_shards TO PUBLIC;
 
+-- on a Citus coordinator: a table that a distributed query reads or writes
+-- is dropped only with CASCADE, which drops the query too
+CREATE OR REPLACE FUNCTION stream.on_sql_drop()
+RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    dropped record;
+    q record;
+    names text;
+BEGIN
+    FOR dropped IN
+        SELECT objid, object_type, object_identity FROM pg_event_trigger_dropped_objects()
+         WHERE classid = 'pg_class'::regclass AND objsubid = 0
+    LOOP
+        IF to_regclass('stream.query_defs') IS NULL THEN
+            RETURN;         -- the extension itself is being dropped
+        END IF;
+        IF stream._dropping_with_cascade() THEN
+            names := stream._forget_queries_using(dropped.objid);
+            IF names IS NOT NULL THEN
+                RAISE NOTICE 'drop cascades to streaming queries that use %', dropped.object_identity
+                    USING DETAIL = 'Dropped: ' || names || '.';
+            END IF;
+        ELSE
+            SELECT name, (stream_relid::oid = dropped.objid) AS is_stream,
+                   (state_relid::oid = dropped.objid) AS is_state,
+                   (definition_view::oid = dropped.objid) AS is_view
+              INTO q
+              FROM stream.query_defs
+             WHERE stream_relid::oid = dropped.objid
+                OR target_relid::oid = dropped.objid
+                OR state_relid::oid = dropped.objid
+                OR definition_view::oid = dropped.objid
+             LIMIT 1;
+            IF FOUND THEN
+                RAISE EXCEPTION 'cannot drop % % because streaming query "%" uses it',
+                        dropped.object_type, dropped.object_identity, q.name
+                    USING ERRCODE = 'dependent_objects_still_exist',
+                          DETAIL = CASE WHEN q.is_stream
+                                        THEN 'It is the query''s stream.'
+                                        WHEN q.is_state
+                                        THEN 'It is the query''s state.'
+                                        WHEN q.is_view
+                                        THEN 'It is the query''s definition.'
+                                        ELSE 'It is the query''s target.' END,
+                          HINT = 'Drop the queries that use it with stream.drop_query(), or drop with CASCADE, which drops them too.';
+            END IF;
+        END IF;
+        -- on a Citus coordinator: the distributed queries over the table
+        IF to_regclass('stream.distributed_queries') IS NOT NULL THEN
+            IF stream._dropping_with_cascade() THEN
+                SELECT string_agg(quote_literal(name), ', ' ORDER BY name) INTO names
+                  FROM stream.distributed_queries
+                 WHERE (stream_relid::oid = dropped.objid OR target_relid::oid = dropped.objid)
+                   AND desired_status <> 'dropped';
+                IF names IS NOT NULL THEN
+                    UPDATE stream.distributed_queries SET desired_status = 'dropped'
+                     WHERE (stream_relid::oid = dropped.objid OR target_relid::oid = dropped.objid);
+                    RAISE NOTICE 'drop cascades to distributed streaming queries that use %', dropped.object_identity
+                        USING DETAIL = 'Dropped: ' || names || '; their shards'' queries are dropped on the nodes after the commit.';
+                END IF;
+            ELSE
+                SELECT name, (stream_relid::oid = dropped.objid) AS is_stream INTO q
+                  FROM stream.distributed_queries
+                 WHERE (stream_relid::oid = dropped.objid OR target_relid::oid = dropped.objid)
+                   AND desired_status <> 'dropped'
+                 ORDER BY name LIMIT 1;
+                IF FOUND THEN
+                    RAISE EXCEPTION 'cannot drop % % because distributed streaming query "%" uses it',
+                            dropped.object_type, dropped.object_identity, q.name
+                        USING ERRCODE = 'dependent_objects_still_exist',
+                              DETAIL = CASE WHEN q.is_stream THEN 'It is the query''s stream.'
+                                            ELSE 'It is the query''s target.' END,
+                              HINT = 'Drop the queries that use it with stream.drop_query(), or drop with CASCADE, which drops them too.';
+                END IF;
+            END IF;
+        END IF;
+        DELETE FROM stream.streams WHERE relid::oid = dropped.objid;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION stream.on_sql_drop() IS
+'keeps the catalog consistent when stream tables or targets are dropped';
+
 -- the exchanges of merged distributed aggregations (Citus), made by the
 -- coordinator, owned by the extension's owner: names visible to the shards'
 -- queries' owners (who pass the exchange's shard as a regclass), tables

@@ -71,6 +71,7 @@
 #include "storage/pgs_retention.h"
 
 #define SCHED_RELOAD_MS			5000	/* re-read the catalog at least this often */
+#define SCHED_RECONCILE_MS		1000	/* look for distributed work this often */
 #define SCHED_IDLE_RECHECK_MS	5000	/* dispatch an idle query at least this often */
 
 typedef enum SchedTrigger
@@ -1267,6 +1268,7 @@ pgs_scheduler_main(Datum arg)
 {
 	TimestampTz last_reload = 0;
 	TimestampTz last_retention = 0;
+	TimestampTz last_reconcile = 0;
 	TimestampTz last_merge = 0;
 	TimestampTz idle_since = 0;
 
@@ -1372,7 +1374,13 @@ pgs_scheduler_main(Datum arg)
 
 		sched_collect();
 		sched_dispatch();
-		sched_reconcile();
+		/* at a word from a backend, while rows wait, and once a second */
+		if (reload || reconcile_pending ||
+			now >= TimestampTzPlusMilliseconds(last_reconcile, SCHED_RECONCILE_MS))
+		{
+			sched_reconcile();
+			last_reconcile = now;
+		}
 		if (pgs_merge_naptime_ms > 0 &&
 			now >= TimestampTzPlusMilliseconds(last_merge, pgs_merge_naptime_ms))
 		{

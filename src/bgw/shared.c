@@ -410,6 +410,18 @@ pgs_shared_before_utility(Node *parsetree)
 		else if (IsA(parsetree, RenameStmt) &&
 				 ((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
 			pgs_pause_database(shm_database_named(((RenameStmt *) parsetree)->subname), 10);
+		else if (IsA(parsetree, TransactionStmt))
+		{
+			/* a prepared transaction's notes wait for its COMMIT PREPARED */
+			TransactionStmt *ts = (TransactionStmt *) parsetree;
+
+			if (ts->kind == TRANS_STMT_PREPARE)
+				pgs_notes_keep_prepared(ts->gid);
+			else if (ts->kind == TRANS_STMT_COMMIT_PREPARED ||
+					 ts->kind == TRANS_STMT_ROLLBACK_PREPARED)
+				pgs_notes_finish_prepared(ts->gid,
+										  ts->kind == TRANS_STMT_COMMIT_PREPARED);
+		}
 	}
 }
 

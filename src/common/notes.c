@@ -95,3 +95,92 @@ pgs_forget_commit_notes(void)
 	note_scheduler = false;
 	note_launcher = false;
 }
+
+/*
+ * A prepared transaction commits later, by COMMIT PREPARED, in a
+ * transaction that noted nothing: its notes would be lost, and the queries
+ * reading its streams would find its rows only at their next idle check.
+ * Citus commits every transaction that writes on more than one node so.
+ * PREPARE TRANSACTION keeps the notes under the transaction's GID, and a
+ * COMMIT PREPARED of that GID in this session (Citus sends it on the
+ * connection that prepared) notes them again in its own transaction.  A
+ * GID committed elsewhere is forgotten when the list is full.
+ */
+typedef struct PreparedNotes
+{
+	char	   *gid;
+	List	   *stream_relids;
+	bool		scheduler;
+	bool		launcher;
+} PreparedNotes;
+
+#define NOTES_MAX_PREPARED	32
+
+static List *prepared_notes = NIL;	/* of PreparedNotes, in TopMemoryContext */
+
+static void
+notes_free_prepared(PreparedNotes *p)
+{
+	pfree(p->gid);
+	list_free(p->stream_relids);
+	pfree(p);
+}
+
+/* PREPARE TRANSACTION gid is about to run: keep this transaction's notes */
+void
+pgs_notes_keep_prepared(const char *gid)
+{
+	MemoryContext old;
+	PreparedNotes *p;
+
+	if (!notes_enabled || gid == NULL ||
+		(note_stream_relids == NIL && !note_scheduler && !note_launcher))
+		return;
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	if (list_length(prepared_notes) >= NOTES_MAX_PREPARED)
+	{
+		notes_free_prepared(linitial(prepared_notes));
+		prepared_notes = list_delete_first(prepared_notes);
+	}
+	p = palloc(sizeof(PreparedNotes));
+	p->gid = pstrdup(gid);
+	p->stream_relids = list_copy(note_stream_relids);
+	p->scheduler = note_scheduler;
+	p->launcher = note_launcher;
+	prepared_notes = lappend(prepared_notes, p);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * COMMIT PREPARED or ROLLBACK PREPARED gid is about to run: the kept notes
+ * become this transaction's (a commit's), or go.
+ */
+void
+pgs_notes_finish_prepared(const char *gid, bool commit)
+{
+	ListCell   *lc;
+
+	if (gid == NULL)
+		return;
+	foreach(lc, prepared_notes)
+	{
+		PreparedNotes *p = lfirst(lc);
+
+		if (strcmp(p->gid, gid) != 0)
+			continue;
+		if (commit)
+		{
+			ListCell   *r;
+
+			foreach(r, p->stream_relids)
+				pgs_note_stream_insert(lfirst_oid(r));
+			if (p->scheduler)
+				pgs_notify_scheduler_at_commit();
+			if (p->launcher)
+				pgs_notify_launcher_at_commit();
+		}
+		prepared_notes = foreach_delete_current(prepared_notes, lc);
+		notes_free_prepared(p);
+		return;
+	}
+}

@@ -93,5 +93,7 @@ extern void pgs_notify_launcher_at_commit(void);
 extern void pgs_commit_notes_enable(void);
 extern bool pgs_take_commit_notes(PgsCommitNotes *notes);
 extern void pgs_forget_commit_notes(void);
+extern void pgs_notes_keep_prepared(const char *gid);
+extern void pgs_notes_finish_prepared(const char *gid, bool commit);
 
 #endif							/* PGS_COMMON_H */

@@ -31,8 +31,8 @@ sub _conf
 shared_preload_libraries = 'citus,pg_streaming'
 listen_addresses = '127.0.0.1'
 citus.node_conninfo = 'sslmode=disable'
-max_connections = 100
-max_prepared_transactions = 20
+max_connections = 300
+max_prepared_transactions = 200
 wal_level = logical
 max_worker_processes = 24
 max_wal_senders = 10

@@ -298,6 +298,31 @@ is($c->safe_psql('postgres', q{SELECT to_regclass('t_app') IS NOT NULL}), 't', '
 	extra_params => [ '-U', 'alice' ]);
 like($err, qr/streaming query "q_app" does not exist/, 'a dropped query is gone');
 
+# a table a distributed query uses is dropped only with CASCADE, which drops the query
+as_alice(q{
+	CREATE TABLE ev3(tenant int NOT NULL, v int NOT NULL);
+	SELECT stream.create_stream('ev3');
+	SELECT create_distributed_table('ev3', 'tenant');
+	SELECT stream.start_query('q_drop', 'SELECT tenant, v FROM ev3', 't_drop');
+});
+wait_for('the shards of q_drop start', sub { shard_statuses('q\_drop\_s%') ne '' &&
+	$c->safe_psql('postgres', q{SELECT bool_and(applied_status = 'active') FROM stream.distributed_query_shards WHERE name = 'q_drop'}) eq 't' });
+($rc, $out, $err) = $c->psql('postgres', q{DROP TABLE t_drop}, extra_params => [ '-U', 'alice' ]);
+like($err, qr/cannot drop table public.t_drop because distributed streaming query "q_drop" uses it/,
+	'dropping a distributed query\'s target without CASCADE is refused');
+($rc, $out, $err) = $c->psql('postgres', q{DROP TABLE ev3}, extra_params => [ '-U', 'alice' ]);
+like($err, qr/cannot drop table public.ev3 because distributed streaming query "q_drop" uses it/,
+	'dropping a distributed query\'s stream without CASCADE is refused');
+is($c->safe_psql('postgres', q{SELECT to_regclass('t_drop') IS NOT NULL AND to_regclass('ev3') IS NOT NULL}), 't',
+	'both tables are still there');
+($rc, $out, $err) = $c->psql('postgres', q{DROP TABLE t_drop CASCADE}, extra_params => [ '-U', 'alice' ]);
+is($rc, 0, 'DROP TABLE ... CASCADE of the target works');
+like($err, qr/drop cascades to distributed streaming queries that use/, 'and says it drops the query');
+wait_for('the shards of q_drop are dropped and the coordinator forgets it', sub {
+	shard_statuses('q\_drop\_s%') eq '' &&
+	  $c->safe_psql('postgres', q{SELECT count(*) FROM stream.distributed_queries WHERE name = 'q_drop'}) eq '0';
+});
+
 # a node that does not answer: its error is recorded, the others go on, a later pass retries
 $w[1]->stop('immediate');
 as_alice(q{SELECT stream.stop_query('q_ups')});

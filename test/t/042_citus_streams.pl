@@ -13,6 +13,7 @@ use lib "$FindBin::RealBin/../perl";
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(time);
 use PgsCitus;
 
 my ($c, @w) = PgsCitus::cluster('streams', workers => 2);
@@ -55,6 +56,8 @@ as_alice($c, q{
 	SELECT create_distributed_table('agg', 'tenant', colocate_with => 'ev');
 	ALTER TABLE agg ADD UNIQUE NULLS NOT DISTINCT (tenant);
 	CREATE TABLE dl (tenant int, v int, q int, manual text);
+	CREATE TABLE out3 (tenant int, v int, note text, ev text);
+	SELECT create_distributed_table('out3', 'tenant', colocate_with => 'ev');
 	SELECT create_distributed_table('dl', 'tenant', colocate_with => 'ev');
 });
 
@@ -76,6 +79,7 @@ my @out = shards('out');
 my @out2 = shards('out2');
 my @agg = shards('agg');
 my @dl = shards('dl');
+my @out3 = shards('out3');
 my ($pages_shard) = $c->safe_psql('postgres',
 	"SELECT shard_name('pages'::regclass, shardid) FROM pg_dist_shard WHERE logicalrelid = 'pages'::regclass");
 is(scalar(@ev), 4, 'four shards of the stream');
@@ -178,6 +182,31 @@ for my $i (0 .. $#ev2)
 		qr/^\d+$/, "shard query joining a reference table started on $s->[1]");
 }
 
+# more spellings of a table reference, each replaced where it is and only there
+{
+	my ($s, $t) = ($ev[1], $out3[1]);
+	my $map = qq({"public.ev": "public.$s->[1]", "public.pages": "public.$pages_shard"});
+	my @cases = (
+		[ q{SELECT e.tenant, e.v, e.note, 'public.ev' AS ev FROM public . /* ev */ ev AS e},
+		  qq{SELECT e.tenant, e.v, e.note, 'public.ev' AS ev FROM public.$s->[1] AS e} ],
+		[ q{SELECT tenant, v, note, "ev".note AS ev FROM "ev"},
+		  qq{SELECT tenant, v, note, "ev".note AS ev FROM public.$s->[1] AS ev} ],
+		[ q{SELECT tenant, v, note, 'x' AS ev FROM ev WHERE EXISTS (SELECT 1 FROM pages p WHERE p.tenant = ev.tenant)},
+		  qq{SELECT tenant, v, note, 'x' AS ev FROM public.$s->[1] AS ev WHERE EXISTS (SELECT 1 FROM public.$pages_shard p WHERE p.tenant = ev.tenant)} ],
+		[ q{WITH x AS (SELECT * FROM ev), ev AS (SELECT tenant, v, note FROM x) SELECT tenant, v, note, 'y' AS ev FROM ev},
+		  qq{WITH x AS (SELECT * FROM public.$s->[1] AS ev), ev AS (SELECT tenant, v, note FROM x) SELECT tenant, v, note, 'y' AS ev FROM ev} ],
+	);
+	my $n = 0;
+	for my $case (@cases)
+	{
+		$n++;
+		as_alice($s->[2], start_sql("dr$n", $case->[0], 'ev', $s, $t, $map));
+		is($s->[2]->safe_psql('postgres', "SELECT query FROM stream.queries WHERE name = 'dr${n}_s$s->[0]'"),
+			$case->[1], "spelling $n rewritten: $case->[0]");
+		as_alice($s->[2], "SELECT stream.drop_query('dr${n}_s$s->[0]')");
+	}
+}
+
 # refusals
 my ($s0, $t0) = ($ev[0], $out[0]);
 like(try_alice($s0->[2], start_sql('dq', 'SELECT tenant, v, note, note AS ev FROM ev', 'ev', $s0, $t0,
@@ -188,8 +217,21 @@ like(try_alice($ev2[0]->[2], start_sql('dk', $dj_text, 'ev2', $ev2[0], $out2[0],
 	qq({"public.ev2": "public.$ev2[0]->[1]"}))),
 	qr/distributed table "public.pages" is not in relation_map/,
 	'a distributed table missing from the map is refused');
-is($ev2[0]->[2]->safe_psql('postgres', "SELECT count(*) FROM stream.query_defs WHERE name = 'dk_s$ev2[0]->[0]'"),
-	'0', 'nothing is started when refused');
+like(try_alice($out[0]->[2], start_sql('dn', 'SELECT tenant, v, note, ev FROM out', 'out', $out[0], $out3[0],
+	qq({"public.out": "public.$out[0]->[1]"}))),
+	qr/shard "$out[0]->[1]" is not a stream/, 'a shard that is not a stream is refused');
+as_alice($ev[0]->[2], 'CREATE TABLE local_plain (tenant int, v int, note text)');
+like(try_alice($ev[0]->[2], start_sql('dp', 'SELECT tenant, v, note, note AS ev FROM ev', 'ev', ['0', 'local_plain'], $out3[0],
+	q({"public.ev": "public.local_plain"}))),
+	qr/table "local_plain" is not a shard of a distributed table/, 'a table that is not a shard is refused');
+as_alice($c, 'CREATE VIEW ev_recent AS SELECT tenant, v FROM ev WHERE v > 100');
+like(try_alice($ev[0]->[2], start_sql('dv', 'SELECT tenant, v, note, \'v\' AS ev FROM ev WHERE v IN (SELECT v FROM ev_recent)',
+	'ev', $ev[0], $out3[0], qq({"public.ev": "public.$ev[0]->[1]"}))),
+	qr/the shard query reads distributed table "public.ev"/,
+	'a distributed table read through a view is refused');
+is($ev2[0]->[2]->safe_psql('postgres', "SELECT count(*) FROM stream.query_defs WHERE name = 'dk_s$ev2[0]->[0]'")
+	. $ev[0]->[2]->safe_psql('postgres', "SELECT count(*) FROM stream.query_defs WHERE name = 'dv_s$ev[0]->[0]'"),
+	'00', 'nothing is started when refused');
 
 # writes: through the coordinator (one statement over every shard, and rows
 # one by one), and through a worker
@@ -233,6 +275,20 @@ for my $i (0 .. $#ev)
 		$ev[$i]->[2]->safe_psql('postgres', "SELECT count(*) FROM $ev[$i]->[1]"),
 		"target shard $out[$i]->[1] holds the rows of stream shard $ev[$i]->[1]");
 }
+# a transaction writing shards on both workers commits with two-phase commit
+# (COMMIT PREPARED): the nodes' schedulers hear of it at once, not at their
+# next idle check (5 s)
+my $started = time;
+for my $round (1 .. 3)
+{
+	as_alice($c, "INSERT INTO ev SELECT g % 10, g, 'prepared' FROM generate_series($round * 10000, $round * 10000 + 9) g");
+	$c->poll_query_until('postgres', 'SELECT (SELECT count(*) FROM ev) = (SELECT count(*) FROM out)')
+	  or die 'rows written with two-phase commit did not arrive';
+}
+my $elapsed = time - $started;
+note(sprintf('three rounds of rows written with two-phase commit arrived in %.2f s', $elapsed));
+cmp_ok($elapsed, '<', 7.5, 'rows committed by COMMIT PREPARED wake the shard queries');
+
 is($c->safe_psql('postgres', q{SELECT md5(string_agg(format('%s/%s/%s', tenant, n, s), ',' ORDER BY tenant)) FROM agg}),
 	$c->safe_psql('postgres', q{SELECT md5(string_agg(format('%s/%s/%s', tenant, n, s), ',' ORDER BY tenant))
 		FROM (SELECT tenant, count(*) AS n, sum(v) AS s FROM ev GROUP BY tenant) x}),
