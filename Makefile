@@ -41,6 +41,7 @@ OBJS = \
 	src/catalog/dead_letter_delivery.o \
 	src/catalog/shard_move_catalog.o \
 	src/catalog/query_shards.o \
+	src/catalog/merge_catalog.o \
 	src/state/agg_shape.o \
 	src/state/agg_funcs.o \
 	src/state/agg_state.o \
@@ -58,6 +59,7 @@ OBJS = \
 	src/api/management.o \
 	src/api/serving.o \
 	src/api/file_sources.o \
+	src/api/merge.o \
 	src/api/shard_queries.o \
 	src/api/distributed.o \
 	src/api/query_shards.o \

@@ -379,3 +379,10 @@ AS 'MODULE_PATHNAME', 'stream_node_figures'
 LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stream._node_figures(boolean, text[]) IS
 'internal: on a Citus node, the current role''s stream.queries rows (progress false) or stream.progress rows (true) of the named queries as a JSON array, for the coordinator';
+
+CREATE FUNCTION stream._merge_distributed(name text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'stream_merge_distributed'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stream._merge_distributed(text) IS
+'internal, on a Citus coordinator: merge the partial groups the shards'' batches wrote since the last merge into the coordinator''s state and target, and advance each shard''s mark, in the caller''s transaction; returns the exchange rows merged';

@@ -599,3 +599,69 @@ $$;
 COMMENT ON FUNCTION stream.on_sql_drop() IS
 'keeps the catalog consistent when stream tables or targets are dropped';
 
+-- the exchanges of merged distributed aggregations (Citus), made by the
+-- coordinator, owned by the extension's owner: names visible to the shards'
+-- queries' owners (who pass the exchange's shard as a regclass), tables
+-- readable and writable by the extension's owner alone
+CREATE SCHEMA stream_exchange;
+COMMENT ON SCHEMA stream_exchange IS
+'exchanges of merged distributed aggregations: each shard''s batches append their partial groups, the coordinator merges them';
+REVOKE ALL ON SCHEMA stream_exchange FROM PUBLIC;
+GRANT USAGE ON SCHEMA stream_exchange TO PUBLIC;
+
+-- merge placement: on the coordinator, a distributed aggregation whose shards'
+-- partial states are merged there, and how far each shard's were merged
+CREATE TABLE stream.distributed_merges (
+    name                text PRIMARY KEY REFERENCES stream.distributed_queries
+        ON UPDATE CASCADE ON DELETE CASCADE,
+    merge_id            bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+    output_mode         text NOT NULL
+        CHECK (output_mode IN ('append', 'update', 'complete')),
+    target_columns      text[] NOT NULL,
+    event_time          text,
+    watermark_delay     interval,
+    state_relid         regclass NOT NULL,
+    exchange_relid      regclass NOT NULL,
+    merges              bigint NOT NULL DEFAULT 0,
+    watermark           timestamptz,
+    last_merge_at       timestamptz
+);
+COMMENT ON TABLE stream.distributed_merges IS
+'on the coordinator: distributed aggregations not grouped by the distribution column, whose shards'' partial states (the exchange table) are merged into the coordinator''s state and target';
+COMMENT ON COLUMN stream.distributed_merges.output_mode IS
+'the output mode of the coordinator''s target (the shards'' queries run in output mode partial)';
+COMMENT ON COLUMN stream.distributed_merges.exchange_relid IS
+'the exchange: a table distributed and co-located with the stream, where each shard''s batch appends its partial groups in its own transaction';
+COMMENT ON COLUMN stream.distributed_merges.merges IS
+'the merges committed: each merge combines the exchange rows of the shards'' batches after their marks';
+COMMENT ON COLUMN stream.distributed_merges.watermark IS
+'the watermark in force after the latest merge: the least of the shards'' latest event times less the delay, NULL while a shard has merged none';
+
+CREATE TABLE stream.distributed_merge_shards (
+    name                text NOT NULL REFERENCES stream.distributed_merges
+        ON UPDATE CASCADE ON DELETE CASCADE,
+    shard_query         text NOT NULL,
+    merged_batch        bigint NOT NULL DEFAULT 0,
+    max_event_time      timestamptz,
+    merged_at           timestamptz,
+    PRIMARY KEY (name, shard_query)
+);
+COMMENT ON TABLE stream.distributed_merge_shards IS
+'the mark of each shard of a merged distributed query: the latest of its batches whose partial groups the coordinator merged';
+COMMENT ON COLUMN stream.distributed_merge_shards.max_event_time IS
+'the latest event time among the shard''s merged batches; NULL (an idle shard) holds the query''s watermark back';
+REVOKE ALL ON stream.distributed_merges, stream.distributed_merge_shards FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('stream.distributed_merges', '');
+SELECT pg_catalog.pg_extension_config_dump('stream.distributed_merge_shards', '');
+
+-- a shard's query of a merged aggregation writes its batches' partial groups
+ALTER TABLE stream.query_defs DROP CONSTRAINT query_defs_output_mode_check;
+ALTER TABLE stream.query_defs ADD CONSTRAINT query_defs_output_mode_check
+    CHECK (output_mode IN ('append', 'update', 'complete', 'partial'));
+
+CREATE FUNCTION stream._merge_distributed(name text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'stream_merge_distributed'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION stream._merge_distributed(text) IS
+'internal, on a Citus coordinator: merge the partial groups the shards'' batches wrote since the last merge into the coordinator''s state and target, and advance each shard''s mark, in the caller''s transaction; returns the exchange rows merged';

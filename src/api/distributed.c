@@ -40,6 +40,7 @@
 #include "api/pgs_distributed_api.h"
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_distributed.h"
+#include "catalog/pgs_merge_catalog.h"
 #include "common/pgs_common.h"
 #include "common/pgs_errors.h"
 
@@ -307,16 +308,10 @@ pgs_dist_check_shape(PgsDistStart *ds)
 		{
 			/*
 			 * The 'merge' placement: the shards' partial states combined on
-			 * the coordinator.  Until it is built, refused here, and only
-			 * here.
+			 * the coordinator (merge.c), which checks the rest of the shape.
 			 */
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("an aggregation not grouped by the distribution column \"%s\" is not supported yet over a distributed stream",
-							t.column),
-					 errdetail("Its groups take rows from every shard, whose partial states would have to be merged on the coordinator."),
-					 errhint("Group by \"%s\" too, or aggregate over a stream that is not distributed.",
-							 t.column)));
+			ds->placement = "merge";
+			return;
 		}
 		if (ds->output_column == NULL)
 			ereport(ERROR,
@@ -600,6 +595,22 @@ dd_shard_name(Oid relid, int64 shardid)
 }
 
 /*
+ * The target shard's name, from the table it is a shard of: the query's
+ * target, or for the merge placement the exchange (merge.c).
+ */
+static char *
+dd_target_shard_name(int64 shardid)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(shardid)};
+
+	if (dd_exec("SELECT shard_name(logicalrelid, shardid, false) FROM pg_dist_shard"
+				" WHERE shardid = $1", 1, argtypes, values, true) != 1)
+		elog(ERROR, "no name for shard " INT64_FORMAT, shardid);
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
+/*
  * The relation map of a shard's query: the stream's shard, and each
  * reference table the query names, analyzed now as its owner under its
  * search_path (as the node will resolve the names), to its shard.
@@ -671,8 +682,7 @@ dd_command(const PgsDistShard *s, const char **next)
 						quote_literal_cstr(s->query.query_text),
 						quote_literal_cstr(s->query.search_path),
 						quote_literal_cstr(stream_shard),
-						quote_literal_cstr(dd_shard_name(s->query.target_relid,
-														 s->target_shardid)),
+						quote_literal_cstr(dd_target_shard_name(s->target_shardid)),
 						quote_literal_cstr(map),
 						quote_literal_cstr(s->query.options));
 	}
@@ -860,6 +870,7 @@ stream_reconcile_distributed(PG_FUNCTION_ARGS)
 			continue;
 		dd_reconcile_shard(s, &unreachable);
 	}
+	pgs_merge_forget_dropped(name);
 	pgs_dist_forget_dropped(name);
 	PG_RETURN_INT32(pgs_dist_count_pending(name));
 }

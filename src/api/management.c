@@ -120,7 +120,11 @@ mg_process(FunctionCallInfo fcinfo, bool all)
 	/* a distributed query (Citus coordinator) runs on its shards' nodes */
 	if (!pgs_query_read(name, 0, PGS_QUERY_NO_LOCK, &q) &&
 		pgs_distributed_process(name, all))
+	{
+		/* an aggregation merged across shards: the merge, on the coordinator */
+		pgs_merge_process(name);
 		return;
+	}
 	mg_read(name, PGS_QUERY_NO_LOCK, &q);
 	if (SPI_connect_ext(nonatomic ? SPI_OPT_NONATOMIC : 0) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

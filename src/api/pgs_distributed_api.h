@@ -42,7 +42,7 @@ typedef struct PgsDistStart
 	/* found by pgs_dist_check_shape */
 	char	   *distribution_column;	/* the stream's */
 	char	   *output_column;	/* the output column that is it */
-	const char *placement;		/* per_shard */
+	const char *placement;		/* per_shard, or merge (merge.c starts it) */
 } PgsDistStart;
 
 /* is the relation a Citus table (of any kind)?  false without Citus */
@@ -67,5 +67,14 @@ extern int64 pgs_dist_start(PgsDistStart *ds, Oid target_relid, bool created,
  * status then set to status, *changed saying whether it changed)
  */
 extern bool pgs_dist_manage(const char *name, const char *status, bool *changed);
+
+/*
+ * merge.c: the merge placement, started for start_query once
+ * pgs_dist_check_shape found it; returns minus the number of shard queries
+ */
+extern int64 pgs_merge_start(const PgsDistStart *ds);
+
+/* merge.c: after the shards' batches, a merged query's merge (else nothing) */
+extern void pgs_merge_process(const char *name);
 
 #endif							/* PGS_DISTRIBUTED_API_H */

@@ -64,4 +64,16 @@ extern void pgs_check_rights(const char *insert_sql, Oid stream_relid, Oid targe
 extern void pgs_parse_watermark(const char *given, char **name, char **column,
 								int64 *usecs);
 
+/* start.c: a target created with the query's output columns, as the caller */
+struct RangeVar;
+extern Oid	pgs_start_create_target(struct RangeVar *rv, const char *target,
+									PgsAnalyzedQuery *aq);
+
+/*
+ * merge.c: the target of a shard's query in output mode partial, which
+ * must be its distributed query's exchange (an error otherwise)
+ */
+extern Oid	pgs_merge_check_partial(const char *name, const PgsDefinition *d,
+									const char *target, bool other_operators);
+
 #endif							/* PGS_QUERIES_H */

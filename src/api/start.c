@@ -99,6 +99,13 @@ qd_create_target(RangeVar *rv, const char *target, PgsAnalyzedQuery *aq)
 	return RangeVarGetRelid(rv, NoLock, false);
 }
 
+/* the same, for a merged aggregation's target on the coordinator (merge.c) */
+Oid
+pgs_start_create_target(RangeVar *rv, const char *target, PgsAnalyzedQuery *aq)
+{
+	return qd_create_target(rv, target, aq);
+}
+
 /*
  * A text[] argument naming columns, deduplicate or key: not empty, no NULL.
  * Each refusal names the argument in a message of its own.
@@ -664,8 +671,10 @@ qd_start_args_read(FunctionCallInfo fcinfo, PgsStartArgs *a)
 					 errmsg("max_rows_per_batch must be positive, not %d", a->max_rows),
 					 errhint("Leave it NULL for batches of any size.")));
 	}
-	if (strcmp(a->output_mode, "append") != 0 && strcmp(a->output_mode, "update") != 0 &&
-		strcmp(a->output_mode, "complete") != 0)
+	if (strcmp(a->output_mode, "partial") == 0)
+		pgs_catalog_require(PGS_CATALOG_0_9, "output_mode => 'partial'");
+	else if (strcmp(a->output_mode, "append") != 0 && strcmp(a->output_mode, "update") != 0 &&
+			 strcmp(a->output_mode, "complete") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid output_mode \"%s\"", a->output_mode),
@@ -1196,6 +1205,8 @@ qd_start_distributed(const PgsStartArgs *a, QdStart *s)
 	ds.nsides = s->nsides;
 	ds.def = &s->def;
 	pgs_dist_check_shape(&ds);
+	if (strcmp(ds.placement, "merge") == 0)
+		return pgs_merge_start(&ds);
 
 	qd_start_target(a, s);
 	pgs_check_rights(pgs_compose_insert(a->query_text, s->target_relid,
@@ -1219,6 +1230,16 @@ stream_start_query(PG_FUNCTION_ARGS)
 	qd_start_args_read(fcinfo, &a);
 	memset(&s, 0, sizeof(s));
 	qd_start_validate(&a, &s);
+
+	/* a shard's part of a merged aggregation writes the exchange (merge.c) */
+	if (strcmp(a.output_mode, "partial") == 0)
+	{
+		s.target = a.target;
+		s.target_relid = pgs_merge_check_partial(a.name, &s.def, a.target,
+												 a.dedup != NIL || s.nsides > 0 ||
+												 OidIsValid(s.foreach_proc) || s.keyed);
+		PG_RETURN_INT64(qd_start_register(&a, &s));
+	}
 	if (qd_start_is_distributed(&s))
 		PG_RETURN_INT64(qd_start_distributed(&a, &s));
 	qd_start_target(&a, &s);

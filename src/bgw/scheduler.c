@@ -64,6 +64,7 @@
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_distributed.h"
 #include "catalog/pgs_file_sources.h"
+#include "catalog/pgs_merge_catalog.h"
 #include "catalog/pgs_query.h"
 #include "common/pgs_common.h"
 #include "common/pgs_errors.h"
@@ -118,6 +119,8 @@ static BackgroundWorkerHandle *worker_handles[PGS_MAX_WORKERS];
 static Oid	worker_roles[PGS_MAX_WORKERS];	/* role of the worker we started */
 static List *unusable_roles = NIL;	/* roles a worker could not connect as */
 static TimestampTz last_slot_warning = 0;
+static bool merges_exist = false;	/* merged distributed aggregations here */
+static TimestampTz last_merge_warning = 0;
 
 static void
 sched_detach(int code, Datum arg)
@@ -1182,12 +1185,91 @@ sched_reconcile(void)
 	MemoryContextSwitchTo(cxt);
 }
 
+/* one merge, in a transaction of its own (sched_merges) */
+static void
+sched_merge_one(const char *name, MemoryContext cxt)
+{
+	pgstat_report_activity(STATE_RUNNING, "merging a distributed aggregation");
+	PG_TRY();
+	{
+		Oid			types[1] = {TEXTOID};
+		Datum		values[1] = {CStringGetTextDatum(name)};
+
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (SPI_execute_with_args("SELECT stream._merge_distributed($1)", 1, types,
+								  values, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not merge distributed query \"%s\"", name);
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		TimestampTz now = GetCurrentTimestamp();
+
+		if (pgs_error_is_termination(geterrcode()))
+			PG_RE_THROW();
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortOutOfAnyTransaction();
+		if (now >= TimestampTzPlusMilliseconds(last_merge_warning, PGS_WARNING_INTERVAL_MS))
+		{
+			last_merge_warning = now;
+			ereport(WARNING,
+					(errcode(edata->sqlerrcode),
+					 errmsg("could not merge distributed query \"%s\": %s", name,
+							edata->message),
+					 errhint("The merge is tried again at every pass; stream.distributed_merge_shards shows how far each shard was merged.")));
+		}
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+}
+
+/*
+ * The merges of this coordinator's merged distributed aggregations (Citus,
+ * docs/citus_merge.md), one transaction each, through their SQL function
+ * (api/ is above this folder): each merge reads the shards' new partial
+ * groups and advances its marks in its own transaction, so a failed one
+ * (a node down) changes nothing and is tried again at the next pass; it is
+ * logged once a minute and never stops the scheduler.
+ */
+static void
+sched_merges(void)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	List	   *names = NIL;
+	ListCell   *lc;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (pgs_catalog_version() >= PGS_CATALOG_0_9 &&
+		OidIsValid(get_extension_oid("citus", true)))
+		names = pgs_merge_names(NULL, cxt);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(cxt);
+	merges_exist = names != NIL;
+
+	foreach(lc, names)
+		sched_merge_one(lfirst(lc), cxt);
+}
+
 void
 pgs_scheduler_main(Datum arg)
 {
 	TimestampTz last_reload = 0;
 	TimestampTz last_retention = 0;
 	TimestampTz last_reconcile = 0;
+	TimestampTz last_merge = 0;
 	TimestampTz idle_since = 0;
 
 	sched_dboid = DatumGetObjectId(arg);
@@ -1299,6 +1381,14 @@ pgs_scheduler_main(Datum arg)
 			sched_reconcile();
 			last_reconcile = now;
 		}
+		if (pgs_merge_naptime_ms > 0 &&
+			now >= TimestampTzPlusMilliseconds(last_merge, pgs_merge_naptime_ms))
+		{
+			sched_merges();
+			last_merge = GetCurrentTimestamp();
+		}
+		else if (pgs_merge_naptime_ms == 0)
+			merges_exist = false;
 		if (now >= TimestampTzPlusMilliseconds(last_retention, pgs_retention_naptime_ms))
 		{
 			sched_retention();
@@ -1310,7 +1400,7 @@ pgs_scheduler_main(Datum arg)
 		 * Nothing to run and no retention to do: give the slot back after
 		 * a while; starting a query here brings a scheduler back.
 		 */
-		if (nqueries > 0 || retention_streams || reconcile_pending)
+		if (nqueries > 0 || retention_streams || reconcile_pending || merges_exist)
 			idle_since = 0;
 		else if (idle_since == 0)
 			idle_since = now;

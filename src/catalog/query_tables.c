@@ -162,7 +162,8 @@ pgs_query_table_drop(Oid relid, DropBehavior behavior)
 	nsp = get_rel_namespace(relid);
 	if (nsp != get_namespace_oid(PGS_AGG_STATE_SCHEMA, true) &&
 		nsp != get_namespace_oid(PGS_BATCH_SCHEMA, true) &&
-		nsp != get_namespace_oid(PGS_QUERY_VIEW_SCHEMA, true))
+		nsp != get_namespace_oid(PGS_QUERY_VIEW_SCHEMA, true) &&
+		nsp != get_namespace_oid("stream_exchange", true))
 		return;
 	ObjectAddressSet(table, RelationRelationId, relid);
 	performDeletion(&table, behavior, PERFORM_DELETION_INTERNAL);

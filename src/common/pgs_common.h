@@ -56,6 +56,7 @@ extern int	pgs_max_retries;
 extern int	pgs_retained_batches;
 extern int	pgs_progress_history_minutes;
 extern int	pgs_retention_naptime_ms;
+extern int	pgs_merge_naptime_ms;
 extern int	pgs_max_databases;
 extern int	pgs_batch_timeout_ms;
 

@@ -29,6 +29,7 @@ int			pgs_max_retries = 5;
 int			pgs_retained_batches = 100;
 int			pgs_progress_history_minutes = 1440;
 int			pgs_retention_naptime_ms = 10000;
+int			pgs_merge_naptime_ms = 1000;
 int			pgs_max_databases = 256;
 int			pgs_batch_timeout_ms = 10 * 60 * 1000;
 
@@ -87,6 +88,13 @@ pgs_define_settings(void)
 							NULL,
 							&pgs_retention_naptime_ms,
 							10000, 100, 24 * 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("pg_streaming.merge_naptime",
+							"Time between the scheduler's merges of the shards' partial groups of merged distributed aggregations, on a Citus coordinator (0 turns them off).",
+							NULL,
+							&pgs_merge_naptime_ms,
+							1000, 0, 24 * 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("pg_streaming.batch_timeout",

@@ -374,6 +374,15 @@ batch_execute_query(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 			(void) pgs_phase_switch(PGS_PHASE_READ);
 			batch_event_times(q, params, progress);
 		}
+		if (strcmp(q->output_mode, "partial") == 0)
+		{
+			/* a shard's part of a merged aggregation: its partial groups */
+			pgs_agg_execute_exchange(q, batch_id, params,
+									 !q->event_time || progress->times_null,
+									 progress->event_time_max, &r);
+			progress->input_rows = r.input_rows;
+			return (uint64) r.output_rows;
+		}
 		if (q->dedup_columns != NIL)
 			pgs_dedup_execute(q, batch_id, params, &progress->watermarks, &r);
 		else

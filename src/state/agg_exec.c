@@ -34,11 +34,13 @@
 #include "parser/parser.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/plancache.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
 #include "analyze/pgs_analyze.h"
@@ -106,6 +108,16 @@ typedef struct AggPlans
 	 */
 	struct AggPlans *lower;
 	Oid			state_relid;
+
+	/*
+	 * A shard's query of a merged aggregation (output mode partial): the
+	 * batch's partial groups are appended to the exchange (its target),
+	 * and neither the state nor the target is otherwise written.
+	 */
+	bool		partial_out;
+	SPIPlanPtr	exchange;		/* catalog: append the batch's partial groups */
+	char	   *combine;		/* a coordinator's merge: the exchange rows
+								 * combined per group */
 	SPIPlanPtr	rows;			/* owner: the subquery's rows of its groups */
 	TupleDesc	rows_desc;		/* the rows of AGG_LOWER_ENR */
 	Tuplestorestate *input;
@@ -113,11 +125,19 @@ typedef struct AggPlans
 
 static HTAB *agg_plans = NULL;
 
+/* preparing the statements of a coordinator's merge: no partial statement */
+static bool ae_merging = false;
+
+static void ae_fold(const PgsQuery *q, struct AggPlans *p, int64 batch_id,
+					Tuplestorestate *partial, int64 state_rows_before,
+					const PgsWatermarks *watermarks, PgsAggResult *result,
+					MemoryContext cxt);
+
 static void
 ae_free(AggPlans *p)
 {
 	SPIPlanPtr *plans[] = {&p->partial, &p->merge, &p->results_all, &p->clear,
-	&p->write, &p->leave, &p->evict, &p->count, &p->rows};
+	&p->write, &p->leave, &p->evict, &p->count, &p->rows, &p->exchange};
 
 	if (p->lower)
 	{
@@ -138,6 +158,9 @@ ae_free(AggPlans *p)
 	if (p->signature)
 		pfree(p->signature);
 	p->signature = NULL;
+	if (p->combine)
+		pfree(p->combine);
+	p->combine = NULL;
 	if (p->shape)
 		pfree(p->shape);
 	p->shape = NULL;
@@ -346,6 +369,9 @@ ae_prepare(const PgsQuery *q, AggPlans *p, PgsAggShape *shape, Oid state_relid,
 
 	pgs_agg_check_state(state_relid, shape, q->name);
 	p->state_relid = state_relid;
+	p->partial_out = strcmp(q->output_mode, "partial") == 0;
+	if (ae_merging)
+		p->combine = MemoryContextStrdup(pgs_plan_context(), pgs_agg_compose_combine(shape));
 	p->shape = MemoryContextStrdup(pgs_plan_context(), pgs_agg_shape_signature(shape));
 	p->partial_arg.shape = p->shape;
 	p->partial_arg.chain_stream = q->dedup_columns != NIL ? q->stream_relid : InvalidOid;
@@ -372,7 +398,7 @@ ae_prepare(const PgsQuery *q, AggPlans *p, PgsAggShape *shape, Oid state_relid,
 	pgs_agg_compose_merge(shape, state_relid, &merge, &all);
 	if (p->session)
 		merge = pgs_agg_compose_session_merge(shape, state_relid);
-	if (!lower)
+	if (!lower && !p->partial_out)
 		pgs_agg_compose_target(shape, state_relid, q->target_relid, q->target_columns,
 							   p->append, p->replace, &clear, &write, &leave);
 
@@ -390,8 +416,11 @@ ae_prepare(const PgsQuery *q, AggPlans *p, PgsAggShape *shape, Oid state_relid,
 							 &p->partial_arg);
 		PG_TRY();
 		{
-			/* over a join, the join's statements are the partial ones (join.c) */
-			if (q->nsides == 0)
+			/*
+			 * Over a join, the join's statements are the partial ones
+			 * (join.c); a merge on the coordinator reads the shards'.
+			 */
+			if (q->nsides == 0 && !ae_merging)
 				p->partial = pgs_state_prepare(text,
 											   OidIsValid(p->partial_arg.chain_stream) ?
 											   AGG_TIDS_PARAM : PGS_BATCH_NPARAMS,
@@ -442,7 +471,17 @@ ae_prepare(const PgsQuery *q, AggPlans *p, PgsAggShape *shape, Oid state_relid,
 		p->evict = pgs_state_prepare(pgs_agg_compose_evict(shape, state_relid),
 							  p->nresults + 1, p->evict_types);
 	}
+	if (p->partial_out)
+	{
+		Oid			types[3] = {TEXTOID, INT8OID, TIMESTAMPTZOID};
+
+		p->exchange = pgs_state_prepare(pgs_agg_compose_exchange(shape, q->target_relid),
+										3, types);
+	}
 	pgs_catalog_end(&acc);
+	MemoryContextSwitchTo(cxt);
+	if (p->partial_out)
+		return;
 
 	/* the target, or the subquery's rows, as the owner */
 	pgs_owner_begin(&acc, q->owner, ae_target_search_path(q));
@@ -1009,14 +1048,9 @@ pgs_agg_execute_rows(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 					 Datum tids, PgsAggResult *result)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	PgsCatalogAccess acc = {0};
 	PgsPhase	phase = pgs_phase_switch(PGS_PHASE_PLAN);
 	AggPlans   *p = ae_plans(q);
 	Tuplestorestate *partial;
-	Tuplestorestate *groups;
-	Tuplestorestate *all;
-	Tuplestorestate *evicted = NULL;
-	int64		session_delta;
 
 	(void) pgs_phase_switch(phase);
 	if (p->lower != NULL)
@@ -1026,6 +1060,25 @@ pgs_agg_execute_rows(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 	}
 	memset(result, 0, sizeof(PgsAggResult));
 	partial = ae_partial(q, p, params, tids, cxt, &result->input_rows);
+	ae_fold(q, p, batch_id, partial, state_rows_before, watermarks, result, cxt);
+}
+
+/*
+ * The rest of a batch once its partial groups are in "partial" (ended
+ * here): late groups dropped, the rest merged into the state, closed
+ * windows evicted, and the target written as the output mode says.
+ */
+static void
+ae_fold(const PgsQuery *q, AggPlans *p, int64 batch_id, Tuplestorestate *partial,
+		int64 state_rows_before, const PgsWatermarks *watermarks,
+		PgsAggResult *result, MemoryContext cxt)
+{
+	PgsCatalogAccess acc = {0};
+	Tuplestorestate *groups;
+	Tuplestorestate *all;
+	Tuplestorestate *evicted = NULL;
+	int64		session_delta;
+
 	if (p->time_key >= 0 && watermarks != NULL)
 		partial = pgs_state_drop_late(partial, p->partial_desc, p->time_key + 1,
 									  p->time_size, watermarks->late_null,
@@ -1316,4 +1369,244 @@ pgs_agg_state_count(const PgsQuery *q)
 	n = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
 	pgs_catalog_end(&acc);
 	return n;
+}
+
+/* ---- the merge placement of a distributed aggregation ---- */
+
+/*
+ * One batch of a shard's query of a merged aggregation (output mode
+ * partial), in the batch's transaction: the batch's partial groups, as the
+ * owner, appended to the exchange (the query's target) in a catalog
+ * stretch, with the shard's query's name, the batch id and the batch's
+ * latest event time ("time_null" without).  The exchange holds serialized
+ * states that the coordinator deserializes: only this statement writes it,
+ * as the extension's owner, from the query's own partial aggregation.
+ * A replayed batch reads the same rows and writes the same groups, in a
+ * transaction of its own, so each batch's groups are in the exchange once.
+ */
+void
+pgs_agg_execute_exchange(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
+						 bool time_null, TimestampTz max_time, PgsAggResult *result)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	PgsCatalogAccess acc = {0};
+	PgsPhase	phase = pgs_phase_switch(PGS_PHASE_PLAN);
+	AggPlans   *p = ae_plans(q);
+	Tuplestorestate *partial;
+	Oid			types[3] = {TEXTOID, INT8OID, TIMESTAMPTZOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+
+	(void) pgs_phase_switch(phase);
+	if (!p->partial_out || p->lower != NULL)
+		elog(ERROR, "streaming query \"%s\" does not write partial groups", q->name);
+	memset(result, 0, sizeof(PgsAggResult));
+	partial = ae_partial(q, p, params, (Datum) 0, cxt, &result->input_rows);
+	result->groups_updated = tuplestore_tuple_count(partial);
+	if (tuplestore_tuple_count(partial) > 0)
+	{
+		values[0] = CStringGetTextDatum(q->name);
+		values[1] = Int64GetDatum(batch_id);
+		values[2] = TimestampTzGetDatum(max_time);
+		if (time_null)
+			nulls[2] = 'n';
+		(void) pgs_phase_switch(PGS_PHASE_WRITE);
+		pgs_catalog_begin(&acc);
+		/* the exchange's shard is written on its node, as Citus allows it */
+		if (GetConfigOption("citus.enable_manual_changes_to_shards", true, false) != NULL)
+			(void) set_config_option("citus.enable_manual_changes_to_shards", "on",
+									 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
+									 true, 0, false);
+		pgs_state_register(AGG_PARTIAL_ENR, partial, p->partial_desc);
+		{
+			bool		pushed = pgs_ensure_snapshot();
+			int			rc = SPI_execute_plan_with_paramlist(p->exchange,
+															 pgs_state_params(3, types, values, nulls),
+															 false, 0);
+
+			if (pushed)
+				PopActiveSnapshot();
+			pgs_adopt_plan(p->exchange);
+			if (rc != SPI_OK_INSERT)
+				elog(ERROR, "could not append the partial groups of streaming query \"%s\": %s",
+					 q->name, SPI_result_code_string(rc));
+			result->output_rows = SPI_processed;
+		}
+		pgs_catalog_end(&acc);
+		MemoryContextSwitchTo(cxt);
+	}
+	tuplestore_end(partial);
+}
+
+/*
+ * The exchange rows' shards and batches: for each shard's query among the
+ * rows, the latest batch and the latest event time (a PgsMergeMark).
+ */
+static List *
+ae_exchange_marks(Tuplestorestate *rows, TupleDesc desc)
+{
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+	List	   *marks = NIL;
+
+	tuplestore_rescan(rows);
+	while (tuplestore_gettupleslot(rows, true, false, slot))
+	{
+		bool		isnull;
+		char	   *shard = TextDatumGetCString(slot_getattr(slot, 1, &isnull));
+		int64		batch = DatumGetInt64(slot_getattr(slot, 2, &isnull));
+		Datum		t = slot_getattr(slot, 3, &isnull);
+		PgsMergeMark *m = NULL;
+		ListCell   *lc;
+
+		foreach(lc, marks)
+			if (strcmp(((PgsMergeMark *) lfirst(lc))->shard_query, shard) == 0)
+				m = lfirst(lc);
+		if (m == NULL)
+		{
+			m = palloc0(sizeof(PgsMergeMark));
+			m->shard_query = shard;
+			m->batch_id = batch;
+			m->time_null = true;
+			marks = lappend(marks, m);
+		}
+		m->batch_id = Max(m->batch_id, batch);
+		if (!isnull && (m->time_null || DatumGetTimestampTz(t) > m->max_time))
+		{
+			m->max_time = DatumGetTimestampTz(t);
+			m->time_null = false;
+		}
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	return marks;
+}
+
+/* the statements of a coordinator's merge: those of a batch but the partial */
+static AggPlans *
+ae_merge_plans(const PgsQuery *q)
+{
+	AggPlans   *volatile p = NULL;
+
+	ae_merging = true;
+	PG_TRY();
+	{
+		p = ae_plans(q);
+	}
+	PG_FINALLY();
+	{
+		ae_merging = false;
+	}
+	PG_END_TRY();
+	return p;
+}
+
+/*
+ * One merge of a distributed aggregation on the coordinator, in the
+ * caller's transaction: the exchange rows "filter" selects (the batches of
+ * each shard after its mark), read once in a catalog stretch through
+ * Citus; their states combined per group (stream._agg_merge) into the
+ * partial groups of one batch, merge_id, which then folds into the
+ * coordinator's state and writes its target as any batch does.  Returns
+ * the new marks (PgsMergeMark), computed from the very rows merged: the
+ * caller records them in the same transaction.  watermarks, when the query
+ * has an event time, gives the watermark in force before the merge as
+ * "late" and the one after it as "watermark" (the caller computes it with
+ * the marks: merge_watermark() is called between the read and the fold).
+ */
+List *
+pgs_agg_merge_exchange(const PgsQuery *q, int64 merge_id, Oid exchange_relid,
+					   const char *filter, int64 state_rows_before,
+					   PgsMergeWatermark merge_watermark, void *arg,
+					   PgsAggResult *result)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	PgsCatalogAccess acc = {0};
+	AggPlans   *p;
+	Tuplestorestate *volatile rows = NULL;
+	Tuplestorestate *volatile partial = NULL;
+	TupleDesc	desc;
+	StringInfoData sql;
+	List	   *marks;
+	PgsWatermarks w;
+	bool		has_w;
+
+	p = ae_merge_plans(q);
+	if (p->lower != NULL || p->session || p->partial_out)
+		elog(ERROR, "a merged distributed aggregation has no chain, session or partial output");
+	memset(result, 0, sizeof(PgsAggResult));
+
+	/* the exchange rows, as the extension's owner, whose table it is */
+	desc = CreateTemplateTupleDesc(3 + p->partial_desc->natts);
+	TupleDescInitEntry(desc, 1, "_shard_query", TEXTOID, -1, 0);
+	TupleDescInitEntry(desc, 2, "_batch_id", INT8OID, -1, 0);
+	TupleDescInitEntry(desc, 3, "_max_event_time", TIMESTAMPTZOID, -1, 0);
+	for (int i = 0; i < p->partial_desc->natts; i++)
+		TupleDescCopyEntry(desc, 4 + i, p->partial_desc, i + 1);
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT e._shard_query, e._batch_id, e._max_event_time");
+	for (int i = 0; i < p->partial_desc->natts; i++)
+		appendStringInfo(&sql, ", e.%s",
+						 quote_identifier(NameStr(TupleDescAttr(p->partial_desc, i)->attname)));
+	appendStringInfo(&sql, " FROM %s e WHERE %s", pgs_qualified_relname(exchange_relid),
+					 filter);
+	(void) pgs_phase_switch(PGS_PHASE_READ);
+	pgs_catalog_begin(&acc);
+	rows = ae_run_one_off(sql.data, NULL, cxt);
+	pgs_catalog_end(&acc);
+	MemoryContextSwitchTo(cxt);
+	result->input_rows = tuplestore_tuple_count(rows);
+	if (result->input_rows == 0)
+	{
+		tuplestore_end(rows);
+		return NIL;
+	}
+	marks = ae_exchange_marks(rows, desc);
+
+	/* the watermarks, from the marks these rows give */
+	has_w = merge_watermark(arg, marks, &w);
+
+	/* one partial row per group, its states combined, as the owner's */
+	{
+		(void) pgs_phase_switch(PGS_PHASE_MERGE);
+		pgs_catalog_begin(&acc);
+		pgs_agg_set_call_owner(q->owner, pgs_batch_search_path(q->search_path));
+		PG_TRY();
+		{
+			pgs_state_register(AGG_EXCHANGE_ENR, rows, desc);
+			partial = ae_run_one_off(p->combine, NULL, cxt);
+		}
+		PG_FINALLY();
+		{
+			pgs_agg_set_call_owner(InvalidOid, NULL);
+		}
+		PG_END_TRY();
+		pgs_catalog_end(&acc);
+		MemoryContextSwitchTo(cxt);
+	}
+	tuplestore_end(rows);
+	ae_fold(q, p, merge_id, partial, state_rows_before, has_w ? &w : NULL, result, cxt);
+	return marks;
+}
+
+/*
+ * Remove from the exchange the rows that "filter" selects: those of the
+ * batches merges committed, in the merge after them.
+ */
+void
+pgs_agg_exchange_forget(Oid exchange_relid, const char *filter)
+{
+	PgsCatalogAccess acc = {0};
+	bool		pushed;
+	int			rc;
+
+	pgs_catalog_begin(&acc);
+	pushed = pgs_ensure_snapshot();
+	rc = SPI_execute(psprintf("DELETE FROM %s WHERE %s",
+							  pgs_qualified_relname(exchange_relid), filter),
+					 false, 0);
+	if (pushed)
+		PopActiveSnapshot();
+	if (rc != SPI_OK_DELETE)
+		elog(ERROR, "could not remove merged rows from the exchange: %s",
+			 SPI_result_code_string(rc));
+	pgs_catalog_end(&acc);
 }

@@ -22,6 +22,8 @@
 #define AGG_GROUPS_ENR		"pgs_groups"
 /* the closed windows of the lower aggregation of a chain (agg_chain.c) */
 #define AGG_LOWER_ENR		"pgs_lower"
+/* the exchange rows a coordinator's merge read (merge of distributed shards) */
+#define AGG_EXCHANGE_ENR	"pgs_exchange"
 
 /* agg_state.c */
 extern char *pgs_agg_operator(Oid opno);
@@ -43,5 +45,7 @@ extern void pgs_agg_compose_target(const PgsAggShape *shape, Oid state_relid,
 								   char **write, char **leave);
 extern char *pgs_agg_compose_rows(const PgsAggShape *shape, Oid state_relid);
 extern char *pgs_agg_compose_evict(const PgsAggShape *shape, Oid state_relid);
+extern char *pgs_agg_compose_exchange(const PgsAggShape *shape, Oid exchange_relid);
+extern char *pgs_agg_compose_combine(const PgsAggShape *shape);
 
 #endif							/* PGS_AGG_INTERNAL_H */

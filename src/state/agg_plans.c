@@ -397,3 +397,87 @@ pgs_agg_compose_evict(const PgsAggShape *shape, Oid state_relid)
 	appendStringInfoString(&buf, " FROM d");
 	return buf.data;
 }
+
+/*
+ * A shard's batch of a merged aggregation appends its partial groups to
+ * the exchange: $1 the shard's query, $2 the batch, $3 the batch's latest
+ * event time.  The exchange's other columns (the distribution column)
+ * stay NULL: a partial group belongs to no one value of it.
+ */
+char *
+pgs_agg_compose_exchange(const PgsAggShape *shape, Oid exchange_relid)
+{
+	StringInfoData buf;
+	int			n = list_length(shape->keys) + list_length(shape->calls);
+	TupleDesc	desc = pgs_agg_rows_desc(shape, true, false);
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "INSERT INTO %s (_shard_query, _batch_id, _max_event_time",
+					 pgs_qualified_relname(exchange_relid));
+	for (int i = 0; i < n; i++)
+		appendStringInfo(&buf, ", %s",
+						 quote_identifier(NameStr(TupleDescAttr(desc, i)->attname)));
+	appendStringInfoString(&buf, ") SELECT $1, $2, $3, p.* FROM " AGG_PARTIAL_ENR " p");
+	return buf.data;
+}
+
+/*
+ * The coordinator's merge: the exchange rows it reads (AGG_EXCHANGE_ENR),
+ * their groups' states combined into one partial row per group, as the
+ * partial statement of one batch would give them.
+ */
+char *
+pgs_agg_compose_combine(const PgsAggShape *shape)
+{
+	StringInfoData buf;
+	StringInfoData keys;
+	ListCell   *lc;
+	int			i = 0;
+
+	initStringInfo(&buf);
+	initStringInfo(&keys);
+	foreach(lc, shape->keys)
+	{
+		i++;
+		appendStringInfo(&keys, "%skey_%d", i > 1 ? ", " : "", i);
+	}
+	appendStringInfo(&buf, "SELECT %s%s", keys.data, i > 0 ? ", " : "");
+	i = 0;
+	foreach(lc, shape->calls)
+	{
+		PgsAggCall *c = lfirst(lc);
+
+		i++;
+		appendStringInfo(&buf, "%sstream._agg_merge(%u::pg_catalog.oid, %u::pg_catalog.oid, agg_%d) AS agg_%d",
+						 i > 1 ? ", " : "", c->aggref->aggfnoid,
+						 c->aggref->inputcollid, i, i);
+	}
+	appendStringInfoString(&buf, " FROM " AGG_EXCHANGE_ENR);
+	if (shape->keys != NIL)
+		appendStringInfo(&buf, " GROUP BY %s", keys.data);
+	return buf.data;
+}
+
+/*
+ * The exchange's columns of the partial groups, each after a comma: the
+ * keys and the states as the partial aggregation gives them (the
+ * coordinator makes the table, api/merge.c).
+ */
+char *
+pgs_agg_exchange_columns(const PgsAggShape *shape)
+{
+	TupleDesc	desc = pgs_agg_rows_desc(shape, true, false);
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute a = TupleDescAttr(desc, i);
+
+		appendStringInfo(&buf, ", %s %s", quote_identifier(NameStr(a->attname)),
+						 format_type_be_qualified(a->atttypid));
+		if (OidIsValid(a->attcollation) && a->attcollation != get_typcollation(a->atttypid))
+			appendStringInfo(&buf, " COLLATE %s", pgs_agg_collation_name(a->attcollation));
+	}
+	return buf.data;
+}

@@ -22,6 +22,7 @@
 #include "datatype/timestamp.h"
 #include "nodes/pg_list.h"
 
+#include "catalog/pgs_merge_catalog.h"
 #include "catalog/pgs_query_tables.h"
 
 /* one grouping expression: key_<n> of the state table */
@@ -150,6 +151,26 @@ extern void pgs_agg_execute_partials(const struct PgsQuery *q, int64 batch_id,
 									 const struct PgsWatermarks *watermarks,
 									 PgsAggResult *result);
 extern int64 pgs_agg_state_count(const struct PgsQuery *q);
+
+/* the merge placement of a distributed aggregation (agg_exec.c) */
+extern void pgs_agg_execute_exchange(const struct PgsQuery *q, int64 batch_id,
+									 struct PgsBatchParams *params,
+									 bool time_null, TimestampTz max_time,
+									 PgsAggResult *result);
+
+/*
+ * The watermarks of a merge, from the marks of the rows it read: false
+ * without an event time.
+ */
+typedef bool (*PgsMergeWatermark) (void *arg, List *marks,
+								   struct PgsWatermarks *w);
+extern List *pgs_agg_merge_exchange(const struct PgsQuery *q, int64 merge_id,
+									Oid exchange_relid, const char *filter,
+									int64 state_rows_before,
+									PgsMergeWatermark merge_watermark, void *arg,
+									PgsAggResult *result);
+extern void pgs_agg_exchange_forget(Oid exchange_relid, const char *filter);
+extern char *pgs_agg_exchange_columns(const PgsAggShape *shape);
 
 /* statements of the state's batches (agg_exec.c) */
 #include "executor/spi.h"
