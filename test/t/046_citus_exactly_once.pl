@@ -25,7 +25,7 @@ $c->safe_psql('postgres', q{
 	CREATE ROLE alice LOGIN;
 	GRANT CREATE ON SCHEMA public TO alice;
 	CREATE FUNCTION slow(x int) RETURNS int LANGUAGE plpgsql IMMUTABLE
-	AS $$ BEGIN PERFORM pg_sleep(0.005); RETURN x; END $$;
+	AS $$ BEGIN PERFORM pg_sleep(0.02); RETURN x; END $$;
 	CREATE TABLE ev (tenant int, id bigint, page text, v int);
 	SELECT stream.create_stream('ev');
 	SELECT create_distributed_table('ev', 'tenant');
@@ -35,7 +35,7 @@ $c->safe_psql('postgres', q{
 $c->safe_psql('postgres', q{
 	SET ROLE alice;
 	SELECT stream.start_query('x_app', 'SELECT tenant, id, page, slow(v) AS v FROM ev', 'x_app_t',
-		trigger => '200 ms', max_rows_per_batch => 200);
+		trigger => '200 ms', max_rows_per_batch => 50);
 	SELECT stream.start_query('x_ups', 'SELECT tenant, id, v FROM ev', 'x_ups_t',
 		output_mode => 'update', key => '{tenant, id}', trigger => '200 ms', max_rows_per_batch => 300);
 	SELECT stream.start_query('x_agg', 'SELECT tenant, count(*) AS n, sum(v) AS s FROM ev GROUP BY tenant',
@@ -54,7 +54,7 @@ ok($c->poll_query_until('postgres', q{
 # four writers through the coordinator: many small transactions for ~10 s;
 # a transaction that meets the stopped node fails, and the stream holds
 # only what committed
-my @writers;
+my (@writers, @werr);
 for my $i (1 .. 4)
 {
 	my @cmds = ('-c', 'SET ROLE alice');
@@ -64,7 +64,7 @@ for my $i (1 .. 4)
 		  . " 'p' || (g % 7), g % 13 FROM generate_series(1, 10) g", '-c', 'SELECT pg_sleep(0.2)';
 	}
 	push @writers, IPC::Run::start([ 'psql', '-X', '-q', '-d', $c->connstr('postgres'), @cmds ],
-		'>', \my $out, '2>', \my $err);
+		'>', \my $out, '2>', \$werr[$i]);
 }
 
 # the victim's batches in flight: an offsets row without a commit
@@ -74,22 +74,33 @@ my $pending_sql = q{
 	 WHERE NOT EXISTS (SELECT 1 FROM stream.checkpoint_commits k
 					    WHERE k.query_id = o.query_id AND k.batch_id = o.batch_id)};
 $c->poll_query_until('postgres', 'SELECT count(*) >= 200 FROM ev') or die 'no ingest';
-# (a batch of the append query takes about a second: stop the node as
+# (a batch of the append query takes up to a second: stop the node as
 # soon as one is seen)
 my $pending = '';
 for (1 .. 300)
 {
 	$pending = $victim->safe_psql('postgres', $pending_sql);
 	last if $pending ne '';
-	select(undef, undef, undef, 0.05);
+	select(undef, undef, undef, 0.02);
 }
 $victim->stop('immediate');
 note("stopped in the middle of $pending");
 ok($pending ne '', 'the node was stopped in the middle of a batch');
+
+# started again with no worker for batches: the batch is still pending, so
+# it had not committed when the node stopped; then batches run again
 sleep 1;
+$victim->append_conf('postgresql.conf', 'pg_streaming.max_workers = 0');
 $victim->start;
+my ($pq, $pb) = split /:/, (split /,/, $pending)[0];
+like($victim->safe_psql('postgres', $pending_sql), qr/\b$pq:$pb\b/,
+	'after the restart, the interrupted batch is still without a commit');
+$victim->append_conf('postgresql.conf', 'pg_streaming.max_workers = 4');
+$victim->reload;
 
 $_->finish for @writers;
+my $failed = () = join('', map { $_ // '' } @werr) =~ /ERROR/g;
+note("$failed writer transactions failed while the node was down");
 # two-phase commits the stop interrupted are settled before counting
 $c->safe_psql('postgres', 'SELECT recover_prepared_transactions()');
 my $rows = $c->safe_psql('postgres', 'SELECT count(*) FROM ev');
@@ -102,7 +113,6 @@ for my $q (qw(x_app x_ups x_agg x_glob))
 }
 
 is($victim->safe_psql('postgres', $pending_sql), '', 'no batch is left pending on the node');
-my ($pq, $pb) = split /:/, (split /,/, $pending)[0];
 is($victim->safe_psql('postgres', qq{
 	SELECT count(*) FROM stream.checkpoint_commits k JOIN stream.query_defs d USING (query_id)
 	 WHERE d.name = '$pq' AND k.batch_id = $pb}), '1',
