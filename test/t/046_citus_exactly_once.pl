@@ -19,13 +19,14 @@ use PgsCitus;
 my ($c, @w) = PgsCitus::cluster('eo', workers => 2, conf => "citus.shard_count = 4");
 my ($victim) = $w[0];
 
-# the owner, an unprivileged role; a function that makes batches slow
-# (Citus creates both on the workers)
+# the owner, an unprivileged role; a function that makes batches slow and
+# waits while a session holds advisory lock 4242 on the node, to hold a
+# batch in flight (Citus creates both on the workers)
 $c->safe_psql('postgres', q{
 	CREATE ROLE alice LOGIN;
 	GRANT CREATE ON SCHEMA public TO alice;
 	CREATE FUNCTION slow(x int) RETURNS int LANGUAGE plpgsql IMMUTABLE
-	AS $$ BEGIN PERFORM pg_sleep(0.02); RETURN x; END $$;
+	AS $$ BEGIN PERFORM pg_advisory_xact_lock_shared(4242); PERFORM pg_sleep(0.005); RETURN x; END $$;
 	CREATE TABLE ev (tenant int, id bigint, page text, v int);
 	SELECT stream.create_stream('ev');
 	SELECT create_distributed_table('ev', 'tenant');
@@ -35,7 +36,7 @@ $c->safe_psql('postgres', q{
 $c->safe_psql('postgres', q{
 	SET ROLE alice;
 	SELECT stream.start_query('x_app', 'SELECT tenant, id, page, slow(v) AS v FROM ev', 'x_app_t',
-		trigger => '200 ms', max_rows_per_batch => 50);
+		trigger => '200 ms', max_rows_per_batch => 200);
 	SELECT stream.start_query('x_ups', 'SELECT tenant, id, v FROM ev', 'x_ups_t',
 		output_mode => 'update', key => '{tenant, id}', trigger => '200 ms', max_rows_per_batch => 300);
 	SELECT stream.start_query('x_agg', 'SELECT tenant, count(*) AS n, sum(v) AS s FROM ev GROUP BY tenant',
@@ -74,25 +75,25 @@ my $pending_sql = q{
 	 WHERE NOT EXISTS (SELECT 1 FROM stream.checkpoint_commits k
 					    WHERE k.query_id = o.query_id AND k.batch_id = o.batch_id)};
 $c->poll_query_until('postgres', 'SELECT count(*) >= 200 FROM ev') or die 'no ingest';
-# (a batch of the append query takes up to a second: stop the node as
-# soon as one is seen)
-my $pending = '';
-for (1 .. 300)
-{
-	$pending = $victim->safe_psql('postgres', $pending_sql);
-	last if $pending ne '';
-	select(undef, undef, undef, 0.02);
-}
+# a session on the victim holds the lock: the append query's next batch
+# there waits in the middle, its offsets row written, its commit not
+my $blocker = IPC::Run::start([ 'psql', '-X', '-q', '-d', $victim->connstr('postgres'), '-c',
+	'SELECT pg_advisory_lock(4242); SELECT pg_sleep(60)' ], '>', \my $bout, '2>', \my $berr);
+$victim->poll_query_until('postgres', q{
+	SELECT count(*) > 0 FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND NOT granted})
+  or die 'no batch waits on the node';
+my $pending = $victim->safe_psql('postgres', $pending_sql);
 $victim->stop('immediate');
+eval { $blocker->finish };
 note("stopped in the middle of $pending");
-ok($pending ne '', 'the node was stopped in the middle of a batch');
+ok($pending =~ /x_app_s/, 'the node was stopped in the middle of a batch of the append query');
 
 # started again with no worker for batches: the batch is still pending, so
 # it had not committed when the node stopped; then batches run again
 sleep 1;
 $victim->append_conf('postgresql.conf', 'pg_streaming.max_workers = 0');
 $victim->start;
-my ($pq, $pb) = split /:/, (split /,/, $pending)[0];
+my ($pq, $pb) = split /:/, (grep { /^x_app_s/ } split /,/, $pending)[0] // ':';
 like($victim->safe_psql('postgres', $pending_sql), qr/\b$pq:$pb\b/,
 	'after the restart, the interrupted batch is still without a commit');
 $victim->append_conf('postgresql.conf', 'pg_streaming.max_workers = 4');
