@@ -3,9 +3,11 @@
 # started on the coordinator by an unprivileged role (an append query, a
 # keyed upsert, an aggregation grouped by the distribution column and a
 # global aggregation merged on the coordinator), four concurrent writers
-# through the coordinator, one worker node stopped in immediate mode while
-# a batch of its shards is in flight and started again.  Afterwards every
-# target equals the recomputation over every row of the stream.
+# through the coordinator, one worker node stopped in immediate mode while a
+# batch of each query's shards there is in flight (held in its middle by an
+# advisory lock the queries' function waits on) and started again: each
+# interrupted batch is replayed and committed once, and every target equals
+# the recomputation over every row of the stream.
 use strict;
 use warnings;
 use FindBin;
@@ -16,7 +18,7 @@ use Test::More;
 use IPC::Run;
 use PgsCitus;
 
-my ($c, @w) = PgsCitus::cluster('eo', workers => 2, conf => "citus.shard_count = 4");
+my ($c, @w) = PgsCitus::cluster('eo', workers => 2, conf => "citus.shard_count = 4\npg_streaming.max_workers = 8");
 my ($victim) = $w[0];
 
 # the owner, an unprivileged role; a function that makes batches slow and
@@ -26,7 +28,7 @@ $c->safe_psql('postgres', q{
 	CREATE ROLE alice LOGIN;
 	GRANT CREATE ON SCHEMA public TO alice;
 	CREATE FUNCTION slow(x int) RETURNS int LANGUAGE plpgsql IMMUTABLE
-	AS $$ BEGIN PERFORM pg_advisory_xact_lock_shared(4242); PERFORM pg_sleep(0.005); RETURN x; END $$;
+	AS $$ BEGIN PERFORM pg_advisory_xact_lock_shared(4242); PERFORM pg_sleep(0.002); RETURN x; END $$;
 	CREATE TABLE ev (tenant int, id bigint, page text, v int);
 	SELECT stream.create_stream('ev');
 	SELECT create_distributed_table('ev', 'tenant');
@@ -37,11 +39,11 @@ $c->safe_psql('postgres', q{
 	SET ROLE alice;
 	SELECT stream.start_query('x_app', 'SELECT tenant, id, page, slow(v) AS v FROM ev', 'x_app_t',
 		trigger => '200 ms', max_rows_per_batch => 200);
-	SELECT stream.start_query('x_ups', 'SELECT tenant, id, v FROM ev', 'x_ups_t',
+	SELECT stream.start_query('x_ups', 'SELECT tenant, id, slow(v) AS v FROM ev', 'x_ups_t',
 		output_mode => 'update', key => '{tenant, id}', trigger => '200 ms', max_rows_per_batch => 300);
-	SELECT stream.start_query('x_agg', 'SELECT tenant, count(*) AS n, sum(v) AS s FROM ev GROUP BY tenant',
+	SELECT stream.start_query('x_agg', 'SELECT tenant, count(*) AS n, sum(slow(v)) AS s FROM ev GROUP BY tenant',
 		'x_agg_t', output_mode => 'update', trigger => '200 ms', max_rows_per_batch => 300);
-	SELECT stream.start_query('x_glob', 'SELECT page, count(*) AS n, sum(v) AS s FROM ev GROUP BY page',
+	SELECT stream.start_query('x_glob', 'SELECT page, count(*) AS n, sum(slow(v)) AS s FROM ev GROUP BY page',
 		'x_glob_t', output_mode => 'update', trigger => '200 ms', max_rows_per_batch => 300);
 });
 is($c->safe_psql('postgres', q{
@@ -80,22 +82,29 @@ $c->poll_query_until('postgres', 'SELECT count(*) >= 200 FROM ev') or die 'no in
 my $blocker = IPC::Run::start([ 'psql', '-X', '-q', '-d', $victim->connstr('postgres'), '-c',
 	'SELECT pg_advisory_lock(4242); SELECT pg_sleep(60)' ], '>', \my $bout, '2>', \my $berr);
 $victim->poll_query_until('postgres', q{
-	SELECT count(*) > 0 FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND NOT granted})
-  or die 'no batch waits on the node';
+	SELECT count(DISTINCT d.name_prefix) = 4 FROM (
+		SELECT split_part(d.name, '_s', 1) AS name_prefix
+		  FROM stream.checkpoint_offsets o JOIN stream.query_defs d USING (query_id)
+		 WHERE NOT EXISTS (SELECT 1 FROM stream.checkpoint_commits k
+						    WHERE k.query_id = o.query_id AND k.batch_id = o.batch_id)) d})
+  or die 'the four queries do not all wait on the node';
+ok($victim->safe_psql('postgres', q{
+	SELECT count(*) > 0 FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND NOT granted}) eq 't',
+	'batches wait on the lock in their middle');
 my $pending = $victim->safe_psql('postgres', $pending_sql);
 $victim->stop('immediate');
 eval { $blocker->finish };
 note("stopped in the middle of $pending");
-ok($pending =~ /x_app_s/, 'the node was stopped in the middle of a batch of the append query');
+is(join(' ', map { $pending =~ /\b${_}_s\d+:\d+/ ? $_ : () } qw(x_agg x_app x_glob x_ups)),
+	'x_agg x_app x_glob x_ups', 'the node was stopped in the middle of a batch of each query');
 
 # started again with no worker for batches: the batch is still pending, so
 # it had not committed when the node stopped; then batches run again
 sleep 1;
 $victim->append_conf('postgresql.conf', 'pg_streaming.max_workers = 0');
 $victim->start;
-my ($pq, $pb) = split /:/, (grep { /^x_app_s/ } split /,/, $pending)[0] // ':';
-like($victim->safe_psql('postgres', $pending_sql), qr/\b$pq:$pb\b/,
-	'after the restart, the interrupted batch is still without a commit');
+is($victim->safe_psql('postgres', $pending_sql), $pending,
+	'after the restart, the interrupted batches are still without a commit');
 $victim->append_conf('postgresql.conf', 'pg_streaming.max_workers = 4');
 $victim->reload;
 
@@ -114,10 +123,14 @@ for my $q (qw(x_app x_ups x_agg x_glob))
 }
 
 is($victim->safe_psql('postgres', $pending_sql), '', 'no batch is left pending on the node');
-is($victim->safe_psql('postgres', qq{
-	SELECT count(*) FROM stream.checkpoint_commits k JOIN stream.query_defs d USING (query_id)
-	 WHERE d.name = '$pq' AND k.batch_id = $pb}), '1',
-	'the interrupted batch committed once after the restart');
+for my $p (split /,/, $pending)
+{
+	my ($pq, $pb) = split /:/, $p;
+	is($victim->safe_psql('postgres', qq{
+		SELECT count(*) FROM stream.checkpoint_commits k JOIN stream.query_defs d USING (query_id)
+		 WHERE d.name = '$pq' AND k.batch_id = $pb}), '1',
+		"the interrupted batch $p committed once after the restart");
+}
 
 is($c->safe_psql('postgres', q{
 	SELECT (SELECT count(*) FROM (SELECT tenant, id, page, v FROM ev EXCEPT ALL SELECT tenant, id, page, v FROM x_app_t) a)
