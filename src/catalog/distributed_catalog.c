@@ -157,8 +157,12 @@ pgs_dist_query_set_desired(const char *name, const char *status)
 	Oid			argtypes[2] = {TEXTOID, TEXTOID};
 	Datum		values[2] = {CStringGetTextDatum(name), CStringGetTextDatum(status)};
 
-	pgs_catalog_run("UPDATE stream.distributed_queries SET desired_status = $2,"
-					" altered_at = pg_catalog.now() WHERE name = $1",
+	/* the shards brought to the definition stay so: a status is no new text */
+	pgs_catalog_run("WITH old AS (SELECT altered_at FROM stream.distributed_queries WHERE name = $1),"
+					" q AS (UPDATE stream.distributed_queries SET desired_status = $2,"
+					" altered_at = pg_catalog.now() WHERE name = $1 RETURNING altered_at)"
+					" UPDATE stream.distributed_query_shards s SET applied_at = (SELECT altered_at FROM q)"
+					" FROM old WHERE s.name = $1 AND s.applied_at OPERATOR(pg_catalog.=) old.altered_at",
 					2, argtypes, values, NULL, false, 0);
 }
 

@@ -409,6 +409,14 @@ $kept += $_->safe_psql('postgres', q{
 is($kept, $c->safe_psql('postgres', q{SELECT count(*) FROM stream.distributed_query_shards WHERE name = 'q_app'}),
 	'the shard queries keep the one new text');
 
+# a new status is no new definition: the shards stay brought to it
+as_alice(q{SELECT stream.stop_query('q_agg')});
+is($c->safe_psql('postgres', q{
+	SELECT bool_and(s.applied_at = q.altered_at)
+	FROM stream.distributed_query_shards s JOIN stream.distributed_queries q USING (name)
+	WHERE name = 'q_agg'}), 't', 'stopping an altered query asks no alter of its shards');
+as_alice(q{SELECT stream.resume_query('q_agg')});
+
 is(as_alice(q{SELECT stream.drop_query('q_app')}), 't', 'drop_query on the coordinator');
 wait_for('every shard query of q_app is dropped, and the coordinator forgets it', sub {
 	shard_statuses('q\_app\_s%') eq '' &&
