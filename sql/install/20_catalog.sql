@@ -506,6 +506,7 @@ CREATE TABLE stream.distributed_query_shards (
         CHECK (applied_status IN ('active', 'stopped', 'dropped')),
     last_error          text,
     last_error_at       timestamptz,
+    applied_at          timestamptz,
     PRIMARY KEY (name, shardid)
 );
 COMMENT ON TABLE stream.distributed_query_shards IS
@@ -514,6 +515,8 @@ COMMENT ON COLUMN stream.distributed_query_shards.applied_status IS
 'the status last brought about on the shard''s node: NULL until the shard''s query was started';
 COMMENT ON COLUMN stream.distributed_query_shards.last_error IS
 'why the shard''s node could not be brought to the desired status (retried), NULL once it was';
+COMMENT ON COLUMN stream.distributed_query_shards.applied_at IS
+'the query''s altered_at whose definition the shard''s query was last brought to; the shard is brought to the query''s text and options again while they differ';
 REVOKE ALL ON stream.distributed_queries, stream.distributed_query_shards FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('stream.distributed_queries', '');
 SELECT pg_catalog.pg_extension_config_dump('stream.distributed_query_shards', '');

@@ -97,6 +97,19 @@ LANGUAGE C STRICT VOLATILE;
 COMMENT ON FUNCTION stream._start_shard_query(text, text, text, text, regclass, regclass, jsonb, jsonb) IS
 'internal, on a Citus node: start, as the caller, the query shard_query of distributed query distributed_query over this node''s stream_shard into target_shard, its text rewritten to name the local relations of relation_map (distributed table -> local shard) and options as stream.start_query''s named arguments; returns its id (the same call again returns the same id)';
 
+CREATE FUNCTION stream._alter_shard_query(
+    distributed_query   text,
+    shard_query         text,
+    query               text,
+    search_path         text,
+    relation_map        jsonb,
+    options             jsonb)
+RETURNS void
+AS 'MODULE_PATHNAME', 'stream_alter_shard_query'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream._alter_shard_query(text, text, text, text, jsonb, jsonb) IS
+'internal, on a Citus node: bring the query shard_query of distributed query distributed_query to the text query (rewritten as stream._start_shard_query rewrites it) and to the trigger, cap and watermark of options, with stream.alter_query as the caller; the same call again changes nothing';
+
 CREATE FUNCTION stream.alter_query(
     name                text,
     query               text DEFAULT NULL,

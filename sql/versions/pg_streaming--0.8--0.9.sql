@@ -665,3 +665,21 @@ AS 'MODULE_PATHNAME', 'stream_merge_distributed'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION stream._merge_distributed(text) IS
 'internal, on a Citus coordinator: merge the partial groups the shards'' batches wrote since the last merge into the coordinator''s state and target, and advance each shard''s mark, in the caller''s transaction; returns the exchange rows merged';
+
+-- alter_query on a distributed query: the definition each shard was brought to
+ALTER TABLE stream.distributed_query_shards ADD COLUMN applied_at timestamptz;
+COMMENT ON COLUMN stream.distributed_query_shards.applied_at IS
+'the query''s altered_at whose definition the shard''s query was last brought to; the shard is brought to the query''s text and options again while they differ';
+
+CREATE FUNCTION stream._alter_shard_query(
+    distributed_query   text,
+    shard_query         text,
+    query               text,
+    search_path         text,
+    relation_map        jsonb,
+    options             jsonb)
+RETURNS void
+AS 'MODULE_PATHNAME', 'stream_alter_shard_query'
+LANGUAGE C STRICT VOLATILE;
+COMMENT ON FUNCTION stream._alter_shard_query(text, text, text, text, jsonb, jsonb) IS
+'internal, on a Citus node: bring the query shard_query of distributed query distributed_query to the text query (rewritten as stream._start_shard_query rewrites it) and to the trigger, cap and watermark of options, with stream.alter_query as the caller; the same call again changes nothing';

@@ -287,22 +287,28 @@ qd_alter_args_read(FunctionCallInfo fcinfo, PgsAlterArgs *a)
 /*
  * Lock the query's row (waiting for a batch in flight), check the caller's
  * right to change it and the catalog's version, and apply the new trigger
- * and cap to the row read, once checked.
+ * and cap to the row read, once checked.  False for a distributed query,
+ * whose change pgs_dist_alter checked and recorded instead.
  */
-static void
+static bool
 qd_alter_validate(const PgsAlterArgs *a, PgsQuery *q)
 {
 	if (!pgs_query_read(a->name, 0, PGS_QUERY_LOCK, q))
 	{
-		bool		unused;
+		PgsDistAlter da;
 
-		/* checks the caller's rights first, changes nothing */
-		if (pgs_dist_manage(a->name, NULL, &unused))
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("alter_query is not supported yet for distributed query \"%s\"", a->name),
-					 errdetail("Its shards' queries run on the nodes holding the stream's shards."),
-					 errhint("Drop the query and start it again with the new definition.")));
+		/* a distributed query's definition goes to its shards' nodes */
+		memset(&da, 0, sizeof(da));
+		da.name = a->name;
+		da.query_text = a->query_given ? a->query_text : NULL;
+		da.search_path = a->search_path;
+		da.trigger = a->trigger_given ? a->trigger : NULL;
+		da.max_rows_given = a->max_rows_given;
+		da.max_rows = a->max_rows;
+		da.watermark = a->watermark_given ? a->watermark_text : NULL;
+		da.other_given = a->watermarks_given || a->events_given;
+		if (pgs_dist_alter(&da))
+			return false;
 		pgs_query_report_missing(a->name);
 	}
 	pgs_query_check_access(q);
@@ -318,6 +324,7 @@ qd_alter_validate(const PgsAlterArgs *a, PgsQuery *q)
 					 errmsg("max_rows_per_batch must be positive, or 0 for none, not %d", a->max_rows)));
 		q->max_rows = a->max_rows;
 	}
+	return true;
 }
 
 /* the refusal of a new delay for a query without an event time */
@@ -676,7 +683,8 @@ stream_alter_query(PG_FUNCTION_ARGS)
 
 	pgs_require_writable();
 	qd_alter_args_read(fcinfo, &a);
-	qd_alter_validate(&a, &q);
+	if (!qd_alter_validate(&a, &q))
+		PG_RETURN_VOID();		/* a distributed query's, recorded */
 	new_watermarks = qd_alter_watermarks(&a, &q);
 	if (a.query_given)
 	{

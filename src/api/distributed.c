@@ -32,6 +32,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/json.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
@@ -567,6 +568,185 @@ pgs_dist_manage(const char *name, const char *status, bool *changed)
 	return true;
 }
 
+/* a string option of a distributed query's options, NULL when absent */
+static char *
+dd_option_text(Jsonb *options, const char *key)
+{
+	JsonbValue *v = getKeyJsonValueFromContainer(&options->root, key, strlen(key), NULL);
+
+	if (v == NULL || v->type != jbvString)
+		return NULL;
+	return pnstrdup(v->val.string.val, v->val.string.len);
+}
+
+/* an array-of-strings option (deduplicate, key), NIL when absent */
+static List *
+dd_option_list(Jsonb *options, const char *key)
+{
+	JsonbValue *v = getKeyJsonValueFromContainer(&options->root, key, strlen(key), NULL);
+	JsonbIterator *it;
+	JsonbValue	e;
+	JsonbIteratorToken tok;
+	List	   *result = NIL;
+
+	if (v == NULL || v->type != jbvBinary)
+		return NIL;
+	it = JsonbIteratorInit(v->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
+		if (tok == WJB_ELEM && e.type == jbvString)
+			result = lappend(result, pnstrdup(e.val.string.val, e.val.string.len));
+	return result;
+}
+
+/* the refusal of a change alter_query cannot make to a distributed query */
+static void dd_alter_refuse(const char *name, const char *what, const char *detail) pg_attribute_noreturn();
+
+static void
+dd_alter_refuse(const char *name, const char *what, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("alter_query cannot change %s of distributed query \"%s\"", what, name),
+			 errdetail("%s", detail),
+			 errhint("Drop the query and start it again with the new definition.")));
+}
+
+/*
+ * The new text, read as the owner under the caller's search_path, checked
+ * as start_query's distributed path checks it: the same stream, the same
+ * placement, the target's distribution column in the output, the target's
+ * columns and the owner's rights; the key and deduplication kept.
+ */
+static void
+dd_alter_check_text(const PgsDistAlter *a, const PgsDistQuery *q, Jsonb *options)
+{
+	PgsDefinition d;
+	PgsDistStart ds;
+	DdCitusTable tt;
+	Oid			saved_userid;
+	int			saved_sec_context;
+	int			nest;
+	List	   *key = dd_option_list(options, "key");
+
+	GetUserIdAndSecContext(&saved_userid, &saved_sec_context);
+	SetUserIdAndSecContext(q->owner, saved_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	nest = NewGUCNestLevel();
+	pgs_set_search_path(a->search_path);
+
+	memset(&d, 0, sizeof(d));
+	d.query_text = a->query_text;
+	d.output_mode = dd_option_text(options, "output_mode");
+	d.event_time = dd_option_text(options, "event_time");
+	d.dedup = dd_option_list(options, "deduplicate");
+	pgs_check_definition(&d);
+	if (d.aq.stream_relid != q->stream_relid)
+		dd_alter_refuse(q->name, "the stream",
+						psprintf("The new text reads \"%s\", the query's shards are shards of \"%s\".",
+								 get_rel_name(d.aq.stream_relid), get_rel_name(q->stream_relid)));
+
+	memset(&ds, 0, sizeof(ds));
+	ds.name = q->name;
+	ds.query_text = a->query_text;
+	ds.output_mode = d.output_mode;
+	ds.trigger = dd_option_text(options, "trigger");
+	ds.on_error = dd_option_text(options, "on_error");
+	ds.event_time = d.event_time;
+	ds.dedup = d.dedup;
+	ds.key_given = key != NIL;
+	ds.key = key;
+	ds.def = &d;
+	pgs_dist_check_shape(&ds);
+	if (strcmp(ds.placement, q->placement) != 0)
+		dd_alter_refuse(q->name, "the placement",
+						psprintf("The query runs with placement '%s'; the new text would need '%s'.",
+								 q->placement, ds.placement));
+	if (!dd_citus_table(q->target_relid, &tt) || tt.column == NULL ||
+		strcmp(tt.column, ds.output_column) != 0)
+		dd_alter_refuse(q->name, "the distribution column in the output",
+						psprintf("The target \"%s\" is distributed by \"%s\"; the new text outputs the stream's distribution column as \"%s\".",
+								 get_rel_name(q->target_relid), tt.column ? tt.column : "?",
+								 ds.output_column));
+	pgs_check_target(q->target_relid, q->stream_relid, &d.aq);
+	pgs_check_rights(pgs_compose_insert(a->query_text, q->target_relid,
+										d.aq.column_names, key),
+					 q->stream_relid, q->target_relid, d.aggregates);
+	AtEOXact_GUC(false, nest);
+	SetUserIdAndSecContext(saved_userid, saved_sec_context);
+}
+
+/*
+ * alter_query on the coordinator: the same check of rights as for a local
+ * query, the new definition checked as start would check it, and recorded
+ * with a new altered_at in the caller's transaction.  The reconciler then
+ * brings each shard's query to it on its node; the shards themselves check
+ * the change against their state (an aggregation's grouping keys).
+ */
+bool
+pgs_dist_alter(const PgsDistAlter *a)
+{
+	PgsDistQuery q;
+	Jsonb	   *options;
+	StringInfoData patch;
+	bool		unused;
+	char	   *new_options;
+
+	/* checks the caller's rights first, changes nothing */
+	if (!pgs_dist_manage(a->name, NULL, &unused))
+		return false;
+	if (!pgs_dist_query_read(a->name, &q))
+		return false;
+	if (a->other_given)
+		dd_alter_refuse(a->name, "watermarks or events",
+						"A distributed query reads one stream, whose shards' queries send no events.");
+	if (strcmp(q.placement, "merge") == 0 &&
+		(a->query_text != NULL || a->max_rows_given || a->watermark != NULL))
+		dd_alter_refuse(a->name, "more than the trigger",
+						"It is a merged aggregation: the shards' partial groups and the coordinator's merged state are made by the text, cap and watermark it was started with; only the shards' trigger may change.");
+	options = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(q.options)));
+	if (a->watermark != NULL && dd_option_text(options, "event_time") == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("distributed query \"%s\" has no event time, so no watermark", a->name),
+				 errhint("Start a query with event_time => and watermark => to have one.")));
+	if (a->max_rows_given && a->max_rows < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_rows_per_batch must be positive, or 0 for none, not %d", a->max_rows)));
+	if (a->query_text != NULL)
+		dd_alter_check_text(a, &q, options);
+
+	/* the options with the new trigger, cap and delay */
+	initStringInfo(&patch);
+	appendStringInfoChar(&patch, '{');
+	if (a->trigger != NULL)
+	{
+		appendStringInfoString(&patch, "\"trigger\": ");
+		escape_json(&patch, pgs_check_trigger(a->trigger));
+	}
+	if (a->max_rows_given && a->max_rows > 0)
+		appendStringInfo(&patch, "%s\"max_rows_per_batch\": %d",
+						 patch.len > 1 ? ", " : "", a->max_rows);
+	if (a->watermark != NULL)
+	{
+		appendStringInfoString(&patch, patch.len > 1 ? ", \"watermark\": " : "\"watermark\": ");
+		escape_json(&patch, a->watermark);
+	}
+	appendStringInfoChar(&patch, '}');
+	{
+		Datum		merged = DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(options),
+												 DirectFunctionCall1(jsonb_in, CStringGetDatum(patch.data)));
+
+		if (a->max_rows_given && a->max_rows == 0)
+			merged = DirectFunctionCall2(jsonb_delete, merged,
+										 CStringGetTextDatum("max_rows_per_batch"));
+		new_options = DatumGetCString(DirectFunctionCall1(jsonb_out, merged));
+	}
+	pgs_dist_query_alter(a->name, a->query_text, a->search_path, new_options);
+	pgs_notify_scheduler_at_commit();
+	return true;
+}
+
 /* ---------------------------------------------------------------------
  * The reconciler
  * ---------------------------------------------------------------------
@@ -686,6 +866,21 @@ dd_command(const PgsDistShard *s, const char **next)
 						quote_literal_cstr(map),
 						quote_literal_cstr(s->query.options));
 	}
+	if (s->alter_pending)
+	{
+		char	   *stream_shard;
+		char	   *map = dd_relation_map(s, &stream_shard);
+
+		/* the query's new definition first, its status kept */
+		*next = s->applied_status;
+		return psprintf("SELECT stream._alter_shard_query(%s, %s, %s, %s, %s::jsonb, %s::jsonb)",
+						quote_literal_cstr(s->query.name),
+						quote_literal_cstr(s->shard_query),
+						quote_literal_cstr(s->query.query_text),
+						quote_literal_cstr(s->query.search_path),
+						quote_literal_cstr(map),
+						quote_literal_cstr(s->query.options));
+	}
 	if (strcmp(desired, "stopped") == 0)
 	{
 		*next = "stopped";
@@ -772,11 +967,15 @@ dd_reconcile_shard(PgsDistShard *s, List **unreachable)
 	int			steps;
 
 	GetUserIdAndSecContext(&saved_user, &saved_sec);
-	for (steps = 0; steps < 2; steps++)
+	for (steps = 0; steps < 3; steps++)
 	{
 		char	   *step_error = NULL;
 		char	   *failed_node = NULL;
 		const char *step;
+
+		/* a start or an alter brings the shard to the query's definition */
+		bool		defines = strcmp(s->query.desired_status, "dropped") != 0 &&
+			(s->applied_status == NULL || s->alter_pending);
 
 		BeginInternalSubTransaction(NULL);
 		MemoryContextSwitchTo(cxt);
@@ -834,8 +1033,14 @@ dd_reconcile_shard(PgsDistShard *s, List **unreachable)
 		}
 		pgs_dist_shard_applied(s->query.name, s->shardid, reached);
 		s->applied_status = pstrdup(reached);
-		/* started where it must be stopped: one more step */
-		if (strcmp(reached, s->query.desired_status) == 0)
+		if (defines)
+		{
+			if (s->altered_at != NULL)
+				pgs_dist_shard_altered(s->query.name, s->shardid, s->altered_at);
+			s->alter_pending = false;
+		}
+		/* started or altered where it must be stopped: one more step */
+		if (strcmp(reached, s->query.desired_status) == 0 && !s->alter_pending)
 			return;
 	}
 }

@@ -68,6 +68,26 @@ extern int64 pgs_dist_start(PgsDistStart *ds, Oid target_relid, bool created,
  */
 extern bool pgs_dist_manage(const char *name, const char *status, bool *changed);
 
+/* what alter_query was given for a distributed query (NULL: unchanged) */
+typedef struct PgsDistAlter
+{
+	const char *name;
+	const char *query_text;
+	const char *search_path;	/* the caller's, with which the text is read */
+	const char *trigger;
+	bool		max_rows_given;
+	int32		max_rows;		/* 0 for no cap */
+	const char *watermark;		/* the delay as interval_out writes it */
+	bool		other_given;	/* watermarks or events, not for these */
+} PgsDistAlter;
+
+/*
+ * alter_query of a name that is no local query: true when it is a
+ * distributed query, its new definition then checked and recorded for the
+ * nodes in the caller's transaction
+ */
+extern bool pgs_dist_alter(const PgsDistAlter *a);
+
 /*
  * merge.c: the merge placement, started for start_query once
  * pgs_dist_check_shape found it; returns minus the number of shard queries

@@ -42,6 +42,7 @@
 #include "storage/pgs_shards.h"
 
 PG_FUNCTION_INFO_V1(stream_start_shard_query);
+PG_FUNCTION_INFO_V1(stream_alter_shard_query);
 
 /* one entry of relation_map: a distributed table and its local stand-in */
 typedef struct SqMapEntry
@@ -511,4 +512,74 @@ stream_start_shard_query(PG_FUNCTION_ARGS)
 	pgs_notify_launcher_at_commit();
 	AtEOXact_GUC(false, nest);
 	PG_RETURN_INT64(id);
+}
+
+/*
+ * stream._alter_shard_query(distributed_query, shard_query, query,
+ * search_path, relation_map, options): bring the shard query of the
+ * distributed query to the coordinator's new definition, with
+ * stream.alter_query as the caller: the text rewritten as
+ * _start_shard_query rewrites it (given to alter_query only when it
+ * differs from the query's), and the trigger, cap and watermark of options.
+ * Called again with the same arguments it changes nothing.
+ */
+Datum
+stream_alter_shard_query(PG_FUNCTION_ARGS)
+{
+	char	   *distributed = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *qtext = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	char	   *search_path = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	Jsonb	   *map = PG_GETARG_JSONB_P(4);
+	Jsonb	   *options = PG_GETARG_JSONB_P(5);
+	Oid			argtypes[3] = {TEXTOID, TEXTOID, JSONBOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	PgsQuery	q;
+	int64		id;
+	Oid			owner;
+	char	   *old_text;
+	char	   *old_distributed;
+	char	   *rewritten;
+	int			nest;
+
+	pgs_require_writable();
+	pgs_catalog_require(PGS_CATALOG_0_9, "shard queries");
+	if (!JB_ROOT_IS_OBJECT(options))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options must be a JSON object")));
+	if (!pgs_query_shard_def(name, &id, &owner, &old_text, &old_distributed) ||
+		old_distributed == NULL || strcmp(old_distributed, distributed) != 0 ||
+		!pgs_query_read(name, 0, PGS_QUERY_NO_LOCK, &q))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("streaming query \"%s\" is no shard query of distributed query \"%s\" on this node",
+						name, distributed),
+				 errhint("The coordinator starts it with stream._start_shard_query().")));
+
+	nest = NewGUCNestLevel();
+	(void) set_config_option("search_path", search_path, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	rewritten = sq_rewrite(qtext, sq_read_map(map), q.stream_relid);
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = CStringGetTextDatum(rewritten);
+	values[2] = JsonbPGetDatum(options);
+	if (strcmp(rewritten, old_text) == 0)
+		nulls[1] = 'n';
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	/* alter_query checks the caller's rights, the text and its target */
+	if (SPI_execute_with_args(psprintf("SELECT stream.alter_query($1, query => $2,"
+									   " trigger => $3 OPERATOR(pg_catalog.->>) 'trigger',"
+									   " max_rows_per_batch => COALESCE(($3 OPERATOR(pg_catalog.->>)"
+									   " 'max_rows_per_batch')::pg_catalog.int4, 0)%s)",
+									   q.event_time != NULL ?
+									   ", watermark => ($3 OPERATOR(pg_catalog.->>) 'watermark')::pg_catalog.interval" : ""),
+							  3, argtypes, values, nulls, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not alter shard query \"%s\"", name);
+	SPI_finish();
+	AtEOXact_GUC(false, nest);
+	PG_RETURN_VOID();
 }

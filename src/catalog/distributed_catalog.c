@@ -113,6 +113,11 @@ dc_fill(PgsDistQuery *q, int row, int first, MemoryContext cxt)
 	q->desired_status = pgs_result_text(row, first + 9, cxt);
 }
 
+/* a started shard not yet brought to its query's last alter_query */
+#define DC_ALTER_PENDING \
+	"(s.applied_status IS NOT NULL AND q.desired_status <> 'dropped'" \
+	" AND q.altered_at IS NOT NULL AND s.applied_at IS DISTINCT FROM q.altered_at)"
+
 #define DC_QUERY_COLUMNS \
 	"q.name, q.owner::pg_catalog.oid, q.query_text, q.search_path," \
 	" q.stream_relid::pg_catalog.oid, q.target_relid::pg_catalog.oid," \
@@ -152,9 +157,39 @@ pgs_dist_query_set_desired(const char *name, const char *status)
 	Oid			argtypes[2] = {TEXTOID, TEXTOID};
 	Datum		values[2] = {CStringGetTextDatum(name), CStringGetTextDatum(status)};
 
-	pgs_catalog_run("UPDATE stream.distributed_queries SET desired_status = $2,"
-					" altered_at = pg_catalog.now() WHERE name = $1",
+	/* the shards brought to the definition stay so: a status is no new text */
+	pgs_catalog_run("WITH old AS (SELECT altered_at FROM stream.distributed_queries WHERE name = $1),"
+					" q AS (UPDATE stream.distributed_queries SET desired_status = $2,"
+					" altered_at = pg_catalog.now() WHERE name = $1 RETURNING altered_at)"
+					" UPDATE stream.distributed_query_shards s SET applied_at = (SELECT altered_at FROM q)"
+					" FROM old WHERE s.name = $1 AND s.applied_at OPERATOR(pg_catalog.=) old.altered_at",
 					2, argtypes, values, NULL, false, 0);
+}
+
+/*
+ * A new definition, in the caller's transaction; altered_at tells the
+ * reconciler which shards are not yet brought to it (applied_at).
+ */
+void
+pgs_dist_query_alter(const char *name, const char *query_text,
+					 const char *search_path, const char *options)
+{
+	Oid			argtypes[4] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
+
+	values[0] = CStringGetTextDatum(name);
+	values[1] = query_text ? CStringGetTextDatum(query_text) : (Datum) 0;
+	values[2] = CStringGetTextDatum(search_path);
+	values[3] = CStringGetTextDatum(options);
+	if (query_text == NULL)
+		nulls[1] = 'n';
+	pgs_catalog_run("UPDATE stream.distributed_queries SET"
+					" query_text = COALESCE($2, query_text),"
+					" search_path = CASE WHEN $2 IS NULL THEN search_path ELSE $3 END,"
+					" options = $4::pg_catalog.jsonb,"
+					" altered_at = pg_catalog.clock_timestamp() WHERE name = $1",
+					4, argtypes, values, nulls, false, 0);
 }
 
 /* is some shard row not as its query wants? */
@@ -194,11 +229,11 @@ pgs_dist_shards_to_reconcile(const char *name)
 	}
 	pgs_catalog_begin(&acc);
 	n = pgs_catalog_exec("SELECT s.shardid, s.target_shardid, s.shard_query, s.applied_status, "
-						 DC_QUERY_COLUMNS
+						 DC_QUERY_COLUMNS ", q.altered_at::pg_catalog.text, " DC_ALTER_PENDING
 						 " FROM stream.distributed_query_shards s"
 						 " JOIN stream.distributed_queries q ON q.name = s.name"
 						 " WHERE ($1 IS NULL OR s.name = $1)"
-						 " AND s.applied_status IS DISTINCT FROM q.desired_status"
+						 " AND (s.applied_status IS DISTINCT FROM q.desired_status OR " DC_ALTER_PENDING ")"
 						 " AND ($1 IS NOT NULL OR s.last_error_at IS NULL"
 						 " OR s.last_error_at < pg_catalog.clock_timestamp() - interval '10 seconds')"
 						 " ORDER BY s.name, s.shardid FOR UPDATE OF s",
@@ -216,6 +251,8 @@ pgs_dist_shards_to_reconcile(const char *name)
 		s->shard_query = pgs_result_text(i, 3, cxt);
 		s->applied_status = pgs_result_text(i, 4, cxt);
 		dc_fill(&s->query, i, 5, cxt);
+		s->altered_at = pgs_result_text(i, 15, cxt);
+		s->alter_pending = DatumGetBool(pgs_result_datum(i, 16, &isnull));
 		old = MemoryContextSwitchTo(cxt);
 		result = lappend(result, s);
 		MemoryContextSwitchTo(old);
@@ -233,6 +270,21 @@ pgs_dist_shard_applied(const char *name, int64 shardid, const char *status)
 	CStringGetTextDatum(status)};
 
 	pgs_catalog_run("UPDATE stream.distributed_query_shards SET applied_status = $3,"
+					" last_error = NULL, last_error_at = NULL"
+					" WHERE name = $1 AND shardid = $2",
+					3, argtypes, values, NULL, false, 0);
+}
+
+/* the shard's query was brought to the definition of its query's altered_at */
+void
+pgs_dist_shard_altered(const char *name, int64 shardid, const char *altered_at)
+{
+	Oid			argtypes[3] = {TEXTOID, INT8OID, TEXTOID};
+	Datum		values[3] = {CStringGetTextDatum(name), Int64GetDatum(shardid),
+	CStringGetTextDatum(altered_at)};
+
+	pgs_catalog_run("UPDATE stream.distributed_query_shards"
+					" SET applied_at = $3::pg_catalog.timestamptz,"
 					" last_error = NULL, last_error_at = NULL"
 					" WHERE name = $1 AND shardid = $2",
 					3, argtypes, values, NULL, false, 0);
@@ -292,7 +344,7 @@ pgs_dist_count_pending(const char *name)
 	if (pgs_catalog_exec("SELECT pg_catalog.count(*) FROM stream.distributed_query_shards s"
 						 " JOIN stream.distributed_queries q ON q.name = s.name"
 						 " WHERE ($1 IS NULL OR s.name = $1)"
-						 " AND s.applied_status IS DISTINCT FROM q.desired_status",
+						 " AND (s.applied_status IS DISTINCT FROM q.desired_status OR " DC_ALTER_PENDING ")",
 						 1, argtypes, values, nulls, true, 0) > 0)
 		n = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
 	pgs_catalog_end(&acc);

@@ -40,6 +40,8 @@ typedef struct PgsDistShard
 	char	   *shard_query;
 	char	   *applied_status; /* NULL until started */
 	PgsDistQuery query;			/* filled by pgs_dist_shards_to_reconcile */
+	char	   *altered_at;		/* the query's, as text, NULL if never altered */
+	bool		alter_pending;	/* started, not yet brought to altered_at */
 } PgsDistShard;
 
 /* a name taken by a distributed query (false before catalog 0.9) */
@@ -52,6 +54,13 @@ extern void pgs_dist_query_insert(const PgsDistQuery *q, List *shards);
 extern bool pgs_dist_query_read(const char *name, PgsDistQuery *q);
 extern void pgs_dist_query_set_desired(const char *name, const char *status);
 
+/*
+ * alter_query: the new text (NULL: unchanged), search_path and options
+ * (jsonb text) of a query; its shards are then brought to them
+ */
+extern void pgs_dist_query_alter(const char *name, const char *query_text,
+								 const char *search_path, const char *options);
+
 /* is some shard row not as its query wants?  (cheap, for the scheduler) */
 extern bool pgs_dist_pending(void);
 
@@ -59,6 +68,8 @@ extern bool pgs_dist_pending(void);
 extern List *pgs_dist_shards_to_reconcile(const char *name);
 extern void pgs_dist_shard_applied(const char *name, int64 shardid,
 								   const char *status);
+extern void pgs_dist_shard_altered(const char *name, int64 shardid,
+								   const char *altered_at);
 extern void pgs_dist_shard_failed(const char *name, int64 shardid,
 								  const char *error);
 

@@ -285,8 +285,137 @@ like($err, qr/permission denied for streaming query "q_app"/, 'another role cann
 	extra_params => [ '-U', 'mallory' ]);
 like($err, qr/permission denied for streaming query "q_app"/, 'another role cannot drop it');
 ($rc, $out, $err) = $c->psql('postgres', q{SELECT stream.alter_query('q_app', trigger => '1 second')},
-	extra_params => [ '-U', 'alice' ]);
-like($err, qr/alter_query is not supported yet for distributed query "q_app"/, 'alter_query is refused for now');
+	extra_params => [ '-U', 'mallory' ]);
+like($err, qr/permission denied for streaming query "q_app"/, 'another role cannot alter it');
+
+# alter_query: refused changes change nothing
+sub dist_defs
+{
+	return $c->safe_psql('postgres', q{
+		SELECT string_agg(name || '|' || query_text || '|' || options::text || '|' || coalesce(altered_at::text, '-'), E'\n' ORDER BY name)
+		FROM stream.distributed_queries});
+}
+my $defs = dist_defs();
+refused('an alter that makes the aggregation a merged one',
+	q{SELECT stream.alter_query('q_agg', query => 'SELECT v, count(*) AS n, sum(v) AS s FROM ev GROUP BY v')},
+	'0A000', 'alter_query cannot change the placement of distributed query "q_agg"');
+refused('an alter that renames the distribution column in the output',
+	q{SELECT stream.alter_query('q_app', query => 'SELECT e.tenant AS t, e.id, e.v, p.title FROM ev e JOIN pages p ON p.page = e.v')},
+	'0A000', 'alter_query cannot change the distribution column in the output of distributed query "q_app"');
+refused('an alter that drops the distribution column from the output',
+	q{SELECT stream.alter_query('q_app', query => 'SELECT e.id, e.v, p.title FROM ev e JOIN pages p ON p.page = e.v')},
+	'0A000', 'a query over a distributed stream must output its distribution column "tenant"');
+refused('an alter that reads another stream',
+	q{SELECT stream.alter_query('q_app', query => 'SELECT tenant, id, 0 AS v, ''x'' AS title FROM ev2')},
+	'0A000', 'alter_query cannot change the stream of distributed query "q_app"');
+refused('a watermark for a query without event time',
+	q{SELECT stream.alter_query('q_app', watermark => '1 minute')},
+	'0A000', 'distributed query "q_app" has no event time, so no watermark');
+is(dist_defs(), $defs, 'the refused alters changed nothing');
+
+# alter the filter of the append and the trigger of the aggregation while writers run
+sub ev_ids
+{
+	return map { $_ => 1 } split /\n/, $c->safe_psql('postgres', q{SELECT id FROM ev WHERE id >= 50000000});
+}
+@writers = ();
+for my $wr (1 .. 4)
+{
+	my $script = '';
+	for my $i (1 .. 150)
+	{
+		my @rows;
+		for my $j (1 .. 4)
+		{
+			my $id = 50000000 + $wr * 1000000 + $i * 10 + $j;
+			push @rows, sprintf('(%d, %d, %d)', ($id * 7 + $wr) % 20, $id, $id % 100);
+		}
+		$script .= 'INSERT INTO ev VALUES ' . join(', ', @rows) . ";\nSELECT pg_sleep(0.02);\n";
+	}
+	# from a file: the writers run while the test goes on
+	my $file = PostgreSQL::Test::Utils::tempdir() . "/writer$wr.sql";
+	PostgreSQL::Test::Utils::append_to_file($file, $script);
+	push @writers, IPC::Run::start(
+		[ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', $file, '-d', $c->connstr('postgres') . ' user=alice' ],
+		'>', '/dev/null', '2>', '/dev/null');
+}
+wait_for('the writers are writing', sub {
+	$c->safe_psql('postgres', q{SELECT count(*) FROM ev WHERE id >= 50000000}) > 100 });
+my %before = ev_ids();
+as_alice(q{CALL stream.process_all_available('q_app')});
+as_alice(q{SELECT stream.alter_query('q_app',
+	query => 'SELECT e.tenant, e.id, e.v, p.title FROM ev e JOIN pages p ON p.page = e.v WHERE e.v < 50')});
+as_alice(q{SELECT stream.alter_query('q_agg', trigger => '300 ms', max_rows_per_batch => 500)});
+wait_for('every shard of q_app and q_agg is brought to the alter', sub {
+	$c->safe_psql('postgres', q{
+		SELECT bool_and(s.applied_at = q.altered_at AND s.last_error IS NULL)
+		FROM stream.distributed_query_shards s JOIN stream.distributed_queries q USING (name)
+		WHERE name IN ('q_app', 'q_agg')}) eq 't';
+});
+my %after = ev_ids();
+$_->finish for @writers;
+ok(scalar(keys %before) > 0 && scalar(keys %after) > scalar(keys %before) &&
+   scalar(keys %after) < 2400, 'rows were written before, during and after the alter')
+  or diag(scalar(keys %before) . ' rows before, ' . scalar(keys %after) . ' after');
+as_alice(q{CALL stream.process_all_available('q_app')});
+as_alice(q{CALL stream.process_all_available('q_agg')});
+
+my $node_defs = join(' ', map { $_->safe_psql('postgres', q{
+	SELECT string_agg(name || ':' || (query_text LIKE '%JOIN public.pages\_% WHERE e.v < 50')::text, ' ' ORDER BY name)
+	FROM stream.query_defs WHERE name LIKE 'q\_app\_s%'}) } @w);
+unlike($node_defs, qr/false/, 'every shard query of q_app runs the new text, rewritten for its node');
+my $agg_trigger = $c->safe_psql('postgres', q{
+	SELECT (options->>'trigger') || '/' || (options->>'max_rows_per_batch') FROM stream.distributed_queries WHERE name = 'q_agg'});
+isnt($agg_trigger, '200 ms/', 'the coordinator records the new trigger and cap');
+is(join(' ', map { $_->safe_psql('postgres', q{
+	SELECT string_agg(DISTINCT trigger || '/' || max_rows_per_batch, ' ') FROM stream.query_defs WHERE name LIKE 'q\_agg\_s%'}) } @w),
+	"$agg_trigger $agg_trigger", 'every shard query of q_agg has the new trigger and cap');
+
+# the append: rows before went through the old text, rows after through the new one
+my %got;
+my $twice = 0;
+for my $row (split /\n/, $c->safe_psql('postgres', q{SELECT id FROM t_app WHERE id >= 50000000}))
+{
+	$twice++ if $got{$row}++;
+}
+is($twice, 0, 'no row is in the append target twice');
+my ($lost, $extra) = (0, 0);
+for my $row (split /\n/, $c->safe_psql('postgres', q{SELECT id || ':' || v FROM ev WHERE id >= 50000000}))
+{
+	my ($id, $v) = split /:/, $row;
+	if ($before{$id} || $v < 50) { $lost++ unless $got{$id}; }
+	elsif (!$after{$id}) { $extra++ if $got{$id}; }
+	delete $got{$id};
+}
+is("$lost/$extra/" . scalar(keys %got), '0/0/0',
+	'rows before the alter went through the old text, rows after through the new one, none lost or made up');
+is($c->safe_psql('postgres', q{
+	SELECT (SELECT count(*) FROM (SELECT tenant, count(*), sum(v) FROM ev GROUP BY tenant
+		EXCEPT ALL SELECT tenant, n, s FROM t_agg) x) || '/' ||
+	       (SELECT count(*) FROM (SELECT tenant, n, s FROM t_agg
+		EXCEPT ALL SELECT tenant, count(*), sum(v) FROM ev GROUP BY tenant) y)}),
+	'0/0', 'the aggregation altered while writers ran equals its recomputation');
+
+# the same change again is no change: a pass over shards marked as not brought changes nothing
+$c->safe_psql('postgres', q{UPDATE stream.distributed_query_shards SET applied_at = NULL WHERE name = 'q_app'});
+as_alice(q{SELECT stream._reconcile_distributed('q_app')});
+is($c->safe_psql('postgres', q{
+	SELECT bool_and(s.applied_at = q.altered_at AND s.last_error IS NULL)
+	FROM stream.distributed_query_shards s JOIN stream.distributed_queries q USING (name)
+	WHERE name = 'q_app'}), 't', 'the shards are brought again without an error');
+my $kept = 0;
+$kept += $_->safe_psql('postgres', q{
+	SELECT count(*) FROM stream.query_defs WHERE name LIKE 'q\_app\_s%' AND query_text LIKE '%WHERE e.v < 50'}) for @w;
+is($kept, $c->safe_psql('postgres', q{SELECT count(*) FROM stream.distributed_query_shards WHERE name = 'q_app'}),
+	'the shard queries keep the one new text');
+
+# a new status is no new definition: the shards stay brought to it
+as_alice(q{SELECT stream.stop_query('q_agg')});
+is($c->safe_psql('postgres', q{
+	SELECT bool_and(s.applied_at = q.altered_at)
+	FROM stream.distributed_query_shards s JOIN stream.distributed_queries q USING (name)
+	WHERE name = 'q_agg'}), 't', 'stopping an altered query asks no alter of its shards');
+as_alice(q{SELECT stream.resume_query('q_agg')});
 
 is(as_alice(q{SELECT stream.drop_query('q_app')}), 't', 'drop_query on the coordinator');
 wait_for('every shard query of q_app is dropped, and the coordinator forgets it', sub {

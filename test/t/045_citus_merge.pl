@@ -305,6 +305,27 @@ ok($c->poll_query_until('postgres', q{
 		UNION ALL (SELECT v, count(*) FROM ev GROUP BY v EXCEPT SELECT v, n FROM auto_counts)) d}),
 	"the coordinator's scheduler merges the shards' batches");
 
+# alter_query on a merged query: a new trigger only
+my ($arc, $aout, $aerr) = $c->psql('postgres',
+	"SET ROLE alice; SELECT stream.alter_query('auto', query => 'SELECT v, count(*) AS n FROM ev WHERE v > 0 GROUP BY v')");
+like($aerr, qr/alter_query cannot change more than the trigger of distributed query "auto"/,
+	'a merged query refuses a new text');
+my $auto_defs = $c->safe_psql('postgres', "SELECT query_text || options::text FROM stream.distributed_queries WHERE name = 'auto'");
+$c->safe_psql('postgres', "SET ROLE alice; SELECT stream.alter_query('auto', trigger => '700 ms')");
+isnt($c->safe_psql('postgres', "SELECT query_text || options::text FROM stream.distributed_queries WHERE name = 'auto'"),
+	$auto_defs, 'a merged query takes a new trigger');
+$c->safe_psql('postgres', "SET ROLE alice; SELECT stream._reconcile_distributed('auto')");
+my $auto_trigger = $c->safe_psql('postgres', "SELECT options->>'trigger' FROM stream.distributed_queries WHERE name = 'auto'");
+is(join(',', map { $_->safe_psql('postgres', q{
+	SELECT string_agg(DISTINCT trigger, ' ') FROM stream.query_defs WHERE name LIKE 'auto\_s%'}) } @w),
+	"$auto_trigger,$auto_trigger", 'every shard query of the merged query has the new trigger');
+$c->safe_psql('postgres', "INSERT INTO ev SELECT g, 'p1', g % 3, now() FROM generate_series(301, 330) g");
+catch_up('auto');
+ok($c->poll_query_until('postgres', q{
+	SELECT count(*) = 0 FROM ((SELECT v, n FROM auto_counts EXCEPT SELECT v, count(*) FROM ev GROUP BY v)
+		UNION ALL (SELECT v, count(*) FROM ev GROUP BY v EXCEPT SELECT v, n FROM auto_counts)) d}),
+	'the merged query altered goes on merging every row once');
+
 # a dropped merged query takes its exchange and its coordinator's state
 # with it, once the reconciler has dropped every shard's query
 $c->safe_psql('postgres', "SET ROLE alice; SELECT stream.drop_query('board')");
