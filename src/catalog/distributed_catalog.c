@@ -345,7 +345,7 @@ pgs_dist_count_pending(const char *name)
 						 " JOIN stream.distributed_queries q ON q.name = s.name"
 						 " WHERE ($1 IS NULL OR s.name = $1)"
 						 " AND (s.applied_status IS DISTINCT FROM q.desired_status OR " DC_ALTER_PENDING ")",
-						 1, argtypes, values, nulls, true, 0) > 0)
+						 1, argtypes, values, nulls, false, 0) > 0)
 		n = DatumGetInt64(pgs_result_datum(0, 1, &isnull));
 	pgs_catalog_end(&acc);
 	return (int) n;
