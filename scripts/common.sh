@@ -8,11 +8,10 @@ PG_BIN=${PGS_PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_CONFIG=$PG_BIN/pg_config
 export PG_CONFIG
 
-need_packages() {
+# install_missing PACKAGE...: the Debian packages not installed yet
+install_missing() {
     local missing=()
-    for p in postgresql-15 postgresql-server-dev-15 postgresql-client-15 \
-             postgresql-15-hll postgresql-15-tdigest \
-             libipc-run-perl make gcc bc python3-psycopg; do
+    for p in "$@"; do
         dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
     done
     if [ ${#missing[@]} -gt 0 ]; then
@@ -20,6 +19,12 @@ need_packages() {
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     fi
+}
+
+need_packages() {
+    install_missing postgresql-15 postgresql-server-dev-15 postgresql-client-15 \
+        postgresql-15-hll postgresql-15-tdigest \
+        libipc-run-perl make gcc bc python3-psycopg
 }
 
 build_and_install() {
@@ -67,15 +72,7 @@ install_citus() {
         echo "Citus is not installed and its source is not in ../shared/vendor" >&2
         return 1
     fi
-    local missing=()
-    for p in liblz4-dev libzstd-dev libkrb5-dev libssl-dev; do
-        dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-    done
-    if [ ${#missing[@]} -gt 0 ]; then
-        echo "installing: ${missing[*]}"
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-    fi
+    install_missing liblz4-dev libzstd-dev libkrb5-dev libssl-dev
     local build
     build=$(mktemp -d)
     echo "building Citus from $(basename "$tarball")"

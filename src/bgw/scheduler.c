@@ -1117,6 +1117,26 @@ sched_retention(void)
 }
 
 /*
+ * In the PG_CATCH of a unit of the scheduler's own work (the reconciler's
+ * pass, a merge) run in a transaction of its own: a termination goes on up,
+ * anything else is taken, the transaction ended, and the error returned
+ * (in cxt) for the caller to report at most so often.
+ */
+static ErrorData *
+sched_take_error(MemoryContext cxt)
+{
+	ErrorData  *edata;
+
+	if (pgs_error_is_termination(geterrcode()))
+		PG_RE_THROW();
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	AbortOutOfAnyTransaction();
+	return edata;
+}
+
+/*
  * On a Citus coordinator: bring the nodes to what the distributed queries'
  * rows ask for, through SQL (stream._reconcile_distributed), in a
  * transaction of its own, when some shard row is not as desired.  The
@@ -1160,15 +1180,9 @@ sched_reconcile(void)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = sched_take_error(cxt);
 		TimestampTz now = GetCurrentTimestamp();
 
-		if (pgs_error_is_termination(geterrcode()))
-			PG_RE_THROW();
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortOutOfAnyTransaction();
 		reconcile_pending = true;
 		if (now >= TimestampTzPlusMilliseconds(reconcile_warned_at, 60 * 1000))
 		{
@@ -1209,15 +1223,9 @@ sched_merge_one(const char *name, MemoryContext cxt)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = sched_take_error(cxt);
 		TimestampTz now = GetCurrentTimestamp();
 
-		if (pgs_error_is_termination(geterrcode()))
-			PG_RE_THROW();
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortOutOfAnyTransaction();
 		if (now >= TimestampTzPlusMilliseconds(last_merge_warning, PGS_WARNING_INTERVAL_MS))
 		{
 			last_merge_warning = now;
