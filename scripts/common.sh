@@ -47,8 +47,12 @@ start_server() {
     runuser -u postgres -- "$PG_BIN/initdb" -D "$dir/data" -A trust -U postgres >/dev/null
     local opts="-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir"
     for o in "$@"; do opts="$opts -c $o"; done
-    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" \
-        -o "$opts" -w start >/dev/null
+    if ! runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" \
+        -o "$opts" -w start >/dev/null; then
+        echo "the server on port $port did not start; its log:" >&2
+        tail -20 "$dir/server.log" >&2 || true
+        return 1
+    fi
 }
 
 stop_server() {
