@@ -47,12 +47,22 @@ start_server() {
     runuser -u postgres -- "$PG_BIN/initdb" -D "$dir/data" -A trust -U postgres >/dev/null
     local opts="-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir"
     for o in "$@"; do opts="$opts -c $o"; done
-    if ! runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" \
-        -o "$opts" -w start >/dev/null; then
-        echo "the server on port $port did not start; its log:" >&2
-        tail -20 "$dir/server.log" >&2 || true
-        return 1
-    fi
+    # the port lies in the kernel's range of ephemeral ports: a client
+    # connection of another test (Citus's nodes talk over TCP) may hold it
+    # for a minute after it closed (TIME_WAIT); wait for it then
+    local tries=0
+    until runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" \
+        -o "$opts" -w start >/dev/null; do
+        tries=$((tries + 1))
+        if [ $tries -ge 30 ] || ! grep -q "Address already in use" "$dir/server.log"; then
+            echo "the server on port $port did not start; its log:" >&2
+            tail -20 "$dir/server.log" >&2 || true
+            return 1
+        fi
+        echo "port $port is still held by a closed connection: waiting" >&2
+        : >"$dir/server.log"
+        sleep 5
+    done
 }
 
 stop_server() {
