@@ -382,17 +382,19 @@ $node->safe_psql('postgres', q{
 	SELECT stream.detach_query('pings', 'j_det');
 	SELECT stream.set_retention('pings', '0 seconds');
 });
+# the rows left after a pass (the scheduler's own pass may come first) and
+# whether the query is marked
 sub pass_and_mark
 {
 	my ($stream, $query) = @_;
-	my $removed = $node->safe_psql('postgres', "SELECT stream.run_retention('$stream')");
-	return $removed . ' ' . $node->safe_psql('postgres',
+	$node->safe_psql('postgres', "SELECT stream.run_retention('$stream')");
+	return $node->safe_psql('postgres', "SELECT count(*) FROM $stream") . ' ' . $node->safe_psql('postgres',
 		"SELECT missed_rows_at IS NOT NULL FROM stream.queries WHERE name = '$query'");
 }
-is(pass_and_mark('pings', 'j_det'), '100 f',
+is(pass_and_mark('pings', 'j_det'), '200 f',
 	'removing rows a detached join no longer reads does not mark it');
 $node->safe_psql('postgres', q{CALL stream.process_all_available('p_all')});
-is(pass_and_mark('pings', 'j_det'), '200 t',
+is(pass_and_mark('pings', 'j_det'), '0 t',
 	'removing rows a detached join may still read marks it');
 
 # a join owned by an unprivileged role that can no longer analyze its text
@@ -438,8 +440,10 @@ is("$rc $out", '0 0', 'a join its owner cannot analyze any more holds every row,
 like($err, qr/WARNING:  retention keeps every row of stream "carts" for streaming query "j_priv"/,
 	'a WARNING names the query and the stream');
 $node->safe_psql('postgres', q{GRANT USAGE ON SCHEMA shop TO analyst});
-is($node->safe_psql('postgres', q{SET ROLE shop_owner; SELECT stream.run_retention('shop.carts')}),
-	'50', 'once it can again, the rows its watermark has passed go');
+# the scheduler's own pass may come first: what counts is what is left
+$node->safe_psql('postgres', q{SET ROLE shop_owner; SELECT stream.run_retention('shop.carts')});
+is($node->safe_psql('postgres', q{SELECT count(*), count(*) FILTER (WHERE t < '2026-01-01 00:10+00') FROM shop.carts}),
+	'50|0', 'once it can again, the rows its watermark has passed go');
 # the join reads its streams as its owner: rows a policy hides from the
 # owner hold nothing back, even written before the rows it may still read
 $node->safe_psql('postgres', q{
@@ -452,8 +456,9 @@ $node->safe_psql('postgres', q{
 	INSERT INTO shop.orders SELECT g, '2026-01-01 00:20:30+00' FROM generate_series(1, 50) g;
 });
 $node->safe_psql('postgres', q{SET ROLE analyst; CALL stream.process_all_available('j_priv')});
-is($node->safe_psql('postgres', q{SET ROLE shop_owner; SELECT stream.run_retention('shop.carts')}),
-	'100', 'the rows its watermark passed go, and the rows hidden from its owner with them');
+$node->safe_psql('postgres', q{SET ROLE shop_owner; SELECT stream.run_retention('shop.carts')});
+is($node->safe_psql('postgres', q{SELECT count(*) FILTER (WHERE t < '2026-01-01 00:20+00'), count(*) FILTER (WHERE k > 1000) FROM shop.carts}),
+	'0|0', 'the rows its watermark passed go, and the rows hidden from its owner with them');
 is($node->safe_psql('postgres', q{SELECT count(*), min(k), max(k) FROM shop.carts}),
 	'50|1|50', 'the rows it may still read stay');
 is($node->safe_psql('postgres', q{SELECT count(*), count(DISTINCT (k, ct)), max(k) FROM lab.j_priv_out}),
