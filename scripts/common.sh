@@ -112,3 +112,33 @@ PY
     fi
     rm -rf "$build"
 }
+
+# install_pg_ivm: pg_ivm (incremental view maintenance), a peer the
+# benchmarks compare aggregations with, built from the vendored source
+# (../shared/vendor) into the PostgreSQL that PG_CONFIG names, unless it is
+# there already.  Returns 1 (and says why) when it cannot.
+install_pg_ivm() {
+    local libdir
+    libdir=$("$PG_CONFIG" --pkglibdir)
+    if [ -f "$libdir/pg_ivm.so" ]; then
+        return 0
+    fi
+    local tarball
+    tarball=$(ls "$(pwd)"/../shared/vendor/pg_ivm-*-src.tar.gz 2>/dev/null | head -n 1 || true)
+    if [ -z "$tarball" ]; then
+        echo "pg_ivm is not installed and its source is not in ../shared/vendor" >&2
+        return 1
+    fi
+    local build
+    build=$(mktemp -d)
+    echo "building pg_ivm from $(basename "$tarball")"
+    tar -xzf "$tarball" -C "$build"
+    local src
+    src=$(ls -d "$build"/pg_ivm-*/ | head -n 1)
+    if ! (cd "$src" && make -s USE_PGXS=1 PG_CONFIG="$PG_CONFIG" with_llvm=no >"$build/make.log" 2>&1 &&
+          make -s USE_PGXS=1 PG_CONFIG="$PG_CONFIG" with_llvm=no install >"$build/install.log" 2>&1); then
+        echo "building pg_ivm failed; its logs are in $build" >&2
+        return 1
+    fi
+    rm -rf "$build"
+}
