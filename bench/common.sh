@@ -39,3 +39,62 @@ SELECT pg_sleep(0.1);
 SELECT :ms, (SELECT heap_blks_read + heap_blks_hit FROM pg_statio_user_tables WHERE relname = 'h') - :b0;
 SQL
 }
+
+# side_by_side ROUND A B: runs the commands A and B (each prints one value),
+# A first in odd rounds and B first in even ones, so that neither always
+# has the machine to itself; sets $a and $b to what they printed
+side_by_side() {
+    if [ $(($1 % 2)) -eq 1 ]; then
+        a=$(eval "$2")
+        b=$(eval "$3")
+    else
+        b=$(eval "$3")
+        a=$(eval "$2")
+    fi
+}
+
+# copy_ms KIND FILE [ID_CONSTRAINT [INDEX_SQL]]: milliseconds the server
+# spent on one COPY of FILE into a fresh table t_copy (id, ts, v), a plain
+# table or (KIND stream) a stream; ID_CONSTRAINT follows the id column and
+# INDEX_SQL runs after the table is created
+copy_ms() {
+    "${psql[@]}" >/dev/null 2>&1 <<SQL
+DROP TABLE IF EXISTS t_copy;
+CREATE TABLE t_copy (id int ${3:-}, ts timestamptz, v float8);
+${4:-}
+$( [ "$1" = stream ] && echo "SELECT stream.create_stream('t_copy');" )
+CHECKPOINT;
+SQL
+    "${psql[@]}" <<SQL | tail -1
+SELECT clock_timestamp() AS start \gset
+COPY t_copy (id, ts, v) FROM '$2';
+SELECT round(extract(epoch FROM clock_timestamp() - :'start') * 1000, 1);
+SQL
+}
+
+# insert_tps KIND CLIENTS SECONDS [ID_TYPE [INDEX_SQL]]: pgbench's tps for
+# CLIENTS clients of single-row INSERT transactions for SECONDS seconds into
+# a fresh table t_ins (id, ts, v), plain or (KIND stream) a stream
+insert_tps() {
+    echo "INSERT INTO t_ins (ts, v) VALUES (now(), 1);" > "$dir/insert.sql"
+    chmod 644 "$dir/insert.sql"
+    "${psql[@]}" >/dev/null 2>&1 <<SQL
+DROP TABLE IF EXISTS t_ins;
+CREATE TABLE t_ins (id ${4:-bigint}, ts timestamptz, v float8);
+${5:-}
+$( [ "$1" = stream ] && echo "SELECT stream.create_stream('t_ins');" )
+CHECKPOINT;
+SQL
+    "${pgbench[@]}" -c "$2" -j 2 -T "$3" -f "$dir/insert.sql" postgres 2>/dev/null |
+        awk '/^tps = / { print $3; exit }'
+}
+
+# timed LABEL STATEMENTS: psql input that runs STATEMENTS and prints
+# "LABEL ms", the milliseconds they took on the server
+timed() {
+    cat <<SQL
+SELECT clock_timestamp() AS t0 \gset
+$2
+SELECT '$1', round(extract(epoch FROM clock_timestamp() - :'t0') * 1000, 3);
+SQL
+}

@@ -41,62 +41,26 @@ COPY (SELECT g, now() + g * interval '1 ms', g % 100 FROM generate_series(1, ${R
   TO '$dir/rows.copy';
 SQL
 
-# milliseconds the server spent on one COPY into a fresh table of the kind
-copy_ms() {
-    local kind=$1
-    "${psql[@]}" >/dev/null 2>&1 <<SQL
-DROP TABLE IF EXISTS t_copy;
-CREATE TABLE t_copy (id int $keyed, ts timestamptz, v float8);
-$(brin t_copy)
-$( [ "$kind" = stream ] && echo "SELECT stream.create_stream('t_copy');" )
-CHECKPOINT;
-SQL
-    "${psql[@]}" <<SQL | tail -1
-SELECT clock_timestamp() AS start \gset
-COPY t_copy (id, ts, v) FROM '$dir/rows.copy';
-SELECT round(extract(epoch FROM clock_timestamp() - :'start') * 1000, 1);
-SQL
-}
-
 echo "== COPY of 1M rows (server time, ms)"
 echo "round plain stream ratio"
 ratios=()
 for r in $(seq 1 "$rounds"); do
-    if [ $((r % 2)) -eq 1 ]; then
-        p=$(copy_ms plain); s=$(copy_ms stream)
-    else
-        s=$(copy_ms stream); p=$(copy_ms plain)
-    fi
+    side_by_side "$r" 'copy_ms plain "$dir/rows.copy" "$keyed" "$(brin t_copy)"' \
+        'copy_ms stream "$dir/rows.copy" "$keyed" "$(brin t_copy)"'
+    p=$a s=$b
     ratio=$(echo "scale=3; $s / $p" | bc)
     ratios+=("$ratio")
     echo "$r $p $s $ratio"
 done
 echo "median COPY ratio stream/plain: $(printf '%s\n' "${ratios[@]}" | median)"
 
-echo "INSERT INTO t_ins (ts, v) VALUES (now(), 1);" > "$dir/insert.sql"
-chmod 644 "$dir/insert.sql"
-tps() {
-    local kind=$1
-    "${psql[@]}" >/dev/null 2>&1 <<SQL
-DROP TABLE IF EXISTS t_ins;
-CREATE TABLE t_ins (id $ins_id, ts timestamptz, v float8);
-$(brin t_ins)
-$( [ "$kind" = stream ] && echo "SELECT stream.create_stream('t_ins');" )
-CHECKPOINT;
-SQL
-    "${pgbench[@]}" -c "$clients" -j 2 -T "$secs" -f "$dir/insert.sql" postgres 2>/dev/null |
-        awk '/^tps = / { print $3; exit }'
-}
-
 echo "== pgbench, $clients clients of single-row INSERTs, ${secs} s each, fsync ${FSYNC:-on} (tps)"
 echo "round plain stream cost_ratio"
 ratios=()
 for r in $(seq 1 "$pgbench_rounds"); do
-    if [ $((r % 2)) -eq 1 ]; then
-        p=$(tps plain); s=$(tps stream)
-    else
-        s=$(tps stream); p=$(tps plain)
-    fi
+    side_by_side "$r" 'insert_tps plain "$clients" "$secs" "$ins_id" "$(brin t_ins)"' \
+        'insert_tps stream "$clients" "$secs" "$ins_id" "$(brin t_ins)"'
+    p=$a s=$b
     ratio=$(echo "scale=3; $p / $s" | bc)
     ratios+=("$ratio")
     echo "$r $p $s $ratio"

@@ -35,6 +35,12 @@ run joins.sh PGS_BENCH_SMOKE=1
 run chain.sh HISTORY=5000 NEW_ROWS=500 ROUNDS=1
 run join_chain.sh PGS_BENCH_SMOKE=1
 run agg_over_agg.sh HISTORY=5000 NEW_ROWS=500 ROUNDS=1
+# the profile only where perf can record (it needs linux-perf and the right to sample)
+perf_ok=0
+perf record -e cpu-clock -o /dev/null true >/dev/null 2>&1 && perf_ok=1
+run costs.sh ROUNDS=1 COPY_ROWS=5000 SECONDS_PER_RUN=1 HISTORY=5000 NEW_ROWS=500 NGROUPS=50 FEW_GROUPS=5 \
+    ROWS_PER_MINUTE=200 KEYS=5 MINUTES=1 ONE_ROW=3 ONE_ROW_HISTORY=1000 \
+    PROFILE=$perf_ok PROFILE_BATCHES=2 PROFILE_ONE_ROW=3 PROFILE_LINES=3
 run refactor.sh HISTORY=2000 AGG_HISTORY=5000 NEW_ROWS=500 NGROUPS=50 ROUNDS=1 ONE_ROW=2 AGG_BATCHES=1
 run notify.sh ROUNDS=1 BATCHES=20
 run view_cost.sh SMALL=1000 LARGE=20000 READS=3

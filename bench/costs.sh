@@ -1,0 +1,458 @@
+#!/usr/bin/env bash
+# Issue 22's table of costs, every row measured side by side in one run on
+# one private server (pg_streaming and pg_ivm preloaded, as production
+# would run them), ROUNDS rounds, each row's two sides alternating which
+# goes first; then a markdown table of the medians and the targets.
+#
+#  copy      COPY of COPY_ROWS (1M) narrow rows into a fresh stream against
+#            a fresh plain table, no index, fsync off (server time);
+#  insert    CLIENTS (4) pgbench clients of single-row INSERT transactions,
+#            SECONDS_PER_RUN (10) s, no index, fsync off: plain tps over
+#            stream tps;
+#  agg       an update-mode aggregation (count, sum, avg per group) over a
+#            stream of HISTORY (2M) processed rows, NGROUPS (1000) groups:
+#            one batch of NEW_ROWS (10k) new rows in a warm session, against
+#            REFRESH MATERIALIZED VIEW of the same aggregate;
+#  agg_few   the same over FEW_GROUPS (100) groups (the same stream);
+#  ivm       the same 1,000-group aggregate kept by pg_ivm (an IMMV over a
+#            plain table of the same history): the INSERT of the NEW_ROWS
+#            rows into its base table, which maintains the view, against the
+#            INSERT of the same rows into the stream plus the batch;
+#  writers   the INSERT of the NEW_ROWS rows into the stream against the
+#            same INSERT into a plain table (and pg_ivm's INSERT over it);
+#  cold      the aggregation's batch as the first statement of a new
+#            session (a cron-style CALL) against the same batch in a warm
+#            session;
+#  windows   a windowed round: MINUTES (3) minutes of event time, each
+#            ROWS_PER_MINUTE (10k) rows over KEYS (100) keys, processed by
+#            tumble(t, '1 minute'), k, count(*), avg(v) in append mode with
+#            a 2-minute watermark (process_all_available: the batch of the
+#            rows and the one that closes the minute) against the same
+#            aggregation without windows in update mode;
+#  one_app   ONE_ROW (100) times per round: one committed row, then one
+#            batch of an append query, against the hand-written
+#            INSERT ... SELECT ... WHERE id > last id that updates its last
+#            id in the same statement (a plain table with a primary key);
+#  one_agg   the same one-row loop for an update-mode aggregation, against
+#            the hand-written upsert over the rows past the last id.
+# Batches and statements are timed on the server (clock_timestamp around
+# them in one psql session), COPY likewise, INSERT clients by pgbench's tps.
+# Every round prints its figures; the checks at the end compare each target
+# with its baseline (the views, pg_ivm's view, the hand-written tables).
+#
+# With PROFILE=1, the aggregation's 10k-row batches (PROFILE_BATCHES) and
+# the one-row batches (PROFILE_ONE_ROW of each kind) run once more in a
+# session of their own, whose backend `perf record -g` samples (the rows are
+# written by another session, so that only the batches are sampled), and
+# the top symbols of each are printed (perf report --no-children).
+#
+#   bash bench/costs.sh           # as root; ROUNDS=5 (about 10 minutes)
+#   PROFILE=1 bash bench/costs.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/common.sh
+
+rounds=${ROUNDS:-5}
+copy_rows=${COPY_ROWS:-1000000}
+secs=${SECONDS_PER_RUN:-10}
+clients=${CLIENTS:-4}
+history=${HISTORY:-2000000}
+new_rows=${NEW_ROWS:-10000}
+groups=${NGROUPS:-1000}
+few=${FEW_GROUPS:-100}
+per_minute=${ROWS_PER_MINUTE:-10000}
+keys=${KEYS:-100}
+minutes=${MINUTES:-3}
+one_row=${ONE_ROW:-100}
+one_history=${ONE_ROW_HISTORY:-100000}
+profile=${PROFILE:-0}
+profile_batches=${PROFILE_BATCHES:-40}
+profile_one_row=${PROFILE_ONE_ROW:-300}
+
+ivm=1
+if ! install_pg_ivm; then
+    ivm=0
+    echo "WARNING: pg_ivm is not available: the row against pg_ivm is left out" >&2
+fi
+if [ "$profile" = 1 ] && ! perf record -e cpu-clock -o /dev/null true >/dev/null 2>&1; then
+    echo "PROFILE=1 needs perf (linux-perf) able to record here" >&2
+    exit 1
+fi
+preload=pg_streaming
+[ "$ivm" = 1 ] && preload=pg_streaming,pg_ivm
+bench_server costs 54359 "shared_preload_libraries=$preload" "shared_buffers=512MB" "max_wal_size=4GB"
+results=$dir/results.txt
+: >"$results"
+
+agg_sql="count(*) AS n, sum(v) AS s, avg(v) AS a"
+"${psql[@]}" >/dev/null <<SQL
+SET client_min_messages = warning;
+CREATE EXTENSION pg_streaming;
+$( [ "$ivm" = 1 ] && echo "CREATE EXTENSION pg_ivm;" )
+COPY (SELECT g, now() + g * interval '1 ms', g % 100 FROM generate_series(1, $copy_rows) g)
+  TO '$dir/rows.copy';
+
+-- the aggregations: one stream, two queries (groups by k and by j)
+CREATE TABLE big (k int, j int, v float8, u int);
+SELECT stream.create_stream('big');
+INSERT INTO big SELECT g % $groups, g % $few, g % 1000, g FROM generate_series(1, $history) g;
+SELECT stream.start_query('agg', 'SELECT k, $agg_sql FROM big GROUP BY k', 'agg',
+                          output_mode => 'update', trigger => '1 hour');
+SELECT stream.start_query('agg_few', 'SELECT j, $agg_sql FROM big GROUP BY j', 'agg_few',
+                          output_mode => 'update', trigger => '1 hour');
+CALL stream.process_all_available('agg');
+CALL stream.process_all_available('agg_few');
+CREATE MATERIALIZED VIEW mv AS SELECT k, $agg_sql FROM big GROUP BY k;
+CREATE MATERIALIZED VIEW mv_few AS SELECT j, $agg_sql FROM big GROUP BY j;
+CREATE TABLE plain_w (k int, j int, v float8, u int);
+CREATE TABLE ivm_base (k int, j int, v float8, u int);
+INSERT INTO ivm_base SELECT k, j, v, u FROM big;
+$( [ "$ivm" = 1 ] && echo "SELECT pgivm.create_immv('ivm_agg', 'SELECT k, $agg_sql FROM ivm_base GROUP BY k');" )
+
+-- the windows: one stream, the windowed query and the same without windows
+CREATE TABLE wev (k int, v float8, t timestamptz);
+SELECT stream.create_stream('wev');
+SELECT stream.start_query('windowed',
+    \$\$SELECT stream.tumble(t, '1 minute') AS minute, k, count(*) AS n, avg(v) AS a
+        FROM wev GROUP BY 1, 2\$\$, 'windowed', output_mode => 'append',
+    event_time => 't', watermark => '2 minutes', trigger => '1 hour');
+SELECT stream.start_query('unwindowed', 'SELECT k, count(*) AS n, avg(v) AS a FROM wev GROUP BY k',
+    'unwindowed', output_mode => 'update', trigger => '1 hour');
+
+-- the one-row batches: a stream read by an append query and an aggregation,
+-- and the same rows in a plain table read by hand past a last id
+CREATE TABLE ev (id bigint, k int, v float8);
+SELECT stream.create_stream('ev');
+INSERT INTO ev SELECT g, g % $groups, g % 100 FROM generate_series(1, $one_history) g;
+SELECT stream.start_query('app', 'SELECT id, k, v * 2 AS v2 FROM ev', 'app_out', trigger => '1 hour');
+SELECT stream.start_query('one_agg', 'SELECT k, $agg_sql FROM ev GROUP BY k', 'one_agg_out',
+                          output_mode => 'update', trigger => '1 hour');
+CALL stream.process_all_available('app');
+CALL stream.process_all_available('one_agg');
+CREATE TABLE src (id bigint PRIMARY KEY, k int, v float8);
+INSERT INTO src SELECT id, k, v FROM ev;
+CREATE TABLE hand_out (id bigint, k int, v2 float8);
+INSERT INTO hand_out SELECT id, k, v * 2 FROM src;
+CREATE TABLE hand_agg (k int PRIMARY KEY, n bigint, s float8, a float8);
+INSERT INTO hand_agg SELECT k, $agg_sql FROM src GROUP BY k;
+CREATE TABLE last_id (pipeline text PRIMARY KEY, id bigint NOT NULL);
+INSERT INTO last_id VALUES ('app', $one_history), ('agg', $one_history);
+CREATE SEQUENCE one_ids START $((one_history + 1));
+VACUUM ANALYZE big, plain_w, ivm_base, wev, ev, src, hand_agg, last_id;
+SQL
+# the scheduler runs each query's first batch on sight: let it pass
+sleep 2
+
+# the windows' stream starts with three minutes processed: the state is
+# then as it stays (three open minutes)
+minute=0
+# window_minute: psql input inserting the next minute of event time
+window_minute() {
+    echo "INSERT INTO wev SELECT g % $keys, g % 1000,
+       '2026-01-01 00:00'::timestamptz + $minute * interval '1 minute'
+       + (g * 60.0 / $per_minute) * interval '1 second'
+  FROM generate_series(0, $per_minute - 1) g;"
+    minute=$((minute + 1))
+}
+{
+    for _ in 1 2 3; do window_minute; done
+    echo "CALL stream.process_all_available('windowed'); CALL stream.process_all_available('unwindowed');"
+} | "${psql[@]}" >/dev/null
+minute=3
+
+# the hand-written statements of the one-row rows: the rows past the last
+# id, and the last id moved, in one statement and one transaction
+hand_app="WITH n AS (INSERT INTO hand_out SELECT id, k, v * 2 FROM src
+                      WHERE id > (SELECT id FROM last_id WHERE pipeline = 'app') RETURNING id)
+UPDATE last_id SET id = coalesce((SELECT max(id) FROM n), last_id.id) WHERE pipeline = 'app';"
+hand_agg="WITH r AS (SELECT id, k, v FROM src WHERE id > (SELECT id FROM last_id WHERE pipeline = 'agg')),
+     m AS (INSERT INTO hand_agg AS h SELECT k, count(*), sum(v), avg(v) FROM r GROUP BY k
+           ON CONFLICT (k) DO UPDATE SET n = h.n + excluded.n, s = h.s + excluded.s,
+                                         a = (h.s + excluded.s) / (h.n + excluded.n))
+UPDATE last_id SET id = coalesce((SELECT max(id) FROM r), last_id.id) WHERE pipeline = 'agg';"
+new_big="SELECT g % $groups, g % $few, g % 1000, g FROM generate_series(1, $new_rows) g"
+
+# record ROUND KEY STREAMING BASELINE RATIO: one row's figures of a round
+record() {
+    echo "$*" >>"$results"
+    printf '  %-11s pg_streaming %10.2f  baseline %10.2f  ratio %s\n' "$2" "$3" "$4" "$5"
+}
+# ratio A B: A / B to three places
+ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f\n", (b > 0 ? a / b : 0) }'
+}
+# sum_of LABEL: the sum of the figures labelled LABEL on standard input
+sum_of() {
+    awk -v l="$1" '$1 == l { s += $2 } END { printf "%.3f\n", s }'
+}
+# median_of LABEL: their median
+median_of() {
+    awk -v l="$1" '$1 == l { print $2 }' | median
+}
+
+# the aggregation rows' round, in one session as a worker keeps one: a
+# batch of each query first prepares its statements, then the timed work
+agg_round() {
+    local r=$1 parts
+    parts=("$(timed ins_stream "INSERT INTO big $new_big;")
+CHECKPOINT;
+$(timed agg "CALL stream.process_batch('agg');")
+$(timed agg_few "CALL stream.process_batch('agg_few');")"
+           "$(timed ins_plain "INSERT INTO plain_w $new_big;")"
+           "$(timed refresh "REFRESH MATERIALIZED VIEW mv;")
+$(timed refresh_few "REFRESH MATERIALIZED VIEW mv_few;")")
+    [ "$ivm" = 1 ] && parts+=("$(timed ins_ivm "INSERT INTO ivm_base $new_big;")")
+    {
+        echo "INSERT INTO big VALUES (0, 0, 0, 0); INSERT INTO ivm_base VALUES (0, 0, 0, 0);"
+        echo "CALL stream.process_all_available('agg'); CALL stream.process_all_available('agg_few');"
+        echo "CHECKPOINT;"
+        local i n=${#parts[@]}
+        for i in $(seq 0 $((n - 1))); do
+            # odd rounds in order, even rounds in reverse
+            if [ $((r % 2)) -eq 1 ]; then echo "${parts[$i]}"; else echo "${parts[$((n - 1 - i))]}"; fi
+            echo "CHECKPOINT;"
+        done
+    } | "${psql[@]}" -F ' '
+}
+
+# cold: the aggregation's batch, first in a new session; warm: the same
+# after a batch in the same session
+cold_ms() {
+    "${psql[@]}" -c "INSERT INTO big $new_big" -c "CHECKPOINT" >/dev/null
+    timed cold "CALL stream.process_batch('agg');" | "${psql[@]}" -F ' ' | awk '{ print $2 }'
+}
+warm_ms() {
+    {
+        echo "INSERT INTO big VALUES (0, 0, 0, 0); CALL stream.process_batch('agg');"
+        echo "INSERT INTO big $new_big; CHECKPOINT;"
+        timed warm "CALL stream.process_batch('agg');"
+    } | "${psql[@]}" -F ' ' | awk '$1 == "warm" { print $2 }'
+}
+
+# the windows' round: a row to prepare each query's statements, then each
+# minute's rows and both queries' batches, alternating which goes first
+windows_round() {
+    local r=$1 m
+    {
+        echo "INSERT INTO wev VALUES (0, 0, '2026-01-01 00:00'::timestamptz + $minute * interval '1 minute');"
+        echo "CALL stream.process_all_available('windowed'); CALL stream.process_all_available('unwindowed');"
+        for m in $(seq 1 "$minutes"); do
+            window_minute
+            echo "CHECKPOINT;"
+            if [ $(((r + m) % 2)) -eq 0 ]; then
+                timed win "CALL stream.process_all_available('windowed');"
+                timed unwin "CALL stream.process_all_available('unwindowed');"
+            else
+                timed unwin "CALL stream.process_all_available('unwindowed');"
+                timed win "CALL stream.process_all_available('windowed');"
+            fi
+        done
+    } | "${psql[@]}" -F ' '
+}
+
+# the one-row round: ONE_ROW times a row committed into the stream and the
+# plain table, then each batch and its hand-written statement
+one_row_round() {
+    local r=$1 i
+    {
+        echo "SELECT nextval('one_ids') AS id \\gset"
+        echo "INSERT INTO ev VALUES (:id, :id % $groups, :id % 100); INSERT INTO src VALUES (:id, :id % $groups, :id % 100);"
+        echo "CALL stream.process_batch('app'); CALL stream.process_batch('one_agg');"
+        echo "$hand_app"
+        echo "$hand_agg"
+        for i in $(seq 1 "$one_row"); do
+            echo "SELECT nextval('one_ids') AS id \\gset"
+            echo "INSERT INTO ev VALUES (:id, :id % $groups, :id % 100); INSERT INTO src VALUES (:id, :id % $groups, :id % 100);"
+            if [ $(((r + i) % 2)) -eq 0 ]; then
+                timed app "CALL stream.process_batch('app');"
+                timed hand_app "$hand_app"
+                timed one_agg "CALL stream.process_batch('one_agg');"
+                timed hand_agg "$hand_agg"
+            else
+                timed hand_agg "$hand_agg"
+                timed one_agg "CALL stream.process_batch('one_agg');"
+                timed hand_app "$hand_app"
+                timed app "CALL stream.process_batch('app');"
+            fi
+        done
+    } | "${psql[@]}" -F ' '
+}
+
+set_fsync() {
+    "${psql[@]}" -c "ALTER SYSTEM SET fsync = $1" -c "SELECT pg_reload_conf()" >/dev/null
+}
+
+for r in $(seq 1 "$rounds"); do
+    echo "== round $r"
+    set_fsync off
+    side_by_side "$r" 'copy_ms stream "$dir/rows.copy"' 'copy_ms plain "$dir/rows.copy"'
+    record "$r" copy "$a" "$b" "$(ratio "$a" "$b")"
+    side_by_side "$r" 'insert_tps stream "$clients" "$secs"' 'insert_tps plain "$clients" "$secs"'
+    record "$r" insert "$a" "$b" "$(ratio "$b" "$a")"
+    "${psql[@]}" -c "DROP TABLE t_copy, t_ins" >/dev/null
+    set_fsync on
+
+    out=$(agg_round "$r")
+    ins=$(sum_of ins_stream <<<"$out")
+    agg=$(sum_of agg <<<"$out")
+    record "$r" agg "$agg" "$(sum_of refresh <<<"$out")" "$(ratio "$(sum_of refresh <<<"$out")" "$agg")"
+    record "$r" agg_few "$(sum_of agg_few <<<"$out")" "$(sum_of refresh_few <<<"$out")" \
+        "$(ratio "$(sum_of refresh_few <<<"$out")" "$(sum_of agg_few <<<"$out")")"
+    total=$(awk -v a="$ins" -v b="$agg" 'BEGIN { printf "%.3f\n", a + b }')
+    if [ "$ivm" = 1 ]; then
+        record "$r" ivm "$total" "$(sum_of ins_ivm <<<"$out")" "$(ratio "$(sum_of ins_ivm <<<"$out")" "$total")"
+        record "$r" ivm_writers "$ins" "$(sum_of ins_ivm <<<"$out")" "$(ratio "$(sum_of ins_ivm <<<"$out")" "$ins")"
+    fi
+    record "$r" writers "$ins" "$(sum_of ins_plain <<<"$out")" "$(ratio "$ins" "$(sum_of ins_plain <<<"$out")")"
+
+    side_by_side "$r" cold_ms warm_ms
+    record "$r" cold "$a" "$b" "$(ratio "$a" "$b")"
+
+    out=$(windows_round "$r")
+    w=$(sum_of win <<<"$out")
+    u=$(sum_of unwin <<<"$out")
+    record "$r" windows "$w" "$u" "$(ratio "$w" "$u")"
+
+    out=$(one_row_round "$r")
+    for kind in app agg; do
+        s=$(median_of "$( [ $kind = app ] && echo app || echo one_agg )" <<<"$out")
+        h=$(median_of "hand_$kind" <<<"$out")
+        record "$r" "one_$kind" "$s" "$h" "$(ratio "$s" "$h")"
+    done
+done
+
+# every target equals its baseline's
+echo "== checks"
+"${psql[@]}" >/dev/null <<SQL
+CALL stream.process_all_available('agg');
+CALL stream.process_all_available('agg_few');
+REFRESH MATERIALIZED VIEW mv;
+REFRESH MATERIALIZED VIEW mv_few;
+SQL
+check() {
+    local what=$1 sql=$2 ok
+    ok=$("${psql[@]}" -c "$sql")
+    echo "check: $what: $ok"
+    [ "$ok" = t ] || failed_checks=$((failed_checks + 1))
+}
+failed_checks=0
+check "the 1,000-group target equals the view" \
+    "SELECT count(*) = 0 FROM ((SELECT k, n, s FROM agg EXCEPT ALL SELECT k, n, s FROM mv) UNION ALL (SELECT k, n, s FROM mv EXCEPT ALL SELECT k, n, s FROM agg)) d"
+check "the 100-group target equals the view" \
+    "SELECT count(*) = 0 FROM ((SELECT j, n, s FROM agg_few EXCEPT ALL SELECT j, n, s FROM mv_few) UNION ALL (SELECT j, n, s FROM mv_few EXCEPT ALL SELECT j, n, s FROM agg_few)) d"
+[ "$ivm" = 1 ] && check "pg_ivm's view equals its base table's aggregate" \
+    "SELECT count(*) = 0 FROM ((SELECT k, n, s FROM ivm_agg EXCEPT ALL SELECT k, count(*), sum(v) FROM ivm_base GROUP BY k) UNION ALL (SELECT k, count(*), sum(v) FROM ivm_base GROUP BY k EXCEPT ALL SELECT k, n, s FROM ivm_agg)) d"
+check "the append target has every row once" \
+    "SELECT count(*) = 0 FROM ((SELECT id, v2 FROM app_out EXCEPT ALL SELECT id, v * 2 FROM ev) UNION ALL (SELECT id, v * 2 FROM ev EXCEPT ALL SELECT id, v2 FROM app_out)) d"
+check "the one-row aggregation equals the hand-written one" \
+    "SELECT count(*) = 0 FROM ((SELECT k, n, s FROM one_agg_out EXCEPT SELECT k, n, s FROM hand_agg) UNION ALL (SELECT k, n, s FROM hand_agg EXCEPT SELECT k, n, s FROM one_agg_out)) d"
+check "every closed window written once, equal to the aggregate" \
+    "SELECT count(*) = 0 FROM ((TABLE windowed EXCEPT ALL
+        SELECT stream.tumble(t, '1 minute'), k, count(*), avg(v) FROM wev
+         WHERE stream.tumble(t, '1 minute') + interval '1 minute'
+               <= (SELECT watermark FROM stream.queries WHERE name = 'windowed')
+         GROUP BY 1, 2)
+      UNION ALL (SELECT stream.tumble(t, '1 minute'), k, count(*), avg(v) FROM wev
+         WHERE stream.tumble(t, '1 minute') + interval '1 minute'
+               <= (SELECT watermark FROM stream.queries WHERE name = 'windowed')
+         GROUP BY 1, 2 EXCEPT ALL TABLE windowed)) d"
+
+# the table: per row, the medians of the rounds and the median ratio
+echo "== issue 22's table, $rounds rounds (medians; ratios taken within each round)"
+echo
+echo "| work | pg_streaming | baseline | median ratio | target | met? |"
+echo "| --- | --- | --- | --- | --- | --- |"
+# row KEY WORK STREAMING_UNIT BASELINE_NAME UNIT TARGET_OP TARGET
+row() {
+    local key=$1 work=$2 what=$3 base=$4 unit=$5 op=$6 target=$7 s b q met
+    grep -q " $key " "$results" || return 0
+    s=$(awk -v k="$key" '$2 == k { print $3 }' "$results" | median)
+    b=$(awk -v k="$key" '$2 == k { print $4 }' "$results" | median)
+    q=$(awk -v k="$key" '$2 == k { print $5 }' "$results" | median)
+    met=-
+    [ "$op" != - ] && met=$(awk -v q="$q" -v t="$target" -v op="$op" \
+        'BEGIN { print ((op == "<=" ? q <= t : q >= t) ? "yes" : "no") }')
+    if [ "$unit" = tps ]; then
+        s=$(printf '%.0f' "$s") b=$(printf '%.0f' "$b")
+    else
+        s=$(printf '%.2f' "$s") b=$(printf '%.2f' "$b")
+    fi
+    printf '| %s | %s %s %s | %s %s %s | %.3fx | %s | %s |\n' "$work" "$what" "$s" "$unit" \
+        "$base" "$b" "$unit" "$q" "$( [ "$op" = - ] && echo - || echo "$op ${target}x")" "$met"
+}
+row copy "COPY of $copy_rows rows, no index, fsync off" "stream" "plain table" ms "<=" 1.05
+row insert "$clients clients of single-row INSERTs, no index, fsync off (plain tps / stream tps)" "stream" "plain table" tps "<=" 1.08
+row agg "update-mode aggregation, $new_rows new rows, $groups groups, $history-row history, warm session (REFRESH / batch)" "batch" "REFRESH MATERIALIZED VIEW" ms ">=" 30
+row agg_few "the same, $few groups (REFRESH / batch)" "batch" "REFRESH MATERIALIZED VIEW" ms ">=" 80
+row ivm "the same, $groups groups, against pg_ivm (its INSERT / stream INSERT + batch)" "INSERT + batch" "pg_ivm IMMV's INSERT" ms ">=" 4
+row ivm_writers "the same, writers: pg_ivm's INSERT / the stream's" "INSERT" "pg_ivm IMMV's INSERT" ms - -
+row writers "the same, writers: the stream's INSERT / a plain table's" "INSERT" "plain table's INSERT" ms "<=" 1.1
+row cold "the same batch, first in a new session (cold / warm)" "first in a session" "warm session" ms "<=" 1.2
+row windows "windowed append round ($minutes minutes of $per_minute rows, $keys keys) / the same aggregation without windows" "windowed" "without windows" ms "<=" 1.5
+row one_app "fixed cost of a one-row batch, append / hand-written INSERT ... SELECT past a last id" "batch" "hand-written" ms "<=" 1.3
+row one_agg "fixed cost of a one-row batch, aggregation / hand-written upsert past a last id" "batch" "hand-written" ms "<=" 2
+echo
+
+# ---------------------------------------------------------------------------
+# the profile: the batches alone, in a session whose backend perf samples
+# ---------------------------------------------------------------------------
+# session_open: a psql session reading from a pipe, its backend's pid in
+# $session_pid; session_run SQL: runs SQL in it and waits for the end
+session_open() {
+    rm -f "$dir/in" "$dir/out"
+    mkfifo "$dir/in" "$dir/out"
+    chmod 666 "$dir/in" "$dir/out"
+    "${psql[@]}" -F ' ' <"$dir/in" >"$dir/out" 2>&1 &
+    exec {sin}>"$dir/in"
+    exec {sout}<"$dir/out"
+    session_pid=$(session_run "SELECT pg_backend_pid();")
+}
+session_run() {
+    local line
+    printf '%s\n\\echo __done__\n' "$1" >&"$sin"
+    while IFS= read -r -u "$sout" line; do
+        [ "$line" = __done__ ] && return 0
+        [ -n "$line" ] && echo "$line"
+    done
+    echo "the profiled session ended early" >&2
+    return 1
+}
+session_close() {
+    exec {sin}>&-
+    wait "$perf_pid" || true
+    exec {sout}<&-
+}
+# profile NAME N WRITE BATCH: N times WRITE in a session of its own, then
+# BATCH in the profiled one; prints the top symbols
+profile() {
+    local name=$1 n=$2 write=$3 batch=$4 i
+    session_open
+    # one batch first, so that the profile shows the warm session's batches
+    "${psql[@]}" -c "$write" >/dev/null
+    session_run "$batch"
+    # perf must not hold the session's pipe open: the session ends at its end
+    perf record -e cpu-clock -g -p "$session_pid" -o "$dir/$name.perf" \
+        >"$dir/$name.perf.log" 2>&1 {sin}>&- {sout}<&- &
+    perf_pid=$!
+    sleep 1
+    for i in $(seq 1 "$n"); do
+        "${psql[@]}" -c "$write" >/dev/null
+        session_run "$batch"
+    done
+    session_close
+    echo "== profile: $name, $n batches (perf record -g, cpu-clock; perf report --no-children, self time)"
+    perf report -i "$dir/$name.perf" --no-children --stdio -g none --percent-limit 0.5 \
+        -F overhead,dso,sym 2>/dev/null | grep -v '^#' | grep -v '^$' | head -"${PROFILE_LINES:-30}"
+    echo "-- by library"
+    perf report -i "$dir/$name.perf" --no-children --stdio -g none --sort dso 2>/dev/null |
+        grep -v '^#' | grep -v '^$' | head -8
+}
+if [ "$profile" = 1 ]; then
+    profile "aggregation_${new_rows}_rows" "$profile_batches" "INSERT INTO big $new_big; CHECKPOINT;" \
+        "CALL stream.process_batch('agg');"
+    profile one_row_append "$profile_one_row" \
+        "INSERT INTO ev SELECT nextval('one_ids'), 0, 0" "CALL stream.process_batch('app');"
+    profile one_row_aggregation "$profile_one_row" \
+        "INSERT INTO ev SELECT nextval('one_ids'), 0, 0" "CALL stream.process_batch('one_agg');"
+fi
+[ "$failed_checks" -eq 0 ]
