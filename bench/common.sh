@@ -53,10 +53,16 @@ side_by_side() {
     fi
 }
 
+# backend_cpu: SQL for the CPU time the session's backend has used so far,
+# in nanoseconds (the kernel's /proc/<pid>/schedstat): what a statement
+# cost, whatever else runs on the machine (a superuser's session)
+backend_cpu="split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::bigint"
+
 # copy_ms KIND FILE [ID_CONSTRAINT [INDEX_SQL]]: milliseconds the server
 # spent on one COPY of FILE into a fresh table t_copy (id, ts, v), a plain
-# table or (KIND stream) a stream; ID_CONSTRAINT follows the id column and
-# INDEX_SQL runs after the table is created
+# table or (KIND stream) a stream, then the milliseconds of CPU its backend
+# used; ID_CONSTRAINT follows the id column and INDEX_SQL runs after the
+# table is created
 copy_ms() {
     "${psql[@]}" >/dev/null 2>&1 <<SQL
 DROP TABLE IF EXISTS t_copy;
@@ -66,9 +72,10 @@ $( [ "$1" = stream ] && echo "SELECT stream.create_stream('t_copy');" )
 CHECKPOINT;
 SQL
     "${psql[@]}" <<SQL | tail -1
-SELECT clock_timestamp() AS start \gset
+SELECT clock_timestamp() AS start, $backend_cpu AS cpu \gset
 COPY t_copy (id, ts, v) FROM '$2';
-SELECT round(extract(epoch FROM clock_timestamp() - :'start') * 1000, 1);
+SELECT format('%s %s', round(extract(epoch FROM clock_timestamp() - :'start') * 1000, 1),
+              round(($backend_cpu - :cpu) / 1e6, 1));
 SQL
 }
 
@@ -90,11 +97,12 @@ SQL
 }
 
 # timed LABEL STATEMENTS: psql input that runs STATEMENTS and prints
-# "LABEL ms", the milliseconds they took on the server
+# "LABEL ms cpu_ms", the milliseconds they took on the server and the
+# milliseconds of CPU the session's backend used meanwhile
 timed() {
     cat <<SQL
-SELECT clock_timestamp() AS t0 \gset
+SELECT clock_timestamp() AS t0, $backend_cpu AS c0 \gset
 $2
-SELECT '$1', round(extract(epoch FROM clock_timestamp() - :'t0') * 1000, 3);
+SELECT '$1', round(extract(epoch FROM clock_timestamp() - :'t0') * 1000, 3), round(($backend_cpu - :c0) / 1e6, 3);
 SQL
 }

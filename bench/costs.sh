@@ -36,7 +36,11 @@
 #  one_agg   the same one-row loop for an update-mode aggregation, against
 #            the hand-written upsert over the rows past the last id.
 # Batches and statements are timed on the server (clock_timestamp around
-# them in one psql session), COPY likewise, INSERT clients by pgbench's tps.
+# them in one psql session), COPY likewise, INSERT clients by pgbench's tps;
+# beside each time, the CPU its session's backend used meanwhile (from
+# /proc/<pid>/schedstat), which other work on the machine does not inflate
+# (REFRESH's is left out: it may run parallel workers).  Targets are judged
+# on the ratios of the server times, as the issue states them.
 # Every round prints its figures; the checks at the end compare each target
 # with its baseline (the views, pg_ivm's view, the hand-written tables).
 #
@@ -172,22 +176,41 @@ hand_agg="WITH r AS (SELECT id, k, v FROM src WHERE id > (SELECT id FROM last_id
 UPDATE last_id SET id = coalesce((SELECT max(id) FROM r), last_id.id) WHERE pipeline = 'agg';"
 new_big="SELECT g % $groups, g % $few, g % 1000, g FROM generate_series(1, $new_rows) g"
 
-# record ROUND KEY STREAMING BASELINE RATIO: one row's figures of a round
-record() {
-    echo "$*" >>"$results"
-    printf '  %-11s pg_streaming %10.2f  baseline %10.2f  ratio %s\n' "$2" "$3" "$4" "$5"
-}
-# ratio A B: A / B to three places
+# ratio A B: A / B to three places ("-" when either is)
 ratio() {
+    if [ "$1" = - ] || [ "$2" = - ]; then echo -; return; fi
     awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f\n", (b > 0 ? a / b : 0) }'
 }
-# sum_of LABEL: the sum of the figures labelled LABEL on standard input
-sum_of() {
-    awk -v l="$1" '$1 == l { s += $2 } END { printf "%.3f\n", s }'
+# pair ROUND KEY STREAMING BASELINE HOW: records one row's figures of a
+# round: STREAMING and BASELINE are "ms cpu_ms" ("-" for a CPU time not
+# measured), HOW is s/b or b/s, which side over which is the ratio
+pair() {
+    local r=$1 key=$2 s b q cq
+    read -r -a s <<<"$3"
+    read -r -a b <<<"$4"
+    if [ "$5" = s/b ]; then
+        q=$(ratio "${s[0]}" "${b[0]}") cq=$(ratio "${s[1]}" "${b[1]}")
+    else
+        q=$(ratio "${b[0]}" "${s[0]}") cq=$(ratio "${b[1]}" "${s[1]}")
+    fi
+    echo "$r $key ${s[0]} ${s[1]} ${b[0]} ${b[1]} $q $cq" >>"$results"
+    printf '  %-11s pg_streaming %10.2f (cpu %8s)  baseline %10.2f (cpu %8s)  ratio %s (cpu %s)\n' \
+        "$key" "${s[0]}" "${s[1]}" "${b[0]}" "${b[1]}" "$q" "$cq"
 }
-# median_of LABEL: their median
-median_of() {
-    awk -v l="$1" '$1 == l { print $2 }' | median
+# fig LABEL [median]: from a round's output in $out, the sum (or the
+# median) of the figures labelled LABEL: "ms cpu_ms"
+fig() {
+    if [ "${2:-sum}" = sum ]; then
+        awk -v l="$1" '$1 == l { w += $2; c += $3 } END { printf "%.3f %.3f\n", w, c }' <<<"$out"
+    else
+        echo "$(awk -v l="$1" '$1 == l { print $2 }' <<<"$out" | median)" \
+             "$(awk -v l="$1" '$1 == l { print $3 }' <<<"$out" | median)"
+    fi
+}
+# add A B: the sum of two figures "ms cpu_ms"
+add() {
+    awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " ");
+                                     printf "%.3f %.3f\n", x[1] + y[1], x[2] + y[2] }'
 }
 
 # the aggregation rows' round, in one session as a worker keeps one: a
@@ -219,14 +242,14 @@ $(timed refresh_few "REFRESH MATERIALIZED VIEW mv_few;")")
 # after a batch in the same session
 cold_ms() {
     "${psql[@]}" -c "INSERT INTO big $new_big" -c "CHECKPOINT" >/dev/null
-    timed cold "CALL stream.process_batch('agg');" | "${psql[@]}" -F ' ' | awk '{ print $2 }'
+    timed cold "CALL stream.process_batch('agg');" | "${psql[@]}" -F ' ' | awk '{ print $2, $3 }'
 }
 warm_ms() {
     {
         echo "INSERT INTO big VALUES (0, 0, 0, 0); CALL stream.process_batch('agg');"
         echo "INSERT INTO big $new_big; CHECKPOINT;"
         timed warm "CALL stream.process_batch('agg');"
-    } | "${psql[@]}" -F ' ' | awk '$1 == "warm" { print $2 }'
+    } | "${psql[@]}" -F ' ' | awk '$1 == "warm" { print $2, $3 }'
 }
 
 # the windows' round: a row to prepare each query's statements, then each
@@ -286,39 +309,31 @@ for r in $(seq 1 "$rounds"); do
     echo "== round $r"
     set_fsync off
     side_by_side "$r" 'copy_ms stream "$dir/rows.copy"' 'copy_ms plain "$dir/rows.copy"'
-    record "$r" copy "$a" "$b" "$(ratio "$a" "$b")"
+    pair "$r" copy "$a" "$b" s/b
     side_by_side "$r" 'insert_tps stream "$clients" "$secs"' 'insert_tps plain "$clients" "$secs"'
-    record "$r" insert "$a" "$b" "$(ratio "$b" "$a")"
+    pair "$r" insert "$a -" "$b -" b/s
     "${psql[@]}" -c "DROP TABLE t_copy, t_ins" >/dev/null
     set_fsync on
 
+    # REFRESH may run parallel workers, whose CPU its backend does not see
     out=$(agg_round "$r")
-    ins=$(sum_of ins_stream <<<"$out")
-    agg=$(sum_of agg <<<"$out")
-    record "$r" agg "$agg" "$(sum_of refresh <<<"$out")" "$(ratio "$(sum_of refresh <<<"$out")" "$agg")"
-    record "$r" agg_few "$(sum_of agg_few <<<"$out")" "$(sum_of refresh_few <<<"$out")" \
-        "$(ratio "$(sum_of refresh_few <<<"$out")" "$(sum_of agg_few <<<"$out")")"
-    total=$(awk -v a="$ins" -v b="$agg" 'BEGIN { printf "%.3f\n", a + b }')
+    pair "$r" agg "$(fig agg)" "$(fig refresh | cut -d' ' -f1) -" b/s
+    pair "$r" agg_few "$(fig agg_few)" "$(fig refresh_few | cut -d' ' -f1) -" b/s
     if [ "$ivm" = 1 ]; then
-        record "$r" ivm "$total" "$(sum_of ins_ivm <<<"$out")" "$(ratio "$(sum_of ins_ivm <<<"$out")" "$total")"
-        record "$r" ivm_writers "$ins" "$(sum_of ins_ivm <<<"$out")" "$(ratio "$(sum_of ins_ivm <<<"$out")" "$ins")"
+        pair "$r" ivm "$(add "$(fig ins_stream)" "$(fig agg)")" "$(fig ins_ivm)" b/s
+        pair "$r" ivm_writers "$(fig ins_stream)" "$(fig ins_ivm)" b/s
     fi
-    record "$r" writers "$ins" "$(sum_of ins_plain <<<"$out")" "$(ratio "$ins" "$(sum_of ins_plain <<<"$out")")"
+    pair "$r" writers "$(fig ins_stream)" "$(fig ins_plain)" s/b
 
     side_by_side "$r" cold_ms warm_ms
-    record "$r" cold "$a" "$b" "$(ratio "$a" "$b")"
+    pair "$r" cold "$a" "$b" s/b
 
     out=$(windows_round "$r")
-    w=$(sum_of win <<<"$out")
-    u=$(sum_of unwin <<<"$out")
-    record "$r" windows "$w" "$u" "$(ratio "$w" "$u")"
+    pair "$r" windows "$(fig win)" "$(fig unwin)" s/b
 
     out=$(one_row_round "$r")
-    for kind in app agg; do
-        s=$(median_of "$( [ $kind = app ] && echo app || echo one_agg )" <<<"$out")
-        h=$(median_of "hand_$kind" <<<"$out")
-        record "$r" "one_$kind" "$s" "$h" "$(ratio "$s" "$h")"
-    done
+    pair "$r" one_app "$(fig app median)" "$(fig hand_app median)" s/b
+    pair "$r" one_agg "$(fig one_agg median)" "$(fig hand_agg median)" s/b
 done
 
 # every target equals its baseline's
@@ -360,25 +375,46 @@ check "every closed window written once, equal to the aggregate" \
 # the table: per row, the medians of the rounds and the median ratio
 echo "== issue 22's table, $rounds rounds (medians; ratios taken within each round)"
 echo
-echo "| work | pg_streaming | baseline | median ratio | target | met? |"
-echo "| --- | --- | --- | --- | --- | --- |"
-# row KEY WORK STREAMING_UNIT BASELINE_NAME UNIT TARGET_OP TARGET
-row() {
-    local key=$1 work=$2 what=$3 base=$4 unit=$5 op=$6 target=$7 s b q met
-    grep -q " $key " "$results" || return 0
-    s=$(awk -v k="$key" '$2 == k { print $3 }' "$results" | median)
-    b=$(awk -v k="$key" '$2 == k { print $4 }' "$results" | median)
-    q=$(awk -v k="$key" '$2 == k { print $5 }' "$results" | median)
-    met=-
-    [ "$op" != - ] && met=$(awk -v q="$q" -v t="$target" -v op="$op" \
-        'BEGIN { print ((op == "<=" ? q <= t : q >= t) ? "yes" : "no") }')
-    if [ "$unit" = tps ]; then
-        s=$(printf '%.0f' "$s") b=$(printf '%.0f' "$b")
+echo "| work | pg_streaming | baseline | median ratio | median ratio of backend CPU | target | met? |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
+# col KEY FIELD: the median of a field of row KEY's rounds ("-" if none)
+col() {
+    local v
+    v=$(awk -v k="$1" -v f="$2" '$2 == k && $f != "-" { print $f }' "$results")
+    if [ -n "$v" ]; then median <<<"$v"; else echo -; fi
+}
+# cell FIGURE CPU UNIT: a side's medians as a cell
+cell() {
+    if [ "$3" = tps ]; then
+        printf '%.0f tps' "$1"
+    elif [ "$2" = - ]; then
+        printf '%.2f ms' "$1"
     else
-        s=$(printf '%.2f' "$s") b=$(printf '%.2f' "$b")
+        printf '%.2f ms (CPU %.2f ms)' "$1" "$2"
     fi
-    printf '| %s | %s %s %s | %s %s %s | %.3fx | %s | %s |\n' "$work" "$what" "$s" "$unit" \
-        "$base" "$b" "$unit" "$q" "$( [ "$op" = - ] && echo - || echo "$op ${target}x")" "$met"
+}
+# judge RATIO OP TARGET: yes or no
+judge() {
+    awk -v q="$1" -v op="$2" -v t="$3" 'BEGIN { print ((op == "<=" ? q <= t : q >= t) ? "yes" : "no") }'
+}
+# row KEY WORK WHAT BASE UNIT OP TARGET: one line of the table; the target
+# is judged on the median ratio of the server times, and beside it on that
+# of the backend's CPU
+row() {
+    local key=$1 work=$2 what=$3 base=$4 unit=$5 op=$6 target=$7 q cq met
+    grep -q "^[0-9]* $key " "$results" || return 0
+    q=$(col "$key" 7)
+    cq=$(col "$key" 8)
+    met=-
+    if [ "$op" != - ]; then
+        met=$(judge "$q" "$op" "$target")
+        [ "$cq" != - ] && met="$met (CPU: $(judge "$cq" "$op" "$target"))"
+    fi
+    [ "$cq" != - ] && cq=$(printf '%.3fx' "$cq")
+    printf '| %s | %s %s | %s %s | %.3fx | %s | %s | %s |\n' "$work" \
+        "$what" "$(cell "$(col "$key" 3)" "$(col "$key" 4)" "$unit")" \
+        "$base" "$(cell "$(col "$key" 5)" "$(col "$key" 6)" "$unit")" \
+        "$q" "$cq" "$( [ "$op" = - ] && echo - || echo "$op ${target}x")" "$met"
 }
 row copy "COPY of $copy_rows rows, no index, fsync off" "stream" "plain table" ms "<=" 1.05
 row insert "$clients clients of single-row INSERTs, no index, fsync off (plain tps / stream tps)" "stream" "plain table" tps "<=" 1.08

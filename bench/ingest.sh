@@ -47,7 +47,7 @@ ratios=()
 for r in $(seq 1 "$rounds"); do
     side_by_side "$r" 'copy_ms plain "$dir/rows.copy" "$keyed" "$(brin t_copy)"' \
         'copy_ms stream "$dir/rows.copy" "$keyed" "$(brin t_copy)"'
-    p=$a s=$b
+    p=${a%% *} s=${b%% *}
     ratio=$(echo "scale=3; $s / $p" | bc)
     ratios+=("$ratio")
     echo "$r $p $s $ratio"
