@@ -23,23 +23,6 @@ median() {
     sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-# batch_cost NEW_ROWS: insert NEW_ROWS rows into stream h and run one batch
-# of query q; prints the batch's server milliseconds and the stream blocks
-# it read (shared buffers read or found)
-batch_cost() {
-    "${psql[@]}" -F ' ' <<SQL | tail -1
-INSERT INTO h SELECT nextval('ids'), now(), repeat('p', 60) FROM generate_series(1, $1);
-SELECT pg_stat_force_next_flush();
-SELECT heap_blks_read + heap_blks_hit AS b0 FROM pg_statio_user_tables WHERE relname = 'h' \gset
-SELECT clock_timestamp() AS t0 \gset
-CALL stream.process_batch('q');
-SELECT round(extract(epoch FROM clock_timestamp() - :'t0') * 1000, 1) AS ms \gset
-SELECT pg_stat_force_next_flush();
-SELECT pg_sleep(0.1);
-SELECT :ms, (SELECT heap_blks_read + heap_blks_hit FROM pg_statio_user_tables WHERE relname = 'h') - :b0;
-SQL
-}
-
 # side_by_side ROUND A B: runs the commands A and B (each prints one value),
 # A first in odd rounds and B first in even ones, so that neither always
 # has the machine to itself; sets $a and $b to what they printed
@@ -104,5 +87,22 @@ timed() {
 SELECT clock_timestamp() AS t0, $backend_cpu AS c0 \gset
 $2
 SELECT '$1', round(extract(epoch FROM clock_timestamp() - :'t0') * 1000, 3), round(($backend_cpu - :c0) / 1e6, 3);
+SQL
+}
+
+# batch_cost NEW_ROWS: insert NEW_ROWS rows into stream h and run one batch
+# of query q; prints the batch's server milliseconds and the stream blocks
+# it read (shared buffers read or found)
+batch_cost() {
+    "${psql[@]}" -F ' ' <<SQL | tail -1
+INSERT INTO h SELECT nextval('ids'), now(), repeat('p', 60) FROM generate_series(1, $1);
+SELECT pg_stat_force_next_flush();
+SELECT heap_blks_read + heap_blks_hit AS b0 FROM pg_statio_user_tables WHERE relname = 'h' \gset
+SELECT clock_timestamp() AS t0 \gset
+CALL stream.process_batch('q');
+SELECT round(extract(epoch FROM clock_timestamp() - :'t0') * 1000, 1) AS ms \gset
+SELECT pg_stat_force_next_flush();
+SELECT pg_sleep(0.1);
+SELECT :ms, (SELECT heap_blks_read + heap_blks_hit FROM pg_statio_user_tables WHERE relname = 'h') - :b0;
 SQL
 }
