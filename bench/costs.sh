@@ -46,9 +46,12 @@
 #
 # With PROFILE=1, the aggregation's 10k-row batches (PROFILE_BATCHES) and
 # the one-row batches (PROFILE_ONE_ROW of each kind) run once more in a
-# session of their own, whose backend `perf record -g` samples (the rows are
-# written by another session, so that only the batches are sampled), and
-# the top symbols of each are printed (perf report --no-children).
+# session of their own, whose backend `perf record --call-graph dwarf`
+# samples (the rows are written by another session, so that only the
+# batches are sampled); printed for each: the top symbols by their own time
+# (perf report --no-children), the libraries, and the functions by the time
+# spent in them and their callees (--children), which says which step of
+# the batch the time belongs to.
 #
 #   bash bench/costs.sh           # as root; ROUNDS=5 (about 10 minutes)
 #   PROFILE=1 bash bench/costs.sh
@@ -458,6 +461,16 @@ session_close() {
     wait "$perf_pid" || true
     exec {sout}<&-
 }
+# report DATA LINES OPTIONS...: the first LINES lines of perf's report of
+# DATA with OPTIONS; the frames every sample passes through, and static
+# functions of the stripped server (bare addresses), say nothing: left out
+report() {
+    local data=$1 lines=$2
+    shift 2
+    perf report -i "$data" --stdio -g none "$@" >"$data.txt" 2>/dev/null || true
+    grep -v -E '^#|^$|0x[0-9a-f]{8,}|\] (main|_start|PostmasterMain|PostgresMain|BackendRun|BackendStartup|ServerLoop|exec_simple_query|PortalRun|PortalRunUtility|PortalRunMulti|ProcessUtility|standard_ProcessUtility|pgs_process_utility|ExecuteCallStmt|__libc_start[a-z_]*|entry_SYSCALL[a-z_0-9]*|do_syscall_64)( |$)' \
+        "$data.txt" | head -"$lines" || true
+}
 # profile NAME N WRITE BATCH: N times WRITE in a session of its own, then
 # BATCH in the profiled one; prints the top symbols
 profile() {
@@ -466,8 +479,11 @@ profile() {
     # one batch first, so that the profile shows the warm session's batches
     "${psql[@]}" -c "$write" >/dev/null
     session_run "$batch"
-    # perf must not hold the session's pipe open: the session ends at its end
-    perf record -e cpu-clock -g -p "$session_pid" -o "$dir/$name.perf" \
+    # perf must not hold the session's pipe open: the session ends at its
+    # end.  PostgreSQL is built without frame pointers: the call chains
+    # come from the stack (DWARF unwinding, which a stripped binary's
+    # .eh_frame allows)
+    perf record -e cpu-clock --call-graph dwarf -p "$session_pid" -o "$dir/$name.perf" \
         >"$dir/$name.perf.log" 2>&1 {sin}>&- {sout}<&- &
     perf_pid=$!
     sleep 1
@@ -476,12 +492,14 @@ profile() {
         session_run "$batch"
     done
     session_close
-    echo "== profile: $name, $n batches (perf record -g, cpu-clock; perf report --no-children, self time)"
-    perf report -i "$dir/$name.perf" --no-children --stdio -g none --percent-limit 0.5 \
-        -F overhead,dso,sym 2>/dev/null | grep -v '^#' | grep -v '^$' | head -"${PROFILE_LINES:-30}"
-    echo "-- by library"
-    perf report -i "$dir/$name.perf" --no-children --stdio -g none --sort dso 2>/dev/null |
-        grep -v '^#' | grep -v '^$' | head -8
+    local lines=${PROFILE_LINES:-30} data=$dir/$name.perf
+    echo "== profile: $name, $n batches (perf record --call-graph dwarf, cpu-clock)"
+    echo "-- self time, top symbols (perf report --no-children)"
+    report "$data" "$lines" --no-children --percent-limit 0.5 -F overhead,dso,sym
+    echo "-- self time by library"
+    report "$data" 6 --no-children --sort dso
+    echo "-- time including callees (perf report --children): where the batch spends it"
+    report "$data" "$((lines + 10))" --children --percent-limit 2 -F overhead_children,overhead,dso,sym
 }
 if [ "$profile" = 1 ]; then
     profile "aggregation_${new_rows}_rows" "$profile_batches" "INSERT INTO big $new_big; CHECKPOINT;" \
