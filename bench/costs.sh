@@ -38,9 +38,11 @@
 # Batches and statements are timed on the server (clock_timestamp around
 # them in one psql session), COPY likewise, INSERT clients by pgbench's tps;
 # beside each time, the CPU its session's backend used meanwhile (from
-# /proc/<pid>/schedstat), which other work on the machine does not inflate
+# /proc/<pid>/schedstat), which other work on the machine inflates far less
 # (REFRESH's is left out: it may run parallel workers).  Targets are judged
-# on the ratios of the server times, as the issue states them.
+# on the ratios of the server times, as the issue states them, and beside
+# them on the ratios of the CPU times.  Without pg_ivm (install_pg_ivm
+# finds neither it nor its source) its rows are left out, with a warning.
 # Every round prints its figures; the checks at the end compare each target
 # with its baseline (the views, pg_ivm's view, the hand-written tables).
 #
@@ -53,7 +55,7 @@
 # spent in them and their callees (--children), which says which step of
 # the batch the time belongs to.
 #
-#   bash bench/costs.sh           # as root; ROUNDS=5 (about 10 minutes)
+#   bash bench/costs.sh           # as root; ROUNDS=5 (about 6 minutes)
 #   PROFILE=1 bash bench/costs.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
