@@ -41,12 +41,12 @@ side_by_side() {
 # cost, whatever else runs on the machine (a superuser's session)
 backend_cpu="split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::bigint"
 
-# copy_ms KIND FILE [ID_CONSTRAINT [INDEX_SQL]]: milliseconds the server
+# fresh_copy_ms KIND FILE [ID_CONSTRAINT [INDEX_SQL]]: milliseconds the server
 # spent on one COPY of FILE into a fresh table t_copy (id, ts, v), a plain
 # table or (KIND stream) a stream, then the milliseconds of CPU its backend
 # used; ID_CONSTRAINT follows the id column and INDEX_SQL runs after the
 # table is created
-copy_ms() {
+fresh_copy_ms() {
     "${psql[@]}" >/dev/null 2>&1 <<SQL
 DROP TABLE IF EXISTS t_copy;
 CREATE TABLE t_copy (id int ${3:-}, ts timestamptz, v float8);
@@ -79,10 +79,10 @@ SQL
         awk '/^tps = / { print $3; exit }'
 }
 
-# timed LABEL STATEMENTS: psql input that runs STATEMENTS and prints
+# timed_sql LABEL STATEMENTS: psql input that runs STATEMENTS and prints
 # "LABEL ms cpu_ms", the milliseconds they took on the server and the
 # milliseconds of CPU the session's backend used meanwhile
-timed() {
+timed_sql() {
     cat <<SQL
 SELECT clock_timestamp() AS t0, $backend_cpu AS c0 \gset
 $2

@@ -222,14 +222,14 @@ add() {
 # batch of each query first prepares its statements, then the timed work
 agg_round() {
     local r=$1 parts
-    parts=("$(timed ins_stream "INSERT INTO big $new_big;")
+    parts=("$(timed_sql ins_stream "INSERT INTO big $new_big;")
 CHECKPOINT;
-$(timed agg "CALL stream.process_batch('agg');")
-$(timed agg_few "CALL stream.process_batch('agg_few');")"
-           "$(timed ins_plain "INSERT INTO plain_w $new_big;")"
-           "$(timed refresh "REFRESH MATERIALIZED VIEW mv;")
-$(timed refresh_few "REFRESH MATERIALIZED VIEW mv_few;")")
-    [ "$ivm" = 1 ] && parts+=("$(timed ins_ivm "INSERT INTO ivm_base $new_big;")")
+$(timed_sql agg "CALL stream.process_batch('agg');")
+$(timed_sql agg_few "CALL stream.process_batch('agg_few');")"
+           "$(timed_sql ins_plain "INSERT INTO plain_w $new_big;")"
+           "$(timed_sql refresh "REFRESH MATERIALIZED VIEW mv;")
+$(timed_sql refresh_few "REFRESH MATERIALIZED VIEW mv_few;")")
+    [ "$ivm" = 1 ] && parts+=("$(timed_sql ins_ivm "INSERT INTO ivm_base $new_big;")")
     {
         echo "INSERT INTO big VALUES (0, 0, 0, 0); INSERT INTO ivm_base VALUES (0, 0, 0, 0);"
         echo "CALL stream.process_all_available('agg'); CALL stream.process_all_available('agg_few');"
@@ -247,13 +247,13 @@ $(timed refresh_few "REFRESH MATERIALIZED VIEW mv_few;")")
 # after a batch in the same session
 cold_ms() {
     "${psql[@]}" -c "INSERT INTO big $new_big" -c "CHECKPOINT" >/dev/null
-    timed cold "CALL stream.process_batch('agg');" | "${psql[@]}" -F ' ' | awk '{ print $2, $3 }'
+    timed_sql cold "CALL stream.process_batch('agg');" | "${psql[@]}" -F ' ' | awk '{ print $2, $3 }'
 }
 warm_ms() {
     {
         echo "INSERT INTO big VALUES (0, 0, 0, 0); CALL stream.process_batch('agg');"
         echo "INSERT INTO big $new_big; CHECKPOINT;"
-        timed warm "CALL stream.process_batch('agg');"
+        timed_sql warm "CALL stream.process_batch('agg');"
     } | "${psql[@]}" -F ' ' | awk '$1 == "warm" { print $2, $3 }'
 }
 
@@ -268,11 +268,11 @@ windows_round() {
             window_minute
             echo "CHECKPOINT;"
             if [ $(((r + m) % 2)) -eq 0 ]; then
-                timed win "CALL stream.process_all_available('windowed');"
-                timed unwin "CALL stream.process_all_available('unwindowed');"
+                timed_sql win "CALL stream.process_all_available('windowed');"
+                timed_sql unwin "CALL stream.process_all_available('unwindowed');"
             else
-                timed unwin "CALL stream.process_all_available('unwindowed');"
-                timed win "CALL stream.process_all_available('windowed');"
+                timed_sql unwin "CALL stream.process_all_available('unwindowed');"
+                timed_sql win "CALL stream.process_all_available('windowed');"
             fi
         done
     } | "${psql[@]}" -F ' '
@@ -292,15 +292,15 @@ one_row_round() {
             echo "SELECT nextval('one_ids') AS id \\gset"
             echo "INSERT INTO ev VALUES (:id, :id % $groups, :id % 100); INSERT INTO src VALUES (:id, :id % $groups, :id % 100);"
             if [ $(((r + i) % 2)) -eq 0 ]; then
-                timed app "CALL stream.process_batch('app');"
-                timed hand_app "$hand_app"
-                timed one_agg "CALL stream.process_batch('one_agg');"
-                timed hand_agg "$hand_agg"
+                timed_sql app "CALL stream.process_batch('app');"
+                timed_sql hand_app "$hand_app"
+                timed_sql one_agg "CALL stream.process_batch('one_agg');"
+                timed_sql hand_agg "$hand_agg"
             else
-                timed hand_agg "$hand_agg"
-                timed one_agg "CALL stream.process_batch('one_agg');"
-                timed hand_app "$hand_app"
-                timed app "CALL stream.process_batch('app');"
+                timed_sql hand_agg "$hand_agg"
+                timed_sql one_agg "CALL stream.process_batch('one_agg');"
+                timed_sql hand_app "$hand_app"
+                timed_sql app "CALL stream.process_batch('app');"
             fi
         done
     } | "${psql[@]}" -F ' '
@@ -313,7 +313,7 @@ set_fsync() {
 for r in $(seq 1 "$rounds"); do
     echo "== round $r"
     set_fsync off
-    side_by_side "$r" 'copy_ms stream "$dir/rows.copy"' 'copy_ms plain "$dir/rows.copy"'
+    side_by_side "$r" 'fresh_copy_ms stream "$dir/rows.copy"' 'fresh_copy_ms plain "$dir/rows.copy"'
     pair "$r" copy "$a" "$b" s/b
     side_by_side "$r" 'insert_tps stream "$clients" "$secs"' 'insert_tps plain "$clients" "$secs"'
     pair "$r" insert "$a -" "$b -" b/s

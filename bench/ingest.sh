@@ -45,8 +45,8 @@ echo "== COPY of 1M rows (server time, ms)"
 echo "round plain stream ratio"
 ratios=()
 for r in $(seq 1 "$rounds"); do
-    side_by_side "$r" 'copy_ms plain "$dir/rows.copy" "$keyed" "$(brin t_copy)"' \
-        'copy_ms stream "$dir/rows.copy" "$keyed" "$(brin t_copy)"'
+    side_by_side "$r" 'fresh_copy_ms plain "$dir/rows.copy" "$keyed" "$(brin t_copy)"' \
+        'fresh_copy_ms stream "$dir/rows.copy" "$keyed" "$(brin t_copy)"'
     p=${a%% *} s=${b%% *}
     ratio=$(echo "scale=3; $s / $p" | bc)
     ratios+=("$ratio")
