@@ -23,6 +23,8 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_aggregate_d.h"
+#include "catalog/pg_collation_d.h"
 #include "catalog/pg_operator_d.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
@@ -68,9 +70,19 @@ typedef struct AggPartialArg
 	Oid			chain_stream;	/* or InvalidOid */
 	int			chain_rti;		/* over an aggregation: its subquery, or 0 */
 	bool		chain_lower;	/* the statement is the subquery's */
+	AttrNumber	time_attno;		/* the event time's column when the statement
+								 * may read the event times too (see
+								 * ae_add_times), or 0 */
 } AggPartialArg;
 
 #define AGG_TIDS_PARAM	(PGS_BATCH_NPARAMS + 1)
+
+/*
+ * The columns the partial statement gives after its groups when it reads
+ * the event times too: per group, min and max of the finite event times
+ * (as timestamptz), the sum of their epochs and their count.
+ */
+#define AGG_TIME_COLS	4
 
 typedef struct AggPlans
 {
@@ -95,6 +107,8 @@ typedef struct AggPlans
 	int			nresults;		/* aggregates, each with a result type */
 	Oid		   *merge_types;	/* the batch id, then the result types */
 	TupleDesc	partial_desc;	/* the rows of AGG_PARTIAL_ENR */
+	bool		times_read;		/* the partial statement reads the event times */
+	PgsAggTimes times;			/* what the latest partial statement read */
 	TupleDesc	groups_desc;	/* the rows of AGG_GROUPS_ENR */
 	bool		keyed;
 	bool		replace;		/* the whole result replaces the target's */
@@ -322,6 +336,113 @@ ae_filter_tids(Node *node, void *arg)
 	return expression_tree_walker(node, ae_filter_tids, arg);
 }
 
+/* one aggregate of the event times, in its partial form (its state) */
+static Aggref *
+ae_time_agg(Oid fnoid, Oid type, Expr *arg, Expr *filter)
+{
+	Aggref	   *a = makeNode(Aggref);
+
+	a->aggfnoid = fnoid;
+	a->aggtype = type;
+	a->aggtranstype = type;
+	a->aggcollid = InvalidOid;
+	a->inputcollid = InvalidOid;
+	if (arg != NULL)
+	{
+		a->aggargtypes = list_make1_oid(exprType((Node *) arg));
+		a->args = list_make1(makeTargetEntry(arg, 1, NULL, false));
+	}
+	a->aggstar = arg == NULL;
+	a->aggfilter = filter;
+	a->aggkind = AGGKIND_NORMAL;
+	a->agglevelsup = 0;
+	a->aggsplit = AGGSPLIT_INITIAL_SERIAL;
+	a->aggno = -1;
+	a->aggtransno = -1;
+	a->location = -1;
+	return a;
+}
+
+/*
+ * Add to the partial statement, after its groups, the event times of its
+ * rows (AGG_TIME_COLS columns, per group): the statistics and the next
+ * watermark then cost no second read of the batch (batch.c).  Only when
+ * every row of the batch is in exactly one group, so that the groups'
+ * figures add up to the batch's: the query reads the stream's rows alone
+ * (its only FROM item is the substituted stream, a security barrier
+ * subquery, which a query's own text cannot write), with no WHERE and no
+ * grouping sets or set-returning functions that drop or repeat rows.  The
+ * expressions are those of the separate read, by their fixed oids, and run
+ * as the owner with the statement.
+ */
+static void
+ae_add_times(Query *query, AttrNumber attno)
+{
+	RangeTblEntry *rte;
+	TargetEntry *col;
+	Oid			type;
+	Var		   *var;
+	Expr	   *tz;
+	Expr	   *epoch;
+	Expr	   *finite;
+	Const	   *text;
+	AttrNumber	resno = list_length(query->targetList);
+
+	if (list_length(query->rtable) != 1 ||
+		list_length(query->jointree->fromlist) != 1 ||
+		!IsA(linitial(query->jointree->fromlist), RangeTblRef) ||
+		linitial_node(RangeTblRef, query->jointree->fromlist)->rtindex != 1 ||
+		query->jointree->quals != NULL || query->groupingSets != NIL ||
+		query->hasTargetSRFs || query->setOperations != NULL)
+		return;
+	rte = linitial_node(RangeTblEntry, query->rtable);
+	if (rte->rtekind != RTE_SUBQUERY || !rte->security_barrier ||
+		rte->subquery == NULL || attno > list_length(rte->subquery->targetList))
+		return;
+	col = list_nth_node(TargetEntry, rte->subquery->targetList, attno - 1);
+	type = exprType((Node *) col->expr);
+	if (type != TIMESTAMPTZOID && type != TIMESTAMPOID)
+		return;
+
+	var = makeVar(1, attno, type, exprTypmod((Node *) col->expr), InvalidOid, 0);
+	text = makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
+					 CStringGetTextDatum("UTC"), false, false);
+	tz = type == TIMESTAMPTZOID ? (Expr *) var :
+		(Expr *) makeFuncExpr(F_TIMEZONE_TEXT_TIMESTAMP, TIMESTAMPTZOID,
+							  list_make2(text, copyObject(var)), InvalidOid,
+							  DEFAULT_COLLATION_OID, COERCE_EXPLICIT_CALL);
+	text = makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
+					 CStringGetTextDatum("epoch"), false, false);
+	epoch = (Expr *) makeFuncExpr(type == TIMESTAMPTZOID ? F_DATE_PART_TEXT_TIMESTAMPTZ :
+								  F_DATE_PART_TEXT_TIMESTAMP, FLOAT8OID,
+								  list_make2(text, copyObject(var)), InvalidOid,
+								  DEFAULT_COLLATION_OID, COERCE_EXPLICIT_CALL);
+	finite = (Expr *) makeFuncExpr(type == TIMESTAMPTZOID ? F_ISFINITE_TIMESTAMPTZ :
+								   F_ISFINITE_TIMESTAMP, BOOLOID,
+								   list_make1(copyObject(var)), InvalidOid,
+								   InvalidOid, COERCE_EXPLICIT_CALL);
+	query->targetList =
+		lappend(query->targetList,
+				makeTargetEntry((Expr *) ae_time_agg(F_MIN_TIMESTAMPTZ, TIMESTAMPTZOID,
+													 tz, copyObject(finite)),
+								++resno, pstrdup("time_min"), false));
+	query->targetList =
+		lappend(query->targetList,
+				makeTargetEntry((Expr *) ae_time_agg(F_MAX_TIMESTAMPTZ, TIMESTAMPTZOID,
+													 copyObject(tz), copyObject(finite)),
+								++resno, pstrdup("time_max"), false));
+	query->targetList =
+		lappend(query->targetList,
+				makeTargetEntry((Expr *) ae_time_agg(F_SUM_FLOAT8, FLOAT8OID,
+													 epoch, copyObject(finite)),
+								++resno, pstrdup("time_sum"), false));
+	query->targetList =
+		lappend(query->targetList,
+				makeTargetEntry((Expr *) ae_time_agg(F_COUNT_, INT8OID, NULL, finite),
+								++resno, pstrdup("time_count"), false));
+	query->hasAggs = true;
+}
+
 /*
  * The query with its stream substituted, analyzed again (at prepare or at
  * a replan), turned into its partial aggregation: its shape must still be
@@ -345,6 +466,8 @@ ae_partialize(Query *query, const void *arg)
 	pgs_agg_partialize(query, &shape);
 	if (OidIsValid(pa->chain_stream))
 		(void) ae_filter_tids((Node *) query, (void *) &pa->chain_stream);
+	else if (pa->time_attno > 0)
+		ae_add_times(query, pa->time_attno);
 }
 
 /*
@@ -377,6 +500,10 @@ ae_prepare(const PgsQuery *q, AggPlans *p, PgsAggShape *shape, Oid state_relid,
 	p->partial_arg.chain_stream = q->dedup_columns != NIL ? q->stream_relid : InvalidOid;
 	p->partial_arg.chain_rti = rti;
 	p->partial_arg.chain_lower = lower;
+	/* the event times are read with the groups where batch.c wants them */
+	p->partial_arg.time_attno = q->event_time != NULL && q->nsides == 0 &&
+		rti == 0 && q->dedup_columns == NIL && !p->partial_out && !ae_merging ?
+		get_attnum(q->stream_relid, q->event_time) : 0;
 	p->complete = strcmp(q->output_mode, "complete") == 0;
 	p->append = strcmp(q->output_mode, "append") == 0;
 	p->session = shape->session;
@@ -440,6 +567,13 @@ ae_prepare(const PgsQuery *q, AggPlans *p, PgsAggShape *shape, Oid state_relid,
 		int			i = 1;
 
 		p->partial_desc = pgs_agg_rows_desc(shape, true, false);
+		if (p->partial != NULL)
+		{
+			CachedPlanSource *source = linitial(SPI_plan_get_plan_sources(p->partial));
+
+			p->times_read = source->resultDesc != NULL &&
+				source->resultDesc->natts == p->partial_desc->natts + AGG_TIME_COLS;
+		}
 		p->groups_desc = pgs_agg_rows_desc(shape, false, true);
 		p->nresults = list_length(shape->calls);
 		p->merge_types = palloc(sizeof(Oid) * (p->nresults + 1));
@@ -683,6 +817,118 @@ ae_run_one_off(const char *sql, ParamListInfo params, MemoryContext cxt)
 	return ts;
 }
 
+/*
+ * Where the partial statement's rows go: a tuplestore of partial_desc's
+ * rows; when the statement reads the event times too, the columns after
+ * the groups' are added up into "times" and not kept.
+ */
+typedef struct AggPartialReceiver
+{
+	DestReceiver pub;
+	Tuplestorestate *ts;
+	TupleDesc	desc;
+	PgsAggTimes *times;			/* or NULL */
+} AggPartialReceiver;
+
+static void
+ae_partial_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+	AggPartialReceiver *r = (AggPartialReceiver *) self;
+
+	if (typeinfo->natts != r->desc->natts + (r->times ? AGG_TIME_COLS : 0))
+		elog(ERROR, "the partial statement of a streaming aggregation gives %d columns, not %d",
+			 typeinfo->natts, r->desc->natts + (r->times ? AGG_TIME_COLS : 0));
+}
+
+static bool
+ae_partial_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	AggPartialReceiver *r = (AggPartialReceiver *) self;
+
+	slot_getallattrs(slot);
+	if (r->times != NULL)
+	{
+		int			c = r->desc->natts;
+		PgsAggTimes *t = r->times;
+		int64		n = DatumGetInt64(slot->tts_values[c + 3]);
+
+		/* a group's count is 0, and the rest NULL, without finite times */
+		if (!slot->tts_isnull[c + 3] && n > 0)
+		{
+			TimestampTz lo = DatumGetTimestampTz(slot->tts_values[c]);
+			TimestampTz hi = DatumGetTimestampTz(slot->tts_values[c + 1]);
+
+			if (t->count == 0 || lo < t->min)
+				t->min = lo;
+			if (t->count == 0 || hi > t->max)
+				t->max = hi;
+			t->sum += DatumGetFloat8(slot->tts_values[c + 2]);
+			t->count += n;
+		}
+	}
+	tuplestore_putvalues(r->ts, r->desc, slot->tts_values, slot->tts_isnull);
+	return true;
+}
+
+static void
+ae_partial_shutdown(DestReceiver *self)
+{
+}
+
+static void
+ae_partial_destroy(DestReceiver *self)
+{
+	pfree(self);
+}
+
+/*
+ * Run the partial statement (its saved plan, or "sql" analyzed now) into a
+ * new tuplestore in cxt; with p->times_read, its event times into p->times.
+ */
+static Tuplestorestate *
+ae_run_partial(AggPlans *p, const char *sql, ParamListInfo params,
+			   MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	AggPartialReceiver *dest = palloc0(sizeof(AggPartialReceiver));
+	SPIExecuteOptions opts = {0};
+	int			rc;
+	bool		pushed;
+
+	dest->pub.receiveSlot = ae_partial_receive;
+	dest->pub.rStartup = ae_partial_startup;
+	dest->pub.rShutdown = ae_partial_shutdown;
+	dest->pub.rDestroy = ae_partial_destroy;
+	dest->pub.mydest = DestNone;
+	dest->ts = tuplestore_begin_heap(false, false, work_mem);
+	dest->desc = p->partial_desc;
+	memset(&p->times, 0, sizeof(PgsAggTimes));
+	if (p->times_read)
+		dest->times = &p->times;
+	MemoryContextSwitchTo(old);
+	opts.params = params;
+	opts.dest = &dest->pub;
+	pushed = pgs_ensure_snapshot();
+	if (sql != NULL)
+		rc = SPI_execute_extended(sql, &opts);
+	else
+		rc = SPI_execute_plan_extended(p->partial, &opts);
+	if (pushed)
+		PopActiveSnapshot();
+	if (sql == NULL)
+		pgs_adopt_plan(p->partial);
+	if (rc < 0)
+		elog(ERROR, "statement of a streaming aggregation failed: %s",
+			 SPI_result_code_string(rc));
+	p->times.read = p->times_read;
+	{
+		Tuplestorestate *ts = dest->ts;
+
+		dest->pub.rDestroy(&dest->pub);
+		return ts;
+	}
+}
+
 /* step 1: the batch's groups with their partial states, as the owner */
 static Tuplestorestate *
 ae_partial(const PgsQuery *q, AggPlans *p, PgsBatchParams *params, Datum tids,
@@ -716,15 +962,15 @@ ae_partial(const PgsQuery *q, AggPlans *p, PgsBatchParams *params, Datum tids,
 	PG_TRY();
 	{
 		if (ae_one_off)
-			partial = ae_run_one_off(source->query_string,
+			partial = ae_run_partial(p, source->query_string,
 									 pgs_state_params(PGS_BATCH_NPARAMS, types,
 													  values, nulls),
 									 cxt);
 		else
-			partial = pgs_state_run_into(p->partial,
-										 pgs_state_params(chained ? AGG_TIDS_PARAM : PGS_BATCH_NPARAMS,
-														  types, values, nulls),
-										 cxt);
+			partial = ae_run_partial(p, NULL,
+									 pgs_state_params(chained ? AGG_TIDS_PARAM : PGS_BATCH_NPARAMS,
+													  types, values, nulls),
+									 cxt);
 	}
 	PG_FINALLY();
 	{
@@ -1060,6 +1306,7 @@ pgs_agg_execute_rows(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 	}
 	memset(result, 0, sizeof(PgsAggResult));
 	partial = ae_partial(q, p, params, tids, cxt, &result->input_rows);
+	result->times = p->times;
 	ae_fold(q, p, batch_id, partial, state_rows_before, watermarks, result, cxt);
 }
 
