@@ -25,6 +25,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/relation.h"
 #include "access/transam.h"
 #include "common/int.h"
@@ -305,9 +307,8 @@ batch_event_times(const PgsQuery *q, PgsBatchParams *params, PgsProgress *progre
 
 /*
  * The same figures from what the aggregation's partial statement read in
- * its own pass over the batch's rows (agg_exec.c): the average is the sum
- * of the epochs over their count, turned into a time as to_timestamp()
- * does.
+ * its own pass over the batch's rows (agg_exec.c): the average is their
+ * sum over their count, rounded to the microsecond as to_timestamp() does.
  */
 static void
 batch_event_times_read(const PgsQuery *q, const PgsAggTimes *t, PgsProgress *progress)
@@ -317,9 +318,7 @@ batch_event_times_read(const PgsQuery *q, const PgsAggTimes *t, PgsProgress *pro
 	{
 		progress->event_time_min = t->min;
 		progress->event_time_max = t->max;
-		progress->event_time_avg =
-			DatumGetTimestampTz(DirectFunctionCall1(float8_timestamptz,
-													Float8GetDatum(t->sum / (double) t->count)));
+		progress->event_time_avg = (TimestampTz) rint(t->sum / (double) t->count);
 	}
 	batch_next_watermark(q, progress);
 }

@@ -24,7 +24,6 @@
 #include "postgres.h"
 
 #include "catalog/pg_aggregate_d.h"
-#include "catalog/pg_collation_d.h"
 #include "catalog/pg_operator_d.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
@@ -371,9 +370,13 @@ ae_time_agg(Oid fnoid, Oid type, Expr *arg, Expr *filter)
  * figures add up to the batch's: the query reads the stream's rows alone
  * (its only FROM item is the substituted stream, a security barrier
  * subquery, which a query's own text cannot write), with no WHERE and no
- * grouping sets or set-returning functions that drop or repeat rows.  The
- * expressions are those of the separate read, by their fixed oids, and run
- * as the owner with the statement.
+ * grouping sets or set-returning functions that drop or repeat rows.
+ *
+ * Per row this must cost little: min and max of the column's own type, and
+ * the sum of its microseconds (a timestamp and a timestamptz are both an
+ * int64 of them since 2000-01-01, a timestamp read as UTC, which the int8
+ * relabelling gives without a call), as float8; each over the finite times
+ * only.  The functions are built-in ones named by oid.
  */
 static void
 ae_add_times(Query *query, AttrNumber attno)
@@ -382,10 +385,9 @@ ae_add_times(Query *query, AttrNumber attno)
 	TargetEntry *col;
 	Oid			type;
 	Var		   *var;
-	Expr	   *tz;
-	Expr	   *epoch;
+	Expr	   *usecs;
 	Expr	   *finite;
-	Const	   *text;
+	bool		tz;
 	AttrNumber	resno = list_length(query->targetList);
 
 	if (list_length(query->rtable) != 1 ||
@@ -403,38 +405,33 @@ ae_add_times(Query *query, AttrNumber attno)
 	type = exprType((Node *) col->expr);
 	if (type != TIMESTAMPTZOID && type != TIMESTAMPOID)
 		return;
+	tz = type == TIMESTAMPTZOID;
 
 	var = makeVar(1, attno, type, exprTypmod((Node *) col->expr), InvalidOid, 0);
-	text = makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
-					 CStringGetTextDatum("UTC"), false, false);
-	tz = type == TIMESTAMPTZOID ? (Expr *) var :
-		(Expr *) makeFuncExpr(F_TIMEZONE_TEXT_TIMESTAMP, TIMESTAMPTZOID,
-							  list_make2(text, copyObject(var)), InvalidOid,
-							  DEFAULT_COLLATION_OID, COERCE_EXPLICIT_CALL);
-	text = makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1,
-					 CStringGetTextDatum("epoch"), false, false);
-	epoch = (Expr *) makeFuncExpr(type == TIMESTAMPTZOID ? F_DATE_PART_TEXT_TIMESTAMPTZ :
-								  F_DATE_PART_TEXT_TIMESTAMP, FLOAT8OID,
-								  list_make2(text, copyObject(var)), InvalidOid,
-								  DEFAULT_COLLATION_OID, COERCE_EXPLICIT_CALL);
-	finite = (Expr *) makeFuncExpr(type == TIMESTAMPTZOID ? F_ISFINITE_TIMESTAMPTZ :
-								   F_ISFINITE_TIMESTAMP, BOOLOID,
-								   list_make1(copyObject(var)), InvalidOid,
+	usecs = (Expr *) makeFuncExpr(F_FLOAT8_INT8, FLOAT8OID,
+								  list_make1(makeRelabelType((Expr *) copyObject(var),
+															 INT8OID, -1, InvalidOid,
+															 COERCE_IMPLICIT_CAST)),
+								  InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	finite = (Expr *) makeFuncExpr(tz ? F_ISFINITE_TIMESTAMPTZ : F_ISFINITE_TIMESTAMP,
+								   BOOLOID, list_make1(copyObject(var)), InvalidOid,
 								   InvalidOid, COERCE_EXPLICIT_CALL);
 	query->targetList =
 		lappend(query->targetList,
-				makeTargetEntry((Expr *) ae_time_agg(F_MIN_TIMESTAMPTZ, TIMESTAMPTZOID,
-													 tz, copyObject(finite)),
+				makeTargetEntry((Expr *) ae_time_agg(tz ? F_MIN_TIMESTAMPTZ : F_MIN_TIMESTAMP,
+													 type, (Expr *) var,
+													 copyObject(finite)),
 								++resno, pstrdup("time_min"), false));
 	query->targetList =
 		lappend(query->targetList,
-				makeTargetEntry((Expr *) ae_time_agg(F_MAX_TIMESTAMPTZ, TIMESTAMPTZOID,
-													 copyObject(tz), copyObject(finite)),
+				makeTargetEntry((Expr *) ae_time_agg(tz ? F_MAX_TIMESTAMPTZ : F_MAX_TIMESTAMP,
+													 type, (Expr *) copyObject(var),
+													 copyObject(finite)),
 								++resno, pstrdup("time_max"), false));
 	query->targetList =
 		lappend(query->targetList,
 				makeTargetEntry((Expr *) ae_time_agg(F_SUM_FLOAT8, FLOAT8OID,
-													 epoch, copyObject(finite)),
+													 usecs, copyObject(finite)),
 								++resno, pstrdup("time_sum"), false));
 	query->targetList =
 		lappend(query->targetList,

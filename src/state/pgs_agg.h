@@ -109,7 +109,7 @@ struct PgsBatchParams;
  * The event times of a batch's rows, when its partial aggregation read them
  * in the same pass (read): the count of the finite ones, their least and
  * greatest (a timestamp without time zone taken as UTC) and the sum of
- * their epochs in seconds.
+ * their microseconds since 2000-01-01.
  */
 typedef struct PgsAggTimes
 {
