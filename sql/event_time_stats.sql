@@ -100,6 +100,31 @@ SELECT name, watermark,
        watermark = (SELECT max(t) FROM evs) - interval '10 minutes' AS watermark_ok
   FROM stream.queries WHERE name LIKE 'stats\_%' ORDER BY name;
 
+-- infinite event times, which the statistics leave out: grouped by the time
+-- itself, each is a group of its own
+CREATE TABLE evi (k int, t timestamptz);
+SELECT stream.create_stream('evi');
+SELECT stream.start_query('stats_by_time',
+    $$SELECT t, count(*) AS n FROM evi GROUP BY t$$, 'stats_by_time',
+    output_mode => 'update', event_time => 't', watermark => '10 minutes',
+    trigger => '1 hour') > 0 AS started;
+INSERT INTO evi VALUES (1, '2026-03-01 12:00:00.5'), (2, 'infinity'), (3, '-infinity'),
+    (4, NULL), (5, '2026-03-01 12:20:00.25'), (6, '2026-03-01 12:07:13.125');
+CALL stream.process_all_available('stats_by_time');
+INSERT INTO evi VALUES (7, '2026-03-01 12:30'), (8, '2026-03-01 12:29:59.75');
+CALL stream.process_all_available('stats_by_time');
+SELECT p.batch_id, p.input_rows, p.event_time_min, p.event_time_max, p.event_time_avg,
+       p.watermark,
+       p.event_time_min = r.lo AND p.event_time_max = r.hi AND p.event_time_avg = r.av AS ok
+  FROM stream.progress p,
+       LATERAL (SELECT min(t) AS lo, max(t) AS hi,
+                       to_timestamp(avg(date_part('epoch', t))) AS av
+                  FROM evi WHERE isfinite(t)
+                   AND k BETWEEN CASE p.batch_id WHEN 1 THEN 1 ELSE 7 END
+                             AND CASE p.batch_id WHEN 1 THEN 6 ELSE 8 END) r
+ WHERE p.query = 'stats_by_time' AND p.input_rows > 0 ORDER BY p.batch_id;
+SELECT watermark FROM stream.queries WHERE name = 'stats_by_time';
+
 -- one read of the batch's blocks: the same aggregation with a WHERE (which
 -- reads the event times in a pass of their own) reads them twice
 CREATE TABLE evb (k int, t timestamptz) WITH (autovacuum_enabled = false);
@@ -129,7 +154,8 @@ SELECT query, input_rows, event_time_min, event_time_max, watermark
   FROM stream.progress WHERE query IN ('once', 'twice') ORDER BY query;
 
 SELECT stream.drop_query(name) FROM stream.queries
- WHERE name IN ('stats_append', 'stats_update', 'stats_where', 'stats_local', 'once', 'twice')
+ WHERE name IN ('stats_append', 'stats_update', 'stats_where', 'stats_local', 'stats_by_time',
+                'once', 'twice')
  ORDER BY name;
 DROP VIEW stats_check;
 DROP PROCEDURE run_stats();

@@ -33,6 +33,7 @@
 #include "nodes/nodeFuncs.h"
 #include "parser/analyze.h"
 #include "parser/parser.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
@@ -78,10 +79,10 @@ typedef struct AggPartialArg
 
 /*
  * The columns the partial statement gives after its groups when it reads
- * the event times too: per group, min and max of the finite event times
- * (as timestamptz), the sum of their epochs and their count.
+ * the event times too (ae_add_times): per group, min and max of the event
+ * times, and avg's state of their microseconds.
  */
-#define AGG_TIME_COLS	4
+#define AGG_TIME_COLS	3
 
 typedef struct AggPlans
 {
@@ -335,24 +336,22 @@ ae_filter_tids(Node *node, void *arg)
 	return expression_tree_walker(node, ae_filter_tids, arg);
 }
 
-/* one aggregate of the event times, in its partial form (its state) */
+/*
+ * One aggregate of the event times over arg, in its partial form: its
+ * state, of type "state"
+ */
 static Aggref *
-ae_time_agg(Oid fnoid, Oid type, Expr *arg, Expr *filter)
+ae_time_agg(Oid fnoid, Oid state, Oid argtype, Expr *arg)
 {
 	Aggref	   *a = makeNode(Aggref);
 
 	a->aggfnoid = fnoid;
-	a->aggtype = type;
-	a->aggtranstype = type;
+	a->aggtype = state;
+	a->aggtranstype = state;
 	a->aggcollid = InvalidOid;
 	a->inputcollid = InvalidOid;
-	if (arg != NULL)
-	{
-		a->aggargtypes = list_make1_oid(exprType((Node *) arg));
-		a->args = list_make1(makeTargetEntry(arg, 1, NULL, false));
-	}
-	a->aggstar = arg == NULL;
-	a->aggfilter = filter;
+	a->aggargtypes = list_make1_oid(argtype);
+	a->args = list_make1(makeTargetEntry(arg, 1, NULL, false));
 	a->aggkind = AGGKIND_NORMAL;
 	a->agglevelsup = 0;
 	a->aggsplit = AGGSPLIT_INITIAL_SERIAL;
@@ -372,11 +371,14 @@ ae_time_agg(Oid fnoid, Oid type, Expr *arg, Expr *filter)
  * subquery, which a query's own text cannot write), with no WHERE and no
  * grouping sets or set-returning functions that drop or repeat rows.
  *
- * Per row this must cost little: min and max of the column's own type, and
- * the sum of its microseconds (a timestamp and a timestamptz are both an
- * int64 of them since 2000-01-01, a timestamp read as UTC, which the int8
- * relabelling gives without a call), as float8; each over the finite times
- * only.  The functions are built-in ones named by oid.
+ * Per row this must cost little, three aggregates without a filter: min and
+ * max of the column's own type, and avg's state (count and sum) of its
+ * microseconds (a timestamp and a timestamptz are both an int64 of them
+ * since 2000-01-01, a timestamp read as UTC, which the int8 relabelling
+ * gives without a call) as float8.  The separate read counts finite times
+ * only: a group whose least or greatest time is infinite makes the batch
+ * fall back to it (ae_partial_receive).  The functions are built-in ones
+ * named by oid.
  */
 static void
 ae_add_times(Query *query, AttrNumber attno)
@@ -386,7 +388,6 @@ ae_add_times(Query *query, AttrNumber attno)
 	Oid			type;
 	Var		   *var;
 	Expr	   *usecs;
-	Expr	   *finite;
 	bool		tz;
 	AttrNumber	resno = list_length(query->targetList);
 
@@ -413,30 +414,21 @@ ae_add_times(Query *query, AttrNumber attno)
 															 INT8OID, -1, InvalidOid,
 															 COERCE_IMPLICIT_CAST)),
 								  InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
-	finite = (Expr *) makeFuncExpr(tz ? F_ISFINITE_TIMESTAMPTZ : F_ISFINITE_TIMESTAMP,
-								   BOOLOID, list_make1(copyObject(var)), InvalidOid,
-								   InvalidOid, COERCE_EXPLICIT_CALL);
 	query->targetList =
 		lappend(query->targetList,
 				makeTargetEntry((Expr *) ae_time_agg(tz ? F_MIN_TIMESTAMPTZ : F_MIN_TIMESTAMP,
-													 type, (Expr *) var,
-													 copyObject(finite)),
+													 type, type, (Expr *) var),
 								++resno, pstrdup("time_min"), false));
 	query->targetList =
 		lappend(query->targetList,
 				makeTargetEntry((Expr *) ae_time_agg(tz ? F_MAX_TIMESTAMPTZ : F_MAX_TIMESTAMP,
-													 type, (Expr *) copyObject(var),
-													 copyObject(finite)),
+													 type, type, (Expr *) copyObject(var)),
 								++resno, pstrdup("time_max"), false));
 	query->targetList =
 		lappend(query->targetList,
-				makeTargetEntry((Expr *) ae_time_agg(F_SUM_FLOAT8, FLOAT8OID,
-													 usecs, copyObject(finite)),
-								++resno, pstrdup("time_sum"), false));
-	query->targetList =
-		lappend(query->targetList,
-				makeTargetEntry((Expr *) ae_time_agg(F_COUNT_, INT8OID, NULL, finite),
-								++resno, pstrdup("time_count"), false));
+				makeTargetEntry((Expr *) ae_time_agg(F_AVG_FLOAT8, FLOAT8ARRAYOID,
+													 FLOAT8OID, usecs),
+								++resno, pstrdup("time_avg"), false));
 	query->hasAggs = true;
 }
 
@@ -817,7 +809,8 @@ ae_run_one_off(const char *sql, ParamListInfo params, MemoryContext cxt)
 /*
  * Where the partial statement's rows go: a tuplestore of partial_desc's
  * rows; when the statement reads the event times too, the columns after
- * the groups' are added up into "times" and not kept.
+ * the groups' are added up into "times" and not kept.  A group without an
+ * event time has NULL for them.
  */
 typedef struct AggPartialReceiver
 {
@@ -843,25 +836,25 @@ ae_partial_receive(TupleTableSlot *slot, DestReceiver *self)
 	AggPartialReceiver *r = (AggPartialReceiver *) self;
 
 	slot_getallattrs(slot);
-	if (r->times != NULL)
+	if (r->times != NULL && !slot->tts_isnull[r->desc->natts])
 	{
 		int			c = r->desc->natts;
 		PgsAggTimes *t = r->times;
-		int64		n = DatumGetInt64(slot->tts_values[c + 3]);
+		TimestampTz lo = DatumGetTimestampTz(slot->tts_values[c]);
+		TimestampTz hi = DatumGetTimestampTz(slot->tts_values[c + 1]);
+		ArrayType  *state = DatumGetArrayTypeP(slot->tts_values[c + 2]);
 
-		/* a group's count is 0, and the rest NULL, without finite times */
-		if (!slot->tts_isnull[c + 3] && n > 0)
-		{
-			TimestampTz lo = DatumGetTimestampTz(slot->tts_values[c]);
-			TimestampTz hi = DatumGetTimestampTz(slot->tts_values[c + 1]);
-
-			if (t->count == 0 || lo < t->min)
-				t->min = lo;
-			if (t->count == 0 || hi > t->max)
-				t->max = hi;
-			t->sum += DatumGetFloat8(slot->tts_values[c + 2]);
-			t->count += n;
-		}
+		if (ARR_NDIM(state) != 1 || ARR_DIMS(state)[0] != 3 || ARR_HASNULL(state) ||
+			ARR_ELEMTYPE(state) != FLOAT8OID)
+			elog(ERROR, "the event times of a streaming aggregation's group are not avg's state");
+		if (TIMESTAMP_NOT_FINITE(lo) || TIMESTAMP_NOT_FINITE(hi))
+			t->infinite = true;
+		if (t->count == 0 || lo < t->min)
+			t->min = lo;
+		if (t->count == 0 || hi > t->max)
+			t->max = hi;
+		t->count += (int64) ((float8 *) ARR_DATA_PTR(state))[0];
+		t->sum += ((float8 *) ARR_DATA_PTR(state))[1];
 	}
 	tuplestore_putvalues(r->ts, r->desc, slot->tts_values, slot->tts_isnull);
 	return true;
@@ -917,7 +910,8 @@ ae_run_partial(AggPlans *p, const char *sql, ParamListInfo params,
 	if (rc < 0)
 		elog(ERROR, "statement of a streaming aggregation failed: %s",
 			 SPI_result_code_string(rc));
-	p->times.read = p->times_read;
+	/* infinite times: the separate read, which leaves them out, gives them */
+	p->times.read = p->times_read && !p->times.infinite;
 	{
 		Tuplestorestate *ts = dest->ts;
 

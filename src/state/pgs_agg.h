@@ -107,13 +107,14 @@ struct PgsBatchParams;
 
 /*
  * The event times of a batch's rows, when its partial aggregation read them
- * in the same pass (read): the count of the finite ones, their least and
- * greatest (a timestamp without time zone taken as UTC) and the sum of
- * their microseconds since 2000-01-01.
+ * in the same pass (read): their count, their least and greatest (a
+ * timestamp without time zone taken as UTC) and the sum of their
+ * microseconds since 2000-01-01; not read when one is infinite (infinite).
  */
 typedef struct PgsAggTimes
 {
 	bool		read;
+	bool		infinite;
 	int64		count;
 	TimestampTz min;
 	TimestampTz max;
