@@ -159,3 +159,6 @@ SELECT stream.drop_query(name) FROM stream.queries
  ORDER BY name;
 DROP VIEW stats_check;
 DROP PROCEDURE run_stats();
+SELECT stream.drop_stream(s) FROM unnest(ARRAY['evs', 'evl', 'evi', 'evb']) s;
+DROP TABLE evs, evl, evi, evb, stats_append, stats_update, stats_where, stats_local,
+    stats_by_time, once, twice;
