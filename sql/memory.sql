@@ -55,11 +55,12 @@ DROP TABLE pc_s, pc_out;
 -- every statement a backend keeps for its queries is under one memory
 -- context, "pg_streaming plans": batch and aggregation statements, and the
 -- owner statements that read a stream for a query; a dropped query's owner
--- statements go with it
+-- statements go with it (the queries have a WHERE, so that they read their
+-- batch's event times in an owner statement of its own)
 CREATE TABLE pm_s (k int, t timestamptz);
 SELECT stream.create_stream('pm_s');
 INSERT INTO pm_s VALUES (1, '2026-01-01 00:00:00+00');
-SELECT stream.start_query('pm_live', $q$SELECT stream.tumble(t, '10 minutes') AS w, count(*) AS n FROM pm_s GROUP BY 1$q$,
+SELECT stream.start_query('pm_live', $q$SELECT stream.tumble(t, '10 minutes') AS w, count(*) AS n FROM pm_s WHERE k > 0 GROUP BY 1$q$,
                           'pm_live_out', output_mode => 'update', event_time => 't',
                           watermark => '1 minute') > 0 AS started;
 CALL stream.process_all_available('pm_live');
@@ -78,7 +79,7 @@ SELECT count(*) > 0 AS catalog_statements_inside FROM pg_backend_memory_contexts
 DO $$
 BEGIN
     FOR i IN 1..10 LOOP
-        PERFORM stream.start_query('pm_' || i, $q$SELECT stream.tumble(t, '10 minutes') AS w, count(*) AS n FROM pm_s GROUP BY 1$q$,
+        PERFORM stream.start_query('pm_' || i, $q$SELECT stream.tumble(t, '10 minutes') AS w, count(*) AS n FROM pm_s WHERE k > 0 GROUP BY 1$q$,
                                    'pm_out_' || i, output_mode => 'update', event_time => 't',
                                    watermark => '1 minute');
     END LOOP;

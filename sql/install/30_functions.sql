@@ -10,6 +10,13 @@ LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE COST 0.0001;
 COMMENT ON FUNCTION stream._batch_member(xid8, tid, xid8, xid8, pg_snapshot, xid8[], xid8, bigint, xid8, bigint) IS
 'internal: is this row, of this transaction, in the batch being run (and count it)';
 
+CREATE FUNCTION stream._batch_member(xid8, tid, bytea)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'stream_batch_member_packed'
+LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE COST 0.0001;
+COMMENT ON FUNCTION stream._batch_member(xid8, tid, bytea) IS
+'internal: is this row, of this transaction, in the batch whose boundaries the bytea packs (and count it)';
+
 CREATE FUNCTION stream._join_mark(tid, tid)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'stream_join_mark'

@@ -98,6 +98,7 @@ extern List *pgs_catalog_busy_tables(MemoryContext cxt);
 #define PGS_CATALOG_0_7		PGS_CATALOG_VERSION(0, 7)	/* joins between streams */
 #define PGS_CATALOG_0_8		PGS_CATALOG_VERSION(0, 8)	/* a join detached per stream */
 #define PGS_CATALOG_0_9		PGS_CATALOG_VERSION(0, 9)	/* distributed queries */
+#define PGS_CATALOG_0_10	PGS_CATALOG_VERSION(0, 10)	/* a packed batch predicate */
 
 extern int	pgs_catalog_version(void);
 extern void pgs_catalog_require(int version, const char *what);
@@ -126,6 +127,13 @@ static inline bool
 pgs_catalog_has_joins(void)
 {
 	return pgs_catalog_version() >= PGS_CATALOG_0_7;
+}
+
+/* stream._batch_member(xid8, tid, bytea), the batch's boundaries packed */
+static inline bool
+pgs_catalog_packs_boundaries(void)
+{
+	return pgs_catalog_version() >= PGS_CATALOG_0_10;
 }
 
 #endif							/* PGS_CATALOG_H */

@@ -25,6 +25,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/relation.h"
 #include "access/transam.h"
 #include "common/int.h"
@@ -252,6 +254,22 @@ batch_get_plan(const PgsQuery *q)
 }
 
 /*
+ * The watermark the next batch will have: the latest event time seen less
+ * the delay, never moving back.
+ */
+static void
+batch_next_watermark(const PgsQuery *q, PgsProgress *progress)
+{
+	PgsWatermarks *w = &progress->watermarks;
+
+	progress->next_null = w->watermark_null;
+	progress->next_watermark = w->watermark;
+	if (!progress->times_null)
+		pgs_watermark_advance(&progress->next_null, &progress->next_watermark,
+							  progress->event_time_max, q->watermark_usecs);
+}
+
+/*
  * The event times of the batch's rows, as the owner (Spark's eventTime
  * statistics), and the watermark the next batch will have: the latest
  * event time seen less the delay, never moving back.  A timestamp without
@@ -266,7 +284,6 @@ batch_event_times(const PgsQuery *q, PgsBatchParams *params, PgsProgress *progre
 										get_attnum(q->stream_relid, q->event_time)) == TIMESTAMPTZOID;
 	char	   *as_tz = with_zone ? col : psprintf("pg_catalog.timezone('UTC', %s)", col);
 	bool		isnull;
-	PgsWatermarks *w = &progress->watermarks;
 
 	pgs_owner_begin(&acc, q->owner, BATCH_SCAN_SEARCH_PATH);
 	/* a snapshot of its own, as in batch_scan */
@@ -285,11 +302,25 @@ batch_event_times(const PgsQuery *q, PgsBatchParams *params, PgsProgress *progre
 	progress->event_time_avg = DatumGetTimestampTz(pgs_result_datum(0, 3, &isnull));
 	pgs_owner_end(&acc);
 
-	progress->next_null = w->watermark_null;
-	progress->next_watermark = w->watermark;
+	batch_next_watermark(q, progress);
+}
+
+/*
+ * The same figures from what the aggregation's partial statement read in
+ * its own pass over the batch's rows (agg_exec.c): the average is their
+ * sum over their count, rounded to the microsecond as to_timestamp() does.
+ */
+static void
+batch_event_times_read(const PgsQuery *q, const PgsAggTimes *t, PgsProgress *progress)
+{
+	progress->times_null = t->count == 0;
 	if (!progress->times_null)
-		pgs_watermark_advance(&progress->next_null, &progress->next_watermark,
-							  progress->event_time_max, q->watermark_usecs);
+	{
+		progress->event_time_min = t->min;
+		progress->event_time_max = t->max;
+		progress->event_time_avg = (TimestampTz) rint(t->sum / (double) t->count);
+	}
+	batch_next_watermark(q, progress);
 }
 
 /*
@@ -369,7 +400,13 @@ batch_execute_query(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 
 		(void) batch_get_plan(q);	/* checks the target, drops stale plans */
 		before = pgs_checkpoint_state_rows(q->query_id);
-		if (q->event_time)
+		/*
+		 * The event times: before the run for deduplication and a shard's
+		 * partial groups; an aggregation reads them with its groups
+		 * (agg_exec.c), or where it cannot, in a pass of their own after them.
+		 */
+		if (q->event_time &&
+			(q->dedup_columns != NIL || strcmp(q->output_mode, "partial") == 0))
 		{
 			(void) pgs_phase_switch(PGS_PHASE_READ);
 			batch_event_times(q, params, progress);
@@ -386,8 +423,19 @@ batch_execute_query(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 		if (q->dedup_columns != NIL)
 			pgs_dedup_execute(q, batch_id, params, &progress->watermarks, &r);
 		else
+		{
 			pgs_agg_execute(q, batch_id, params, before,
 							q->event_time ? &progress->watermarks : NULL, &r);
+			if (q->event_time && r.times.read)
+				batch_event_times_read(q, &r.times, progress);
+			else if (q->event_time)
+			{
+				PgsPhase	phase = pgs_phase_switch(PGS_PHASE_READ);
+
+				batch_event_times(q, params, progress);
+				(void) pgs_phase_switch(phase);
+			}
+		}
 		progress->input_rows = r.input_rows;
 		progress->has_state = true;
 		progress->state_rows = before + r.groups_added - r.evicted;

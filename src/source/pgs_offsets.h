@@ -24,7 +24,7 @@
 #include "common/pgs_snapshot.h"
 
 /* number of parameters of the batch predicate (see predicate.c) */
-#define PGS_BATCH_NPARAMS	12
+#define PGS_BATCH_NPARAMS	13
 
 /* the predicate parameters that select one batch's rows */
 typedef struct PgsBatchParams

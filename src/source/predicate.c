@@ -20,9 +20,11 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/xid8.h"
 
+#include "catalog/pgs_catalog.h"
 #include "catalog/pgs_checkpoint.h"
 #include "common/pgs_common.h"
 #include "source/pgs_offsets.h"
@@ -30,6 +32,7 @@
 
 PG_FUNCTION_INFO_V1(stream_batch_member);
 PG_FUNCTION_INFO_V1(stream_batch_member_split);
+PG_FUNCTION_INFO_V1(stream_batch_member_packed);
 
 /* rows of the current batch seen by the batch predicate */
 int64		pgs_batch_input_rows = 0;
@@ -60,8 +63,29 @@ Oid			pgs_batch_param_types[PGS_BATCH_NPARAMS] = {
 	INT8OID,					/* $9 where hi splits $5 */
 	TIDOID,						/* $10 the first tid past them */
 	TIDOID,						/* $11 the first tid of a second range of blocks */
-	TIDOID						/* $12 the first tid past it */
+	TIDOID,						/* $12 the first tid past it */
+	BYTEAOID					/* $13 $1 to $9 packed (PredPacked) */
 };
+
+/*
+ * The batch's boundaries as one parameter (catalog 0.10 on), which the
+ * predicate decodes on its first row: the per-row cost of a parameter is
+ * its evaluation, and the predicate runs on every row of the batch.  xids
+ * holds hi's running xids, ascending, then those of part (b).
+ */
+typedef struct PredPacked
+{
+	uint64		lo_xmax;
+	uint64		hi_xmax;
+	uint64		hi_xmin;
+	uint64		lo_split;		/* 0, or the transaction lo splits */
+	uint64		hi_split;
+	uint32		lo_split_block;
+	uint32		hi_split_block;
+	uint32		nxip;
+	uint32		nb;
+	uint64		xids[FLEXIBLE_ARRAY_MEMBER];
+} PredPacked;
 
 static Datum
 pred_tid(int64 block)
@@ -169,6 +193,31 @@ pgs_batch_params(const PgsBoundary *lo, const PgsBoundary *hi_boundary,
 	params->values[9] = pred_tid(ranges[0].end);
 	params->values[10] = pred_tid(nranges > 1 ? ranges[1].first : 0);
 	params->values[11] = pred_tid(nranges > 1 ? ranges[1].end : 0);
+	{
+		Size		len = offsetof(PredPacked, xids) +
+			sizeof(uint64) * (hi.nxip + nelems);
+		bytea	   *b = palloc0(VARHDRSZ + len);
+		PredPacked *pk = (PredPacked *) VARDATA(b);
+
+		SET_VARSIZE(b, VARHDRSZ + len);
+		pk->lo_xmax = los.xmax;
+		pk->hi_xmax = hi.xmax;
+		pk->hi_xmin = hi.xmin;
+		pk->lo_split = lo_split ? U64FromFullTransactionId(lo->split_xid) : 0;
+		pk->hi_split = hi_split ? U64FromFullTransactionId(hi_boundary->split_xid) : 0;
+		/* as the predicate that takes them one by one reads $8 and $9 */
+		pk->lo_split_block = (BlockNumber) Min(lo_split ? lo->split_block : 0,
+											   MaxBlockNumber);
+		pk->hi_split_block = (BlockNumber) Min(hi_split ? hi_boundary->split_block : 0,
+											   MaxBlockNumber);
+		pk->nxip = hi.nxip;
+		pk->nb = nelems;
+		for (i = 0; i < hi.nxip; i++)
+			pk->xids[i] = hi.xip[i];
+		for (i = 0; i < nelems; i++)
+			pk->xids[hi.nxip + i] = U64FromFullTransactionId(DatumGetFullTransactionId(elems[i]));
+		params->values[12] = PointerGetDatum(b);
+	}
 	memset(params->nulls, ' ', sizeof(params->nulls));
 }
 
@@ -182,8 +231,10 @@ pred_stream_name(Oid stream_relid)
 /*
  * WHERE clause of one branch of the batch's rows: the blocks of one range,
  * and the batch predicate, with the rows of a split transaction on the
- * batch's side of each boundary.  A catalog not yet updated to splitting
- * boundaries has the member function without them.
+ * batch's side of each boundary.  From catalog 0.10 on, the member
+ * function takes the boundaries packed in one parameter; before, one by
+ * one, and a catalog not yet updated to splitting boundaries has the
+ * member function without them.
  */
 static void
 pred_append_branch(StringInfo buf, const char *select_list, Oid stream_relid,
@@ -194,7 +245,10 @@ pred_append_branch(StringInfo buf, const char *select_list, Oid stream_relid,
 					 " AND s.ctid OPERATOR(pg_catalog.<) $%d",
 					 select_list, pred_stream_name(stream_relid),
 					 base + from_param, base + to_param);
-	if (pgs_catalog_splits())
+	if (pgs_catalog_packs_boundaries())
+		appendStringInfo(buf, " AND stream._batch_member(s." PGS_XID_COLUMN
+						 ", s.ctid, $%d)", base + 13);
+	else if (pgs_catalog_splits())
 		appendStringInfo(buf, " AND stream._batch_member(s." PGS_XID_COLUMN
 						 ", s.ctid, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)",
 						 base + 1, base + 2, base + 3, base + 6, base + 4,
@@ -355,6 +409,10 @@ typedef struct MemberState
 	BlockNumber lo_split_block;
 	uint64		hi_split;
 	BlockNumber hi_split_block;
+	/* the verdict on the latest transaction seen, not a split one */
+	bool		have_last;
+	uint64		last_xid;
+	bool		last_member;
 } MemberState;
 
 static MemberState *
@@ -413,6 +471,47 @@ stream_batch_member(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Is the row at tid, written by transaction x, part of the batch?  A split
+ * transaction is listed as running in the snapshot that splits it; its
+ * rows before the split block are on the earlier side.  Rows of one
+ * transaction come together, so the verdict on the latest other one is
+ * kept.  Counts the rows it accepts, and keeps the latest.
+ */
+static inline bool
+member_row(MemberState *st, uint64 x, ItemPointer tid)
+{
+	BlockNumber blk = ItemPointerGetBlockNumber(tid);
+	bool		member;
+
+	if (st->hi_split != 0 && x == st->hi_split)
+		member = blk < st->hi_split_block &&
+			(x != st->lo_split || blk >= st->lo_split_block);
+	else if (st->lo_split != 0 && x == st->lo_split)
+		member = member_of(st, x) && blk >= st->lo_split_block;
+	else
+	{
+		if (!st->have_last || x != st->last_xid)
+		{
+			st->last_member = member_of(st, x);
+			st->last_xid = x;
+			st->have_last = true;
+		}
+		member = st->last_member;
+	}
+	if (member && pred_filter != NULL)
+		member = pred_filter_exclude ==
+			(pred_filter_n == 0 ||
+			 bsearch(tid, pred_filter, pred_filter_n,
+					 sizeof(ItemPointerData), pred_cmp_tid) == NULL);
+	if (member)
+	{
+		pgs_batch_input_rows++;
+		ItemPointerCopy(tid, &pgs_batch_last_row);
+	}
+	return member;
+}
+
+/*
  * stream._batch_member(xid, tid, xmax(lo), xmax(hi), hi, part (b) xids,
  * lo's split xid, its block, hi's split xid, its block): is the row at tid,
  * written by transaction xid, part of the batch?  A split transaction is
@@ -424,10 +523,7 @@ stream_batch_member(PG_FUNCTION_ARGS)
 Datum
 stream_batch_member_split(PG_FUNCTION_ARGS)
 {
-	uint64		x = U64FromFullTransactionId(PG_GETARG_FULLTRANSACTIONID(0));
-	BlockNumber blk = ItemPointerGetBlockNumber((ItemPointer) PG_GETARG_POINTER(1));
 	MemberState *st = (MemberState *) fcinfo->flinfo->fn_extra;
-	bool		member;
 
 	if (st == NULL)
 	{
@@ -437,22 +533,76 @@ stream_batch_member_split(PG_FUNCTION_ARGS)
 		st->hi_split = U64FromFullTransactionId(PG_GETARG_FULLTRANSACTIONID(8));
 		st->hi_split_block = (BlockNumber) Min(PG_GETARG_INT64(9), MaxBlockNumber);
 	}
+	PG_RETURN_BOOL(member_row(st, U64FromFullTransactionId(PG_GETARG_FULLTRANSACTIONID(0)),
+							  (ItemPointer) PG_GETARG_POINTER(1)));
+}
 
-	if (st->hi_split != 0 && x == st->hi_split)
-		member = blk < st->hi_split_block &&
-			(x != st->lo_split || blk >= st->lo_split_block);
-	else
-		member = member_of(st, x) &&
-			(st->lo_split == 0 || x != st->lo_split || blk >= st->lo_split_block);
-	if (member && pred_filter != NULL)
-		member = pred_filter_exclude ==
-			(pred_filter_n == 0 ||
-			 bsearch(PG_GETARG_POINTER(1), pred_filter, pred_filter_n,
-					 sizeof(ItemPointerData), pred_cmp_tid) == NULL);
-	if (member)
-	{
-		pgs_batch_input_rows++;
-		ItemPointerCopy((ItemPointer) PG_GETARG_POINTER(1), &pgs_batch_last_row);
-	}
-	PG_RETURN_BOOL(member);
+/*
+ * The batch's boundaries from their packed form (pgs_batch_params), checked
+ * against its length: anybody may call the function with any bytea.
+ */
+static MemberState *
+member_unpack(FunctionCallInfo fcinfo)
+{
+	bytea	   *b = PG_GETARG_BYTEA_PP(2);
+	Size		len = VARSIZE_ANY_EXHDR(b);
+	PredPacked	head;
+	MemberState *st;
+	MemoryContext old;
+
+	if (len < offsetof(PredPacked, xids))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid batch boundaries"),
+				 errdetail_plural("The boundaries are %zu byte long, shorter than their header.",
+								  "The boundaries are %zu bytes long, shorter than their header.",
+								  len, len)));
+	memcpy(&head, VARDATA_ANY(b), offsetof(PredPacked, xids));
+	if (head.nxip > MaxAllocSize / sizeof(uint64) ||
+		head.nb > MaxAllocSize / sizeof(uint64) ||
+		len != offsetof(PredPacked, xids) + sizeof(uint64) * ((Size) head.nxip + head.nb))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid batch boundaries"),
+				 errdetail("The boundaries are %zu bytes long for %u and %u transactions.",
+						   len, head.nxip, head.nb)));
+
+	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	st = palloc0(sizeof(MemberState));
+	st->lo_xmax = head.lo_xmax;
+	st->hi_xmax = head.hi_xmax;
+	st->hi.xmin = head.hi_xmin;
+	st->hi.xmax = head.hi_xmax;
+	st->hi.nxip = (int) head.nxip;
+	st->hi.xip = palloc(sizeof(uint64) * (head.nxip + 1));
+	memcpy(st->hi.xip, VARDATA_ANY(b) + offsetof(PredPacked, xids),
+		   sizeof(uint64) * head.nxip);
+	st->nb = (int) head.nb;
+	st->b = palloc(sizeof(uint64) * (head.nb + 1));
+	memcpy(st->b, VARDATA_ANY(b) + offsetof(PredPacked, xids) + sizeof(uint64) * head.nxip,
+		   sizeof(uint64) * head.nb);
+	qsort(st->b, st->nb, sizeof(uint64), pgs_cmp_u64);
+	st->lo_split = head.lo_split;
+	st->lo_split_block = head.lo_split_block;
+	st->hi_split = head.hi_split;
+	st->hi_split_block = head.hi_split_block;
+	fcinfo->flinfo->fn_extra = st;
+	MemoryContextSwitchTo(old);
+	return st;
+}
+
+/*
+ * stream._batch_member(xid, tid, boundaries): stream_batch_member_split's
+ * decision, with the boundaries packed in one parameter that is decoded on
+ * the first row (catalog 0.10 on).
+ */
+Datum
+stream_batch_member_packed(PG_FUNCTION_ARGS)
+{
+	MemberState *st = (MemberState *) fcinfo->flinfo->fn_extra;
+
+	if (st == NULL)
+		st = member_unpack(fcinfo);
+	PG_RETURN_BOOL(member_row(st, U64FromFullTransactionId(PG_GETARG_FULLTRANSACTIONID(0)),
+							  (ItemPointer) PG_GETARG_POINTER(1)));
 }

@@ -23,6 +23,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_aggregate_d.h"
 #include "catalog/pg_operator_d.h"
 #include "catalog/pg_type_d.h"
 #include "executor/spi.h"
@@ -32,6 +33,7 @@
 #include "nodes/nodeFuncs.h"
 #include "parser/analyze.h"
 #include "parser/parser.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
@@ -68,9 +70,19 @@ typedef struct AggPartialArg
 	Oid			chain_stream;	/* or InvalidOid */
 	int			chain_rti;		/* over an aggregation: its subquery, or 0 */
 	bool		chain_lower;	/* the statement is the subquery's */
+	AttrNumber	time_attno;		/* the event time's column when the statement
+								 * may read the event times too (see
+								 * ae_add_times), or 0 */
 } AggPartialArg;
 
 #define AGG_TIDS_PARAM	(PGS_BATCH_NPARAMS + 1)
+
+/*
+ * The columns the partial statement gives after its groups when it reads
+ * the event times too (ae_add_times): per group, min and max of the event
+ * times, and avg's state of their microseconds.
+ */
+#define AGG_TIME_COLS	3
 
 typedef struct AggPlans
 {
@@ -95,6 +107,8 @@ typedef struct AggPlans
 	int			nresults;		/* aggregates, each with a result type */
 	Oid		   *merge_types;	/* the batch id, then the result types */
 	TupleDesc	partial_desc;	/* the rows of AGG_PARTIAL_ENR */
+	bool		times_read;		/* the partial statement reads the event times */
+	PgsAggTimes times;			/* what the latest partial statement read */
 	TupleDesc	groups_desc;	/* the rows of AGG_GROUPS_ENR */
 	bool		keyed;
 	bool		replace;		/* the whole result replaces the target's */
@@ -323,6 +337,102 @@ ae_filter_tids(Node *node, void *arg)
 }
 
 /*
+ * One aggregate of the event times over arg, in its partial form: its
+ * state, of type "state"
+ */
+static Aggref *
+ae_time_agg(Oid fnoid, Oid state, Oid argtype, Expr *arg)
+{
+	Aggref	   *a = makeNode(Aggref);
+
+	a->aggfnoid = fnoid;
+	a->aggtype = state;
+	a->aggtranstype = state;
+	a->aggcollid = InvalidOid;
+	a->inputcollid = InvalidOid;
+	a->aggargtypes = list_make1_oid(argtype);
+	a->args = list_make1(makeTargetEntry(arg, 1, NULL, false));
+	a->aggkind = AGGKIND_NORMAL;
+	a->agglevelsup = 0;
+	a->aggsplit = AGGSPLIT_INITIAL_SERIAL;
+	a->aggno = -1;
+	a->aggtransno = -1;
+	a->location = -1;
+	return a;
+}
+
+/*
+ * Add to the partial statement, after its groups, the event times of its
+ * rows (AGG_TIME_COLS columns, per group): the statistics and the next
+ * watermark then cost no second read of the batch (batch.c).  Only when
+ * every row of the batch is in exactly one group, so that the groups'
+ * figures add up to the batch's: the query reads the stream's rows alone
+ * (its only FROM item is the substituted stream, a security barrier
+ * subquery, which a query's own text cannot write), with no WHERE and no
+ * grouping sets or set-returning functions that drop or repeat rows.
+ *
+ * Per row this must cost little, three aggregates without a filter: min and
+ * max of the column's own type, and avg's state (count and sum) of its
+ * microseconds (a timestamp and a timestamptz are both an int64 of them
+ * since 2000-01-01, a timestamp read as UTC, which the int8 relabelling
+ * gives without a call) as float8.  The separate read counts finite times
+ * only: a group whose least or greatest time is infinite makes the batch
+ * fall back to it (ae_partial_receive).  The functions are built-in ones
+ * named by oid.
+ */
+static void
+ae_add_times(Query *query, AttrNumber attno)
+{
+	RangeTblEntry *rte;
+	TargetEntry *col;
+	Oid			type;
+	Var		   *var;
+	Expr	   *usecs;
+	bool		tz;
+	AttrNumber	resno = list_length(query->targetList);
+
+	if (list_length(query->rtable) != 1 ||
+		list_length(query->jointree->fromlist) != 1 ||
+		!IsA(linitial(query->jointree->fromlist), RangeTblRef) ||
+		linitial_node(RangeTblRef, query->jointree->fromlist)->rtindex != 1 ||
+		query->jointree->quals != NULL || query->groupingSets != NIL ||
+		query->hasTargetSRFs || query->setOperations != NULL)
+		return;
+	rte = linitial_node(RangeTblEntry, query->rtable);
+	if (rte->rtekind != RTE_SUBQUERY || !rte->security_barrier ||
+		rte->subquery == NULL || attno > list_length(rte->subquery->targetList))
+		return;
+	col = list_nth_node(TargetEntry, rte->subquery->targetList, attno - 1);
+	type = exprType((Node *) col->expr);
+	if (type != TIMESTAMPTZOID && type != TIMESTAMPOID)
+		return;
+	tz = type == TIMESTAMPTZOID;
+
+	var = makeVar(1, attno, type, exprTypmod((Node *) col->expr), InvalidOid, 0);
+	usecs = (Expr *) makeFuncExpr(F_FLOAT8_INT8, FLOAT8OID,
+								  list_make1(makeRelabelType((Expr *) copyObject(var),
+															 INT8OID, -1, InvalidOid,
+															 COERCE_IMPLICIT_CAST)),
+								  InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	query->targetList =
+		lappend(query->targetList,
+				makeTargetEntry((Expr *) ae_time_agg(tz ? F_MIN_TIMESTAMPTZ : F_MIN_TIMESTAMP,
+													 type, type, (Expr *) var),
+								++resno, pstrdup("time_min"), false));
+	query->targetList =
+		lappend(query->targetList,
+				makeTargetEntry((Expr *) ae_time_agg(tz ? F_MAX_TIMESTAMPTZ : F_MAX_TIMESTAMP,
+													 type, type, (Expr *) copyObject(var)),
+								++resno, pstrdup("time_max"), false));
+	query->targetList =
+		lappend(query->targetList,
+				makeTargetEntry((Expr *) ae_time_agg(F_AVG_FLOAT8, FLOAT8ARRAYOID,
+													 FLOAT8OID, usecs),
+								++resno, pstrdup("time_avg"), false));
+	query->hasAggs = true;
+}
+
+/*
  * The query with its stream substituted, analyzed again (at prepare or at
  * a replan), turned into its partial aggregation: its shape must still be
  * the one its state table was made for ("arg", an AggPartialArg).
@@ -345,6 +455,8 @@ ae_partialize(Query *query, const void *arg)
 	pgs_agg_partialize(query, &shape);
 	if (OidIsValid(pa->chain_stream))
 		(void) ae_filter_tids((Node *) query, (void *) &pa->chain_stream);
+	else if (pa->time_attno > 0)
+		ae_add_times(query, pa->time_attno);
 }
 
 /*
@@ -377,6 +489,10 @@ ae_prepare(const PgsQuery *q, AggPlans *p, PgsAggShape *shape, Oid state_relid,
 	p->partial_arg.chain_stream = q->dedup_columns != NIL ? q->stream_relid : InvalidOid;
 	p->partial_arg.chain_rti = rti;
 	p->partial_arg.chain_lower = lower;
+	/* the event times are read with the groups where batch.c wants them */
+	p->partial_arg.time_attno = q->event_time != NULL && q->nsides == 0 &&
+		rti == 0 && q->dedup_columns == NIL && !p->partial_out && !ae_merging ?
+		get_attnum(q->stream_relid, q->event_time) : 0;
 	p->complete = strcmp(q->output_mode, "complete") == 0;
 	p->append = strcmp(q->output_mode, "append") == 0;
 	p->session = shape->session;
@@ -440,6 +556,13 @@ ae_prepare(const PgsQuery *q, AggPlans *p, PgsAggShape *shape, Oid state_relid,
 		int			i = 1;
 
 		p->partial_desc = pgs_agg_rows_desc(shape, true, false);
+		if (p->partial != NULL)
+		{
+			CachedPlanSource *source = linitial(SPI_plan_get_plan_sources(p->partial));
+
+			p->times_read = source->resultDesc != NULL &&
+				source->resultDesc->natts == p->partial_desc->natts + AGG_TIME_COLS;
+		}
 		p->groups_desc = pgs_agg_rows_desc(shape, false, true);
 		p->nresults = list_length(shape->calls);
 		p->merge_types = palloc(sizeof(Oid) * (p->nresults + 1));
@@ -683,6 +806,120 @@ ae_run_one_off(const char *sql, ParamListInfo params, MemoryContext cxt)
 	return ts;
 }
 
+/*
+ * Where the partial statement's rows go: a tuplestore of partial_desc's
+ * rows; when the statement reads the event times too, the columns after
+ * the groups' are added up into "times" and not kept.  A group without an
+ * event time has NULL for them.
+ */
+typedef struct AggPartialReceiver
+{
+	DestReceiver pub;
+	Tuplestorestate *ts;
+	TupleDesc	desc;
+	PgsAggTimes *times;			/* or NULL */
+} AggPartialReceiver;
+
+static void
+ae_partial_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+	AggPartialReceiver *r = (AggPartialReceiver *) self;
+
+	if (typeinfo->natts != r->desc->natts + (r->times ? AGG_TIME_COLS : 0))
+		elog(ERROR, "the partial statement of a streaming aggregation gives %d columns, not %d",
+			 typeinfo->natts, r->desc->natts + (r->times ? AGG_TIME_COLS : 0));
+}
+
+static bool
+ae_partial_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	AggPartialReceiver *r = (AggPartialReceiver *) self;
+
+	slot_getallattrs(slot);
+	if (r->times != NULL && !slot->tts_isnull[r->desc->natts])
+	{
+		int			c = r->desc->natts;
+		PgsAggTimes *t = r->times;
+		TimestampTz lo = DatumGetTimestampTz(slot->tts_values[c]);
+		TimestampTz hi = DatumGetTimestampTz(slot->tts_values[c + 1]);
+		ArrayType  *state = DatumGetArrayTypeP(slot->tts_values[c + 2]);
+
+		if (ARR_NDIM(state) != 1 || ARR_DIMS(state)[0] != 3 || ARR_HASNULL(state) ||
+			ARR_ELEMTYPE(state) != FLOAT8OID)
+			elog(ERROR, "the event times of a streaming aggregation's group are not avg's state");
+		if (TIMESTAMP_NOT_FINITE(lo) || TIMESTAMP_NOT_FINITE(hi))
+			t->infinite = true;
+		if (t->count == 0 || lo < t->min)
+			t->min = lo;
+		if (t->count == 0 || hi > t->max)
+			t->max = hi;
+		t->count += (int64) ((float8 *) ARR_DATA_PTR(state))[0];
+		t->sum += ((float8 *) ARR_DATA_PTR(state))[1];
+	}
+	tuplestore_putvalues(r->ts, r->desc, slot->tts_values, slot->tts_isnull);
+	return true;
+}
+
+static void
+ae_partial_shutdown(DestReceiver *self)
+{
+}
+
+static void
+ae_partial_destroy(DestReceiver *self)
+{
+	pfree(self);
+}
+
+/*
+ * Run the partial statement (its saved plan, or "sql" analyzed now) into a
+ * new tuplestore in cxt; with p->times_read, its event times into p->times.
+ */
+static Tuplestorestate *
+ae_run_partial(AggPlans *p, const char *sql, ParamListInfo params,
+			   MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	AggPartialReceiver *dest = palloc0(sizeof(AggPartialReceiver));
+	SPIExecuteOptions opts = {0};
+	int			rc;
+	bool		pushed;
+
+	dest->pub.receiveSlot = ae_partial_receive;
+	dest->pub.rStartup = ae_partial_startup;
+	dest->pub.rShutdown = ae_partial_shutdown;
+	dest->pub.rDestroy = ae_partial_destroy;
+	dest->pub.mydest = DestNone;
+	dest->ts = tuplestore_begin_heap(false, false, work_mem);
+	dest->desc = p->partial_desc;
+	memset(&p->times, 0, sizeof(PgsAggTimes));
+	if (p->times_read)
+		dest->times = &p->times;
+	MemoryContextSwitchTo(old);
+	opts.params = params;
+	opts.dest = &dest->pub;
+	pushed = pgs_ensure_snapshot();
+	if (sql != NULL)
+		rc = SPI_execute_extended(sql, &opts);
+	else
+		rc = SPI_execute_plan_extended(p->partial, &opts);
+	if (pushed)
+		PopActiveSnapshot();
+	if (sql == NULL)
+		pgs_adopt_plan(p->partial);
+	if (rc < 0)
+		elog(ERROR, "statement of a streaming aggregation failed: %s",
+			 SPI_result_code_string(rc));
+	/* infinite times: the separate read, which leaves them out, gives them */
+	p->times.read = p->times_read && !p->times.infinite;
+	{
+		Tuplestorestate *ts = dest->ts;
+
+		dest->pub.rDestroy(&dest->pub);
+		return ts;
+	}
+}
+
 /* step 1: the batch's groups with their partial states, as the owner */
 static Tuplestorestate *
 ae_partial(const PgsQuery *q, AggPlans *p, PgsBatchParams *params, Datum tids,
@@ -716,15 +953,15 @@ ae_partial(const PgsQuery *q, AggPlans *p, PgsBatchParams *params, Datum tids,
 	PG_TRY();
 	{
 		if (ae_one_off)
-			partial = ae_run_one_off(source->query_string,
+			partial = ae_run_partial(p, source->query_string,
 									 pgs_state_params(PGS_BATCH_NPARAMS, types,
 													  values, nulls),
 									 cxt);
 		else
-			partial = pgs_state_run_into(p->partial,
-										 pgs_state_params(chained ? AGG_TIDS_PARAM : PGS_BATCH_NPARAMS,
-														  types, values, nulls),
-										 cxt);
+			partial = ae_run_partial(p, NULL,
+									 pgs_state_params(chained ? AGG_TIDS_PARAM : PGS_BATCH_NPARAMS,
+													  types, values, nulls),
+									 cxt);
 	}
 	PG_FINALLY();
 	{
@@ -1060,6 +1297,7 @@ pgs_agg_execute_rows(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 	}
 	memset(result, 0, sizeof(PgsAggResult));
 	partial = ae_partial(q, p, params, tids, cxt, &result->input_rows);
+	result->times = p->times;
 	ae_fold(q, p, batch_id, partial, state_rows_before, watermarks, result, cxt);
 }
 

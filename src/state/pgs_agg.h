@@ -105,6 +105,22 @@ extern void pgs_agg_prepare_target(Oid target_relid, bool created,
 struct PgsQuery;
 struct PgsBatchParams;
 
+/*
+ * The event times of a batch's rows, when its partial aggregation read them
+ * in the same pass (read): their count, their least and greatest (a
+ * timestamp without time zone taken as UTC) and the sum of their
+ * microseconds since 2000-01-01; not read when one is infinite (infinite).
+ */
+typedef struct PgsAggTimes
+{
+	bool		read;
+	bool		infinite;
+	int64		count;
+	TimestampTz min;
+	TimestampTz max;
+	double		sum;
+} PgsAggTimes;
+
 /* what one batch did to the state and the target */
 typedef struct PgsAggResult
 {
@@ -127,6 +143,7 @@ typedef struct PgsAggResult
 	int64		lower_updated;
 	int64		lower_evicted;
 	int64		lower_late;
+	PgsAggTimes times;			/* the batch's event times, if read */
 } PgsAggResult;
 
 struct PgsWatermarks;
