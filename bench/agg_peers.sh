@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# The same aggregation kept up to date four ways, against a plain table's
+# INSERT: what the writer pays, what the maintenance costs, and the total.
+#
+# Five tables of (k int, v float8), each with HISTORY (2M) rows over NGROUPS
+# (1000) groups, each round adding the same NEW_ROWS (10k) rows to each in
+# one INSERT, the aggregate being
+#   SELECT k, count(*), sum(v), avg(v) FROM t GROUP BY k
+#   - plain: a plain table and no aggregate (what an INSERT costs);
+#   - pg_streaming: a stream table and an update-mode query; the writer pays
+#     the INSERT, one batch (CALL stream.process_batch) does the rest later;
+#   - pg_ivm: an IMMV (pgivm.create_immv), maintained by pg_ivm's triggers
+#     inside the writer's statement;
+#   - statement trigger: a summary table kept by a hand-written statement-
+#     level AFTER INSERT trigger with a transition table (INSERT ... SELECT
+#     ... GROUP BY ... ON CONFLICT DO UPDATE SET n = n + excluded.n, ...), as
+#     users write it today;
+#   - row trigger: the same summary kept by a row-level trigger (one upsert
+#     per row).
+# Each round runs in one session (warmed by a one-row INSERT into each and a
+# one-row batch), the peers in a rotating order, a CHECKPOINT before each
+# timed statement; times are the server's, in ms, medians over ROUNDS.  At
+# the end every summary is checked against its own table's aggregate.
+#
+#   bash bench/agg_peers.sh   # as root; ROUNDS=7 HISTORY=2000000 NEW_ROWS=10000 NGROUPS=1000
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/common.sh
+
+rounds=${ROUNDS:-7}
+history=${HISTORY:-2000000}
+new_rows=${NEW_ROWS:-10000}
+groups=${NGROUPS:-1000}
+ivm_server_settings
+bench_server agg_peers 54370 "${ivm_settings[@]}" "shared_buffers=512MB" "max_wal_size=4GB"
+
+rows() { # the rows an INSERT adds: $1 rows over the groups
+    echo "SELECT g % $groups, g % 1000 FROM generate_series(1, $1) g"
+}
+
+echo "== setting up: ${history} rows of history in each table, ${groups} groups"
+"${psql[@]}" >/dev/null <<SQL
+SET client_min_messages = warning;
+CREATE EXTENSION pg_streaming;
+CREATE EXTENSION pg_ivm;
+CREATE TABLE pl (k int, v float8);
+CREATE TABLE st (k int, v float8);
+CREATE TABLE iv (k int, v float8);
+CREATE TABLE ts (k int, v float8);
+CREATE TABLE tr (k int, v float8);
+SELECT stream.create_stream('st');
+INSERT INTO pl $(rows "$history");
+INSERT INTO st $(rows "$history");
+INSERT INTO iv $(rows "$history");
+INSERT INTO ts $(rows "$history");
+INSERT INTO tr $(rows "$history");
+-- pg_streaming: started and stopped at once, so that only the batches
+-- called here run
+BEGIN;
+SELECT stream.start_query('agg_st', 'SELECT k, count(*) AS n, sum(v) AS s, avg(v) AS a FROM st GROUP BY k',
+                          'st_agg', output_mode => 'update', trigger => '1 hour');
+SELECT stream.stop_query('agg_st');
+COMMIT;
+CALL stream.process_all_available('agg_st');
+-- pg_ivm
+SELECT pgivm.create_immv('iv_mv', 'SELECT k, count(*) AS n, sum(v) AS s, avg(v) AS a FROM iv GROUP BY k');
+-- the hand-written summaries: count and sum kept, the average from them
+CREATE TABLE ts_sum (k int PRIMARY KEY, n bigint NOT NULL, s float8, a float8);
+INSERT INTO ts_sum SELECT k, count(*), sum(v), avg(v) FROM ts GROUP BY k;
+CREATE FUNCTION ts_summarize() RETURNS trigger LANGUAGE plpgsql AS \$\$
+BEGIN
+    INSERT INTO ts_sum AS o (k, n, s, a)
+    SELECT k, count(*), sum(v), avg(v) FROM new_rows GROUP BY k
+    ON CONFLICT (k) DO UPDATE
+       SET n = o.n + excluded.n,
+           s = o.s + excluded.s,
+           a = (o.s + excluded.s) / (o.n + excluded.n);
+    RETURN NULL;
+END
+\$\$;
+CREATE TRIGGER ts_summarize AFTER INSERT ON ts REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION ts_summarize();
+CREATE TABLE tr_sum (k int PRIMARY KEY, n bigint NOT NULL, s float8, a float8);
+INSERT INTO tr_sum SELECT k, count(*), sum(v), avg(v) FROM tr GROUP BY k;
+CREATE FUNCTION tr_summarize() RETURNS trigger LANGUAGE plpgsql AS \$\$
+BEGIN
+    INSERT INTO tr_sum AS o (k, n, s, a) VALUES (NEW.k, 1, NEW.v, NEW.v)
+    ON CONFLICT (k) DO UPDATE
+       SET n = o.n + 1,
+           s = o.s + excluded.s,
+           a = (o.s + excluded.s) / (o.n + 1);
+    RETURN NULL;
+END
+\$\$;
+CREATE TRIGGER tr_summarize AFTER INSERT ON tr FOR EACH ROW EXECUTE FUNCTION tr_summarize();
+VACUUM ANALYZE;
+SQL
+
+# timed STATEMENT NAME: the SQL that times one statement into :NAME (ms)
+timed() {
+    cat <<SQL
+CHECKPOINT;
+SELECT clock_timestamp() AS t0 \\gset
+$1;
+SELECT round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000, 2) AS $2 \\gset
+SQL
+}
+
+# one round, in one session, the peers in the order given
+round() {
+    {
+        cat <<SQL
+INSERT INTO pl VALUES (0, 0);
+INSERT INTO st VALUES (0, 0);
+INSERT INTO iv VALUES (0, 0);
+INSERT INTO ts VALUES (0, 0);
+INSERT INTO tr VALUES (0, 0);
+CALL stream.process_batch('agg_st');
+SQL
+        for p in "$@"; do
+            case $p in
+                plain) timed "INSERT INTO pl $(rows "$new_rows")" plain ;;
+                stream)
+                    timed "INSERT INTO st $(rows "$new_rows")" stream_w
+                    timed "CALL stream.process_batch('agg_st')" stream_b ;;
+                ivm) timed "INSERT INTO iv $(rows "$new_rows")" ivm ;;
+                stmt) timed "INSERT INTO ts $(rows "$new_rows")" stmt ;;
+                row) timed "INSERT INTO tr $(rows "$new_rows")" row ;;
+            esac
+        done
+        echo "SELECT :plain, :stream_w, :stream_b, :ivm, :stmt, :row;"
+    } | "${psql[@]}" -F ' ' | tail -1
+}
+
+echo "== one INSERT of ${new_rows} rows over ${groups} groups, ${history}-row history (server ms)"
+echo "round plain stream_insert stream_batch stream_total ivm statement_trigger row_trigger"
+peers=(plain stream ivm stmt row)
+: > "${AGG_PEERS_DAT:-/dev/null}"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+declare -a c_plain c_sw c_sb c_st c_ivm c_stmt c_row r_w r_ivm r_stmt r_row
+for r in $(seq 1 "$rounds"); do
+    # rotate the order from round to round
+    k=$(( (r - 1) % ${#peers[@]} ))
+    order=("${peers[@]:k}" "${peers[@]:0:k}")
+    read -r pl sw sb iv ts tr <<<"$(round "${order[@]}")"
+    stot=$(awk -v a="$sw" -v b="$sb" 'BEGIN { printf "%.2f", a + b }')
+    c_plain+=("$pl"); c_sw+=("$sw"); c_sb+=("$sb"); c_st+=("$stot")
+    c_ivm+=("$iv"); c_stmt+=("$ts"); c_row+=("$tr")
+    r_w+=("$(ratio "$sw" "$pl")")
+    r_ivm+=("$(ratio "$iv" "$stot")")
+    r_stmt+=("$(ratio "$ts" "$stot")")
+    r_row+=("$(ratio "$tr" "$stot")")
+    echo "$r $pl $sw $sb $stot $iv $ts $tr (order: ${order[*]})"
+done
+
+check() { # 't' when summary $1 equals the aggregate of table $2
+    "${psql[@]}" -c "SELECT count(*) = 0 FROM (
+        (SELECT k, n, s, round(a::numeric, 6) FROM $1
+         EXCEPT ALL SELECT k, count(*), sum(v), round(avg(v)::numeric, 6) FROM $2 GROUP BY k)
+        UNION ALL
+        (SELECT k, count(*), sum(v), round(avg(v)::numeric, 6) FROM $2 GROUP BY k
+         EXCEPT ALL SELECT k, n, s, round(a::numeric, 6) FROM $1)) d"
+}
+echo "check: pg_streaming's target equals its stream's aggregate: $(check st_agg st)"
+echo "check: pg_ivm's IMMV equals its table's aggregate: $(check iv_mv iv)"
+echo "check: the statement trigger's summary equals its table's aggregate: $(check ts_sum ts)"
+echo "check: the row trigger's summary equals its table's aggregate: $(check tr_sum tr)"
+
+m() { printf '%s\n' "$@" | median; }
+echo "== medians (ms per ${new_rows}-row INSERT; later: work done after the writer committed)"
+echo "peer writer later total"
+{
+    echo "plain_INSERT $(m "${c_plain[@]}") 0 $(m "${c_plain[@]}")"
+    echo "pg_streaming $(m "${c_sw[@]}") $(m "${c_sb[@]}") $(m "${c_st[@]}")"
+    echo "pg_ivm $(m "${c_ivm[@]}") 0 $(m "${c_ivm[@]}")"
+    echo "statement_trigger $(m "${c_stmt[@]}") 0 $(m "${c_stmt[@]}")"
+    echo "row_trigger $(m "${c_row[@]}") 0 $(m "${c_row[@]}")"
+} | tee -a "${AGG_PEERS_DAT:-/dev/null}" | sed 's/^/median /'
+echo "median ratio stream writer/plain INSERT: $(m "${r_w[@]}")"
+echo "median ratio pg_ivm total/pg_streaming total: $(m "${r_ivm[@]}")"
+echo "median ratio statement trigger total/pg_streaming total: $(m "${r_stmt[@]}")"
+echo "median ratio row trigger total/pg_streaming total: $(m "${r_row[@]}")"
