@@ -365,8 +365,10 @@ plot '$work/peers.dat' using 2:xtic(1) title "the writer's statement", \
 GP
 ceiling_plain=$(awk '/^ceiling plain table:/ { print $4 }' "$work/ceiling.txt")
 ceiling_xmax=$(awk -v p="${ceiling_plain:-0}" '$3 > p { p = $3 } END { printf "%.0f", p * 1.1 + 1 }' "$work/ceiling.dat")
+ceiling_y1=$(awk 'BEGIN { m = 100 } $5 > m { m = $5 } END { printf "%.0f", m * 1.15 }' "$work/ceiling.dat")
+ceiling_y2=$(awk 'BEGIN { m = 1000 } $6 > m { m = $6 } END { printf "%.0f", m * 1.15 }' "$work/ceiling.dat")
 gnuplot <<GP
-set terminal pngcairo size 800,480
+set terminal pngcairo size 800,520
 set output '$out/ceiling.png'
 set title 'Ingest steps into a stream with a continuous filter and a 1 s aggregation'
 set xlabel 'rows/s the writers reached'
@@ -376,11 +378,13 @@ set ytics nomirror
 set y2tics
 set xrange [0:${ceiling_xmax}]
 set format x '%.1s%c'
-set yrange [0:*]
-set y2range [0:*]
-set key left top
+set yrange [0:${ceiling_y1}]
+set y2range [0:${ceiling_y2}]
+set key outside bottom center horizontal
 set arrow from ${ceiling_plain:-0}, graph 0 to ${ceiling_plain:-0}, graph 1 nohead dashtype 2
 set label 'plain table, unthrottled' at ${ceiling_plain:-0}, graph 0.95 right offset -1,0
+set arrow from graph 0, first 100 to graph 1, first 100 nohead dashtype 3 linecolor 1
+set arrow from graph 0, second 1000 to graph 1, second 1000 nohead dashtype 3 linecolor 2
 plot '$work/ceiling.dat' using 3:5 with linespoints title 'filter p99 (limit 100 ms)', \
      '' using 3:6 axes x1y2 with linespoints title 'aggregation lag (limit 1000 ms)'
 GP
