@@ -96,13 +96,17 @@ CREATE TRIGGER tr_summarize AFTER INSERT ON tr FOR EACH ROW EXECUTE FUNCTION tr_
 VACUUM ANALYZE;
 SQL
 
-# timed STATEMENT NAME: the SQL that times one statement into :NAME (ms)
+# timed STATEMENT NAME: the SQL that times one statement: :NAME its server
+# milliseconds, :NAME_cpu the CPU milliseconds the backend spent on it
+# (/proc/self/schedstat, nanoseconds: what other load on the machine does
+# not change)
 timed() {
     cat <<SQL
 CHECKPOINT;
-SELECT clock_timestamp() AS t0 \\gset
+SELECT clock_timestamp() AS t0, split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::bigint AS c0 \\gset
 $1;
-SELECT round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000, 2) AS $2 \\gset
+SELECT round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000, 2) AS $2,
+       round((split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::bigint - :c0) / 1e6, 2) AS $2_cpu \\gset
 SQL
 }
 
@@ -128,29 +132,34 @@ SQL
                 row) timed "INSERT INTO tr $(rows "$new_rows")" row ;;
             esac
         done
-        echo "SELECT :plain, :stream_w, :stream_b, :ivm, :stmt, :row;"
+        echo "SELECT :plain, :stream_w, :stream_b, :ivm, :stmt, :row,"
+        echo "       :plain_cpu, :stream_w_cpu, :stream_b_cpu, :ivm_cpu, :stmt_cpu, :row_cpu;"
     } | "${psql[@]}" -F ' ' | tail -1
 }
 
-echo "== one INSERT of ${new_rows} rows over ${groups} groups, ${history}-row history (server ms)"
-echo "round plain stream_insert stream_batch stream_total ivm statement_trigger row_trigger"
-peers=(plain stream ivm stmt row)
-: > "${AGG_PEERS_DAT:-/dev/null}"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
-declare -a c_plain c_sw c_sb c_st c_ivm c_stmt c_row r_w r_ivm r_stmt r_row
+add() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a + b }'; }
+m() { printf '%s\n' "$@" | median; }
+echo "== one INSERT of ${new_rows} rows over ${groups} groups, ${history}-row history (server ms; backend CPU ms)"
+echo "round plain stream_insert stream_batch stream_total ivm statement_trigger row_trigger; the same in CPU ms"
+peers=(plain stream ivm stmt row)
+# per column: the rounds' server ms (w_*) and CPU ms (c_*); per-round ratios (r_*, rc_*)
+declare -a w_pl w_sw w_sb w_st w_iv w_ts w_tr c_pl c_sw c_sb c_st c_iv c_ts c_tr
+declare -a r_w r_ivm r_stmt r_row rc_w rc_ivm rc_stmt rc_row
 for r in $(seq 1 "$rounds"); do
     # rotate the order from round to round
     k=$(( (r - 1) % ${#peers[@]} ))
     order=("${peers[@]:k}" "${peers[@]:0:k}")
-    read -r pl sw sb iv ts tr <<<"$(round "${order[@]}")"
-    stot=$(awk -v a="$sw" -v b="$sb" 'BEGIN { printf "%.2f", a + b }')
-    c_plain+=("$pl"); c_sw+=("$sw"); c_sb+=("$sb"); c_st+=("$stot")
-    c_ivm+=("$iv"); c_stmt+=("$ts"); c_row+=("$tr")
-    r_w+=("$(ratio "$sw" "$pl")")
-    r_ivm+=("$(ratio "$iv" "$stot")")
-    r_stmt+=("$(ratio "$ts" "$stot")")
-    r_row+=("$(ratio "$tr" "$stot")")
-    echo "$r $pl $sw $sb $stot $iv $ts $tr (order: ${order[*]})"
+    read -r pl sw sb iv ts tr cpl csw csb civ cts ctr <<<"$(round "${order[@]}")"
+    st=$(add "$sw" "$sb")
+    cst=$(add "$csw" "$csb")
+    w_pl+=("$pl"); w_sw+=("$sw"); w_sb+=("$sb"); w_st+=("$st"); w_iv+=("$iv"); w_ts+=("$ts"); w_tr+=("$tr")
+    c_pl+=("$cpl"); c_sw+=("$csw"); c_sb+=("$csb"); c_st+=("$cst"); c_iv+=("$civ"); c_ts+=("$cts"); c_tr+=("$ctr")
+    r_w+=("$(ratio "$sw" "$pl")"); rc_w+=("$(ratio "$csw" "$cpl")")
+    r_ivm+=("$(ratio "$iv" "$st")"); rc_ivm+=("$(ratio "$civ" "$cst")")
+    r_stmt+=("$(ratio "$ts" "$st")"); rc_stmt+=("$(ratio "$cts" "$cst")")
+    r_row+=("$(ratio "$tr" "$st")"); rc_row+=("$(ratio "$ctr" "$cst")")
+    echo "$r $pl $sw $sb $st $iv $ts $tr; $cpl $csw $csb $cst $civ $cts $ctr (order: ${order[*]})"
 done
 
 check() { # 't' when summary $1 equals the aggregate of table $2
@@ -166,17 +175,16 @@ echo "check: pg_ivm's IMMV equals its table's aggregate: $(check iv_mv iv)"
 echo "check: the statement trigger's summary equals its table's aggregate: $(check ts_sum ts)"
 echo "check: the row trigger's summary equals its table's aggregate: $(check tr_sum tr)"
 
-m() { printf '%s\n' "$@" | median; }
 echo "== medians (ms per ${new_rows}-row INSERT; later: work done after the writer committed)"
-echo "peer writer later total"
+echo "peer writer later total writer_cpu later_cpu total_cpu"
 {
-    echo "plain_INSERT $(m "${c_plain[@]}") 0 $(m "${c_plain[@]}")"
-    echo "pg_streaming $(m "${c_sw[@]}") $(m "${c_sb[@]}") $(m "${c_st[@]}")"
-    echo "pg_ivm $(m "${c_ivm[@]}") 0 $(m "${c_ivm[@]}")"
-    echo "statement_trigger $(m "${c_stmt[@]}") 0 $(m "${c_stmt[@]}")"
-    echo "row_trigger $(m "${c_row[@]}") 0 $(m "${c_row[@]}")"
-} | tee -a "${AGG_PEERS_DAT:-/dev/null}" | sed 's/^/median /'
-echo "median ratio stream writer/plain INSERT: $(m "${r_w[@]}")"
-echo "median ratio pg_ivm total/pg_streaming total: $(m "${r_ivm[@]}")"
-echo "median ratio statement trigger total/pg_streaming total: $(m "${r_stmt[@]}")"
-echo "median ratio row trigger total/pg_streaming total: $(m "${r_row[@]}")"
+    echo "plain_INSERT $(m "${w_pl[@]}") 0 $(m "${w_pl[@]}") $(m "${c_pl[@]}") 0 $(m "${c_pl[@]}")"
+    echo "pg_streaming $(m "${w_sw[@]}") $(m "${w_sb[@]}") $(m "${w_st[@]}") $(m "${c_sw[@]}") $(m "${c_sb[@]}") $(m "${c_st[@]}")"
+    echo "pg_ivm $(m "${w_iv[@]}") 0 $(m "${w_iv[@]}") $(m "${c_iv[@]}") 0 $(m "${c_iv[@]}")"
+    echo "statement_trigger $(m "${w_ts[@]}") 0 $(m "${w_ts[@]}") $(m "${c_ts[@]}") 0 $(m "${c_ts[@]}")"
+    echo "row_trigger $(m "${w_tr[@]}") 0 $(m "${w_tr[@]}") $(m "${c_tr[@]}") 0 $(m "${c_tr[@]}")"
+} | tee "${AGG_PEERS_DAT:-/dev/null}" | sed 's/^/median /'
+echo "median ratio stream writer/plain INSERT: $(m "${r_w[@]}") server time, $(m "${rc_w[@]}") CPU (target at most 1.1)"
+echo "median ratio pg_ivm total/pg_streaming total: $(m "${r_ivm[@]}") server time, $(m "${rc_ivm[@]}") CPU (target at least 4)"
+echo "median ratio statement trigger total/pg_streaming total: $(m "${r_stmt[@]}") server time, $(m "${rc_stmt[@]}") CPU"
+echo "median ratio row trigger total/pg_streaming total: $(m "${r_row[@]}") server time, $(m "${rc_row[@]}") CPU"

@@ -352,7 +352,7 @@ gnuplot <<GP
 set terminal pngcairo size 900,480
 set output '$out/peers.png'
 set title 'The same aggregation (1,000 groups, ${PEERS_HISTORY:-2000000}-row history) kept up to date, per ${peers_rows}-row INSERT'
-set ylabel 'server ms (median)'
+set ylabel 'ms (median)'
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
@@ -361,7 +361,9 @@ set key outside bottom center horizontal
 set yrange [0:*]
 set xtics noenhanced
 plot '$work/peers.dat' using 2:xtic(1) title "the writer's statement", \
-     '' using 4 title 'total (writer + later batch)'
+     '' using 4 title 'total (writer + later batch)', \
+     '' using 5 title "the writer's statement, backend CPU", \
+     '' using 7 title 'total, backend CPU'
 GP
 ceiling_plain=$(awk '/^ceiling plain table:/ { print $4 }' "$work/ceiling.txt")
 ceiling_xmax=$(awk -v p="${ceiling_plain:-0}" '$3 > p { p = $3 } END { printf "%.0f", p * 1.1 + 1 }' "$work/ceiling.dat")
@@ -445,13 +447,14 @@ pct() { # percentile of the latencies of one trigger
     echo
     echo "![aggregation peers](peers.png)"
     echo
-    echo "\`SELECT k, count(*), sum(v), avg(v) FROM t GROUP BY k\` over 1,000 groups and a $(grep -oE '[0-9]+-row history' "$work/peers.txt" | head -1) per table, each round one INSERT of ${peers_rows} rows into each table, in one session, the order rotating from round to round; server milliseconds, medians of $(grep -cE '^[0-9]+ .*\(order' "$work/peers.txt") rounds. pg_ivm (an IMMV) and the triggers do all their work inside the writer's statement; pg_streaming's writer only inserts, and the update-mode query's batch (\`CALL stream.process_batch\`) does the rest later, off the writer's path."
+    echo "\`SELECT k, count(*), sum(v), avg(v) FROM t GROUP BY k\` over 1,000 groups and a $(grep -oE '[0-9]+-row history' "$work/peers.txt" | head -1) per table, each round one INSERT of ${peers_rows} rows into each table, in one session, the order rotating from round to round; server milliseconds and, in parentheses, the CPU milliseconds the backend spent (\`/proc/self/schedstat\`: what the other load on this shared machine changes least; it leaves out the waits for the WAL flush at commit), medians of $(grep -cE '^[0-9]+ .*\(order' "$work/peers.txt") rounds. pg_ivm (an IMMV) and the triggers do all their work inside the writer's statement; pg_streaming's writer only inserts, and the update-mode query's batch (\`CALL stream.process_batch\`) does the rest later, off the writer's path."
     echo
-    echo "| peer | the writer's statement (ms) | later (ms) | total (ms) | writer / plain INSERT | total / pg_streaming's total |"
+    echo "| peer | the writer's statement: ms (CPU ms) | later: ms (CPU ms) | total: ms (CPU ms) | writer / plain INSERT: time (CPU) | total / pg_streaming's total: time (CPU) |"
     echo "| --- | --- | --- | --- | --- | --- |"
-    awk 'NR == 1 { plain = $2 } $1 == "pg_streaming" { st = $4 } { w[NR] = $2; l[NR] = $3; tt[NR] = $4; n[NR] = $1 }
-         END { for (i = 1; i <= NR; i++) { name = n[i]; if (name ~ /trigger/) gsub(/_/, " ", name)
-               printf "| %s | %s | %s | %s | %.2fx | %.2fx |\n", name, w[i], l[i], tt[i], w[i] / plain, tt[i] / st } }' "$work/peers.dat"
+    awk 'NR == 1 { p = $2; pc = $5 } $1 == "pg_streaming" { s = $4; sc = $7 } { for (j = 1; j <= 7; j++) f[NR, j] = $j }
+         END { for (i = 1; i <= NR; i++) { name = f[i, 1]; if (name ~ /trigger/) gsub(/_/, " ", name)
+               printf "| %s | %s (%s) | %s (%s) | %s (%s) | %.2fx (%.2fx) | %.2fx (%.2fx) |\n", name, f[i, 2], f[i, 5],
+                      f[i, 3], f[i, 6], f[i, 4], f[i, 7], f[i, 2] / p, f[i, 5] / pc, f[i, 4] / s, f[i, 7] / sc } }' "$work/peers.dat"
     echo
     echo "Medians of the per-round ratios (each round's peers ran back to back):"
     echo
