@@ -13,16 +13,25 @@
 #     inside the writer's statement;
 #   - statement trigger: a summary table kept by a hand-written statement-
 #     level AFTER INSERT trigger with a transition table (INSERT ... SELECT
-#     ... GROUP BY ... ON CONFLICT DO UPDATE SET n = n + excluded.n, ...), as
-#     users write it today;
+#     ... GROUP BY ... ORDER BY k ON CONFLICT DO UPDATE SET n = n + excluded.n,
+#     ...), as careful users write it today (in key order: no deadlocks);
 #   - row trigger: the same summary kept by a row-level trigger (one upsert
 #     per row).
 # Each round runs in one session (warmed by a one-row INSERT into each and a
 # one-row batch), the peers in a rotating order, a CHECKPOINT before each
-# timed statement; times are the server's, in ms, medians over ROUNDS.  At
-# the end every summary is checked against its own table's aggregate.
+# timed statement; times are the server's and the backend's CPU time, in
+# ms, medians over ROUNDS.  Every summary is then checked against its own
+# table's aggregate.
+#
+# Then CLIENTS (4) concurrent writers of CONC_ROWS-row (1,000) INSERTs into
+# each table in turn for CONC_SECONDS (10), the groups drawn at random:
+# rows/s, and the transactions pgbench had to retry (deadlocks, up to 10
+# tries) or gave up on.  The stream's query runs on a '1 s' trigger
+# meanwhile; the seconds it took to catch up once the writers stopped are
+# shown.
 #
 #   bash bench/agg_peers.sh   # as root; ROUNDS=7 HISTORY=2000000 NEW_ROWS=10000 NGROUPS=1000
+#                             # CLIENTS=4 CONC_ROWS=1000 CONC_SECONDS=10
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/common.sh
@@ -69,8 +78,10 @@ CREATE TABLE ts_sum (k int PRIMARY KEY, n bigint NOT NULL, s float8, a float8);
 INSERT INTO ts_sum SELECT k, count(*), sum(v), avg(v) FROM ts GROUP BY k;
 CREATE FUNCTION ts_summarize() RETURNS trigger LANGUAGE plpgsql AS \$\$
 BEGIN
+    -- in key order, so that concurrent writers lock the groups in the same
+    -- order and wait for each other rather than deadlock
     INSERT INTO ts_sum AS o (k, n, s, a)
-    SELECT k, count(*), sum(v), avg(v) FROM new_rows GROUP BY k
+    SELECT k, count(*), sum(v), avg(v) FROM new_rows GROUP BY k ORDER BY k
     ON CONFLICT (k) DO UPDATE
        SET n = o.n + excluded.n,
            s = o.s + excluded.s,
@@ -188,3 +199,47 @@ echo "median ratio stream writer/plain INSERT: $(m "${r_w[@]}") server time, $(m
 echo "median ratio pg_ivm total/pg_streaming total: $(m "${r_ivm[@]}") server time, $(m "${rc_ivm[@]}") CPU (target at least 4)"
 echo "median ratio statement trigger total/pg_streaming total: $(m "${r_stmt[@]}") server time, $(m "${rc_stmt[@]}") CPU"
 echo "median ratio row trigger total/pg_streaming total: $(m "${r_row[@]}") server time, $(m "${rc_row[@]}") CPU"
+
+conc_secs=${CONC_SECONDS:-10}
+conc_rows=${CONC_ROWS:-1000}
+clients=${CLIENTS:-4}
+work=$(mktemp -d "${TMPDIR:-/tmp}/pg_streaming_agg_peers.XXXXXX")
+chmod 755 "$work"
+trap 'stop_server "$dir"; rm -rf "$dir" "$work"' EXIT
+echo "== ${clients} concurrent writers of ${conc_rows}-row INSERTs, ${conc_secs} s each, groups at random"
+echo "peer rows_per_s retried failed caught_up_s"
+for t in pl st iv ts tr; do
+    echo "INSERT INTO $t SELECT (random() * $((groups - 1)))::int, g % 1000 FROM generate_series(1, $conc_rows) g;" \
+        > "$work/$t.sql"
+done
+chmod 644 "$work"/*.sql
+for p in plain_INSERT pg_streaming pg_ivm statement_trigger row_trigger; do
+    case $p in
+        plain_INSERT) t=pl ;; pg_streaming) t=st ;; pg_ivm) t=iv ;; statement_trigger) t=ts ;; row_trigger) t=tr ;;
+    esac
+    if [ "$t" = st ]; then
+        live_x0=$("${psql[@]}" -c "SELECT pg_current_xact_id()")
+        "${psql[@]}" -c "SELECT stream.start_query('agg_live', 'SELECT k, count(*) AS n, sum(v) AS s, avg(v) AS a FROM st GROUP BY k',
+                                                   'st_live', output_mode => 'update', trigger => '1 s', starting_from => 'latest')" >/dev/null
+    fi
+    "${psql[@]}" -c "CHECKPOINT"
+    "${pgbench[@]}" -c "$clients" -j 2 -T "$conc_secs" --max-tries=10 -f "$work/$t.sql" postgres > "$work/out" 2>&1 || true
+    caught=-
+    if [ "$t" = st ]; then
+        caught=$("${psql[@]}" <<'SQL' | tail -1
+SELECT clock_timestamp() AS t0 \gset
+CALL stream.process_all_available('agg_live');
+SELECT round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz), 2);
+SQL
+)
+        "${psql[@]}" -c "SELECT stream.stop_query('agg_live')" >/dev/null
+    fi
+    awk -v p="$p" -v n="$conc_rows" -v c="$caught" '
+        /^tps/ && !tps { tps = $3 }
+        /number of transactions retried/ { retried = $5 }
+        /number of failed transactions/ { failed = $5 }
+        END { printf "%s %.0f %d %d %s\n", p, tps * n, retried, failed, c }' "$work/out"
+done > "$work/conc.txt"
+tee "${AGG_PEERS_CONC_DAT:-/dev/null}" < "$work/conc.txt" | sed 's/^/concurrent /'
+echo "check: pg_streaming's '1 s' query's target equals the aggregate of the rows written meanwhile: $(check st_live \
+    "(SELECT * FROM st WHERE _stream_xid > '$live_x0'::xid8) s")"

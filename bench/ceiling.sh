@@ -25,11 +25,12 @@
 #         step's start), less the trigger's 1 s.  On time, that is the
 #         batch's own duration; a batch that overruns its second delays
 #         the next one and adds to it.
-#     The first failing step ends the run.  The stream's ceiling is the rate
-#     reached in the last step that passed.
+#     A step that fails is run again (STEP_TRIES, 2, runs at most); the
+#     first step whose every run fails ends the run.  The stream's ceiling
+#     is the rate reached in the last step that passed.
 #
 #   bash bench/ceiling.sh   # as root; STEP_SECONDS=5 PLAIN_SECONDS=10 TX_ROWS=5000 CLIENTS=4
-#                           # STEPS="0.2 0.3 0.4 0.5 0.6 0.7 0.75 0.8 0.85 0.9 0.95 1.0 1.1"
+#                           # STEPS="0.1 0.15 0.2 ... 0.6 0.7 ... 1.1" STEP_TRIES=2
 #   CEILING_DAT=file        # also writes one line per step there (for bench/compare.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,7 +40,7 @@ step_secs=${STEP_SECONDS:-5}
 plain_secs=${PLAIN_SECONDS:-10}
 tx_rows=${TX_ROWS:-5000}
 clients=${CLIENTS:-4}
-steps=${STEPS:-"0.2 0.3 0.4 0.5 0.6 0.7 0.75 0.8 0.85 0.9 0.95 1.0 1.1"}
+steps=${STEPS:-"0.1 0.15 0.2 0.25 0.3 0.35 0.4 0.45 0.5 0.55 0.6 0.7 0.8 0.9 1.0 1.1"}
 max_p99=${MAX_P99_MS:-100}
 max_lag=${MAX_LAG_MS:-1000}
 dat=${CEILING_DAT:-/dev/null}
@@ -94,14 +95,11 @@ echo "== the stream's ceiling with both queries: steps of ${step_secs} s"
 # a first short run at a low rate starts the workers; not judged
 ingest ev 2 "$(echo "scale=2; $plain1 * 0.1 / $tx_rows" | bc)" >/dev/null
 caught_up
-echo "step fraction asked_rows_s reached_rows_s filter_p50_ms filter_p99_ms agg_lag_ms agg_batches passed"
-ceiling=0
-ceiling_frac=none
-failed_at=""
-n=0
-for f in $steps; do
-    n=$((n + 1))
-    asked=$(echo "$plain1 * $f / 1" | bc)
+# step FRACTION: one step at that fraction of the plain table's first
+# ceiling; sets asked, reached, p50, p99, lag, batches and ok
+step() {
+    asked=$(echo "$plain1 * $1 / 1" | bc)
+    local x0 t0 t1
     x0=$("${psql[@]}" -c "SELECT pg_current_xact_id()")
     t0=$("${psql[@]}" -c "SELECT clock_timestamp()")
     reached=$(ingest ev "$step_secs" "$(echo "scale=2; $asked / $tx_rows" | bc)")
@@ -124,10 +122,27 @@ for f in $steps; do
     [ "$(echo "$reached >= 0.95 * $asked" | bc)" = 1 ] || ok="no (writers)"
     [ "$(echo "$p99 < $max_p99" | bc)" = 1 ] || ok="no (filter p99)"
     [ "$(echo "$lag < $max_lag" | bc)" = 1 ] || ok="no (aggregation lag)"
-    echo "$n $f $asked $reached $p50 $p99 $lag $batches $ok"
+}
+
+# a step that fails is run again, up to STEP_TRIES (2) times: on a shared
+# machine one burst of other work can fail a single run; the step fails
+# when every run of it fails
+tries=${STEP_TRIES:-2}
+echo "step try fraction asked_rows_s reached_rows_s filter_p50_ms filter_p99_ms agg_lag_ms agg_batches passed"
+ceiling=0
+ceiling_frac=none
+failed_at=""
+n=0
+for f in $steps; do
+    n=$((n + 1))
+    for try in $(seq 1 "$tries"); do
+        step "$f"
+        echo "$n $try $f $asked $reached $p50 $p99 $lag $batches $ok"
+        [ "$ok" = yes ] && break
+    done
     echo "$f $asked $reached $p50 $p99 $lag ${ok%% *}" >> "$dat"
     if [ "$ok" != yes ]; then
-        failed_at="$reached rows/s ($f of the plain table's ceiling asked: $ok)"
+        failed_at="$reached rows/s ($f of the plain table's ceiling asked, $tries runs: $ok)"
         break
     fi
     ceiling=$reached
@@ -142,7 +157,11 @@ echo "plain table: ${plain2} rows/s"
 plain=$(( (plain1 + plain2) / 2 ))
 echo "check: every row reached the filter's target and the aggregation once: $check"
 echo "ceiling plain table: ${plain} rows/s (${plain1} before the steps, ${plain2} after)"
-echo "ceiling stream with both queries: ${ceiling} rows/s (the step at ${ceiling_frac} of the first plain run)"
+if [ "$ceiling" = 0 ]; then
+    echo "ceiling stream with both queries: below the first step's rate (no step passed)"
+else
+    echo "ceiling stream with both queries: ${ceiling} rows/s (the step at ${ceiling_frac} of the first plain run)"
+fi
 if [ -n "$failed_at" ]; then
     echo "first failing step: $failed_at"
 else

@@ -20,14 +20,14 @@
 #  6. The same aggregation kept by pg_ivm, by a hand-written statement-level
 #     trigger and by a row-level one, against an update-mode query and a
 #     plain INSERT: the writer's cost, the later cost, the total
-#     (bench/agg_peers.sh; plot).
+#     (bench/agg_peers.sh; plot); and the writers' rows/s with 4 of them at once.
 #  7. The throughput ceiling: the highest ingest rate at which a continuous
 #     filter keeps its p99 latency under 100 ms and a '1 s' aggregation its
 #     lag under 1 s, against a plain table's (bench/ceiling.sh; plot).
 #
 #   bash bench/compare.sh        # as root; about 20 minutes
 #   PIPELINE_SECONDS=20 SUSTAIN_SECONDS=300 HISTORIES="100000 500000 1000000 2000000"
-#   PEERS_ROUNDS=7 PEERS_HISTORY=2000000 PEERS_NEW_ROWS=10000
+#   PEERS_ROUNDS=7 PEERS_HISTORY=2000000 PEERS_NEW_ROWS=10000 PEERS_CONC_SECONDS=10
 #   CEILING_STEP_SECONDS=5 CEILING_PLAIN_SECONDS=10 CEILING_TX_ROWS=5000 CEILING_STEPS="0.2 0.3 ..."
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -293,8 +293,9 @@ tail -6 "$work/ingest.txt"
 peers_rows=${PEERS_NEW_ROWS:-10000}
 echo "== 6. the same aggregation kept by pg_ivm and by triggers, per ${peers_rows}-row INSERT"
 env ROUNDS=${PEERS_ROUNDS:-7} HISTORY=${PEERS_HISTORY:-2000000} NEW_ROWS=$peers_rows NGROUPS=1000 \
-    AGG_PEERS_DAT="$work/peers.dat" bash bench/agg_peers.sh > "$work/peers.txt" 2>&1
-grep -E "^median|^check" "$work/peers.txt"
+    CONC_SECONDS=${PEERS_CONC_SECONDS:-10} AGG_PEERS_DAT="$work/peers.dat" AGG_PEERS_CONC_DAT="$work/peers_conc.dat" \
+    bash bench/agg_peers.sh > "$work/peers.txt" 2>&1
+grep -E "^median|^check|^concurrent" "$work/peers.txt"
 
 # ---------------------------------------------------------------------------
 # 7. the throughput ceiling
@@ -462,11 +463,17 @@ pct() { # percentile of the latencies of one trigger
     grep -E "^median ratio|^check" "$work/peers.txt" || true
     echo '```'
     echo
+    echo "With concurrent writers ($(grep -oE '[0-9]+ concurrent writers of [0-9]+-row INSERTs, [0-9]+ s each' "$work/peers.txt" | head -1), the groups drawn at random, each peer in turn; pgbench retries a transaction that failed on a deadlock up to 10 times): a summary row is locked by the writer that changes it until that writer commits, so the writers of pg_ivm and of the triggers wait for each other (the statement trigger upserts in key order, or they would deadlock; the row trigger cannot); pg_streaming's writers share nothing, and its query (on a \`'1 s'\` trigger meanwhile) writes the groups once a second."
+    echo
+    echo "| peer | rows/s | transactions retried | failed | pg_streaming's query: seconds to catch up after the writers stopped |"
+    echo "| --- | --- | --- | --- | --- |"
+    awk '{ name = $1; if (name ~ /trigger/) gsub(/_/, " ", name); printf "| %s | %s | %s | %s | %s |\n", name, $2, $3, $4, $5 }' "$work/peers_conc.dat"
+    echo
     echo "## 7. The throughput ceiling"
     echo
     echo "![throughput ceiling](ceiling.png)"
     echo
-    echo "$(grep -oE '[0-9]+ writers of [0-9]+-row transactions' "$work/ceiling.txt" | head -1), \`synchronous_commit = off\`, the library preloaded. A plain table's ceiling: the writers unthrottled (before and after the steps). The stream's: steps of increasing rate (pgbench \`--rate\`), read by a \`'continuous'\` filter (1% of the rows) and an update-mode aggregation (1,000 groups) on a \`'1 s'\` trigger; a step passes when the writers reach 95% of the rate asked, the filter's p99 latency (a row's commit to its target row's commit) is under 100 ms and the aggregation's lag beyond its trigger (per batch: its commit minus the start of the batch before, less 1 s) is under 1 s. The first failing step ends the run."
+    echo "$(grep -oE '[0-9]+ writers of [0-9]+-row transactions' "$work/ceiling.txt" | head -1), \`synchronous_commit = off\`, the library preloaded. A plain table's ceiling: the writers unthrottled (before and after the steps). The stream's: steps of increasing rate (pgbench \`--rate\`), read by a \`'continuous'\` filter (1% of the rows) and an update-mode aggregation (1,000 groups) on a \`'1 s'\` trigger; a step passes when the writers reach 95% of the rate asked, the filter's p99 latency (a row's commit to its target row's commit) is under 100 ms and the aggregation's lag beyond its trigger (per batch: its commit minus the start of the batch before, less 1 s) is under 1 s. A step that fails is run once more; the first step that fails both times ends the run, and the table shows each step's last run."
     echo
     echo "| asked rows/s | reached rows/s | filter p50 (ms) | filter p99 (ms) | aggregation lag (ms) | passed |"
     echo "| --- | --- | --- | --- | --- | --- |"
