@@ -25,7 +25,7 @@
 #     filter keeps its p99 latency under 100 ms and a '1 s' aggregation its
 #     lag under 1 s, against a plain table's (bench/ceiling.sh; plot).
 #
-#   bash bench/compare.sh        # as root; about 20 minutes
+#   bash bench/compare.sh        # as root; about 15 minutes
 #   PIPELINE_SECONDS=20 SUSTAIN_SECONDS=300 HISTORIES="100000 500000 1000000 2000000"
 #   PEERS_ROUNDS=7 PEERS_HISTORY=2000000 PEERS_NEW_ROWS=10000 PEERS_CONC_SECONDS=10
 #   CEILING_STEP_SECONDS=5 CEILING_PLAIN_SECONDS=10 CEILING_TX_ROWS=5000 CEILING_STEPS="0.2 0.3 ..."
