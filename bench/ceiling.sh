@@ -95,16 +95,35 @@ echo "== the stream's ceiling with both queries: steps of ${step_secs} s"
 # a first short run at a low rate starts the workers; not judged
 ingest ev 2 "$(echo "scale=2; $plain1 * 0.1 / $tx_rows" | bc)" >/dev/null
 caught_up
+# pgs_cpu FILE: "pid nanoseconds" of CPU time (/proc/PID/schedstat) of
+# every process of pg_streaming's (scheduler, workers) into FILE
+pgs_cpu() {
+    local pid
+    "${psql[@]}" -c "SELECT pid FROM pg_stat_activity WHERE backend_type LIKE 'pg_streaming%'" \
+        | while read -r pid; do
+            echo "$pid $(cut -d' ' -f1 "/proc/$pid/schedstat" 2>/dev/null || echo 0)"
+        done > "$1"
+}
+
 # step FRACTION: one step at that fraction of the plain table's first
-# ceiling; sets asked, reached, p50, p99, lag, batches and ok
+# ceiling; sets asked, reached, p50, p99, lag, batches, cpu (the CPU ms
+# pg_streaming's processes spent per 100,000 rows of the step, from its
+# start until the queries caught up; a worker that exited meanwhile is
+# missed) and ok
 step() {
     asked=$(echo "$plain1 * $1 / 1" | bc)
-    local x0 t0 t1
+    local x0 t0 t1 rows
+    pgs_cpu "$work/cpu0"
     x0=$("${psql[@]}" -c "SELECT pg_current_xact_id()")
     t0=$("${psql[@]}" -c "SELECT clock_timestamp()")
     reached=$(ingest ev "$step_secs" "$(echo "scale=2; $asked / $tx_rows" | bc)")
     t1=$("${psql[@]}" -c "SELECT clock_timestamp()")
     caught_up
+    pgs_cpu "$work/cpu1"
+    rows=$("${psql[@]}" -c "SELECT sum(input_rows) FROM stream.progress WHERE query = 'flt' AND started_at > '$t0'::timestamptz")
+    cpu=$(awk -v rows="${rows:-0}" 'NR == FNR { a[$1] = $2; next } { d += $2 - (($1 in a) ? a[$1] : 0) }
+                                   END { if (rows > 0) printf "%.1f", d / 1e6 / rows * 100000; else print 0 }' \
+          "$work/cpu0" "$work/cpu1")
     read -r p50 p99 <<<"$("${psql[@]}" -F ' ' -c "
         SELECT coalesce(round(percentile_disc(0.5) WITHIN GROUP (ORDER BY ms), 1), 0),
                coalesce(round(percentile_disc(0.99) WITHIN GROUP (ORDER BY ms), 1), 0)
@@ -128,7 +147,7 @@ step() {
 # machine one burst of other work can fail a single run; the step fails
 # when every run of it fails
 tries=${STEP_TRIES:-2}
-echo "step try fraction asked_rows_s reached_rows_s filter_p50_ms filter_p99_ms agg_lag_ms agg_batches passed"
+echo "step try fraction asked_rows_s reached_rows_s filter_p50_ms filter_p99_ms agg_lag_ms agg_batches queries_cpu_ms_per_100k_rows passed"
 ceiling=0
 ceiling_frac=none
 failed_at=""
@@ -137,10 +156,10 @@ for f in $steps; do
     n=$((n + 1))
     for try in $(seq 1 "$tries"); do
         step "$f"
-        echo "$n $try $f $asked $reached $p50 $p99 $lag $batches $ok"
+        echo "$n $try $f $asked $reached $p50 $p99 $lag $batches $cpu $ok"
         [ "$ok" = yes ] && break
     done
-    echo "$f $asked $reached $p50 $p99 $lag ${ok%% *}" >> "$dat"
+    echo "$f $asked $reached $p50 $p99 $lag ${ok%% *} $cpu" >> "$dat"
     if [ "$ok" != yes ]; then
         failed_at="$reached rows/s ($f of the plain table's ceiling asked, $tries runs: $ok)"
         break
