@@ -106,3 +106,17 @@ SELECT pg_sleep(0.1);
 SELECT :ms, (SELECT heap_blks_read + heap_blks_hit FROM pg_statio_user_tables WHERE relname = 'h') - :b0;
 SQL
 }
+
+# ivm_server_settings: pg_ivm, a peer the aggregation benchmarks compare
+# with, installed when missing (install_pg_ivm builds it from
+# ../shared/vendor), and the array ivm_settings set to the server settings
+# a run with it needs, pg_streaming preloaded beside it as production runs
+# it:  ivm_server_settings; bench_server NAME PORT "${ivm_settings[@]}" ...
+# then CREATE EXTENSION pg_ivm in the database.
+ivm_server_settings() {
+    if ! install_pg_ivm; then
+        echo "pg_ivm is needed by this benchmark and could not be installed" >&2
+        exit 1
+    fi
+    ivm_settings=("shared_preload_libraries=pg_streaming,pg_ivm")
+}

@@ -17,9 +17,18 @@
 #     (plot).
 #  5. The aggregation benchmark (REFRESH MATERIALIZED VIEW) and the ingest
 #     benchmark (plain table), as their own scripts report them.
+#  6. The same aggregation kept by pg_ivm, by a hand-written statement-level
+#     trigger and by a row-level one, against an update-mode query and a
+#     plain INSERT: the writer's cost, the later cost, the total
+#     (bench/agg_peers.sh; plot); and the writers' rows/s with 4 of them at once.
+#  7. The throughput ceiling: the highest ingest rate at which a continuous
+#     filter keeps its p99 latency under 100 ms and a '1 s' aggregation its
+#     lag under 1 s, against a plain table's (bench/ceiling.sh; plot).
 #
 #   bash bench/compare.sh        # as root; about 15 minutes
 #   PIPELINE_SECONDS=20 SUSTAIN_SECONDS=300 HISTORIES="100000 500000 1000000 2000000"
+#   PEERS_ROUNDS=7 PEERS_HISTORY=2000000 PEERS_NEW_ROWS=10000 PEERS_CONC_SECONDS=10
+#   CEILING_STEP_SECONDS=5 CEILING_PLAIN_SECONDS=10 CEILING_TX_ROWS=5000 CEILING_STEPS="0.2 0.3 ..."
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/common.sh
@@ -279,6 +288,26 @@ tail -12 "$work/aggregation.txt"
 tail -6 "$work/ingest.txt"
 
 # ---------------------------------------------------------------------------
+# 6. the aggregation's peers: pg_ivm and trigger-maintained summaries
+# ---------------------------------------------------------------------------
+peers_rows=${PEERS_NEW_ROWS:-10000}
+echo "== 6. the same aggregation kept by pg_ivm and by triggers, per ${peers_rows}-row INSERT"
+env ROUNDS=${PEERS_ROUNDS:-7} HISTORY=${PEERS_HISTORY:-2000000} NEW_ROWS=$peers_rows NGROUPS=1000 \
+    CONC_SECONDS=${PEERS_CONC_SECONDS:-10} AGG_PEERS_DAT="$work/peers.dat" AGG_PEERS_CONC_DAT="$work/peers_conc.dat" \
+    bash bench/agg_peers.sh > "$work/peers.txt" 2>&1
+grep -E "^median|^check|^concurrent" "$work/peers.txt"
+
+# ---------------------------------------------------------------------------
+# 7. the throughput ceiling
+# ---------------------------------------------------------------------------
+echo "== 7. the throughput ceiling: a continuous filter and a '1 s' aggregation, against a plain table"
+: > "$work/ceiling.dat"
+env STEP_SECONDS=${CEILING_STEP_SECONDS:-5} PLAIN_SECONDS=${CEILING_PLAIN_SECONDS:-10} \
+    TX_ROWS=${CEILING_TX_ROWS:-5000} ${CEILING_STEPS:+STEPS="$CEILING_STEPS"} \
+    CEILING_DAT="$work/ceiling.dat" bash bench/ceiling.sh > "$work/ceiling.txt" 2>&1
+grep -E "^ceiling|^check|^first|^no step" "$work/ceiling.txt"
+
+# ---------------------------------------------------------------------------
 # the plots and RESULTS.md
 # ---------------------------------------------------------------------------
 gnuplot <<GP
@@ -318,6 +347,49 @@ set xlabel 'seconds into the run'
 set ylabel 'time since the oldest query last committed (ms)'
 set yrange [0:*]
 plot '$work/lag.dat' using 1:2 with lines title 'worst of the 20 queries'
+GP
+
+gnuplot <<GP
+set terminal pngcairo size 900,480
+set output '$out/peers.png'
+set title 'The same aggregation (1,000 groups, ${PEERS_HISTORY:-2000000}-row history) kept up to date, per ${peers_rows}-row INSERT'
+set ylabel 'ms (median)'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set boxwidth 0.9
+set key outside bottom center horizontal
+set yrange [0:*]
+set xtics noenhanced
+plot '$work/peers.dat' using 2:xtic(1) title "the writer's statement", \
+     '' using 4 title 'total (writer + later batch)', \
+     '' using 5 title "the writer's statement, backend CPU", \
+     '' using 7 title 'total, backend CPU'
+GP
+ceiling_plain=$(awk '/^ceiling plain table:/ { print $4 }' "$work/ceiling.txt")
+ceiling_xmax=$(awk -v p="${ceiling_plain:-0}" '$3 > p { p = $3 } END { printf "%.0f", p * 1.1 + 1 }' "$work/ceiling.dat")
+ceiling_y1=$(awk 'BEGIN { m = 100 } $5 > m { m = $5 } END { printf "%.0f", m * 1.15 }' "$work/ceiling.dat")
+ceiling_y2=$(awk 'BEGIN { m = 1000 } $6 > m { m = $6 } END { printf "%.0f", m * 1.15 }' "$work/ceiling.dat")
+gnuplot <<GP
+set terminal pngcairo size 800,520
+set output '$out/ceiling.png'
+set title 'Ingest steps into a stream with a continuous filter and a 1 s aggregation'
+set xlabel 'rows/s the writers reached'
+set ylabel 'filter p99 latency (ms)'
+set y2label 'aggregation lag beyond its 1 s trigger (ms)'
+set ytics nomirror
+set y2tics
+set xrange [0:${ceiling_xmax}]
+set format x '%.1s%c'
+set yrange [0:${ceiling_y1}]
+set y2range [0:${ceiling_y2}]
+set key outside bottom center horizontal
+set arrow from ${ceiling_plain:-0}, graph 0 to ${ceiling_plain:-0}, graph 1 nohead dashtype 2
+set label 'plain table, unthrottled' at ${ceiling_plain:-0}, graph 0.95 right offset -1,0
+set arrow from graph 0, first 100 to graph 1, first 100 nohead dashtype 3 linecolor 1
+set arrow from graph 0, second 1000 to graph 1, second 1000 nohead dashtype 3 linecolor 2
+plot '$work/ceiling.dat' using 3:5 with linespoints title 'filter p99 (limit 100 ms)', \
+     '' using 3:6 axes x1y2 with linespoints title 'aggregation lag (limit 1000 ms)'
 GP
 
 pct() { # percentile of the latencies of one trigger
@@ -372,6 +444,45 @@ pct() { # percentile of the latencies of one trigger
     grep -E "median|ratio" "$work/ingest.txt" || true
     echo '```'
     echo
+    echo "## 6. The same aggregation kept by pg_ivm and by triggers"
+    echo
+    echo "![aggregation peers](peers.png)"
+    echo
+    echo "\`SELECT k, count(*), sum(v), avg(v) FROM t GROUP BY k\` over 1,000 groups and a $(grep -oE '[0-9]+-row history' "$work/peers.txt" | head -1) per table, each round one INSERT of ${peers_rows} rows into each table, in one session, the order rotating from round to round; server milliseconds and, in parentheses, the CPU milliseconds the backend spent (\`/proc/self/schedstat\`: what the other load on this shared machine changes least; it leaves out the waits for the WAL flush at commit), medians of $(grep -cE '^[0-9]+ .*\(order' "$work/peers.txt") rounds. pg_ivm (an IMMV) and the triggers do all their work inside the writer's statement; pg_streaming's writer only inserts, and the update-mode query's batch (\`CALL stream.process_batch\`) does the rest later, off the writer's path."
+    echo
+    echo "| peer | the writer's statement: ms (CPU ms) | later: ms (CPU ms) | total: ms (CPU ms) | writer / plain INSERT: time (CPU) | total / pg_streaming's total: time (CPU) |"
+    echo "| --- | --- | --- | --- | --- | --- |"
+    awk 'NR == 1 { p = $2; pc = $5 } $1 == "pg_streaming" { s = $4; sc = $7 } { for (j = 1; j <= 7; j++) f[NR, j] = $j }
+         END { for (i = 1; i <= NR; i++) { name = f[i, 1]; if (name ~ /trigger/) gsub(/_/, " ", name)
+               printf "| %s | %s (%s) | %s (%s) | %s (%s) | %.2fx (%.2fx) | %.2fx (%.2fx) |\n", name, f[i, 2], f[i, 5],
+                      f[i, 3], f[i, 6], f[i, 4], f[i, 7], f[i, 2] / p, f[i, 5] / pc, f[i, 4] / s, f[i, 7] / sc } }' "$work/peers.dat"
+    echo
+    echo "Medians of the per-round ratios (each round's peers ran back to back):"
+    echo
+    echo '```'
+    grep -E "^median ratio|^check" "$work/peers.txt" || true
+    echo '```'
+    echo
+    echo "With concurrent writers ($(grep -oE '[0-9]+ concurrent writers of [0-9]+-row INSERTs, [0-9]+ s each' "$work/peers.txt" | head -1), the groups drawn at random, each peer in turn; pgbench retries a transaction that failed on a deadlock up to 10 times): a summary row is locked by the writer that changes it until that writer commits, so the writers of pg_ivm and of the triggers wait for each other (the statement trigger upserts in key order, or they would deadlock; the row trigger cannot); pg_streaming's writers share nothing, and its query (on a \`'1 s'\` trigger meanwhile) writes the groups once a second."
+    echo
+    echo "| peer | rows/s | transactions retried | failed | pg_streaming's query: seconds to catch up after the writers stopped |"
+    echo "| --- | --- | --- | --- | --- |"
+    awk '{ name = $1; if (name ~ /trigger/) gsub(/_/, " ", name); printf "| %s | %s | %s | %s | %s |\n", name, $2, $3, $4, $5 }' "$work/peers_conc.dat"
+    echo
+    echo "## 7. The throughput ceiling"
+    echo
+    echo "![throughput ceiling](ceiling.png)"
+    echo
+    echo "$(grep -oE '[0-9]+ writers of [0-9]+-row transactions' "$work/ceiling.txt" | head -1), \`synchronous_commit = off\`, the library preloaded. A plain table's ceiling: the writers unthrottled (before and after the steps). The stream's: steps of increasing rate (pgbench \`--rate\`), read by a \`'continuous'\` filter (1% of the rows) and an update-mode aggregation (1,000 groups) on a \`'1 s'\` trigger; a step passes when the writers reach 95% of the rate asked, the filter's p99 latency (a row's commit to its target row's commit) is under 100 ms and the aggregation's lag beyond its trigger (per batch: its commit minus the start of the batch before, less 1 s) is under 1 s. A step that fails is run once more; the first step that fails both times ends the run, and the table shows each step's last run."
+    echo
+    echo "| asked rows/s | reached rows/s | filter p50 (ms) | filter p99 (ms) | aggregation lag (ms) | pg_streaming's processes: CPU ms per 100,000 rows | passed |"
+    echo "| --- | --- | --- | --- | --- | --- | --- |"
+    awk '{ printf "| %s | %s | %s | %s | %s | %s | %s |\n", $2, $3, $4, $5, $6, $8, $7 }' "$work/ceiling.dat"
+    echo
+    echo '```'
+    grep -E "^ceiling|^check|^first|^no step" "$work/ceiling.txt" || true
+    echo '```'
+    echo
     echo "See bench/README.md for what each of these measures and for the other benchmarks."
 } > "$out/RESULTS.md"
-echo "wrote $out/RESULTS.md, $out/history.png, $out/latency.png, $out/lag.png"
+echo "wrote $out/RESULTS.md, $out/history.png, $out/latency.png, $out/lag.png, $out/peers.png, $out/ceiling.png"

@@ -123,8 +123,12 @@ install_pg_ivm() {
     if [ -f "$libdir/pg_ivm.so" ]; then
         return 0
     fi
-    local tarball
-    tarball=$(ls "$(pwd)"/../shared/vendor/pg_ivm-*-src.tar.gz 2>/dev/null | head -n 1 || true)
+    # ../shared/vendor beside the checkout, or beside the main checkout of
+    # a git worktree
+    local tarball main
+    main=$(dirname "$(cd "$(git rev-parse --git-common-dir 2>/dev/null || echo .git)" 2>/dev/null && pwd)")
+    tarball=$(ls "$(pwd)"/../shared/vendor/pg_ivm-*-src.tar.gz "$main"/../shared/vendor/pg_ivm-*-src.tar.gz \
+              2>/dev/null | head -n 1 || true)
     if [ -z "$tarball" ]; then
         echo "pg_ivm is not installed and its source is not in ../shared/vendor" >&2
         return 1
