@@ -82,7 +82,6 @@ sam_state(Relation rel)
 	{
 		TupleDesc	desc = RelationGetDescr(rel);
 		int			i;
-
 		int			off = 0;
 
 		state = MemoryContextAllocZero(CacheMemoryContext, sizeof(SamRelState));
