@@ -168,7 +168,8 @@ if [ "$cpu_rounds" -gt 0 ]; then
             fi
             echo "$r $p $s $ratio"
         done
-        [ ${#ratios[@]} -gt 0 ] &&
+        if [ ${#ratios[@]} -gt 0 ]; then
             echo "median CPU ratio stream/plain, $work: $(printf '%s\n' "${ratios[@]}" | median)"
+        fi
     done
 fi
