@@ -91,6 +91,14 @@ END $$;
 CREATE TRIGGER sp_look BEFORE INSERT ON sp_t FOR EACH ROW EXECUTE FUNCTION sp_look();
 EXPLAIN (VERBOSE, COSTS OFF) INSERT INTO sp_t (id) VALUES (1);
 INSERT INTO sp_t (id) VALUES (1);
+-- a plan made before the trigger is made again after it
+DROP TRIGGER sp_look ON sp_t;
+PREPARE sp_t_ins AS INSERT INTO sp_t (id) VALUES (2);
+EXPLAIN (VERBOSE, COSTS OFF) EXECUTE sp_t_ins;
+CREATE TRIGGER sp_look BEFORE INSERT ON sp_t FOR EACH ROW EXECUTE FUNCTION sp_look();
+EXPLAIN (VERBOSE, COSTS OFF) EXECUTE sp_t_ins;
+EXECUTE sp_t_ins;
+DEALLOCATE sp_t_ins;
 
 CREATE TABLE sp_r (id int);
 SELECT stream.create_stream('sp_r');
