@@ -162,7 +162,7 @@ sam_keeps_stamps(Relation rel)
  * place: the stamp null, or a column of varying length before it that is
  * not null.
  */
-static char *
+static inline char *
 sam_stamp_in_row(SamRelState *state, TupleDesc desc, HeapTuple tuple)
 {
 	HeapTupleHeader tup = tuple->t_data;
@@ -198,7 +198,7 @@ sam_stamp_in_row(SamRelState *state, TupleDesc desc, HeapTuple tuple)
  * values.  Only a row of which the slot has no copy of its own, or with a
  * null or a column of varying length before the stamp, is formed again.
  */
-static void
+static inline void
 sam_stamp(SamRelState *state, TupleTableSlot *slot, bool keep)
 {
 	FullTransactionId top;
