@@ -3,7 +3,12 @@
 #  1. COPY of 1,000,000 narrow rows into a fresh table, alternating plain
 #     and stream, ROUNDS times; the ratio of each round, and their median;
 #  2. pgbench, 4 clients of single-row INSERT transactions, SECONDS_PER_RUN
-#     seconds each, alternating, PGBENCH_ROUNDS times; tps ratios and median.
+#     seconds each, alternating, PGBENCH_ROUNDS times; tps ratios and median;
+#  3. the backend's own CPU time (utime + stime from /proc, which the other
+#     load on the machine changes little), alternating, CPU_ROUNDS times:
+#     one COPY of the rows, CPU_INSERTS single-row INSERT transactions from
+#     one session, and CPU_SELECTS transactions of an INSERT ... SELECT of
+#     CPU_SELECT_ROWS rows each.
 #
 # With INDEXES=1 both tables have a primary key on id and a BRIN index on ts,
 # as an event table in production would.  With PRELOAD=1 the server loads
@@ -13,6 +18,7 @@
 # CLIENTS sets pgbench's clients, FSYNC=off turns fsync off.
 #
 #   bash bench/ingest.sh        # as root; ROUNDS=5 PGBENCH_ROUNDS=3 SECONDS_PER_RUN=10 INDEXES=0 PRELOAD=0 CLIENTS=4 FSYNC=on
+#                               # CPU_ROUNDS=5 CPU_INSERTS=20000 CPU_SELECTS=20 CPU_SELECT_ROWS=10000 (CPU_ROUNDS=0: no part 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/common.sh
@@ -66,3 +72,68 @@ for r in $(seq 1 "$pgbench_rounds"); do
     echo "$r $p $s $ratio"
 done
 echo "median INSERT cost ratio plain tps/stream tps: $(printf '%s\n' "${ratios[@]}" | median)"
+
+cpu_rounds=${CPU_ROUNDS:-5}
+cpu_inserts=${CPU_INSERTS:-20000}
+cpu_select_rows=${CPU_SELECT_ROWS:-10000}
+cpu_selects=${CPU_SELECTS:-20}
+for i in $(seq 1 "$cpu_inserts"); do
+    echo "INSERT INTO t_cpu (ts, v) VALUES (now(), 1);"
+done > "$dir/inserts.sql"
+chmod 644 "$dir/inserts.sql"
+
+# milliseconds of CPU the backend spent on work $2 (copy, inserts, select)
+# into a fresh table of kind $1
+cpu_ms() {
+    local kind=$1 work=$2
+    "${psql[@]}" >/dev/null 2>&1 <<SQL
+DROP TABLE IF EXISTS t_cpu;
+CREATE TABLE t_cpu (id $ins_id, ts timestamptz, v float8);
+$(brin t_cpu)
+$( [ "$kind" = stream ] && echo "SELECT stream.create_stream('t_cpu');" )
+CHECKPOINT;
+SQL
+    {
+        echo "SELECT pg_backend_pid() AS pid \\gset"
+        echo "\\set t0 \`awk '{ print \$14 + \$15 }' /proc/:pid/stat\`"
+        case $work in
+            copy) echo "COPY t_cpu (id, ts, v) FROM '$dir/rows.copy';" ;;
+            inserts) echo "\\i $dir/inserts.sql" ;;
+            select) for i in $(seq 1 "$cpu_selects"); do
+                        echo "INSERT INTO t_cpu (ts, v) SELECT now(), g FROM generate_series(1, $cpu_select_rows) g;"
+                    done ;;
+        esac
+        echo "\\set t1 \`awk '{ print \$14 + \$15 }' /proc/:pid/stat\`"
+        echo "SELECT (:t1 - :t0) * 1000 / $(getconf CLK_TCK);"
+    } | "${psql[@]}" 2>/dev/null | tail -1
+}
+
+if [ "$cpu_rounds" -gt 0 ]; then
+    for work in copy inserts select; do
+        case $work in
+            copy) what="COPY of ${ROWS:-1000000} rows" ;;
+            inserts) what="$cpu_inserts single-row INSERT transactions, one session" ;;
+            select) what="$cpu_selects INSERT ... SELECT of $cpu_select_rows rows each" ;;
+        esac
+        echo "== backend CPU, $what (ms)"
+        echo "round plain stream ratio"
+        ratios=()
+        for r in $(seq 1 "$cpu_rounds"); do
+            if [ $((r % 2)) -eq 1 ]; then
+                p=$(cpu_ms plain $work); s=$(cpu_ms stream $work)
+            else
+                s=$(cpu_ms stream $work); p=$(cpu_ms plain $work)
+            fi
+            if [ "${p:-0}" -gt 0 ]; then
+                ratio=$(echo "scale=3; $s / $p" | bc)
+                ratios+=("$ratio")
+            else
+                ratio="-"
+            fi
+            echo "$r $p $s $ratio"
+        done
+        if [ ${#ratios[@]} -gt 0 ]; then
+            echo "median CPU ratio stream/plain, $work: $(printf '%s\n' "${ratios[@]}" | median)"
+        fi
+    done
+fi

@@ -15,7 +15,7 @@
  *
  *	ProcessUtility_hook		storage/guard.c's checks, then bgw/shared.c's
  *	object_access_hook		storage/placement.c
- *	post_parse_analyze_hook	analyze/query_analyze.c
+ *	post_parse_analyze_hook	analyze/query_analyze.c, then storage/stream_am.c
  *	planner_hook			state/agg_shape.c
  *	needs_fmgr_hook,
  *	fmgr_hook				storage/shard_moves.c (Citus's shard moves)
@@ -106,6 +106,7 @@ pgs_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
 	if (prev_post_parse_analyze)
 		prev_post_parse_analyze(pstate, query, jstate);
 	pgs_analyze_post_parse(pstate, query);
+	pgs_stream_insert_placeholder(pstate->p_target_relation, query);
 }
 
 static PlannedStmt *

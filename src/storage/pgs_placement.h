@@ -20,6 +20,7 @@
 
 #include "access/xact.h"
 #include "catalog/objectaccess.h"
+#include "nodes/parsenodes.h"
 #include "storage/block.h"
 #include "utils/relcache.h"
 
@@ -89,6 +90,9 @@ extern void pgs_placement_define_settings(void);
 extern void pgs_placement_object_access(ObjectAccessType access, Oid classId,
 										Oid objectId, int subId);
 extern void pgs_placement_at_xact_end(XactEvent event);
+
+/* stream_am.c: an INSERT's stamp left to the access method */
+extern void pgs_stream_insert_placeholder(Relation target, Query *query);
 extern int	pgs_max_streams;
 
 /* runs.c: the runs catalog */

@@ -32,6 +32,8 @@
 #include "executor/tuptable.h"
 #include "commands/vacuum.h"
 #include "fmgr.h"
+#include "nodes/makefuncs.h"
+#include "parser/parsetree.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
 #include "replication/logicalworker.h"
@@ -48,6 +50,9 @@ typedef struct SamRelState
 {
 	FullTransactionId last_insert_fxid;
 	AttrNumber	xid_attno;		/* _stream_xid, or 0 where there is none */
+	int			xid_off;		/* its offset in a row without nulls, or -1
+								 * where a column of varying length precedes
+								 * it */
 	bool		recycling;		/* this transaction found the stream filling
 								 * a recycled run */
 } SamRelState;
@@ -67,6 +72,41 @@ sam_refuse(Relation rel, const char *action)
 			 errhint("Insert corrections as new rows, or turn the table back into an ordinary table with stream.drop_stream().")));
 }
 
+/* the relcache entry's state, made at the table's first insert */
+static SamRelState *
+sam_state(Relation rel)
+{
+	SamRelState *state = (SamRelState *) rel->rd_amcache;
+
+	if (state == NULL)
+	{
+		TupleDesc	desc = RelationGetDescr(rel);
+		int			i;
+		int			off = 0;
+
+		state = MemoryContextAllocZero(CacheMemoryContext, sizeof(SamRelState));
+		state->xid_off = -1;
+		for (i = 0; i < desc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, i);
+
+			if (off >= 0)
+				off = att->attlen > 0 ? att_align_nominal(off, att->attalign) : -1;
+			if (!att->attisdropped && att->atttypid == XID8OID &&
+				strcmp(NameStr(att->attname), PGS_XID_COLUMN) == 0)
+			{
+				state->xid_attno = att->attnum;
+				state->xid_off = off;
+				break;
+			}
+			if (off >= 0)
+				off += att->attlen;
+		}
+		rel->rd_amcache = state;
+	}
+	return state;
+}
+
 /*
  * Called before every insert: when this is the first insert of the current
  * top-level transaction into the table, forget the cached target block so
@@ -77,24 +117,8 @@ static SamRelState *
 sam_before_insert(Relation rel, bool *first)
 {
 	FullTransactionId fxid = GetTopFullTransactionId();
-	SamRelState *state = (SamRelState *) rel->rd_amcache;
+	SamRelState *state = sam_state(rel);
 
-	if (state == NULL)
-	{
-		TupleDesc	desc = RelationGetDescr(rel);
-		int			i;
-
-		state = MemoryContextAllocZero(CacheMemoryContext, sizeof(SamRelState));
-		for (i = 0; i < desc->natts; i++)
-		{
-			Form_pg_attribute att = TupleDescAttr(desc, i);
-
-			if (!att->attisdropped && att->atttypid == XID8OID &&
-				strcmp(NameStr(att->attname), PGS_XID_COLUMN) == 0)
-				state->xid_attno = att->attnum;
-		}
-		rel->rd_amcache = state;
-	}
 	*first = !FullTransactionIdEquals(state->last_insert_fxid, fxid);
 	if (*first)
 	{
@@ -120,38 +144,189 @@ sam_before_insert(Relation rel, bool *first)
  *     replication worker: a restore (pg_restore --disable-triggers) into the
  *     cluster the stamps come from, whose restored checkpoints already
  *     account for them.
+ * Even they never keep 0, which no transaction has: it is the placeholder
+ * that INSERTs carry in place of the column's default
+ * (pgs_stream_insert_placeholder).  sam_keeps_stamps tells, once per call
+ * of the access method, whether the writer is one of the two.
  */
-static void
-sam_stamp(Relation rel, SamRelState *state, TupleTableSlot *slot)
+static bool
+sam_keeps_stamps(Relation rel)
+{
+	return rel->rd_createSubid != InvalidSubTransactionId ||
+		(SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA &&
+		 !IsLogicalWorker());
+}
+
+/*
+ * Where the stamp lies in a formed row, or NULL where it has no fixed
+ * place: the stamp null, or a column of varying length before it that is
+ * not null.
+ */
+static inline char *
+sam_stamp_in_row(SamRelState *state, TupleDesc desc, HeapTuple tuple)
+{
+	HeapTupleHeader tup = tuple->t_data;
+	AttrNumber	attno = state->xid_attno;
+	int			off = 0;
+	int			i;
+
+	if (HeapTupleHeaderGetNatts(tup) < attno)
+		return NULL;
+	if (!HeapTupleHasNulls(tuple))
+		return state->xid_off < 0 ? NULL :
+			(char *) tup + tup->t_hoff + state->xid_off;
+	if (att_isnull(attno - 1, tup->t_bits))
+		return NULL;
+	for (i = 0; i < attno - 1; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att_isnull(i, tup->t_bits))
+			continue;
+		if (att->attlen <= 0)
+			return NULL;
+		off = att_align_nominal(off, att->attalign) + att->attlen;
+	}
+	off = att_align_nominal(off, TupleDescAttr(desc, attno - 1)->attalign);
+	return (char *) tup + tup->t_hoff + off;
+}
+
+/*
+ * The stamp is checked, and set, without deforming the row and without
+ * forming it again: COPY hands over rows already formed, an INSERT's row is
+ * formed and deformed by its NOT NULL check, or is still an array of
+ * values.  Only a row of which the slot has no copy of its own, or with a
+ * null or a column of varying length before the stamp, is formed again.
+ */
+static inline void
+sam_stamp(SamRelState *state, TupleTableSlot *slot, bool keep)
 {
 	FullTransactionId top;
-	TupleDesc	desc;
+	TupleDesc	desc = slot->tts_tupleDescriptor;
+	AttrNumber	attno = state->xid_attno;
+	HeapTuple	formed = NULL;
+	char	   *place = NULL;
+	uint64		stamp;
 	Datum	   *values;
 	bool	   *nulls;
 	bool		isnull;
 	Datum		d;
 
-	if (state->xid_attno == 0 || rel->rd_createSubid != InvalidSubTransactionId)
-		return;
-	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA &&
-		!IsLogicalWorker())
+	if (attno == 0)
 		return;
 	top = state->last_insert_fxid;	/* this transaction's, sam_before_insert */
-	d = slot_getattr(slot, state->xid_attno, &isnull);
+	if (TTS_IS_HEAPTUPLE(slot) || TTS_IS_BUFFERTUPLE(slot))
+		formed = ((HeapTupleTableSlot *) slot)->tuple;
+	if (slot->tts_nvalid >= attno)
+	{
+		d = slot->tts_values[attno - 1];
+		isnull = slot->tts_isnull[attno - 1];
+	}
+	else if (formed != NULL && (place = sam_stamp_in_row(state, desc, formed)) != NULL)
+	{
+		memcpy(&stamp, place, sizeof(stamp));
+		d = Int64GetDatum((int64) stamp);
+		isnull = false;
+	}
+	else
+		d = slot_getattr(slot, attno, &isnull);
 	if (!isnull && FullTransactionIdEquals(DatumGetFullTransactionId(d), top))
 		return;
+	if (keep &&
+		(isnull || U64FromFullTransactionId(DatumGetFullTransactionId(d)) != 0))
+		return;
 
-	desc = slot->tts_tupleDescriptor;
+	/* values not formed into a row yet: the stamp is one of them */
+	if (TTS_IS_VIRTUAL(slot) ||
+		((TTS_IS_HEAPTUPLE(slot) || TTS_IS_BUFFERTUPLE(slot)) && formed == NULL))
+	{
+		Assert(slot->tts_nvalid == desc->natts);
+		slot->tts_values[attno - 1] = FullTransactionIdGetDatum(top);
+		slot->tts_isnull[attno - 1] = false;
+		return;
+	}
+
+	/* a row the slot owns, whose stamp has its place: set there */
+	if (formed != NULL && TTS_SHOULDFREE(slot) && !isnull &&
+		(place != NULL || (place = sam_stamp_in_row(state, desc, formed)) != NULL))
+	{
+		stamp = U64FromFullTransactionId(top);
+		memcpy(place, &stamp, sizeof(stamp));
+		if (slot->tts_nvalid >= attno)
+			slot->tts_values[attno - 1] = FullTransactionIdGetDatum(top);
+		return;
+	}
+
 	slot_getallattrs(slot);
 	values = palloc(sizeof(Datum) * desc->natts);
 	nulls = palloc(sizeof(bool) * desc->natts);
 	memcpy(values, slot->tts_values, sizeof(Datum) * desc->natts);
 	memcpy(nulls, slot->tts_isnull, sizeof(bool) * desc->natts);
-	values[state->xid_attno - 1] = FullTransactionIdGetDatum(top);
-	nulls[state->xid_attno - 1] = false;
+	values[attno - 1] = FullTransactionIdGetDatum(top);
+	nulls[attno - 1] = false;
 	ExecForceStoreHeapTuple(heap_form_tuple(desc, values, nulls), slot, true);
 	pfree(values);
 	pfree(nulls);
+}
+
+/*
+ * The column's default, pg_current_xact_id(), costs an INSERT statement
+ * more than the rest of what a stream adds to it: the rewriter reads the
+ * default back from its stored text, the planner and the executor prepare
+ * a function call, all for a value the access method checks anyway.  So
+ * an INSERT into a stream that does not name the column is given the
+ * constant 0 for it instead, which sam_stamp() always replaces with the
+ * transaction's id, whatever the writer (a cached plan run later in
+ * session_replication_role "replica" included).  Where anything looks at
+ * the row before the access method does, the statement keeps the default,
+ * so that it sees the stamp the row will have: BEFORE ROW triggers, rules
+ * (NEW), CHECK constraints, stored generated columns, row-level security's
+ * WITH CHECK, a partition's constraint, ON CONFLICT's arbiter indexes.
+ * A change to any of these invalidates the cached plans of the statement,
+ * which is then analyzed again.
+ */
+void
+pgs_stream_insert_placeholder(Relation target, Query *query)
+{
+	SamRelState *state;
+	TupleConstr *constr;
+	ListCell   *lc;
+
+	/* EXPLAIN shows the statement as it runs */
+	if (query->commandType == CMD_UTILITY && query->utilityStmt != NULL &&
+		IsA(query->utilityStmt, ExplainStmt) &&
+		IsA(((ExplainStmt *) query->utilityStmt)->query, Query))
+		query = (Query *) ((ExplainStmt *) query->utilityStmt)->query;
+	if (query->commandType != CMD_INSERT || target == NULL ||
+		target->rd_tableam != &sam_routine || query->onConflict != NULL)
+		return;
+	if (query->resultRelation <= 0 ||
+		rt_fetch(query->resultRelation, query->rtable)->relid !=
+		RelationGetRelid(target))
+		return;
+	if ((target->trigdesc != NULL && target->trigdesc->trig_insert_before_row) ||
+		target->rd_rules != NULL || target->rd_rel->relrowsecurity ||
+		target->rd_rel->relispartition)
+		return;
+	constr = RelationGetDescr(target)->constr;
+	if (constr != NULL && (constr->num_check > 0 || constr->has_generated_stored))
+		return;
+	state = sam_state(target);
+	if (state->xid_attno == 0)
+		return;
+	foreach(lc, query->targetList)
+	{
+		if (((TargetEntry *) lfirst(lc))->resno == state->xid_attno)
+			return;
+	}
+	query->targetList =
+		lappend(query->targetList,
+				makeTargetEntry((Expr *) makeConst(XID8OID, -1, InvalidOid,
+												   sizeof(FullTransactionId),
+												   FullTransactionIdGetDatum(InvalidFullTransactionId),
+												   false, FLOAT8PASSBYVAL),
+								state->xid_attno, pstrdup(PGS_XID_COLUMN),
+								false));
 }
 
 /* the room a row takes in a block, as heap will reckon it */
@@ -194,7 +369,7 @@ sam_tuple_insert(Relation rel, TupleTableSlot *slot, CommandId cid,
 {
 	bool		first;
 
-	sam_stamp(rel, sam_before_insert(rel, &first), slot);
+	sam_stamp(sam_before_insert(rel, &first), slot, sam_keeps_stamps(rel));
 	sam_place(rel, slot, first, bistate);
 	heap_routine->tuple_insert(rel, slot, cid, options | TABLE_INSERT_SKIP_FSM,
 							   bistate);
@@ -208,7 +383,7 @@ sam_tuple_insert_speculative(Relation rel, TupleTableSlot *slot,
 {
 	bool		first;
 
-	sam_stamp(rel, sam_before_insert(rel, &first), slot);
+	sam_stamp(sam_before_insert(rel, &first), slot, sam_keeps_stamps(rel));
 	sam_place(rel, slot, first, bistate);
 	heap_routine->tuple_insert_speculative(rel, slot, cid,
 										   options | TABLE_INSERT_SKIP_FSM,
@@ -227,11 +402,12 @@ sam_multi_insert(Relation rel, TupleTableSlot **slots, int nslots,
 	bool		first;
 	SamRelState *state = sam_before_insert(rel, &first);
 	Size		reserve = RelationGetTargetPageFreeSpace(rel, HEAP_DEFAULT_FILLFACTOR);
+	bool		keep = sam_keeps_stamps(rel);
 	int			i;
 	int			done = 0;
 
 	for (i = 0; i < nslots; i++)
-		sam_stamp(rel, state, slots[i]);
+		sam_stamp(state, slots[i], keep);
 	while (done < nslots)
 	{
 		int			n = nslots - done;
