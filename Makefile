@@ -48,6 +48,7 @@ OBJS = \
 	src/state/agg_target.o \
 	src/state/agg_plans.o \
 	src/state/agg_exec.o \
+	src/state/agg_merge.o \
 	src/state/agg_chain.o \
 	src/state/window.o \
 	src/state/dedup.o \

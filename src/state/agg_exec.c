@@ -78,6 +78,7 @@ typedef struct AggPlans
 	char	   *signature;
 	SPIPlanPtr	partial;		/* owner: the query in its partial form */
 	SPIPlanPtr	merge;			/* catalog: upsert states, touched results */
+	PgsAggMerge *cmerge;		/* the same in C (agg_merge.c), or NULL */
 	SPIPlanPtr	results_all;	/* catalog: every group's results (top-N) */
 	SPIPlanPtr	clear;			/* owner: empty the target */
 	SPIPlanPtr	write;			/* owner: upsert, or insert the result */
@@ -139,6 +140,8 @@ ae_free(AggPlans *p)
 	SPIPlanPtr *plans[] = {&p->partial, &p->merge, &p->results_all, &p->clear,
 	&p->write, &p->leave, &p->evict, &p->count, &p->rows, &p->exchange};
 
+	pgs_agg_merge_free(p->cmerge);
+	p->cmerge = NULL;
 	if (p->lower)
 	{
 		ae_free(p->lower);
@@ -396,6 +399,8 @@ ae_prepare(const PgsQuery *q, AggPlans *p, PgsAggShape *shape, Oid state_relid,
 	if (rti > 0 && !p->append)
 		elog(ERROR, "an aggregation over a streaming aggregation runs in append mode only");
 	pgs_agg_compose_merge(shape, state_relid, &merge, &all);
+	if (!p->partial_out)
+		p->cmerge = pgs_agg_merge_prepare(shape, state_relid, pgs_plan_context());
 	if (p->session)
 		merge = pgs_agg_compose_session_merge(shape, state_relid);
 	if (!lower && !p->partial_out)
@@ -781,9 +786,13 @@ ae_merge(const PgsQuery *q, AggPlans *p, int64 batch_id,
 		int64		before = p->session ? ae_state_count(p) : 0;
 
 		pgs_state_register(AGG_PARTIAL_ENR, partial, p->partial_desc);
-		groups = pgs_state_run_into(p->merge,
-							 pgs_state_params(p->nresults + 1, p->merge_types, values, nulls),
-							 cxt);
+		if (p->cmerge != NULL)
+			groups = pgs_agg_merge_run(p->cmerge, partial, p->partial_desc,
+									   p->groups_desc, batch_id, cxt);
+		if (groups == NULL)
+			groups = pgs_state_run_into(p->merge,
+								 pgs_state_params(p->nresults + 1, p->merge_types, values, nulls),
+								 cxt);
 		/* sessions merge: the state's rows are counted, not added up */
 		*session_delta = p->session ? ae_state_count(p) - before : 0;
 		if (p->replace)
