@@ -9,11 +9,14 @@
  *	 1. partial: the query's text, analyzed with the stream substituted and
  *		turned into its partial form (agg_shape.c), runs as the owner over
  *		the batch's rows; its groups go to a tuplestore.
- *	 2. merge: in a catalog stretch, those groups are upserted into the
- *		state table, combining states with stream._agg_combine, and the
- *		touched groups come back with their aggregates' final values
- *		(stream._agg_final); both run the aggregate's functions as the
- *		owner.  Complete mode with ORDER BY or LIMIT takes every group's.
+ *	 2. merge: in a catalog stretch, those groups are merged into the
+ *		state table, combining states with the aggregates' combine
+ *		functions, and the touched groups come back with their final
+ *		values; both run the aggregate's functions as the owner.  In C
+ *		(agg_merge.c), which leaves a group whose states did not change
+ *		out of the touched groups, or for session windows by a statement
+ *		(stream._agg_combine, stream._agg_final).  Complete mode with
+ *		ORDER BY or LIMIT takes every group's.
  *	 3. target: as the owner, the query's select list, HAVING and ORDER BY,
  *		deparsed over those results, write the target: an upsert by the
  *		keys, and the removal of groups that stopped satisfying HAVING; or,

@@ -2,13 +2,14 @@
  *
  * agg_funcs.c
  *	  stream._agg_combine and stream._agg_final: an aggregate's combine and
- *	  final functions over states kept in a state table.
+ *	  final functions over states kept in a state table; and the same for
+ *	  the merge in C (agg_merge.c), pgs_agg_funcs_*.
  *
- * Both run only inside a batch's merge statement, in a catalog stretch
- * (their EXECUTE right is the extension owner's alone), because they read
- * serialized states, and a deserialization function trusts its input: the
- * states they get come from the batch's own partial aggregation or from
- * the state table, which only that statement writes.  The aggregate's own
+ * Both run only inside a batch's merge, in a catalog stretch (the SQL
+ * functions' EXECUTE right is the extension owner's alone), because they
+ * read serialized states, and a deserialization function trusts its input:
+ * the states they get come from the batch's own partial aggregation or
+ * from the state table, which only the merge writes.  The aggregate's own
  * functions run as the query's owner, under SECURITY_RESTRICTED_OPERATION,
  * with the call context of an aggregation (AggCheckCallContext sees an
  * AggState whose aggregate context is reset after every call), each input
