@@ -191,7 +191,6 @@ af_cache_in(AfCache **cp, MemoryContext mcxt, Oid caller, bool recheck,
 		c->result_type == result_type && !recheck)
 		return c;
 
-	old = MemoryContextSwitchTo(mcxt);
 	tup = SearchSysCache1(AGGFNOID, ObjectIdGetDatum(aggfnoid));
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for aggregate %u", aggfnoid);
@@ -227,10 +226,11 @@ af_cache_in(AfCache **cp, MemoryContext mcxt, Oid caller, bool recheck,
 						  c->deserialfn.fn_oid == agg->aggdeserialfn)))
 	{
 		ReleaseSysCache(tup);
-		MemoryContextSwitchTo(old);
 		return c;
 	}
 
+	/* what stays with the cache is made in its context */
+	old = MemoryContextSwitchTo(mcxt);
 	if (c == NULL)
 	{
 		c = palloc0(sizeof(AfCache));
