@@ -88,8 +88,32 @@ SELECT * FROM unch_range ORDER BY k NULLS FIRST;
 SELECT pg_temp.mismatch('unch_range',
     $$SELECT k, max(v), min(v) FROM unch_events GROUP BY k$$) AS mismatch;
 
+-- the merge keeps an aggregate's functions with the query's statements
+-- and checks the rights on them at every batch, as a statement would: a
+-- combine function its owner may no longer run stops the batch that
+-- combines, and runs again once granted
+CREATE FUNCTION unch_larger(int, int) RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN greatest($1, $2);
+END
+$$;
+CREATE AGGREGATE unch_max(int) (sfunc = int4larger, stype = int4, combinefunc = unch_larger);
+SELECT stream.start_query('unch_rights',
+    $$SELECT k, unch_max(v) AS m FROM unch_events GROUP BY k$$,
+    'unch_rights', output_mode => 'update') > 0 AS started;
+CALL stream.process_all_available('unch_rights');
+INSERT INTO unch_events VALUES ('a', 100);
+CALL stream.process_all_available('unch_rights');
+REVOKE EXECUTE ON FUNCTION unch_larger(int, int) FROM PUBLIC, regress_unch_owner;
+INSERT INTO unch_events VALUES ('a', 200);
+CALL stream.process_batch('unch_rights');
+GRANT EXECUTE ON FUNCTION unch_larger(int, int) TO regress_unch_owner;
+CALL stream.process_all_available('unch_rights');
+SELECT pg_temp.mismatch('unch_rights',
+    $$SELECT k, max(v) FROM unch_events GROUP BY k$$) AS mismatch;
+
 SELECT stream.drop_stream('unch_events', cascade => true);
 RESET ROLE;
-DROP TABLE unch_events, unch_range, unch_range_c;
+DROP TABLE unch_events, unch_range, unch_range_c, unch_rights;
 DROP OWNED BY regress_unch_owner;
 DROP ROLE regress_unch_owner;
