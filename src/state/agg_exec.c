@@ -9,11 +9,14 @@
  *	 1. partial: the query's text, analyzed with the stream substituted and
  *		turned into its partial form (agg_shape.c), runs as the owner over
  *		the batch's rows; its groups go to a tuplestore.
- *	 2. merge: in a catalog stretch, those groups are upserted into the
- *		state table, combining states with stream._agg_combine, and the
- *		touched groups come back with their aggregates' final values
- *		(stream._agg_final); both run the aggregate's functions as the
- *		owner.  Complete mode with ORDER BY or LIMIT takes every group's.
+ *	 2. merge: in a catalog stretch, those groups are merged into the
+ *		state table, combining states with the aggregates' combine
+ *		functions, and the touched groups come back with their final
+ *		values; both run the aggregate's functions as the owner.  In C
+ *		(agg_merge.c), which leaves a group whose states did not change
+ *		out of the touched groups, or for session windows by a statement
+ *		(stream._agg_combine, stream._agg_final).  Complete mode with
+ *		ORDER BY or LIMIT takes every group's.
  *	 3. target: as the owner, the query's select list, HAVING and ORDER BY,
  *		deparsed over those results, write the target: an upsert by the
  *		keys, and the removal of groups that stopped satisfying HAVING; or,
@@ -90,6 +93,7 @@ typedef struct AggPlans
 	char	   *signature;
 	SPIPlanPtr	partial;		/* owner: the query in its partial form */
 	SPIPlanPtr	merge;			/* catalog: upsert states, touched results */
+	PgsAggMerge *cmerge;		/* the same in C (agg_merge.c), or NULL */
 	SPIPlanPtr	results_all;	/* catalog: every group's results (top-N) */
 	SPIPlanPtr	clear;			/* owner: empty the target */
 	SPIPlanPtr	write;			/* owner: upsert, or insert the result */
@@ -153,6 +157,8 @@ ae_free(AggPlans *p)
 	SPIPlanPtr *plans[] = {&p->partial, &p->merge, &p->results_all, &p->clear,
 	&p->write, &p->leave, &p->evict, &p->count, &p->rows, &p->exchange};
 
+	pgs_agg_merge_free(p->cmerge);
+	p->cmerge = NULL;
 	if (p->lower)
 	{
 		ae_free(p->lower);
@@ -512,6 +518,8 @@ ae_prepare(const PgsQuery *q, AggPlans *p, PgsAggShape *shape, Oid state_relid,
 	if (rti > 0 && !p->append)
 		elog(ERROR, "an aggregation over a streaming aggregation runs in append mode only");
 	pgs_agg_compose_merge(shape, state_relid, &merge, &all);
+	if (!p->partial_out)
+		p->cmerge = pgs_agg_merge_prepare(shape, state_relid, pgs_plan_context());
 	if (p->session)
 		merge = pgs_agg_compose_session_merge(shape, state_relid);
 	if (!lower && !p->partial_out)
@@ -1018,9 +1026,13 @@ ae_merge(const PgsQuery *q, AggPlans *p, int64 batch_id,
 		int64		before = p->session ? ae_state_count(p) : 0;
 
 		pgs_state_register(AGG_PARTIAL_ENR, partial, p->partial_desc);
-		groups = pgs_state_run_into(p->merge,
-							 pgs_state_params(p->nresults + 1, p->merge_types, values, nulls),
-							 cxt);
+		if (p->cmerge != NULL)
+			groups = pgs_agg_merge_run(p->cmerge, partial, p->partial_desc,
+									   p->groups_desc, batch_id, cxt);
+		if (groups == NULL)
+			groups = pgs_state_run_into(p->merge,
+								 pgs_state_params(p->nresults + 1, p->merge_types, values, nulls),
+								 cxt);
 		/* sessions merge: the state's rows are counted, not added up */
 		*session_delta = p->session ? ae_state_count(p) - before : 0;
 		if (p->replace)

@@ -2,13 +2,14 @@
  *
  * agg_funcs.c
  *	  stream._agg_combine and stream._agg_final: an aggregate's combine and
- *	  final functions over states kept in a state table.
+ *	  final functions over states kept in a state table; and the same for
+ *	  the merge in C (agg_merge.c), pgs_agg_funcs_*.
  *
- * Both run only inside a batch's merge statement, in a catalog stretch
- * (their EXECUTE right is the extension owner's alone), because they read
- * serialized states, and a deserialization function trusts its input: the
- * states they get come from the batch's own partial aggregation or from
- * the state table, which only that statement writes.  The aggregate's own
+ * Both run only inside a batch's merge, in a catalog stretch (the SQL
+ * functions' EXECUTE right is the extension owner's alone), because they
+ * read serialized states, and a deserialization function trusts its input:
+ * the states they get come from the batch's own partial aggregation or
+ * from the state table, which only the merge writes.  The aggregate's own
  * functions run as the query's owner, under SECURITY_RESTRICTED_OPERATION,
  * with the call context of an aggregation (AggCheckCallContext sees an
  * AggState whose aggregate context is reset after every call), each input
@@ -37,6 +38,7 @@
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
+#include "state/agg_internal.h"
 #include "state/pgs_agg.h"
 
 PG_FUNCTION_INFO_V1(stream_agg_combine);
@@ -157,17 +159,20 @@ af_mismatch(Oid aggfnoid)
 }
 
 /*
- * The aggregate's functions, looked up once per call site.  The stored
- * states must be of the aggregate's present state type: an aggregate
- * replaced in place (CREATE OR REPLACE AGGREGATE keeps its OID) with
- * another one is refused, never fed states of the old type.
+ * The aggregate's functions, looked up once per call site, in *cp (made in
+ * mcxt on first use).  The stored states must be of the aggregate's present
+ * state type: an aggregate replaced in place (CREATE OR REPLACE AGGREGATE
+ * keeps its OID) with another one is refused, never fed states of the old
+ * type.  With "recheck", a cache kept across statements (the merge of
+ * agg_merge.c keeps it with the query's statements) has the rights and the
+ * aggregate's definition checked again, as the executor checks them at
+ * every statement, and is rebuilt when the aggregate's functions changed.
  */
 static AfCache *
-af_cache(FunctionCallInfo fcinfo, Oid aggfnoid, Oid collation, Oid state_type,
-		 Oid result_type)
+af_cache_in(AfCache **cp, MemoryContext mcxt, Oid caller, bool recheck,
+			Oid aggfnoid, Oid collation, Oid state_type, Oid result_type)
 {
-	AfCache    *c = (AfCache *) fcinfo->flinfo->fn_extra;
-	MemoryContext mcxt = fcinfo->flinfo->fn_mcxt;
+	AfCache    *c = *cp;
 	HeapTuple	tup;
 	Form_pg_aggregate agg;
 	Oid			aggowner;
@@ -179,23 +184,13 @@ af_cache(FunctionCallInfo fcinfo, Oid aggfnoid, Oid collation, Oid state_type,
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("%s runs only inside the batch of a streaming aggregation",
-						get_func_name(fcinfo->flinfo->fn_oid))));
+						OidIsValid(caller) ? get_func_name(caller) :
+						"the merge of aggregate states")));
 	if (c != NULL && c->aggfnoid == aggfnoid && c->owner == af_owner &&
 		c->collation == collation && c->state_type == state_type &&
-		c->result_type == result_type)
+		c->result_type == result_type && !recheck)
 		return c;
 
-	old = MemoryContextSwitchTo(mcxt);
-	if (c == NULL)
-	{
-		c = palloc0(sizeof(AfCache));
-		c->econtext = CreateStandaloneExprContext();
-		c->aggstate = makeNode(AggState);
-		c->aggstate->curaggcontext = c->econtext;
-		c->aggstate->tmpcontext = c->econtext;
-		fcinfo->flinfo->fn_extra = c;
-	}
-	c->aggfnoid = InvalidOid;	/* until filled in */
 	tup = SearchSysCache1(AGGFNOID, ObjectIdGetDatum(aggfnoid));
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for aggregate %u", aggfnoid);
@@ -218,6 +213,34 @@ af_cache(FunctionCallInfo fcinfo, Oid aggfnoid, Oid collation, Oid state_type,
 	if (OidIsValid(result_type) && !IsPolymorphicType(declared_result) &&
 		getBaseType(declared_result) != result_type)
 		af_mismatch(aggfnoid);
+
+	/* the same functions for the same owner: what was looked up stands */
+	if (c != NULL && c->aggfnoid == aggfnoid && c->owner == af_owner &&
+		c->collation == collation && c->state_type == state_type &&
+		c->result_type == result_type &&
+		c->combinefn.fn_oid == agg->aggcombinefn &&
+		c->has_final == OidIsValid(agg->aggfinalfn) &&
+		(!c->has_final || c->finalfn.fn_oid == agg->aggfinalfn) &&
+		c->internal == (agg->aggtranstype == INTERNALOID) &&
+		(!c->internal || (c->serialfn.fn_oid == agg->aggserialfn &&
+						  c->deserialfn.fn_oid == agg->aggdeserialfn)))
+	{
+		ReleaseSysCache(tup);
+		return c;
+	}
+
+	/* what stays with the cache is made in its context */
+	old = MemoryContextSwitchTo(mcxt);
+	if (c == NULL)
+	{
+		c = palloc0(sizeof(AfCache));
+		c->econtext = CreateStandaloneExprContext();
+		c->aggstate = makeNode(AggState);
+		c->aggstate->curaggcontext = c->econtext;
+		c->aggstate->tmpcontext = c->econtext;
+		*cp = c;
+	}
+	c->aggfnoid = InvalidOid;	/* until filled in */
 
 	c->internal = agg->aggtranstype == INTERNALOID;
 	c->transtype = c->internal ? INTERNALOID : state_type;
@@ -259,6 +282,17 @@ af_cache(FunctionCallInfo fcinfo, Oid aggfnoid, Oid collation, Oid state_type,
 	c->aggfnoid = aggfnoid;
 	MemoryContextSwitchTo(old);
 	return c;
+}
+
+/* the same, for one of the SQL functions below */
+static AfCache *
+af_cache(FunctionCallInfo fcinfo, Oid aggfnoid, Oid collation, Oid state_type,
+		 Oid result_type)
+{
+	return af_cache_in((AfCache **) &fcinfo->flinfo->fn_extra,
+					   fcinfo->flinfo->fn_mcxt,
+					   fcinfo->flinfo->fn_oid, false,
+					   aggfnoid, collation, state_type, result_type);
 }
 
 /* call one of the aggregate's functions as the query's owner */
@@ -323,18 +357,11 @@ af_state_in(AfCache *c, Datum d, bool isnull, bool *out_null)
 	return datumCopy(d, c->transbyval, c->translen);
 }
 
-/*
- * stream._agg_combine(aggregate oid, collation oid, a anyelement,
- *					   b anyelement) returns anyelement
- * The state that combines a and b: serialized for an internal state.
- */
-/* the state that combines a and b, of type "type", in the caller's context */
+/* the state that combines a and b, in the caller's context */
 static Datum
-af_combine(FunctionCallInfo fcinfo, Oid aggfnoid, Oid collation, Oid type,
-		   Datum a, bool anull, Datum b, bool bnull, bool *isnull)
+af_combine_in(AfCache *c, Datum a, bool anull, Datum b, bool bnull, bool *isnull)
 {
 	MemoryContext caller = CurrentMemoryContext;
-	AfCache    *c = af_cache(fcinfo, aggfnoid, collation, type, InvalidOid);
 	Datum		s1,
 				s2,
 				r;
@@ -363,6 +390,74 @@ af_combine(FunctionCallInfo fcinfo, Oid aggfnoid, Oid collation, Oid type,
 	ReScanExprContext(c->econtext);
 	*isnull = rnull;
 	return r;
+}
+
+/* the state that combines a and b, of type "type", in the caller's context */
+static Datum
+af_combine(FunctionCallInfo fcinfo, Oid aggfnoid, Oid collation, Oid type,
+		   Datum a, bool anull, Datum b, bool bnull, bool *isnull)
+{
+	AfCache    *c = af_cache(fcinfo, aggfnoid, collation, type, InvalidOid);
+
+	return af_combine_in(c, a, anull, b, bnull, isnull);
+}
+
+/* the aggregate's result from a stored state, in the caller's context */
+static Datum
+af_final_in(AfCache *c, Datum state, bool isnull, bool *result_null)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	Datum		s,
+				r;
+	bool		snull,
+				rnull;
+
+	MemoryContextSwitchTo(c->econtext->ecxt_per_tuple_memory);
+	s = af_state_in(c, state, isnull, &snull);
+	if (!c->has_final)
+	{
+		r = s;
+		rnull = snull;
+	}
+	else if (snull && c->finalfn.fn_strict)
+		rnull = true, r = (Datum) 0;
+	else
+		r = af_call(c, &c->finalfn, c->final_guc, 1, s, snull, (Datum) 0, true, &rnull);
+	MemoryContextSwitchTo(caller);
+	if (!rnull)
+		r = datumCopy(r, c->resultbyval, c->resultlen);
+	ReScanExprContext(c->econtext);
+	*result_null = rnull;
+	return r;
+}
+
+/*
+ * The C interface of the merge (agg_merge.c), which keeps *cache with the
+ * query's statements: the aggregate's functions, checked again at each
+ * call (once per batch), as the SQL functions below check them at each
+ * statement.  The call owner must be set (pgs_agg_set_call_owner).
+ */
+PgsAggFuncs *
+pgs_agg_funcs_open(PgsAggFuncs **cache, MemoryContext mcxt, Oid aggfnoid,
+				   Oid collation, Oid state_type, Oid result_type)
+{
+	return af_cache_in(cache, mcxt, InvalidOid, true, aggfnoid, collation,
+					   state_type, result_type);
+}
+
+/* the stored state "a" combined with the partial state "b", serialized */
+Datum
+pgs_agg_funcs_combine(PgsAggFuncs *f, Datum a, bool anull, Datum b, bool bnull,
+					  bool *isnull)
+{
+	return af_combine_in(f, a, anull, b, bnull, isnull);
+}
+
+/* the aggregate's result from a state as stored */
+Datum
+pgs_agg_funcs_final(PgsAggFuncs *f, Datum state, bool isnull, bool *result_null)
+{
+	return af_final_in(f, state, isnull, result_null);
 }
 
 /*
@@ -420,35 +515,17 @@ stream_agg_merge_step(PG_FUNCTION_ARGS)
 Datum
 stream_agg_final(PG_FUNCTION_ARGS)
 {
-	MemoryContext caller = CurrentMemoryContext;
 	Oid			state_type = get_fn_expr_argtype(fcinfo->flinfo, 2);
 	Oid			result_type = get_fn_expr_rettype(fcinfo->flinfo);
 	AfCache    *c;
-	Datum		s,
-				r;
-	bool		snull,
-				rnull;
+	Datum		r;
+	bool		rnull;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	c = af_cache(fcinfo, PG_GETARG_OID(0), PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1),
 				 state_type, result_type);
-
-	MemoryContextSwitchTo(c->econtext->ecxt_per_tuple_memory);
-	s = af_state_in(c, PG_GETARG_DATUM(2), PG_ARGISNULL(2), &snull);
-	if (!c->has_final)
-	{
-		r = s;
-		rnull = snull;
-	}
-	else if (snull && c->finalfn.fn_strict)
-		rnull = true, r = (Datum) 0;
-	else
-		r = af_call(c, &c->finalfn, c->final_guc, 1, s, snull, (Datum) 0, true, &rnull);
-	MemoryContextSwitchTo(caller);
-	if (!rnull)
-		r = datumCopy(r, c->resultbyval, c->resultlen);
-	ReScanExprContext(c->econtext);
+	r = af_final_in(c, PG_GETARG_DATUM(2), PG_ARGISNULL(2), &rnull);
 	if (rnull)
 		PG_RETURN_NULL();
 	return r;

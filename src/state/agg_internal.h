@@ -48,4 +48,27 @@ extern char *pgs_agg_compose_evict(const PgsAggShape *shape, Oid state_relid);
 extern char *pgs_agg_compose_exchange(const PgsAggShape *shape, Oid exchange_relid);
 extern char *pgs_agg_compose_combine(const PgsAggShape *shape);
 
+/* agg_funcs.c: an aggregate's combine and final functions, called from C */
+typedef struct AfCache PgsAggFuncs;
+extern PgsAggFuncs *pgs_agg_funcs_open(PgsAggFuncs **cache, MemoryContext mcxt,
+									   Oid aggfnoid, Oid collation,
+									   Oid state_type, Oid result_type);
+extern Datum pgs_agg_funcs_combine(PgsAggFuncs *f, Datum a, bool anull,
+								   Datum b, bool bnull, bool *isnull);
+extern Datum pgs_agg_funcs_final(PgsAggFuncs *f, Datum state, bool isnull,
+								 bool *result_null);
+
+/* agg_merge.c: the merge of a batch's partial groups into the state, in C */
+typedef struct PgsAggMerge PgsAggMerge;
+struct Tuplestorestate;
+extern PgsAggMerge *pgs_agg_merge_prepare(const PgsAggShape *shape,
+										  Oid state_relid, MemoryContext mcxt);
+extern struct Tuplestorestate *pgs_agg_merge_run(PgsAggMerge *m,
+												 struct Tuplestorestate *partial,
+												 TupleDesc partial_desc,
+												 TupleDesc groups_desc,
+												 int64 batch_id,
+												 MemoryContext cxt);
+extern void pgs_agg_merge_free(PgsAggMerge *m);
+
 #endif							/* PGS_AGG_INTERNAL_H */
