@@ -137,7 +137,7 @@ pgs_agg_create_state(const char *query_name, Oid owner, const PgsAggShape *shape
 	}
 	else
 		appendStringInfo(&buf, "_first_batch bigint NOT NULL, _last_batch bigint NOT NULL,"
-						 " UNIQUE NULLS NOT DISTINCT (%s)) WITH (fillfactor = 90)",
+						 " UNIQUE NULLS NOT DISTINCT (%s)) WITH (fillfactor = 50)",
 						 keys.data);
 
 	relid = pgs_state_create_table(query_name, buf.data, &qualified);
