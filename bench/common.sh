@@ -120,3 +120,47 @@ ivm_server_settings() {
     fi
     ivm_settings=("shared_preload_libraries=pg_streaming,pg_ivm")
 }
+
+# paired_servers NAME PORT SETTINGS...: the server of this tree (bench_server)
+# and, with BASELINE=<commit>, a second one on PORT + 1 running that
+# commit's build, installed into a copy of this PostgreSQL (its binaries find
+# their libraries and share files relative to themselves).  Sets servers
+# (current, then baseline), client[server] (a psql command line) and
+# results (a file removed at exit with the servers); "on SERVER ARGS..."
+# runs psql against one.
+paired_servers() {
+    local name=$1 p=$2
+    shift 2
+    bench_server "$name" "$p" "$@"
+    results=$(mktemp "${TMPDIR:-/tmp}/pg_streaming_$name.XXXXXX")
+    trap 'stop_server "$dir"; rm -rf "$dir" "$results"' EXIT
+    servers=(current)
+    declare -gA client
+    client[current]="${psql[*]}"
+    [ -n "${BASELINE:-}" ] || return 0
+    base=$(mktemp -d "${TMPDIR:-/tmp}/pg_streaming_baseline.XXXXXX")
+    chmod 755 "$base"
+    trap 'stop_server "$dir"; stop_server "$base"; rm -rf "$dir" "$base" "$results"' EXIT
+    mkdir "$base/src" "$base/pg"
+    git archive "$BASELINE" | tar -x -C "$base/src"
+    for d in "$("$PG_CONFIG" --bindir)" "$("$PG_CONFIG" --pkglibdir)" "$("$PG_CONFIG" --sharedir)"; do
+        mkdir -p "$base/pg$(dirname "$d")"
+        cp -a "$d" "$base/pg$d"
+    done
+    make -s -C "$base/src" PG_CONFIG="$PG_CONFIG" with_llvm=no >/dev/null
+    make -s -C "$base/src" PG_CONFIG="$PG_CONFIG" with_llvm=no DESTDIR="$base/pg" install >/dev/null
+    local base_bin=$base/pg$("$PG_CONFIG" --bindir)
+    local saved_bin=$PG_BIN
+    PG_BIN=$base_bin
+    start_server "$base" "$((port + 1))" "$@"
+    PG_BIN=$saved_bin
+    servers=(current baseline)
+    client[baseline]="runuser -u postgres -- $base_bin/psql -h $base -p $((port + 1)) -U postgres -X -q -A -t -v ON_ERROR_STOP=1"
+}
+
+# on SERVER ARGS...: psql against one of paired_servers' servers
+on() {
+    local s=$1
+    shift
+    ${client[$s]} "$@"
+}

@@ -45,42 +45,7 @@ groups=${NGROUPS:-1000}
 baseline=${BASELINE:-}
 settings=("shared_preload_libraries=pg_streaming" "shared_buffers=512MB" "max_wal_size=4GB")
 
-bench_server refactor 54358 "${settings[@]}"
-results=$(mktemp "${TMPDIR:-/tmp}/pg_streaming_refactor.XXXXXX")
-trap 'stop_server "$dir"; rm -rf "$dir" "$results"' EXIT
-servers=(current)
-declare -A client
-client[current]="${psql[*]}"
-
-if [ -n "$baseline" ]; then
-    # the baseline's build, installed into a copy of this PostgreSQL (its
-    # binaries find their libraries and share files relative to themselves)
-    base=$(mktemp -d "${TMPDIR:-/tmp}/pg_streaming_baseline.XXXXXX")
-    chmod 755 "$base"
-    trap 'stop_server "$dir"; stop_server "$base"; rm -rf "$dir" "$base" "$results"' EXIT
-    mkdir "$base/src" "$base/pg"
-    git archive "$baseline" | tar -x -C "$base/src"
-    for d in "$("$PG_CONFIG" --bindir)" "$("$PG_CONFIG" --pkglibdir)" "$("$PG_CONFIG" --sharedir)"; do
-        mkdir -p "$base/pg$(dirname "$d")"
-        cp -a "$d" "$base/pg$d"
-    done
-    make -s -C "$base/src" PG_CONFIG="$PG_CONFIG" with_llvm=no >/dev/null
-    make -s -C "$base/src" PG_CONFIG="$PG_CONFIG" with_llvm=no DESTDIR="$base/pg" install >/dev/null
-    base_bin=$base/pg$("$PG_CONFIG" --bindir)
-    saved_bin=$PG_BIN
-    PG_BIN=$base_bin
-    start_server "$base" "$((port + 1))" "${settings[@]}"
-    PG_BIN=$saved_bin
-    servers=(current baseline)
-    client[baseline]="runuser -u postgres -- $base_bin/psql -h $base -p $((port + 1)) -U postgres -X -q -A -t -v ON_ERROR_STOP=1"
-fi
-
-# psql against server $1, the remaining arguments passed on
-on() {
-    local s=$1
-    shift
-    ${client[$s]} "$@"
-}
+paired_servers refactor 54358 "${settings[@]}"
 
 for s in "${servers[@]}"; do
     on "$s" >/dev/null <<SQL
