@@ -70,6 +70,25 @@ stop_server() {
     runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
 }
 
+# unpack_vendored NAME: the vendored source NAME-*-src.tar.gz (in
+# ../shared/vendor beside the checkout, or beside the main checkout of a git
+# worktree) unpacked into a new directory; sets build (that directory) and
+# src (the source tree in it).  Returns 1 (and says why) when it is missing.
+unpack_vendored() {
+    local name=$1 tarball main
+    main=$(dirname "$(cd "$(git rev-parse --git-common-dir 2>/dev/null || echo .git)" 2>/dev/null && pwd)")
+    tarball=$(ls "$(pwd)"/../shared/vendor/"$name"-*-src.tar.gz "$main"/../shared/vendor/"$name"-*-src.tar.gz \
+              2>/dev/null | head -n 1 || true)
+    if [ -z "$tarball" ]; then
+        echo "$name is not installed and its source is not in ../shared/vendor" >&2
+        return 1
+    fi
+    build=$(mktemp -d)
+    echo "building $name from $(basename "$tarball")"
+    tar -xzf "$tarball" -C "$build"
+    src=$(ls -d "$build"/"$name"-*/ | head -n 1)
+}
+
 # install_citus: Citus for the scale-out tests, built from the vendored
 # source (../shared/vendor) into the PostgreSQL that PG_CONFIG names, unless
 # it is there already.  Users install Citus from Citus's own packages; the
@@ -80,19 +99,9 @@ install_citus() {
     if [ -f "$libdir/citus.so" ]; then
         return 0
     fi
-    local tarball
-    tarball=$(ls "$(pwd)"/../shared/vendor/citus-*-src.tar.gz 2>/dev/null | head -n 1 || true)
-    if [ -z "$tarball" ]; then
-        echo "Citus is not installed and its source is not in ../shared/vendor" >&2
-        return 1
-    fi
     install_missing liblz4-dev libzstd-dev libkrb5-dev libssl-dev
-    local build
-    build=$(mktemp -d)
-    echo "building Citus from $(basename "$tarball")"
-    tar -xzf "$tarball" -C "$build"
-    local src
-    src=$(ls -d "$build"/citus-*/ | head -n 1)
+    local build src
+    unpack_vendored citus || return 1
     # PostgreSQL 15.20 exports have_createdb_privilege(), which Citus 13.2
     # still defines as a static inline of its own: then leave that one out
     if grep -rqs "have_createdb_privilege" "$("$PG_CONFIG" --includedir-server)/commands/dbcommands.h"; then
@@ -123,22 +132,8 @@ install_pg_ivm() {
     if [ -f "$libdir/pg_ivm.so" ]; then
         return 0
     fi
-    # ../shared/vendor beside the checkout, or beside the main checkout of
-    # a git worktree
-    local tarball main
-    main=$(dirname "$(cd "$(git rev-parse --git-common-dir 2>/dev/null || echo .git)" 2>/dev/null && pwd)")
-    tarball=$(ls "$(pwd)"/../shared/vendor/pg_ivm-*-src.tar.gz "$main"/../shared/vendor/pg_ivm-*-src.tar.gz \
-              2>/dev/null | head -n 1 || true)
-    if [ -z "$tarball" ]; then
-        echo "pg_ivm is not installed and its source is not in ../shared/vendor" >&2
-        return 1
-    fi
-    local build
-    build=$(mktemp -d)
-    echo "building pg_ivm from $(basename "$tarball")"
-    tar -xzf "$tarball" -C "$build"
-    local src
-    src=$(ls -d "$build"/pg_ivm-*/ | head -n 1)
+    local build src
+    unpack_vendored pg_ivm || return 1
     if ! (cd "$src" && make -s USE_PGXS=1 PG_CONFIG="$PG_CONFIG" with_llvm=no >"$build/make.log" 2>&1 &&
           make -s USE_PGXS=1 PG_CONFIG="$PG_CONFIG" with_llvm=no install >"$build/install.log" 2>&1); then
         echo "building pg_ivm failed; its logs are in $build" >&2
