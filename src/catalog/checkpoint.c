@@ -150,17 +150,26 @@ pgs_checkpoint_read(int64 query_id, int64 batch_id, PgsOffsets *o)
 	bool		found;
 
 	pgs_catalog_begin(&acc);
+
+	/*
+	 * Two statements, the latest batch's and a given batch's, rather than
+	 * one with "$2 = 0 OR": each has one plan for every query and batch,
+	 * which the plan cache keeps, where the one statement was planned anew
+	 * at each run.
+	 */
 	found = pgs_catalog_exec(psprintf("SELECT batch_id, start_snapshot, end_snapshot,"
 									  " scan_from_block, end_floor_block, relfilenode,"
 									  " end_tail_block%s"
 									  " FROM stream.checkpoint_offsets"
-									  " WHERE query_id = $1 AND ($2 = 0 OR batch_id = $2)"
-									  " ORDER BY batch_id DESC LIMIT 1",
+									  " WHERE query_id = $1%s",
 									  splits ? ", start_split_xid, start_split_block,"
 									  " end_split_xid, end_split_block, end_split_stop,"
 									  " end_rest_floor, scan_to_block,"
-									  " end_writer_xids, end_writer_firsts" : ""),
-							 2, argtypes, values, NULL, false, 0) > 0;
+									  " end_writer_xids, end_writer_firsts" : "",
+									  batch_id == 0 ?
+									  " ORDER BY batch_id DESC LIMIT 1" :
+									  " AND batch_id = $2"),
+							 batch_id == 0 ? 1 : 2, argtypes, values, NULL, false, 0) > 0;
 	if (found)
 	{
 		MemoryContext old;
