@@ -356,46 +356,82 @@ cp_write_operators(int64 query_id, int64 batch_id, const PgsProgress *p)
 }
 
 /*
- * The progress row of a 0.8 catalog: the 16 values of 0.7's row, then
- * where the run's time went, the previous batch's commit, and the size of
- * the state tables.  Times are milliseconds, to the microsecond.
+ * A batch's record in a 0.8 catalog, in one statement: its commit row; its
+ * progress row (the 16 values of 0.7's row, then where the run's time
+ * went, the previous batch's commit, and the size of the state tables,
+ * times in milliseconds to the microsecond); its minute's figures, with
+ * the minutes older than pg_streaming.progress_history_minutes removed;
+ * and the offsets of batches up to "forget" (none when it is negative),
+ * whose rows of every other table go with them.  One statement rather than
+ * four: each costs a batch as much as the rows it writes.
  */
 static void
-cp_insert_progress_0_8(const Oid *types16, const Datum *values16, const char *nulls16,
-					   const PgsProgress *p)
+cp_commit_0_8(const Oid *types17, const Datum *values17, const char *nulls17,
+			  const PgsProgress *p, int64 forget)
 {
-	Oid			argtypes[22];
-	Datum		values[22];
-	char		nulls[22];
+	Oid			argtypes[24];
+	Datum		values[24];
+	char		nulls[24];
 	int			i;
 
 	StaticAssertStmt(PGS_NPHASES == 4, "plan, read, merge and write");
-	memcpy(argtypes, types16, sizeof(Oid) * 16);
-	memcpy(values, values16, sizeof(Datum) * 16);
-	memcpy(nulls, nulls16, 16);
-	for (i = 16; i < 22; i++)
-	{
+	memcpy(argtypes, types17, sizeof(Oid) * 17);
+	memcpy(values, values17, sizeof(Datum) * 17);
+	memcpy(nulls, nulls17, 17);
+	for (i = 17; i < 22; i++)
 		argtypes[i] = FLOAT8OID;
-		nulls[i] = 'n';
-	}
 	for (i = 0; i < PGS_NPHASES; i++)
 	{
-		values[16 + i] = Float8GetDatum(p->phase_usecs[i] / 1000.0);
-		nulls[16 + i] = p->timed ? ' ' : 'n';
+		values[17 + i] = Float8GetDatum(p->phase_usecs[i] / 1000.0);
+		nulls[17 + i] = p->timed ? ' ' : 'n';
 	}
-	values[20] = Float8GetDatum(p->previous_commit_usecs / 1000.0);
-	nulls[20] = p->has_previous_commit ? ' ' : 'n';
-	argtypes[21] = INT8OID;
-	values[21] = Int64GetDatum(p->state_bytes);
-	nulls[21] = p->has_state_bytes ? ' ' : 'n';
-	pgs_catalog_exec("INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
-					 " finished_at, input_rows, output_rows, replayed, state_rows,"
-					 " state_rows_updated, watermark, next_watermark, event_time_min,"
-					 " event_time_max, event_time_avg, late_rows, blocks_read,"
-					 " plan_ms, read_ms, merge_ms, write_ms, previous_commit_ms, state_bytes)"
-					 " VALUES ($1, $2, $3, $7, $4, $5, $6, $8, $9, $10, $11, $12,"
-					 " $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
-					 22, argtypes, values, nulls, false, 0);
+	values[21] = Float8GetDatum(p->previous_commit_usecs / 1000.0);
+	nulls[21] = p->has_previous_commit ? ' ' : 'n';
+	argtypes[22] = INT8OID;
+	values[22] = Int64GetDatum(p->state_bytes);
+	nulls[22] = p->has_state_bytes ? ' ' : 'n';
+	argtypes[23] = INT8OID;
+	values[23] = Int64GetDatum(forget);
+	nulls[23] = ' ';
+	pgs_catalog_exec(pgs_progress_history_minutes > 0 ?
+					 "WITH c AS (INSERT INTO stream.checkpoint_commits (query_id, batch_id, committed_at)"
+					 "  VALUES ($1, $2, $7)),"
+					 " p AS (INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
+					 "  finished_at, input_rows, output_rows, replayed, state_rows,"
+					 "  state_rows_updated, watermark, next_watermark, event_time_min,"
+					 "  event_time_max, event_time_avg, late_rows, blocks_read,"
+					 "  plan_ms, read_ms, merge_ms, write_ms, previous_commit_ms, state_bytes)"
+					 "  VALUES ($1, $2, $3, $7, $4, $5, $6, $8, $9, $10, $11, $12,"
+					 "  $13, $14, $15, $16, $18, $19, $20, $21, $22, $23)),"
+					 " f AS (DELETE FROM stream.checkpoint_offsets"
+					 "  WHERE query_id = $1 AND batch_id <= $24),"
+					 " old AS (DELETE FROM stream.progress_by_minute"
+					 "  WHERE query_id = $1 AND minute < pg_catalog.date_trunc('minute', $7)"
+					 "        - $17 * pg_catalog.interval '1 minute')"
+					 " INSERT INTO stream.progress_by_minute AS h (query_id, minute,"
+					 " batches, input_rows, output_rows, busy_ms, max_batch_ms, blocks_read)"
+					 " VALUES ($1, pg_catalog.date_trunc('minute', $7), 1, $4, $5,"
+					 " pg_catalog.date_part('epoch', $7 - $3) * 1000,"
+					 " pg_catalog.date_part('epoch', $7 - $3) * 1000, $16)"
+					 " ON CONFLICT (query_id, minute) DO UPDATE SET"
+					 " batches = h.batches + 1,"
+					 " input_rows = h.input_rows + excluded.input_rows,"
+					 " output_rows = h.output_rows + excluded.output_rows,"
+					 " busy_ms = h.busy_ms + excluded.busy_ms,"
+					 " max_batch_ms = GREATEST(h.max_batch_ms, excluded.max_batch_ms),"
+					 " blocks_read = h.blocks_read + excluded.blocks_read" :
+					 "WITH c AS (INSERT INTO stream.checkpoint_commits (query_id, batch_id, committed_at)"
+					 "  VALUES ($1, $2, $7)),"
+					 " p AS (INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
+					 "  finished_at, input_rows, output_rows, replayed, state_rows,"
+					 "  state_rows_updated, watermark, next_watermark, event_time_min,"
+					 "  event_time_max, event_time_avg, late_rows, blocks_read,"
+					 "  plan_ms, read_ms, merge_ms, write_ms, previous_commit_ms, state_bytes)"
+					 "  VALUES ($1, $2, $3, $7, $4, $5, $6, $8, $9, $10, $11, $12,"
+					 "  $13, $14, $15, $16, $18, $19, $20, $21, $22, $23))"
+					 " DELETE FROM stream.checkpoint_offsets"
+					 " WHERE query_id = $1 AND batch_id <= $24",
+					 24, argtypes, values, nulls, false, 0);
 }
 
 /*
@@ -437,16 +473,23 @@ pgs_checkpoint_commit(int64 query_id, int64 batch_id, const PgsProgress *p)
 	values[14] = Int64GetDatum(p->late_rows);
 	nulls[14] = p->has_event_time ? ' ' : 'n';
 	pgs_catalog_begin(&acc);
-	pgs_catalog_exec("INSERT INTO stream.checkpoint_commits (query_id, batch_id, committed_at)"
-					 " VALUES ($1, $2, $7)",
-					 7, argtypes, values, nulls, false, 0);
-	if (pgs_catalog_has_keys())
+	if (pgs_catalog_version() >= PGS_CATALOG_0_8)
 	{
 		values[15] = Int64GetDatum(p->blocks_read);
 		values[16] = Int32GetDatum(pgs_progress_history_minutes);
-		if (pgs_catalog_version() >= PGS_CATALOG_0_8)
-			cp_insert_progress_0_8(argtypes, values, nulls, p);
-		else
+		cp_commit_0_8(argtypes, values, nulls, p,
+					  batch_id > pgs_retained_batches ?
+					  batch_id - pgs_retained_batches : -1);
+	}
+	else
+	{
+		pgs_catalog_exec("INSERT INTO stream.checkpoint_commits (query_id, batch_id, committed_at)"
+						 " VALUES ($1, $2, $7)",
+						 7, argtypes, values, nulls, false, 0);
+		if (pgs_catalog_has_keys())
+		{
+			values[15] = Int64GetDatum(p->blocks_read);
+			values[16] = Int32GetDatum(pgs_progress_history_minutes);
 			pgs_catalog_exec("INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
 							 " finished_at, input_rows, output_rows, replayed, state_rows,"
 							 " state_rows_updated, watermark, next_watermark, event_time_min,"
@@ -454,38 +497,39 @@ pgs_checkpoint_commit(int64 query_id, int64 batch_id, const PgsProgress *p)
 							 " VALUES ($1, $2, $3, $7, $4, $5, $6, $8, $9, $10, $11, $12,"
 							 " $13, $14, $15, $16)",
 							 16, argtypes, values, nulls, false, 0);
-		/* by the minute the batch finished in; the oldest minutes go */
-		if (pgs_progress_history_minutes > 0)
-			pgs_catalog_exec("WITH old AS (DELETE FROM stream.progress_by_minute"
-							 "  WHERE query_id = $1 AND minute < pg_catalog.date_trunc('minute', $7)"
-							 "        - $17 * pg_catalog.interval '1 minute')"
-							 " INSERT INTO stream.progress_by_minute AS h (query_id, minute,"
-							 " batches, input_rows, output_rows, busy_ms, max_batch_ms, blocks_read)"
-							 " VALUES ($1, pg_catalog.date_trunc('minute', $7), 1, $4, $5,"
-							 " pg_catalog.date_part('epoch', $7 - $3) * 1000,"
-							 " pg_catalog.date_part('epoch', $7 - $3) * 1000, $16)"
-							 " ON CONFLICT (query_id, minute) DO UPDATE SET"
-							 " batches = h.batches + 1,"
-							 " input_rows = h.input_rows + excluded.input_rows,"
-							 " output_rows = h.output_rows + excluded.output_rows,"
-							 " busy_ms = h.busy_ms + excluded.busy_ms,"
-							 " max_batch_ms = GREATEST(h.max_batch_ms, excluded.max_batch_ms),"
-							 " blocks_read = h.blocks_read + excluded.blocks_read",
-							 17, argtypes, values, nulls, false, 0);
+			/* by the minute the batch finished in; the oldest minutes go */
+			if (pgs_progress_history_minutes > 0)
+				pgs_catalog_exec("WITH old AS (DELETE FROM stream.progress_by_minute"
+								 "  WHERE query_id = $1 AND minute < pg_catalog.date_trunc('minute', $7)"
+								 "        - $17 * pg_catalog.interval '1 minute')"
+								 " INSERT INTO stream.progress_by_minute AS h (query_id, minute,"
+								 " batches, input_rows, output_rows, busy_ms, max_batch_ms, blocks_read)"
+								 " VALUES ($1, pg_catalog.date_trunc('minute', $7), 1, $4, $5,"
+								 " pg_catalog.date_part('epoch', $7 - $3) * 1000,"
+								 " pg_catalog.date_part('epoch', $7 - $3) * 1000, $16)"
+								 " ON CONFLICT (query_id, minute) DO UPDATE SET"
+								 " batches = h.batches + 1,"
+								 " input_rows = h.input_rows + excluded.input_rows,"
+								 " output_rows = h.output_rows + excluded.output_rows,"
+								 " busy_ms = h.busy_ms + excluded.busy_ms,"
+								 " max_batch_ms = GREATEST(h.max_batch_ms, excluded.max_batch_ms),"
+								 " blocks_read = h.blocks_read + excluded.blocks_read",
+								 17, argtypes, values, nulls, false, 0);
+		}
+		else if (pgs_catalog_has_state())
+			pgs_catalog_exec("INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
+							 " finished_at, input_rows, output_rows, replayed, state_rows,"
+							 " state_rows_updated, watermark, next_watermark, event_time_min,"
+							 " event_time_max, event_time_avg, late_rows)"
+							 " VALUES ($1, $2, $3, $7, $4, $5, $6, $8, $9, $10, $11, $12,"
+							 " $13, $14, $15)",
+							 15, argtypes, values, nulls, false, 0);
+		else
+			pgs_catalog_exec("INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
+							 " finished_at, input_rows, output_rows, replayed)"
+							 " VALUES ($1, $2, $3, $7, $4, $5, $6)",
+							 7, argtypes, values, nulls, false, 0);
 	}
-	else if (pgs_catalog_has_state())
-		pgs_catalog_exec("INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
-						 " finished_at, input_rows, output_rows, replayed, state_rows,"
-						 " state_rows_updated, watermark, next_watermark, event_time_min,"
-						 " event_time_max, event_time_avg, late_rows)"
-						 " VALUES ($1, $2, $3, $7, $4, $5, $6, $8, $9, $10, $11, $12,"
-						 " $13, $14, $15)",
-						 15, argtypes, values, nulls, false, 0);
-	else
-		pgs_catalog_exec("INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
-						 " finished_at, input_rows, output_rows, replayed)"
-						 " VALUES ($1, $2, $3, $7, $4, $5, $6)",
-						 7, argtypes, values, nulls, false, 0);
 	if (p->noperators > 0 && pgs_catalog_has_joins())
 		cp_write_operators(query_id, batch_id, p);
 	/* a query that sets rows aside counts them, zero included */
@@ -499,7 +543,7 @@ pgs_checkpoint_commit(int64 query_id, int64 batch_id, const PgsProgress *p)
 						 " WHERE query_id = $1 AND batch_id = $2",
 						 3, dl_types, dl_values, NULL, false, 0);
 	}
-	if (batch_id > pgs_retained_batches)
+	if (pgs_catalog_version() < PGS_CATALOG_0_8 && batch_id > pgs_retained_batches)
 	{
 		values[1] = Int64GetDatum(batch_id - pgs_retained_batches);
 		pgs_catalog_exec("DELETE FROM stream.checkpoint_offsets"
