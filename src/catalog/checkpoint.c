@@ -132,6 +132,9 @@ typedef enum CpOffsetsColumn
 	CPO_END_WRITER_FIRSTS
 } CpOffsetsColumn;
 
+static bool cp_read(int64 query_id, int64 batch_id, PgsOffsets *o,
+					int64 *last_commit);
+
 /*
  * Read offsets row "batch_id", or the latest one when batch_id is 0, into
  * the caller's memory context.  Returns false when there is none.  The
@@ -140,6 +143,27 @@ typedef enum CpOffsetsColumn
  */
 bool
 pgs_checkpoint_read(int64 query_id, int64 batch_id, PgsOffsets *o)
+{
+	return cp_read(query_id, batch_id, o, NULL);
+}
+
+/*
+ * pgs_checkpoint_read, and the latest committed batch's id (0 for none)
+ * read by the same statement: a batch's plan and its run each need both.
+ */
+bool
+pgs_checkpoint_read_with_commit(int64 query_id, int64 batch_id, PgsOffsets *o,
+								int64 *last_commit)
+{
+	if (cp_read(query_id, batch_id, o, last_commit))
+		return true;
+	*last_commit = pgs_checkpoint_last_commit(query_id);
+	return false;
+}
+
+/* the two above: with last_commit, read it too */
+static bool
+cp_read(int64 query_id, int64 batch_id, PgsOffsets *o, int64 *last_commit)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	PgsCatalogAccess acc = {0};
@@ -159,13 +183,16 @@ pgs_checkpoint_read(int64 query_id, int64 batch_id, PgsOffsets *o)
 	 */
 	found = pgs_catalog_exec(psprintf("SELECT batch_id, start_snapshot, end_snapshot,"
 									  " scan_from_block, end_floor_block, relfilenode,"
-									  " end_tail_block%s"
+									  " end_tail_block%s%s"
 									  " FROM stream.checkpoint_offsets"
 									  " WHERE query_id = $1%s",
 									  splits ? ", start_split_xid, start_split_block,"
 									  " end_split_xid, end_split_block, end_split_stop,"
 									  " end_rest_floor, scan_to_block,"
 									  " end_writer_xids, end_writer_firsts" : "",
+									  last_commit == NULL ? "" :
+									  ", (SELECT pg_catalog.max(c.batch_id)"
+									  " FROM stream.checkpoint_commits c WHERE c.query_id = $1)",
 									  batch_id == 0 ?
 									  " ORDER BY batch_id DESC LIMIT 1" :
 									  " AND batch_id = $2"),
@@ -196,6 +223,13 @@ pgs_checkpoint_read(int64 query_id, int64 batch_id, PgsOffsets *o)
 			o->end.rest_floor = cp_int8(CPO_END_REST_FLOOR, o->end.from_block);
 			o->scan_to = cp_int8(CPO_SCAN_TO_BLOCK, PGS_NO_BLOCK);
 			cp_read_writers(&o->end, CPO_END_WRITER_XIDS, CPO_END_WRITER_FIRSTS, cxt);
+		}
+		if (last_commit != NULL)
+		{
+			Datum		d = pgs_result_datum(0, (splits ? CPO_END_WRITER_FIRSTS :
+												 CPO_END_TAIL_BLOCK) + 1, &isnull);
+
+			*last_commit = isnull ? 0 : DatumGetInt64(d);
 		}
 		old = MemoryContextSwitchTo(cxt);
 		o->end.xmax = pgs_snapshot_xmax(o->end.snapshot);

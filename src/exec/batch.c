@@ -977,7 +977,7 @@ batch_plan_no_data(const PgsQuery *q, PgsOffsets *o, BatchPlan *bp,
 static bool
 batch_plan(const PgsQuery *q, PgsOffsets *o, BatchPlan *bp, bool own_running)
 {
-	int64		last_commit = pgs_checkpoint_last_commit(q->query_id);
+	int64		last_commit;
 	PgsOffsets	latest;
 	bool		have_latest;
 	PgsBoundary *lo = &o->start;
@@ -993,7 +993,8 @@ batch_plan(const PgsQuery *q, PgsOffsets *o, BatchPlan *bp, bool own_running)
 	int64		floor;
 	bool		lo_usable;
 
-	have_latest = pgs_checkpoint_read(q->query_id, 0, &latest);
+	have_latest = pgs_checkpoint_read_with_commit(q->query_id, 0, &latest,
+												  &last_commit);
 	if (have_latest && latest.batch_id > last_commit)
 	{
 		*o = latest;
@@ -1537,6 +1538,7 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 	PgsSideProgress sides[PGS_MAX_SIDES];
 	PgsBatchResult result;
 	int			shard_writes;
+	int64		last_commit;
 
 	if (!nonatomic && IsolationUsesXactSnapshot())
 		ereport(ERROR,
@@ -1612,8 +1614,9 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 		result = PGS_BATCH_INACTIVE;
 		goto done;
 	}
-	if (pgs_checkpoint_last_commit(query_id) >= bp.batch_id ||
-		!pgs_checkpoint_read(query_id, bp.batch_id, &check))
+	if (!pgs_checkpoint_read_with_commit(query_id, bp.batch_id, &check,
+										 &last_commit) ||
+		last_commit >= bp.batch_id)
 	{
 		result = PGS_BATCH_PARTIAL;
 		goto done;
