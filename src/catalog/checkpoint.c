@@ -133,7 +133,8 @@ typedef enum CpOffsetsColumn
 } CpOffsetsColumn;
 
 static bool cp_read(int64 query_id, int64 batch_id, PgsOffsets *o,
-					int64 *last_commit);
+					int64 *last_commit, PgsHistoryCheck *h);
+static bool cp_judge_history(PgsHistoryCheck *h);
 
 /*
  * Read offsets row "batch_id", or the latest one when batch_id is 0, into
@@ -144,34 +145,54 @@ static bool cp_read(int64 query_id, int64 batch_id, PgsOffsets *o,
 bool
 pgs_checkpoint_read(int64 query_id, int64 batch_id, PgsOffsets *o)
 {
-	return cp_read(query_id, batch_id, o, NULL);
+	return cp_read(query_id, batch_id, o, NULL, NULL);
 }
 
 /*
  * pgs_checkpoint_read, and the latest committed batch's id (0 for none)
  * read by the same statement: a batch's plan and its run each need both.
+ * With h (for the latest offsets, batch_id 0), the same statement also
+ * judges their history as pgs_checkpoint_check_history does:
+ * *history_ok is false when they belong to another, and *h then holds
+ * what the message needs.
  */
 bool
 pgs_checkpoint_read_with_commit(int64 query_id, int64 batch_id, PgsOffsets *o,
-								int64 *last_commit)
+								int64 *last_commit, PgsHistoryCheck *h,
+								bool *history_ok)
 {
-	if (cp_read(query_id, batch_id, o, last_commit))
+	Assert(h == NULL || batch_id == 0);
+	if (h != NULL)
+	{
+		memset(h, 0, sizeof(PgsHistoryCheck));
+		*history_ok = true;
+	}
+	if (cp_read(query_id, batch_id, o, last_commit,
+				h != NULL && pgs_catalog_has_06() ? h : NULL))
+	{
+		if (h != NULL && pgs_catalog_has_06())
+			*history_ok = cp_judge_history(h);
 		return true;
+	}
+	/* no offsets: no commit either, and no history to misread */
 	*last_commit = pgs_checkpoint_last_commit(query_id);
 	return false;
 }
 
-/* the two above: with last_commit, read it too */
+/* the functions above: with last_commit, and with h, read those too */
 static bool
-cp_read(int64 query_id, int64 batch_id, PgsOffsets *o, int64 *last_commit)
+cp_read(int64 query_id, int64 batch_id, PgsOffsets *o, int64 *last_commit,
+		PgsHistoryCheck *h)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	PgsCatalogAccess acc = {0};
 	Oid			argtypes[2] = {INT8OID, INT8OID};
 	Datum		values[2] = {Int64GetDatum(query_id), Int64GetDatum(batch_id)};
 	bool		splits = pgs_catalog_splits();
+	int			next_col = (splits ? CPO_END_WRITER_FIRSTS : CPO_END_TAIL_BLOCK) + 1;
 	bool		isnull;
 	bool		found;
+	char	   *sql;
 
 	pgs_catalog_begin(&acc);
 
@@ -181,22 +202,27 @@ cp_read(int64 query_id, int64 batch_id, PgsOffsets *o, int64 *last_commit)
 	 * which the plan cache keeps, where the one statement was planned anew
 	 * at each run.
 	 */
-	found = pgs_catalog_exec(psprintf("SELECT batch_id, start_snapshot, end_snapshot,"
-									  " scan_from_block, end_floor_block, relfilenode,"
-									  " end_tail_block%s%s"
-									  " FROM stream.checkpoint_offsets"
-									  " WHERE query_id = $1%s",
-									  splits ? ", start_split_xid, start_split_block,"
-									  " end_split_xid, end_split_block, end_split_stop,"
-									  " end_rest_floor, scan_to_block,"
-									  " end_writer_xids, end_writer_firsts" : "",
-									  last_commit == NULL ? "" :
-									  ", (SELECT pg_catalog.max(c.batch_id)"
-									  " FROM stream.checkpoint_commits c WHERE c.query_id = $1)",
-									  batch_id == 0 ?
-									  " ORDER BY batch_id DESC LIMIT 1" :
-									  " AND batch_id = $2"),
-							 batch_id == 0 ? 1 : 2, argtypes, values, NULL, false, 0) > 0;
+	sql = psprintf("SELECT batch_id, start_snapshot, end_snapshot,"
+				   " scan_from_block, end_floor_block, relfilenode,"
+				   " end_tail_block%s%s%s"
+				   " FROM stream.checkpoint_offsets"
+				   " WHERE query_id = $1%s",
+				   splits ? ", start_split_xid, start_split_block,"
+				   " end_split_xid, end_split_block, end_split_stop,"
+				   " end_rest_floor, scan_to_block,"
+				   " end_writer_xids, end_writer_firsts" : "",
+				   last_commit == NULL ? "" :
+				   ", (SELECT pg_catalog.max(c.batch_id)"
+				   " FROM stream.checkpoint_commits c WHERE c.query_id = $1)",
+				   h == NULL ? "" : ", history_id, system_identifier, planned_at",
+				   batch_id == 0 ?
+				   " ORDER BY batch_id DESC LIMIT 1" :
+				   " AND batch_id = $2");
+	if (h != NULL)
+		sql = psprintf("SELECT o.*, h.history_id, h.system_identifier"
+					   " FROM (%s) o LEFT JOIN stream.local_history h ON true", sql);
+	found = pgs_catalog_exec(sql, batch_id == 0 ? 1 : 2, argtypes, values, NULL,
+							 false, 0) > 0;
 	if (found)
 	{
 		MemoryContext old;
@@ -225,17 +251,31 @@ cp_read(int64 query_id, int64 batch_id, PgsOffsets *o, int64 *last_commit)
 			cp_read_writers(&o->end, CPO_END_WRITER_XIDS, CPO_END_WRITER_FIRSTS, cxt);
 		}
 		if (last_commit != NULL)
-		{
-			Datum		d = pgs_result_datum(0, (splits ? CPO_END_WRITER_FIRSTS :
-												 CPO_END_TAIL_BLOCK) + 1, &isnull);
-
-			*last_commit = isnull ? 0 : DatumGetInt64(d);
-		}
+			*last_commit = cp_int8(next_col++, 0);
 		old = MemoryContextSwitchTo(cxt);
 		o->end.xmax = pgs_snapshot_xmax(o->end.snapshot);
 		if (!o->start.is_start)
 			o->start.xmax = pgs_snapshot_xmax(o->start.snapshot);
 		MemoryContextSwitchTo(old);
+		if (h != NULL)
+		{
+			Datum		d;
+
+			h->batch_id = o->batch_id;
+			d = pgs_result_datum(0, next_col, &isnull);
+			h->recorded = !isnull;
+			h->history_id = isnull ? 0 : DatumGetInt64(d);
+			d = pgs_result_datum(0, next_col + 1, &isnull);
+			h->sysid_known = !isnull;
+			h->system_identifier = isnull ? 0 : DatumGetInt64(d);
+			h->planned_at = DatumGetTimestampTz(pgs_result_datum(0, next_col + 2, &isnull));
+			h->end_xmax = U64FromFullTransactionId(o->end.xmax);
+			d = pgs_result_datum(0, next_col + 3, &isnull);
+			h->local_known = !isnull;
+			h->local_history_id = isnull ? 0 : DatumGetInt64(d);
+			d = pgs_result_datum(0, next_col + 4, &isnull);
+			h->local_system_identifier = isnull ? 0 : DatumGetInt64(d);
+		}
 	}
 	pgs_catalog_end(&acc);
 	return found;
@@ -787,6 +827,13 @@ pgs_checkpoint_check_history(int64 query_id, PgsHistoryCheck *h)
 	pgs_catalog_end(&acc);
 	if (!found)
 		return true;
+	return cp_judge_history(h);
+}
+
+/* the verdict of pgs_checkpoint_check_history on the latest offsets read */
+static bool
+cp_judge_history(PgsHistoryCheck *h)
+{
 	if (!h->recorded || !h->local_known || h->history_id != h->local_history_id)
 		return false;
 	h->behind = h->end_xmax > U64FromFullTransactionId(ReadNextFullTransactionId());

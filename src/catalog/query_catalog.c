@@ -509,9 +509,13 @@ pgs_query_read(const char *name, int64 query_id, PgsQueryLock lock, PgsQuery *q)
 	}
 	pgs_catalog_begin(&acc);
 
-	/* the row's version first, when a definition may be kept for it */
-	if (name != NULL || (qc_cache != NULL &&
-						 hash_search(qc_cache, &query_id, HASH_FIND, NULL) != NULL))
+	/*
+	 * The row's version first, when a definition may be kept for it (by
+	 * name, while any is kept: a new session reads the whole row at once).
+	 */
+	if (qc_cache != NULL && !qc_cache_stale &&
+		(name != NULL ? hash_get_num_entries(qc_cache) > 0 :
+		 hash_search(qc_cache, &query_id, HASH_FIND, NULL) != NULL))
 	{
 		if (pgs_catalog_exec(psprintf("SELECT query_id, xmin, ctid FROM stream.query_defs"
 									  " WHERE %s = $1%s", key, lock_clause),

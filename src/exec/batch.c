@@ -111,6 +111,10 @@ typedef struct BatchPlan
 	int64		side2_scan_from;
 } BatchPlan;
 
+static void batch_check_history(const PgsQuery *q, bool record, MemoryContext cxt);
+static void batch_history_error(const PgsQuery *q, const PgsHistoryCheck *hc,
+								bool record, MemoryContext cxt) pg_attribute_noreturn();
+
 /* a join between two streams, which has offsets and watermarks per side */
 static bool
 batch_is_join(const PgsQuery *q)
@@ -978,6 +982,8 @@ static bool
 batch_plan(const PgsQuery *q, PgsOffsets *o, BatchPlan *bp, bool own_running)
 {
 	int64		last_commit;
+	PgsHistoryCheck history;
+	bool		history_ok;
 	PgsOffsets	latest;
 	bool		have_latest;
 	PgsBoundary *lo = &o->start;
@@ -993,8 +999,12 @@ batch_plan(const PgsQuery *q, PgsOffsets *o, BatchPlan *bp, bool own_running)
 	int64		floor;
 	bool		lo_usable;
 
+	/* a checkpoint of another history is never planned from (see below) */
 	have_latest = pgs_checkpoint_read_with_commit(q->query_id, 0, &latest,
-												  &last_commit);
+												  &last_commit, &history,
+												  &history_ok);
+	if (!history_ok)
+		batch_history_error(q, &history, !own_running, CurrentMemoryContext);
 	if (have_latest && latest.batch_id > last_commit)
 	{
 		*o = latest;
@@ -1377,13 +1387,22 @@ static void
 batch_check_history(const PgsQuery *q, bool record, MemoryContext cxt)
 {
 	PgsHistoryCheck h;
+
+	if (!pgs_checkpoint_check_history(q->query_id, &h))
+		batch_history_error(q, &h, record, cxt);
+}
+
+/* the error of batch_check_history, for the offsets described by h */
+static void
+batch_history_error(const PgsQuery *q, const PgsHistoryCheck *hc, bool record,
+					MemoryContext cxt)
+{
+	PgsHistoryCheck h = *hc;
 	char	   *msg;
 	char	   *detail;
 	char	   *hint;
 	FullTransactionId end;
 
-	if (pgs_checkpoint_check_history(q->query_id, &h))
-		return;
 	end = FullTransactionIdFromU64(h.end_xmax);
 	if (h.behind)
 	{
@@ -1583,7 +1602,9 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 	}
 	if (flags & PGS_BATCH_NO_CAP)
 		q.max_rows = 0;
-	batch_check_history(&q, nonatomic, cxt);
+	/* a query over one stream checks its history as it reads its offsets */
+	if (batch_is_join(&q))
+		batch_check_history(&q, nonatomic, cxt);
 	if (batch_is_join(&q) ? !batch_plan_join(&q, &o, &bp, !nonatomic) :
 		!batch_plan(&q, &o, &bp, !nonatomic))
 	{
@@ -1615,7 +1636,7 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 		goto done;
 	}
 	if (!pgs_checkpoint_read_with_commit(query_id, bp.batch_id, &check,
-										 &last_commit) ||
+										 &last_commit, NULL, NULL) ||
 		last_commit >= bp.batch_id)
 	{
 		result = PGS_BATCH_PARTIAL;
