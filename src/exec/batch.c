@@ -36,7 +36,6 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
-#include "nodes/nodeFuncs.h"
 #include "storage/bufmgr.h"
 #include "access/htup_details.h"
 #include "utils/acl.h"
@@ -83,6 +82,7 @@ typedef struct BatchPlanEntry
 	int64		query_id;		/* hash key */
 	char	   *sql;
 	SPIPlanPtr	plan;
+	int			generic_checked;	/* pgs_plan_check_generic's generation */
 } BatchPlanEntry;
 
 static HTAB *batch_plans = NULL;
@@ -177,62 +177,6 @@ pgs_forget_batch_plans(void)
 	batch_plans_stale = false;
 }
 
-/* the relations batch_reads_batch_only allows: the stream and the target */
-typedef struct BatchRelations
-{
-	Oid			stream_relid;
-	Oid			target_relid;
-} BatchRelations;
-
-static bool
-batch_reads_walker(Node *node, BatchRelations *rels)
-{
-	if (node == NULL)
-		return false;
-	if (IsA(node, RangeTblEntry))
-	{
-		RangeTblEntry *rte = (RangeTblEntry *) node;
-
-		if (rte->rtekind == RTE_RELATION)
-			return rte->relid != rels->stream_relid && rte->relid != rels->target_relid;
-		return rte->rtekind != RTE_SUBQUERY && rte->rtekind != RTE_JOIN;
-	}
-	if (IsA(node, Query))
-		return query_tree_walker((Query *) node, batch_reads_walker, rels,
-								 QTW_EXAMINE_RTES_BEFORE);
-	if (IsA(node, SubLink))
-		return true;
-	return expression_tree_walker(node, batch_reads_walker, rels);
-}
-
-/*
- * Does the statement read nothing but the batch's rows (the stream, in
- * plain subqueries and joins of its own, into the target)?  Such a
- * statement has one plan whatever the batch's size, a scan of the batch's
- * blocks into the target, so it is planned once, generically, rather than
- * at every batch.  A statement that also reads another table, a function in
- * FROM or a subquery in an expression keeps a plan made for each batch,
- * which joins the rest knowing how many rows the batch has.
- */
-static void
-batch_plan_once_if_batch_only(SPIPlanPtr plan, const PgsQuery *q)
-{
-	BatchRelations rels = {q->stream_relid, q->target_relid};
-	ListCell   *lc;
-
-	foreach(lc, SPI_plan_get_plan_sources(plan))
-	{
-		CachedPlanSource *source = (CachedPlanSource *) lfirst(lc);
-		ListCell   *qc;
-
-		foreach(qc, source->query_list)
-			if (batch_reads_walker((Node *) lfirst(qc), &rels))
-				return;
-	}
-	foreach(lc, SPI_plan_get_plan_sources(plan))
-		((CachedPlanSource *) lfirst(lc))->cursor_options |= CURSOR_OPT_GENERIC_PLAN;
-}
-
 /*
  * The prepared statement of a query, prepared on first use.  The stream is
  * substituted while the statement is analyzed, here and whenever the plan
@@ -305,10 +249,17 @@ batch_get_plan(const PgsQuery *q)
 		PG_END_TRY();
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		batch_plan_once_if_batch_only(plan, q);
+		/*
+		 * A statement that reads nothing but the batch's rows has one plan
+		 * whatever the batch's size (a scan of its blocks into the target):
+		 * it is planned once.  One that also reads another table keeps a
+		 * plan made for each batch, knowing how many rows the batch has.
+		 */
+		pgs_plan_once_if_reads_only(plan, q->stream_relid, q->target_relid);
 		pgs_keep_plan(plan);
 		entry->sql = MemoryContextStrdup(pgs_plan_context(), sql);
 		entry->plan = plan;
+		entry->generic_checked = -1;
 	}
 	return entry;
 }
@@ -506,6 +457,7 @@ batch_execute_query(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 	{
 		bool		pushed = pgs_ensure_snapshot();
 
+		pgs_plan_check_generic(entry->plan, q->stream_relid, &entry->generic_checked);
 		rc = SPI_execute_plan(entry->plan, params->values, params->nulls,
 							  false, 0);
 		if (pushed)
