@@ -430,13 +430,60 @@ cp_write_operators(int64 query_id, int64 batch_id, const PgsProgress *p)
 }
 
 /*
+ * A batch's operators as the six arrays (operator, side, state rows,
+ * updated, removed, late) that cp_commit_0_8 unnests into
+ * stream.progress_operator_log, numbered in the order rows flow through
+ * them as cp_write_operators numbers them.
+ */
+static void
+cp_operator_arrays(const PgsProgress *p, Oid *argtypes, Datum *values, char *nulls)
+{
+	int			n = p->noperators;
+	Datum	   *ops = palloc(sizeof(Datum) * n);
+	Datum	   *sides = palloc(sizeof(Datum) * n);
+	bool	   *side_nulls = palloc(sizeof(bool) * n);
+	Datum	   *counts[4];
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	int			i;
+	int			k;
+
+	for (k = 0; k < 4; k++)
+		counts[k] = palloc(sizeof(Datum) * n);
+	for (i = 0; i < n; i++)
+	{
+		const PgsOperatorProgress *o = &p->operators[i];
+
+		ops[i] = CStringGetTextDatum(o->operator);
+		sides[i] = Int16GetDatum(o->side);
+		side_nulls[i] = o->side <= 0;
+		counts[0][i] = Int64GetDatum(o->state_rows);
+		counts[1][i] = Int64GetDatum(o->state_rows_updated);
+		counts[2][i] = Int64GetDatum(o->state_rows_removed);
+		counts[3][i] = Int64GetDatum(o->late_rows);
+	}
+	argtypes[0] = TEXTARRAYOID;
+	values[0] = PointerGetDatum(construct_array(ops, n, TEXTOID, -1, false, TYPALIGN_INT));
+	argtypes[1] = INT2ARRAYOID;
+	values[1] = PointerGetDatum(construct_md_array(sides, side_nulls, 1, dims, lbs,
+												   INT2OID, 2, true, TYPALIGN_SHORT));
+	for (k = 0; k < 4; k++)
+	{
+		argtypes[2 + k] = INT8ARRAYOID;
+		values[2 + k] = PointerGetDatum(construct_array(counts[k], n, INT8OID, 8,
+														FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	}
+	memset(nulls, ' ', 6);
+}
+
+/*
  * A batch's record in a 0.8 catalog, in one statement: its commit row; its
  * progress row (the 16 values of 0.7's row, then where the run's time
  * went, the previous batch's commit, and the size of the state tables,
  * times in milliseconds to the microsecond); its minute's figures, with
  * the minutes older than pg_streaming.progress_history_minutes removed;
- * and the offsets of batches up to "forget" (none when it is negative),
- * whose rows of every other table go with them.  One statement rather than
+ * its stateful operators' rows; and the offsets of batches up to "forget"
+ * (none when it is negative), whose rows of every other table go with them.  One statement rather than
  * four: each costs a batch as much as the rows it writes.  The statement's
  * plan is kept (generic): the offsets to forget are written as a range
  * (batch ids start at 0), which a generic plan reads through the key where
@@ -446,9 +493,9 @@ static void
 cp_commit_0_8(const Oid *types17, const Datum *values17, const char *nulls17,
 			  const PgsProgress *p, int64 forget)
 {
-	Oid			argtypes[24];
-	Datum		values[24];
-	char		nulls[24];
+	Oid			argtypes[30];
+	Datum		values[30];
+	char		nulls[30];
 	int			i;
 
 	StaticAssertStmt(PGS_NPHASES == 4, "plan, read, merge and write");
@@ -470,45 +517,48 @@ cp_commit_0_8(const Oid *types17, const Datum *values17, const char *nulls17,
 	argtypes[23] = INT8OID;
 	values[23] = Int64GetDatum(forget);
 	nulls[23] = ' ';
-	pgs_catalog_exec(pgs_progress_history_minutes > 0 ?
-					 "WITH c AS (INSERT INTO stream.checkpoint_commits (query_id, batch_id, committed_at)"
-					 "  VALUES ($1, $2, $7)),"
-					 " p AS (INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
-					 "  finished_at, input_rows, output_rows, replayed, state_rows,"
-					 "  state_rows_updated, watermark, next_watermark, event_time_min,"
-					 "  event_time_max, event_time_avg, late_rows, blocks_read,"
-					 "  plan_ms, read_ms, merge_ms, write_ms, previous_commit_ms, state_bytes)"
-					 "  VALUES ($1, $2, $3, $7, $4, $5, $6, $8, $9, $10, $11, $12,"
-					 "  $13, $14, $15, $16, $18, $19, $20, $21, $22, $23)),"
-					 " f AS (DELETE FROM stream.checkpoint_offsets"
-					 "  WHERE query_id = $1 AND batch_id >= 0 AND batch_id <= $24),"
-					 " old AS (DELETE FROM stream.progress_by_minute"
-					 "  WHERE query_id = $1 AND minute < pg_catalog.date_trunc('minute', $7)"
-					 "        - $17 * pg_catalog.interval '1 minute')"
-					 " INSERT INTO stream.progress_by_minute AS h (query_id, minute,"
-					 " batches, input_rows, output_rows, busy_ms, max_batch_ms, blocks_read)"
-					 " VALUES ($1, pg_catalog.date_trunc('minute', $7), 1, $4, $5,"
-					 " pg_catalog.date_part('epoch', $7 - $3) * 1000,"
-					 " pg_catalog.date_part('epoch', $7 - $3) * 1000, $16)"
-					 " ON CONFLICT (query_id, minute) DO UPDATE SET"
-					 " batches = h.batches + 1,"
-					 " input_rows = h.input_rows + excluded.input_rows,"
-					 " output_rows = h.output_rows + excluded.output_rows,"
-					 " busy_ms = h.busy_ms + excluded.busy_ms,"
-					 " max_batch_ms = GREATEST(h.max_batch_ms, excluded.max_batch_ms),"
-					 " blocks_read = h.blocks_read + excluded.blocks_read" :
-					 "WITH c AS (INSERT INTO stream.checkpoint_commits (query_id, batch_id, committed_at)"
-					 "  VALUES ($1, $2, $7)),"
-					 " p AS (INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
-					 "  finished_at, input_rows, output_rows, replayed, state_rows,"
-					 "  state_rows_updated, watermark, next_watermark, event_time_min,"
-					 "  event_time_max, event_time_avg, late_rows, blocks_read,"
-					 "  plan_ms, read_ms, merge_ms, write_ms, previous_commit_ms, state_bytes)"
-					 "  VALUES ($1, $2, $3, $7, $4, $5, $6, $8, $9, $10, $11, $12,"
-					 "  $13, $14, $15, $16, $18, $19, $20, $21, $22, $23))"
-					 " DELETE FROM stream.checkpoint_offsets"
-					 " WHERE query_id = $1 AND batch_id >= 0 AND batch_id <= $24",
-					 24, argtypes, values, nulls, false, 0);
+	if (p->noperators > 0)
+		cp_operator_arrays(p, argtypes + 24, values + 24, nulls + 24);
+	pgs_catalog_exec(psprintf("WITH c AS (INSERT INTO stream.checkpoint_commits"
+							  "  (query_id, batch_id, committed_at) VALUES ($1, $2, $7)),"
+							  " p AS (INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
+							  "  finished_at, input_rows, output_rows, replayed, state_rows,"
+							  "  state_rows_updated, watermark, next_watermark, event_time_min,"
+							  "  event_time_max, event_time_avg, late_rows, blocks_read,"
+							  "  plan_ms, read_ms, merge_ms, write_ms, previous_commit_ms, state_bytes)"
+							  "  VALUES ($1, $2, $3, $7, $4, $5, $6, $8, $9, $10, $11, $12,"
+							  "  $13, $14, $15, $16, $18, $19, $20, $21, $22, $23))%s%s",
+							  p->noperators > 0 ?
+							  ", o AS (INSERT INTO stream.progress_operator_log (query_id,"
+							  "  batch_id, ordinal, operator, side, state_rows, state_rows_updated,"
+							  "  state_rows_removed, late_rows)"
+							  "  SELECT $1, $2, u.ordinal, u.operator, u.side, u.state_rows,"
+							  "   u.updated, u.removed, u.late"
+							  "  FROM ROWS FROM (pg_catalog.unnest($25), pg_catalog.unnest($26),"
+							  "   pg_catalog.unnest($27), pg_catalog.unnest($28),"
+							  "   pg_catalog.unnest($29), pg_catalog.unnest($30)) WITH ORDINALITY"
+							  "   AS u(operator, side, state_rows, updated, removed, late, ordinal))" : "",
+							  pgs_progress_history_minutes > 0 ?
+							  ", f AS (DELETE FROM stream.checkpoint_offsets"
+							  "  WHERE query_id = $1 AND batch_id >= 0 AND batch_id <= $24),"
+							  " old AS (DELETE FROM stream.progress_by_minute"
+							  "  WHERE query_id = $1 AND minute < pg_catalog.date_trunc('minute', $7)"
+							  "        - $17 * pg_catalog.interval '1 minute')"
+							  " INSERT INTO stream.progress_by_minute AS h (query_id, minute,"
+							  " batches, input_rows, output_rows, busy_ms, max_batch_ms, blocks_read)"
+							  " VALUES ($1, pg_catalog.date_trunc('minute', $7), 1, $4, $5,"
+							  " pg_catalog.date_part('epoch', $7 - $3) * 1000,"
+							  " pg_catalog.date_part('epoch', $7 - $3) * 1000, $16)"
+							  " ON CONFLICT (query_id, minute) DO UPDATE SET"
+							  " batches = h.batches + 1,"
+							  " input_rows = h.input_rows + excluded.input_rows,"
+							  " output_rows = h.output_rows + excluded.output_rows,"
+							  " busy_ms = h.busy_ms + excluded.busy_ms,"
+							  " max_batch_ms = GREATEST(h.max_batch_ms, excluded.max_batch_ms),"
+							  " blocks_read = h.blocks_read + excluded.blocks_read" :
+							  " DELETE FROM stream.checkpoint_offsets"
+							  " WHERE query_id = $1 AND batch_id >= 0 AND batch_id <= $24"),
+					 p->noperators > 0 ? 30 : 24, argtypes, values, nulls, false, 0);
 }
 
 /*
@@ -607,7 +657,9 @@ pgs_checkpoint_commit(int64 query_id, int64 batch_id, const PgsProgress *p)
 							 " VALUES ($1, $2, $3, $7, $4, $5, $6)",
 							 7, argtypes, values, nulls, false, 0);
 	}
-	if (p->noperators > 0 && pgs_catalog_has_joins())
+	/* a 0.8 catalog's commit statement wrote them */
+	if (p->noperators > 0 && pgs_catalog_has_joins() &&
+		pgs_catalog_version() < PGS_CATALOG_0_8)
 		cp_write_operators(query_id, batch_id, p);
 	/* a query that sets rows aside counts them, zero included */
 	if (p->has_dead_letters && pgs_catalog_version() >= PGS_CATALOG_0_8)
