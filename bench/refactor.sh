@@ -16,9 +16,11 @@
 #      the same rows into a plain table of the same groups;
 #   3. AGG_BATCHES times: NEW_ROWS rows into big, CHECKPOINT, one batch of
 #      the aggregation, then the hand-written upsert of the same rows.
-# Times are taken on the server.  Prints every batch, then per kind the
-# median of the batches, the median of the hand-written statements and the
-# median of the per-pair ratios: the ratio is the figure that survives the
+# Times are taken on the server, by the clock and as the backend's CPU time
+# (/proc/self/schedstat, steadier when other work shares the machine).
+# Prints every batch, then per kind the median of the batches, the median
+# of the hand-written statements and the median of the per-pair ratios, by
+# the clock and by CPU time: the ratio is the figure that survives the
 # noise of a shared machine between two runs.
 #
 # With BASELINE=<commit>, that commit is built too and installed into a
@@ -91,19 +93,25 @@ manual_append="INSERT INTO manual_out SELECT id, ts, v * 2 FROM ONLY ev WHERE $p
 manual_agg="INSERT INTO manual_agg AS m SELECT k, count(*), sum(v), avg(v) FROM ONLY big WHERE $predicate GROUP BY k
  ON CONFLICT (k) DO UPDATE SET n = m.n + excluded.n, s = m.s + excluded.s, a = (m.s + excluded.s) / (m.n + excluded.n);"
 
+# the backend's CPU time so far, in nanoseconds (Linux: /proc/self/schedstat),
+# steadier than the clock on a shared machine
+cpu="split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::bigint"
+
 # KIND QUERY MANUAL: times one batch of QUERY, then MANUAL, the
-# hand-written statement that does the same; prints "KIND batch_ms manual_ms"
+# hand-written statement that does the same; prints "KIND batch_ms
+# manual_ms batch_cpu_ms manual_cpu_ms"
 timed_pair() {
     cat <<SQL
-SELECT clock_timestamp() AS t0 \gset
+SELECT clock_timestamp() AS t0, $cpu AS c0 \gset
 CALL stream.process_batch('$2');
-SELECT clock_timestamp() AS t1 \gset
+SELECT clock_timestamp() AS t1, $cpu AS c1 \gset
 $(offsets "$2")
-SELECT clock_timestamp() AS t2 \gset
+SELECT clock_timestamp() AS t2, $cpu AS c2 \gset
 $3
-SELECT clock_timestamp() AS t3 \gset
+SELECT clock_timestamp() AS t3, $cpu AS c3 \gset
 SELECT '$1', round(extract(epoch FROM :'t1'::timestamptz - :'t0'::timestamptz) * 1000, 3),
-       round(extract(epoch FROM :'t3'::timestamptz - :'t2'::timestamptz) * 1000, 3);
+       round(extract(epoch FROM :'t3'::timestamptz - :'t2'::timestamptz) * 1000, 3),
+       round((:c1 - :c0) / 1e6, 3), round((:c3 - :c2) / 1e6, 3);
 SQL
 }
 
@@ -131,7 +139,7 @@ round_sql() {
     done
 }
 
-echo "round server kind batch_ms hand_written_ms"
+echo "round server kind batch_ms hand_written_ms batch_cpu_ms hand_written_cpu_ms"
 for r in $(seq 1 "$rounds"); do
     order=("${servers[@]}")
     if [ ${#servers[@]} -eq 2 ] && [ $((r % 2)) -eq 0 ]; then
@@ -149,8 +157,8 @@ for s in "${servers[@]}"; do
     echo "check ($s): aggregation target equals the hand-written table: $(on "$s" -c "SELECT count(*) = 0 FROM ((SELECT k, n, s FROM agg_out EXCEPT SELECT k, n, s FROM manual_agg) UNION ALL (SELECT k, n, s FROM manual_agg EXCEPT SELECT k, n, s FROM agg_out)) d")"
 done
 
-echo "server kind batches median_batch_ms median_hand_written_ms median_ratio"
-declare -A med rat
+echo "server kind batches median_batch_ms median_hand_written_ms median_ratio median_batch_cpu_ms median_hand_written_cpu_ms median_cpu_ratio"
+declare -A med rat cmed crat
 for s in "${servers[@]}"; do
     for kind in append one_row_agg "agg_${new_rows}"; do
         sel="\$2 == \"$s\" && \$3 == \"$kind\""
@@ -158,18 +166,25 @@ for s in "${servers[@]}"; do
         mb=$(awk "$sel { print \$4 }" "$results" | median)
         mm=$(awk "$sel { print \$5 }" "$results" | median)
         mr=$(awk "$sel && \$5 > 0 { printf \"%.3f\\n\", \$4 / \$5 }" "$results" | median)
+        cb=$(awk "$sel { print \$6 }" "$results" | median)
+        cm=$(awk "$sel { print \$7 }" "$results" | median)
+        cr=$(awk "$sel && \$7 > 0 { printf \"%.3f\\n\", \$6 / \$7 }" "$results" | median)
         med[$s.$kind]=$mb
         rat[$s.$kind]=$mr
-        echo "$s $kind $n $mb $mm $mr"
+        cmed[$s.$kind]=$cb
+        crat[$s.$kind]=$cr
+        echo "$s $kind $n $mb $mm $mr $cb $cm $cr"
     done
 done
 if [ -n "$baseline" ]; then
     # the second figure is the one to judge by on a busy machine: each
     # server's batches against its own hand-written statements
-    echo "kind current/baseline_median_batch current/baseline_ratio_to_hand_written"
+    echo "kind current/baseline_median_batch current/baseline_ratio_to_hand_written current/baseline_median_batch_cpu current/baseline_cpu_ratio_to_hand_written"
     for kind in append one_row_agg "agg_${new_rows}"; do
         echo "$kind $(awk -v a="${med[current.$kind]}" -v b="${med[baseline.$kind]}" \
                          -v c="${rat[current.$kind]}" -v d="${rat[baseline.$kind]}" \
-                         'BEGIN { printf "%.3f %.3f\n", a / b, c / d }')"
+                         -v e="${cmed[current.$kind]}" -v f="${cmed[baseline.$kind]}" \
+                         -v g="${crat[current.$kind]}" -v h="${crat[baseline.$kind]}" \
+                         'BEGIN { printf "%.3f %.3f %.3f %.3f\n", a / b, c / d, e / f, g / h }')"
     done
 fi

@@ -118,14 +118,18 @@ mg_process(FunctionCallInfo fcinfo, bool all)
 	PgsQuery	q;
 
 	/* a distributed query (Citus coordinator) runs on its shards' nodes */
-	if (!pgs_query_read(name, 0, PGS_QUERY_NO_LOCK, &q) &&
-		pgs_distributed_process(name, all))
+	if (!pgs_query_read(name, 0, PGS_QUERY_NO_LOCK, &q))
 	{
-		/* an aggregation merged across shards: the merge, on the coordinator */
-		pgs_merge_process(name);
-		return;
+		if (pgs_distributed_process(name, all))
+		{
+			/* an aggregation merged across shards: the merge, on the coordinator */
+			pgs_merge_process(name);
+			return;
+		}
+		mg_read(name, PGS_QUERY_NO_LOCK, &q);
 	}
-	mg_read(name, PGS_QUERY_NO_LOCK, &q);
+	else
+		pgs_query_check_access(&q);
 	if (SPI_connect_ext(nonatomic ? SPI_OPT_NONATOMIC : 0) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	for (;;)

@@ -132,6 +132,10 @@ typedef enum CpOffsetsColumn
 	CPO_END_WRITER_FIRSTS
 } CpOffsetsColumn;
 
+static bool cp_read(int64 query_id, int64 batch_id, PgsOffsets *o,
+					int64 *last_commit, PgsHistoryCheck *h);
+static bool cp_judge_history(PgsHistoryCheck *h);
+
 /*
  * Read offsets row "batch_id", or the latest one when batch_id is 0, into
  * the caller's memory context.  Returns false when there is none.  The
@@ -141,26 +145,84 @@ typedef enum CpOffsetsColumn
 bool
 pgs_checkpoint_read(int64 query_id, int64 batch_id, PgsOffsets *o)
 {
+	return cp_read(query_id, batch_id, o, NULL, NULL);
+}
+
+/*
+ * pgs_checkpoint_read, and the latest committed batch's id (0 for none)
+ * read by the same statement: a batch's plan and its run each need both.
+ * With h (for the latest offsets, batch_id 0), the same statement also
+ * judges their history as pgs_checkpoint_check_history does:
+ * *history_ok is false when they belong to another, and *h then holds
+ * what the message needs.
+ */
+bool
+pgs_checkpoint_read_with_commit(int64 query_id, int64 batch_id, PgsOffsets *o,
+								int64 *last_commit, PgsHistoryCheck *h,
+								bool *history_ok)
+{
+	Assert(h == NULL || batch_id == 0);
+	if (h != NULL)
+	{
+		memset(h, 0, sizeof(PgsHistoryCheck));
+		*history_ok = true;
+	}
+	if (cp_read(query_id, batch_id, o, last_commit,
+				h != NULL && pgs_catalog_has_06() ? h : NULL))
+	{
+		if (h != NULL && pgs_catalog_has_06())
+			*history_ok = cp_judge_history(h);
+		return true;
+	}
+	/* no offsets: no commit either, and no history to misread */
+	*last_commit = pgs_checkpoint_last_commit(query_id);
+	return false;
+}
+
+/* the functions above: with last_commit, and with h, read those too */
+static bool
+cp_read(int64 query_id, int64 batch_id, PgsOffsets *o, int64 *last_commit,
+		PgsHistoryCheck *h)
+{
 	MemoryContext cxt = CurrentMemoryContext;
 	PgsCatalogAccess acc = {0};
 	Oid			argtypes[2] = {INT8OID, INT8OID};
 	Datum		values[2] = {Int64GetDatum(query_id), Int64GetDatum(batch_id)};
 	bool		splits = pgs_catalog_splits();
+	int			next_col = (splits ? CPO_END_WRITER_FIRSTS : CPO_END_TAIL_BLOCK) + 1;
 	bool		isnull;
 	bool		found;
+	char	   *sql;
 
 	pgs_catalog_begin(&acc);
-	found = pgs_catalog_exec(psprintf("SELECT batch_id, start_snapshot, end_snapshot,"
-									  " scan_from_block, end_floor_block, relfilenode,"
-									  " end_tail_block%s"
-									  " FROM stream.checkpoint_offsets"
-									  " WHERE query_id = $1 AND ($2 = 0 OR batch_id = $2)"
-									  " ORDER BY batch_id DESC LIMIT 1",
-									  splits ? ", start_split_xid, start_split_block,"
-									  " end_split_xid, end_split_block, end_split_stop,"
-									  " end_rest_floor, scan_to_block,"
-									  " end_writer_xids, end_writer_firsts" : ""),
-							 2, argtypes, values, NULL, false, 0) > 0;
+
+	/*
+	 * Two statements, the latest batch's and a given batch's, rather than
+	 * one with "$2 = 0 OR": each has one plan for every query and batch,
+	 * which the plan cache keeps, where the one statement was planned anew
+	 * at each run.
+	 */
+	sql = psprintf("SELECT batch_id, start_snapshot, end_snapshot,"
+				   " scan_from_block, end_floor_block, relfilenode,"
+				   " end_tail_block%s%s%s"
+				   " FROM stream.checkpoint_offsets"
+				   " WHERE query_id = $1%s",
+				   splits ? ", start_split_xid, start_split_block,"
+				   " end_split_xid, end_split_block, end_split_stop,"
+				   " end_rest_floor, scan_to_block,"
+				   " end_writer_xids, end_writer_firsts" : "",
+				   last_commit == NULL ? "" :
+				   ", (SELECT pg_catalog.max(c.batch_id)"
+				   " FROM stream.checkpoint_commits c WHERE c.query_id = $1)",
+				   h == NULL ? "" : ", history_id, system_identifier, planned_at",
+				   batch_id == 0 ?
+				   " ORDER BY batch_id DESC LIMIT 1" :
+				   " AND batch_id = $2");
+	if (h != NULL)
+		sql = psprintf("SELECT o.*, h.history_id, h.system_identifier"
+					   " FROM (%s) o LEFT JOIN stream.local_history h ON true", sql);
+	found = pgs_catalog_exec(sql, batch_id == 0 ? 1 : 2, argtypes, values, NULL,
+							 false, 0) > 0;
 	if (found)
 	{
 		MemoryContext old;
@@ -188,11 +250,32 @@ pgs_checkpoint_read(int64 query_id, int64 batch_id, PgsOffsets *o)
 			o->scan_to = cp_int8(CPO_SCAN_TO_BLOCK, PGS_NO_BLOCK);
 			cp_read_writers(&o->end, CPO_END_WRITER_XIDS, CPO_END_WRITER_FIRSTS, cxt);
 		}
+		if (last_commit != NULL)
+			*last_commit = cp_int8(next_col++, 0);
 		old = MemoryContextSwitchTo(cxt);
 		o->end.xmax = pgs_snapshot_xmax(o->end.snapshot);
 		if (!o->start.is_start)
 			o->start.xmax = pgs_snapshot_xmax(o->start.snapshot);
 		MemoryContextSwitchTo(old);
+		if (h != NULL)
+		{
+			Datum		d;
+
+			h->batch_id = o->batch_id;
+			d = pgs_result_datum(0, next_col, &isnull);
+			h->recorded = !isnull;
+			h->history_id = isnull ? 0 : DatumGetInt64(d);
+			d = pgs_result_datum(0, next_col + 1, &isnull);
+			h->sysid_known = !isnull;
+			h->system_identifier = isnull ? 0 : DatumGetInt64(d);
+			h->planned_at = DatumGetTimestampTz(pgs_result_datum(0, next_col + 2, &isnull));
+			h->end_xmax = U64FromFullTransactionId(o->end.xmax);
+			d = pgs_result_datum(0, next_col + 3, &isnull);
+			h->local_known = !isnull;
+			h->local_history_id = isnull ? 0 : DatumGetInt64(d);
+			d = pgs_result_datum(0, next_col + 4, &isnull);
+			h->local_system_identifier = isnull ? 0 : DatumGetInt64(d);
+		}
 	}
 	pgs_catalog_end(&acc);
 	return found;
@@ -347,46 +430,135 @@ cp_write_operators(int64 query_id, int64 batch_id, const PgsProgress *p)
 }
 
 /*
- * The progress row of a 0.8 catalog: the 16 values of 0.7's row, then
- * where the run's time went, the previous batch's commit, and the size of
- * the state tables.  Times are milliseconds, to the microsecond.
+ * A batch's operators as the six arrays (operator, side, state rows,
+ * updated, removed, late) that cp_commit_0_8 unnests into
+ * stream.progress_operator_log, numbered in the order rows flow through
+ * them as cp_write_operators numbers them.
  */
 static void
-cp_insert_progress_0_8(const Oid *types16, const Datum *values16, const char *nulls16,
-					   const PgsProgress *p)
+cp_operator_arrays(const PgsProgress *p, Oid *argtypes, Datum *values, char *nulls)
 {
-	Oid			argtypes[22];
-	Datum		values[22];
-	char		nulls[22];
+	int			n = p->noperators;
+	Datum	   *ops = palloc(sizeof(Datum) * n);
+	Datum	   *sides = palloc(sizeof(Datum) * n);
+	bool	   *side_nulls = palloc(sizeof(bool) * n);
+	Datum	   *counts[4];
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	int			i;
+	int			k;
+
+	for (k = 0; k < 4; k++)
+		counts[k] = palloc(sizeof(Datum) * n);
+	for (i = 0; i < n; i++)
+	{
+		const PgsOperatorProgress *o = &p->operators[i];
+
+		ops[i] = CStringGetTextDatum(o->operator);
+		sides[i] = Int16GetDatum(o->side);
+		side_nulls[i] = o->side <= 0;
+		counts[0][i] = Int64GetDatum(o->state_rows);
+		counts[1][i] = Int64GetDatum(o->state_rows_updated);
+		counts[2][i] = Int64GetDatum(o->state_rows_removed);
+		counts[3][i] = Int64GetDatum(o->late_rows);
+	}
+	argtypes[0] = TEXTARRAYOID;
+	values[0] = PointerGetDatum(construct_array(ops, n, TEXTOID, -1, false, TYPALIGN_INT));
+	argtypes[1] = INT2ARRAYOID;
+	values[1] = PointerGetDatum(construct_md_array(sides, side_nulls, 1, dims, lbs,
+												   INT2OID, 2, true, TYPALIGN_SHORT));
+	for (k = 0; k < 4; k++)
+	{
+		argtypes[2 + k] = INT8ARRAYOID;
+		values[2 + k] = PointerGetDatum(construct_array(counts[k], n, INT8OID, 8,
+														FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	}
+	memset(nulls, ' ', 6);
+}
+
+/*
+ * A batch's record in a 0.8 catalog, in one statement: its commit row; its
+ * progress row (the 16 values of 0.7's row, then where the run's time
+ * went, the previous batch's commit, and the size of the state tables,
+ * times in milliseconds to the microsecond); its minute's figures, with
+ * the minutes older than pg_streaming.progress_history_minutes removed;
+ * its stateful operators' rows; and the offsets of batches up to "forget"
+ * (none when it is negative), whose rows of every other table go with them.  One statement rather than
+ * four: each costs a batch as much as the rows it writes.  The statement's
+ * plan is kept (generic): the offsets to forget are written as a range
+ * (batch ids start at 0), which a generic plan reads through the key where
+ * "batch_id <= $24" alone looked like a third of the table.
+ */
+static void
+cp_commit_0_8(const Oid *types17, const Datum *values17, const char *nulls17,
+			  const PgsProgress *p, int64 forget)
+{
+	Oid			argtypes[30];
+	Datum		values[30];
+	char		nulls[30];
 	int			i;
 
 	StaticAssertStmt(PGS_NPHASES == 4, "plan, read, merge and write");
-	memcpy(argtypes, types16, sizeof(Oid) * 16);
-	memcpy(values, values16, sizeof(Datum) * 16);
-	memcpy(nulls, nulls16, 16);
-	for (i = 16; i < 22; i++)
-	{
+	memcpy(argtypes, types17, sizeof(Oid) * 17);
+	memcpy(values, values17, sizeof(Datum) * 17);
+	memcpy(nulls, nulls17, 17);
+	for (i = 17; i < 22; i++)
 		argtypes[i] = FLOAT8OID;
-		nulls[i] = 'n';
-	}
 	for (i = 0; i < PGS_NPHASES; i++)
 	{
-		values[16 + i] = Float8GetDatum(p->phase_usecs[i] / 1000.0);
-		nulls[16 + i] = p->timed ? ' ' : 'n';
+		values[17 + i] = Float8GetDatum(p->phase_usecs[i] / 1000.0);
+		nulls[17 + i] = p->timed ? ' ' : 'n';
 	}
-	values[20] = Float8GetDatum(p->previous_commit_usecs / 1000.0);
-	nulls[20] = p->has_previous_commit ? ' ' : 'n';
-	argtypes[21] = INT8OID;
-	values[21] = Int64GetDatum(p->state_bytes);
-	nulls[21] = p->has_state_bytes ? ' ' : 'n';
-	pgs_catalog_exec("INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
-					 " finished_at, input_rows, output_rows, replayed, state_rows,"
-					 " state_rows_updated, watermark, next_watermark, event_time_min,"
-					 " event_time_max, event_time_avg, late_rows, blocks_read,"
-					 " plan_ms, read_ms, merge_ms, write_ms, previous_commit_ms, state_bytes)"
-					 " VALUES ($1, $2, $3, $7, $4, $5, $6, $8, $9, $10, $11, $12,"
-					 " $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
-					 22, argtypes, values, nulls, false, 0);
+	values[21] = Float8GetDatum(p->previous_commit_usecs / 1000.0);
+	nulls[21] = p->has_previous_commit ? ' ' : 'n';
+	argtypes[22] = INT8OID;
+	values[22] = Int64GetDatum(p->state_bytes);
+	nulls[22] = p->has_state_bytes ? ' ' : 'n';
+	argtypes[23] = INT8OID;
+	values[23] = Int64GetDatum(forget);
+	nulls[23] = ' ';
+	if (p->noperators > 0)
+		cp_operator_arrays(p, argtypes + 24, values + 24, nulls + 24);
+	pgs_catalog_exec(psprintf("WITH c AS (INSERT INTO stream.checkpoint_commits"
+							  "  (query_id, batch_id, committed_at) VALUES ($1, $2, $7)),"
+							  " p AS (INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
+							  "  finished_at, input_rows, output_rows, replayed, state_rows,"
+							  "  state_rows_updated, watermark, next_watermark, event_time_min,"
+							  "  event_time_max, event_time_avg, late_rows, blocks_read,"
+							  "  plan_ms, read_ms, merge_ms, write_ms, previous_commit_ms, state_bytes)"
+							  "  VALUES ($1, $2, $3, $7, $4, $5, $6, $8, $9, $10, $11, $12,"
+							  "  $13, $14, $15, $16, $18, $19, $20, $21, $22, $23))%s%s",
+							  p->noperators > 0 ?
+							  ", o AS (INSERT INTO stream.progress_operator_log (query_id,"
+							  "  batch_id, ordinal, operator, side, state_rows, state_rows_updated,"
+							  "  state_rows_removed, late_rows)"
+							  "  SELECT $1, $2, u.ordinal, u.operator, u.side, u.state_rows,"
+							  "   u.updated, u.removed, u.late"
+							  "  FROM ROWS FROM (pg_catalog.unnest($25), pg_catalog.unnest($26),"
+							  "   pg_catalog.unnest($27), pg_catalog.unnest($28),"
+							  "   pg_catalog.unnest($29), pg_catalog.unnest($30)) WITH ORDINALITY"
+							  "   AS u(operator, side, state_rows, updated, removed, late, ordinal))" : "",
+							  pgs_progress_history_minutes > 0 ?
+							  ", f AS (DELETE FROM stream.checkpoint_offsets"
+							  "  WHERE query_id = $1 AND batch_id >= 0 AND batch_id <= $24),"
+							  " old AS (DELETE FROM stream.progress_by_minute"
+							  "  WHERE query_id = $1 AND minute < pg_catalog.date_trunc('minute', $7)"
+							  "        - $17 * pg_catalog.interval '1 minute')"
+							  " INSERT INTO stream.progress_by_minute AS h (query_id, minute,"
+							  " batches, input_rows, output_rows, busy_ms, max_batch_ms, blocks_read)"
+							  " VALUES ($1, pg_catalog.date_trunc('minute', $7), 1, $4, $5,"
+							  " pg_catalog.date_part('epoch', $7 - $3) * 1000,"
+							  " pg_catalog.date_part('epoch', $7 - $3) * 1000, $16)"
+							  " ON CONFLICT (query_id, minute) DO UPDATE SET"
+							  " batches = h.batches + 1,"
+							  " input_rows = h.input_rows + excluded.input_rows,"
+							  " output_rows = h.output_rows + excluded.output_rows,"
+							  " busy_ms = h.busy_ms + excluded.busy_ms,"
+							  " max_batch_ms = GREATEST(h.max_batch_ms, excluded.max_batch_ms),"
+							  " blocks_read = h.blocks_read + excluded.blocks_read" :
+							  " DELETE FROM stream.checkpoint_offsets"
+							  " WHERE query_id = $1 AND batch_id >= 0 AND batch_id <= $24"),
+					 p->noperators > 0 ? 30 : 24, argtypes, values, nulls, false, 0);
 }
 
 /*
@@ -428,16 +600,23 @@ pgs_checkpoint_commit(int64 query_id, int64 batch_id, const PgsProgress *p)
 	values[14] = Int64GetDatum(p->late_rows);
 	nulls[14] = p->has_event_time ? ' ' : 'n';
 	pgs_catalog_begin(&acc);
-	pgs_catalog_exec("INSERT INTO stream.checkpoint_commits (query_id, batch_id, committed_at)"
-					 " VALUES ($1, $2, $7)",
-					 7, argtypes, values, nulls, false, 0);
-	if (pgs_catalog_has_keys())
+	if (pgs_catalog_version() >= PGS_CATALOG_0_8)
 	{
 		values[15] = Int64GetDatum(p->blocks_read);
 		values[16] = Int32GetDatum(pgs_progress_history_minutes);
-		if (pgs_catalog_version() >= PGS_CATALOG_0_8)
-			cp_insert_progress_0_8(argtypes, values, nulls, p);
-		else
+		cp_commit_0_8(argtypes, values, nulls, p,
+					  batch_id > pgs_retained_batches ?
+					  batch_id - pgs_retained_batches : -1);
+	}
+	else
+	{
+		pgs_catalog_exec("INSERT INTO stream.checkpoint_commits (query_id, batch_id, committed_at)"
+						 " VALUES ($1, $2, $7)",
+						 7, argtypes, values, nulls, false, 0);
+		if (pgs_catalog_has_keys())
+		{
+			values[15] = Int64GetDatum(p->blocks_read);
+			values[16] = Int32GetDatum(pgs_progress_history_minutes);
 			pgs_catalog_exec("INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
 							 " finished_at, input_rows, output_rows, replayed, state_rows,"
 							 " state_rows_updated, watermark, next_watermark, event_time_min,"
@@ -445,39 +624,42 @@ pgs_checkpoint_commit(int64 query_id, int64 batch_id, const PgsProgress *p)
 							 " VALUES ($1, $2, $3, $7, $4, $5, $6, $8, $9, $10, $11, $12,"
 							 " $13, $14, $15, $16)",
 							 16, argtypes, values, nulls, false, 0);
-		/* by the minute the batch finished in; the oldest minutes go */
-		if (pgs_progress_history_minutes > 0)
-			pgs_catalog_exec("WITH old AS (DELETE FROM stream.progress_by_minute"
-							 "  WHERE query_id = $1 AND minute < pg_catalog.date_trunc('minute', $7)"
-							 "        - $17 * pg_catalog.interval '1 minute')"
-							 " INSERT INTO stream.progress_by_minute AS h (query_id, minute,"
-							 " batches, input_rows, output_rows, busy_ms, max_batch_ms, blocks_read)"
-							 " VALUES ($1, pg_catalog.date_trunc('minute', $7), 1, $4, $5,"
-							 " pg_catalog.date_part('epoch', $7 - $3) * 1000,"
-							 " pg_catalog.date_part('epoch', $7 - $3) * 1000, $16)"
-							 " ON CONFLICT (query_id, minute) DO UPDATE SET"
-							 " batches = h.batches + 1,"
-							 " input_rows = h.input_rows + excluded.input_rows,"
-							 " output_rows = h.output_rows + excluded.output_rows,"
-							 " busy_ms = h.busy_ms + excluded.busy_ms,"
-							 " max_batch_ms = GREATEST(h.max_batch_ms, excluded.max_batch_ms),"
-							 " blocks_read = h.blocks_read + excluded.blocks_read",
-							 17, argtypes, values, nulls, false, 0);
+			/* by the minute the batch finished in; the oldest minutes go */
+			if (pgs_progress_history_minutes > 0)
+				pgs_catalog_exec("WITH old AS (DELETE FROM stream.progress_by_minute"
+								 "  WHERE query_id = $1 AND minute < pg_catalog.date_trunc('minute', $7)"
+								 "        - $17 * pg_catalog.interval '1 minute')"
+								 " INSERT INTO stream.progress_by_minute AS h (query_id, minute,"
+								 " batches, input_rows, output_rows, busy_ms, max_batch_ms, blocks_read)"
+								 " VALUES ($1, pg_catalog.date_trunc('minute', $7), 1, $4, $5,"
+								 " pg_catalog.date_part('epoch', $7 - $3) * 1000,"
+								 " pg_catalog.date_part('epoch', $7 - $3) * 1000, $16)"
+								 " ON CONFLICT (query_id, minute) DO UPDATE SET"
+								 " batches = h.batches + 1,"
+								 " input_rows = h.input_rows + excluded.input_rows,"
+								 " output_rows = h.output_rows + excluded.output_rows,"
+								 " busy_ms = h.busy_ms + excluded.busy_ms,"
+								 " max_batch_ms = GREATEST(h.max_batch_ms, excluded.max_batch_ms),"
+								 " blocks_read = h.blocks_read + excluded.blocks_read",
+								 17, argtypes, values, nulls, false, 0);
+		}
+		else if (pgs_catalog_has_state())
+			pgs_catalog_exec("INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
+							 " finished_at, input_rows, output_rows, replayed, state_rows,"
+							 " state_rows_updated, watermark, next_watermark, event_time_min,"
+							 " event_time_max, event_time_avg, late_rows)"
+							 " VALUES ($1, $2, $3, $7, $4, $5, $6, $8, $9, $10, $11, $12,"
+							 " $13, $14, $15)",
+							 15, argtypes, values, nulls, false, 0);
+		else
+			pgs_catalog_exec("INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
+							 " finished_at, input_rows, output_rows, replayed)"
+							 " VALUES ($1, $2, $3, $7, $4, $5, $6)",
+							 7, argtypes, values, nulls, false, 0);
 	}
-	else if (pgs_catalog_has_state())
-		pgs_catalog_exec("INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
-						 " finished_at, input_rows, output_rows, replayed, state_rows,"
-						 " state_rows_updated, watermark, next_watermark, event_time_min,"
-						 " event_time_max, event_time_avg, late_rows)"
-						 " VALUES ($1, $2, $3, $7, $4, $5, $6, $8, $9, $10, $11, $12,"
-						 " $13, $14, $15)",
-						 15, argtypes, values, nulls, false, 0);
-	else
-		pgs_catalog_exec("INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
-						 " finished_at, input_rows, output_rows, replayed)"
-						 " VALUES ($1, $2, $3, $7, $4, $5, $6)",
-						 7, argtypes, values, nulls, false, 0);
-	if (p->noperators > 0 && pgs_catalog_has_joins())
+	/* a 0.8 catalog's commit statement wrote them */
+	if (p->noperators > 0 && pgs_catalog_has_joins() &&
+		pgs_catalog_version() < PGS_CATALOG_0_8)
 		cp_write_operators(query_id, batch_id, p);
 	/* a query that sets rows aside counts them, zero included */
 	if (p->has_dead_letters && pgs_catalog_version() >= PGS_CATALOG_0_8)
@@ -490,7 +672,7 @@ pgs_checkpoint_commit(int64 query_id, int64 batch_id, const PgsProgress *p)
 						 " WHERE query_id = $1 AND batch_id = $2",
 						 3, dl_types, dl_values, NULL, false, 0);
 	}
-	if (batch_id > pgs_retained_batches)
+	if (pgs_catalog_version() < PGS_CATALOG_0_8 && batch_id > pgs_retained_batches)
 	{
 		values[1] = Int64GetDatum(batch_id - pgs_retained_batches);
 		pgs_catalog_exec("DELETE FROM stream.checkpoint_offsets"
@@ -700,6 +882,13 @@ pgs_checkpoint_check_history(int64 query_id, PgsHistoryCheck *h)
 	pgs_catalog_end(&acc);
 	if (!found)
 		return true;
+	return cp_judge_history(h);
+}
+
+/* the verdict of pgs_checkpoint_check_history on the latest offsets read */
+static bool
+cp_judge_history(PgsHistoryCheck *h)
+{
 	if (!h->recorded || !h->local_known || h->history_id != h->local_history_id)
 		return false;
 	h->behind = h->end_xmax > U64FromFullTransactionId(ReadNextFullTransactionId());

@@ -150,6 +150,10 @@ extern void pgs_checkpoint_forget_watermarks(int64 query_id);
 extern int64 pgs_checkpoint_last_commit(int64 query_id);
 extern bool pgs_checkpoint_read(int64 query_id, int64 batch_id,
 								PgsOffsets *o);
+extern bool pgs_checkpoint_read_with_commit(int64 query_id, int64 batch_id,
+											PgsOffsets *o, int64 *last_commit,
+											PgsHistoryCheck *h,
+											bool *history_ok);
 extern void pgs_checkpoint_write(int64 query_id, const PgsOffsets *o,
 								 TimestampTz planned_at);
 extern void pgs_checkpoint_commit(int64 query_id, int64 batch_id,

@@ -29,6 +29,7 @@
 #include "utils/inval.h"
 #include "lib/stringinfo.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 
 #include "catalog/pgs_catalog.h"
 #include "catalog/pgs_query.h"
@@ -125,10 +126,13 @@ static const QcColumnForm qc_columns[QC_NCOLUMNS][3] = {
 
 	/*
 	 * from 0.6 on, a foreach_batch procedure is kept by oid and by name,
-	 * since neither pg_dump nor pg_upgrade keeps a function's oid
+	 * since neither pg_dump nor pg_upgrade keeps a function's oid; the
+	 * function (SQL, planned at every call) runs only for a query that has
+	 * a procedure
 	 */
 	[QC_FOREACH_BATCH] = {{PGS_CATALOG_0_6,
-		"stream._foreach_batch_procedure(foreach_batch, foreach_batch_name)"},
+		"CASE WHEN foreach_batch IS NULL THEN NULL::oid"
+		" ELSE stream._foreach_batch_procedure(foreach_batch, foreach_batch_name) END"},
 	{PGS_CATALOG_0_5, "foreach_batch::oid"},
 	{0, "NULL::oid"}},
 	[QC_DEFINITION_VIEW] = {{PGS_CATALOG_0_5, "definition_view::oid"},
@@ -297,9 +301,187 @@ qc_fill_sides(PgsQuery *q, MemoryContext cxt)
 }
 
 /*
+ * The definitions this backend read, by query id, so that the reads of a
+ * batch (two, each locking the query's row) fetch only the row's version
+ * while the row has not changed.  A row version, (xmin, ctid), names the
+ * same column values for as long as it exists (PL/pgSQL trusts a
+ * function's pg_proc row the same way).  What the row's columns do not
+ * decide is checked apart: the installed catalog's version chooses the
+ * select list, kept with each entry; pg_proc decides which procedure a
+ * foreach_batch name finds, and its invalidations, like stream.query_defs'
+ * own, empty the cache.  A join's sides (another table) are read every
+ * time, and a row that the reading transaction wrote itself is not kept:
+ * that transaction may still be adding what goes with it.
+ */
+typedef struct QcCacheEntry
+{
+	int64		query_id;		/* hash key */
+	TransactionId xmin;
+	ItemPointerData ctid;
+	int			catalog_version;
+	MemoryContext cxt;			/* the query's strings and lists */
+	PgsQuery	query;
+} QcCacheEntry;
+
+static HTAB *qc_cache = NULL;
+static bool qc_cache_stale = false;
+static bool qc_cache_callbacks = false;
+
+/* a relcache invalidation: of stream.query_defs, or of every relation */
+static void
+qc_cache_relcache_callback(Datum arg, Oid relid)
+{
+	if (!OidIsValid(relid) || relid == pgs_query_defs_relid())
+		qc_cache_stale = true;
+}
+
+/* a pg_proc invalidation: a foreach_batch name may find another procedure */
+static void
+qc_cache_syscache_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	qc_cache_stale = true;
+}
+
+/* free every kept definition */
+static void
+qc_cache_flush(void)
+{
+	HASH_SEQ_STATUS seq;
+	QcCacheEntry *entry;
+
+	qc_cache_stale = false;
+	if (qc_cache == NULL)
+		return;
+	hash_seq_init(&seq, qc_cache);
+	while ((entry = hash_seq_search(&seq)) != NULL)
+		MemoryContextDelete(entry->cxt);
+	hash_destroy(qc_cache);
+	qc_cache = NULL;
+}
+
+static char *
+qc_strdup(const char *s, MemoryContext cxt)
+{
+	return s != NULL ? MemoryContextStrdup(cxt, s) : NULL;
+}
+
+static List *
+qc_copy_strings(List *list, MemoryContext cxt)
+{
+	List	   *result = NIL;
+	ListCell   *lc;
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+
+	foreach(lc, list)
+		result = lappend(result, pstrdup(lfirst(lc)));
+	MemoryContextSwitchTo(old);
+	return result;
+}
+
+/* a query's definition, with everything it points to copied into cxt */
+static void
+qc_copy(PgsQuery *dst, const PgsQuery *src, MemoryContext cxt)
+{
+	int			i;
+
+	*dst = *src;
+	dst->name = qc_strdup(src->name, cxt);
+	dst->query_text = qc_strdup(src->query_text, cxt);
+	dst->search_path = qc_strdup(src->search_path, cxt);
+	dst->target_columns = qc_copy_strings(src->target_columns, cxt);
+	dst->output_mode = qc_strdup(src->output_mode, cxt);
+	dst->trigger = qc_strdup(src->trigger, cxt);
+	dst->status = qc_strdup(src->status, cxt);
+	dst->last_error = qc_strdup(src->last_error, cxt);
+	dst->last_error_sqlstate = qc_strdup(src->last_error_sqlstate, cxt);
+	dst->last_error_detail = qc_strdup(src->last_error_detail, cxt);
+	dst->last_error_hint = qc_strdup(src->last_error_hint, cxt);
+	dst->event_time = qc_strdup(src->event_time, cxt);
+	dst->dedup_columns = qc_copy_strings(src->dedup_columns, cxt);
+	dst->key_columns = qc_copy_strings(src->key_columns, cxt);
+	for (i = 0; i < src->nsides; i++)
+	{
+		dst->sides[i].name = qc_strdup(src->sides[i].name, cxt);
+		dst->sides[i].event_time = qc_strdup(src->sides[i].event_time, cxt);
+	}
+	dst->watermark_policy = qc_strdup(src->watermark_policy, cxt);
+	dst->watermarks = qc_copy_strings(src->watermarks, cxt);
+	dst->events_channel = qc_strdup(src->events_channel, cxt);
+	dst->on_error = qc_strdup(src->on_error, cxt);
+}
+
+/* the row version (xmin, ctid) in columns col and col + 1 of the last row */
+static void
+qc_row_version(int col, TransactionId *xmin, ItemPointerData *ctid)
+{
+	bool		isnull;
+
+	*xmin = DatumGetTransactionId(pgs_result_datum(0, col, &isnull));
+	ItemPointerCopy((ItemPointer) DatumGetPointer(pgs_result_datum(0, col + 1, &isnull)),
+					ctid);
+}
+
+/* the kept definition of the query, if it is of this row version */
+static QcCacheEntry *
+qc_cache_lookup(int64 query_id, TransactionId xmin, const ItemPointerData *ctid)
+{
+	QcCacheEntry *entry;
+
+	if (qc_cache_stale)
+		qc_cache_flush();
+	if (qc_cache == NULL)
+		return NULL;
+	entry = hash_search(qc_cache, &query_id, HASH_FIND, NULL);
+	if (entry == NULL || entry->xmin != xmin || !ItemPointerEquals(&entry->ctid, (ItemPointer) ctid) ||
+		entry->catalog_version != pgs_catalog_version())
+		return NULL;
+	return entry;
+}
+
+/* keep the definition just read, of row version (xmin, ctid) */
+static void
+qc_cache_store(const PgsQuery *q, TransactionId xmin, const ItemPointerData *ctid)
+{
+	QcCacheEntry *entry;
+	bool		found;
+
+	if (TransactionIdIsCurrentTransactionId(xmin))
+		return;
+	if (!qc_cache_callbacks)
+	{
+		CacheRegisterRelcacheCallback(qc_cache_relcache_callback, (Datum) 0);
+		CacheRegisterSyscacheCallback(PROCOID, qc_cache_syscache_callback, (Datum) 0);
+		qc_cache_callbacks = true;
+	}
+	if (qc_cache_stale)
+		qc_cache_flush();
+	if (qc_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(QcCacheEntry);
+		ctl.hcxt = CacheMemoryContext;
+		qc_cache = hash_create("pg_streaming query definitions", 16, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	entry = hash_search(qc_cache, &q->query_id, HASH_ENTER, &found);
+	if (found)
+		MemoryContextDelete(entry->cxt);
+	entry->cxt = AllocSetContextCreate(CacheMemoryContext,
+									   "pg_streaming query definition",
+									   ALLOCSET_SMALL_SIZES);
+	entry->xmin = xmin;
+	entry->ctid = *ctid;
+	entry->catalog_version = pgs_catalog_version();
+	qc_copy(&entry->query, q, entry->cxt);
+}
+
+/*
  * Read a query by name (when name is not NULL) or by id, locking its row
  * when asked; false when there is none.  The lock lasts until the end of
- * the transaction.
+ * the transaction.  A definition this backend read before, of the row
+ * version the row still has, is not read again (see QcCacheEntry).
  */
 bool
 pgs_query_read(const char *name, int64 query_id, PgsQueryLock lock, PgsQuery *q)
@@ -308,7 +490,11 @@ pgs_query_read(const char *name, int64 query_id, PgsQueryLock lock, PgsQuery *q)
 	PgsCatalogAccess acc = {0};
 	Oid			argtypes[1];
 	Datum		values[1];
-	const char *sql;
+	const char *key = name != NULL ? "name" : "query_id";
+	const char *lock_clause = lock == PGS_QUERY_LOCK ? " FOR UPDATE" : "";
+	TransactionId xmin;
+	ItemPointerData ctid;
+	QcCacheEntry *entry;
 	bool		found;
 
 	if (name != NULL)
@@ -321,16 +507,45 @@ pgs_query_read(const char *name, int64 query_id, PgsQueryLock lock, PgsQuery *q)
 		argtypes[0] = INT8OID;
 		values[0] = Int64GetDatum(query_id);
 	}
-	sql = psprintf("SELECT %s FROM stream.query_defs WHERE %s = $1%s",
-				   qc_select_list(),
-				   name != NULL ? "name" : "query_id",
-				   lock == PGS_QUERY_LOCK ? " FOR UPDATE" : "");
 	pgs_catalog_begin(&acc);
-	found = pgs_catalog_exec(sql, 1, argtypes, values, NULL, false, 0) > 0;
+
+	/*
+	 * The row's version first, when a definition may be kept for it (by
+	 * name, while any is kept: a new session reads the whole row at once).
+	 */
+	if (qc_cache != NULL && !qc_cache_stale &&
+		(name != NULL ? hash_get_num_entries(qc_cache) > 0 :
+		 hash_search(qc_cache, &query_id, HASH_FIND, NULL) != NULL))
+	{
+		if (pgs_catalog_exec(psprintf("SELECT query_id, xmin, ctid FROM stream.query_defs"
+									  " WHERE %s = $1%s", key, lock_clause),
+							 1, argtypes, values, NULL, false, 0) == 0)
+		{
+			pgs_catalog_end(&acc);
+			return false;
+		}
+		qc_row_version(2, &xmin, &ctid);
+		entry = qc_cache_lookup(DatumGetInt64(pgs_result_datum(0, 1, &found)),
+								xmin, &ctid);
+		if (entry != NULL)
+		{
+			qc_copy(q, &entry->query, cxt);
+			if (q->nsides > 0)
+				qc_fill_sides(q, cxt);
+			pgs_catalog_end(&acc);
+			return true;
+		}
+	}
+	found = pgs_catalog_exec(psprintf("SELECT %s, xmin, ctid FROM stream.query_defs"
+									  " WHERE %s = $1%s",
+									  qc_select_list(), key, lock_clause),
+							 1, argtypes, values, NULL, false, 0) > 0;
 	if (found)
 	{
+		qc_row_version(QC_COL(QC_NCOLUMNS), &xmin, &ctid);
 		qc_fill(q, cxt);
 		qc_fill_sides(q, cxt);
+		qc_cache_store(q, xmin, &ctid);
 	}
 	pgs_catalog_end(&acc);
 	return found;

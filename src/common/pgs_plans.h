@@ -16,5 +16,7 @@
 extern MemoryContext pgs_plan_context(void);
 extern void pgs_keep_plan(SPIPlanPtr plan);
 extern void pgs_adopt_plan(SPIPlanPtr plan);
+extern void pgs_plan_once_if_reads_only(SPIPlanPtr plan, Oid relid1, Oid relid2);
+extern void pgs_plan_check_generic(SPIPlanPtr plan, Oid relid, int *checked);
 
 #endif							/* PGS_PLANS_H */

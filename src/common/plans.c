@@ -20,6 +20,8 @@
 #include "postgres.h"
 
 #include "executor/spi_priv.h"
+#include "nodes/nodeFuncs.h"
+#include "parser/parsetree.h"
 #include "utils/memutils.h"
 #include "utils/plancache.h"
 
@@ -68,4 +70,149 @@ pgs_keep_plan(SPIPlanPtr plan)
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "SPI_keepplan failed");
 	pgs_adopt_plan(plan);
+}
+
+/* the relations pgs_plan_once_if_reads_only allows */
+typedef struct PlanRelations
+{
+	Oid			relid1;
+	Oid			relid2;
+} PlanRelations;
+
+/* true at the first thing that is neither of the relations nor plain */
+static bool
+plans_reads_other_walker(Node *node, PlanRelations *rels)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, RangeTblEntry))
+	{
+		RangeTblEntry *rte = (RangeTblEntry *) node;
+
+		if (rte->rtekind == RTE_RELATION)
+			return rte->relid != rels->relid1 && rte->relid != rels->relid2;
+		return rte->rtekind != RTE_SUBQUERY && rte->rtekind != RTE_JOIN;
+	}
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, plans_reads_other_walker, rels,
+								 QTW_EXAMINE_RTES_BEFORE);
+	if (IsA(node, SubLink))
+		return true;
+	return expression_tree_walker(node, plans_reads_other_walker, rels);
+}
+
+/*
+ * Keep one generic plan for a statement of a batch that reads nothing but
+ * relid1 and relid2 (a stream and a target), in plain subqueries and joins
+ * of their own: its plan is the same whatever the batch's size (a scan of
+ * the batch's blocks, aggregated or not, into the target), so planning it
+ * at every batch, as the plan cache does for a statement whose generic
+ * plan looks dearer than its custom ones, is wasted.  A statement that also
+ * reads another table, a function in FROM, a CTE or a subquery in an
+ * expression keeps a plan made for each batch, which joins the rest
+ * knowing how many rows the batch has.
+ */
+void
+pgs_plan_once_if_reads_only(SPIPlanPtr plan, Oid relid1, Oid relid2)
+{
+	PlanRelations rels = {relid1, relid2};
+	ListCell   *lc;
+
+	foreach(lc, SPI_plan_get_plan_sources(plan))
+	{
+		CachedPlanSource *source = (CachedPlanSource *) lfirst(lc);
+		ListCell   *qc;
+
+		foreach(qc, source->query_list)
+			if (plans_reads_other_walker((Node *) lfirst(qc), &rels))
+				return;
+	}
+	foreach(lc, SPI_plan_get_plan_sources(plan))
+		((CachedPlanSource *) lfirst(lc))->cursor_options |= CURSOR_OPT_GENERIC_PLAN;
+}
+
+/* does every scan of relid in the plan read block ranges (a TID range scan)? */
+static bool
+plans_scans_by_range(Plan *plan, List *rtable, Oid relid)
+{
+	ListCell   *lc;
+
+	if (plan == NULL)
+		return true;
+	switch (nodeTag(plan))
+	{
+		case T_SeqScan:
+		case T_SampleScan:
+		case T_IndexScan:
+		case T_IndexOnlyScan:
+		case T_BitmapHeapScan:
+		case T_TidScan:
+			if (rt_fetch(((Scan *) plan)->scanrelid, rtable)->relid == relid)
+				return false;
+			break;
+		case T_Append:
+			foreach(lc, ((Append *) plan)->appendplans)
+				if (!plans_scans_by_range(lfirst(lc), rtable, relid))
+					return false;
+			break;
+		case T_MergeAppend:
+			foreach(lc, ((MergeAppend *) plan)->mergeplans)
+				if (!plans_scans_by_range(lfirst(lc), rtable, relid))
+					return false;
+			break;
+		case T_SubqueryScan:
+			if (!plans_scans_by_range(((SubqueryScan *) plan)->subplan, rtable, relid))
+				return false;
+			break;
+		default:
+			break;
+	}
+	return plans_scans_by_range(plan->lefttree, rtable, relid) &&
+		plans_scans_by_range(plan->righttree, rtable, relid);
+}
+
+/*
+ * Before a batch runs a statement that pgs_plan_once_if_reads_only left to
+ * a generic plan: keep that plan only while it reads relid (the stream) by
+ * the batch's block range alone.  A generic plan does not know the range's
+ * size, and with an index on the stream it may prefer the index, which
+ * reads every batch's matching rows: the statement then goes back to a
+ * plan per batch.  Checked again whenever the plan is made anew (a new
+ * index, an ANALYZE); *checked keeps the generation seen.  Needs what an
+ * execution needs: a snapshot, and whatever the statement's analysis does.
+ */
+void
+pgs_plan_check_generic(SPIPlanPtr plan, Oid relid, int *checked)
+{
+	CachedPlanSource *source;
+	CachedPlan *cplan;
+	ListCell   *lc;
+	bool		ok = true;
+
+	if (list_length(SPI_plan_get_plan_sources(plan)) != 1)
+		return;
+	source = linitial(SPI_plan_get_plan_sources(plan));
+	if (!(source->cursor_options & CURSOR_OPT_GENERIC_PLAN))
+		return;
+	cplan = SPI_plan_get_cached_plan(plan);
+	if (cplan == NULL)
+		return;
+	if (cplan->generation != *checked)
+	{
+		foreach(lc, cplan->stmt_list)
+		{
+			PlannedStmt *stmt = lfirst_node(PlannedStmt, lc);
+			ListCell   *sc;
+
+			if (stmt->commandType == CMD_UTILITY)
+				continue;
+			ok = ok && plans_scans_by_range(stmt->planTree, stmt->rtable, relid);
+			foreach(sc, stmt->subplans)
+				ok = ok && plans_scans_by_range(lfirst(sc), stmt->rtable, relid);
+		}
+		*checked = cplan->generation;
+	}
+	ReleaseCachedPlan(cplan, CurrentResourceOwner);
+	if (!ok)
+		source->cursor_options &= ~CURSOR_OPT_GENERIC_PLAN;
 }

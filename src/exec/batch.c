@@ -84,6 +84,7 @@ typedef struct BatchPlanEntry
 	int64		query_id;		/* hash key */
 	char	   *sql;
 	SPIPlanPtr	plan;
+	int			generic_checked;	/* pgs_plan_check_generic's generation */
 } BatchPlanEntry;
 
 static HTAB *batch_plans = NULL;
@@ -111,6 +112,10 @@ typedef struct BatchPlan
 	PgsBoundary side2_end;		/* a join: side 2's end */
 	int64		side2_scan_from;
 } BatchPlan;
+
+static void batch_check_history(const PgsQuery *q, bool record, MemoryContext cxt);
+static void batch_history_error(const PgsQuery *q, const PgsHistoryCheck *hc,
+								bool record, MemoryContext cxt) pg_attribute_noreturn();
 
 /* a join between two streams, which has offsets and watermarks per side */
 static bool
@@ -246,9 +251,17 @@ batch_get_plan(const PgsQuery *q)
 		PG_END_TRY();
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		/*
+		 * A statement that reads nothing but the batch's rows has one plan
+		 * whatever the batch's size (a scan of its blocks into the target):
+		 * it is planned once.  One that also reads another table keeps a
+		 * plan made for each batch, knowing how many rows the batch has.
+		 */
+		pgs_plan_once_if_reads_only(plan, q->stream_relid, q->target_relid);
 		pgs_keep_plan(plan);
 		entry->sql = MemoryContextStrdup(pgs_plan_context(), sql);
 		entry->plan = plan;
+		entry->generic_checked = -1;
 	}
 	return entry;
 }
@@ -492,6 +505,7 @@ batch_execute_query(const PgsQuery *q, int64 batch_id, PgsBatchParams *params,
 	{
 		bool		pushed = pgs_ensure_snapshot();
 
+		pgs_plan_check_generic(entry->plan, q->stream_relid, &entry->generic_checked);
 		rc = SPI_execute_plan(entry->plan, params->values, params->nulls,
 							  false, 0);
 		if (pushed)
@@ -967,7 +981,9 @@ batch_plan_no_data(const PgsQuery *q, PgsOffsets *o, BatchPlan *bp,
 static bool
 batch_plan(const PgsQuery *q, PgsOffsets *o, BatchPlan *bp, bool own_running)
 {
-	int64		last_commit = pgs_checkpoint_last_commit(q->query_id);
+	int64		last_commit;
+	PgsHistoryCheck history;
+	bool		history_ok;
 	PgsOffsets	latest;
 	bool		have_latest;
 	PgsBoundary *lo = &o->start;
@@ -983,7 +999,12 @@ batch_plan(const PgsQuery *q, PgsOffsets *o, BatchPlan *bp, bool own_running)
 	int64		floor;
 	bool		lo_usable;
 
-	have_latest = pgs_checkpoint_read(q->query_id, 0, &latest);
+	/* a checkpoint of another history is never planned from (see below) */
+	have_latest = pgs_checkpoint_read_with_commit(q->query_id, 0, &latest,
+												  &last_commit, &history,
+												  &history_ok);
+	if (!history_ok)
+		batch_history_error(q, &history, !own_running, CurrentMemoryContext);
 	if (have_latest && latest.batch_id > last_commit)
 	{
 		*o = latest;
@@ -1366,13 +1387,22 @@ static void
 batch_check_history(const PgsQuery *q, bool record, MemoryContext cxt)
 {
 	PgsHistoryCheck h;
+
+	if (!pgs_checkpoint_check_history(q->query_id, &h))
+		batch_history_error(q, &h, record, cxt);
+}
+
+/* the error of batch_check_history, for the offsets described by h */
+static void
+batch_history_error(const PgsQuery *q, const PgsHistoryCheck *hc, bool record,
+					MemoryContext cxt)
+{
+	PgsHistoryCheck h = *hc;
 	char	   *msg;
 	char	   *detail;
 	char	   *hint;
 	FullTransactionId end;
 
-	if (pgs_checkpoint_check_history(q->query_id, &h))
-		return;
 	end = FullTransactionIdFromU64(h.end_xmax);
 	if (h.behind)
 	{
@@ -1527,6 +1557,7 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 	PgsSideProgress sides[PGS_MAX_SIDES];
 	PgsBatchResult result;
 	int			shard_writes;
+	int64		last_commit;
 
 	if (!nonatomic && IsolationUsesXactSnapshot())
 		ereport(ERROR,
@@ -1571,7 +1602,9 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 	}
 	if (flags & PGS_BATCH_NO_CAP)
 		q.max_rows = 0;
-	batch_check_history(&q, nonatomic, cxt);
+	/* a query over one stream checks its history as it reads its offsets */
+	if (batch_is_join(&q))
+		batch_check_history(&q, nonatomic, cxt);
 	if (batch_is_join(&q) ? !batch_plan_join(&q, &o, &bp, !nonatomic) :
 		!batch_plan(&q, &o, &bp, !nonatomic))
 	{
@@ -1602,8 +1635,9 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 		result = PGS_BATCH_INACTIVE;
 		goto done;
 	}
-	if (pgs_checkpoint_last_commit(query_id) >= bp.batch_id ||
-		!pgs_checkpoint_read(query_id, bp.batch_id, &check))
+	if (!pgs_checkpoint_read_with_commit(query_id, bp.batch_id, &check,
+										 &last_commit, NULL, NULL) ||
+		last_commit >= bp.batch_id)
 	{
 		result = PGS_BATCH_PARTIAL;
 		goto done;
