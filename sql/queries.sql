@@ -244,6 +244,29 @@ CALL stream.process_all_available('capped');
 SELECT batch_id, input_rows FROM stream.progress WHERE query = 'capped' ORDER BY batch_id;
 SELECT count(*) FROM stream.checkpoint_offsets o JOIN stream.query_defs q USING (query_id)
  WHERE q.name = 'capped';
+-- at least the latest retained_batches are kept: older ones go every few
+-- batches (every second one at 8), their progress rows with them
+SET pg_streaming.retained_batches = 8;
+CREATE TEMP TABLE capped_kept (batches_run int, latest bigint, oldest bigint,
+                               offsets bigint, progress bigint);
+SELECT format('INSERT INTO events (id, kind) VALUES (%s, ''r'')', 1000 + i),
+       'CALL stream.process_all_available(''capped'')',
+       format('INSERT INTO capped_kept SELECT %s, max(o.batch_id), min(o.batch_id), count(*),'
+              ' (SELECT count(*) FROM stream.progress_log l WHERE l.query_id = q.query_id)'
+              ' FROM stream.checkpoint_offsets o JOIN stream.query_defs q USING (query_id)'
+              ' WHERE q.name = ''capped'' GROUP BY q.query_id', i)
+  FROM generate_series(1, 14) AS i \gexec
+SELECT latest, oldest, offsets, progress FROM capped_kept ORDER BY batches_run;
+SELECT bool_and(offsets >= least(8, latest - 4)) AS at_least_retained,
+       bool_and(offsets <= 9) AS at_most_one_more,
+       bool_and(progress = offsets) AS progress_with_offsets
+  FROM capped_kept;
+-- a lowered setting takes effect at the next batch
+SET pg_streaming.retained_batches = 3;
+INSERT INTO events (id, kind) VALUES (1100, 'r');
+CALL stream.process_all_available('capped');
+SELECT batch_id FROM stream.progress WHERE query = 'capped' ORDER BY batch_id;
+DROP TABLE capped_kept;
 RESET pg_streaming.retained_batches;
 
 -- tables in use by queries cannot be dropped or unmade

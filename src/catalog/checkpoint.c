@@ -5,8 +5,9 @@
  *
  * Only the latest batch's offsets are needed to go on: a batch without a
  * commit row is replayed with exactly its offsets, and a new batch starts
- * where the latest one ended.  The latest pg_streaming.retained_batches
- * rows are kept for people to read; older ones go when a batch commits.
+ * where the latest one ended.  At least the latest
+ * pg_streaming.retained_batches rows are kept for people to read; older
+ * ones go when a batch commits, every few batches.
  *
  *-------------------------------------------------------------------------
  */
@@ -25,6 +26,9 @@
 #include "catalog/pgs_checkpoint.h"
 #include "catalog/pgs_query.h"
 #include "common/pgs_common.h"
+
+/* the most batches between two removals of old offsets */
+#define PGS_RETAIN_STEP_MAX 16
 
 /* the latest committed batch id, or 0 */
 int64
@@ -562,8 +566,30 @@ cp_commit_0_8(const Oid *types17, const Datum *values17, const char *nulls17,
 }
 
 /*
+ * The latest batch whose offsets a committing batch removes, or -1 for
+ * none.  Removing a batch's offsets cascades into six tables, which cost a
+ * one-row batch a tenth of its time when every batch did it; so a batch
+ * removes them only when its id is a multiple of a step, and then every
+ * batch older than the retained ones at once.  The step is a quarter of
+ * pg_streaming.retained_batches, at most 16: at least the latest
+ * retained_batches are kept, and fewer than retained_batches + 16 (a
+ * setting below 8 keeps exactly that many).  The range is from the oldest,
+ * so a lowered setting takes effect at the next such batch.
+ */
+static int64
+cp_forget_through(int64 batch_id)
+{
+	int64		step = Min(PGS_RETAIN_STEP_MAX, Max(1, pgs_retained_batches / 4));
+
+	if (batch_id <= pgs_retained_batches || batch_id % step != 0)
+		return -1;
+	return batch_id - pgs_retained_batches;
+}
+
+/*
  * Write a batch's commit row, its progress row and its operators' rows, and
- * forget offsets older than the retained batches.
+ * forget offsets older than the retained batches (every few batches: see
+ * cp_forget_through).
  */
 void
 pgs_checkpoint_commit(int64 query_id, int64 batch_id, const PgsProgress *p)
@@ -605,8 +631,7 @@ pgs_checkpoint_commit(int64 query_id, int64 batch_id, const PgsProgress *p)
 		values[15] = Int64GetDatum(p->blocks_read);
 		values[16] = Int32GetDatum(pgs_progress_history_minutes);
 		cp_commit_0_8(argtypes, values, nulls, p,
-					  batch_id > pgs_retained_batches ?
-					  batch_id - pgs_retained_batches : -1);
+					  cp_forget_through(batch_id));
 	}
 	else
 	{
@@ -672,9 +697,9 @@ pgs_checkpoint_commit(int64 query_id, int64 batch_id, const PgsProgress *p)
 						 " WHERE query_id = $1 AND batch_id = $2",
 						 3, dl_types, dl_values, NULL, false, 0);
 	}
-	if (pgs_catalog_version() < PGS_CATALOG_0_8 && batch_id > pgs_retained_batches)
+	if (pgs_catalog_version() < PGS_CATALOG_0_8 && cp_forget_through(batch_id) >= 0)
 	{
-		values[1] = Int64GetDatum(batch_id - pgs_retained_batches);
+		values[1] = Int64GetDatum(cp_forget_through(batch_id));
 		pgs_catalog_exec("DELETE FROM stream.checkpoint_offsets"
 						 " WHERE query_id = $1 AND batch_id <= $2",
 						 2, argtypes, values, NULL, false, 0);
