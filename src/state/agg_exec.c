@@ -93,6 +93,7 @@ typedef struct AggPlans
 	char	   *signature;
 	SPIPlanPtr	partial;		/* owner: the query in its partial form */
 	SPIPlanPtr	merge;			/* catalog: upsert states, touched results */
+	char	   *merge_sql;		/* its text, prepared when first run */
 	PgsAggMerge *cmerge;		/* the same in C (agg_merge.c), or NULL */
 	SPIPlanPtr	results_all;	/* catalog: every group's results (top-N) */
 	SPIPlanPtr	clear;			/* owner: empty the target */
@@ -184,6 +185,9 @@ ae_free(AggPlans *p)
 	if (p->shape)
 		pfree(p->shape);
 	p->shape = NULL;
+	if (p->merge_sql)
+		pfree(p->merge_sql);
+	p->merge_sql = NULL;
 	p->partial_arg.shape = NULL;
 	if (p->merge_types)
 		pfree(p->merge_types);
@@ -585,7 +589,14 @@ ae_prepare(const PgsQuery *q, AggPlans *p, PgsAggShape *shape, Oid state_relid,
 	MemoryContextSwitchTo(cxt);
 	pgs_state_register(AGG_PARTIAL_ENR,
 				tuplestore_begin_heap(false, false, work_mem), p->partial_desc);
-	p->merge = pgs_state_prepare(merge, p->nresults + 1, p->merge_types);
+	/*
+	 * The merge in SQL only where the C merge cannot serve: a batch the C
+	 * merge turns back (its state table changed) prepares it then, in the
+	 * same catalog stretch (ae_merge).
+	 */
+	p->merge_sql = MemoryContextStrdup(pgs_plan_context(), merge);
+	if (p->cmerge == NULL)
+		p->merge = pgs_state_prepare(merge, p->nresults + 1, p->merge_types);
 	if (p->session)
 		p->count = pgs_state_prepare(psprintf("SELECT pg_catalog.count(*) FROM %s",
 											  pgs_qualified_relname(state_relid)), 0, NULL);
@@ -642,7 +653,9 @@ ae_prepare(const PgsQuery *q, AggPlans *p, PgsAggShape *shape, Oid state_relid,
 	}
 	else
 	{
-		p->clear = pgs_state_prepare(clear, 0, NULL);
+		/* the target is emptied by a complete or replaced result only */
+		if (p->complete || p->replace)
+			p->clear = pgs_state_prepare(clear, 0, NULL);
 		p->write = pgs_state_prepare(write, 0, NULL);
 		if (leave)
 			p->leave = pgs_state_prepare(leave, 0, NULL);
@@ -1029,6 +1042,9 @@ ae_merge(const PgsQuery *q, AggPlans *p, int64 batch_id,
 		if (p->cmerge != NULL)
 			groups = pgs_agg_merge_run(p->cmerge, partial, p->partial_desc,
 									   p->groups_desc, batch_id, cxt);
+		if (groups == NULL && p->merge == NULL)
+			p->merge = pgs_state_prepare(p->merge_sql, p->nresults + 1,
+										 p->merge_types);
 		if (groups == NULL)
 			groups = pgs_state_run_into(p->merge,
 								 pgs_state_params(p->nresults + 1, p->merge_types, values, nulls),
