@@ -481,6 +481,29 @@ cp_operator_arrays(const PgsProgress *p, Oid *argtypes, Datum *values, char *nul
 }
 
 /*
+ * The batch's figures added to the minute it finished in, and the minutes
+ * older than pg_streaming.progress_history_minutes removed: a part of a
+ * WITH ($1 the query, $3 and $7 the batch's start and end, $4 and $5 its
+ * rows, $16 its blocks, $17 the minutes kept).
+ */
+#define CP_BY_MINUTE \
+	"old AS (DELETE FROM stream.progress_by_minute" \
+	"  WHERE query_id = $1 AND minute < pg_catalog.date_trunc('minute', $7)" \
+	"        - $17 * pg_catalog.interval '1 minute')" \
+	" INSERT INTO stream.progress_by_minute AS h (query_id, minute," \
+	" batches, input_rows, output_rows, busy_ms, max_batch_ms, blocks_read)" \
+	" VALUES ($1, pg_catalog.date_trunc('minute', $7), 1, $4, $5," \
+	" pg_catalog.date_part('epoch', $7 - $3) * 1000," \
+	" pg_catalog.date_part('epoch', $7 - $3) * 1000, $16)" \
+	" ON CONFLICT (query_id, minute) DO UPDATE SET" \
+	" batches = h.batches + 1," \
+	" input_rows = h.input_rows + excluded.input_rows," \
+	" output_rows = h.output_rows + excluded.output_rows," \
+	" busy_ms = h.busy_ms + excluded.busy_ms," \
+	" max_batch_ms = GREATEST(h.max_batch_ms, excluded.max_batch_ms)," \
+	" blocks_read = h.blocks_read + excluded.blocks_read"
+
+/*
  * A batch's record in a 0.8 catalog, in one statement: its commit row; its
  * progress row (the 16 values of 0.7's row, then where the run's time
  * went, the previous batch's commit, and the size of the state tables,
@@ -545,21 +568,7 @@ cp_commit_0_8(const Oid *types17, const Datum *values17, const char *nulls17,
 							  pgs_progress_history_minutes > 0 ?
 							  ", f AS (DELETE FROM stream.checkpoint_offsets"
 							  "  WHERE query_id = $1 AND batch_id >= 0 AND batch_id <= $24),"
-							  " old AS (DELETE FROM stream.progress_by_minute"
-							  "  WHERE query_id = $1 AND minute < pg_catalog.date_trunc('minute', $7)"
-							  "        - $17 * pg_catalog.interval '1 minute')"
-							  " INSERT INTO stream.progress_by_minute AS h (query_id, minute,"
-							  " batches, input_rows, output_rows, busy_ms, max_batch_ms, blocks_read)"
-							  " VALUES ($1, pg_catalog.date_trunc('minute', $7), 1, $4, $5,"
-							  " pg_catalog.date_part('epoch', $7 - $3) * 1000,"
-							  " pg_catalog.date_part('epoch', $7 - $3) * 1000, $16)"
-							  " ON CONFLICT (query_id, minute) DO UPDATE SET"
-							  " batches = h.batches + 1,"
-							  " input_rows = h.input_rows + excluded.input_rows,"
-							  " output_rows = h.output_rows + excluded.output_rows,"
-							  " busy_ms = h.busy_ms + excluded.busy_ms,"
-							  " max_batch_ms = GREATEST(h.max_batch_ms, excluded.max_batch_ms),"
-							  " blocks_read = h.blocks_read + excluded.blocks_read" :
+							  " " CP_BY_MINUTE :
 							  " DELETE FROM stream.checkpoint_offsets"
 							  " WHERE query_id = $1 AND batch_id >= 0 AND batch_id <= $24"),
 					 p->noperators > 0 ? 30 : 24, argtypes, values, nulls, false, 0);
@@ -651,21 +660,7 @@ pgs_checkpoint_commit(int64 query_id, int64 batch_id, const PgsProgress *p)
 							 16, argtypes, values, nulls, false, 0);
 			/* by the minute the batch finished in; the oldest minutes go */
 			if (pgs_progress_history_minutes > 0)
-				pgs_catalog_exec("WITH old AS (DELETE FROM stream.progress_by_minute"
-								 "  WHERE query_id = $1 AND minute < pg_catalog.date_trunc('minute', $7)"
-								 "        - $17 * pg_catalog.interval '1 minute')"
-								 " INSERT INTO stream.progress_by_minute AS h (query_id, minute,"
-								 " batches, input_rows, output_rows, busy_ms, max_batch_ms, blocks_read)"
-								 " VALUES ($1, pg_catalog.date_trunc('minute', $7), 1, $4, $5,"
-								 " pg_catalog.date_part('epoch', $7 - $3) * 1000,"
-								 " pg_catalog.date_part('epoch', $7 - $3) * 1000, $16)"
-								 " ON CONFLICT (query_id, minute) DO UPDATE SET"
-								 " batches = h.batches + 1,"
-								 " input_rows = h.input_rows + excluded.input_rows,"
-								 " output_rows = h.output_rows + excluded.output_rows,"
-								 " busy_ms = h.busy_ms + excluded.busy_ms,"
-								 " max_batch_ms = GREATEST(h.max_batch_ms, excluded.max_batch_ms),"
-								 " blocks_read = h.blocks_read + excluded.blocks_read",
+				pgs_catalog_exec("WITH " CP_BY_MINUTE,
 								 17, argtypes, values, nulls, false, 0);
 		}
 		else if (pgs_catalog_has_state())
