@@ -164,3 +164,15 @@ on() {
     shift
     ${client[$s]} "$@"
 }
+
+# closed_windows_equal_sql STREAM: a query that is true when the target
+# "windowed" holds every window of STREAM's rows (tumble(t, '1 minute'), k,
+# count(*), avg(v)) that the query "windowed"'s watermark closed, once
+closed_windows_equal_sql() {
+    local closed="SELECT stream.tumble(t, '1 minute'), k, count(*), avg(v) FROM $1
+         WHERE stream.tumble(t, '1 minute') + interval '1 minute'
+               <= (SELECT watermark FROM stream.queries WHERE name = 'windowed')
+         GROUP BY 1, 2"
+    echo "SELECT count(*) = 0 FROM ((TABLE windowed EXCEPT ALL $closed)
+      UNION ALL ($closed EXCEPT ALL TABLE windowed)) d"
+}

@@ -367,15 +367,7 @@ check "the append target has every row once" \
 check "the one-row aggregation equals the hand-written one" \
     "SELECT count(*) = 0 FROM ((SELECT k, n, s FROM one_agg_out EXCEPT SELECT k, n, s FROM hand_agg) UNION ALL (SELECT k, n, s FROM hand_agg EXCEPT SELECT k, n, s FROM one_agg_out)) d"
 check "every closed window written once, equal to the aggregate" \
-    "SELECT count(*) = 0 FROM ((TABLE windowed EXCEPT ALL
-        SELECT stream.tumble(t, '1 minute'), k, count(*), avg(v) FROM wev
-         WHERE stream.tumble(t, '1 minute') + interval '1 minute'
-               <= (SELECT watermark FROM stream.queries WHERE name = 'windowed')
-         GROUP BY 1, 2)
-      UNION ALL (SELECT stream.tumble(t, '1 minute'), k, count(*), avg(v) FROM wev
-         WHERE stream.tumble(t, '1 minute') + interval '1 minute'
-               <= (SELECT watermark FROM stream.queries WHERE name = 'windowed')
-         GROUP BY 1, 2 EXCEPT ALL TABLE windowed)) d"
+    "$(closed_windows_equal_sql wev)"
 
 # the table: per row, the medians of the rounds and the median ratio
 echo "== issue 22's table, $rounds rounds (medians; ratios taken within each round)"

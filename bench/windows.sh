@@ -62,14 +62,5 @@ done | tee "$dir/windows.txt"
 echo "first ten rounds: median windowed ms $(head -10 "$dir/windows.txt" | awk '{print $2}' | median), state rows $(head -10 "$dir/windows.txt" | awk '{print $5}' | median)"
 echo "last ten rounds:  median windowed ms $(tail -10 "$dir/windows.txt" | awk '{print $2}' | median), state rows $(tail -10 "$dir/windows.txt" | awk '{print $5}' | median)"
 echo "median ratio windowed/plain batch: $(awk '{print $4}' "$dir/windows.txt" | median)"
-"${psql[@]}" -F ' ' -c "SELECT 'check: every closed window written once, equal to the aggregate:',
-    (SELECT count(*) = 0 FROM ((TABLE windowed EXCEPT ALL
-        SELECT stream.tumble(t, '1 minute'), k, count(*), avg(v) FROM ev
-         WHERE stream.tumble(t, '1 minute') + interval '1 minute'
-               <= (SELECT watermark FROM stream.queries WHERE name = 'windowed')
-         GROUP BY 1, 2)
-      UNION ALL (SELECT stream.tumble(t, '1 minute'), k, count(*), avg(v) FROM ev
-         WHERE stream.tumble(t, '1 minute') + interval '1 minute'
-               <= (SELECT watermark FROM stream.queries WHERE name = 'windowed')
-         GROUP BY 1, 2 EXCEPT ALL TABLE windowed)) d)"
+"${psql[@]}" -F ' ' -c "SELECT 'check: every closed window written once, equal to the aggregate:', ($(closed_windows_equal_sql ev))"
 rm -f "$dir/windows.txt"
