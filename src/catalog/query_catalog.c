@@ -326,13 +326,22 @@ typedef struct QcCacheEntry
 static HTAB *qc_cache = NULL;
 static bool qc_cache_stale = false;
 static bool qc_cache_callbacks = false;
+static Oid	qc_cache_defs_relid = InvalidOid;	/* stream.query_defs */
 
-/* a relcache invalidation: of stream.query_defs, or of every relation */
+/*
+ * A relcache invalidation: of stream.query_defs, or of every relation.  It
+ * may come where the catalog cannot be read (an abort, a lock taken): the
+ * table's OID is looked up when a definition is kept, not here.
+ */
 static void
 qc_cache_relcache_callback(Datum arg, Oid relid)
 {
-	if (!OidIsValid(relid) || relid == pgs_query_defs_relid())
+	if (!OidIsValid(relid) || relid == qc_cache_defs_relid)
+	{
 		qc_cache_stale = true;
+		/* looked up again: the extension may be made anew */
+		qc_cache_defs_relid = InvalidOid;
+	}
 }
 
 /* a pg_proc invalidation: a foreach_batch name may find another procedure */
@@ -455,6 +464,8 @@ qc_cache_store(const PgsQuery *q, TransactionId xmin, const ItemPointerData *cti
 	}
 	if (qc_cache_stale)
 		qc_cache_flush();
+	if (!OidIsValid(qc_cache_defs_relid))
+		qc_cache_defs_relid = pgs_query_defs_relid();
 	if (qc_cache == NULL)
 	{
 		HASHCTL		ctl;
