@@ -213,6 +213,8 @@ pgs_plan_check_generic(SPIPlanPtr plan, Oid relid, int *checked)
 		*checked = cplan->generation;
 	}
 	ReleaseCachedPlan(cplan, CurrentResourceOwner);
+	/* a plan per batch, which sees the range: not the plan cache's choice */
 	if (!ok)
-		source->cursor_options &= ~CURSOR_OPT_GENERIC_PLAN;
+		source->cursor_options = (source->cursor_options & ~CURSOR_OPT_GENERIC_PLAN) |
+			CURSOR_OPT_CUSTOM_PLAN;
 }
