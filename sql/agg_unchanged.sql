@@ -112,8 +112,46 @@ CALL stream.process_all_available('unch_rights');
 SELECT pg_temp.mismatch('unch_rights',
     $$SELECT k, max(v) FROM unch_events GROUP BY k$$) AS mismatch;
 
-SELECT stream.drop_stream('unch_events', cascade => true);
+-- The aggregates' functions are looked up at every batch: a combine
+-- function that becomes another role's SECURITY DEFINER runs as that role
+-- from the next batch, and as the query's owner again once it is SECURITY
+-- INVOKER (never as a definer it no longer has).  It reads a table, under
+-- the batch's snapshot.
 RESET ROLE;
-DROP TABLE unch_events, unch_range, unch_range_c, unch_rights;
-DROP OWNED BY regress_unch_owner;
-DROP ROLE regress_unch_owner;
+CREATE ROLE regress_unch_definer;
+SET ROLE regress_unch_owner;
+CREATE FUNCTION unch_seen(int, int) RETURNS int LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    PERFORM count(*) FROM pg_catalog.pg_class;
+    RAISE WARNING 'combined as %', current_user;
+    RETURN greatest($1, $2);
+END
+$$;
+CREATE AGGREGATE unch_seen_max(int) (sfunc = int4larger, stype = int4, combinefunc = unch_seen);
+CREATE TABLE unch_z (k text, v int);
+SELECT stream.create_stream('unch_z');
+SELECT stream.start_query('unch_seen', $$SELECT k, unch_seen_max(v) AS m FROM unch_z GROUP BY k$$,
+    'unch_seen', output_mode => 'update') > 0 AS started;
+INSERT INTO unch_z VALUES ('z', 1);
+CALL stream.process_all_available('unch_seen');
+INSERT INTO unch_z VALUES ('z', 2);
+CALL stream.process_batch('unch_seen');
+RESET ROLE;
+ALTER FUNCTION unch_seen(int, int) OWNER TO regress_unch_definer;
+ALTER FUNCTION unch_seen(int, int) SECURITY DEFINER;
+SET ROLE regress_unch_owner;
+INSERT INTO unch_z VALUES ('z', 3);
+CALL stream.process_batch('unch_seen');
+RESET ROLE;
+ALTER FUNCTION unch_seen(int, int) SECURITY INVOKER;
+SET ROLE regress_unch_owner;
+INSERT INTO unch_z VALUES ('z', 4);
+CALL stream.process_batch('unch_seen');
+TABLE unch_seen;
+
+SELECT stream.drop_stream('unch_events', cascade => true);
+SELECT stream.drop_stream('unch_z', cascade => true);
+RESET ROLE;
+DROP TABLE unch_events, unch_range, unch_range_c, unch_rights, unch_z, unch_seen;
+DROP OWNED BY regress_unch_owner, regress_unch_definer;
+DROP ROLE regress_unch_owner, regress_unch_definer;

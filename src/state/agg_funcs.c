@@ -160,16 +160,13 @@ af_mismatch(Oid aggfnoid)
 
 /*
  * The aggregate's functions, looked up once per call site, in *cp (made in
- * mcxt on first use).  The stored states must be of the aggregate's present
- * state type: an aggregate replaced in place (CREATE OR REPLACE AGGREGATE
- * keeps its OID) with another one is refused, never fed states of the old
- * type.  With "recheck", a cache kept across statements (the merge of
- * agg_merge.c keeps it with the query's statements) has the rights and the
- * aggregate's definition checked again, as the executor checks them at
- * every statement, and is rebuilt when the aggregate's functions changed.
+ * mcxt on first use; the merge of agg_merge.c looks them up once per
+ * batch).  The stored states must be of the aggregate's present state
+ * type: an aggregate replaced in place (CREATE OR REPLACE AGGREGATE keeps
+ * its OID) with another one is refused, never fed states of the old type.
  */
 static AfCache *
-af_cache_in(AfCache **cp, MemoryContext mcxt, Oid caller, bool recheck,
+af_cache_in(AfCache **cp, MemoryContext mcxt, Oid caller,
 			Oid aggfnoid, Oid collation, Oid state_type, Oid result_type)
 {
 	AfCache    *c = *cp;
@@ -188,7 +185,7 @@ af_cache_in(AfCache **cp, MemoryContext mcxt, Oid caller, bool recheck,
 						"the merge of aggregate states")));
 	if (c != NULL && c->aggfnoid == aggfnoid && c->owner == af_owner &&
 		c->collation == collation && c->state_type == state_type &&
-		c->result_type == result_type && !recheck)
+		c->result_type == result_type)
 		return c;
 
 	tup = SearchSysCache1(AGGFNOID, ObjectIdGetDatum(aggfnoid));
@@ -213,21 +210,6 @@ af_cache_in(AfCache **cp, MemoryContext mcxt, Oid caller, bool recheck,
 	if (OidIsValid(result_type) && !IsPolymorphicType(declared_result) &&
 		getBaseType(declared_result) != result_type)
 		af_mismatch(aggfnoid);
-
-	/* the same functions for the same owner: what was looked up stands */
-	if (c != NULL && c->aggfnoid == aggfnoid && c->owner == af_owner &&
-		c->collation == collation && c->state_type == state_type &&
-		c->result_type == result_type &&
-		c->combinefn.fn_oid == agg->aggcombinefn &&
-		c->has_final == OidIsValid(agg->aggfinalfn) &&
-		(!c->has_final || c->finalfn.fn_oid == agg->aggfinalfn) &&
-		c->internal == (agg->aggtranstype == INTERNALOID) &&
-		(!c->internal || (c->serialfn.fn_oid == agg->aggserialfn &&
-						  c->deserialfn.fn_oid == agg->aggdeserialfn)))
-	{
-		ReleaseSysCache(tup);
-		return c;
-	}
 
 	/* what stays with the cache is made in its context */
 	old = MemoryContextSwitchTo(mcxt);
@@ -291,7 +273,7 @@ af_cache(FunctionCallInfo fcinfo, Oid aggfnoid, Oid collation, Oid state_type,
 {
 	return af_cache_in((AfCache **) &fcinfo->flinfo->fn_extra,
 					   fcinfo->flinfo->fn_mcxt,
-					   fcinfo->flinfo->fn_oid, false,
+					   fcinfo->flinfo->fn_oid,
 					   aggfnoid, collation, state_type, result_type);
 }
 
@@ -441,7 +423,7 @@ PgsAggFuncs *
 pgs_agg_funcs_open(PgsAggFuncs **cache, MemoryContext mcxt, Oid aggfnoid,
 				   Oid collation, Oid state_type, Oid result_type)
 {
-	return af_cache_in(cache, mcxt, InvalidOid, true, aggfnoid, collation,
+	return af_cache_in(cache, mcxt, InvalidOid, aggfnoid, collation,
 					   state_type, result_type);
 }
 

@@ -56,7 +56,7 @@
 
 struct PgsAggMerge
 {
-	MemoryContext mcxt;			/* holds this and the functions' caches */
+	MemoryContext mcxt;			/* holds this */
 	Oid			state_relid;
 	Oid			index_relid;	/* unique over the keys, or over _one */
 	int			nkeys;			/* grouping keys; 0: the one group */
@@ -76,7 +76,8 @@ struct PgsAggMerge
 	Oid		   *result_type;
 	int16	   *state_len;
 	bool	   *state_byval;
-	PgsAggFuncs **funcs;
+	Oid		   *att_type;		/* of every column, as prepared */
+	PgsAggFuncs **funcs;		/* this batch's, in its context */
 };
 
 /* the attribute named "name" of desc, if it is of type "type" */
@@ -139,6 +140,9 @@ pgs_agg_merge_prepare(const PgsAggShape *shape, Oid state_relid,
 	rel = table_open(state_relid, AccessShareLock);
 	desc = RelationGetDescr(rel);
 	m->natts = desc->natts;
+	m->att_type = palloc(sizeof(Oid) * desc->natts);
+	for (int i = 0; i < desc->natts; i++)
+		m->att_type[i] = TupleDescAttr(desc, i)->atttypid;
 	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relhastriggers ||
 		rel->rd_rel->relhasrules || rel->rd_rel->relispartition)
 		ok = false;
@@ -228,6 +232,18 @@ pgs_agg_merge_prepare(const PgsAggShape *shape, Oid state_relid,
 	return m;
 }
 
+/* has the state table still the columns, of the types, it was prepared with? */
+static bool
+am_same_columns(const PgsAggMerge *m, TupleDesc desc)
+{
+	if (desc->natts != m->natts)
+		return false;
+	for (int i = 0; i < desc->natts; i++)
+		if (TupleDescAttr(desc, i)->atttypid != m->att_type[i])
+			return false;
+	return true;
+}
+
 void
 pgs_agg_merge_free(PgsAggMerge *m)
 {
@@ -272,14 +288,22 @@ pgs_agg_merge_run(PgsAggMerge *m, Tuplestorestate *partial, TupleDesc partial_de
 		nout != m->nkeys + m->naggs + 1)
 		elog(ERROR, "the groups of a streaming aggregation do not match its state");
 
-	/* the aggregates' functions, their rights checked again */
+	/*
+	 * The aggregates' functions, looked up and their rights checked anew
+	 * for every batch, in the batch's memory: how a function is called (as
+	 * its definer, with its settings, strict or not) is fixed when it is
+	 * looked up, and may have changed since the last batch.
+	 */
 	for (int a = 0; a < m->naggs; a++)
-		(void) pgs_agg_funcs_open(&m->funcs[a], m->mcxt, m->aggfnoid[a],
+	{
+		m->funcs[a] = NULL;
+		(void) pgs_agg_funcs_open(&m->funcs[a], caller, m->aggfnoid[a],
 								  m->inputcollid[a], m->state_type[a],
 								  m->result_type[a]);
+	}
 
 	rel = table_open(m->state_relid, RowExclusiveLock);
-	if (RelationGetDescr(rel)->natts != m->natts || rel->rd_rel->relhastriggers ||
+	if (!am_same_columns(m, RelationGetDescr(rel)) || rel->rd_rel->relhastriggers ||
 		rel->rd_rel->relhasrules)
 	{
 		table_close(rel, RowExclusiveLock);
@@ -310,6 +334,8 @@ pgs_agg_merge_run(PgsAggMerge *m, Tuplestorestate *partial, TupleDesc partial_de
 	/* the state as the statements before left it */
 	CommandCounterIncrement();
 	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	/* the aggregates' functions may run queries: they see this snapshot */
+	PushActiveSnapshot(snapshot);
 	estate->es_snapshot = snapshot;
 	estate->es_output_cid = GetCurrentCommandId(true);
 	EvalPlanQualInit(&epq, estate, NULL, NIL, -1);
@@ -466,6 +492,7 @@ pgs_agg_merge_run(PgsAggMerge *m, Tuplestorestate *partial, TupleDesc partial_de
 	EvalPlanQualEnd(&epq);
 	ExecCloseIndices(rri);
 	ExecResetTupleTable(estate->es_tupleTable, false);
+	PopActiveSnapshot();
 	UnregisterSnapshot(snapshot);
 	FreeExecutorState(estate);
 	table_close(rel, NoLock);
