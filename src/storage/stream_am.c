@@ -108,27 +108,36 @@ sam_state(Relation rel)
 }
 
 /*
- * Called before every insert: when this is the first insert of the current
- * top-level transaction into the table, forget the cached target block so
- * that heap starts from the last block of the table.  *first tells whether
- * it was.
+ * The first insert of the current top-level transaction into the table:
+ * forget the cached target block so that heap starts from the last block
+ * of the table.
  */
-static SamRelState *
+static pg_noinline void
+sam_first_insert(Relation rel, SamRelState *state, FullTransactionId fxid)
+{
+	RelationSetTargetBlock(rel, InvalidBlockNumber);
+	/* planners learn where this transaction's rows start */
+	pgs_writer_register(rel);
+	state->last_insert_fxid = fxid;
+	/* at commit, wake the queries that read this stream */
+	pgs_note_stream_insert(RelationGetRelid(rel));
+}
+
+/*
+ * Called before every insert; *first tells whether it is the transaction's
+ * first into the table.  The rest of a transaction's rows only compare its
+ * id: the per-row path is a few instructions, what runs once a transaction
+ * is out of line.
+ */
+static inline SamRelState *
 sam_before_insert(Relation rel, bool *first)
 {
 	FullTransactionId fxid = GetTopFullTransactionId();
 	SamRelState *state = sam_state(rel);
 
 	*first = !FullTransactionIdEquals(state->last_insert_fxid, fxid);
-	if (*first)
-	{
-		RelationSetTargetBlock(rel, InvalidBlockNumber);
-		/* planners learn where this transaction's rows start */
-		pgs_writer_register(rel);
-		state->last_insert_fxid = fxid;
-		/* at commit, wake the queries that read this stream */
-		pgs_note_stream_insert(RelationGetRelid(rel));
-	}
+	if (unlikely(*first))
+		sam_first_insert(rel, state, fxid);
 	return state;
 }
 
@@ -149,7 +158,7 @@ sam_before_insert(Relation rel, bool *first)
  * (pgs_stream_insert_placeholder).  sam_keeps_stamps tells, once per call
  * of the access method, whether the writer is one of the two.
  */
-static bool
+static inline bool
 sam_keeps_stamps(Relation rel)
 {
 	return rel->rd_createSubid != InvalidSubTransactionId ||
@@ -197,9 +206,15 @@ sam_stamp_in_row(SamRelState *state, TupleDesc desc, HeapTuple tuple)
  * formed and deformed by its NOT NULL check, or is still an array of
  * values.  Only a row of which the slot has no copy of its own, or with a
  * null or a column of varying length before the stamp, is formed again.
+ *
+ * A row that keeps what its writer supplied (sam_keeps_stamps) never keeps
+ * a null: the access method refuses it as the column's NOT NULL constraint
+ * does, so that no row is stored without a stamp whether or not the
+ * executor checked the constraint first.
  */
-static inline void
-sam_stamp(SamRelState *state, TupleTableSlot *slot, bool keep)
+static pg_noinline void
+sam_stamp_slow(Relation rel, SamRelState *state, TupleTableSlot *slot,
+			   bool keep)
 {
 	FullTransactionId top;
 	TupleDesc	desc = slot->tts_tupleDescriptor;
@@ -212,8 +227,6 @@ sam_stamp(SamRelState *state, TupleTableSlot *slot, bool keep)
 	bool		isnull;
 	Datum		d;
 
-	if (attno == 0)
-		return;
 	top = state->last_insert_fxid;	/* this transaction's, sam_before_insert */
 	if (TTS_IS_HEAPTUPLE(slot) || TTS_IS_BUFFERTUPLE(slot))
 		formed = ((HeapTupleTableSlot *) slot)->tuple;
@@ -232,8 +245,13 @@ sam_stamp(SamRelState *state, TupleTableSlot *slot, bool keep)
 		d = slot_getattr(slot, attno, &isnull);
 	if (!isnull && FullTransactionIdEquals(DatumGetFullTransactionId(d), top))
 		return;
-	if (keep &&
-		(isnull || U64FromFullTransactionId(DatumGetFullTransactionId(d)) != 0))
+	if (keep && isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("null value in column \"%s\" of relation \"%s\" violates not-null constraint",
+						PGS_XID_COLUMN, RelationGetRelationName(rel)),
+				 errdetail("Every row of a stream table carries the id of the transaction that inserted it.")));
+	if (keep && U64FromFullTransactionId(DatumGetFullTransactionId(d)) != 0)
 		return;
 
 	/* values not formed into a row yet: the stamp is one of them */
@@ -267,6 +285,51 @@ sam_stamp(SamRelState *state, TupleTableSlot *slot, bool keep)
 	ExecForceStoreHeapTuple(heap_form_tuple(desc, values, nulls), slot, true);
 	pfree(values);
 	pfree(nulls);
+}
+
+/*
+ * The two shapes nearly every row comes in, stamped without looking at
+ * what the writer supplied (it is replaced whatever it is): values not
+ * formed into a row (COPY, a row that a BEFORE trigger or a projection
+ * left as values), and a row the slot owns with no nulls and no column of
+ * varying length before the stamp (an INSERT's).  Everything else, and a
+ * writer that keeps its stamps, takes sam_stamp_slow().
+ */
+static inline void
+sam_stamp(Relation rel, SamRelState *state, TupleTableSlot *slot, bool keep)
+{
+	AttrNumber	attno = state->xid_attno;
+	HeapTuple	formed;
+
+	if (attno == 0)
+		return;
+	if (likely(!keep) &&
+		(TTS_IS_BUFFERTUPLE(slot) || TTS_IS_HEAPTUPLE(slot) || TTS_IS_VIRTUAL(slot)))
+	{
+		formed = TTS_IS_VIRTUAL(slot) ? NULL : ((HeapTupleTableSlot *) slot)->tuple;
+		if (formed == NULL)
+		{
+			Assert(slot->tts_nvalid == slot->tts_tupleDescriptor->natts);
+			slot->tts_values[attno - 1] =
+				FullTransactionIdGetDatum(state->last_insert_fxid);
+			slot->tts_isnull[attno - 1] = false;
+			return;
+		}
+		if (TTS_SHOULDFREE(slot) && state->xid_off >= 0 &&
+			!HeapTupleHasNulls(formed) &&
+			HeapTupleHeaderGetNatts(formed->t_data) >= attno)
+		{
+			uint64		stamp = U64FromFullTransactionId(state->last_insert_fxid);
+
+			memcpy((char *) formed->t_data + formed->t_data->t_hoff + state->xid_off,
+				   &stamp, sizeof(stamp));
+			if (slot->tts_nvalid >= attno)
+				slot->tts_values[attno - 1] =
+					FullTransactionIdGetDatum(state->last_insert_fxid);
+			return;
+		}
+	}
+	sam_stamp_slow(rel, state, slot, keep);
 }
 
 /*
@@ -368,9 +431,11 @@ sam_tuple_insert(Relation rel, TupleTableSlot *slot, CommandId cid,
 				 int options, struct BulkInsertStateData *bistate)
 {
 	bool		first;
+	SamRelState *state = sam_before_insert(rel, &first);
 
-	sam_stamp(sam_before_insert(rel, &first), slot, sam_keeps_stamps(rel));
-	sam_place(rel, slot, first, bistate);
+	sam_stamp(rel, state, slot, sam_keeps_stamps(rel));
+	if (unlikely(first || state->recycling))
+		sam_place(rel, slot, first, bistate);
 	heap_routine->tuple_insert(rel, slot, cid, options | TABLE_INSERT_SKIP_FSM,
 							   bistate);
 }
@@ -382,8 +447,9 @@ sam_tuple_insert_speculative(Relation rel, TupleTableSlot *slot,
 							 uint32 specToken)
 {
 	bool		first;
+	SamRelState *state = sam_before_insert(rel, &first);
 
-	sam_stamp(sam_before_insert(rel, &first), slot, sam_keeps_stamps(rel));
+	sam_stamp(rel, state, slot, sam_keeps_stamps(rel));
 	sam_place(rel, slot, first, bistate);
 	heap_routine->tuple_insert_speculative(rel, slot, cid,
 										   options | TABLE_INSERT_SKIP_FSM,
@@ -407,7 +473,7 @@ sam_multi_insert(Relation rel, TupleTableSlot **slots, int nslots,
 	int			done = 0;
 
 	for (i = 0; i < nslots; i++)
-		sam_stamp(state, slots[i], keep);
+		sam_stamp(rel, state, slots[i], keep);
 	while (done < nslots)
 	{
 		int			n = nslots - done;
