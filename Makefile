@@ -92,7 +92,7 @@ REGRESS_OPTS = --load-extension=pg_streaming
 
 ISOLATION = late_commit concurrent_writers concurrent_processing ownership_locks starting_latest index_build_inval \
 	retention_plan_run retention_open_writer retention_stopped_query retention_row_lock complete_readers upsert_target rename_batch \
-	rename_cancel joins_one_event joins_out_of_order joins_concurrent_batches joins_long_writer events_notify
+	rename_cancel joins_one_event joins_out_of_order joins_concurrent_batches joins_long_writer events_notify agg_one_range
 ISOLATION_OPTS = --inputdir=$(srcdir)/test --load-extension=pg_streaming
 
 TAP_TESTS = 1
