@@ -68,6 +68,8 @@ extern ItemPointerData pgs_batch_last_row;
 extern void pgs_batch_filter(const ItemPointerData *tids, int ntids, bool exclude);
 extern void pgs_sort_tids(ItemPointerData *tids, int ntids);
 extern void pgs_stream_override(const char *sql);
+extern void pgs_stream_one_range(bool on);
+extern bool pgs_batch_one_range(const PgsBatchParams *params);
 extern char *pgs_stream_row_from_jsonb_sql(Oid stream_relid, const char *expr);
 
 #endif							/* PGS_OFFSETS_H */

@@ -51,6 +51,9 @@ static bool pred_filter_exclude = false;	/* the rows listed are left out */
 /* while set, the SQL that stands for the stream instead of the batch's rows */
 static const char *pred_override = NULL;
 
+/* while set, the stream stands for the rows of the first range of blocks */
+static bool pred_one_range = false;
+
 Oid			pgs_batch_param_types[PGS_BATCH_NPARAMS] = {
 	XID8OID,					/* $1 xmax(lo) */
 	XID8OID,					/* $2 xmax(hi) */
@@ -135,6 +138,32 @@ void
 pgs_stream_override(const char *sql)
 {
 	pred_override = sql;
+}
+
+/*
+ * While on, a statement analyzed with the stream substituted reads only the
+ * first of the batch's two ranges of blocks ($7 to $10): one TID range
+ * scan, not an Append of two subquery scans, which costs every row of the
+ * batch a node and a projection more.  Only for a batch whose second range
+ * is empty (pgs_batch_one_range); the caller clears it on every path.
+ */
+void
+pgs_stream_one_range(bool on)
+{
+	pred_one_range = on;
+}
+
+/*
+ * Does the batch of these parameters have no row in its second range of
+ * blocks ($11 to $12 empty): may a statement of pgs_stream_one_range read
+ * it?
+ */
+bool
+pgs_batch_one_range(const PgsBatchParams *params)
+{
+	return params->nulls[10] != 'n' && params->nulls[11] != 'n' &&
+		ItemPointerCompare((ItemPointer) DatumGetPointer(params->values[10]),
+						   (ItemPointer) DatumGetPointer(params->values[11])) >= 0;
 }
 
 /*
@@ -360,7 +389,8 @@ pred_append_columns(StringInfo buf, Oid stream_relid, const char *alias)
 /*
  * The subquery that stands for the stream table: one output column per
  * attribute number, so that the outer query's Vars keep their meaning.
- * The batch predicate also counts the batch's rows.
+ * The batch predicate also counts the batch's rows.  With
+ * pgs_stream_one_range, the rows of the first range of blocks alone.
  */
 char *
 pgs_stream_subquery_sql(Oid stream_relid)
@@ -375,7 +405,10 @@ pgs_stream_subquery_sql(Oid stream_relid)
 		char	   *select_list = buf.data;
 
 		initStringInfo(&buf);
-		pred_append_rows(&buf, select_list, stream_relid, 0);
+		if (pred_one_range)
+			pred_append_branch(&buf, select_list, stream_relid, 7, 10, 0);
+		else
+			pred_append_rows(&buf, select_list, stream_relid, 0);
 	}
 	return buf.data;
 }

@@ -92,6 +92,10 @@ typedef struct AggPlans
 	int64		query_id;		/* hash key */
 	char	   *signature;
 	SPIPlanPtr	partial;		/* owner: the query in its partial form */
+	bool		one_range;		/* "partial" reads the batch's first range of
+								 * blocks alone (pgs_stream_one_range) */
+	SPIPlanPtr	partial_two;	/* then: the same over both ranges, prepared
+								 * at the first batch that has two */
 	SPIPlanPtr	merge;			/* catalog: upsert states, touched results */
 	char	   *merge_sql;		/* its text, prepared when first run */
 	PgsAggMerge *cmerge;		/* the same in C (agg_merge.c), or NULL */
@@ -155,8 +159,8 @@ static void ae_fold(const PgsQuery *q, struct AggPlans *p, int64 batch_id,
 static void
 ae_free(AggPlans *p)
 {
-	SPIPlanPtr *plans[] = {&p->partial, &p->merge, &p->results_all, &p->clear,
-	&p->write, &p->leave, &p->evict, &p->count, &p->rows, &p->exchange};
+	SPIPlanPtr *plans[] = {&p->partial, &p->partial_two, &p->merge, &p->results_all,
+	&p->clear, &p->write, &p->leave, &p->evict, &p->count, &p->rows, &p->exchange};
 
 	pgs_agg_merge_free(p->cmerge);
 	p->cmerge = NULL;
@@ -443,6 +447,41 @@ ae_add_times(Query *query, AttrNumber attno)
 }
 
 /*
+ * Let the planner pull the rows of the batch's one range of blocks
+ * (pgs_stream_one_range) up into the partial statement: one TID range scan
+ * under the aggregation, not a subquery scan that projects every row once
+ * more.  The substituted stream is a security barrier so that none of the
+ * query's own conditions runs before the batch predicate on rows of other
+ * batches; a query with none (no WHERE, no HAVING, which the planner may
+ * move below the aggregation, no subquery in an expression) that reads
+ * nothing but the stream loses nothing without it: its aggregates'
+ * arguments and filters run on the rows the scan returns, which the batch
+ * predicate chose, as before.
+ */
+static void
+ae_flatten_stream(Query *query)
+{
+	RangeTblEntry *rte;
+
+	if (list_length(query->rtable) != 1 ||
+		list_length(query->jointree->fromlist) != 1 ||
+		!IsA(linitial(query->jointree->fromlist), RangeTblRef) ||
+		linitial_node(RangeTblRef, query->jointree->fromlist)->rtindex != 1 ||
+		query->jointree->quals != NULL || query->havingQual != NULL ||
+		query->hasSubLinks || query->hasTargetSRFs || query->hasWindowFuncs ||
+		query->setOperations != NULL || query->rowMarks != NIL ||
+		query->cteList != NIL)
+		return;
+	rte = linitial_node(RangeTblEntry, query->rtable);
+	if (rte->rtekind != RTE_SUBQUERY || !rte->security_barrier ||
+		rte->subquery == NULL || rte->subquery->setOperations != NULL ||
+		list_length(rte->subquery->rtable) != 1 ||
+		linitial_node(RangeTblEntry, rte->subquery->rtable)->rtekind != RTE_RELATION)
+		return;
+	rte->security_barrier = false;
+}
+
+/*
  * The query with its stream substituted, analyzed again (at prepare or at
  * a replan), turned into its partial aggregation: its shape must still be
  * the one its state table was made for ("arg", an AggPartialArg).
@@ -467,6 +506,8 @@ ae_partialize(Query *query, const void *arg)
 		(void) ae_filter_tids((Node *) query, (void *) &pa->chain_stream);
 	else if (pa->time_attno > 0)
 		ae_add_times(query, pa->time_attno);
+	if (pa->chain_rti == 0 && !OidIsValid(pa->chain_stream))
+		ae_flatten_stream(query);
 }
 
 /*
@@ -540,6 +581,8 @@ ae_prepare(const PgsQuery *q, AggPlans *p, PgsAggShape *shape, Oid state_relid,
 
 		memcpy(types, pgs_batch_param_types, sizeof(Oid) * PGS_BATCH_NPARAMS);
 		types[AGG_TIDS_PARAM - 1] = TIDARRAYOID;
+		/* a batch's rows are almost always in one range of blocks */
+		p->one_range = rti == 0 && !OidIsValid(p->partial_arg.chain_stream);
 		pgs_rewrite_arm_then(text, q->stream_relid, q->view_relid, ae_partialize,
 							 &p->partial_arg);
 		PG_TRY();
@@ -548,6 +591,7 @@ ae_prepare(const PgsQuery *q, AggPlans *p, PgsAggShape *shape, Oid state_relid,
 			 * Over a join, the join's statements are the partial ones
 			 * (join.c); a merge on the coordinator reads the shards'.
 			 */
+			pgs_stream_one_range(p->one_range);
 			if (q->nsides == 0 && !ae_merging)
 				p->partial = pgs_state_prepare(text,
 											   OidIsValid(p->partial_arg.chain_stream) ?
@@ -556,6 +600,7 @@ ae_prepare(const PgsQuery *q, AggPlans *p, PgsAggShape *shape, Oid state_relid,
 		}
 		PG_FINALLY();
 		{
+			pgs_stream_one_range(false);
 			pgs_rewrite_disarm();
 		}
 		PG_END_TRY();
@@ -893,12 +938,13 @@ ae_partial_destroy(DestReceiver *self)
 }
 
 /*
- * Run the partial statement (its saved plan, or "sql" analyzed now) into a
- * new tuplestore in cxt; with p->times_read, its event times into p->times.
+ * Run the partial statement (its saved plan "plan", or "sql" analyzed now)
+ * into a new tuplestore in cxt; with p->times_read, its event times into
+ * p->times.
  */
 static Tuplestorestate *
-ae_run_partial(AggPlans *p, const char *sql, ParamListInfo params,
-			   MemoryContext cxt)
+ae_run_partial(AggPlans *p, SPIPlanPtr plan, const char *sql,
+			   ParamListInfo params, MemoryContext cxt)
 {
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 	AggPartialReceiver *dest = palloc0(sizeof(AggPartialReceiver));
@@ -923,11 +969,11 @@ ae_run_partial(AggPlans *p, const char *sql, ParamListInfo params,
 	if (sql != NULL)
 		rc = SPI_execute_extended(sql, &opts);
 	else
-		rc = SPI_execute_plan_extended(p->partial, &opts);
+		rc = SPI_execute_plan_extended(plan, &opts);
 	if (pushed)
 		PopActiveSnapshot();
 	if (sql == NULL)
-		pgs_adopt_plan(p->partial);
+		pgs_adopt_plan(plan);
 	if (rc < 0)
 		elog(ERROR, "statement of a streaming aggregation failed: %s",
 			 SPI_result_code_string(rc));
@@ -953,6 +999,8 @@ ae_partial(const PgsQuery *q, AggPlans *p, PgsBatchParams *params, Datum tids,
 	Datum		values[AGG_TIDS_PARAM];
 	char		nulls[AGG_TIDS_PARAM];
 	bool		chained = OidIsValid(p->partial_arg.chain_stream);
+	bool		one_range = p->one_range && !ae_one_off && pgs_batch_one_range(params);
+	SPIPlanPtr	plan;
 
 	memcpy(types, pgs_batch_param_types, sizeof(Oid) * PGS_BATCH_NPARAMS);
 	memcpy(values, params->values, sizeof(Datum) * PGS_BATCH_NPARAMS);
@@ -969,23 +1017,45 @@ ae_partial(const PgsQuery *q, AggPlans *p, PgsBatchParams *params, Datum tids,
 		pgs_state_register(AGG_LOWER_ENR, p->input, p->lower->rows_desc);
 	source = linitial(SPI_plan_get_plan_sources(p->partial));
 	pgs_batch_input_rows = 0;
-	pgs_rewrite_arm_then(source->query_string, q->stream_relid, q->view_relid,
-						 ae_partialize, &p->partial_arg);
 	PG_TRY();
 	{
+		/* what the statement reads when analyzed (again, at a replan) */
+		pgs_stream_one_range(one_range);
+		plan = p->partial;
+		if (p->one_range && !one_range && !ae_one_off)
+		{
+			/* a batch with rows in two ranges of blocks */
+			if (p->partial_two == NULL)
+			{
+				pgs_rewrite_arm_then(source->query_string, q->stream_relid,
+									 q->view_relid, ae_partialize, &p->partial_arg);
+				p->partial_two = pgs_state_prepare(source->query_string,
+												   PGS_BATCH_NPARAMS, types);
+			}
+			plan = p->partial_two;
+		}
+
+		/*
+		 * A statement's analysis is known by its own copy of the text: the
+		 * substitution is armed with the text of the statement run.
+		 */
+		pgs_rewrite_arm_then(((CachedPlanSource *) linitial(SPI_plan_get_plan_sources(plan)))->query_string,
+							 q->stream_relid, q->view_relid, ae_partialize,
+							 &p->partial_arg);
 		if (ae_one_off)
-			partial = ae_run_partial(p, source->query_string,
+			partial = ae_run_partial(p, NULL, source->query_string,
 									 pgs_state_params(PGS_BATCH_NPARAMS, types,
 													  values, nulls),
 									 cxt);
 		else
-			partial = ae_run_partial(p, NULL,
+			partial = ae_run_partial(p, plan, NULL,
 									 pgs_state_params(chained ? AGG_TIDS_PARAM : PGS_BATCH_NPARAMS,
 													  types, values, nulls),
 									 cxt);
 	}
 	PG_FINALLY();
 	{
+		pgs_stream_one_range(false);
 		pgs_rewrite_disarm();
 	}
 	PG_END_TRY();
