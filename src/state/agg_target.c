@@ -269,7 +269,8 @@ pgs_agg_target_write_prepare(const PgsAggShape *shape, Oid state_relid,
 		if (OidIsValid(k->collation))
 			appendStringInfo(&where, " COLLATE %s", generate_collation_name(k->collation));
 	}
-	appendStringInfo(&buf, " FROM " AGG_GROUPS_ENR " s WHERE %s", where.data);
+	appendStringInfo(&buf, " FROM " AGG_GROUPS_ENR " s WHERE s._new IS FALSE AND %s",
+					 where.data);
 
 	mcxt = AllocSetContextCreate(mcxt, "pg_streaming target write",
 								 ALLOCSET_SMALL_SIZES);
@@ -350,15 +351,15 @@ tw_register(Tuplestorestate *ts, TupleDesc desc)
  * set apart: the upsert writes the others first (none, most batches: its
  * rights are checked and its arbiter planned all the same), then the
  * UPDATE writes the known ones by the key, planned as lookups through the
- * key's index whatever the target's size when it was planned.  A known group whose row the target no longer has (deleted by
- * someone) leaves the UPDATE short: the upsert then writes the known groups
- * again, the same values over the rows the UPDATE wrote.
+ * key's index whatever the target's size when it was planned.  A known
+ * group whose row the target no longer has (deleted by someone) leaves the
+ * UPDATE short: the upsert then writes every group again, the same values
+ * over the rows the statements before wrote.
  */
 uint64
 pgs_agg_target_write(PgsAggTargetWrite *w, SPIPlanPtr upsert,
 					 Tuplestorestate *groups, TupleDesc desc)
 {
-	Tuplestorestate *known;
 	Tuplestorestate *rest;
 	TupleTableSlot *slot;
 	uint64		nknown = 0;
@@ -370,7 +371,7 @@ pgs_agg_target_write(PgsAggTargetWrite *w, SPIPlanPtr upsert,
 		!tw_plain_target(w->target_relid))
 		return tw_run(upsert);
 
-	known = tuplestore_begin_heap(false, false, work_mem);
+	/* the others, set apart; the known ones stay among all the groups */
 	rest = tuplestore_begin_heap(false, false, work_mem);
 	slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
 	tuplestore_rescan(groups);
@@ -383,22 +384,23 @@ pgs_agg_target_write(PgsAggTargetWrite *w, SPIPlanPtr upsert,
 			!DatumGetBool(slot->tts_values[desc->natts - 1]);
 		for (int k = 0; is_known && k < w->nkeys; k++)
 			is_known = !slot->tts_isnull[k];
-		tuplestore_puttupleslot(is_known ? known : rest, slot);
 		if (is_known)
 			nknown++;
+		else
+			tuplestore_puttupleslot(rest, slot);
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	tuplestore_rescan(groups);
-
 	if (nknown < TW_MIN_KNOWN)
 	{
-		tuplestore_end(known);
 		tuplestore_end(rest);
 		return tw_run(upsert);
 	}
+
 	tw_register(rest, desc);
 	written = tw_run(upsert);
-	tw_register(known, desc);
+	tw_register(groups, desc);
+	tuplestore_end(rest);
 	if (w->update == NULL)
 	{
 		MemoryContext old = MemoryContextSwitchTo(w->mcxt);
@@ -421,10 +423,8 @@ pgs_agg_target_write(PgsAggTargetWrite *w, SPIPlanPtr upsert,
 	updated = tw_run(w->update);
 	AtEOXact_GUC(true, level);
 
+	/* a row gone: every group again, the same values where written */
 	if (updated != nknown)
-		updated = tw_run(upsert);
-	tuplestore_end(known);
-	tuplestore_end(rest);
-	tw_register(groups, desc);
+		return tw_run(upsert);
 	return written + updated;
 }
