@@ -211,6 +211,15 @@ pgs_agg_prepare_target(Oid target_relid, bool created, const PgsAggShape *shape,
  */
 #define TW_MIN_KNOWN	64
 
+/* the planner's settings under which the UPDATE is planned */
+static const char *const tw_plan_settings[][2] = {
+	{"enable_hashjoin", "off"},
+	{"enable_mergejoin", "off"},
+	{"enable_seqscan", "off"},
+	{"enable_nestloop", "on"},
+	{"enable_indexscan", "on"},
+};
+
 struct PgsAggTargetWrite
 {
 	MemoryContext mcxt;			/* holds this */
@@ -411,15 +420,14 @@ pgs_agg_target_write(PgsAggTargetWrite *w, SPIPlanPtr upsert,
 
 	/*
 	 * A lookup per group, never a scan of the target: the generic plan is
-	 * made once, perhaps while the target was empty.
+	 * made once, perhaps while the target was empty, and whatever the
+	 * session's settings.
 	 */
 	level = NewGUCNestLevel();
-	(void) set_config_option("enable_hashjoin", "off", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	(void) set_config_option("enable_mergejoin", "off", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
-	(void) set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_SAVE, true, 0, false);
+	for (int i = 0; i < lengthof(tw_plan_settings); i++)
+		(void) set_config_option(tw_plan_settings[i][0], tw_plan_settings[i][1],
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+								 true, 0, false);
 	updated = tw_run(w->update);
 	AtEOXact_GUC(true, level);
 
