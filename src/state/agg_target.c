@@ -340,7 +340,7 @@ tw_run(SPIPlanPtr plan)
 	return SPI_processed;
 }
 
-/* the groups (all, or those of "known") as the rows of AGG_GROUPS_ENR */
+/* ts (all the groups, or those set apart) as the rows of AGG_GROUPS_ENR */
 static void
 tw_register(Tuplestorestate *ts, TupleDesc desc)
 {
