@@ -11,10 +11,10 @@
 #          maximum: every group touched, none changed (nothing to write)
 # A batch's cost per touched group is (g1000 - g100) / 900: the rows read
 # and aggregated are the same, the groups differ.  Reported per kind: the
-# median batch in milliseconds (wall clock, on the server) and the
-# backend's CPU time over the round's batches (utime + stime of
-# /proc/self/stat, in 10 ms ticks, summed: steadier than the wall clock on
-# a shared machine).
+# median batch in milliseconds (wall clock, on the server) and the median
+# batch's backend CPU time (/proc/self/schedstat, in nanoseconds: steadier
+# than the wall clock on a shared machine, and finer than the 10 ms ticks
+# of /proc/self/stat that this script read before).
 #
 # With BASELINE=<commit>, that commit runs on a second server, side by side,
 # the rounds alternating which goes first (as bench/refactor.sh does).
@@ -57,10 +57,10 @@ CALL stream.process_all_available('same');
 SQL
 done
 
-cpu="(SELECT split_part(s, ' ', 14)::bigint + split_part(s, ' ', 15)::bigint FROM pg_read_file('/proc/self/stat') s)"
+cpu="($backend_cpu)"
 
 # KIND STREAM GROUPS VALUE: one batch of NEW_ROWS rows; prints
-# "KIND ms cpu_ticks"
+# "KIND ms cpu_ns"
 timed() {
     cat <<SQL
 INSERT INTO $2 SELECT g % $3, $4 FROM generate_series(1, $new_rows) g;
@@ -82,7 +82,7 @@ round_sql() {
     done
 }
 
-echo "round server kind batch_ms cpu_ticks"
+echo "round server kind batch_ms cpu_ns"
 for r in $(seq 1 "$rounds"); do
     order=("${servers[@]}")
     if [ ${#servers[@]} -eq 2 ] && [ $((r % 2)) -eq 0 ]; then
@@ -92,7 +92,7 @@ for r in $(seq 1 "$rounds"); do
         round_sql | on "$s" -F ' ' | grep -E '^(g1000|g100|same) ' |
             sed "s/^/$r $s /" >>"$results"
         awk -v r="$r" -v s="$s" '$1 == r && $2 == s { n[$3]++; t[$3] += $5 }
-            END { for (k in n) printf "%s %s %s cpu_ms_per_batch %.2f\n", r, s, k, t[k] * 10 / n[k] }' "$results"
+            END { for (k in n) printf "%s %s %s cpu_ms_per_batch %.2f\n", r, s, k, t[k] / 1e6 / n[k] }' "$results"
     done
 done
 
@@ -101,14 +101,14 @@ for s in "${servers[@]}"; do
     echo "check ($s): same equals the query over all rows: $(on "$s" -c "SELECT count(*) = 0 FROM ((TABLE same EXCEPT SELECT k, max(v) FROM ssame GROUP BY k) UNION ALL (SELECT k, max(v) FROM ssame GROUP BY k EXCEPT TABLE same)) d")"
 done
 
-echo "server kind batches median_batch_ms cpu_ms_per_batch"
+echo "server kind batches median_batch_ms median_cpu_ms"
 declare -A med cpums
 for s in "${servers[@]}"; do
     for kind in g1000 g100 same; do
         sel="\$2 == \"$s\" && \$3 == \"$kind\""
         n=$(awk "$sel" "$results" | wc -l)
         med[$s.$kind]=$(awk "$sel { print \$4 }" "$results" | median)
-        cpums[$s.$kind]=$(awk "$sel { t += \$5; n++ } END { printf \"%.2f\", t * 10 / n }" "$results")
+        cpums[$s.$kind]=$(awk "$sel { printf \"%.4f\\n\", \$5 / 1e6 }" "$results" | median)
         echo "$s $kind $n ${med[$s.$kind]} ${cpums[$s.$kind]}"
     done
     echo "$s us per touched group (wall, (g1000 - g100) / 900): $(echo "scale=2; (${med[$s.g1000]} - ${med[$s.g100]}) * 1000 / 900" | bc)"
