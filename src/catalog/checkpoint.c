@@ -16,6 +16,7 @@
 #include "access/transam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type_d.h"
+#include "lib/stringinfo.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 #include "utils/array.h"
@@ -29,6 +30,70 @@
 
 /* the most batches between two removals of old offsets */
 #define PGS_RETAIN_STEP_MAX 16
+
+/*
+ * The tables whose rows belong to a batch's offsets row.  Up to catalog
+ * 0.10 each has a foreign key to stream.checkpoint_offsets that cascades
+ * the removal of offsets into it; from 0.11 on none has (the key was
+ * checked for every row a batch writes), and whatever removes offsets
+ * removes their rows in the same statement (cp_dependents_ctes).
+ */
+static const char *const cp_dependents[] = {
+	"checkpoint_commits", "progress_log", "checkpoint_watermarks",
+	"checkpoint_sides", "progress_side_log", "progress_operator_log"
+};
+
+/*
+ * Parts of a WITH, each with a leading comma, that remove the rows of the
+ * tables above matching cond (a condition on query_id and batch_id), named
+ * prefix1, prefix2...; "" when the catalog's foreign keys cascade instead.
+ */
+static char *
+cp_dependents_ctes(const char *prefix, const char *cond)
+{
+	StringInfoData buf;
+	int			i;
+
+	if (!pgs_catalog_offsets_unkeyed())
+		return "";
+	initStringInfo(&buf);
+	for (i = 0; i < lengthof(cp_dependents); i++)
+		appendStringInfo(&buf, ", %s%d AS (DELETE FROM stream.%s WHERE %s)",
+						 prefix, i + 1, cp_dependents[i], cond);
+	return buf.data;
+}
+
+/*
+ * One statement that removes the offsets rows matching cond, with their
+ * rows of the tables above.
+ */
+static char *
+cp_delete_offsets_sql(const char *cond)
+{
+	const char *ctes = cp_dependents_ctes("d", cond);
+
+	if (*ctes == '\0')
+		return psprintf("DELETE FROM stream.checkpoint_offsets WHERE %s", cond);
+	/* the first part's leading comma gives way to WITH */
+	return psprintf("WITH %s DELETE FROM stream.checkpoint_offsets WHERE %s",
+					ctes + 2, cond);
+}
+
+/*
+ * sql, a DELETE of stream.query_defs, made to return "returning" and to
+ * remove the deleted queries' rows of the tables above, which have no key
+ * to anything that would cascade them from 0.11 on (their offsets rows go
+ * by the key of stream.checkpoint_offsets to stream.query_defs).
+ */
+char *
+pgs_checkpoint_delete_queries_sql(const char *sql, const char *returning)
+{
+	if (!pgs_catalog_offsets_unkeyed())
+		return psprintf("%s RETURNING %s", sql, returning);
+	return psprintf("WITH q AS (%s RETURNING *)%s SELECT %s FROM q", sql,
+					cp_dependents_ctes("d", "query_id IN (SELECT q.query_id FROM q)"),
+					returning);
+}
 
 /* the latest committed batch id, or 0 */
 int64
@@ -503,6 +568,8 @@ cp_operator_arrays(const PgsProgress *p, Oid *argtypes, Datum *values, char *nul
 	" max_batch_ms = GREATEST(h.max_batch_ms, excluded.max_batch_ms)," \
 	" blocks_read = h.blocks_read + excluded.blocks_read"
 
+static const char *cp_commit_tail(bool forget);
+
 /*
  * A batch's record in a 0.8 catalog, in one statement: its commit row; its
  * progress row (the 16 values of 0.7's row, then where the run's time
@@ -510,7 +577,8 @@ cp_operator_arrays(const PgsProgress *p, Oid *argtypes, Datum *values, char *nul
  * times in milliseconds to the microsecond); its minute's figures, with
  * the minutes older than pg_streaming.progress_history_minutes removed;
  * its stateful operators' rows; and the offsets of batches up to "forget"
- * (none when it is negative), whose rows of every other table go with them.  One statement rather than
+ * (none when it is negative), whose rows of every other table go with them
+ * (cp_commit_tail).  One statement rather than
  * four: each costs a batch as much as the rows it writes.  The statement's
  * plan is kept (generic): the offsets to forget are written as a range
  * (batch ids start at 0), which a generic plan reads through the key where
@@ -565,21 +633,40 @@ cp_commit_0_8(const Oid *types17, const Datum *values17, const char *nulls17,
 							  "   pg_catalog.unnest($27), pg_catalog.unnest($28),"
 							  "   pg_catalog.unnest($29), pg_catalog.unnest($30)) WITH ORDINALITY"
 							  "   AS u(operator, side, state_rows, updated, removed, late, ordinal))" : "",
-							  pgs_progress_history_minutes > 0 ?
-							  ", f AS (DELETE FROM stream.checkpoint_offsets"
-							  "  WHERE query_id = $1 AND batch_id >= 0 AND batch_id <= $24),"
-							  " " CP_BY_MINUTE :
-							  " DELETE FROM stream.checkpoint_offsets"
-							  " WHERE query_id = $1 AND batch_id >= 0 AND batch_id <= $24"),
+							  cp_commit_tail(forget >= 0)),
 					 p->noperators > 0 ? 30 : 24, argtypes, values, nulls, false, 0);
 }
 
 /*
+ * The end of the statement above, after its commit, progress and operator
+ * rows: the minute's figures, and with forget the removal of the offsets
+ * up to $24 (with their rows of the other tables, which a 0.11 catalog
+ * does not cascade).  A batch that forgets nothing runs a statement
+ * without the removal, whose part of the plan cost every batch its start
+ * and end where three batches in four (or fifteen in sixteen) remove
+ * nothing.
+ */
+static const char *
+cp_commit_tail(bool forget)
+{
+	const char *cond = "query_id = $1 AND batch_id >= 0 AND batch_id <= $24";
+
+	if (!forget)
+		return pgs_progress_history_minutes > 0 ? ", " CP_BY_MINUTE : " SELECT";
+	return psprintf("%s%s", cp_dependents_ctes("f", cond),
+					pgs_progress_history_minutes > 0 ?
+					psprintf(", f AS (DELETE FROM stream.checkpoint_offsets WHERE %s), "
+							 CP_BY_MINUTE, cond) :
+					psprintf(" DELETE FROM stream.checkpoint_offsets WHERE %s", cond));
+}
+
+/*
  * The latest batch whose offsets a committing batch removes, or -1 for
- * none.  Removing a batch's offsets cascades into six tables, which cost a
- * one-row batch a tenth of its time when every batch did it; so a batch
- * removes them only when its id is a multiple of a step, and then every
- * batch older than the retained ones at once.  The step is a quarter of
+ * none.  Removing a batch's offsets removes its rows of six tables (by
+ * their foreign keys' cascade up to catalog 0.10, by the statement itself
+ * from 0.11), which cost a one-row batch a tenth of its time when every
+ * batch did it; so a batch removes them only when its id is a multiple of
+ * a step, and then every batch older than the retained ones at once.  The step is a quarter of
  * pg_streaming.retained_batches, at most 16: at least the latest
  * retained_batches are kept, and fewer than retained_batches + 16 (a
  * setting below 8 keeps exactly that many).  The range is from the oldest,
@@ -695,8 +782,7 @@ pgs_checkpoint_commit(int64 query_id, int64 batch_id, const PgsProgress *p)
 	if (pgs_catalog_version() < PGS_CATALOG_0_8 && cp_forget_through(batch_id) >= 0)
 	{
 		values[1] = Int64GetDatum(cp_forget_through(batch_id));
-		pgs_catalog_exec("DELETE FROM stream.checkpoint_offsets"
-						 " WHERE query_id = $1 AND batch_id <= $2",
+		pgs_catalog_exec(cp_delete_offsets_sql("query_id = $1 AND batch_id <= $2"),
 						 2, argtypes, values, NULL, false, 0);
 	}
 	pgs_catalog_end(&acc);
@@ -961,7 +1047,7 @@ pgs_checkpoint_restart(int64 query_id, Datum end_snapshot, Oid relfilenode)
 	last = pgs_result_datum(0, 1, &isnull);
 	if (isnull)
 	{
-		pgs_catalog_exec("DELETE FROM stream.checkpoint_offsets WHERE query_id = $1",
+		pgs_catalog_exec(cp_delete_offsets_sql("query_id = $1"),
 						 1, argtypes, values, NULL, false, 0);
 		pgs_catalog_exec("INSERT INTO stream.checkpoint_offsets (query_id, batch_id,"
 						 " end_snapshot, end_tail_block, scan_from_block, end_floor_block,"
@@ -975,9 +1061,8 @@ pgs_checkpoint_restart(int64 query_id, Datum end_snapshot, Oid relfilenode)
 	}
 	else
 	{
-		pgs_catalog_exec(psprintf("DELETE FROM stream.checkpoint_offsets"
-								  " WHERE query_id = $1 AND batch_id > " INT64_FORMAT,
-								  DatumGetInt64(last)),
+		pgs_catalog_exec(cp_delete_offsets_sql(psprintf("query_id = $1 AND batch_id > " INT64_FORMAT,
+														DatumGetInt64(last))),
 						 1, argtypes, values, NULL, false, 0);
 		pgs_catalog_exec(psprintf("UPDATE stream.checkpoint_offsets o SET"
 								  " end_snapshot = $2, end_tail_block = 0, end_floor_block = 0,"
