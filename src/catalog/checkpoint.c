@@ -13,11 +13,21 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/transam.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type_d.h"
 #include "lib/stringinfo.h"
+#include "executor/tuptable.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -95,10 +105,23 @@ pgs_checkpoint_delete_queries_sql(const char *sql, const char *returning)
 					returning);
 }
 
+static int64 cp_scan_last_commit(int64 query_id, Snapshot snapshot);
+
 /* the latest committed batch id, or 0 */
 int64
 pgs_checkpoint_last_commit(int64 query_id)
 {
+	if (pgs_catalog_has_06())
+	{
+		Snapshot	snapshot;
+		int64		last;
+
+		CommandCounterIncrement();
+		snapshot = RegisterSnapshot(GetTransactionSnapshot());
+		last = cp_scan_last_commit(query_id, snapshot);
+		UnregisterSnapshot(snapshot);
+		return last;
+	}
 	return pgs_catalog_int8("SELECT max(batch_id) FROM stream.checkpoint_commits"
 							" WHERE query_id = $1",
 							INT8OID, Int64GetDatum(query_id));
@@ -115,12 +138,11 @@ pgs_catalog_splits(void)
 	return pgs_catalog_version() >= PGS_CATALOG_0_3;
 }
 
-/* a boundary's open writers, from two parallel arrays */
+/* a boundary's open writers, from two parallel arrays (xids NULL: none) */
 static void
-cp_read_writers(PgsBoundary *b, int xids_col, int firsts_col, MemoryContext cxt)
+cp_writers_from(PgsBoundary *b, Datum xids_array, bool xids_null,
+				Datum firsts_array, MemoryContext cxt)
 {
-	bool		isnull;
-	Datum		d = pgs_result_datum(0, xids_col, &isnull);
 	Datum	   *xids;
 	Datum	   *firsts;
 	int			n;
@@ -129,12 +151,12 @@ cp_read_writers(PgsBoundary *b, int xids_col, int firsts_col, MemoryContext cxt)
 	MemoryContext old;
 
 	b->nwriters = 0;
-	if (isnull)
+	if (xids_null)
 		return;
 	old = MemoryContextSwitchTo(cxt);
-	deconstruct_array(DatumGetArrayTypeP(d), XID8OID, sizeof(FullTransactionId),
+	deconstruct_array(DatumGetArrayTypeP(xids_array), XID8OID, sizeof(FullTransactionId),
 					  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &xids, NULL, &n);
-	deconstruct_array(DatumGetArrayTypeP(pgs_result_datum(0, firsts_col, &isnull)),
+	deconstruct_array(DatumGetArrayTypeP(firsts_array),
 					  INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &firsts, NULL, &nf);
 	b->writer_xids = palloc(sizeof(uint64) * (n + 1));
 	b->writer_firsts = palloc(sizeof(int64) * (n + 1));
@@ -147,6 +169,17 @@ cp_read_writers(PgsBoundary *b, int xids_col, int firsts_col, MemoryContext cxt)
 	MemoryContextSwitchTo(old);
 }
 
+/* the same from two columns of the result's first row */
+static void
+cp_read_writers(PgsBoundary *b, int xids_col, int firsts_col, MemoryContext cxt)
+{
+	bool		isnull;
+	bool		firsts_null;
+	Datum		d = pgs_result_datum(0, xids_col, &isnull);
+
+	cp_writers_from(b, d, isnull, pgs_result_datum(0, firsts_col, &firsts_null), cxt);
+}
+
 static void
 cp_no_split(PgsBoundary *b)
 {
@@ -155,16 +188,6 @@ cp_no_split(PgsBoundary *b)
 	b->split_stop = 0;
 	b->rest_floor = b->from_block;
 	b->nwriters = 0;
-}
-
-/* column "col" of the result's first row as a split xid, or invalid */
-static FullTransactionId
-cp_split_xid(int col)
-{
-	bool		isnull;
-	Datum		d = pgs_result_datum(0, col, &isnull);
-
-	return isnull ? InvalidFullTransactionId : DatumGetFullTransactionId(d);
 }
 
 static int64
@@ -201,8 +224,12 @@ typedef enum CpOffsetsColumn
 	CPO_END_WRITER_FIRSTS
 } CpOffsetsColumn;
 
+#define CPO_NCOLUMNS CPO_END_WRITER_FIRSTS
+
 static bool cp_read(int64 query_id, int64 batch_id, PgsOffsets *o,
 					int64 *last_commit, PgsHistoryCheck *h);
+static bool cp_read_scan(int64 query_id, int64 batch_id, PgsOffsets *o,
+						 int64 *last_commit, PgsHistoryCheck *h);
 static bool cp_judge_history(PgsHistoryCheck *h);
 
 /*
@@ -243,9 +270,58 @@ pgs_checkpoint_read_with_commit(int64 query_id, int64 batch_id, PgsOffsets *o,
 			*history_ok = cp_judge_history(h);
 		return true;
 	}
-	/* no offsets: no commit either, and no history to misread */
-	*last_commit = pgs_checkpoint_last_commit(query_id);
+	/* no offsets: no history to misread (cp_read_scan read the commit) */
+	if (!pgs_catalog_has_06())
+		*last_commit = pgs_checkpoint_last_commit(query_id);
 	return false;
+}
+
+/*
+ * The offsets row's columns (CpOffsetsColumn order, a split column's value
+ * NULL where the catalog has none) into *o, the snapshots copied into cxt.
+ */
+static void
+cp_fill_offsets(PgsOffsets *o, const Datum *vals, const bool *nulls,
+				bool splits, MemoryContext cxt)
+{
+	MemoryContext old;
+
+#define CP_INT8(col, if_null) (nulls[col] ? (if_null) : DatumGetInt64(vals[col]))
+#define CP_XID(col) (nulls[col] ? InvalidFullTransactionId : DatumGetFullTransactionId(vals[col]))
+	memset(o, 0, sizeof(PgsOffsets));
+	old = MemoryContextSwitchTo(cxt);
+	o->batch_id = DatumGetInt64(vals[CPO_BATCH_ID]);
+	o->start.is_start = nulls[CPO_START_SNAPSHOT];
+	if (!o->start.is_start)
+		o->start.snapshot = PointerGetDatum(PG_DETOAST_DATUM_COPY(vals[CPO_START_SNAPSHOT]));
+	o->end.snapshot = PointerGetDatum(PG_DETOAST_DATUM_COPY(vals[CPO_END_SNAPSHOT]));
+	MemoryContextSwitchTo(old);
+	o->scan_from = DatumGetInt64(vals[CPO_SCAN_FROM_BLOCK]);
+	o->end.from_block = DatumGetInt64(vals[CPO_END_FLOOR_BLOCK]);
+	o->end.relfilenode = DatumGetObjectId(vals[CPO_RELFILENODE]);
+	o->end.tail_block = DatumGetInt64(vals[CPO_END_TAIL_BLOCK]);
+	cp_no_split(&o->start);
+	cp_no_split(&o->end);
+	o->scan_to = PGS_NO_BLOCK;
+	if (splits)
+	{
+		o->start.split_xid = CP_XID(CPO_START_SPLIT_XID);
+		o->start.split_block = CP_INT8(CPO_START_SPLIT_BLOCK, 0);
+		o->end.split_xid = CP_XID(CPO_END_SPLIT_XID);
+		o->end.split_block = CP_INT8(CPO_END_SPLIT_BLOCK, 0);
+		o->end.split_stop = CP_INT8(CPO_END_SPLIT_STOP, 0);
+		o->end.rest_floor = CP_INT8(CPO_END_REST_FLOOR, o->end.from_block);
+		o->scan_to = CP_INT8(CPO_SCAN_TO_BLOCK, PGS_NO_BLOCK);
+		cp_writers_from(&o->end, vals[CPO_END_WRITER_XIDS], nulls[CPO_END_WRITER_XIDS],
+						vals[CPO_END_WRITER_FIRSTS], cxt);
+	}
+#undef CP_INT8
+#undef CP_XID
+	old = MemoryContextSwitchTo(cxt);
+	o->end.xmax = pgs_snapshot_xmax(o->end.snapshot);
+	if (!o->start.is_start)
+		o->start.xmax = pgs_snapshot_xmax(o->start.snapshot);
+	MemoryContextSwitchTo(old);
 }
 
 /* the functions above: with last_commit, and with h, read those too */
@@ -259,9 +335,12 @@ cp_read(int64 query_id, int64 batch_id, PgsOffsets *o, int64 *last_commit,
 	Datum		values[2] = {Int64GetDatum(query_id), Int64GetDatum(batch_id)};
 	bool		splits = pgs_catalog_splits();
 	int			next_col = (splits ? CPO_END_WRITER_FIRSTS : CPO_END_TAIL_BLOCK) + 1;
-	bool		isnull;
 	bool		found;
 	char	   *sql;
+
+	/* a catalog of 0.6 on has every column: read by its keys, in C */
+	if (pgs_catalog_has_06())
+		return cp_read_scan(query_id, batch_id, o, last_commit, h);
 
 	pgs_catalog_begin(&acc);
 
@@ -273,7 +352,7 @@ cp_read(int64 query_id, int64 batch_id, PgsOffsets *o, int64 *last_commit,
 	 */
 	sql = psprintf("SELECT batch_id, start_snapshot, end_snapshot,"
 				   " scan_from_block, end_floor_block, relfilenode,"
-				   " end_tail_block%s%s%s"
+				   " end_tail_block%s%s"
 				   " FROM stream.checkpoint_offsets"
 				   " WHERE query_id = $1%s",
 				   splits ? ", start_split_xid, start_split_block,"
@@ -283,70 +362,194 @@ cp_read(int64 query_id, int64 batch_id, PgsOffsets *o, int64 *last_commit,
 				   last_commit == NULL ? "" :
 				   ", (SELECT pg_catalog.max(c.batch_id)"
 				   " FROM stream.checkpoint_commits c WHERE c.query_id = $1)",
-				   h == NULL ? "" : ", history_id, system_identifier, planned_at",
 				   batch_id == 0 ?
 				   " ORDER BY batch_id DESC LIMIT 1" :
 				   " AND batch_id = $2");
-	if (h != NULL)
-		sql = psprintf("SELECT o.*, h.history_id, h.system_identifier"
-					   " FROM (%s) o LEFT JOIN stream.local_history h ON true", sql);
 	found = pgs_catalog_exec(sql, batch_id == 0 ? 1 : 2, argtypes, values, NULL,
 							 false, 0) > 0;
 	if (found)
 	{
-		MemoryContext old;
+		Datum		vals[CPO_NCOLUMNS + 1];
+		bool		nulls[CPO_NCOLUMNS + 1];
+		int			col;
 
-		memset(o, 0, sizeof(PgsOffsets));
-		o->batch_id = DatumGetInt64(pgs_result_datum(0, CPO_BATCH_ID, &isnull));
-		o->start.snapshot = pgs_result_copy(0, CPO_START_SNAPSHOT, &isnull, cxt);
-		o->start.is_start = isnull;
-		o->end.snapshot = pgs_result_copy(0, CPO_END_SNAPSHOT, &isnull, cxt);
-		o->scan_from = DatumGetInt64(pgs_result_datum(0, CPO_SCAN_FROM_BLOCK, &isnull));
-		o->end.from_block = DatumGetInt64(pgs_result_datum(0, CPO_END_FLOOR_BLOCK, &isnull));
-		o->end.relfilenode = DatumGetObjectId(pgs_result_datum(0, CPO_RELFILENODE, &isnull));
-		o->end.tail_block = DatumGetInt64(pgs_result_datum(0, CPO_END_TAIL_BLOCK, &isnull));
-		cp_no_split(&o->start);
-		cp_no_split(&o->end);
-		o->scan_to = PGS_NO_BLOCK;
-		if (splits)
+		for (col = 1; col <= CPO_NCOLUMNS; col++)
 		{
-			o->start.split_xid = cp_split_xid(CPO_START_SPLIT_XID);
-			o->start.split_block = cp_int8(CPO_START_SPLIT_BLOCK, 0);
-			o->end.split_xid = cp_split_xid(CPO_END_SPLIT_XID);
-			o->end.split_block = cp_int8(CPO_END_SPLIT_BLOCK, 0);
-			o->end.split_stop = cp_int8(CPO_END_SPLIT_STOP, 0);
-			o->end.rest_floor = cp_int8(CPO_END_REST_FLOOR, o->end.from_block);
-			o->scan_to = cp_int8(CPO_SCAN_TO_BLOCK, PGS_NO_BLOCK);
-			cp_read_writers(&o->end, CPO_END_WRITER_XIDS, CPO_END_WRITER_FIRSTS, cxt);
+			if (col < next_col)
+				vals[col] = pgs_result_datum(0, col, &nulls[col]);
+			else
+			{
+				vals[col] = (Datum) 0;
+				nulls[col] = true;
+			}
 		}
+		cp_fill_offsets(o, vals, nulls, splits, cxt);
 		if (last_commit != NULL)
-			*last_commit = cp_int8(next_col++, 0);
-		old = MemoryContextSwitchTo(cxt);
-		o->end.xmax = pgs_snapshot_xmax(o->end.snapshot);
-		if (!o->start.is_start)
-			o->start.xmax = pgs_snapshot_xmax(o->start.snapshot);
-		MemoryContextSwitchTo(old);
+			*last_commit = cp_int8(next_col, 0);
+	}
+	pgs_catalog_end(&acc);
+	/* a catalog older than 0.6 records no history */
+	return found;
+}
+
+/*
+ * stream.<name>, opened with the lock a statement reading it would take
+ * (kept to the end of the transaction, as a statement's is)
+ */
+static Relation
+cp_open(const char *name)
+{
+	Oid			relid = get_relname_relid(name, get_namespace_oid("stream", false));
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "table stream.%s of extension \"pg_streaming\" is missing", name);
+	return table_open(relid, AccessShareLock);
+}
+
+/* the number of rel's column "name", which must exist */
+static AttrNumber
+cp_attnum(Relation rel, const char *name)
+{
+	AttrNumber	attnum = get_attnum(RelationGetRelid(rel), name);
+
+	if (attnum == InvalidAttrNumber)
+		elog(ERROR, "column \"%s\" of table stream.%s is missing", name,
+			 RelationGetRelationName(rel));
+	return attnum;
+}
+
+/*
+ * Into slot, the row of rel (stream.checkpoint_offsets or
+ * checkpoint_commits, whose primary key is (query_id, batch_id)) for the
+ * query's batch_id, or its latest (batch_id 0: the highest, as "ORDER BY
+ * batch_id DESC LIMIT 1"), visible to snapshot.  False when there is none.
+ */
+static bool
+cp_scan_key(Relation rel, Snapshot snapshot, int64 query_id, int64 batch_id,
+			TupleTableSlot *slot)
+{
+	Oid			indexoid = RelationGetPrimaryKeyIndex(rel);
+	Relation	index;
+	IndexScanDesc scan;
+	ScanKeyData keys[2];
+	int			nkeys = batch_id == 0 ? 1 : 2;
+	bool		found;
+
+	if (!OidIsValid(indexoid))
+		elog(ERROR, "table stream.%s has no primary key", RelationGetRelationName(rel));
+	index = index_open(indexoid, AccessShareLock);
+	if (index->rd_index->indnkeyatts != 2 ||
+		index->rd_index->indkey.values[0] != cp_attnum(rel, "query_id") ||
+		index->rd_index->indkey.values[1] != cp_attnum(rel, "batch_id"))
+		elog(ERROR, "the primary key of table stream.%s is not (query_id, batch_id)",
+			 RelationGetRelationName(rel));
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(query_id));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(batch_id));
+	scan = index_beginscan(rel, index, snapshot, nkeys, 0);
+	index_rescan(scan, keys, nkeys, NULL, 0);
+	found = index_getnext_slot(scan, BackwardScanDirection, slot);
+	index_endscan(scan);
+	index_close(index, AccessShareLock);
+	return found;
+}
+
+/* the query's latest committed batch visible to snapshot, or 0 */
+static int64
+cp_scan_last_commit(int64 query_id, Snapshot snapshot)
+{
+	Relation	rel = cp_open("checkpoint_commits");
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	int64		last = 0;
+	bool		isnull;
+
+	if (cp_scan_key(rel, snapshot, query_id, 0, slot))
+		last = DatumGetInt64(slot_getattr(slot, cp_attnum(rel, "batch_id"), &isnull));
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+	return last;
+}
+
+/*
+ * cp_read on a catalog of 0.6 on, without a statement: the offsets row and
+ * the latest commit by index scans on the two tables' primary keys, and
+ * the local history's one row, under the snapshot the statement would have
+ * run with (a new one in READ COMMITTED, after this transaction's last
+ * changes).  A statement cost a one-row batch its parse-free but
+ * still full executor start, run and end, twice a batch.
+ */
+static bool
+cp_read_scan(int64 query_id, int64 batch_id, PgsOffsets *o, int64 *last_commit,
+			 PgsHistoryCheck *h)
+{
+	static const char *const names[CPO_NCOLUMNS + 1] = {NULL, "batch_id",
+		"start_snapshot", "end_snapshot", "scan_from_block", "end_floor_block",
+		"relfilenode", "end_tail_block", "start_split_xid", "start_split_block",
+		"end_split_xid", "end_split_block", "end_split_stop", "end_rest_floor",
+	"scan_to_block", "end_writer_xids", "end_writer_firsts"};
+	MemoryContext cxt = CurrentMemoryContext;
+	Snapshot	snapshot;
+	Relation	rel;
+	TupleTableSlot *slot;
+	bool		found;
+	bool		isnull;
+
+	CommandCounterIncrement();
+	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+
+	rel = cp_open("checkpoint_offsets");
+	slot = table_slot_create(rel, NULL);
+	found = cp_scan_key(rel, snapshot, query_id, batch_id, slot);
+	if (found)
+	{
+		Datum		vals[CPO_NCOLUMNS + 1];
+		bool		nulls[CPO_NCOLUMNS + 1];
+		int			col;
+
+		for (col = 1; col <= CPO_NCOLUMNS; col++)
+			vals[col] = slot_getattr(slot, cp_attnum(rel, names[col]), &nulls[col]);
+		cp_fill_offsets(o, vals, nulls, true, cxt);
 		if (h != NULL)
 		{
 			Datum		d;
 
 			h->batch_id = o->batch_id;
-			d = pgs_result_datum(0, next_col, &isnull);
+			d = slot_getattr(slot, cp_attnum(rel, "history_id"), &isnull);
 			h->recorded = !isnull;
 			h->history_id = isnull ? 0 : DatumGetInt64(d);
-			d = pgs_result_datum(0, next_col + 1, &isnull);
+			d = slot_getattr(slot, cp_attnum(rel, "system_identifier"), &isnull);
 			h->sysid_known = !isnull;
 			h->system_identifier = isnull ? 0 : DatumGetInt64(d);
-			h->planned_at = DatumGetTimestampTz(pgs_result_datum(0, next_col + 2, &isnull));
+			h->planned_at = DatumGetTimestampTz(slot_getattr(slot, cp_attnum(rel, "planned_at"),
+															 &isnull));
 			h->end_xmax = U64FromFullTransactionId(o->end.xmax);
-			d = pgs_result_datum(0, next_col + 3, &isnull);
-			h->local_known = !isnull;
-			h->local_history_id = isnull ? 0 : DatumGetInt64(d);
-			d = pgs_result_datum(0, next_col + 4, &isnull);
-			h->local_system_identifier = isnull ? 0 : DatumGetInt64(d);
 		}
 	}
-	pgs_catalog_end(&acc);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+
+	if (last_commit != NULL)
+		*last_commit = cp_scan_last_commit(query_id, snapshot);
+
+	if (found && h != NULL)
+	{
+		TableScanDesc scan;
+
+		rel = cp_open("local_history");
+		slot = table_slot_create(rel, NULL);
+		scan = table_beginscan(rel, snapshot, 0, NULL);
+		h->local_known = table_scan_getnextslot(scan, ForwardScanDirection, slot);
+		if (h->local_known)
+		{
+			h->local_history_id = DatumGetInt64(slot_getattr(slot, cp_attnum(rel, "history_id"),
+															  &isnull));
+			h->local_system_identifier =
+				DatumGetInt64(slot_getattr(slot, cp_attnum(rel, "system_identifier"), &isnull));
+		}
+		table_endscan(scan);
+		ExecDropSingleTupleTableSlot(slot);
+		table_close(rel, NoLock);
+	}
+	UnregisterSnapshot(snapshot);
 	return found;
 }
 
