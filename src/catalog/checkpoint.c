@@ -230,6 +230,10 @@ static bool cp_read(int64 query_id, int64 batch_id, PgsOffsets *o,
 					int64 *last_commit, PgsHistoryCheck *h);
 static bool cp_read_scan(int64 query_id, int64 batch_id, PgsOffsets *o,
 						 int64 *last_commit, PgsHistoryCheck *h);
+static Relation cp_open(const char *name);
+static AttrNumber cp_attnum(Relation rel, const char *name);
+static bool cp_scan_key(Relation rel, Snapshot snapshot, int64 query_id,
+						int64 batch_id, TupleTableSlot *slot);
 static bool cp_judge_history(PgsHistoryCheck *h);
 
 /*
@@ -419,8 +423,8 @@ cp_attnum(Relation rel, const char *name)
 }
 
 /*
- * Into slot, the row of rel (stream.checkpoint_offsets or
- * checkpoint_commits, whose primary key is (query_id, batch_id)) for the
+ * Into slot, the row of rel (stream.checkpoint_offsets, checkpoint_commits
+ * or progress_log, whose primary key is (query_id, batch_id)) for the
  * query's batch_id, or its latest (batch_id 0: the highest, as "ORDER BY
  * batch_id DESC LIMIT 1"), visible to snapshot.  False when there is none.
  */
@@ -1089,6 +1093,30 @@ pgs_checkpoint_state_rows(int64 query_id)
 {
 	if (!pgs_catalog_has_state())
 		return 0;
+	/* by the table's primary key, as cp_read_scan reads the offsets */
+	if (pgs_catalog_has_06())
+	{
+		Snapshot	snapshot;
+		Relation	rel;
+		TupleTableSlot *slot;
+		int64		rows = 0;
+		bool		isnull;
+		Datum		d;
+
+		CommandCounterIncrement();
+		snapshot = RegisterSnapshot(GetTransactionSnapshot());
+		rel = cp_open("progress_log");
+		slot = table_slot_create(rel, NULL);
+		if (cp_scan_key(rel, snapshot, query_id, 0, slot))
+		{
+			d = slot_getattr(slot, cp_attnum(rel, "state_rows"), &isnull);
+			rows = isnull ? 0 : DatumGetInt64(d);
+		}
+		ExecDropSingleTupleTableSlot(slot);
+		table_close(rel, NoLock);
+		UnregisterSnapshot(snapshot);
+		return rows;
+	}
 	return pgs_catalog_int8("SELECT coalesce((SELECT state_rows FROM stream.progress_log"
 							" WHERE query_id = $1 ORDER BY batch_id DESC LIMIT 1), 0)",
 							INT8OID, Int64GetDatum(query_id));
