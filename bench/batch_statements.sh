@@ -20,7 +20,7 @@ rounds=${ROUNDS:-5}
 settings=("shared_preload_libraries=pg_streaming,pg_stat_statements" "pg_stat_statements.track=all"
           "pg_stat_statements.max=10000" "shared_buffers=256MB")
 
-paired_servers batch_statements 54370 "${settings[@]}"
+paired_servers batch_statements 54376 "${settings[@]}"
 
 for s in "${servers[@]}"; do
     on "$s" >/dev/null <<SQL
@@ -76,12 +76,12 @@ SELECT format('%s %s %s', '$1 $2', round(calls::numeric / $batches, 2),
               regexp_replace(left(query, 110), '\s+', ' ', 'g'))
   FROM pg_stat_statements
  WHERE query NOT LIKE '%pg_stat_statements%' AND query NOT LIKE 'INSERT INTO $3 VALUES%'
-   AND query NOT LIKE 'CALL stream.process_batch%'
+   AND query NOT LIKE 'CALL stream.process_batch%' AND query NOT LIKE 'SELECT format(%'
  ORDER BY calls DESC, query;
 SELECT format('%s total %s', '$1 $2', round(sum(calls)::numeric / $batches, 2))
   FROM pg_stat_statements
  WHERE query NOT LIKE '%pg_stat_statements%' AND query NOT LIKE 'INSERT INTO $3 VALUES%'
-   AND query NOT LIKE 'CALL stream.process_batch%';
+   AND query NOT LIKE 'CALL stream.process_batch%' AND query NOT LIKE 'SELECT format(%';
 SQL
 }
 

@@ -43,6 +43,7 @@ run join_chain.sh PGS_BENCH_SMOKE=1
 run agg_over_agg.sh HISTORY=5000 NEW_ROWS=500 ROUNDS=1
 run merge.sh NEW_ROWS=1000 ROUNDS=1 BATCHES=2
 run refactor.sh HISTORY=2000 AGG_HISTORY=5000 NEW_ROWS=500 NGROUPS=50 ROUNDS=1 ONE_ROW=2 AGG_BATCHES=1
+run batch_statements.sh BATCHES=3 ROUNDS=1
 run notify.sh ROUNDS=1 BATCHES=20
 run view_cost.sh SMALL=1000 LARGE=20000 READS=3
 run dead_letters.sh ROWS=2000 ROUNDS=1
