@@ -105,7 +105,8 @@ pgs_checkpoint_delete_queries_sql(const char *sql, const char *returning)
 					returning);
 }
 
-static int64 cp_scan_last_commit(int64 query_id, Snapshot snapshot);
+static int64 cp_scan_last_commit(int64 query_id, Snapshot snapshot,
+								 int64 from_batch);
 
 /* the latest committed batch id, or 0 */
 int64
@@ -118,7 +119,7 @@ pgs_checkpoint_last_commit(int64 query_id)
 
 		CommandCounterIncrement();
 		snapshot = RegisterSnapshot(GetTransactionSnapshot());
-		last = cp_scan_last_commit(query_id, snapshot);
+		last = cp_scan_last_commit(query_id, snapshot, 0);
 		UnregisterSnapshot(snapshot);
 		return last;
 	}
@@ -234,6 +235,11 @@ static Relation cp_open(const char *name);
 static AttrNumber cp_attnum(Relation rel, const char *name);
 static bool cp_scan_key(Relation rel, Snapshot snapshot, int64 query_id,
 						int64 batch_id, TupleTableSlot *slot);
+static bool cp_scan_from(Relation rel, Snapshot snapshot, int64 query_id,
+						 int64 from_batch, TupleTableSlot *slot);
+static bool cp_scan_index(Relation rel, Snapshot snapshot, int64 query_id,
+						  int64 batch_id, StrategyNumber strategy,
+						  TupleTableSlot *slot);
 static bool cp_judge_history(PgsHistoryCheck *h);
 
 /*
@@ -432,11 +438,37 @@ static bool
 cp_scan_key(Relation rel, Snapshot snapshot, int64 query_id, int64 batch_id,
 			TupleTableSlot *slot)
 {
+	return cp_scan_index(rel, snapshot, query_id, batch_id,
+						 batch_id == 0 ? InvalidStrategy : BTEqualStrategyNumber, slot);
+}
+
+/*
+ * The same, the latest row whose batch_id is at least from_batch: a scan
+ * for the latest reads every entry of the query on the index's last page
+ * (the retained batches), one from a bound reads those from the bound.
+ */
+static bool
+cp_scan_from(Relation rel, Snapshot snapshot, int64 query_id, int64 from_batch,
+			 TupleTableSlot *slot)
+{
+	return cp_scan_index(rel, snapshot, query_id, from_batch,
+						 BTGreaterEqualStrategyNumber, slot);
+}
+
+/*
+ * The scan of the two functions above: query_id, and unless strategy is
+ * InvalidStrategy, batch_id compared by it (equal, or greater or equal);
+ * the highest such row.
+ */
+static bool
+cp_scan_index(Relation rel, Snapshot snapshot, int64 query_id, int64 batch_id,
+			  StrategyNumber strategy, TupleTableSlot *slot)
+{
 	Oid			indexoid = RelationGetPrimaryKeyIndex(rel);
 	Relation	index;
 	IndexScanDesc scan;
 	ScanKeyData keys[2];
-	int			nkeys = batch_id == 0 ? 1 : 2;
+	int			nkeys = strategy == InvalidStrategy ? 1 : 2;
 	bool		found;
 
 	if (!OidIsValid(indexoid))
@@ -448,7 +480,10 @@ cp_scan_key(Relation rel, Snapshot snapshot, int64 query_id, int64 batch_id,
 		elog(ERROR, "the primary key of table stream.%s is not (query_id, batch_id)",
 			 RelationGetRelationName(rel));
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(query_id));
-	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(batch_id));
+	if (nkeys == 2)
+		ScanKeyInit(&keys[1], 2, strategy,
+					strategy == BTEqualStrategyNumber ? F_INT8EQ : F_INT8GE,
+					Int64GetDatum(batch_id));
 	scan = index_beginscan(rel, index, snapshot, nkeys, 0);
 	index_rescan(scan, keys, nkeys, NULL, 0);
 	found = index_getnext_slot(scan, BackwardScanDirection, slot);
@@ -457,16 +492,22 @@ cp_scan_key(Relation rel, Snapshot snapshot, int64 query_id, int64 batch_id,
 	return found;
 }
 
-/* the query's latest committed batch visible to snapshot, or 0 */
+/*
+ * The query's latest committed batch visible to snapshot, or 0.  Where it
+ * is likely at or after from_batch (a batch's run: the batch itself or the
+ * one before; a plan: the latest offsets' or the one before), that part of
+ * the key is read first; the whole only when it has none.
+ */
 static int64
-cp_scan_last_commit(int64 query_id, Snapshot snapshot)
+cp_scan_last_commit(int64 query_id, Snapshot snapshot, int64 from_batch)
 {
 	Relation	rel = cp_open("checkpoint_commits");
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
 	int64		last = 0;
 	bool		isnull;
 
-	if (cp_scan_key(rel, snapshot, query_id, 0, slot))
+	if ((from_batch > 0 && cp_scan_from(rel, snapshot, query_id, from_batch, slot)) ||
+		cp_scan_key(rel, snapshot, query_id, 0, slot))
 		last = DatumGetInt64(slot_getattr(slot, cp_attnum(rel, "batch_id"), &isnull));
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(rel, NoLock);
@@ -532,7 +573,8 @@ cp_read_scan(int64 query_id, int64 batch_id, PgsOffsets *o, int64 *last_commit,
 	table_close(rel, NoLock);
 
 	if (last_commit != NULL)
-		*last_commit = cp_scan_last_commit(query_id, snapshot);
+		*last_commit = cp_scan_last_commit(query_id, snapshot,
+										   found ? o->batch_id - 1 : 0);
 
 	if (found && h != NULL)
 	{
