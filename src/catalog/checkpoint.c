@@ -21,8 +21,8 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type_d.h"
-#include "lib/stringinfo.h"
 #include "executor/tuptable.h"
+#include "lib/stringinfo.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -351,6 +351,8 @@ cp_read(int64 query_id, int64 batch_id, PgsOffsets *o, int64 *last_commit,
 	/* a catalog of 0.6 on has every column: read by its keys, in C */
 	if (pgs_catalog_has_06())
 		return cp_read_scan(query_id, batch_id, o, last_commit, h);
+	/* an older one records no history to read */
+	Assert(h == NULL);
 
 	pgs_catalog_begin(&acc);
 
@@ -519,8 +521,8 @@ cp_scan_last_commit(int64 query_id, Snapshot snapshot, int64 from_batch)
  * the latest commit by index scans on the two tables' primary keys, and
  * the local history's one row, under the snapshot the statement would have
  * run with (a new one in READ COMMITTED, after this transaction's last
- * changes).  A statement cost a one-row batch its parse-free but
- * still full executor start, run and end, twice a batch.
+ * changes).  The statement cost every batch, twice, a catalog stretch (its
+ * settings and identity) and an executor's start, run and end.
  */
 static bool
 cp_read_scan(int64 query_id, int64 batch_id, PgsOffsets *o, int64 *last_commit,
