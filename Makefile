@@ -70,7 +70,7 @@ OBJS = \
 	src/bgw/worker.o
 
 EXTENSION = pg_streaming
-EXTVERSION = 0.10
+EXTVERSION = 0.11
 # the install script of the newest version is built from sql/install/;
 # older versions' scripts and the upgrade chain are kept as written in
 # sql/versions/.  Regression inputs are sql/*.sql, their expected output
@@ -83,11 +83,12 @@ DATA = sql/versions/pg_streaming--0.1.sql sql/versions/pg_streaming--0.1--0.2.sq
 	sql/versions/pg_streaming--0.2--0.3.sql sql/versions/pg_streaming--0.3--0.4.sql \
 	sql/versions/pg_streaming--0.4--0.5.sql sql/versions/pg_streaming--0.5--0.6.sql \
 	sql/versions/pg_streaming--0.6--0.7.sql sql/versions/pg_streaming--0.7--0.8.sql \
-	sql/versions/pg_streaming--0.8--0.9.sql sql/versions/pg_streaming--0.9--0.10.sql
+	sql/versions/pg_streaming--0.8--0.9.sql sql/versions/pg_streaming--0.9--0.10.sql \
+	sql/versions/pg_streaming--0.10--0.11.sql
 PGFILEDESC = "pg_streaming - structured streaming in PostgreSQL"
 
 PG_CPPFLAGS = -I$(srcdir)/src -Werror=implicit-function-declaration -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
-REGRESS = stream_tables queries refusals joins_refusals identifiers security ddl_guards rewrite_replay indexes stamps stamps_placeholder stamps_not_null backfill retention retention_hold aggregation agg_differential agg_unchanged agg_target_write windows event_time event_time_stats batch_member watermarks_arg progress_operators memory living_queries window_forms strangers joins joins_differential joins_more joins_chain joins_chain_counts joins_security joins_memory joins_owner joins_progress chains agg_over_agg files_source layers_pipeline alter_watermark events dead_letters upgrade catalog_version shard_queries batch_plans first_batch agg_batch_rows
+REGRESS = stream_tables queries refusals joins_refusals identifiers security ddl_guards rewrite_replay indexes stamps stamps_placeholder stamps_not_null backfill retention retention_hold aggregation agg_differential agg_unchanged agg_target_write windows event_time event_time_stats batch_member watermarks_arg progress_operators memory living_queries window_forms strangers joins joins_differential joins_more joins_chain joins_chain_counts joins_security joins_memory joins_owner joins_progress chains agg_over_agg files_source layers_pipeline alter_watermark events dead_letters checkpoint_orphans upgrade catalog_version shard_queries batch_plans first_batch agg_batch_rows
 REGRESS_OPTS = --load-extension=pg_streaming
 
 ISOLATION = late_commit concurrent_writers concurrent_processing ownership_locks starting_latest index_build_inval \

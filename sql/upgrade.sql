@@ -26,6 +26,9 @@ SELECT pg_describe_object(d.classid, d.objid, 0),
                || coalesce(' ' || (SELECT array_agg(opt ORDER BY opt)::text
                                      FROM unnest((SELECT reloptions FROM pg_class
                                                    WHERE oid = d.objid)) opt), '')
+               || coalesce(' constraints ' || (SELECT string_agg(pg_get_constraintdef(k.oid), '; '
+                                                                 ORDER BY pg_get_constraintdef(k.oid))
+                                                 FROM pg_constraint k WHERE k.conrelid = d.objid), '')
            WHEN 'pg_event_trigger'::regclass THEN
                (SELECT evtevent || ' ' || evtenabled::text || ' ' || evtfoid::regproc::text || ' ' || coalesce(evttags::text, '')
                   FROM pg_event_trigger WHERE oid = d.objid)

@@ -92,6 +92,13 @@ COMMENT ON TABLE stream.query_side_defs IS
 COMMENT ON COLUMN stream.query_side_defs.retention_detached_at IS
 'when the owner of the side''s stream detached the join from that stream''s retention (stream.detach_query): it no longer holds that stream''s rows back';
 
+-- A batch's rows in checkpoint_commits, progress_log, checkpoint_watermarks,
+-- checkpoint_sides, progress_side_log and progress_operator_log belong to
+-- its offsets row here, but have no foreign key to it (from 0.11): a key
+-- was checked for every row a batch writes, and cascaded into the six
+-- tables whenever old offsets were forgotten.  Whatever removes offsets
+-- (old batches forgotten, a query restarted or dropped) removes those rows
+-- in the same statement.
 CREATE TABLE stream.checkpoint_offsets (
     query_id        bigint NOT NULL REFERENCES stream.query_defs ON DELETE CASCADE,
     batch_id        bigint NOT NULL,
@@ -117,7 +124,7 @@ CREATE TABLE stream.checkpoint_offsets (
     PRIMARY KEY (query_id, batch_id)
 );
 COMMENT ON TABLE stream.checkpoint_offsets IS
-'write-ahead offsets: one row per planned batch, committed before the batch runs';
+'write-ahead offsets: one row per planned batch, committed before the batch runs; the batch''s rows of the other checkpoint and progress tables are removed with it';
 COMMENT ON COLUMN stream.checkpoint_offsets.history_id IS
 'the transaction history the offsets were written in (stream.local_history); a batch never runs on offsets of another';
 COMMENT ON COLUMN stream.checkpoint_offsets.system_identifier IS
@@ -127,9 +134,7 @@ CREATE TABLE stream.checkpoint_commits (
     query_id        bigint NOT NULL,
     batch_id        bigint NOT NULL,
     committed_at    timestamptz NOT NULL DEFAULT clock_timestamp(),
-    PRIMARY KEY (query_id, batch_id),
-    FOREIGN KEY (query_id, batch_id)
-        REFERENCES stream.checkpoint_offsets ON DELETE CASCADE
+    PRIMARY KEY (query_id, batch_id)
 );
 COMMENT ON TABLE stream.checkpoint_commits IS
 'commit log: one row per batch, written in the batch''s own transaction';
@@ -158,9 +163,7 @@ CREATE TABLE stream.progress_log (
     previous_commit_ms double precision,
     state_bytes     bigint,
     dead_letters    bigint,
-    PRIMARY KEY (query_id, batch_id),
-    FOREIGN KEY (query_id, batch_id)
-        REFERENCES stream.checkpoint_offsets ON DELETE CASCADE
+    PRIMARY KEY (query_id, batch_id)
 );
 COMMENT ON TABLE stream.progress_log IS 'one row per committed batch, written in the batch''s transaction';
 COMMENT ON COLUMN stream.progress_log.plan_ms IS
@@ -253,9 +256,7 @@ CREATE TABLE stream.checkpoint_watermarks (
     batch_id        bigint NOT NULL,
     watermark       timestamptz,
     late_watermark  timestamptz,
-    PRIMARY KEY (query_id, batch_id),
-    FOREIGN KEY (query_id, batch_id)
-        REFERENCES stream.checkpoint_offsets ON DELETE CASCADE
+    PRIMARY KEY (query_id, batch_id)
 );
 COMMENT ON TABLE stream.checkpoint_watermarks IS
 'watermarks of a batch, written ahead with its offsets: the one in force (state up to it is emitted and evicted) and the one rows at or before which are late';
@@ -311,9 +312,7 @@ CREATE TABLE stream.checkpoint_sides (
     end_rest_floor      bigint,
     end_writer_xids     xid8[],
     end_writer_firsts   bigint[],
-    PRIMARY KEY (query_id, batch_id, side),
-    FOREIGN KEY (query_id, batch_id)
-        REFERENCES stream.checkpoint_offsets ON DELETE CASCADE
+    PRIMARY KEY (query_id, batch_id, side)
 );
 COMMENT ON TABLE stream.checkpoint_sides IS
 'write-ahead offsets of a join''s second stream: one row per planned batch, with the batch''s offsets row (whose snapshots both sides share)';
@@ -330,9 +329,7 @@ CREATE TABLE stream.progress_side_log (
     watermark       timestamptz,
     event_time_min  timestamptz,
     event_time_max  timestamptz,
-    PRIMARY KEY (query_id, batch_id, side),
-    FOREIGN KEY (query_id, batch_id)
-        REFERENCES stream.checkpoint_offsets ON DELETE CASCADE
+    PRIMARY KEY (query_id, batch_id, side)
 );
 COMMENT ON TABLE stream.progress_side_log IS
 'one row per committed batch of a join and per side: the side''s new rows, its rows dropped as late, its rows the join keeps, its watermark after the batch and its event times';
@@ -351,9 +348,7 @@ CREATE TABLE stream.progress_operator_log (
     state_rows_removed  bigint NOT NULL,
     late_rows           bigint NOT NULL,
     PRIMARY KEY (query_id, batch_id, ordinal),
-    CHECK ((operator = 'join') = (side IS NOT NULL)),
-    FOREIGN KEY (query_id, batch_id)
-        REFERENCES stream.checkpoint_offsets ON DELETE CASCADE
+    CHECK ((operator = 'join') = (side IS NOT NULL))
 );
 COMMENT ON TABLE stream.progress_operator_log IS
 'one row per committed batch and stateful operator (a join: one per side), in the order rows flow through them: the rows the operator keeps in its state after the batch, the rows the batch added or changed and removed there, and the input rows (a join, a deduplication) or groups (an aggregation) it dropped as late';

@@ -47,7 +47,7 @@
 #include "catalog/pgs_catalog.h"
 
 /* the library's own version, the newest catalog it knows */
-#define PGS_LIBRARY_VERSION		PGS_CATALOG_0_10
+#define PGS_LIBRARY_VERSION		PGS_CATALOG_0_11
 
 /* the installed version, or -1 when it must be read again */
 static int	cv_version = -1;

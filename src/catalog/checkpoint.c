@@ -13,10 +13,21 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/transam.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type_d.h"
+#include "executor/tuptable.h"
+#include "lib/stringinfo.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -30,10 +41,88 @@
 /* the most batches between two removals of old offsets */
 #define PGS_RETAIN_STEP_MAX 16
 
+/*
+ * The tables whose rows belong to a batch's offsets row.  Up to catalog
+ * 0.10 each has a foreign key to stream.checkpoint_offsets that cascades
+ * the removal of offsets into it; from 0.11 on none has (the key was
+ * checked for every row a batch writes), and whatever removes offsets
+ * removes their rows in the same statement (cp_dependents_ctes).
+ */
+static const char *const cp_dependents[] = {
+	"checkpoint_commits", "progress_log", "checkpoint_watermarks",
+	"checkpoint_sides", "progress_side_log", "progress_operator_log"
+};
+
+/*
+ * Parts of a WITH, each with a leading comma, that remove the rows of the
+ * tables above matching cond (a condition on query_id and batch_id), named
+ * prefix1, prefix2...; "" when the catalog's foreign keys cascade instead.
+ */
+static char *
+cp_dependents_ctes(const char *prefix, const char *cond)
+{
+	StringInfoData buf;
+	int			i;
+
+	if (!pgs_catalog_offsets_unkeyed())
+		return "";
+	initStringInfo(&buf);
+	for (i = 0; i < lengthof(cp_dependents); i++)
+		appendStringInfo(&buf, ", %s%d AS (DELETE FROM stream.%s WHERE %s)",
+						 prefix, i + 1, cp_dependents[i], cond);
+	return buf.data;
+}
+
+/*
+ * One statement that removes the offsets rows matching cond, with their
+ * rows of the tables above.
+ */
+static char *
+cp_delete_offsets_sql(const char *cond)
+{
+	const char *ctes = cp_dependents_ctes("d", cond);
+
+	if (*ctes == '\0')
+		return psprintf("DELETE FROM stream.checkpoint_offsets WHERE %s", cond);
+	/* the first part's leading comma gives way to WITH */
+	return psprintf("WITH %s DELETE FROM stream.checkpoint_offsets WHERE %s",
+					ctes + 2, cond);
+}
+
+/*
+ * sql, a DELETE of stream.query_defs, made to return "returning" and to
+ * remove the deleted queries' rows of the tables above, which have no key
+ * to anything that would cascade them from 0.11 on (their offsets rows go
+ * by the key of stream.checkpoint_offsets to stream.query_defs).
+ */
+char *
+pgs_checkpoint_delete_queries_sql(const char *sql, const char *returning)
+{
+	if (!pgs_catalog_offsets_unkeyed())
+		return psprintf("%s RETURNING %s", sql, returning);
+	return psprintf("WITH q AS (%s RETURNING *)%s SELECT %s FROM q", sql,
+					cp_dependents_ctes("d", "query_id IN (SELECT q.query_id FROM q)"),
+					returning);
+}
+
+static int64 cp_scan_last_commit(int64 query_id, Snapshot snapshot,
+								 int64 from_batch);
+
 /* the latest committed batch id, or 0 */
 int64
 pgs_checkpoint_last_commit(int64 query_id)
 {
+	if (pgs_catalog_has_06())
+	{
+		Snapshot	snapshot;
+		int64		last;
+
+		CommandCounterIncrement();
+		snapshot = RegisterSnapshot(GetTransactionSnapshot());
+		last = cp_scan_last_commit(query_id, snapshot, 0);
+		UnregisterSnapshot(snapshot);
+		return last;
+	}
 	return pgs_catalog_int8("SELECT max(batch_id) FROM stream.checkpoint_commits"
 							" WHERE query_id = $1",
 							INT8OID, Int64GetDatum(query_id));
@@ -50,12 +139,11 @@ pgs_catalog_splits(void)
 	return pgs_catalog_version() >= PGS_CATALOG_0_3;
 }
 
-/* a boundary's open writers, from two parallel arrays */
+/* a boundary's open writers, from two parallel arrays (xids NULL: none) */
 static void
-cp_read_writers(PgsBoundary *b, int xids_col, int firsts_col, MemoryContext cxt)
+cp_writers_from(PgsBoundary *b, Datum xids_array, bool xids_null,
+				Datum firsts_array, MemoryContext cxt)
 {
-	bool		isnull;
-	Datum		d = pgs_result_datum(0, xids_col, &isnull);
 	Datum	   *xids;
 	Datum	   *firsts;
 	int			n;
@@ -64,12 +152,12 @@ cp_read_writers(PgsBoundary *b, int xids_col, int firsts_col, MemoryContext cxt)
 	MemoryContext old;
 
 	b->nwriters = 0;
-	if (isnull)
+	if (xids_null)
 		return;
 	old = MemoryContextSwitchTo(cxt);
-	deconstruct_array(DatumGetArrayTypeP(d), XID8OID, sizeof(FullTransactionId),
+	deconstruct_array(DatumGetArrayTypeP(xids_array), XID8OID, sizeof(FullTransactionId),
 					  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &xids, NULL, &n);
-	deconstruct_array(DatumGetArrayTypeP(pgs_result_datum(0, firsts_col, &isnull)),
+	deconstruct_array(DatumGetArrayTypeP(firsts_array),
 					  INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &firsts, NULL, &nf);
 	b->writer_xids = palloc(sizeof(uint64) * (n + 1));
 	b->writer_firsts = palloc(sizeof(int64) * (n + 1));
@@ -82,6 +170,17 @@ cp_read_writers(PgsBoundary *b, int xids_col, int firsts_col, MemoryContext cxt)
 	MemoryContextSwitchTo(old);
 }
 
+/* the same from two columns of the result's first row */
+static void
+cp_read_writers(PgsBoundary *b, int xids_col, int firsts_col, MemoryContext cxt)
+{
+	bool		isnull;
+	bool		firsts_null;
+	Datum		d = pgs_result_datum(0, xids_col, &isnull);
+
+	cp_writers_from(b, d, isnull, pgs_result_datum(0, firsts_col, &firsts_null), cxt);
+}
+
 static void
 cp_no_split(PgsBoundary *b)
 {
@@ -90,16 +189,6 @@ cp_no_split(PgsBoundary *b)
 	b->split_stop = 0;
 	b->rest_floor = b->from_block;
 	b->nwriters = 0;
-}
-
-/* column "col" of the result's first row as a split xid, or invalid */
-static FullTransactionId
-cp_split_xid(int col)
-{
-	bool		isnull;
-	Datum		d = pgs_result_datum(0, col, &isnull);
-
-	return isnull ? InvalidFullTransactionId : DatumGetFullTransactionId(d);
 }
 
 static int64
@@ -136,8 +225,21 @@ typedef enum CpOffsetsColumn
 	CPO_END_WRITER_FIRSTS
 } CpOffsetsColumn;
 
+#define CPO_NCOLUMNS CPO_END_WRITER_FIRSTS
+
 static bool cp_read(int64 query_id, int64 batch_id, PgsOffsets *o,
 					int64 *last_commit, PgsHistoryCheck *h);
+static bool cp_read_scan(int64 query_id, int64 batch_id, PgsOffsets *o,
+						 int64 *last_commit, PgsHistoryCheck *h);
+static Relation cp_open(const char *name);
+static AttrNumber cp_attnum(Relation rel, const char *name);
+static bool cp_scan_key(Relation rel, Snapshot snapshot, int64 query_id,
+						int64 batch_id, TupleTableSlot *slot);
+static bool cp_scan_from(Relation rel, Snapshot snapshot, int64 query_id,
+						 int64 from_batch, TupleTableSlot *slot);
+static bool cp_scan_index(Relation rel, Snapshot snapshot, int64 query_id,
+						  int64 batch_id, StrategyNumber strategy,
+						  TupleTableSlot *slot);
 static bool cp_judge_history(PgsHistoryCheck *h);
 
 /*
@@ -178,9 +280,58 @@ pgs_checkpoint_read_with_commit(int64 query_id, int64 batch_id, PgsOffsets *o,
 			*history_ok = cp_judge_history(h);
 		return true;
 	}
-	/* no offsets: no commit either, and no history to misread */
-	*last_commit = pgs_checkpoint_last_commit(query_id);
+	/* no offsets: no history to misread (cp_read_scan read the commit) */
+	if (!pgs_catalog_has_06())
+		*last_commit = pgs_checkpoint_last_commit(query_id);
 	return false;
+}
+
+/*
+ * The offsets row's columns (CpOffsetsColumn order, a split column's value
+ * NULL where the catalog has none) into *o, the snapshots copied into cxt.
+ */
+static void
+cp_fill_offsets(PgsOffsets *o, const Datum *vals, const bool *nulls,
+				bool splits, MemoryContext cxt)
+{
+	MemoryContext old;
+
+#define CP_INT8(col, if_null) (nulls[col] ? (if_null) : DatumGetInt64(vals[col]))
+#define CP_XID(col) (nulls[col] ? InvalidFullTransactionId : DatumGetFullTransactionId(vals[col]))
+	memset(o, 0, sizeof(PgsOffsets));
+	old = MemoryContextSwitchTo(cxt);
+	o->batch_id = DatumGetInt64(vals[CPO_BATCH_ID]);
+	o->start.is_start = nulls[CPO_START_SNAPSHOT];
+	if (!o->start.is_start)
+		o->start.snapshot = PointerGetDatum(PG_DETOAST_DATUM_COPY(vals[CPO_START_SNAPSHOT]));
+	o->end.snapshot = PointerGetDatum(PG_DETOAST_DATUM_COPY(vals[CPO_END_SNAPSHOT]));
+	MemoryContextSwitchTo(old);
+	o->scan_from = DatumGetInt64(vals[CPO_SCAN_FROM_BLOCK]);
+	o->end.from_block = DatumGetInt64(vals[CPO_END_FLOOR_BLOCK]);
+	o->end.relfilenode = DatumGetObjectId(vals[CPO_RELFILENODE]);
+	o->end.tail_block = DatumGetInt64(vals[CPO_END_TAIL_BLOCK]);
+	cp_no_split(&o->start);
+	cp_no_split(&o->end);
+	o->scan_to = PGS_NO_BLOCK;
+	if (splits)
+	{
+		o->start.split_xid = CP_XID(CPO_START_SPLIT_XID);
+		o->start.split_block = CP_INT8(CPO_START_SPLIT_BLOCK, 0);
+		o->end.split_xid = CP_XID(CPO_END_SPLIT_XID);
+		o->end.split_block = CP_INT8(CPO_END_SPLIT_BLOCK, 0);
+		o->end.split_stop = CP_INT8(CPO_END_SPLIT_STOP, 0);
+		o->end.rest_floor = CP_INT8(CPO_END_REST_FLOOR, o->end.from_block);
+		o->scan_to = CP_INT8(CPO_SCAN_TO_BLOCK, PGS_NO_BLOCK);
+		cp_writers_from(&o->end, vals[CPO_END_WRITER_XIDS], nulls[CPO_END_WRITER_XIDS],
+						vals[CPO_END_WRITER_FIRSTS], cxt);
+	}
+#undef CP_INT8
+#undef CP_XID
+	old = MemoryContextSwitchTo(cxt);
+	o->end.xmax = pgs_snapshot_xmax(o->end.snapshot);
+	if (!o->start.is_start)
+		o->start.xmax = pgs_snapshot_xmax(o->start.snapshot);
+	MemoryContextSwitchTo(old);
 }
 
 /* the functions above: with last_commit, and with h, read those too */
@@ -194,9 +345,14 @@ cp_read(int64 query_id, int64 batch_id, PgsOffsets *o, int64 *last_commit,
 	Datum		values[2] = {Int64GetDatum(query_id), Int64GetDatum(batch_id)};
 	bool		splits = pgs_catalog_splits();
 	int			next_col = (splits ? CPO_END_WRITER_FIRSTS : CPO_END_TAIL_BLOCK) + 1;
-	bool		isnull;
 	bool		found;
 	char	   *sql;
+
+	/* a catalog of 0.6 on has every column: read by its keys, in C */
+	if (pgs_catalog_has_06())
+		return cp_read_scan(query_id, batch_id, o, last_commit, h);
+	/* an older one records no history to read */
+	Assert(h == NULL);
 
 	pgs_catalog_begin(&acc);
 
@@ -208,7 +364,7 @@ cp_read(int64 query_id, int64 batch_id, PgsOffsets *o, int64 *last_commit,
 	 */
 	sql = psprintf("SELECT batch_id, start_snapshot, end_snapshot,"
 				   " scan_from_block, end_floor_block, relfilenode,"
-				   " end_tail_block%s%s%s"
+				   " end_tail_block%s%s"
 				   " FROM stream.checkpoint_offsets"
 				   " WHERE query_id = $1%s",
 				   splits ? ", start_split_xid, start_split_block,"
@@ -218,70 +374,230 @@ cp_read(int64 query_id, int64 batch_id, PgsOffsets *o, int64 *last_commit,
 				   last_commit == NULL ? "" :
 				   ", (SELECT pg_catalog.max(c.batch_id)"
 				   " FROM stream.checkpoint_commits c WHERE c.query_id = $1)",
-				   h == NULL ? "" : ", history_id, system_identifier, planned_at",
 				   batch_id == 0 ?
 				   " ORDER BY batch_id DESC LIMIT 1" :
 				   " AND batch_id = $2");
-	if (h != NULL)
-		sql = psprintf("SELECT o.*, h.history_id, h.system_identifier"
-					   " FROM (%s) o LEFT JOIN stream.local_history h ON true", sql);
 	found = pgs_catalog_exec(sql, batch_id == 0 ? 1 : 2, argtypes, values, NULL,
 							 false, 0) > 0;
 	if (found)
 	{
-		MemoryContext old;
+		Datum		vals[CPO_NCOLUMNS + 1];
+		bool		nulls[CPO_NCOLUMNS + 1];
+		int			col;
 
-		memset(o, 0, sizeof(PgsOffsets));
-		o->batch_id = DatumGetInt64(pgs_result_datum(0, CPO_BATCH_ID, &isnull));
-		o->start.snapshot = pgs_result_copy(0, CPO_START_SNAPSHOT, &isnull, cxt);
-		o->start.is_start = isnull;
-		o->end.snapshot = pgs_result_copy(0, CPO_END_SNAPSHOT, &isnull, cxt);
-		o->scan_from = DatumGetInt64(pgs_result_datum(0, CPO_SCAN_FROM_BLOCK, &isnull));
-		o->end.from_block = DatumGetInt64(pgs_result_datum(0, CPO_END_FLOOR_BLOCK, &isnull));
-		o->end.relfilenode = DatumGetObjectId(pgs_result_datum(0, CPO_RELFILENODE, &isnull));
-		o->end.tail_block = DatumGetInt64(pgs_result_datum(0, CPO_END_TAIL_BLOCK, &isnull));
-		cp_no_split(&o->start);
-		cp_no_split(&o->end);
-		o->scan_to = PGS_NO_BLOCK;
-		if (splits)
+		for (col = 1; col <= CPO_NCOLUMNS; col++)
 		{
-			o->start.split_xid = cp_split_xid(CPO_START_SPLIT_XID);
-			o->start.split_block = cp_int8(CPO_START_SPLIT_BLOCK, 0);
-			o->end.split_xid = cp_split_xid(CPO_END_SPLIT_XID);
-			o->end.split_block = cp_int8(CPO_END_SPLIT_BLOCK, 0);
-			o->end.split_stop = cp_int8(CPO_END_SPLIT_STOP, 0);
-			o->end.rest_floor = cp_int8(CPO_END_REST_FLOOR, o->end.from_block);
-			o->scan_to = cp_int8(CPO_SCAN_TO_BLOCK, PGS_NO_BLOCK);
-			cp_read_writers(&o->end, CPO_END_WRITER_XIDS, CPO_END_WRITER_FIRSTS, cxt);
+			if (col < next_col)
+				vals[col] = pgs_result_datum(0, col, &nulls[col]);
+			else
+			{
+				vals[col] = (Datum) 0;
+				nulls[col] = true;
+			}
 		}
+		cp_fill_offsets(o, vals, nulls, splits, cxt);
 		if (last_commit != NULL)
-			*last_commit = cp_int8(next_col++, 0);
-		old = MemoryContextSwitchTo(cxt);
-		o->end.xmax = pgs_snapshot_xmax(o->end.snapshot);
-		if (!o->start.is_start)
-			o->start.xmax = pgs_snapshot_xmax(o->start.snapshot);
-		MemoryContextSwitchTo(old);
+			*last_commit = cp_int8(next_col, 0);
+	}
+	pgs_catalog_end(&acc);
+	/* a catalog older than 0.6 records no history */
+	return found;
+}
+
+/*
+ * stream.<name>, opened with the lock a statement reading it would take
+ * (kept to the end of the transaction, as a statement's is)
+ */
+static Relation
+cp_open(const char *name)
+{
+	Oid			relid = get_relname_relid(name, get_namespace_oid("stream", false));
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "table stream.%s of extension \"pg_streaming\" is missing", name);
+	return table_open(relid, AccessShareLock);
+}
+
+/* the number of rel's column "name", which must exist */
+static AttrNumber
+cp_attnum(Relation rel, const char *name)
+{
+	AttrNumber	attnum = get_attnum(RelationGetRelid(rel), name);
+
+	if (attnum == InvalidAttrNumber)
+		elog(ERROR, "column \"%s\" of table stream.%s is missing", name,
+			 RelationGetRelationName(rel));
+	return attnum;
+}
+
+/*
+ * Into slot, the row of rel (stream.checkpoint_offsets, checkpoint_commits
+ * or progress_log, whose primary key is (query_id, batch_id)) for the
+ * query's batch_id, or its latest (batch_id 0: the highest, as "ORDER BY
+ * batch_id DESC LIMIT 1"), visible to snapshot.  False when there is none.
+ */
+static bool
+cp_scan_key(Relation rel, Snapshot snapshot, int64 query_id, int64 batch_id,
+			TupleTableSlot *slot)
+{
+	return cp_scan_index(rel, snapshot, query_id, batch_id,
+						 batch_id == 0 ? InvalidStrategy : BTEqualStrategyNumber, slot);
+}
+
+/*
+ * The same, the latest row whose batch_id is at least from_batch: a scan
+ * for the latest reads every entry of the query on the index's last page
+ * (the retained batches), one from a bound reads those from the bound.
+ */
+static bool
+cp_scan_from(Relation rel, Snapshot snapshot, int64 query_id, int64 from_batch,
+			 TupleTableSlot *slot)
+{
+	return cp_scan_index(rel, snapshot, query_id, from_batch,
+						 BTGreaterEqualStrategyNumber, slot);
+}
+
+/*
+ * The scan of the two functions above: query_id, and unless strategy is
+ * InvalidStrategy, batch_id compared by it (equal, or greater or equal);
+ * the highest such row.
+ */
+static bool
+cp_scan_index(Relation rel, Snapshot snapshot, int64 query_id, int64 batch_id,
+			  StrategyNumber strategy, TupleTableSlot *slot)
+{
+	Oid			indexoid = RelationGetPrimaryKeyIndex(rel);
+	Relation	index;
+	IndexScanDesc scan;
+	ScanKeyData keys[2];
+	int			nkeys = strategy == InvalidStrategy ? 1 : 2;
+	bool		found;
+
+	if (!OidIsValid(indexoid))
+		elog(ERROR, "table stream.%s has no primary key", RelationGetRelationName(rel));
+	index = index_open(indexoid, AccessShareLock);
+	if (index->rd_index->indnkeyatts != 2 ||
+		index->rd_index->indkey.values[0] != cp_attnum(rel, "query_id") ||
+		index->rd_index->indkey.values[1] != cp_attnum(rel, "batch_id"))
+		elog(ERROR, "the primary key of table stream.%s is not (query_id, batch_id)",
+			 RelationGetRelationName(rel));
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(query_id));
+	if (nkeys == 2)
+		ScanKeyInit(&keys[1], 2, strategy,
+					strategy == BTEqualStrategyNumber ? F_INT8EQ : F_INT8GE,
+					Int64GetDatum(batch_id));
+	scan = index_beginscan(rel, index, snapshot, nkeys, 0);
+	index_rescan(scan, keys, nkeys, NULL, 0);
+	found = index_getnext_slot(scan, BackwardScanDirection, slot);
+	index_endscan(scan);
+	index_close(index, AccessShareLock);
+	return found;
+}
+
+/*
+ * The query's latest committed batch visible to snapshot, or 0.  Where it
+ * is likely at or after from_batch (a batch's run: the batch itself or the
+ * one before; a plan: the latest offsets' or the one before), that part of
+ * the key is read first; the whole only when it has none.
+ */
+static int64
+cp_scan_last_commit(int64 query_id, Snapshot snapshot, int64 from_batch)
+{
+	Relation	rel = cp_open("checkpoint_commits");
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	int64		last = 0;
+	bool		isnull;
+
+	if ((from_batch > 0 && cp_scan_from(rel, snapshot, query_id, from_batch, slot)) ||
+		cp_scan_key(rel, snapshot, query_id, 0, slot))
+		last = DatumGetInt64(slot_getattr(slot, cp_attnum(rel, "batch_id"), &isnull));
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+	return last;
+}
+
+/*
+ * cp_read on a catalog of 0.6 on, without a statement: the offsets row and
+ * the latest commit by index scans on the two tables' primary keys, and
+ * the local history's one row, under the snapshot the statement would have
+ * run with (a new one in READ COMMITTED, after this transaction's last
+ * changes).  The statement cost every batch, twice, a catalog stretch (its
+ * settings and identity) and an executor's start, run and end.
+ */
+static bool
+cp_read_scan(int64 query_id, int64 batch_id, PgsOffsets *o, int64 *last_commit,
+			 PgsHistoryCheck *h)
+{
+	static const char *const names[CPO_NCOLUMNS + 1] = {NULL, "batch_id",
+		"start_snapshot", "end_snapshot", "scan_from_block", "end_floor_block",
+		"relfilenode", "end_tail_block", "start_split_xid", "start_split_block",
+		"end_split_xid", "end_split_block", "end_split_stop", "end_rest_floor",
+	"scan_to_block", "end_writer_xids", "end_writer_firsts"};
+	MemoryContext cxt = CurrentMemoryContext;
+	Snapshot	snapshot;
+	Relation	rel;
+	TupleTableSlot *slot;
+	bool		found;
+	bool		isnull;
+
+	CommandCounterIncrement();
+	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+
+	rel = cp_open("checkpoint_offsets");
+	slot = table_slot_create(rel, NULL);
+	found = cp_scan_key(rel, snapshot, query_id, batch_id, slot);
+	if (found)
+	{
+		Datum		vals[CPO_NCOLUMNS + 1];
+		bool		nulls[CPO_NCOLUMNS + 1];
+		int			col;
+
+		for (col = 1; col <= CPO_NCOLUMNS; col++)
+			vals[col] = slot_getattr(slot, cp_attnum(rel, names[col]), &nulls[col]);
+		cp_fill_offsets(o, vals, nulls, true, cxt);
 		if (h != NULL)
 		{
 			Datum		d;
 
 			h->batch_id = o->batch_id;
-			d = pgs_result_datum(0, next_col, &isnull);
+			d = slot_getattr(slot, cp_attnum(rel, "history_id"), &isnull);
 			h->recorded = !isnull;
 			h->history_id = isnull ? 0 : DatumGetInt64(d);
-			d = pgs_result_datum(0, next_col + 1, &isnull);
+			d = slot_getattr(slot, cp_attnum(rel, "system_identifier"), &isnull);
 			h->sysid_known = !isnull;
 			h->system_identifier = isnull ? 0 : DatumGetInt64(d);
-			h->planned_at = DatumGetTimestampTz(pgs_result_datum(0, next_col + 2, &isnull));
+			h->planned_at = DatumGetTimestampTz(slot_getattr(slot, cp_attnum(rel, "planned_at"),
+															 &isnull));
 			h->end_xmax = U64FromFullTransactionId(o->end.xmax);
-			d = pgs_result_datum(0, next_col + 3, &isnull);
-			h->local_known = !isnull;
-			h->local_history_id = isnull ? 0 : DatumGetInt64(d);
-			d = pgs_result_datum(0, next_col + 4, &isnull);
-			h->local_system_identifier = isnull ? 0 : DatumGetInt64(d);
 		}
 	}
-	pgs_catalog_end(&acc);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+
+	if (last_commit != NULL)
+		*last_commit = cp_scan_last_commit(query_id, snapshot,
+										   found ? o->batch_id - 1 : 0);
+
+	if (found && h != NULL)
+	{
+		TableScanDesc scan;
+
+		rel = cp_open("local_history");
+		slot = table_slot_create(rel, NULL);
+		scan = table_beginscan(rel, snapshot, 0, NULL);
+		h->local_known = table_scan_getnextslot(scan, ForwardScanDirection, slot);
+		if (h->local_known)
+		{
+			h->local_history_id = DatumGetInt64(slot_getattr(slot, cp_attnum(rel, "history_id"),
+															  &isnull));
+			h->local_system_identifier =
+				DatumGetInt64(slot_getattr(slot, cp_attnum(rel, "system_identifier"), &isnull));
+		}
+		table_endscan(scan);
+		ExecDropSingleTupleTableSlot(slot);
+		table_close(rel, NoLock);
+	}
+	UnregisterSnapshot(snapshot);
 	return found;
 }
 
@@ -503,6 +819,8 @@ cp_operator_arrays(const PgsProgress *p, Oid *argtypes, Datum *values, char *nul
 	" max_batch_ms = GREATEST(h.max_batch_ms, excluded.max_batch_ms)," \
 	" blocks_read = h.blocks_read + excluded.blocks_read"
 
+static const char *cp_commit_tail(bool forget);
+
 /*
  * A batch's record in a 0.8 catalog, in one statement: its commit row; its
  * progress row (the 16 values of 0.7's row, then where the run's time
@@ -510,7 +828,8 @@ cp_operator_arrays(const PgsProgress *p, Oid *argtypes, Datum *values, char *nul
  * times in milliseconds to the microsecond); its minute's figures, with
  * the minutes older than pg_streaming.progress_history_minutes removed;
  * its stateful operators' rows; and the offsets of batches up to "forget"
- * (none when it is negative), whose rows of every other table go with them.  One statement rather than
+ * (none when it is negative), whose rows of every other table go with them
+ * (cp_commit_tail).  One statement rather than
  * four: each costs a batch as much as the rows it writes.  The statement's
  * plan is kept (generic): the offsets to forget are written as a range
  * (batch ids start at 0), which a generic plan reads through the key where
@@ -565,21 +884,40 @@ cp_commit_0_8(const Oid *types17, const Datum *values17, const char *nulls17,
 							  "   pg_catalog.unnest($27), pg_catalog.unnest($28),"
 							  "   pg_catalog.unnest($29), pg_catalog.unnest($30)) WITH ORDINALITY"
 							  "   AS u(operator, side, state_rows, updated, removed, late, ordinal))" : "",
-							  pgs_progress_history_minutes > 0 ?
-							  ", f AS (DELETE FROM stream.checkpoint_offsets"
-							  "  WHERE query_id = $1 AND batch_id >= 0 AND batch_id <= $24),"
-							  " " CP_BY_MINUTE :
-							  " DELETE FROM stream.checkpoint_offsets"
-							  " WHERE query_id = $1 AND batch_id >= 0 AND batch_id <= $24"),
+							  cp_commit_tail(forget >= 0)),
 					 p->noperators > 0 ? 30 : 24, argtypes, values, nulls, false, 0);
 }
 
 /*
+ * The end of the statement above, after its commit, progress and operator
+ * rows: the minute's figures, and with forget the removal of the offsets
+ * up to $24 (with their rows of the other tables, which a 0.11 catalog
+ * does not cascade).  A batch that forgets nothing runs a statement
+ * without the removal, whose part of the plan cost every batch its start
+ * and end where three batches in four (or fifteen in sixteen) remove
+ * nothing.
+ */
+static const char *
+cp_commit_tail(bool forget)
+{
+	const char *cond = "query_id = $1 AND batch_id >= 0 AND batch_id <= $24";
+
+	if (!forget)
+		return pgs_progress_history_minutes > 0 ? ", " CP_BY_MINUTE : " SELECT";
+	return psprintf("%s%s", cp_dependents_ctes("f", cond),
+					pgs_progress_history_minutes > 0 ?
+					psprintf(", f AS (DELETE FROM stream.checkpoint_offsets WHERE %s), "
+							 CP_BY_MINUTE, cond) :
+					psprintf(" DELETE FROM stream.checkpoint_offsets WHERE %s", cond));
+}
+
+/*
  * The latest batch whose offsets a committing batch removes, or -1 for
- * none.  Removing a batch's offsets cascades into six tables, which cost a
- * one-row batch a tenth of its time when every batch did it; so a batch
- * removes them only when its id is a multiple of a step, and then every
- * batch older than the retained ones at once.  The step is a quarter of
+ * none.  Removing a batch's offsets removes its rows of six tables (by
+ * their foreign keys' cascade up to catalog 0.10, by the statement itself
+ * from 0.11), which cost a one-row batch a tenth of its time when every
+ * batch did it; so a batch removes them only when its id is a multiple of
+ * a step, and then every batch older than the retained ones at once.  The step is a quarter of
  * pg_streaming.retained_batches, at most 16: at least the latest
  * retained_batches are kept, and fewer than retained_batches + 16 (a
  * setting below 8 keeps exactly that many).  The range is from the oldest,
@@ -695,8 +1033,7 @@ pgs_checkpoint_commit(int64 query_id, int64 batch_id, const PgsProgress *p)
 	if (pgs_catalog_version() < PGS_CATALOG_0_8 && cp_forget_through(batch_id) >= 0)
 	{
 		values[1] = Int64GetDatum(cp_forget_through(batch_id));
-		pgs_catalog_exec("DELETE FROM stream.checkpoint_offsets"
-						 " WHERE query_id = $1 AND batch_id <= $2",
+		pgs_catalog_exec(cp_delete_offsets_sql("query_id = $1 AND batch_id <= $2"),
 						 2, argtypes, values, NULL, false, 0);
 	}
 	pgs_catalog_end(&acc);
@@ -800,6 +1137,30 @@ pgs_checkpoint_state_rows(int64 query_id)
 {
 	if (!pgs_catalog_has_state())
 		return 0;
+	/* by the table's primary key, as cp_read_scan reads the offsets */
+	if (pgs_catalog_has_06())
+	{
+		Snapshot	snapshot;
+		Relation	rel;
+		TupleTableSlot *slot;
+		int64		rows = 0;
+		bool		isnull;
+		Datum		d;
+
+		CommandCounterIncrement();
+		snapshot = RegisterSnapshot(GetTransactionSnapshot());
+		rel = cp_open("progress_log");
+		slot = table_slot_create(rel, NULL);
+		if (cp_scan_key(rel, snapshot, query_id, 0, slot))
+		{
+			d = slot_getattr(slot, cp_attnum(rel, "state_rows"), &isnull);
+			rows = isnull ? 0 : DatumGetInt64(d);
+		}
+		ExecDropSingleTupleTableSlot(slot);
+		table_close(rel, NoLock);
+		UnregisterSnapshot(snapshot);
+		return rows;
+	}
 	return pgs_catalog_int8("SELECT coalesce((SELECT state_rows FROM stream.progress_log"
 							" WHERE query_id = $1 ORDER BY batch_id DESC LIMIT 1), 0)",
 							INT8OID, Int64GetDatum(query_id));
@@ -961,7 +1322,7 @@ pgs_checkpoint_restart(int64 query_id, Datum end_snapshot, Oid relfilenode)
 	last = pgs_result_datum(0, 1, &isnull);
 	if (isnull)
 	{
-		pgs_catalog_exec("DELETE FROM stream.checkpoint_offsets WHERE query_id = $1",
+		pgs_catalog_exec(cp_delete_offsets_sql("query_id = $1"),
 						 1, argtypes, values, NULL, false, 0);
 		pgs_catalog_exec("INSERT INTO stream.checkpoint_offsets (query_id, batch_id,"
 						 " end_snapshot, end_tail_block, scan_from_block, end_floor_block,"
@@ -975,9 +1336,8 @@ pgs_checkpoint_restart(int64 query_id, Datum end_snapshot, Oid relfilenode)
 	}
 	else
 	{
-		pgs_catalog_exec(psprintf("DELETE FROM stream.checkpoint_offsets"
-								  " WHERE query_id = $1 AND batch_id > " INT64_FORMAT,
-								  DatumGetInt64(last)),
+		pgs_catalog_exec(cp_delete_offsets_sql(psprintf("query_id = $1 AND batch_id > " INT64_FORMAT,
+														DatumGetInt64(last))),
 						 1, argtypes, values, NULL, false, 0);
 		pgs_catalog_exec(psprintf("UPDATE stream.checkpoint_offsets o SET"
 								  " end_snapshot = $2, end_tail_block = 0, end_floor_block = 0,"

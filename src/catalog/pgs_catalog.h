@@ -99,6 +99,7 @@ extern List *pgs_catalog_busy_tables(MemoryContext cxt);
 #define PGS_CATALOG_0_8		PGS_CATALOG_VERSION(0, 8)	/* a join detached per stream */
 #define PGS_CATALOG_0_9		PGS_CATALOG_VERSION(0, 9)	/* distributed queries */
 #define PGS_CATALOG_0_10	PGS_CATALOG_VERSION(0, 10)	/* a packed batch predicate */
+#define PGS_CATALOG_0_11	PGS_CATALOG_VERSION(0, 11)	/* no keys to the offsets */
 
 extern int	pgs_catalog_version(void);
 extern void pgs_catalog_require(int version, const char *what);
@@ -134,6 +135,16 @@ static inline bool
 pgs_catalog_packs_boundaries(void)
 {
 	return pgs_catalog_version() >= PGS_CATALOG_0_10;
+}
+
+/*
+ * the rows belonging to a batch's offsets have no foreign key to them: what
+ * removes offsets removes those rows itself
+ */
+static inline bool
+pgs_catalog_offsets_unkeyed(void)
+{
+	return pgs_catalog_version() >= PGS_CATALOG_0_11;
 }
 
 #endif							/* PGS_CATALOG_H */

@@ -148,6 +148,7 @@ extern int	pgs_checkpoint_foreign_readers(Oid stream_relid,
 extern void pgs_checkpoint_restart_side(int64 query_id, Oid relfilenode);
 extern void pgs_checkpoint_forget_watermarks(int64 query_id);
 extern int64 pgs_checkpoint_last_commit(int64 query_id);
+extern char *pgs_checkpoint_delete_queries_sql(const char *sql, const char *returning);
 extern bool pgs_checkpoint_read(int64 query_id, int64 batch_id,
 								PgsOffsets *o);
 extern bool pgs_checkpoint_read_with_commit(int64 query_id, int64 batch_id,

@@ -32,6 +32,7 @@
 #include "utils/syscache.h"
 
 #include "catalog/pgs_catalog.h"
+#include "catalog/pgs_checkpoint.h"
 #include "catalog/pgs_query.h"
 #include "catalog/pgs_query_tables.h"
 #include "common/pgs_errors.h"
@@ -1312,7 +1313,8 @@ qc_delete(const char *sql, Oid argtype, Datum value, bool cascade)
 	MemoryContext cxt = CurrentMemoryContext;
 
 	if (has_state)
-		sql = psprintf("%s RETURNING state_relid::oid, %s", sql, QC_BATCH_TABLE);
+		sql = pgs_checkpoint_delete_queries_sql(sql, psprintf("state_relid::oid, %s",
+															  QC_BATCH_TABLE));
 	pgs_catalog_begin(&acc);
 	n = pgs_catalog_exec(sql, 1, argtypes, values, NULL, false, 0);
 	if (has_state)
@@ -1512,12 +1514,13 @@ pgs_query_delete_using(Oid relid)
 
 	pgs_catalog_begin(&acc);
 	n = pgs_catalog_exec(pgs_catalog_has_state() ?
-						 psprintf("DELETE FROM stream.query_defs"
-								  " WHERE stream_relid::oid = $1 OR target_relid::oid = $1"
-								  " OR state_relid::oid = $1%s%s"
-								  " RETURNING name, state_relid::oid, %s",
-								  pgs_catalog_has_keys() ? " OR definition_view::oid = $1" : "",
-								  QC_READS_AS_SIDE, QC_BATCH_TABLE) :
+						 pgs_checkpoint_delete_queries_sql(psprintf("DELETE FROM stream.query_defs"
+																	" WHERE stream_relid::oid = $1 OR target_relid::oid = $1"
+																	" OR state_relid::oid = $1%s%s",
+																	pgs_catalog_has_keys() ? " OR definition_view::oid = $1" : "",
+																	QC_READS_AS_SIDE),
+														   psprintf("name, state_relid::oid, %s",
+																	QC_BATCH_TABLE)) :
 						 "DELETE FROM stream.query_defs"
 						 " WHERE stream_relid::oid = $1 OR target_relid::oid = $1"
 						 " RETURNING name, NULL::oid, NULL::oid, NULL::oid",
