@@ -1,8 +1,7 @@
--- The access method, not only the column's NOT NULL constraint, keeps a
--- row from being stored without its stamp: a catalog whose _stream_xid
--- column has no NOT NULL constraint (here: the constraint cleared in
--- pg_attribute, so that the executor checks nothing) still stores every
--- row with its writer's top-level transaction id, and a writer that keeps
+-- The access method, not a NOT NULL constraint, keeps a row from being
+-- stored without its stamp: a stream made on a 0.11 catalog has no NOT NULL
+-- constraint on _stream_xid (the executor checks nothing) and still stores
+-- every row with its writer's top-level transaction id, and a writer that keeps
 -- the stamps it supplies (session_replication_role "replica", a stream
 -- created in the same transaction) cannot keep a null.  Also every shape
 -- a row reaches the access method in, stamped in place: values (COPY), a
@@ -14,14 +13,14 @@ SET client_min_messages = warning;
 
 CREATE TABLE snn_with (id int, note text, v float8);
 SELECT stream.create_stream('snn_with');
+-- as a stream made on an older catalog has it
+ALTER TABLE snn_with ALTER COLUMN _stream_xid SET NOT NULL;
 CREATE TABLE snn_without (id int, note text, v float8);
 SELECT stream.create_stream('snn_without');
-UPDATE pg_attribute SET attnotnull = false
+SELECT attrelid::regclass AS stream, attnotnull FROM pg_attribute
  WHERE attrelid = 'snn_without'::regclass AND attname = '_stream_xid';
 CREATE TABLE snn_fixed (id int, v float8);
 SELECT stream.create_stream('snn_fixed');
-UPDATE pg_attribute SET attnotnull = false
- WHERE attrelid = 'snn_fixed'::regclass AND attname = '_stream_xid';
 
 -- what each row's writer was, kept by an AFTER ROW trigger
 CREATE TABLE snn_seen (tab text, id int, stamp xid8);
@@ -100,15 +99,11 @@ SELECT id, _stream_xid::text AS kept FROM snn_fixed WHERE id = 2;
 BEGIN;
 CREATE TABLE snn_new (id int, v float8);
 SELECT stream.create_stream('snn_new');
-UPDATE pg_attribute SET attnotnull = false
- WHERE attrelid = 'snn_new'::regclass AND attname = '_stream_xid';
 INSERT INTO snn_new (id, v, _stream_xid) VALUES (1, 1, NULL);
 ROLLBACK;
 BEGIN;
 CREATE TABLE snn_new (id int, v float8);
 SELECT stream.create_stream('snn_new');
-UPDATE pg_attribute SET attnotnull = false
- WHERE attrelid = 'snn_new'::regclass AND attname = '_stream_xid';
 COPY snn_new (id, v, _stream_xid) FROM STDIN WITH (FREEZE);
 1	1	\N
 \.

@@ -167,7 +167,7 @@ BEGIN
     FOR s IN
         SELECT c.oid, c.relname, n.nspname, c.relkind, c.reloftype, c.relpersistence,
                c.relispartition, am.amname,
-               a.atttypid, a.attnotnull,
+               a.atttypid,
                pg_get_expr(d.adbin, d.adrelid) AS xid_default,
                EXISTS (SELECT 1 FROM pg_inherits i
                         WHERE i.inhrelid = c.oid OR i.inhparent = c.oid) AS inherits
@@ -197,10 +197,10 @@ BEGIN
                 THEN 'it would take part in inheritance or partitioning'
             WHEN s.atttypid IS NULL
                 THEN 'it would lose its column _stream_xid'
+            -- NOT NULL or not: the access method refuses a null stamp itself
             WHEN s.atttypid <> 'pg_catalog.xid8'::pg_catalog.regtype
-                 OR NOT s.attnotnull
                  OR s.xid_default IS DISTINCT FROM 'pg_current_xact_id()'
-                THEN 'its column _stream_xid would no longer be a NOT NULL xid8 filled by pg_current_xact_id()'
+                THEN 'its column _stream_xid would no longer be an xid8 filled by pg_current_xact_id()'
             END;
         -- a shard of a distributed stream follows the coordinator's table
         -- (stream.drop_stream there): it stops being a stream of this node,

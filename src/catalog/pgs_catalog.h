@@ -147,4 +147,16 @@ pgs_catalog_offsets_unkeyed(void)
 	return pgs_catalog_version() >= PGS_CATALOG_0_11;
 }
 
+/*
+ * Whether the DDL guard lets a stream's _stream_xid go without NOT NULL
+ * (0.11 on): new streams are made without the constraint, whose check
+ * costs every row written, since the access method refuses a null stamp
+ * itself.
+ */
+static inline bool
+pgs_catalog_stamps_unconstrained(void)
+{
+	return pgs_catalog_version() >= PGS_CATALOG_0_11;
+}
+
 #endif							/* PGS_CATALOG_H */

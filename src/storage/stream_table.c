@@ -145,12 +145,18 @@ pgs_create_stream(Oid relid)
 				 errhint("Rename the column first.")));
 	relation_close(rel, NoLock);
 
+	/*
+	 * The stamp is never null: the access method refuses a null one (see
+	 * stream_am.c), so a catalog whose guard allows it leaves out the NOT
+	 * NULL constraint, which the executor would check on every row.
+	 */
 	st_exec_as_caller(psprintf("ALTER TABLE %s"
-							   " ADD COLUMN " PGS_XID_COLUMN " pg_catalog.xid8 NOT NULL"
+							   " ADD COLUMN " PGS_XID_COLUMN " pg_catalog.xid8%s"
 							   " DEFAULT pg_catalog.pg_current_xact_id(),"
 							   " SET ACCESS METHOD stream_heap,"
 							   " SET (vacuum_truncate = false)",
-							   relname));
+							   relname,
+							   pgs_catalog_stamps_unconstrained() ? "" : " NOT NULL"));
 	st_exec_as_caller(psprintf("COMMENT ON COLUMN %s." PGS_XID_COLUMN " IS"
 							   " 'id of the top-level transaction that inserted the row (pg_streaming)'",
 							   relname));

@@ -97,7 +97,7 @@ my $shape_sql = q{
 for my $s (@ev, @ev2)
 {
 	is($s->[2]->safe_psql('postgres', sprintf($shape_sql, $s->[1])),
-		'stream_heap xid8 true pg_current_xact_id() vacuum_truncate=false',
+		'stream_heap xid8 false pg_current_xact_id() vacuum_truncate=false',
 		"shard $s->[1] is a stream as create_stream makes one");
 }
 is($c->safe_psql('postgres',
