@@ -16,7 +16,13 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/sysattr.h"
 #include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/pg_am_d.h"
+#include "executor/tuptable.h"
+#include "utils/snapmgr.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type_d.h"
@@ -329,6 +335,25 @@ static bool qc_cache_callbacks = false;
 static Oid	qc_cache_defs_relid = InvalidOid;	/* stream.query_defs */
 
 /*
+ * stream.query_defs' unique indexes on query_id and on name, which the
+ * version check of a kept definition scans in C (qc_version_scan): found
+ * from the table's index list, forgotten at the table's relcache
+ * invalidation (an index made or dropped sends one).  relid is InvalidOid
+ * until they are looked up; an index not found leaves its OID invalid,
+ * and the check then runs in SQL.
+ */
+typedef struct QcDefsIndexes
+{
+	Oid			relid;
+	AttrNumber	id_attnum;
+	AttrNumber	name_attnum;
+	Oid			id_index;
+	Oid			name_index;
+} QcDefsIndexes;
+
+static QcDefsIndexes qc_defs = {InvalidOid};
+
+/*
  * A relcache invalidation: of stream.query_defs, or of every relation.  It
  * may come where the catalog cannot be read (an abort, a lock taken): the
  * table's OID is looked up when a definition is kept, not here.
@@ -336,6 +361,8 @@ static Oid	qc_cache_defs_relid = InvalidOid;	/* stream.query_defs */
 static void
 qc_cache_relcache_callback(Datum arg, Oid relid)
 {
+	if (!OidIsValid(relid) || relid == qc_defs.relid)
+		qc_defs.relid = InvalidOid;
 	if (!OidIsValid(relid) || relid == qc_cache_defs_relid)
 	{
 		qc_cache_stale = true;
@@ -447,6 +474,17 @@ qc_cache_lookup(int64 query_id, TransactionId xmin, const ItemPointerData *ctid)
 	return entry;
 }
 
+/* once per backend: the invalidations that empty the kept definitions */
+static void
+qc_cache_register_callbacks(void)
+{
+	if (qc_cache_callbacks)
+		return;
+	CacheRegisterRelcacheCallback(qc_cache_relcache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(PROCOID, qc_cache_syscache_callback, (Datum) 0);
+	qc_cache_callbacks = true;
+}
+
 /* keep the definition just read, of row version (xmin, ctid) */
 static void
 qc_cache_store(const PgsQuery *q, TransactionId xmin, const ItemPointerData *ctid)
@@ -456,12 +494,7 @@ qc_cache_store(const PgsQuery *q, TransactionId xmin, const ItemPointerData *cti
 
 	if (TransactionIdIsCurrentTransactionId(xmin))
 		return;
-	if (!qc_cache_callbacks)
-	{
-		CacheRegisterRelcacheCallback(qc_cache_relcache_callback, (Datum) 0);
-		CacheRegisterSyscacheCallback(PROCOID, qc_cache_syscache_callback, (Datum) 0);
-		qc_cache_callbacks = true;
-	}
+	qc_cache_register_callbacks();
 	if (qc_cache_stale)
 		qc_cache_flush();
 	if (!OidIsValid(qc_cache_defs_relid))
@@ -486,6 +519,205 @@ qc_cache_store(const PgsQuery *q, TransactionId xmin, const ItemPointerData *cti
 	entry->ctid = *ctid;
 	entry->catalog_version = pgs_catalog_version();
 	qc_copy(&entry->query, q, entry->cxt);
+}
+
+/*
+ * The unique btree index of stream.query_defs whose one key is column
+ * attnum of type typid, without predicate or expression; InvalidOid when
+ * there is none.
+ */
+static Oid
+qc_defs_find_index(Relation rel, List *indexes, AttrNumber attnum, Oid typid)
+{
+	ListCell   *lc;
+
+	if (attnum == InvalidAttrNumber ||
+		TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypid != typid)
+		return InvalidOid;
+	foreach(lc, indexes)
+	{
+		Relation	irel = index_open(lfirst_oid(lc), AccessShareLock);
+		Form_pg_index ix = irel->rd_index;
+		bool		fits;
+
+		fits = ix->indisunique && ix->indisvalid && ix->indisready &&
+			ix->indnkeyatts == 1 && ix->indkey.values[0] == attnum &&
+			irel->rd_rel->relam == BTREE_AM_OID &&
+			RelationGetIndexPredicate(irel) == NIL &&
+			RelationGetIndexExpressions(irel) == NIL;
+		index_close(irel, NoLock);
+		if (fits)
+			return lfirst_oid(lc);
+	}
+	return InvalidOid;
+}
+
+/* look up qc_defs for stream.query_defs, open as rel */
+static void
+qc_defs_find(Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	List	   *indexes = RelationGetIndexList(rel);
+	int			i;
+
+	qc_cache_register_callbacks();
+	memset(&qc_defs, 0, sizeof(qc_defs));
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped)
+			continue;
+		if (strcmp(NameStr(att->attname), "query_id") == 0)
+			qc_defs.id_attnum = att->attnum;
+		else if (strcmp(NameStr(att->attname), "name") == 0)
+			qc_defs.name_attnum = att->attnum;
+	}
+	qc_defs.id_index = qc_defs_find_index(rel, indexes, qc_defs.id_attnum, INT8OID);
+	qc_defs.name_index = qc_defs_find_index(rel, indexes, qc_defs.name_attnum, TEXTOID);
+	list_free(indexes);
+	qc_defs.relid = RelationGetRelid(rel);
+}
+
+/* what qc_version_scan found */
+typedef enum QcScanResult
+{
+	QC_SCAN_UNAVAILABLE,		/* no index to scan: ask SQL */
+	QC_SCAN_NOT_FOUND,
+	QC_SCAN_FOUND
+} QcScanResult;
+
+/*
+ * Does the row version in slot still have the key it was found by?  A
+ * version reached by following the update chain may have been renamed.
+ */
+static bool
+qc_version_has_key(TupleTableSlot *slot, const char *name, int64 query_id)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (name != NULL)
+	{
+		d = slot_getattr(slot, qc_defs.name_attnum, &isnull);
+		return !isnull && strcmp(TextDatumGetCString(d), name) == 0;
+	}
+	d = slot_getattr(slot, qc_defs.id_attnum, &isnull);
+	return !isnull && DatumGetInt64(d) == query_id;
+}
+
+/*
+ * The version (xmin, ctid) and id of a query's row in stream.query_defs,
+ * found by name or id with an index scan under a new snapshot, as the
+ * statement "SELECT query_id, xmin, ctid FROM stream.query_defs WHERE key =
+ * $1 [FOR UPDATE]" finds it, without parsing, planning or starting an
+ * executor.  With PGS_QUERY_LOCK the row is locked as FOR UPDATE locks it
+ * (nodeLockRows.c): in READ COMMITTED the lock waits for a transaction that
+ * holds or changes the row, then takes the row's latest version, which is
+ * found only if it still has the key; in REPEATABLE READ and SERIALIZABLE a
+ * row changed since the snapshot is a serialization failure.  A deadlock
+ * or a lock timeout while waiting fails as the statement would.
+ */
+static QcScanResult
+qc_version_scan(const char *name, int64 query_id, PgsQueryLock lock,
+				int64 *found_id, TransactionId *xmin, ItemPointerData *ctid)
+{
+	Oid			relid = pgs_query_defs_relid();
+	Relation	rel;
+	Relation	irel;
+	Oid			indexoid;
+	Snapshot	snapshot;
+	ScanKeyData key;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	QcScanResult result;
+	bool		isnull;
+
+	if (!OidIsValid(relid))
+		return QC_SCAN_UNAVAILABLE;
+	/* the table lock FOR UPDATE takes, or a plain read's */
+	rel = table_open(relid, lock == PGS_QUERY_LOCK ? RowShareLock : AccessShareLock);
+	if (qc_defs.relid != relid)
+		qc_defs_find(rel);
+	indexoid = name != NULL ? qc_defs.name_index : qc_defs.id_index;
+	if (!OidIsValid(indexoid) || !OidIsValid(qc_defs.id_attnum))
+	{
+		table_close(rel, NoLock);
+		return QC_SCAN_UNAVAILABLE;
+	}
+	irel = index_open(indexoid, AccessShareLock);
+
+	/* as SPI runs a statement: after this transaction's earlier commands */
+	CommandCounterIncrement();
+	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	if (name != NULL)
+		ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
+							   irel->rd_indcollation[0], F_TEXTEQ,
+							   CStringGetTextDatum(name));
+	else
+		ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
+							   irel->rd_indcollation[0], F_INT8EQ,
+							   Int64GetDatum(query_id));
+	slot = table_slot_create(rel, NULL);
+	scan = index_beginscan(rel, irel, snapshot, 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	result = index_getnext_slot(scan, ForwardScanDirection, slot) ?
+		QC_SCAN_FOUND : QC_SCAN_NOT_FOUND;
+	index_endscan(scan);
+
+	if (result == QC_SCAN_FOUND && lock == PGS_QUERY_LOCK)
+	{
+		ItemPointerData tid = slot->tts_tid;
+		TM_FailureData tmfd;
+		TM_Result	tm;
+		int			flags = TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS;
+
+		if (!IsolationUsesXactSnapshot())
+			flags |= TUPLE_LOCK_FLAG_FIND_LAST_VERSION;
+		tm = table_tuple_lock(rel, &tid, snapshot, slot,
+							  GetCurrentCommandId(true), LockTupleExclusive,
+							  LockWaitBlock, flags, &tmfd);
+		switch (tm)
+		{
+			case TM_Ok:
+				if (tmfd.traversed && !qc_version_has_key(slot, name, query_id))
+					result = QC_SCAN_NOT_FOUND;
+				break;
+			case TM_Updated:
+			case TM_Deleted:
+				if (IsolationUsesXactSnapshot())
+					ereport(ERROR,
+							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+							 errmsg("could not serialize access due to concurrent update")));
+				if (tm == TM_Updated)
+					elog(ERROR, "unexpected table_tuple_lock status: %u", tm);
+				result = QC_SCAN_NOT_FOUND;
+				break;
+			case TM_SelfModified:
+				/* changed by this very command: FOR UPDATE skips it too */
+				result = QC_SCAN_NOT_FOUND;
+				break;
+			case TM_Invisible:
+				elog(ERROR, "attempted to lock invisible tuple");
+				break;
+			default:
+				elog(ERROR, "unexpected table_tuple_lock status: %u", tm);
+				break;
+		}
+	}
+	if (result == QC_SCAN_FOUND)
+	{
+		*found_id = DatumGetInt64(slot_getattr(slot, qc_defs.id_attnum, &isnull));
+		*xmin = DatumGetTransactionId(slot_getsysattr(slot,
+													  MinTransactionIdAttributeNumber,
+													  &isnull));
+		*ctid = slot->tts_tid;
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snapshot);
+	index_close(irel, NoLock);
+	table_close(rel, NoLock);
+	return result;
 }
 
 /*
@@ -518,35 +750,53 @@ pgs_query_read(const char *name, int64 query_id, PgsQueryLock lock, PgsQuery *q)
 		argtypes[0] = INT8OID;
 		values[0] = Int64GetDatum(query_id);
 	}
-	pgs_catalog_begin(&acc);
 
 	/*
 	 * The row's version first, when a definition may be kept for it (by
-	 * name, while any is kept: a new session reads the whole row at once).
+	 * name, while any is kept: a new session reads the whole row at once),
+	 * found and locked in C (qc_version_scan), in SQL where the table's
+	 * indexes are not those it scans.  The lock taken here stays when the
+	 * whole row is read below.
 	 */
 	if (qc_cache != NULL && !qc_cache_stale &&
 		(name != NULL ? hash_get_num_entries(qc_cache) > 0 :
 		 hash_search(qc_cache, &query_id, HASH_FIND, NULL) != NULL))
 	{
-		if (pgs_catalog_exec(psprintf("SELECT query_id, xmin, ctid FROM stream.query_defs"
-									  " WHERE %s = $1%s", key, lock_clause),
-							 1, argtypes, values, NULL, false, 0) == 0)
+		int64		found_id = 0;
+		QcScanResult scanned;
+
+		scanned = qc_version_scan(name, query_id, lock, &found_id, &xmin, &ctid);
+		if (scanned == QC_SCAN_UNAVAILABLE)
 		{
+			pgs_catalog_begin(&acc);
+			if (pgs_catalog_exec(psprintf("SELECT query_id, xmin, ctid FROM stream.query_defs"
+										  " WHERE %s = $1%s", key, lock_clause),
+								 1, argtypes, values, NULL, false, 0) == 0)
+				scanned = QC_SCAN_NOT_FOUND;
+			else
+			{
+				scanned = QC_SCAN_FOUND;
+				qc_row_version(2, &xmin, &ctid);
+				found_id = DatumGetInt64(pgs_result_datum(0, 1, &found));
+			}
 			pgs_catalog_end(&acc);
-			return false;
 		}
-		qc_row_version(2, &xmin, &ctid);
-		entry = qc_cache_lookup(DatumGetInt64(pgs_result_datum(0, 1, &found)),
-								xmin, &ctid);
+		if (scanned == QC_SCAN_NOT_FOUND)
+			return false;
+		entry = qc_cache_lookup(found_id, xmin, &ctid);
 		if (entry != NULL)
 		{
 			qc_copy(q, &entry->query, cxt);
 			if (q->nsides > 0)
+			{
+				pgs_catalog_begin(&acc);
 				qc_fill_sides(q, cxt);
-			pgs_catalog_end(&acc);
+				pgs_catalog_end(&acc);
+			}
 			return true;
 		}
 	}
+	pgs_catalog_begin(&acc);
 	found = pgs_catalog_exec(psprintf("SELECT %s, xmin, ctid FROM stream.query_defs"
 									  " WHERE %s = $1%s",
 									  qc_select_list(), key, lock_clause),
