@@ -22,6 +22,7 @@
 #include "access/tableam.h"
 #include "catalog/pg_am_d.h"
 #include "executor/tuptable.h"
+#include "tcop/utility.h"
 #include "utils/snapmgr.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_extension.h"
@@ -635,6 +636,12 @@ qc_version_scan(const char *name, int64 query_id, PgsQueryLock lock,
 
 	if (!OidIsValid(relid))
 		return QC_SCAN_UNAVAILABLE;
+	if (lock == PGS_QUERY_LOCK)
+	{
+		/* refused where the statement would be */
+		PreventCommandIfReadOnly("SELECT FOR UPDATE");
+		PreventCommandIfParallelMode("SELECT FOR UPDATE");
+	}
 	/* the table lock FOR UPDATE takes, or a plain read's */
 	rel = table_open(relid, lock == PGS_QUERY_LOCK ? RowShareLock : AccessShareLock);
 	if (qc_defs.relid != relid)
