@@ -722,8 +722,8 @@ qc_scan_begin(const char *name, int64 query_id, PgsQueryLock lock, QcScan *scan)
 		return QC_SCAN_UNAVAILABLE;
 	if (lock == PGS_QUERY_LOCK)
 	{
-		/* refused where the statement would be */
-		PreventCommandIfReadOnly("SELECT FOR UPDATE");
+		/* refused where the statement would be, in the catalog's words */
+		pgs_require_writable();
 		PreventCommandIfParallelMode("SELECT FOR UPDATE");
 	}
 	/* the table lock FOR UPDATE takes, or a plain read's */
