@@ -91,7 +91,7 @@ PG_CPPFLAGS = -I$(srcdir)/src -Werror=implicit-function-declaration -Wall -Wextr
 REGRESS = stream_tables queries refusals joins_refusals identifiers security ddl_guards rewrite_replay indexes stamps stamps_placeholder stamps_not_null backfill retention retention_hold aggregation agg_differential agg_unchanged agg_target_write windows event_time event_time_stats batch_member watermarks_arg progress_operators memory living_queries window_forms strangers joins joins_differential joins_more joins_chain joins_chain_counts joins_security joins_memory joins_owner joins_progress chains agg_over_agg files_source layers_pipeline alter_watermark events dead_letters checkpoint_orphans upgrade catalog_version shard_queries batch_plans first_batch agg_batch_rows
 REGRESS_OPTS = --load-extension=pg_streaming
 
-ISOLATION = late_commit concurrent_writers concurrent_processing ownership_locks starting_latest index_build_inval \
+ISOLATION = late_commit concurrent_writers concurrent_processing ownership_locks query_row_lock starting_latest index_build_inval \
 	retention_plan_run retention_open_writer retention_stopped_query retention_row_lock complete_readers upsert_target rename_batch \
 	rename_cancel joins_one_event joins_out_of_order joins_concurrent_batches joins_long_writer events_notify agg_one_range
 ISOLATION_OPTS = --inputdir=$(srcdir)/test --load-extension=pg_streaming

@@ -16,7 +16,14 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/sysattr.h"
 #include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/pg_am_d.h"
+#include "executor/tuptable.h"
+#include "tcop/utility.h"
+#include "utils/snapmgr.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_type_d.h"
@@ -26,6 +33,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/inval.h"
 #include "lib/stringinfo.h"
 #include "utils/lsyscache.h"
@@ -330,6 +338,66 @@ static bool qc_cache_callbacks = false;
 static Oid	qc_cache_defs_relid = InvalidOid;	/* stream.query_defs */
 
 /*
+ * stream.query_defs' unique indexes on query_id and on name, which
+ * pgs_query_read scans in C (qc_scan_begin), the positions of the columns
+ * it decodes, and stream.query_side_defs' index on query_id: found from
+ * the tables' index lists and attributes, forgotten at either table's
+ * relcache invalidation (an index made or dropped, a column added, sends
+ * one).  relid is InvalidOid until they are looked up; an index or column
+ * not found leaves its OID or position invalid, and the read then runs in
+ * SQL.
+ */
+typedef struct QcDefsIndexes
+{
+	Oid			relid;
+	AttrNumber	id_attnum;
+	AttrNumber	name_attnum;
+	Oid			id_index;
+	Oid			name_index;
+	AttrNumber	attnums[QC_NCOLUMNS];	/* each QcColumn's column */
+	AttrNumber	run_text_attnum;
+	bool		decodable;		/* every column above found */
+	Oid			sides_relid;
+	Oid			sides_index;	/* its first key query_id */
+} QcDefsIndexes;
+
+/*
+ * The column of stream.query_defs each QcColumn decodes in C, as the newest
+ * form of qc_columns reads it (query text: run_text first).
+ */
+static const char *const qc_column_names[QC_NCOLUMNS] = {
+	[QC_QUERY_ID] = "query_id",
+	[QC_NAME] = "name",
+	[QC_OWNER] = "owner",
+	[QC_STREAM_RELID] = "stream_relid",
+	[QC_TARGET_RELID] = "target_relid",
+	[QC_QUERY_TEXT] = "query_text",
+	[QC_SEARCH_PATH] = "search_path",
+	[QC_TARGET_COLUMNS] = "target_columns",
+	[QC_OUTPUT_MODE] = "output_mode",
+	[QC_TRIGGER] = "trigger",
+	[QC_MAX_ROWS] = "max_rows_per_batch",
+	[QC_STATUS] = "status",
+	[QC_LAST_ERROR] = "last_error",
+	[QC_LAST_ERROR_SQLSTATE] = "last_error_sqlstate",
+	[QC_LAST_ERROR_DETAIL] = "last_error_detail",
+	[QC_LAST_ERROR_HINT] = "last_error_hint",
+	[QC_STATE_RELID] = "state_relid",
+	[QC_EVENT_TIME] = "event_time",
+	[QC_WATERMARK_USECS] = "watermark_delay",
+	[QC_DEDUP_COLUMNS] = "dedup_columns",
+	[QC_KEY_COLUMNS] = "key_columns",
+	[QC_FOREACH_BATCH] = "foreach_batch",
+	[QC_DEFINITION_VIEW] = "definition_view",
+	[QC_WATERMARK_POLICY] = "watermark_policy",
+	[QC_WATERMARKS] = "watermarks",
+	[QC_EVENTS_CHANNEL] = "events_channel",
+	[QC_ON_ERROR] = "on_error",
+};
+
+static QcDefsIndexes qc_defs = {InvalidOid};
+
+/*
  * A relcache invalidation: of stream.query_defs, or of every relation.  It
  * may come where the catalog cannot be read (an abort, a lock taken): the
  * table's OID is looked up when a definition is kept, not here.
@@ -337,6 +405,8 @@ static Oid	qc_cache_defs_relid = InvalidOid;	/* stream.query_defs */
 static void
 qc_cache_relcache_callback(Datum arg, Oid relid)
 {
+	if (!OidIsValid(relid) || relid == qc_defs.relid || relid == qc_defs.sides_relid)
+		qc_defs.relid = InvalidOid;
 	if (!OidIsValid(relid) || relid == qc_cache_defs_relid)
 	{
 		qc_cache_stale = true;
@@ -448,6 +518,17 @@ qc_cache_lookup(int64 query_id, TransactionId xmin, const ItemPointerData *ctid)
 	return entry;
 }
 
+/* once per backend: the invalidations that empty the kept definitions */
+static void
+qc_cache_register_callbacks(void)
+{
+	if (qc_cache_callbacks)
+		return;
+	CacheRegisterRelcacheCallback(qc_cache_relcache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(PROCOID, qc_cache_syscache_callback, (Datum) 0);
+	qc_cache_callbacks = true;
+}
+
 /* keep the definition just read, of row version (xmin, ctid) */
 static void
 qc_cache_store(const PgsQuery *q, TransactionId xmin, const ItemPointerData *ctid)
@@ -457,12 +538,7 @@ qc_cache_store(const PgsQuery *q, TransactionId xmin, const ItemPointerData *cti
 
 	if (TransactionIdIsCurrentTransactionId(xmin))
 		return;
-	if (!qc_cache_callbacks)
-	{
-		CacheRegisterRelcacheCallback(qc_cache_relcache_callback, (Datum) 0);
-		CacheRegisterSyscacheCallback(PROCOID, qc_cache_syscache_callback, (Datum) 0);
-		qc_cache_callbacks = true;
-	}
+	qc_cache_register_callbacks();
 	if (qc_cache_stale)
 		qc_cache_flush();
 	if (!OidIsValid(qc_cache_defs_relid))
@@ -489,11 +565,434 @@ qc_cache_store(const PgsQuery *q, TransactionId xmin, const ItemPointerData *cti
 	qc_copy(&entry->query, q, entry->cxt);
 }
 
+/* the position of column name in desc, or InvalidAttrNumber */
+static AttrNumber
+qc_attnum(TupleDesc desc, const char *name)
+{
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return att->attnum;
+	}
+	return InvalidAttrNumber;
+}
+
+/*
+ * A valid btree index of rel, without predicate or expression, whose first
+ * key is column attnum of type typid: with unique, a unique index of that
+ * one key.  InvalidOid when there is none.
+ */
+static Oid
+qc_defs_find_index(Relation rel, List *indexes, AttrNumber attnum, Oid typid,
+				   bool unique)
+{
+	ListCell   *lc;
+
+	if (attnum == InvalidAttrNumber ||
+		TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypid != typid)
+		return InvalidOid;
+	foreach(lc, indexes)
+	{
+		Relation	irel = index_open(lfirst_oid(lc), AccessShareLock);
+		Form_pg_index ix = irel->rd_index;
+		bool		fits;
+
+		fits = (!unique || (ix->indisunique && ix->indnkeyatts == 1)) &&
+			ix->indisvalid && ix->indisready && ix->indkey.values[0] == attnum &&
+			irel->rd_rel->relam == BTREE_AM_OID &&
+			RelationGetIndexPredicate(irel) == NIL &&
+			RelationGetIndexExpressions(irel) == NIL;
+		index_close(irel, NoLock);
+		if (fits)
+			return lfirst_oid(lc);
+	}
+	return InvalidOid;
+}
+
+/* look up qc_defs for stream.query_defs, open as rel */
+static void
+qc_defs_find(Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	List	   *indexes = RelationGetIndexList(rel);
+	Oid			sides_relid;
+	int			c;
+
+	qc_cache_register_callbacks();
+	memset(&qc_defs, 0, sizeof(qc_defs));
+	qc_defs.id_attnum = qc_attnum(desc, "query_id");
+	qc_defs.name_attnum = qc_attnum(desc, "name");
+	qc_defs.id_index = qc_defs_find_index(rel, indexes, qc_defs.id_attnum, INT8OID, true);
+	qc_defs.name_index = qc_defs_find_index(rel, indexes, qc_defs.name_attnum, TEXTOID, true);
+	list_free(indexes);
+	qc_defs.decodable = true;
+	for (c = 0; c < QC_NCOLUMNS; c++)
+	{
+		qc_defs.attnums[c] = qc_attnum(desc, qc_column_names[c]);
+		if (qc_defs.attnums[c] == InvalidAttrNumber)
+			qc_defs.decodable = false;
+	}
+	qc_defs.run_text_attnum = qc_attnum(desc, "run_text");
+	if (qc_defs.run_text_attnum == InvalidAttrNumber)
+		qc_defs.decodable = false;
+
+	sides_relid = get_relname_relid("query_side_defs", RelationGetNamespace(rel));
+	if (OidIsValid(sides_relid))
+	{
+		Relation	srel = table_open(sides_relid, AccessShareLock);
+
+		indexes = RelationGetIndexList(srel);
+		qc_defs.sides_index = qc_defs_find_index(srel, indexes,
+												 qc_attnum(RelationGetDescr(srel), "query_id"),
+												 INT8OID, false);
+		list_free(indexes);
+		table_close(srel, NoLock);
+		qc_defs.sides_relid = sides_relid;
+	}
+	qc_defs.relid = RelationGetRelid(rel);
+}
+
+/* what qc_scan_begin found */
+typedef enum QcScanResult
+{
+	QC_SCAN_UNAVAILABLE,		/* no index to scan: ask SQL */
+	QC_SCAN_NOT_FOUND,
+	QC_SCAN_FOUND
+} QcScanResult;
+
+/*
+ * One row of stream.query_defs found by qc_scan_begin: the relations,
+ * the snapshot it was found under, which stays registered until
+ * qc_scan_end (a TOASTed column is read under it), and the row in slot.
+ */
+typedef struct QcScan
+{
+	Relation	rel;
+	Relation	irel;
+	Snapshot	snapshot;
+	TupleTableSlot *slot;
+} QcScan;
+
+/*
+ * Does the row version in slot still have the key it was found by?  A
+ * version reached by following the update chain may have been renamed.
+ */
+static bool
+qc_version_has_key(TupleTableSlot *slot, const char *name, int64 query_id)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (name != NULL)
+	{
+		d = slot_getattr(slot, qc_defs.name_attnum, &isnull);
+		return !isnull && strcmp(TextDatumGetCString(d), name) == 0;
+	}
+	d = slot_getattr(slot, qc_defs.id_attnum, &isnull);
+	return !isnull && DatumGetInt64(d) == query_id;
+}
+
+/*
+ * Find a query's row in stream.query_defs by name or id with an index scan
+ * under a new snapshot, as the statement "SELECT ... FROM stream.query_defs
+ * WHERE key = $1 [FOR UPDATE]" finds it, without parsing, planning or
+ * starting an executor.  With PGS_QUERY_LOCK the row is locked as FOR
+ * UPDATE locks it (nodeLockRows.c): in READ COMMITTED the lock waits for a
+ * transaction that holds or changes the row, then takes the row's latest
+ * version, which is found only if it still has the key; in REPEATABLE READ
+ * and SERIALIZABLE a row changed since the snapshot is a serialization
+ * failure.  A deadlock or a lock timeout while waiting fails as the
+ * statement would.  Unless the result is QC_SCAN_UNAVAILABLE, the caller
+ * ends the scan with qc_scan_end.
+ */
+static QcScanResult
+qc_scan_begin(const char *name, int64 query_id, PgsQueryLock lock, QcScan *scan)
+{
+	Oid			relid = pgs_query_defs_relid();
+	Oid			indexoid;
+	ScanKeyData key;
+	IndexScanDesc iscan;
+	QcScanResult result;
+
+	memset(scan, 0, sizeof(*scan));
+	if (!OidIsValid(relid))
+		return QC_SCAN_UNAVAILABLE;
+	if (lock == PGS_QUERY_LOCK)
+	{
+		/* refused where the statement would be, in the catalog's words */
+		pgs_require_writable();
+		PreventCommandIfParallelMode("SELECT FOR UPDATE");
+	}
+	/* the table lock FOR UPDATE takes, or a plain read's */
+	scan->rel = table_open(relid, lock == PGS_QUERY_LOCK ? RowShareLock : AccessShareLock);
+	if (qc_defs.relid != relid)
+		qc_defs_find(scan->rel);
+	indexoid = name != NULL ? qc_defs.name_index : qc_defs.id_index;
+	if (!OidIsValid(indexoid) || qc_defs.id_attnum == InvalidAttrNumber)
+	{
+		table_close(scan->rel, NoLock);
+		scan->rel = NULL;
+		return QC_SCAN_UNAVAILABLE;
+	}
+	scan->irel = index_open(indexoid, AccessShareLock);
+
+	/* as SPI runs a statement: after this transaction's earlier commands */
+	CommandCounterIncrement();
+	scan->snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	if (name != NULL)
+		ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
+							   scan->irel->rd_indcollation[0], F_TEXTEQ,
+							   CStringGetTextDatum(name));
+	else
+		ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
+							   scan->irel->rd_indcollation[0], F_INT8EQ,
+							   Int64GetDatum(query_id));
+	scan->slot = table_slot_create(scan->rel, NULL);
+	iscan = index_beginscan(scan->rel, scan->irel, scan->snapshot, 1, 0);
+	index_rescan(iscan, &key, 1, NULL, 0);
+	result = index_getnext_slot(iscan, ForwardScanDirection, scan->slot) ?
+		QC_SCAN_FOUND : QC_SCAN_NOT_FOUND;
+	index_endscan(iscan);
+
+	if (result == QC_SCAN_FOUND && lock == PGS_QUERY_LOCK)
+	{
+		ItemPointerData tid = scan->slot->tts_tid;
+		TM_FailureData tmfd;
+		TM_Result	tm;
+		int			flags = TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS;
+
+		if (!IsolationUsesXactSnapshot())
+			flags |= TUPLE_LOCK_FLAG_FIND_LAST_VERSION;
+		tm = table_tuple_lock(scan->rel, &tid, scan->snapshot, scan->slot,
+							  GetCurrentCommandId(true), LockTupleExclusive,
+							  LockWaitBlock, flags, &tmfd);
+		switch (tm)
+		{
+			case TM_Ok:
+				if (tmfd.traversed && !qc_version_has_key(scan->slot, name, query_id))
+					result = QC_SCAN_NOT_FOUND;
+				break;
+			case TM_Updated:
+			case TM_Deleted:
+				if (IsolationUsesXactSnapshot())
+					ereport(ERROR,
+							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+							 errmsg("could not serialize access due to concurrent update")));
+				if (tm == TM_Updated)
+					elog(ERROR, "unexpected table_tuple_lock status: %u", tm);
+				result = QC_SCAN_NOT_FOUND;
+				break;
+			case TM_SelfModified:
+				/* changed by this very command: FOR UPDATE skips it too */
+				result = QC_SCAN_NOT_FOUND;
+				break;
+			case TM_Invisible:
+				elog(ERROR, "attempted to lock invisible tuple");
+				break;
+			default:
+				elog(ERROR, "unexpected table_tuple_lock status: %u", tm);
+				break;
+		}
+	}
+	return result;
+}
+
+static void
+qc_scan_end(QcScan *scan)
+{
+	ExecDropSingleTupleTableSlot(scan->slot);
+	UnregisterSnapshot(scan->snapshot);
+	index_close(scan->irel, NoLock);
+	table_close(scan->rel, NoLock);
+}
+
+/* the id and the version (xmin, ctid) of the row found */
+static void
+qc_scan_version(QcScan *scan, int64 *query_id, TransactionId *xmin, ItemPointerData *ctid)
+{
+	bool		isnull;
+
+	*query_id = DatumGetInt64(slot_getattr(scan->slot, qc_defs.id_attnum, &isnull));
+	*xmin = DatumGetTransactionId(slot_getsysattr(scan->slot,
+												  MinTransactionIdAttributeNumber,
+												  &isnull));
+	*ctid = scan->slot->tts_tid;
+}
+
+/* a text column of the row found, in cxt; NULL for NULL */
+static char *
+qc_slot_text(TupleTableSlot *slot, QcColumn c, MemoryContext cxt)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, qc_defs.attnums[c], &isnull);
+	MemoryContext old;
+	char	   *result;
+
+	if (isnull)
+		return NULL;
+	old = MemoryContextSwitchTo(cxt);
+	result = TextDatumGetCString(d);
+	MemoryContextSwitchTo(old);
+	return result;
+}
+
+/* a text[] column of the row found as a list of strings in cxt */
+static List *
+qc_slot_text_list(TupleTableSlot *slot, QcColumn c, MemoryContext cxt)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, qc_defs.attnums[c], &isnull);
+	Datum	   *elems;
+	int			nelems;
+	int			i;
+	List	   *result = NIL;
+	MemoryContext old;
+
+	if (isnull)
+		return NIL;
+	/* as qc_text_list: a NULL element is refused */
+	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, NULL, &nelems);
+	old = MemoryContextSwitchTo(cxt);
+	for (i = 0; i < nelems; i++)
+		result = lappend(result, TextDatumGetCString(elems[i]));
+	MemoryContextSwitchTo(old);
+	return result;
+}
+
+/* an oid column of the row found; InvalidOid for NULL */
+static Oid
+qc_slot_oid(TupleTableSlot *slot, QcColumn c)
+{
+	bool		isnull;
+	Datum		d = slot_getattr(slot, qc_defs.attnums[c], &isnull);
+
+	return isnull ? InvalidOid : DatumGetObjectId(d);
+}
+
+/*
+ * The definition in the row found, decoded as qc_fill reads qc_columns'
+ * select list, with the same functions where that list computes a column;
+ * false, with nothing decoded, where only SQL serves: a catalog older than
+ * 0.8 or of other columns, or a foreach_batch procedure (found by an SQL
+ * function).  The sides are not read here.
+ */
+static bool
+qc_decode(QcScan *scan, PgsQuery *q, MemoryContext cxt)
+{
+	TupleTableSlot *slot = scan->slot;
+	bool		isnull;
+	Datum		d;
+
+	if (!qc_defs.decodable || pgs_catalog_version() < PGS_CATALOG_0_8)
+		return false;
+	(void) slot_getattr(slot, qc_defs.attnums[QC_FOREACH_BATCH], &isnull);
+	if (!isnull)
+		return false;
+
+	memset(q, 0, sizeof(*q));
+	q->query_id = DatumGetInt64(slot_getattr(slot, qc_defs.attnums[QC_QUERY_ID], &isnull));
+	q->name = qc_slot_text(slot, QC_NAME, cxt);
+	q->owner = qc_slot_oid(slot, QC_OWNER);
+	q->stream_relid = qc_slot_oid(slot, QC_STREAM_RELID);
+	q->target_relid = qc_slot_oid(slot, QC_TARGET_RELID);
+	/* coalesce(run_text, query_text) */
+	d = slot_getattr(slot, qc_defs.run_text_attnum, &isnull);
+	if (!isnull)
+	{
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		q->query_text = TextDatumGetCString(d);
+		MemoryContextSwitchTo(old);
+	}
+	else
+		q->query_text = qc_slot_text(slot, QC_QUERY_TEXT, cxt);
+	q->search_path = qc_slot_text(slot, QC_SEARCH_PATH, cxt);
+	q->target_columns = qc_slot_text_list(slot, QC_TARGET_COLUMNS, cxt);
+	q->output_mode = qc_slot_text(slot, QC_OUTPUT_MODE, cxt);
+	q->trigger = qc_slot_text(slot, QC_TRIGGER, cxt);
+	d = slot_getattr(slot, qc_defs.attnums[QC_MAX_ROWS], &isnull);
+	q->max_rows = isnull ? 0 : DatumGetInt32(d);
+	q->status = qc_slot_text(slot, QC_STATUS, cxt);
+	q->active = q->status != NULL && strcmp(q->status, "active") == 0;
+	q->last_error = qc_slot_text(slot, QC_LAST_ERROR, cxt);
+	q->last_error_sqlstate = qc_slot_text(slot, QC_LAST_ERROR_SQLSTATE, cxt);
+	q->last_error_detail = qc_slot_text(slot, QC_LAST_ERROR_DETAIL, cxt);
+	q->last_error_hint = qc_slot_text(slot, QC_LAST_ERROR_HINT, cxt);
+	q->state_relid = qc_slot_oid(slot, QC_STATE_RELID);
+	q->event_time = qc_slot_text(slot, QC_EVENT_TIME, cxt);
+	/* (extract(epoch FROM watermark_delay) * 1000000)::int8 */
+	d = slot_getattr(slot, qc_defs.attnums[QC_WATERMARK_USECS], &isnull);
+	if (isnull)
+		q->watermark_usecs = -1;
+	else
+	{
+		Datum		epoch = DirectFunctionCall2(extract_interval,
+												CStringGetTextDatum("epoch"), d);
+		Datum		usecs = DirectFunctionCall2(numeric_mul, epoch,
+												DirectFunctionCall1(int4_numeric,
+																	Int32GetDatum(1000000)));
+
+		q->watermark_usecs = DatumGetInt64(DirectFunctionCall1(numeric_int8, usecs));
+	}
+	q->dedup_columns = qc_slot_text_list(slot, QC_DEDUP_COLUMNS, cxt);
+	q->key_columns = qc_slot_text_list(slot, QC_KEY_COLUMNS, cxt);
+	q->foreach_batch = InvalidOid;
+	q->view_relid = qc_slot_oid(slot, QC_DEFINITION_VIEW);
+	q->watermark_policy = qc_slot_text(slot, QC_WATERMARK_POLICY, cxt);
+	q->watermarks = qc_slot_text_list(slot, QC_WATERMARKS, cxt);
+	q->events_channel = qc_slot_text(slot, QC_EVENTS_CHANNEL, cxt);
+	q->on_error = qc_slot_text(slot, QC_ON_ERROR, cxt);
+	q->nsides = 0;
+	return true;
+}
+
+/*
+ * Has the query rows in stream.query_side_defs, under the scan's snapshot?
+ * True where that cannot be told in C: qc_fill_sides then reads them.
+ */
+static bool
+qc_scan_may_have_sides(QcScan *scan, int64 query_id)
+{
+	Relation	srel;
+	Relation	sirel;
+	ScanKeyData key;
+	IndexScanDesc iscan;
+	TupleTableSlot *slot;
+	bool		found;
+
+	if (!pgs_catalog_has_joins())
+		return false;
+	if (!OidIsValid(qc_defs.sides_index))
+		return true;
+	srel = table_open(qc_defs.sides_relid, AccessShareLock);
+	sirel = index_open(qc_defs.sides_index, AccessShareLock);
+	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   sirel->rd_indcollation[0], F_INT8EQ,
+						   Int64GetDatum(query_id));
+	slot = table_slot_create(srel, NULL);
+	iscan = index_beginscan(srel, sirel, scan->snapshot, 1, 0);
+	index_rescan(iscan, &key, 1, NULL, 0);
+	found = index_getnext_slot(iscan, ForwardScanDirection, slot);
+	index_endscan(iscan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(sirel, NoLock);
+	table_close(srel, NoLock);
+	return found;
+}
+
 /*
  * Read a query by name (when name is not NULL) or by id, locking its row
  * when asked; false when there is none.  The lock lasts until the end of
- * the transaction.  A definition this backend read before, of the row
- * version the row still has, is not read again (see QcCacheEntry).
+ * the transaction.  The row is found and locked in C (qc_scan_begin); a
+ * definition this backend read before, of the row version the row still
+ * has, is not read again (see QcCacheEntry), and another is decoded from
+ * the row found, or, where only SQL serves (qc_decode), read in SQL, the
+ * lock already held.
  */
 bool
 pgs_query_read(const char *name, int64 query_id, PgsQueryLock lock, PgsQuery *q)
@@ -507,7 +1006,50 @@ pgs_query_read(const char *name, int64 query_id, PgsQueryLock lock, PgsQuery *q)
 	TransactionId xmin;
 	ItemPointerData ctid;
 	QcCacheEntry *entry;
+	QcScan		scan;
+	QcScanResult scanned;
 	bool		found;
+
+	scanned = qc_scan_begin(name, query_id, lock, &scan);
+	if (scanned == QC_SCAN_NOT_FOUND)
+	{
+		qc_scan_end(&scan);
+		return false;
+	}
+	if (scanned == QC_SCAN_FOUND)
+	{
+		int64		found_id;
+		bool		sides;
+
+		qc_scan_version(&scan, &found_id, &xmin, &ctid);
+		entry = qc_cache_lookup(found_id, xmin, &ctid);
+		if (entry != NULL)
+		{
+			qc_scan_end(&scan);
+			qc_copy(q, &entry->query, cxt);
+			if (q->nsides > 0)
+			{
+				pgs_catalog_begin(&acc);
+				qc_fill_sides(q, cxt);
+				pgs_catalog_end(&acc);
+			}
+			return true;
+		}
+		if (qc_decode(&scan, q, cxt))
+		{
+			sides = qc_scan_may_have_sides(&scan, q->query_id);
+			qc_scan_end(&scan);
+			if (sides)
+			{
+				pgs_catalog_begin(&acc);
+				qc_fill_sides(q, cxt);
+				pgs_catalog_end(&acc);
+			}
+			qc_cache_store(q, xmin, &ctid);
+			return true;
+		}
+		qc_scan_end(&scan);
+	}
 
 	if (name != NULL)
 	{
@@ -520,34 +1062,6 @@ pgs_query_read(const char *name, int64 query_id, PgsQueryLock lock, PgsQuery *q)
 		values[0] = Int64GetDatum(query_id);
 	}
 	pgs_catalog_begin(&acc);
-
-	/*
-	 * The row's version first, when a definition may be kept for it (by
-	 * name, while any is kept: a new session reads the whole row at once).
-	 */
-	if (qc_cache != NULL && !qc_cache_stale &&
-		(name != NULL ? hash_get_num_entries(qc_cache) > 0 :
-		 hash_search(qc_cache, &query_id, HASH_FIND, NULL) != NULL))
-	{
-		if (pgs_catalog_exec(psprintf("SELECT query_id, xmin, ctid FROM stream.query_defs"
-									  " WHERE %s = $1%s", key, lock_clause),
-							 1, argtypes, values, NULL, false, 0) == 0)
-		{
-			pgs_catalog_end(&acc);
-			return false;
-		}
-		qc_row_version(2, &xmin, &ctid);
-		entry = qc_cache_lookup(DatumGetInt64(pgs_result_datum(0, 1, &found)),
-								xmin, &ctid);
-		if (entry != NULL)
-		{
-			qc_copy(q, &entry->query, cxt);
-			if (q->nsides > 0)
-				qc_fill_sides(q, cxt);
-			pgs_catalog_end(&acc);
-			return true;
-		}
-	}
 	found = pgs_catalog_exec(psprintf("SELECT %s, xmin, ctid FROM stream.query_defs"
 									  " WHERE %s = $1%s",
 									  qc_select_list(), key, lock_clause),
