@@ -97,8 +97,9 @@ pgs_citus_is_table(Oid relid)
 
 /*
  * Is the table a stream as stream.create_stream makes one: the stream_heap
- * access method and a column _stream_xid of type xid8, NOT NULL, whose
- * default is pg_current_xact_id()?  A shard of a distributed stream is one;
+ * access method and a column _stream_xid of type xid8 whose default is
+ * pg_current_xact_id() (NOT NULL or not: from catalog 0.11 a stream's
+ * column has no such constraint, the access method refusing a null stamp)?  A shard of a distributed stream is one;
  * anything else is not made one here.
  */
 static bool
@@ -113,7 +114,7 @@ shards_has_stream_shape(Relation rel)
 		attnum == InvalidAttrNumber)
 		return false;
 	att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
-	if (att->atttypid != XID8OID || !att->attnotnull || !att->atthasdef)
+	if (att->atttypid != XID8OID || !att->atthasdef)
 		return false;
 	def = build_column_default(rel, attnum);
 	return def != NULL && IsA(def, FuncExpr) &&
