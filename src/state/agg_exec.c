@@ -102,7 +102,6 @@ typedef struct AggPlans
 	SPIPlanPtr	results_all;	/* catalog: every group's results (top-N) */
 	SPIPlanPtr	clear;			/* owner: empty the target */
 	SPIPlanPtr	write;			/* owner: upsert, or insert the result */
-	PgsAggTargetWrite *twrite;	/* keyed: the known groups by UPDATE, or NULL */
 	SPIPlanPtr	leave;			/* owner: groups that left HAVING */
 	SPIPlanPtr	evict;			/* catalog: closed windows out, with results */
 	int			time_key;		/* see PgsAggShape */
@@ -165,8 +164,6 @@ ae_free(AggPlans *p)
 
 	pgs_agg_merge_free(p->cmerge);
 	p->cmerge = NULL;
-	pgs_agg_target_write_free(p->twrite);
-	p->twrite = NULL;
 	if (p->lower)
 	{
 		ae_free(p->lower);
@@ -573,9 +570,6 @@ ae_prepare(const PgsQuery *q, AggPlans *p, PgsAggShape *shape, Oid state_relid,
 	if (!lower && !p->partial_out)
 		pgs_agg_compose_target(shape, state_relid, q->target_relid, q->target_columns,
 							   p->append, p->replace, &clear, &write, &leave);
-	if (!lower && !p->partial_out && p->keyed)
-		p->twrite = pgs_agg_target_write_prepare(shape, state_relid, q->target_relid,
-												 q->target_columns, pgs_plan_context());
 
 	/* the partial statement, as the owner */
 	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
@@ -1458,8 +1452,7 @@ ae_fold(const PgsQuery *q, AggPlans *p, int64 batch_id, Tuplestorestate *partial
 		pgs_state_register(AGG_GROUPS_ENR, groups, p->groups_desc);
 		if (p->complete && state_rows_before == 0)
 			result->output_rows += ae_run(p->clear);
-		result->output_rows += pgs_agg_target_write(p->twrite, p->write, groups,
-													p->groups_desc);
+		result->output_rows += ae_run(p->write);
 		if (p->leave)
 			result->output_rows += ae_run(p->leave);
 	}

@@ -31,17 +31,6 @@ extern Oid	pgs_agg_equality(Oid type);
 
 /* agg_target.c */
 extern List *pgs_agg_key_columns(const PgsAggShape *shape, List *output_names);
-typedef struct PgsAggTargetWrite PgsAggTargetWrite;
-struct Tuplestorestate;
-extern PgsAggTargetWrite *pgs_agg_target_write_prepare(const PgsAggShape *shape,
-													   Oid state_relid,
-													   Oid target_relid,
-													   List *output_names,
-													   MemoryContext mcxt);
-extern uint64 pgs_agg_target_write(PgsAggTargetWrite *w, SPIPlanPtr upsert,
-								   struct Tuplestorestate *groups,
-								   TupleDesc desc);
-extern void pgs_agg_target_write_free(PgsAggTargetWrite *w);
 
 /* agg_plans.c */
 extern TupleDesc pgs_agg_rows_desc(const PgsAggShape *shape, bool states,
