@@ -1,11 +1,9 @@
--- The target of an update-mode aggregation is written as its owner, as an
--- upsert by the key writes it, whatever way the batch takes to write it:
+-- The target of an update-mode aggregation is written as its owner, by an
+-- upsert by the key:
 --   * a plain target: known groups, new groups, a group whose target row
 --     was deleted, a NULL group, a row of an inheritance child with the
---     same key (left alone); the rows equal the query over all rows.  With
---     64 known groups or more it is written by an UPDATE of the known
---     groups after the upsert of the others: a check constraint that
---     refuses a known group's row names the UPDATE;
+--     same key (left alone); the rows equal the query over all rows; a
+--     check constraint that refuses a known group's row refuses the batch;
 --   * a target with row and statement triggers and a row-level security
 --     policy: the triggers fire as an upsert fires them (BEFORE INSERT for
 --     every group, then BEFORE/AFTER UPDATE or AFTER INSERT), in that order,
@@ -160,7 +158,7 @@ SELECT count(*) FROM tw_blind;
 SELECT count(*), sum(n) FROM tw_noins;
 
 SET ROLE regress_tw_owner;
--- a known group's row refused by a constraint: the UPDATE says so
+-- a known group's row refused by a constraint refuses the batch
 ALTER TABLE tw_plain ADD CHECK (s < 10000);
 INSERT INTO tw_events SELECT g, CASE g WHEN 150 THEN 100000 ELSE 3 END
   FROM generate_series(100, 199) g;
