@@ -1826,10 +1826,27 @@ qc_delete(const char *sql, Oid argtype, Datum value, bool cascade)
 	bool		has_state = pgs_catalog_has_state();
 	MemoryContext cxt = CurrentMemoryContext;
 
+	pgs_catalog_begin(&acc);
+
+	/*
+	 * From 0.11 the statement removes the queries' checkpoint rows itself,
+	 * under its own snapshot: the rows are locked first, in a statement of
+	 * their own, so that a batch that held one has committed its rows
+	 * before that snapshot is taken (a foreign key's cascade used to take
+	 * a snapshot of its own after the wait).
+	 */
+	if (pgs_catalog_offsets_unkeyed())
+	{
+		const char *prefix = "DELETE FROM stream.query_defs";
+
+		Assert(strncmp(sql, prefix, strlen(prefix)) == 0);
+		(void) pgs_catalog_exec(psprintf("SELECT 1 FROM stream.query_defs%s FOR UPDATE",
+										 sql + strlen(prefix)),
+								1, argtypes, values, NULL, false, 0);
+	}
 	if (has_state)
 		sql = pgs_checkpoint_delete_queries_sql(sql, psprintf("state_relid::oid, %s",
 															  QC_BATCH_TABLE));
-	pgs_catalog_begin(&acc);
 	n = pgs_catalog_exec(sql, 1, argtypes, values, NULL, false, 0);
 	if (has_state)
 		states = qc_collect_states(n, 1, 3, cxt);
