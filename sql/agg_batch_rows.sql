@@ -50,6 +50,29 @@ SELECT k, evens, s FROM abr_args_out ORDER BY k;
 SELECT query, batch_id, input_rows FROM stream.progress
  WHERE query IN ('abr_where', 'abr_args') ORDER BY query, batch_id;
 
+-- an aggregation without GROUP BY whose aggregates are all min or max,
+-- over a stream with an index on their argument: its batch reads the
+-- batch's blocks, every row of them, not the index from one end (which
+-- would read the history and stop at the batch's first row)
+CREATE TABLE abr_keyed (id int PRIMARY KEY, v int);
+SELECT stream.create_stream('abr_keyed');
+INSERT INTO abr_keyed SELECT g, g FROM generate_series(1, 20000) g;
+SELECT stream.start_query('abr_minmax',
+    'SELECT min(id) AS lo, max(id) AS hi FROM abr_keyed',
+    'abr_minmax_out', output_mode => 'update', trigger => '1 hour') > 0 AS started;
+CALL stream.process_all_available('abr_minmax');
+ANALYZE abr_keyed;
+INSERT INTO abr_keyed SELECT g, g FROM generate_series(20001, 20005) g;
+-- even where the planner would rather not scan by block
+SET enable_tidscan = off;
+CALL stream.process_all_available('abr_minmax');
+RESET enable_tidscan;
+SELECT lo, hi FROM abr_minmax_out;
+SELECT input_rows FROM stream.progress
+ WHERE query = 'abr_minmax' ORDER BY batch_id DESC LIMIT 1;
+SELECT stream.drop_query('abr_minmax');
+DROP TABLE abr_keyed, abr_minmax_out;
+
 SELECT stream.drop_query('abr_where');
 SELECT stream.drop_query('abr_args');
 RESET ROLE;

@@ -456,14 +456,18 @@ ae_add_times(Query *query, AttrNumber attno)
  * move below the aggregation, no subquery in an expression) that reads
  * nothing but the stream loses nothing without it: its aggregates'
  * arguments and filters run on the rows the scan returns, which the batch
- * predicate chose, as before.
+ * predicate chose, as before.  A query without GROUP BY keeps the
+ * barrier: over the stream itself, the planner may answer its min and max
+ * from an index of their argument, reading that index from one end through
+ * the history and stopping at the batch's first row.
  */
 static void
 ae_flatten_stream(Query *query)
 {
 	RangeTblEntry *rte;
 
-	if (list_length(query->rtable) != 1 ||
+	if (query->groupClause == NIL || query->groupingSets != NIL ||
+		list_length(query->rtable) != 1 ||
 		list_length(query->jointree->fromlist) != 1 ||
 		!IsA(linitial(query->jointree->fromlist), RangeTblRef) ||
 		linitial_node(RangeTblRef, query->jointree->fromlist)->rtindex != 1 ||
