@@ -189,12 +189,13 @@ qc_catalog_has_detail(void)
 
 static void qc_invalidate(void);
 
-/* a text[] column of the last statement's first row as a list of strings */
+/*
+ * A text[] datum as a list of strings in cxt (NIL for NULL); a NULL
+ * element is refused.
+ */
 static List *
-qc_text_list(int col, MemoryContext cxt)
+qc_array_text_list(Datum d, bool isnull, MemoryContext cxt)
 {
-	bool		isnull;
-	Datum		d = pgs_result_datum(0, col, &isnull);
 	Datum	   *elems;
 	int			nelems;
 	int			i;
@@ -210,6 +211,16 @@ qc_text_list(int col, MemoryContext cxt)
 		result = lappend(result, TextDatumGetCString(elems[i]));
 	MemoryContextSwitchTo(old);
 	return result;
+}
+
+/* a text[] column of the last statement's first row as a list of strings */
+static List *
+qc_text_list(int col, MemoryContext cxt)
+{
+	bool		isnull;
+	Datum		d = pgs_result_datum(0, col, &isnull);
+
+	return qc_array_text_list(d, isnull, cxt);
 }
 
 /* a list of strings as a text[] datum */
@@ -846,22 +857,8 @@ qc_slot_text_list(TupleTableSlot *slot, QcColumn c, MemoryContext cxt)
 {
 	bool		isnull;
 	Datum		d = slot_getattr(slot, qc_defs.attnums[c], &isnull);
-	Datum	   *elems;
-	int			nelems;
-	int			i;
-	List	   *result = NIL;
-	MemoryContext old;
 
-	if (isnull)
-		return NIL;
-	/* as qc_text_list: a NULL element is refused */
-	deconstruct_array(DatumGetArrayTypeP(d), TEXTOID, -1, false, TYPALIGN_INT,
-					  &elems, NULL, &nelems);
-	old = MemoryContextSwitchTo(cxt);
-	for (i = 0; i < nelems; i++)
-		result = lappend(result, TextDatumGetCString(elems[i]));
-	MemoryContextSwitchTo(old);
-	return result;
+	return qc_array_text_list(d, isnull, cxt);
 }
 
 /* an oid column of the row found; InvalidOid for NULL */
