@@ -500,6 +500,18 @@ pgs_result_copy(int row, int col, bool *isnull, MemoryContext cxt)
 	return d;
 }
 
+/*
+ * The snapshot a statement of the catalog would run under, as SPI takes
+ * one: after this transaction's earlier commands.  Registered: the caller
+ * unregisters it.  For the catalog's reads by index scans in C.
+ */
+Snapshot
+pgs_catalog_statement_snapshot(void)
+{
+	CommandCounterIncrement();
+	return RegisterSnapshot(GetTransactionSnapshot());
+}
+
 /* the OID of stream.query_defs, looked up again only once it is gone */
 Oid
 pgs_query_defs_relid(void)

@@ -117,8 +117,7 @@ pgs_checkpoint_last_commit(int64 query_id)
 		Snapshot	snapshot;
 		int64		last;
 
-		CommandCounterIncrement();
-		snapshot = RegisterSnapshot(GetTransactionSnapshot());
+		snapshot = pgs_catalog_statement_snapshot();
 		last = cp_scan_last_commit(query_id, snapshot, 0);
 		UnregisterSnapshot(snapshot);
 		return last;
@@ -540,8 +539,7 @@ cp_read_scan(int64 query_id, int64 batch_id, PgsOffsets *o, int64 *last_commit,
 	bool		found;
 	bool		isnull;
 
-	CommandCounterIncrement();
-	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	snapshot = pgs_catalog_statement_snapshot();
 
 	rel = cp_open("checkpoint_offsets");
 	slot = table_slot_create(rel, NULL);
@@ -1147,8 +1145,7 @@ pgs_checkpoint_state_rows(int64 query_id)
 		bool		isnull;
 		Datum		d;
 
-		CommandCounterIncrement();
-		snapshot = RegisterSnapshot(GetTransactionSnapshot());
+		snapshot = pgs_catalog_statement_snapshot();
 		rel = cp_open("progress_log");
 		slot = table_slot_create(rel, NULL);
 		if (cp_scan_key(rel, snapshot, query_id, 0, slot))

@@ -32,6 +32,7 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "utils/snapshot.h"
 
 typedef struct PgsCatalogAccess
 {
@@ -82,6 +83,7 @@ extern bool pgs_ensure_snapshot(void);
 extern int64 pgs_catalog_int8(const char *sql, Oid argtype, Datum arg);
 extern bool pgs_is_stream(Oid relid);
 extern void pgs_stream_register(Oid relid, bool add);
+extern Snapshot pgs_catalog_statement_snapshot(void);
 extern Oid	pgs_query_defs_relid(void);
 extern List *pgs_catalog_busy_tables(MemoryContext cxt);
 

@@ -751,9 +751,7 @@ qc_scan_begin(const char *name, int64 query_id, PgsQueryLock lock, QcScan *scan)
 	}
 	scan->irel = index_open(indexoid, AccessShareLock);
 
-	/* as SPI runs a statement: after this transaction's earlier commands */
-	CommandCounterIncrement();
-	scan->snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	scan->snapshot = pgs_catalog_statement_snapshot();
 	if (name != NULL)
 		ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
 							   scan->irel->rd_indcollation[0], F_TEXTEQ,
@@ -1809,12 +1807,14 @@ qc_invalidate(void)
 }
 
 /*
- * Run a DELETE of queries with one argument in a catalog stretch; other
- * backends hear of it when something was deleted.  Returns how many.
+ * Delete the queries that "where" (a condition on stream.query_defs with
+ * one argument) selects, in a catalog stretch; other backends hear of it
+ * when something was deleted.  Returns how many.
  */
 static int
-qc_delete(const char *sql, Oid argtype, Datum value, bool cascade)
+qc_delete(const char *where, Oid argtype, Datum value, bool cascade)
 {
+	const char *sql = psprintf("DELETE FROM stream.query_defs WHERE %s", where);
 	PgsCatalogAccess acc = {0};
 	Oid			argtypes[1] = {argtype};
 	Datum		values[1] = {value};
@@ -1833,14 +1833,9 @@ qc_delete(const char *sql, Oid argtype, Datum value, bool cascade)
 	 * a snapshot of its own after the wait).
 	 */
 	if (pgs_catalog_offsets_unkeyed())
-	{
-		const char *prefix = "DELETE FROM stream.query_defs";
-
-		Assert(strncmp(sql, prefix, strlen(prefix)) == 0);
-		(void) pgs_catalog_exec(psprintf("SELECT 1 FROM stream.query_defs%s FOR UPDATE",
-										 sql + strlen(prefix)),
+		(void) pgs_catalog_exec(psprintf("SELECT 1 FROM stream.query_defs WHERE %s FOR UPDATE",
+										 where),
 								1, argtypes, values, NULL, false, 0);
-	}
 	if (has_state)
 		sql = pgs_checkpoint_delete_queries_sql(sql, psprintf("state_relid::oid, %s",
 															  QC_BATCH_TABLE));
@@ -1858,7 +1853,7 @@ qc_delete(const char *sql, Oid argtype, Datum value, bool cascade)
 void
 pgs_query_delete(int64 query_id)
 {
-	(void) qc_delete("DELETE FROM stream.query_defs WHERE query_id = $1",
+	(void) qc_delete("query_id = $1",
 					 INT8OID, Int64GetDatum(query_id), false);
 }
 
@@ -2083,7 +2078,7 @@ pgs_query_delete_using(Oid relid)
 int
 pgs_query_delete_reading(Oid stream_relid)
 {
-	return qc_delete(psprintf("DELETE FROM stream.query_defs WHERE stream_relid::oid = $1%s",
+	return qc_delete(psprintf("stream_relid::oid = $1%s",
 							  QC_READS_AS_SIDE),
 					 OIDOID, ObjectIdGetDatum(stream_relid), true);
 }
@@ -2100,7 +2095,7 @@ pgs_query_count_owned(Oid roleid)
 int
 pgs_query_delete_owned(Oid roleid, bool cascade)
 {
-	return qc_delete("DELETE FROM stream.query_defs WHERE owner::oid = $1",
+	return qc_delete("owner::oid = $1",
 					 OIDOID, ObjectIdGetDatum(roleid), cascade);
 }
 
