@@ -34,6 +34,7 @@
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_type_d.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -1341,6 +1342,43 @@ batch_run_join(const PgsQuery *q, const PgsOffsets *o, PgsProgress *progress,
 }
 
 /*
+ * May the write-ahead's commit leave the flush of its WAL to the run's
+ * commit?  The run's changes are written to this cluster's WAL after the
+ * write-ahead's commit record, and its commit waits for the WAL to be
+ * flushed past its own record, so past the write-ahead's too: a crash keeps
+ * the write-ahead whenever it keeps the run.  A crash that loses the
+ * write-ahead loses a run that had not committed, and the next attempt plans
+ * the batch again as if the crash had come before the write-ahead, possibly
+ * over more rows under the same batch id.  Nobody can tell where the run
+ * wrote only into this cluster.  A batch that shows its id and rows outside
+ * while it runs must find them the same on a replay, so it waits for the
+ * flush as before: a foreach_batch procedure (which may hand the batch on
+ * by its id), a target that is not a table of this cluster alone (foreign,
+ * partitioned or inherited, whose children may be foreign, or Citus's),
+ * a stream of Citus's.
+ */
+static bool
+batch_write_ahead_may_wait(const PgsQuery *q)
+{
+	if (OidIsValid(q->foreach_batch) ||
+		get_rel_relkind(q->target_relid) != RELKIND_RELATION ||
+		has_subclass(q->target_relid))
+		return false;
+	if (pgs_citus_present())
+	{
+		int			side;
+
+		if (pgs_citus_is_table(q->target_relid) ||
+			pgs_citus_is_table(q->stream_relid))
+			return false;
+		for (side = 0; side < q->nsides; side++)
+			if (pgs_citus_is_table(q->sides[side].relid))
+				return false;
+	}
+	return true;
+}
+
+/*
  * Commit, and go on in a new READ COMMITTED transaction (no snapshot is
  * taken before the level is set) with the batch's memory context current.
  */
@@ -1624,6 +1662,10 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 	}
 	if (nonatomic)
 	{
+		if (batch_write_ahead_may_wait(&q))
+			(void) set_config_option("synchronous_commit", "off", PGC_USERSET,
+									 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0,
+									 false);
 		batch_commit(cxt);
 		progress.started_at = GetCurrentTimestamp();
 		pgs_phase_start(progress.started_at);

@@ -74,6 +74,9 @@ like($ahead, qr/^2 2026-01-01 00:01:59/, 'its watermark was written ahead with i
 my $pid = $node->safe_psql('postgres', q{
 	SELECT pid FROM pg_stat_activity
 	 WHERE query LIKE 'CALL stream.process_batch%' AND wait_event = 'advisory'});
+# the write-ahead on disk, to be replayed: its commit leaves the WAL's
+# flush to the run's commit or to the WAL writer
+$node->safe_psql('postgres', 'CHECKPOINT');
 my $log_offset = -s $node->logfile;
 kill 'KILL', $pid;
 $batch->finish;

@@ -133,6 +133,9 @@ is($node->safe_psql('postgres', qq{
 my $pid = $node->safe_psql('postgres', q{
 	SELECT pid FROM pg_stat_activity
 	 WHERE query LIKE 'CALL stream.process_batch%' AND wait_event = 'advisory'});
+# the write-ahead on disk, to be replayed: its commit leaves the WAL's
+# flush to the run's commit or to the WAL writer
+$node->safe_psql('postgres', 'CHECKPOINT');
 my $log_offset = -s $node->logfile;
 kill 'KILL', $pid;
 $batch->finish;
