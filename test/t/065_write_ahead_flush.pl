@@ -66,7 +66,11 @@ cmp_ok($fe, '>=', 3 * $rounds - 3,
 	'a foreach_batch batch waits for its write-ahead to be flushed');
 cmp_ok($local, '<=', 2 * $rounds + 5,
 	'a batch into a local table leaves the flush to its run');
-$node->safe_psql('postgres', q{CALL stream.process_all_available('local')});
+my @shown = split /\n/, $node->safe_psql('postgres', q{
+	SET synchronous_commit = remote_write;
+	CALL stream.process_all_available('local');
+	SHOW synchronous_commit;});
+is($shown[-1], 'remote_write', 'the session\'s synchronous_commit is as it set it');
 is($node->safe_psql('postgres', q{SELECT count(*), count(DISTINCT id) FROM ev_out}),
 	2 * $rounds . '|' . 2 * $rounds, 'every row reached the local target once');
 
