@@ -5,7 +5,8 @@
 -- spellings equal under a nondeterministic collation are one group, and so
 -- are 1.0 and 1.00.  A new state table leaves half of each block free
 -- (fillfactor 50): a batch that changes every group updates every row on
--- its block (HOT).  The query's owner is an unprivileged role.
+-- its block (HOT), and so does a target the query creates.  The query's
+-- owner is an unprivileged role.
 CREATE EXTENSION IF NOT EXISTS pg_streaming;
 SET client_min_messages = warning;
 CREATE ROLE regress_scan_owner LOGIN;
@@ -64,6 +65,8 @@ RESET ROLE;
 SELECT c.relname, c.reloptions FROM pg_class c
   WHERE c.relnamespace = 'stream_state'::regnamespace AND c.relname LIKE 'scan\_%' AND c.relkind = 'r'
   ORDER BY 1;
+SELECT relname, reloptions FROM pg_class
+  WHERE oid IN ('scan_k'::regclass, 'scan_t'::regclass, 'scan_n'::regclass) ORDER BY 1;
 SELECT * FROM pg_temp.scans('scan_k');
 SET ROLE regress_scan_owner;
 
@@ -90,6 +93,8 @@ RESET ROLE;
 SELECT pg_stat_force_next_flush();
 -- one pass, no lookup through the index; every row updated in its block
 SELECT * FROM pg_temp.scans('scan_k');
+SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables
+  WHERE schemaname = 'public' AND relname = 'scan_k';
 SET ROLE regress_scan_owner;
 SELECT pg_temp.mismatch('scan_k',
     $$SELECT k, count(*), sum(v), avg(v) FROM scan_events GROUP BY k$$) AS mismatch_k;

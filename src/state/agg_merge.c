@@ -328,7 +328,8 @@ am_keys_equal(const PgsAggMerge *m, const Datum *a, const bool *anull,
  * of its row as the snapshot sees it (its t_self the row's tid), or NULL
  * where the state has none; or NULL (nothing looked for) when the index is
  * to be used: few groups, a key type without a hash function consistent
- * with the index's equality, or two partial groups with equal keys.
+ * with the index's equality, two partial groups with equal keys, or copies
+ * of the rows found that would take more than work_mem.
  *
  * The keys are compared with the index's own equality and collation, and
  * hashed with the hash functions of that equality operator, which agree
@@ -357,6 +358,7 @@ am_scan_state(const PgsAggMerge *m, Relation rel, Snapshot snapshot,
 	Datum	   *rkeys;
 	bool	   *rnulls;
 	int			i = 0;
+	int			copied = 0;
 	AttrNumber	last_key = 0;
 
 	if (!m->can_scan || n < AM_SCAN_MIN_GROUPS || n > INT_MAX / 4 ||
@@ -458,6 +460,16 @@ am_scan_state(const PgsAggMerge *m, Relation rel, Snapshot snapshot,
 					elog(ERROR, "the state of a streaming aggregation has two rows of one group");
 				MemoryContextSwitchTo(cxt);
 				match[j] = ExecCopySlotHeapTuple(slot);
+				/* the copies are held in memory: within work_mem, or the index */
+				if (++copied % 64 == 0 &&
+					MemoryContextMemAllocated(cxt, true) > (Size) work_mem * 1024)
+				{
+					table_endscan(scan);
+					ExecDropSingleTupleTableSlot(slot);
+					MemoryContextSwitchTo(old);
+					MemoryContextDelete(cxt);
+					return NULL;
+				}
 				break;
 			}
 		MemoryContextSwitchTo(cxt);
