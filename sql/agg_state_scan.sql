@@ -122,9 +122,39 @@ SELECT pg_temp.mismatch('scan_n',
     $$SELECT n, count(*), sum(v) FROM scan_events GROUP BY n$$) AS mismatch_n;
 SELECT * FROM scan_k WHERE k IS NULL OR k = 7 ORDER BY k NULLS FIRST;
 
+-- a windowed state (a second index, on the window) found by one pass too;
+-- the watermark then evicts the closed minute
+CREATE TABLE scan_times (t timestamptz, k int, v int);
+SELECT stream.create_stream('scan_times');
+SELECT stream.start_query('scan_w',
+    $$SELECT stream.tumble(t, '1 minute') AS w, k, count(*) AS c, sum(v) AS s
+        FROM scan_times GROUP BY 1, 2$$,
+    'scan_w', output_mode => 'update', event_time => 't', watermark => '1 minute') > 0 AS started;
+INSERT INTO scan_times
+  SELECT '2026-01-01 00:00+00'::timestamptz + (g % 3) * interval '20 s', g % 200, g
+  FROM generate_series(1, 2000) g;
+CALL stream.process_all_available('scan_w');
+INSERT INTO scan_times
+  SELECT '2026-01-01 00:00+00'::timestamptz + (g % 3) * interval '20 s', g % 200, g
+  FROM generate_series(1, 2000) g;
+CALL stream.process_all_available('scan_w');
+RESET ROLE;
+SELECT pg_stat_force_next_flush();
+SELECT updates FROM pg_temp.scans('scan_w');
+SET ROLE regress_scan_owner;
+INSERT INTO scan_times
+  SELECT '2026-01-01 00:03+00'::timestamptz + (g % 3) * interval '20 s', g % 200, g
+  FROM generate_series(1, 2000) g;
+CALL stream.process_all_available('scan_w');
+SELECT pg_temp.mismatch('scan_w',
+    $$SELECT stream.tumble(t, '1 minute'), k, count(*), sum(v) FROM scan_times GROUP BY 1, 2$$) AS mismatch_w;
+RESET ROLE;
+SELECT count(*) AS state_rows FROM stream_state.scan_w;
+SET ROLE regress_scan_owner;
+SELECT stream.drop_stream('scan_times', cascade => true);
 SELECT stream.drop_stream('scan_events', cascade => true);
 RESET ROLE;
-DROP TABLE scan_events, scan_k, scan_t, scan_n;
+DROP TABLE scan_events, scan_k, scan_t, scan_n, scan_times, scan_w;
 DROP COLLATION scan_ci;
 DROP OWNED BY regress_scan_owner;
 DROP ROLE regress_scan_owner;
