@@ -122,6 +122,29 @@ SELECT pg_temp.mismatch('scan_n',
     $$SELECT n, count(*), sum(v) FROM scan_events GROUP BY n$$) AS mismatch_n;
 SELECT * FROM scan_k WHERE k IS NULL OR k = 7 ORDER BY k NULLS FIRST;
 
+-- a key type without a hash function (varbit): looked up through the index
+-- however many groups
+CREATE TABLE scan_bits (b varbit, v int);
+SELECT stream.create_stream('scan_bits');
+SELECT stream.start_query('scan_b',
+    $$SELECT b, count(*) AS c FROM scan_bits GROUP BY b$$, 'scan_b',
+    output_mode => 'update') > 0 AS started;
+INSERT INTO scan_bits SELECT (g % 200)::bit(8)::varbit, g FROM generate_series(1, 1000) g;
+CALL stream.process_all_available('scan_b');
+RESET ROLE;
+SELECT pg_stat_force_next_flush();
+SELECT NULL FROM pg_temp.scans('scan_b');
+SET ROLE regress_scan_owner;
+INSERT INTO scan_bits SELECT (g % 200)::bit(8)::varbit, g FROM generate_series(1, 1000) g;
+CALL stream.process_all_available('scan_b');
+RESET ROLE;
+SELECT pg_stat_force_next_flush();
+SELECT seq_scans, idx_scans, updates FROM pg_temp.scans('scan_b');
+SET ROLE regress_scan_owner;
+SELECT pg_temp.mismatch('scan_b',
+    $$SELECT b, count(*) FROM scan_bits GROUP BY b$$) AS mismatch_b;
+SELECT stream.drop_stream('scan_bits', cascade => true);
+
 -- a windowed state (a second index, on the window) found by one pass too;
 -- the watermark then evicts the closed minute
 CREATE TABLE scan_times (t timestamptz, k int, v int);
@@ -154,7 +177,7 @@ SET ROLE regress_scan_owner;
 SELECT stream.drop_stream('scan_times', cascade => true);
 SELECT stream.drop_stream('scan_events', cascade => true);
 RESET ROLE;
-DROP TABLE scan_events, scan_k, scan_t, scan_n, scan_times, scan_w;
+DROP TABLE scan_events, scan_k, scan_t, scan_n, scan_times, scan_w, scan_bits, scan_b;
 DROP COLLATION scan_ci;
 DROP OWNED BY regress_scan_owner;
 DROP ROLE regress_scan_owner;
