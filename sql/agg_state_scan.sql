@@ -145,6 +145,31 @@ SELECT pg_temp.mismatch('scan_b',
     $$SELECT b, count(*) FROM scan_bits GROUP BY b$$) AS mismatch_b;
 SELECT stream.drop_stream('scan_bits', cascade => true);
 
+-- rows found that would take more than work_mem: the pass is given up, the
+-- groups looked up through the index
+CREATE TABLE scan_wide (k text, v int);
+SELECT stream.create_stream('scan_wide');
+SELECT stream.start_query('scan_x',
+    $$SELECT k, count(*) AS c FROM scan_wide GROUP BY k$$, 'scan_x',
+    output_mode => 'update') > 0 AS started;
+INSERT INTO scan_wide SELECT repeat(md5((g % 300)::text), 12), g FROM generate_series(1, 900) g;
+CALL stream.process_all_available('scan_x');
+RESET ROLE;
+SELECT pg_stat_force_next_flush();
+SELECT NULL FROM pg_temp.scans('scan_x');
+SET ROLE regress_scan_owner;
+INSERT INTO scan_wide SELECT repeat(md5((g % 300)::text), 12), g FROM generate_series(1, 900) g;
+SET work_mem = '64kB';
+CALL stream.process_all_available('scan_x');
+RESET work_mem;
+RESET ROLE;
+SELECT pg_stat_force_next_flush();
+SELECT seq_scans, idx_scans, updates FROM pg_temp.scans('scan_x');
+SET ROLE regress_scan_owner;
+SELECT pg_temp.mismatch('scan_x',
+    $$SELECT k, count(*) FROM scan_wide GROUP BY k$$) AS mismatch_x;
+SELECT stream.drop_stream('scan_wide', cascade => true);
+
 -- a windowed state (a second index, on the window) found by one pass too;
 -- the watermark then evicts the closed minute
 CREATE TABLE scan_times (t timestamptz, k int, v int);
@@ -177,7 +202,7 @@ SET ROLE regress_scan_owner;
 SELECT stream.drop_stream('scan_times', cascade => true);
 SELECT stream.drop_stream('scan_events', cascade => true);
 RESET ROLE;
-DROP TABLE scan_events, scan_k, scan_t, scan_n, scan_times, scan_w, scan_bits, scan_b;
+DROP TABLE scan_events, scan_k, scan_t, scan_n, scan_times, scan_w, scan_bits, scan_b, scan_wide, scan_x;
 DROP COLLATION scan_ci;
 DROP OWNED BY regress_scan_owner;
 DROP ROLE regress_scan_owner;
