@@ -40,9 +40,11 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_type_d.h"
+#include "common/hashfn.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "storage/bufmgr.h"
 #include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -70,6 +72,10 @@ struct PgsAggMerge
 	FmgrInfo   *key_eq;			/* per index column: its equality */
 	Oid		   *key_collation;
 	bool		nulls_not_distinct;
+	FmgrInfo   *key_hash;		/* per key: the hash function of its equality */
+	int16	   *key_len;
+	bool	   *key_byval;
+	bool		can_scan;		/* every key has one: see am_scan_state */
 	Oid		   *aggfnoid;
 	Oid		   *inputcollid;
 	Oid		   *state_type;
@@ -129,6 +135,9 @@ pgs_agg_merge_prepare(const PgsAggShape *shape, Oid state_relid,
 	m->agg_att = palloc0(sizeof(AttrNumber) * Max(m->naggs, 1));
 	m->key_eq = palloc0(sizeof(FmgrInfo) * m->nindex);
 	m->key_collation = palloc0(sizeof(Oid) * m->nindex);
+	m->key_hash = palloc0(sizeof(FmgrInfo) * m->nindex);
+	m->key_len = palloc0(sizeof(int16) * m->nindex);
+	m->key_byval = palloc0(sizeof(bool) * m->nindex);
 	m->aggfnoid = palloc0(sizeof(Oid) * Max(m->naggs, 1));
 	m->inputcollid = palloc0(sizeof(Oid) * Max(m->naggs, 1));
 	m->state_type = palloc0(sizeof(Oid) * Max(m->naggs, 1));
@@ -199,6 +208,7 @@ pgs_agg_merge_prepare(const PgsAggShape *shape, Oid state_relid,
 			fits = form->indkey.values[i] == m->key_att[i];
 		if (fits)
 		{
+			m->can_scan = m->nkeys > 0;
 			for (int i = 0; i < m->nindex && fits; i++)
 			{
 				Oid			type = index->rd_opcintype[i];
@@ -208,8 +218,18 @@ pgs_agg_merge_prepare(const PgsAggShape *shape, Oid state_relid,
 				fits = OidIsValid(eq);
 				if (fits)
 				{
+					Oid			lhash;
+					Oid			rhash;
+
 					fmgr_info_cxt(get_opcode(eq), &m->key_eq[i], cxt);
 					m->key_collation[i] = index->rd_indcollation[i];
+					/* a hash consistent with the equality, for the scan */
+					if (get_op_hash_functions(eq, &lhash, &rhash) && lhash == rhash)
+						fmgr_info_cxt(lhash, &m->key_hash[i], cxt);
+					else
+						m->can_scan = false;
+					get_typlenbyval(TupleDescAttr(desc, m->key_att[i] - 1)->atttypid,
+									&m->key_len[i], &m->key_byval[i]);
 				}
 			}
 			if (fits)
@@ -252,6 +272,217 @@ pgs_agg_merge_free(PgsAggMerge *m)
 }
 
 /*
+ * The state's rows are found by one pass over the state table, rather than
+ * by a descent of its index per group, when a batch brings at least this
+ * many groups per block of the table (and at least AM_SCAN_MIN_GROUPS): a
+ * lookup through the index costs about what a pass over a block costs.
+ */
+#define AM_SCAN_GROUPS_PER_BLOCK	4
+#define AM_SCAN_MIN_GROUPS			64
+
+/* the hash of a group's keys, NULL hashing as 0 */
+static uint32
+am_hash(const PgsAggMerge *m, const Datum *values, const bool *isnull)
+{
+	uint32		h = 0;
+
+	for (int k = 0; k < m->nkeys; k++)
+	{
+		uint32		hk = 0;
+
+		if (!isnull[k])
+			hk = DatumGetUInt32(FunctionCall1Coll(&m->key_hash[k], m->key_collation[k],
+												  values[k]));
+		h = hash_combine(h, hk);
+	}
+	return h;
+}
+
+/* are two groups' keys equal as the state's index tells them? */
+static bool
+am_keys_equal(const PgsAggMerge *m, const Datum *a, const bool *anull,
+			  const Datum *b, const bool *bnull)
+{
+	for (int k = 0; k < m->nkeys; k++)
+	{
+		if (anull[k] || bnull[k])
+		{
+			/* only an index that takes NULL for a value has such keys here */
+			if (anull[k] != bnull[k])
+				return false;
+			continue;
+		}
+		if (!DatumGetBool(FunctionCall2Coll(&m->key_eq[k], m->key_collation[k],
+											a[k], b[k])))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The state rows of a batch's partial groups, found by one pass over the
+ * state table instead of a descent of its unique index per group, when the
+ * batch touches many groups for the table's size (a lookup through the
+ * index, its descent and its heap fetch, was a fifth of the merge's cost of
+ * a group).  Returns, per partial group in the tuplestore's order, a copy
+ * of its row as the snapshot sees it (its t_self the row's tid), or NULL
+ * where the state has none; or NULL (nothing looked for) when the index is
+ * to be used: few groups, a key type without a hash function consistent
+ * with the index's equality, two partial groups with equal keys, or copies
+ * of the rows found that would take more than work_mem.
+ *
+ * The keys are compared with the index's own equality and collation, and
+ * hashed with the hash functions of that equality operator, which agree
+ * with it by definition (as a hash join's); NULL matches NULL only when
+ * the index treats NULL as a value, as a lookup through it would.  The
+ * rows are read under the merge's snapshot, taken before any of them is
+ * written.  What it returns lives in *scancxt, made here.
+ */
+static HeapTuple *
+am_scan_state(const PgsAggMerge *m, Relation rel, Snapshot snapshot,
+			  Tuplestorestate *partial, TupleTableSlot *in, MemoryContext *scancxt)
+{
+	MemoryContext cxt;
+	int64		n = tuplestore_tuple_count(partial);
+	MemoryContext old;
+	MemoryContext probe;
+	Datum	   *keys;
+	bool	   *nulls;
+	uint32	   *hashes;
+	int		   *next;
+	int		   *heads;
+	uint32		mask;
+	HeapTuple  *match;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	Datum	   *rkeys;
+	bool	   *rnulls;
+	int			i = 0;
+	int			copied = 0;
+	AttrNumber	last_key = 0;
+
+	if (!m->can_scan || n < AM_SCAN_MIN_GROUPS || n > INT_MAX / 4 ||
+		n < (int64) AM_SCAN_GROUPS_PER_BLOCK * RelationGetNumberOfBlocks(rel))
+		return NULL;
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "pg_streaming state scan",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	probe = AllocSetContextCreate(cxt, "pg_streaming state scan probe",
+								  ALLOCSET_SMALL_SIZES);
+	mask = 1;
+	while (mask < n * 2)
+		mask <<= 1;
+	heads = palloc(sizeof(int) * mask);
+	memset(heads, -1, sizeof(int) * mask);
+	mask--;
+	keys = palloc(sizeof(Datum) * n * m->nkeys);
+	nulls = palloc(sizeof(bool) * n * m->nkeys);
+	hashes = palloc(sizeof(uint32) * n);
+	next = palloc(sizeof(int) * n);
+	match = palloc0(sizeof(HeapTuple) * n);
+	rkeys = palloc(sizeof(Datum) * m->nkeys);
+	rnulls = palloc(sizeof(bool) * m->nkeys);
+
+	/* the partial groups' keys, hashed */
+	tuplestore_rescan(partial);
+	while (tuplestore_gettupleslot(partial, true, false, in))
+	{
+		Datum	   *k = keys + (int64) i * m->nkeys;
+		bool	   *kn = nulls + (int64) i * m->nkeys;
+		bool		lookup = true;
+
+		if (i >= n)
+			elog(ERROR, "the partial groups of a streaming aggregation changed while merged");
+		slot_getsomeattrs(in, m->nkeys);
+		for (int c = 0; c < m->nkeys; c++)
+		{
+			kn[c] = in->tts_isnull[c];
+			k[c] = kn[c] ? (Datum) 0 :
+				datumCopy(in->tts_values[c], m->key_byval[c], m->key_len[c]);
+			if (kn[c] && !m->nulls_not_distinct)
+				lookup = false;
+		}
+		next[i] = -1;
+		if (lookup)
+		{
+			MemoryContextSwitchTo(probe);
+			hashes[i] = am_hash(m, k, kn);
+			for (int j = heads[hashes[i] & mask]; j >= 0; j = next[j])
+				if (hashes[j] == hashes[i] &&
+					am_keys_equal(m, keys + (int64) j * m->nkeys,
+								  nulls + (int64) j * m->nkeys, k, kn))
+				{
+					/* two groups with one key: the lookups keep the old way */
+					MemoryContextSwitchTo(old);
+					MemoryContextDelete(cxt);
+					return NULL;
+				}
+			MemoryContextReset(probe);
+			MemoryContextSwitchTo(cxt);
+			next[i] = heads[hashes[i] & mask];
+			heads[hashes[i] & mask] = i;
+		}
+		i++;
+	}
+	if (i != n)
+		elog(ERROR, "the partial groups of a streaming aggregation changed while merged");
+
+	/* one pass over the state, no synchronized start: every row once */
+	for (int c = 0; c < m->nkeys; c++)
+		last_key = Max(last_key, m->key_att[c]);
+	slot = table_slot_create(rel, NULL);
+	scan = table_beginscan_strat(rel, snapshot, 0, NULL, true, false);
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		bool		lookup = true;
+		uint32		h;
+
+		CHECK_FOR_INTERRUPTS();
+		slot_getsomeattrs(slot, last_key);
+		for (int c = 0; c < m->nkeys; c++)
+		{
+			rkeys[c] = slot->tts_values[m->key_att[c] - 1];
+			rnulls[c] = slot->tts_isnull[m->key_att[c] - 1];
+			if (rnulls[c] && !m->nulls_not_distinct)
+				lookup = false;
+		}
+		if (!lookup)
+			continue;
+		MemoryContextSwitchTo(probe);
+		h = am_hash(m, rkeys, rnulls);
+		for (int j = heads[h & mask]; j >= 0; j = next[j])
+			if (hashes[j] == h &&
+				am_keys_equal(m, keys + (int64) j * m->nkeys,
+							  nulls + (int64) j * m->nkeys, rkeys, rnulls))
+			{
+				if (match[j] != NULL)
+					elog(ERROR, "the state of a streaming aggregation has two rows of one group");
+				MemoryContextSwitchTo(cxt);
+				match[j] = ExecCopySlotHeapTuple(slot);
+				/* the copies are held in memory: within work_mem, or the index */
+				if (++copied % 64 == 0 &&
+					MemoryContextMemAllocated(cxt, true) > (Size) work_mem * 1024)
+				{
+					table_endscan(scan);
+					ExecDropSingleTupleTableSlot(slot);
+					MemoryContextSwitchTo(old);
+					MemoryContextDelete(cxt);
+					return NULL;
+				}
+				break;
+			}
+		MemoryContextSwitchTo(cxt);
+		MemoryContextReset(probe);
+	}
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	MemoryContextSwitchTo(old);
+	*scancxt = cxt;
+	return match;
+}
+
+/*
  * Merge the partial groups (rows of partial_desc: the keys, then each
  * aggregate's state) into the state table, as batch batch_id; returns the
  * groups written with their results (rows of groups_desc, made in cxt), or
@@ -274,9 +505,13 @@ pgs_agg_merge_run(PgsAggMerge *m, Tuplestorestate *partial, TupleDesc partial_de
 	Snapshot	snapshot;
 	IndexScanDesc scan;
 	TupleTableSlot *found;
+	TupleTableSlot *scanned;
 	TupleTableSlot *newslot;
 	TupleTableSlot *in;
 	Tuplestorestate *groups;
+	HeapTuple  *match;
+	MemoryContext scancxt = NULL;
+	int64		pos = 0;
 	ScanKeyData *skeys;
 	Datum	   *values;
 	bool	   *isnull;
@@ -341,6 +576,7 @@ pgs_agg_merge_run(PgsAggMerge *m, Tuplestorestate *partial, TupleDesc partial_de
 	EvalPlanQualInit(&epq, estate, NULL, NIL, -1);
 
 	found = table_slot_create(rel, &estate->es_tupleTable);
+	scanned = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel), &TTSOpsHeapTuple);
 	newslot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel), &TTSOpsVirtual);
 	in = MakeSingleTupleTableSlot(partial_desc, &TTSOpsMinimalTuple);
 	scan = index_beginscan(rel, index, snapshot, m->nindex, 0);
@@ -356,21 +592,35 @@ pgs_agg_merge_run(PgsAggMerge *m, Tuplestorestate *partial, TupleDesc partial_de
 	rowcxt = AllocSetContextCreate(caller, "pg_streaming state merge row",
 								   ALLOCSET_DEFAULT_SIZES);
 
+	match = am_scan_state(m, rel, snapshot, partial, in, &scancxt);
+
 	tuplestore_rescan(partial);
 	while (tuplestore_gettupleslot(partial, true, false, in))
 	{
+		TupleTableSlot *row = found;
 		bool		exists = true;
 		bool		changed = false;
 		bool		is_new;
 
 		CHECK_FOR_INTERRUPTS();
 		slot_getallattrs(in);
+		if (match != NULL)
+		{
+			/* the pass over the state found the group's row, or none */
+			exists = match[pos] != NULL;
+			if (exists)
+			{
+				ExecStoreHeapTuple(match[pos], scanned, false);
+				row = scanned;
+			}
+			pos++;
+		}
 
 		/*
 		 * The group's row, if the state has it; in the batch's context, in
 		 * which the index scan keeps what it makes as it goes.
 		 */
-		for (int k = 0; k < m->nindex; k++)
+		for (int k = 0; match == NULL && k < m->nindex; k++)
 		{
 			if (m->nkeys == 0)
 				ScanKeyEntryInitializeWithInfo(&skeys[k], 0, k + 1,
@@ -391,7 +641,7 @@ pgs_agg_merge_run(PgsAggMerge *m, Tuplestorestate *partial, TupleDesc partial_de
 											   m->key_collation[k], &m->key_eq[k],
 											   in->tts_values[k]);
 		}
-		if (exists)
+		if (exists && match == NULL)
 		{
 			index_rescan(scan, skeys, m->nindex, NULL, 0);
 			exists = index_getnext_slot(scan, ForwardScanDirection, found);
@@ -401,17 +651,17 @@ pgs_agg_merge_run(PgsAggMerge *m, Tuplestorestate *partial, TupleDesc partial_de
 		memset(isnull, true, sizeof(bool) * m->natts);
 		if (exists)
 		{
-			slot_getallattrs(found);
+			slot_getallattrs(row);
 			for (int k = 0; k < m->nindex; k++)
 			{
-				values[m->key_att[k] - 1] = found->tts_values[m->key_att[k] - 1];
-				isnull[m->key_att[k] - 1] = found->tts_isnull[m->key_att[k] - 1];
+				values[m->key_att[k] - 1] = row->tts_values[m->key_att[k] - 1];
+				isnull[m->key_att[k] - 1] = row->tts_isnull[m->key_att[k] - 1];
 			}
 			for (int a = 0; a < m->naggs; a++)
 			{
 				int			att = m->agg_att[a] - 1;
-				Datum		stored = found->tts_values[att];
-				bool		snull = found->tts_isnull[att];
+				Datum		stored = row->tts_values[att];
+				bool		snull = row->tts_isnull[att];
 				bool		vnull;
 				Datum		v;
 
@@ -432,8 +682,8 @@ pgs_agg_merge_run(PgsAggMerge *m, Tuplestorestate *partial, TupleDesc partial_de
 				MemoryContextReset(rowcxt);
 				continue;
 			}
-			values[m->first_att - 1] = found->tts_values[m->first_att - 1];
-			isnull[m->first_att - 1] = found->tts_isnull[m->first_att - 1];
+			values[m->first_att - 1] = row->tts_values[m->first_att - 1];
+			isnull[m->first_att - 1] = row->tts_isnull[m->first_att - 1];
 			is_new = !isnull[m->first_att - 1] &&
 				DatumGetInt64(values[m->first_att - 1]) == batch_id;
 		}
@@ -478,7 +728,7 @@ pgs_agg_merge_run(PgsAggMerge *m, Tuplestorestate *partial, TupleDesc partial_de
 		memcpy(newslot->tts_isnull, isnull, sizeof(bool) * m->natts);
 		ExecStoreVirtualTuple(newslot);
 		if (exists)
-			ExecSimpleRelationUpdate(rri, estate, &epq, found, newslot);
+			ExecSimpleRelationUpdate(rri, estate, &epq, row, newslot);
 		else
 			ExecSimpleRelationInsert(rri, estate, newslot);
 
@@ -488,6 +738,8 @@ pgs_agg_merge_run(PgsAggMerge *m, Tuplestorestate *partial, TupleDesc partial_de
 	}
 
 	index_endscan(scan);
+	if (scancxt != NULL)
+		MemoryContextDelete(scancxt);
 	ExecDropSingleTupleTableSlot(in);
 	EvalPlanQualEnd(&epq);
 	ExecCloseIndices(rri);

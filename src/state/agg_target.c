@@ -100,6 +100,17 @@ at_index_keys(Relation rel, List *attnums, const PgsAggShape *shape)
 	return false;
 }
 
+/* is the table of the heap access method? */
+static bool
+at_is_heap(Oid relid)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	bool		heap = rel->rd_rel->relam == HEAP_TABLE_AM_OID;
+
+	table_close(rel, AccessShareLock);
+	return heap;
+}
+
 /*
  * A keyed target (update mode, complete mode without ORDER BY or LIMIT)
  * needs a unique key over the grouping columns: added to a target the
@@ -149,8 +160,17 @@ pgs_agg_prepare_target(Oid target_relid, bool created, const PgsAggShape *shape,
 	}
 	if (created)
 	{
-		char	   *sql = psprintf("ALTER TABLE %s ADD UNIQUE NULLS NOT DISTINCT (%s)",
-								   pgs_qualified_relname(target_relid), list.data);
+		/*
+		 * Every batch rewrites the row of every group it changed: half of
+		 * each block left free keeps those updates on their block (HOT),
+		 * without a new entry in the key's index, as for the state table
+		 * (agg_state.c).  At the default fillfactor the first batches'
+		 * updates left their blocks and the table grew to eight times its
+		 * rows.  A table of another access method keeps its own options.
+		 */
+		char	   *sql = psprintf("ALTER TABLE %s ADD UNIQUE NULLS NOT DISTINCT (%s)%s",
+								   pgs_qualified_relname(target_relid), list.data,
+								   at_is_heap(target_relid) ? ", SET (fillfactor = 50)" : "");
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
