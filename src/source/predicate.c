@@ -510,8 +510,8 @@ stream_batch_member(PG_FUNCTION_ARGS)
  * transaction come together, so the verdict on the latest other one is
  * kept.  Counts the rows it accepts, and keeps the latest.
  */
-static inline bool
-member_row(MemberState *st, uint64 x, ItemPointer tid)
+static pg_noinline bool
+member_row_decide(MemberState *st, uint64 x, ItemPointer tid)
 {
 	BlockNumber blk = ItemPointerGetBlockNumber(tid);
 	bool		member;
@@ -545,6 +545,26 @@ member_row(MemberState *st, uint64 x, ItemPointer tid)
 }
 
 /*
+ * member_row_decide's verdict, on the path of almost every row inline: a
+ * row of the same transaction as the row before (never a split one), the
+ * batch not narrowed.  The rest is out of line, so that this path, run for
+ * every row of the batch, saves no registers.
+ */
+static inline bool
+member_row(MemberState *st, uint64 x, ItemPointer tid)
+{
+	if (likely(st->have_last && x == st->last_xid && pred_filter == NULL))
+	{
+		if (!st->last_member)
+			return false;
+		pgs_batch_input_rows++;
+		ItemPointerCopy(tid, &pgs_batch_last_row);
+		return true;
+	}
+	return member_row_decide(st, x, tid);
+}
+
+/*
  * stream._batch_member(xid, tid, xmax(lo), xmax(hi), hi, part (b) xids,
  * lo's split xid, its block, hi's split xid, its block): is the row at tid,
  * written by transaction xid, part of the batch?  A split transaction is
@@ -574,7 +594,7 @@ stream_batch_member_split(PG_FUNCTION_ARGS)
  * The batch's boundaries from their packed form (pgs_batch_params), checked
  * against its length: anybody may call the function with any bytea.
  */
-static MemberState *
+static pg_noinline MemberState *
 member_unpack(FunctionCallInfo fcinfo)
 {
 	bytea	   *b = PG_GETARG_BYTEA_PP(2);
@@ -634,7 +654,7 @@ stream_batch_member_packed(PG_FUNCTION_ARGS)
 {
 	MemberState *st = (MemberState *) fcinfo->flinfo->fn_extra;
 
-	if (st == NULL)
+	if (unlikely(st == NULL))
 		st = member_unpack(fcinfo);
 	PG_RETURN_BOOL(member_row(st, U64FromFullTransactionId(PG_GETARG_FULLTRANSACTIONID(0)),
 							  (ItemPointer) PG_GETARG_POINTER(1)));

@@ -15,7 +15,8 @@
  * the table never shrinks under a recorded block number; rewrites (VACUUM
  * FULL, CLUSTER) give the table a new relfilenode, which batches notice.
  *
- * Everything else is heap's, unchanged.
+ * Everything else is heap's, unchanged, but for a TID range scan of whole
+ * blocks, which skips heap's per-tuple check of the bounds.
  *
  *-------------------------------------------------------------------------
  */
@@ -660,6 +661,25 @@ sam_index_validate_scan(Relation table_rel, Relation index_rel,
 	PG_END_TRY();
 }
 
+/*
+ * A TID range scan of whole blocks, as every batch reads its rows (from
+ * (first, 0) to before (end, 0)): heap_set_tidrange limited the scan to
+ * those blocks, every tuple of which is in the range, so heap's plain scan
+ * within the limits returns the same tuples in the same order without
+ * comparing each one's tid with both bounds.  Bounds inside a block take
+ * heap's own path.  An empty range limits the scan to no block: either
+ * path returns nothing.
+ */
+static bool
+sam_scan_getnextslot_tidrange(TableScanDesc sscan, ScanDirection direction,
+							  TupleTableSlot *slot)
+{
+	if (ItemPointerGetOffsetNumberNoCheck(&sscan->rs_mintid) <= FirstOffsetNumber &&
+		ItemPointerGetOffsetNumberNoCheck(&sscan->rs_maxtid) >= MaxHeapTuplesPerPage)
+		return heap_routine->scan_getnextslot(sscan, direction, slot);
+	return heap_routine->scan_getnextslot_tidrange(sscan, direction, slot);
+}
+
 /* TOAST tables of stream tables are ordinary heap tables */
 static Oid
 sam_relation_toast_am(Relation rel)
@@ -686,6 +706,7 @@ stream_heap_handler(PG_FUNCTION_ARGS)
 		sam_routine.relation_toast_am = sam_relation_toast_am;
 		sam_routine.index_build_range_scan = sam_index_build_range_scan;
 		sam_routine.index_validate_scan = sam_index_validate_scan;
+		sam_routine.scan_getnextslot_tidrange = sam_scan_getnextslot_tidrange;
 		sam_routine_ready = true;
 	}
 	PG_RETURN_POINTER(&sam_routine);
