@@ -20,9 +20,12 @@
 #include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type_d.h"
+#include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "lib/stringinfo.h"
+#include "rewrite/rewriteHandler.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -820,6 +823,176 @@ cp_operator_arrays(const PgsProgress *p, Oid *argtypes, Datum *values, char *nul
 static const char *cp_commit_tail(bool forget);
 
 /*
+ * One row into stream.<table> in C, as "INSERT INTO stream.<table> (cols)
+ * VALUES (...)" in a catalog stretch writes it: the other columns get
+ * their defaults; the NOT NULL and CHECK constraints are checked; every
+ * index gets its entry, a unique one refusing a duplicate key as the
+ * statement does; the table access method writes the WAL, which logical
+ * decoding reads as the statement's.  What it spares is the statement's
+ * executor start and end.  The values are the columns' own types.  Returns
+ * false, having written nothing, where the statement would do more: a
+ * table with triggers (a foreign key's checks are triggers), row security,
+ * stored generated columns or a unique check deferred, a partition, or a
+ * column missing or of another type.
+ */
+static bool
+cp_insert_row(const char *table, int ncols, const char *const *cols,
+			  const Oid *types, const Datum *values, const char *nulls)
+{
+	Oid			relid = get_relname_relid(table, get_namespace_oid("stream", false));
+	Relation	rel;
+	TupleDesc	desc;
+	AttrNumber *attnums;
+	bool	   *given;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;
+	bool		ok = true;
+	int			i;
+	int			j;
+
+	if (!OidIsValid(relid))
+		return false;
+	rel = table_open(relid, RowExclusiveLock);
+	desc = RelationGetDescr(rel);
+	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relispartition ||
+		rel->trigdesc != NULL || rel->rd_rel->relrowsecurity ||
+		(desc->constr != NULL && desc->constr->has_generated_stored))
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
+	attnums = palloc(sizeof(AttrNumber) * ncols);
+	given = palloc0(sizeof(bool) * desc->natts);
+	for (i = 0; i < ncols && ok; i++)
+	{
+		attnums[i] = InvalidAttrNumber;
+		for (j = 0; j < desc->natts; j++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, j);
+
+			if (!att->attisdropped && strcmp(NameStr(att->attname), cols[i]) == 0)
+			{
+				if (att->atttypid == types[i] && !given[j])
+					attnums[i] = att->attnum;
+				break;
+			}
+		}
+		ok = attnums[i] != InvalidAttrNumber;
+		if (ok)
+			given[attnums[i] - 1] = true;
+	}
+	if (!ok)
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
+
+	estate = CreateExecutorState();
+	rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(rri, rel, 0, NULL, 0);
+	ExecOpenIndices(rri, false);
+	for (i = 0; i < rri->ri_NumIndices; i++)
+		if (!rri->ri_IndexRelationDescs[i]->rd_index->indimmediate)
+			ok = false;
+	if (!ok)
+	{
+		ExecCloseIndices(rri);
+		FreeExecutorState(estate);
+		table_close(rel, NoLock);
+		return false;
+	}
+
+	/* as a statement of the stretch would, after the commands before it */
+	CommandCounterIncrement();
+	slot = ExecInitExtraTupleSlot(estate, desc, table_slot_callbacks(rel));
+	ExecClearTuple(slot);
+	for (j = 0; j < desc->natts; j++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, j);
+		Node	   *def;
+
+		slot->tts_values[j] = (Datum) 0;
+		slot->tts_isnull[j] = true;
+		if (given[j] || att->attisdropped)
+			continue;
+		def = build_column_default(rel, att->attnum);
+		if (def != NULL)
+			slot->tts_values[j] =
+				ExecEvalExprSwitchContext(ExecPrepareExpr((Expr *) def, estate),
+										  GetPerTupleExprContext(estate),
+										  &slot->tts_isnull[j]);
+	}
+	for (i = 0; i < ncols; i++)
+	{
+		slot->tts_values[attnums[i] - 1] = values[i];
+		slot->tts_isnull[attnums[i] - 1] = nulls[i] == 'n';
+	}
+	ExecStoreVirtualTuple(slot);
+	if (desc->constr != NULL)
+		ExecConstraints(rri, slot, estate);
+	table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, NULL);
+	if (rri->ri_NumIndices > 0)
+		(void) ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
+	ExecCloseIndices(rri);
+	ExecResetTupleTable(estate->es_tupleTable, false);
+	FreeExecutorState(estate);
+	table_close(rel, NoLock);
+	return true;
+}
+
+/* the columns of a batch's progress row and their parameters (1-based) */
+static const char *const cp_progress_cols[] = {
+	"query_id", "batch_id", "started_at", "finished_at", "input_rows",
+	"output_rows", "replayed", "state_rows", "state_rows_updated",
+	"watermark", "next_watermark", "event_time_min", "event_time_max",
+	"event_time_avg", "late_rows", "blocks_read", "plan_ms", "read_ms",
+	"merge_ms", "write_ms", "previous_commit_ms", "state_bytes"
+};
+static const int cp_progress_params[] = {
+	1, 2, 3, 7, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 21, 22, 23
+};
+
+/*
+ * A 0.11 catalog's commit row and progress row, written in C where
+ * cp_insert_row can (the tables have no keys to the offsets there); sets
+ * *commit_done and *progress_done for those written.
+ */
+static void
+cp_commit_rows_c(const Oid *argtypes, const Datum *values, const char *nulls,
+				 bool *commit_done, bool *progress_done)
+{
+	static const char *const commit_cols[] = {"query_id", "batch_id", "committed_at"};
+	static const int commit_params[] = {1, 2, 7};
+	Oid			types[lengthof(cp_progress_cols)];
+	Datum		vals[lengthof(cp_progress_cols)];
+	char		ns[lengthof(cp_progress_cols)];
+	int			i;
+
+	StaticAssertStmt(lengthof(cp_progress_cols) == lengthof(cp_progress_params),
+					 "a parameter for each column");
+	*commit_done = *progress_done = false;
+	if (!pgs_catalog_offsets_unkeyed())
+		return;
+	for (i = 0; i < lengthof(commit_cols); i++)
+	{
+		types[i] = argtypes[commit_params[i] - 1];
+		vals[i] = values[commit_params[i] - 1];
+		ns[i] = nulls[commit_params[i] - 1];
+	}
+	*commit_done = cp_insert_row("checkpoint_commits", lengthof(commit_cols),
+								 commit_cols, types, vals, ns);
+	for (i = 0; i < lengthof(cp_progress_cols); i++)
+	{
+		types[i] = argtypes[cp_progress_params[i] - 1];
+		vals[i] = values[cp_progress_params[i] - 1];
+		ns[i] = nulls[cp_progress_params[i] - 1];
+	}
+	*progress_done = cp_insert_row("progress_log", lengthof(cp_progress_cols),
+								   cp_progress_cols, types, vals, ns);
+}
+
+/*
  * A batch's record in a 0.8 catalog, in one statement: its commit row; its
  * progress row (the 16 values of 0.7's row, then where the run's time
  * went, the previous batch's commit, and the size of the state tables,
@@ -841,6 +1014,9 @@ cp_commit_0_8(const Oid *types17, const Datum *values17, const char *nulls17,
 	Datum		values[30];
 	char		nulls[30];
 	int			i;
+	bool		commit_done;
+	bool		progress_done;
+	char	   *sql;
 
 	StaticAssertStmt(PGS_NPHASES == 4, "plan, read, merge and write");
 	memcpy(argtypes, types17, sizeof(Oid) * 17);
@@ -863,15 +1039,19 @@ cp_commit_0_8(const Oid *types17, const Datum *values17, const char *nulls17,
 	nulls[23] = ' ';
 	if (p->noperators > 0)
 		cp_operator_arrays(p, argtypes + 24, values + 24, nulls + 24);
-	pgs_catalog_exec(psprintf("WITH c AS (INSERT INTO stream.checkpoint_commits"
-							  "  (query_id, batch_id, committed_at) VALUES ($1, $2, $7)),"
-							  " p AS (INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
-							  "  finished_at, input_rows, output_rows, replayed, state_rows,"
-							  "  state_rows_updated, watermark, next_watermark, event_time_min,"
-							  "  event_time_max, event_time_avg, late_rows, blocks_read,"
-							  "  plan_ms, read_ms, merge_ms, write_ms, previous_commit_ms, state_bytes)"
-							  "  VALUES ($1, $2, $3, $7, $4, $5, $6, $8, $9, $10, $11, $12,"
-							  "  $13, $14, $15, $16, $18, $19, $20, $21, $22, $23))%s%s",
+	cp_commit_rows_c(argtypes, values, nulls, &commit_done, &progress_done);
+	sql = psprintf("%s%s%s%s",
+				   commit_done ? "" :
+				   ", c AS (INSERT INTO stream.checkpoint_commits"
+				   "  (query_id, batch_id, committed_at) VALUES ($1, $2, $7))",
+				   progress_done ? "" :
+				   ", p AS (INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
+				   "  finished_at, input_rows, output_rows, replayed, state_rows,"
+				   "  state_rows_updated, watermark, next_watermark, event_time_min,"
+				   "  event_time_max, event_time_avg, late_rows, blocks_read,"
+				   "  plan_ms, read_ms, merge_ms, write_ms, previous_commit_ms, state_bytes)"
+				   "  VALUES ($1, $2, $3, $7, $4, $5, $6, $8, $9, $10, $11, $12,"
+				   "  $13, $14, $15, $16, $18, $19, $20, $21, $22, $23))",
 							  p->noperators > 0 ?
 							  ", o AS (INSERT INTO stream.progress_operator_log (query_id,"
 							  "  batch_id, ordinal, operator, side, state_rows, state_rows_updated,"
@@ -882,8 +1062,15 @@ cp_commit_0_8(const Oid *types17, const Datum *values17, const char *nulls17,
 							  "   pg_catalog.unnest($27), pg_catalog.unnest($28),"
 							  "   pg_catalog.unnest($29), pg_catalog.unnest($30)) WITH ORDINALITY"
 							  "   AS u(operator, side, state_rows, updated, removed, late, ordinal))" : "",
-							  cp_commit_tail(forget >= 0)),
-					 p->noperators > 0 ? 30 : 24, argtypes, values, nulls, false, 0);
+							  cp_commit_tail(forget >= 0));
+	/* nothing left to write */
+	if (strcmp(sql, " SELECT") == 0)
+		return;
+	/* the first part's leading comma gives way to WITH */
+	if (strncmp(sql, ", ", 2) == 0)
+		sql = psprintf("WITH %s", sql + 2);
+	pgs_catalog_exec(sql, p->noperators > 0 ? 30 : 24, argtypes, values, nulls,
+					 false, 0);
 }
 
 /*
