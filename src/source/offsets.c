@@ -320,7 +320,8 @@ pgs_cut_snapshot(const PgsBoundary *lo, Datum hi_snapshot,
  * reads the stream by its qualified name and calls stream._batch_member:
  * it needs USAGE on both schemas, SELECT on the stream and EXECUTE on the
  * function, and row security would hide rows from it.  Where any of these
- * fails, the C read below could answer differently, so it does not answer.
+ * fails, the C read below could answer differently, so it does not answer;
+ * nor where the table's access method has no TID range scans.
  */
 static bool
 off_owner_reads_all(Relation rel, Oid owner)
@@ -329,7 +330,9 @@ off_owner_reads_all(Relation rel, Oid owner)
 	Oid			stream_nsp = get_namespace_oid("stream", true);
 	Oid			member;
 
-	if (rel->rd_rel->relkind != RELKIND_RELATION || !OidIsValid(stream_nsp))
+	if (rel->rd_rel->relkind != RELKIND_RELATION || !OidIsValid(stream_nsp) ||
+		rel->rd_tableam->scan_set_tidrange == NULL ||
+		rel->rd_tableam->scan_getnextslot_tidrange == NULL)
 		return false;
 	if (pg_namespace_aclcheck(RelationGetNamespace(rel), owner, ACL_USAGE) != ACLCHECK_OK ||
 		pg_namespace_aclcheck(stream_nsp, owner, ACL_USAGE) != ACLCHECK_OK ||
