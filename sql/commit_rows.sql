@@ -1,9 +1,10 @@
--- A batch's commit row and progress row are written in C on a 0.11
--- catalog (whose tables have no keys to the offsets) and by a statement on
--- older ones: the same batches leave the same rows either way, retained
--- batches and minute figures included.  What the statement would do more
--- still happens: a CHECK constraint or a duplicate key on those tables
--- refuses the batch, which commits nothing; a trigger on them fires.
+-- A batch's offsets row, commit row and progress row are written in C on
+-- a 0.11 catalog (whose tables have no keys to the offsets) and by
+-- statements on older ones: the same batches leave the same rows either
+-- way, retained batches and minute figures included.  What the statements
+-- would do more still happens: a CHECK constraint or a duplicate key on
+-- those tables refuses the batch, which commits nothing; a trigger on them
+-- fires.
 SET client_min_messages = warning;
 CREATE DATABASE regress_commit_rows;
 \c regress_commit_rows
@@ -57,6 +58,17 @@ BEGIN
   INSERT INTO seen
     SELECT catalog, 'offsets', format('%s %s', d.name, o.batch_id)
       FROM stream.checkpoint_offsets o JOIN stream.query_defs d USING (query_id);
+  INSERT INTO seen
+    SELECT catalog, 'offsets row', format('%s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s %s',
+        d.name, o.batch_id, o.start_snapshot IS NULL,
+        o.end_snapshot IS NOT NULL, o.end_tail_block, o.scan_from_block,
+        o.end_floor_block, o.relfilenode = pg_relation_filenode('cr_s'),
+        o.watermark, o.planned_at <= clock_timestamp(), o.start_split_xid,
+        o.start_split_block, o.end_split_xid, o.end_split_block,
+        o.end_rest_floor, o.scan_to_block, o.end_writer_xids IS NULL,
+        o.history_id = h.history_id, o.system_identifier = h.system_identifier)
+      FROM stream.checkpoint_offsets o JOIN stream.query_defs d USING (query_id),
+           stream.local_history h;
 END $$;
 
 SET pg_streaming.retained_batches = 4;
@@ -70,7 +82,7 @@ SELECT extversion FROM pg_extension WHERE extname = 'pg_streaming';
 CALL work('0.11');
 -- the rows, and that both catalogs wrote them alike
 SELECT what, count(*) FROM seen WHERE catalog = '0.11' GROUP BY what ORDER BY what;
-SELECT what, row_text FROM seen WHERE catalog = '0.11' AND what IN ('commit', 'minutes', 'offsets')
+SELECT what, row_text FROM seen WHERE catalog = '0.11' AND what IN ('commit', 'minutes', 'offsets row')
  ORDER BY what, row_text COLLATE "C";
 (SELECT what, row_text FROM seen WHERE catalog = '0.10'
  EXCEPT ALL SELECT what, row_text FROM seen WHERE catalog = '0.11')
@@ -110,17 +122,20 @@ DELETE FROM stream.progress_log WHERE batch_id = 12
 CALL stream.process_batch('cr_app');
 SELECT last_batch_id FROM stream.queries WHERE name = 'cr_app';
 
--- a trigger on the commit rows fires for each
+-- a trigger on the offsets rows or the commit rows fires for each
 CREATE FUNCTION regress_commit_seen() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  RAISE WARNING 'commit row of batch %', NEW.batch_id;
+  RAISE WARNING '% row of batch %', TG_TABLE_NAME, NEW.batch_id;
   RETURN NEW;
 END $$;
 CREATE TRIGGER regress_commit_seen AFTER INSERT ON stream.checkpoint_commits
   FOR EACH ROW EXECUTE FUNCTION regress_commit_seen();
+CREATE TRIGGER regress_offsets_seen AFTER INSERT ON stream.checkpoint_offsets
+  FOR EACH ROW EXECUTE FUNCTION regress_commit_seen();
 INSERT INTO cr_s VALUES (1005, 'x');
 CALL stream.process_batch('cr_app');
 DROP TRIGGER regress_commit_seen ON stream.checkpoint_commits;
+DROP TRIGGER regress_offsets_seen ON stream.checkpoint_offsets;
 INSERT INTO cr_s VALUES (1007, 'x');
 CALL stream.process_batch('cr_app');
 SELECT id FROM cr_app_out WHERE id > 1000 ORDER BY id;

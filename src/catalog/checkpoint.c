@@ -22,6 +22,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type_d.h"
+#include "commands/trigger.h"
 #include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "lib/stringinfo.h"
@@ -602,6 +603,176 @@ cp_read_scan(int64 query_id, int64 batch_id, PgsOffsets *o, int64 *last_commit,
 	return found;
 }
 
+/*
+ * One row into stream.<table> in C, as "INSERT INTO stream.<table> (cols)
+ * VALUES (...)" in a catalog stretch writes it: the other columns get
+ * their defaults; the NOT NULL and CHECK constraints are checked; every
+ * index gets its entry, a unique one refusing a duplicate key as the
+ * statement does; the table access method writes the WAL, which logical
+ * decoding reads as the statement's; the table's foreign keys are checked
+ * by their own triggers, queued and fired as the statement's end fires
+ * them.  What it spares is the statement's plan, executor start and end.
+ * The values are the columns' own types.  Returns false, having written
+ * nothing, where the statement would do more: a table with triggers other
+ * than foreign keys', row security, stored generated columns or a unique
+ * check deferred, a partition, or a column missing or of another type.
+ */
+static bool
+cp_insert_row(const char *table, int ncols, const char *const *cols,
+			  const Oid *types, const Datum *values, const char *nulls)
+{
+	Oid			relid = get_relname_relid(table, get_namespace_oid("stream", false));
+	Relation	rel;
+	TupleDesc	desc;
+	AttrNumber *attnums;
+	bool	   *given;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;
+	bool		ok = true;
+	bool		pushed = false;
+	int			i;
+	int			j;
+
+	if (!OidIsValid(relid))
+		return false;
+	rel = table_open(relid, RowExclusiveLock);
+	desc = RelationGetDescr(rel);
+	for (i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers && ok; i++)
+		ok = RI_FKey_trigger_type(rel->trigdesc->triggers[i].tgfoid) != RI_TRIGGER_NONE;
+	if (!ok || rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relispartition ||
+		rel->rd_rel->relrowsecurity ||
+		(desc->constr != NULL && desc->constr->has_generated_stored))
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
+	attnums = palloc(sizeof(AttrNumber) * ncols);
+	given = palloc0(sizeof(bool) * desc->natts);
+	for (i = 0; i < ncols && ok; i++)
+	{
+		attnums[i] = InvalidAttrNumber;
+		for (j = 0; j < desc->natts; j++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, j);
+
+			if (!att->attisdropped && strcmp(NameStr(att->attname), cols[i]) == 0)
+			{
+				if (att->atttypid == types[i] && !given[j])
+					attnums[i] = att->attnum;
+				break;
+			}
+		}
+		ok = attnums[i] != InvalidAttrNumber;
+		if (ok)
+			given[attnums[i] - 1] = true;
+	}
+	if (!ok)
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
+
+	estate = CreateExecutorState();
+	rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(rri, rel, 0, NULL, 0);
+	ExecOpenIndices(rri, false);
+	for (i = 0; i < rri->ri_NumIndices; i++)
+		if (!rri->ri_IndexRelationDescs[i]->rd_index->indimmediate)
+			ok = false;
+	if (!ok)
+	{
+		ExecCloseIndices(rri);
+		FreeExecutorState(estate);
+		table_close(rel, NoLock);
+		return false;
+	}
+
+	/* as a statement of the stretch would, after the commands before it */
+	CommandCounterIncrement();
+	slot = ExecInitExtraTupleSlot(estate, desc, table_slot_callbacks(rel));
+	ExecClearTuple(slot);
+	for (j = 0; j < desc->natts; j++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, j);
+		Node	   *def;
+
+		slot->tts_values[j] = (Datum) 0;
+		slot->tts_isnull[j] = true;
+		if (given[j] || att->attisdropped)
+			continue;
+		def = build_column_default(rel, att->attnum);
+		if (def != NULL)
+			slot->tts_values[j] =
+				ExecEvalExprSwitchContext(ExecPrepareExpr((Expr *) def, estate),
+										  GetPerTupleExprContext(estate),
+										  &slot->tts_isnull[j]);
+	}
+	for (i = 0; i < ncols; i++)
+	{
+		slot->tts_values[attnums[i] - 1] = values[i];
+		slot->tts_isnull[attnums[i] - 1] = nulls[i] == 'n';
+	}
+	ExecStoreVirtualTuple(slot);
+	if (rel->trigdesc != NULL)
+	{
+		pushed = pgs_ensure_snapshot();
+		AfterTriggerBeginQuery();
+	}
+	if (desc->constr != NULL)
+		ExecConstraints(rri, slot, estate);
+	table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, NULL);
+	if (rri->ri_NumIndices > 0)
+		(void) ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
+	if (rel->trigdesc != NULL)
+	{
+		ExecARInsertTriggers(estate, rri, slot, NIL, NULL);
+		AfterTriggerEndQuery(estate);
+		if (pushed)
+			PopActiveSnapshot();
+	}
+	ExecCloseIndices(rri);
+	ExecCloseResultRelations(estate);
+	ExecResetTupleTable(estate->es_tupleTable, false);
+	FreeExecutorState(estate);
+	table_close(rel, NoLock);
+	return true;
+}
+
+/*
+ * The database's transaction history, as the subqueries "(SELECT history_id
+ * FROM stream.local_history)" and "(SELECT system_identifier ...)" of a
+ * statement read it: values[0] and [1], NULL without a row.  False where the
+ * table holds more than one row, which those subqueries refuse.
+ */
+static bool
+cp_local_history(Datum *values, char *nulls)
+{
+	Snapshot	snapshot = pgs_catalog_statement_snapshot();
+	Relation	rel = cp_open("local_history");
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	TableScanDesc scan = table_beginscan(rel, snapshot, 0, NULL);
+	int			n = 0;
+	bool		isnull;
+
+	nulls[0] = nulls[1] = 'n';
+	values[0] = values[1] = (Datum) 0;
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		if (n++ > 0)
+			break;
+		values[0] = slot_getattr(slot, cp_attnum(rel, "history_id"), &isnull);
+		nulls[0] = isnull ? 'n' : ' ';
+		values[1] = slot_getattr(slot, cp_attnum(rel, "system_identifier"), &isnull);
+		nulls[1] = isnull ? 'n' : ' ';
+	}
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+	UnregisterSnapshot(snapshot);
+	return n <= 1;
+}
+
 /* write the offsets row of a planned batch */
 void
 pgs_checkpoint_write(int64 query_id, const PgsOffsets *o, TimestampTz planned_at)
@@ -660,6 +831,30 @@ pgs_checkpoint_write(int64 query_id, const PgsOffsets *o, TimestampTz planned_at
 													 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	}
 	pgs_catalog_begin(&acc);
+	if (pgs_catalog_offsets_unkeyed())
+	{
+		static const char *const cols[20] = {"query_id", "batch_id",
+			"start_snapshot", "end_snapshot", "end_tail_block", "scan_from_block",
+			"end_floor_block", "relfilenode", "planned_at", "start_split_xid",
+			"start_split_block", "end_split_xid", "end_split_block",
+			"end_split_stop", "end_rest_floor", "scan_to_block",
+			"end_writer_xids", "end_writer_firsts", "history_id",
+		"system_identifier"};
+		Oid			types[20];
+		Datum		vals[20];
+		char		ns[20];
+
+		memcpy(types, argtypes, sizeof(Oid) * 18);
+		memcpy(vals, values, sizeof(Datum) * 18);
+		memcpy(ns, nulls, 18);
+		types[18] = types[19] = INT8OID;
+		if (cp_local_history(vals + 18, ns + 18) &&
+			cp_insert_row("checkpoint_offsets", 20, cols, types, vals, ns))
+		{
+			pgs_catalog_end(&acc);
+			return;
+		}
+	}
 	if (pgs_catalog_has_06())
 		pgs_catalog_exec("INSERT INTO stream.checkpoint_offsets (query_id, batch_id,"
 						 " start_snapshot, end_snapshot, end_tail_block, scan_from_block,"
@@ -821,125 +1016,6 @@ cp_operator_arrays(const PgsProgress *p, Oid *argtypes, Datum *values, char *nul
 	" blocks_read = h.blocks_read + excluded.blocks_read"
 
 static const char *cp_commit_tail(bool forget);
-
-/*
- * One row into stream.<table> in C, as "INSERT INTO stream.<table> (cols)
- * VALUES (...)" in a catalog stretch writes it: the other columns get
- * their defaults; the NOT NULL and CHECK constraints are checked; every
- * index gets its entry, a unique one refusing a duplicate key as the
- * statement does; the table access method writes the WAL, which logical
- * decoding reads as the statement's.  What it spares is the statement's
- * executor start and end.  The values are the columns' own types.  Returns
- * false, having written nothing, where the statement would do more: a
- * table with triggers (a foreign key's checks are triggers), row security,
- * stored generated columns or a unique check deferred, a partition, or a
- * column missing or of another type.
- */
-static bool
-cp_insert_row(const char *table, int ncols, const char *const *cols,
-			  const Oid *types, const Datum *values, const char *nulls)
-{
-	Oid			relid = get_relname_relid(table, get_namespace_oid("stream", false));
-	Relation	rel;
-	TupleDesc	desc;
-	AttrNumber *attnums;
-	bool	   *given;
-	EState	   *estate;
-	ResultRelInfo *rri;
-	TupleTableSlot *slot;
-	bool		ok = true;
-	int			i;
-	int			j;
-
-	if (!OidIsValid(relid))
-		return false;
-	rel = table_open(relid, RowExclusiveLock);
-	desc = RelationGetDescr(rel);
-	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relispartition ||
-		rel->trigdesc != NULL || rel->rd_rel->relrowsecurity ||
-		(desc->constr != NULL && desc->constr->has_generated_stored))
-	{
-		table_close(rel, NoLock);
-		return false;
-	}
-	attnums = palloc(sizeof(AttrNumber) * ncols);
-	given = palloc0(sizeof(bool) * desc->natts);
-	for (i = 0; i < ncols && ok; i++)
-	{
-		attnums[i] = InvalidAttrNumber;
-		for (j = 0; j < desc->natts; j++)
-		{
-			Form_pg_attribute att = TupleDescAttr(desc, j);
-
-			if (!att->attisdropped && strcmp(NameStr(att->attname), cols[i]) == 0)
-			{
-				if (att->atttypid == types[i] && !given[j])
-					attnums[i] = att->attnum;
-				break;
-			}
-		}
-		ok = attnums[i] != InvalidAttrNumber;
-		if (ok)
-			given[attnums[i] - 1] = true;
-	}
-	if (!ok)
-	{
-		table_close(rel, NoLock);
-		return false;
-	}
-
-	estate = CreateExecutorState();
-	rri = makeNode(ResultRelInfo);
-	InitResultRelInfo(rri, rel, 0, NULL, 0);
-	ExecOpenIndices(rri, false);
-	for (i = 0; i < rri->ri_NumIndices; i++)
-		if (!rri->ri_IndexRelationDescs[i]->rd_index->indimmediate)
-			ok = false;
-	if (!ok)
-	{
-		ExecCloseIndices(rri);
-		FreeExecutorState(estate);
-		table_close(rel, NoLock);
-		return false;
-	}
-
-	/* as a statement of the stretch would, after the commands before it */
-	CommandCounterIncrement();
-	slot = ExecInitExtraTupleSlot(estate, desc, table_slot_callbacks(rel));
-	ExecClearTuple(slot);
-	for (j = 0; j < desc->natts; j++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, j);
-		Node	   *def;
-
-		slot->tts_values[j] = (Datum) 0;
-		slot->tts_isnull[j] = true;
-		if (given[j] || att->attisdropped)
-			continue;
-		def = build_column_default(rel, att->attnum);
-		if (def != NULL)
-			slot->tts_values[j] =
-				ExecEvalExprSwitchContext(ExecPrepareExpr((Expr *) def, estate),
-										  GetPerTupleExprContext(estate),
-										  &slot->tts_isnull[j]);
-	}
-	for (i = 0; i < ncols; i++)
-	{
-		slot->tts_values[attnums[i] - 1] = values[i];
-		slot->tts_isnull[attnums[i] - 1] = nulls[i] == 'n';
-	}
-	ExecStoreVirtualTuple(slot);
-	if (desc->constr != NULL)
-		ExecConstraints(rri, slot, estate);
-	table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, NULL);
-	if (rri->ri_NumIndices > 0)
-		(void) ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
-	ExecCloseIndices(rri);
-	ExecResetTupleTable(estate->es_tupleTable, false);
-	FreeExecutorState(estate);
-	table_close(rel, NoLock);
-	return true;
-}
 
 /* the columns of a batch's progress row and their parameters (1-based) */
 static const char *const cp_progress_cols[] = {
