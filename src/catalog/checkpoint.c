@@ -20,9 +20,13 @@
 #include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type_d.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "lib/stringinfo.h"
+#include "rewrite/rewriteHandler.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -599,6 +603,176 @@ cp_read_scan(int64 query_id, int64 batch_id, PgsOffsets *o, int64 *last_commit,
 	return found;
 }
 
+/*
+ * One row into stream.<table> in C, as "INSERT INTO stream.<table> (cols)
+ * VALUES (...)" in a catalog stretch writes it: the other columns get
+ * their defaults; the NOT NULL and CHECK constraints are checked; every
+ * index gets its entry, a unique one refusing a duplicate key as the
+ * statement does; the table access method writes the WAL, which logical
+ * decoding reads as the statement's; the table's foreign keys are checked
+ * by their own triggers, queued and fired as the statement's end fires
+ * them.  What it spares is the statement's plan, executor start and end.
+ * The values are the columns' own types.  Returns false, having written
+ * nothing, where the statement would do more: a table with triggers other
+ * than foreign keys', row security, stored generated columns or a unique
+ * check deferred, a partition, or a column missing or of another type.
+ */
+static bool
+cp_insert_row(const char *table, int ncols, const char *const *cols,
+			  const Oid *types, const Datum *values, const char *nulls)
+{
+	Oid			relid = get_relname_relid(table, get_namespace_oid("stream", false));
+	Relation	rel;
+	TupleDesc	desc;
+	AttrNumber *attnums;
+	bool	   *given;
+	EState	   *estate;
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;
+	bool		ok = true;
+	bool		pushed = false;
+	int			i;
+	int			j;
+
+	if (!OidIsValid(relid))
+		return false;
+	rel = table_open(relid, RowExclusiveLock);
+	desc = RelationGetDescr(rel);
+	for (i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers && ok; i++)
+		ok = RI_FKey_trigger_type(rel->trigdesc->triggers[i].tgfoid) != RI_TRIGGER_NONE;
+	if (!ok || rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relispartition ||
+		rel->rd_rel->relrowsecurity ||
+		(desc->constr != NULL && desc->constr->has_generated_stored))
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
+	attnums = palloc(sizeof(AttrNumber) * ncols);
+	given = palloc0(sizeof(bool) * desc->natts);
+	for (i = 0; i < ncols && ok; i++)
+	{
+		attnums[i] = InvalidAttrNumber;
+		for (j = 0; j < desc->natts; j++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, j);
+
+			if (!att->attisdropped && strcmp(NameStr(att->attname), cols[i]) == 0)
+			{
+				if (att->atttypid == types[i] && !given[j])
+					attnums[i] = att->attnum;
+				break;
+			}
+		}
+		ok = attnums[i] != InvalidAttrNumber;
+		if (ok)
+			given[attnums[i] - 1] = true;
+	}
+	if (!ok)
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
+
+	estate = CreateExecutorState();
+	rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(rri, rel, 0, NULL, 0);
+	ExecOpenIndices(rri, false);
+	for (i = 0; i < rri->ri_NumIndices; i++)
+		if (!rri->ri_IndexRelationDescs[i]->rd_index->indimmediate)
+			ok = false;
+	if (!ok)
+	{
+		ExecCloseIndices(rri);
+		FreeExecutorState(estate);
+		table_close(rel, NoLock);
+		return false;
+	}
+
+	/* as a statement of the stretch would, after the commands before it */
+	CommandCounterIncrement();
+	slot = ExecInitExtraTupleSlot(estate, desc, table_slot_callbacks(rel));
+	ExecClearTuple(slot);
+	for (j = 0; j < desc->natts; j++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, j);
+		Node	   *def;
+
+		slot->tts_values[j] = (Datum) 0;
+		slot->tts_isnull[j] = true;
+		if (given[j] || att->attisdropped)
+			continue;
+		def = build_column_default(rel, att->attnum);
+		if (def != NULL)
+			slot->tts_values[j] =
+				ExecEvalExprSwitchContext(ExecPrepareExpr((Expr *) def, estate),
+										  GetPerTupleExprContext(estate),
+										  &slot->tts_isnull[j]);
+	}
+	for (i = 0; i < ncols; i++)
+	{
+		slot->tts_values[attnums[i] - 1] = values[i];
+		slot->tts_isnull[attnums[i] - 1] = nulls[i] == 'n';
+	}
+	ExecStoreVirtualTuple(slot);
+	if (rel->trigdesc != NULL)
+	{
+		pushed = pgs_ensure_snapshot();
+		AfterTriggerBeginQuery();
+	}
+	if (desc->constr != NULL)
+		ExecConstraints(rri, slot, estate);
+	table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, NULL);
+	if (rri->ri_NumIndices > 0)
+		(void) ExecInsertIndexTuples(rri, slot, estate, false, false, NULL, NIL);
+	if (rel->trigdesc != NULL)
+	{
+		ExecARInsertTriggers(estate, rri, slot, NIL, NULL);
+		AfterTriggerEndQuery(estate);
+		if (pushed)
+			PopActiveSnapshot();
+	}
+	ExecCloseIndices(rri);
+	ExecCloseResultRelations(estate);
+	ExecResetTupleTable(estate->es_tupleTable, false);
+	FreeExecutorState(estate);
+	table_close(rel, NoLock);
+	return true;
+}
+
+/*
+ * The database's transaction history, as the subqueries "(SELECT history_id
+ * FROM stream.local_history)" and "(SELECT system_identifier ...)" of a
+ * statement read it: values[0] and [1], NULL without a row.  False where the
+ * table holds more than one row, which those subqueries refuse.
+ */
+static bool
+cp_local_history(Datum *values, char *nulls)
+{
+	Snapshot	snapshot = pgs_catalog_statement_snapshot();
+	Relation	rel = cp_open("local_history");
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	TableScanDesc scan = table_beginscan(rel, snapshot, 0, NULL);
+	int			n = 0;
+	bool		isnull;
+
+	nulls[0] = nulls[1] = 'n';
+	values[0] = values[1] = (Datum) 0;
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		if (n++ > 0)
+			break;
+		values[0] = slot_getattr(slot, cp_attnum(rel, "history_id"), &isnull);
+		nulls[0] = isnull ? 'n' : ' ';
+		values[1] = slot_getattr(slot, cp_attnum(rel, "system_identifier"), &isnull);
+		nulls[1] = isnull ? 'n' : ' ';
+	}
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+	UnregisterSnapshot(snapshot);
+	return n <= 1;
+}
+
 /* write the offsets row of a planned batch */
 void
 pgs_checkpoint_write(int64 query_id, const PgsOffsets *o, TimestampTz planned_at)
@@ -657,6 +831,30 @@ pgs_checkpoint_write(int64 query_id, const PgsOffsets *o, TimestampTz planned_at
 													 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	}
 	pgs_catalog_begin(&acc);
+	if (pgs_catalog_offsets_unkeyed())
+	{
+		static const char *const cols[20] = {"query_id", "batch_id",
+			"start_snapshot", "end_snapshot", "end_tail_block", "scan_from_block",
+			"end_floor_block", "relfilenode", "planned_at", "start_split_xid",
+			"start_split_block", "end_split_xid", "end_split_block",
+			"end_split_stop", "end_rest_floor", "scan_to_block",
+			"end_writer_xids", "end_writer_firsts", "history_id",
+		"system_identifier"};
+		Oid			types[20];
+		Datum		vals[20];
+		char		ns[20];
+
+		memcpy(types, argtypes, sizeof(Oid) * 18);
+		memcpy(vals, values, sizeof(Datum) * 18);
+		memcpy(ns, nulls, 18);
+		types[18] = types[19] = INT8OID;
+		if (cp_local_history(vals + 18, ns + 18) &&
+			cp_insert_row("checkpoint_offsets", 20, cols, types, vals, ns))
+		{
+			pgs_catalog_end(&acc);
+			return;
+		}
+	}
 	if (pgs_catalog_has_06())
 		pgs_catalog_exec("INSERT INTO stream.checkpoint_offsets (query_id, batch_id,"
 						 " start_snapshot, end_snapshot, end_tail_block, scan_from_block,"
@@ -819,6 +1017,57 @@ cp_operator_arrays(const PgsProgress *p, Oid *argtypes, Datum *values, char *nul
 
 static const char *cp_commit_tail(bool forget);
 
+/* the columns of a batch's progress row and their parameters (1-based) */
+static const char *const cp_progress_cols[] = {
+	"query_id", "batch_id", "started_at", "finished_at", "input_rows",
+	"output_rows", "replayed", "state_rows", "state_rows_updated",
+	"watermark", "next_watermark", "event_time_min", "event_time_max",
+	"event_time_avg", "late_rows", "blocks_read", "plan_ms", "read_ms",
+	"merge_ms", "write_ms", "previous_commit_ms", "state_bytes"
+};
+static const int cp_progress_params[] = {
+	1, 2, 3, 7, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 21, 22, 23
+};
+
+/*
+ * A 0.11 catalog's commit row and progress row, written in C where
+ * cp_insert_row can (the tables have no keys to the offsets there); sets
+ * *commit_done and *progress_done for those written.
+ */
+static void
+cp_commit_rows_c(const Oid *argtypes, const Datum *values, const char *nulls,
+				 bool *commit_done, bool *progress_done)
+{
+	static const char *const commit_cols[] = {"query_id", "batch_id", "committed_at"};
+	static const int commit_params[] = {1, 2, 7};
+	Oid			types[lengthof(cp_progress_cols)];
+	Datum		vals[lengthof(cp_progress_cols)];
+	char		ns[lengthof(cp_progress_cols)];
+	int			i;
+
+	StaticAssertStmt(lengthof(cp_progress_cols) == lengthof(cp_progress_params),
+					 "a parameter for each column");
+	*commit_done = *progress_done = false;
+	if (!pgs_catalog_offsets_unkeyed())
+		return;
+	for (i = 0; i < lengthof(commit_cols); i++)
+	{
+		types[i] = argtypes[commit_params[i] - 1];
+		vals[i] = values[commit_params[i] - 1];
+		ns[i] = nulls[commit_params[i] - 1];
+	}
+	*commit_done = cp_insert_row("checkpoint_commits", lengthof(commit_cols),
+								 commit_cols, types, vals, ns);
+	for (i = 0; i < lengthof(cp_progress_cols); i++)
+	{
+		types[i] = argtypes[cp_progress_params[i] - 1];
+		vals[i] = values[cp_progress_params[i] - 1];
+		ns[i] = nulls[cp_progress_params[i] - 1];
+	}
+	*progress_done = cp_insert_row("progress_log", lengthof(cp_progress_cols),
+								   cp_progress_cols, types, vals, ns);
+}
+
 /*
  * A batch's record in a 0.8 catalog, in one statement: its commit row; its
  * progress row (the 16 values of 0.7's row, then where the run's time
@@ -841,6 +1090,9 @@ cp_commit_0_8(const Oid *types17, const Datum *values17, const char *nulls17,
 	Datum		values[30];
 	char		nulls[30];
 	int			i;
+	bool		commit_done;
+	bool		progress_done;
+	char	   *sql;
 
 	StaticAssertStmt(PGS_NPHASES == 4, "plan, read, merge and write");
 	memcpy(argtypes, types17, sizeof(Oid) * 17);
@@ -863,15 +1115,19 @@ cp_commit_0_8(const Oid *types17, const Datum *values17, const char *nulls17,
 	nulls[23] = ' ';
 	if (p->noperators > 0)
 		cp_operator_arrays(p, argtypes + 24, values + 24, nulls + 24);
-	pgs_catalog_exec(psprintf("WITH c AS (INSERT INTO stream.checkpoint_commits"
-							  "  (query_id, batch_id, committed_at) VALUES ($1, $2, $7)),"
-							  " p AS (INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
-							  "  finished_at, input_rows, output_rows, replayed, state_rows,"
-							  "  state_rows_updated, watermark, next_watermark, event_time_min,"
-							  "  event_time_max, event_time_avg, late_rows, blocks_read,"
-							  "  plan_ms, read_ms, merge_ms, write_ms, previous_commit_ms, state_bytes)"
-							  "  VALUES ($1, $2, $3, $7, $4, $5, $6, $8, $9, $10, $11, $12,"
-							  "  $13, $14, $15, $16, $18, $19, $20, $21, $22, $23))%s%s",
+	cp_commit_rows_c(argtypes, values, nulls, &commit_done, &progress_done);
+	sql = psprintf("%s%s%s%s",
+				   commit_done ? "" :
+				   ", c AS (INSERT INTO stream.checkpoint_commits"
+				   "  (query_id, batch_id, committed_at) VALUES ($1, $2, $7))",
+				   progress_done ? "" :
+				   ", p AS (INSERT INTO stream.progress_log (query_id, batch_id, started_at,"
+				   "  finished_at, input_rows, output_rows, replayed, state_rows,"
+				   "  state_rows_updated, watermark, next_watermark, event_time_min,"
+				   "  event_time_max, event_time_avg, late_rows, blocks_read,"
+				   "  plan_ms, read_ms, merge_ms, write_ms, previous_commit_ms, state_bytes)"
+				   "  VALUES ($1, $2, $3, $7, $4, $5, $6, $8, $9, $10, $11, $12,"
+				   "  $13, $14, $15, $16, $18, $19, $20, $21, $22, $23))",
 							  p->noperators > 0 ?
 							  ", o AS (INSERT INTO stream.progress_operator_log (query_id,"
 							  "  batch_id, ordinal, operator, side, state_rows, state_rows_updated,"
@@ -882,8 +1138,15 @@ cp_commit_0_8(const Oid *types17, const Datum *values17, const char *nulls17,
 							  "   pg_catalog.unnest($27), pg_catalog.unnest($28),"
 							  "   pg_catalog.unnest($29), pg_catalog.unnest($30)) WITH ORDINALITY"
 							  "   AS u(operator, side, state_rows, updated, removed, late, ordinal))" : "",
-							  cp_commit_tail(forget >= 0)),
-					 p->noperators > 0 ? 30 : 24, argtypes, values, nulls, false, 0);
+							  cp_commit_tail(forget >= 0));
+	/* nothing left to write */
+	if (strcmp(sql, " SELECT") == 0)
+		return;
+	/* the first part's leading comma gives way to WITH */
+	if (strncmp(sql, ", ", 2) == 0)
+		sql = psprintf("WITH %s", sql + 2);
+	pgs_catalog_exec(sql, p->noperators > 0 ? 30 : 24, argtypes, values, nulls,
+					 false, 0);
 }
 
 /*

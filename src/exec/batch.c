@@ -814,6 +814,13 @@ batch_choose_end(const PgsQuery *q, const PgsBoundary *lo, Datum hi,
 	be->left_floor = PGS_NO_BLOCK;
 	if (q->max_rows <= 0)
 	{
+		/* read in C where it answers as the statement would */
+		n = pgs_batch_has_rows(q->stream_relid, q->owner, params);
+		if (n >= 0)
+		{
+			be->empty = (n == 0);
+			return;
+		}
 		n = batch_scan(&acc, q, "1", "LIMIT 1", params);
 		pgs_owner_end(&acc);
 		be->empty = (n == 0);
@@ -1131,8 +1138,10 @@ static bool
 batch_side_empty(const PgsQuery *q, Oid relid, PgsBatchParams *params)
 {
 	PgsCatalogAccess acc = {0};
-	int			n;
+	int			n = pgs_batch_has_rows(relid, q->owner, params);
 
+	if (n >= 0)
+		return n == 0;
 	pgs_owner_begin(&acc, q->owner, BATCH_SCAN_SEARCH_PATH);
 	n = pgs_owner_exec(q->query_id, pgs_batch_select_sql(relid, "1", "LIMIT 1"),
 					   PGS_BATCH_NPARAMS, pgs_batch_param_types, params->values,

@@ -18,17 +18,34 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/transam.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type_d.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
 #include "storage/itemptr.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
 #include "utils/snapmgr.h"
 #include "utils/xid8.h"
 
+#include "catalog/pgs_catalog.h"
+#include "common/pgs_common.h"
 #include "source/pgs_offsets.h"
 #include "storage/pgs_placement.h"
+
+/* the batch predicate of a 0.10 catalog (predicate.c) */
+extern Datum stream_batch_member_packed(PG_FUNCTION_ARGS);
 
 /* widen a 32-bit xid that is known to be recent to a full one */
 static uint64
@@ -295,4 +312,125 @@ pgs_cut_snapshot(const PgsBoundary *lo, Datum hi_snapshot,
 		if (out.xip[i] < out.xmin)
 			out.xmin = out.xip[i];
 	return pgs_snapshot_make(&out);
+}
+
+/*
+ * May the query's owner run the batch's existence test as a statement, and
+ * would the statement see every row of the stream's ranges?  The statement
+ * reads the stream by its qualified name and calls stream._batch_member:
+ * it needs USAGE on both schemas, SELECT on the stream and EXECUTE on the
+ * function, and row security would hide rows from it.  Where any of these
+ * fails, the C read below could answer differently, so it does not answer;
+ * nor where the table's access method has no TID range scans.
+ */
+static bool
+off_owner_reads_all(Relation rel, Oid owner)
+{
+	Oid			argtypes[3] = {XID8OID, TIDOID, BYTEAOID};
+	Oid			stream_nsp = get_namespace_oid("stream", true);
+	Oid			member;
+
+	if (rel->rd_rel->relkind != RELKIND_RELATION || !OidIsValid(stream_nsp) ||
+		rel->rd_tableam->scan_set_tidrange == NULL ||
+		rel->rd_tableam->scan_getnextslot_tidrange == NULL)
+		return false;
+	if (pg_namespace_aclcheck(RelationGetNamespace(rel), owner, ACL_USAGE) != ACLCHECK_OK ||
+		pg_namespace_aclcheck(stream_nsp, owner, ACL_USAGE) != ACLCHECK_OK ||
+		pg_class_aclcheck(RelationGetRelid(rel), owner, ACL_SELECT) != ACLCHECK_OK)
+		return false;
+	if (check_enable_rls(RelationGetRelid(rel), owner, true) == RLS_ENABLED)
+		return false;
+	member = LookupFuncName(list_make2(makeString("stream"), makeString("_batch_member")),
+							3, argtypes, true);
+	return OidIsValid(member) &&
+		pg_proc_aclcheck(member, owner, ACL_EXECUTE) == ACLCHECK_OK;
+}
+
+/*
+ * Has the batch of these parameters (pgs_batch_params) a row?  What the
+ * statement "SELECT 1 FROM <the batch's rows> LIMIT 1" run as the query's
+ * owner answers, read in C: the batch's two ranges of blocks by TID range
+ * scans, in order, under the snapshot the statement would take, each row
+ * put to the batch predicate itself (which counts the row it accepts, as
+ * in the statement), stopping at the first it accepts.  A planning step
+ * that finds no rows pays no executor start and end for the statement.
+ * Returns 1 or 0; -1 where the statement could answer otherwise or fail
+ * (a catalog before 0.10, whose predicate takes the boundaries one by one;
+ * a stream the owner may not read whole, see off_owner_reads_all), for the
+ * caller to run the statement.
+ */
+int
+pgs_batch_has_rows(Oid stream_relid, Oid owner, const PgsBatchParams *params)
+{
+	Relation	rel;
+	TupleDesc	desc;
+	AttrNumber	xid_att = InvalidAttrNumber;
+	Snapshot	snapshot;
+	TupleTableSlot *slot;
+	FmgrInfo	member;
+	bool		found = false;
+	int			r;
+	int			i;
+
+	if (!pgs_catalog_packs_boundaries())
+		return -1;
+	rel = table_open(stream_relid, AccessShareLock);
+	desc = RelationGetDescr(rel);
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && att->atttypid == XID8OID &&
+			strcmp(NameStr(att->attname), PGS_XID_COLUMN) == 0)
+			xid_att = att->attnum;
+	}
+	if (xid_att == InvalidAttrNumber || !off_owner_reads_all(rel, owner))
+	{
+		table_close(rel, NoLock);
+		return -1;
+	}
+
+	memset(&member, 0, sizeof(member));
+	member.fn_addr = stream_batch_member_packed;
+	member.fn_oid = InvalidOid;
+	member.fn_nargs = 3;
+	member.fn_strict = true;
+	member.fn_mcxt = CurrentMemoryContext;
+
+	snapshot = pgs_catalog_statement_snapshot();
+	slot = table_slot_create(rel, NULL);
+	/* the ranges $7..$10 and $11..$12, each from a tid to before one */
+	for (r = 0; r < 2 && !found; r++)
+	{
+		ItemPointer lo = (ItemPointer) DatumGetPointer(params->values[r == 0 ? 6 : 10]);
+		ItemPointerData hi = *(ItemPointer) DatumGetPointer(params->values[r == 0 ? 9 : 11]);
+		TableScanDesc scan;
+
+		if (ItemPointerCompare(lo, &hi) >= 0)
+			continue;
+		ItemPointerDec(&hi);
+		scan = table_beginscan_tidrange(rel, snapshot, lo, &hi);
+		while (table_scan_getnextslot_tidrange(scan, ForwardScanDirection, slot))
+		{
+			bool		isnull;
+			Datum		xid = slot_getattr(slot, xid_att, &isnull);
+
+			CHECK_FOR_INTERRUPTS();
+			/* the predicate is strict: a row without a stamp is no member */
+			if (isnull)
+				continue;
+			if (DatumGetBool(FunctionCall3(&member, xid,
+										   PointerGetDatum(&slot->tts_tid),
+										   params->values[12])))
+			{
+				found = true;
+				break;
+			}
+		}
+		table_endscan(scan);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, NoLock);
+	return found ? 1 : 0;
 }

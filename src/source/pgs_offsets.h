@@ -48,6 +48,8 @@ extern Datum pgs_snapshot_without(Datum snap, FullTransactionId xid);
 extern Datum pgs_cut_snapshot(const PgsBoundary *lo, Datum hi_snapshot,
 							  FullTransactionId cut,
 							  FullTransactionId *excluded, int nexcluded);
+extern int	pgs_batch_has_rows(Oid stream_relid, Oid owner,
+							   const PgsBatchParams *params);
 
 /* predicate.c */
 extern Oid	pgs_batch_param_types[PGS_BATCH_NPARAMS];
