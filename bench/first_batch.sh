@@ -6,8 +6,10 @@
 # a session that ran a batch of the query before.  Measured as the CPU time
 # the backend used for the CALL (/proc/self/schedstat, read in the session
 # before and after), which other work on a shared machine moves far less
-# than the clock.  ROUNDS (12) rounds, each one of each kind, alternating
-# which goes first.
+# than the clock, with the minor page faults the backend took meanwhile
+# (/proc/self/stat): a new backend's first touches of memory fault, of its
+# own and of shared buffers.  ROUNDS (12) rounds, each one of each kind,
+# alternating which goes first.
 #
 # With BASELINE=<commit>, that commit's build runs a second server with the
 # same data, and each round measures both servers, alternating which goes
@@ -45,13 +47,16 @@ sleep 2
 
 new_big="INSERT INTO big SELECT g % $groups, g % 1000, g FROM generate_series(1, $new_rows) g"
 
-# first SERVER: the CPU milliseconds of the batch, first in a new session
+minflt="split_part(pg_read_file('/proc/self/stat'), ' ', 10)::bigint"
+
+# first SERVER: the CPU milliseconds of the batch, first in a new session,
+# and its minor faults
 first_ms() {
     on "$1" -c "$new_big" -c "CHECKPOINT" >/dev/null
     on "$1" <<SQL
-SELECT $backend_cpu AS c0 \gset
+SELECT $backend_cpu AS c0, $minflt AS f0 \gset
 CALL stream.process_batch('agg');
-SELECT round(($backend_cpu - :c0) / 1e6, 3);
+SELECT round(($backend_cpu - :c0) / 1e6, 3) || ' ' || ($minflt - :f0);
 SQL
 }
 # warm SERVER: the same after a batch of the query in the same session
@@ -61,9 +66,9 @@ INSERT INTO big VALUES (0, 0, 0);
 CALL stream.process_batch('agg');
 $new_big;
 CHECKPOINT;
-SELECT $backend_cpu AS c0 \gset
+SELECT $backend_cpu AS c0, $minflt AS f0 \gset
 CALL stream.process_batch('agg');
-SELECT round(($backend_cpu - :c0) / 1e6, 3);
+SELECT round(($backend_cpu - :c0) / 1e6, 3) || ' ' || ($minflt - :f0);
 SQL
 }
 
@@ -79,21 +84,24 @@ for r in $(seq 1 "$rounds"); do
             w=$(warm_ms "$s")
             f=$(first_ms "$s")
         fi
-        echo "$s $f $w" >>"$results"
-        line="$line  $s first $f warm $w"
+        # SERVER CPU-first CPU-warm faults-first faults-warm
+        echo "$s ${f% *} ${w% *} ${f#* } ${w#* }" >>"$results"
+        line="$line  $s first ${f% *} ms ${f#* } faults, warm ${w% *} ms ${w#* } faults"
     done
     echo "$line"
 done
 
 echo
-echo "| build | first in a session, median CPU | warm session, median CPU | first / warm (medians) | median of the rounds' first / warm |"
-echo "| --- | --- | --- | --- | --- |"
+echo "| build | first in a session, median CPU | warm session, median CPU | first / warm (medians) | median of the rounds' first / warm | minor faults, first / warm (medians) |"
+echo "| --- | --- | --- | --- | --- | --- |"
 for s in "${servers[@]}"; do
     f=$(awk -v s="$s" '$1 == s { print $2 }' "$results" | median)
     w=$(awk -v s="$s" '$1 == s { print $3 }' "$results" | median)
     q=$(awk -v s="$s" '$1 == s { print $2 / $3 }' "$results" | median)
+    ff=$(awk -v s="$s" '$1 == s { print $4 }' "$results" | median)
+    fw=$(awk -v s="$s" '$1 == s { print $5 }' "$results" | median)
     name=$s
     [ "$s" = baseline ] && name="baseline $BASELINE"
-    printf '| %s | %.2f ms | %.2f ms | %.3fx | %.3fx |\n' "$name" "$f" "$w" \
-        "$(awk -v a="$f" -v b="$w" 'BEGIN { print a / b }')" "$q"
+    printf '| %s | %.2f ms | %.2f ms | %.3fx | %.3fx | %s / %s |\n' "$name" "$f" "$w" \
+        "$(awk -v a="$f" -v b="$w" 'BEGIN { print a / b }')" "$q" "$ff" "$fw"
 done

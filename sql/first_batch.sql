@@ -49,6 +49,81 @@ SELECT o.k, o.n = r.n AND o.s = r.s AS same
  ORDER BY 1;
 SELECT format('DROP TRIGGER fb_note ON %s', :'state') \gexec
 
+-- The first batch of a query in a session analyzes the query's text once:
+-- the partial statement's analysis gives the query's shape too (over an
+-- aggregation of an aggregation, the chain's statements are prepared again
+-- once its shapes are known).  A first batch of each shape in a new session
+-- gives the rows that aggregating the whole stream gives.
+SET ROLE regress_fb_owner;
+CREATE TABLE fs_ev (id int, k int, v float8, t timestamptz);
+SELECT stream.create_stream('fs_ev');
+INSERT INTO fs_ev SELECT g, g % 4, g, '2026-01-01 10:00+00'::timestamptz + (g / 6) * interval '1 minute'
+  FROM generate_series(1, 60) g;
+SELECT stream.start_query('fs_upd', 'SELECT k, count(*) AS n, avg(v) AS a FROM fs_ev GROUP BY k HAVING count(*) > 14',
+                          'fs_upd', output_mode => 'update', trigger => '1 hour') > 0 AS started;
+SELECT stream.start_query('fs_top', 'SELECT k, sum(v) AS s FROM fs_ev GROUP BY k ORDER BY s DESC, k LIMIT 3',
+                          'fs_top', output_mode => 'complete', trigger => '1 hour') > 0 AS started;
+SELECT stream.start_query('fs_all', 'SELECT count(*) AS n, max(v) AS m FROM fs_ev',
+                          'fs_all', output_mode => 'update', trigger => '1 hour') > 0 AS started;
+SELECT stream.start_query('fs_win', $$SELECT stream.tumble(t, '1 minute') AS w, k, count(*) AS n, sum(v) AS s
+                                        FROM fs_ev GROUP BY 1, 2$$,
+                          'fs_win', output_mode => 'append', event_time => 't',
+                          watermark => '1 minute', trigger => '1 hour') > 0 AS started;
+SELECT stream.start_query('fs_chain', $$SELECT stream.tumble(m.minute, '10 minutes') AS w, sum(m.n) AS n,
+                                               count(*) AS minutes
+                                          FROM (SELECT stream.tumble(t, '1 minute') AS minute, count(*) AS n
+                                                  FROM fs_ev GROUP BY 1) m
+                                         GROUP BY 1$$,
+                          'fs_chain', output_mode => 'append', event_time => 't',
+                          watermark => '1 minute', trigger => '1 hour') > 0 AS started;
+SELECT stream.start_query('fs_dedup', 'SELECT k, count(*) AS n FROM fs_ev GROUP BY k',
+                          'fs_dedup', output_mode => 'update', event_time => 't',
+                          watermark => '1 hour', deduplicate => '{id}', trigger => '1 hour') > 0 AS started;
+CALL stream.process_all_available('fs_upd');
+CALL stream.process_all_available('fs_top');
+CALL stream.process_all_available('fs_all');
+CALL stream.process_all_available('fs_win');
+CALL stream.process_all_available('fs_chain');
+CALL stream.process_all_available('fs_dedup');
+\c
+SET client_min_messages = warning;
+SET ROLE regress_fb_owner;
+-- more rows, ten of them twice, and one that closes every window before it
+INSERT INTO fs_ev SELECT g, g % 4, g, '2026-01-01 10:00+00'::timestamptz + (g / 6) * interval '1 minute'
+  FROM generate_series(61, 120) g;
+INSERT INTO fs_ev SELECT * FROM fs_ev WHERE id BETWEEN 111 AND 120;
+INSERT INTO fs_ev VALUES (1000, 0, 0, '2026-01-01 12:00+00');
+CALL stream.process_all_available('fs_upd');
+CALL stream.process_all_available('fs_top');
+CALL stream.process_all_available('fs_all');
+CALL stream.process_all_available('fs_win');
+CALL stream.process_all_available('fs_chain');
+CALL stream.process_all_available('fs_dedup');
+SELECT 'fs_upd' AS query, count(*) AS rows, count(*) FILTER (WHERE o.n IS DISTINCT FROM r.n OR o.a IS DISTINCT FROM r.a) AS wrong
+  FROM fs_upd o FULL JOIN (SELECT k, count(*) AS n, avg(v) AS a FROM fs_ev GROUP BY k HAVING count(*) > 14) r USING (k)
+UNION ALL
+SELECT 'fs_top', count(*), count(*) FILTER (WHERE o.s IS DISTINCT FROM r.s)
+  FROM fs_top o FULL JOIN (SELECT k, sum(v) AS s FROM fs_ev GROUP BY k ORDER BY s DESC, k LIMIT 3) r USING (k)
+UNION ALL
+SELECT 'fs_all', count(*), count(*) FILTER (WHERE o.n IS DISTINCT FROM r.n OR o.m IS DISTINCT FROM r.m)
+  FROM fs_all o FULL JOIN (SELECT count(*) AS n, max(v) AS m FROM fs_ev) r ON true
+UNION ALL
+SELECT 'fs_win', count(*), count(*) FILTER (WHERE o.n IS DISTINCT FROM r.n OR o.s IS DISTINCT FROM r.s)
+  FROM fs_win o FULL JOIN (SELECT stream.tumble(t, '1 minute') AS w, k, count(*) AS n, sum(v) AS s
+                             FROM fs_ev WHERE t < '2026-01-01 11:00+00' GROUP BY 1, 2) r USING (w, k)
+UNION ALL
+SELECT 'fs_chain', count(*), count(*) FILTER (WHERE o.n IS DISTINCT FROM r.n OR o.minutes IS DISTINCT FROM r.minutes)
+  FROM fs_chain o FULL JOIN (SELECT stream.tumble(t, '10 minutes') AS w, count(*) AS n,
+                                    count(DISTINCT stream.tumble(t, '1 minute')) AS minutes
+                               FROM fs_ev WHERE t < '2026-01-01 11:00+00' GROUP BY 1) r USING (w)
+UNION ALL
+SELECT 'fs_dedup', count(*), count(*) FILTER (WHERE o.n IS DISTINCT FROM r.n)
+  FROM fs_dedup o FULL JOIN (SELECT k, count(DISTINCT id) AS n FROM fs_ev GROUP BY k) r USING (k);
+SELECT stream.drop_query(q) FROM (VALUES ('fs_upd'), ('fs_top'), ('fs_all'), ('fs_win'),
+                                         ('fs_chain'), ('fs_dedup')) v(q);
+DROP TABLE fs_ev, fs_upd, fs_top, fs_all, fs_win, fs_chain, fs_dedup;
+RESET ROLE;
+
 SET ROLE regress_fb_owner;
 SELECT stream.drop_query('fb_q');
 RESET ROLE;

@@ -41,6 +41,7 @@
 #include "utils/regproc.h"
 #include "utils/ruleutils.h"
 #include "utils/syscache.h"
+#include "utils/typcache.h"
 
 #include "common/pgs_common.h"
 #include "state/pgs_agg.h"
@@ -259,7 +260,12 @@ pgs_agg_describe(Query *query, List *output_names, PgsAggShape *shape)
 			shape->session_call = true;
 		k->collation = exprCollation((Node *) tle->expr);
 		k->output = -1;
-		if (!OidIsValid(GetDefaultOpClass(k->type, BTREE_AM_OID)))
+		/*
+		 * The default btree operator class's family, from the type cache,
+		 * which the planner's grouping reads next: GetDefaultOpClass
+		 * itself reads the whole of pg_opclass at each call.
+		 */
+		if (!OidIsValid(lookup_type_cache(k->type, TYPECACHE_BTREE_OPFAMILY)->btree_opf))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("grouping by a value of type %s is not supported in a streaming aggregation",
