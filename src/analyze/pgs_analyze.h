@@ -51,7 +51,6 @@ typedef void (*PgsRewriteFinish) (struct Query *query, const void *arg);
 extern void pgs_rewrite_arm_then(const char *token, Oid stream_relid,
 								 Oid view_relid, PgsRewriteFinish finish,
 								 const void *finish_arg);
-extern void pgs_rewrite_keep_written(struct Query **written, MemoryContext cxt);
 extern void pgs_rewrite_disarm(void);
 extern void pgs_analyze_post_parse(ParseState *pstate, Query *query);
 extern void pgs_analyze_at_xact_end(XactEvent event);

@@ -91,9 +91,6 @@ typedef struct QaRewrite
 	const void *finish_arg;
 	bool		join;			/* a join's statement: join_rewrite.c substitutes */
 	PgsJoinRewrite join_rw;
-	Query	  **written;		/* receives the query before its substitution,
-								 * or NULL */
-	MemoryContext written_cxt;	/* where that copy is made */
 } QaRewrite;
 
 static QaRewrite qa_rewrite;
@@ -899,13 +896,6 @@ pgs_analyze_post_parse(ParseState *pstate, Query *query)
 		rw->substituted = 0;
 		PG_TRY();
 		{
-			if (rw->written != NULL)
-			{
-				MemoryContext old = MemoryContextSwitchTo(rw->written_cxt);
-
-				*rw->written = copyObject(query);
-				MemoryContextSwitchTo(old);
-			}
 			if (OidIsValid(rw->view_relid))
 				qa_check_calls(query, rw->view_relid, rw->stream_relid);
 			if (rw->join)
@@ -973,8 +963,6 @@ pgs_rewrite_arm(const char *token, Oid stream_relid, Oid view_relid)
 	qa_rewrite.finish = NULL;
 	qa_rewrite.finish_arg = NULL;
 	qa_rewrite.join = false;
-	qa_rewrite.written = NULL;
-	qa_rewrite.written_cxt = NULL;
 	qa_active_rewrite = &qa_rewrite;
 }
 
@@ -1016,20 +1004,6 @@ pgs_rewrite_arm_then(const char *token, Oid stream_relid, Oid view_relid,
 	pgs_rewrite_arm(token, stream_relid, view_relid);
 	qa_rewrite.finish = finish;
 	qa_rewrite.finish_arg = finish_arg;
-}
-
-/*
- * After pgs_rewrite_arm_then: the analysis also gives the query as written,
- * before the substitution, into *written (a copy made in cxt), before
- * "finish" runs: the one analysis of the text then serves both the
- * statement and whatever the caller learns from the query as written.
- */
-void
-pgs_rewrite_keep_written(Query **written, MemoryContext cxt)
-{
-	*written = NULL;
-	qa_rewrite.written = written;
-	qa_rewrite.written_cxt = cxt;
 }
 
 /* the statement analyzed next is left as written */

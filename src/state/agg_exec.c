@@ -76,19 +76,6 @@ typedef struct AggPartialArg
 	AttrNumber	time_attno;		/* the event time's column when the statement
 								 * may read the event times too (see
 								 * ae_add_times), or 0 */
-
-	/*
-	 * The first analysis of the query's text in a backend (ae_plans) comes
-	 * before its shape is known (shape NULL): the analysis keeps the query
-	 * as written into *written, whose shape is the state's (ae_shape_of),
-	 * and the signature of the partial form's shape goes to
-	 * *analyzed_shape, for ae_plans to compare.  Over a streaming
-	 * aggregation of stream_relid the statement is left whole, and
-	 * prepared again once the shapes of the chain are known.
-	 */
-	Query	  **written;		/* or NULL */
-	char	  **analyzed_shape;
-	Oid			stream_relid;
 } AggPartialArg;
 
 #define AGG_TIDS_PARAM	(PGS_BATCH_NPARAMS + 1)
@@ -261,25 +248,19 @@ pgs_state_register(const char *name, Tuplestorestate *ts, TupleDesc desc)
 		elog(ERROR, "could not register the rows of a streaming aggregation's batch");
 }
 
-/* the query's text, parsed and analyzed as written (as its owner) */
-static Query *
-ae_analyze(const PgsQuery *q)
-{
-	List	   *raw = raw_parser(q->query_text, RAW_PARSE_DEFAULT);
-
-	return parse_analyze_fixedparams(linitial_node(RawStmt, raw), q->query_text,
-									 NULL, 0, NULL);
-}
-
 /*
- * The shape of the query as written, analyzed as its owner (ae_analyze,
- * or the partial statement's own analysis).  Over a streaming aggregation
- * (*rti > 0), "lower" gets the subquery's shape and *rows_desc its rows.
+ * Parse and analyze the query's text as its owner: its shape.  Over a
+ * streaming aggregation (*rti > 0), "lower" gets the subquery's shape and
+ * *rows_desc its rows.
  */
 static void
-ae_shape_of(const PgsQuery *q, Query *query, PgsAggShape *shape, int *rti,
-			PgsAggShape *lower, TupleDesc *rows_desc)
+ae_shape(const PgsQuery *q, PgsAggShape *shape, int *rti, PgsAggShape *lower,
+		 TupleDesc *rows_desc)
 {
+	List	   *raw = raw_parser(q->query_text, RAW_PARSE_DEFAULT);
+	Query	   *query = parse_analyze_fixedparams(linitial_node(RawStmt, raw),
+												  q->query_text, NULL, 0, NULL);
+
 	*rti = q->nsides == 0 ? pgs_agg_chain_find(query, q->stream_relid) : 0;
 	if (!pgs_agg_describe(query, q->target_columns, shape))
 		ereport(ERROR,
@@ -515,22 +496,10 @@ ae_partialize(Query *query, const void *arg)
 	const AggPartialArg *pa = (const AggPartialArg *) arg;
 	PgsAggShape shape;
 
-	if (pa->shape == NULL)
-	{
-		if (pa->written == NULL || *pa->written == NULL)
-			elog(ERROR, "the partial statement of a streaming aggregation was analyzed without its shape");
-		/* the first analysis: ae_plans compares the shapes, or prepares again */
-		if (pgs_agg_chain_find(*pa->written, pa->stream_relid) > 0 ||
-			!pgs_agg_describe(query, NIL, &shape))
-			return;
-		*pa->analyzed_shape = MemoryContextStrdup(GetMemoryChunkContext(*pa->written),
-												  pgs_agg_shape_signature(&shape));
-	}
-	else if (pa->chain_rti > 0)
+	if (pa->chain_rti > 0)
 		pgs_agg_chain_cut(query, pa->chain_rti, pa->chain_lower);
-	if (pa->shape != NULL &&
-		(!pgs_agg_describe(query, NIL, &shape) ||
-		 strcmp(pgs_agg_shape_signature(&shape), pa->shape) != 0))
+	if (!pgs_agg_describe(query, NIL, &shape) ||
+		strcmp(pgs_agg_shape_signature(&shape), pa->shape) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("streaming query no longer matches its state"),
@@ -543,74 +512,6 @@ ae_partialize(Query *query, const void *arg)
 		ae_add_times(query, pa->time_attno);
 	if (pa->chain_rti == 0 && !OidIsValid(pa->chain_stream))
 		ae_flatten_stream(query);
-}
-
-/*
- * What the partial statement's analysis is given (AggPartialArg, but for
- * the shape), and whether it reads the batch's first range of blocks only.
- */
-static void
-ae_partial_setup(const PgsQuery *q, AggPlans *p, int rti, bool lower)
-{
-	bool		partial_out = strcmp(q->output_mode, "partial") == 0;
-
-	p->partial_arg.chain_stream = q->dedup_columns != NIL ? q->stream_relid : InvalidOid;
-	p->partial_arg.chain_rti = rti;
-	p->partial_arg.chain_lower = lower;
-	/* the event times are read with the groups where batch.c wants them */
-	p->partial_arg.time_attno = q->event_time != NULL && q->nsides == 0 &&
-		rti == 0 && q->dedup_columns == NIL && !partial_out && !ae_merging ?
-		get_attnum(q->stream_relid, q->event_time) : 0;
-	/* a batch's rows are almost always in one range of blocks */
-	p->one_range = rti == 0 && !OidIsValid(p->partial_arg.chain_stream);
-}
-
-/*
- * Prepare the partial statement into p->partial, in the owner stretch the
- * caller began.  With "written", the first analysis of the query's text,
- * before its shape is known (see AggPartialArg): *written gets the query
- * as written (in the current memory context), *analyzed_shape the
- * signature of its partial form's shape, NULL where it has none.  Returns
- * in the caller's memory context.
- */
-static void
-ae_prepare_partial(const PgsQuery *q, AggPlans *p, Query **written,
-				   char **analyzed_shape)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	char	   *text = pgs_trim_query(q->query_text);
-	Oid			types[AGG_TIDS_PARAM];
-
-	memcpy(types, pgs_batch_param_types, sizeof(Oid) * PGS_BATCH_NPARAMS);
-	types[AGG_TIDS_PARAM - 1] = TIDARRAYOID;
-	pgs_rewrite_arm_then(text, q->stream_relid, q->view_relid, ae_partialize,
-						 &p->partial_arg);
-	if (written != NULL)
-	{
-		*analyzed_shape = NULL;
-		p->partial_arg.written = written;
-		p->partial_arg.analyzed_shape = analyzed_shape;
-		p->partial_arg.stream_relid = q->stream_relid;
-		pgs_rewrite_keep_written(written, CurrentMemoryContext);
-	}
-	PG_TRY();
-	{
-		pgs_stream_one_range(p->one_range);
-		p->partial = pgs_state_prepare(text,
-									   OidIsValid(p->partial_arg.chain_stream) ?
-									   AGG_TIDS_PARAM : PGS_BATCH_NPARAMS,
-									   types);
-	}
-	PG_FINALLY();
-	{
-		pgs_stream_one_range(false);
-		pgs_rewrite_disarm();
-		p->partial_arg.written = NULL;
-		p->partial_arg.analyzed_shape = NULL;
-	}
-	PG_END_TRY();
-	/* SPI_prepare leaves the SPI procedure's context current */
-	MemoryContextSwitchTo(cxt);
 }
 
 /*
@@ -639,8 +540,14 @@ ae_prepare(const PgsQuery *q, AggPlans *p, PgsAggShape *shape, Oid state_relid,
 	if (ae_merging)
 		p->combine = MemoryContextStrdup(pgs_plan_context(), pgs_agg_compose_combine(shape));
 	p->shape = MemoryContextStrdup(pgs_plan_context(), pgs_agg_shape_signature(shape));
-	ae_partial_setup(q, p, rti, lower);
 	p->partial_arg.shape = p->shape;
+	p->partial_arg.chain_stream = q->dedup_columns != NIL ? q->stream_relid : InvalidOid;
+	p->partial_arg.chain_rti = rti;
+	p->partial_arg.chain_lower = lower;
+	/* the event times are read with the groups where batch.c wants them */
+	p->partial_arg.time_attno = q->event_time != NULL && q->nsides == 0 &&
+		rti == 0 && q->dedup_columns == NIL && !p->partial_out && !ae_merging ?
+		get_attnum(q->stream_relid, q->event_time) : 0;
 	p->complete = strcmp(q->output_mode, "complete") == 0;
 	p->append = strcmp(q->output_mode, "append") == 0;
 	p->session = shape->session;
@@ -668,18 +575,41 @@ ae_prepare(const PgsQuery *q, AggPlans *p, PgsAggShape *shape, Oid state_relid,
 		pgs_agg_compose_target(shape, state_relid, q->target_relid, q->target_columns,
 							   p->append, p->replace, &clear, &write, &leave);
 
-	/*
-	 * The partial statement, as the owner, unless ae_plans prepared it.
-	 * Over a join, the join's statements are the partial ones (join.c); a
-	 * merge on the coordinator reads the shards'.
-	 */
-	if (p->partial == NULL && q->nsides == 0 && !ae_merging)
+	/* the partial statement, as the owner */
+	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
+	MemoryContextSwitchTo(cxt);
 	{
-		pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
-		MemoryContextSwitchTo(cxt);
-		ae_prepare_partial(q, p, NULL, NULL);
-		pgs_owner_end(&acc);
+		char	   *text = pgs_trim_query(q->query_text);
+
+		Oid			types[AGG_TIDS_PARAM];
+
+		memcpy(types, pgs_batch_param_types, sizeof(Oid) * PGS_BATCH_NPARAMS);
+		types[AGG_TIDS_PARAM - 1] = TIDARRAYOID;
+		/* a batch's rows are almost always in one range of blocks */
+		p->one_range = rti == 0 && !OidIsValid(p->partial_arg.chain_stream);
+		pgs_rewrite_arm_then(text, q->stream_relid, q->view_relid, ae_partialize,
+							 &p->partial_arg);
+		PG_TRY();
+		{
+			/*
+			 * Over a join, the join's statements are the partial ones
+			 * (join.c); a merge on the coordinator reads the shards'.
+			 */
+			pgs_stream_one_range(p->one_range);
+			if (q->nsides == 0 && !ae_merging)
+				p->partial = pgs_state_prepare(text,
+											   OidIsValid(p->partial_arg.chain_stream) ?
+											   AGG_TIDS_PARAM : PGS_BATCH_NPARAMS,
+											   types);
+		}
+		PG_FINALLY();
+		{
+			pgs_stream_one_range(false);
+			pgs_rewrite_disarm();
+		}
+		PG_END_TRY();
 	}
+	pgs_owner_end(&acc);
 
 	{
 		MemoryContext old = MemoryContextSwitchTo(pgs_plan_context());
@@ -796,8 +726,6 @@ ae_plans(const PgsQuery *q)
 	int			rti;
 	PgsCatalogAccess acc = {0};
 	MemoryContext cxt = CurrentMemoryContext;
-	Query	   *written = NULL;
-	char	   *analyzed_shape = NULL;
 
 	if (agg_plans == NULL)
 		agg_plans = pgs_query_id_hash("pg_streaming aggregation plans", sizeof(AggPlans));
@@ -808,37 +736,12 @@ ae_plans(const PgsQuery *q)
 		return p;
 	ae_free(p);
 
-	/*
-	 * The shape, as the owner: of the query as the partial statement's own
-	 * analysis found it written, where there is a partial statement (one
-	 * analysis of the text), or else of the text analyzed alone.
-	 */
+	/* the shape, as the owner */
 	pgs_owner_begin(&acc, q->owner, pgs_batch_search_path(q->search_path));
 	MemoryContextSwitchTo(cxt);
-	if (q->nsides == 0 && !ae_merging)
-	{
-		ae_partial_setup(q, p, 0, false);
-		ae_prepare_partial(q, p, &written, &analyzed_shape);
-	}
-	if (written == NULL)
-		written = ae_analyze(q);
-	ae_shape_of(q, written, &shape, &rti, &lower_shape, &rows_desc);
+	ae_shape(q, &shape, &rti, &lower_shape, &rows_desc);
 	pgs_owner_end(&acc);
 	MemoryContextSwitchTo(cxt);
-	if (p->partial != NULL && rti > 0)
-	{
-		/* a chain's statements are prepared once its shapes are known */
-		SPI_freeplan(p->partial);
-		p->partial = NULL;
-	}
-	else if (p->partial != NULL &&
-			 (analyzed_shape == NULL ||
-			  strcmp(analyzed_shape, pgs_agg_shape_signature(&shape)) != 0))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("streaming query no longer matches its state"),
-				 errdetail("Analyzed again, the query's grouping keys or aggregates are of other types or functions than its state was made for."),
-				 errhint("Drop the query and start it again; it will aggregate every row of the stream anew.")));
 
 	if (rti > 0)
 	{
