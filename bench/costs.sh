@@ -30,6 +30,9 @@
 #  cold      the aggregation's batch as the first statement of a new
 #            session (a cron-style CALL) against the same batch in a warm
 #            session;
+#  cold_hand the same for the aggregation kept by hand (its statement first
+#            in a new session against the same in a warm one): what a new
+#            backend costs the same work written in SQL;
 #  windows   a windowed round: MINUTES (3) minutes of event time, each
 #            ROWS_PER_MINUTE (10k) rows over KEYS (100) keys, processed by
 #            tumble(t, '1 minute'), k, count(*), avg(v) in append mode with
@@ -278,6 +281,18 @@ cold_ms() {
     "${psql[@]}" -c "INSERT INTO big $new_big" -c "CHECKPOINT" >/dev/null
     timed_sql cold "CALL stream.process_batch('agg');" | "${psql[@]}" -F ' ' | awk '{ print $2, $3 }'
 }
+cold_hand_ms() {
+    "${psql[@]}" -c "INSERT INTO hand_big SELECT nextval('hand_big_ids'), n.* FROM ($new_big) n" \
+        -c "CHECKPOINT" >/dev/null
+    timed_sql cold "$hand_big" | "${psql[@]}" -F ' ' | awk '{ print $2, $3 }'
+}
+warm_hand_ms() {
+    {
+        echo "INSERT INTO hand_big VALUES (nextval('hand_big_ids'), 0, 0, 0, 0); $hand_big"
+        echo "INSERT INTO hand_big SELECT nextval('hand_big_ids'), n.* FROM ($new_big) n; CHECKPOINT;"
+        timed_sql warm "$hand_big"
+    } | "${psql[@]}" -F ' ' | awk '$1 == "warm" { print $2, $3 }'
+}
 warm_ms() {
     {
         echo "INSERT INTO big VALUES (0, 0, 0, 0); CALL stream.process_batch('agg');"
@@ -363,6 +378,8 @@ for r in $(seq 1 "$rounds"); do
 
     side_by_side "$r" cold_ms warm_ms
     pair "$r" cold "$a" "$b" s/b
+    side_by_side "$r" cold_hand_ms warm_hand_ms
+    pair "$r" cold_hand "$a" "$b" s/b
 
     out=$(windows_round "$r")
     pair "$r" windows "$(fig win)" "$(fig unwin)" s/b
@@ -379,6 +396,8 @@ CALL stream.process_all_available('agg');
 CALL stream.process_all_available('agg_few');
 REFRESH MATERIALIZED VIEW mv;
 REFRESH MATERIALIZED VIEW mv_few;
+$hand_big
+$hand_few
 SQL
 check() {
     local what=$1 sql=$2 ok
@@ -458,6 +477,7 @@ row hand "the same, $groups groups, against the aggregation kept by hand past a 
 row hand_few "the same, $few groups, against the aggregation kept by hand (batch / hand-written upsert)" "batch" "hand-written" ms - -
 row writers "the same, writers: the stream's INSERT / a plain table's" "INSERT" "plain table's INSERT" ms "<=" 1.1
 row cold "the same batch, first in a new session (cold / warm)" "first in a session" "warm session" ms "<=" 1.2
+row cold_hand "the aggregation kept by hand, its statement first in a new session (cold / warm)" "first in a session" "warm session" ms - -
 row windows "windowed append round ($minutes minutes of $per_minute rows, $keys keys) / the same aggregation without windows" "windowed" "without windows" ms "<=" 1.5
 row one_app "fixed cost of a one-row batch, append / hand-written INSERT ... SELECT past a last id" "batch" "hand-written" ms "<=" 1.3
 row one_agg "fixed cost of a one-row batch, aggregation / hand-written upsert past a last id" "batch" "hand-written" ms "<=" 2
