@@ -145,20 +145,59 @@ SELECT pg_temp.mismatch('scan_b',
     $$SELECT b, count(*) FROM scan_bits GROUP BY b$$) AS mismatch_b;
 SELECT stream.drop_stream('scan_bits', cascade => true);
 
+-- an array of a type without a hash function: the array type's hash
+-- function would fail on its elements, so the groups are looked up through
+-- the index, from the first batch (where the state is empty) on
+CREATE TABLE scan_bitarr (b varbit[], v int);
+SELECT stream.create_stream('scan_bitarr');
+SELECT stream.start_query('scan_ba',
+    $$SELECT b, count(*) AS c FROM scan_bitarr GROUP BY b$$, 'scan_ba',
+    output_mode => 'update') > 0 AS started;
+INSERT INTO scan_bitarr SELECT ARRAY[(g % 200)::bit(8)::varbit], g FROM generate_series(1, 1000) g;
+CALL stream.process_all_available('scan_ba');
+INSERT INTO scan_bitarr SELECT ARRAY[(g % 200)::bit(8)::varbit], g FROM generate_series(1, 1000) g;
+CALL stream.process_all_available('scan_ba');
+RESET ROLE;
+SELECT pg_stat_force_next_flush();
+SELECT seq_scans, idx_scans, updates FROM pg_temp.scans('scan_ba');
+SET ROLE regress_scan_owner;
+SELECT pg_temp.mismatch('scan_ba',
+    $$SELECT b, count(*) FROM scan_bitarr GROUP BY b$$) AS mismatch_ba;
+SELECT stream.drop_stream('scan_bitarr', cascade => true);
+
+-- a first batch of many new groups whose keys alone would take more than
+-- work_mem: no pass, the index
+CREATE TABLE scan_new (k int, v int);
+SELECT stream.create_stream('scan_new');
+SELECT stream.start_query('scan_nq',
+    $$SELECT k, count(*) AS c FROM scan_new GROUP BY k$$, 'scan_nq',
+    output_mode => 'update') > 0 AS started;
+INSERT INTO scan_new SELECT g, g FROM generate_series(1, 3000) g;
+SET work_mem = '64kB';
+CALL stream.process_all_available('scan_nq');
+RESET work_mem;
+RESET ROLE;
+SELECT pg_stat_force_next_flush();
+SELECT seq_scans, idx_scans > 0 AS looked_up FROM pg_temp.scans('scan_nq');
+SET ROLE regress_scan_owner;
+SELECT pg_temp.mismatch('scan_nq',
+    $$SELECT k, count(*) FROM scan_new GROUP BY k$$) AS mismatch_n;
+SELECT stream.drop_stream('scan_new', cascade => true);
+
 -- rows found that would take more than work_mem: the pass is given up, the
--- groups looked up through the index
-CREATE TABLE scan_wide (k text, v int);
+-- groups looked up through the index (small keys, wide states)
+CREATE TABLE scan_wide (k int, w text);
 SELECT stream.create_stream('scan_wide');
 SELECT stream.start_query('scan_x',
-    $$SELECT k, count(*) AS c FROM scan_wide GROUP BY k$$, 'scan_x',
+    $$SELECT k, count(*) AS c, max(w) AS w FROM scan_wide GROUP BY k$$, 'scan_x',
     output_mode => 'update') > 0 AS started;
-INSERT INTO scan_wide SELECT repeat(md5((g % 300)::text), 12), g FROM generate_series(1, 900) g;
+INSERT INTO scan_wide SELECT g % 300, repeat(md5(g::text), 20) FROM generate_series(1, 900) g;
 CALL stream.process_all_available('scan_x');
 RESET ROLE;
 SELECT pg_stat_force_next_flush();
 SELECT NULL FROM pg_temp.scans('scan_x');
 SET ROLE regress_scan_owner;
-INSERT INTO scan_wide SELECT repeat(md5((g % 300)::text), 12), g FROM generate_series(1, 900) g;
+INSERT INTO scan_wide SELECT g % 300, repeat(md5(g::text), 20) FROM generate_series(901, 1800) g;
 SET work_mem = '64kB';
 CALL stream.process_all_available('scan_x');
 RESET work_mem;
@@ -167,7 +206,7 @@ SELECT pg_stat_force_next_flush();
 SELECT seq_scans, idx_scans, updates FROM pg_temp.scans('scan_x');
 SET ROLE regress_scan_owner;
 SELECT pg_temp.mismatch('scan_x',
-    $$SELECT k, count(*) FROM scan_wide GROUP BY k$$) AS mismatch_x;
+    $$SELECT k, count(*), max(w) FROM scan_wide GROUP BY k$$) AS mismatch_x;
 SELECT stream.drop_stream('scan_wide', cascade => true);
 
 -- a windowed state (a second index, on the window) found by one pass too;

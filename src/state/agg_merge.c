@@ -52,6 +52,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/tuplestore.h"
+#include "utils/typcache.h"
 
 #include "state/agg_internal.h"
 #include "state/pgs_agg.h"
@@ -223,8 +224,15 @@ pgs_agg_merge_prepare(const PgsAggShape *shape, Oid state_relid,
 
 					fmgr_info_cxt(get_opcode(eq), &m->key_eq[i], cxt);
 					m->key_collation[i] = index->rd_indcollation[i];
-					/* a hash consistent with the equality, for the scan */
-					if (get_op_hash_functions(eq, &lhash, &rhash) && lhash == rhash)
+					/*
+					 * A hash consistent with the equality, for the scan; the
+					 * type cache says whether the column's type can be hashed
+					 * all through (an array, record or range hashes its
+					 * elements, which may have no hash function).
+					 */
+					if (get_op_hash_functions(eq, &lhash, &rhash) && lhash == rhash &&
+						OidIsValid(lookup_type_cache(TupleDescAttr(desc, m->key_att[i] - 1)->atttypid,
+													 TYPECACHE_HASH_PROC)->hash_proc))
 						fmgr_info_cxt(lhash, &m->key_hash[i], cxt);
 					else
 						m->can_scan = false;
@@ -364,6 +372,13 @@ am_scan_state(const PgsAggMerge *m, Relation rel, Snapshot snapshot,
 	if (!m->can_scan || n < AM_SCAN_MIN_GROUPS || n > INT_MAX / 4 ||
 		n < (int64) AM_SCAN_GROUPS_PER_BLOCK * RelationGetNumberOfBlocks(rel))
 		return NULL;
+	/* the arrays below: within work_mem, each one allocation */
+	if ((double) n * (m->nkeys * (sizeof(Datum) + sizeof(bool)) +
+					  sizeof(uint32) + 5 * sizeof(int) + sizeof(HeapTuple)) >
+		(double) work_mem * 1024 ||
+		(double) n * m->nkeys * sizeof(Datum) >= (double) MaxAllocSize ||
+		(double) n * 4 * sizeof(int) >= (double) MaxAllocSize)
+		return NULL;
 
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "pg_streaming state scan",
 								ALLOCSET_DEFAULT_SIZES);
@@ -427,6 +442,13 @@ am_scan_state(const PgsAggMerge *m, Relation rel, Snapshot snapshot,
 	}
 	if (i != n)
 		elog(ERROR, "the partial groups of a streaming aggregation changed while merged");
+	/* the keys' copies too: within work_mem, or the index */
+	if (MemoryContextMemAllocated(cxt, true) > (Size) work_mem * 1024)
+	{
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(cxt);
+		return NULL;
+	}
 
 	/* one pass over the state, no synchronized start: every row once */
 	for (int c = 0; c < m->nkeys; c++)
