@@ -34,7 +34,6 @@
 #include "access/xact.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
-#include "catalog/pg_inherits.h"
 #include "catalog/pg_type_d.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -1362,16 +1361,31 @@ batch_run_join(const PgsQuery *q, const PgsOffsets *o, PgsProgress *progress,
  * wrote only into this cluster.  A batch that shows its id and rows outside
  * while it runs must find them the same on a replay, so it waits for the
  * flush as before: a foreach_batch procedure (which may hand the batch on
- * by its id), a target that is not a table of this cluster alone (foreign,
- * partitioned or inherited, whose children may be foreign, or Citus's),
- * a stream of Citus's.
+ * by its id), a target that is not a plain table of this cluster (foreign,
+ * partitioned or inherited, whose children may be foreign, or Citus's), a
+ * target with triggers or rules (which may write elsewhere), a stream of
+ * Citus's.  So does a batch whose run's commit would not wait for the
+ * flush either (synchronous_commit off): the run's commit, its events
+ * included, would not carry the write-ahead to disk.
  */
 static bool
 batch_write_ahead_may_wait(const PgsQuery *q)
 {
-	if (OidIsValid(q->foreach_batch) ||
-		get_rel_relkind(q->target_relid) != RELKIND_RELATION ||
-		has_subclass(q->target_relid))
+	HeapTuple	tup;
+	Form_pg_class rel;
+	bool		plain;
+
+	if (synchronous_commit < SYNCHRONOUS_COMMIT_LOCAL_FLUSH ||
+		OidIsValid(q->foreach_batch))
+		return false;
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(q->target_relid));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	rel = (Form_pg_class) GETSTRUCT(tup);
+	plain = rel->relkind == RELKIND_RELATION && !rel->relhassubclass &&
+		!rel->relhastriggers && !rel->relhasrules;
+	ReleaseSysCache(tup);
+	if (!plain)
 		return false;
 	if (pgs_citus_present())
 	{

@@ -36,6 +36,12 @@ $node->safe_psql('postgres', q{
 	SELECT stream.start_query('local', 'SELECT id FROM ev', 'ev_out', trigger => '1 hour');
 	SELECT stream.start_query('fe', 'SELECT id FROM ev', foreach_batch => 'deliver',
 	                          trigger => '1 hour');
+	SELECT stream.start_query('trig', 'SELECT id FROM ev', 'trig_out', trigger => '1 hour');
+	CREATE FUNCTION noted() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+	    RETURN NULL;
+	END $$;
+	CREATE TRIGGER noted AFTER INSERT ON trig_out FOR EACH ROW EXECUTE FUNCTION noted();
 });
 
 # the WAL syncs of $rounds rounds of one row written and one batch of $query
@@ -60,10 +66,13 @@ sub syncs
 my $rounds = 30;
 my $local = syncs('local', $rounds);
 my $fe = syncs('fe', $rounds);
-note "WAL syncs of $rounds rounds: local target $local, foreach_batch $fe";
+my $trig = syncs('trig', $rounds);
+note "WAL syncs of $rounds rounds: local target $local, foreach_batch $fe, target with a trigger $trig";
 # a round: the writer's commit, the write-ahead's, the run's
 cmp_ok($fe, '>=', 3 * $rounds - 3,
 	'a foreach_batch batch waits for its write-ahead to be flushed');
+cmp_ok($trig, '>=', 3 * $rounds - 3,
+	'so does a batch into a target with a trigger, which may write elsewhere');
 cmp_ok($local, '<=', 2 * $rounds + 5,
 	'a batch into a local table leaves the flush to its run');
 my @shown = split /\n/, $node->safe_psql('postgres', q{
@@ -72,7 +81,7 @@ my @shown = split /\n/, $node->safe_psql('postgres', q{
 	SHOW synchronous_commit;});
 is($shown[-1], 'remote_write', 'the session\'s synchronous_commit is as it set it');
 is($node->safe_psql('postgres', q{SELECT count(*), count(DISTINCT id) FROM ev_out}),
-	2 * $rounds . '|' . 2 * $rounds, 'every row reached the local target once');
+	3 * $rounds . '|' . 3 * $rounds, 'every row reached the local target once');
 
 # a crash while the run waits, after the write-ahead committed
 $node->safe_psql('postgres', q{
@@ -114,7 +123,7 @@ $node->safe_psql('postgres', q{
 });
 $node->safe_psql('postgres', q{CALL stream.process_all_available('local')});
 is($node->safe_psql('postgres', q{SELECT count(*), count(DISTINCT id) FROM ev_out}),
-	(2 * $rounds + 20) . '|' . (2 * $rounds + 20),
+	(3 * $rounds + 20) . '|' . (3 * $rounds + 20),
 	'after the crash every row reached the local target once');
 is($node->safe_psql('postgres', q{
 	SELECT count(*) = max(batch_id) - min(batch_id) + 1
