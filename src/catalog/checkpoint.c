@@ -614,8 +614,12 @@ cp_read_scan(int64 query_id, int64 batch_id, PgsOffsets *o, int64 *last_commit,
  * them.  What it spares is the statement's plan, executor start and end.
  * The values are the columns' own types.  Returns false, having written
  * nothing, where the statement would do more: a table with triggers other
- * than foreign keys', row security, stored generated columns or a unique
- * check deferred, a partition, or a column missing or of another type.
+ * than foreign keys', rules, row security, stored generated columns or a
+ * unique check deferred, a partition, a column of a domain (which the
+ * statement coerces to, checking it), or a column missing or of another
+ * type or a type modifier.  Defaults and constraints are evaluated under
+ * an active snapshot, as the statement's are; the command counter is
+ * incremented after, as SPI does after a statement that writes.
  */
 static bool
 cp_insert_row(const char *table, int ncols, const char *const *cols,
@@ -641,8 +645,16 @@ cp_insert_row(const char *table, int ncols, const char *const *cols,
 	for (i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers && ok; i++)
 		ok = RI_FKey_trigger_type(rel->trigdesc->triggers[i].tgfoid) != RI_TRIGGER_NONE;
 	if (!ok || rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relispartition ||
-		rel->rd_rel->relrowsecurity ||
+		rel->rd_rel->relrowsecurity || rel->rd_rules != NULL ||
 		(desc->constr != NULL && desc->constr->has_generated_stored))
+	{
+		table_close(rel, NoLock);
+		return false;
+	}
+	for (j = 0; j < desc->natts && ok; j++)
+		ok = TupleDescAttr(desc, j)->attisdropped ||
+			get_typtype(TupleDescAttr(desc, j)->atttypid) != TYPTYPE_DOMAIN;
+	if (!ok)
 	{
 		table_close(rel, NoLock);
 		return false;
@@ -658,7 +670,7 @@ cp_insert_row(const char *table, int ncols, const char *const *cols,
 
 			if (!att->attisdropped && strcmp(NameStr(att->attname), cols[i]) == 0)
 			{
-				if (att->atttypid == types[i] && !given[j])
+				if (att->atttypid == types[i] && att->atttypmod < 0 && !given[j])
 					attnums[i] = att->attnum;
 				break;
 			}
@@ -690,6 +702,7 @@ cp_insert_row(const char *table, int ncols, const char *const *cols,
 
 	/* as a statement of the stretch would, after the commands before it */
 	CommandCounterIncrement();
+	pushed = pgs_ensure_snapshot();
 	slot = ExecInitExtraTupleSlot(estate, desc, table_slot_callbacks(rel));
 	ExecClearTuple(slot);
 	for (j = 0; j < desc->natts; j++)
@@ -715,10 +728,7 @@ cp_insert_row(const char *table, int ncols, const char *const *cols,
 	}
 	ExecStoreVirtualTuple(slot);
 	if (rel->trigdesc != NULL)
-	{
-		pushed = pgs_ensure_snapshot();
 		AfterTriggerBeginQuery();
-	}
 	if (desc->constr != NULL)
 		ExecConstraints(rri, slot, estate);
 	table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, NULL);
@@ -728,14 +738,15 @@ cp_insert_row(const char *table, int ncols, const char *const *cols,
 	{
 		ExecARInsertTriggers(estate, rri, slot, NIL, NULL);
 		AfterTriggerEndQuery(estate);
-		if (pushed)
-			PopActiveSnapshot();
 	}
+	if (pushed)
+		PopActiveSnapshot();
 	ExecCloseIndices(rri);
 	ExecCloseResultRelations(estate);
 	ExecResetTupleTable(estate->es_tupleTable, false);
 	FreeExecutorState(estate);
 	table_close(rel, NoLock);
+	CommandCounterIncrement();
 	return true;
 }
 
