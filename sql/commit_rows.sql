@@ -136,6 +136,20 @@ INSERT INTO cr_s VALUES (1005, 'x');
 CALL stream.process_batch('cr_app');
 DROP TRIGGER regress_commit_seen ON stream.checkpoint_commits;
 DROP TRIGGER regress_offsets_seen ON stream.checkpoint_offsets;
+-- so does a rule; a CHECK calling a function that reads a table (not
+-- inlined: its SET) runs under the statement's snapshot
+CREATE TABLE regress_rule_seen (batch_id bigint);
+CREATE RULE regress_offsets_rule AS ON INSERT TO stream.checkpoint_offsets
+  DO ALSO INSERT INTO regress_rule_seen VALUES (NEW.batch_id);
+CREATE FUNCTION regress_seen_count() RETURNS bigint LANGUAGE sql STABLE
+  SET search_path = public AS $$ SELECT count(*) FROM regress_rule_seen $$;
+ALTER TABLE stream.checkpoint_commits
+  ADD CONSTRAINT regress_reads CHECK (regress_seen_count() >= 0);
+INSERT INTO cr_s VALUES (1006, 'x');
+CALL stream.process_batch('cr_app');
+SELECT count(*) AS rule_rows FROM regress_rule_seen;
+DROP RULE regress_offsets_rule ON stream.checkpoint_offsets;
+ALTER TABLE stream.checkpoint_commits DROP CONSTRAINT regress_reads;
 INSERT INTO cr_s VALUES (1007, 'x');
 CALL stream.process_batch('cr_app');
 SELECT id FROM cr_app_out WHERE id > 1000 ORDER BY id;
