@@ -93,7 +93,8 @@ REGRESS_OPTS = --load-extension=pg_streaming
 
 ISOLATION = late_commit concurrent_writers concurrent_processing ownership_locks query_row_lock starting_latest index_build_inval \
 	retention_plan_run retention_open_writer retention_stopped_query retention_row_lock complete_readers upsert_target rename_batch \
-	rename_cancel joins_one_event joins_out_of_order joins_concurrent_batches joins_long_writer events_notify agg_one_range drop_owned_batch
+	rename_cancel joins_one_event joins_out_of_order joins_concurrent_batches joins_long_writer events_notify agg_one_range drop_owned_batch \
+	minute_row_edit
 ISOLATION_OPTS = --inputdir=$(srcdir)/test --load-extension=pg_streaming
 
 TAP_TESTS = 1

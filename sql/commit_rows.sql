@@ -29,6 +29,15 @@ BEGIN
     IF i = 7 THEN
       PERFORM set_config('pg_streaming.progress_history_minutes', '0', false);
     END IF;
+    -- minute boundaries forced: three days back (older than the 1440
+    -- minutes kept: the next batch removes them), then an hour back (the
+    -- next batch starts a new minute's row), then half an hour
+    IF i IN (4, 7, 10) THEN
+      UPDATE stream.progress_by_minute
+         SET minute = minute - CASE i WHEN 4 THEN interval '3 days'
+                                      WHEN 7 THEN interval '1 hour' ELSE interval '30 minutes' END;
+      COMMIT;
+    END IF;
     CALL stream.process_batch('cr_app');
     CALL stream.process_batch('cr_agg');
     PERFORM set_config('pg_streaming.progress_history_minutes', '1440', false);
@@ -56,6 +65,22 @@ BEGIN
       FROM stream.progress_by_minute m JOIN stream.query_defs d USING (query_id)
      GROUP BY d.name;
   INSERT INTO seen
+    SELECT catalog, 'minute rows', format('%s %s %s %s %s', d.name, count(DISTINCT m.minute) >= 3,
+                                          bool_and(m.max_batch_ms <= m.busy_ms),
+                                          min(m.minute) > now() - interval '1 day',
+                                          max(m.minute) = date_trunc('minute', max(p.finished_at)))
+      FROM stream.progress_by_minute m JOIN stream.query_defs d USING (query_id)
+      JOIN stream.progress_log p USING (query_id)
+     GROUP BY d.name;
+  -- the latest minute holds only the last batch, its time to the microsecond
+  INSERT INTO seen
+    SELECT catalog, 'last minute', format('%s %s %s %s %s', d.name, m.batches, m.input_rows,
+        m.busy_ms = pg_catalog.date_part('epoch', p.finished_at - p.started_at) * 1000,
+        m.max_batch_ms = m.busy_ms)
+      FROM stream.progress_by_minute m JOIN stream.query_defs d USING (query_id)
+      JOIN stream.progress_log p USING (query_id)
+     WHERE p.batch_id = 10 AND m.minute = date_trunc('minute', p.finished_at);
+  INSERT INTO seen
     SELECT catalog, 'offsets', format('%s %s', d.name, o.batch_id)
       FROM stream.checkpoint_offsets o JOIN stream.query_defs d USING (query_id);
   INSERT INTO seen
@@ -82,7 +107,8 @@ SELECT extversion FROM pg_extension WHERE extname = 'pg_streaming';
 CALL work('0.11');
 -- the rows, and that both catalogs wrote them alike
 SELECT what, count(*) FROM seen WHERE catalog = '0.11' GROUP BY what ORDER BY what;
-SELECT what, row_text FROM seen WHERE catalog = '0.11' AND what IN ('commit', 'minutes', 'offsets row')
+SELECT what, row_text FROM seen WHERE catalog = '0.11'
+   AND what IN ('commit', 'minutes', 'minute rows', 'last minute', 'offsets row')
  ORDER BY what, row_text COLLATE "C";
 (SELECT what, row_text FROM seen WHERE catalog = '0.10'
  EXCEPT ALL SELECT what, row_text FROM seen WHERE catalog = '0.11')
@@ -153,6 +179,26 @@ ALTER TABLE stream.checkpoint_commits DROP CONSTRAINT regress_reads;
 INSERT INTO cr_s VALUES (1007, 'x');
 CALL stream.process_batch('cr_app');
 SELECT id FROM cr_app_out WHERE id > 1000 ORDER BY id;
+
+-- a trigger on the minute figures fires too (the batch's minute is then
+-- written by the statement), and the row is updated in C once it is gone
+CREATE FUNCTION regress_minute_seen() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE WARNING '% % of a minute, % batches', TG_TABLE_NAME, TG_OP, NEW.batches;
+  RETURN NEW;
+END $$;
+UPDATE stream.progress_by_minute SET minute = minute - interval '1 day';
+CREATE TRIGGER regress_minute_seen AFTER INSERT OR UPDATE ON stream.progress_by_minute
+  FOR EACH ROW EXECUTE FUNCTION regress_minute_seen();
+INSERT INTO cr_s VALUES (1009, 'x');
+CALL stream.process_batch('cr_app');
+DROP TRIGGER regress_minute_seen ON stream.progress_by_minute;
+-- the same minute's row, updated in C after the statement inserted it
+INSERT INTO cr_s VALUES (1010, 'x');
+CALL stream.process_batch('cr_app');
+SELECT m.batches, m.input_rows, m.output_rows
+  FROM stream.progress_by_minute m JOIN stream.query_defs d USING (query_id)
+ WHERE d.name = 'cr_app' AND m.minute > now() - interval '1 hour';
 
 \c contrib_regression
 SET client_min_messages = warning;

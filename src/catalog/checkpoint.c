@@ -1009,10 +1009,12 @@ cp_operator_arrays(const PgsProgress *p, Oid *argtypes, Datum *values, char *nul
  * WITH ($1 the query, $3 and $7 the batch's start and end, $4 and $5 its
  * rows, $16 its blocks, $17 the minutes kept).
  */
-#define CP_BY_MINUTE \
-	"old AS (DELETE FROM stream.progress_by_minute" \
+#define CP_OLD_MINUTES \
+	"DELETE FROM stream.progress_by_minute" \
 	"  WHERE query_id = $1 AND minute < pg_catalog.date_trunc('minute', $7)" \
-	"        - $17 * pg_catalog.interval '1 minute')" \
+	"        - $17 * pg_catalog.interval '1 minute'"
+#define CP_BY_MINUTE \
+	"old AS (" CP_OLD_MINUTES ")" \
 	" INSERT INTO stream.progress_by_minute AS h (query_id, minute," \
 	" batches, input_rows, output_rows, busy_ms, max_batch_ms, blocks_read)" \
 	" VALUES ($1, pg_catalog.date_trunc('minute', $7), 1, $4, $5," \
@@ -1026,7 +1028,15 @@ cp_operator_arrays(const PgsProgress *p, Oid *argtypes, Datum *values, char *nul
 	" max_batch_ms = GREATEST(h.max_batch_ms, excluded.max_batch_ms)," \
 	" blocks_read = h.blocks_read + excluded.blocks_read"
 
-static const char *cp_commit_tail(bool forget);
+/* what the commit statement does with stream.progress_by_minute */
+typedef enum CpMinuteSql
+{
+	CP_MINUTE_NOTHING,			/* nothing: no history, or written in C */
+	CP_MINUTE_UPSERT,			/* CP_BY_MINUTE, the minute's row and the old */
+	CP_MINUTE_OLD				/* CP_OLD_MINUTES: the row was written in C */
+} CpMinuteSql;
+
+static const char *cp_commit_tail(bool forget, CpMinuteSql minute);
 
 /* the columns of a batch's progress row and their parameters (1-based) */
 static const char *const cp_progress_cols[] = {
@@ -1080,6 +1090,198 @@ cp_commit_rows_c(const Oid *argtypes, const Datum *values, const char *nulls,
 }
 
 /*
+ * The batch's figures added to its minute's row of stream.progress_by_minute
+ * in C, as CP_BY_MINUTE's INSERT ... ON CONFLICT DO UPDATE adds them ($1
+ * the query, $3 and $7 the batch's start and end, $4 and $5 its rows, $16
+ * its blocks, in values): the row is looked for through the primary key
+ * under a dirty snapshot, as the statement looks for a conflict; found, it
+ * is updated in place by the table access method (the indexes get entries
+ * where the update is not HOT), the sums computed by the operators' own
+ * functions; absent, it is inserted by cp_insert_row.  The batches of one
+ * query are serialised by the lock on its row of stream.query_defs, and its
+ * removal (the cascade of its drop) waits on that lock; what this does not
+ * handle as the statement would, it leaves to the statement, having written
+ * nothing: a row being written by another transaction, or changed between
+ * the look and the update; a row this transaction inserted (whose foreign
+ * key the update must check again, RI_FKey_fk_upd_check_required); a table
+ * with triggers other than foreign keys', row security, a partition, stored
+ * generated columns, another key or a deferred one, columns of other
+ * types; and a transaction that reads one snapshot throughout, for which
+ * the statement refuses a row it cannot see.  An update changes neither
+ * key column, so neither side of a foreign key needs a check.  Returns
+ * whether it wrote the row; *due, whether the query has minutes older than
+ * those kept (by the statement's own bound, $17 minutes before the
+ * batch's), which only then the statement removes.
+ */
+static bool
+cp_minute_row_c(const Datum *values, bool *due)
+{
+	static const char *const cols[] = {"query_id", "minute", "batches",
+		"input_rows", "output_rows", "busy_ms", "max_batch_ms", "blocks_read"};
+	static const Oid types[] = {INT8OID, TIMESTAMPTZOID, INT4OID, INT8OID,
+	INT8OID, FLOAT8OID, FLOAT8OID, INT8OID};
+	Oid			relid = get_relname_relid("progress_by_minute",
+										  get_namespace_oid("stream", false));
+	Relation	rel;
+	Relation	index = NULL;
+	TupleDesc	desc;
+	AttrNumber	attnums[lengthof(cols)];
+	Datum		minute;
+	Datum		ms;
+	Datum		row[lengthof(cols)];
+	SnapshotData dirty;
+	Snapshot	snapshot;
+	IndexScanDesc scan;
+	ScanKeyData keys[2];
+	TupleTableSlot *found_slot;
+	bool		found;
+	bool		ok = true;
+	bool		written = false;
+	bool		isnull;
+	int			i;
+
+	*due = true;
+	if (!OidIsValid(relid) || IsolationUsesXactSnapshot())
+		return false;
+	rel = table_open(relid, RowExclusiveLock);
+	desc = RelationGetDescr(rel);
+	for (i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers && ok; i++)
+		ok = RI_FKey_trigger_type(rel->trigdesc->triggers[i].tgfoid) != RI_TRIGGER_NONE;
+	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relispartition ||
+		rel->rd_rel->relrowsecurity ||
+		(desc->constr != NULL && desc->constr->has_generated_stored))
+		ok = false;
+	for (i = 0; i < lengthof(cols) && ok; i++)
+	{
+		attnums[i] = get_attnum(relid, cols[i]);
+		ok = attnums[i] != InvalidAttrNumber &&
+			TupleDescAttr(desc, attnums[i] - 1)->atttypid == types[i];
+	}
+	if (ok && OidIsValid(RelationGetPrimaryKeyIndex(rel)))
+	{
+		index = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
+		ok = index->rd_index->indimmediate && index->rd_index->indnkeyatts == 2 &&
+			index->rd_index->indkey.values[0] == attnums[0] &&
+			index->rd_index->indkey.values[1] == attnums[1];
+	}
+	else
+		ok = false;
+	if (!ok)
+	{
+		if (index != NULL)
+			index_close(index, AccessShareLock);
+		table_close(rel, NoLock);
+		return false;
+	}
+
+	/* the statement's date_trunc('minute', $7) and its milliseconds */
+	minute = DirectFunctionCall2(timestamptz_trunc, CStringGetTextDatum("minute"),
+								 values[6]);
+	ms = DirectFunctionCall2(interval_part, CStringGetTextDatum("epoch"),
+							 DirectFunctionCall2(timestamp_mi, values[6], values[2]));
+	ms = Float8GetDatum(DatumGetFloat8(ms) * 1000);
+
+	/* after the commands before it, as the statement would */
+	snapshot = pgs_catalog_statement_snapshot();
+	InitDirtySnapshot(dirty);
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, values[0]);
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_TIMESTAMPTZ_EQ, minute);
+	found_slot = table_slot_create(rel, NULL);
+	scan = index_beginscan(rel, index, &dirty, 2, 0);
+	index_rescan(scan, keys, 2, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, found_slot);
+	/* another transaction's insert, update or removal in progress */
+	ok = !found || (!TransactionIdIsValid(dirty.xmin) &&
+					!TransactionIdIsValid(dirty.xmax));
+	index_endscan(scan);
+	if (ok && found)
+	{
+		slot_getallattrs(found_slot);
+		for (i = 2; i < lengthof(cols) && ok; i++)
+			ok = !found_slot->tts_isnull[attnums[i] - 1];
+		if (ok && rel->trigdesc != NULL)
+			ok = !TransactionIdIsCurrentTransactionId(
+				DatumGetTransactionId(slot_getsysattr(found_slot,
+													  MinTransactionIdAttributeNumber,
+													  &isnull)));
+	}
+	if (ok && found)
+	{
+		Datum	   *old = found_slot->tts_values;
+		EState	   *estate = CreateExecutorState();
+		ResultRelInfo *rri = makeNode(ResultRelInfo);
+		TupleTableSlot *slot;
+		ItemPointerData tid = found_slot->tts_tid;
+		TM_FailureData tmfd;
+		LockTupleMode lockmode;
+		bool		update_indexes;
+
+		/* h.batches + 1, h.input_rows + excluded.input_rows, ... */
+		row[2] = DirectFunctionCall2(int4pl, old[attnums[2] - 1], Int32GetDatum(1));
+		row[3] = DirectFunctionCall2(int8pl, old[attnums[3] - 1], values[3]);
+		row[4] = DirectFunctionCall2(int8pl, old[attnums[4] - 1], values[4]);
+		row[5] = DirectFunctionCall2(float8pl, old[attnums[5] - 1], ms);
+		row[6] = DirectFunctionCall2(float8larger, old[attnums[6] - 1], ms);
+		row[7] = DirectFunctionCall2(int8pl, old[attnums[7] - 1], values[15]);
+		InitResultRelInfo(rri, rel, 0, NULL, 0);
+		ExecOpenIndices(rri, false);
+		slot = ExecInitExtraTupleSlot(estate, desc, table_slot_callbacks(rel));
+		ExecClearTuple(slot);
+		memcpy(slot->tts_values, old, sizeof(Datum) * desc->natts);
+		memcpy(slot->tts_isnull, found_slot->tts_isnull, sizeof(bool) * desc->natts);
+		for (i = 2; i < lengthof(cols); i++)
+			slot->tts_values[attnums[i] - 1] = row[i];
+		ExecStoreVirtualTuple(slot);
+		if (desc->constr != NULL)
+			ExecConstraints(rri, slot, estate);
+		if (table_tuple_update(rel, &tid, slot, GetCurrentCommandId(true), snapshot,
+							   InvalidSnapshot, true, &tmfd, &lockmode,
+							   &update_indexes) == TM_Ok)
+		{
+			if (update_indexes && rri->ri_NumIndices > 0)
+				(void) ExecInsertIndexTuples(rri, slot, estate, true, false, NULL, NIL);
+			written = true;
+		}
+		ExecCloseIndices(rri);
+		ExecCloseResultRelations(estate);
+		ExecResetTupleTable(estate->es_tupleTable, false);
+		FreeExecutorState(estate);
+	}
+	ExecDropSingleTupleTableSlot(found_slot);
+	if (ok && !found)
+	{
+		row[0] = values[0];
+		row[1] = minute;
+		row[2] = Int32GetDatum(1);
+		row[3] = values[3];
+		row[4] = values[4];
+		row[5] = row[6] = ms;
+		row[7] = values[15];
+		written = cp_insert_row("progress_by_minute", lengthof(cols), cols, types, row,
+								"        ");
+	}
+
+	/* the oldest minute, against the statement's bound */
+	if (written)
+	{
+		TupleTableSlot *slot = table_slot_create(rel, NULL);
+		TimestampTz bound = DatumGetTimestampTz(minute) -
+			(TimestampTz) DatumGetInt32(values[16]) * USECS_PER_MINUTE;
+
+		scan = index_beginscan(rel, index, snapshot, 1, 0);
+		index_rescan(scan, keys, 1, NULL, 0);
+		*due = index_getnext_slot(scan, ForwardScanDirection, slot) &&
+			DatumGetTimestampTz(slot_getattr(slot, attnums[1], &isnull)) < bound;
+		index_endscan(scan);
+		ExecDropSingleTupleTableSlot(slot);
+	}
+	UnregisterSnapshot(snapshot);
+	index_close(index, AccessShareLock);
+	table_close(rel, NoLock);
+	return written;
+}
+
+/*
  * A batch's record in a 0.8 catalog, in one statement: its commit row; its
  * progress row (the 16 values of 0.7's row, then where the run's time
  * went, the previous batch's commit, and the size of the state tables,
@@ -1103,6 +1305,8 @@ cp_commit_0_8(const Oid *types17, const Datum *values17, const char *nulls17,
 	int			i;
 	bool		commit_done;
 	bool		progress_done;
+	bool		due;
+	CpMinuteSql minute;
 	char	   *sql;
 
 	StaticAssertStmt(PGS_NPHASES == 4, "plan, read, merge and write");
@@ -1127,6 +1331,12 @@ cp_commit_0_8(const Oid *types17, const Datum *values17, const char *nulls17,
 	if (p->noperators > 0)
 		cp_operator_arrays(p, argtypes + 24, values + 24, nulls + 24);
 	cp_commit_rows_c(argtypes, values, nulls, &commit_done, &progress_done);
+	if (pgs_progress_history_minutes <= 0)
+		minute = CP_MINUTE_NOTHING;
+	else if (commit_done && progress_done && cp_minute_row_c(values, &due))
+		minute = due ? CP_MINUTE_OLD : CP_MINUTE_NOTHING;
+	else
+		minute = CP_MINUTE_UPSERT;
 	sql = psprintf("%s%s%s%s",
 				   commit_done ? "" :
 				   ", c AS (INSERT INTO stream.checkpoint_commits"
@@ -1149,7 +1359,7 @@ cp_commit_0_8(const Oid *types17, const Datum *values17, const char *nulls17,
 							  "   pg_catalog.unnest($27), pg_catalog.unnest($28),"
 							  "   pg_catalog.unnest($29), pg_catalog.unnest($30)) WITH ORDINALITY"
 							  "   AS u(operator, side, state_rows, updated, removed, late, ordinal))" : "",
-							  cp_commit_tail(forget >= 0));
+							  cp_commit_tail(forget >= 0, minute));
 	/* nothing left to write */
 	if (strcmp(sql, " SELECT") == 0)
 		return;
@@ -1162,7 +1372,9 @@ cp_commit_0_8(const Oid *types17, const Datum *values17, const char *nulls17,
 
 /*
  * The end of the statement above, after its commit, progress and operator
- * rows: the minute's figures, and with forget the removal of the offsets
+ * rows: the minute's figures (or, written in C, only the removal of the
+ * old minutes when some are due, or nothing), and with forget the removal
+ * of the offsets
  * up to $24 (with their rows of the other tables, which a 0.11 catalog
  * does not cascade).  A batch that forgets nothing runs a statement
  * without the removal, whose part of the plan cost every batch its start
@@ -1170,16 +1382,19 @@ cp_commit_0_8(const Oid *types17, const Datum *values17, const char *nulls17,
  * nothing.
  */
 static const char *
-cp_commit_tail(bool forget)
+cp_commit_tail(bool forget, CpMinuteSql minute)
 {
 	const char *cond = "query_id = $1 AND batch_id >= 0 AND batch_id <= $24";
+	const char *tail;
 
+	tail = minute == CP_MINUTE_UPSERT ? ", " CP_BY_MINUTE :
+		minute == CP_MINUTE_OLD ? " " CP_OLD_MINUTES : NULL;
 	if (!forget)
-		return pgs_progress_history_minutes > 0 ? ", " CP_BY_MINUTE : " SELECT";
+		return tail != NULL ? tail : " SELECT";
 	return psprintf("%s%s", cp_dependents_ctes("f", cond),
-					pgs_progress_history_minutes > 0 ?
-					psprintf(", f AS (DELETE FROM stream.checkpoint_offsets WHERE %s), "
-							 CP_BY_MINUTE, cond) :
+					tail != NULL ?
+					psprintf(", f AS (DELETE FROM stream.checkpoint_offsets WHERE %s)%s",
+							 cond, tail) :
 					psprintf(" DELETE FROM stream.checkpoint_offsets WHERE %s", cond));
 }
 
