@@ -16,6 +16,7 @@
  */
 #include "postgres.h"
 
+#include "access/relation.h"
 #include "access/stratnum.h"
 #include "catalog/pg_am_d.h"
 #include "catalog/pg_collation.h"
@@ -168,10 +169,26 @@ pgs_agg_create_state(const char *query_name, Oid owner, const PgsAggShape *shape
 	return relid;
 }
 
+/* the type of the state table's column of that name, InvalidOid if none */
+static Oid
+as_column_type(TupleDesc desc, const char *name)
+{
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return att->atttypid;
+	}
+	return InvalidOid;
+}
+
 /*
  * The state table must have the columns the query's shape gives: a query
  * whose aggregates now resolve to other functions or types (a function
- * replaced, a type changed) cannot go on with the old states.
+ * replaced, a type changed) cannot go on with the old states.  Read from
+ * the table's descriptor, which the merge opens it for next anyway, not
+ * by a catalog lookup of each column.
  */
 void
 pgs_agg_check_state(Oid state_relid, const PgsAggShape *shape,
@@ -180,19 +197,22 @@ pgs_agg_check_state(Oid state_relid, const PgsAggShape *shape,
 	ListCell   *lc;
 	int			i = 0;
 	const char *bad = NULL;
+	Relation	rel = try_relation_open(state_relid, AccessShareLock);
+	TupleDesc	desc;
 
-	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(state_relid)))
+	if (rel == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("the state table of streaming query \"%s\" is gone", query_name),
 				 errhint("Drop the query and start it again.")));
+	desc = RelationGetDescr(rel);
 	foreach(lc, shape->keys)
 	{
 		PgsAggKey  *k = lfirst(lc);
 		char	   *col = psprintf("key_%d", ++i);
-		AttrNumber	a = get_attnum(state_relid, col);
+		Oid			type = as_column_type(desc, col);
 
-		if (a == InvalidAttrNumber || get_atttype(state_relid, a) != getBaseType(k->type))
+		if (!OidIsValid(type) || type != getBaseType(k->type))
 			bad = col;
 	}
 	i = 0;
@@ -200,14 +220,15 @@ pgs_agg_check_state(Oid state_relid, const PgsAggShape *shape,
 	{
 		PgsAggCall *c = lfirst(lc);
 		char	   *col = psprintf("agg_%d", ++i);
-		AttrNumber	a = get_attnum(state_relid, col);
+		Oid			type = as_column_type(desc, col);
 
-		if (a == InvalidAttrNumber || get_atttype(state_relid, a) != c->state_type)
+		if (!OidIsValid(type) || type != c->state_type)
 			bad = col;
 	}
-	if (get_attnum(state_relid, psprintf("key_%d", list_length(shape->keys) + 1)) != InvalidAttrNumber ||
-		get_attnum(state_relid, psprintf("agg_%d", list_length(shape->calls) + 1)) != InvalidAttrNumber)
+	if (OidIsValid(as_column_type(desc, psprintf("key_%d", list_length(shape->keys) + 1))) ||
+		OidIsValid(as_column_type(desc, psprintf("agg_%d", list_length(shape->calls) + 1))))
 		bad = "(count)";
+	relation_close(rel, NoLock);
 	if (bad)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
