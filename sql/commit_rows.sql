@@ -176,6 +176,14 @@ CALL stream.process_batch('cr_app');
 SELECT count(*) AS rule_rows FROM regress_rule_seen;
 DROP RULE regress_offsets_rule ON stream.checkpoint_offsets;
 ALTER TABLE stream.checkpoint_commits DROP CONSTRAINT regress_reads;
+-- the same CHECK on the minute's figures, updated by two batches in a minute
+ALTER TABLE stream.progress_by_minute
+  ADD CONSTRAINT regress_reads CHECK (regress_seen_count() >= 0);
+INSERT INTO cr_s VALUES (1008, 'x');
+CALL stream.process_batch('cr_app');
+INSERT INTO cr_s VALUES (1009, 'x');
+CALL stream.process_batch('cr_app');
+ALTER TABLE stream.progress_by_minute DROP CONSTRAINT regress_reads;
 INSERT INTO cr_s VALUES (1007, 'x');
 CALL stream.process_batch('cr_app');
 SELECT id FROM cr_app_out WHERE id > 1000 ORDER BY id;

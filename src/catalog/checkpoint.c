@@ -21,6 +21,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_type_d.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
@@ -32,6 +33,7 @@
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -1106,13 +1108,51 @@ cp_commit_rows_c(const Oid *argtypes, const Datum *values, const char *nulls,
  * key the update must check again, RI_FKey_fk_upd_check_required); a table
  * with triggers other than foreign keys', row security, a partition, stored
  * generated columns, another key or a deferred one, columns of other
- * types; and a transaction that reads one snapshot throughout, for which
- * the statement refuses a row it cannot see.  An update changes neither
- * key column, so neither side of a foreign key needs a check.  Returns
+ * types, rules (which refuse the statement), a foreign key on other
+ * columns than the key; and a transaction that reads one snapshot
+ * throughout, for which the statement refuses a row it cannot see.  An
+ * update changes neither key column, so neither side of a foreign key on
+ * them needs a check.  The update and its checks run under the statement's
+ * snapshot, active as the statement's is.  Returns
  * whether it wrote the row; *due, whether the query has minutes older than
  * those kept (by the statement's own bound, $17 minutes before the
  * batch's), which only then the statement removes.
  */
+static bool
+cp_trigger_on_key(Relation rel, const Trigger *trigger, AttrNumber a1, AttrNumber a2)
+{
+	HeapTuple	tup;
+	Form_pg_constraint con;
+	Datum		d;
+	bool		isnull;
+	bool		on_key = false;
+
+	if (RI_FKey_trigger_type(trigger->tgfoid) == RI_TRIGGER_NONE ||
+		!OidIsValid(trigger->tgconstraint))
+		return false;
+	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(trigger->tgconstraint));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	con = (Form_pg_constraint) GETSTRUCT(tup);
+	d = SysCacheGetAttr(CONSTROID, tup,
+						con->conrelid == RelationGetRelid(rel) ?
+						Anum_pg_constraint_conkey : Anum_pg_constraint_confkey,
+						&isnull);
+	if (!isnull)
+	{
+		ArrayType  *arr = DatumGetArrayTypeP(d);
+		int16	   *cols = (int16 *) ARR_DATA_PTR(arr);
+		int			n = ARR_DIMS(arr)[0];
+
+		on_key = ARR_NDIM(arr) == 1 && !ARR_HASNULL(arr) &&
+			ARR_ELEMTYPE(arr) == INT2OID;
+		for (int i = 0; on_key && i < n; i++)
+			on_key = cols[i] == a1 || cols[i] == a2;
+	}
+	ReleaseSysCache(tup);
+	return on_key;
+}
+
 static bool
 cp_minute_row_c(const Datum *values, bool *due)
 {
@@ -1145,10 +1185,8 @@ cp_minute_row_c(const Datum *values, bool *due)
 		return false;
 	rel = table_open(relid, RowExclusiveLock);
 	desc = RelationGetDescr(rel);
-	for (i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers && ok; i++)
-		ok = RI_FKey_trigger_type(rel->trigdesc->triggers[i].tgfoid) != RI_TRIGGER_NONE;
 	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relispartition ||
-		rel->rd_rel->relrowsecurity ||
+		rel->rd_rel->relrowsecurity || rel->rd_rules != NULL ||
 		(desc->constr != NULL && desc->constr->has_generated_stored))
 		ok = false;
 	for (i = 0; i < lengthof(cols) && ok; i++)
@@ -1157,6 +1195,8 @@ cp_minute_row_c(const Datum *values, bool *due)
 		ok = attnums[i] != InvalidAttrNumber &&
 			TupleDescAttr(desc, attnums[i] - 1)->atttypid == types[i];
 	}
+	for (i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers && ok; i++)
+		ok = cp_trigger_on_key(rel, &rel->trigdesc->triggers[i], attnums[0], attnums[1]);
 	if (ok && OidIsValid(RelationGetPrimaryKeyIndex(rel)))
 	{
 		index = index_open(RelationGetPrimaryKeyIndex(rel), AccessShareLock);
@@ -1232,6 +1272,7 @@ cp_minute_row_c(const Datum *values, bool *due)
 		for (i = 2; i < lengthof(cols); i++)
 			slot->tts_values[attnums[i] - 1] = row[i];
 		ExecStoreVirtualTuple(slot);
+		PushActiveSnapshot(snapshot);
 		if (desc->constr != NULL)
 			ExecConstraints(rri, slot, estate);
 		if (table_tuple_update(rel, &tid, slot, GetCurrentCommandId(true), snapshot,
@@ -1242,6 +1283,9 @@ cp_minute_row_c(const Datum *values, bool *due)
 				(void) ExecInsertIndexTuples(rri, slot, estate, true, false, NULL, NIL);
 			written = true;
 		}
+		PopActiveSnapshot();
+		if (written)
+			CommandCounterIncrement();
 		ExecCloseIndices(rri);
 		ExecCloseResultRelations(estate);
 		ExecResetTupleTable(estate->es_tupleTable, false);
