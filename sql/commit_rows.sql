@@ -184,6 +184,17 @@ CALL stream.process_batch('cr_app');
 INSERT INTO cr_s VALUES (1009, 'x');
 CALL stream.process_batch('cr_app');
 ALTER TABLE stream.progress_by_minute DROP CONSTRAINT regress_reads;
+-- a batch inside a transaction block: the commit row's CHECK sees the rows
+-- the batch wrote into its target, as the statement's snapshot does
+CREATE FUNCTION regress_target_has(id int) RETURNS boolean LANGUAGE sql STABLE
+  SET search_path = public AS $$ SELECT EXISTS (SELECT FROM cr_app_out WHERE id = $1) $$;
+INSERT INTO cr_s VALUES (1010, 'x');
+ALTER TABLE stream.checkpoint_commits
+  ADD CONSTRAINT regress_sees_target CHECK (regress_target_has(1010)) NOT VALID;
+BEGIN;
+CALL stream.process_batch('cr_app');
+COMMIT;
+ALTER TABLE stream.checkpoint_commits DROP CONSTRAINT regress_sees_target;
 INSERT INTO cr_s VALUES (1007, 'x');
 CALL stream.process_batch('cr_app');
 SELECT id FROM cr_app_out WHERE id > 1000 ORDER BY id;

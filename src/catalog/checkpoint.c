@@ -620,8 +620,9 @@ cp_read_scan(int64 query_id, int64 batch_id, PgsOffsets *o, int64 *last_commit,
  * unique check deferred, a partition, a column of a domain (which the
  * statement coerces to, checking it), or a column missing or of another
  * type or a type modifier.  Defaults and constraints are evaluated under
- * an active snapshot, as the statement's are; the command counter is
- * incremented after, as SPI does after a statement that writes.
+ * the snapshot the statement would run under, taken after the commands
+ * before it and made active; the command counter is incremented after, as
+ * SPI does after a statement that writes.
  */
 static bool
 cp_insert_row(const char *table, int ncols, const char *const *cols,
@@ -636,7 +637,6 @@ cp_insert_row(const char *table, int ncols, const char *const *cols,
 	ResultRelInfo *rri;
 	TupleTableSlot *slot;
 	bool		ok = true;
-	bool		pushed = false;
 	int			i;
 	int			j;
 
@@ -704,7 +704,7 @@ cp_insert_row(const char *table, int ncols, const char *const *cols,
 
 	/* as a statement of the stretch would, after the commands before it */
 	CommandCounterIncrement();
-	pushed = pgs_ensure_snapshot();
+	PushActiveSnapshot(GetTransactionSnapshot());
 	slot = ExecInitExtraTupleSlot(estate, desc, table_slot_callbacks(rel));
 	ExecClearTuple(slot);
 	for (j = 0; j < desc->natts; j++)
@@ -741,8 +741,7 @@ cp_insert_row(const char *table, int ncols, const char *const *cols,
 		ExecARInsertTriggers(estate, rri, slot, NIL, NULL);
 		AfterTriggerEndQuery(estate);
 	}
-	if (pushed)
-		PopActiveSnapshot();
+	PopActiveSnapshot();
 	ExecCloseIndices(rri);
 	ExecCloseResultRelations(estate);
 	ExecResetTupleTable(estate->es_tupleTable, false);
@@ -1122,7 +1121,6 @@ static bool
 cp_trigger_on_key(Relation rel, const Trigger *trigger, AttrNumber a1, AttrNumber a2)
 {
 	HeapTuple	tup;
-	Form_pg_constraint con;
 	Datum		d;
 	bool		isnull;
 	bool		on_key = false;
@@ -1133,21 +1131,25 @@ cp_trigger_on_key(Relation rel, const Trigger *trigger, AttrNumber a1, AttrNumbe
 	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(trigger->tgconstraint));
 	if (!HeapTupleIsValid(tup))
 		return false;
-	con = (Form_pg_constraint) GETSTRUCT(tup);
+	/* the referencing side's columns, or the referenced side's */
 	d = SysCacheGetAttr(CONSTROID, tup,
-						con->conrelid == RelationGetRelid(rel) ?
+						RI_FKey_trigger_type(trigger->tgfoid) == RI_TRIGGER_FK ?
 						Anum_pg_constraint_conkey : Anum_pg_constraint_confkey,
 						&isnull);
 	if (!isnull)
 	{
 		ArrayType  *arr = DatumGetArrayTypeP(d);
-		int16	   *cols = (int16 *) ARR_DATA_PTR(arr);
-		int			n = ARR_DIMS(arr)[0];
 
 		on_key = ARR_NDIM(arr) == 1 && !ARR_HASNULL(arr) &&
 			ARR_ELEMTYPE(arr) == INT2OID;
-		for (int i = 0; on_key && i < n; i++)
-			on_key = cols[i] == a1 || cols[i] == a2;
+		for (int i = 0; on_key && i < ARR_DIMS(arr)[0]; i++)
+		{
+			int16		col = ((int16 *) ARR_DATA_PTR(arr))[i];
+
+			on_key = col == a1 || col == a2;
+		}
+		if ((Pointer) arr != DatumGetPointer(d))
+			pfree(arr);
 	}
 	ReleaseSysCache(tup);
 	return on_key;

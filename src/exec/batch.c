@@ -1350,33 +1350,30 @@ batch_run_join(const PgsQuery *q, const PgsOffsets *o, PgsProgress *progress,
 }
 
 /*
- * May the write-ahead's commit leave the flush of its WAL to the run's
- * commit?  The run's changes are written to this cluster's WAL after the
- * write-ahead's commit record, and its commit waits for the WAL to be
- * flushed past its own record, so past the write-ahead's too: a crash keeps
- * the write-ahead whenever it keeps the run.  A crash that loses the
- * write-ahead loses a run that had not committed, and the next attempt plans
- * the batch again as if the crash had come before the write-ahead, possibly
- * over more rows under the same batch id.  Nobody can tell where the run
- * wrote only into this cluster.  A batch that shows its id and rows outside
- * while it runs must find them the same on a replay, so it waits for the
- * flush as before: a foreach_batch procedure (which may hand the batch on
- * by its id), a target that is not a plain table of this cluster (foreign,
- * partitioned or inherited, whose children may be foreign, or Citus's), a
- * target with triggers or rules (which may write elsewhere), a stream of
- * Citus's.  So does a batch whose run's commit would not wait for the
- * flush either (synchronous_commit off): the run's commit, its events
- * included, would not carry the write-ahead to disk.
+ * Does the run write only into this cluster?  Then the write-ahead's commit
+ * may leave the flush of its WAL to the run's commit: the run's changes are
+ * written to this cluster's WAL after the write-ahead's commit record, and
+ * a commit that waits for the WAL to be flushed past its own record waits
+ * past the write-ahead's too, so a crash keeps the write-ahead whenever it
+ * keeps the run.  A crash that loses the write-ahead loses a run that had
+ * not committed, and the next attempt plans the batch again as if the crash
+ * had come before the write-ahead, possibly over more rows under the same
+ * batch id: nobody can tell, where the run wrote only into this cluster.  A
+ * batch that may show its id and rows outside while it runs must find them
+ * the same on a replay, so it waits for the flush: a foreach_batch
+ * procedure (which may hand the batch on by its id), a target that is not a
+ * plain table of this cluster (foreign, partitioned or inherited, whose
+ * children may be foreign, or Citus's), a target with triggers or rules
+ * (which may write elsewhere), a stream of Citus's.
  */
 static bool
-batch_write_ahead_may_wait(const PgsQuery *q)
+batch_writes_only_here(const PgsQuery *q)
 {
 	HeapTuple	tup;
 	Form_pg_class rel;
 	bool		plain;
 
-	if (synchronous_commit < SYNCHRONOUS_COMMIT_LOCAL_FLUSH ||
-		OidIsValid(q->foreach_batch))
+	if (OidIsValid(q->foreach_batch))
 		return false;
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(q->target_relid));
 	if (!HeapTupleIsValid(tup))
@@ -1685,8 +1682,20 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 	}
 	if (nonatomic)
 	{
-		if (batch_write_ahead_may_wait(&q))
+		/*
+		 * A run that writes only here leaves the flush to its own commit
+		 * (with synchronous_commit off neither flushes, as the session
+		 * chose); one that may write elsewhere waits for it, whatever the
+		 * session chose.
+		 */
+		bool		here = batch_writes_only_here(&q);
+
+		if (here && synchronous_commit >= SYNCHRONOUS_COMMIT_LOCAL_FLUSH)
 			(void) set_config_option("synchronous_commit", "off", PGC_USERSET,
+									 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0,
+									 false);
+		else if (!here && synchronous_commit < SYNCHRONOUS_COMMIT_LOCAL_FLUSH)
+			(void) set_config_option("synchronous_commit", "local", PGC_USERSET,
 									 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0,
 									 false);
 		batch_commit(cxt);

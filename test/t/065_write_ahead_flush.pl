@@ -48,8 +48,8 @@ $node->safe_psql('postgres', q{
 my $next = 1;
 sub syncs
 {
-	my ($query, $rounds) = @_;
-	my $script = "SELECT pg_stat_force_next_flush();\n"
+	my ($query, $rounds, $setting) = @_;
+	my $script = ($setting // '') . "SELECT pg_stat_force_next_flush();\n"
 	  . "SELECT wal_sync AS before FROM pg_stat_wal \\gset\n";
 	for (1 .. $rounds)
 	{
@@ -75,13 +75,22 @@ cmp_ok($trig, '>=', 3 * $rounds - 3,
 	'so does a batch into a target with a trigger, which may write elsewhere');
 cmp_ok($local, '<=', 2 * $rounds + 5,
 	'a batch into a local table leaves the flush to its run');
+
+# a session that commits asynchronously: a foreach_batch batch still waits
+# for its write-ahead, a local one flushes nothing, as the session chose
+my $fe_off = syncs('fe', $rounds, "SET synchronous_commit = off;\n");
+my $local_off = syncs('local', $rounds, "SET synchronous_commit = off;\n");
+note "WAL syncs with synchronous_commit off: foreach_batch $fe_off, local target $local_off";
+cmp_ok($fe_off, '>=', $rounds - 3,
+	'with synchronous_commit off, a foreach_batch batch waits for its write-ahead');
+cmp_ok($local_off, '<=', 5, 'a local one does not');
 my @shown = split /\n/, $node->safe_psql('postgres', q{
 	SET synchronous_commit = remote_write;
 	CALL stream.process_all_available('local');
 	SHOW synchronous_commit;});
 is($shown[-1], 'remote_write', 'the session\'s synchronous_commit is as it set it');
 is($node->safe_psql('postgres', q{SELECT count(*), count(DISTINCT id) FROM ev_out}),
-	3 * $rounds . '|' . 3 * $rounds, 'every row reached the local target once');
+	5 * $rounds . '|' . 5 * $rounds, 'every row reached the local target once');
 
 # a crash while the run waits, after the write-ahead committed
 $node->safe_psql('postgres', q{
@@ -123,7 +132,7 @@ $node->safe_psql('postgres', q{
 });
 $node->safe_psql('postgres', q{CALL stream.process_all_available('local')});
 is($node->safe_psql('postgres', q{SELECT count(*), count(DISTINCT id) FROM ev_out}),
-	(3 * $rounds + 20) . '|' . (3 * $rounds + 20),
+	(5 * $rounds + 20) . '|' . (5 * $rounds + 20),
 	'after the crash every row reached the local target once');
 is($node->safe_psql('postgres', q{
 	SELECT count(*) = max(batch_id) - min(batch_id) + 1
