@@ -606,6 +606,39 @@ cp_read_scan(int64 query_id, int64 batch_id, PgsOffsets *o, int64 *last_commit,
 }
 
 /*
+ * stream.<table> opened for a row written in C, or NULL where its statement
+ * would do more than the C write does: the table missing, not a plain table
+ * (a partition), with rules, row security, stored generated columns or a
+ * column of a domain (which the statement coerces to, checking it).  Its
+ * triggers are the caller's to judge.
+ */
+static Relation
+cp_open_written(const char *table)
+{
+	Oid			relid = get_relname_relid(table, get_namespace_oid("stream", false));
+	Relation	rel;
+	TupleDesc	desc;
+	bool		ok;
+
+	if (!OidIsValid(relid))
+		return NULL;
+	rel = table_open(relid, RowExclusiveLock);
+	desc = RelationGetDescr(rel);
+	ok = rel->rd_rel->relkind == RELKIND_RELATION && !rel->rd_rel->relispartition &&
+		!rel->rd_rel->relrowsecurity && rel->rd_rules == NULL &&
+		(desc->constr == NULL || !desc->constr->has_generated_stored);
+	for (int j = 0; j < desc->natts && ok; j++)
+		ok = TupleDescAttr(desc, j)->attisdropped ||
+			get_typtype(TupleDescAttr(desc, j)->atttypid) != TYPTYPE_DOMAIN;
+	if (!ok)
+	{
+		table_close(rel, NoLock);
+		return NULL;
+	}
+	return rel;
+}
+
+/*
  * One row into stream.<table> in C, as "INSERT INTO stream.<table> (cols)
  * VALUES (...)" in a catalog stretch writes it: the other columns get
  * their defaults; the NOT NULL and CHECK constraints are checked; every
@@ -628,8 +661,7 @@ static bool
 cp_insert_row(const char *table, int ncols, const char *const *cols,
 			  const Oid *types, const Datum *values, const char *nulls)
 {
-	Oid			relid = get_relname_relid(table, get_namespace_oid("stream", false));
-	Relation	rel;
+	Relation	rel = cp_open_written(table);
 	TupleDesc	desc;
 	AttrNumber *attnums;
 	bool	   *given;
@@ -640,44 +672,23 @@ cp_insert_row(const char *table, int ncols, const char *const *cols,
 	int			i;
 	int			j;
 
-	if (!OidIsValid(relid))
+	if (rel == NULL)
 		return false;
-	rel = table_open(relid, RowExclusiveLock);
 	desc = RelationGetDescr(rel);
 	for (i = 0; rel->trigdesc != NULL && i < rel->trigdesc->numtriggers && ok; i++)
 		ok = RI_FKey_trigger_type(rel->trigdesc->triggers[i].tgfoid) != RI_TRIGGER_NONE;
-	if (!ok || rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relispartition ||
-		rel->rd_rel->relrowsecurity || rel->rd_rules != NULL ||
-		(desc->constr != NULL && desc->constr->has_generated_stored))
-	{
-		table_close(rel, NoLock);
-		return false;
-	}
-	for (j = 0; j < desc->natts && ok; j++)
-		ok = TupleDescAttr(desc, j)->attisdropped ||
-			get_typtype(TupleDescAttr(desc, j)->atttypid) != TYPTYPE_DOMAIN;
-	if (!ok)
-	{
-		table_close(rel, NoLock);
-		return false;
-	}
 	attnums = palloc(sizeof(AttrNumber) * ncols);
 	given = palloc0(sizeof(bool) * desc->natts);
 	for (i = 0; i < ncols && ok; i++)
 	{
-		attnums[i] = InvalidAttrNumber;
-		for (j = 0; j < desc->natts; j++)
-		{
-			Form_pg_attribute att = TupleDescAttr(desc, j);
+		Form_pg_attribute att;
 
-			if (!att->attisdropped && strcmp(NameStr(att->attname), cols[i]) == 0)
-			{
-				if (att->atttypid == types[i] && att->atttypmod < 0 && !given[j])
-					attnums[i] = att->attnum;
-				break;
-			}
-		}
+		attnums[i] = pgs_column_attnum(desc, cols[i]);
 		ok = attnums[i] != InvalidAttrNumber;
+		if (!ok)
+			break;
+		att = TupleDescAttr(desc, attnums[i] - 1);
+		ok = att->atttypid == types[i] && att->atttypmod < 0 && !given[attnums[i] - 1];
 		if (ok)
 			given[attnums[i] - 1] = true;
 	}
@@ -1162,8 +1173,6 @@ cp_minute_row_c(const Datum *values, bool *due)
 		"input_rows", "output_rows", "busy_ms", "max_batch_ms", "blocks_read"};
 	static const Oid types[] = {INT8OID, TIMESTAMPTZOID, INT4OID, INT8OID,
 	INT8OID, FLOAT8OID, FLOAT8OID, INT8OID};
-	Oid			relid = get_relname_relid("progress_by_minute",
-										  get_namespace_oid("stream", false));
 	Relation	rel;
 	Relation	index = NULL;
 	TupleDesc	desc;
@@ -1183,17 +1192,13 @@ cp_minute_row_c(const Datum *values, bool *due)
 	int			i;
 
 	*due = true;
-	if (!OidIsValid(relid) || IsolationUsesXactSnapshot())
+	if (IsolationUsesXactSnapshot() ||
+		(rel = cp_open_written("progress_by_minute")) == NULL)
 		return false;
-	rel = table_open(relid, RowExclusiveLock);
 	desc = RelationGetDescr(rel);
-	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relispartition ||
-		rel->rd_rel->relrowsecurity || rel->rd_rules != NULL ||
-		(desc->constr != NULL && desc->constr->has_generated_stored))
-		ok = false;
 	for (i = 0; i < lengthof(cols) && ok; i++)
 	{
-		attnums[i] = get_attnum(relid, cols[i]);
+		attnums[i] = pgs_column_attnum(desc, cols[i]);
 		ok = attnums[i] != InvalidAttrNumber &&
 			TupleDescAttr(desc, attnums[i] - 1)->atttypid == types[i];
 	}

@@ -576,22 +576,6 @@ qc_cache_store(const PgsQuery *q, TransactionId xmin, const ItemPointerData *cti
 	qc_copy(&entry->query, q, entry->cxt);
 }
 
-/* the position of column name in desc, or InvalidAttrNumber */
-static AttrNumber
-qc_attnum(TupleDesc desc, const char *name)
-{
-	int			i;
-
-	for (i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-
-		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
-			return att->attnum;
-	}
-	return InvalidAttrNumber;
-}
-
 /*
  * A valid btree index of rel, without predicate or expression, whose first
  * key is column attnum of type typid: with unique, a unique index of that
@@ -635,19 +619,19 @@ qc_defs_find(Relation rel)
 
 	qc_cache_register_callbacks();
 	memset(&qc_defs, 0, sizeof(qc_defs));
-	qc_defs.id_attnum = qc_attnum(desc, "query_id");
-	qc_defs.name_attnum = qc_attnum(desc, "name");
+	qc_defs.id_attnum = pgs_column_attnum(desc, "query_id");
+	qc_defs.name_attnum = pgs_column_attnum(desc, "name");
 	qc_defs.id_index = qc_defs_find_index(rel, indexes, qc_defs.id_attnum, INT8OID, true);
 	qc_defs.name_index = qc_defs_find_index(rel, indexes, qc_defs.name_attnum, TEXTOID, true);
 	list_free(indexes);
 	qc_defs.decodable = true;
 	for (c = 0; c < QC_NCOLUMNS; c++)
 	{
-		qc_defs.attnums[c] = qc_attnum(desc, qc_column_names[c]);
+		qc_defs.attnums[c] = pgs_column_attnum(desc, qc_column_names[c]);
 		if (qc_defs.attnums[c] == InvalidAttrNumber)
 			qc_defs.decodable = false;
 	}
-	qc_defs.run_text_attnum = qc_attnum(desc, "run_text");
+	qc_defs.run_text_attnum = pgs_column_attnum(desc, "run_text");
 	if (qc_defs.run_text_attnum == InvalidAttrNumber)
 		qc_defs.decodable = false;
 
@@ -658,7 +642,7 @@ qc_defs_find(Relation rel)
 
 		indexes = RelationGetIndexList(srel);
 		qc_defs.sides_index = qc_defs_find_index(srel, indexes,
-												 qc_attnum(RelationGetDescr(srel), "query_id"),
+												 pgs_column_attnum(RelationGetDescr(srel), "query_id"),
 												 INT8OID, false);
 		list_free(indexes);
 		table_close(srel, NoLock);

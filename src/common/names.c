@@ -3,7 +3,8 @@
  * names.c
  *	  Names as the statements pg_streaming composes write them: relations and
  *	  procedures schema-qualified and quoted, a query's text trimmed to be
- *	  nested, and the search_path batches run with.
+ *	  nested, the search_path batches run with, and a column found by its
+ *	  name in a relation's descriptor.
  *
  * Every name a composed statement holds is qualified, so that what it finds
  * does not depend on the search_path of whoever runs it; these helpers are
@@ -22,6 +23,24 @@
 #include "utils/varlena.h"
 
 #include "common/pgs_common.h"
+
+/*
+ * The number of the column called name in desc (dropped columns skipped),
+ * or InvalidAttrNumber: what get_attnum answers, from a relation already
+ * open, without a catalog lookup.
+ */
+AttrNumber
+pgs_column_attnum(TupleDesc desc, const char *name)
+{
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return att->attnum;
+	}
+	return InvalidAttrNumber;
+}
 
 /* a relation's name, schema-qualified and quoted */
 char *

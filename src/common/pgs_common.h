@@ -39,6 +39,7 @@
 
 #include "postgres.h"
 
+#include "access/tupdesc.h"
 #include "nodes/pg_list.h"
 
 /* name of the column every stream table gets; never written to targets */
@@ -68,6 +69,7 @@ extern int64 pgs_interval_usecs(Datum interval, const char *what,
 /* names as composed statements write them (common/names.c) */
 extern char *pgs_qualified_relname(Oid relid);
 extern char *pgs_qualified_procname(Oid procid);
+extern AttrNumber pgs_column_attnum(TupleDesc desc, const char *name);
 /* the query text without trailing blanks and semicolons */
 extern char *pgs_trim_query(const char *text);
 /* a query's stored search_path as its batches run with it */

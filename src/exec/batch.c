@@ -1688,14 +1688,15 @@ pgs_run_batch(int64 query_id, bool nonatomic, int flags)
 		 * chose); one that may write elsewhere waits for it, whatever the
 		 * session chose.
 		 */
-		bool		here = batch_writes_only_here(&q);
+		bool		flushes = synchronous_commit >= SYNCHRONOUS_COMMIT_LOCAL_FLUSH;
 
-		if (here && synchronous_commit >= SYNCHRONOUS_COMMIT_LOCAL_FLUSH)
+		if (!batch_writes_only_here(&q))
+		{
+			if (!flushes)
+				ForceSyncCommit();
+		}
+		else if (flushes)
 			(void) set_config_option("synchronous_commit", "off", PGC_USERSET,
-									 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0,
-									 false);
-		else if (!here && synchronous_commit < SYNCHRONOUS_COMMIT_LOCAL_FLUSH)
-			(void) set_config_option("synchronous_commit", "local", PGC_USERSET,
 									 PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0,
 									 false);
 		batch_commit(cxt);

@@ -44,9 +44,6 @@
 #include "source/pgs_offsets.h"
 #include "storage/pgs_placement.h"
 
-/* the batch predicate of a 0.10 catalog (predicate.c) */
-extern Datum stream_batch_member_packed(PG_FUNCTION_ARGS);
-
 /* widen a 32-bit xid that is known to be recent to a full one */
 static uint64
 off_widen(FullTransactionId next, TransactionId xid)
@@ -364,27 +361,21 @@ pgs_batch_has_rows(Oid stream_relid, Oid owner, const PgsBatchParams *params)
 {
 	Relation	rel;
 	TupleDesc	desc;
-	AttrNumber	xid_att = InvalidAttrNumber;
+	AttrNumber	xid_att;
 	Snapshot	snapshot;
 	TupleTableSlot *slot;
 	FmgrInfo	member;
 	bool		found = false;
 	int			r;
-	int			i;
 
 	if (!pgs_catalog_packs_boundaries())
 		return -1;
 	rel = table_open(stream_relid, AccessShareLock);
 	desc = RelationGetDescr(rel);
-	for (i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-
-		if (!att->attisdropped && att->atttypid == XID8OID &&
-			strcmp(NameStr(att->attname), PGS_XID_COLUMN) == 0)
-			xid_att = att->attnum;
-	}
-	if (xid_att == InvalidAttrNumber || !off_owner_reads_all(rel, owner))
+	xid_att = pgs_column_attnum(desc, PGS_XID_COLUMN);
+	if (xid_att == InvalidAttrNumber ||
+		TupleDescAttr(desc, xid_att - 1)->atttypid != XID8OID ||
+		!off_owner_reads_all(rel, owner))
 	{
 		table_close(rel, NoLock);
 		return -1;

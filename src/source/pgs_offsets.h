@@ -19,6 +19,7 @@
 #include "postgres.h"
 
 #include "access/transam.h"
+#include "fmgr.h"
 #include "storage/itemptr.h"
 
 #include "common/pgs_snapshot.h"
@@ -52,6 +53,7 @@ extern int	pgs_batch_has_rows(Oid stream_relid, Oid owner,
 							   const PgsBatchParams *params);
 
 /* predicate.c */
+extern Datum stream_batch_member_packed(PG_FUNCTION_ARGS);
 extern Oid	pgs_batch_param_types[PGS_BATCH_NPARAMS];
 extern int64 pgs_batch_input_rows;
 struct PgsBlockRange;

@@ -54,6 +54,7 @@
 #include "utils/tuplestore.h"
 #include "utils/typcache.h"
 
+#include "common/pgs_common.h"
 #include "state/agg_internal.h"
 #include "state/pgs_agg.h"
 
@@ -91,14 +92,10 @@ struct PgsAggMerge
 static AttrNumber
 am_attnum(TupleDesc desc, const char *name, Oid type)
 {
-	for (int i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute a = TupleDescAttr(desc, i);
+	AttrNumber	attnum = pgs_column_attnum(desc, name);
 
-		if (!a->attisdropped && strcmp(NameStr(a->attname), name) == 0)
-			return a->atttypid == type ? a->attnum : InvalidAttrNumber;
-	}
-	return InvalidAttrNumber;
+	return attnum != InvalidAttrNumber &&
+		TupleDescAttr(desc, attnum - 1)->atttypid == type ? attnum : InvalidAttrNumber;
 }
 
 /*

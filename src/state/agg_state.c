@@ -173,14 +173,10 @@ pgs_agg_create_state(const char *query_name, Oid owner, const PgsAggShape *shape
 static Oid
 as_column_type(TupleDesc desc, const char *name)
 {
-	for (int i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
+	AttrNumber	attnum = pgs_column_attnum(desc, name);
 
-		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
-			return att->atttypid;
-	}
-	return InvalidOid;
+	return attnum == InvalidAttrNumber ? InvalidOid :
+		TupleDescAttr(desc, attnum - 1)->atttypid;
 }
 
 /*
